@@ -1,0 +1,155 @@
+# moonvpn — the only build file. GNU make.
+#
+#   make                 build build/moonvpn (warnings are errors)
+#   make deps            install missing Debian packages (as root), else print the command
+#   make test            deps + build + C unit tests + every busted spec, then the same
+#                        again with SANITIZE=address,undefined; ends with "N passed, N failed"
+#   make check-c         C unit tests only          make spec   busted specs only
+#   make lint            clang-format, luacheck, header self-containment, lua.h boundary
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined <target>   any target on a sanitizer build (build/san/)
+#   V=1                  show the commands
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+DATADIR  = $(PREFIX)/share/moonvpn
+
+CC      ?= cc
+LUA_PKG ?= lua5.4
+PKGS     = $(LUA_PKG) libssl libev libmnl libedit
+
+WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wformat=2 -Wundef -Wpointer-arith -Wimplicit-fallthrough -Wvla \
+       -fno-common
+
+ifeq ($(SANITIZE),)
+BUILD  ?= build
+OPT    ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+else
+BUILD  ?= build/san
+OPT    ?= -O1 -g -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANLDFLAGS = -fsanitize=$(SANITIZE)
+endif
+
+# pkg-config may be missing before `make deps`; fall back to Debian's paths.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/lua5.4)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llua5.4 -lssl -lcrypto -lmnl -ledit)
+
+CFLAGS  += $(WARN) $(OPT) -MMD -MP -Icore $(PKG_CFLAGS) -DMOONVPN_DATADIR='"$(DATADIR)"'
+LDLIBS  += $(PKG_LIBS) -lev -lm
+LDFLAGS += $(SANLDFLAGS)
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+SRCS      := $(wildcard core/*.c)
+OBJS      := $(SRCS:core/%.c=$(BUILD)/obj/%.o)
+# The Lua C module for busted: the pure parts of the core, no engine.
+MOD_SRCS  := core/lua_core.c core/ip.c
+MOD_OBJS  := $(MOD_SRCS:core/%.c=$(BUILD)/pic/%.o)
+TEST_SRCS := $(wildcard spec/c/test_*.c)
+TESTS     := $(TEST_SRCS:spec/c/%.c=$(BUILD)/test/%)
+# Everything but main.c links into the unit tests.
+LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+
+BIN = $(BUILD)/moonvpn
+MOD = $(BUILD)/lua/moonvpn/core.so
+
+.PHONY: all deps check-deps test check-c spec lint install uninstall clean test-one
+all: $(BIN) $(MOD)
+
+$(BIN): $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: core/%.c | $(BUILD)/obj
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/pic/%.o: core/%.c | $(BUILD)/pic
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -fPIC -DMOONVPN_LUA_MODULE -c -o $@ $<
+
+$(MOD): $(MOD_OBJS) | $(BUILD)/lua/moonvpn
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -shared -o $@ $^
+
+$(BUILD)/test/%: spec/c/%.c spec/c/unit.h $(LIB_OBJS) | $(BUILD)/test
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Ispec/c $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
+	$(Q)mkdir -p $@
+
+-include $(OBJS:.o=.d) $(MOD_OBJS:.o=.d)
+
+# --- dependencies -----------------------------------------------------------
+DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev
+DEB_TEST  = lua-busted openvpn iperf3 iproute2 iputils-ping procps
+DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
+
+deps:
+	@missing=$$(for p in $(DEB_ALL); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "deps: installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+			|| { echo "deps: apt-get failed; run it by hand: apt-get install $$missing" >&2; exit 1; }; \
+	else \
+		echo "deps: missing packages; as root run:" >&2; \
+		echo "  apt-get install -y $$missing" >&2; exit 1; \
+	fi
+
+# --- tests ------------------------------------------------------------------
+# test-one: C unit tests then busted, for the build selected by SANITIZE.
+# Each suite writes its counts to $(BUILD)/results/<suite>; spec/summary adds them up.
+check-c: $(TESTS)
+	$(Q)mkdir -p $(BUILD)/results
+	$(Q)spec/c/run $(BUILD)/results/c$(if $(SANITIZE),-san) $(TESTS)
+
+spec: $(BIN) $(MOD)
+	$(Q)mkdir -p $(BUILD)/results
+	$(Q)MOONVPN_BUILD=$(BUILD) SANITIZE=$(SANITIZE) spec/run-busted $(BUILD)/results/spec$(if $(SANITIZE),-san)
+
+test-one:
+	-$(Q)$(MAKE) --no-print-directory check-c
+	-$(Q)$(MAKE) --no-print-directory spec
+
+test: deps
+	$(Q)rm -rf build/results build/san/results
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory test-one
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test-one
+	$(Q)spec/summary build/results/* build/san/results/*
+
+# --- lint -------------------------------------------------------------------
+lint:
+	$(Q)clang-format --dry-run --Werror core/*.c core/*.h spec/c/*.c spec/c/*.h
+	$(Q)luacheck -q lua plugins scripts spec vpn.lua.example
+	$(Q)for h in core/*.h; do \
+		echo "#include \"$$h\"" | $(CC) $(WARN) $(PKG_CFLAGS) -I. -Icore -x c -fsyntax-only - \
+			|| { echo "lint: $$h does not compile on its own" >&2; exit 1; }; done
+	$(Q)bad=$$(grep -l '#include [<"]lua\(lib\|xlib\)\?\.h' core/*.c | grep -v -e core/script.c -e 'core/lua_' ); \
+		if [ -n "$$bad" ]; then echo "lint: only script.c and lua_*.c may include lua.h: $$bad" >&2; exit 1; fi
+
+# --- install ----------------------------------------------------------------
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/moonvpn $(DESTDIR)$(DATADIR)/plugins
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/moonvpn
+	install -m 0644 lua/moonvpn/*.lua $(DESTDIR)$(DATADIR)/lua/moonvpn/
+	install -m 0644 plugins/* $(DESTDIR)$(DATADIR)/plugins/
+	install -m 0644 vpn.lua.example $(DESTDIR)$(DATADIR)/vpn.lua.example
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/moonvpn
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build

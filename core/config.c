@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+#include <stdlib.h>
+
+#include "config.h"
+
+struct config *config_new(void)
+{
+	return calloc(1, sizeof(struct config));
+}
+
+static bool server_address(struct ip_prefix *out, const struct ip_prefix *network)
+{
+	out->len = network->len;
+	return ip_prefix_host(&out->addr, network, 1);
+}
+
+bool config_derive_device(struct config *cfg)
+{
+	size_t n = 0;
+
+	if (!server_address(&cfg->device_addrs[n++], &cfg->network))
+		return false;
+	if (cfg->has_network6 && !server_address(&cfg->device_addrs[n++], &cfg->network6))
+		return false;
+	cfg->device.addrs = cfg->device_addrs;
+	cfg->device.n_addrs = n;
+	cfg->device.routes = cfg->routes;
+	cfg->device.n_routes = cfg->n_routes;
+	return true;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->source);
+	free(cfg->console_path);
+	free(cfg->routes);
+	free(cfg);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct config: the C snapshot of a validated configuration, the values
+ * the core acts on. Validation itself happens before this struct exists
+ * (lua/moonvpn/config.lua, with file/line/field messages); lua_config.c
+ * then reads the normalized table into a new struct config. A reload
+ * builds a second snapshot and the engine swaps it in only if it applies.
+ */
+#ifndef MOONVPN_CONFIG_H
+#define MOONVPN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "device.h"
+#include "ip.h"
+#include "log.h"
+
+enum { CONFIG_DEVICE_ADDRS_MAX = 2 /* the server's IPv4 and IPv6 addresses */ };
+
+struct config {
+	char *source; /* the configuration file, as given */
+	enum log_level log_level;
+	char *console_path; /* NULL: no console */
+	struct ip_prefix network; /* the VPN's IPv4 network, e.g. 10.8.0.0/24 */
+	bool has_network6;
+	struct ip_prefix network6;
+	/* The device as the core opens it; its arrays point into the fields below. */
+	struct device_config device;
+	struct ip_prefix device_addrs[CONFIG_DEVICE_ADDRS_MAX];
+	struct ip_prefix *routes;
+	size_t n_routes;
+};
+
+/* An empty config owned by the caller; NULL when out of memory. */
+struct config *config_new(void);
+
+/* Derives device.addrs from network and network6: the server takes host 1. */
+bool config_derive_device(struct config *cfg) __attribute__((warn_unused_result));
+
+/* NULL is a no-op. */
+void config_free(struct config *cfg);
+
+#endif

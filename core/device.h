@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The virtual network device: a kernel TUN or TAP interface (no packet-info
+ * header), brought up with its MTU, addresses and routes through rtnetlink.
+ * Owns the device file descriptor; closing it makes the kernel remove the
+ * interface and every route through it. Does not read or write packets
+ * (the data path does that on device_fd()) and does not log: failures come
+ * back as -errno with a one-line message in the caller's buffer.
+ */
+#ifndef MOONVPN_DEVICE_H
+#define MOONVPN_DEVICE_H
+
+#include <net/if.h>
+#include <stddef.h>
+
+#include "ip.h"
+
+enum device_type {
+	DEVICE_TUN, /* layer 3: IP packets */
+	DEVICE_TAP, /* layer 2: Ethernet frames */
+};
+
+enum {
+	DEVICE_MTU_MIN = 576,
+	DEVICE_MTU_MAX = 65535,
+	DEVICE_ERR_MAX = 256, /* size for the err buffers below */
+};
+
+struct device_config {
+	enum device_type type;
+	char name[IFNAMSIZ]; /* "" lets the kernel choose (tun0, tap0, ...) */
+	unsigned mtu;
+	/* Interface addresses with their on-link prefix length, e.g. 10.8.0.1/24. */
+	const struct ip_prefix *addrs;
+	size_t n_addrs;
+	/* Extra routes through the device (network prefixes). */
+	const struct ip_prefix *routes;
+	size_t n_routes;
+};
+
+struct device;
+
+/*
+ * Creates the interface, sets MTU, addresses and routes and sets it up.
+ * On failure nothing is left behind: the interface is removed again.
+ * The config is copied; the caller keeps ownership of it.
+ */
+int device_open(struct device **out, const struct device_config *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/*
+ * Applies a changed MTU, address set and route set to an open device
+ * (for reload). Type and name cannot change; the caller recreates the
+ * device for that (device_needs_recreate). On failure the device may be
+ * partly reconfigured; the message says which step failed.
+ */
+int device_reconfigure(struct device *dev, const struct device_config *cfg, char *err,
+		       size_t errlen) __attribute__((warn_unused_result));
+
+/* True when going from the device's current config to cfg needs a new device. */
+int device_needs_recreate(const struct device *dev, const struct device_config *cfg);
+
+int device_fd(const struct device *dev);
+const char *device_name(const struct device *dev);
+unsigned device_ifindex(const struct device *dev);
+const struct device_config *device_config(const struct device *dev);
+
+/* Closes the device; the kernel removes it with its addresses and routes. NULL is a no-op. */
+void device_free(struct device *dev);
+
+#endif

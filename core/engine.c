@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "script.h"
+
+enum { ENGINE_ERR_MAX = 1024 };
+
+static void console_open_cb(void *ctx, unsigned id)
+{
+	script_console_open(((struct engine *)ctx)->script, id);
+}
+
+static void console_close_cb(void *ctx, unsigned id)
+{
+	script_console_close(((struct engine *)ctx)->script, id);
+}
+
+static enum console_reply console_feed_cb(void *ctx, unsigned id, const char *line, size_t len,
+					  char **text, size_t *text_len)
+{
+	return script_console_feed(((struct engine *)ctx)->script, id, line, len, text, text_len);
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct engine *e = w->data;
+
+	(void)revents;
+	log_info(&e->log, "engine", "received SIG%s, shutting down", sigabbrev_np(w->signum));
+	e->exit_signal = w->signum;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct engine *e = w->data;
+	char err[ENGINE_ERR_MAX];
+
+	(void)loop;
+	(void)revents;
+	log_info(&e->log, "engine", "received SIGHUP, reloading %s", e->config_path);
+	if (engine_reload(e, err, sizeof(err)) < 0)
+		log_error(&e->log, "config", "reload failed, keeping the running configuration: %s",
+			  err);
+}
+
+static void signal_init(struct engine *e, ev_signal *w, void (*cb)(struct ev_loop *, ev_signal *, int),
+			int signum)
+{
+	ev_signal_init(w, cb, signum);
+	w->data = e;
+}
+
+struct engine *engine_new(const struct engine_options *opts, char *err, size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (!e || !(e->config_path = strdup(opts->config_path)))
+		goto nomem;
+	log_init(&e->log, opts->log_level_set ? opts->log_level : LOG_INFO, stderr);
+	e->log_level_set = opts->log_level_set;
+	e->cli_log_level = opts->log_level;
+	e->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (!e->loop) {
+		snprintf(err, errlen, "cannot create the event loop");
+		goto fail;
+	}
+	ev_set_userdata(e->loop, e);
+	e->script = script_new(e, opts->lua_root, err, errlen);
+	if (!e->script)
+		goto fail;
+	e->console_handlers = (struct console_handlers){
+		.open = console_open_cb,
+		.feed = console_feed_cb,
+		.close = console_close_cb,
+		.banner = "moonvpn " MOONVPN_VERSION " console: help() lists the built-ins\n",
+	};
+	e->console = console_new(e->loop, &e->log, &e->console_handlers, e);
+	if (!e->console)
+		goto nomem;
+	signal_init(e, &e->sig_int, on_stop_signal, SIGINT);
+	signal_init(e, &e->sig_term, on_stop_signal, SIGTERM);
+	signal_init(e, &e->sig_hup, on_sighup, SIGHUP);
+	return e;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	engine_free(e);
+	return NULL;
+}
+
+static void apply_log_level(struct engine *e, const struct config *cfg)
+{
+	e->log.level = e->log_level_set ? e->cli_log_level : cfg->log_level;
+}
+
+static void log_device(struct engine *e, const char *verb)
+{
+	const struct device_config *dc = device_config(e->device);
+	char buf[IP_PREFIX_TEXT_MAX];
+
+	log_info(&e->log, "device", "%s %s device %s, mtu %u", verb,
+		 dc->type == DEVICE_TAP ? "tap" : "tun", device_name(e->device), dc->mtu);
+	for (size_t i = 0; i < dc->n_addrs; i++)
+		log_info(&e->log, "device", "address %s",
+			 ip_prefix_format(&dc->addrs[i], buf, sizeof(buf)));
+	for (size_t i = 0; i < dc->n_routes; i++)
+		log_info(&e->log, "device", "route %s via %s",
+			 ip_prefix_format(&dc->routes[i], buf, sizeof(buf)), device_name(e->device));
+}
+
+/* Opens the device and console of cfg; on failure nothing stays open. */
+static int open_resources(struct engine *e, const struct config *cfg)
+{
+	char err[ENGINE_ERR_MAX];
+	int rc = device_open(&e->device, &cfg->device, err, sizeof(err));
+
+	if (rc < 0) {
+		log_error(&e->log, "device", "%s", err);
+		return rc;
+	}
+	log_device(e, "created");
+	if (cfg->console_path) {
+		rc = console_listen(e->console, cfg->console_path, err, sizeof(err));
+		if (rc < 0) {
+			log_error(&e->log, "console", "%s", err);
+			device_free(e->device);
+			e->device = NULL;
+			return rc;
+		}
+		log_info(&e->log, "console", "listening on %s", cfg->console_path);
+	}
+	return 0;
+}
+
+int engine_start(struct engine *e)
+{
+	char err[ENGINE_ERR_MAX];
+	struct config *cfg = NULL;
+	int rc = script_load_config(e->script, e->config_path, &cfg, err, sizeof(err));
+
+	if (rc < 0) {
+		log_error(&e->log, "config", "%s", err);
+		return rc;
+	}
+	apply_log_level(e, cfg);
+	rc = open_resources(e, cfg);
+	if (rc < 0) {
+		config_free(cfg);
+		return rc;
+	}
+	script_commit_config(e->script);
+	e->cfg = cfg;
+	ev_signal_start(e->loop, &e->sig_int);
+	ev_signal_start(e->loop, &e->sig_term);
+	ev_signal_start(e->loop, &e->sig_hup);
+	e->started_at = ev_now(e->loop);
+	log_info(&e->log, "engine", "moonvpn %s started with %s (pid %ld)", MOONVPN_VERSION,
+		 e->config_path, (long)getpid());
+	return 0;
+}
+
+void engine_run(struct engine *e)
+{
+	ev_run(e->loop, 0);
+}
+
+/* Replaces the device by one for cfg; on failure reopens the old one. */
+static int recreate_device(struct engine *e, const struct config *cfg, char *err, size_t errlen)
+{
+	const struct config *old = e->cfg;
+	char again[ENGINE_ERR_MAX];
+	int rc;
+
+	device_free(e->device);
+	e->device = NULL;
+	rc = device_open(&e->device, &cfg->device, err, errlen);
+	if (rc == 0) {
+		log_device(e, "recreated");
+		return 0;
+	}
+	if (device_open(&e->device, &old->device, again, sizeof(again)) < 0) {
+		e->device = NULL;
+		log_error(&e->log, "device", "cannot restore the previous device either: %s", again);
+	}
+	return rc;
+}
+
+static int apply_device(struct engine *e, const struct config *cfg, char *err, size_t errlen)
+{
+	char undo[ENGINE_ERR_MAX];
+	int rc;
+
+	if (!e->device || device_needs_recreate(e->device, &cfg->device))
+		return recreate_device(e, cfg, err, errlen);
+	rc = device_reconfigure(e->device, &cfg->device, err, errlen);
+	if (rc == 0) {
+		log_device(e, "reconfigured");
+		return 0;
+	}
+	if (device_reconfigure(e->device, &e->cfg->device, undo, sizeof(undo)) < 0)
+		log_error(&e->log, "device", "cannot restore the previous settings: %s", undo);
+	return rc;
+}
+
+int engine_reload(struct engine *e, char *err, size_t errlen)
+{
+	struct config *cfg = NULL;
+	char undo[ENGINE_ERR_MAX];
+	int rc = script_load_config(e->script, e->config_path, &cfg, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	rc = console_listen(e->console, cfg->console_path, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = apply_device(e, cfg, err, errlen);
+	if (rc < 0) {
+		if (console_listen(e->console, e->cfg->console_path, undo, sizeof(undo)) < 0)
+			log_error(&e->log, "console", "cannot restore the previous console: %s", undo);
+		goto fail;
+	}
+	script_commit_config(e->script);
+	config_free(e->cfg);
+	e->cfg = cfg;
+	apply_log_level(e, cfg);
+	log_info(&e->log, "config", "reloaded %s", e->config_path);
+	return 0;
+fail:
+	config_free(cfg);
+	return rc;
+}
+
+void engine_set_log_level(struct engine *e, enum log_level level)
+{
+	e->log.level = level;
+	log_info(&e->log, "engine", "log level set to %s", log_level_name(level));
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	console_free(e->console);
+	if (e->device) {
+		log_info(&e->log, "device", "removing %s", device_name(e->device));
+		device_free(e->device);
+	}
+	config_free(e->cfg);
+	script_free(e->script);
+	if (e->loop)
+		ev_loop_destroy(e->loop);
+	free(e->config_path);
+	free(e);
+}

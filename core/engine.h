@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine: one struct that owns everything mutable (the libev loop, the
+ * log, the Lua VM, the active configuration, the device, the console) and
+ * its lifecycle: start, reload on SIGHUP, clean exit on SIGINT/SIGTERM.
+ * main() creates one and passes it along; nothing is global.
+ */
+#ifndef MOONVPN_ENGINE_H
+#define MOONVPN_ENGINE_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "console.h"
+#include "device.h"
+#include "log.h"
+
+#define MOONVPN_VERSION "0.1.0"
+
+struct script;
+
+struct engine_options {
+	const char *config_path;
+	const char *lua_root; /* holds lua/moonvpn/ and plugins/ */
+	bool log_level_set; /* given on the command line: wins over the config */
+	enum log_level log_level;
+};
+
+struct engine {
+	struct ev_loop *loop;
+	struct log log;
+	struct script *script;
+	struct config *cfg; /* the active configuration */
+	struct device *device;
+	struct console *console;
+	struct console_handlers console_handlers;
+	ev_signal sig_int, sig_term, sig_hup;
+	ev_tstamp started_at;
+	char *config_path;
+	bool log_level_set;
+	enum log_level cli_log_level;
+	int exit_signal; /* the signal that stopped the loop, 0 if none */
+};
+
+/* A new engine with its loop and VM; nothing opened yet. NULL with err set on failure. */
+struct engine *engine_new(const struct engine_options *opts, char *err, size_t errlen);
+
+/* Loads the configuration, then opens the device and the console. Logs why on failure. */
+int engine_start(struct engine *e) __attribute__((warn_unused_result));
+
+/* Runs the loop until SIGINT or SIGTERM. */
+void engine_run(struct engine *e);
+
+/*
+ * Re-runs the configuration file. Applies it only if it validates and
+ * applies; otherwise the running configuration stays and err says why.
+ */
+int engine_reload(struct engine *e, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Sets the log level until the next reload. */
+void engine_set_log_level(struct engine *e, enum log_level level);
+
+/* Closes the console, removes the device, closes the VM. NULL is a no-op. */
+void engine_free(struct engine *e);
+
+#endif

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Reads a configuration table, already validated and normalized by
+ * moonvpn.config, into a struct config. A mismatch here is a bug in the
+ * schema, not a user error, and says so.
+ */
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_config.h"
+
+struct reader {
+	lua_State *L;
+	char *err;
+	size_t errlen;
+};
+
+static int bad(struct reader *r, const char *field)
+{
+	snprintf(r->err, r->errlen, "internal error: validated config has a bad %s", field);
+	return -EINVAL;
+}
+
+/* Pushes t[path...] for a dotted path like "device.mtu". */
+static void push_field(lua_State *L, int idx, const char *path)
+{
+	char key[64];
+	const char *dot;
+
+	lua_pushvalue(L, idx);
+	while (lua_istable(L, -1)) {
+		dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		snprintf(key, sizeof(key), "%.*s", (int)n, path);
+		lua_getfield(L, -1, key);
+		lua_remove(L, -2);
+		if (!dot)
+			return;
+		path = dot + 1;
+	}
+	lua_pop(L, 1);
+	lua_pushnil(L);
+}
+
+static int read_string(struct reader *r, int idx, const char *path, char **out, bool optional)
+{
+	push_field(r->L, idx, path);
+	if (lua_isnil(r->L, -1) && optional) {
+		lua_pop(r->L, 1);
+		*out = NULL;
+		return 0;
+	}
+	if (lua_type(r->L, -1) != LUA_TSTRING) {
+		lua_pop(r->L, 1);
+		return bad(r, path);
+	}
+	*out = strdup(lua_tostring(r->L, -1));
+	lua_pop(r->L, 1);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int read_prefix(struct reader *r, int idx, const char *path, struct ip_prefix *out)
+{
+	char *text;
+	int rc = read_string(r, idx, path, &text, false);
+
+	if (rc)
+		return rc;
+	rc = ip_prefix_parse(out, text) ? 0 : bad(r, path);
+	free(text);
+	return rc;
+}
+
+static int read_routes(struct reader *r, int idx, struct config *cfg)
+{
+	lua_State *L = r->L;
+	size_t n;
+
+	push_field(L, idx, "routes");
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		return bad(r, "routes");
+	}
+	n = (size_t)luaL_len(L, -1);
+	cfg->routes = calloc(n ? n : 1, sizeof(*cfg->routes));
+	if (!cfg->routes) {
+		lua_pop(L, 1);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		lua_geti(L, -1, (lua_Integer)(i + 1));
+		const char *text = lua_tostring(L, -1);
+		bool ok = text && ip_prefix_parse(&cfg->routes[i], text);
+		lua_pop(L, 1);
+		if (!ok) {
+			lua_pop(L, 1);
+			return bad(r, "routes entry");
+		}
+	}
+	cfg->n_routes = n;
+	lua_pop(L, 1);
+	return 0;
+}
+
+static int read_device(struct reader *r, int idx, struct config *cfg)
+{
+	char *text = NULL;
+	int rc = read_string(r, idx, "device.type", &text, false);
+
+	if (rc)
+		return rc;
+	cfg->device.type = strcmp(text, "tap") == 0 ? DEVICE_TAP : DEVICE_TUN;
+	free(text);
+	rc = read_string(r, idx, "device.name", &text, true);
+	if (rc)
+		return rc;
+	if (text && strlen(text) >= sizeof(cfg->device.name)) {
+		free(text);
+		return bad(r, "device.name");
+	}
+	snprintf(cfg->device.name, sizeof(cfg->device.name), "%s", text ? text : "");
+	free(text);
+	push_field(r->L, idx, "device.mtu");
+	cfg->device.mtu = (unsigned)lua_tointeger(r->L, -1);
+	lua_pop(r->L, 1);
+	return cfg->device.mtu ? 0 : bad(r, "device.mtu");
+}
+
+static int read_log_level(struct reader *r, int idx, struct config *cfg)
+{
+	char *text;
+	int rc = read_string(r, idx, "log_level", &text, false);
+
+	if (rc)
+		return rc;
+	if (!log_level_parse(text, &cfg->log_level))
+		rc = bad(r, "log_level");
+	free(text);
+	return rc;
+}
+
+int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_t errlen)
+{
+	struct reader r = { L, err, errlen };
+	struct config *cfg = config_new();
+	char *net6 = NULL;
+	int rc;
+
+	idx = lua_absindex(L, idx);
+	if (!cfg)
+		return -ENOMEM;
+	if ((rc = read_string(&r, idx, "source", &cfg->source, false)) ||
+	    (rc = read_log_level(&r, idx, cfg)) ||
+	    (rc = read_string(&r, idx, "console", &cfg->console_path, true)) ||
+	    (rc = read_prefix(&r, idx, "network", &cfg->network)) ||
+	    (rc = read_string(&r, idx, "network6", &net6, true)) ||
+	    (rc = read_device(&r, idx, cfg)) || (rc = read_routes(&r, idx, cfg)))
+		goto fail;
+	cfg->has_network6 = net6 != NULL;
+	if (net6 && !ip_prefix_parse(&cfg->network6, net6)) {
+		rc = bad(&r, "network6");
+		goto fail;
+	}
+	if (!config_derive_device(cfg)) {
+		rc = bad(&r, "network (no host address for the server)");
+		goto fail;
+	}
+	free(net6);
+	*out = cfg;
+	return 0;
+fail:
+	free(net6);
+	config_free(cfg);
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory reading the configuration");
+	return rc;
+}

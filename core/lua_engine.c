@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+/*
+ * moonvpn.engine: the running engine as the console and scripts see it:
+ * status(), config(), reload(), log_level(), set_log_level(). Values cross
+ * as plain Lua tables; Lua never holds a pointer into the engine.
+ */
+#include <lauxlib.h>
+#include <lua.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "lua_core.h"
+#include "script.h"
+
+enum { LUA_ENGINE_ERR_MAX = 1024 };
+
+/* The engine this VM belongs to; raises outside a running engine. May raise. */
+static struct engine *check_engine(lua_State *L)
+{
+	struct engine *e = *(struct engine **)lua_getextraspace(L);
+
+	if (!e || !e->cfg)
+		luaL_error(L, "moonvpn.engine is only available inside a running engine");
+	return e;
+}
+
+static void push_prefixes(lua_State *L, const struct ip_prefix *p, size_t n)
+{
+	char buf[IP_PREFIX_TEXT_MAX];
+
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, ip_prefix_format(&p[i], buf, sizeof(buf)));
+		lua_rawseti(L, -2, (lua_Integer)(i + 1));
+	}
+}
+
+static void push_device(lua_State *L, const struct device *dev)
+{
+	const struct device_config *dc = device_config(dev);
+
+	lua_createtable(L, 0, 6);
+	lua_pushstring(L, device_name(dev));
+	lua_setfield(L, -2, "name");
+	lua_pushstring(L, dc->type == DEVICE_TAP ? "tap" : "tun");
+	lua_setfield(L, -2, "type");
+	lua_pushinteger(L, dc->mtu);
+	lua_setfield(L, -2, "mtu");
+	lua_pushinteger(L, device_ifindex(dev));
+	lua_setfield(L, -2, "ifindex");
+	push_prefixes(L, dc->addrs, dc->n_addrs);
+	lua_setfield(L, -2, "addresses");
+	push_prefixes(L, dc->routes, dc->n_routes);
+	lua_setfield(L, -2, "routes");
+}
+
+/* status() -> { version, pid, uptime, config, log_level, device, console, console_clients } */
+static int l_engine_status(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+
+	lua_createtable(L, 0, 8);
+	lua_pushliteral(L, MOONVPN_VERSION);
+	lua_setfield(L, -2, "version");
+	lua_pushinteger(L, (lua_Integer)getpid());
+	lua_setfield(L, -2, "pid");
+	ev_now_update(e->loop);
+	lua_pushnumber(L, (lua_Number)(long)(ev_now(e->loop) - e->started_at));
+	lua_setfield(L, -2, "uptime");
+	lua_pushstring(L, e->config_path);
+	lua_setfield(L, -2, "config");
+	lua_pushstring(L, log_level_name(e->log.level));
+	lua_setfield(L, -2, "log_level");
+	if (e->device) {
+		push_device(L, e->device);
+		lua_setfield(L, -2, "device");
+	}
+	if (console_path(e->console)) {
+		lua_pushstring(L, console_path(e->console));
+		lua_setfield(L, -2, "console");
+	}
+	lua_pushinteger(L, console_client_count(e->console));
+	lua_setfield(L, -2, "console_clients");
+	return 1;
+}
+
+/* config() -> the active configuration table (a copy is not needed: it is data) */
+static int l_engine_config(lua_State *L)
+{
+	check_engine(L);
+	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+	return 1;
+}
+
+/* reload() -> true | nil, message */
+static int l_engine_reload(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	char err[LUA_ENGINE_ERR_MAX];
+
+	log_info(&e->log, "engine", "reload requested from the console");
+	if (engine_reload(e, err, sizeof(err)) < 0) {
+		log_error(&e->log, "config",
+			  "reload failed, keeping the running configuration: %s", err);
+		luaL_pushfail(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* log_level() -> "info" */
+static int l_engine_log_level(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+
+	lua_pushstring(L, log_level_name(e->log.level));
+	return 1;
+}
+
+/* set_log_level(name) -> true | nil, message */
+static int l_engine_set_log_level(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	const char *name = luaL_checkstring(L, 1);
+	enum log_level level;
+
+	if (!log_level_parse(name, &level)) {
+		luaL_pushfail(L);
+		lua_pushfstring(L,
+				"unknown log level \"%s\" (expected error, warn, info, debug or trace)",
+				name);
+		return 2;
+	}
+	engine_set_log_level(e, level);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static const luaL_Reg engine_funcs[] = {
+	{ "status", l_engine_status },	       { "config", l_engine_config },
+	{ "reload", l_engine_reload },	       { "log_level", l_engine_log_level },
+	{ "set_log_level", l_engine_set_log_level }, { NULL, NULL },
+};
+
+int luaopen_moonvpn_engine(lua_State *L)
+{
+	luaL_checkversion(L);
+	luaL_newlib(L, engine_funcs);
+	return 1;
+}

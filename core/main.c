@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+/*
+ * moonvpn's command line: run a configuration, check one, or talk to a
+ * running engine's console. Finds the Lua library next to the binary
+ * (source tree: build/moonvpn -> ./lua; installed: bin/moonvpn ->
+ * share/moonvpn/lua), or in $MOONVPN_ROOT, or in the compiled-in datadir.
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "console_client.h"
+#include "engine.h"
+#include "script.h"
+
+#ifndef MOONVPN_DATADIR
+#define MOONVPN_DATADIR "/usr/local/share/moonvpn"
+#endif
+
+enum { MAIN_ERR_MAX = 2048 };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: moonvpn [-v|-vv] [--log-level LEVEL] CONFIG   run the configuration file CONFIG\n"
+		"       moonvpn --check CONFIG                        validate CONFIG, open nothing\n"
+		"       moonvpn console SOCKET [-e LUA]...            the console of a running moonvpn\n"
+		"       moonvpn --version | --help\n"
+		"\n"
+		"  -v, --verbose          log at debug level (-vv: trace), over the config's log_level\n"
+		"  --log-level LEVEL      error, warn, info, debug or trace\n"
+		"Signals: SIGHUP reloads CONFIG, SIGINT/SIGTERM stop moonvpn cleanly.\n");
+}
+
+static bool has_library(const char *root)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/lua/moonvpn/init.lua", root);
+	return access(path, R_OK) == 0;
+}
+
+/* Where lua/moonvpn/ lives; false with a message when nowhere. */
+static bool find_lua_root(char *out, size_t len)
+{
+	const char *env = getenv("MOONVPN_ROOT");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		return has_library(out);
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *dir = dirname(exe);
+
+		snprintf(out, len, "%s/..", dir);
+		if (has_library(out))
+			return true;
+		snprintf(out, len, "%s/../share/moonvpn", dir);
+		if (has_library(out))
+			return true;
+		/* build/san/moonvpn in the source tree */
+		snprintf(out, len, "%s/../..", dir);
+		if (has_library(out))
+			return true;
+	}
+	snprintf(out, len, "%s", MOONVPN_DATADIR);
+	return has_library(out);
+}
+
+static int check_config(const char *root, const char *path)
+{
+	char err[MAIN_ERR_MAX];
+	struct config *cfg = NULL;
+	struct script *s = script_new(NULL, root, err, sizeof(err));
+	int rc;
+
+	if (!s) {
+		fprintf(stderr, "moonvpn: %s\n", err);
+		return 1;
+	}
+	rc = script_load_config(s, path, &cfg, err, sizeof(err));
+	script_free(s);
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("%s: configuration is valid\n", path);
+	config_free(cfg);
+	return 0;
+}
+
+static int run(const struct engine_options *opts)
+{
+	char err[MAIN_ERR_MAX];
+	struct engine *e = engine_new(opts, err, sizeof(err));
+	int rc;
+
+	if (!e) {
+		fprintf(stderr, "moonvpn: %s\n", err);
+		return 1;
+	}
+	rc = engine_start(e);
+	if (rc == 0)
+		engine_run(e);
+	engine_free(e);
+	return rc == 0 ? 0 : 1;
+}
+
+struct cli {
+	struct engine_options opts;
+	bool check;
+	int verbose;
+};
+
+/* Parses options; returns -1 to continue, else an exit status. */
+static int parse_args(struct cli *cli, int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "check", no_argument, NULL, 'c' },	   { "verbose", no_argument, NULL, 'v' },
+		{ "log-level", required_argument, NULL, 'l' }, { "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cli->check = true;
+			break;
+		case 'v':
+			cli->verbose++;
+			cli->opts.log_level_set = true;
+			cli->opts.log_level = cli->verbose > 1 ? LOG_TRACE : LOG_DEBUG;
+			break;
+		case 'l':
+			if (!log_level_parse(optarg, &cli->opts.log_level)) {
+				fprintf(stderr,
+					"moonvpn: --log-level: unknown level \"%s\" (expected error, warn, info, debug or trace)\n",
+					optarg);
+				return 2;
+			}
+			cli->opts.log_level_set = true;
+			break;
+		case 'V':
+			printf("moonvpn %s\n", MOONVPN_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "moonvpn: expected one configuration file\n");
+		usage(stderr);
+		return 2;
+	}
+	cli->opts.config_path = argv[optind];
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	char root[PATH_MAX];
+	int rc;
+
+	if (argc > 1 && strcmp(argv[1], "console") == 0)
+		return console_client_main(argc - 1, argv + 1);
+	rc = parse_args(&cli, argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (!find_lua_root(root, sizeof(root))) {
+		fprintf(stderr,
+			"moonvpn: cannot find the moonvpn Lua library (lua/moonvpn/init.lua) near the binary or in %s; set MOONVPN_ROOT to the directory that holds lua/\n",
+			MOONVPN_DATADIR);
+		return 1;
+	}
+	cli.opts.lua_root = root;
+	if (cli.check)
+		return check_config(root, cli.opts.config_path);
+	signal(SIGPIPE, SIG_IGN);
+	return run(&cli.opts);
+}

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_config.h"
+#include "lua_core.h"
+#include "script.h"
+
+struct script {
+	lua_State *L;
+	struct engine *engine;
+};
+
+/* Message handler for every pcall into Lua: the message plus a traceback. */
+static int msghandler(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+
+	if (!msg)
+		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+static void preload(lua_State *L, const char *name, lua_CFunction open)
+{
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE); /* +1 */
+	lua_pushcfunction(L, open);
+	lua_setfield(L, -2, name);
+	lua_pop(L, 1);
+}
+
+static void set_paths(lua_State *L, const char *root)
+{
+	lua_getglobal(L, "package");
+	lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s/plugins/?.lua", root, root, root);
+	lua_setfield(L, -2, "path");
+	lua_pushliteral(L, ""); /* the engine's C modules are preloaded, nothing else is native */
+	lua_setfield(L, -2, "cpath");
+	lua_pop(L, 1);
+}
+
+struct script *script_new(struct engine *engine, const char *root, char *err, size_t errlen)
+{
+	struct script *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->L = luaL_newstate())) {
+		snprintf(err, errlen, "out of memory creating the Lua state");
+		free(s);
+		return NULL;
+	}
+	s->engine = engine;
+	*(struct engine **)lua_getextraspace(s->L) = engine;
+	luaL_openlibs(s->L);
+	preload(s->L, "moonvpn.core", luaopen_moonvpn_core);
+	preload(s->L, "moonvpn.engine", luaopen_moonvpn_engine);
+	set_paths(s->L, root);
+	return s;
+}
+
+void script_free(struct script *s)
+{
+	if (!s)
+		return;
+	lua_close(s->L);
+	free(s);
+}
+
+/* Pushes require(module)[fn] under a message handler; returns the handler's index. */
+static int push_call(lua_State *L, const char *module, const char *fn)
+{
+	int base;
+
+	lua_pushcfunction(L, msghandler);
+	base = lua_gettop(L);
+	lua_getglobal(L, "require");
+	lua_pushstring(L, module);
+	if (lua_pcall(L, 1, 1, base) != LUA_OK)
+		return -base; /* the message is on top */
+	lua_getfield(L, -1, fn);
+	lua_remove(L, -2);
+	return base;
+}
+
+static void copy_error(lua_State *L, char *err, size_t errlen)
+{
+	const char *msg = lua_tostring(L, -1);
+
+	snprintf(err, errlen, "%s", msg ? msg : "unknown error");
+}
+
+int script_load_config(struct script *s, const char *path, struct config **out, char *err,
+		       size_t errlen)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(L, "moonvpn.config", "load");
+	int rc = -EINVAL;
+
+	if (base < 0) {
+		copy_error(L, err, errlen);
+		goto out;
+	}
+	lua_pushstring(L, path);
+	if (lua_pcall(L, 1, 2, base) != LUA_OK) {
+		copy_error(L, err, errlen);
+		goto out;
+	}
+	if (lua_isnil(L, -2)) {
+		copy_error(L, err, errlen);
+		goto out;
+	}
+	rc = lua_config_read(L, -2, out, err, errlen);
+	if (rc == 0) {
+		lua_pushvalue(L, -2);
+		lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
+	}
+out:
+	lua_settop(L, top);
+	return rc;
+}
+
+void script_commit_config(struct script *s)
+{
+	lua_getfield(s->L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
+	lua_setfield(s->L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+	lua_pushnil(s->L);
+	lua_setfield(s->L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
+}
+
+/* Pushes the shared console environment, creating it on first use. */
+static int push_console_env(lua_State *L, int base)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, "moonvpn.console.env") == LUA_TTABLE)
+		return 0;
+	lua_pop(L, 1);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "moonvpn.console_env");
+	if (lua_pcall(L, 1, 1, base) != LUA_OK)
+		return -1;
+	lua_getfield(L, -1, "new");
+	lua_remove(L, -2);
+	if (lua_pcall(L, 0, 1, base) != LUA_OK)
+		return -1;
+	lua_pushvalue(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, "moonvpn.console.env");
+	return 0;
+}
+
+static void console_call(struct script *s, const char *fn, unsigned id)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(L, "moonvpn.console", fn);
+
+	if (base > 0) {
+		lua_pushinteger(L, id);
+		lua_pcall(L, 1, 0, base);
+	}
+	lua_settop(L, top);
+}
+
+void script_console_open(struct script *s, unsigned id)
+{
+	console_call(s, "open", id);
+}
+
+void script_console_close(struct script *s, unsigned id)
+{
+	console_call(s, "close", id);
+}
+
+static enum console_reply reply_from(lua_State *L, char **text, size_t *text_len)
+{
+	size_t len;
+	const char *kind = lua_tostring(L, -2);
+	const char *msg = lua_tolstring(L, -1, &len);
+
+	*text = malloc(len + 1);
+	if (*text) {
+		memcpy(*text, msg ? msg : "", msg ? len + 1 : 1);
+		*text_len = msg ? len : 0;
+	}
+	if (kind && strcmp(kind, "ok") == 0)
+		return CONSOLE_REPLY_OK;
+	if (kind && strcmp(kind, "more") == 0)
+		return CONSOLE_REPLY_MORE;
+	return CONSOLE_REPLY_ERROR;
+}
+
+enum console_reply script_console_feed(struct script *s, unsigned id, const char *line, size_t len,
+				       char **text, size_t *text_len)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(L, "moonvpn.console", "feed");
+	enum console_reply r;
+
+	if (base < 0 || push_console_env(L, base) < 0) {
+		lua_pushliteral(L, "error");
+		lua_insert(L, -2);
+	} else {
+		lua_pushinteger(L, id);
+		lua_pushlstring(L, line, len);
+		if (lua_pcall(L, 3, 2, base) != LUA_OK) {
+			lua_pushliteral(L, "error");
+			lua_insert(L, -2);
+		}
+	}
+	r = reply_from(L, text, text_len);
+	lua_settop(L, top);
+	return r;
+}

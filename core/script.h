@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Lua VM of an engine: creating it with the moonvpn library on its
+ * path, running and validating configuration files, and evaluating console
+ * input. The only C module besides the lua_*.c bindings that includes
+ * lua.h. It does not open devices or sockets; the engine does that with
+ * the struct config it gets back.
+ */
+#ifndef MOONVPN_SCRIPT_H
+#define MOONVPN_SCRIPT_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "console.h"
+
+/* Registry keys of the normalized configuration tables (read by lua_engine.c). */
+#define SCRIPT_REG_PENDING_CONFIG "moonvpn.config.pending"
+#define SCRIPT_REG_ACTIVE_CONFIG  "moonvpn.config.active"
+
+struct engine;
+struct script;
+
+/*
+ * A new VM whose Lua library lives under root (root/lua/moonvpn/,
+ * root/plugins/). engine may be NULL (for --check): then the console
+ * built-ins that need a running engine raise an error.
+ */
+struct script *script_new(struct engine *engine, const char *root, char *err, size_t errlen);
+
+/* Closes the VM. NULL is a no-op. */
+void script_free(struct script *s);
+
+/*
+ * Runs and validates the configuration file at path. On success *out is a
+ * new struct config (owned by the caller) and the normalized table is kept
+ * as pending; on failure err holds one line "file:line: field: problem".
+ */
+int script_load_config(struct script *s, const char *path, struct config **out, char *err,
+		       size_t errlen) __attribute__((warn_unused_result));
+
+/* The configuration last loaded becomes the active one (what config() shows). */
+void script_commit_config(struct script *s);
+
+/* Console sessions, one per connected client. */
+void script_console_open(struct script *s, unsigned id);
+void script_console_close(struct script *s, unsigned id);
+/* Evaluates one line; *text is a malloc'd reply for the client. */
+enum console_reply script_console_feed(struct script *s, unsigned id, const char *line, size_t len,
+				       char **text, size_t *text_len);
+
+#endif

@@ -1,0 +1,213 @@
+-- SPDX-License-Identifier: MIT
+--- Loading and validating a configuration file.
+--
+-- A configuration is a Lua program. It runs in its own environment and
+-- declares the engine's role with `vpn.server { ... }`; nothing is opened
+-- while it runs. `load(path)` then validates every declaration against the
+-- schema below and returns one normalized table, or an error of the form
+-- `vpn.lua:14: server.network: "10.8.0.0/33" is not a CIDR prefix`.
+local schema = require "moonvpn.schema"
+local source = require "moonvpn.source"
+
+local M = {}
+
+local S = schema
+
+M.CIPHERS = { "AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305" }
+M.LOG_LEVELS = { "error", "warn", "info", "debug", "trace" }
+
+-- Linux interface names: at most 15 bytes, no '/', ':' or whitespace.
+local function is_ifname(v)
+	if #v > 15 then return false, "is too long for an interface name (at most 15 bytes)" end
+	if v:find("[/:%s]") or v == "." or v == ".." then
+		return false, "is not a valid interface name (no '/', ':' or spaces)"
+	end
+	return true
+end
+
+-- sun_path holds 108 bytes including the terminating NUL.
+local function is_socket_path(v)
+	if #v > 107 then return false, "is too long for a UNIX socket path (at most 107 bytes)" end
+	return true
+end
+
+local path = S.string { what = "a file path" }
+
+local device = S.record({
+	type = { S.enum { "tun", "tap" }, default = "tun" },
+	name = { S.string { what = "an interface name", validate = is_ifname } },
+	mtu = { S.integer { min = 576, max = 65535 }, default = 1500 },
+}, { what = "a table { type = \"tun\", mtu = 1500 }" })
+
+local tls_auth = S.record({
+	key = { path, required = true },
+	direction = { S.integer { min = 0, max = 1 } },
+}, { what = "a table { key = \"ta.key\", direction = 0 }" })
+
+local tls = S.record({
+	ca = { path, required = true },
+	cert = { path, required = true },
+	key = { path, required = true },
+	crl = { path },
+	tls_auth = { tls_auth },
+	tls_crypt = { path },
+}, {
+	what = "a table { ca = ..., cert = ..., key = ... }",
+	check = function(t, p)
+		if t.tls_auth and t.tls_crypt then
+			local at = table.move(p, 1, #p, 1, {})
+			at[#at + 1] = "tls_crypt"
+			return S.fail(at, "tls_auth and tls_crypt cannot both be set (pick one)")
+		end
+		return true
+	end,
+})
+
+local keepalive = S.record({
+	interval = { S.integer { min = 1, max = 3600 }, default = 10 },
+	timeout = { S.integer { min = 2, max = 86400 }, default = 60 },
+}, {
+	what = "a table { interval = 10, timeout = 60 }",
+	check = function(k, p)
+		if k.timeout < 2 * k.interval then
+			local at = table.move(p, 1, #p, 1, {})
+			at[#at + 1] = "timeout"
+			return S.fail(at, "%d must be at least twice interval (%d)", k.timeout, k.interval)
+		end
+		return true
+	end,
+})
+
+local push = S.record({
+	routes = { S.list(S.cidr(), { unique = true }), default = {} },
+	dns = { S.list(S.ip(), { unique = true }), default = {} },
+	domain = { S.string { what = "a DNS domain", pattern = "^[%w][%w%-%.]*$", max_len = 253 } },
+	redirect_gateway = { S.boolean(), default = false },
+}, { what = "a table { routes = { ... }, dns = { ... } }" })
+
+M.server_schema = S.record({
+	listen = { S.endpoint { schemes = { "udp", "tcp" } }, default = "udp://0.0.0.0:1194" },
+	device = { device, default = {} },
+	network = { S.cidr { family = 4, min_len4 = 8, max_len4 = 30 }, required = true },
+	network6 = { S.cidr { family = 6, example = '"fd00:8::/64"', min_len6 = 64, max_len6 = 124 } },
+	routes = { S.list(S.cidr(), { unique = true }), default = {} },
+	tls = { tls, required = true },
+	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
+	keepalive = { keepalive, default = {} },
+	push = { push, default = {} },
+	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
+	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
+}, { what = "a table { listen = ..., network = ..., tls = { ... } }" })
+
+-- The declarations of the configuration being loaded, or nil between loads.
+local collecting
+
+--- Called by `vpn.server`; `level` locates the caller's line.
+function M.declare(kind, def, level)
+	local info = debug.getinfo(level + 1, "Sl")
+	if not collecting then
+		error("moonvpn." .. kind .. " { ... } may only be called from a configuration file", level + 1)
+	end
+	if type(def) ~= "table" then
+		error(string.format("moonvpn.%s expects a table { ... }, got %s", kind, schema.show(def)),
+			level + 1)
+	end
+	local decl = { kind = kind, def = def, source = info.source, line = info.currentline,
+		short_src = info.short_src }
+	collecting[#collecting + 1] = decl
+	return decl
+end
+
+local function read_file(name)
+	local f, err, code = io.open(name, "r")
+	if not f then
+		local reason = err:gsub("^.-: ", "", 1)
+		return nil, string.format("%s: cannot read the configuration file: %s", name, reason), code
+	end
+	local text = f:read("a")
+	f:close()
+	return text
+end
+
+local function value_at(def, path)
+	local v = def
+	for i = 2, #path do
+		if type(v) ~= "table" then return nil end
+		v = v[path[i]]
+	end
+	return v
+end
+
+-- Turns a schema error into "file:line: path: message".
+local function format_error(decl, err)
+	local line = decl.line
+	if decl.source:sub(1, 1) == "@" then
+		local text = read_file(decl.source:sub(2))
+		if text then
+			local rest = table.move(err.path, 2, #err.path, 1, {})
+			line = source.locate(text, decl.line, rest, value_at(decl.def, err.path))
+		end
+	end
+	return string.format("%s:%d: %s: %s", decl.short_src, line, schema.path_string(err.path),
+		err.message)
+end
+
+local function run_file(name)
+	local text, err = read_file(name)
+	if not text then return nil, err end
+	local env = setmetatable({}, { __index = _G })
+	local chunk, syntax = load(text, "@" .. name, "t", env)
+	if not chunk then return nil, syntax end
+	local ok, runtime = xpcall(chunk, function(e)
+		return type(e) == "string" and e or ("error object: " .. schema.show(e))
+	end)
+	if not ok then return nil, runtime end
+	return true
+end
+
+-- File paths in a configuration are relative to the configuration's directory.
+local function resolve_paths(cfg, name)
+	local dir = name:match("^(.*)/[^/]*$") or "."
+	local function resolve(p)
+		if p == nil or p:sub(1, 1) == "/" then return p end
+		return dir == "." and p or (dir .. "/" .. p)
+	end
+	for _, field in ipairs { "ca", "cert", "key", "crl", "tls_crypt" } do
+		cfg.tls[field] = resolve(cfg.tls[field])
+	end
+	if cfg.tls.tls_auth then cfg.tls.tls_auth.key = resolve(cfg.tls.tls_auth.key) end
+	cfg.console = resolve(cfg.console)
+end
+
+local function validate(decls, name)
+	if #decls == 0 then
+		return nil, name .. ": declares nothing: call vpn.server { ... } (see vpn.lua.example)"
+	end
+	if #decls > 1 then
+		return nil, string.format("%s:%d: a configuration declares one server; %s:%d declared one already",
+			decls[2].short_src, decls[2].line, decls[1].short_src, decls[1].line)
+	end
+	local decl = decls[1]
+	local cfg, err = M.server_schema.check(decl.def, { decl.kind })
+	if not cfg then return nil, format_error(decl, err) end
+	cfg.role = decl.kind
+	resolve_paths(cfg, name)
+	return cfg, decl
+end
+
+--- Runs and validates the configuration file `name`.
+-- Returns the normalized configuration and its declaration, or nil and a one-line error.
+function M.load(name)
+	if collecting then return nil, "a configuration is already being loaded" end
+	collecting = {}
+	local ok, err = run_file(name)
+	local decls = collecting
+	collecting = nil
+	if not ok then return nil, err end
+	local cfg, decl = validate(decls, name)
+	if not cfg then return nil, decl end
+	cfg.source = name
+	return cfg, decl
+end
+
+return M

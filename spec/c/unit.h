@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A tiny unit-test harness: CHECK() records a pass or a failure with the
+ * file and line, and unit_report() prints "N passed, N failed" and
+ * returns the exit status. Each test program is one main() that walks
+ * tables of cases.
+ */
+#ifndef MOONVPN_UNIT_H
+#define MOONVPN_UNIT_H
+
+#include <stdio.h>
+
+struct unit_counts {
+	int passed;
+	int failed;
+};
+
+static struct unit_counts unit_counts;
+
+#define CHECK(cond, ...)                                                              \
+	do {                                                                          \
+		if (cond) {                                                           \
+			unit_counts.passed++;                                         \
+		} else {                                                              \
+			unit_counts.failed++;                                         \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                 \
+			fputc('\n', stderr);                                          \
+		}                                                                     \
+	} while (0)
+
+static inline int unit_report(const char *name)
+{
+	printf("%s: %d passed, %d failed\n", name, unit_counts.passed, unit_counts.failed);
+	return unit_counts.failed ? 1 : 0;
+}
+
+#endif

@@ -28,7 +28,8 @@
  * write it is silent: history is a convenience.
  *
  * A line is refused, not sent, if it holds a NUL or needs more than
- * CONSOLE_LINE_MAX bytes with its '\n'.
+ * CONSOLE_LINE_MAX bytes with its '\n'. An "error" frame in place of the
+ * hello is the server refusing the session (it is at its client limit).
  */
 #include "console_client.h"
 
@@ -340,6 +341,12 @@ static int check_line(const char *line, size_t n, const char *where)
 	return 0;
 }
 
+/* The text without one trailing newline, for quoting it inside a message. */
+static size_t trimmed_len(const struct reply *r)
+{
+	return r->len > 0 && r->text[r->len - 1] == '\n' ? r->len - 1 : r->len;
+}
+
 static void print_text(FILE *f, const char *text, size_t len)
 {
 	fwrite(text, 1, len, f);
@@ -502,12 +509,9 @@ static void show_reply(const struct reply *r, bool color)
 	if (r->kind == CONSOLE_OK) {
 		print_text(stdout, r->text, r->len);
 	} else if (r->kind == CONSOLE_ERROR) {
-		size_t len = r->len;
-
-		if (len > 0 && r->text[len - 1] == '\n')
-			len--; /* the colour must end before the newline */
+		/* The colour must end before the newline. */
 		fputs(color ? "\033[31merror: " : "error: ", stdout);
-		fwrite(r->text, 1, len, stdout);
+		fwrite(r->text, 1, trimmed_len(r), stdout);
 		fputs(color ? "\033[0m\n" : "\n", stdout);
 	}
 	fflush(stdout);
@@ -582,7 +586,10 @@ int console_client_main(int argc, char **argv)
 	status = 1;
 	if (read_reply(&c, &hello) < 0)
 		goto out;
-	if (hello.kind != CONSOLE_HELLO) {
+	if (hello.kind == CONSOLE_ERROR) {
+		/* A server at its client limit answers with an error instead of a hello. */
+		fail("the server refused the session: %.*s", (int)trimmed_len(&hello), hello.text);
+	} else if (hello.kind != CONSOLE_HELLO) {
 		fail("protocol error: expected a hello frame first, got %s",
 		     console_kind_name(hello.kind));
 	} else if (o.n_chunks > 0) {

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include "device.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -8,7 +10,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "device.h"
 #include "netlink.h"
 #include "tun.h"
 
@@ -93,9 +94,11 @@ static int check_prefixes(const struct ip_prefix *v, size_t n, const char *what,
 		/* The kernel refuses such routes; say so before anything is changed. */
 		if (networks && !ip_prefix_is_network(&v[i]))
 			return fail(-EINVAL, err, errlen, name,
-				    "%s %s is not a network prefix (host bits are set)", what, text);
+				    "%s %s is not a network prefix (host bits are set)", what,
+				    text);
 		if (contains(v, i, &v[i]))
-			return fail(-EINVAL, err, errlen, name, "%s %s is listed twice", what, text);
+			return fail(-EINVAL, err, errlen, name, "%s %s is listed twice", what,
+				    text);
 	}
 	return 0;
 }
@@ -120,8 +123,8 @@ static int validate(const struct device_config *cfg, const char *name, char *err
 	if (cfg->mtu < IPV6_MTU_MIN_BYTES && (has_family(cfg->addrs, cfg->n_addrs, AF_INET6) ||
 					      has_family(cfg->routes, cfg->n_routes, AF_INET6)))
 		return fail(-EINVAL, err, errlen, name,
-			    "MTU %u is below %d, the minimum for IPv6 addresses and routes", cfg->mtu,
-			    IPV6_MTU_MIN_BYTES);
+			    "MTU %u is below %d, the minimum for IPv6 addresses and routes",
+			    cfg->mtu, IPV6_MTU_MIN_BYTES);
 	return 0;
 }
 
@@ -199,8 +202,8 @@ static int set_mtu(struct device *dev, struct netlink *nl, unsigned mtu, char *e
 	int r = netlink_set_mtu(nl, dev->ifindex, mtu);
 
 	if (r < 0)
-		return fail(r, err, errlen, dev->cfg.name, "MTU %u rejected by the kernel: %s%s", mtu,
-			    strerror(-r), hint(r));
+		return fail(r, err, errlen, dev->cfg.name, "MTU %u rejected by the kernel: %s%s",
+			    mtu, strerror(-r), hint(r));
 	dev->cfg.mtu = mtu;
 	/* The kernel has just turned IPv6 off on the link, with its addresses and routes. */
 	if (mtu < IPV6_MTU_MIN_BYTES) {

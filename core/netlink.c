@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include "netlink.h"
+
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
@@ -6,8 +8,6 @@
 #include <net/if.h>
 #include <string.h>
 #include <sys/socket.h>
-
-#include "netlink.h"
 
 int netlink_open(struct netlink *nl)
 {

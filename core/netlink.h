@@ -24,7 +24,7 @@ struct netlink {
 };
 
 enum {
-	NETLINK_MSG_BYTES = 256, /* room for any request built below */
+	NETLINK_MSG_BYTES = 256,   /* room for any request built below */
 	NETLINK_RECV_BYTES = 8192, /* an acknowledgement, even one quoting the request */
 };
 

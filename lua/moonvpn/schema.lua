@@ -37,19 +37,23 @@ local function expected(path, what, value)
 	return fail(path, "expected %s, got %s", what, got)
 end
 
--- Levenshtein distance, for "did you mean".
+-- Edit distance with transpositions (optimal string alignment), so that
+-- "tpye" is one edit from "type", for "did you mean".
 local function distance(a, b)
-	local prev = {}
-	for j = 0, #b do prev[j] = j end
+	local d = {}
+	for i = 0, #a do d[i] = { [0] = i } end
+	for j = 0, #b do d[0][j] = j end
 	for i = 1, #a do
-		local cur = { [0] = i }
 		for j = 1, #b do
 			local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-			cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+			d[i][j] = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+			if i > 1 and j > 1 and a:sub(i, i) == b:sub(j - 1, j - 1)
+				and a:sub(i - 1, i - 1) == b:sub(j, j) then
+				d[i][j] = math.min(d[i][j], d[i - 2][j - 2] + 1)
+			end
 		end
-		prev = cur
 	end
-	return prev[#b]
+	return d[#a][#b]
 end
 
 --- The known name closest to `name`, if it is close enough to be a typo.
@@ -139,8 +143,7 @@ end
 --- A CIDR prefix "addr/len", normalized to lower case; host bits must be clear.
 function M.cidr(opts)
 	opts = opts or {}
-	local fam = opts.family and ("IPv" .. opts.family .. " ") or ""
-	local what = "a " .. fam .. "CIDR prefix"
+	local what = opts.family and ("an IPv" .. opts.family .. " CIDR prefix") or "a CIDR prefix"
 	return { what = what, check = function(v, path)
 		if type(v) ~= "string" then
 			return expected(path, what .. " string like " .. (opts.example or '"10.8.0.0/24"'), v)

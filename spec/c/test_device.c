@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Creates real TUN/TAP interfaces, so it runs only as root and only inside a
+ * network namespace of its own (unshare(CLONE_NEWNET)): it never sees or
+ * touches the host's interfaces and routes. The namespace, and whatever is
+ * left in it, disappears when the program exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "unit.h"
+
+enum {
+	OUTPUT_MAX_BYTES = 32768,
+	PACKET_MAX_BYTES = 2048,
+	PACKET_WAIT_MS = 1000,
+	PACKETS_DRAIN_MAX = 64,
+	PREFIXES_MAX = 6,
+	CMD_MAX_BYTES = 256,
+};
+
+/* A device_config written as text, for the tables below. */
+struct cfg_text {
+	enum device_type type;
+	const char *name;
+	unsigned mtu;
+	const char *addrs[PREFIXES_MAX];
+	const char *routes[PREFIXES_MAX];
+};
+
+struct cfg_buf {
+	struct device_config cfg;
+	struct ip_prefix addrs[PREFIXES_MAX];
+	struct ip_prefix routes[PREFIXES_MAX];
+};
+
+static size_t parse_list(struct ip_prefix *out, const char *const *text)
+{
+	size_t n;
+
+	for (n = 0; n < PREFIXES_MAX && text[n]; n++)
+		CHECK(ip_prefix_parse(&out[n], text[n]), "bad test prefix %s", text[n]);
+	return n;
+}
+
+static const struct device_config *make_config(struct cfg_buf *b, const struct cfg_text *t)
+{
+	size_t len = strnlen(t->name, IFNAMSIZ);
+
+	memset(b, 0, sizeof(*b));
+	b->cfg.type = t->type;
+	memcpy(b->cfg.name, t->name, len); /* a name of IFNAMSIZ characters stays unterminated */
+	b->cfg.mtu = t->mtu;
+	b->cfg.addrs = b->addrs;
+	b->cfg.n_addrs = parse_list(b->addrs, t->addrs);
+	b->cfg.routes = b->routes;
+	b->cfg.n_routes = parse_list(b->routes, t->routes);
+	return &b->cfg;
+}
+
+/* The output of a command, run in this process's private namespace, after a newline. */
+__attribute__((format(printf, 1, 2))) static const char *run(const char *fmt, ...)
+{
+	static char out[OUTPUT_MAX_BYTES];
+	char cmd[CMD_MAX_BYTES];
+	size_t n = 1;
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	out[0] = '\n';
+	out[1] = '\0';
+	f = popen(cmd, "r");
+	CHECK(f != NULL, "popen %s", cmd);
+	if (!f)
+		return out;
+	while (n < sizeof(out) - 1) {
+		size_t got = fread(out + n, 1, sizeof(out) - 1 - n, f);
+
+		if (!got)
+			break;
+		n += got;
+	}
+	out[n] = '\0';
+	pclose(f);
+	return out;
+}
+
+/* What `ip` prints for an address or a route of ours, to look for in its output. */
+static const char *needle(char *buf, size_t len, const struct ip_prefix *p, bool route,
+			  const char *dev)
+{
+	char text[IP_PREFIX_TEXT_MAX];
+
+	ip_prefix_format(p, text, sizeof(text));
+	if (!route)
+		snprintf(buf, len, " %s %s ", p->addr.family == AF_INET ? "inet" : "inet6", text);
+	else if (p->addr.family == AF_INET)
+		snprintf(buf, len, "\n%s dev %s proto static scope link", text, dev);
+	else
+		snprintf(buf, len, "\n%s dev %s proto static", text, dev);
+	return buf;
+}
+
+static bool kernel_has(const char *dev, const struct ip_prefix *p, bool route)
+{
+	char want[CMD_MAX_BYTES];
+	const char *out;
+
+	needle(want, sizeof(want), p, route, dev);
+	if (!route)
+		out = run("ip -o addr show dev %s 2>&1", dev);
+	else
+		out = run("ip %s route 2>&1", p->addr.family == AF_INET ? "-4" : "-6");
+	return strstr(out, want) != NULL;
+}
+
+static void check_list(const char *dev, const struct ip_prefix *v, size_t n, bool route, bool want,
+		       const char *what)
+{
+	char text[IP_PREFIX_TEXT_MAX];
+
+	for (size_t i = 0; i < n; i++)
+		CHECK(kernel_has(dev, &v[i], route) == want, "%s: %s %s should be %s", what,
+		      route ? "route" : "address", ip_prefix_format(&v[i], text, sizeof(text)),
+		      want ? "there" : "gone");
+}
+
+static bool link_has(const char *dev, const char *text)
+{
+	return strstr(run("ip -o link show dev %s 2>&1", dev), text) != NULL;
+}
+
+static bool routes_mention(const char *dev)
+{
+	char want[CMD_MAX_BYTES];
+
+	snprintf(want, sizeof(want), "dev %s ", dev);
+	return strstr(run("ip -4 route; ip -6 route"), want) != NULL;
+}
+
+/* The kernel matches what the device says it configured. */
+static void check_matches(const struct device *dev, const char *what)
+{
+	const struct device_config *c = device_config(dev);
+	char mtu[32];
+
+	snprintf(mtu, sizeof(mtu), " mtu %u ", c->mtu);
+	CHECK(link_has(device_name(dev), mtu), "%s: %s", what, mtu);
+	CHECK(link_has(device_name(dev), ",UP"), "%s: link up", what);
+	check_list(device_name(dev), c->addrs, c->n_addrs, false, true, what);
+	check_list(device_name(dev), c->routes, c->n_routes, true, true, what);
+}
+
+static void check_gone(const char *name, const char *what)
+{
+	CHECK(if_nametoindex(name) == 0, "%s: %s still exists", what, name);
+	CHECK(!strstr(run("ip -o link"), name), "%s: ip link still shows %s", what, name);
+	CHECK(!routes_mention(name), "%s: routes through %s left behind", what, name);
+}
+
+static void check_tun_flags(const struct device *dev, short want)
+{
+	struct ifreq ifr = { 0 };
+	int fd = device_fd(dev);
+
+	CHECK(fd >= 0, "fd %d", fd);
+	CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK, "O_NONBLOCK");
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "FD_CLOEXEC");
+	CHECK(ioctl(fd, TUNGETIFF, &ifr) == 0, "TUNGETIFF: %s", strerror(errno));
+	CHECK((ifr.ifr_flags & (IFF_TUN | IFF_TAP)) == want, "type flags %#x", ifr.ifr_flags);
+	CHECK(!(ifr.ifr_flags & IFF_PERSIST), "not persistent");
+	CHECK(strcmp(ifr.ifr_name, device_name(dev)) == 0, "name %s", ifr.ifr_name);
+}
+
+/*
+ * Without IFF_NO_PI every packet read would start with a 4-byte header
+ * (TUNGETIFF cannot tell: it reuses that flag bit for IFF_NOFILTER). A
+ * datagram to a routed address goes into the device and nowhere else: the
+ * namespace has no other link.
+ */
+static void check_no_packet_info(const struct device *dev, uint32_t to_addr)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct pollfd pfd = { .fd = device_fd(dev), .events = POLLIN };
+	unsigned char pkt[PACKET_MAX_BYTES];
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool seen = false;
+	ssize_t n = 0;
+
+	to.sin_addr.s_addr = htonl(to_addr);
+	/* Drain what the kernel sent on its own (IPv6 router solicitations and the like). */
+	for (int i = 0; i < PACKETS_DRAIN_MAX && n >= 0; i++)
+		n = read(pfd.fd, pkt, sizeof(pkt));
+	CHECK(n < 0 && errno == EAGAIN, "non-blocking read: %zd %s", n, strerror(errno));
+	CHECK(s >= 0 && sendto(s, "moonvpn", 7, 0, (struct sockaddr *)&to, sizeof(to)) == 7,
+	      "send: %s", strerror(errno));
+	while (!seen && poll(&pfd, 1, PACKET_WAIT_MS) == 1) {
+		n = read(pfd.fd, pkt, sizeof(pkt));
+		if (n < 20)
+			break;
+		seen = pkt[0] == 0x45 && memcmp(&pkt[16], &to.sin_addr, 4) == 0;
+	}
+	CHECK(seen, "read the datagram as a bare IPv4 packet");
+	if (s >= 0)
+		close(s);
+}
+
+static const struct cfg_text full = {
+	DEVICE_TUN,
+	"mvtest0",
+	1400,
+	{ "10.8.0.1/24", "fd00:8::1/64" },
+	{ "192.168.70.0/24", "fd00:70::/64" },
+};
+
+static struct device *test_open_full(void)
+{
+	char err[DEVICE_ERR_MAX] = "";
+	struct device *dev = NULL;
+	struct cfg_buf b;
+	const struct device_config *c;
+	int r;
+
+	r = device_open(&dev, make_config(&b, &full), err, sizeof(err));
+	CHECK(r == 0 && dev, "open: %d %s", r, err);
+	if (!dev)
+		return NULL;
+	CHECK(strcmp(device_name(dev), "mvtest0") == 0, "name %s", device_name(dev));
+	CHECK(device_ifindex(dev) == if_nametoindex("mvtest0"), "ifindex %u", device_ifindex(dev));
+	check_tun_flags(dev, IFF_TUN);
+	CHECK(link_has("mvtest0", "link/none"), "a layer 3 link");
+	check_matches(dev, "open");
+	check_no_packet_info(dev, 0xc0a84601); /* 192.168.70.1 */
+	CHECK(!strstr(run("ip -o addr show dev mvtest0"), "tentative"), "IPv6 skips DAD");
+
+	/* The device keeps its own copy of the arrays. */
+	CHECK(ip_prefix_parse(&b.addrs[0], "1.2.3.4/32"), "parse");
+	b.cfg.n_routes = 0;
+	c = device_config(dev);
+	CHECK(c->addrs != b.addrs && c->routes != b.routes, "arrays copied");
+	CHECK(c->n_addrs == 2 && c->n_routes == 2 && c->mtu == 1400, "config copied");
+	CHECK(c->n_addrs &&
+		      strcmp(ip_prefix_format(&c->addrs[0], err, sizeof(err)), "10.8.0.1/24") == 0,
+	      "first address %s", err);
+	return dev;
+}
+
+static const struct {
+	enum device_type type;
+	const char *name;
+} taken_cases[] = {
+	{ DEVICE_TUN, "mvtest0" }, /* our own device: still not to be shared */
+	{ DEVICE_TAP, "mvtest0" },
+	{ DEVICE_TUN, "lo" },
+};
+
+static void test_name_taken(void)
+{
+	for (size_t i = 0; i < sizeof(taken_cases) / sizeof(taken_cases[0]); i++) {
+		struct cfg_text t = {
+			taken_cases[i].type, taken_cases[i].name, 1400, { NULL }, { NULL }
+		};
+		char err[DEVICE_ERR_MAX] = "", want[DEVICE_ERR_MAX];
+		struct device *dev = NULL;
+		struct cfg_buf b;
+		int r = device_open(&dev, make_config(&b, &t), err, sizeof(err));
+
+		snprintf(want, sizeof(want),
+			 "device \"%s\": an interface with this name already exists; choose "
+			 "another device.name or remove it",
+			 t.name);
+		CHECK(r == -EEXIST && !dev, "case %zu: %d", i, r);
+		CHECK(strcmp(err, want) == 0, "case %zu: %s", i, err);
+		device_free(dev);
+	}
+	CHECK(link_has("mvtest0", " mtu 1400 ") && link_has("mvtest0", ",UP"),
+	      "the existing device is untouched");
+}
+
+static const struct {
+	struct cfg_text cfg;
+	int r;
+	const char *msg;
+} bad_cases[] = {
+	{ { DEVICE_TUN, "mvbad0", 70000, { "10.8.0.1/24" }, { NULL } },
+	  -EINVAL,
+	  "device \"mvbad0\": MTU 70000 rejected by the kernel: Invalid argument" },
+	{ { DEVICE_TAP, "mvbad0", 0, { NULL }, { NULL } },
+	  -EINVAL,
+	  "device \"mvbad0\": MTU 0 rejected by the kernel: Invalid argument" },
+	{ { DEVICE_TUN, "mvbad1", 1400, { "10.8.0.1/24" }, { "192.168.70.0/24", "10.8.0.0/24" } },
+	  -EEXIST,
+	  "device \"mvbad1\": cannot add route 10.8.0.0/24: File exists" },
+	{ { DEVICE_TUN, "mvbad2", 1400, { "fd00:8::1/64" }, { "192.168.70.1/24" } },
+	  -EINVAL,
+	  "device \"mvbad2\": route 192.168.70.1/24 is not a network prefix (host bits are set)" },
+	{ { DEVICE_TUN, "mvbad3", 1000, { "10.8.0.1/24", "fd00:8::1/64" }, { NULL } },
+	  -EINVAL,
+	  "device \"mvbad3\": MTU 1000 is below 1280, the minimum for IPv6 addresses and routes" },
+	{ { DEVICE_TUN, "mvbad4", 1400, { "10.8.0.1/24", "10.8.0.1/24" }, { NULL } },
+	  -EINVAL,
+	  "device \"mvbad4\": address 10.8.0.1/24 is listed twice" },
+	{ { DEVICE_TUN, "mvbad5", 1400, { NULL }, { "fd00:70::/64", "fd00:70::/64" } },
+	  -EINVAL,
+	  "device \"mvbad5\": route fd00:70::/64 is listed twice" },
+	{ { DEVICE_TUN, "mvbad/6", 1400, { NULL }, { NULL } },
+	  -EINVAL,
+	  "device \"mvbad/6\": cannot create tun device: Invalid argument" },
+	{ { DEVICE_TUN, "mvbad7890123456", 1400, { NULL }, { NULL } }, 0, NULL },
+	{ { DEVICE_TUN, "mvbad78901234567", 1400, { NULL }, { NULL } },
+	  -EINVAL,
+	  "device: name longer than 15 characters" },
+};
+
+static void test_bad_config(void)
+{
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		char err[DEVICE_ERR_MAX] = "", name[IFNAMSIZ + 1] = "";
+		struct device *dev = NULL;
+		struct cfg_buf b;
+		int r = device_open(&dev, make_config(&b, &bad_cases[i].cfg), err, sizeof(err));
+
+		memcpy(name, b.cfg.name, IFNAMSIZ);
+		CHECK(r == bad_cases[i].r, "case %zu: %d %s", i, r, err);
+		CHECK(!bad_cases[i].msg || strcmp(err, bad_cases[i].msg) == 0, "case %zu: %s", i,
+		      err);
+		CHECK(!bad_cases[i].msg == (dev != NULL), "case %zu: device only on success", i);
+		device_free(dev);
+		/* Failing halfway leaves nothing behind. */
+		check_gone(name, bad_cases[i].cfg.name);
+	}
+}
+
+static void test_tap(void)
+{
+	static const struct cfg_text tap = {
+		DEVICE_TAP,
+		"mvtap0",
+		1500,
+		{ "10.9.0.1/24", "fd00:9::1/64" },
+		{ "192.168.80.0/24" },
+	};
+	char err[DEVICE_ERR_MAX] = "";
+	struct device *dev = NULL;
+	struct cfg_buf b;
+	int r = device_open(&dev, make_config(&b, &tap), err, sizeof(err));
+
+	CHECK(r == 0 && dev, "tap: %d %s", r, err);
+	if (!dev)
+		return;
+	check_tun_flags(dev, IFF_TAP);
+	CHECK(link_has("mvtap0", "link/ether"), "a layer 2 link");
+	check_matches(dev, "tap");
+	device_free(dev);
+	check_gone("mvtap0", "tap freed");
+}
+
+static const struct {
+	enum device_type type;
+	const char *prefix;
+} chosen_cases[] = {
+	{ DEVICE_TUN, "tun" },
+	{ DEVICE_TUN, "tun" },
+	{ DEVICE_TAP, "tap" },
+};
+
+static void test_kernel_chosen_name(void)
+{
+	enum { N = sizeof(chosen_cases) / sizeof(chosen_cases[0]) };
+	struct device *devs[N] = { NULL };
+	char names[N][IFNAMSIZ];
+
+	for (size_t i = 0; i < N; i++) {
+		struct cfg_text t = {
+			chosen_cases[i].type, "", 1500, { NULL }, { "10.20.0.0/16" }
+		};
+		char err[DEVICE_ERR_MAX] = "";
+		struct cfg_buf b;
+		int r;
+
+		/* Two devices cannot both route 10.20.0.0/16 in the main table. */
+		if (i)
+			t.routes[0] = NULL;
+		r = device_open(&devs[i], make_config(&b, &t), err, sizeof(err));
+		CHECK(r == 0 && devs[i], "case %zu: %d %s", i, r, err);
+		if (!devs[i])
+			continue;
+		snprintf(names[i], IFNAMSIZ, "%s", device_name(devs[i]));
+		CHECK(strncmp(names[i], chosen_cases[i].prefix, 3) == 0, "case %zu: %s", i,
+		      names[i]);
+		CHECK(if_nametoindex(names[i]) == device_ifindex(devs[i]), "case %zu: index", i);
+		CHECK(strcmp(device_config(devs[i])->name, names[i]) == 0, "case %zu: config name",
+		      i);
+		CHECK(i == 0 || strcmp(names[i], names[0]) != 0, "case %zu: a new name", i);
+		CHECK(!device_needs_recreate(devs[i], &b.cfg), "case %zu: empty name kept", i);
+		check_matches(devs[i], names[i]);
+	}
+	for (size_t i = 0; i < N; i++) {
+		if (!devs[i])
+			continue;
+		device_free(devs[i]);
+		check_gone(names[i], "kernel-chosen name freed");
+	}
+}
+
+static const struct {
+	enum device_type type;
+	const char *name;
+	int recreate;
+} recreate_cases[] = {
+	{ DEVICE_TUN, "mvtest0", 0 }, { DEVICE_TUN, "", 0 },	    { DEVICE_TAP, "mvtest0", 1 },
+	{ DEVICE_TAP, "", 1 },	      { DEVICE_TUN, "mvtest1", 1 },
+};
+
+static void test_needs_recreate(struct device *dev)
+{
+	for (size_t i = 0; i < sizeof(recreate_cases) / sizeof(recreate_cases[0]); i++) {
+		struct cfg_text t = full;
+		char err[DEVICE_ERR_MAX] = "";
+		struct cfg_buf b;
+		int r;
+
+		t.type = recreate_cases[i].type;
+		t.name = recreate_cases[i].name;
+		make_config(&b, &t);
+		CHECK(!!device_needs_recreate(dev, &b.cfg) == recreate_cases[i].recreate,
+		      "case %zu", i);
+		if (!recreate_cases[i].recreate)
+			continue;
+		r = device_reconfigure(dev, &b.cfg, err, sizeof(err));
+		CHECK(r == -EINVAL && strstr(err, "must be recreated"), "case %zu: %d %s", i, r,
+		      err);
+	}
+}
+
+/* Each step starts from the previous one's result. */
+static const struct {
+	const char *what;
+	struct cfg_text cfg;
+	int r;
+	const char *msg; /* NULL: succeeds */
+	const char *gone_addrs[PREFIXES_MAX];
+	const char *gone_routes[PREFIXES_MAX];
+} steps[] = {
+	{ "nothing changes", full, 0, NULL, { NULL }, { NULL } },
+	{ "swap everything",
+	  { DEVICE_TUN,
+	    "mvtest0",
+	    1300,
+	    { "10.9.0.1/24", "fd00:9::1/64" },
+	    { "192.168.71.0/24", "fd00:71::/64", "172.16.0.0/16" } },
+	  0,
+	  NULL,
+	  { "10.8.0.1/24", "fd00:8::1/64" },
+	  { "192.168.70.0/24", "fd00:70::/64" } },
+	/* The kernel flushes IPv4 routes with the last IPv4 address; the kept one must return. */
+	{ "drop all IPv4 addresses",
+	  { DEVICE_TUN, "", 1300, { "fd00:9::1/64" }, { "172.16.0.0/16", "fd00:71::/64" } },
+	  0,
+	  NULL,
+	  { "10.9.0.1/24" },
+	  { "192.168.71.0/24" } },
+	{ "IPv4 back",
+	  { DEVICE_TUN,
+	    "",
+	    1300,
+	    { "10.9.0.1/24", "fd00:9::1/64" },
+	    { "172.16.0.0/16", "fd00:71::/64" } },
+	  0,
+	  NULL,
+	  { NULL },
+	  { NULL } },
+	{ "new prefix lengths",
+	  { DEVICE_TUN,
+	    "",
+	    1300,
+	    { "fd00:9::1/48", "10.9.0.1/16" },
+	    { "172.16.0.0/16", "fd00:71::/64" } },
+	  0,
+	  NULL,
+	  { "10.9.0.1/24", "fd00:9::1/64" },
+	  { NULL } },
+	{ "route clashes with an address",
+	  { DEVICE_TUN, "", 1300, { "10.10.0.1/24" }, { "10.10.0.0/24" } },
+	  -EEXIST,
+	  "device \"mvtest0\": cannot add route 10.10.0.0/24: File exists",
+	  { "10.9.0.1/16", "fd00:9::1/48" },
+	  { "172.16.0.0/16", "fd00:71::/64", "10.10.0.0/24" } },
+	{ "back after the failure",
+	  { DEVICE_TUN,
+	    "",
+	    1300,
+	    { "fd00:9::1/48", "10.9.0.1/16" },
+	    { "172.16.0.0/16", "fd00:71::/64" } },
+	  0,
+	  NULL,
+	  { "10.10.0.1/24" },
+	  { NULL } },
+	{ "MTU too big",
+	  { DEVICE_TUN,
+	    "",
+	    70000,
+	    { "fd00:9::1/48", "10.9.0.1/16" },
+	    { "172.16.0.0/16", "fd00:71::/64" } },
+	  -EINVAL,
+	  "device \"mvtest0\": MTU 70000 rejected by the kernel: Invalid argument",
+	  { NULL },
+	  { NULL } },
+	/* Below 1280 the kernel drops IPv6 from the link. */
+	{ "IPv4 only, small MTU",
+	  { DEVICE_TUN, "", 1000, { "10.9.0.1/16" }, { "172.16.0.0/16" } },
+	  0,
+	  NULL,
+	  { "fd00:9::1/48" },
+	  { "fd00:71::/64" } },
+	{ "IPv6 refused with a small MTU",
+	  { DEVICE_TUN, "", 1000, { "10.9.0.1/16", "fd00:9::1/64" }, { "172.16.0.0/16" } },
+	  -EINVAL,
+	  "device \"mvtest0\": MTU 1000 is below 1280, the minimum for IPv6 addresses and routes",
+	  { "fd00:9::1/64" },
+	  { NULL } },
+	{ "IPv6 back",
+	  { DEVICE_TUN,
+	    "",
+	    1420,
+	    { "10.9.0.1/16", "fd00:9::1/64" },
+	    { "172.16.0.0/16", "fd00:71::/64", "0.0.0.0/1", "::/1" } },
+	  0,
+	  NULL,
+	  { NULL },
+	  { NULL } },
+};
+
+static void test_reconfigure(struct device *dev)
+{
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		char err[DEVICE_ERR_MAX] = "";
+		struct ip_prefix gone_a[PREFIXES_MAX], gone_r[PREFIXES_MAX];
+		size_t n_gone_a = parse_list(gone_a, steps[i].gone_addrs);
+		size_t n_gone_r = parse_list(gone_r, steps[i].gone_routes);
+		struct cfg_buf b;
+		const struct device_config *c = make_config(&b, &steps[i].cfg);
+		int r = device_reconfigure(dev, c, err, sizeof(err));
+
+		CHECK(r == steps[i].r, "%s: %d %s", steps[i].what, r, err);
+		CHECK(!steps[i].msg || strcmp(err, steps[i].msg) == 0, "%s: %s", steps[i].what,
+		      err);
+		if (!steps[i].msg) {
+			CHECK(device_config(dev)->mtu == c->mtu, "%s: mtu", steps[i].what);
+			CHECK(device_config(dev)->n_addrs == c->n_addrs &&
+				      device_config(dev)->n_routes == c->n_routes,
+			      "%s: counts", steps[i].what);
+		}
+		/* Also after a failure, the device's record matches the kernel. */
+		check_matches(dev, steps[i].what);
+		check_list("mvtest0", gone_a, n_gone_a, false, false, steps[i].what);
+		check_list("mvtest0", gone_r, n_gone_r, true, false, steps[i].what);
+	}
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (s = strchr(s, '\n'); s && s[1]; s = strchr(s + 1, '\n'))
+		n++;
+	return n;
+}
+
+static bool private_namespace(void)
+{
+	if (geteuid() != 0) {
+		printf("test_device: skipped: needs root (creates interfaces in a private network "
+		       "namespace)\n");
+		return false;
+	}
+	if (unshare(CLONE_NEWNET) < 0) {
+		printf("test_device: skipped: cannot create a network namespace: %s\n",
+		       strerror(errno));
+		return false;
+	}
+	if (access("/dev/net/tun", R_OK | W_OK) < 0) {
+		printf("test_device: skipped: /dev/net/tun: %s\n", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+int main(void)
+{
+	struct device *dev;
+	const char *links;
+
+	if (!private_namespace())
+		return unit_report("test_device");
+	/* A fresh namespace has only a loopback; anything else means it is not ours. */
+	links = run("ip -o link");
+	CHECK(strstr(links, " lo: ") && count_lines(links) == 1, "fresh namespace: %s", links);
+	if (unit_counts.failed)
+		return unit_report("test_device");
+
+	device_free(NULL);
+	dev = test_open_full();
+	if (dev) {
+		test_name_taken();
+		test_needs_recreate(dev);
+		test_reconfigure(dev);
+		device_free(dev);
+		check_gone("mvtest0", "freed");
+	}
+	test_bad_config();
+	test_tap();
+	test_kernel_chosen_name();
+	links = run("ip -o link");
+	CHECK(count_lines(links) == 1, "only the loopback is left: %s", links);
+	return unit_report("test_device");
+}

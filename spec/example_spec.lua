@@ -1,0 +1,25 @@
+-- SPDX-License-Identifier: MIT
+-- vpn.lua.example is the real shape of a server configuration: it validates.
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+
+describe("vpn.lua.example", function()
+	after_each(netns.cleanup)
+
+	it("validates with moonvpn --check", function()
+		local status, out, err = mv.run("--check vpn.lua.example")
+		assert.are.equal("", err)
+		assert.are.equal(0, status)
+		assert.are.equal("vpn.lua.example: configuration is valid\n", out)
+	end)
+
+	it("declares every top-level server field of the schema", function()
+		local config = require "moonvpn.config"
+		local text = netns.read_file("vpn.lua.example")
+		for _, field in ipairs { "listen", "device", "network", "network6", "routes", "tls",
+			"ciphers", "keepalive", "push", "console", "log_level" } do
+			assert.truthy(text:find("\n%s*" .. field .. " = "), field .. " missing from the example")
+		end
+		assert.truthy(config.server_schema)
+	end)
+end)

@@ -1,0 +1,128 @@
+-- SPDX-License-Identifier: MIT
+-- `moonvpn --check`: every kind of configuration mistake gives exactly one
+-- line naming the file, the line and the field, and exit status 1.
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+
+local HEAD = 'local vpn = require "moonvpn"\nvpn.server {\n' -- config lines 1-2
+local TLS = '  tls = { ca = "ca.crt", cert = "s.crt", key = "s.key" },\n'
+local NET = '  network = "10.8.0.0/24",\n'
+
+-- { name, config text, expected stderr line with FILE for the config's path }
+local cases = {
+	{ "a config that is not Lua", "vpn.server {\n  network = = 1\n}\n",
+		"FILE:2: unexpected symbol near '='" },
+	{ "a runtime error in the config", 'local t = nil\nlocal x = t.field\n',
+		"FILE:2: attempt to index a nil value (local 't')" },
+	{ "a config that declares nothing", "local x = 1\n",
+		"FILE: declares nothing: call vpn.server { ... } (see vpn.lua.example)" },
+	{ "two servers", HEAD .. NET .. TLS .. "}\nvpn.server {\n" .. NET .. TLS .. "}\n",
+		"FILE:6: a configuration declares one server; FILE:2 declared one already" },
+	{ "vpn.server given a string", 'local vpn = require "moonvpn"\nvpn.server "x"\n',
+		'FILE:2: moonvpn.server expects a table { ... }, got "x"' },
+	{ "a wrong type", HEAD .. "  network = 10,\n" .. TLS .. "}\n",
+		'FILE:3: server.network: expected an IPv4 CIDR prefix string like "10.8.0.0/24", got number 10' },
+	{ "a bad CIDR prefix", HEAD .. TLS .. '  network = "10.8.0.0/33",\n}\n',
+		'FILE:4: server.network: "10.8.0.0/33" is not a CIDR prefix' },
+	{ "host bits set", HEAD .. TLS .. '  network = "10.8.0.1/24",\n}\n',
+		'FILE:4: server.network: "10.8.0.1/24" has host bits set (did you mean "10.8.0.0/24"?)' },
+	{ "a network too small for clients", HEAD .. TLS .. '  network = "10.8.0.0/31",\n}\n',
+		'FILE:4: server.network: "10.8.0.0/31": prefix length must be from /8 to /30' },
+	{ "an IPv6 network in network", HEAD .. TLS .. '  network = "fd00::/64",\n}\n',
+		'FILE:4: server.network: "fd00::/64" is not an IPv4 CIDR prefix' },
+	{ "an IPv4 network in network6", HEAD .. NET .. TLS .. '  network6 = "10.9.0.0/24",\n}\n',
+		'FILE:5: server.network6: "10.9.0.0/24" is not an IPv6 CIDR prefix' },
+	{ "an out-of-range number", HEAD .. NET .. TLS .. "  device = {\n    mtu = 70000,\n  },\n}\n",
+		"FILE:6: server.device.mtu: expected an integer from 576 to 65535, got number 70000" },
+	{ "a fractional number", HEAD .. NET .. TLS .. "  device = { mtu = 1400.5 },\n}\n",
+		"FILE:5: server.device.mtu: expected an integer from 576 to 65535, got number 1400.5" },
+	{ "an unknown key with a close match", HEAD .. NET .. TLS .. '  lsiten = "udp://0.0.0.0:1194",\n}\n',
+		'FILE:5: server.lsiten: unknown key (did you mean "listen"?)' },
+	{ "an unknown nested key", HEAD .. NET .. TLS .. '  device = { tpye = "tap" },\n}\n',
+		'FILE:5: server.device.tpye: unknown key (did you mean "type"?)' },
+	{ "an unknown key with no close match", HEAD .. NET .. TLS .. "  colour = 1,\n}\n",
+		"FILE:5: server.colour: unknown key (known keys: ciphers, console, device, keepalive, listen, log_level, network, network6, push, routes, tls)" },
+	{ "a wrong enum value", HEAD .. NET .. TLS .. '  device = { type = "tunn" },\n}\n',
+		'FILE:5: server.device.type: "tunn" is not one of "tun", "tap" (did you mean "tun"?)' },
+	{ "an unknown cipher", HEAD .. NET .. TLS .. '  ciphers = { "AES-256-GCM", "AES-256-CBC" },\n}\n',
+		'FILE:5: server.ciphers[2]: "AES-256-CBC" is not one of "AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305" (did you mean "AES-256-GCM"?)' },
+	{ "an empty cipher list", HEAD .. NET .. TLS .. "  ciphers = {},\n}\n",
+		"FILE:5: server.ciphers: needs at least 1 entry" },
+	{ "a cipher listed twice", HEAD .. NET .. TLS .. '  ciphers = { "AES-128-GCM", "AES-128-GCM" },\n}\n',
+		'FILE:5: server.ciphers[2]: "AES-128-GCM" is listed twice' },
+	{ "a missing required field", HEAD .. TLS .. "}\n",
+		'FILE:2: server.network: is required (an IPv4 CIDR prefix)' },
+	{ "a missing nested field", HEAD .. NET .. '  tls = {\n    ca = "ca.crt",\n    cert = "s.crt",\n  },\n}\n',
+		"FILE:4: server.tls.key: is required (a file path)" },
+	{ "a bad list entry", HEAD .. NET .. TLS .. '  push = {\n    dns = { "10.8.0.1",\n      "10.8.0.300" },\n  },\n}\n',
+		'FILE:7: server.push.dns[2]: "10.8.0.300" is not an IP address' },
+	{ "a list given as a map", HEAD .. NET .. TLS .. '  routes = { office = "10.1.0.0/16" },\n}\n',
+		'FILE:5: server.routes.office: unexpected key in a list of a CIDR prefix (use a plain list { ... })' },
+	{ "a bad listen endpoint", HEAD .. NET .. TLS .. '  listen = "udp://0.0.0.0",\n}\n',
+		'FILE:5: server.listen: "udp://0.0.0.0" is not an endpoint like "udp://0.0.0.0:1194"' },
+	{ "a listen port out of range", HEAD .. NET .. TLS .. '  listen = "udp://[::]:70000",\n}\n',
+		'FILE:5: server.listen: "udp://[::]:70000": port 70000 is not from 1 to 65535' },
+	{ "a listen transport that does not exist", HEAD .. NET .. TLS .. '  listen = "sctp://0.0.0.0:1194",\n}\n',
+		'FILE:5: server.listen: "sctp://0.0.0.0:1194": unknown transport "sctp" (expected udp or tcp)' },
+	{ "a too long device name", HEAD .. NET .. TLS .. '  device = { name = "averyveryverylongname" },\n}\n',
+		'FILE:5: server.device.name: "averyveryverylongname" is too long for an interface name (at most 15 bytes)' },
+	{ "tls_auth and tls_crypt together", HEAD .. NET ..
+		'  tls = { ca = "a", cert = "b", key = "c",\n    tls_auth = { key = "ta.key" },\n    tls_crypt = "tc.key" },\n}\n',
+		"FILE:6: server.tls.tls_crypt: tls_auth and tls_crypt cannot both be set (pick one)" },
+	{ "a keepalive timeout too short", HEAD .. NET .. TLS .. "  keepalive = { interval = 10, timeout = 15 },\n}\n",
+		"FILE:5: server.keepalive.timeout: 15 must be at least twice interval (10)" },
+	{ "a wrong log level", HEAD .. NET .. TLS .. '  log_level = "verbose",\n}\n',
+		'FILE:5: server.log_level: expected one of "error", "warn", "info", "debug", "trace", got "verbose"' },
+	{ "a too long console path", HEAD .. NET .. TLS .. '  console = "/' .. string.rep("x", 120) .. '",\n}\n',
+		'FILE:5: server.console: "/' .. string.rep("x", 120) .. '" is too long for a UNIX socket path (at most 107 bytes)' },
+	{ "a field that is commented out above the real one", HEAD .. TLS ..
+		'  -- network = "10.8.0.0/24",\n  network = "10.8.0.0/33",\n}\n',
+		'FILE:5: server.network: "10.8.0.0/33" is not a CIDR prefix' },
+}
+
+describe("moonvpn --check", function()
+	after_each(netns.cleanup)
+
+	for _, case in ipairs(cases) do
+		it("reports " .. case[1] .. " in one line with file, line and field", function()
+			local path = mv.write_config(case[2])
+			local status, out, err = mv.run("--check " .. netns.quote(path))
+			assert.are.equal(1, status)
+			assert.are.equal("", out)
+			assert.are.equal(case[3]:gsub("FILE", function() return path end) .. "\n", err)
+		end)
+	end
+
+	it("reports a missing file", function()
+		local status, _, err = mv.run("--check /nonexistent/vpn.lua")
+		assert.are.equal(1, status)
+		assert.are.equal(
+			"/nonexistent/vpn.lua: cannot read the configuration file: No such file or directory\n", err)
+	end)
+
+	it("accepts a minimal config and says so", function()
+		local path = mv.write_config(mv.server_config())
+		local status, out, err = mv.run("--check " .. netns.quote(path))
+		assert.are.equal(0, status)
+		assert.are.equal(path .. ": configuration is valid\n", out)
+		assert.are.equal("", err)
+	end)
+
+	it("opens nothing: a config naming a taken device and console still checks", function()
+		local dir = netns.tmpdir()
+		local path = mv.write_config(mv.server_config(
+			'  device = { name = "lo" },\n  console = "' .. dir .. '/sock",'))
+		local status = mv.run("--check " .. netns.quote(path))
+		assert.are.equal(0, status)
+		assert.is_nil(netns.read_file(dir .. "/sock"))
+	end)
+
+	it("rejects a wrong command line with usage and status 2", function()
+		local status, _, err = mv.run("--check")
+		assert.are.equal(2, status)
+		assert.truthy(err:find("usage: moonvpn", 1, true))
+		status, _, err = mv.run("--log-level loud x.lua")
+		assert.are.equal(2, status)
+		assert.truthy(err:find('unknown level "loud"', 1, true))
+	end)
+end)

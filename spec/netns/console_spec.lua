@@ -1,0 +1,158 @@
+-- SPDX-License-Identifier: MIT
+-- The console of a running engine, through `moonvpn console`:
+--
+--   [ mvt-ns: moonvpn (tun mvt0) ] <-- UNIX socket <-- moonvpn console -e / stdin
+--
+-- #netns: needs root (the engine creates its device in the namespace).
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+
+describe("#netns moonvpn console", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local ns, engine, socket, config_path
+
+	before_each(function()
+		ns = netns.new()
+		socket = netns.tmpdir() .. "/console.sock"
+		config_path = mv.write_config(mv.server_config(
+			'  device = { name = "mvt0" },\n  console = "' .. socket .. '",'))
+		engine = ns:spawn({ mv.bin, config_path })
+		local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
+		assert(ok, out)
+	end)
+
+	after_each(function()
+		if engine then
+			assert.are.equal(0, engine:stop())
+			assert.is_nil(netns.read_file(socket), "console socket left behind")
+		end
+		netns.cleanup()
+	end)
+
+	it("creates its socket with mode 0600", function()
+		local _, out = netns.sh("stat -c %a " .. netns.quote(socket))
+		assert.are.equal("600\n", out)
+	end)
+
+	it("prints the value of an expression", function()
+		local status, out, err = mv.console(socket, "1 + 1")
+		assert.are.equal("", err)
+		assert.are.equal(0, status)
+		assert.are.equal("2\n", out)
+	end)
+
+	it("pretty-prints tables nested with sorted keys", function()
+		local _, out = mv.console(socket, '{ zeta = 1, alpha = { 2, 3 }, ["two words"] = true }')
+		assert.are.equal('{\n  alpha = {\n    2,\n    3,\n  },\n  ["two words"] = true,\n  zeta = 1,\n}\n', out)
+	end)
+
+	it("runs a statement, whose globals later clients see", function()
+		local status, out = mv.console(socket, "answer = 41")
+		assert.are.equal(0, status)
+		assert.are.equal("", out)
+		status, out = mv.console(socket, "answer + 1")
+		assert.are.equal(0, status)
+		assert.are.equal("42\n", out)
+	end)
+
+	it("continues incomplete input on the next line", function()
+		local input = netns.tmpdir() .. "/input.lua"
+		netns.write_file(input, "function twice(x)\n  return 2 * x\nend\nprint(twice(21))\n")
+		local status, out, err = mv.run("console " .. netns.quote(socket), { stdin = input })
+		assert.are.equal("", err)
+		assert.are.equal(0, status)
+		assert.are.equal("42\n", out)
+	end)
+
+	it("prints an error's message and exits non-zero, and the engine goes on", function()
+		local status, out, err = mv.console(socket, 'error("boom")')
+		assert.are.equal(1, status)
+		assert.are.equal("", out)
+		assert.truthy(err:find("boom", 1, true), err)
+		status, out = mv.console(socket, "1")
+		assert.are.equal(0, status)
+		assert.are.equal("1\n", out)
+	end)
+
+	it("stops a runaway loop with its instruction budget", function()
+		local status, _, err = mv.console(socket, "while true do end")
+		assert.are.equal(1, status)
+		assert.truthy(err:find("evaluation stopped after", 1, true), err)
+		assert.are.equal(0, (mv.console(socket, "1")))
+	end)
+
+	it("exits non-zero on input that never completes", function()
+		local status = mv.console(socket, "function f()")
+		assert.are_not.equal(0, status)
+	end)
+
+	it("serves several clients at once, and a stuck one blocks nobody", function()
+		-- A client that connects and then never sends a full line nor reads.
+		local fifo = netns.tmpdir() .. "/fifo"
+		assert(netns.sh("mkfifo " .. fifo))
+		local stuck = netns.spawn(nil, { "sh", "-c", "exec 3<>" .. fifo .. "; " ..
+			netns.quote(mv.bin) .. " console " .. netns.quote(socket) .. " <&3" })
+		local idle = netns.spawn(nil, { "sh", "-c", "sleep 30 | " .. netns.quote(mv.bin) ..
+			" console " .. netns.quote(socket) })
+		netns.sleep(0.3)
+		local status, out = mv.console(socket, "status().console_clients")
+		assert.are.equal(0, status)
+		assert.are.equal("3\n", out)
+		stuck:stop("KILL")
+		idle:stop("KILL")
+	end)
+
+	it("status() reports uptime, device, addresses and log level", function()
+		local status, out = mv.console(socket,
+			"local s = status() return s.device.name, s.device.addresses[1], s.log_level, type(s.uptime)")
+		assert.are.equal(0, status)
+		assert.are.equal('"mvt0"\t"10.77.0.1/24"\t"info"\t"number"\n', out)
+	end)
+
+	it("gets and sets the log level", function()
+		assert.are.equal('"info"\n', select(2, mv.console(socket, "log_level()")))
+		assert.are.equal('"debug"\n', select(2, mv.console(socket, 'log_level("debug")')))
+		assert.are.equal('"debug"\n', select(2, mv.console(socket, "status().log_level")))
+		local status, _, err = mv.console(socket, 'log_level("loud")')
+		assert.are.equal(1, status)
+		assert.truthy(err:find('unknown log level "loud"', 1, true), err)
+	end)
+
+	it("reload() applies a changed configuration, and reports a bad one", function()
+		netns.write_file(config_path, mv.server_config(
+			'  device = { name = "mvt0", mtu = 1280 },\n  console = "' .. socket .. '",'))
+		local status, out = mv.console(socket, "reload()")
+		assert.are.equal(0, status, out)
+		assert.truthy(out:find("reloaded", 1, true))
+		local _, mtu = mv.console(socket, "status().device.mtu")
+		assert.are.equal("1280\n", mtu)
+		netns.write_file(config_path, "vpn.server {")
+		local err
+		status, _, err = mv.console(socket, "reload()")
+		assert.are.equal(1, status)
+		assert.truthy(err:find("vpn.lua:1:", 1, true), err)
+		_, mtu = mv.console(socket, "config().device.mtu")
+		assert.are.equal("1280\n", mtu)
+	end)
+
+	it("help() lists the built-ins", function()
+		local status, out = mv.console(socket, "help()")
+		assert.are.equal(0, status)
+		for _, name in ipairs { "status()", "reload()", "log_level(", "help()" } do
+			assert.truthy(out:find(name, 1, true), name)
+		end
+	end)
+end)
+
+describe("moonvpn console without an engine", function()
+	after_each(netns.cleanup)
+
+	it("says what is wrong when nothing listens on the socket", function()
+		local status, _, err = mv.console("/nonexistent/console.sock", "1")
+		assert.are.equal(1, status)
+		assert.truthy(err:find("cannot connect to /nonexistent/console.sock", 1, true), err)
+	end)
+end)

@@ -21,7 +21,7 @@ enum { CONFIG_DEVICE_ADDRS_MAX = 2 /* the server's IPv4 and IPv6 addresses */ };
 struct config {
 	char *source; /* the configuration file, as given */
 	enum log_level log_level;
-	char *console_path; /* NULL: no console */
+	char *console_path;	  /* NULL: no console */
 	struct ip_prefix network; /* the VPN's IPv4 network, e.g. 10.8.0.0/24 */
 	bool has_network6;
 	struct ip_prefix network6;

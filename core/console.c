@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
-#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,7 @@ struct console_client {
 	ev_io write_watcher;
 	char in[CONSOLE_LINE_MAX + 1];
 	size_t in_len;
+	bool discarding; /* inside an over-long line: drop input up to its '\n' */
 	char *out;
 	size_t out_len, out_cap, out_sent;
 	struct console_client *next;
@@ -104,10 +105,12 @@ static bool client_frame(struct console_client *cl, const char *kind, const char
 	int n;
 
 	if (len > CONSOLE_FRAME_MAX) {
-		static const char cut[] = "\n... (output cut: larger than the console frame limit)\n";
+		static const char cut[] =
+			"\n... (output cut: larger than the console frame limit)\n";
 
 		len = CONSOLE_FRAME_MAX - (sizeof(cut) - 1);
-		n = snprintf(header, sizeof(header), "%s %zu\n", kind, CONSOLE_FRAME_MAX + (size_t)0);
+		n = snprintf(header, sizeof(header), "%s %zu\n", kind,
+			     CONSOLE_FRAME_MAX + (size_t)0);
 		return client_queue(cl, header, (size_t)n) && client_queue(cl, text, len) &&
 		       client_queue(cl, cut, sizeof(cut) - 1);
 	}
@@ -150,6 +153,12 @@ static bool client_drain_lines(struct console_client *cl)
 	while ((nl = memchr(cl->in + start, '\n', cl->in_len - start))) {
 		size_t len = (size_t)(nl - (cl->in + start));
 
+		if (cl->discarding) {
+			cl->discarding = false;
+			start = (size_t)(nl - cl->in) + 1;
+			continue;
+		}
+
 		if (len && cl->in[start + len - 1] == '\r')
 			len--;
 		cl->in[start + len] = '\0';
@@ -162,10 +171,12 @@ static bool client_drain_lines(struct console_client *cl)
 	memmove(cl->in, cl->in + start, cl->in_len - start);
 	cl->in_len -= start;
 	if (cl->in_len == CONSOLE_LINE_MAX) {
-		static const char msg[] = "input line too long";
+		static const char msg[] = "input line too long (the limit is 65536 bytes)";
+		bool reply = !cl->discarding;
 
 		cl->in_len = 0;
-		return client_frame(cl, CONSOLE_KIND_ERROR, msg, sizeof(msg) - 1);
+		cl->discarding = true;
+		return !reply || client_frame(cl, CONSOLE_KIND_ERROR, msg, sizeof(msg) - 1);
 	}
 	return true;
 }
@@ -286,7 +297,9 @@ static int clear_path(const char *path, char *err, size_t errlen)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "console: %s exists and is not a socket; remove it or choose another console path",
+		snprintf(err, errlen,
+			 "console: %s exists and is not a socket; remove it or choose another "
+			 "console path",
 			 path);
 		return -EEXIST;
 	}
@@ -297,7 +310,8 @@ static int clear_path(const char *path, char *err, size_t errlen)
 	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
 	if (rc == 0) {
-		snprintf(err, errlen, "console: %s is in use by a running moonvpn; choose another console path",
+		snprintf(err, errlen,
+			 "console: %s is in use by a running moonvpn; choose another console path",
 			 path);
 		return -EADDRINUSE;
 	}

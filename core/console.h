@@ -30,8 +30,8 @@ enum {
 struct console_handlers {
 	void (*open)(void *ctx, unsigned id);
 	/* Evaluates one input line (no '\n'). Sets *text to a malloc'd reply the console frees. */
-	enum console_reply (*feed)(void *ctx, unsigned id, const char *line, size_t len, char **text,
-				   size_t *text_len);
+	enum console_reply (*feed)(void *ctx, unsigned id, const char *line, size_t len,
+				   char **text, size_t *text_len);
 	void (*close)(void *ctx, unsigned id);
 	const char *banner;
 };

@@ -31,8 +31,6 @@
  * CONSOLE_LINE_MAX bytes with its '\n'. An "error" frame in place of the
  * hello is the server refusing the session (it is at its client limit).
  */
-#include "console_client.h"
-
 #include <editline/readline.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +45,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "console_client.h"
 #include "console_frame.h"
 #include "console_proto.h"
 

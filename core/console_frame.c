@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include "console_frame.h"
-
 #include <stdint.h>
 #include <string.h>
 
+#include "console_frame.h"
 #include "console_proto.h"
 
 static const char *const kind_names[] = {

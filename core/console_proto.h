@@ -13,12 +13,16 @@
  *
  * The server buffers incomplete input per client, so a multi-line
  * function definition is sent line by line like at an interactive prompt.
+ * A trailing '\r' before the '\n' is ignored. A line longer than
+ * CONSOLE_LINE_MAX bytes (counting its '\n') gets one "error" reply and is
+ * discarded up to its '\n'. When the server is full it sends one "error"
+ * frame instead of "hello" and closes the connection.
  */
 #ifndef MOONVPN_CONSOLE_PROTO_H
 #define MOONVPN_CONSOLE_PROTO_H
 
 enum {
-	CONSOLE_LINE_MAX = 65536, /* longest input line the server accepts */
+	CONSOLE_LINE_MAX = 65536, /* longest input line the server accepts, '\n' included */
 	CONSOLE_FRAME_MAX = 4 * 1024 * 1024, /* longest reply text */
 };
 

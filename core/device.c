@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include "device.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "netlink.h"
 #include "tun.h"
 
@@ -32,8 +31,11 @@ struct device {
 	struct prefix_list routes;
 };
 
-__attribute__((format(printf, 5, 6))) static int fail(int r, char *err, size_t errlen,
-						      const char *name, const char *fmt, ...)
+/* Writes "device "NAME": <what failed>" into err and returns r. */
+static int fail(int r, char *err, size_t errlen, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int fail(int r, char *err, size_t errlen, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -79,7 +81,19 @@ static bool valid_prefix(const struct ip_prefix *p)
 	       (p->addr.family == AF_INET6 && p->len <= 128);
 }
 
-static int check_prefixes(const struct ip_prefix *v, size_t n, const char *what, bool networks,
+/*
+ * Whether v[i] repeats an earlier entry. An address counts once whatever its
+ * prefix length: IPv6 keys addresses without it, and sync_addrs() relies on that.
+ */
+static bool repeats(const struct ip_prefix *v, size_t i, bool routes)
+{
+	for (size_t j = 0; j < i; j++)
+		if (routes ? ip_prefix_equal(&v[j], &v[i]) : ip_addr_equal(&v[j].addr, &v[i].addr))
+			return true;
+	return false;
+}
+
+static int check_prefixes(const struct ip_prefix *v, size_t n, const char *what, bool routes,
 			  const char *name, char *err, size_t errlen)
 {
 	char text[IP_PREFIX_TEXT_MAX];
@@ -92,11 +106,11 @@ static int check_prefixes(const struct ip_prefix *v, size_t n, const char *what,
 				    "%s #%zu is not an IPv4 or IPv6 prefix", what, i + 1);
 		ip_prefix_format(&v[i], text, sizeof(text));
 		/* The kernel refuses such routes; say so before anything is changed. */
-		if (networks && !ip_prefix_is_network(&v[i]))
+		if (routes && !ip_prefix_is_network(&v[i]))
 			return fail(-EINVAL, err, errlen, name,
 				    "%s %s is not a network prefix (host bits are set)", what,
 				    text);
-		if (contains(v, i, &v[i]))
+		if (repeats(v, i, routes))
 			return fail(-EINVAL, err, errlen, name, "%s %s is listed twice", what,
 				    text);
 	}

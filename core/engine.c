@@ -50,8 +50,8 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 			  err);
 }
 
-static void signal_init(struct engine *e, ev_signal *w, void (*cb)(struct ev_loop *, ev_signal *, int),
-			int signum)
+static void signal_init(struct engine *e, ev_signal *w,
+			void (*cb)(struct ev_loop *, ev_signal *, int), int signum)
 {
 	ev_signal_init(w, cb, signum);
 	w->data = e;
@@ -112,7 +112,8 @@ static void log_device(struct engine *e, const char *verb)
 			 ip_prefix_format(&dc->addrs[i], buf, sizeof(buf)));
 	for (size_t i = 0; i < dc->n_routes; i++)
 		log_info(&e->log, "device", "route %s via %s",
-			 ip_prefix_format(&dc->routes[i], buf, sizeof(buf)), device_name(e->device));
+			 ip_prefix_format(&dc->routes[i], buf, sizeof(buf)),
+			 device_name(e->device));
 }
 
 /* Opens the device and console of cfg; on failure nothing stays open. */
@@ -187,7 +188,8 @@ static int recreate_device(struct engine *e, const struct config *cfg, char *err
 	}
 	if (device_open(&e->device, &old->device, again, sizeof(again)) < 0) {
 		e->device = NULL;
-		log_error(&e->log, "device", "cannot restore the previous device either: %s", again);
+		log_error(&e->log, "device", "cannot restore the previous device either: %s",
+			  again);
 	}
 	return rc;
 }
@@ -223,7 +225,8 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	rc = apply_device(e, cfg, err, errlen);
 	if (rc < 0) {
 		if (console_listen(e->console, e->cfg->console_path, undo, sizeof(undo)) < 0)
-			log_error(&e->log, "console", "cannot restore the previous console: %s", undo);
+			log_error(&e->log, "console", "cannot restore the previous console: %s",
+				  undo);
 		goto fail;
 	}
 	script_commit_config(e->script);

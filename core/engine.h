@@ -24,7 +24,7 @@ struct script;
 struct engine_options {
 	const char *config_path;
 	const char *lua_root; /* holds lua/moonvpn/ and plugins/ */
-	bool log_level_set; /* given on the command line: wins over the config */
+	bool log_level_set;   /* given on the command line: wins over the config */
 	enum log_level log_level;
 };
 

@@ -15,7 +15,7 @@
 enum { IP_PREFIX_TEXT_MAX = 64 /* "ffff:...:ffff/128" plus NUL, with room */ };
 
 struct ip_addr {
-	int family; /* AF_INET or AF_INET6 */
+	int family;	   /* AF_INET or AF_INET6 */
 	uint8_t bytes[16]; /* network byte order; IPv4 uses the first 4 */
 };
 

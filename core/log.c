@@ -60,8 +60,7 @@ static void vlog(const struct log *lg, enum log_level level, const char *subsys,
 	fflush(lg->out);
 }
 
-void log_write(const struct log *lg, enum log_level level, const char *subsys, const char *fmt,
-	       ...)
+void log_write(const struct log *lg, enum log_level level, const char *subsys, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -13,11 +13,11 @@
 #include <stdio.h>
 
 /* X-macro: enum value, name in configs and on the wire of log lines. */
-#define LOG_LEVEL_MAP(X)          \
-	X(LOG_ERROR, "error")     \
-	X(LOG_WARN, "warn")       \
-	X(LOG_INFO, "info")       \
-	X(LOG_DEBUG, "debug")     \
+#define LOG_LEVEL_MAP(X)      \
+	X(LOG_ERROR, "error") \
+	X(LOG_WARN, "warn")   \
+	X(LOG_INFO, "info")   \
+	X(LOG_DEBUG, "debug") \
 	X(LOG_TRACE, "trace")
 
 enum log_level {
@@ -42,8 +42,8 @@ static inline bool log_enabled(const struct log *lg, enum log_level level)
 	return level <= lg->level;
 }
 
-void log_write(const struct log *lg, enum log_level level, const char *subsys, const char *fmt,
-	       ...) __attribute__((format(printf, 4, 5)));
+void log_write(const struct log *lg, enum log_level level, const char *subsys, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Like log_write at LOG_WARN, with ": strerror(errno)" appended; errno is preserved. */
 void log_warn(const struct log *lg, const char *subsys, const char *fmt, ...)

@@ -100,8 +100,8 @@ static int l_engine_reload(lua_State *L)
 
 	log_info(&e->log, "engine", "reload requested from the console");
 	if (engine_reload(e, err, sizeof(err)) < 0) {
-		log_error(&e->log, "config",
-			  "reload failed, keeping the running configuration: %s", err);
+		log_error(&e->log, "config", "reload failed, keeping the running configuration: %s",
+			  err);
 		luaL_pushfail(L);
 		lua_pushstring(L, err);
 		return 2;
@@ -128,9 +128,9 @@ static int l_engine_set_log_level(lua_State *L)
 
 	if (!log_level_parse(name, &level)) {
 		luaL_pushfail(L);
-		lua_pushfstring(L,
-				"unknown log level \"%s\" (expected error, warn, info, debug or trace)",
-				name);
+		lua_pushfstring(
+			L, "unknown log level \"%s\" (expected error, warn, info, debug or trace)",
+			name);
 		return 2;
 	}
 	engine_set_log_level(e, level);
@@ -139,9 +139,12 @@ static int l_engine_set_log_level(lua_State *L)
 }
 
 static const luaL_Reg engine_funcs[] = {
-	{ "status", l_engine_status },	       { "config", l_engine_config },
-	{ "reload", l_engine_reload },	       { "log_level", l_engine_log_level },
-	{ "set_log_level", l_engine_set_log_level }, { NULL, NULL },
+	{ "status", l_engine_status },
+	{ "config", l_engine_config },
+	{ "reload", l_engine_reload },
+	{ "log_level", l_engine_log_level },
+	{ "set_log_level", l_engine_set_log_level },
+	{ NULL, NULL },
 };
 
 int luaopen_moonvpn_engine(lua_State *L)

@@ -26,15 +26,18 @@ enum { MAIN_ERR_MAX = 2048 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: moonvpn [-v|-vv] [--log-level LEVEL] CONFIG   run the configuration file CONFIG\n"
-		"       moonvpn --check CONFIG                        validate CONFIG, open nothing\n"
-		"       moonvpn console SOCKET [-e LUA]...            the console of a running moonvpn\n"
-		"       moonvpn --version | --help\n"
-		"\n"
-		"  -v, --verbose          log at debug level (-vv: trace), over the config's log_level\n"
-		"  --log-level LEVEL      error, warn, info, debug or trace\n"
-		"Signals: SIGHUP reloads CONFIG, SIGINT/SIGTERM stop moonvpn cleanly.\n");
+	fprintf(out, "usage: moonvpn [-v|-vv] [--log-level LEVEL] CONFIG   run the configuration "
+		     "file CONFIG\n"
+		     "       moonvpn --check CONFIG                        validate CONFIG, open "
+		     "nothing\n"
+		     "       moonvpn console SOCKET [-e LUA]...            the console of a "
+		     "running moonvpn\n"
+		     "       moonvpn --version | --help\n"
+		     "\n"
+		     "  -v, --verbose          log at debug level (-vv: trace), over the config's "
+		     "log_level\n"
+		     "  --log-level LEVEL      error, warn, info, debug or trace\n"
+		     "Signals: SIGHUP reloads CONFIG, SIGINT/SIGTERM stop moonvpn cleanly.\n");
 }
 
 static bool has_library(const char *root)
@@ -125,9 +128,12 @@ struct cli {
 static int parse_args(struct cli *cli, int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-		{ "check", no_argument, NULL, 'c' },	   { "verbose", no_argument, NULL, 'v' },
-		{ "log-level", required_argument, NULL, 'l' }, { "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
+		{ "check", no_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -144,7 +150,8 @@ static int parse_args(struct cli *cli, int argc, char **argv)
 		case 'l':
 			if (!log_level_parse(optarg, &cli->opts.log_level)) {
 				fprintf(stderr,
-					"moonvpn: --log-level: unknown level \"%s\" (expected error, warn, info, debug or trace)\n",
+					"moonvpn: --log-level: unknown level \"%s\" (expected "
+					"error, warn, info, debug or trace)\n",
 					optarg);
 				return 2;
 			}
@@ -183,7 +190,8 @@ int main(int argc, char **argv)
 		return rc;
 	if (!find_lua_root(root, sizeof(root))) {
 		fprintf(stderr,
-			"moonvpn: cannot find the moonvpn Lua library (lua/moonvpn/init.lua) near the binary or in %s; set MOONVPN_ROOT to the directory that holds lua/\n",
+			"moonvpn: cannot find the moonvpn Lua library (lua/moonvpn/init.lua) near "
+			"the binary or in %s; set MOONVPN_ROOT to the directory that holds lua/\n",
 			MOONVPN_DATADIR);
 		return 1;
 	}

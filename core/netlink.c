@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include "netlink.h"
-
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
@@ -8,6 +6,8 @@
 #include <net/if.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include "netlink.h"
 
 int netlink_open(struct netlink *nl)
 {

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include "tun.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -8,6 +6,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "tun.h"
 
 static const char tun_path[] = "/dev/net/tun";
 

@@ -19,8 +19,8 @@ M.LOG_LEVELS = { "error", "warn", "info", "debug", "trace" }
 -- Linux interface names: at most 15 bytes, no '/', ':' or whitespace.
 local function is_ifname(v)
 	if #v > 15 then return false, "is too long for an interface name (at most 15 bytes)" end
-	if v:find("[/:%s]") or v == "." or v == ".." then
-		return false, "is not a valid interface name (no '/', ':' or spaces)"
+	if v:find("[/:%%%s]") or v == "." or v == ".." then
+		return false, "is not a valid interface name (no '/', ':', '%' or spaces)"
 	end
 	return true
 end
@@ -31,7 +31,7 @@ local function is_socket_path(v)
 	return true
 end
 
-local path = S.string { what = "a file path" }
+local file_path = S.string { what = "a file path" }
 
 local device = S.record({
 	type = { S.enum { "tun", "tap" }, default = "tun" },
@@ -40,17 +40,17 @@ local device = S.record({
 }, { what = "a table { type = \"tun\", mtu = 1500 }" })
 
 local tls_auth = S.record({
-	key = { path, required = true },
+	key = { file_path, required = true },
 	direction = { S.integer { min = 0, max = 1 } },
 }, { what = "a table { key = \"ta.key\", direction = 0 }" })
 
 local tls = S.record({
-	ca = { path, required = true },
-	cert = { path, required = true },
-	key = { path, required = true },
-	crl = { path },
+	ca = { file_path, required = true },
+	cert = { file_path, required = true },
+	key = { file_path, required = true },
+	crl = { file_path },
 	tls_auth = { tls_auth },
-	tls_crypt = { path },
+	tls_crypt = { file_path },
 }, {
 	what = "a table { ca = ..., cert = ..., key = ... }",
 	check = function(t, p)
@@ -85,6 +85,42 @@ local push = S.record({
 	redirect_gateway = { S.boolean(), default = false },
 }, { what = "a table { routes = { ... }, dns = { ... } }" })
 
+local core = require "moonvpn.core"
+
+-- True when prefix `outer` contains prefix `inner` (both canonical network text).
+local function contains(outer, inner)
+	local o, i = core.parse_prefix(outer), core.parse_prefix(inner)
+	if o.family ~= i.family or o.len > i.len then return false end
+	local addr = inner:match("^([^/]+)/")
+	return core.parse_prefix(addr .. "/" .. o.len).network == outer
+end
+
+local function at(path, ...)
+	local p = table.move(path, 1, #path, 1, {})
+	for _, k in ipairs { ... } do p[#p + 1] = k end
+	return p
+end
+
+-- Rules across fields, checked after each field is valid on its own.
+local function check_server(cfg, p)
+	local has_ipv6 = cfg.network6 ~= nil
+	for i, route in ipairs(cfg.routes) do
+		has_ipv6 = has_ipv6 or core.parse_prefix(route).family == 6
+		for _, net in ipairs { cfg.network, cfg.network6 } do
+			if contains(route, net) or contains(net, route) then
+				return S.fail(at(p, "routes", i), "%s overlaps the VPN network %s, which is routed through the device already",
+					S.show(route), net)
+			end
+		end
+	end
+	-- IPv6 requires links of at least 1280 bytes (RFC 8200); the kernel would drop IPv6.
+	if has_ipv6 and cfg.device.mtu < 1280 then
+		return S.fail(at(p, "device", "mtu"), "%d is too small for IPv6 (network6 or an IPv6 route): at least 1280",
+			cfg.device.mtu)
+	end
+	return true
+end
+
 M.server_schema = S.record({
 	listen = { S.endpoint { schemes = { "udp", "tcp" } }, default = "udp://0.0.0.0:1194" },
 	device = { device, default = {} },
@@ -97,7 +133,7 @@ M.server_schema = S.record({
 	push = { push, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
-}, { what = "a table { listen = ..., network = ..., tls = { ... } }" })
+}, { what = "a table { listen = ..., network = ..., tls = { ... } }", check = check_server })
 
 -- The declarations of the configuration being loaded, or nil between loads.
 local collecting

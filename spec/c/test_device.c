@@ -71,7 +71,9 @@ static const struct device_config *make_config(struct cfg_buf *b, const struct c
 }
 
 /* The output of a command, run in this process's private namespace, after a newline. */
-__attribute__((format(printf, 1, 2))) static const char *run(const char *fmt, ...)
+static const char *run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *run(const char *fmt, ...)
 {
 	static char out[OUTPUT_MAX_BYTES];
 	char cmd[CMD_MAX_BYTES];
@@ -315,6 +317,9 @@ static const struct {
 	{ { DEVICE_TUN, "mvbad4", 1400, { "10.8.0.1/24", "10.8.0.1/24" }, { NULL } },
 	  -EINVAL,
 	  "device \"mvbad4\": address 10.8.0.1/24 is listed twice" },
+	{ { DEVICE_TUN, "mvbad4", 1400, { "fd00:8::1/64", "fd00:8::1/48" }, { NULL } },
+	  -EINVAL,
+	  "device \"mvbad4\": address fd00:8::1/48 is listed twice" },
 	{ { DEVICE_TUN, "mvbad5", 1400, { NULL }, { "fd00:70::/64", "fd00:70::/64" } },
 	  -EINVAL,
 	  "device \"mvbad5\": route fd00:70::/64 is listed twice" },

@@ -17,16 +17,16 @@ struct unit_counts {
 
 static struct unit_counts unit_counts;
 
-#define CHECK(cond, ...)                                                              \
-	do {                                                                          \
-		if (cond) {                                                           \
-			unit_counts.passed++;                                         \
-		} else {                                                              \
-			unit_counts.failed++;                                         \
+#define CHECK(cond, ...)                                                                \
+	do {                                                                            \
+		if (cond) {                                                             \
+			unit_counts.passed++;                                           \
+		} else {                                                                \
+			unit_counts.failed++;                                           \
 			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                 \
-			fputc('\n', stderr);                                          \
-		}                                                                     \
+			fprintf(stderr, __VA_ARGS__);                                   \
+			fputc('\n', stderr);                                            \
+		}                                                                       \
 	} while (0)
 
 static inline int unit_report(const char *name)

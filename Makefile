@@ -1,6 +1,7 @@
 # moonvpn — the only build file. GNU make.
 #
 #   make                 build build/moonvpn (warnings are errors)
+#   make demo            run vpn.lua.example in a throwaway network namespace (as root)
 #   make deps            install missing Debian packages (as root), else print the command
 #   make test            deps + build + C unit tests + every busted spec, then the same
 #                        again with SANITIZE=address,undefined; ends with "N passed, N failed"
@@ -58,7 +59,7 @@ LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 BIN = $(BUILD)/moonvpn
 MOD = $(BUILD)/lua/moonvpn/core.so
 
-.PHONY: all deps check-deps test check-c spec lint install uninstall clean test-one
+.PHONY: all deps test check-c spec lint install uninstall clean test-one demo
 all: $(BIN) $(MOD)
 
 $(BIN): $(OBJS)
@@ -132,6 +133,11 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test-one
 	$(Q)spec/summary build/results/* build/san/results/*
+
+# --- the main job -------------------------------------------------------------
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo
 
 # --- lint -------------------------------------------------------------------
 lint:

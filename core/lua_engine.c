@@ -65,7 +65,7 @@ static int l_engine_status(lua_State *L)
 	lua_pushinteger(L, (lua_Integer)getpid());
 	lua_setfield(L, -2, "pid");
 	ev_now_update(e->loop);
-	lua_pushnumber(L, (lua_Number)(long)(ev_now(e->loop) - e->started_at));
+	lua_pushinteger(L, (lua_Integer)(ev_now(e->loop) - e->started_at));
 	lua_setfield(L, -2, "uptime");
 	lua_pushstring(L, e->config_path);
 	lua_setfield(L, -2, "config");

@@ -40,16 +40,21 @@ static void usage(FILE *out)
 		     "Signals: SIGHUP reloads CONFIG, SIGINT/SIGTERM stop moonvpn cleanly.\n");
 }
 
-static bool has_library(const char *root)
+/* True when root holds the library; canonicalizes root in place (no "bin/.." in paths). */
+static bool has_library(char *root)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], real[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/lua/moonvpn/init.lua", root);
-	return access(path, R_OK) == 0;
+	if (access(path, R_OK) != 0)
+		return false;
+	if (realpath(root, real))
+		snprintf(root, PATH_MAX, "%s", real);
+	return true;
 }
 
 /* Where lua/moonvpn/ lives; false with a message when nowhere. */
-static bool find_lua_root(char *out, size_t len)
+static bool find_lua_root(char out[PATH_MAX], size_t len)
 {
 	const char *env = getenv("MOONVPN_ROOT");
 	char exe[PATH_MAX];

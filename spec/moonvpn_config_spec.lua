@@ -101,6 +101,13 @@ describe("moonvpn --check", function()
 		end)
 	end
 
+	it("stops a configuration that never finishes", function()
+		local path = mv.write_config("while true do end\n")
+		local status, _, err = mv.run("--check " .. netns.quote(path))
+		assert.are.equal(1, status)
+		assert.are.equal(path .. ": did not finish within 200000000 Lua instructions (endless loop?)\n", err)
+	end)
+
 	it("reports a missing file", function()
 		local status, _, err = mv.run("--check /nonexistent/vpn.lua")
 		assert.are.equal(1, status)

@@ -13,6 +13,10 @@ local M = {}
 
 local S = schema
 
+-- A configuration that runs longer than this is stuck: a reload must never
+-- freeze the engine. Legitimate configurations use a tiny fraction of it.
+M.INSTRUCTION_BUDGET = 200000000
+
 M.CIPHERS = { "AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305" }
 M.LOG_LEVELS = { "error", "warn", "info", "debug", "trace" }
 
@@ -194,9 +198,16 @@ local function run_file(name)
 	local env = setmetatable({}, { __index = _G })
 	local chunk, syntax = load(text, "@" .. name, "t", env)
 	if not chunk then return nil, syntax end
+	-- Restore the caller's hook afterwards (a reload from the console has one).
+	local hook, mask, count = debug.gethook()
+	debug.sethook(function()
+		error(string.format("%s: did not finish within %d Lua instructions (endless loop?)",
+			name, M.INSTRUCTION_BUDGET), 0)
+	end, "", M.INSTRUCTION_BUDGET)
 	local ok, runtime = xpcall(chunk, function(e)
 		return type(e) == "string" and e or ("error object: " .. schema.show(e))
 	end)
+	debug.sethook(hook, mask, count)
 	if not ok then return nil, runtime end
 	return true
 end

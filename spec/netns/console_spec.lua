@@ -138,6 +138,18 @@ describe("#netns moonvpn console", function()
 		assert.are.equal("1280\n", mtu)
 	end)
 
+	it("is interactive on a terminal: banner, prompt and continuation prompt", function()
+		-- script(1) gives the client a pseudo-terminal, so it runs its line editor.
+		local input = netns.tmpdir() .. "/typed"
+		netns.write_file(input, "function f()\nreturn 6 * 7\nend\nf()\n")
+		local ok, out = netns.sh("script -qec " .. netns.quote(mv.bin .. " console " .. socket) ..
+			" /dev/null < " .. input)
+		assert(ok, out)
+		out = out:gsub("\r", "")
+		assert.truthy(out:find("moonvpn %S+ console: help%(%) lists the built%-ins"), out)
+		assert.truthy(out:find("moonvpn> function f()\n   ...> return 6 * 7\n   ...> end\nmoonvpn> f()\n42\n", 1, true), out)
+	end)
+
 	it("help() lists the built-ins", function()
 		local status, out = mv.console(socket, "help()")
 		assert.are.equal(0, status)

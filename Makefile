@@ -6,6 +6,7 @@
 #   make test            deps + build + C unit tests + every busted spec, then the same
 #                        again with SANITIZE=address,undefined; ends with "N passed, N failed"
 #   make check-c         C unit tests only          make spec   busted specs only
+#   make fuzz-run        build the libFuzzer targets and run each FUZZ_SECONDS (default 60)
 #   make lint            clang-format, luacheck, header self-containment, lua.h boundary
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined <target>   any target on a sanitizer build (build/san/)
@@ -59,7 +60,7 @@ LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 BIN = $(BUILD)/moonvpn
 MOD = $(BUILD)/lua/moonvpn/core.so
 
-.PHONY: all deps test check-c spec lint install uninstall clean test-one demo
+.PHONY: all deps test check-c spec lint install uninstall clean test-one demo fuzz fuzz-run
 all: $(BIN) $(MOD)
 
 $(BIN): $(OBJS)
@@ -89,7 +90,8 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 
 # --- dependencies -----------------------------------------------------------
 DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev
-DEB_TEST  = lua-busted openvpn iperf3 iproute2 iputils-ping procps util-linux bsdutils
+DEB_TEST  = lua-busted openvpn iperf3 iproute2 iputils-ping procps util-linux bsdutils \
+            clang libclang-rt-14-dev
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
 
 deps:
@@ -132,12 +134,44 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-one
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test-one
+	-$(Q)$(MAKE) --no-print-directory FUZZ_SECONDS=20 fuzz-run
 	$(Q)spec/summary build/results/* build/san/results/*
 
 # --- the main job -------------------------------------------------------------
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo
+
+# --- fuzzing ------------------------------------------------------------------
+# One libFuzzer target per parser: spec/fuzz/fuzz_<target>.c with <target>.dict and
+# a seed corpus in spec/fuzz/corpus/<target>/. fuzz-run gives each FUZZ_SECONDS.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS    := $(wildcard spec/fuzz/fuzz_*.c)
+FUZZERS      := $(FUZZ_SRCS:spec/fuzz/%.c=build/fuzz/%)
+FUZZ_FLAGS    = -std=c11 -D_GNU_SOURCE -g -O1 -Icore -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all
+
+fuzz: $(FUZZERS)
+
+build/fuzz/fuzz_%: spec/fuzz/fuzz_%.c core/%.c core/%.h | build/fuzz
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/$*.c
+
+build/fuzz:
+	$(Q)mkdir -p $@
+
+# Writes "passed failed 0" to build/results/fuzz: one pass per target that ran clean.
+fuzz-run: $(FUZZERS)
+	$(Q)mkdir -p build/results build/fuzz/work
+	$(Q)p=0; f=0; for t in $(FUZZERS); do n=$${t##*/fuzz_}; \
+		mkdir -p build/fuzz/work/$$n; \
+		if $$t -max_total_time=$(FUZZ_SECONDS) -dict=spec/fuzz/$$n.dict \
+			-artifact_prefix=build/fuzz/work/$$n- build/fuzz/work/$$n spec/fuzz/corpus/$$n \
+			> build/fuzz/work/$$n.log 2>&1; \
+		then p=$$((p + 1)); echo "fuzz $$n: clean for $(FUZZ_SECONDS) s ($$(grep -o 'Done [0-9]* runs' build/fuzz/work/$$n.log))"; \
+		else f=$$((f + 1)); echo "fuzz $$n: FAILED, see build/fuzz/work/$$n.log"; tail -20 build/fuzz/work/$$n.log; fi; \
+	done; echo "$$p $$f 0" > build/results/fuzz; [ $$f -eq 0 ]
 
 # --- lint -------------------------------------------------------------------
 lint:

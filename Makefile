@@ -175,7 +175,7 @@ fuzz-run: $(FUZZERS)
 
 # --- lint -------------------------------------------------------------------
 lint:
-	$(Q)clang-format --dry-run --Werror core/*.c core/*.h spec/c/*.c spec/c/*.h
+	$(Q)clang-format --dry-run --Werror core/*.c core/*.h spec/c/*.c spec/c/*.h spec/fuzz/*.c
 	$(Q)luacheck -q lua plugins scripts spec vpn.lua.example
 	$(Q)for h in core/*.h; do \
 		echo "#include \"$$h\"" | $(CC) $(WARN) $(PKG_CFLAGS) -I. -Icore -x c -fsyntax-only - \

@@ -17,16 +17,16 @@
 #include <stdint.h>
 
 /* X-macro: opcode value, name as OpenVPN logs it. */
-#define PROTO_OPCODE_MAP(X)                                           \
-	X(P_CONTROL_HARD_RESET_CLIENT_V1, 1, "P_CONTROL_HARD_RESET_CLIENT_V1") \
-	X(P_CONTROL_HARD_RESET_SERVER_V1, 2, "P_CONTROL_HARD_RESET_SERVER_V1") \
-	X(P_CONTROL_SOFT_RESET_V1, 3, "P_CONTROL_SOFT_RESET_V1")       \
-	X(P_CONTROL_V1, 4, "P_CONTROL_V1")                             \
-	X(P_ACK_V1, 5, "P_ACK_V1")                                     \
-	X(P_DATA_V1, 6, "P_DATA_V1")                                   \
-	X(P_CONTROL_HARD_RESET_CLIENT_V2, 7, "P_CONTROL_HARD_RESET_CLIENT_V2") \
-	X(P_CONTROL_HARD_RESET_SERVER_V2, 8, "P_CONTROL_HARD_RESET_SERVER_V2") \
-	X(P_DATA_V2, 9, "P_DATA_V2")                                   \
+#define PROTO_OPCODE_MAP(X)                                                     \
+	X(P_CONTROL_HARD_RESET_CLIENT_V1, 1, "P_CONTROL_HARD_RESET_CLIENT_V1")  \
+	X(P_CONTROL_HARD_RESET_SERVER_V1, 2, "P_CONTROL_HARD_RESET_SERVER_V1")  \
+	X(P_CONTROL_SOFT_RESET_V1, 3, "P_CONTROL_SOFT_RESET_V1")                \
+	X(P_CONTROL_V1, 4, "P_CONTROL_V1")                                      \
+	X(P_ACK_V1, 5, "P_ACK_V1")                                              \
+	X(P_DATA_V1, 6, "P_DATA_V1")                                            \
+	X(P_CONTROL_HARD_RESET_CLIENT_V2, 7, "P_CONTROL_HARD_RESET_CLIENT_V2")  \
+	X(P_CONTROL_HARD_RESET_SERVER_V2, 8, "P_CONTROL_HARD_RESET_SERVER_V2")  \
+	X(P_DATA_V2, 9, "P_DATA_V2")                                            \
 	X(P_CONTROL_HARD_RESET_CLIENT_V3, 10, "P_CONTROL_HARD_RESET_CLIENT_V3") \
 	X(P_CONTROL_WKC_V1, 11, "P_CONTROL_WKC_V1")
 
@@ -37,11 +37,11 @@ enum proto_opcode {
 };
 
 enum {
-	PROTO_SID_LEN = 8, /* session id bytes */
+	PROTO_SID_LEN = 8,  /* session id bytes */
 	PROTO_ACKS_MAX = 8, /* a receiver rejects more */
 	PROTO_KEY_ID_MAX = 7,
 	PROTO_PEER_ID_MAX = 0xffffff,
-	PROTO_PEER_ID_UNDEF = 0xffffff, /* P_DATA_V2 without an assigned peer-id */
+	PROTO_PEER_ID_UNDEF = 0xffffff,	      /* P_DATA_V2 without an assigned peer-id */
 	PROTO_HEADER_LEN = 1 + PROTO_SID_LEN, /* opcode/key id and own session id */
 	PROTO_DATA_V2_HEADER_LEN = 4,
 };
@@ -49,9 +49,10 @@ enum {
 /* Decoding errors, all negative. */
 enum proto_error {
 	PROTO_ETRUNC = -1, /* shorter than its fields say */
-	PROTO_EOPCODE = -2, /* unknown or obsolete opcode, or a data opcode where control was expected */
-	PROTO_EACKS = -3, /* more than PROTO_ACKS_MAX acks */
-	PROTO_ENOACKS = -4, /* P_ACK_V1 acknowledging nothing */
+	PROTO_EOPCODE =
+		-2, /* unknown or obsolete opcode, or a data opcode where control was expected */
+	PROTO_EACKS = -3,    /* more than PROTO_ACKS_MAX acks */
+	PROTO_ENOACKS = -4,  /* P_ACK_V1 acknowledging nothing */
 	PROTO_EPAYLOAD = -5, /* bytes where the opcode allows none */
 	PROTO_EZEROSID = -6, /* an all-zero (undefined) session id */
 };
@@ -67,8 +68,8 @@ struct proto_control {
 	uint8_t n_acks;
 	uint32_t acks[PROTO_ACKS_MAX];
 	struct proto_sid remote_sid; /* echoed receiver's id; meaningful when n_acks > 0 */
-	uint32_t msg_id; /* absent (0) in P_ACK_V1 */
-	const uint8_t *payload; /* into the decoded buffer; NULL when empty */
+	uint32_t msg_id;	     /* absent (0) in P_ACK_V1 */
+	const uint8_t *payload;	     /* into the decoded buffer; NULL when empty */
 	size_t payload_len;
 };
 

@@ -38,28 +38,78 @@ static const struct {
 	uint32_t msg_id;
 	size_t payload_len;
 } real_packets[] = {
-	{ "client hard reset", "38 " CLIENT_SID " 00 00 00 00 00", P_CONTROL_HARD_RESET_CLIENT_V2, 0,
-	  0, { 0 }, CLIENT_SID, NULL, 0, 0 },
-	{ "server hard reset", "40 " SERVER_SID " 01 00 00 00 00 " CLIENT_SID " 00 00 00 00",
-	  P_CONTROL_HARD_RESET_SERVER_V2, 0, 1, { 0 }, SERVER_SID, CLIENT_SID, 0, 0 },
+	{ "client hard reset",
+	  "38 " CLIENT_SID " 00 00 00 00 00",
+	  P_CONTROL_HARD_RESET_CLIENT_V2,
+	  0,
+	  0,
+	  { 0 },
+	  CLIENT_SID,
+	  NULL,
+	  0,
+	  0 },
+	{ "server hard reset",
+	  "40 " SERVER_SID " 01 00 00 00 00 " CLIENT_SID " 00 00 00 00",
+	  P_CONTROL_HARD_RESET_SERVER_V2,
+	  0,
+	  1,
+	  { 0 },
+	  SERVER_SID,
+	  CLIENT_SID,
+	  0,
+	  0 },
 	{ "first control packet (ClientHello start)",
-	  "20 " CLIENT_SID " 01 00 00 00 00 " SERVER_SID " 00 00 00 01 16 03 01 01 10 01 00 01 0c 03 03",
-	  P_CONTROL_V1, 0, 1, { 0 }, CLIENT_SID, SERVER_SID, 1, 11 },
-	{ "dedicated ack", "28 " CLIENT_SID " 02 00 00 00 01 00 00 00 00 " SERVER_SID, P_ACK_V1, 0, 2,
-	  { 1, 0 }, CLIENT_SID, SERVER_SID, 0, 0 },
-	{ "client reset seen over TCP", "38 54 2c a9 be 2a 68 ad 8a 00 00 00 00 00",
-	  P_CONTROL_HARD_RESET_CLIENT_V2, 0, 0, { 0 }, "54 2c a9 be 2a 68 ad 8a", NULL, 0, 0 },
-	{ "soft reset of key 1", "19 " CLIENT_SID " 00 00 00 00 00", P_CONTROL_SOFT_RESET_V1, 1, 0,
-	  { 0 }, CLIENT_SID, NULL, 0, 0 },
+	  "20 " CLIENT_SID " 01 00 00 00 00 " SERVER_SID
+	  " 00 00 00 01 16 03 01 01 10 01 00 01 0c 03 03",
+	  P_CONTROL_V1,
+	  0,
+	  1,
+	  { 0 },
+	  CLIENT_SID,
+	  SERVER_SID,
+	  1,
+	  11 },
+	{ "dedicated ack",
+	  "28 " CLIENT_SID " 02 00 00 00 01 00 00 00 00 " SERVER_SID,
+	  P_ACK_V1,
+	  0,
+	  2,
+	  { 1, 0 },
+	  CLIENT_SID,
+	  SERVER_SID,
+	  0,
+	  0 },
+	{ "client reset seen over TCP",
+	  "38 54 2c a9 be 2a 68 ad 8a 00 00 00 00 00",
+	  P_CONTROL_HARD_RESET_CLIENT_V2,
+	  0,
+	  0,
+	  { 0 },
+	  "54 2c a9 be 2a 68 ad 8a",
+	  NULL,
+	  0,
+	  0 },
+	{ "soft reset of key 1",
+	  "19 " CLIENT_SID " 00 00 00 00 00",
+	  P_CONTROL_SOFT_RESET_V1,
+	  1,
+	  0,
+	  { 0 },
+	  CLIENT_SID,
+	  NULL,
+	  0,
+	  0 },
 };
 
 static void check_fields(size_t i, const struct proto_control *c)
 {
 	uint8_t sid[PROTO_SID_LEN];
 
-	CHECK(c->opcode == real_packets[i].opcode, "%s: opcode %u", real_packets[i].name, c->opcode);
+	CHECK(c->opcode == real_packets[i].opcode, "%s: opcode %u", real_packets[i].name,
+	      c->opcode);
 	CHECK(c->key_id == real_packets[i].key_id, "%s: key id", real_packets[i].name);
-	CHECK(c->n_acks == real_packets[i].n_acks, "%s: n_acks %u", real_packets[i].name, c->n_acks);
+	CHECK(c->n_acks == real_packets[i].n_acks, "%s: n_acks %u", real_packets[i].name,
+	      c->n_acks);
 	for (unsigned a = 0; a < c->n_acks && a < 4; a++)
 		CHECK(c->acks[a] == real_packets[i].acks[a], "%s: ack %u", real_packets[i].name, a);
 	unhex(sid, sizeof(sid), real_packets[i].sid);
@@ -70,8 +120,8 @@ static void check_fields(size_t i, const struct proto_control *c)
 		      real_packets[i].name);
 	}
 	CHECK(c->msg_id == real_packets[i].msg_id, "%s: msg id", real_packets[i].name);
-	CHECK(c->payload_len == real_packets[i].payload_len, "%s: payload %zu", real_packets[i].name,
-	      c->payload_len);
+	CHECK(c->payload_len == real_packets[i].payload_len, "%s: payload %zu",
+	      real_packets[i].name, c->payload_len);
 }
 
 static void test_real_packets(void)
@@ -173,10 +223,11 @@ static void test_data_header(void)
 	CHECK(d.opcode == P_DATA_V2 && d.key_id == 2 && d.peer_id == 0x123456 && d.header_len == 4,
 	      "v2 fields");
 	CHECK(proto_decode_data(&d, hdr, 3) == PROTO_ETRUNC, "v2 truncated");
-	CHECK(proto_decode_data(&d, v1, sizeof(v1)) == 0 && d.opcode == P_DATA_V1 && d.key_id == 1 &&
-		      d.peer_id == PROTO_PEER_ID_UNDEF && d.header_len == 1,
+	CHECK(proto_decode_data(&d, v1, sizeof(v1)) == 0 && d.opcode == P_DATA_V1 &&
+		      d.key_id == 1 && d.peer_id == PROTO_PEER_ID_UNDEF && d.header_len == 1,
 	      "v1");
-	CHECK(proto_decode_data(&d, (const uint8_t *)"\x20", 1) == PROTO_EOPCODE, "control as data");
+	CHECK(proto_decode_data(&d, (const uint8_t *)"\x20", 1) == PROTO_EOPCODE,
+	      "control as data");
 	CHECK(proto_decode_data(&d, NULL, 0) == PROTO_ETRUNC, "empty");
 }
 

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The key-method-2 message, the first plaintext each side writes into TLS
+ * (protocol guide section 5): randoms, the pre-master secret (client only),
+ * the options ("OCC") string, username, password and peer-info. Also the
+ * helpers around its strings: reading a peer-info variable, and the options
+ * string a server echoes. Pure: decoded strings point into the caller's
+ * buffer; no allocation, no I/O. Key derivation from these randoms is
+ * crypto.c's; deciding what to accept is the session's.
+ */
+#ifndef MOONVPN_KEYMETHOD_H
+#define MOONVPN_KEYMETHOD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	KM2_PRE_MASTER_LEN = 48,
+	KM2_RANDOM_LEN = 32,
+	KM2_OPTIONS_MAX = 512,	   /* bytes including the NUL, as 2.6 reads it */
+	KM2_CREDENTIAL_MAX = 4096, /* username and password, including the NUL */
+	KM2_PEER_INFO_MAX = 4096,
+	KM2_MESSAGE_MAX = 2047, /* 2.6 reads the whole message with one 2048-byte read */
+	KM2_METHOD = 2,
+};
+
+enum km2_error {
+	KM2_ETRUNC = -1,    /* shorter than its fields say */
+	KM2_EHEADER = -2,   /* no leading zero u32, or a key method other than 2 */
+	KM2_ESTRING = -3,   /* a string without its NUL, or with a NUL inside */
+	KM2_ETOOLONG = -4,  /* a string over its limit */
+	KM2_ETRAILING = -5, /* bytes after the peer-info */
+};
+
+/* A string of the message: text (NUL-terminated, in the buffer) and its length without NUL. */
+struct km2_string {
+	const char *text; /* NULL when absent or empty */
+	size_t len;
+};
+
+struct km2 {
+	bool from_client; /* the client's message carries the pre-master secret */
+	uint8_t pre_master[KM2_PRE_MASTER_LEN];
+	uint8_t random1[KM2_RANDOM_LEN];
+	uint8_t random2[KM2_RANDOM_LEN];
+	struct km2_string options, username, password, peer_info;
+};
+
+/* Decodes a message written by a client (from_client) or a server. 0 or a KM2_E* code. */
+int km2_decode(struct km2 *out, const uint8_t *buf, size_t len, bool from_client)
+	__attribute__((warn_unused_result));
+
+/* Encodes m; returns the length, or 0 when a string is too long or cap too small. */
+size_t km2_encode(uint8_t *out, size_t cap, const struct km2 *m)
+	__attribute__((warn_unused_result));
+
+const char *km2_error_name(int error);
+
+/*
+ * Copies the value of peer-info variable name ("IV_PROTO") into out
+ * (NUL-terminated, cut to cap). Returns false when it is absent.
+ */
+bool km2_peer_info_get(const struct km2_string *info, const char *name, char *out, size_t cap);
+
+/* IV_PROTO as a number (0 when absent or not a number). */
+uint32_t km2_peer_info_proto(const struct km2_string *info);
+
+/*
+ * The options string a server sends back for a client's: the same items
+ * with tls-client -> tls-server, TCPv4_CLIENT -> TCPv4_SERVER (v6 too) and
+ * keydir 0 <-> 1, so that no consistency warning is triggered. Returns
+ * false when it does not fit in cap.
+ */
+bool km2_options_reply(const char *client, char *out, size_t cap);
+
+#endif

@@ -7,6 +7,8 @@
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdbool.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "ip.h"
@@ -17,12 +19,22 @@ static int family_number(int family)
 	return family == AF_INET6 ? 6 : 4;
 }
 
+/* A string argument without embedded NUL bytes (C would see a shorter value), or NULL. */
+static const char *check_text(lua_State *L, int arg)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, arg, &len);
+
+	return strlen(s) == len ? s : NULL;
+}
+
 /* parse_ip(text) -> 4 | 6 | nil */
 static int l_core_parse_ip(lua_State *L)
 {
+	const char *text = check_text(L, 1);
 	struct ip_addr a;
 
-	if (!ip_addr_parse(&a, luaL_checkstring(L, 1)))
+	if (!text || !ip_addr_parse(&a, text))
 		return 0;
 	lua_pushinteger(L, family_number(a.family));
 	return 1;
@@ -31,10 +43,11 @@ static int l_core_parse_ip(lua_State *L)
 /* parse_prefix(text) -> { family, len, text, network } | nil */
 static int l_core_parse_prefix(lua_State *L)
 {
+	const char *text = check_text(L, 1);
 	struct ip_prefix p;
 	char buf[IP_PREFIX_TEXT_MAX];
 
-	if (!ip_prefix_parse(&p, luaL_checkstring(L, 1)))
+	if (!text || !ip_prefix_parse(&p, text))
 		return 0;
 	lua_createtable(L, 0, 4);
 	lua_pushinteger(L, family_number(p.addr.family));
@@ -65,7 +78,100 @@ static int l_core_prefix_host(lua_State *L)
 	return 1;
 }
 
+/*
+ * Instruction budgets. A count hook on the main thread, inherited by every
+ * coroutine created from it, charges BUDGET_STEP instructions at a time to
+ * the budget of the running run_budgeted() call. Once it is spent the hook
+ * fires on every instruction, so an error caught by pcall is raised again
+ * at once and the evaluation cannot go on. Budgets nest (a reload from the
+ * console); the state lives in the registry so that a standalone
+ * moonvpn.core (busted) works the same as the engine.
+ */
+#define BUDGET_KEY "moonvpn.core.budget"
+
+enum { BUDGET_STEP = 1000 };
+
+struct budget {
+	lua_Integer limit;
+	lua_Integer remaining;
+	bool active;
+	bool exhausted;
+};
+
+static struct budget *get_budget(lua_State *L)
+{
+	struct budget *b;
+
+	if (lua_getfield(L, LUA_REGISTRYINDEX, BUDGET_KEY) == LUA_TUSERDATA) {
+		b = lua_touserdata(L, -1);
+		lua_pop(L, 1);
+		return b;
+	}
+	lua_pop(L, 1);
+	b = lua_newuserdatauv(L, sizeof(*b), 0);
+	memset(b, 0, sizeof(*b));
+	lua_setfield(L, LUA_REGISTRYINDEX, BUDGET_KEY);
+	return b;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+	struct budget *b;
+
+	(void)ar;
+	lua_getfield(L, LUA_REGISTRYINDEX, BUDGET_KEY);
+	b = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	if (!b || !b->active)
+		return;
+	if (!b->exhausted) {
+		b->remaining -= BUDGET_STEP;
+		if (b->remaining > 0)
+			return;
+		b->exhausted = true;
+	}
+	lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+	luaL_error(L, "evaluation stopped after %I instructions (endless loop?)", b->limit);
+}
+
+void lua_core_install_budget_hook(lua_State *L)
+{
+	get_budget(L);
+	lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_STEP);
+}
+
+/* run_budgeted(instructions, fn, ...) -> true, results... | false, message (like pcall) */
+static int l_core_run_budgeted(lua_State *L)
+{
+	lua_Integer limit = luaL_checkinteger(L, 1);
+	struct budget *b, outer;
+	int status;
+	bool exhausted;
+
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	luaL_argcheck(L, limit > 0, 1, "the budget must be positive");
+	b = get_budget(L);
+	outer = *b;
+	lua_core_install_budget_hook(L);
+	*b = (struct budget){ .limit = limit, .remaining = limit, .active = true };
+	status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+	exhausted = b->exhausted;
+	*b = outer;
+	lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_STEP);
+	if (exhausted) {
+		lua_settop(L, 1);
+		lua_pushboolean(L, 0);
+		lua_pushfstring(L, "evaluation stopped after %I instructions (endless loop?)",
+				limit);
+		return 2;
+	}
+	lua_pushboolean(L, status == LUA_OK);
+	lua_insert(L, 2);
+	return lua_gettop(L) - 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+	{ "run_budgeted", l_core_run_budgeted },
 	{ "parse_ip", l_core_parse_ip },
 	{ "parse_prefix", l_core_parse_prefix },
 	{ "prefix_host", l_core_prefix_host },

@@ -10,6 +10,9 @@
 #include <lua.h>
 
 int luaopen_moonvpn_core(lua_State *L);
+
+/* Installs the instruction-budget hook on L; threads created from L inherit it. */
+void lua_core_install_budget_hook(lua_State *L);
 int luaopen_moonvpn_engine(lua_State *L);
 
 #endif

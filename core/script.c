@@ -11,10 +11,39 @@
 #include "lua_core.h"
 #include "script.h"
 
+enum {
+	/* The VM as a whole may not grow past this: a console client hoarding data or a
+	 * runaway configuration gets "not enough memory" instead of the host's memory. */
+	SCRIPT_MEMORY_MAX_BYTES = 512 * 1024 * 1024,
+};
+
+#define REG_REQUIRE "moonvpn.require"
+
 struct script {
 	lua_State *L;
 	struct engine *engine;
+	size_t memory_used;
 };
+
+/* lua_Alloc with a cap (style guide section 1.7). */
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct script *s = ud;
+	size_t old = ptr ? osize : 0;
+	void *p;
+
+	if (nsize == 0) {
+		free(ptr);
+		s->memory_used -= old;
+		return NULL;
+	}
+	if (nsize > old && s->memory_used - old + nsize > SCRIPT_MEMORY_MAX_BYTES)
+		return NULL;
+	p = realloc(ptr, nsize);
+	if (p)
+		s->memory_used = s->memory_used - old + nsize;
+	return p;
+}
 
 /* Message handler for every pcall into Lua: the message plus a traceback. */
 static int msghandler(lua_State *L)
@@ -40,16 +69,23 @@ static void set_paths(lua_State *L, const char *root)
 	lua_getglobal(L, "package");
 	lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s/plugins/?.lua", root, root, root);
 	lua_setfield(L, -2, "path");
-	lua_pushliteral(L, ""); /* the engine's C modules are preloaded, nothing else is native */
+	/* The engine's C modules are preloaded; no other native code is loaded, so the
+	 * C searchers go (their "no file" lines would also clutter a require error). */
+	lua_pushliteral(L, "");
 	lua_setfield(L, -2, "cpath");
-	lua_pop(L, 1);
+	lua_getfield(L, -1, "searchers");
+	lua_pushnil(L);
+	lua_rawseti(L, -2, 4);
+	lua_pushnil(L);
+	lua_rawseti(L, -2, 3);
+	lua_pop(L, 2);
 }
 
 struct script *script_new(struct engine *engine, const char *root, char *err, size_t errlen)
 {
 	struct script *s = calloc(1, sizeof(*s));
 
-	if (!s || !(s->L = luaL_newstate())) {
+	if (!s || !(s->L = lua_newstate(capped_alloc, s))) {
 		snprintf(err, errlen, "out of memory creating the Lua state");
 		free(s);
 		return NULL;
@@ -60,6 +96,10 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 	preload(s->L, "moonvpn.core", luaopen_moonvpn_core);
 	preload(s->L, "moonvpn.engine", luaopen_moonvpn_engine);
 	set_paths(s->L, root);
+	/* The engine's own calls use this require, whatever a console user does to _G. */
+	lua_getglobal(s->L, "require");
+	lua_setfield(s->L, LUA_REGISTRYINDEX, REG_REQUIRE);
+	lua_core_install_budget_hook(s->L);
 	return s;
 }
 
@@ -78,7 +118,7 @@ static int push_call(lua_State *L, const char *module, const char *fn)
 
 	lua_pushcfunction(L, msghandler);
 	base = lua_gettop(L);
-	lua_getglobal(L, "require");
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_REQUIRE);
 	lua_pushstring(L, module);
 	if (lua_pcall(L, 1, 1, base) != LUA_OK)
 		return -base; /* the message is on top */
@@ -92,6 +132,39 @@ static void copy_error(lua_State *L, char *err, size_t errlen)
 	const char *msg = lua_tostring(L, -1);
 
 	snprintf(err, errlen, "%s", msg ? msg : "unknown error");
+}
+
+struct config_read {
+	struct config *cfg;
+	char *err;
+	size_t errlen;
+	int rc;
+};
+
+/* Reads the table at index 1 under pcall: out of memory raises instead of aborting. */
+static int read_config_protected(lua_State *L)
+{
+	struct config_read *r = lua_touserdata(L, 2);
+
+	r->rc = lua_config_read(L, 1, &r->cfg, r->err, r->errlen);
+	return 0;
+}
+
+static int read_config(lua_State *L, int idx, struct config **out, char *err, size_t errlen)
+{
+	struct config_read r = { NULL, err, errlen, -EINVAL };
+
+	lua_pushcfunction(L, read_config_protected);
+	lua_pushvalue(L, idx < 0 ? idx - 1 : idx);
+	lua_pushlightuserdata(L, &r);
+	if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+		copy_error(L, err, errlen);
+		lua_pop(L, 1);
+		config_free(r.cfg);
+		return -ENOMEM;
+	}
+	*out = r.cfg;
+	return r.rc;
 }
 
 int script_load_config(struct script *s, const char *path, struct config **out, char *err,
@@ -115,7 +188,7 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 		copy_error(L, err, errlen);
 		goto out;
 	}
-	rc = lua_config_read(L, -2, out, err, errlen);
+	rc = read_config(L, -2, out, err, errlen);
 	if (rc == 0) {
 		lua_pushvalue(L, -2);
 		lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
@@ -139,7 +212,7 @@ static int push_console_env(lua_State *L, int base)
 	if (lua_getfield(L, LUA_REGISTRYINDEX, "moonvpn.console.env") == LUA_TTABLE)
 		return 0;
 	lua_pop(L, 1);
-	lua_getglobal(L, "require");
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_REQUIRE);
 	lua_pushliteral(L, "moonvpn.console_env");
 	if (lua_pcall(L, 1, 1, base) != LUA_OK)
 		return -1;

@@ -83,6 +83,29 @@ local cases = {
 		'FILE:5: server.log_level: expected one of "error", "warn", "info", "debug", "trace", got "verbose"' },
 	{ "a too long console path", HEAD .. NET .. TLS .. '  console = "/' .. string.rep("x", 120) .. '",\n}\n',
 		'FILE:5: server.console: "/' .. string.rep("x", 120) .. '" is too long for a UNIX socket path (at most 107 bytes)' },
+	{ "a tail call to vpn.server", 'local vpn = require "moonvpn"\nreturn vpn.server {\n' .. TLS .. '  network = "10.8.0.0/33",\n}\n',
+		'FILE:4: server.network: "10.8.0.0/33" is not a CIDR prefix' },
+	{ "a huge number", HEAD .. NET .. TLS .. "  device = { mtu = 1e20 },\n}\n",
+		"FILE:5: server.device.mtu: expected an integer from 576 to 65535, got number 1e+20" },
+	{ "an infinite number", HEAD .. NET .. TLS .. "  device = { mtu = math.huge },\n}\n",
+		"FILE:5: server.device.mtu: expected an integer from 576 to 65535, got number inf" },
+	{ "a NUL byte in a path", HEAD .. NET .. TLS .. '  console = "/run/x\\0y",\n}\n',
+		'FILE:5: server.console: "/run/x\\0y" contains a control character (a NUL, newline or tab)' },
+	{ "a NUL byte in an address", HEAD .. NET .. TLS .. '  push = { dns = { "10.0.0.1\\0evil" } },\n}\n',
+		'FILE:5: server.push.dns[1]: "10.0.0.1\\0evil" is not an IP address' },
+	{ "a newline in a value, escaped to keep one line", HEAD .. NET .. TLS .. '  device = { type = "tu\\nn" },\n}\n',
+		'FILE:5: server.device.type: "tu\\nn" is not one of "tun", "tap" (did you mean "tun"?)' },
+	{ "a float key in a list", HEAD .. NET .. TLS .. '  routes = { [1.5] = "10.1.0.0/16" },\n}\n',
+		'FILE:5: server.routes[1.5]: unexpected key in a list of a CIDR prefix (use a plain list { ... })' },
+	{ "a module that is not there", 'local x = require "no_such_module"\n',
+		"FILE:1: module 'no_such_module' not found; no field package.preload['no_such_module']; " ..
+		"no file 'LUA/no_such_module.lua'; no file 'LUA/no_such_module/init.lua'; no file 'PLUGINS/no_such_module.lua'" },
+	{ "an error raised by a metamethod", 'local vpn = require "moonvpn"\nvpn.server(setmetatable({}, { __pairs = function() error("no pairs") end }))\n',
+		"FILE:2: no pairs" },
+	{ "an error without a position", 'error("plain", 0)\n', "FILE: plain" },
+	{ "an error object", "error({})\n", "FILE: error object: a table" },
+	{ "os.exit in a config", "os.exit(3)\n", "FILE:1: os.exit is disabled in a configuration: raise an error instead" },
+	{ "a binary chunk", "\27Lua", "FILE: attempt to load a binary chunk (mode is 't')" },
 	{ "a field that is commented out above the real one", HEAD .. TLS ..
 		'  -- network = "10.8.0.0/24",\n  network = "10.8.0.0/33",\n}\n',
 		'FILE:5: server.network: "10.8.0.0/33" is not a CIDR prefix' },
@@ -97,7 +120,11 @@ describe("moonvpn --check", function()
 			local status, out, err = mv.run("--check " .. netns.quote(path))
 			assert.are.equal(1, status)
 			assert.are.equal("", out)
-			assert.are.equal(case[3]:gsub("FILE", function() return path end) .. "\n", err)
+			local root = select(2, netns.sh("pwd")):match("^%s*(.-)%s*$")
+			local want = case[3]:gsub("FILE", function() return path end)
+				:gsub("LUA", function() return root .. "/lua" end)
+				:gsub("PLUGINS", function() return root .. "/plugins" end)
+			assert.are.equal(want .. "\n", err)
 		end)
 	end
 
@@ -106,6 +133,13 @@ describe("moonvpn --check", function()
 		local status, _, err = mv.run("--check " .. netns.quote(path))
 		assert.are.equal(1, status)
 		assert.are.equal(path .. ": did not finish within 200000000 Lua instructions (endless loop?)\n", err)
+	end)
+
+	it("reports a directory given as the configuration", function()
+		local dir = netns.tmpdir()
+		local status, _, err = mv.run("--check " .. dir)
+		assert.are.equal(1, status)
+		assert.are.equal(dir .. ": cannot read the configuration file: Is a directory\n", err)
 	end)
 
 	it("reports a missing file", function()

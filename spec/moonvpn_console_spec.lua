@@ -4,7 +4,7 @@ local console = require "moonvpn.console"
 describe("moonvpn.console", function()
 	describe(".pretty", function()
 		for _, case in ipairs {
-			{ 1, "1" }, { "a\nb", '"a\\\nb"' }, { true, "true" }, { {}, "{}" },
+			{ 1, "1" }, { "a\nb", '"a\\nb"' }, { true, "true" }, { {}, "{}" },
 			{ { 1, 2 }, "{\n  1,\n  2,\n}" },
 			{ { b = 1, a = 2, [3] = 0 }, "{\n  [3] = 0,\n  a = 2,\n  b = 1,\n}" },
 			{ { ["not id"] = 1 }, '{\n  ["not id"] = 1,\n}' },
@@ -79,7 +79,54 @@ describe("moonvpn.console", function()
 			assert.are.equal("error", kind)
 			assert.truthy(text:find("evaluation stopped after", 1, true))
 			assert.is_nil(rawget(env, "print"))
-			assert.is_nil(debug.gethook())
+			assert.are.same({ "ok", "2\n" }, { console.feed(env, 1, "1 + 1") })
+		end)
+
+		describe("under the instruction budget", function()
+			local saved
+			before_each(function()
+				saved = console.INSTRUCTION_BUDGET
+				console.INSTRUCTION_BUDGET = 1000000
+			end)
+			after_each(function() console.INSTRUCTION_BUDGET = saved end)
+
+			for _, case in ipairs {
+				{ "a loop in a coroutine", "coroutine.wrap(function() while true do end end)()" },
+				{ "a loop that catches the budget error",
+					"while true do pcall(function() while true do end end) end" },
+				{ "a loop in __tostring while printing the result",
+					"setmetatable({}, { __tostring = function() while true do end end })" },
+				{ "a loop in a coroutine created before", "co = coroutine.create(function() while true do end end)" ..
+					" coroutine.resume(co) error(select(2, coroutine.resume(co)))" },
+			} do
+				it("stops " .. case[1], function()
+					local kind, text = console.feed(env, 1, case[2])
+					assert.are.equal("error", kind)
+					assert.truthy(text:find("evaluation stopped after", 1, true), text)
+					assert.are.same({ "ok", "3\n" }, { console.feed(env, 1, "1 + 2") })
+				end)
+			end
+		end)
+
+		it("renders tables that protect their metatable", function()
+			local kind, text = console.feed(env, 1, "setmetatable({ a = 1 }, { __metatable = 1, __index = error })")
+			assert.are.equal("ok", kind)
+			assert.are.equal("{\n  a = 1,\n}\n", text)
+		end)
+
+		it("discards unfinished input beyond its limit", function()
+			local saved = console.PENDING_MAX
+			console.PENDING_MAX = 100
+			assert.are.equal("more", (console.feed(env, 1, "x = {")))
+			local kind, text
+			for _ = 1, 50 do
+				kind, text = console.feed(env, 1, "1,")
+				if kind ~= "more" then break end
+			end
+			console.PENDING_MAX = saved
+			assert.are.equal("error", kind)
+			assert.truthy(text:find("discarded", 1, true))
+			assert.are.same({ "ok", "1\n" }, { console.feed(env, 1, "1") })
 		end)
 	end)
 end)

@@ -6,6 +6,7 @@
 -- while it runs. `load(path)` then validates every declaration against the
 -- schema below and returns one normalized table, or an error of the form
 -- `vpn.lua:14: server.network: "10.8.0.0/33" is not a CIDR prefix`.
+local core = require "moonvpn.core"
 local schema = require "moonvpn.schema"
 local source = require "moonvpn.source"
 
@@ -89,8 +90,6 @@ local push = S.record({
 	redirect_gateway = { S.boolean(), default = false },
 }, { what = "a table { routes = { ... }, dns = { ... } }" })
 
-local core = require "moonvpn.core"
-
 -- True when prefix `outer` contains prefix `inner` (both canonical network text).
 local function contains(outer, inner)
 	local o, i = core.parse_prefix(outer), core.parse_prefix(inner)
@@ -142,9 +141,20 @@ M.server_schema = S.record({
 -- The declarations of the configuration being loaded, or nil between loads.
 local collecting
 
+-- The caller's frame in the configuration file being loaded; a tail call
+-- (`return vpn.server { ... }`) leaves no such frame, then the file is named
+-- without a line and the fields are searched from its top.
+local function config_frame(level)
+	for l = level + 1, 50 do
+		local info = debug.getinfo(l, "Sl")
+		if not info then break end
+		if info.source == collecting.source then return info end
+	end
+	return { source = collecting.source, short_src = collecting.name, currentline = 1 }
+end
+
 --- Called by `vpn.server`; `level` locates the caller's line.
 function M.declare(kind, def, level)
-	local info = debug.getinfo(level + 1, "Sl")
 	if not collecting then
 		error("moonvpn." .. kind .. " { ... } may only be called from a configuration file", level + 1)
 	end
@@ -152,8 +162,11 @@ function M.declare(kind, def, level)
 		error(string.format("moonvpn.%s expects a table { ... }, got %s", kind, schema.show(def)),
 			level + 1)
 	end
+	local info = config_frame(level + 1)
+	-- The full file name: Lua's short_src cuts names longer than 60 bytes.
+	local file = info.source == collecting.source and collecting.name or info.short_src
 	local decl = { kind = kind, def = def, source = info.source, line = info.currentline,
-		short_src = info.short_src }
+		short_src = file }
 	collecting[#collecting + 1] = decl
 	return decl
 end
@@ -164,8 +177,12 @@ local function read_file(name)
 		local reason = err:gsub("^.-: ", "", 1)
 		return nil, string.format("%s: cannot read the configuration file: %s", name, reason), code
 	end
-	local text = f:read("a")
+	local text, read_err = f:read("a")
 	f:close()
+	if not text then
+		return nil, string.format("%s: cannot read the configuration file: %s", name,
+			(tostring(read_err):gsub("^.-: ", "", 1)))
+	end
 	return text
 end
 
@@ -192,24 +209,23 @@ local function format_error(decl, err)
 		err.message)
 end
 
-local function run_file(name)
-	local text, err = read_file(name)
-	if not text then return nil, err end
+-- One line, starting with the file name: multi-line messages (a failed
+-- require lists every path it tried) are joined with "; ".
+local function one_line(msg, name)
+	msg = msg:gsub(":?%s*\n%s*", "; ")
+	if msg:sub(1, #name + 1) ~= name .. ":" then msg = name .. ": " .. msg end
+	return msg
+end
+
+local function run_file(name, text)
 	local env = setmetatable({}, { __index = _G })
+	-- os.exit would skip the engine's cleanup on a reload.
+	env.os = setmetatable({
+		exit = function() error("os.exit is disabled in a configuration: raise an error instead", 2) end,
+	}, { __index = os })
 	local chunk, syntax = load(text, "@" .. name, "t", env)
-	if not chunk then return nil, syntax end
-	-- Restore the caller's hook afterwards (a reload from the console has one).
-	local hook, mask, count = debug.gethook()
-	debug.sethook(function()
-		error(string.format("%s: did not finish within %d Lua instructions (endless loop?)",
-			name, M.INSTRUCTION_BUDGET), 0)
-	end, "", M.INSTRUCTION_BUDGET)
-	local ok, runtime = xpcall(chunk, function(e)
-		return type(e) == "string" and e or ("error object: " .. schema.show(e))
-	end)
-	debug.sethook(hook, mask, count)
-	if not ok then return nil, runtime end
-	return true
+	if not chunk then error(syntax, 0) end
+	chunk()
 end
 
 -- File paths in a configuration are relative to the configuration's directory.
@@ -242,18 +258,34 @@ local function validate(decls, name)
 	return cfg, decl
 end
 
---- Runs and validates the configuration file `name`.
+local function load_and_validate(name)
+	local text, err = read_file(name)
+	if not text then return nil, err end
+	collecting.source, collecting.name = "@" .. name, name
+	run_file(name, text)
+	local cfg, decl = validate(collecting, name)
+	if not cfg then return nil, decl end
+	cfg.source = name
+	return cfg, decl
+end
+
+--- Runs and validates the configuration file `name`, under an instruction
+-- budget so that a configuration that never ends cannot hang a reload.
 -- Returns the normalized configuration and its declaration, or nil and a one-line error.
 function M.load(name)
 	if collecting then return nil, "a configuration is already being loaded" end
 	collecting = {}
-	local ok, err = run_file(name)
-	local decls = collecting
+	local ok, cfg, decl = core.run_budgeted(M.INSTRUCTION_BUDGET, load_and_validate, name)
 	collecting = nil
-	if not ok then return nil, err end
-	local cfg, decl = validate(decls, name)
+	if not ok then
+		local msg = type(cfg) == "string" and cfg or ("error object: " .. schema.show(cfg))
+		if msg:find("^evaluation stopped after %d+ instructions") then
+			msg = string.format("did not finish within %d Lua instructions (endless loop?)",
+				M.INSTRUCTION_BUDGET)
+		end
+		return nil, one_line(msg, name)
+	end
 	if not cfg then return nil, decl end
-	cfg.source = name
 	return cfg, decl
 end
 

@@ -7,10 +7,13 @@
 -- expression (`return <input>`), then as a statement; input that ends
 -- early ("<eof>") waits for more lines. Every evaluation runs under an
 -- instruction budget so that `while true do end` cannot freeze the engine.
+local core = require "moonvpn.core"
+
 local M = {}
 
 M.INSTRUCTION_BUDGET = 50000000 -- about a second of pure Lua
 M.MAX_DEPTH = 8
+M.PENDING_MAX = 1024 * 1024 -- bytes of unfinished input kept per session
 
 local function is_identifier(s)
 	return type(s) == "string" and s:match("^[%a_][%w_]*$") ~= nil
@@ -24,12 +27,19 @@ local function key_order(a, b)
 end
 
 local function scalar(v)
-	if type(v) == "string" then return string.format("%q", v) end
+	if type(v) == "string" then return (string.format("%q", v):gsub("\\\n", "\\n")) end
 	return tostring(v)
 end
 
+-- Tables are walked raw (next, rawget, rawlen): only __tostring runs user code,
+-- and rendering happens under the evaluation's instruction budget.
+local function has_tostring(v)
+	local mt = debug.getmetatable(v)
+	return type(mt) == "table" and rawget(mt, "__tostring") ~= nil
+end
+
 local function render(v, indent, seen, out)
-	if type(v) ~= "table" or (getmetatable(v) and getmetatable(v).__tostring) then
+	if type(v) ~= "table" or has_tostring(v) then
 		out[#out + 1] = scalar(v)
 		return
 	end
@@ -38,10 +48,10 @@ local function render(v, indent, seen, out)
 	if #indent >= 2 * M.MAX_DEPTH then out[#out + 1] = "{...}"; return end
 	seen[v] = true
 	local keys = {}
-	for k in pairs(v) do keys[#keys + 1] = k end
+	for k in next, v do keys[#keys + 1] = k end
 	table.sort(keys, key_order)
 	local inner = indent .. "  "
-	local n = #v
+	local n = rawlen(v)
 	out[#out + 1] = "{\n"
 	for _, k in ipairs(keys) do
 		-- The sequence part prints as a plain list; other keys are labelled.
@@ -50,7 +60,7 @@ local function render(v, indent, seen, out)
 		else
 			out[#out + 1] = inner .. (is_identifier(k) and k or ("[" .. scalar(k) .. "]")) .. " = "
 		end
-		render(v[k], inner, seen, out)
+		render(rawget(v, k), inner, seen, out)
 		out[#out + 1] = ",\n"
 	end
 	out[#out + 1] = indent .. "}"
@@ -64,12 +74,15 @@ function M.pretty(v)
 	return table.concat(out)
 end
 
-local function budget_hook()
-	error(string.format("evaluation stopped after %d instructions (endless loop?)",
-		M.INSTRUCTION_BUDGET), 2)
+-- An error value as text, without running any of its metamethods.
+local function error_text(e)
+	if type(e) == "string" then return e end
+	if type(e) == "table" and not has_tostring(e) then return "error object: " .. M.pretty(e) end
+	return "(error object is a " .. type(e) .. " value)"
 end
 
--- Runs fn with print() redirected into `lines`, under the instruction budget.
+-- Runs fn and renders its results, with print() collected into `lines`,
+-- all under the instruction budget. Returns ok, text or error message.
 local function run(env, fn, lines)
 	local saved_print = rawget(env, "print")
 	env.print = function(...)
@@ -77,14 +90,16 @@ local function run(env, fn, lines)
 		for i = 1, parts.n do parts[i] = tostring(parts[i]) end
 		lines[#lines + 1] = table.concat(parts, "\t", 1, parts.n)
 	end
-	debug.sethook(budget_hook, "", M.INSTRUCTION_BUDGET)
-	local result = table.pack(xpcall(fn, function(e)
-		if type(e) == "string" then return e end
-		return "error object: " .. M.pretty(e)
-	end))
-	debug.sethook()
+	local ok, result = core.run_budgeted(M.INSTRUCTION_BUDGET, function()
+		local r = table.pack(fn())
+		local values = {}
+		for i = 1, r.n do values[i] = M.pretty(r[i]) end
+		return table.concat(values, "\t", 1, r.n)
+	end)
 	env.print = saved_print
-	return result
+	if not ok then return false, error_text(result) end
+	if result ~= "" then lines[#lines + 1] = result end
+	return true
 end
 
 local function compile(buffer, env)
@@ -114,18 +129,17 @@ function M.feed(env, id, line)
 	local s = sessions[id]
 	if not s then return "error", "no console session " .. tostring(id) end
 	s.buffer = s.buffer and (s.buffer .. "\n" .. line) or line
+	if #s.buffer > M.PENDING_MAX then
+		s.buffer = nil
+		return "error", string.format("unfinished input over %d bytes was discarded", M.PENDING_MAX)
+	end
 	local fn, err = compile(s.buffer, env)
 	if err == "more" then return "more", "" end
 	s.buffer = nil
 	if not fn then return "error", err end
 	local lines = {}
-	local r = run(env, fn, lines)
-	if not r[1] then return "error", r[2] end
-	if r.n > 1 then
-		local values = {}
-		for i = 2, r.n do values[#values + 1] = M.pretty(r[i]) end
-		lines[#lines + 1] = table.concat(values, "\t")
-	end
+	local ok, msg = run(env, fn, lines)
+	if not ok then return "error", msg end
 	return "ok", #lines > 0 and (table.concat(lines, "\n") .. "\n") or ""
 end
 

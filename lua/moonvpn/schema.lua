@@ -19,11 +19,12 @@ local function child(path, key)
 	return p
 end
 
---- Renders a Lua value for an error message: strings quoted, others typed.
+--- Renders a Lua value for an error message: strings quoted (control
+-- characters escaped, so the message stays one line), others typed.
 function M.show(value)
 	local t = type(value)
 	if t == "string" then
-		return string.format("%q", value)
+		return (string.format("%q", value):gsub("\\\n", "\\n"):gsub("\r", "\\r"))
 	elseif t == "number" or t == "boolean" or t == "nil" then
 		return tostring(value)
 	end
@@ -75,6 +76,9 @@ function M.string(opts)
 	return { what = what, check = function(v, path)
 		if type(v) ~= "string" then return expected(path, what, v) end
 		if v == "" and not opts.allow_empty then return fail(path, "must not be empty") end
+		if v:find("%c") then
+			return fail(path, "%s contains a control character (a NUL, newline or tab)", M.show(v))
+		end
 		if opts.max_len and #v > opts.max_len then
 			return fail(path, "%s is too long (at most %d bytes)", M.show(v), opts.max_len)
 		end
@@ -99,11 +103,12 @@ end
 function M.integer(opts)
 	local what = string.format("an integer from %d to %d", opts.min, opts.max)
 	return { what = what, check = function(v, path)
-		if math.type(v) == "float" and v == math.floor(v) then v = math.tointeger(v) end
-		if math.type(v) ~= "integer" or v < opts.min or v > opts.max then
+		local n = v
+		if math.type(n) == "float" then n = math.tointeger(n) end -- 1400.0 is fine, 1e20 is not
+		if math.type(n) ~= "integer" or n < opts.min or n > opts.max then
 			return expected(path, what, v)
 		end
-		return v
+		return n
 	end }
 end
 
@@ -273,8 +278,8 @@ M.fail = fail
 function M.path_string(path)
 	local parts = {}
 	for i, k in ipairs(path) do
-		if math.type(k) == "integer" then
-			parts[#parts + 1] = "[" .. k .. "]"
+		if type(k) ~= "string" then
+			parts[#parts + 1] = "[" .. tostring(k) .. "]"
 		else
 			parts[#parts + 1] = (i > 1 and "." or "") .. tostring(k)
 		end

@@ -77,7 +77,7 @@ function M.locate(text, call_line, path, value)
 	if not pos then return call_line end
 	local best = pos
 	for _, key in ipairs(path) do
-		if math.type(key) == "integer" then break end
+		if type(key) ~= "string" then break end
 		local s, e = find_key(text, key, pos)
 		if not s then break end
 		best, pos = s, e + 1

@@ -18,7 +18,7 @@ DATADIR  = $(PREFIX)/share/moonvpn
 
 CC      ?= cc
 LUA_PKG ?= lua5.4
-PKGS     = $(LUA_PKG) libssl libev libmnl libedit
+PKGS     = $(LUA_PKG) libssl libcrypto libmnl libedit
 
 WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wundef -Wpointer-arith -Wimplicit-fallthrough -Wvla \
@@ -180,7 +180,7 @@ lint:
 	$(Q)for h in core/*.h; do \
 		echo "#include \"$$h\"" | $(CC) $(WARN) $(PKG_CFLAGS) -I. -Icore -x c -fsyntax-only - \
 			|| { echo "lint: $$h does not compile on its own" >&2; exit 1; }; done
-	$(Q)bad=$$(grep -l '#include [<"]lua\(lib\|xlib\)\?\.h' core/*.c | grep -v -e core/script.c -e 'core/lua_' ); \
+	$(Q)bad=$$(grep -l '#include [<"]\(lua\|lualib\|lauxlib\)\.h' core/*.c | grep -v -e core/script.c -e 'core/lua_' ); \
 		if [ -n "$$bad" ]; then echo "lint: only script.c and lua_*.c may include lua.h: $$bad" >&2; exit 1; fi
 
 # --- install ----------------------------------------------------------------

@@ -33,7 +33,7 @@ struct config {
 };
 
 /* An empty config owned by the caller; NULL when out of memory. */
-struct config *config_new(void);
+struct config *config_new(void) __attribute__((warn_unused_result));
 
 /* Derives device.addrs from network and network6: the server takes host 1. */
 bool config_derive_device(struct config *cfg) __attribute__((warn_unused_result));

@@ -18,6 +18,7 @@ struct console_client {
 	int fd;
 	ev_io read_watcher;
 	ev_io write_watcher;
+	ev_timer stall_timer; /* runs while output is pending; restarted on progress */
 	char in[CONSOLE_LINE_MAX + 1];
 	size_t in_len;
 	bool discarding; /* inside an over-long line: drop input up to its '\n' */
@@ -36,6 +37,7 @@ struct console {
 	dev_t path_dev; /* identity of the socket file we created, so we unlink only ours */
 	ino_t path_ino;
 	ev_io accept_watcher;
+	double stall_seconds;
 	struct console_client *clients;
 	unsigned n_clients;
 	unsigned next_id;
@@ -54,7 +56,13 @@ struct console *console_new(struct ev_loop *loop, const struct log *lg,
 	c->ctx = ctx;
 	c->listen_fd = -1;
 	c->next_id = 1;
+	c->stall_seconds = CONSOLE_STALL_SECONDS;
 	return c;
+}
+
+void console_set_stall_timeout(struct console *c, double seconds)
+{
+	c->stall_seconds = seconds;
 }
 
 static void client_free(struct console_client *cl)
@@ -69,6 +77,7 @@ static void client_free(struct console_client *cl)
 	c->n_clients--;
 	ev_io_stop(c->loop, &cl->read_watcher);
 	ev_io_stop(c->loop, &cl->write_watcher);
+	ev_timer_stop(c->loop, &cl->stall_timer);
 	close(cl->fd);
 	c->handlers->close(c->ctx, cl->id);
 	log_debug(c->log, "console", "client %u disconnected", cl->id);
@@ -96,6 +105,8 @@ static bool client_queue(struct console_client *cl, const char *data, size_t len
 	memcpy(cl->out + cl->out_len, data, len);
 	cl->out_len += len;
 	ev_io_start(cl->console->loop, &cl->write_watcher);
+	if (!ev_is_active(&cl->stall_timer))
+		ev_timer_again(cl->console->loop, &cl->stall_timer);
 	return true;
 }
 
@@ -223,16 +234,30 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	cl->out_sent += (size_t)n;
+	ev_timer_again(loop, &cl->stall_timer); /* progress */
 	if (cl->out_sent < cl->out_len)
 		return;
 	cl->out_len = cl->out_sent = 0;
 	ev_io_stop(loop, w);
+	ev_timer_stop(loop, &cl->stall_timer);
 	/* Input may have been left waiting while the client was paused. */
 	if (cl->in_len && !client_drain_lines(cl)) {
 		client_free(cl);
 		return;
 	}
 	update_read_interest(cl);
+}
+
+static void on_client_stalled(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct console_client *cl = w->data;
+
+	(void)loop;
+	(void)revents;
+	log_warnx(cl->console->log, "console",
+		  "client %u dropped: it has not read its replies for %.0f s", cl->id,
+		  cl->console->stall_seconds);
+	client_free(cl);
 }
 
 static void client_accept(struct console *c, int fd)
@@ -249,7 +274,9 @@ static void client_accept(struct console *c, int fd)
 	cl->id = c->next_id++;
 	ev_io_init(&cl->read_watcher, on_client_read, fd, EV_READ);
 	ev_io_init(&cl->write_watcher, on_client_write, fd, EV_WRITE);
-	cl->read_watcher.data = cl->write_watcher.data = cl;
+	ev_init(&cl->stall_timer, on_client_stalled);
+	cl->stall_timer.repeat = c->stall_seconds;
+	cl->read_watcher.data = cl->write_watcher.data = cl->stall_timer.data = cl;
 	cl->next = c->clients;
 	c->clients = cl;
 	c->n_clients++;

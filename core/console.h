@@ -5,7 +5,8 @@
  * socket, the client connections and their bounded buffers; it does not
  * evaluate anything: each complete input line goes to handlers supplied by
  * the engine (which runs it in Lua). A client that stops reading its
- * replies is paused, then dropped; it never blocks the loop.
+ * replies is paused (no more input is read from it) and dropped when its
+ * output makes no progress for the stall timeout; it never blocks the loop.
  */
 #ifndef MOONVPN_CONSOLE_H
 #define MOONVPN_CONSOLE_H
@@ -25,6 +26,7 @@ enum {
 	CONSOLE_CLIENTS_MAX = 32,
 	CONSOLE_PAUSE_BYTES = 256 * 1024, /* stop reading a client with this much unsent output */
 	CONSOLE_OUTPUT_MAX_BYTES = 16 * 1024 * 1024, /* drop a client with this much unsent */
+	CONSOLE_STALL_SECONDS = 30, /* drop a client whose output has not moved for this long */
 };
 
 struct console_handlers {
@@ -40,7 +42,11 @@ struct console;
 
 /* A console with no listener yet. The handlers and ctx must outlive it. */
 struct console *console_new(struct ev_loop *loop, const struct log *lg,
-			    const struct console_handlers *handlers, void *ctx);
+			    const struct console_handlers *handlers, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Changes the stall timeout (default CONSOLE_STALL_SECONDS); for tests. */
+void console_set_stall_timeout(struct console *c, double seconds);
 
 /*
  * Listens on path (NULL: stop listening). Replaces a previous listener

@@ -44,6 +44,10 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (!e->cfg) {
+		log_warnx(&e->log, "engine", "received SIGHUP during start-up: ignored");
+		return;
+	}
 	log_info(&e->log, "engine", "received SIGHUP, reloading %s", e->config_path);
 	if (engine_reload(e, err, sizeof(err)) < 0)
 		log_error(&e->log, "config", "reload failed, keeping the running configuration: %s",
@@ -84,9 +88,14 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 	e->console = console_new(e->loop, &e->log, &e->console_handlers, e);
 	if (!e->console)
 		goto nomem;
+	/* Caught from the start: a signal during start-up is handled once the loop runs
+	 * (a SIGTERM then exits cleanly) instead of killing a half-started engine. */
 	signal_init(e, &e->sig_int, on_stop_signal, SIGINT);
 	signal_init(e, &e->sig_term, on_stop_signal, SIGTERM);
 	signal_init(e, &e->sig_hup, on_sighup, SIGHUP);
+	ev_signal_start(e->loop, &e->sig_int);
+	ev_signal_start(e->loop, &e->sig_term);
+	ev_signal_start(e->loop, &e->sig_hup);
 	return e;
 nomem:
 	snprintf(err, errlen, "out of memory");
@@ -123,7 +132,7 @@ static int open_resources(struct engine *e, const struct config *cfg)
 	int rc = device_open(&e->device, &cfg->device, err, sizeof(err));
 
 	if (rc < 0) {
-		log_error(&e->log, "device", "%s", err);
+		log_error(&e->log, "engine", "%s", err); /* err names the device */
 		return rc;
 	}
 	log_device(e, "created");
@@ -158,9 +167,6 @@ int engine_start(struct engine *e)
 	}
 	script_commit_config(e->script);
 	e->cfg = cfg;
-	ev_signal_start(e->loop, &e->sig_int);
-	ev_signal_start(e->loop, &e->sig_term);
-	ev_signal_start(e->loop, &e->sig_hup);
 	e->started_at = ev_now(e->loop);
 	log_info(&e->log, "engine", "moonvpn %s started with %s (pid %ld)", MOONVPN_VERSION,
 		 e->config_path, (long)getpid());
@@ -172,26 +178,57 @@ void engine_run(struct engine *e)
 	ev_run(e->loop, 0);
 }
 
-/* Replaces the device by one for cfg; on failure reopens the old one. */
-static int recreate_device(struct engine *e, const struct config *cfg, char *err, size_t errlen)
+/* True when the device for cfg cannot have the running device's name. */
+static bool can_coexist(const struct device *dev, const struct device_config *cfg)
 {
-	const struct config *old = e->cfg;
+	return !cfg->name[0] || strcmp(cfg->name, device_name(dev)) != 0;
+}
+
+/* Reopens the running configuration's device after a failed replacement. */
+static void restore_device(struct engine *e)
+{
 	char again[ENGINE_ERR_MAX];
-	int rc;
 
 	device_free(e->device);
 	e->device = NULL;
-	rc = device_open(&e->device, &cfg->device, err, errlen);
-	if (rc == 0) {
-		log_device(e, "recreated");
-		return 0;
-	}
-	if (device_open(&e->device, &old->device, again, sizeof(again)) < 0) {
+	if (device_open(&e->device, &e->cfg->device, again, sizeof(again)) < 0) {
 		e->device = NULL;
-		log_error(&e->log, "device", "cannot restore the previous device either: %s",
+		log_error(&e->log, "engine", "cannot restore the previous device either: %s",
 			  again);
+		return;
 	}
-	return rc;
+	log_device(e, "restored");
+}
+
+/*
+ * Replaces the device by one for cfg. When both can exist at once the new
+ * one is opened first (without routes, which the old one still holds), so
+ * that most failures leave the running device untouched; then the old one
+ * goes and the routes move over. With the same name (a new type) the old
+ * one must go first. A failure after the old device is gone reopens it.
+ */
+static int recreate_device(struct engine *e, const struct config *cfg, char *err, size_t errlen)
+{
+	struct device_config no_routes = cfg->device;
+	struct device *fresh = NULL;
+	int rc;
+
+	no_routes.n_routes = 0;
+	if (e->device && can_coexist(e->device, &cfg->device)) {
+		rc = device_open(&fresh, &no_routes, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	device_free(e->device);
+	e->device = fresh;
+	rc = fresh ? device_reconfigure(fresh, &cfg->device, err, errlen)
+		   : device_open(&e->device, &cfg->device, err, errlen);
+	if (rc < 0) {
+		restore_device(e);
+		return rc;
+	}
+	log_device(e, "recreated");
+	return 0;
 }
 
 static int apply_device(struct engine *e, const struct config *cfg, char *err, size_t errlen)

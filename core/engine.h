@@ -45,7 +45,8 @@ struct engine {
 };
 
 /* A new engine with its loop and VM; nothing opened yet. NULL with err set on failure. */
-struct engine *engine_new(const struct engine_options *opts, char *err, size_t errlen);
+struct engine *engine_new(const struct engine_options *opts, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Loads the configuration, then opens the device and the console. Logs why on failure. */
 int engine_start(struct engine *e) __attribute__((warn_unused_result));

@@ -26,7 +26,8 @@ struct script;
  * root/plugins/). engine may be NULL (for --check): then the console
  * built-ins that need a running engine raise an error.
  */
-struct script *script_new(struct engine *engine, const char *root, char *err, size_t errlen);
+struct script *script_new(struct engine *engine, const char *root, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Closes the VM. NULL is a no-op. */
 void script_free(struct script *s);

@@ -174,6 +174,31 @@ static void test_stuck_client(struct ev_loop *loop, struct console *c, struct fa
 	spin(loop);
 }
 
+/* A client whose output stays unread past the stall timeout is dropped. */
+static void test_stall_drop(struct ev_loop *loop, struct console *c)
+{
+	char line[1024];
+	int stuck = connect_to(console_path(c));
+	ev_tstamp deadline;
+
+	console_set_stall_timeout(c, 0.2);
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	for (int i = 0; i < 2000; i++) {
+		if (write(stuck, line, strlen(line)) < 0)
+			break;
+		spin(loop);
+	}
+	CHECK(console_client_count(c) == 1, "stuck client connected");
+	deadline = ev_time() + 3;
+	while (console_client_count(c) > 0 && ev_time() < deadline)
+		ev_run(loop, EVRUN_ONCE);
+	CHECK(console_client_count(c) == 0, "stuck client dropped after the stall timeout");
+	close(stuck);
+	console_set_stall_timeout(c, CONSOLE_STALL_SECONDS);
+}
+
 static void test_socket_file(const char *dir, struct ev_loop *loop, const struct log *lg,
 			     struct fake *f)
 {
@@ -226,6 +251,7 @@ int main(void)
 	test_framing(loop, c, &f);
 	test_long_line(loop, c);
 	test_stuck_client(loop, c, &f);
+	test_stall_drop(loop, c);
 	console_free(c);
 	test_socket_file(dir, loop, &lg, &f);
 	ev_loop_destroy(loop);

@@ -15,8 +15,14 @@
 -- Only addresses inside the namespaces created here are ever used.
 local M = {}
 
+math.randomseed(os.time() ~ tonumber(tostring({}):match("0x(%x+)"), 16))
+
 local namespaces, processes = {}, {}
 local counter = 0
+
+-- Every name made here starts with this (spec/run-busted sets one per run), so
+-- that spec/helpers/cleanup removes this run's leftovers and no other run's.
+M.PREFIX = os.getenv("MVT_PREFIX") or ("mvt-" .. math.random(1e6))
 
 local function shell_quote(s)
 	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
@@ -40,7 +46,7 @@ end
 --- A unique temporary directory, removed by cleanup().
 function M.tmpdir()
 	counter = counter + 1
-	local dir = string.format("/tmp/mvt-%d-%d-%d", os.time(), math.random(1e6), counter)
+	local dir = string.format("/tmp/%s-%d-%d", M.PREFIX, math.random(1e6), counter)
 	assert(M.sh("mkdir -p " .. dir .. " && chmod 755 " .. dir))
 	namespaces[#namespaces + 1] = { dir = dir }
 	return dir
@@ -66,7 +72,7 @@ ns_mt.__index = ns_mt
 --- A new namespace with its loopback up.
 function M.new()
 	counter = counter + 1
-	local name = string.format("mvt-%d-%d", math.random(1e6), counter)
+	local name = string.format("%s-%d-%d", M.PREFIX, math.random(1e6), counter)
 	assert(M.sh("ip netns add " .. name))
 	local ns = setmetatable({ name = name }, ns_mt)
 	namespaces[#namespaces + 1] = ns
@@ -197,5 +203,4 @@ function M.is_root()
 	return ok and out:match("^0%s*$") ~= nil
 end
 
-math.randomseed(os.time() ~ tonumber(tostring({}):match("0x(%x+)"), 16))
 return M

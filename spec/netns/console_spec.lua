@@ -90,13 +90,15 @@ describe("#netns moonvpn console", function()
 	end)
 
 	it("serves several clients at once, and a stuck one blocks nobody", function()
-		-- A client that connects and then never sends a full line nor reads.
-		local fifo = netns.tmpdir() .. "/fifo"
-		assert(netns.sh("mkfifo " .. fifo))
-		local stuck = netns.spawn(nil, { "sh", "-c", "exec 3<>" .. fifo .. "; " ..
-			netns.quote(mv.bin) .. " console " .. netns.quote(socket) .. " <&3" })
-		local idle = netns.spawn(nil, { "sh", "-c", "sleep 30 | " .. netns.quote(mv.bin) ..
-			" console " .. netns.quote(socket) })
+		-- Two clients that connect and then neither send a full line nor read.
+		-- exec keeps the spawned pid the client's own, so stop() kills the client.
+		local function silent_client()
+			local fifo = netns.tmpdir() .. "/fifo"
+			assert(netns.sh("mkfifo " .. fifo))
+			return netns.spawn(nil, { "sh", "-c", "exec 3<>" .. fifo .. "; exec " ..
+				netns.quote(mv.bin) .. " console " .. netns.quote(socket) .. " <&3" })
+		end
+		local stuck, idle = silent_client(), silent_client()
 		netns.sleep(0.3)
 		local status, out = mv.console(socket, "status().console_clients")
 		assert.are.equal(0, status)
@@ -148,6 +150,21 @@ describe("#netns moonvpn console", function()
 		out = out:gsub("\r", "")
 		assert.truthy(out:find("moonvpn %S+ console: help%(%) lists the built%-ins"), out)
 		assert.truthy(out:find("moonvpn> function f()\n   ...> return 6 * 7\n   ...> end\nmoonvpn> f()\n42\n", 1, true), out)
+	end)
+
+	it("reload() from one client leaves the other clients connected", function()
+		local fifo = netns.tmpdir() .. "/fifo"
+		assert(netns.sh("mkfifo " .. fifo))
+		local other = netns.spawn(nil, { "sh", "-c", "exec 3<>" .. fifo .. "; exec " ..
+			netns.quote(mv.bin) .. " console " .. netns.quote(socket) .. " <&3" })
+		netns.sleep(0.3)
+		local status, out = mv.console(socket, "reload()")
+		assert.are.equal(0, status, out)
+		status, out = mv.console(socket, "status().console_clients")
+		assert.are.equal(0, status)
+		assert.are.equal("2\n", out)
+		assert.is_nil(other:status())
+		other:stop("KILL")
 	end)
 
 	it("help() lists the built-ins", function()

@@ -149,6 +149,67 @@ describe("#netns moonvpn engine", function()
 		assert.are.equal(0, p:stop())
 	end)
 
+	it("reloads a renamed device and a moved console: new ones first, old ones gone", function()
+		local dir = netns.tmpdir()
+		local p, path = start(ns, server(TUN .. '  console = "' .. dir .. '/a.sock",'))
+		started(p)
+		netns.write_file(path, server([[
+  device = { type = "tun", name = "mvt1", mtu = 1400 },
+  routes = { "10.99.0.0/16" },
+  console = "]] .. dir .. [[/b.sock",
+]]))
+		p:signal("HUP")
+		assert(p:wait_log("config: reloaded", 10))
+		assert.falsy(ns:sh("ip link show dev mvt0"))
+		assert.truthy(ip(ns, "addr show dev mvt1"):find("inet 10.77.0.1/24", 1, true))
+		assert.truthy(ip(ns, "route"):find("10.99.0.0/16 dev mvt1", 1, true))
+		assert.is_nil(netns.read_file(dir .. "/a.sock"))
+		assert.are.equal(0, (mv.console(dir .. "/b.sock", "1")))
+		assert.are.equal(0, p:stop())
+		assert.is_nil(netns.read_file(dir .. "/b.sock"))
+	end)
+
+	it("rolls back when a validated reload cannot be applied", function()
+		local p, path = start(ns, server(TUN))
+		started(p)
+		-- Someone else owns this route already: the new config validates but cannot apply.
+		assert(ns:sh("ip link add mvtx type veth peer name mvty && ip link set mvtx up && " ..
+			"ip route add 10.55.0.0/16 dev mvtx"))
+		netns.write_file(path, server([[
+  device = { type = "tun", name = "mvt0", mtu = 1300 },
+  routes = { "10.99.0.0/16", "10.55.0.0/16" },
+]]))
+		p:signal("HUP")
+		local ok, out = p:wait_log("reload failed", 10)
+		assert(ok, out)
+		assert.truthy(out:find("10.55.0.0/16", 1, true), out)
+		assert.truthy(ip(ns, "link show dev mvt0"):find("mtu 1400", 1, true))
+		local routes = ip(ns, "route")
+		assert.truthy(routes:find("10.99.0.0/16 dev mvt0", 1, true))
+		assert.truthy(routes:find("10.55.0.0/16 dev mvtx", 1, true))
+		assert.truthy(ip(ns, "addr show dev mvt0"):find("inet6 fd00:77::1/64", 1, true))
+		assert.are.equal(0, p:stop())
+	end)
+
+	it("restores the old device when a renamed one cannot take its routes", function()
+		local p, path = start(ns, server(TUN))
+		started(p)
+		assert(ns:sh("ip link add mvtx type veth peer name mvty && ip link set mvtx up && " ..
+			"ip route add 10.55.0.0/16 dev mvtx"))
+		netns.write_file(path, server([[
+  device = { type = "tun", name = "mvt1", mtu = 1400 },
+  routes = { "10.55.0.0/16" },
+]]))
+		p:signal("HUP")
+		local ok, out = p:wait_log("reload failed", 10)
+		assert(ok, out)
+		assert.truthy(out:find("restored tun device mvt0", 1, true), out)
+		assert.falsy(ns:sh("ip link show dev mvt1"))
+		assert.truthy(ip(ns, "route"):find("10.99.0.0/16 dev mvt0", 1, true))
+		assert.truthy(ip(ns, "addr show dev mvt0"):find("inet 10.77.0.1/24", 1, true))
+		assert.are.equal(0, p:stop())
+	end)
+
 	it("takes the log level from the config, and -v over it", function()
 		local p = start(ns, server(TUN .. '  log_level = "warn",'))
 		assert.truthy(ns:sh("sleep 0.5; ip link show dev mvt0"))

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+
+struct crypto {
+	EVP_KDF *tls1_prf;
+};
+
+/* Appends OpenSSL's queued errors to a message, and empties the queue. */
+static void openssl_error(char *err, size_t errlen, const char *what)
+{
+	unsigned long e;
+	size_t off;
+
+	snprintf(err, errlen, "%s", what);
+	while ((e = ERR_get_error()) != 0) {
+		off = strlen(err);
+		if (off + 3 >= errlen)
+			continue;
+		snprintf(err + off, errlen - off, ": ");
+		ERR_error_string_n(e, err + off + 2, errlen - off - 2);
+	}
+}
+
+struct crypto *crypto_new(char *err, size_t errlen)
+{
+	struct crypto *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* Fetched once: implicit fetches on every use are slow (openssl#17064). */
+	c->tls1_prf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
+	if (!c->tls1_prf) {
+		openssl_error(err, errlen, "crypto: OpenSSL has no TLS1-PRF");
+		crypto_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void crypto_free(struct crypto *c)
+{
+	if (!c)
+		return;
+	EVP_KDF_free(c->tls1_prf);
+	free(c);
+}
+
+int crypto_tls1_prf(const struct crypto *c, const uint8_t *secret, size_t secret_len,
+		    const uint8_t *seed, size_t seed_len, uint8_t *out, size_t out_len, char *err,
+		    size_t errlen)
+{
+	EVP_KDF_CTX *kctx = EVP_KDF_CTX_new(c->tls1_prf);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"MD5-SHA1", 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, (void *)secret,
+						  secret_len),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, (void *)seed, seed_len),
+		OSSL_PARAM_construct_end(),
+	};
+	int ok = kctx && EVP_KDF_derive(kctx, out, out_len, params) == 1;
+
+	EVP_KDF_CTX_free(kctx);
+	if (!ok) {
+		openssl_error(err, errlen, "crypto: TLS1-PRF with MD5-SHA1 failed");
+		return -1;
+	}
+	return 0;
+}
+
+void crypto_wipe(void *p, size_t len)
+{
+	OPENSSL_cleanse(p, len);
+}

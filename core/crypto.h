@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The door to OpenSSL for everything but the TLS session itself: the
+ * algorithms fetched once at start-up, and the primitives the protocol
+ * needs from them (so far the TLS 1.0 PRF of OpenVPN's legacy key
+ * derivation). Errors drain OpenSSL's error queue into the caller's message.
+ * Knows nothing of sessions, packets or key states.
+ */
+#ifndef MOONVPN_CRYPTO_H
+#define MOONVPN_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct crypto;
+
+/* Fetches the algorithms; NULL with err set when OpenSSL lacks one. */
+struct crypto *crypto_new(char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* NULL is a no-op. */
+void crypto_free(struct crypto *c);
+
+/*
+ * The TLS 1.0/1.1 PRF (RFC 2246 section 5: P_MD5 xor P_SHA1 over the two
+ * halves of the secret), with seed the label and seed concatenated.
+ * Returns 0, or -1 with err set (e.g. FIPS builds refuse MD5).
+ */
+int crypto_tls1_prf(const struct crypto *c, const uint8_t *secret, size_t secret_len,
+		    const uint8_t *seed, size_t seed_len, uint8_t *out, size_t out_len, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+
+/* Overwrites secret memory in a way the compiler cannot optimize away. */
+void crypto_wipe(void *p, size_t len);
+
+#endif

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls.h"
+
+struct tls_ctx {
+	SSL_CTX *ssl_ctx;
+	enum tls_role role;
+};
+
+struct tls_session {
+	SSL *ssl;
+	BIO *in;  /* ciphertext from the peer, read by OpenSSL */
+	BIO *out; /* ciphertext for the peer, written by OpenSSL */
+	enum tls_role role;
+	char peer_cn[TLS_CN_MAX];
+	char error[TLS_ERR_MAX];
+};
+
+/* Writes what and the first queued OpenSSL reason into err, emptying the queue. */
+static void openssl_error(char *err, size_t errlen, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+	snprintf(err, errlen, "%s%s%s", what, reason ? ": " : "", reason ? reason : "");
+	ERR_clear_error();
+}
+
+/* "tls: cannot load the CA certificate from PATH: reason", emptying OpenSSL's queue. */
+static int file_error(char *err, size_t errlen, const char *what, const char *path)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+	snprintf(err, errlen, "tls: cannot load %s from %s%s%s", what, path, reason ? ": " : "",
+		 reason ? reason : "");
+	ERR_clear_error();
+	return -EINVAL;
+}
+
+static int load_ca(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t errlen)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	X509_LOOKUP *lookup;
+
+	if (SSL_CTX_load_verify_file(ctx, cfg->ca) != 1)
+		return file_error(err, errlen, "the CA certificate", cfg->ca);
+	if (!cfg->crl)
+		return 0;
+	lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+	if (!lookup || X509_load_crl_file(lookup, cfg->crl, X509_FILETYPE_PEM) < 1)
+		return file_error(err, errlen, "the CRL", cfg->crl);
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
+static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t errlen)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1)
+		return file_error(err, errlen, "the certificate", cfg->cert);
+	/* OpenSSL already compares the key with the certificate while loading it. */
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
+		return file_error(err, errlen, "the private key", cfg->key);
+	if (ERR_peek_last_error() || SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "tls: the key in %s does not belong to the certificate in %s",
+			 cfg->key, cfg->cert);
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Remembers the peer's common name (depth 0) even when verification fails. */
+static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
+	X509 *cert = X509_STORE_CTX_get_current_cert(store);
+
+	if (s && cert && X509_STORE_CTX_get_error_depth(store) == 0)
+		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, s->peer_cn,
+					  sizeof(s->peer_cn));
+	return preverify_ok;
+}
+
+static void configure(SSL_CTX *ctx, enum tls_role role)
+{
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* The peer must present a certificate for our role's counterpart. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	SSL_CTX_set_purpose(ctx,
+			    role == TLS_SERVER ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
+	/* Each key state is a fresh handshake; resumption tickets would only be noise. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 0);
+}
+
+int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
+{
+	struct tls_ctx *c = calloc(1, sizeof(*c));
+	int rc = -ENOMEM;
+
+	if (!c)
+		goto fail;
+	c->role = cfg->role;
+	c->ssl_ctx =
+		SSL_CTX_new(cfg->role == TLS_SERVER ? TLS_server_method() : TLS_client_method());
+	if (!c->ssl_ctx)
+		goto fail;
+	configure(c->ssl_ctx, cfg->role);
+	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
+	    (rc = load_identity(c->ssl_ctx, cfg, err, errlen)) < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "tls: out of memory");
+	tls_ctx_free(c);
+	return rc;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	SSL_CTX_free(ctx->ssl_ctx);
+	free(ctx);
+}
+
+struct tls_session *tls_session_new(struct tls_ctx *ctx)
+{
+	struct tls_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->role = ctx->role;
+	s->ssl = SSL_new(ctx->ssl_ctx);
+	s->in = BIO_new(BIO_s_mem());
+	s->out = BIO_new(BIO_s_mem());
+	if (!s->ssl || !s->in || !s->out) {
+		BIO_free(s->in);
+		BIO_free(s->out);
+		SSL_free(s->ssl);
+		free(s);
+		return NULL;
+	}
+	/* An empty memory BIO means "wait for more", not end of file. */
+	BIO_set_mem_eof_return(s->in, -1);
+	SSL_set_bio(s->ssl, s->in, s->out); /* the SSL owns both BIOs now */
+	SSL_set_app_data(s->ssl, s);
+	if (ctx->role == TLS_SERVER)
+		SSL_set_accept_state(s->ssl);
+	else
+		SSL_set_connect_state(s->ssl);
+	return s;
+}
+
+void tls_session_free(struct tls_session *s)
+{
+	if (!s)
+		return;
+	SSL_free(s->ssl);
+	free(s);
+}
+
+int tls_session_put_ciphertext(struct tls_session *s, const uint8_t *data, size_t len)
+{
+	if (len > INT32_MAX || BIO_write(s->in, data, (int)len) != (int)len)
+		return -1;
+	return 0;
+}
+
+size_t tls_session_pending_ciphertext(struct tls_session *s)
+{
+	return BIO_ctrl_pending(s->out);
+}
+
+size_t tls_session_get_ciphertext(struct tls_session *s, uint8_t *out, size_t cap)
+{
+	int n = BIO_read(s->out, out, cap > INT32_MAX ? INT32_MAX : (int)cap);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The reason a peer certificate was refused, in the words an operator needs. */
+static const char *verify_reason(long result)
+{
+	switch (result) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+		return "certificate signed by an unknown CA";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return "certificate expired";
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "certificate not yet valid";
+	case X509_V_ERR_CERT_REVOKED:
+		return "certificate revoked";
+	case X509_V_ERR_INVALID_PURPOSE:
+		return "certificate has the wrong key usage";
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+		return "no CRL from the certificate's CA";
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+		return "the CRL has expired";
+	}
+	return NULL;
+}
+
+static void record_failure(struct tls_session *s)
+{
+	long result = SSL_get_verify_result(s->ssl);
+	const char *reason = verify_reason(result);
+	const char *peer = s->role == TLS_SERVER ? "client" : "server";
+
+	if (reason) {
+		snprintf(s->error, sizeof(s->error), "%s %s", peer, reason);
+	} else if (result != X509_V_OK) {
+		snprintf(s->error, sizeof(s->error), "%s certificate refused: %s", peer,
+			 X509_verify_cert_error_string(result));
+	} else {
+		unsigned long e = ERR_peek_last_error();
+		int r = e ? ERR_GET_REASON(e) : 0;
+
+		if (r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+			snprintf(s->error, sizeof(s->error), "%s sent no certificate", peer);
+		else
+			openssl_error(s->error, sizeof(s->error), "TLS handshake failed");
+	}
+	ERR_clear_error();
+}
+
+int tls_session_handshake(struct tls_session *s)
+{
+	int rc;
+
+	if (SSL_is_init_finished(s->ssl))
+		return 1;
+	rc = SSL_do_handshake(s->ssl);
+	if (rc == 1)
+		return 1;
+	switch (SSL_get_error(s->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return 0;
+	}
+	record_failure(s);
+	return -1;
+}
+
+int tls_session_write(struct tls_session *s, const uint8_t *data, size_t len)
+{
+	size_t written;
+
+	if (SSL_write_ex(s->ssl, data, len, &written) != 1 || written != len) {
+		openssl_error(s->error, sizeof(s->error), "TLS write failed");
+		return -1;
+	}
+	return 0;
+}
+
+ssize_t tls_session_read(struct tls_session *s, uint8_t *out, size_t cap)
+{
+	size_t n;
+	int rc = SSL_read_ex(s->ssl, out, cap, &n);
+
+	if (rc == 1)
+		return (ssize_t)n;
+	switch (SSL_get_error(s->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return 0;
+	}
+	openssl_error(s->error, sizeof(s->error), "TLS read failed");
+	return -1;
+}
+
+int tls_session_export(struct tls_session *s, const char *label, uint8_t *out, size_t len)
+{
+	return SSL_export_keying_material(s->ssl, out, len, label, strlen(label), NULL, 0, 0) == 1
+		       ? 0
+		       : -1;
+}
+
+const char *tls_session_peer_cn(const struct tls_session *s)
+{
+	return s->peer_cn;
+}
+
+const char *tls_session_error(const struct tls_session *s)
+{
+	return s->error[0] ? s->error : "no error";
+}
+
+const char *tls_session_version(const struct tls_session *s)
+{
+	return SSL_get_version(s->ssl);
+}
+
+const char *tls_session_cipher(const struct tls_session *s)
+{
+	return SSL_get_cipher_name(s->ssl);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS for the control channel, through OpenSSL 3 over memory BIOs: the
+ * caller feeds the peer's ciphertext in (the reliability layer's in-order
+ * payloads) and takes ciphertext out to send, so no socket is involved.
+ * TLS 1.2 is the minimum, 1.3 is preferred; a server requires a client
+ * certificate signed by its CA (optionally checked against a CRL) and with
+ * the clientAuth key usage; a client requires serverAuth of the server.
+ * A refused handshake says why in one line (unknown CA, expired, not yet
+ * valid, revoked, wrong key usage, no certificate) with the peer's common
+ * name when known. Also exports keying material (TLS-EKM). Does not know
+ * about packets, sessions or OpenVPN messages.
+ */
+#ifndef MOONVPN_TLS_H
+#define MOONVPN_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum tls_role {
+	TLS_SERVER,
+	TLS_CLIENT,
+};
+
+enum {
+	TLS_ERR_MAX = 256,
+	TLS_CN_MAX = 256,
+};
+
+struct tls_config {
+	enum tls_role role;
+	const char *ca;	  /* PEM file of the CA that signs the peer */
+	const char *cert; /* our certificate (PEM) */
+	const char *key;  /* its private key (PEM) */
+	const char *crl;  /* optional PEM CRL checked against the peer's certificate */
+};
+
+struct tls_ctx;
+struct tls_session;
+
+/* Loads certificates and keys; on failure err names the file and the reason. */
+int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/* A new session (one per key state); NULL when out of memory. */
+struct tls_session *tls_session_new(struct tls_ctx *ctx) __attribute__((warn_unused_result));
+void tls_session_free(struct tls_session *s);
+
+/* Ciphertext received from the peer, in order. 0, or -1 when out of memory. */
+int tls_session_put_ciphertext(struct tls_session *s, const uint8_t *data, size_t len)
+	__attribute__((warn_unused_result));
+
+/* Ciphertext to send to the peer: copies up to cap bytes; 0 when there is none. */
+size_t tls_session_get_ciphertext(struct tls_session *s, uint8_t *out, size_t cap);
+size_t tls_session_pending_ciphertext(struct tls_session *s);
+
+/* Advances the handshake: 1 complete, 0 waiting for the peer, -1 refused or failed. */
+int tls_session_handshake(struct tls_session *s);
+
+/* Application data through the established session. 0 / bytes read, or -1 on failure. */
+int tls_session_write(struct tls_session *s, const uint8_t *data, size_t len)
+	__attribute__((warn_unused_result));
+ssize_t tls_session_read(struct tls_session *s, uint8_t *out, size_t cap);
+
+/* TLS exporter (RFC 5705/8446) with no context; 0 or -1. */
+int tls_session_export(struct tls_session *s, const char *label, uint8_t *out, size_t len)
+	__attribute__((warn_unused_result));
+
+/* The peer certificate's common name ("" until seen), and why the handshake failed. */
+const char *tls_session_peer_cn(const struct tls_session *s);
+const char *tls_session_error(const struct tls_session *s);
+/* "TLSv1.3", and the cipher suite name, once established. */
+const char *tls_session_version(const struct tls_session *s);
+const char *tls_session_cipher(const struct tls_session *s);
+
+#endif

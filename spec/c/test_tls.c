@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+/*
+ * TLS sessions over memory BIOs: a server and a client session pump
+ * ciphertext to each other in memory, with certificates from a throwaway
+ * PKI (scripts/make-pki). A good client completes TLS 1.3, both sides
+ * export the same key block, data flows; each kind of bad certificate is
+ * refused with its reason and the peer's common name.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls.h"
+#include "unit.h"
+
+static char pki[64];
+
+static const char *pki_file(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", pki, name);
+	return buf;
+}
+
+static size_t move_ciphertext(struct tls_session *from, struct tls_session *to)
+{
+	uint8_t buf[4096];
+	size_t n, total = 0;
+
+	while ((n = tls_session_get_ciphertext(from, buf, sizeof(buf))) > 0) {
+		CHECK(tls_session_put_ciphertext(to, buf, n) == 0, "put ciphertext");
+		total += n;
+	}
+	return total;
+}
+
+/* Runs both handshakes to the end; returns the two results. */
+static void pump(struct tls_session *server, struct tls_session *client, int *srv, int *cli)
+{
+	*srv = *cli = 0;
+	for (int round = 0; round < 20; round++) {
+		if (*cli == 0)
+			*cli = tls_session_handshake(client);
+		move_ciphertext(client, server);
+		if (*srv == 0)
+			*srv = tls_session_handshake(server);
+		size_t moved = move_ciphertext(server, client);
+		if (*srv != 0 && *cli != 0 && moved == 0)
+			break;
+		if (*srv < 0 && *cli == 0)
+			*cli = tls_session_handshake(client); /* let the client read the alert */
+	}
+}
+
+struct pair {
+	struct tls_ctx *sctx, *cctx;
+	struct tls_session *server, *client;
+};
+
+static bool make_pair(struct pair *p, const char *client_cert, const char *client_ca,
+		      const char *crl)
+{
+	char ca[128], scrt[128], skey[128], ccrt[128], ckey[128], cca[128], crlp[128], err[256];
+	char name[64];
+	struct tls_config scfg = { TLS_SERVER, pki_file(ca, sizeof(ca), "ca.crt"),
+				   pki_file(scrt, sizeof(scrt), "server.crt"),
+				   pki_file(skey, sizeof(skey), "server.key"),
+				   crl ? pki_file(crlp, sizeof(crlp), crl) : NULL };
+	struct tls_config ccfg = { TLS_CLIENT, pki_file(cca, sizeof(cca), client_ca), NULL, NULL,
+				   NULL };
+
+	snprintf(name, sizeof(name), "%s.crt", client_cert);
+	ccfg.cert = pki_file(ccrt, sizeof(ccrt), name);
+	snprintf(name, sizeof(name), "%s.key", client_cert);
+	ccfg.key = pki_file(ckey, sizeof(ckey), name);
+	memset(p, 0, sizeof(*p));
+	CHECK(tls_ctx_new(&p->sctx, &scfg, err, sizeof(err)) == 0, "server ctx: %s", err);
+	CHECK(tls_ctx_new(&p->cctx, &ccfg, err, sizeof(err)) == 0, "client ctx: %s", err);
+	if (!p->sctx || !p->cctx)
+		return false;
+	p->server = tls_session_new(p->sctx);
+	p->client = tls_session_new(p->cctx);
+	return p->server && p->client;
+}
+
+static void free_pair(struct pair *p)
+{
+	tls_session_free(p->server);
+	tls_session_free(p->client);
+	tls_ctx_free(p->sctx);
+	tls_ctx_free(p->cctx);
+}
+
+static void test_good_client(void)
+{
+	struct pair p;
+	int srv, cli;
+	uint8_t skeys[256], ckeys[256], buf[64];
+
+	if (!make_pair(&p, "client1", "ca.crt", "crl.pem"))
+		goto out;
+	pump(p.server, p.client, &srv, &cli);
+	CHECK(srv == 1 && cli == 1, "handshake: server %d (%s), client %d (%s)", srv,
+	      tls_session_error(p.server), cli, tls_session_error(p.client));
+	CHECK(strcmp(tls_session_version(p.server), "TLSv1.3") == 0, "TLS 1.3 preferred: %s",
+	      tls_session_version(p.server));
+	CHECK(strcmp(tls_session_peer_cn(p.server), "client1") == 0, "client CN: %s",
+	      tls_session_peer_cn(p.server));
+	CHECK(strcmp(tls_session_peer_cn(p.client), "server") == 0, "server CN");
+	CHECK(tls_session_export(p.server, "EXPORTER-OpenVPN-datakeys", skeys, sizeof(skeys)) ==
+			      0 &&
+		      tls_session_export(p.client, "EXPORTER-OpenVPN-datakeys", ckeys,
+					 sizeof(ckeys)) == 0,
+	      "export");
+	CHECK(memcmp(skeys, ckeys, sizeof(skeys)) == 0, "both sides export the same key block");
+	CHECK(tls_session_write(p.client, (const uint8_t *)"key method 2", 12) == 0, "write");
+	move_ciphertext(p.client, p.server);
+	CHECK(tls_session_read(p.server, buf, sizeof(buf)) == 12 &&
+		      memcmp(buf, "key method 2", 12) == 0,
+	      "read");
+	CHECK(tls_session_read(p.server, buf, sizeof(buf)) == 0, "nothing more yet");
+out:
+	free_pair(&p);
+}
+
+static const struct {
+	const char *cert;      /* the client's certificate */
+	const char *client_ca; /* the CA the client trusts */
+	const char *crl;
+	const char *server_error, *client_error, *cn; /* NULL: that side completes */
+} refusals[] = {
+	{ "stranger", "ca.crt", NULL, "client certificate signed by an unknown CA", NULL,
+	  "stranger" },
+	{ "expired", "ca.crt", NULL, "client certificate expired", NULL, "expired" },
+	{ "future", "ca.crt", NULL, "client certificate not yet valid", NULL, "future" },
+	{ "revoked", "ca.crt", "crl.pem", "client certificate revoked", NULL, "revoked" },
+	{ "server-as-client", "ca.crt", NULL, "client certificate has the wrong key usage", NULL,
+	  "server-as-client" },
+	{ "client2", "other-ca.crt", NULL, NULL, "server certificate signed by an unknown CA",
+	  "server" },
+};
+
+static void test_refusals(void)
+{
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		struct pair p;
+		int srv, cli;
+
+		if (!make_pair(&p, refusals[i].cert, refusals[i].client_ca, refusals[i].crl)) {
+			free_pair(&p);
+			continue;
+		}
+		pump(p.server, p.client, &srv, &cli);
+		CHECK(srv == -1 || cli == -1, "%s: refused (server %d, client %d)",
+		      refusals[i].cert, srv, cli);
+		if (refusals[i].server_error) {
+			CHECK(srv == -1 && strcmp(tls_session_error(p.server),
+						  refusals[i].server_error) == 0,
+			      "%s: server says \"%s\"", refusals[i].cert,
+			      tls_session_error(p.server));
+			CHECK(strcmp(tls_session_peer_cn(p.server), refusals[i].cn) == 0,
+			      "%s: CN \"%s\"", refusals[i].cert, tls_session_peer_cn(p.server));
+		}
+		if (refusals[i].client_error)
+			CHECK(cli == -1 && strcmp(tls_session_error(p.client),
+						  refusals[i].client_error) == 0,
+			      "%s: client says \"%s\"", refusals[i].cert,
+			      tls_session_error(p.client));
+		free_pair(&p);
+	}
+}
+
+static void test_load_errors(void)
+{
+	char ca[128], crt[128], key[128], err[256];
+	struct tls_ctx *ctx = NULL;
+	struct tls_config cfg = { TLS_SERVER, pki_file(ca, sizeof(ca), "ca.crt"),
+				  pki_file(crt, sizeof(crt), "server.crt"),
+				  pki_file(key, sizeof(key), "client1.key"), NULL };
+
+	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "does not belong to the certificate"),
+	      "mismatched key: %s", err);
+	cfg.key = pki_file(key, sizeof(key), "server.key");
+	cfg.cert = "/nonexistent/server.crt";
+	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "cannot load the certificate") &&
+		      strstr(err, "/nonexistent/server.crt"),
+	      "missing certificate: %s", err);
+	cfg.cert = pki_file(crt, sizeof(crt), "server.crt");
+	cfg.ca = "/nonexistent/ca.crt";
+	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) < 0 && strstr(err, "/nonexistent/ca.crt"),
+	      "missing CA: %s", err);
+	tls_ctx_free(ctx);
+}
+
+int main(void)
+{
+	char cmd[160];
+
+	snprintf(pki, sizeof(pki), "/tmp/mvt-tls-XXXXXX");
+	if (!mkdtemp(pki)) {
+		CHECK(0, "mkdtemp");
+		return unit_report("test_tls");
+	}
+	snprintf(cmd, sizeof(cmd), "scripts/make-pki %s 2 > /dev/null", pki);
+	CHECK(system(cmd) == 0, "scripts/make-pki (needs openssl)");
+	test_good_client();
+	test_refusals();
+	test_load_errors();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
+	CHECK(system(cmd) == 0, "cleanup");
+	return unit_report("test_tls");
+}

@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 struct crypto {
 	EVP_KDF *tls1_prf;
+	EVP_MAC *hmac;
 };
 
 /* Appends OpenSSL's queued errors to a message, and empties the queue. */
@@ -40,8 +42,9 @@ struct crypto *crypto_new(char *err, size_t errlen)
 	}
 	/* Fetched once: implicit fetches on every use are slow (openssl#17064). */
 	c->tls1_prf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
-	if (!c->tls1_prf) {
-		openssl_error(err, errlen, "crypto: OpenSSL has no TLS1-PRF");
+	c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (!c->tls1_prf || !c->hmac) {
+		openssl_error(err, errlen, "crypto: OpenSSL lacks TLS1-PRF or HMAC");
 		crypto_free(c);
 		return NULL;
 	}
@@ -53,6 +56,7 @@ void crypto_free(struct crypto *c)
 	if (!c)
 		return;
 	EVP_KDF_free(c->tls1_prf);
+	EVP_MAC_free(c->hmac);
 	free(c);
 }
 
@@ -81,4 +85,27 @@ int crypto_tls1_prf(const struct crypto *c, const uint8_t *secret, size_t secret
 void crypto_wipe(void *p, size_t len)
 {
 	OPENSSL_cleanse(p, len);
+}
+
+int crypto_hmac_sha256(const struct crypto *c, const uint8_t *key, size_t key_len,
+		       const uint8_t *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	EVP_MAC_CTX *mctx = EVP_MAC_CTX_new(c->hmac);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	size_t n = 0;
+	int ok = mctx && EVP_MAC_init(mctx, key, key_len, params) == 1 &&
+		 EVP_MAC_update(mctx, data, len) == 1 &&
+		 EVP_MAC_final(mctx, out, &n, CRYPTO_SHA256_LEN) == 1 && n == CRYPTO_SHA256_LEN;
+
+	EVP_MAC_CTX_free(mctx);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+int crypto_random(void *buf, size_t len)
+{
+	return len <= INT32_MAX && RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }

@@ -29,6 +29,16 @@ int crypto_tls1_prf(const struct crypto *c, const uint8_t *secret, size_t secret
 		    const uint8_t *seed, size_t seed_len, uint8_t *out, size_t out_len, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
 
+enum { CRYPTO_SHA256_LEN = 32 };
+
+/* HMAC-SHA256 of data under key into out. 0, or -1 (OpenSSL failure). */
+int crypto_hmac_sha256(const struct crypto *c, const uint8_t *key, size_t key_len,
+		       const uint8_t *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
+	__attribute__((warn_unused_result));
+
+/* Fills buf from OpenSSL's CSPRNG. 0, or -1. */
+int crypto_random(void *buf, size_t len) __attribute__((warn_unused_result));
+
 /* Overwrites secret memory in a way the compiler cannot optimize away. */
 void crypto_wipe(void *p, size_t len);
 

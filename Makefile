@@ -154,9 +154,12 @@ FUZZ_FLAGS    = -std=c11 -D_GNU_SOURCE -g -O1 -Icore -fsanitize=fuzzer,address,u
 
 fuzz: $(FUZZERS)
 
+# Targets whose module needs more than itself name the extra sources and libraries here.
+FUZZ_EXTRA_wrap = core/crypto.c core/statickey.c -lcrypto
+
 build/fuzz/fuzz_%: spec/fuzz/fuzz_%.c core/%.c core/%.h | build/fuzz
 	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/$*.c
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/$*.c $(FUZZ_EXTRA_$*)
 
 build/fuzz:
 	$(Q)mkdir -p $@

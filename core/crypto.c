@@ -14,6 +14,7 @@
 struct crypto {
 	EVP_KDF *tls1_prf;
 	EVP_MAC *hmac;
+	EVP_CIPHER *aes256_ctr;
 };
 
 /* Appends OpenSSL's queued errors to a message, and empties the queue. */
@@ -43,8 +44,9 @@ struct crypto *crypto_new(char *err, size_t errlen)
 	/* Fetched once: implicit fetches on every use are slow (openssl#17064). */
 	c->tls1_prf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
 	c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (!c->tls1_prf || !c->hmac) {
-		openssl_error(err, errlen, "crypto: OpenSSL lacks TLS1-PRF or HMAC");
+	c->aes256_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
+	if (!c->tls1_prf || !c->hmac || !c->aes256_ctr) {
+		openssl_error(err, errlen, "crypto: OpenSSL lacks TLS1-PRF, HMAC or AES-256-CTR");
 		crypto_free(c);
 		return NULL;
 	}
@@ -57,6 +59,7 @@ void crypto_free(struct crypto *c)
 		return;
 	EVP_KDF_free(c->tls1_prf);
 	EVP_MAC_free(c->hmac);
+	EVP_CIPHER_free(c->aes256_ctr);
 	free(c);
 }
 
@@ -87,22 +90,65 @@ void crypto_wipe(void *p, size_t len)
 	OPENSSL_cleanse(p, len);
 }
 
-int crypto_hmac_sha256(const struct crypto *c, const uint8_t *key, size_t key_len,
-		       const uint8_t *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
+size_t crypto_digest_size(const char *digest)
 {
-	EVP_MAC_CTX *mctx = EVP_MAC_CTX_new(c->hmac);
+	static const struct {
+		const char *name;
+		size_t size;
+	} digests[] = { { "SHA1", 20 }, { "SHA256", 32 }, { "SHA512", 64 } };
+
+	for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++)
+		if (strcmp(digest, digests[i].name) == 0)
+			return digests[i].size;
+	return 0;
+}
+
+int crypto_hmac(const struct crypto *c, const char *digest, const uint8_t *key, size_t key_len,
+		const struct crypto_iov *iov, size_t n_iov, uint8_t *out)
+{
+	size_t want = crypto_digest_size(digest), n = 0;
+	EVP_MAC_CTX *mctx = want ? EVP_MAC_CTX_new(c->hmac) : NULL;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
 		OSSL_PARAM_construct_end(),
 	};
-	size_t n = 0;
-	int ok = mctx && EVP_MAC_init(mctx, key, key_len, params) == 1 &&
-		 EVP_MAC_update(mctx, data, len) == 1 &&
-		 EVP_MAC_final(mctx, out, &n, CRYPTO_SHA256_LEN) == 1 && n == CRYPTO_SHA256_LEN;
+	int ok = mctx && EVP_MAC_init(mctx, key, key_len, params) == 1;
 
+	for (size_t i = 0; ok && i < n_iov; i++)
+		ok = EVP_MAC_update(mctx, iov[i].data, iov[i].len) == 1;
+	ok = ok && EVP_MAC_final(mctx, out, &n, want) == 1 && n == want;
 	EVP_MAC_CTX_free(mctx);
 	ERR_clear_error();
 	return ok ? 0 : -1;
+}
+
+int crypto_hmac_sha256(const struct crypto *c, const uint8_t *key, size_t key_len,
+		       const uint8_t *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	struct crypto_iov iov = { data, len };
+
+	return crypto_hmac(c, "SHA256", key, key_len, &iov, 1, out);
+}
+
+int crypto_aes256_ctr(const struct crypto *c, const uint8_t key[CRYPTO_AES256_KEY_LEN],
+		      const uint8_t iv[CRYPTO_AES_BLOCK_LEN], const uint8_t *in, uint8_t *out,
+		      size_t len)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0, tail = 0;
+	int ok = ctx && len <= INT32_MAX &&
+		 EVP_EncryptInit_ex2(ctx, c->aes256_ctr, key, iv, NULL) == 1 &&
+		 EVP_EncryptUpdate(ctx, out, &n, in, (int)len) == 1 &&
+		 EVP_EncryptFinal_ex(ctx, out + n, &tail) == 1 && (size_t)(n + tail) == len;
+
+	EVP_CIPHER_CTX_free(ctx);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+bool crypto_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
 }
 
 int crypto_random(void *buf, size_t len)

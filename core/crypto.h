@@ -9,6 +9,7 @@
 #ifndef MOONVPN_CRYPTO_H
 #define MOONVPN_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,7 +30,34 @@ int crypto_tls1_prf(const struct crypto *c, const uint8_t *secret, size_t secret
 		    const uint8_t *seed, size_t seed_len, uint8_t *out, size_t out_len, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
 
-enum { CRYPTO_SHA256_LEN = 32 };
+enum {
+	CRYPTO_SHA256_LEN = 32,
+	CRYPTO_HMAC_MAX = 64, /* SHA-512 */
+	CRYPTO_AES256_KEY_LEN = 32,
+	CRYPTO_AES_BLOCK_LEN = 16,
+};
+
+/* A piece of a message that is authenticated as one. */
+struct crypto_iov {
+	const uint8_t *data;
+	size_t len;
+};
+
+/* Output size of a digest by name ("SHA1", "SHA256", "SHA512"), 0 if unknown. */
+size_t crypto_digest_size(const char *digest);
+
+/* HMAC with the named digest over the pieces; out gets crypto_digest_size(digest) bytes. */
+int crypto_hmac(const struct crypto *c, const char *digest, const uint8_t *key, size_t key_len,
+		const struct crypto_iov *iov, size_t n_iov, uint8_t *out)
+	__attribute__((warn_unused_result));
+
+/* AES-256-CTR: out = in xor keystream(key, iv); in and out may be the same. 0 or -1. */
+int crypto_aes256_ctr(const struct crypto *c, const uint8_t key[CRYPTO_AES256_KEY_LEN],
+		      const uint8_t iv[CRYPTO_AES_BLOCK_LEN], const uint8_t *in, uint8_t *out,
+		      size_t len) __attribute__((warn_unused_result));
+
+/* Compares in constant time (MACs and tags). */
+bool crypto_equal(const void *a, const void *b, size_t len);
 
 /* HMAC-SHA256 of data under key into out. 0, or -1 (OpenSSL failure). */
 int crypto_hmac_sha256(const struct crypto *c, const uint8_t *key, size_t key_len,

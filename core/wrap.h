@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control-channel wrapping with a static key (protocol guide section 11):
+ * tls-auth (an HMAC over every control packet, digest SHA1/SHA256/SHA512,
+ * optional key direction) and tls-crypt v1 (HMAC-SHA256 tag plus
+ * AES-256-CTR, keys fixed by role). wrap_seal turns a plain control packet
+ * (opcode | session id | body, as proto.c encodes it) into the wire form
+ * and wrap_open back, checking authenticity in constant time. Each wrapped
+ * packet carries a replay packet-id and time; checking those against a
+ * window is the session's job, as is sending and counting.
+ */
+#ifndef MOONVPN_WRAP_H
+#define MOONVPN_WRAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "statickey.h"
+
+enum wrap_mode {
+	WRAP_NONE,
+	WRAP_TLS_AUTH,
+	WRAP_TLS_CRYPT,
+};
+
+enum wrap_error {
+	WRAP_ETRUNC = -1,  /* too short for the wrapping */
+	WRAP_EAUTH = -2,   /* the HMAC or tag does not verify: wrong key or tampering */
+	WRAP_ESPACE = -3,  /* the output buffer is too small */
+	WRAP_ECRYPTO = -4, /* OpenSSL failed */
+};
+
+enum {
+	WRAP_REPLAY_LEN = 8, /* packet-id and time */
+	WRAP_TLS_CRYPT_TAG_LEN = 32,
+	WRAP_KEY_DIRECTION_NONE = -1,
+};
+
+struct wrap {
+	enum wrap_mode mode;
+	const struct crypto *crypto;
+	char digest[8]; /* tls-auth */
+	size_t hmac_len;
+	uint8_t send_hmac[CRYPTO_HMAC_MAX], recv_hmac[CRYPTO_HMAC_MAX];
+	uint8_t send_cipher[CRYPTO_AES256_KEY_LEN],
+		recv_cipher[CRYPTO_AES256_KEY_LEN]; /* tls-crypt */
+};
+
+/* No wrapping: seal and open copy the packet. */
+void wrap_init_none(struct wrap *w);
+
+/*
+ * tls-auth with the given digest ("SHA1" is OpenVPN's default `auth`) and
+ * key direction 0, 1 or WRAP_KEY_DIRECTION_NONE (both directions use the
+ * same key). 0, or -1 with err set.
+ */
+int wrap_init_tls_auth(struct wrap *w, const struct crypto *c, const struct static_key *key,
+		       int direction, const char *digest, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* tls-crypt v1 for the server (server = true) or the client side. */
+void wrap_init_tls_crypt(struct wrap *w, const struct crypto *c, const struct static_key *key,
+			 bool server);
+
+/* Bytes the wrapping adds to a plain control packet. */
+size_t wrap_overhead(const struct wrap *w);
+
+/* Wraps a plain control packet; returns the wire length or a WRAP_E* code.
+ * plain and out must not overlap (nor wire and plain below). */
+int wrap_seal(const struct wrap *w, const uint8_t *plain, size_t len, uint32_t packet_id,
+	      uint32_t time, uint8_t *out, size_t cap) __attribute__((warn_unused_result));
+
+/* Unwraps into a plain control packet; returns its length or a WRAP_E* code. */
+int wrap_open(const struct wrap *w, const uint8_t *wire, size_t len, uint8_t *plain, size_t cap,
+	      uint32_t *packet_id, uint32_t *time) __attribute__((warn_unused_result));
+
+/* Wipes the keys. */
+void wrap_clear(struct wrap *w);
+
+#endif

@@ -1,0 +1,70 @@
+-- SPDX-License-Identifier: MIT
+local push = require "moonvpn.push"
+
+local function cfg(extra)
+	local c = {
+		network = "10.8.0.0/24",
+		keepalive = { interval = 10, timeout = 60 },
+		push = { routes = {}, dns = {}, redirect_gateway = false },
+		device = { mtu = 1500 },
+	}
+	for k, v in pairs(extra or {}) do c[k] = v end
+	return c
+end
+
+describe("moonvpn.push", function()
+	it("builds what a 2.6.14 server pushed, without dyn-tls-crypt", function()
+		local opts = push.options(cfg(), { address = "10.8.0.2", peer_id = 0, cipher = "AES-256-GCM",
+			ncp = true, iv_proto = 990, iv_mtu = 1600 })
+		assert.are.same({ "PUSH_REPLY,route-gateway 10.8.0.1,topology subnet,ping 10,ping-restart 60," ..
+			"ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,protocol-flags cc-exit tls-ekm," ..
+			"tun-mtu 1500" }, push.messages(opts))
+	end)
+
+	it("pushes routes, IPv6, DNS, domain and redirect-gateway from the config", function()
+		local c = cfg({ network6 = "fd00:8::/64", push = { routes = { "192.168.10.0/24", "fd00:10::/64" },
+			dns = { "10.8.0.1" }, domain = "vpn.example.com", redirect_gateway = true } })
+		local opts = push.options(c, { address = "10.8.0.7", address6 = "fd00:8::7", peer_id = 3 })
+		assert.are.same({ "route-gateway 10.8.0.1", "topology subnet", "ping 10", "ping-restart 60",
+			"route 192.168.10.0 255.255.255.0", "route-ipv6 fd00:10::/64", "redirect-gateway def1",
+			"dhcp-option DNS 10.8.0.1", "dhcp-option DOMAIN vpn.example.com",
+			"ifconfig-ipv6 fd00:8::7/64 fd00:8::1", "ifconfig 10.8.0.7 255.255.255.0", "peer-id 3" }, opts)
+	end)
+
+	for _, case in ipairs {
+		{ 2 | 8, "key-derivation tls-ekm" },
+		{ 2 | 128, "protocol-flags cc-exit" },
+		{ 2, nil },
+	} do
+		it("flags for IV_PROTO " .. case[1], function()
+			local opts = push.options(cfg(), { address = "10.8.0.2", iv_proto = case[1] })
+			local last = opts[#opts]
+			if case[2] then assert.are.equal(case[2], last) else assert.truthy(last:find("^ifconfig")) end
+		end)
+	end
+
+	it("sends cipher only to clients that negotiate", function()
+		local opts = push.options(cfg(), { address = "10.8.0.2", cipher = "AES-256-GCM", ncp = false })
+		for _, o in ipairs(opts) do assert.falsy(o:find("^cipher")) end
+	end)
+
+	it("splits a long reply with push-continuation", function()
+		local routes = {}
+		for i = 1, 60 do routes[i] = string.format("10.%d.0.0/16", i) end
+		local opts = push.options(cfg({ push = { routes = routes, dns = {} } }), { address = "10.8.0.2" })
+		local msgs = push.messages(opts)
+		assert.is_true(#msgs > 1)
+		for i, m in ipairs(msgs) do
+			assert.is_true(#m + 1 <= push.MESSAGE_MAX, "message " .. i .. " too long")
+			assert.truthy(m:find("^PUSH_REPLY,"))
+			assert.truthy(m:find(",push%-continuation " .. (i == #msgs and 1 or 2) .. "$"))
+		end
+		local joined = {}
+		for _, m in ipairs(msgs) do
+			for item in m:gmatch(",([^,]+)") do
+				if not item:find("^push%-continuation") then joined[#joined + 1] = item end
+			end
+		end
+		assert.are.same(opts, joined)
+	end)
+end)

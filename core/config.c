@@ -36,5 +36,12 @@ void config_free(struct config *cfg)
 	free(cfg->source);
 	free(cfg->console_path);
 	free(cfg->routes);
+	free(cfg->listen);
+	free(cfg->tls_ca);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_crl);
+	free(cfg->tls_auth_key);
+	free(cfg->tls_crypt_key);
 	free(cfg);
 }

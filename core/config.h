@@ -30,6 +30,12 @@ struct config {
 	struct ip_prefix device_addrs[CONFIG_DEVICE_ADDRS_MAX];
 	struct ip_prefix *routes;
 	size_t n_routes;
+	char *listen; /* "udp://0.0.0.0:1194" */
+	/* TLS material; paths are already resolved against the config's directory. */
+	char *tls_ca, *tls_cert, *tls_key, *tls_crl; /* crl may be NULL */
+	char *tls_auth_key;			     /* NULL unless tls-auth */
+	int tls_auth_direction;			     /* 0, 1 or -1 for none */
+	char *tls_crypt_key;			     /* NULL unless tls-crypt */
 };
 
 /* An empty config owned by the caller; NULL when out of memory. */

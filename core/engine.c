@@ -79,6 +79,9 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 	e->script = script_new(e, opts->lua_root, err, errlen);
 	if (!e->script)
 		goto fail;
+	e->crypto = crypto_new(err, errlen);
+	if (!e->crypto)
+		goto fail;
 	e->console_handlers = (struct console_handlers){
 		.open = console_open_cb,
 		.feed = console_feed_cb,
@@ -125,7 +128,21 @@ static void log_device(struct engine *e, const char *verb)
 			 device_name(e->device));
 }
 
-/* Opens the device and console of cfg; on failure nothing stays open. */
+static int open_server(struct engine *e, const struct config *cfg, const struct wrap *wrap,
+		       struct server **out, char *err, size_t errlen)
+{
+	struct udp_addr listen;
+
+	if (!udp_parse_endpoint(&listen, cfg->listen)) {
+		snprintf(err, errlen,
+			 "listen: %s: only udp:// is served so far (the TCP transport comes later)",
+			 cfg->listen);
+		return -EINVAL;
+	}
+	return server_open(out, e->loop, &e->log, e->crypto, &listen, wrap, err, errlen);
+}
+
+/* Opens the device, console and server of cfg; on failure nothing stays open. */
 static int open_resources(struct engine *e, const struct config *cfg)
 {
 	char err[ENGINE_ERR_MAX];
@@ -140,13 +157,27 @@ static int open_resources(struct engine *e, const struct config *cfg)
 		rc = console_listen(e->console, cfg->console_path, err, sizeof(err));
 		if (rc < 0) {
 			log_error(&e->log, "console", "%s", err);
-			device_free(e->device);
-			e->device = NULL;
-			return rc;
+			goto close_device;
 		}
 		log_info(&e->log, "console", "listening on %s", cfg->console_path);
 	}
+	rc = open_server(e, cfg, &e->credentials.wrap, &e->server, err, sizeof(err));
+	if (rc < 0) {
+		log_error(&e->log, "engine", "%s", err);
+		goto close_console;
+	}
+	log_info(&e->log, "server", "listening on %s%s", cfg->listen,
+		 cfg->tls_crypt_key  ? " with tls-crypt"
+		 : cfg->tls_auth_key ? " with tls-auth"
+				     : "");
 	return 0;
+close_console:
+	if (console_listen(e->console, NULL, err, sizeof(err)) < 0)
+		log_error(&e->log, "console", "%s", err);
+close_device:
+	device_free(e->device);
+	e->device = NULL;
+	return rc;
 }
 
 int engine_start(struct engine *e)
@@ -160,8 +191,16 @@ int engine_start(struct engine *e)
 		return rc;
 	}
 	apply_log_level(e, cfg);
+	/* Certificates and keys are read and checked before anything is opened. */
+	rc = credentials_load(&e->credentials, e->crypto, cfg, err, sizeof(err));
+	if (rc < 0) {
+		log_error(&e->log, "config", "%s", err);
+		config_free(cfg);
+		return rc;
+	}
 	rc = open_resources(e, cfg);
 	if (rc < 0) {
+		credentials_clear(&e->credentials);
 		config_free(cfg);
 		return rc;
 	}
@@ -248,30 +287,76 @@ static int apply_device(struct engine *e, const struct config *cfg, char *err, s
 	return rc;
 }
 
+/*
+ * Moves the server to cfg's listen address (new socket first, old one freed
+ * after), or just gives it the new wrapping key.
+ */
+static int apply_server(struct engine *e, const struct config *cfg, const struct wrap *wrap,
+			char *err, size_t errlen)
+{
+	struct server *fresh = NULL;
+	int rc;
+
+	if (strcmp(cfg->listen, e->cfg->listen) == 0) {
+		server_set_wrap(e->server, wrap);
+		return 0;
+	}
+	rc = open_server(e, cfg, wrap, &fresh, err, errlen);
+	if (rc < 0)
+		return rc;
+	server_free(e->server);
+	e->server = fresh;
+	log_info(&e->log, "server", "listening on %s", cfg->listen);
+	return 0;
+}
+
+static void restore_console(struct engine *e)
+{
+	char undo[ENGINE_ERR_MAX];
+
+	if (console_listen(e->console, e->cfg->console_path, undo, sizeof(undo)) < 0)
+		log_error(&e->log, "console", "cannot restore the previous console: %s", undo);
+}
+
 int engine_reload(struct engine *e, char *err, size_t errlen)
 {
 	struct config *cfg = NULL;
-	char undo[ENGINE_ERR_MAX];
+	struct credentials fresh;
 	int rc = script_load_config(e->script, e->config_path, &cfg, err, errlen);
 
 	if (rc < 0)
 		return rc;
-	rc = console_listen(e->console, cfg->console_path, err, errlen);
+	rc = credentials_load(&fresh, e->crypto, cfg, err, errlen);
 	if (rc < 0)
 		goto fail;
+	rc = console_listen(e->console, cfg->console_path, err, errlen);
+	if (rc < 0)
+		goto fail_credentials;
 	rc = apply_device(e, cfg, err, errlen);
 	if (rc < 0) {
-		if (console_listen(e->console, e->cfg->console_path, undo, sizeof(undo)) < 0)
-			log_error(&e->log, "console", "cannot restore the previous console: %s",
-				  undo);
-		goto fail;
+		restore_console(e);
+		goto fail_credentials;
 	}
+	rc = apply_server(e, cfg, &fresh.wrap, err, errlen);
+	if (rc < 0) {
+		char undo[ENGINE_ERR_MAX];
+
+		if (apply_device(e, e->cfg, undo, sizeof(undo)) < 0)
+			log_error(&e->log, "engine", "cannot restore the previous device: %s",
+				  undo);
+		restore_console(e);
+		goto fail_credentials;
+	}
+	credentials_clear(&e->credentials);
+	e->credentials = fresh;
 	script_commit_config(e->script);
 	config_free(e->cfg);
 	e->cfg = cfg;
 	apply_log_level(e, cfg);
 	log_info(&e->log, "config", "reloaded %s", e->config_path);
 	return 0;
+fail_credentials:
+	credentials_clear(&fresh);
 fail:
 	config_free(cfg);
 	return rc;
@@ -287,12 +372,15 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	server_free(e->server);
 	console_free(e->console);
 	if (e->device) {
 		log_info(&e->log, "device", "removing %s", device_name(e->device));
 		device_free(e->device);
 	}
 	config_free(e->cfg);
+	credentials_clear(&e->credentials);
+	crypto_free(e->crypto);
 	script_free(e->script);
 	if (e->loop)
 		ev_loop_destroy(e->loop);

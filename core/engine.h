@@ -14,8 +14,11 @@
 
 #include "config.h"
 #include "console.h"
+#include "credentials.h"
+#include "crypto.h"
 #include "device.h"
 #include "log.h"
+#include "server.h"
 
 #define MOONVPN_VERSION "0.1.0"
 
@@ -35,6 +38,9 @@ struct engine {
 	struct config *cfg; /* the active configuration */
 	struct device *device;
 	struct console *console;
+	struct crypto *crypto;		/* OpenSSL algorithms, fetched once */
+	struct credentials credentials; /* of the active configuration */
+	struct server *server;
 	struct console_handlers console_handlers;
 	ev_signal sig_int, sig_term, sig_hup;
 	ev_tstamp started_at;
@@ -48,7 +54,10 @@ struct engine {
 struct engine *engine_new(const struct engine_options *opts, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
-/* Loads the configuration, then opens the device and the console. Logs why on failure. */
+/*
+ * Loads the configuration and its credentials (certificates, keys), then
+ * opens the device, the console and the server socket. Logs why on failure.
+ */
 int engine_start(struct engine *e) __attribute__((warn_unused_result));
 
 /* Runs the loop until SIGINT or SIGTERM. */

@@ -143,6 +143,24 @@ static int read_log_level(struct reader *r, int idx, struct config *cfg)
 	return rc;
 }
 
+static int read_tls(struct reader *r, int idx, struct config *cfg)
+{
+	int rc;
+
+	if ((rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
+	    (rc = read_string(r, idx, "tls.ca", &cfg->tls_ca, false)) ||
+	    (rc = read_string(r, idx, "tls.cert", &cfg->tls_cert, false)) ||
+	    (rc = read_string(r, idx, "tls.key", &cfg->tls_key, false)) ||
+	    (rc = read_string(r, idx, "tls.crl", &cfg->tls_crl, true)) ||
+	    (rc = read_string(r, idx, "tls.tls_auth.key", &cfg->tls_auth_key, true)) ||
+	    (rc = read_string(r, idx, "tls.tls_crypt", &cfg->tls_crypt_key, true)))
+		return rc;
+	push_field(r->L, idx, "tls.tls_auth.direction");
+	cfg->tls_auth_direction = lua_isinteger(r->L, -1) ? (int)lua_tointeger(r->L, -1) : -1;
+	lua_pop(r->L, 1);
+	return 0;
+}
+
 int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_t errlen)
 {
 	struct reader r = { L, err, errlen };
@@ -158,7 +176,8 @@ int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_
 	    (rc = read_string(&r, idx, "console", &cfg->console_path, true)) ||
 	    (rc = read_prefix(&r, idx, "network", &cfg->network)) ||
 	    (rc = read_string(&r, idx, "network6", &net6, true)) ||
-	    (rc = read_device(&r, idx, cfg)) || (rc = read_routes(&r, idx, cfg)))
+	    (rc = read_device(&r, idx, cfg)) || (rc = read_routes(&r, idx, cfg)) ||
+	    (rc = read_tls(&r, idx, cfg)))
 		goto fail;
 	cfg->has_network6 = net6 != NULL;
 	if (net6 && !ip_prefix_parse(&cfg->network6, net6)) {

@@ -84,6 +84,31 @@ static int l_engine_status(lua_State *L)
 	return 1;
 }
 
+static void set_counter(lua_State *L, const char *name, uint64_t value)
+{
+	lua_pushinteger(L, (lua_Integer)value);
+	lua_setfield(L, -2, name);
+}
+
+/* stats() -> { packets_in, bytes_in, dropped = { unwrap, malformed, no_session }, ... } */
+static int l_engine_stats(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	const struct server_stats *st = server_stats(e->server);
+
+	lua_createtable(L, 0, 5);
+	set_counter(L, "packets_in", st->packets_in);
+	set_counter(L, "bytes_in", st->bytes_in);
+	set_counter(L, "resets_answered", st->resets_answered);
+	set_counter(L, "cookies_accepted", st->cookies_accepted);
+	lua_createtable(L, 0, 3);
+	set_counter(L, "unwrap", st->dropped_unwrap);
+	set_counter(L, "malformed", st->dropped_malformed);
+	set_counter(L, "no_session", st->dropped_no_session);
+	lua_setfield(L, -2, "dropped");
+	return 1;
+}
+
 /* config() -> the active configuration table (a copy is not needed: it is data) */
 static int l_engine_config(lua_State *L)
 {
@@ -140,6 +165,7 @@ static int l_engine_set_log_level(lua_State *L)
 
 static const luaL_Reg engine_funcs[] = {
 	{ "status", l_engine_status },
+	{ "stats", l_engine_stats },
 	{ "config", l_engine_config },
 	{ "reload", l_engine_reload },
 	{ "log_level", l_engine_log_level },

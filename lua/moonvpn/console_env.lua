@@ -12,6 +12,7 @@ local M = {}
 local HELP = [[
 moonvpn console: Lua 5.4 inside the running engine.
   status()             uptime, device, addresses, routes, log level
+  stats()              packet counters: received, answered, dropped by reason
   config()             the active configuration, as validated
   reload()             re-read the configuration file (as SIGHUP does)
   log_level()          the current log level
@@ -24,6 +25,7 @@ local function builtins(env)
 	return {
 		help = function() env.print(HELP) end,
 		status = engine.status,
+		stats = engine.stats,
 		config = engine.config,
 		reload = function()
 			local ok, err = engine.reload()

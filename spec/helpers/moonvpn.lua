@@ -23,13 +23,36 @@ function M.write_config(text, name)
 	return path
 end
 
+local pki_dir
+
+--- A throwaway PKI made once per run with scripts/make-pki (see its header
+-- for the files), plus tls-crypt/tls-auth keys made with `moonvpn genkey`.
+function M.pki()
+	if pki_dir then return pki_dir end
+	local dir = "/tmp/" .. netns.PREFIX .. "-pki"
+	local ok, out = netns.sh("rm -rf " .. dir .. " && scripts/make-pki " .. dir .. " 5 && " ..
+		netns.quote(M.bin) .. " genkey " .. dir .. "/tc.key && " ..
+		netns.quote(M.bin) .. " genkey " .. dir .. "/ta.key && chmod 755 " .. dir)
+	assert(ok, out)
+	pki_dir = dir
+	return dir
+end
+
 --- A valid minimal server config with `extra` fields inserted into vpn.server { }.
-function M.server_config(extra)
+-- tls = false leaves the tls field out (the caller writes its own).
+function M.server_config(extra, opts)
+	opts = opts or {}
+	local tls = ""
+	if opts.tls ~= false then
+		local dir = M.pki()
+		tls = string.format('  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key" },',
+			dir, dir, dir)
+	end
 	return table.concat({
 		'local vpn = require "moonvpn"',
 		"vpn.server {",
 		'  network = "10.77.0.0/24",',
-		'  tls = { ca = "ca.crt", cert = "server.crt", key = "server.key" },',
+		tls,
 		extra or "",
 		"}",
 		"",

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The credentials of a configuration: its TLS context (CA, certificate,
+ * key, CRL, all read and checked) and the control channel's static-key
+ * wrapping (tls-auth or tls-crypt, or none). Loaded completely before the
+ * engine opens anything, and again on reload, where a failure keeps the
+ * running credentials. Errors name the config field and the file.
+ */
+#ifndef MOONVPN_CREDENTIALS_H
+#define MOONVPN_CREDENTIALS_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "tls.h"
+#include "wrap.h"
+
+struct credentials {
+	struct tls_ctx *tls;
+	struct wrap wrap;
+};
+
+int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,
+		     char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Frees the TLS context and wipes the keys; safe on a zeroed struct. */
+void credentials_clear(struct credentials *cr);
+
+#endif

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cookie.h"
+#include "proto.h"
+#include "server.h"
+
+struct server {
+	struct ev_loop *loop;
+	const struct log *log;
+	const struct crypto *crypto;
+	struct wrap wrap;
+	struct cookie_key cookie;
+	int fd;
+	ev_io watcher;
+	struct server_stats stats;
+	uint32_t started; /* the replay "time" field of our wrapped packets */
+};
+
+/* Sends the stateless reply to a client's hard reset (no state is kept). */
+static void answer_reset(struct server *s, const struct proto_control *reset,
+			 const struct sockaddr *from, socklen_t from_len, uint64_t now)
+{
+	uint8_t plain[64], wire[64 + 128];
+	struct proto_control reply;
+	struct proto_sid cookie;
+	size_t len;
+	int n;
+
+	if (cookie_make(s->crypto, &s->cookie, now, from, &reset->sid, &cookie) < 0)
+		return;
+	cookie_reply(&reply, reset, &cookie);
+	len = proto_encode_control(plain, sizeof(plain), &reply);
+	/* The stateless reply is always the first wrapped packet: replay id 1. */
+	n = wrap_seal(&s->wrap, plain, len, 1, s->started, wire, sizeof(wire));
+	if (n > 0 && sendto(s->fd, wire, (size_t)n, 0, from, from_len) == n)
+		s->stats.resets_answered++;
+}
+
+static void handle_control(struct server *s, const struct proto_control *ctl,
+			   const struct sockaddr *from, socklen_t from_len)
+{
+	char who[UDP_ADDR_TEXT_MAX];
+	uint64_t now = (uint64_t)time(NULL);
+
+	if (ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V2 && ctl->key_id == 0) {
+		answer_reset(s, ctl, from, from_len, now);
+		return;
+	}
+	if (cookie_opens_session(ctl) &&
+	    cookie_check(s->crypto, &s->cookie, now, from, &ctl->sid, &ctl->remote_sid)) {
+		s->stats.cookies_accepted++;
+		log_info(s->log, "server",
+			 "%s echoed a valid cookie; the TLS session layer that takes it from here "
+			 "is not built yet, so the packet is dropped",
+			 udp_addr_format(from, who, sizeof(who)));
+		return;
+	}
+	s->stats.dropped_no_session++;
+}
+
+static void handle_datagram(struct server *s, const uint8_t *buf, size_t len,
+			    const struct sockaddr *from, socklen_t from_len)
+{
+	uint8_t plain[SERVER_PACKET_MAX];
+	struct proto_control ctl;
+	uint32_t pid, t;
+	int n;
+
+	s->stats.packets_in++;
+	s->stats.bytes_in += len;
+	if (len == 0 || !proto_is_control(proto_opcode(buf[0]))) {
+		s->stats.dropped_no_session++; /* data packets need a session */
+		return;
+	}
+	n = wrap_open(&s->wrap, buf, len, plain, sizeof(plain), &pid, &t);
+	if (n < 0) {
+		s->stats.dropped_unwrap++;
+		return;
+	}
+	if (proto_decode_control(&ctl, plain, (size_t)n) != 0) {
+		s->stats.dropped_malformed++;
+		return;
+	}
+	handle_control(s, &ctl, from, from_len);
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *s = w->data;
+	uint8_t buf[SERVER_PACKET_MAX + 1];
+	struct sockaddr_storage from;
+
+	(void)loop;
+	(void)revents;
+	/* A bounded batch per wake-up, so a flood cannot starve the loop. */
+	for (int i = 0; i < 64; i++) {
+		socklen_t from_len = sizeof(from);
+		ssize_t n =
+			recvfrom(s->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
+
+		if (n < 0)
+			return;
+		if ((size_t)n > SERVER_PACKET_MAX) {
+			s->stats.packets_in++;
+			s->stats.dropped_malformed++;
+			continue;
+		}
+		handle_datagram(s, buf, (size_t)n, (struct sockaddr *)&from, from_len);
+	}
+}
+
+int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
+		const struct crypto *c, const struct udp_addr *listen, const struct wrap *wrap,
+		char *err, size_t errlen)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		snprintf(err, errlen, "server: out of memory");
+		return -ENOMEM;
+	}
+	s->loop = loop;
+	s->log = lg;
+	s->crypto = c;
+	s->wrap = *wrap;
+	s->started = (uint32_t)time(NULL);
+	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0) {
+		snprintf(err, errlen, "server: the random number generator failed");
+		free(s);
+		return -EIO;
+	}
+	s->fd = udp_listen(listen, err, errlen);
+	if (s->fd < 0) {
+		int rc = s->fd;
+
+		free(s);
+		return rc;
+	}
+	ev_io_init(&s->watcher, on_readable, s->fd, EV_READ);
+	s->watcher.data = s;
+	ev_io_start(loop, &s->watcher);
+	*out = s;
+	return 0;
+}
+
+const struct server_stats *server_stats(const struct server *s)
+{
+	return &s->stats;
+}
+
+void server_set_wrap(struct server *s, const struct wrap *wrap)
+{
+	wrap_clear(&s->wrap);
+	s->wrap = *wrap;
+}
+
+void server_free(struct server *s)
+{
+	if (!s)
+		return;
+	ev_io_stop(s->loop, &s->watcher);
+	close(s->fd);
+	wrap_clear(&s->wrap);
+	crypto_wipe(&s->cookie, sizeof(s->cookie));
+	free(s);
+}

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "udp.h"
+
+bool udp_parse_endpoint(struct udp_addr *out, const char *text)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *rest, *colon;
+	char *end;
+	unsigned long port;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(text, "udp://", 6) != 0)
+		return false;
+	rest = text + 6;
+	colon = strrchr(rest, ':');
+	if (!colon || (n = (size_t)(colon - rest)) == 0 || n >= sizeof(host))
+		return false;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || !colon[1] || port == 0 || port > 65535)
+		return false;
+	memcpy(host, rest, n);
+	host[n] = '\0';
+	if (host[0] == '[' && host[n - 1] == ']') {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out->ss;
+
+		host[n - 1] = '\0';
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		out->len = sizeof(*in6);
+		return inet_pton(AF_INET6, host + 1, &in6->sin6_addr) == 1;
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)&out->ss;
+
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)port);
+	out->len = sizeof(*in);
+	return inet_pton(AF_INET, host, &in->sin_addr) == 1;
+}
+
+const char *udp_addr_format(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
+	}
+	return buf;
+}
+
+int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
+{
+	char text[UDP_ADDR_TEXT_MAX];
+	int family = addr->ss.ss_family, off = 0, rc;
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "udp: cannot create a socket: %s", strerror(-rc));
+		return rc;
+	}
+	/* [::] serves IPv4 clients too, as mapped addresses. */
+	if (family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "udp: cannot listen on %s: %s%s",
+			 udp_addr_format((const struct sockaddr *)&addr->ss, text, sizeof(text)),
+			 strerror(-rc),
+			 rc == -EADDRINUSE	? " (another program uses this port; change listen)"
+			 : rc == -EADDRNOTAVAIL ? " (no interface has this address; change listen)"
+						: "");
+		close(fd);
+		return rc;
+	}
+	return fd;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * UDP transport endpoints: parsing "udp://ADDRESS:PORT" into a socket
+ * address, opening the non-blocking socket a server listens on (dual-stack
+ * for [::]), and formatting peer addresses for logs. Sending and receiving
+ * are plain sendto/recvfrom on the returned descriptor; batching comes
+ * with the data path.
+ */
+#ifndef MOONVPN_UDP_H
+#define MOONVPN_UDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+enum { UDP_ADDR_TEXT_MAX = 64 /* "[ffff:...:ffff]:65535" */ };
+
+struct udp_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* "udp://0.0.0.0:1194" or "udp://[::]:1194"; false when it is not one. */
+bool udp_parse_endpoint(struct udp_addr *out, const char *text) __attribute__((warn_unused_result));
+
+/* A bound, non-blocking, close-on-exec UDP socket; the fd, or -errno with err set. */
+int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* "10.0.0.2:40000" or "[fd00::2]:40000" into buf; returns buf. */
+const char *udp_addr_format(const struct sockaddr *sa, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,129 @@
+-- SPDX-License-Identifier: MIT
+-- The server's front door against stock OpenVPN 2.6 clients:
+--
+--   [ mvt-srv: moonvpn, veth 10.88.0.1/24 ] <--veth--> [ mvt-cli: openvpn, 10.88.0.2/24 ]
+--
+-- Stateless cookie replies are accepted by the stock client (tls-crypt,
+-- tls-auth, plain), spoofed resets cost no memory, and packets with the
+-- wrong key are dropped and counted, never answered. #netns: needs root.
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+
+-- An ordinary client profile, keys inline, as people carry them in .ovpn files.
+local function ovpn(pki, wrap)
+	local function inline(tag, file)
+		return string.format("<%s>\n%s</%s>\n", tag, netns.read_file(pki .. "/" .. file), tag)
+	end
+	local text = "client\ndev tun\nproto udp\nremote 10.88.0.1 1194\nremote-cert-tls server\n" ..
+		"nobind\nverb 3\n" .. inline("ca", "ca.crt") .. inline("cert", "client1.crt") ..
+		inline("key", "client1.key")
+	if wrap == "tls-crypt" then text = text .. inline("tls-crypt", "tc.key") end
+	if wrap == "tls-crypt-wrong" then text = text .. inline("tls-crypt", "ta.key") end
+	if wrap == "tls-auth" then text = text .. "key-direction 1\n" .. inline("tls-auth", "ta.key") end
+	local path = netns.tmpdir() .. "/client.ovpn"
+	netns.write_file(path, text)
+	return path
+end
+
+local function rss_kib(pid)
+	local status = netns.read_file("/proc/" .. pid .. "/status") or ""
+	return tonumber(status:match("VmRSS:%s*(%d+)"))
+end
+
+describe("#netns moonvpn server front door", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local srv, cli, socket, engine
+
+	local function start(tls_extra)
+		local pki = mv.pki()
+		srv, cli = netns.new(), netns.new()
+		netns.veth(srv, "10.88.0.1/24", cli, "10.88.0.2/24")
+		socket = netns.tmpdir() .. "/console.sock"
+		local config = mv.write_config(mv.server_config(string.format([[
+  listen = "udp://10.88.0.1:1194",
+  device = { name = "mvt0" },
+  console = "%s",
+  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key"%s },
+]], socket, pki, pki, pki, tls_extra or ""), { tls = false }))
+		engine = srv:spawn({ mv.bin, config })
+		local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
+		assert(ok, out)
+	end
+
+	local function stats(expr)
+		local status, out, err = mv.console(socket, expr)
+		assert(status == 0, err)
+		return out
+	end
+
+	after_each(function()
+		if engine then assert.are.equal(0, engine:stop()) end
+		engine = nil
+		netns.cleanup()
+	end)
+
+	for _, case in ipairs {
+		{ "tls-crypt", string.format(', tls_crypt = "%s/tc.key"', "PKI") },
+		{ "tls-auth", string.format(', tls_auth = { key = "%s/ta.key", direction = 0 }', "PKI") },
+		{ "plain", "" },
+	} do
+		it("answers a stock client's reset statelessly, and the client echoes the cookie (" ..
+			case[1] .. ")", function()
+			start((case[2]:gsub("PKI", mv.pki())))
+			local client = cli:spawn({ "openvpn", "--config", ovpn(mv.pki(), case[1]) })
+			local ok, out = engine:wait_log("echoed a valid cookie", 15)
+			assert(ok, out .. "\n--- openvpn:\n" .. client:output())
+			assert.are.equal("1\n", stats("stats().resets_answered >= 1 and 1 or 0"))
+			client:stop()
+		end)
+	end
+
+	it("keeps its memory flat under 2000 spoofed resets, then still serves a real client", function()
+		start(string.format(', tls_crypt = "%s/tc.key"', mv.pki()))
+		local before = rss_kib(engine.pid)
+		-- Each /dev/udp redirection is a new socket: a new source port per reset.
+		local flood = [[for i in $(seq 2000); do
+			printf '\070\001\002\003\004\005\006\007\010\000\000\000\000\000' > /dev/udp/10.88.0.1/1194
+		done]]
+		assert(cli:sh("bash -c " .. netns.quote(flood)))
+		netns.sleep(0.5)
+		local after = rss_kib(engine.pid)
+		-- Unwrapped with the wrong (no) key: all dropped before any state.
+		assert.are.equal("2000\n", stats("stats().dropped.unwrap"))
+		assert.is_true(after - before < 512, string.format("RSS grew from %d to %d KiB", before, after))
+		local client = cli:spawn({ "openvpn", "--config", ovpn(mv.pki(), "tls-crypt") })
+		local ok, out = engine:wait_log("echoed a valid cookie", 15)
+		assert(ok, out .. "\n--- openvpn:\n" .. client:output())
+		client:stop()
+	end)
+
+	it("keeps its memory flat under 2000 valid resets from as many ports (no tls-crypt)", function()
+		start()
+		local before = rss_kib(engine.pid)
+		local flood = [[for i in $(seq 2000); do
+			printf '\070\001\002\003\004\005\006\007\010\000\000\000\000\000' > /dev/udp/10.88.0.1/1194
+		done]]
+		assert(cli:sh("bash -c " .. netns.quote(flood)))
+		netns.sleep(0.5)
+		local after = rss_kib(engine.pid)
+		assert.are.equal("2000\n", stats("stats().resets_answered"))
+		assert.is_true(after - before < 512, string.format("RSS grew from %d to %d KiB", before, after))
+	end)
+
+	it("never answers a client with the wrong tls-crypt key, and counts its packets", function()
+		start(string.format(', tls_crypt = "%s/tc.key"', mv.pki()))
+		local client = cli:spawn({ "openvpn", "--config", ovpn(mv.pki(), "tls-crypt-wrong") })
+		local dropped
+		for _ = 1, 100 do
+			dropped = tonumber(stats("stats().dropped.unwrap"))
+			if dropped >= 1 then break end
+			netns.sleep(0.1)
+		end
+		assert.is_true(dropped >= 1)
+		assert.are.equal("0\n", stats("stats().resets_answered"))
+		client:stop()
+	end)
+end)

@@ -11,10 +11,23 @@
 
 #include "crypto.h"
 
+/*
+ * Algorithms are fetched once, and the contexts that use them are made once
+ * and re-initialized per call: nothing is allocated per packet. A struct
+ * crypto therefore belongs to one thread.
+ */
 struct crypto {
 	EVP_KDF *tls1_prf;
 	EVP_MAC *hmac;
 	EVP_CIPHER *aes256_ctr;
+	struct hmac_reuse *hmac_reuse; /* mutable behind a const struct crypto */
+	EVP_CIPHER_CTX *cipher_ctx;
+};
+
+/* The HMAC context and the digest it is set up for (named only when it changes). */
+struct hmac_reuse {
+	EVP_MAC_CTX *ctx;
+	const char *digest;
 };
 
 /* Appends OpenSSL's queued errors to a message, and empties the queue. */
@@ -45,7 +58,12 @@ struct crypto *crypto_new(char *err, size_t errlen)
 	c->tls1_prf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
 	c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	c->aes256_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
-	if (!c->tls1_prf || !c->hmac || !c->aes256_ctr) {
+	c->hmac_reuse = calloc(1, sizeof(*c->hmac_reuse));
+	if (c->hmac_reuse && c->hmac)
+		c->hmac_reuse->ctx = EVP_MAC_CTX_new(c->hmac);
+	c->cipher_ctx = EVP_CIPHER_CTX_new();
+	if (!c->tls1_prf || !c->hmac || !c->aes256_ctr || !c->hmac_reuse || !c->hmac_reuse->ctx ||
+	    !c->cipher_ctx) {
 		openssl_error(err, errlen, "crypto: OpenSSL lacks TLS1-PRF, HMAC or AES-256-CTR");
 		crypto_free(c);
 		return NULL;
@@ -60,6 +78,10 @@ void crypto_free(struct crypto *c)
 	EVP_KDF_free(c->tls1_prf);
 	EVP_MAC_free(c->hmac);
 	EVP_CIPHER_free(c->aes256_ctr);
+	if (c->hmac_reuse)
+		EVP_MAC_CTX_free(c->hmac_reuse->ctx);
+	free(c->hmac_reuse);
+	EVP_CIPHER_CTX_free(c->cipher_ctx);
 	free(c);
 }
 
@@ -90,6 +112,17 @@ void crypto_wipe(void *p, size_t len)
 	OPENSSL_cleanse(p, len);
 }
 
+/* The static name of a supported digest (callers' strings may not live on). */
+static const char *digest_name(const char *digest)
+{
+	static const char *const names[] = { "SHA1", "SHA256", "SHA512" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(digest, names[i]) == 0)
+			return names[i];
+	return NULL;
+}
+
 size_t crypto_digest_size(const char *digest)
 {
 	static const struct {
@@ -107,18 +140,24 @@ int crypto_hmac(const struct crypto *c, const char *digest, const uint8_t *key, 
 		const struct crypto_iov *iov, size_t n_iov, uint8_t *out)
 {
 	size_t want = crypto_digest_size(digest), n = 0;
-	EVP_MAC_CTX *mctx = want ? EVP_MAC_CTX_new(c->hmac) : NULL;
+	struct hmac_reuse *r = c->hmac_reuse;
+	EVP_MAC_CTX *mctx = r->ctx;
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
 		OSSL_PARAM_construct_end(),
 	};
-	int ok = mctx && EVP_MAC_init(mctx, key, key_len, params) == 1;
+	/* Naming the digest makes OpenSSL fetch it again; re-keying alone does not. */
+	bool same = r->digest && strcmp(r->digest, digest) == 0;
+	int ok = want && EVP_MAC_init(mctx, key, key_len, same ? NULL : params) == 1;
+
+	if (ok && !same)
+		r->digest = digest_name(digest);
 
 	for (size_t i = 0; ok && i < n_iov; i++)
 		ok = EVP_MAC_update(mctx, iov[i].data, iov[i].len) == 1;
 	ok = ok && EVP_MAC_final(mctx, out, &n, want) == 1 && n == want;
-	EVP_MAC_CTX_free(mctx);
-	ERR_clear_error();
+	if (!ok)
+		ERR_clear_error();
 	return ok ? 0 : -1;
 }
 
@@ -134,15 +173,14 @@ int crypto_aes256_ctr(const struct crypto *c, const uint8_t key[CRYPTO_AES256_KE
 		      const uint8_t iv[CRYPTO_AES_BLOCK_LEN], const uint8_t *in, uint8_t *out,
 		      size_t len)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	EVP_CIPHER_CTX *ctx = c->cipher_ctx;
 	int n = 0, tail = 0;
-	int ok = ctx && len <= INT32_MAX &&
-		 EVP_EncryptInit_ex2(ctx, c->aes256_ctr, key, iv, NULL) == 1 &&
+	int ok = len <= INT32_MAX && EVP_EncryptInit_ex2(ctx, c->aes256_ctr, key, iv, NULL) == 1 &&
 		 EVP_EncryptUpdate(ctx, out, &n, in, (int)len) == 1 &&
 		 EVP_EncryptFinal_ex(ctx, out + n, &tail) == 1 && (size_t)(n + tail) == len;
 
-	EVP_CIPHER_CTX_free(ctx);
-	ERR_clear_error();
+	if (!ok)
+		ERR_clear_error();
 	return ok ? 0 : -1;
 }
 

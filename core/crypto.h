@@ -4,7 +4,8 @@
  * algorithms fetched once at start-up, and the primitives the protocol
  * needs from them (so far the TLS 1.0 PRF of OpenVPN's legacy key
  * derivation). Errors drain OpenSSL's error queue into the caller's message.
- * Knows nothing of sessions, packets or key states.
+ * Knows nothing of sessions, packets or key states. Nothing is allocated
+ * per call, so one struct crypto serves one thread.
  */
 #ifndef MOONVPN_CRYPTO_H
 #define MOONVPN_CRYPTO_H

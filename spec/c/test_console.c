@@ -143,22 +143,30 @@ static void test_long_line(struct ev_loop *loop, struct console *c)
 	free(big);
 }
 
-/* A client that sends many requests and never reads is paused; others go on. */
-static void test_stuck_client(struct ev_loop *loop, struct console *c, struct fake *f)
+/* Sends up to 2000 KiB of requests and never reads the replies. */
+static void flood_without_reading(struct ev_loop *loop, int fd)
 {
-	char line[1024], buf[256];
-	int stuck = connect_to(console_path(c));
-	int other;
-	int fed_before;
+	char line[1024];
 
 	memset(line, 'x', sizeof(line) - 1);
 	line[sizeof(line) - 2] = '\n';
 	line[sizeof(line) - 1] = '\0';
 	for (int i = 0; i < 2000; i++) {
-		if (write(stuck, line, strlen(line)) < 0)
+		if (write(fd, line, strlen(line)) < 0)
 			break;
 		spin(loop);
 	}
+}
+
+/* A client that sends many requests and never reads is paused; others go on. */
+static void test_stuck_client(struct ev_loop *loop, struct console *c, struct fake *f)
+{
+	char buf[256];
+	int stuck = connect_to(console_path(c));
+	int other;
+	int fed_before;
+
+	flood_without_reading(loop, stuck);
 	fed_before = f->fed;
 	other = connect_to(console_path(c));
 	spin(loop);
@@ -177,19 +185,11 @@ static void test_stuck_client(struct ev_loop *loop, struct console *c, struct fa
 /* A client whose output stays unread past the stall timeout is dropped. */
 static void test_stall_drop(struct ev_loop *loop, struct console *c)
 {
-	char line[1024];
 	int stuck = connect_to(console_path(c));
 	ev_tstamp deadline;
 
 	console_set_stall_timeout(c, 0.2);
-	memset(line, 'x', sizeof(line) - 1);
-	line[sizeof(line) - 2] = '\n';
-	line[sizeof(line) - 1] = '\0';
-	for (int i = 0; i < 2000; i++) {
-		if (write(stuck, line, strlen(line)) < 0)
-			break;
-		spin(loop);
-	}
+	flood_without_reading(loop, stuck);
 	CHECK(console_client_count(c) == 1, "stuck client connected");
 	deadline = ev_time() + 3;
 	while (console_client_count(c) > 0 && ev_time() < deadline)

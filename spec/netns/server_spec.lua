@@ -38,6 +38,16 @@ local function assert_flat(before, after)
 	assert.is_true(after - before < 512, string.format("RSS grew from %d to %d KiB", before, after))
 end
 
+-- Sends 2000 client resets from the client namespace; each /dev/udp
+-- redirection is a new socket, so each reset comes from a new source port.
+local function flood_resets(cli)
+	local flood = [[for i in $(seq 2000); do
+		printf '\070\001\002\003\004\005\006\007\010\000\000\000\000\000' > /dev/udp/10.88.0.1/1194
+	done]]
+	assert(cli:sh("bash -c " .. netns.quote(flood)))
+	netns.sleep(0.5)
+end
+
 describe("#netns moonvpn server front door", function()
 	if not netns.is_root() then
 		pending("needs root for network namespaces")
@@ -92,12 +102,7 @@ describe("#netns moonvpn server front door", function()
 	it("keeps its memory flat under 2000 spoofed resets, then still serves a real client", function()
 		start(string.format(', tls_crypt = "%s/tc.key"', mv.pki()))
 		local before = rss_kib(engine.pid)
-		-- Each /dev/udp redirection is a new socket: a new source port per reset.
-		local flood = [[for i in $(seq 2000); do
-			printf '\070\001\002\003\004\005\006\007\010\000\000\000\000\000' > /dev/udp/10.88.0.1/1194
-		done]]
-		assert(cli:sh("bash -c " .. netns.quote(flood)))
-		netns.sleep(0.5)
+		flood_resets(cli)
 		local after = rss_kib(engine.pid)
 		-- Unwrapped with the wrong (no) key: all dropped before any state.
 		assert.are.equal("2000\n", stats("stats().dropped.unwrap"))
@@ -111,11 +116,7 @@ describe("#netns moonvpn server front door", function()
 	it("keeps its memory flat under 2000 valid resets from as many ports (no tls-crypt)", function()
 		start()
 		local before = rss_kib(engine.pid)
-		local flood = [[for i in $(seq 2000); do
-			printf '\070\001\002\003\004\005\006\007\010\000\000\000\000\000' > /dev/udp/10.88.0.1/1194
-		done]]
-		assert(cli:sh("bash -c " .. netns.quote(flood)))
-		netns.sleep(0.5)
+		flood_resets(cli)
 		local after = rss_kib(engine.pid)
 		assert.are.equal("2000\n", stats("stats().resets_answered"))
 		assert_flat(before, after)

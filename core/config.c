@@ -43,5 +43,8 @@ void config_free(struct config *cfg)
 	free(cfg->tls_crl);
 	free(cfg->tls_auth_key);
 	free(cfg->tls_crypt_key);
+	for (size_t i = 0; i < cfg->n_ciphers; i++)
+		free(cfg->ciphers[i]);
+	free(cfg->ciphers);
 	free(cfg);
 }

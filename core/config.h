@@ -36,6 +36,8 @@ struct config {
 	char *tls_auth_key;			     /* NULL unless tls-auth */
 	int tls_auth_direction;			     /* 0, 1 or -1 for none */
 	char *tls_crypt_key;			     /* NULL unless tls-crypt */
+	char **ciphers;				     /* data ciphers in preference order */
+	size_t n_ciphers;
 };
 
 /* An empty config owned by the caller; NULL when out of memory. */

@@ -128,18 +128,40 @@ static void log_device(struct engine *e, const char *verb)
 			 device_name(e->device));
 }
 
-static int open_server(struct engine *e, const struct config *cfg, const struct wrap *wrap,
+static int on_client_connect(void *ctx, struct session *s, struct session_push *push)
+{
+	return script_client_connect(((struct engine *)ctx)->script, s, push);
+}
+
+static void on_client_ended(void *ctx, struct session *s, const char *reason)
+{
+	struct engine *e = ctx;
+	char who[UDP_ADDR_TEXT_MAX];
+
+	log_info(&e->log, "session", "%s%s%s%s: session ended: %s",
+		 udp_addr_format(session_peer(s), who, sizeof(who)), session_cn(s)[0] ? " (" : "",
+		 session_cn(s), session_cn(s)[0] ? ")" : "", reason);
+	script_client_disconnect(e->script, s);
+}
+
+static int open_server(struct engine *e, const struct config *cfg, struct credentials *cr,
 		       struct server **out, char *err, size_t errlen)
 {
-	struct udp_addr listen;
+	struct server_params sp = {
+		.wrap = &cr->wrap,
+		.tls = cr->tls,
+		.ciphers = (const char *const *)cfg->ciphers,
+		.n_ciphers = cfg->n_ciphers,
+		.hooks = { on_client_connect, on_client_ended, e },
+	};
 
-	if (!udp_parse_endpoint(&listen, cfg->listen)) {
+	if (!udp_parse_endpoint(&sp.listen, cfg->listen)) {
 		snprintf(err, errlen,
 			 "listen: %s: only udp:// is served so far (the TCP transport comes later)",
 			 cfg->listen);
 		return -EINVAL;
 	}
-	return server_open(out, e->loop, &e->log, e->crypto, &listen, wrap, err, errlen);
+	return server_open(out, e->loop, &e->log, e->crypto, &sp, err, errlen);
 }
 
 /* Opens the device, console and server of cfg; on failure nothing stays open. */
@@ -161,7 +183,7 @@ static int open_resources(struct engine *e, const struct config *cfg)
 		}
 		log_info(&e->log, "console", "listening on %s", cfg->console_path);
 	}
-	rc = open_server(e, cfg, &e->credentials.wrap, &e->server, err, sizeof(err));
+	rc = open_server(e, cfg, &e->credentials, &e->server, err, sizeof(err));
 	if (rc < 0) {
 		log_error(&e->log, "engine", "%s", err);
 		goto close_console;
@@ -291,17 +313,18 @@ static int apply_device(struct engine *e, const struct config *cfg, char *err, s
  * Moves the server to cfg's listen address (new socket first, old one freed
  * after), or just gives it the new wrapping key.
  */
-static int apply_server(struct engine *e, const struct config *cfg, const struct wrap *wrap,
+static int apply_server(struct engine *e, const struct config *cfg, struct credentials *cr,
 			char *err, size_t errlen)
 {
 	struct server *fresh = NULL;
 	int rc;
 
 	if (strcmp(cfg->listen, e->cfg->listen) == 0) {
-		server_set_wrap(e->server, wrap);
+		server_set_credentials(e->server, &cr->wrap, cr->tls,
+				       (const char *const *)cfg->ciphers, cfg->n_ciphers);
 		return 0;
 	}
-	rc = open_server(e, cfg, wrap, &fresh, err, errlen);
+	rc = open_server(e, cfg, cr, &fresh, err, errlen);
 	if (rc < 0)
 		return rc;
 	server_free(e->server);
@@ -337,7 +360,7 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 		restore_console(e);
 		goto fail_credentials;
 	}
-	rc = apply_server(e, cfg, &fresh.wrap, err, errlen);
+	rc = apply_server(e, cfg, &fresh, err, errlen);
 	if (rc < 0) {
 		char undo[ENGINE_ERR_MAX];
 

@@ -106,6 +106,30 @@ static int read_routes(struct reader *r, int idx, struct config *cfg)
 	return 0;
 }
 
+static int read_ciphers(struct reader *r, int idx, struct config *cfg)
+{
+	lua_State *L = r->L;
+	size_t n;
+
+	push_field(L, idx, "ciphers");
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		return bad(r, "ciphers");
+	}
+	n = (size_t)luaL_len(L, -1);
+	cfg->ciphers = calloc(n ? n : 1, sizeof(*cfg->ciphers));
+	for (size_t i = 0; cfg->ciphers && i < n; i++) {
+		lua_geti(L, -1, (lua_Integer)(i + 1));
+		cfg->ciphers[i] = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+		lua_pop(L, 1);
+		if (!cfg->ciphers[i])
+			break;
+		cfg->n_ciphers++;
+	}
+	lua_pop(L, 1);
+	return cfg->ciphers && cfg->n_ciphers == n ? 0 : -ENOMEM;
+}
+
 static int read_device(struct reader *r, int idx, struct config *cfg)
 {
 	char *text = NULL;
@@ -177,7 +201,7 @@ int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_
 	    (rc = read_prefix(&r, idx, "network", &cfg->network)) ||
 	    (rc = read_string(&r, idx, "network6", &net6, true)) ||
 	    (rc = read_device(&r, idx, cfg)) || (rc = read_routes(&r, idx, cfg)) ||
-	    (rc = read_tls(&r, idx, cfg)))
+	    (rc = read_tls(&r, idx, cfg)) || (rc = read_ciphers(&r, idx, cfg)))
 		goto fail;
 	cfg->has_network6 = net6 != NULL;
 	if (net6 && !ip_prefix_parse(&cfg->network6, net6)) {

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "lua_config.h"
 #include "lua_core.h"
 #include "script.h"
+#include "udp.h"
 
 enum {
 	/* The VM as a whole may not grow past this: a console client hoarding data or a
@@ -204,6 +206,98 @@ void script_commit_config(struct script *s)
 	lua_setfield(s->L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
 	lua_pushnil(s->L);
 	lua_setfield(s->L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
+}
+
+static void set_int(lua_State *L, const char *name, lua_Integer v)
+{
+	lua_pushinteger(L, v);
+	lua_setfield(L, -2, name);
+}
+
+static void set_str(lua_State *L, const char *name, const char *v)
+{
+	lua_pushstring(L, v);
+	lua_setfield(L, -2, name);
+}
+
+/* The client table moonvpn.clients.connect() receives. */
+static void push_client_info(lua_State *L, struct session *sess)
+{
+	char peer[UDP_ADDR_TEXT_MAX];
+
+	lua_createtable(L, 0, 7);
+	set_int(L, "peer_id", session_peer_id(sess));
+	set_str(L, "cn", session_cn(sess));
+	set_str(L, "peer", udp_addr_format(session_peer(sess), peer, sizeof(peer)));
+	set_str(L, "cipher", session_cipher(sess));
+	set_int(L, "iv_proto", session_iv_proto(sess));
+	lua_pushboolean(L, session_iv_mtu(sess));
+	lua_setfield(L, -2, "iv_mtu");
+	lua_pushboolean(L, session_ncp(sess));
+	lua_setfield(L, -2, "ncp");
+}
+
+/* Copies connect()'s results (address, messages) into push; -1 and a reason when refused. */
+static int read_admission(lua_State *L, struct session_push *push)
+{
+	if (!lua_isstring(L, -2)) {
+		const char *why = lua_tostring(L, -1);
+
+		snprintf(push->reason, sizeof(push->reason), "%s", why ? why : "");
+		return -1;
+	}
+	snprintf(push->address, sizeof(push->address), "%s", lua_tostring(L, -2));
+	for (lua_Integer i = 1; i <= SESSION_PUSH_MESSAGES_MAX; i++) {
+		if (lua_geti(L, -1, i) != LUA_TSTRING) {
+			lua_pop(L, 1);
+			break;
+		}
+		push->messages[push->n_messages] = strdup(lua_tostring(L, -1));
+		lua_pop(L, 1);
+		if (push->messages[push->n_messages])
+			push->n_messages++;
+	}
+	return 0;
+}
+
+int script_client_connect(struct script *s, struct session *sess, struct session_push *push)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(L, "moonvpn.clients", "connect");
+	int rc = -1;
+
+	if (base > 0) {
+		lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+		push_client_info(L, sess);
+		if (lua_pcall(L, 2, 2, base) == LUA_OK) {
+			rc = read_admission(L, push);
+			goto out;
+		}
+	}
+	/* A failure in our own Lua is logged, never sent to the client. */
+	if (s->engine)
+		log_error(&s->engine->log, "script", "moonvpn.clients.connect failed: %s",
+			  lua_tostring(L, -1));
+	snprintf(push->reason, sizeof(push->reason), "internal server error");
+out:
+	lua_settop(L, top);
+	return rc;
+}
+
+void script_client_disconnect(struct script *s, struct session *sess)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(L, "moonvpn.clients", "disconnect");
+
+	if (base > 0) {
+		lua_pushinteger(L, session_peer_id(sess));
+		if (lua_pcall(L, 1, 0, base) != LUA_OK && s->engine)
+			log_error(&s->engine->log, "script",
+				  "moonvpn.clients.disconnect failed: %s", lua_tostring(L, -1));
+	}
+	lua_settop(L, top);
 }
 
 /* Pushes the shared console environment, creating it on first use. */

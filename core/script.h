@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "console.h"
+#include "session.h"
 
 /* Registry keys of the normalized configuration tables (read by lua_engine.c). */
 #define SCRIPT_REG_PENDING_CONFIG "moonvpn.config.pending"
@@ -42,6 +43,16 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 
 /* The configuration last loaded becomes the active one (what config() shows). */
 void script_commit_config(struct script *s);
+
+/*
+ * A client finished its key exchange: moonvpn.clients leases its address
+ * and builds its PUSH_REPLY (0), or refuses it with push->reason (-1).
+ */
+int script_client_connect(struct script *s, struct session *sess, struct session_push *push)
+	__attribute__((warn_unused_result));
+
+/* A client's session ended: its address goes back to the pool. */
+void script_client_disconnect(struct script *s, struct session *sess);
 
 /* Console sessions, one per connected client. */
 void script_console_open(struct script *s, unsigned id);

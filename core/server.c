@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,94 @@ struct server {
 	struct ev_loop *loop;
 	const struct log *log;
 	const struct crypto *crypto;
+	struct server_params params;
 	struct wrap wrap;
 	struct cookie_key cookie;
 	int fd;
 	ev_io watcher;
 	struct server_stats stats;
 	uint32_t started; /* the replay "time" field of our wrapped packets */
+	struct session *sessions[SERVER_SESSIONS_MAX]; /* slot = peer-id */
+	size_t n_sessions;
+	struct session_ops session_ops;
 };
+
+static struct session *find_session(const struct server *s, const struct sockaddr *addr,
+				    socklen_t len)
+{
+	for (size_t i = 0; i < SERVER_SESSIONS_MAX; i++)
+		if (s->sessions[i] && session_is_peer(s->sessions[i], addr, len))
+			return s->sessions[i];
+	return NULL;
+}
+
+static void end_session(struct server *s, struct session *sess, const char *reason)
+{
+	uint32_t id = session_peer_id(sess);
+
+	s->params.hooks.ended(s->params.hooks.ctx, sess, reason);
+	s->sessions[id] = NULL;
+	s->n_sessions--;
+	session_free(sess);
+}
+
+static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire, size_t len)
+{
+	struct server *s = ctx;
+	const struct sockaddr *to = session_peer(sess);
+
+	(void)!sendto(s->fd, wire, len, 0, to,
+		      to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						: sizeof(struct sockaddr_in));
+}
+
+static int on_session_connect(void *ctx, struct session *sess, struct session_push *push)
+{
+	struct server *s = ctx;
+
+	return s->params.hooks.connect(s->params.hooks.ctx, sess, push);
+}
+
+static void on_session_ended(void *ctx, struct session *sess, const char *reason)
+{
+	end_session(ctx, sess, reason);
+}
+
+/* Opens a session for a peer that echoed a valid cookie, replacing an older one. */
+static struct session *open_session(struct server *s, const struct proto_control *ctl,
+				    const struct sockaddr *from, socklen_t from_len)
+{
+	struct session *old = find_session(s, from, from_len);
+	struct session_params sp = {
+		.loop = s->loop,
+		.log = s->log,
+		.crypto = s->crypto,
+		.tls = s->params.tls,
+		.wrap = &s->wrap,
+		.ciphers = s->params.ciphers,
+		.n_ciphers = s->params.n_ciphers,
+		.replay_time = s->started,
+		.ops = &s->session_ops,
+		.ctx = s,
+	};
+	struct session *sess;
+	uint32_t id;
+
+	if (old)
+		end_session(s, old, "the client started a new session");
+	for (id = 0; id < SERVER_SESSIONS_MAX && s->sessions[id]; id++)
+		;
+	if (id == SERVER_SESSIONS_MAX) {
+		s->stats.dropped_full++;
+		return NULL;
+	}
+	sess = session_new(&sp, from, from_len, &ctl->remote_sid, &ctl->sid, id);
+	if (sess) {
+		s->sessions[id] = sess;
+		s->n_sessions++;
+	}
+	return sess;
+}
 
 /* Sends the stateless reply to a client's hard reset (no state is kept). */
 static void answer_reset(struct server *s, const struct proto_control *reset,
@@ -43,7 +125,7 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 }
 
 static void handle_control(struct server *s, const struct proto_control *ctl,
-			   const struct sockaddr *from, socklen_t from_len)
+			   const struct sockaddr *from, socklen_t from_len, uint32_t replay_id)
 {
 	char who[UDP_ADDR_TEXT_MAX];
 	uint64_t now = (uint64_t)time(NULL);
@@ -54,11 +136,13 @@ static void handle_control(struct server *s, const struct proto_control *ctl,
 	}
 	if (cookie_opens_session(ctl) &&
 	    cookie_check(s->crypto, &s->cookie, now, from, &ctl->sid, &ctl->remote_sid)) {
+		struct session *sess = open_session(s, ctl, from, from_len);
+
 		s->stats.cookies_accepted++;
-		log_info(s->log, "server",
-			 "%s echoed a valid cookie; the TLS session layer that takes it from here "
-			 "is not built yet, so the packet is dropped",
-			 udp_addr_format(from, who, sizeof(who)));
+		log_debug(s->log, "server", "%s echoed a valid cookie: new session",
+			  udp_addr_format(from, who, sizeof(who)));
+		if (sess)
+			session_receive(sess, ctl, replay_id);
 		return;
 	}
 	s->stats.dropped_no_session++;
@@ -87,7 +171,14 @@ static void handle_datagram(struct server *s, const uint8_t *buf, size_t len,
 		s->stats.dropped_malformed++;
 		return;
 	}
-	handle_control(s, &ctl, from, from_len);
+	/* A known peer's packets go to its session, except a new hard reset. */
+	struct session *sess = find_session(s, from, from_len);
+
+	if (sess && ctl.opcode != P_CONTROL_HARD_RESET_CLIENT_V2) {
+		session_receive(sess, &ctl, pid);
+		return;
+	}
+	handle_control(s, &ctl, from, from_len, pid);
 }
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
@@ -116,8 +207,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
-		const struct crypto *c, const struct udp_addr *listen, const struct wrap *wrap,
-		char *err, size_t errlen)
+		const struct crypto *c, const struct server_params *params, char *err,
+		size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
 
@@ -128,14 +219,18 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	s->loop = loop;
 	s->log = lg;
 	s->crypto = c;
-	s->wrap = *wrap;
+	s->params = *params;
+	s->wrap = *params->wrap;
+	s->params.wrap = &s->wrap;
+	s->session_ops =
+		(struct session_ops){ on_session_send, on_session_connect, on_session_ended };
 	s->started = (uint32_t)time(NULL);
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0) {
 		snprintf(err, errlen, "server: the random number generator failed");
 		free(s);
 		return -EIO;
 	}
-	s->fd = udp_listen(listen, err, errlen);
+	s->fd = udp_listen(&params->listen, err, errlen);
 	if (s->fd < 0) {
 		int rc = s->fd;
 
@@ -154,10 +249,27 @@ const struct server_stats *server_stats(const struct server *s)
 	return &s->stats;
 }
 
-void server_set_wrap(struct server *s, const struct wrap *wrap)
+void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,
+			    const char *const *ciphers, size_t n_ciphers)
 {
 	wrap_clear(&s->wrap);
 	s->wrap = *wrap;
+	s->params.tls = tls;
+	s->params.ciphers = ciphers;
+	s->params.n_ciphers = n_ciphers;
+}
+
+size_t server_session_count(const struct server *s)
+{
+	return s->n_sessions;
+}
+
+struct session *server_session(const struct server *s, size_t i)
+{
+	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++)
+		if (s->sessions[id] && i-- == 0)
+			return s->sessions[id];
+	return NULL;
 }
 
 void server_free(struct server *s)
@@ -165,6 +277,9 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	ev_io_stop(s->loop, &s->watcher);
+	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++)
+		if (s->sessions[id])
+			end_session(s, s->sessions[id], "the server stops");
 	close(s->fd);
 	wrap_clear(&s->wrap);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));

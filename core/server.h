@@ -4,8 +4,9 @@
  * (tls-auth/tls-crypt), decoded and either answered statelessly (a hard
  * reset gets the HMAC cookie reply, section 3.2 of the protocol guide) or
  * counted and dropped, before any per-client state exists. A packet that
- * echoes a valid cookie is where a session begins (session.c, next).
- * Owns the socket, its watcher, the cookie key and the drop counters.
+ * echoes a valid cookie starts a session (session.c), and later packets
+ * from that address go to it. Owns the socket, its watcher, the cookie key,
+ * the sessions and the drop counters.
  */
 #ifndef MOONVPN_SERVER_H
 #define MOONVPN_SERVER_H
@@ -15,12 +16,31 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "session.h"
+#include "tls.h"
 #include "udp.h"
 #include "wrap.h"
 
 enum {
 	SERVER_PACKET_MAX = 2048, /* larger control packets are dropped, as 2.6 does */
 	SERVER_HAND_WINDOW_SECONDS = 60,
+	SERVER_SESSIONS_MAX = 1024, /* clients at once; peer-ids are below this */
+};
+
+/* What the engine decides for the server: admission (Lua) and the end of a client. */
+struct server_hooks {
+	int (*connect)(void *ctx, struct session *s, struct session_push *push);
+	void (*ended)(void *ctx, struct session *s, const char *reason);
+	void *ctx;
+};
+
+struct server_params {
+	struct udp_addr listen;
+	const struct wrap *wrap; /* copied */
+	struct tls_ctx *tls; /* borrowed: outlives the server or is replaced by server_set_tls */
+	const char *const *ciphers; /* borrowed, the server's preference order */
+	size_t n_ciphers;
+	struct server_hooks hooks;
 };
 
 struct server_stats {
@@ -31,19 +51,25 @@ struct server_stats {
 	uint64_t dropped_no_session; /* valid, but for no session (stale or forged cookie) */
 	uint64_t resets_answered;    /* stateless cookie replies sent */
 	uint64_t cookies_accepted;   /* packets echoing a valid cookie */
+	uint64_t dropped_full; /* a valid cookie while SERVER_SESSIONS_MAX clients are connected */
 };
 
 struct server;
 
-/* Opens the UDP socket and starts serving. The wrap is copied; c must outlive the server. */
+/* Opens the UDP socket and starts serving; c must outlive the server. */
 int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
-		const struct crypto *c, const struct udp_addr *listen, const struct wrap *wrap,
-		char *err, size_t errlen) __attribute__((warn_unused_result));
+		const struct crypto *c, const struct server_params *params, char *err,
+		size_t errlen) __attribute__((warn_unused_result));
+
+/* The connected clients: sessions[0..n). */
+size_t server_session_count(const struct server *s);
+struct session *server_session(const struct server *s, size_t i);
 
 const struct server_stats *server_stats(const struct server *s);
 
-/* Replaces the control channel's wrapping (after a reload changed the key). */
-void server_set_wrap(struct server *s, const struct wrap *wrap);
+/* After a reload: new clients get the new key, TLS context and ciphers. */
+void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,
+			    const char *const *ciphers, size_t n_ciphers);
 
 /* Closes the socket. NULL is a no-op. */
 void server_free(struct server *s);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client's control channel on the server, from the packet that echoed
+ * the cookie to its end: the reliability layer and TLS session of key
+ * state 0, the key-method-2 exchange, key derivation (TLS-EKM or the
+ * legacy PRF), cipher negotiation, PUSH_REPLY or AUTH_FAILED, the
+ * hand-window deadline and the client's EXIT. Sockets and Lua stay
+ * outside: datagrams go out through ops->send, and the decision to let the
+ * client in (its address and pushed options) comes from ops->connect.
+ */
+#ifndef MOONVPN_SESSION_H
+#define MOONVPN_SESSION_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "crypto.h"
+#include "keys.h"
+#include "log.h"
+#include "proto.h"
+#include "tls.h"
+#include "wrap.h"
+
+enum {
+	SESSION_HAND_WINDOW_SECONDS = 60, /* handshake to PUSH_REPLY, as 2.6's hand-window */
+	SESSION_PUSH_MESSAGES_MAX = 8,
+	SESSION_CIPHER_MAX = 32,
+	SESSION_ADDR_MAX = 64,
+	SESSION_REASON_MAX = 160,
+};
+
+/* X-macro: state, name shown by clients(). */
+#define SESSION_STATE_MAP(X)                    \
+	X(SESSION_TLS, "tls-handshake")         \
+	X(SESSION_KEY_EXCHANGE, "key-exchange") \
+	X(SESSION_ACTIVE, "active")             \
+	X(SESSION_CLOSING, "closing")
+
+enum session_state {
+#define SESSION_STATE_ENUM(e, s) e,
+	SESSION_STATE_MAP(SESSION_STATE_ENUM)
+#undef SESSION_STATE_ENUM
+};
+
+struct session;
+
+/* What ops->connect fills in to let a client in. */
+struct session_push {
+	char *messages[SESSION_PUSH_MESSAGES_MAX]; /* malloc'd PUSH_REPLY texts, owned by the
+						      session after */
+	size_t n_messages;
+	char address[SESSION_ADDR_MAX];	 /* the VPN address given to the client */
+	char reason[SESSION_REASON_MAX]; /* when refused: sent as AUTH_FAILED,<reason> */
+};
+
+struct session_ops {
+	void (*send)(void *ctx, struct session *s, const uint8_t *wire, size_t len);
+	/* TLS and key exchange are done: return 0 and fill push, or -1 and push->reason. */
+	int (*connect)(void *ctx, struct session *s, struct session_push *push);
+	/* The session ended (freed right after); reason for the log. */
+	void (*ended)(void *ctx, struct session *s, const char *reason);
+};
+
+struct session_params {
+	struct ev_loop *loop;
+	const struct log *log;
+	const struct crypto *crypto;
+	struct tls_ctx *tls;
+	const struct wrap *wrap;    /* copied */
+	const char *const *ciphers; /* the server's list, in preference order */
+	size_t n_ciphers;
+	uint32_t replay_time; /* the "time" of our wrapped packets, as in the stateless reset */
+	const struct session_ops *ops;
+	void *ctx;
+};
+
+/*
+ * A session for the peer that echoed cookie (our session id) from client_sid.
+ * Its reset exchange is already done: message ids continue at 1 both ways and
+ * our wrapped replay ids at 2. NULL when out of memory.
+ */
+struct session *session_new(const struct session_params *p, const struct sockaddr *peer,
+			    socklen_t peer_len, const struct proto_sid *cookie,
+			    const struct proto_sid *client_sid, uint32_t peer_id)
+	__attribute__((warn_unused_result));
+
+/* A control packet from the peer, unwrapped and decoded, with its wrap replay id. */
+void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id);
+
+/* Closes the TLS session and stops timers; NULL is a no-op. Does not call ops->ended. */
+void session_free(struct session *s);
+
+bool session_is_peer(const struct session *s, const struct sockaddr *addr, socklen_t len);
+enum session_state session_state(const struct session *s);
+const char *session_state_name(enum session_state st);
+const char *session_cn(const struct session *s);      /* "" until TLS verified it */
+const char *session_cipher(const struct session *s);  /* "" until negotiated */
+const char *session_address(const struct session *s); /* the VPN address, "" until pushed */
+const struct sockaddr *session_peer(const struct session *s);
+uint32_t session_peer_id(const struct session *s);
+uint32_t session_iv_proto(const struct session *s);
+bool session_iv_mtu(const struct session *s);
+bool session_ncp(const struct session *s);	      /* the client negotiates ciphers */
+double session_connected_at(const struct session *s); /* ev time */
+/* The data-channel key block (valid once the state is active). */
+const uint8_t *session_key_block(const struct session *s);
+
+#endif

@@ -299,7 +299,7 @@ static void handle_message(struct session *s, const char *msg)
 static void read_tls_data(struct session *s)
 {
 	uint8_t buf[KM2_MESSAGE_MAX + 1];
-	ssize_t n;
+	ssize_t n = 0;
 
 	while (s->state != SESSION_CLOSING &&
 	       (n = tls_session_read(s->tls, buf, sizeof(buf))) > 0) {

@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "lua_core.h"
 #include "script.h"
+#include "udp.h"
 
 enum { LUA_ENGINE_ERR_MAX = 1024 };
 
@@ -109,6 +110,42 @@ static int l_engine_stats(lua_State *L)
 	return 1;
 }
 
+static void push_client(lua_State *L, const struct session *sess)
+{
+	char peer[UDP_ADDR_TEXT_MAX];
+
+	lua_createtable(L, 0, 7);
+	lua_pushstring(L, session_cn(sess));
+	lua_setfield(L, -2, "cn");
+	lua_pushstring(L, udp_addr_format(session_peer(sess), peer, sizeof(peer)));
+	lua_setfield(L, -2, "real_address");
+	lua_pushstring(L, session_address(sess));
+	lua_setfield(L, -2, "vpn_address");
+	lua_pushstring(L, session_cipher(sess));
+	lua_setfield(L, -2, "cipher");
+	lua_pushstring(L, session_state_name(session_state(sess)));
+	lua_setfield(L, -2, "state");
+	lua_pushinteger(L, (lua_Integer)session_connected_at(sess));
+	lua_setfield(L, -2, "connected_since");
+	lua_pushinteger(L, session_peer_id(sess));
+	lua_setfield(L, -2, "peer_id");
+}
+
+/* clients() -> list of { cn, real_address, vpn_address, cipher, state, connected_since, peer_id }
+ */
+static int l_engine_clients(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	size_t n = server_session_count(e->server);
+
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		push_client(L, server_session(e->server, i));
+		lua_rawseti(L, -2, (lua_Integer)(i + 1));
+	}
+	return 1;
+}
+
 /* config() -> the active configuration table (a copy is not needed: it is data) */
 static int l_engine_config(lua_State *L)
 {
@@ -166,6 +203,7 @@ static int l_engine_set_log_level(lua_State *L)
 static const luaL_Reg engine_funcs[] = {
 	{ "status", l_engine_status },
 	{ "stats", l_engine_stats },
+	{ "clients", l_engine_clients },
 	{ "config", l_engine_config },
 	{ "reload", l_engine_reload },
 	{ "log_level", l_engine_log_level },

@@ -13,6 +13,7 @@ local HELP = [[
 moonvpn console: Lua 5.4 inside the running engine.
   status()             uptime, device, addresses, routes, log level
   stats()              packet counters: received, answered, dropped by reason
+  clients()            connected clients: name, addresses, cipher, state, since
   config()             the active configuration, as validated
   reload()             re-read the configuration file (as SIGHUP does)
   log_level()          the current log level
@@ -26,6 +27,7 @@ local function builtins(env)
 		help = function() env.print(HELP) end,
 		status = engine.status,
 		stats = engine.stats,
+		clients = engine.clients,
 		config = engine.config,
 		reload = function()
 			local ok, err = engine.reload()

@@ -8,21 +8,13 @@
 -- wrong key are dropped and counted, never answered. #netns: needs root.
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
 
--- An ordinary client profile, keys inline, as people carry them in .ovpn files.
 local function ovpn(pki, wrap)
-	local function inline(tag, file)
-		return string.format("<%s>\n%s</%s>\n", tag, netns.read_file(pki .. "/" .. file), tag)
+	if wrap == "tls-crypt-wrong" then
+		return openvpn.profile(pki, { remote = "10.88.0.1", wrap = "tls-crypt", wrap_key = "ta.key" })
 	end
-	local text = "client\ndev tun\nproto udp\nremote 10.88.0.1 1194\nremote-cert-tls server\n" ..
-		"nobind\nverb 3\n" .. inline("ca", "ca.crt") .. inline("cert", "client1.crt") ..
-		inline("key", "client1.key")
-	if wrap == "tls-crypt" then text = text .. inline("tls-crypt", "tc.key") end
-	if wrap == "tls-crypt-wrong" then text = text .. inline("tls-crypt", "ta.key") end
-	if wrap == "tls-auth" then text = text .. "key-direction 1\n" .. inline("tls-auth", "ta.key") end
-	local path = netns.tmpdir() .. "/client.ovpn"
-	netns.write_file(path, text)
-	return path
+	return openvpn.profile(pki, { remote = "10.88.0.1", wrap = wrap ~= "plain" and wrap or nil })
 end
 
 local function rss_kib(pid)

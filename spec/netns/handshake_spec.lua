@@ -1,0 +1,146 @@
+-- SPDX-License-Identifier: MIT
+-- Stock OpenVPN 2.6 clients complete their handshake with a moonvpn server:
+--
+--   [ mvt-srv: moonvpn ] --veth 10.88.N.1 / 10.88.N.2-- [ mvt-cliN: openvpn ]   (N = 1..5)
+--
+-- Each client uses an ordinary .ovpn profile (client, dev tun, proto udp,
+-- remote, remote-cert-tls server, keys inline). #netns: needs root.
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
+
+describe("#netns stock openvpn clients against moonvpn", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local srv, engine, socket
+	local clients = {}
+
+	-- A server namespace with n client namespaces, each on its own veth pair.
+	local function topology(n, tls_extra, server_extra)
+		local pki = mv.pki()
+		srv = netns.new()
+		for i = 1, n do
+			clients[i] = netns.new()
+			netns.veth(srv, "10.88." .. i .. ".1/24", clients[i], "10.88." .. i .. ".2/24")
+		end
+		socket = netns.tmpdir() .. "/console.sock"
+		local config = mv.write_config(mv.server_config(string.format([[
+  device = { name = "mvt0" },
+  console = "%s",
+  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key"%s },
+%s
+]], socket, pki, pki, pki, tls_extra or "", server_extra or ""), { tls = false }))
+		engine = srv:spawn({ mv.bin, config })
+		local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
+		assert(ok, out)
+	end
+
+	local function connect(i, opts)
+		opts.remote = "10.88." .. i .. ".1"
+		return clients[i]:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(), opts) })
+	end
+
+	local function completed(client)
+		local ok, out = client:wait_log("Initialization Sequence Completed", 20)
+		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
+		return out
+	end
+
+	after_each(function()
+		for _, c in ipairs(clients) do c:sh("true") end
+		if engine then assert.are.equal(0, engine:stop()) end
+		engine, clients = nil, {}
+		netns.cleanup()
+	end)
+
+	for _, wrap in ipairs { "tls-crypt", "tls-auth" } do
+		it("completes with " .. wrap .. " and the client has the pushed address", function()
+			local extra = wrap == "tls-crypt" and string.format(', tls_crypt = "%s/tc.key"', mv.pki())
+				or string.format(', tls_auth = { key = "%s/ta.key", direction = 0 }', mv.pki())
+			topology(1, extra)
+			local out = completed(connect(1, { wrap = wrap }))
+			assert.truthy(out:find("ifconfig 10.77.0.2 255.255.255.0", 1, true), out)
+			assert.truthy(out:find("cipher AES-256-GCM", 1, true), out)
+			local ok, addr = clients[1]:sh("ip addr show dev tun0")
+			assert(ok, addr)
+			assert.truthy(addr:find("inet 10.77.0.2/24", 1, true), addr)
+		end)
+	end
+
+	it("gives five clients at once five distinct addresses, all in clients()", function()
+		topology(5, string.format(', tls_crypt = "%s/tc.key"', mv.pki()))
+		local procs = {}
+		for i = 1, 5 do procs[i] = connect(i, { wrap = "tls-crypt", cert = "client" .. i }) end
+		for i = 1, 5 do completed(procs[i]) end
+		-- One do-block: a console line's locals end with the line, as in any Lua REPL.
+		local status, out = mv.console(socket, [[
+do
+local seen, n = {}, 0
+for _, c in ipairs(clients()) do
+  assert(c.state == "active" and c.cipher == "AES-256-GCM", c.state)
+  assert(not seen[c.vpn_address], "address given twice: " .. c.vpn_address)
+  seen[c.vpn_address] = c.cn
+  n = n + 1
+end
+return n
+end]])
+		assert.are.equal(0, status, out)
+		assert.are.equal("5\n", out)
+		local _, list = mv.console(socket, "clients()")
+		for i = 1, 5 do assert.truthy(list:find('cn = "client' .. i .. '"', 1, true), list) end
+		assert.truthy(list:find('real_address = "10.88.3.2:', 1, true), list)
+		assert.truthy(list:find("connected_since = %d+"), list)
+	end)
+
+	for _, case in ipairs {
+		{ "stranger", "client certificate signed by an unknown CA" },
+		{ "expired", "client certificate expired" },
+		{ "revoked", "client certificate revoked" },
+	} do
+		it("refuses a client whose certificate is " .. case[1] .. " and logs why", function()
+			topology(1, string.format(', crl = "%s/crl.pem"', mv.pki()))
+			local client = connect(1, { cert = case[1] })
+			local ok, out = engine:wait_log("refused: " .. case[2]:gsub("%p", "%%%0"), 15)
+			assert(ok, out)
+			assert.truthy(out:find("(" .. case[1] .. "): refused", 1, true), out)
+			assert.falsy(client:output():find("Initialization Sequence Completed", 1, true))
+			local _, n = mv.console(socket, "#clients()")
+			client:stop()
+			assert.truthy(n == "0\n" or n == "1\n")
+		end)
+	end
+
+	it("sends AUTH_FAILED with the reason when no cipher is shared", function()
+		topology(1, "", '  ciphers = { "AES-256-GCM" },')
+		local client = connect(1, { extra = "data-ciphers AES-128-GCM\n" })
+		local ok, out = client:wait_log("AUTH_FAILED", 15)
+		assert(ok, out .. "\n--- moonvpn:\n" .. engine:output())
+		assert.truthy(out:find("no shared cipher", 1, true), out)
+		assert.truthy(engine:output():find("refused: Data channel cipher negotiation failed", 1, true))
+		client:stop()
+	end)
+
+	it("negotiates the server's preferred cipher among the client's", function()
+		topology(1, "", '  ciphers = { "CHACHA20-POLY1305", "AES-256-GCM" },')
+		local out = completed(connect(1, {}))
+		assert.truthy(out:find("cipher CHACHA20-POLY1305", 1, true), out)
+	end)
+
+	it("honours the client's EXIT and frees its address", function()
+		topology(1, "")
+		local client = connect(1, { extra = "explicit-exit-notify 1\n" })
+		completed(client)
+		client:signal("TERM")
+		local ok, out = engine:wait_log("session ended: the client sent EXIT", 15)
+		assert(ok, out)
+		local _, n = mv.console(socket, "#clients()")
+		assert.are.equal("0\n", n)
+		client:wait(10)
+		-- The address is free again: the next client gets the same first address.
+		clients[1]:sh("ip link del tun0 2>/dev/null; true")
+		local out2 = completed(connect(1, {}))
+		assert.truthy(out2:find("ifconfig 10.77.0.", 1, true), out2)
+	end)
+end)

@@ -22,6 +22,21 @@ struct crypto {
 	EVP_CIPHER *aes256_ctr;
 	struct hmac_reuse *hmac_reuse; /* mutable behind a const struct crypto */
 	EVP_CIPHER_CTX *cipher_ctx;
+	EVP_CIPHER *aead[3]; /* in the order of aead_names */
+};
+
+static const struct {
+	const char *name;
+	size_t key_len;
+} aead_names[] = {
+	{ "AES-128-GCM", 16 },
+	{ "AES-256-GCM", 32 },
+	{ "CHACHA20-POLY1305", 32 },
+};
+
+struct crypto_aead {
+	EVP_CIPHER_CTX *ctx;
+	bool encrypt;
 };
 
 /* The HMAC context and the digest it is set up for (named only when it changes). */
@@ -62,6 +77,8 @@ struct crypto *crypto_new(char *err, size_t errlen)
 	if (c->hmac_reuse && c->hmac)
 		c->hmac_reuse->ctx = EVP_MAC_CTX_new(c->hmac);
 	c->cipher_ctx = EVP_CIPHER_CTX_new();
+	for (size_t i = 0; i < sizeof(aead_names) / sizeof(aead_names[0]); i++)
+		c->aead[i] = EVP_CIPHER_fetch(NULL, aead_names[i].name, NULL);
 	if (!c->tls1_prf || !c->hmac || !c->aes256_ctr || !c->hmac_reuse || !c->hmac_reuse->ctx ||
 	    !c->cipher_ctx) {
 		openssl_error(err, errlen, "crypto: OpenSSL lacks TLS1-PRF, HMAC or AES-256-CTR");
@@ -82,6 +99,8 @@ void crypto_free(struct crypto *c)
 		EVP_MAC_CTX_free(c->hmac_reuse->ctx);
 	free(c->hmac_reuse);
 	EVP_CIPHER_CTX_free(c->cipher_ctx);
+	for (size_t i = 0; i < sizeof(aead_names) / sizeof(aead_names[0]); i++)
+		EVP_CIPHER_free(c->aead[i]);
 	free(c);
 }
 
@@ -192,4 +211,92 @@ bool crypto_equal(const void *a, const void *b, size_t len)
 int crypto_random(void *buf, size_t len)
 {
 	return len <= INT32_MAX && RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+static int aead_index(const char *cipher)
+{
+	for (size_t i = 0; i < sizeof(aead_names) / sizeof(aead_names[0]); i++)
+		if (strcmp(cipher, aead_names[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+size_t crypto_aead_key_len(const char *cipher)
+{
+	int i = aead_index(cipher);
+
+	return i < 0 ? 0 : aead_names[i].key_len;
+}
+
+struct crypto_aead *crypto_aead_new(const struct crypto *c, const char *cipher, const uint8_t *key,
+				    bool encrypt, char *err, size_t errlen)
+{
+	int i = aead_index(cipher);
+	struct crypto_aead *a = NULL;
+	int ok;
+
+	if (i < 0 || !c->aead[i]) {
+		snprintf(err, errlen, "crypto: %s is not available", cipher);
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a || !(a->ctx = EVP_CIPHER_CTX_new())) {
+		free(a);
+		snprintf(err, errlen, "crypto: out of memory");
+		return NULL;
+	}
+	a->encrypt = encrypt;
+	ok = encrypt ? EVP_EncryptInit_ex2(a->ctx, c->aead[i], key, NULL, NULL)
+		     : EVP_DecryptInit_ex2(a->ctx, c->aead[i], key, NULL, NULL);
+	if (ok != 1) {
+		openssl_error(err, errlen, "crypto: cannot set the data key");
+		crypto_aead_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void crypto_aead_free(struct crypto_aead *a)
+{
+	if (!a)
+		return;
+	EVP_CIPHER_CTX_free(a->ctx); /* clears the key schedule */
+	free(a);
+}
+
+int crypto_aead_seal(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+		     const uint8_t *aad, size_t aad_len, uint8_t *data, size_t len,
+		     uint8_t tag[CRYPTO_AEAD_TAG_LEN])
+{
+	int n = 0, tail = 0;
+
+	if (!a->encrypt || len > INT32_MAX || aad_len > INT32_MAX ||
+	    EVP_EncryptInit_ex2(a->ctx, NULL, NULL, nonce, NULL) != 1 ||
+	    EVP_EncryptUpdate(a->ctx, NULL, &n, aad, (int)aad_len) != 1 ||
+	    EVP_EncryptUpdate(a->ctx, data, &n, data, (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(a->ctx, data + n, &tail) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, CRYPTO_AEAD_TAG_LEN, tag) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+int crypto_aead_open(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+		     const uint8_t *aad, size_t aad_len, uint8_t *data, size_t len,
+		     const uint8_t tag[CRYPTO_AEAD_TAG_LEN])
+{
+	int n = 0, tail = 0;
+
+	if (a->encrypt || len > INT32_MAX || aad_len > INT32_MAX ||
+	    EVP_DecryptInit_ex2(a->ctx, NULL, NULL, nonce, NULL) != 1 ||
+	    EVP_DecryptUpdate(a->ctx, NULL, &n, aad, (int)aad_len) != 1 ||
+	    EVP_DecryptUpdate(a->ctx, data, &n, data, (int)len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, CRYPTO_AEAD_TAG_LEN, (void *)tag) !=
+		    1 ||
+	    EVP_DecryptFinal_ex(a->ctx, data + n, &tail) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
 }

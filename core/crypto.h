@@ -68,6 +68,37 @@ int crypto_hmac_sha256(const struct crypto *c, const uint8_t *key, size_t key_le
 /* Fills buf from OpenSSL's CSPRNG. 0, or -1. */
 int crypto_random(void *buf, size_t len) __attribute__((warn_unused_result));
 
+/*
+ * AEAD keys for the data channel (AES-128-GCM, AES-256-GCM,
+ * CHACHA20-POLY1305): one cipher context per key and direction, keyed once;
+ * sealing and opening only set the nonce, in place, allocating nothing.
+ */
+enum {
+	CRYPTO_AEAD_TAG_LEN = 16,
+	CRYPTO_AEAD_NONCE_LEN = 12,
+};
+
+struct crypto_aead;
+
+/* Key length of a data cipher by name, 0 if it is not one we support. */
+size_t crypto_aead_key_len(const char *cipher);
+
+/* A key for one direction (encrypt or decrypt); NULL with err set. */
+struct crypto_aead *crypto_aead_new(const struct crypto *c, const char *cipher, const uint8_t *key,
+				    bool encrypt, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void crypto_aead_free(struct crypto_aead *a);
+
+/* Encrypts data in place and writes the tag. 0 or -1. */
+int crypto_aead_seal(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+		     const uint8_t *aad, size_t aad_len, uint8_t *data, size_t len,
+		     uint8_t tag[CRYPTO_AEAD_TAG_LEN]) __attribute__((warn_unused_result));
+
+/* Decrypts data in place if the tag verifies. 0, or -1 (forged or corrupted). */
+int crypto_aead_open(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+		     const uint8_t *aad, size_t aad_len, uint8_t *data, size_t len,
+		     const uint8_t tag[CRYPTO_AEAD_TAG_LEN]) __attribute__((warn_unused_result));
+
 /* Overwrites secret memory in a way the compiler cannot optimize away. */
 void crypto_wipe(void *p, size_t len);
 

@@ -38,6 +38,7 @@ struct config {
 	char *tls_crypt_key;			     /* NULL unless tls-crypt */
 	char **ciphers;				     /* data ciphers in preference order */
 	size_t n_ciphers;
+	unsigned keepalive_interval, keepalive_timeout; /* seconds, as pushed */
 };
 
 /* An empty config owned by the caller; NULL when out of memory. */

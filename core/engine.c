@@ -9,7 +9,11 @@
 #include "engine.h"
 #include "script.h"
 
-enum { ENGINE_ERR_MAX = 1024 };
+enum {
+	ENGINE_ERR_MAX = 1024,
+	DEVICE_PACKET_MAX = 65535,
+	DEVICE_BATCH = 64, /* packets read per wake-up, so the device cannot starve the loop */
+};
 
 static void console_open_cb(void *ctx, unsigned id)
 {
@@ -82,6 +86,9 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 	e->crypto = crypto_new(err, errlen);
 	if (!e->crypto)
 		goto fail;
+	e->device_buf = malloc(DATA_OVERHEAD + DEVICE_PACKET_MAX);
+	if (!e->device_buf)
+		goto nomem;
 	e->console_handlers = (struct console_handlers){
 		.open = console_open_cb,
 		.feed = console_feed_cb,
@@ -128,6 +135,44 @@ static void log_device(struct engine *e, const char *verb)
 			 device_name(e->device));
 }
 
+static void on_client_packet(void *ctx, struct session *s, const uint8_t *packet, size_t len)
+{
+	struct engine *e = ctx;
+
+	(void)s;
+	if (e->device && write(device_fd(e->device), packet, len) < 0)
+		log_debug(&e->log, "device", "write of %zu bytes failed: %s", len, strerror(errno));
+}
+
+/* Packets from the device go to the client that owns their destination. */
+static void on_device_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct engine *e = w->data;
+
+	(void)loop;
+	(void)revents;
+	for (int i = 0; i < DEVICE_BATCH && e->device; i++) {
+		ssize_t n = read(device_fd(e->device), e->device_buf + DATA_OVERHEAD,
+				 DEVICE_PACKET_MAX);
+
+		if (n <= 0)
+			return;
+		if (e->server)
+			server_route_from_device(e->server, e->device_buf, (size_t)n);
+	}
+}
+
+/* Watches the current device (after it was opened or recreated). */
+static void watch_device(struct engine *e)
+{
+	ev_io_stop(e->loop, &e->device_watcher);
+	if (!e->device)
+		return;
+	ev_io_init(&e->device_watcher, on_device_readable, device_fd(e->device), EV_READ);
+	e->device_watcher.data = e;
+	ev_io_start(e->loop, &e->device_watcher);
+}
+
 static int on_client_connect(void *ctx, struct session *s, struct session_push *push)
 {
 	return script_client_connect(((struct engine *)ctx)->script, s, push);
@@ -152,7 +197,10 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.tls = cr->tls,
 		.ciphers = (const char *const *)cfg->ciphers,
 		.n_ciphers = cfg->n_ciphers,
-		.hooks = { on_client_connect, on_client_ended, e },
+		.ping_interval = cfg->keepalive_interval,
+		/* As 2.6's server: ping-restart twice what the clients are told. */
+		.ping_timeout = 2 * cfg->keepalive_timeout,
+		.hooks = { on_client_connect, on_client_ended, on_client_packet, e },
 	};
 
 	if (!udp_parse_endpoint(&sp.listen, cfg->listen)) {
@@ -228,6 +276,7 @@ int engine_start(struct engine *e)
 	}
 	script_commit_config(e->script);
 	e->cfg = cfg;
+	watch_device(e);
 	e->started_at = ev_now(e->loop);
 	log_info(&e->log, "engine", "moonvpn %s started with %s (pid %ld)", MOONVPN_VERSION,
 		 e->config_path, (long)getpid());
@@ -372,6 +421,7 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	}
 	credentials_clear(&e->credentials);
 	e->credentials = fresh;
+	watch_device(e);
 	script_commit_config(e->script);
 	config_free(e->cfg);
 	e->cfg = cfg;
@@ -395,6 +445,8 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	if (e->loop)
+		ev_io_stop(e->loop, &e->device_watcher);
 	server_free(e->server);
 	console_free(e->console);
 	if (e->device) {
@@ -408,5 +460,6 @@ void engine_free(struct engine *e)
 	if (e->loop)
 		ev_loop_destroy(e->loop);
 	free(e->config_path);
+	free(e->device_buf);
 	free(e);
 }

@@ -41,6 +41,8 @@ struct engine {
 	struct crypto *crypto;		/* OpenSSL algorithms, fetched once */
 	struct credentials credentials; /* of the active configuration */
 	struct server *server;
+	ev_io device_watcher; /* packets from the device, to clients */
+	uint8_t *device_buf;  /* one packet with DATA_OVERHEAD bytes of headroom */
 	struct console_handlers console_handlers;
 	ev_signal sig_int, sig_term, sig_hup;
 	ev_tstamp started_at;

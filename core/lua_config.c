@@ -130,6 +130,17 @@ static int read_ciphers(struct reader *r, int idx, struct config *cfg)
 	return cfg->ciphers && cfg->n_ciphers == n ? 0 : -ENOMEM;
 }
 
+static int read_keepalive(struct reader *r, int idx, struct config *cfg)
+{
+	push_field(r->L, idx, "keepalive.interval");
+	cfg->keepalive_interval = (unsigned)lua_tointeger(r->L, -1);
+	lua_pop(r->L, 1);
+	push_field(r->L, idx, "keepalive.timeout");
+	cfg->keepalive_timeout = (unsigned)lua_tointeger(r->L, -1);
+	lua_pop(r->L, 1);
+	return cfg->keepalive_interval && cfg->keepalive_timeout ? 0 : bad(r, "keepalive");
+}
+
 static int read_device(struct reader *r, int idx, struct config *cfg)
 {
 	char *text = NULL;
@@ -201,7 +212,8 @@ int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_
 	    (rc = read_prefix(&r, idx, "network", &cfg->network)) ||
 	    (rc = read_string(&r, idx, "network6", &net6, true)) ||
 	    (rc = read_device(&r, idx, cfg)) || (rc = read_routes(&r, idx, cfg)) ||
-	    (rc = read_tls(&r, idx, cfg)) || (rc = read_ciphers(&r, idx, cfg)))
+	    (rc = read_tls(&r, idx, cfg)) || (rc = read_ciphers(&r, idx, cfg)) ||
+	    (rc = read_keepalive(&r, idx, cfg)))
 		goto fail;
 	cfg->has_network6 = net6 != NULL;
 	if (net6 && !ip_prefix_parse(&cfg->network6, net6)) {

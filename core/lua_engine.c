@@ -102,10 +102,19 @@ static int l_engine_stats(lua_State *L)
 	set_counter(L, "bytes_in", st->bytes_in);
 	set_counter(L, "resets_answered", st->resets_answered);
 	set_counter(L, "cookies_accepted", st->cookies_accepted);
-	lua_createtable(L, 0, 3);
+	set_counter(L, "data_in", st->data_in);
+	set_counter(L, "data_bytes_in", st->data_bytes_in);
+	set_counter(L, "data_out", st->data_out);
+	set_counter(L, "data_bytes_out", st->data_bytes_out);
+	lua_createtable(L, 0, 8);
 	set_counter(L, "unwrap", st->dropped_unwrap);
 	set_counter(L, "malformed", st->dropped_malformed);
 	set_counter(L, "no_session", st->dropped_no_session);
+	set_counter(L, "full", st->dropped_full);
+	set_counter(L, "authentication", st->dropped_data_auth);
+	set_counter(L, "replay", st->dropped_replay);
+	set_counter(L, "spoofed", st->dropped_spoofed);
+	set_counter(L, "no_route", st->dropped_no_route);
 	lua_setfield(L, -2, "dropped");
 	return 1;
 }

@@ -237,9 +237,13 @@ static void push_client_info(lua_State *L, struct session *sess)
 	lua_setfield(L, -2, "ncp");
 }
 
-/* Copies connect()'s results (address, messages) into push; -1 and a reason when refused. */
+/* Copies connect()'s results (address, messages, address6) into push; -1 and a reason when refused.
+ */
 static int read_admission(lua_State *L, struct session_push *push)
 {
+	if (lua_isstring(L, -1))
+		snprintf(push->address6, sizeof(push->address6), "%s", lua_tostring(L, -1));
+	lua_pop(L, 1);
 	if (!lua_isstring(L, -2)) {
 		const char *why = lua_tostring(L, -1);
 
@@ -270,7 +274,7 @@ int script_client_connect(struct script *s, struct session *sess, struct session
 	if (base > 0) {
 		lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
 		push_client_info(L, sess);
-		if (lua_pcall(L, 2, 2, base) == LUA_OK) {
+		if (lua_pcall(L, 2, 3, base) == LUA_OK) {
 			rc = read_admission(L, push);
 			goto out;
 		}

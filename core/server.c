@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct server {
 	struct server_stats stats;
 	uint32_t started; /* the replay "time" field of our wrapped packets */
 	struct session *sessions[SERVER_SESSIONS_MAX]; /* slot = peer-id */
+	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
 	size_t n_sessions;
 	struct session_ops session_ops;
 };
@@ -100,6 +102,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 	if (sess) {
 		s->sessions[id] = sess;
 		s->n_sessions++;
+		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
 	}
 	return sess;
 }
@@ -148,8 +151,40 @@ static void handle_control(struct server *s, const struct proto_control *ctl,
 	s->stats.dropped_no_session++;
 }
 
-static void handle_datagram(struct server *s, const uint8_t *buf, size_t len,
-			    const struct sockaddr *from, socklen_t from_len)
+/* A data packet: found by its peer-id, opened in place, delivered to the device. */
+static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
+			socklen_t from_len)
+{
+	struct proto_data d;
+	struct session *sess;
+	int n;
+
+	if (proto_decode_data(&d, buf, len) != 0 || d.opcode != P_DATA_V2 ||
+	    d.peer_id >= SERVER_SESSIONS_MAX || !(sess = s->sessions[d.peer_id])) {
+		s->stats.dropped_no_session++;
+		return;
+	}
+	n = session_data_open(sess, buf, len, from, from_len);
+	if (n < 0) {
+		if (n == DATA_EREPLAY)
+			s->stats.dropped_replay++;
+		else
+			s->stats.dropped_data_auth++;
+		return;
+	}
+	s->stats.data_in++;
+	s->stats.data_bytes_in += (uint64_t)n;
+	if (n == 0)
+		return; /* keepalive */
+	if (!session_owns_source(sess, buf + DATA_OVERHEAD, (size_t)n)) {
+		s->stats.dropped_spoofed++;
+		return;
+	}
+	s->params.hooks.deliver(s->params.hooks.ctx, sess, buf + DATA_OVERHEAD, (size_t)n);
+}
+
+static void handle_datagram(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
+			    socklen_t from_len)
 {
 	uint8_t plain[SERVER_PACKET_MAX];
 	struct proto_control ctl;
@@ -158,8 +193,14 @@ static void handle_datagram(struct server *s, const uint8_t *buf, size_t len,
 
 	s->stats.packets_in++;
 	s->stats.bytes_in += len;
-	if (len == 0 || !proto_is_control(proto_opcode(buf[0]))) {
-		s->stats.dropped_no_session++; /* data packets need a session */
+	if (len == 0)
+		return;
+	if (!proto_is_control(proto_opcode(buf[0]))) {
+		handle_data(s, buf, len, from, from_len);
+		return;
+	}
+	if (len > SERVER_PACKET_MAX) {
+		s->stats.dropped_malformed++; /* 2.6 drops control packets this large too */
 		return;
 	}
 	n = wrap_open(&s->wrap, buf, len, plain, sizeof(plain), &pid, &t);
@@ -184,7 +225,6 @@ static void handle_datagram(struct server *s, const uint8_t *buf, size_t len,
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *s = w->data;
-	uint8_t buf[SERVER_PACKET_MAX + 1];
 	struct sockaddr_storage from;
 
 	(void)loop;
@@ -192,17 +232,12 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	/* A bounded batch per wake-up, so a flood cannot starve the loop. */
 	for (int i = 0; i < 64; i++) {
 		socklen_t from_len = sizeof(from);
-		ssize_t n =
-			recvfrom(s->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
+		ssize_t n = recvfrom(s->fd, s->rx, sizeof(s->rx), 0, (struct sockaddr *)&from,
+				     &from_len);
 
 		if (n < 0)
 			return;
-		if ((size_t)n > SERVER_PACKET_MAX) {
-			s->stats.packets_in++;
-			s->stats.dropped_malformed++;
-			continue;
-		}
-		handle_datagram(s, buf, (size_t)n, (struct sockaddr *)&from, from_len);
+		handle_datagram(s, s->rx, (size_t)n, (struct sockaddr *)&from, from_len);
 	}
 }
 
@@ -257,6 +292,49 @@ void server_set_credentials(struct server *s, const struct wrap *wrap, struct tl
 	s->params.tls = tls;
 	s->params.ciphers = ciphers;
 	s->params.n_ciphers = n_ciphers;
+}
+
+struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr)
+{
+	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
+		struct session *sess = s->sessions[id];
+
+		if (sess && (ip_addr_equal(session_vpn_addr(sess), addr) ||
+			     ip_addr_equal(session_vpn_addr6(sess), addr)))
+			return sess;
+	}
+	return NULL;
+}
+
+/* The destination of an IP packet; false for anything else. */
+static bool ip_destination(const uint8_t *ip, size_t len, struct ip_addr *dst)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (len >= 20 && ip[0] >> 4 == 4) {
+		dst->family = AF_INET;
+		memcpy(dst->bytes, ip + 16, 4);
+		return true;
+	}
+	if (len >= 40 && ip[0] >> 4 == 6) {
+		dst->family = AF_INET6;
+		memcpy(dst->bytes, ip + 24, 16);
+		return true;
+	}
+	return false;
+}
+
+void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
+{
+	struct ip_addr dst;
+	struct session *sess;
+
+	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) ||
+	    !(sess = server_find_by_vpn_addr(s, &dst)) || session_data_send(sess, pkt, len) < 0) {
+		s->stats.dropped_no_route++;
+		return;
+	}
+	s->stats.data_out++;
+	s->stats.data_bytes_out += len;
 }
 
 size_t server_session_count(const struct server *s)

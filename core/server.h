@@ -31,6 +31,8 @@ enum {
 struct server_hooks {
 	int (*connect)(void *ctx, struct session *s, struct session_push *push);
 	void (*ended)(void *ctx, struct session *s, const char *reason);
+	/* A decrypted packet from a client, for the device. */
+	void (*deliver)(void *ctx, struct session *s, const uint8_t *packet, size_t len);
 	void *ctx;
 };
 
@@ -40,6 +42,7 @@ struct server_params {
 	struct tls_ctx *tls; /* borrowed: outlives the server or is replaced by server_set_tls */
 	const char *const *ciphers; /* borrowed, the server's preference order */
 	size_t n_ciphers;
+	unsigned ping_interval, ping_timeout; /* our keepalive towards clients, seconds */
 	struct server_hooks hooks;
 };
 
@@ -52,6 +55,12 @@ struct server_stats {
 	uint64_t resets_answered;    /* stateless cookie replies sent */
 	uint64_t cookies_accepted;   /* packets echoing a valid cookie */
 	uint64_t dropped_full; /* a valid cookie while SERVER_SESSIONS_MAX clients are connected */
+	uint64_t data_in, data_bytes_in;   /* data packets opened (pings included) */
+	uint64_t data_out, data_bytes_out; /* data packets sealed and sent */
+	uint64_t dropped_data_auth;	   /* data packets whose tag failed, or for no key */
+	uint64_t dropped_replay;	   /* replayed or too old data packets */
+	uint64_t dropped_spoofed;  /* data from a client with a source address not its own */
+	uint64_t dropped_no_route; /* device packets to an address no client has */
 };
 
 struct server;
@@ -60,6 +69,15 @@ struct server;
 int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *c, const struct server_params *params, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
+
+/* The client that has this VPN address, or NULL. */
+struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr);
+
+/*
+ * Sends a packet read from the device (len bytes at pkt + DATA_OVERHEAD) to
+ * the client that owns its destination; counts it as unroutable otherwise.
+ */
+void server_route_from_device(struct server *s, uint8_t *pkt, size_t len);
 
 /* The connected clients: sessions[0..n). */
 size_t server_session_count(const struct server *s);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "keymethod.h"
 #include "ncp.h"
@@ -23,6 +24,10 @@ enum {
 };
 
 static const char EKM_LABEL[] = "EXPORTER-OpenVPN-datakeys";
+
+/* The keepalive payload (protocol guide 7.6): consumed, never written to the device. */
+static const uint8_t PING_MAGIC[16] = { 0x2a, 0x18, 0x7b, 0xf3, 0x64, 0x1e, 0xb4, 0xcb,
+					0x07, 0xed, 0x2d, 0x0a, 0x98, 0x1f, 0xc7, 0x48 };
 
 struct session {
 	struct session_params p;
@@ -46,7 +51,13 @@ struct session {
 	bool iv_mtu, ncp, refused;
 	struct session_push push;
 	ev_timer timer;
-	ev_tstamp deadline; /* hand-window, or the end of a closing session */
+	ev_tstamp deadline;   /* hand-window, or the end of a closing session */
+	struct data_key data; /* key state 0's data keys, once active */
+	bool has_data_key;
+	struct ip_addr vpn_addr, vpn_addr6;
+	ev_timer keepalive;
+	unsigned ping_interval, ping_timeout;
+	ev_tstamp last_sent, last_received;
 	ev_tstamp connected_at;
 	char end_reason[SESSION_REASON_MAX];
 };
@@ -245,6 +256,10 @@ static void admit(struct session *s)
 		return;
 	}
 	snprintf(s->address, sizeof(s->address), "%s", s->push.address);
+	if (!ip_addr_parse(&s->vpn_addr, s->address))
+		memset(&s->vpn_addr, 0, sizeof(s->vpn_addr));
+	if (!s->push.address6[0] || !ip_addr_parse(&s->vpn_addr6, s->push.address6))
+		memset(&s->vpn_addr6, 0, sizeof(s->vpn_addr6));
 	log_info(s->p.log, "session", "%s: connected, address %s, cipher %s, keys by %s", s->who,
 		 s->address, s->cipher, s->iv_proto & IV_PROTO_TLS_KEY_EXPORT ? "TLS-EKM" : "PRF");
 	/* A client that announces REQUEST_PUSH gets the reply without asking (2.6 does so). */
@@ -281,6 +296,14 @@ static void handle_client_km(struct session *s, size_t len)
 		return;
 	}
 	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
+	/* Installed before PUSH_REPLY: the client sends data as soon as it has the reply. */
+	char err[160];
+	if (data_key_init(&s->data, s->p.crypto, cipher, s->key_block, true, 0, err, sizeof(err)) <
+	    0) {
+		close_later(s, 0, "%s", err);
+		return;
+	}
+	s->has_data_key = true;
 	admit(s);
 }
 
@@ -337,6 +360,8 @@ static void progress(struct session *s)
 	}
 	read_tls_data(s);
 }
+
+static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Checks a packet belongs to this session; false to drop it. */
 static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t replay_id)
@@ -411,6 +436,9 @@ struct session *session_new(const struct session_params *p, const struct sockadd
 	s->deadline = now(s) + SESSION_HAND_WINDOW_SECONDS;
 	ev_init(&s->timer, on_timer);
 	s->timer.data = s;
+	ev_init(&s->keepalive, on_keepalive);
+	s->keepalive.data = s;
+	s->last_sent = s->last_received = now(s);
 	update_who(s);
 	return s;
 }
@@ -420,6 +448,9 @@ void session_free(struct session *s)
 	if (!s)
 		return;
 	ev_timer_stop(s->p.loop, &s->timer);
+	ev_timer_stop(s->p.loop, &s->keepalive);
+	if (s->has_data_key)
+		data_key_clear(&s->data);
 	tls_session_free(s->tls);
 	for (size_t i = 0; i < s->push.n_messages; i++)
 		free(s->push.messages[i]);
@@ -498,4 +529,99 @@ double session_connected_at(const struct session *s)
 const uint8_t *session_key_block(const struct session *s)
 {
 	return s->key_block;
+}
+
+const struct ip_addr *session_vpn_addr(const struct session *s)
+{
+	return &s->vpn_addr;
+}
+
+const struct ip_addr *session_vpn_addr6(const struct session *s)
+{
+	return &s->vpn_addr6;
+}
+
+bool session_owns_source(const struct session *s, const uint8_t *ip, size_t len)
+{
+	if (len >= 20 && ip[0] >> 4 == 4)
+		return s->vpn_addr.family == AF_INET && memcmp(ip + 12, s->vpn_addr.bytes, 4) == 0;
+	if (len >= 40 && ip[0] >> 4 == 6)
+		return s->vpn_addr6.family == AF_INET6 &&
+		       memcmp(ip + 8, s->vpn_addr6.bytes, 16) == 0;
+	return false;
+}
+
+int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct sockaddr *from,
+		      socklen_t from_len)
+{
+	int n;
+
+	if (!s->has_data_key || s->state == SESSION_CLOSING)
+		return DATA_EAUTH;
+	if (proto_key_id(pkt[0]) != s->data.key_id)
+		return DATA_EAUTH; /* a key state we do not have (yet) */
+	n = data_open(&s->data, pkt, len);
+	if (n < 0)
+		return n;
+	s->last_received = now(s);
+	if (!session_is_peer(s, from, from_len) && from_len <= sizeof(s->peer)) {
+		char to[UDP_ADDR_TEXT_MAX];
+
+		memcpy(&s->peer, from, from_len);
+		s->peer_len = from_len;
+		log_info(s->p.log, "session", "%s: moved to %s (float)", s->who,
+			 udp_addr_format(from, to, sizeof(to)));
+		update_who(s);
+	}
+	if (n == sizeof(PING_MAGIC) && memcmp(pkt + DATA_OVERHEAD, PING_MAGIC, 16) == 0)
+		return 0;
+	return n;
+}
+
+int session_data_send(struct session *s, uint8_t *pkt, size_t len)
+{
+	int n;
+
+	if (!s->has_data_key || s->state != SESSION_ACTIVE)
+		return DATA_EAUTH;
+	n = data_seal(&s->data, s->peer_id, pkt, len);
+	if (n < 0)
+		return n;
+	s->p.ops->send(s->p.ctx, s, pkt, (size_t)n);
+	s->last_sent = now(s);
+	return 0;
+}
+
+static void send_ping(struct session *s)
+{
+	uint8_t pkt[DATA_OVERHEAD + sizeof(PING_MAGIC)];
+
+	memcpy(pkt + DATA_OVERHEAD, PING_MAGIC, sizeof(PING_MAGIC));
+	(void)session_data_send(s, pkt, sizeof(PING_MAGIC));
+}
+
+/* Every second: ping a quiet client, end a silent one (2.6's ping / ping-restart). */
+static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (s->state != SESSION_ACTIVE || !s->has_data_key)
+		return;
+	if (now(s) - s->last_received >= s->ping_timeout) {
+		close_later(s, 0, "ping-restart: nothing received for %u seconds", s->ping_timeout);
+		return;
+	}
+	if (now(s) - s->last_sent >= s->ping_interval)
+		send_ping(s);
+}
+
+void session_set_keepalive(struct session *s, unsigned interval, unsigned timeout)
+{
+	s->ping_interval = interval;
+	s->ping_timeout = timeout;
+	ev_timer_stop(s->p.loop, &s->keepalive);
+	ev_timer_set(&s->keepalive, 1, 1);
+	ev_timer_start(s->p.loop, &s->keepalive);
 }

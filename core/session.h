@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 
 #include "crypto.h"
+#include "datakey.h"
+#include "ip.h"
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
@@ -52,6 +54,7 @@ struct session_push {
 						      session after */
 	size_t n_messages;
 	char address[SESSION_ADDR_MAX];	 /* the VPN address given to the client */
+	char address6[SESSION_ADDR_MAX]; /* its IPv6 address, "" without network6 */
 	char reason[SESSION_REASON_MAX]; /* when refused: sent as AUTH_FAILED,<reason> */
 };
 
@@ -106,5 +109,27 @@ bool session_ncp(const struct session *s);	      /* the client negotiates cipher
 double session_connected_at(const struct session *s); /* ev time */
 /* The data-channel key block (valid once the state is active). */
 const uint8_t *session_key_block(const struct session *s);
+
+/* The VPN addresses as values (family 0 when absent), for routing. */
+const struct ip_addr *session_vpn_addr(const struct session *s);
+const struct ip_addr *session_vpn_addr6(const struct session *s);
+
+/* True when an IP packet from the client carries one of its own source addresses. */
+bool session_owns_source(const struct session *s, const uint8_t *ip, size_t len);
+
+/*
+ * A P_DATA_V2 packet for this session, opened in place. Returns the payload
+ * length (payload at pkt + DATA_OVERHEAD; 0 for a keepalive ping, which is
+ * consumed) or a DATA_E* code. An authenticated packet from a new address
+ * moves the session there (float).
+ */
+int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct sockaddr *from,
+		      socklen_t from_len) __attribute__((warn_unused_result));
+
+/* Seals len payload bytes at pkt + DATA_OVERHEAD and sends them. 0 or a DATA_E* code. */
+int session_data_send(struct session *s, uint8_t *pkt, size_t len);
+
+/* The keepalive: ping the client after interval s of silence, end it after timeout s. */
+void session_set_keepalive(struct session *s, unsigned interval, unsigned timeout);
 
 #endif

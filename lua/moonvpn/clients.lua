@@ -22,7 +22,8 @@ local function pool_for(network)
 	return p
 end
 
---- Admits a client: returns its address and the PUSH_REPLY messages, or nil and why.
+--- Admits a client: returns its address, the PUSH_REPLY messages and its IPv6
+-- address (or nil), or nil and why.
 -- info = { peer_id, cn, peer, cipher, iv_proto, iv_mtu, ncp }
 function M.connect(cfg, info)
 	local owner = info.cn ~= "" and info.cn or info.peer
@@ -40,7 +41,7 @@ function M.connect(cfg, info)
 		cipher = info.cipher, ncp = info.ncp, iv_proto = info.iv_proto,
 		iv_mtu = info.iv_mtu or nil,
 	}
-	return address, push.messages(push.options(cfg, client))
+	return address, push.messages(push.options(cfg, client)), lease.address6
 end
 
 --- Releases the addresses of the client with this peer-id.

@@ -119,8 +119,16 @@ check-c: $(TESTS)
 # busted loads moonvpn.core into a stock lua5.4, so it always gets the normal build's
 # core.so (an ASan module cannot load there); the sanitizer run tests the binary.
 SPEC_MOD = build/lua/moonvpn/core.so
+# Tools the integration specs run (packet injection); built with the test flags.
+SPEC_TOOLS = build/tools/inject
+build/tools/%: spec/tools/%.c | build/tools
+	@echo "  CC      $@"
+	$(Q)$(CC) $(WARN) -O2 -g -o $@ $<
+build/tools:
+	$(Q)mkdir -p $@
+
 spec: $(BIN)
-	$(Q)$(MAKE) --no-print-directory SANITIZE= BUILD=build $(SPEC_MOD)
+	$(Q)$(MAKE) --no-print-directory SANITIZE= BUILD=build $(SPEC_MOD) $(SPEC_TOOLS)
 	$(Q)mkdir -p $(BUILD)/results
 	$(Q)MOONVPN_BUILD=$(BUILD) SANITIZE=$(SANITIZE) spec/run-busted $(BUILD)/results/spec$(if $(SANITIZE),-san)
 
@@ -179,7 +187,7 @@ fuzz-run: $(FUZZERS)
 
 # --- lint -------------------------------------------------------------------
 lint:
-	$(Q)clang-format --dry-run --Werror core/*.c core/*.h spec/c/*.c spec/c/*.h spec/fuzz/*.c
+	$(Q)clang-format --dry-run --Werror core/*.c core/*.h spec/c/*.c spec/c/*.h spec/fuzz/*.c spec/tools/*.c
 	$(Q)luacheck -q lua plugins scripts spec vpn.lua.example
 	$(Q)for h in core/*.h; do \
 		echo "#include \"$$h\"" | $(CC) $(WARN) $(PKG_CFLAGS) -I. -Icore -x c -fsyntax-only - \

@@ -138,6 +138,11 @@ static void push_client(lua_State *L, const struct session *sess)
 	lua_setfield(L, -2, "connected_since");
 	lua_pushinteger(L, session_peer_id(sess));
 	lua_setfield(L, -2, "peer_id");
+	const struct session_counters *c = session_counters(sess);
+	set_counter(L, "packets_in", c->packets_in);
+	set_counter(L, "bytes_in", c->bytes_in);
+	set_counter(L, "packets_out", c->packets_out);
+	set_counter(L, "bytes_out", c->bytes_out);
 }
 
 /* clients() -> list of { cn, real_address, vpn_address, cipher, state, connected_since, peer_id }

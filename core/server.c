@@ -355,9 +355,12 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	ev_io_stop(s->loop, &s->watcher);
-	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++)
-		if (s->sessions[id])
-			end_session(s, s->sessions[id], "the server stops");
+	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
+		if (!s->sessions[id])
+			continue;
+		session_notify_exit(s->sessions[id]);
+		end_session(s, s->sessions[id], "the server stops");
+	}
 	close(s->fd);
 	wrap_clear(&s->wrap);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));

@@ -58,6 +58,7 @@ struct session {
 	ev_timer keepalive;
 	unsigned ping_interval, ping_timeout;
 	ev_tstamp last_sent, last_received;
+	struct session_counters counters;
 	ev_tstamp connected_at;
 	char end_reason[SESSION_REASON_MAX];
 };
@@ -575,6 +576,8 @@ int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct 
 	}
 	if (n == sizeof(PING_MAGIC) && memcmp(pkt + DATA_OVERHEAD, PING_MAGIC, 16) == 0)
 		return 0;
+	s->counters.packets_in++;
+	s->counters.bytes_in += (uint64_t)n;
 	return n;
 }
 
@@ -589,7 +592,22 @@ int session_data_send(struct session *s, uint8_t *pkt, size_t len)
 		return n;
 	s->p.ops->send(s->p.ctx, s, pkt, (size_t)n);
 	s->last_sent = now(s);
+	s->counters.packets_out++;
+	s->counters.bytes_out += len;
 	return 0;
+}
+
+const struct session_counters *session_counters(const struct session *s)
+{
+	return &s->counters;
+}
+
+void session_notify_exit(struct session *s)
+{
+	if (s->state != SESSION_ACTIVE)
+		return;
+	send_message(s, "RESTART");
+	flush(s);
 }
 
 static void send_ping(struct session *s)

@@ -129,6 +129,20 @@ int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct 
 /* Seals len payload bytes at pkt + DATA_OVERHEAD and sends them. 0 or a DATA_E* code. */
 int session_data_send(struct session *s, uint8_t *pkt, size_t len);
 
+/* Data-channel traffic of this client (pings excluded). */
+struct session_counters {
+	uint64_t packets_in, bytes_in, packets_out, bytes_out;
+};
+
+const struct session_counters *session_counters(const struct session *s);
+
+/*
+ * Tells an active client that the server is going away (RESTART, as 2.6's
+ * explicit-exit-notify) so it reconnects at once instead of waiting out its
+ * ping-restart. Sent immediately.
+ */
+void session_notify_exit(struct session *s);
+
 /* The keepalive: ping the client after interval s of silence, end it after timeout s. */
 void session_set_keepalive(struct session *s, unsigned interval, unsigned timeout);
 

@@ -65,8 +65,18 @@ describe("#netns data channel, stock client to moonvpn server", function()
 			assert.truthy(mbits and mbits > 1, out)
 			io.stderr:write(string.format("\n  [%s: %.0f Mbit/s through a stock client]\n", cipher, mbits))
 			assert.is_true(stat("stats().data_in") > 1000)
+			assert.is_true(stat("clients()[1].bytes_in") > 1000000)
+			assert.is_true(stat("clients()[1].packets_out") > 100)
 		end)
 	end
+
+	it("tells its clients when it stops, so that they reconnect at once", function()
+		start()
+		assert.are.equal(0, engine:stop())
+		engine = nil
+		local ok, out = client:wait_log("Connection reset command was pushed by server", 5)
+		assert(ok, out)
+	end)
 
 	it("drops and counts replayed and bit-flipped packets while the tunnel keeps working", function()
 		start()

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "device.h"
 #include "ip.h"
@@ -39,6 +40,8 @@ struct config {
 	char **ciphers;				     /* data ciphers in preference order */
 	size_t n_ciphers;
 	unsigned keepalive_interval, keepalive_timeout; /* seconds, as pushed */
+	unsigned reneg_seconds;				/* 0: never by time */
+	uint64_t reneg_bytes;				/* 0: never by volume */
 };
 
 /* An empty config owned by the caller; NULL when out of memory. */

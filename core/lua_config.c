@@ -138,6 +138,12 @@ static int read_keepalive(struct reader *r, int idx, struct config *cfg)
 	push_field(r->L, idx, "keepalive.timeout");
 	cfg->keepalive_timeout = (unsigned)lua_tointeger(r->L, -1);
 	lua_pop(r->L, 1);
+	push_field(r->L, idx, "renegotiate.seconds");
+	cfg->reneg_seconds = (unsigned)lua_tointeger(r->L, -1);
+	lua_pop(r->L, 1);
+	push_field(r->L, idx, "renegotiate.bytes");
+	cfg->reneg_bytes = (uint64_t)lua_tointeger(r->L, -1);
+	lua_pop(r->L, 1);
 	return cfg->keepalive_interval && cfg->keepalive_timeout ? 0 : bad(r, "keepalive");
 }
 

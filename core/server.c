@@ -103,6 +103,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 		s->sessions[id] = sess;
 		s->n_sessions++;
 		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
+		session_set_renegotiation(sess, s->params.reneg_seconds, s->params.reneg_bytes);
 	}
 	return sess;
 }

@@ -5,9 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keymethod.h"
+#include "keystate.h"
 #include "ncp.h"
-#include "reliable.h"
 #include "replay.h"
 #include "session.h"
 #include "udp.h"
@@ -21,6 +20,7 @@ enum {
 	AUTH_FAILED_LINGER_SECONDS = 5, /* time for AUTH_FAILED to arrive before we go */
 	IV_PROTO_REQUEST_PUSH = 4,
 	IV_PROTO_TLS_KEY_EXPORT = 8,
+	NO_KEY = -1,
 };
 
 static const char EKM_LABEL[] = "EXPORTER-OpenVPN-datakeys";
@@ -37,13 +37,11 @@ struct session {
 	struct proto_sid local_sid, remote_sid;
 	uint32_t peer_id;
 	enum session_state state;
-	struct reliable rel;
-	struct tls_session *tls;
+	struct key_state ks[2];
+	int current; /* the key state data is sent with */
+	int next;    /* a renegotiation in progress, or NO_KEY */
 	uint32_t next_replay_id;
 	struct replay replay;
-	uint8_t client_km_buf[KM2_MESSAGE_MAX + 1];
-	struct km2 client_km;
-	uint8_t key_block[KEYS_BLOCK_LEN];
 	char cipher[SESSION_CIPHER_MAX];
 	char address[SESSION_ADDR_MAX];
 	char who[UDP_ADDR_TEXT_MAX + TLS_CN_MAX + 8]; /* "1.2.3.4:5 (cn)" for logs */
@@ -51,15 +49,15 @@ struct session {
 	bool iv_mtu, ncp, refused;
 	struct session_push push;
 	ev_timer timer;
-	ev_tstamp deadline;   /* hand-window, or the end of a closing session */
-	struct data_key data; /* key state 0's data keys, once active */
-	bool has_data_key;
+	ev_tstamp deadline; /* hand-window, or the end of a closing session */
+	ev_tstamp connected_at;
 	struct ip_addr vpn_addr, vpn_addr6;
 	ev_timer keepalive;
 	unsigned ping_interval, ping_timeout;
+	unsigned reneg_seconds;
+	uint64_t reneg_bytes;
 	ev_tstamp last_sent, last_received;
 	struct session_counters counters;
-	ev_tstamp connected_at;
 	char end_reason[SESSION_REASON_MAX];
 };
 
@@ -68,22 +66,36 @@ static ev_tstamp now(const struct session *s)
 	return ev_now(s->p.loop);
 }
 
+static struct key_state *current_ks(struct session *s)
+{
+	return &s->ks[s->current];
+}
+
+static struct key_state *find_ks(struct session *s, uint8_t key_id)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->ks[i].phase != KEY_PHASE_EMPTY && s->ks[i].key_id == key_id)
+			return &s->ks[i];
+	return NULL;
+}
+
 static void update_who(struct session *s)
 {
 	char addr[UDP_ADDR_TEXT_MAX];
-	const char *cn = tls_session_peer_cn(s->tls);
+	const char *cn = tls_session_peer_cn(s->ks[0].tls ? s->ks[0].tls : current_ks(s)->tls);
 
 	udp_addr_format((const struct sockaddr *)&s->peer, addr, sizeof(addr));
 	snprintf(s->who, sizeof(s->who), cn[0] ? "%s (%s)" : "%s", addr, cn);
 }
 
-/* Encodes, wraps and sends one control packet, with as many acks as fit. */
-static void send_packet(struct session *s, uint8_t opcode, uint32_t msg_id, const uint8_t *payload,
-			size_t len, size_t max_acks)
+/* Encodes, wraps and sends one control packet of a key state, with as many acks as fit. */
+static void send_packet(struct session *s, struct key_state *ks, uint8_t opcode, uint32_t msg_id,
+			const uint8_t *payload, size_t len, size_t max_acks)
 {
 	uint8_t plain[RELIABLE_PAYLOAD_MAX + CONTROL_HEADER_MAX];
 	uint8_t wire[sizeof(plain) + 128];
 	struct proto_control c = { .opcode = opcode,
+				   .key_id = ks->key_id,
 				   .sid = s->local_sid,
 				   .msg_id = msg_id,
 				   .payload = payload,
@@ -91,7 +103,7 @@ static void send_packet(struct session *s, uint8_t opcode, uint32_t msg_id, cons
 	size_t n;
 	int w;
 
-	c.n_acks = (uint8_t)reliable_take_acks(&s->rel, c.acks, max_acks);
+	c.n_acks = (uint8_t)reliable_take_acks(&ks->rel, c.acks, max_acks);
 	if (c.n_acks)
 		c.remote_sid = s->remote_sid;
 	n = proto_encode_control(plain, sizeof(plain), &c);
@@ -103,36 +115,60 @@ static void send_packet(struct session *s, uint8_t opcode, uint32_t msg_id, cons
 }
 
 /* TLS ciphertext into the send window, in fragments that keep packets small. */
-static void queue_tls_output(struct session *s)
+static void queue_tls_output(struct session *s, struct key_state *ks)
 {
 	size_t fragment = CONTROL_PACKET_MAX - CONTROL_HEADER_MAX - wrap_overhead(&s->wrap);
 	uint8_t buf[RELIABLE_PAYLOAD_MAX];
 
-	while (reliable_can_queue(&s->rel) && tls_session_pending_ciphertext(s->tls) > 0) {
-		size_t n = tls_session_get_ciphertext(s->tls, buf, fragment);
+	while (reliable_can_queue(&ks->rel) && tls_session_pending_ciphertext(ks->tls) > 0) {
+		size_t n = tls_session_get_ciphertext(ks->tls, buf, fragment);
 
 		if (!n ||
-		    reliable_queue(&s->rel, P_CONTROL_V1, buf, n, (uint64_t)(now(s) * 1000)) < 0)
+		    reliable_queue(&ks->rel, P_CONTROL_V1, buf, n, (uint64_t)(now(s) * 1000)) < 0)
 			break;
 	}
 }
 
-static void schedule(struct session *s);
-
-/* Sends what is due: (re)transmissions with piggy-backed acks, else a bare ack. */
-static void flush(struct session *s)
+/* Sends what is due for one key state: (re)transmissions with acks, else a bare ack. */
+static void flush_key_state(struct session *s, struct key_state *ks)
 {
 	const struct reliable_out *o;
 	uint64_t ms = (uint64_t)(now(s) * 1000);
 	bool sent = false;
 
-	queue_tls_output(s);
-	while ((o = reliable_next_transmit(&s->rel, ms))) {
-		send_packet(s, o->opcode, o->msg_id, o->payload, o->len, PIGGYBACK_ACKS_MAX);
+	queue_tls_output(s, ks);
+	while ((o = reliable_next_transmit(&ks->rel, ms))) {
+		send_packet(s, ks, o->opcode, o->msg_id, o->payload, o->len, PIGGYBACK_ACKS_MAX);
 		sent = true;
 	}
-	if (!sent && reliable_has_unsent_acks(&s->rel))
-		send_packet(s, P_ACK_V1, 0, NULL, 0, PROTO_ACKS_MAX);
+	if (!sent && reliable_has_unsent_acks(&ks->rel))
+		send_packet(s, ks, P_ACK_V1, 0, NULL, 0, PROTO_ACKS_MAX);
+}
+
+static void schedule(struct session *s);
+
+/*
+ * After a renegotiation, data moves to the new key once our key-method-2
+ * message is acked: the client has the new keys by then. The old key stays
+ * for decryption (lame duck) until the next renegotiation replaces it.
+ */
+static void switch_key_if_ready(struct session *s)
+{
+	struct key_state *next = s->next == NO_KEY ? NULL : &s->ks[s->next];
+
+	if (!next || next->phase != KEY_PHASE_READY || reliable_in_flight(&next->rel) > 0)
+		return;
+	s->current = s->next;
+	s->next = NO_KEY;
+	log_info(s->p.log, "session", "%s: renegotiated: data now on key %u", s->who, next->key_id);
+}
+
+static void flush(struct session *s)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->ks[i].phase != KEY_PHASE_EMPTY)
+			flush_key_state(s, &s->ks[i]);
+	switch_key_if_ready(s);
 	schedule(s);
 }
 
@@ -156,16 +192,34 @@ static void close_later(struct session *s, double linger, const char *fmt, ...)
 
 static void schedule(struct session *s)
 {
-	int64_t due = reliable_next_due(&s->rel, (uint64_t)(now(s) * 1000));
 	double wait = s->deadline - now(s);
 
-	if (s->state != SESSION_CLOSING && due >= 0 && (double)due / 1000 < wait)
-		wait = (double)due / 1000;
+	for (int i = 0; i < 2 && s->state != SESSION_CLOSING; i++) {
+		int64_t due = s->ks[i].phase == KEY_PHASE_EMPTY
+				      ? -1
+				      : reliable_next_due(&s->ks[i].rel, (uint64_t)(now(s) * 1000));
+
+		if (due >= 0 && (double)due / 1000 < wait)
+			wait = (double)due / 1000;
+	}
 	if (wait < 0)
 		wait = 0;
 	ev_timer_stop(s->p.loop, &s->timer);
 	ev_timer_set(&s->timer, wait, 0);
 	ev_timer_start(s->p.loop, &s->timer);
+}
+
+/* A renegotiation that does not finish within the hand-window is given up; the old key stays. */
+static void check_renegotiation_deadline(struct session *s)
+{
+	struct key_state *next = s->next == NO_KEY ? NULL : &s->ks[s->next];
+
+	if (!next || now(s) - next->started < SESSION_HAND_WINDOW_SECONDS)
+		return;
+	log_warnx(s->p.log, "session", "%s: renegotiation of key %u did not finish in %d s", s->who,
+		  next->key_id, SESSION_HAND_WINDOW_SECONDS);
+	key_state_clear(next);
+	s->next = NO_KEY;
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -185,14 +239,17 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		s->p.ops->ended(s->p.ctx, s, s->end_reason); /* frees s */
 		return;
 	}
+	check_renegotiation_deadline(s);
 	flush(s);
 }
 
-/* A control message: text plus its NUL, in one TLS record. */
+/* A control message on the current key state: text plus its NUL, in one TLS record. */
 static void send_message(struct session *s, const char *text)
 {
-	if (tls_session_write(s->tls, (const uint8_t *)text, strlen(text) + 1) < 0)
-		close_later(s, 0, "TLS write failed: %s", tls_session_error(s->tls));
+	struct key_state *ks = current_ks(s);
+
+	if (tls_session_write(ks->tls, (const uint8_t *)text, strlen(text) + 1) < 0)
+		close_later(s, 0, "TLS write failed: %s", tls_session_error(ks->tls));
 }
 
 static void refuse(struct session *s, const char *reason)
@@ -216,37 +273,46 @@ static void send_push(struct session *s)
 		send_message(s, s->push.messages[i]);
 }
 
-/* Derives the data-channel keys: TLS-EKM when the client can, else the legacy PRF. */
-static int derive_keys(struct session *s, const struct km2 *server_km)
+/* The key state's block: TLS-EKM of its own TLS session when the client can, else the PRF. */
+static int derive_keys(struct session *s, struct key_state *ks, const struct km2 *server_km)
 {
 	char err[256];
 
 	if (s->iv_proto & IV_PROTO_TLS_KEY_EXPORT)
-		return tls_session_export(s->tls, EKM_LABEL, s->key_block, sizeof(s->key_block));
-	if (keys_prf_block(s->p.crypto, &s->client_km, server_km, &s->remote_sid, &s->local_sid,
-			   s->key_block, err, sizeof(err)) < 0) {
+		return tls_session_export(ks->tls, EKM_LABEL, ks->key_block, sizeof(ks->key_block));
+	if (keys_prf_block(s->p.crypto, &ks->client_km, server_km, &s->remote_sid, &s->local_sid,
+			   ks->key_block, err, sizeof(err)) < 0) {
 		log_error(s->p.log, "session", "%s: %s", s->who, err);
 		return -1;
 	}
 	return 0;
 }
 
-/* Answers the client's key-method-2 message with ours. */
-static int send_server_km(struct session *s, struct km2 *server_km)
+/* Answers the client's key-method-2 message with ours, then derives and installs the keys. */
+static int exchange_keys(struct session *s, struct key_state *ks)
 {
-	char options[KM2_OPTIONS_MAX];
+	char options[KM2_OPTIONS_MAX], err[160];
 	uint8_t buf[KM2_MESSAGE_MAX];
+	struct km2 server_km = { 0 };
 	size_t len;
 
-	memset(server_km, 0, sizeof(*server_km));
-	if (!km2_options_reply(s->client_km.options.text ? s->client_km.options.text : "V4",
+	if (!km2_options_reply(ks->client_km.options.text ? ks->client_km.options.text : "V4",
 			       options, sizeof(options)) ||
-	    crypto_random(server_km->random1, KM2_RANDOM_LEN) < 0 ||
-	    crypto_random(server_km->random2, KM2_RANDOM_LEN) < 0)
+	    crypto_random(server_km.random1, KM2_RANDOM_LEN) < 0 ||
+	    crypto_random(server_km.random2, KM2_RANDOM_LEN) < 0)
 		return -1;
-	server_km->options = (struct km2_string){ options, strlen(options) };
-	len = km2_encode(buf, sizeof(buf), server_km);
-	return len && tls_session_write(s->tls, buf, len) == 0 ? 0 : -1;
+	server_km.options = (struct km2_string){ options, strlen(options) };
+	len = km2_encode(buf, sizeof(buf), &server_km);
+	if (!len || tls_session_write(ks->tls, buf, len) < 0 || derive_keys(s, ks, &server_km) < 0)
+		return -1;
+	/* Installed before PUSH_REPLY: the client sends data as soon as it has the reply. */
+	if (data_key_init(&ks->data, s->p.crypto, s->cipher, ks->key_block, true, ks->key_id, err,
+			  sizeof(err)) < 0) {
+		log_error(s->p.log, "session", "%s: %s", s->who, err);
+		return -1;
+	}
+	ks->phase = KEY_PHASE_READY;
+	return 0;
 }
 
 static void admit(struct session *s)
@@ -268,44 +334,51 @@ static void admit(struct session *s)
 		send_push(s);
 }
 
-static void handle_client_km(struct session *s, size_t len)
+/* The first key exchange decides the session: features, cipher, admission. */
+static void first_key_exchange(struct session *s, struct key_state *ks)
 {
-	struct km2 server_km;
+	const struct km2_string *info = &ks->client_km.peer_info;
 	char value[8];
 	const char *cipher;
-	int rc = km2_decode(&s->client_km, s->client_km_buf, len, true);
 
-	if (rc < 0) {
-		close_later(s, 0, "%s", km2_error_name(rc));
-		return;
-	}
-	s->iv_proto = km2_peer_info_proto(&s->client_km.peer_info);
-	s->iv_mtu = km2_peer_info_get(&s->client_km.peer_info, "IV_MTU", value, sizeof(value));
-	s->ncp = km2_peer_info_get(&s->client_km.peer_info, "IV_CIPHERS", NULL, 0) ||
-		 (km2_peer_info_get(&s->client_km.peer_info, "IV_NCP", value, sizeof(value)) &&
-		  atoi(value) >= 2);
-	if (send_server_km(s, &server_km) < 0 || derive_keys(s, &server_km) < 0) {
-		close_later(s, 0, "%s", "key exchange failed");
-		return;
-	}
+	s->iv_proto = km2_peer_info_proto(info);
+	s->iv_mtu = km2_peer_info_get(info, "IV_MTU", value, sizeof(value));
+	s->ncp = km2_peer_info_get(info, "IV_CIPHERS", NULL, 0) ||
+		 (km2_peer_info_get(info, "IV_NCP", value, sizeof(value)) && atoi(value) >= 2);
 	s->state = SESSION_ACTIVE;
-	s->deadline = now(s) + 1e9; /* from here keepalive decides (data channel) */
-	cipher = ncp_select(s->p.ciphers, s->p.n_ciphers, &s->client_km.peer_info,
-			    &s->client_km.options);
+	s->deadline = now(s) + 1e9; /* from here keepalive decides */
+	cipher = ncp_select(s->p.ciphers, s->p.n_ciphers, info, &ks->client_km.options);
 	if (!cipher) {
 		refuse(s, "Data channel cipher negotiation failed (no shared cipher)");
 		return;
 	}
 	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
-	/* Installed before PUSH_REPLY: the client sends data as soon as it has the reply. */
-	char err[160];
-	if (data_key_init(&s->data, s->p.crypto, cipher, s->key_block, true, 0, err, sizeof(err)) <
-	    0) {
-		close_later(s, 0, "%s", err);
+	if (exchange_keys(s, ks) < 0) {
+		close_later(s, 0, "%s", "key exchange failed");
 		return;
 	}
-	s->has_data_key = true;
 	admit(s);
+}
+
+static void handle_client_km(struct session *s, struct key_state *ks, size_t len)
+{
+	int rc = km2_decode(&ks->client_km, ks->client_km_buf, len, true);
+
+	if (rc < 0) {
+		close_later(s, 0, "%s", km2_error_name(rc));
+		return;
+	}
+	if (ks == &s->ks[0] && s->state == SESSION_KEY_EXCHANGE) {
+		first_key_exchange(s, ks);
+		return;
+	}
+	/* A renegotiation: new keys only, no PUSH_REPLY (protocol guide 10.2). */
+	if (exchange_keys(s, ks) < 0) {
+		log_warnx(s->p.log, "session", "%s: renegotiation of key %u failed", s->who,
+			  ks->key_id);
+		key_state_clear(ks);
+		s->next = NO_KEY;
+	}
 }
 
 static void handle_message(struct session *s, const char *msg)
@@ -319,17 +392,17 @@ static void handle_message(struct session *s, const char *msg)
 			  msg);
 }
 
-/* Reads application data: first the key-method-2 message, then NUL-separated messages. */
-static void read_tls_data(struct session *s)
+/* Reads a key state's application data: its key-method-2, then NUL-separated messages. */
+static void read_tls_data(struct session *s, struct key_state *ks)
 {
 	uint8_t buf[KM2_MESSAGE_MAX + 1];
 	ssize_t n = 0;
 
-	while (s->state != SESSION_CLOSING &&
-	       (n = tls_session_read(s->tls, buf, sizeof(buf))) > 0) {
-		if (s->state == SESSION_KEY_EXCHANGE) {
-			memcpy(s->client_km_buf, buf, (size_t)n);
-			handle_client_km(s, (size_t)n);
+	while (s->state != SESSION_CLOSING && ks->phase != KEY_PHASE_EMPTY &&
+	       (n = tls_session_read(ks->tls, buf, sizeof(buf))) > 0) {
+		if (ks->phase == KEY_PHASE_KEY_EXCHANGE) {
+			memcpy(ks->client_km_buf, buf, (size_t)n);
+			handle_client_km(s, ks, (size_t)n);
 			continue;
 		}
 		buf[n < (ssize_t)sizeof(buf) ? n : n - 1] = '\0';
@@ -337,29 +410,62 @@ static void read_tls_data(struct session *s)
 			if (*m)
 				handle_message(s, m);
 	}
-	if (n < 0 && s->state != SESSION_CLOSING)
-		close_later(s, 0, "%s", tls_session_error(s->tls));
+	if (n < 0 && s->state != SESSION_CLOSING && ks == &s->ks[s->current])
+		close_later(s, 0, "%s", tls_session_error(ks->tls));
 }
 
-static void progress(struct session *s)
+/* A failed handshake ends the session, or only the renegotiation that ran it. */
+static void tls_failed(struct session *s, struct key_state *ks)
 {
-	if (s->state == SESSION_TLS) {
-		int rc = tls_session_handshake(s->tls);
+	log_warnx(s->p.log, "session", "%s: refused: %s", s->who, tls_session_error(ks->tls));
+	if (s->state == SESSION_ACTIVE && ks != current_ks(s)) {
+		key_state_clear(ks);
+		s->next = NO_KEY;
+		return;
+	}
+	close_later(s, 1, "TLS refused: %s", tls_session_error(ks->tls));
+}
+
+static void progress(struct session *s, struct key_state *ks)
+{
+	if (ks->phase == KEY_PHASE_TLS) {
+		int rc = tls_session_handshake(ks->tls);
 
 		update_who(s);
 		if (rc < 0) {
-			log_warnx(s->p.log, "session", "%s: refused: %s", s->who,
-				  tls_session_error(s->tls));
-			close_later(s, 1, "TLS refused: %s", tls_session_error(s->tls));
+			tls_failed(s, ks);
 			return;
 		}
 		if (rc == 0)
 			return;
-		log_info(s->p.log, "session", "%s: %s established (%s)", s->who,
-			 tls_session_version(s->tls), tls_session_cipher(s->tls));
-		s->state = SESSION_KEY_EXCHANGE;
+		log_info(s->p.log, "session", "%s: %s established on key %u (%s)", s->who,
+			 tls_session_version(ks->tls), ks->key_id, tls_session_cipher(ks->tls));
+		ks->phase = KEY_PHASE_KEY_EXCHANGE;
+		if (s->state == SESSION_TLS)
+			s->state = SESSION_KEY_EXCHANGE;
 	}
-	read_tls_data(s);
+	read_tls_data(s, ks);
+}
+
+/*
+ * Starts key state key_id in the slot that is not current (a lame duck there
+ * goes) and queues our SOFT_RESET_V1, message 0 of the new key state.
+ */
+static struct key_state *start_renegotiation(struct session *s, uint8_t key_id)
+{
+	int slot = 1 - s->current;
+	struct key_state *ks = &s->ks[slot];
+
+	key_state_clear(ks);
+	if (key_state_start(ks, s->p.tls, key_id, now(s)) < 0 ||
+	    reliable_queue(&ks->rel, P_CONTROL_SOFT_RESET_V1, NULL, 0, (uint64_t)(now(s) * 1000)) <
+		    0) {
+		key_state_clear(ks);
+		return NULL;
+	}
+	s->next = slot;
+	log_info(s->p.log, "session", "%s: renegotiating: key %u", s->who, key_id);
+	return ks;
 }
 
 static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents);
@@ -379,31 +485,43 @@ static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t
 	return true;
 }
 
+/* The key state a control packet is for; a client's SOFT_RESET opens the next one. */
+static struct key_state *key_state_for(struct session *s, const struct proto_control *ctl)
+{
+	struct key_state *ks = find_ks(s, ctl->key_id);
+
+	if (ks || ctl->opcode != P_CONTROL_SOFT_RESET_V1 || s->state != SESSION_ACTIVE ||
+	    s->next != NO_KEY || ctl->key_id != key_state_next_id(current_ks(s)->key_id))
+		return ks;
+	return start_renegotiation(s, ctl->key_id);
+}
+
 void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id)
 {
+	struct key_state *ks;
 	uint8_t opcode;
 	const uint8_t *payload;
 	size_t len;
 
 	if (s->state == SESSION_CLOSING || !is_ours(s, ctl, replay_id))
 		return;
-	if (ctl->key_id != 0) {
-		/* Renegotiation (soft reset) arrives with the data channel work. */
-		log_debug(s->p.log, "session", "%s: ignored %s for key %u", s->who,
+	ks = key_state_for(s, ctl);
+	if (!ks) {
+		log_debug(s->p.log, "session", "%s: ignored %s for unknown key %u", s->who,
 			  proto_opcode_name(ctl->opcode), ctl->key_id);
 		return;
 	}
 	for (unsigned i = 0; i < ctl->n_acks; i++)
-		reliable_on_ack(&s->rel, ctl->acks[i]);
+		reliable_on_ack(&ks->rel, ctl->acks[i]);
 	if (proto_has_msg_id(ctl->opcode))
-		(void)reliable_on_receive(&s->rel, ctl->msg_id, ctl->opcode, ctl->payload,
+		(void)reliable_on_receive(&ks->rel, ctl->msg_id, ctl->opcode, ctl->payload,
 					  ctl->payload_len);
-	while (reliable_deliver(&s->rel, &opcode, &payload, &len))
+	while (reliable_deliver(&ks->rel, &opcode, &payload, &len))
 		if (opcode == P_CONTROL_V1 && len &&
-		    tls_session_put_ciphertext(s->tls, payload, len) < 0)
+		    tls_session_put_ciphertext(ks->tls, payload, len) < 0)
 			close_later(s, 0, "%s", "out of memory");
-	if (s->state != SESSION_CLOSING)
-		progress(s);
+	if (s->state != SESSION_CLOSING && ks->phase != KEY_PHASE_EMPTY)
+		progress(s, ks);
 	flush(s);
 }
 
@@ -413,7 +531,7 @@ struct session *session_new(const struct session_params *p, const struct sockadd
 {
 	struct session *s = calloc(1, sizeof(*s));
 
-	if (!s || peer_len > sizeof(s->peer) || !(s->tls = tls_session_new(p->tls))) {
+	if (!s || peer_len > sizeof(s->peer) || key_state_start(&s->ks[0], p->tls, 0, 0) < 0) {
 		free(s);
 		return NULL;
 	}
@@ -425,21 +543,21 @@ struct session *session_new(const struct session_params *p, const struct sockadd
 	s->remote_sid = *client_sid;
 	s->peer_id = peer_id;
 	s->state = SESSION_TLS;
-	reliable_init(&s->rel);
+	s->next = NO_KEY;
 	/* The reset exchange happened statelessly: both sides are past message 0, and
 	 * the wrapped replay ids were 1 (the client's reset and our reply). */
-	s->rel.next_send_id = 1;
-	s->rel.next_recv_id = 1;
+	s->ks[0].rel.next_send_id = 1;
+	s->ks[0].rel.next_recv_id = 1;
+	s->ks[0].started = now(s);
 	s->next_replay_id = 2;
 	replay_init(&s->replay);
 	replay_record(&s->replay, 1);
-	s->connected_at = now(s);
+	s->connected_at = s->last_sent = s->last_received = now(s);
 	s->deadline = now(s) + SESSION_HAND_WINDOW_SECONDS;
 	ev_init(&s->timer, on_timer);
 	s->timer.data = s;
 	ev_init(&s->keepalive, on_keepalive);
 	s->keepalive.data = s;
-	s->last_sent = s->last_received = now(s);
 	update_who(s);
 	return s;
 }
@@ -450,15 +568,128 @@ void session_free(struct session *s)
 		return;
 	ev_timer_stop(s->p.loop, &s->timer);
 	ev_timer_stop(s->p.loop, &s->keepalive);
-	if (s->has_data_key)
-		data_key_clear(&s->data);
-	tls_session_free(s->tls);
+	key_state_clear(&s->ks[0]);
+	key_state_clear(&s->ks[1]);
 	for (size_t i = 0; i < s->push.n_messages; i++)
 		free(s->push.messages[i]);
 	wrap_clear(&s->wrap);
-	crypto_wipe(s->key_block, sizeof(s->key_block));
-	crypto_wipe(s->client_km_buf, sizeof(s->client_km_buf));
 	free(s);
+}
+
+int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct sockaddr *from,
+		      socklen_t from_len)
+{
+	/* The new key and the lame duck both decrypt (2.6 keeps sending on the old one a while). */
+	struct key_state *ks = find_ks(s, proto_key_id(pkt[0]));
+	int n;
+
+	if (!ks || ks->phase != KEY_PHASE_READY || s->state == SESSION_CLOSING)
+		return DATA_EAUTH;
+	n = data_open(&ks->data, pkt, len);
+	if (n < 0)
+		return n;
+	s->last_received = now(s);
+	ks->bytes += (uint64_t)n;
+	if (!session_is_peer(s, from, from_len) && from_len <= sizeof(s->peer)) {
+		char to[UDP_ADDR_TEXT_MAX];
+
+		log_info(s->p.log, "session", "%s: moved to %s (float)", s->who,
+			 udp_addr_format(from, to, sizeof(to)));
+		memcpy(&s->peer, from, from_len);
+		s->peer_len = from_len;
+		update_who(s);
+	}
+	if (n == sizeof(PING_MAGIC) && memcmp(pkt + DATA_OVERHEAD, PING_MAGIC, 16) == 0)
+		return 0;
+	s->counters.packets_in++;
+	s->counters.bytes_in += (uint64_t)n;
+	return n;
+}
+
+int session_data_send(struct session *s, uint8_t *pkt, size_t len)
+{
+	struct key_state *ks = current_ks(s);
+	int n;
+
+	if (ks->phase != KEY_PHASE_READY || s->state != SESSION_ACTIVE)
+		return DATA_EAUTH;
+	n = data_seal(&ks->data, s->peer_id, pkt, len);
+	if (n < 0)
+		return n;
+	s->p.ops->send(s->p.ctx, s, pkt, (size_t)n);
+	s->last_sent = now(s);
+	ks->bytes += len;
+	s->counters.packets_out++;
+	s->counters.bytes_out += len;
+	return 0;
+}
+
+static void send_ping(struct session *s)
+{
+	uint8_t pkt[DATA_OVERHEAD + sizeof(PING_MAGIC)];
+
+	memcpy(pkt + DATA_OVERHEAD, PING_MAGIC, sizeof(PING_MAGIC));
+	(void)session_data_send(s, pkt, sizeof(PING_MAGIC));
+}
+
+/* Our own renegotiation: when the current key is older than reneg_seconds or carried reneg_bytes.
+ */
+static void maybe_renegotiate(struct session *s)
+{
+	struct key_state *ks = current_ks(s);
+	bool old = s->reneg_seconds && now(s) - ks->started >= s->reneg_seconds;
+	bool worn = s->reneg_bytes && ks->bytes >= s->reneg_bytes;
+
+	if (s->next != NO_KEY || ks->phase != KEY_PHASE_READY || !(old || worn))
+		return;
+	if (start_renegotiation(s, key_state_next_id(ks->key_id)))
+		flush(s);
+}
+
+/* Every second: ping a quiet client, end a silent one (2.6's ping / ping-restart), rekey. */
+static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (s->state != SESSION_ACTIVE || current_ks(s)->phase != KEY_PHASE_READY)
+		return;
+	if (s->ping_timeout && now(s) - s->last_received >= s->ping_timeout) {
+		close_later(s, 0, "ping-restart: nothing received for %u seconds", s->ping_timeout);
+		return;
+	}
+	if (s->ping_interval && now(s) - s->last_sent >= s->ping_interval)
+		send_ping(s);
+	maybe_renegotiate(s);
+}
+
+void session_set_keepalive(struct session *s, unsigned interval, unsigned timeout)
+{
+	s->ping_interval = interval;
+	s->ping_timeout = timeout;
+	ev_timer_stop(s->p.loop, &s->keepalive);
+	ev_timer_set(&s->keepalive, 1, 1);
+	ev_timer_start(s->p.loop, &s->keepalive);
+}
+
+void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t bytes)
+{
+	s->reneg_seconds = seconds;
+	s->reneg_bytes = bytes;
+}
+
+void session_notify_exit(struct session *s)
+{
+	if (s->state != SESSION_ACTIVE)
+		return;
+	send_message(s, "RESTART");
+	flush(s);
+}
+
+const struct session_counters *session_counters(const struct session *s)
+{
+	return &s->counters;
 }
 
 bool session_is_peer(const struct session *s, const struct sockaddr *addr, socklen_t len)
@@ -484,7 +715,9 @@ const char *session_state_name(enum session_state st)
 
 const char *session_cn(const struct session *s)
 {
-	return tls_session_peer_cn(s->tls);
+	const struct key_state *ks = &s->ks[s->current];
+
+	return ks->phase != KEY_PHASE_EMPTY ? tls_session_peer_cn(ks->tls) : "";
 }
 
 const char *session_cipher(const struct session *s)
@@ -529,7 +762,12 @@ double session_connected_at(const struct session *s)
 
 const uint8_t *session_key_block(const struct session *s)
 {
-	return s->key_block;
+	return s->ks[s->current].key_block;
+}
+
+uint8_t session_key_id(const struct session *s)
+{
+	return s->ks[s->current].key_id;
 }
 
 const struct ip_addr *session_vpn_addr(const struct session *s)
@@ -550,96 +788,4 @@ bool session_owns_source(const struct session *s, const uint8_t *ip, size_t len)
 		return s->vpn_addr6.family == AF_INET6 &&
 		       memcmp(ip + 8, s->vpn_addr6.bytes, 16) == 0;
 	return false;
-}
-
-int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct sockaddr *from,
-		      socklen_t from_len)
-{
-	int n;
-
-	if (!s->has_data_key || s->state == SESSION_CLOSING)
-		return DATA_EAUTH;
-	if (proto_key_id(pkt[0]) != s->data.key_id)
-		return DATA_EAUTH; /* a key state we do not have (yet) */
-	n = data_open(&s->data, pkt, len);
-	if (n < 0)
-		return n;
-	s->last_received = now(s);
-	if (!session_is_peer(s, from, from_len) && from_len <= sizeof(s->peer)) {
-		char to[UDP_ADDR_TEXT_MAX];
-
-		memcpy(&s->peer, from, from_len);
-		s->peer_len = from_len;
-		log_info(s->p.log, "session", "%s: moved to %s (float)", s->who,
-			 udp_addr_format(from, to, sizeof(to)));
-		update_who(s);
-	}
-	if (n == sizeof(PING_MAGIC) && memcmp(pkt + DATA_OVERHEAD, PING_MAGIC, 16) == 0)
-		return 0;
-	s->counters.packets_in++;
-	s->counters.bytes_in += (uint64_t)n;
-	return n;
-}
-
-int session_data_send(struct session *s, uint8_t *pkt, size_t len)
-{
-	int n;
-
-	if (!s->has_data_key || s->state != SESSION_ACTIVE)
-		return DATA_EAUTH;
-	n = data_seal(&s->data, s->peer_id, pkt, len);
-	if (n < 0)
-		return n;
-	s->p.ops->send(s->p.ctx, s, pkt, (size_t)n);
-	s->last_sent = now(s);
-	s->counters.packets_out++;
-	s->counters.bytes_out += len;
-	return 0;
-}
-
-const struct session_counters *session_counters(const struct session *s)
-{
-	return &s->counters;
-}
-
-void session_notify_exit(struct session *s)
-{
-	if (s->state != SESSION_ACTIVE)
-		return;
-	send_message(s, "RESTART");
-	flush(s);
-}
-
-static void send_ping(struct session *s)
-{
-	uint8_t pkt[DATA_OVERHEAD + sizeof(PING_MAGIC)];
-
-	memcpy(pkt + DATA_OVERHEAD, PING_MAGIC, sizeof(PING_MAGIC));
-	(void)session_data_send(s, pkt, sizeof(PING_MAGIC));
-}
-
-/* Every second: ping a quiet client, end a silent one (2.6's ping / ping-restart). */
-static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct session *s = w->data;
-
-	(void)loop;
-	(void)revents;
-	if (s->state != SESSION_ACTIVE || !s->has_data_key)
-		return;
-	if (now(s) - s->last_received >= s->ping_timeout) {
-		close_later(s, 0, "ping-restart: nothing received for %u seconds", s->ping_timeout);
-		return;
-	}
-	if (now(s) - s->last_sent >= s->ping_interval)
-		send_ping(s);
-}
-
-void session_set_keepalive(struct session *s, unsigned interval, unsigned timeout)
-{
-	s->ping_interval = interval;
-	s->ping_timeout = timeout;
-	ev_timer_stop(s->p.loop, &s->keepalive);
-	ev_timer_set(&s->keepalive, 1, 1);
-	ev_timer_start(s->p.loop, &s->keepalive);
 }

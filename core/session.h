@@ -143,6 +143,12 @@ const struct session_counters *session_counters(const struct session *s);
  */
 void session_notify_exit(struct session *s);
 
+/* Renegotiate when the current key is older than seconds or has carried bytes (0: never). */
+void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t bytes);
+
+/* The key_id data is currently sent with. */
+uint8_t session_key_id(const struct session *s);
+
 /* The keepalive: ping the client after interval s of silence, end it after timeout s. */
 void session_set_keepalive(struct session *s, unsigned interval, unsigned timeout);
 

@@ -17,7 +17,7 @@ describe("vpn.lua.example", function()
 		local config = require "moonvpn.config"
 		local text = netns.read_file("vpn.lua.example")
 		for _, field in ipairs { "listen", "device", "network", "network6", "routes", "tls",
-			"ciphers", "keepalive", "push", "console", "log_level" } do
+			"ciphers", "keepalive", "renegotiate", "push", "console", "log_level" } do
 			assert.truthy(text:find("\n%s*" .. field .. " = "), field .. " missing from the example")
 		end
 		assert.truthy(config.server_schema)

@@ -83,6 +83,11 @@ local keepalive = S.record({
 	end,
 })
 
+local renegotiate = S.record({
+	seconds = { S.integer { min = 0, max = 7 * 24 * 3600 }, default = 3600 },
+	bytes = { S.integer { min = 0, max = math.maxinteger }, default = 0 },
+}, { what = "a table { seconds = 3600, bytes = 0 }" })
+
 local push = S.record({
 	routes = { S.list(S.cidr(), { unique = true }), default = {} },
 	dns = { S.list(S.ip(), { unique = true }), default = {} },
@@ -133,6 +138,7 @@ M.server_schema = S.record({
 	tls = { tls, required = true },
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
 	keepalive = { keepalive, default = {} },
+	renegotiate = { renegotiate, default = {} },
 	push = { push, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },

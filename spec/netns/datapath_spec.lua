@@ -92,6 +92,19 @@ describe("#netns data channel, stock client to moonvpn server", function()
 		pinger:stop("INT")
 	end)
 
+	for _, case in ipairs {
+		{ "the client", nil, "reneg-sec 5\n" },
+		{ "the server", "  renegotiate = { seconds = 5 },", "reneg-sec 0\n" },
+	} do
+		it("loses no ping across three renegotiations started by " .. case[1], function()
+			start(case[2], case[3])
+			local ok, out = cli:sh("ping -c 85 -i 0.2 -W 1 10.77.0.1")
+			assert(ok, out)
+			assert.truthy(out:find("85 received", 1, true), out)
+			assert.truthy(engine:output():find("data now on key 3", 1, true), engine:output())
+		end)
+	end
+
 	it("keeps an idle client alive with pings and ends a silent one by ping-restart", function()
 		-- Pushed ping 1 / ping-restart 3; the server's own ping-restart is twice that.
 		start("  keepalive = { interval = 1, timeout = 3 },")

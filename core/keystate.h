@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One key state of a session (one key_id): its reliability layer, TLS
+ * session, the client's key-method-2 message, the derived key block and
+ * the data-channel keys. A session has the current key state and, around a
+ * renegotiation, the next one or the previous one kept as a "lame duck" for
+ * decryption (protocol guide section 10). Holds data only; the protocol
+ * steps are session.c's.
+ */
+#ifndef MOONVPN_KEYSTATE_H
+#define MOONVPN_KEYSTATE_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "datakey.h"
+#include "keymethod.h"
+#include "keys.h"
+#include "reliable.h"
+#include "tls.h"
+
+enum key_phase {
+	KEY_PHASE_EMPTY,	/* the slot is unused */
+	KEY_PHASE_TLS,		/* reset exchanged, TLS handshake running */
+	KEY_PHASE_KEY_EXCHANGE, /* TLS up, waiting for the client's key-method-2 */
+	KEY_PHASE_READY,	/* data keys installed */
+};
+
+struct key_state {
+	uint8_t key_id;
+	enum key_phase phase;
+	struct reliable rel;
+	struct tls_session *tls;
+	uint8_t client_km_buf[KM2_MESSAGE_MAX + 1];
+	struct km2 client_km; /* its strings point into client_km_buf */
+	uint8_t key_block[KEYS_BLOCK_LEN];
+	struct data_key data; /* valid in KEY_PHASE_READY */
+	ev_tstamp started;
+	uint64_t bytes; /* data bytes sealed or opened with this key (for the byte limit) */
+};
+
+/* Starts a key state in its slot; 0, or -1 when out of memory. */
+int key_state_start(struct key_state *ks, struct tls_ctx *tls, uint8_t key_id, ev_tstamp now)
+	__attribute__((warn_unused_result));
+
+/* Frees the TLS session and data keys and wipes the secrets; the slot becomes empty. */
+void key_state_clear(struct key_state *ks);
+
+/* The key_id after this one: 1..7, wrapping 7 -> 1 (0 is only ever the first). */
+uint8_t key_state_next_id(uint8_t key_id);
+
+#endif

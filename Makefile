@@ -2,6 +2,7 @@
 #
 #   make                 build build/moonvpn (warnings are errors)
 #   make demo            run vpn.lua.example in a throwaway network namespace (as root)
+#   make bench           iperf3 and ping through moonvpn and stock OpenVPN, side by side
 #   make deps            install missing Debian packages (as root), else print the command
 #   make test            deps + build + C unit tests + every busted spec, then the same
 #                        again with SANITIZE=address,undefined; ends with "N passed, N failed"
@@ -60,7 +61,7 @@ LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 BIN = $(BUILD)/moonvpn
 MOD = $(BUILD)/lua/moonvpn/core.so
 
-.PHONY: all deps test check-c spec lint install uninstall clean test-one demo fuzz fuzz-run
+.PHONY: all deps test check-c spec lint install uninstall clean test-one demo bench fuzz fuzz-run
 all: $(BIN) $(MOD)
 
 $(BIN): $(OBJS)
@@ -149,6 +150,11 @@ test: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo
+
+# Side-by-side figures against stock OpenVPN; never a pass/fail on speed.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench
 
 # --- fuzzing ------------------------------------------------------------------
 # One libFuzzer target per parser: spec/fuzz/fuzz_<target>.c with <target>.dict and

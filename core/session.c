@@ -288,10 +288,10 @@ static int derive_keys(struct session *s, struct key_state *ks, const struct km2
 	return 0;
 }
 
-/* Answers the client's key-method-2 message with ours, then derives and installs the keys. */
+/* Answers the client's key-method-2 message with ours and derives the key block. */
 static int exchange_keys(struct session *s, struct key_state *ks)
 {
-	char options[KM2_OPTIONS_MAX], err[160];
+	char options[KM2_OPTIONS_MAX];
 	uint8_t buf[KM2_MESSAGE_MAX];
 	struct km2 server_km = { 0 };
 	size_t len;
@@ -303,9 +303,17 @@ static int exchange_keys(struct session *s, struct key_state *ks)
 		return -1;
 	server_km.options = (struct km2_string){ options, strlen(options) };
 	len = km2_encode(buf, sizeof(buf), &server_km);
-	if (!len || tls_session_write(ks->tls, buf, len) < 0 || derive_keys(s, ks, &server_km) < 0)
-		return -1;
-	/* Installed before PUSH_REPLY: the client sends data as soon as it has the reply. */
+	return len && tls_session_write(ks->tls, buf, len) == 0 &&
+			       derive_keys(s, ks, &server_km) == 0
+		       ? 0
+		       : -1;
+}
+
+/* Installs the data keys of a key state (before PUSH_REPLY: the client sends at once). */
+static int install_data_key(struct session *s, struct key_state *ks)
+{
+	char err[160];
+
 	if (data_key_init(&ks->data, s->p.crypto, s->cipher, ks->key_block, true, ks->key_id, err,
 			  sizeof(err)) < 0) {
 		log_error(s->p.log, "session", "%s: %s", s->who, err);
@@ -347,14 +355,19 @@ static void first_key_exchange(struct session *s, struct key_state *ks)
 		 (km2_peer_info_get(info, "IV_NCP", value, sizeof(value)) && atoi(value) >= 2);
 	s->state = SESSION_ACTIVE;
 	s->deadline = now(s) + 1e9; /* from here keepalive decides */
+	/* Our key-method-2 goes first in any case: a refusal follows it, never replaces it. */
+	if (exchange_keys(s, ks) < 0) {
+		close_later(s, 0, "%s", "key exchange failed");
+		return;
+	}
 	cipher = ncp_select(s->p.ciphers, s->p.n_ciphers, info, &ks->client_km.options);
 	if (!cipher) {
 		refuse(s, "Data channel cipher negotiation failed (no shared cipher)");
 		return;
 	}
 	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
-	if (exchange_keys(s, ks) < 0) {
-		close_later(s, 0, "%s", "key exchange failed");
+	if (install_data_key(s, ks) < 0) {
+		close_later(s, 0, "%s", "cannot install the data keys");
 		return;
 	}
 	admit(s);
@@ -373,7 +386,7 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 		return;
 	}
 	/* A renegotiation: new keys only, no PUSH_REPLY (protocol guide 10.2). */
-	if (exchange_keys(s, ks) < 0) {
+	if (exchange_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
 		log_warnx(s->p.log, "session", "%s: renegotiation of key %u failed", s->who,
 			  ks->key_id);
 		key_state_clear(ks);

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "pushopts.h"
+
+enum { ARGS_MAX = 8, OPTION_MAX = 256 };
+
+void push_options_init(struct push_options *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+int push_netmask_len(const char *mask)
+{
+	struct ip_addr a;
+	uint32_t v;
+	int len = 0;
+
+	if (!ip_addr_parse(&a, mask) || a.family != AF_INET)
+		return -1;
+	v = (uint32_t)a.bytes[0] << 24 | (uint32_t)a.bytes[1] << 16 | (uint32_t)a.bytes[2] << 8 |
+	    a.bytes[3];
+	while (len < 32 && (v & (0x80000000u >> len)))
+		len++;
+	/* Contiguous: nothing set after the first zero bit. */
+	return len == 32 || (v << len) == 0 ? len : -1;
+}
+
+static bool parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* "ifconfig ADDR MASK" (topology subnet) */
+static bool opt_ifconfig(struct push_options *o, char **a, int n)
+{
+	int len = n == 3 ? push_netmask_len(a[2]) : -1;
+
+	if (len < 0 || !ip_addr_parse(&o->ifconfig.addr, a[1]) ||
+	    o->ifconfig.addr.family != AF_INET)
+		return false;
+	o->ifconfig.len = (uint8_t)len;
+	o->has_ifconfig = true;
+	return true;
+}
+
+/* "route NET MASK [GW [METRIC]]" and "route-ipv6 NET/LEN [GW]" */
+static bool opt_route(struct push_options *o, char **a, int n, bool v6)
+{
+	struct ip_prefix p;
+	int len;
+
+	if (o->n_routes >= PUSH_ROUTES_MAX)
+		return false;
+	if (v6) {
+		if (n < 2 || !ip_prefix_parse(&p, a[1]) || p.addr.family != AF_INET6)
+			return false;
+	} else {
+		len = n >= 3 ? push_netmask_len(a[2]) : (n == 2 ? 32 : -1);
+		if (len < 0 || !ip_addr_parse(&p.addr, a[1]) || p.addr.family != AF_INET)
+			return false;
+		p.len = (uint8_t)len;
+	}
+	ip_prefix_mask(&p);
+	o->routes[o->n_routes++] = p;
+	return true;
+}
+
+static bool opt_dhcp(struct push_options *o, char **a, int n)
+{
+	if (n == 3 && strcmp(a[1], "DNS") == 0) {
+		if (o->n_dns >= PUSH_DNS_MAX || !ip_addr_parse(&o->dns[o->n_dns], a[2]))
+			return false;
+		o->n_dns++;
+		return true;
+	}
+	if (n == 3 && strcmp(a[1], "DOMAIN") == 0 && strlen(a[2]) < sizeof(o->domain)) {
+		snprintf(o->domain, sizeof(o->domain), "%s", a[2]);
+		return true;
+	}
+	o->unknown++; /* other DHCP options (NTP, WINS, ...) are for other platforms */
+	return true;
+}
+
+static bool opt_flags(struct push_options *o, char **a, int n)
+{
+	for (int i = 1; i < n; i++) {
+		if (strcmp(a[i], "tls-ekm") == 0)
+			o->tls_ekm = true;
+		else if (strcmp(a[i], "cc-exit") == 0)
+			o->cc_exit = true;
+		else
+			o->unknown++;
+	}
+	return true;
+}
+
+static bool opt_ifconfig6(struct push_options *o, char **a, int n)
+{
+	o->has_ifconfig6 = n >= 2 && ip_prefix_parse(&o->ifconfig6, a[1]) &&
+			   o->ifconfig6.addr.family == AF_INET6;
+	return o->has_ifconfig6;
+}
+
+static bool opt_route_gateway(struct push_options *o, char **a, int n)
+{
+	o->has_route_gateway = n == 2 && ip_addr_parse(&o->route_gateway, a[1]);
+	return o->has_route_gateway;
+}
+
+static bool opt_peer_id(struct push_options *o, char **a, int n)
+{
+	unsigned id;
+
+	/* 0xffffff means "no peer-id" on the wire, so it cannot be assigned. */
+	o->has_peer_id = n == 2 && parse_uint(a[1], 0xfffffe, &id);
+	o->peer_id = o->has_peer_id ? id : 0;
+	return o->has_peer_id;
+}
+
+static bool opt_cipher(struct push_options *o, char **a, int n)
+{
+	if (n != 2 || strlen(a[1]) >= sizeof(o->cipher))
+		return false;
+	snprintf(o->cipher, sizeof(o->cipher), "%s", a[1]);
+	return true;
+}
+
+static bool opt_ping(struct push_options *o, char **a, int n)
+{
+	return n == 2 && parse_uint(a[1], 86400, &o->ping);
+}
+
+static bool opt_ping_restart(struct push_options *o, char **a, int n)
+{
+	return n == 2 && parse_uint(a[1], 86400, &o->ping_restart);
+}
+
+static bool opt_tun_mtu(struct push_options *o, char **a, int n)
+{
+	return n == 2 && parse_uint(a[1], 65535, &o->tun_mtu) && o->tun_mtu >= 68;
+}
+
+static bool opt_topology(struct push_options *o, char **a, int n)
+{
+	o->topology_subnet = n == 2 && strcmp(a[1], "subnet") == 0;
+	return n == 2;
+}
+
+static bool opt_redirect_gateway(struct push_options *o, char **a, int n)
+{
+	(void)a;
+	(void)n;
+	o->redirect_gateway = true;
+	return true;
+}
+
+static bool opt_key_derivation(struct push_options *o, char **a, int n)
+{
+	o->tls_ekm = n == 2 && strcmp(a[1], "tls-ekm") == 0;
+	return n == 2;
+}
+
+static bool opt_continuation(struct push_options *o, char **a, int n)
+{
+	o->more = n == 2 && strcmp(a[1], "2") == 0;
+	return n == 2;
+}
+
+static bool opt_route4(struct push_options *o, char **a, int n)
+{
+	return opt_route(o, a, n, false);
+}
+
+static bool opt_route6(struct push_options *o, char **a, int n)
+{
+	return opt_route(o, a, n, true);
+}
+
+static const struct {
+	const char *name;
+	bool (*parse)(struct push_options *o, char **a, int n);
+} options[] = {
+	{ "ifconfig", opt_ifconfig },
+	{ "ifconfig-ipv6", opt_ifconfig6 },
+	{ "route-gateway", opt_route_gateway },
+	{ "route", opt_route4 },
+	{ "route-ipv6", opt_route6 },
+	{ "dhcp-option", opt_dhcp },
+	{ "protocol-flags", opt_flags },
+	{ "key-derivation", opt_key_derivation },
+	{ "peer-id", opt_peer_id },
+	{ "cipher", opt_cipher },
+	{ "ping", opt_ping },
+	{ "ping-restart", opt_ping_restart },
+	{ "tun-mtu", opt_tun_mtu },
+	{ "topology", opt_topology },
+	{ "redirect-gateway", opt_redirect_gateway },
+	{ "push-continuation", opt_continuation },
+};
+
+/* One option, split at spaces into its words. */
+static int parse_option(struct push_options *o, char *text, char *err, size_t errlen)
+{
+	char *a[ARGS_MAX], *save = NULL;
+	int n = 0;
+	size_t i;
+	bool ok;
+
+	for (char *w = strtok_r(text, " ", &save); w && n < ARGS_MAX;
+	     w = strtok_r(NULL, " ", &save))
+		a[n++] = w;
+	if (n == 0)
+		return 0;
+	ok = true;
+	for (i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (strcmp(a[0], options[i].name) == 0)
+			break;
+	if (i < sizeof(options) / sizeof(options[0]))
+		ok = options[i].parse(o, a, n);
+	else
+		o->unknown++;
+	if (!ok)
+		snprintf(err, errlen, "PUSH_REPLY: malformed option \"%.64s%s\"", a[0],
+			 n > 1 ? " ..." : "");
+	return ok ? 0 : -1;
+}
+
+int push_parse(struct push_options *o, const char *message, char *err, size_t errlen)
+{
+	char buf[2048], *save = NULL;
+	static const char prefix[] = "PUSH_REPLY";
+
+	if (strncmp(message, prefix, sizeof(prefix) - 1) != 0 ||
+	    (message[sizeof(prefix) - 1] != ',' && message[sizeof(prefix) - 1] != '\0')) {
+		snprintf(err, errlen, "not a PUSH_REPLY");
+		return -1;
+	}
+	if (strlen(message) >= sizeof(buf)) {
+		snprintf(err, errlen, "PUSH_REPLY too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", message + sizeof(prefix) - 1);
+	o->more = false;
+	for (char *opt = strtok_r(buf, ",", &save); opt; opt = strtok_r(NULL, ",", &save))
+		if (parse_option(o, opt, err, errlen) < 0)
+			return -1;
+	return 0;
+}

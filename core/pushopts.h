@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PUSH_REPLY as a client reads it (protocol guide 8.3, 8.4): the options a
+ * server pushes (ifconfig, ifconfig-ipv6, route-gateway, route, route-ipv6,
+ * redirect-gateway, dhcp-option DNS/DOMAIN, ping, ping-restart, peer-id,
+ * cipher, protocol-flags, key-derivation, tun-mtu, topology) parsed into a
+ * struct, over one or several messages (push-continuation). Unknown options
+ * are counted and ignored, as 2.6 does. Pure: no I/O, no allocation.
+ */
+#ifndef MOONVPN_PUSHOPTS_H
+#define MOONVPN_PUSHOPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ip.h"
+
+enum {
+	PUSH_ROUTES_MAX = 64,
+	PUSH_DNS_MAX = 8,
+	PUSH_NAME_MAX = 64,
+	PUSH_ERR_MAX = 160,
+};
+
+struct push_options {
+	bool has_ifconfig, has_ifconfig6, has_route_gateway, has_peer_id;
+	struct ip_prefix ifconfig; /* our address with the netmask's length */
+	struct ip_prefix ifconfig6;
+	struct ip_addr route_gateway;
+	struct ip_prefix routes[PUSH_ROUTES_MAX]; /* IPv4 and IPv6 */
+	size_t n_routes;
+	struct ip_addr dns[PUSH_DNS_MAX];
+	size_t n_dns;
+	char domain[PUSH_NAME_MAX];
+	char cipher[PUSH_NAME_MAX];
+	uint32_t peer_id;
+	unsigned ping, ping_restart, tun_mtu;
+	bool redirect_gateway, tls_ekm, cc_exit, topology_subnet;
+	bool more;	  /* push-continuation 2: another PUSH_REPLY follows */
+	unsigned unknown; /* options we ignored */
+};
+
+void push_options_init(struct push_options *o);
+
+/*
+ * Adds one "PUSH_REPLY,opt,opt,..." message to o. 0, or -1 with a one-line
+ * reason in err (naming the option) for a malformed one.
+ */
+int push_parse(struct push_options *o, const char *message, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* The prefix length of a contiguous IPv4 netmask ("255.255.255.0" -> 24), or -1. */
+int push_netmask_len(const char *mask);
+
+#endif

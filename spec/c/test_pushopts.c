@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/* PUSH_REPLY as a client parses it: the 2.6.14 reply, continuation, errors. */
+#include <string.h>
+
+#include "pushopts.h"
+#include "unit.h"
+
+static const char OBSERVED[] =
+	"PUSH_REPLY,route-gateway 10.8.0.1,topology subnet,ping 10,ping-restart 60,"
+	"ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,"
+	"protocol-flags cc-exit tls-ekm dyn-tls-crypt,tun-mtu 1500";
+
+static void test_observed(void)
+{
+	struct push_options o;
+	char err[PUSH_ERR_MAX], buf[64];
+
+	push_options_init(&o);
+	CHECK(push_parse(&o, OBSERVED, err, sizeof(err)) == 0, "parse: %s", err);
+	CHECK(o.has_ifconfig &&
+		      strcmp(ip_prefix_format(&o.ifconfig, buf, sizeof(buf)), "10.8.0.2/24") == 0,
+	      "ifconfig %s", buf);
+	CHECK(o.has_route_gateway && o.topology_subnet, "gateway, topology");
+	CHECK(o.ping == 10 && o.ping_restart == 60 && o.tun_mtu == 1500, "timers, mtu");
+	CHECK(o.has_peer_id && o.peer_id == 0 && strcmp(o.cipher, "AES-256-GCM") == 0,
+	      "peer, cipher");
+	CHECK(o.tls_ekm && o.cc_exit && o.unknown == 1, "flags (dyn-tls-crypt unknown to us)");
+	CHECK(!o.more, "no continuation");
+}
+
+static void test_routes_dns_continuation(void)
+{
+	struct push_options o;
+	char err[PUSH_ERR_MAX], buf[64];
+
+	push_options_init(&o);
+	CHECK(push_parse(&o,
+			 "PUSH_REPLY,route 192.168.10.0 255.255.255.0,route 10.9.9.9,"
+			 "route-ipv6 fd00:10::/64,push-continuation 2",
+			 err, sizeof(err)) == 0 &&
+		      o.more,
+	      "first part: %s", err);
+	CHECK(push_parse(&o,
+			 "PUSH_REPLY,dhcp-option DNS 10.8.0.1,dhcp-option DOMAIN vpn.example.com,"
+			 "dhcp-option NTP 1.2.3.4,redirect-gateway def1,key-derivation tls-ekm,"
+			 "ifconfig-ipv6 fd00:8::2/64 fd00:8::1,push-continuation 1",
+			 err, sizeof(err)) == 0 &&
+		      !o.more,
+	      "last part: %s", err);
+	CHECK(o.n_routes == 3, "routes %zu", o.n_routes);
+	CHECK(strcmp(ip_prefix_format(&o.routes[1], buf, sizeof(buf)), "10.9.9.9/32") == 0, "%s",
+	      buf);
+	CHECK(strcmp(ip_prefix_format(&o.routes[2], buf, sizeof(buf)), "fd00:10::/64") == 0, "%s",
+	      buf);
+	CHECK(o.n_dns == 1 && strcmp(o.domain, "vpn.example.com") == 0, "dns, domain");
+	CHECK(o.redirect_gateway && o.tls_ekm && o.has_ifconfig6 && o.ifconfig6.len == 64,
+	      "redirect, ekm, ipv6");
+}
+
+static const struct {
+	const char *message;
+	const char *error; /* substring */
+} bad[] = {
+	{ "AUTH_FAILED", "not a PUSH_REPLY" },
+	{ "PUSH_REPLYX", "not a PUSH_REPLY" },
+	{ "PUSH_REPLY,ifconfig 10.8.0.2 255.0.255.0", "\"ifconfig ...\"" },
+	{ "PUSH_REPLY,ifconfig 10.8.0.300 255.255.255.0", "ifconfig" },
+	{ "PUSH_REPLY,route 10.0.0.0 255.255.0.255", "route" },
+	{ "PUSH_REPLY,peer-id 16777215", "peer-id" },
+	{ "PUSH_REPLY,peer-id -1", "peer-id" },
+	{ "PUSH_REPLY,ping ten", "ping" },
+	{ "PUSH_REPLY,tun-mtu 20", "tun-mtu" },
+	{ "PUSH_REPLY,route-ipv6 10.0.0.0/8", "route-ipv6" },
+};
+
+static void test_bad(void)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct push_options o;
+		char err[PUSH_ERR_MAX] = "";
+
+		push_options_init(&o);
+		CHECK(push_parse(&o, bad[i].message, err, sizeof(err)) < 0 &&
+			      strstr(err, bad[i].error),
+		      "%s -> %s", bad[i].message, err);
+	}
+}
+
+static void test_netmask(void)
+{
+	static const struct {
+		const char *mask;
+		int len;
+	} masks[] = { { "255.255.255.0", 24 }, { "255.255.255.255", 32 }, { "0.0.0.0", 0 },
+		      { "255.255.254.0", 23 }, { "255.0.255.0", -1 },	  { "fd00::", -1 } };
+
+	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++)
+		CHECK(push_netmask_len(masks[i].mask) == masks[i].len, "%s", masks[i].mask);
+}
+
+int main(void)
+{
+	test_observed();
+	test_routes_dns_continuation();
+	test_bad();
+	test_netmask();
+	return unit_report("test_pushopts");
+}

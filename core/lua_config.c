@@ -75,17 +75,26 @@ static int read_prefix(struct reader *r, int idx, const char *path, struct ip_pr
 	return rc;
 }
 
+/* Pushes the list at field and sets *n to its length; the caller pops it. */
+static int push_list(struct reader *r, int idx, const char *field, size_t *n)
+{
+	push_field(r->L, idx, field);
+	if (!lua_istable(r->L, -1)) {
+		lua_pop(r->L, 1);
+		return bad(r, field);
+	}
+	*n = (size_t)luaL_len(r->L, -1);
+	return 0;
+}
+
 static int read_routes(struct reader *r, int idx, struct config *cfg)
 {
 	lua_State *L = r->L;
 	size_t n;
+	int rc = push_list(r, idx, "routes", &n);
 
-	push_field(L, idx, "routes");
-	if (!lua_istable(L, -1)) {
-		lua_pop(L, 1);
-		return bad(r, "routes");
-	}
-	n = (size_t)luaL_len(L, -1);
+	if (rc)
+		return rc;
 	cfg->routes = calloc(n ? n : 1, sizeof(*cfg->routes));
 	if (!cfg->routes) {
 		lua_pop(L, 1);
@@ -110,13 +119,10 @@ static int read_ciphers(struct reader *r, int idx, struct config *cfg)
 {
 	lua_State *L = r->L;
 	size_t n;
+	int rc = push_list(r, idx, "ciphers", &n);
 
-	push_field(L, idx, "ciphers");
-	if (!lua_istable(L, -1)) {
-		lua_pop(L, 1);
-		return bad(r, "ciphers");
-	}
-	n = (size_t)luaL_len(L, -1);
+	if (rc)
+		return rc;
 	cfg->ciphers = calloc(n ? n : 1, sizeof(*cfg->ciphers));
 	for (size_t i = 0; cfg->ciphers && i < n; i++) {
 		lua_geti(L, -1, (lua_Integer)(i + 1));

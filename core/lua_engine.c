@@ -6,6 +6,7 @@
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -91,30 +92,43 @@ static void set_counter(lua_State *L, const char *name, uint64_t value)
 	lua_setfield(L, -2, name);
 }
 
-/* stats() -> { packets_in, bytes_in, dropped = { unwrap, malformed, no_session }, ... } */
+#define STAT(field, name)                                  \
+	{                                                  \
+		name, offsetof(struct server_stats, field) \
+	}
+
+static const struct stat_field {
+	const char *name;
+	size_t offset;
+} totals[] = {
+	STAT(packets_in, "packets_in"),	      STAT(bytes_in, "bytes_in"),
+	STAT(resets_answered, "resets_answered"), STAT(cookies_accepted, "cookies_accepted"),
+	STAT(data_in, "data_in"),	      STAT(data_bytes_in, "data_bytes_in"),
+	STAT(data_out, "data_out"),	      STAT(data_bytes_out, "data_bytes_out"),
+}, drops[] = {
+	STAT(dropped_unwrap, "unwrap"),	     STAT(dropped_malformed, "malformed"),
+	STAT(dropped_no_session, "no_session"), STAT(dropped_full, "full"),
+	STAT(dropped_data_auth, "authentication"), STAT(dropped_replay, "replay"),
+	STAT(dropped_spoofed, "spoofed"),	     STAT(dropped_no_route, "no_route"),
+};
+
+static void set_counters(lua_State *L, const struct server_stats *st,
+			 const struct stat_field *fields, size_t n)
+{
+	lua_createtable(L, 0, (int)n);
+	for (size_t i = 0; i < n; i++)
+		set_counter(L, fields[i].name,
+			    *(const uint64_t *)((const char *)st + fields[i].offset));
+}
+
+/* stats() -> { packets_in, bytes_in, ..., dropped = { unwrap, malformed, ... } } */
 static int l_engine_stats(lua_State *L)
 {
 	struct engine *e = check_engine(L);
 	const struct server_stats *st = server_stats(e->server);
 
-	lua_createtable(L, 0, 5);
-	set_counter(L, "packets_in", st->packets_in);
-	set_counter(L, "bytes_in", st->bytes_in);
-	set_counter(L, "resets_answered", st->resets_answered);
-	set_counter(L, "cookies_accepted", st->cookies_accepted);
-	set_counter(L, "data_in", st->data_in);
-	set_counter(L, "data_bytes_in", st->data_bytes_in);
-	set_counter(L, "data_out", st->data_out);
-	set_counter(L, "data_bytes_out", st->data_bytes_out);
-	lua_createtable(L, 0, 8);
-	set_counter(L, "unwrap", st->dropped_unwrap);
-	set_counter(L, "malformed", st->dropped_malformed);
-	set_counter(L, "no_session", st->dropped_no_session);
-	set_counter(L, "full", st->dropped_full);
-	set_counter(L, "authentication", st->dropped_data_auth);
-	set_counter(L, "replay", st->dropped_replay);
-	set_counter(L, "spoofed", st->dropped_spoofed);
-	set_counter(L, "no_route", st->dropped_no_route);
+	set_counters(L, st, totals, sizeof(totals) / sizeof(totals[0]));
+	set_counters(L, st, drops, sizeof(drops) / sizeof(drops[0]));
 	lua_setfield(L, -2, "dropped");
 	return 1;
 }

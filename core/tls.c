@@ -88,9 +88,14 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 	struct tls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
 	X509 *cert = X509_STORE_CTX_get_current_cert(store);
 
-	if (s && cert && X509_STORE_CTX_get_error_depth(store) == 0)
+	if (s && cert && X509_STORE_CTX_get_error_depth(store) == 0) {
 		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, s->peer_cn,
 					  sizeof(s->peer_cn));
+		/* The CN goes into log lines even for a refused certificate: no control bytes. */
+		for (char *c = s->peer_cn; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+	}
 	return preverify_ok;
 }
 

@@ -30,7 +30,9 @@ static const uint8_t PING_MAGIC[16] = { 0x2a, 0x18, 0x7b, 0xf3, 0x64, 0x1e, 0xb4
 					0x07, 0xed, 0x2d, 0x0a, 0x98, 0x1f, 0xc7, 0x48 };
 
 struct session {
-	struct session_params p;
+	struct session_params p; /* p.tls is a reference of ours, p.ciphers our copy */
+	char cipher_names[SESSION_CIPHERS_MAX][SESSION_CIPHER_MAX];
+	const char *cipher_list[SESSION_CIPHERS_MAX];
 	struct wrap wrap;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
@@ -549,6 +551,14 @@ struct session *session_new(const struct session_params *p, const struct sockadd
 		return NULL;
 	}
 	s->p = *p;
+	/* Our own TLS context reference and cipher list: a reload frees the server's. */
+	s->p.tls = tls_ctx_ref(p->tls);
+	s->p.n_ciphers = p->n_ciphers < SESSION_CIPHERS_MAX ? p->n_ciphers : SESSION_CIPHERS_MAX;
+	for (size_t i = 0; i < s->p.n_ciphers; i++) {
+		snprintf(s->cipher_names[i], sizeof(s->cipher_names[i]), "%s", p->ciphers[i]);
+		s->cipher_list[i] = s->cipher_names[i];
+	}
+	s->p.ciphers = s->cipher_list;
 	s->wrap = *p->wrap;
 	memcpy(&s->peer, peer, peer_len);
 	s->peer_len = peer_len;
@@ -586,6 +596,7 @@ void session_free(struct session *s)
 	for (size_t i = 0; i < s->push.n_messages; i++)
 		free(s->push.messages[i]);
 	wrap_clear(&s->wrap);
+	tls_ctx_free(s->p.tls);
 	free(s);
 }
 
@@ -746,6 +757,11 @@ const char *session_address(const struct session *s)
 const struct sockaddr *session_peer(const struct session *s)
 {
 	return (const struct sockaddr *)&s->peer;
+}
+
+const struct proto_sid *session_remote_sid(const struct session *s)
+{
+	return &s->remote_sid;
 }
 
 uint32_t session_peer_id(const struct session *s)

@@ -29,6 +29,7 @@ enum {
 	SESSION_HAND_WINDOW_SECONDS = 60, /* handshake to PUSH_REPLY, as 2.6's hand-window */
 	SESSION_PUSH_MESSAGES_MAX = 8,
 	SESSION_CIPHER_MAX = 32,
+	SESSION_CIPHERS_MAX = 8, /* the server's list; the config allows three */
 	SESSION_ADDR_MAX = 64,
 	SESSION_REASON_MAX = 160,
 };
@@ -70,9 +71,9 @@ struct session_params {
 	struct ev_loop *loop;
 	const struct log *log;
 	const struct crypto *crypto;
-	struct tls_ctx *tls;
+	struct tls_ctx *tls;	    /* the session takes a reference */
 	const struct wrap *wrap;    /* copied */
-	const char *const *ciphers; /* the server's list, in preference order */
+	const char *const *ciphers; /* the server's list, in preference order; copied */
 	size_t n_ciphers;
 	uint32_t replay_time; /* the "time" of our wrapped packets, as in the stateless reset */
 	const struct session_ops *ops;
@@ -103,6 +104,7 @@ const char *session_cipher(const struct session *s);  /* "" until negotiated */
 const char *session_address(const struct session *s); /* the VPN address, "" until pushed */
 const struct sockaddr *session_peer(const struct session *s);
 uint32_t session_peer_id(const struct session *s);
+const struct proto_sid *session_remote_sid(const struct session *s); /* the client's session id */
 uint32_t session_iv_proto(const struct session *s);
 bool session_iv_mtu(const struct session *s);
 bool session_ncp(const struct session *s);	      /* the client negotiates ciphers */

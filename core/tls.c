@@ -15,6 +15,7 @@
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
 	enum tls_role role;
+	unsigned refs; /* the owner's and one per session that may start key states */
 };
 
 struct tls_session {
@@ -119,6 +120,7 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 	if (!c)
 		goto fail;
 	c->role = cfg->role;
+	c->refs = 1;
 	c->ssl_ctx =
 		SSL_CTX_new(cfg->role == TLS_SERVER ? TLS_server_method() : TLS_client_method());
 	if (!c->ssl_ctx)
@@ -136,9 +138,15 @@ fail:
 	return rc;
 }
 
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx)
+{
+	ctx->refs++;
+	return ctx;
+}
+
 void tls_ctx_free(struct tls_ctx *ctx)
 {
-	if (!ctx)
+	if (!ctx || --ctx->refs > 0)
 		return;
 	SSL_CTX_free(ctx->ssl_ctx);
 	free(ctx);

@@ -42,6 +42,12 @@ struct tls_session;
 /* Loads certificates and keys; on failure err names the file and the reason. */
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/*
+ * Contexts are reference-counted: a session takes a reference so that a
+ * reload, which replaces the server's context, cannot free it under a
+ * renegotiation. tls_ctx_free drops one reference.
+ */
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /* A new session (one per key state); NULL when out of memory. */

@@ -105,6 +105,19 @@ describe("#netns data channel, stock client to moonvpn server", function()
 		end)
 	end
 
+	it("renegotiates after a reload replaced the certificates it started with", function()
+		-- The sessions hold their own reference to the TLS context and cipher list:
+		-- under ASan, a use of the freed ones would kill the engine here.
+		start("  renegotiate = { seconds = 3 },", "reneg-sec 0\n")
+		local status, out, err = mv.console(socket, "reload()")
+		assert(status == 0, out .. err)
+		local ok, ping = cli:sh("ping -c 40 -i 0.2 -W 1 10.77.0.1")
+		assert(ok, ping)
+		assert.truthy(ping:find("40 received", 1, true), ping)
+		local after = engine:output():match("reloaded.*")
+		assert.truthy(after and after:find("data now on key 2", 1, true), engine:output())
+	end)
+
 	it("keeps an idle client alive with pings and ends a silent one by ping-restart", function()
 		-- Pushed ping 1 / ping-restart 3; the server's own ping-restart is twice that.
 		start("  keepalive = { interval = 1, timeout = 3 },")

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <stddef.h>
 #include <string.h>
 
 #include "reliable.h"
@@ -37,7 +38,7 @@ int64_t reliable_queue(struct reliable *r, uint8_t opcode, const uint8_t *payloa
 
 	if (!o || len > RELIABLE_PAYLOAD_MAX)
 		return -1;
-	memset(o, 0, sizeof(*o) - sizeof(o->payload));
+	memset(o, 0, offsetof(struct reliable_out, payload));
 	o->used = true;
 	o->msg_id = r->next_send_id++;
 	o->opcode = opcode;

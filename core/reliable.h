@@ -31,13 +31,13 @@ enum {
 struct reliable_out {
 	uint32_t msg_id;
 	uint8_t opcode;
-	uint8_t payload[RELIABLE_PAYLOAD_MAX];
 	size_t len;
 	uint64_t due_ms; /* next (re)transmission */
 	uint32_t timeout_ms;
 	unsigned later_acks;
 	bool used;
 	bool fast_retransmitted;
+	uint8_t payload[RELIABLE_PAYLOAD_MAX]; /* last: a reused slot clears what precedes it */
 };
 
 struct reliable_in {

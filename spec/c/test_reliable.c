@@ -88,6 +88,18 @@ static void test_fast_retransmit(void)
 	const struct reliable_out *o = reliable_next_transmit(&r, 100);
 	CHECK(o && o->msg_id == 0, "three later acks: id 0 resent early");
 	CHECK(reliable_next_transmit(&r, 100) == NULL, "only once");
+	/* A slot used again starts clean: its new packet can be fast-retransmitted too. */
+	reliable_on_ack(&r, 0);
+	reliable_on_ack(&r, 4);
+	for (int i = 5; i < 9; i++)
+		CHECK(reliable_queue(&r, P_CONTROL_V1, (const uint8_t *)"y", 1, 200) == i,
+		      "queue %d", i);
+	while (reliable_next_transmit(&r, 200))
+		;
+	for (uint32_t id = 6; id < 9; id++)
+		reliable_on_ack(&r, id);
+	o = reliable_next_transmit(&r, 300);
+	CHECK(o && o->msg_id == 5, "a reused slot: id 5 resent early");
 }
 
 /* { id received, verdict, ids the next take_acks(8) returns } */

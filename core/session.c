@@ -21,6 +21,10 @@ enum {
 	IV_PROTO_REQUEST_PUSH = 4,
 	IV_PROTO_TLS_KEY_EXPORT = 8,
 	NO_KEY = -1,
+	/* TLS output waiting for the peer's acks; a peer that never acks cannot grow it. */
+	TLS_BACKLOG_MAX = 64 * 1024,
+	/* The previous key decrypts for this long after the switch (packets in flight). */
+	LAME_DUCK_SECONDS = 60,
 };
 
 static const char EKM_LABEL[] = "EXPORTER-OpenVPN-datakeys";
@@ -59,6 +63,9 @@ struct session {
 	unsigned reneg_seconds;
 	uint64_t reneg_bytes;
 	ev_tstamp last_sent, last_received;
+	ev_tstamp last_push;		 /* when PUSH_REPLY was last sent: once per second */
+	ev_tstamp lame_duck_until;	 /* the non-current key state is cleared then */
+	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */
 	struct session_counters counters;
 	char end_reason[SESSION_REASON_MAX];
 };
@@ -162,6 +169,7 @@ static void switch_key_if_ready(struct session *s)
 		return;
 	s->current = s->next;
 	s->next = NO_KEY;
+	s->lame_duck_until = now(s) + LAME_DUCK_SECONDS;
 	log_info(s->p.log, "session", "%s: renegotiated: data now on key %u", s->who, next->key_id);
 }
 
@@ -224,6 +232,17 @@ static void check_renegotiation_deadline(struct session *s)
 	s->next = NO_KEY;
 }
 
+/* The previous key stops decrypting once its window is over. */
+static void expire_lame_duck(struct session *s)
+{
+	struct key_state *old = &s->ks[1 - s->current];
+
+	if (s->next != NO_KEY || old->phase == KEY_PHASE_EMPTY || now(s) < s->lame_duck_until)
+		return;
+	log_debug(s->p.log, "session", "%s: key %u retired", s->who, old->key_id);
+	key_state_clear(old);
+}
+
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct session *s = w->data;
@@ -250,6 +269,11 @@ static void send_message(struct session *s, const char *text)
 {
 	struct key_state *ks = current_ks(s);
 
+	if (tls_session_pending_ciphertext(ks->tls) > TLS_BACKLOG_MAX) {
+		close_later(s, 0, "the peer does not acknowledge control packets (%d KiB waiting)",
+			    TLS_BACKLOG_MAX / 1024);
+		return;
+	}
 	if (tls_session_write(ks->tls, (const uint8_t *)text, strlen(text) + 1) < 0)
 		close_later(s, 0, "TLS write failed: %s", tls_session_error(ks->tls));
 }
@@ -267,6 +291,10 @@ static void refuse(struct session *s, const char *reason)
 
 static void send_push(struct session *s)
 {
+	/* The reliability layer resends a lost reply; repeated requests get no new copy. */
+	if (s->last_push && now(s) - s->last_push < 1)
+		return;
+	s->last_push = now(s);
 	if (s->refused) {
 		send_message(s, "AUTH_FAILED");
 		return;
@@ -441,6 +469,31 @@ static void tls_failed(struct session *s, struct key_state *ks)
 	close_later(s, 1, "TLS refused: %s", tls_session_error(ks->tls));
 }
 
+/*
+ * The first handshake fixes the peer's certificate; a renegotiation must
+ * present the same one (a different identity would inherit the session's
+ * address and authorization).
+ */
+static bool same_identity(struct session *s, const struct key_state *ks)
+{
+	const uint8_t *fp = tls_session_peer_fingerprint(ks->tls);
+
+	if (!fp)
+		return false;
+	if (s->state == SESSION_TLS) {
+		memcpy(s->fingerprint, fp, sizeof(s->fingerprint));
+		return true;
+	}
+	return crypto_equal(fp, s->fingerprint, sizeof(s->fingerprint));
+}
+
+static void identity_changed(struct session *s, struct key_state *ks)
+{
+	log_warnx(s->p.log, "session", "%s: refused: the certificate changed in renegotiation of key %u",
+		  s->who, ks->key_id);
+	close_later(s, 0, "%s", "the certificate changed in a renegotiation");
+}
+
 static void progress(struct session *s, struct key_state *ks)
 {
 	if (ks->phase == KEY_PHASE_TLS) {
@@ -453,6 +506,10 @@ static void progress(struct session *s, struct key_state *ks)
 		}
 		if (rc == 0)
 			return;
+		if (!same_identity(s, ks)) {
+			identity_changed(s, ks);
+			return;
+		}
 		log_info(s->p.log, "session", "%s: %s established on key %u (%s)", s->who,
 			 tls_session_version(ks->tls), ks->key_id, tls_session_cipher(ks->tls));
 		ks->phase = KEY_PHASE_KEY_EXCHANGE;
@@ -520,6 +577,7 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 
 	if (s->state == SESSION_CLOSING || !is_ours(s, ctl, replay_id))
 		return;
+	s->last_received = now(s); /* control traffic shows the peer is alive, as in 2.6 */
 	ks = key_state_for(s, ctl);
 	if (!ks) {
 		log_debug(s->p.log, "session", "%s: ignored %s for unknown key %u", s->who,
@@ -685,6 +743,9 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (s->ping_interval && now(s) - s->last_sent >= s->ping_interval)
 		send_ping(s);
+	/* A peer that stopped answering a renegotiation produces no timer events. */
+	check_renegotiation_deadline(s);
+	expire_lame_duck(s);
 	maybe_renegotiate(s);
 }
 

@@ -24,6 +24,8 @@ struct tls_session {
 	BIO *out; /* ciphertext for the peer, written by OpenSSL */
 	enum tls_role role;
 	char peer_cn[TLS_CN_MAX];
+	uint8_t peer_fingerprint[TLS_FINGERPRINT_LEN];
+	bool has_fingerprint;
 	char error[TLS_ERR_MAX];
 };
 
@@ -90,6 +92,10 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 	X509 *cert = X509_STORE_CTX_get_current_cert(store);
 
 	if (s && cert && X509_STORE_CTX_get_error_depth(store) == 0) {
+		unsigned len = 0;
+
+		s->has_fingerprint = X509_digest(cert, EVP_sha256(), s->peer_fingerprint, &len) == 1 &&
+				     len == TLS_FINGERPRINT_LEN;
 		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, s->peer_cn,
 					  sizeof(s->peer_cn));
 		/* The CN goes into log lines even for a refused certificate: no control bytes. */
@@ -312,6 +318,11 @@ int tls_session_export(struct tls_session *s, const char *label, uint8_t *out, s
 const char *tls_session_peer_cn(const struct tls_session *s)
 {
 	return s->peer_cn;
+}
+
+const uint8_t *tls_session_peer_fingerprint(const struct tls_session *s)
+{
+	return s->has_fingerprint ? s->peer_fingerprint : NULL;
 }
 
 const char *tls_session_error(const struct tls_session *s)

@@ -26,6 +26,7 @@ enum tls_role {
 enum {
 	TLS_ERR_MAX = 256,
 	TLS_CN_MAX = 256,
+	TLS_FINGERPRINT_LEN = 32, /* SHA-256 of the certificate (DER) */
 };
 
 struct tls_config {
@@ -77,6 +78,8 @@ int tls_session_export(struct tls_session *s, const char *label, uint8_t *out, s
 /* The peer certificate's common name ("" until seen), and why the handshake failed. */
 const char *tls_session_peer_cn(const struct tls_session *s);
 const char *tls_session_error(const struct tls_session *s);
+/* SHA-256 of the peer's certificate, once seen; NULL before. */
+const uint8_t *tls_session_peer_fingerprint(const struct tls_session *s);
 /* "TLSv1.3", and the cipher suite name, once established. */
 const char *tls_session_version(const struct tls_session *s);
 const char *tls_session_cipher(const struct tls_session *s);

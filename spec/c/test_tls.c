@@ -91,6 +91,30 @@ static void free_pair(struct pair *p)
 	tls_ctx_free(p->cctx);
 }
 
+/* The SHA-256 fingerprint of a PKI certificate as openssl(1) prints it, colons removed. */
+static bool openssl_fingerprint(const char *cert, uint8_t out[TLS_FINGERPRINT_LEN])
+{
+	char path[128], cmd[256], line[256];
+	FILE *f;
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd), "openssl x509 -noout -fingerprint -sha256 -in %s",
+		 pki_file(path, sizeof(path), cert));
+	f = popen(cmd, "r");
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f))
+		for (char *c = strchr(line, '='); c && *c && n < TLS_FINGERPRINT_LEN; c += 3) {
+			unsigned byte;
+
+			if (sscanf(c + 1, "%2x", &byte) != 1)
+				break;
+			out[n++] = (uint8_t)byte;
+		}
+	pclose(f);
+	return n == TLS_FINGERPRINT_LEN;
+}
+
 static void test_good_client(void)
 {
 	struct pair p;
@@ -107,6 +131,10 @@ static void test_good_client(void)
 	CHECK(strcmp(tls_session_peer_cn(p.server), "client1") == 0, "client CN: %s",
 	      tls_session_peer_cn(p.server));
 	CHECK(strcmp(tls_session_peer_cn(p.client), "server") == 0, "server CN");
+	uint8_t fp[TLS_FINGERPRINT_LEN];
+	CHECK(openssl_fingerprint("client1.crt", fp) && tls_session_peer_fingerprint(p.server) &&
+		      memcmp(fp, tls_session_peer_fingerprint(p.server), sizeof(fp)) == 0,
+	      "the client's SHA-256 fingerprint, as openssl x509 -fingerprint says");
 	CHECK(tls_session_export(p.server, "EXPORTER-OpenVPN-datakeys", skeys, sizeof(skeys)) ==
 			      0 &&
 		      tls_session_export(p.client, "EXPORTER-OpenVPN-datakeys", ckeys,

@@ -184,6 +184,22 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 	s->params.hooks.deliver(s->params.hooks.ctx, sess, buf + DATA_OVERHEAD, (size_t)n);
 }
 
+/*
+ * A client restarted on the same address and port: its new hard reset, or
+ * the packet echoing the new cookie under a session id that is not the one
+ * of the session we have. The old session never sees either, so without
+ * this the client is locked out until ping-restart ends the old one; with
+ * it, handle_control checks the cookie and open_session replaces the old
+ * session. A replay of the old session's own opening packet keeps its id
+ * and still goes to the session.
+ */
+static bool starts_new_session(const struct session *sess, const struct proto_control *ctl)
+{
+	if (ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V2)
+		return true;
+	return cookie_opens_session(ctl) && !proto_sid_equal(&ctl->sid, session_remote_sid(sess));
+}
+
 static void handle_datagram(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
 			    socklen_t from_len)
 {
@@ -213,10 +229,10 @@ static void handle_datagram(struct server *s, uint8_t *buf, size_t len, const st
 		s->stats.dropped_malformed++;
 		return;
 	}
-	/* A known peer's packets go to its session, except a new hard reset. */
+	/* A known peer's packets go to its session, except the start of a new one. */
 	struct session *sess = find_session(s, from, from_len);
 
-	if (sess && ctl.opcode != P_CONTROL_HARD_RESET_CLIENT_V2) {
+	if (sess && !starts_new_session(sess, &ctl)) {
 		session_receive(sess, &ctl, pid);
 		return;
 	}
@@ -258,8 +274,11 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	s->params = *params;
 	s->wrap = *params->wrap;
 	s->params.wrap = &s->wrap;
-	s->session_ops =
-		(struct session_ops){ on_session_send, on_session_connect, on_session_ended };
+	s->session_ops = (struct session_ops){
+		.send = on_session_send,
+		.connect = on_session_connect,
+		.ended = on_session_ended,
+	};
 	s->started = (uint32_t)time(NULL);
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0) {
 		snprintf(err, errlen, "server: the random number generator failed");

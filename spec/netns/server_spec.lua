@@ -3,10 +3,15 @@
 --
 --   [ mvt-srv: moonvpn, veth 10.88.0.1/24 ] <--veth--> [ mvt-cli: openvpn, 10.88.0.2/24 ]
 --
+--   (and, for some specs, more client namespaces mvt-cliN at 10.88.N.2/24)
+--
 -- Stateless cookie replies are accepted by the stock client (tls-crypt,
 -- tls-auth, plain), spoofed resets cost no memory, and packets with the
--- wrong key are dropped and counted, never answered. #netns: needs root.
+-- wrong key are dropped and counted, never answered. Half-open handshakes,
+-- restarted clients, address theft and reset floods are handled without
+-- locking real clients out. #netns: needs root.
 local mv = require "spec.helpers.moonvpn"
+local CRAFT = "build/tools/craft"
 local netns = require "spec.helpers.netns"
 local openvpn = require "spec.helpers.openvpn"
 
@@ -46,14 +51,22 @@ describe("#netns moonvpn server front door", function()
 		return
 	end
 	local srv, cli, socket, engine
+	local others, links = {}, {}
 
-	local function start(tls_extra)
+	-- n_others more client namespaces: others[i] at 10.88.i.2, the server at 10.88.i.1;
+	-- links[i] = { server side, client side } interface names (links[0] for cli).
+	local function start(tls_extra, n_others)
 		local pki = mv.pki()
 		srv, cli = netns.new(), netns.new()
-		netns.veth(srv, "10.88.0.1/24", cli, "10.88.0.2/24")
+		links[0] = { netns.veth(srv, "10.88.0.1/24", cli, "10.88.0.2/24") }
+		others = {}
+		for i = 1, n_others or 0 do
+			others[i] = netns.new()
+			links[i] = { netns.veth(srv, "10.88." .. i .. ".1/24", others[i], "10.88." .. i .. ".2/24") }
+		end
 		socket = netns.tmpdir() .. "/console.sock"
 		local config = mv.write_config(mv.server_config(string.format([[
-  listen = "udp://10.88.0.1:1194",
+  listen = "udp://0.0.0.0:1194",
   device = { name = "mvt0" },
   console = "%s",
   tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key"%s },
@@ -67,6 +80,24 @@ describe("#netns moonvpn server front door", function()
 		local status, out, err = mv.console(socket, expr)
 		assert(status == 0, err)
 		return out
+	end
+
+	-- A stock client in ns towards 10.88.<net>.1, from local port lport when given.
+	local function stock_client(ns, net, lport, opts)
+		opts = opts or {}
+		opts.remote = "10.88." .. net .. ".1"
+		local profile = openvpn.profile(mv.pki(), opts)
+		if lport then
+			-- The helper's profiles say nobind; this client keeps one port across restarts.
+			local text = netns.read_file(profile):gsub("\nnobind\n", "\nlport " .. lport .. "\n")
+			netns.write_file(profile, text)
+		end
+		return ns:spawn({ "openvpn", "--config", profile })
+	end
+
+	local function completed(client)
+		local ok, out = client:wait_log("Initialization Sequence Completed", 20)
+		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
 	end
 
 	after_each(function()
@@ -126,5 +157,18 @@ describe("#netns moonvpn server front door", function()
 		assert.is_true(dropped >= 1)
 		assert.are.equal("0\n", stats("stats().resets_answered"))
 		client:stop()
+	end)
+
+	it("lets a client that restarts on the same address and port in again at once", function()
+		start()
+		local first = stock_client(cli, 0, 40001)
+		completed(first)
+		first:stop("KILL")
+		-- The old session lives on until ping-restart (60 s); the new one must not wait for it.
+		local second = stock_client(cli, 0, 40001)
+		completed(second)
+		assert.truthy(engine:output():find("the client started a new session", 1, true))
+		assert.are.equal("1\n", stats("#clients()"))
+		second:stop()
 	end)
 end)

@@ -152,6 +152,24 @@ static void handle_control(struct server *s, const struct proto_control *ctl,
 	s->stats.dropped_no_session++;
 }
 
+/*
+ * True when from is another live client's address. session_data_open moves
+ * a session to the source of any packet that authenticates (float); from
+ * another client's address and port that would give two sessions one
+ * address, and the other client's control packets and traffic to the wrong
+ * session. A client cannot legitimately arrive from where another one is.
+ */
+static bool is_taken(const struct server *s, const struct session *sess,
+		     const struct sockaddr *from, socklen_t from_len)
+{
+	const struct session *owner;
+
+	if (session_is_peer(sess, from, from_len))
+		return false;
+	owner = find_session(s, from, from_len);
+	return owner && owner != sess;
+}
+
 /* A data packet: found by its peer-id, opened in place, delivered to the device. */
 static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
 			socklen_t from_len)
@@ -163,6 +181,10 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 	if (proto_decode_data(&d, buf, len) != 0 || d.opcode != P_DATA_V2 ||
 	    d.peer_id >= SERVER_SESSIONS_MAX || !(sess = s->sessions[d.peer_id])) {
 		s->stats.dropped_no_session++;
+		return;
+	}
+	if (is_taken(s, sess, from, from_len)) {
+		s->stats.dropped_float++;
 		return;
 	}
 	n = session_data_open(sess, buf, len, from, from_len);

@@ -63,6 +63,7 @@ struct server_stats {
 	uint64_t dropped_replay;	   /* replayed or too old data packets */
 	uint64_t dropped_spoofed;  /* data from a client with a source address not its own */
 	uint64_t dropped_no_route; /* device packets to an address no client has */
+	uint64_t dropped_float;	   /* data from another live client's address and port */
 };
 
 struct server;

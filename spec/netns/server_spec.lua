@@ -171,4 +171,47 @@ describe("#netns moonvpn server front door", function()
 		assert.are.equal("1\n", stats("#clients()"))
 		second:stop()
 	end)
+
+	-- cn=real_address of every client, sorted, on one line.
+	local function real_addresses()
+		return stats([[
+do
+local t = {}
+for _, c in ipairs(clients()) do t[#t + 1] = c.cn .. "=" .. c.real_address end
+table.sort(t)
+return table.concat(t, " ")
+end]])
+	end
+
+	it("does not let one client's authenticated packet take another client's address", function()
+		start(nil, 1)
+		local a, b = stock_client(cli, 0, 40001), stock_client(others[1], 1, 40002, { cert = "client2" })
+		completed(a)
+		completed(b)
+		local before = '"client1=10.88.0.2:40001 client2=10.88.1.2:40002"\n'
+		assert.are.equal(before, real_addresses())
+		-- Client 1's next data packet is captured on its side and kept from the server, so
+		-- that it is fresh (not a replay) when it comes back from client 2's address and port.
+		local srv_if, cli_if = links[0][1], links[0][2]
+		-- (A blackhole rule, after the local table's rule moved behind it.)
+		assert(srv:sh("ip rule add pref 200 lookup local && ip rule del pref 0 && " ..
+			"ip rule add pref 100 from 10.88.0.2 iif " .. srv_if .. " blackhole"))
+		local ok, out = cli:sh("(sleep 0.5; ping -c 3 -i 0.2 -W 1 10.77.0.1 >/dev/null 2>&1) & " ..
+			CRAFT .. " capture " .. cli_if .. " 1194")
+		assert(ok, out)
+		local packet = out:match("(%x+)%s*$")
+		ok, out = cli:sh(CRAFT .. " spoof 10.88.0.1 1194 10.88.1.2 40002 " .. packet)
+		assert(ok, out)
+		-- Checked while client 1 is still cut off: its own next packet would float it back.
+		netns.sleep(0.3)
+		assert.are.equal(before, real_addresses())
+		assert.falsy(engine:output():find("(float)", 1, true))
+		assert(srv:sh("ip rule del pref 100"))
+		ok, out = cli:sh("ping -c 2 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out)
+		ok, out = others[1]:sh("ping -c 2 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out)
+		a:stop()
+		b:stop()
+	end)
 end)

@@ -24,6 +24,7 @@ struct server {
 	struct server_stats stats;
 	uint32_t started; /* the replay "time" field of our wrapped packets */
 	struct session *sessions[SERVER_SESSIONS_MAX]; /* slot = peer-id */
+	double opened_at[SERVER_SESSIONS_MAX];	       /* ev time each slot's session began */
 	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
 	size_t n_sessions;
 	struct session_ops session_ops;
@@ -70,6 +71,87 @@ static void on_session_ended(void *ctx, struct session *sess, const char *reason
 	end_session(ctx, sess, reason);
 }
 
+/*
+ * Where a datagram comes from, for per-source limits: the IPv4 address, or
+ * the /64 of an IPv6 one (one host often holds a whole /64). A v4-mapped
+ * address on a dual-stack socket counts as its IPv4 address.
+ */
+struct source {
+	uint8_t bytes[8];
+	size_t len;
+};
+
+static void source_of(const struct sockaddr *a, struct source *src)
+{
+	memset(src, 0, sizeof(*src));
+	if (a->sa_family == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(in6)) {
+			memcpy(src->bytes, in6->s6_addr + 12, 4);
+			src->len = 4;
+		} else {
+			memcpy(src->bytes, in6->s6_addr, 8);
+			src->len = 8;
+		}
+		return;
+	}
+	memcpy(src->bytes, &((const struct sockaddr_in *)a)->sin_addr, 4);
+	src->len = 4;
+}
+
+static bool source_equal(const struct source *a, const struct source *b)
+{
+	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* Before SESSION_ACTIVE: the TLS handshake has not finished, nobody is authenticated yet. */
+static bool is_half_open(const struct session *sess)
+{
+	return session_state(sess) < SESSION_ACTIVE;
+}
+
+/*
+ * Makes room for one more half-open session from src. Without tls-auth or
+ * tls-crypt anyone who can receive our cookie can open a session, with a
+ * bare P_ACK_V1 if they like (2.6 accepts one too, so we must), and never
+ * finish the handshake: such sessions live for the hand-window. So a source
+ * keeps at most SERVER_HALF_OPEN_PER_SOURCE_MAX of them and all sources
+ * together SERVER_HALF_OPEN_MAX, and above a bound the oldest half-open
+ * session goes (the source's own first): refusing the new one instead
+ * would let a flood lock real clients out.
+ */
+static void make_room(struct server *s, const struct source *src)
+{
+	uint32_t oldest = SERVER_SESSIONS_MAX, oldest_here = SERVER_SESSIONS_MAX;
+	size_t n = 0, n_here = 0;
+
+	for (uint32_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
+		struct source other;
+
+		if (!s->sessions[id] || !is_half_open(s->sessions[id]))
+			continue;
+		n++;
+		if (oldest == SERVER_SESSIONS_MAX || s->opened_at[id] < s->opened_at[oldest])
+			oldest = id;
+		source_of(session_peer(s->sessions[id]), &other);
+		if (!source_equal(&other, src))
+			continue;
+		n_here++;
+		if (oldest_here == SERVER_SESSIONS_MAX ||
+		    s->opened_at[id] < s->opened_at[oldest_here])
+			oldest_here = id;
+	}
+	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
+		s->stats.evicted_half_open_source++;
+		end_session(s, s->sessions[oldest_here],
+			    "evicted: too many handshakes from its source");
+	} else if (n >= SERVER_HALF_OPEN_MAX) {
+		s->stats.evicted_half_open++;
+		end_session(s, s->sessions[oldest], "evicted: too many handshakes at once");
+	}
+}
+
 /* Opens a session for a peer that echoed a valid cookie, replacing an older one. */
 static struct session *open_session(struct server *s, const struct proto_control *ctl,
 				    const struct sockaddr *from, socklen_t from_len)
@@ -88,10 +170,13 @@ static struct session *open_session(struct server *s, const struct proto_control
 		.ctx = s,
 	};
 	struct session *sess;
+	struct source src;
 	uint32_t id;
 
 	if (old)
 		end_session(s, old, "the client started a new session");
+	source_of(from, &src);
+	make_room(s, &src);
 	for (id = 0; id < SERVER_SESSIONS_MAX && s->sessions[id]; id++)
 		;
 	if (id == SERVER_SESSIONS_MAX) {
@@ -101,6 +186,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 	sess = session_new(&sp, from, from_len, &ctl->remote_sid, &ctl->sid, id);
 	if (sess) {
 		s->sessions[id] = sess;
+		s->opened_at[id] = ev_now(s->loop);
 		s->n_sessions++;
 		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
 		session_set_renegotiation(sess, s->params.reneg_seconds, s->params.reneg_bytes);

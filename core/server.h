@@ -25,6 +25,10 @@ enum {
 	SERVER_PACKET_MAX = 2048, /* larger control packets are dropped, as 2.6 does */
 	SERVER_HAND_WINDOW_SECONDS = 60,
 	SERVER_SESSIONS_MAX = 1024, /* clients at once; peer-ids are below this */
+	/* Sessions still in their handshake, in all and from one source (IPv4 address or
+	 * IPv6 /64); above these the oldest such session is evicted. */
+	SERVER_HALF_OPEN_MAX = 64,
+	SERVER_HALF_OPEN_PER_SOURCE_MAX = 8,
 };
 
 /* What the engine decides for the server: admission (Lua) and the end of a client. */
@@ -61,9 +65,11 @@ struct server_stats {
 	uint64_t data_out, data_bytes_out; /* data packets sealed and sent */
 	uint64_t dropped_data_auth;	   /* data packets whose tag failed, or for no key */
 	uint64_t dropped_replay;	   /* replayed or too old data packets */
-	uint64_t dropped_spoofed;  /* data from a client with a source address not its own */
-	uint64_t dropped_no_route; /* device packets to an address no client has */
-	uint64_t dropped_float;	   /* data from another live client's address and port */
+	uint64_t dropped_spoofed;   /* data from a client with a source address not its own */
+	uint64_t dropped_no_route;  /* device packets to an address no client has */
+	uint64_t dropped_float;	    /* data from another live client's address and port */
+	uint64_t evicted_half_open; /* handshakes ended for SERVER_HALF_OPEN_MAX */
+	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */
 };
 
 struct server;

@@ -214,4 +214,41 @@ end]])
 		a:stop()
 		b:stop()
 	end)
+
+	-- How many clients() each source address has, and the total, e.g. { ["10.88.0.10"] = 8 }, 64.
+	local function sessions_by_source()
+		local out = stats([[
+do
+local t = {}
+for _, c in ipairs(clients()) do t[#t + 1] = c.real_address:match("^(.*):%d+$") end
+return table.concat(t, " ")
+end]])
+		local by, total = {}, 0
+		for ip in out:gmatch("[%d.]+") do
+			by[ip] = (by[ip] or 0) + 1
+			total = total + 1
+		end
+		return by, total
+	end
+
+	it("bounds half-open handshakes per source and in all, and a real client still gets in", function()
+		start(nil, 1)
+		-- 1100 handshakes from 20 addresses that echo the cookie in a bare P_ACK_V1 and stop
+		-- there: before the bounds they held the whole table (1024) for the hand-window.
+		local sources = {}
+		for i = 10, 29 do
+			sources[#sources + 1] = "10.88.0." .. i
+			assert(cli:sh("ip addr add 10.88.0." .. i .. "/24 dev " .. links[0][2]))
+		end
+		local ok, out = cli:sh(CRAFT .. " halfopen 10.88.0.1 1194 1100 " .. table.concat(sources, " "))
+		assert(ok, out)
+		local replies = tonumber(out:match("replies (%d+)"))
+		assert.is_true(replies > 64, out)
+		local by, total = sessions_by_source()
+		assert.is_true(total <= 64, "half-open sessions: " .. total .. " " .. out)
+		for ip, n in pairs(by) do assert.is_true(n <= 8, ip .. " holds " .. n) end
+		local client = stock_client(others[1], 1)
+		completed(client)
+		client:stop()
+	end)
 end)

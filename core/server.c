@@ -12,6 +12,11 @@
 #include "proto.h"
 #include "server.h"
 
+/* A token bucket: rate tokens a second, at most burst saved up. */
+struct bucket {
+	double tokens, at;
+};
+
 struct server {
 	struct ev_loop *loop;
 	const struct log *log;
@@ -23,8 +28,11 @@ struct server {
 	ev_io watcher;
 	struct server_stats stats;
 	uint32_t started; /* the replay "time" field of our wrapped packets */
-	struct session *sessions[SERVER_SESSIONS_MAX]; /* slot = peer-id */
-	double opened_at[SERVER_SESSIONS_MAX];	       /* ev time each slot's session began */
+	uint64_t hash_seed;
+	struct bucket resets;				   /* stateless replies, all sources */
+	struct bucket reset_sources[SERVER_RESET_SOURCES]; /* ... per source, by hash */
+	struct session *sessions[SERVER_SESSIONS_MAX];	   /* slot = peer-id */
+	double opened_at[SERVER_SESSIONS_MAX];		   /* ev time each slot's session began */
 	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
 	size_t n_sessions;
 	struct session_ops session_ops;
@@ -194,6 +202,52 @@ static struct session *open_session(struct server *s, const struct proto_control
 	return sess;
 }
 
+/*
+ * FNV-1a from a random start: sources cannot be chosen to share one bucket
+ * without knowing the seed. Not a MAC; a collision only shares a limit.
+ */
+static uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t len)
+{
+	uint64_t h = seed;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h ^ (h >> 32);
+}
+
+static bool bucket_take(struct bucket *b, double now, double rate, double burst)
+{
+	b->tokens += (now - b->at) * rate;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->at = now;
+	if (b->tokens < 1)
+		return false;
+	b->tokens -= 1;
+	return true;
+}
+
+/*
+ * The reply to a reset is larger than the reset (about 1.9 times, more
+ * with tls-auth), and a reset's source can be forged: unbounded, the
+ * server would reflect floods onto their victims. Replies are limited per
+ * source and in all (2.6 has connect-freq-initial for this). A real client
+ * whose reset is not answered sends it again 2 s later.
+ */
+static bool may_answer(struct server *s, const struct sockaddr *from)
+{
+	double now = ev_now(s->loop);
+	struct source src;
+	struct bucket *b;
+
+	source_of(from, &src);
+	b = &s->reset_sources[hash_bytes(s->hash_seed, src.bytes, src.len) % SERVER_RESET_SOURCES];
+	return bucket_take(b, now, SERVER_RESET_SOURCE_RATE, SERVER_RESET_SOURCE_BURST) &&
+	       bucket_take(&s->resets, now, SERVER_RESET_RATE, SERVER_RESET_BURST);
+}
+
 /* Sends the stateless reply to a client's hard reset (no state is kept). */
 static void answer_reset(struct server *s, const struct proto_control *reset,
 			 const struct sockaddr *from, socklen_t from_len, uint64_t now)
@@ -204,6 +258,10 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 	size_t len;
 	int n;
 
+	if (!may_answer(s, from)) {
+		s->stats.dropped_reset_rate++;
+		return;
+	}
 	if (cookie_make(s->crypto, &s->cookie, now, from, &reset->sid, &cookie) < 0)
 		return;
 	cookie_reply(&reply, reset, &cookie);
@@ -388,7 +446,9 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.ended = on_session_ended,
 	};
 	s->started = (uint32_t)time(NULL);
-	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0) {
+	s->resets = (struct bucket){ SERVER_RESET_BURST, ev_now(loop) };
+	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
+	    crypto_random(&s->hash_seed, sizeof(s->hash_seed)) < 0) {
 		snprintf(err, errlen, "server: the random number generator failed");
 		free(s);
 		return -EIO;

@@ -29,6 +29,12 @@ enum {
 	 * IPv6 /64); above these the oldest such session is evicted. */
 	SERVER_HALF_OPEN_MAX = 64,
 	SERVER_HALF_OPEN_PER_SOURCE_MAX = 8,
+	/* Stateless reset replies a second (and saved up at most), in all and per source. */
+	SERVER_RESET_RATE = 50,
+	SERVER_RESET_BURST = 100,
+	SERVER_RESET_SOURCE_RATE = 5,
+	SERVER_RESET_SOURCE_BURST = 10,
+	SERVER_RESET_SOURCES = 1024, /* per-source buckets, by a keyed hash of the source */
 };
 
 /* What the engine decides for the server: admission (Lua) and the end of a client. */
@@ -70,6 +76,7 @@ struct server_stats {
 	uint64_t dropped_float;	    /* data from another live client's address and port */
 	uint64_t evicted_half_open; /* handshakes ended for SERVER_HALF_OPEN_MAX */
 	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */
+	uint64_t dropped_reset_rate;	   /* resets not answered: over SERVER_RESET_*RATE */
 };
 
 struct server;

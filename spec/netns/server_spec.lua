@@ -141,8 +141,21 @@ describe("#netns moonvpn server front door", function()
 		local before = rss_kib(engine.pid)
 		flood_resets(cli)
 		local after = rss_kib(engine.pid)
-		assert.are.equal("2000\n", stats("stats().resets_answered"))
+		assert.are.equal("2000\n", stats("stats().packets_in"))
 		assert_flat(before, after)
+	end)
+
+	it("answers a flood of resets from one address only at a bounded rate, then a stock client", function()
+		start()
+		flood_resets(cli)
+		-- Each reply is larger than the reset: unthrottled, a reflection amplifier.
+		local answered = tonumber(stats("stats().resets_answered"))
+		assert.is_true(answered >= 1 and answered <= 40, "answered " .. answered .. " of 2000")
+		-- From the same address at once: its reset may be refused; its retry is answered.
+		local client = cli:spawn({ "openvpn", "--config", ovpn(mv.pki(), "plain") })
+		local ok, out = engine:wait_log("connected, address 10%.77%.0%.2", 15)
+		assert(ok, out .. "\n--- openvpn:\n" .. client:output())
+		client:stop()
 	end)
 
 	it("never answers a client with the wrong tls-crypt key, and counts its packets", function()

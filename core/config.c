@@ -18,6 +18,11 @@ bool config_derive_device(struct config *cfg)
 {
 	size_t n = 0;
 
+	if (cfg->role == CONFIG_CLIENT) {
+		cfg->device.n_addrs = 0;
+		cfg->device.n_routes = 0;
+		return true;
+	}
 	if (!server_address(&cfg->device_addrs[n++], &cfg->network))
 		return false;
 	if (cfg->has_network6 && !server_address(&cfg->device_addrs[n++], &cfg->network6))
@@ -27,6 +32,13 @@ bool config_derive_device(struct config *cfg)
 	cfg->device.routes = cfg->routes;
 	cfg->device.n_routes = cfg->n_routes;
 	return true;
+}
+
+static void free_strings(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
 }
 
 void config_free(struct config *cfg)
@@ -43,8 +55,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_crl);
 	free(cfg->tls_auth_key);
 	free(cfg->tls_crypt_key);
-	for (size_t i = 0; i < cfg->n_ciphers; i++)
-		free(cfg->ciphers[i]);
-	free(cfg->ciphers);
+	free_strings(cfg->ciphers, cfg->n_ciphers);
+	free_strings(cfg->remotes, cfg->n_remotes);
 	free(cfg);
 }

@@ -19,8 +19,14 @@
 
 enum { CONFIG_DEVICE_ADDRS_MAX = 2 /* the server's IPv4 and IPv6 addresses */ };
 
+enum config_role {
+	CONFIG_SERVER, /* vpn.server { ... } */
+	CONFIG_CLIENT, /* vpn.client { ... } */
+};
+
 struct config {
 	char *source; /* the configuration file, as given */
+	enum config_role role;
 	enum log_level log_level;
 	char *console_path;	  /* NULL: no console */
 	struct ip_prefix network; /* the VPN's IPv4 network, e.g. 10.8.0.0/24 */
@@ -31,7 +37,10 @@ struct config {
 	struct ip_prefix device_addrs[CONFIG_DEVICE_ADDRS_MAX];
 	struct ip_prefix *routes;
 	size_t n_routes;
-	char *listen; /* "udp://0.0.0.0:1194" */
+	char *listen;	/* "udp://0.0.0.0:1194" (server) */
+	char **remotes; /* client: the servers to try in turn */
+	size_t n_remotes;
+	unsigned reconnect_initial, reconnect_max; /* client: backoff, seconds */
 	/* TLS material; paths are already resolved against the config's directory. */
 	char *tls_ca, *tls_cert, *tls_key, *tls_crl; /* crl may be NULL */
 	char *tls_auth_key;			     /* NULL unless tls-auth */
@@ -47,7 +56,8 @@ struct config {
 /* An empty config owned by the caller; NULL when out of memory. */
 struct config *config_new(void) __attribute__((warn_unused_result));
 
-/* Derives device.addrs from network and network6: the server takes host 1. */
+/* Derives device.addrs from network and network6: the server takes host 1.
+ * A client's device starts without addresses (they come with the push). */
 bool config_derive_device(struct config *cfg) __attribute__((warn_unused_result));
 
 /* NULL is a no-op. */

@@ -40,7 +40,7 @@ static int load_wrap(struct wrap *w, const struct crypto *c, const struct config
 	if (cfg->tls_crypt_key) {
 		rc = load_static_key(&key, "tls.tls_crypt", cfg->tls_crypt_key, err, errlen);
 		if (rc == 0)
-			wrap_init_tls_crypt(w, c, &key, true);
+			wrap_init_tls_crypt(w, c, &key, cfg->role == CONFIG_SERVER);
 	} else if (cfg->tls_auth_key) {
 		rc = load_static_key(&key, "tls.tls_auth.key", cfg->tls_auth_key, err, errlen);
 		/* OpenVPN's default `auth` digest is SHA1; so is every stock profile's tls-auth. */
@@ -57,8 +57,8 @@ static int load_wrap(struct wrap *w, const struct crypto *c, const struct config
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,
 		     char *err, size_t errlen)
 {
-	struct tls_config tc = { TLS_SERVER, cfg->tls_ca, cfg->tls_cert, cfg->tls_key,
-				 cfg->tls_crl };
+	struct tls_config tc = { cfg->role == CONFIG_CLIENT ? TLS_CLIENT : TLS_SERVER, cfg->tls_ca,
+				 cfg->tls_cert, cfg->tls_key, cfg->tls_crl };
 	int rc;
 
 	memset(out, 0, sizeof(*out));

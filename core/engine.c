@@ -159,6 +159,8 @@ static void on_device_readable(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		if (e->server)
 			server_route_from_device(e->server, e->device_buf, (size_t)n);
+		else if (e->client)
+			client_send_from_device(e->client, e->device_buf, (size_t)n);
 	}
 }
 
@@ -214,6 +216,81 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 	return server_open(out, e->loop, &e->log, e->crypto, &sp, err, errlen);
 }
 
+static void on_server_packet(void *ctx, const uint8_t *packet, size_t len)
+{
+	on_client_packet(ctx, NULL, packet, len);
+}
+
+/* Client mode: the server's push becomes the device's addresses, routes and MTU. */
+static int on_pushed(void *ctx, const struct push_options *o)
+{
+	struct engine *e = ctx;
+	char err[ENGINE_ERR_MAX];
+
+	pushed_device_config(&e->pushed, &e->cfg->device, o);
+	if (device_reconfigure(e->device, &e->pushed.cfg, err, sizeof(err)) < 0) {
+		log_error(&e->log, "device", "cannot apply what the server pushed: %s", err);
+		return -1;
+	}
+	log_device(e, "configured by the server:");
+	if (o->redirect_gateway)
+		log_warnx(&e->log, "client",
+			  "the server pushed redirect-gateway; moonvpn does not change the "
+			  "default route yet (add the routes you need on the server)");
+	if (o->n_dns)
+		log_info(&e->log, "client",
+			 "the server pushed %zu DNS server(s); they are shown by status() but "
+			 "not written to the system resolver",
+			 o->n_dns);
+	return 0;
+}
+
+static int open_client(struct engine *e, const struct config *cfg, struct credentials *cr,
+		       struct client **out, char *err, size_t errlen)
+{
+	struct client_params cp = {
+		.wrap = &cr->wrap,
+		.tls = cr->tls,
+		.ciphers = (const char *const *)cfg->ciphers,
+		.n_ciphers = cfg->n_ciphers,
+		.reneg_seconds = cfg->reneg_seconds,
+		.reneg_bytes = cfg->reneg_bytes,
+		.reconnect_initial = cfg->reconnect_initial,
+		.reconnect_max = cfg->reconnect_max,
+		.tun_mtu = cfg->device.mtu,
+		.tls_auth = cfg->tls_auth_key != NULL,
+		.tls_auth_direction = cfg->tls_auth_direction,
+		.hooks = { on_pushed, on_server_packet, e },
+	};
+
+	for (size_t i = 0; i < cfg->n_remotes && i < CLIENT_REMOTES_MAX; i++) {
+		if (!udp_parse_endpoint(&cp.remotes[i], cfg->remotes[i])) {
+			snprintf(err, errlen, "remote: %s is not a udp:// endpoint",
+				 cfg->remotes[i]);
+			return -EINVAL;
+		}
+		cp.n_remotes++;
+	}
+	return client_open(out, e->loop, &e->log, e->crypto, &cp, err, errlen);
+}
+
+/* The server socket, or the client's link, of cfg. */
+static int open_role(struct engine *e, const struct config *cfg, struct credentials *cr, char *err,
+		     size_t errlen)
+{
+	int rc;
+
+	if (cfg->role == CONFIG_CLIENT)
+		return open_client(e, cfg, cr, &e->client, err, errlen);
+	rc = open_server(e, cfg, cr, &e->server, err, errlen);
+	if (rc == 0)
+		log_info(&e->log, "server", "listening on %s%s", cfg->listen,
+			 cfg->tls_crypt_key  ? " with tls-crypt"
+			 : cfg->tls_auth_key ? " with tls-auth"
+					     : "");
+	return rc;
+}
+
 /* Opens the device, console and server of cfg; on failure nothing stays open. */
 static int open_resources(struct engine *e, const struct config *cfg)
 {
@@ -233,15 +310,11 @@ static int open_resources(struct engine *e, const struct config *cfg)
 		}
 		log_info(&e->log, "console", "listening on %s", cfg->console_path);
 	}
-	rc = open_server(e, cfg, &e->credentials, &e->server, err, sizeof(err));
+	rc = open_role(e, cfg, &e->credentials, err, sizeof(err));
 	if (rc < 0) {
 		log_error(&e->log, "engine", "%s", err);
 		goto close_console;
 	}
-	log_info(&e->log, "server", "listening on %s%s", cfg->listen,
-		 cfg->tls_crypt_key  ? " with tls-crypt"
-		 : cfg->tls_auth_key ? " with tls-auth"
-				     : "");
 	return 0;
 close_console:
 	if (console_listen(e->console, NULL, err, sizeof(err)) < 0)
@@ -360,6 +433,21 @@ static int apply_device(struct engine *e, const struct config *cfg, char *err, s
 	return rc;
 }
 
+/* Client mode: a reload starts a new connection with the new settings. */
+static int reconnect_client(struct engine *e, const struct config *cfg, struct credentials *cr,
+			    char *err, size_t errlen)
+{
+	struct client *fresh = NULL;
+	int rc;
+
+	client_free(e->client);
+	e->client = NULL;
+	rc = open_client(e, cfg, cr, &fresh, err, errlen);
+	if (rc == 0)
+		e->client = fresh;
+	return rc;
+}
+
 /*
  * Moves the server to cfg's listen address (new socket first, old one freed
  * after), or just gives it the new wrapping key.
@@ -370,6 +458,14 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
 	struct server *fresh = NULL;
 	int rc;
 
+	if (cfg->role != e->cfg->role) {
+		snprintf(err, errlen,
+			 "a reload cannot switch between vpn.server and vpn.client: "
+			 "restart moonvpn instead");
+		return -EINVAL;
+	}
+	if (cfg->role == CONFIG_CLIENT)
+		return reconnect_client(e, cfg, cr, err, errlen);
 	if (strcmp(cfg->listen, e->cfg->listen) == 0) {
 		server_set_credentials(e->server, &cr->wrap, cr->tls,
 				       (const char *const *)cfg->ciphers, cfg->n_ciphers);
@@ -450,6 +546,7 @@ void engine_free(struct engine *e)
 	if (e->loop)
 		ev_io_stop(e->loop, &e->device_watcher);
 	server_free(e->server);
+	client_free(e->client);
 	console_free(e->console);
 	if (e->device) {
 		log_info(&e->log, "device", "removing %s", device_name(e->device));

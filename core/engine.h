@@ -12,12 +12,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "client.h"
 #include "config.h"
 #include "console.h"
 #include "credentials.h"
 #include "crypto.h"
 #include "device.h"
 #include "log.h"
+#include "pushdev.h"
 #include "server.h"
 
 #define MOONVPN_VERSION "0.1.0"
@@ -40,9 +42,11 @@ struct engine {
 	struct console *console;
 	struct crypto *crypto;		/* OpenSSL algorithms, fetched once */
 	struct credentials credentials; /* of the active configuration */
-	struct server *server;
-	ev_io device_watcher; /* packets from the device, to clients */
-	uint8_t *device_buf;  /* one packet with DATA_OVERHEAD bytes of headroom */
+	struct server *server;		/* server mode */
+	struct client *client;		/* client mode */
+	struct pushed_device pushed;	/* client mode: the device as the server's push made it */
+	ev_io device_watcher;		/* packets from the device, to clients */
+	uint8_t *device_buf;		/* one packet with DATA_OVERHEAD bytes of headroom */
 	struct console_handlers console_handlers;
 	ev_signal sig_int, sig_term, sig_hup;
 	ev_tstamp started_at;

@@ -23,7 +23,9 @@
 enum key_phase {
 	KEY_PHASE_EMPTY,	/* the slot is unused */
 	KEY_PHASE_TLS,		/* reset exchanged, TLS handshake running */
-	KEY_PHASE_KEY_EXCHANGE, /* TLS up, waiting for the client's key-method-2 */
+	KEY_PHASE_KEY_EXCHANGE, /* TLS up, waiting for the peer's key-method-2 */
+	KEY_PHASE_PUSH,		/* a client's first key: waits for the PUSH_REPLY that says
+				   how to derive it (TLS-EKM or PRF) and with which cipher */
 	KEY_PHASE_READY,	/* data keys installed */
 };
 
@@ -33,7 +35,9 @@ struct key_state {
 	struct reliable rel;
 	struct tls_session *tls;
 	uint8_t client_km_buf[KM2_MESSAGE_MAX + 1];
-	struct km2 client_km; /* its strings point into client_km_buf */
+	/* The client's message (ours in client mode); its strings point into client_km_buf. */
+	struct km2 client_km;
+	struct km2 server_km; /* the server's randoms (its strings are not kept) */
 	uint8_t key_block[KEYS_BLOCK_LEN];
 	struct data_key data; /* valid in KEY_PHASE_READY */
 	ev_tstamp started;

@@ -115,42 +115,52 @@ static int read_routes(struct reader *r, int idx, struct config *cfg)
 	return 0;
 }
 
-static int read_ciphers(struct reader *r, int idx, struct config *cfg)
+/* A list of strings (ciphers, remotes) into a malloc'd array. */
+static int read_string_list(struct reader *r, int idx, const char *field, char ***out,
+			    size_t *count)
 {
 	lua_State *L = r->L;
 	size_t n;
-	int rc = push_list(r, idx, "ciphers", &n);
+	int rc = push_list(r, idx, field, &n);
 
 	if (rc)
 		return rc;
-	cfg->ciphers = calloc(n ? n : 1, sizeof(*cfg->ciphers));
-	for (size_t i = 0; cfg->ciphers && i < n; i++) {
+	*out = calloc(n ? n : 1, sizeof(**out));
+	for (size_t i = 0; *out && i < n; i++) {
 		lua_geti(L, -1, (lua_Integer)(i + 1));
-		cfg->ciphers[i] = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+		(*out)[i] = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
 		lua_pop(L, 1);
-		if (!cfg->ciphers[i])
+		if (!(*out)[i])
 			break;
-		cfg->n_ciphers++;
+		(*count)++;
 	}
 	lua_pop(L, 1);
-	return cfg->ciphers && cfg->n_ciphers == n ? 0 : -ENOMEM;
+	return *out && *count == n ? 0 : -ENOMEM;
+}
+
+static unsigned read_unsigned(struct reader *r, int idx, const char *path)
+{
+	unsigned v;
+
+	push_field(r->L, idx, path);
+	v = (unsigned)lua_tointeger(r->L, -1);
+	lua_pop(r->L, 1);
+	return v;
 }
 
 static int read_keepalive(struct reader *r, int idx, struct config *cfg)
 {
-	push_field(r->L, idx, "keepalive.interval");
-	cfg->keepalive_interval = (unsigned)lua_tointeger(r->L, -1);
-	lua_pop(r->L, 1);
-	push_field(r->L, idx, "keepalive.timeout");
-	cfg->keepalive_timeout = (unsigned)lua_tointeger(r->L, -1);
-	lua_pop(r->L, 1);
-	push_field(r->L, idx, "renegotiate.seconds");
-	cfg->reneg_seconds = (unsigned)lua_tointeger(r->L, -1);
-	lua_pop(r->L, 1);
+	cfg->keepalive_interval = read_unsigned(r, idx, "keepalive.interval");
+	cfg->keepalive_timeout = read_unsigned(r, idx, "keepalive.timeout");
+	return cfg->keepalive_interval && cfg->keepalive_timeout ? 0 : bad(r, "keepalive");
+}
+
+static void read_renegotiate(struct reader *r, int idx, struct config *cfg)
+{
+	cfg->reneg_seconds = read_unsigned(r, idx, "renegotiate.seconds");
 	push_field(r->L, idx, "renegotiate.bytes");
 	cfg->reneg_bytes = (uint64_t)lua_tointeger(r->L, -1);
 	lua_pop(r->L, 1);
-	return cfg->keepalive_interval && cfg->keepalive_timeout ? 0 : bad(r, "keepalive");
 }
 
 static int read_device(struct reader *r, int idx, struct config *cfg)
@@ -194,8 +204,7 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 {
 	int rc;
 
-	if ((rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
-	    (rc = read_string(r, idx, "tls.ca", &cfg->tls_ca, false)) ||
+	if ((rc = read_string(r, idx, "tls.ca", &cfg->tls_ca, false)) ||
 	    (rc = read_string(r, idx, "tls.cert", &cfg->tls_cert, false)) ||
 	    (rc = read_string(r, idx, "tls.key", &cfg->tls_key, false)) ||
 	    (rc = read_string(r, idx, "tls.crl", &cfg->tls_crl, true)) ||
@@ -208,11 +217,57 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 	return 0;
 }
 
+/* The server's own fields: its network, routes, listen address and keepalive. */
+static int read_server(struct reader *r, int idx, struct config *cfg)
+{
+	char *net6 = NULL;
+	int rc;
+
+	if ((rc = read_prefix(r, idx, "network", &cfg->network)) ||
+	    (rc = read_string(r, idx, "network6", &net6, true)) ||
+	    (rc = read_routes(r, idx, cfg)) ||
+	    (rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
+	    (rc = read_keepalive(r, idx, cfg)))
+		goto out;
+	cfg->has_network6 = net6 != NULL;
+	if (net6 && !ip_prefix_parse(&cfg->network6, net6))
+		rc = bad(r, "network6");
+out:
+	free(net6);
+	return rc;
+}
+
+/* The client's own fields: its servers and the reconnect backoff. */
+static int read_client(struct reader *r, int idx, struct config *cfg)
+{
+	int rc = read_string_list(r, idx, "remote", &cfg->remotes, &cfg->n_remotes);
+
+	cfg->routes = calloc(1, sizeof(*cfg->routes)); /* none of its own: they are pushed */
+	if (rc == 0 && !cfg->routes)
+		rc = -ENOMEM;
+	cfg->reconnect_initial = read_unsigned(r, idx, "reconnect.initial");
+	cfg->reconnect_max = read_unsigned(r, idx, "reconnect.max");
+	if (rc == 0 && (!cfg->reconnect_initial || !cfg->reconnect_max))
+		rc = bad(r, "reconnect");
+	return rc;
+}
+
+static int read_role(struct reader *r, int idx, struct config *cfg)
+{
+	char *role;
+	int rc = read_string(r, idx, "role", &role, false);
+
+	if (rc)
+		return rc;
+	cfg->role = strcmp(role, "client") == 0 ? CONFIG_CLIENT : CONFIG_SERVER;
+	free(role);
+	return cfg->role == CONFIG_CLIENT ? read_client(r, idx, cfg) : read_server(r, idx, cfg);
+}
+
 int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_t errlen)
 {
 	struct reader r = { L, err, errlen };
 	struct config *cfg = config_new();
-	char *net6 = NULL;
 	int rc;
 
 	idx = lua_absindex(L, idx);
@@ -221,26 +276,18 @@ int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_
 	if ((rc = read_string(&r, idx, "source", &cfg->source, false)) ||
 	    (rc = read_log_level(&r, idx, cfg)) ||
 	    (rc = read_string(&r, idx, "console", &cfg->console_path, true)) ||
-	    (rc = read_prefix(&r, idx, "network", &cfg->network)) ||
-	    (rc = read_string(&r, idx, "network6", &net6, true)) ||
-	    (rc = read_device(&r, idx, cfg)) || (rc = read_routes(&r, idx, cfg)) ||
-	    (rc = read_tls(&r, idx, cfg)) || (rc = read_ciphers(&r, idx, cfg)) ||
-	    (rc = read_keepalive(&r, idx, cfg)))
+	    (rc = read_device(&r, idx, cfg)) || (rc = read_role(&r, idx, cfg)) ||
+	    (rc = read_tls(&r, idx, cfg)) ||
+	    (rc = read_string_list(&r, idx, "ciphers", &cfg->ciphers, &cfg->n_ciphers)))
 		goto fail;
-	cfg->has_network6 = net6 != NULL;
-	if (net6 && !ip_prefix_parse(&cfg->network6, net6)) {
-		rc = bad(&r, "network6");
-		goto fail;
-	}
+	read_renegotiate(&r, idx, cfg);
 	if (!config_derive_device(cfg)) {
 		rc = bad(&r, "network (no host address for the server)");
 		goto fail;
 	}
-	free(net6);
 	*out = cfg;
 	return 0;
 fail:
-	free(net6);
 	config_free(cfg);
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "out of memory reading the configuration");

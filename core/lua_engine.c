@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "lua_core.h"
+#include "pushopts.h"
 #include "script.h"
 #include "udp.h"
 
@@ -56,6 +57,36 @@ static void push_device(lua_State *L, const struct device *dev)
 	lua_setfield(L, -2, "routes");
 }
 
+static void push_client(lua_State *L, const struct session *sess);
+static void set_counter(lua_State *L, const char *name, uint64_t value);
+
+/* Client mode: the link to the server, with the session's fields while there is one. */
+static void push_link(lua_State *L, const struct client *c)
+{
+	const struct session *sess = client_session(c);
+	const struct push_options *o = sess ? session_pushed(sess) : NULL;
+	char buf[IP_PREFIX_TEXT_MAX];
+
+	if (sess)
+		push_client(L, sess);
+	else
+		lua_createtable(L, 0, 4);
+	lua_pushstring(L, client_remote(c));
+	lua_setfield(L, -2, "remote");
+	if (!sess) {
+		lua_pushliteral(L, "waiting to reconnect");
+		lua_setfield(L, -2, "state");
+	}
+	set_counter(L, "attempts", client_attempts(c));
+	set_counter(L, "connects", client_connects(c));
+	lua_createtable(L, o ? (int)o->n_dns : 0, 0);
+	for (size_t i = 0; o && i < o->n_dns; i++) {
+		lua_pushstring(L, ip_addr_format(&o->dns[i], buf, sizeof(buf)));
+		lua_rawseti(L, -2, (lua_Integer)(i + 1));
+	}
+	lua_setfield(L, -2, "dns");
+}
+
 /* status() -> { version, pid, uptime, config, log_level, device, console, console_clients } */
 static int l_engine_status(lua_State *L)
 {
@@ -83,6 +114,12 @@ static int l_engine_status(lua_State *L)
 	}
 	lua_pushinteger(L, console_client_count(e->console));
 	lua_setfield(L, -2, "console_clients");
+	lua_pushstring(L, e->client ? "client" : "server");
+	lua_setfield(L, -2, "role");
+	if (e->client) {
+		push_link(L, e->client);
+		lua_setfield(L, -2, "link");
+	}
 	return 1;
 }
 
@@ -125,7 +162,8 @@ static void set_counters(lua_State *L, const struct server_stats *st,
 static int l_engine_stats(lua_State *L)
 {
 	struct engine *e = check_engine(L);
-	const struct server_stats *st = server_stats(e->server);
+	const struct server_stats *st =
+		e->server ? server_stats(e->server) : client_stats(e->client);
 
 	set_counters(L, st, totals, sizeof(totals) / sizeof(totals[0]));
 	set_counters(L, st, drops, sizeof(drops) / sizeof(drops[0]));
@@ -164,7 +202,7 @@ static void push_client(lua_State *L, const struct session *sess)
 static int l_engine_clients(lua_State *L)
 {
 	struct engine *e = check_engine(L);
-	size_t n = server_session_count(e->server);
+	size_t n = e->server ? server_session_count(e->server) : 0;
 
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {

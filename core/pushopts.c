@@ -43,14 +43,32 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 	return true;
 }
 
-/* "ifconfig ADDR MASK" (topology subnet) */
+/* The prefix length that puts two IPv4 addresses in one /30 (net30), else 32 (p2p). */
+static int peer_prefix_len(const struct ip_addr *local, const struct ip_addr *peer)
+{
+	return memcmp(local->bytes, peer->bytes, 3) == 0 &&
+			       (local->bytes[3] & 0xfc) == (peer->bytes[3] & 0xfc)
+		       ? 30
+		       : 32;
+}
+
+/*
+ * "ifconfig ADDR MASK" (topology subnet) or "ifconfig ADDR PEER" (net30 and
+ * p2p, where the second address is the server's end of the link).
+ */
 static bool opt_ifconfig(struct push_options *o, char **a, int n)
 {
 	int len = n == 3 ? push_netmask_len(a[2]) : -1;
 
-	if (len < 0 || !ip_addr_parse(&o->ifconfig.addr, a[1]) ||
-	    o->ifconfig.addr.family != AF_INET)
+	if (n != 3 || !ip_addr_parse(&o->ifconfig.addr, a[1]) || o->ifconfig.addr.family != AF_INET)
 		return false;
+	if (len < 0) {
+		if (o->topology_subnet || !ip_addr_parse(&o->ifconfig_peer, a[2]) ||
+		    o->ifconfig_peer.family != AF_INET)
+			return false;
+		o->has_ifconfig_peer = true;
+		len = peer_prefix_len(&o->ifconfig.addr, &o->ifconfig_peer);
+	}
 	o->ifconfig.len = (uint8_t)len;
 	o->has_ifconfig = true;
 	return true;

@@ -25,7 +25,9 @@ enum {
 
 struct push_options {
 	bool has_ifconfig, has_ifconfig6, has_route_gateway, has_peer_id;
-	struct ip_prefix ifconfig; /* our address with the netmask's length */
+	struct ip_prefix ifconfig; /* our address with the netmask's length (net30: 30) */
+	bool has_ifconfig_peer;	   /* net30/p2p: "ifconfig local peer" */
+	struct ip_addr ifconfig_peer;
 	struct ip_prefix ifconfig6;
 	struct ip_addr route_gateway;
 	struct ip_prefix routes[PUSH_ROUTES_MAX]; /* IPv4 and IPv6 */

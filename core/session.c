@@ -7,6 +7,7 @@
 
 #include "keystate.h"
 #include "ncp.h"
+#include "pushopts.h"
 #include "replay.h"
 #include "session.h"
 #include "udp.h"
@@ -19,6 +20,7 @@ enum {
 	PIGGYBACK_ACKS_MAX = 4,
 	AUTH_FAILED_LINGER_SECONDS = 5, /* time for AUTH_FAILED to arrive before we go */
 	IV_PROTO_REQUEST_PUSH = 4,
+	PUSH_REQUEST_SECONDS = 5, /* a client repeats PUSH_REQUEST until answered, as 2.6 */
 	IV_PROTO_TLS_KEY_EXPORT = 8,
 	NO_KEY = -1,
 	/* TLS output waiting for the peer's acks; a peer that never acks cannot grow it. */
@@ -32,6 +34,15 @@ static const char EKM_LABEL[] = "EXPORTER-OpenVPN-datakeys";
 /* The keepalive payload (protocol guide 7.6): consumed, never written to the device. */
 static const uint8_t PING_MAGIC[16] = { 0x2a, 0x18, 0x7b, 0xf3, 0x64, 0x1e, 0xb4, 0xcb,
 					0x07, 0xed, 0x2d, 0x0a, 0x98, 0x1f, 0xc7, 0x48 };
+
+/* What only a client session has: its own key-method strings and the server's push. */
+struct client_side {
+	char options[KM2_OPTIONS_MAX];
+	char peer_info[KM2_PEER_INFO_MAX];
+	struct push_options pushed;
+	ev_tstamp next_push_request;
+	bool auth_failed, cc_exit;
+};
 
 struct session {
 	struct session_params p; /* p.tls is a reference of ours, p.ciphers our copy */
@@ -53,6 +64,8 @@ struct session {
 	char who[UDP_ADDR_TEXT_MAX + TLS_CN_MAX + 8]; /* "1.2.3.4:5 (cn)" for logs */
 	uint32_t iv_proto;
 	bool iv_mtu, ncp, refused;
+	bool use_ekm;		    /* data keys by TLS-EKM (else the PRF), for every key_id */
+	struct client_side *client; /* NULL on a server */
 	struct session_push push;
 	ev_timer timer;
 	ev_tstamp deadline; /* hand-window, or the end of a closing session */
@@ -63,8 +76,8 @@ struct session {
 	unsigned reneg_seconds;
 	uint64_t reneg_bytes;
 	ev_tstamp last_sent, last_received;
-	ev_tstamp last_push;		 /* when PUSH_REPLY was last sent: once per second */
-	ev_tstamp lame_duck_until;	 /* the non-current key state is cleared then */
+	ev_tstamp last_push;	   /* when PUSH_REPLY was last sent: once per second */
+	ev_tstamp lame_duck_until; /* the non-current key state is cleared then */
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */
 	struct session_counters counters;
 	char end_reason[SESSION_REASON_MAX];
@@ -73,6 +86,11 @@ struct session {
 static ev_tstamp now(const struct session *s)
 {
 	return ev_now(s->p.loop);
+}
+
+static bool is_client(const struct session *s)
+{
+	return s->client != NULL;
 }
 
 static struct key_state *current_ks(struct session *s)
@@ -303,14 +321,16 @@ static void send_push(struct session *s)
 		send_message(s, s->push.messages[i]);
 }
 
-/* The key state's block: TLS-EKM of its own TLS session when the client can, else the PRF. */
-static int derive_keys(struct session *s, struct key_state *ks, const struct km2 *server_km)
+/* The key state's block: TLS-EKM of its own TLS session when negotiated, else the PRF. */
+static int derive_keys(struct session *s, struct key_state *ks)
 {
+	const struct proto_sid *client_sid = is_client(s) ? &s->local_sid : &s->remote_sid;
+	const struct proto_sid *server_sid = is_client(s) ? &s->remote_sid : &s->local_sid;
 	char err[256];
 
-	if (s->iv_proto & IV_PROTO_TLS_KEY_EXPORT)
+	if (s->use_ekm)
 		return tls_session_export(ks->tls, EKM_LABEL, ks->key_block, sizeof(ks->key_block));
-	if (keys_prf_block(s->p.crypto, &ks->client_km, server_km, &s->remote_sid, &s->local_sid,
+	if (keys_prf_block(s->p.crypto, &ks->client_km, &ks->server_km, client_sid, server_sid,
 			   ks->key_block, err, sizeof(err)) < 0) {
 		log_error(s->p.log, "session", "%s: %s", s->who, err);
 		return -1;
@@ -333,10 +353,9 @@ static int exchange_keys(struct session *s, struct key_state *ks)
 		return -1;
 	server_km.options = (struct km2_string){ options, strlen(options) };
 	len = km2_encode(buf, sizeof(buf), &server_km);
-	return len && tls_session_write(ks->tls, buf, len) == 0 &&
-			       derive_keys(s, ks, &server_km) == 0
-		       ? 0
-		       : -1;
+	ks->server_km = server_km;
+	ks->server_km.options = (struct km2_string){ 0 };
+	return len && tls_session_write(ks->tls, buf, len) == 0 && derive_keys(s, ks) == 0 ? 0 : -1;
 }
 
 /* Installs the data keys of a key state (before PUSH_REPLY: the client sends at once). */
@@ -344,8 +363,8 @@ static int install_data_key(struct session *s, struct key_state *ks)
 {
 	char err[160];
 
-	if (data_key_init(&ks->data, s->p.crypto, s->cipher, ks->key_block, true, ks->key_id, err,
-			  sizeof(err)) < 0) {
+	if (data_key_init(&ks->data, s->p.crypto, s->cipher, ks->key_block, !is_client(s),
+			  ks->key_id, err, sizeof(err)) < 0) {
 		log_error(s->p.log, "session", "%s: %s", s->who, err);
 		return -1;
 	}
@@ -383,6 +402,7 @@ static void first_key_exchange(struct session *s, struct key_state *ks)
 	s->iv_mtu = km2_peer_info_get(info, "IV_MTU", value, sizeof(value));
 	s->ncp = km2_peer_info_get(info, "IV_CIPHERS", NULL, 0) ||
 		 (km2_peer_info_get(info, "IV_NCP", value, sizeof(value)) && atoi(value) >= 2);
+	s->use_ekm = s->iv_proto & IV_PROTO_TLS_KEY_EXPORT;
 	s->state = SESSION_ACTIVE;
 	s->deadline = now(s) + 1e9; /* from here keepalive decides */
 	/* Our key-method-2 goes first in any case: a refusal follows it, never replaces it. */
@@ -424,7 +444,158 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 	}
 }
 
-static void handle_message(struct session *s, const char *msg)
+/* Client: our key-method-2 message, with the pre-master secret, written into TLS. */
+static int send_client_km(struct session *s, struct key_state *ks)
+{
+	struct km2 *km = &ks->client_km;
+	uint8_t buf[KM2_MESSAGE_MAX];
+	size_t len;
+	int rc;
+
+	memset(km, 0, sizeof(*km));
+	km->from_client = true;
+	if (crypto_random(km->pre_master, KM2_PRE_MASTER_LEN) < 0 ||
+	    crypto_random(km->random1, KM2_RANDOM_LEN) < 0 ||
+	    crypto_random(km->random2, KM2_RANDOM_LEN) < 0)
+		return -1;
+	km->options = (struct km2_string){ s->client->options, strlen(s->client->options) };
+	km->peer_info = (struct km2_string){ s->client->peer_info, strlen(s->client->peer_info) };
+	len = km2_encode(buf, sizeof(buf), km);
+	km->options = km->peer_info = (struct km2_string){ 0 }; /* only the secrets are kept */
+	rc = len && tls_session_write(ks->tls, buf, len) == 0 ? 0 : -1;
+	crypto_wipe(buf, sizeof(buf));
+	return rc;
+}
+
+static void send_push_request(struct session *s)
+{
+	s->client->next_push_request = now(s) + PUSH_REQUEST_SECONDS;
+	send_message(s, "PUSH_REQUEST");
+}
+
+/* Client: the server's key-method-2 answer. A first key waits for the push to say how. */
+static void handle_server_km(struct session *s, struct key_state *ks, size_t len)
+{
+	struct km2 km;
+	int rc = km2_decode(&km, ks->client_km_buf, len, false);
+
+	if (rc < 0) {
+		close_later(s, 0, "%s", km2_error_name(rc));
+		return;
+	}
+	ks->server_km = km;
+	ks->server_km.options = ks->server_km.peer_info = (struct km2_string){ 0 };
+	if (ks == &s->ks[0] && s->state == SESSION_KEY_EXCHANGE) {
+		ks->phase = KEY_PHASE_PUSH;
+		send_push_request(s);
+		return;
+	}
+	if (derive_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
+		log_warnx(s->p.log, "session", "%s: renegotiation of key %u failed", s->who,
+			  ks->key_id);
+		key_state_clear(ks);
+		s->next = NO_KEY;
+	}
+}
+
+static bool cipher_allowed(const struct session *s, const char *cipher)
+{
+	for (size_t i = 0; i < s->p.n_ciphers; i++)
+		if (strcmp(s->p.ciphers[i], cipher) == 0)
+			return true;
+	return false;
+}
+
+/* Client: the VPN addresses the server gave us, for status and logs. */
+static void note_client_addresses(struct session *s, const struct push_options *o)
+{
+	if (o->has_ifconfig) {
+		s->vpn_addr = o->ifconfig.addr;
+		ip_addr_format(&s->vpn_addr, s->address, sizeof(s->address));
+	}
+	if (o->has_ifconfig6)
+		s->vpn_addr6 = o->ifconfig6.addr;
+}
+
+/* Client: the complete push decides the cipher, the key derivation and the peer-id. */
+static void activate_client(struct session *s, struct key_state *ks)
+{
+	const struct push_options *o = &s->client->pushed;
+	const char *cipher = o->cipher[0] ? o->cipher : s->p.ciphers[0];
+
+	if (!o->has_peer_id) {
+		close_later(s, 0, "%s",
+			    "the server pushed no peer-id: servers older than OpenVPN 2.4 "
+			    "(P_DATA_V1 only) are not supported");
+		return;
+	}
+	if (!cipher_allowed(s, cipher)) {
+		close_later(s, 0, "the server chose cipher %s, which is not in our ciphers list",
+			    cipher);
+		return;
+	}
+	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
+	s->peer_id = o->peer_id;
+	s->use_ekm = o->tls_ekm;
+	s->client->cc_exit = o->cc_exit;
+	if (derive_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
+		close_later(s, 0, "%s", "cannot install the data keys");
+		return;
+	}
+	s->state = SESSION_ACTIVE;
+	s->deadline = now(s) + 1e9; /* from here keepalive decides */
+	s->connected_at = now(s);
+	note_client_addresses(s, o);
+	session_set_keepalive(s, o->ping, o->ping_restart);
+	log_info(s->p.log, "session",
+		 "%s: connected, address %s, cipher %s, keys by %s, peer-id %u", s->who,
+		 s->address[0] ? s->address : "(none pushed)", s->cipher,
+		 s->use_ekm ? "TLS-EKM" : "PRF", s->peer_id);
+	if (s->p.ops->pushed(s->p.ctx, s, o) < 0)
+		close_later(s, 0, "%s", "cannot apply the pushed options");
+}
+
+static void handle_push_reply(struct session *s, const char *msg)
+{
+	struct key_state *ks = current_ks(s);
+	char err[PUSH_ERR_MAX];
+
+	if (s->state != SESSION_KEY_EXCHANGE || ks->phase != KEY_PHASE_PUSH)
+		return; /* the answer to a repeated PUSH_REQUEST: the first one counted */
+	if (push_parse(&s->client->pushed, msg, err, sizeof(err)) < 0) {
+		close_later(s, 0, "unusable PUSH_REPLY: %s", err);
+		return;
+	}
+	if (!s->client->pushed.more)
+		activate_client(s, ks);
+}
+
+static bool starts_with(const char *text, const char *prefix)
+{
+	return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/* Client: what the server tells us on the control channel (protocol guide 8.2). */
+static void handle_server_message(struct session *s, const char *msg)
+{
+	if (starts_with(msg, "PUSH_REPLY") && (msg[10] == ',' || msg[10] == '\0')) {
+		handle_push_reply(s, msg);
+	} else if (starts_with(msg, "AUTH_FAILED") || starts_with(msg, "HALT")) {
+		s->client->auth_failed = true;
+		close_later(s, 0, "the server refused us: %.120s", msg);
+	} else if (starts_with(msg, "RESTART")) {
+		close_later(s, 0, "the server restarts (%.60s)", msg);
+	} else if (strcmp(msg, "EXIT") == 0) {
+		close_later(s, 0, "%s", "the server sent EXIT");
+	} else if (starts_with(msg, "INFO")) {
+		log_info(s->p.log, "session", "%s: server says: %.200s", s->who, msg);
+	} else {
+		log_debug(s->p.log, "session", "%s: ignored control message \"%.40s\"", s->who,
+			  msg);
+	}
+}
+
+static void handle_client_message(struct session *s, const char *msg)
 {
 	if (strcmp(msg, "PUSH_REQUEST") == 0)
 		send_push(s);
@@ -436,6 +607,28 @@ static void handle_message(struct session *s, const char *msg)
 }
 
 /* Reads a key state's application data: its key-method-2, then NUL-separated messages. */
+/* Only printable ASCII: a message with anything else is ignored, as 2.6 does. */
+static bool printable(const char *msg)
+{
+	for (; *msg; msg++)
+		if ((unsigned char)*msg < 0x20 || (unsigned char)*msg > 0x7e)
+			return false;
+	return true;
+}
+
+static void handle_message(struct session *s, const char *msg)
+{
+	if (!printable(msg)) {
+		log_debug(s->p.log, "session", "%s: ignored a control message with control bytes",
+			  s->who);
+		return;
+	}
+	if (is_client(s))
+		handle_server_message(s, msg);
+	else
+		handle_client_message(s, msg);
+}
+
 static void read_tls_data(struct session *s, struct key_state *ks)
 {
 	uint8_t buf[KM2_MESSAGE_MAX + 1];
@@ -445,7 +638,10 @@ static void read_tls_data(struct session *s, struct key_state *ks)
 	       (n = tls_session_read(ks->tls, buf, sizeof(buf))) > 0) {
 		if (ks->phase == KEY_PHASE_KEY_EXCHANGE) {
 			memcpy(ks->client_km_buf, buf, (size_t)n);
-			handle_client_km(s, ks, (size_t)n);
+			if (is_client(s))
+				handle_server_km(s, ks, (size_t)n);
+			else
+				handle_client_km(s, ks, (size_t)n);
 			continue;
 		}
 		buf[n < (ssize_t)sizeof(buf) ? n : n - 1] = '\0';
@@ -489,8 +685,9 @@ static bool same_identity(struct session *s, const struct key_state *ks)
 
 static void identity_changed(struct session *s, struct key_state *ks)
 {
-	log_warnx(s->p.log, "session", "%s: refused: the certificate changed in renegotiation of key %u",
-		  s->who, ks->key_id);
+	log_warnx(s->p.log, "session",
+		  "%s: refused: the certificate changed in renegotiation of key %u", s->who,
+		  ks->key_id);
 	close_later(s, 0, "%s", "the certificate changed in a renegotiation");
 }
 
@@ -515,6 +712,11 @@ static void progress(struct session *s, struct key_state *ks)
 		ks->phase = KEY_PHASE_KEY_EXCHANGE;
 		if (s->state == SESSION_TLS)
 			s->state = SESSION_KEY_EXCHANGE;
+		/* The client speaks first in key method 2 (protocol guide section 5). */
+		if (is_client(s) && send_client_km(s, ks) < 0) {
+			close_later(s, 0, "%s", "cannot send our key-method-2 message");
+			return;
+		}
 	}
 	read_tls_data(s, ks);
 }
@@ -537,15 +739,23 @@ static struct key_state *start_renegotiation(struct session *s, uint8_t key_id)
 	}
 	s->next = slot;
 	log_info(s->p.log, "session", "%s: renegotiating: key %u", s->who, key_id);
+	if (is_client(s))
+		progress(s, ks); /* the client's hello follows its SOFT_RESET */
 	return ks;
 }
 
 static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents);
 
-/* Checks a packet belongs to this session; false to drop it. */
+/*
+ * Checks a packet belongs to this session; false to drop it. A client
+ * learns the server's session id from the server's hard reset.
+ */
 static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t replay_id)
 {
-	if (!proto_sid_equal(&ctl->sid, &s->remote_sid))
+	bool first = s->state == SESSION_RESET;
+
+	if (first ? ctl->opcode != P_CONTROL_HARD_RESET_SERVER_V2 || ctl->key_id != 0
+		  : !proto_sid_equal(&ctl->sid, &s->remote_sid))
 		return false;
 	if (ctl->n_acks && !proto_sid_equal(&ctl->remote_sid, &s->local_sid))
 		return false;
@@ -553,6 +763,10 @@ static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t
 		if (replay_check(&s->replay, replay_id) != REPLAY_OK)
 			return false;
 		replay_record(&s->replay, replay_id);
+	}
+	if (first) {
+		s->remote_sid = ctl->sid;
+		s->state = SESSION_TLS;
 	}
 	return true;
 }
@@ -598,13 +812,14 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 	flush(s);
 }
 
-struct session *session_new(const struct session_params *p, const struct sockaddr *peer,
-			    socklen_t peer_len, const struct proto_sid *cookie,
-			    const struct proto_sid *client_sid, uint32_t peer_id)
+/* What server and client sessions share: parameters, timers, key state 0. */
+static struct session *session_alloc(const struct session_params *p, const struct sockaddr *peer,
+				     socklen_t peer_len)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
-	if (!s || peer_len > sizeof(s->peer) || key_state_start(&s->ks[0], p->tls, 0, 0) < 0) {
+	if (!s || peer_len > sizeof(s->peer) ||
+	    key_state_start(&s->ks[0], p->tls, 0, ev_now(p->loop)) < 0) {
 		free(s);
 		return NULL;
 	}
@@ -620,26 +835,64 @@ struct session *session_new(const struct session_params *p, const struct sockadd
 	s->wrap = *p->wrap;
 	memcpy(&s->peer, peer, peer_len);
 	s->peer_len = peer_len;
-	s->local_sid = *cookie;
-	s->remote_sid = *client_sid;
-	s->peer_id = peer_id;
-	s->state = SESSION_TLS;
 	s->next = NO_KEY;
-	/* The reset exchange happened statelessly: both sides are past message 0, and
-	 * the wrapped replay ids were 1 (the client's reset and our reply). */
-	s->ks[0].rel.next_send_id = 1;
-	s->ks[0].rel.next_recv_id = 1;
-	s->ks[0].started = now(s);
-	s->next_replay_id = 2;
 	replay_init(&s->replay);
-	replay_record(&s->replay, 1);
 	s->connected_at = s->last_sent = s->last_received = now(s);
 	s->deadline = now(s) + SESSION_HAND_WINDOW_SECONDS;
 	ev_init(&s->timer, on_timer);
 	s->timer.data = s;
 	ev_init(&s->keepalive, on_keepalive);
 	s->keepalive.data = s;
+	return s;
+}
+
+struct session *session_new(const struct session_params *p, const struct sockaddr *peer,
+			    socklen_t peer_len, const struct proto_sid *cookie,
+			    const struct proto_sid *client_sid, uint32_t peer_id)
+{
+	struct session *s = session_alloc(p, peer, peer_len);
+
+	if (!s)
+		return NULL;
+	s->local_sid = *cookie;
+	s->remote_sid = *client_sid;
+	s->peer_id = peer_id;
+	s->state = SESSION_TLS;
+	/* The reset exchange happened statelessly: both sides are past message 0, and
+	 * the wrapped replay ids were 1 (the client's reset and our reply). */
+	s->ks[0].rel.next_send_id = 1;
+	s->ks[0].rel.next_recv_id = 1;
+	s->next_replay_id = 2;
+	replay_record(&s->replay, 1);
 	update_who(s);
+	return s;
+}
+
+struct session *session_new_client(const struct session_params *p, const struct sockaddr *peer,
+				   socklen_t peer_len)
+{
+	struct session *s = session_alloc(p, peer, peer_len);
+
+	if (!s)
+		return NULL;
+	s->client = calloc(1, sizeof(*s->client));
+	if (!s->client || crypto_random(s->local_sid.bytes, sizeof(s->local_sid.bytes)) < 0 ||
+	    reliable_queue(&s->ks[0].rel, P_CONTROL_HARD_RESET_CLIENT_V2, NULL, 0,
+			   (uint64_t)(now(s) * 1000)) < 0) {
+		session_free(s);
+		return NULL;
+	}
+	snprintf(s->client->options, sizeof(s->client->options), "%s",
+		 p->options ? p->options : "V4");
+	snprintf(s->client->peer_info, sizeof(s->client->peer_info), "%s",
+		 p->peer_info ? p->peer_info : "");
+	push_options_init(&s->client->pushed);
+	s->state = SESSION_RESET;
+	s->next_replay_id = 1;
+	update_who(s);
+	/* The keepalive timer also repeats PUSH_REQUEST until the server answers. */
+	session_set_keepalive(s, 0, 0);
+	flush(s);
 	return s;
 }
 
@@ -653,6 +906,9 @@ void session_free(struct session *s)
 	key_state_clear(&s->ks[1]);
 	for (size_t i = 0; i < s->push.n_messages; i++)
 		free(s->push.messages[i]);
+	if (s->client)
+		crypto_wipe(s->client, sizeof(*s->client));
+	free(s->client);
 	wrap_clear(&s->wrap);
 	tls_ctx_free(s->p.tls);
 	free(s);
@@ -672,7 +928,8 @@ int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct 
 		return n;
 	s->last_received = now(s);
 	ks->bytes += (uint64_t)n;
-	if (!session_is_peer(s, from, from_len) && from_len <= sizeof(s->peer)) {
+	/* A client's socket is connected to its server: it never floats. */
+	if (!is_client(s) && !session_is_peer(s, from, from_len) && from_len <= sizeof(s->peer)) {
 		char to[UDP_ADDR_TEXT_MAX];
 
 		log_info(s->p.log, "session", "%s: moved to %s (float)", s->who,
@@ -735,6 +992,12 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (is_client(s) && s->state == SESSION_KEY_EXCHANGE &&
+	    current_ks(s)->phase == KEY_PHASE_PUSH && now(s) >= s->client->next_push_request) {
+		send_push_request(s);
+		flush(s);
+		return;
+	}
 	if (s->state != SESSION_ACTIVE || current_ks(s)->phase != KEY_PHASE_READY)
 		return;
 	if (s->ping_timeout && now(s) - s->last_received >= s->ping_timeout) {
@@ -766,10 +1029,20 @@ void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t byt
 
 void session_notify_exit(struct session *s)
 {
-	if (s->state != SESSION_ACTIVE)
+	if (s->state != SESSION_ACTIVE || (is_client(s) && !s->client->cc_exit))
 		return;
-	send_message(s, "RESTART");
+	send_message(s, is_client(s) ? "EXIT" : "RESTART");
 	flush(s);
+}
+
+bool session_auth_failed(const struct session *s)
+{
+	return s->client && s->client->auth_failed;
+}
+
+const struct push_options *session_pushed(const struct session *s)
+{
+	return s->client && s->state == SESSION_ACTIVE ? &s->client->pushed : NULL;
 }
 
 const struct session_counters *session_counters(const struct session *s)

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One client's control channel on the server, from the packet that echoed
- * the cookie to its end: the reliability layer and TLS session of key
- * state 0, the key-method-2 exchange, key derivation (TLS-EKM or the
- * legacy PRF), cipher negotiation, PUSH_REPLY or AUTH_FAILED, the
- * hand-window deadline and the client's EXIT. Sockets and Lua stay
- * outside: datagrams go out through ops->send, and the decision to let the
- * client in (its address and pushed options) comes from ops->connect.
+ * One OpenVPN session, server or client side: its key states (the
+ * reliability layer and TLS session of each key_id), the key-method-2
+ * exchange, key derivation (TLS-EKM or the legacy PRF), cipher
+ * negotiation, PUSH_REQUEST/PUSH_REPLY or AUTH_FAILED, renegotiation,
+ * keepalive, the data channel and the explicit exit. A server session
+ * starts from the packet that echoed its cookie; a client session sends
+ * its own hard reset. Sockets and Lua stay outside: datagrams go out
+ * through ops->send, a server's decision to let a client in comes from
+ * ops->connect, and a client's pushed options go to ops->pushed.
  */
 #ifndef MOONVPN_SESSION_H
 #define MOONVPN_SESSION_H
@@ -28,7 +30,7 @@
 enum {
 	SESSION_HAND_WINDOW_SECONDS = 60, /* handshake to PUSH_REPLY, as 2.6's hand-window */
 	SESSION_PUSH_MESSAGES_MAX = 8,
-	SESSION_CIPHER_MAX = 32,
+	SESSION_CIPHER_MAX = 64,
 	SESSION_CIPHERS_MAX = 8, /* the server's list; the config allows three */
 	SESSION_ADDR_MAX = 64,
 	SESSION_REASON_MAX = 160,
@@ -36,6 +38,7 @@ enum {
 
 /* X-macro: state, name shown by clients(). */
 #define SESSION_STATE_MAP(X)                    \
+	X(SESSION_RESET, "reset")               \
 	X(SESSION_TLS, "tls-handshake")         \
 	X(SESSION_KEY_EXCHANGE, "key-exchange") \
 	X(SESSION_ACTIVE, "active")             \
@@ -48,6 +51,12 @@ enum session_state {
 };
 
 struct session;
+struct push_options;
+
+enum session_role {
+	SESSION_ROLE_SERVER,
+	SESSION_ROLE_CLIENT,
+};
 
 /* What ops->connect fills in to let a client in. */
 struct session_push {
@@ -65,6 +74,8 @@ struct session_ops {
 	int (*connect)(void *ctx, struct session *s, struct session_push *push);
 	/* The session ended (freed right after); reason for the log. */
 	void (*ended)(void *ctx, struct session *s, const char *reason);
+	/* Client: the server's PUSH_REPLY, complete; return 0 once applied, -1 to give up. */
+	int (*pushed)(void *ctx, struct session *s, const struct push_options *o);
 };
 
 struct session_params {
@@ -78,6 +89,10 @@ struct session_params {
 	uint32_t replay_time; /* the "time" of our wrapped packets, as in the stateless reset */
 	const struct session_ops *ops;
 	void *ctx;
+	enum session_role role;
+	/* Client: the options string and peer-info of our key-method-2 messages (copied). */
+	const char *options;
+	const char *peer_info;
 };
 
 /*
@@ -89,6 +104,13 @@ struct session *session_new(const struct session_params *p, const struct sockadd
 			    socklen_t peer_len, const struct proto_sid *cookie,
 			    const struct proto_sid *client_sid, uint32_t peer_id)
 	__attribute__((warn_unused_result));
+
+/*
+ * A client session towards the server at peer: sends its hard reset at once.
+ * NULL when out of memory or the random number generator fails.
+ */
+struct session *session_new_client(const struct session_params *p, const struct sockaddr *peer,
+				   socklen_t peer_len) __attribute__((warn_unused_result));
 
 /* A control packet from the peer, unwrapped and decoded, with its wrap replay id. */
 void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id);
@@ -139,14 +161,21 @@ struct session_counters {
 const struct session_counters *session_counters(const struct session *s);
 
 /*
- * Tells an active client that the server is going away (RESTART, as 2.6's
- * explicit-exit-notify) so it reconnects at once instead of waiting out its
- * ping-restart. Sent immediately.
+ * Tells the peer we are going away, sent immediately: a server sends
+ * RESTART (as 2.6's explicit-exit-notify) so the client reconnects at once
+ * instead of waiting out its ping-restart; a client sends EXIT when the
+ * server negotiated cc-exit, so the server frees its address at once.
  */
 void session_notify_exit(struct session *s);
 
 /* Renegotiate when the current key is older than seconds or has carried bytes (0: never). */
 void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t bytes);
+
+/* Client: the server refused us (AUTH_FAILED); the caller waits longer before retrying. */
+bool session_auth_failed(const struct session *s);
+
+/* Client: the options the server pushed (valid once active), else NULL. */
+const struct push_options *session_pushed(const struct session *s);
 
 /* The key_id data is currently sent with. */
 uint8_t session_key_id(const struct session *s);

@@ -94,8 +94,9 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 	if (s && cert && X509_STORE_CTX_get_error_depth(store) == 0) {
 		unsigned len = 0;
 
-		s->has_fingerprint = X509_digest(cert, EVP_sha256(), s->peer_fingerprint, &len) == 1 &&
-				     len == TLS_FINGERPRINT_LEN;
+		s->has_fingerprint =
+			X509_digest(cert, EVP_sha256(), s->peer_fingerprint, &len) == 1 &&
+			len == TLS_FINGERPRINT_LEN;
 		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, s->peer_cn,
 					  sizeof(s->peer_cn));
 		/* The CN goes into log lines even for a refused certificate: no control bytes. */

@@ -91,3 +91,26 @@ int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
 	}
 	return fd;
 }
+
+int udp_connect(const struct udp_addr *addr, char *err, size_t errlen)
+{
+	char text[UDP_ADDR_TEXT_MAX];
+	int fd = socket(addr->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "udp: cannot create a socket: %s", strerror(-rc));
+		return rc;
+	}
+	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "udp: cannot reach %s: %s%s",
+			 udp_addr_format((const struct sockaddr *)&addr->ss, text, sizeof(text)),
+			 strerror(-rc),
+			 rc == -ENETUNREACH ? " (no route to the server: check remote)" : "");
+		close(fd);
+		return rc;
+	}
+	return fd;
+}

@@ -2,9 +2,9 @@
 /*
  * UDP transport endpoints: parsing "udp://ADDRESS:PORT" into a socket
  * address, opening the non-blocking socket a server listens on (dual-stack
- * for [::]), and formatting peer addresses for logs. Sending and receiving
- * are plain sendto/recvfrom on the returned descriptor; batching comes
- * with the data path.
+ * for [::]) or a client's connected one, and formatting peer addresses for
+ * logs. Sending and receiving are plain sendto/recvfrom (send/recv for a
+ * client) on the returned descriptor; batching comes with the data path.
  */
 #ifndef MOONVPN_UDP_H
 #define MOONVPN_UDP_H
@@ -25,6 +25,10 @@ bool udp_parse_endpoint(struct udp_addr *out, const char *text) __attribute__((w
 
 /* A bound, non-blocking, close-on-exec UDP socket; the fd, or -errno with err set. */
 int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* A non-blocking UDP socket connected to addr (a client's, on a fresh local port). */
+int udp_connect(const struct udp_addr *addr, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /* "10.0.0.2:40000" or "[fd00::2]:40000" into buf; returns buf. */

@@ -7,6 +7,7 @@ local netns = require "spec.helpers.netns"
 local HEAD = 'local vpn = require "moonvpn"\nvpn.server {\n' -- config lines 1-2
 local TLS = '  tls = { ca = "ca.crt", cert = "s.crt", key = "s.key" },\n'
 local NET = '  network = "10.8.0.0/24",\n'
+local CLIENT = 'local vpn = require "moonvpn"\nvpn.client {\n'
 
 -- { name, config text, expected stderr line with FILE for the config's path }
 local cases = {
@@ -15,9 +16,19 @@ local cases = {
 	{ "a runtime error in the config", 'local t = nil\nlocal x = t.field\n',
 		"FILE:2: attempt to index a nil value (local 't')" },
 	{ "a config that declares nothing", "local x = 1\n",
-		"FILE: declares nothing: call vpn.server { ... } (see vpn.lua.example)" },
+		"FILE: declares nothing: call vpn.server { ... } or vpn.client { ... } (see vpn.lua.example)" },
 	{ "two servers", HEAD .. NET .. TLS .. "}\nvpn.server {\n" .. NET .. TLS .. "}\n",
-		"FILE:6: a configuration declares one server; FILE:2 declared one already" },
+		"FILE:6: a configuration declares one server or client; FILE:2 declared one already" },
+	{ "a client without remote", CLIENT .. TLS .. "}\n",
+		"FILE:2: client.remote: is required (an endpoint like \"udp://192.0.2.1:1194\" or a list of them)" },
+	{ "a client remote that is a host name", CLIENT .. TLS .. '  remote = "udp://vpn.example.com:1194",\n}\n',
+		'FILE:4: client.remote: "udp://vpn.example.com:1194": "vpn.example.com" is not an IP address literal' },
+	{ "a client remote list with a bad entry", CLIENT .. TLS .. '  remote = { "udp://192.0.2.1:1194", "udp://192.0.2.2" },\n}\n',
+		'FILE:4: client.remote[2]: "udp://192.0.2.2" is not an endpoint like "udp://0.0.0.0:1194"' },
+	{ "a client backoff that shrinks", CLIENT .. TLS .. '  remote = "udp://192.0.2.1:1194",\n  reconnect = { initial = 30, max = 10 },\n}\n',
+		"FILE:5: client.reconnect.max: 10 must be at least initial (30)" },
+	{ "a server field in a client", CLIENT .. TLS .. '  remote = "udp://192.0.2.1:1194",\n  network = "10.8.0.0/24",\n}\n',
+		"FILE:5: client.network: unknown key (known keys: ciphers, console, device, log_level, reconnect, remote, renegotiate, tls)" },
 	{ "vpn.server given a string", 'local vpn = require "moonvpn"\nvpn.server "x"\n',
 		'FILE:2: moonvpn.server expects a table { ... }, got "x"' },
 	{ "a wrong type", HEAD .. "  network = 10,\n" .. TLS .. "}\n",

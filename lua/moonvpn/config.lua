@@ -144,6 +144,45 @@ M.server_schema = S.record({
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 }, { what = "a table { listen = ..., network = ..., tls = { ... } }", check = check_server })
 
+-- One remote or a list of them: "udp://10.0.0.1:1194" or { "udp://...", "udp://..." }.
+local remote_endpoint = S.endpoint { schemes = { "udp" } }
+local remotes = {
+	what = "an endpoint like \"udp://192.0.2.1:1194\" or a list of them",
+	check = function(v, path)
+		if type(v) == "string" then
+			local ok, err = remote_endpoint.check(v, path)
+			if ok == nil then return nil, err end
+			return { ok }
+		end
+		return S.list(remote_endpoint, { min = 1, max = 16 }).check(v, path)
+	end,
+}
+
+local reconnect = S.record({
+	initial = { S.integer { min = 1, max = 3600 }, default = 1 },
+	max = { S.integer { min = 1, max = 86400 }, default = 60 },
+}, {
+	what = "a table { initial = 1, max = 60 }",
+	check = function(r, p)
+		if r.max < r.initial then
+			return S.fail(at(p, "max"), "%d must be at least initial (%d)", r.max, r.initial)
+		end
+		return true
+	end,
+})
+
+-- A client takes its addresses, routes and keepalive from the server's push.
+M.client_schema = S.record({
+	remote = { remotes, required = true },
+	device = { device, default = {} },
+	tls = { tls, required = true },
+	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
+	renegotiate = { renegotiate, default = {} },
+	reconnect = { reconnect, default = {} },
+	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
+	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
+}, { what = "a table { remote = ..., tls = { ... } }" })
+
 -- The declarations of the configuration being loaded, or nil between loads.
 local collecting
 
@@ -250,14 +289,15 @@ end
 
 local function validate(decls, name)
 	if #decls == 0 then
-		return nil, name .. ": declares nothing: call vpn.server { ... } (see vpn.lua.example)"
+		return nil, name .. ": declares nothing: call vpn.server { ... } or vpn.client { ... } (see vpn.lua.example)"
 	end
 	if #decls > 1 then
-		return nil, string.format("%s:%d: a configuration declares one server; %s:%d declared one already",
+		return nil, string.format("%s:%d: a configuration declares one server or client; %s:%d declared one already",
 			decls[2].short_src, decls[2].line, decls[1].short_src, decls[1].line)
 	end
 	local decl = decls[1]
-	local cfg, err = M.server_schema.check(decl.def, { decl.kind })
+	local kind_schema = decl.kind == "client" and M.client_schema or M.server_schema
+	local cfg, err = kind_schema.check(decl.def, { decl.kind })
 	if not cfg then return nil, format_error(decl, err) end
 	cfg.role = decl.kind
 	resolve_paths(cfg, name)

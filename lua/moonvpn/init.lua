@@ -1,7 +1,8 @@
 -- SPDX-License-Identifier: MIT
 --- The public API of moonvpn: `local vpn = require "moonvpn"`.
 --
--- A configuration file calls `vpn.server { ... }` to declare a server; the
+-- A configuration file calls `vpn.server { ... }` to declare a server (or
+-- `vpn.client { ... }` for a client); the
 -- engine validates the declaration once the file has run (see
 -- moonvpn.config) and only then opens devices and sockets.
 local config = require "moonvpn.config"
@@ -22,6 +23,21 @@ end
 function M.server(def)
 	local decl = config.declare("server", def, 2)
 	return setmetatable({ on = {}, _decl = decl }, server_mt)
+end
+
+local client_mt = { __name = "moonvpn.client" }
+client_mt.__index = client_mt
+
+function client_mt:__tostring()
+	return string.format("moonvpn.client (%s:%d)", self._decl.short_src, self._decl.line)
+end
+
+--- Declares a VPN client: it connects to `remote`, takes its address,
+-- routes and keepalive from the server's push, and reconnects by itself.
+-- Fields: see README.md, "Client mode".
+function M.client(def)
+	local decl = config.declare("client", def, 2)
+	return setmetatable({ on = {}, _decl = decl }, client_mt)
 end
 
 return M

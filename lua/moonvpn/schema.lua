@@ -198,7 +198,7 @@ function M.endpoint(opts)
 	end }
 end
 
---- A sequence of `item`; opts.min, opts.unique.
+--- A sequence of `item`; opts.min, opts.max, opts.unique.
 function M.list(item, opts)
 	opts = opts or {}
 	local what = "a list of " .. item.what
@@ -212,6 +212,9 @@ function M.list(item, opts)
 		end
 		if opts.min and n < opts.min then
 			return fail(path, "needs at least %d entr%s", opts.min, opts.min == 1 and "y" or "ies")
+		end
+		if opts.max and n > opts.max then
+			return fail(path, "has %d entries; at most %d are allowed", n, opts.max)
 		end
 		local out, seen = {}, {}
 		for i = 1, n do

@@ -63,7 +63,8 @@ static const struct {
 } bad[] = {
 	{ "AUTH_FAILED", "not a PUSH_REPLY" },
 	{ "PUSH_REPLYX", "not a PUSH_REPLY" },
-	{ "PUSH_REPLY,ifconfig 10.8.0.2 255.0.255.0", "\"ifconfig ...\"" },
+	{ "PUSH_REPLY,topology subnet,ifconfig 10.8.0.2 255.0.255.0", "\"ifconfig ...\"" },
+	{ "PUSH_REPLY,ifconfig 10.8.0.2 fd00::1", "\"ifconfig ...\"" },
 	{ "PUSH_REPLY,ifconfig 10.8.0.300 255.255.255.0", "ifconfig" },
 	{ "PUSH_REPLY,route 10.0.0.0 255.255.0.255", "route" },
 	{ "PUSH_REPLY,peer-id 16777215", "peer-id" },
@@ -86,6 +87,29 @@ static void test_bad(void)
 	}
 }
 
+/* net30 and p2p: "ifconfig local peer"; the link prefix holds both ends. */
+static void test_ifconfig_peer(void)
+{
+	static const struct {
+		const char *message, *prefix;
+	} cases[] = {
+		{ "PUSH_REPLY,route 10.8.0.1,ifconfig 10.8.0.6 10.8.0.5", "10.8.0.6/30" },
+		{ "PUSH_REPLY,ifconfig 10.8.0.6 10.9.0.1", "10.8.0.6/32" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct push_options o;
+		char err[PUSH_ERR_MAX] = "", buf[64] = "";
+
+		push_options_init(&o);
+		CHECK(push_parse(&o, cases[i].message, err, sizeof(err)) == 0 && o.has_ifconfig &&
+			      o.has_ifconfig_peer &&
+			      strcmp(ip_prefix_format(&o.ifconfig, buf, sizeof(buf)),
+				     cases[i].prefix) == 0,
+		      "%s -> %s %s", cases[i].message, buf, err);
+	}
+}
+
 static void test_netmask(void)
 {
 	static const struct {
@@ -103,6 +127,7 @@ int main(void)
 	test_observed();
 	test_routes_dns_continuation();
 	test_bad();
+	test_ifconfig_peer();
 	test_netmask();
 	return unit_report("test_pushopts");
 }

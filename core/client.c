@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "proto.h"
+
+enum {
+	IV_PROTO_DATA_V2 = 2,
+	IV_PROTO_REQUEST_PUSH = 4,
+	IV_PROTO_TLS_KEY_EXPORT = 8,
+	IV_PROTO_CC_EXIT_NOTIFY = 128,
+	/* Only the features we implement (protocol guide 5.4). */
+	CLIENT_IV_PROTO = IV_PROTO_DATA_V2 | IV_PROTO_REQUEST_PUSH | IV_PROTO_TLS_KEY_EXPORT |
+			  IV_PROTO_CC_EXIT_NOTIFY,
+	/* The largest tun-mtu a server may push to us. */
+	CLIENT_IV_MTU = 9000,
+	CLIENT_BATCH = 64,
+};
+
+#define CLIENT_VERSION "moonvpn-0.1.0"
+
+struct client {
+	struct ev_loop *loop;
+	const struct log *log;
+	const struct crypto *crypto;
+	struct client_params params;
+	struct wrap wrap;
+	struct session_ops session_ops;
+	struct session *session;
+	int fd;
+	ev_io watcher;
+	ev_timer retry; /* the next attempt, or the poll deadline of the current one */
+	size_t remote;	/* index of the current remote */
+	unsigned backoff;
+	bool connected; /* the current attempt got its push */
+	uint64_t attempts, connects;
+	char remote_text[UDP_ADDR_TEXT_MAX];
+	char options[KM2_OPTIONS_MAX];
+	char peer_info[512];
+	struct server_stats stats;
+	uint8_t rx[65536 + 64];
+};
+
+static void start_attempt(struct client *c);
+
+static void close_socket(struct client *c)
+{
+	if (c->fd < 0)
+		return;
+	ev_io_stop(c->loop, &c->watcher);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void schedule_retry(struct client *c, double seconds)
+{
+	ev_timer_stop(c->loop, &c->retry);
+	ev_timer_set(&c->retry, seconds, 0);
+	ev_timer_start(c->loop, &c->retry);
+}
+
+/*
+ * The delay before the next attempt: none right after a connected session
+ * (the server restarted and wants us back), then doubling; a refusal waits
+ * the longest, as retrying at once would only be refused again.
+ */
+static double next_delay(struct client *c, bool was_connected, bool refused)
+{
+	unsigned delay;
+
+	if (refused)
+		c->backoff = c->params.reconnect_max;
+	else if (was_connected)
+		c->backoff = 0;
+	delay = c->backoff;
+	c->backoff = c->backoff ? c->backoff * 2 : c->params.reconnect_initial;
+	if (c->backoff > c->params.reconnect_max)
+		c->backoff = c->params.reconnect_max;
+	return delay;
+}
+
+static void end_attempt(struct client *c, const char *reason)
+{
+	struct session *s = c->session;
+	bool was_connected = c->connected;
+	bool refused = s && session_auth_failed(s);
+	double delay;
+
+	c->session = NULL;
+	c->connected = false;
+	session_free(s);
+	close_socket(c);
+	if (!was_connected)
+		c->remote = (c->remote + 1) % c->params.n_remotes;
+	delay = next_delay(c, was_connected, refused);
+	log_info(c->log, "client", "disconnected: %s; reconnecting in %.0f s", reason, delay);
+	schedule_retry(c, delay);
+}
+
+static void on_session_send(void *ctx, struct session *s, const uint8_t *wire, size_t len)
+{
+	struct client *c = ctx;
+
+	(void)s;
+	if (c->fd >= 0 && send(c->fd, wire, len, 0) == (ssize_t)len)
+		return;
+	log_debug(c->log, "client", "send to %s failed: %s", c->remote_text, strerror(errno));
+}
+
+static void on_session_ended(void *ctx, struct session *s, const char *reason)
+{
+	(void)s;
+	end_attempt(ctx, reason);
+}
+
+static int on_session_pushed(void *ctx, struct session *s, const struct push_options *o)
+{
+	struct client *c = ctx;
+
+	(void)s;
+	c->connects++;
+	c->connected = true;
+	c->backoff = 0;
+	ev_timer_stop(c->loop, &c->retry); /* no poll deadline once connected */
+	return c->params.hooks.pushed(c->params.hooks.ctx, o);
+}
+
+static void handle_control(struct client *c, const uint8_t *buf, size_t len)
+{
+	uint8_t plain[SERVER_PACKET_MAX];
+	struct proto_control ctl;
+	uint32_t pid, t;
+	int n;
+
+	if (len > SERVER_PACKET_MAX) {
+		c->stats.dropped_malformed++;
+		return;
+	}
+	n = wrap_open(&c->wrap, buf, len, plain, sizeof(plain), &pid, &t);
+	if (n < 0) {
+		c->stats.dropped_unwrap++;
+		return;
+	}
+	if (proto_decode_control(&ctl, plain, (size_t)n) != 0) {
+		c->stats.dropped_malformed++;
+		return;
+	}
+	session_receive(c->session, &ctl, pid);
+}
+
+static void handle_data(struct client *c, uint8_t *buf, size_t len, const struct sockaddr *from,
+			socklen_t from_len)
+{
+	int n = session_data_open(c->session, buf, len, from, from_len);
+
+	if (n < 0) {
+		if (n == DATA_EREPLAY)
+			c->stats.dropped_replay++;
+		else
+			c->stats.dropped_data_auth++;
+		return;
+	}
+	c->stats.data_in++;
+	c->stats.data_bytes_in += (uint64_t)n;
+	if (n > 0)
+		c->params.hooks.deliver(c->params.hooks.ctx, buf + DATA_OVERHEAD, (size_t)n);
+}
+
+static void handle_datagram(struct client *c, uint8_t *buf, size_t len)
+{
+	const struct udp_addr *peer = &c->params.remotes[c->remote];
+
+	c->stats.packets_in++;
+	c->stats.bytes_in += len;
+	if (len == 0 || !c->session)
+		return;
+	if (proto_is_control(proto_opcode(buf[0])))
+		handle_control(c, buf, len);
+	else
+		handle_data(c, buf, len, (const struct sockaddr *)&peer->ss, peer->len);
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	/* A bounded batch per wake-up; the session may end (and the socket close) in between. */
+	for (int i = 0; i < CLIENT_BATCH && c->fd >= 0; i++) {
+		ssize_t n = recv(c->fd, c->rx, sizeof(c->rx), 0);
+
+		if (n < 0)
+			return; /* EAGAIN, or ICMP unreachable while the server is away */
+		handle_datagram(c, c->rx, (size_t)n);
+	}
+}
+
+/* Fires between attempts (start the next) and during one (the server never answered). */
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (!c->session) {
+		start_attempt(c);
+		return;
+	}
+	if (session_state(c->session) == SESSION_RESET)
+		end_attempt(c, "no answer from the server");
+}
+
+static void start_attempt(struct client *c)
+{
+	const struct udp_addr *remote = &c->params.remotes[c->remote];
+	struct session_params sp = {
+		.loop = c->loop,
+		.log = c->log,
+		.crypto = c->crypto,
+		.tls = c->params.tls,
+		.wrap = &c->wrap,
+		.ciphers = c->params.ciphers,
+		.n_ciphers = c->params.n_ciphers,
+		.replay_time = (uint32_t)ev_now(c->loop),
+		.ops = &c->session_ops,
+		.ctx = c,
+		.role = SESSION_ROLE_CLIENT,
+		.options = c->options,
+		.peer_info = c->peer_info,
+	};
+	char err[256];
+
+	udp_addr_format((const struct sockaddr *)&remote->ss, c->remote_text,
+			sizeof(c->remote_text));
+	c->fd = udp_connect(remote, err, sizeof(err));
+	if (c->fd < 0) {
+		log_warnx(c->log, "client", "%s", err);
+		end_attempt(c, "cannot open a socket");
+		return;
+	}
+	ev_io_init(&c->watcher, on_readable, c->fd, EV_READ);
+	c->watcher.data = c;
+	ev_io_start(c->loop, &c->watcher);
+	c->attempts++;
+	log_info(c->log, "client", "connecting to %s", c->remote_text);
+	schedule_retry(c, CLIENT_POLL_SECONDS);
+	c->session = session_new_client(&sp, (const struct sockaddr *)&remote->ss, remote->len);
+	if (!c->session) {
+		end_attempt(c, "out of memory");
+		return;
+	}
+	session_set_renegotiation(c->session, c->params.reneg_seconds, c->params.reneg_bytes);
+}
+
+/* The options string (protocol guide 5.3) as a stock 2.6 client sends it, so no warnings. */
+static void format_options(struct client *c)
+{
+	bool tls_auth = c->params.tls_auth;
+	bool v6 = c->params.remotes[0].ss.ss_family == AF_INET6;
+	char keydir[32] = "";
+
+	if (tls_auth && c->params.tls_auth_direction >= 0)
+		snprintf(keydir, sizeof(keydir), "keydir %d,", c->params.tls_auth_direction);
+	snprintf(c->options, sizeof(c->options),
+		 "V4,dev-type tun,link-mtu %u,tun-mtu %u,proto %s,%sauth SHA1,keysize 128,%s"
+		 "key-method 2,tls-client",
+		 c->params.tun_mtu + 41, c->params.tun_mtu, v6 ? "UDPv6" : "UDPv4", keydir,
+		 tls_auth ? "tls-auth," : "");
+}
+
+static void format_peer_info(struct client *c)
+{
+	size_t off = (size_t)snprintf(c->peer_info, sizeof(c->peer_info),
+				      "IV_VER=%s\nIV_PLAT=linux\nIV_PROTO=%d\nIV_NCP=2\nIV_MTU=%d\n"
+				      "IV_CIPHERS=",
+				      CLIENT_VERSION, CLIENT_IV_PROTO, CLIENT_IV_MTU);
+
+	for (size_t i = 0; i < c->params.n_ciphers && off < sizeof(c->peer_info); i++)
+		off += (size_t)snprintf(c->peer_info + off, sizeof(c->peer_info) - off, "%s%s",
+					i ? ":" : "", c->params.ciphers[i]);
+	if (off < sizeof(c->peer_info))
+		snprintf(c->peer_info + off, sizeof(c->peer_info) - off, "\n");
+}
+
+int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
+		const struct crypto *cr, const struct client_params *params, char *err,
+		size_t errlen)
+{
+	struct client *c;
+
+	if (params->n_remotes == 0 || params->n_remotes > CLIENT_REMOTES_MAX) {
+		snprintf(err, errlen, "client: between 1 and %d remotes", CLIENT_REMOTES_MAX);
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "client: out of memory");
+		return -ENOMEM;
+	}
+	c->loop = loop;
+	c->log = lg;
+	c->crypto = cr;
+	c->params = *params;
+	c->params.tls = tls_ctx_ref(params->tls);
+	c->wrap = *params->wrap;
+	c->params.wrap = &c->wrap;
+	c->fd = -1;
+	c->session_ops = (struct session_ops){ .send = on_session_send,
+					       .ended = on_session_ended,
+					       .pushed = on_session_pushed };
+	format_options(c);
+	format_peer_info(c);
+	ev_init(&c->retry, on_retry);
+	c->retry.data = c;
+	start_attempt(c);
+	*out = c;
+	return 0;
+}
+
+void client_send_from_device(struct client *c, uint8_t *pkt, size_t len)
+{
+	if (!c->session || session_data_send(c->session, pkt, len) < 0) {
+		c->stats.dropped_no_route++;
+		return;
+	}
+	c->stats.data_out++;
+	c->stats.data_bytes_out += len;
+}
+
+struct session *client_session(const struct client *c)
+{
+	return c->session;
+}
+
+const char *client_remote(const struct client *c)
+{
+	return c->remote_text;
+}
+
+const struct server_stats *client_stats(const struct client *c)
+{
+	return &c->stats;
+}
+
+uint64_t client_attempts(const struct client *c)
+{
+	return c->attempts;
+}
+
+uint64_t client_connects(const struct client *c)
+{
+	return c->connects;
+}
+
+void client_free(struct client *c)
+{
+	if (!c)
+		return;
+	ev_timer_stop(c->loop, &c->retry);
+	if (c->session) {
+		session_notify_exit(c->session);
+		session_free(c->session);
+	}
+	close_socket(c);
+	wrap_clear(&c->wrap);
+	tls_ctx_free(c->params.tls);
+	free(c);
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client mode's link to its server: a UDP socket connected to the current
+ * remote, one client session (session.c) at a time, and the reconnect
+ * loop. When a session ends (the server restarted or went silent, refused
+ * us, or never answered), a new one starts after a backoff that doubles
+ * from reconnect_initial to reconnect_max and starts over once a session
+ * got connected; remotes are tried in turn. Each attempt uses a fresh
+ * local port, so a server never mistakes it for the previous session.
+ * Applying the pushed options to the device is the engine's (hooks).
+ */
+#ifndef MOONVPN_CLIENT_H
+#define MOONVPN_CLIENT_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "pushopts.h"
+#include "server.h"
+#include "session.h"
+#include "udp.h"
+#include "wrap.h"
+
+enum {
+	CLIENT_REMOTES_MAX = 16,
+	/* A server that does not answer our hard reset within this is given up for the next. */
+	CLIENT_POLL_SECONDS = 10,
+};
+
+struct client_hooks {
+	/* The server's push, complete: apply it (addresses, routes, MTU); 0 or -1. */
+	int (*pushed)(void *ctx, const struct push_options *o);
+	/* A decrypted packet from the server, for the device. */
+	void (*deliver)(void *ctx, const uint8_t *packet, size_t len);
+	void *ctx;
+};
+
+struct client_params {
+	struct udp_addr remotes[CLIENT_REMOTES_MAX];
+	size_t n_remotes;
+	const struct wrap *wrap; /* copied */
+	struct tls_ctx *tls;	 /* the client takes a reference */
+	const char *const *ciphers;
+	size_t n_ciphers;
+	unsigned reneg_seconds;
+	uint64_t reneg_bytes;
+	unsigned reconnect_initial, reconnect_max; /* seconds */
+	unsigned tun_mtu;			   /* for the options string and IV_MTU */
+	bool tls_auth;				   /* for the options string */
+	int tls_auth_direction;			   /* -1: none given */
+	struct client_hooks hooks;
+};
+
+struct client;
+
+/* Starts connecting at once; c and the cipher list must outlive the client. */
+int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
+		const struct crypto *c, const struct client_params *params, char *err,
+		size_t errlen) __attribute__((warn_unused_result));
+
+/* Seals and sends a device packet (len bytes at pkt + DATA_OVERHEAD); dropped when not connected.
+ */
+void client_send_from_device(struct client *c, uint8_t *pkt, size_t len);
+
+/* The current session (NULL between attempts). */
+struct session *client_session(const struct client *c);
+
+/* The server we talk to or try next, as text. */
+const char *client_remote(const struct client *c);
+
+/* Traffic and drops, with the same meaning as a server's. */
+const struct server_stats *client_stats(const struct client *c);
+
+/* Sessions started and sessions that reached the connected state. */
+uint64_t client_attempts(const struct client *c);
+uint64_t client_connects(const struct client *c);
+
+/* Says EXIT to the server when it negotiated cc-exit, then closes. NULL is a no-op. */
+void client_free(struct client *c);
+
+#endif

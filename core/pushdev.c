@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+#include <string.h>
+#include <sys/socket.h>
+
+#include "pushdev.h"
+
+/* The kernel already routes an address's own network through the device. */
+static bool is_link_network(const struct pushed_device *d, const struct ip_prefix *p)
+{
+	for (size_t i = 0; i < d->cfg.n_addrs; i++) {
+		struct ip_prefix link = d->addrs[i];
+
+		ip_prefix_mask(&link);
+		if (ip_prefix_equal(&link, p))
+			return true;
+	}
+	return false;
+}
+
+static void add_route(struct pushed_device *d, const struct ip_prefix *p)
+{
+	if (is_link_network(d, p))
+		return;
+	if (d->cfg.n_routes < sizeof(d->routes) / sizeof(d->routes[0]))
+		d->routes[d->cfg.n_routes++] = *p;
+}
+
+void pushed_device_config(struct pushed_device *out, const struct device_config *base,
+			  const struct push_options *o)
+{
+	memset(out, 0, sizeof(*out));
+	out->cfg = *base;
+	out->cfg.addrs = out->addrs;
+	out->cfg.routes = out->routes;
+	out->cfg.n_addrs = out->cfg.n_routes = 0;
+	if (o->tun_mtu)
+		out->cfg.mtu = o->tun_mtu;
+	if (o->has_ifconfig)
+		out->addrs[out->cfg.n_addrs++] = o->ifconfig;
+	if (o->has_ifconfig6)
+		out->addrs[out->cfg.n_addrs++] = o->ifconfig6;
+	/* A p2p link's far end is not inside a /32: reach it through the device. */
+	if (o->has_ifconfig_peer && o->ifconfig.len == 32) {
+		struct ip_prefix peer = { .addr = o->ifconfig_peer, .len = 32 };
+
+		add_route(out, &peer);
+	}
+	for (size_t i = 0; i < o->n_routes; i++)
+		add_route(out, &o->routes[i]);
+}

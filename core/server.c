@@ -12,6 +12,21 @@
 #include "proto.h"
 #include "server.h"
 
+/*
+ * FNV-1a from a random start: sources cannot be chosen to share one bucket
+ * without knowing the seed. Not a MAC; a collision only shares a limit.
+ */
+static uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t len)
+{
+	uint64_t h = seed;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h ^ (h >> 32);
+}
+
 /* A token bucket: rate tokens a second, at most burst saved up. */
 struct bucket {
 	double tokens, at;
@@ -33,6 +48,8 @@ struct server {
 	struct bucket reset_sources[SERVER_RESET_SOURCES]; /* ... per source, by hash */
 	struct session *sessions[SERVER_SESSIONS_MAX];	   /* slot = peer-id */
 	double opened_at[SERVER_SESSIONS_MAX];		   /* ev time each slot's session began */
+	struct ip_addr vpn_addrs[SERVER_SESSIONS_MAX][2];  /* each slot's keys in vpn_index */
+	struct server_addr_index vpn_index;		   /* VPN address -> slot */
 	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
 	size_t n_sessions;
 	struct session_ops session_ops;
@@ -47,11 +64,42 @@ static struct session *find_session(const struct server *s, const struct sockadd
 	return NULL;
 }
 
+/* Forgets the VPN addresses of slot id. */
+static void unindex_session(struct server *s, uint32_t id)
+{
+	for (int i = 0; i < 2; i++) {
+		if (s->vpn_addrs[id][i].family)
+			server_addr_index_del(&s->vpn_index, &s->vpn_addrs[id][i], id);
+		memset(&s->vpn_addrs[id][i], 0, sizeof(s->vpn_addrs[id][i]));
+	}
+}
+
+/*
+ * Indexes the addresses the connect hook gave a client, parsed as
+ * session.c parses them, so that a packet from the device finds its
+ * client in one lookup rather than a walk over every slot.
+ */
+static void index_session(struct server *s, uint32_t id, const struct session_push *push)
+{
+	const char *text[2] = { push->address, push->address6 };
+
+	unindex_session(s, id);
+	for (int i = 0; i < 2; i++) {
+		struct ip_addr a;
+
+		if (!text[i][0] || !ip_addr_parse(&a, text[i]) ||
+		    !server_addr_index_put(&s->vpn_index, &a, id))
+			continue;
+		s->vpn_addrs[id][i] = a;
+	}
+}
+
 static void end_session(struct server *s, struct session *sess, const char *reason)
 {
 	uint32_t id = session_peer_id(sess);
 
 	s->params.hooks.ended(s->params.hooks.ctx, sess, reason);
+	unindex_session(s, id);
 	s->sessions[id] = NULL;
 	s->n_sessions--;
 	session_free(sess);
@@ -70,8 +118,11 @@ static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire
 static int on_session_connect(void *ctx, struct session *sess, struct session_push *push)
 {
 	struct server *s = ctx;
+	int rc = s->params.hooks.connect(s->params.hooks.ctx, sess, push);
 
-	return s->params.hooks.connect(s->params.hooks.ctx, sess, push);
+	if (rc == 0)
+		index_session(s, session_peer_id(sess), push);
+	return rc;
 }
 
 static void on_session_ended(void *ctx, struct session *sess, const char *reason)
@@ -200,21 +251,6 @@ static struct session *open_session(struct server *s, const struct proto_control
 		session_set_renegotiation(sess, s->params.reneg_seconds, s->params.reneg_bytes);
 	}
 	return sess;
-}
-
-/*
- * FNV-1a from a random start: sources cannot be chosen to share one bucket
- * without knowing the seed. Not a MAC; a collision only shares a limit.
- */
-static uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t len)
-{
-	uint64_t h = seed;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 32);
 }
 
 static bool bucket_take(struct bucket *b, double now, double rate, double burst)
@@ -453,6 +489,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		free(s);
 		return -EIO;
 	}
+	server_addr_index_init(&s->vpn_index, s->hash_seed ^ 0x9e3779b97f4a7c15ULL);
 	s->fd = udp_listen(&params->listen, err, errlen);
 	if (s->fd < 0) {
 		int rc = s->fd;
@@ -482,16 +519,94 @@ void server_set_credentials(struct server *s, const struct wrap *wrap, struct tl
 	s->params.n_ciphers = n_ciphers;
 }
 
+/* Open addressing with linear probing; the table is never more than half full. */
+static size_t index_home(const struct server_addr_index *ix, const struct ip_addr *a)
+{
+	return (size_t)(hash_bytes(ix->seed ^ (uint64_t)a->family, a->bytes, ip_addr_size(a)) %
+			SERVER_ADDR_SLOTS);
+}
+
+/* The slot holding a, or the empty slot that ends its probe sequence. */
+static size_t index_find(const struct server_addr_index *ix, const struct ip_addr *a)
+{
+	size_t i = index_home(ix, a);
+
+	while (ix->slots[i].used && !ip_addr_equal(&ix->slots[i].addr, a))
+		i = (i + 1) % SERVER_ADDR_SLOTS;
+	return i;
+}
+
+static bool is_ip(const struct ip_addr *a)
+{
+	return a->family == AF_INET || a->family == AF_INET6;
+}
+
+void server_addr_index_init(struct server_addr_index *ix, uint64_t seed)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->seed = seed;
+}
+
+bool server_addr_index_put(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id)
+{
+	size_t i;
+
+	if (!is_ip(addr))
+		return false;
+	i = index_find(ix, addr);
+	if (!ix->slots[i].used) {
+		if (ix->n >= SERVER_ADDR_SLOTS / 2)
+			return false;
+		ix->n++;
+	}
+	ix->slots[i].addr = *addr;
+	ix->slots[i].id = id;
+	ix->slots[i].used = true;
+	return true;
+}
+
+int32_t server_addr_index_get(const struct server_addr_index *ix, const struct ip_addr *addr)
+{
+	size_t i;
+
+	if (!is_ip(addr))
+		return -1;
+	i = index_find(ix, addr);
+	return ix->slots[i].used ? (int32_t)ix->slots[i].id : -1;
+}
+
+/* True when home lies cyclically in (hole, j]: the entry at j must stay behind the hole. */
+static bool stays(size_t hole, size_t home, size_t j)
+{
+	return hole <= j ? hole < home && home <= j : hole < home || home <= j;
+}
+
+void server_addr_index_del(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id)
+{
+	size_t hole, j;
+
+	if (!is_ip(addr))
+		return;
+	hole = index_find(ix, addr);
+	if (!ix->slots[hole].used || ix->slots[hole].id != id)
+		return; /* gone, or given to a newer client since */
+	/* Backward-shift deletion (Knuth 6.4, algorithm R): no tombstones pile up. */
+	for (j = (hole + 1) % SERVER_ADDR_SLOTS; ix->slots[j].used;
+	     j = (j + 1) % SERVER_ADDR_SLOTS) {
+		if (stays(hole, index_home(ix, &ix->slots[j].addr), j))
+			continue;
+		ix->slots[hole] = ix->slots[j];
+		hole = j;
+	}
+	ix->slots[hole].used = false;
+	ix->n--;
+}
+
 struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr)
 {
-	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
-		struct session *sess = s->sessions[id];
+	int32_t id = server_addr_index_get(&s->vpn_index, addr);
 
-		if (sess && (ip_addr_equal(session_vpn_addr(sess), addr) ||
-			     ip_addr_equal(session_vpn_addr6(sess), addr)))
-			return sess;
-	}
-	return NULL;
+	return id < 0 ? NULL : s->sessions[id];
 }
 
 /* The destination of an IP packet; false for anything else. */

@@ -12,9 +12,11 @@
 #define MOONVPN_SERVER_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "crypto.h"
+#include "ip.h"
 #include "log.h"
 #include "session.h"
 #include "tls.h"
@@ -35,6 +37,8 @@ enum {
 	SERVER_RESET_SOURCE_RATE = 5,
 	SERVER_RESET_SOURCE_BURST = 10,
 	SERVER_RESET_SOURCES = 1024, /* per-source buckets, by a keyed hash of the source */
+	/* The VPN-address index: an IPv4 and an IPv6 address per client, at most half full. */
+	SERVER_ADDR_SLOTS = 4 * SERVER_SESSIONS_MAX,
 };
 
 /* What the engine decides for the server: admission (Lua) and the end of a client. */
@@ -80,6 +84,30 @@ struct server_stats {
 };
 
 struct server;
+
+/*
+ * VPN addresses (IPv4 and IPv6) to the slot (peer-id) of the client that has
+ * them: the server's route from the device, one lookup per packet. Embedded
+ * in the server; its functions are public for the unit test.
+ */
+struct server_addr_index {
+	uint64_t seed; /* of the hash: addresses cannot be picked to collide */
+	size_t n;
+	struct {
+		struct ip_addr addr;
+		uint32_t id;
+		bool used;
+	} slots[SERVER_ADDR_SLOTS];
+};
+
+void server_addr_index_init(struct server_addr_index *ix, uint64_t seed);
+/* Maps addr to id, replacing an earlier mapping of addr; false when full or not IP. */
+bool server_addr_index_put(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id)
+	__attribute__((warn_unused_result));
+/* The id addr maps to, or -1. */
+int32_t server_addr_index_get(const struct server_addr_index *ix, const struct ip_addr *addr);
+/* Removes addr if it still maps to id (a newer client may have been given it since). */
+void server_addr_index_del(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id);
 
 /* Opens the UDP socket and starts serving; c must outlive the server. */
 int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,

@@ -92,6 +92,11 @@ end]])
 		for i = 1, 5 do assert.truthy(list:find('cn = "client' .. i .. '"', 1, true), list) end
 		assert.truthy(list:find('real_address = "10.88.3.2:', 1, true), list)
 		assert.truthy(list:find("connected_since = %d+"), list)
+		-- The server's device side finds each client by its VPN address.
+		for i = 2, 6 do
+			local ok, ping = srv:sh("ping -c 1 -W 2 10.77.0." .. i)
+			assert(ok, ping)
+		end
 	end)
 
 	for _, case in ipairs {
@@ -111,6 +116,18 @@ end]])
 			assert.truthy(n == "0\n" or n == "1\n")
 		end)
 	end
+
+	it("carries IPv4 and IPv6 to and from a client with both addresses", function()
+		topology(1, "", '  network6 = "fd77::/64",')
+		local client = connect(1, {})
+		completed(client)
+		-- Each reply leaves the server's device for the client's VPN address of its family.
+		for _, cmd in ipairs { "ping -c 2 -i 0.2 -W 2 10.77.0.1", "ping -6 -c 2 -i 0.2 -W 2 fd77::1" } do
+			local ok, out = clients[1]:sh(cmd)
+			assert(ok, out .. "\n--- moonvpn:\n" .. engine:output())
+		end
+		client:stop()
+	end)
 
 	it("sends AUTH_FAILED with the reason when no cipher is shared", function()
 		topology(1, "", '  ciphers = { "AES-256-GCM" },')

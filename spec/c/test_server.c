@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The server's VPN-address index (the route from the device): every client
+ * address is found in one lookup, removal keeps the other entries
+ * reachable (backward-shift deletion across probe clusters), a newer
+ * client's mapping survives the end of an older one, the table refuses to
+ * fill beyond half, and random operations agree with a plain array.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+#include "unit.h"
+
+static struct server_addr_index ix;
+
+/* Address number n: 10.(n / 256).(n % 256).1, or fd00::n. */
+static struct ip_addr addr(int family, unsigned n)
+{
+	struct ip_addr a = { .family = family };
+
+	if (family == AF_INET) {
+		a.bytes[0] = 10;
+		a.bytes[1] = (uint8_t)(n >> 8);
+		a.bytes[2] = (uint8_t)n;
+		a.bytes[3] = 1;
+	} else {
+		a.bytes[0] = 0xfd;
+		a.bytes[14] = (uint8_t)(n >> 8);
+		a.bytes[15] = (uint8_t)n;
+	}
+	return a;
+}
+
+/* Two addresses per client, as many clients as the server has: the table at its bound. */
+static void test_full(void)
+{
+	struct ip_addr extra = addr(AF_INET, 4000), none = { 0 };
+	int found = 0;
+
+	server_addr_index_init(&ix, 1);
+	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+		struct ip_addr a4 = addr(AF_INET, id), a6 = addr(AF_INET6, id);
+
+		CHECK(server_addr_index_put(&ix, &a4, id), "put v4 %u", id);
+		CHECK(server_addr_index_put(&ix, &a6, id), "put v6 %u", id);
+	}
+	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+		struct ip_addr a4 = addr(AF_INET, id), a6 = addr(AF_INET6, id);
+
+		found += server_addr_index_get(&ix, &a4) == (int32_t)id &&
+			 server_addr_index_get(&ix, &a6) == (int32_t)id;
+	}
+	CHECK(found == SERVER_SESSIONS_MAX, "found %d of %d", found, SERVER_SESSIONS_MAX);
+	CHECK(!server_addr_index_put(&ix, &extra, 0), "a table more than half full");
+	CHECK(server_addr_index_get(&ix, &extra) == -1, "an absent address");
+	CHECK(server_addr_index_get(&ix, &none) == -1, "no family");
+	CHECK(!server_addr_index_put(&ix, &none, 0), "no family is not indexed");
+
+	/* Every other client ends: the rest stay reachable behind the holes. */
+	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id += 2) {
+		struct ip_addr a4 = addr(AF_INET, id), a6 = addr(AF_INET6, id);
+
+		server_addr_index_del(&ix, &a4, id);
+		server_addr_index_del(&ix, &a6, id);
+	}
+	found = 0;
+	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+		struct ip_addr a4 = addr(AF_INET, id), a6 = addr(AF_INET6, id);
+		int32_t want = id % 2 ? (int32_t)id : -1;
+
+		found += server_addr_index_get(&ix, &a4) == want &&
+			 server_addr_index_get(&ix, &a6) == want;
+	}
+	CHECK(found == SERVER_SESSIONS_MAX, "after removals: %d of %d right", found,
+	      SERVER_SESSIONS_MAX);
+	CHECK(ix.n == SERVER_SESSIONS_MAX, "%zu entries left", ix.n);
+}
+
+/* An address handed to a newer client: the older client's end must not remove it. */
+static void test_reassigned(void)
+{
+	struct ip_addr a = addr(AF_INET, 7);
+
+	server_addr_index_init(&ix, 2);
+	CHECK(server_addr_index_put(&ix, &a, 3), "put");
+	CHECK(server_addr_index_put(&ix, &a, 9), "put again");
+	CHECK(server_addr_index_get(&ix, &a) == 9, "the newer client has it");
+	server_addr_index_del(&ix, &a, 3);
+	CHECK(server_addr_index_get(&ix, &a) == 9, "still, after the older one ended");
+	server_addr_index_del(&ix, &a, 9);
+	CHECK(server_addr_index_get(&ix, &a) == -1, "gone with the newer one");
+	CHECK(ix.n == 0, "%zu entries", ix.n);
+}
+
+/* Random puts and removals against a plain array of owners. */
+static void test_random(void)
+{
+	enum { ADDRS = 3000, OPS = 200000 };
+	static int32_t owner[2][ADDRS];
+	unsigned seed = 12345, wrong = 0;
+
+	server_addr_index_init(&ix, 3);
+	memset(owner, 0xff, sizeof(owner)); /* -1 */
+	for (int op = 0; op < OPS; op++) {
+		unsigned r = (unsigned)rand_r(&seed), n = r % ADDRS, fam = (r >> 12) & 1;
+		struct ip_addr a = addr(fam ? AF_INET6 : AF_INET, n);
+		uint32_t id = (r >> 13) % SERVER_SESSIONS_MAX;
+
+		if ((r >> 24) % 3 == 0) {
+			if (server_addr_index_put(&ix, &a, id))
+				owner[fam][n] = (int32_t)id;
+		} else if (owner[fam][n] >= 0) {
+			/* Half the removals name the owner, half another client (a no-op). */
+			uint32_t who = (r >> 30) & 1 ? (uint32_t)owner[fam][n] : id;
+
+			server_addr_index_del(&ix, &a, who);
+			if (who == (uint32_t)owner[fam][n])
+				owner[fam][n] = -1;
+		}
+		wrong += server_addr_index_get(&ix, &a) != owner[fam][n];
+	}
+	for (unsigned fam = 0; fam < 2; fam++)
+		for (unsigned n = 0; n < ADDRS; n++) {
+			struct ip_addr a = addr(fam ? AF_INET6 : AF_INET, n);
+
+			wrong += server_addr_index_get(&ix, &a) != owner[fam][n];
+		}
+	CHECK(wrong == 0, "%u lookups disagree with the model", wrong);
+}
+
+int main(void)
+{
+	test_full();
+	test_reassigned();
+	test_random();
+	return unit_report("server");
+}

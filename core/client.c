@@ -83,6 +83,7 @@ static double next_delay(struct client *c, bool was_connected, bool refused)
 	return delay;
 }
 
+/* reason may point into the session: it is logged before the session is freed. */
 static void end_attempt(struct client *c, const char *reason)
 {
 	struct session *s = c->session;
@@ -90,14 +91,14 @@ static void end_attempt(struct client *c, const char *reason)
 	bool refused = s && session_auth_failed(s);
 	double delay;
 
-	c->session = NULL;
-	c->connected = false;
-	session_free(s);
-	close_socket(c);
 	if (!was_connected)
 		c->remote = (c->remote + 1) % c->params.n_remotes;
 	delay = next_delay(c, was_connected, refused);
 	log_info(c->log, "client", "disconnected: %s; reconnecting in %.0f s", reason, delay);
+	c->session = NULL;
+	c->connected = false;
+	session_free(s);
+	close_socket(c);
 	schedule_retry(c, delay);
 }
 

@@ -59,6 +59,24 @@ function M.server_config(extra, opts)
 	}, "\n")
 end
 
+--- A moonvpn client config towards `remote` (an address) with client1's
+-- certificate, `extra` fields inserted into vpn.client { }.
+-- opts.tls = false leaves the tls field out (the caller writes its own).
+function M.client_config(remote, extra, opts)
+	local dir = M.pki()
+	local tls = string.format('  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key" },',
+		dir, dir, dir)
+	return table.concat({
+		'local vpn = require "moonvpn"',
+		"vpn.client {",
+		string.format('  remote = "udp://%s:1194",', remote),
+		(opts or {}).tls == false and "" or tls,
+		extra or "",
+		"}",
+		"",
+	}, "\n")
+end
+
 --- `moonvpn console SOCKET -e CHUNK`; returns exit status, stdout, stderr.
 function M.console(socket, chunk)
 	return M.run("console " .. netns.quote(socket) .. " -e " .. netns.quote(chunk))

@@ -26,4 +26,22 @@ function M.profile(pki, opts)
 	return path
 end
 
+--- Writes a stock OpenVPN 2.6 server config and returns its path.
+-- opts: listen (address), network ("10.77.0.0"), cipher (data-ciphers),
+-- wrap ("tls-crypt" or nil), extra (more config lines).
+function M.server(pki, opts)
+	local text = table.concat({
+		"dev tun", "proto udp", "local " .. opts.listen, "port 1194",
+		"server " .. (opts.network or "10.77.0.0") .. " 255.255.255.0", "topology subnet",
+		"ca " .. pki .. "/ca.crt", "cert " .. pki .. "/server.crt", "key " .. pki .. "/server.key",
+		"dh none", "verb 3",
+		opts.cipher and ("data-ciphers " .. opts.cipher) or "",
+		opts.wrap == "tls-crypt" and ("tls-crypt " .. pki .. "/tc.key") or "",
+		opts.extra or "", "",
+	}, "\n")
+	local path = netns.tmpdir() .. "/server.ovpn"
+	netns.write_file(path, text)
+	return path
+end
+
 return M

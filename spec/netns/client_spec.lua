@@ -1,0 +1,159 @@
+-- SPDX-License-Identifier: MIT
+-- moonvpn in client mode against a stock OpenVPN 2.6 server and against a
+-- moonvpn server:
+--
+--   [ mvt-srv: server, tun 10.77.0.1 ] --veth 10.88.2.1 / .2-- [ mvt-cli: moonvpn client ]
+--
+-- #netns: needs root.
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
+
+describe("#netns client mode", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local srv, cli, server, client, socket, server_argv
+
+	local function server_config(kind, opts)
+		local pki = mv.pki()
+		if kind == "openvpn" then
+			return { "openvpn", "--config", openvpn.server(pki, { listen = "10.88.2.1",
+				cipher = opts.cipher, wrap = "tls-crypt", extra = opts.stock_extra }) }
+		end
+		local config = mv.write_config(mv.server_config(string.format([[
+  listen = "udp://10.88.2.1:1194",
+  device = { name = "mvs0" },
+  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key", tls_crypt = "%s/tc.key" },
+  %s
+  %s
+]], pki, pki, pki, pki, opts.cipher and string.format('ciphers = { "%s" },', opts.cipher) or "",
+			opts.moonvpn_extra or ""), { tls = false }), "server.lua")
+		return { mv.bin, config }
+	end
+
+	local function start_server()
+		server = srv:spawn(server_argv)
+		local ready = server_argv[1] == "openvpn" and "Initialization Sequence Completed"
+			or "engine: moonvpn [%d.]+ started"
+		assert(server:wait_log(ready, 10), server:output())
+	end
+
+	-- kind: "openvpn" or "moonvpn"; opts: cipher, client_extra, stock_extra, moonvpn_extra.
+	local function start(kind, opts)
+		opts = opts or {}
+		srv, cli = netns.new(), netns.new()
+		netns.veth(srv, "10.88.2.1/24", cli, "10.88.2.2/24")
+		server_argv = server_config(kind, opts)
+		start_server()
+		socket = netns.tmpdir() .. "/client.sock"
+		local pki = mv.pki()
+		local config = mv.write_config(mv.client_config("10.88.2.1", string.format([[
+  device = { name = "mvc0" },
+  console = "%s",
+  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
+  %s
+]], socket, pki, pki, pki, pki, opts.client_extra or ""), { tls = false }), "client.lua")
+		client = cli:spawn({ mv.bin, config })
+		local ok, out = client:wait_log("connected, address", 20)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+	end
+
+	local function link(field)
+		local status, out, err = mv.console(socket, "status().link." .. field)
+		assert(status == 0, err)
+		return tonumber(out) or (out:gsub('^"(.*)"%s*$', "%1"))
+	end
+
+	local function connections()
+		local n = 0
+		for _ in client:output():gmatch("connected, address") do n = n + 1 end
+		return n
+	end
+
+	after_each(function()
+		if client then assert.are.equal(0, client:stop()) end
+		if server then server:stop() end
+		client, server = nil, nil
+		netns.cleanup()
+	end)
+
+	for _, kind in ipairs { "openvpn", "moonvpn" } do
+		for _, cipher in ipairs { "AES-256-GCM", "CHACHA20-POLY1305" } do
+			it("carries ping and a 5 s iperf3 TCP flow to a " .. kind .. " server with " .. cipher, function()
+				start(kind, { cipher = cipher })
+				assert.truthy(client:output():find("cipher " .. cipher, 1, true), client:output())
+				assert.are.equal("active", link("state"))
+				assert.are.equal("10.88.2.1:1194", link("remote"))
+				local ok, out = cli:sh("ip -4 addr show dev mvc0")
+				assert(ok and out:find("inet 10.77.0.%d+/24"), out)
+				ok, out = cli:sh("ping -c 5 -i 0.2 -W 2 10.77.0.1")
+				assert(ok, out)
+				assert.truthy(out:find("5 received", 1, true), out)
+				local iperf = srv:spawn({ "iperf3", "-s", "-1", "-B", "10.77.0.1", "--forceflush" })
+				assert(iperf:wait_log("Server listening", 5))
+				ok, out = cli:sh("iperf3 -c 10.77.0.1 -t 5 -f m")
+				assert(ok, out)
+				local mbits = tonumber(out:match("([%d.]+) Mbits/sec%s+receiver"))
+				assert.truthy(mbits and mbits > 1, out)
+				io.stderr:write(string.format("\n  [moonvpn client -> %s server, %s: %.0f Mbit/s]\n",
+					kind, cipher, mbits))
+				assert.is_true(link("bytes_out") > 1000000)
+			end)
+		end
+	end
+
+	it("tells a stock server it leaves (EXIT), so the server frees its address at once", function()
+		start("openvpn")
+		assert.are.equal(0, client:stop())
+		client = nil
+		local ok, out = server:wait_log("CC%-EEN exit message received by peer", 5)
+		assert(ok, out)
+	end)
+
+	it("reconnects by itself after a moonvpn server restarts", function()
+		start("moonvpn")
+		assert.are.equal(0, server:stop())
+		local ok, out = client:wait_log("disconnected: the server restarts", 5)
+		assert(ok, out)
+		start_server()
+		for _ = 1, 200 do
+			if connections() >= 2 then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(2, connections(), client:output())
+		ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out)
+	end)
+
+	it("reconnects by itself after a stock server was killed and restarted (ping-restart)", function()
+		start("openvpn", { stock_extra = "keepalive 1 3" })
+		server:signal("KILL")
+		server:wait(5)
+		local ok, out = client:wait_log("ping%-restart: nothing received for 3 seconds", 10)
+		assert(ok, out)
+		start_server()
+		for _ = 1, 300 do
+			if connections() >= 2 then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(2, connections(), client:output())
+		ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out)
+		assert.is_true(link("attempts") >= 2)
+	end)
+
+	for _, case in ipairs {
+		{ "the moonvpn client", { client_extra = "renegotiate = { seconds = 5 },", stock_extra = "reneg-sec 0" } },
+		{ "the stock server", { stock_extra = "reneg-sec 5" } },
+	} do
+		it("loses no ping across three renegotiations started by " .. case[1], function()
+			start("openvpn", case[2])
+			local ok, out = cli:sh("ping -c 85 -i 0.2 -W 1 10.77.0.1")
+			assert(ok, out)
+			assert.truthy(out:find("85 received", 1, true), out)
+			assert.truthy(client:output():find("data now on key 3", 1, true), client:output())
+		end)
+	end
+end)

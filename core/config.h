@@ -37,8 +37,9 @@ struct config {
 	struct ip_prefix device_addrs[CONFIG_DEVICE_ADDRS_MAX];
 	struct ip_prefix *routes;
 	size_t n_routes;
-	char *listen;	/* "udp://0.0.0.0:1194" (server) */
-	char **remotes; /* client: the servers to try in turn */
+	char *listen;	       /* "udp://0.0.0.0:1194" (server) */
+	bool client_to_client; /* server: forward between clients internally */
+	char **remotes;	       /* client: the servers to try in turn */
 	size_t n_remotes;
 	unsigned reconnect_initial, reconnect_max; /* client: backoff, seconds */
 	/* TLS material; paths are already resolved against the config's directory. */

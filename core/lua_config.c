@@ -229,6 +229,9 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
 	    (rc = read_keepalive(r, idx, cfg)))
 		goto out;
+	push_field(r->L, idx, "client_to_client");
+	cfg->client_to_client = lua_toboolean(r->L, -1);
+	lua_pop(r->L, 1);
 	cfg->has_network6 = net6 != NULL;
 	if (net6 && !ip_prefix_parse(&cfg->network6, net6))
 		rc = bad(r, "network6");

@@ -138,15 +138,27 @@ static const struct stat_field {
 	const char *name;
 	size_t offset;
 } totals[] = {
-	STAT(packets_in, "packets_in"),	      STAT(bytes_in, "bytes_in"),
-	STAT(resets_answered, "resets_answered"), STAT(cookies_accepted, "cookies_accepted"),
-	STAT(data_in, "data_in"),	      STAT(data_bytes_in, "data_bytes_in"),
-	STAT(data_out, "data_out"),	      STAT(data_bytes_out, "data_bytes_out"),
+	STAT(packets_in, "packets_in"),
+	STAT(bytes_in, "bytes_in"),
+	STAT(resets_answered, "resets_answered"),
+	STAT(cookies_accepted, "cookies_accepted"),
+	STAT(evicted_half_open, "evicted_half_open"),
+	STAT(evicted_half_open_source, "evicted_half_open_source"),
+	STAT(data_in, "data_in"),
+	STAT(data_bytes_in, "data_bytes_in"),
+	STAT(data_out, "data_out"),
+	STAT(data_bytes_out, "data_bytes_out"),
 }, drops[] = {
-	STAT(dropped_unwrap, "unwrap"),	     STAT(dropped_malformed, "malformed"),
-	STAT(dropped_no_session, "no_session"), STAT(dropped_full, "full"),
-	STAT(dropped_data_auth, "authentication"), STAT(dropped_replay, "replay"),
-	STAT(dropped_spoofed, "spoofed"),	     STAT(dropped_no_route, "no_route"),
+	STAT(dropped_unwrap, "unwrap"),
+	STAT(dropped_malformed, "malformed"),
+	STAT(dropped_no_session, "no_session"),
+	STAT(dropped_full, "full"),
+	STAT(dropped_reset_rate, "reset_rate"),
+	STAT(dropped_data_auth, "authentication"),
+	STAT(dropped_replay, "replay"),
+	STAT(dropped_spoofed, "spoofed"),
+	STAT(dropped_float, "float"),
+	STAT(dropped_no_route, "no_route"),
 };
 
 static void set_counters(lua_State *L, const struct server_stats *st,

@@ -350,6 +350,31 @@ static bool is_taken(const struct server *s, const struct session *sess,
 	return owner && owner != sess;
 }
 
+static bool ip_destination(const uint8_t *ip, size_t len, struct ip_addr *dst);
+
+/*
+ * client_to_client: a packet for another client's VPN address goes straight
+ * to that client, sealed again in the same buffer, without passing through
+ * the kernel (its forwarding and firewall). True when it was for a client.
+ */
+static bool forward_to_client(struct server *s, const struct session *from, uint8_t *pkt,
+			      size_t len)
+{
+	struct ip_addr dst;
+	struct session *to;
+
+	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) ||
+	    !(to = server_find_by_vpn_addr(s, &dst)) || to == from)
+		return false;
+	if (session_data_send(to, pkt, len) < 0) {
+		s->stats.dropped_no_route++;
+		return true;
+	}
+	s->stats.data_out++;
+	s->stats.data_bytes_out += len;
+	return true;
+}
+
 /* A data packet: found by its peer-id, opened in place, delivered to the device. */
 static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
 			socklen_t from_len)
@@ -383,6 +408,8 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		s->stats.dropped_spoofed++;
 		return;
 	}
+	if (s->params.client_to_client && forward_to_client(s, sess, buf, (size_t)n))
+		return;
 	s->params.hooks.deliver(s->params.hooks.ctx, sess, buf + DATA_OVERHEAD, (size_t)n);
 }
 

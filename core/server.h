@@ -57,7 +57,8 @@ struct server_params {
 	const char *const *ciphers; /* borrowed, the server's preference order */
 	size_t n_ciphers;
 	unsigned ping_interval, ping_timeout; /* our keepalive towards clients, seconds */
-	unsigned reneg_seconds;		      /* our own renegotiation; 0 leaves it to the client */
+	bool client_to_client;	/* clients reach each other inside the server, not via the kernel */
+	unsigned reneg_seconds; /* our own renegotiation; 0 leaves it to the client */
 	uint64_t reneg_bytes;
 	struct server_hooks hooks;
 };

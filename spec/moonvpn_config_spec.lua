@@ -52,7 +52,7 @@ local cases = {
 	{ "an unknown nested key", HEAD .. NET .. TLS .. '  device = { tpye = "tap" },\n}\n',
 		'FILE:5: server.device.tpye: unknown key (did you mean "type"?)' },
 	{ "an unknown key with no close match", HEAD .. NET .. TLS .. "  colour = 1,\n}\n",
-		"FILE:5: server.colour: unknown key (known keys: ciphers, console, device, keepalive, listen, log_level, network, network6, push, renegotiate, routes, tls)" },
+		"FILE:5: server.colour: unknown key (known keys: ciphers, client_to_client, console, device, keepalive, listen, log_level, network, network6, push, renegotiate, routes, tls)" },
 	{ "a wrong enum value", HEAD .. NET .. TLS .. '  device = { type = "tunn" },\n}\n',
 		'FILE:5: server.device.type: "tunn" is not one of "tun", "tap" (did you mean "tun"?)' },
 	{ "an unknown cipher", HEAD .. NET .. TLS .. '  ciphers = { "AES-256-GCM", "AES-256-CBC" },\n}\n',

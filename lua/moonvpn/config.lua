@@ -135,6 +135,7 @@ M.server_schema = S.record({
 	network = { S.cidr { family = 4, min_len4 = 8, max_len4 = 30 }, required = true },
 	network6 = { S.cidr { family = 6, example = '"fd00:8::/64"', min_len6 = 64, max_len6 = 124 } },
 	routes = { S.list(S.cidr(), { unique = true }), default = {} },
+	client_to_client = { S.boolean(), default = false },
 	tls = { tls, required = true },
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
 	keepalive = { keepalive, default = {} },

@@ -99,6 +99,24 @@ end]])
 		end
 	end)
 
+	for _, c2c in ipairs { true, false } do
+		it("lets clients reach each other " .. (c2c and "inside the server with client_to_client"
+			or "only through the kernel without it"), function()
+			topology(2, string.format(', tls_crypt = "%s/tc.key"', mv.pki()),
+				"  client_to_client = " .. tostring(c2c) .. ",")
+			-- The kernel does not forward: only the server itself can pass the packets on.
+			assert(srv:sh("sysctl -qw net.ipv4.ip_forward=0"))
+			local a = connect(1, { wrap = "tls-crypt", cert = "client1" })
+			completed(a)
+			local b = connect(2, { wrap = "tls-crypt", cert = "client2" })
+			completed(b)
+			local ok, out = clients[1]:sh("ping -c 3 -i 0.2 -W 1 10.77.0.3")
+			assert.are.equal(c2c, ok, out)
+			local _, forwarded = mv.console(socket, "stats().data_out")
+			assert.is_true(tonumber(forwarded) >= (c2c and 3 or 0), forwarded)
+		end)
+	end
+
 	for _, case in ipairs {
 		{ "stranger", "client certificate signed by an unknown CA" },
 		{ "expired", "client certificate expired" },

@@ -25,10 +25,10 @@ describe("#netns client mode", function()
 		local config = mv.write_config(mv.server_config(string.format([[
   listen = "udp://10.88.2.1:1194",
   device = { name = "mvs0" },
-  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key", tls_crypt = "%s/tc.key" },
+  tls = { ca = "%s/ca.crt", cert = "%s/%s.crt", key = "%s/%s.key", tls_crypt = "%s/tc.key" },
   %s
   %s
-]], pki, pki, pki, pki, opts.cipher and string.format('ciphers = { "%s" },', opts.cipher) or "",
+]], pki, pki, opts.server_cert or "server", pki, opts.server_cert or "server", pki, opts.cipher and string.format('ciphers = { "%s" },', opts.cipher) or "",
 			opts.moonvpn_extra or ""), { tls = false }), "server.lua")
 		return { mv.bin, config }
 	end
@@ -40,7 +40,8 @@ describe("#netns client mode", function()
 		assert(server:wait_log(ready, 10), server:output())
 	end
 
-	-- kind: "openvpn" or "moonvpn"; opts: cipher, client_extra, stock_extra, moonvpn_extra.
+	-- kind: "openvpn" or "moonvpn"; opts: cipher, client_extra, stock_extra, moonvpn_extra,
+	-- server_cert (its name in the PKI), refused (the client is not expected to connect).
 	local function start(kind, opts)
 		opts = opts or {}
 		srv, cli = netns.new(), netns.new()
@@ -56,6 +57,7 @@ describe("#netns client mode", function()
   %s
 ]], socket, pki, pki, pki, pki, opts.client_extra or ""), { tls = false }), "client.lua")
 		client = cli:spawn({ mv.bin, config })
+		if opts.refused then return end
 		local ok, out = client:wait_log("connected, address", 20)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
 	end
@@ -103,6 +105,15 @@ describe("#netns client mode", function()
 			end)
 		end
 	end
+
+	it("refuses a server whose certificate lacks the serverAuth key usage, and keeps trying", function()
+		start("moonvpn", { server_cert = "client2", refused = true })
+		local ok, out = client:wait_log("server certificate has the wrong key usage", 10)
+		assert(ok, out)
+		assert.falsy(out:find("connected, address", 1, true), out)
+		ok, out = client:wait_log("reconnecting in", 5)
+		assert(ok, out)
+	end)
 
 	it("tells a stock server it leaves (EXIT), so the server frees its address at once", function()
 		start("openvpn")

@@ -105,6 +105,16 @@ describe("#netns data channel, stock client to moonvpn server", function()
 		end)
 	end
 
+	it("renegotiates after renegotiate.bytes of traffic on one key, losing no TCP data", function()
+		start("  renegotiate = { seconds = 0, bytes = 3000000 },", "reneg-sec 0\n")
+		local iperf = srv:spawn({ "iperf3", "-s", "-1", "-B", "10.77.0.1", "--forceflush" })
+		assert(iperf:wait_log("Server listening", 5))
+		local ok, out = cli:sh("iperf3 -c 10.77.0.1 -t 3 -f m")
+		assert(ok, out)
+		assert.truthy(engine:output():find("renegotiating: key 1", 1, true), engine:output())
+		assert.truthy(engine:output():find("data now on key 1", 1, true), engine:output())
+	end)
+
 	it("renegotiates after a reload replaced the certificates it started with", function()
 		-- The sessions hold their own reference to the TLS context and cipher list:
 		-- under ASan, a use of the freed ones would kill the engine here.

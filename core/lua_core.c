@@ -91,12 +91,7 @@ static int l_core_prefix_host(lua_State *L)
 
 enum { BUDGET_STEP = 1000 };
 
-struct budget {
-	lua_Integer limit;
-	lua_Integer remaining;
-	bool active;
-	bool exhausted;
-};
+#define budget lua_core_budget
 
 static struct budget *get_budget(lua_State *L)
 {
@@ -138,6 +133,26 @@ void lua_core_install_budget_hook(lua_State *L)
 {
 	get_budget(L);
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_STEP);
+}
+
+void lua_core_budget_enter(lua_State *L, lua_Integer limit, lua_Integer remaining,
+			   struct lua_core_budget *saved)
+{
+	struct budget *b = get_budget(L);
+
+	*saved = *b;
+	*b = (struct budget){ .limit = limit, .remaining = remaining, .active = true };
+}
+
+bool lua_core_budget_leave(lua_State *L, const struct lua_core_budget *saved,
+			   lua_Integer *remaining)
+{
+	struct budget *b = get_budget(L);
+	bool exhausted = b->exhausted;
+
+	*remaining = b->remaining;
+	*b = *saved;
+	return exhausted;
 }
 
 /* run_budgeted(instructions, fn, ...) -> true, results... | false, message (like pcall) */

@@ -16,6 +16,7 @@
 #include "device.h"
 #include "ip.h"
 #include "log.h"
+#include "tls.h"
 
 enum { CONFIG_DEVICE_ADDRS_MAX = 2 /* the server's IPv4 and IPv6 addresses */ };
 
@@ -47,6 +48,7 @@ struct config {
 	char *tls_auth_key;			     /* NULL unless tls-auth */
 	int tls_auth_direction;			     /* 0, 1 or -1 for none */
 	char *tls_crypt_key;			     /* NULL unless tls-crypt */
+	enum tls_peer_cert client_cert;		     /* server: auth.certificate */
 	char **ciphers;				     /* data ciphers in preference order */
 	size_t n_ciphers;
 	unsigned keepalive_interval, keepalive_timeout; /* seconds, as pushed */

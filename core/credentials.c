@@ -58,7 +58,7 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 		     char *err, size_t errlen)
 {
 	struct tls_config tc = { cfg->role == CONFIG_CLIENT ? TLS_CLIENT : TLS_SERVER, cfg->tls_ca,
-				 cfg->tls_cert, cfg->tls_key, cfg->tls_crl };
+				 cfg->tls_cert, cfg->tls_key, cfg->tls_crl, cfg->client_cert };
 	int rc;
 
 	memset(out, 0, sizeof(*out));

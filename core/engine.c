@@ -175,9 +175,20 @@ static void watch_device(struct engine *e)
 	ev_io_start(e->loop, &e->device_watcher);
 }
 
-static int on_client_connect(void *ctx, struct session *s, struct session_push *push)
+static void on_client_decided(void *ctx, struct session *s, struct session_push *push,
+			      const char *reason)
 {
-	return script_client_connect(((struct engine *)ctx)->script, s, push);
+	struct engine *e = ctx;
+
+	if (push)
+		server_admit(e->server, s, push);
+	else
+		session_refuse(s, reason);
+}
+
+static void on_client_connect(void *ctx, struct session *s)
+{
+	script_client_connect(((struct engine *)ctx)->script, s, on_client_decided, ctx);
 }
 
 static void on_client_ended(void *ctx, struct session *s, const char *reason)
@@ -188,7 +199,7 @@ static void on_client_ended(void *ctx, struct session *s, const char *reason)
 	log_info(&e->log, "session", "%s%s%s%s: session ended: %s",
 		 udp_addr_format(session_peer(s), who, sizeof(who)), session_cn(s)[0] ? " (" : "",
 		 session_cn(s), session_cn(s)[0] ? ")" : "", reason);
-	script_client_disconnect(e->script, s);
+	script_client_disconnect(e->script, s, reason);
 }
 
 static int open_server(struct engine *e, const struct config *cfg, struct credentials *cr,
@@ -530,6 +541,7 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 fail_credentials:
 	credentials_clear(&fresh);
 fail:
+	script_discard_config(e->script);
 	config_free(cfg);
 	return rc;
 }

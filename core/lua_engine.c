@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -224,6 +225,47 @@ static int l_engine_clients(lua_State *L)
 	return 1;
 }
 
+/* log(level, message): one log line from the operator's Lua ("lua" subsystem). */
+static int l_engine_log(lua_State *L)
+{
+	struct engine *e = *(struct engine **)lua_getextraspace(L);
+	const char *name = luaL_checkstring(L, 1);
+	const char *msg = luaL_checkstring(L, 2);
+	enum log_level level;
+
+	if (!log_level_parse(name, &level))
+		return luaL_argerror(L, 1, "expected error, warn, info, debug or trace");
+	if (e)
+		log_write(&e->log, level, "lua", "%s", msg);
+	else
+		fprintf(stderr, "%s\n", msg);
+	return 0;
+}
+
+/* kick(peer_id, reason, reconnect) -> true | false (no such client) */
+static int l_engine_kick(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	lua_Integer id = luaL_checkinteger(L, 1);
+	const char *reason = luaL_optstring(L, 2, "");
+	struct session *sess = e->server && id >= 0 && id < SERVER_SESSIONS_MAX
+				       ? server_find(e->server, (uint32_t)id)
+				       : NULL;
+
+	if (sess) {
+		char clean[SESSION_REASON_MAX];
+		size_t j = 0;
+
+		/* The reason travels in a control message: printable, no commas. */
+		for (const char *p = reason; *p && j + 1 < sizeof(clean); p++)
+			clean[j++] = (*p < 0x20 || *p > 0x7e || *p == ',') ? ' ' : *p;
+		clean[j] = '\0';
+		session_kick(sess, clean, lua_toboolean(L, 3));
+	}
+	lua_pushboolean(L, sess != NULL);
+	return 1;
+}
+
 /* config() -> the active configuration table (a copy is not needed: it is data) */
 static int l_engine_config(lua_State *L)
 {
@@ -282,6 +324,8 @@ static const luaL_Reg engine_funcs[] = {
 	{ "status", l_engine_status },
 	{ "stats", l_engine_stats },
 	{ "clients", l_engine_clients },
+	{ "kick", l_engine_kick },
+	{ "log", l_engine_log },
 	{ "config", l_engine_config },
 	{ "reload", l_engine_reload },
 	{ "log_level", l_engine_log_level },

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "lua_config.h"
 #include "lua_core.h"
+#include "lua_hook.h"
 #include "script.h"
 #include "udp.h"
 
@@ -19,12 +20,26 @@ enum {
 	SCRIPT_MEMORY_MAX_BYTES = 512 * 1024 * 1024,
 };
 
-#define REG_REQUIRE "moonvpn.require"
+#define REG_REQUIRE	   "moonvpn.require"
+#define REG_PENDING_OBJECT "moonvpn.config.pending_object"
+#define REG_ACTIVE_OBJECT  "moonvpn.config.active_object"
+
+/* A client's auth/connect hooks in flight. */
+struct admission {
+	struct script *script;
+	struct session *sess;
+	struct hook_call *call; /* NULL once decided */
+	script_decided_fn decided;
+	void *ctx;
+};
 
 struct script {
 	lua_State *L;
 	struct engine *engine;
 	size_t memory_used;
+	struct hook_runtime *hooks;			  /* NULL without an engine (--check) */
+	unsigned generation;				  /* of the configuration being loaded */
+	struct admission admissions[SERVER_SESSIONS_MAX]; /* by peer-id */
 };
 
 /* lua_Alloc with a cap (style guide section 1.7). */
@@ -97,11 +112,17 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 	luaL_openlibs(s->L);
 	preload(s->L, "moonvpn.core", luaopen_moonvpn_core);
 	preload(s->L, "moonvpn.engine", luaopen_moonvpn_engine);
+	preload(s->L, "moonvpn.hook", luaopen_moonvpn_hook);
 	set_paths(s->L, root);
 	/* The engine's own calls use this require, whatever a console user does to _G. */
 	lua_getglobal(s->L, "require");
 	lua_setfield(s->L, LUA_REGISTRYINDEX, REG_REQUIRE);
 	lua_core_install_budget_hook(s->L);
+	if (engine && !(s->hooks = hook_runtime_new(s->L, engine->loop, &engine->log))) {
+		snprintf(err, errlen, "out of memory creating the hook runtime");
+		script_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -109,6 +130,7 @@ void script_free(struct script *s)
 {
 	if (!s)
 		return;
+	hook_runtime_free(s->hooks);
 	lua_close(s->L);
 	free(s);
 }
@@ -177,6 +199,8 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 	int base = push_call(L, "moonvpn.config", "load");
 	int rc = -EINVAL;
 
+	if (s->hooks)
+		s->generation = hook_generation_open(s->hooks);
 	if (base < 0) {
 		copy_error(L, err, errlen);
 		goto out;
@@ -194,18 +218,62 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 	if (rc == 0) {
 		lua_pushvalue(L, -2);
 		lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
+		lua_getfield(L, -1, "object"); /* the object vpn.server returned */
+		lua_setfield(L, LUA_REGISTRYINDEX, REG_PENDING_OBJECT);
 	}
 out:
 	lua_settop(L, top);
+	if (rc < 0 && s->hooks)
+		hook_generation_abandon(s->hooks, s->generation);
 	return rc;
+}
+
+static void move_field(lua_State *L, const char *from, const char *to)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, from);
+	lua_setfield(L, LUA_REGISTRYINDEX, to);
+	lua_pushnil(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, from);
+}
+
+/* Reads cfg.hooks into the runtime's limits. */
+static void apply_hook_limits(struct script *s)
+{
+	lua_State *L = s->L;
+	struct hook_limits limits = { HOOK_TIMEOUT_DEFAULT_SECONDS, HOOK_INSTRUCTIONS_DEFAULT };
+
+	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+	if (lua_istable(L, -1) && lua_getfield(L, -1, "hooks") == LUA_TTABLE) {
+		lua_getfield(L, -1, "timeout");
+		lua_getfield(L, -2, "instructions");
+		if (lua_isnumber(L, -2))
+			limits.timeout = lua_tonumber(L, -2);
+		if (lua_isinteger(L, -1))
+			limits.instructions = lua_tointeger(L, -1);
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 2);
+	hook_runtime_set_limits(s->hooks, &limits);
 }
 
 void script_commit_config(struct script *s)
 {
-	lua_getfield(s->L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
-	lua_setfield(s->L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+	move_field(s->L, SCRIPT_REG_PENDING_CONFIG, SCRIPT_REG_ACTIVE_CONFIG);
+	move_field(s->L, REG_PENDING_OBJECT, REG_ACTIVE_OBJECT);
+	if (s->hooks) {
+		hook_generation_commit(s->hooks, s->generation);
+		apply_hook_limits(s);
+	}
+}
+
+void script_discard_config(struct script *s)
+{
 	lua_pushnil(s->L);
 	lua_setfield(s->L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
+	lua_pushnil(s->L);
+	lua_setfield(s->L, LUA_REGISTRYINDEX, REG_PENDING_OBJECT);
+	if (s->hooks)
+		hook_generation_abandon(s->hooks, s->generation);
 }
 
 static void set_int(lua_State *L, const char *name, lua_Integer v)
@@ -220,14 +288,32 @@ static void set_str(lua_State *L, const char *name, const char *v)
 	lua_setfield(L, -2, name);
 }
 
-/* The client table moonvpn.clients.connect() receives. */
+/* "AB:CD:..." as OpenVPN prints certificate digests. */
+static void push_fingerprint(lua_State *L, const uint8_t *fp)
+{
+	char hex[TLS_FINGERPRINT_LEN * 3];
+
+	if (!fp) {
+		lua_pushliteral(L, "");
+		return;
+	}
+	for (size_t i = 0; i < TLS_FINGERPRINT_LEN; i++)
+		snprintf(hex + 3 * i, 4, "%02X%s", fp[i], i + 1 < TLS_FINGERPRINT_LEN ? ":" : "");
+	lua_pushstring(L, hex);
+}
+
+/* The info table moonvpn.clients.admit() receives. */
 static void push_client_info(lua_State *L, struct session *sess)
 {
 	char peer[UDP_ADDR_TEXT_MAX];
 
-	lua_createtable(L, 0, 7);
+	lua_createtable(L, 0, 13);
 	set_int(L, "peer_id", session_peer_id(sess));
 	set_str(L, "cn", session_cn(sess));
+	set_str(L, "subject", session_peer_subject(sess));
+	set_str(L, "serial", session_peer_serial(sess));
+	push_fingerprint(L, session_peer_fingerprint(sess));
+	lua_setfield(L, -2, "fingerprint");
 	set_str(L, "peer", udp_addr_format(session_peer(sess), peer, sizeof(peer)));
 	set_str(L, "cipher", session_cipher(sess));
 	set_int(L, "iv_proto", session_iv_proto(sess));
@@ -235,24 +321,30 @@ static void push_client_info(lua_State *L, struct session *sess)
 	lua_setfield(L, -2, "iv_mtu");
 	lua_pushboolean(L, session_ncp(sess));
 	lua_setfield(L, -2, "ncp");
+	set_str(L, "username", session_username(sess));
+	set_str(L, "password", session_password(sess));
+	set_str(L, "peer_info", session_peer_info(sess));
 }
 
-/* Copies connect()'s results (address, messages, address6) into push; -1 and a reason when refused.
- */
-static int read_admission(lua_State *L, struct session_push *push)
+static void copy_string(lua_State *L, int idx, char *out, size_t cap)
 {
-	if (lua_isstring(L, -1))
-		snprintf(push->address6, sizeof(push->address6), "%s", lua_tostring(L, -1));
-	lua_pop(L, 1);
-	if (!lua_isstring(L, -2)) {
-		const char *why = lua_tostring(L, -1);
+	snprintf(out, cap, "%s", lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : "");
+}
 
-		snprintf(push->reason, sizeof(push->reason), "%s", why ? why : "");
+/*
+ * admit()'s results at base+1..base+4 (address, messages, address6, routes)
+ * into push: 0, or -1 with the reason (base+2) when refused.
+ */
+static int read_admission(lua_State *L, int base, struct session_push *push)
+{
+	if (lua_type(L, base + 1) != LUA_TSTRING) {
+		copy_string(L, base + 2, push->reason, sizeof(push->reason));
 		return -1;
 	}
-	snprintf(push->address, sizeof(push->address), "%s", lua_tostring(L, -2));
+	copy_string(L, base + 1, push->address, sizeof(push->address));
+	copy_string(L, base + 3, push->address6, sizeof(push->address6));
 	for (lua_Integer i = 1; i <= SESSION_PUSH_MESSAGES_MAX; i++) {
-		if (lua_geti(L, -1, i) != LUA_TSTRING) {
+		if (lua_geti(L, base + 2, i) != LUA_TSTRING) {
 			lua_pop(L, 1);
 			break;
 		}
@@ -264,43 +356,113 @@ static int read_admission(lua_State *L, struct session_push *push)
 	return 0;
 }
 
-int script_client_connect(struct script *s, struct session *sess, struct session_push *push)
+static void admission_done(void *ctx, lua_State *co, int nres, const char *error)
 {
-	lua_State *L = s->L;
-	int top = lua_gettop(L);
-	int base = push_call(L, "moonvpn.clients", "connect");
-	int rc = -1;
+	struct admission *a = ctx;
+	struct session_push push = { 0 };
+	struct session *sess = a->sess;
+	int base;
 
-	if (base > 0) {
-		lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
-		push_client_info(L, sess);
-		if (lua_pcall(L, 2, 3, base) == LUA_OK) {
-			rc = read_admission(L, push);
-			goto out;
-		}
+	a->call = NULL;
+	a->sess = NULL;
+	if (error) {
+		/* The operator's bug is logged (by the runtime), not told to the client. */
+		a->decided(a->ctx, sess, NULL, "authentication failed");
+		return;
 	}
-	/* A failure in our own Lua is logged, never sent to the client. */
-	if (s->engine)
-		log_error(&s->engine->log, "script", "moonvpn.clients.connect failed: %s",
-			  lua_tostring(L, -1));
-	snprintf(push->reason, sizeof(push->reason), "internal server error");
-out:
-	lua_settop(L, top);
-	return rc;
+	base = lua_gettop(co) - nres;
+	lua_settop(co, base + 4);
+	if (read_admission(co, base, &push) < 0) {
+		a->decided(a->ctx, sess, NULL, push.reason);
+		return;
+	}
+	a->decided(a->ctx, sess, &push, NULL);
+	for (size_t i = 0; i < push.n_messages; i++)
+		free(push.messages[i]); /* whatever the decision did not take */
 }
 
-void script_client_disconnect(struct script *s, struct session *sess)
+void script_client_connect(struct script *s, struct session *sess, script_decided_fn decided,
+			   void *ctx)
 {
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
-	int base = push_call(L, "moonvpn.clients", "disconnect");
+	struct admission *a = &s->admissions[session_peer_id(sess)];
+	int base = push_call(L, "moonvpn.clients", "admit");
 
-	if (base > 0) {
-		lua_pushinteger(L, session_peer_id(sess));
-		if (lua_pcall(L, 1, 0, base) != LUA_OK && s->engine)
-			log_error(&s->engine->log, "script",
-				  "moonvpn.clients.disconnect failed: %s", lua_tostring(L, -1));
+	*a = (struct admission){ s, sess, NULL, decided, ctx };
+	if (base < 0 || !s->hooks) {
+		log_error(&s->engine->log, "script", "moonvpn.clients.admit: %s",
+			  base < 0 ? lua_tostring(L, -1) : "no hook runtime");
+		lua_settop(L, top);
+		a->sess = NULL;
+		decided(ctx, sess, NULL, "internal server error");
+		return;
 	}
+	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
+	lua_getfield(L, -1, "on");
+	lua_remove(L, -2);
+	push_client_info(L, sess);
+	a->call = (struct hook_call *)1; /* pending until admission_done says otherwise */
+	struct hook_call *call =
+		hook_call_start(s->hooks, L, 3, "on.auth/on.connect", admission_done, a);
+	if (a->call)
+		a->call = call;
+	lua_settop(L, top);
+}
+
+static void set_num(lua_State *L, const char *name, lua_Number v)
+{
+	lua_pushnumber(L, v);
+	lua_setfield(L, -2, name);
+}
+
+static void push_end_stats(lua_State *L, struct session *sess, double now)
+{
+	const struct session_counters *c = session_counters(sess);
+
+	lua_createtable(L, 0, 5);
+	set_int(L, "bytes_in", (lua_Integer)c->bytes_in);
+	set_int(L, "bytes_out", (lua_Integer)c->bytes_out);
+	set_int(L, "packets_in", (lua_Integer)c->packets_in);
+	set_int(L, "packets_out", (lua_Integer)c->packets_out);
+	set_num(L, "duration", now - session_connected_at(sess));
+}
+
+void script_client_disconnect(struct script *s, struct session *sess, const char *reason)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	struct admission *a = &s->admissions[session_peer_id(sess)];
+	int base;
+
+	if (a->sess == sess && a->call) /* it left while its hooks ran: they end here */
+		hook_call_cancel(a->call);
+	if (a->sess == sess)
+		a->sess = NULL;
+	base = push_call(L, "moonvpn.clients", "ended");
+	if (base < 0)
+		goto fail;
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
+	if (lua_istable(L, -1))
+		lua_getfield(L, -1, "on");
+	else
+		lua_pushnil(L);
+	lua_remove(L, -2);
+	lua_pushinteger(L, session_peer_id(sess));
+	push_end_stats(L, sess, s->hooks ? ev_now(s->engine->loop) : 0);
+	if (lua_pcall(L, 3, 2, base) != LUA_OK)
+		goto fail;
+	/* on.disconnect(client, reason), when the client had been admitted and it is set. */
+	if (lua_isfunction(L, -2) && s->hooks) {
+		lua_pushstring(L, reason);
+		hook_call_start(s->hooks, L, 2, "on.disconnect", NULL, NULL);
+	}
+	lua_settop(L, top);
+	return;
+fail:
+	log_error(&s->engine->log, "script", "moonvpn.clients.ended failed: %s",
+		  lua_tostring(L, -1));
 	lua_settop(L, top);
 }
 

@@ -44,15 +44,31 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 /* The configuration last loaded becomes the active one (what config() shows). */
 void script_commit_config(struct script *s);
 
-/*
- * A client finished its key exchange: moonvpn.clients leases its address
- * and builds its PUSH_REPLY (0), or refuses it with push->reason (-1).
- */
-int script_client_connect(struct script *s, struct session *sess, struct session_push *push)
-	__attribute__((warn_unused_result));
+/* The configuration last loaded is not going to be committed (the engine could not apply it). */
+void script_discard_config(struct script *s);
 
-/* A client's session ended: its address goes back to the pool. */
-void script_client_disconnect(struct script *s, struct session *sess);
+/*
+ * The decision on a client: push (its address and PUSH_REPLY, to be taken
+ * by session_admit) when let in, else NULL and the reason it is told.
+ */
+typedef void (*script_decided_fn)(void *ctx, struct session *sess, struct session_push *push,
+				  const char *reason);
+
+/*
+ * A client finished its key exchange: moonvpn.clients.admit runs the
+ * operator's on.auth and on.connect in a hook coroutine, leases its
+ * address and builds its PUSH_REPLY. decided is called once, now or from
+ * the loop later, unless the session ends first (script_client_disconnect).
+ */
+void script_client_connect(struct script *s, struct session *sess, script_decided_fn decided,
+			   void *ctx);
+
+/*
+ * A client's session ended: hooks still deciding on it are cancelled, its
+ * addresses go back to the pool and, if it had been admitted, on.disconnect
+ * runs with the reason.
+ */
+void script_client_disconnect(struct script *s, struct session *sess, const char *reason);
 
 /* Console sessions, one per connected client. */
 void script_console_open(struct script *s, unsigned id);

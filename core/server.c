@@ -115,14 +115,19 @@ static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire
 						: sizeof(struct sockaddr_in));
 }
 
-static int on_session_connect(void *ctx, struct session *sess, struct session_push *push)
+static void on_session_connect(void *ctx, struct session *sess)
 {
 	struct server *s = ctx;
-	int rc = s->params.hooks.connect(s->params.hooks.ctx, sess, push);
 
-	if (rc == 0)
-		index_session(s, session_peer_id(sess), push);
-	return rc;
+	s->params.hooks.connect(s->params.hooks.ctx, sess);
+}
+
+void server_admit(struct server *s, struct session *sess, struct session_push *push)
+{
+	if (session_state(sess) != SESSION_AUTH)
+		return;
+	index_session(s, session_peer_id(sess), push);
+	session_admit(sess, push);
 }
 
 static void on_session_ended(void *ctx, struct session *sess, const char *reason)
@@ -670,6 +675,11 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 size_t server_session_count(const struct server *s)
 {
 	return s->n_sessions;
+}
+
+struct session *server_find(const struct server *s, uint32_t peer_id)
+{
+	return peer_id < SERVER_SESSIONS_MAX ? s->sessions[peer_id] : NULL;
 }
 
 struct session *server_session(const struct server *s, size_t i)

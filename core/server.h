@@ -43,7 +43,8 @@ enum {
 
 /* What the engine decides for the server: admission (Lua) and the end of a client. */
 struct server_hooks {
-	int (*connect)(void *ctx, struct session *s, struct session_push *push);
+	/* A client finished its key exchange: server_admit or session_refuse, now or later. */
+	void (*connect)(void *ctx, struct session *s);
 	void (*ended)(void *ctx, struct session *s, const char *reason);
 	/* A decrypted packet from a client, for the device. */
 	void (*deliver)(void *ctx, struct session *s, const uint8_t *packet, size_t len);
@@ -115,6 +116,9 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *c, const struct server_params *params, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
 
+/* Lets a client that is SESSION_AUTH in with its addresses and PUSH_REPLY (taken from push). */
+void server_admit(struct server *s, struct session *sess, struct session_push *push);
+
 /* The client that has this VPN address, or NULL. */
 struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr);
 
@@ -123,6 +127,9 @@ struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_
  * the client that owns its destination; counts it as unroutable otherwise.
  */
 void server_route_from_device(struct server *s, uint8_t *pkt, size_t len);
+
+/* The session with this peer-id, or NULL. */
+struct session *server_find(const struct server *s, uint32_t peer_id);
 
 /* The connected clients: sessions[0..n). */
 size_t server_session_count(const struct server *s);

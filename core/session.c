@@ -19,6 +19,7 @@ enum {
 	CONTROL_HEADER_MAX = PROTO_HEADER_LEN + 1 + 4 * 4 + PROTO_SID_LEN + 4,
 	PIGGYBACK_ACKS_MAX = 4,
 	AUTH_FAILED_LINGER_SECONDS = 5, /* time for AUTH_FAILED to arrive before we go */
+	KICK_LINGER_SECONDS = 2,	/* and for HALT or RESTART */
 	IV_PROTO_REQUEST_PUSH = 4,
 	PUSH_REQUEST_SECONDS = 5, /* a client repeats PUSH_REQUEST until answered, as 2.6 */
 	IV_PROTO_TLS_KEY_EXPORT = 8,
@@ -79,6 +80,7 @@ struct session {
 	ev_tstamp last_push;	   /* when PUSH_REPLY was last sent: once per second */
 	ev_tstamp lame_duck_until; /* the non-current key state is cleared then */
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */
+	bool certless;				  /* key 0 came without a certificate */
 	struct session_counters counters;
 	char end_reason[SESSION_REASON_MAX];
 };
@@ -374,11 +376,31 @@ static int install_data_key(struct session *s, struct key_state *ks)
 
 static void admit(struct session *s)
 {
-	memset(&s->push, 0, sizeof(s->push));
-	if (s->p.ops->connect(s->p.ctx, s, &s->push) < 0) {
-		refuse(s, s->push.reason);
+	s->state = SESSION_AUTH;
+	s->p.ops->connect(s->p.ctx, s);
+}
+
+/* The password is not kept past the decision. */
+static void forget_password(struct session *s)
+{
+	struct km2_string *pw = &current_ks(s)->client_km.password;
+
+	if (pw->text)
+		crypto_wipe((char *)pw->text, pw->len);
+	*pw = (struct km2_string){ 0 };
+}
+
+void session_admit(struct session *s, struct session_push *push)
+{
+	if (s->state != SESSION_AUTH) {
+		for (size_t i = 0; i < push->n_messages; i++)
+			free(push->messages[i]);
 		return;
 	}
+	forget_password(s);
+	s->state = SESSION_ACTIVE;
+	s->push = *push;
+	memset(push, 0, sizeof(*push));
 	snprintf(s->address, sizeof(s->address), "%s", s->push.address);
 	if (!ip_addr_parse(&s->vpn_addr, s->address))
 		memset(&s->vpn_addr, 0, sizeof(s->vpn_addr));
@@ -389,6 +411,17 @@ static void admit(struct session *s)
 	/* A client that announces REQUEST_PUSH gets the reply without asking (2.6 does so). */
 	if (s->iv_proto & IV_PROTO_REQUEST_PUSH)
 		send_push(s);
+	flush(s);
+}
+
+void session_refuse(struct session *s, const char *reason)
+{
+	if (s->state != SESSION_AUTH)
+		return;
+	forget_password(s);
+	s->state = SESSION_ACTIVE; /* answers PUSH_REQUEST with AUTH_FAILED until it closes */
+	refuse(s, reason);
+	flush(s);
 }
 
 /* The first key exchange decides the session: features, cipher, admission. */
@@ -403,7 +436,7 @@ static void first_key_exchange(struct session *s, struct key_state *ks)
 	s->ncp = km2_peer_info_get(info, "IV_CIPHERS", NULL, 0) ||
 		 (km2_peer_info_get(info, "IV_NCP", value, sizeof(value)) && atoi(value) >= 2);
 	s->use_ekm = s->iv_proto & IV_PROTO_TLS_KEY_EXPORT;
-	s->state = SESSION_ACTIVE;
+	s->state = SESSION_AUTH;
 	s->deadline = now(s) + 1e9; /* from here keepalive decides */
 	/* Our key-method-2 goes first in any case: a refusal follows it, never replaces it. */
 	if (exchange_keys(s, ks) < 0) {
@@ -412,7 +445,7 @@ static void first_key_exchange(struct session *s, struct key_state *ks)
 	}
 	cipher = ncp_select(s->p.ciphers, s->p.n_ciphers, info, &ks->client_km.options);
 	if (!cipher) {
-		refuse(s, "Data channel cipher negotiation failed (no shared cipher)");
+		session_refuse(s, "Data channel cipher negotiation failed (no shared cipher)");
 		return;
 	}
 	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
@@ -597,7 +630,10 @@ static void handle_server_message(struct session *s, const char *msg)
 
 static void handle_client_message(struct session *s, const char *msg)
 {
-	if (strcmp(msg, "PUSH_REQUEST") == 0)
+	if (strcmp(msg, "PUSH_REQUEST") == 0 && s->state == SESSION_AUTH)
+		log_debug(s->p.log, "session", "%s: PUSH_REQUEST waits for the auth decision",
+			  s->who);
+	else if (strcmp(msg, "PUSH_REQUEST") == 0)
 		send_push(s);
 	else if (strcmp(msg, "EXIT") == 0)
 		close_later(s, 0, "%s", "the client sent EXIT");
@@ -674,12 +710,15 @@ static bool same_identity(struct session *s, const struct key_state *ks)
 {
 	const uint8_t *fp = tls_session_peer_fingerprint(ks->tls);
 
-	if (!fp)
-		return false;
 	if (s->state == SESSION_TLS) {
-		memcpy(s->fingerprint, fp, sizeof(s->fingerprint));
+		/* Without one only where auth.certificate lets it (TLS refused the rest). */
+		s->certless = !fp;
+		if (fp)
+			memcpy(s->fingerprint, fp, sizeof(s->fingerprint));
 		return true;
 	}
+	if (!fp || s->certless)
+		return !fp && s->certless;
 	return crypto_equal(fp, s->fingerprint, sizeof(s->fingerprint));
 }
 
@@ -921,7 +960,8 @@ int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct 
 	struct key_state *ks = find_ks(s, proto_key_id(pkt[0]));
 	int n;
 
-	if (!ks || ks->phase != KEY_PHASE_READY || s->state == SESSION_CLOSING)
+	if (!ks || ks->phase != KEY_PHASE_READY || s->state == SESSION_CLOSING ||
+	    s->state == SESSION_AUTH)
 		return DATA_EAUTH;
 	n = data_open(&ks->data, pkt, len);
 	if (n < 0)
@@ -1035,6 +1075,23 @@ void session_notify_exit(struct session *s)
 	flush(s);
 }
 
+void session_kick(struct session *s, const char *reason, bool reconnect)
+{
+	char msg[SESSION_REASON_MAX + 8];
+
+	if (s->state == SESSION_ACTIVE || s->state == SESSION_AUTH) {
+		if (reconnect)
+			snprintf(msg, sizeof(msg), "RESTART");
+		else
+			snprintf(msg, sizeof(msg), reason[0] ? "HALT,%s" : "HALT", reason);
+		send_message(s, msg);
+		flush(s);
+	}
+	/* A moment for the message to arrive; the session is closed (no data) meanwhile. */
+	close_later(s, KICK_LINGER_SECONDS, "kicked by the operator%s%s", reason[0] ? ": " : "",
+		    reason);
+}
+
 bool session_auth_failed(const struct session *s)
 {
 	return s->client && s->client->auth_failed;
@@ -1048,6 +1105,47 @@ const struct push_options *session_pushed(const struct session *s)
 const struct session_counters *session_counters(const struct session *s)
 {
 	return &s->counters;
+}
+
+static const char *km2_text(const struct km2_string *str)
+{
+	return str->text ? str->text : "";
+}
+
+const char *session_username(const struct session *s)
+{
+	return km2_text(&s->ks[s->current].client_km.username);
+}
+
+const char *session_password(const struct session *s)
+{
+	return km2_text(&s->ks[s->current].client_km.password);
+}
+
+const char *session_peer_info(const struct session *s)
+{
+	return km2_text(&s->ks[s->current].client_km.peer_info);
+}
+
+const char *session_peer_subject(const struct session *s)
+{
+	const struct tls_session *t = s->ks[s->current].tls;
+
+	return t ? tls_session_peer_subject(t) : "";
+}
+
+const char *session_peer_serial(const struct session *s)
+{
+	const struct tls_session *t = s->ks[s->current].tls;
+
+	return t ? tls_session_peer_serial(t) : "";
+}
+
+const uint8_t *session_peer_fingerprint(const struct session *s)
+{
+	const struct tls_session *t = s->ks[s->current].tls;
+
+	return t ? tls_session_peer_fingerprint(t) : NULL;
 }
 
 bool session_is_peer(const struct session *s, const struct sockaddr *addr, socklen_t len)

@@ -41,6 +41,7 @@ enum {
 	X(SESSION_RESET, "reset")               \
 	X(SESSION_TLS, "tls-handshake")         \
 	X(SESSION_KEY_EXCHANGE, "key-exchange") \
+	X(SESSION_AUTH, "authenticating")       \
 	X(SESSION_ACTIVE, "active")             \
 	X(SESSION_CLOSING, "closing")
 
@@ -58,7 +59,7 @@ enum session_role {
 	SESSION_ROLE_CLIENT,
 };
 
-/* What ops->connect fills in to let a client in. */
+/* What session_admit gets to let a client in (session_refuse only needs reason). */
 struct session_push {
 	char *messages[SESSION_PUSH_MESSAGES_MAX]; /* malloc'd PUSH_REPLY texts, owned by the
 						      session after */
@@ -70,8 +71,12 @@ struct session_push {
 
 struct session_ops {
 	void (*send)(void *ctx, struct session *s, const uint8_t *wire, size_t len);
-	/* TLS and key exchange are done: return 0 and fill push, or -1 and push->reason. */
-	int (*connect)(void *ctx, struct session *s, struct session_push *push);
+	/*
+	 * TLS and key exchange are done: decide, now or later, with session_admit
+	 * or session_refuse. Until then the session is SESSION_AUTH: the client's
+	 * PUSH_REQUESTs wait and its data is dropped (2.6's deferred auth).
+	 */
+	void (*connect)(void *ctx, struct session *s);
 	/* The session ended (freed right after); reason for the log. */
 	void (*ended)(void *ctx, struct session *s, const char *reason);
 	/* Client: the server's PUSH_REPLY, complete; return 0 once applied, -1 to give up. */
@@ -117,6 +122,25 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 
 /* Closes the TLS session and stops timers; NULL is a no-op. Does not call ops->ended. */
 void session_free(struct session *s);
+
+/*
+ * The admission decision for a SESSION_AUTH session (ignored otherwise, e.g.
+ * for one that already ended). session_admit takes push->messages; a refused
+ * client gets AUTH_FAILED,<reason> and the session ends a few seconds later.
+ * Either may be called from ops->connect itself.
+ */
+void session_admit(struct session *s, struct session_push *push);
+void session_refuse(struct session *s, const char *reason);
+
+/* What the client sent in its key-method-2 message: "" when absent. Valid until admitted. */
+const char *session_username(const struct session *s);
+const char *session_password(const struct session *s);
+/* Its peer-info text, "NAME=value\n..." ("" when absent). */
+const char *session_peer_info(const struct session *s);
+/* The client certificate: subject (RFC 2253), serial (hex), SHA-256 (NULL before TLS). */
+const char *session_peer_subject(const struct session *s);
+const char *session_peer_serial(const struct session *s);
+const uint8_t *session_peer_fingerprint(const struct session *s);
 
 bool session_is_peer(const struct session *s, const struct sockaddr *addr, socklen_t len);
 enum session_state session_state(const struct session *s);
@@ -167,6 +191,13 @@ const struct session_counters *session_counters(const struct session *s);
  * server negotiated cc-exit, so the server frees its address at once.
  */
 void session_notify_exit(struct session *s);
+
+/*
+ * The operator ends this client's session: HALT,<reason> (the client
+ * stops) or, with reconnect, RESTART (it comes back at once), then the
+ * session closes.
+ */
+void session_kick(struct session *s, const char *reason, bool reconnect);
 
 /* Renegotiate when the current key is older than seconds or has carried bytes (0: never). */
 void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t bytes);

@@ -24,6 +24,8 @@ struct tls_session {
 	BIO *out; /* ciphertext for the peer, written by OpenSSL */
 	enum tls_role role;
 	char peer_cn[TLS_CN_MAX];
+	char peer_subject[TLS_SUBJECT_MAX];
+	char peer_serial[TLS_SERIAL_MAX];
 	uint8_t peer_fingerprint[TLS_FINGERPRINT_LEN];
 	bool has_fingerprint;
 	char error[TLS_ERR_MAX];
@@ -84,6 +86,32 @@ static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, 
 	return 0;
 }
 
+/* No control bytes from a certificate into logs or hooks. */
+static void sanitize(char *text)
+{
+	for (char *c = text; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+}
+
+/* The subject as RFC 2253 text and the serial number in hex, for hooks. */
+static void remember_identity(struct tls_session *s, X509 *cert)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	BIGNUM *serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = serial ? BN_bn2hex(serial) : NULL;
+	int n = 0;
+
+	if (mem && X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
+		n = BIO_read(mem, s->peer_subject, sizeof(s->peer_subject) - 1);
+	s->peer_subject[n > 0 ? n : 0] = '\0';
+	sanitize(s->peer_subject);
+	snprintf(s->peer_serial, sizeof(s->peer_serial), "%s", hex ? hex : "");
+	OPENSSL_free(hex);
+	BN_free(serial);
+	BIO_free(mem);
+}
+
 /* Remembers the peer's common name (depth 0) even when verification fails. */
 static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 {
@@ -99,19 +127,25 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 			len == TLS_FINGERPRINT_LEN;
 		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, s->peer_cn,
 					  sizeof(s->peer_cn));
-		/* The CN goes into log lines even for a refused certificate: no control bytes. */
-		for (char *c = s->peer_cn; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
+		/* The CN goes into log lines even for a refused certificate. */
+		sanitize(s->peer_cn);
+		remember_identity(s, cert);
 	}
 	return preverify_ok;
 }
 
-static void configure(SSL_CTX *ctx, enum tls_role role)
+static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_cert)
 {
+	static const int modes[] = {
+		[TLS_PEER_CERT_REQUIRED] = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+		[TLS_PEER_CERT_OPTIONAL] = SSL_VERIFY_PEER,
+		[TLS_PEER_CERT_NONE] = SSL_VERIFY_NONE,
+	};
+
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	/* The peer must present a certificate for our role's counterpart. */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	/* The peer presents a certificate for our role's counterpart (a client may be let off). */
+	SSL_CTX_set_verify(ctx, role == TLS_CLIENT ? modes[TLS_PEER_CERT_REQUIRED] : modes[peer_cert],
+			   verify_cb);
 	SSL_CTX_set_purpose(ctx,
 			    role == TLS_SERVER ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
 	/* Each key state is a fresh handshake; resumption tickets would only be noise. */
@@ -132,7 +166,7 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 		SSL_CTX_new(cfg->role == TLS_SERVER ? TLS_server_method() : TLS_client_method());
 	if (!c->ssl_ctx)
 		goto fail;
-	configure(c->ssl_ctx, cfg->role);
+	configure(c->ssl_ctx, cfg->role, cfg->peer_cert);
 	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
 	    (rc = load_identity(c->ssl_ctx, cfg, err, errlen)) < 0)
 		goto fail;
@@ -319,6 +353,16 @@ int tls_session_export(struct tls_session *s, const char *label, uint8_t *out, s
 const char *tls_session_peer_cn(const struct tls_session *s)
 {
 	return s->peer_cn;
+}
+
+const char *tls_session_peer_subject(const struct tls_session *s)
+{
+	return s->peer_subject;
+}
+
+const char *tls_session_peer_serial(const struct tls_session *s)
+{
+	return s->peer_serial;
 }
 
 const uint8_t *tls_session_peer_fingerprint(const struct tls_session *s)

@@ -27,6 +27,15 @@ enum {
 	TLS_ERR_MAX = 256,
 	TLS_CN_MAX = 256,
 	TLS_FINGERPRINT_LEN = 32, /* SHA-256 of the certificate (DER) */
+	TLS_SUBJECT_MAX = 512,
+	TLS_SERIAL_MAX = 48, /* 20 bytes of serial in hex, and a sign */
+};
+
+/* Whether the peer must present a certificate (a server may let clients in without). */
+enum tls_peer_cert {
+	TLS_PEER_CERT_REQUIRED,
+	TLS_PEER_CERT_OPTIONAL, /* verified when presented */
+	TLS_PEER_CERT_NONE,	/* not asked for */
 };
 
 struct tls_config {
@@ -35,6 +44,7 @@ struct tls_config {
 	const char *cert; /* our certificate (PEM) */
 	const char *key;  /* its private key (PEM) */
 	const char *crl;  /* optional PEM CRL checked against the peer's certificate */
+	enum tls_peer_cert peer_cert;
 };
 
 struct tls_ctx;
@@ -78,6 +88,9 @@ int tls_session_export(struct tls_session *s, const char *label, uint8_t *out, s
 /* The peer certificate's common name ("" until seen), and why the handshake failed. */
 const char *tls_session_peer_cn(const struct tls_session *s);
 const char *tls_session_error(const struct tls_session *s);
+/* The peer certificate's subject (RFC 2253) and serial number (hex); "" until seen. */
+const char *tls_session_peer_subject(const struct tls_session *s);
+const char *tls_session_peer_serial(const struct tls_session *s);
 /* SHA-256 of the peer's certificate, once seen; NULL before. */
 const uint8_t *tls_session_peer_fingerprint(const struct tls_session *s);
 /* "TLSv1.3", and the cipher suite name, once established. */

@@ -1,17 +1,25 @@
 -- SPDX-License-Identifier: MIT
---- The engine's view of connected clients: address leases and PUSH_REPLY.
+--- The engine's view of connected clients: admission (the operator's
+-- on.auth and on.connect hooks), address leases, PUSH_REPLY, and the end of
+-- a client (on.disconnect).
 --
--- The C session calls connect() when a client has finished TLS and the key
--- exchange, and disconnect() when its session ends. Pools live as long as
--- the engine, one per network, so a reload keeps existing leases.
+-- The C session calls admit() in a hook coroutine of its own when a client
+-- has finished TLS and the key exchange (so on.auth and on.connect may
+-- yield through vpn.sleep and vpn.exec), and ended() when the session ends.
+-- Pools live as long as the engine, one per network, so a reload keeps
+-- existing leases.
 local core = require "moonvpn.core"
 local pool = require "moonvpn.pool"
 local push = require "moonvpn.push"
+local peer = require "moonvpn.peer"
 
 local M = {}
 
 local pools = {} -- network prefix -> pool
 local leases = {} -- peer_id -> { pool, address, pool6, address6 }
+local admitted = {} -- peer_id -> client object, from admission to the session's end
+
+M.REASON_MAX = 120
 
 local function pool_for(network)
 	local p = pools[network]
@@ -22,35 +30,143 @@ local function pool_for(network)
 	return p
 end
 
---- Admits a client: returns its address, the PUSH_REPLY messages and its IPv6
--- address (or nil), or nil and why.
--- info = { peer_id, cn, peer, cipher, iv_proto, iv_mtu, ncp }
-function M.connect(cfg, info)
-	local owner = info.cn ~= "" and info.cn or info.peer
-	local p = pool_for(cfg.network)
-	local address, err = p:lease(owner)
-	if not address then return nil, err end
-	local lease = { pool = p, address = address }
-	if cfg.network6 then
-		lease.pool6 = pool_for(cfg.network6)
-		lease.address6 = lease.pool6:lease(owner)
-	end
-	leases[info.peer_id] = lease
-	local client = {
-		address = address, address6 = lease.address6, peer_id = info.peer_id,
-		cipher = info.cipher, ncp = info.ncp, iv_proto = info.iv_proto,
-		iv_mtu = info.iv_mtu or nil,
-	}
-	return address, push.messages(push.options(cfg, client)), lease.address6
+local function show(v)
+	return type(v) == "string" and string.format("%q", v) or tostring(v)
 end
 
---- Releases the addresses of the client with this peer-id.
-function M.disconnect(peer_id)
+-- What a refused client is told (AUTH_FAILED,<reason>): printable, one line.
+local function reason_text(msg)
+	if msg == nil then return "" end
+	return (tostring(msg):gsub("[%c,]", " "):sub(1, M.REASON_MAX))
+end
+
+local function release(peer_id)
 	local lease = leases[peer_id]
 	if not lease then return end
 	lease.pool:release(lease.address)
 	if lease.address6 then lease.pool6:release(lease.address6) end
 	leases[peer_id] = nil
+end
+
+local function owner_of(client)
+	if client.cn ~= "" then return client.cn end
+	return client.username or client.address
+end
+
+-- Leases the client its addresses from the pools; true, or nil and why.
+local function lease(cfg, client)
+	local owner = owner_of(client)
+	local p = pool_for(cfg.network)
+	local address, err = p:lease(owner)
+	if not address then return nil, err end
+	local l = { pool = p, address = address }
+	if cfg.network6 then
+		l.pool6 = pool_for(cfg.network6)
+		l.address6 = l.pool6:lease(owner)
+	end
+	leases[client.id] = l
+	client.vpn_address, client.vpn_address6 = l.address, l.address6
+	return true
+end
+
+-- client:set_address() in on.connect: the pool's address goes back, the given one is taken.
+local function lease_static(cfg, client, address)
+	local l = leases[client.id]
+	if address == l.address then return true end
+	local ok, err = l.pool:lease_address(address, owner_of(client))
+	if not ok then
+		error(string.format("client:set_address(%q): %s", address, err), 0)
+	end
+	l.pool:release(l.address)
+	l.address = address
+	client.vpn_address = address
+	return true
+end
+
+-- on.auth: true lets the client in; false, nil or nil, "message" refuse it.
+local function authenticate(cfg, on, client, password)
+	local sent = client.username ~= nil or password ~= ""
+	if not on.auth then
+		if client.cn == "" then
+			error("a client without a certificate, and no on.auth to check its password: refused", 0)
+		end
+		return true
+	end
+	if not sent and cfg.auth.password == "required" then
+		return false, "username and password required"
+	end
+	local ok, msg = on.auth(client, client.username, sent and password or nil)
+	if ok == true then return true end
+	if ok == false or ok == nil then return false, msg end
+	error(string.format("on.auth returned %s: return true to let the client in, or false (or nil) "
+		.. "and a message to refuse it", show(ok)), 0)
+end
+
+-- on.connect: nothing or true lets the client in; false or nil, "message" refuse it.
+local function run_connect(on, client)
+	if not on.connect then return true end
+	client._grants.open = true
+	local ok, msg = on.connect(client)
+	client._grants.open = false
+	if ok == true or (ok == nil and msg == nil) then return true end
+	if ok == false or ok == nil then return false, msg end
+	error(string.format("on.connect returned %s: return nothing to let the client in, or false "
+		.. "and a message to refuse it", show(ok)), 0)
+end
+
+local function options_for(cfg, client, info)
+	return push.options(cfg, {
+		address = client.vpn_address, address6 = client.vpn_address6, peer_id = client.id,
+		cipher = info.cipher, ncp = info.ncp, iv_proto = info.iv_proto,
+		iv_mtu = info.iv_mtu or nil,
+	}, client._grants.push)
+end
+
+--- Decides on a client, as a hook (may yield): returns its address, the
+-- PUSH_REPLY messages, its IPv6 address (or nil) and the subnets routed to
+-- it, or nil and the reason it is told. Errors fail closed (the caller).
+-- info = { peer_id, cn, subject, serial, fingerprint, peer, cipher,
+--          iv_proto, iv_mtu, ncp, username, password, peer_info }
+function M.admit(cfg, on, info)
+	local client = peer.new(info)
+	local ok, msg = authenticate(cfg, on, client, info.password)
+	if not ok then return nil, reason_text(msg) end
+	local leased, err = lease(cfg, client)
+	if not leased then return nil, reason_text(err) end
+	ok, msg = run_connect(on, client)
+	if not ok then
+		release(client.id)
+		return nil, reason_text(msg)
+	end
+	if client._grants.address then lease_static(cfg, client, client._grants.address) end
+	admitted[client.id] = client
+	local messages = push.messages(options_for(cfg, client, info))
+	return client.vpn_address, messages, client.vpn_address6, client._grants.routes
+end
+
+--- The session of peer_id ended: its addresses go back to the pool, and an
+-- admitted client's on.disconnect hook is returned (with the client object)
+-- for the caller to run. stats = { bytes_in, bytes_out, packets_in,
+-- packets_out, duration }.
+function M.ended(on, peer_id, stats)
+	release(peer_id)
+	local client = admitted[peer_id]
+	admitted[peer_id] = nil
+	if not client then return nil end
+	for k, v in pairs(stats) do client[k] = v end
+	return on and on.disconnect, client
+end
+
+--- The client object of an admitted client, or nil.
+function M.get(peer_id)
+	return admitted[peer_id]
+end
+
+--- The admitted client objects, by peer-id.
+function M.all()
+	local list = {}
+	for id, client in pairs(admitted) do list[id] = client end
+	return list
 end
 
 return M

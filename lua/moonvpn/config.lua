@@ -95,6 +95,18 @@ local push = S.record({
 	redirect_gateway = { S.boolean(), default = false },
 }, { what = "a table { routes = { ... }, dns = { ... } }" })
 
+-- Every hook call (on.auth, on.connect, on.disconnect, timers) runs under these.
+local hooks = S.record({
+	timeout = { S.integer { min = 1, max = 3600 }, default = 30 },
+	instructions = { S.integer { min = 10000, max = 10000000000 }, default = 10000000 },
+}, { what = "a table { timeout = 30, instructions = 10000000 }" })
+
+-- What a client must present: certificate (TLS) and username/password (auth-user-pass).
+local auth = S.record({
+	certificate = { S.enum { "required", "optional", "none" }, default = "required" },
+	password = { S.enum { "required", "optional" }, default = "required" },
+}, { what = "a table { certificate = \"required\", password = \"required\" }" })
+
 -- True when prefix `outer` contains prefix `inner` (both canonical network text).
 local function contains(outer, inner)
 	local o, i = core.parse_prefix(outer), core.parse_prefix(inner)
@@ -141,6 +153,8 @@ M.server_schema = S.record({
 	keepalive = { keepalive, default = {} },
 	renegotiate = { renegotiate, default = {} },
 	push = { push, default = {} },
+	auth = { auth, default = {} },
+	hooks = { hooks, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 }, { what = "a table { listen = ..., network = ..., tls = { ... } }", check = check_server })
@@ -263,8 +277,18 @@ local function one_line(msg, name)
 	return msg
 end
 
+-- print() in a configuration and its hooks writes a log line: stdout is not
+-- the engine's log, and a buffered stdout would show nothing for a long time.
+local function log_print(...)
+	local parts = table.pack(...)
+	for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+	local ok, engine = pcall(require, "moonvpn.engine")
+	local text = table.concat(parts, "\t", 1, parts.n)
+	if ok then engine.log("info", text) else io.stderr:write(text, "\n") end
+end
+
 local function run_file(name, text)
-	local env = setmetatable({}, { __index = _G })
+	local env = setmetatable({ print = log_print }, { __index = _G })
 	-- os.exit would skip the engine's cleanup on a reload.
 	env.os = setmetatable({
 		exit = function() error("os.exit is disabled in a configuration: raise an error instead", 2) end,
@@ -301,6 +325,11 @@ local function validate(decls, name)
 	local cfg, err = kind_schema.check(decl.def, { decl.kind })
 	if not cfg then return nil, format_error(decl, err) end
 	cfg.role = decl.kind
+	if cfg.role == "server" and cfg.auth.certificate ~= "required" and not (decl.on and decl.on.auth) then
+		return nil, format_error(decl, { path = { "server", "auth", "certificate" },
+			message = string.format("%s lets clients in without a certificate: define "
+				.. "on.auth to check their passwords (see README, \"Hooks\")", S.show(cfg.auth.certificate)) })
+	end
 	resolve_paths(cfg, name)
 	return cfg, decl
 end

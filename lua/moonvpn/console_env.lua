@@ -6,6 +6,7 @@
 -- of the engine's Lua state are readable through it.
 local engine = require "moonvpn.engine"
 local console = require "moonvpn.console"
+local clients = require "moonvpn.clients"
 
 local M = {}
 
@@ -14,6 +15,8 @@ moonvpn console: Lua 5.4 inside the running engine.
   status()             uptime, device, addresses, routes, log level
   stats()              packet counters: received, answered, dropped by reason
   clients()            connected clients: name, addresses, cipher, state, since
+  kick(who, reason)    disconnect clients by peer-id, common name or username;
+                       they are told HALT (kick(who, reason, { reconnect = true }): RESTART)
   config()             the active configuration, as validated
   reload()             re-read the configuration file (as SIGHUP does)
   log_level()          the current log level
@@ -22,12 +25,37 @@ moonvpn console: Lua 5.4 inside the running engine.
 An expression prints its value; a statement runs; an unfinished
 statement continues on the next line. print() writes here.]]
 
+-- The peer-ids of the clients `who` names: a peer-id, a common name or a username.
+local function matching(who)
+	local ids = {}
+	for _, c in ipairs(engine.clients()) do
+		local obj = clients.get(c.peer_id)
+		if c.peer_id == who or c.cn == who or (obj and obj.username == who) then
+			ids[#ids + 1] = c.peer_id
+		end
+	end
+	return ids
+end
+
+local function kick(who, reason, opts)
+	if type(who) ~= "number" and type(who) ~= "string" then
+		error("kick(who, reason): who is a peer-id, a common name or a username", 2)
+	end
+	local ids = matching(who)
+	if #ids == 0 then error(string.format("kick: no client %s", console.pretty(who)), 2) end
+	for _, id in ipairs(ids) do
+		engine.kick(id, reason and tostring(reason) or "", opts and opts.reconnect)
+	end
+	return #ids
+end
+
 local function builtins(env)
 	return {
 		help = function() env.print(HELP) end,
 		status = engine.status,
 		stats = engine.stats,
 		clients = engine.clients,
+		kick = kick,
 		config = engine.config,
 		reload = function()
 			local ok, err = engine.reload()

@@ -6,10 +6,50 @@
 -- engine validates the declaration once the file has run (see
 -- moonvpn.config) and only then opens devices and sockets.
 local config = require "moonvpn.config"
+local schema = require "moonvpn.schema"
 
 local M = {
 	version = "0.1.0",
 }
+
+-- The hooks a server calls, by name (README, "Hooks").
+M.HOOKS = { "auth", "connect", "disconnect" }
+
+local function hooks_table(kind)
+	local known = {}
+	for _, name in ipairs(M.HOOKS) do known[name] = true end
+	return setmetatable({}, {
+		__newindex = function(t, name, fn)
+			if not known[name] then
+				local hint = type(name) == "string" and schema.closest(name, M.HOOKS)
+				error(string.format("%s.on.%s: no such hook%s (the hooks are %s)", kind,
+					tostring(name), hint and string.format(" (did you mean %q?)", hint) or "",
+					table.concat(M.HOOKS, ", ")), 2)
+			end
+			if fn ~= nil and type(fn) ~= "function" then
+				error(string.format("%s.on.%s: expected a function, got %s", kind, name,
+					schema.show(fn)), 2)
+			end
+			rawset(t, name, fn)
+		end,
+	})
+end
+
+-- The engine's primitives for hooks (moonvpn.hook exists only inside the engine).
+local has_hook, hook = pcall(require, "moonvpn.hook")
+local function engine_only(name)
+	return function() error("vpn." .. name .. " needs a running engine", 2) end
+end
+
+--- Suspends the calling hook for `seconds`; other clients go on. May yield.
+M.sleep = has_hook and hook.sleep or engine_only("sleep")
+--- Runs a program without blocking: vpn.exec { "prog", "arg", stdin = "...",
+-- env = { NAME = "value" }, timeout = 10 } -> status, stdout, stderr. May yield.
+M.exec = has_hook and hook.exec or engine_only("exec")
+--- Runs fn once after `seconds`, as a hook. Returns a timer (timer:cancel()).
+M.after = has_hook and hook.after or engine_only("after")
+--- Runs fn every `seconds`, as a hook, one run at a time. Returns a timer.
+M.every = has_hook and hook.every or engine_only("every")
 
 local server_mt = { __name = "moonvpn.server" }
 server_mt.__index = server_mt
@@ -22,7 +62,10 @@ end
 -- Returns the server object; its `on` table will hold the Lua hooks.
 function M.server(def)
 	local decl = config.declare("server", def, 2)
-	return setmetatable({ on = {}, _decl = decl }, server_mt)
+	decl.on = hooks_table("server")
+	local server = setmetatable({ on = decl.on, _decl = decl }, server_mt)
+	decl.object = server
+	return server
 end
 
 local client_mt = { __name = "moonvpn.client" }

@@ -45,9 +45,11 @@ local function global_options(cfg)
 end
 
 --- The options for one client. client = { address, address6, peer_id, cipher,
--- iv_proto, iv_mtu, ncp (the client negotiates ciphers) }.
-function M.options(cfg, client)
+-- iv_proto, iv_mtu, ncp (the client negotiates ciphers) }. `extra` lists the
+-- client's own options from on.connect; they follow the global ones.
+function M.options(cfg, client, extra)
 	local opts = global_options(cfg)
+	table.move(extra or {}, 1, #(extra or {}), #opts + 1, opts)
 	local _, len = split(cfg.network)
 	if client.address6 and cfg.network6 then
 		local _, len6 = split(cfg.network6)

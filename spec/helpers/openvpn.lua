@@ -8,7 +8,7 @@ local M = {}
 --- Writes a client profile and returns its path.
 -- opts: remote (address), cert (name in the PKI, default client1),
 -- wrap ("tls-crypt", "tls-auth" or nil), wrap_key (file name in the PKI),
--- extra (more config lines).
+-- extra (more config lines), no_cert (no client certificate: username/password only).
 function M.profile(pki, opts)
 	local function inline(tag, file)
 		return string.format("<%s>\n%s</%s>\n", tag, netns.read_file(pki .. "/" .. file), tag)
@@ -16,7 +16,8 @@ function M.profile(pki, opts)
 	local cert = opts.cert or "client1"
 	local text = "client\ndev tun\nproto udp\nremote " .. opts.remote .. " 1194\n" ..
 		"remote-cert-tls server\nnobind\nverb 3\n" .. (opts.extra or "") ..
-		inline("ca", "ca.crt") .. inline("cert", cert .. ".crt") .. inline("key", cert .. ".key")
+		inline("ca", "ca.crt") ..
+		(opts.no_cert and "" or inline("cert", cert .. ".crt") .. inline("key", cert .. ".key"))
 	if opts.wrap == "tls-crypt" then text = text .. inline("tls-crypt", opts.wrap_key or "tc.key") end
 	if opts.wrap == "tls-auth" then
 		text = text .. "key-direction 1\n" .. inline("tls-auth", opts.wrap_key or "ta.key")

@@ -1,0 +1,102 @@
+-- SPDX-License-Identifier: MIT
+--- The client object the hooks get: who the client is, and (in on.connect)
+-- what the operator gives it.
+--
+-- Identity: `id` (the peer-id), `cn`, `subject`, `serial`, `fingerprint`
+-- (SHA-256 of the certificate, "AB:CD:..."), `username`, `ip`, `port`,
+-- `address` ("ip:port"), `peer_info` (IV_PLAT, IV_VER, IV_HWADDR, UV_* ...
+-- as sent), `cipher`. After admission: `vpn_address`, `vpn_address6`.
+-- At disconnect: `bytes_in`, `bytes_out`, `packets_in`, `packets_out`,
+-- `duration` (seconds). Other fields are the operator's to set.
+--
+-- In on.connect only: `client:set_address(a)`, `client:route(prefix)`
+-- (a subnet behind the client, as OpenVPN's iroute) and
+-- `client:push(option)` (a PUSH_REPLY option for this client only).
+local core = require "moonvpn.core"
+
+local M = {}
+
+M.ROUTES_MAX = 64
+M.PUSH_MAX = 64
+M.OPTION_MAX = 256
+
+local peer_mt = { __name = "moonvpn.peer" }
+peer_mt.__index = peer_mt
+
+function peer_mt:__tostring()
+	local name = self.cn ~= "" and self.cn or (self.username or "")
+	return string.format("moonvpn.peer %d (%s %s)", self.id, name, self.address)
+end
+
+--- "IV_VER=2.6.14\nIV_PLAT=linux\n" -> { IV_VER = "2.6.14", IV_PLAT = "linux" }
+function M.parse_peer_info(text)
+	local vars = {}
+	for name, value in text:gmatch("([%w_]+)=([^\n]*)") do vars[name] = value end
+	return vars
+end
+
+local function split_address(peer)
+	local ip, port = peer:match("^%[(.+)%]:(%d+)$")
+	if not ip then ip, port = peer:match("^(.+):(%d+)$") end
+	return ip or peer, tonumber(port)
+end
+
+--- A new client object from what the C session knows (info, see script.c).
+function M.new(info)
+	local ip, port = split_address(info.peer)
+	return setmetatable({
+		id = info.peer_id, cn = info.cn, subject = info.subject, serial = info.serial,
+		fingerprint = info.fingerprint, cipher = info.cipher,
+		username = info.username ~= "" and info.username or nil,
+		address = info.peer, ip = ip, port = port,
+		peer_info = M.parse_peer_info(info.peer_info or ""),
+		_grants = { routes = {}, push = {} },
+	}, peer_mt)
+end
+
+local function check_stage(self, what)
+	if getmetatable(self) ~= peer_mt then
+		error(string.format("client:%s: call it as a method, client:%s(...)", what, what), 3)
+	end
+	if not self._grants.open then
+		error(string.format("client:%s() is only allowed in on.connect", what), 3)
+	end
+end
+
+--- Gives the client this VPN address instead of one from the pool.
+function peer_mt:set_address(address)
+	check_stage(self, "set_address")
+	if type(address) ~= "string" or core.parse_ip(address) ~= 4 then
+		error(string.format("client:set_address: %q is not an IPv4 address", tostring(address)), 2)
+	end
+	self._grants.address = address
+end
+
+--- Routes a subnet behind this client: the server sends it packets for it.
+function peer_mt:route(prefix)
+	check_stage(self, "route")
+	local p = type(prefix) == "string" and core.parse_prefix(prefix)
+	if not p then
+		error(string.format("client:route: %s is not a CIDR prefix like \"192.168.70.0/24\"",
+			type(prefix) == "string" and string.format("%q", prefix) or tostring(prefix)), 2)
+	end
+	local routes = self._grants.routes
+	if #routes >= M.ROUTES_MAX then error("client:route: at most " .. M.ROUTES_MAX .. " routes", 2) end
+	routes[#routes + 1] = p.network
+end
+
+--- Adds an option to this client's PUSH_REPLY ("route 10.1.0.0 255.255.0.0",
+-- "dhcp-option DNS 10.8.0.1", "redirect-gateway def1", ...).
+function peer_mt:push(option)
+	check_stage(self, "push")
+	if type(option) ~= "string" or option == "" or #option > M.OPTION_MAX
+		or option:find("[,%c]") or option:find("[^%g ]") then
+		error(string.format("client:push: %s is not a push option (printable, no commas, at most %d bytes)",
+			type(option) == "string" and string.format("%q", option) or tostring(option), M.OPTION_MAX), 2)
+	end
+	local push = self._grants.push
+	if #push >= M.PUSH_MAX then error("client:push: at most " .. M.PUSH_MAX .. " options", 2) end
+	push[#push + 1] = option
+end
+
+return M

@@ -1,0 +1,222 @@
+-- SPDX-License-Identifier: MIT
+-- The operator's Lua hooks decide who gets in and what they get, without
+-- stalling anyone else, against stock OpenVPN 2.6 clients with
+-- auth-user-pass:
+--
+--   [ mvt-srv: moonvpn, tun 10.77.0.1/24 ] --veth 10.88.N.1 / 10.88.N.2-- [ mvt-cliN: openvpn ]
+--
+-- #netns: needs root.
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
+
+describe("#netns hooks", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local srv, engine, socket
+	local clients = {}
+
+	-- A server whose configuration ends with `hooks` (Lua after vpn.server, as `office`).
+	local function start(hooks, server_extra, n)
+		local pki = mv.pki()
+		srv = netns.new()
+		for i = 1, n or 2 do
+			clients[i] = netns.new()
+			netns.veth(srv, "10.88." .. i .. ".1/24", clients[i], "10.88." .. i .. ".2/24")
+		end
+		socket = netns.tmpdir() .. "/console.sock"
+		local text = mv.server_config(string.format('  device = { name = "mvt0" },\n  console = "%s",\n%s',
+			socket, server_extra or "")):gsub("vpn%.server {", "local office = vpn.server {", 1)
+		engine = srv:spawn({ mv.bin, mv.write_config(text .. (hooks or "")) })
+		local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
+		assert(ok, out)
+		return pki
+	end
+
+	-- A stock client i with auth-user-pass user/password (nil: none sent).
+	local function connect(i, user, password, opts)
+		local lines = ""
+		if user then
+			lines = lines .. string.format("<auth-user-pass>\n%s\n%s\n</auth-user-pass>\n", user, password)
+		end
+		return clients[i]:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(),
+			{ remote = "10.88." .. i .. ".1", extra = lines, no_cert = opts and opts.no_cert }) })
+	end
+
+	local function completed(client)
+		local ok, out = client:wait_log("Initialization Sequence Completed", 20)
+		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
+		return out
+	end
+
+	local function refused(client, timeout)
+		local ok, out = client:wait_log("AUTH_FAILED", timeout or 20)
+		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
+		return out
+	end
+
+	local function console(chunk)
+		local status, out, err = mv.console(socket, chunk)
+		assert.are.equal(0, status, err)
+		return out
+	end
+
+	after_each(function()
+		for _, c in ipairs(clients) do c:sh("true") end
+		if engine then assert.are.equal(0, engine:stop()) end
+		engine, clients = nil, {}
+		netns.cleanup()
+	end)
+
+	local USERS = [[
+local users = { alice = "correct horse", bob = "battery staple" }
+function office.on.auth(client, username, password)
+  print(string.format("auth: cn=%s user=%s plat=%s fp=%s serial=%s subject=%s", client.cn,
+    tostring(username), tostring(client.peer_info.IV_PLAT), client.fingerprint:sub(1, 8),
+    client.serial, client.subject))
+  if username and users[username] == password then return true end
+  return nil, "wrong username or password"
+end
+]]
+
+	it("lets a good password in and refuses a bad one with AUTH_FAILED and the message", function()
+		start(USERS)
+		completed(connect(1, "alice", "correct horse"))
+		local out = refused(connect(2, "bob", "wrong"))
+		assert.matches("AUTH_FAILED,wrong username or password", out, 1, true)
+		local log = engine:output()
+		assert.matches("auth: cn=client1 user=alice plat=linux fp=%x%x:%x%x:%x%x serial=%x+ subject=CN=client1", log)
+		assert.matches("refused: wrong username or password", log, 1, true)
+		assert.matches("10.77.0.2", console("return clients()[1].vpn_address"), 1, true)
+	end)
+
+	it("refuses a client that sends no password while on.auth wants one", function()
+		start(USERS)
+		local out = refused(connect(1, nil))
+		assert.matches("AUTH_FAILED,username and password required", out, 1, true)
+	end)
+
+	it("lets certificate-only clients reach on.auth with auth.password = \"optional\"", function()
+		start(USERS:gsub('if username and', 'if username == nil then return true end\n  if username and'),
+			'  auth = { password = "optional" },\n')
+		completed(connect(1, nil))
+		assert.matches("auth: cn=client1 user=nil", engine:output(), 1, true)
+	end)
+
+	it("lets clients without a certificate in on their password with auth.certificate = \"none\"", function()
+		start(USERS, '  auth = { certificate = "none" },\n')
+		completed(connect(1, "alice", "correct horse", { no_cert = true }))
+		assert.matches("auth: cn= user=alice", engine:output(), 1, true)
+		assert.matches("AUTH_FAILED", refused(connect(2, "alice", "guess", { no_cert = true })), 1, true)
+		assert.is_true((clients[1]:sh("ping -n -c 1 -W 2 10.77.0.1")))
+	end)
+
+	it("keeps other clients' traffic flowing while one client's auth hook sleeps 3 s", function()
+		start([[
+function office.on.auth(client, username, password)
+  if username == "slow" then vpn.sleep(3) end
+  return true
+end
+]])
+		completed(connect(1, "fast", "x"))
+		local ping = clients[1]:spawn({ "ping", "-n", "-i", "0.1", "-c", "50", "10.77.0.1" })
+		netns.sleep(0.3)
+		local slow = connect(2, "slow", "x")
+		local t0 = os.time()
+		completed(slow)
+		assert.is_true(os.time() - t0 >= 2, "the slow client waited for its hook")
+		assert.are.equal(0, ping:wait(15))
+		local out = ping:output()
+		local received = tonumber(out:match("(%d+) received"))
+		local max = tonumber(out:match("rtt min/avg/max/mdev = [%d.]+/[%d.]+/([%d.]+)"))
+		assert.are.equal(50, received, out)
+		print(string.format("\n  [max ping RTT through another client during a 3 s auth hook: %.3f ms]", max))
+		assert.is_true(max < 500, "a ping waited for the hook: " .. max .. " ms")
+	end)
+
+	for _, case in ipairs {
+		{ "loops forever", "while true do end", "instructions" },
+		{ "raises", 'error("the LDAP server is down")', "the LDAP server is down" },
+		{ "sleeps past its deadline", "vpn.sleep(60)", "timed out after 2 s" },
+		{ "returns nonsense", 'return "yes"', 'on.auth returned "yes"' },
+	} do
+		it("refuses the client whose auth hook " .. case[1] .. ", and serves the others", function()
+			start(string.format([[
+function office.on.auth(client, username, password)
+  if username == "bad" then %s end
+  return true
+end
+]], case[2]), "  hooks = { timeout = 2, instructions = 1000000 },\n")
+			completed(connect(1, "good", "x"))
+			local t0 = os.time()
+			local out = refused(connect(2, "bad", "x"))
+			assert.is_true(os.time() - t0 <= 10, "refused within the hook's budget")
+			assert.matches("AUTH_FAILED,authentication failed", out, 1, true)
+			local log = engine:output()
+			assert.matches("hook: on.auth/on.connect failed: [^\n]*" .. case[3]:gsub("%p", "%%%0"), log)
+			assert.matches("stack traceback", log:match("hook: on%.auth/on%.connect failed: [^\n]*"), 1, true)
+			assert.is_true((clients[1]:sh("ping -n -c 2 -W 2 10.77.0.1")), "the other client still works")
+		end)
+	end
+
+	it("on.connect gives a static address and pushes options, and can refuse", function()
+		start([[
+function office.on.auth() return true end
+function office.on.connect(client)
+  if client.username == "mallory" then return false, "not today" end
+  print("connect: pool address " .. client.vpn_address)
+  client:set_address("10.77.0.50")
+  client:push("dhcp-option DNS 10.77.0.1")
+  client:push("route 10.99.0.0 255.255.0.0")
+end
+]])
+		local out = completed(connect(1, "alice", "x"))
+		assert.matches("dhcp-option DNS 10.77.0.1,route 10.99.0.0 255.255.0.0", out, 1, true)
+		assert.matches("ifconfig 10.77.0.50 255.255.255.0", out, 1, true)
+		local _, addr = clients[1]:sh("ip -4 addr show tun0")
+		assert.matches("10.77.0.50/24", addr, 1, true)
+		assert.is_true((clients[1]:sh("ping -n -c 1 -W 2 10.77.0.1")))
+		assert.matches("connect: pool address 10.77.0.2", engine:output(), 1, true)
+		assert.matches("AUTH_FAILED,not today", refused(connect(2, "mallory", "x")), 1, true)
+	end)
+
+	it("on.disconnect gets the reason, byte counts and duration; kick() ends a client", function()
+		start([[
+function office.on.auth() return true end
+function office.on.disconnect(client, reason)
+  print(string.format("disconnect: %s %s in=%d out=%d duration=%.1f", client.username, reason,
+    client.bytes_in, client.bytes_out, client.duration))
+end
+]])
+		local alice = connect(1, "alice", "x")
+		completed(alice)
+		assert.is_true((clients[1]:sh("ping -n -c 3 -i 0.2 10.77.0.1")))
+		assert.matches("^1", console('return kick("alice", "time is up")'))
+		assert.is_truthy(alice:wait_log("Halt command was pushed by server %('time is up'%)", 10))
+		local ok, log = engine:wait_log("disconnect: alice kicked by the operator: time is up in=%d+ out=%d+ duration=%d", 10)
+		assert(ok, "--- moonvpn:\n" .. log)
+		local bytes_in = tonumber(log:match("disconnect: alice [^\n]* in=(%d+)"))
+		assert.is_true(bytes_in >= 3 * 84, "the pings were counted: " .. bytes_in)
+		assert.are.equal("{}", (console("return clients()"):gsub("%s", "")))
+		local status = mv.console(socket, 'kick("nobody")')
+		assert.are_not.equal(0, status)
+	end)
+
+	it("runs vpn.exec in a hook and the after/every timers", function()
+		start([[
+function office.on.auth(client, username, password)
+  local status, out = vpn.exec { "/bin/sh", "-c", 'test "$U" = alice && echo ok', env = { U = username } }
+  return status == 0 and out == "ok\n", "exec said " .. status
+end
+local ticks = 0
+vpn.every(0.2, function() ticks = ticks + 1 if ticks == 3 then print("three ticks") end end)
+vpn.after(0.1, function() print("after ran") end)
+]])
+		completed(connect(1, "alice", "x"))
+		assert.matches("AUTH_FAILED,exec said 1", refused(connect(2, "eve", "x")), 1, true)
+		assert.is_truthy(engine:wait_log("three ticks", 5))
+		assert.matches("after ran", engine:output(), 1, true)
+	end)
+end)

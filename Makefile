@@ -51,7 +51,7 @@ endif
 SRCS      := $(wildcard core/*.c)
 OBJS      := $(SRCS:core/%.c=$(BUILD)/obj/%.o)
 # The Lua C module for busted: the pure parts of the core, no engine.
-MOD_SRCS  := core/lua_core.c core/ip.c
+MOD_SRCS  := core/lua_core.c core/ip.c core/crypto.c
 MOD_OBJS  := $(MOD_SRCS:core/%.c=$(BUILD)/pic/%.o)
 TEST_SRCS := $(wildcard spec/c/test_*.c)
 TESTS     := $(TEST_SRCS:spec/c/%.c=$(BUILD)/test/%)
@@ -78,7 +78,7 @@ $(BUILD)/pic/%.o: core/%.c | $(BUILD)/pic
 
 $(MOD): $(MOD_OBJS) | $(BUILD)/lua/moonvpn
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -shared -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -shared -o $@ $^ -lcrypto
 
 $(BUILD)/test/%: spec/c/%.c spec/c/unit.h $(LIB_OBJS) | $(BUILD)/test
 	@echo "  CC      $@"

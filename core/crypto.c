@@ -2,6 +2,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -201,6 +202,17 @@ int crypto_aes256_ctr(const struct crypto *c, const uint8_t key[CRYPTO_AES256_KE
 	if (!ok)
 		ERR_clear_error();
 	return ok ? 0 : -1;
+}
+
+int crypto_hmac_oneshot(const char *digest, const void *key, size_t key_len, const void *data,
+			size_t data_len, uint8_t *out, size_t cap, size_t *out_len)
+{
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, digest, NULL, key, key_len, data, data_len, out, cap,
+		       out_len)) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
 }
 
 bool crypto_equal(const void *a, const void *b, size_t len)

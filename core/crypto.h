@@ -60,6 +60,14 @@ int crypto_aes256_ctr(const struct crypto *c, const uint8_t key[CRYPTO_AES256_KE
 /* Compares in constant time (MACs and tags). */
 bool crypto_equal(const void *a, const void *b, size_t len);
 
+/*
+ * HMAC without a struct crypto (the Lua helpers, for TOTP): fetches the
+ * digest each call, so not for packets. 0, or -1 for an unknown digest.
+ */
+int crypto_hmac_oneshot(const char *digest, const void *key, size_t key_len, const void *data,
+			size_t data_len, uint8_t *out, size_t cap, size_t *out_len)
+	__attribute__((warn_unused_result));
+
 /* HMAC-SHA256 of data under key into out. 0, or -1 (OpenSSL failure). */
 int crypto_hmac_sha256(const struct crypto *c, const uint8_t *key, size_t key_len,
 		       const uint8_t *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])

@@ -5,12 +5,15 @@
  * Nothing here touches the engine, so this module is also built as
  * build/lua/moonvpn/core.so for busted.
  */
+#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include "crypto.h"
 #include "ip.h"
 #include "lua_core.h"
 
@@ -185,7 +188,54 @@ static int l_core_run_budgeted(lua_State *L)
 	return lua_gettop(L) - 1;
 }
 
+/* hmac(digest, key, data) -> raw bytes; raises for an unknown digest */
+static int l_core_hmac(lua_State *L)
+{
+	const char *digest = luaL_checkstring(L, 1);
+	size_t key_len, data_len, out_len = 0;
+	const char *key = luaL_checklstring(L, 2, &key_len);
+	const char *data = luaL_checklstring(L, 3, &data_len);
+	uint8_t out[CRYPTO_HMAC_MAX];
+
+	if (crypto_hmac_oneshot(digest, key, key_len, data, data_len, out, sizeof(out), &out_len) <
+	    0)
+		return luaL_argerror(L, 1,
+				     "not a digest OpenSSL knows (SHA1, SHA256, SHA512, ...)");
+	lua_pushlstring(L, (const char *)out, out_len);
+	return 1;
+}
+
+/* equal(a, b) -> boolean, in time independent of where they differ (secrets, codes) */
+static int l_core_equal(lua_State *L)
+{
+	size_t la, lb;
+	const char *a = luaL_checklstring(L, 1, &la);
+	const char *b = luaL_checklstring(L, 2, &lb);
+
+	lua_pushboolean(L, la == lb && crypto_equal(a, b, la));
+	return 1;
+}
+
+/* file_stamp(path) -> "inode:size:mtime" | nil, message: tells a file that changed */
+static int l_core_file_stamp(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		luaL_pushfail(L);
+		lua_pushstring(L, strerror(errno));
+		return 2;
+	}
+	lua_pushfstring(L, "%I:%I:%I.%I", (lua_Integer)st.st_ino, (lua_Integer)st.st_size,
+			(lua_Integer)st.st_mtim.tv_sec, (lua_Integer)st.st_mtim.tv_nsec);
+	return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+	{ "hmac", l_core_hmac },
+	{ "equal", l_core_equal },
+	{ "file_stamp", l_core_file_stamp },
 	{ "run_budgeted", l_core_run_budgeted },
 	{ "parse_ip", l_core_parse_ip },
 	{ "parse_prefix", l_core_parse_prefix },

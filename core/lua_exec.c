@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,10 @@ static void on_exec_done(void *ctx, const struct child_result *r)
 	lua_pushlstring(co, r->out, r->out_len);
 	lua_pushlstring(co, r->err, r->err_len);
 	if (r->timed_out) {
-		lua_pushfstring(co, "timed out after %f s", x->timeout);
+		char why[64];
+
+		snprintf(why, sizeof(why), "timed out after %g s", x->timeout);
+		lua_pushstring(co, why);
 		n++;
 	} else if (r->signal) {
 		lua_pushfstring(co, "killed by signal %d", r->signal);

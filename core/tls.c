@@ -144,7 +144,8 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	/* The peer presents a certificate for our role's counterpart (a client may be let off). */
-	SSL_CTX_set_verify(ctx, role == TLS_CLIENT ? modes[TLS_PEER_CERT_REQUIRED] : modes[peer_cert],
+	SSL_CTX_set_verify(ctx,
+			   role == TLS_CLIENT ? modes[TLS_PEER_CERT_REQUIRED] : modes[peer_cert],
 			   verify_cb);
 	SSL_CTX_set_purpose(ctx,
 			    role == TLS_SERVER ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
@@ -167,8 +168,10 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 	if (!c->ssl_ctx)
 		goto fail;
 	configure(c->ssl_ctx, cfg->role, cfg->peer_cert);
+	/* A client may go without a certificate of its own (a server with auth.certificate). */
 	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
-	    (rc = load_identity(c->ssl_ctx, cfg, err, errlen)) < 0)
+	    ((cfg->cert || cfg->role == TLS_SERVER) &&
+	     (rc = load_identity(c->ssl_ctx, cfg, err, errlen)) < 0))
 		goto fail;
 	*out = c;
 	return 0;

@@ -41,7 +41,7 @@ enum tls_peer_cert {
 struct tls_config {
 	enum tls_role role;
 	const char *ca;	  /* PEM file of the CA that signs the peer */
-	const char *cert; /* our certificate (PEM) */
+	const char *cert; /* our certificate (PEM); a client may have none (NULL) */
 	const char *key;  /* its private key (PEM) */
 	const char *crl;  /* optional PEM CRL checked against the peer's certificate */
 	enum tls_peer_cert peer_cert;

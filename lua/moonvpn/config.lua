@@ -282,9 +282,7 @@ end
 local function log_print(...)
 	local parts = table.pack(...)
 	for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-	local ok, engine = pcall(require, "moonvpn.engine")
-	local text = table.concat(parts, "\t", 1, parts.n)
-	if ok then engine.log("info", text) else io.stderr:write(text, "\n") end
+	require("moonvpn").log("info", table.concat(parts, "\t", 1, parts.n))
 end
 
 local function run_file(name, text)

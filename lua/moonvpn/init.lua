@@ -51,6 +51,16 @@ M.after = has_hook and hook.after or engine_only("after")
 --- Runs fn every `seconds`, as a hook, one run at a time. Returns a timer.
 M.every = has_hook and hook.every or engine_only("every")
 
+--- Writes one log line ("lua" subsystem) at level error, warn, info, debug or trace.
+function M.log(level, message)
+	local ok, engine = pcall(require, "moonvpn.engine")
+	if ok then
+		engine.log(level, tostring(message))
+	else
+		io.stderr:write(tostring(message), "\n")
+	end
+end
+
 local server_mt = { __name = "moonvpn.server" }
 server_mt.__index = server_mt
 

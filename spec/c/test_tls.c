@@ -57,22 +57,28 @@ struct pair {
 	struct tls_session *server, *client;
 };
 
-static bool make_pair(struct pair *p, const char *client_cert, const char *client_ca,
-		      const char *crl)
+/* client_cert NULL: the client has none. mode: what the server asks of clients. */
+static bool make_pair_mode(struct pair *p, const char *client_cert, const char *client_ca,
+			   const char *crl, enum tls_peer_cert mode)
 {
 	char ca[128], scrt[128], skey[128], ccrt[128], ckey[128], cca[128], crlp[128], err[256];
 	char name[64];
-	struct tls_config scfg = { TLS_SERVER, pki_file(ca, sizeof(ca), "ca.crt"),
+	struct tls_config scfg = { TLS_SERVER,
+				   pki_file(ca, sizeof(ca), "ca.crt"),
 				   pki_file(scrt, sizeof(scrt), "server.crt"),
 				   pki_file(skey, sizeof(skey), "server.key"),
-				   crl ? pki_file(crlp, sizeof(crlp), crl) : NULL };
-	struct tls_config ccfg = { TLS_CLIENT, pki_file(cca, sizeof(cca), client_ca), NULL, NULL,
-				   NULL };
+				   crl ? pki_file(crlp, sizeof(crlp), crl) : NULL,
+				   mode };
+	struct tls_config ccfg = { TLS_CLIENT, pki_file(cca, sizeof(cca), client_ca),
+				   NULL,       NULL,
+				   NULL,       TLS_PEER_CERT_REQUIRED };
 
-	snprintf(name, sizeof(name), "%s.crt", client_cert);
-	ccfg.cert = pki_file(ccrt, sizeof(ccrt), name);
-	snprintf(name, sizeof(name), "%s.key", client_cert);
-	ccfg.key = pki_file(ckey, sizeof(ckey), name);
+	if (client_cert) {
+		snprintf(name, sizeof(name), "%s.crt", client_cert);
+		ccfg.cert = pki_file(ccrt, sizeof(ccrt), name);
+		snprintf(name, sizeof(name), "%s.key", client_cert);
+		ccfg.key = pki_file(ckey, sizeof(ckey), name);
+	}
 	memset(p, 0, sizeof(*p));
 	CHECK(tls_ctx_new(&p->sctx, &scfg, err, sizeof(err)) == 0, "server ctx: %s", err);
 	CHECK(tls_ctx_new(&p->cctx, &ccfg, err, sizeof(err)) == 0, "client ctx: %s", err);
@@ -81,6 +87,12 @@ static bool make_pair(struct pair *p, const char *client_cert, const char *clien
 	p->server = tls_session_new(p->sctx);
 	p->client = tls_session_new(p->cctx);
 	return p->server && p->client;
+}
+
+static bool make_pair(struct pair *p, const char *client_cert, const char *client_ca,
+		      const char *crl)
+{
+	return make_pair_mode(p, client_cert, client_ca, crl, TLS_PEER_CERT_REQUIRED);
 }
 
 static void free_pair(struct pair *p)
@@ -131,6 +143,12 @@ static void test_good_client(void)
 	CHECK(strcmp(tls_session_peer_cn(p.server), "client1") == 0, "client CN: %s",
 	      tls_session_peer_cn(p.server));
 	CHECK(strcmp(tls_session_peer_cn(p.client), "server") == 0, "server CN");
+	CHECK(strcmp(tls_session_peer_subject(p.server), "CN=client1") == 0, "subject: %s",
+	      tls_session_peer_subject(p.server));
+	CHECK(strspn(tls_session_peer_serial(p.server), "0123456789ABCDEF") ==
+			      strlen(tls_session_peer_serial(p.server)) &&
+		      strlen(tls_session_peer_serial(p.server)) >= 2,
+	      "serial in hex: %s", tls_session_peer_serial(p.server));
 	uint8_t fp[TLS_FINGERPRINT_LEN];
 	CHECK(openssl_fingerprint("client1.crt", fp) && tls_session_peer_fingerprint(p.server) &&
 		      memcmp(fp, tls_session_peer_fingerprint(p.server), sizeof(fp)) == 0,
@@ -202,9 +220,12 @@ static void test_load_errors(void)
 {
 	char ca[128], crt[128], key[128], err[256];
 	struct tls_ctx *ctx = NULL;
-	struct tls_config cfg = { TLS_SERVER, pki_file(ca, sizeof(ca), "ca.crt"),
+	struct tls_config cfg = { TLS_SERVER,
+				  pki_file(ca, sizeof(ca), "ca.crt"),
 				  pki_file(crt, sizeof(crt), "server.crt"),
-				  pki_file(key, sizeof(key), "client1.key"), NULL };
+				  pki_file(key, sizeof(key), "client1.key"),
+				  NULL,
+				  TLS_PEER_CERT_REQUIRED };
 
 	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) < 0 &&
 		      strstr(err, "does not belong to the certificate"),
@@ -222,6 +243,42 @@ static void test_load_errors(void)
 	tls_ctx_free(ctx);
 }
 
+/* auth.certificate: which clients complete the handshake with each mode. */
+static const struct {
+	const char *cert; /* NULL: the client has none */
+	enum tls_peer_cert mode;
+	bool completes;
+	const char *cn;
+} cert_modes[] = {
+	{ NULL, TLS_PEER_CERT_REQUIRED, false, "" },
+	{ NULL, TLS_PEER_CERT_OPTIONAL, true, "" },
+	{ NULL, TLS_PEER_CERT_NONE, true, "" },
+	{ "client1", TLS_PEER_CERT_OPTIONAL, true, "client1" },
+	{ "stranger", TLS_PEER_CERT_OPTIONAL, false, "stranger" }, /* presented: verified */
+	{ "client1", TLS_PEER_CERT_NONE, true, "" },		   /* not asked for */
+};
+
+static void test_cert_modes(void)
+{
+	for (size_t i = 0; i < sizeof(cert_modes) / sizeof(cert_modes[0]); i++) {
+		struct pair p;
+		int srv, cli;
+
+		if (make_pair_mode(&p, cert_modes[i].cert, "ca.crt", NULL, cert_modes[i].mode)) {
+			pump(p.server, p.client, &srv, &cli);
+			CHECK((srv == 1 && cli == 1) == cert_modes[i].completes,
+			      "case %zu: server %d (%s), client %d", i, srv,
+			      tls_session_error(p.server), cli);
+			CHECK(strcmp(tls_session_peer_cn(p.server), cert_modes[i].cn) == 0,
+			      "case %zu: CN \"%s\"", i, tls_session_peer_cn(p.server));
+			CHECK(!cert_modes[i].completes || cert_modes[i].cn[0] ||
+				      !tls_session_peer_fingerprint(p.server),
+			      "case %zu: no certificate, no fingerprint", i);
+		}
+		free_pair(&p);
+	}
+}
+
 int main(void)
 {
 	char cmd[160];
@@ -235,6 +292,7 @@ int main(void)
 	CHECK(system(cmd) == 0, "scripts/make-pki (needs openssl)");
 	test_good_client();
 	test_refusals();
+	test_cert_modes();
 	test_load_errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -1,74 +1,28 @@
 -- SPDX-License-Identifier: MIT
 -- The operator's Lua hooks decide who gets in and what they get, without
 -- stalling anyone else, against stock OpenVPN 2.6 clients with
--- auth-user-pass:
---
---   [ mvt-srv: moonvpn, tun 10.77.0.1/24 ] --veth 10.88.N.1 / 10.88.N.2-- [ mvt-cliN: openvpn ]
---
--- #netns: needs root.
+-- auth-user-pass (topology in spec/helpers/hooked.lua). #netns: needs root.
+local hooked = require "spec.helpers.hooked"
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
-local openvpn = require "spec.helpers.openvpn"
 
 describe("#netns hooks", function()
 	if not netns.is_root() then
 		pending("needs root for network namespaces")
 		return
 	end
-	local srv, engine, socket
-	local clients = {}
+	local t, engine, clients
+	before_each(function() t = hooked.new() end)
+	after_each(function() t:stop() end)
 
-	-- A server whose configuration ends with `hooks` (Lua after vpn.server, as `office`).
 	local function start(hooks, server_extra, n)
-		local pki = mv.pki()
-		srv = netns.new()
-		for i = 1, n or 2 do
-			clients[i] = netns.new()
-			netns.veth(srv, "10.88." .. i .. ".1/24", clients[i], "10.88." .. i .. ".2/24")
-		end
-		socket = netns.tmpdir() .. "/console.sock"
-		local text = mv.server_config(string.format('  device = { name = "mvt0" },\n  console = "%s",\n%s',
-			socket, server_extra or "")):gsub("vpn%.server {", "local office = vpn.server {", 1)
-		engine = srv:spawn({ mv.bin, mv.write_config(text .. (hooks or "")) })
-		local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
-		assert(ok, out)
-		return pki
+		t:start(hooks, server_extra, n)
+		engine, clients = t.engine, t.clients
 	end
-
-	-- A stock client i with auth-user-pass user/password (nil: none sent).
-	local function connect(i, user, password, opts)
-		local lines = ""
-		if user then
-			lines = lines .. string.format("<auth-user-pass>\n%s\n%s\n</auth-user-pass>\n", user, password)
-		end
-		return clients[i]:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(),
-			{ remote = "10.88." .. i .. ".1", extra = lines, no_cert = opts and opts.no_cert }) })
-	end
-
-	local function completed(client)
-		local ok, out = client:wait_log("Initialization Sequence Completed", 20)
-		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
-		return out
-	end
-
-	local function refused(client, timeout)
-		local ok, out = client:wait_log("AUTH_FAILED", timeout or 20)
-		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
-		return out
-	end
-
-	local function console(chunk)
-		local status, out, err = mv.console(socket, chunk)
-		assert.are.equal(0, status, err)
-		return out
-	end
-
-	after_each(function()
-		for _, c in ipairs(clients) do c:sh("true") end
-		if engine then assert.are.equal(0, engine:stop()) end
-		engine, clients = nil, {}
-		netns.cleanup()
-	end)
+	local function connect(...) return t:connect(...) end
+	local function completed(client) return t:completed(client) end
+	local function refused(client) return t:refused(client) end
+	local function console(chunk) return t:console(chunk) end
 
 	local USERS = [[
 local users = { alice = "correct horse", bob = "battery staple" }
@@ -200,7 +154,7 @@ end
 		local bytes_in = tonumber(log:match("disconnect: alice [^\n]* in=(%d+)"))
 		assert.is_true(bytes_in >= 3 * 84, "the pings were counted: " .. bytes_in)
 		assert.are.equal("{}", (console("return clients()"):gsub("%s", "")))
-		local status = mv.console(socket, 'kick("nobody")')
+		local status = mv.console(t.socket, 'kick("nobody")')
 		assert.are_not.equal(0, status)
 	end)
 

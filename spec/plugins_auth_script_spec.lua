@@ -1,0 +1,70 @@
+-- SPDX-License-Identifier: MIT
+-- plugins/auth_script.lua: an OpenVPN auth-user-pass-verify shell script,
+-- unchanged, decides on stock OpenVPN 2.6 clients. #netns: needs root.
+local hooked = require "spec.helpers.hooked"
+local netns = require "spec.helpers.netns"
+
+-- Written as people write them for OpenVPN: credentials from the
+-- environment (via-env) or from the file named by the last argument (via-file).
+local VIA_ENV = [[#!/bin/sh
+[ "$script_type" = user-pass-verify ] || exit 1
+echo "env: $common_name $untrusted_ip $IV_PLAT $tls_digest_sha256_0" >&2
+[ "$username" = alice ] && [ "$password" = "s3cret pass" ] && exit 0
+exit 1
+]]
+local VIA_FILE = [[#!/bin/sh
+user=$(sed -n 1p "$1"); pass=$(sed -n 2p "$1")
+[ "$user" = alice ] && [ "$pass" = "s3cret pass" ] && exit 0
+exit 1
+]]
+
+describe("#netns plugins.auth_script", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local t
+	before_each(function() t = hooked.new() end)
+	after_each(function() t:stop() end)
+
+	local function script(text)
+		local path = netns.tmpdir() .. "/verify.sh"
+		netns.write_file(path, text)
+		assert(netns.sh("chmod 755 " .. path))
+		return path
+	end
+
+	for _, case in ipairs { { "via-env", VIA_ENV }, { "via-file", VIA_FILE } } do
+		it("runs an OpenVPN " .. case[1] .. " script unchanged: exit 0 lets in, else AUTH_FAILED", function()
+			t:start(string.format([[
+local verify = require("auth_script").new { command = { %q }, method = %q }
+function office.on.auth(client, username, password) return verify:check(client, username, password) end
+]], script(case[2]), case[1]))
+			t:completed(t:connect(1, "alice", "s3cret pass"))
+			t:refused(t:connect(2, "alice", "guess"))
+			if case[1] == "via-env" then
+				local log = t.engine:output()
+				assert.matches("env: client1 10%.88%.2%.2 linux %x%x:%x%x", log, 1, false, log)
+			end
+			local _, left = netns.sh("ls /tmp/lua_* 2>/dev/null | wc -l")
+			assert.are.equal("0", left:match("%d+"), "the credentials file is removed")
+		end)
+	end
+
+	it("refuses when the script hangs past its timeout, and says so in the log", function()
+		t:start(string.format([[
+local verify = require("auth_script").new { command = { %q }, timeout = 1 }
+function office.on.auth(client, username, password) return verify:check(client, username, password) end
+]], script("#!/bin/sh\nsleep 30\n")))
+		t:refused(t:connect(1, "alice", "x"))
+		assert.matches("exit 137, timed out after 1 s", t.engine:output(), 1, true)
+	end)
+
+	it("says what is wrong with its options", function()
+		local auth_script = require "auth_script"
+		local _, err = pcall(auth_script.new, { command = "verify.sh" })
+		assert.matches('auth_script.new: expected { command = { "/path/to/script", "arg", ... } }', err, 1, true)
+		_, err = pcall(auth_script.new, { command = { "v" }, method = "via-pipe" })
+		assert.matches('auth_script.new: method must be "via-env" or "via-file", got "via-pipe"', err, 1, true)
+	end)
+end)

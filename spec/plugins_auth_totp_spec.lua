@@ -1,0 +1,129 @@
+-- SPDX-License-Identifier: MIT
+-- plugins/auth_totp.lua: RFC 6238's test vectors, the code formats clients
+-- send, the window, replay, and the second factor.
+local totp = require "auth_totp"
+local netns = require "spec.helpers.netns"
+
+-- RFC 6238 appendix B: seeds, then { time, SHA1, SHA256, SHA512 } with 8 digits.
+local SEEDS = {
+	SHA1 = "12345678901234567890",
+	SHA256 = "12345678901234567890123456789012",
+	SHA512 = "1234567890123456789012345678901234567890123456789012345678901234",
+}
+local VECTORS = {
+	{ 59, "94287082", "46119246", "90693936" },
+	{ 1111111109, "07081804", "68084774", "25091201" },
+	{ 1111111111, "14050471", "67062674", "99943326" },
+	{ 1234567890, "89005924", "91819424", "93441116" },
+	{ 2000000000, "69279037", "90698825", "38618901" },
+	{ 20000000000, "65353130", "77737706", "47863826" },
+}
+
+local function b64(s)
+	local A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	return (s:gsub(".", function(c)
+		local bits = ""
+		for i = 7, 0, -1 do bits = bits .. ((c:byte() >> i) & 1) end
+		return bits
+	end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
+		if #x < 6 then return "" end
+		local n = tonumber(x, 2)
+		return A:sub(n + 1, n + 1)
+	end) .. ({ "", "==", "=" })[#s % 3 + 1]
+end
+
+describe("plugins.auth_totp", function()
+	describe(".code", function()
+		for _, v in ipairs(VECTORS) do
+			for i, alg in ipairs { "SHA1", "SHA256", "SHA512" } do
+				it(string.format("matches RFC 6238 at T=%d with %s", v[1], alg), function()
+					assert.are.equal(v[i + 1], totp.code(SEEDS[alg], v[1], { digits = 8, algorithm = alg }))
+				end)
+			end
+		end
+	end)
+
+	describe(".base32_decode", function()
+		it("decodes RFC 4648 vectors, any case, padding optional", function()
+			assert.are.equal("foobar", totp.base32_decode("MZXW6YTBOI======"))
+			assert.are.equal("foobar", totp.base32_decode("mzxw6ytboi"))
+			assert.is_nil(totp.base32_decode("MZXW1"))
+		end)
+	end)
+
+	describe(".split", function()
+		it("reads the static-challenge form and the appended form", function()
+			assert.are.same({ "pw:with:colons", "123456" },
+				{ totp.split("SCRV1:" .. b64("pw:with:colons") .. ":" .. b64("123456"), 6) })
+			assert.are.same({ "secret", "654321" }, { totp.split("secret654321", 6) })
+		end)
+	end)
+
+	describe(":check", function()
+		local secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" -- base32 of "12345678901234567890"
+		local now = 1234567890
+		local function provider(opts)
+			opts = opts or {}
+			opts.secrets = opts.secrets or { alice = secret }
+			opts.now = function() return now end
+			return totp.new(opts)
+		end
+		local function code_at(t) return totp.code(SEEDS.SHA1, t) end
+
+		it("accepts the current code once; a replay or an older code is refused", function()
+			local p = provider()
+			assert.is_true(p:check({}, "alice", code_at(now)))
+			assert.is_nil((p:check({}, "alice", code_at(now))))
+			assert.is_nil((p:check({}, "alice", code_at(now - 30))))
+			now = now + 30
+			assert.is_true(p:check({}, "alice", code_at(now)))
+		end)
+
+		it("accepts one step of clock skew either side, not two", function()
+			local p = provider()
+			assert.is_true(p:check({}, "alice", code_at(now + 30)))
+			local q = provider()
+			assert.is_nil((q:check({}, "alice", code_at(now - 60))))
+			assert.is_nil((q:check({}, "alice", code_at(now + 60))))
+		end)
+
+		it("refuses a wrong code, an unknown user and a missing password", function()
+			local p = provider()
+			local wrong = string.format("%06d", (tonumber(code_at(now)) + 1) % 1000000)
+			assert.are.same({ nil, "authentication failed" }, { p:check({}, "alice", wrong) })
+			assert.is_nil((p:check({}, "bob", code_at(now))))
+			assert.is_nil((p:check({}, "alice", nil)))
+		end)
+
+		it("checks the password part with the first factor, from either form", function()
+			local first = { check = function(_, _, _, pw) return pw == "hunter2" or nil, "bad password" end }
+			local p = provider { first = first }
+			assert.are.same({ nil, "bad password" }, { p:check({}, "alice", "nope" .. code_at(now)) })
+			assert.is_true(p:check({}, "alice", "hunter2" .. code_at(now)))
+			now = now + 30
+			assert.is_true(p:check({}, "alice", "SCRV1:" .. b64("hunter2") .. ":" .. b64(code_at(now))))
+		end)
+
+		it("reads secrets from a file and re-reads it when it changes", function()
+			local path = netns.tmpdir() .. "/totp"
+			netns.write_file(path, "# user:secret\nalice:" .. secret .. "\n")
+			local p = provider { secrets = path }
+			assert.is_true(p:check({}, "alice", code_at(now)))
+			assert.is_nil((p:check({}, "carol", code_at(now + 30))))
+			netns.write_file(path, "carol:" .. secret .. "\n# alice removed\n")
+			assert.is_true(p:check({}, "carol", code_at(now + 30)))
+			assert.is_nil((p:check({}, "alice", code_at(now + 30))))
+		end)
+
+		it("says what is wrong with its options and its file", function()
+			local _, err = pcall(totp.new, {})
+			assert.matches("expected { secrets =", err, 1, true)
+			_, err = pcall(totp.new, { secrets = {}, algorithm = "MD5" })
+			assert.matches('algorithm must be "SHA1", "SHA256" or "SHA512", got "MD5"', err, 1, true)
+			local path = netns.tmpdir() .. "/bad"
+			netns.write_file(path, "alice:" .. secret .. "\nbob:not-base32!\n")
+			_, err = pcall(totp.new, { secrets = path })
+			assert.matches(path .. ":2: auth_totp secrets: not a base32 secret", err, 1, true)
+		end)
+	end)
+end)

@@ -39,7 +39,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null || echo -I/usr/inc
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llua5.4 -lssl -lcrypto -lmnl -ledit)
 
 CFLAGS  += $(WARN) $(OPT) -MMD -MP -Icore $(PKG_CFLAGS) -DMOONVPN_DATADIR='"$(DATADIR)"'
-LDLIBS  += $(PKG_LIBS) -lev -lm
+LDLIBS  += $(PKG_LIBS) -lev -lcrypt -lm -pthread
 LDFLAGS += $(SANLDFLAGS)
 
 ifeq ($(V),1)
@@ -90,7 +90,8 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 -include $(OBJS:.o=.d) $(MOD_OBJS:.o=.d)
 
 # --- dependencies -----------------------------------------------------------
-DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev
+DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev \
+            libcrypt-dev
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
             clang libclang-rt-14-dev
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)

@@ -57,8 +57,12 @@ static int load_wrap(struct wrap *w, const struct crypto *c, const struct config
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,
 		     char *err, size_t errlen)
 {
-	struct tls_config tc = { cfg->role == CONFIG_CLIENT ? TLS_CLIENT : TLS_SERVER, cfg->tls_ca,
-				 cfg->tls_cert, cfg->tls_key, cfg->tls_crl, cfg->client_cert };
+	struct tls_config tc = { cfg->role == CONFIG_CLIENT ? TLS_CLIENT : TLS_SERVER,
+				 cfg->tls_ca,
+				 cfg->tls_cert,
+				 cfg->tls_key,
+				 cfg->tls_crl,
+				 cfg->client_cert };
 	int rc;
 
 	memset(out, 0, sizeof(*out));

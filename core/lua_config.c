@@ -233,11 +233,12 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	cfg->client_to_client = lua_toboolean(r->L, -1);
 	lua_pop(r->L, 1);
 	push_field(r->L, idx, "auth.certificate");
-	cfg->client_cert = lua_isstring(r->L, -1) && strcmp(lua_tostring(r->L, -1), "none") == 0
-				   ? TLS_PEER_CERT_NONE
-			   : lua_isstring(r->L, -1) && strcmp(lua_tostring(r->L, -1), "optional") == 0
-				   ? TLS_PEER_CERT_OPTIONAL
-				   : TLS_PEER_CERT_REQUIRED;
+	cfg->client_cert =
+		lua_isstring(r->L, -1) && strcmp(lua_tostring(r->L, -1), "none") == 0
+			? TLS_PEER_CERT_NONE
+		: lua_isstring(r->L, -1) && strcmp(lua_tostring(r->L, -1), "optional") == 0
+			? TLS_PEER_CERT_OPTIONAL
+			: TLS_PEER_CERT_REQUIRED;
 	lua_pop(r->L, 1);
 	cfg->has_network6 = net6 != NULL;
 	if (net6 && !ip_prefix_parse(&cfg->network6, net6))

@@ -44,6 +44,7 @@ struct hook_runtime {
 	size_t n_calls;
 	struct hook_call *current; /* being resumed */
 	struct child_set *children;
+	struct worker *worker;	   /* started on first use */
 	struct hook_timer *timers; /* anchored: scheduled or running */
 	size_t n_timers;
 	unsigned generation, committed, next_generation;
@@ -102,6 +103,7 @@ void hook_runtime_free(struct hook_runtime *rt)
 		t->rt = NULL;
 	}
 	child_set_free(rt->children);
+	worker_free(rt->worker); /* after the calls: their jobs are cancelled */
 	lua_pushnil(rt->L);
 	lua_setfield(rt->L, LUA_REGISTRYINDEX, REG_RUNTIME);
 	free(rt);
@@ -137,6 +139,13 @@ struct ev_loop *hook_runtime_loop(const struct hook_runtime *rt)
 struct child_set *hook_runtime_children(struct hook_runtime *rt)
 {
 	return rt->children;
+}
+
+struct worker *hook_runtime_worker(struct hook_runtime *rt)
+{
+	if (!rt->worker)
+		rt->worker = worker_new(rt->loop);
+	return rt->worker;
 }
 
 const struct log *hook_runtime_log(const struct hook_runtime *rt)
@@ -634,5 +643,6 @@ int luaopen_moonvpn_hook(lua_State *L)
 	lua_pop(L, 1);
 	luaL_newlib(L, hook_funcs);
 	lua_exec_register(L);
+	lua_passwd_register(L);
 	return 1;
 }

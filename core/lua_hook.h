@@ -23,6 +23,7 @@
 
 #include "child.h"
 #include "log.h"
+#include "worker.h"
 
 enum {
 	HOOK_CALLS_MAX = 4096,	/* hook calls in flight at once */
@@ -85,6 +86,8 @@ struct hook_runtime *hook_runtime_of(lua_State *L);
 struct ev_loop *hook_runtime_loop(const struct hook_runtime *rt);
 struct child_set *hook_runtime_children(struct hook_runtime *rt);
 const struct log *hook_runtime_log(const struct hook_runtime *rt);
+/* The worker threads (started on first use); NULL when they cannot start. */
+struct worker *hook_runtime_worker(struct hook_runtime *rt);
 
 /* The call whose own coroutine is L, or raise "<api> is only allowed in a hook". May raise. */
 struct hook_call *hook_check_yieldable(lua_State *L, const char *api);
@@ -100,7 +103,8 @@ void hook_call_resume(struct hook_call *call, int nvalues);
 
 /* moonvpn.hook: sleep, after, every and exec. */
 int luaopen_moonvpn_hook(lua_State *L);
-/* Adds exec (lua_exec.c) to the module table on top of L. */
+/* Add exec (lua_exec.c) and crypt_verify (lua_passwd.c) to the module table on top of L. */
 void lua_exec_register(lua_State *L);
+void lua_passwd_register(lua_State *L);
 
 #endif

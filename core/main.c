@@ -19,6 +19,7 @@
 #include "console_client.h"
 #include "crypto.h"
 #include "engine.h"
+#include "passwd_cli.h"
 #include "script.h"
 #include "statickey.h"
 
@@ -30,18 +31,22 @@ enum { MAIN_ERR_MAX = 2048 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: moonvpn [-v|-vv] [--log-level LEVEL] CONFIG   run the configuration "
-		     "file CONFIG\n"
-		     "       moonvpn --check CONFIG                        validate CONFIG, open "
-		     "nothing\n"
-		     "       moonvpn console SOCKET [-e LUA]...            the console of a "
-		     "running moonvpn\n"
-		     "       moonvpn --version | --help\n"
-		     "\n"
-		     "  -v, --verbose          log at debug level (-vv: trace), over the config's "
-		     "log_level\n"
-		     "  --log-level LEVEL      error, warn, info, debug or trace\n"
-		     "Signals: SIGHUP reloads CONFIG, SIGINT/SIGTERM stop moonvpn cleanly.\n");
+	fprintf(out,
+		"usage: moonvpn [-v|-vv] [--log-level LEVEL] CONFIG   run the configuration "
+		"file CONFIG\n"
+		"       moonvpn --check CONFIG                        validate CONFIG, open "
+		"nothing\n"
+		"       moonvpn console SOCKET [-e LUA]...            the console of a "
+		"running moonvpn\n"
+		"       moonvpn genkey FILE                           a tls-crypt/tls-auth key\n"
+		"       moonvpn passwd [--method M] [USER]            a password hash for "
+		"auth_file\n"
+		"       moonvpn --version | --help\n"
+		"\n"
+		"  -v, --verbose          log at debug level (-vv: trace), over the config's "
+		"log_level\n"
+		"  --log-level LEVEL      error, warn, info, debug or trace\n"
+		"Signals: SIGHUP reloads CONFIG, SIGINT/SIGTERM stop moonvpn cleanly.\n");
 }
 
 /* True when root holds the library; canonicalizes root in place (no "bin/.." in paths). */
@@ -238,6 +243,8 @@ int main(int argc, char **argv)
 		return console_client_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "genkey") == 0)
 		return genkey(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
+		return passwd_cli_main(argc - 1, argv + 1);
 	rc = parse_args(&cli, argc, argv);
 	if (rc >= 0)
 		return rc;

@@ -46,6 +46,9 @@ M.sleep = has_hook and hook.sleep or engine_only("sleep")
 --- Runs a program without blocking: vpn.exec { "prog", "arg", stdin = "...",
 -- env = { NAME = "value" }, timeout = 10 } -> status, stdout, stderr. May yield.
 M.exec = has_hook and hook.exec or engine_only("exec")
+--- Checks a password against a crypt(3) hash (yescrypt, sha512-crypt) on a
+-- worker thread: true or false. May yield.
+M.crypt_verify = has_hook and hook.crypt_verify or engine_only("crypt_verify")
 --- Runs fn once after `seconds`, as a hook. Returns a timer (timer:cancel()).
 M.after = has_hook and hook.after or engine_only("after")
 --- Runs fn every `seconds`, as a hook, one run at a time. Returns a timer.

@@ -235,6 +235,31 @@ static void test_exec_cancel(void)
 	hook_runtime_set_limits(rt, &limits);
 }
 
+static void test_crypt_verify(void)
+{
+	static const char sha512[] = "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIF"
+				     "NjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1";
+	struct outcome o;
+	char code[512];
+
+	snprintf(code, sizeof(code),
+		 "return vpn.crypt_verify('Hello world!', '%s'), "
+		 "vpn.crypt_verify('wrong', '%s'), vpn.crypt_verify('x', 'garbage')",
+		 sha512, sha512);
+	CHECK(start(code, &o), "a hash check suspends the hook");
+	run_until(&o, 5);
+	CHECK(o.done && strcmp(o.results[0], "true") == 0 && strcmp(o.results[1], "false") == 0 &&
+		      strcmp(o.results[2], "false") == 0,
+	      "right, wrong, malformed: %s %s %s %s", o.results[0], o.results[1], o.results[2],
+	      o.error);
+	luaL_loadstring(L, "vpn.crypt_verify('x', '$y$j9T$jJB6DxEt42hpNOy420A8i1$D15yqa/x/JaBrmS3DH"
+			   "lSZKbq40XNF0NyCsfuLPa9B28')");
+	memset(&o, 0, sizeof(o));
+	hook_call_cancel(hook_call_start(rt, L, 0, "cancelled", on_done, &o));
+	run_for(0.3);
+	CHECK(!o.done, "a hook ended during its hash check is not resumed");
+}
+
 static void test_timers(void)
 {
 	unsigned g1, g2;
@@ -294,6 +319,7 @@ int main(void)
 	test_deadline();
 	test_exec();
 	test_exec_cancel();
+	test_crypt_verify();
 	test_timers();
 	hook_runtime_free(rt);
 	lua_close(L);

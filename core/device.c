@@ -429,6 +429,26 @@ int device_reconfigure(struct device *dev, const struct device_config *cfg, char
 	return r;
 }
 
+int device_route_change(struct device *dev, const struct ip_prefix *prefix, bool add, char *err,
+			size_t errlen)
+{
+	struct netlink nl = { 0 };
+	char text[IP_PREFIX_TEXT_MAX];
+	int r = netlink_open(&nl);
+
+	if (r == 0)
+		r = add ? netlink_route_add(&nl, dev->ifindex, prefix)
+			: netlink_route_del(&nl, dev->ifindex, prefix);
+	netlink_close(&nl);
+	if (add && r == -EEXIST)
+		return 1;
+	if (r < 0)
+		return fail(r, err, errlen, device_name(dev), "cannot %s the route to %s: %s",
+			    add ? "add" : "remove", ip_prefix_format(prefix, text, sizeof(text)),
+			    strerror(-r));
+	return 0;
+}
+
 int device_needs_recreate(const struct device *dev, const struct device_config *cfg)
 {
 	if (cfg->type != dev->cfg.type)

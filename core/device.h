@@ -65,6 +65,15 @@ const char *device_name(const struct device *dev);
 unsigned device_ifindex(const struct device *dev);
 const struct device_config *device_config(const struct device *dev);
 
+/*
+ * Adds or removes a route to prefix through the device, outside its
+ * configuration (subnets behind clients). 0 when done, 1 when adding found
+ * a route to that prefix there already (it is left alone), or -errno with
+ * err set.
+ */
+int device_route_change(struct device *dev, const struct ip_prefix *prefix, bool add, char *err,
+			size_t errlen) __attribute__((warn_unused_result));
+
 /* Closes the device; the kernel removes it with its addresses and routes. NULL is a no-op. */
 void device_free(struct device *dev);
 

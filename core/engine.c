@@ -186,6 +186,28 @@ static void on_client_decided(void *ctx, struct session *s, struct session_push 
 		session_refuse(s, reason);
 }
 
+/* A subnet behind a client: routed into the device while the client is connected. */
+static bool on_client_subnet(void *ctx, const struct ip_prefix *prefix, bool add)
+{
+	struct engine *e = ctx;
+	char err[ENGINE_ERR_MAX], text[IP_PREFIX_TEXT_MAX];
+	int rc;
+
+	if (!e->device)
+		return false;
+	rc = device_route_change(e->device, prefix, add, err, sizeof(err));
+	if (rc < 0)
+		log_warnx(&e->log, "device", "%s", err);
+	else if (rc == 1)
+		log_debug(&e->log, "device", "%s is routed through %s already (configured routes)",
+			  ip_prefix_format(prefix, text, sizeof(text)), device_name(e->device));
+	else
+		log_info(&e->log, "device", "%s route to %s (a subnet behind a client)",
+			 add ? "added the" : "removed the",
+			 ip_prefix_format(prefix, text, sizeof(text)));
+	return rc == 0;
+}
+
 static void on_client_connect(void *ctx, struct session *s)
 {
 	script_client_connect(((struct engine *)ctx)->script, s, on_client_decided, ctx);
@@ -216,7 +238,8 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.client_to_client = cfg->client_to_client,
 		.reneg_seconds = cfg->reneg_seconds,
 		.reneg_bytes = cfg->reneg_bytes,
-		.hooks = { on_client_connect, on_client_ended, on_client_packet, e },
+		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,
+			   e },
 	};
 
 	if (!udp_parse_endpoint(&sp.listen, cfg->listen)) {

@@ -126,3 +126,15 @@ bool ip_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
 {
 	return a->len == b->len && ip_addr_equal(&a->addr, &b->addr);
 }
+
+bool ip_prefix_contains(const struct ip_prefix *p, const struct ip_addr *a)
+{
+	size_t full = p->len / 8;
+	unsigned rest = p->len % 8;
+
+	if (p->addr.family != a->family || p->len > 8 * ip_addr_size(a))
+		return false;
+	if (memcmp(p->addr.bytes, a->bytes, full) != 0)
+		return false;
+	return !rest || ((p->addr.bytes[full] ^ a->bytes[full]) & (0xff00 >> rest) & 0xff) == 0;
+}

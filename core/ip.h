@@ -53,4 +53,7 @@ const char *ip_prefix_format(const struct ip_prefix *p, char *buf, size_t len);
 bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b);
 bool ip_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b);
 
+/* True when a lies inside the network p (same family, first p->len bits equal). */
+bool ip_prefix_contains(const struct ip_prefix *p, const struct ip_addr *a);
+
 #endif

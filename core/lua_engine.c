@@ -160,6 +160,7 @@ static const struct stat_field {
 	STAT(dropped_spoofed, "spoofed"),
 	STAT(dropped_float, "float"),
 	STAT(dropped_no_route, "no_route"),
+	STAT(dropped_subnets, "subnets"),
 };
 
 static void set_counters(lua_State *L, const struct server_stats *st,

@@ -343,6 +343,17 @@ static int read_admission(lua_State *L, int base, struct session_push *push)
 	}
 	copy_string(L, base + 1, push->address, sizeof(push->address));
 	copy_string(L, base + 3, push->address6, sizeof(push->address6));
+	/* The subnets behind it, validated by moonvpn.clients; anything else is skipped. */
+	for (lua_Integer i = 1; lua_istable(L, base + 4) && i <= SESSION_ROUTES_MAX; i++) {
+		int t = lua_geti(L, base + 4, i);
+
+		if (t == LUA_TSTRING &&
+		    ip_prefix_parse(&push->routes[push->n_routes], lua_tostring(L, -1)))
+			push->n_routes++;
+		lua_pop(L, 1);
+		if (t == LUA_TNIL)
+			break;
+	}
 	for (lua_Integer i = 1; i <= SESSION_PUSH_MESSAGES_MAX; i++) {
 		if (lua_geti(L, base + 2, i) != LUA_TSTRING) {
 			lua_pop(L, 1);

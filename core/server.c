@@ -32,6 +32,13 @@ struct bucket {
 	double tokens, at;
 };
 
+/* The subnets one client was given, and which device routes are ours to remove. */
+struct client_subnets {
+	size_t n;
+	struct ip_prefix prefix[SESSION_ROUTES_MAX];
+	bool ours[SESSION_ROUTES_MAX];
+};
+
 struct server {
 	struct ev_loop *loop;
 	const struct log *log;
@@ -50,6 +57,8 @@ struct server {
 	double opened_at[SERVER_SESSIONS_MAX];		   /* ev time each slot's session began */
 	struct ip_addr vpn_addrs[SERVER_SESSIONS_MAX][2];  /* each slot's keys in vpn_index */
 	struct server_addr_index vpn_index;		   /* VPN address -> slot */
+	struct route_table subnets;			   /* subnets behind clients -> slot */
+	struct client_subnets *client_subnets[SERVER_SESSIONS_MAX]; /* each slot's, or NULL */
 	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
 	size_t n_sessions;
 	struct session_ops session_ops;
@@ -94,12 +103,50 @@ static void index_session(struct server *s, uint32_t id, const struct session_pu
 	}
 }
 
+/* Routes the client's subnets to slot id; a subnet new to the table gets its device route. */
+static void attach_subnets(struct server *s, uint32_t id, const struct session_push *push)
+{
+	struct client_subnets *cs;
+
+	if (!push->n_routes || !(cs = calloc(1, sizeof(*cs))))
+		return;
+	for (size_t i = 0; i < push->n_routes; i++) {
+		enum route_add_result r = route_table_add(&s->subnets, &push->routes[i], id);
+
+		if (r == ROUTE_FULL) {
+			s->stats.dropped_subnets++;
+			continue;
+		}
+		cs->prefix[cs->n] = push->routes[i];
+		cs->ours[cs->n] =
+			r == ROUTE_ADDED &&
+			s->params.hooks.subnet(s->params.hooks.ctx, &push->routes[i], true);
+		cs->n++;
+	}
+	s->client_subnets[id] = cs;
+}
+
+/* The client's subnets leave the table, and their device routes with them (if ours). */
+static void detach_subnets(struct server *s, uint32_t id)
+{
+	struct client_subnets *cs = s->client_subnets[id];
+
+	if (!cs)
+		return;
+	for (size_t i = 0; i < cs->n; i++)
+		if (route_table_del(&s->subnets, &cs->prefix[i], id) && cs->ours[i])
+			s->params.hooks.subnet(s->params.hooks.ctx, &cs->prefix[i], false);
+	free(cs);
+	s->client_subnets[id] = NULL;
+}
+
 static void end_session(struct server *s, struct session *sess, const char *reason)
 {
 	uint32_t id = session_peer_id(sess);
 
 	s->params.hooks.ended(s->params.hooks.ctx, sess, reason);
 	unindex_session(s, id);
+	detach_subnets(s, id);
 	s->sessions[id] = NULL;
 	s->n_sessions--;
 	session_free(sess);
@@ -127,6 +174,7 @@ void server_admit(struct server *s, struct session *sess, struct session_push *p
 	if (session_state(sess) != SESSION_AUTH)
 		return;
 	index_session(s, session_peer_id(sess), push);
+	attach_subnets(s, session_peer_id(sess), push);
 	session_admit(sess, push);
 }
 
@@ -356,6 +404,7 @@ static bool is_taken(const struct server *s, const struct session *sess,
 }
 
 static bool ip_destination(const uint8_t *ip, size_t len, struct ip_addr *dst);
+static struct session *find_route(const struct server *s, const struct ip_addr *addr);
 
 /*
  * client_to_client: a packet for another client's VPN address goes straight
@@ -368,8 +417,8 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	struct ip_addr dst;
 	struct session *to;
 
-	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) ||
-	    !(to = server_find_by_vpn_addr(s, &dst)) || to == from)
+	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) || !(to = find_route(s, &dst)) ||
+	    to == from)
 		return false;
 	if (session_data_send(to, pkt, len) < 0) {
 		s->stats.dropped_no_route++;
@@ -378,6 +427,26 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	s->stats.data_out++;
 	s->stats.data_bytes_out += len;
 	return true;
+}
+
+/* A packet from a host in one of the subnets behind this client. */
+static bool from_own_subnet(const struct server *s, const struct session *sess, const uint8_t *ip,
+			    size_t len)
+{
+	struct ip_addr src = { 0 };
+
+	if (!s->subnets.n)
+		return false;
+	if (len >= 20 && ip[0] >> 4 == 4) {
+		src.family = AF_INET;
+		memcpy(src.bytes, ip + 12, 4);
+	} else if (len >= 40 && ip[0] >> 4 == 6) {
+		src.family = AF_INET6;
+		memcpy(src.bytes, ip + 8, 16);
+	} else {
+		return false;
+	}
+	return route_table_lookup(&s->subnets, &src) == (int32_t)session_peer_id(sess);
 }
 
 /* A data packet: found by its peer-id, opened in place, delivered to the device. */
@@ -409,7 +478,8 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 	s->stats.data_bytes_in += (uint64_t)n;
 	if (n == 0)
 		return; /* keepalive */
-	if (!session_owns_source(sess, buf + DATA_OVERHEAD, (size_t)n)) {
+	if (!session_owns_source(sess, buf + DATA_OVERHEAD, (size_t)n) &&
+	    !from_own_subnet(s, sess, buf + DATA_OVERHEAD, (size_t)n)) {
 		s->stats.dropped_spoofed++;
 		return;
 	}
@@ -522,6 +592,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		return -EIO;
 	}
 	server_addr_index_init(&s->vpn_index, s->hash_seed ^ 0x9e3779b97f4a7c15ULL);
+	route_table_init(&s->subnets);
 	s->fd = udp_listen(&params->listen, err, errlen);
 	if (s->fd < 0) {
 		int rc = s->fd;
@@ -641,6 +712,18 @@ struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_
 	return id < 0 ? NULL : s->sessions[id];
 }
 
+/* The client a packet to addr goes to: its VPN address, else a subnet behind it. */
+static struct session *find_route(const struct server *s, const struct ip_addr *addr)
+{
+	struct session *sess = server_find_by_vpn_addr(s, addr);
+	int32_t id;
+
+	if (sess || !s->subnets.n)
+		return sess;
+	id = route_table_lookup(&s->subnets, addr);
+	return id < 0 ? NULL : s->sessions[id];
+}
+
 /* The destination of an IP packet; false for anything else. */
 static bool ip_destination(const uint8_t *ip, size_t len, struct ip_addr *dst)
 {
@@ -663,8 +746,8 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 	struct ip_addr dst;
 	struct session *sess;
 
-	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) ||
-	    !(sess = server_find_by_vpn_addr(s, &dst)) || session_data_send(sess, pkt, len) < 0) {
+	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) || !(sess = find_route(s, &dst)) ||
+	    session_data_send(sess, pkt, len) < 0) {
 		s->stats.dropped_no_route++;
 		return;
 	}

@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "ip.h"
 #include "log.h"
+#include "route.h"
 #include "session.h"
 #include "tls.h"
 #include "udp.h"
@@ -48,6 +49,12 @@ struct server_hooks {
 	void (*ended)(void *ctx, struct session *s, const char *reason);
 	/* A decrypted packet from a client, for the device. */
 	void (*deliver)(void *ctx, struct session *s, const uint8_t *packet, size_t len);
+	/*
+	 * A subnet behind a client appears (add) or goes: its route into the
+	 * device. Returns whether the route is ours to remove later (false when
+	 * one was there already, such as a configured route).
+	 */
+	bool (*subnet)(void *ctx, const struct ip_prefix *prefix, bool add);
 	void *ctx;
 };
 
@@ -79,6 +86,7 @@ struct server_stats {
 	uint64_t dropped_replay;	   /* replayed or too old data packets */
 	uint64_t dropped_spoofed;   /* data from a client with a source address not its own */
 	uint64_t dropped_no_route;  /* device packets to an address no client has */
+	uint64_t dropped_subnets;   /* client subnets not routed: the table was full */
 	uint64_t dropped_float;	    /* data from another live client's address and port */
 	uint64_t evicted_half_open; /* handshakes ended for SERVER_HALF_OPEN_MAX */
 	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */
@@ -116,7 +124,10 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *c, const struct server_params *params, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
 
-/* Lets a client that is SESSION_AUTH in with its addresses and PUSH_REPLY (taken from push). */
+/*
+ * Lets a client that is SESSION_AUTH in with its addresses, the subnets
+ * behind it and its PUSH_REPLY (taken from push).
+ */
 void server_admit(struct server *s, struct session *sess, struct session_push *push);
 
 /* The client that has this VPN address, or NULL. */

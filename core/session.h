@@ -34,6 +34,7 @@ enum {
 	SESSION_CIPHERS_MAX = 8, /* the server's list; the config allows three */
 	SESSION_ADDR_MAX = 64,
 	SESSION_REASON_MAX = 160,
+	SESSION_ROUTES_MAX = 64, /* subnets behind one client (client:route) */
 };
 
 /* X-macro: state, name shown by clients(). */
@@ -67,6 +68,8 @@ struct session_push {
 	char address[SESSION_ADDR_MAX];	 /* the VPN address given to the client */
 	char address6[SESSION_ADDR_MAX]; /* its IPv6 address, "" without network6 */
 	char reason[SESSION_REASON_MAX]; /* when refused: sent as AUTH_FAILED,<reason> */
+	struct ip_prefix routes[SESSION_ROUTES_MAX]; /* subnets behind the client */
+	size_t n_routes;
 };
 
 struct session_ops {

@@ -8,6 +8,7 @@
 -- yield through vpn.sleep and vpn.exec), and ended() when the session ends.
 -- Pools live as long as the engine, one per network, so a reload keeps
 -- existing leases.
+local config = require "moonvpn.config"
 local core = require "moonvpn.core"
 local pool = require "moonvpn.pool"
 local push = require "moonvpn.push"
@@ -114,6 +115,17 @@ local function run_connect(on, client)
 		.. "and a message to refuse it", show(ok)), 0)
 end
 
+-- client:route() subnets may not overlap the VPN networks (they are routed already).
+local function check_routes(cfg, client)
+	for _, route in ipairs(client._grants.routes) do
+		for _, net in ipairs { cfg.network, cfg.network6 } do
+			if config.prefix_contains(route, net) or config.prefix_contains(net, route) then
+				error(string.format("client:route(%q) overlaps the VPN network %s", route, net), 0)
+			end
+		end
+	end
+end
+
 local function options_for(cfg, client, info)
 	return push.options(cfg, {
 		address = client.vpn_address, address6 = client.vpn_address6, peer_id = client.id,
@@ -138,6 +150,7 @@ function M.admit(cfg, on, info)
 		release(client.id)
 		return nil, reason_text(msg)
 	end
+	check_routes(cfg, client)
 	if client._grants.address then lease_static(cfg, client, client._grants.address) end
 	admitted[client.id] = client
 	local messages = push.messages(options_for(cfg, client, info))

@@ -108,7 +108,7 @@ local auth = S.record({
 }, { what = "a table { certificate = \"required\", password = \"required\" }" })
 
 -- True when prefix `outer` contains prefix `inner` (both canonical network text).
-local function contains(outer, inner)
+function M.prefix_contains(outer, inner)
 	local o, i = core.parse_prefix(outer), core.parse_prefix(inner)
 	if o.family ~= i.family or o.len > i.len then return false end
 	local addr = inner:match("^([^/]+)/")
@@ -127,7 +127,7 @@ local function check_server(cfg, p)
 	for i, route in ipairs(cfg.routes) do
 		has_ipv6 = has_ipv6 or core.parse_prefix(route).family == 6
 		for _, net in ipairs { cfg.network, cfg.network6 } do
-			if contains(route, net) or contains(net, route) then
+			if M.prefix_contains(route, net) or M.prefix_contains(net, route) then
 				return S.fail(at(p, "routes", i), "%s overlaps the VPN network %s, which is routed through the device already",
 					S.show(route), net)
 			end

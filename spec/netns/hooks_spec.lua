@@ -136,6 +136,38 @@ end
 		assert.matches("AUTH_FAILED,not today", refused(connect(2, "mallory", "x")), 1, true)
 	end)
 
+	it("routes a subnet behind a client from on.connect while it is connected, and no longer", function()
+		start([[
+function office.on.auth() return true end
+function office.on.connect(client)
+  if client.username == "branch" then client:route("192.168.70.0/24") end
+end
+]])
+		-- The branch office's network, behind the client.
+		assert(clients[1]:sh("ip link set lo up && ip addr add 192.168.70.1/32 dev lo"))
+		local branch = connect(1, "branch", "x")
+		completed(branch)
+		local _, routes = t.srv:sh("ip route show 192.168.70.0/24")
+		assert.matches("192.168.70.0/24 dev mvt0", routes, 1, true)
+		local ok, out = t.srv:sh("ping -n -c 3 -i 0.2 -W 2 192.168.70.1")
+		assert(ok, "the subnet is reachable from the server's side:\n" .. out .. engine:output())
+		assert.matches("added the route to 192.168.70.0/24", engine:output(), 1, true)
+		console('kick("branch", "closing the branch")')
+		assert.is_truthy(engine:wait_log("removed the route to 192.168.70.0/24", 10))
+		_, routes = t.srv:sh("ip route show 192.168.70.0/24")
+		assert.are.equal("", routes)
+		assert.is_false((t.srv:sh("ping -n -c 1 -W 1 192.168.70.1")))
+	end)
+
+	it("refuses a client whose on.connect routes a subnet inside the VPN network", function()
+		start([[
+function office.on.auth() return true end
+function office.on.connect(client) client:route("10.77.0.128/25") end
+]])
+		refused(connect(1, "a", "x"))
+		assert.matches('client:route%("10.77.0.128/25"%) overlaps the VPN network 10.77.0.0/24', engine:output())
+	end)
+
 	it("on.disconnect gets the reason, byte counts and duration; kick() ends a client", function()
 		start([[
 function office.on.auth() return true end

@@ -192,6 +192,8 @@ static void push_client(lua_State *L, const struct session *sess)
 	lua_createtable(L, 0, 7);
 	lua_pushstring(L, session_cn(sess));
 	lua_setfield(L, -2, "cn");
+	lua_pushstring(L, session_username(sess));
+	lua_setfield(L, -2, "username");
 	lua_pushstring(L, udp_addr_format(session_peer(sess), peer, sizeof(peer)));
 	lua_setfield(L, -2, "real_address");
 	lua_pushstring(L, session_address(sess));

@@ -44,6 +44,7 @@ end
 		assert.matches("auth: cn=client1 user=alice plat=linux fp=%x%x:%x%x:%x%x serial=%x+ subject=CN=client1", log)
 		assert.matches("refused: wrong username or password", log, 1, true)
 		assert.matches("10.77.0.2", console("return clients()[1].vpn_address"), 1, true)
+		assert.matches("alice", console("return clients()[1].username"), 1, true)
 	end)
 
 	it("refuses a client that sends no password while on.auth wants one", function()

@@ -237,7 +237,7 @@ function M.record(fields, opts)
 	local names = {}
 	for name in pairs(fields) do names[#names + 1] = name end
 	table.sort(names)
-	return { what = opts.what or "a table", check = function(v, path)
+	return { what = opts.what or "a table", fields = names, check = function(v, path)
 		if type(v) ~= "table" then return expected(path, opts.what or "a table { ... }", v) end
 		for k in pairs(v) do
 			if type(k) ~= "string" then

@@ -93,7 +93,7 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev \
             libcrypt-dev
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
-            clang libclang-rt-14-dev
+            clang libclang-rt-14-dev lua-check
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
 
 deps:
@@ -194,7 +194,7 @@ fuzz-run: $(FUZZERS)
 	done; echo "$$p $$f 0" > build/results/fuzz; [ $$f -eq 0 ]
 
 # --- lint -------------------------------------------------------------------
-lint:
+lint: deps
 	$(Q)clang-format --dry-run --Werror core/*.c core/*.h spec/c/*.c spec/c/*.h spec/fuzz/*.c spec/tools/*.c
 	$(Q)luacheck -q lua plugins scripts spec vpn.lua.example
 	$(Q)for h in core/*.h; do \

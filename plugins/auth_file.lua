@@ -47,7 +47,7 @@ function M.new(opts)
 end
 
 --- Checks username and password against the file (yields while hashing).
-function provider_mt:check(client, username, password)
+function provider_mt:check(_, username, password)
 	if not username or not password then return nil, "username and password required" end
 	local hash, err = self.file:get(username)
 	if err and err ~= self.warned then

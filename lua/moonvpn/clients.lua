@@ -71,7 +71,7 @@ local function lease(cfg, client)
 end
 
 -- client:set_address() in on.connect: the pool's address goes back, the given one is taken.
-local function lease_static(cfg, client, address)
+local function lease_static(client, address)
 	local l = leases[client.id]
 	if address == l.address then return true end
 	local ok, err = l.pool:lease_address(address, owner_of(client))
@@ -151,7 +151,7 @@ function M.admit(cfg, on, info)
 		return nil, reason_text(msg)
 	end
 	check_routes(cfg, client)
-	if client._grants.address then lease_static(cfg, client, client._grants.address) end
+	if client._grants.address then lease_static(client, client._grants.address) end
 	admitted[client.id] = client
 	local messages = push.messages(options_for(cfg, client, info))
 	return client.vpn_address, messages, client.vpn_address6, client._grants.routes

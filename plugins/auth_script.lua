@@ -15,10 +15,13 @@
 -- OpenVPN's usual variables: script_type=user-pass-verify, common_name,
 -- untrusted_ip, untrusted_port, tls_serial_0, tls_digest_sha256_0,
 -- X509_0_CN, and the client's peer-info (IV_VER, IV_PLAT, UV_*, ...).
+-- A relative script path ("scripts/verify.sh") is relative to the
+-- configuration file's directory; a bare name is looked up on PATH.
 -- The script runs through vpn.exec: it never blocks the engine, and is
 -- killed after `timeout` seconds (default 10), which refuses the client.
 local vpn = require "moonvpn"
 local auth = require "moonvpn.auth"
+local config = require "moonvpn.config"
 
 local M = {}
 
@@ -35,8 +38,11 @@ function M.new(opts)
 		error(string.format('auth_script.new: method must be "via-env" or "via-file", got %q',
 			tostring(method)), 2)
 	end
-	local self = setmetatable({ command = opts.command, method = method,
-		timeout = opts.timeout or 10, name = opts.command[1] }, provider_mt)
+	local command = table.move(opts.command, 1, #opts.command, 1, {})
+	-- "scripts/verify.sh" is relative to the configuration's directory; "verify" is on PATH.
+	if command[1]:find("/") then command[1] = config.resolve(command[1]) end
+	local self = setmetatable({ command = command, method = method,
+		timeout = opts.timeout or 10, name = command[1] }, provider_mt)
 	return auth.provider("auth_script", self)
 end
 

@@ -53,6 +53,16 @@ describe("plugins.auth_file", function()
 		assert.is_true(p:check({}, "alice", "two"))
 	end)
 
+	it("finds a relative path next to the configuration file, as every path in it", function()
+		local dir = netns.tmpdir()
+		netns.write_file(dir .. "/users.passwd", "alice:$6$plain$s3cret\n")
+		netns.write_file(dir .. "/vpn.lua", mv.server_config())
+		assert(require("moonvpn.config").load(dir .. "/vpn.lua"))
+		local p = auth_file.new { path = "users.passwd", verify = fake_verify }
+		assert.are.equal(dir .. "/users.passwd", p.file.path)
+		assert.is_true(p:check({}, "alice", "s3cret"))
+	end)
+
 	it("says what is wrong with its options and its file, with the line", function()
 		local _, err = pcall(auth_file.new, { file = path })
 		assert.matches('auth_file.new: expected { path = "users.passwd" }', err, 1, true)

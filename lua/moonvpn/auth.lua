@@ -10,6 +10,7 @@
 --   function office.on.auth(client, username, password)
 --     return verify:check(client, username, password)
 --   end
+local config = require "moonvpn.config"
 local core = require "moonvpn.core"
 
 local M = {}
@@ -28,10 +29,12 @@ local watched_mt = {}
 watched_mt.__index = watched_mt
 
 --- A file of "name:value" lines ('#' starts a comment), parsed again when
--- it changes (inode, size or modification time). `what` names it in errors.
+-- it changes (inode, size or modification time). A relative path is relative
+-- to the configuration file's directory. `what` names it in errors.
 -- Raises an error when it cannot be read or parsed at first.
 function M.watched_file(path, what, parse_value)
-	local self = setmetatable({ path = path, what = what, parse_value = parse_value }, watched_mt)
+	local self = setmetatable({ path = config.resolve(path), what = what, parse_value = parse_value },
+		watched_mt)
 	local ok, err = self:refresh()
 	if not ok then error(err, 2) end
 	return self

@@ -297,12 +297,23 @@ local function run_file(name, text)
 end
 
 -- File paths in a configuration are relative to the configuration's directory.
+-- The directory of the configuration file loaded last: plugins' files are relative to it too.
+local config_dir = "."
+
+local function relative_to(dir, p)
+	if p == nil or p:sub(1, 1) == "/" or dir == "." then return p end
+	return dir .. "/" .. p
+end
+
+--- A path from the configuration (or a plugin it set up), relative to the
+-- configuration file's directory as every path in it is; absolute ones stay.
+function M.resolve(path)
+	return relative_to(config_dir, path)
+end
+
 local function resolve_paths(cfg, name)
 	local dir = name:match("^(.*)/[^/]*$") or "."
-	local function resolve(p)
-		if p == nil or p:sub(1, 1) == "/" then return p end
-		return dir == "." and p or (dir .. "/" .. p)
-	end
+	local function resolve(p) return relative_to(dir, p) end
 	for _, field in ipairs { "ca", "cert", "key", "crl", "tls_crypt" } do
 		cfg.tls[field] = resolve(cfg.tls[field])
 	end
@@ -349,6 +360,7 @@ end
 function M.load(name)
 	if collecting then return nil, "a configuration is already being loaded" end
 	collecting = {}
+	config_dir = name:match("^(.*)/[^/]*$") or "."
 	local ok, cfg, decl = core.run_budgeted(M.INSTRUCTION_BUDGET, load_and_validate, name)
 	collecting = nil
 	if not ok then

@@ -53,6 +53,9 @@ const char *ip_prefix_format(const struct ip_prefix *p, char *buf, size_t len);
 bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b);
 bool ip_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b);
 
+/* A keyed FNV-1a hash of p, for hash tables whose keys a peer may choose. */
+uint64_t ip_hash_bytes(uint64_t seed, const uint8_t *p, size_t len);
+
 /* True when a lies inside the network p (same family, first p->len bits equal). */
 bool ip_prefix_contains(const struct ip_prefix *p, const struct ip_addr *a);
 

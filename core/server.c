@@ -16,17 +16,6 @@
  * FNV-1a from a random start: sources cannot be chosen to share one bucket
  * without knowing the seed. Not a MAC; a collision only shares a limit.
  */
-static uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t len)
-{
-	uint64_t h = seed;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 32);
-}
-
 /* A token bucket: rate tokens a second, at most burst saved up. */
 struct bucket {
 	double tokens, at;
@@ -59,6 +48,7 @@ struct server {
 	struct server_addr_index vpn_index;		   /* VPN address -> slot */
 	struct route_table subnets;			   /* subnets behind clients -> slot */
 	struct client_subnets *client_subnets[SERVER_SESSIONS_MAX]; /* each slot's, or NULL */
+	struct filter filter;					    /* the packet policy */
 	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
 	size_t n_sessions;
 	struct session_ops session_ops;
@@ -147,6 +137,7 @@ static void end_session(struct server *s, struct session *sess, const char *reas
 	s->params.hooks.ended(s->params.hooks.ctx, sess, reason);
 	unindex_session(s, id);
 	detach_subnets(s, id);
+	filter_set_client(&s->filter, id, NULL, 0);
 	s->sessions[id] = NULL;
 	s->n_sessions--;
 	session_free(sess);
@@ -175,6 +166,7 @@ void server_admit(struct server *s, struct session *sess, struct session_push *p
 		return;
 	index_session(s, session_peer_id(sess), push);
 	attach_subnets(s, session_peer_id(sess), push);
+	filter_set_client(&s->filter, session_peer_id(sess), push->policy, push->groups);
 	session_admit(sess, push);
 }
 
@@ -332,7 +324,8 @@ static bool may_answer(struct server *s, const struct sockaddr *from)
 	struct bucket *b;
 
 	source_of(from, &src);
-	b = &s->reset_sources[hash_bytes(s->hash_seed, src.bytes, src.len) % SERVER_RESET_SOURCES];
+	b = &s->reset_sources[ip_hash_bytes(s->hash_seed, src.bytes, src.len) %
+			      SERVER_RESET_SOURCES];
 	return bucket_take(b, now, SERVER_RESET_SOURCE_RATE, SERVER_RESET_SOURCE_BURST) &&
 	       bucket_take(&s->resets, now, SERVER_RESET_RATE, SERVER_RESET_BURST);
 }
@@ -405,6 +398,8 @@ static bool is_taken(const struct server *s, const struct session *sess,
 
 static bool ip_destination(const uint8_t *ip, size_t len, struct ip_addr *dst);
 static struct session *find_route(const struct server *s, const struct ip_addr *addr);
+static bool policy_passes(struct server *s, struct session *sess, const uint8_t *ip, size_t len,
+			  enum policy_direction dir);
 
 /*
  * client_to_client: a packet for another client's VPN address goes straight
@@ -420,6 +415,8 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
+	if (!policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT))
+		return true;
 	if (session_data_send(to, pkt, len) < 0) {
 		s->stats.dropped_no_route++;
 		return true;
@@ -427,6 +424,44 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	s->stats.data_out++;
 	s->stats.data_bytes_out += len;
 	return true;
+}
+
+/*
+ * The policy on a packet of sess going dir. A rejected packet's answer goes
+ * back where the packet came from: to the client (in), or to the device (out).
+ */
+static bool policy_passes(struct server *s, struct session *sess, const uint8_t *ip, size_t len,
+			  enum policy_direction dir)
+{
+	size_t answer;
+	enum filter_result r =
+		filter_pass(&s->filter, session_peer_id(sess), ip, len, dir, &answer);
+
+	if (r == FILTER_PASS)
+		return true;
+	if (r == FILTER_DROP)
+		s->stats.dropped_policy++;
+	else if (r == FILTER_UNPARSED)
+		s->stats.dropped_unparsed++;
+	else
+		s->stats.rejected_policy++;
+	if (answer && dir == POLICY_IN)
+		(void)session_data_send(sess, s->filter.answer, answer);
+	else if (answer)
+		s->params.hooks.deliver(s->params.hooks.ctx, sess, s->filter.answer + DATA_OVERHEAD,
+					answer);
+	return false;
+}
+
+void server_set_policy(struct server *s, struct policy *p)
+{
+	filter_set_policy(&s->filter, p);
+}
+
+void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t groups)
+{
+	if (peer_id < SERVER_SESSIONS_MAX && s->sessions[peer_id])
+		s->filter.groups[peer_id] = groups;
 }
 
 /* A packet from a host in one of the subnets behind this client. */
@@ -483,6 +518,8 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		s->stats.dropped_spoofed++;
 		return;
 	}
+	if (!policy_passes(s, sess, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN))
+		return;
 	if (s->params.client_to_client && forward_to_client(s, sess, buf, (size_t)n))
 		return;
 	s->params.hooks.deliver(s->params.hooks.ctx, sess, buf + DATA_OVERHEAD, (size_t)n);
@@ -593,6 +630,9 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	server_addr_index_init(&s->vpn_index, s->hash_seed ^ 0x9e3779b97f4a7c15ULL);
 	route_table_init(&s->subnets);
+	filter_init(&s->filter);
+	s->filter.gateway4 = params->gateway4;
+	s->filter.gateway6 = params->gateway6;
 	s->fd = udp_listen(&params->listen, err, errlen);
 	if (s->fd < 0) {
 		int rc = s->fd;
@@ -620,89 +660,6 @@ void server_set_credentials(struct server *s, const struct wrap *wrap, struct tl
 	s->params.tls = tls;
 	s->params.ciphers = ciphers;
 	s->params.n_ciphers = n_ciphers;
-}
-
-/* Open addressing with linear probing; the table is never more than half full. */
-static size_t index_home(const struct server_addr_index *ix, const struct ip_addr *a)
-{
-	return (size_t)(hash_bytes(ix->seed ^ (uint64_t)a->family, a->bytes, ip_addr_size(a)) %
-			SERVER_ADDR_SLOTS);
-}
-
-/* The slot holding a, or the empty slot that ends its probe sequence. */
-static size_t index_find(const struct server_addr_index *ix, const struct ip_addr *a)
-{
-	size_t i = index_home(ix, a);
-
-	while (ix->slots[i].used && !ip_addr_equal(&ix->slots[i].addr, a))
-		i = (i + 1) % SERVER_ADDR_SLOTS;
-	return i;
-}
-
-static bool is_ip(const struct ip_addr *a)
-{
-	return a->family == AF_INET || a->family == AF_INET6;
-}
-
-void server_addr_index_init(struct server_addr_index *ix, uint64_t seed)
-{
-	memset(ix, 0, sizeof(*ix));
-	ix->seed = seed;
-}
-
-bool server_addr_index_put(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id)
-{
-	size_t i;
-
-	if (!is_ip(addr))
-		return false;
-	i = index_find(ix, addr);
-	if (!ix->slots[i].used) {
-		if (ix->n >= SERVER_ADDR_SLOTS / 2)
-			return false;
-		ix->n++;
-	}
-	ix->slots[i].addr = *addr;
-	ix->slots[i].id = id;
-	ix->slots[i].used = true;
-	return true;
-}
-
-int32_t server_addr_index_get(const struct server_addr_index *ix, const struct ip_addr *addr)
-{
-	size_t i;
-
-	if (!is_ip(addr))
-		return -1;
-	i = index_find(ix, addr);
-	return ix->slots[i].used ? (int32_t)ix->slots[i].id : -1;
-}
-
-/* True when home lies cyclically in (hole, j]: the entry at j must stay behind the hole. */
-static bool stays(size_t hole, size_t home, size_t j)
-{
-	return hole <= j ? hole < home && home <= j : hole < home || home <= j;
-}
-
-void server_addr_index_del(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id)
-{
-	size_t hole, j;
-
-	if (!is_ip(addr))
-		return;
-	hole = index_find(ix, addr);
-	if (!ix->slots[hole].used || ix->slots[hole].id != id)
-		return; /* gone, or given to a newer client since */
-	/* Backward-shift deletion (Knuth 6.4, algorithm R): no tombstones pile up. */
-	for (j = (hole + 1) % SERVER_ADDR_SLOTS; ix->slots[j].used;
-	     j = (j + 1) % SERVER_ADDR_SLOTS) {
-		if (stays(hole, index_home(ix, &ix->slots[j].addr), j))
-			continue;
-		ix->slots[hole] = ix->slots[j];
-		hole = j;
-	}
-	ix->slots[hole].used = false;
-	ix->n--;
 }
 
 struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr)
@@ -746,8 +703,13 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 	struct ip_addr dst;
 	struct session *sess;
 
-	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) || !(sess = find_route(s, &dst)) ||
-	    session_data_send(sess, pkt, len) < 0) {
+	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) || !(sess = find_route(s, &dst))) {
+		s->stats.dropped_no_route++;
+		return;
+	}
+	if (!policy_passes(s, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT))
+		return;
+	if (session_data_send(sess, pkt, len) < 0) {
 		s->stats.dropped_no_route++;
 		return;
 	}
@@ -785,6 +747,7 @@ void server_free(struct server *s)
 		end_session(s, s->sessions[id], "the server stops");
 	}
 	close(s->fd);
+	filter_clear(&s->filter);
 	wrap_clear(&s->wrap);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
 	free(s);

@@ -15,9 +15,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addrindex.h"
 #include "crypto.h"
+#include "filter.h"
 #include "ip.h"
 #include "log.h"
+#include "policy.h"
 #include "route.h"
 #include "session.h"
 #include "tls.h"
@@ -38,8 +41,6 @@ enum {
 	SERVER_RESET_SOURCE_RATE = 5,
 	SERVER_RESET_SOURCE_BURST = 10,
 	SERVER_RESET_SOURCES = 1024, /* per-source buckets, by a keyed hash of the source */
-	/* The VPN-address index: an IPv4 and an IPv6 address per client, at most half full. */
-	SERVER_ADDR_SLOTS = 4 * SERVER_SESSIONS_MAX,
 };
 
 /* What the engine decides for the server: admission (Lua) and the end of a client. */
@@ -65,8 +66,9 @@ struct server_params {
 	const char *const *ciphers; /* borrowed, the server's preference order */
 	size_t n_ciphers;
 	unsigned ping_interval, ping_timeout; /* our keepalive towards clients, seconds */
-	bool client_to_client;	/* clients reach each other inside the server, not via the kernel */
-	unsigned reneg_seconds; /* our own renegotiation; 0 leaves it to the client */
+	bool client_to_client; /* clients reach each other inside the server, not via the kernel */
+	struct ip_addr gateway4, gateway6; /* our VPN addresses: the source of ICMP answers */
+	unsigned reneg_seconds;		   /* our own renegotiation; 0 leaves it to the client */
 	uint64_t reneg_bytes;
 	struct server_hooks hooks;
 };
@@ -87,6 +89,9 @@ struct server_stats {
 	uint64_t dropped_spoofed;   /* data from a client with a source address not its own */
 	uint64_t dropped_no_route;  /* device packets to an address no client has */
 	uint64_t dropped_subnets;   /* client subnets not routed: the table was full */
+	uint64_t dropped_policy;    /* packets a drop verdict stopped */
+	uint64_t rejected_policy;   /* packets a reject verdict stopped (answered when due) */
+	uint64_t dropped_unparsed;  /* packets the policy could not read while it was on */
 	uint64_t dropped_float;	    /* data from another live client's address and port */
 	uint64_t evicted_half_open; /* handshakes ended for SERVER_HALF_OPEN_MAX */
 	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */
@@ -94,30 +99,6 @@ struct server_stats {
 };
 
 struct server;
-
-/*
- * VPN addresses (IPv4 and IPv6) to the slot (peer-id) of the client that has
- * them: the server's route from the device, one lookup per packet. Embedded
- * in the server; its functions are public for the unit test.
- */
-struct server_addr_index {
-	uint64_t seed; /* of the hash: addresses cannot be picked to collide */
-	size_t n;
-	struct {
-		struct ip_addr addr;
-		uint32_t id;
-		bool used;
-	} slots[SERVER_ADDR_SLOTS];
-};
-
-void server_addr_index_init(struct server_addr_index *ix, uint64_t seed);
-/* Maps addr to id, replacing an earlier mapping of addr; false when full or not IP. */
-bool server_addr_index_put(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id)
-	__attribute__((warn_unused_result));
-/* The id addr maps to, or -1. */
-int32_t server_addr_index_get(const struct server_addr_index *ix, const struct ip_addr *addr);
-/* Removes addr if it still maps to id (a newer client may have been given it since). */
-void server_addr_index_del(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id);
 
 /* Opens the UDP socket and starts serving; c must outlive the server. */
 int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
@@ -129,6 +110,11 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
  * behind it and its PUSH_REPLY (taken from push).
  */
 void server_admit(struct server *s, struct session *sess, struct session_push *push);
+
+/* The global policy (a reference is taken; NULL: none), swapped in between packets. */
+void server_set_policy(struct server *s, struct policy *p);
+/* A connected client's groups, after the policy changed (group bits are per policy). */
+void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t groups);
 
 /* The client that has this VPN address, or NULL. */
 struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr);

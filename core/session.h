@@ -54,6 +54,7 @@ enum session_state {
 
 struct session;
 struct push_options;
+struct policy;
 
 enum session_role {
 	SESSION_ROLE_SERVER,
@@ -70,6 +71,10 @@ struct session_push {
 	char reason[SESSION_REASON_MAX]; /* when refused: sent as AUTH_FAILED,<reason> */
 	struct ip_prefix routes[SESSION_ROUTES_MAX]; /* subnets behind the client */
 	size_t n_routes;
+	/* For the server's packet filter (the session ignores them): the client's own
+	 * rules (a reference, or NULL) and its groups. */
+	struct policy *policy;
+	uint64_t groups;
 };
 
 struct session_ops {

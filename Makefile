@@ -93,7 +93,7 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev \
             libcrypt-dev
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
-            clang libclang-rt-14-dev lua-check
+            clang libclang-rt-14-dev lua-check netcat-openbsd
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
 
 deps:

@@ -248,6 +248,10 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 			 cfg->listen);
 		return -EINVAL;
 	}
+	/* Our own VPN addresses, the source of the policy's ICMP answers. */
+	if (!ip_prefix_host(&sp.gateway4, &cfg->network, 1) ||
+	    (cfg->has_network6 && !ip_prefix_host(&sp.gateway6, &cfg->network6, 1)))
+		memset(&sp.gateway4, 0, sizeof(sp.gateway4));
 	return server_open(out, e->loop, &e->log, e->crypto, &sp, err, errlen);
 }
 
@@ -360,6 +364,30 @@ close_device:
 	return rc;
 }
 
+/* The active configuration's policy goes to the server, and connected clients' groups with it. */
+static void apply_policy(struct engine *e)
+{
+	char err[ENGINE_ERR_MAX];
+	struct policy *p;
+
+	if (!e->server)
+		return;
+	p = script_policy(e->script, err, sizeof(err));
+	if (!p) {
+		log_error(&e->log, "policy", "keeping the previous policy: %s", err);
+		return;
+	}
+	server_set_policy(e->server, p);
+	for (size_t i = 0; i < server_session_count(e->server); i++) {
+		uint32_t id = session_peer_id(server_session(e->server, i));
+
+		server_set_client_groups(e->server, id, script_client_groups(e->script, id));
+	}
+	log_info(&e->log, "policy", "%zu rules, default %s", policy_rule_count(p),
+		 policy_verdict_name(policy_default(p)));
+	policy_put(p);
+}
+
 int engine_start(struct engine *e)
 {
 	char err[ENGINE_ERR_MAX];
@@ -386,6 +414,7 @@ int engine_start(struct engine *e)
 	}
 	script_commit_config(e->script);
 	e->cfg = cfg;
+	apply_policy(e);
 	watch_device(e);
 	e->started_at = ev_now(e->loop);
 	log_info(&e->log, "engine", "moonvpn %s started with %s (pid %ld)", MOONVPN_VERSION,
@@ -558,6 +587,7 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	script_commit_config(e->script);
 	config_free(e->cfg);
 	e->cfg = cfg;
+	apply_policy(e);
 	apply_log_level(e, cfg);
 	log_info(&e->log, "config", "reloaded %s", e->config_path);
 	return 0;

@@ -161,6 +161,9 @@ static const struct stat_field {
 	STAT(dropped_float, "float"),
 	STAT(dropped_no_route, "no_route"),
 	STAT(dropped_subnets, "subnets"),
+	STAT(dropped_policy, "policy"),
+	STAT(rejected_policy, "rejected"),
+	STAT(dropped_unparsed, "unparsed"),
 };
 
 static void set_counters(lua_State *L, const struct server_stats *st,
@@ -269,6 +272,27 @@ static int l_engine_kick(lua_State *L)
 	return 1;
 }
 
+/* policy_counters() -> { default = "accept", rules = { { packets =, bytes = }, ... } } */
+static int l_engine_policy_counters(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	const struct policy *p = e->server ? server_policy(e->server) : NULL;
+	size_t n = p ? policy_rule_count(p) : 0;
+
+	lua_createtable(L, 0, 2);
+	lua_pushstring(L, p ? policy_verdict_name(policy_default(p)) : "accept");
+	lua_setfield(L, -2, "default");
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_createtable(L, 0, 2);
+		set_counter(L, "packets", policy_counter(p, i)->packets);
+		set_counter(L, "bytes", policy_counter(p, i)->bytes);
+		lua_rawseti(L, -2, (lua_Integer)(i + 1));
+	}
+	lua_setfield(L, -2, "rules");
+	return 1;
+}
+
 /* config() -> the active configuration table (a copy is not needed: it is data) */
 static int l_engine_config(lua_State *L)
 {
@@ -328,6 +352,7 @@ static const luaL_Reg engine_funcs[] = {
 	{ "stats", l_engine_stats },
 	{ "clients", l_engine_clients },
 	{ "kick", l_engine_kick },
+	{ "policy_counters", l_engine_policy_counters },
 	{ "log", l_engine_log },
 	{ "config", l_engine_config },
 	{ "reload", l_engine_reload },

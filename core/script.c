@@ -11,6 +11,7 @@
 #include "lua_config.h"
 #include "lua_core.h"
 #include "lua_hook.h"
+#include "lua_policy.h"
 #include "script.h"
 #include "udp.h"
 
@@ -266,6 +267,49 @@ void script_commit_config(struct script *s)
 	}
 }
 
+struct policy *script_policy(struct script *s, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(L, "moonvpn.policy", "activate");
+	struct policy *p = NULL;
+
+	if (base < 0) {
+		copy_error(L, err, errlen);
+		goto out;
+	}
+	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+	if (lua_istable(L, -1))
+		lua_getfield(L, -1, "policy");
+	else
+		lua_pushnil(L);
+	lua_remove(L, -2);
+	if (lua_pcall(L, 1, 1, base) != LUA_OK) {
+		copy_error(L, err, errlen);
+		goto out;
+	}
+	p = lua_policy_read(L, -1, err, errlen);
+out:
+	lua_settop(L, top);
+	return p;
+}
+
+uint64_t script_client_groups(struct script *s, uint32_t peer_id)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(L, "moonvpn.clients", "groups");
+	uint64_t groups = 0;
+
+	if (base > 0) {
+		lua_pushinteger(L, peer_id);
+		if (lua_pcall(L, 1, 1, base) == LUA_OK)
+			groups = (uint64_t)lua_tointeger(L, -1);
+	}
+	lua_settop(L, top);
+	return groups;
+}
+
 void script_discard_config(struct script *s)
 {
 	lua_pushnil(s->L);
@@ -332,8 +376,8 @@ static void copy_string(lua_State *L, int idx, char *out, size_t cap)
 }
 
 /*
- * admit()'s results at base+1..base+4 (address, messages, address6, routes)
- * into push: 0, or -1 with the reason (base+2) when refused.
+ * admit()'s results at base+1..base+6 (address, messages, address6, routes,
+ * own rules, groups) into push: 0, or -1 with the reason (base+2) when refused.
  */
 static int read_admission(lua_State *L, int base, struct session_push *push)
 {
@@ -354,6 +398,10 @@ static int read_admission(lua_State *L, int base, struct session_push *push)
 		if (t == LUA_TNIL)
 			break;
 	}
+	push->groups = (uint64_t)lua_tointeger(L, base + 6);
+	if (lua_istable(L, base + 5) &&
+	    !(push->policy = lua_policy_read(L, base + 5, push->reason, sizeof(push->reason))))
+		return -1;
 	for (lua_Integer i = 1; i <= SESSION_PUSH_MESSAGES_MAX; i++) {
 		if (lua_geti(L, base + 2, i) != LUA_TSTRING) {
 			lua_pop(L, 1);
@@ -382,14 +430,16 @@ static void admission_done(void *ctx, lua_State *co, int nres, const char *error
 		return;
 	}
 	base = lua_gettop(co) - nres;
-	lua_settop(co, base + 4);
+	lua_settop(co, base + 6);
 	if (read_admission(co, base, &push) < 0) {
 		a->decided(a->ctx, sess, NULL, push.reason);
-		return;
+		goto out;
 	}
 	a->decided(a->ctx, sess, &push, NULL);
+out:
 	for (size_t i = 0; i < push.n_messages; i++)
 		free(push.messages[i]); /* whatever the decision did not take */
+	policy_put(push.policy);	/* the server took its own reference */
 }
 
 void script_client_connect(struct script *s, struct session *sess, script_decided_fn decided,

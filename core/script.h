@@ -44,6 +44,16 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 /* The configuration last loaded becomes the active one (what config() shows). */
 void script_commit_config(struct script *s);
 
+/*
+ * The active configuration's policy, compiled for the data path (a new
+ * reference; the caller puts it), and now the one new clients' groups are
+ * reckoned against. NULL with err set on failure.
+ */
+struct policy *script_policy(struct script *s, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* A connected client's group bits under the policy last made active. */
+uint64_t script_client_groups(struct script *s, uint32_t peer_id);
+
 /* The configuration last loaded is not going to be committed (the engine could not apply it). */
 void script_discard_config(struct script *s);
 

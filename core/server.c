@@ -458,6 +458,11 @@ void server_set_policy(struct server *s, struct policy *p)
 	filter_set_policy(&s->filter, p);
 }
 
+const struct policy *server_policy(const struct server *s)
+{
+	return s->filter.global;
+}
+
 void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t groups)
 {
 	if (peer_id < SERVER_SESSIONS_MAX && s->sessions[peer_id])

@@ -113,6 +113,8 @@ void server_admit(struct server *s, struct session *sess, struct session_push *p
 
 /* The global policy (a reference is taken; NULL: none), swapped in between packets. */
 void server_set_policy(struct server *s, struct policy *p);
+/* The global policy in force, or NULL. */
+const struct policy *server_policy(const struct server *s);
 /* A connected client's groups, after the policy changed (group bits are per policy). */
 void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t groups);
 

@@ -13,6 +13,7 @@ local core = require "moonvpn.core"
 local pool = require "moonvpn.pool"
 local push = require "moonvpn.push"
 local peer = require "moonvpn.peer"
+local policy = require "moonvpn.policy"
 
 local M = {}
 
@@ -135,8 +136,10 @@ local function options_for(cfg, client, info)
 end
 
 --- Decides on a client, as a hook (may yield): returns its address, the
--- PUSH_REPLY messages, its IPv6 address (or nil) and the subnets routed to
--- it, or nil and the reason it is told. Errors fail closed (the caller).
+-- PUSH_REPLY messages, its IPv6 address (or nil), the subnets routed to
+-- it, its own policy rules (compiled, or nil) and its group bits under the
+-- policy in force; or nil and the reason it is told. Errors fail closed
+-- (the caller).
 -- info = { peer_id, cn, subject, serial, fingerprint, peer, cipher,
 --          iv_proto, iv_mtu, ncp, username, password, peer_info }
 function M.admit(cfg, on, info)
@@ -154,7 +157,9 @@ function M.admit(cfg, on, info)
 	if client._grants.address then lease_static(client, client._grants.address) end
 	admitted[client.id] = client
 	local messages = push.messages(options_for(cfg, client, info))
-	return client.vpn_address, messages, client.vpn_address6, client._grants.routes
+	local own = #client._grants.rules > 0 and policy.compile { rules = client._grants.rules } or nil
+	return client.vpn_address, messages, client.vpn_address6, client._grants.routes, own,
+		policy.client_groups(policy.active, client.cn, client._grants.groups)
 end
 
 --- The session of peer_id ended: its addresses go back to the pool, and an
@@ -168,6 +173,12 @@ function M.ended(on, peer_id, stats)
 	if not client then return nil end
 	for k, v in pairs(stats) do client[k] = v end
 	return on and on.disconnect, client
+end
+
+--- The group bits of an admitted client under the policy in force (after a reload).
+function M.groups(peer_id)
+	local client = admitted[peer_id]
+	return client and policy.client_groups(policy.active, client.cn, client._grants.groups) or 0
 end
 
 --- The client object of an admitted client, or nil.

@@ -7,6 +7,7 @@
 -- schema below and returns one normalized table, or an error of the form
 -- `vpn.lua:14: server.network: "10.8.0.0/33" is not a CIDR prefix`.
 local core = require "moonvpn.core"
+local policy = require "moonvpn.policy"
 local schema = require "moonvpn.schema"
 local source = require "moonvpn.source"
 
@@ -155,6 +156,7 @@ M.server_schema = S.record({
 	push = { push, default = {} },
 	auth = { auth, default = {} },
 	hooks = { hooks, default = {} },
+	policy = { policy.schema, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 }, { what = "a table { listen = ..., network = ..., tls = { ... } }", check = check_server })

@@ -15,6 +15,7 @@ moonvpn console: Lua 5.4 inside the running engine.
   status()             uptime, device, addresses, routes, log level
   stats()              packet counters: received, answered, dropped by reason
   clients()            connected clients: name, addresses, cipher, state, since
+  policy()             the packet policy's rules with their hit counters
   kick(who, reason)    disconnect clients by peer-id, common name or username;
                        they are told HALT (kick(who, reason, { reconnect = true }): RESTART)
   config()             the active configuration, as validated
@@ -49,6 +50,20 @@ local function kick(who, reason, opts)
 	return #ids
 end
 
+-- The rules in force as written, each with its hit counters.
+local function policy()
+	local counts = engine.policy_counters()
+	local active = require("moonvpn.policy").active
+	local out = { default = counts.default, rules = {} }
+	for i, c in ipairs(counts.rules) do
+		local rule = {}
+		for k, v in pairs(active.rules[i] and active.rules[i].source or {}) do rule[k] = v end
+		rule.packets, rule.bytes = c.packets, c.bytes
+		out.rules[i] = rule
+	end
+	return out
+end
+
 local function builtins(env)
 	return {
 		help = function() env.print(HELP) end,
@@ -56,6 +71,7 @@ local function builtins(env)
 		stats = engine.stats,
 		clients = engine.clients,
 		kick = kick,
+		policy = policy,
 		config = engine.config,
 		reload = function()
 			local ok, err = engine.reload()

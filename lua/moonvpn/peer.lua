@@ -10,15 +10,23 @@
 -- `duration` (seconds). Other fields are the operator's to set.
 --
 -- In on.connect only: `client:set_address(a)`, `client:route(prefix)`
--- (a subnet behind the client, as OpenVPN's iroute) and
--- `client:push(option)` (a PUSH_REPLY option for this client only).
+-- (a subnet behind the client, as OpenVPN's iroute), `client:push(option)`
+-- (a PUSH_REPLY option for this client only), `client:group(name)` (for
+-- the policy's `group` rules) and `client:rule { ... }` (a policy rule for
+-- this client's packets).
 local core = require "moonvpn.core"
+local policy = require "moonvpn.policy"
 
 local M = {}
 
 M.ROUTES_MAX = 64
 M.PUSH_MAX = 64
 M.OPTION_MAX = 256
+M.RULES_MAX = 256
+
+local function schema_path(path)
+	return require("moonvpn.schema").path_string(path)
+end
 
 local peer_mt = { __name = "moonvpn.peer" }
 peer_mt.__index = peer_mt
@@ -50,7 +58,7 @@ function M.new(info)
 		username = info.username ~= "" and info.username or nil,
 		address = info.peer, ip = ip, port = port,
 		peer_info = M.parse_peer_info(info.peer_info or ""),
-		_grants = { routes = {}, push = {} },
+		_grants = { routes = {}, push = {}, rules = {}, groups = {} },
 	}, peer_mt)
 end
 
@@ -97,6 +105,28 @@ function peer_mt:push(option)
 	local push = self._grants.push
 	if #push >= M.PUSH_MAX then error("client:push: at most " .. M.PUSH_MAX .. " options", 2) end
 	push[#push + 1] = option
+end
+
+--- Puts the client in a group that the policy's rules can name (group = "admins").
+function peer_mt:group(name)
+	check_stage(self, "group")
+	if type(name) ~= "string" or name == "" then
+		error("client:group: expected a group name, got " .. tostring(name), 2)
+	end
+	local groups = self._grants.groups
+	if #groups >= M.PUSH_MAX then error("client:group: at most " .. M.PUSH_MAX .. " groups", 2) end
+	groups[#groups + 1] = name
+end
+
+--- A policy rule for this client's packets only, checked before the server's
+-- rules (as in the policy: verdict, direction, proto, src, dst, sport, dport, icmp_type).
+function peer_mt:rule(rule)
+	check_stage(self, "rule")
+	local r, err = policy.client_rule.check(rule, { "client:rule" })
+	if not r then error(string.format("%s: %s", schema_path(err.path), err.message), 2) end
+	local rules = self._grants.rules
+	if #rules >= M.RULES_MAX then error("client:rule: at most " .. M.RULES_MAX .. " rules", 2) end
+	rules[#rules + 1] = r
 end
 
 return M

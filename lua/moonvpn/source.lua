@@ -5,7 +5,7 @@
 -- about `server.device.mtu` is placed by reading the source: starting at the
 -- line of the `vpn.server {` call, each path component is searched for in
 -- order (`device =` then `mtu =`), and a list index is placed on the
--- element's literal when the bad value is a literal. Comments are blanked
+-- element (counted in the table constructor) or on its literal. Comments are blanked
 -- first so that a commented-out field is never matched. When a field cannot
 -- be found (it was built by code), the nearest enclosing one is used.
 local M = {}
@@ -68,6 +68,43 @@ local function find_key(text, key, from)
 	return s, e
 end
 
+-- The end of the string literal that starts at i (its closing quote).
+local function string_end(text, i)
+	local q, j = text:sub(i, i), i + 1
+	while j <= #text and text:sub(j, j) ~= q and text:sub(j, j) ~= "\n" do
+		j = j + (text:sub(j, j) == "\\" and 2 or 1)
+	end
+	return j
+end
+
+-- The position of the index-th element of the table constructor that opens
+-- at or after pos (`rules = { {...}, {...} }`), or nil.
+local function find_element(text, pos, index)
+	local i = text:find("{", pos, true)
+	if not i then return nil end
+	local depth, count, expect = 0, 0, false
+	while i <= #text do
+		local c = text:sub(i, i)
+		if depth == 1 and expect and not c:find("[%s,}]") then
+			count, expect = count + 1, false
+			if count == index then return i end
+		end
+		if c == '"' or c == "'" then
+			i = string_end(text, i)
+		elseif c == "{" then
+			depth = depth + 1
+			expect = expect or depth == 1
+		elseif c == "}" then
+			depth = depth - 1
+			if depth == 0 then return nil end
+		elseif c == "," and depth == 1 then
+			expect = true
+		end
+		i = i + 1
+	end
+	return nil
+end
+
 --- Returns the line of `path` (components after the root) given the line
 -- of the call that received the table, or that call's line.
 -- `value` is the offending value, used to place list elements.
@@ -77,10 +114,15 @@ function M.locate(text, call_line, path, value)
 	if not pos then return call_line end
 	local best = pos
 	for _, key in ipairs(path) do
-		if type(key) ~= "string" then break end
-		local s, e = find_key(text, key, pos)
+		local s, e
+		if math.type(key) == "integer" then
+			s = find_element(text, pos, key)
+			e = s
+		elseif type(key) == "string" then
+			s, e = find_key(text, key, pos)
+		end
 		if not s then break end
-		best, pos = s, e + 1
+		best, pos = s, e + (math.type(key) == "integer" and 0 or 1)
 	end
 	local lit = type(value) == "string" and string.format("%q", value)
 		or (math.type(value) and tostring(value))

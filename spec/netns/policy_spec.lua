@@ -1,0 +1,93 @@
+-- SPDX-License-Identifier: MIT
+-- The packet policy against stock OpenVPN 2.6 clients (topology in
+-- spec/helpers/hooked.lua): TCP listeners on the server's tunnel address
+-- 10.77.0.1, reached with nc from the clients. #netns: needs root.
+local hooked = require "spec.helpers.hooked"
+local netns = require "spec.helpers.netns"
+
+describe("#netns policy", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local t
+	before_each(function() t = hooked.new() end)
+	after_each(function() t:stop() end)
+
+	-- A TCP listener on the server's side of the tunnel, answering every connection.
+	local function listen(port)
+		return t.srv:spawn({ "sh", "-c", "while true; do echo hello | nc -N -l 10.77.0.1 " .. port
+			.. " >/dev/null 2>&1 || sleep 0.1; done" })
+	end
+
+	-- Connects from client i; ok, seconds taken (measured inside the namespace), nc's output.
+	local function connect(i, port, timeout)
+		local ok, out = t.clients[i]:sh(string.format(
+			"s=$(date +%%s%%N); nc -z -v -w %d 10.77.0.1 %d; r=$?; echo elapsed=$(( ($(date +%%s%%N) - s) / 1000 )); exit $r",
+			timeout or 3, port))
+		return ok, tonumber(out:match("elapsed=(%d+)")) / 1e6, out
+	end
+
+	local RULES = [[
+  policy = {
+    default = "accept",
+    rules = {
+      { verdict = "drop", direction = "in", proto = "tcp", dport = 25 },
+      { verdict = "reject", direction = "in", proto = "tcp", dport = "26-27" },
+      { verdict = "reject", direction = "in", proto = "icmp", icmp_type = 8, group = "guests" },
+    },
+  },
+]]
+
+	it("drops TCP to port 25 while port 80 passes, and reject fails a connect at once", function()
+		t:start([[
+function office.on.connect(client) if client.cn == "client2" then client:group("guests") end end
+]], RULES)
+		for _, port in ipairs { 25, 26, 80 } do listen(port) end
+		t:completed(t:connect(1))
+		netns.sleep(0.3)
+		local ok, _, out = connect(1, 80)
+		assert(ok, "port 80 passes: " .. out)
+		local secs
+		ok, secs, out = connect(1, 25, 2)
+		assert.is_false(ok, "port 25 is dropped: " .. out)
+		assert.is_true(secs >= 1.5, "a drop times out")
+		ok, secs, out = connect(1, 26)
+		assert.is_false(ok, "port 26 is rejected")
+		assert.matches("refused", out)
+		print(string.format("\n  [a rejected TCP connect failed after %.1f ms (a dropped one waits for its timeout)]",
+			secs * 1000))
+		assert.is_true(secs < 1, "rejected at once, not after a timeout: " .. secs)
+		local policy = t:console("return policy()")
+		assert.matches("packets = [1-9]", policy)
+		local stats = t:console("return stats().dropped")
+		assert.matches("policy = [1-9]", stats)
+		assert.matches("rejected = [1-9]", stats)
+	end)
+
+	it("applies group rules to the clients on.connect put in the group, with ICMP prohibited", function()
+		t:start([[
+function office.on.connect(client) if client.cn == "client1" then client:group("guests") end end
+]], RULES)
+		t:completed(t:connect(1))
+		local ok, out = t.clients[1]:sh("ping -n -c 1 -W 2 10.77.0.1")
+		assert.is_false(ok, "a guest's ping is rejected")
+		assert.matches("Packet filtered", out)
+	end)
+
+	it("a client's own rules from on.connect come before the server's", function()
+		t:start([[
+function office.on.connect(client)
+  client:rule { verdict = "accept", proto = "tcp", dport = 25 }
+  client:rule { verdict = "reject", proto = "tcp", dport = 80 }
+end
+]], RULES)
+		for _, port in ipairs { 25, 80 } do listen(port) end
+		t:completed(t:connect(1))
+		netns.sleep(0.3)
+		assert(connect(1, 25), "its own rule lets port 25 through")
+		local ok, _, out = connect(1, 80)
+		assert.is_false(ok)
+		assert.matches("refused", out)
+	end)
+end)

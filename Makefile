@@ -122,7 +122,7 @@ check-c: $(TESTS)
 # core.so (an ASan module cannot load there); the sanitizer run tests the binary.
 SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
-SPEC_TOOLS = build/tools/inject build/tools/craft
+SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood
 build/tools/%: spec/tools/%.c | build/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(WARN) -O2 -g -o $@ $<

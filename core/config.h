@@ -16,6 +16,7 @@
 #include "device.h"
 #include "ip.h"
 #include "log.h"
+#include "policy.h"
 #include "tls.h"
 
 enum { CONFIG_DEVICE_ADDRS_MAX = 2 /* the server's IPv4 and IPv6 addresses */ };
@@ -49,7 +50,10 @@ struct config {
 	int tls_auth_direction;			     /* 0, 1 or -1 for none */
 	char *tls_crypt_key;			     /* NULL unless tls-crypt */
 	enum tls_peer_cert client_cert;		     /* server: auth.certificate */
-	char **ciphers;				     /* data ciphers in preference order */
+	/* server: the flow table and on.flow (policy.flows, .flow_idle, .pending, .fallback) */
+	unsigned flow_max, flow_idle, flow_pending;
+	enum policy_verdict flow_fallback;
+	char **ciphers; /* data ciphers in preference order */
 	size_t n_ciphers;
 	unsigned keepalive_interval, keepalive_timeout; /* seconds, as pushed */
 	unsigned reneg_seconds;				/* 0: never by time */

@@ -208,6 +208,24 @@ static bool on_client_subnet(void *ctx, const struct ip_prefix *prefix, bool add
 	return rc == 0;
 }
 
+static void on_flow_decided(void *ctx, const struct flow_key *key, bool ok,
+			    enum policy_verdict verdict, double lifetime)
+{
+	struct engine *e = ctx;
+
+	if (e->server)
+		server_flow_decided(e->server, key, ok, verdict, lifetime);
+}
+
+/* A new flow no rule decided: on.flow is asked, in a hook of its own. */
+static void on_client_flow(void *ctx, struct session *s, const struct flow_key *key,
+			   const struct packet_flow *flow)
+{
+	struct engine *e = ctx;
+
+	script_flow(e->script, s, key, flow, on_flow_decided, e);
+}
+
 static void on_client_connect(void *ctx, struct session *s)
 {
 	script_client_connect(((struct engine *)ctx)->script, s, on_client_decided, ctx);
@@ -239,7 +257,8 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.reneg_seconds = cfg->reneg_seconds,
 		.reneg_bytes = cfg->reneg_bytes,
 		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,
-			   e },
+			   on_client_flow, e },
+		.filter = { cfg->flow_max, cfg->flow_idle, cfg->flow_pending, cfg->flow_fallback },
 	};
 
 	if (!udp_parse_endpoint(&sp.listen, cfg->listen)) {
@@ -377,7 +396,7 @@ static void apply_policy(struct engine *e)
 		log_error(&e->log, "policy", "keeping the previous policy: %s", err);
 		return;
 	}
-	server_set_policy(e->server, p);
+	server_set_policy(e->server, p, script_has_flow_hook(e->script));
 	for (size_t i = 0; i < server_session_count(e->server); i++) {
 		uint32_t id = session_peer_id(server_session(e->server, i));
 

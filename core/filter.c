@@ -4,23 +4,42 @@
 
 #include "filter.h"
 
-void filter_init(struct filter *f)
+int filter_init(struct filter *f, const struct filter_settings *settings, uint64_t seed)
 {
 	memset(f, 0, sizeof(*f));
+	f->settings = *settings;
+	return flow_table_init(&f->flows, settings->max_flows, settings->idle_timeout, seed);
 }
 
-void filter_clear(struct filter *f)
+void filter_free(struct filter *f)
 {
 	policy_put(f->global);
 	f->global = NULL;
+	flow_table_free(&f->flows);
 	for (size_t i = 0; i < FILTER_CLIENTS_MAX; i++)
 		filter_set_client(f, (uint32_t)i, NULL, 0);
 }
 
-void filter_set_policy(struct filter *f, struct policy *p)
+void filter_set_policy(struct filter *f, struct policy *p, bool flow_hook)
 {
 	policy_put(f->global);
 	f->global = p ? policy_get(p) : NULL;
+	f->flow_hook = flow_hook;
+	flow_table_flush(&f->flows);
+}
+
+/* Removes every flow of client id, pending ones included. */
+static void drop_client_flows(struct filter *f, uint32_t id)
+{
+	for (size_t i = 0; i < f->flows.cap; i++) {
+		struct flow_entry *e = &f->flows.e[i];
+
+		while (e->state != FLOW_EMPTY && e->key.peer_id == id) {
+			if (e->state == FLOW_PENDING)
+				f->pending--;
+			flow_table_remove(&f->flows, e); /* another entry may shift in */
+		}
+	}
 }
 
 void filter_set_client(struct filter *f, uint32_t id, struct policy *p, uint64_t groups)
@@ -30,34 +49,108 @@ void filter_set_client(struct filter *f, uint32_t id, struct policy *p, uint64_t
 	policy_put(f->client[id]);
 	f->client[id] = p ? policy_get(p) : NULL;
 	f->groups[id] = groups;
+	if (f->flows.e)
+		drop_client_flows(f, id); /* a new client in the slot, or the old one gone */
 }
 
-/* Nothing to check: no rules anywhere, and everything is let through by default. */
+/* Nothing to check: no rules anywhere, no hook, and everything passes by default. */
 static bool is_off(const struct filter *f, uint32_t id)
 {
-	return !f->client[id] && (!f->global || (policy_rule_count(f->global) == 0 &&
-						 policy_default(f->global) == POLICY_ACCEPT));
+	return !f->client[id] && !f->flow_hook &&
+	       (!f->global ||
+		(policy_rule_count(f->global) == 0 && policy_default(f->global) == POLICY_ACCEPT));
 }
 
+/* The rules' verdict for a new flow, and whose rule it was (FLOW_RULE_NONE: none matched). */
 static enum policy_verdict decide(struct filter *f, uint32_t id, const struct packet_flow *flow,
-				  enum policy_direction dir, size_t len)
+				  enum policy_direction dir, size_t len, struct flow_entry *e)
 {
-	bool matched = false;
+	int32_t rule = -1;
 	enum policy_verdict v;
 
+	e->owner = FLOW_RULE_NONE;
 	if (f->client[id]) {
-		v = policy_match(f->client[id], flow, dir, f->groups[id], len, &matched);
-		if (matched)
+		v = policy_match(f->client[id], flow, dir, f->groups[id], len, &rule);
+		if (rule >= 0) {
+			e->owner = FLOW_RULE_CLIENT;
+			e->rule = (uint32_t)rule;
 			return v;
+		}
 	}
-	return f->global ? policy_match(f->global, flow, dir, f->groups[id], len, &matched)
-			 : POLICY_ACCEPT;
+	if (!f->global)
+		return POLICY_ACCEPT;
+	v = policy_match(f->global, flow, dir, f->groups[id], len, &rule);
+	if (rule >= 0) {
+		e->owner = FLOW_RULE_GLOBAL;
+		e->rule = (uint32_t)rule;
+	}
+	return v;
+}
+
+/* A packet of a known flow: counted on the flow and on the rule that decided it. */
+static void count(struct filter *f, uint32_t id, struct flow_entry *e, size_t len, double now)
+{
+	e->last_seen = now;
+	e->packets++;
+	e->bytes += len;
+	if (e->owner == FLOW_RULE_CLIENT && f->client[id])
+		policy_count(f->client[id], e->rule, len);
+	else if (e->owner == FLOW_RULE_GLOBAL && f->global)
+		policy_count(f->global, e->rule, len);
+}
+
+/* A new flow: its verdict from the rules, or pending for on.flow. NULL entry: not cached. */
+static enum filter_result new_flow(struct filter *f, uint32_t id, const struct flow_key *key,
+				   const struct packet_flow *flow, enum policy_direction dir,
+				   size_t len, double now, enum policy_verdict *v)
+{
+	struct flow_entry scratch, *e = flow_table_insert(&f->flows, key, now);
+
+	*v = decide(f, id, flow, dir, len, e ? e : &scratch);
+	if (!e) {
+		f->stats.overflow++; /* the table is full of pending flows: decided, not cached */
+		return FILTER_PASS;
+	}
+	e->verdict = *v;
+	e->packets = 1;
+	e->bytes = len;
+	if (e->owner != FLOW_RULE_NONE || !f->flow_hook)
+		return FILTER_PASS;
+	if (f->pending >= f->settings.pending_max) {
+		f->stats.overflow++;
+		e->verdict = *v = f->settings.fallback;
+		e->expires = now + FILTER_OVERFLOW_SECONDS;
+		return FILTER_PASS;
+	}
+	e->state = FLOW_PENDING;
+	e->packets = e->bytes = 0; /* the packet is counted when it is checked again */
+	f->pending++;
+	f->stats.asked++;
+	f->ask.key = *key;
+	f->ask.flow = *flow;
+	return FILTER_ASK;
+}
+
+static enum filter_result apply(struct filter *f, const uint8_t *ip, size_t len,
+				const struct packet_flow *flow, enum policy_verdict v,
+				size_t *answer_len)
+{
+	if (v == POLICY_ACCEPT)
+		return FILTER_PASS;
+	if (v == POLICY_DROP)
+		return FILTER_DROP;
+	*answer_len = packet_reject(ip, len, flow,
+				    flow->src.family == AF_INET ? &f->gateway4 : &f->gateway6,
+				    f->answer + DATA_OVERHEAD);
+	return FILTER_REJECT;
 }
 
 enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip, size_t len,
-			       enum policy_direction dir, size_t *answer_len)
+			       enum policy_direction dir, double now, size_t *answer_len)
 {
 	struct packet_flow flow;
+	struct flow_key key;
+	struct flow_entry *e;
 	enum policy_verdict v;
 
 	*answer_len = 0;
@@ -65,13 +158,30 @@ enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip,
 		return FILTER_PASS;
 	if (!packet_parse(ip, len, &flow))
 		return FILTER_UNPARSED;
-	v = decide(f, id, &flow, dir, len);
-	if (v == POLICY_ACCEPT)
-		return FILTER_PASS;
-	if (v == POLICY_DROP)
-		return FILTER_DROP;
-	*answer_len = packet_reject(ip, len, &flow,
-				    flow.src.family == AF_INET ? &f->gateway4 : &f->gateway6,
-				    f->answer + DATA_OVERHEAD);
-	return FILTER_REJECT;
+	flow_key_of(&key, &flow, id, dir);
+	e = flow_table_lookup(&f->flows, &key, now);
+	if (e && e->state == FLOW_PENDING)
+		return FILTER_PENDING;
+	if (e) {
+		count(f, id, e, len, now);
+		v = e->verdict;
+	} else if (new_flow(f, id, &key, &flow, dir, len, now, &v) == FILTER_ASK) {
+		return FILTER_ASK;
+	}
+	return apply(f, ip, len, &flow, v, answer_len);
+}
+
+void filter_decided(struct filter *f, const struct flow_key *key, bool ok,
+		    enum policy_verdict verdict, double lifetime, double now)
+{
+	struct flow_entry *e = flow_table_lookup(&f->flows, key, now);
+
+	if (!e || e->state != FLOW_PENDING)
+		return;
+	f->pending--;
+	/* Its generation stays the one it was asked under: a policy changed since outdates it. */
+	e->state = FLOW_DECIDED;
+	e->verdict = ok ? verdict : f->settings.fallback;
+	e->expires = ok && lifetime > 0 ? now + lifetime : 0;
+	e->last_seen = now;
 }

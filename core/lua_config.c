@@ -217,6 +217,23 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 	return 0;
 }
 
+/* The flow table's size and on.flow's limits (policy.flows, .flow_idle, .pending, .fallback). */
+static int read_flow_settings(struct reader *r, int idx, struct config *cfg)
+{
+	const char *name;
+
+	cfg->flow_max = read_unsigned(r, idx, "policy.flows");
+	cfg->flow_idle = read_unsigned(r, idx, "policy.flow_idle");
+	cfg->flow_pending = read_unsigned(r, idx, "policy.pending");
+	push_field(r->L, idx, "policy.fallback");
+	name = lua_tostring(r->L, -1);
+	cfg->flow_fallback = !name || strcmp(name, "drop") == 0 ? POLICY_DROP
+			     : strcmp(name, "reject") == 0	? POLICY_REJECT
+								: POLICY_ACCEPT;
+	lua_pop(r->L, 1);
+	return cfg->flow_max && cfg->flow_idle && cfg->flow_pending ? 0 : -1;
+}
+
 /* The server's own fields: its network, routes, listen address and keepalive. */
 static int read_server(struct reader *r, int idx, struct config *cfg)
 {
@@ -232,6 +249,8 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	push_field(r->L, idx, "client_to_client");
 	cfg->client_to_client = lua_toboolean(r->L, -1);
 	lua_pop(r->L, 1);
+	if (read_flow_settings(r, idx, cfg) < 0)
+		rc = bad(r, "policy");
 	push_field(r->L, idx, "auth.certificate");
 	cfg->client_cert =
 		lua_isstring(r->L, -1) && strcmp(lua_tostring(r->L, -1), "none") == 0

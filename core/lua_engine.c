@@ -8,6 +8,8 @@
 #include <lua.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -164,6 +166,7 @@ static const struct stat_field {
 	STAT(dropped_policy, "policy"),
 	STAT(rejected_policy, "rejected"),
 	STAT(dropped_unparsed, "unparsed"),
+	STAT(dropped_pending, "pending"),
 };
 
 static void set_counters(lua_State *L, const struct server_stats *st,
@@ -293,6 +296,104 @@ static int l_engine_policy_counters(lua_State *L)
 	return 1;
 }
 
+enum { FLOWS_SHOWN_MAX = 1000 };
+
+static void push_flow_entry(lua_State *L, const struct flow_entry *fe, double now)
+{
+	static const char *const protos[256] = {
+		[1] = "icmp", [6] = "tcp", [17] = "udp", [58] = "icmpv6"
+	};
+	struct ip_addr a = { fe->key.family == 4 ? AF_INET : AF_INET6, { 0 } };
+	char text[IP_PREFIX_TEXT_MAX];
+
+	lua_createtable(L, 0, 12);
+	lua_pushinteger(L, fe->key.peer_id);
+	lua_setfield(L, -2, "peer_id");
+	lua_pushstring(L, fe->key.direction == POLICY_IN ? "in" : "out");
+	lua_setfield(L, -2, "direction");
+	if (protos[fe->key.proto])
+		lua_pushstring(L, protos[fe->key.proto]);
+	else
+		lua_pushinteger(L, fe->key.proto);
+	lua_setfield(L, -2, "proto");
+	memcpy(a.bytes, fe->key.src, sizeof(a.bytes));
+	lua_pushstring(L, ip_addr_format(&a, text, sizeof(text)));
+	lua_setfield(L, -2, "src");
+	memcpy(a.bytes, fe->key.dst, sizeof(a.bytes));
+	lua_pushstring(L, ip_addr_format(&a, text, sizeof(text)));
+	lua_setfield(L, -2, "dst");
+	if (fe->key.proto == 6 || fe->key.proto == 17) {
+		lua_pushinteger(L, fe->key.sport);
+		lua_setfield(L, -2, "sport");
+		lua_pushinteger(L, fe->key.dport);
+		lua_setfield(L, -2, "dport");
+	}
+	lua_pushstring(L, fe->state == FLOW_PENDING ? "pending" : policy_verdict_name(fe->verdict));
+	lua_setfield(L, -2, "verdict");
+	set_counter(L, "packets", fe->packets);
+	set_counter(L, "bytes", fe->bytes);
+	lua_pushnumber(L, now - fe->last_seen);
+	lua_setfield(L, -2, "idle");
+}
+
+/* flows([n]) -> the n (default 20) flows with the most packets, most first */
+static int l_engine_flows(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	lua_Integer want = luaL_optinteger(L, 1, 20);
+	const struct flow_table *t = e->server ? server_flows(e->server) : NULL;
+	const struct flow_entry *top[FLOWS_SHOWN_MAX];
+	double now = ev_now(e->loop);
+	size_t n = 0, max = want < 1 ? 1 : want > FLOWS_SHOWN_MAX ? FLOWS_SHOWN_MAX : (size_t)want;
+
+	for (size_t i = 0; t && i < t->cap; i++) {
+		const struct flow_entry *fe = flow_table_at(t, i, now);
+		size_t j;
+
+		if (!fe || (n == max && fe->packets <= top[n - 1]->packets))
+			continue;
+		j = n < max ? n++ : n - 1; /* insertion into the sorted top list */
+		while (j > 0 && top[j - 1]->packets < fe->packets) {
+			top[j] = top[j - 1];
+			j--;
+		}
+		top[j] = fe;
+	}
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		push_flow_entry(L, top[i], now);
+		lua_rawseti(L, -2, (lua_Integer)(i + 1));
+	}
+	return 1;
+}
+
+/* flow_hook_changed(on): the active server's on.flow changed (ignored for any other table). */
+static int l_engine_flow_hook_changed(lua_State *L)
+{
+	struct engine *e = *(struct engine **)lua_getextraspace(L);
+	bool active;
+
+	if (!e || !e->server)
+		return 0;
+	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_OBJECT);
+	active = lua_istable(L, -1) && lua_getfield(L, -1, "on") == LUA_TTABLE &&
+		 lua_rawequal(L, -1, 1);
+	if (active) {
+		server_set_flow_hook(e->server, script_has_flow_hook(e->script));
+		log_info(&e->log, "policy", "on.flow %s: cached verdicts flushed",
+			 script_has_flow_hook(e->script) ? "replaced" : "removed");
+	}
+	return 0;
+}
+
+/* server_object() -> the object vpn.server returned in the active configuration, or nil */
+static int l_engine_server_object(lua_State *L)
+{
+	check_engine(L);
+	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_OBJECT);
+	return 1;
+}
+
 /* config() -> the active configuration table (a copy is not needed: it is data) */
 static int l_engine_config(lua_State *L)
 {
@@ -353,6 +454,9 @@ static const luaL_Reg engine_funcs[] = {
 	{ "clients", l_engine_clients },
 	{ "kick", l_engine_kick },
 	{ "policy_counters", l_engine_policy_counters },
+	{ "flow_hook_changed", l_engine_flow_hook_changed },
+	{ "flows", l_engine_flows },
+	{ "server_object", l_engine_server_object },
 	{ "log", l_engine_log },
 	{ "config", l_engine_config },
 	{ "reload", l_engine_reload },

@@ -98,18 +98,25 @@ static bool matches(const struct policy *p, const struct policy_rule *r,
 
 enum policy_verdict policy_match(struct policy *p, const struct packet_flow *f,
 				 enum policy_direction dir, uint64_t groups, size_t len,
-				 bool *matched)
+				 int32_t *rule)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		if (!matches(p, &p->rules[i], f, dir, groups))
 			continue;
-		p->counters[i].packets++;
-		p->counters[i].bytes += len;
-		*matched = true;
+		policy_count(p, i, len);
+		*rule = (int32_t)i;
 		return p->rules[i].verdict;
 	}
-	*matched = false;
+	*rule = -1;
 	return p->dflt;
+}
+
+void policy_count(struct policy *p, size_t i, size_t len)
+{
+	if (i < p->n) {
+		p->counters[i].packets++;
+		p->counters[i].bytes += len;
+	}
 }
 
 size_t policy_rule_count(const struct policy *p)

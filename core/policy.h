@@ -71,12 +71,15 @@ void policy_put(struct policy *p); /* NULL is a no-op */
 
 /*
  * The verdict for a packet of flow f going direction dir, for a client in
- * groups; counts the hit (len bytes) on the matching rule. *matched is set
- * to whether a rule matched (false: the default applied).
+ * groups; counts the hit (len bytes) on the matching rule. *rule is set to
+ * the rule's index, or -1 when none matched (the default applied).
  */
 enum policy_verdict policy_match(struct policy *p, const struct packet_flow *f,
 				 enum policy_direction dir, uint64_t groups, size_t len,
-				 bool *matched);
+				 int32_t *rule);
+
+/* Counts a packet of len bytes on rule i (a flow whose verdict was cached). */
+void policy_count(struct policy *p, size_t i, size_t len);
 
 size_t policy_rule_count(const struct policy *p);
 const struct policy_rule *policy_rule(const struct policy *p, size_t i);

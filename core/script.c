@@ -23,7 +23,7 @@ enum {
 
 #define REG_REQUIRE	   "moonvpn.require"
 #define REG_PENDING_OBJECT "moonvpn.config.pending_object"
-#define REG_ACTIVE_OBJECT  "moonvpn.config.active_object"
+#define REG_ACTIVE_OBJECT  SCRIPT_REG_ACTIVE_OBJECT
 
 /* A client's auth/connect hooks in flight. */
 struct admission {
@@ -34,6 +34,17 @@ struct admission {
 	void *ctx;
 };
 
+/* A new flow's on.flow in flight. */
+struct flow_question {
+	struct script *script;
+	struct flow_question *prev, *next;
+	struct session *sess;
+	struct hook_call *call; /* NULL once answered */
+	struct flow_key key;
+	script_flow_fn done;
+	void *ctx;
+};
+
 struct script {
 	lua_State *L;
 	struct engine *engine;
@@ -41,6 +52,7 @@ struct script {
 	struct hook_runtime *hooks;			  /* NULL without an engine (--check) */
 	unsigned generation;				  /* of the configuration being loaded */
 	struct admission admissions[SERVER_SESSIONS_MAX]; /* by peer-id */
+	struct flow_question *questions;		  /* on.flow calls in flight */
 };
 
 /* lua_Alloc with a cap (style guide section 1.7). */
@@ -131,9 +143,27 @@ void script_free(struct script *s)
 {
 	if (!s)
 		return;
-	hook_runtime_free(s->hooks);
+	hook_runtime_free(s->hooks); /* cancels every call: no question is answered after */
+	while (s->questions) {
+		struct flow_question *q = s->questions;
+
+		s->questions = q->next;
+		free(q);
+	}
 	lua_close(s->L);
 	free(s);
+}
+
+static void set_int(lua_State *L, const char *name, lua_Integer v)
+{
+	lua_pushinteger(L, v);
+	lua_setfield(L, -2, name);
+}
+
+static void set_str(lua_State *L, const char *name, const char *v)
+{
+	lua_pushstring(L, v);
+	lua_setfield(L, -2, name);
 }
 
 /* Pushes require(module)[fn] under a message handler; returns the handler's index. */
@@ -310,6 +340,139 @@ uint64_t script_client_groups(struct script *s, uint32_t peer_id)
 	return groups;
 }
 
+static void set_bool(lua_State *L, const char *name, bool v)
+{
+	lua_pushboolean(L, v);
+	lua_setfield(L, -2, name);
+}
+
+/* The flow table on.flow gets: direction, proto, src, dst, sport, dport, icmp_type. */
+static void push_flow(lua_State *L, const struct flow_key *key, const struct packet_flow *f)
+{
+	static const char *const protos[256] = {
+		[1] = "icmp", [6] = "tcp", [17] = "udp", [58] = "icmpv6"
+	};
+	char text[IP_PREFIX_TEXT_MAX];
+
+	lua_createtable(L, 0, 8);
+	set_str(L, "direction", key->direction == POLICY_IN ? "in" : "out");
+	if (protos[f->proto])
+		set_str(L, "proto", protos[f->proto]);
+	else
+		set_int(L, "proto", f->proto);
+	set_str(L, "src", ip_addr_format(&f->src, text, sizeof(text)));
+	set_str(L, "dst", ip_addr_format(&f->dst, text, sizeof(text)));
+	if (f->proto == 6 || f->proto == 17) {
+		set_int(L, "sport", f->sport);
+		set_int(L, "dport", f->dport);
+	}
+	if (f->icmp_type >= 0)
+		set_int(L, "icmp_type", f->icmp_type);
+	set_bool(L, "fragment", !f->has_ports);
+}
+
+static void unlink_question(struct script *s, struct flow_question *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		s->questions = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+}
+
+static bool verdict_named(const char *name, enum policy_verdict *v)
+{
+	for (int i = POLICY_ACCEPT; i <= POLICY_REJECT; i++)
+		if (name && strcmp(name, policy_verdict_name((enum policy_verdict)i)) == 0) {
+			*v = (enum policy_verdict)i;
+			return true;
+		}
+	return false;
+}
+
+/* decide()'s results (verdict, lifetime) were checked in Lua; anything else fails. */
+static void flow_answered(void *ctx, lua_State *co, int nres, const char *error)
+{
+	struct flow_question *q = ctx;
+	enum policy_verdict v = POLICY_DROP;
+	double lifetime = 0;
+	bool ok = false;
+
+	q->call = NULL;
+	if (!error && nres >= 1) {
+		int base = lua_gettop(co) - nres;
+
+		ok = verdict_named(lua_tostring(co, base + 1), &v);
+		if (nres >= 2 && lua_isnumber(co, base + 2))
+			lifetime = lua_tonumber(co, base + 2);
+	}
+	unlink_question(q->script, q);
+	q->done(q->ctx, &q->key, ok, v, lifetime);
+	free(q);
+}
+
+void script_flow(struct script *s, struct session *sess, const struct flow_key *key,
+		 const struct packet_flow *flow, script_flow_fn done, void *ctx)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	struct flow_question *q = calloc(1, sizeof(*q));
+	int base = push_call(L, "moonvpn.flows", "decide");
+
+	if (!q || base < 0 || !s->hooks) {
+		lua_settop(L, top);
+		free(q);
+		done(ctx, key, false, POLICY_DROP, 0);
+		return;
+	}
+	*q = (struct flow_question){ s, NULL, s->questions, sess, NULL, *key, done, ctx };
+	if (s->questions)
+		s->questions->prev = q;
+	s->questions = q;
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
+	lua_getfield(L, -1, "on");
+	lua_remove(L, -2);
+	push_flow(L, key, flow);
+	lua_pushinteger(L, session_peer_id(sess));
+	q->call =
+		(struct hook_call *)1; /* flow_answered may run, and free q, before this returns */
+	struct hook_call *call = hook_call_start(s->hooks, L, 3, "on.flow", flow_answered, q);
+	if (call)
+		q->call = call;
+	lua_settop(L, top);
+}
+
+bool script_has_flow_hook(struct script *s)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
+		   lua_getfield(L, -1, "on") == LUA_TTABLE &&
+		   lua_getfield(L, -1, "flow") == LUA_TFUNCTION;
+
+	lua_settop(L, top);
+	return has;
+}
+
+/* The session ended: its flows' questions are withdrawn (their entries go with it). */
+static void withdraw_questions(struct script *s, struct session *sess)
+{
+	struct flow_question *q = s->questions;
+
+	while (q) {
+		struct flow_question *next = q->next;
+
+		if (q->sess == sess) {
+			unlink_question(s, q);
+			if (q->call)
+				hook_call_cancel(q->call);
+			free(q);
+		}
+		q = next;
+	}
+}
+
 void script_discard_config(struct script *s)
 {
 	lua_pushnil(s->L);
@@ -318,18 +481,6 @@ void script_discard_config(struct script *s)
 	lua_setfield(s->L, LUA_REGISTRYINDEX, REG_PENDING_OBJECT);
 	if (s->hooks)
 		hook_generation_abandon(s->hooks, s->generation);
-}
-
-static void set_int(lua_State *L, const char *name, lua_Integer v)
-{
-	lua_pushinteger(L, v);
-	lua_setfield(L, -2, name);
-}
-
-static void set_str(lua_State *L, const char *name, const char *v)
-{
-	lua_pushstring(L, v);
-	lua_setfield(L, -2, name);
 }
 
 /* "AB:CD:..." as OpenVPN prints certificate digests. */
@@ -499,6 +650,7 @@ void script_client_disconnect(struct script *s, struct session *sess, const char
 
 	if (a->sess == sess && a->call) /* it left while its hooks ran: they end here */
 		hook_call_cancel(a->call);
+	withdraw_questions(s, sess);
 	if (a->sess == sess)
 		a->sess = NULL;
 	base = push_call(L, "moonvpn.clients", "ended");

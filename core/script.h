@@ -13,11 +13,13 @@
 
 #include "config.h"
 #include "console.h"
+#include "flow.h"
 #include "session.h"
 
 /* Registry keys of the normalized configuration tables (read by lua_engine.c). */
 #define SCRIPT_REG_PENDING_CONFIG "moonvpn.config.pending"
 #define SCRIPT_REG_ACTIVE_CONFIG  "moonvpn.config.active"
+#define SCRIPT_REG_ACTIVE_OBJECT  "moonvpn.config.active_object" /* what vpn.server returned */
 
 struct engine;
 struct script;
@@ -53,6 +55,20 @@ struct policy *script_policy(struct script *s, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 /* A connected client's group bits under the policy last made active. */
 uint64_t script_client_groups(struct script *s, uint32_t peer_id);
+
+/* on.flow's answer for the flow key (ok false: it failed), for lifetime seconds (0: no limit). */
+typedef void (*script_flow_fn)(void *ctx, const struct flow_key *key, bool ok,
+			       enum policy_verdict verdict, double lifetime);
+
+/*
+ * Asks the active server's on.flow about a new flow of sess, in a hook
+ * coroutine; done is called once, now or later, unless the session ends
+ * first (script_client_disconnect cancels the question).
+ */
+void script_flow(struct script *s, struct session *sess, const struct flow_key *key,
+		 const struct packet_flow *flow, script_flow_fn done, void *ctx);
+/* Whether the active server has an on.flow hook. */
+bool script_has_flow_hook(struct script *s);
 
 /* The configuration last loaded is not going to be committed (the engine could not apply it). */
 void script_discard_config(struct script *s);

@@ -433,13 +433,21 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 static bool policy_passes(struct server *s, struct session *sess, const uint8_t *ip, size_t len,
 			  enum policy_direction dir)
 {
+	uint32_t id = session_peer_id(sess);
 	size_t answer;
-	enum filter_result r =
-		filter_pass(&s->filter, session_peer_id(sess), ip, len, dir, &answer);
+	enum filter_result r = filter_pass(&s->filter, id, ip, len, dir, ev_now(s->loop), &answer);
 
+	if (r == FILTER_ASK) {
+		/* A hook that answers at once decides this very packet. */
+		s->params.hooks.flow(s->params.hooks.ctx, sess, &s->filter.ask.key,
+				     &s->filter.ask.flow);
+		r = filter_pass(&s->filter, id, ip, len, dir, ev_now(s->loop), &answer);
+	}
 	if (r == FILTER_PASS)
 		return true;
-	if (r == FILTER_DROP)
+	if (r == FILTER_PENDING || r == FILTER_ASK)
+		s->stats.dropped_pending++;
+	else if (r == FILTER_DROP)
 		s->stats.dropped_policy++;
 	else if (r == FILTER_UNPARSED)
 		s->stats.dropped_unparsed++;
@@ -453,9 +461,31 @@ static bool policy_passes(struct server *s, struct session *sess, const uint8_t 
 	return false;
 }
 
-void server_set_policy(struct server *s, struct policy *p)
+void server_set_policy(struct server *s, struct policy *p, bool flow_hook)
 {
-	filter_set_policy(&s->filter, p);
+	filter_set_policy(&s->filter, p, flow_hook);
+}
+
+void server_set_flow_hook(struct server *s, bool flow_hook)
+{
+	s->filter.flow_hook = flow_hook;
+	flow_table_flush(&s->filter.flows);
+}
+
+void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
+			 enum policy_verdict verdict, double lifetime)
+{
+	filter_decided(&s->filter, key, ok, verdict, lifetime, ev_now(s->loop));
+}
+
+const struct flow_table *server_flows(const struct server *s)
+{
+	return &s->filter.flows;
+}
+
+const struct filter_stats *server_filter_stats(const struct server *s)
+{
+	return &s->filter.stats;
 }
 
 const struct policy *server_policy(const struct server *s)
@@ -635,13 +665,19 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	server_addr_index_init(&s->vpn_index, s->hash_seed ^ 0x9e3779b97f4a7c15ULL);
 	route_table_init(&s->subnets);
-	filter_init(&s->filter);
+	if (filter_init(&s->filter, &params->filter, s->hash_seed ^ 0x2545f4914f6cdd1dULL) < 0) {
+		snprintf(err, errlen, "out of memory for the flow table (%zu flows)",
+			 params->filter.max_flows);
+		free(s);
+		return -ENOMEM;
+	}
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
 	s->fd = udp_listen(&params->listen, err, errlen);
 	if (s->fd < 0) {
 		int rc = s->fd;
 
+		filter_free(&s->filter);
 		free(s);
 		return rc;
 	}
@@ -752,7 +788,7 @@ void server_free(struct server *s)
 		end_session(s, s->sessions[id], "the server stops");
 	}
 	close(s->fd);
-	filter_clear(&s->filter);
+	filter_free(&s->filter);
 	wrap_clear(&s->wrap);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
 	free(s);

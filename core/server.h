@@ -56,6 +56,12 @@ struct server_hooks {
 	 * one was there already, such as a configured route).
 	 */
 	bool (*subnet)(void *ctx, const struct ip_prefix *prefix, bool add);
+	/*
+	 * A new flow of this client for on.flow: answer with server_flow_decided,
+	 * now or later (the key is the flow's; flow says what it is).
+	 */
+	void (*flow)(void *ctx, struct session *s, const struct flow_key *key,
+		     const struct packet_flow *flow);
 	void *ctx;
 };
 
@@ -68,6 +74,7 @@ struct server_params {
 	unsigned ping_interval, ping_timeout; /* our keepalive towards clients, seconds */
 	bool client_to_client; /* clients reach each other inside the server, not via the kernel */
 	struct ip_addr gateway4, gateway6; /* our VPN addresses: the source of ICMP answers */
+	struct filter_settings filter;	   /* the flow table and on.flow's limits */
 	unsigned reneg_seconds;		   /* our own renegotiation; 0 leaves it to the client */
 	uint64_t reneg_bytes;
 	struct server_hooks hooks;
@@ -92,6 +99,7 @@ struct server_stats {
 	uint64_t dropped_policy;    /* packets a drop verdict stopped */
 	uint64_t rejected_policy;   /* packets a reject verdict stopped (answered when due) */
 	uint64_t dropped_unparsed;  /* packets the policy could not read while it was on */
+	uint64_t dropped_pending;   /* packets of flows waiting for on.flow */
 	uint64_t dropped_float;	    /* data from another live client's address and port */
 	uint64_t evicted_half_open; /* handshakes ended for SERVER_HALF_OPEN_MAX */
 	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */
@@ -111,8 +119,20 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
  */
 void server_admit(struct server *s, struct session *sess, struct session_push *push);
 
-/* The global policy (a reference is taken; NULL: none), swapped in between packets. */
-void server_set_policy(struct server *s, struct policy *p);
+/*
+ * The global policy (a reference is taken; NULL: none) and whether on.flow
+ * is set, swapped in between packets: every cached verdict goes.
+ */
+void server_set_policy(struct server *s, struct policy *p, bool flow_hook);
+/* on.flow was set or replaced: every cached verdict goes. */
+void server_set_flow_hook(struct server *s, bool flow_hook);
+/* on.flow's answer for a flow (ok false: it failed; the fallback applies). */
+void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
+			 enum policy_verdict verdict, double lifetime);
+/* The flow table, for flows() (read only). */
+const struct flow_table *server_flows(const struct server *s);
+/* Flows handed to on.flow, and flows past its pending bound. */
+const struct filter_stats *server_filter_stats(const struct server *s);
 /* The global policy in force, or NULL. */
 const struct policy *server_policy(const struct server *s);
 /* A connected client's groups, after the policy changed (group bits are per policy). */

@@ -16,6 +16,8 @@ moonvpn console: Lua 5.4 inside the running engine.
   stats()              packet counters: received, answered, dropped by reason
   clients()            connected clients: name, addresses, cipher, state, since
   policy()             the packet policy's rules with their hit counters
+  flows([n])           the n flows with the most packets: verdict, packets, bytes
+  server               the server object: server.on.flow = fn changes on.flow at once
   kick(who, reason)    disconnect clients by peer-id, common name or username;
                        they are told HALT (kick(who, reason, { reconnect = true }): RESTART)
   config()             the active configuration, as validated
@@ -72,6 +74,7 @@ local function builtins(env)
 		clients = engine.clients,
 		kick = kick,
 		policy = policy,
+		flows = engine.flows,
 		config = engine.config,
 		reload = function()
 			local ok, err = engine.reload()
@@ -90,7 +93,11 @@ end
 
 --- A new console environment.
 function M.new()
-	local env = setmetatable({}, { __index = _G })
+	-- `server` is the object vpn.server returned in the configuration in force.
+	local env = setmetatable({}, { __index = function(_, k)
+		if k == "server" then return engine.server_object() end
+		return _G[k]
+	end })
 	for name, fn in pairs(builtins(env)) do env[name] = fn end
 	-- os.exit would skip the engine's cleanup (device, socket file).
 	env.os = setmetatable({

@@ -13,12 +13,17 @@ local M = {
 }
 
 -- The hooks a server calls, by name (README, "Hooks").
-M.HOOKS = { "auth", "connect", "disconnect" }
+M.HOOKS = { "auth", "connect", "disconnect", "flow" }
 
 local function hooks_table(kind)
 	local known = {}
 	for _, name in ipairs(M.HOOKS) do known[name] = true end
+	-- The functions live in `store`, so that every assignment, a replacement too,
+	-- passes through __newindex.
+	local store = {}
 	return setmetatable({}, {
+		__index = store,
+		__pairs = function() return next, store, nil end,
 		__newindex = function(t, name, fn)
 			if not known[name] then
 				local hint = type(name) == "string" and schema.closest(name, M.HOOKS)
@@ -30,7 +35,12 @@ local function hooks_table(kind)
 				error(string.format("%s.on.%s: expected a function, got %s", kind, name,
 					schema.show(fn)), 2)
 			end
-			rawset(t, name, fn)
+			store[name] = fn
+			-- A new on.flow, from the console, takes effect at once: cached verdicts go.
+			if name == "flow" then
+				local ok, engine = pcall(require, "moonvpn.engine")
+				if ok then pcall(engine.flow_hook_changed, t) end
+			end
 		end,
 	})
 end

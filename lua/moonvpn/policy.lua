@@ -116,6 +116,13 @@ M.client_rule = S.record(rule_fields(true), {
 M.schema = S.record({
 	default = { S.enum(M.VERDICTS), default = "accept" },
 	rules = { S.list(M.rule, { max = M.RULES_MAX }), default = {} },
+	-- The flow table: verdicts of this many flows, forgotten after flow_idle
+	-- seconds without packets; at most `pending` flows wait for on.flow at
+	-- once, and `fallback` is the verdict when on.flow fails or too many wait.
+	flows = { S.integer { min = 1024, max = 16777216 }, default = 65536 },
+	flow_idle = { S.integer { min = 1, max = 86400 }, default = 300 },
+	pending = { S.integer { min = 1, max = 4096 }, default = 1024 },
+	fallback = { S.enum { "drop", "reject", "accept" }, default = "drop" },
 }, {
 	what = "a table { default = \"accept\", rules = { ... } }",
 	check = function(p, path)

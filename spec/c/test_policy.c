@@ -103,12 +103,12 @@ int main(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct packet_flow f = F(cases[i].src, cases[i].dst, cases[i].proto, cases[i].sport,
 					 cases[i].dport);
-		bool matched;
+		int32_t rule;
 		enum policy_verdict v =
-			policy_match(p, &f, cases[i].dir, cases[i].groups, 100, &matched);
+			policy_match(p, &f, cases[i].dir, cases[i].groups, 100, &rule);
 
-		CHECK(v == cases[i].verdict && matched == (cases[i].rule >= 0), "case %zu: %s", i,
-		      policy_verdict_name(v));
+		CHECK(v == cases[i].verdict && rule == cases[i].rule, "case %zu: %s, rule %d", i,
+		      policy_verdict_name(v), rule);
 		if (cases[i].rule >= 0)
 			hits[cases[i].rule]++;
 	}
@@ -124,10 +124,9 @@ int main(void)
 	p = policy_new(NULL, 0, NULL, 0, POLICY_DROP);
 	{
 		struct packet_flow f = F("10.8.0.2", "10.8.0.1", 17, 1, 2);
-		bool matched = true;
+		int32_t rule = 0;
 
-		CHECK(p && policy_match(p, &f, POLICY_IN, 0, 1, &matched) == POLICY_DROP &&
-			      !matched,
+		CHECK(p && policy_match(p, &f, POLICY_IN, 0, 1, &rule) == POLICY_DROP && rule == -1,
 		      "no rules: the default");
 	}
 	policy_put(p);

@@ -90,4 +90,72 @@ end
 		assert.is_false(ok)
 		assert.matches("refused", out)
 	end)
+
+	it("asks on.flow once per flow, not per packet (10,000 pings in one flow)", function()
+		t:start([[
+office.flow_calls = 0
+function office.on.flow(flow, client)
+  office.flow_calls = office.flow_calls + 1
+  if flow.proto == "tcp" and flow.dport == 81 then return "reject" end
+  return "accept"
+end
+]])
+		listen(80)
+		listen(81)
+		t:completed(t:connect(1))
+		local ok, out = t.clients[1]:sh("ping -n -q -f -c 10000 10.77.0.1")
+		assert(ok, out)
+		assert.matches("10000 received", out)
+		assert(connect(1, 80), "port 80 accepted by on.flow")
+		local _, _, refused = connect(1, 81)
+		assert.matches("refused", refused)
+		local calls = tonumber(t:console("return server.flow_calls"):match("%d+"))
+		print(string.format("\n  [on.flow calls for 10000 pings (both directions) and two TCP connects: %d]", calls))
+		-- One flow each way for the pings, one each way for each connect (refused: in only).
+		assert.is_true(calls <= 8, "on.flow was called per packet: " .. calls)
+		assert.matches("packets = 10000", t:console("return flows(1)"))
+	end)
+
+	it("a new policy from the console cuts an established flow, and the client stays", function()
+		t:start([[
+function office.on.flow() return "accept" end
+]])
+		t:completed(t:connect(1))
+		assert(t.clients[1]:sh("ping -n -c 2 -i 0.2 10.77.0.1"))
+		t:console('server.on.flow = function(flow) if flow.proto == "icmp" then return "drop" end return "accept" end')
+		local ok = t.clients[1]:sh("ping -n -c 2 -W 1 10.77.0.1")
+		assert.is_false(ok, "the established ping flow is cut at once")
+		assert.matches("active", t:console("return clients()[1].state"))
+		assert.matches("on.flow replaced: cached verdicts flushed", t.engine:output(), 1, true)
+		t:console('server.on.flow = function() return "accept" end')
+		assert(t.clients[1]:sh("ping -n -c 2 -i 0.2 10.77.0.1"), "and back")
+	end)
+
+	it("keeps memory bounded and other clients' RTT low under 100,000 new flows", function()
+		t:start([[
+function office.on.flow(flow) return "accept" end
+]], [[
+  policy = { flows = 16384, pending = 256 },
+]])
+		t:completed(t:connect(1))
+		t:completed(t:connect(2))
+		local rss = function()
+			local _, status = t.srv:sh("grep VmRSS /proc/" .. t.engine.pid .. "/status")
+			return tonumber(status:match("(%d+) kB"))
+		end
+		local before = rss()
+		local ping = t.clients[2]:spawn({ "ping", "-n", "-i", "0.05", "-c", "80", "10.77.0.1" })
+		local ok, out = t.clients[1]:sh("build/tools/flood 10.77.0.1 100000")
+		assert(ok, out)
+		assert.are.equal(0, ping:wait(20))
+		local after = rss()
+		local max = tonumber(ping:output():match("rtt min/avg/max/mdev = [%d.]+/[%d.]+/([%d.]+)"))
+		local received = tonumber(ping:output():match("(%d+) received"))
+		print(string.format("\n  [100,000 new flows (%s): moonvpn RSS %d -> %d KiB; another client's ping: %d/80, max RTT %.2f ms]",
+			out:gsub("%s+$", ""), before, after, received, max))
+		assert.is_true(after - before < 16 * 1024, "memory grew by " .. (after - before) .. " KiB")
+		assert.is_true(received >= 76, "the other client's pings get through: " .. received)
+		local stats = t:console("return stats().dropped")
+		assert.matches("pending = %d", stats)
+	end)
 end)

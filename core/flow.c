@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "flow.h"
+
+int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout, uint64_t seed)
+{
+	size_t cap = FLOW_TABLE_MIN;
+
+	memset(t, 0, sizeof(*t));
+	while (cap / 4 * 3 < max_flows)
+		cap *= 2;
+	if (!(t->e = calloc(cap, sizeof(*t->e))))
+		return -ENOMEM;
+	t->cap = cap;
+	t->seed = seed;
+	t->generation = 1;
+	t->idle_timeout = idle_timeout;
+	return 0;
+}
+
+void flow_table_free(struct flow_table *t)
+{
+	free(t->e);
+	memset(t, 0, sizeof(*t));
+}
+
+void flow_key_of(struct flow_key *k, const struct packet_flow *f, uint32_t peer_id,
+		 enum policy_direction direction)
+{
+	memset(k, 0, sizeof(*k)); /* padding too: keys are hashed and compared as bytes */
+	k->peer_id = peer_id;
+	k->family = f->src.family == AF_INET ? 4 : 6;
+	k->proto = f->proto;
+	k->direction = (uint8_t)direction;
+	k->sport = f->sport;
+	k->dport = f->dport;
+	k->icmp_type = (int16_t)f->icmp_type;
+	memcpy(k->src, f->src.bytes, sizeof(k->src));
+	memcpy(k->dst, f->dst.bytes, sizeof(k->dst));
+}
+
+static size_t home(const struct flow_table *t, const struct flow_key *k)
+{
+	return (size_t)ip_hash_bytes(t->seed, (const uint8_t *)k, sizeof(*k)) & (t->cap - 1);
+}
+
+static bool is_live(const struct flow_table *t, const struct flow_entry *e, double now)
+{
+	if (e->state == FLOW_PENDING)
+		return true;
+	return e->state == FLOW_DECIDED && e->generation == t->generation &&
+	       (e->expires == 0 || now < e->expires) && now - e->last_seen < t->idle_timeout;
+}
+
+/* The slot holding k, or the empty slot that ends its probe sequence. */
+static size_t find(const struct flow_table *t, const struct flow_key *k)
+{
+	size_t i = home(t, k);
+
+	while (t->e[i].state != FLOW_EMPTY && memcmp(&t->e[i].key, k, sizeof(*k)) != 0)
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+struct flow_entry *flow_table_lookup(struct flow_table *t, const struct flow_key *k, double now)
+{
+	struct flow_entry *e = &t->e[find(t, k)];
+
+	if (e->state == FLOW_EMPTY || !is_live(t, e, now))
+		return NULL;
+	return e;
+}
+
+/* True when home h lies cyclically in (hole, j]: the entry at j must stay behind the hole. */
+static bool stays(size_t hole, size_t h, size_t j)
+{
+	return hole <= j ? hole < h && h <= j : hole < h || h <= j;
+}
+
+void flow_table_remove(struct flow_table *t, struct flow_entry *e)
+{
+	size_t hole = (size_t)(e - t->e), j;
+
+	/* Backward-shift deletion (Knuth 6.4, algorithm R): no tombstones pile up. */
+	for (j = (hole + 1) & (t->cap - 1); t->e[j].state != FLOW_EMPTY;
+	     j = (j + 1) & (t->cap - 1)) {
+		if (stays(hole, home(t, &t->e[j].key), j))
+			continue;
+		t->e[hole] = t->e[j];
+		hole = j;
+	}
+	memset(&t->e[hole], 0, sizeof(t->e[hole]));
+	t->n--;
+}
+
+/*
+ * Frees at least one slot: the stale entries among the next FLOW_PROBE_MAX
+ * flows the hand passes, else the least recently seen of them (a sampled
+ * LRU, as Redis evicts). False when the hand finds only pending flows.
+ */
+static bool make_room(struct flow_table *t, double now)
+{
+	struct flow_entry *oldest = NULL;
+	bool freed = false;
+
+	for (size_t seen = 0, steps = 0; seen < FLOW_PROBE_MAX && steps < t->cap; steps++) {
+		struct flow_entry *e = &t->e[t->hand];
+
+		if (e->state != FLOW_DECIDED) {
+			t->hand = (t->hand + 1) & (t->cap - 1);
+			continue;
+		}
+		seen++;
+		if (!is_live(t, e, now)) {
+			flow_table_remove(t, e); /* the next entry may shift into this slot */
+			t->stats.expired++;
+			freed = true;
+			continue;
+		}
+		if (!oldest || e->last_seen < oldest->last_seen)
+			oldest = e;
+		t->hand = (t->hand + 1) & (t->cap - 1);
+	}
+	if (freed)
+		return true;
+	if (!oldest)
+		return false;
+	flow_table_remove(t, oldest);
+	t->stats.evicted++;
+	return true;
+}
+
+struct flow_entry *flow_table_insert(struct flow_table *t, const struct flow_key *k, double now)
+{
+	size_t i = find(t, k);
+	struct flow_entry *e;
+
+	if (t->e[i].state == FLOW_EMPTY) {
+		if (t->n >= t->cap / 4 * 3) {
+			if (!make_room(t, now)) {
+				t->stats.full++;
+				return NULL;
+			}
+			i = find(t, k); /* removals move entries */
+		}
+		t->n++;
+	}
+	e = &t->e[i];
+	memset(e, 0, sizeof(*e));
+	e->key = *k;
+	e->state = FLOW_DECIDED;
+	e->generation = t->generation;
+	e->last_seen = now;
+	t->stats.inserted++;
+	return e;
+}
+
+void flow_table_flush(struct flow_table *t)
+{
+	t->generation++;
+}
+
+const struct flow_entry *flow_table_at(const struct flow_table *t, size_t i, double now)
+{
+	const struct flow_entry *e = &t->e[i];
+
+	return i < t->cap && e->state != FLOW_EMPTY && is_live(t, e, now) ? e : NULL;
+}

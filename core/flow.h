@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The flow table: the policy's verdict for each flow (client, direction,
+ * protocol, addresses, ports), so that rules and the on.flow hook are
+ * consulted once per flow and every later packet costs one hash lookup.
+ * Open addressing under a keyed hash, bounded: when it is full, idle and
+ * outdated entries go first, then the least recently seen of a sample. A
+ * new policy bumps the generation, which outdates every entry at once
+ * without a sweep. Pure: no I/O; one allocation, at creation.
+ */
+#ifndef MOONVPN_FLOW_H
+#define MOONVPN_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet.h"
+#include "policy.h"
+
+enum {
+	FLOW_TABLE_MIN = 64,
+	FLOW_PROBE_MAX = 32, /* entries looked at to make room, at most, per insertion */
+};
+
+struct flow_key {
+	uint32_t peer_id;
+	uint8_t family, proto, direction;
+	uint16_t sport, dport;
+	int16_t icmp_type;
+	uint8_t src[16], dst[16];
+};
+
+enum { FLOW_RULE_NONE, FLOW_RULE_CLIENT, FLOW_RULE_GLOBAL };
+
+enum flow_state {
+	FLOW_EMPTY,
+	FLOW_DECIDED,
+	FLOW_PENDING, /* waiting for on.flow: never evicted, never expired */
+};
+
+struct flow_entry {
+	struct flow_key key;
+	uint8_t state;
+	enum policy_verdict verdict;
+	uint8_t owner; /* whose rule decided: FLOW_RULE_NONE, _CLIENT or _GLOBAL */
+	uint32_t rule; /* that rule's index, for its counters */
+	uint32_t generation;
+	double last_seen, expires; /* expires: 0 when the verdict has no lifetime */
+	uint64_t packets, bytes;
+};
+
+struct flow_stats {
+	uint64_t inserted, evicted, expired, full; /* full: no room even after evicting */
+};
+
+struct flow_table {
+	size_t cap, n; /* cap: a power of two; at most three quarters used */
+	struct flow_entry *e;
+	uint64_t seed;
+	uint32_t generation;
+	double idle_timeout;
+	size_t hand; /* where the next search for room starts */
+	struct flow_stats stats;
+};
+
+/* A table for max_flows flows (rounded up), forgetting flows idle for idle_timeout s. */
+int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout, uint64_t seed)
+	__attribute__((warn_unused_result));
+void flow_table_free(struct flow_table *t);
+
+/* The flow of a parsed packet of client peer_id going direction. */
+void flow_key_of(struct flow_key *k, const struct packet_flow *f, uint32_t peer_id,
+		 enum policy_direction direction);
+
+/* The live entry for k at time now (current generation, not expired or idle), or NULL. */
+struct flow_entry *flow_table_lookup(struct flow_table *t, const struct flow_key *k, double now);
+
+/*
+ * A fresh entry for k (state and verdict for the caller to fill), reusing a
+ * stale one for the same key; NULL when the table is full of live flows.
+ */
+struct flow_entry *flow_table_insert(struct flow_table *t, const struct flow_key *k, double now);
+
+/* Removes e (from lookup or insert). */
+void flow_table_remove(struct flow_table *t, struct flow_entry *e);
+
+/* Outdates every entry: the policy changed. Pending ones stay pending. */
+void flow_table_flush(struct flow_table *t);
+
+/* The entries of the current generation, in table order: for i in 0..cap, NULL for holes. */
+const struct flow_entry *flow_table_at(const struct flow_table *t, size_t i, double now);
+
+#endif

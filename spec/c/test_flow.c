@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The flow table: distinct keys, idle expiry and verdict lifetimes, the
+ * generation flush, bounded size with eviction of stale then least
+ * recently used flows, pending flows never evicted, and removal that keeps
+ * every other flow findable.
+ */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "flow.h"
+#include "unit.h"
+
+static struct flow_key key(uint32_t peer, uint16_t sport, enum policy_direction dir)
+{
+	struct packet_flow f;
+	struct flow_key k;
+
+	memset(&f, 0, sizeof(f));
+	f.src.family = f.dst.family = AF_INET;
+	f.src.bytes[0] = 10;
+	f.src.bytes[3] = 2;
+	f.dst.bytes[0] = 192;
+	f.proto = 6;
+	f.sport = sport;
+	f.dport = 80;
+	f.icmp_type = -1;
+	flow_key_of(&k, &f, peer, dir);
+	return k;
+}
+
+static void test_basics(void)
+{
+	struct flow_table t;
+	struct flow_key a = key(1, 1000, POLICY_IN), b = key(1, 1000, POLICY_OUT),
+			c = key(2, 1000, POLICY_IN);
+	struct flow_entry *e;
+
+	CHECK(flow_table_init(&t, 100, 60, 42) == 0 && t.cap >= 128, "init: cap %zu", t.cap);
+	CHECK(!flow_table_lookup(&t, &a, 0), "empty");
+	e = flow_table_insert(&t, &a, 0);
+	CHECK(e && e->state == FLOW_DECIDED, "insert");
+	e->verdict = POLICY_DROP;
+	CHECK(flow_table_insert(&t, &b, 0) && flow_table_insert(&t, &c, 0) && t.n == 3,
+	      "direction and peer make distinct flows");
+	e = flow_table_lookup(&t, &a, 10);
+	CHECK(e && e->verdict == POLICY_DROP, "found");
+	e->last_seen = 10;
+	CHECK(flow_table_lookup(&t, &a, 69) && !flow_table_lookup(&t, &a, 71),
+	      "idle for the timeout: gone");
+	CHECK(flow_table_insert(&t, &a, 71) && t.n == 3, "a stale entry's slot is reused");
+	e = flow_table_lookup(&t, &b, 5);
+	e->expires = 8;
+	CHECK(flow_table_lookup(&t, &b, 7) && !flow_table_lookup(&t, &b, 8),
+	      "a verdict's lifetime");
+	flow_table_flush(&t);
+	CHECK(!flow_table_lookup(&t, &c, 1), "a flush outdates everything");
+	e = flow_table_insert(&t, &c, 1);
+	e->state = FLOW_PENDING;
+	flow_table_flush(&t);
+	CHECK(flow_table_lookup(&t, &c, 1000) == e, "pending flows outlive flushes and idleness");
+	flow_table_free(&t);
+}
+
+static void test_bounded(void)
+{
+	struct flow_table t;
+	size_t i, found = 0;
+
+	CHECK(flow_table_init(&t, 1000, 60, 7) == 0, "init");
+	for (i = 0; i < 100000; i++) {
+		struct flow_key k = key(1, (uint16_t)i, POLICY_IN);
+
+		if (!flow_table_insert(&t, &k, (double)i / 1000))
+			break;
+	}
+	CHECK(i == 100000, "100000 new flows all get a slot (%zu)", i);
+	CHECK(t.n <= t.cap / 4 * 3, "never more than three quarters full: %zu of %zu", t.n, t.cap);
+	CHECK(t.stats.evicted + t.stats.expired >= 100000 - t.cap, "evicted %llu expired %llu",
+	      (unsigned long long)t.stats.evicted, (unsigned long long)t.stats.expired);
+	for (i = 100000 - 200; i < 100000; i++) {
+		struct flow_key k = key(1, (uint16_t)i, POLICY_IN);
+
+		found += flow_table_lookup(&t, &k, 100) != NULL;
+	}
+	CHECK(found == 200, "the newest flows are there: %zu", found);
+	flow_table_free(&t);
+}
+
+static void test_pending_is_kept(void)
+{
+	struct flow_table t;
+	size_t i, pending = 0;
+
+	CHECK(flow_table_init(&t, 48, 60, 9) == 0, "init");
+	for (i = 0; i < 1000; i++) {
+		struct flow_key k = key(3, (uint16_t)i, POLICY_IN);
+		struct flow_entry *e = flow_table_insert(&t, &k, 0);
+
+		if (!e)
+			break;
+		e->state = FLOW_PENDING;
+		pending++;
+	}
+	CHECK(pending == t.cap / 4 * 3 && t.stats.full == 1, "full of pending flows: %zu", pending);
+	flow_table_free(&t);
+}
+
+static void test_removal(void)
+{
+	struct flow_table t;
+	size_t ok = 0;
+
+	CHECK(flow_table_init(&t, 3000, 60, 11) == 0, "init");
+	for (uint16_t i = 0; i < 3000; i++) {
+		struct flow_key k = key(4, i, POLICY_OUT);
+
+		flow_table_insert(&t, &k, 0)->verdict = (enum policy_verdict)(i % 3);
+	}
+	for (uint16_t i = 0; i < 3000; i += 2) {
+		struct flow_key k = key(4, i, POLICY_OUT);
+
+		flow_table_remove(&t, flow_table_lookup(&t, &k, 0));
+	}
+	for (uint16_t i = 1; i < 3000; i += 2) {
+		struct flow_key k = key(4, i, POLICY_OUT);
+		struct flow_entry *e = flow_table_lookup(&t, &k, 0);
+
+		ok += e && e->verdict == (enum policy_verdict)(i % 3);
+	}
+	CHECK(ok == 1500 && t.n == 1500, "the others stay findable: %zu", ok);
+	flow_table_free(&t);
+}
+
+int main(void)
+{
+	test_basics();
+	test_bounded();
+	test_pending_is_kept();
+	test_removal();
+	return unit_report("test_flow");
+}

@@ -571,6 +571,7 @@ static void admission_done(void *ctx, lua_State *co, int nres, const char *error
 	struct admission *a = ctx;
 	struct session_push push = { 0 };
 	struct session *sess = a->sess;
+	struct policy *own;
 	int base;
 
 	a->call = NULL;
@@ -586,7 +587,9 @@ static void admission_done(void *ctx, lua_State *co, int nres, const char *error
 		a->decided(a->ctx, sess, NULL, push.reason);
 		goto out;
 	}
+	own = push.policy; /* session_admit empties push: keep our reference to put */
 	a->decided(a->ctx, sess, &push, NULL);
+	push.policy = own;
 out:
 	for (size_t i = 0; i < push.n_messages; i++)
 		free(push.messages[i]); /* whatever the decision did not take */

@@ -400,6 +400,7 @@ void session_admit(struct session *s, struct session_push *push)
 	forget_password(s);
 	s->state = SESSION_ACTIVE;
 	s->push = *push;
+	s->push.policy = NULL; /* the server's filter holds the client's rules, not the session */
 	memset(push, 0, sizeof(*push));
 	snprintf(s->address, sizeof(s->address), "%s", s->push.address);
 	if (!ip_addr_parse(&s->vpn_addr, s->address))

@@ -242,6 +242,29 @@ static void on_client_ended(void *ctx, struct session *s, const char *reason)
 	script_client_disconnect(e->script, s, reason);
 }
 
+/* "udp://A:P tcp://B:Q" (as config.lua normalizes `listen`): a UDP and a TCP endpoint. */
+static int parse_listen(const char *text, struct server_params *sp, char *err, size_t errlen)
+{
+	char copy[512], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", text);
+	for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		struct udp_addr a;
+
+		if (udp_parse_endpoint_of(&a, t, "udp")) {
+			sp->listen = a;
+			sp->udp = true;
+		} else if (udp_parse_endpoint_of(&a, t, "tcp")) {
+			sp->listen_tcp = a;
+			sp->tcp = true;
+		} else {
+			snprintf(err, errlen, "listen: %s is not an endpoint", t);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int open_server(struct engine *e, const struct config *cfg, struct credentials *cr,
 		       struct server **out, char *err, size_t errlen)
 {
@@ -261,12 +284,8 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.filter = { cfg->flow_max, cfg->flow_idle, cfg->flow_pending, cfg->flow_fallback },
 	};
 
-	if (!udp_parse_endpoint(&sp.listen, cfg->listen)) {
-		snprintf(err, errlen,
-			 "listen: %s: only udp:// is served so far (the TCP transport comes later)",
-			 cfg->listen);
+	if (parse_listen(cfg->listen, &sp, err, errlen) < 0)
 		return -EINVAL;
-	}
 	/* Our own VPN addresses, the source of the policy's ICMP answers. */
 	if (!ip_prefix_host(&sp.gateway4, &cfg->network, 1) ||
 	    (cfg->has_network6 && !ip_prefix_host(&sp.gateway6, &cfg->network6, 1)))

@@ -11,54 +11,14 @@
 #include "cookie.h"
 #include "proto.h"
 #include "server.h"
-
-/*
- * FNV-1a from a random start: sources cannot be chosen to share one bucket
- * without knowing the seed. Not a MAC; a collision only shares a limit.
- */
-/* A token bucket: rate tokens a second, at most burst saved up. */
-struct bucket {
-	double tokens, at;
-};
-
-/* The subnets one client was given, and which device routes are ours to remove. */
-struct client_subnets {
-	size_t n;
-	struct ip_prefix prefix[SESSION_ROUTES_MAX];
-	bool ours[SESSION_ROUTES_MAX];
-};
-
-struct server {
-	struct ev_loop *loop;
-	const struct log *log;
-	const struct crypto *crypto;
-	struct server_params params;
-	struct wrap wrap;
-	struct cookie_key cookie;
-	int fd;
-	ev_io watcher;
-	struct server_stats stats;
-	uint32_t started; /* the replay "time" field of our wrapped packets */
-	uint64_t hash_seed;
-	struct bucket resets;				   /* stateless replies, all sources */
-	struct bucket reset_sources[SERVER_RESET_SOURCES]; /* ... per source, by hash */
-	struct session *sessions[SERVER_SESSIONS_MAX];	   /* slot = peer-id */
-	double opened_at[SERVER_SESSIONS_MAX];		   /* ev time each slot's session began */
-	struct ip_addr vpn_addrs[SERVER_SESSIONS_MAX][2];  /* each slot's keys in vpn_index */
-	struct server_addr_index vpn_index;		   /* VPN address -> slot */
-	struct route_table subnets;			   /* subnets behind clients -> slot */
-	struct client_subnets *client_subnets[SERVER_SESSIONS_MAX]; /* each slot's, or NULL */
-	struct filter filter;					    /* the packet policy */
-	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
-	size_t n_sessions;
-	struct session_ops session_ops;
-};
+#include "server_impl.h"
 
 static struct session *find_session(const struct server *s, const struct sockaddr *addr,
 				    socklen_t len)
 {
 	for (size_t i = 0; i < SERVER_SESSIONS_MAX; i++)
-		if (s->sessions[i] && session_is_peer(s->sessions[i], addr, len))
+		if (s->sessions[i] && s->conns[i] == s->via &&
+		    session_is_peer(s->sessions[i], addr, len))
 			return s->sessions[i];
 	return NULL;
 }
@@ -130,10 +90,11 @@ static void detach_subnets(struct server *s, uint32_t id)
 	s->client_subnets[id] = NULL;
 }
 
-static void end_session(struct server *s, struct session *sess, const char *reason)
+void server_end_session(struct server *s, struct session *sess, const char *reason)
 {
 	uint32_t id = session_peer_id(sess);
 
+	server_tcp_detach(s, id);
 	s->params.hooks.ended(s->params.hooks.ctx, sess, reason);
 	unindex_session(s, id);
 	detach_subnets(s, id);
@@ -148,6 +109,8 @@ static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire
 	struct server *s = ctx;
 	const struct sockaddr *to = session_peer(sess);
 
+	if (server_tcp_send(s, session_peer_id(sess), wire, len))
+		return;
 	(void)!sendto(s->fd, wire, len, 0, to,
 		      to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 						: sizeof(struct sockaddr_in));
@@ -172,7 +135,7 @@ void server_admit(struct server *s, struct session *sess, struct session_push *p
 
 static void on_session_ended(void *ctx, struct session *sess, const char *reason)
 {
-	end_session(ctx, sess, reason);
+	server_end_session(ctx, sess, reason);
 }
 
 /*
@@ -248,11 +211,11 @@ static void make_room(struct server *s, const struct source *src)
 	}
 	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
 		s->stats.evicted_half_open_source++;
-		end_session(s, s->sessions[oldest_here],
-			    "evicted: too many handshakes from its source");
+		server_end_session(s, s->sessions[oldest_here],
+				   "evicted: too many handshakes from its source");
 	} else if (n >= SERVER_HALF_OPEN_MAX) {
 		s->stats.evicted_half_open++;
-		end_session(s, s->sessions[oldest], "evicted: too many handshakes at once");
+		server_end_session(s, s->sessions[oldest], "evicted: too many handshakes at once");
 	}
 }
 
@@ -277,8 +240,11 @@ static struct session *open_session(struct server *s, const struct proto_control
 	struct source src;
 	uint32_t id;
 
-	if (old)
-		end_session(s, old, "the client started a new session");
+	if (old) {
+		s->conns[session_peer_id(old)] =
+			NULL; /* the connection goes on, with the new one */
+		server_end_session(s, old, "the client started a new session");
+	}
 	source_of(from, &src);
 	make_room(s, &src);
 	for (id = 0; id < SERVER_SESSIONS_MAX && s->sessions[id]; id++)
@@ -289,6 +255,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 	}
 	sess = session_new(&sp, from, from_len, &ctl->remote_sid, &ctl->sid, id);
 	if (sess) {
+		server_tcp_attach(s, id);
 		s->sessions[id] = sess;
 		s->opened_at[id] = ev_now(s->loop);
 		s->n_sessions++;
@@ -350,7 +317,10 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 	len = proto_encode_control(plain, sizeof(plain), &reply);
 	/* The stateless reply is always the first wrapped packet: replay id 1. */
 	n = wrap_seal(&s->wrap, plain, len, 1, s->started, wire, sizeof(wire));
-	if (n > 0 && sendto(s->fd, wire, (size_t)n, 0, from, from_len) == n)
+	if (n <= 0)
+		return;
+	if (s->via ? tcp_conn_send(s->via, wire, (size_t)n)
+		   : sendto(s->fd, wire, (size_t)n, 0, from, from_len) == n)
 		s->stats.resets_answered++;
 }
 
@@ -532,8 +502,8 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		s->stats.dropped_no_session++;
 		return;
 	}
-	if (is_taken(s, sess, from, from_len)) {
-		s->stats.dropped_float++;
+	if (is_taken(s, sess, from, from_len) || s->conns[d.peer_id] != s->via) {
+		s->stats.dropped_float++; /* another client's address, or not its transport */
 		return;
 	}
 	n = session_data_open(sess, buf, len, from, from_len);
@@ -576,7 +546,7 @@ static bool starts_new_session(const struct session *sess, const struct proto_co
 	return cookie_opens_session(ctl) && !proto_sid_equal(&ctl->sid, session_remote_sid(sess));
 }
 
-static void handle_datagram(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
+void server_handle_datagram(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
 			    socklen_t from_len)
 {
 	uint8_t plain[SERVER_PACKET_MAX];
@@ -630,7 +600,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 
 		if (n < 0)
 			return;
-		handle_datagram(s, s->rx, (size_t)n, (struct sockaddr *)&from, from_len);
+		server_handle_datagram(s, s->rx, (size_t)n, (struct sockaddr *)&from, from_len);
 	}
 }
 
@@ -673,17 +643,30 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
-	s->fd = udp_listen(&params->listen, err, errlen);
-	if (s->fd < 0) {
+	s->fd = params->udp ? udp_listen(&params->listen, err, errlen) : -1;
+	if (s->fd < 0 && params->udp) {
 		int rc = s->fd;
 
 		filter_free(&s->filter);
 		free(s);
 		return rc;
 	}
-	ev_io_init(&s->watcher, on_readable, s->fd, EV_READ);
-	s->watcher.data = s;
-	ev_io_start(loop, &s->watcher);
+	if (params->tcp) {
+		int rc = server_tcp_open(s, &params->listen_tcp, err, errlen);
+
+		if (rc < 0) {
+			if (s->fd >= 0)
+				close(s->fd);
+			filter_free(&s->filter);
+			free(s);
+			return rc;
+		}
+	}
+	if (s->fd >= 0) {
+		ev_io_init(&s->watcher, on_readable, s->fd, EV_READ);
+		s->watcher.data = s;
+		ev_io_start(loop, &s->watcher);
+	}
 	*out = s;
 	return 0;
 }
@@ -785,9 +768,11 @@ void server_free(struct server *s)
 		if (!s->sessions[id])
 			continue;
 		session_notify_exit(s->sessions[id]);
-		end_session(s, s->sessions[id], "the server stops");
+		server_end_session(s, s->sessions[id], "the server stops");
 	}
-	close(s->fd);
+	server_tcp_free(s);
+	if (s->fd >= 0)
+		close(s->fd);
 	filter_free(&s->filter);
 	wrap_clear(&s->wrap);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));

@@ -66,7 +66,8 @@ struct server_hooks {
 };
 
 struct server_params {
-	struct udp_addr listen;
+	struct udp_addr listen, listen_tcp; /* where we listen, when udp and tcp say so */
+	bool udp, tcp;
 	const struct wrap *wrap; /* copied */
 	struct tls_ctx *tls; /* borrowed: outlives the server or is replaced by server_set_tls */
 	const char *const *ciphers; /* borrowed, the server's preference order */
@@ -108,7 +109,7 @@ struct server_stats {
 
 struct server;
 
-/* Opens the UDP socket and starts serving; c must outlive the server. */
+/* Opens the UDP socket and the TCP listener and starts serving; c must outlive the server. */
 int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *c, const struct server_params *params, char *err,
 		size_t errlen) __attribute__((warn_unused_result));

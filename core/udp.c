@@ -11,16 +11,21 @@
 
 bool udp_parse_endpoint(struct udp_addr *out, const char *text)
 {
+	return udp_parse_endpoint_of(out, text, "udp");
+}
+
+bool udp_parse_endpoint_of(struct udp_addr *out, const char *text, const char *scheme)
+{
 	char host[INET6_ADDRSTRLEN + 2];
 	const char *rest, *colon;
 	char *end;
 	unsigned long port;
-	size_t n;
+	size_t n, slen = strlen(scheme);
 
 	memset(out, 0, sizeof(*out));
-	if (strncmp(text, "udp://", 6) != 0)
+	if (strncmp(text, scheme, slen) != 0 || strncmp(text + slen, "://", 3) != 0)
 		return false;
-	rest = text + 6;
+	rest = text + slen + 3;
 	colon = strrchr(rest, ':');
 	if (!colon || (n = (size_t)(colon - rest)) == 0 || n >= sizeof(host))
 		return false;

@@ -22,6 +22,9 @@ struct udp_addr {
 
 /* "udp://0.0.0.0:1194" or "udp://[::]:1194"; false when it is not one. */
 bool udp_parse_endpoint(struct udp_addr *out, const char *text) __attribute__((warn_unused_result));
+/* The same for another scheme: "tcp://0.0.0.0:443" with scheme "tcp". */
+bool udp_parse_endpoint_of(struct udp_addr *out, const char *text, const char *scheme)
+	__attribute__((warn_unused_result));
 
 /* A bound, non-blocking, close-on-exec UDP socket; the fd, or -errno with err set. */
 int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)

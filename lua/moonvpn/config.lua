@@ -96,6 +96,25 @@ local push = S.record({
 	redirect_gateway = { S.boolean(), default = false },
 }, { what = "a table { routes = { ... }, dns = { ... } }" })
 
+-- One endpoint or a list: a UDP one, a TCP one, or one of each. Normalized to
+-- one string, the endpoints separated by a space (what the C side reads).
+local endpoint = S.endpoint { schemes = { "udp", "tcp" } }
+local listen = {
+	what = 'an endpoint like "udp://0.0.0.0:1194", or a list with one udp:// and one tcp://',
+	check = function(v, path)
+		local list, err = S.list(endpoint, { min = 1, max = 2 }).check(type(v) == "table" and v or { v }, path)
+		if not list then
+			if type(v) ~= "table" then err.path = path end
+			return nil, err
+		end
+		if #list == 2 and list[1]:sub(1, 3) == list[2]:sub(1, 3) then
+			return S.fail(path, "lists two %s:// endpoints: give one udp:// and one tcp://",
+				list[1]:sub(1, 3))
+		end
+		return table.concat(list, " ")
+	end,
+}
+
 -- Every hook call (on.auth, on.connect, on.disconnect, timers) runs under these.
 local hooks = S.record({
 	timeout = { S.integer { min = 1, max = 3600 }, default = 30 },
@@ -143,7 +162,7 @@ local function check_server(cfg, p)
 end
 
 M.server_schema = S.record({
-	listen = { S.endpoint { schemes = { "udp", "tcp" } }, default = "udp://0.0.0.0:1194" },
+	listen = { listen, default = "udp://0.0.0.0:1194" },
 	device = { device, default = {} },
 	network = { S.cidr { family = 4, min_len4 = 8, max_len4 = 30 }, required = true },
 	network6 = { S.cidr { family = 6, example = '"fd00:8::/64"', min_len6 = 64, max_len6 = 124 } },

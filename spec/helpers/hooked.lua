@@ -34,14 +34,16 @@ function setup_mt:start(hooks, server_extra, n)
 end
 
 --- Starts stock client i with auth-user-pass user/password (nil: none sent).
--- opts.no_cert: a profile without a client certificate.
+-- opts.no_cert: a profile without a client certificate; opts.proto, opts.port: the transport.
 function setup_mt:connect(i, user, password, opts)
 	local lines = ""
 	if user then
 		lines = string.format("<auth-user-pass>\n%s\n%s\n</auth-user-pass>\n", user, password)
 	end
+	opts = opts or {}
 	return self.clients[i]:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(),
-		{ remote = "10.88." .. i .. ".1", extra = lines, no_cert = opts and opts.no_cert }) })
+		{ remote = "10.88." .. i .. ".1", extra = lines, no_cert = opts.no_cert,
+		  proto = opts.proto, port = opts.port }) })
 end
 
 --- Waits for the client's tunnel; its log.

@@ -8,13 +8,15 @@ local M = {}
 --- Writes a client profile and returns its path.
 -- opts: remote (address), cert (name in the PKI, default client1),
 -- wrap ("tls-crypt", "tls-auth" or nil), wrap_key (file name in the PKI),
--- extra (more config lines), no_cert (no client certificate: username/password only).
+-- extra (more config lines), no_cert (no client certificate: username/password only),
+-- proto ("udp" or "tcp-client"), port (1194).
 function M.profile(pki, opts)
 	local function inline(tag, file)
 		return string.format("<%s>\n%s</%s>\n", tag, netns.read_file(pki .. "/" .. file), tag)
 	end
 	local cert = opts.cert or "client1"
-	local text = "client\ndev tun\nproto udp\nremote " .. opts.remote .. " 1194\n" ..
+	local text = "client\ndev tun\nproto " .. (opts.proto or "udp") .. "\nremote " .. opts.remote ..
+		" " .. (opts.port or 1194) .. "\n" ..
 		"remote-cert-tls server\nnobind\nverb 3\n" .. (opts.extra or "") ..
 		inline("ca", "ca.crt") ..
 		(opts.no_cert and "" or inline("cert", cert .. ".crt") .. inline("key", cert .. ".key"))

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server's insides, shared by its files only: server.c (the front door,
+ * sessions, routing, policy) and server_tcp.c (the TCP transport). Nothing
+ * else includes this.
+ */
+#ifndef MOONVPN_SERVER_IMPL_H
+#define MOONVPN_SERVER_IMPL_H
+
+#include "cookie.h"
+#include "server.h"
+#include "tcp.h"
+
+/* A token bucket: rate tokens a second, at most burst saved up. */
+struct bucket {
+	double tokens, at;
+};
+
+/* The subnets one client was given, and which device routes are ours to remove. */
+struct client_subnets {
+	size_t n;
+	struct ip_prefix prefix[SESSION_ROUTES_MAX];
+	bool ours[SESSION_ROUTES_MAX];
+};
+
+struct server {
+	struct ev_loop *loop;
+	const struct log *log;
+	const struct crypto *crypto;
+	struct server_params params;
+	struct wrap wrap;
+	struct cookie_key cookie;
+	int fd;
+	ev_io watcher;
+	struct server_stats stats;
+	uint32_t started; /* the replay "time" field of our wrapped packets */
+	uint64_t hash_seed;
+	struct bucket resets;				   /* stateless replies, all sources */
+	struct bucket reset_sources[SERVER_RESET_SOURCES]; /* ... per source, by hash */
+	struct session *sessions[SERVER_SESSIONS_MAX];	   /* slot = peer-id */
+	double opened_at[SERVER_SESSIONS_MAX];		   /* ev time each slot's session began */
+	struct ip_addr vpn_addrs[SERVER_SESSIONS_MAX][2];  /* each slot's keys in vpn_index */
+	struct server_addr_index vpn_index;		   /* VPN address -> slot */
+	struct route_table subnets;			   /* subnets behind clients -> slot */
+	struct client_subnets *client_subnets[SERVER_SESSIONS_MAX]; /* each slot's, or NULL */
+	struct filter filter;					    /* the packet policy */
+	struct tcp_server *tcp;			     /* NULL without a tcp:// listener */
+	struct tcp_conn *conns[SERVER_SESSIONS_MAX]; /* the connection of a TCP client's slot */
+	struct tcp_conn *via;	/* the connection the packet being handled came on, NULL: UDP */
+	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
+	size_t n_sessions;
+	struct session_ops session_ops;
+};
+
+/* A datagram (or a TCP frame, with s->via set) from a peer. */
+void server_handle_datagram(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
+			    socklen_t from_len);
+/* Ends a session: hooks, indexes, subnets, policy and its TCP connection. */
+void server_end_session(struct server *s, struct session *sess, const char *reason);
+
+/* server_tcp.c: listens on addr; 0, or -errno with err set. */
+int server_tcp_open(struct server *s, const struct udp_addr *addr, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void server_tcp_free(struct server *s);
+/* Slot id's session came on s->via (UDP when NULL). */
+void server_tcp_attach(struct server *s, uint32_t id);
+/* Slot id's session ends: its connection is closed. */
+void server_tcp_detach(struct server *s, uint32_t id);
+/* Sends a packet to slot id over its connection; false when it is a UDP client. */
+bool server_tcp_send(struct server *s, uint32_t id, const uint8_t *wire, size_t len);
+
+#endif

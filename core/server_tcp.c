@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The server's TCP transport: frames from a connection go through the same
+ * front door as UDP datagrams (server_handle_datagram with s->via set), a
+ * session started on a connection keeps it for every packet it sends, and
+ * the session and its connection end together.
+ */
+#include <stdio.h>
+
+#include "server_impl.h"
+
+static void on_tcp_packet(void *ctx, struct tcp_conn *c, uint8_t *buf, size_t len)
+{
+	struct server *s = ctx;
+	socklen_t peer_len;
+	const struct sockaddr *peer = tcp_conn_peer(c, &peer_len);
+
+	s->via = c;
+	server_handle_datagram(s, buf, len, peer, peer_len);
+	s->via = NULL;
+}
+
+static void on_tcp_closed(void *ctx, struct tcp_conn *c, const char *why)
+{
+	struct server *s = ctx;
+	int32_t id = tcp_conn_tag(c);
+	char reason[SESSION_REASON_MAX];
+
+	if (id < 0 || id >= SERVER_SESSIONS_MAX || s->conns[id] != c || !s->sessions[id])
+		return;
+	s->conns[id] = NULL; /* closing already: not again */
+	snprintf(reason, sizeof(reason), "TCP: %s", why);
+	server_end_session(s, s->sessions[id], reason);
+}
+
+int server_tcp_open(struct server *s, const struct udp_addr *addr, char *err, size_t errlen)
+{
+	struct tcp_handlers h = { on_tcp_packet, on_tcp_closed, s };
+
+	return tcp_server_open(&s->tcp, s->loop, addr, &h, err, errlen);
+}
+
+void server_tcp_free(struct server *s)
+{
+	tcp_server_free(s->tcp);
+	s->tcp = NULL;
+}
+
+void server_tcp_attach(struct server *s, uint32_t id)
+{
+	s->conns[id] = s->via;
+	if (s->via)
+		tcp_conn_set_tag(s->via, (int32_t)id);
+}
+
+void server_tcp_detach(struct server *s, uint32_t id)
+{
+	struct tcp_conn *c = s->conns[id];
+
+	s->conns[id] = NULL;
+	if (c)
+		tcp_conn_close(c);
+}
+
+bool server_tcp_send(struct server *s, uint32_t id, const uint8_t *wire, size_t len)
+{
+	if (id >= SERVER_SESSIONS_MAX || !s->conns[id])
+		return false;
+	(void)tcp_conn_send(s->conns[id], wire, len); /* a full queue closes it, later */
+	return true;
+}

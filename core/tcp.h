@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TCP transport of a server: a listening socket and its connections,
+ * each carrying OpenVPN packets framed by a 2-byte big-endian length
+ * (protocol guide 1.1). Everything is non-blocking and bounded: a frame
+ * length of 0 or over TCP_FRAME_MAX, too many connections, a peer that
+ * sends nothing useful in time or stops reading until its output queue
+ * overflows is closed, and no connection can hold up another. What the
+ * packets mean belongs to the server (server.c), which hands us its
+ * replies per connection.
+ */
+#ifndef MOONVPN_TCP_H
+#define MOONVPN_TCP_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "udp.h"
+
+enum {
+	TCP_FRAME_MAX = 4096,	       /* larger than any control or data packet we accept */
+	TCP_CONNS_MAX = 1280,	       /* connections at once (clients, and some to spare) */
+	TCP_QUEUE_MAX = 512 * 1024,    /* bytes waiting to be sent on one connection */
+	TCP_FIRST_PACKET_SECONDS = 10, /* a new connection must send a packet this soon */
+};
+
+struct tcp_server;
+struct tcp_conn;
+
+struct tcp_handlers {
+	/* A whole packet (unframed) from conn; buf is writable and valid during the call. */
+	void (*packet)(void *ctx, struct tcp_conn *conn, uint8_t *buf, size_t len);
+	/* conn is closing (the peer left, broke the framing or fell behind); why for the log. */
+	void (*closed)(void *ctx, struct tcp_conn *conn, const char *why);
+	void *ctx;
+};
+
+/* Listens on addr (from "tcp://ADDRESS:PORT"); 0, or -errno with err set. */
+int tcp_server_open(struct tcp_server **out, struct ev_loop *loop, const struct udp_addr *addr,
+		    const struct tcp_handlers *h, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Closes every connection (closed is not called) and the socket. NULL is a no-op. */
+void tcp_server_free(struct tcp_server *t);
+
+/* Frames and queues a packet; false when the connection had to be closed (queue full). */
+bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len);
+/* Closes the connection now; closed is not called. */
+void tcp_conn_close(struct tcp_conn *c);
+const struct sockaddr *tcp_conn_peer(const struct tcp_conn *c, socklen_t *len);
+/* The server's own tag for the connection (a peer-id, or -1). */
+void tcp_conn_set_tag(struct tcp_conn *c, int32_t tag);
+int32_t tcp_conn_tag(const struct tcp_conn *c);
+
+size_t tcp_server_connections(const struct tcp_server *t);
+
+#endif

@@ -211,6 +211,8 @@ static void on_exited(struct ev_loop *loop, ev_io *w, int revents)
 		;
 	if (r == 0)
 		return; /* not yet: a spurious wakeup */
+	if (r < 0)	/* reaped by someone else (SIGCHLD ignored): its status is unknown, not 0 */
+		status = -1;
 	if (c->done) {
 		struct child_result res = { 0 };
 
@@ -218,8 +220,8 @@ static void on_exited(struct ev_loop *loop, ev_io *w, int revents)
 			drain(&c->out);
 		if (c->err.fd >= 0)
 			drain(&c->err);
-		res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		res.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		res.exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		res.signal = status != -1 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 		res.timed_out = c->timed_out;
 		res.out = text_of(&c->out);
 		res.out_len = c->out.len;

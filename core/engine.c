@@ -175,15 +175,15 @@ static void watch_device(struct engine *e)
 	ev_io_start(e->loop, &e->device_watcher);
 }
 
-static void on_client_decided(void *ctx, struct session *s, struct session_push *push,
+static bool on_client_decided(void *ctx, struct session *s, struct session_push *push,
 			      const char *reason)
 {
 	struct engine *e = ctx;
 
 	if (push)
-		server_admit(e->server, s, push);
-	else
-		session_refuse(s, reason);
+		return server_admit(e->server, s, push);
+	session_refuse(s, reason);
+	return false;
 }
 
 /* A subnet behind a client: routed into the device while the client is connected. */
@@ -402,18 +402,22 @@ close_device:
 	return rc;
 }
 
-/* The active configuration's policy goes to the server, and connected clients' groups with it. */
-static void apply_policy(struct engine *e)
+/*
+ * The active configuration's policy goes to the server, and connected
+ * clients' groups with it. -1 when it cannot be built (out of memory: the
+ * configuration validated): the caller fails closed.
+ */
+static int apply_policy(struct engine *e)
 {
 	char err[ENGINE_ERR_MAX];
 	struct policy *p;
 
 	if (!e->server)
-		return;
+		return 0;
 	p = script_policy(e->script, err, sizeof(err));
 	if (!p) {
-		log_error(&e->log, "policy", "keeping the previous policy: %s", err);
-		return;
+		log_error(&e->log, "policy", "cannot build the policy: %s", err);
+		return -1;
 	}
 	server_set_policy(e->server, p, script_has_flow_hook(e->script));
 	for (size_t i = 0; i < server_session_count(e->server); i++) {
@@ -424,6 +428,7 @@ static void apply_policy(struct engine *e)
 	log_info(&e->log, "policy", "%zu rules, default %s", policy_rule_count(p),
 		 policy_verdict_name(policy_default(p)));
 	policy_put(p);
+	return 0;
 }
 
 int engine_start(struct engine *e)
@@ -452,7 +457,8 @@ int engine_start(struct engine *e)
 	}
 	script_commit_config(e->script);
 	e->cfg = cfg;
-	apply_policy(e);
+	if (apply_policy(e) < 0)
+		return -ENOMEM; /* no policy is not "accept everything" */
 	watch_device(e);
 	e->started_at = ev_now(e->loop);
 	log_info(&e->log, "engine", "moonvpn %s started with %s (pid %ld)", MOONVPN_VERSION,
@@ -625,7 +631,8 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	script_commit_config(e->script);
 	config_free(e->cfg);
 	e->cfg = cfg;
-	apply_policy(e);
+	if (apply_policy(e) < 0)
+		log_error(&e->log, "policy", "the previous policy stays in force");
 	apply_log_level(e, cfg);
 	log_info(&e->log, "config", "reloaded %s", e->config_path);
 	return 0;

@@ -49,8 +49,9 @@ void filter_set_client(struct filter *f, uint32_t id, struct policy *p, uint64_t
 	policy_put(f->client[id]);
 	f->client[id] = p ? policy_get(p) : NULL;
 	f->groups[id] = groups;
-	if (f->flows.e)
+	if (f->flows.e && f->had_flows[id])
 		drop_client_flows(f, id); /* a new client in the slot, or the old one gone */
+	f->had_flows[id] = false;
 }
 
 /* Nothing to check: no rules anywhere, no hook, and everything passes by default. */
@@ -108,9 +109,13 @@ static enum filter_result new_flow(struct filter *f, uint32_t id, const struct f
 
 	*v = decide(f, id, flow, dir, len, e ? e : &scratch);
 	if (!e) {
-		f->stats.overflow++; /* the table is full of pending flows: decided, not cached */
+		/* The table is full of pending flows: not cached, and not for on.flow. */
+		f->stats.overflow++;
+		if (scratch.owner == FLOW_RULE_NONE && f->flow_hook)
+			*v = f->settings.fallback;
 		return FILTER_PASS;
 	}
+	f->had_flows[id] = true;
 	e->verdict = *v;
 	e->packets = 1;
 	e->bytes = len;

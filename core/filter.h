@@ -57,7 +57,8 @@ struct filter {
 	struct policy *global; /* NULL: accept everything */
 	struct policy *client[FILTER_CLIENTS_MAX];
 	uint64_t groups[FILTER_CLIENTS_MAX];
-	bool flow_hook; /* on.flow is set */
+	bool had_flows[FILTER_CLIENTS_MAX]; /* a flow was cached for the slot: a sweep is due */
+	bool flow_hook;			    /* on.flow is set */
 	struct filter_settings settings;
 	struct flow_table flows;
 	size_t pending;

@@ -408,6 +408,10 @@ static int l_engine_reload(lua_State *L)
 	struct engine *e = check_engine(L);
 	char err[LUA_ENGINE_ERR_MAX];
 
+	if (e->script && script_in_hook(e->script))
+		return luaL_error(
+			L, "reload() cannot run inside a hook (it would end the sessions the "
+			   "hook runs for); call it from the console, or send SIGHUP");
 	log_info(&e->log, "engine", "reload requested from the console");
 	if (engine_reload(e, err, sizeof(err)) < 0) {
 		log_error(&e->log, "config", "reload failed, keeping the running configuration: %s",

@@ -39,6 +39,7 @@ static void on_exec_done(void *ctx, const struct child_result *r)
 	lua_State *co = hook_call_thread(call);
 	int n = 3;
 
+	/* An unknown status (-1) is never 0: a verify script must not pass by accident. */
 	lua_pushinteger(co, r->signal ? 128 + r->signal : r->exit_code);
 	lua_pushlstring(co, r->out, r->out_len);
 	lua_pushlstring(co, r->err, r->err_len);

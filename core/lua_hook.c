@@ -119,6 +119,11 @@ size_t hook_runtime_calls(const struct hook_runtime *rt)
 	return rt->n_calls;
 }
 
+bool hook_runtime_in_hook(const struct hook_runtime *rt)
+{
+	return rt->current != NULL;
+}
+
 struct hook_runtime *hook_runtime_of(lua_State *L)
 {
 	struct hook_runtime *rt;
@@ -208,7 +213,16 @@ static void finish(struct hook_call *c, int nres, const char *error, bool report
 		log_failure(c, error);
 	if (report && c->done)
 		c->done(c->ctx, c->co, nres, error);
-	close_thread(rt, c->co);
+	{
+		/* Its to-be-closed variables run now: under a budget of their own. */
+		struct lua_core_budget saved;
+		lua_Integer left;
+
+		lua_core_budget_enter(rt->L, rt->limits.instructions, rt->limits.instructions,
+				      &saved);
+		close_thread(rt, c->co);
+		(void)lua_core_budget_leave(rt->L, &saved, &left);
+	}
 	luaL_unref(rt->L, LUA_REGISTRYINDEX, c->ref);
 	free(c);
 }

@@ -58,6 +58,9 @@ struct hook_runtime *hook_runtime_new(lua_State *L, struct ev_loop *loop, const 
 void hook_runtime_free(struct hook_runtime *rt);
 void hook_runtime_set_limits(struct hook_runtime *rt, const struct hook_limits *limits);
 size_t hook_runtime_calls(const struct hook_runtime *rt);
+/* True while a hook runs (not merely waits): things that would pull the ground from under it,
+ * such as a reload, are refused then. */
+bool hook_runtime_in_hook(const struct hook_runtime *rt);
 
 /*
  * Calls the function below the nargs arguments at the top of L (both are

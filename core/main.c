@@ -259,5 +259,8 @@ int main(int argc, char **argv)
 	if (cli.check)
 		return check_config(root, cli.opts.config_path);
 	signal(SIGPIPE, SIG_IGN);
+	/* Inherited as ignored, the kernel would reap vpn.exec's programs before we see
+	 * their exit status. */
+	signal(SIGCHLD, SIG_DFL);
 	return run(&cli.opts);
 }

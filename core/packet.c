@@ -52,22 +52,31 @@ uint16_t packet_checksum(const uint8_t *data, size_t len, uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-/* The ports or ICMP type at l4, when the packet holds them. */
-static void read_l4(const uint8_t *ip, size_t len, struct packet_flow *f)
+/*
+ * The ports or ICMP type at l4. A first fragment too short to hold its whole
+ * L4 header is refused (false): a rule on ports could not see them, and the
+ * rest of the header would come in a later fragment no rule checks (the
+ * tiny-fragment attack, RFC 1858).
+ */
+static bool read_l4(const uint8_t *ip, size_t len, struct packet_flow *f)
 {
 	const uint8_t *l4 = ip + f->l4_off;
 	size_t room = len - f->l4_off;
 
 	f->icmp_type = -1;
-	if ((f->proto == PACKET_PROTO_TCP || f->proto == PACKET_PROTO_UDP) && room >= 4) {
+	if (f->proto == PACKET_PROTO_TCP || f->proto == PACKET_PROTO_UDP) {
+		if (room < (f->proto == PACKET_PROTO_TCP ? TCP_HEADER : 8))
+			return false;
 		f->sport = get16(l4);
 		f->dport = get16(l4 + 2);
-		f->has_ports = f->proto == PACKET_PROTO_UDP || room >= TCP_HEADER;
-	} else if ((f->proto == PACKET_PROTO_ICMP || f->proto == PACKET_PROTO_ICMPV6) &&
-		   room >= 4) {
+		f->has_ports = true;
+	} else if (f->proto == PACKET_PROTO_ICMP || f->proto == PACKET_PROTO_ICMPV6) {
+		if (room < 4)
+			return false;
 		f->icmp_type = l4[0];
 		f->has_ports = true;
 	}
+	return true;
 }
 
 static bool parse_v4(const uint8_t *ip, size_t len, struct packet_flow *f)
@@ -82,8 +91,11 @@ static bool parse_v4(const uint8_t *ip, size_t len, struct packet_flow *f)
 	memcpy(f->dst.bytes, ip + 16, 4);
 	f->proto = ip[9];
 	f->l4_off = ihl;
+	/* A fragment at offset 8 would overwrite a TCP header's flags (RFC 1858): refused. */
+	if (f->proto == PACKET_PROTO_TCP && (get16(ip + 6) & 0x1fff) == 1)
+		return false;
 	if ((get16(ip + 6) & 0x1fff) == 0) /* the first fragment holds the L4 header */
-		read_l4(ip, get16(ip + 2), f);
+		return read_l4(ip, get16(ip + 2), f);
 	return true;
 }
 
@@ -114,12 +126,12 @@ static bool parse_v6(const uint8_t *ip, size_t len, struct packet_flow *f)
 		next = ip[off];
 		off += hlen;
 	}
-	if (off > end)
+	/* More extension headers than we follow: the L4 header is unknown, so refused. */
+	if (off > end || next == 0 || next == 43 || next == 60 || next == 44)
 		return false;
 	f->proto = next;
 	f->l4_off = off;
-	read_l4(ip, end, f);
-	return true;
+	return read_l4(ip, end, f);
 }
 
 bool packet_parse(const uint8_t *ip, size_t len, struct packet_flow *f)

@@ -55,6 +55,16 @@ bool route_table_del(struct route_table *t, const struct ip_prefix *prefix, uint
 	return true;
 }
 
+int32_t route_table_owner(const struct route_table *t, const struct ip_prefix *prefix)
+{
+	struct ip_prefix p = *prefix;
+	size_t i;
+
+	ip_prefix_mask(&p);
+	i = find(t, &p);
+	return i < t->n ? (int32_t)t->e[i].id : -1;
+}
+
 int32_t route_table_lookup(const struct route_table *t, const struct ip_addr *addr)
 {
 	for (size_t i = 0; i < t->n; i++)

@@ -41,6 +41,9 @@ enum route_add_result route_table_add(struct route_table *t, const struct ip_pre
 /* Removes prefix if it still routes to id; true when it did (the prefix is gone). */
 bool route_table_del(struct route_table *t, const struct ip_prefix *prefix, uint32_t id);
 
+/* The id prefix (exactly) routes to, or -1. */
+int32_t route_table_owner(const struct route_table *t, const struct ip_prefix *prefix);
+
 /* The id of the longest prefix holding addr, or -1. */
 int32_t route_table_lookup(const struct route_table *t, const struct ip_addr *addr);
 

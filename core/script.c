@@ -25,6 +25,9 @@ enum {
 #define REG_PENDING_OBJECT "moonvpn.config.pending_object"
 #define REG_ACTIVE_OBJECT  SCRIPT_REG_ACTIVE_OBJECT
 
+/* A call being started: running now, so it cannot be cancelled, only disowned. */
+#define HOOK_STARTING ((struct hook_call *)1)
+
 /* A client's auth/connect hooks in flight. */
 struct admission {
 	struct script *script;
@@ -301,7 +304,7 @@ struct policy *script_policy(struct script *s, char *err, size_t errlen)
 {
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
-	int base = push_call(L, "moonvpn.policy", "activate");
+	int base = push_call(L, "moonvpn.policy", "prepare");
 	struct policy *p = NULL;
 
 	if (base < 0) {
@@ -319,6 +322,18 @@ struct policy *script_policy(struct script *s, char *err, size_t errlen)
 		goto out;
 	}
 	p = lua_policy_read(L, -1, err, errlen);
+	if (p) { /* in force now: new clients' groups follow it */
+		lua_getfield(L, LUA_REGISTRYINDEX, REG_REQUIRE);
+		lua_pushliteral(L, "moonvpn.policy");
+		lua_call(L, 1, 1);
+		lua_getfield(L, -1, "activate");
+		lua_pushvalue(L, -3);
+		if (lua_pcall(L, 1, 0, base) != LUA_OK) {
+			copy_error(L, err, errlen);
+			policy_put(p);
+			p = NULL;
+		}
+	}
 out:
 	lua_settop(L, top);
 	return p;
@@ -408,7 +423,8 @@ static void flow_answered(void *ctx, lua_State *co, int nres, const char *error)
 			lifetime = lua_tonumber(co, base + 2);
 	}
 	unlink_question(q->script, q);
-	q->done(q->ctx, &q->key, ok, v, lifetime);
+	if (q->sess)
+		q->done(q->ctx, &q->key, ok, v, lifetime);
 	free(q);
 }
 
@@ -435,12 +451,16 @@ void script_flow(struct script *s, struct session *sess, const struct flow_key *
 	lua_remove(L, -2);
 	push_flow(L, key, flow);
 	lua_pushinteger(L, session_peer_id(sess));
-	q->call =
-		(struct hook_call *)1; /* flow_answered may run, and free q, before this returns */
+	q->call = HOOK_STARTING; /* flow_answered may run, and free q, before this returns */
 	struct hook_call *call = hook_call_start(s->hooks, L, 3, "on.flow", flow_answered, q);
 	if (call)
 		q->call = call;
 	lua_settop(L, top);
+}
+
+bool script_in_hook(struct script *s)
+{
+	return s->hooks && hook_runtime_in_hook(s->hooks);
 }
 
 bool script_has_flow_hook(struct script *s)
@@ -463,7 +483,9 @@ static void withdraw_questions(struct script *s, struct session *sess)
 	while (q) {
 		struct flow_question *next = q->next;
 
-		if (q->sess == sess) {
+		if (q->sess == sess && q->call == HOOK_STARTING) {
+			q->sess = NULL; /* running now: flow_answered will find nobody to tell */
+		} else if (q->sess == sess) {
 			unlink_question(s, q);
 			if (q->call)
 				hook_call_cancel(q->call);
@@ -566,6 +588,20 @@ static int read_admission(lua_State *L, int base, struct session_push *push)
 	return 0;
 }
 
+/* moonvpn.clients.revoke: admitted in Lua, but the session had ended meanwhile. */
+static void revoke_admission(struct script *s, uint32_t peer_id)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(L, "moonvpn.clients", "revoke");
+
+	if (base > 0) {
+		lua_pushinteger(L, peer_id);
+		lua_pcall(L, 1, 0, base);
+	}
+	lua_settop(L, top);
+}
+
 static void admission_done(void *ctx, lua_State *co, int nres, const char *error)
 {
 	struct admission *a = ctx;
@@ -576,6 +612,8 @@ static void admission_done(void *ctx, lua_State *co, int nres, const char *error
 
 	a->call = NULL;
 	a->sess = NULL;
+	if (!sess) /* the session ended while the hook ran: nobody to decide for */
+		return;
 	if (error) {
 		/* The operator's bug is logged (by the runtime), not told to the client. */
 		a->decided(a->ctx, sess, NULL, "authentication failed");
@@ -588,7 +626,8 @@ static void admission_done(void *ctx, lua_State *co, int nres, const char *error
 		goto out;
 	}
 	own = push.policy; /* session_admit empties push: keep our reference to put */
-	a->decided(a->ctx, sess, &push, NULL);
+	if (!a->decided(a->ctx, sess, &push, NULL))
+		revoke_admission(a->script, session_peer_id(sess));
 	push.policy = own;
 out:
 	for (size_t i = 0; i < push.n_messages; i++)
@@ -618,7 +657,7 @@ void script_client_connect(struct script *s, struct session *sess, script_decide
 	lua_getfield(L, -1, "on");
 	lua_remove(L, -2);
 	push_client_info(L, sess);
-	a->call = (struct hook_call *)1; /* pending until admission_done says otherwise */
+	a->call = HOOK_STARTING; /* pending until admission_done says otherwise */
 	struct hook_call *call =
 		hook_call_start(s->hooks, L, 3, "on.auth/on.connect", admission_done, a);
 	if (a->call)
@@ -651,8 +690,8 @@ void script_client_disconnect(struct script *s, struct session *sess, const char
 	struct admission *a = &s->admissions[session_peer_id(sess)];
 	int base;
 
-	if (a->sess == sess && a->call) /* it left while its hooks ran: they end here */
-		hook_call_cancel(a->call);
+	if (a->sess == sess && a->call && a->call != HOOK_STARTING)
+		hook_call_cancel(a->call); /* it left while its hooks ran: they end here */
 	withdraw_questions(s, sess);
 	if (a->sess == sess)
 		a->sess = NULL;

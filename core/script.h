@@ -67,6 +67,8 @@ typedef void (*script_flow_fn)(void *ctx, const struct flow_key *key, bool ok,
  */
 void script_flow(struct script *s, struct session *sess, const struct flow_key *key,
 		 const struct packet_flow *flow, script_flow_fn done, void *ctx);
+/* True while a hook runs. */
+bool script_in_hook(struct script *s);
 /* Whether the active server has an on.flow hook. */
 bool script_has_flow_hook(struct script *s);
 
@@ -76,8 +78,9 @@ void script_discard_config(struct script *s);
 /*
  * The decision on a client: push (its address and PUSH_REPLY, to be taken
  * by session_admit) when let in, else NULL and the reason it is told.
+ * Returns whether the client was let in (false: it had ended meanwhile).
  */
-typedef void (*script_decided_fn)(void *ctx, struct session *sess, struct session_push *push,
+typedef bool (*script_decided_fn)(void *ctx, struct session *sess, struct session_push *push,
 				  const char *reason);
 
 /*

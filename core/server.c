@@ -61,8 +61,19 @@ static void attach_subnets(struct server *s, uint32_t id, const struct session_p
 	if (!push->n_routes || !(cs = calloc(1, sizeof(*cs))))
 		return;
 	for (size_t i = 0; i < push->n_routes; i++) {
-		enum route_add_result r = route_table_add(&s->subnets, &push->routes[i], id);
+		int32_t owner = route_table_owner(&s->subnets, &push->routes[i]);
+		enum route_add_result r;
+		char text[IP_PREFIX_TEXT_MAX];
 
+		/* Another connected client's subnet stays its own: the first one keeps it. */
+		if (owner >= 0 && (uint32_t)owner != id && s->sessions[owner]) {
+			log_warnx(s->log, "server", "%s is routed to peer-id %d already; not to %u",
+				  ip_prefix_format(&push->routes[i], text, sizeof(text)), owner,
+				  id);
+			s->stats.dropped_subnets++;
+			continue;
+		}
+		r = route_table_add(&s->subnets, &push->routes[i], id);
 		if (r == ROUTE_FULL) {
 			s->stats.dropped_subnets++;
 			continue;
@@ -123,14 +134,15 @@ static void on_session_connect(void *ctx, struct session *sess)
 	s->params.hooks.connect(s->params.hooks.ctx, sess);
 }
 
-void server_admit(struct server *s, struct session *sess, struct session_push *push)
+bool server_admit(struct server *s, struct session *sess, struct session_push *push)
 {
 	if (session_state(sess) != SESSION_AUTH)
-		return;
+		return false; /* it is closing: kicked or gone while its hooks ran */
 	index_session(s, session_peer_id(sess), push);
 	attach_subnets(s, session_peer_id(sess), push);
 	filter_set_client(&s->filter, session_peer_id(sess), push->policy, push->groups);
 	session_admit(sess, push);
+	return true;
 }
 
 static void on_session_ended(void *ctx, struct session *sess, const char *reason)
@@ -172,10 +184,14 @@ static bool source_equal(const struct source *a, const struct source *b)
 	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
-/* Before SESSION_ACTIVE: the TLS handshake has not finished, nobody is authenticated yet. */
+/*
+ * Before SESSION_AUTH: the handshake has not finished. A client whose hooks
+ * are deciding on it (a slow on.auth) has a certificate that verified, and
+ * is not evicted as half-open.
+ */
 static bool is_half_open(const struct session *sess)
 {
-	return session_state(sess) < SESSION_ACTIVE;
+	return session_state(sess) < SESSION_AUTH;
 }
 
 /*

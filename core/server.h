@@ -118,7 +118,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
  * Lets a client that is SESSION_AUTH in with its addresses, the subnets
  * behind it and its PUSH_REPLY (taken from push).
  */
-void server_admit(struct server *s, struct session *sess, struct session_push *push);
+/* False when the session is no longer waiting for the decision (it is closing). */
+bool server_admit(struct server *s, struct session *sess, struct session_push *push);
 
 /*
  * The global policy (a reference is taken; NULL: none) and whether on.flow

@@ -81,6 +81,9 @@ struct session {
 	ev_tstamp lame_duck_until; /* the non-current key state is cleared then */
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */
 	bool certless;				  /* key 0 came without a certificate */
+	/* Without a certificate the username and password are the identity: their MAC
+	 * under a key of the session's, which every renegotiation must match. */
+	uint8_t cred_key[32], cred_mac[CRYPTO_SHA256_LEN];
 	struct session_counters counters;
 	char end_reason[SESSION_REASON_MAX];
 };
@@ -395,6 +398,7 @@ void session_admit(struct session *s, struct session_push *push)
 	if (s->state != SESSION_AUTH) {
 		for (size_t i = 0; i < push->n_messages; i++)
 			free(push->messages[i]);
+		push->n_messages = 0;
 		return;
 	}
 	forget_password(s);
@@ -457,6 +461,39 @@ static void first_key_exchange(struct session *s, struct key_state *ks)
 	admit(s);
 }
 
+/* The MAC of a key-method message's username and password (empty when absent). */
+static int credentials_mac(const struct session *s, const struct km2 *km,
+			   uint8_t out[CRYPTO_SHA256_LEN])
+{
+	uint8_t buf[2 * (KM2_MESSAGE_MAX + 1)];
+	size_t ulen = km->username.text ? km->username.len : 0;
+	size_t plen = km->password.text ? km->password.len : 0, n = 0;
+	int rc;
+
+	if (ulen + plen + 1 > sizeof(buf))
+		return -1;
+	memcpy(buf, ulen ? km->username.text : "", ulen);
+	buf[ulen] = '\0'; /* "ab" + "c" differs from "a" + "bc" */
+	memcpy(buf + ulen + 1, plen ? km->password.text : "", plen);
+	rc = crypto_hmac_oneshot("SHA256", s->cred_key, sizeof(s->cred_key), buf, ulen + 1 + plen,
+				 out, CRYPTO_SHA256_LEN, &n);
+	crypto_wipe(buf, sizeof(buf));
+	return rc == 0 && n == CRYPTO_SHA256_LEN ? 0 : -1;
+}
+
+/* A renegotiation of a client without a certificate repeats its username and password. */
+static bool same_credentials(struct session *s, struct key_state *ks)
+{
+	uint8_t mac[CRYPTO_SHA256_LEN];
+	struct km2_string *pw = &ks->client_km.password;
+	bool same = credentials_mac(s, &ks->client_km, mac) == 0 &&
+		    crypto_equal(mac, s->cred_mac, sizeof(mac));
+
+	if (pw->text)
+		crypto_wipe((char *)pw->text, pw->len);
+	return same;
+}
+
 static void handle_client_km(struct session *s, struct key_state *ks, size_t len)
 {
 	int rc = km2_decode(&ks->client_km, ks->client_km_buf, len, true);
@@ -466,7 +503,20 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 		return;
 	}
 	if (ks == &s->ks[0] && s->state == SESSION_KEY_EXCHANGE) {
+		if (s->certless && (crypto_random(s->cred_key, sizeof(s->cred_key)) < 0 ||
+				    credentials_mac(s, &ks->client_km, s->cred_mac) < 0)) {
+			close_later(s, 0, "%s", "cannot keep the credentials' MAC");
+			return;
+		}
 		first_key_exchange(s, ks);
+		return;
+	}
+	if (s->certless && !same_credentials(s, ks)) {
+		log_warnx(s->p.log, "session",
+			  "%s: refused: a renegotiation without a certificate must repeat the "
+			  "username and password",
+			  s->who);
+		close_later(s, 0, "%s", "other credentials in a renegotiation");
 		return;
 	}
 	/* A renegotiation: new keys only, no PUSH_REPLY (protocol guide 10.2). */
@@ -948,6 +998,7 @@ void session_free(struct session *s)
 		free(s->push.messages[i]);
 	if (s->client)
 		crypto_wipe(s->client, sizeof(*s->client));
+	crypto_wipe(s->cred_key, sizeof(s->cred_key));
 	free(s->client);
 	wrap_clear(&s->wrap);
 	tls_ctx_free(s->p.tls);

@@ -47,7 +47,7 @@ function M.new(opts)
 end
 
 -- OpenVPN's environment for a user-pass-verify script.
-local function environment(client, username)
+function M.environment(client, username)
 	local env = {
 		script_type = "user-pass-verify",
 		common_name = client.cn ~= "" and client.cn or nil,
@@ -61,7 +61,13 @@ local function environment(client, username)
 	if client.serial and client.serial ~= "" then
 		env.tls_serial_0 = tostring(math.tointeger(tonumber(client.serial, 16)) or client.serial)
 	end
-	for name, value in pairs(client.peer_info or {}) do env[name] = value end
+	-- Only the client's IV_* and UV_* variables, as OpenVPN passes them, and never over
+	-- ours: peer-info is the client's to write (it could set common_name, or BASH_ENV).
+	for name, value in pairs(client.peer_info or {}) do
+		if (name:match("^IV_[%w_]+$") or name:match("^UV_[%w_]+$")) and env[name] == nil then
+			env[name] = value
+		end
+	end
 	return env
 end
 
@@ -77,7 +83,7 @@ end
 --- Runs the script for this client (yields). true, or nil and why.
 function provider_mt:check(client, username, password)
 	local argv = table.move(self.command, 1, #self.command, 1, {})
-	argv.env = environment(client, username or "")
+	argv.env = M.environment(client, username or "")
 	argv.timeout = self.timeout
 	local file
 	if self.method == "via-env" then
@@ -88,8 +94,9 @@ function provider_mt:check(client, username, password)
 		if not file then error("auth_script: cannot write the credentials file: " .. err, 2) end
 		argv[#argv + 1] = file
 	end
+	-- Removed however the hook ends: also when it is cancelled or times out in vpn.exec.
+	local _ <close> = setmetatable({}, { __close = function() if file then os.remove(file) end end })
 	local status, out, err, why = vpn.exec(argv)
-	if file then os.remove(file) end
 	if status == nil then error("auth_script: " .. out, 2) end
 	if status == 0 then return true end
 	if why or err ~= "" then

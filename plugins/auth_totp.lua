@@ -126,14 +126,20 @@ function provider_mt:check(client, username, password)
 	if not secret then return nil, "authentication failed" end
 	local pw, code = M.split(password, self.digits)
 	local step = #code == self.digits and self:matching_step(secret, code)
-	if not step or step <= (self.last_step[username] or -1) then
+	local before = self.last_step[username]
+	if not step or step <= (before or -1) then
 		return nil, "authentication failed" -- wrong, too old, or used already
 	end
+	-- Taken before the password check yields, so a second login with this code
+	-- meanwhile is refused; given back if the password is wrong.
+	self.last_step[username] = step
 	if self.first then
 		local ok, msg = self.first:check(client, username, pw)
-		if not ok then return nil, msg end
+		if not ok then
+			if self.last_step[username] == step then self.last_step[username] = before end
+			return nil, msg
+		end
 	end
-	self.last_step[username] = step
 	return true
 end
 

@@ -18,6 +18,23 @@ user=$(sed -n 1p "$1"); pass=$(sed -n 2p "$1")
 exit 1
 ]]
 
+describe("plugins.auth_script", function()
+	it("passes only the client's IV_ and UV_ variables, never over its own", function()
+		local env = require("auth_script").environment({
+			cn = "alice", ip = "10.0.0.2", port = 5000, serial = "0A", fingerprint = "AB:CD",
+			peer_info = { IV_PLAT = "linux", UV_ROLE = "x", common_name = "root", BASH_ENV = "/tmp/evil",
+				untrusted_ip = "10.9.9.9", UV_ = "empty-name-ok" },
+		}, "alice")
+		assert.are.equal("alice", env.common_name)
+		assert.are.equal("10.0.0.2", env.untrusted_ip)
+		assert.are.equal("linux", env.IV_PLAT)
+		assert.are.equal("x", env.UV_ROLE)
+		assert.is_nil(env.BASH_ENV)
+		assert.are.equal("10", env.tls_serial_0)
+		assert.are.equal("ab:cd", env.tls_digest_sha256_0)
+	end)
+end)
+
 describe("#netns plugins.auth_script", function()
 	if not netns.is_root() then
 		pending("needs root for network namespaces")

@@ -104,6 +104,26 @@ describe("plugins.auth_totp", function()
 			assert.is_true(p:check({}, "alice", "SCRV1:" .. b64("hunter2") .. ":" .. b64(code_at(now))))
 		end)
 
+		it("takes a code before the password check yields, and gives it back when it fails", function()
+			local inside = {}
+			local first = { check = function(_, _, _, pw)
+				inside[#inside + 1] = pw
+				if #inside == 1 then
+					-- a second login with the same code while the first is being checked
+					local p2 = inside.provider
+					inside.second = { p2:check({}, "alice", "hunter2" .. code_at(now)) }
+				end
+				return pw == "hunter2" or nil, "bad password"
+			end }
+			local p = provider { first = first }
+			inside.provider = p
+			assert.is_true(p:check({}, "alice", "hunter2" .. code_at(now)))
+			assert.are.same({ nil, "authentication failed" }, inside.second)
+			now = now + 30
+			assert.is_nil((p:check({}, "alice", "nope" .. code_at(now))))
+			assert.is_true(p:check({}, "alice", "hunter2" .. code_at(now)), "the code was given back")
+		end)
+
 		it("reads secrets from a file and re-reads it when it changes", function()
 			local path = netns.tmpdir() .. "/totp"
 			netns.write_file(path, "# user:secret\nalice:" .. secret .. "\n")

@@ -22,6 +22,7 @@ local leases = {} -- peer_id -> { pool, address, pool6, address6 }
 local admitted = {} -- peer_id -> client object, from admission to the session's end
 
 M.REASON_MAX = 120
+M.PUSH_MESSAGES_MAX = 8 -- SESSION_PUSH_MESSAGES_MAX in session.h
 
 local function pool_for(network)
 	local p = pools[network]
@@ -157,6 +158,11 @@ function M.admit(cfg, on, info)
 	if client._grants.address then lease_static(client, client._grants.address) end
 	admitted[client.id] = client
 	local messages = push.messages(options_for(cfg, client, info))
+	if #messages > M.PUSH_MESSAGES_MAX then
+		admitted[client.id] = nil
+		error(string.format("the PUSH_REPLY for %s needs %d messages; at most %d fit (push fewer "
+			.. "options in on.connect)", tostring(client), #messages, M.PUSH_MESSAGES_MAX), 0)
+	end
 	local own = #client._grants.rules > 0 and policy.compile { rules = client._grants.rules } or nil
 	return client.vpn_address, messages, client.vpn_address6, client._grants.routes, own,
 		policy.client_groups(policy.active, client.cn, client._grants.groups)
@@ -173,6 +179,12 @@ function M.ended(on, peer_id, stats)
 	if not client then return nil end
 	for k, v in pairs(stats) do client[k] = v end
 	return on and on.disconnect, client
+end
+
+--- The session of peer_id was not let in after all (it ended while being
+-- decided): it never connected, so no on.disconnect for it.
+function M.revoke(peer_id)
+	admitted[peer_id] = nil
 end
 
 --- The group bits of an admitted client under the policy in force (after a reload).

@@ -15,7 +15,8 @@
 -- First match wins. A field left out matches anything. `direction` is "in"
 -- (from a client to the network), "out" (to a client) or "both"
 -- (default). `group` matches clients that on.connect put in that group
--- (client:group "admins"), `cn` their certificate's common name. `reject`
+-- (client:group "admins"), `cn` their certificate's common name; a rule
+-- with both matches a client that has any of the names listed in either. `reject`
 -- answers TCP with a reset and anything else with ICMP "administratively
 -- prohibited", so the sender fails at once.
 local schema = require "moonvpn.schema"
@@ -27,6 +28,7 @@ M.VERDICTS = { "accept", "drop", "reject" }
 M.PROTOCOLS = { tcp = 6, udp = 17, icmp = 1, icmpv6 = 58 }
 M.RULES_MAX = 65536
 M.GROUPS_MAX = 64
+M.PREFIXES_MAX = 262144 -- source and destination networks in all rules (policy.h)
 
 local function one_or_list(item)
 	local list = S.list(item, { min = 1, max = 64, unique = true })
@@ -126,13 +128,24 @@ M.schema = S.record({
 }, {
 	what = "a table { default = \"accept\", rules = { ... } }",
 	check = function(p, path)
-		local seen, n = {}, 0
+		local seen, n, prefixes = {}, 0, 0
 		for _, r in ipairs(p.rules) do
+			prefixes = prefixes + #(r.src or {}) + #(r.dst or {})
 			for _, key in ipairs { "cn", "group" } do
 				for _, v in ipairs(r[key] or {}) do
 					if not seen[key .. ":" .. v] then n, seen[key .. ":" .. v] = n + 1, true end
 				end
 			end
+		end
+		if prefixes > M.PREFIXES_MAX then
+			local at = table.move(path, 1, #path, 1, {})
+			at[#at + 1] = "rules"
+			return S.fail(at, "name %d networks in src and dst; at most %d", prefixes, M.PREFIXES_MAX)
+		end
+		if p.pending > p.flows // 2 then
+			local at = table.move(path, 1, #path, 1, {})
+			at[#at + 1] = "pending"
+			return S.fail(at, "%d must be at most half of flows (%d)", p.pending, p.flows)
 		end
 		if n > M.GROUPS_MAX then
 			local at = table.move(path, 1, #path, 1, {})
@@ -171,10 +184,15 @@ end
 -- The compiled policy in force (set by activate), for the group bits of new clients.
 M.active = M.compile { default = "accept", rules = {} }
 
---- Compiles the configuration's policy and makes it the one in force; returns it compiled.
-function M.activate(p)
-	M.active = M.compile(p or { default = "accept", rules = {} })
-	return M.active
+--- Compiles the configuration's policy for the C core; not in force until activate.
+function M.prepare(p)
+	return M.compile(p or { default = "accept", rules = {} })
+end
+
+--- Makes a compiled policy the one new clients' groups are reckoned against
+-- (once the C core took it).
+function M.activate(compiled)
+	M.active = compiled
 end
 
 --- The group bits of a client (its cn and the groups on.connect gave it) in a compiled policy.

@@ -224,6 +224,27 @@ static void test_malformed(void)
 	pkt[6] = 60; /* a destination-options header that runs past the end */
 	pkt[41] = 200;
 	CHECK(!packet_parse(pkt, len, &f), "10: extension header past the end");
+	/* 11: the attacks on port rules (RFC 1858): refused, not passed without ports. */
+	len = tcp("10.8.0.2", "192.0.2.1", 1, 22, 0, 0, 0x02, 0);
+	put16(pkt + 2, 28); /* a first fragment holding 8 bytes of the TCP header */
+	put16(pkt + 6, 0x2000);
+	CHECK(!packet_parse(pkt, 28, &f), "11: a tiny first fragment");
+	len = tcp("10.8.0.2", "192.0.2.1", 1, 22, 0, 0, 0x02, 0);
+	put16(pkt + 6, 0x0001); /* offset 8: over the first fragment's TCP flags */
+	CHECK(!packet_parse(pkt, len, &f), "11: a TCP fragment at offset 8");
+	{
+		size_t h = 40, n = 9;
+		uint8_t *p = pkt;
+
+		memset(pkt, 0, sizeof(pkt));
+		p[0] = 0x60;
+		p[6] = 60;
+		for (size_t i = 0; i < n; i++) /* nine destination-options headers, then TCP */
+			p[h + 8 * i] = i + 1 < n ? 60 : 6;
+		put16(p + 4, 8 * n + 20);
+		CHECK(!packet_parse(pkt, 40 + 8 * n + 20, &f),
+		      "11: more extension headers than followed");
+	}
 }
 
 int main(void)

@@ -68,6 +68,16 @@ end
 		assert.is_true((clients[1]:sh("ping -n -c 1 -W 2 10.77.0.1")))
 	end)
 
+	it("lets a client without a certificate renegotiate with the same credentials", function()
+		start(USERS, '  auth = { certificate = "none" },\n  renegotiate = { seconds = 3 },\n')
+		completed(connect(1, "alice", "correct horse", { no_cert = true }))
+		local ok, log = engine:wait_log("renegotiated: data now on key 1", 10)
+		assert(ok, log)
+		netns.sleep(1)
+		assert.is_true((clients[1]:sh("ping -n -c 2 -i 0.2 -W 2 10.77.0.1")), "traffic on the new key")
+		assert.is_nil(engine:output():find("must repeat the username", 1, true))
+	end)
+
 	it("keeps other clients' traffic flowing while one client's auth hook sleeps 3 s", function()
 		start([[
 function office.on.auth(client, username, password)

@@ -7,6 +7,7 @@
 
 #include "client.h"
 #include "proto.h"
+#include "tcp.h"
 
 enum {
 	IV_PROTO_DATA_V2 = 2,
@@ -33,6 +34,9 @@ struct client {
 	struct session *session;
 	int fd;
 	ev_io watcher;
+	struct tcp_server *tcp; /* the connection to a tcp:// remote, else NULL */
+	ev_timer tcp_gone;	/* ends the attempt from the top of the loop when it closes */
+	char tcp_why[96];
 	ev_timer retry; /* the next attempt, or the poll deadline of the current one */
 	size_t remote;	/* index of the current remote */
 	unsigned backoff;
@@ -49,6 +53,9 @@ static void start_attempt(struct client *c);
 
 static void close_socket(struct client *c)
 {
+	ev_timer_stop(c->loop, &c->tcp_gone);
+	tcp_server_free(c->tcp);
+	c->tcp = NULL;
 	if (c->fd < 0)
 		return;
 	ev_io_stop(c->loop, &c->watcher);
@@ -107,6 +114,13 @@ static void on_session_send(void *ctx, struct session *s, const uint8_t *wire, s
 	struct client *c = ctx;
 
 	(void)s;
+	if (c->tcp) {
+		struct tcp_conn *conn = tcp_client_conn(c->tcp);
+
+		if (conn)
+			(void)tcp_conn_send(conn, wire, len); /* a failure closes it: tcp_gone */
+		return;
+	}
 	if (c->fd >= 0 && send(c->fd, wire, len, 0) == (ssize_t)len)
 		return;
 	log_debug(c->log, "client", "send to %s failed: %s", c->remote_text, strerror(errno));
@@ -201,6 +215,50 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static void on_tcp_packet(void *ctx, struct tcp_conn *conn, uint8_t *buf, size_t len)
+{
+	(void)conn;
+	handle_datagram(ctx, buf, len);
+}
+
+/* The connection closed (from tcp.c's reaper): the attempt ends from the loop, not in here. */
+static void on_tcp_closed(void *ctx, struct tcp_conn *conn, const char *why)
+{
+	struct client *c = ctx;
+
+	(void)conn;
+	snprintf(c->tcp_why, sizeof(c->tcp_why), "TCP: %s", why[0] ? why : "closed");
+	ev_timer_set(&c->tcp_gone, 0, 0);
+	ev_timer_start(c->loop, &c->tcp_gone);
+}
+
+static void on_tcp_gone(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (c->session)
+		end_attempt(c, c->tcp_why);
+}
+
+/* The attempt's transport: a connected UDP socket, or a TCP connection. */
+static int open_transport(struct client *c, const struct udp_addr *remote, bool tcp, char *err,
+			  size_t errlen)
+{
+	struct tcp_handlers h = { on_tcp_packet, on_tcp_closed, c };
+
+	if (tcp)
+		return tcp_client_open(&c->tcp, c->loop, remote, &h, err, errlen);
+	c->fd = udp_connect(remote, err, errlen);
+	if (c->fd < 0)
+		return c->fd;
+	ev_io_init(&c->watcher, on_readable, c->fd, EV_READ);
+	c->watcher.data = c;
+	ev_io_start(c->loop, &c->watcher);
+	return 0;
+}
+
 /* Fires between attempts (start the next) and during one (the server never answered). */
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -238,17 +296,14 @@ static void start_attempt(struct client *c)
 
 	udp_addr_format((const struct sockaddr *)&remote->ss, c->remote_text,
 			sizeof(c->remote_text));
-	c->fd = udp_connect(remote, err, sizeof(err));
-	if (c->fd < 0) {
+	c->attempts++;
+	if (open_transport(c, remote, c->params.tcp[c->remote], err, sizeof(err)) < 0) {
 		log_warnx(c->log, "client", "%s", err);
 		end_attempt(c, "cannot open a socket");
 		return;
 	}
-	ev_io_init(&c->watcher, on_readable, c->fd, EV_READ);
-	c->watcher.data = c;
-	ev_io_start(c->loop, &c->watcher);
-	c->attempts++;
-	log_info(c->log, "client", "connecting to %s", c->remote_text);
+	log_info(c->log, "client", "connecting to %s://%s",
+		 c->params.tcp[c->remote] ? "tcp" : "udp", c->remote_text);
 	schedule_retry(c, CLIENT_POLL_SECONDS);
 	c->session = session_new_client(&sp, (const struct sockaddr *)&remote->ss, remote->len);
 	if (!c->session) {
@@ -270,8 +325,10 @@ static void format_options(struct client *c)
 	snprintf(c->options, sizeof(c->options),
 		 "V4,dev-type tun,link-mtu %u,tun-mtu %u,proto %s,%sauth SHA1,keysize 128,%s"
 		 "key-method 2,tls-client",
-		 c->params.tun_mtu + 41, c->params.tun_mtu, v6 ? "UDPv6" : "UDPv4", keydir,
-		 tls_auth ? "tls-auth," : "");
+		 c->params.tun_mtu + 41, c->params.tun_mtu,
+		 c->params.tcp[0] ? (v6 ? "TCPv6_CLIENT" : "TCPv4_CLIENT")
+				  : (v6 ? "UDPv6" : "UDPv4"),
+		 keydir, tls_auth ? "tls-auth," : "");
 }
 
 static void format_peer_info(struct client *c)
@@ -318,6 +375,8 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 	format_peer_info(c);
 	ev_init(&c->retry, on_retry);
 	c->retry.data = c;
+	ev_init(&c->tcp_gone, on_tcp_gone);
+	c->tcp_gone.data = c;
 	start_attempt(c);
 	*out = c;
 	return 0;

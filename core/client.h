@@ -41,6 +41,7 @@ struct client_hooks {
 
 struct client_params {
 	struct udp_addr remotes[CLIENT_REMOTES_MAX];
+	bool tcp[CLIENT_REMOTES_MAX]; /* that remote is tcp://, else udp:// */
 	size_t n_remotes;
 	const struct wrap *wrap; /* copied */
 	struct tls_ctx *tls;	 /* the client takes a reference */

@@ -341,8 +341,9 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 	};
 
 	for (size_t i = 0; i < cfg->n_remotes && i < CLIENT_REMOTES_MAX; i++) {
-		if (!udp_parse_endpoint(&cp.remotes[i], cfg->remotes[i])) {
-			snprintf(err, errlen, "remote: %s is not a udp:// endpoint",
+		cp.tcp[i] = udp_parse_endpoint_of(&cp.remotes[i], cfg->remotes[i], "tcp");
+		if (!cp.tcp[i] && !udp_parse_endpoint(&cp.remotes[i], cfg->remotes[i])) {
+			snprintf(err, errlen, "remote: %s is not a udp:// or tcp:// endpoint",
 				 cfg->remotes[i]);
 			return -EINVAL;
 		}

@@ -20,8 +20,9 @@ struct tcp_conn {
 	socklen_t peer_len;
 	int32_t tag;
 	bool got_packet;
-	bool reading; /* inside the packet callback: closing waits for it to return */
-	bool dead;    /* closed by us: the reaper calls closed and frees it */
+	bool connecting; /* an outgoing connection not yet established: sends wait */
+	bool reading;	 /* inside the packet callback: closing waits for it to return */
+	bool dead;	 /* closed by us: the reaper calls closed and frees it */
 	char why[80];
 	size_t in_len;
 	uint8_t in[2 + TCP_FRAME_MAX];
@@ -67,7 +68,8 @@ static void conn_fail(struct tcp_conn *c, const char *why)
 	if (c->dead)
 		return;
 	c->dead = true;
-	snprintf(c->why, sizeof(c->why), "%s", why);
+	if (why != c->why)
+		snprintf(c->why, sizeof(c->why), "%s", why);
 	ev_io_stop(c->t->loop, &c->rio);
 	ev_io_stop(c->t->loop, &c->wio);
 	ev_timer_stop(c->t->loop, &c->first);
@@ -130,9 +132,21 @@ static bool flush_out(struct tcp_conn *c)
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp_conn *c = w->data;
+	int error = 0;
+	socklen_t len = sizeof(error);
 
 	(void)loop;
 	(void)revents;
+	if (c->connecting) {
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+			error = errno;
+		if (error) {
+			snprintf(c->why, sizeof(c->why), "cannot connect: %s", strerror(error));
+			conn_fail(c, c->why);
+			return;
+		}
+		c->connecting = false;
+	}
 	if (!flush_out(c))
 		conn_fail(c, "the connection broke");
 }
@@ -172,7 +186,7 @@ bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len)
 	c->out[c->out_len + 1] = (uint8_t)len;
 	memcpy(c->out + c->out_len + 2, pkt, len);
 	c->out_len += 2 + len;
-	if (!ev_is_active(&c->wio) && !flush_out(c)) {
+	if (!c->connecting && !ev_is_active(&c->wio) && !flush_out(c)) {
 		conn_fail(c, "the connection broke");
 		return false;
 	}
@@ -233,15 +247,15 @@ static void on_first_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_fail(w->data, "no packet in time");
 }
 
-static void start_conn(struct tcp_server *t, int fd, const struct sockaddr_storage *peer,
-		       socklen_t peer_len)
+static struct tcp_conn *start_conn(struct tcp_server *t, int fd,
+				   const struct sockaddr_storage *peer, socklen_t peer_len)
 {
 	struct tcp_conn *c = calloc(1, sizeof(*c));
 	int one = 1;
 
 	if (!c) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->t = t;
@@ -260,6 +274,7 @@ static void start_conn(struct tcp_server *t, int fd, const struct sockaddr_stora
 	t->n++;
 	ev_io_start(t->loop, &c->rio);
 	ev_timer_start(t->loop, &c->first);
+	return c;
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
@@ -320,6 +335,49 @@ int tcp_server_open(struct tcp_server **out, struct ev_loop *loop, const struct 
 	return 0;
 }
 
+int tcp_client_open(struct tcp_server **out, struct ev_loop *loop, const struct udp_addr *addr,
+		    const struct tcp_handlers *h, char *err, size_t errlen)
+{
+	struct tcp_server *t = calloc(1, sizeof(*t));
+	struct tcp_conn *c;
+	int fd, rc;
+
+	if (!t ||
+	    (fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+		rc = t ? -errno : -ENOMEM;
+		snprintf(err, errlen, "cannot open a TCP socket: %s", strerror(-rc));
+		free(t);
+		return rc;
+	}
+	t->fd = -1; /* no listener: one outgoing connection */
+	t->loop = loop;
+	t->h = *h;
+	ev_idle_init(&t->reaper, on_reap);
+	t->reaper.data = t;
+	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 &&
+	    errno != EINPROGRESS) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot connect: %s", strerror(-rc));
+		close(fd);
+		free(t);
+		return rc;
+	}
+	if (!(c = start_conn(t, fd, &addr->ss, addr->len))) {
+		snprintf(err, errlen, "out of memory");
+		free(t);
+		return -ENOMEM;
+	}
+	c->connecting = true;
+	ev_io_start(loop, &c->wio);
+	*out = t;
+	return 0;
+}
+
+struct tcp_conn *tcp_client_conn(const struct tcp_server *t)
+{
+	return t->conns;
+}
+
 void tcp_server_free(struct tcp_server *t)
 {
 	if (!t)
@@ -328,7 +386,8 @@ void tcp_server_free(struct tcp_server *t)
 		conn_free(t->conns);
 	ev_io_stop(t->loop, &t->accept_w);
 	ev_idle_stop(t->loop, &t->reaper);
-	close(t->fd);
+	if (t->fd >= 0)
+		close(t->fd);
 	free(t);
 }
 

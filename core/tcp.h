@@ -42,6 +42,18 @@ struct tcp_handlers {
 int tcp_server_open(struct tcp_server **out, struct ev_loop *loop, const struct udp_addr *addr,
 		    const struct tcp_handlers *h, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/*
+ * A client's connection to addr, started without blocking: packets sent
+ * before it is established wait in its queue; a failure to connect comes
+ * as closed ("cannot connect: ..."). Freed with tcp_server_free, never from
+ * inside one of its own handlers.
+ */
+int tcp_client_open(struct tcp_server **out, struct ev_loop *loop, const struct udp_addr *addr,
+		    const struct tcp_handlers *h, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* The connection of tcp_client_open (NULL once it was reaped). */
+struct tcp_conn *tcp_client_conn(const struct tcp_server *t);
+
 /* Closes every connection (closed is not called) and the socket. NULL is a no-op. */
 void tcp_server_free(struct tcp_server *t);
 

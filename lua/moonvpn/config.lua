@@ -181,7 +181,7 @@ M.server_schema = S.record({
 }, { what = "a table { listen = ..., network = ..., tls = { ... } }", check = check_server })
 
 -- One remote or a list of them: "udp://10.0.0.1:1194" or { "udp://...", "udp://..." }.
-local remote_endpoint = S.endpoint { schemes = { "udp" } }
+local remote_endpoint = S.endpoint { schemes = { "udp", "tcp" } }
 local remotes = {
 	what = "an endpoint like \"udp://192.0.2.1:1194\" or a list of them",
 	check = function(v, path)

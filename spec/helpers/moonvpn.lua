@@ -61,7 +61,8 @@ end
 
 --- A moonvpn client config towards `remote` (an address) with client1's
 -- certificate, `extra` fields inserted into vpn.client { }.
--- opts.tls = false leaves the tls field out (the caller writes its own).
+-- opts.tls = false leaves the tls field out (the caller writes its own);
+-- opts.scheme ("udp" or "tcp") and opts.port give the remote's transport.
 function M.client_config(remote, extra, opts)
 	local dir = M.pki()
 	local tls = string.format('  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key" },',
@@ -69,7 +70,8 @@ function M.client_config(remote, extra, opts)
 	return table.concat({
 		'local vpn = require "moonvpn"',
 		"vpn.client {",
-		string.format('  remote = "udp://%s:1194",', remote),
+		string.format('  remote = "%s://%s:%d",', (opts or {}).scheme or "udp", remote,
+			(opts or {}).port or 1194),
 		(opts or {}).tls == false and "" or tls,
 		extra or "",
 		"}",

@@ -31,10 +31,12 @@ end
 
 --- Writes a stock OpenVPN 2.6 server config and returns its path.
 -- opts: listen (address), network ("10.77.0.0"), cipher (data-ciphers),
--- wrap ("tls-crypt" or nil), extra (more config lines).
+-- wrap ("tls-crypt" or nil), extra (more config lines), proto ("udp" or
+-- "tcp-server"), port (1194).
 function M.server(pki, opts)
 	local text = table.concat({
-		"dev tun", "proto udp", "local " .. opts.listen, "port 1194",
+		"dev tun", "proto " .. (opts.proto or "udp"), "local " .. opts.listen,
+		"port " .. (opts.port or 1194),
 		"server " .. (opts.network or "10.77.0.0") .. " 255.255.255.0", "topology subnet",
 		"ca " .. pki .. "/ca.crt", "cert " .. pki .. "/server.crt", "key " .. pki .. "/server.key",
 		"dh none", "verb 3",

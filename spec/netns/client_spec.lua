@@ -20,15 +20,17 @@ describe("#netns client mode", function()
 		local pki = mv.pki()
 		if kind == "openvpn" then
 			return { "openvpn", "--config", openvpn.server(pki, { listen = "10.88.2.1",
-				cipher = opts.cipher, wrap = "tls-crypt", extra = opts.stock_extra }) }
+				cipher = opts.cipher, wrap = "tls-crypt", extra = opts.stock_extra,
+				proto = opts.tcp and "tcp-server" or nil, port = opts.tcp and 443 or nil }) }
 		end
 		local config = mv.write_config(mv.server_config(string.format([[
-  listen = "udp://10.88.2.1:1194",
+  listen = "%s://10.88.2.1:%d",
   device = { name = "mvs0" },
   tls = { ca = "%s/ca.crt", cert = "%s/%s.crt", key = "%s/%s.key", tls_crypt = "%s/tc.key" },
   %s
   %s
-]], pki, pki, opts.server_cert or "server", pki, opts.server_cert or "server", pki, opts.cipher and string.format('ciphers = { "%s" },', opts.cipher) or "",
+]], opts.tcp and "tcp" or "udp", opts.tcp and 443 or 1194,
+			pki, pki, opts.server_cert or "server", pki, opts.server_cert or "server", pki, opts.cipher and string.format('ciphers = { "%s" },', opts.cipher) or "",
 			opts.moonvpn_extra or ""), { tls = false }), "server.lua")
 		return { mv.bin, config }
 	end
@@ -55,7 +57,8 @@ describe("#netns client mode", function()
   console = "%s",
   tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
   %s
-]], socket, pki, pki, pki, pki, opts.client_extra or ""), { tls = false }), "client.lua")
+]], socket, pki, pki, pki, pki, opts.client_extra or ""), { tls = false,
+			scheme = opts.tcp and "tcp" or "udp", port = opts.tcp and 443 or 1194 }), "client.lua")
 		client = cli:spawn({ mv.bin, config })
 		if opts.refused then return end
 		local ok, out = client:wait_log("connected, address", 20)
@@ -105,6 +108,39 @@ describe("#netns client mode", function()
 			end)
 		end
 	end
+
+	for _, kind in ipairs { "openvpn", "moonvpn" } do
+		it("carries ping and a 5 s iperf3 TCP flow over tcp:// to a " .. kind .. " server", function()
+			start(kind, { tcp = true })
+			assert.are.equal("active", link("state"))
+			assert.are.equal("10.88.2.1:443", link("remote"))
+			local ok, out = cli:sh("ping -c 5 -i 0.2 -W 2 10.77.0.1")
+			assert(ok, out)
+			local iperf = srv:spawn({ "iperf3", "-s", "-1", "-B", "10.77.0.1", "--forceflush" })
+			assert(iperf:wait_log("Server listening", 5))
+			ok, out = cli:sh("iperf3 -c 10.77.0.1 -t 5 -f m")
+			assert(ok, out)
+			local mbits = tonumber(out:match("([%d.]+) Mbits/sec%s+receiver"))
+			assert.truthy(mbits and mbits > 1, out)
+			io.stderr:write(string.format("\n  [moonvpn client -> %s server over TCP: %.0f Mbit/s]\n",
+				kind, mbits))
+		end)
+	end
+
+	it("reconnects by itself over TCP after a moonvpn server restarts", function()
+		start("moonvpn", { tcp = true })
+		assert.are.equal(0, server:stop())
+		local ok, out = client:wait_log("disconnected: ", 5)
+		assert(ok, out)
+		start_server()
+		for _ = 1, 300 do
+			if connections() >= 2 then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(2, connections(), client:output())
+		ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out)
+	end)
 
 	it("refuses a server whose certificate lacks the serverAuth key usage, and keeps trying", function()
 		start("moonvpn", { server_cert = "client2", refused = true })

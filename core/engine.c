@@ -277,6 +277,7 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		/* As 2.6's server: ping-restart twice what the clients are told. */
 		.ping_timeout = 2 * cfg->keepalive_timeout,
 		.client_to_client = cfg->client_to_client,
+		.tap = cfg->device.type == DEVICE_TAP,
 		.reneg_seconds = cfg->reneg_seconds,
 		.reneg_bytes = cfg->reneg_bytes,
 		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,

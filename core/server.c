@@ -110,6 +110,8 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	unindex_session(s, id);
 	detach_subnets(s, id);
 	filter_set_client(&s->filter, id, NULL, 0);
+	if (s->params.tap)
+		mac_table_forget(&s->macs, id);
 	s->sessions[id] = NULL;
 	s->n_sessions--;
 	session_free(sess);
@@ -534,6 +536,10 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 	s->stats.data_bytes_in += (uint64_t)n;
 	if (n == 0)
 		return; /* keepalive */
+	if (s->params.tap) {
+		server_tap_from_client(s, sess, buf, (size_t)n);
+		return;
+	}
 	if (!session_owns_source(sess, buf + DATA_OVERHEAD, (size_t)n) &&
 	    !from_own_subnet(s, sess, buf + DATA_OVERHEAD, (size_t)n)) {
 		s->stats.dropped_spoofed++;
@@ -657,12 +663,20 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		free(s);
 		return -ENOMEM;
 	}
+	if (params->tap && server_tap_init(s) < 0) {
+		snprintf(err, errlen, "out of memory for the TAP switch");
+		server_tap_free(s);
+		filter_free(&s->filter);
+		free(s);
+		return -ENOMEM;
+	}
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
 	s->fd = params->udp ? udp_listen(&params->listen, err, errlen) : -1;
 	if (s->fd < 0 && params->udp) {
 		int rc = s->fd;
 
+		server_tap_free(s);
 		filter_free(&s->filter);
 		free(s);
 		return rc;
@@ -673,6 +687,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		if (rc < 0) {
 			if (s->fd >= 0)
 				close(s->fd);
+			server_tap_free(s);
 			filter_free(&s->filter);
 			free(s);
 			return rc;
@@ -743,6 +758,10 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 	struct ip_addr dst;
 	struct session *sess;
 
+	if (s->params.tap) {
+		server_tap_from_device(s, pkt, len);
+		return;
+	}
 	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) || !(sess = find_route(s, &dst))) {
 		s->stats.dropped_no_route++;
 		return;
@@ -789,6 +808,7 @@ void server_free(struct server *s)
 	server_tcp_free(s);
 	if (s->fd >= 0)
 		close(s->fd);
+	server_tap_free(s);
 	filter_free(&s->filter);
 	wrap_clear(&s->wrap);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));

@@ -74,6 +74,7 @@ struct server_params {
 	size_t n_ciphers;
 	unsigned ping_interval, ping_timeout; /* our keepalive towards clients, seconds */
 	bool client_to_client; /* clients reach each other inside the server, not via the kernel */
+	bool tap;	       /* the device carries Ethernet frames: switch them (server_tap.c) */
 	struct ip_addr gateway4, gateway6; /* our VPN addresses: the source of ICMP answers */
 	struct filter_settings filter;	   /* the flow table and on.flow's limits */
 	unsigned reneg_seconds;		   /* our own renegotiation; 0 leaves it to the client */

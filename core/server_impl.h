@@ -8,8 +8,11 @@
 #define MOONVPN_SERVER_IMPL_H
 
 #include "cookie.h"
+#include "mactable.h"
 #include "server.h"
 #include "tcp.h"
+
+enum { SERVER_FRAME_MAX = 65536 };
 
 /* A token bucket: rate tokens a second, at most burst saved up. */
 struct bucket {
@@ -47,6 +50,8 @@ struct server {
 	struct tcp_server *tcp;			     /* NULL without a tcp:// listener */
 	struct tcp_conn *conns[SERVER_SESSIONS_MAX]; /* the connection of a TCP client's slot */
 	struct tcp_conn *via;	/* the connection the packet being handled came on, NULL: UDP */
+	struct mac_table macs;	/* TAP mode: the switch */
+	uint8_t *tap_copy;	/* TAP mode: a frame sealed for one more client */
 	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
 	size_t n_sessions;
 	struct session_ops session_ops;
@@ -68,5 +73,13 @@ void server_tcp_attach(struct server *s, uint32_t id);
 void server_tcp_detach(struct server *s, uint32_t id);
 /* Sends a packet to slot id over its connection; false when it is a UDP client. */
 bool server_tcp_send(struct server *s, uint32_t id, const uint8_t *wire, size_t len);
+
+/* server_tap.c: the switch of TAP mode. */
+int server_tap_init(struct server *s) __attribute__((warn_unused_result));
+void server_tap_free(struct server *s);
+/* A frame from a client (len bytes at buf + DATA_OVERHEAD), opened. */
+void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf, size_t len);
+/* A frame from the device (len bytes at pkt + DATA_OVERHEAD). */
+void server_tap_from_device(struct server *s, uint8_t *pkt, size_t len);
 
 #endif

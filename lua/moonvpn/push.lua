@@ -24,12 +24,13 @@ local function split(prefix)
 end
 
 local function global_options(cfg)
-	local opts = {
-		"route-gateway " .. core.prefix_host(cfg.network, 1),
-		"topology subnet",
-		"ping " .. cfg.keepalive.interval,
-		"ping-restart " .. cfg.keepalive.timeout,
-	}
+	-- A TAP client takes its address and netmask on its Ethernet device; topology is a
+	-- tun matter, and 2.6 pushes none with dev tap.
+	local tap = cfg.device and cfg.device.type == "tap"
+	local opts = { "route-gateway " .. core.prefix_host(cfg.network, 1) }
+	if not tap then opts[#opts + 1] = "topology subnet" end
+	opts[#opts + 1] = "ping " .. cfg.keepalive.interval
+	opts[#opts + 1] = "ping-restart " .. cfg.keepalive.timeout
 	for _, route in ipairs(cfg.push.routes) do
 		local addr, len = split(route)
 		if core.parse_ip(addr) == 4 then

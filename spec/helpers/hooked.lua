@@ -43,7 +43,7 @@ function setup_mt:connect(i, user, password, opts)
 	opts = opts or {}
 	return self.clients[i]:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(),
 		{ remote = "10.88." .. i .. ".1", extra = lines, no_cert = opts.no_cert,
-		  proto = opts.proto, port = opts.port }) })
+		  proto = opts.proto, port = opts.port, dev = opts.dev }) })
 end
 
 --- Waits for the client's tunnel; its log.

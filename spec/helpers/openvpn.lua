@@ -9,13 +9,13 @@ local M = {}
 -- opts: remote (address), cert (name in the PKI, default client1),
 -- wrap ("tls-crypt", "tls-auth" or nil), wrap_key (file name in the PKI),
 -- extra (more config lines), no_cert (no client certificate: username/password only),
--- proto ("udp" or "tcp-client"), port (1194).
+-- proto ("udp" or "tcp-client"), port (1194), dev ("tun" or "tap").
 function M.profile(pki, opts)
 	local function inline(tag, file)
 		return string.format("<%s>\n%s</%s>\n", tag, netns.read_file(pki .. "/" .. file), tag)
 	end
 	local cert = opts.cert or "client1"
-	local text = "client\ndev tun\nproto " .. (opts.proto or "udp") .. "\nremote " .. opts.remote ..
+	local text = "client\ndev " .. (opts.dev or "tun") .. "\nproto " .. (opts.proto or "udp") .. "\nremote " .. opts.remote ..
 		" " .. (opts.port or 1194) .. "\n" ..
 		"remote-cert-tls server\nnobind\nverb 3\n" .. (opts.extra or "") ..
 		inline("ca", "ca.crt") ..
@@ -35,7 +35,7 @@ end
 -- "tcp-server"), port (1194).
 function M.server(pki, opts)
 	local text = table.concat({
-		"dev tun", "proto " .. (opts.proto or "udp"), "local " .. opts.listen,
+		"dev " .. (opts.dev or "tun"), "proto " .. (opts.proto or "udp"), "local " .. opts.listen,
 		"port " .. (opts.port or 1194),
 		"server " .. (opts.network or "10.77.0.0") .. " 255.255.255.0", "topology subnet",
 		"ca " .. pki .. "/ca.crt", "cert " .. pki .. "/server.crt", "key " .. pki .. "/server.key",

@@ -21,15 +21,16 @@ describe("#netns client mode", function()
 		if kind == "openvpn" then
 			return { "openvpn", "--config", openvpn.server(pki, { listen = "10.88.2.1",
 				cipher = opts.cipher, wrap = "tls-crypt", extra = opts.stock_extra,
-				proto = opts.tcp and "tcp-server" or nil, port = opts.tcp and 443 or nil }) }
+				proto = opts.tcp and "tcp-server" or nil, port = opts.tcp and 443 or nil,
+				dev = opts.tap and "tap" or nil }) }
 		end
 		local config = mv.write_config(mv.server_config(string.format([[
   listen = "%s://10.88.2.1:%d",
-  device = { name = "mvs0" },
+  device = { name = "mvs0"%s },
   tls = { ca = "%s/ca.crt", cert = "%s/%s.crt", key = "%s/%s.key", tls_crypt = "%s/tc.key" },
   %s
   %s
-]], opts.tcp and "tcp" or "udp", opts.tcp and 443 or 1194,
+]], opts.tcp and "tcp" or "udp", opts.tcp and 443 or 1194, opts.tap and ', type = "tap"' or "",
 			pki, pki, opts.server_cert or "server", pki, opts.server_cert or "server", pki, opts.cipher and string.format('ciphers = { "%s" },', opts.cipher) or "",
 			opts.moonvpn_extra or ""), { tls = false }), "server.lua")
 		return { mv.bin, config }
@@ -53,11 +54,11 @@ describe("#netns client mode", function()
 		socket = netns.tmpdir() .. "/client.sock"
 		local pki = mv.pki()
 		local config = mv.write_config(mv.client_config("10.88.2.1", string.format([[
-  device = { name = "mvc0" },
+  device = { name = "mvc0"%s },
   console = "%s",
   tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
   %s
-]], socket, pki, pki, pki, pki, opts.client_extra or ""), { tls = false,
+]], opts.tap and ', type = "tap"' or "", socket, pki, pki, pki, pki, opts.client_extra or ""), { tls = false,
 			scheme = opts.tcp and "tcp" or "udp", port = opts.tcp and 443 or 1194 }), "client.lua")
 		client = cli:spawn({ mv.bin, config })
 		if opts.refused then return end
@@ -124,6 +125,17 @@ describe("#netns client mode", function()
 			assert.truthy(mbits and mbits > 1, out)
 			io.stderr:write(string.format("\n  [moonvpn client -> %s server over TCP: %.0f Mbit/s]\n",
 				kind, mbits))
+		end)
+	end
+
+	for _, kind in ipairs { "openvpn", "moonvpn" } do
+		it("carries Ethernet frames as a dev tap client of a " .. kind .. " server", function()
+			start(kind, { tap = true })
+			local ok, out = cli:sh("ip -4 addr show dev mvc0")
+			assert(ok and out:find("inet 10.77.0.%d+/24"), out)
+			assert.matches("link/ether", select(2, cli:sh("ip link show dev mvc0")))
+			ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+			assert(ok, out)
 		end)
 	end
 

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ip.h"
+#include "mactable.h"
+
+int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uint64_t seed)
+{
+	size_t cap = 64;
+
+	memset(t, 0, sizeof(*t));
+	/* Every client at its share, at most half full. */
+	while (cap / 2 < (size_t)per_client_max * MAC_TABLE_CLIENTS_MAX)
+		cap *= 2;
+	if (!(t->e = calloc(cap, sizeof(*t->e))))
+		return -ENOMEM;
+	t->cap = cap;
+	t->seed = seed;
+	t->age = age;
+	t->per_client_max = per_client_max;
+	return 0;
+}
+
+void mac_table_free(struct mac_table *t)
+{
+	free(t->e);
+	memset(t, 0, sizeof(*t));
+}
+
+static size_t home(const struct mac_table *t, const uint8_t mac[MAC_LEN])
+{
+	return (size_t)ip_hash_bytes(t->seed, mac, MAC_LEN) & (t->cap - 1);
+}
+
+static size_t find(const struct mac_table *t, const uint8_t mac[MAC_LEN])
+{
+	size_t i = home(t, mac);
+
+	while (t->e[i].used && memcmp(t->e[i].mac, mac, MAC_LEN) != 0)
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+/* True when home h lies cyclically in (hole, j]: the entry at j must stay behind the hole. */
+static bool stays(size_t hole, size_t h, size_t j)
+{
+	return hole <= j ? hole < h && h <= j : hole < h || h <= j;
+}
+
+/* Backward-shift deletion (Knuth 6.4, algorithm R). */
+static void remove_at(struct mac_table *t, size_t hole)
+{
+	size_t j;
+
+	t->count[t->e[hole].id]--;
+	for (j = (hole + 1) & (t->cap - 1); t->e[j].used; j = (j + 1) & (t->cap - 1)) {
+		if (stays(hole, home(t, t->e[j].mac), j))
+			continue;
+		t->e[hole] = t->e[j];
+		hole = j;
+	}
+	memset(&t->e[hole], 0, sizeof(t->e[hole]));
+}
+
+/* The client's least recently seen address goes to make room for a new one. */
+static void drop_oldest_of(struct mac_table *t, uint32_t id, double now)
+{
+	size_t oldest = t->cap;
+
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->e[i].used && t->e[i].id == id &&
+		    (oldest == t->cap || t->e[i].last_seen < t->e[oldest].last_seen))
+			oldest = i;
+	if (oldest < t->cap && now - t->e[oldest].last_seen >= t->age)
+		remove_at(t, oldest);
+}
+
+bool mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN], uint32_t id, double now)
+{
+	size_t i;
+
+	if (id >= MAC_TABLE_CLIENTS_MAX || mac_is_group(mac))
+		return false;
+	i = find(t, mac);
+	if (t->e[i].used && t->e[i].id == id) {
+		t->e[i].last_seen = now;
+		return true;
+	}
+	if (t->e[i].used)
+		remove_at(t, i); /* the address moved to another client */
+	if (t->count[id] >= t->per_client_max)
+		drop_oldest_of(t, id, now); /* only an aged one: a live one is not displaced */
+	if (t->count[id] >= t->per_client_max) {
+		t->refused++;
+		return false;
+	}
+	i = find(t, mac);
+	memcpy(t->e[i].mac, mac, MAC_LEN);
+	t->e[i].used = true;
+	t->e[i].id = id;
+	t->e[i].last_seen = now;
+	t->count[id]++;
+	return true;
+}
+
+int32_t mac_table_lookup(const struct mac_table *t, const uint8_t mac[MAC_LEN], double now)
+{
+	const struct mac_entry *e = &t->e[find(t, mac)];
+
+	return e->used && now - e->last_seen < t->age ? (int32_t)e->id : -1;
+}
+
+void mac_table_forget(struct mac_table *t, uint32_t id)
+{
+	if (id >= MAC_TABLE_CLIENTS_MAX || !t->count[id])
+		return;
+	for (size_t i = 0; i < t->cap; i++)
+		while (t->e[i].used && t->e[i].id == id)
+			remove_at(t, i);
+}

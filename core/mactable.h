@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The switch of a TAP server: Ethernet addresses learned from the source of
+ * each client's frames, so that a frame for that address goes to that
+ * client. Entries age out; each client may hold at most a set number (a
+ * client cannot fill the table by inventing addresses); a client's entries
+ * go with it. Open addressing under a keyed hash, never more than half
+ * full. Pure: no I/O; one allocation, at creation.
+ */
+#ifndef MOONVPN_MACTABLE_H
+#define MOONVPN_MACTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	MAC_LEN = 6,
+	MAC_TABLE_CLIENTS_MAX = 1024, /* = SERVER_SESSIONS_MAX, by peer-id */
+};
+
+struct mac_entry {
+	uint8_t mac[MAC_LEN];
+	bool used;
+	uint32_t id;
+	double last_seen;
+};
+
+struct mac_table {
+	size_t cap; /* a power of two */
+	struct mac_entry *e;
+	uint64_t seed;
+	double age; /* seconds an address is remembered without frames */
+	unsigned per_client_max;
+	unsigned count[MAC_TABLE_CLIENTS_MAX];
+	uint64_t refused; /* addresses not learned: the client had its share */
+};
+
+int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uint64_t seed)
+	__attribute__((warn_unused_result));
+void mac_table_free(struct mac_table *t);
+
+/* A frame from client id came from mac at now. False when not learned (its share is full). */
+bool mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN], uint32_t id, double now);
+
+/* The client behind mac, or -1 (unknown, or aged out). */
+int32_t mac_table_lookup(const struct mac_table *t, const uint8_t mac[MAC_LEN], double now);
+
+/* Client id left: its addresses go. */
+void mac_table_forget(struct mac_table *t, uint32_t id);
+
+/* Broadcast and multicast addresses (the group bit of the first byte). */
+static inline bool mac_is_group(const uint8_t mac[MAC_LEN])
+{
+	return mac[0] & 1;
+}
+
+#endif

@@ -1,0 +1,39 @@
+-- SPDX-License-Identifier: MIT
+-- TAP mode: stock OpenVPN 2.6 clients with `dev tap` on a moonvpn server
+-- whose device is a tap, switched by learned Ethernet addresses (topology
+-- in spec/helpers/hooked.lua). #netns: needs root.
+local hooked = require "spec.helpers.hooked"
+local netns = require "spec.helpers.netns"
+
+describe("#netns TAP mode", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local t
+	before_each(function() t = hooked.new() end)
+	after_each(function() t:stop() end)
+
+	local function vpn_address(i)
+		local _, out = t.clients[i]:sh("ip -4 -o addr show dev tap0")
+		return out:match("inet ([%d.]+)/24")
+	end
+
+	it("lets stock dev tap clients ping each other and the server, ARP included", function()
+		t:start(nil, '  device = { type = "tap", name = "mvt0" },\n  client_to_client = true,\n')
+		local out = t:completed(t:connect(1, nil, nil, { dev = "tap" }))
+		t:completed(t:connect(2, nil, nil, { dev = "tap" }))
+		assert.matches("route%-gateway 10%.77%.0%.1", out)
+		assert.is_nil(out:find("topology", 1, true), "no topology is pushed with dev tap")
+		local a1, a2 = vpn_address(1), vpn_address(2)
+		assert(a1 and a2, "both tap devices have their pushed addresses")
+		assert(t.clients[1]:sh("ping -n -c 3 -i 0.2 -W 2 10.77.0.1"), "client 1 reaches the server")
+		assert(t.clients[2]:sh("ping -n -c 3 -i 0.2 -W 2 10.77.0.1"), "client 2 reaches the server")
+		assert(t.clients[1]:sh("ping -n -c 3 -i 0.2 -W 2 " .. a2), "client 1 reaches client 2")
+		assert(t.clients[2]:sh("ping -n -c 3 -i 0.2 -W 2 " .. a1), "and back")
+		local _, neigh = t.clients[1]:sh("ip neigh show dev tap0 " .. a2)
+		assert.matches("lladdr %x%x:", neigh, nil, false, "client 1 learned client 2's address by ARP")
+		local _, srv_neigh = t.srv:sh("ip neigh show dev mvt0")
+		assert.matches(a1:gsub("%.", "%%.") .. " lladdr", srv_neigh)
+	end)
+end)

@@ -123,6 +123,10 @@ check-c: $(TESTS)
 SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
 SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood
+# A micro-benchmark for make bench, linked with the core like the unit tests.
+build/tools/filterbench: spec/tools/filterbench.c $(LIB_OBJS) | build/tools
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 build/tools/%: spec/tools/%.c | build/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(WARN) -O2 -g -o $@ $<
@@ -154,7 +158,7 @@ demo: deps
 
 # Side-by-side figures against stock OpenVPN; never a pass/fail on speed.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all build/tools/filterbench
 	$(Q)scripts/bench
 
 # --- fuzzing ------------------------------------------------------------------

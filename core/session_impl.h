@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The session's insides, shared by session.c (the protocol: control
+ * channel, key exchange, push, data, keepalive, renegotiation) and
+ * session_info.c (what the rest of the engine may read of a session).
+ * Nothing else includes this.
+ */
+#ifndef MOONVPN_SESSION_IMPL_H
+#define MOONVPN_SESSION_IMPL_H
+
+#include "keystate.h"
+#include "pushopts.h"
+#include "replay.h"
+#include "session.h"
+#include "udp.h"
+
+/* What only a client session has: its own key-method strings and the server's push. */
+struct client_side {
+	char options[KM2_OPTIONS_MAX];
+	char peer_info[KM2_PEER_INFO_MAX];
+	struct push_options pushed;
+	ev_tstamp next_push_request;
+	bool auth_failed, cc_exit;
+};
+
+struct session {
+	struct session_params p; /* p.tls is a reference of ours, p.ciphers our copy */
+	char cipher_names[SESSION_CIPHERS_MAX][SESSION_CIPHER_MAX];
+	const char *cipher_list[SESSION_CIPHERS_MAX];
+	struct wrap wrap;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	struct proto_sid local_sid, remote_sid;
+	uint32_t peer_id;
+	enum session_state state;
+	struct key_state ks[2];
+	int current; /* the key state data is sent with */
+	int next;    /* a renegotiation in progress, or NO_KEY */
+	uint32_t next_replay_id;
+	struct replay replay;
+	char cipher[SESSION_CIPHER_MAX];
+	char address[SESSION_ADDR_MAX];
+	char who[UDP_ADDR_TEXT_MAX + TLS_CN_MAX + 8]; /* "1.2.3.4:5 (cn)" for logs */
+	uint32_t iv_proto;
+	bool iv_mtu, ncp, refused;
+	bool use_ekm;		    /* data keys by TLS-EKM (else the PRF), for every key_id */
+	struct client_side *client; /* NULL on a server */
+	struct session_push push;
+	ev_timer timer;
+	ev_tstamp deadline; /* hand-window, or the end of a closing session */
+	ev_tstamp connected_at;
+	struct ip_addr vpn_addr, vpn_addr6;
+	ev_timer keepalive;
+	unsigned ping_interval, ping_timeout;
+	unsigned reneg_seconds;
+	uint64_t reneg_bytes;
+	ev_tstamp last_sent, last_received;
+	ev_tstamp last_push;	   /* when PUSH_REPLY was last sent: once per second */
+	ev_tstamp lame_duck_until; /* the non-current key state is cleared then */
+	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */
+	bool certless;				  /* key 0 came without a certificate */
+	/* Without a certificate the username and password are the identity: their MAC
+	 * under a key of the session's, which every renegotiation must match. */
+	uint8_t cred_key[32], cred_mac[CRYPTO_SHA256_LEN];
+	struct session_counters counters;
+	char end_reason[SESSION_REASON_MAX];
+};
+
+#endif

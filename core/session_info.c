@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What the rest of the engine may read of a session: its identity, state,
+ * addresses, counters and the client's credentials, certificate and
+ * peer-info. Read-only; the protocol itself is session.c.
+ */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "session_impl.h"
+
+bool session_auth_failed(const struct session *s)
+{
+	return s->client && s->client->auth_failed;
+}
+
+const struct push_options *session_pushed(const struct session *s)
+{
+	return s->client && s->state == SESSION_ACTIVE ? &s->client->pushed : NULL;
+}
+
+const struct session_counters *session_counters(const struct session *s)
+{
+	return &s->counters;
+}
+
+static const char *km2_text(const struct km2_string *str)
+{
+	return str->text ? str->text : "";
+}
+
+const char *session_username(const struct session *s)
+{
+	return km2_text(&s->ks[s->current].client_km.username);
+}
+
+const char *session_password(const struct session *s)
+{
+	return km2_text(&s->ks[s->current].client_km.password);
+}
+
+const char *session_peer_info(const struct session *s)
+{
+	return km2_text(&s->ks[s->current].client_km.peer_info);
+}
+
+const char *session_peer_subject(const struct session *s)
+{
+	const struct tls_session *t = s->ks[s->current].tls;
+
+	return t ? tls_session_peer_subject(t) : "";
+}
+
+const char *session_peer_serial(const struct session *s)
+{
+	const struct tls_session *t = s->ks[s->current].tls;
+
+	return t ? tls_session_peer_serial(t) : "";
+}
+
+const uint8_t *session_peer_fingerprint(const struct session *s)
+{
+	const struct tls_session *t = s->ks[s->current].tls;
+
+	return t ? tls_session_peer_fingerprint(t) : NULL;
+}
+
+bool session_is_peer(const struct session *s, const struct sockaddr *addr, socklen_t len)
+{
+	return len == s->peer_len && memcmp(&s->peer, addr, len) == 0;
+}
+
+enum session_state session_state(const struct session *s)
+{
+	return s->state;
+}
+
+const char *session_state_name(enum session_state st)
+{
+	static const char *const names[] = {
+#define SESSION_STATE_NAME(e, name) [e] = name,
+		SESSION_STATE_MAP(SESSION_STATE_NAME)
+#undef SESSION_STATE_NAME
+	};
+
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
+}
+
+const char *session_cn(const struct session *s)
+{
+	const struct key_state *ks = &s->ks[s->current];
+
+	return ks->phase != KEY_PHASE_EMPTY ? tls_session_peer_cn(ks->tls) : "";
+}
+
+const char *session_cipher(const struct session *s)
+{
+	return s->cipher;
+}
+
+const char *session_address(const struct session *s)
+{
+	return s->address;
+}
+
+const struct sockaddr *session_peer(const struct session *s)
+{
+	return (const struct sockaddr *)&s->peer;
+}
+
+const struct proto_sid *session_remote_sid(const struct session *s)
+{
+	return &s->remote_sid;
+}
+
+uint32_t session_peer_id(const struct session *s)
+{
+	return s->peer_id;
+}
+
+uint32_t session_iv_proto(const struct session *s)
+{
+	return s->iv_proto;
+}
+
+bool session_iv_mtu(const struct session *s)
+{
+	return s->iv_mtu;
+}
+
+bool session_ncp(const struct session *s)
+{
+	return s->ncp;
+}
+
+double session_connected_at(const struct session *s)
+{
+	return s->connected_at;
+}
+
+const uint8_t *session_key_block(const struct session *s)
+{
+	return s->ks[s->current].key_block;
+}
+
+uint8_t session_key_id(const struct session *s)
+{
+	return s->ks[s->current].key_id;
+}
+
+const struct ip_addr *session_vpn_addr(const struct session *s)
+{
+	return &s->vpn_addr;
+}
+
+const struct ip_addr *session_vpn_addr6(const struct session *s)
+{
+	return &s->vpn_addr6;
+}
+
+bool session_owns_source(const struct session *s, const uint8_t *ip, size_t len)
+{
+	if (len >= 20 && ip[0] >> 4 == 4)
+		return s->vpn_addr.family == AF_INET && memcmp(ip + 12, s->vpn_addr.bytes, 4) == 0;
+	if (len >= 40 && ip[0] >> 4 == 6)
+		return s->vpn_addr6.family == AF_INET6 &&
+		       memcmp(ip + 8, s->vpn_addr6.bytes, 16) == 0;
+	return false;
+}

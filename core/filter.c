@@ -70,6 +70,8 @@ static enum policy_verdict decide(struct filter *f, uint32_t id, const struct pa
 	enum policy_verdict v;
 
 	e->owner = FLOW_RULE_NONE;
+	if (!flow) /* not IP: the rules are about IP; on.flow (if set) decides */
+		return POLICY_ACCEPT;
 	if (f->client[id]) {
 		v = policy_match(f->client[id], flow, dir, f->groups[id], len, &rule);
 		if (rule >= 0) {
@@ -132,7 +134,10 @@ static enum filter_result new_flow(struct filter *f, uint32_t id, const struct f
 	f->pending++;
 	f->stats.asked++;
 	f->ask.key = *key;
-	f->ask.flow = *flow;
+	if (flow)
+		f->ask.flow = *flow;
+	else
+		memset(&f->ask.flow, 0, sizeof(f->ask.flow));
 	return FILTER_ASK;
 }
 
@@ -150,13 +155,33 @@ static enum filter_result apply(struct filter *f, const uint8_t *ip, size_t len,
 	return FILTER_REJECT;
 }
 
+/*
+ * The verdict for a packet of the flow key (flow: what it is, NULL when not
+ * IP): cached, or new. FILTER_PASS with *v set, or FILTER_ASK / _PENDING.
+ */
+static enum filter_result judge(struct filter *f, uint32_t id, const struct flow_key *key,
+				const struct packet_flow *flow, enum policy_direction dir,
+				size_t len, double now, enum policy_verdict *v)
+{
+	struct flow_entry *e = flow_table_lookup(&f->flows, key, now);
+
+	if (e && e->state == FLOW_PENDING)
+		return FILTER_PENDING;
+	if (e) {
+		count(f, id, e, len, now);
+		*v = e->verdict;
+		return FILTER_PASS;
+	}
+	return new_flow(f, id, key, flow, dir, len, now, v);
+}
+
 enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip, size_t len,
 			       enum policy_direction dir, double now, size_t *answer_len)
 {
 	struct packet_flow flow;
 	struct flow_key key;
-	struct flow_entry *e;
 	enum policy_verdict v;
+	enum filter_result r;
 
 	*answer_len = 0;
 	if (id >= FILTER_CLIENTS_MAX || is_off(f, id))
@@ -164,16 +189,37 @@ enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip,
 	if (!packet_parse(ip, len, &flow))
 		return FILTER_UNPARSED;
 	flow_key_of(&key, &flow, id, dir);
-	e = flow_table_lookup(&f->flows, &key, now);
-	if (e && e->state == FLOW_PENDING)
-		return FILTER_PENDING;
-	if (e) {
-		count(f, id, e, len, now);
-		v = e->verdict;
-	} else if (new_flow(f, id, &key, &flow, dir, len, now, &v) == FILTER_ASK) {
-		return FILTER_ASK;
+	r = judge(f, id, &key, &flow, dir, len, now, &v);
+	return r == FILTER_PASS ? apply(f, ip, len, &flow, v, answer_len) : r;
+}
+
+enum filter_result filter_pass_frame(struct filter *f, uint32_t id, const uint8_t *frame,
+				     size_t len, enum policy_direction dir, double now)
+{
+	uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
+	bool ip = type == 0x0800 || type == 0x86dd;
+	struct packet_flow flow;
+	struct flow_key key;
+	enum policy_verdict v;
+	enum filter_result r;
+
+	if (id >= FILTER_CLIENTS_MAX || is_off(f, id) || (!ip && !f->flow_hook))
+		return FILTER_PASS; /* rules are about IP: other frames pass unless on.flow says */
+	if (ip && !packet_parse(frame + FILTER_ETH_HEADER, len - FILTER_ETH_HEADER, &flow))
+		return FILTER_UNPARSED;
+	if (ip) {
+		flow_key_of(&key, &flow, id, dir);
+	} else {
+		memset(&key, 0, sizeof(key));
+		key.peer_id = id;
+		key.direction = (uint8_t)dir;
+		key.icmp_type = -1;
 	}
-	return apply(f, ip, len, &flow, v, answer_len);
+	flow_key_set_l2(&key, frame);
+	r = judge(f, id, &key, ip ? &flow : NULL, dir, len, now, &v);
+	if (r != FILTER_PASS)
+		return r;
+	return v == POLICY_ACCEPT ? FILTER_PASS : FILTER_DROP; /* no Ethernet reject answer */
 }
 
 void filter_decided(struct filter *f, const struct flow_key *key, bool ok,

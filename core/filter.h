@@ -31,6 +31,7 @@
 enum {
 	FILTER_CLIENTS_MAX = 1024,   /* = SERVER_SESSIONS_MAX, by peer-id */
 	FILTER_OVERFLOW_SECONDS = 2, /* how long an overflowing flow keeps its fallback verdict */
+	FILTER_ETH_HEADER = 14,
 };
 
 enum filter_result {
@@ -94,6 +95,15 @@ void filter_set_client(struct filter *f, uint32_t id, struct policy *p, uint64_t
  */
 enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip, size_t len,
 			       enum policy_direction dir, double now, size_t *answer_len);
+
+/*
+ * The same for an Ethernet frame of TAP mode (at least FILTER_ETH_HEADER
+ * bytes): its flow has the frame's addresses and type too. IP frames meet
+ * the rules; other frames (ARP) only on.flow, and pass without it. A
+ * reject is a drop (FILTER_DROP): there is no Ethernet answer to build.
+ */
+enum filter_result filter_pass_frame(struct filter *f, uint32_t id, const uint8_t *frame,
+				     size_t len, enum policy_direction dir, double now);
 
 /*
  * on.flow's verdict for a pending flow (ok false: the hook failed, the

@@ -43,6 +43,13 @@ void flow_key_of(struct flow_key *k, const struct packet_flow *f, uint32_t peer_
 	memcpy(k->dst, f->dst.bytes, sizeof(k->dst));
 }
 
+void flow_key_set_l2(struct flow_key *k, const uint8_t *frame)
+{
+	memcpy(k->dst_mac, frame, sizeof(k->dst_mac));
+	memcpy(k->src_mac, frame + 6, sizeof(k->src_mac));
+	k->ethertype = (uint16_t)(frame[12] << 8 | frame[13]);
+}
+
 static size_t home(const struct flow_table *t, const struct flow_key *k)
 {
 	return (size_t)ip_hash_bytes(t->seed, (const uint8_t *)k, sizeof(*k)) & (t->cap - 1);

@@ -25,10 +25,12 @@ enum {
 
 struct flow_key {
 	uint32_t peer_id;
-	uint8_t family, proto, direction;
+	uint8_t family, proto, direction; /* family 0: not IP (a TAP frame such as ARP) */
 	uint16_t sport, dport;
 	int16_t icmp_type;
 	uint8_t src[16], dst[16];
+	uint16_t ethertype; /* TAP mode: the frame's type and addresses; 0 for TUN */
+	uint8_t src_mac[6], dst_mac[6];
 };
 
 enum { FLOW_RULE_NONE, FLOW_RULE_CLIENT, FLOW_RULE_GLOBAL };
@@ -72,6 +74,9 @@ void flow_table_free(struct flow_table *t);
 /* The flow of a parsed packet of client peer_id going direction. */
 void flow_key_of(struct flow_key *k, const struct packet_flow *f, uint32_t peer_id,
 		 enum policy_direction direction);
+
+/* TAP mode: the Ethernet part of k from frame (14 bytes at least). */
+void flow_key_set_l2(struct flow_key *k, const uint8_t *frame);
 
 /* The live entry for k at time now (current generation, not expired or idle), or NULL. */
 struct flow_entry *flow_table_lookup(struct flow_table *t, const struct flow_key *k, double now);

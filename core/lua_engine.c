@@ -311,17 +311,23 @@ static void push_flow_entry(lua_State *L, const struct flow_entry *fe, double no
 	lua_setfield(L, -2, "peer_id");
 	lua_pushstring(L, fe->key.direction == POLICY_IN ? "in" : "out");
 	lua_setfield(L, -2, "direction");
-	if (protos[fe->key.proto])
-		lua_pushstring(L, protos[fe->key.proto]);
-	else
-		lua_pushinteger(L, fe->key.proto);
-	lua_setfield(L, -2, "proto");
-	memcpy(a.bytes, fe->key.src, sizeof(a.bytes));
-	lua_pushstring(L, ip_addr_format(&a, text, sizeof(text)));
-	lua_setfield(L, -2, "src");
-	memcpy(a.bytes, fe->key.dst, sizeof(a.bytes));
-	lua_pushstring(L, ip_addr_format(&a, text, sizeof(text)));
-	lua_setfield(L, -2, "dst");
+	if (fe->key.ethertype) {
+		lua_pushinteger(L, fe->key.ethertype);
+		lua_setfield(L, -2, "ethertype");
+	}
+	if (fe->key.family) {
+		if (protos[fe->key.proto])
+			lua_pushstring(L, protos[fe->key.proto]);
+		else
+			lua_pushinteger(L, fe->key.proto);
+		lua_setfield(L, -2, "proto");
+		memcpy(a.bytes, fe->key.src, sizeof(a.bytes));
+		lua_pushstring(L, ip_addr_format(&a, text, sizeof(text)));
+		lua_setfield(L, -2, "src");
+		memcpy(a.bytes, fe->key.dst, sizeof(a.bytes));
+		lua_pushstring(L, ip_addr_format(&a, text, sizeof(text)));
+		lua_setfield(L, -2, "dst");
+	}
 	if (fe->key.proto == 6 || fe->key.proto == 17) {
 		lua_pushinteger(L, fe->key.sport);
 		lua_setfield(L, -2, "sport");

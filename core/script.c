@@ -361,7 +361,21 @@ static void set_bool(lua_State *L, const char *name, bool v)
 	lua_setfield(L, -2, name);
 }
 
-/* The flow table on.flow gets: direction, proto, src, dst, sport, dport, icmp_type. */
+/* "02:00:5e:10:00:01" */
+static void set_mac(lua_State *L, const char *name, const uint8_t *mac)
+{
+	char text[18];
+
+	snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+		 mac[3], mac[4], mac[5]);
+	lua_pushstring(L, text); /* lua_pushfstring knows no %02x */
+	lua_setfield(L, -2, name);
+}
+
+/*
+ * The flow table on.flow gets: direction, and for IP proto, src, dst, sport,
+ * dport, icmp_type; in TAP mode also ethertype, src_mac and dst_mac.
+ */
 static void push_flow(lua_State *L, const struct flow_key *key, const struct packet_flow *f)
 {
 	static const char *const protos[256] = {
@@ -369,8 +383,15 @@ static void push_flow(lua_State *L, const struct flow_key *key, const struct pac
 	};
 	char text[IP_PREFIX_TEXT_MAX];
 
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 11);
 	set_str(L, "direction", key->direction == POLICY_IN ? "in" : "out");
+	if (key->ethertype) {
+		set_int(L, "ethertype", key->ethertype);
+		set_mac(L, "src_mac", key->src_mac);
+		set_mac(L, "dst_mac", key->dst_mac);
+	}
+	if (!key->family)
+		return; /* not IP */
 	if (protos[f->proto])
 		set_str(L, "proto", protos[f->proto]);
 	else

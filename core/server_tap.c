@@ -33,27 +33,26 @@ void server_tap_free(struct server *s)
 	s->tap_copy = NULL;
 }
 
-/* The policy on the IP packet inside an Ethernet frame; other frames (ARP) pass. */
+/* The policy on a frame: its IP packet meets the rules, any frame may meet on.flow. */
 static bool tap_passes(struct server *s, struct session *sess, const uint8_t *frame, size_t len,
 		       enum policy_direction dir)
 {
-	uint16_t type = len >= ETH_HEADER ? (uint16_t)(frame[12] << 8 | frame[13]) : 0;
-	size_t answer;
-	enum filter_result r;
+	uint32_t id = session_peer_id(sess);
+	enum filter_result r = filter_pass_frame(&s->filter, id, frame, len, dir, ev_now(s->loop));
 
-	if (type != 0x0800 && type != 0x86dd)
-		return true;
-	r = filter_pass(&s->filter, session_peer_id(sess), frame + ETH_HEADER, len - ETH_HEADER,
-			dir, ev_now(s->loop), &answer);
 	if (r == FILTER_ASK) {
 		s->params.hooks.flow(s->params.hooks.ctx, sess, &s->filter.ask.key,
 				     &s->filter.ask.flow);
-		r = filter_pass(&s->filter, session_peer_id(sess), frame + ETH_HEADER,
-				len - ETH_HEADER, dir, ev_now(s->loop), &answer);
+		r = filter_pass_frame(&s->filter, id, frame, len, dir, ev_now(s->loop));
 	}
 	if (r == FILTER_PASS)
 		return true;
-	s->stats.dropped_policy++;
+	if (r == FILTER_PENDING || r == FILTER_ASK)
+		s->stats.dropped_pending++;
+	else if (r == FILTER_UNPARSED)
+		s->stats.dropped_unparsed++;
+	else
+		s->stats.dropped_policy++;
 	return false;
 }
 

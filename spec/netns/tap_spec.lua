@@ -36,4 +36,25 @@ describe("#netns TAP mode", function()
 		local _, srv_neigh = t.srv:sh("ip neigh show dev mvt0")
 		assert.matches(a1:gsub("%.", "%%.") .. " lladdr", srv_neigh)
 	end)
+
+	it("gives on.flow the frame's addresses and type, and applies rules to IP inside frames", function()
+		t:start([[
+office.arp = 0
+function office.on.flow(flow)
+  if flow.ethertype == 0x0806 then
+    office.arp = office.arp + 1
+    office.arp_mac = flow.src_mac
+  end
+  return "accept"
+end
+]], '  device = { type = "tap", name = "mvt0" },\n'
+			.. '  policy = { rules = { { verdict = "drop", proto = "icmp", direction = "in" } } },\n')
+		t:completed(t:connect(1, nil, nil, { dev = "tap" }))
+		local ok = t.clients[1]:sh("ping -n -c 2 -W 1 10.77.0.1")
+		assert.is_false(ok, "the rule drops ICMP inside the frames")
+		local _, neigh = t.clients[1]:sh("ip neigh show dev tap0 10.77.0.1")
+		assert.matches("lladdr %x%x:", neigh, nil, false, "ARP passed: " .. neigh)
+		assert.is_true(tonumber(t:console("return server.arp"):match("%d+")) >= 1, "on.flow saw ARP")
+		assert.matches('"%x%x:%x%x:%x%x:%x%x:%x%x:%x%x"', t:console("return server.arp_mac"))
+	end)
 end)

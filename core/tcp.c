@@ -15,7 +15,7 @@ struct tcp_conn {
 	struct tcp_conn *prev, *next;
 	int fd;
 	ev_io rio, wio;
-	ev_timer first; /* the first packet must come by then */
+	ev_timer first; /* server side: a session must start by then */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	int32_t tag;
@@ -146,6 +146,8 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		c->connecting = false;
+		ev_timer_stop(c->t->loop,
+			      &c->first); /* our own connection: the client keeps time */
 	}
 	if (!flush_out(c))
 		conn_fail(c, "the connection broke");
@@ -205,10 +207,7 @@ static bool deliver(struct tcp_conn *c)
 			return false;
 		if (c->in_len - off < 2 + flen)
 			break;
-		if (!c->got_packet) {
-			c->got_packet = true;
-			ev_timer_stop(c->t->loop, &c->first);
-		}
+		c->got_packet = true;
 		c->reading = true;
 		c->t->h.packet(c->t->h.ctx, c, c->in + off + 2, flen);
 		c->reading = false;
@@ -242,9 +241,11 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 
 static void on_first_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	struct tcp_conn *c = w->data;
+
 	(void)loop;
 	(void)revents;
-	conn_fail(w->data, "no packet in time");
+	conn_fail(c, c->got_packet ? "no session started in time" : "no packet in time");
 }
 
 static struct tcp_conn *start_conn(struct tcp_server *t, int fd,
@@ -400,6 +401,8 @@ const struct sockaddr *tcp_conn_peer(const struct tcp_conn *c, socklen_t *len)
 void tcp_conn_set_tag(struct tcp_conn *c, int32_t tag)
 {
 	c->tag = tag;
+	if (tag >= 0) /* a session started: its own timers keep time from now on */
+		ev_timer_stop(c->t->loop, &c->first);
 }
 
 int32_t tcp_conn_tag(const struct tcp_conn *c)

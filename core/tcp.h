@@ -4,8 +4,8 @@
  * each carrying OpenVPN packets framed by a 2-byte big-endian length
  * (protocol guide 1.1). Everything is non-blocking and bounded: a frame
  * length of 0 or over TCP_FRAME_MAX, too many connections, a peer that
- * sends nothing useful in time or stops reading until its output queue
- * overflows is closed, and no connection can hold up another. What the
+ * starts no session in time (tcp_conn_set_tag) or stops reading until its
+ * output queue overflows is closed, and no connection can hold up another. What the
  * packets mean belongs to the server (server.c), which hands us its
  * replies per connection.
  */
@@ -24,7 +24,7 @@ enum {
 	TCP_FRAME_MAX = 4096,	       /* larger than any control or data packet we accept */
 	TCP_CONNS_MAX = 1280,	       /* connections at once (clients, and some to spare) */
 	TCP_QUEUE_MAX = 512 * 1024,    /* bytes waiting to be sent on one connection */
-	TCP_FIRST_PACKET_SECONDS = 10, /* a new connection must send a packet this soon */
+	TCP_FIRST_PACKET_SECONDS = 10, /* a new connection must start a session this soon */
 };
 
 struct tcp_server;
@@ -62,7 +62,8 @@ bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len);
 /* Closes the connection now; closed is not called. */
 void tcp_conn_close(struct tcp_conn *c);
 const struct sockaddr *tcp_conn_peer(const struct tcp_conn *c, socklen_t *len);
-/* The server's own tag for the connection (a peer-id, or -1). */
+/* The server's own tag for the connection (a peer-id, or -1); a tag >= 0 means its
+ * session started, and the connection may stay. */
 void tcp_conn_set_tag(struct tcp_conn *c, int32_t tag);
 int32_t tcp_conn_tag(const struct tcp_conn *c);
 

@@ -169,6 +169,31 @@ static void set_str(lua_State *L, const char *name, const char *v)
 	lua_setfield(L, -2, name);
 }
 
+/* Something to build on the stack (one value) in protected mode: out of memory raises. */
+struct build {
+	void (*fn)(lua_State *L, const void *a, const void *b);
+	const void *a, *b;
+};
+
+static int build_protected(lua_State *L)
+{
+	const struct build *b = lua_touserdata(L, 1);
+
+	b->fn(L, b->a, b->b);
+	return 1;
+}
+
+/* Pushes what fn builds, or returns false with the error message on the stack instead. */
+static bool push_built(lua_State *L, void (*fn)(lua_State *L, const void *a, const void *b),
+		       const void *a, const void *b)
+{
+	struct build bd = { fn, a, b };
+
+	lua_pushcfunction(L, build_protected);
+	lua_pushlightuserdata(L, &bd);
+	return lua_pcall(L, 1, 1, 0) == LUA_OK;
+}
+
 /* Pushes require(module)[fn] under a message handler; returns the handler's index. */
 static int push_call(lua_State *L, const char *module, const char *fn)
 {
@@ -407,6 +432,11 @@ static void push_flow(lua_State *L, const struct flow_key *key, const struct pac
 	set_bool(L, "fragment", !f->has_ports);
 }
 
+static void build_flow(lua_State *L, const void *key, const void *flow)
+{
+	push_flow(L, key, flow);
+}
+
 static void unlink_question(struct script *s, struct flow_question *q)
 {
 	if (q->prev)
@@ -470,7 +500,14 @@ void script_flow(struct script *s, struct session *sess, const struct flow_key *
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
 	lua_getfield(L, -1, "on");
 	lua_remove(L, -2);
-	push_flow(L, key, flow);
+	if (!push_built(L, build_flow, key, flow)) {
+		log_error(&s->engine->log, "script", "on.flow: %s", lua_tostring(L, -1));
+		unlink_question(s, q);
+		free(q);
+		lua_settop(L, top);
+		done(ctx, key, false, POLICY_DROP, 0);
+		return;
+	}
 	lua_pushinteger(L, session_peer_id(sess));
 	q->call = HOOK_STARTING; /* flow_answered may run, and free q, before this returns */
 	struct hook_call *call = hook_call_start(s->hooks, L, 3, "on.flow", flow_answered, q);
@@ -562,6 +599,12 @@ static void push_client_info(lua_State *L, struct session *sess)
 	set_str(L, "username", session_username(sess));
 	set_str(L, "password", session_password(sess));
 	set_str(L, "peer_info", session_peer_info(sess));
+}
+
+static void build_client_info(lua_State *L, const void *sess, const void *unused)
+{
+	(void)unused;
+	push_client_info(L, (struct session *)sess);
 }
 
 static void copy_string(lua_State *L, int idx, char *out, size_t cap)
@@ -677,7 +720,13 @@ void script_client_connect(struct script *s, struct session *sess, script_decide
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
 	lua_getfield(L, -1, "on");
 	lua_remove(L, -2);
-	push_client_info(L, sess);
+	if (!push_built(L, build_client_info, sess, NULL)) {
+		log_error(&s->engine->log, "script", "on.auth: %s", lua_tostring(L, -1));
+		lua_settop(L, top);
+		a->sess = NULL;
+		decided(ctx, sess, NULL, "internal server error");
+		return;
+	}
 	a->call = HOOK_STARTING; /* pending until admission_done says otherwise */
 	struct hook_call *call =
 		hook_call_start(s->hooks, L, 3, "on.auth/on.connect", admission_done, a);

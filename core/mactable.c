@@ -14,8 +14,12 @@ int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uin
 	/* Every client at its share, at most half full. */
 	while (cap / 2 < (size_t)per_client_max * MAC_TABLE_CLIENTS_MAX)
 		cap *= 2;
-	if (!(t->e = calloc(cap, sizeof(*t->e))))
+	t->e = calloc(cap, sizeof(*t->e));
+	t->own = calloc((size_t)per_client_max * MAC_TABLE_CLIENTS_MAX, sizeof(*t->own));
+	if (!t->e || !t->own) {
+		mac_table_free(t);
 		return -ENOMEM;
+	}
 	t->cap = cap;
 	t->seed = seed;
 	t->age = age;
@@ -26,6 +30,7 @@ int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uin
 void mac_table_free(struct mac_table *t)
 {
 	free(t->e);
+	free(t->own);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -49,12 +54,29 @@ static bool stays(size_t hole, size_t h, size_t j)
 	return hole <= j ? hole < h && h <= j : hole < h || h <= j;
 }
 
+/* Client id's own list of addresses. */
+static uint8_t (*own_of(struct mac_table *t, uint32_t id))[MAC_LEN]
+{
+	return t->own + (size_t)id * t->per_client_max;
+}
+
+static void own_remove(struct mac_table *t, uint32_t id, const uint8_t mac[MAC_LEN])
+{
+	uint8_t(*own)[MAC_LEN] = own_of(t, id);
+
+	for (unsigned k = 0; k < t->count[id]; k++)
+		if (memcmp(own[k], mac, MAC_LEN) == 0) {
+			memcpy(own[k], own[--t->count[id]], MAC_LEN);
+			return;
+		}
+}
+
 /* Backward-shift deletion (Knuth 6.4, algorithm R). */
 static void remove_at(struct mac_table *t, size_t hole)
 {
 	size_t j;
 
-	t->count[t->e[hole].id]--;
+	own_remove(t, t->e[hole].id, t->e[hole].mac);
 	for (j = (hole + 1) & (t->cap - 1); t->e[j].used; j = (j + 1) & (t->cap - 1)) {
 		if (stays(hole, home(t, t->e[j].mac), j))
 			continue;
@@ -64,15 +86,18 @@ static void remove_at(struct mac_table *t, size_t hole)
 	memset(&t->e[hole], 0, sizeof(t->e[hole]));
 }
 
-/* The client's least recently seen address goes to make room for a new one. */
+/* The client's least recently seen address goes to make room for a new one, if aged. */
 static void drop_oldest_of(struct mac_table *t, uint32_t id, double now)
 {
+	uint8_t(*own)[MAC_LEN] = own_of(t, id);
 	size_t oldest = t->cap;
 
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->e[i].used && t->e[i].id == id &&
-		    (oldest == t->cap || t->e[i].last_seen < t->e[oldest].last_seen))
+	for (unsigned k = 0; k < t->count[id]; k++) {
+		size_t i = find(t, own[k]);
+
+		if (oldest == t->cap || t->e[i].last_seen < t->e[oldest].last_seen)
 			oldest = i;
+	}
 	if (oldest < t->cap && now - t->e[oldest].last_seen >= t->age)
 		remove_at(t, oldest);
 }
@@ -101,7 +126,7 @@ bool mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN], uint32_t i
 	t->e[i].used = true;
 	t->e[i].id = id;
 	t->e[i].last_seen = now;
-	t->count[id]++;
+	memcpy(own_of(t, id)[t->count[id]++], mac, MAC_LEN);
 	return true;
 }
 
@@ -114,9 +139,8 @@ int32_t mac_table_lookup(const struct mac_table *t, const uint8_t mac[MAC_LEN], 
 
 void mac_table_forget(struct mac_table *t, uint32_t id)
 {
-	if (id >= MAC_TABLE_CLIENTS_MAX || !t->count[id])
+	if (id >= MAC_TABLE_CLIENTS_MAX)
 		return;
-	for (size_t i = 0; i < t->cap; i++)
-		while (t->e[i].used && t->e[i].id == id)
-			remove_at(t, i);
+	while (t->count[id])
+		remove_at(t, find(t, own_of(t, id)[0]));
 }

@@ -33,6 +33,9 @@ struct mac_table {
 	double age; /* seconds an address is remembered without frames */
 	unsigned per_client_max;
 	unsigned count[MAC_TABLE_CLIENTS_MAX];
+	/* Each client's addresses, per_client_max a client: making room for one of its
+	 * addresses, or forgetting them, looks at its own, never the whole table. */
+	uint8_t (*own)[MAC_LEN];
 	uint64_t refused; /* addresses not learned: the client had its share */
 };
 

@@ -196,13 +196,15 @@ enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip,
 enum filter_result filter_pass_frame(struct filter *f, uint32_t id, const uint8_t *frame,
 				     size_t len, enum policy_direction dir, double now)
 {
-	uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
+	uint16_t type = len >= FILTER_ETH_HEADER ? (uint16_t)(frame[12] << 8 | frame[13]) : 0;
 	bool ip = type == 0x0800 || type == 0x86dd;
 	struct packet_flow flow;
 	struct flow_key key;
 	enum policy_verdict v;
 	enum filter_result r;
 
+	if (len < FILTER_ETH_HEADER)
+		return FILTER_UNPARSED;
 	if (id >= FILTER_CLIENTS_MAX || is_off(f, id) || (!ip && !f->flow_hook))
 		return FILTER_PASS; /* rules are about IP: other frames pass unless on.flow says */
 	if (ip && !packet_parse(frame + FILTER_ETH_HEADER, len - FILTER_ETH_HEADER, &flow))

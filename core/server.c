@@ -386,8 +386,6 @@ static bool is_taken(const struct server *s, const struct session *sess,
 
 static bool ip_destination(const uint8_t *ip, size_t len, struct ip_addr *dst);
 static struct session *find_route(const struct server *s, const struct ip_addr *addr);
-static bool policy_passes(struct server *s, struct session *sess, const uint8_t *ip, size_t len,
-			  enum policy_direction dir);
 
 /*
  * client_to_client: a packet for another client's VPN address goes straight
@@ -403,7 +401,7 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
-	if (!policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT))
+	if (!server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		return true;
 	if (session_data_send(to, pkt, len) < 0) {
 		s->stats.dropped_no_route++;
@@ -414,22 +412,31 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	return true;
 }
 
+static enum filter_result judge_packet(struct server *s, uint32_t id, const uint8_t *p, size_t len,
+				       enum policy_direction dir, bool frame, size_t *answer)
+{
+	*answer = 0;
+	return frame ? filter_pass_frame(&s->filter, id, p, len, dir, ev_now(s->loop))
+		     : filter_pass(&s->filter, id, p, len, dir, ev_now(s->loop), answer);
+}
+
 /*
- * The policy on a packet of sess going dir. A rejected packet's answer goes
- * back where the packet came from: to the client (in), or to the device (out).
+ * The policy on a packet (or, in TAP mode, a frame) of sess going dir. A
+ * rejected packet's answer goes back where the packet came from: to the
+ * client (in), or to the device (out).
  */
-static bool policy_passes(struct server *s, struct session *sess, const uint8_t *ip, size_t len,
-			  enum policy_direction dir)
+bool server_policy_passes(struct server *s, struct session *sess, const uint8_t *p, size_t len,
+			  enum policy_direction dir, bool frame)
 {
 	uint32_t id = session_peer_id(sess);
 	size_t answer;
-	enum filter_result r = filter_pass(&s->filter, id, ip, len, dir, ev_now(s->loop), &answer);
+	enum filter_result r = judge_packet(s, id, p, len, dir, frame, &answer);
 
 	if (r == FILTER_ASK) {
 		/* A hook that answers at once decides this very packet. */
 		s->params.hooks.flow(s->params.hooks.ctx, sess, &s->filter.ask.key,
 				     &s->filter.ask.flow);
-		r = filter_pass(&s->filter, id, ip, len, dir, ev_now(s->loop), &answer);
+		r = judge_packet(s, id, p, len, dir, frame, &answer);
 	}
 	if (r == FILTER_PASS)
 		return true;
@@ -545,7 +552,7 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		s->stats.dropped_spoofed++;
 		return;
 	}
-	if (!policy_passes(s, sess, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN))
+	if (!server_policy_passes(s, sess, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN, false))
 		return;
 	if (s->params.client_to_client && forward_to_client(s, sess, buf, (size_t)n))
 		return;
@@ -766,7 +773,7 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 		s->stats.dropped_no_route++;
 		return;
 	}
-	if (!policy_passes(s, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT))
+	if (!server_policy_passes(s, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		return;
 	if (session_data_send(sess, pkt, len) < 0) {
 		s->stats.dropped_no_route++;

@@ -60,6 +60,9 @@ struct server {
 /* A datagram (or a TCP frame, with s->via set) from a peer. */
 void server_handle_datagram(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
 			    socklen_t from_len);
+/* The policy on a packet (frame: an Ethernet frame of TAP mode) of sess going dir. */
+bool server_policy_passes(struct server *s, struct session *sess, const uint8_t *p, size_t len,
+			  enum policy_direction dir, bool frame);
 /* Ends a session: hooks, indexes, subnets, policy and its TCP connection. */
 void server_end_session(struct server *s, struct session *sess, const char *reason);
 

@@ -33,48 +33,31 @@ void server_tap_free(struct server *s)
 	s->tap_copy = NULL;
 }
 
-/* The policy on a frame: its IP packet meets the rules, any frame may meet on.flow. */
-static bool tap_passes(struct server *s, struct session *sess, const uint8_t *frame, size_t len,
-		       enum policy_direction dir)
-{
-	uint32_t id = session_peer_id(sess);
-	enum filter_result r = filter_pass_frame(&s->filter, id, frame, len, dir, ev_now(s->loop));
-
-	if (r == FILTER_ASK) {
-		s->params.hooks.flow(s->params.hooks.ctx, sess, &s->filter.ask.key,
-				     &s->filter.ask.flow);
-		r = filter_pass_frame(&s->filter, id, frame, len, dir, ev_now(s->loop));
-	}
-	if (r == FILTER_PASS)
-		return true;
-	if (r == FILTER_PENDING || r == FILTER_ASK)
-		s->stats.dropped_pending++;
-	else if (r == FILTER_UNPARSED)
-		s->stats.dropped_unparsed++;
-	else
-		s->stats.dropped_policy++;
-	return false;
-}
-
-/* Seals a copy of the frame (len bytes at pkt + DATA_OVERHEAD) for client to. */
-static void send_copy(struct server *s, struct session *to, const uint8_t *pkt, size_t len)
+/*
+ * Seals the frame (len bytes at pkt + DATA_OVERHEAD) for client to: in place,
+ * or in a copy when the same frame goes to others too (a flood).
+ */
+static void send_frame(struct server *s, struct session *to, uint8_t *pkt, size_t len, bool copy)
 {
 	if (session_state(to) != SESSION_ACTIVE ||
-	    !tap_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT))
+	    !server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, true))
 		return;
-	memcpy(s->tap_copy + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
-	if (session_data_send(to, s->tap_copy, len) == 0) {
+	if (copy) {
+		memcpy(s->tap_copy + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
+		pkt = s->tap_copy;
+	}
+	if (session_data_send(to, pkt, len) == 0) {
 		s->stats.data_out++;
 		s->stats.data_bytes_out += len;
 	}
 }
 
 /* Every active client but the one it came from (NULL: from the device). */
-static void flood(struct server *s, const struct session *from, const uint8_t *pkt, size_t len)
+static void flood(struct server *s, const struct session *from, uint8_t *pkt, size_t len)
 {
 	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++)
 		if (s->sessions[id] && s->sessions[id] != from)
-			send_copy(s, s->sessions[id], pkt, len);
+			send_frame(s, s->sessions[id], pkt, len, true);
 }
 
 void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf, size_t len)
@@ -87,7 +70,7 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 		s->stats.dropped_malformed++;
 		return;
 	}
-	if (!tap_passes(s, sess, frame, len, POLICY_IN))
+	if (!server_policy_passes(s, sess, frame, len, POLICY_IN, true))
 		return;
 	(void)mac_table_learn(&s->macs, frame + 6, session_peer_id(sess), now);
 	if (mac_is_group(frame)) {
@@ -98,7 +81,7 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 	}
 	to = mac_table_lookup(&s->macs, frame, now);
 	if (to >= 0 && s->sessions[to] && s->sessions[to] != sess && s->params.client_to_client) {
-		send_copy(s, s->sessions[to], buf, len);
+		send_frame(s, s->sessions[to], buf, len, false);
 		return;
 	}
 	if (to >= 0 && s->sessions[to] == sess)
@@ -117,7 +100,7 @@ void server_tap_from_device(struct server *s, uint8_t *pkt, size_t len)
 	}
 	to = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, ev_now(s->loop));
 	if (to >= 0 && s->sessions[to])
-		send_copy(s, s->sessions[to], pkt, len);
+		send_frame(s, s->sessions[to], pkt, len, false);
 	else
 		flood(s, NULL, pkt, len); /* broadcast, multicast, or an address not learned */
 }

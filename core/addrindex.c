@@ -60,12 +60,6 @@ int32_t server_addr_index_get(const struct server_addr_index *ix, const struct i
 	return ix->slots[i].used ? (int32_t)ix->slots[i].id : -1;
 }
 
-/* True when home lies cyclically in (hole, j]: the entry at j must stay behind the hole. */
-static bool stays(size_t hole, size_t home, size_t j)
-{
-	return hole <= j ? hole < home && home <= j : hole < home || home <= j;
-}
-
 void server_addr_index_del(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id)
 {
 	size_t hole, j;
@@ -78,7 +72,7 @@ void server_addr_index_del(struct server_addr_index *ix, const struct ip_addr *a
 	/* Backward-shift deletion (Knuth 6.4, algorithm R): no tombstones pile up. */
 	for (j = (hole + 1) % SERVER_ADDR_SLOTS; ix->slots[j].used;
 	     j = (j + 1) % SERVER_ADDR_SLOTS) {
-		if (stays(hole, index_home(ix, &ix->slots[j].addr), j))
+		if (ip_hash_slot_stays(hole, index_home(ix, &ix->slots[j].addr), j))
 			continue;
 		ix->slots[hole] = ix->slots[j];
 		hole = j;

@@ -82,12 +82,6 @@ struct flow_entry *flow_table_lookup(struct flow_table *t, const struct flow_key
 	return e;
 }
 
-/* True when home h lies cyclically in (hole, j]: the entry at j must stay behind the hole. */
-static bool stays(size_t hole, size_t h, size_t j)
-{
-	return hole <= j ? hole < h && h <= j : hole < h || h <= j;
-}
-
 void flow_table_remove(struct flow_table *t, struct flow_entry *e)
 {
 	size_t hole = (size_t)(e - t->e), j;
@@ -95,7 +89,7 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e)
 	/* Backward-shift deletion (Knuth 6.4, algorithm R): no tombstones pile up. */
 	for (j = (hole + 1) & (t->cap - 1); t->e[j].state != FLOW_EMPTY;
 	     j = (j + 1) & (t->cap - 1)) {
-		if (stays(hole, home(t, &t->e[j].key), j))
+		if (ip_hash_slot_stays(hole, home(t, &t->e[j].key), j))
 			continue;
 		t->e[hole] = t->e[j];
 		hole = j;

@@ -149,3 +149,19 @@ uint64_t ip_hash_bytes(uint64_t seed, const uint8_t *p, size_t len)
 	}
 	return h ^ (h >> 32);
 }
+
+bool ip_packet_addr(const uint8_t *ip, size_t len, bool source, struct ip_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (len >= 20 && ip[0] >> 4 == 4) {
+		out->family = AF_INET;
+		memcpy(out->bytes, ip + (source ? 12 : 16), 4);
+		return true;
+	}
+	if (len >= 40 && ip[0] >> 4 == 6) {
+		out->family = AF_INET6;
+		memcpy(out->bytes, ip + (source ? 8 : 24), 16);
+		return true;
+	}
+	return false;
+}

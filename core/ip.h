@@ -56,6 +56,20 @@ bool ip_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b);
 /* A keyed FNV-1a hash of p, for hash tables whose keys a peer may choose. */
 uint64_t ip_hash_bytes(uint64_t seed, const uint8_t *p, size_t len);
 
+/*
+ * Backward-shift deletion in a linear-probing table (Knuth 6.4, algorithm R):
+ * true when an entry at slot j whose home slot is home must stay behind the
+ * hole (home lies cyclically in (hole, j]).
+ */
+static inline bool ip_hash_slot_stays(size_t hole, size_t home, size_t j)
+{
+	return hole <= j ? hole < home && home <= j : hole < home || home <= j;
+}
+
+/* The source (or destination) address of an IPv4 or IPv6 packet; false for anything else. */
+bool ip_packet_addr(const uint8_t *ip, size_t len, bool source, struct ip_addr *out)
+	__attribute__((warn_unused_result));
+
 /* True when a lies inside the network p (same family, first p->len bits equal). */
 bool ip_prefix_contains(const struct ip_prefix *p, const struct ip_addr *a);
 

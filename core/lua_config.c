@@ -221,17 +221,16 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 static int read_flow_settings(struct reader *r, int idx, struct config *cfg)
 {
 	const char *name;
+	bool ok;
 
 	cfg->flow_max = read_unsigned(r, idx, "policy.flows");
 	cfg->flow_idle = read_unsigned(r, idx, "policy.flow_idle");
 	cfg->flow_pending = read_unsigned(r, idx, "policy.pending");
 	push_field(r->L, idx, "policy.fallback");
 	name = lua_tostring(r->L, -1);
-	cfg->flow_fallback = !name || strcmp(name, "drop") == 0 ? POLICY_DROP
-			     : strcmp(name, "reject") == 0	? POLICY_REJECT
-								: POLICY_ACCEPT;
+	ok = policy_verdict_parse(name, &cfg->flow_fallback);
 	lua_pop(r->L, 1);
-	return cfg->flow_max && cfg->flow_idle && cfg->flow_pending ? 0 : -1;
+	return ok && cfg->flow_max && cfg->flow_idle && cfg->flow_pending ? 0 : -1;
 }
 
 /* The server's own fields: its network, routes, listen address and keepalive. */

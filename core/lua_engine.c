@@ -300,9 +300,7 @@ enum { FLOWS_SHOWN_MAX = 1000 };
 
 static void push_flow_entry(lua_State *L, const struct flow_entry *fe, double now)
 {
-	static const char *const protos[256] = {
-		[1] = "icmp", [6] = "tcp", [17] = "udp", [58] = "icmpv6"
-	};
+	const char *proto = packet_proto_name(fe->key.proto);
 	struct ip_addr a = { fe->key.family == 4 ? AF_INET : AF_INET6, { 0 } };
 	char text[IP_PREFIX_TEXT_MAX];
 
@@ -316,8 +314,8 @@ static void push_flow_entry(lua_State *L, const struct flow_entry *fe, double no
 		lua_setfield(L, -2, "ethertype");
 	}
 	if (fe->key.family) {
-		if (protos[fe->key.proto])
-			lua_pushstring(L, protos[fe->key.proto]);
+		if (proto)
+			lua_pushstring(L, proto);
 		else
 			lua_pushinteger(L, fe->key.proto);
 		lua_setfield(L, -2, "proto");

@@ -21,16 +21,6 @@ struct reading {
 	struct policy *out;
 };
 
-static bool verdict_of(const char *name, enum policy_verdict *v)
-{
-	for (int i = POLICY_ACCEPT; i <= POLICY_REJECT; i++)
-		if (name && strcmp(name, policy_verdict_name((enum policy_verdict)i)) == 0) {
-			*v = (enum policy_verdict)i;
-			return true;
-		}
-	return false;
-}
-
 static lua_Integer int_field(lua_State *L, int t, const char *name)
 {
 	lua_Integer v;
@@ -82,7 +72,7 @@ static bool prefixes_field(lua_State *L, int t, const char *name, struct reading
 static bool read_rule(lua_State *L, int t, struct reading *r, struct policy_rule *rule)
 {
 	lua_getfield(L, t, "verdict");
-	if (!verdict_of(lua_tostring(L, -1), &rule->verdict))
+	if (!policy_verdict_parse(lua_tostring(L, -1), &rule->verdict))
 		return false;
 	lua_pop(L, 1);
 	rule->directions = (uint8_t)int_field(L, t, "directions");
@@ -102,7 +92,7 @@ static int read_protected(lua_State *L)
 	size_t n;
 
 	lua_getfield(L, 1, "default");
-	if (!verdict_of(lua_tostring(L, -1), &r->dflt))
+	if (!policy_verdict_parse(lua_tostring(L, -1), &r->dflt))
 		return luaL_error(L, "policy: the default is not a verdict");
 	lua_getfield(L, 1, "rules");
 	n = (size_t)lua_rawlen(L, -1);

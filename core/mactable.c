@@ -48,12 +48,6 @@ static size_t find(const struct mac_table *t, const uint8_t mac[MAC_LEN])
 	return i;
 }
 
-/* True when home h lies cyclically in (hole, j]: the entry at j must stay behind the hole. */
-static bool stays(size_t hole, size_t h, size_t j)
-{
-	return hole <= j ? hole < h && h <= j : hole < h || h <= j;
-}
-
 /* Client id's own list of addresses. */
 static uint8_t (*own_of(struct mac_table *t, uint32_t id))[MAC_LEN]
 {
@@ -78,7 +72,7 @@ static void remove_at(struct mac_table *t, size_t hole)
 
 	own_remove(t, t->e[hole].id, t->e[hole].mac);
 	for (j = (hole + 1) & (t->cap - 1); t->e[j].used; j = (j + 1) & (t->cap - 1)) {
-		if (stays(hole, home(t, t->e[j].mac), j))
+		if (ip_hash_slot_stays(hole, home(t, t->e[j].mac), j))
 			continue;
 		t->e[hole] = t->e[j];
 		hole = j;

@@ -41,6 +41,22 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, (uint16_t)v);
 }
 
+const char *packet_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case PACKET_PROTO_TCP:
+		return "tcp";
+	case PACKET_PROTO_UDP:
+		return "udp";
+	case PACKET_PROTO_ICMP:
+		return "icmp";
+	case PACKET_PROTO_ICMPV6:
+		return "icmpv6";
+	default:
+		return NULL;
+	}
+}
+
 uint16_t packet_checksum(const uint8_t *data, size_t len, uint32_t sum)
 {
 	for (; len > 1; data += 2, len -= 2)

@@ -46,6 +46,9 @@ bool packet_parse(const uint8_t *ip, size_t len, struct packet_flow *f)
 size_t packet_reject(const uint8_t *ip, size_t len, const struct packet_flow *f,
 		     const struct ip_addr *from, uint8_t *out);
 
+/* "tcp", "udp", "icmp" or "icmpv6", or NULL for another protocol number. */
+const char *packet_proto_name(uint8_t proto);
+
 /* The Internet checksum (RFC 1071) of data, folded, starting from sum. */
 uint16_t packet_checksum(const uint8_t *data, size_t len, uint32_t sum);
 

@@ -154,3 +154,13 @@ const char *policy_verdict_name(enum policy_verdict v)
 
 	return (size_t)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
+
+bool policy_verdict_parse(const char *name, enum policy_verdict *v)
+{
+	for (int i = POLICY_ACCEPT; i <= POLICY_REJECT; i++)
+		if (name && strcmp(name, policy_verdict_name((enum policy_verdict)i)) == 0) {
+			*v = (enum policy_verdict)i;
+			return true;
+		}
+	return false;
+}

@@ -87,5 +87,8 @@ const struct ip_prefix *policy_prefixes(const struct policy *p);
 const struct policy_counter *policy_counter(const struct policy *p, size_t i);
 enum policy_verdict policy_default(const struct policy *p);
 const char *policy_verdict_name(enum policy_verdict v);
+/* "accept", "drop" or "reject" into *v; false for anything else (NULL too). */
+bool policy_verdict_parse(const char *name, enum policy_verdict *v)
+	__attribute__((warn_unused_result));
 
 #endif

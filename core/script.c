@@ -403,9 +403,7 @@ static void set_mac(lua_State *L, const char *name, const uint8_t *mac)
  */
 static void push_flow(lua_State *L, const struct flow_key *key, const struct packet_flow *f)
 {
-	static const char *const protos[256] = {
-		[1] = "icmp", [6] = "tcp", [17] = "udp", [58] = "icmpv6"
-	};
+	const char *proto = packet_proto_name(f->proto);
 	char text[IP_PREFIX_TEXT_MAX];
 
 	lua_createtable(L, 0, 11);
@@ -417,8 +415,8 @@ static void push_flow(lua_State *L, const struct flow_key *key, const struct pac
 	}
 	if (!key->family)
 		return; /* not IP */
-	if (protos[f->proto])
-		set_str(L, "proto", protos[f->proto]);
+	if (proto)
+		set_str(L, "proto", proto);
 	else
 		set_int(L, "proto", f->proto);
 	set_str(L, "src", ip_addr_format(&f->src, text, sizeof(text)));
@@ -447,16 +445,6 @@ static void unlink_question(struct script *s, struct flow_question *q)
 		q->next->prev = q->prev;
 }
 
-static bool verdict_named(const char *name, enum policy_verdict *v)
-{
-	for (int i = POLICY_ACCEPT; i <= POLICY_REJECT; i++)
-		if (name && strcmp(name, policy_verdict_name((enum policy_verdict)i)) == 0) {
-			*v = (enum policy_verdict)i;
-			return true;
-		}
-	return false;
-}
-
 /* decide()'s results (verdict, lifetime) were checked in Lua; anything else fails. */
 static void flow_answered(void *ctx, lua_State *co, int nres, const char *error)
 {
@@ -469,7 +457,7 @@ static void flow_answered(void *ctx, lua_State *co, int nres, const char *error)
 	if (!error && nres >= 1) {
 		int base = lua_gettop(co) - nres;
 
-		ok = verdict_named(lua_tostring(co, base + 1), &v);
+		ok = policy_verdict_parse(lua_tostring(co, base + 1), &v);
 		if (nres >= 2 && lua_isnumber(co, base + 2))
 			lifetime = lua_tonumber(co, base + 2);
 	}

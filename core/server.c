@@ -384,7 +384,6 @@ static bool is_taken(const struct server *s, const struct session *sess,
 	return owner && owner != sess;
 }
 
-static bool ip_destination(const uint8_t *ip, size_t len, struct ip_addr *dst);
 static struct session *find_route(const struct server *s, const struct ip_addr *addr);
 
 /*
@@ -398,7 +397,7 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	struct ip_addr dst;
 	struct session *to;
 
-	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) || !(to = find_route(s, &dst)) ||
+	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
 	if (!server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
@@ -498,19 +497,10 @@ void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t group
 static bool from_own_subnet(const struct server *s, const struct session *sess, const uint8_t *ip,
 			    size_t len)
 {
-	struct ip_addr src = { 0 };
+	struct ip_addr src;
 
-	if (!s->subnets.n)
+	if (!s->subnets.n || !ip_packet_addr(ip, len, true, &src))
 		return false;
-	if (len >= 20 && ip[0] >> 4 == 4) {
-		src.family = AF_INET;
-		memcpy(src.bytes, ip + 12, 4);
-	} else if (len >= 40 && ip[0] >> 4 == 6) {
-		src.family = AF_INET6;
-		memcpy(src.bytes, ip + 8, 16);
-	} else {
-		return false;
-	}
 	return route_table_lookup(&s->subnets, &src) == (int32_t)session_peer_id(sess);
 }
 
@@ -744,22 +734,6 @@ static struct session *find_route(const struct server *s, const struct ip_addr *
 }
 
 /* The destination of an IP packet; false for anything else. */
-static bool ip_destination(const uint8_t *ip, size_t len, struct ip_addr *dst)
-{
-	memset(dst, 0, sizeof(*dst));
-	if (len >= 20 && ip[0] >> 4 == 4) {
-		dst->family = AF_INET;
-		memcpy(dst->bytes, ip + 16, 4);
-		return true;
-	}
-	if (len >= 40 && ip[0] >> 4 == 6) {
-		dst->family = AF_INET6;
-		memcpy(dst->bytes, ip + 24, 16);
-		return true;
-	}
-	return false;
-}
-
 void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 {
 	struct ip_addr dst;
@@ -769,7 +743,8 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 		server_tap_from_device(s, pkt, len);
 		return;
 	}
-	if (!ip_destination(pkt + DATA_OVERHEAD, len, &dst) || !(sess = find_route(s, &dst))) {
+	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) ||
+	    !(sess = find_route(s, &dst))) {
 		s->stats.dropped_no_route++;
 		return;
 	}

@@ -96,8 +96,32 @@ static void test_equal(void)
 	CHECK(ip_addr_equal(&a.addr, &c.addr), "same address");
 }
 
+static void test_packet_addr(void)
+{
+	uint8_t v4[20] = { 0x45, [12] = 10, 8, 0, 2, 192, 0, 2, 1 };
+	uint8_t v6[40] = { 0x60, [8] = 0xfd, [23] = 2, [24] = 0x20, 0x01, [39] = 1 };
+	struct ip_addr a;
+	char text[IP_PREFIX_TEXT_MAX];
+
+	CHECK(ip_packet_addr(v4, sizeof(v4), true, &a) &&
+		      strcmp(ip_addr_format(&a, text, sizeof(text)), "10.8.0.2") == 0,
+	      "IPv4 source: %s", text);
+	CHECK(ip_packet_addr(v4, sizeof(v4), false, &a) &&
+		      strcmp(ip_addr_format(&a, text, sizeof(text)), "192.0.2.1") == 0,
+	      "IPv4 destination: %s", text);
+	CHECK(ip_packet_addr(v6, sizeof(v6), true, &a) &&
+		      strcmp(ip_addr_format(&a, text, sizeof(text)), "fd00::2") == 0,
+	      "IPv6 source: %s", text);
+	CHECK(ip_packet_addr(v6, sizeof(v6), false, &a) &&
+		      strcmp(ip_addr_format(&a, text, sizeof(text)), "2001::1") == 0,
+	      "IPv6 destination: %s", text);
+	CHECK(!ip_packet_addr(v4, 19, true, &a) && !ip_packet_addr(v6, 39, false, &a),
+	      "truncated headers");
+}
+
 int main(void)
 {
+	test_packet_addr();
 	test_prefix_parse();
 	test_prefix_host();
 	test_equal();

@@ -247,10 +247,18 @@ static void test_malformed(void)
 	}
 }
 
+static void test_names(void)
+{
+	CHECK(strcmp(packet_proto_name(6), "tcp") == 0 &&
+		      strcmp(packet_proto_name(58), "icmpv6") == 0 && packet_proto_name(47) == NULL,
+	      "protocol names");
+}
+
 int main(void)
 {
 	test_tcp_resets();
 	test_icmp_answers();
 	test_malformed();
+	test_names();
 	return unit_report("test_packet");
 }

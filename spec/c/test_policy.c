@@ -131,5 +131,13 @@ int main(void)
 	}
 	policy_put(p);
 	CHECK(strcmp(policy_verdict_name(POLICY_REJECT), "reject") == 0, "names");
+	{
+		enum policy_verdict v = POLICY_ACCEPT;
+
+		CHECK(policy_verdict_parse("drop", &v) && v == POLICY_DROP, "parse drop");
+		CHECK(!policy_verdict_parse("allow", &v) && !policy_verdict_parse(NULL, &v) &&
+			      v == POLICY_DROP,
+		      "not a verdict: unchanged");
+	}
 	return unit_report("test_policy");
 }

@@ -38,11 +38,16 @@ function M.new(opts)
 		error(string.format('auth_script.new: method must be "via-env" or "via-file", got %q',
 			tostring(method)), 2)
 	end
+	local timeout = opts.timeout or 10
+	if type(timeout) ~= "number" or timeout <= 0 or timeout > 86400 then
+		error(string.format("auth_script.new: timeout must be from 0 to 86400 seconds, got %s",
+			tostring(timeout)), 2)
+	end
 	local command = table.move(opts.command, 1, #opts.command, 1, {})
 	-- "scripts/verify.sh" is relative to the configuration's directory; "verify" is on PATH.
 	if command[1]:find("/") then command[1] = config.resolve(command[1]) end
 	local self = setmetatable({ command = command, method = method,
-		timeout = opts.timeout or 10, name = command[1] }, provider_mt)
+		timeout = timeout, name = command[1] }, provider_mt)
 	return auth.provider("auth_script", self)
 end
 

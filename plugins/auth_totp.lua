@@ -88,6 +88,16 @@ function M.new(opts)
 		error(string.format('auth_totp.new: algorithm must be "SHA1", "SHA256" or "SHA512", got %q',
 			tostring(algorithm)), 2)
 	end
+	local function integer(name, default, min, max)
+		local v = opts[name] == nil and default or opts[name]
+		if math.type(v) ~= "integer" or v < min or v > max then
+			error(string.format("auth_totp.new: %s must be an integer from %d to %d, got %s", name,
+				min, max, tostring(v)), 3)
+		end
+	end
+	integer("digits", 6, 6, 9)
+	integer("period", 30, 1, 3600)
+	integer("window", 1, 0, 10)
 	local self = setmetatable({ digits = opts.digits or 6, period = opts.period or 30,
 		window = opts.window or 1, algorithm = algorithm, first = opts.first,
 		now = opts.now or os.time, last_step = {} }, provider_mt)

@@ -81,6 +81,8 @@ function office.on.auth(client, username, password) return verify:check(client, 
 		local auth_script = require "auth_script"
 		local _, err = pcall(auth_script.new, { command = "verify.sh" })
 		assert.matches('auth_script.new: expected { command = { "/path/to/script", "arg", ... } }', err, 1, true)
+		_, err = pcall(auth_script.new, { command = { "v" }, timeout = -1 })
+		assert.matches("auth_script.new: timeout must be from 0 to 86400 seconds, got -1", err, 1, true)
 		_, err = pcall(auth_script.new, { command = { "v" }, method = "via-pipe" })
 		assert.matches('auth_script.new: method must be "via-env" or "via-file", got "via-pipe"', err, 1, true)
 	end)

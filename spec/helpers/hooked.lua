@@ -4,7 +4,8 @@
 --
 --   [ mvt-srv: moonvpn, tun 10.77.0.1/24 ] --veth 10.88.N.1 / 10.88.N.2-- [ mvt-cliN: openvpn ]
 --
--- Each spec makes one with new() and ends it with :stop() in after_each.
+-- A describe block gets one with each() (or new(), ended with :stop()).
+local busted = require "busted"
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
 local openvpn = require "spec.helpers.openvpn"
@@ -15,6 +16,18 @@ setup_mt.__index = setup_mt
 
 function M.new()
 	return setmetatable({ clients = {} }, setup_mt)
+end
+
+--- In a describe block: the setup its tests share, stopped after each test
+-- (which leaves it fresh for the next); nil, and the block pending, without root.
+function M.each()
+	if not netns.is_root() then
+		busted.pending("needs root for network namespaces")
+		return nil
+	end
+	local t = M.new()
+	busted.after_each(function() t:stop() end)
+	return t
 end
 
 --- Starts the server: `hooks` is Lua appended to the configuration, where the

@@ -6,13 +6,8 @@ local hooked = require "spec.helpers.hooked"
 local netns = require "spec.helpers.netns"
 
 describe("#netns policy", function()
-	if not netns.is_root() then
-		pending("needs root for network namespaces")
-		return
-	end
-	local t
-	before_each(function() t = hooked.new() end)
-	after_each(function() t:stop() end)
+	local t = hooked.each()
+	if not t then return end
 
 	-- A TCP listener on the server's side of the tunnel, answering every connection.
 	local function listen(port)

@@ -3,16 +3,10 @@
 -- whose device is a tap, switched by learned Ethernet addresses (topology
 -- in spec/helpers/hooked.lua). #netns: needs root.
 local hooked = require "spec.helpers.hooked"
-local netns = require "spec.helpers.netns"
 
 describe("#netns TAP mode", function()
-	if not netns.is_root() then
-		pending("needs root for network namespaces")
-		return
-	end
-	local t
-	before_each(function() t = hooked.new() end)
-	after_each(function() t:stop() end)
+	local t = hooked.each()
+	if not t then return end
 
 	local function vpn_address(i)
 		local _, out = t.clients[i]:sh("ip -4 -o addr show dev tap0")

@@ -5,13 +5,8 @@ local hooked = require "spec.helpers.hooked"
 local netns = require "spec.helpers.netns"
 
 describe("#netns TCP transport", function()
-	if not netns.is_root() then
-		pending("needs root for network namespaces")
-		return
-	end
-	local t
-	before_each(function() t = hooked.new() end)
-	after_each(function() t:stop() end)
+	local t = hooked.each()
+	if not t then return end
 
 	local BOTH = '  listen = { "udp://0.0.0.0:1194", "tcp://0.0.0.0:443" },\n  client_to_client = true,\n'
 

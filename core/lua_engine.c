@@ -178,6 +178,20 @@ static void set_counters(lua_State *L, const struct server_stats *st,
 			    *(const uint64_t *)((const char *)st + fields[i].offset));
 }
 
+/* stats().flows: the flow table and on.flow's questions. */
+static void push_flow_stats(lua_State *L, const struct flow_table *t, const struct filter_stats *fs)
+{
+	lua_createtable(L, 0, 7);
+	set_counter(L, "cached", t->n);
+	set_counter(L, "inserted", t->stats.inserted);
+	set_counter(L, "evicted", t->stats.evicted);
+	set_counter(L, "expired", t->stats.expired);
+	set_counter(L, "full", t->stats.full);
+	set_counter(L, "asked", fs->asked);
+	set_counter(L, "overflow", fs->overflow);
+	lua_setfield(L, -2, "flows");
+}
+
 /* stats() -> { packets_in, bytes_in, ..., dropped = { unwrap, malformed, ... } } */
 static int l_engine_stats(lua_State *L)
 {
@@ -188,6 +202,8 @@ static int l_engine_stats(lua_State *L)
 	set_counters(L, st, totals, sizeof(totals) / sizeof(totals[0]));
 	set_counters(L, st, drops, sizeof(drops) / sizeof(drops[0]));
 	lua_setfield(L, -2, "dropped");
+	if (e->server)
+		push_flow_stats(L, server_flows(e->server), server_filter_stats(e->server));
 	return 1;
 }
 

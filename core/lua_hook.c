@@ -136,11 +136,6 @@ struct hook_runtime *hook_runtime_of(lua_State *L)
 	return rt;
 }
 
-struct ev_loop *hook_runtime_loop(const struct hook_runtime *rt)
-{
-	return rt->loop;
-}
-
 struct child_set *hook_runtime_children(struct hook_runtime *rt)
 {
 	return rt->children;
@@ -151,11 +146,6 @@ struct worker *hook_runtime_worker(struct hook_runtime *rt)
 	if (!rt->worker)
 		rt->worker = worker_new(rt->loop);
 	return rt->worker;
-}
-
-const struct log *hook_runtime_log(const struct hook_runtime *rt)
-{
-	return rt->log;
 }
 
 /* --- calls ---------------------------------------------------------------------- */

@@ -86,9 +86,7 @@ void hook_generation_abandon(struct hook_runtime *rt, unsigned generation);
 
 /* The runtime of L's VM. May raise when there is none. */
 struct hook_runtime *hook_runtime_of(lua_State *L);
-struct ev_loop *hook_runtime_loop(const struct hook_runtime *rt);
 struct child_set *hook_runtime_children(struct hook_runtime *rt);
-const struct log *hook_runtime_log(const struct hook_runtime *rt);
 /* The worker threads (started on first use); NULL when they cannot start. */
 struct worker *hook_runtime_worker(struct hook_runtime *rt);
 

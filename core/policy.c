@@ -129,11 +129,6 @@ const struct policy_rule *policy_rule(const struct policy *p, size_t i)
 	return &p->rules[i];
 }
 
-const struct ip_prefix *policy_prefixes(const struct policy *p)
-{
-	return p->prefixes;
-}
-
 const struct policy_counter *policy_counter(const struct policy *p, size_t i)
 {
 	return &p->counters[i];

@@ -83,7 +83,6 @@ void policy_count(struct policy *p, size_t i, size_t len);
 
 size_t policy_rule_count(const struct policy *p);
 const struct policy_rule *policy_rule(const struct policy *p, size_t i);
-const struct ip_prefix *policy_prefixes(const struct policy *p);
 const struct policy_counter *policy_counter(const struct policy *p, size_t i);
 enum policy_verdict policy_default(const struct policy *p);
 const char *policy_verdict_name(enum policy_verdict v);

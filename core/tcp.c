@@ -409,8 +409,3 @@ int32_t tcp_conn_tag(const struct tcp_conn *c)
 {
 	return c->tag;
 }
-
-size_t tcp_server_connections(const struct tcp_server *t)
-{
-	return t->n;
-}

@@ -67,6 +67,4 @@ const struct sockaddr *tcp_conn_peer(const struct tcp_conn *c, socklen_t *len);
 void tcp_conn_set_tag(struct tcp_conn *c, int32_t tag);
 int32_t tcp_conn_tag(const struct tcp_conn *c);
 
-size_t tcp_server_connections(const struct tcp_server *t);
-
 #endif

@@ -140,14 +140,18 @@ function office.on.flow(flow) return "accept" end
 		end
 		local before = rss()
 		local ping = t.clients[2]:spawn({ "ping", "-n", "-i", "0.05", "-c", "80", "10.77.0.1" })
-		local ok, out = t.clients[1]:sh("build/tools/flood 10.77.0.1 100000")
+		local ok, out = t.clients[1]:sh("build/tools/flood 10.77.0.1 100000 25000")
 		assert(ok, out)
 		assert.are.equal(0, ping:wait(20))
 		local after = rss()
 		local max = tonumber(ping:output():match("rtt min/avg/max/mdev = [%d.]+/[%d.]+/([%d.]+)"))
 		local received = tonumber(ping:output():match("(%d+) received"))
-		print(string.format("\n  [100,000 new flows (%s): moonvpn RSS %d -> %d KiB; another client's ping: %d/80, max RTT %.2f ms]",
-			out:gsub("%s+$", ""), before, after, received, max))
+		local flows = t:console("return stats().flows")
+		local arrived = tonumber(flows:match("inserted = (%d+)"))
+		print(string.format("\n  [100,000 new flows sent (%s), %d reached the server (table: 16,384 flows): "
+			.. "moonvpn RSS %d -> %d KiB; another client's ping: %d/80, max RTT %.2f ms]",
+			out:gsub("%s+$", ""), arrived, before, after, received, max))
+		assert.is_true(arrived > 50000, "the flood reached the server: " .. flows)
 		-- Under ASan freed memory waits in its quarantine, so RSS says nothing there
 		-- (as in server_spec); the release build's run checks it.
 		if (os.getenv("SANITIZE") or "") == "" then
@@ -156,5 +160,7 @@ function office.on.flow(flow) return "accept" end
 		assert.is_true(received >= 70, "the other client's pings get through: " .. received)
 		local stats = t:console("return stats().dropped")
 		assert.matches("pending = %d", stats)
+		assert.matches("evicted = [1-9]", flows, nil, false, "a full table makes room: " .. flows)
+		assert.matches("asked = [1-9]", flows)
 	end)
 end)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "device.h"
 #include "ip.h"
@@ -58,6 +59,11 @@ struct config {
 	unsigned keepalive_interval, keepalive_timeout; /* seconds, as pushed */
 	unsigned reneg_seconds;				/* 0: never by time */
 	uint64_t reneg_bytes;				/* 0: never by volume */
+	/* server: the account to drop to once everything is open (NULL: stay root);
+	 * the ids were resolved when the configuration was validated. */
+	char *user, *group; /* group NULL: the user's primary group */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* An empty config owned by the caller; NULL when out of memory. */

@@ -462,6 +462,12 @@ int engine_start(struct engine *e)
 	if (apply_policy(e) < 0)
 		return -ENOMEM; /* no policy is not "accept everything" */
 	watch_device(e);
+	/* Last: everything that needs root is open, and no hook has run yet. */
+	rc = privdrop_apply(&e->priv, cfg, &e->log, err, sizeof(err));
+	if (rc < 0) {
+		log_error(&e->log, "engine", "%s", err);
+		return rc;
+	}
 	e->started_at = ev_now(e->loop);
 	log_info(&e->log, "engine", "moonvpn %s started with %s (pid %ld)", MOONVPN_VERSION,
 		 e->config_path, (long)getpid());
@@ -604,8 +610,17 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	struct credentials fresh;
 	int rc = script_load_config(e->script, e->config_path, &cfg, err, errlen);
 
-	if (rc < 0)
+	if (rc < 0) {
+		/* An unreadable file after the drop: say so, and how to fix it. */
+		(void)!privdrop_check_readable(&e->priv, "the configuration file", e->config_path,
+					       err, errlen);
 		return rc;
+	}
+	rc = privdrop_check_reload(&e->priv, e->cfg, cfg,
+				   !e->device || device_needs_recreate(e->device, &cfg->device),
+				   err, errlen);
+	if (rc < 0)
+		goto fail;
 	rc = credentials_load(&fresh, e->crypto, cfg, err, errlen);
 	if (rc < 0)
 		goto fail;

@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "device.h"
 #include "log.h"
+#include "privdrop.h"
 #include "pushdev.h"
 #include "server.h"
 
@@ -53,7 +54,8 @@ struct engine {
 	char *config_path;
 	bool log_level_set;
 	enum log_level cli_log_level;
-	int exit_signal; /* the signal that stopped the loop, 0 if none */
+	int exit_signal;      /* the signal that stopped the loop, 0 if none */
+	struct privdrop priv; /* root dropped after start (config `user`) */
 };
 
 /* A new engine with its loop and VM; nothing opened yet. NULL with err set on failure. */
@@ -62,7 +64,8 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 
 /*
  * Loads the configuration and its credentials (certificates, keys), then
- * opens the device, the console and the server socket. Logs why on failure.
+ * opens the device, the console and the server socket, and last drops root
+ * when the configuration names a user. Logs why on failure.
  */
 int engine_start(struct engine *e) __attribute__((warn_unused_result));
 

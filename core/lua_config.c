@@ -233,6 +233,27 @@ static int read_flow_settings(struct reader *r, int idx, struct config *cfg)
 	return ok && cfg->flow_max && cfg->flow_idle && cfg->flow_pending ? 0 : -1;
 }
 
+/* user and group, resolved to ids by moonvpn.config; no user: the engine stays root. */
+static int read_identity(struct reader *r, int idx, struct config *cfg)
+{
+	lua_Integer uid, gid;
+	int rc;
+
+	if ((rc = read_string(r, idx, "user", &cfg->user, true)) ||
+	    (rc = read_string(r, idx, "group", &cfg->group, true)) || !cfg->user)
+		return rc;
+	push_field(r->L, idx, "uid");
+	push_field(r->L, idx, "gid");
+	uid = lua_tointeger(r->L, -2);
+	gid = lua_tointeger(r->L, -1);
+	lua_pop(r->L, 2);
+	if (uid <= 0 || uid >= (lua_Integer)UINT32_MAX || gid < 0 || gid >= (lua_Integer)UINT32_MAX)
+		return bad(r, "uid or gid");
+	cfg->uid = (uid_t)uid;
+	cfg->gid = (gid_t)gid;
+	return 0;
+}
+
 /* The server's own fields: its network, routes, listen address and keepalive. */
 static int read_server(struct reader *r, int idx, struct config *cfg)
 {
@@ -243,7 +264,7 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_string(r, idx, "network6", &net6, true)) ||
 	    (rc = read_routes(r, idx, cfg)) ||
 	    (rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
-	    (rc = read_keepalive(r, idx, cfg)))
+	    (rc = read_keepalive(r, idx, cfg)) || (rc = read_identity(r, idx, cfg)))
 		goto out;
 	push_field(r->L, idx, "client_to_client");
 	cfg->client_to_client = lua_toboolean(r->L, -1);

@@ -6,8 +6,10 @@
  * build/lua/moonvpn/core.so for busted.
  */
 #include <errno.h>
+#include <grp.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -232,6 +234,31 @@ static int l_core_file_stamp(lua_State *L)
 	return 1;
 }
 
+/* user(name) -> uid, gid (its primary group) | nil: an account in the system's user database */
+static int l_core_user(lua_State *L)
+{
+	const char *name = check_text(L, 1);
+	struct passwd *pw;
+
+	if (!name || !(pw = getpwnam(name)))
+		return 0;
+	lua_pushinteger(L, (lua_Integer)pw->pw_uid);
+	lua_pushinteger(L, (lua_Integer)pw->pw_gid);
+	return 2;
+}
+
+/* group(name) -> gid | nil */
+static int l_core_group(lua_State *L)
+{
+	const char *name = check_text(L, 1);
+	struct group *gr;
+
+	if (!name || !(gr = getgrnam(name)))
+		return 0;
+	lua_pushinteger(L, (lua_Integer)gr->gr_gid);
+	return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
 	{ "hmac", l_core_hmac },
 	{ "equal", l_core_equal },
@@ -240,6 +267,8 @@ static const luaL_Reg core_funcs[] = {
 	{ "parse_ip", l_core_parse_ip },
 	{ "parse_prefix", l_core_parse_prefix },
 	{ "prefix_host", l_core_prefix_host },
+	{ "user", l_core_user },
+	{ "group", l_core_group },
 	{ NULL, NULL },
 };
 

@@ -52,7 +52,7 @@ local cases = {
 	{ "an unknown nested key", HEAD .. NET .. TLS .. '  device = { tpye = "tap" },\n}\n',
 		'FILE:5: server.device.tpye: unknown key (did you mean "type"?)' },
 	{ "an unknown key with no close match", HEAD .. NET .. TLS .. "  colour = 1,\n}\n",
-		"FILE:5: server.colour: unknown key (known keys: auth, ciphers, client_to_client, console, device, hooks, keepalive, listen, log_level, network, network6, policy, push, renegotiate, routes, tls)" },
+		"FILE:5: server.colour: unknown key (known keys: auth, ciphers, client_to_client, console, device, group, hooks, keepalive, listen, log_level, network, network6, policy, push, renegotiate, routes, tls, user)" },
 	{ "a misspelt hook", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\nfunction s.on.auht() end\n",
 		'FILE:6: server.on.auht: no such hook (did you mean "auth"?) (the hooks are auth, connect, disconnect, flow)' },
 	{ "a hook that is not a function", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\ns.on.auth = true\n",
@@ -112,6 +112,16 @@ local cases = {
 		'FILE:5: server.log_level: expected one of "error", "warn", "info", "debug", "trace", got "verbose"' },
 	{ "a too long console path", HEAD .. NET .. TLS .. '  console = "/' .. string.rep("x", 120) .. '",\n}\n',
 		'FILE:5: server.console: "/' .. string.rep("x", 120) .. '" is too long for a UNIX socket path (at most 107 bytes)' },
+	{ "a user that does not exist", HEAD .. NET .. TLS .. '  user = "nobody2",\n}\n',
+		'FILE:5: server.user: "nobody2": no such user; create it (useradd --system --no-create-home nobody2) or name an existing one' },
+	{ "a group that does not exist", HEAD .. NET .. TLS .. '  user = "nobody",\n  group = "nogroup2",\n}\n',
+		'FILE:6: server.group: "nogroup2": no such group; create it (groupadd --system nogroup2) or name an existing one' },
+	{ "root as the user", HEAD .. NET .. TLS .. '  user = "root",\n}\n',
+		'FILE:5: server.user: "root" is uid 0: moonvpn would keep root; name an unprivileged user, or leave user out to run as root' },
+	{ "a group without a user", HEAD .. NET .. TLS .. '  group = "nogroup",\n}\n',
+		'FILE:5: server.group: needs user too: moonvpn drops to a user and its group (add user = "...", or leave group out)' },
+	{ "a user name that is not one", HEAD .. NET .. TLS .. '  user = "no body",\n}\n',
+		'FILE:5: server.user: "no body" is not a user name' },
 	{ "a tail call to vpn.server", 'local vpn = require "moonvpn"\nreturn vpn.server {\n' .. TLS .. '  network = "10.8.0.0/33",\n}\n',
 		'FILE:4: server.network: "10.8.0.0/33" is not a CIDR prefix' },
 	{ "a huge number", HEAD .. NET .. TLS .. "  device = { mtu = 1e20 },\n}\n",
@@ -184,6 +194,13 @@ describe("moonvpn --check", function()
 		assert.are.equal(0, status)
 		assert.are.equal(path .. ": configuration is valid\n", out)
 		assert.are.equal("", err)
+	end)
+
+	it("accepts a user and group that exist", function()
+		local path = mv.write_config(mv.server_config('  user = "nobody",\n  group = "nogroup",'))
+		local status, out, err = mv.run("--check " .. netns.quote(path))
+		assert.are.equal(0, status, err)
+		assert.are.equal(path .. ": configuration is valid\n", out)
 	end)
 
 	it("opens nothing: a config naming a taken device and console still checks", function()

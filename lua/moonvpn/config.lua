@@ -141,8 +141,39 @@ local function at(path, ...)
 	return p
 end
 
+-- `user` and `group` name accounts that exist now: the engine drops to them
+-- after start, and a typo must not be found only then. Normalized with their
+-- ids: cfg.uid, and cfg.gid (group's, or the user's primary group).
+local function resolve_identity(cfg, p)
+	if cfg.group and not cfg.user then
+		return S.fail(at(p, "group"), "needs user too: moonvpn drops to a user and its group "
+			.. "(add user = \"...\", or leave group out)")
+	end
+	if not cfg.user then return true end
+	local uid, gid = core.user(cfg.user)
+	if not uid then
+		return S.fail(at(p, "user"), "%s: no such user; create it (useradd --system "
+			.. "--no-create-home %s) or name an existing one", S.show(cfg.user), cfg.user)
+	end
+	if uid == 0 then
+		return S.fail(at(p, "user"), "%s is uid 0: moonvpn would keep root; name an "
+			.. "unprivileged user, or leave user out to run as root", S.show(cfg.user))
+	end
+	if cfg.group then
+		gid = core.group(cfg.group)
+		if not gid then
+			return S.fail(at(p, "group"), "%s: no such group; create it (groupadd --system %s) "
+				.. "or name an existing one", S.show(cfg.group), cfg.group)
+		end
+	end
+	cfg.uid, cfg.gid = uid, gid
+	return true
+end
+
 -- Rules across fields, checked after each field is valid on its own.
 local function check_server(cfg, p)
+	local ok, err = resolve_identity(cfg, p)
+	if not ok then return nil, err end
 	local has_ipv6 = cfg.network6 ~= nil
 	for i, route in ipairs(cfg.routes) do
 		has_ipv6 = has_ipv6 or core.parse_prefix(route).family == 6
@@ -178,6 +209,9 @@ M.server_schema = S.record({
 	policy = { policy.schema, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
+	-- Dropped to once the device, sockets, keys and console are open (README, "Privileges").
+	user = { S.string { what = "a user name", pattern = "^[%w_.][%w_.%-]*%$?$", max_len = 32 } },
+	group = { S.string { what = "a group name", pattern = "^[%w_.][%w_.%-]*%$?$", max_len = 32 } },
 }, { what = "a table { listen = ..., network = ..., tls = { ... } }", check = check_server })
 
 -- One remote or a list of them: "udp://10.0.0.1:1194" or { "udp://...", "udp://..." }.

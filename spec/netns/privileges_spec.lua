@@ -221,6 +221,25 @@ end
 		assert.matches('"udp://0.0.0.0:1194"', t:console("return config().listen"), 1, true)
 	end)
 
+	it("warns when the user cannot remove the console socket at exit, and the next start replaces it", function()
+		local HOOKS = "function office.on.auth() return true end\n"
+		start(HOOKS)
+		assert.are.equal(0, engine:stop())
+		-- The same configuration with its console in a directory only root may change.
+		t.socket = netns.tmpdir() .. "/console.sock"
+		netns.write_file(config_path, config(HOOKS))
+		for round = 1, 2 do
+			t.engine = t.srv:spawn({ mv.bin, config_path })
+			engine = t.engine
+			local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
+			assert(ok, out)
+			assert.matches("user nobody cannot remove " .. t.socket .. " at exit", out, 1, true)
+			assert.matches("^1", t:console("return 1"))
+			assert.are.equal(0, engine:stop())
+			assert.is_true((netns.sh("test -S " .. t.socket)), "the stale socket stays, round " .. round)
+		end
+	end)
+
 	it("keeps CAP_NET_BIND_SERVICE when it listens below 1024, so a reload can move between low ports", function()
 		start("function office.on.auth() return true end\n", '  listen = "udp://0.0.0.0:443",\n')
 		local c = status_of(engine.pid)

@@ -59,7 +59,7 @@ struct config {
 	unsigned keepalive_interval, keepalive_timeout; /* seconds, as pushed */
 	unsigned reneg_seconds;				/* 0: never by time */
 	uint64_t reneg_bytes;				/* 0: never by volume */
-	/* server: the account to drop to once everything is open (NULL: stay root);
+	/* the account to drop to once everything is open (NULL: stay root);
 	 * the ids were resolved when the configuration was validated. */
 	char *user, *group; /* group NULL: the user's primary group */
 	uid_t uid;

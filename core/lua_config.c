@@ -295,6 +295,8 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 	cfg->routes = calloc(1, sizeof(*cfg->routes)); /* none of its own: they are pushed */
 	if (rc == 0 && !cfg->routes)
 		rc = -ENOMEM;
+	if (rc == 0)
+		rc = read_identity(r, idx, cfg);
 	cfg->reconnect_initial = read_unsigned(r, idx, "reconnect.initial");
 	cfg->reconnect_max = read_unsigned(r, idx, "reconnect.max");
 	if (rc == 0 && (!cfg->reconnect_initial || !cfg->reconnect_max))

@@ -141,6 +141,12 @@ local function at(path, ...)
 	return p
 end
 
+-- A user or group name as useradd/groupadd accept them. Dropped to once the
+-- device, sockets, keys and console are open (README, "Privileges").
+local function account(what)
+	return S.string { what = what, pattern = "^[%w_.][%w_.%-]*%$?$", max_len = 32 }
+end
+
 -- `user` and `group` name accounts that exist now: the engine drops to them
 -- after start, and a typo must not be found only then. Normalized with their
 -- ids: cfg.uid, and cfg.gid (group's, or the user's primary group).
@@ -209,9 +215,8 @@ M.server_schema = S.record({
 	policy = { policy.schema, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
-	-- Dropped to once the device, sockets, keys and console are open (README, "Privileges").
-	user = { S.string { what = "a user name", pattern = "^[%w_.][%w_.%-]*%$?$", max_len = 32 } },
-	group = { S.string { what = "a group name", pattern = "^[%w_.][%w_.%-]*%$?$", max_len = 32 } },
+	user = { account "a user name" },
+	group = { account "a group name" },
 }, { what = "a table { listen = ..., network = ..., tls = { ... } }", check = check_server })
 
 -- One remote or a list of them: "udp://10.0.0.1:1194" or { "udp://...", "udp://..." }.
@@ -251,7 +256,9 @@ M.client_schema = S.record({
 	reconnect = { reconnect, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
-}, { what = "a table { remote = ..., tls = { ... } }" })
+	user = { account "a user name" },
+	group = { account "a group name" },
+}, { what = "a table { remote = ..., tls = { ... } }", check = resolve_identity })
 
 -- The declarations of the configuration being loaded, or nil between loads.
 local collecting

@@ -240,6 +240,37 @@ end
 		end
 	end)
 
+	it("drops root in client mode too: the server's push still configures the device, and a reload reconnects", function()
+		local srv, cli = netns.new(), netns.new()
+		netns.veth(srv, "10.88.2.1/24", cli, "10.88.2.2/24")
+		local server = srv:spawn({ mv.bin, mv.write_config(mv.server_config(
+			'  listen = "udp://10.88.2.1:1194",\n  device = { name = "mvs0" },'), "server.lua") })
+		assert(server:wait_log("engine: moonvpn [%d.]+ started", 10), server:output())
+		local pki, dir = mv.pki(), netns.tmpdir()
+		assert(netns.sh(string.format("install -o root -g nogroup -m 0640 %s/client1.key %s/client1.key", pki, dir)))
+		local client = cli:spawn({ mv.bin, mv.write_config(mv.client_config("10.88.2.1", string.format([[
+  device = { name = "mvc0" },
+  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key" },
+  user = "nobody",
+  group = "nogroup",
+]], pki, pki, dir), { tls = false }), "client.lua") })
+		local ok, out = client:wait_log("connected, address", 20)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+		local c = status_of(client.pid)
+		assert.are.same({ NOBODY, NOBODY, NOBODY, NOBODY }, c.uid)
+		assert.are.equal(CAP_NET_ADMIN, c.CapEff)
+		assert.are.equal(1, c.no_new_privs)
+		local _, addr = cli:sh("ip addr show dev mvc0")
+		assert.matches("inet 10.77.0.%d+/24", addr)
+		assert.is_true((cli:sh("ping -n -c 2 -i 0.2 -W 2 10.77.0.1")))
+		client:signal("HUP")
+		assert.is_truthy(client:wait_log("config: reloaded", 10))
+		assert.is_truthy(client:wait_log("connected, address.*connected, address", 20))
+		assert.is_true((cli:sh("ping -n -c 2 -i 0.2 -W 2 10.77.0.1")))
+		assert.are.equal(0, client:stop())
+		assert.are.equal(0, server:stop())
+	end)
+
 	it("keeps CAP_NET_BIND_SERVICE when it listens below 1024, so a reload can move between low ports", function()
 		start("function office.on.auth() return true end\n", '  listen = "udp://0.0.0.0:443",\n')
 		local c = status_of(engine.pid)

@@ -161,7 +161,7 @@ static void check_console_dir(const struct privdrop *pd, const char *path, const
 	    (!(st.st_mode & S_ISVTX) || st.st_uid == pd->uid))
 		return;
 	log_warnx(lg, "console",
-		  "user %s cannot remove %s at exit (%s is not writable by it); the next start "
+		  "user %s cannot remove %s at exit (it may not change %s); the next start "
 		  "replaces the stale socket. To have it removed, give the console a directory "
 		  "of its own that %s owns (install -d -o %s -m 0700 DIR)",
 		  pd->user, path, dir, pd->user, pd->user);
@@ -192,10 +192,15 @@ static int check_files(const struct privdrop *pd, const struct config *cfg, char
 
 static void log_dropped(const struct privdrop *pd, const struct config *cfg, const struct log *lg)
 {
+	const struct group *gr = cfg->group ? NULL : getgrgid(pd->gid);
+
 	log_info(lg, "engine",
 		 "dropped root: running as user %s (uid %u), group %s (gid %u), keeping "
 		 "cap_net_admin%s; no_new_privs set",
-		 pd->user, (unsigned)pd->uid, cfg->group ? cfg->group : "(the user's)",
+		 pd->user, (unsigned)pd->uid,
+		 cfg->group ? cfg->group
+		 : gr	    ? gr->gr_name
+			    : "(the user's)",
 		 (unsigned)pd->gid,
 		 pd->caps & cap_bit(CAP_NET_BIND_SERVICE) ? " and cap_net_bind_service" : "");
 }
@@ -209,6 +214,13 @@ int privdrop_apply(struct privdrop *pd, const struct config *cfg, const struct l
 
 	if (!cfg->user)
 		return 0;
+	if (geteuid() != 0) {
+		snprintf(err, errlen,
+			 "user = \"%s\" needs moonvpn started as root (it runs as uid %u): start "
+			 "it as root, or leave user out",
+			 cfg->user, (unsigned)geteuid());
+		return -EPERM;
+	}
 	rc = trim_bounding_set(caps);
 	if (rc == -EPERM)
 		log_warnx(lg, "engine",

@@ -8,6 +8,10 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "privdrop.h"
 #include "unit.h"
@@ -88,9 +92,75 @@ static void test_no_user(void)
 	      "checked files before any drop");
 }
 
+/* Runs fn in a child process (a drop cannot be undone); its exit status, 0 when all held. */
+static int in_child(int (*fn)(void))
+{
+	int status = -1;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn());
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static struct config nobody = {
+	.listen = "udp://0.0.0.0:1194", .user = "nobody", .uid = 65534, .gid = 65534
+};
+
+/* As root: the drop leaves the user's ids, CAP_NET_ADMIN alone and no way back. */
+static int drop_as_root(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	struct privdrop pd = { 0 };
+	struct log lg;
+	char err[256] = "";
+	uid_t r, e, s;
+
+	log_init(&lg, LOG_ERROR, stderr);
+	if (privdrop_apply(&pd, &nobody, &lg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (getresuid(&r, &e, &s) < 0 || r != 65534 || e != 65534 || s != 65534)
+		return 2;
+	if (syscall(SYS_capget, &hdr, data) < 0 || data[0].effective != ADMIN ||
+	    data[0].permitted != ADMIN || data[0].inheritable || data[1].effective)
+		return 3;
+	if (setuid(0) == 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		return 4;
+	return pd.active && pd.caps == ADMIN ? 0 : 5;
+}
+
+/* Not root: refused with a message, nothing changed. */
+static int drop_as_user(void)
+{
+	struct privdrop pd = { 0 };
+	struct log lg;
+	char err[256] = "";
+
+	log_init(&lg, LOG_ERROR, stderr);
+	if (setresuid(65534, 65534, 65534) < 0)
+		return 1;
+	if (privdrop_apply(&pd, &nobody, &lg, err, sizeof(err)) != -EPERM || pd.active)
+		return 2;
+	return strstr(err, "needs moonvpn started as root (it runs as uid 65534)") ? 0 : 3;
+}
+
 int main(void)
 {
 	test_reload();
 	test_no_user();
+	if (geteuid() == 0) {
+		int rc = in_child(drop_as_root);
+
+		CHECK(rc == 0, "the drop as root: step %d failed", rc);
+		rc = in_child(drop_as_user);
+		CHECK(rc == 0, "the drop as a user: step %d failed", rc);
+	} else {
+		printf("privdrop: not root, the drop itself is not tried\n");
+	}
 	return unit_report("privdrop");
 }

@@ -122,6 +122,28 @@ end
 		end)
 	end
 
+	it("ends an auth hook that loops at its deadline, however many instructions it may run", function()
+		-- 2e9 instructions took the old engine about 18 s, all the while answering nobody.
+		start([[
+function office.on.auth(client, username, password)
+  if username == "bad" then while true do end end
+  return true
+end
+]], "  hooks = { timeout = 2, instructions = 2000000000 },\n")
+		completed(connect(1, "good", "x"))
+		local ping = clients[1]:spawn({ "ping", "-n", "-i", "0.2", "-c", "50", "10.77.0.1" })
+		netns.sleep(0.5)
+		local out = refused(connect(2, "bad", "x"))
+		assert.matches("AUTH_FAILED,authentication failed", out, 1, true)
+		ping:wait(30)
+		local received = tonumber(ping:output():match("(%d+) received"))
+		print(string.format("\n  [pings answered through another client while an auth hook looped to its 2 s deadline: %d of 50]", received))
+		-- At most the 2 s deadline's worth are late (answered after it); none wait 18 s.
+		assert.is_true(received >= 40, "the other client's pings went unanswered:\n" .. ping:output())
+		assert.matches("hook: on.auth/on.connect failed: timed out after 2 s, still running (endless loop?)",
+			engine:output(), 1, true)
+	end)
+
 	it("on.connect gives a static address and pushes options, and can refuse", function()
 		start([[
 function office.on.auth() return true end

@@ -236,6 +236,43 @@ static int l_sandbox_dofile(lua_State *L)
 	return dofile_done(L, LUA_OK, 0);
 }
 
+/* Raises when the metatable at idx has a __gc field (read raw, as Lua marks objects). */
+static void check_no_finalizer(lua_State *L, int idx) /* may raise */
+{
+	if (!lua_istable(L, idx))
+		return;
+	lua_pushliteral(L, "__gc");
+	if (lua_rawget(L, idx) != LUA_TNIL)
+		luaL_error(L,
+			   "__gc metamethods are disabled in moonvpn: finalizers run with the "
+			   "debug hooks off, where no instruction or time limit can stop them; use "
+			   "a to-be-closed variable (local x <close> = ...) instead");
+	lua_pop(L, 1);
+}
+
+/* setmetatable(t, mt): as Lua's, without finalizers. May raise. */
+static int l_sandbox_setmetatable(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_argexpected(L, lua_isnoneornil(L, 2) || lua_istable(L, 2), 2, "nil or table");
+	if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+		return luaL_error(L, "cannot change a protected metatable");
+	check_no_finalizer(L, 2);
+	lua_settop(L, 2);
+	lua_setmetatable(L, 1);
+	return 1;
+}
+
+/* debug.setmetatable(value, mt): as Lua's, without finalizers. May raise. */
+static int l_sandbox_debug_setmetatable(lua_State *L)
+{
+	luaL_argexpected(L, lua_isnoneornil(L, 2) || lua_istable(L, 2), 2, "nil or table");
+	check_no_finalizer(L, 2);
+	lua_settop(L, 2);
+	lua_setmetatable(L, 1);
+	return 1;
+}
+
 /* Replaces lib.name with fn, which gets the original as its upvalue. */
 static void wrap(lua_State *L, const char *lib, const char *name, lua_CFunction fn)
 {
@@ -269,5 +306,10 @@ void lua_sandbox_apply(lua_State *L)
 	lua_register(L, "load", l_sandbox_load);
 	lua_register(L, "loadfile", l_sandbox_loadfile);
 	lua_register(L, "dofile", l_sandbox_dofile);
+	lua_register(L, "setmetatable", l_sandbox_setmetatable);
+	lua_getglobal(L, "debug");
+	lua_pushcfunction(L, l_sandbox_debug_setmetatable);
+	lua_setfield(L, -2, "setmetatable");
+	lua_pop(L, 1);
 	guard_stdin(L);
 }

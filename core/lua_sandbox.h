@@ -9,8 +9,9 @@
  * are all the same guarded table. Each raises an error that names the
  * alternative (vpn.exec, raising an error to refuse a reload). Also gone:
  * debug.sethook (the instruction and deadline limits are that hook),
- * package.loadlib (a fresh os library) and binary chunks (bytecode can
- * crash the VM).
+ * package.loadlib (a fresh os library), binary chunks (bytecode can crash
+ * the VM) and __gc metamethods on tables (Lua runs finalizers with debug
+ * hooks off, so a loop in one would escape every limit).
  *
  * Does not bound time spent inside one C function (a huge string.rep or
  * pattern match): the count hook runs between Lua instructions only.

@@ -58,6 +58,14 @@ static const struct {
 	{ "assert(load(string.dump(function() end)))", "attempt to load a binary chunk" },
 	{ "assert(load(string.dump(function() end), 'x', 'b'))", "attempt to load a binary chunk" },
 	{ "os.exit()", "[string \"os.exit()\"]:1: os.exit" }, /* says where */
+	{ "setmetatable({}, { __gc = function() while true do end end })",
+	  "__gc metamethods are disabled in moonvpn: finalizers run with the debug hooks off" },
+	{ "debug.setmetatable({}, { __gc = print })", "__gc metamethods are disabled" },
+	{ "setmetatable({}, setmetatable({}, { __metatable = 1 })) "
+	  "setmetatable(setmetatable({}, { __metatable = 1 }), {})",
+	  "cannot change a protected metatable" },
+	{ "setmetatable(1, {})", "bad argument #1 to 'setmetatable' (table expected, got number)" },
+	{ "setmetatable({}, 1)", "bad argument #2 to 'setmetatable' (nil or table expected" },
 };
 
 static void test_refused(void)
@@ -83,6 +91,11 @@ static const char *ran[] = {
 	"io.stdout:write('')",
 	"assert(pcall(error, 'x') == false)",
 	"assert(io.open('/nonexistent/file') == nil)",
+	"local mt = { __index = { x = 1 } } local t = setmetatable({}, mt)\n"
+	"assert(t.x == 1 and getmetatable(t) == mt and setmetatable(t, nil) == t)",
+	"debug.setmetatable(nil, { __index = function() return 2 end }) assert((nil).x == 2)\n"
+	"debug.setmetatable(nil, nil)",
+	"local mt = {} setmetatable({}, mt) mt.__gc = print", /* too late to mark: no finalizer */
 };
 
 static void test_still_works(void)

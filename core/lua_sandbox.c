@@ -108,7 +108,14 @@ static bool push_blocking(lua_State *L, const char *path)
 	return true;
 }
 
-/* io.open(path, ...): the original (upvalue 1), unless path would block. */
+/* The original C function a wrapper stands for (upvalue 1): in a userdata, which Lua cannot call.
+ */
+static lua_CFunction original(lua_State *L)
+{
+	return *(lua_CFunction *)lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* io.open(path, ...): the original, unless path would block. */
 static int l_sandbox_open(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
@@ -119,23 +126,17 @@ static int l_sandbox_open(lua_State *L)
 		lua_pushinteger(L, EAGAIN);
 		return 3;
 	}
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	return original(L)(L);
 }
 
-/* io.lines(path, ...): the original (upvalue 1) on a file; standard input is refused. May raise. */
+/* io.lines(path, ...): the original on a file; standard input is refused. May raise. */
 static int l_sandbox_lines(lua_State *L)
 {
 	if (lua_isnoneornil(L, 1))
 		return luaL_error(L, "io.lines() is disabled in moonvpn: %s", STDIN_HINT);
 	if (push_blocking(L, luaL_checkstring(L, 1)))
 		return lua_error(L);
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	return original(L)(L);
 }
 
 /* A loaded chunk on top (status LUA_OK) gets env as its first upvalue; else fail, message. */
@@ -273,14 +274,22 @@ static int l_sandbox_debug_setmetatable(lua_State *L)
 	return 1;
 }
 
-/* Replaces lib.name with fn, which gets the original as its upvalue. */
+/*
+ * Replaces lib.name (a C function without upvalues, as the standard library's
+ * are) with fn, which calls it through original(): debug.getupvalue hands out
+ * only a userdata, so the unchecked function stays out of Lua's reach.
+ */
 static void wrap(lua_State *L, const char *lib, const char *name, lua_CFunction fn)
 {
+	lua_CFunction *slot;
+
 	lua_getglobal(L, lib);
 	lua_getfield(L, -1, name);
+	slot = lua_newuserdatauv(L, sizeof(*slot), 0);
+	*slot = lua_tocfunction(L, -2);
 	lua_pushcclosure(L, fn, 1);
-	lua_setfield(L, -2, name);
-	lua_pop(L, 1);
+	lua_setfield(L, -3, name);
+	lua_pop(L, 2);
 }
 
 /* io.stdin: a table whose every field raises, so io.stdin:read() says why. */

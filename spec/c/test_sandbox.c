@@ -78,6 +78,12 @@ static void test_refused(void)
 	}
 	CHECK(strcmp(run("assert(debug.getupvalue(load, 1) == nil)"), "") == 0,
 	      "load holds no original to hand out");
+	CHECK(strcmp(run("for _, f in ipairs { io.open, io.lines } do\n"
+			 "  local _, v = debug.getupvalue(f, 1) assert(type(v) == 'userdata')\n"
+			 "  assert(not pcall(v, '/dev/null'))\n"
+			 "end"),
+		     "") == 0,
+	      "nor do io.open and io.lines: %s", run("return"));
 }
 
 static const char *ran[] = {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "crypto.h"
 #include "ip.h"
@@ -84,12 +85,16 @@ static int l_core_prefix_host(lua_State *L)
 }
 
 /*
- * Instruction budgets. A count hook on the main thread, inherited by every
- * coroutine created from it, charges BUDGET_STEP instructions at a time to
- * the budget of the running run_budgeted() call. Once it is spent the hook
- * fires on every instruction, so an error caught by pcall is raised again
- * at once and the evaluation cannot go on. Budgets nest (a reload from the
- * console); the state lives in the registry so that a standalone
+ * Instruction budgets and deadlines. A count hook on the main thread,
+ * inherited by every coroutine created from it, charges BUDGET_STEP
+ * instructions at a time to the budget of the running evaluation, and at
+ * the same moments reads the monotonic clock against its deadline: a loop
+ * is stopped by whichever comes first, so a large instruction budget cannot
+ * hold the loop past the wall-clock limit (one clock read per BUDGET_STEP
+ * instructions, a vDSO call, costs well under 1%). Once either is spent the
+ * hook fires on every instruction, so an error caught by pcall is raised
+ * again at once and the evaluation cannot go on. Budgets nest (a reload
+ * from the console); the state lives in the registry so that a standalone
  * moonvpn.core (busted) works the same as the engine.
  */
 #define BUDGET_KEY "moonvpn.core.budget"
@@ -97,6 +102,14 @@ static int l_core_prefix_host(lua_State *L)
 enum { BUDGET_STEP = 1000 };
 
 #define budget lua_core_budget
+
+double lua_core_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static struct budget *get_budget(lua_State *L)
 {
@@ -114,6 +127,17 @@ static struct budget *get_budget(lua_State *L)
 	return b;
 }
 
+/* Charges one step; true when the budget or the deadline is spent now. */
+static bool charge(struct budget *b)
+{
+	b->remaining -= BUDGET_STEP;
+	if (b->remaining <= 0)
+		b->exhausted = true;
+	else if (b->deadline > 0 && lua_core_monotonic() >= b->deadline)
+		b->late = true;
+	return b->exhausted || b->late;
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
 	struct budget *b;
@@ -124,13 +148,11 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 	lua_pop(L, 1);
 	if (!b || !b->active)
 		return;
-	if (!b->exhausted) {
-		b->remaining -= BUDGET_STEP;
-		if (b->remaining > 0)
-			return;
-		b->exhausted = true;
-	}
+	if (!b->exhausted && !b->late && !charge(b))
+		return;
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+	if (b->late)
+		luaL_error(L, "evaluation stopped at its deadline, still running (endless loop?)");
 	luaL_error(L, "evaluation stopped after %I instructions (endless loop?)", b->limit);
 }
 
@@ -140,49 +162,78 @@ void lua_core_install_budget_hook(lua_State *L)
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_STEP);
 }
 
-void lua_core_budget_enter(lua_State *L, lua_Integer limit, lua_Integer remaining,
+void lua_core_budget_enter(lua_State *L, lua_Integer limit, lua_Integer remaining, double deadline,
 			   struct lua_core_budget *saved)
 {
 	struct budget *b = get_budget(L);
 
 	*saved = *b;
-	*b = (struct budget){ .limit = limit, .remaining = remaining, .active = true };
+	*b = (struct budget){
+		.limit = limit, .remaining = remaining, .deadline = deadline, .active = true
+	};
 }
 
-bool lua_core_budget_leave(lua_State *L, const struct lua_core_budget *saved,
-			   lua_Integer *remaining)
+enum lua_core_stop lua_core_budget_leave(lua_State *L, const struct lua_core_budget *saved,
+					 lua_Integer *remaining)
 {
 	struct budget *b = get_budget(L);
-	bool exhausted = b->exhausted;
+	enum lua_core_stop stop = b->exhausted ? LUA_CORE_SPENT
+				  : b->late    ? LUA_CORE_LATE
+					       : LUA_CORE_RAN;
 
 	*remaining = b->remaining;
 	*b = *saved;
-	return exhausted;
+	return stop;
 }
 
-/* run_budgeted(instructions, fn, ...) -> true, results... | false, message (like pcall) */
+/* The limits argument of run_budgeted: instructions, or { instructions = n, seconds = s }. */
+static void check_limits(lua_State *L, lua_Integer *limit, lua_Number *seconds)
+{
+	*seconds = 0;
+	if (!lua_istable(L, 1)) {
+		*limit = luaL_checkinteger(L, 1);
+	} else {
+		lua_getfield(L, 1, "instructions");
+		lua_getfield(L, 1, "seconds");
+		*limit = luaL_checkinteger(L, -2);
+		*seconds = luaL_optnumber(L, -1, 0);
+		lua_pop(L, 2);
+		luaL_argcheck(L, *seconds >= 0, 1, "seconds must not be negative");
+	}
+	luaL_argcheck(L, *limit > 0, 1, "the budget must be positive");
+}
+
+/*
+ * run_budgeted(limits, fn, ...) -> true, results... | false, message (like pcall).
+ * limits: instructions, or { instructions = n, seconds = s } for a deadline too.
+ */
 static int l_core_run_budgeted(lua_State *L)
 {
-	lua_Integer limit = luaL_checkinteger(L, 1);
-	struct budget *b, outer;
+	struct budget outer;
+	lua_Integer limit, left;
+	lua_Number seconds;
+	enum lua_core_stop stop;
 	int status;
-	bool exhausted;
 
+	check_limits(L, &limit, &seconds);
 	luaL_checktype(L, 2, LUA_TFUNCTION);
-	luaL_argcheck(L, limit > 0, 1, "the budget must be positive");
-	b = get_budget(L);
-	outer = *b;
 	lua_core_install_budget_hook(L);
-	*b = (struct budget){ .limit = limit, .remaining = limit, .active = true };
+	lua_core_budget_enter(L, limit, limit, seconds > 0 ? lua_core_monotonic() + seconds : 0,
+			      &outer);
 	status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
-	exhausted = b->exhausted;
-	*b = outer;
+	stop = lua_core_budget_leave(L, &outer, &left);
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_STEP);
-	if (exhausted) {
+	if (stop != LUA_CORE_RAN) {
 		lua_settop(L, 1);
 		lua_pushboolean(L, 0);
-		lua_pushfstring(L, "evaluation stopped after %I instructions (endless loop?)",
-				limit);
+		if (stop == LUA_CORE_LATE)
+			lua_pushfstring(L,
+					"evaluation stopped at its %f s deadline (endless loop?)",
+					seconds);
+		else
+			lua_pushfstring(L,
+					"evaluation stopped after %I instructions (endless loop?)",
+					limit);
 		return 2;
 	}
 	lua_pushboolean(L, status == LUA_OK);

@@ -15,24 +15,37 @@ int luaopen_moonvpn_core(lua_State *L);
 /* Installs the instruction-budget hook on L; threads created from L inherit it. */
 void lua_core_install_budget_hook(lua_State *L);
 
-/* The instruction budget the hook charges (one per VM, in its registry). */
+/* The instruction budget and deadline the hook charges (one per VM, in its registry). */
 struct lua_core_budget {
 	lua_Integer limit;
 	lua_Integer remaining;
+	double deadline; /* lua_core_monotonic() seconds; 0: none */
 	bool active;
 	bool exhausted;
+	bool late;
 };
+
+/* How an evaluation under a budget ended. */
+enum lua_core_stop {
+	LUA_CORE_RAN,	/* within its limits (finished, failed or yielded) */
+	LUA_CORE_SPENT, /* stopped: its instructions were spent */
+	LUA_CORE_LATE,	/* stopped: still running at its deadline */
+};
+
+/* CLOCK_MONOTONIC in seconds: what deadlines are measured in. */
+double lua_core_monotonic(void);
 
 /*
  * Charges what runs from here to lua_core_budget_leave (on any thread of the
- * VM) to a budget of remaining instructions out of limit; the budget that
- * was running is kept in saved. Nests: a hook resumed by another hook.
+ * VM) to a budget of remaining instructions out of limit, and stops it once
+ * the monotonic clock passes deadline (0: no deadline); the budget that was
+ * running is kept in saved. Nests: a hook resumed by another hook.
  */
-void lua_core_budget_enter(lua_State *L, lua_Integer limit, lua_Integer remaining,
+void lua_core_budget_enter(lua_State *L, lua_Integer limit, lua_Integer remaining, double deadline,
 			   struct lua_core_budget *saved);
-/* Restores saved; *remaining is what is left. True when the budget was spent. */
-bool lua_core_budget_leave(lua_State *L, const struct lua_core_budget *saved,
-			   lua_Integer *remaining);
+/* Restores saved; *remaining is what is left. Says whether a limit stopped it. */
+enum lua_core_stop lua_core_budget_leave(lua_State *L, const struct lua_core_budget *saved,
+					 lua_Integer *remaining);
 int luaopen_moonvpn_engine(lua_State *L);
 
 #endif

@@ -24,6 +24,7 @@ struct hook_call {
 	int ref; /* anchors co */
 	char name[HOOK_NAME_MAX];
 	lua_Integer remaining;
+	double deadline_at; /* lua_core_monotonic(): a call running Lua is stopped there too */
 	ev_timer deadline;
 	ev_timer sleep;
 	hook_done_fn done;
@@ -209,7 +210,7 @@ static void finish(struct hook_call *c, int nres, const char *error, bool report
 		lua_Integer left;
 
 		lua_core_budget_enter(rt->L, rt->limits.instructions, rt->limits.instructions,
-				      &saved);
+				      lua_core_monotonic() + rt->limits.timeout, &saved);
 		close_thread(rt, c->co);
 		(void)lua_core_budget_leave(rt->L, &saved, &left);
 	}
@@ -254,21 +255,27 @@ static void resume(struct hook_call *c, int nargs)
 	struct hook_runtime *rt = c->rt;
 	struct hook_call *outer = rt->current;
 	struct lua_core_budget saved;
+	enum lua_core_stop stop;
 	int nres = 0, status;
-	bool spent;
 
 	c->op = NULL;
 	c->op_cancel = NULL;
-	lua_core_budget_enter(rt->L, rt->limits.instructions, c->remaining, &saved);
+	lua_core_budget_enter(rt->L, rt->limits.instructions, c->remaining, c->deadline_at, &saved);
 	rt->current = c;
 	status = lua_resume(c->co, rt->L, nargs, &nres);
 	rt->current = outer;
-	spent = lua_core_budget_leave(rt->L, &saved, &c->remaining);
-	if (spent) {
+	stop = lua_core_budget_leave(rt->L, &saved, &c->remaining);
+	if (stop == LUA_CORE_SPENT) {
 		fail_traced(c,
 			    "stopped after %lld instructions (endless loop?); raise "
 			    "hooks.instructions if it needs more",
 			    (long long)rt->limits.instructions);
+	} else if (stop == LUA_CORE_LATE) {
+		/* Its deadline passed while it ran: the timer could not fire meanwhile. */
+		fail_traced(c,
+			    "timed out after %g s, still running (endless loop?); raise "
+			    "hooks.timeout if it needs longer",
+			    rt->limits.timeout);
 	} else if (status == LUA_YIELD && c->op_cancel) {
 		lua_pop(c->co, nres); /* waiting in a primitive */
 	} else if (status == LUA_YIELD) {
@@ -305,6 +312,7 @@ static struct hook_call *call_new(struct hook_runtime *rt, const char *name)
 	c->rt = rt;
 	c->ref = LUA_NOREF;
 	c->remaining = rt->limits.instructions;
+	c->deadline_at = lua_core_monotonic() + rt->limits.timeout;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	ev_timer_init(&c->deadline, on_deadline, rt->limits.timeout, 0);
 	c->deadline.data = c;

@@ -12,6 +12,7 @@
 #include "lua_core.h"
 #include "lua_hook.h"
 #include "lua_policy.h"
+#include "lua_sandbox.h"
 #include "script.h"
 #include "udp.h"
 
@@ -126,6 +127,7 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 	s->engine = engine;
 	*(struct engine **)lua_getextraspace(s->L) = engine;
 	luaL_openlibs(s->L);
+	lua_sandbox_apply(s->L); /* no os.exit, os.execute, io.popen, ... */
 	preload(s->L, "moonvpn.core", luaopen_moonvpn_core);
 	preload(s->L, "moonvpn.engine", luaopen_moonvpn_engine);
 	preload(s->L, "moonvpn.hook", luaopen_moonvpn_hook);

@@ -11,7 +11,8 @@
 -- refuses it. `method = "via-env"` (default) passes the credentials in the
 -- environment variables `username` and `password`; `"via-file"` writes them
 -- (two lines) to a temporary file of mode 0600 whose path is the script's
--- last argument, removed afterwards. Either way the script also gets
+-- last argument, removed afterwards. Control characters in either become
+-- '_', as OpenVPN makes them. Either way the script also gets
 -- OpenVPN's usual variables: script_type=user-pass-verify, common_name,
 -- untrusted_ip, untrusted_port, tls_serial_0, tls_digest_sha256_0,
 -- X509_0_CN, and the client's peer-info (IV_VER, IV_PLAT, UV_*, ...).
@@ -76,6 +77,14 @@ function M.environment(client, username)
 	return env
 end
 
+--- What a script is given of the client's text: control characters (a
+-- newline that would add a line to the via-file credentials, say) become
+-- '_', as OpenVPN does to the username and password before any script or
+-- plugin sees them (ssl_verify.c, verify_user_pass).
+function M.clean(text)
+	return (text:gsub("%c", "_"))
+end
+
 local function write_credentials(username, password)
 	local path = os.tmpname() -- created with mode 0600
 	local f, err = io.open(path, "w")
@@ -87,15 +96,16 @@ end
 
 --- Runs the script for this client (yields). true, or nil and why.
 function provider_mt:check(client, username, password)
+	username, password = M.clean(username or ""), M.clean(password or "")
 	local argv = table.move(self.command, 1, #self.command, 1, {})
-	argv.env = M.environment(client, username or "")
+	argv.env = M.environment(client, username)
 	argv.timeout = self.timeout
 	local file
 	if self.method == "via-env" then
-		argv.env.password = password or ""
+		argv.env.password = password
 	else
 		local err
-		file, err = write_credentials(username or "", password or "")
+		file, err = write_credentials(username, password)
 		if not file then error("auth_script: cannot write the credentials file: " .. err, 2) end
 		argv[#argv + 1] = file
 	end

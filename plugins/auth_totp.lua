@@ -15,7 +15,10 @@
 -- makes the password "SCRV1:<base64 password>:<base64 code>"), or appended
 -- to the password ("secret123456"). Options: digits (6), period (30 s),
 -- window (1 step either side), algorithm ("SHA1", "SHA256", "SHA512").
--- A code is accepted once: a replayed or older one is refused.
+-- A code is accepted once: a replayed or older one is refused, also after a
+-- reload (the memory of used codes is the module's, not the provider's).
+-- A wrong code and a wrong password get the same answer, after the same
+-- work: the password is checked (with `first`) whatever the code.
 local core = require "moonvpn.core"
 local auth = require "moonvpn.auth"
 
@@ -68,6 +71,26 @@ function M.split(password, digits)
 	return password:sub(1, -digits - 1), password:sub(-digits)
 end
 
+-- The last time step used, by algorithm, period, user and secret: kept here,
+-- outside the providers, because a reload makes new providers and a code
+-- used before it must stay used. An entry matters while its step can still
+-- be inside a window (at most WINDOW_MAX steps back); older ones are swept.
+local WINDOW_MAX = 10
+local shared_used = { steps = {}, until_time = {}, count = 0, sweep_at = 1024 }
+
+local function sweep(used, now)
+	for key, t in pairs(used.until_time) do
+		if now >= t then
+			used.steps[key], used.until_time[key] = nil, nil
+			used.count = used.count - 1
+		end
+	end
+	used.sweep_at = math.max(1024, 2 * used.count)
+end
+
+-- A stand-in secret for unknown users, so that they cost the same HMACs.
+local DUMMY_SECRET = string.rep("\0", 20)
+
 local provider_mt = { __name = "auth_totp" }
 provider_mt.__index = provider_mt
 
@@ -78,7 +101,8 @@ local function parse_secret(value)
 end
 
 --- A provider. opts: secrets (path or table), first (a provider checked on
--- the password part), digits, period, window, algorithm, now (a clock, for tests).
+-- the password part), digits, period, window, algorithm, now (a clock, for
+-- tests), used (the memory of used codes, for tests; default: the module's).
 function M.new(opts)
 	if type(opts) ~= "table" or (type(opts.secrets) ~= "string" and type(opts.secrets) ~= "table") then
 		error('auth_totp.new: expected { secrets = "file" or { user = "BASE32SECRET" } }', 2)
@@ -100,7 +124,11 @@ function M.new(opts)
 	integer("window", 1, 0, 10)
 	local self = setmetatable({ digits = opts.digits or 6, period = opts.period or 30,
 		window = opts.window or 1, algorithm = algorithm, first = opts.first,
-		now = opts.now or os.time, last_step = {} }, provider_mt)
+		now = opts.now or os.time, used = opts.used or shared_used }, provider_mt)
+	if self.used ~= shared_used then
+		self.used.steps, self.used.until_time = self.used.steps or {}, self.used.until_time or {}
+		self.used.count, self.used.sweep_at = self.used.count or 0, self.used.sweep_at or 1024
+	end
 	if type(opts.secrets) == "string" then
 		self.file = auth.watched_file(opts.secrets, "auth_totp secrets", parse_secret)
 	else
@@ -129,28 +157,38 @@ function provider_mt:matching_step(secret, code)
 	return nil
 end
 
+function provider_mt:used_key(username, secret)
+	return string.format("%s:%d:%s:%s", self.algorithm, self.period, username, secret)
+end
+
+-- Marks the code's step used (or gives it back: step is then the one before).
+function provider_mt:mark(key, step)
+	local used = self.used
+	if used.steps[key] == nil and step ~= nil then used.count = used.count + 1 end
+	if used.steps[key] ~= nil and step == nil then used.count = used.count - 1 end
+	used.steps[key] = step
+	used.until_time[key] = step and (step + WINDOW_MAX + 1) * self.period or nil
+	if used.count >= used.sweep_at then sweep(used, self.now()) end
+end
+
 --- Checks the code (and the password with `first`). May yield (through `first`).
+-- Whatever is wrong (user, code or password), the answer is the same.
 function provider_mt:check(client, username, password)
 	if not username or not password then return nil, "username, password and code required" end
 	local secret = self:secret(username)
-	if not secret then return nil, "authentication failed" end
 	local pw, code = M.split(password, self.digits)
-	local step = #code == self.digits and self:matching_step(secret, code)
-	local before = self.last_step[username]
-	if not step or step <= (before or -1) then
-		return nil, "authentication failed" -- wrong, too old, or used already
-	end
+	local step = #code == self.digits and self:matching_step(secret or DUMMY_SECRET, code)
+	local key = self:used_key(username, secret or DUMMY_SECRET)
+	local before = self.used.steps[key]
+	local fresh = secret and step and step > (before or -1)
 	-- Taken before the password check yields, so a second login with this code
 	-- meanwhile is refused; given back if the password is wrong.
-	self.last_step[username] = step
-	if self.first then
-		local ok, msg = self.first:check(client, username, pw)
-		if not ok then
-			if self.last_step[username] == step then self.last_step[username] = before end
-			return nil, msg
-		end
-	end
-	return true
+	if fresh then self:mark(key, step) end
+	local ok = true
+	if self.first then ok = self.first:check(client, username, pw) end
+	if fresh and ok then return true end
+	if fresh and self.used.steps[key] == step then self:mark(key, before) end
+	return nil, "authentication failed"
 end
 
 return M

@@ -147,6 +147,21 @@ local cases = {
 	{ "an error object", "error({})\n", "FILE: error object: a table" },
 	{ "os.exit in a config", "os.exit(3)\n", "FILE:1: os.exit is disabled in a configuration: raise an error instead" },
 	{ "a binary chunk", "\27Lua", "FILE: attempt to load a binary chunk (mode is 't')" },
+	-- The engine's VM has no way to end or block the process, whatever path leads there.
+	{ "_G.os.exit", "_G.os.exit(0)\n", "FILE:1: os.exit is disabled in moonvpn: it would end the engine and " ..
+		"every tunnel; raise an error to refuse a configuration or a reload, and stop moonvpn with SIGTERM" },
+	{ "require(\"os\").exit", 'local x = 1\nrequire("os").exit(0)\n', "FILE:2: os.exit is disabled in moonvpn: " ..
+		"it would end the engine and every tunnel; raise an error to refuse a configuration or a reload, and stop moonvpn with SIGTERM" },
+	{ "os.execute", 'os.execute("sleep 3")\n', "FILE:1: os.execute is disabled in moonvpn: it would block every " ..
+		'client while the program runs; run programs with vpn.exec { "prog", "arg", ... } in a hook or a vpn.after ' ..
+		"timer (it returns status, stdout, stderr)" },
+	{ "io.popen", 'local p = io.popen("sleep 3")\n', "FILE:1: io.popen is disabled in moonvpn: it would block every " ..
+		'client while the program runs; run programs with vpn.exec { "prog", "arg", ... } in a hook or a vpn.after ' ..
+		"timer (it returns status, stdout, stderr)" },
+	{ "io.read", "local x = io.read()\n", "FILE:1: io.read is disabled in moonvpn: it reads the engine's " ..
+		"standard input, which would block every client; read files with io.open(path)" },
+	{ "a binary chunk through load", "assert(load(string.dump(function() end)))\n",
+		"FILE:1: attempt to load a binary chunk (mode is 't')" },
 	{ "a field that is commented out above the real one", HEAD .. TLS ..
 		'  -- network = "10.8.0.0/24",\n  network = "10.8.0.0/33",\n}\n',
 		'FILE:5: server.network: "10.8.0.0/33" is not a CIDR prefix' },
@@ -173,7 +188,10 @@ describe("moonvpn --check", function()
 		local path = mv.write_config("while true do end\n")
 		local status, _, err = mv.run("--check " .. netns.quote(path))
 		assert.are.equal(1, status)
-		assert.are.equal(path .. ": did not finish within 200000000 Lua instructions (endless loop?)\n", err)
+		-- Whichever limit comes first on this machine: the instructions or the deadline.
+		local instructions = path .. ": did not finish within 200000000 Lua instructions (endless loop?)\n"
+		local deadline = path .. ": did not finish within 5 s (endless loop?)\n"
+		assert.is_true(err == instructions or err == deadline, err)
 	end)
 
 	it("reports a directory given as the configuration", function()
@@ -221,5 +239,23 @@ describe("moonvpn --check", function()
 		status, _, err = mv.run("--log-level loud x.lua")
 		assert.are.equal(2, status)
 		assert.truthy(err:find('unknown level "loud"', 1, true))
+	end)
+end)
+
+describe("moonvpn.config.load", function()
+	local config = require "moonvpn.config"
+	local budget, timeout
+	before_each(function() budget, timeout = config.INSTRUCTION_BUDGET, config.TIMEOUT_SECONDS end)
+	after_each(function()
+		config.INSTRUCTION_BUDGET, config.TIMEOUT_SECONDS = budget, timeout
+		netns.cleanup()
+	end)
+
+	it("stops a configuration at its deadline, however many instructions it may run", function()
+		config.INSTRUCTION_BUDGET, config.TIMEOUT_SECONDS = math.maxinteger, 0.2
+		local path = mv.write_config("while true do pcall(function() while true do end end) end\n")
+		local cfg, err = config.load(path)
+		assert.is_nil(cfg)
+		assert.are.equal(path .. ": did not finish within 0.2 s (endless loop?)", err)
 	end)
 end)

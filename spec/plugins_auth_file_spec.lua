@@ -35,8 +35,53 @@ describe("plugins.auth_file", function()
 		assert.is_true(p:check({}, "alice", "s3cret"))
 		assert.are.same({ nil, "wrong username or password" }, { p:check({}, "alice", "guess") })
 		assert.are.same({ nil, "wrong username or password" }, { p:check({}, "mallory", "s3cret") })
-		assert.are.equal(auth_file.DUMMY_HASH, verified[3], "an unknown user costs a hash too")
+		assert.are.equal("$6$", auth_file.cost_key(verified[3]), "an unknown user costs a hash of the same kind")
 		assert.are.same({ nil, "username and password required" }, { p:check({}, nil, nil) })
+	end)
+
+	it("costs the same for an unknown user and a wrong password, whatever the user's hash", function()
+		-- sha512-crypt costs a fraction of yescrypt: checking only the user's own hash
+		-- (or a yescrypt dummy for unknown users) told who has which, and who exists.
+		netns.write_file(path, "alice:$y$j9T$salt$hash\nbob:$6$salt$hash\n" ..
+			"carol:$6$rounds=100000$salt$hash\ndave:$6$other$hash\n")
+		local kinds
+		local function kind(hash) -- what checking it costs, told here without the plugin's help
+			return hash:match("^%$6%$rounds=%d+%$") or hash:match("^%$6%$") or hash:match("^%$y%$[^$]+%$")
+		end
+		local p = auth_file.new { path = path, verify = function(_, hash)
+			kinds[#kinds + 1] = kind(hash)
+			return false
+		end }
+		local function cost(user)
+			kinds = {}
+			assert.are.same({ nil, "wrong username or password" }, { p:check({}, user, "guess") })
+			table.sort(kinds)
+			return table.concat(kinds, " ")
+		end
+		local unknown = cost("mallory")
+		assert.are.equal("$6$ $6$rounds=100000$ $y$j9T$", unknown)
+		for _, user in ipairs { "alice", "bob", "carol", "dave" } do
+			assert.are.equal(unknown, cost(user), user)
+		end
+	end)
+
+	it("checks the user's own hash among the stand-ins, and only its result counts", function()
+		netns.write_file(path, "alice:$6$plain$s3cret\nbob:$6$rounds=9$plain$pw\n")
+		local p = auth_file.new { path = path, verify = fake_verify }
+		assert.is_true(p:check({}, "alice", "s3cret"))
+		assert.is_nil((p:check({}, "bob", "s3cret")), "another user's password is no good")
+		assert.is_nil((p:check({}, "mallory", "s3cret")))
+	end)
+
+	it("tells hash kinds by scheme and cost", function()
+		for _, case in ipairs {
+			{ "$y$j9T$salt$hash", "$y$j9T$" }, { "$y$jDT$salt$hash", "$y$jDT$" },
+			{ "$6$salt$hash", "$6$" }, { "$6$rounds=5000$salt$hash", "$6$rounds=5000$" },
+			{ "$5$salt$hash", "$5$" }, { "$2b$12$saltandhash", "$2b$12$" },
+			{ "$7$CU..../....salt$hash", "$7$CU..../...." }, { "garbage", "garbage" },
+		} do
+			assert.are.equal(case[2], auth_file.cost_key(case[1]), case[1])
+		end
 	end)
 
 	it("re-reads the file when it changes, and keeps the last good one when it breaks", function()

@@ -35,6 +35,42 @@ describe("plugins.auth_script", function()
 	end)
 end)
 
+describe("plugins.auth_script:check", function()
+	local vpn = require "moonvpn"
+	local real_exec, runs
+	before_each(function()
+		real_exec, runs = vpn.exec, {}
+		vpn.exec = function(argv) -- what the script would see
+			local f = io.open(argv[#argv]) -- via-file: the last argument
+			runs[#runs + 1] = { env = argv.env, file = f and f:read("a") }
+			if f then f:close() end
+			return 1, "", ""
+		end
+	end)
+	after_each(function() vpn.exec = real_exec end)
+
+	for _, method in ipairs { "via-file", "via-env" } do
+		it("turns control characters in the credentials into '_' (" .. method .. "), as OpenVPN does", function()
+			local p = require("auth_script").new { command = { "/bin/false" }, method = method }
+			assert.is_nil((p:check({ cn = "client1", serial = "", fingerprint = "" }, "alice\nguess", "pw\r\n\0x\127")))
+			local run = runs[1]
+			assert.are.equal("alice_guess", run.env.username)
+			if method == "via-file" then
+				assert.are.equal("alice_guess\npw___x_\n", run.file, "two lines, nothing more")
+			else
+				assert.are.equal("pw___x_", run.env.password)
+			end
+		end)
+	end
+
+	it("keeps printable text, UTF-8 included, as it is", function()
+		local p = require("auth_script").new { command = { "/bin/false" }, method = "via-env" }
+		p:check({ cn = "client1", serial = "", fingerprint = "" }, "jos\u{e9} m", "p\u{e4}ss word!")
+		assert.are.equal("jos\u{e9} m", runs[1].env.username)
+		assert.are.equal("p\u{e4}ss word!", runs[1].env.password)
+	end)
+end)
+
 describe("#netns plugins.auth_script", function()
 	local t = hooked.each()
 	if not t then return end

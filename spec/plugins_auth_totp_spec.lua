@@ -62,10 +62,12 @@ describe("plugins.auth_totp", function()
 	describe(":check", function()
 		local secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" -- base32 of "12345678901234567890"
 		local now = 1234567890
+		-- Each test's own memory of used codes, unless it shares one on purpose.
 		local function provider(opts)
 			opts = opts or {}
 			opts.secrets = opts.secrets or { alice = secret }
 			opts.now = function() return now end
+			opts.used = opts.used or {}
 			return totp.new(opts)
 		end
 		local function code_at(t) return totp.code(SEEDS.SHA1, t) end
@@ -98,7 +100,7 @@ describe("plugins.auth_totp", function()
 		it("checks the password part with the first factor, from either form", function()
 			local first = { check = function(_, _, _, pw) return pw == "hunter2" or nil, "bad password" end }
 			local p = provider { first = first }
-			assert.are.same({ nil, "bad password" }, { p:check({}, "alice", "nope" .. code_at(now)) })
+			assert.are.same({ nil, "authentication failed" }, { p:check({}, "alice", "nope" .. code_at(now)) })
 			assert.is_true(p:check({}, "alice", "hunter2" .. code_at(now)))
 			now = now + 30
 			assert.is_true(p:check({}, "alice", "SCRV1:" .. b64("hunter2") .. ":" .. b64(code_at(now))))
@@ -122,6 +124,54 @@ describe("plugins.auth_totp", function()
 			now = now + 30
 			assert.is_nil((p:check({}, "alice", "nope" .. code_at(now))))
 			assert.is_true(p:check({}, "alice", "hunter2" .. code_at(now)), "the code was given back")
+		end)
+
+		it("answers a wrong code and a wrong password alike, after checking the password either way", function()
+			local checked = 0
+			local first = { check = function(_, _, _, pw)
+				checked = checked + 1
+				return pw == "hunter2" or nil, "wrong username or password"
+			end }
+			local p = provider { first = first }
+			local wrong = string.format("%06d", (tonumber(code_at(now)) + 1) % 1000000)
+			local wrong_code = { p:check({}, "alice", "hunter2" .. wrong) }
+			assert.are.equal(1, checked, "the password was checked although the code was wrong")
+			local wrong_password = { p:check({}, "alice", "nope" .. code_at(now)) }
+			assert.are.same(wrong_code, wrong_password)
+			assert.are.same({ nil, "authentication failed" }, wrong_code)
+			local unknown = { p:check({}, "mallory", "hunter2" .. code_at(now)) }
+			assert.are.same(wrong_code, unknown)
+			assert.are.equal(3, checked)
+			assert.is_true(p:check({}, "alice", "hunter2" .. code_at(now)), "the code was given back")
+		end)
+
+		it("refuses a code used before a reload: the new provider remembers it", function()
+			local used = {}
+			local before = provider { used = used }
+			assert.is_true(before:check({}, "alice", code_at(now)))
+			local after = provider { used = used } -- what the reloaded configuration makes
+			assert.are.same({ nil, "authentication failed" }, { after:check({}, "alice", code_at(now)) })
+			now = now + 30
+			assert.is_true(after:check({}, "alice", code_at(now)))
+		end)
+
+		it("keeps that memory in the module by default, shared by every provider", function()
+			-- A user and secret of this test's own: the memory outlives it.
+			local own = { secrets = { carol = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" }, now = function() return now end }
+			local code = totp.code(totp.base32_decode(own.secrets.carol), now)
+			assert.is_true(totp.new(own):check({}, "carol", code))
+			assert.is_nil((totp.new(own):check({}, "carol", code)))
+		end)
+
+		it("forgets codes too old to matter, and only those", function()
+			local used = {}
+			local p = provider { used = used, secrets = {} }
+			for i = 1, 1100 do -- past the first sweep
+				p:mark("k" .. i, (now // 30) - (i <= 600 and 20 or 0))
+			end
+			assert.is_true(used.count < 600 and used.count >= 500, "swept: " .. used.count)
+			assert.are.equal(now // 30, used.steps.k1000)
+			assert.is_nil(used.steps.k1)
 		end)
 
 		it("reads secrets from a file and re-reads it when it changes", function()

@@ -18,6 +18,8 @@ local S = schema
 -- A configuration that runs longer than this is stuck: a reload must never
 -- freeze the engine. Legitimate configurations use a tiny fraction of it.
 M.INSTRUCTION_BUDGET = 200000000
+-- And one that runs longer than this, however few instructions it takes.
+M.TIMEOUT_SECONDS = 5
 
 M.CIPHERS = { "AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305" }
 M.LOG_LEVELS = { "error", "warn", "info", "debug", "trace" }
@@ -417,19 +419,22 @@ local function load_and_validate(name)
 end
 
 --- Runs and validates the configuration file `name`, under an instruction
--- budget so that a configuration that never ends cannot hang a reload.
+-- budget and a deadline so that a configuration that never ends cannot hang a reload.
 -- Returns the normalized configuration and its declaration, or nil and a one-line error.
 function M.load(name)
 	if collecting then return nil, "a configuration is already being loaded" end
 	collecting = {}
 	config_dir = name:match("^(.*)/[^/]*$") or "."
-	local ok, cfg, decl = core.run_budgeted(M.INSTRUCTION_BUDGET, load_and_validate, name)
+	local ok, cfg, decl = core.run_budgeted({ instructions = M.INSTRUCTION_BUDGET,
+		seconds = M.TIMEOUT_SECONDS }, load_and_validate, name)
 	collecting = nil
 	if not ok then
 		local msg = type(cfg) == "string" and cfg or ("error object: " .. schema.show(cfg))
 		if msg:find("^evaluation stopped after %d+ instructions") then
 			msg = string.format("did not finish within %d Lua instructions (endless loop?)",
 				M.INSTRUCTION_BUDGET)
+		elseif msg:find("^evaluation stopped at its [%d.]+ s deadline") then
+			msg = string.format("did not finish within %g s (endless loop?)", M.TIMEOUT_SECONDS)
 		end
 		return nil, one_line(msg, name)
 	end

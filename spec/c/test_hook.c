@@ -164,6 +164,20 @@ static void test_deadline(void)
 	run_until(&o, 3);
 	CHECK(o.done && (strstr(o.error, "timed out") || strstr(o.error, "instructions")),
 	      "a loop of sleeps ends too: %s", o.error);
+	/* An instruction budget too large to end it soon: the deadline does, while it runs. */
+	limits = (struct hook_limits){ 0.2, 20000000000 };
+	hook_runtime_set_limits(rt, &limits);
+	start("while true do end", &o);
+	CHECK(o.done && strstr(o.error, "timed out after 0.2 s, still running") &&
+		      strstr(o.error, "stack traceback"),
+	      "a busy loop ends at its deadline, not after its instructions: %s", o.error);
+	start("while true do pcall(function() while true do end end) end", &o);
+	CHECK(o.done && strstr(o.error, "timed out after 0.2 s, still running"),
+	      "pcall cannot swallow the deadline: %s", o.error);
+	CHECK(start("vpn.sleep(0.1) while true do end", &o), "pending");
+	run_until(&o, 30);
+	CHECK(o.done && strstr(o.error, "timed out after 0.2 s"),
+	      "the deadline counts from the start, across resumes: %s", o.error);
 	limits = (struct hook_limits){ 5, 100000 };
 	hook_runtime_set_limits(rt, &limits);
 	start("for i = 1, 1e9 do end", &o);

@@ -125,6 +125,23 @@ describe("#netns moonvpn engine", function()
 			p:output())
 	end)
 
+	for _, case in ipairs {
+		{ "_G.os.exit(0)", "os.exit is disabled in moonvpn: it would end the engine and every tunnel; raise an error to refuse a configuration" },
+		{ 'require("os").exit(0)', "os.exit is disabled in moonvpn" },
+		{ "package.loaded.os.exit(0)", "os.exit is disabled in moonvpn" },
+		{ 'os.execute("sleep 3")', "os.execute is disabled in moonvpn: it would block every client while the program runs; run programs with vpn.exec" },
+		{ 'io.popen("sleep 3")', "io.popen is disabled in moonvpn: it would block every client while the program runs; run programs with vpn.exec" },
+	} do
+		it("refuses a configuration that calls " .. case[1] .. ": one error line, exit status 1", function()
+			local p = start(ns, server(TUN) .. case[1] .. "\n")
+			assert.are.equal(1, p:wait(10), p:output())
+			local out = p:output()
+			assert.truthy(out:find("error config: [^\n]*vpn.lua:%d+: " .. case[2]:gsub("%p", "%%%0")), out)
+			assert.falsy(out:find("started", 1, true), out)
+			assert.falsy(ns:sh("ip link show dev mvt0"))
+		end)
+	end
+
 	it("reloads on SIGHUP: new MTU, addresses and routes apply to the running device", function()
 		local p, path = start(ns, server(TUN))
 		started(p)

@@ -102,6 +102,13 @@ end
 		{ "raises", 'error("the LDAP server is down")', "the LDAP server is down" },
 		{ "sleeps past its deadline", "vpn.sleep(60)", "timed out after 2 s" },
 		{ "returns nonsense", 'return "yes"', 'on.auth returned "yes"' },
+		-- Blocking calls are not there to freeze everyone: the error names vpn.exec.
+		{ "calls os.execute", 'os.execute("sleep 3")',
+			"os.execute is disabled in moonvpn: it would block every client while the program runs; run programs with vpn.exec" },
+		{ "calls io.popen", 'io.popen("sleep 3"):read("a")', "io.popen is disabled in moonvpn: it would block every client" },
+		{ "reads its standard input", "io.read()", "io.read is disabled in moonvpn" },
+		{ "tries to end the engine", 'require("os").exit(0)', "os.exit is disabled in moonvpn" },
+		{ "removes its own limits", "debug.sethook() while true do end", "debug.sethook is disabled in moonvpn" },
 	} do
 		it("refuses the client whose auth hook " .. case[1] .. ", and serves the others", function()
 			start(string.format([[
@@ -121,6 +128,61 @@ end
 			assert.is_true((clients[1]:sh("ping -n -c 2 -W 2 10.77.0.1")), "the other client still works")
 		end)
 	end
+
+	it("ends an auth hook that loops at its deadline, however many instructions it may run", function()
+		-- 2e9 instructions took the old engine about 18 s, all the while answering nobody.
+		start([[
+function office.on.auth(client, username, password)
+  if username == "bad" then while true do end end
+  return true
+end
+]], "  hooks = { timeout = 2, instructions = 2000000000 },\n")
+		completed(connect(1, "good", "x"))
+		local ping = clients[1]:spawn({ "ping", "-n", "-i", "0.2", "-c", "50", "10.77.0.1" })
+		netns.sleep(0.5)
+		local out = refused(connect(2, "bad", "x"))
+		assert.matches("AUTH_FAILED,authentication failed", out, 1, true)
+		ping:wait(30)
+		local received = tonumber(ping:output():match("(%d+) received"))
+		print(string.format("\n  [pings answered through another client while an auth hook looped to its 2 s deadline: %d of 50]", received))
+		-- At most the 2 s deadline's worth are late (answered after it); none wait 18 s.
+		assert.is_true(received >= 40, "the other client's pings went unanswered:\n" .. ping:output())
+		assert.matches("hook: on.auth/on.connect failed: timed out after 2 s, still running (endless loop?)",
+			engine:output(), 1, true)
+	end)
+
+	it("refuses a reload whose configuration calls os.exit by any path, and keeps serving", function()
+		local flag = netns.tmpdir() .. "/exit-now"
+		start(string.format([[
+local f = io.open(%q)
+if f then
+  local how = f:read("l")
+  f:close()
+  if how == "G" then _G.os.exit(0) elseif how == "require" then require("os").exit(0)
+  else package.loaded.os.exit(0) end
+end
+function office.on.auth() return true end
+]], flag))
+		completed(connect(1, "alice", "x"))
+		local function failed_reloads()
+			local _, n = engine:output():gsub("reload failed, keeping the running configuration", "")
+			return n
+		end
+		for i, how in ipairs { "G", "require", "loaded" } do
+			netns.write_file(flag, how .. "\n")
+			engine:signal("HUP")
+			for _ = 1, 300 do
+				if failed_reloads() >= i or engine:status() then break end
+				netns.sleep(0.05)
+			end
+			assert.is_nil(engine:status(), "the engine exited on a reload:\n" .. engine:output())
+			assert.are.equal(i, failed_reloads(), engine:output())
+		end
+		assert.matches("reload failed, keeping the running configuration: [^\n]*vpn.lua:%d+: os.exit is disabled in moonvpn: "
+			.. "it would end the engine and every tunnel; raise an error to refuse a configuration or a reload", engine:output())
+		assert.is_true((clients[1]:sh("ping -n -c 2 -i 0.2 -W 2 10.77.0.1")), "the client is still connected")
+		assert.matches("alice", console("return clients()[1].username"), 1, true)
+	end)
 
 	it("on.connect gives a static address and pushes options, and can refuse", function()
 		start([[

@@ -134,6 +134,12 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 	return preverify_ok;
 }
 
+/*
+ * TLS 1.2 suites: ECDHE key exchange (forward secrecy) with an AEAD cipher
+ * only; every TLS 1.3 suite already is. Stock OpenVPN 2.6 offers these.
+ */
+static const char TLS12_CIPHERS[] = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!PSK";
+
 static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_cert)
 {
 	static const int modes[] = {
@@ -149,9 +155,14 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 			   verify_cb);
 	SSL_CTX_set_purpose(ctx,
 			    role == TLS_SERVER ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
-	/* Each key state is a fresh handshake; resumption tickets would only be noise. */
+	/*
+	 * Each key state is a fresh handshake that verifies the peer's certificate
+	 * again: no resumption, neither by ticket nor by session id (a resumed
+	 * session would skip the CRL a reload brought).
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 }
 
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
@@ -168,6 +179,11 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 	if (!c->ssl_ctx)
 		goto fail;
 	configure(c->ssl_ctx, cfg->role, cfg->peer_cert);
+	if (SSL_CTX_set_cipher_list(c->ssl_ctx, TLS12_CIPHERS) != 1) {
+		openssl_error(err, errlen, "tls: cannot restrict the TLS 1.2 cipher suites");
+		rc = -EINVAL;
+		goto fail;
+	}
 	/* A client may go without a certificate of its own (a server with auth.certificate). */
 	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
 	    ((cfg->cert || cfg->role == TLS_SERVER) &&

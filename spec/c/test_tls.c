@@ -6,6 +6,7 @@
  * export the same key block, data flows; each kind of bad certificate is
  * refused with its reason and the peer's common name.
  */
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +280,101 @@ static void test_cert_modes(void)
 	}
 }
 
+/*
+ * A plain OpenSSL client held to TLS 1.2 and suites, with client1's
+ * certificate, against a server session of ours; resume: a session of an
+ * earlier connection to offer. 1 when both sides completed.
+ */
+static int raw_tls12(struct tls_ctx *sctx, const char *suites, SSL_SESSION **resume, bool *reused)
+{
+	char crt[128], key[128];
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	struct tls_session *server = tls_session_new(sctx);
+	SSL *raw = cctx ? SSL_new(cctx) : NULL;
+	BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
+	uint8_t buf[4096];
+	int srv = 0, cli = 0;
+
+	if (!raw || !server || !in || !out)
+		goto out;
+	SSL_set_min_proto_version(raw, TLS1_2_VERSION);
+	SSL_set_max_proto_version(raw, TLS1_2_VERSION);
+	CHECK(SSL_set_cipher_list(raw, suites) == 1, "suites %s", suites);
+	SSL_use_certificate_chain_file(raw, pki_file(crt, sizeof(crt), "client1.crt"));
+	SSL_use_PrivateKey_file(raw, pki_file(key, sizeof(key), "client1.key"), SSL_FILETYPE_PEM);
+	BIO_set_mem_eof_return(in, -1);
+	SSL_set_bio(raw, in, out);
+	in = out = NULL;
+	if (*resume)
+		SSL_set_session(raw, *resume);
+	SSL_set_connect_state(raw);
+	for (int round = 0; round < 20 && (cli == 0 || srv == 0); round++) {
+		int n;
+
+		if (cli == 0) {
+			int rc = SSL_do_handshake(raw);
+
+			cli = rc == 1 ? 1 : SSL_get_error(raw, rc) == SSL_ERROR_WANT_READ ? 0 : -1;
+		}
+		while ((n = BIO_read(SSL_get_wbio(raw), buf, sizeof(buf))) > 0)
+			CHECK(tls_session_put_ciphertext(server, buf, (size_t)n) == 0, "put");
+		if (srv == 0)
+			srv = tls_session_handshake(server);
+		size_t m;
+		while ((m = tls_session_get_ciphertext(server, buf, sizeof(buf))) > 0)
+			BIO_write(SSL_get_rbio(raw), buf, (int)m);
+		if (cli < 0 || srv < 0)
+			break;
+	}
+	*reused = SSL_session_reused(raw);
+	if (!*resume && cli == 1)
+		*resume = SSL_get1_session(raw);
+out:
+	BIO_free(in);
+	BIO_free(out);
+	SSL_free(raw);
+	SSL_CTX_free(cctx);
+	tls_session_free(server);
+	return srv == 1 && cli == 1;
+}
+
+/* TLS 1.2 only with ECDHE and AEAD suites, and no session resumption (issue 11 item 8). */
+static void test_tls12_suites(void)
+{
+	static const struct {
+		const char *suites;
+		bool completes;
+	} cases[] = {
+		{ "ECDHE-ECDSA-AES256-GCM-SHA384", true },
+		{ "ECDHE-ECDSA-CHACHA20-POLY1305", true },
+		{ "ECDHE-ECDSA-AES128-GCM-SHA256", true },
+		{ "ECDHE-ECDSA-AES256-SHA", false },	/* CBC: no AEAD */
+		{ "ECDHE-ECDSA-AES128-SHA256", false }, /* CBC: no AEAD */
+	};
+	struct pair p;
+	SSL_SESSION *session = NULL;
+	bool reused;
+
+	if (!make_pair(&p, "client1", "ca.crt", NULL))
+		goto out;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		SSL_SESSION *none = NULL;
+
+		CHECK(raw_tls12(p.sctx, cases[i].suites, &none, &reused) == cases[i].completes,
+		      "TLS 1.2 with %s: %s expected", cases[i].suites,
+		      cases[i].completes ? "completion" : "refusal");
+		SSL_SESSION_free(none);
+	}
+	/* A client that offers the session of its first connection gets a full handshake. */
+	CHECK(raw_tls12(p.sctx, "ECDHE-ECDSA-AES256-GCM-SHA384", &session, &reused) && session,
+	      "first TLS 1.2 connection");
+	CHECK(raw_tls12(p.sctx, "ECDHE-ECDSA-AES256-GCM-SHA384", &session, &reused) && !reused,
+	      "a second connection offering the first one's session completes without resuming");
+	SSL_SESSION_free(session);
+out:
+	free_pair(&p);
+}
+
 int main(void)
 {
 	char cmd[160];
@@ -293,6 +389,7 @@ int main(void)
 	test_good_client();
 	test_refusals();
 	test_cert_modes();
+	test_tls12_suites();
 	test_load_errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");

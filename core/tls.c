@@ -12,6 +12,9 @@
 
 #include "tls.h"
 
+/* Room for "client " or "server " before a problem in the error text. */
+enum { PROBLEM_MAX = TLS_ERR_MAX - 16 };
+
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
 	enum tls_role role;
@@ -28,6 +31,7 @@ struct tls_session {
 	char peer_serial[TLS_SERIAL_MAX];
 	uint8_t peer_fingerprint[TLS_FINGERPRINT_LEN];
 	bool has_fingerprint;
+	char problem[PROBLEM_MAX]; /* why verify_cb refused a certificate that verified */
 	char error[TLS_ERR_MAX];
 };
 
@@ -112,26 +116,72 @@ static void remember_identity(struct tls_session *s, X509 *cert)
 	BIO_free(mem);
 }
 
-/* Remembers the peer's common name (depth 0) even when verification fails. */
+/*
+ * The certificate's one common name as UTF-8 text into out; NULL, or why
+ * the name is refused: a second CN or a NUL inside would let a name that
+ * `cn` rules and logs read one way be another (OpenVPN takes the last CN,
+ * we took the first). Out gets a printable form even when refused.
+ */
+static const char *read_cn(X509 *cert, char *out, size_t len)
+{
+	const X509_NAME *name = X509_get_subject_name(cert);
+	int at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	unsigned char *utf8 = NULL;
+	const char *problem = NULL;
+	int n;
+
+	out[0] = '\0';
+	if (at < 0)
+		return NULL;
+	if (X509_NAME_get_index_by_NID(name, NID_commonName, at) >= 0)
+		problem = "certificate has more than one common name";
+	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at)));
+	if (n < 0)
+		return "certificate common name is not valid text";
+	if (memchr(utf8, '\0', (size_t)n))
+		problem = "certificate common name contains a NUL byte";
+	for (int i = 0; i < n; i++)
+		if (utf8[i] == '\0')
+			utf8[i] = '?';
+	snprintf(out, len, "%.*s", n, (const char *)utf8);
+	/* The CN goes into log lines even for a refused certificate. */
+	sanitize(out);
+	OPENSSL_free(utf8);
+	return problem;
+}
+
+/* What is wrong with the peer's certificate (depth 0) beyond its chain; NULL when nothing. */
+static const char *leaf_problem(struct tls_session *s, X509 *cert)
+{
+	const char *problem = read_cn(cert, s->peer_cn, sizeof(s->peer_cn));
+
+	return problem;
+}
+
+/*
+ * Remembers the peer's identity (depth 0) even when verification fails,
+ * and refuses a certificate whose chain verified but whose names do not
+ * pass leaf_problem.
+ */
 static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
 	X509 *cert = X509_STORE_CTX_get_current_cert(store);
+	const char *problem;
+	unsigned len = 0;
 
-	if (s && cert && X509_STORE_CTX_get_error_depth(store) == 0) {
-		unsigned len = 0;
-
-		s->has_fingerprint =
-			X509_digest(cert, EVP_sha256(), s->peer_fingerprint, &len) == 1 &&
-			len == TLS_FINGERPRINT_LEN;
-		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, s->peer_cn,
-					  sizeof(s->peer_cn));
-		/* The CN goes into log lines even for a refused certificate. */
-		sanitize(s->peer_cn);
-		remember_identity(s, cert);
-	}
-	return preverify_ok;
+	if (!s || !cert || X509_STORE_CTX_get_error_depth(store) != 0)
+		return preverify_ok;
+	s->has_fingerprint = X509_digest(cert, EVP_sha256(), s->peer_fingerprint, &len) == 1 &&
+			     len == TLS_FINGERPRINT_LEN;
+	remember_identity(s, cert);
+	problem = leaf_problem(s, cert);
+	if (!preverify_ok || !problem)
+		return preverify_ok;
+	snprintf(s->problem, sizeof(s->problem), "%s", problem);
+	X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
 }
 
 /*
@@ -300,7 +350,9 @@ static void record_failure(struct tls_session *s)
 	const char *reason = verify_reason(result);
 	const char *peer = s->role == TLS_SERVER ? "client" : "server";
 
-	if (reason) {
+	if (result == X509_V_ERR_APPLICATION_VERIFICATION && s->problem[0]) {
+		snprintf(s->error, sizeof(s->error), "%s %s", peer, s->problem);
+	} else if (reason) {
 		snprintf(s->error, sizeof(s->error), "%s %s", peer, reason);
 	} else if (result != X509_V_OK) {
 		snprintf(s->error, sizeof(s->error), "%s certificate refused: %s", peer,

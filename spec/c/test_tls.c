@@ -185,6 +185,11 @@ static const struct {
 	  "server-as-client" },
 	{ "client2", "other-ca.crt", NULL, NULL, "server certificate signed by an unknown CA",
 	  "server" },
+	/* Names that `cn` rules would read one way and logs another (issue 11 item 7). */
+	{ "two-cn", "ca.crt", NULL, "client certificate has more than one common name", NULL,
+	  "client3" },
+	{ "nul-cn", "ca.crt", NULL, "client certificate common name contains a NUL byte", NULL,
+	  "client1?evil" },
 };
 
 static void test_refusals(void)

@@ -121,13 +121,16 @@ end]])
 		{ "stranger", "client certificate signed by an unknown CA" },
 		{ "expired", "client certificate expired" },
 		{ "revoked", "client certificate revoked" },
+		-- A second CN or a NUL in it would let `cn` rules read another name (issue 11 item 7).
+		{ "two-cn", "client certificate has more than one common name", "client3" },
+		{ "nul-cn", "client certificate common name contains a NUL byte", "client1?evil" },
 	} do
 		it("refuses a client whose certificate is " .. case[1] .. " and logs why", function()
 			topology(1, string.format(', crl = "%s/crl.pem"', mv.pki()))
 			local client = connect(1, { cert = case[1] })
 			local ok, out = engine:wait_log("refused: " .. case[2]:gsub("%p", "%%%0"), 15)
 			assert(ok, out)
-			assert.truthy(out:find("(" .. case[1] .. "): refused", 1, true), out)
+			assert.truthy(out:find("(" .. (case[3] or case[1]) .. "): refused", 1, true), out)
 			assert.falsy(client:output():find("Initialization Sequence Completed", 1, true))
 			local _, n = mv.console(socket, "#clients()")
 			client:stop()

@@ -60,6 +60,18 @@ static struct key_state *find_ks(struct session *s, uint8_t key_id)
 	return NULL;
 }
 
+/*
+ * A key older than the renegotiation interval plus the hand-window opens and
+ * seals nothing more: a renegotiation that keeps failing (a certificate
+ * revoked or expired since) cannot keep the old key alive for ever. Our own
+ * renegotiation starts at the interval, so a healthy peer never meets this.
+ */
+static bool key_expired(const struct session *s, const struct key_state *ks)
+{
+	return s->reneg_seconds &&
+	       ev_now(s->p.loop) - ks->started >= s->reneg_seconds + SESSION_HAND_WINDOW_SECONDS;
+}
+
 static void update_who(struct session *s)
 {
 	char addr[UDP_ADDR_TEXT_MAX];
@@ -248,6 +260,18 @@ static void send_message(struct session *s, const char *text)
 	}
 	if (tls_session_write(ks->tls, (const uint8_t *)text, strlen(text) + 1) < 0)
 		close_later(s, 0, "TLS write failed: %s", tls_session_error(ks->tls));
+}
+
+/* HALT,<reason>: the client stops instead of reconnecting. */
+static void send_halt(struct session *s, const char *reason)
+{
+	char msg[SESSION_REASON_MAX + 8];
+
+	if (s->state != SESSION_ACTIVE && s->state != SESSION_AUTH)
+		return;
+	snprintf(msg, sizeof(msg), reason[0] ? "HALT,%s" : "HALT", reason);
+	send_message(s, msg);
+	flush(s);
 }
 
 static void refuse(struct session *s, const char *reason)
@@ -689,11 +713,17 @@ static void read_tls_data(struct session *s, struct key_state *ks)
 		close_later(s, 0, "%s", tls_session_error(ks->tls));
 }
 
-/* A failed handshake ends the session, or only the renegotiation that ran it. */
+/*
+ * A failed handshake ends the session. A renegotiation that failed for
+ * another reason than the peer's certificate only loses its new key (the
+ * old one serves until its hard lifetime); one whose certificate no longer
+ * verifies (revoked, expired) ends the session too.
+ */
 static void tls_failed(struct session *s, struct key_state *ks)
 {
 	log_warnx(s->p.log, "session", "%s: refused: %s", s->who, tls_session_error(ks->tls));
-	if (s->state == SESSION_ACTIVE && ks != current_ks(s)) {
+	if (s->state == SESSION_ACTIVE && ks != current_ks(s) &&
+	    !tls_session_cert_refused(ks->tls)) {
 		key_state_clear(ks);
 		s->next = NO_KEY;
 		return;
@@ -722,6 +752,24 @@ static bool same_identity(struct session *s, const struct key_state *ks)
 	return crypto_equal(fp, s->fingerprint, sizeof(s->fingerprint));
 }
 
+/*
+ * The peer's certificate of an established key state, verified against the
+ * current context; false when it no longer verifies and the session ends.
+ */
+static bool still_valid(struct session *s, struct key_state *ks)
+{
+	char why[TLS_ERR_MAX];
+
+	ks->stale = false;
+	if (tls_session_reverify(ks->tls, s->p.tls, why, sizeof(why)) == 0)
+		return true;
+	log_warnx(s->p.log, "session", "%s: ended: %s (with the reloaded CA and CRL)", s->who, why);
+	if (!is_client(s))
+		send_halt(s, why);
+	close_later(s, KICK_LINGER_SECONDS, "%s", why);
+	return false;
+}
+
 static void identity_changed(struct session *s, struct key_state *ks)
 {
 	log_warnx(s->p.log, "session",
@@ -746,6 +794,8 @@ static void progress(struct session *s, struct key_state *ks)
 			identity_changed(s, ks);
 			return;
 		}
+		if (ks->stale && !still_valid(s, ks))
+			return;
 		log_info(s->p.log, "session", "%s: %s established on key %u (%s)", s->who,
 			 tls_session_version(ks->tls), ks->key_id, tls_session_cipher(ks->tls));
 		ks->phase = KEY_PHASE_KEY_EXCHANGE;
@@ -962,7 +1012,7 @@ int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct 
 	int n;
 
 	if (!ks || ks->phase != KEY_PHASE_READY || s->state == SESSION_CLOSING ||
-	    s->state == SESSION_AUTH)
+	    s->state == SESSION_AUTH || key_expired(s, ks))
 		return DATA_EAUTH;
 	n = data_open(&ks->data, pkt, len);
 	if (n < 0)
@@ -991,7 +1041,7 @@ int session_data_send(struct session *s, uint8_t *pkt, size_t len)
 	struct key_state *ks = current_ks(s);
 	int n;
 
-	if (ks->phase != KEY_PHASE_READY || s->state != SESSION_ACTIVE)
+	if (ks->phase != KEY_PHASE_READY || s->state != SESSION_ACTIVE || key_expired(s, ks))
 		return DATA_EAUTH;
 	n = data_seal(&ks->data, s->peer_id, pkt, len);
 	if (n < 0)
@@ -1041,6 +1091,11 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (s->state != SESSION_ACTIVE || current_ks(s)->phase != KEY_PHASE_READY)
 		return;
+	if (key_expired(s, current_ks(s))) {
+		close_later(s, 0, "key %u expired: no renegotiation completed within %u s",
+			    current_ks(s)->key_id, s->reneg_seconds + SESSION_HAND_WINDOW_SECONDS);
+		return;
+	}
 	if (s->ping_timeout && now(s) - s->last_received >= s->ping_timeout) {
 		close_later(s, 0, "ping-restart: nothing received for %u seconds", s->ping_timeout);
 		return;
@@ -1062,6 +1117,22 @@ void session_set_keepalive(struct session *s, unsigned interval, unsigned timeou
 	ev_timer_start(s->p.loop, &s->keepalive);
 }
 
+void session_set_tls(struct session *s, struct tls_ctx *tls)
+{
+	struct tls_ctx *old = s->p.tls;
+
+	s->p.tls = tls_ctx_ref(tls);
+	tls_ctx_free(old);
+	for (int i = 0; i < 2 && s->state != SESSION_CLOSING; i++) {
+		struct key_state *ks = &s->ks[i];
+
+		if (ks->phase == KEY_PHASE_TLS)
+			ks->stale = true; /* verified when its handshake is done */
+		else if (ks->phase != KEY_PHASE_EMPTY)
+			(void)still_valid(s, ks);
+	}
+}
+
 void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t bytes)
 {
 	s->reneg_seconds = seconds;
@@ -1078,14 +1149,10 @@ void session_notify_exit(struct session *s)
 
 void session_kick(struct session *s, const char *reason, bool reconnect)
 {
-	char msg[SESSION_REASON_MAX + 8];
-
-	if (s->state == SESSION_ACTIVE || s->state == SESSION_AUTH) {
-		if (reconnect)
-			snprintf(msg, sizeof(msg), "RESTART");
-		else
-			snprintf(msg, sizeof(msg), reason[0] ? "HALT,%s" : "HALT", reason);
-		send_message(s, msg);
+	if (!reconnect) {
+		send_halt(s, reason);
+	} else if (s->state == SESSION_ACTIVE || s->state == SESSION_AUTH) {
+		send_message(s, "RESTART");
 		flush(s);
 	}
 	/* A moment for the message to arrive; the session is closed (no data) meanwhile. */

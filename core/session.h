@@ -207,6 +207,15 @@ void session_notify_exit(struct session *s);
  */
 void session_kick(struct session *s, const char *reason, bool reconnect);
 
+/*
+ * The TLS context renegotiations use from now on (a reload's); the session
+ * takes a reference. The peer's certificate is verified against it at once
+ * (for a handshake still running: when it is done); one that no longer
+ * verifies (revoked by a new CRL, expired) ends the session with HALT and
+ * a log line naming the reason.
+ */
+void session_set_tls(struct session *s, struct tls_ctx *tls);
+
 /* Renegotiate when the current key is older than seconds or has carried bytes (0: never). */
 void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t bytes);
 

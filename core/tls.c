@@ -32,6 +32,7 @@ struct tls_session {
 	uint8_t peer_fingerprint[TLS_FINGERPRINT_LEN];
 	bool has_fingerprint;
 	char problem[PROBLEM_MAX]; /* why verify_cb refused a certificate that verified */
+	bool cert_refused;	   /* the handshake failed on the peer's certificate */
 	char error[TLS_ERR_MAX];
 };
 
@@ -350,6 +351,7 @@ static void record_failure(struct tls_session *s)
 	const char *reason = verify_reason(result);
 	const char *peer = s->role == TLS_SERVER ? "client" : "server";
 
+	s->cert_refused = result != X509_V_OK;
 	if (result == X509_V_ERR_APPLICATION_VERIFICATION && s->problem[0]) {
 		snprintf(s->error, sizeof(s->error), "%s %s", peer, s->problem);
 	} else if (reason) {
@@ -361,6 +363,7 @@ static void record_failure(struct tls_session *s)
 		unsigned long e = ERR_peek_last_error();
 		int r = e ? ERR_GET_REASON(e) : 0;
 
+		s->cert_refused = r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE;
 		if (r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
 			snprintf(s->error, sizeof(s->error), "%s sent no certificate", peer);
 		else
@@ -384,6 +387,52 @@ int tls_session_handshake(struct tls_session *s)
 		return 0;
 	}
 	record_failure(s);
+	return -1;
+}
+
+bool tls_session_cert_refused(const struct tls_session *s)
+{
+	return s->cert_refused;
+}
+
+/* why: "client certificate revoked" and the like, as a refused handshake says it. */
+static void reverify_failure(const struct tls_session *s, long result, char *why, size_t len)
+{
+	const char *reason = verify_reason(result);
+	const char *peer = s->role == TLS_SERVER ? "client" : "server";
+
+	if (reason)
+		snprintf(why, len, "%s %s", peer, reason);
+	else
+		snprintf(why, len, "%s certificate refused: %s", peer,
+			 X509_verify_cert_error_string(result));
+}
+
+int tls_session_reverify(const struct tls_session *s, struct tls_ctx *ctx, char *why, size_t len)
+{
+	X509 *leaf = SSL_get0_peer_certificate(s->ssl);
+	X509_STORE_CTX *v;
+	long result;
+
+	if (!leaf)
+		return 0; /* a client let in without a certificate has none to revoke */
+	v = X509_STORE_CTX_new();
+	if (!v || X509_STORE_CTX_init(v, SSL_CTX_get_cert_store(ctx->ssl_ctx), leaf,
+				      SSL_get_peer_cert_chain(s->ssl)) != 1) {
+		X509_STORE_CTX_free(v);
+		snprintf(why, len, "out of memory verifying the peer certificate again");
+		ERR_clear_error();
+		return -1;
+	}
+	/* The purpose and flags the handshake used, as OpenSSL's own verification sets them. */
+	X509_STORE_CTX_set_default(v, s->role == TLS_SERVER ? "ssl_client" : "ssl_server");
+	X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(v), SSL_CTX_get0_param(ctx->ssl_ctx));
+	result = X509_verify_cert(v) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(v);
+	X509_STORE_CTX_free(v);
+	ERR_clear_error();
+	if (result == X509_V_OK)
+		return 0;
+	reverify_failure(s, result, why, len);
 	return -1;
 }
 

@@ -14,6 +14,7 @@
 #ifndef MOONVPN_TLS_H
 #define MOONVPN_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -75,6 +76,18 @@ size_t tls_session_pending_ciphertext(struct tls_session *s);
 
 /* Advances the handshake: 1 complete, 0 waiting for the peer, -1 refused or failed. */
 int tls_session_handshake(struct tls_session *s);
+
+/* After a failed handshake: true when the peer's certificate was refused (or missing). */
+bool tls_session_cert_refused(const struct tls_session *s);
+
+/*
+ * Verifies the peer certificate of an established session again, against
+ * ctx's CA and CRL as they are now and the current time (a reload may have
+ * brought a new CRL). 0 when it still verifies or there is none, -1 with
+ * why ("client certificate revoked") when not.
+ */
+int tls_session_reverify(const struct tls_session *s, struct tls_ctx *ctx, char *why, size_t len)
+	__attribute__((warn_unused_result));
 
 /* Application data through the established session. 0 / bytes read, or -1 on failure. */
 int tls_session_write(struct tls_session *s, const uint8_t *data, size_t len)

@@ -285,6 +285,53 @@ static void test_cert_modes(void)
 	}
 }
 
+/* A server context with crl (NULL for none), for verifying an established session again. */
+static struct tls_ctx *server_ctx(const char *crl)
+{
+	char ca[128], crt[128], key[128], crlp[128], err[256];
+	struct tls_config cfg = { TLS_SERVER,
+				  pki_file(ca, sizeof(ca), "ca.crt"),
+				  pki_file(crt, sizeof(crt), "server.crt"),
+				  pki_file(key, sizeof(key), "server.key"),
+				  crl ? pki_file(crlp, sizeof(crlp), crl) : NULL,
+				  TLS_PEER_CERT_REQUIRED };
+	struct tls_ctx *ctx = NULL;
+
+	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) == 0, "server ctx: %s", err);
+	return ctx;
+}
+
+/* A reload's new CRL reaches sessions that were established before it (issue 11 item 3). */
+static void test_reverify(void)
+{
+	static const struct {
+		const char *cert;
+		const char *crl; /* of the context the session is verified against again */
+		const char *why; /* NULL: still valid */
+	} cases[] = {
+		{ "revoked", "crl.pem", "client certificate revoked" },
+		{ "revoked", NULL, NULL },
+		{ "client1", "crl.pem", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tls_ctx *fresh = server_ctx(cases[i].crl);
+		char why[TLS_ERR_MAX] = "";
+		struct pair p = { 0 };
+		int srv, cli;
+
+		if (fresh && make_pair(&p, cases[i].cert, "ca.crt", NULL)) {
+			pump(p.server, p.client, &srv, &cli);
+			CHECK(srv == 1 && cli == 1, "%s: completes without a CRL", cases[i].cert);
+			int rc = tls_session_reverify(p.server, fresh, why, sizeof(why));
+			CHECK(cases[i].why ? rc == -1 && strcmp(why, cases[i].why) == 0 : rc == 0,
+			      "case %zu: %s verified again: %d \"%s\"", i, cases[i].cert, rc, why);
+		}
+		free_pair(&p);
+		tls_ctx_free(fresh);
+	}
+}
+
 /*
  * A plain OpenSSL client held to TLS 1.2 and suites, with client1's
  * certificate, against a server session of ours; resume: a session of an
@@ -395,6 +442,7 @@ int main(void)
 	test_refusals();
 	test_cert_modes();
 	test_tls12_suites();
+	test_reverify();
 	test_load_errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -18,10 +18,16 @@ enum { PROBLEM_MAX = TLS_ERR_MAX - 16 };
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
 	enum tls_role role;
-	unsigned refs; /* the owner's and one per session that may start key states */
+	unsigned refs; /* the owner's, one per session that may start key states, one per
+			  TLS session */
+	/* A client's pins on the server's certificate (empty / false: none). */
+	char server_name[TLS_CN_MAX];
+	uint8_t server_fingerprint[TLS_FINGERPRINT_LEN];
+	bool pin_fingerprint;
 };
 
 struct tls_session {
+	struct tls_ctx *ctx; /* a reference: verify_cb reads its pins */
 	SSL *ssl;
 	BIO *in;  /* ciphertext from the peer, read by OpenSSL */
 	BIO *out; /* ciphertext for the peer, written by OpenSSL */
@@ -151,12 +157,54 @@ static const char *read_cn(X509 *cert, char *out, size_t len)
 	return problem;
 }
 
-/* What is wrong with the peer's certificate (depth 0) beyond its chain; NULL when nothing. */
-static const char *leaf_problem(struct tls_session *s, X509 *cert)
+/*
+ * A client requires serverAuth explicitly: X509_PURPOSE_SSL_SERVER lets a
+ * certificate without extendedKeyUsage through, and in a PKI whose client
+ * certificates carry none any client could pose as the server (OpenVPN's
+ * remote-cert-tls server requires it too).
+ */
+static bool has_server_auth(X509 *cert)
+{
+	return (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) &&
+	       (X509_get_extended_key_usage(cert) & XKU_SSL_SERVER);
+}
+
+/* tls.server_name names the certificate's common name or one of its DNS names exactly. */
+static bool name_matches(const struct tls_session *s, X509 *cert)
+{
+	const char *name = s->ctx->server_name;
+
+	return strcmp(s->peer_cn, name) == 0 ||
+	       X509_check_host(cert, name, strlen(name),
+			       X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_WILDCARDS,
+			       NULL) == 1;
+}
+
+/* Writes what is wrong with the peer's certificate beyond its chain into s->problem. */
+static bool leaf_problem(struct tls_session *s, X509 *cert)
 {
 	const char *problem = read_cn(cert, s->peer_cn, sizeof(s->peer_cn));
+	const struct tls_ctx *ctx = s->ctx;
 
-	return problem;
+	if (!problem && s->role == TLS_CLIENT && !has_server_auth(cert))
+		problem = "certificate lacks the serverAuth extended key usage";
+	if (problem) {
+		snprintf(s->problem, sizeof(s->problem), "%s", problem);
+	} else if (s->role == TLS_CLIENT && ctx->server_name[0] && !name_matches(s, cert)) {
+		snprintf(s->problem, sizeof(s->problem),
+			 "certificate name \"%.64s\" does not match tls.server_name \"%.64s\"",
+			 s->peer_cn, ctx->server_name);
+	} else if (s->role == TLS_CLIENT && ctx->pin_fingerprint &&
+		   (!s->has_fingerprint ||
+		    CRYPTO_memcmp(s->peer_fingerprint, ctx->server_fingerprint,
+				  TLS_FINGERPRINT_LEN) != 0)) {
+		snprintf(s->problem, sizeof(s->problem),
+			 "certificate does not have the SHA-256 fingerprint of "
+			 "tls.server_fingerprint");
+	} else {
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -169,7 +217,6 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
 	X509 *cert = X509_STORE_CTX_get_current_cert(store);
-	const char *problem;
 	unsigned len = 0;
 
 	if (!s || !cert || X509_STORE_CTX_get_error_depth(store) != 0)
@@ -177,10 +224,8 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 	s->has_fingerprint = X509_digest(cert, EVP_sha256(), s->peer_fingerprint, &len) == 1 &&
 			     len == TLS_FINGERPRINT_LEN;
 	remember_identity(s, cert);
-	problem = leaf_problem(s, cert);
-	if (!preverify_ok || !problem)
+	if (!leaf_problem(s, cert) || !preverify_ok)
 		return preverify_ok;
-	snprintf(s->problem, sizeof(s->problem), "%s", problem);
 	X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
 	return 0;
 }
@@ -225,6 +270,12 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 		goto fail;
 	c->role = cfg->role;
 	c->refs = 1;
+	if (cfg->server_name)
+		snprintf(c->server_name, sizeof(c->server_name), "%s", cfg->server_name);
+	if (cfg->server_fingerprint) {
+		memcpy(c->server_fingerprint, cfg->server_fingerprint, TLS_FINGERPRINT_LEN);
+		c->pin_fingerprint = true;
+	}
 	c->ssl_ctx =
 		SSL_CTX_new(cfg->role == TLS_SERVER ? TLS_server_method() : TLS_client_method());
 	if (!c->ssl_ctx)
@@ -270,6 +321,7 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 	if (!s)
 		return NULL;
 	s->role = ctx->role;
+	s->ctx = tls_ctx_ref(ctx);
 	s->ssl = SSL_new(ctx->ssl_ctx);
 	s->in = BIO_new(BIO_s_mem());
 	s->out = BIO_new(BIO_s_mem());
@@ -277,6 +329,7 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 		BIO_free(s->in);
 		BIO_free(s->out);
 		SSL_free(s->ssl);
+		tls_ctx_free(s->ctx);
 		free(s);
 		return NULL;
 	}
@@ -296,6 +349,7 @@ void tls_session_free(struct tls_session *s)
 	if (!s)
 		return;
 	SSL_free(s->ssl);
+	tls_ctx_free(s->ctx);
 	free(s);
 }
 

@@ -5,7 +5,9 @@
  * payloads) and takes ciphertext out to send, so no socket is involved.
  * TLS 1.2 is the minimum, 1.3 is preferred; a server requires a client
  * certificate signed by its CA (optionally checked against a CRL) and with
- * the clientAuth key usage; a client requires serverAuth of the server.
+ * the clientAuth key usage; a client requires serverAuth of the server
+ * (explicitly: a certificate without extendedKeyUsage is refused) and may
+ * pin its name or fingerprint.
  * A refused handshake says why in one line (unknown CA, expired, not yet
  * valid, revoked, wrong key usage, no certificate) with the peer's common
  * name when known. Also exports keying material (TLS-EKM). Does not know
@@ -46,6 +48,10 @@ struct tls_config {
 	const char *key;  /* its private key (PEM) */
 	const char *crl;  /* optional PEM CRL checked against the peer's certificate */
 	enum tls_peer_cert peer_cert;
+	/* A client's pins (NULL: none): the server certificate's common name or a DNS
+	 * name is server_name; its SHA-256 (DER) is server_fingerprint. */
+	const char *server_name;
+	const uint8_t *server_fingerprint; /* TLS_FINGERPRINT_LEN bytes */
 };
 
 struct tls_ctx;

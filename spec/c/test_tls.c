@@ -69,10 +69,13 @@ static bool make_pair_mode(struct pair *p, const char *client_cert, const char *
 				   pki_file(scrt, sizeof(scrt), "server.crt"),
 				   pki_file(skey, sizeof(skey), "server.key"),
 				   crl ? pki_file(crlp, sizeof(crlp), crl) : NULL,
-				   mode };
+				   mode,
+				   NULL,
+				   NULL };
 	struct tls_config ccfg = { TLS_CLIENT, pki_file(cca, sizeof(cca), client_ca),
 				   NULL,       NULL,
-				   NULL,       TLS_PEER_CERT_REQUIRED };
+				   NULL,       TLS_PEER_CERT_REQUIRED,
+				   NULL,       NULL };
 
 	if (client_cert) {
 		snprintf(name, sizeof(name), "%s.crt", client_cert);
@@ -231,7 +234,9 @@ static void test_load_errors(void)
 				  pki_file(crt, sizeof(crt), "server.crt"),
 				  pki_file(key, sizeof(key), "client1.key"),
 				  NULL,
-				  TLS_PEER_CERT_REQUIRED };
+				  TLS_PEER_CERT_REQUIRED,
+				  NULL,
+				  NULL };
 
 	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) < 0 &&
 		      strstr(err, "does not belong to the certificate"),
@@ -285,6 +290,69 @@ static void test_cert_modes(void)
 	}
 }
 
+/* A client's checks on the server certificate: serverAuth required, name and fingerprint pins
+ * (issue 11 item 5). */
+static void test_server_checks(void)
+{
+	static const struct {
+		const char *server_cert, *name, *fingerprint_of;
+		const char *client_error; /* NULL: completes */
+	} cases[] = {
+		{ "server", NULL, NULL, NULL },
+		{ "server-no-eku", NULL, NULL,
+		  "server certificate lacks the serverAuth extended key usage" },
+		{ "server", "server", NULL, NULL },
+		{ "server", "elsewhere", NULL,
+		  "server certificate name \"server\" does not match tls.server_name "
+		  "\"elsewhere\"" },
+		{ "server", NULL, "server.crt", NULL },
+		{ "server", NULL, "client2.crt",
+		  "server certificate does not have the SHA-256 fingerprint of "
+		  "tls.server_fingerprint" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char ca[128], crt[128], key[128], ccrt[128], ckey[128], name[64], err[256];
+		uint8_t fp[TLS_FINGERPRINT_LEN];
+		struct tls_config scfg = { TLS_SERVER, pki_file(ca, sizeof(ca), "ca.crt"),
+					   NULL,       NULL,
+					   NULL,       TLS_PEER_CERT_REQUIRED,
+					   NULL,       NULL };
+		struct tls_config ccfg = { TLS_CLIENT,
+					   ca,
+					   pki_file(ccrt, sizeof(ccrt), "client1.crt"),
+					   pki_file(ckey, sizeof(ckey), "client1.key"),
+					   NULL,
+					   TLS_PEER_CERT_REQUIRED,
+					   cases[i].name,
+					   NULL };
+		struct pair p = { 0 };
+		int srv, cli;
+
+		snprintf(name, sizeof(name), "%s.crt", cases[i].server_cert);
+		scfg.cert = pki_file(crt, sizeof(crt), name);
+		snprintf(name, sizeof(name), "%s.key", cases[i].server_cert);
+		scfg.key = pki_file(key, sizeof(key), name);
+		if (cases[i].fingerprint_of) {
+			CHECK(openssl_fingerprint(cases[i].fingerprint_of, fp), "fingerprint");
+			ccfg.server_fingerprint = fp;
+		}
+		CHECK(tls_ctx_new(&p.sctx, &scfg, err, sizeof(err)) == 0, "server ctx: %s", err);
+		CHECK(tls_ctx_new(&p.cctx, &ccfg, err, sizeof(err)) == 0, "client ctx: %s", err);
+		p.server = p.sctx ? tls_session_new(p.sctx) : NULL;
+		p.client = p.cctx ? tls_session_new(p.cctx) : NULL;
+		if (p.server && p.client) {
+			pump(p.server, p.client, &srv, &cli);
+			CHECK(cases[i].client_error
+				      ? cli == -1 && strcmp(tls_session_error(p.client),
+							    cases[i].client_error) == 0
+				      : srv == 1 && cli == 1,
+			      "case %zu: client %d \"%s\"", i, cli, tls_session_error(p.client));
+		}
+		free_pair(&p);
+	}
+}
+
 /* A server context with crl (NULL for none), for verifying an established session again. */
 static struct tls_ctx *server_ctx(const char *crl)
 {
@@ -294,7 +362,9 @@ static struct tls_ctx *server_ctx(const char *crl)
 				  pki_file(crt, sizeof(crt), "server.crt"),
 				  pki_file(key, sizeof(key), "server.key"),
 				  crl ? pki_file(crlp, sizeof(crlp), crl) : NULL,
-				  TLS_PEER_CERT_REQUIRED };
+				  TLS_PEER_CERT_REQUIRED,
+				  NULL,
+				  NULL };
 	struct tls_ctx *ctx = NULL;
 
 	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) == 0, "server ctx: %s", err);
@@ -443,6 +513,7 @@ int main(void)
 	test_cert_modes();
 	test_tls12_suites();
 	test_reverify();
+	test_server_checks();
 	test_load_errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -356,14 +356,18 @@ static void admit(struct session *s)
 	s->p.ops->connect(s->p.ctx, s);
 }
 
+/* Wipes a key-method-2 message's password where it lies (in client_km_buf). */
+static void wipe_password(struct km2 *km)
+{
+	if (km->password.text)
+		crypto_wipe((char *)km->password.text, km->password.len);
+	km->password = (struct km2_string){ 0 };
+}
+
 /* The password is not kept past the decision. */
 static void forget_password(struct session *s)
 {
-	struct km2_string *pw = &current_ks(s)->client_km.password;
-
-	if (pw->text)
-		crypto_wipe((char *)pw->text, pw->len);
-	*pw = (struct km2_string){ 0 };
+	wipe_password(&current_ks(s)->client_km);
 }
 
 void session_admit(struct session *s, struct session_push *push)
@@ -458,13 +462,34 @@ static int credentials_mac(const struct session *s, const struct km2 *km,
 static bool same_credentials(struct session *s, struct key_state *ks)
 {
 	uint8_t mac[CRYPTO_SHA256_LEN];
-	struct km2_string *pw = &ks->client_km.password;
 	bool same = credentials_mac(s, &ks->client_km, mac) == 0 &&
 		    crypto_equal(mac, s->cred_mac, sizeof(mac));
 
-	if (pw->text)
-		crypto_wipe((char *)pw->text, pw->len);
+	wipe_password(&ks->client_km);
 	return same;
+}
+
+/*
+ * The username on.auth decided on is the session's for its whole life: a
+ * renegotiation (which asks no hook) cannot bring another one in.
+ */
+static bool freeze_username(struct session *s, const struct km2 *km)
+{
+	s->username = strndup(km->username.text ? km->username.text : "", km->username.len);
+	return s->username != NULL;
+}
+
+/* A certificate client's renegotiation may carry another username: the admitted one stays. */
+static void check_username(struct session *s, const struct key_state *ks)
+{
+	const struct km2_string *u = &ks->client_km.username;
+	size_t len = u->text ? u->len : 0;
+
+	if (len != strlen(s->username) || (len && memcmp(u->text, s->username, len) != 0))
+		log_warnx(s->p.log, "session",
+			  "%s: key %u came with another username than the admitted one, "
+			  "which stays",
+			  s->who, ks->key_id);
 }
 
 static void handle_client_km(struct session *s, struct key_state *ks, size_t len)
@@ -476,14 +501,16 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 		return;
 	}
 	if (ks == &s->ks[0] && s->state == SESSION_KEY_EXCHANGE) {
-		if (s->certless && (crypto_random(s->cred_key, sizeof(s->cred_key)) < 0 ||
-				    credentials_mac(s, &ks->client_km, s->cred_mac) < 0)) {
-			close_later(s, 0, "%s", "cannot keep the credentials' MAC");
+		if ((s->certless && (crypto_random(s->cred_key, sizeof(s->cred_key)) < 0 ||
+				     credentials_mac(s, &ks->client_km, s->cred_mac) < 0)) ||
+		    !freeze_username(s, &ks->client_km)) {
+			close_later(s, 0, "%s", "cannot keep the credentials' MAC or username");
 			return;
 		}
 		first_key_exchange(s, ks);
 		return;
 	}
+	check_username(s, ks);
 	if (s->certless && !same_credentials(s, ks)) {
 		log_warnx(s->p.log, "session",
 			  "%s: refused: a renegotiation without a certificate must repeat the "
@@ -492,6 +519,8 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 		close_later(s, 0, "%s", "other credentials in a renegotiation");
 		return;
 	}
+	/* Nothing decides on a renegotiation's password: it goes at once. */
+	wipe_password(&ks->client_km);
 	/* A renegotiation: new keys only, no PUSH_REPLY (protocol guide 10.2). */
 	if (exchange_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
 		log_warnx(s->p.log, "session", "%s: renegotiation of key %u failed", s->who,
@@ -698,6 +727,7 @@ static void read_tls_data(struct session *s, struct key_state *ks)
 	       (n = tls_session_read(ks->tls, buf, sizeof(buf))) > 0) {
 		if (ks->phase == KEY_PHASE_KEY_EXCHANGE) {
 			memcpy(ks->client_km_buf, buf, (size_t)n);
+			crypto_wipe(buf, (size_t)n); /* a password's only copy is client_km_buf */
 			if (is_client(s))
 				handle_server_km(s, ks, (size_t)n);
 			else
@@ -998,6 +1028,7 @@ void session_free(struct session *s)
 	if (s->client)
 		crypto_wipe(s->client, sizeof(*s->client));
 	crypto_wipe(s->cred_key, sizeof(s->cred_key));
+	free(s->username);
 	free(s->client);
 	wrap_clear(&s->wrap);
 	tls_ctx_free(s->p.tls);

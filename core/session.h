@@ -140,7 +140,11 @@ void session_free(struct session *s);
 void session_admit(struct session *s, struct session_push *push);
 void session_refuse(struct session *s, const char *reason);
 
-/* What the client sent in its key-method-2 message: "" when absent. Valid until admitted. */
+/*
+ * What the client sent in its first key-method-2 message: "" when absent.
+ * The username stays the session's (a renegotiation cannot change it); the
+ * password is wiped once admitted or refused.
+ */
 const char *session_username(const struct session *s);
 const char *session_password(const struct session *s);
 /* Its peer-info text, "NAME=value\n..." ("" when absent). */

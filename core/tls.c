@@ -257,6 +257,9 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 	 * session would skip the CRL a reload brought).
 	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	/* OpenSSL keeps received plaintext (a client's password) in its record buffer
+	 * until the next record overwrites it; cleansed once read instead. */
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 }

@@ -263,3 +263,52 @@ end]])
 		client:stop()
 	end)
 end)
+
+-- Issue 11 item 9: what a renegotiation's key-method-2 message may not do.
+describe("#netns a renegotiation of a certificate client", function()
+	local hooked = require "spec.helpers.hooked"
+	local t = hooked.each()
+	if not t then return end
+
+	-- True when the bytes of marker are anywhere in the writable memory of process pid.
+	local function in_memory(pid, marker)
+		local maps = assert(io.open("/proc/" .. pid .. "/maps"))
+		local mem = assert(io.open("/proc/" .. pid .. "/mem", "rb"))
+		local found = false
+		for line in maps:lines() do
+			local from, to, perms = line:match("^(%x+)-(%x+) (%S+)")
+			if perms:sub(1, 2) == "rw" and not found then
+				local at, stop = tonumber(from, 16), tonumber(to, 16)
+				while at < stop and not found do
+					local n = math.min(1 << 20, stop - at)
+					local chunk = mem:seek("set", at) and mem:read(n + #marker - 1) or ""
+					found = chunk:find(marker, 1, true) ~= nil
+					at = at + n
+				end
+			end
+		end
+		maps:close()
+		mem:close()
+		return found
+	end
+
+	it("keeps the admitted username and leaves its password nowhere in memory", function()
+		t:start([[
+function office.on.auth(client, username, password)
+  return username == "alice" and password == "first-password"
+end
+]], "  renegotiate = { seconds = 3 },\n", 1)
+		-- auth-nocache: the stock client reads the file again for each key.
+		local file = netns.tmpdir() .. "/up.txt"
+		netns.write_file(file, "alice\nfirst-password\n")
+		local client = t.clients[1]:spawn({ "openvpn", "--config", require("spec.helpers.openvpn").profile(
+			mv.pki(), { remote = "10.88.1.1", extra = "auth-user-pass " .. file .. "\nauth-nocache\n" }) })
+		t:completed(client)
+		netns.write_file(file, "mallory\nRENEGOTIATION-SECRET-4711\n")
+		local ok, log = t.engine:wait_log("renegotiated: data now on key 1", 20)
+		assert(ok, log)
+		assert.truthy(log:find("key 1 came with another username than the admitted one, which stays", 1, true), log)
+		assert.matches('"alice"', t:console("return clients()[1].username"), 1, true)
+		assert.is_false(in_memory(t.engine.pid, "RENEGOTIATION-SECRET-4711"))
+	end)
+end)

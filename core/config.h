@@ -51,6 +51,10 @@ struct config {
 	int tls_auth_direction;			     /* 0, 1 or -1 for none */
 	char *tls_crypt_key;			     /* NULL unless tls-crypt */
 	enum tls_peer_cert client_cert;		     /* server: auth.certificate */
+	/* client: pins on the server's certificate, "" when not set (tls.server_name,
+	 * tls.server_fingerprint as 64 lower-case hex digits). */
+	char tls_server_name[TLS_CN_MAX];
+	char tls_server_fingerprint[2 * TLS_FINGERPRINT_LEN + 1];
 	/* server: the flow table and on.flow (policy.flows, .flow_idle, .pending, .fallback) */
 	unsigned flow_max, flow_idle, flow_pending;
 	enum policy_verdict flow_fallback;

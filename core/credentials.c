@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,18 +56,49 @@ static int load_wrap(struct wrap *w, const struct crypto *c, const struct config
 	return rc;
 }
 
+/* tls.server_fingerprint: 64 hex digits (config.lua normalized them) into bytes. */
+static int parse_fingerprint(const char *hex, uint8_t out[TLS_FINGERPRINT_LEN], char *err,
+			     size_t errlen)
+{
+	bool ok = strlen(hex) == 2 * TLS_FINGERPRINT_LEN;
+
+	for (size_t i = 0; ok && i < TLS_FINGERPRINT_LEN; i++) {
+		unsigned byte = 0;
+
+		ok = isxdigit((unsigned char)hex[2 * i]) &&
+		     isxdigit((unsigned char)hex[2 * i + 1]) &&
+		     sscanf(hex + 2 * i, "%2x", &byte) == 1;
+		out[i] = (uint8_t)byte;
+	}
+	if (ok)
+		return 0;
+	snprintf(err, errlen,
+		 "tls.server_fingerprint: \"%s\" is not a SHA-256 fingerprint (64 hex digits, as "
+		 "openssl x509 -noout -fingerprint -sha256 prints them)",
+		 hex);
+	return -EINVAL;
+}
+
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,
 		     char *err, size_t errlen)
 {
+	uint8_t fingerprint[TLS_FINGERPRINT_LEN];
 	struct tls_config tc = { cfg->role == CONFIG_CLIENT ? TLS_CLIENT : TLS_SERVER,
 				 cfg->tls_ca,
 				 cfg->tls_cert,
 				 cfg->tls_key,
 				 cfg->tls_crl,
-				 cfg->client_cert };
+				 cfg->client_cert,
+				 cfg->tls_server_name[0] ? cfg->tls_server_name : NULL,
+				 NULL };
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (cfg->tls_server_fingerprint[0]) {
+		if (parse_fingerprint(cfg->tls_server_fingerprint, fingerprint, err, errlen) < 0)
+			return -EINVAL;
+		tc.server_fingerprint = fingerprint;
+	}
 	rc = tls_ctx_new(&out->tls, &tc, err, errlen);
 	if (rc == 0)
 		rc = load_wrap(&out->wrap, c, cfg, err, errlen);

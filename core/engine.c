@@ -596,6 +596,21 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
 	return 0;
 }
 
+/*
+ * Connected clients renegotiate with the reloaded credentials from now on,
+ * and their certificates are verified against its CA and CRL at once: a
+ * client revoked by the new CRL is ended (issue 11 item 3).
+ */
+static void recheck_clients(struct engine *e)
+{
+	for (uint32_t id = 0; e->server && id < SERVER_SESSIONS_MAX; id++) {
+		struct session *s = server_find(e->server, id);
+
+		if (s)
+			session_set_tls(s, e->credentials.tls);
+	}
+}
+
 static void restore_console(struct engine *e)
 {
 	char undo[ENGINE_ERR_MAX];
@@ -644,6 +659,7 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	}
 	credentials_clear(&e->credentials);
 	e->credentials = fresh;
+	recheck_clients(e);
 	watch_device(e);
 	script_commit_config(e->script);
 	config_free(e->cfg);

@@ -41,6 +41,9 @@ struct key_state {
 	uint8_t key_block[KEYS_BLOCK_LEN];
 	struct data_key data; /* valid in KEY_PHASE_READY */
 	ev_tstamp started;
+	/* Its handshake began under a TLS context a reload has replaced since: the
+	 * peer's certificate is verified again against the new one when it is done. */
+	bool stale;
 	uint64_t bytes; /* data bytes sealed or opened with this key (for the byte limit) */
 };
 

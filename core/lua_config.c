@@ -200,6 +200,33 @@ static int read_log_level(struct reader *r, int idx, struct config *cfg)
 	return rc;
 }
 
+/* An optional string into a fixed buffer ("" when absent). */
+static int read_fixed(struct reader *r, int idx, const char *path, char *out, size_t size)
+{
+	char *text;
+	int rc = read_string(r, idx, path, &text, true);
+
+	if (rc)
+		return rc;
+	if (text && strlen(text) >= size)
+		rc = bad(r, path);
+	else
+		snprintf(out, size, "%s", text ? text : "");
+	free(text);
+	return rc;
+}
+
+/* A client's pins on the server certificate (config.lua checked and normalized them). */
+static int read_pins(struct reader *r, int idx, struct config *cfg)
+{
+	int rc = read_fixed(r, idx, "tls.server_name", cfg->tls_server_name,
+			    sizeof(cfg->tls_server_name));
+
+	return rc ? rc
+		  : read_fixed(r, idx, "tls.server_fingerprint", cfg->tls_server_fingerprint,
+			       sizeof(cfg->tls_server_fingerprint));
+}
+
 static int read_tls(struct reader *r, int idx, struct config *cfg)
 {
 	int rc;
@@ -214,7 +241,7 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 	push_field(r->L, idx, "tls.tls_auth.direction");
 	cfg->tls_auth_direction = lua_isinteger(r->L, -1) ? (int)lua_tointeger(r->L, -1) : -1;
 	lua_pop(r->L, 1);
-	return 0;
+	return read_pins(r, idx, cfg);
 }
 
 /* The flow table's size and on.flow's limits (policy.flows, .flow_idle, .pending, .fallback). */

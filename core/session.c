@@ -60,6 +60,18 @@ static struct key_state *find_ks(struct session *s, uint8_t key_id)
 	return NULL;
 }
 
+/*
+ * A key older than the renegotiation interval plus the hand-window opens and
+ * seals nothing more: a renegotiation that keeps failing (a certificate
+ * revoked or expired since) cannot keep the old key alive for ever. Our own
+ * renegotiation starts at the interval, so a healthy peer never meets this.
+ */
+static bool key_expired(const struct session *s, const struct key_state *ks)
+{
+	return s->reneg_seconds &&
+	       ev_now(s->p.loop) - ks->started >= s->reneg_seconds + SESSION_HAND_WINDOW_SECONDS;
+}
+
 static void update_who(struct session *s)
 {
 	char addr[UDP_ADDR_TEXT_MAX];
@@ -250,6 +262,18 @@ static void send_message(struct session *s, const char *text)
 		close_later(s, 0, "TLS write failed: %s", tls_session_error(ks->tls));
 }
 
+/* HALT,<reason>: the client stops instead of reconnecting. */
+static void send_halt(struct session *s, const char *reason)
+{
+	char msg[SESSION_REASON_MAX + 8];
+
+	if (s->state != SESSION_ACTIVE && s->state != SESSION_AUTH)
+		return;
+	snprintf(msg, sizeof(msg), reason[0] ? "HALT,%s" : "HALT", reason);
+	send_message(s, msg);
+	flush(s);
+}
+
 static void refuse(struct session *s, const char *reason)
 {
 	char msg[SESSION_REASON_MAX + 16];
@@ -332,14 +356,18 @@ static void admit(struct session *s)
 	s->p.ops->connect(s->p.ctx, s);
 }
 
+/* Wipes a key-method-2 message's password where it lies (in client_km_buf). */
+static void wipe_password(struct km2 *km)
+{
+	if (km->password.text)
+		crypto_wipe((char *)km->password.text, km->password.len);
+	km->password = (struct km2_string){ 0 };
+}
+
 /* The password is not kept past the decision. */
 static void forget_password(struct session *s)
 {
-	struct km2_string *pw = &current_ks(s)->client_km.password;
-
-	if (pw->text)
-		crypto_wipe((char *)pw->text, pw->len);
-	*pw = (struct km2_string){ 0 };
+	wipe_password(&current_ks(s)->client_km);
 }
 
 void session_admit(struct session *s, struct session_push *push)
@@ -434,13 +462,34 @@ static int credentials_mac(const struct session *s, const struct km2 *km,
 static bool same_credentials(struct session *s, struct key_state *ks)
 {
 	uint8_t mac[CRYPTO_SHA256_LEN];
-	struct km2_string *pw = &ks->client_km.password;
 	bool same = credentials_mac(s, &ks->client_km, mac) == 0 &&
 		    crypto_equal(mac, s->cred_mac, sizeof(mac));
 
-	if (pw->text)
-		crypto_wipe((char *)pw->text, pw->len);
+	wipe_password(&ks->client_km);
 	return same;
+}
+
+/*
+ * The username on.auth decided on is the session's for its whole life: a
+ * renegotiation (which asks no hook) cannot bring another one in.
+ */
+static bool freeze_username(struct session *s, const struct km2 *km)
+{
+	s->username = strndup(km->username.text ? km->username.text : "", km->username.len);
+	return s->username != NULL;
+}
+
+/* A certificate client's renegotiation may carry another username: the admitted one stays. */
+static void check_username(struct session *s, const struct key_state *ks)
+{
+	const struct km2_string *u = &ks->client_km.username;
+	size_t len = u->text ? u->len : 0;
+
+	if (len != strlen(s->username) || (len && memcmp(u->text, s->username, len) != 0))
+		log_warnx(s->p.log, "session",
+			  "%s: key %u came with another username than the admitted one, "
+			  "which stays",
+			  s->who, ks->key_id);
 }
 
 static void handle_client_km(struct session *s, struct key_state *ks, size_t len)
@@ -452,14 +501,16 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 		return;
 	}
 	if (ks == &s->ks[0] && s->state == SESSION_KEY_EXCHANGE) {
-		if (s->certless && (crypto_random(s->cred_key, sizeof(s->cred_key)) < 0 ||
-				    credentials_mac(s, &ks->client_km, s->cred_mac) < 0)) {
-			close_later(s, 0, "%s", "cannot keep the credentials' MAC");
+		if ((s->certless && (crypto_random(s->cred_key, sizeof(s->cred_key)) < 0 ||
+				     credentials_mac(s, &ks->client_km, s->cred_mac) < 0)) ||
+		    !freeze_username(s, &ks->client_km)) {
+			close_later(s, 0, "%s", "cannot keep the credentials' MAC or username");
 			return;
 		}
 		first_key_exchange(s, ks);
 		return;
 	}
+	check_username(s, ks);
 	if (s->certless && !same_credentials(s, ks)) {
 		log_warnx(s->p.log, "session",
 			  "%s: refused: a renegotiation without a certificate must repeat the "
@@ -468,6 +519,8 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 		close_later(s, 0, "%s", "other credentials in a renegotiation");
 		return;
 	}
+	/* Nothing decides on a renegotiation's password: it goes at once. */
+	wipe_password(&ks->client_km);
 	/* A renegotiation: new keys only, no PUSH_REPLY (protocol guide 10.2). */
 	if (exchange_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
 		log_warnx(s->p.log, "session", "%s: renegotiation of key %u failed", s->who,
@@ -674,6 +727,7 @@ static void read_tls_data(struct session *s, struct key_state *ks)
 	       (n = tls_session_read(ks->tls, buf, sizeof(buf))) > 0) {
 		if (ks->phase == KEY_PHASE_KEY_EXCHANGE) {
 			memcpy(ks->client_km_buf, buf, (size_t)n);
+			crypto_wipe(buf, (size_t)n); /* a password's only copy is client_km_buf */
 			if (is_client(s))
 				handle_server_km(s, ks, (size_t)n);
 			else
@@ -689,11 +743,17 @@ static void read_tls_data(struct session *s, struct key_state *ks)
 		close_later(s, 0, "%s", tls_session_error(ks->tls));
 }
 
-/* A failed handshake ends the session, or only the renegotiation that ran it. */
+/*
+ * A failed handshake ends the session. A renegotiation that failed for
+ * another reason than the peer's certificate only loses its new key (the
+ * old one serves until its hard lifetime); one whose certificate no longer
+ * verifies (revoked, expired) ends the session too.
+ */
 static void tls_failed(struct session *s, struct key_state *ks)
 {
 	log_warnx(s->p.log, "session", "%s: refused: %s", s->who, tls_session_error(ks->tls));
-	if (s->state == SESSION_ACTIVE && ks != current_ks(s)) {
+	if (s->state == SESSION_ACTIVE && ks != current_ks(s) &&
+	    !tls_session_cert_refused(ks->tls)) {
 		key_state_clear(ks);
 		s->next = NO_KEY;
 		return;
@@ -722,6 +782,24 @@ static bool same_identity(struct session *s, const struct key_state *ks)
 	return crypto_equal(fp, s->fingerprint, sizeof(s->fingerprint));
 }
 
+/*
+ * The peer's certificate of an established key state, verified against the
+ * current context; false when it no longer verifies and the session ends.
+ */
+static bool still_valid(struct session *s, struct key_state *ks)
+{
+	char why[TLS_ERR_MAX];
+
+	ks->stale = false;
+	if (tls_session_reverify(ks->tls, s->p.tls, why, sizeof(why)) == 0)
+		return true;
+	log_warnx(s->p.log, "session", "%s: ended: %s (with the reloaded CA and CRL)", s->who, why);
+	if (!is_client(s))
+		send_halt(s, why);
+	close_later(s, KICK_LINGER_SECONDS, "%s", why);
+	return false;
+}
+
 static void identity_changed(struct session *s, struct key_state *ks)
 {
 	log_warnx(s->p.log, "session",
@@ -746,6 +824,8 @@ static void progress(struct session *s, struct key_state *ks)
 			identity_changed(s, ks);
 			return;
 		}
+		if (ks->stale && !still_valid(s, ks))
+			return;
 		log_info(s->p.log, "session", "%s: %s established on key %u (%s)", s->who,
 			 tls_session_version(ks->tls), ks->key_id, tls_session_cipher(ks->tls));
 		ks->phase = KEY_PHASE_KEY_EXCHANGE;
@@ -948,6 +1028,7 @@ void session_free(struct session *s)
 	if (s->client)
 		crypto_wipe(s->client, sizeof(*s->client));
 	crypto_wipe(s->cred_key, sizeof(s->cred_key));
+	free(s->username);
 	free(s->client);
 	wrap_clear(&s->wrap);
 	tls_ctx_free(s->p.tls);
@@ -962,7 +1043,7 @@ int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct 
 	int n;
 
 	if (!ks || ks->phase != KEY_PHASE_READY || s->state == SESSION_CLOSING ||
-	    s->state == SESSION_AUTH)
+	    s->state == SESSION_AUTH || key_expired(s, ks))
 		return DATA_EAUTH;
 	n = data_open(&ks->data, pkt, len);
 	if (n < 0)
@@ -991,7 +1072,7 @@ int session_data_send(struct session *s, uint8_t *pkt, size_t len)
 	struct key_state *ks = current_ks(s);
 	int n;
 
-	if (ks->phase != KEY_PHASE_READY || s->state != SESSION_ACTIVE)
+	if (ks->phase != KEY_PHASE_READY || s->state != SESSION_ACTIVE || key_expired(s, ks))
 		return DATA_EAUTH;
 	n = data_seal(&ks->data, s->peer_id, pkt, len);
 	if (n < 0)
@@ -1041,6 +1122,11 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (s->state != SESSION_ACTIVE || current_ks(s)->phase != KEY_PHASE_READY)
 		return;
+	if (key_expired(s, current_ks(s))) {
+		close_later(s, 0, "key %u expired: no renegotiation completed within %u s",
+			    current_ks(s)->key_id, s->reneg_seconds + SESSION_HAND_WINDOW_SECONDS);
+		return;
+	}
 	if (s->ping_timeout && now(s) - s->last_received >= s->ping_timeout) {
 		close_later(s, 0, "ping-restart: nothing received for %u seconds", s->ping_timeout);
 		return;
@@ -1062,6 +1148,22 @@ void session_set_keepalive(struct session *s, unsigned interval, unsigned timeou
 	ev_timer_start(s->p.loop, &s->keepalive);
 }
 
+void session_set_tls(struct session *s, struct tls_ctx *tls)
+{
+	struct tls_ctx *old = s->p.tls;
+
+	s->p.tls = tls_ctx_ref(tls);
+	tls_ctx_free(old);
+	for (int i = 0; i < 2 && s->state != SESSION_CLOSING; i++) {
+		struct key_state *ks = &s->ks[i];
+
+		if (ks->phase == KEY_PHASE_TLS)
+			ks->stale = true; /* verified when its handshake is done */
+		else if (ks->phase != KEY_PHASE_EMPTY)
+			(void)still_valid(s, ks);
+	}
+}
+
 void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t bytes)
 {
 	s->reneg_seconds = seconds;
@@ -1078,14 +1180,10 @@ void session_notify_exit(struct session *s)
 
 void session_kick(struct session *s, const char *reason, bool reconnect)
 {
-	char msg[SESSION_REASON_MAX + 8];
-
-	if (s->state == SESSION_ACTIVE || s->state == SESSION_AUTH) {
-		if (reconnect)
-			snprintf(msg, sizeof(msg), "RESTART");
-		else
-			snprintf(msg, sizeof(msg), reason[0] ? "HALT,%s" : "HALT", reason);
-		send_message(s, msg);
+	if (!reconnect) {
+		send_halt(s, reason);
+	} else if (s->state == SESSION_ACTIVE || s->state == SESSION_AUTH) {
+		send_message(s, "RESTART");
 		flush(s);
 	}
 	/* A moment for the message to arrive; the session is closed (no data) meanwhile. */

@@ -140,7 +140,11 @@ void session_free(struct session *s);
 void session_admit(struct session *s, struct session_push *push);
 void session_refuse(struct session *s, const char *reason);
 
-/* What the client sent in its key-method-2 message: "" when absent. Valid until admitted. */
+/*
+ * What the client sent in its first key-method-2 message: "" when absent.
+ * The username stays the session's (a renegotiation cannot change it); the
+ * password is wiped once admitted or refused.
+ */
 const char *session_username(const struct session *s);
 const char *session_password(const struct session *s);
 /* Its peer-info text, "NAME=value\n..." ("" when absent). */
@@ -206,6 +210,15 @@ void session_notify_exit(struct session *s);
  * session closes.
  */
 void session_kick(struct session *s, const char *reason, bool reconnect);
+
+/*
+ * The TLS context renegotiations use from now on (a reload's); the session
+ * takes a reference. The peer's certificate is verified against it at once
+ * (for a handshake still running: when it is done); one that no longer
+ * verifies (revoked by a new CRL, expired) ends the session with HALT and
+ * a log line naming the reason.
+ */
+void session_set_tls(struct session *s, struct tls_ctx *tls);
 
 /* Renegotiate when the current key is older than seconds or has carried bytes (0: never). */
 void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t bytes);

@@ -62,6 +62,7 @@ struct session {
 	/* Without a certificate the username and password are the identity: their MAC
 	 * under a key of the session's, which every renegotiation must match. */
 	uint8_t cred_key[32], cred_mac[CRYPTO_SHA256_LEN];
+	char *username; /* a server's client's, fixed by key 0 (NULL before) */
 	struct session_counters counters;
 	char end_reason[SESSION_REASON_MAX];
 };

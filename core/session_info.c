@@ -31,7 +31,7 @@ static const char *km2_text(const struct km2_string *str)
 
 const char *session_username(const struct session *s)
 {
-	return km2_text(&s->ks[s->current].client_km.username);
+	return s->username ? s->username : "";
 }
 
 const char *session_password(const struct session *s)

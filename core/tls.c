@@ -12,13 +12,22 @@
 
 #include "tls.h"
 
+/* Room for "client " or "server " before a problem in the error text. */
+enum { PROBLEM_MAX = TLS_ERR_MAX - 16 };
+
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
 	enum tls_role role;
-	unsigned refs; /* the owner's and one per session that may start key states */
+	unsigned refs; /* the owner's, one per session that may start key states, one per
+			  TLS session */
+	/* A client's pins on the server's certificate (empty / false: none). */
+	char server_name[TLS_CN_MAX];
+	uint8_t server_fingerprint[TLS_FINGERPRINT_LEN];
+	bool pin_fingerprint;
 };
 
 struct tls_session {
+	struct tls_ctx *ctx; /* a reference: verify_cb reads its pins */
 	SSL *ssl;
 	BIO *in;  /* ciphertext from the peer, read by OpenSSL */
 	BIO *out; /* ciphertext for the peer, written by OpenSSL */
@@ -28,6 +37,8 @@ struct tls_session {
 	char peer_serial[TLS_SERIAL_MAX];
 	uint8_t peer_fingerprint[TLS_FINGERPRINT_LEN];
 	bool has_fingerprint;
+	char problem[PROBLEM_MAX]; /* why verify_cb refused a certificate that verified */
+	bool cert_refused;	   /* the handshake failed on the peer's certificate */
 	char error[TLS_ERR_MAX];
 };
 
@@ -112,27 +123,118 @@ static void remember_identity(struct tls_session *s, X509 *cert)
 	BIO_free(mem);
 }
 
-/* Remembers the peer's common name (depth 0) even when verification fails. */
+/*
+ * The certificate's one common name as UTF-8 text into out; NULL, or why
+ * the name is refused: a second CN or a NUL inside would let a name that
+ * `cn` rules and logs read one way be another (OpenVPN takes the last CN,
+ * we took the first). Out gets a printable form even when refused.
+ */
+static const char *read_cn(X509 *cert, char *out, size_t len)
+{
+	const X509_NAME *name = X509_get_subject_name(cert);
+	int at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	unsigned char *utf8 = NULL;
+	const char *problem = NULL;
+	int n;
+
+	out[0] = '\0';
+	if (at < 0)
+		return NULL;
+	if (X509_NAME_get_index_by_NID(name, NID_commonName, at) >= 0)
+		problem = "certificate has more than one common name";
+	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at)));
+	if (n < 0)
+		return "certificate common name is not valid text";
+	if (memchr(utf8, '\0', (size_t)n))
+		problem = "certificate common name contains a NUL byte";
+	for (int i = 0; i < n; i++)
+		if (utf8[i] == '\0')
+			utf8[i] = '?';
+	snprintf(out, len, "%.*s", n, (const char *)utf8);
+	/* The CN goes into log lines even for a refused certificate. */
+	sanitize(out);
+	OPENSSL_free(utf8);
+	return problem;
+}
+
+/*
+ * A client requires serverAuth explicitly: X509_PURPOSE_SSL_SERVER lets a
+ * certificate without extendedKeyUsage through, and in a PKI whose client
+ * certificates carry none any client could pose as the server (OpenVPN's
+ * remote-cert-tls server requires it too).
+ */
+static bool has_server_auth(X509 *cert)
+{
+	return (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) &&
+	       (X509_get_extended_key_usage(cert) & XKU_SSL_SERVER);
+}
+
+/* tls.server_name names the certificate's common name or one of its DNS names exactly. */
+static bool name_matches(const struct tls_session *s, X509 *cert)
+{
+	const char *name = s->ctx->server_name;
+
+	return strcmp(s->peer_cn, name) == 0 ||
+	       X509_check_host(cert, name, strlen(name),
+			       X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_WILDCARDS,
+			       NULL) == 1;
+}
+
+/* Writes what is wrong with the peer's certificate beyond its chain into s->problem. */
+static bool leaf_problem(struct tls_session *s, X509 *cert)
+{
+	const char *problem = read_cn(cert, s->peer_cn, sizeof(s->peer_cn));
+	const struct tls_ctx *ctx = s->ctx;
+
+	if (!problem && s->role == TLS_CLIENT && !has_server_auth(cert))
+		problem = "certificate lacks the serverAuth extended key usage";
+	if (problem) {
+		snprintf(s->problem, sizeof(s->problem), "%s", problem);
+	} else if (s->role == TLS_CLIENT && ctx->server_name[0] && !name_matches(s, cert)) {
+		snprintf(s->problem, sizeof(s->problem),
+			 "certificate name \"%.64s\" does not match tls.server_name \"%.64s\"",
+			 s->peer_cn, ctx->server_name);
+	} else if (s->role == TLS_CLIENT && ctx->pin_fingerprint &&
+		   (!s->has_fingerprint ||
+		    CRYPTO_memcmp(s->peer_fingerprint, ctx->server_fingerprint,
+				  TLS_FINGERPRINT_LEN) != 0)) {
+		snprintf(s->problem, sizeof(s->problem),
+			 "certificate does not have the SHA-256 fingerprint of "
+			 "tls.server_fingerprint");
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Remembers the peer's identity (depth 0) even when verification fails,
+ * and refuses a certificate whose chain verified but whose names do not
+ * pass leaf_problem.
+ */
 static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
 	X509 *cert = X509_STORE_CTX_get_current_cert(store);
+	unsigned len = 0;
 
-	if (s && cert && X509_STORE_CTX_get_error_depth(store) == 0) {
-		unsigned len = 0;
-
-		s->has_fingerprint =
-			X509_digest(cert, EVP_sha256(), s->peer_fingerprint, &len) == 1 &&
-			len == TLS_FINGERPRINT_LEN;
-		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, s->peer_cn,
-					  sizeof(s->peer_cn));
-		/* The CN goes into log lines even for a refused certificate. */
-		sanitize(s->peer_cn);
-		remember_identity(s, cert);
-	}
-	return preverify_ok;
+	if (!s || !cert || X509_STORE_CTX_get_error_depth(store) != 0)
+		return preverify_ok;
+	s->has_fingerprint = X509_digest(cert, EVP_sha256(), s->peer_fingerprint, &len) == 1 &&
+			     len == TLS_FINGERPRINT_LEN;
+	remember_identity(s, cert);
+	if (!leaf_problem(s, cert) || !preverify_ok)
+		return preverify_ok;
+	X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
 }
+
+/*
+ * TLS 1.2 suites: ECDHE key exchange (forward secrecy) with an AEAD cipher
+ * only; every TLS 1.3 suite already is. Stock OpenVPN 2.6 offers these.
+ */
+static const char TLS12_CIPHERS[] = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!PSK";
 
 static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_cert)
 {
@@ -149,9 +251,17 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 			   verify_cb);
 	SSL_CTX_set_purpose(ctx,
 			    role == TLS_SERVER ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
-	/* Each key state is a fresh handshake; resumption tickets would only be noise. */
+	/*
+	 * Each key state is a fresh handshake that verifies the peer's certificate
+	 * again: no resumption, neither by ticket nor by session id (a resumed
+	 * session would skip the CRL a reload brought).
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	/* OpenSSL keeps received plaintext (a client's password) in its record buffer
+	 * until the next record overwrites it; cleansed once read instead. */
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 }
 
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
@@ -163,11 +273,22 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 		goto fail;
 	c->role = cfg->role;
 	c->refs = 1;
+	if (cfg->server_name)
+		snprintf(c->server_name, sizeof(c->server_name), "%s", cfg->server_name);
+	if (cfg->server_fingerprint) {
+		memcpy(c->server_fingerprint, cfg->server_fingerprint, TLS_FINGERPRINT_LEN);
+		c->pin_fingerprint = true;
+	}
 	c->ssl_ctx =
 		SSL_CTX_new(cfg->role == TLS_SERVER ? TLS_server_method() : TLS_client_method());
 	if (!c->ssl_ctx)
 		goto fail;
 	configure(c->ssl_ctx, cfg->role, cfg->peer_cert);
+	if (SSL_CTX_set_cipher_list(c->ssl_ctx, TLS12_CIPHERS) != 1) {
+		openssl_error(err, errlen, "tls: cannot restrict the TLS 1.2 cipher suites");
+		rc = -EINVAL;
+		goto fail;
+	}
 	/* A client may go without a certificate of its own (a server with auth.certificate). */
 	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
 	    ((cfg->cert || cfg->role == TLS_SERVER) &&
@@ -203,6 +324,7 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 	if (!s)
 		return NULL;
 	s->role = ctx->role;
+	s->ctx = tls_ctx_ref(ctx);
 	s->ssl = SSL_new(ctx->ssl_ctx);
 	s->in = BIO_new(BIO_s_mem());
 	s->out = BIO_new(BIO_s_mem());
@@ -210,6 +332,7 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 		BIO_free(s->in);
 		BIO_free(s->out);
 		SSL_free(s->ssl);
+		tls_ctx_free(s->ctx);
 		free(s);
 		return NULL;
 	}
@@ -229,6 +352,7 @@ void tls_session_free(struct tls_session *s)
 	if (!s)
 		return;
 	SSL_free(s->ssl);
+	tls_ctx_free(s->ctx);
 	free(s);
 }
 
@@ -284,7 +408,10 @@ static void record_failure(struct tls_session *s)
 	const char *reason = verify_reason(result);
 	const char *peer = s->role == TLS_SERVER ? "client" : "server";
 
-	if (reason) {
+	s->cert_refused = result != X509_V_OK;
+	if (result == X509_V_ERR_APPLICATION_VERIFICATION && s->problem[0]) {
+		snprintf(s->error, sizeof(s->error), "%s %s", peer, s->problem);
+	} else if (reason) {
 		snprintf(s->error, sizeof(s->error), "%s %s", peer, reason);
 	} else if (result != X509_V_OK) {
 		snprintf(s->error, sizeof(s->error), "%s certificate refused: %s", peer,
@@ -293,6 +420,7 @@ static void record_failure(struct tls_session *s)
 		unsigned long e = ERR_peek_last_error();
 		int r = e ? ERR_GET_REASON(e) : 0;
 
+		s->cert_refused = r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE;
 		if (r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
 			snprintf(s->error, sizeof(s->error), "%s sent no certificate", peer);
 		else
@@ -316,6 +444,52 @@ int tls_session_handshake(struct tls_session *s)
 		return 0;
 	}
 	record_failure(s);
+	return -1;
+}
+
+bool tls_session_cert_refused(const struct tls_session *s)
+{
+	return s->cert_refused;
+}
+
+/* why: "client certificate revoked" and the like, as a refused handshake says it. */
+static void reverify_failure(const struct tls_session *s, long result, char *why, size_t len)
+{
+	const char *reason = verify_reason(result);
+	const char *peer = s->role == TLS_SERVER ? "client" : "server";
+
+	if (reason)
+		snprintf(why, len, "%s %s", peer, reason);
+	else
+		snprintf(why, len, "%s certificate refused: %s", peer,
+			 X509_verify_cert_error_string(result));
+}
+
+int tls_session_reverify(const struct tls_session *s, struct tls_ctx *ctx, char *why, size_t len)
+{
+	X509 *leaf = SSL_get0_peer_certificate(s->ssl);
+	X509_STORE_CTX *v;
+	long result;
+
+	if (!leaf)
+		return 0; /* a client let in without a certificate has none to revoke */
+	v = X509_STORE_CTX_new();
+	if (!v || X509_STORE_CTX_init(v, SSL_CTX_get_cert_store(ctx->ssl_ctx), leaf,
+				      SSL_get_peer_cert_chain(s->ssl)) != 1) {
+		X509_STORE_CTX_free(v);
+		snprintf(why, len, "out of memory verifying the peer certificate again");
+		ERR_clear_error();
+		return -1;
+	}
+	/* The purpose and flags the handshake used, as OpenSSL's own verification sets them. */
+	X509_STORE_CTX_set_default(v, s->role == TLS_SERVER ? "ssl_client" : "ssl_server");
+	X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(v), SSL_CTX_get0_param(ctx->ssl_ctx));
+	result = X509_verify_cert(v) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(v);
+	X509_STORE_CTX_free(v);
+	ERR_clear_error();
+	if (result == X509_V_OK)
+		return 0;
+	reverify_failure(s, result, why, len);
 	return -1;
 }
 

@@ -5,7 +5,9 @@
  * payloads) and takes ciphertext out to send, so no socket is involved.
  * TLS 1.2 is the minimum, 1.3 is preferred; a server requires a client
  * certificate signed by its CA (optionally checked against a CRL) and with
- * the clientAuth key usage; a client requires serverAuth of the server.
+ * the clientAuth key usage; a client requires serverAuth of the server
+ * (explicitly: a certificate without extendedKeyUsage is refused) and may
+ * pin its name or fingerprint.
  * A refused handshake says why in one line (unknown CA, expired, not yet
  * valid, revoked, wrong key usage, no certificate) with the peer's common
  * name when known. Also exports keying material (TLS-EKM). Does not know
@@ -14,6 +16,7 @@
 #ifndef MOONVPN_TLS_H
 #define MOONVPN_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -45,6 +48,10 @@ struct tls_config {
 	const char *key;  /* its private key (PEM) */
 	const char *crl;  /* optional PEM CRL checked against the peer's certificate */
 	enum tls_peer_cert peer_cert;
+	/* A client's pins (NULL: none): the server certificate's common name or a DNS
+	 * name is server_name; its SHA-256 (DER) is server_fingerprint. */
+	const char *server_name;
+	const uint8_t *server_fingerprint; /* TLS_FINGERPRINT_LEN bytes */
 };
 
 struct tls_ctx;
@@ -75,6 +82,18 @@ size_t tls_session_pending_ciphertext(struct tls_session *s);
 
 /* Advances the handshake: 1 complete, 0 waiting for the peer, -1 refused or failed. */
 int tls_session_handshake(struct tls_session *s);
+
+/* After a failed handshake: true when the peer's certificate was refused (or missing). */
+bool tls_session_cert_refused(const struct tls_session *s);
+
+/*
+ * Verifies the peer certificate of an established session again, against
+ * ctx's CA and CRL as they are now and the current time (a reload may have
+ * brought a new CRL). 0 when it still verifies or there is none, -1 with
+ * why ("client certificate revoked") when not.
+ */
+int tls_session_reverify(const struct tls_session *s, struct tls_ctx *ctx, char *why, size_t len)
+	__attribute__((warn_unused_result));
 
 /* Application data through the established session. 0 / bytes read, or -1 on failure. */
 int tls_session_write(struct tls_session *s, const uint8_t *data, size_t len)

@@ -52,14 +52,20 @@ local tls_auth = S.record({
 	direction = { S.integer { min = 0, max = 1 } },
 }, { what = "a table { key = \"ta.key\", direction = 0 }" })
 
-local tls = S.record({
-	ca = { file_path, required = true },
-	cert = { file_path, required = true },
-	key = { file_path, required = true },
-	crl = { file_path },
-	tls_auth = { tls_auth },
-	tls_crypt = { file_path },
-}, {
+local function tls_fields(extra)
+	local fields = {
+		ca = { file_path, required = true },
+		cert = { file_path, required = true },
+		key = { file_path, required = true },
+		crl = { file_path },
+		tls_auth = { tls_auth },
+		tls_crypt = { file_path },
+	}
+	for k, v in pairs(extra or {}) do fields[k] = v end
+	return fields
+end
+
+local tls_opts = {
 	what = "a table { ca = ..., cert = ..., key = ... }",
 	check = function(t, p)
 		if t.tls_auth and t.tls_crypt then
@@ -69,7 +75,32 @@ local tls = S.record({
 		end
 		return true
 	end,
-})
+}
+
+local tls = S.record(tls_fields(), tls_opts)
+
+-- A SHA-256 certificate fingerprint: 64 hex digits, colons allowed (as openssl prints
+-- it); normalized to lower case without colons.
+local fingerprint = {
+	what = "a SHA-256 fingerprint (64 hex digits, e.g. from openssl x509 -noout -fingerprint -sha256)",
+	check = function(v, path)
+		if type(v) ~= "string" then
+			return S.fail(path, "%s is not a SHA-256 fingerprint string", S.show(v))
+		end
+		local hex = v:gsub(":", ""):lower()
+		if #hex ~= 64 or hex:find("[^0-9a-f]") then
+			return S.fail(path, "%s is not a SHA-256 fingerprint: 64 hex digits, colons allowed " ..
+				"(openssl x509 -noout -fingerprint -sha256 -in server.crt prints it)", S.show(v))
+		end
+		return hex
+	end,
+}
+
+-- A client may pin the server's certificate, as OpenVPN's verify-x509-name and peer-fingerprint.
+local client_tls = S.record(tls_fields {
+	server_name = { S.string { what = "the server certificate's common name or DNS name", max_len = 255 } },
+	server_fingerprint = { fingerprint },
+}, tls_opts)
 
 local keepalive = S.record({
 	interval = { S.integer { min = 1, max = 3600 }, default = 10 },
@@ -252,7 +283,7 @@ local reconnect = S.record({
 M.client_schema = S.record({
 	remote = { remotes, required = true },
 	device = { device, default = {} },
-	tls = { tls, required = true },
+	tls = { client_tls, required = true },
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
 	renegotiate = { renegotiate, default = {} },
 	reconnect = { reconnect, default = {} },

@@ -6,6 +6,7 @@
  * export the same key block, data flows; each kind of bad certificate is
  * refused with its reason and the peer's common name.
  */
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,10 +69,13 @@ static bool make_pair_mode(struct pair *p, const char *client_cert, const char *
 				   pki_file(scrt, sizeof(scrt), "server.crt"),
 				   pki_file(skey, sizeof(skey), "server.key"),
 				   crl ? pki_file(crlp, sizeof(crlp), crl) : NULL,
-				   mode };
+				   mode,
+				   NULL,
+				   NULL };
 	struct tls_config ccfg = { TLS_CLIENT, pki_file(cca, sizeof(cca), client_ca),
 				   NULL,       NULL,
-				   NULL,       TLS_PEER_CERT_REQUIRED };
+				   NULL,       TLS_PEER_CERT_REQUIRED,
+				   NULL,       NULL };
 
 	if (client_cert) {
 		snprintf(name, sizeof(name), "%s.crt", client_cert);
@@ -184,6 +188,11 @@ static const struct {
 	  "server-as-client" },
 	{ "client2", "other-ca.crt", NULL, NULL, "server certificate signed by an unknown CA",
 	  "server" },
+	/* Names that `cn` rules would read one way and logs another (issue 11 item 7). */
+	{ "two-cn", "ca.crt", NULL, "client certificate has more than one common name", NULL,
+	  "client3" },
+	{ "nul-cn", "ca.crt", NULL, "client certificate common name contains a NUL byte", NULL,
+	  "client1?evil" },
 };
 
 static void test_refusals(void)
@@ -225,7 +234,9 @@ static void test_load_errors(void)
 				  pki_file(crt, sizeof(crt), "server.crt"),
 				  pki_file(key, sizeof(key), "client1.key"),
 				  NULL,
-				  TLS_PEER_CERT_REQUIRED };
+				  TLS_PEER_CERT_REQUIRED,
+				  NULL,
+				  NULL };
 
 	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) < 0 &&
 		      strstr(err, "does not belong to the certificate"),
@@ -279,6 +290,213 @@ static void test_cert_modes(void)
 	}
 }
 
+/* A client's checks on the server certificate: serverAuth required, name and fingerprint pins
+ * (issue 11 item 5). */
+static void test_server_checks(void)
+{
+	static const struct {
+		const char *server_cert, *name, *fingerprint_of;
+		const char *client_error; /* NULL: completes */
+	} cases[] = {
+		{ "server", NULL, NULL, NULL },
+		{ "server-no-eku", NULL, NULL,
+		  "server certificate lacks the serverAuth extended key usage" },
+		{ "server", "server", NULL, NULL },
+		{ "server", "elsewhere", NULL,
+		  "server certificate name \"server\" does not match tls.server_name "
+		  "\"elsewhere\"" },
+		{ "server", NULL, "server.crt", NULL },
+		{ "server", NULL, "client2.crt",
+		  "server certificate does not have the SHA-256 fingerprint of "
+		  "tls.server_fingerprint" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char ca[128], crt[128], key[128], ccrt[128], ckey[128], name[64], err[256];
+		uint8_t fp[TLS_FINGERPRINT_LEN];
+		struct tls_config scfg = { TLS_SERVER, pki_file(ca, sizeof(ca), "ca.crt"),
+					   NULL,       NULL,
+					   NULL,       TLS_PEER_CERT_REQUIRED,
+					   NULL,       NULL };
+		struct tls_config ccfg = { TLS_CLIENT,
+					   ca,
+					   pki_file(ccrt, sizeof(ccrt), "client1.crt"),
+					   pki_file(ckey, sizeof(ckey), "client1.key"),
+					   NULL,
+					   TLS_PEER_CERT_REQUIRED,
+					   cases[i].name,
+					   NULL };
+		struct pair p = { 0 };
+		int srv, cli;
+
+		snprintf(name, sizeof(name), "%s.crt", cases[i].server_cert);
+		scfg.cert = pki_file(crt, sizeof(crt), name);
+		snprintf(name, sizeof(name), "%s.key", cases[i].server_cert);
+		scfg.key = pki_file(key, sizeof(key), name);
+		if (cases[i].fingerprint_of) {
+			CHECK(openssl_fingerprint(cases[i].fingerprint_of, fp), "fingerprint");
+			ccfg.server_fingerprint = fp;
+		}
+		CHECK(tls_ctx_new(&p.sctx, &scfg, err, sizeof(err)) == 0, "server ctx: %s", err);
+		CHECK(tls_ctx_new(&p.cctx, &ccfg, err, sizeof(err)) == 0, "client ctx: %s", err);
+		p.server = p.sctx ? tls_session_new(p.sctx) : NULL;
+		p.client = p.cctx ? tls_session_new(p.cctx) : NULL;
+		if (p.server && p.client) {
+			pump(p.server, p.client, &srv, &cli);
+			CHECK(cases[i].client_error
+				      ? cli == -1 && strcmp(tls_session_error(p.client),
+							    cases[i].client_error) == 0
+				      : srv == 1 && cli == 1,
+			      "case %zu: client %d \"%s\"", i, cli, tls_session_error(p.client));
+		}
+		free_pair(&p);
+	}
+}
+
+/* A server context with crl (NULL for none), for verifying an established session again. */
+static struct tls_ctx *server_ctx(const char *crl)
+{
+	char ca[128], crt[128], key[128], crlp[128], err[256];
+	struct tls_config cfg = { TLS_SERVER,
+				  pki_file(ca, sizeof(ca), "ca.crt"),
+				  pki_file(crt, sizeof(crt), "server.crt"),
+				  pki_file(key, sizeof(key), "server.key"),
+				  crl ? pki_file(crlp, sizeof(crlp), crl) : NULL,
+				  TLS_PEER_CERT_REQUIRED,
+				  NULL,
+				  NULL };
+	struct tls_ctx *ctx = NULL;
+
+	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) == 0, "server ctx: %s", err);
+	return ctx;
+}
+
+/* A reload's new CRL reaches sessions that were established before it (issue 11 item 3). */
+static void test_reverify(void)
+{
+	static const struct {
+		const char *cert;
+		const char *crl; /* of the context the session is verified against again */
+		const char *why; /* NULL: still valid */
+	} cases[] = {
+		{ "revoked", "crl.pem", "client certificate revoked" },
+		{ "revoked", NULL, NULL },
+		{ "client1", "crl.pem", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tls_ctx *fresh = server_ctx(cases[i].crl);
+		char why[TLS_ERR_MAX] = "";
+		struct pair p = { 0 };
+		int srv, cli;
+
+		if (fresh && make_pair(&p, cases[i].cert, "ca.crt", NULL)) {
+			pump(p.server, p.client, &srv, &cli);
+			CHECK(srv == 1 && cli == 1, "%s: completes without a CRL", cases[i].cert);
+			int rc = tls_session_reverify(p.server, fresh, why, sizeof(why));
+			CHECK(cases[i].why ? rc == -1 && strcmp(why, cases[i].why) == 0 : rc == 0,
+			      "case %zu: %s verified again: %d \"%s\"", i, cases[i].cert, rc, why);
+		}
+		free_pair(&p);
+		tls_ctx_free(fresh);
+	}
+}
+
+/*
+ * A plain OpenSSL client held to TLS 1.2 and suites, with client1's
+ * certificate, against a server session of ours; resume: a session of an
+ * earlier connection to offer. 1 when both sides completed.
+ */
+static int raw_tls12(struct tls_ctx *sctx, const char *suites, SSL_SESSION **resume, bool *reused)
+{
+	char crt[128], key[128];
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	struct tls_session *server = tls_session_new(sctx);
+	SSL *raw = cctx ? SSL_new(cctx) : NULL;
+	BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
+	uint8_t buf[4096];
+	int srv = 0, cli = 0;
+
+	if (!raw || !server || !in || !out)
+		goto out;
+	SSL_set_min_proto_version(raw, TLS1_2_VERSION);
+	SSL_set_max_proto_version(raw, TLS1_2_VERSION);
+	CHECK(SSL_set_cipher_list(raw, suites) == 1, "suites %s", suites);
+	SSL_use_certificate_chain_file(raw, pki_file(crt, sizeof(crt), "client1.crt"));
+	SSL_use_PrivateKey_file(raw, pki_file(key, sizeof(key), "client1.key"), SSL_FILETYPE_PEM);
+	BIO_set_mem_eof_return(in, -1);
+	SSL_set_bio(raw, in, out);
+	in = out = NULL;
+	if (*resume)
+		SSL_set_session(raw, *resume);
+	SSL_set_connect_state(raw);
+	for (int round = 0; round < 20 && (cli == 0 || srv == 0); round++) {
+		int n;
+
+		if (cli == 0) {
+			int rc = SSL_do_handshake(raw);
+
+			cli = rc == 1 ? 1 : SSL_get_error(raw, rc) == SSL_ERROR_WANT_READ ? 0 : -1;
+		}
+		while ((n = BIO_read(SSL_get_wbio(raw), buf, sizeof(buf))) > 0)
+			CHECK(tls_session_put_ciphertext(server, buf, (size_t)n) == 0, "put");
+		if (srv == 0)
+			srv = tls_session_handshake(server);
+		size_t m;
+		while ((m = tls_session_get_ciphertext(server, buf, sizeof(buf))) > 0)
+			BIO_write(SSL_get_rbio(raw), buf, (int)m);
+		if (cli < 0 || srv < 0)
+			break;
+	}
+	*reused = SSL_session_reused(raw);
+	if (!*resume && cli == 1)
+		*resume = SSL_get1_session(raw);
+out:
+	BIO_free(in);
+	BIO_free(out);
+	SSL_free(raw);
+	SSL_CTX_free(cctx);
+	tls_session_free(server);
+	return srv == 1 && cli == 1;
+}
+
+/* TLS 1.2 only with ECDHE and AEAD suites, and no session resumption (issue 11 item 8). */
+static void test_tls12_suites(void)
+{
+	static const struct {
+		const char *suites;
+		bool completes;
+	} cases[] = {
+		{ "ECDHE-ECDSA-AES256-GCM-SHA384", true },
+		{ "ECDHE-ECDSA-CHACHA20-POLY1305", true },
+		{ "ECDHE-ECDSA-AES128-GCM-SHA256", true },
+		{ "ECDHE-ECDSA-AES256-SHA", false },	/* CBC: no AEAD */
+		{ "ECDHE-ECDSA-AES128-SHA256", false }, /* CBC: no AEAD */
+	};
+	struct pair p;
+	SSL_SESSION *session = NULL;
+	bool reused;
+
+	if (!make_pair(&p, "client1", "ca.crt", NULL))
+		goto out;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		SSL_SESSION *none = NULL;
+
+		CHECK(raw_tls12(p.sctx, cases[i].suites, &none, &reused) == cases[i].completes,
+		      "TLS 1.2 with %s: %s expected", cases[i].suites,
+		      cases[i].completes ? "completion" : "refusal");
+		SSL_SESSION_free(none);
+	}
+	/* A client that offers the session of its first connection gets a full handshake. */
+	CHECK(raw_tls12(p.sctx, "ECDHE-ECDSA-AES256-GCM-SHA384", &session, &reused) && session,
+	      "first TLS 1.2 connection");
+	CHECK(raw_tls12(p.sctx, "ECDHE-ECDSA-AES256-GCM-SHA384", &session, &reused) && !reused,
+	      "a second connection offering the first one's session completes without resuming");
+	SSL_SESSION_free(session);
+out:
+	free_pair(&p);
+}
+
 int main(void)
 {
 	char cmd[160];
@@ -293,6 +511,9 @@ int main(void)
 	test_good_client();
 	test_refusals();
 	test_cert_modes();
+	test_tls12_suites();
+	test_reverify();
+	test_server_checks();
 	test_load_errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -44,7 +44,8 @@ describe("#netns client mode", function()
 	end
 
 	-- kind: "openvpn" or "moonvpn"; opts: cipher, client_extra, stock_extra, moonvpn_extra,
-	-- server_cert (its name in the PKI), refused (the client is not expected to connect).
+	-- server_cert (its name in the PKI), refused (the client is not expected to connect),
+	-- tls_extra (more fields in the client's tls table).
 	local function start(kind, opts)
 		opts = opts or {}
 		srv, cli = netns.new(), netns.new()
@@ -56,9 +57,10 @@ describe("#netns client mode", function()
 		local config = mv.write_config(mv.client_config("10.88.2.1", string.format([[
   device = { name = "mvc0"%s },
   console = "%s",
-  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
+  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key"%s },
   %s
-]], opts.tap and ', type = "tap"' or "", socket, pki, pki, pki, pki, opts.client_extra or ""), { tls = false,
+]], opts.tap and ', type = "tap"' or "", socket, pki, pki, pki, pki, opts.tls_extra or "",
+			opts.client_extra or ""), { tls = false,
 			scheme = opts.tcp and "tcp" or "udp", port = opts.tcp and 443 or 1194 }), "client.lua")
 		client = cli:spawn({ mv.bin, config })
 		if opts.refused then return end
@@ -158,6 +160,67 @@ describe("#netns client mode", function()
 		assert.falsy(out:find("connected, address", 1, true), out)
 		ok, out = client:wait_log("reconnecting in", 5)
 		assert(ok, out)
+	end)
+
+	-- Issue 11 item 5: no extendedKeyUsage is not serverAuth, and the server may be pinned.
+	it("refuses a server certificate without extendedKeyUsage", function()
+		start("moonvpn", { server_cert = "server-no-eku", refused = true })
+		local ok, out = client:wait_log("server certificate lacks the serverAuth extended key usage", 10)
+		assert(ok, out)
+		assert.falsy(out:find("connected, address", 1, true), out)
+	end)
+
+	local function fingerprint(cert)
+		local ok, out = netns.sh("openssl x509 -noout -fingerprint -sha256 -in " .. mv.pki() .. "/" .. cert .. ".crt")
+		assert(ok, out)
+		return out:match("=(%S+)")
+	end
+
+	for _, case in ipairs {
+		{ "server_name", function() return "server" end },
+		{ "server_fingerprint", function() return fingerprint("server") end },
+	} do
+		it("connects to the server " .. case[1] .. " names", function()
+			start("moonvpn", { tls_extra = string.format(', %s = "%s"', case[1], case[2]()) })
+			local ok, out = cli:sh("ping -c 2 -i 0.2 -W 2 10.77.0.1")
+			assert(ok, out)
+		end)
+	end
+
+	for _, case in ipairs {
+		{ "server_name", function() return "elsewhere" end,
+			'server certificate name "server" does not match tls.server_name "elsewhere"' },
+		{ "server_fingerprint", function() return fingerprint("client2"):lower() end,
+			"server certificate does not have the SHA-256 fingerprint of tls.server_fingerprint" },
+	} do
+		it("refuses a server that " .. case[1] .. " does not name", function()
+			start("moonvpn", { refused = true, tls_extra = string.format(', %s = "%s"', case[1], case[2]()) })
+			local ok, out = client:wait_log(case[3]:gsub("%p", "%%%0"), 10)
+			assert(ok, out)
+			assert.falsy(out:find("connected, address", 1, true), out)
+		end)
+	end
+
+	it("says what is wrong with a pin in the configuration", function()
+		local pki = mv.pki()
+		for _, case in ipairs {
+			{ 'server_fingerprint = "12:34"', "tls.server_fingerprint: \"12:34\" is not a SHA-256 fingerprint" },
+			{ 'server_name = ""', "tls.server_name: must not be empty" },
+		} do
+			local path = mv.write_config(mv.client_config("10.88.2.1", string.format(
+				'  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", %s },',
+				pki, pki, pki, case[1]), { tls = false }), "pin.lua")
+			local status, out, err = mv.run("--check " .. path)
+			assert.are_not.equal(0, status, out)
+			assert.truthy(err:find(case[2], 1, true), err)
+		end
+		-- A server has no such pins.
+		local path = mv.write_config(mv.server_config(string.format(
+			'  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key", server_name = "x" },',
+			pki, pki, pki), { tls = false }), "pin.lua")
+		local status, _, err = mv.run("--check " .. path)
+		assert.are_not.equal(0, status)
+		assert.truthy(err:find("tls.server_name: unknown key", 1, true), err)
 	end)
 
 	it("tells a stock server it leaves (EXIT), so the server frees its address at once", function()

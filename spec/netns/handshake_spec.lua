@@ -14,8 +14,8 @@ describe("#netns stock openvpn clients against moonvpn", function()
 		pending("needs root for network namespaces")
 		return
 	end
-	local srv, engine, socket
-	local clients = {}
+	local srv, engine, socket, config
+	local clients, links = {}, {}
 
 	-- A server namespace with n client namespaces, each on its own veth pair.
 	local function topology(n, tls_extra, server_extra)
@@ -23,10 +23,10 @@ describe("#netns stock openvpn clients against moonvpn", function()
 		srv = netns.new()
 		for i = 1, n do
 			clients[i] = netns.new()
-			netns.veth(srv, "10.88." .. i .. ".1/24", clients[i], "10.88." .. i .. ".2/24")
+			links[i] = select(2, netns.veth(srv, "10.88." .. i .. ".1/24", clients[i], "10.88." .. i .. ".2/24"))
 		end
 		socket = netns.tmpdir() .. "/console.sock"
-		local config = mv.write_config(mv.server_config(string.format([[
+		config = mv.write_config(mv.server_config(string.format([[
   device = { name = "mvt0" },
   console = "%s",
   tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key"%s },
@@ -51,7 +51,7 @@ describe("#netns stock openvpn clients against moonvpn", function()
 	after_each(function()
 		for _, c in ipairs(clients) do c:sh("true") end
 		if engine then assert.are.equal(0, engine:stop()) end
-		engine, clients = nil, {}
+		engine, clients, links = nil, {}, {}
 		netns.cleanup()
 	end)
 
@@ -121,13 +121,16 @@ end]])
 		{ "stranger", "client certificate signed by an unknown CA" },
 		{ "expired", "client certificate expired" },
 		{ "revoked", "client certificate revoked" },
+		-- A second CN or a NUL in it would let `cn` rules read another name (issue 11 item 7).
+		{ "two-cn", "client certificate has more than one common name", "client3" },
+		{ "nul-cn", "client certificate common name contains a NUL byte", "client1?evil" },
 	} do
 		it("refuses a client whose certificate is " .. case[1] .. " and logs why", function()
 			topology(1, string.format(', crl = "%s/crl.pem"', mv.pki()))
 			local client = connect(1, { cert = case[1] })
 			local ok, out = engine:wait_log("refused: " .. case[2]:gsub("%p", "%%%0"), 15)
 			assert(ok, out)
-			assert.truthy(out:find("(" .. case[1] .. "): refused", 1, true), out)
+			assert.truthy(out:find("(" .. (case[3] or case[1]) .. "): refused", 1, true), out)
 			assert.falsy(client:output():find("Initialization Sequence Completed", 1, true))
 			local _, n = mv.console(socket, "#clients()")
 			client:stop()
@@ -177,5 +180,147 @@ end]])
 		clients[1]:sh("ip link del tun0 2>/dev/null; true")
 		local out2 = completed(connect(1, {}))
 		assert.truthy(out2:find("ifconfig 10.77.0.", 1, true), out2)
+	end)
+
+	-- Issue 11 item 3: revoked and expired certificates lose their tunnel.
+	local function client_count()
+		local status, n = mv.console(socket, "#clients()")
+		assert.are.equal(0, status, n)
+		return tonumber(n)
+	end
+
+	it("ends a connected client a reload's new CRL revokes, and keeps the others", function()
+		topology(2)
+		local bad = connect(1, { cert = "revoked" })
+		completed(bad)
+		local good = connect(2, { cert = "client1" })
+		completed(good)
+		-- The same configuration, now with the CRL that revokes "revoked".
+		local text = netns.read_file(config):gsub('(key = "[^"]*")', '%1, crl = "' .. mv.pki() .. '/crl.pem"', 1)
+		netns.write_file(config, text)
+		local status, out = mv.console(socket, "reload()")
+		assert.are.equal(0, status, out)
+		local ok, log = engine:wait_log("%(revoked%): ended: client certificate revoked", 20)
+		assert(ok, log)
+		ok, out = bad:wait_log("server%-pushed%-halt", 20)
+		assert(ok, out)
+		for _ = 1, 200 do
+			if client_count() == 1 then break end
+			netns.sleep(0.1)
+		end
+		local _, list = mv.console(socket, "clients()")
+		assert.are.equal(1, client_count(), list)
+		assert.truthy(list:find('cn = "client1"', 1, true), list)
+		-- For the record (not asserted): the engine's own timestamps.
+		local function at(pattern)
+			local h, m, sec = engine:output():match("T(%d+):(%d+):([%d.]+)Z[^\n]*" .. pattern)
+			return h and (h * 3600 + m * 60 + sec)
+		end
+		local from, to = at("reload requested"), at("%(revoked%): session ended")
+		if from and to then
+			io.stderr:write(string.format("\n  [revoked client's session ended %.3f s after the reload]\n", to - from))
+		end
+		ok, out = clients[2]:sh("ping -c 2 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out)
+		assert.falsy(good:status(), good:output())
+	end)
+
+	it("ends a session whose certificate expired since at its next renegotiation", function()
+		-- A client certificate valid for 40 s from now.
+		local pki = mv.pki()
+		local ok, out = netns.sh(string.format("cd %s && openssl genpkey -algorithm EC " ..
+			"-pkeyopt ec_paramgen_curve:P-256 -out short.key && openssl req -new -key short.key " ..
+			"-subj /CN=short -out .ca/short.csr && openssl ca -batch -config .ca/ca.cnf -cert ca.crt " ..
+			"-keyfile ca.key -extensions client_ext -in .ca/short.csr -out short.crt -notext " ..
+			"-enddate %s 2>&1", pki, os.date("!%Y%m%d%H%M%SZ", os.time() + 40)))
+		assert(ok, out)
+		topology(1, "", "  renegotiate = { seconds = 5 },")
+		completed(connect(1, { cert = "short" }))
+		ok, out = engine:wait_log("%(short%): session ended: TLS refused: client certificate expired", 90)
+		assert(ok, out)
+		assert.are.equal(0, client_count())
+	end)
+
+	it("retires a key whose renegotiation never completes (renegotiation interval + hand-window)", function()
+		topology(1, "", "  renegotiate = { seconds = 5 },")
+		local client = connect(1, {})
+		completed(client)
+		-- From now on the client's control packets are lost (soft and hard resets,
+		-- P_CONTROL_V1, P_ACK_V1: the opcode in the top 5 bits of the first UDP
+		-- payload byte); its data still arrives, so only the key's age can end it.
+		local dev = links[1]
+		local tc = {
+			"tc qdisc add dev " .. dev .. " root handle 1: htb default 1",
+			"tc class add dev " .. dev .. " parent 1: classid 1:1 htb rate 1gbit",
+			"tc class add dev " .. dev .. " parent 1: classid 1:2 htb rate 8bit",
+			"tc qdisc add dev " .. dev .. " parent 1:2 handle 20: pfifo limit 0",
+		}
+		for _, byte in ipairs { "0x18", "0x20", "0x28", "0x38" } do
+			tc[#tc + 1] = "tc filter add dev " .. dev .. " parent 1: protocol ip u32 match u8 " ..
+				byte .. " 0xf8 at 28 flowid 1:2"
+		end
+		for _, cmd in ipairs(tc) do
+			local ok, out = clients[1]:sh(cmd .. " 2>&1")
+			assert(ok, cmd .. ": " .. out)
+		end
+		local ok, out = clients[1]:sh("ping -c 2 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out)
+		ok, out = engine:wait_log("session ended: key 0 expired: no renegotiation completed within 65 s", 150)
+		assert(ok, out)
+		ok, out = clients[1]:sh("ping -c 2 -i 0.2 -W 1 10.77.0.1")
+		assert.is_false(ok, out)
+		client:stop()
+	end)
+end)
+
+-- Issue 11 item 9: what a renegotiation's key-method-2 message may not do.
+describe("#netns a renegotiation of a certificate client", function()
+	local hooked = require "spec.helpers.hooked"
+	local t = hooked.each()
+	if not t then return end
+
+	-- True when the bytes of marker are anywhere in the writable memory of process pid.
+	local function in_memory(pid, marker)
+		local maps = assert(io.open("/proc/" .. pid .. "/maps"))
+		local mem = assert(io.open("/proc/" .. pid .. "/mem", "rb"))
+		local found = false
+		for line in maps:lines() do
+			local from, to, perms = line:match("^(%x+)-(%x+) (%S+)")
+			if perms:sub(1, 2) == "rw" and not found then
+				local at, stop = tonumber(from, 16), tonumber(to, 16)
+				while at < stop and not found do
+					local n = math.min(1 << 20, stop - at)
+					local chunk = mem:seek("set", at) and mem:read(n + #marker - 1) or ""
+					found = chunk:find(marker, 1, true) ~= nil
+					at = at + n
+				end
+			end
+		end
+		maps:close()
+		mem:close()
+		return found
+	end
+
+	it("keeps the admitted username and leaves its password nowhere in memory", function()
+		t:start([[
+function office.on.auth(client, username, password)
+  return username == "alice" and password == "first-password"
+end
+]], "  renegotiate = { seconds = 3 },\n", 1)
+		-- auth-nocache: the stock client reads the file again for each key.
+		local file = netns.tmpdir() .. "/up.txt"
+		netns.write_file(file, "alice\nfirst-password\n")
+		local client = t.clients[1]:spawn({ "openvpn", "--config", require("spec.helpers.openvpn").profile(
+			mv.pki(), { remote = "10.88.1.1", extra = "auth-user-pass " .. file .. "\nauth-nocache\n" }) })
+		t:completed(client)
+		netns.write_file(file, "mallory\nRENEGOTIATION-SECRET-4711\n")
+		local ok, log = t.engine:wait_log("renegotiated: data now on key 1", 20)
+		assert(ok, log)
+		assert.truthy(log:find("key 1 came with another username than the admitted one, which stays", 1, true), log)
+		assert.matches('"alice"', t:console("return clients()[1].username"), 1, true)
+		-- The sanitizers reserve terabytes of address space: the release build's run scans.
+		if (os.getenv("SANITIZE") or "") == "" then
+			assert.is_false(in_memory(t.engine.pid, "RENEGOTIATION-SECRET-4711"))
+		end
 	end)
 end)

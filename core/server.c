@@ -431,12 +431,8 @@ bool server_policy_passes(struct server *s, struct session *sess, const uint8_t 
 	size_t answer;
 	enum filter_result r = judge_packet(s, id, p, len, dir, frame, &answer);
 
-	if (r == FILTER_ASK) {
-		/* A hook that answers at once decides this very packet. */
-		s->params.hooks.flow(s->params.hooks.ctx, sess, &s->filter.ask.key,
-				     &s->filter.ask.flow);
-		r = judge_packet(s, id, p, len, dir, frame, &answer);
-	}
+	if (r == FILTER_ASK)
+		ev_prepare_start(s->loop, &s->asker); /* on.flow runs outside the packet loop */
 	if (r == FILTER_PASS)
 		return true;
 	if (r == FILTER_PENDING || r == FILTER_ASK)
@@ -453,6 +449,28 @@ bool server_policy_passes(struct server *s, struct session *sess, const uint8_t 
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, s->filter.answer + DATA_OVERHEAD,
 					answer);
 	return false;
+}
+
+/*
+ * Before the loop waits again, once this turn's packets are handled: asks
+ * on.flow up to FILTER_ASKS_PER_TURN of the filter's questions, one client's
+ * at a time in turn, so a client opening flows fast neither delays the
+ * others' packets nor takes their turn.
+ */
+static void on_ask(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct server *s = w->data;
+	struct filter_question q;
+
+	(void)revents;
+	for (int n = 0; n < FILTER_ASKS_PER_TURN && filter_next_question(&s->filter, &q); n++) {
+		struct session *sess = s->sessions[q.key.peer_id];
+
+		if (sess) /* the answer may come at once, or later */
+			s->params.hooks.flow(s->params.hooks.ctx, sess, &q.key, &q.flow);
+	}
+	if (!filter_has_questions(&s->filter))
+		ev_prepare_stop(loop, w);
 }
 
 void server_set_policy(struct server *s, struct policy *p, bool flow_hook)
@@ -480,6 +498,11 @@ const struct flow_table *server_flows(const struct server *s)
 const struct filter_stats *server_filter_stats(const struct server *s)
 {
 	return &s->filter.stats;
+}
+
+uint64_t server_client_over_share(const struct server *s, uint32_t peer_id)
+{
+	return peer_id < FILTER_CLIENTS_MAX ? s->filter.clients[peer_id].over_share : 0;
 }
 
 const struct policy *server_policy(const struct server *s)
@@ -667,6 +690,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		free(s);
 		return -ENOMEM;
 	}
+	ev_prepare_init(&s->asker, on_ask);
+	s->asker.data = s;
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
 	s->fd = params->udp ? udp_listen(&params->listen, err, errlen) : -1;
@@ -781,6 +806,7 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	ev_io_stop(s->loop, &s->watcher);
+	ev_prepare_stop(s->loop, &s->asker);
 	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
 		if (!s->sessions[id])
 			continue;

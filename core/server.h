@@ -136,6 +136,8 @@ void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
 const struct flow_table *server_flows(const struct server *s);
 /* Flows handed to on.flow, and flows past its pending bound. */
 const struct filter_stats *server_filter_stats(const struct server *s);
+/* A client's new flows given the fallback because it was past its share of on.flow. */
+uint64_t server_client_over_share(const struct server *s, uint32_t peer_id);
 /* The global policy in force, or NULL. */
 const struct policy *server_policy(const struct server *s);
 /* A connected client's groups, after the policy changed (group bits are per policy). */

@@ -167,6 +167,8 @@ static const struct stat_field {
 	STAT(rejected_policy, "rejected"),
 	STAT(dropped_unparsed, "unparsed"),
 	STAT(dropped_pending, "pending"),
+	STAT(dropped_mac_spoof, "mac_spoof"),
+	STAT(dropped_flood, "flood"),
 };
 
 static void set_counters(lua_State *L, const struct server_stats *st,

@@ -102,6 +102,8 @@ struct server_stats {
 	uint64_t rejected_policy;   /* packets a reject verdict stopped (answered when due) */
 	uint64_t dropped_unparsed;  /* packets the policy could not read while it was on */
 	uint64_t dropped_pending;   /* packets of flows waiting for on.flow */
+	uint64_t dropped_mac_spoof; /* TAP: frames from another client's Ethernet address */
+	uint64_t dropped_flood;	    /* TAP: broadcast/unknown frames past the client's rate */
 	uint64_t dropped_float;	    /* data from another live client's address and port */
 	uint64_t evicted_half_open; /* handshakes ended for SERVER_HALF_OPEN_MAX */
 	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */

@@ -4,7 +4,10 @@
  * device. A client's frames teach the switch its source addresses; a frame
  * for a known address goes to its client (or, from a client, to another
  * client only with client_to_client), broadcast, multicast and unknown
- * addresses are flooded. IP frames pass the policy (a reject is a drop:
+ * addresses are flooded. A client's frames from another client's live
+ * address are dropped (it cannot take that client's traffic), and the frames
+ * a client has flooded are rate-limited per client (one client's broadcast
+ * storm is not everyone's). IP frames pass the policy (a reject is a drop:
  * there is no Ethernet answer to build); ARP and other frames pass.
  */
 #include <stdlib.h>
@@ -70,16 +73,24 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 		s->stats.dropped_malformed++;
 		return;
 	}
+	if (mac_table_learn(&s->macs, frame + 6, session_peer_id(sess), now) == MAC_TAKEN) {
+		s->stats.dropped_mac_spoof++;
+		return;
+	}
+	to = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, now);
+	if ((to < 0 || !s->sessions[to]) &&
+	    !mac_table_may_flood(&s->macs, session_peer_id(sess), now)) {
+		s->stats.dropped_flood++; /* broadcast, multicast or unknown: past its share */
+		return;
+	}
 	if (!server_policy_passes(s, sess, frame, len, POLICY_IN, true))
 		return;
-	(void)mac_table_learn(&s->macs, frame + 6, session_peer_id(sess), now);
 	if (mac_is_group(frame)) {
 		if (s->params.client_to_client)
 			flood(s, sess, buf, len);
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
 		return;
 	}
-	to = mac_table_lookup(&s->macs, frame, now);
 	if (to >= 0 && s->sessions[to] && s->sessions[to] != sess && s->params.client_to_client) {
 		send_frame(s, s->sessions[to], buf, len, false);
 		return;

@@ -54,14 +54,36 @@ describe("#netns TAP mode", function()
 		assert(t.clients[2]:sh("ip neigh replace 10.77.0.1 lladdr " .. server_mac .. " dev tap0 nud permanent"))
 		-- The thief sends fast, not waiting for answers: each of its frames would take the address.
 		local thief = t.clients[2]:spawn({ "ping", "-n", "-q", "-i", "0.002", "-c", "5000", "10.77.0.1" })
-		local _, out = t.clients[1]:sh("ping -n -c 20 -i 0.25 -W 2 10.77.0.1")
+		-- The server's pings to client 1: without the owner's check, they would go to
+		-- whoever sent from the address last, the thief.
+		local _, out = t.srv:sh("ping -n -c 20 -i 0.25 -W 2 " .. vpn_address(1))
 		thief:stop()
 		local spoofed = tonumber(t:console("return stats().dropped.mac_spoof"):match("%d+"))
-		print(string.format("\n  [client 1's pings while client 2 sent from its address: %d/20; "
+		print(string.format("\n  [the server's pings to client 1 while client 2 sent from its address: %d/20; "
 			.. "client 2's frames dropped: %d]", received(out), spoofed))
 		assert.is_true(received(out) >= 18, "client 1 keeps its traffic: " .. out)
 		assert.is_true(spoofed > 0, "the thief's frames are dropped and counted")
 		assert(t.clients[1]:sh("ping -n -c 3 -i 0.2 -W 2 10.77.0.1"), "client 1 still works")
+	end)
+
+	it("lets a client send IP and ARP only from its own addresses", function()
+		t:start(nil, TAP)
+		t:completed(t:connect(1, nil, nil, { dev = "tap" }))
+		t:completed(t:connect(2, nil, nil, { dev = "tap" }))
+		local a1 = vpn_address(1)
+		assert(t.srv:sh("ping -n -c 3 -i 0.2 -W 2 " .. a1), "the server reaches client 1")
+		local _, mac = t.clients[1]:sh("cat /sys/class/net/tap0/address")
+		mac = assert(mac:match("%x%x:[%x:]+"), mac)
+		-- Client 2 claims client 1's address: its ARP (sender a1) and pings from a1.
+		assert(t.clients[2]:sh("ip addr add " .. a1 .. "/32 dev tap0 && ip neigh flush dev tap0"))
+		local ok = t.clients[2]:sh("ping -n -c 3 -i 0.3 -W 1 -I " .. a1 .. " 10.77.0.1")
+		assert.is_false(ok, "client 2's frames from client 1's address are dropped")
+		local spoofed = tonumber(t:console("return stats().dropped.spoofed"):match("%d+"))
+		assert.is_true(spoofed > 0, "and counted")
+		local _, neigh = t.srv:sh("ip neigh show dev mvt0 " .. a1)
+		assert.matches(mac, neigh, 1, true, "the server's ARP entry for client 1 is not poisoned")
+		local _, out = t.srv:sh("ping -n -c 5 -i 0.2 -W 2 " .. a1)
+		assert.is_true(received(out) >= 4, "the server still reaches client 1: " .. out)
 	end)
 
 	it("rate-limits one client's broadcast flood, counted, while another client's pings pass", function()

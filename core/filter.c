@@ -49,6 +49,7 @@ static void reset_share(struct filter_client *c)
 	bool in_turn = c->in_turn;
 
 	free(c->queue);
+	free(c->held);
 	memset(c, 0, sizeof(*c));
 	c->in_turn = in_turn;
 }
@@ -153,6 +154,8 @@ static bool enqueue(struct filter *f, uint32_t id, const struct flow_key *key,
 
 	if (!c->queue && !(c->queue = calloc(FILTER_CLIENT_PENDING_MAX, sizeof(*c->queue))))
 		return false;
+	if (!c->held && !(c->held = calloc(FILTER_CLIENT_HELD_MAX, sizeof(*c->held))))
+		return false;
 	/* queued <= pending < FILTER_CLIENT_PENDING_MAX (take_share): the ring has room. */
 	q = &c->queue[(c->head + c->queued) % FILTER_CLIENT_PENDING_MAX];
 	q->key = *key;
@@ -196,6 +199,44 @@ bool filter_next_question(struct filter *f, struct filter_question *q)
 	return false;
 }
 
+/* Keeps the first packet of client id's new pending flow key, when small and a slot is free. */
+static void hold(struct filter_client *c, const struct flow_key *key, const uint8_t *p, size_t len,
+		 enum policy_direction dir, bool frame)
+{
+	if (len == 0 || len > FILTER_HELD_BYTES_MAX)
+		return;
+	for (size_t i = 0; i < FILTER_CLIENT_HELD_MAX; i++) {
+		struct filter_held *h = &c->held[i];
+
+		if (h->len)
+			continue;
+		h->key = *key;
+		h->len = len;
+		h->dir = (uint8_t)dir;
+		h->frame = frame;
+		memcpy(h->buf + DATA_OVERHEAD, p, len);
+		return;
+	}
+}
+
+/* The slot holding a packet of flow key, or NULL. */
+static struct filter_held *held_of(struct filter *f, const struct flow_key *key)
+{
+	struct filter_client *c;
+
+	if (key->peer_id >= FILTER_CLIENTS_MAX || !(c = &f->clients[key->peer_id])->held)
+		return NULL;
+	for (size_t i = 0; i < FILTER_CLIENT_HELD_MAX; i++)
+		if (c->held[i].len && memcmp(&c->held[i].key, key, sizeof(*key)) == 0)
+			return &c->held[i];
+	return NULL;
+}
+
+struct filter_held *filter_take_held(struct filter *f, const struct flow_key *key)
+{
+	return held_of(f, key);
+}
+
 /* A new flow that gets the fallback verdict for a while instead of on.flow. */
 static enum filter_result fall_back(struct filter *f, struct flow_entry *e, double now,
 				    enum policy_verdict *v)
@@ -208,7 +249,8 @@ static enum filter_result fall_back(struct filter *f, struct flow_entry *e, doub
 /* A new flow: its verdict from the rules, or pending for on.flow. NULL entry: not cached. */
 static enum filter_result new_flow(struct filter *f, uint32_t id, const struct flow_key *key,
 				   const struct packet_flow *flow, enum policy_direction dir,
-				   size_t len, double now, enum policy_verdict *v)
+				   const uint8_t *p, size_t len, bool frame, double now,
+				   enum policy_verdict *v)
 {
 	struct flow_entry scratch, *e = flow_table_insert(&f->flows, key, now);
 
@@ -240,6 +282,7 @@ static enum filter_result new_flow(struct filter *f, uint32_t id, const struct f
 	f->pending++;
 	f->clients[id].pending++;
 	f->stats.asked++;
+	hold(&f->clients[id], key, p, len, dir, frame);
 	return FILTER_ASK;
 }
 
@@ -263,7 +306,8 @@ static enum filter_result apply(struct filter *f, const uint8_t *ip, size_t len,
  */
 static enum filter_result judge(struct filter *f, uint32_t id, const struct flow_key *key,
 				const struct packet_flow *flow, enum policy_direction dir,
-				size_t len, double now, enum policy_verdict *v)
+				const uint8_t *p, size_t len, bool frame, double now,
+				enum policy_verdict *v)
 {
 	struct flow_entry *e = flow_table_lookup(&f->flows, key, now);
 
@@ -274,7 +318,7 @@ static enum filter_result judge(struct filter *f, uint32_t id, const struct flow
 		*v = e->verdict;
 		return FILTER_PASS;
 	}
-	return new_flow(f, id, key, flow, dir, len, now, v);
+	return new_flow(f, id, key, flow, dir, p, len, frame, now, v);
 }
 
 enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip, size_t len,
@@ -291,7 +335,7 @@ enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip,
 	if (!packet_parse(ip, len, &flow))
 		return FILTER_UNPARSED;
 	flow_key_of(&key, &flow, id, dir);
-	r = judge(f, id, &key, &flow, dir, len, now, &v);
+	r = judge(f, id, &key, &flow, dir, ip, len, false, now, &v);
 	return r == FILTER_PASS ? apply(f, ip, len, &flow, v, answer_len) : r;
 }
 
@@ -320,7 +364,7 @@ enum filter_result filter_pass_frame(struct filter *f, uint32_t id, const uint8_
 		key.icmp_type = -1;
 	}
 	flow_key_set_l2(&key, frame);
-	r = judge(f, id, &key, ip ? &flow : NULL, dir, len, now, &v);
+	r = judge(f, id, &key, ip ? &flow : NULL, dir, frame, len, true, now, &v);
 	if (r != FILTER_PASS)
 		return r;
 	return v == POLICY_ACCEPT ? FILTER_PASS : FILTER_DROP; /* no Ethernet reject answer */
@@ -330,7 +374,11 @@ void filter_decided(struct filter *f, const struct flow_key *key, bool ok,
 		    enum policy_verdict verdict, double lifetime, double now)
 {
 	struct flow_entry *e = flow_table_lookup(&f->flows, key, now);
+	struct filter_held *h = held_of(f, key);
 
+	if (h && (!e || e->state != FLOW_PENDING ||
+		  (ok ? verdict : f->settings.fallback) != POLICY_ACCEPT))
+		filter_release_held(h); /* only an accepted flow's first packet goes on */
 	if (!e || e->state != FLOW_PENDING)
 		return;
 	f->pending--;
@@ -341,4 +389,8 @@ void filter_decided(struct filter *f, const struct flow_key *key, bool ok,
 	e->verdict = ok ? verdict : f->settings.fallback;
 	e->expires = ok && lifetime > 0 ? now + lifetime : 0;
 	e->last_seen = now;
+	if (h && e->verdict == POLICY_ACCEPT) { /* its first packet, held, goes on */
+		e->packets = 1;
+		e->bytes = h->len;
+	}
 }

@@ -10,7 +10,9 @@
  * the flow becomes pending and a question about it is queued; the caller
  * takes the questions with filter_next_question outside its packet loop,
  * asks the hook, and the answer comes back through filter_decided.
- * Meanwhile the flow's packets are dropped.
+ * Meanwhile the flow's first packet is held (a few per client, small ones)
+ * and passed once on.flow accepts the flow (filter_take_held); its other
+ * packets are dropped.
  *
  * One client must not starve the others of on.flow: each client has its own
  * share, a token bucket of new questions a second and a bound on its pending
@@ -43,6 +45,8 @@ enum {
 	FILTER_CLIENT_ASK_BURST = 200,
 	FILTER_CLIENT_PENDING_MAX = 64, /* its flows waiting for on.flow (and its hook calls) */
 	FILTER_ASKS_PER_TURN = 64,	/* questions asked per loop turn, all clients */
+	FILTER_CLIENT_HELD_MAX = 8,	/* first packets of a client's pending flows kept */
+	FILTER_HELD_BYTES_MAX = 1600,	/* longer first packets are dropped, not kept */
 };
 
 enum filter_result {
@@ -72,6 +76,15 @@ struct filter_question {
 	struct packet_flow flow;
 };
 
+/* The first packet of a pending flow, kept until on.flow answers. */
+struct filter_held {
+	struct flow_key key;
+	size_t len; /* 0: a free slot */
+	uint8_t dir;
+	bool frame;					    /* a TAP frame, not an IP packet */
+	uint8_t buf[DATA_OVERHEAD + FILTER_HELD_BYTES_MAX]; /* the packet at DATA_OVERHEAD */
+};
+
 /* A client's share of on.flow. */
 struct filter_client {
 	double tokens, refilled;       /* the bucket of new questions, when has_bucket */
@@ -80,7 +93,8 @@ struct filter_client {
 	uint64_t over_share;	       /* its new flows given the fallback: past its share */
 	struct filter_question *queue; /* not yet asked: a ring of FILTER_CLIENT_PENDING_MAX */
 	uint32_t head, queued;
-	bool in_turn; /* its id is in the round-robin turn */
+	bool in_turn;		  /* its id is in the round-robin turn */
+	struct filter_held *held; /* FILTER_CLIENT_HELD_MAX, allocated with the queue */
 };
 
 struct filter {
@@ -146,8 +160,21 @@ static inline bool filter_has_questions(const struct filter *f)
 /*
  * on.flow's verdict for a pending flow (ok false: the hook failed, the
  * fallback applies), for lifetime seconds (0: as long as the flow lives).
+ * A packet held for the flow is let go unless the flow is accepted; then the
+ * caller takes it with filter_take_held.
  */
 void filter_decided(struct filter *f, const struct flow_key *key, bool ok,
 		    enum policy_verdict verdict, double lifetime, double now);
+
+/*
+ * The packet held for an accepted flow key, or NULL. The caller sends it on
+ * (it may seal it in place: DATA_OVERHEAD bytes are free in front) and then
+ * frees the slot with filter_release_held; meanwhile it may use the filter.
+ */
+struct filter_held *filter_take_held(struct filter *f, const struct flow_key *key);
+static inline void filter_release_held(struct filter_held *h)
+{
+	h->len = 0;
+}
 
 #endif

@@ -386,6 +386,17 @@ static bool is_taken(const struct server *s, const struct session *sess,
 
 static struct session *find_route(const struct server *s, const struct ip_addr *addr);
 
+/* A packet (len bytes at pkt + DATA_OVERHEAD) that passed the policy, sealed in place for to. */
+static void send_to(struct server *s, struct session *to, uint8_t *pkt, size_t len)
+{
+	if (session_data_send(to, pkt, len) < 0) {
+		s->stats.dropped_no_route++;
+		return;
+	}
+	s->stats.data_out++;
+	s->stats.data_bytes_out += len;
+}
+
 /*
  * client_to_client: a packet for another client's VPN address goes straight
  * to that client, sealed again in the same buffer, without passing through
@@ -400,14 +411,8 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
-	if (!server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
-		return true;
-	if (session_data_send(to, pkt, len) < 0) {
-		s->stats.dropped_no_route++;
-		return true;
-	}
-	s->stats.data_out++;
-	s->stats.data_bytes_out += len;
+	if (server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+		send_to(s, to, pkt, len);
 	return true;
 }
 
@@ -484,10 +489,30 @@ void server_set_flow_hook(struct server *s, bool flow_hook)
 	flow_table_flush(&s->filter.flows);
 }
 
+/* The first packet of a flow on.flow accepted goes on from where the policy stopped it. */
+static void pass_held(struct server *s, struct session *sess, struct filter_held *h)
+{
+	if (h->dir == POLICY_OUT) {
+		if (session_state(sess) == SESSION_ACTIVE)
+			send_to(s, sess, h->buf, h->len);
+	} else if (h->frame) {
+		server_tap_switch(s, sess, h->buf, h->len);
+	} else if (!s->params.client_to_client || !forward_to_client(s, sess, h->buf, h->len)) {
+		s->params.hooks.deliver(s->params.hooks.ctx, sess, h->buf + DATA_OVERHEAD, h->len);
+	}
+}
+
 void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
 			 enum policy_verdict verdict, double lifetime)
 {
+	struct filter_held *h;
+
 	filter_decided(&s->filter, key, ok, verdict, lifetime, ev_now(s->loop));
+	if (!(h = filter_take_held(&s->filter, key)))
+		return;
+	if (key->peer_id < SERVER_SESSIONS_MAX && s->sessions[key->peer_id])
+		pass_held(s, s->sessions[key->peer_id], h);
+	filter_release_held(h);
 }
 
 const struct flow_table *server_flows(const struct server *s)
@@ -773,14 +798,8 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 		s->stats.dropped_no_route++;
 		return;
 	}
-	if (!server_policy_passes(s, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
-		return;
-	if (session_data_send(sess, pkt, len) < 0) {
-		s->stats.dropped_no_route++;
-		return;
-	}
-	s->stats.data_out++;
-	s->stats.data_bytes_out += len;
+	if (server_policy_passes(s, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+		send_to(s, sess, pkt, len);
 }
 
 size_t server_session_count(const struct server *s)

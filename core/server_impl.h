@@ -83,6 +83,8 @@ int server_tap_init(struct server *s) __attribute__((warn_unused_result));
 void server_tap_free(struct server *s);
 /* A frame from a client (len bytes at buf + DATA_OVERHEAD), opened. */
 void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf, size_t len);
+/* A client's frame that passed the checks and the policy: switched to its destination. */
+void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, size_t len);
 /* A frame from the device (len bytes at pkt + DATA_OVERHEAD). */
 void server_tap_from_device(struct server *s, uint8_t *pkt, size_t len);
 

@@ -142,8 +142,15 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 		s->stats.dropped_flood++; /* broadcast, multicast or unknown: past its share */
 		return;
 	}
-	if (!server_policy_passes(s, sess, frame, len, POLICY_IN, true))
-		return;
+	if (server_policy_passes(s, sess, frame, len, POLICY_IN, true))
+		server_tap_switch(s, sess, buf, len);
+}
+
+void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, size_t len)
+{
+	const uint8_t *frame = buf + DATA_OVERHEAD;
+	int32_t to = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, ev_now(s->loop));
+
 	if (mac_is_group(frame)) {
 		if (s->params.client_to_client)
 			flood(s, sess, buf, len);

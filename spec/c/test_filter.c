@@ -2,7 +2,8 @@
 /*
  * The packet filter: off without rules, verdicts cached per flow with the
  * rules' counters still counting packets, on.flow asked once per new flow
- * (pending flows drop their packets until the answer), the fallback when
+ * (pending flows hold their first packet and drop the others until the
+ * answer), the fallback when
  * the hook fails or too many flows wait, a client's flows gone with it, and
  * each client's share of on.flow: a client past it gets the fallback while
  * the others are still asked, in turn.
@@ -82,6 +83,11 @@ static void test_shares(void)
 	}
 	CHECK(asked == FILTER_CLIENT_PENDING_MAX && f.clients[0].pending == (uint32_t)asked,
 	      "a client's pending questions are bounded: %d", asked);
+	int held = 0;
+
+	for (size_t i = 0; i < FILTER_CLIENT_HELD_MAX; i++)
+		held += f.clients[0].held[i].len > 0;
+	CHECK(held == FILTER_CLIENT_HELD_MAX, "and the first packets it holds: %d", held);
 	CHECK(fell_back == 1000 - asked && f.clients[0].over_share == (uint64_t)fell_back &&
 		      f.stats.over_share == (uint64_t)fell_back,
 	      "past its share: the fallback, counted for it: %d", fell_back);
@@ -159,11 +165,20 @@ int main(void)
 	      "the question");
 	CHECK(!filter_next_question(&f, &q), "asked once");
 	filter_decided(&f, &q.key, true, POLICY_ACCEPT, 0, 11);
+	struct filter_held *h = filter_take_held(&f, &q.key);
+
+	CHECK(h && h->len == 28 && h->dir == POLICY_IN && !h->frame &&
+		      memcmp(h->buf + DATA_OVERHEAD, pkt, 20) == 0 &&
+		      h->buf[DATA_OVERHEAD + 23] == 80,
+	      "the flow's first packet was held, to go on once accepted");
+	filter_release_held(h);
+	CHECK(!filter_take_held(&f, &q.key), "once");
 	CHECK(f.pending == 0 && pass(&f, 0, 2000, 80, 12) == FILTER_PASS,
 	      "then its verdict applies");
 	CHECK(f.stats.asked == 1, "asked once per flow");
 	CHECK(pass(&f, 0, 2001, 80, 12) == FILTER_ASK && filter_next_question(&f, &q), "ask");
 	filter_decided(&f, &q.key, false, POLICY_ACCEPT, 0, 12);
+	CHECK(!filter_take_held(&f, &q.key), "a flow not accepted lets its first packet go");
 	CHECK(pass(&f, 0, 2001, 80, 13) == FILTER_DROP, "a failed hook: the fallback (drop)");
 	CHECK(pass(&f, 0, 2002, 80, 12) == FILTER_ASK && filter_next_question(&f, &q), "ask");
 	filter_decided(&f, &q.key, true, POLICY_REJECT, 5, 12);

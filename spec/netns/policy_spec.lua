@@ -156,7 +156,7 @@ function office.on.flow() return "accept" end
 	-- ways. Counts, not times: every flow of client 2 is decided by on.flow
 	-- (none gets the fallback, which drops), its pings are answered, and
 	-- client 1's excess is counted as past its share.
-	it("gives each client its own share of on.flow: 100,000 new flows of one starve no other", function()
+	it("gives each client its own share of on.flow: a flood of new flows from one starves no other", function()
 		t:start([[
 office.tcp_in = {}
 function office.on.flow(flow)
@@ -190,10 +190,13 @@ end
 			return tonumber(status:match("(%d+) kB"))
 		end
 		local before = rss()
-		-- Paced: unpaced, the stock client drops most of the flood before it is sent.
-		local flood = t.clients[1]:spawn({ "build/tools/flood", "10.77.0.1", "100000000", "10000" })
+		-- Paced at 3,000 a second, 30 times client 1's share: faster, the stock client
+		-- and a slow server's socket drop packets of both clients alike, which is
+		-- not what this is about.
+		local flood = t.clients[1]:spawn({ "build/tools/flood", "10.77.0.1", "100000000", "3000" })
 		assert.is_true(wait_for(function() return counter("stats().flows.over_share") > 0 end, 60),
 			"the flood goes past client 1's share")
+		local excess_before = share_of(quiet, "false")
 		local ping = t.clients[2]:spawn({ "ping", "-n", "-i", "0.2", "-c", "50", "-W", "5", "10.77.0.1" })
 		local CONNECTS = 10
 		for i = 1, CONNECTS do
@@ -202,8 +205,10 @@ end
 		end
 		ping:wait(120)
 		local excess = share_of(quiet, "false")
-		assert.is_true(wait_for(function() return counter("stats().flows.inserted") > 100000 end, 120),
-			"100,000 new flows reached the server")
+		assert.is_true(excess > excess_before, "the flood went on while client 2 worked")
+		-- However slowly the server reads, the flood fills its table in the end.
+		assert.is_true(wait_for(function() return counter("stats().flows.inserted") > 30000 end, 300),
+			"the flood fills the flow table")
 		assert.is_nil(flood:status(), "the flood went on all along")
 		flood:stop()
 		local after = rss()
@@ -217,7 +222,9 @@ end
 		assert.is_true(quiet_asked() >= CONNECTS, "on.flow decided each connect of client 2")
 		assert.is_true(received >= 45, "client 2's pings are answered: " .. received)
 		assert.is_true(excess > 1000, "client 1's excess is counted: " .. excess)
-		assert.matches("evicted = [1-9]", flows, nil, false, "a full table makes room: " .. flows)
+		local room = tonumber(flows:match("evicted = (%d+)")) + tonumber(flows:match("expired = (%d+)"))
+		assert.is_true(room > 0 and tonumber(flows:match("cached = (%d+)")) <= 24576,
+			"a full table makes room, and stays in its bounds: " .. flows)
 		-- Under ASan freed memory waits in its quarantine, so RSS says nothing there
 		-- (as in server_spec); the release build's run checks it.
 		if (os.getenv("SANITIZE") or "") == "" then

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -42,6 +43,17 @@ static void drop_client_flows(struct filter *f, uint32_t id)
 	}
 }
 
+/* A fresh share for the slot; its id may stay in the turn ring, skipped while nothing is queued. */
+static void reset_share(struct filter_client *c)
+{
+	bool in_turn = c->in_turn;
+
+	free(c->queue);
+	free(c->held);
+	memset(c, 0, sizeof(*c));
+	c->in_turn = in_turn;
+}
+
 void filter_set_client(struct filter *f, uint32_t id, struct policy *p, uint64_t groups)
 {
 	if (id >= FILTER_CLIENTS_MAX)
@@ -52,6 +64,7 @@ void filter_set_client(struct filter *f, uint32_t id, struct policy *p, uint64_t
 	if (f->flows.e && f->had_flows[id])
 		drop_client_flows(f, id); /* a new client in the slot, or the old one gone */
 	f->had_flows[id] = false;
+	reset_share(&f->clients[id]);
 }
 
 /* Nothing to check: no rules anywhere, no hook, and everything passes by default. */
@@ -102,10 +115,142 @@ static void count(struct filter *f, uint32_t id, struct flow_entry *e, size_t le
 		policy_count(f->global, e->rule, len);
 }
 
+/*
+ * Whether client c may ask on.flow about one more flow now (and then takes a
+ * token): its bucket is not empty, its pending questions are under its bound,
+ * and all clients' pending ones under pending_max, unless c has none waiting
+ * (each client may always have one).
+ */
+static bool take_share(struct filter *f, struct filter_client *c, double now)
+{
+	size_t cap = f->settings.pending_max < FILTER_CLIENT_PENDING_MAX
+			     ? f->settings.pending_max
+			     : FILTER_CLIENT_PENDING_MAX;
+
+	if (!c->has_bucket) {
+		c->has_bucket = true;
+		c->tokens = FILTER_CLIENT_ASK_BURST;
+		c->refilled = now;
+	}
+	if (now > c->refilled) {
+		c->tokens += (now - c->refilled) * FILTER_CLIENT_ASKS_PER_SECOND;
+		if (c->tokens > FILTER_CLIENT_ASK_BURST)
+			c->tokens = FILTER_CLIENT_ASK_BURST;
+		c->refilled = now;
+	}
+	if (c->tokens < 1 || c->pending >= cap ||
+	    (f->pending >= f->settings.pending_max && c->pending > 0))
+		return false;
+	c->tokens -= 1;
+	return true;
+}
+
+/* Queues the question about key for client id's turn; false without memory for its queue. */
+static bool enqueue(struct filter *f, uint32_t id, const struct flow_key *key,
+		    const struct packet_flow *flow)
+{
+	struct filter_client *c = &f->clients[id];
+	struct filter_question *q;
+
+	if (!c->queue && !(c->queue = calloc(FILTER_CLIENT_PENDING_MAX, sizeof(*c->queue))))
+		return false;
+	if (!c->held && !(c->held = calloc(FILTER_CLIENT_HELD_MAX, sizeof(*c->held))))
+		return false;
+	/* queued <= pending < FILTER_CLIENT_PENDING_MAX (take_share): the ring has room. */
+	q = &c->queue[(c->head + c->queued) % FILTER_CLIENT_PENDING_MAX];
+	q->key = *key;
+	if (flow)
+		q->flow = *flow;
+	else
+		memset(&q->flow, 0, sizeof(q->flow));
+	c->queued++;
+	if (!c->in_turn) {
+		c->in_turn = true;
+		f->turn[(f->turn_head + f->turn_n) % FILTER_CLIENTS_MAX] = (uint16_t)id;
+		f->turn_n++;
+	}
+	return true;
+}
+
+bool filter_next_question(struct filter *f, struct filter_question *q)
+{
+	while (f->turn_n > 0) {
+		uint16_t id = f->turn[f->turn_head];
+		struct filter_client *c = &f->clients[id];
+
+		f->turn_head = (f->turn_head + 1) % FILTER_CLIENTS_MAX;
+		f->turn_n--;
+		if (c->queued == 0) {
+			c->in_turn = false; /* its flows went with it since it queued */
+			continue;
+		}
+		*q = c->queue[c->head];
+		c->head = (c->head + 1) % FILTER_CLIENT_PENDING_MAX;
+		c->queued--;
+		if (c->queued >
+		    0) { /* to the back of the turn: one question per client per round */
+			f->turn[(f->turn_head + f->turn_n) % FILTER_CLIENTS_MAX] = id;
+			f->turn_n++;
+		} else {
+			c->in_turn = false;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* Keeps the first packet of client id's new pending flow key, when small and a slot is free. */
+static void hold(struct filter_client *c, const struct flow_key *key, const uint8_t *p, size_t len,
+		 enum policy_direction dir, bool frame)
+{
+	if (len == 0 || len > FILTER_HELD_BYTES_MAX)
+		return;
+	for (size_t i = 0; i < FILTER_CLIENT_HELD_MAX; i++) {
+		struct filter_held *h = &c->held[i];
+
+		if (h->len)
+			continue;
+		h->key = *key;
+		h->len = len;
+		h->dir = (uint8_t)dir;
+		h->frame = frame;
+		memcpy(h->buf + DATA_OVERHEAD, p, len);
+		return;
+	}
+}
+
+/* The slot holding a packet of flow key, or NULL. */
+static struct filter_held *held_of(struct filter *f, const struct flow_key *key)
+{
+	struct filter_client *c;
+
+	if (key->peer_id >= FILTER_CLIENTS_MAX || !(c = &f->clients[key->peer_id])->held)
+		return NULL;
+	for (size_t i = 0; i < FILTER_CLIENT_HELD_MAX; i++)
+		if (c->held[i].len && memcmp(&c->held[i].key, key, sizeof(*key)) == 0)
+			return &c->held[i];
+	return NULL;
+}
+
+struct filter_held *filter_take_held(struct filter *f, const struct flow_key *key)
+{
+	return held_of(f, key);
+}
+
+/* A new flow that gets the fallback verdict for a while instead of on.flow. */
+static enum filter_result fall_back(struct filter *f, struct flow_entry *e, double now,
+				    enum policy_verdict *v)
+{
+	e->verdict = *v = f->settings.fallback;
+	e->expires = now + FILTER_OVERFLOW_SECONDS;
+	return FILTER_PASS;
+}
+
 /* A new flow: its verdict from the rules, or pending for on.flow. NULL entry: not cached. */
 static enum filter_result new_flow(struct filter *f, uint32_t id, const struct flow_key *key,
 				   const struct packet_flow *flow, enum policy_direction dir,
-				   size_t len, double now, enum policy_verdict *v)
+				   const uint8_t *p, size_t len, bool frame, double now,
+				   enum policy_verdict *v)
 {
 	struct flow_entry scratch, *e = flow_table_insert(&f->flows, key, now);
 
@@ -123,21 +268,21 @@ static enum filter_result new_flow(struct filter *f, uint32_t id, const struct f
 	e->bytes = len;
 	if (e->owner != FLOW_RULE_NONE || !f->flow_hook)
 		return FILTER_PASS;
-	if (f->pending >= f->settings.pending_max) {
+	if (!take_share(f, &f->clients[id], now)) {
+		f->stats.over_share++;
+		f->clients[id].over_share++;
+		return fall_back(f, e, now, v);
+	}
+	if (!enqueue(f, id, key, flow)) {
 		f->stats.overflow++;
-		e->verdict = *v = f->settings.fallback;
-		e->expires = now + FILTER_OVERFLOW_SECONDS;
-		return FILTER_PASS;
+		return fall_back(f, e, now, v);
 	}
 	e->state = FLOW_PENDING;
-	e->packets = e->bytes = 0; /* the packet is counted when it is checked again */
+	e->packets = e->bytes = 0; /* its packets are dropped until the answer */
 	f->pending++;
+	f->clients[id].pending++;
 	f->stats.asked++;
-	f->ask.key = *key;
-	if (flow)
-		f->ask.flow = *flow;
-	else
-		memset(&f->ask.flow, 0, sizeof(f->ask.flow));
+	hold(&f->clients[id], key, p, len, dir, frame);
 	return FILTER_ASK;
 }
 
@@ -161,7 +306,8 @@ static enum filter_result apply(struct filter *f, const uint8_t *ip, size_t len,
  */
 static enum filter_result judge(struct filter *f, uint32_t id, const struct flow_key *key,
 				const struct packet_flow *flow, enum policy_direction dir,
-				size_t len, double now, enum policy_verdict *v)
+				const uint8_t *p, size_t len, bool frame, double now,
+				enum policy_verdict *v)
 {
 	struct flow_entry *e = flow_table_lookup(&f->flows, key, now);
 
@@ -172,7 +318,7 @@ static enum filter_result judge(struct filter *f, uint32_t id, const struct flow
 		*v = e->verdict;
 		return FILTER_PASS;
 	}
-	return new_flow(f, id, key, flow, dir, len, now, v);
+	return new_flow(f, id, key, flow, dir, p, len, frame, now, v);
 }
 
 enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip, size_t len,
@@ -189,7 +335,7 @@ enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip,
 	if (!packet_parse(ip, len, &flow))
 		return FILTER_UNPARSED;
 	flow_key_of(&key, &flow, id, dir);
-	r = judge(f, id, &key, &flow, dir, len, now, &v);
+	r = judge(f, id, &key, &flow, dir, ip, len, false, now, &v);
 	return r == FILTER_PASS ? apply(f, ip, len, &flow, v, answer_len) : r;
 }
 
@@ -218,7 +364,7 @@ enum filter_result filter_pass_frame(struct filter *f, uint32_t id, const uint8_
 		key.icmp_type = -1;
 	}
 	flow_key_set_l2(&key, frame);
-	r = judge(f, id, &key, ip ? &flow : NULL, dir, len, now, &v);
+	r = judge(f, id, &key, ip ? &flow : NULL, dir, frame, len, true, now, &v);
 	if (r != FILTER_PASS)
 		return r;
 	return v == POLICY_ACCEPT ? FILTER_PASS : FILTER_DROP; /* no Ethernet reject answer */
@@ -228,13 +374,23 @@ void filter_decided(struct filter *f, const struct flow_key *key, bool ok,
 		    enum policy_verdict verdict, double lifetime, double now)
 {
 	struct flow_entry *e = flow_table_lookup(&f->flows, key, now);
+	struct filter_held *h = held_of(f, key);
 
+	if (h && (!e || e->state != FLOW_PENDING ||
+		  (ok ? verdict : f->settings.fallback) != POLICY_ACCEPT))
+		filter_release_held(h); /* only an accepted flow's first packet goes on */
 	if (!e || e->state != FLOW_PENDING)
 		return;
 	f->pending--;
+	if (key->peer_id < FILTER_CLIENTS_MAX && f->clients[key->peer_id].pending > 0)
+		f->clients[key->peer_id].pending--;
 	/* Its generation stays the one it was asked under: a policy changed since outdates it. */
 	e->state = FLOW_DECIDED;
 	e->verdict = ok ? verdict : f->settings.fallback;
 	e->expires = ok && lifetime > 0 ? now + lifetime : 0;
 	e->last_seen = now;
+	if (h && e->verdict == POLICY_ACCEPT) { /* its first packet, held, goes on */
+		e->packets = 1;
+		e->bytes = h->len;
+	}
 }

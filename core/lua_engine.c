@@ -167,6 +167,8 @@ static const struct stat_field {
 	STAT(rejected_policy, "rejected"),
 	STAT(dropped_unparsed, "unparsed"),
 	STAT(dropped_pending, "pending"),
+	STAT(dropped_mac_spoof, "mac_spoof"),
+	STAT(dropped_flood, "flood"),
 };
 
 static void set_counters(lua_State *L, const struct server_stats *st,
@@ -181,7 +183,7 @@ static void set_counters(lua_State *L, const struct server_stats *st,
 /* stats().flows: the flow table and on.flow's questions. */
 static void push_flow_stats(lua_State *L, const struct flow_table *t, const struct filter_stats *fs)
 {
-	lua_createtable(L, 0, 7);
+	lua_createtable(L, 0, 8);
 	set_counter(L, "cached", t->n);
 	set_counter(L, "inserted", t->stats.inserted);
 	set_counter(L, "evicted", t->stats.evicted);
@@ -189,6 +191,7 @@ static void push_flow_stats(lua_State *L, const struct flow_table *t, const stru
 	set_counter(L, "full", t->stats.full);
 	set_counter(L, "asked", fs->asked);
 	set_counter(L, "overflow", fs->overflow);
+	set_counter(L, "over_share", fs->over_share);
 	lua_setfield(L, -2, "flows");
 }
 
@@ -245,6 +248,9 @@ static int l_engine_clients(lua_State *L)
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		push_client(L, server_session(e->server, i));
+		set_counter(L, "flows_over_share",
+			    server_client_over_share(
+				    e->server, session_peer_id(server_session(e->server, i))));
 		lua_rawseti(L, -2, (lua_Integer)(i + 1));
 	}
 	return 1;

@@ -96,24 +96,29 @@ static void drop_oldest_of(struct mac_table *t, uint32_t id, double now)
 		remove_at(t, oldest);
 }
 
-bool mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN], uint32_t id, double now)
+enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN], uint32_t id,
+				 double now)
 {
 	size_t i;
 
 	if (id >= MAC_TABLE_CLIENTS_MAX || mac_is_group(mac))
-		return false;
+		return MAC_NOT_LEARNED;
 	i = find(t, mac);
 	if (t->e[i].used && t->e[i].id == id) {
 		t->e[i].last_seen = now;
-		return true;
+		return MAC_LEARNED;
+	}
+	if (t->e[i].used && now - t->e[i].last_seen < t->age) {
+		t->taken++; /* a live address of another client: not for the taking */
+		return MAC_TAKEN;
 	}
 	if (t->e[i].used)
-		remove_at(t, i); /* the address moved to another client */
+		remove_at(t, i); /* aged out: the address may move to another client */
 	if (t->count[id] >= t->per_client_max)
 		drop_oldest_of(t, id, now); /* only an aged one: a live one is not displaced */
 	if (t->count[id] >= t->per_client_max) {
 		t->refused++;
-		return false;
+		return MAC_NOT_LEARNED;
 	}
 	i = find(t, mac);
 	memcpy(t->e[i].mac, mac, MAC_LEN);
@@ -121,6 +126,30 @@ bool mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN], uint32_t i
 	t->e[i].id = id;
 	t->e[i].last_seen = now;
 	memcpy(own_of(t, id)[t->count[id]++], mac, MAC_LEN);
+	return MAC_LEARNED;
+}
+
+bool mac_table_may_flood(struct mac_table *t, uint32_t id, double now)
+{
+	struct mac_flood_bucket *b;
+
+	if (id >= MAC_TABLE_CLIENTS_MAX)
+		return false;
+	b = &t->flood[id];
+	if (!b->started) {
+		b->started = true;
+		b->tokens = MAC_FLOOD_BURST;
+		b->refilled = now;
+	}
+	if (now > b->refilled) {
+		b->tokens += (now - b->refilled) * MAC_FLOOD_FRAMES_PER_SECOND;
+		if (b->tokens > MAC_FLOOD_BURST)
+			b->tokens = MAC_FLOOD_BURST;
+		b->refilled = now;
+	}
+	if (b->tokens < 1)
+		return false;
+	b->tokens -= 1;
 	return true;
 }
 
@@ -137,4 +166,5 @@ void mac_table_forget(struct mac_table *t, uint32_t id)
 		return;
 	while (t->count[id])
 		remove_at(t, find(t, own_of(t, id)[0]));
+	memset(&t->flood[id], 0, sizeof(t->flood[id]));
 }

@@ -4,8 +4,13 @@
  * each client's frames, so that a frame for that address goes to that
  * client. Entries age out; each client may hold at most a set number (a
  * client cannot fill the table by inventing addresses); a client's entries
- * go with it. Open addressing under a keyed hash, never more than half
- * full. Pure: no I/O; one allocation, at creation.
+ * go with it. A live address belongs to the client that has it: another
+ * client's frames from it are refused (the caller drops them), so one client
+ * cannot take another's traffic by taking its address; only once it has
+ * aged out may the address move. Each client also has a token bucket for
+ * the frames the switch must flood (broadcast, multicast, unknown unicast).
+ * Open addressing under a keyed hash, never more than half full. Pure: no
+ * I/O; one allocation, at creation.
  */
 #ifndef MOONVPN_MACTABLE_H
 #define MOONVPN_MACTABLE_H
@@ -17,6 +22,21 @@
 enum {
 	MAC_LEN = 6,
 	MAC_TABLE_CLIENTS_MAX = 1024, /* = SERVER_SESSIONS_MAX, by peer-id */
+	/* Frames a client may have flooded: a burst, then so many a second (issue 11 item 11). */
+	MAC_FLOOD_FRAMES_PER_SECOND = 200,
+	MAC_FLOOD_BURST = 400,
+};
+
+enum mac_learned {
+	MAC_LEARNED,
+	MAC_NOT_LEARNED, /* a group address, or the client has its share: the frame may pass */
+	MAC_TAKEN,	 /* a live address of another client: the frame must be dropped */
+};
+
+/* A client's bucket of frames to flood. */
+struct mac_flood_bucket {
+	double tokens, refilled;
+	bool started; /* false: full, at its first flooded frame */
 };
 
 struct mac_entry {
@@ -37,19 +57,25 @@ struct mac_table {
 	 * addresses, or forgetting them, looks at its own, never the whole table. */
 	uint8_t (*own)[MAC_LEN];
 	uint64_t refused; /* addresses not learned: the client had its share */
+	uint64_t taken;	  /* frames from another client's live address */
+	struct mac_flood_bucket flood[MAC_TABLE_CLIENTS_MAX];
 };
 
 int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uint64_t seed)
 	__attribute__((warn_unused_result));
 void mac_table_free(struct mac_table *t);
 
-/* A frame from client id came from mac at now. False when not learned (its share is full). */
-bool mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN], uint32_t id, double now);
+/* A frame from client id came from mac at now: learned, not learned, or another's (drop it). */
+enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN], uint32_t id,
+				 double now);
+
+/* Whether client id may have one more frame flooded at now (and then takes a token). */
+bool mac_table_may_flood(struct mac_table *t, uint32_t id, double now);
 
 /* The client behind mac, or -1 (unknown, or aged out). */
 int32_t mac_table_lookup(const struct mac_table *t, const uint8_t mac[MAC_LEN], double now);
 
-/* Client id left: its addresses go. */
+/* Client id left: its addresses go, and its flood bucket is full again. */
 void mac_table_forget(struct mac_table *t, uint32_t id);
 
 /* Broadcast and multicast addresses (the group bit of the first byte). */

@@ -386,6 +386,17 @@ static bool is_taken(const struct server *s, const struct session *sess,
 
 static struct session *find_route(const struct server *s, const struct ip_addr *addr);
 
+/* A packet (len bytes at pkt + DATA_OVERHEAD) that passed the policy, sealed in place for to. */
+static void send_to(struct server *s, struct session *to, uint8_t *pkt, size_t len)
+{
+	if (session_data_send(to, pkt, len) < 0) {
+		s->stats.dropped_no_route++;
+		return;
+	}
+	s->stats.data_out++;
+	s->stats.data_bytes_out += len;
+}
+
 /*
  * client_to_client: a packet for another client's VPN address goes straight
  * to that client, sealed again in the same buffer, without passing through
@@ -400,14 +411,8 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
-	if (!server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
-		return true;
-	if (session_data_send(to, pkt, len) < 0) {
-		s->stats.dropped_no_route++;
-		return true;
-	}
-	s->stats.data_out++;
-	s->stats.data_bytes_out += len;
+	if (server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+		send_to(s, to, pkt, len);
 	return true;
 }
 
@@ -431,12 +436,8 @@ bool server_policy_passes(struct server *s, struct session *sess, const uint8_t 
 	size_t answer;
 	enum filter_result r = judge_packet(s, id, p, len, dir, frame, &answer);
 
-	if (r == FILTER_ASK) {
-		/* A hook that answers at once decides this very packet. */
-		s->params.hooks.flow(s->params.hooks.ctx, sess, &s->filter.ask.key,
-				     &s->filter.ask.flow);
-		r = judge_packet(s, id, p, len, dir, frame, &answer);
-	}
+	if (r == FILTER_ASK)
+		ev_prepare_start(s->loop, &s->asker); /* on.flow runs outside the packet loop */
 	if (r == FILTER_PASS)
 		return true;
 	if (r == FILTER_PENDING || r == FILTER_ASK)
@@ -455,6 +456,28 @@ bool server_policy_passes(struct server *s, struct session *sess, const uint8_t 
 	return false;
 }
 
+/*
+ * Before the loop waits again, once this turn's packets are handled: asks
+ * on.flow up to FILTER_ASKS_PER_TURN of the filter's questions, one client's
+ * at a time in turn, so a client opening flows fast neither delays the
+ * others' packets nor takes their turn.
+ */
+static void on_ask(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct server *s = w->data;
+	struct filter_question q;
+
+	(void)revents;
+	for (int n = 0; n < FILTER_ASKS_PER_TURN && filter_next_question(&s->filter, &q); n++) {
+		struct session *sess = s->sessions[q.key.peer_id];
+
+		if (sess) /* the answer may come at once, or later */
+			s->params.hooks.flow(s->params.hooks.ctx, sess, &q.key, &q.flow);
+	}
+	if (!filter_has_questions(&s->filter))
+		ev_prepare_stop(loop, w);
+}
+
 void server_set_policy(struct server *s, struct policy *p, bool flow_hook)
 {
 	filter_set_policy(&s->filter, p, flow_hook);
@@ -466,10 +489,30 @@ void server_set_flow_hook(struct server *s, bool flow_hook)
 	flow_table_flush(&s->filter.flows);
 }
 
+/* The first packet of a flow on.flow accepted goes on from where the policy stopped it. */
+static void pass_held(struct server *s, struct session *sess, struct filter_held *h)
+{
+	if (h->dir == POLICY_OUT) {
+		if (session_state(sess) == SESSION_ACTIVE)
+			send_to(s, sess, h->buf, h->len);
+	} else if (h->frame) {
+		server_tap_switch(s, sess, h->buf, h->len);
+	} else if (!s->params.client_to_client || !forward_to_client(s, sess, h->buf, h->len)) {
+		s->params.hooks.deliver(s->params.hooks.ctx, sess, h->buf + DATA_OVERHEAD, h->len);
+	}
+}
+
 void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
 			 enum policy_verdict verdict, double lifetime)
 {
+	struct filter_held *h;
+
 	filter_decided(&s->filter, key, ok, verdict, lifetime, ev_now(s->loop));
+	if (!(h = filter_take_held(&s->filter, key)))
+		return;
+	if (key->peer_id < SERVER_SESSIONS_MAX && s->sessions[key->peer_id])
+		pass_held(s, s->sessions[key->peer_id], h);
+	filter_release_held(h);
 }
 
 const struct flow_table *server_flows(const struct server *s)
@@ -480,6 +523,11 @@ const struct flow_table *server_flows(const struct server *s)
 const struct filter_stats *server_filter_stats(const struct server *s)
 {
 	return &s->filter.stats;
+}
+
+uint64_t server_client_over_share(const struct server *s, uint32_t peer_id)
+{
+	return peer_id < FILTER_CLIENTS_MAX ? s->filter.clients[peer_id].over_share : 0;
 }
 
 const struct policy *server_policy(const struct server *s)
@@ -667,6 +715,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		free(s);
 		return -ENOMEM;
 	}
+	ev_prepare_init(&s->asker, on_ask);
+	s->asker.data = s;
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
 	s->fd = params->udp ? udp_listen(&params->listen, err, errlen) : -1;
@@ -748,14 +798,8 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 		s->stats.dropped_no_route++;
 		return;
 	}
-	if (!server_policy_passes(s, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
-		return;
-	if (session_data_send(sess, pkt, len) < 0) {
-		s->stats.dropped_no_route++;
-		return;
-	}
-	s->stats.data_out++;
-	s->stats.data_bytes_out += len;
+	if (server_policy_passes(s, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+		send_to(s, sess, pkt, len);
 }
 
 size_t server_session_count(const struct server *s)
@@ -781,6 +825,7 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	ev_io_stop(s->loop, &s->watcher);
+	ev_prepare_stop(s->loop, &s->asker);
 	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
 		if (!s->sessions[id])
 			continue;

@@ -102,6 +102,8 @@ struct server_stats {
 	uint64_t rejected_policy;   /* packets a reject verdict stopped (answered when due) */
 	uint64_t dropped_unparsed;  /* packets the policy could not read while it was on */
 	uint64_t dropped_pending;   /* packets of flows waiting for on.flow */
+	uint64_t dropped_mac_spoof; /* TAP: frames from another client's Ethernet address */
+	uint64_t dropped_flood;	    /* TAP: broadcast/unknown frames past the client's rate */
 	uint64_t dropped_float;	    /* data from another live client's address and port */
 	uint64_t evicted_half_open; /* handshakes ended for SERVER_HALF_OPEN_MAX */
 	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */
@@ -136,6 +138,8 @@ void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
 const struct flow_table *server_flows(const struct server *s);
 /* Flows handed to on.flow, and flows past its pending bound. */
 const struct filter_stats *server_filter_stats(const struct server *s);
+/* A client's new flows given the fallback because it was past its share of on.flow. */
+uint64_t server_client_over_share(const struct server *s, uint32_t peer_id);
 /* The global policy in force, or NULL. */
 const struct policy *server_policy(const struct server *s);
 /* A connected client's groups, after the policy changed (group bits are per policy). */

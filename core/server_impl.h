@@ -47,6 +47,7 @@ struct server {
 	struct route_table subnets;			   /* subnets behind clients -> slot */
 	struct client_subnets *client_subnets[SERVER_SESSIONS_MAX]; /* each slot's, or NULL */
 	struct filter filter;					    /* the packet policy */
+	ev_prepare asker; /* asks on.flow the filter's questions, after each loop turn's packets */
 	struct tcp_server *tcp;			     /* NULL without a tcp:// listener */
 	struct tcp_conn *conns[SERVER_SESSIONS_MAX]; /* the connection of a TCP client's slot */
 	struct tcp_conn *via;	/* the connection the packet being handled came on, NULL: UDP */
@@ -82,6 +83,8 @@ int server_tap_init(struct server *s) __attribute__((warn_unused_result));
 void server_tap_free(struct server *s);
 /* A frame from a client (len bytes at buf + DATA_OVERHEAD), opened. */
 void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf, size_t len);
+/* A client's frame that passed the checks and the policy: switched to its destination. */
+void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, size_t len);
 /* A frame from the device (len bytes at pkt + DATA_OVERHEAD). */
 void server_tap_from_device(struct server *s, uint8_t *pkt, size_t len);
 

@@ -4,16 +4,26 @@
  * device. A client's frames teach the switch its source addresses; a frame
  * for a known address goes to its client (or, from a client, to another
  * client only with client_to_client), broadcast, multicast and unknown
- * addresses are flooded. IP frames pass the policy (a reject is a drop:
+ * addresses are flooded. A client's frames from another client's live
+ * address are dropped (it cannot take that client's traffic), and the frames
+ * a client has flooded are rate-limited per client (one client's broadcast
+ * storm is not everyone's). As in TUN mode, a client sends IP (and ARP)
+ * only from its own VPN addresses and the subnets client:route gave it, or
+ * from the addresses a host uses before it has one. IP frames pass the policy (a reject is a drop:
  * there is no Ethernet answer to build); ARP and other frames pass.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "server_impl.h"
 
 enum {
 	ETH_HEADER = 14,
+	ETH_TYPE_IPV4 = 0x0800,
+	ETH_TYPE_ARP = 0x0806,
+	ETH_TYPE_IPV6 = 0x86dd,
+	ARP_IPV4_LEN = 28, /* Ethernet and IPv4 (RFC 826): the sender's address at offset 14 */
 	TAP_MACS_PER_CLIENT = 64,
 	TAP_MAC_AGE_SECONDS = 300,
 };
@@ -60,6 +70,54 @@ static void flood(struct server *s, const struct session *from, uint8_t *pkt, si
 			send_frame(s, s->sessions[id], pkt, len, true);
 }
 
+/* Client id's own address: one of its VPN addresses, or in a subnet behind it. */
+static bool is_own_address(const struct server *s, uint32_t id, const struct ip_addr *a)
+{
+	if (ip_addr_equal(&s->vpn_addrs[id][0], a) || ip_addr_equal(&s->vpn_addrs[id][1], a))
+		return true;
+	return s->subnets.n && route_table_lookup(&s->subnets, a) == (int32_t)id;
+}
+
+static bool is_zero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+/*
+ * Whether the IP or ARP inside a frame from client id (len >= ETH_HEADER)
+ * comes from an address of its own. Before it has one, a host sends from
+ * 0.0.0.0 (DHCP, ARP probes), :: (duplicate address detection) and its IPv6
+ * link-local address (neighbour discovery): those pass. Other types carry no
+ * address of ours.
+ */
+static bool is_own_source(const struct server *s, uint32_t id, const uint8_t *frame, size_t len)
+{
+	uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
+	const uint8_t *l3 = frame + ETH_HEADER;
+	size_t n = len - ETH_HEADER;
+	struct ip_addr a = { 0 };
+
+	if (type == ETH_TYPE_ARP) {
+		if (n < ARP_IPV4_LEN || l3[2] != 0x08 || l3[3] != 0x00 || l3[5] != 4)
+			return true; /* not ARP for IPv4 */
+		a.family = AF_INET;
+		memcpy(a.bytes, l3 + 14, 4);
+		return is_zero(a.bytes, 4) || is_own_address(s, id, &a);
+	}
+	if (type != ETH_TYPE_IPV4 && type != ETH_TYPE_IPV6)
+		return true;
+	if ((type == ETH_TYPE_IPV4) != (n >= 1 && l3[0] >> 4 == 4) ||
+	    !ip_packet_addr(l3, n, true, &a))
+		return false; /* the frame's type and the packet's version disagree, or no packet */
+	if (a.family == AF_INET)
+		return is_zero(a.bytes, 4) || is_own_address(s, id, &a);
+	return is_zero(a.bytes, 16) || (a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80) ||
+	       is_own_address(s, id, &a);
+}
+
 void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf, size_t len)
 {
 	const uint8_t *frame = buf + DATA_OVERHEAD;
@@ -70,16 +128,35 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 		s->stats.dropped_malformed++;
 		return;
 	}
-	if (!server_policy_passes(s, sess, frame, len, POLICY_IN, true))
+	if (mac_table_learn(&s->macs, frame + 6, session_peer_id(sess), now) == MAC_TAKEN) {
+		s->stats.dropped_mac_spoof++;
 		return;
-	(void)mac_table_learn(&s->macs, frame + 6, session_peer_id(sess), now);
+	}
+	if (!is_own_source(s, session_peer_id(sess), frame, len)) {
+		s->stats.dropped_spoofed++;
+		return;
+	}
+	to = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, now);
+	if ((to < 0 || !s->sessions[to]) &&
+	    !mac_table_may_flood(&s->macs, session_peer_id(sess), now)) {
+		s->stats.dropped_flood++; /* broadcast, multicast or unknown: past its share */
+		return;
+	}
+	if (server_policy_passes(s, sess, frame, len, POLICY_IN, true))
+		server_tap_switch(s, sess, buf, len);
+}
+
+void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, size_t len)
+{
+	const uint8_t *frame = buf + DATA_OVERHEAD;
+	int32_t to = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, ev_now(s->loop));
+
 	if (mac_is_group(frame)) {
 		if (s->params.client_to_client)
 			flood(s, sess, buf, len);
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
 		return;
 	}
-	to = mac_table_lookup(&s->macs, frame, now);
 	if (to >= 0 && s->sessions[to] && s->sessions[to] != sess && s->params.client_to_client) {
 		send_frame(s, s->sessions[to], buf, len, false);
 		return;

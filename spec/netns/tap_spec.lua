@@ -3,6 +3,7 @@
 -- whose device is a tap, switched by learned Ethernet addresses (topology
 -- in spec/helpers/hooked.lua). #netns: needs root.
 local hooked = require "spec.helpers.hooked"
+local netns = require "spec.helpers.netns"
 
 describe("#netns TAP mode", function()
 	local t = hooked.each()
@@ -31,6 +32,90 @@ describe("#netns TAP mode", function()
 		assert.matches(a1:gsub("%.", "%%.") .. " lladdr", srv_neigh)
 	end)
 
+	local TAP = '  device = { type = "tap", name = "mvt0" },\n  client_to_client = true,\n'
+
+	-- The number of replies in ping's output.
+	local function received(out)
+		return tonumber(out:match("(%d+) received")) or 0
+	end
+
+	it("keeps a live Ethernet address its client's: another client taking it steals nothing", function()
+		t:start(nil, TAP)
+		t:completed(t:connect(1, nil, nil, { dev = "tap" }))
+		t:completed(t:connect(2, nil, nil, { dev = "tap" }))
+		assert(t.clients[1]:sh("ping -n -c 3 -i 0.2 -W 2 10.77.0.1"), "client 1 reaches the server")
+		local _, mac = t.clients[1]:sh("cat /sys/class/net/tap0/address")
+		mac = assert(mac:match("%x%x:[%x:]+"), mac)
+		-- Client 2 keeps the server's address (a new one of its own flushes its ARP
+		-- cache), so its pings go out without waiting for ARP.
+		local _, server_mac = t.clients[1]:sh("ip neigh show dev tap0 10.77.0.1")
+		server_mac = assert(server_mac:match("lladdr (%x%x:[%x:]+)"), server_mac)
+		assert(t.clients[2]:sh("ip link set dev tap0 address " .. mac), "client 2 takes client 1's address")
+		assert(t.clients[2]:sh("ip neigh replace 10.77.0.1 lladdr " .. server_mac .. " dev tap0 nud permanent"))
+		-- The thief sends fast, not waiting for answers: each of its frames would take the address.
+		local thief = t.clients[2]:spawn({ "ping", "-n", "-q", "-i", "0.002", "-c", "5000", "10.77.0.1" })
+		-- The server's pings to client 1: without the owner's check, they would go to
+		-- whoever sent from the address last, the thief.
+		local _, out = t.srv:sh("ping -n -c 20 -i 0.25 -W 2 " .. vpn_address(1))
+		thief:stop()
+		local spoofed = tonumber(t:console("return stats().dropped.mac_spoof"):match("%d+"))
+		print(string.format("\n  [the server's pings to client 1 while client 2 sent from its address: %d/20; "
+			.. "client 2's frames dropped: %d]", received(out), spoofed))
+		assert.is_true(received(out) >= 18, "client 1 keeps its traffic: " .. out)
+		assert.is_true(spoofed > 0, "the thief's frames are dropped and counted")
+		assert(t.clients[1]:sh("ping -n -c 3 -i 0.2 -W 2 10.77.0.1"), "client 1 still works")
+	end)
+
+	it("lets a client send IP and ARP only from its own addresses", function()
+		t:start(nil, TAP)
+		t:completed(t:connect(1, nil, nil, { dev = "tap" }))
+		t:completed(t:connect(2, nil, nil, { dev = "tap" }))
+		local a1 = vpn_address(1)
+		assert(t.srv:sh("ping -n -c 3 -i 0.2 -W 2 " .. a1), "the server reaches client 1")
+		local _, mac = t.clients[1]:sh("cat /sys/class/net/tap0/address")
+		mac = assert(mac:match("%x%x:[%x:]+"), mac)
+		-- Client 2 claims client 1's address: its ARP (sender a1) and pings from a1.
+		assert(t.clients[2]:sh("ip addr add " .. a1 .. "/32 dev tap0 && ip neigh flush dev tap0"))
+		local ok = t.clients[2]:sh("ping -n -c 3 -i 0.3 -W 1 -I " .. a1 .. " 10.77.0.1")
+		assert.is_false(ok, "client 2's frames from client 1's address are dropped")
+		local spoofed = tonumber(t:console("return stats().dropped.spoofed"):match("%d+"))
+		assert.is_true(spoofed > 0, "and counted")
+		local _, neigh = t.srv:sh("ip neigh show dev mvt0 " .. a1)
+		assert.matches(mac, neigh, 1, true, "the server's ARP entry for client 1 is not poisoned")
+		local _, out = t.srv:sh("ping -n -c 5 -i 0.2 -W 2 " .. a1)
+		assert.is_true(received(out) >= 4, "the server still reaches client 1: " .. out)
+	end)
+
+	it("rate-limits one client's broadcast flood, counted, while another client's pings pass", function()
+		local SENT = 3000
+		t:start(nil, TAP)
+		t:completed(t:connect(1, nil, nil, { dev = "tap" }))
+		t:completed(t:connect(2, nil, nil, { dev = "tap" }))
+		assert(t.clients[2]:sh("ping -n -c 3 -i 0.2 -W 2 10.77.0.1"), "client 2 reaches the server")
+		local victim = t.clients[2]:spawn({ "ping", "-n", "-i", "0.2", "-c", "30", "-W", "5", "10.77.0.1" })
+		local function now() return tonumber((select(2, netns.sh("date +%s.%N")))) end
+		local function packets_in() return t:console("return stats().packets_in") end
+		local start = now()
+		-- Paced at 1,000 a second, which the stock client carries whole.
+		assert(t.clients[1]:sh(string.format("build/tools/flood 10.77.0.255 %d 1000", SENT)))
+		-- The server may still be reading the flood: its window ends once it stops counting.
+		local seen
+		for _ = 1, 60 do
+			seen = packets_in()
+			netns.sleep(1)
+			if packets_in() == seen then break end
+		end
+		local secs = now() - start
+		assert.is_not_nil(victim:wait(60), "the other client's ping ends")
+		local limited = tonumber(t:console("return stats().dropped.flood"):match("%d+"))
+		-- Whatever the machine's speed: past a burst of 400, at most 200 frames a second pass.
+		local bound = SENT - 400 - 200 * math.ceil(secs)
+		print(string.format("\n  [a broadcast flood of %d frames in %.1f s: %d dropped (at least %d due); "
+			.. "the other client's pings: %d/30]", SENT, secs, limited, bound, received(victim:output())))
+		assert.is_true(limited >= bound, "the flood is limited: " .. limited .. " dropped, " .. bound .. " due")
+		assert.is_true(received(victim:output()) >= 27, "the other client's pings pass: " .. victim:output())
+	end)
+
 	it("gives on.flow the frame's addresses and type, and applies rules to IP inside frames", function()
 		t:start([[
 office.arp = 0
@@ -44,7 +129,8 @@ end
 ]], '  device = { type = "tap", name = "mvt0" },\n'
 			.. '  policy = { rules = { { verdict = "drop", proto = "icmp", direction = "in" } } },\n')
 		t:completed(t:connect(1, nil, nil, { dev = "tap" }))
-		local ok = t.clients[1]:sh("ping -n -c 2 -W 1 10.77.0.1")
+		-- A new flow's frames wait for on.flow (dropped): ARP retries meanwhile.
+		local ok = t.clients[1]:sh("ping -n -c 4 -W 1 10.77.0.1")
 		assert.is_false(ok, "the rule drops ICMP inside the frames")
 		local _, neigh = t.clients[1]:sh("ip neigh show dev tap0 10.77.0.1")
 		assert.matches("lladdr %x%x:", neigh, nil, false, "ARP passed: " .. neigh)

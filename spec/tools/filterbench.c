@@ -44,12 +44,16 @@ static double run(struct filter *f, long n, bool new_flows)
 	long passed = 0;
 
 	for (long i = 0; i < n; i++) {
+		/* New flows come at the client's share of on.flow, one question each. */
+		double now = new_flows ? 1.0 + (double)i / FILTER_CLIENT_ASKS_PER_SECOND : 1.0;
+		struct filter_question q;
+
 		if (new_flows)
 			udp(1024 + (unsigned)(i % 60000));
-		enum filter_result r = filter_pass(f, 0, pkt, sizeof(pkt), POLICY_IN, 1.0, &answer);
+		enum filter_result r = filter_pass(f, 0, pkt, sizeof(pkt), POLICY_IN, now, &answer);
 
-		if (r == FILTER_ASK) {
-			filter_decided(f, &f->ask.key, true, POLICY_ACCEPT, 0, 1.0);
+		if (r == FILTER_ASK && filter_next_question(f, &q)) {
+			filter_decided(f, &q.key, true, POLICY_ACCEPT, 0, now);
 			r = FILTER_PASS;
 		}
 		passed += r == FILTER_PASS;

@@ -6,7 +6,8 @@
  *     Sends one small UDP datagram to DST_IP from each of COUNT distinct
  *     (source port, destination port) pairs: COUNT new flows, at most RATE a
  *     second (default: as fast as it can; a VPN client in the way drops what
- *     it cannot carry). Prints "sent N" and the seconds it took.
+ *     it cannot carry). DST_IP may be a broadcast address (the TAP specs'
+ *     broadcast flood). Prints "sent N" and the seconds it took.
  *
  * Exit status 0, or 1 with the reason on stderr.
  */
@@ -35,6 +36,10 @@ int main(int argc, char **argv)
 	fd = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
 	if (fd < 0) {
 		perror("flood: socket (needs root)");
+		return 1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &(int){ 1 }, sizeof(int)) < 0) {
+		perror("flood: SO_BROADCAST");
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -283,36 +284,44 @@ static struct session *open_session(struct server *s, const struct proto_control
 	return sess;
 }
 
-static bool bucket_take(struct bucket *b, double now, double rate, double burst)
+/* Monotonic seconds, for what a reply costs (ev_now is the loop's cached time). */
+static double monotonic(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Refills b (rate a second, at most burst) and tells whether it has anything left. */
+static bool bucket_ready(struct bucket *b, double now, double rate, double burst)
 {
 	b->tokens += (now - b->at) * rate;
 	if (b->tokens > burst)
 		b->tokens = burst;
 	b->at = now;
-	if (b->tokens < 1)
-		return false;
-	b->tokens -= 1;
-	return true;
+	return b->tokens > 0;
 }
 
 /*
  * The reply to a reset is larger than the reset (about 1.9 times, more
  * with tls-auth), and a reset's source can be forged: unbounded, the
- * server would reflect floods onto their victims. Replies are limited per
- * source and in all (2.6 has connect-freq-initial for this). A real client
- * whose reset is not answered sends it again 2 s later.
+ * server would reflect floods onto their victims. So each source gets its
+ * own bucket (2.6 has connect-freq-initial for this). In all, replies may
+ * take a share of the loop's time, measured: a single global count (it was
+ * 50 a second) let forged resets from many sources use it all up, and a
+ * real client, retrying every few seconds, waited for half a minute or for
+ * ever. The time share lets the machine answer what it cheaply can.
  */
 static bool may_answer(struct server *s, const struct sockaddr *from)
 {
 	double now = ev_now(s->loop);
 	struct source src;
-	struct bucket *b;
 
 	source_of(from, &src);
-	b = &s->reset_sources[ip_hash_bytes(s->hash_seed, src.bytes, src.len) %
-			      SERVER_RESET_SOURCES];
-	return bucket_take(b, now, SERVER_RESET_SOURCE_RATE, SERVER_RESET_SOURCE_BURST) &&
-	       bucket_take(&s->resets, now, SERVER_RESET_RATE, SERVER_RESET_BURST);
+	return bucket_ready(&s->reset_time, monotonic(), SERVER_RESET_TIME_PERMILLE / 1000.0,
+			    SERVER_RESET_TIME_BURST_MS / 1000.0) &&
+	       srclimit_take(&s->reset_sources, src.bytes, src.len, now);
 }
 
 /* Sends the stateless reply to a client's hard reset (no state is kept). */
@@ -322,6 +331,7 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 	uint8_t plain[64], wire[64 + 128];
 	struct proto_control reply;
 	struct proto_sid cookie;
+	double began;
 	size_t len;
 	int n;
 
@@ -329,17 +339,17 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 		s->stats.dropped_reset_rate++;
 		return;
 	}
+	began = monotonic();
 	if (cookie_make(s->crypto, &s->cookie, now, from, &reset->sid, &cookie) < 0)
 		return;
 	cookie_reply(&reply, reset, &cookie);
 	len = proto_encode_control(plain, sizeof(plain), &reply);
 	/* The stateless reply is always the first wrapped packet: replay id 1. */
 	n = wrap_seal(&s->wrap, plain, len, 1, s->started, wire, sizeof(wire));
-	if (n <= 0)
-		return;
-	if (s->via ? tcp_conn_send(s->via, wire, (size_t)n)
-		   : sendto(s->fd, wire, (size_t)n, 0, from, from_len) == n)
+	if (n > 0 && (s->via ? tcp_conn_send(s->via, wire, (size_t)n)
+			     : sendto(s->fd, wire, (size_t)n, 0, from, from_len) == n))
 		s->stats.resets_answered++;
+	s->reset_time.tokens -= fmin(monotonic() - began, SERVER_RESET_COST_MAX_US / 1e6);
 }
 
 static void handle_control(struct server *s, const struct proto_control *ctl,
@@ -645,13 +655,16 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.ended = on_session_ended,
 	};
 	s->started = (uint32_t)time(NULL);
-	s->resets = (struct bucket){ SERVER_RESET_BURST, ev_now(loop) };
+	s->reset_time = (struct bucket){ SERVER_RESET_TIME_BURST_MS / 1000.0, monotonic() };
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
-	    crypto_random(&s->hash_seed, sizeof(s->hash_seed)) < 0) {
+	    crypto_random(&s->hash_seed, sizeof(s->hash_seed)) < 0 ||
+	    siphash_key_init(&s->hash_key) < 0) {
 		snprintf(err, errlen, "server: the random number generator failed");
 		free(s);
 		return -EIO;
 	}
+	srclimit_init(&s->reset_sources, &s->hash_key, SERVER_RESET_SOURCE_RATE,
+		      SERVER_RESET_SOURCE_BURST);
 	server_addr_index_init(&s->vpn_index, s->hash_seed ^ 0x9e3779b97f4a7c15ULL);
 	route_table_init(&s->subnets);
 	if (filter_init(&s->filter, &params->filter, s->hash_seed ^ 0x2545f4914f6cdd1dULL) < 0) {

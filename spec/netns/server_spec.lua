@@ -158,6 +158,40 @@ describe("#netns moonvpn server front door", function()
 		client:stop()
 	end)
 
+	local function monotonic()
+		local _, out = netns.sh("cat /proc/uptime")
+		return tonumber(out:match("^([%d.]+)"))
+	end
+
+	-- Without tls-auth/tls-crypt anyone may make us answer; forged resets from many sources
+	-- used to take the one global allowance (50 a second) and a stock client, retrying every
+	-- few seconds, waited about half a minute or for ever. The flood (20,000 a second from
+	-- 10.99.0.0/16, all inside the test's namespaces: the server routes them back to mvt-cli,
+	-- which drops them) lasts longer than the client is given, so it is in for the whole wait.
+	it("lets a stock client in while forged resets from many sources flood it (no tls-auth)", function()
+		start(nil, 1)
+		assert(srv:sh("ip route add 10.99.0.0/16 via 10.88.0.2"))
+		local flood = cli:spawn({ CRAFT, "resets", "10.88.0.1", "1194", "800000", "20000", "10.99" })
+		local received
+		for _ = 1, 100 do
+			received = tonumber(stats("stats().packets_in"))
+			if received >= 5000 then break end
+			netns.sleep(0.1)
+		end
+		assert.is_true(received >= 5000, "the flood has not started: " .. received .. " received")
+		local began = monotonic()
+		local client = stock_client(others[1], 1)
+		local ok, out = client:wait_log("Initialization Sequence Completed", 20)
+		local took = monotonic() - began
+		local sent = flood:status() == nil
+		flood:stop("KILL")
+		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
+		assert.is_true(sent, "the flood ended before the client was in")
+		print(string.format("\n  client in after %.1f s under the flood; %s resets answered, %s over the limits",
+			took, stats("stats().resets_answered"):gsub("%s", ""), stats("stats().dropped.reset_rate"):gsub("%s", "")))
+		client:stop()
+	end)
+
 	it("never answers a client with the wrong tls-crypt key, and counts its packets", function()
 		start(string.format(', tls_crypt = "%s/tc.key"', mv.pki()))
 		local client = cli:spawn({ "openvpn", "--config", ovpn(mv.pki(), "tls-crypt-wrong") })

@@ -188,13 +188,70 @@ static bool source_equal(const struct source *a, const struct source *b)
 }
 
 /*
- * Before SESSION_AUTH: the handshake has not finished. A client whose hooks
- * are deciding on it (a slow on.auth) has a certificate that verified, and
- * is not evicted as half-open.
+ * The network of a source, for fair eviction: an IPv4 /24, an IPv6 /48.
+ * Whoever can answer for one source address usually can for its
+ * neighbours (a LAN, a delegated prefix).
+ */
+static bool source_same_net(const struct source *a, const struct source *b)
+{
+	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len == 4 ? 3 : 6) == 0;
+}
+
+/*
+ * Not yet trusted: before SESSION_AUTH the handshake has not finished. A
+ * client whose hooks are deciding on it (a slow on.auth) and whose
+ * certificate verified is not evicted as half-open; one without a
+ * certificate (auth.certificate "none" or "optional") proved nothing yet,
+ * anyone can get that far, so it counts until it is admitted.
  */
 static bool is_half_open(const struct session *sess)
 {
-	return session_state(sess) < SESSION_AUTH;
+	enum session_state st = session_state(sess);
+
+	return st < SESSION_AUTH || (st == SESSION_AUTH && !session_peer_fingerprint(sess));
+}
+
+/* The half-open sessions: up to SERVER_HALF_OPEN_MAX + 1 ids (more never coexist). */
+struct half_open {
+	size_t n;
+	uint32_t id[SERVER_HALF_OPEN_MAX + 1];
+	struct source src[SERVER_HALF_OPEN_MAX + 1];
+};
+
+/* How many of the half-open sessions come from i's source (same) or its network. */
+static size_t count_like(const struct half_open *h, size_t i, bool same)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < h->n; j++)
+		n += same ? source_equal(&h->src[i], &h->src[j])
+			  : source_same_net(&h->src[i], &h->src[j]);
+	return n;
+}
+
+/*
+ * The half-open session to evict when there are too many: from the network
+ * holding the most, within it from the source holding the most, and of
+ * those the oldest. A flood from one network evicts its own; a client from
+ * elsewhere, holding one slot, is the last to go.
+ */
+static uint32_t fair_victim(const struct server *s, const struct half_open *h)
+{
+	size_t best = 0, best_net = 0, best_src = 0;
+
+	for (size_t i = 0; i < h->n; i++) {
+		size_t net = count_like(h, i, false), src = count_like(h, i, true);
+
+		if (i == 0 || net > best_net ||
+		    (net == best_net &&
+		     (src > best_src ||
+		      (src == best_src && s->opened_at[h->id[i]] < s->opened_at[h->id[best]])))) {
+			best = i;
+			best_net = net;
+			best_src = src;
+		}
+	}
+	return h->id[best];
 }
 
 /*
@@ -202,39 +259,40 @@ static bool is_half_open(const struct session *sess)
  * tls-crypt anyone who can receive our cookie can open a session, with a
  * bare P_ACK_V1 if they like (2.6 accepts one too, so we must), and never
  * finish the handshake: such sessions live for the hand-window. So a source
- * keeps at most SERVER_HALF_OPEN_PER_SOURCE_MAX of them and all sources
- * together SERVER_HALF_OPEN_MAX, and above a bound the oldest half-open
- * session goes (the source's own first): refusing the new one instead
- * would let a flood lock real clients out.
+ * keeps at most SERVER_HALF_OPEN_PER_SOURCE_MAX of them (its oldest goes)
+ * and all sources together SERVER_HALF_OPEN_MAX, above which fair_victim
+ * goes: refusing the new one instead would let a flood lock real clients
+ * out, and evicting the oldest would let it evict them.
  */
 static void make_room(struct server *s, const struct source *src)
 {
-	uint32_t oldest = SERVER_SESSIONS_MAX, oldest_here = SERVER_SESSIONS_MAX;
-	size_t n = 0, n_here = 0;
+	struct half_open h; /* 1.3 KiB */
+	uint32_t oldest_here = SERVER_SESSIONS_MAX;
+	size_t n_here = 0;
 
+	h.n = 0;
 	for (uint32_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
-		struct source other;
-
-		if (!s->sessions[id] || !is_half_open(s->sessions[id]))
+		if (!s->sessions[id] || !is_half_open(s->sessions[id]) ||
+		    h.n == SERVER_HALF_OPEN_MAX + 1)
 			continue;
-		n++;
-		if (oldest == SERVER_SESSIONS_MAX || s->opened_at[id] < s->opened_at[oldest])
-			oldest = id;
-		source_of(session_peer(s->sessions[id]), &other);
-		if (!source_equal(&other, src))
-			continue;
-		n_here++;
-		if (oldest_here == SERVER_SESSIONS_MAX ||
-		    s->opened_at[id] < s->opened_at[oldest_here])
-			oldest_here = id;
+		h.id[h.n] = id;
+		source_of(session_peer(s->sessions[id]), &h.src[h.n]);
+		if (source_equal(&h.src[h.n], src)) {
+			n_here++;
+			if (oldest_here == SERVER_SESSIONS_MAX ||
+			    s->opened_at[id] < s->opened_at[oldest_here])
+				oldest_here = id;
+		}
+		h.n++;
 	}
 	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
 		s->stats.evicted_half_open_source++;
 		server_end_session(s, s->sessions[oldest_here],
 				   "evicted: too many handshakes from its source");
-	} else if (n >= SERVER_HALF_OPEN_MAX) {
+	} else if (h.n >= SERVER_HALF_OPEN_MAX) {
 		s->stats.evicted_half_open++;
-		server_end_session(s, s->sessions[oldest], "evicted: too many handshakes at once");
+		server_end_session(s, s->sessions[fair_victim(s, &h)],
+				   "evicted: too many handshakes at once");
 	}
 }
 

@@ -55,7 +55,9 @@ describe("#netns moonvpn server front door", function()
 
 	-- n_others more client namespaces: others[i] at 10.88.i.2, the server at 10.88.i.1;
 	-- links[i] = { server side, client side } interface names (links[0] for cli).
-	local function start(tls_extra, n_others)
+	-- opts.server: more fields of vpn.server { }; opts.hooks: Lua after it, where it is `office`.
+	local function start(tls_extra, n_others, opts)
+		opts = opts or {}
 		local pki = mv.pki()
 		srv, cli = netns.new(), netns.new()
 		links[0] = { netns.veth(srv, "10.88.0.1/24", cli, "10.88.0.2/24") }
@@ -65,12 +67,16 @@ describe("#netns moonvpn server front door", function()
 			links[i] = { netns.veth(srv, "10.88." .. i .. ".1/24", others[i], "10.88." .. i .. ".2/24") }
 		end
 		socket = netns.tmpdir() .. "/console.sock"
-		local config = mv.write_config(mv.server_config(string.format([[
+		local text = mv.server_config(string.format([[
   listen = "udp://0.0.0.0:1194",
   device = { name = "mvt0" },
   console = "%s",
   tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key"%s },
-]], socket, pki, pki, pki, tls_extra or ""), { tls = false }))
+%s]], socket, pki, pki, pki, tls_extra or "", opts.server or ""), { tls = false })
+		if opts.hooks then
+			text = text:gsub("vpn%.server {", "local office = vpn.server {", 1) .. opts.hooks
+		end
+		local config = mv.write_config(text)
 		engine = srv:spawn({ mv.bin, config })
 		local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
 		assert(ok, out)
@@ -296,6 +302,70 @@ end]])
 		for ip, n in pairs(by) do assert.is_true(n <= 8, ip .. " holds " .. n) end
 		local client = stock_client(others[1], 1)
 		completed(client)
+		client:stop()
+	end)
+
+	-- Clients without a certificate, held in on.auth (which does not answer for a minute).
+	local CERTLESS = {
+		server = '  auth = { certificate = "none" },\n',
+		hooks = [[
+function office.on.auth(client, username)
+  print("auth: " .. tostring(username))
+  if username == "slow" then vpn.sleep(60) else vpn.sleep(3) end
+  return true
+end
+]],
+	}
+	local function certless_client(ns, net, user)
+		return ns:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(), { remote = "10.88." .. net .. ".1",
+			no_cert = true, extra = "<auth-user-pass>\n" .. user .. "\npw\n</auth-user-pass>\n" }) })
+	end
+
+	-- A client without a certificate proved nothing by finishing TLS: anyone can get as far
+	-- as on.auth. It used to stop counting as half-open there, so one source could hold any
+	-- number of slots for as long as on.auth took.
+	it("counts clients without a certificate as half-open until admitted, per source", function()
+		start(nil, 0, CERTLESS)
+		local clients = {}
+		for i = 1, 10 do clients[i] = certless_client(cli, 0, "slow") end
+		local auths = 0
+		for _ = 1, 300 do
+			local _, n = engine:output():gsub("auth: slow", "")
+			auths = n
+			if auths >= 10 then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(10, auths, engine:output())
+		local by = sessions_by_source()
+		assert.is_true((by["10.88.0.2"] or 0) <= 8, "10.88.0.2 holds " .. tostring(by["10.88.0.2"]))
+		assert.is_true(tonumber(stats("stats().evicted_half_open_source")) >= 2)
+		for _, c in ipairs(clients) do c:stop("KILL") end
+	end)
+
+	-- Half-open handshakes from one network churn through the table (each new one evicts
+	-- one): the slot of a client from another network, waiting 3 s in on.auth without a
+	-- certificate, is never the one that goes. Evicting the oldest, it was.
+	it("keeps a client from another network in while half-open handshakes from one network churn", function()
+		start(nil, 1, CERTLESS)
+		local sources = {}
+		for i = 10, 29 do
+			sources[#sources + 1] = "10.88.0." .. i
+			assert(cli:sh("ip addr add 10.88.0." .. i .. "/24 dev " .. links[0][2]))
+		end
+		local churn = cli:spawn({ CRAFT, "halfopen", "10.88.0.1", "1194", "6000", table.unpack(sources) })
+		local full
+		for _ = 1, 100 do
+			full = tonumber(stats("stats().evicted_half_open"))
+			if full >= 1 then break end
+			netns.sleep(0.1)
+		end
+		assert.is_true(full >= 1, "the table never filled: " .. churn:output())
+		local client = certless_client(others[1], 1, "alice")
+		local ok, out = client:wait_log("Initialization Sequence Completed", 30)
+		local churning = churn:status() == nil
+		churn:stop("KILL")
+		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
+		assert.is_true(churning, "the churn ended before the client was in")
 		client:stop()
 	end)
 end)

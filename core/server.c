@@ -14,14 +14,28 @@
 #include "server.h"
 #include "server_impl.h"
 
+/*
+ * The session of a control packet from addr on s->via: a TCP connection
+ * knows its slot; a UDP client is found in the peer index (a walk over
+ * every slot per packet let a flood of control packets cost 1024 compares
+ * each).
+ */
 static struct session *find_session(const struct server *s, const struct sockaddr *addr,
 				    socklen_t len)
 {
-	for (size_t i = 0; i < SERVER_SESSIONS_MAX; i++)
-		if (s->sessions[i] && s->conns[i] == s->via &&
-		    session_is_peer(s->sessions[i], addr, len))
-			return s->sessions[i];
-	return NULL;
+	int32_t id =
+		s->via ? tcp_conn_tag(s->via) : server_peer_index_get(&s->peer_index, addr, len);
+
+	if (id < 0 || id >= SERVER_SESSIONS_MAX || !s->sessions[id] || s->conns[id] != s->via ||
+	    !session_is_peer(s->sessions[id], addr, len))
+		return NULL;
+	return s->sessions[id];
+}
+
+/* The length of a socket address as recvfrom and accept give it, by its family. */
+static socklen_t peer_len(const struct sockaddr *a)
+{
+	return a->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
 /* Forgets the VPN addresses of slot id. */
@@ -108,6 +122,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 
 	server_tcp_detach(s, id);
 	s->params.hooks.ended(s->params.hooks.ctx, sess, reason);
+	server_peer_index_del(&s->peer_index, session_peer(sess), peer_len(session_peer(sess)), id);
 	unindex_session(s, id);
 	detach_subnets(s, id);
 	filter_set_client(&s->filter, id, NULL, 0);
@@ -333,6 +348,9 @@ static struct session *open_session(struct server *s, const struct proto_control
 	sess = session_new(&sp, from, from_len, &ctl->remote_sid, &ctl->sid, id);
 	if (sess) {
 		server_tcp_attach(s, id);
+		/* Never full: at most 1024 sessions in 4096 slots. */
+		if (!s->via)
+			(void)!server_peer_index_put(&s->peer_index, from, from_len, id);
 		s->sessions[id] = sess;
 		s->opened_at[id] = ev_now(s->loop);
 		s->n_sessions++;
@@ -572,6 +590,26 @@ static bool from_own_subnet(const struct server *s, const struct session *sess, 
 	return route_table_lookup(&s->subnets, &src) == (int32_t)session_peer_id(sess);
 }
 
+/* session_data_open; the peer index follows a UDP session that floats to from. */
+static int open_data(struct server *s, struct session *sess, uint8_t *buf, size_t len,
+		     const struct sockaddr *from, socklen_t from_len)
+{
+	struct sockaddr_in6 was; /* either family fits */
+	bool elsewhere = !s->via && !session_is_peer(sess, from, from_len);
+	uint32_t id = session_peer_id(sess);
+	int n;
+
+	if (elsewhere)
+		memcpy(&was, session_peer(sess), peer_len(session_peer(sess)));
+	n = session_data_open(sess, buf, len, from, from_len);
+	if (elsewhere && n >= 0 && session_is_peer(sess, from, from_len)) {
+		server_peer_index_del(&s->peer_index, (struct sockaddr *)&was,
+				      peer_len((struct sockaddr *)&was), id);
+		(void)!server_peer_index_put(&s->peer_index, from, from_len, id);
+	}
+	return n;
+}
+
 /* A data packet: found by its peer-id, opened in place, delivered to the device. */
 static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
 			socklen_t from_len)
@@ -589,7 +627,7 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		s->stats.dropped_float++; /* another client's address, or not its transport */
 		return;
 	}
-	n = session_data_open(sess, buf, len, from, from_len);
+	n = open_data(s, sess, buf, len, from, from_len);
 	if (n < 0) {
 		if (n == DATA_EREPLAY)
 			s->stats.dropped_replay++;
@@ -723,7 +761,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	srclimit_init(&s->reset_sources, &s->hash_key, SERVER_RESET_SOURCE_RATE,
 		      SERVER_RESET_SOURCE_BURST);
-	server_addr_index_init(&s->vpn_index, s->hash_seed ^ 0x9e3779b97f4a7c15ULL);
+	server_addr_index_init(&s->vpn_index, &s->hash_key);
+	server_addr_index_init(&s->peer_index, &s->hash_key);
 	route_table_init(&s->subnets);
 	if (filter_init(&s->filter, &params->filter, s->hash_seed ^ 0x2545f4914f6cdd1dULL) < 0) {
 		snprintf(err, errlen, "out of memory for the flow table (%zu flows)",

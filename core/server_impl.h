@@ -46,6 +46,7 @@ struct server {
 	struct session *sessions[SERVER_SESSIONS_MAX];	  /* slot = peer-id */
 	double opened_at[SERVER_SESSIONS_MAX];		  /* ev time each slot's session began */
 	struct ip_addr vpn_addrs[SERVER_SESSIONS_MAX][2]; /* each slot's keys in vpn_index */
+	struct server_addr_index peer_index;		  /* UDP client's address -> slot */
 	struct server_addr_index vpn_index;		  /* VPN address -> slot */
 	struct route_table subnets;			  /* subnets behind clients -> slot */
 	struct client_subnets *client_subnets[SERVER_SESSIONS_MAX]; /* each slot's, or NULL */

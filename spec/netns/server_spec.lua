@@ -268,6 +268,38 @@ end]])
 		b:stop()
 	end)
 
+	-- A client whose port changed (a NAT that rebinds) floats with its next authenticated
+	-- packet; control packets from there must find its session (in the peer index), as a
+	-- client restarting on the new port shows: it replaces the session rather than adding one.
+	it("finds a client's session where it floated to", function()
+		start()
+		local first = stock_client(cli, 0, 40001)
+		completed(first)
+		local srv_if, cli_if = links[0][1], links[0][2]
+		-- Its next data packet, kept from the server (as above), comes back from port 40002.
+		assert(srv:sh("ip rule add pref 200 lookup local && ip rule del pref 0 && " ..
+			"ip rule add pref 100 from 10.88.0.2 iif " .. srv_if .. " blackhole"))
+		local ok, out = cli:sh("(sleep 0.5; ping -c 3 -i 0.2 -W 1 10.77.0.1 >/dev/null 2>&1) & " ..
+			CRAFT .. " capture " .. cli_if .. " 1194")
+		assert(ok, out)
+		local packet = out:match("(%x+)%s*$")
+		first:stop("KILL")
+		assert(srv:sh("ip rule del pref 100"))
+		ok, out = cli:sh(CRAFT .. " spoof 10.88.0.1 1194 10.88.0.2 40002 " .. packet)
+		assert(ok, out)
+		local moved = '"client1=10.88.0.2:40002"\n'
+		for _ = 1, 50 do
+			if real_addresses() == moved then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(moved, real_addresses())
+		local second = stock_client(cli, 0, 40002)
+		completed(second)
+		assert.truthy(engine:output():find("the client started a new session", 1, true))
+		assert.are.equal("1\n", stats("#clients()"))
+		second:stop()
+	end)
+
 	-- How many clients() each source address has, and the total, e.g. { ["10.88.0.10"] = 8 }, 64.
 	local function sessions_by_source()
 		local out = stats([[

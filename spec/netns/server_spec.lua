@@ -177,7 +177,10 @@ describe("#netns moonvpn server front door", function()
 	it("lets a stock client in while forged resets from many sources flood it (no tls-auth)", function()
 		start(nil, 1)
 		assert(srv:sh("ip route add 10.99.0.0/16 via 10.88.0.2"))
-		local flood = cli:spawn({ CRAFT, "resets", "10.88.0.1", "1194", "800000", "20000", "10.99" })
+		-- Under the sanitizers a reply costs several times as much, and the share of the
+		-- loop's time answers fewer of them: half the flood there.
+		local rate = (os.getenv("SANITIZE") or "") ~= "" and 10000 or 20000
+		local flood = cli:spawn({ CRAFT, "resets", "10.88.0.1", "1194", tostring(rate * 40), tostring(rate), "10.99" })
 		local received
 		for _ = 1, 100 do
 			received = tonumber(stats("stats().packets_in"))

@@ -1,40 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The server's index of its clients' VPN addresses: open addressing with
- * linear probing under a keyed hash (addresses cannot be picked to
- * collide), never more than half full, backward-shift deletion. Pure: no
- * I/O, no allocation.
+ * The server's indexes of its clients by address: their VPN addresses (the
+ * route from the device) and their transport addresses (where a control
+ * packet's session is found). Open addressing with linear probing under
+ * SipHash with the server's key (addresses cannot be picked to collide),
+ * never more than half full, backward-shift deletion. Pure: no I/O, no
+ * allocation.
  */
 #ifndef MOONVPN_ADDRINDEX_H
 #define MOONVPN_ADDRINDEX_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "ip.h"
+#include "siphash.h"
 
 enum {
 	/* An IPv4 and an IPv6 address for each of 1024 clients, at most half full. */
 	SERVER_ADDR_SLOTS = 4096,
+	/* A key: a family byte and an address, or a transport address's bytes. */
+	SERVER_ADDR_KEY_MAX = sizeof(struct sockaddr_in6),
 };
 
-/*
- * VPN addresses (IPv4 and IPv6) to the slot (peer-id) of the client that has
- * them: the server's route from the device, one lookup per packet. Embedded
- * in the server.
- */
+/* Keys (bytes) to the slot (peer-id) of the client that has them. Embedded in the server. */
 struct server_addr_index {
-	uint64_t seed; /* of the hash: addresses cannot be picked to collide */
+	struct siphash_key key;
 	size_t n;
 	struct {
-		struct ip_addr addr;
+		uint8_t key[SERVER_ADDR_KEY_MAX];
+		uint8_t len; /* 0: free */
 		uint32_t id;
-		bool used;
 	} slots[SERVER_ADDR_SLOTS];
 };
 
-void server_addr_index_init(struct server_addr_index *ix, uint64_t seed);
+void server_addr_index_init(struct server_addr_index *ix, const struct siphash_key *key);
+
+/* VPN addresses (IPv4 and IPv6): one lookup per packet from the device. */
 /* Maps addr to id, replacing an earlier mapping of addr; false when full or not IP. */
 bool server_addr_index_put(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id)
 	__attribute__((warn_unused_result));
@@ -42,5 +47,16 @@ bool server_addr_index_put(struct server_addr_index *ix, const struct ip_addr *a
 int32_t server_addr_index_get(const struct server_addr_index *ix, const struct ip_addr *addr);
 /* Removes addr if it still maps to id (a newer client may have been given it since). */
 void server_addr_index_del(struct server_addr_index *ix, const struct ip_addr *addr, uint32_t id);
+
+/*
+ * Transport addresses, compared as session_is_peer does (the socket
+ * address's len bytes): one lookup per control packet. The same rules.
+ */
+bool server_peer_index_put(struct server_addr_index *ix, const struct sockaddr *peer, socklen_t len,
+			   uint32_t id) __attribute__((warn_unused_result));
+int32_t server_peer_index_get(const struct server_addr_index *ix, const struct sockaddr *peer,
+			      socklen_t len);
+void server_peer_index_del(struct server_addr_index *ix, const struct sockaddr *peer, socklen_t len,
+			   uint32_t id);
 
 #endif

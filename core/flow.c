@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "flow.h"
+#include "siphash.h"
 
 int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout, uint64_t seed)
 {
@@ -52,7 +53,9 @@ void flow_key_set_l2(struct flow_key *k, const uint8_t *frame)
 
 static size_t home(const struct flow_table *t, const struct flow_key *k)
 {
-	return (size_t)ip_hash_bytes(t->seed, (const uint8_t *)k, sizeof(*k)) & (t->cap - 1);
+	struct siphash_key key = siphash_key_of_seed(t->seed);
+
+	return (size_t)siphash(&key, k, sizeof(*k)) & (t->cap - 1);
 }
 
 static bool is_live(const struct flow_table *t, const struct flow_entry *e, double now)

@@ -139,17 +139,6 @@ bool ip_prefix_contains(const struct ip_prefix *p, const struct ip_addr *a)
 	return !rest || ((p->addr.bytes[full] ^ a->bytes[full]) & (0xff00 >> rest) & 0xff) == 0;
 }
 
-uint64_t ip_hash_bytes(uint64_t seed, const uint8_t *p, size_t len)
-{
-	uint64_t h = seed;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 32);
-}
-
 bool ip_packet_addr(const uint8_t *ip, size_t len, bool source, struct ip_addr *out)
 {
 	memset(out, 0, sizeof(*out));

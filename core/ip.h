@@ -53,9 +53,6 @@ const char *ip_prefix_format(const struct ip_prefix *p, char *buf, size_t len);
 bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b);
 bool ip_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b);
 
-/* A keyed FNV-1a hash of p, for hash tables whose keys a peer may choose. */
-uint64_t ip_hash_bytes(uint64_t seed, const uint8_t *p, size_t len);
-
 /*
  * Backward-shift deletion in a linear-probing table (Knuth 6.4, algorithm R):
  * true when an entry at slot j whose home slot is home must stay behind the

@@ -5,6 +5,7 @@
 
 #include "ip.h"
 #include "mactable.h"
+#include "siphash.h"
 
 int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uint64_t seed)
 {
@@ -36,7 +37,9 @@ void mac_table_free(struct mac_table *t)
 
 static size_t home(const struct mac_table *t, const uint8_t mac[MAC_LEN])
 {
-	return (size_t)ip_hash_bytes(t->seed, mac, MAC_LEN) & (t->cap - 1);
+	struct siphash_key key = siphash_key_of_seed(t->seed);
+
+	return (size_t)siphash(&key, mac, MAC_LEN) & (t->cap - 1);
 }
 
 static size_t find(const struct mac_table *t, const uint8_t mac[MAC_LEN])

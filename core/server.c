@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,14 +14,28 @@
 #include "server.h"
 #include "server_impl.h"
 
+/*
+ * The session of a control packet from addr on s->via: a TCP connection
+ * knows its slot; a UDP client is found in the peer index (a walk over
+ * every slot per packet let a flood of control packets cost 1024 compares
+ * each).
+ */
 static struct session *find_session(const struct server *s, const struct sockaddr *addr,
 				    socklen_t len)
 {
-	for (size_t i = 0; i < SERVER_SESSIONS_MAX; i++)
-		if (s->sessions[i] && s->conns[i] == s->via &&
-		    session_is_peer(s->sessions[i], addr, len))
-			return s->sessions[i];
-	return NULL;
+	int32_t id =
+		s->via ? tcp_conn_tag(s->via) : server_peer_index_get(&s->peer_index, addr, len);
+
+	if (id < 0 || id >= SERVER_SESSIONS_MAX || !s->sessions[id] || s->conns[id] != s->via ||
+	    !session_is_peer(s->sessions[id], addr, len))
+		return NULL;
+	return s->sessions[id];
+}
+
+/* The length of a socket address as recvfrom and accept give it, by its family. */
+static socklen_t peer_len(const struct sockaddr *a)
+{
+	return a->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
 /* Forgets the VPN addresses of slot id. */
@@ -107,6 +122,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 
 	server_tcp_detach(s, id);
 	s->params.hooks.ended(s->params.hooks.ctx, sess, reason);
+	server_peer_index_del(&s->peer_index, session_peer(sess), peer_len(session_peer(sess)), id);
 	unindex_session(s, id);
 	detach_subnets(s, id);
 	filter_set_client(&s->filter, id, NULL, 0);
@@ -187,13 +203,70 @@ static bool source_equal(const struct source *a, const struct source *b)
 }
 
 /*
- * Before SESSION_AUTH: the handshake has not finished. A client whose hooks
- * are deciding on it (a slow on.auth) has a certificate that verified, and
- * is not evicted as half-open.
+ * The network of a source, for fair eviction: an IPv4 /24, an IPv6 /48.
+ * Whoever can answer for one source address usually can for its
+ * neighbours (a LAN, a delegated prefix).
+ */
+static bool source_same_net(const struct source *a, const struct source *b)
+{
+	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len == 4 ? 3 : 6) == 0;
+}
+
+/*
+ * Not yet trusted: before SESSION_AUTH the handshake has not finished. A
+ * client whose hooks are deciding on it (a slow on.auth) and whose
+ * certificate verified is not evicted as half-open; one without a
+ * certificate (auth.certificate "none" or "optional") proved nothing yet,
+ * anyone can get that far, so it counts until it is admitted.
  */
 static bool is_half_open(const struct session *sess)
 {
-	return session_state(sess) < SESSION_AUTH;
+	enum session_state st = session_state(sess);
+
+	return st < SESSION_AUTH || (st == SESSION_AUTH && !session_peer_fingerprint(sess));
+}
+
+/* The half-open sessions: up to SERVER_HALF_OPEN_MAX + 1 ids (more never coexist). */
+struct half_open {
+	size_t n;
+	uint32_t id[SERVER_HALF_OPEN_MAX + 1];
+	struct source src[SERVER_HALF_OPEN_MAX + 1];
+};
+
+/* How many of the half-open sessions come from i's source (same) or its network. */
+static size_t count_like(const struct half_open *h, size_t i, bool same)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < h->n; j++)
+		n += same ? source_equal(&h->src[i], &h->src[j])
+			  : source_same_net(&h->src[i], &h->src[j]);
+	return n;
+}
+
+/*
+ * The half-open session to evict when there are too many: from the network
+ * holding the most, within it from the source holding the most, and of
+ * those the oldest. A flood from one network evicts its own; a client from
+ * elsewhere, holding one slot, is the last to go.
+ */
+static uint32_t fair_victim(const struct server *s, const struct half_open *h)
+{
+	size_t best = 0, best_net = 0, best_src = 0;
+
+	for (size_t i = 0; i < h->n; i++) {
+		size_t net = count_like(h, i, false), src = count_like(h, i, true);
+
+		if (i == 0 || net > best_net ||
+		    (net == best_net &&
+		     (src > best_src ||
+		      (src == best_src && s->opened_at[h->id[i]] < s->opened_at[h->id[best]])))) {
+			best = i;
+			best_net = net;
+			best_src = src;
+		}
+	}
+	return h->id[best];
 }
 
 /*
@@ -201,39 +274,40 @@ static bool is_half_open(const struct session *sess)
  * tls-crypt anyone who can receive our cookie can open a session, with a
  * bare P_ACK_V1 if they like (2.6 accepts one too, so we must), and never
  * finish the handshake: such sessions live for the hand-window. So a source
- * keeps at most SERVER_HALF_OPEN_PER_SOURCE_MAX of them and all sources
- * together SERVER_HALF_OPEN_MAX, and above a bound the oldest half-open
- * session goes (the source's own first): refusing the new one instead
- * would let a flood lock real clients out.
+ * keeps at most SERVER_HALF_OPEN_PER_SOURCE_MAX of them (its oldest goes)
+ * and all sources together SERVER_HALF_OPEN_MAX, above which fair_victim
+ * goes: refusing the new one instead would let a flood lock real clients
+ * out, and evicting the oldest would let it evict them.
  */
 static void make_room(struct server *s, const struct source *src)
 {
-	uint32_t oldest = SERVER_SESSIONS_MAX, oldest_here = SERVER_SESSIONS_MAX;
-	size_t n = 0, n_here = 0;
+	struct half_open h; /* 1.3 KiB */
+	uint32_t oldest_here = SERVER_SESSIONS_MAX;
+	size_t n_here = 0;
 
+	h.n = 0;
 	for (uint32_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
-		struct source other;
-
-		if (!s->sessions[id] || !is_half_open(s->sessions[id]))
+		if (!s->sessions[id] || !is_half_open(s->sessions[id]) ||
+		    h.n == SERVER_HALF_OPEN_MAX + 1)
 			continue;
-		n++;
-		if (oldest == SERVER_SESSIONS_MAX || s->opened_at[id] < s->opened_at[oldest])
-			oldest = id;
-		source_of(session_peer(s->sessions[id]), &other);
-		if (!source_equal(&other, src))
-			continue;
-		n_here++;
-		if (oldest_here == SERVER_SESSIONS_MAX ||
-		    s->opened_at[id] < s->opened_at[oldest_here])
-			oldest_here = id;
+		h.id[h.n] = id;
+		source_of(session_peer(s->sessions[id]), &h.src[h.n]);
+		if (source_equal(&h.src[h.n], src)) {
+			n_here++;
+			if (oldest_here == SERVER_SESSIONS_MAX ||
+			    s->opened_at[id] < s->opened_at[oldest_here])
+				oldest_here = id;
+		}
+		h.n++;
 	}
 	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
 		s->stats.evicted_half_open_source++;
 		server_end_session(s, s->sessions[oldest_here],
 				   "evicted: too many handshakes from its source");
-	} else if (n >= SERVER_HALF_OPEN_MAX) {
+	} else if (h.n >= SERVER_HALF_OPEN_MAX) {
 		s->stats.evicted_half_open++;
-		server_end_session(s, s->sessions[oldest], "evicted: too many handshakes at once");
+		server_end_session(s, s->sessions[fair_victim(s, &h)],
+				   "evicted: too many handshakes at once");
 	}
 }
 
@@ -274,6 +348,9 @@ static struct session *open_session(struct server *s, const struct proto_control
 	sess = session_new(&sp, from, from_len, &ctl->remote_sid, &ctl->sid, id);
 	if (sess) {
 		server_tcp_attach(s, id);
+		/* Never full: at most 1024 sessions in 4096 slots. */
+		if (!s->via)
+			(void)!server_peer_index_put(&s->peer_index, from, from_len, id);
 		s->sessions[id] = sess;
 		s->opened_at[id] = ev_now(s->loop);
 		s->n_sessions++;
@@ -283,36 +360,44 @@ static struct session *open_session(struct server *s, const struct proto_control
 	return sess;
 }
 
-static bool bucket_take(struct bucket *b, double now, double rate, double burst)
+/* Monotonic seconds, for what a reply costs (ev_now is the loop's cached time). */
+static double monotonic(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Refills b (rate a second, at most burst) and tells whether it has anything left. */
+static bool bucket_ready(struct bucket *b, double now, double rate, double burst)
 {
 	b->tokens += (now - b->at) * rate;
 	if (b->tokens > burst)
 		b->tokens = burst;
 	b->at = now;
-	if (b->tokens < 1)
-		return false;
-	b->tokens -= 1;
-	return true;
+	return b->tokens > 0;
 }
 
 /*
  * The reply to a reset is larger than the reset (about 1.9 times, more
  * with tls-auth), and a reset's source can be forged: unbounded, the
- * server would reflect floods onto their victims. Replies are limited per
- * source and in all (2.6 has connect-freq-initial for this). A real client
- * whose reset is not answered sends it again 2 s later.
+ * server would reflect floods onto their victims. So each source gets its
+ * own bucket (2.6 has connect-freq-initial for this). In all, replies may
+ * take a share of the loop's time, measured: a single global count (it was
+ * 50 a second) let forged resets from many sources use it all up, and a
+ * real client, retrying every few seconds, waited for half a minute or for
+ * ever. The time share lets the machine answer what it cheaply can.
  */
 static bool may_answer(struct server *s, const struct sockaddr *from)
 {
 	double now = ev_now(s->loop);
 	struct source src;
-	struct bucket *b;
 
 	source_of(from, &src);
-	b = &s->reset_sources[ip_hash_bytes(s->hash_seed, src.bytes, src.len) %
-			      SERVER_RESET_SOURCES];
-	return bucket_take(b, now, SERVER_RESET_SOURCE_RATE, SERVER_RESET_SOURCE_BURST) &&
-	       bucket_take(&s->resets, now, SERVER_RESET_RATE, SERVER_RESET_BURST);
+	return bucket_ready(&s->reset_time, monotonic(), SERVER_RESET_TIME_PERMILLE / 1000.0,
+			    SERVER_RESET_TIME_BURST_MS / 1000.0) &&
+	       srclimit_take(&s->reset_sources, src.bytes, src.len, now);
 }
 
 /* Sends the stateless reply to a client's hard reset (no state is kept). */
@@ -322,6 +407,7 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 	uint8_t plain[64], wire[64 + 128];
 	struct proto_control reply;
 	struct proto_sid cookie;
+	double began;
 	size_t len;
 	int n;
 
@@ -329,17 +415,17 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 		s->stats.dropped_reset_rate++;
 		return;
 	}
+	began = monotonic();
 	if (cookie_make(s->crypto, &s->cookie, now, from, &reset->sid, &cookie) < 0)
 		return;
 	cookie_reply(&reply, reset, &cookie);
 	len = proto_encode_control(plain, sizeof(plain), &reply);
 	/* The stateless reply is always the first wrapped packet: replay id 1. */
 	n = wrap_seal(&s->wrap, plain, len, 1, s->started, wire, sizeof(wire));
-	if (n <= 0)
-		return;
-	if (s->via ? tcp_conn_send(s->via, wire, (size_t)n)
-		   : sendto(s->fd, wire, (size_t)n, 0, from, from_len) == n)
+	if (n > 0 && (s->via ? tcp_conn_send(s->via, wire, (size_t)n)
+			     : sendto(s->fd, wire, (size_t)n, 0, from, from_len) == n))
 		s->stats.resets_answered++;
+	s->reset_time.tokens -= fmin(monotonic() - began, SERVER_RESET_COST_MAX_US / 1e6);
 }
 
 static void handle_control(struct server *s, const struct proto_control *ctl,
@@ -552,6 +638,26 @@ static bool from_own_subnet(const struct server *s, const struct session *sess, 
 	return route_table_lookup(&s->subnets, &src) == (int32_t)session_peer_id(sess);
 }
 
+/* session_data_open; the peer index follows a UDP session that floats to from. */
+static int open_data(struct server *s, struct session *sess, uint8_t *buf, size_t len,
+		     const struct sockaddr *from, socklen_t from_len)
+{
+	struct sockaddr_in6 was; /* either family fits */
+	bool elsewhere = !s->via && !session_is_peer(sess, from, from_len);
+	uint32_t id = session_peer_id(sess);
+	int n;
+
+	if (elsewhere)
+		memcpy(&was, session_peer(sess), peer_len(session_peer(sess)));
+	n = session_data_open(sess, buf, len, from, from_len);
+	if (elsewhere && n >= 0 && session_is_peer(sess, from, from_len)) {
+		server_peer_index_del(&s->peer_index, (struct sockaddr *)&was,
+				      peer_len((struct sockaddr *)&was), id);
+		(void)!server_peer_index_put(&s->peer_index, from, from_len, id);
+	}
+	return n;
+}
+
 /* A data packet: found by its peer-id, opened in place, delivered to the device. */
 static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
 			socklen_t from_len)
@@ -569,7 +675,7 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		s->stats.dropped_float++; /* another client's address, or not its transport */
 		return;
 	}
-	n = session_data_open(sess, buf, len, from, from_len);
+	n = open_data(s, sess, buf, len, from, from_len);
 	if (n < 0) {
 		if (n == DATA_EREPLAY)
 			s->stats.dropped_replay++;
@@ -693,14 +799,18 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.ended = on_session_ended,
 	};
 	s->started = (uint32_t)time(NULL);
-	s->resets = (struct bucket){ SERVER_RESET_BURST, ev_now(loop) };
+	s->reset_time = (struct bucket){ SERVER_RESET_TIME_BURST_MS / 1000.0, monotonic() };
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
-	    crypto_random(&s->hash_seed, sizeof(s->hash_seed)) < 0) {
+	    crypto_random(&s->hash_seed, sizeof(s->hash_seed)) < 0 ||
+	    siphash_key_init(&s->hash_key) < 0) {
 		snprintf(err, errlen, "server: the random number generator failed");
 		free(s);
 		return -EIO;
 	}
-	server_addr_index_init(&s->vpn_index, s->hash_seed ^ 0x9e3779b97f4a7c15ULL);
+	srclimit_init(&s->reset_sources, &s->hash_key, SERVER_RESET_SOURCE_RATE,
+		      SERVER_RESET_SOURCE_BURST);
+	server_addr_index_init(&s->vpn_index, &s->hash_key);
+	server_addr_index_init(&s->peer_index, &s->hash_key);
 	route_table_init(&s->subnets);
 	if (filter_init(&s->filter, &params->filter, s->hash_seed ^ 0x2545f4914f6cdd1dULL) < 0) {
 		snprintf(err, errlen, "out of memory for the flow table (%zu flows)",

@@ -35,12 +35,20 @@ enum {
 	 * IPv6 /64); above these the oldest such session is evicted. */
 	SERVER_HALF_OPEN_MAX = 64,
 	SERVER_HALF_OPEN_PER_SOURCE_MAX = 8,
-	/* Stateless reset replies a second (and saved up at most), in all and per source. */
-	SERVER_RESET_RATE = 50,
-	SERVER_RESET_BURST = 100,
+	/*
+	 * Stateless reset replies. Per source (IPv4 address, IPv6 /64) a rate a
+	 * second and at most a burst saved up: that bounds what a forged source
+	 * can reflect onto its owner. In all, a share of the loop's time (per
+	 * mille, and a burst in ms): a reply costs an HMAC and a sendto, a few
+	 * microseconds, so the share answers tens of thousands of resets a second
+	 * and a flood from many forged sources cannot starve a real client's.
+	 */
 	SERVER_RESET_SOURCE_RATE = 5,
 	SERVER_RESET_SOURCE_BURST = 10,
-	SERVER_RESET_SOURCES = 1024, /* per-source buckets, by a keyed hash of the source */
+	SERVER_RESET_TIME_PERMILLE = 250,
+	SERVER_RESET_TIME_BURST_MS = 50,
+	/* A reply measured as taking longer was preempted: it is charged this much. */
+	SERVER_RESET_COST_MAX_US = 100,
 };
 
 /* What the engine decides for the server: admission (Lua) and the end of a client. */
@@ -107,7 +115,8 @@ struct server_stats {
 	uint64_t dropped_float;	    /* data from another live client's address and port */
 	uint64_t evicted_half_open; /* handshakes ended for SERVER_HALF_OPEN_MAX */
 	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */
-	uint64_t dropped_reset_rate;	   /* resets not answered: over SERVER_RESET_*RATE */
+	uint64_t
+		dropped_reset_rate; /* resets not answered: over SERVER_RESET_SOURCE_RATE or TIME */
 };
 
 struct server;

@@ -10,6 +10,8 @@
 #include "cookie.h"
 #include "mactable.h"
 #include "server.h"
+#include "siphash.h"
+#include "srclimit.h"
 #include "tcp.h"
 
 enum { SERVER_FRAME_MAX = 65536 };
@@ -36,15 +38,17 @@ struct server {
 	int fd;
 	ev_io watcher;
 	struct server_stats stats;
-	uint32_t started; /* the replay "time" field of our wrapped packets */
-	uint64_t hash_seed;
-	struct bucket resets;				   /* stateless replies, all sources */
-	struct bucket reset_sources[SERVER_RESET_SOURCES]; /* ... per source, by hash */
-	struct session *sessions[SERVER_SESSIONS_MAX];	   /* slot = peer-id */
-	double opened_at[SERVER_SESSIONS_MAX];		   /* ev time each slot's session began */
-	struct ip_addr vpn_addrs[SERVER_SESSIONS_MAX][2];  /* each slot's keys in vpn_index */
-	struct server_addr_index vpn_index;		   /* VPN address -> slot */
-	struct route_table subnets;			   /* subnets behind clients -> slot */
+	uint32_t started;	       /* the replay "time" field of our wrapped packets */
+	uint64_t hash_seed;	       /* of the flow and MAC tables */
+	struct siphash_key hash_key;   /* of our own tables */
+	struct bucket reset_time;      /* seconds of loop time for stateless replies */
+	struct srclimit reset_sources; /* stateless replies per source */
+	struct session *sessions[SERVER_SESSIONS_MAX];	  /* slot = peer-id */
+	double opened_at[SERVER_SESSIONS_MAX];		  /* ev time each slot's session began */
+	struct ip_addr vpn_addrs[SERVER_SESSIONS_MAX][2]; /* each slot's keys in vpn_index */
+	struct server_addr_index peer_index;		  /* UDP client's address -> slot */
+	struct server_addr_index vpn_index;		  /* VPN address -> slot */
+	struct route_table subnets;			  /* subnets behind clients -> slot */
 	struct client_subnets *client_subnets[SERVER_SESSIONS_MAX]; /* each slot's, or NULL */
 	struct filter filter;					    /* the packet policy */
 	ev_prepare asker; /* asks on.flow the filter's questions, after each loop turn's packets */

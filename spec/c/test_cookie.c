@@ -89,6 +89,26 @@ static void test_slots(const struct crypto *c, const struct cookie_key *k)
 	}
 }
 
+/* A cookie with any one bit of any byte changed is refused (crypto_equal compares all). */
+static void test_compare(const struct crypto *c, const struct cookie_key *k)
+{
+	struct sockaddr_in a = v4("10.0.0.2", 40000);
+	struct proto_sid sid = { { 7, 7, 7, 7, 7, 7, 7, 7 } }, x;
+	int refused = 0;
+
+	CHECK(cookie_make(c, k, 500, (struct sockaddr *)&a, &sid, &x) == 0, "make");
+	for (int byte = 0; byte < PROTO_SID_LEN; byte++)
+		for (int bit = 0; bit < 8; bit++) {
+			struct proto_sid y = x;
+
+			y.bytes[byte] ^= (uint8_t)(1 << bit);
+			refused += !cookie_check(c, k, 500, (struct sockaddr *)&a, &sid, &y);
+		}
+	CHECK(refused == PROTO_SID_LEN * 8, "%d of %d one-bit changes refused", refused,
+	      PROTO_SID_LEN * 8);
+	CHECK(cookie_check(c, k, 500, (struct sockaddr *)&a, &sid, &x), "the cookie itself");
+}
+
 static void test_reply_and_open(void)
 {
 	const uint8_t client_reset[] = { 0x38, 0x21, 0x9c, 0xf6, 0x02, 0xf5, 0xd8,
@@ -134,6 +154,7 @@ int main(void)
 	if (c) {
 		test_inputs(c, &k);
 		test_slots(c, &k);
+		test_compare(c, &k);
 	}
 	test_reply_and_open();
 	crypto_free(c);

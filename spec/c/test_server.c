@@ -4,7 +4,10 @@
  * address is found in one lookup, removal keeps the other entries
  * reachable (backward-shift deletion across probe clusters), a newer
  * client's mapping survives the end of an older one, the table refuses to
- * fill beyond half, and random operations agree with a plain array.
+ * fill beyond half, and random operations agree with a plain array. The
+ * peer index (a control packet's session): every one of 1024 clients'
+ * transport addresses is found, port and family matter, and a client that
+ * moves (floats) is found at its new address only.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -39,7 +42,7 @@ static void test_full(void)
 	struct ip_addr extra = addr(AF_INET, 4000), none = { 0 };
 	int found = 0;
 
-	server_addr_index_init(&ix, 1);
+	server_addr_index_init(&ix, &(struct siphash_key){ 1, 0 });
 	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
 		struct ip_addr a4 = addr(AF_INET, id), a6 = addr(AF_INET6, id);
 
@@ -83,7 +86,7 @@ static void test_reassigned(void)
 {
 	struct ip_addr a = addr(AF_INET, 7);
 
-	server_addr_index_init(&ix, 2);
+	server_addr_index_init(&ix, &(struct siphash_key){ 2, 0 });
 	CHECK(server_addr_index_put(&ix, &a, 3), "put");
 	CHECK(server_addr_index_put(&ix, &a, 9), "put again");
 	CHECK(server_addr_index_get(&ix, &a) == 9, "the newer client has it");
@@ -101,7 +104,7 @@ static void test_random(void)
 	static int32_t owner[2][ADDRS];
 	unsigned seed = 12345, wrong = 0;
 
-	server_addr_index_init(&ix, 3);
+	server_addr_index_init(&ix, &(struct siphash_key){ 3, 0 });
 	memset(owner, 0xff, sizeof(owner)); /* -1 */
 	for (int op = 0; op < OPS; op++) {
 		unsigned r = (unsigned)rand_r(&seed), n = r % ADDRS, fam = (r >> 12) & 1;
@@ -130,10 +133,75 @@ static void test_random(void)
 	CHECK(wrong == 0, "%u lookups disagree with the model", wrong);
 }
 
+/* The transport address of client n: 10.(n / 256).(n % 256).2:40000, or [fd00::n]:40000. */
+static struct sockaddr_storage peer(int family, unsigned n, uint16_t port, socklen_t *len)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		struct ip_addr a = addr(AF_INET, n);
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		memcpy(&in->sin_addr, a.bytes, 4);
+		*len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		struct ip_addr a = addr(AF_INET6, n);
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		memcpy(&in6->sin6_addr, a.bytes, 16);
+		*len = sizeof(*in6);
+	}
+	return ss;
+}
+
+static void test_peers(void)
+{
+	socklen_t len, len6;
+	int found = 0;
+
+	server_addr_index_init(&ix, &(struct siphash_key){ 4, 5 });
+	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+		struct sockaddr_storage p = peer(id % 2 ? AF_INET6 : AF_INET, id, 40000, &len);
+
+		CHECK(server_peer_index_put(&ix, (struct sockaddr *)&p, len, id), "put %u", id);
+	}
+	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+		struct sockaddr_storage p = peer(id % 2 ? AF_INET6 : AF_INET, id, 40000, &len);
+
+		found += server_peer_index_get(&ix, (struct sockaddr *)&p, len) == (int32_t)id;
+	}
+	CHECK(found == SERVER_SESSIONS_MAX, "found %d of %d", found, SERVER_SESSIONS_MAX);
+
+	struct sockaddr_storage other_port = peer(AF_INET, 0, 40001, &len),
+				other_family = peer(AF_INET6, 0, 40000, &len6);
+
+	CHECK(server_peer_index_get(&ix, (struct sockaddr *)&other_port, len) == -1,
+	      "another port");
+	CHECK(server_peer_index_get(&ix, (struct sockaddr *)&other_family, len6) == -1,
+	      "the same number, IPv6");
+	CHECK(server_peer_index_get(&ix, (struct sockaddr *)&other_port, 0) == -1, "no length");
+
+	/* Client 6 floats from 10.0.6.2:40000 to 10.0.6.2:40001. */
+	struct sockaddr_storage was = peer(AF_INET, 6, 40000, &len),
+				now = peer(AF_INET, 6, 40001, &len);
+
+	server_peer_index_del(&ix, (struct sockaddr *)&was, len, 6);
+	CHECK(server_peer_index_put(&ix, (struct sockaddr *)&now, len, 6), "moved");
+	CHECK(server_peer_index_get(&ix, (struct sockaddr *)&was, len) == -1, "not where it was");
+	CHECK(server_peer_index_get(&ix, (struct sockaddr *)&now, len) == 6, "where it is");
+	CHECK(ix.n == SERVER_SESSIONS_MAX, "%zu entries", ix.n);
+}
+
 int main(void)
 {
 	test_full();
 	test_reassigned();
 	test_random();
+	test_peers();
 	return unit_report("server");
 }

@@ -55,7 +55,9 @@ describe("#netns moonvpn server front door", function()
 
 	-- n_others more client namespaces: others[i] at 10.88.i.2, the server at 10.88.i.1;
 	-- links[i] = { server side, client side } interface names (links[0] for cli).
-	local function start(tls_extra, n_others)
+	-- opts.server: more fields of vpn.server { }; opts.hooks: Lua after it, where it is `office`.
+	local function start(tls_extra, n_others, opts)
+		opts = opts or {}
 		local pki = mv.pki()
 		srv, cli = netns.new(), netns.new()
 		links[0] = { netns.veth(srv, "10.88.0.1/24", cli, "10.88.0.2/24") }
@@ -65,12 +67,16 @@ describe("#netns moonvpn server front door", function()
 			links[i] = { netns.veth(srv, "10.88." .. i .. ".1/24", others[i], "10.88." .. i .. ".2/24") }
 		end
 		socket = netns.tmpdir() .. "/console.sock"
-		local config = mv.write_config(mv.server_config(string.format([[
+		local text = mv.server_config(string.format([[
   listen = "udp://0.0.0.0:1194",
   device = { name = "mvt0" },
   console = "%s",
   tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key"%s },
-]], socket, pki, pki, pki, tls_extra or ""), { tls = false }))
+%s]], socket, pki, pki, pki, tls_extra or "", opts.server or ""), { tls = false })
+		if opts.hooks then
+			text = text:gsub("vpn%.server {", "local office = vpn.server {", 1) .. opts.hooks
+		end
+		local config = mv.write_config(text)
 		engine = srv:spawn({ mv.bin, config })
 		local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
 		assert(ok, out)
@@ -158,6 +164,43 @@ describe("#netns moonvpn server front door", function()
 		client:stop()
 	end)
 
+	local function monotonic()
+		local _, out = netns.sh("cat /proc/uptime")
+		return tonumber(out:match("^([%d.]+)"))
+	end
+
+	-- Without tls-auth/tls-crypt anyone may make us answer; forged resets from many sources
+	-- used to take the one global allowance (50 a second) and a stock client, retrying every
+	-- few seconds, waited about half a minute or for ever. The flood (20,000 a second from
+	-- 10.99.0.0/16, all inside the test's namespaces: the server routes them back to mvt-cli,
+	-- which drops them) lasts longer than the client is given, so it is in for the whole wait.
+	it("lets a stock client in while forged resets from many sources flood it (no tls-auth)", function()
+		start(nil, 1)
+		assert(srv:sh("ip route add 10.99.0.0/16 via 10.88.0.2"))
+		-- Under the sanitizers a reply costs several times as much, and the share of the
+		-- loop's time answers fewer of them: half the flood there.
+		local rate = (os.getenv("SANITIZE") or "") ~= "" and 10000 or 20000
+		local flood = cli:spawn({ CRAFT, "resets", "10.88.0.1", "1194", tostring(rate * 40), tostring(rate), "10.99" })
+		local received
+		for _ = 1, 100 do
+			received = tonumber(stats("stats().packets_in"))
+			if received >= 5000 then break end
+			netns.sleep(0.1)
+		end
+		assert.is_true(received >= 5000, "the flood has not started: " .. received .. " received")
+		local began = monotonic()
+		local client = stock_client(others[1], 1)
+		local ok, out = client:wait_log("Initialization Sequence Completed", 20)
+		local took = monotonic() - began
+		local sent = flood:status() == nil
+		flood:stop("KILL")
+		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
+		assert.is_true(sent, "the flood ended before the client was in")
+		print(string.format("\n  client in after %.1f s under the flood; %s resets answered, %s over the limits",
+			took, stats("stats().resets_answered"):gsub("%s", ""), stats("stats().dropped.reset_rate"):gsub("%s", "")))
+		client:stop()
+	end)
+
 	it("never answers a client with the wrong tls-crypt key, and counts its packets", function()
 		start(string.format(', tls_crypt = "%s/tc.key"', mv.pki()))
 		local client = cli:spawn({ "openvpn", "--config", ovpn(mv.pki(), "tls-crypt-wrong") })
@@ -228,6 +271,38 @@ end]])
 		b:stop()
 	end)
 
+	-- A client whose port changed (a NAT that rebinds) floats with its next authenticated
+	-- packet; control packets from there must find its session (in the peer index), as a
+	-- client restarting on the new port shows: it replaces the session rather than adding one.
+	it("finds a client's session where it floated to", function()
+		start()
+		local first = stock_client(cli, 0, 40001)
+		completed(first)
+		local srv_if, cli_if = links[0][1], links[0][2]
+		-- Its next data packet, kept from the server (as above), comes back from port 40002.
+		assert(srv:sh("ip rule add pref 200 lookup local && ip rule del pref 0 && " ..
+			"ip rule add pref 100 from 10.88.0.2 iif " .. srv_if .. " blackhole"))
+		local ok, out = cli:sh("(sleep 0.5; ping -c 3 -i 0.2 -W 1 10.77.0.1 >/dev/null 2>&1) & " ..
+			CRAFT .. " capture " .. cli_if .. " 1194")
+		assert(ok, out)
+		local packet = out:match("(%x+)%s*$")
+		first:stop("KILL")
+		assert(srv:sh("ip rule del pref 100"))
+		ok, out = cli:sh(CRAFT .. " spoof 10.88.0.1 1194 10.88.0.2 40002 " .. packet)
+		assert(ok, out)
+		local moved = '"client1=10.88.0.2:40002"\n'
+		for _ = 1, 50 do
+			if real_addresses() == moved then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(moved, real_addresses())
+		local second = stock_client(cli, 0, 40002)
+		completed(second)
+		assert.truthy(engine:output():find("the client started a new session", 1, true))
+		assert.are.equal("1\n", stats("#clients()"))
+		second:stop()
+	end)
+
 	-- How many clients() each source address has, and the total, e.g. { ["10.88.0.10"] = 8 }, 64.
 	local function sessions_by_source()
 		local out = stats([[
@@ -262,6 +337,70 @@ end]])
 		for ip, n in pairs(by) do assert.is_true(n <= 8, ip .. " holds " .. n) end
 		local client = stock_client(others[1], 1)
 		completed(client)
+		client:stop()
+	end)
+
+	-- Clients without a certificate, held in on.auth (which does not answer for a minute).
+	local CERTLESS = {
+		server = '  auth = { certificate = "none" },\n',
+		hooks = [[
+function office.on.auth(client, username)
+  print("auth: " .. tostring(username))
+  if username == "slow" then vpn.sleep(60) else vpn.sleep(3) end
+  return true
+end
+]],
+	}
+	local function certless_client(ns, net, user)
+		return ns:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(), { remote = "10.88." .. net .. ".1",
+			no_cert = true, extra = "<auth-user-pass>\n" .. user .. "\npw\n</auth-user-pass>\n" }) })
+	end
+
+	-- A client without a certificate proved nothing by finishing TLS: anyone can get as far
+	-- as on.auth. It used to stop counting as half-open there, so one source could hold any
+	-- number of slots for as long as on.auth took.
+	it("counts clients without a certificate as half-open until admitted, per source", function()
+		start(nil, 0, CERTLESS)
+		local clients = {}
+		for i = 1, 10 do clients[i] = certless_client(cli, 0, "slow") end
+		local auths = 0
+		for _ = 1, 300 do
+			local _, n = engine:output():gsub("auth: slow", "")
+			auths = n
+			if auths >= 10 then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(10, auths, engine:output())
+		local by = sessions_by_source()
+		assert.is_true((by["10.88.0.2"] or 0) <= 8, "10.88.0.2 holds " .. tostring(by["10.88.0.2"]))
+		assert.is_true(tonumber(stats("stats().evicted_half_open_source")) >= 2)
+		for _, c in ipairs(clients) do c:stop("KILL") end
+	end)
+
+	-- Half-open handshakes from one network churn through the table (each new one evicts
+	-- one): the slot of a client from another network, waiting 3 s in on.auth without a
+	-- certificate, is never the one that goes. Evicting the oldest, it was.
+	it("keeps a client from another network in while half-open handshakes from one network churn", function()
+		start(nil, 1, CERTLESS)
+		local sources = {}
+		for i = 10, 29 do
+			sources[#sources + 1] = "10.88.0." .. i
+			assert(cli:sh("ip addr add 10.88.0." .. i .. "/24 dev " .. links[0][2]))
+		end
+		local churn = cli:spawn({ CRAFT, "halfopen", "10.88.0.1", "1194", "6000", table.unpack(sources) })
+		local full
+		for _ = 1, 100 do
+			full = tonumber(stats("stats().evicted_half_open"))
+			if full >= 1 then break end
+			netns.sleep(0.1)
+		end
+		assert.is_true(full >= 1, "the table never filled: " .. churn:output())
+		local client = certless_client(others[1], 1, "alice")
+		local ok, out = client:wait_log("Initialization Sequence Completed", 30)
+		local churning = churn:status() == nil
+		churn:stop("KILL")
+		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
+		assert.is_true(churning, "the churn ended before the client was in")
 		client:stop()
 	end)
 end)

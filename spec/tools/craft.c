@@ -7,6 +7,10 @@
  *     socket (round robin over the SRC_IP addresses), and when the server's
  *     cookie reply comes, a bare P_ACK_V1 echoing the cookie, nothing more.
  *     Prints "resets N replies M".
+ *   craft resets SERVER_IP PORT COUNT RATE NET
+ *     COUNT client hard resets, at most RATE a second, each from a forged
+ *     source NET.x.y (NET is "A.B": 65,534 sources in turn) and port, with a
+ *     random session id (a raw socket). Prints "sent N".
  *   craft capture IFNAME PORT
  *     Prints, as hex, the next P_DATA_V2 datagram sent to PORT on IFNAME.
  *   craft spoof SERVER_IP PORT SRC_IP SRC_PORT HEX
@@ -29,6 +33,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -206,13 +211,82 @@ static int capture(int argc, char **argv)
 	return 0;
 }
 
+/* Sends a forged IPv4/UDP datagram of n payload bytes (at pkt + 28) from from to to. */
+static int send_forged(int fd, uint8_t *pkt, size_t n, const struct sockaddr_in *from,
+		       const struct sockaddr_in *to)
+{
+	size_t hdr = sizeof(struct iphdr) + sizeof(struct udphdr);
+	struct iphdr *ip = (struct iphdr *)pkt;
+	struct udphdr *udp = (struct udphdr *)(pkt + sizeof(*ip));
+
+	*ip = (struct iphdr){ .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP };
+	ip->tot_len = htons((uint16_t)(hdr + n));
+	ip->saddr = from->sin_addr.s_addr;
+	ip->daddr = to->sin_addr.s_addr;
+	/* A zero UDP checksum means "none" over IPv4; the kernel fills in the IP one. */
+	*udp = (struct udphdr){ .uh_sport = from->sin_port, .uh_dport = to->sin_port };
+	udp->uh_ulen = htons((uint16_t)(sizeof(*udp) + n));
+	return sendto(fd, pkt, hdr + n, 0, (const struct sockaddr *)to, sizeof(*to)) < 0 ? -1 : 0;
+}
+
+/*
+ * Sleeps until the i-th of rate a second is due, in steps of 10: an even
+ * flood, with no pauses long enough for a rate limit to refill in.
+ */
+static void pace(long i, long rate, const struct timespec *t0)
+{
+	struct timespec now;
+	double due = (double)i / (double)rate, spent;
+
+	if (i % 10)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	spent = (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+	if (due > spent)
+		usleep((useconds_t)((due - spent) * 1e6));
+}
+
+static int resets(int argc, char **argv)
+{
+	struct sockaddr_in to, from = { .sin_family = AF_INET };
+	struct timespec t0;
+	unsigned a, b;
+	long count, rate, sent = 0;
+	uint8_t pkt[64];
+	int fd;
+
+	if (argc != 7 || parse_addr(&to, argv[2], argv[3]) < 0 ||
+	    (count = strtol(argv[4], NULL, 10)) <= 0 || (rate = strtol(argv[5], NULL, 10)) <= 0 ||
+	    sscanf(argv[6], "%u.%u", &a, &b) != 2 || a > 255 || b > 255) {
+		fprintf(stderr, "usage: craft resets SERVER_IP PORT COUNT RATE NET\n");
+		return 2;
+	}
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	if (fd < 0)
+		return fail("craft: raw socket (needs root)");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long i = 0; i < count; i++) {
+		uint8_t *reset = pkt + sizeof(struct iphdr) + sizeof(struct udphdr);
+		unsigned host = 1 + (unsigned)(i % 65534);
+
+		pace(i, rate, &t0);
+		from.sin_addr.s_addr = htonl(a << 24 | b << 16 | host);
+		from.sin_port = htons((uint16_t)(1024 + i % 60000));
+		memset(reset, 0, 1 + SID + 1 + 4);
+		reset[0] = OP_RESET_CLIENT;
+		(void)!getrandom(reset + 1, SID, 0);
+		sent += send_forged(fd, pkt, 1 + SID + 1 + 4, &from, &to) == 0;
+	}
+	close(fd);
+	printf("sent %ld\n", sent);
+	return 0;
+}
+
 static int spoof(int argc, char **argv)
 {
 	struct sockaddr_in to, from;
 	uint8_t pkt[2048];
 	size_t hex_len, n, hdr = sizeof(struct iphdr) + sizeof(struct udphdr);
-	struct iphdr *ip = (struct iphdr *)pkt;
-	struct udphdr *udp = (struct udphdr *)(pkt + sizeof(*ip));
 	int fd;
 
 	if (argc != 7 || parse_addr(&to, argv[2], argv[3]) < 0 ||
@@ -224,15 +298,8 @@ static int spoof(int argc, char **argv)
 	n = hex_len / 2;
 	for (size_t i = 0; i < n; i++)
 		sscanf(argv[6] + 2 * i, "%2hhx", &pkt[hdr + i]);
-	*ip = (struct iphdr){ .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP };
-	ip->tot_len = htons((uint16_t)(hdr + n));
-	ip->saddr = from.sin_addr.s_addr;
-	ip->daddr = to.sin_addr.s_addr;
-	/* A zero UDP checksum means "none" over IPv4; the kernel fills in the IP one. */
-	*udp = (struct udphdr){ .uh_sport = from.sin_port, .uh_dport = to.sin_port };
-	udp->uh_ulen = htons((uint16_t)(sizeof(*udp) + n));
 	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
-	if (fd < 0 || sendto(fd, pkt, hdr + n, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+	if (fd < 0 || send_forged(fd, pkt, n, &from, &to) < 0)
 		return fail("craft: raw socket");
 	close(fd);
 	return 0;
@@ -246,6 +313,8 @@ int main(int argc, char **argv)
 		return capture(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "spoof") == 0)
 		return spoof(argc, argv);
-	fprintf(stderr, "usage: craft halfopen|capture|spoof ...\n");
+	if (argc > 1 && strcmp(argv[1], "resets") == 0)
+		return resets(argc, argv);
+	fprintf(stderr, "usage: craft halfopen|resets|capture|spoof ...\n");
 	return 2;
 }

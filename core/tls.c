@@ -123,11 +123,20 @@ static void remember_identity(struct tls_session *s, X509 *cert)
 	BIO_free(mem);
 }
 
+static bool has_control_byte(const unsigned char *text, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (text[i] < 0x20 || text[i] == 0x7f)
+			return true;
+	return false;
+}
+
 /*
  * The certificate's one common name as UTF-8 text into out; NULL, or why
- * the name is refused: a second CN or a NUL inside would let a name that
- * `cn` rules and logs read one way be another (OpenVPN takes the last CN,
- * we took the first). Out gets a printable form even when refused.
+ * the name is refused: a second CN, a NUL or control character inside, or
+ * a name cut to fit out would let a name that `cn` rules, pins and logs
+ * read one way be another (OpenVPN takes the last CN, we took the first).
+ * Out gets a printable form even when refused.
  */
 static const char *read_cn(X509 *cert, char *out, size_t len)
 {
@@ -147,6 +156,10 @@ static const char *read_cn(X509 *cert, char *out, size_t len)
 		return "certificate common name is not valid text";
 	if (memchr(utf8, '\0', (size_t)n))
 		problem = "certificate common name contains a NUL byte";
+	else if (has_control_byte(utf8, n))
+		problem = "certificate common name contains a control character";
+	else if ((size_t)n >= len)
+		problem = "certificate common name is too long";
 	for (int i = 0; i < n; i++)
 		if (utf8[i] == '\0')
 			utf8[i] = '?';

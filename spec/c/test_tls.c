@@ -193,6 +193,8 @@ static const struct {
 	  "client3" },
 	{ "nul-cn", "ca.crt", NULL, "client certificate common name contains a NUL byte", NULL,
 	  "client1?evil" },
+	{ "ctl-cn", "ca.crt", NULL, "client certificate common name contains a control character",
+	  NULL, "client1?evil" },
 };
 
 static void test_refusals(void)

@@ -122,7 +122,7 @@ check-c: $(TESTS)
 # core.so (an ASan module cannot load there); the sanitizer run tests the binary.
 SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
-SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood
+SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood build/tools/connflood
 # A micro-benchmark for make bench, linked with the core like the unit tests.
 build/tools/filterbench: spec/tools/filterbench.c $(LIB_OBJS) | build/tools
 	@echo "  CC      $@"

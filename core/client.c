@@ -246,7 +246,7 @@ static void on_tcp_gone(struct ev_loop *loop, ev_timer *w, int revents)
 static int open_transport(struct client *c, const struct udp_addr *remote, bool tcp, char *err,
 			  size_t errlen)
 {
-	struct tcp_handlers h = { on_tcp_packet, on_tcp_closed, c };
+	struct tcp_handlers h = { .packet = on_tcp_packet, .closed = on_tcp_closed, .ctx = c };
 
 	if (tcp)
 		return tcp_client_open(&c->tcp, c->loop, remote, &h, err, errlen);

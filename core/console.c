@@ -12,6 +12,11 @@
 #include "console.h"
 #include "console_proto.h"
 
+enum {
+	/* Out of descriptors: accepting waits this long (or for a client to leave). */
+	CONSOLE_ACCEPT_PAUSE_SECONDS = 1,
+};
+
 struct console_client {
 	struct console *console;
 	unsigned id;
@@ -37,11 +42,21 @@ struct console {
 	dev_t path_dev; /* identity of the socket file we created, so we unlink only ours */
 	ino_t path_ino;
 	ev_io accept_watcher;
+	ev_timer accept_pause; /* out of descriptors: accepting resumes then */
 	double stall_seconds;
 	struct console_client *clients;
 	unsigned n_clients;
 	unsigned next_id;
 };
+
+static void on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct console *c = w->data;
+
+	(void)revents;
+	if (c->listen_fd >= 0)
+		ev_io_start(loop, &c->accept_watcher);
+}
 
 struct console *console_new(struct ev_loop *loop, const struct log *lg,
 			    const struct console_handlers *handlers, void *ctx)
@@ -57,6 +72,8 @@ struct console *console_new(struct ev_loop *loop, const struct log *lg,
 	c->listen_fd = -1;
 	c->next_id = 1;
 	c->stall_seconds = CONSOLE_STALL_SECONDS;
+	ev_timer_init(&c->accept_pause, on_accept_pause, CONSOLE_ACCEPT_PAUSE_SECONDS, 0);
+	c->accept_pause.data = c;
 	return c;
 }
 
@@ -83,6 +100,10 @@ static void client_free(struct console_client *cl)
 	log_debug(c->log, "console", "client %u disconnected", cl->id);
 	free(cl->out);
 	free(cl);
+	if (ev_is_active(&c->accept_pause)) { /* a descriptor is free again */
+		ev_timer_stop(c->loop, &c->accept_pause);
+		ev_io_start(c->loop, &c->accept_watcher);
+	}
 }
 
 /* Appends to the client's output; false when the client has stopped reading for too long. */
@@ -298,15 +319,23 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn(c->log, "console", "accept on %s", c->path);
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+			return;
+		/* The listener stays readable while the client waits in its backlog:
+		 * with the watcher on, the loop would spin (and log) until it leaves. */
+		log_warn_ratelimited(c->log, "console", "accept on %s (pausing %d s)", c->path,
+				     CONSOLE_ACCEPT_PAUSE_SECONDS);
+		ev_io_stop(c->loop, &c->accept_watcher);
+		/* Set again: a timer that expired or was stopped keeps what was left of it. */
+		ev_timer_set(&c->accept_pause, CONSOLE_ACCEPT_PAUSE_SECONDS, 0);
+		ev_timer_start(c->loop, &c->accept_pause);
 		return;
 	}
 	if (c->n_clients >= CONSOLE_CLIENTS_MAX) {
 		static const char msg[] = "error 34\ntoo many console clients connected";
 
-		log_warnx(c->log, "console", "refused a client: %d already connected",
-			  CONSOLE_CLIENTS_MAX);
+		log_ratelimited(c->log, LOG_WARN, "console",
+				"refused a client: %d already connected", CONSOLE_CLIENTS_MAX);
 		(void)!send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(fd);
 		return;
@@ -385,6 +414,7 @@ static void stop_listening(struct console *c)
 	if (c->listen_fd < 0)
 		return;
 	ev_io_stop(c->loop, &c->accept_watcher);
+	ev_timer_stop(c->loop, &c->accept_pause);
 	close(c->listen_fd);
 	c->listen_fd = -1;
 	if (lstat(c->path, &st) == 0 && st.st_dev == c->path_dev && st.st_ino == c->path_ino)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fdlimit.h"
 #include "script.h"
 
 enum {
@@ -72,6 +73,7 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 	if (!e || !(e->config_path = strdup(opts->config_path)))
 		goto nomem;
 	log_init(&e->log, opts->log_level_set ? opts->log_level : LOG_INFO, stderr);
+	fdlimit_raise(&e->log); /* before anything opens: the server's bounds need them */
 	e->log_level_set = opts->log_level_set;
 	e->cli_log_level = opts->log_level;
 	e->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);

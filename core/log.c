@@ -15,10 +15,20 @@ static const char *const level_names[] = {
 
 enum { LEVEL_COUNT = sizeof(level_names) / sizeof(level_names[0]) };
 
+static double monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void log_init(struct log *lg, enum log_level level, FILE *out)
 {
+	memset(lg, 0, sizeof(*lg));
 	lg->level = level;
 	lg->out = out;
+	lg->now = monotonic_now;
 }
 
 bool log_level_parse(const char *name, enum log_level *out)
@@ -37,25 +47,57 @@ const char *log_level_name(enum log_level level)
 	return (unsigned)level < LEVEL_COUNT ? level_names[level] : "?";
 }
 
+size_t log_escape(char *dst, size_t dstlen, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *src; src++) {
+		unsigned char ch = (unsigned char)*src;
+		char esc[4];
+		size_t len = 1;
+
+		esc[0] = (char)ch;
+		if (ch == '\n' || ch == '\r') {
+			esc[0] = '\\';
+			esc[1] = ch == '\n' ? 'n' : 'r';
+			len = 2;
+		} else if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[ch >> 4];
+			esc[3] = hex[ch & 15];
+			len = 4;
+		}
+		if (n + len >= dstlen)
+			break;
+		memcpy(dst + n, esc, len);
+		n += len;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
 static void vlog(const struct log *lg, enum log_level level, const char *subsys, const char *suffix,
 		 const char *fmt, va_list ap)
 {
 	struct timeval tv;
 	struct tm tm;
-	char stamp[32];
+	char stamp[32], msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
+	int n;
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* One fprintf per part but one line per event: stderr is unbuffered, so
 	 * build the line first to keep concurrent writers from interleaving. */
-	char line[2048];
-	int n = snprintf(line, sizeof(line), "%s.%03dZ %-5s %s: ", stamp, (int)(tv.tv_usec / 1000),
-			 log_level_name(level), subsys);
-	if (n < 0)
+	n = snprintf(line, sizeof(line), "%s.%03dZ %-5s %s: ", stamp, (int)(tv.tv_usec / 1000),
+		     log_level_name(level), subsys);
+	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
-	if ((size_t)n < sizeof(line))
-		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* The message quotes what peers sent (names, peer-info, errors of hooks). */
+	log_escape(line + n, sizeof(line) - (size_t)n, msg);
 	fprintf(lg->out, "%s%s\n", line, suffix);
 	fflush(lg->out);
 }
@@ -82,6 +124,66 @@ void log_warn(const struct log *lg, const char *subsys, const char *fmt, ...)
 	snprintf(suffix, sizeof(suffix), ": %s", strerror(saved));
 	va_start(ap, fmt);
 	vlog(lg, LOG_WARN, subsys, suffix, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* The window of file:line; past LOG_RATELIMIT_SITES sites, the shared last one. */
+static struct log_site *find_site(const struct log *lg, const char *file, int line)
+{
+	/* The log's configuration is const to its users; its bookkeeping is not,
+	 * and every struct log is a modifiable object (log_init writes it). */
+	struct log_site *sites = (struct log_site *)lg->sites;
+
+	for (size_t i = 0; i < LOG_RATELIMIT_SITES; i++) {
+		if (!sites[i].file) {
+			sites[i].file = file;
+			sites[i].line = line;
+			return &sites[i];
+		}
+		if (sites[i].line == line && strcmp(sites[i].file, file) == 0)
+			return &sites[i];
+	}
+	return &sites[LOG_RATELIMIT_SITES];
+}
+
+/* True when the site may print now; says what the last window suppressed first. */
+static bool site_allows(const struct log *lg, struct log_site *s, enum log_level level,
+			const char *subsys)
+{
+	double now = lg->now();
+
+	if (s->printed && now - s->window_start < LOG_RATELIMIT_INTERVAL_SECONDS) {
+		if (s->printed < LOG_RATELIMIT_BURST) {
+			s->printed++;
+			return true;
+		}
+		s->suppressed++;
+		return false;
+	}
+	if (s->suppressed)
+		log_write(lg, level, subsys,
+			  "%lu lines like the next one suppressed (at most %d every %d s)",
+			  s->suppressed, LOG_RATELIMIT_BURST, LOG_RATELIMIT_INTERVAL_SECONDS);
+	s->window_start = now;
+	s->printed = 1;
+	s->suppressed = 0;
+	return true;
+}
+
+void log_write_limited(const struct log *lg, const char *file, int line, bool with_errno,
+		       enum log_level level, const char *subsys, const char *fmt, ...)
+{
+	int saved = errno;
+	char suffix[160] = "";
+	va_list ap;
+
+	if (!log_enabled(lg, level) || !site_allows(lg, find_site(lg, file, line), level, subsys))
+		return;
+	if (with_errno)
+		snprintf(suffix, sizeof(suffix), ": %s", strerror(saved));
+	va_start(ap, fmt);
+	vlog(lg, level, subsys, suffix, fmt, ap);
 	va_end(ap);
 	errno = saved;
 }

@@ -4,12 +4,23 @@
  * per line on stderr, filtered by a level that lives in struct log (one per
  * engine, no global). Each line names its subsystem ("engine", "config",
  * "device", "console", ...). log_warn appends strerror(errno); log_warnx
- * does not. Does not rate-limit: the data path must not log per packet.
+ * does not.
+ *
+ * A line is one line whatever it quotes: control bytes in the message
+ * (a newline in a username, an escape sequence in peer-info) are written
+ * as \n, \r or \xHH, so no string a peer chose can forge a line.
+ *
+ * The data path must not log per packet. An error that can repeat as fast
+ * as the network brings it (accept failing, a socket error) goes through
+ * log_ratelimited: each call site prints at most LOG_RATELIMIT_BURST lines
+ * per LOG_RATELIMIT_INTERVAL_SECONDS, then one line saying how many it
+ * suppressed.
  */
 #ifndef MOONVPN_LOG_H
 #define MOONVPN_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /* X-macro: enum value, name in configs and on the wire of log lines. */
@@ -26,9 +37,30 @@ enum log_level {
 #undef LOG_LEVEL_ENUM
 };
 
+enum {
+	LOG_LINE_MAX = 2048,		    /* bytes of one line, escapes included */
+	LOG_RATELIMIT_INTERVAL_SECONDS = 5, /* each call site's window */
+	LOG_RATELIMIT_BURST = 10,	    /* lines a call site prints per window */
+	LOG_RATELIMIT_SITES = 64,	    /* call sites tracked; more share one budget */
+};
+
+/* One rate-limited call site's window. */
+struct log_site {
+	const char *file; /* the call site; NULL: free */
+	int line;
+	double window_start;
+	unsigned printed;
+	unsigned long suppressed;
+};
+
 struct log {
 	enum log_level level;
 	FILE *out;
+	/* Seconds on a monotonic clock; tests may replace it. */
+	double (*now)(void);
+	/* Bookkeeping of log_ratelimited, changed through a const struct log:
+	 * what was printed lately is not part of what the log is. */
+	struct log_site sites[LOG_RATELIMIT_SITES + 1]; /* the last one: the overflow */
 };
 
 void log_init(struct log *lg, enum log_level level, FILE *out);
@@ -49,10 +81,31 @@ void log_write(const struct log *lg, enum log_level level, const char *subsys, c
 void log_warn(const struct log *lg, const char *subsys, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * log_write for the call site file:line, within its budget; errno is
+ * preserved, and with with_errno ": strerror(errno)" is appended. Called
+ * from the loop's thread only. Use the macros.
+ */
+void log_write_limited(const struct log *lg, const char *file, int line, bool with_errno,
+		       enum log_level level, const char *subsys, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+#define log_ratelimited(lg, level, sub, ...) \
+	log_write_limited(lg, __FILE__, __LINE__, false, level, sub, __VA_ARGS__)
+/* log_warn, rate-limited. */
+#define log_warn_ratelimited(lg, sub, ...) \
+	log_write_limited(lg, __FILE__, __LINE__, true, LOG_WARN, sub, __VA_ARGS__)
+
 #define log_error(lg, sub, ...) log_write(lg, LOG_ERROR, sub, __VA_ARGS__)
 #define log_warnx(lg, sub, ...) log_write(lg, LOG_WARN, sub, __VA_ARGS__)
 #define log_info(lg, sub, ...)	log_write(lg, LOG_INFO, sub, __VA_ARGS__)
 #define log_debug(lg, sub, ...) log_write(lg, LOG_DEBUG, sub, __VA_ARGS__)
 #define log_trace(lg, sub, ...) log_write(lg, LOG_TRACE, sub, __VA_ARGS__)
+
+/*
+ * Copies src into dst (dstlen > 0) with every control byte but tab written
+ * as \n, \r or \xHH; cuts at a whole escape. Returns the length written.
+ */
+size_t log_escape(char *dst, size_t dstlen, const char *src);
 
 #endif

@@ -151,6 +151,10 @@ static const struct stat_field {
 	STAT(data_bytes_in, "data_bytes_in"),
 	STAT(data_out, "data_out"),
 	STAT(data_bytes_out, "data_bytes_out"),
+	STAT(tcp_evicted_source, "tcp_evicted_source"),
+	STAT(tcp_evicted, "tcp_evicted"),
+	STAT(tcp_refused, "tcp_refused"),
+	STAT(tcp_accept_paused, "tcp_accept_paused"),
 }, drops[] = {
 	STAT(dropped_unwrap, "unwrap"),
 	STAT(dropped_malformed, "malformed"),
@@ -169,6 +173,7 @@ static const struct stat_field {
 	STAT(dropped_pending, "pending"),
 	STAT(dropped_mac_spoof, "mac_spoof"),
 	STAT(dropped_flood, "flood"),
+	STAT(dropped_too_big, "too_big"),
 };
 
 static void set_counters(lua_State *L, const struct server_stats *st,

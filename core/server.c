@@ -443,8 +443,9 @@ static void handle_control(struct server *s, const struct proto_control *ctl,
 		struct session *sess = open_session(s, ctl, from, from_len);
 
 		s->stats.cookies_accepted++;
-		log_debug(s->log, "server", "%s echoed a valid cookie: new session",
-			  udp_addr_format(from, who, sizeof(who)));
+		log_ratelimited(s->log, LOG_DEBUG, "server",
+				"%s echoed a valid cookie: new session",
+				udp_addr_format(from, who, sizeof(who)));
 		if (sess)
 			session_receive(sess, ctl, replay_id);
 		return;

@@ -33,9 +33,38 @@ static void on_tcp_closed(void *ctx, struct tcp_conn *c, const char *why)
 	server_end_session(s, s->sessions[id], reason);
 }
 
+static void on_tcp_event(void *ctx, enum tcp_event ev)
+{
+	struct server_stats *st = &((struct server *)ctx)->stats;
+
+	switch (ev) {
+	case TCP_TOO_BIG:
+		st->dropped_too_big++;
+		break;
+	case TCP_EVICTED_SOURCE:
+		st->tcp_evicted_source++;
+		break;
+	case TCP_EVICTED:
+		st->tcp_evicted++;
+		break;
+	case TCP_REFUSED:
+		st->tcp_refused++;
+		break;
+	case TCP_ACCEPT_PAUSED:
+		st->tcp_accept_paused++;
+		break;
+	}
+}
+
 int server_tcp_open(struct server *s, const struct udp_addr *addr, char *err, size_t errlen)
 {
-	struct tcp_handlers h = { on_tcp_packet, on_tcp_closed, s };
+	struct tcp_handlers h = {
+		.packet = on_tcp_packet,
+		.closed = on_tcp_closed,
+		.ctx = s,
+		.event = on_tcp_event,
+		.log = s->log,
+	};
 
 	return tcp_server_open(&s->tcp, s->loop, addr, &h, err, errlen);
 }
@@ -66,6 +95,7 @@ bool server_tcp_send(struct server *s, uint32_t id, const uint8_t *wire, size_t 
 {
 	if (id >= SERVER_SESSIONS_MAX || !s->conns[id])
 		return false;
-	(void)tcp_conn_send(s->conns[id], wire, len); /* a full queue closes it, later */
+	/* Too big (counted) is dropped; a full queue closes it, later. */
+	(void)tcp_conn_send(s->conns[id], wire, len);
 	return true;
 }

@@ -708,8 +708,8 @@ static bool printable(const char *msg)
 static void handle_message(struct session *s, const char *msg)
 {
 	if (!printable(msg)) {
-		log_debug(s->p.log, "session", "%s: ignored a control message with control bytes",
-			  s->who);
+		log_ratelimited(s->p.log, LOG_DEBUG, "session",
+				"%s: ignored a control message with control bytes", s->who);
 		return;
 	}
 	if (is_client(s))
@@ -751,7 +751,9 @@ static void read_tls_data(struct session *s, struct key_state *ks)
  */
 static void tls_failed(struct session *s, struct key_state *ks)
 {
-	log_warnx(s->p.log, "session", "%s: refused: %s", s->who, tls_session_error(ks->tls));
+	/* As often as anyone can start a handshake: rate-limited. */
+	log_ratelimited(s->p.log, LOG_WARN, "session", "%s: refused: %s", s->who,
+			tls_session_error(ks->tls));
 	if (s->state == SESSION_ACTIVE && ks != current_ks(s) &&
 	    !tls_session_cert_refused(ks->tls)) {
 		key_state_clear(ks);
@@ -913,8 +915,8 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 	s->last_received = now(s); /* control traffic shows the peer is alive, as in 2.6 */
 	ks = key_state_for(s, ctl);
 	if (!ks) {
-		log_debug(s->p.log, "session", "%s: ignored %s for unknown key %u", s->who,
-			  proto_opcode_name(ctl->opcode), ctl->key_id);
+		log_ratelimited(s->p.log, LOG_DEBUG, "session", "%s: ignored %s for unknown key %u",
+				s->who, proto_opcode_name(ctl->opcode), ctl->key_id);
 		return;
 	}
 	for (unsigned i = 0; i < ctl->n_acks; i++)

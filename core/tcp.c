@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "source.h"
 #include "tcp.h"
 
 struct tcp_conn {
@@ -23,7 +26,9 @@ struct tcp_conn {
 	bool connecting; /* an outgoing connection not yet established: sends wait */
 	bool reading;	 /* inside the packet callback: closing waits for it to return */
 	bool dead;	 /* closed by us: the reaper calls closed and frees it */
+	bool outgoing;	 /* ours (tcp_client_open): trusted like a session */
 	char why[80];
+	size_t skip; /* bytes of a frame too large for us still to discard */
 	size_t in_len;
 	uint8_t in[2 + TCP_FRAME_MAX];
 	uint8_t *out;
@@ -34,7 +39,8 @@ struct tcp_server {
 	struct ev_loop *loop;
 	int fd;
 	ev_io accept_w;
-	ev_idle reaper; /* closes dead connections from the top of the loop */
+	ev_timer accept_pause; /* out of descriptors: accepting resumes then */
+	ev_prepare reaper;     /* frees dead connections at the top of each loop iteration */
 	struct tcp_handlers h;
 	struct tcp_conn *conns;
 	size_t n;
@@ -57,6 +63,16 @@ static void conn_free(struct tcp_conn *c)
 	close(c->fd);
 	free(c->out);
 	free(c);
+	if (ev_is_active(&t->accept_pause)) { /* a descriptor is free again */
+		ev_timer_stop(t->loop, &t->accept_pause);
+		ev_io_start(t->loop, &t->accept_w);
+	}
+}
+
+static void count(struct tcp_server *t, enum tcp_event ev)
+{
+	if (t->h.event)
+		t->h.event(t->h.ctx, ev);
 }
 
 /*
@@ -73,16 +89,16 @@ static void conn_fail(struct tcp_conn *c, const char *why)
 	ev_io_stop(c->t->loop, &c->rio);
 	ev_io_stop(c->t->loop, &c->wio);
 	ev_timer_stop(c->t->loop, &c->first);
-	ev_idle_start(c->t->loop, &c->t->reaper);
+	ev_prepare_start(c->t->loop, &c->t->reaper);
 }
 
 /* One dead connection at a time, from the head: closed() may close others. */
-static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
+static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct tcp_server *t = w->data;
 
 	(void)revents;
-	ev_idle_stop(loop, w);
+	ev_prepare_stop(loop, w);
 	for (;;) {
 		struct tcp_conn *c = t->conns;
 
@@ -102,7 +118,7 @@ void tcp_conn_close(struct tcp_conn *c)
 		c->dead = true;
 		c->why[0] = '\0';
 		c->tag = -1; /* nobody to tell any more */
-		ev_idle_start(c->t->loop, &c->t->reaper);
+		ev_prepare_start(c->t->loop, &c->t->reaper);
 		return;
 	}
 	conn_free(c);
@@ -178,9 +194,13 @@ static bool reserve(struct tcp_conn *c, size_t more)
 
 bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len)
 {
-	if (c->dead)
+	if (c->dead || len == 0)
 		return false;
-	if (len == 0 || len > TCP_FRAME_MAX || !reserve(c, 2 + len)) {
+	if (len > TCP_FRAME_MAX) {
+		count(c->t, TCP_TOO_BIG);
+		return false;
+	}
+	if (!reserve(c, 2 + len)) {
 		conn_fail(c, "the peer does not read (its output queue is full)");
 		return false;
 	}
@@ -195,16 +215,35 @@ bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len)
 	return true;
 }
 
+/*
+ * A frame too large for us (flen bytes, have of them buffered) from a peer
+ * with a session is dropped and the rest of it skipped as it comes: its
+ * device MTU is larger than our frames, and one packet is no reason to cut
+ * it off. Returns the bytes consumed from the buffer.
+ */
+static size_t skip_frame(struct tcp_conn *c, size_t flen, size_t have)
+{
+	count(c->t, TCP_TOO_BIG);
+	if (have >= flen)
+		return 2 + flen;
+	c->skip = flen - have;
+	return 2 + have;
+}
+
 /* Hands over every whole frame in the input buffer; false when the framing is broken. */
 static bool deliver(struct tcp_conn *c)
 {
 	size_t off = 0;
 
-	while (c->in_len - off >= 2 && !c->dead) {
+	while (c->in_len - off >= 2 && !c->dead && !c->skip) {
 		size_t flen = (size_t)c->in[off] << 8 | c->in[off + 1];
 
-		if (flen == 0 || flen > TCP_FRAME_MAX)
-			return false;
+		if (flen == 0 || (flen > TCP_FRAME_MAX && c->tag < 0 && !c->outgoing))
+			return false; /* not OpenVPN (before a session, a large frame is not) */
+		if (flen > TCP_FRAME_MAX) {
+			off += skip_frame(c, flen, c->in_len - off - 2);
+			continue;
+		}
 		if (c->in_len - off < 2 + flen)
 			break;
 		c->got_packet = true;
@@ -233,10 +272,17 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	c->in_len += (size_t)n;
+	if (c->skip) { /* the rest of a frame too large for us */
+		size_t k = c->skip < c->in_len ? c->skip : c->in_len;
+
+		memmove(c->in, c->in + k, c->in_len - k);
+		c->in_len -= k;
+		c->skip -= k;
+	}
 	if (!deliver(c))
 		conn_fail(c, "a frame of length 0 or over 4096: not OpenVPN");
 	if (c->dead)
-		ev_idle_start(c->t->loop, &c->t->reaper);
+		ev_prepare_start(c->t->loop, &c->t->reaper);
 }
 
 static void on_first_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -278,26 +324,169 @@ static struct tcp_conn *start_conn(struct tcp_server *t, int fd,
 	return c;
 }
 
+/*
+ * The oldest live connection without a session, from src (NULL: from
+ * anywhere), and how many such connections src has. The list is newest
+ * first.
+ */
+static struct tcp_conn *oldest_sessionless(struct tcp_server *t, const struct source *src,
+					   size_t *n)
+{
+	struct tcp_conn *oldest = NULL;
+
+	*n = 0;
+	for (struct tcp_conn *c = t->conns; c; c = c->next) {
+		struct source other;
+
+		if (c->dead || c->tag >= 0 || c->reading)
+			continue;
+		if (src) {
+			source_of((const struct sockaddr *)&c->peer, &other);
+			if (!source_equal(&other, src))
+				continue;
+		}
+		(*n)++;
+		oldest = c;
+	}
+	return oldest;
+}
+
+/* Closes the oldest connection without a session (from src, or any); false: none. */
+static bool evict(struct tcp_server *t, const struct source *src, enum tcp_event ev)
+{
+	size_t n;
+	struct tcp_conn *c = oldest_sessionless(t, src, &n);
+
+	if (!c)
+		return false;
+	count(t, ev);
+	conn_free(c);
+	return true;
+}
+
+/* Room for a connection from peer, made by closing older ones; false: none to close. */
+static bool make_room(struct tcp_server *t, const struct sockaddr *peer)
+{
+	struct source src;
+	size_t n;
+
+	source_of(peer, &src);
+	if (oldest_sessionless(t, &src, &n) && n >= TCP_SOURCE_CONNS_MAX)
+		evict(t, &src, TCP_EVICTED_SOURCE);
+	return t->n < TCP_CONNS_MAX || evict(t, NULL, TCP_EVICTED);
+}
+
+static void pause_accepting(struct tcp_server *t, const char *why)
+{
+	count(t, TCP_ACCEPT_PAUSED);
+	if (t->h.log)
+		log_ratelimited(t->h.log, LOG_WARN, "tcp",
+				"cannot accept a connection (%s; %zu connections, every one with "
+				"a session): pausing %d s; raise the open-files limit (ulimit -n, "
+				"LimitNOFILE=)",
+				why, t->n, TCP_ACCEPT_PAUSE_SECONDS);
+	ev_io_stop(t->loop, &t->accept_w);
+	/* Set again: a timer that expired or was stopped keeps what was left of it. */
+	ev_timer_set(&t->accept_pause, TCP_ACCEPT_PAUSE_SECONDS, 0);
+	ev_timer_start(t->loop, &t->accept_pause);
+}
+
+/*
+ * Whether descriptor fd eats into the last ones of the open-files limit,
+ * kept for the console, hooks' programs and reloads: descriptors are
+ * allocated lowest first, so fd is about how many are open.
+ */
+static bool is_reserved(int fd, rlim_t limit)
+{
+	rlim_t reserve = limit / 4 < TCP_FDS_RESERVED ? limit / 4 : TCP_FDS_RESERVED;
+
+	return limit != RLIM_INFINITY && (rlim_t)fd + reserve >= limit;
+}
+
+/*
+ * The newcomer fd took a reserved descriptor: the oldest connection without
+ * a session goes, and fd moves down into the one it freed, so that the
+ * next number handed out still tells how many are open. The new fd, or -1
+ * (closed) when there was nothing to close.
+ */
+static int make_room_below(struct tcp_server *t, int fd)
+{
+	int low;
+
+	if (!evict(t, NULL, TCP_EVICTED)) {
+		close(fd);
+		return -1;
+	}
+	low = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (low < 0)
+		return fd;
+	close(fd);
+	return low;
+}
+
+static rlim_t open_files_limit(void)
+{
+	struct rlimit rl;
+
+	return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : RLIM_INFINITY;
+}
+
+/*
+ * Out of descriptors (or kernel memory for one): a connection without a
+ * session makes room, else accepting pauses. The listener stays readable
+ * while connections wait in its backlog, so returning with the watcher
+ * still on would spin the loop.
+ */
+static bool out_of_descriptors(struct tcp_server *t, int error)
+{
+	if (evict(t, NULL, TCP_EVICTED))
+		return false; /* try again */
+	pause_accepting(t, strerror(error));
+	return true;
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp_server *t = w->data;
+	rlim_t limit = open_files_limit();
 
 	(void)loop;
 	(void)revents;
-	for (int i = 0; i < 64; i++) { /* a burst at a time: others' packets go on */
+	for (int i = 0; i < TCP_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
 		int fd = accept4(t->fd, (struct sockaddr *)&peer, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (fd < 0 &&
+		    (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+			if (out_of_descriptors(t, errno))
+				return;
+			continue;
+		}
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
 		if (fd < 0)
+			return; /* EAGAIN: the backlog is empty */
+		if (is_reserved(fd, limit) && (fd = make_room_below(t, fd)) < 0) {
+			pause_accepting(t, "near the open-files limit");
 			return;
-		if (t->n >= TCP_CONNS_MAX) {
+		}
+		if (!make_room(t, (const struct sockaddr *)&peer)) {
+			count(t, TCP_REFUSED);
 			close(fd);
 			continue;
 		}
 		start_conn(t, fd, &peer, len);
 	}
+}
+
+static void on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tcp_server *t = w->data;
+
+	(void)revents;
+	ev_io_start(loop, &t->accept_w);
 }
 
 int tcp_server_open(struct tcp_server **out, struct ev_loop *loop, const struct udp_addr *addr,
@@ -330,7 +519,9 @@ int tcp_server_open(struct tcp_server **out, struct ev_loop *loop, const struct 
 	ev_io_init(&t->accept_w, on_accept, t->fd, EV_READ);
 	t->accept_w.data = t;
 	ev_io_start(loop, &t->accept_w);
-	ev_idle_init(&t->reaper, on_reap);
+	ev_timer_init(&t->accept_pause, on_accept_pause, TCP_ACCEPT_PAUSE_SECONDS, 0);
+	t->accept_pause.data = t;
+	ev_prepare_init(&t->reaper, on_reap);
 	t->reaper.data = t;
 	*out = t;
 	return 0;
@@ -353,7 +544,9 @@ int tcp_client_open(struct tcp_server **out, struct ev_loop *loop, const struct 
 	t->fd = -1; /* no listener: one outgoing connection */
 	t->loop = loop;
 	t->h = *h;
-	ev_idle_init(&t->reaper, on_reap);
+	ev_timer_init(&t->accept_pause, on_accept_pause, TCP_ACCEPT_PAUSE_SECONDS, 0);
+	t->accept_pause.data = t;
+	ev_prepare_init(&t->reaper, on_reap);
 	t->reaper.data = t;
 	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 &&
 	    errno != EINPROGRESS) {
@@ -369,6 +562,7 @@ int tcp_client_open(struct tcp_server **out, struct ev_loop *loop, const struct 
 		return -ENOMEM;
 	}
 	c->connecting = true;
+	c->outgoing = true;
 	ev_io_start(loop, &c->wio);
 	*out = t;
 	return 0;
@@ -383,10 +577,11 @@ void tcp_server_free(struct tcp_server *t)
 {
 	if (!t)
 		return;
+	ev_io_stop(t->loop, &t->accept_w);
+	ev_timer_stop(t->loop, &t->accept_pause);
 	while (t->conns)
 		conn_free(t->conns);
-	ev_io_stop(t->loop, &t->accept_w);
-	ev_idle_stop(t->loop, &t->reaper);
+	ev_prepare_stop(t->loop, &t->reaper);
 	if (t->fd >= 0)
 		close(t->fd);
 	free(t);

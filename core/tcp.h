@@ -3,11 +3,23 @@
  * The TCP transport of a server: a listening socket and its connections,
  * each carrying OpenVPN packets framed by a 2-byte big-endian length
  * (protocol guide 1.1). Everything is non-blocking and bounded: a frame
- * length of 0 or over TCP_FRAME_MAX, too many connections, a peer that
- * starts no session in time (tcp_conn_set_tag) or stops reading until its
- * output queue overflows is closed, and no connection can hold up another. What the
- * packets mean belongs to the server (server.c), which hands us its
- * replies per connection.
+ * length of 0, a peer that starts no session in time (tcp_conn_set_tag)
+ * or stops reading until its output queue overflows is closed, and no
+ * connection can hold up another. A packet too large for a frame is
+ * dropped, never a reason to close: one that a session sends us is
+ * skipped, one sent to it is not sent. What the packets mean belongs to the
+ * server (server.c), which hands us its replies per connection.
+ *
+ * Connections without a session cost an attacker nothing to open, so they
+ * are the ones that make room: past TCP_SOURCE_CONNS_MAX from one source
+ * (source.h), past TCP_CONNS_MAX, or when the process is out of
+ * descriptors, the oldest of them (the source's own first) is closed for the
+ * newcomer. The last TCP_FDS_RESERVED descriptors below the limit are never
+ * a connection's, so that the console and hooks keep working through a
+ * flood. With no connection to close, accepting pauses for
+ * TCP_ACCEPT_PAUSE_SECONDS (or until a connection ends) rather than spin on
+ * a listener that stays readable. Closed connections are freed at the top
+ * of the next loop iteration, however busy the loop is.
  */
 #ifndef MOONVPN_TCP_H
 #define MOONVPN_TCP_H
@@ -18,13 +30,27 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "log.h"
 #include "udp.h"
 
 enum {
 	TCP_FRAME_MAX = 4096,	       /* larger than any control or data packet we accept */
 	TCP_CONNS_MAX = 1280,	       /* connections at once (clients, and some to spare) */
+	TCP_SOURCE_CONNS_MAX = 16,     /* connections without a session from one source */
 	TCP_QUEUE_MAX = 512 * 1024,    /* bytes waiting to be sent on one connection */
 	TCP_FIRST_PACKET_SECONDS = 10, /* a new connection must start a session this soon */
+	TCP_ACCEPT_PAUSE_SECONDS = 1,  /* out of descriptors with nothing to close: wait */
+	TCP_ACCEPT_BATCH = 64,	       /* accepts per wake-up: others' packets go on */
+	TCP_FDS_RESERVED = 64, /* the open-files limit's last descriptors: never connections */
+};
+
+/* Why tcp.c dropped something, for the server's counters. */
+enum tcp_event {
+	TCP_TOO_BIG,	    /* a packet over TCP_FRAME_MAX, either way: dropped */
+	TCP_EVICTED_SOURCE, /* a connection without a session made room in its source */
+	TCP_EVICTED,	    /* ... made room under TCP_CONNS_MAX or the descriptor limit */
+	TCP_REFUSED,	    /* a connection closed at once: every slot has a session */
+	TCP_ACCEPT_PAUSED,  /* accepting paused: out of descriptors, nothing to close */
 };
 
 struct tcp_server;
@@ -36,6 +62,9 @@ struct tcp_handlers {
 	/* conn is closing (the peer left, broke the framing or fell behind); why for the log. */
 	void (*closed)(void *ctx, struct tcp_conn *conn, const char *why);
 	void *ctx;
+	/* Something was dropped, for counting; NULL: not counted. */
+	void (*event)(void *ctx, enum tcp_event ev);
+	const struct log *log; /* for rate-limited warnings; NULL: none */
 };
 
 /* Listens on addr (from "tcp://ADDRESS:PORT"); 0, or -errno with err set. */
@@ -57,7 +86,11 @@ struct tcp_conn *tcp_client_conn(const struct tcp_server *t);
 /* Closes every connection (closed is not called) and the socket. NULL is a no-op. */
 void tcp_server_free(struct tcp_server *t);
 
-/* Frames and queues a packet; false when the connection had to be closed (queue full). */
+/*
+ * Frames and queues a packet; false when it was not: over TCP_FRAME_MAX
+ * (dropped, counted, the connection stays) or the connection is closed or
+ * had to be (its queue is full).
+ */
 bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len);
 /* Closes the connection now; closed is not called. */
 void tcp_conn_close(struct tcp_conn *c);

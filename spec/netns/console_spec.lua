@@ -174,6 +174,38 @@ describe("#netns moonvpn console", function()
 			assert.truthy(out:find(name, 1, true), name)
 		end
 	end)
+	it("pauses accepting when out of descriptors, without spinning or flooding its log, and resumes", function()
+		-- The lowest free descriptor as the limit: the console's accept fails with EMFILE.
+		local _, list = netns.sh("ls /proc/" .. engine.pid .. "/fd")
+		local used, open = {}, 0
+		for fd in list:gmatch("%d+") do used[tonumber(fd)] = true end
+		while used[open] do open = open + 1 end
+		assert(netns.sh("prlimit --pid " .. engine.pid .. " --nofile=" .. open .. ":" .. open + 64))
+		local function cpu()
+			local fields = {}
+			for f in netns.read_file("/proc/" .. engine.pid .. "/stat"):match("%) (.*)"):gmatch("%S+") do
+				fields[#fields + 1] = f
+			end
+			local _, hz = netns.sh("getconf CLK_TCK")
+			return (tonumber(fields[12]) + tonumber(fields[13])) / tonumber(hz)
+		end
+		local cpu0, wall0 = cpu(), os.time()
+		local status = mv.run("console " .. netns.quote(socket) .. " -e 1", { prefix = "timeout 3 " })
+		assert.are.equal(124, status, "no descriptor: the client waits in the backlog")
+		netns.sleep(2)
+		local spent, wall = cpu() - cpu0, os.time() - wall0
+		assert.is_true(spent < 0.5 * wall + 1, "CPU " .. spent .. " s in " .. wall .. " s")
+		local log = engine:output()
+		local _, lines = log:gsub("\n", "")
+		assert.is_true(lines < 40, lines .. " log lines")
+		assert.truthy(log:find("console: accept on .* %(pausing 1 s%): Too many open files"), log)
+		-- Descriptors again: accepting resumes by itself.
+		assert(netns.sh("prlimit --pid " .. engine.pid .. " --nofile=" .. open + 64 .. ":" .. open + 64))
+		local out, err
+		status, out, err = mv.run("console " .. netns.quote(socket) .. " -e '6 * 7'", { prefix = "timeout 20 " })
+		assert.are.equal(0, status, err)
+		assert.are.equal("42\n", out)
+	end)
 end)
 
 describe("moonvpn console without an engine", function()

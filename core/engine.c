@@ -280,6 +280,7 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.ping_timeout = 2 * cfg->keepalive_timeout,
 		.client_to_client = cfg->client_to_client,
 		.tap = cfg->device.type == DEVICE_TAP,
+		.device_mtu = cfg->device.mtu,
 		.reneg_seconds = cfg->reneg_seconds,
 		.reneg_bytes = cfg->reneg_bytes,
 		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,
@@ -587,6 +588,7 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
 	if (strcmp(cfg->listen, e->cfg->listen) == 0) {
 		server_set_credentials(e->server, &cr->wrap, cr->tls,
 				       (const char *const *)cfg->ciphers, cfg->n_ciphers);
+		server_set_device_mtu(e->server, cfg->device.mtu);
 		return 0;
 	}
 	rc = open_server(e, cfg, cr, &fresh, err, errlen);

@@ -659,6 +659,21 @@ static int open_data(struct server *s, struct session *sess, uint8_t *buf, size_
 	return n;
 }
 
+/* A frame may carry an Ethernet header and one VLAN tag beyond the MTU. */
+enum { SERVER_FRAME_HEADER_MAX = 18 };
+
+/*
+ * Larger than the device's MTU: the device would refuse it, and a client
+ * whose MTU is over ours must not make us send others (client_to_client)
+ * or a TCP frame what they cannot take.
+ */
+static bool over_device_mtu(const struct server *s, size_t len)
+{
+	size_t max = s->params.device_mtu + (s->params.tap ? SERVER_FRAME_HEADER_MAX : 0);
+
+	return s->params.device_mtu && len > max;
+}
+
 /* A data packet: found by its peer-id, opened in place, delivered to the device. */
 static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
 			socklen_t from_len)
@@ -688,6 +703,10 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 	s->stats.data_bytes_in += (uint64_t)n;
 	if (n == 0)
 		return; /* keepalive */
+	if (over_device_mtu(s, (size_t)n)) {
+		s->stats.dropped_too_big++;
+		return;
+	}
 	if (s->params.tap) {
 		server_tap_from_client(s, sess, buf, (size_t)n);
 		return;
@@ -863,6 +882,11 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 const struct server_stats *server_stats(const struct server *s)
 {
 	return &s->stats;
+}
+
+void server_set_device_mtu(struct server *s, unsigned mtu)
+{
+	s->params.device_mtu = mtu;
 }
 
 void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,

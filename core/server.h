@@ -87,6 +87,9 @@ struct server_params {
 	struct filter_settings filter;	   /* the flow table and on.flow's limits */
 	unsigned reneg_seconds;		   /* our own renegotiation; 0 leaves it to the client */
 	uint64_t reneg_bytes;
+	/* The device's MTU: a packet (a frame: plus its Ethernet header) a client sends
+	 * that is larger is dropped, as the device would refuse it; 0: no check. */
+	unsigned device_mtu;
 	struct server_hooks hooks;
 };
 
@@ -117,7 +120,7 @@ struct server_stats {
 	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */
 	uint64_t
 		dropped_reset_rate; /* resets not answered: over SERVER_RESET_SOURCE_RATE or TIME */
-	uint64_t dropped_too_big;   /* packets over TCP_FRAME_MAX, to or from a TCP client */
+	uint64_t dropped_too_big;   /* over TCP_FRAME_MAX to or from a TCP client, or the MTU */
 	uint64_t tcp_evicted_source; /* connections without a session closed for
 					TCP_SOURCE_CONNS_MAX */
 	uint64_t tcp_evicted;	     /* ... for TCP_CONNS_MAX or the open-files limit */
@@ -179,6 +182,9 @@ struct session *server_session(const struct server *s, size_t i);
 const struct server_stats *server_stats(const struct server *s);
 
 /* After a reload: new clients get the new key, TLS context and ciphers. */
+/* The device's MTU after a reload changed it (see server_params.device_mtu). */
+void server_set_device_mtu(struct server *s, unsigned mtu);
+
 void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,
 			    const char *const *ciphers, size_t n_ciphers);
 

@@ -174,4 +174,24 @@ describe("#netns TCP transport", function()
 		assert.is_nil(t.engine:output():find("TCP: "), t.engine:output())
 		assert.matches("^true", t:console("return stats().dropped.too_big >= 4"))
 	end)
+
+	it("drops a packet over the device's MTU from a client, over UDP and TCP, and keeps it", function()
+		t:start(nil, BOTH .. '  device = { name = "mvt0", mtu = 1300 },\n')
+		-- Clients that keep an MTU of 1500 whatever the server pushes.
+		local extra = 'tun-mtu 1500\npull-filter ignore "tun-mtu"\n'
+		for i, proto in ipairs({ "udp", "tcp-client" }) do
+			t:completed(t.clients[i]:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(),
+				{ remote = "10.88." .. i .. ".1", proto = proto, port = proto == "udp" and 1194 or 443,
+				  extra = extra }) }))
+		end
+		for i = 1, 2 do
+			local before = tonumber(t:console("return stats().dropped.too_big"))
+			-- 1,428 bytes, within the client's MTU and over the server's.
+			assert.is_false(t.clients[i]:sh("ping -n -c 2 -W 2 -s 1400 -M dont 10.77.0.1"))
+			local after = tonumber(t:console("return stats().dropped.too_big"))
+			assert.is_true(after >= before + 2, "client " .. i .. ": " .. before .. " -> " .. after)
+			assert(t.clients[i]:sh("ping -n -c 2 -i 0.2 -W 2 10.77.0.1"), "small packets go on")
+		end
+		assert.matches("^2\n", t:console("return #clients()"))
+	end)
 end)

@@ -237,10 +237,15 @@ static void on_client_ended(void *ctx, struct session *s, const char *reason)
 {
 	struct engine *e = ctx;
 	char who[UDP_ADDR_TEXT_MAX];
+	const char *cn = session_cn(s);
 
-	log_info(&e->log, "session", "%s%s%s%s: session ended: %s",
-		 udp_addr_format(session_peer(s), who, sizeof(who)), session_cn(s)[0] ? " (" : "",
-		 session_cn(s), session_cn(s)[0] ? ")" : "", reason);
+	udp_addr_format(session_peer(s), who, sizeof(who));
+	/* A peer that never showed a name is anyone on the network, as often as it likes. */
+	if (cn[0] || session_username(s)[0])
+		log_info(&e->log, "session", "%s%s%s%s: session ended: %s", who, cn[0] ? " (" : "",
+			 cn, cn[0] ? ")" : "", reason);
+	else
+		log_ratelimited(&e->log, LOG_INFO, "session", "%s: session ended: %s", who, reason);
 	script_client_disconnect(e->script, s, reason);
 }
 

@@ -335,6 +335,11 @@ end]])
 		local by, total = sessions_by_source()
 		assert.is_true(total <= 64, "half-open sessions: " .. total .. " " .. out)
 		for ip, n in pairs(by) do assert.is_true(n <= 8, ip .. " holds " .. n) end
+		-- Each eviction ends a session; anyone can cause them, so their lines are rate-limited.
+		local evicted = tonumber(stats("stats().evicted_half_open + stats().evicted_half_open_source"))
+		local _, ended = engine:output():gsub("session ended", "")
+		assert.is_true(evicted > 200, "evicted " .. evicted)
+		assert.is_true(ended < 100, ended .. " lines for " .. evicted .. " evictions")
 		local client = stock_client(others[1], 1)
 		completed(client)
 		client:stop()

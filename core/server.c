@@ -13,6 +13,7 @@
 #include "proto.h"
 #include "server.h"
 #include "server_impl.h"
+#include "source.h"
 
 /*
  * The session of a control packet from addr on s->via: a TCP connection
@@ -166,50 +167,6 @@ bool server_admit(struct server *s, struct session *sess, struct session_push *p
 static void on_session_ended(void *ctx, struct session *sess, const char *reason)
 {
 	server_end_session(ctx, sess, reason);
-}
-
-/*
- * Where a datagram comes from, for per-source limits: the IPv4 address, or
- * the /64 of an IPv6 one (one host often holds a whole /64). A v4-mapped
- * address on a dual-stack socket counts as its IPv4 address.
- */
-struct source {
-	uint8_t bytes[8];
-	size_t len;
-};
-
-static void source_of(const struct sockaddr *a, struct source *src)
-{
-	memset(src, 0, sizeof(*src));
-	if (a->sa_family == AF_INET6) {
-		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(in6)) {
-			memcpy(src->bytes, in6->s6_addr + 12, 4);
-			src->len = 4;
-		} else {
-			memcpy(src->bytes, in6->s6_addr, 8);
-			src->len = 8;
-		}
-		return;
-	}
-	memcpy(src->bytes, &((const struct sockaddr_in *)a)->sin_addr, 4);
-	src->len = 4;
-}
-
-static bool source_equal(const struct source *a, const struct source *b)
-{
-	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
-}
-
-/*
- * The network of a source, for fair eviction: an IPv4 /24, an IPv6 /48.
- * Whoever can answer for one source address usually can for its
- * neighbours (a LAN, a delegated prefix).
- */
-static bool source_same_net(const struct source *a, const struct source *b)
-{
-	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len == 4 ? 3 : 6) == 0;
 }
 
 /*

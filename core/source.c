@@ -27,3 +27,8 @@ bool source_equal(const struct source *a, const struct source *b)
 {
 	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
+
+bool source_same_net(const struct source *a, const struct source *b)
+{
+	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len == 4 ? 3 : 6) == 0;
+}

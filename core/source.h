@@ -20,5 +20,11 @@ struct source {
 
 void source_of(const struct sockaddr *a, struct source *src);
 bool source_equal(const struct source *a, const struct source *b);
+/*
+ * The same network, for fair eviction: an IPv4 /24, an IPv6 /48. Whoever
+ * can answer for one source address usually can for its neighbours (a LAN,
+ * a delegated prefix).
+ */
+bool source_same_net(const struct source *a, const struct source *b);
 
 #endif

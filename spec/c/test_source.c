@@ -30,15 +30,17 @@ static struct sockaddr_storage addr(const char *text, unsigned short port)
 
 static const struct {
 	const char *a, *b;
-	bool same;
+	bool same, same_net;
 } cases[] = {
-	{ "10.0.0.1", "10.0.0.1", true },  /* ports differ below: still one host */
-	{ "10.0.0.1", "10.0.0.2", false }, /* IPv4: the whole address */
-	{ "2001:db8:1:2::1", "2001:db8:1:2:ffff::9", true }, /* one /64 */
-	{ "2001:db8:1:2::1", "2001:db8:1:3::1", false },     /* the next /64 */
-	{ "::ffff:10.0.0.1", "10.0.0.1", true },	     /* v4-mapped is its IPv4 address */
-	{ "::ffff:10.0.0.1", "10.0.0.2", false },
-	{ "::a00:1", "10.0.0.1", false }, /* v4-compatible is an IPv6 address */
+	{ "10.0.0.1", "10.0.0.1", true, true },	  /* ports differ below: still one host */
+	{ "10.0.0.1", "10.0.0.2", false, true },  /* IPv4: the whole address; one /24 */
+	{ "10.0.0.1", "10.0.1.1", false, false }, /* the next /24 */
+	{ "2001:db8:1:2::1", "2001:db8:1:2:ffff::9", true, true }, /* one /64 */
+	{ "2001:db8:1:2::1", "2001:db8:1:3::1", false, true },	   /* the next /64, one /48 */
+	{ "2001:db8:1:2::1", "2001:db8:2:2::1", false, false },	   /* the next /48 */
+	{ "::ffff:10.0.0.1", "10.0.0.1", true, true }, /* v4-mapped is its IPv4 address */
+	{ "::ffff:10.0.0.1", "10.0.0.2", false, true },
+	{ "::a00:1", "10.0.0.1", false, false }, /* v4-compatible is an IPv6 address */
 };
 
 int main(void)
@@ -51,6 +53,8 @@ int main(void)
 		source_of((struct sockaddr *)&b, &sb);
 		CHECK(source_equal(&sa, &sb) == cases[i].same, "case %zu: %s and %s", i, cases[i].a,
 		      cases[i].b);
+		CHECK(source_same_net(&sa, &sb) == cases[i].same_net,
+		      "case %zu: %s and %s's networks", i, cases[i].a, cases[i].b);
 	}
 	return unit_report("source");
 }

@@ -3,7 +3,9 @@
 -- whose device is a tap, switched by learned Ethernet addresses (topology
 -- in spec/helpers/hooked.lua). #netns: needs root.
 local hooked = require "spec.helpers.hooked"
+local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
 
 describe("#netns TAP mode", function()
 	local t = hooked.each()
@@ -107,6 +109,32 @@ describe("#netns TAP mode", function()
 		-- Old: the address went to client 2, and so did client 1's frames for the server.
 		assert.is_true(received(out) >= 18, "client 1 keeps reaching the server: " .. out)
 		assert.is_true(spoofed > 0, "the thief's frames are dropped and counted")
+	end)
+
+	it("lets a dropped frame claim no address: a client cannot pre-claim another's before it connects", function()
+		local VICTIM_MAC = "02:4d:56:54:00:01"
+		t:start(nil, TAP)
+		t:completed(t:connect(2, nil, nil, { dev = "tap" }))
+		local _, server_mac = t.srv:sh("cat /sys/class/net/mvt0/address")
+		server_mac = assert(server_mac:match("%x%x:[%x:]+"), server_mac)
+		-- Client 2 sends from the victim's address only frames the source check drops:
+		-- pings from an address not its own (no IPv6, whose link-local frames would pass).
+		assert(t.clients[2]:sh("sysctl -qw net.ipv6.conf.tap0.disable_ipv6=1 && ip link set dev tap0 address "
+			.. VICTIM_MAC .. " && ip addr add 10.77.0.200/32 dev tap0 && ip neigh replace 10.77.0.1 lladdr "
+			.. server_mac .. " dev tap0 nud permanent"))
+		assert.is_false(t.clients[2]:sh("ping -n -c 5 -i 0.2 -W 1 -I 10.77.0.200 10.77.0.1"))
+		assert.is_true(count("stats().dropped.spoofed") >= 5, "client 2's frames were dropped")
+		-- The victim comes with that address (OpenVPN's lladdr).
+		local victim = t.clients[1]:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(),
+			{ remote = "10.88.1.1", dev = "tap", extra = "lladdr " .. VICTIM_MAC .. "\n" }) })
+		t:completed(victim)
+		local _, out = t.clients[1]:sh("ping -n -c 5 -i 0.2 -W 2 10.77.0.1")
+		print(string.format("\n  [the victim's pings to the server after another client's dropped frames "
+			.. "from its address: %d/5; frames dropped as another's address: %d]",
+			received(out), count("stats().dropped.mac_spoof")))
+		-- Old: the dropped frames had claimed the address for 300 s; the victim's were refused.
+		assert.is_true(received(out) >= 4, "the victim reaches the server: " .. out)
+		assert.are.equal(0, count("stats().dropped.mac_spoof"), "none of its frames was refused")
 	end)
 
 	it("lets a client send IP and ARP only from its own addresses", function()

@@ -19,16 +19,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "server_impl.h"
+#include "tapcheck.h"
 
 enum {
-	ETH_HEADER = 14,
-	ETH_TYPE_IPV4 = 0x0800,
-	ETH_TYPE_ARP = 0x0806,
-	ETH_TYPE_IPV6 = 0x86dd,
-	ARP_IPV4_LEN = 28, /* Ethernet and IPv4 (RFC 826): the sender's address at offset 14 */
+	ETH_HEADER = TAP_ETH_HEADER,
 	TAP_MACS_PER_CLIENT = 64,
 	TAP_MAC_AGE_SECONDS = 300,
 };
@@ -83,52 +79,20 @@ static void flood(struct server *s, const struct session *from, uint8_t *pkt, si
 			send_frame(s, s->sessions[id], pkt, len, true);
 }
 
-/* Client id's own address: one of its VPN addresses, or in a subnet behind it. */
-static bool is_own_address(const struct server *s, uint32_t id, const struct ip_addr *a)
+struct client_ref {
+	const struct server *s;
+	uint32_t id;
+};
+
+/* The client's own address: one of its VPN addresses, or in a subnet behind it. */
+static bool is_own_address(const void *ctx, const struct ip_addr *a)
 {
-	if (ip_addr_equal(&s->vpn_addrs[id][0], a) || ip_addr_equal(&s->vpn_addrs[id][1], a))
+	const struct client_ref *c = ctx;
+	const struct server *s = c->s;
+
+	if (ip_addr_equal(&s->vpn_addrs[c->id][0], a) || ip_addr_equal(&s->vpn_addrs[c->id][1], a))
 		return true;
-	return s->subnets.n && route_table_lookup(&s->subnets, a) == (int32_t)id;
-}
-
-static bool is_zero(const uint8_t *p, size_t n)
-{
-	while (n--)
-		if (*p++)
-			return false;
-	return true;
-}
-
-/*
- * Whether the IP or ARP inside a frame from client id (len >= ETH_HEADER)
- * comes from an address of its own. Before it has one, a host sends from
- * 0.0.0.0 (DHCP, ARP probes), :: (duplicate address detection) and its IPv6
- * link-local address (neighbour discovery): those pass. Other types carry no
- * address of ours.
- */
-static bool is_own_source(const struct server *s, uint32_t id, const uint8_t *frame, size_t len)
-{
-	uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
-	const uint8_t *l3 = frame + ETH_HEADER;
-	size_t n = len - ETH_HEADER;
-	struct ip_addr a = { 0 };
-
-	if (type == ETH_TYPE_ARP) {
-		if (n < ARP_IPV4_LEN || l3[2] != 0x08 || l3[3] != 0x00 || l3[5] != 4)
-			return true; /* not ARP for IPv4 */
-		a.family = AF_INET;
-		memcpy(a.bytes, l3 + 14, 4);
-		return is_zero(a.bytes, 4) || is_own_address(s, id, &a);
-	}
-	if (type != ETH_TYPE_IPV4 && type != ETH_TYPE_IPV6)
-		return true;
-	if ((type == ETH_TYPE_IPV4) != (n >= 1 && l3[0] >> 4 == 4) ||
-	    !ip_packet_addr(l3, n, true, &a))
-		return false; /* the frame's type and the packet's version disagree, or no packet */
-	if (a.family == AF_INET)
-		return is_zero(a.bytes, 4) || is_own_address(s, id, &a);
-	return is_zero(a.bytes, 16) || (a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80) ||
-	       is_own_address(s, id, &a);
+	return s->subnets.n && route_table_lookup(&s->subnets, a) == (int32_t)c->id;
 }
 
 void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf, size_t len)
@@ -147,7 +111,7 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 		s->stats.dropped_mac_spoof++;
 		return;
 	}
-	if (!is_own_source(s, id, frame, len)) {
+	if (!tapcheck_frame(frame, len, is_own_address, &(struct client_ref){ s, id })) {
 		s->stats.dropped_spoofed++;
 		return;
 	}

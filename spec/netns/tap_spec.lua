@@ -32,6 +32,8 @@ describe("#netns TAP mode", function()
 		assert.matches("lladdr %x%x:", neigh, nil, false, "client 1 learned client 2's address by ARP")
 		local _, srv_neigh = t.srv:sh("ip neigh show dev mvt0")
 		assert.matches(a1:gsub("%.", "%%.") .. " lladdr", srv_neigh)
+		-- Their ARP, neighbour discovery (DAD, router solicitations) and MLD all pass the checks.
+		assert.matches("^0%s*$", t:console("return stats().dropped.spoofed"))
 	end)
 
 	local TAP = '  device = { type = "tap", name = "mvt0" },\n  client_to_client = true,\n'

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -470,6 +471,19 @@ const char *device_name(const struct device *dev)
 unsigned device_ifindex(const struct device *dev)
 {
 	return dev->ifindex;
+}
+
+int device_mac(const struct device *dev, uint8_t mac[6])
+{
+	struct ifreq ifr = { 0 };
+
+	if (dev->cfg.type != DEVICE_TAP)
+		return -EINVAL;
+	/* The tun driver answers this on the device's own descriptor. */
+	if (ioctl(dev->fd, SIOCGIFHWADDR, &ifr) < 0)
+		return -errno;
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return 0;
 }
 
 const struct device_config *device_config(const struct device *dev)

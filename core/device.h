@@ -65,6 +65,9 @@ const char *device_name(const struct device *dev);
 unsigned device_ifindex(const struct device *dev);
 const struct device_config *device_config(const struct device *dev);
 
+/* A TAP device's Ethernet address: 0, or -errno (a TUN device has none: -EINVAL). */
+int device_mac(const struct device *dev, uint8_t mac[6]) __attribute__((warn_unused_result));
+
 /*
  * Adds or removes a route to prefix through the device, outside its
  * configuration (subnets behind clients). 0 when done, 1 when adding found

@@ -175,6 +175,16 @@ static void watch_device(struct engine *e)
 	ev_io_init(&e->device_watcher, on_device_readable, device_fd(e->device), EV_READ);
 	e->device_watcher.data = e;
 	ev_io_start(e->loop, &e->device_watcher);
+	if (e->server && device_config(e->device)->type == DEVICE_TAP) {
+		uint8_t mac[6];
+		int rc = device_mac(e->device, mac);
+
+		if (rc == 0)
+			server_set_device_mac(e->server, mac);
+		else
+			log_error(&e->log, "device", "cannot read %s's Ethernet address: %s",
+				  device_name(e->device), strerror(-rc));
+	}
 }
 
 static bool on_client_decided(void *ctx, struct session *s, struct session_push *push,

@@ -187,8 +187,8 @@ bool filter_next_question(struct filter *f, struct filter_question *q)
 		*q = c->queue[c->head];
 		c->head = (c->head + 1) % FILTER_CLIENT_PENDING_MAX;
 		c->queued--;
-		if (c->queued >
-		    0) { /* to the back of the turn: one question per client per round */
+		/* To the back of the turn: one question per client per round. */
+		if (c->queued > 0) {
 			f->turn[(f->turn_head + f->turn_n) % FILTER_CLIENTS_MAX] = id;
 			f->turn_n++;
 		} else {

@@ -9,14 +9,15 @@
 
 int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uint64_t seed)
 {
-	size_t cap = 64;
+	size_t cap = 64,
+	       all = (size_t)per_client_max * MAC_TABLE_CLIENTS_MAX + MAC_TABLE_DEVICE_MAX;
 
 	memset(t, 0, sizeof(*t));
-	/* Every client at its share, at most half full. */
-	while (cap / 2 < (size_t)per_client_max * MAC_TABLE_CLIENTS_MAX)
+	/* Every owner at its share, at most half full. */
+	while (cap / 2 < all)
 		cap *= 2;
 	t->e = calloc(cap, sizeof(*t->e));
-	t->own = calloc((size_t)per_client_max * MAC_TABLE_CLIENTS_MAX, sizeof(*t->own));
+	t->own = calloc(all, sizeof(*t->own));
 	if (!t->e || !t->own) {
 		mac_table_free(t);
 		return -ENOMEM;
@@ -51,10 +52,20 @@ static size_t find(const struct mac_table *t, const uint8_t mac[MAC_LEN])
 	return i;
 }
 
-/* Client id's own list of addresses. */
+/* Owner id's own list of addresses (the device's is the last). */
 static uint8_t (*own_of(struct mac_table *t, uint32_t id))[MAC_LEN]
 {
 	return t->own + (size_t)id * t->per_client_max;
+}
+
+static unsigned share_of(const struct mac_table *t, uint32_t id)
+{
+	return id == MAC_TABLE_DEVICE ? MAC_TABLE_DEVICE_MAX : t->per_client_max;
+}
+
+static bool is_live(const struct mac_table *t, const struct mac_entry *e, double now)
+{
+	return e->used && (e->pinned || now - e->last_seen < t->age);
 }
 
 static void own_remove(struct mac_table *t, uint32_t id, const uint8_t mac[MAC_LEN])
@@ -92,10 +103,11 @@ static void drop_oldest_of(struct mac_table *t, uint32_t id, double now)
 	for (unsigned k = 0; k < t->count[id]; k++) {
 		size_t i = find(t, own[k]);
 
-		if (oldest == t->cap || t->e[i].last_seen < t->e[oldest].last_seen)
+		if (!t->e[i].pinned &&
+		    (oldest == t->cap || t->e[i].last_seen < t->e[oldest].last_seen))
 			oldest = i;
 	}
-	if (oldest < t->cap && now - t->e[oldest].last_seen >= t->age)
+	if (oldest < t->cap && !is_live(t, &t->e[oldest], now))
 		remove_at(t, oldest);
 }
 
@@ -104,22 +116,22 @@ enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN]
 {
 	size_t i;
 
-	if (id >= MAC_TABLE_CLIENTS_MAX || mac_is_group(mac))
+	if (id > MAC_TABLE_DEVICE || mac_is_group(mac))
 		return MAC_NOT_LEARNED;
 	i = find(t, mac);
 	if (t->e[i].used && t->e[i].id == id) {
 		t->e[i].last_seen = now;
 		return MAC_LEARNED;
 	}
-	if (t->e[i].used && now - t->e[i].last_seen < t->age) {
-		t->taken++; /* a live address of another client: not for the taking */
+	if (is_live(t, &t->e[i], now)) {
+		t->taken++; /* a live address of another owner: not for the taking */
 		return MAC_TAKEN;
 	}
 	if (t->e[i].used)
-		remove_at(t, i); /* aged out: the address may move to another client */
-	if (t->count[id] >= t->per_client_max)
+		remove_at(t, i); /* aged out: the address may move to another owner */
+	if (t->count[id] >= share_of(t, id))
 		drop_oldest_of(t, id, now); /* only an aged one: a live one is not displaced */
-	if (t->count[id] >= t->per_client_max) {
+	if (t->count[id] >= share_of(t, id)) {
 		t->refused++;
 		return MAC_NOT_LEARNED;
 	}
@@ -130,6 +142,30 @@ enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN]
 	t->e[i].last_seen = now;
 	memcpy(own_of(t, id)[t->count[id]++], mac, MAC_LEN);
 	return MAC_LEARNED;
+}
+
+void mac_table_pin_device(struct mac_table *t, const uint8_t mac[MAC_LEN], double now)
+{
+	size_t i;
+
+	if (mac_is_group(mac))
+		return;
+	if (t->has_pinned) {
+		i = find(t, t->pinned);
+		if (t->e[i].used) {
+			t->e[i].pinned = false; /* ages from now on */
+			t->e[i].last_seen = now;
+		}
+		t->has_pinned = false;
+	}
+	i = find(t, mac);
+	if (t->e[i].used && t->e[i].id != MAC_TABLE_DEVICE)
+		remove_at(t, i); /* a client had it: the device's own address is not for clients */
+	if (mac_table_learn(t, mac, MAC_TABLE_DEVICE, now) != MAC_LEARNED)
+		return; /* the device has its share of live addresses: the next one will do */
+	t->e[find(t, mac)].pinned = true;
+	memcpy(t->pinned, mac, MAC_LEN);
+	t->has_pinned = true;
 }
 
 bool mac_table_may_flood(struct mac_table *t, uint32_t id, double now)
@@ -160,13 +196,13 @@ int32_t mac_table_lookup(const struct mac_table *t, const uint8_t mac[MAC_LEN], 
 {
 	const struct mac_entry *e = &t->e[find(t, mac)];
 
-	return e->used && now - e->last_seen < t->age ? (int32_t)e->id : -1;
+	return is_live(t, e, now) ? (int32_t)e->id : -1;
 }
 
 void mac_table_forget(struct mac_table *t, uint32_t id)
 {
 	if (id >= MAC_TABLE_CLIENTS_MAX)
-		return;
+		return; /* the device does not leave */
 	while (t->count[id])
 		remove_at(t, find(t, own_of(t, id)[0]));
 	memset(&t->flood[id], 0, sizeof(t->flood[id]));

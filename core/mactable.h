@@ -9,6 +9,10 @@
  * cannot take another's traffic by taking its address; only once it has
  * aged out may the address move. Each client also has a token bucket for
  * the frames the switch must flood (broadcast, multicast, unknown unicast).
+ * The device side (the server's own TAP address and, on a bridge, the hosts
+ * behind it) is one more owner, MAC_TABLE_DEVICE, with a larger share: no
+ * client may take those addresses either. The device's own address is
+ * pinned: it never ages out.
  * Open addressing under a keyed hash, never more than half full. Pure: no
  * I/O; one allocation, at creation.
  */
@@ -21,7 +25,9 @@
 
 enum {
 	MAC_LEN = 6,
-	MAC_TABLE_CLIENTS_MAX = 1024, /* = SERVER_SESSIONS_MAX, by peer-id */
+	MAC_TABLE_CLIENTS_MAX = 1024,		  /* = SERVER_SESSIONS_MAX, by peer-id */
+	MAC_TABLE_DEVICE = MAC_TABLE_CLIENTS_MAX, /* the owner of the device side's addresses */
+	MAC_TABLE_DEVICE_MAX = 1024,		  /* addresses behind the device (a bridged LAN) */
 	/* Frames a client may have flooded: a burst, then so many a second (issue 11 item 11). */
 	MAC_FLOOD_FRAMES_PER_SECOND = 200,
 	MAC_FLOOD_BURST = 400,
@@ -42,6 +48,7 @@ struct mac_flood_bucket {
 struct mac_entry {
 	uint8_t mac[MAC_LEN];
 	bool used;
+	bool pinned; /* the device's own address: never ages out */
 	uint32_t id;
 	double last_seen;
 };
@@ -52,12 +59,15 @@ struct mac_table {
 	uint64_t seed;
 	double age; /* seconds an address is remembered without frames */
 	unsigned per_client_max;
-	unsigned count[MAC_TABLE_CLIENTS_MAX];
-	/* Each client's addresses, per_client_max a client: making room for one of its
-	 * addresses, or forgetting them, looks at its own, never the whole table. */
+	unsigned count[MAC_TABLE_CLIENTS_MAX + 1]; /* by owner: the clients, then the device */
+	/* Each client's addresses, per_client_max a client, then the device's
+	 * MAC_TABLE_DEVICE_MAX: making room for one of an owner's addresses, or
+	 * forgetting them, looks at its own, never the whole table. */
 	uint8_t (*own)[MAC_LEN];
 	uint64_t refused; /* addresses not learned: the client had its share */
-	uint64_t taken;	  /* frames from another client's live address */
+	uint64_t taken;	  /* frames from another owner's live address */
+	uint8_t pinned[MAC_LEN];
+	bool has_pinned;
 	struct mac_flood_bucket flood[MAC_TABLE_CLIENTS_MAX];
 };
 
@@ -65,14 +75,24 @@ int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uin
 	__attribute__((warn_unused_result));
 void mac_table_free(struct mac_table *t);
 
-/* A frame from client id came from mac at now: learned, not learned, or another's (drop it). */
+/*
+ * A frame from owner id (a client, or MAC_TABLE_DEVICE) came from mac at
+ * now: learned, not learned, or another owner's (drop it).
+ */
 enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN], uint32_t id,
 				 double now);
+
+/*
+ * The device's own address (the server's side of the TAP): the device's
+ * from now on, for good; a previous one pinned ages like a learned one.
+ * A client that held it loses it.
+ */
+void mac_table_pin_device(struct mac_table *t, const uint8_t mac[MAC_LEN], double now);
 
 /* Whether client id may have one more frame flooded at now (and then takes a token). */
 bool mac_table_may_flood(struct mac_table *t, uint32_t id, double now);
 
-/* The client behind mac, or -1 (unknown, or aged out). */
+/* The owner of mac (a client's id, or MAC_TABLE_DEVICE), or -1 (unknown, or aged out). */
 int32_t mac_table_lookup(const struct mac_table *t, const uint8_t mac[MAC_LEN], double now);
 
 /* Client id left: its addresses go, and its flood bucket is full again. */

@@ -481,7 +481,7 @@ bool server_policy_passes(struct server *s, struct session *sess, const uint8_t 
 	enum filter_result r = judge_packet(s, id, p, len, dir, frame, &answer);
 
 	if (r == FILTER_ASK)
-		ev_prepare_start(s->loop, &s->asker); /* on.flow runs outside the packet loop */
+		batch_wake(&s->asker); /* on.flow runs outside the packet loop */
 	if (r == FILTER_PASS)
 		return true;
 	if (r == FILTER_PENDING || r == FILTER_ASK)
@@ -504,22 +504,21 @@ bool server_policy_passes(struct server *s, struct session *sess, const uint8_t 
  * Before the loop waits again, once this turn's packets are handled: asks
  * on.flow up to FILTER_ASKS_PER_TURN of the filter's questions, one client's
  * at a time in turn, so a client opening flows fast neither delays the
- * others' packets nor takes their turn.
+ * others' packets nor takes their turn. What is left is asked at the next
+ * turn, which comes at once (batch.c), not at the next packet or timer.
  */
-static void on_ask(struct ev_loop *loop, ev_prepare *w, int revents)
+static bool ask(void *ctx)
 {
-	struct server *s = w->data;
+	struct server *s = ctx;
 	struct filter_question q;
 
-	(void)revents;
 	for (int n = 0; n < FILTER_ASKS_PER_TURN && filter_next_question(&s->filter, &q); n++) {
 		struct session *sess = s->sessions[q.key.peer_id];
 
 		if (sess) /* the answer may come at once, or later */
 			s->params.hooks.flow(s->params.hooks.ctx, sess, &q.key, &q.flow);
 	}
-	if (!filter_has_questions(&s->filter))
-		ev_prepare_stop(loop, w);
+	return filter_has_questions(&s->filter); /* the rest at the next turn, at once */
 }
 
 void server_set_policy(struct server *s, struct policy *p, bool flow_hook)
@@ -802,8 +801,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		free(s);
 		return -ENOMEM;
 	}
-	ev_prepare_init(&s->asker, on_ask);
-	s->asker.data = s;
+	batch_init(&s->asker, loop, ask, s);
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
 	s->fd = params->udp ? udp_listen(&params->listen, err, errlen) : -1;
@@ -917,7 +915,7 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	ev_io_stop(s->loop, &s->watcher);
-	ev_prepare_stop(s->loop, &s->asker);
+	batch_stop(&s->asker);
 	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
 		if (!s->sessions[id])
 			continue;

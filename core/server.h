@@ -172,6 +172,12 @@ struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_
  */
 void server_route_from_device(struct server *s, uint8_t *pkt, size_t len);
 
+/*
+ * In TAP mode, the device's own Ethernet address (the clients' gateway): no
+ * client may send from it. Call again when the device is recreated.
+ */
+void server_set_device_mac(struct server *s, const uint8_t mac[6]);
+
 /* The session with this peer-id, or NULL. */
 struct session *server_find(const struct server *s, uint32_t peer_id);
 

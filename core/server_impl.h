@@ -7,6 +7,7 @@
 #ifndef MOONVPN_SERVER_IMPL_H
 #define MOONVPN_SERVER_IMPL_H
 
+#include "batch.h"
 #include "cookie.h"
 #include "mactable.h"
 #include "server.h"
@@ -51,7 +52,8 @@ struct server {
 	struct route_table subnets;			  /* subnets behind clients -> slot */
 	struct client_subnets *client_subnets[SERVER_SESSIONS_MAX]; /* each slot's, or NULL */
 	struct filter filter;					    /* the packet policy */
-	ev_prepare asker; /* asks on.flow the filter's questions, after each loop turn's packets */
+	struct batch
+		asker; /* asks on.flow the filter's questions, after each loop turn's packets */
 	struct tcp_server *tcp;			     /* NULL without a tcp:// listener */
 	struct tcp_conn *conns[SERVER_SESSIONS_MAX]; /* the connection of a TCP client's slot */
 	struct tcp_conn *via;	/* the connection the packet being handled came on, NULL: UDP */

@@ -1,29 +1,30 @@
 // SPDX-License-Identifier: MIT
 /*
  * The server in TAP mode: an Ethernet switch between the clients and the
- * device. A client's frames teach the switch its source addresses; a frame
- * for a known address goes to its client (or, from a client, to another
- * client only with client_to_client), broadcast, multicast and unknown
- * addresses are flooded. A client's frames from another client's live
- * address are dropped (it cannot take that client's traffic), and the frames
- * a client has flooded are rate-limited per client (one client's broadcast
- * storm is not everyone's). As in TUN mode, a client sends IP (and ARP)
- * only from its own VPN addresses and the subnets client:route gave it, or
- * from the addresses a host uses before it has one. IP frames pass the policy (a reject is a drop:
- * there is no Ethernet answer to build); ARP and other frames pass.
+ * device. Each side's frames teach the switch their source addresses: a
+ * client's (once its frame passed the source check and the policy) and the
+ * device's (the server's own address, pinned, and on a bridge the hosts
+ * behind it). A frame for a known address goes to its owner (from a client
+ * to another client only with client_to_client); broadcast and multicast
+ * are flooded, and so are the device's frames for unknown addresses. A
+ * client's unicast frame for an address no client has goes to the device
+ * only: that is not a flood. A client's frames from another owner's live
+ * address are dropped (it cannot take that client's, or the server's,
+ * traffic), and the broadcast and multicast frames a client sends are
+ * rate-limited per client (one client's storm is not everyone's). As in TUN
+ * mode, a client sends IP (and ARP) only from its own VPN addresses and the
+ * subnets client:route gave it, or from the addresses a host uses before it
+ * has one (tapcheck.c). IP frames pass the policy (a reject is a drop: there
+ * is no Ethernet answer to build); ARP and other frames pass.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "server_impl.h"
+#include "tapcheck.h"
 
 enum {
-	ETH_HEADER = 14,
-	ETH_TYPE_IPV4 = 0x0800,
-	ETH_TYPE_ARP = 0x0806,
-	ETH_TYPE_IPV6 = 0x86dd,
-	ARP_IPV4_LEN = 28, /* Ethernet and IPv4 (RFC 826): the sender's address at offset 14 */
+	ETH_HEADER = TAP_ETH_HEADER,
 	TAP_MACS_PER_CLIENT = 64,
 	TAP_MAC_AGE_SECONDS = 300,
 };
@@ -62,6 +63,14 @@ static void send_frame(struct server *s, struct session *to, uint8_t *pkt, size_
 	}
 }
 
+/* The client that owns the frame's destination, or NULL (the device's, unknown, or a group). */
+static struct session *client_of_destination(const struct server *s, const uint8_t *frame,
+					     int32_t *owner)
+{
+	*owner = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, ev_now(s->loop));
+	return *owner >= 0 && *owner < SERVER_SESSIONS_MAX ? s->sessions[*owner] : NULL;
+}
+
 /* Every active client but the one it came from (NULL: from the device). */
 static void flood(struct server *s, const struct session *from, uint8_t *pkt, size_t len)
 {
@@ -70,76 +79,45 @@ static void flood(struct server *s, const struct session *from, uint8_t *pkt, si
 			send_frame(s, s->sessions[id], pkt, len, true);
 }
 
-/* Client id's own address: one of its VPN addresses, or in a subnet behind it. */
-static bool is_own_address(const struct server *s, uint32_t id, const struct ip_addr *a)
+struct client_ref {
+	const struct server *s;
+	uint32_t id;
+};
+
+/* The client's own address: one of its VPN addresses, or in a subnet behind it. */
+static bool is_own_address(const void *ctx, const struct ip_addr *a)
 {
-	if (ip_addr_equal(&s->vpn_addrs[id][0], a) || ip_addr_equal(&s->vpn_addrs[id][1], a))
+	const struct client_ref *c = ctx;
+	const struct server *s = c->s;
+
+	if (ip_addr_equal(&s->vpn_addrs[c->id][0], a) || ip_addr_equal(&s->vpn_addrs[c->id][1], a))
 		return true;
-	return s->subnets.n && route_table_lookup(&s->subnets, a) == (int32_t)id;
-}
-
-static bool is_zero(const uint8_t *p, size_t n)
-{
-	while (n--)
-		if (*p++)
-			return false;
-	return true;
-}
-
-/*
- * Whether the IP or ARP inside a frame from client id (len >= ETH_HEADER)
- * comes from an address of its own. Before it has one, a host sends from
- * 0.0.0.0 (DHCP, ARP probes), :: (duplicate address detection) and its IPv6
- * link-local address (neighbour discovery): those pass. Other types carry no
- * address of ours.
- */
-static bool is_own_source(const struct server *s, uint32_t id, const uint8_t *frame, size_t len)
-{
-	uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
-	const uint8_t *l3 = frame + ETH_HEADER;
-	size_t n = len - ETH_HEADER;
-	struct ip_addr a = { 0 };
-
-	if (type == ETH_TYPE_ARP) {
-		if (n < ARP_IPV4_LEN || l3[2] != 0x08 || l3[3] != 0x00 || l3[5] != 4)
-			return true; /* not ARP for IPv4 */
-		a.family = AF_INET;
-		memcpy(a.bytes, l3 + 14, 4);
-		return is_zero(a.bytes, 4) || is_own_address(s, id, &a);
-	}
-	if (type != ETH_TYPE_IPV4 && type != ETH_TYPE_IPV6)
-		return true;
-	if ((type == ETH_TYPE_IPV4) != (n >= 1 && l3[0] >> 4 == 4) ||
-	    !ip_packet_addr(l3, n, true, &a))
-		return false; /* the frame's type and the packet's version disagree, or no packet */
-	if (a.family == AF_INET)
-		return is_zero(a.bytes, 4) || is_own_address(s, id, &a);
-	return is_zero(a.bytes, 16) || (a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80) ||
-	       is_own_address(s, id, &a);
+	return s->subnets.n && route_table_lookup(&s->subnets, a) == (int32_t)c->id;
 }
 
 void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf, size_t len)
 {
 	const uint8_t *frame = buf + DATA_OVERHEAD;
-	double now = ev_now(s->loop);
-	int32_t to;
+	uint32_t id = session_peer_id(sess);
+	int32_t owner;
 
 	if (len < ETH_HEADER) {
 		s->stats.dropped_malformed++;
 		return;
 	}
-	if (mac_table_learn(&s->macs, frame + 6, session_peer_id(sess), now) == MAC_TAKEN) {
+	owner = mac_table_lookup(&s->macs, frame + 6, ev_now(s->loop));
+	if (owner >= 0 && owner != (int32_t)id) {
+		s->macs.taken++; /* another client's, or the server's side's, live address */
 		s->stats.dropped_mac_spoof++;
 		return;
 	}
-	if (!is_own_source(s, session_peer_id(sess), frame, len)) {
+	if (!tapcheck_frame(frame, len, is_own_address, &(struct client_ref){ s, id })) {
 		s->stats.dropped_spoofed++;
 		return;
 	}
-	to = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, now);
-	if ((to < 0 || !s->sessions[to]) &&
-	    !mac_table_may_flood(&s->macs, session_peer_id(sess), now)) {
-		s->stats.dropped_flood++; /* broadcast, multicast or unknown: past its share */
+	/* Only group frames are flooded: unicast goes to one client or to the device. */
+	if (mac_is_group(frame) && !mac_table_may_flood(&s->macs, id, ev_now(s->loop))) {
+		s->stats.dropped_flood++; /* broadcast or multicast: past its share */
 		return;
 	}
 	if (server_policy_passes(s, sess, frame, len, POLICY_IN, true))
@@ -149,19 +127,27 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, size_t len)
 {
 	const uint8_t *frame = buf + DATA_OVERHEAD;
-	int32_t to = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, ev_now(s->loop));
+	int32_t owner;
+	struct session *to;
 
+	/* Learnt only now, past the checks and the policy: a dropped frame claims nothing. */
+	if (mac_table_learn(&s->macs, frame + 6, session_peer_id(sess), ev_now(s->loop)) ==
+	    MAC_TAKEN) {
+		s->stats.dropped_mac_spoof++; /* taken while its first frame waited for on.flow */
+		return;
+	}
+	to = client_of_destination(s, frame, &owner);
 	if (mac_is_group(frame)) {
 		if (s->params.client_to_client)
 			flood(s, sess, buf, len);
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
 		return;
 	}
-	if (to >= 0 && s->sessions[to] && s->sessions[to] != sess && s->params.client_to_client) {
-		send_frame(s, s->sessions[to], buf, len, false);
+	if (to && to != sess && s->params.client_to_client) {
+		send_frame(s, to, buf, len, false);
 		return;
 	}
-	if (to >= 0 && s->sessions[to] == sess)
+	if (to == sess)
 		return; /* for its own address: nothing to switch */
 	s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
 }
@@ -169,15 +155,24 @@ void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, siz
 void server_tap_from_device(struct server *s, uint8_t *pkt, size_t len)
 {
 	const uint8_t *frame = pkt + DATA_OVERHEAD;
-	int32_t to;
+	struct session *to;
+	int32_t owner;
 
 	if (len < ETH_HEADER) {
 		s->stats.dropped_malformed++;
 		return;
 	}
-	to = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, ev_now(s->loop));
-	if (to >= 0 && s->sessions[to])
-		send_frame(s, s->sessions[to], pkt, len, false);
-	else
+	/* The server's side's address: no client may take it (a client's live one stays its). */
+	(void)mac_table_learn(&s->macs, frame + 6, MAC_TABLE_DEVICE, ev_now(s->loop));
+	to = client_of_destination(s, frame, &owner);
+	if (to)
+		send_frame(s, to, pkt, len, false);
+	else if (owner != MAC_TABLE_DEVICE)
 		flood(s, NULL, pkt, len); /* broadcast, multicast, or an address not learned */
+}
+
+void server_set_device_mac(struct server *s, const uint8_t mac[MAC_LEN])
+{
+	if (s->params.tap)
+		mac_table_pin_device(&s->macs, mac, ev_now(s->loop));
 }

@@ -24,6 +24,45 @@ static const uint8_t *mac(unsigned n)
 	return m;
 }
 
+/*
+ * The device side is an owner too: the device's own address is pinned (no
+ * client takes it, ever, and one that had it loses it), the addresses seen
+ * from the device are its own and not a client's, and they age like a
+ * client's. A new device address unpins the old one.
+ */
+static void test_device(struct mac_table *t)
+{
+	CHECK(mac_table_learn(t, mac(100), 5, 0) == MAC_LEARNED, "a client has an address");
+	mac_table_pin_device(t, mac(100), 1);
+	CHECK(mac_table_lookup(t, mac(100), 2) == MAC_TABLE_DEVICE && t->count[5] == 0,
+	      "the device's own address is the device's, whoever had it");
+	CHECK(mac_table_learn(t, mac(100), 5, 3) == MAC_TAKEN &&
+		      mac_table_learn(t, mac(100), 6, 100000) == MAC_TAKEN &&
+		      mac_table_lookup(t, mac(100), 100000) == MAC_TABLE_DEVICE,
+	      "pinned: no client takes it, even long after");
+	CHECK(mac_table_learn(t, mac(101), MAC_TABLE_DEVICE, 10) == MAC_LEARNED &&
+		      mac_table_learn(t, mac(101), 5, 11) == MAC_TAKEN &&
+		      mac_table_lookup(t, mac(101), 12) == MAC_TABLE_DEVICE,
+	      "a host behind the device is the device's: not for a client");
+	CHECK(mac_table_learn(t, mac(101), 5, 311) == MAC_LEARNED,
+	      "an address behind the device ages like any");
+	for (unsigned i = 0; i < MAC_TABLE_DEVICE_MAX; i++)
+		(void)mac_table_learn(t, mac(1000 + i), MAC_TABLE_DEVICE, 400);
+	CHECK(t->count[MAC_TABLE_DEVICE] == MAC_TABLE_DEVICE_MAX,
+	      "the device has a larger share: %u", t->count[MAC_TABLE_DEVICE]);
+	CHECK(mac_table_learn(t, mac(5000), MAC_TABLE_DEVICE, 100000) == MAC_LEARNED &&
+		      mac_table_lookup(t, mac(100), 100001) == MAC_TABLE_DEVICE,
+	      "making room ages out the oldest learned address, never the pinned one");
+	mac_table_pin_device(t, mac(102), 100002);
+	CHECK(mac_table_lookup(t, mac(102), 100003) == MAC_TABLE_DEVICE &&
+		      mac_table_lookup(t, mac(100), 100003) == MAC_TABLE_DEVICE &&
+		      mac_table_lookup(t, mac(100), 100303) == -1,
+	      "a new own address: the old one ages from then on");
+	mac_table_forget(t, MAC_TABLE_DEVICE);
+	CHECK(mac_table_lookup(t, mac(102), 100004) == MAC_TABLE_DEVICE, "the device never leaves");
+	mac_table_forget(t, 5);
+}
+
 /* A client's flooded frames: a burst, then so many a second; one client's bucket is its own. */
 static void test_flood(struct mac_table *t)
 {
@@ -75,6 +114,7 @@ int main(void)
 	CHECK(t.count[9] == 0 && mac_table_lookup(&t, mac(30), 401) == -1, "forgotten with it");
 	CHECK(mac_table_lookup(&t, mac(1), 551) == 8, "others stay");
 	test_flood(&t);
+	test_device(&t);
 	mac_table_free(&t);
 	return unit_report("test_mactable");
 }

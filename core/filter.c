@@ -5,11 +5,12 @@
 
 #include "filter.h"
 
-int filter_init(struct filter *f, const struct filter_settings *settings, uint64_t seed)
+int filter_init(struct filter *f, const struct filter_settings *settings,
+		const struct siphash_key *key)
 {
 	memset(f, 0, sizeof(*f));
 	f->settings = *settings;
-	return flow_table_init(&f->flows, settings->max_flows, settings->idle_timeout, seed);
+	return flow_table_init(&f->flows, settings->max_flows, settings->idle_timeout, key);
 }
 
 void filter_free(struct filter *f)

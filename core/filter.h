@@ -116,8 +116,8 @@ struct filter {
 	uint8_t answer[DATA_OVERHEAD + PACKET_REJECT_MAX];
 };
 
-int filter_init(struct filter *f, const struct filter_settings *settings, uint64_t seed)
-	__attribute__((warn_unused_result));
+int filter_init(struct filter *f, const struct filter_settings *settings,
+		const struct siphash_key *key) __attribute__((warn_unused_result));
 /* Drops every policy held and the flow table. */
 void filter_free(struct filter *f);
 

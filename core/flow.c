@@ -5,9 +5,9 @@
 #include <sys/socket.h>
 
 #include "flow.h"
-#include "siphash.h"
 
-int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout, uint64_t seed)
+int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout,
+		    const struct siphash_key *key)
 {
 	size_t cap = FLOW_TABLE_MIN;
 
@@ -17,7 +17,7 @@ int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout,
 	if (!(t->e = calloc(cap, sizeof(*t->e))))
 		return -ENOMEM;
 	t->cap = cap;
-	t->seed = seed;
+	t->key = *key;
 	t->generation = 1;
 	t->idle_timeout = idle_timeout;
 	return 0;
@@ -53,9 +53,7 @@ void flow_key_set_l2(struct flow_key *k, const uint8_t *frame)
 
 static size_t home(const struct flow_table *t, const struct flow_key *k)
 {
-	struct siphash_key key = siphash_key_of_seed(t->seed);
-
-	return (size_t)siphash(&key, k, sizeof(*k)) & (t->cap - 1);
+	return (size_t)siphash(&t->key, k, sizeof(*k)) & (t->cap - 1);
 }
 
 static bool is_live(const struct flow_table *t, const struct flow_entry *e, double now)

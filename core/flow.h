@@ -17,6 +17,7 @@
 
 #include "packet.h"
 #include "policy.h"
+#include "siphash.h"
 
 enum {
 	FLOW_TABLE_MIN = 64,
@@ -59,7 +60,7 @@ struct flow_stats {
 struct flow_table {
 	size_t cap, n; /* cap: a power of two; at most three quarters used */
 	struct flow_entry *e;
-	uint64_t seed;
+	struct siphash_key key; /* of the hash: peers choose the flows */
 	uint32_t generation;
 	double idle_timeout;
 	size_t hand; /* where the next search for room starts */
@@ -67,8 +68,8 @@ struct flow_table {
 };
 
 /* A table for max_flows flows (rounded up), forgetting flows idle for idle_timeout s. */
-int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout, uint64_t seed)
-	__attribute__((warn_unused_result));
+int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout,
+		    const struct siphash_key *key) __attribute__((warn_unused_result));
 void flow_table_free(struct flow_table *t);
 
 /* The flow of a parsed packet of client peer_id going direction. */

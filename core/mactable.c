@@ -5,9 +5,9 @@
 
 #include "ip.h"
 #include "mactable.h"
-#include "siphash.h"
 
-int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uint64_t seed)
+int mac_table_init(struct mac_table *t, unsigned per_client_max, double age,
+		   const struct siphash_key *key)
 {
 	size_t cap = 64,
 	       all = (size_t)per_client_max * MAC_TABLE_CLIENTS_MAX + MAC_TABLE_DEVICE_MAX;
@@ -23,7 +23,7 @@ int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uin
 		return -ENOMEM;
 	}
 	t->cap = cap;
-	t->seed = seed;
+	t->key = *key;
 	t->age = age;
 	t->per_client_max = per_client_max;
 	return 0;
@@ -38,9 +38,7 @@ void mac_table_free(struct mac_table *t)
 
 static size_t home(const struct mac_table *t, const uint8_t mac[MAC_LEN])
 {
-	struct siphash_key key = siphash_key_of_seed(t->seed);
-
-	return (size_t)siphash(&key, mac, MAC_LEN) & (t->cap - 1);
+	return (size_t)siphash(&t->key, mac, MAC_LEN) & (t->cap - 1);
 }
 
 static size_t find(const struct mac_table *t, const uint8_t mac[MAC_LEN])

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "siphash.h"
+
 enum {
 	MAC_LEN = 6,
 	MAC_TABLE_CLIENTS_MAX = 1024,		  /* = SERVER_SESSIONS_MAX, by peer-id */
@@ -56,8 +58,8 @@ struct mac_entry {
 struct mac_table {
 	size_t cap; /* a power of two */
 	struct mac_entry *e;
-	uint64_t seed;
-	double age; /* seconds an address is remembered without frames */
+	struct siphash_key key; /* of the hash: peers choose the addresses */
+	double age;		/* seconds an address is remembered without frames */
 	unsigned per_client_max;
 	unsigned count[MAC_TABLE_CLIENTS_MAX + 1]; /* by owner: the clients, then the device */
 	/* Each client's addresses, per_client_max a client, then the device's
@@ -71,8 +73,8 @@ struct mac_table {
 	struct mac_flood_bucket flood[MAC_TABLE_CLIENTS_MAX];
 };
 
-int mac_table_init(struct mac_table *t, unsigned per_client_max, double age, uint64_t seed)
-	__attribute__((warn_unused_result));
+int mac_table_init(struct mac_table *t, unsigned per_client_max, double age,
+		   const struct siphash_key *key) __attribute__((warn_unused_result));
 void mac_table_free(struct mac_table *t);
 
 /*

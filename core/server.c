@@ -777,7 +777,6 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	s->started = (uint32_t)time(NULL);
 	s->reset_time = (struct bucket){ SERVER_RESET_TIME_BURST_MS / 1000.0, monotonic() };
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
-	    crypto_random(&s->hash_seed, sizeof(s->hash_seed)) < 0 ||
 	    siphash_key_init(&s->hash_key) < 0) {
 		snprintf(err, errlen, "server: the random number generator failed");
 		free(s);
@@ -788,7 +787,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	server_addr_index_init(&s->vpn_index, &s->hash_key);
 	server_addr_index_init(&s->peer_index, &s->hash_key);
 	route_table_init(&s->subnets);
-	if (filter_init(&s->filter, &params->filter, s->hash_seed ^ 0x2545f4914f6cdd1dULL) < 0) {
+	if (filter_init(&s->filter, &params->filter, &s->hash_key) < 0) {
 		snprintf(err, errlen, "out of memory for the flow table (%zu flows)",
 			 params->filter.max_flows);
 		free(s);

@@ -40,8 +40,7 @@ struct server {
 	ev_io watcher;
 	struct server_stats stats;
 	uint32_t started;	       /* the replay "time" field of our wrapped packets */
-	uint64_t hash_seed;	       /* of the flow and MAC tables */
-	struct siphash_key hash_key;   /* of our own tables */
+	struct siphash_key hash_key;   /* of every table a peer chooses the keys of */
 	struct bucket reset_time;      /* seconds of loop time for stateless replies */
 	struct srclimit reset_sources; /* stateless replies per source */
 	struct session *sessions[SERVER_SESSIONS_MAX];	  /* slot = peer-id */

@@ -33,8 +33,7 @@ int server_tap_init(struct server *s)
 {
 	if (!(s->tap_copy = malloc(DATA_OVERHEAD + SERVER_FRAME_MAX)))
 		return -1;
-	return mac_table_init(&s->macs, TAP_MACS_PER_CLIENT, TAP_MAC_AGE_SECONDS,
-			      s->hash_seed ^ 0x94d049bb133111ebULL);
+	return mac_table_init(&s->macs, TAP_MACS_PER_CLIENT, TAP_MAC_AGE_SECONDS, &s->hash_key);
 }
 
 void server_tap_free(struct server *s)

@@ -23,13 +23,4 @@ int siphash_key_init(struct siphash_key *k) __attribute__((warn_unused_result));
 /* SipHash-2-4 of len bytes at data under k. */
 uint64_t siphash(const struct siphash_key *k, const void *data, size_t len);
 
-/*
- * A key for a table that keeps a 64-bit seed only (the flow and MAC
- * tables): 2^64 keys are still far beyond what a peer can try.
- */
-static inline struct siphash_key siphash_key_of_seed(uint64_t seed)
-{
-	return (struct siphash_key){ seed, ~seed };
-}
-
 #endif

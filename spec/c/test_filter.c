@@ -73,7 +73,7 @@ static void test_shares(void)
 	struct filter f;
 	int asked = 0, fell_back = 0;
 
-	CHECK(filter_init(&f, &set, 2) == 0, "init");
+	CHECK(filter_init(&f, &set, &(struct siphash_key){ 2, 3 }) == 0, "init");
 	filter_set_policy(&f, NULL, true);
 	for (unsigned i = 0; i < 1000; i++) {
 		enum filter_result r = pass(&f, 0, 10000 + i, 80, 1);
@@ -122,7 +122,7 @@ static void test_pending_max(void)
 	struct filter_settings set = { 1000, 60, 4, POLICY_DROP };
 	struct filter f;
 
-	CHECK(filter_init(&f, &set, 3) == 0, "init");
+	CHECK(filter_init(&f, &set, &(struct siphash_key){ 3, 3 }) == 0, "init");
 	filter_set_policy(&f, NULL, true);
 	for (unsigned i = 0; i < 4; i++)
 		CHECK(pass(&f, 0, 100 + i, 80, 0) == FILTER_ASK, "ask %u", i);
@@ -146,7 +146,7 @@ int main(void)
 	struct policy *p = drop_port(53);
 	struct filter_question q;
 
-	CHECK(filter_init(&f, &set, 1) == 0, "init");
+	CHECK(filter_init(&f, &set, &(struct siphash_key){ 1, 3 }) == 0, "init");
 	CHECK(pass(&f, 0, 1, 53, 0) == FILTER_PASS && f.flows.n == 0, "off: not even parsed");
 	filter_set_policy(&f, p, false);
 	for (int i = 0; i < 5; i++)

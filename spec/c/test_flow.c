@@ -36,7 +36,8 @@ static void test_basics(void)
 			c = key(2, 1000, POLICY_IN);
 	struct flow_entry *e;
 
-	CHECK(flow_table_init(&t, 100, 60, 42) == 0 && t.cap >= 128, "init: cap %zu", t.cap);
+	CHECK(flow_table_init(&t, 100, 60, &(struct siphash_key){ 42, 1 }) == 0 && t.cap >= 128,
+	      "init: cap %zu", t.cap);
 	CHECK(!flow_table_lookup(&t, &a, 0), "empty");
 	e = flow_table_insert(&t, &a, 0);
 	CHECK(e && e->state == FLOW_DECIDED, "insert");
@@ -67,7 +68,7 @@ static void test_bounded(void)
 	struct flow_table t;
 	size_t i, found = 0;
 
-	CHECK(flow_table_init(&t, 1000, 60, 7) == 0, "init");
+	CHECK(flow_table_init(&t, 1000, 60, &(struct siphash_key){ 7, 1 }) == 0, "init");
 	for (i = 0; i < 100000; i++) {
 		struct flow_key k = key(1, (uint16_t)i, POLICY_IN);
 
@@ -92,7 +93,7 @@ static void test_pending_is_kept(void)
 	struct flow_table t;
 	size_t i, pending = 0;
 
-	CHECK(flow_table_init(&t, 48, 60, 9) == 0, "init");
+	CHECK(flow_table_init(&t, 48, 60, &(struct siphash_key){ 9, 1 }) == 0, "init");
 	for (i = 0; i < 1000; i++) {
 		struct flow_key k = key(3, (uint16_t)i, POLICY_IN);
 		struct flow_entry *e = flow_table_insert(&t, &k, 0);
@@ -111,7 +112,7 @@ static void test_removal(void)
 	struct flow_table t;
 	size_t ok = 0;
 
-	CHECK(flow_table_init(&t, 3000, 60, 11) == 0, "init");
+	CHECK(flow_table_init(&t, 3000, 60, &(struct siphash_key){ 11, 1 }) == 0, "init");
 	for (uint16_t i = 0; i < 3000; i++) {
 		struct flow_key k = key(4, i, POLICY_OUT);
 

@@ -87,7 +87,7 @@ int main(void)
 	struct mac_table t;
 	unsigned learned = 0;
 
-	CHECK(mac_table_init(&t, 4, 300, 1) == 0, "init");
+	CHECK(mac_table_init(&t, 4, 300, &(struct siphash_key){ 1, 2 }) == 0, "init");
 	CHECK(mac_table_lookup(&t, mac(1), 0) == -1, "unknown");
 	CHECK(mac_table_learn(&t, mac(1), 7, 0) == MAC_LEARNED &&
 		      mac_table_lookup(&t, mac(1), 1) == 7,

@@ -65,7 +65,6 @@ static void test_key(void)
 	CHECK(memcmp(&r, &zero, sizeof(r)) != 0, "not all zero");
 	CHECK(siphash(&r, msg, sizeof(msg)) != siphash(&zero, msg, sizeof(msg)),
 	      "hashes under the random key differ from the zero key's");
-	CHECK(siphash_key_of_seed(1).k0 != siphash_key_of_seed(2).k0, "seeds give keys");
 }
 
 int main(void)

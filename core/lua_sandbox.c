@@ -30,9 +30,9 @@
 	"files with io.open(path)"
 
 /*
- * What of debug stays: traceback, getinfo, gethook (harmless reads of the
- * call stack). What goes reads or writes what is not the caller's own: the
- * registry (the real standard input, the file metatable), other functions'
+ * What of debug stays: traceback, getinfo (without the functions
+ * themselves), gethook: reads of where the call stack is. What goes reads or writes what is not the
+ * caller's own: the registry (the real standard input, the file metatable), other functions'
  * upvalues and locals (the engine's modules' state), the metatables of
  * strings and userdata (a __gc put on the file handles' metatable runs at
  * their finalization, where Lua turns the debug hooks, and so every limit,
@@ -274,6 +274,22 @@ static int l_sandbox_output(lua_State *L)
 		if (push_file(L, lua_tostring(L, 1), "w") != 1)
 			return luaL_error(L, "%s", lua_tostring(L, 3));
 		lua_replace(L, 1);
+	}
+	return original(L)(L);
+}
+
+/*
+ * debug.getinfo([thread,] f [, what]): as Lua's without the 'f' option. The
+ * functions running below a hook are the engine's (moonvpn.clients' local
+ * functions, say): a hook may read where they are, not call them.
+ */
+static int l_sandbox_getinfo(lua_State *L)
+{
+	int what = lua_isthread(L, 1) ? 3 : 2;
+
+	if (lua_type(L, what) == LUA_TSTRING) {
+		luaL_gsub(L, lua_tostring(L, what), "f", "");
+		lua_replace(L, what);
 	}
 	return original(L)(L);
 }
@@ -621,6 +637,7 @@ void lua_sandbox_apply(lua_State *L)
 	lua_setfield(L, -2, "lines");
 	lua_pop(L, 1);
 	wrap(L, "io", "output", l_sandbox_output);
+	wrap(L, "debug", "getinfo", l_sandbox_getinfo);
 	lua_register(L, "load", l_sandbox_load);
 	lua_register(L, "loadfile", l_sandbox_loadfile);
 	lua_register(L, "dofile", l_sandbox_dofile);

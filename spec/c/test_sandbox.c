@@ -112,6 +112,8 @@ static const char *ran[] = {
 	"assert(getmetatable('') == nil and ('x'):rep(2) == 'xx')",
 	"assert(debug.traceback('x'):find('stack traceback') and debug.getinfo(1, "
 	"'l').currentline)",
+	"local i = debug.getinfo(1, 'fSl') assert(i.func == nil and i.source and i.currentline)\n"
+	"i = debug.getinfo(coroutine.running(), 1, 'f') assert(i and i.func == nil)",
 	"local t = setmetatable({}, { __metatable = 'no' }) assert(getmetatable(t) == 'no')",
 	"local mt = {} setmetatable({}, mt) mt.__gc = print", /* too late to mark: no finalizer */
 };

@@ -8,10 +8,16 @@
  * library tables themselves, so _G.os, require "os" and package.loaded.os
  * are all the same guarded table. Each raises an error that names the
  * alternative (vpn.exec, raising an error to refuse a reload). Also gone:
- * debug.sethook (the instruction and deadline limits are that hook),
- * package.loadlib (a fresh os library), binary chunks (bytecode can crash
- * the VM) and __gc metamethods on tables (Lua runs finalizers with debug
- * hooks off, so a loop in one would escape every limit).
+ * debug.sethook (the instruction and deadline limits are that hook), the
+ * parts of debug that reach other code's state (registry, upvalues, locals,
+ * metatables), package.loadlib and the C searchers (native code), binary
+ * chunks, also through require (bytecode can crash the VM), and __gc
+ * metamethods: on tables (setmetatable refuses them) and on the engine's
+ * userdata (getmetatable hands out the metatables of tables only, or a
+ * __metatable field), because Lua runs finalizers with debug hooks off, so
+ * a loop in one would escape every limit. Every file is opened without
+ * blocking and refused when it is a FIFO, a socket or a device that could
+ * block.
  *
  * Does not bound time spent inside one C function (a huge string.rep or
  * pattern match): the count hook runs between Lua instructions only.

@@ -22,6 +22,29 @@ enum {
 	SCRIPT_MEMORY_MAX_BYTES = 512 * 1024 * 1024,
 };
 
+/*
+ * Every call from the engine into Lua outside a hook (the engine's modules:
+ * moonvpn.clients.ended/groups/revoke, the policy, the console) runs under
+ * an instruction budget and a deadline, as hooks do. Those modules are
+ * plain Lua in the VM a configuration and its hooks share: a hook can reach
+ * what they call (a client object's fields, _G.pairs, string.format,
+ * require "moonvpn.clients" itself), so instead of freezing every module
+ * against every change, what the engine runs is bounded, wherever it
+ * leads. A call stopped by a limit is logged and fails closed as any
+ * failed call does (no groups, no reply, a refused reload). Lua the engine
+ * reaches from C reads tables raw (no metamethod runs outside these calls).
+ */
+struct call_limits {
+	lua_Integer instructions;
+	double seconds;
+};
+
+/* The engine's own bookkeeping: a few thousand instructions; a large policy far less than this. */
+static const struct call_limits ENGINE_CALL = { 100 * 1000 * 1000, 2.0 };
+/* A configuration load or a console line: each has a budget of its own inside (5 s, 50,000,000
+ * instructions); this bounds what runs around it. */
+static const struct call_limits OUTER_CALL = { 1000 * 1000 * 1000, 30.0 };
+
 #define REG_REQUIRE	   "moonvpn.require"
 #define REG_PENDING_OBJECT "moonvpn.config.pending_object"
 #define REG_ACTIVE_OBJECT  SCRIPT_REG_ACTIVE_OBJECT
@@ -103,16 +126,11 @@ static void set_paths(lua_State *L, const char *root)
 	lua_getglobal(L, "package");
 	lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s/plugins/?.lua", root, root, root);
 	lua_setfield(L, -2, "path");
-	/* The engine's C modules are preloaded; no other native code is loaded, so the
-	 * C searchers go (their "no file" lines would also clutter a require error). */
+	/* The engine's C modules are preloaded; no other native code is loaded (the
+	 * sandbox removed the C searchers). */
 	lua_pushliteral(L, "");
 	lua_setfield(L, -2, "cpath");
-	lua_getfield(L, -1, "searchers");
-	lua_pushnil(L);
-	lua_rawseti(L, -2, 4);
-	lua_pushnil(L);
-	lua_rawseti(L, -2, 3);
-	lua_pop(L, 2);
+	lua_pop(L, 1);
 }
 
 struct script *script_new(struct engine *engine, const char *root, char *err, size_t errlen)
@@ -196,20 +214,96 @@ static bool push_built(lua_State *L, void (*fn)(lua_State *L, const void *a, con
 	return lua_pcall(L, 1, 1, 0) == LUA_OK;
 }
 
-/* Pushes require(module)[fn] under a message handler; returns the handler's index. */
-static int push_call(lua_State *L, const char *module, const char *fn)
+/*
+ * lua_pcall under lim: a call a limit stopped fails (its message names the
+ * limit, and what was called) and is logged. Returns lua_pcall's status.
+ */
+static int call_budgeted(struct script *s, int nargs, int nres, int base, const char *what,
+			 const struct call_limits *lim)
 {
+	lua_State *L = s->L;
+	struct lua_core_budget saved;
+	lua_Integer left;
+	enum lua_core_stop stop;
+	int status;
+
+	lua_core_budget_enter(L, lim->instructions, lim->instructions,
+			      lua_core_monotonic() + lim->seconds, &saved);
+	status = lua_pcall(L, nargs, nres, base);
+	stop = lua_core_budget_leave(L, &saved, &left);
+	lua_core_install_budget_hook(L); /* a stop made the hook fire on every instruction */
+	if (stop == LUA_CORE_RAN)
+		return status;
+	if (status == LUA_OK)
+		lua_pop(L, nres == LUA_MULTRET ? 0 : nres);
+	else
+		lua_pop(L, 1);
+	lua_pushfstring(
+		L, "%s stopped after %s (a hook or the configuration changed what it runs?)", what,
+		stop == LUA_CORE_LATE ? lua_pushfstring(L, "%f s", lim->seconds)
+				      : lua_pushfstring(L, "%I instructions", lim->instructions));
+	lua_remove(L, -2);
+	if (s->engine)
+		log_error(&s->engine->log, "script", "%s", lua_tostring(L, -1));
+	return status == LUA_OK ? LUA_ERRRUN : status;
+}
+
+/*
+ * Pushes require(module)[fn] under a message handler; returns the handler's
+ * index, or its negation with the error message on top.
+ */
+static int push_call(struct script *s, const char *module, const char *fn)
+{
+	lua_State *L = s->L;
 	int base;
 
 	lua_pushcfunction(L, msghandler);
 	base = lua_gettop(L);
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_REQUIRE);
 	lua_pushstring(L, module);
-	if (lua_pcall(L, 1, 1, base) != LUA_OK)
+	if (call_budgeted(s, 1, 1, base, module, &ENGINE_CALL) != LUA_OK)
 		return -base; /* the message is on top */
-	lua_getfield(L, -1, fn);
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushfstring(L, "require \"%s\" is not the engine's module (a table)", module);
+		return -base;
+	}
+	lua_pushstring(L, fn);
+	lua_rawget(L, -2);
 	lua_remove(L, -2);
 	return base;
+}
+
+/* Pushes t[name] (t at idx) without metamethods: nil when t is not a table. */
+static int raw_field(lua_State *L, int idx, const char *name)
+{
+	if (!lua_istable(L, idx)) {
+		lua_pushnil(L);
+		return LUA_TNIL;
+	}
+	idx = lua_absindex(L, idx);
+	lua_pushstring(L, name);
+	return lua_rawget(L, idx);
+}
+
+/*
+ * Pushes on[name], a hook, without running Lua: raw, else raw from a table
+ * __index (the hooks table of moonvpn/init.lua keeps them there); an
+ * __index function is not called.
+ */
+static int hook_field(lua_State *L, int idx, const char *name)
+{
+	int t;
+
+	idx = lua_absindex(L, idx);
+	t = raw_field(L, idx, name);
+	if (t != LUA_TNIL || !lua_istable(L, idx) || !lua_getmetatable(L, idx))
+		return t;
+	raw_field(L, -1, "__index");
+	t = raw_field(L, -1, name);
+	lua_replace(L, -4);
+	lua_pop(L, 2);
+	return t;
 }
 
 static void copy_error(lua_State *L, char *err, size_t errlen)
@@ -257,7 +351,7 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 {
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
-	int base = push_call(L, "moonvpn.config", "load");
+	int base = push_call(s, "moonvpn.config", "load");
 	int rc = -EINVAL;
 
 	if (s->hooks)
@@ -267,7 +361,7 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 		goto out;
 	}
 	lua_pushstring(L, path);
-	if (lua_pcall(L, 1, 2, base) != LUA_OK) {
+	if (call_budgeted(s, 1, 2, base, "moonvpn.config.load", &OUTER_CALL) != LUA_OK) {
 		copy_error(L, err, errlen);
 		goto out;
 	}
@@ -279,7 +373,7 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 	if (rc == 0) {
 		lua_pushvalue(L, -2);
 		lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
-		lua_getfield(L, -1, "object"); /* the object vpn.server returned */
+		raw_field(L, -1, "object"); /* the object vpn.server returned */
 		lua_setfield(L, LUA_REGISTRYINDEX, REG_PENDING_OBJECT);
 	}
 out:
@@ -331,7 +425,7 @@ struct policy *script_policy(struct script *s, char *err, size_t errlen)
 {
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
-	int base = push_call(L, "moonvpn.policy", "prepare");
+	int base = push_call(s, "moonvpn.policy", "prepare");
 	struct policy *p = NULL;
 
 	if (base < 0) {
@@ -339,23 +433,24 @@ struct policy *script_policy(struct script *s, char *err, size_t errlen)
 		goto out;
 	}
 	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
-	if (lua_istable(L, -1))
-		lua_getfield(L, -1, "policy");
-	else
-		lua_pushnil(L);
+	raw_field(L, -1, "policy");
 	lua_remove(L, -2);
-	if (lua_pcall(L, 1, 1, base) != LUA_OK) {
+	if (call_budgeted(s, 1, 1, base, "moonvpn.policy.prepare", &ENGINE_CALL) != LUA_OK) {
 		copy_error(L, err, errlen);
 		goto out;
 	}
 	p = lua_policy_read(L, -1, err, errlen);
 	if (p) { /* in force now: new clients' groups follow it */
-		lua_getfield(L, LUA_REGISTRYINDEX, REG_REQUIRE);
-		lua_pushliteral(L, "moonvpn.policy");
-		lua_call(L, 1, 1);
-		lua_getfield(L, -1, "activate");
-		lua_pushvalue(L, -3);
-		if (lua_pcall(L, 1, 0, base) != LUA_OK) {
+		int activate = push_call(s, "moonvpn.policy", "activate");
+
+		if (activate > 0) {
+			lua_pushvalue(L, activate - 1); /* the prepared policy */
+			activate = call_budgeted(s, 1, 0, activate, "moonvpn.policy.activate",
+						 &ENGINE_CALL) == LUA_OK
+					   ? activate
+					   : -activate;
+		}
+		if (activate < 0) {
 			copy_error(L, err, errlen);
 			policy_put(p);
 			p = NULL;
@@ -370,12 +465,12 @@ uint64_t script_client_groups(struct script *s, uint32_t peer_id)
 {
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
-	int base = push_call(L, "moonvpn.clients", "groups");
+	int base = push_call(s, "moonvpn.clients", "groups");
 	uint64_t groups = 0;
 
 	if (base > 0) {
 		lua_pushinteger(L, peer_id);
-		if (lua_pcall(L, 1, 1, base) == LUA_OK)
+		if (call_budgeted(s, 1, 1, base, "moonvpn.clients.groups", &ENGINE_CALL) == LUA_OK)
 			groups = (uint64_t)lua_tointeger(L, -1);
 	}
 	lua_settop(L, top);
@@ -475,7 +570,7 @@ void script_flow(struct script *s, struct session *sess, const struct flow_key *
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
 	struct flow_question *q = calloc(1, sizeof(*q));
-	int base = push_call(L, "moonvpn.flows", "decide");
+	int base = push_call(s, "moonvpn.flows", "decide");
 
 	if (!q || base < 0 || !s->hooks) {
 		lua_settop(L, top);
@@ -488,7 +583,7 @@ void script_flow(struct script *s, struct session *sess, const struct flow_key *
 		s->questions->prev = q;
 	s->questions = q;
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
-	lua_getfield(L, -1, "on");
+	raw_field(L, -1, "on");
 	lua_remove(L, -2);
 	if (!push_built(L, build_flow, key, flow)) {
 		log_error(&s->engine->log, "script", "on.flow: %s", lua_tostring(L, -1));
@@ -516,8 +611,8 @@ bool script_has_flow_hook(struct script *s)
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
 	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
-		   lua_getfield(L, -1, "on") == LUA_TTABLE &&
-		   lua_getfield(L, -1, "flow") == LUA_TFUNCTION;
+		   raw_field(L, -1, "on") == LUA_TTABLE &&
+		   hook_field(L, -1, "flow") == LUA_TFUNCTION;
 
 	lua_settop(L, top);
 	return has;
@@ -616,7 +711,7 @@ static int read_admission(lua_State *L, int base, struct session_push *push)
 	copy_string(L, base + 3, push->address6, sizeof(push->address6));
 	/* The subnets behind it, validated by moonvpn.clients; anything else is skipped. */
 	for (lua_Integer i = 1; lua_istable(L, base + 4) && i <= SESSION_ROUTES_MAX; i++) {
-		int t = lua_geti(L, base + 4, i);
+		int t = lua_rawgeti(L, base + 4, i);
 
 		if (t == LUA_TSTRING &&
 		    ip_prefix_parse(&push->routes[push->n_routes], lua_tostring(L, -1)))
@@ -629,8 +724,8 @@ static int read_admission(lua_State *L, int base, struct session_push *push)
 	if (lua_istable(L, base + 5) &&
 	    !(push->policy = lua_policy_read(L, base + 5, push->reason, sizeof(push->reason))))
 		return -1;
-	for (lua_Integer i = 1; i <= SESSION_PUSH_MESSAGES_MAX; i++) {
-		if (lua_geti(L, base + 2, i) != LUA_TSTRING) {
+	for (lua_Integer i = 1; lua_istable(L, base + 2) && i <= SESSION_PUSH_MESSAGES_MAX; i++) {
+		if (lua_rawgeti(L, base + 2, i) != LUA_TSTRING) {
 			lua_pop(L, 1);
 			break;
 		}
@@ -647,11 +742,11 @@ static void revoke_admission(struct script *s, uint32_t peer_id)
 {
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
-	int base = push_call(L, "moonvpn.clients", "revoke");
+	int base = push_call(s, "moonvpn.clients", "revoke");
 
 	if (base > 0) {
 		lua_pushinteger(L, peer_id);
-		lua_pcall(L, 1, 0, base);
+		call_budgeted(s, 1, 0, base, "moonvpn.clients.revoke", &ENGINE_CALL);
 	}
 	lua_settop(L, top);
 }
@@ -695,7 +790,7 @@ void script_client_connect(struct script *s, struct session *sess, script_decide
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
 	struct admission *a = &s->admissions[session_peer_id(sess)];
-	int base = push_call(L, "moonvpn.clients", "admit");
+	int base = push_call(s, "moonvpn.clients", "admit");
 
 	*a = (struct admission){ s, sess, NULL, decided, ctx };
 	if (base < 0 || !s->hooks) {
@@ -708,7 +803,7 @@ void script_client_connect(struct script *s, struct session *sess, script_decide
 	}
 	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
-	lua_getfield(L, -1, "on");
+	raw_field(L, -1, "on");
 	lua_remove(L, -2);
 	if (!push_built(L, build_client_info, sess, NULL)) {
 		log_error(&s->engine->log, "script", "on.auth: %s", lua_tostring(L, -1));
@@ -755,18 +850,15 @@ void script_client_disconnect(struct script *s, struct session *sess, const char
 	withdraw_questions(s, sess);
 	if (a->sess == sess)
 		a->sess = NULL;
-	base = push_call(L, "moonvpn.clients", "ended");
+	base = push_call(s, "moonvpn.clients", "ended");
 	if (base < 0)
 		goto fail;
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
-	if (lua_istable(L, -1))
-		lua_getfield(L, -1, "on");
-	else
-		lua_pushnil(L);
+	raw_field(L, -1, "on");
 	lua_remove(L, -2);
 	lua_pushinteger(L, session_peer_id(sess));
 	push_end_stats(L, sess, s->hooks ? ev_now(s->engine->loop) : 0);
-	if (lua_pcall(L, 3, 2, base) != LUA_OK)
+	if (call_budgeted(s, 3, 2, base, "moonvpn.clients.ended", &ENGINE_CALL) != LUA_OK)
 		goto fail;
 	/* on.disconnect(client, reason), when the client had been admitted and it is set. */
 	if (lua_isfunction(L, -2) && s->hooks) {
@@ -781,19 +873,21 @@ fail:
 	lua_settop(L, top);
 }
 
-/* Pushes the shared console environment, creating it on first use. */
-static int push_console_env(lua_State *L, int base)
+/* Pushes the shared console environment (created on first use), or its error message. */
+static int push_console_env(struct script *s)
 {
+	lua_State *L = s->L;
+	bool ok;
+	int base;
+
 	if (lua_getfield(L, LUA_REGISTRYINDEX, "moonvpn.console.env") == LUA_TTABLE)
 		return 0;
 	lua_pop(L, 1);
-	lua_getfield(L, LUA_REGISTRYINDEX, REG_REQUIRE);
-	lua_pushliteral(L, "moonvpn.console_env");
-	if (lua_pcall(L, 1, 1, base) != LUA_OK)
-		return -1;
-	lua_getfield(L, -1, "new");
-	lua_remove(L, -2);
-	if (lua_pcall(L, 0, 1, base) != LUA_OK)
+	base = push_call(s, "moonvpn.console_env", "new");
+	ok = base > 0 &&
+	     call_budgeted(s, 0, 1, base, "moonvpn.console_env.new", &ENGINE_CALL) == LUA_OK;
+	lua_remove(L, base > 0 ? base : -base); /* the message handler */
+	if (!ok)
 		return -1;
 	lua_pushvalue(L, -1);
 	lua_setfield(L, LUA_REGISTRYINDEX, "moonvpn.console.env");
@@ -804,11 +898,11 @@ static void console_call(struct script *s, const char *fn, unsigned id)
 {
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
-	int base = push_call(L, "moonvpn.console", fn);
+	int base = push_call(s, "moonvpn.console", fn);
 
 	if (base > 0) {
 		lua_pushinteger(L, id);
-		lua_pcall(L, 1, 0, base);
+		call_budgeted(s, 1, 0, base, "moonvpn.console", &ENGINE_CALL);
 	}
 	lua_settop(L, top);
 }
@@ -846,16 +940,16 @@ enum console_reply script_console_feed(struct script *s, unsigned id, const char
 {
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
-	int base = push_call(L, "moonvpn.console", "feed");
+	int base = push_call(s, "moonvpn.console", "feed");
 	enum console_reply r;
 
-	if (base < 0 || push_console_env(L, base) < 0) {
+	if (base < 0 || push_console_env(s) < 0) {
 		lua_pushliteral(L, "error");
 		lua_insert(L, -2);
 	} else {
 		lua_pushinteger(L, id);
 		lua_pushlstring(L, line, len);
-		if (lua_pcall(L, 3, 2, base) != LUA_OK) {
+		if (call_budgeted(s, 3, 2, base, "moonvpn.console.feed", &OUTER_CALL) != LUA_OK) {
 			lua_pushliteral(L, "error");
 			lua_insert(L, -2);
 		}

@@ -157,8 +157,12 @@ function provider_mt:matching_step(secret, code)
 	return nil
 end
 
+-- The fields are length-prefixed: a user name may contain ':' and a secret is raw
+-- bytes, so joined with a separator alone ("a:b" with "c", "a" with "b:c") two
+-- different users could share one entry, and one's code would burn the other's.
 function provider_mt:used_key(username, secret)
-	return string.format("%s:%d:%s:%s", self.algorithm, self.period, username, secret)
+	return string.format("%s:%d:%d:%s%d:%s", self.algorithm, self.period, #username, username,
+		#secret, secret)
 end
 
 -- Marks the code's step used (or gives it back: step is then the one before).

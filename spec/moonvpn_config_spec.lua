@@ -194,6 +194,28 @@ describe("moonvpn --check", function()
 		assert.is_true(err == instructions or err == deadline, err)
 	end)
 
+	it("gives no way to a finalizer or to the engine's standard input", function()
+		-- Lua runs finalizers with the debug hooks off: a loop put in the file handles'
+		-- __gc ran past every limit (timeout ends the run, should the guard be missing).
+		local escapes = {
+			{ 'getmetatable(io.stdout).__gc = function() while true do end end\n'
+				.. 'do local f = io.open("/etc/hostname") end collectgarbage()\n',
+				"FILE:1: attempt to index a string value" },
+			{ 'debug.getmetatable(io.stdout).__gc = function() while true do end end\n',
+				"FILE:1: debug.getmetatable is disabled in moonvpn: it reaches the engine's own state "
+				.. "(registry, upvalues, locals, metatables of files and strings); debug.traceback "
+				.. "and debug.getinfo remain" },
+			{ 'local x = debug.getregistry()._IO_input:read("l")\n', "FILE:1: debug.getregistry is disabled" },
+		}
+		for _, case in ipairs(escapes) do
+			local path = mv.write_config(case[1])
+			local status, _, err = mv.run("--check " .. netns.quote(path), { prefix = "timeout 60 " })
+			assert.are.equal(1, status, err)
+			local want = case[2]:gsub("FILE", function() return path end)
+			assert.are.equal(want, err:sub(1, #want))
+		end
+	end)
+
 	it("reports a directory given as the configuration", function()
 		local dir = netns.tmpdir()
 		local status, _, err = mv.run("--check " .. dir)

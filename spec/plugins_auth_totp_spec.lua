@@ -163,6 +163,15 @@ describe("plugins.auth_totp", function()
 			assert.is_nil((totp.new(own):check({}, "carol", code)))
 		end)
 
+		it("keeps users apart whose name and secret join to the same text", function()
+			local p = provider()
+			-- With fields joined by ':' alone these were one key: a code used by one
+			-- user was refused to the other for the rest of its window.
+			assert.are_not.equal(p:used_key("a:b", "c"), p:used_key("a", "b:c"))
+			assert.are_not.equal(p:used_key("a", "1:b"), p:used_key("a:1", "b"))
+			assert.are.equal(p:used_key("a", "b"), provider():used_key("a", "b"))
+		end)
+
 		it("forgets codes too old to matter, and only those", function()
 			local used = {}
 			local p = provider { used = used, secrets = {} }

@@ -15,6 +15,11 @@ local push = require "moonvpn.push"
 local peer = require "moonvpn.peer"
 local policy = require "moonvpn.policy"
 
+-- The standard functions this module calls when the engine asks it something
+-- (ended, groups), taken before any configuration runs: a configuration or a
+-- hook may reassign the globals. (Calls are bounded anyway, core/script.c.)
+local next, rawset = next, rawset
+
 local M = {}
 
 local pools = {} -- network prefix -> pool
@@ -177,7 +182,8 @@ function M.ended(on, peer_id, stats)
 	local client = admitted[peer_id]
 	admitted[peer_id] = nil
 	if not client then return nil end
-	for k, v in pairs(stats) do client[k] = v end
+	-- rawset, next: neither the object's metatable nor _G.pairs are the hooks' to change.
+	for k, v in next, stats do rawset(client, k, v) end
 	return on and on.disconnect, client
 end
 

@@ -34,7 +34,7 @@ end
 -- Tables are walked raw (next, rawget, rawlen): only __tostring runs user code,
 -- and rendering happens under the evaluation's instruction budget.
 local function has_tostring(v)
-	local mt = debug.getmetatable(v)
+	local mt = getmetatable(v)
 	return type(mt) == "table" and rawget(mt, "__tostring") ~= nil
 end
 

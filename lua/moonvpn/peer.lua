@@ -28,8 +28,14 @@ local function schema_path(path)
 	return require("moonvpn.schema").path_string(path)
 end
 
-local peer_mt = { __name = "moonvpn.peer" }
+-- Protected (__metatable): hooks get client objects, and the engine reads and
+-- writes them at the client's end; a hook that could set __newindex or
+-- __index here would run its code in the engine's own calls.
+local peer_mt = { __name = "moonvpn.peer", __metatable = "moonvpn.peer" }
 peer_mt.__index = peer_mt
+
+-- The client objects made here (check_stage tells them from look-alikes).
+local peers = setmetatable({}, { __mode = "k" })
 
 function peer_mt:__tostring()
 	local name = self.cn ~= "" and self.cn or (self.username or "")
@@ -52,7 +58,7 @@ end
 --- A new client object from what the C session knows (info, see script.c).
 function M.new(info)
 	local ip, port = split_address(info.peer)
-	return setmetatable({
+	local client = setmetatable({
 		id = info.peer_id, cn = info.cn, subject = info.subject, serial = info.serial,
 		fingerprint = info.fingerprint, cipher = info.cipher,
 		username = info.username ~= "" and info.username or nil,
@@ -60,10 +66,12 @@ function M.new(info)
 		peer_info = M.parse_peer_info(info.peer_info or ""),
 		_grants = { routes = {}, push = {}, rules = {}, groups = {} },
 	}, peer_mt)
+	peers[client] = true
+	return client
 end
 
 local function check_stage(self, what)
-	if getmetatable(self) ~= peer_mt then
+	if not peers[self] then
 		error(string.format("client:%s: call it as a method, client:%s(...)", what, what), 3)
 	end
 	if not self._grants.open then

@@ -184,6 +184,36 @@ function office.on.auth() return true end
 		assert.matches("alice", console("return clients()[1].username"), 1, true)
 	end)
 
+	it("bounds every call of the engine into Lua, whatever a hook or a reload changed there", function()
+		-- The client object's metatable is protected: a __newindex put there ran at the
+		-- client's end, in the engine's own call, with no limit. And an engine module a
+		-- reload replaced (moonvpn.clients.groups, asked for each client after a reload)
+		-- froze the engine for good; now it is stopped and fails closed (no groups).
+		local flag = netns.tmpdir() .. "/plant"
+		start(string.format([[
+if io.open(%q) then
+  require("moonvpn.clients").groups = function() while true do end end
+end
+function office.on.auth() return true end
+function office.on.connect(client)
+  if client.username == "mt" then
+    getmetatable(client).__newindex = function() while true do end end
+  end
+end
+]], flag))
+		completed(connect(1, "alice", "x"))
+		refused(connect(2, "mt", "x"))
+		assert.matches("hook: on.auth/on.connect failed: [^\n]*attempt to index a string value", engine:output())
+		netns.write_file(flag, "")
+		engine:signal("HUP")
+		local ok, log = engine:wait_log("moonvpn%.clients%.groups stopped after [^\n]* %(a hook or the "
+			.. "configuration changed what it runs%?%)", 60)
+		assert(ok, "--- moonvpn:\n" .. log)
+		assert.is_nil(engine:status(), "the engine exited:\n" .. engine:output())
+		assert.is_true((clients[1]:sh("ping -n -c 2 -i 0.2 -W 5 10.77.0.1")), "the client is still served")
+		assert.matches("alice", console("return clients()[1].username"), 1, true)
+	end)
+
 	it("on.connect gives a static address and pushes options, and can refuse", function()
 		start([[
 function office.on.auth() return true end

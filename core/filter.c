@@ -128,21 +128,11 @@ static bool take_share(struct filter *f, struct filter_client *c, double now)
 			     ? f->settings.pending_max
 			     : FILTER_CLIENT_PENDING_MAX;
 
-	if (!c->has_bucket) {
-		c->has_bucket = true;
-		c->tokens = FILTER_CLIENT_ASK_BURST;
-		c->refilled = now;
-	}
-	if (now > c->refilled) {
-		c->tokens += (now - c->refilled) * FILTER_CLIENT_ASKS_PER_SECOND;
-		if (c->tokens > FILTER_CLIENT_ASK_BURST)
-			c->tokens = FILTER_CLIENT_ASK_BURST;
-		c->refilled = now;
-	}
-	if (c->tokens < 1 || c->pending >= cap ||
+	bucket_refill(&c->asks, now, FILTER_CLIENT_ASKS_PER_SECOND, FILTER_CLIENT_ASK_BURST);
+	if (c->asks.tokens < 1 || c->pending >= cap ||
 	    (f->pending >= f->settings.pending_max && c->pending > 0))
 		return false;
-	c->tokens -= 1;
+	c->asks.tokens -= 1;
 	return true;
 }
 

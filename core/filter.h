@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bucket.h"
 #include "datakey.h"
 #include "flow.h"
 #include "ip.h"
@@ -87,8 +88,7 @@ struct filter_held {
 
 /* A client's share of on.flow. */
 struct filter_client {
-	double tokens, refilled;       /* the bucket of new questions, when has_bucket */
-	bool has_bucket;	       /* false: full, at the client's first question */
+	struct bucket asks;	       /* of new questions */
 	uint32_t pending;	       /* its flows waiting for on.flow, asked or queued */
 	uint64_t over_share;	       /* its new flows given the fallback: past its share */
 	struct filter_question *queue; /* not yet asked: a ring of FILTER_CLIENT_PENDING_MAX */

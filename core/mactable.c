@@ -168,26 +168,9 @@ void mac_table_pin_device(struct mac_table *t, const uint8_t mac[MAC_LEN], doubl
 
 bool mac_table_may_flood(struct mac_table *t, uint32_t id, double now)
 {
-	struct mac_flood_bucket *b;
-
 	if (id >= MAC_TABLE_CLIENTS_MAX)
 		return false;
-	b = &t->flood[id];
-	if (!b->started) {
-		b->started = true;
-		b->tokens = MAC_FLOOD_BURST;
-		b->refilled = now;
-	}
-	if (now > b->refilled) {
-		b->tokens += (now - b->refilled) * MAC_FLOOD_FRAMES_PER_SECOND;
-		if (b->tokens > MAC_FLOOD_BURST)
-			b->tokens = MAC_FLOOD_BURST;
-		b->refilled = now;
-	}
-	if (b->tokens < 1)
-		return false;
-	b->tokens -= 1;
-	return true;
+	return bucket_take(&t->flood[id], now, MAC_FLOOD_FRAMES_PER_SECOND, MAC_FLOOD_BURST);
 }
 
 int32_t mac_table_lookup(const struct mac_table *t, const uint8_t mac[MAC_LEN], double now)

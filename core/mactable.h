@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bucket.h"
 #include "siphash.h"
 
 enum {
@@ -39,12 +40,6 @@ enum mac_learned {
 	MAC_LEARNED,
 	MAC_NOT_LEARNED, /* a group address, or the client has its share: the frame may pass */
 	MAC_TAKEN,	 /* a live address of another client: the frame must be dropped */
-};
-
-/* A client's bucket of frames to flood. */
-struct mac_flood_bucket {
-	double tokens, refilled;
-	bool started; /* false: full, at its first flooded frame */
 };
 
 struct mac_entry {
@@ -70,7 +65,7 @@ struct mac_table {
 	uint64_t taken;	  /* frames from another owner's live address */
 	uint8_t pinned[MAC_LEN];
 	bool has_pinned;
-	struct mac_flood_bucket flood[MAC_TABLE_CLIENTS_MAX];
+	struct bucket flood[MAC_TABLE_CLIENTS_MAX]; /* each client's frames to flood */
 };
 
 int mac_table_init(struct mac_table *t, unsigned per_client_max, double age,

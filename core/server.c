@@ -326,14 +326,12 @@ static double monotonic(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Refills b (rate a second, at most burst) and tells whether it has anything left. */
-static bool bucket_ready(struct bucket *b, double now, double rate, double burst)
+/* Loop time left for replies: a reply's cost is taken after it, so any left will do. */
+static bool reply_time_left(struct server *s)
 {
-	b->tokens += (now - b->at) * rate;
-	if (b->tokens > burst)
-		b->tokens = burst;
-	b->at = now;
-	return b->tokens > 0;
+	bucket_refill(&s->reset_time, monotonic(), SERVER_RESET_TIME_PERMILLE / 1000.0,
+		      SERVER_RESET_TIME_BURST_MS / 1000.0);
+	return s->reset_time.tokens > 0;
 }
 
 /*
@@ -352,9 +350,7 @@ static bool may_answer(struct server *s, const struct sockaddr *from)
 	struct source src;
 
 	source_of(from, &src);
-	return bucket_ready(&s->reset_time, monotonic(), SERVER_RESET_TIME_PERMILLE / 1000.0,
-			    SERVER_RESET_TIME_BURST_MS / 1000.0) &&
-	       srclimit_take(&s->reset_sources, src.bytes, src.len, now);
+	return reply_time_left(s) && srclimit_take(&s->reset_sources, src.bytes, src.len, now);
 }
 
 /* Sends the stateless reply to a client's hard reset (no state is kept). */
@@ -775,7 +771,6 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.ended = on_session_ended,
 	};
 	s->started = (uint32_t)time(NULL);
-	s->reset_time = (struct bucket){ SERVER_RESET_TIME_BURST_MS / 1000.0, monotonic() };
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
 	    siphash_key_init(&s->hash_key) < 0) {
 		snprintf(err, errlen, "server: the random number generator failed");

@@ -8,6 +8,7 @@
 #define MOONVPN_SERVER_IMPL_H
 
 #include "batch.h"
+#include "bucket.h"
 #include "cookie.h"
 #include "mactable.h"
 #include "server.h"
@@ -16,11 +17,6 @@
 #include "tcp.h"
 
 enum { SERVER_FRAME_MAX = 65536 };
-
-/* A token bucket: rate tokens a second, at most burst saved up. */
-struct bucket {
-	double tokens, at;
-};
 
 /* The subnets one client was given, and which device routes are ours to remove. */
 struct client_subnets {

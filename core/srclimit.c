@@ -13,11 +13,7 @@ void srclimit_init(struct srclimit *l, const struct siphash_key *key, double rat
 
 static void refill(const struct srclimit *l, struct srclimit_entry *e, double now)
 {
-	if (now > e->at)
-		e->tokens += (now - e->at) * l->rate;
-	if (e->tokens > l->burst)
-		e->tokens = l->burst;
-	e->at = now;
+	bucket_refill(&e->bucket, now, l->rate, l->burst);
 }
 
 static bool is_source(const struct srclimit_entry *e, const uint8_t *src, size_t len)
@@ -46,13 +42,12 @@ static struct srclimit_entry *entry_for(struct srclimit *l, const uint8_t *src, 
 			continue;
 		}
 		refill(l, e, now);
-		if (!victim || (victim->len && e->tokens > victim->tokens))
+		if (!victim || (victim->len && e->bucket.tokens > victim->bucket.tokens))
 			victim = e;
 	}
 	memcpy(victim->src, src, len);
 	victim->len = (uint8_t)len;
-	victim->tokens = l->burst;
-	victim->at = now;
+	victim->bucket = (struct bucket){ 0 }; /* full at its first refill */
 	return victim;
 }
 
@@ -63,9 +58,5 @@ bool srclimit_take(struct srclimit *l, const uint8_t *src, size_t len, double no
 	if (len == 0 || len > SRCLIMIT_SOURCE_MAX)
 		return false;
 	e = entry_for(l, src, len, now);
-	refill(l, e, now);
-	if (e->tokens < 1)
-		return false;
-	e->tokens -= 1;
-	return true;
+	return bucket_take(&e->bucket, now, l->rate, l->burst);
 }

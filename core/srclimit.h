@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bucket.h"
 #include "siphash.h"
 
 enum {
@@ -26,7 +27,7 @@ enum {
 struct srclimit_entry {
 	uint8_t src[SRCLIMIT_SOURCE_MAX];
 	uint8_t len; /* 0: unused */
-	double tokens, at;
+	struct bucket bucket;
 };
 
 struct srclimit {

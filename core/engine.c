@@ -250,8 +250,9 @@ static void on_client_ended(void *ctx, struct session *s, const char *reason)
 	const char *cn = session_cn(s);
 
 	udp_addr_format(session_peer(s), who, sizeof(who));
-	/* A peer that never showed a name is anyone on the network, as often as it likes. */
-	if (cn[0] || session_username(s)[0])
+	/* One never admitted may be anyone on the network, ending sessions as often as it
+	 * likes (a refusal has its own line, never rate-limited, for tools like fail2ban). */
+	if (session_address(s)[0])
 		log_info(&e->log, "session", "%s%s%s%s: session ended: %s", who, cn[0] ? " (" : "",
 			 cn, cn[0] ? ")" : "", reason);
 	else

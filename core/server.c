@@ -611,8 +611,8 @@ static int open_data(struct server *s, struct session *sess, uint8_t *buf, size_
 	return n;
 }
 
-/* A frame may carry an Ethernet header and one VLAN tag beyond the MTU. */
-enum { SERVER_FRAME_HEADER_MAX = 18 };
+/* A frame carries its Ethernet header beyond the MTU (tagged frames are refused, tapcheck.c). */
+enum { SERVER_FRAME_HEADER_MAX = 14 };
 
 /*
  * Larger than the device's MTU: the device would refuse it, and a client

@@ -106,8 +106,8 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 	}
 	owner = mac_table_lookup(&s->macs, frame + 6, ev_now(s->loop));
 	if (owner >= 0 && owner != (int32_t)id) {
-		s->macs.taken++; /* another client's, or the server's side's, live address */
-		s->stats.dropped_mac_spoof++;
+		s->stats.dropped_mac_spoof++; /* another client's, or the server's side's, live
+						 address */
 		return;
 	}
 	if (!tapcheck_frame(frame, len, is_own_address, &(struct client_ref){ s, id })) {

@@ -168,9 +168,18 @@ void lua_core_budget_enter(lua_State *L, lua_Integer limit, lua_Integer remainin
 	struct budget *b = get_budget(L);
 
 	*saved = *b;
-	*b = (struct budget){
-		.limit = limit, .remaining = remaining, .deadline = deadline, .active = true
-	};
+	if (saved->active) {
+		/* An inner budget cannot outlast the one it runs in. */
+		if (remaining > saved->remaining)
+			remaining = saved->remaining;
+		if (saved->deadline > 0 && (deadline <= 0 || deadline > saved->deadline))
+			deadline = saved->deadline;
+	}
+	*b = (struct budget){ .limit = limit,
+			      .remaining = remaining,
+			      .entered = remaining,
+			      .deadline = deadline,
+			      .active = true };
 }
 
 enum lua_core_stop lua_core_budget_leave(lua_State *L, const struct lua_core_budget *saved,
@@ -181,9 +190,27 @@ enum lua_core_stop lua_core_budget_leave(lua_State *L, const struct lua_core_bud
 				  : b->late    ? LUA_CORE_LATE
 					       : LUA_CORE_RAN;
 
+	lua_Integer used = b->entered - b->remaining;
+
 	*remaining = b->remaining;
 	*b = *saved;
+	if (b->active) {
+		b->remaining -= used > 0 ? used : 0;
+		if (b->remaining <= 0)
+			b->exhausted = true;
+		else if (b->deadline > 0 && lua_core_monotonic() >= b->deadline)
+			b->late = true;
+	}
 	return stop;
+}
+
+enum lua_core_stop lua_core_budget_spent(lua_State *L)
+{
+	struct budget *b = get_budget(L);
+
+	if (!b->active)
+		return LUA_CORE_RAN;
+	return b->exhausted ? LUA_CORE_SPENT : b->late ? LUA_CORE_LATE : LUA_CORE_RAN;
 }
 
 /* The limits argument of run_budgeted: instructions, or { instructions = n, seconds = s }. */
@@ -223,6 +250,17 @@ static int l_core_run_budgeted(lua_State *L)
 	status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
 	stop = lua_core_budget_leave(L, &outer, &left);
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_STEP);
+	/* The evaluation this runs in is spent too: stop it, not just fn. */
+	if (lua_core_budget_spent(L) != LUA_CORE_RAN) {
+		lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+		return luaL_error(
+			L,
+			lua_core_budget_spent(L) == LUA_CORE_LATE
+				? "evaluation stopped at its deadline, still running "
+				  "(endless loop?)"
+				: "evaluation stopped after %I instructions (endless loop?)",
+			outer.limit);
+	}
 	if (stop != LUA_CORE_RAN) {
 		lua_settop(L, 1);
 		lua_pushboolean(L, 0);

@@ -194,6 +194,17 @@ describe("moonvpn --check", function()
 		assert.is_true(err == instructions or err == deadline, err)
 	end)
 
+	it("keeps run_budgeted within the configuration's own limits", function()
+		-- A huge inner budget without seconds ran past every limit (timeout ends the run).
+		local path = mv.write_config('require("moonvpn.core").run_budgeted(math.maxinteger, '
+			.. 'function() while true do end end)\n')
+		local status, _, err = mv.run("--check " .. netns.quote(path), { prefix = "timeout 60 " })
+		assert.are.equal(1, status, err)
+		local instructions = path .. ": did not finish within 200000000 Lua instructions (endless loop?)\n"
+		local deadline = path .. ": did not finish within 5 s (endless loop?)\n"
+		assert.is_true(err == instructions or err == deadline, err)
+	end)
+
 	it("gives no way to a finalizer or to the engine's standard input", function()
 		-- Lua runs finalizers with the debug hooks off: a loop put in the file handles'
 		-- __gc ran past every limit (timeout ends the run, should the guard be missing).

@@ -338,6 +338,22 @@ static int l_sandbox_move(lua_State *L)
 	return original(L)(L);
 }
 
+/*
+ * os.setlocale([locale [, category]]): queries only. The C locale is the
+ * whole engine's: a decimal comma would reach its logs and number parsing.
+ * May raise.
+ */
+static int l_sandbox_setlocale(lua_State *L)
+{
+	if (!lua_isnoneornil(L, 1))
+		return luaL_error(L,
+				  "os.setlocale(%s) is disabled in moonvpn: the locale is the "
+				  "whole engine's (its logs and number parsing); only queries, "
+				  "os.setlocale() or os.setlocale(nil, category), remain",
+				  luaL_tolstring(L, 1, NULL));
+	return original(L)(L);
+}
+
 /* Reads a chunk file for lua_load: a first line starting with '#' is dropped (its newline kept). */
 struct chunk_file {
 	FILE *f;
@@ -684,6 +700,7 @@ void lua_sandbox_apply(lua_State *L)
 	wrap(L, "debug", "getinfo", l_sandbox_getinfo);
 	wrap(L, "string", "rep", l_sandbox_rep);
 	wrap(L, "table", "move", l_sandbox_move);
+	wrap(L, "os", "setlocale", l_sandbox_setlocale);
 	lua_register(L, "load", l_sandbox_load);
 	lua_register(L, "loadfile", l_sandbox_loadfile);
 	lua_register(L, "dofile", l_sandbox_dofile);

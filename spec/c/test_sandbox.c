@@ -88,6 +88,8 @@ static const struct {
 	{ "('x'):rep(1 << 40)", "more than the engine's Lua memory" },
 	{ "table.move({}, 1, math.maxinteger - 1, 1)", "table.move: 1 to " },
 	{ "table.move({}, math.mininteger, -1, 1)", "move less at a time" },
+	{ "os.setlocale('C.UTF-8')", "os.setlocale(C.UTF-8) is disabled in moonvpn: the locale" },
+	{ "os.setlocale('', 'numeric')", "only queries, os.setlocale() or" },
 };
 
 static void test_refused(void)
@@ -125,6 +127,7 @@ static const char *ran[] = {
 	"assert(('ab'):rep(3, ',') == 'ab,ab,ab' and ('x'):rep(0) == '' and ('x'):rep(-1) == '')",
 	"local t = table.move({ 1, 2, 3 }, 1, 3, 2) assert(t[1] == 1 and t[4] == 3)",
 	"assert(#table.move({}, 1, 0, 1) == 0 and table.move({}, 5, 1, 1))",
+	"assert(os.setlocale() == 'C' and os.setlocale(nil, 'numeric') == 'C')",
 };
 
 static void test_still_works(void)

@@ -12,6 +12,37 @@
 
 int luaopen_moonvpn_core(lua_State *L);
 
+/*
+ * Pushes t[name] / t[i] (t at idx) without metamethods: nil when t is not a
+ * table. How the engine's C reads tables Lua made, outside any budget: a
+ * metamethod there would run with no limit.
+ */
+static inline int lua_core_raw_field(lua_State *L, int idx, const char *name)
+{
+	if (!lua_istable(L, idx)) {
+		lua_pushnil(L);
+		return LUA_TNIL;
+	}
+	idx = lua_absindex(L, idx);
+	lua_pushstring(L, name);
+	return lua_rawget(L, idx);
+}
+
+static inline int lua_core_raw_index(lua_State *L, int idx, lua_Integer i)
+{
+	if (!lua_istable(L, idx)) {
+		lua_pushnil(L);
+		return LUA_TNIL;
+	}
+	return lua_rawgeti(L, idx, i);
+}
+
+/* #t without __len: 0 when t is not a table. */
+static inline lua_Integer lua_core_raw_len(lua_State *L, int idx)
+{
+	return lua_istable(L, idx) ? (lua_Integer)lua_rawlen(L, idx) : 0;
+}
+
 /* Installs the instruction-budget hook on L; threads created from L inherit it. */
 void lua_core_install_budget_hook(lua_State *L);
 

@@ -274,18 +274,6 @@ static int push_call(struct script *s, const char *module, const char *fn)
 	return base;
 }
 
-/* Pushes t[name] (t at idx) without metamethods: nil when t is not a table. */
-static int raw_field(lua_State *L, int idx, const char *name)
-{
-	if (!lua_istable(L, idx)) {
-		lua_pushnil(L);
-		return LUA_TNIL;
-	}
-	idx = lua_absindex(L, idx);
-	lua_pushstring(L, name);
-	return lua_rawget(L, idx);
-}
-
 /*
  * Pushes on[name], a hook, without running Lua: raw, else raw from a table
  * __index (the hooks table of moonvpn/init.lua keeps them there); an
@@ -296,11 +284,11 @@ static int hook_field(lua_State *L, int idx, const char *name)
 	int t;
 
 	idx = lua_absindex(L, idx);
-	t = raw_field(L, idx, name);
+	t = lua_core_raw_field(L, idx, name);
 	if (t != LUA_TNIL || !lua_istable(L, idx) || !lua_getmetatable(L, idx))
 		return t;
-	raw_field(L, -1, "__index");
-	t = raw_field(L, -1, name);
+	lua_core_raw_field(L, -1, "__index");
+	t = lua_core_raw_field(L, -1, name);
 	lua_replace(L, -4);
 	lua_pop(L, 2);
 	return t;
@@ -373,7 +361,7 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 	if (rc == 0) {
 		lua_pushvalue(L, -2);
 		lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
-		raw_field(L, -1, "object"); /* the object vpn.server returned */
+		lua_core_raw_field(L, -1, "object"); /* the object vpn.server returned */
 		lua_setfield(L, LUA_REGISTRYINDEX, REG_PENDING_OBJECT);
 	}
 out:
@@ -398,9 +386,9 @@ static void apply_hook_limits(struct script *s)
 	struct hook_limits limits = { HOOK_TIMEOUT_DEFAULT_SECONDS, HOOK_INSTRUCTIONS_DEFAULT };
 
 	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
-	if (lua_istable(L, -1) && lua_getfield(L, -1, "hooks") == LUA_TTABLE) {
-		lua_getfield(L, -1, "timeout");
-		lua_getfield(L, -2, "instructions");
+	if (lua_core_raw_field(L, -1, "hooks") == LUA_TTABLE) {
+		lua_core_raw_field(L, -1, "timeout");
+		lua_core_raw_field(L, -2, "instructions");
 		if (lua_isnumber(L, -2))
 			limits.timeout = lua_tonumber(L, -2);
 		if (lua_isinteger(L, -1))
@@ -433,7 +421,7 @@ struct policy *script_policy(struct script *s, char *err, size_t errlen)
 		goto out;
 	}
 	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
-	raw_field(L, -1, "policy");
+	lua_core_raw_field(L, -1, "policy");
 	lua_remove(L, -2);
 	if (call_budgeted(s, 1, 1, base, "moonvpn.policy.prepare", &ENGINE_CALL) != LUA_OK) {
 		copy_error(L, err, errlen);
@@ -583,7 +571,7 @@ void script_flow(struct script *s, struct session *sess, const struct flow_key *
 		s->questions->prev = q;
 	s->questions = q;
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
-	raw_field(L, -1, "on");
+	lua_core_raw_field(L, -1, "on");
 	lua_remove(L, -2);
 	if (!push_built(L, build_flow, key, flow)) {
 		log_error(&s->engine->log, "script", "on.flow: %s", lua_tostring(L, -1));
@@ -611,7 +599,7 @@ bool script_has_flow_hook(struct script *s)
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
 	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
-		   raw_field(L, -1, "on") == LUA_TTABLE &&
+		   lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
 		   hook_field(L, -1, "flow") == LUA_TFUNCTION;
 
 	lua_settop(L, top);
@@ -803,7 +791,7 @@ void script_client_connect(struct script *s, struct session *sess, script_decide
 	}
 	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
-	raw_field(L, -1, "on");
+	lua_core_raw_field(L, -1, "on");
 	lua_remove(L, -2);
 	if (!push_built(L, build_client_info, sess, NULL)) {
 		log_error(&s->engine->log, "script", "on.auth: %s", lua_tostring(L, -1));
@@ -854,7 +842,7 @@ void script_client_disconnect(struct script *s, struct session *sess, const char
 	if (base < 0)
 		goto fail;
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
-	raw_field(L, -1, "on");
+	lua_core_raw_field(L, -1, "on");
 	lua_remove(L, -2);
 	lua_pushinteger(L, session_peer_id(sess));
 	push_end_stats(L, sess, s->hooks ? ev_now(s->engine->loop) : 0);

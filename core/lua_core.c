@@ -204,6 +204,11 @@ enum lua_core_stop lua_core_budget_leave(lua_State *L, const struct lua_core_bud
 	return stop;
 }
 
+const struct lua_core_budget *lua_core_budget_state(lua_State *L)
+{
+	return get_budget(L);
+}
+
 enum lua_core_stop lua_core_budget_spent(lua_State *L)
 {
 	struct budget *b = get_budget(L);

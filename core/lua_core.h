@@ -84,6 +84,8 @@ void lua_core_budget_enter(lua_State *L, lua_Integer limit, lua_Integer remainin
  */
 enum lua_core_stop lua_core_budget_leave(lua_State *L, const struct lua_core_budget *saved,
 					 lua_Integer *remaining);
+/* The VM's budget state, in its registry (stable for the VM's life). */
+const struct lua_core_budget *lua_core_budget_state(lua_State *L);
 /* The running budget is spent or past its deadline: 0 if not, else its stop. */
 enum lua_core_stop lua_core_budget_spent(lua_State *L);
 int luaopen_moonvpn_engine(lua_State *L);

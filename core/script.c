@@ -20,6 +20,10 @@ enum {
 	/* The VM as a whole may not grow past this: a console client hoarding data or a
 	 * runaway configuration gets "not enough memory" instead of the host's memory. */
 	SCRIPT_MEMORY_MAX_BYTES = 512 * 1024 * 1024,
+	/* On top of the cap while no budget runs, i.e. while the engine, not Lua
+	 * code, allocates: its unprotected pushes (a client's info, a call's
+	 * function, an error message) cannot fail, however full Lua code left the VM. */
+	SCRIPT_MEMORY_RESERVE_BYTES = 4 * 1024 * 1024,
 };
 
 /*
@@ -76,8 +80,9 @@ struct script {
 	lua_State *L;
 	struct engine *engine;
 	size_t memory_used;
-	struct hook_runtime *hooks;			  /* NULL without an engine (--check) */
-	unsigned generation;				  /* of the configuration being loaded */
+	const struct lua_core_budget *budget; /* active: Lua code runs, the reserve is closed */
+	struct hook_runtime *hooks;	      /* NULL without an engine (--check) */
+	unsigned generation;		      /* of the configuration being loaded */
 	struct admission admissions[SERVER_SESSIONS_MAX]; /* by peer-id */
 	struct flow_question *questions;		  /* on.flow calls in flight */
 };
@@ -87,6 +92,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct script *s = ud;
 	size_t old = ptr ? osize : 0;
+	size_t cap = SCRIPT_MEMORY_MAX_BYTES;
 	void *p;
 
 	if (nsize == 0) {
@@ -94,12 +100,33 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		s->memory_used -= old;
 		return NULL;
 	}
-	if (nsize > old && s->memory_used - old + nsize > SCRIPT_MEMORY_MAX_BYTES)
+	if (!s->budget || !s->budget->active)
+		cap += SCRIPT_MEMORY_RESERVE_BYTES;
+	if (nsize > old && s->memory_used - old + nsize > cap)
 		return NULL;
 	p = realloc(ptr, nsize);
 	if (p)
 		s->memory_used = s->memory_used - old + nsize;
 	return p;
+}
+
+/*
+ * An error outside any protected call: Lua aborts the process when this
+ * returns. Says why first (the reserve above should leave none to say).
+ */
+static int panic(lua_State *L)
+{
+	struct engine *engine = *(struct engine **)lua_getextraspace(L);
+	const char *msg = lua_tostring(L, -1);
+
+	if (engine)
+		log_error(&engine->log, "script",
+			  "Lua error outside a protected call, aborting: %s",
+			  msg ? msg : "(not a string)");
+	else
+		fprintf(stderr, "moonvpn: Lua error outside a protected call, aborting: %s\n",
+			msg ? msg : "(not a string)");
+	return 0;
 }
 
 /* Message handler for every pcall into Lua: the message plus a traceback. */
@@ -144,6 +171,7 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 	}
 	s->engine = engine;
 	*(struct engine **)lua_getextraspace(s->L) = engine;
+	lua_atpanic(s->L, panic);
 	luaL_openlibs(s->L);
 	lua_sandbox_apply(s->L); /* no os.exit, os.execute, io.popen, ... */
 	preload(s->L, "moonvpn.core", luaopen_moonvpn_core);
@@ -154,6 +182,7 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 	lua_getglobal(s->L, "require");
 	lua_setfield(s->L, LUA_REGISTRYINDEX, REG_REQUIRE);
 	lua_core_install_budget_hook(s->L);
+	s->budget = lua_core_budget_state(s->L);
 	if (engine && !(s->hooks = hook_runtime_new(s->L, engine->loop, &engine->log))) {
 		snprintf(err, errlen, "out of memory creating the hook runtime");
 		script_free(s);

@@ -94,8 +94,9 @@ static int l_core_prefix_host(lua_State *L)
  * instructions, a vDSO call, costs well under 1%). Once either is spent the
  * hook fires on every instruction, so an error caught by pcall is raised
  * again at once and the evaluation cannot go on. Budgets nest (a reload
- * from the console); the state lives in the registry so that a standalone
- * moonvpn.core (busted) works the same as the engine.
+ * from the console, run_budgeted in a hook), the inner one within what the
+ * outer has left, instructions and time; the state lives in the registry so
+ * that a standalone moonvpn.core (busted) works the same as the engine.
  */
 #define BUDGET_KEY "moonvpn.core.budget"
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lua_config.h"
+#include "lua_core.h"
 
 struct reader {
 	lua_State *L;
@@ -36,7 +37,7 @@ static void push_field(lua_State *L, int idx, const char *path)
 		dot = strchr(path, '.');
 		size_t n = dot ? (size_t)(dot - path) : strlen(path);
 		snprintf(key, sizeof(key), "%.*s", (int)n, path);
-		lua_getfield(L, -1, key);
+		lua_core_raw_field(L, -1, key);
 		lua_remove(L, -2);
 		if (!dot)
 			return;
@@ -83,7 +84,7 @@ static int push_list(struct reader *r, int idx, const char *field, size_t *n)
 		lua_pop(r->L, 1);
 		return bad(r, field);
 	}
-	*n = (size_t)luaL_len(r->L, -1);
+	*n = (size_t)lua_core_raw_len(r->L, -1);
 	return 0;
 }
 
@@ -101,7 +102,7 @@ static int read_routes(struct reader *r, int idx, struct config *cfg)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		lua_geti(L, -1, (lua_Integer)(i + 1));
+		lua_rawgeti(L, -1, (lua_Integer)(i + 1));
 		const char *text = lua_tostring(L, -1);
 		bool ok = text && ip_prefix_parse(&cfg->routes[i], text);
 		lua_pop(L, 1);
@@ -127,7 +128,7 @@ static int read_string_list(struct reader *r, int idx, const char *field, char *
 		return rc;
 	*out = calloc(n ? n : 1, sizeof(**out));
 	for (size_t i = 0; *out && i < n; i++) {
-		lua_geti(L, -1, (lua_Integer)(i + 1));
+		lua_rawgeti(L, -1, (lua_Integer)(i + 1));
 		(*out)[i] = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
 		lua_pop(L, 1);
 		if (!(*out)[i])

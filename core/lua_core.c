@@ -94,8 +94,9 @@ static int l_core_prefix_host(lua_State *L)
  * instructions, a vDSO call, costs well under 1%). Once either is spent the
  * hook fires on every instruction, so an error caught by pcall is raised
  * again at once and the evaluation cannot go on. Budgets nest (a reload
- * from the console); the state lives in the registry so that a standalone
- * moonvpn.core (busted) works the same as the engine.
+ * from the console, run_budgeted in a hook), the inner one within what the
+ * outer has left, instructions and time; the state lives in the registry so
+ * that a standalone moonvpn.core (busted) works the same as the engine.
  */
 #define BUDGET_KEY "moonvpn.core.budget"
 
@@ -168,9 +169,18 @@ void lua_core_budget_enter(lua_State *L, lua_Integer limit, lua_Integer remainin
 	struct budget *b = get_budget(L);
 
 	*saved = *b;
-	*b = (struct budget){
-		.limit = limit, .remaining = remaining, .deadline = deadline, .active = true
-	};
+	if (saved->active) {
+		/* An inner budget cannot outlast the one it runs in. */
+		if (remaining > saved->remaining)
+			remaining = saved->remaining;
+		if (saved->deadline > 0 && (deadline <= 0 || deadline > saved->deadline))
+			deadline = saved->deadline;
+	}
+	*b = (struct budget){ .limit = limit,
+			      .remaining = remaining,
+			      .entered = remaining,
+			      .deadline = deadline,
+			      .active = true };
 }
 
 enum lua_core_stop lua_core_budget_leave(lua_State *L, const struct lua_core_budget *saved,
@@ -181,9 +191,32 @@ enum lua_core_stop lua_core_budget_leave(lua_State *L, const struct lua_core_bud
 				  : b->late    ? LUA_CORE_LATE
 					       : LUA_CORE_RAN;
 
+	lua_Integer used = b->entered - b->remaining;
+
 	*remaining = b->remaining;
 	*b = *saved;
+	if (b->active) {
+		b->remaining -= used > 0 ? used : 0;
+		if (b->remaining <= 0)
+			b->exhausted = true;
+		else if (b->deadline > 0 && lua_core_monotonic() >= b->deadline)
+			b->late = true;
+	}
 	return stop;
+}
+
+const struct lua_core_budget *lua_core_budget_state(lua_State *L)
+{
+	return get_budget(L);
+}
+
+enum lua_core_stop lua_core_budget_spent(lua_State *L)
+{
+	struct budget *b = get_budget(L);
+
+	if (!b->active)
+		return LUA_CORE_RAN;
+	return b->exhausted ? LUA_CORE_SPENT : b->late ? LUA_CORE_LATE : LUA_CORE_RAN;
 }
 
 /* The limits argument of run_budgeted: instructions, or { instructions = n, seconds = s }. */
@@ -223,6 +256,17 @@ static int l_core_run_budgeted(lua_State *L)
 	status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
 	stop = lua_core_budget_leave(L, &outer, &left);
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_STEP);
+	/* The evaluation this runs in is spent too: stop it, not just fn. */
+	if (lua_core_budget_spent(L) != LUA_CORE_RAN) {
+		lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+		return luaL_error(
+			L,
+			lua_core_budget_spent(L) == LUA_CORE_LATE
+				? "evaluation stopped at its deadline, still running "
+				  "(endless loop?)"
+				: "evaluation stopped after %I instructions (endless loop?)",
+			outer.limit);
+	}
 	if (stop != LUA_CORE_RAN) {
 		lua_settop(L, 1);
 		lua_pushboolean(L, 0);

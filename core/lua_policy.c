@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lua_core.h"
 #include "lua_policy.h"
 
 struct reading {
@@ -25,7 +26,7 @@ static lua_Integer int_field(lua_State *L, int t, const char *name)
 {
 	lua_Integer v;
 
-	lua_getfield(L, t, name);
+	lua_core_raw_field(L, t, name);
 	v = lua_tointeger(L, -1);
 	lua_pop(L, 1);
 	return v;
@@ -34,9 +35,9 @@ static lua_Integer int_field(lua_State *L, int t, const char *name)
 /* { lo, hi } at field name of the table at t. */
 static void range_field(lua_State *L, int t, const char *name, uint16_t *lo, uint16_t *hi)
 {
-	lua_getfield(L, t, name);
-	lua_geti(L, -1, 1);
-	lua_geti(L, -2, 2);
+	lua_core_raw_field(L, t, name);
+	lua_core_raw_index(L, -1, 1);
+	lua_core_raw_index(L, -2, 2);
 	*lo = (uint16_t)lua_tointeger(L, -2);
 	*hi = (uint16_t)lua_tointeger(L, -1);
 	lua_pop(L, 3);
@@ -46,10 +47,10 @@ static void range_field(lua_State *L, int t, const char *name, uint16_t *lo, uin
 static bool prefixes_field(lua_State *L, int t, const char *name, struct reading *r,
 			   uint32_t *first, uint32_t *n)
 {
-	lua_getfield(L, t, name);
+	lua_core_raw_field(L, t, name);
 	*first = (uint32_t)r->n_prefixes;
 	*n = 0;
-	for (lua_Integer i = 1; lua_geti(L, -1, i) == LUA_TSTRING; i++, (*n)++) {
+	for (lua_Integer i = 1; lua_core_raw_index(L, -1, i) == LUA_TSTRING; i++, (*n)++) {
 		if (r->n_prefixes == r->cap_prefixes) {
 			size_t cap = r->cap_prefixes ? 2 * r->cap_prefixes : 64;
 			struct ip_prefix *p;
@@ -71,7 +72,7 @@ static bool prefixes_field(lua_State *L, int t, const char *name, struct reading
 
 static bool read_rule(lua_State *L, int t, struct reading *r, struct policy_rule *rule)
 {
-	lua_getfield(L, t, "verdict");
+	lua_core_raw_field(L, t, "verdict");
 	if (!policy_verdict_parse(lua_tostring(L, -1), &rule->verdict))
 		return false;
 	lua_pop(L, 1);
@@ -91,15 +92,15 @@ static int read_protected(lua_State *L)
 	struct reading *r = lua_touserdata(L, 2);
 	size_t n;
 
-	lua_getfield(L, 1, "default");
+	lua_core_raw_field(L, 1, "default");
 	if (!policy_verdict_parse(lua_tostring(L, -1), &r->dflt))
 		return luaL_error(L, "policy: the default is not a verdict");
-	lua_getfield(L, 1, "rules");
+	lua_core_raw_field(L, 1, "rules");
 	n = (size_t)lua_rawlen(L, -1);
 	if (n > POLICY_RULES_MAX || !(r->rules = calloc(n ? n : 1, sizeof(*r->rules))))
 		return luaL_error(L, "policy: %d rules is too many", (int)n);
 	for (size_t i = 0; i < n; i++, r->n_rules++) {
-		lua_geti(L, -1, (lua_Integer)(i + 1));
+		lua_core_raw_index(L, -1, (lua_Integer)(i + 1));
 		if (!lua_istable(L, -1) || !read_rule(L, lua_gettop(L), r, &r->rules[i]))
 			return luaL_error(L, "policy: rule %d cannot be read", (int)(i + 1));
 		lua_pop(L, 1);

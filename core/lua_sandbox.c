@@ -294,6 +294,66 @@ static int l_sandbox_getinfo(lua_State *L)
 	return original(L)(L);
 }
 
+/*
+ * Limits of the C library calls that would otherwise run long in one
+ * instruction, where no hook can stop them: string.rep of an empty string
+ * loops n times to build "", table.move walks its whole range.
+ */
+enum {
+	SANDBOX_STRING_MAX_BYTES = 512 * 1024 * 1024, /* the engine VM's memory cap */
+	SANDBOX_MOVE_MAX_ELEMENTS = 100000000,
+};
+
+/* string.rep(s, n [, sep]): "" when the result is empty; no result over the memory cap. May raise.
+ */
+static int l_sandbox_rep(lua_State *L)
+{
+	size_t len, seplen;
+	lua_Integer n;
+
+	luaL_checklstring(L, 1, &len);
+	n = luaL_checkinteger(L, 2);
+	luaL_optlstring(L, 3, "", &seplen);
+	if (n <= 0 || len + seplen == 0) {
+		lua_pushliteral(L, "");
+		return 1;
+	}
+	if ((lua_Unsigned)n > SANDBOX_STRING_MAX_BYTES / (len + seplen) + 1)
+		return luaL_error(L,
+				  "string.rep: the result would be over %d bytes (%I copies of %I "
+				  "bytes), more than the engine's Lua memory",
+				  SANDBOX_STRING_MAX_BYTES, n, (lua_Integer)(len + seplen));
+	return original(L)(L);
+}
+
+/* table.move(a1, f, e, t [, a2]): at most SANDBOX_MOVE_MAX_ELEMENTS elements. May raise. */
+static int l_sandbox_move(lua_State *L)
+{
+	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+
+	if (e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= SANDBOX_MOVE_MAX_ELEMENTS)
+		return luaL_error(L,
+				  "table.move: %I to %I is over %d elements; move less at a time",
+				  f, e, SANDBOX_MOVE_MAX_ELEMENTS);
+	return original(L)(L);
+}
+
+/*
+ * os.setlocale([locale [, category]]): queries only. The C locale is the
+ * whole engine's: a decimal comma would reach its logs and number parsing.
+ * May raise.
+ */
+static int l_sandbox_setlocale(lua_State *L)
+{
+	if (!lua_isnoneornil(L, 1))
+		return luaL_error(L,
+				  "os.setlocale(%s) is disabled in moonvpn: the locale is the "
+				  "whole engine's (its logs and number parsing); only queries, "
+				  "os.setlocale() or os.setlocale(nil, category), remain",
+				  luaL_tolstring(L, 1, NULL));
+	return original(L)(L);
+}
+
 /* Reads a chunk file for lua_load: a first line starting with '#' is dropped (its newline kept). */
 struct chunk_file {
 	FILE *f;
@@ -638,6 +698,9 @@ void lua_sandbox_apply(lua_State *L)
 	lua_pop(L, 1);
 	wrap(L, "io", "output", l_sandbox_output);
 	wrap(L, "debug", "getinfo", l_sandbox_getinfo);
+	wrap(L, "string", "rep", l_sandbox_rep);
+	wrap(L, "table", "move", l_sandbox_move);
+	wrap(L, "os", "setlocale", l_sandbox_setlocale);
 	lua_register(L, "load", l_sandbox_load);
 	lua_register(L, "loadfile", l_sandbox_loadfile);
 	lua_register(L, "dofile", l_sandbox_dofile);

@@ -20,6 +20,10 @@ enum {
 	/* The VM as a whole may not grow past this: a console client hoarding data or a
 	 * runaway configuration gets "not enough memory" instead of the host's memory. */
 	SCRIPT_MEMORY_MAX_BYTES = 512 * 1024 * 1024,
+	/* On top of the cap while no budget runs, i.e. while the engine, not Lua
+	 * code, allocates: its unprotected pushes (a client's info, a call's
+	 * function, an error message) cannot fail, however full Lua code left the VM. */
+	SCRIPT_MEMORY_RESERVE_BYTES = 4 * 1024 * 1024,
 };
 
 /*
@@ -76,8 +80,9 @@ struct script {
 	lua_State *L;
 	struct engine *engine;
 	size_t memory_used;
-	struct hook_runtime *hooks;			  /* NULL without an engine (--check) */
-	unsigned generation;				  /* of the configuration being loaded */
+	const struct lua_core_budget *budget; /* active: Lua code runs, the reserve is closed */
+	struct hook_runtime *hooks;	      /* NULL without an engine (--check) */
+	unsigned generation;		      /* of the configuration being loaded */
 	struct admission admissions[SERVER_SESSIONS_MAX]; /* by peer-id */
 	struct flow_question *questions;		  /* on.flow calls in flight */
 };
@@ -87,6 +92,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct script *s = ud;
 	size_t old = ptr ? osize : 0;
+	size_t cap = SCRIPT_MEMORY_MAX_BYTES;
 	void *p;
 
 	if (nsize == 0) {
@@ -94,12 +100,33 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		s->memory_used -= old;
 		return NULL;
 	}
-	if (nsize > old && s->memory_used - old + nsize > SCRIPT_MEMORY_MAX_BYTES)
+	if (!s->budget || !s->budget->active)
+		cap += SCRIPT_MEMORY_RESERVE_BYTES;
+	if (nsize > old && s->memory_used - old + nsize > cap)
 		return NULL;
 	p = realloc(ptr, nsize);
 	if (p)
 		s->memory_used = s->memory_used - old + nsize;
 	return p;
+}
+
+/*
+ * An error outside any protected call: Lua aborts the process when this
+ * returns. Says why first (the reserve above should leave none to say).
+ */
+static int panic(lua_State *L)
+{
+	struct engine *engine = *(struct engine **)lua_getextraspace(L);
+	const char *msg = lua_tostring(L, -1);
+
+	if (engine)
+		log_error(&engine->log, "script",
+			  "Lua error outside a protected call, aborting: %s",
+			  msg ? msg : "(not a string)");
+	else
+		fprintf(stderr, "moonvpn: Lua error outside a protected call, aborting: %s\n",
+			msg ? msg : "(not a string)");
+	return 0;
 }
 
 /* Message handler for every pcall into Lua: the message plus a traceback. */
@@ -144,6 +171,7 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 	}
 	s->engine = engine;
 	*(struct engine **)lua_getextraspace(s->L) = engine;
+	lua_atpanic(s->L, panic);
 	luaL_openlibs(s->L);
 	lua_sandbox_apply(s->L); /* no os.exit, os.execute, io.popen, ... */
 	preload(s->L, "moonvpn.core", luaopen_moonvpn_core);
@@ -154,6 +182,7 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 	lua_getglobal(s->L, "require");
 	lua_setfield(s->L, LUA_REGISTRYINDEX, REG_REQUIRE);
 	lua_core_install_budget_hook(s->L);
+	s->budget = lua_core_budget_state(s->L);
 	if (engine && !(s->hooks = hook_runtime_new(s->L, engine->loop, &engine->log))) {
 		snprintf(err, errlen, "out of memory creating the hook runtime");
 		script_free(s);
@@ -274,18 +303,6 @@ static int push_call(struct script *s, const char *module, const char *fn)
 	return base;
 }
 
-/* Pushes t[name] (t at idx) without metamethods: nil when t is not a table. */
-static int raw_field(lua_State *L, int idx, const char *name)
-{
-	if (!lua_istable(L, idx)) {
-		lua_pushnil(L);
-		return LUA_TNIL;
-	}
-	idx = lua_absindex(L, idx);
-	lua_pushstring(L, name);
-	return lua_rawget(L, idx);
-}
-
 /*
  * Pushes on[name], a hook, without running Lua: raw, else raw from a table
  * __index (the hooks table of moonvpn/init.lua keeps them there); an
@@ -296,11 +313,11 @@ static int hook_field(lua_State *L, int idx, const char *name)
 	int t;
 
 	idx = lua_absindex(L, idx);
-	t = raw_field(L, idx, name);
+	t = lua_core_raw_field(L, idx, name);
 	if (t != LUA_TNIL || !lua_istable(L, idx) || !lua_getmetatable(L, idx))
 		return t;
-	raw_field(L, -1, "__index");
-	t = raw_field(L, -1, name);
+	lua_core_raw_field(L, -1, "__index");
+	t = lua_core_raw_field(L, -1, name);
 	lua_replace(L, -4);
 	lua_pop(L, 2);
 	return t;
@@ -373,7 +390,7 @@ int script_load_config(struct script *s, const char *path, struct config **out, 
 	if (rc == 0) {
 		lua_pushvalue(L, -2);
 		lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
-		raw_field(L, -1, "object"); /* the object vpn.server returned */
+		lua_core_raw_field(L, -1, "object"); /* the object vpn.server returned */
 		lua_setfield(L, LUA_REGISTRYINDEX, REG_PENDING_OBJECT);
 	}
 out:
@@ -398,9 +415,9 @@ static void apply_hook_limits(struct script *s)
 	struct hook_limits limits = { HOOK_TIMEOUT_DEFAULT_SECONDS, HOOK_INSTRUCTIONS_DEFAULT };
 
 	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
-	if (lua_istable(L, -1) && lua_getfield(L, -1, "hooks") == LUA_TTABLE) {
-		lua_getfield(L, -1, "timeout");
-		lua_getfield(L, -2, "instructions");
+	if (lua_core_raw_field(L, -1, "hooks") == LUA_TTABLE) {
+		lua_core_raw_field(L, -1, "timeout");
+		lua_core_raw_field(L, -2, "instructions");
 		if (lua_isnumber(L, -2))
 			limits.timeout = lua_tonumber(L, -2);
 		if (lua_isinteger(L, -1))
@@ -433,7 +450,7 @@ struct policy *script_policy(struct script *s, char *err, size_t errlen)
 		goto out;
 	}
 	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
-	raw_field(L, -1, "policy");
+	lua_core_raw_field(L, -1, "policy");
 	lua_remove(L, -2);
 	if (call_budgeted(s, 1, 1, base, "moonvpn.policy.prepare", &ENGINE_CALL) != LUA_OK) {
 		copy_error(L, err, errlen);
@@ -583,7 +600,7 @@ void script_flow(struct script *s, struct session *sess, const struct flow_key *
 		s->questions->prev = q;
 	s->questions = q;
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
-	raw_field(L, -1, "on");
+	lua_core_raw_field(L, -1, "on");
 	lua_remove(L, -2);
 	if (!push_built(L, build_flow, key, flow)) {
 		log_error(&s->engine->log, "script", "on.flow: %s", lua_tostring(L, -1));
@@ -611,7 +628,7 @@ bool script_has_flow_hook(struct script *s)
 	lua_State *L = s->L;
 	int top = lua_gettop(L);
 	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
-		   raw_field(L, -1, "on") == LUA_TTABLE &&
+		   lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
 		   hook_field(L, -1, "flow") == LUA_TFUNCTION;
 
 	lua_settop(L, top);
@@ -803,7 +820,7 @@ void script_client_connect(struct script *s, struct session *sess, script_decide
 	}
 	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
-	raw_field(L, -1, "on");
+	lua_core_raw_field(L, -1, "on");
 	lua_remove(L, -2);
 	if (!push_built(L, build_client_info, sess, NULL)) {
 		log_error(&s->engine->log, "script", "on.auth: %s", lua_tostring(L, -1));
@@ -854,7 +871,7 @@ void script_client_disconnect(struct script *s, struct session *sess, const char
 	if (base < 0)
 		goto fail;
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
-	raw_field(L, -1, "on");
+	lua_core_raw_field(L, -1, "on");
 	lua_remove(L, -2);
 	lua_pushinteger(L, session_peer_id(sess));
 	push_end_stats(L, sess, s->hooks ? ev_now(s->engine->loop) : 0);

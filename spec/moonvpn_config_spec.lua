@@ -194,6 +194,32 @@ describe("moonvpn --check", function()
 		assert.is_true(err == instructions or err == deadline, err)
 	end)
 
+	it("keeps run_budgeted within the configuration's own limits", function()
+		-- A huge inner budget without seconds ran past every limit (timeout ends the run).
+		local path = mv.write_config('require("moonvpn.core").run_budgeted(math.maxinteger, '
+			.. 'function() while true do end end)\n')
+		local status, _, err = mv.run("--check " .. netns.quote(path), { prefix = "timeout 60 " })
+		assert.are.equal(1, status, err)
+		local instructions = path .. ": did not finish within 200000000 Lua instructions (endless loop?)\n"
+		local deadline = path .. ": did not finish within 5 s (endless loop?)\n"
+		assert.is_true(err == instructions or err == deadline, err)
+	end)
+
+	it("reads the checked configuration without running its metamethods", function()
+		-- The engine's C read the checked table through __index after the config's
+		-- limits were over: this loop ran for ever (timeout ends the run).
+		local path = mv.write_config(table.concat({
+			'local C = require "moonvpn.config"',
+			'C.server_schema = { check = function()',
+			'  return setmetatable({ auth = { certificate = "required" }, tls = {} },',
+			'    { __index = function(_, k) if k ~= "console" then while true do end end end })',
+			'end }',
+			'require("moonvpn").server {}', "" }, "\n"))
+		local status, _, err = mv.run("--check " .. netns.quote(path), { prefix = "timeout 60 " })
+		assert.are.equal(1, status, err)
+		assert.truthy(err:find("validated config has a bad log_level", 1, true), err)
+	end)
+
 	it("gives no way to a finalizer or to the engine's standard input", function()
 		-- Lua runs finalizers with the debug hooks off: a loop put in the file handles'
 		-- __gc ran past every limit (timeout ends the run, should the guard be missing).

@@ -30,9 +30,11 @@ end
 
 -- Protected (__metatable): hooks get client objects, and the engine reads and
 -- writes them at the client's end; a hook that could set __newindex or
--- __index here would run its code in the engine's own calls.
-local peer_mt = { __name = "moonvpn.peer", __metatable = "moonvpn.peer" }
-peer_mt.__index = peer_mt
+-- __index here would run its code in the engine's own calls. The methods
+-- live in a table of their own: were __index the metatable itself,
+-- client.__index would hand it out past __metatable.
+local methods = {}
+local peer_mt = { __name = "moonvpn.peer", __metatable = "moonvpn.peer", __index = methods }
 
 -- The client objects made here (check_stage tells them from look-alikes).
 local peers = setmetatable({}, { __mode = "k" })
@@ -80,7 +82,7 @@ local function check_stage(self, what)
 end
 
 --- Gives the client this VPN address instead of one from the pool.
-function peer_mt:set_address(address)
+function methods:set_address(address)
 	check_stage(self, "set_address")
 	if type(address) ~= "string" or core.parse_ip(address) ~= 4 then
 		error(string.format("client:set_address: %q is not an IPv4 address", tostring(address)), 2)
@@ -89,7 +91,7 @@ function peer_mt:set_address(address)
 end
 
 --- Routes a subnet behind this client: the server sends it packets for it.
-function peer_mt:route(prefix)
+function methods:route(prefix)
 	check_stage(self, "route")
 	local p = type(prefix) == "string" and core.parse_prefix(prefix)
 	if not p then
@@ -103,7 +105,7 @@ end
 
 --- Adds an option to this client's PUSH_REPLY ("route 10.1.0.0 255.255.0.0",
 -- "dhcp-option DNS 10.8.0.1", "redirect-gateway def1", ...).
-function peer_mt:push(option)
+function methods:push(option)
 	check_stage(self, "push")
 	if type(option) ~= "string" or option == "" or #option > M.OPTION_MAX
 		or option:find("[,%c]") or option:find("[^%g ]") then
@@ -116,7 +118,7 @@ function peer_mt:push(option)
 end
 
 --- Puts the client in a group that the policy's rules can name (group = "admins").
-function peer_mt:group(name)
+function methods:group(name)
 	check_stage(self, "group")
 	if type(name) ~= "string" or name == "" then
 		error("client:group: expected a group name, got " .. tostring(name), 2)
@@ -128,7 +130,7 @@ end
 
 --- A policy rule for this client's packets only, checked before the server's
 -- rules (as in the policy: verdict, direction, proto, src, dst, sport, dport, icmp_type).
-function peer_mt:rule(rule)
+function methods:rule(rule)
 	check_stage(self, "rule")
 	local r, err = policy.client_rule.check(rule, { "client:rule" })
 	if not r then error(string.format("%s: %s", schema_path(err.path), err.message), 2) end

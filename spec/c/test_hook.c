@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lua_core.h"
 #include "lua_hook.h"
 #include "unit.h"
 
@@ -187,6 +188,32 @@ static void test_deadline(void)
 	hook_runtime_set_limits(rt, &limits);
 }
 
+/* run_budgeted inside a hook gets no more than the hook has left, and cannot swallow its stop. */
+static void test_nested_budget(void)
+{
+	struct hook_limits limits = { 0.3, 20000000000 };
+	struct outcome o;
+
+	start("local core = require 'moonvpn.core'\n"
+	      "return core.run_budgeted(math.maxinteger, function() while true do end end)",
+	      &o);
+	CHECK(o.done && strstr(o.error, "instructions"),
+	      "a huge inner budget is capped at the hook's own: %s", o.error);
+	start("local core = require 'moonvpn.core'\n"
+	      "while true do core.run_budgeted(50000, function() for i = 1, 40000 do end end) end",
+	      &o);
+	CHECK(o.done && strstr(o.error, "instructions"),
+	      "what inner budgets use is charged to the hook: %s", o.error);
+	hook_runtime_set_limits(rt, &limits);
+	start("local core = require 'moonvpn.core'\n"
+	      "return core.run_budgeted(math.maxinteger, function() while true do end end)",
+	      &o);
+	CHECK(o.done && strstr(o.error, "timed out after 0.3 s"),
+	      "an inner budget without seconds ends at the hook's deadline: %s", o.error);
+	limits = (struct hook_limits){ HOOK_TIMEOUT_DEFAULT_SECONDS, HOOK_INSTRUCTIONS_DEFAULT };
+	hook_runtime_set_limits(rt, &limits);
+}
+
 static void test_exec(void)
 {
 	struct outcome o;
@@ -326,11 +353,13 @@ int main(void)
 	luaL_openlibs(L);
 	rt = hook_runtime_new(L, loop, &lg);
 	luaL_requiref(L, "vpn", luaopen_moonvpn_hook, 1);
-	lua_pop(L, 1);
+	luaL_requiref(L, "moonvpn.core", luaopen_moonvpn_core, 0);
+	lua_pop(L, 2);
 	test_sync_results();
 	test_errors();
 	test_sleep();
 	test_deadline();
+	test_nested_budget();
 	test_exec();
 	test_exec_cancel();
 	test_crypt_verify();

@@ -83,6 +83,13 @@ static const struct {
 	  "cannot change a protected metatable" },
 	{ "setmetatable(1, {})", "bad argument #1 to 'setmetatable' (table expected, got number)" },
 	{ "setmetatable({}, 1)", "bad argument #2 to 'setmetatable' (nil or table expected" },
+	/* One C call each, looping without end where no hook can stop it. */
+	{ "string.rep('', math.maxinteger, 'x')", "string.rep: the result would be over" },
+	{ "('x'):rep(1 << 40)", "more than the engine's Lua memory" },
+	{ "table.move({}, 1, math.maxinteger - 1, 1)", "table.move: 1 to " },
+	{ "table.move({}, math.mininteger, -1, 1)", "move less at a time" },
+	{ "os.setlocale('C.UTF-8')", "os.setlocale(C.UTF-8) is disabled in moonvpn: the locale" },
+	{ "os.setlocale('', 'numeric')", "only queries, os.setlocale() or" },
 };
 
 static void test_refused(void)
@@ -116,6 +123,11 @@ static const char *ran[] = {
 	"i = debug.getinfo(coroutine.running(), 1, 'f') assert(i and i.func == nil)",
 	"local t = setmetatable({}, { __metatable = 'no' }) assert(getmetatable(t) == 'no')",
 	"local mt = {} setmetatable({}, mt) mt.__gc = print", /* too late to mark: no finalizer */
+	"assert(string.rep('', math.maxinteger) == '' and (''):rep(math.maxinteger, '') == '')",
+	"assert(('ab'):rep(3, ',') == 'ab,ab,ab' and ('x'):rep(0) == '' and ('x'):rep(-1) == '')",
+	"local t = table.move({ 1, 2, 3 }, 1, 3, 2) assert(t[1] == 1 and t[4] == 3)",
+	"assert(#table.move({}, 1, 0, 1) == 0 and table.move({}, 5, 1, 1))",
+	"assert(os.setlocale() == 'C' and os.setlocale(nil, 'numeric') == 'C')",
 };
 
 static void test_still_works(void)

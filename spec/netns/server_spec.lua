@@ -239,6 +239,19 @@ return table.concat(t, " ")
 end]])
 	end
 
+	-- Client 1's next data packet, captured on its side and kept from the server by a
+	-- blackhole rule (pref 100, after the local table's rule moved behind it; the caller
+	-- deletes it), so that it is fresh, not a replay, when it is sent again; its hex.
+	local function hold_next_data_packet()
+		local srv_if, cli_if = links[0][1], links[0][2]
+		assert(srv:sh("ip rule add pref 200 lookup local && ip rule del pref 0 && " ..
+			"ip rule add pref 100 from 10.88.0.2 iif " .. srv_if .. " blackhole"))
+		local ok, out = cli:sh("(sleep 0.5; ping -c 3 -i 0.2 -W 1 10.77.0.1 >/dev/null 2>&1) & " ..
+			CRAFT .. " capture " .. cli_if .. " 1194")
+		assert(ok, out)
+		return out:match("(%x+)%s*$")
+	end
+
 	it("does not let one client's authenticated packet take another client's address", function()
 		start(nil, 1)
 		local a, b = stock_client(cli, 0, 40001), stock_client(others[1], 1, 40002, { cert = "client2" })
@@ -246,17 +259,10 @@ end]])
 		completed(b)
 		local before = '"client1=10.88.0.2:40001 client2=10.88.1.2:40002"\n'
 		assert.are.equal(before, real_addresses())
-		-- Client 1's next data packet is captured on its side and kept from the server, so
-		-- that it is fresh (not a replay) when it comes back from client 2's address and port.
-		local srv_if, cli_if = links[0][1], links[0][2]
-		-- (A blackhole rule, after the local table's rule moved behind it.)
-		assert(srv:sh("ip rule add pref 200 lookup local && ip rule del pref 0 && " ..
-			"ip rule add pref 100 from 10.88.0.2 iif " .. srv_if .. " blackhole"))
-		local ok, out = cli:sh("(sleep 0.5; ping -c 3 -i 0.2 -W 1 10.77.0.1 >/dev/null 2>&1) & " ..
-			CRAFT .. " capture " .. cli_if .. " 1194")
-		assert(ok, out)
-		local packet = out:match("(%x+)%s*$")
-		ok, out = cli:sh(CRAFT .. " spoof 10.88.0.1 1194 10.88.1.2 40002 " .. packet)
+		-- Client 1's next data packet, kept from the server, is fresh (not a replay) when
+		-- it comes back from client 2's address and port.
+		local packet = hold_next_data_packet()
+		local ok, out = cli:sh(CRAFT .. " spoof 10.88.0.1 1194 10.88.1.2 40002 " .. packet)
 		assert(ok, out)
 		-- Checked while client 1 is still cut off: its own next packet would float it back.
 		netns.sleep(0.3)
@@ -278,17 +284,11 @@ end]])
 		start()
 		local first = stock_client(cli, 0, 40001)
 		completed(first)
-		local srv_if, cli_if = links[0][1], links[0][2]
 		-- Its next data packet, kept from the server (as above), comes back from port 40002.
-		assert(srv:sh("ip rule add pref 200 lookup local && ip rule del pref 0 && " ..
-			"ip rule add pref 100 from 10.88.0.2 iif " .. srv_if .. " blackhole"))
-		local ok, out = cli:sh("(sleep 0.5; ping -c 3 -i 0.2 -W 1 10.77.0.1 >/dev/null 2>&1) & " ..
-			CRAFT .. " capture " .. cli_if .. " 1194")
-		assert(ok, out)
-		local packet = out:match("(%x+)%s*$")
+		local packet = hold_next_data_packet()
 		first:stop("KILL")
 		assert(srv:sh("ip rule del pref 100"))
-		ok, out = cli:sh(CRAFT .. " spoof 10.88.0.1 1194 10.88.0.2 40002 " .. packet)
+		local ok, out = cli:sh(CRAFT .. " spoof 10.88.0.1 1194 10.88.0.2 40002 " .. packet)
 		assert(ok, out)
 		local moved = '"client1=10.88.0.2:40002"\n'
 		for _ = 1, 50 do

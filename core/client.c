@@ -167,10 +167,10 @@ static void handle_control(struct client *c, const uint8_t *buf, size_t len)
 	session_receive(c->session, &ctl, pid);
 }
 
-static void handle_data(struct client *c, uint8_t *buf, size_t len, const struct sockaddr *from,
-			socklen_t from_len)
+static void handle_data(struct client *c, uint8_t *buf, size_t len)
 {
-	int n = session_data_open(c->session, buf, len, from, from_len);
+	bool ping;
+	int n = dchan_open(session_dchan(c->session), buf, len, ev_now(c->loop), &ping);
 
 	if (n < 0) {
 		if (n == DATA_EREPLAY)
@@ -181,14 +181,12 @@ static void handle_data(struct client *c, uint8_t *buf, size_t len, const struct
 	}
 	c->stats.data_in++;
 	c->stats.data_bytes_in += (uint64_t)n;
-	if (n > 0)
+	if (!ping && n > 0)
 		c->params.hooks.deliver(c->params.hooks.ctx, buf + DATA_OVERHEAD, (size_t)n);
 }
 
 static void handle_datagram(struct client *c, uint8_t *buf, size_t len)
 {
-	const struct udp_addr *peer = &c->params.remotes[c->remote];
-
 	c->stats.packets_in++;
 	c->stats.bytes_in += len;
 	if (len == 0 || !c->session)
@@ -196,7 +194,7 @@ static void handle_datagram(struct client *c, uint8_t *buf, size_t len)
 	if (proto_is_control(proto_opcode(buf[0])))
 		handle_control(c, buf, len);
 	else
-		handle_data(c, buf, len, (const struct sockaddr *)&peer->ss, peer->len);
+		handle_data(c, buf, len);
 }
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)

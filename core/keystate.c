@@ -21,8 +21,6 @@ void key_state_clear(struct key_state *ks)
 	if (ks->phase == KEY_PHASE_EMPTY)
 		return;
 	tls_session_free(ks->tls);
-	if (ks->phase == KEY_PHASE_READY)
-		data_key_clear(&ks->data);
 	crypto_wipe(ks, sizeof(*ks)); /* also sets phase to KEY_PHASE_EMPTY (0) */
 }
 

@@ -26,7 +26,7 @@ enum key_phase {
 	KEY_PHASE_KEY_EXCHANGE, /* TLS up, waiting for the peer's key-method-2 */
 	KEY_PHASE_PUSH,		/* a client's first key: waits for the PUSH_REPLY that says
 				   how to derive it (TLS-EKM or PRF) and with which cipher */
-	KEY_PHASE_READY,	/* data keys installed */
+	KEY_PHASE_READY,	/* data keys installed (in the session's data channel, dchan.h) */
 };
 
 struct key_state {
@@ -39,12 +39,10 @@ struct key_state {
 	struct km2 client_km;
 	struct km2 server_km; /* the server's randoms (its strings are not kept) */
 	uint8_t key_block[KEYS_BLOCK_LEN];
-	struct data_key data; /* valid in KEY_PHASE_READY */
 	ev_tstamp started;
 	/* Its handshake began under a TLS context a reload has replaced since: the
 	 * peer's certificate is verified again against the new one when it is done. */
 	bool stale;
-	uint64_t bytes; /* data bytes sealed or opened with this key (for the byte limit) */
 };
 
 /* Starts a key state in its slot; 0, or -1 when out of memory. */

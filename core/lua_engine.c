@@ -236,7 +236,7 @@ static void push_client(lua_State *L, const struct session *sess)
 	lua_setfield(L, -2, "connected_since");
 	lua_pushinteger(L, session_peer_id(sess));
 	lua_setfield(L, -2, "peer_id");
-	const struct session_counters *c = session_counters(sess);
+	const struct dchan_counters *c = session_counters(sess);
 	set_counter(L, "packets_in", c->packets_in);
 	set_counter(L, "bytes_in", c->bytes_in);
 	set_counter(L, "packets_out", c->packets_out);

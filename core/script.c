@@ -845,7 +845,7 @@ static void set_num(lua_State *L, const char *name, lua_Number v)
 
 static void push_end_stats(lua_State *L, struct session *sess, double now)
 {
-	const struct session_counters *c = session_counters(sess);
+	const struct dchan_counters *c = session_counters(sess);
 
 	lua_createtable(L, 0, 5);
 	set_int(L, "bytes_in", (lua_Integer)c->bytes_in);

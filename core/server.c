@@ -591,23 +591,34 @@ static bool from_own_subnet(const struct server *s, const struct session *sess, 
 	return route_table_lookup(&s->subnets, &src) == (int32_t)session_peer_id(sess);
 }
 
-/* session_data_open; the peer index follows a UDP session that floats to from. */
-static int open_data(struct server *s, struct session *sess, uint8_t *buf, size_t len,
-		     const struct sockaddr *from, socklen_t from_len)
+/*
+ * A UDP client's authenticated packet came from a new address (float): the
+ * session moves there and the peer index with it.
+ */
+static void follow_float(struct server *s, struct session *sess, const struct sockaddr *from,
+			 socklen_t from_len)
 {
 	struct sockaddr_in6 was; /* either family fits */
-	bool elsewhere = !s->via && !session_is_peer(sess, from, from_len);
 	uint32_t id = session_peer_id(sess);
-	int n;
 
-	if (elsewhere)
-		memcpy(&was, session_peer(sess), peer_len(session_peer(sess)));
-	n = session_data_open(sess, buf, len, from, from_len);
-	if (elsewhere && n >= 0 && session_is_peer(sess, from, from_len)) {
-		server_peer_index_del(&s->peer_index, (struct sockaddr *)&was,
-				      peer_len((struct sockaddr *)&was), id);
-		(void)!server_peer_index_put(&s->peer_index, from, from_len, id);
-	}
+	memcpy(&was, session_peer(sess), peer_len(session_peer(sess)));
+	session_float(sess, from, from_len);
+	if (!session_is_peer(sess, from, from_len))
+		return;
+	server_peer_index_del(&s->peer_index, (struct sockaddr *)&was,
+			      peer_len((struct sockaddr *)&was), id);
+	(void)!server_peer_index_put(&s->peer_index, from, from_len, id);
+}
+
+/* Opens a data packet in place; one from a new address is reported as a float. */
+static int open_data(struct server *s, struct session *sess, uint8_t *buf, size_t len,
+		     const struct sockaddr *from, socklen_t from_len, bool *ping)
+{
+	struct dchan *dc = session_dchan(sess);
+	int n = dchan_open(dc, buf, len, ev_now(s->loop), ping);
+
+	if (n >= 0 && !s->via && !dchan_is_peer(dc, from, from_len))
+		follow_float(s, sess, from, from_len);
 	return n;
 }
 
@@ -632,6 +643,7 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 {
 	struct proto_data d;
 	struct session *sess;
+	bool ping;
 	int n;
 
 	if (proto_decode_data(&d, buf, len) != 0 || d.opcode != P_DATA_V2 ||
@@ -643,7 +655,7 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		s->stats.dropped_float++; /* another client's address, or not its transport */
 		return;
 	}
-	n = open_data(s, sess, buf, len, from, from_len);
+	n = open_data(s, sess, buf, len, from, from_len, &ping);
 	if (n < 0) {
 		if (n == DATA_EREPLAY)
 			s->stats.dropped_replay++;
@@ -653,8 +665,8 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 	}
 	s->stats.data_in++;
 	s->stats.data_bytes_in += (uint64_t)n;
-	if (n == 0)
-		return; /* keepalive */
+	if (ping || n == 0)
+		return;
 	if (over_device_mtu(s, (size_t)n)) {
 		s->stats.dropped_too_big++;
 		return;

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +34,6 @@ enum {
 
 static const char EKM_LABEL[] = "EXPORTER-OpenVPN-datakeys";
 
-/* The keepalive payload (protocol guide 7.6): consumed, never written to the device. */
-static const uint8_t PING_MAGIC[16] = { 0x2a, 0x18, 0x7b, 0xf3, 0x64, 0x1e, 0xb4, 0xcb,
-					0x07, 0xed, 0x2d, 0x0a, 0x98, 0x1f, 0xc7, 0x48 };
-
 static ev_tstamp now(const struct session *s)
 {
 	return ev_now(s->p.loop);
@@ -45,6 +42,24 @@ static ev_tstamp now(const struct session *s)
 static bool is_client(const struct session *s)
 {
 	return s->client != NULL;
+}
+
+/*
+ * What the session's state lets the data channel do: seal once the client
+ * is admitted (ACTIVE), open from the key exchange on except while the
+ * hooks decide (AUTH) or the session closes; a refused client gets neither.
+ */
+static void update_gates(struct session *s)
+{
+	bool open = s->state != SESSION_CLOSING && s->state != SESSION_AUTH && !s->refused;
+
+	dchan_set_gates(s->dc, open && s->state == SESSION_ACTIVE, open);
+}
+
+static void set_state(struct session *s, enum session_state st)
+{
+	s->state = st;
+	update_gates(s);
 }
 
 static struct key_state *current_ks(struct session *s)
@@ -140,6 +155,16 @@ static void flush_key_state(struct session *s, struct key_state *ks)
 
 static void schedule(struct session *s);
 
+/* Clears a key state; its data key, if it had one, leaves the data channel. */
+static void drop_key_state(struct session *s, struct key_state *ks)
+{
+	enum dchan_slot slot = dchan_find(s->dc, ks->key_id);
+
+	if (ks->phase == KEY_PHASE_READY && slot != DCHAN_SLOTS)
+		dchan_retire(s->dc, slot);
+	key_state_clear(ks);
+}
+
 /*
  * After a renegotiation, data moves to the new key once our key-method-2
  * message is acked: the client has the new keys by then. The old key stays
@@ -153,6 +178,7 @@ static void switch_key_if_ready(struct session *s)
 		return;
 	s->current = s->next;
 	s->next = NO_KEY;
+	dchan_promote(s->dc);
 	s->lame_duck_until = now(s) + LAME_DUCK_SECONDS;
 	log_info(s->p.log, "session", "%s: renegotiated: data now on key %u", s->who, next->key_id);
 }
@@ -176,7 +202,7 @@ static void close_later(struct session *s, double linger, const char *fmt, ...)
 
 	if (s->state == SESSION_CLOSING)
 		return;
-	s->state = SESSION_CLOSING;
+	set_state(s, SESSION_CLOSING);
 	va_start(ap, fmt);
 	vsnprintf(s->end_reason, sizeof(s->end_reason), fmt, ap);
 	va_end(ap);
@@ -212,7 +238,7 @@ static void check_renegotiation_deadline(struct session *s)
 		return;
 	log_warnx(s->p.log, "session", "%s: renegotiation of key %u did not finish in %d s", s->who,
 		  next->key_id, SESSION_HAND_WINDOW_SECONDS);
-	key_state_clear(next);
+	drop_key_state(s, next);
 	s->next = NO_KEY;
 }
 
@@ -224,7 +250,7 @@ static void expire_lame_duck(struct session *s)
 	if (s->next != NO_KEY || old->phase == KEY_PHASE_EMPTY || now(s) < s->lame_duck_until)
 		return;
 	log_debug(s->p.log, "session", "%s: key %u retired", s->who, old->key_id);
-	key_state_clear(old);
+	drop_key_state(s, old);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -281,6 +307,7 @@ static void refuse(struct session *s, const char *reason)
 	snprintf(msg, sizeof(msg), reason[0] ? "AUTH_FAILED,%s" : "AUTH_FAILED", reason);
 	log_warnx(s->p.log, "session", "%s: refused: %s", s->who, reason[0] ? reason : "by policy");
 	s->refused = true;
+	update_gates(s);
 	send_message(s, msg);
 	close_later(s, AUTH_FAILED_LINGER_SECONDS, "authentication failed: %s", reason);
 }
@@ -339,20 +366,23 @@ static int exchange_keys(struct session *s, struct key_state *ks)
 /* Installs the data keys of a key state (before PUSH_REPLY: the client sends at once). */
 static int install_data_key(struct session *s, struct key_state *ks)
 {
+	bool renegotiated = s->next != NO_KEY && ks == &s->ks[s->next];
+	struct data_key key;
 	char err[160];
 
-	if (data_key_init(&ks->data, s->p.crypto, s->cipher, ks->key_block, !is_client(s),
-			  ks->key_id, err, sizeof(err)) < 0) {
+	if (data_key_init(&key, s->p.crypto, s->cipher, ks->key_block, !is_client(s), ks->key_id,
+			  err, sizeof(err)) < 0) {
 		log_error(s->p.log, "session", "%s: %s", s->who, err);
 		return -1;
 	}
+	dchan_install(s->dc, renegotiated ? DCHAN_NEXT : DCHAN_CURRENT, &key, ks->started);
 	ks->phase = KEY_PHASE_READY;
 	return 0;
 }
 
 static void admit(struct session *s)
 {
-	s->state = SESSION_AUTH;
+	set_state(s, SESSION_AUTH);
 	s->p.ops->connect(s->p.ctx, s);
 }
 
@@ -379,7 +409,7 @@ void session_admit(struct session *s, struct session_push *push)
 		return;
 	}
 	forget_password(s);
-	s->state = SESSION_ACTIVE;
+	set_state(s, SESSION_ACTIVE);
 	s->push = *push;
 	s->push.policy = NULL; /* the server's filter holds the client's rules, not the session */
 	memset(push, 0, sizeof(*push));
@@ -401,7 +431,7 @@ void session_refuse(struct session *s, const char *reason)
 	if (s->state != SESSION_AUTH)
 		return;
 	forget_password(s);
-	s->state = SESSION_ACTIVE; /* answers PUSH_REQUEST with AUTH_FAILED until it closes */
+	set_state(s, SESSION_ACTIVE); /* answers PUSH_REQUEST with AUTH_FAILED until it closes */
 	refuse(s, reason);
 	flush(s);
 }
@@ -418,7 +448,7 @@ static void first_key_exchange(struct session *s, struct key_state *ks)
 	s->ncp = km2_peer_info_get(info, "IV_CIPHERS", NULL, 0) ||
 		 (km2_peer_info_get(info, "IV_NCP", value, sizeof(value)) && atoi(value) >= 2);
 	s->use_ekm = s->iv_proto & IV_PROTO_TLS_KEY_EXPORT;
-	s->state = SESSION_AUTH;
+	set_state(s, SESSION_AUTH);
 	s->deadline = now(s) + 1e9; /* from here keepalive decides */
 	/* Our key-method-2 goes first in any case: a refusal follows it, never replaces it. */
 	if (exchange_keys(s, ks) < 0) {
@@ -525,7 +555,7 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 	if (exchange_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
 		log_warnx(s->p.log, "session", "%s: renegotiation of key %u failed", s->who,
 			  ks->key_id);
-		key_state_clear(ks);
+		drop_key_state(s, ks);
 		s->next = NO_KEY;
 	}
 }
@@ -579,7 +609,7 @@ static void handle_server_km(struct session *s, struct key_state *ks, size_t len
 	if (derive_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
 		log_warnx(s->p.log, "session", "%s: renegotiation of key %u failed", s->who,
 			  ks->key_id);
-		key_state_clear(ks);
+		drop_key_state(s, ks);
 		s->next = NO_KEY;
 	}
 }
@@ -628,7 +658,7 @@ static void activate_client(struct session *s, struct key_state *ks)
 		close_later(s, 0, "%s", "cannot install the data keys");
 		return;
 	}
-	s->state = SESSION_ACTIVE;
+	set_state(s, SESSION_ACTIVE);
 	s->deadline = now(s) + 1e9; /* from here keepalive decides */
 	s->connected_at = now(s);
 	note_client_addresses(s, o);
@@ -756,7 +786,7 @@ static void tls_failed(struct session *s, struct key_state *ks)
 			tls_session_error(ks->tls));
 	if (s->state == SESSION_ACTIVE && ks != current_ks(s) &&
 	    !tls_session_cert_refused(ks->tls)) {
-		key_state_clear(ks);
+		drop_key_state(s, ks);
 		s->next = NO_KEY;
 		return;
 	}
@@ -832,7 +862,7 @@ static void progress(struct session *s, struct key_state *ks)
 			 tls_session_version(ks->tls), ks->key_id, tls_session_cipher(ks->tls));
 		ks->phase = KEY_PHASE_KEY_EXCHANGE;
 		if (s->state == SESSION_TLS)
-			s->state = SESSION_KEY_EXCHANGE;
+			set_state(s, SESSION_KEY_EXCHANGE);
 		/* The client speaks first in key method 2 (protocol guide section 5). */
 		if (is_client(s) && send_client_km(s, ks) < 0) {
 			close_later(s, 0, "%s", "cannot send our key-method-2 message");
@@ -851,11 +881,11 @@ static struct key_state *start_renegotiation(struct session *s, uint8_t key_id)
 	int slot = 1 - s->current;
 	struct key_state *ks = &s->ks[slot];
 
-	key_state_clear(ks);
+	drop_key_state(s, ks);
 	if (key_state_start(ks, s->p.tls, key_id, now(s)) < 0 ||
 	    reliable_queue(&ks->rel, P_CONTROL_SOFT_RESET_V1, NULL, 0, (uint64_t)(now(s) * 1000)) <
 		    0) {
-		key_state_clear(ks);
+		drop_key_state(s, ks);
 		return NULL;
 	}
 	s->next = slot;
@@ -887,7 +917,7 @@ static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t
 	}
 	if (first) {
 		s->remote_sid = ctl->sid;
-		s->state = SESSION_TLS;
+		set_state(s, SESSION_TLS);
 	}
 	return true;
 }
@@ -939,8 +969,10 @@ static struct session *session_alloc(const struct session_params *p, const struc
 {
 	struct session *s = calloc(1, sizeof(*s));
 
-	if (!s || peer_len > sizeof(s->peer) ||
+	if (!s || peer_len > sizeof(s->peer) || !(s->dc = calloc(1, sizeof(*s->dc))) ||
 	    key_state_start(&s->ks[0], p->tls, 0, ev_now(p->loop)) < 0) {
+		if (s)
+			free(s->dc);
 		free(s);
 		return NULL;
 	}
@@ -956,6 +988,7 @@ static struct session *session_alloc(const struct session_params *p, const struc
 	s->wrap = *p->wrap;
 	memcpy(&s->peer, peer, peer_len);
 	s->peer_len = peer_len;
+	dchan_init(s->dc, 0, peer, peer_len);
 	s->next = NO_KEY;
 	replay_init(&s->replay);
 	s->connected_at = s->last_sent = s->last_received = now(s);
@@ -978,7 +1011,8 @@ struct session *session_new(const struct session_params *p, const struct sockadd
 	s->local_sid = *cookie;
 	s->remote_sid = *client_sid;
 	s->peer_id = peer_id;
-	s->state = SESSION_TLS;
+	s->dc->peer_id = peer_id;
+	set_state(s, SESSION_TLS);
 	/* The reset exchange happened statelessly: both sides are past message 0, and
 	 * the wrapped replay ids were 1 (the client's reset and our reply). */
 	s->ks[0].rel.next_send_id = 1;
@@ -1008,7 +1042,7 @@ struct session *session_new_client(const struct session_params *p, const struct 
 	snprintf(s->client->peer_info, sizeof(s->client->peer_info), "%s",
 		 p->peer_info ? p->peer_info : "");
 	push_options_init(&s->client->pushed);
-	s->state = SESSION_RESET;
+	set_state(s, SESSION_RESET);
 	s->next_replay_id = 1;
 	update_who(s);
 	/* The keepalive timer also repeats PUSH_REQUEST until the server answers. */
@@ -1025,6 +1059,10 @@ void session_free(struct session *s)
 	ev_timer_stop(s->p.loop, &s->keepalive);
 	key_state_clear(&s->ks[0]);
 	key_state_clear(&s->ks[1]);
+	if (s->dc) {
+		dchan_clear(s->dc);
+		free(s->dc);
+	}
 	for (size_t i = 0; i < s->push.n_messages; i++)
 		free(s->push.messages[i]);
 	if (s->client)
@@ -1037,62 +1075,42 @@ void session_free(struct session *s)
 	free(s);
 }
 
-int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct sockaddr *from,
-		      socklen_t from_len)
+struct dchan *session_dchan(struct session *s)
 {
-	/* The new key and the lame duck both decrypt (2.6 keeps sending on the old one a while). */
-	struct key_state *ks = find_ks(s, proto_key_id(pkt[0]));
-	int n;
+	return s->dc;
+}
 
-	if (!ks || ks->phase != KEY_PHASE_READY || s->state == SESSION_CLOSING ||
-	    s->state == SESSION_AUTH || key_expired(s, ks))
-		return DATA_EAUTH;
-	n = data_open(&ks->data, pkt, len);
-	if (n < 0)
-		return n;
-	s->last_received = now(s);
-	ks->bytes += (uint64_t)n;
-	/* A client's socket is connected to its server: it never floats. */
-	if (!is_client(s) && !session_is_peer(s, from, from_len) && from_len <= sizeof(s->peer)) {
-		char to[UDP_ADDR_TEXT_MAX];
+void session_float(struct session *s, const struct sockaddr *from, socklen_t from_len)
+{
+	char to[UDP_ADDR_TEXT_MAX];
 
-		log_info(s->p.log, "session", "%s: moved to %s (float)", s->who,
-			 udp_addr_format(from, to, sizeof(to)));
-		memcpy(&s->peer, from, from_len);
-		s->peer_len = from_len;
-		update_who(s);
-	}
-	if (n == sizeof(PING_MAGIC) && memcmp(pkt + DATA_OVERHEAD, PING_MAGIC, 16) == 0)
-		return 0;
-	s->counters.packets_in++;
-	s->counters.bytes_in += (uint64_t)n;
-	return n;
+	if (is_client(s) || from_len > sizeof(s->peer) || session_is_peer(s, from, from_len))
+		return; /* a client's socket is connected to its server: it never floats */
+	log_info(s->p.log, "session", "%s: moved to %s (float)", s->who,
+		 udp_addr_format(from, to, sizeof(to)));
+	memcpy(&s->peer, from, from_len);
+	s->peer_len = from_len;
+	dchan_set_peer(s->dc, from, from_len);
+	update_who(s);
 }
 
 int session_data_send(struct session *s, uint8_t *pkt, size_t len)
 {
-	struct key_state *ks = current_ks(s);
-	int n;
+	int n = dchan_seal(s->dc, pkt, len, now(s));
 
-	if (ks->phase != KEY_PHASE_READY || s->state != SESSION_ACTIVE || key_expired(s, ks))
-		return DATA_EAUTH;
-	n = data_seal(&ks->data, s->peer_id, pkt, len);
 	if (n < 0)
 		return n;
 	s->p.ops->send(s->p.ctx, s, pkt, (size_t)n);
-	s->last_sent = now(s);
-	ks->bytes += len;
-	s->counters.packets_out++;
-	s->counters.bytes_out += len;
 	return 0;
 }
 
 static void send_ping(struct session *s)
 {
-	uint8_t pkt[DATA_OVERHEAD + sizeof(PING_MAGIC)];
+	uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_LEN];
+	int n = dchan_seal_ping(s->dc, pkt, now(s));
 
-	memcpy(pkt + DATA_OVERHEAD, PING_MAGIC, sizeof(PING_MAGIC));
-	(void)session_data_send(s, pkt, sizeof(PING_MAGIC));
+	if (n > 0)
+		s->p.ops->send(s->p.ctx, s, pkt, (size_t)n);
 }
 
 /* Our own renegotiation: when the current key is older than reneg_seconds or carried reneg_bytes.
@@ -1101,12 +1119,18 @@ static void maybe_renegotiate(struct session *s)
 {
 	struct key_state *ks = current_ks(s);
 	bool old = s->reneg_seconds && now(s) - ks->started >= s->reneg_seconds;
-	bool worn = s->reneg_bytes && ks->bytes >= s->reneg_bytes;
+	bool worn = s->reneg_bytes && s->dc->keys[DCHAN_CURRENT].bytes >= s->reneg_bytes;
 
 	if (s->next != NO_KEY || ks->phase != KEY_PHASE_READY || !(old || worn))
 		return;
 	if (start_renegotiation(s, key_state_next_id(ks->key_id)))
 		flush(s);
+}
+
+/* The last packet from the peer, control or data (control shows it is alive too, as in 2.6). */
+static ev_tstamp last_received(const struct session *s)
+{
+	return fmax(s->last_received, s->dc->last_received);
 }
 
 /* Every second: ping a quiet client, end a silent one (2.6's ping / ping-restart), rekey. */
@@ -1129,11 +1153,11 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 			    current_ks(s)->key_id, s->reneg_seconds + SESSION_HAND_WINDOW_SECONDS);
 		return;
 	}
-	if (s->ping_timeout && now(s) - s->last_received >= s->ping_timeout) {
+	if (s->ping_timeout && now(s) - last_received(s) >= s->ping_timeout) {
 		close_later(s, 0, "ping-restart: nothing received for %u seconds", s->ping_timeout);
 		return;
 	}
-	if (s->ping_interval && now(s) - s->last_sent >= s->ping_interval)
+	if (s->ping_interval && now(s) - fmax(s->last_sent, s->dc->last_sent) >= s->ping_interval)
 		send_ping(s);
 	/* A peer that stopped answering a renegotiation produces no timer events. */
 	check_renegotiation_deadline(s);
@@ -1170,6 +1194,7 @@ void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t byt
 {
 	s->reneg_seconds = seconds;
 	s->reneg_bytes = bytes;
+	dchan_set_lifetime(s->dc, seconds ? seconds + SESSION_HAND_WINDOW_SECONDS : 0);
 }
 
 void session_notify_exit(struct session *s)

@@ -20,6 +20,7 @@
 
 #include "crypto.h"
 #include "datakey.h"
+#include "dchan.h"
 #include "ip.h"
 #include "keys.h"
 #include "log.h"
@@ -178,23 +179,23 @@ const struct ip_addr *session_vpn_addr6(const struct session *s);
 bool session_owns_source(const struct session *s, const uint8_t *ip, size_t len);
 
 /*
- * A P_DATA_V2 packet for this session, opened in place. Returns the payload
- * length (payload at pkt + DATA_OVERHEAD; 0 for a keepalive ping, which is
- * consumed) or a DATA_E* code. An authenticated packet from a new address
- * moves the session there (float).
+ * The session's data channel (keys, counters, the peer's address): what the
+ * data path seals and opens with, without touching the rest of the session.
  */
-int session_data_open(struct session *s, uint8_t *pkt, size_t len, const struct sockaddr *from,
-		      socklen_t from_len) __attribute__((warn_unused_result));
+struct dchan *session_dchan(struct session *s);
+
+/*
+ * The data path saw an authenticated packet from a new address: a server's
+ * session moves there (float) and logs it. A client session never floats.
+ * The server keeps its own peer index in step (server.c).
+ */
+void session_float(struct session *s, const struct sockaddr *from, socklen_t from_len);
 
 /* Seals len payload bytes at pkt + DATA_OVERHEAD and sends them. 0 or a DATA_E* code. */
 int session_data_send(struct session *s, uint8_t *pkt, size_t len);
 
 /* Data-channel traffic of this client (pings excluded). */
-struct session_counters {
-	uint64_t packets_in, bytes_in, packets_out, bytes_out;
-};
-
-const struct session_counters *session_counters(const struct session *s);
+const struct dchan_counters *session_counters(const struct session *s);
 
 /*
  * Tells the peer we are going away, sent immediately: a server sends

@@ -8,6 +8,7 @@
 #ifndef MOONVPN_SESSION_IMPL_H
 #define MOONVPN_SESSION_IMPL_H
 
+#include "dchan.h"
 #include "keystate.h"
 #include "pushopts.h"
 #include "replay.h"
@@ -33,6 +34,7 @@ struct session {
 	struct proto_sid local_sid, remote_sid;
 	uint32_t peer_id;
 	enum session_state state;
+	struct dchan *dc; /* the data channel: keys, counters, peer address */
 	struct key_state ks[2];
 	int current; /* the key state data is sent with */
 	int next;    /* a renegotiation in progress, or NO_KEY */
@@ -54,16 +56,15 @@ struct session {
 	unsigned ping_interval, ping_timeout;
 	unsigned reneg_seconds;
 	uint64_t reneg_bytes;
-	ev_tstamp last_sent, last_received;
-	ev_tstamp last_push;	   /* when PUSH_REPLY was last sent: once per second */
-	ev_tstamp lame_duck_until; /* the non-current key state is cleared then */
+	ev_tstamp last_sent, last_received; /* control packets (data ones: dc) */
+	ev_tstamp last_push;		    /* when PUSH_REPLY was last sent: once per second */
+	ev_tstamp lame_duck_until;	    /* the non-current key state is cleared then */
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */
 	bool certless;				  /* key 0 came without a certificate */
 	/* Without a certificate the username and password are the identity: their MAC
 	 * under a key of the session's, which every renegotiation must match. */
 	uint8_t cred_key[32], cred_mac[CRYPTO_SHA256_LEN];
 	char *username; /* a server's client's, fixed by key 0 (NULL before) */
-	struct session_counters counters;
 	char end_reason[SESSION_REASON_MAX];
 };
 

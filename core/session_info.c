@@ -19,9 +19,9 @@ const struct push_options *session_pushed(const struct session *s)
 	return s->client && s->state == SESSION_ACTIVE ? &s->client->pushed : NULL;
 }
 
-const struct session_counters *session_counters(const struct session *s)
+const struct dchan_counters *session_counters(const struct session *s)
 {
-	return &s->counters;
+	return &s->dc->counters;
 }
 
 static const char *km2_text(const struct km2_string *str)

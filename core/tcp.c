@@ -30,9 +30,11 @@ struct tcp_conn {
 	char why[80];
 	size_t skip; /* bytes of a frame too large for us still to discard */
 	size_t in_len;
-	uint8_t in[2 + TCP_FRAME_MAX];
+	uint8_t in[2 + TCP_FRAME_MAX]; /* a frame not yet whole, kept between reads */
 	uint8_t *out;
 	size_t out_len, out_sent, out_cap;
+	struct tcp_conn *pending_prev, *pending_next; /* queued output, not yet written */
+	bool pending;
 };
 
 struct tcp_server {
@@ -41,10 +43,28 @@ struct tcp_server {
 	ev_io accept_w;
 	ev_timer accept_pause; /* out of descriptors: accepting resumes then */
 	ev_prepare reaper;     /* frees dead connections at the top of each loop iteration */
+	ev_prepare flusher;    /* writes the iteration's output before the loop waits */
 	struct tcp_handlers h;
 	struct tcp_conn *conns;
+	struct tcp_conn *pending; /* connections with output for the flusher */
 	size_t n;
+	uint8_t rbuf[TCP_READ_MAX + 2 + TCP_FRAME_MAX]; /* a partial frame + one read */
 };
+
+/* Takes c off the flusher's list. */
+static void unpend(struct tcp_conn *c)
+{
+	if (!c->pending)
+		return;
+	if (c->pending_prev)
+		c->pending_prev->pending_next = c->pending_next;
+	else
+		c->t->pending = c->pending_next;
+	if (c->pending_next)
+		c->pending_next->pending_prev = c->pending_prev;
+	c->pending = false;
+	c->pending_prev = c->pending_next = NULL;
+}
 
 static void conn_free(struct tcp_conn *c)
 {
@@ -53,6 +73,7 @@ static void conn_free(struct tcp_conn *c)
 	ev_io_stop(t->loop, &c->rio);
 	ev_io_stop(t->loop, &c->wio);
 	ev_timer_stop(t->loop, &c->first);
+	unpend(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -208,11 +229,35 @@ bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len)
 	c->out[c->out_len + 1] = (uint8_t)len;
 	memcpy(c->out + c->out_len + 2, pkt, len);
 	c->out_len += 2 + len;
-	if (!c->connecting && !ev_is_active(&c->wio) && !flush_out(c)) {
-		conn_fail(c, "the connection broke");
-		return false;
+	if (!c->pending && !c->connecting && !ev_is_active(&c->wio)) {
+		c->pending = true; /* written with the iteration's other frames */
+		c->pending_next = c->t->pending;
+		if (c->pending_next)
+			c->pending_next->pending_prev = c;
+		c->t->pending = c;
+		ev_prepare_start(c->t->loop, &c->t->flusher);
 	}
 	return true;
+}
+
+/* Before the loop waits: every connection's queued frames, one write each. */
+static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct tcp_server *t = w->data;
+
+	(void)revents;
+	ev_prepare_stop(loop, w);
+	while (t->pending) {
+		struct tcp_conn *c = t->pending;
+
+		unpend(c);
+		if (!c->dead && !ev_is_active(&c->wio) && !flush_out(c)) {
+			conn_fail(c, "the connection broke");
+			/* Started now, the reaper would wait for the next event: run it this turn.
+			 */
+			ev_feed_event(loop, &t->reaper, EV_PREPARE);
+		}
+	}
 }
 
 /*
@@ -230,57 +275,76 @@ static size_t skip_frame(struct tcp_conn *c, size_t flen, size_t have)
 	return 2 + have;
 }
 
-/* Hands over every whole frame in the input buffer; false when the framing is broken. */
-static bool deliver(struct tcp_conn *c)
+/*
+ * Hands over every whole frame of buf (len bytes); returns the bytes
+ * consumed, or -1 when the framing is broken. What is left is a frame not
+ * yet whole (under 2 + TCP_FRAME_MAX bytes), or nothing once c->skip is set
+ * or c died.
+ */
+static ssize_t deliver(struct tcp_conn *c, uint8_t *buf, size_t len)
 {
 	size_t off = 0;
 
-	while (c->in_len - off >= 2 && !c->dead && !c->skip) {
-		size_t flen = (size_t)c->in[off] << 8 | c->in[off + 1];
+	while (len - off >= 2 && !c->dead && !c->skip) {
+		size_t flen = (size_t)buf[off] << 8 | buf[off + 1];
 
 		if (flen == 0 || (flen > TCP_FRAME_MAX && c->tag < 0 && !c->outgoing))
-			return false; /* not OpenVPN (before a session, a large frame is not) */
+			return -1; /* not OpenVPN (before a session, a large frame is not) */
 		if (flen > TCP_FRAME_MAX) {
-			off += skip_frame(c, flen, c->in_len - off - 2);
+			off += skip_frame(c, flen, len - off - 2);
 			continue;
 		}
-		if (c->in_len - off < 2 + flen)
+		if (len - off < 2 + flen)
 			break;
 		c->got_packet = true;
 		c->reading = true;
-		c->t->h.packet(c->t->h.ctx, c, c->in + off + 2, flen);
+		c->t->h.packet(c->t->h.ctx, c, buf + off + 2, flen);
 		c->reading = false;
 		off += 2 + flen;
 	}
-	memmove(c->in, c->in + off, c->in_len - off);
-	c->in_len -= off;
-	return true;
+	return (ssize_t)off;
 }
 
+/* Drops what is left of a frame too large for us; returns the bytes dropped. */
+static size_t skip_rest(struct tcp_conn *c, size_t have)
+{
+	size_t k = c->skip < have ? c->skip : have;
+
+	c->skip -= k;
+	return k;
+}
+
+/*
+ * One read of up to TCP_READ_MAX bytes into the server's buffer, behind the
+ * partial frame kept from the last read; every whole frame is handed over
+ * from there, and the new partial frame is kept again.
+ */
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp_conn *c = w->data;
-	ssize_t n;
+	uint8_t *buf = c->t->rbuf;
+	size_t have = c->in_len, off;
+	ssize_t n, used;
 
 	(void)loop;
 	(void)revents;
-	n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+	memcpy(buf, c->in, have);
+	n = read(c->fd, buf + have, TCP_READ_MAX);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
 		conn_fail(c, n == 0 ? "the peer closed the connection" : "the connection broke");
 		return;
 	}
-	c->in_len += (size_t)n;
-	if (c->skip) { /* the rest of a frame too large for us */
-		size_t k = c->skip < c->in_len ? c->skip : c->in_len;
-
-		memmove(c->in, c->in + k, c->in_len - k);
-		c->in_len -= k;
-		c->skip -= k;
-	}
-	if (!deliver(c))
+	have += (size_t)n;
+	off = c->skip ? skip_rest(c, have) : 0;
+	used = deliver(c, buf + off, have - off);
+	if (used < 0)
 		conn_fail(c, "a frame of length 0 or over 4096: not OpenVPN");
+	else if (!c->dead)
+		off += (size_t)used;
+	c->in_len = c->dead ? 0 : have - off;
+	memcpy(c->in, buf + off, c->in_len);
 	if (c->dead)
 		ev_prepare_start(c->t->loop, &c->t->reaper);
 }
@@ -523,6 +587,8 @@ int tcp_server_open(struct tcp_server **out, struct ev_loop *loop, const struct 
 	t->accept_pause.data = t;
 	ev_prepare_init(&t->reaper, on_reap);
 	t->reaper.data = t;
+	ev_prepare_init(&t->flusher, on_flush);
+	t->flusher.data = t;
 	*out = t;
 	return 0;
 }
@@ -548,6 +614,8 @@ int tcp_client_open(struct tcp_server **out, struct ev_loop *loop, const struct 
 	t->accept_pause.data = t;
 	ev_prepare_init(&t->reaper, on_reap);
 	t->reaper.data = t;
+	ev_prepare_init(&t->flusher, on_flush);
+	t->flusher.data = t;
 	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 &&
 	    errno != EINPROGRESS) {
 		rc = -errno;
@@ -582,6 +650,7 @@ void tcp_server_free(struct tcp_server *t)
 	while (t->conns)
 		conn_free(t->conns);
 	ev_prepare_stop(t->loop, &t->reaper);
+	ev_prepare_stop(t->loop, &t->flusher);
 	if (t->fd >= 0)
 		close(t->fd);
 	free(t);

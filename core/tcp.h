@@ -20,6 +20,12 @@
  * TCP_ACCEPT_PAUSE_SECONDS (or until a connection ends) rather than spin on
  * a listener that stays readable. Closed connections are freed at the top
  * of the next loop iteration, however busy the loop is.
+ *
+ * System calls are what a userspace tunnel spends its time on, so both
+ * directions batch: one read takes up to TCP_READ_MAX bytes (dozens of
+ * frames) into a buffer shared by the connections, and what is sent during
+ * a loop iteration goes out with one write per connection before the loop
+ * waits again (an ev_prepare), not one per packet.
  */
 #ifndef MOONVPN_TCP_H
 #define MOONVPN_TCP_H
@@ -42,6 +48,7 @@ enum {
 	TCP_ACCEPT_PAUSE_SECONDS = 1,  /* out of descriptors with nothing to close: wait */
 	TCP_ACCEPT_BATCH = 64,	       /* accepts per wake-up: others' packets go on */
 	TCP_FDS_RESERVED = 64, /* the open-files limit's last descriptors: never connections */
+	TCP_READ_MAX = 65536,  /* bytes one read takes: many frames per system call */
 };
 
 /* Why tcp.c dropped something, for the server's counters. */

@@ -135,7 +135,8 @@ static bool peer_open(struct peer *p, int family, bool gro)
 static void peer_close(struct peer *p)
 {
 	udpio_rx_free(p->rx);
-	close(p->fd);
+	if (p->fd >= 0)
+		close(p->fd);
 }
 
 static uint8_t pattern(uint32_t seq, size_t j)
@@ -595,6 +596,72 @@ static void test_bad_and_truncated(void)
 	peer_close(&b);
 }
 
+/* What the caller does not want stays off: no GSO, and GRO turned off if it was on. */
+static void test_probe_off(void)
+{
+	struct udpio_caps caps;
+	int one = 1, gro = -1;
+	socklen_t len = sizeof(gro);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	CHECK(setsockopt(fd, IPPROTO_UDP, 104 /* UDP_GRO */, &one, sizeof(one)) == 0, "GRO on: %s",
+	      strerror(errno));
+	udpio_probe(fd, false, false, &caps);
+	CHECK(!caps.gso && !caps.gro && caps.gso_max_segs == UDPIO_GSO_SEGS_SAFE,
+	      "probe without wishes: gso %d gro %d max %u", caps.gso, caps.gro, caps.gso_max_segs);
+	CHECK(getsockopt(fd, IPPROTO_UDP, 104, &gro, &len) == 0 && gro == 0, "GRO off again: %d",
+	      gro);
+	close(fd);
+}
+
+/* Waits until the kernel has an error pending on fd (an ICMP port unreachable came back). */
+static bool error_pending(int fd)
+{
+	struct pollfd pfd = { fd, 0, 0 };
+
+	return poll(&pfd, 1, IDLE_WAIT_MS) == 1 && (pfd.revents & POLLERR);
+}
+
+/*
+ * A connected socket whose peer is gone: the error comes back on a receive
+ * as -ECONNREFUSED, and on a send it drops that message alone, counted.
+ */
+static void test_refused(void)
+{
+	struct peer a, b;
+	const size_t lens[] = { 300, 200, 100 }; /* two messages: [300, 200] and [100] */
+	const struct udpio_tx_stats *st;
+	struct udpio_tx *tx;
+	int rc;
+
+	if (!peer_open(&a, AF_INET, false) || !peer_open(&b, AF_INET, false))
+		return;
+	close(b.fd);
+	b.fd = -1;
+	CHECK(connect(a.fd, (struct sockaddr *)&b.addr, b.len) == 0, "connect: %s",
+	      strerror(errno));
+	tx = sender(a.fd, &a.caps);
+	st = udpio_tx_stats(tx);
+	queue(tx, NULL, lens, 3, 1);
+	CHECK(udpio_tx_flush(tx) == 0 && st->datagrams_out == 3, "refused: the first batch went");
+	CHECK(error_pending(a.fd), "refused: an ICMP error came back");
+	rc = udpio_receive(a.rx, a.fd);
+	CHECK(rc == -ECONNREFUSED && udpio_rx_stats(a.rx)->errors == 1,
+	      "refused: receive says so: %d", rc);
+	queue(tx, NULL, lens, 3, 1);
+	CHECK(udpio_tx_flush(tx) == 0, "refused: the second batch went");
+	CHECK(error_pending(a.fd), "refused: another ICMP error came back");
+	queue(tx, NULL, lens, 3, 1);
+	rc = udpio_tx_flush(tx);
+	CHECK(rc == -ECONNREFUSED && st->drop_error == 2 && st->datagrams_out == 7 &&
+		      st->last_errno == ECONNREFUSED,
+	      "refused: the first message dropped (%d, %llu dropped, %llu out)", rc,
+	      (unsigned long long)st->drop_error, (unsigned long long)st->datagrams_out);
+	udpio_tx_free(tx);
+	peer_close(&a);
+	peer_close(&b);
+}
+
 /* --- main --------------------------------------------------------------------- */
 
 static bool private_namespace(void)
@@ -656,5 +723,7 @@ int main(void)
 	test_busy();
 	test_auto_flush();
 	test_bad_and_truncated();
+	test_probe_off();
+	test_refused();
 	return unit_report("test_udpio");
 }

@@ -321,6 +321,40 @@ static void test_byte_limit(int family, size_t limit)
 	peer_close(&b);
 }
 
+/* A dual-stack socket sending to a mapped IPv4 address sends IPv4: the IPv4 limit holds. */
+static void test_mapped_limit(void)
+{
+	struct peer b;
+	struct sockaddr_in6 mapped = { .sin6_family = AF_INET6 };
+	struct peer to;
+	size_t lens[47];
+	const unsigned two[] = { 46, 1 };
+	struct udpio_caps caps;
+	struct udpio_tx *tx;
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), off = 0;
+
+	if (!peer_open(&b, AF_INET, false))
+		return;
+	CHECK(fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0,
+	      "a dual-stack socket: %s", strerror(errno));
+	udpio_probe(fd, true, false, &caps);
+	mapped.sin6_port = ((struct sockaddr_in *)&b.addr)->sin_port;
+	mapped.sin6_addr.s6_addr[10] = mapped.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&mapped.sin6_addr.s6_addr[12], &((struct sockaddr_in *)&b.addr)->sin_addr, 4);
+	memcpy(&to.addr, &mapped, sizeof(mapped));
+	to.len = sizeof(mapped);
+	tx = sender(fd, &caps);
+	repeat(lens, 0, 46, 1400);
+	lens[46] = UDPIO_GSO_BYTES_IPV4 + 1 - 46 * 1400;
+	queue(tx, &to, lens, 47, 1);
+	CHECK(udpio_tx_flush(tx) == 0, "mapped: flushed");
+	expect_messages(two, 2, "mapped: a byte over the IPv4 limit");
+	expect(&b, lens, 47, 1, "mapped");
+	udpio_tx_free(tx);
+	close(fd);
+	peer_close(&b);
+}
+
 /* A run stops at gso_max_segs: the probed one, and 64 when the caller says so. */
 static void test_segment_limit(unsigned max_segs)
 {
@@ -712,6 +746,7 @@ int main(void)
 	test_batching();
 	test_byte_limit(AF_INET, UDPIO_GSO_BYTES_IPV4);
 	test_byte_limit(AF_INET6, UDPIO_GSO_BYTES_IPV6);
+	test_mapped_limit();
 	test_segment_limit(p.caps.gso_max_segs);
 	test_segment_limit(UDPIO_GSO_SEGS_SAFE);
 	test_interleaved();

@@ -291,7 +291,7 @@ struct udpio_tx {
 	struct sockaddr_storage to[UDPIO_TX_MSGS];
 	union tx_control control[UDPIO_TX_MSGS];
 	struct run run[UDPIO_TX_MSGS];
-	/* A GSO message the kernel refused, resent datagram by datagram. */
+	/* A GSO message the kernel refused, resent datagram by datagram (gso_max_segs fit). */
 	struct mmsghdr single[UDPIO_GSO_SEGS_MAX];
 	struct iovec single_iov[UDPIO_GSO_SEGS_MAX];
 	uint8_t arena[UDPIO_TX_ARENA_BYTES];

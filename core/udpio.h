@@ -27,10 +27,10 @@ enum {
 	UDPIO_TX_MSGS = 256,		/* messages (GSO runs or single datagrams) per flush */
 	UDPIO_TX_ARENA_BYTES = 512 * 1024, /* bytes of datagrams queued before a flush */
 	UDPIO_GSO_SEGS_SAFE = 64,	   /* the kernel's UDP_MAX_SEGMENTS until 2024 */
-	UDPIO_GSO_SEGS_MAX = 128,	   /* since then, stable kernels included */
-	UDPIO_GSO_BYTES_IPV4 = 65507,	   /* bytes: 65535 - 20 (IPv4 header) - 8 (UDP header) */
-	UDPIO_GSO_BYTES_IPV6 = 65527,	   /* bytes: 65535 - 8 (UDP header; payload length) */
-	UDPIO_SOCKBUF_BYTES = 4 << 20,	   /* bytes asked for SO_SNDBUF and SO_RCVBUF */
+	UDPIO_GSO_SEGS_MAX = 128, /* UDP_MAX_SEGMENTS since 2024, backported to stable kernels */
+	UDPIO_GSO_BYTES_IPV4 = 65507,  /* bytes: 65535 - 20 (IPv4 header) - 8 (UDP header) */
+	UDPIO_GSO_BYTES_IPV6 = 65527,  /* bytes: 65535 - 8 (UDP header; payload length) */
+	UDPIO_SOCKBUF_BYTES = 4 << 20, /* bytes asked for SO_SNDBUF and SO_RCVBUF */
 };
 
 /* What the socket and kernel offer, from udpio_probe. */

@@ -8,6 +8,7 @@
 #include "client.h"
 #include "proto.h"
 #include "tcp.h"
+#include "udpio.h"
 
 enum {
 	IV_PROTO_DATA_V2 = 2,
@@ -19,7 +20,7 @@ enum {
 			  IV_PROTO_CC_EXIT_NOTIFY,
 	/* The largest tun-mtu a server may push to us. */
 	CLIENT_IV_MTU = 9000,
-	CLIENT_BATCH = 64,
+	CLIENT_RECEIVES_PER_WAKEUP = 4, /* receive batches per wake-up, so the loop goes on */
 };
 
 #define CLIENT_VERSION "moonvpn-0.1.0"
@@ -46,7 +47,12 @@ struct client {
 	char options[KM2_OPTIONS_MAX];
 	char peer_info[512];
 	struct server_stats stats;
-	uint8_t rx[65536 + 64];
+	/* The UDP socket's batches (per attempt, as the socket): received datagrams
+	 * are opened in place; what is sent leaves before the loop waits. */
+	struct udpio_rx *udp_rx;
+	struct udpio_tx *udp_tx;
+	struct udpio_caps udp_caps;
+	ev_prepare udp_flusher;
 };
 
 static void start_attempt(struct client *c);
@@ -59,6 +65,12 @@ static void close_socket(struct client *c)
 	if (c->fd < 0)
 		return;
 	ev_io_stop(c->loop, &c->watcher);
+	ev_prepare_stop(c->loop, &c->udp_flusher);
+	(void)udpio_tx_flush(c->udp_tx); /* an EXIT to the server goes before we close */
+	udpio_rx_free(c->udp_rx);
+	udpio_tx_free(c->udp_tx);
+	c->udp_rx = NULL;
+	c->udp_tx = NULL;
 	close(c->fd);
 	c->fd = -1;
 }
@@ -121,9 +133,27 @@ static void on_session_send(void *ctx, struct session *s, const uint8_t *wire, s
 			(void)tcp_conn_send(conn, wire, len); /* a failure closes it: tcp_gone */
 		return;
 	}
-	if (c->fd >= 0 && send(c->fd, wire, len, 0) == (ssize_t)len)
+	if (c->fd < 0)
 		return;
-	log_debug(c->log, "client", "send to %s failed: %s", c->remote_text, strerror(errno));
+	if (len > UDPIO_SLOT_MAX) { /* a device MTU near 64 KiB: at once, after what is queued */
+		(void)udpio_tx_flush(c->udp_tx);
+		if (send(c->fd, wire, len, 0) < 0)
+			log_debug(c->log, "client", "send to %s failed: %s", c->remote_text,
+				  strerror(errno));
+		return;
+	}
+	memcpy(udpio_tx_slot(c->udp_tx), wire, len);
+	udpio_tx_commit(c->udp_tx, NULL, 0, len);
+	ev_prepare_start(c->loop, &c->udp_flusher);
+}
+
+static void on_udp_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct client *c = w->data;
+
+	(void)revents;
+	ev_prepare_stop(loop, w);
+	(void)udpio_tx_flush(c->udp_tx);
 }
 
 static void on_session_ended(void *ctx, struct session *s, const char *reason)
@@ -203,13 +233,17 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	/* A bounded batch per wake-up; the session may end (and the socket close) in between. */
-	for (int i = 0; i < CLIENT_BATCH && c->fd >= 0; i++) {
-		ssize_t n = recv(c->fd, c->rx, sizeof(c->rx), 0);
+	struct udpio_datagram d;
 
-		if (n < 0)
+	(void)loop;
+	(void)revents;
+	/* A bounded number of batches per wake-up. The session may end in between, and
+	 * the socket close with its batches: nothing of them is touched after that. */
+	for (int i = 0; i < CLIENT_RECEIVES_PER_WAKEUP; i++) {
+		if (c->fd < 0 || udpio_receive(c->udp_rx, c->fd) <= 0)
 			return; /* EAGAIN, or ICMP unreachable while the server is away */
-		handle_datagram(c, c->rx, (size_t)n);
+		while (c->fd >= 0 && udpio_rx_next(c->udp_rx, &d))
+			handle_datagram(c, d.data, d.len);
 	}
 }
 
@@ -251,6 +285,14 @@ static int open_transport(struct client *c, const struct udp_addr *remote, bool 
 	c->fd = udp_connect(remote, err, errlen);
 	if (c->fd < 0)
 		return c->fd;
+	udpio_probe(c->fd, c->params.udp_gso, c->params.udp_gro, &c->udp_caps);
+	c->udp_rx = udpio_rx_new(c->udp_caps.gro);
+	c->udp_tx = c->udp_rx ? udpio_tx_new(c->fd, &c->udp_caps) : NULL;
+	if (!c->udp_tx) {
+		snprintf(err, errlen, "out of memory for the UDP batches");
+		close_socket(c);
+		return -ENOMEM;
+	}
 	ev_io_init(&c->watcher, on_readable, c->fd, EV_READ);
 	c->watcher.data = c;
 	ev_io_start(c->loop, &c->watcher);
@@ -375,9 +417,16 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 	c->retry.data = c;
 	ev_init(&c->tcp_gone, on_tcp_gone);
 	c->tcp_gone.data = c;
+	ev_prepare_init(&c->udp_flusher, on_udp_flush);
+	c->udp_flusher.data = c;
 	start_attempt(c);
 	*out = c;
 	return 0;
+}
+
+const struct udpio_caps *client_udp_caps(const struct client *c)
+{
+	return c->fd >= 0 ? &c->udp_caps : NULL;
 }
 
 void client_send_from_device(struct client *c, uint8_t *pkt, size_t len)

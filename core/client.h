@@ -51,6 +51,7 @@ struct client_params {
 	uint64_t reneg_bytes;
 	unsigned reconnect_initial, reconnect_max; /* seconds */
 	unsigned tun_mtu;			   /* for the options string and IV_MTU */
+	bool udp_gso, udp_gro;			   /* the UDP offloads the configuration allows */
 	bool tls_auth;				   /* for the options string */
 	int tls_auth_direction;			   /* -1: none given */
 	struct client_hooks hooks;
@@ -65,6 +66,9 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 
 /* Seals and sends a device packet (len bytes at pkt + DATA_OVERHEAD); dropped when not connected.
  */
+/* What the current attempt's UDP batches use; NULL over TCP or between attempts. */
+const struct udpio_caps *client_udp_caps(const struct client *c);
+
 void client_send_from_device(struct client *c, uint8_t *pkt, size_t len);
 
 /* The current session (NULL between attempts). */

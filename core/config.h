@@ -27,6 +27,15 @@ enum config_role {
 	CONFIG_CLIENT, /* vpn.client { ... } */
 };
 
+/* Which offloads the data path may use (each also needs the kernel's support). */
+struct config_offload {
+	bool tun;      /* TUN virtio-net header with TSO and checksum offload */
+	bool uso;      /* ... and UDP segmentation offload */
+	bool coalesce; /* TCP segments written to the device as one superpacket */
+	bool gso;      /* UDP_SEGMENT on send */
+	bool gro;      /* UDP_GRO on receive */
+};
+
 struct config {
 	char *source; /* the configuration file, as given */
 	enum config_role role;
@@ -61,6 +70,7 @@ struct config {
 	char **ciphers; /* data ciphers in preference order */
 	size_t n_ciphers;
 	unsigned keepalive_interval, keepalive_timeout; /* seconds, as pushed */
+	struct config_offload offload;			/* the fast data path's rungs */
 	unsigned reneg_seconds;				/* 0: never by time */
 	uint64_t reneg_bytes;				/* 0: never by volume */
 	/* the account to drop to once everything is open (NULL: stay root);

@@ -297,6 +297,8 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.client_to_client = cfg->client_to_client,
 		.tap = cfg->device.type == DEVICE_TAP,
 		.device_mtu = cfg->device.mtu,
+		.udp_gso = cfg->offload.gso,
+		.udp_gro = cfg->offload.gro,
 		.reneg_seconds = cfg->reneg_seconds,
 		.reneg_bytes = cfg->reneg_bytes,
 		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,
@@ -355,6 +357,8 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 		.reconnect_initial = cfg->reconnect_initial,
 		.reconnect_max = cfg->reconnect_max,
 		.tun_mtu = cfg->device.mtu,
+		.udp_gso = cfg->offload.gso,
+		.udp_gro = cfg->offload.gro,
 		.tls_auth = cfg->tls_auth_key != NULL,
 		.tls_auth_direction = cfg->tls_auth_direction,
 		.hooks = { on_pushed, on_server_packet, e },
@@ -372,21 +376,38 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 	return client_open(out, e->loop, &e->log, e->crypto, &cp, err, errlen);
 }
 
+/* One line at start: which rungs of the fast data path are on (docs/datapath.md). */
+static void log_data_path(struct engine *e, const struct udpio_caps *udp)
+{
+	char segs[32] = "";
+
+	if (udp && udp->gso)
+		snprintf(segs, sizeof(segs), " (up to %u segments)", udp->gso_max_segs);
+	log_info(&e->log, "datapath", "UDP: GSO %s%s, GRO %s", udp && udp->gso ? "on" : "off", segs,
+		 udp && udp->gro ? "on" : "off");
+}
+
 /* The server socket, or the client's link, of cfg. */
 static int open_role(struct engine *e, const struct config *cfg, struct credentials *cr, char *err,
 		     size_t errlen)
 {
 	int rc;
 
-	if (cfg->role == CONFIG_CLIENT)
-		return open_client(e, cfg, cr, &e->client, err, errlen);
+	if (cfg->role == CONFIG_CLIENT) {
+		rc = open_client(e, cfg, cr, &e->client, err, errlen);
+		if (rc == 0)
+			log_data_path(e, client_udp_caps(e->client));
+		return rc;
+	}
 	rc = open_server(e, cfg, cr, &e->server, err, errlen);
-	if (rc == 0)
-		log_info(&e->log, "server", "listening on %s%s", cfg->listen,
-			 cfg->tls_crypt_key  ? " with tls-crypt"
-			 : cfg->tls_auth_key ? " with tls-auth"
-					     : "");
-	return rc;
+	if (rc < 0)
+		return rc;
+	log_info(&e->log, "server", "listening on %s%s", cfg->listen,
+		 cfg->tls_crypt_key  ? " with tls-crypt"
+		 : cfg->tls_auth_key ? " with tls-auth"
+				     : "");
+	log_data_path(e, server_udp_caps(e->server));
+	return 0;
 }
 
 /* Opens the device, console and server of cfg; on failure nothing stays open. */

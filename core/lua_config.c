@@ -164,6 +164,25 @@ static void read_renegotiate(struct reader *r, int idx, struct config *cfg)
 	lua_pop(r->L, 1);
 }
 
+static bool read_bool(struct reader *r, int idx, const char *path)
+{
+	bool v;
+
+	push_field(r->L, idx, path);
+	v = lua_toboolean(r->L, -1);
+	lua_pop(r->L, 1);
+	return v;
+}
+
+static void read_offload(struct reader *r, int idx, struct config_offload *o)
+{
+	o->tun = read_bool(r, idx, "offload.tun");
+	o->uso = read_bool(r, idx, "offload.uso");
+	o->coalesce = read_bool(r, idx, "offload.coalesce");
+	o->gso = read_bool(r, idx, "offload.gso");
+	o->gro = read_bool(r, idx, "offload.gro");
+}
+
 static int read_device(struct reader *r, int idx, struct config *cfg)
 {
 	char *text = NULL;
@@ -294,9 +313,7 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
 	    (rc = read_keepalive(r, idx, cfg)) || (rc = read_identity(r, idx, cfg)))
 		goto out;
-	push_field(r->L, idx, "client_to_client");
-	cfg->client_to_client = lua_toboolean(r->L, -1);
-	lua_pop(r->L, 1);
+	cfg->client_to_client = read_bool(r, idx, "client_to_client");
 	if (read_flow_settings(r, idx, cfg) < 0)
 		rc = bad(r, "policy");
 	push_field(r->L, idx, "auth.certificate");
@@ -361,6 +378,7 @@ int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_
 	    (rc = read_string_list(&r, idx, "ciphers", &cfg->ciphers, &cfg->n_ciphers)))
 		goto fail;
 	read_renegotiate(&r, idx, cfg);
+	read_offload(&r, idx, &cfg->offload);
 	if (!config_derive_device(cfg)) {
 		rc = bad(&r, "network (no host address for the server)");
 		goto fail;

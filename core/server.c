@@ -134,16 +134,39 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	session_free(sess);
 }
 
+/*
+ * Queues a datagram for to; it leaves with the loop turn's others before
+ * the loop waits. One larger than a queue slot (a device MTU near 64 KiB)
+ * goes at once, after what is queued, so that the order holds.
+ */
+static void queue_datagram(struct server *s, const struct sockaddr *to, const uint8_t *wire,
+			   size_t len)
+{
+	if (len > UDPIO_SLOT_MAX) {
+		(void)udpio_tx_flush(s->udp_tx);
+		(void)!sendto(s->fd, wire, len, 0, to, peer_len(to));
+		return;
+	}
+	memcpy(udpio_tx_slot(s->udp_tx), wire, len);
+	udpio_tx_commit(s->udp_tx, to, peer_len(to), len);
+	ev_prepare_start(s->loop, &s->udp_flusher);
+}
+
+static void on_udp_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct server *s = w->data;
+
+	(void)revents;
+	ev_prepare_stop(loop, w);
+	(void)udpio_tx_flush(s->udp_tx);
+}
+
 static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire, size_t len)
 {
 	struct server *s = ctx;
-	const struct sockaddr *to = session_peer(sess);
 
-	if (server_tcp_send(s, session_peer_id(sess), wire, len))
-		return;
-	(void)!sendto(s->fd, wire, len, 0, to,
-		      to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						: sizeof(struct sockaddr_in));
+	if (!server_tcp_send(s, session_peer_id(sess), wire, len))
+		queue_datagram(s, session_peer(sess), wire, len);
 }
 
 static void on_session_connect(void *ctx, struct session *sess)
@@ -742,23 +765,42 @@ void server_handle_datagram(struct server *s, uint8_t *buf, size_t len, const st
 	handle_control(s, &ctl, from, from_len, pid);
 }
 
+/* A bounded number of batches per wake-up, so a flood cannot starve the loop. */
+enum { SERVER_RECEIVES_PER_WAKEUP = 4 };
+
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *s = w->data;
-	struct sockaddr_storage from;
+	struct udpio_datagram d;
 
 	(void)loop;
 	(void)revents;
-	/* A bounded batch per wake-up, so a flood cannot starve the loop. */
-	for (int i = 0; i < 64; i++) {
-		socklen_t from_len = sizeof(from);
-		ssize_t n = recvfrom(s->fd, s->rx, sizeof(s->rx), 0, (struct sockaddr *)&from,
-				     &from_len);
-
-		if (n < 0)
+	for (int i = 0; i < SERVER_RECEIVES_PER_WAKEUP; i++) {
+		if (udpio_receive(s->udp_rx, s->fd) <= 0)
 			return;
-		server_handle_datagram(s, s->rx, (size_t)n, (struct sockaddr *)&from, from_len);
+		while (udpio_rx_next(s->udp_rx, &d))
+			server_handle_datagram(s, d.data, d.len, d.from, d.from_len);
 	}
+}
+
+/* The UDP socket's batches, with the offloads the kernel and configuration allow. */
+static int open_udp_batches(struct server *s, char *err, size_t errlen)
+{
+	udpio_probe(s->fd, s->params.udp_gso, s->params.udp_gro, &s->udp_caps);
+	s->udp_rx = udpio_rx_new(s->udp_caps.gro);
+	s->udp_tx = s->udp_rx ? udpio_tx_new(s->fd, &s->udp_caps) : NULL;
+	if (!s->udp_tx) {
+		snprintf(err, errlen, "out of memory for the UDP batches");
+		return -ENOMEM;
+	}
+	ev_prepare_init(&s->udp_flusher, on_udp_flush);
+	s->udp_flusher.data = s;
+	return 0;
+}
+
+const struct udpio_caps *server_udp_caps(const struct server *s)
+{
+	return s->fd >= 0 ? &s->udp_caps : NULL;
 }
 
 int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
@@ -811,8 +853,14 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
 	s->fd = params->udp ? udp_listen(&params->listen, err, errlen) : -1;
+	if (s->fd >= 0 && open_udp_batches(s, err, errlen) < 0) {
+		close(s->fd);
+		s->fd = -ENOMEM;
+	}
 	if (s->fd < 0 && params->udp) {
 		int rc = s->fd;
+
+		udpio_rx_free(s->udp_rx);
 
 		server_tap_free(s);
 		filter_free(&s->filter);
@@ -825,6 +873,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		if (rc < 0) {
 			if (s->fd >= 0)
 				close(s->fd);
+			udpio_rx_free(s->udp_rx);
+			udpio_tx_free(s->udp_tx);
 			server_tap_free(s);
 			filter_free(&s->filter);
 			free(s);
@@ -929,8 +979,13 @@ void server_free(struct server *s)
 		server_end_session(s, s->sessions[id], "the server stops");
 	}
 	server_tcp_free(s);
-	if (s->fd >= 0)
+	if (s->fd >= 0) {
+		ev_prepare_stop(s->loop, &s->udp_flusher);
+		(void)udpio_tx_flush(s->udp_tx); /* the RESTART messages to clients */
 		close(s->fd);
+	}
+	udpio_rx_free(s->udp_rx);
+	udpio_tx_free(s->udp_tx);
 	server_tap_free(s);
 	filter_free(&s->filter);
 	wrap_clear(&s->wrap);

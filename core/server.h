@@ -25,6 +25,7 @@
 #include "session.h"
 #include "tls.h"
 #include "udp.h"
+#include "udpio.h"
 #include "wrap.h"
 
 enum {
@@ -90,6 +91,7 @@ struct server_params {
 	/* The device's MTU: a packet (a frame: plus its Ethernet header) a client sends
 	 * that is larger is dropped, as the device would refuse it; 0: no check. */
 	unsigned device_mtu;
+	bool udp_gso, udp_gro; /* the UDP offloads the configuration allows */
 	struct server_hooks hooks;
 };
 
@@ -186,6 +188,9 @@ size_t server_session_count(const struct server *s);
 struct session *server_session(const struct server *s, size_t i);
 
 const struct server_stats *server_stats(const struct server *s);
+
+/* What the UDP socket's batches use (GSO, GRO, segments); NULL without UDP. */
+const struct udpio_caps *server_udp_caps(const struct server *s);
 
 /* After a reload: new clients get the new key, TLS context and ciphers. */
 /* The device's MTU after a reload changed it (see server_params.device_mtu). */

@@ -15,6 +15,7 @@
 #include "siphash.h"
 #include "srclimit.h"
 #include "tcp.h"
+#include "udpio.h"
 
 enum { SERVER_FRAME_MAX = 65536 };
 
@@ -51,10 +52,16 @@ struct server {
 		asker; /* asks on.flow the filter's questions, after each loop turn's packets */
 	struct tcp_server *tcp;			     /* NULL without a tcp:// listener */
 	struct tcp_conn *conns[SERVER_SESSIONS_MAX]; /* the connection of a TCP client's slot */
-	struct tcp_conn *via;	/* the connection the packet being handled came on, NULL: UDP */
-	struct mac_table macs;	/* TAP mode: the switch */
-	uint8_t *tap_copy;	/* TAP mode: a frame sealed for one more client */
-	uint8_t rx[65536 + 64]; /* one datagram of any size, decrypted in place */
+	struct tcp_conn *via;  /* the connection the packet being handled came on, NULL: UDP */
+	struct mac_table macs; /* TAP mode: the switch */
+	uint8_t *tap_copy;     /* TAP mode: a frame sealed for one more client */
+	/* The UDP socket's batches: received datagrams are opened in place in udp_rx;
+	 * what is sent during a loop turn is queued in udp_tx and leaves before the
+	 * loop waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
+	struct udpio_rx *udp_rx;
+	struct udpio_tx *udp_tx;
+	struct udpio_caps udp_caps;
+	ev_prepare udp_flusher;
 	size_t n_sessions;
 	struct session_ops session_ops;
 };

@@ -122,6 +122,17 @@ local renegotiate = S.record({
 	bytes = { S.integer { min = 0, max = math.maxinteger }, default = 0 },
 }, { what = "a table { seconds = 3600, bytes = 0 }" })
 
+-- The fast data path's rungs (docs/datapath.md). Each is probed when the
+-- engine starts and used where the kernel offers it; false turns one off
+-- (to rule it out when something misbehaves, or to measure what it gives).
+local offload = S.record({
+	tun = { S.boolean(), default = true },      -- TUN virtio-net header: TSO superpackets, checksum offload
+	uso = { S.boolean(), default = true },      -- UDP superpackets from the TUN device too (with tun)
+	coalesce = { S.boolean(), default = true }, -- TCP segments written to the device as one (with tun)
+	gso = { S.boolean(), default = true },      -- UDP segmentation offload (UDP_SEGMENT) on send
+	gro = { S.boolean(), default = true },      -- UDP receive offload (UDP_GRO)
+}, { what = "a table { tun = true, uso = true, coalesce = true, gso = true, gro = true }" })
+
 local push = S.record({
 	routes = { S.list(S.cidr(), { unique = true }), default = {} },
 	dns = { S.list(S.ip(), { unique = true }), default = {} },
@@ -242,6 +253,7 @@ M.server_schema = S.record({
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
 	keepalive = { keepalive, default = {} },
 	renegotiate = { renegotiate, default = {} },
+	offload = { offload, default = {} },
 	push = { push, default = {} },
 	auth = { auth, default = {} },
 	hooks = { hooks, default = {} },
@@ -286,6 +298,7 @@ M.client_schema = S.record({
 	tls = { client_tls, required = true },
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
 	renegotiate = { renegotiate, default = {} },
+	offload = { offload, default = {} },
 	reconnect = { reconnect, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },

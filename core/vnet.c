@@ -388,6 +388,9 @@ static bool is_candidate(const uint8_t *p, size_t len, struct seg *s)
 {
 	const uint8_t *t = p + s->iphl;
 
+	/* An IPv6 packet may be 40 bytes longer than a group's buffer holds. */
+	if (len > VNET_PACKET_MAX_BYTES)
+		return false;
 	if (s->v6 ? (size_t)get16(p + 4) + IPV6_HEADER != len
 		  : s->iphl != IPV4_HEADER || get16(p + 2) != len ||
 			    packet_checksum(p, IPV4_HEADER, 0) != 0)

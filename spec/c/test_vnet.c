@@ -914,6 +914,22 @@ static void test_gro_sizes(void)
 	      "pure ack in between: %zu", n_frames);
 	reset();
 
+	/* An IPv6 packet of 65575 bytes (payload length 65535) is passed, not grouped. */
+	s = tcp4;
+	s.v6 = true;
+	s.tcp_opts = 0;
+	{
+		static uint8_t jumbo[HEADROOM + 40 + 65535];
+		size_t len = build(&s, payload, 65535 - 20, jumbo + HEADROOM);
+
+		vnet_gro_add(g, jumbo + HEADROOM, len);
+		CHECK(len == 65575 && n_frames == 1 && frames[0].at == jumbo &&
+			      frames[0].len == HEADROOM + len,
+		      "65575-byte ipv6 packet passed: %zu", len);
+		vnet_gro_flush(g);
+		reset();
+	}
+
 	s = tcp4;
 	s.flags = TCP_ACK | TCP_PSH;
 	input(0, &s, 0, 1000);

@@ -22,10 +22,12 @@ enum {
 	REC_FIX = 0x01,	 /* fix IP lengths and checksums */
 	REC_NEXT = 0x02, /* previous packet's headers, next sequence number, this payload */
 	REC_HDR = 3,	 /* control byte and 16-bit length */
+	/* REC_NEXT may build past 64 KB: 60 + 60 bytes of headers in front of 65535 of payload. */
+	PACKET_MAX_BYTES = VNET_PACKET_MAX_BYTES + 120,
 };
 
-static uint8_t seg[VNET_FRAME_MAX_BYTES], in[VNET_HDR_LEN + VNET_PACKET_MAX_BYTES],
-	prev[VNET_PACKET_MAX_BYTES];
+static uint8_t seg[VNET_FRAME_MAX_BYTES], in[VNET_HDR_LEN + PACKET_MAX_BYTES],
+	prev[PACKET_MAX_BYTES];
 static size_t prev_len;
 
 static uint16_t rd16(const uint8_t *p)
@@ -106,7 +108,7 @@ static void on_frame(void *ctx, uint8_t *frame, size_t len)
 	struct vnet_hdr h;
 	int n;
 
-	if (!vnet_hdr_read(frame, len, &h) || len > VNET_FRAME_MAX_BYTES)
+	if (!vnet_hdr_read(frame, len, &h) || len > VNET_HDR_LEN + PACKET_MAX_BYTES)
 		abort();
 	if (h.gso_type == VNET_GSO_NONE) {
 		if (h.flags || h.hdr_len || h.gso_size || h.csum_start || h.csum_offset)
@@ -117,7 +119,8 @@ static void on_frame(void *ctx, uint8_t *frame, size_t len)
 	}
 	/* A group: the kernel must take it, and it must split back into its segments. */
 	n = vnet_split_init(&sp, &h, frame + VNET_HDR_LEN, len - VNET_HDR_LEN);
-	if (n < 2 || h.flags != VNET_F_NEEDS_CSUM || h.hdr_len != sp.iphl + sp.l4hl)
+	if (n < 2 || len > VNET_FRAME_MAX_BYTES || h.flags != VNET_F_NEEDS_CSUM ||
+	    h.hdr_len != sp.iphl + sp.l4hl)
 		abort();
 	for (size_t got; (got = vnet_split_next(&sp, seg, sizeof(seg))) != 0;) {
 		t->packets++;
@@ -166,7 +169,7 @@ static size_t next_of_prev(uint8_t *p, const uint8_t *payload, size_t plen)
 	if (iphl < 20 || prev_len < iphl + 20)
 		return 0;
 	thl = (prev[iphl + 12] >> 4) * 4u;
-	if (thl < 20 || iphl + thl > prev_len || iphl + thl + plen > VNET_PACKET_MAX_BYTES)
+	if (thl < 20 || iphl + thl > prev_len || iphl + thl + plen > PACKET_MAX_BYTES)
 		return 0;
 	memcpy(p, prev, iphl + thl);
 	seq = (uint32_t)rd16(p + iphl + 4) << 16 | rd16(p + iphl + 6);

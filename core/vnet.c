@@ -269,52 +269,96 @@ static void fix_ip(uint8_t *out, const struct vnet_split *sp, size_t seglen)
 	put16(out + 10, packet_checksum(out, sp->iphl, 0));
 }
 
-static void fix_l4(uint8_t *out, const struct vnet_split *sp, size_t seglen)
+/* The L4 header at hdr + iphl for this segment, its checksum summed over the payload where it lies.
+ */
+static void fix_l4(uint8_t *hdr, const struct vnet_split *sp, const uint8_t *payload, size_t plen)
 {
-	uint8_t *l4 = out + sp->iphl;
-	size_t l4len = seglen - sp->iphl;
-	uint32_t sum = pseudo_sum(out, sp->v6, sp->proto, l4len);
+	uint8_t *l4 = hdr + sp->iphl;
+	size_t l4len = sp->l4hl + plen;
+	uint32_t sum = pseudo_sum(hdr, sp->v6, sp->proto, l4len);
+	size_t at = sp->proto == PACKET_PROTO_UDP ? UDP_CSUM_OFFSET : TCP_CSUM_OFFSET;
+	uint16_t c;
 
 	if (sp->proto == PACKET_PROTO_UDP) {
 		put16(l4 + 4, (uint16_t)l4len);
-		put16(l4 + UDP_CSUM_OFFSET, 0);
-		put16(l4 + UDP_CSUM_OFFSET, csum_field(l4, l4len, sum));
-		return;
+	} else {
+		put32(l4 + 4, get32(sp->pkt + sp->iphl + 4) + (uint32_t)sp->i * sp->gso);
+		if (sp->i + 1 < sp->n)
+			l4[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
+		if (sp->i > 0)
+			l4[13] &= (uint8_t)~TCP_CWR;
 	}
-	put32(l4 + 4, get32(sp->pkt + sp->iphl + 4) + (uint32_t)sp->i * sp->gso);
-	if (sp->i + 1 < sp->n)
-		l4[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
-	if (sp->i > 0)
-		l4[13] &= (uint8_t)~TCP_CWR;
-	put16(l4 + TCP_CSUM_OFFSET, 0);
-	put16(l4 + TCP_CSUM_OFFSET, packet_checksum(l4, l4len, sum));
+	put16(l4 + at, 0);
+	/* Headers are of even length: the header's folded sum carries on over the payload. */
+	c = packet_checksum(l4, sp->l4hl, sum);
+	c = packet_checksum(payload, plen, (uint16_t)~c);
+	/* 0 means "no checksum" to UDP (RFC 768); to TCP 0xffff is the same value. */
+	put16(l4 + at, c ? c : 0xffff);
+}
+
+/* This segment's payload length. */
+static size_t seg_payload(const struct vnet_split *sp)
+{
+	size_t off = sp->iphl + sp->l4hl + (size_t)sp->i * sp->gso;
+
+	return sp->len - off < sp->gso ? sp->len - off : sp->gso;
+}
+
+/* A VNET_GSO_NONE packet: a copy with its checksum completed, or pkt itself. */
+static size_t whole_parts(struct vnet_split *sp, uint8_t *hdr, size_t cap, size_t *hdrlen,
+			  const uint8_t **payload, size_t *plen)
+{
+	if (sp->csum && cap < sp->len)
+		return 0;
+	if (sp->csum) {
+		memcpy(hdr, sp->pkt, sp->len);
+		(void)!vnet_complete_csum(hdr, sp->len,
+					  &sp->h); /* the offsets were checked by init */
+		*hdrlen = sp->len;
+		*payload = sp->pkt + sp->len;
+		*plen = 0;
+	} else {
+		*hdrlen = 0;
+		*payload = sp->pkt;
+		*plen = sp->len;
+	}
+	sp->i++;
+	return sp->len;
+}
+
+size_t vnet_split_next_parts(struct vnet_split *sp, uint8_t *hdr, size_t cap, size_t *hdrlen,
+			     const uint8_t **payload, size_t *plen)
+{
+	size_t hl = sp->iphl + sp->l4hl;
+
+	if (sp->i >= sp->n)
+		return 0;
+	if (!sp->proto)
+		return whole_parts(sp, hdr, cap, hdrlen, payload, plen);
+	if (cap < hl)
+		return 0;
+	*plen = seg_payload(sp);
+	*payload = sp->pkt + hl + (size_t)sp->i * sp->gso;
+	*hdrlen = hl;
+	memcpy(hdr, sp->pkt, hl);
+	fix_ip(hdr, sp, hl + *plen);
+	fix_l4(hdr, sp, *payload, *plen);
+	sp->i++;
+	return hl + *plen;
 }
 
 size_t vnet_split_next(struct vnet_split *sp, uint8_t *out, size_t cap)
 {
-	size_t hdrlen = sp->iphl + sp->l4hl, off, plen, seglen;
+	size_t seglen, hdrlen, plen;
+	const uint8_t *payload;
 
 	if (sp->i >= sp->n)
 		return 0;
-	if (!sp->proto) {
-		if (cap < sp->len)
-			return 0;
-		memcpy(out, sp->pkt, sp->len);
-		if (sp->csum)
-			(void)!vnet_complete_csum(out, sp->len, &sp->h); /* checked by init */
-		sp->i++;
-		return sp->len;
-	}
-	off = hdrlen + (size_t)sp->i * sp->gso;
-	plen = sp->len - off < sp->gso ? sp->len - off : sp->gso;
-	seglen = hdrlen + plen;
+	seglen = sp->proto ? sp->iphl + sp->l4hl + seg_payload(sp) : sp->len;
 	if (cap < seglen)
 		return 0;
-	memcpy(out, sp->pkt, hdrlen);
-	memcpy(out + hdrlen, sp->pkt + off, plen);
-	fix_ip(out, sp, seglen);
-	fix_l4(out, sp, seglen);
-	sp->i++;
+	seglen = vnet_split_next_parts(sp, out, cap, &hdrlen, &payload, &plen);
+	memcpy(out + hdrlen, payload, plen);
 	return seglen;
 }
 

@@ -35,7 +35,8 @@ enum {
 	 * cuts 64 KB into 745; a USO packet cut finer is refused.
 	 */
 	VNET_SEGMENTS_MAX = 1024,
-	VNET_GRO_FLOWS = 8, /* groups open at once, each with a 64 KB buffer */
+	VNET_SPLIT_HDR_MAX = 60 + 60, /* a segment's headers: IPv4 and TCP with options */
+	VNET_GRO_FLOWS = 8,	      /* groups open at once, each with a 64 KB buffer */
 };
 
 /* What went wrong with a superpacket; vnet_strerror() names it. */
@@ -108,6 +109,19 @@ struct vnet_split {
  * caller may as well use pkt itself).
  */
 int vnet_split_init(struct vnet_split *sp, const struct vnet_hdr *h, const uint8_t *pkt, size_t len)
+	__attribute__((warn_unused_result));
+
+/*
+ * The next segment in two pieces, for a caller that seals it without copying
+ * the payload: its headers, written to hdr (cap bytes; VNET_SPLIT_HDR_MAX
+ * always suffice for a superpacket), and its payload, left where it is in
+ * pkt. Returns the segment's length, *hdrlen + *plen; 0 when every segment
+ * has been returned or cap is too small (the iterator then stays). A
+ * VNET_GSO_NONE packet is all header when its checksum had to be completed
+ * (a copy: cap must hold it), else all payload (pkt itself, *hdrlen 0).
+ */
+size_t vnet_split_next_parts(struct vnet_split *sp, uint8_t *hdr, size_t cap, size_t *hdrlen,
+			     const uint8_t **payload, size_t *plen)
 	__attribute__((warn_unused_result));
 
 /* The length of the longest segment: a cap of this much always suffices. */

@@ -220,6 +220,29 @@ static void fill_payload(void)
 
 /* ---- splitting ---- */
 
+/* The same segments in two pieces: headers written, payload left in the superpacket. */
+static void check_parts(const char *what, const struct spec *s, size_t total, uint16_t mss,
+			size_t len, const struct vnet_hdr *h)
+{
+	uint8_t hdr[VNET_SPLIT_HDR_MAX];
+	const uint8_t *pl;
+	struct vnet_split sp;
+	size_t hl, plen, got;
+	unsigned i = 0;
+
+	CHECK(vnet_split_init(&sp, h, super, len) > 0, "%s: parts init", what);
+	while ((got = vnet_split_next_parts(&sp, hdr, sizeof(hdr), &hl, &pl, &plen)) != 0) {
+		size_t rlen = ref_segment(s, total, mss, i, ref);
+
+		CHECK(got == hl + plen && got == rlen && hl <= sizeof(hdr) && pl >= super &&
+			      pl + plen <= super + len && memcmp(hdr, ref, hl) == 0 &&
+			      memcmp(pl, ref + hl, plen) == 0,
+		      "%s: parts of segment %u differ", what, i);
+		i++;
+	}
+	CHECK(i == (total + mss - 1) / mss, "%s: %u parts", what, i);
+}
+
 static void check_split(const char *what, const struct spec *s, size_t total, uint16_t mss)
 {
 	struct vnet_split sp;
@@ -242,6 +265,7 @@ static void check_split(const char *what, const struct spec *s, size_t total, ui
 		CHECK(got <= vnet_split_max(&sp), "%s: segment %u over the max", what, i);
 	}
 	CHECK(vnet_split_next(&sp, seg, sizeof(seg)) == 0, "%s: more than %d segments", what, n);
+	check_parts(what, s, total, mss, len, &h);
 }
 
 static const struct spec tcp4 = {
@@ -407,6 +431,24 @@ static void test_complete(void)
 		CHECK(vnet_split_init(&sp, &h, super, len) == 1, "none: one segment");
 		CHECK(vnet_split_next(&sp, seg, sizeof(seg)) == len && memcmp(seg, ref, len) == 0,
 		      "none via split: udp %d", udp);
+		{
+			const uint8_t *pl;
+			size_t hl, plen;
+
+			CHECK(vnet_split_init(&sp, &h, super, len) == 1 &&
+				      vnet_split_next_parts(&sp, seg, len - 1, &hl, &pl, &plen) ==
+					      0,
+			      "none: a copy needs room");
+			CHECK(vnet_split_next_parts(&sp, seg, len, &hl, &pl, &plen) == len &&
+				      hl == len && plen == 0 && memcmp(seg, ref, len) == 0,
+			      "none: completed copy as the header part");
+			h.flags = 0;
+			CHECK(vnet_split_init(&sp, &h, super, len) == 1 &&
+				      vnet_split_next_parts(&sp, seg, 0, &hl, &pl, &plen) == len &&
+				      hl == 0 && pl == super && plen == len,
+			      "none without NEEDS_CSUM: pkt itself");
+			h.flags = VNET_F_NEEDS_CSUM;
+		}
 		CHECK(vnet_complete_csum(super, len, &h) == 0 && memcmp(super, ref, len) == 0,
 		      "completed in place: udp %d", udp);
 	}

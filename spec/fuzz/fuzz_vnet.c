@@ -61,9 +61,22 @@ static void check_sums(const uint8_t *p, size_t len, size_t iphl, uint8_t proto)
 		abort();
 }
 
+/* The two-piece form of the segment just written whole. */
+static void check_parts(struct vnet_split *parts, const uint8_t *whole, size_t len)
+{
+	static uint8_t hdr[VNET_PACKET_MAX_BYTES];
+	const uint8_t *payload;
+	size_t hl, plen;
+
+	if (vnet_split_next_parts(parts, hdr, sizeof(hdr), &hl, &payload, &plen) != len ||
+	    hl + plen != len || (parts->proto && hl > VNET_SPLIT_HDR_MAX) ||
+	    memcmp(hdr, whole, hl) != 0 || memcmp(payload, whole + hl, plen) != 0)
+		abort();
+}
+
 static void fuzz_split(const uint8_t *data, size_t size)
 {
-	struct vnet_split sp;
+	struct vnet_split sp, parts;
 	struct vnet_hdr h;
 	size_t total = 0, max;
 	unsigned count = 0;
@@ -78,6 +91,8 @@ static void fuzz_split(const uint8_t *data, size_t size)
 	max = vnet_split_max(&sp);
 	if (max > VNET_PACKET_MAX_BYTES || n > VNET_SEGMENTS_MAX)
 		abort();
+	if (vnet_split_init(&parts, &h, data, size) != n)
+		abort();
 	for (;;) {
 		size_t len = vnet_split_next(&sp, seg, max);
 
@@ -85,6 +100,7 @@ static void fuzz_split(const uint8_t *data, size_t size)
 			break;
 		if (len > max)
 			abort();
+		check_parts(&parts, seg, len);
 		if (sp.proto)
 			check_sums(seg, len, sp.iphl, sp.proto);
 		total += len;

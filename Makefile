@@ -178,6 +178,7 @@ FUZZ_EXTRA_wrap = core/crypto.c core/statickey.c -lcrypto
 FUZZ_EXTRA_datakey = core/crypto.c core/replay.c core/proto.c -lcrypto
 FUZZ_EXTRA_pushopts = core/ip.c
 FUZZ_EXTRA_packet = core/ip.c
+FUZZ_EXTRA_vnet = core/packet.c core/ip.c
 
 build/fuzz/fuzz_%: spec/fuzz/fuzz_%.c core/%.c core/%.h | build/fuzz
 	@echo "  FUZZ    $@"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,9 +13,25 @@
 #include "device.h"
 #include "netlink.h"
 #include "tun.h"
+#include "vnet.h"
 
 /* Below this the kernel turns IPv6 off on the interface and drops its IPv6 addresses and routes. */
 enum { IPV6_MTU_MIN_BYTES = 1280 };
+
+_Static_assert(DEVICE_OFFLOAD_CSUM == TUN_F_CSUM && DEVICE_OFFLOAD_TSO4 == TUN_F_TSO4 &&
+		       DEVICE_OFFLOAD_TSO6 == TUN_F_TSO6,
+	       "DEVICE_OFFLOAD_* are the TUN_F_* values");
+
+/*
+ * Offload sets to try, best first: USO needs kernel 6.2, TSO any. TSO_ECN is
+ * never asked for: vnet_split refuses the ECN GSO flag (CWR on one segment).
+ */
+static const unsigned offload_ladder[] = {
+	DEVICE_OFFLOAD_CSUM | DEVICE_OFFLOAD_TSO4 | DEVICE_OFFLOAD_TSO6 | DEVICE_OFFLOAD_USO4 |
+		DEVICE_OFFLOAD_USO6,
+	DEVICE_OFFLOAD_CSUM | DEVICE_OFFLOAD_TSO4 | DEVICE_OFFLOAD_TSO6,
+	DEVICE_OFFLOAD_CSUM,
+};
 
 /* What is configured on the interface, as far as we know; order does not matter. */
 struct prefix_list {
@@ -26,6 +43,7 @@ struct prefix_list {
 struct device {
 	int fd;
 	unsigned ifindex;
+	unsigned offload; /* in force; cfg.offload is what was asked for */
 	/* name is the interface's actual name; the arrays point into addrs and routes. */
 	struct device_config cfg;
 	struct prefix_list addrs;
@@ -128,6 +146,15 @@ static int validate(const struct device_config *cfg, const char *name, char *err
 			    IFNAMSIZ - 1);
 	if (cfg->type != DEVICE_TUN && cfg->type != DEVICE_TAP)
 		return fail(-EINVAL, err, errlen, name, "unknown type %d", (int)cfg->type);
+	if (cfg->offload & ~(unsigned)DEVICE_OFFLOAD_ALL)
+		return fail(-EINVAL, err, errlen, name,
+			    "unknown offload flags %#x (known: %#x, csum, tso4/6, uso4/6)",
+			    cfg->offload & ~(unsigned)DEVICE_OFFLOAD_ALL, DEVICE_OFFLOAD_ALL);
+	/* The kernel refuses segmentation offloads without checksum offload. */
+	if (cfg->offload && !(cfg->offload & DEVICE_OFFLOAD_CSUM))
+		return fail(-EINVAL, err, errlen, name,
+			    "offload %#x: segmentation offloads need checksum offload (%#x) too",
+			    cfg->offload, DEVICE_OFFLOAD_CSUM);
 	r = check_prefixes(cfg->addrs, cfg->n_addrs, "address", false, name, err, errlen);
 	if (r < 0)
 		return r;
@@ -337,13 +364,52 @@ static int apply(struct device *dev, struct netlink *nl, const struct device_con
 	return sync_routes(dev, nl, cfg, err, errlen);
 }
 
+/* The first rung of the ladder (masked by want) the kernel takes; 0 if none. */
+static unsigned probe_offload(int fd, unsigned want)
+{
+	unsigned tried = 0;
+
+	for (size_t i = 0; i < sizeof(offload_ladder) / sizeof(offload_ladder[0]); i++) {
+		unsigned f = offload_ladder[i] & want;
+
+		if (!f || f == tried)
+			continue;
+		tried = f;
+		/* TUNSETOFFLOAD takes the flags themselves, not a pointer to them. */
+		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)f) == 0)
+			return f;
+	}
+	return 0;
+}
+
+/* Sets up the vnet header on fd; the offloads in force, 0 when the header is not worth it. */
+static unsigned start_vnet(int fd, unsigned want)
+{
+	int size = VNET_HDR_LEN;
+
+	/* 10 is the kernel's default; say it, as the data path counts on it. Takes a pointer. */
+	if (ioctl(fd, TUNSETVNETHDRSZ, &size) < 0)
+		return 0;
+	return probe_offload(fd, want);
+}
+
 static int create(struct device *dev, const struct device_config *cfg, char *err, size_t errlen)
 {
 	enum tun_layer layer = cfg->type == DEVICE_TAP ? TUN_LAYER2 : TUN_LAYER3;
+	bool vnet = cfg->type == DEVICE_TUN && cfg->offload;
 	char why[DEVICE_ERR_MAX];
 	int fd, r;
 
-	fd = tun_open(layer, cfg->name, dev->cfg.name, why, sizeof(why));
+	fd = tun_open(layer, cfg->name, vnet, dev->cfg.name, why, sizeof(why));
+	if (fd >= 0 && vnet) {
+		dev->offload = start_vnet(fd, cfg->offload);
+		/* No offload taken: a header on every packet would only cost. Closing removes it.
+		 */
+		if (!dev->offload) {
+			close(fd);
+			fd = tun_open(layer, cfg->name, false, dev->cfg.name, why, sizeof(why));
+		}
+	}
 	if (fd == -EEXIST)
 		return fail(fd, err, errlen, cfg->name,
 			    "%s; choose another device.name or remove it", why);
@@ -374,6 +440,7 @@ int device_open(struct device **out, const struct device_config *cfg, char *err,
 	if (!dev)
 		return fail(-ENOMEM, err, errlen, cfg->name, "out of memory");
 	dev->cfg.type = cfg->type;
+	dev->cfg.offload = cfg->offload;
 	r = reserve(dev, cfg, err, errlen);
 	if (r < 0)
 		goto err_free;
@@ -410,7 +477,7 @@ int device_reconfigure(struct device *dev, const struct device_config *cfg, char
 
 	if (device_needs_recreate(dev, cfg))
 		return fail(-EINVAL, err, errlen, dev->cfg.name,
-			    "type or name changed; the device must be recreated");
+			    "type, name or offloads changed; the device must be recreated");
 	r = validate(cfg, dev->cfg.name, err, errlen);
 	if (r < 0)
 		return r;
@@ -454,6 +521,8 @@ int device_needs_recreate(const struct device *dev, const struct device_config *
 {
 	if (cfg->type != dev->cfg.type)
 		return 1;
+	if (cfg->type == DEVICE_TUN && cfg->offload != dev->cfg.offload)
+		return 1;
 	/* An empty name accepts whatever name the kernel gave the device. */
 	return cfg->name[0] && strncmp(cfg->name, dev->cfg.name, IFNAMSIZ) != 0;
 }
@@ -489,6 +558,16 @@ int device_mac(const struct device *dev, uint8_t mac[6])
 const struct device_config *device_config(const struct device *dev)
 {
 	return &dev->cfg;
+}
+
+unsigned device_offload(const struct device *dev)
+{
+	return dev->offload;
+}
+
+bool device_vnet(const struct device *dev)
+{
+	return dev->offload != 0;
 }
 
 void device_free(struct device *dev)

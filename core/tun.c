@@ -26,7 +26,7 @@ static int refuse_existing(char *err, size_t errlen)
 	return -EEXIST;
 }
 
-int tun_open(enum tun_layer layer, const char *name, char actual[IFNAMSIZ], char *err,
+int tun_open(enum tun_layer layer, const char *name, bool vnet, char actual[IFNAMSIZ], char *err,
 	     size_t errlen)
 {
 	const char *kind = layer == TUN_LAYER2 ? "tap" : "tun";
@@ -50,6 +50,8 @@ int tun_open(enum tun_layer layer, const char *name, char actual[IFNAMSIZ], char
 	}
 	/* IFF_TUN_EXCL closes the race with someone creating the same name since the check. */
 	ifr.ifr_flags = (layer == TUN_LAYER2 ? IFF_TAP : IFF_TUN) | IFF_NO_PI | IFF_TUN_EXCL;
+	if (vnet)
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	if (len)
 		memcpy(ifr.ifr_name, name, len);
 	else

@@ -11,6 +11,7 @@
 #define MOONVPN_TUN_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum tun_layer {
@@ -19,13 +20,14 @@ enum tun_layer {
 };
 
 /*
- * Creates the interface, without a packet-info header. An empty name lets the
- * kernel choose one ("tun%d" or "tap%d"). Returns the descriptor (O_NONBLOCK,
- * O_CLOEXEC) and stores the interface's name in actual; on failure returns
- * -errno and writes a one-line message without the device's name into err:
- * -EEXIST when an interface with the requested name exists.
+ * Creates the interface, without a packet-info header; with vnet, every read
+ * and write carries a virtio-net header instead (IFF_VNET_HDR, see vnet.h).
+ * An empty name lets the kernel choose one ("tun%d" or "tap%d"). Returns the descriptor
+ * (O_NONBLOCK, O_CLOEXEC) and stores the interface's name in actual; on failure returns -errno and
+ * writes a one-line message without the device's name into err: -EEXIST when an interface with the
+ * requested name exists.
  */
-int tun_open(enum tun_layer layer, const char *name, char actual[IFNAMSIZ], char *err,
+int tun_open(enum tun_layer layer, const char *name, bool vnet, char actual[IFNAMSIZ], char *err,
 	     size_t errlen) __attribute__((warn_unused_result));
 
 #endif

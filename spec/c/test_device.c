@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -20,11 +21,17 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "packet.h"
 #include "unit.h"
+#include "vnet.h"
 
 enum {
 	OUTPUT_MAX_BYTES = 32768,
 	PACKET_MAX_BYTES = 2048,
+	FRAME_MAX_BYTES = VNET_FRAME_MAX_BYTES,
+	USO_SEGMENT_BYTES = 1000,
+	USO_SEGMENTS = 4,
+	USO_LAST_BYTES = 500,
 	PACKET_WAIT_MS = 1000,
 	PACKETS_DRAIN_MAX = 64,
 	PREFIXES_MAX = 6,
@@ -67,6 +74,14 @@ static const struct device_config *make_config(struct cfg_buf *b, const struct c
 	b->cfg.n_addrs = parse_list(b->addrs, t->addrs);
 	b->cfg.routes = b->routes;
 	b->cfg.n_routes = parse_list(b->routes, t->routes);
+	return &b->cfg;
+}
+
+static const struct device_config *with_offload(struct cfg_buf *b, const struct cfg_text *t,
+						unsigned offload)
+{
+	make_config(b, t);
+	b->cfg.offload = offload;
 	return &b->cfg;
 }
 
@@ -189,6 +204,24 @@ static void check_tun_flags(const struct device *dev, short want)
 	CHECK(strcmp(ifr.ifr_name, device_name(dev)) == 0, "name %s", ifr.ifr_name);
 }
 
+/* The kernel's view of the vnet header matches device_vnet(). */
+static void check_vnet_flag(const struct device *dev, bool want, const char *what)
+{
+	struct ifreq ifr = { 0 };
+	int size = 0;
+
+	CHECK(device_vnet(dev) == want, "%s: device_vnet %d", what, device_vnet(dev));
+	CHECK(want || device_offload(dev) == 0, "%s: offload %#x without a header", what,
+	      device_offload(dev));
+	CHECK(ioctl(device_fd(dev), TUNGETIFF, &ifr) == 0, "%s: TUNGETIFF: %s", what,
+	      strerror(errno));
+	CHECK(!!(ifr.ifr_flags & IFF_VNET_HDR) == want, "%s: IFF_VNET_HDR in %#x", what,
+	      ifr.ifr_flags);
+	if (want)
+		CHECK(ioctl(device_fd(dev), TUNGETVNETHDRSZ, &size) == 0 && size == VNET_HDR_LEN,
+		      "%s: vnet header size %d", what, size);
+}
+
 /*
  * Without IFF_NO_PI every packet read would start with a 4-byte header
  * (TUNGETIFF cannot tell: it reuses that flag bit for IFF_NOFILTER). A
@@ -245,6 +278,7 @@ static struct device *test_open_full(void)
 	CHECK(strcmp(device_name(dev), "mvtest0") == 0, "name %s", device_name(dev));
 	CHECK(device_ifindex(dev) == if_nametoindex("mvtest0"), "ifindex %u", device_ifindex(dev));
 	check_tun_flags(dev, IFF_TUN);
+	check_vnet_flag(dev, false, "offload 0");
 	CHECK(link_has("mvtest0", "link/none"), "a layer 3 link");
 	check_matches(dev, "open");
 	check_no_packet_info(dev, 0xc0a84601); /* 192.168.70.1 */
@@ -578,6 +612,422 @@ static void test_reconfigure(struct device *dev)
 	}
 }
 
+/* ---- offloads: the virtio-net header ---- */
+
+/* Whether the L4 checksum of an IPv4 UDP packet verifies. */
+static bool udp_sum_ok(const uint8_t *ip, size_t len)
+{
+	uint32_t sum = PACKET_PROTO_UDP + (uint32_t)(len - 20);
+
+	for (int i = 12; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	return len > 28 && packet_checksum(ip + 20, len - 20, sum) == 0;
+}
+
+/* Reads frames from the vnet device until one carries UDP to dst; its length, 0 if none came. */
+static size_t read_udp_frame(const struct device *dev, const struct sockaddr_in *dst,
+			     uint8_t *frame)
+{
+	struct pollfd pfd = { .fd = device_fd(dev), .events = POLLIN };
+
+	while (poll(&pfd, 1, PACKET_WAIT_MS) == 1) {
+		ssize_t n = read(pfd.fd, frame, FRAME_MAX_BYTES);
+
+		if (n < VNET_HDR_LEN + 28)
+			continue;
+		if (frame[VNET_HDR_LEN] >> 4 == 4 && frame[VNET_HDR_LEN + 9] == PACKET_PROTO_UDP &&
+		    memcmp(frame + VNET_HDR_LEN + 16, &dst->sin_addr, 4) == 0)
+			return (size_t)n;
+	}
+	return 0;
+}
+
+/* A small datagram comes with the header in front, its checksum complete or completable. */
+static void check_vnet_read(const struct device *dev, int s, const struct sockaddr_in *to)
+{
+	static uint8_t frame[FRAME_MAX_BYTES];
+	struct vnet_hdr h;
+	size_t n;
+
+	CHECK(sendto(s, "moonvpn", 7, 0, (const struct sockaddr *)to, sizeof(*to)) == 7, "send: %s",
+	      strerror(errno));
+	n = read_udp_frame(dev, to, frame);
+	CHECK(n == VNET_HDR_LEN + 20 + 8 + 7, "datagram behind a 10-byte header: %zu bytes", n);
+	if (n != VNET_HDR_LEN + 35 || !vnet_hdr_read(frame, n, &h))
+		return;
+	CHECK(h.gso_type == VNET_GSO_NONE, "gso type %u", h.gso_type);
+	CHECK(!(h.flags & VNET_F_NEEDS_CSUM) || (h.csum_start == 20 && h.csum_offset == 6),
+	      "partial checksum at %u+%u", h.csum_start, h.csum_offset);
+	CHECK(vnet_complete_csum(frame + VNET_HDR_LEN, n - VNET_HDR_LEN, &h) == 0 &&
+		      udp_sum_ok(frame + VNET_HDR_LEN, n - VNET_HDR_LEN),
+	      "checksum (flags %u)", h.flags);
+	CHECK(memcmp(frame + n - 7, "moonvpn", 7) == 0, "payload");
+}
+
+/* With USO, a UDP GSO send comes out of the device as one superpacket that splits back. */
+static void check_uso_read(const struct device *dev, int s, const struct sockaddr_in *to)
+{
+	static uint8_t frame[FRAME_MAX_BYTES], seg[FRAME_MAX_BYTES];
+	static uint8_t data[USO_SEGMENTS * USO_SEGMENT_BYTES];
+	size_t len = (USO_SEGMENTS - 1) * USO_SEGMENT_BYTES + USO_LAST_BYTES, n, off = 0;
+	int gso = USO_SEGMENT_BYTES, count;
+	struct vnet_split sp;
+	struct vnet_hdr h;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13 + 5);
+	CHECK(setsockopt(s, SOL_UDP, UDP_SEGMENT, &gso, sizeof(gso)) == 0, "UDP_SEGMENT: %s",
+	      strerror(errno));
+	CHECK(sendto(s, data, len, 0, (const struct sockaddr *)to, sizeof(*to)) == (ssize_t)len,
+	      "gso send: %s", strerror(errno));
+	n = read_udp_frame(dev, to, frame);
+	CHECK(n == VNET_HDR_LEN + 28 + len, "one superpacket: %zu bytes", n);
+	if (n != VNET_HDR_LEN + 28 + len || !vnet_hdr_read(frame, n, &h))
+		return;
+	CHECK(h.gso_type == VNET_GSO_UDP_L4 && h.gso_size == USO_SEGMENT_BYTES,
+	      "gso type %u size %u", h.gso_type, h.gso_size);
+	count = vnet_split_init(&sp, &h, frame + VNET_HDR_LEN, n - VNET_HDR_LEN);
+	CHECK(count == USO_SEGMENTS, "%d segments (%s)", count, vnet_strerror(count));
+	while ((n = vnet_split_next(&sp, seg, sizeof(seg))) != 0) {
+		CHECK(udp_sum_ok(seg, n) && off + n - 28 <= len &&
+			      memcmp(seg + 28, data + off, n - 28) == 0,
+		      "segment at %zu", off);
+		off += n - 28;
+	}
+	CHECK(off == len, "payload split back: %zu of %zu", off, len);
+}
+
+/* The far end of a TCP connection through the vnet device, played by the test. */
+struct tcp_peer {
+	uint32_t seq; /* ours, next to send */
+	uint32_t ack; /* the server's ISN + 1 */
+	uint16_t id;
+};
+
+enum {
+	TCP_PEER_PORT = 40000,
+	TCP_SERVER_PORT = 5555,
+	TCP_MSS_BYTES = 1000,
+	TCP_SEND_BYTES = 8000,
+	TCP_GRO_SEGMENTS = 3,
+};
+
+static void be16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void be32(uint8_t *p, uint32_t v)
+{
+	be16(p, v >> 16);
+	be16(p + 2, v & 0xffff);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t tcp_pseudo(const uint8_t *ip, size_t l4len)
+{
+	uint32_t sum = PACKET_PROTO_TCP + (uint32_t)l4len;
+
+	for (int i = 12; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	return sum;
+}
+
+/* An IPv4 TCP segment from the peer (10.10.0.2) to the server (10.10.0.1); its length. */
+static size_t peer_segment(struct tcp_peer *p, uint8_t *ip, uint8_t flags, const uint8_t *opts,
+			   size_t olen, const uint8_t *data, size_t dlen)
+{
+	static const uint8_t src[4] = { 10, 10, 0, 2 }, dst[4] = { 10, 10, 0, 1 };
+	size_t thl = 20 + olen, len = 20 + thl + dlen;
+	uint8_t *t = ip + 20;
+
+	memset(ip, 0, 20 + thl);
+	ip[0] = 0x45;
+	be16(ip + 2, len);
+	be16(ip + 4, p->id++);
+	be16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = PACKET_PROTO_TCP;
+	memcpy(ip + 12, src, 4);
+	memcpy(ip + 16, dst, 4);
+	be16(ip + 10, packet_checksum(ip, 20, 0));
+	be16(t, TCP_PEER_PORT);
+	be16(t + 2, TCP_SERVER_PORT);
+	be32(t + 4, p->seq);
+	be32(t + 8, p->ack);
+	t[12] = (uint8_t)(thl / 4 << 4);
+	t[13] = flags;
+	be16(t + 14, 512); /* scaled by 2^7 */
+	if (olen)
+		memcpy(t + 20, opts, olen);
+	if (dlen)
+		memcpy(t + thl, data, dlen);
+	be16(t + 16, packet_checksum(t, thl + dlen, tcp_pseudo(ip, thl + dlen)));
+	p->seq += (uint32_t)dlen + (flags & 0x02 ? 1 : 0);
+	return len;
+}
+
+/* Writes a peer segment to the device behind a zero vnet header. */
+static void peer_write(const struct device *dev, struct tcp_peer *p, uint8_t flags,
+		       const uint8_t *opts, size_t olen)
+{
+	uint8_t frame[VNET_HDR_LEN + 60] = { 0 };
+	size_t len =
+		VNET_HDR_LEN + peer_segment(p, frame + VNET_HDR_LEN, flags, opts, olen, NULL, 0);
+
+	CHECK(write(device_fd(dev), frame, len) == (ssize_t)len, "write: %s", strerror(errno));
+}
+
+/* The next frame the server sends to the peer with the given flags (any payload if 0x10). */
+static size_t server_frame(const struct device *dev, uint8_t *frame, bool with_data)
+{
+	struct pollfd pfd = { .fd = device_fd(dev), .events = POLLIN };
+
+	while (poll(&pfd, 1, PACKET_WAIT_MS) == 1) {
+		ssize_t n = read(pfd.fd, frame, FRAME_MAX_BYTES);
+		const uint8_t *ip = frame + VNET_HDR_LEN;
+
+		if (n < VNET_HDR_LEN + 40 || ip[0] != 0x45 || ip[9] != PACKET_PROTO_TCP ||
+		    (ip[20] << 8 | ip[21]) != TCP_SERVER_PORT)
+			continue;
+		if (!with_data || (size_t)n > VNET_HDR_LEN + 20 + (size_t)(ip[32] >> 4) * 4)
+			return (size_t)n;
+	}
+	return 0;
+}
+
+static void write_frame(void *ctx, uint8_t *frame, size_t len)
+{
+	const struct device *dev = ctx;
+
+	CHECK(write(device_fd(dev), frame, len) == (ssize_t)len, "gro write %zu: %s", len,
+	      strerror(errno));
+}
+
+/* Handshake with the listening socket l; the accepted socket, or -1. */
+static int tcp_connect(const struct device *dev, int l, struct tcp_peer *p, uint8_t *frame)
+{
+	static const uint8_t syn_opts[8] = { 2, 4, TCP_MSS_BYTES >> 8, TCP_MSS_BYTES & 0xff, 1, 3,
+					     3, 7 }; /* MSS, NOP, window scale 7 */
+	struct pollfd pfd = { .fd = l, .events = POLLIN };
+	size_t n;
+
+	peer_write(dev, p, 0x02, syn_opts, sizeof(syn_opts));
+	n = server_frame(dev, frame, false);
+	CHECK(n && frame[VNET_HDR_LEN + 33] == 0x12 && rd32(frame + VNET_HDR_LEN + 28) == p->seq,
+	      "syn-ack: %zu bytes", n);
+	if (!n)
+		return -1;
+	p->ack = rd32(frame + VNET_HDR_LEN + 24) + 1;
+	peer_write(dev, p, 0x10, NULL, 0);
+	if (poll(&pfd, 1, PACKET_WAIT_MS) != 1)
+		return -1;
+	return accept4(l, NULL, NULL, SOCK_CLOEXEC);
+}
+
+/* A TSO superpacket read from the device splits into segments that carry what was sent. */
+static void check_tso_read(const struct device *dev, int c, const struct tcp_peer *p,
+			   uint8_t *frame)
+{
+	static uint8_t data[TCP_SEND_BYTES], seg[FRAME_MAX_BYTES];
+	struct vnet_split sp;
+	struct vnet_hdr h;
+	size_t n, got = 0;
+	int count;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 11 + 1);
+	CHECK(write(c, data, sizeof(data)) == (ssize_t)sizeof(data), "server send");
+	n = server_frame(dev, frame, true);
+	CHECK(n && vnet_hdr_read(frame, n, &h), "server data: %zu bytes", n);
+	if (!n)
+		return;
+	CHECK(h.gso_type == VNET_GSO_TCPV4 && h.gso_size <= TCP_MSS_BYTES, "tso: type %u size %u",
+	      h.gso_type, h.gso_size);
+	count = vnet_split_init(&sp, &h, frame + VNET_HDR_LEN, n - VNET_HDR_LEN);
+	CHECK(count >= 2, "tso: %d segments (%s)", count, vnet_strerror(count));
+	while ((n = vnet_split_next(&sp, seg, sizeof(seg))) != 0) {
+		size_t off = rd32(seg + 24) - p->ack, plen = n - 40;
+
+		CHECK(packet_checksum(seg, 20, 0) == 0 &&
+			      packet_checksum(seg + 20, n - 20, tcp_pseudo(seg, n - 20)) == 0,
+		      "tso segment at %zu: checksums", off);
+		CHECK(plen <= h.gso_size && off + plen <= sizeof(data) &&
+			      memcmp(seg + 40, data + off, plen) == 0,
+		      "tso segment at %zu: payload", off);
+		got += plen;
+	}
+	CHECK(got > h.gso_size, "tso: %zu bytes split", got);
+}
+
+/* Reads want bytes from c (up to PACKET_WAIT_MS between pieces) and compares them. */
+static void check_received(int c, const uint8_t *want, size_t len, const char *what)
+{
+	static uint8_t buf[TCP_GRO_SEGMENTS * TCP_MSS_BYTES];
+	struct pollfd pfd = { .fd = c, .events = POLLIN };
+	size_t got = 0;
+
+	while (got < len && poll(&pfd, 1, PACKET_WAIT_MS) == 1) {
+		ssize_t n = recv(c, buf + got, len - got, MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	CHECK(got == len && memcmp(buf, want, len) == 0, "%s: %zu of %zu bytes", what, got, len);
+}
+
+/* Coalesced segments written as one GSO frame reach the socket whole and in order. */
+static void check_gro_write(struct device *dev, int c, struct tcp_peer *p)
+{
+	static uint8_t in[TCP_GRO_SEGMENTS][VNET_HDR_LEN + 20 + 20 + TCP_MSS_BYTES];
+	static uint8_t data[TCP_GRO_SEGMENTS * TCP_MSS_BYTES];
+	struct vnet_gro *g = vnet_gro_new(true, write_frame, dev);
+
+	CHECK(g != NULL, "gro");
+	if (!g)
+		return;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 3 + 7);
+	for (int i = 0; i < TCP_GRO_SEGMENTS; i++) {
+		uint8_t *ip = in[i] + VNET_HDR_LEN;
+		size_t len =
+			peer_segment(p, ip, 0x10, NULL, 0, data + i * TCP_MSS_BYTES, TCP_MSS_BYTES);
+
+		vnet_gro_add(g, ip, len);
+	}
+	vnet_gro_flush(g);
+	CHECK(vnet_gro_stats(g)->groups == 1 && vnet_gro_stats(g)->coalesced == TCP_GRO_SEGMENTS,
+	      "one gso frame");
+	check_received(c, data, sizeof(data), "gso frame");
+	/* One alone (PSH): passed in place behind a zero header, the kernel checks its sum. */
+	vnet_gro_add(g, in[0] + VNET_HDR_LEN,
+		     peer_segment(p, in[0] + VNET_HDR_LEN, 0x18, NULL, 0, data, TCP_MSS_BYTES));
+	CHECK(vnet_gro_stats(g)->passed == 1, "passed");
+	check_received(c, data, TCP_MSS_BYTES, "single segment");
+	vnet_gro_free(g);
+}
+
+/* A TCP connection through the device: TSO superpackets out, GRO frames in. */
+static void check_tcp_offloads(struct device *dev)
+{
+	static uint8_t frame[FRAME_MAX_BYTES];
+	struct sockaddr_in at = { .sin_family = AF_INET, .sin_port = htons(TCP_SERVER_PORT) };
+	struct tcp_peer p = { .seq = 1000, .id = 1 };
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1;
+
+	CHECK(l >= 0 && bind(l, (struct sockaddr *)&at, sizeof(at)) == 0 && listen(l, 1) == 0,
+	      "listen: %s", strerror(errno));
+	if (l >= 0)
+		c = tcp_connect(dev, l, &p, frame);
+	CHECK(c >= 0, "accept: %s", strerror(errno));
+	if (c >= 0) {
+		check_tso_read(dev, c, &p, frame);
+		check_gro_write(dev, c, &p);
+		close(c);
+	}
+	if (l >= 0)
+		close(l);
+}
+
+static void test_vnet(void)
+{
+	static const struct cfg_text vt = {
+		DEVICE_TUN, "mvvnet0", 1500, { "10.10.0.1/24" }, { 0 },
+	};
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	char err[DEVICE_ERR_MAX] = "";
+	struct device *dev = NULL;
+	struct cfg_buf b;
+	int r = device_open(&dev, with_offload(&b, &vt, DEVICE_OFFLOAD_ALL), err, sizeof(err));
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	CHECK(r == 0 && dev, "vnet open: %d %s", r, err);
+	if (!dev || s < 0)
+		goto out;
+	/* USO came with kernel 6.2; this one is newer (6.18): all of it must be taken. */
+	CHECK(device_offload(dev) == DEVICE_OFFLOAD_ALL, "offload %#x", device_offload(dev));
+	check_vnet_flag(dev, true, "vnet");
+	to.sin_addr.s_addr = htonl(0x0a0a0002); /* 10.10.0.2, through the device */
+	check_vnet_read(dev, s, &to);
+	if (device_offload(dev) & DEVICE_OFFLOAD_USO4)
+		check_uso_read(dev, s, &to);
+	check_tcp_offloads(dev);
+
+	/* A reload that changes neither type, name nor offloads keeps the header. */
+	b.cfg.mtu = 1400;
+	CHECK(!device_needs_recreate(dev, &b.cfg), "same offloads: no recreate");
+	r = device_reconfigure(dev, &b.cfg, err, sizeof(err));
+	CHECK(r == 0, "reconfigure: %s", err);
+	check_vnet_flag(dev, true, "reconfigured");
+	check_matches(dev, "vnet reconfigured");
+	b.cfg.offload = DEVICE_OFFLOAD_CSUM;
+	CHECK(device_needs_recreate(dev, &b.cfg), "other offloads: recreate");
+	CHECK(device_reconfigure(dev, &b.cfg, err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "must be recreated"),
+	      "reconfigure refuses other offloads: %s", err);
+	b.cfg.offload = 0;
+	CHECK(device_needs_recreate(dev, &b.cfg), "offloads off: recreate");
+	device_free(dev);
+	check_gone("mvvnet0", "vnet freed");
+
+	/* The mask limits the ladder: checksum offload alone. */
+	b.cfg.offload = DEVICE_OFFLOAD_CSUM;
+	r = device_open(&dev, &b.cfg, err, sizeof(err));
+	CHECK(r == 0 && device_offload(dev) == DEVICE_OFFLOAD_CSUM, "csum only: %d %s", r, err);
+	if (r == 0) {
+		check_vnet_flag(dev, true, "csum only");
+		check_vnet_read(dev, s, &to);
+		device_free(dev);
+	}
+out:
+	if (s >= 0)
+		close(s);
+}
+
+/* TAP takes no vnet header; bad offload values are refused with a reason. */
+static void test_vnet_refused(void)
+{
+	static const struct cfg_text tap = {
+		DEVICE_TAP, "mvvtap0", 1500, { 0 }, { 0 },
+	};
+	static const struct {
+		unsigned offload;
+		const char *msg;
+	} bad[] = {
+		{ 0x08, "device \"mvbad0\": unknown offload flags 0x8 (known: 0x67, csum, tso4/6, "
+			"uso4/6)" },
+		{ DEVICE_OFFLOAD_TSO4, "device \"mvbad0\": offload 0x2: segmentation offloads need "
+				       "checksum offload (0x1) too" },
+	};
+	char err[DEVICE_ERR_MAX] = "";
+	struct device *dev = NULL;
+	struct cfg_buf b;
+	int r = device_open(&dev, with_offload(&b, &tap, DEVICE_OFFLOAD_ALL), err, sizeof(err));
+
+	CHECK(r == 0 && dev, "tap with offloads: %d %s", r, err);
+	if (dev) {
+		check_vnet_flag(dev, false, "tap");
+		b.cfg.offload = 0;
+		CHECK(!device_needs_recreate(dev, &b.cfg), "tap ignores offloads");
+		device_free(dev);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		static const struct cfg_text t = { DEVICE_TUN, "mvbad0", 1500, { 0 }, { 0 } };
+
+		dev = NULL;
+		r = device_open(&dev, with_offload(&b, &t, bad[i].offload), err, sizeof(err));
+		CHECK(r == -EINVAL && !dev && strcmp(err, bad[i].msg) == 0, "offload %#x: %d %s",
+		      bad[i].offload, r, err);
+	}
+	check_gone("mvbad0", "refused");
+}
+
 static int count_lines(const char *s)
 {
 	int n = 0;
@@ -631,6 +1081,8 @@ int main(void)
 	test_bad_config();
 	test_tap();
 	test_kernel_chosen_name();
+	test_vnet();
+	test_vnet_refused();
 	links = run("ip -o link");
 	CHECK(count_lines(links) == 1, "only the loopback is left: %s", links);
 	return unit_report("test_device");

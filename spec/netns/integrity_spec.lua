@@ -402,6 +402,7 @@ describe("#netns data integrity", function()
 			end)
 		end
 		teardown(function()
+			if #retransmitted == 0 then return end
 			print("\n  [TCP segments retransmitted during transfers across renegotiations: " ..
 				table.concat(retransmitted, ", ") .. "]")
 		end)

@@ -221,8 +221,9 @@ end
 -- back, to the server's or client's address of family 4 or 6. With `done`
 -- (a function), the sender goes on past `bytes` until done() returns true (polled,
 -- for at most `timeout` seconds). Asserts that both ends count the same bytes,
--- at least `bytes`, and the same SHA-256; returns the bytes, the seconds it
--- took and the TCP segments the sender retransmitted (figures to print only).
+-- at least `bytes`, and the same SHA-256; returns the bytes and figures to
+-- print only: the seconds it took, the TCP segments the sender retransmitted,
+-- UDP datagrams each namespace dropped for a full receive buffer.
 local function transfer(t, direction, family, bytes, done, timeout)
 	local up = direction == "up"
 	local to_ns, from_ns = up and t.srv or t.cli, up and t.cli or t.srv
@@ -231,7 +232,7 @@ local function transfer(t, direction, family, bytes, done, timeout)
 	t.port = t.port + 1
 	local recv = to_ns:spawn({ XFER, "recv", addr, tostring(t.port) })
 	assert(recv:wait_log("listening", 30), recv:output())
-	local retrans0 = snmp(from_ns).Tcp.RetransSegs
+	local before = { from = snmp(from_ns), srv = snmp(t.srv), cli = snmp(t.cli) }
 	local t0 = now()
 	local send = from_ns:spawn({ XFER, "send", addr, tostring(t.port), tostring(bytes),
 		tostring(math.random(1, 1 << 30)), done and "until-signal" or nil })
@@ -243,7 +244,11 @@ local function transfer(t, direction, family, bytes, done, timeout)
 	-- Generous: a minute plus two seconds a megabyte; xfer itself names a stall after 120 s.
 	local status = send:wait(60 + 2 * bytes // MB)
 	local recv_status = recv:wait(30)
-	local seconds, retrans = now() - t0, snmp(from_ns).Tcp.RetransSegs - retrans0
+	local srv, cli = snmp(t.srv), snmp(t.cli)
+	local figures = { seconds = now() - t0, retrans = snmp(from_ns).Tcp.RetransSegs - before.from.Tcp.RetransSegs,
+		-- Datagrams (tunnel packets) dropped for a full socket buffer, at each end.
+		drops_srv = srv.Udp.RcvbufErrors - before.srv.Udp.RcvbufErrors,
+		drops_cli = cli.Udp.RcvbufErrors - before.cli.Udp.RcvbufErrors }
 	send:stop("KILL")
 	recv:stop("KILL")
 	local logs = "\n--- sender:\n" .. send:output() .. "\n--- receiver:\n" .. recv:output() ..
@@ -260,7 +265,7 @@ local function transfer(t, direction, family, bytes, done, timeout)
 	end
 	assert.are.equal(sent, received, "bytes received" .. logs)
 	assert.are.equal(sent_hash, received_hash, "SHA-256 of the data" .. logs)
-	return sent, seconds, retrans
+	return sent, figures
 end
 
 --- Asserts that neither namespace fragmented, reassembled or was told
@@ -270,8 +275,9 @@ local function assert_no_fragments(t)
 	assert(srv == "" and cli == "", "the server's namespace: " .. srv .. "; the client's: " .. cli)
 end
 
-local function report(what, bytes, seconds, retrans)
-	print(string.format("\n  [%s: %d MB in %.1f s, %d TCP segments retransmitted]", what, bytes // MB, seconds, retrans))
+local function report(what, bytes, f)
+	print(string.format("\n  [%s: %d MB in %.1f s, %d TCP segments retransmitted, UDP receive buffer drops: "
+		.. "server %d, client %d]", what, bytes // MB, f.seconds, f.retrans, f.drops_srv, f.drops_cli))
 end
 
 describe("#netns data integrity", function()
@@ -302,8 +308,8 @@ describe("#netns data integrity", function()
 									main and "the big transfer" or "a transfer", family,
 									direction == "up" and "from the client" or "to the client"), function()
 									assert(t.engine, "the tunnel did not come up")
-									local _, seconds, retrans = transfer(t, direction, family, bytes)
-									report(string.format("%s IPv%d %s", name, family, direction), bytes, seconds, retrans)
+									local _, figures = transfer(t, direction, family, bytes)
+									report(string.format("%s IPv%d %s", name, family, direction), bytes, figures)
 								end)
 							end
 						end
@@ -345,8 +351,8 @@ describe("#netns data integrity", function()
 							direction == "up" and "from the client" or "to the client"), function()
 							assert(t.engine, "the tunnel did not come up")
 							local bytes = math.max(MB, SMALL // 2)
-							local _, seconds, retrans = transfer(t, direction, family, bytes)
-							report(string.format("%s IPv%d %s", case[1], family, direction), bytes, seconds, retrans)
+							local _, figures = transfer(t, direction, family, bytes)
+							report(string.format("%s IPv%d %s", case[1], family, direction), bytes, figures)
 						end)
 					end
 				end
@@ -387,13 +393,13 @@ describe("#netns data integrity", function()
 						direction == "up" and "from the client" or "to the client"), function()
 						assert(t.engine, "the tunnel did not come up")
 						local before = renegotiations()
-						local bytes, seconds, retrans = transfer(t, direction, 4, RENEG,
+						local bytes, figures = transfer(t, direction, 4, RENEG,
 							function() return renegotiations() - before >= 3 end, 30 * RENEG_SECONDS)
 						local n = renegotiations() - before
 						report(string.format("%s server, IPv4 %s, %d renegotiations", server, direction, n),
-							bytes, seconds, retrans)
+							bytes, figures)
 						retransmitted[#retransmitted + 1] = string.format("%s server %s: %d in %d MB", server,
-							direction, retrans, bytes // MB)
+							direction, figures.retrans, bytes // MB)
 						if server == "moonvpn" then
 							assert.is_true(n >= 3, "renegotiations during the transfer: " .. n .. "\n" .. t.engine:output())
 						end

@@ -19,6 +19,7 @@
  * seconds, saying how many bytes it had moved. Exit status 0, or 1 with the
  * reason on stderr.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/evp.h>
@@ -64,8 +65,15 @@ static struct addrinfo *resolve(const char *addr, const char *port, int flags)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | flags };
 	struct addrinfo *ai;
-	int err = getaddrinfo(addr, port, &hints, &ai);
+	unsigned char bytes[sizeof(struct in6_addr)];
+	int err;
 
+	/* Only the full forms: getaddrinfo would take "1.2.3" as 1.2.0.3. */
+	if (inet_pton(AF_INET, addr, bytes) != 1 && inet_pton(AF_INET6, addr, bytes) != 1) {
+		fprintf(stderr, "xfer: %s is not an IPv4 or IPv6 address in full\n", addr);
+		return NULL;
+	}
+	err = getaddrinfo(addr, port, &hints, &ai);
 	if (err) {
 		fprintf(stderr, "xfer: %s port %s: %s\n", addr, port, gai_strerror(err));
 		return NULL;

@@ -122,11 +122,16 @@ check-c: $(TESTS)
 # core.so (an ASan module cannot load there); the sanitizer run tests the binary.
 SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
-SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood build/tools/connflood
+SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood build/tools/connflood \
+	     build/tools/xfer
 # A micro-benchmark for make bench, linked with the core like the unit tests.
 build/tools/filterbench: spec/tools/filterbench.c $(LIB_OBJS) | build/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+# The bulk-transfer tool hashes what it moves with libcrypto's SHA-256.
+build/tools/xfer: spec/tools/xfer.c | build/tools
+	@echo "  CC      $@"
+	$(Q)$(CC) $(WARN) -O2 -g -o $@ $< -lcrypto
 build/tools/%: spec/tools/%.c | build/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(WARN) -O2 -g -o $@ $<

@@ -92,11 +92,13 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 # --- dependencies -----------------------------------------------------------
 DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev \
             libcrypt-dev
+# wireguard-go and wireguard-tools: the userspace WireGuard anchor of make bench, whose quick
+# mode spec/netns/bench_spec.lua runs.
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
-            clang libclang-rt-14-dev lua-check netcat-openbsd
+            clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
-# make bench only: the userspace WireGuard anchor, and perf to count the servers' system calls.
-DEB_BENCH = wireguard-go wireguard-tools linux-perf
+# make bench only: perf counts the servers' system calls.
+DEB_BENCH = linux-perf
 
 deps:
 	@missing=$$(for p in $(DEB_ALL); do \

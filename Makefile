@@ -2,7 +2,7 @@
 #
 #   make                 build build/moonvpn (warnings are errors)
 #   make demo            run vpn.lua.example in a throwaway network namespace (as root)
-#   make bench           iperf3 and ping through moonvpn and stock OpenVPN, side by side
+#   make bench           iperf3, ping and CPU/GB through moonvpn, veth, stock OpenVPN and wireguard-go
 #   make deps            install missing Debian packages (as root), else print the command
 #   make test            deps + build + C unit tests + every busted spec, then the same
 #                        again with SANITIZE=address,undefined; ends with "N passed, N failed"
@@ -92,9 +92,13 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 # --- dependencies -----------------------------------------------------------
 DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev \
             libcrypt-dev
+# wireguard-go and wireguard-tools: the userspace WireGuard anchor of make bench, whose quick
+# mode spec/netns/bench_spec.lua runs.
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
-            clang libclang-rt-14-dev lua-check netcat-openbsd
+            clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
+# make bench only: perf counts the servers' system calls.
+DEB_BENCH = linux-perf
 
 deps:
 	@missing=$$(for p in $(DEB_ALL); do \
@@ -161,8 +165,9 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo
 
-# Side-by-side figures against stock OpenVPN; never a pass/fail on speed.
-bench: deps
+# Side-by-side figures against veth, stock OpenVPN and wireguard-go; never a pass/fail on speed.
+bench:
+	$(Q)$(MAKE) --no-print-directory deps DEB_ALL="$(DEB_ALL) $(DEB_BENCH)"
 	$(Q)$(MAKE) --no-print-directory all build/tools/filterbench
 	$(Q)scripts/bench
 

@@ -57,15 +57,48 @@ const char *packet_proto_name(uint8_t proto)
 	}
 }
 
-uint16_t packet_checksum(const uint8_t *data, size_t len, uint32_t sum)
+/* Folds a one's-complement sum to 16 bits. */
+static uint32_t fold(uint64_t sum)
 {
-	for (; len > 1; data += 2, len -= 2)
-		sum += get16(data);
-	if (len)
-		sum += (uint32_t)data[0] << 8;
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return (uint32_t)sum;
+}
+
+/*
+ * The sum runs over 32-bit words in host byte order into a 64-bit
+ * accumulator, eight at a time, and is swapped once at the end: the one's-
+ * complement sum does not depend on byte order (RFC 1071, 2(B)). It is on
+ * the data path for every segment cut from or coalesced into a superpacket,
+ * where 16-bit steps cost nearly as much as the AEAD.
+ */
+uint16_t packet_checksum(const uint8_t *data, size_t len, uint32_t sum)
+{
+	uint64_t acc = 0;
+	uint32_t w[8];
+	uint32_t words;
+
+	for (; len >= sizeof(w); data += sizeof(w), len -= sizeof(w)) {
+		memcpy(w, data, sizeof(w));
+		acc += (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] + w[7];
+	}
+	for (; len >= 4; data += 4, len -= 4) {
+		memcpy(w, data, 4);
+		acc += w[0];
+	}
+	words = fold(acc);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	words = __builtin_bswap16((uint16_t)words);
+#endif
+	sum = fold((uint64_t)sum + words);
+	if (len >= 2) {
+		sum += get16(data);
+		data += 2;
+		len -= 2;
+	}
+	if (len)
+		sum += (uint32_t)data[0] << 8;
+	return (uint16_t)~fold(sum);
 }
 
 /*

@@ -254,8 +254,44 @@ static void test_names(void)
 	      "protocol names");
 }
 
+/* The checksum the slow way: 16-bit big-endian words, as RFC 1071 writes it. */
+static uint16_t reference_checksum(const uint8_t *d, size_t len, uint32_t sum)
+{
+	uint64_t acc = sum;
+
+	for (; len > 1; d += 2, len -= 2)
+		acc += (uint32_t)d[0] << 8 | d[1];
+	if (len)
+		acc += (uint32_t)d[0] << 8;
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)~acc;
+}
+
+/* Every length and alignment up to a superpacket, with and without a starting sum. */
+static void test_checksum(void)
+{
+	static uint8_t buf[65536 + 8];
+	unsigned bad = 0, seed = 12345;
+
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(seed >> 16);
+	}
+	memset(buf + 4000, 0xff, 3000); /* long carries */
+	for (size_t len = 0; len < 2100; len++)
+		for (size_t at = 0; at < 4; at++)
+			bad += packet_checksum(buf + at, len, (uint32_t)len * 977u) !=
+			       reference_checksum(buf + at, len, (uint32_t)len * 977u);
+	bad += packet_checksum(buf + 1, 65535, 0xfffff) !=
+	       reference_checksum(buf + 1, 65535, 0xfffff);
+	bad += packet_checksum(buf + 3990, 3100, 0) != reference_checksum(buf + 3990, 3100, 0);
+	CHECK(bad == 0, "the checksum matches RFC 1071's 16-bit sum: %u differ", bad);
+}
+
 int main(void)
 {
+	test_checksum();
 	test_tcp_resets();
 	test_icmp_answers();
 	test_malformed();

@@ -51,6 +51,8 @@ struct client {
 	 * are opened in place; what is sent leaves before the loop waits. */
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
+	uint8_t segment[DATA_OVERHEAD +
+			VNET_PACKET_MAX_BYTES]; /* a superpacket's, sealed in place */
 	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
 };
@@ -437,6 +439,20 @@ void client_send_from_device(struct client *c, uint8_t *pkt, size_t len)
 	}
 	c->stats.data_out++;
 	c->stats.data_bytes_out += len;
+}
+
+void client_send_superpacket(struct client *c, const struct vnet_hdr *h, const uint8_t *pkt,
+			     size_t len)
+{
+	struct vnet_split sp;
+	size_t n;
+
+	if (vnet_split_init(&sp, h, pkt, len) < 0) {
+		c->stats.dropped_device_malformed++;
+		return;
+	}
+	while ((n = vnet_split_next(&sp, c->segment + DATA_OVERHEAD, VNET_PACKET_MAX_BYTES)))
+		client_send_from_device(c, c->segment, n);
 }
 
 struct session *client_session(const struct client *c)

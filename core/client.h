@@ -23,6 +23,7 @@
 #include "server.h"
 #include "session.h"
 #include "udp.h"
+#include "vnet.h"
 #include "wrap.h"
 
 enum {
@@ -35,7 +36,8 @@ struct client_hooks {
 	/* The server's push, complete: apply it (addresses, routes, MTU); 0 or -1. */
 	int (*pushed)(void *ctx, const struct push_options *o);
 	/* A decrypted packet from the server, for the device. */
-	void (*deliver)(void *ctx, const uint8_t *packet, size_t len);
+	/* packet has DATA_OVERHEAD writable bytes in front (a header may be written there). */
+	void (*deliver)(void *ctx, uint8_t *packet, size_t len);
 	void *ctx;
 };
 
@@ -70,6 +72,10 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 const struct udpio_caps *client_udp_caps(const struct client *c);
 
 void client_send_from_device(struct client *c, uint8_t *pkt, size_t len);
+
+/* A TSO/USO superpacket from an offloading device: cut into segments, each sent as one packet. */
+void client_send_superpacket(struct client *c, const struct vnet_hdr *h, const uint8_t *pkt,
+			     size_t len);
 
 /* The current session (NULL between attempts). */
 struct session *client_session(const struct client *c);

@@ -12,9 +12,9 @@
 
 enum {
 	ENGINE_ERR_MAX = 1024,
-	DEVICE_PACKET_MAX = 65535,
-	DEVICE_BATCH = 64, /* packets read per wake-up, so the device cannot starve the loop */
 };
+
+static const struct devpath_handlers devpath_handlers; /* packets from the device, below */
 
 static void console_open_cb(void *ctx, unsigned id)
 {
@@ -88,9 +88,9 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 	e->crypto = crypto_new(err, errlen);
 	if (!e->crypto)
 		goto fail;
-	e->device_buf = malloc(DATA_OVERHEAD + DEVICE_PACKET_MAX);
-	if (!e->device_buf)
+	if (devpath_init(&e->devpath, e->loop, &e->log, &devpath_handlers) < 0)
 		goto nomem;
+	e->devpath.h.ctx = e;
 	e->console_handlers = (struct console_handlers){
 		.open = console_open_cb,
 		.feed = console_feed_cb,
@@ -137,44 +137,57 @@ static void log_device(struct engine *e, const char *verb)
 			 device_name(e->device));
 }
 
-static void on_client_packet(void *ctx, struct session *s, const uint8_t *packet, size_t len)
+static void on_client_packet(void *ctx, struct session *s, uint8_t *packet, size_t len)
+{
+	(void)s;
+	devpath_deliver(&((struct engine *)ctx)->devpath, packet, len);
+}
+
+/* A packet from the device goes to the client that owns its destination. */
+static void on_device_packet(void *ctx, uint8_t *buf, size_t len)
 {
 	struct engine *e = ctx;
 
-	(void)s;
-	if (e->device && write(device_fd(e->device), packet, len) < 0)
-		log_debug(&e->log, "device", "write of %zu bytes failed: %s", len, strerror(errno));
+	if (e->server)
+		server_route_from_device(e->server, buf, len);
+	else if (e->client)
+		client_send_from_device(e->client, buf, len);
 }
 
-/* Packets from the device go to the client that owns their destination. */
-static void on_device_readable(struct ev_loop *loop, ev_io *w, int revents)
+static void on_device_superpacket(void *ctx, const struct vnet_hdr *h, const uint8_t *pkt,
+				  size_t len)
 {
-	struct engine *e = w->data;
+	struct engine *e = ctx;
 
-	(void)loop;
-	(void)revents;
-	for (int i = 0; i < DEVICE_BATCH && e->device; i++) {
-		ssize_t n = read(device_fd(e->device), e->device_buf + DATA_OVERHEAD,
-				 DEVICE_PACKET_MAX);
-
-		if (n <= 0)
-			return;
-		if (e->server)
-			server_route_from_device(e->server, e->device_buf, (size_t)n);
-		else if (e->client)
-			client_send_from_device(e->client, e->device_buf, (size_t)n);
-	}
+	if (e->server)
+		server_route_superpacket(e->server, h, pkt, len);
+	else if (e->client)
+		client_send_superpacket(e->client, h, pkt, len);
 }
 
-/* Watches the current device (after it was opened or recreated). */
-static void watch_device(struct engine *e)
+static const struct devpath_handlers devpath_handlers = {
+	.packet = on_device_packet,
+	.superpacket = on_device_superpacket,
+};
+
+/* The device leaves the data path (what it holds is written first), then closes. */
+static void release_device(struct engine *e)
 {
-	ev_io_stop(e->loop, &e->device_watcher);
+	if (devpath_attach(&e->devpath, NULL, false) < 0)
+		log_error(&e->log, "device", "out of memory"); /* detaching never allocates */
+	device_free(e->device);
+	e->device = NULL;
+}
+
+/* Reads and writes the current device (after it was opened or recreated). */
+static void watch_device(struct engine *e, const struct config *cfg)
+{
+	if (devpath_attach(&e->devpath, e->device, cfg->offload.coalesce) < 0)
+		log_error(&e->log, "device",
+			  "out of memory for the coalescing buffers: "
+			  "the device is not read");
 	if (!e->device)
 		return;
-	ev_io_init(&e->device_watcher, on_device_readable, device_fd(e->device), EV_READ);
-	e->device_watcher.data = e;
-	ev_io_start(e->loop, &e->device_watcher);
 	if (e->server && device_config(e->device)->type == DEVICE_TAP) {
 		uint8_t mac[6];
 		int rc = device_mac(e->device, mac);
@@ -315,7 +328,7 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 	return server_open(out, e->loop, &e->log, e->crypto, &sp, err, errlen);
 }
 
-static void on_server_packet(void *ctx, const uint8_t *packet, size_t len)
+static void on_server_packet(void *ctx, uint8_t *packet, size_t len)
 {
 	on_client_packet(ctx, NULL, packet, len);
 }
@@ -439,8 +452,7 @@ close_console:
 	if (console_listen(e->console, NULL, err, sizeof(err)) < 0)
 		log_error(&e->log, "console", "%s", err);
 close_device:
-	device_free(e->device);
-	e->device = NULL;
+	release_device(e);
 	return rc;
 }
 
@@ -501,7 +513,7 @@ int engine_start(struct engine *e)
 	e->cfg = cfg;
 	if (apply_policy(e) < 0)
 		return -ENOMEM; /* no policy is not "accept everything" */
-	watch_device(e);
+	watch_device(e, cfg);
 	/* Last: everything that needs root is open, and no hook has run yet. */
 	rc = privdrop_apply(&e->priv, cfg, &e->log, err, sizeof(err));
 	if (rc < 0) {
@@ -530,8 +542,7 @@ static void restore_device(struct engine *e)
 {
 	char again[ENGINE_ERR_MAX];
 
-	device_free(e->device);
-	e->device = NULL;
+	release_device(e);
 	if (device_open(&e->device, &e->cfg->device, again, sizeof(again)) < 0) {
 		e->device = NULL;
 		log_error(&e->log, "engine", "cannot restore the previous device either: %s",
@@ -560,7 +571,7 @@ static int recreate_device(struct engine *e, const struct config *cfg, char *err
 		if (rc < 0)
 			return rc;
 	}
-	device_free(e->device);
+	release_device(e);
 	e->device = fresh;
 	rc = fresh ? device_reconfigure(fresh, &cfg->device, err, errlen)
 		   : device_open(&e->device, &cfg->device, err, errlen);
@@ -701,7 +712,7 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	credentials_clear(&e->credentials);
 	e->credentials = fresh;
 	recheck_clients(e);
-	watch_device(e);
+	watch_device(e, cfg);
 	script_commit_config(e->script);
 	config_free(e->cfg);
 	e->cfg = cfg;
@@ -728,15 +739,15 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
-	if (e->loop)
-		ev_io_stop(e->loop, &e->device_watcher);
 	server_free(e->server);
 	client_free(e->client);
 	console_free(e->console);
 	if (e->device) {
 		log_info(&e->log, "device", "removing %s", device_name(e->device));
-		device_free(e->device);
+		release_device(e);
 	}
+	if (e->loop)
+		devpath_free(&e->devpath);
 	config_free(e->cfg);
 	credentials_clear(&e->credentials);
 	crypto_free(e->crypto);
@@ -744,6 +755,5 @@ void engine_free(struct engine *e)
 	if (e->loop)
 		ev_loop_destroy(e->loop);
 	free(e->config_path);
-	free(e->device_buf);
 	free(e);
 }

@@ -18,6 +18,7 @@
 #include "credentials.h"
 #include "crypto.h"
 #include "device.h"
+#include "devpath.h"
 #include "log.h"
 #include "privdrop.h"
 #include "pushdev.h"
@@ -46,8 +47,7 @@ struct engine {
 	struct server *server;		/* server mode */
 	struct client *client;		/* client mode */
 	struct pushed_device pushed;	/* client mode: the device as the server's push made it */
-	ev_io device_watcher;		/* packets from the device, to clients */
-	uint8_t *device_buf;		/* one packet with DATA_OVERHEAD bytes of headroom */
+	struct devpath devpath;		/* the device side of the data path */
 	struct console_handlers console_handlers;
 	ev_signal sig_int, sig_term, sig_hup;
 	ev_tstamp started_at;

@@ -379,6 +379,12 @@ int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_
 		goto fail;
 	read_renegotiate(&r, idx, cfg);
 	read_offload(&r, idx, &cfg->offload);
+	cfg->device.offload =
+		!cfg->offload.tun
+			? 0
+			: DEVICE_OFFLOAD_CSUM | DEVICE_OFFLOAD_TSO4 | DEVICE_OFFLOAD_TSO6 |
+				  (cfg->offload.uso ? DEVICE_OFFLOAD_USO4 | DEVICE_OFFLOAD_USO6
+						    : 0);
 	if (!config_derive_device(cfg)) {
 		rc = bad(&r, "network (no host address for the server)");
 		goto fail;

@@ -14,6 +14,7 @@
 #include "server.h"
 #include "server_impl.h"
 #include "source.h"
+#include "vnet.h"
 
 /*
  * The session of a control packet from addr on s->via: a TCP connection
@@ -803,16 +804,32 @@ const struct udpio_caps *server_udp_caps(const struct server *s)
 	return s->fd >= 0 ? &s->udp_caps : NULL;
 }
 
+/* Frees what server_open got so far (each part is safe to free unset); returns rc. */
+static int open_failed(struct server *s, int rc)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	udpio_rx_free(s->udp_rx);
+	udpio_tx_free(s->udp_tx);
+	server_tap_free(s);
+	filter_free(&s->filter);
+	free(s->segment);
+	free(s);
+	return rc;
+}
+
 int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *c, const struct server_params *params, char *err,
 		size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
+	int rc;
 
 	if (!s) {
 		snprintf(err, errlen, "server: out of memory");
 		return -ENOMEM;
 	}
+	s->fd = -1;
 	s->loop = loop;
 	s->log = lg;
 	s->crypto = c;
@@ -828,8 +845,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
 	    siphash_key_init(&s->hash_key) < 0) {
 		snprintf(err, errlen, "server: the random number generator failed");
-		free(s);
-		return -EIO;
+		return open_failed(s, -EIO);
 	}
 	srclimit_init(&s->reset_sources, &s->hash_key, SERVER_RESET_SOURCE_RATE,
 		      SERVER_RESET_SOURCE_BURST);
@@ -839,48 +855,25 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	if (filter_init(&s->filter, &params->filter, &s->hash_key) < 0) {
 		snprintf(err, errlen, "out of memory for the flow table (%zu flows)",
 			 params->filter.max_flows);
-		free(s);
-		return -ENOMEM;
+		return open_failed(s, -ENOMEM);
 	}
-	if (params->tap && server_tap_init(s) < 0) {
-		snprintf(err, errlen, "out of memory for the TAP switch");
-		server_tap_free(s);
-		filter_free(&s->filter);
-		free(s);
-		return -ENOMEM;
+	s->segment = malloc(DATA_OVERHEAD + VNET_PACKET_MAX_BYTES);
+	if (!s->segment || (params->tap && server_tap_init(s) < 0)) {
+		snprintf(err, errlen, "server: out of memory");
+		return open_failed(s, -ENOMEM);
 	}
 	batch_init(&s->asker, loop, ask, s);
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
-	s->fd = params->udp ? udp_listen(&params->listen, err, errlen) : -1;
-	if (s->fd >= 0 && open_udp_batches(s, err, errlen) < 0) {
-		close(s->fd);
-		s->fd = -ENOMEM;
+	if (params->udp) {
+		s->fd = udp_listen(&params->listen, err, errlen);
+		if (s->fd < 0)
+			return open_failed(s, s->fd);
+		if ((rc = open_udp_batches(s, err, errlen)) < 0)
+			return open_failed(s, rc);
 	}
-	if (s->fd < 0 && params->udp) {
-		int rc = s->fd;
-
-		udpio_rx_free(s->udp_rx);
-
-		server_tap_free(s);
-		filter_free(&s->filter);
-		free(s);
-		return rc;
-	}
-	if (params->tcp) {
-		int rc = server_tcp_open(s, &params->listen_tcp, err, errlen);
-
-		if (rc < 0) {
-			if (s->fd >= 0)
-				close(s->fd);
-			udpio_rx_free(s->udp_rx);
-			udpio_tx_free(s->udp_tx);
-			server_tap_free(s);
-			filter_free(&s->filter);
-			free(s);
-			return rc;
-		}
-	}
+	if (params->tcp && (rc = server_tcp_open(s, &params->listen_tcp, err, errlen)) < 0)
+		return open_failed(s, rc);
 	if (s->fd >= 0) {
 		ev_io_init(&s->watcher, on_readable, s->fd, EV_READ);
 		s->watcher.data = s;
@@ -948,6 +941,33 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 		send_to(s, sess, pkt, len);
 }
 
+/*
+ * A TSO/USO superpacket from the device (pkt, len: its IP packet): routed
+ * and judged once for all its segments (they share the flow), then cut
+ * into segments, each sealed as an ordinary data packet for the client.
+ */
+void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const uint8_t *pkt,
+			      size_t len)
+{
+	struct vnet_split sp;
+	struct ip_addr dst;
+	struct session *sess;
+	size_t n;
+
+	if (!ip_packet_addr(pkt, len, false, &dst) || !(sess = find_route(s, &dst))) {
+		s->stats.dropped_no_route++;
+		return;
+	}
+	if (!server_policy_passes(s, sess, pkt, len, POLICY_OUT, false))
+		return;
+	if (vnet_split_init(&sp, h, pkt, len) < 0) {
+		s->stats.dropped_device_malformed++;
+		return;
+	}
+	while ((n = vnet_split_next(&sp, s->segment + DATA_OVERHEAD, VNET_PACKET_MAX_BYTES)))
+		send_to(s, sess, s->segment, n);
+}
+
 size_t server_session_count(const struct server *s)
 {
 	return s->n_sessions;
@@ -989,6 +1009,7 @@ void server_free(struct server *s)
 	server_tap_free(s);
 	filter_free(&s->filter);
 	wrap_clear(&s->wrap);
+	free(s->segment);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
 	free(s);
 }

@@ -26,6 +26,7 @@
 #include "tls.h"
 #include "udp.h"
 #include "udpio.h"
+#include "vnet.h"
 #include "wrap.h"
 
 enum {
@@ -58,7 +59,8 @@ struct server_hooks {
 	void (*connect)(void *ctx, struct session *s);
 	void (*ended)(void *ctx, struct session *s, const char *reason);
 	/* A decrypted packet from a client, for the device. */
-	void (*deliver)(void *ctx, struct session *s, const uint8_t *packet, size_t len);
+	/* packet has DATA_OVERHEAD writable bytes in front (a header may be written there). */
+	void (*deliver)(void *ctx, struct session *s, uint8_t *packet, size_t len);
 	/*
 	 * A subnet behind a client appears (add) or goes: its route into the
 	 * device. Returns whether the route is ours to remove later (false when
@@ -108,10 +110,12 @@ struct server_stats {
 	uint64_t data_out, data_bytes_out; /* data packets sealed and sent */
 	uint64_t dropped_data_auth;	   /* data packets whose tag failed, or for no key */
 	uint64_t dropped_replay;	   /* replayed or too old data packets */
-	uint64_t dropped_spoofed;   /* data from a client with a source address not its own */
-	uint64_t dropped_no_route;  /* device packets to an address no client has */
-	uint64_t dropped_subnets;   /* client subnets not routed: the table was full */
-	uint64_t dropped_policy;    /* packets a drop verdict stopped */
+	uint64_t dropped_spoofed;  /* data from a client with a source address not its own */
+	uint64_t dropped_no_route; /* device packets to an address no client has */
+	uint64_t dropped_device_malformed; /* superpackets from the device that do not split */
+	uint64_t dropped_tcp_queue;	   /* for a TCP client reading slower than we send */
+	uint64_t dropped_subnets;	   /* client subnets not routed: the table was full */
+	uint64_t dropped_policy;	   /* packets a drop verdict stopped */
 	uint64_t rejected_policy;   /* packets a reject verdict stopped (answered when due) */
 	uint64_t dropped_unparsed;  /* packets the policy could not read while it was on */
 	uint64_t dropped_pending;   /* packets of flows waiting for on.flow */
@@ -173,6 +177,14 @@ struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_
  * the client that owns its destination; counts it as unroutable otherwise.
  */
 void server_route_from_device(struct server *s, uint8_t *pkt, size_t len);
+
+/*
+ * A TSO/USO superpacket read from an offloading device (its IP packet, with
+ * its virtio-net header h): routed and judged once, then cut into segments
+ * that are sealed and sent as ordinary data packets.
+ */
+void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const uint8_t *pkt,
+			      size_t len);
 
 /*
  * In TAP mode, the device's own Ethernet address (the clients' gateway): no

@@ -58,6 +58,7 @@ struct server {
 	/* The UDP socket's batches: received datagrams are opened in place in udp_rx;
 	 * what is sent during a loop turn is queued in udp_tx and leaves before the
 	 * loop waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
+	uint8_t *segment; /* a superpacket's segment, sealed in place (server_route_superpacket) */
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
 	struct udpio_caps udp_caps;

@@ -125,7 +125,7 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 
 void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, size_t len)
 {
-	const uint8_t *frame = buf + DATA_OVERHEAD;
+	uint8_t *frame = buf + DATA_OVERHEAD;
 	int32_t owner;
 	struct session *to;
 

@@ -41,6 +41,9 @@ static void on_tcp_event(void *ctx, enum tcp_event ev)
 	case TCP_TOO_BIG:
 		st->dropped_too_big++;
 		break;
+	case TCP_QUEUE_FULL:
+		st->dropped_tcp_queue++;
+		break;
 	case TCP_EVICTED_SOURCE:
 		st->tcp_evicted_source++;
 		break;

@@ -35,6 +35,7 @@ struct tcp_conn {
 	size_t out_len, out_sent, out_cap;
 	struct tcp_conn *pending_prev, *pending_next; /* queued output, not yet written */
 	bool pending;
+	ev_tstamp progress_at; /* the last write that took bytes, or when the queue began */
 };
 
 struct tcp_server {
@@ -160,6 +161,7 @@ static bool flush_out(struct tcp_conn *c)
 		if (n <= 0)
 			return false;
 		c->out_sent += (size_t)n;
+		c->progress_at = ev_now(c->t->loop);
 	}
 	c->out_len = c->out_sent = 0;
 	ev_io_stop(c->t->loop, &c->wio);
@@ -190,15 +192,19 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 		conn_fail(c, "the connection broke");
 }
 
+/* Room for more bytes in the output queue; false past TCP_QUEUE_MAX (or out of memory). */
 static bool reserve(struct tcp_conn *c, size_t more)
 {
 	size_t need;
 
-	if (c->out_sent && c->out_sent == c->out_len)
-		c->out_len = c->out_sent = 0;
-	need = c->out_len + more;
-	if (need > TCP_QUEUE_MAX)
+	if (c->out_len - c->out_sent + more > TCP_QUEUE_MAX)
 		return false;
+	if (c->out_sent && c->out_len + more > c->out_cap) { /* what was written goes first */
+		memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
+		c->out_len -= c->out_sent;
+		c->out_sent = 0;
+	}
+	need = c->out_len + more;
 	if (need > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
 		uint8_t *p;
@@ -222,14 +228,31 @@ bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len)
 		return false;
 	}
 	if (!reserve(c, 2 + len)) {
-		conn_fail(c, "the peer does not read (its output queue is full)");
+		/* A peer that reads slower than we send loses packets, as over UDP; one
+		 * that has read nothing for long is gone. */
+		if (ev_now(c->t->loop) - c->progress_at >= TCP_STALL_SECONDS)
+			conn_fail(c, "the peer does not read (its output queue is full)");
+		else
+			count(c->t, TCP_QUEUE_FULL);
 		return false;
 	}
+	if (c->out_len == c->out_sent)
+		c->progress_at = ev_now(c->t->loop); /* an empty queue was not stalled */
 	c->out[c->out_len] = (uint8_t)(len >> 8);
 	c->out[c->out_len + 1] = (uint8_t)len;
 	memcpy(c->out + c->out_len + 2, pkt, len);
 	c->out_len += 2 + len;
-	if (!c->pending && !c->connecting && !ev_is_active(&c->wio)) {
+	if (c->connecting || ev_is_active(&c->wio))
+		return true;				   /* written when the socket is ready */
+	if (c->out_len - c->out_sent >= TCP_FLUSH_BYTES) { /* a batch is full: now */
+		unpend(c);
+		if (!flush_out(c)) {
+			conn_fail(c, "the connection broke");
+			return false;
+		}
+		return true;
+	}
+	if (!c->pending) {
 		c->pending = true; /* written with the iteration's other frames */
 		c->pending_next = c->t->pending;
 		if (c->pending_next)

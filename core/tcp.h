@@ -47,13 +47,16 @@ enum {
 	TCP_FIRST_PACKET_SECONDS = 10, /* a new connection must start a session this soon */
 	TCP_ACCEPT_PAUSE_SECONDS = 1,  /* out of descriptors with nothing to close: wait */
 	TCP_ACCEPT_BATCH = 64,	       /* accepts per wake-up: others' packets go on */
-	TCP_FDS_RESERVED = 64, /* the open-files limit's last descriptors: never connections */
-	TCP_READ_MAX = 65536,  /* bytes one read takes: many frames per system call */
+	TCP_FDS_RESERVED = 64,	 /* the open-files limit's last descriptors: never connections */
+	TCP_READ_MAX = 65536,	 /* bytes one read takes: many frames per system call */
+	TCP_FLUSH_BYTES = 65536, /* queued bytes written at once, not at the end of the turn */
+	TCP_STALL_SECONDS = 30,	 /* a full queue that long unread closes the connection */
 };
 
 /* Why tcp.c dropped something, for the server's counters. */
 enum tcp_event {
 	TCP_TOO_BIG,	    /* a packet over TCP_FRAME_MAX, either way: dropped */
+	TCP_QUEUE_FULL,	    /* a packet for a peer that reads slower than we send: dropped */
 	TCP_EVICTED_SOURCE, /* a connection without a session made room in its source */
 	TCP_EVICTED,	    /* ... made room under TCP_CONNS_MAX or the descriptor limit */
 	TCP_REFUSED,	    /* a connection closed at once: every slot has a session */

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device side of the data path. Reads the TUN/TAP device in batches and
+ * hands each packet to the server or client; with an offloading TUN device
+ * (device.h, vnet.h) a read may be a TSO/USO superpacket of up to 64 KiB,
+ * handed over whole so that it is routed and judged once and cut into
+ * segments by whoever seals them. The other way, packets the peers sent are
+ * written to the device; on an offloading device the TCP segments of one
+ * flow are first coalesced into one superpacket (one write for dozens of
+ * segments, and one trip through the kernel's TCP stack), and everything
+ * held is written before the loop waits (an ev_prepare): nothing waits for
+ * a later event.
+ */
+#ifndef MOONVPN_DEVPATH_H
+#define MOONVPN_DEVPATH_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device.h"
+#include "log.h"
+#include "vnet.h"
+
+enum {
+	DEVPATH_READS_PER_WAKEUP = 64, /* so the device cannot starve the loop */
+};
+
+struct devpath_handlers {
+	/* A packet read from the device: len bytes at buf + DATA_OVERHEAD, headroom in front. */
+	void (*packet)(void *ctx, uint8_t *buf, size_t len);
+	/* A superpacket (its IP packet, with its header h); never called without offloads. */
+	void (*superpacket)(void *ctx, const struct vnet_hdr *h, const uint8_t *pkt, size_t len);
+	void *ctx;
+};
+
+struct devpath_stats {
+	uint64_t reads, superpackets; /* reads, and those that carried a superpacket */
+	uint64_t writes, write_errors;
+	uint64_t dropped_malformed; /* reads whose virtio-net header is not one */
+};
+
+struct devpath {
+	struct ev_loop *loop;
+	const struct log *log;
+	struct device *dev; /* NULL: none attached */
+	bool vnet;	    /* every read and write carries a virtio-net header */
+	bool coalesce;	    /* TCP segments are coalesced on the way in (with vnet) */
+	struct devpath_handlers h;
+	ev_io watcher;
+	ev_prepare flusher;
+	uint8_t *buf;	      /* one read, with DATA_OVERHEAD bytes of headroom */
+	struct vnet_gro *gro; /* with vnet */
+	struct devpath_stats stats;
+};
+
+int devpath_init(struct devpath *dp, struct ev_loop *loop, const struct log *lg,
+		 const struct devpath_handlers *h) __attribute__((warn_unused_result));
+
+/*
+ * Reads and writes dev from now on (NULL: no device); coalesce asks for TCP
+ * coalescing where the device takes superpackets. What was held for the
+ * previous device is written to it first. 0, or -ENOMEM.
+ */
+int devpath_attach(struct devpath *dp, struct device *dev, bool coalesce)
+	__attribute__((warn_unused_result));
+
+/*
+ * Writes a packet from a peer to the device (len bytes at pkt, which has at
+ * least VNET_HDR_LEN writable bytes in front of it), or holds it to be
+ * coalesced with the next ones of its flow.
+ */
+void devpath_deliver(struct devpath *dp, uint8_t *pkt, size_t len);
+
+/* Writes what is held. */
+void devpath_flush(struct devpath *dp);
+
+void devpath_free(struct devpath *dp);
+
+#endif

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "mssfix.h"
 #include "proto.h"
 #include "tcp.h"
 #include "udpio.h"
@@ -49,6 +50,7 @@ struct client {
 	struct server_stats stats;
 	/* The UDP socket's batches (per attempt, as the socket): received datagrams
 	 * are opened in place; what is sent leaves before the loop waits. */
+	struct mssfix mss; /* for the current remote's address family */
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
 	uint8_t segment[DATA_OVERHEAD +
@@ -199,6 +201,17 @@ static void handle_control(struct client *c, const uint8_t *buf, size_t len)
 	session_receive(c->session, &ctl, pid);
 }
 
+/* Lowers a TCP SYN's MSS so that full segments fit the link sealed (OpenVPN's mssfix). */
+static void clamp_mss(const struct client *c, uint8_t *p, size_t len)
+{
+	if (!c->params.mssfix)
+		return;
+	if (c->params.tap)
+		(void)mssfix_clamp_frame(&c->mss, p, len);
+	else
+		(void)mssfix_clamp(&c->mss, p, len);
+}
+
 static void handle_data(struct client *c, uint8_t *buf, size_t len)
 {
 	bool ping;
@@ -213,8 +226,10 @@ static void handle_data(struct client *c, uint8_t *buf, size_t len)
 	}
 	c->stats.data_in++;
 	c->stats.data_bytes_in += (uint64_t)n;
-	if (!ping && n > 0)
-		c->params.hooks.deliver(c->params.hooks.ctx, buf + DATA_OVERHEAD, (size_t)n);
+	if (ping || n == 0)
+		return;
+	clamp_mss(c, buf + DATA_OVERHEAD, (size_t)n);
+	c->params.hooks.deliver(c->params.hooks.ctx, buf + DATA_OVERHEAD, (size_t)n);
 }
 
 static void handle_datagram(struct client *c, uint8_t *buf, size_t len)
@@ -282,6 +297,7 @@ static int open_transport(struct client *c, const struct udp_addr *remote, bool 
 {
 	struct tcp_handlers h = { .packet = on_tcp_packet, .closed = on_tcp_closed, .ctx = c };
 
+	mssfix_init(&c->mss, c->params.mssfix, remote->ss.ss_family == AF_INET6, c->params.tap);
 	if (tcp)
 		return tcp_client_open(&c->tcp, c->loop, remote, &h, err, errlen);
 	c->fd = udp_connect(remote, err, errlen);
@@ -433,6 +449,7 @@ const struct udpio_caps *client_udp_caps(const struct client *c)
 
 void client_send_from_device(struct client *c, uint8_t *pkt, size_t len)
 {
+	clamp_mss(c, pkt + DATA_OVERHEAD, len);
 	if (!c->session || session_data_send(c->session, pkt, len) < 0) {
 		c->stats.dropped_no_route++;
 		return;

@@ -54,8 +54,10 @@ struct client_params {
 	unsigned reconnect_initial, reconnect_max; /* seconds */
 	unsigned tun_mtu;			   /* for the options string and IV_MTU */
 	bool udp_gso, udp_gro;			   /* the UDP offloads the configuration allows */
-	bool tls_auth;				   /* for the options string */
-	int tls_auth_direction;			   /* -1: none given */
+	unsigned mssfix;	/* TCP SYNs clamped to fit outer packets this large; 0: off */
+	bool tap;		/* the device carries Ethernet frames (for mssfix) */
+	bool tls_auth;		/* for the options string */
+	int tls_auth_direction; /* -1: none given */
 	struct client_hooks hooks;
 };
 

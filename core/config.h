@@ -71,8 +71,9 @@ struct config {
 	size_t n_ciphers;
 	unsigned keepalive_interval, keepalive_timeout; /* seconds, as pushed */
 	struct config_offload offload;			/* the fast data path's rungs */
-	unsigned reneg_seconds;				/* 0: never by time */
-	uint64_t reneg_bytes;				/* 0: never by volume */
+	unsigned mssfix;	/* outer packet size TCP SYNs are clamped for; 0: off */
+	unsigned reneg_seconds; /* 0: never by time */
+	uint64_t reneg_bytes;	/* 0: never by volume */
 	/* the account to drop to once everything is open (NULL: stay root);
 	 * the ids were resolved when the configuration was validated. */
 	char *user, *group; /* group NULL: the user's primary group */

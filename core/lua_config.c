@@ -379,6 +379,7 @@ int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_
 		goto fail;
 	read_renegotiate(&r, idx, cfg);
 	read_offload(&r, idx, &cfg->offload);
+	cfg->mssfix = read_unsigned(&r, idx, "mssfix");
 	cfg->device.offload =
 		!cfg->offload.tun
 			? 0

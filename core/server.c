@@ -646,6 +646,26 @@ static int open_data(struct server *s, struct session *sess, uint8_t *buf, size_
 	return n;
 }
 
+/* Whether a client's packets travel over IPv6 (an IPv4-mapped address is IPv4). */
+static bool outer_ipv6(const struct session *sess)
+{
+	const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)session_peer(sess);
+
+	return a->sin6_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&a->sin6_addr);
+}
+
+void server_clamp_mss(const struct server *s, const struct session *sess, uint8_t *p, size_t len)
+{
+	const struct mssfix *m = &s->mss[!sess || outer_ipv6(sess)];
+
+	if (!s->params.mssfix)
+		return;
+	if (s->params.tap)
+		(void)mssfix_clamp_frame(m, p, len);
+	else
+		(void)mssfix_clamp(m, p, len);
+}
+
 /* A frame carries its Ethernet header beyond the MTU (tagged frames are refused, tapcheck.c). */
 enum { SERVER_FRAME_HEADER_MAX = 14 };
 
@@ -704,6 +724,7 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		s->stats.dropped_spoofed++;
 		return;
 	}
+	server_clamp_mss(s, sess, buf + DATA_OVERHEAD, (size_t)n);
 	if (!server_policy_passes(s, sess, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN, false))
 		return;
 	if (s->params.client_to_client && forward_to_client(s, sess, buf, (size_t)n))
@@ -857,6 +878,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 			 params->filter.max_flows);
 		return open_failed(s, -ENOMEM);
 	}
+	mssfix_init(&s->mss[0], params->mssfix, false, params->tap);
+	mssfix_init(&s->mss[1], params->mssfix, true, params->tap);
 	s->segment = malloc(DATA_OVERHEAD + VNET_PACKET_MAX_BYTES);
 	if (!s->segment || (params->tap && server_tap_init(s) < 0)) {
 		snprintf(err, errlen, "server: out of memory");
@@ -937,6 +960,7 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 		s->stats.dropped_no_route++;
 		return;
 	}
+	server_clamp_mss(s, sess, pkt + DATA_OVERHEAD, len);
 	if (server_policy_passes(s, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		send_to(s, sess, pkt, len);
 }

@@ -94,6 +94,7 @@ struct server_params {
 	 * that is larger is dropped, as the device would refuse it; 0: no check. */
 	unsigned device_mtu;
 	bool udp_gso, udp_gro; /* the UDP offloads the configuration allows */
+	unsigned mssfix;       /* TCP SYNs clamped to fit outer packets this large; 0: off */
 	struct server_hooks hooks;
 };
 

@@ -11,6 +11,7 @@
 #include "bucket.h"
 #include "cookie.h"
 #include "mactable.h"
+#include "mssfix.h"
 #include "server.h"
 #include "siphash.h"
 #include "srclimit.h"
@@ -59,6 +60,7 @@ struct server {
 	 * what is sent during a loop turn is queued in udp_tx and leaves before the
 	 * loop waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
 	uint8_t *segment; /* a superpacket's segment, sealed in place (server_route_superpacket) */
+	struct mssfix mss[2]; /* the MSS limits for clients over IPv4 [0] and IPv6 [1] */
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
 	struct udpio_caps udp_caps;
@@ -66,6 +68,12 @@ struct server {
 	size_t n_sessions;
 	struct session_ops session_ops;
 };
+
+/*
+ * Clamps the MSS of a TCP SYN to or from sess (NULL: any client; the
+ * smaller limit) in an IP packet, or in an Ethernet frame in TAP mode.
+ */
+void server_clamp_mss(const struct server *s, const struct session *sess, uint8_t *p, size_t len);
 
 /* A datagram (or a TCP frame, with s->via set) from a peer. */
 void server_handle_datagram(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,

@@ -104,6 +104,7 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 		s->stats.dropped_malformed++;
 		return;
 	}
+	server_clamp_mss(s, sess, buf + DATA_OVERHEAD, len);
 	owner = mac_table_lookup(&s->macs, frame + 6, ev_now(s->loop));
 	if (owner >= 0 && owner != (int32_t)id) {
 		s->stats.dropped_mac_spoof++; /* another client's, or the server's side's, live
@@ -164,6 +165,7 @@ void server_tap_from_device(struct server *s, uint8_t *pkt, size_t len)
 	/* The server's side's address: no client may take it (a client's live one stays its). */
 	(void)mac_table_learn(&s->macs, frame + 6, MAC_TABLE_DEVICE, ev_now(s->loop));
 	to = client_of_destination(s, frame, &owner);
+	server_clamp_mss(s, to, pkt + DATA_OVERHEAD, len); /* flooded: for every client */
 	if (to)
 		send_frame(s, to, pkt, len, false);
 	else if (owner != MAC_TABLE_DEVICE)

@@ -133,6 +133,11 @@ local offload = S.record({
 	gro = { S.boolean(), default = true },      -- UDP receive offload (UDP_GRO)
 }, { what = "a table { tun = true, uso = true, coalesce = true, gso = true, gro = true }" })
 
+-- As OpenVPN's --mssfix: TCP SYNs through the tunnel get their MSS lowered so
+-- that full segments, sealed, make outer IP packets of at most this many
+-- bytes (1492, OpenVPN's default, leaves room for PPPoE); 0 turns it off.
+local mssfix = S.integer { min = 0, max = 65535 }
+
 local push = S.record({
 	routes = { S.list(S.cidr(), { unique = true }), default = {} },
 	dns = { S.list(S.ip(), { unique = true }), default = {} },
@@ -254,6 +259,7 @@ M.server_schema = S.record({
 	keepalive = { keepalive, default = {} },
 	renegotiate = { renegotiate, default = {} },
 	offload = { offload, default = {} },
+	mssfix = { mssfix, default = 1492 },
 	push = { push, default = {} },
 	auth = { auth, default = {} },
 	hooks = { hooks, default = {} },
@@ -299,6 +305,7 @@ M.client_schema = S.record({
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
 	renegotiate = { renegotiate, default = {} },
 	offload = { offload, default = {} },
+	mssfix = { mssfix, default = 1492 },
 	reconnect = { reconnect, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },

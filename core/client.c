@@ -447,6 +447,16 @@ const struct udpio_caps *client_udp_caps(const struct client *c)
 	return c->fd >= 0 ? &c->udp_caps : NULL;
 }
 
+const struct udpio_rx *client_udp_rx(const struct client *c)
+{
+	return c->udp_rx;
+}
+
+const struct udpio_tx *client_udp_tx(const struct client *c)
+{
+	return c->udp_tx;
+}
+
 void client_send_from_device(struct client *c, uint8_t *pkt, size_t len)
 {
 	clamp_mss(c, pkt + DATA_OVERHEAD, len);

@@ -72,6 +72,9 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
  */
 /* What the current attempt's UDP batches use; NULL over TCP or between attempts. */
 const struct udpio_caps *client_udp_caps(const struct client *c);
+/* The current attempt's UDP batches, for their counters; NULL over TCP or between attempts. */
+const struct udpio_rx *client_udp_rx(const struct client *c);
+const struct udpio_tx *client_udp_tx(const struct client *c);
 
 void client_send_from_device(struct client *c, uint8_t *pkt, size_t len);
 

@@ -202,6 +202,67 @@ static void push_flow_stats(lua_State *L, const struct flow_table *t, const stru
 	lua_setfield(L, -2, "flows");
 }
 
+/* stats().datapath.device: reads, superpackets, writes, coalescing (devpath.h, vnet.h). */
+static void push_device_stats(lua_State *L, const struct devpath *dp)
+{
+	const struct vnet_gro_stats *g = dp->gro ? vnet_gro_stats(dp->gro) : NULL;
+
+	lua_createtable(L, 0, 10);
+	lua_pushboolean(L, dp->vnet);
+	lua_setfield(L, -2, "offload");
+	set_counter(L, "flags", dp->dev ? device_offload(dp->dev) : 0);
+	set_counter(L, "reads", dp->stats.reads);
+	set_counter(L, "superpackets", dp->stats.superpackets);
+	set_counter(L, "writes", dp->stats.writes);
+	set_counter(L, "write_errors", dp->stats.write_errors);
+	set_counter(L, "malformed", dp->stats.dropped_malformed);
+	set_counter(L, "coalesced_writes", g ? g->groups : 0);
+	set_counter(L, "coalesced_segments", g ? g->coalesced : 0);
+	lua_setfield(L, -2, "device");
+}
+
+/* stats().datapath.udp: system calls and what they carried (udpio.h); absent without UDP. */
+static void push_udp_stats(lua_State *L, const struct udpio_caps *caps, const struct udpio_rx *rx,
+			   const struct udpio_tx *tx)
+{
+	const struct udpio_rx_stats *r;
+	const struct udpio_tx_stats *t;
+
+	if (!caps || !rx || !tx)
+		return;
+	r = udpio_rx_stats(rx);
+	t = udpio_tx_stats(tx);
+	lua_createtable(L, 0, 12);
+	lua_pushboolean(L, caps->gso && !t->gso_disabled);
+	lua_setfield(L, -2, "gso");
+	lua_pushboolean(L, caps->gro);
+	lua_setfield(L, -2, "gro");
+	set_counter(L, "receive_calls", r->recvmmsg_calls);
+	set_counter(L, "datagrams_in", r->datagrams_in);
+	set_counter(L, "gro_buffers", r->gro_buffers);
+	set_counter(L, "send_calls", t->sendmmsg_calls);
+	set_counter(L, "datagrams_out", t->datagrams_out);
+	set_counter(L, "gso_messages", t->gso_messages);
+	set_counter(L, "dropped_busy", t->drop_busy);
+	set_counter(L, "dropped_error", t->drop_error);
+	set_counter(L, "gso_too_big", t->gso_too_big);
+	lua_setfield(L, -2, "udp");
+}
+
+/* stats().datapath: what the fast path does (docs/datapath.md), to see at once whether it is on. */
+static void push_datapath_stats(lua_State *L, struct engine *e)
+{
+	lua_createtable(L, 0, 2);
+	push_device_stats(L, &e->devpath);
+	if (e->server)
+		push_udp_stats(L, server_udp_caps(e->server), server_udp_rx(e->server),
+			       server_udp_tx(e->server));
+	else if (e->client)
+		push_udp_stats(L, client_udp_caps(e->client), client_udp_rx(e->client),
+			       client_udp_tx(e->client));
+	lua_setfield(L, -2, "datapath");
+}
+
 /* stats() -> { packets_in, bytes_in, ..., dropped = { unwrap, malformed, ... } } */
 static int l_engine_stats(lua_State *L)
 {
@@ -214,6 +275,7 @@ static int l_engine_stats(lua_State *L)
 	lua_setfield(L, -2, "dropped");
 	if (e->server)
 		push_flow_stats(L, server_flows(e->server), server_filter_stats(e->server));
+	push_datapath_stats(L, e);
 	return 1;
 }
 

@@ -825,6 +825,16 @@ const struct udpio_caps *server_udp_caps(const struct server *s)
 	return s->fd >= 0 ? &s->udp_caps : NULL;
 }
 
+const struct udpio_rx *server_udp_rx(const struct server *s)
+{
+	return s->udp_rx;
+}
+
+const struct udpio_tx *server_udp_tx(const struct server *s)
+{
+	return s->udp_tx;
+}
+
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
 static int open_failed(struct server *s, int rc)
 {

@@ -204,6 +204,9 @@ const struct server_stats *server_stats(const struct server *s);
 
 /* What the UDP socket's batches use (GSO, GRO, segments); NULL without UDP. */
 const struct udpio_caps *server_udp_caps(const struct server *s);
+/* The UDP socket's batches, for their counters; NULL without UDP. */
+const struct udpio_rx *server_udp_rx(const struct server *s);
+const struct udpio_tx *server_udp_tx(const struct server *s);
 
 /* After a reload: new clients get the new key, TLS context and ciphers. */
 /* The device's MTU after a reload changed it (see server_params.device_mtu). */

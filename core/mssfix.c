@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* TCP MSS clamping of SYNs in the tunnel: see mssfix.h. */
+#include "bytes.h"
 #include "datakey.h"
 #include "mssfix.h"
 
@@ -35,17 +36,6 @@ void mssfix_init(struct mssfix *m, unsigned outer_bytes, bool outer_ipv6, bool t
 {
 	m->mss4 = mssfix_limit(outer_bytes, outer_ipv6, false, tap);
 	m->mss6 = mssfix_limit(outer_bytes, outer_ipv6, true, tap);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
 }
 
 /*

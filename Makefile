@@ -38,7 +38,14 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/lua5.4)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llua5.4 -lssl -lcrypto -lmnl -ledit)
 
-CFLAGS  += $(WARN) $(OPT) -MMD -MP -Icore $(PKG_CFLAGS) -DMOONVPN_DATADIR='"$(DATADIR)"'
+# core/ is layered as docs/design.md describes (wire protocol, control plane, data
+# plane, Lua binding, system interfaces); a header is included by its name alone.
+CORE_DIRS := core core/wire core/control core/data core/lua core/sys
+CORE_INC  := $(addprefix -I,$(CORE_DIRS))
+# The path of a core source file by its name (core/*/NAME).
+core_src   = $(firstword $(wildcard $(addsuffix /$(1),$(CORE_DIRS))))
+
+CFLAGS  += $(WARN) $(OPT) -MMD -MP $(CORE_INC) $(PKG_CFLAGS) -DMOONVPN_DATADIR='"$(DATADIR)"'
 LDLIBS  += $(PKG_LIBS) -lev -lcrypt -lm -pthread
 LDFLAGS += $(SANLDFLAGS)
 
@@ -48,10 +55,11 @@ else
 Q = @
 endif
 
-SRCS      := $(wildcard core/*.c)
+SRCS      := $(wildcard $(addsuffix /*.c,$(CORE_DIRS)))
+HDRS      := $(wildcard $(addsuffix /*.h,$(CORE_DIRS)))
 OBJS      := $(SRCS:core/%.c=$(BUILD)/obj/%.o)
 # The Lua C module for busted: the pure parts of the core, no engine.
-MOD_SRCS  := core/lua_core.c core/ip.c core/crypto.c
+MOD_SRCS  := core/lua/lua_core.c core/data/ip.c core/wire/crypto.c
 MOD_OBJS  := $(MOD_SRCS:core/%.c=$(BUILD)/pic/%.o)
 TEST_SRCS := $(wildcard spec/c/test_*.c)
 TESTS     := $(TEST_SRCS:spec/c/%.c=$(BUILD)/test/%)
@@ -69,10 +77,12 @@ $(BIN): $(OBJS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: core/%.c | $(BUILD)/obj
+	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/pic/%.o: core/%.c | $(BUILD)/pic
+	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -fPIC -DMOONVPN_LUA_MODULE -c -o $@ $<
 
@@ -178,21 +188,23 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS    := $(wildcard spec/fuzz/fuzz_*.c)
 FUZZERS      := $(FUZZ_SRCS:spec/fuzz/%.c=build/fuzz/%)
-FUZZ_FLAGS    = -std=c11 -D_GNU_SOURCE -g -O1 -Icore -fsanitize=fuzzer,address,undefined \
+FUZZ_FLAGS    = -std=c11 -D_GNU_SOURCE -g -O1 $(CORE_INC) -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all
 
 fuzz: $(FUZZERS)
 
 # Targets whose module needs more than itself name the extra sources and libraries here.
-FUZZ_EXTRA_wrap = core/crypto.c core/statickey.c -lcrypto
-FUZZ_EXTRA_datakey = core/crypto.c core/replay.c core/proto.c -lcrypto
-FUZZ_EXTRA_pushopts = core/ip.c
-FUZZ_EXTRA_packet = core/ip.c
-FUZZ_EXTRA_vnet = core/packet.c core/ip.c
+FUZZ_EXTRA_wrap = $(call core_src,crypto.c) $(call core_src,statickey.c) -lcrypto
+FUZZ_EXTRA_datakey = $(foreach f,crypto.c replay.c proto.c,$(call core_src,$(f))) -lcrypto
+FUZZ_EXTRA_pushopts = $(call core_src,ip.c)
+FUZZ_EXTRA_packet = $(call core_src,ip.c)
+FUZZ_EXTRA_vnet = $(call core_src,packet.c) $(call core_src,ip.c)
 
-build/fuzz/fuzz_%: spec/fuzz/fuzz_%.c core/%.c core/%.h | build/fuzz
+# The module under test is found in whichever core/ folder holds it.
+.SECONDEXPANSION:
+build/fuzz/fuzz_%: spec/fuzz/fuzz_%.c $$(call core_src,$$*.c) $$(call core_src,$$*.h) | build/fuzz
 	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/$*.c $(FUZZ_EXTRA_$*)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(call core_src,$*.c) $(FUZZ_EXTRA_$*)
 
 build/fuzz:
 	$(Q)mkdir -p $@
@@ -211,13 +223,13 @@ fuzz-run: $(FUZZERS)
 
 # --- lint -------------------------------------------------------------------
 lint: deps
-	$(Q)clang-format --dry-run --Werror core/*.c core/*.h spec/c/*.c spec/c/*.h spec/fuzz/*.c spec/tools/*.c
+	$(Q)clang-format --dry-run --Werror $(SRCS) $(HDRS) spec/c/*.c spec/c/*.h spec/fuzz/*.c spec/tools/*.c
 	$(Q)luacheck -q lua plugins scripts spec vpn.lua.example
-	$(Q)for h in core/*.h; do \
-		echo "#include \"$$h\"" | $(CC) $(WARN) $(PKG_CFLAGS) -I. -Icore -x c -fsyntax-only - \
+	$(Q)for h in $(HDRS); do \
+		echo "#include \"$$h\"" | $(CC) $(WARN) $(PKG_CFLAGS) -I. $(CORE_INC) -x c -fsyntax-only - \
 			|| { echo "lint: $$h does not compile on its own" >&2; exit 1; }; done
-	$(Q)bad=$$(grep -l '#include [<"]\(lua\|lualib\|lauxlib\)\.h' core/*.c | grep -v -e core/script.c -e 'core/lua_' ); \
-		if [ -n "$$bad" ]; then echo "lint: only script.c and lua_*.c may include lua.h: $$bad" >&2; exit 1; fi
+	$(Q)bad=$$(grep -l '#include [<"]\(lua\|lualib\|lauxlib\)\.h' $(SRCS) | grep -v '^core/lua/' ); \
+		if [ -n "$$bad" ]; then echo "lint: only core/lua/ may include lua.h: $$bad" >&2; exit 1; fi
 
 # --- install ----------------------------------------------------------------
 install: $(BIN)

@@ -17,7 +17,7 @@ local policy = require "moonvpn.policy"
 
 -- The standard functions this module calls when the engine asks it something
 -- (ended, groups), taken before any configuration runs: a configuration or a
--- hook may reassign the globals. (Calls are bounded anyway, core/script.c.)
+-- hook may reassign the globals. (Calls are bounded anyway, core/lua/script.c.)
 local next, rawset = next, rawset
 
 local M = {}

@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 --- The console REPL: evaluation of operator input inside the engine.
 --
--- The C console server (core/console.c) owns sockets and buffering; for each
+-- The C console server (core/sys/console.c) owns sockets and buffering; for each
 -- line a client sends it calls `feed(id, line)` and sends back the kind of
 -- reply ("ok", "error" or "more") and its text. Input is tried first as an
 -- expression (`return <input>`), then as a statement; input that ends

@@ -22,7 +22,7 @@ local function hooks_table(kind)
 	-- passes through __newindex.
 	local store = {}
 	return setmetatable({}, {
-		-- Protected: the engine looks hooks up here (core/script.c reads __index's table raw).
+		-- Protected: the engine looks hooks up here (core/lua/script.c reads __index's table raw).
 		__metatable = "moonvpn.hooks",
 		__index = store,
 		__pairs = function() return next, store, nil end,

@@ -121,7 +121,7 @@ M.schema = S.record({
 	-- The flow table: verdicts of this many flows, forgotten after flow_idle
 	-- seconds without packets; at most `pending` flows wait for on.flow at
 	-- once (each client may always have one), and `fallback` is the verdict
-	-- when on.flow fails or a client is past its share of on.flow (core/filter.h:
+	-- when on.flow fails or a client is past its share of on.flow (core/data/filter.h:
 	-- 100 new flows a second after a burst of 200, 64 waiting).
 	flows = { S.integer { min = 1024, max = 16777216 }, default = 65536 },
 	flow_idle = { S.integer { min = 1, max = 86400 }, default = 300 },

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Superpackets: a reference builder written here, apart from core/vnet.c,
+ * Superpackets: a reference builder written here, apart from core/data/vnet.c,
  * makes the segments a TCP/UDP sender would put on the wire and the
  * superpacket the kernel hands a vnet TUN reader for them; splitting must
  * give back every segment byte for byte, with checksums that verify.

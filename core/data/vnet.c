@@ -102,13 +102,21 @@ static uint16_t csum_field(const uint8_t *data, size_t len, uint32_t sum)
 	return c ? c : 0xffff;
 }
 
+/* Whether h's checksum field (at csum_start + csum_offset) lies inside a packet of len bytes. */
+static bool csum_fits(const struct vnet_hdr *h, size_t len)
+{
+	size_t at = (size_t)h->csum_start + h->csum_offset;
+
+	return len >= 2 && h->csum_start < len && at <= len - 2; /* len - 2 must not wrap */
+}
+
 int vnet_complete_csum(uint8_t *pkt, size_t len, const struct vnet_hdr *h)
 {
 	size_t start = h->csum_start, at = start + h->csum_offset;
 
 	if (!(h->flags & VNET_F_NEEDS_CSUM))
 		return 0;
-	if (start >= len || at > len - 2)
+	if (!csum_fits(h, len))
 		return VNET_E_CSUM;
 	/* The field holds the pseudo-header sum: summing over it folds that in. */
 	put16(pkt + at, csum_field(pkt + start, len - start, 0));
@@ -182,12 +190,10 @@ static int parse_l4(struct vnet_split *sp, const uint8_t *p, size_t len)
 
 static int init_whole(struct vnet_split *sp, const struct vnet_hdr *h, size_t len)
 {
-	size_t at = (size_t)h->csum_start + h->csum_offset;
-
 	if (!len)
 		return VNET_E_TRUNCATED;
 	sp->csum = h->flags & VNET_F_NEEDS_CSUM;
-	if (sp->csum && (h->csum_start >= len || at > len - 2))
+	if (sp->csum && !csum_fits(h, len))
 		return VNET_E_CSUM;
 	sp->n = 1;
 	return 1;

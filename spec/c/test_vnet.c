@@ -457,6 +457,12 @@ static void test_complete(void)
 	x = h, x.csum_start = (uint16_t)len;
 	CHECK(vnet_complete_csum(super, len, &x) == VNET_E_CSUM, "start at the end");
 	CHECK(vnet_split_init(&sp, &x, super, len) == VNET_E_CSUM, "none split checks too");
+	/* A packet shorter than a checksum field: no offset fits (the fuzzer's find). */
+	x = h, x.csum_start = 0, x.csum_offset = 0xffff;
+	x.flags = VNET_F_NEEDS_CSUM, x.gso_type = VNET_GSO_NONE;
+	CHECK(vnet_complete_csum(super, 1, &x) == VNET_E_CSUM &&
+		      vnet_split_init(&sp, &x, super, 1) == VNET_E_CSUM,
+	      "a 1-byte packet with NEEDS_CSUM");
 	x.flags = 0;
 	CHECK(vnet_complete_csum(super, len, &x) == 0 && memcmp(super, ref, len) == 0,
 	      "no NEEDS_CSUM: untouched");

@@ -43,11 +43,12 @@ enum {
 enum vnet_error {
 	VNET_E_TRUNCATED = -1, /* shorter than its headers */
 	VNET_E_LENGTH = -2,    /* IP length field disagrees with the read, or no payload */
-	VNET_E_PROTO = -3,     /* not TCP/UDP as the GSO type says: other protocol, IPv4 */
-			       /* fragment, IPv6 extension header, bad IHL or data offset */
-	VNET_E_GSO = -4,       /* GSO type unknown, legacy UFO, ECN, or gso_size 0 */
-	VNET_E_CSUM = -5,      /* csum_start/csum_offset out of the packet or off the L4 header */
-	VNET_E_TOO_MANY = -6,  /* more than VNET_SEGMENTS_MAX segments */
+	/* Not TCP/UDP as the GSO type says: another protocol or IP version, an IPv4 */
+	/* fragment, an IPv6 extension header, an IHL or TCP data offset below 5. */
+	VNET_E_PROTO = -3,
+	VNET_E_GSO = -4,      /* GSO type unknown, legacy UFO, ECN, or gso_size 0 */
+	VNET_E_CSUM = -5,     /* csum_start/csum_offset out of the packet or off the L4 header */
+	VNET_E_TOO_MANY = -6, /* more than VNET_SEGMENTS_MAX segments */
 };
 
 struct vnet_hdr {

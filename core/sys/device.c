@@ -403,13 +403,15 @@ static int create(struct device *dev, const struct device_config *cfg, char *err
 	fd = tun_open(layer, cfg->name, vnet, dev->cfg.name, why, sizeof(why));
 	if (fd >= 0 && vnet) {
 		dev->offload = start_vnet(fd, cfg->offload);
-		/* No offload taken: a header on every packet would only cost. Closing removes it.
-		 */
+		/* None taken: a header on every packet would only cost. Closing removes it. */
 		if (!dev->offload) {
 			close(fd);
-			fd = tun_open(layer, cfg->name, false, dev->cfg.name, why, sizeof(why));
+			fd = -EINVAL;
 		}
 	}
+	/* Offloads are a wish: the device works without them (and without IFF_VNET_HDR). */
+	if (fd < 0 && fd != -EEXIST && vnet)
+		fd = tun_open(layer, cfg->name, false, dev->cfg.name, why, sizeof(why));
 	if (fd == -EEXIST)
 		return fail(fd, err, errlen, cfg->name,
 			    "%s; choose another device.name or remove it", why);

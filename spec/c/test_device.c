@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "device.h"
@@ -83,6 +84,27 @@ static const struct device_config *with_offload(struct cfg_buf *b, const struct 
 	make_config(b, t);
 	b->cfg.offload = offload;
 	return &b->cfg;
+}
+
+/*
+ * TUNSETOFFLOAD fails with EINVAL for any flag set asking for one of these,
+ * as an older kernel would: this program's ioctl() stands in for libc's.
+ */
+static unsigned refused_offloads;
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req == TUNSETOFFLOAD && ((unsigned long)arg & refused_offloads)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int)syscall(SYS_ioctl, fd, req, arg);
 }
 
 /* The output of a command, run in this process's private namespace, after a newline. */
@@ -990,6 +1012,44 @@ out:
 		close(s);
 }
 
+/* Down the ladder as the kernel refuses, and no header at all when it takes nothing. */
+static void test_vnet_ladder(void)
+{
+	static const struct cfg_text vt = {
+		DEVICE_TUN, "mvladder0", 1500, { "10.11.0.1/24" }, { 0 },
+	};
+	static const struct {
+		unsigned refused, want;
+	} cases[] = {
+		{ DEVICE_OFFLOAD_USO6,
+		  DEVICE_OFFLOAD_CSUM | DEVICE_OFFLOAD_TSO4 | DEVICE_OFFLOAD_TSO6 },
+		{ DEVICE_OFFLOAD_TSO4, DEVICE_OFFLOAD_CSUM },
+		{ DEVICE_OFFLOAD_CSUM, 0 },
+	};
+	char err[DEVICE_ERR_MAX] = "";
+	struct cfg_buf b;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct device *dev = NULL;
+		int r;
+
+		refused_offloads = cases[i].refused;
+		r = device_open(&dev, with_offload(&b, &vt, DEVICE_OFFLOAD_ALL), err, sizeof(err));
+		refused_offloads = 0;
+		CHECK(r == 0 && dev, "ladder %zu: %d %s", i, r, err);
+		if (!dev)
+			continue;
+		CHECK(device_offload(dev) == cases[i].want, "ladder %zu: offload %#x", i,
+		      device_offload(dev));
+		check_vnet_flag(dev, cases[i].want != 0, "ladder");
+		check_matches(dev, "ladder");
+		if (!cases[i].want)
+			check_no_packet_info(dev, 0x0a0b0002); /* 10.11.0.2 */
+		device_free(dev);
+		check_gone("mvladder0", "ladder");
+	}
+}
+
 /* TAP takes no vnet header; bad offload values are refused with a reason. */
 static void test_vnet_refused(void)
 {
@@ -1082,6 +1142,7 @@ int main(void)
 	test_tap();
 	test_kernel_chosen_name();
 	test_vnet();
+	test_vnet_ladder();
 	test_vnet_refused();
 	links = run("ip -o link");
 	CHECK(count_lines(links) == 1, "only the loopback is left: %s", links);

@@ -144,12 +144,22 @@ describe("#netns TCP transport", function()
 		assert(ok, out)
 		local connected = tonumber(out:match("connected (%d+)"))
 		assert.is_true(connected > 100, out)
-		-- All were accepted, and all but the newest 16 closed to make room in their source.
-		assert(until_true(t, "local s = stats() return s.tcp_evicted_source >= " .. connected - 16))
+		-- All but the newest 16 are closed to make room in their source. Counted on
+		-- the server: what the flood counts as connected may still wait in the
+		-- listen queue, and on a slow machine the oldest end by the first-packet
+		-- timeout before their source is full, so evictions need not reach
+		-- connected - 16; what holds is that the source never keeps more than 16.
+		local held
+		for _ = 1, 120 do
+			local _, n = netns.sh("ip netns exec " .. t.srv.name ..
+				" ss -Htn state established src 10.88.1.1:443 dst 10.88.1.50 | wc -l")
+			held = tonumber(n)
+			if held and held <= 16 then break end
+			netns.sleep(0.25)
+		end
+		assert.is_true(held <= 16, held .. " connections held from one source")
+		assert(until_true(t, "return stats().tcp_evicted_source > 0"))
 		assert.matches("^0\n", t:console("return stats().tcp_evicted"))
-		local _, held = netns.sh("ip netns exec " .. t.srv.name ..
-			" ss -Htn state established src 10.88.1.1 dst 10.88.1.50 | wc -l")
-		assert.is_true(tonumber(held) <= 16, held .. " connections held from one source")
 		-- A stock client from another address of the same namespace connects.
 		local client = t:connect(1, nil, nil, { proto = "tcp-client", port = 443 })
 		t:completed(client)

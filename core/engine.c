@@ -393,14 +393,18 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 }
 
 /* One line at start: which rungs of the fast data path are on (docs/datapath.md). */
-static void log_data_path(struct engine *e, const struct udpio_caps *udp)
+static void log_data_path(struct engine *e, const struct config *cfg, const struct udpio_caps *udp)
 {
+	unsigned tun = e->device ? device_offload(e->device) : 0;
 	char segs[32] = "";
 
 	if (udp && udp->gso)
 		snprintf(segs, sizeof(segs), " (up to %u segments)", udp->gso_max_segs);
-	log_info(&e->log, "datapath", "UDP: GSO %s%s, GRO %s", udp && udp->gso ? "on" : "off", segs,
-		 udp && udp->gro ? "on" : "off");
+	log_info(&e->log, "datapath", "device: %s%s%s%s; UDP: GSO %s%s, GRO %s",
+		 tun ? "checksum offload" : "no offloads", tun & DEVICE_OFFLOAD_TSO4 ? ", TSO" : "",
+		 tun & DEVICE_OFFLOAD_USO4 ? ", USO" : "",
+		 tun && cfg->offload.coalesce ? ", coalescing" : "", udp && udp->gso ? "on" : "off",
+		 segs, udp && udp->gro ? "on" : "off");
 }
 
 /* The server socket, or the client's link, of cfg. */
@@ -412,7 +416,7 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 	if (cfg->role == CONFIG_CLIENT) {
 		rc = open_client(e, cfg, cr, &e->client, err, errlen);
 		if (rc == 0)
-			log_data_path(e, client_udp_caps(e->client));
+			log_data_path(e, cfg, client_udp_caps(e->client));
 		return rc;
 	}
 	rc = open_server(e, cfg, cr, &e->server, err, errlen);
@@ -422,7 +426,7 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 		 cfg->tls_crypt_key  ? " with tls-crypt"
 		 : cfg->tls_auth_key ? " with tls-auth"
 				     : "");
-	log_data_path(e, server_udp_caps(e->server));
+	log_data_path(e, cfg, server_udp_caps(e->server));
 	return 0;
 }
 

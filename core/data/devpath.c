@@ -112,7 +112,6 @@ int devpath_attach(struct devpath *dp, struct device *dev, bool coalesce)
 	dp->gro = NULL;
 	dp->dev = dev;
 	dp->vnet = dev && device_vnet(dev);
-	dp->coalesce = coalesce;
 	if (!dev)
 		return 0;
 	if (dp->vnet && !(dp->gro = vnet_gro_new(coalesce, write_frame, dp))) {

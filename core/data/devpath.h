@@ -46,7 +46,6 @@ struct devpath {
 	const struct log *log;
 	struct device *dev; /* NULL: none attached */
 	bool vnet;	    /* every read and write carries a virtio-net header */
-	bool coalesce;	    /* TCP segments are coalesced on the way in (with vnet) */
 	struct devpath_handlers h;
 	ev_io watcher;
 	ev_prepare flusher;

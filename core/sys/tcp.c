@@ -576,6 +576,19 @@ static void on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_io_start(loop, &t->accept_w);
 }
 
+/* What a listener and a client's connection share: handlers, pause timer, reaper, flusher. */
+static void init_watchers(struct tcp_server *t, struct ev_loop *loop, const struct tcp_handlers *h)
+{
+	t->loop = loop;
+	t->h = *h;
+	ev_timer_init(&t->accept_pause, on_accept_pause, TCP_ACCEPT_PAUSE_SECONDS, 0);
+	t->accept_pause.data = t;
+	ev_prepare_init(&t->reaper, on_reap);
+	t->reaper.data = t;
+	ev_prepare_init(&t->flusher, on_flush);
+	t->flusher.data = t;
+}
+
 int tcp_server_open(struct tcp_server **out, struct ev_loop *loop, const struct udp_addr *addr,
 		    const struct tcp_handlers *h, char *err, size_t errlen)
 {
@@ -601,17 +614,10 @@ int tcp_server_open(struct tcp_server **out, struct ev_loop *loop, const struct 
 		free(t);
 		return rc;
 	}
-	t->loop = loop;
-	t->h = *h;
+	init_watchers(t, loop, h);
 	ev_io_init(&t->accept_w, on_accept, t->fd, EV_READ);
 	t->accept_w.data = t;
 	ev_io_start(loop, &t->accept_w);
-	ev_timer_init(&t->accept_pause, on_accept_pause, TCP_ACCEPT_PAUSE_SECONDS, 0);
-	t->accept_pause.data = t;
-	ev_prepare_init(&t->reaper, on_reap);
-	t->reaper.data = t;
-	ev_prepare_init(&t->flusher, on_flush);
-	t->flusher.data = t;
 	*out = t;
 	return 0;
 }
@@ -631,14 +637,7 @@ int tcp_client_open(struct tcp_server **out, struct ev_loop *loop, const struct 
 		return rc;
 	}
 	t->fd = -1; /* no listener: one outgoing connection */
-	t->loop = loop;
-	t->h = *h;
-	ev_timer_init(&t->accept_pause, on_accept_pause, TCP_ACCEPT_PAUSE_SECONDS, 0);
-	t->accept_pause.data = t;
-	ev_prepare_init(&t->reaper, on_reap);
-	t->reaper.data = t;
-	ev_prepare_init(&t->flusher, on_flush);
-	t->flusher.data = t;
+	init_watchers(t, loop, h);
 	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 &&
 	    errno != EINPROGRESS) {
 		rc = -errno;

@@ -17,19 +17,17 @@
 #include "vnet.h"
 
 /*
- * The session of a control packet from addr on s->via: a TCP connection
- * knows its slot; a UDP client is found in the peer index (a walk over
- * every slot per packet let a flood of control packets cost 1024 compares
- * each).
+ * The session of a packet that arrived as a says: a TCP connection knows
+ * its slot; a UDP client is found in the peer index (a walk over every slot
+ * per packet let a flood of control packets cost 1024 compares each).
  */
-static struct session *find_session(const struct server *s, const struct sockaddr *addr,
-				    socklen_t len)
+static struct session *find_session(const struct server *s, const struct arrival *a)
 {
-	int32_t id =
-		s->via ? tcp_conn_tag(s->via) : server_peer_index_get(&s->peer_index, addr, len);
+	int32_t id = a->via ? tcp_conn_tag(a->via)
+			    : server_peer_index_get(&s->peer_index, a->from, a->from_len);
 
-	if (id < 0 || id >= SERVER_SESSIONS_MAX || !s->sessions[id] || s->conns[id] != s->via ||
-	    !session_is_peer(s->sessions[id], addr, len))
+	if (id < 0 || id >= SERVER_SESSIONS_MAX || !s->sessions[id] || s->conns[id] != a->via ||
+	    !session_is_peer(s->sessions[id], a->from, a->from_len))
 		return NULL;
 	return s->sessions[id];
 }
@@ -294,9 +292,9 @@ static void make_room(struct server *s, const struct source *src)
 
 /* Opens a session for a peer that echoed a valid cookie, replacing an older one. */
 static struct session *open_session(struct server *s, const struct proto_control *ctl,
-				    const struct sockaddr *from, socklen_t from_len)
+				    const struct arrival *a)
 {
-	struct session *old = find_session(s, from, from_len);
+	struct session *old = find_session(s, a);
 	struct session_params sp = {
 		.loop = s->loop,
 		.log = s->log,
@@ -318,7 +316,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 			NULL; /* the connection goes on, with the new one */
 		server_end_session(s, old, "the client started a new session");
 	}
-	source_of(from, &src);
+	source_of(a->from, &src);
 	make_room(s, &src);
 	for (id = 0; id < SERVER_SESSIONS_MAX && s->sessions[id]; id++)
 		;
@@ -326,12 +324,12 @@ static struct session *open_session(struct server *s, const struct proto_control
 		s->stats.dropped_full++;
 		return NULL;
 	}
-	sess = session_new(&sp, from, from_len, &ctl->remote_sid, &ctl->sid, id);
+	sess = session_new(&sp, a->from, a->from_len, &ctl->remote_sid, &ctl->sid, id);
 	if (sess) {
-		server_tcp_attach(s, id);
+		server_tcp_attach(s, id, a->via);
 		/* Never full: at most 1024 sessions in 4096 slots. */
-		if (!s->via)
-			(void)!server_peer_index_put(&s->peer_index, from, from_len, id);
+		if (!a->via)
+			(void)!server_peer_index_put(&s->peer_index, a->from, a->from_len, id);
 		s->sessions[id] = sess;
 		s->opened_at[id] = ev_now(s->loop);
 		s->n_sessions++;
@@ -379,7 +377,7 @@ static bool may_answer(struct server *s, const struct sockaddr *from)
 
 /* Sends the stateless reply to a client's hard reset (no state is kept). */
 static void answer_reset(struct server *s, const struct proto_control *reset,
-			 const struct sockaddr *from, socklen_t from_len, uint64_t now)
+			 const struct arrival *a, uint64_t now)
 {
 	uint8_t plain[64], wire[64 + 128];
 	struct proto_control reply;
@@ -388,41 +386,41 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 	size_t len;
 	int n;
 
-	if (!may_answer(s, from)) {
+	if (!may_answer(s, a->from)) {
 		s->stats.dropped_reset_rate++;
 		return;
 	}
 	began = monotonic();
-	if (cookie_make(s->crypto, &s->cookie, now, from, &reset->sid, &cookie) < 0)
+	if (cookie_make(s->crypto, &s->cookie, now, a->from, &reset->sid, &cookie) < 0)
 		return;
 	cookie_reply(&reply, reset, &cookie);
 	len = proto_encode_control(plain, sizeof(plain), &reply);
 	/* The stateless reply is always the first wrapped packet: replay id 1. */
 	n = wrap_seal(&s->wrap, plain, len, 1, s->started, wire, sizeof(wire));
-	if (n > 0 && (s->via ? tcp_conn_send(s->via, wire, (size_t)n)
-			     : sendto(s->fd, wire, (size_t)n, 0, from, from_len) == n))
+	if (n > 0 && (a->via ? tcp_conn_send(a->via, wire, (size_t)n)
+			     : sendto(s->fd, wire, (size_t)n, 0, a->from, a->from_len) == n))
 		s->stats.resets_answered++;
 	s->reset_time.tokens -= fmin(monotonic() - began, SERVER_RESET_COST_MAX_US / 1e6);
 }
 
 static void handle_control(struct server *s, const struct proto_control *ctl,
-			   const struct sockaddr *from, socklen_t from_len, uint32_t replay_id)
+			   const struct arrival *a, uint32_t replay_id)
 {
 	char who[UDP_ADDR_TEXT_MAX];
 	uint64_t now = (uint64_t)time(NULL);
 
 	if (ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V2 && ctl->key_id == 0) {
-		answer_reset(s, ctl, from, from_len, now);
+		answer_reset(s, ctl, a, now);
 		return;
 	}
 	if (cookie_opens_session(ctl) &&
-	    cookie_check(s->crypto, &s->cookie, now, from, &ctl->sid, &ctl->remote_sid)) {
-		struct session *sess = open_session(s, ctl, from, from_len);
+	    cookie_check(s->crypto, &s->cookie, now, a->from, &ctl->sid, &ctl->remote_sid)) {
+		struct session *sess = open_session(s, ctl, a);
 
 		s->stats.cookies_accepted++;
 		log_ratelimited(s->log, LOG_DEBUG, "server",
 				"%s echoed a valid cookie: new session",
-				udp_addr_format(from, who, sizeof(who)));
+				udp_addr_format(a->from, who, sizeof(who)));
 		if (sess)
 			session_receive(sess, ctl, replay_id);
 		return;
@@ -437,28 +435,88 @@ static void handle_control(struct server *s, const struct proto_control *ctl,
  * address, and the other client's control packets and traffic to the wrong
  * session. A client cannot legitimately arrive from where another one is.
  */
-static bool is_taken(const struct server *s, const struct session *sess,
-		     const struct sockaddr *from, socklen_t from_len)
+static bool is_taken(const struct server *s, const struct session *sess, const struct arrival *a)
 {
 	const struct session *owner;
 
-	if (session_is_peer(sess, from, from_len))
+	if (session_is_peer(sess, a->from, a->from_len))
 		return false;
-	owner = find_session(s, from, from_len);
+	owner = find_session(s, a);
 	return owner && owner != sess;
 }
 
 static struct session *find_route(const struct server *s, const struct ip_addr *addr);
 
-/* A packet (len bytes at pkt + DATA_OVERHEAD) that passed the policy, sealed in place for to. */
-static void send_to(struct server *s, struct session *to, uint8_t *pkt, size_t len)
+/* Counts a data packet sealed for a client (ok), or one that could not be. */
+static void count_sent(struct server *s, bool ok, size_t len)
 {
-	if (session_data_send(to, pkt, len) < 0) {
-		s->stats.dropped_no_route++;
+	if (!ok) {
+		s->stats.dropped_no_route++; /* no key may seal now */
 		return;
 	}
 	s->stats.data_out++;
 	s->stats.data_bytes_out += len;
+}
+
+/*
+ * The data path's send: seals a packet (len bytes at pkt + DATA_OVERHEAD)
+ * in place with the peer's data channel and queues it on the peer's
+ * transport. It reads the data channel only, never the session.
+ */
+static bool seal_and_send(struct server *s, struct dchan *dc, uint8_t *pkt, size_t len)
+{
+	int n = dchan_seal(dc, pkt, len, ev_now(s->loop));
+
+	if (n < 0)
+		return false;
+	if (!server_tcp_send(s, dc->peer_id, pkt, (size_t)n))
+		queue_datagram(s, (const struct sockaddr *)&dc->peer, pkt, (size_t)n);
+	return true;
+}
+
+bool server_send_data(struct server *s, struct session *to, uint8_t *pkt, size_t len)
+{
+	bool ok = seal_and_send(s, session_dchan(to), pkt, len);
+
+	count_sent(s, ok, len);
+	return ok;
+}
+
+/* A packet (len bytes at pkt + DATA_OVERHEAD) that passed the policy, sealed in place for to. */
+static void send_to(struct server *s, struct session *to, uint8_t *pkt, size_t len)
+{
+	(void)server_send_data(s, to, pkt, len);
+}
+
+/*
+ * The segments of a superpacket for to, each sealed where it leaves from:
+ * a UDP client's straight into the send queue's next slot (no copy after
+ * the cut), a TCP client's in the lane's scratch (its connection copies).
+ */
+static void send_segments(struct server *s, struct server_lane *lane, struct session *to,
+			  struct vnet_split *sp)
+{
+	struct dchan *dc = session_dchan(to);
+	bool in_slot = s->udp_tx && !s->conns[dc->peer_id] &&
+		       DATA_OVERHEAD + vnet_split_max(sp) <= UDPIO_SLOT_MAX;
+	size_t cap = in_slot ? UDPIO_SLOT_MAX - DATA_OVERHEAD : VNET_PACKET_MAX_BYTES;
+	uint8_t *buf;
+	size_t n;
+	int sealed;
+
+	if (!in_slot) {
+		while ((n = vnet_split_next(sp, lane->segment + DATA_OVERHEAD, cap)))
+			send_to(s, to, lane->segment, n);
+		return;
+	}
+	while ((n = vnet_split_next(sp, (buf = udpio_tx_slot(s->udp_tx)) + DATA_OVERHEAD, cap))) {
+		sealed = dchan_seal(dc, buf, n, ev_now(s->loop));
+		if (sealed > 0)
+			udpio_tx_commit(s->udp_tx, (const struct sockaddr *)&dc->peer, dc->peer_len,
+					(size_t)sealed);
+		count_sent(s, sealed > 0, n);
+	}
+	ev_prepare_start(s->loop, &s->udp_flusher);
 }
 
 /*
@@ -481,9 +539,10 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 }
 
 static enum filter_result judge_packet(struct server *s, uint32_t id, const uint8_t *p, size_t len,
-				       enum policy_direction dir, bool frame, size_t *answer)
+				       enum policy_direction dir, bool frame,
+				       struct filter_answer *answer)
 {
-	*answer = 0;
+	answer->len = 0;
 	return frame ? filter_pass_frame(&s->filter, id, p, len, dir, ev_now(s->loop))
 		     : filter_pass(&s->filter, id, p, len, dir, ev_now(s->loop), answer);
 }
@@ -497,7 +556,7 @@ bool server_policy_passes(struct server *s, struct session *sess, const uint8_t 
 			  enum policy_direction dir, bool frame)
 {
 	uint32_t id = session_peer_id(sess);
-	size_t answer;
+	struct filter_answer answer; /* this call's own: no scratch shared between loops */
 	enum filter_result r = judge_packet(s, id, p, len, dir, frame, &answer);
 
 	if (r == FILTER_ASK)
@@ -512,11 +571,11 @@ bool server_policy_passes(struct server *s, struct session *sess, const uint8_t 
 		s->stats.dropped_unparsed++;
 	else
 		s->stats.rejected_policy++;
-	if (answer && dir == POLICY_IN)
-		(void)session_data_send(sess, s->filter.answer, answer);
-	else if (answer)
-		s->params.hooks.deliver(s->params.hooks.ctx, sess, s->filter.answer + DATA_OVERHEAD,
-					answer);
+	if (answer.len && dir == POLICY_IN)
+		(void)seal_and_send(s, session_dchan(sess), answer.buf, answer.len);
+	else if (answer.len)
+		s->params.hooks.deliver(s->params.hooks.ctx, sess, answer.buf + DATA_OVERHEAD,
+					answer.len);
 	return false;
 }
 
@@ -559,7 +618,7 @@ static void pass_held(struct server *s, struct session *sess, struct filter_held
 		if (session_state(sess) == SESSION_ACTIVE)
 			send_to(s, sess, h->buf, h->len);
 	} else if (h->frame) {
-		server_tap_switch(s, sess, h->buf, h->len);
+		server_tap_switch(s, &s->lane, sess, h->buf, h->len);
 	} else if (!s->params.client_to_client || !forward_to_client(s, sess, h->buf, h->len)) {
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, h->buf + DATA_OVERHEAD, h->len);
 	}
@@ -636,13 +695,13 @@ static void follow_float(struct server *s, struct session *sess, const struct so
 
 /* Opens a data packet in place; one from a new address is reported as a float. */
 static int open_data(struct server *s, struct session *sess, uint8_t *buf, size_t len,
-		     const struct sockaddr *from, socklen_t from_len, bool *ping)
+		     const struct arrival *a, bool *ping)
 {
 	struct dchan *dc = session_dchan(sess);
 	int n = dchan_open(dc, buf, len, ev_now(s->loop), ping);
 
-	if (n >= 0 && !s->via && !dchan_is_peer(dc, from, from_len))
-		follow_float(s, sess, from, from_len);
+	if (n >= 0 && !a->via && !dchan_is_peer(dc, a->from, a->from_len))
+		follow_float(s, sess, a->from, a->from_len);
 	return n;
 }
 
@@ -682,8 +741,8 @@ static bool over_device_mtu(const struct server *s, size_t len)
 }
 
 /* A data packet: found by its peer-id, opened in place, delivered to the device. */
-static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
-			socklen_t from_len)
+static void handle_data(struct server *s, struct server_lane *lane, const struct arrival *a,
+			uint8_t *buf, size_t len)
 {
 	struct proto_data d;
 	struct session *sess;
@@ -695,11 +754,11 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		s->stats.dropped_no_session++;
 		return;
 	}
-	if (is_taken(s, sess, from, from_len) || s->conns[d.peer_id] != s->via) {
+	if (is_taken(s, sess, a) || s->conns[d.peer_id] != a->via) {
 		s->stats.dropped_float++; /* another client's address, or not its transport */
 		return;
 	}
-	n = open_data(s, sess, buf, len, from, from_len, &ping);
+	n = open_data(s, sess, buf, len, a, &ping);
 	if (n < 0) {
 		if (n == DATA_EREPLAY)
 			s->stats.dropped_replay++;
@@ -716,7 +775,7 @@ static void handle_data(struct server *s, uint8_t *buf, size_t len, const struct
 		return;
 	}
 	if (s->params.tap) {
-		server_tap_from_client(s, sess, buf, (size_t)n);
+		server_tap_from_client(s, lane, sess, buf, (size_t)n);
 		return;
 	}
 	if (!session_owns_source(sess, buf + DATA_OVERHEAD, (size_t)n) &&
@@ -748,8 +807,8 @@ static bool starts_new_session(const struct session *sess, const struct proto_co
 	return cookie_opens_session(ctl) && !proto_sid_equal(&ctl->sid, session_remote_sid(sess));
 }
 
-void server_handle_datagram(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
-			    socklen_t from_len)
+void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,
+			    uint8_t *buf, size_t len)
 {
 	uint8_t plain[SERVER_PACKET_MAX];
 	struct proto_control ctl;
@@ -761,7 +820,7 @@ void server_handle_datagram(struct server *s, uint8_t *buf, size_t len, const st
 	if (len == 0)
 		return;
 	if (!proto_is_control(proto_opcode(buf[0]))) {
-		handle_data(s, buf, len, from, from_len);
+		handle_data(s, lane, a, buf, len);
 		return;
 	}
 	if (len > SERVER_PACKET_MAX) {
@@ -778,13 +837,13 @@ void server_handle_datagram(struct server *s, uint8_t *buf, size_t len, const st
 		return;
 	}
 	/* A known peer's packets go to its session, except the start of a new one. */
-	struct session *sess = find_session(s, from, from_len);
+	struct session *sess = find_session(s, a);
 
 	if (sess && !starts_new_session(sess, &ctl)) {
 		session_receive(sess, &ctl, pid);
 		return;
 	}
-	handle_control(s, &ctl, from, from_len, pid);
+	handle_control(s, &ctl, a, pid);
 }
 
 /* A bounded number of batches per wake-up, so a flood cannot starve the loop. */
@@ -801,7 +860,9 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 		if (udpio_receive(s->udp_rx, s->fd) <= 0)
 			return;
 		while (udpio_rx_next(s->udp_rx, &d))
-			server_handle_datagram(s, d.data, d.len, d.from, d.from_len);
+			server_handle_datagram(s, &s->lane,
+					       &(struct arrival){ d.from, d.from_len, NULL },
+					       d.data, d.len);
 	}
 }
 
@@ -844,7 +905,7 @@ static int open_failed(struct server *s, int rc)
 	udpio_tx_free(s->udp_tx);
 	server_tap_free(s);
 	filter_free(&s->filter);
-	free(s->segment);
+	free(s->lane.segment);
 	free(s);
 	return rc;
 }
@@ -890,8 +951,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	mssfix_init(&s->mss[0], params->mssfix, false, params->tap);
 	mssfix_init(&s->mss[1], params->mssfix, true, params->tap);
-	s->segment = malloc(DATA_OVERHEAD + VNET_PACKET_MAX_BYTES);
-	if (!s->segment || (params->tap && server_tap_init(s) < 0)) {
+	s->lane.segment = malloc(DATA_OVERHEAD + VNET_PACKET_MAX_BYTES);
+	if (!s->lane.segment || (params->tap && server_tap_init(s) < 0)) {
 		snprintf(err, errlen, "server: out of memory");
 		return open_failed(s, -ENOMEM);
 	}
@@ -962,7 +1023,7 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 	struct session *sess;
 
 	if (s->params.tap) {
-		server_tap_from_device(s, pkt, len);
+		server_tap_from_device(s, &s->lane, pkt, len);
 		return;
 	}
 	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) ||
@@ -986,7 +1047,6 @@ void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const 
 	struct vnet_split sp;
 	struct ip_addr dst;
 	struct session *sess;
-	size_t n;
 
 	if (!ip_packet_addr(pkt, len, false, &dst) || !(sess = find_route(s, &dst))) {
 		s->stats.dropped_no_route++;
@@ -998,8 +1058,7 @@ void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const 
 		s->stats.dropped_device_malformed++;
 		return;
 	}
-	while ((n = vnet_split_next(&sp, s->segment + DATA_OVERHEAD, VNET_PACKET_MAX_BYTES)))
-		send_to(s, sess, s->segment, n);
+	send_segments(s, &s->lane, sess, &sp); /* the device's loop's lane */
 }
 
 size_t server_session_count(const struct server *s)
@@ -1043,7 +1102,7 @@ void server_free(struct server *s)
 	server_tap_free(s);
 	filter_free(&s->filter);
 	wrap_clear(&s->wrap);
-	free(s->segment);
+	free(s->lane.segment);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
 	free(s);
 }

@@ -27,6 +27,24 @@ struct client_subnets {
 	bool ours[SESSION_ROUTES_MAX];
 };
 
+/*
+ * The scratch room of one packet loop: what handling a packet writes
+ * besides the packet's own buffer. The server's loop owns one (s->lane);
+ * with per-core workers each worker owns its own, which is why the packet
+ * path takes it as an argument rather than finding it in the server.
+ */
+struct server_lane {
+	uint8_t *segment;    /* a superpacket's segment, sealed in place */
+	uint8_t *frame_copy; /* TAP mode: a flooded frame, sealed for one more client */
+};
+
+/* Where the packet being handled came from: the peer's address, and its TCP connection. */
+struct arrival {
+	const struct sockaddr *from;
+	socklen_t from_len;
+	struct tcp_conn *via; /* NULL: a UDP datagram */
+};
+
 struct server {
 	struct ev_loop *loop;
 	const struct log *log;
@@ -53,13 +71,11 @@ struct server {
 		asker; /* asks on.flow the filter's questions, after each loop turn's packets */
 	struct tcp_server *tcp;			     /* NULL without a tcp:// listener */
 	struct tcp_conn *conns[SERVER_SESSIONS_MAX]; /* the connection of a TCP client's slot */
-	struct tcp_conn *via;  /* the connection the packet being handled came on, NULL: UDP */
-	struct mac_table macs; /* TAP mode: the switch */
-	uint8_t *tap_copy;     /* TAP mode: a frame sealed for one more client */
+	struct mac_table macs;			     /* TAP mode: the switch */
+	struct server_lane lane;		     /* the scratch of the server's one loop */
 	/* The UDP socket's batches: received datagrams are opened in place in udp_rx;
 	 * what is sent during a loop turn is queued in udp_tx and leaves before the
 	 * loop waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
-	uint8_t *segment; /* a superpacket's segment, sealed in place (server_route_superpacket) */
 	struct mssfix mss[2]; /* the MSS limits for clients over IPv4 [0] and IPv6 [1] */
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
@@ -75,12 +91,17 @@ struct server {
  */
 void server_clamp_mss(const struct server *s, const struct session *sess, uint8_t *p, size_t len);
 
-/* A datagram (or a TCP frame, with s->via set) from a peer. */
-void server_handle_datagram(struct server *s, uint8_t *buf, size_t len, const struct sockaddr *from,
-			    socklen_t from_len);
+/* A datagram (or a TCP frame) from a peer, handled with lane's scratch. */
+void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,
+			    uint8_t *buf, size_t len);
 /* The policy on a packet (frame: an Ethernet frame of TAP mode) of sess going dir. */
 bool server_policy_passes(struct server *s, struct session *sess, const uint8_t *p, size_t len,
 			  enum policy_direction dir, bool frame);
+/*
+ * Seals a data packet (len bytes at pkt + DATA_OVERHEAD) in place for to
+ * and queues it on its transport, counted; false when no key may seal now.
+ */
+bool server_send_data(struct server *s, struct session *to, uint8_t *pkt, size_t len);
 /* Ends a session: hooks, indexes, subnets, policy and its TCP connection. */
 void server_end_session(struct server *s, struct session *sess, const char *reason);
 
@@ -88,8 +109,8 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 int server_tcp_open(struct server *s, const struct udp_addr *addr, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 void server_tcp_free(struct server *s);
-/* Slot id's session came on s->via (UDP when NULL). */
-void server_tcp_attach(struct server *s, uint32_t id);
+/* Slot id's session came on the connection via (UDP when NULL). */
+void server_tcp_attach(struct server *s, uint32_t id, struct tcp_conn *via);
 /* Slot id's session ends: its connection is closed. */
 void server_tcp_detach(struct server *s, uint32_t id);
 /* Sends a packet to slot id over its connection; false when it is a UDP client. */
@@ -99,10 +120,12 @@ bool server_tcp_send(struct server *s, uint32_t id, const uint8_t *wire, size_t 
 int server_tap_init(struct server *s) __attribute__((warn_unused_result));
 void server_tap_free(struct server *s);
 /* A frame from a client (len bytes at buf + DATA_OVERHEAD), opened. */
-void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf, size_t len);
+void server_tap_from_client(struct server *s, struct server_lane *lane, struct session *sess,
+			    uint8_t *buf, size_t len);
 /* A client's frame that passed the checks and the policy: switched to its destination. */
-void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, size_t len);
+void server_tap_switch(struct server *s, struct server_lane *lane, struct session *sess,
+		       uint8_t *buf, size_t len);
 /* A frame from the device (len bytes at pkt + DATA_OVERHEAD). */
-void server_tap_from_device(struct server *s, uint8_t *pkt, size_t len);
+void server_tap_from_device(struct server *s, struct server_lane *lane, uint8_t *pkt, size_t len);
 
 #endif

@@ -31,7 +31,7 @@ enum {
 
 int server_tap_init(struct server *s)
 {
-	if (!(s->tap_copy = malloc(DATA_OVERHEAD + SERVER_FRAME_MAX)))
+	if (!(s->lane.frame_copy = malloc(DATA_OVERHEAD + SERVER_FRAME_MAX)))
 		return -1;
 	return mac_table_init(&s->macs, TAP_MACS_PER_CLIENT, TAP_MAC_AGE_SECONDS, &s->hash_key);
 }
@@ -39,27 +39,25 @@ int server_tap_init(struct server *s)
 void server_tap_free(struct server *s)
 {
 	mac_table_free(&s->macs);
-	free(s->tap_copy);
-	s->tap_copy = NULL;
+	free(s->lane.frame_copy);
+	s->lane.frame_copy = NULL;
 }
 
 /*
  * Seals the frame (len bytes at pkt + DATA_OVERHEAD) for client to: in place,
  * or in a copy when the same frame goes to others too (a flood).
  */
-static void send_frame(struct server *s, struct session *to, uint8_t *pkt, size_t len, bool copy)
+static void send_frame(struct server *s, struct server_lane *lane, struct session *to, uint8_t *pkt,
+		       size_t len, bool copy)
 {
 	if (session_state(to) != SESSION_ACTIVE ||
 	    !server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, true))
 		return;
 	if (copy) {
-		memcpy(s->tap_copy + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
-		pkt = s->tap_copy;
+		memcpy(lane->frame_copy + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
+		pkt = lane->frame_copy;
 	}
-	if (session_data_send(to, pkt, len) == 0) {
-		s->stats.data_out++;
-		s->stats.data_bytes_out += len;
-	}
+	(void)server_send_data(s, to, pkt, len);
 }
 
 /* The client that owns the frame's destination, or NULL (the device's, unknown, or a group). */
@@ -71,11 +69,12 @@ static struct session *client_of_destination(const struct server *s, const uint8
 }
 
 /* Every active client but the one it came from (NULL: from the device). */
-static void flood(struct server *s, const struct session *from, uint8_t *pkt, size_t len)
+static void flood(struct server *s, struct server_lane *lane, const struct session *from,
+		  uint8_t *pkt, size_t len)
 {
 	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++)
 		if (s->sessions[id] && s->sessions[id] != from)
-			send_frame(s, s->sessions[id], pkt, len, true);
+			send_frame(s, lane, s->sessions[id], pkt, len, true);
 }
 
 struct client_ref {
@@ -94,7 +93,8 @@ static bool is_own_address(const void *ctx, const struct ip_addr *a)
 	return s->subnets.n && route_table_lookup(&s->subnets, a) == (int32_t)c->id;
 }
 
-void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf, size_t len)
+void server_tap_from_client(struct server *s, struct server_lane *lane, struct session *sess,
+			    uint8_t *buf, size_t len)
 {
 	const uint8_t *frame = buf + DATA_OVERHEAD;
 	uint32_t id = session_peer_id(sess);
@@ -121,10 +121,11 @@ void server_tap_from_client(struct server *s, struct session *sess, uint8_t *buf
 		return;
 	}
 	if (server_policy_passes(s, sess, frame, len, POLICY_IN, true))
-		server_tap_switch(s, sess, buf, len);
+		server_tap_switch(s, lane, sess, buf, len);
 }
 
-void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, size_t len)
+void server_tap_switch(struct server *s, struct server_lane *lane, struct session *sess,
+		       uint8_t *buf, size_t len)
 {
 	uint8_t *frame = buf + DATA_OVERHEAD;
 	int32_t owner;
@@ -139,12 +140,12 @@ void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, siz
 	to = client_of_destination(s, frame, &owner);
 	if (mac_is_group(frame)) {
 		if (s->params.client_to_client)
-			flood(s, sess, buf, len);
+			flood(s, lane, sess, buf, len);
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
 		return;
 	}
 	if (to && to != sess && s->params.client_to_client) {
-		send_frame(s, to, buf, len, false);
+		send_frame(s, lane, to, buf, len, false);
 		return;
 	}
 	if (to == sess)
@@ -152,7 +153,7 @@ void server_tap_switch(struct server *s, struct session *sess, uint8_t *buf, siz
 	s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
 }
 
-void server_tap_from_device(struct server *s, uint8_t *pkt, size_t len)
+void server_tap_from_device(struct server *s, struct server_lane *lane, uint8_t *pkt, size_t len)
 {
 	const uint8_t *frame = pkt + DATA_OVERHEAD;
 	struct session *to;
@@ -167,9 +168,10 @@ void server_tap_from_device(struct server *s, uint8_t *pkt, size_t len)
 	to = client_of_destination(s, frame, &owner);
 	server_clamp_mss(s, to, pkt + DATA_OVERHEAD, len); /* flooded: for every client */
 	if (to)
-		send_frame(s, to, pkt, len, false);
+		send_frame(s, lane, to, pkt, len, false);
 	else if (owner != MAC_TABLE_DEVICE)
-		flood(s, NULL, pkt, len); /* broadcast, multicast, or an address not learned */
+		flood(s, lane, NULL, pkt,
+		      len); /* broadcast, multicast, or an address not learned */
 }
 
 void server_set_device_mac(struct server *s, const uint8_t mac[MAC_LEN])

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The server's TCP transport: frames from a connection go through the same
- * front door as UDP datagrams (server_handle_datagram with s->via set), a
+ * front door as UDP datagrams (server_handle_datagram, arriving via it), a
  * session started on a connection keeps it for every packet it sends, and
  * the session and its connection end together.
  */
@@ -12,12 +12,10 @@
 static void on_tcp_packet(void *ctx, struct tcp_conn *c, uint8_t *buf, size_t len)
 {
 	struct server *s = ctx;
-	socklen_t peer_len;
-	const struct sockaddr *peer = tcp_conn_peer(c, &peer_len);
+	struct arrival a = { .via = c };
 
-	s->via = c;
-	server_handle_datagram(s, buf, len, peer, peer_len);
-	s->via = NULL;
+	a.from = tcp_conn_peer(c, &a.from_len);
+	server_handle_datagram(s, &s->lane, &a, buf, len);
 }
 
 static void on_tcp_closed(void *ctx, struct tcp_conn *c, const char *why)
@@ -78,11 +76,11 @@ void server_tcp_free(struct server *s)
 	s->tcp = NULL;
 }
 
-void server_tcp_attach(struct server *s, uint32_t id)
+void server_tcp_attach(struct server *s, uint32_t id, struct tcp_conn *via)
 {
-	s->conns[id] = s->via;
-	if (s->via)
-		tcp_conn_set_tag(s->via, (int32_t)id);
+	s->conns[id] = via;
+	if (via)
+		tcp_conn_set_tag(via, (int32_t)id);
 }
 
 void server_tcp_detach(struct server *s, uint32_t id)

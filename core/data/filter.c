@@ -279,15 +279,15 @@ static enum filter_result new_flow(struct filter *f, uint32_t id, const struct f
 
 static enum filter_result apply(struct filter *f, const uint8_t *ip, size_t len,
 				const struct packet_flow *flow, enum policy_verdict v,
-				size_t *answer_len)
+				struct filter_answer *answer)
 {
 	if (v == POLICY_ACCEPT)
 		return FILTER_PASS;
 	if (v == POLICY_DROP)
 		return FILTER_DROP;
-	*answer_len = packet_reject(ip, len, flow,
+	answer->len = packet_reject(ip, len, flow,
 				    flow->src.family == AF_INET ? &f->gateway4 : &f->gateway6,
-				    f->answer + DATA_OVERHEAD);
+				    answer->buf + DATA_OVERHEAD);
 	return FILTER_REJECT;
 }
 
@@ -313,21 +313,21 @@ static enum filter_result judge(struct filter *f, uint32_t id, const struct flow
 }
 
 enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip, size_t len,
-			       enum policy_direction dir, double now, size_t *answer_len)
+			       enum policy_direction dir, double now, struct filter_answer *answer)
 {
 	struct packet_flow flow;
 	struct flow_key key;
 	enum policy_verdict v;
 	enum filter_result r;
 
-	*answer_len = 0;
+	answer->len = 0;
 	if (id >= FILTER_CLIENTS_MAX || is_off(f, id))
 		return FILTER_PASS;
 	if (!packet_parse(ip, len, &flow))
 		return FILTER_UNPARSED;
 	flow_key_of(&key, &flow, id, dir);
 	r = judge(f, id, &key, &flow, dir, ip, len, false, now, &v);
-	return r == FILTER_PASS ? apply(f, ip, len, &flow, v, answer_len) : r;
+	return r == FILTER_PASS ? apply(f, ip, len, &flow, v, answer) : r;
 }
 
 enum filter_result filter_pass_frame(struct filter *f, uint32_t id, const uint8_t *frame,

@@ -112,8 +112,16 @@ struct filter {
 	/* Clients with queued questions, in turn: a ring of ids, each at most once. */
 	uint16_t turn[FILTER_CLIENTS_MAX];
 	size_t turn_head, turn_n;
-	/* A rejected packet's answer, with room in front to seal it in place. */
-	uint8_t answer[DATA_OVERHEAD + PACKET_REJECT_MAX];
+};
+
+/*
+ * A rejected packet's answer, with room in front to seal it in place. The
+ * caller's own (on its stack): the filter keeps no per-packet scratch, so
+ * that more than one packet loop can use it.
+ */
+struct filter_answer {
+	size_t len; /* of the answer at buf + DATA_OVERHEAD; 0: none is due */
+	uint8_t buf[DATA_OVERHEAD + PACKET_REJECT_MAX];
 };
 
 int filter_init(struct filter *f, const struct filter_settings *settings,
@@ -132,11 +140,11 @@ void filter_set_client(struct filter *f, uint32_t id, struct policy *p, uint64_t
 
 /*
  * Whether the packet ip (len bytes) of client id going direction dir may
- * pass, at time now. For a rejected one, *answer_len is the length of the
- * answer at f->answer + DATA_OVERHEAD (0: none is due).
+ * pass, at time now. For a rejected one, the answer due (if any) is
+ * written to *answer.
  */
 enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip, size_t len,
-			       enum policy_direction dir, double now, size_t *answer_len);
+			       enum policy_direction dir, double now, struct filter_answer *answer);
 
 /*
  * The same for an Ethernet frame of TAP mode (at least FILTER_ETH_HEADER

@@ -33,7 +33,7 @@ static size_t udp(unsigned sport, unsigned dport)
 static enum filter_result pass(struct filter *f, uint32_t id, unsigned sport, unsigned dport,
 			       double now)
 {
-	size_t answer;
+	struct filter_answer answer;
 
 	return filter_pass(f, id, pkt, udp(sport, dport), POLICY_IN, now, &answer);
 }
@@ -66,6 +66,43 @@ static void answer_all(struct filter *f, double now)
 }
 
 /* Client 0 opens flows as fast as it can; client 1 opens a few, and is never past its share. */
+/*
+ * A reject's answer (ICMP port unreachable, from the gateway, quoting the
+ * packet) is written to the caller's buffer, which is the only scratch a
+ * packet needs: two callers with two buffers get an answer each.
+ */
+static void test_reject_answer(void)
+{
+	struct policy_rule r = {
+		POLICY_REJECT, POLICY_IN, 17, 0, 65535, 53, 53, -1, 0, 0, 0, 0, 0
+	};
+	struct policy *p = policy_new(&r, 1, NULL, 0, POLICY_ACCEPT);
+	struct filter_settings set = { 1000, 60, 2, POLICY_DROP };
+	struct filter_answer a, b;
+	size_t len = udp(1000, 53);
+	struct filter f;
+
+	CHECK(filter_init(&f, &set, &(struct siphash_key){ 1, 3 }) == 0, "init");
+	filter_set_policy(&f, p, false);
+	f.gateway4 = (struct ip_addr){ .family = AF_INET, .bytes = { 10, 8, 0, 1 } };
+	CHECK(filter_pass(&f, 0, pkt, len, POLICY_IN, 1, &a) == FILTER_REJECT, "rejected");
+	CHECK(filter_pass(&f, 0, pkt, len, POLICY_IN, 1, &b) == FILTER_REJECT, "again");
+	CHECK(a.len == 20 + 8 + len && a.len == b.len, "ICMP quoting the packet: %zu", a.len);
+	CHECK(a.buf[DATA_OVERHEAD + 9] == 1 && a.buf[DATA_OVERHEAD + 20] == 3 &&
+		      memcmp(a.buf + DATA_OVERHEAD + 12, (uint8_t[]){ 10, 8, 0, 1 }, 4) == 0 &&
+		      memcmp(a.buf + DATA_OVERHEAD + 16, (uint8_t[]){ 10, 8, 0, 2 }, 4) == 0,
+	      "ICMP unreachable from the gateway to the sender");
+	CHECK(memcmp(a.buf + DATA_OVERHEAD + 28, pkt, len) == 0, "quoting the packet");
+	CHECK(memcmp(a.buf + DATA_OVERHEAD, b.buf + DATA_OVERHEAD, a.len) == 0,
+	      "each caller's buffer holds its own answer");
+	udp(1000, 80);
+	a.len = 99;
+	CHECK(filter_pass(&f, 0, pkt, len, POLICY_IN, 1, &a) == FILTER_PASS && a.len == 0,
+	      "a packet that passes has no answer");
+	policy_put(p);
+	filter_free(&f);
+}
+
 static void test_shares(void)
 {
 	struct filter_settings set = { 100000, 60, 256, POLICY_DROP };
@@ -199,5 +236,6 @@ int main(void)
 	filter_free(&f);
 	test_shares();
 	test_pending_max();
+	test_reject_answer();
 	return unit_report("test_filter");
 }

@@ -39,7 +39,7 @@ static void udp(unsigned sport)
 
 static double run(struct filter *f, long n, bool new_flows)
 {
-	size_t answer;
+	struct filter_answer answer;
 	double t0 = now_ns();
 	long passed = 0;
 

@@ -214,7 +214,8 @@ static void schedule(struct session *s)
 {
 	double wait = s->deadline - now(s);
 
-	for (int i = 0; i < 2 && s->state != SESSION_CLOSING; i++) {
+	/* A closing session sends nothing more, but a refused one resends AUTH_FAILED. */
+	for (int i = 0; i < 2 && (s->state != SESSION_CLOSING || s->refused); i++) {
 		int64_t due = s->ks[i].phase == KEY_PHASE_EMPTY
 				      ? -1
 				      : reliable_next_due(&s->ks[i].rel, (uint64_t)(now(s) * 1000));
@@ -300,30 +301,72 @@ static void send_halt(struct session *s, const char *reason)
 	flush(s);
 }
 
-static void refuse(struct session *s, const char *reason)
+/* Everything we sent on ks reached the peer: no TLS output waits and nothing is unacked. */
+static bool all_acked(const struct key_state *ks)
 {
-	char msg[SESSION_REASON_MAX + 16];
-
-	snprintf(msg, sizeof(msg), reason[0] ? "AUTH_FAILED,%s" : "AUTH_FAILED", reason);
-	log_warnx(s->p.log, "session", "%s: refused: %s", s->who, reason[0] ? reason : "by policy");
-	s->refused = true;
-	update_gates(s);
-	send_message(s, msg);
-	close_later(s, AUTH_FAILED_LINGER_SECONDS, "authentication failed: %s", reason);
+	return tls_session_pending_ciphertext(ks->tls) == 0 && reliable_in_flight(&ks->rel) == 0;
 }
 
-static void send_push(struct session *s)
+/*
+ * Sends the answer to the client's key exchange (PUSH_REPLY, or AUTH_FAILED
+ * once refused), or marks it due. It goes only once the client acknowledged
+ * our key-method-2 message, as 2.6 goes active only then (ssl.c, S_ACTIVE
+ * once the send window is empty): the OpenVPN 3 core client, still waiting
+ * for that ack (C_WAIT_AUTH_ACK), keeps an earlier message undecoded and
+ * glues the next one onto it, so PUSH_REPLY sent with our key-method-2 cost
+ * it a 3 s timeout and AUTH_FAILED never reached its user.
+ */
+static void send_answer(struct session *s)
 {
-	/* The reliability layer resends a lost reply; repeated requests get no new copy. */
-	if (s->last_push && now(s) - s->last_push < 1)
+	if (!all_acked(current_ks(s))) {
+		s->answer_due = true;
 		return;
-	s->last_push = now(s);
+	}
+	s->answer_due = false;
+	s->answer_sent = true;
 	if (s->refused) {
-		send_message(s, "AUTH_FAILED");
+		send_message(s, s->refusal);
 		return;
 	}
 	for (size_t i = 0; i < s->push.n_messages; i++)
 		send_message(s, s->push.messages[i]);
+}
+
+/*
+ * A client asks for the push (again): answered unless the answer is due
+ * already or still on its way (the reliability layer resends it); a client
+ * asking after it arrived did not take it, and gets it again.
+ */
+static void answer_push_request(struct session *s)
+{
+	if (s->answer_due || (s->answer_sent && !all_acked(current_ks(s)))) {
+		log_debug(s->p.log, "session", "%s: PUSH_REQUEST: the answer is on its way",
+			  s->who);
+		return;
+	}
+	send_answer(s);
+}
+
+/*
+ * AUTH_FAILED goes to the client (once it acknowledged our key-method-2)
+ * and is resent until acknowledged; the session ends when it was, or after
+ * AUTH_FAILED_LINGER_SECONDS.
+ */
+static void refuse(struct session *s, const char *reason)
+{
+	snprintf(s->refusal, sizeof(s->refusal), reason[0] ? "AUTH_FAILED,%s" : "AUTH_FAILED",
+		 reason);
+	log_warnx(s->p.log, "session", "%s: refused: %s", s->who, reason[0] ? reason : "by policy");
+	s->refused = true;
+	update_gates(s);
+	send_answer(s);
+	close_later(s, AUTH_FAILED_LINGER_SECONDS, "authentication failed: %s", reason);
+}
+
+/* A refused session lingers for its AUTH_FAILED: acks are taken, and it ends once acked. */
+static bool lingers_for_refusal(const struct session *s)
+{
+	return s->state == SESSION_CLOSING && s->refused;
 }
 
 /* The key state's block: TLS-EKM of its own TLS session when negotiated, else the PRF. */
@@ -422,7 +465,7 @@ void session_admit(struct session *s, struct session_push *push)
 		 s->address, s->cipher, s->iv_proto & IV_PROTO_TLS_KEY_EXPORT ? "TLS-EKM" : "PRF");
 	/* A client that announces REQUEST_PUSH gets the reply without asking (2.6 does so). */
 	if (s->iv_proto & IV_PROTO_REQUEST_PUSH)
-		send_push(s);
+		send_answer(s);
 	flush(s);
 }
 
@@ -717,7 +760,7 @@ static void handle_client_message(struct session *s, const char *msg)
 		log_debug(s->p.log, "session", "%s: PUSH_REQUEST waits for the auth decision",
 			  s->who);
 	else if (strcmp(msg, "PUSH_REQUEST") == 0)
-		send_push(s);
+		answer_push_request(s);
 	else if (strcmp(msg, "EXIT") == 0)
 		close_later(s, 0, "%s", "the client sent EXIT");
 	else
@@ -933,6 +976,22 @@ static struct key_state *key_state_for(struct session *s, const struct proto_con
 	return start_renegotiation(s, ctl->key_id);
 }
 
+/*
+ * A refused session only takes acks (what the client sends is acked, not
+ * read): AUTH_FAILED goes once our key-method-2 is acked, and the session
+ * ends as soon as AUTH_FAILED is.
+ */
+static void receive_while_refused(struct session *s)
+{
+	if (s->answer_due)
+		send_answer(s);
+	flush(s);
+	if (s->answer_sent && all_acked(current_ks(s))) {
+		s->deadline = now(s);
+		schedule(s);
+	}
+}
+
 void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id)
 {
 	struct key_state *ks;
@@ -940,7 +999,7 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 	const uint8_t *payload;
 	size_t len;
 
-	if (s->state == SESSION_CLOSING || !is_ours(s, ctl, replay_id))
+	if ((s->state == SESSION_CLOSING && !lingers_for_refusal(s)) || !is_ours(s, ctl, replay_id))
 		return;
 	s->last_received = now(s); /* control traffic shows the peer is alive, as in 2.6 */
 	ks = key_state_for(s, ctl);
@@ -954,12 +1013,18 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 	if (proto_has_msg_id(ctl->opcode))
 		(void)reliable_on_receive(&ks->rel, ctl->msg_id, ctl->opcode, ctl->payload,
 					  ctl->payload_len);
+	if (lingers_for_refusal(s)) {
+		receive_while_refused(s);
+		return;
+	}
 	while (reliable_deliver(&ks->rel, &opcode, &payload, &len))
 		if (opcode == P_CONTROL_V1 && len &&
 		    tls_session_put_ciphertext(ks->tls, payload, len) < 0)
 			close_later(s, 0, "%s", "out of memory");
 	if (s->state != SESSION_CLOSING && ks->phase != KEY_PHASE_EMPTY)
 		progress(s, ks);
+	if (s->answer_due && s->state != SESSION_CLOSING)
+		send_answer(s); /* our key-method-2 may just have been acked */
 	flush(s);
 }
 

@@ -57,8 +57,11 @@ struct session {
 	unsigned reneg_seconds;
 	uint64_t reneg_bytes;
 	ev_tstamp last_sent, last_received; /* control packets (data ones: dc) */
-	ev_tstamp last_push;		    /* when PUSH_REPLY was last sent: once per second */
-	ev_tstamp lame_duck_until;	    /* the non-current key state is cleared then */
+	/* The answer to the client's key exchange: PUSH_REPLY or AUTH_FAILED. It waits
+	 * until the client acknowledged our key-method-2 message (answer_due). */
+	bool answer_due, answer_sent;
+	char refusal[SESSION_REASON_MAX + 16];	  /* "AUTH_FAILED,<reason>" once refused */
+	ev_tstamp lame_duck_until;		  /* the non-current key state is cleared then */
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */
 	bool certless;				  /* key 0 came without a certificate */
 	/* Without a certificate the username and password are the identity: their MAC

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A server session and a client session in one process, their packets
+ * carried by hand so that the test decides what arrives when: the timing of
+ * the answer to a client's key exchange. The server's PUSH_REPLY and its
+ * AUTH_FAILED go only once the client acknowledged the server's
+ * key-method-2 message (the OpenVPN 3 core client drops an application
+ * message that comes earlier); a lost AUTH_FAILED is resent; a refused
+ * session ends as soon as its AUTH_FAILED is acknowledged.
+ */
+#include <arpa/inet.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cookie.h"
+#include "crypto.h"
+#include "log.h"
+#include "proto.h"
+#include "session.h"
+#include "tls.h"
+#include "unit.h"
+#include "wrap.h"
+
+enum { WIRE_MAX = 2048, OUTBOX_MAX = 64 };
+
+struct packet {
+	uint8_t wire[WIRE_MAX];
+	size_t len;
+};
+
+/* One side: its session and what it sent that was not carried yet. */
+struct side {
+	struct session *s;
+	struct packet out[OUTBOX_MAX];
+	size_t n_out;
+	bool connected, pushed, ended;
+	char end_reason[SESSION_REASON_MAX];
+};
+
+static struct ev_loop *loop;
+static struct log lg;
+static struct crypto *crypto;
+static struct wrap no_wrap;
+static struct cookie_key cookie_key;
+static struct side server, client;
+static const char *decision; /* what the server's connect hook answers: NULL admits */
+static char pki[64];
+
+static void on_send(void *ctx, struct session *s, const uint8_t *wire, size_t len)
+{
+	struct side *side = ctx;
+
+	(void)s;
+	if (side->n_out < OUTBOX_MAX && len <= WIRE_MAX) {
+		memcpy(side->out[side->n_out].wire, wire, len);
+		side->out[side->n_out++].len = len;
+	}
+}
+
+static void on_connect(void *ctx, struct session *s)
+{
+	struct session_push push = { .n_messages = 1 };
+
+	((struct side *)ctx)->connected = true;
+	if (decision) {
+		session_refuse(s, decision);
+		return;
+	}
+	snprintf(push.address, sizeof(push.address), "10.8.0.2");
+	push.messages[0] = strdup("PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,"
+				  "cipher AES-256-GCM,topology subnet,key-derivation tls-ekm");
+	session_admit(s, &push);
+}
+
+static void on_ended(void *ctx, struct session *s, const char *reason)
+{
+	struct side *side = ctx;
+
+	side->ended = true;
+	snprintf(side->end_reason, sizeof(side->end_reason), "%s", reason);
+	session_free(s);
+	side->s = NULL;
+}
+
+static int on_pushed(void *ctx, struct session *s, const struct push_options *o)
+{
+	(void)s;
+	(void)o;
+	((struct side *)ctx)->pushed = true;
+	return 0;
+}
+
+static const struct session_ops ops = { on_send, on_connect, on_ended, on_pushed };
+
+/* Opens one packet; false for data packets (the test carries control only). */
+static bool open_control(const struct packet *p, struct proto_control *ctl, uint8_t *plain,
+			 size_t cap, uint32_t *pid)
+{
+	uint32_t t;
+	int n;
+
+	if (!proto_is_control(proto_opcode(p->wire[0])))
+		return false;
+	n = wrap_open(&no_wrap, p->wire, p->len, plain, cap, pid, &t);
+	return n > 0 && proto_decode_control(ctl, plain, (size_t)n) == 0;
+}
+
+static struct sockaddr_in client_addr(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(40000) };
+
+	a.sin_addr.s_addr = htonl(0x0a000002);
+	return a;
+}
+
+/* The server's front door for a packet without a session: the stateless cookie exchange. */
+static void front_door(const struct proto_control *ctl, uint32_t pid, struct session_params *sp)
+{
+	struct sockaddr_in from = client_addr();
+	uint64_t now = (uint64_t)time(NULL);
+	struct proto_control reply;
+	struct proto_sid cookie;
+	uint8_t plain[128];
+	size_t len;
+	int n;
+
+	if (ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V2) {
+		CHECK(cookie_make(crypto, &cookie_key, now, (struct sockaddr *)&from, &ctl->sid,
+				  &cookie) == 0,
+		      "cookie");
+		cookie_reply(&reply, ctl, &cookie);
+		len = proto_encode_control(plain, sizeof(plain), &reply);
+		n = wrap_seal(&no_wrap, plain, len, 1, 0, server.out[server.n_out].wire, WIRE_MAX);
+		if (n > 0)
+			server.out[server.n_out++].len = (size_t)n;
+		return;
+	}
+	if (cookie_opens_session(ctl) &&
+	    cookie_check(crypto, &cookie_key, now, (struct sockaddr *)&from, &ctl->sid,
+			 &ctl->remote_sid)) {
+		server.s = session_new(sp, (struct sockaddr *)&from, sizeof(from), &ctl->remote_sid,
+				       &ctl->sid, 0);
+		CHECK(server.s != NULL, "server session");
+		if (server.s)
+			session_receive(server.s, ctl, pid);
+	}
+}
+
+/* Carries what from sent to its peer, dropping packet number drop (-1: none). */
+static size_t carry(struct side *from, int drop, struct session_params *sp)
+{
+	struct packet batch[OUTBOX_MAX];
+	size_t n = from->n_out, carried = 0;
+
+	memcpy(batch, from->out, n * sizeof(batch[0]));
+	from->n_out = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct proto_control ctl;
+		uint8_t plain[WIRE_MAX];
+		uint32_t pid;
+
+		if ((int)i == drop || !open_control(&batch[i], &ctl, plain, sizeof(plain), &pid))
+			continue;
+		carried++;
+		if (from == &server && client.s)
+			session_receive(client.s, &ctl, pid);
+		else if (from == &client && server.s)
+			session_receive(server.s, &ctl, pid);
+		else if (from == &client)
+			front_door(&ctl, pid, sp);
+	}
+	return carried;
+}
+
+static struct tls_ctx *make_tls(enum tls_role role)
+{
+	char ca[128], crt[128], key[128], err[256];
+	struct tls_ctx *ctx = NULL;
+	struct tls_config cfg = { .role = role, .peer_cert = TLS_PEER_CERT_REQUIRED };
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", pki);
+	snprintf(crt, sizeof(crt), "%s/%s.crt", pki, role == TLS_SERVER ? "server" : "client1");
+	snprintf(key, sizeof(key), "%s/%s.key", pki, role == TLS_SERVER ? "server" : "client1");
+	cfg.ca = ca;
+	cfg.cert = crt;
+	cfg.key = key;
+	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) == 0, "TLS context: %s", err);
+	return ctx;
+}
+
+static const char *const ciphers[] = { "AES-256-GCM" };
+
+static struct session_params params(enum session_role role, struct tls_ctx *tls, struct side *side)
+{
+	return (struct session_params){
+		.loop = loop,
+		.log = &lg,
+		.crypto = crypto,
+		.tls = tls,
+		.wrap = &no_wrap,
+		.ciphers = ciphers,
+		.n_ciphers = 1,
+		.ops = &ops,
+		.ctx = side,
+		.role = role,
+		.options = "V4,dev-type tun,link-mtu 1541,tun-mtu 1500,proto UDPv4,auth SHA1,"
+			   "keysize 128,key-method 2,tls-client",
+		.peer_info = "IV_VER=2.6.14\nIV_PLAT=linux\nIV_PROTO=990\nIV_NCP=2\n"
+			     "IV_CIPHERS=AES-256-GCM\n",
+	};
+}
+
+/*
+ * Runs the exchange until the client's key-method-2 message is at the
+ * server (which answers it, and decides at once in its connect hook), then
+ * carries the server's answer to the client: the server's key-method-2 and
+ * whatever it sent along. Returns false when the handshake stalled.
+ */
+static bool to_server_key_method(struct session_params *ssp)
+{
+	for (int round = 0; round < 40 && !server.connected; round++) {
+		ev_now_update(loop);
+		carry(&client, -1, ssp);
+		if (server.connected)
+			break;
+		carry(&server, -1, ssp);
+	}
+	if (!server.connected)
+		return false;
+	carry(&server, -1, ssp);
+	return true;
+}
+
+static void reset_sides(void)
+{
+	session_free(server.s);
+	session_free(client.s);
+	memset(&server, 0, sizeof(server));
+	memset(&client, 0, sizeof(client));
+}
+
+static void start(struct session_params *csp)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(1194) };
+
+	reset_sides();
+	to.sin_addr.s_addr = htonl(0x0a000001);
+	client.s = session_new_client(csp, (struct sockaddr *)&to, sizeof(to));
+	CHECK(client.s != NULL, "client session");
+}
+
+static void test_push_waits_for_the_ack(struct session_params *ssp, struct session_params *csp)
+{
+	decision = NULL;
+	start(csp);
+	CHECK(to_server_key_method(ssp), "the handshake reached the key exchange");
+	CHECK(!client.pushed,
+	      "no PUSH_REPLY with the server's key-method-2: it waits for the client's ack");
+	CHECK(client.n_out > 0, "the client acknowledges (and asks for the push)");
+	carry(&client, -1, ssp);
+	carry(&server, -1, ssp);
+	CHECK(client.pushed, "PUSH_REPLY once the client acknowledged");
+	CHECK(session_state(server.s) == SESSION_ACTIVE, "the server's session is active");
+}
+
+static void test_auth_failed(struct session_params *ssp, struct session_params *csp)
+{
+	double t0;
+
+	decision = "wrong username or password";
+	start(csp);
+	CHECK(to_server_key_method(ssp), "the handshake reached the key exchange");
+	CHECK(session_state(client.s) != SESSION_CLOSING,
+	      "no AUTH_FAILED with the server's key-method-2");
+	carry(&client, -1, ssp); /* the ack: AUTH_FAILED goes now */
+	CHECK(server.n_out > 0, "AUTH_FAILED leaves once acknowledged");
+	carry(&server, 0, ssp); /* and is lost */
+	CHECK(session_state(client.s) != SESSION_CLOSING, "lost");
+	/* The reliability layer resends it. */
+	t0 = ev_time();
+	while (server.n_out == 0 && ev_time() - t0 < 10) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(20000);
+	}
+	CHECK(server.n_out > 0, "AUTH_FAILED resent after %.1f s", ev_time() - t0);
+	carry(&server, -1, ssp);
+	CHECK(client.s && session_state(client.s) == SESSION_CLOSING, "the client got AUTH_FAILED");
+	CHECK(!server.ended, "the server's session lingers until its AUTH_FAILED is acknowledged");
+	ev_run(loop, EVRUN_NOWAIT); /* the client's ack */
+	carry(&client, -1, ssp);
+	/* A few loop turns, not seconds: its linger would take AUTH_FAILED_LINGER_SECONDS. */
+	for (int turn = 0; turn < 5 && !server.ended; turn++)
+		ev_run(loop, EVRUN_NOWAIT);
+	CHECK(server.ended, "then it ends at once, not after its linger: %s", server.end_reason);
+	CHECK(strstr(server.end_reason, "wrong username or password") != NULL, "with the reason");
+}
+
+int main(void)
+{
+	char cmd[160];
+	struct tls_ctx *stls, *ctls;
+	char err[256];
+
+	log_init(&lg, LOG_ERROR, stderr);
+	loop = ev_loop_new(0);
+	crypto = crypto_new(err, sizeof(err));
+	wrap_init_none(&no_wrap);
+	snprintf(pki, sizeof(pki), "/tmp/mvtest-session-XXXXXX");
+	if (!crypto || !mkdtemp(pki) || cookie_key_init(&cookie_key, 60) < 0) {
+		CHECK(0, "setup");
+		return unit_report("test_session");
+	}
+	snprintf(cmd, sizeof(cmd), "scripts/make-pki %s 1 > /dev/null", pki);
+	CHECK(system(cmd) == 0, "scripts/make-pki (needs openssl)");
+	stls = make_tls(TLS_SERVER);
+	ctls = make_tls(TLS_CLIENT);
+	struct session_params ssp = params(SESSION_ROLE_SERVER, stls, &server);
+	struct session_params csp = params(SESSION_ROLE_CLIENT, ctls, &client);
+
+	test_push_waits_for_the_ack(&ssp, &csp);
+	test_auth_failed(&ssp, &csp);
+	reset_sides();
+	tls_ctx_free(stls);
+	tls_ctx_free(ctls);
+	crypto_free(crypto);
+	ev_loop_destroy(loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
+	CHECK(system(cmd) == 0, "cleanup");
+	return unit_report("test_session");
+}

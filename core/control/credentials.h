@@ -14,11 +14,13 @@
 #include "config.h"
 #include "crypto.h"
 #include "tls.h"
+#include "tlscryptv2.h"
 #include "wrap.h"
 
 struct credentials {
 	struct tls_ctx *tls;
 	struct wrap wrap;
+	struct tlscryptv2_server *tls_crypt_v2; /* NULL unless set; wrap.v2 points here */
 };
 
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,

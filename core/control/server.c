@@ -14,6 +14,7 @@
 #include "server.h"
 #include "server_impl.h"
 #include "source.h"
+#include "tlscryptv2.h"
 #include "vnet.h"
 
 /*
@@ -290,9 +291,14 @@ static void make_room(struct server *s, const struct source *src)
 	}
 }
 
-/* Opens a session for a peer that echoed a valid cookie, replacing an older one. */
+/*
+ * Opens a session for a peer that echoed a valid cookie, replacing an older
+ * one; its control packets are wrapped with w (a tls-crypt-v2 client's own
+ * key, v2, or the server's wrapping).
+ */
 static struct session *open_session(struct server *s, const struct proto_control *ctl,
-				    const struct arrival *a)
+				    const struct arrival *a, const struct wrap *w,
+				    const struct tlscryptv2_client *v2)
 {
 	struct session *old = find_session(s, a);
 	struct session_params sp = {
@@ -300,7 +306,8 @@ static struct session *open_session(struct server *s, const struct proto_control
 		.log = s->log,
 		.crypto = s->crypto,
 		.tls = s->params.tls,
-		.wrap = &s->wrap,
+		.wrap = w,
+		.tls_crypt_v2 = v2,
 		.ciphers = s->params.ciphers,
 		.n_ciphers = s->params.n_ciphers,
 		.replay_time = s->started,
@@ -375,11 +382,15 @@ static bool may_answer(struct server *s, const struct sockaddr *from)
 	return reply_time_left(s) && srclimit_take(&s->reset_sources, src.bytes, src.len, now);
 }
 
-/* Sends the stateless reply to a client's hard reset (no state is kept). */
+/*
+ * Sends the stateless reply to a client's hard reset (no state is kept),
+ * wrapped with w. A tls-crypt-v2 client is asked to send its wrapped key
+ * again with the packet that echoes the cookie, as 2.6 servers ask.
+ */
 static void answer_reset(struct server *s, const struct proto_control *reset,
-			 const struct arrival *a, uint64_t now)
+			 const struct arrival *a, uint64_t now, const struct wrap *w)
 {
-	uint8_t plain[64], wire[64 + 128];
+	uint8_t plain[64], wire[64 + 128], tlv[TLSCRYPTV2_RESEND_TLV_LEN];
 	struct proto_control reply;
 	struct proto_sid cookie;
 	double began;
@@ -394,28 +405,37 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 	if (cookie_make(s->crypto, &s->cookie, now, a->from, &reset->sid, &cookie) < 0)
 		return;
 	cookie_reply(&reply, reset, &cookie);
+	if (w->client_key) {
+		tlscryptv2_resend_tlv(tlv);
+		reply.payload = tlv;
+		reply.payload_len = sizeof(tlv);
+	}
 	len = proto_encode_control(plain, sizeof(plain), &reply);
 	/* The stateless reply is always the first wrapped packet: replay id 1. */
-	n = wrap_seal(&s->wrap, plain, len, 1, s->started, wire, sizeof(wire));
+	n = wrap_seal(w, plain, len, 1, s->started, wire, sizeof(wire));
 	if (n > 0 && (a->via ? tcp_conn_send(a->via, wire, (size_t)n)
 			     : sendto(s->fd, wire, (size_t)n, 0, a->from, a->from_len) == n))
 		s->stats.resets_answered++;
 	s->reset_time.tokens -= fmin(monotonic() - began, SERVER_RESET_COST_MAX_US / 1e6);
 }
 
+/* A control packet for no session, unwrapped with w (v2: the client key it carried). */
 static void handle_control(struct server *s, const struct proto_control *ctl,
-			   const struct arrival *a, uint32_t replay_id)
+			   const struct arrival *a, uint32_t replay_id, const struct wrap *w,
+			   const struct tlscryptv2_client *v2)
 {
 	char who[UDP_ADDR_TEXT_MAX];
 	uint64_t now = (uint64_t)time(NULL);
 
-	if (ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V2 && ctl->key_id == 0) {
-		answer_reset(s, ctl, a, now);
+	if ((ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V2 ||
+	     ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V3) &&
+	    ctl->key_id == 0) {
+		answer_reset(s, ctl, a, now, w);
 		return;
 	}
 	if (cookie_opens_session(ctl) &&
 	    cookie_check(s->crypto, &s->cookie, now, a->from, &ctl->sid, &ctl->remote_sid)) {
-		struct session *sess = open_session(s, ctl, a);
+		struct session *sess = open_session(s, ctl, a, w, v2);
 
 		s->stats.cookies_accepted++;
 		log_ratelimited(s->log, LOG_DEBUG, "server",
@@ -807,12 +827,145 @@ static bool starts_new_session(const struct session *sess, const struct proto_co
 	return cookie_opens_session(ctl) && !proto_sid_equal(&ctl->sid, session_remote_sid(sess));
 }
 
+/*
+ * A control packet dropped before it reached a session, with the reason, in
+ * one rate-limited place: a client that cannot connect is explained in the
+ * log, a flood costs a few lines.
+ */
+static void drop_unwrap(struct server *s, const struct arrival *a, const char *why)
+{
+	char who[UDP_ADDR_TEXT_MAX];
+
+	s->stats.dropped_unwrap++;
+	log_ratelimited(s->log, LOG_INFO, "server", "%s: control packet dropped: %s",
+			udp_addr_format(a->from, who, sizeof(who)), why);
+}
+
+/* Why a packet did not unwrap with w. */
+static const char *unwrap_failure(const struct wrap *w)
+{
+	if (w->client_key)
+		return "does not authenticate with the client's own tls-crypt-v2 key";
+	return w->mode == WRAP_TLS_CRYPT ? "does not authenticate with the tls_crypt key"
+					 : "does not authenticate with the tls_auth key";
+}
+
+/* A packet of a tls-crypt-v2 client, wrapped with key; false to drop it, with why. */
+static bool open_v2(const struct wrap *w, const uint8_t *buf, size_t len, struct proto_control *ctl,
+		    uint8_t *plain, uint32_t *pid, const char **why)
+{
+	uint32_t t;
+	int n = wrap_open(w, buf, len, plain, SERVER_PACKET_MAX, pid, &t);
+
+	*why = unwrap_failure(w);
+	if (n < 0)
+		return false;
+	*why = "not a valid control packet";
+	if (proto_decode_control(ctl, plain, (size_t)n) != 0)
+		return false;
+	/* P_CONTROL_WKC_V1 is P_CONTROL_V1 with the key appended (2.6 reads it so too). */
+	if (ctl->opcode == P_CONTROL_WKC_V1)
+		ctl->opcode = P_CONTROL_V1;
+	return true;
+}
+
+/*
+ * A P_CONTROL_WKC_V1 its session's client sent again (ours was not acked yet):
+ * the session's key opens it and the WKc at its end is not read again.
+ */
+static bool resend_to_session(struct session *sess, const uint8_t *buf, size_t len)
+{
+	uint8_t plain[SERVER_PACKET_MAX];
+	struct proto_control ctl;
+	const char *why;
+	uint32_t pid;
+
+	if (!session_wrap(sess)->client_key ||
+	    !open_v2(session_wrap(sess), buf, len, &ctl, plain, &pid, &why) ||
+	    !proto_sid_equal(&ctl.sid, session_remote_sid(sess)))
+		return false;
+	session_receive(sess, &ctl, pid);
+	return true;
+}
+
+/* Whether a v2 client key is taken; refused ones are counted and logged. */
+static bool accepts_v2(struct server *s, const struct arrival *a,
+		       const struct tlscryptv2_client *key)
+{
+	char who[UDP_ADDR_TEXT_MAX], why[200];
+
+	if (tlscryptv2_accepts(s->wrap.v2, key, (int64_t)time(NULL), why, sizeof(why)))
+		return true;
+	s->stats.refused_tls_crypt_v2++;
+	log_ratelimited(s->log, LOG_INFO, "server", "%s: refused: %s",
+			udp_addr_format(a->from, who, sizeof(who)), why);
+	return false;
+}
+
+/*
+ * A tls-crypt-v2 client's hard reset (P_CONTROL_HARD_RESET_CLIENT_V3) or
+ * the packet that echoes our cookie (P_CONTROL_WKC_V1): both end with the
+ * client's key wrapped with the server key (WKc). It is unwrapped, the
+ * packet opened with it, the key checked, and then the packet goes through
+ * the stateless door as any other: nothing is kept before the cookie comes
+ * back, and the session is given the key then.
+ */
+static void handle_tls_crypt_v2(struct server *s, const struct arrival *a, struct session *sess,
+				const uint8_t *buf, size_t len)
+{
+	uint8_t plain[SERVER_PACKET_MAX];
+	struct tlscryptv2_client key;
+	struct proto_control ctl;
+	struct wrap w;
+	const char *why;
+	uint32_t pid;
+	int at, rc;
+
+	if (!s->wrap.v2) {
+		drop_unwrap(
+			s, a,
+			"looks like a tls-crypt-v2 client, but no tls_crypt_v2 key is configured");
+		return;
+	}
+	at = tlscryptv2_locate(buf, len,
+			       PROTO_HEADER_LEN + WRAP_REPLAY_LEN + WRAP_TLS_CRYPT_TAG_LEN);
+	if (at < 0) {
+		drop_unwrap(s, a, tlscryptv2_error_name(at));
+		return;
+	}
+	if (sess && proto_opcode(buf[0]) == P_CONTROL_WKC_V1 &&
+	    resend_to_session(sess, buf, (size_t)at))
+		return;
+	rc = tlscryptv2_unwrap(s->crypto, &s->wrap.v2->key, buf + at, len - (size_t)at, &key);
+	if (rc < 0) {
+		drop_unwrap(s, a, tlscryptv2_error_name(rc));
+		return;
+	}
+	wrap_init_tls_crypt(&w, s->crypto, &key.key, true);
+	w.client_key = true;
+	if (!open_v2(&w, buf, (size_t)at, &ctl, plain, &pid, &why))
+		drop_unwrap(s, a, why);
+	else if (ctl.opcode == P_CONTROL_HARD_RESET_CLIENT_V3 && !tlscryptv2_resends_wkc(pid))
+		drop_unwrap(
+			s, a,
+			"a tls-crypt-v2 client that cannot resend its key (OpenVPN 2.5 or older) "
+			"would need state before its address is proven: upgrade it to 2.6 or "
+			"later");
+	else if (accepts_v2(s, a, &key))
+		handle_control(s, &ctl, a, pid, &w, &key);
+	wrap_clear(&w);
+	crypto_wipe(&key, sizeof(key));
+}
+
 void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,
 			    uint8_t *buf, size_t len)
 {
 	uint8_t plain[SERVER_PACKET_MAX];
+	const struct wrap *w = &s->wrap;
 	struct proto_control ctl;
+	struct session *sess;
 	uint32_t pid, t;
+	uint8_t op;
 	int n;
 
 	s->stats.packets_in++;
@@ -827,9 +980,25 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 		s->stats.dropped_malformed++; /* 2.6 drops control packets this large too */
 		return;
 	}
-	n = wrap_open(&s->wrap, buf, len, plain, sizeof(plain), &pid, &t);
+	sess = find_session(s, a);
+	op = proto_opcode(buf[0]);
+	if (op == P_CONTROL_HARD_RESET_CLIENT_V3 || op == P_CONTROL_WKC_V1) {
+		handle_tls_crypt_v2(s, a, sess, buf, len);
+		return;
+	}
+	/* A tls-crypt-v2 client's session has its own key; a new hard reset never does. */
+	if (sess && session_wrap(sess)->client_key && op != P_CONTROL_HARD_RESET_CLIENT_V2) {
+		w = session_wrap(sess);
+	} else if (s->wrap.mode == WRAP_NONE && s->wrap.v2) {
+		drop_unwrap(s, a,
+			    "not a tls-crypt-v2 client, and with tls_crypt_v2 set the server takes "
+			    "only those, tls_crypt and tls_auth ones (the other client needs the "
+			    "server's tls_crypt or tls_auth key, or a tls-crypt-v2 client key)");
+		return;
+	}
+	n = wrap_open(w, buf, len, plain, sizeof(plain), &pid, &t);
 	if (n < 0) {
-		s->stats.dropped_unwrap++;
+		drop_unwrap(s, a, unwrap_failure(w));
 		return;
 	}
 	if (proto_decode_control(&ctl, plain, (size_t)n) != 0) {
@@ -837,13 +1006,11 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 		return;
 	}
 	/* A known peer's packets go to its session, except the start of a new one. */
-	struct session *sess = find_session(s, a);
-
 	if (sess && !starts_new_session(sess, &ctl)) {
 		session_receive(sess, &ctl, pid);
 		return;
 	}
-	handle_control(s, &ctl, a, pid);
+	handle_control(s, &ctl, a, pid, &s->wrap, NULL);
 }
 
 /* A bounded number of batches per wake-up, so a flood cannot starve the loop. */

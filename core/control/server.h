@@ -133,6 +133,8 @@ struct server_stats {
 	uint64_t tcp_evicted;	     /* ... for TCP_CONNS_MAX or the open-files limit */
 	uint64_t tcp_refused;	     /* connections refused: every slot had a session */
 	uint64_t tcp_accept_paused;  /* accepting paused: out of descriptors, none to close */
+	/* tls-crypt-v2 client keys refused: revoked, or older than the maximum age */
+	uint64_t refused_tls_crypt_v2;
 };
 
 struct server;

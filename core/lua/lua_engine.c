@@ -157,6 +157,7 @@ static const struct stat_field {
 	STAT(tcp_accept_paused, "tcp_accept_paused"),
 }, drops[] = {
 	STAT(dropped_unwrap, "unwrap"),
+	STAT(refused_tls_crypt_v2, "tls_crypt_v2_refused"),
 	STAT(dropped_malformed, "malformed"),
 	STAT(dropped_no_session, "no_session"),
 	STAT(dropped_full, "full"),

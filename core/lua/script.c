@@ -14,6 +14,7 @@
 #include "lua_policy.h"
 #include "lua_sandbox.h"
 #include "script.h"
+#include "tlscryptv2.h"
 #include "udp.h"
 
 enum {
@@ -679,6 +680,36 @@ static void push_fingerprint(lua_State *L, const uint8_t *fp)
 	lua_pushstring(L, hex);
 }
 
+/*
+ * A tls-crypt-v2 client's key: { id = hex, type = "user" | "timestamp" |
+ * number, metadata = the bytes after the type, created = unix time (a
+ * timestamp's) }.
+ */
+static void push_tls_crypt_v2(lua_State *L, const struct tlscryptv2_client *k)
+{
+	char id[TLSCRYPTV2_ID_TEXT_LEN + 1];
+	int64_t created;
+
+	lua_createtable(L, 0, 4);
+	tlscryptv2_id_format(k->id, id);
+	set_str(L, "id", id);
+	if (!k->metadata_len)
+		return;
+	if (k->metadata[0] == TLSCRYPTV2_METADATA_USER)
+		lua_pushliteral(L, "user");
+	else if (k->metadata[0] == TLSCRYPTV2_METADATA_TIMESTAMP)
+		lua_pushliteral(L, "timestamp");
+	else
+		lua_pushinteger(L, k->metadata[0]);
+	lua_setfield(L, -2, "type");
+	lua_pushlstring(L, (const char *)k->metadata + 1, k->metadata_len - 1);
+	lua_setfield(L, -2, "metadata");
+	if (tlscryptv2_created(k, &created)) {
+		lua_pushinteger(L, (lua_Integer)created);
+		lua_setfield(L, -2, "created");
+	}
+}
+
 /* The info table moonvpn.clients.admit() receives. */
 static void push_client_info(lua_State *L, struct session *sess)
 {
@@ -701,6 +732,10 @@ static void push_client_info(lua_State *L, struct session *sess)
 	set_str(L, "username", session_username(sess));
 	set_str(L, "password", session_password(sess));
 	set_str(L, "peer_info", session_peer_info(sess));
+	if (session_tls_crypt_v2(sess)) {
+		push_tls_crypt_v2(L, session_tls_crypt_v2(sess));
+		lua_setfield(L, -2, "tls_crypt_v2");
+	}
 }
 
 static void build_client_info(lua_State *L, const void *sess, const void *unused)

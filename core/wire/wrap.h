@@ -38,8 +38,15 @@ enum {
 	WRAP_KEY_DIRECTION_NONE = -1,
 };
 
+struct tlscryptv2_server;
+
 struct wrap {
 	enum wrap_mode mode;
+	/* A server's tls-crypt-v2 settings beside the mode above (borrowed, NULL: none;
+	 * a session's copy never reads it), and whether this tls-crypt key is a
+	 * tls-crypt-v2 client's own. */
+	const struct tlscryptv2_server *v2;
+	bool client_key;
 	const struct crypto *crypto;
 	char digest[8]; /* tls-auth */
 	size_t hmac_len;

@@ -1,0 +1,210 @@
+-- SPDX-License-Identifier: MIT
+-- tls-crypt-v2 against stock OpenVPN 2.6 clients (topology in
+-- spec/helpers/hooked.lua): each client has its own control-channel key,
+-- wrapped with the server key; keys made by `moonvpn genkey` and by
+-- `openvpn --genkey` work both ways; UDP and TCP; a revoked or too old key
+-- gets no session; tls-crypt (v1) and tls-crypt-v2 clients at once; what
+-- a server without the key logs. #netns: needs root.
+local hooked = require "spec.helpers.hooked"
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
+
+-- Prints what the hooks see of the client's key, for the log assertions (a
+-- timestamp's metadata is its 8 bytes: their count).
+local SHOW_KEY = [[
+function office.on.connect(client)
+  local k = client.tls_crypt_v2
+  print(string.format("v2: id=%s type=%s metadata=%s created=%s", k and k.id, k and k.type,
+    k and (k.type == "user" and k.metadata or #k.metadata), k and k.created))
+end
+]]
+
+describe("#netns tls-crypt-v2", function()
+	local t = hooked.each()
+	if not t then return end
+	local dir
+
+	--- A fresh server key made by moonvpn (or by openvpn) in a directory of its own.
+	local function server_key(by_openvpn)
+		dir = netns.tmpdir()
+		local cmd = by_openvpn and ("openvpn --genkey tls-crypt-v2-server " .. dir .. "/v2s.key >/dev/null")
+			or (netns.quote(mv.bin) .. " genkey --tls-crypt-v2-server " .. dir .. "/v2s.key")
+		local ok, out = netns.sh(cmd)
+		assert(ok, out)
+	end
+
+	--- A client key wrapped with the server key; its path and, made by moonvpn, its id.
+	local function client_key(name, args, by_openvpn)
+		local path = dir .. "/" .. name
+		if by_openvpn then
+			local ok, out = netns.sh(string.format("openvpn --tls-crypt-v2 %s/v2s.key --genkey " ..
+				"tls-crypt-v2-client %s %s >/dev/null", dir, path, args or ""))
+			assert(ok, out)
+			return path
+		end
+		local status, out, err = mv.run(string.format("genkey --tls-crypt-v2-client %s --server-key %s/v2s.key %s",
+			path, dir, args or ""))
+		assert(status == 0, err)
+		return path, out:match("tls%-crypt%-v2 client key (%x+)")
+	end
+
+	--- Runs cmd; its output without surrounding white space.
+	local function sh(cmd)
+		local ok, out = netns.sh(cmd)
+		assert(ok, cmd .. ": " .. tostring(out))
+		return (out or ""):match("^%s*(.-)%s*$")
+	end
+
+	--- The bytes cmd writes, in hex.
+	local function hex(cmd)
+		return sh(cmd .. " | od -An -v -tx1 | tr -d ' \\n'")
+	end
+
+	--- A client key made as doc/tls-crypt-v2.txt in OpenVPN's sources describes, with
+	-- openssl's command line tools (not our code), created `days` ago: neither genkey
+	-- backdates a key. Its path.
+	local function backdated_key(name, days)
+		local function file(n, bytes) netns.write_file(dir .. "/" .. n, bytes); return dir .. "/" .. n end
+		local server = hex("sed '1d;$d' " .. dir .. "/v2s.key | openssl base64 -d")
+		local ke, ka = server:sub(1, 64), server:sub(129, 192)
+		sh("head -c 256 /dev/urandom > " .. dir .. "/kc.bin")
+		local kc = netns.read_file(dir .. "/kc.bin")
+		local plain = kc .. "\1" .. string.pack(">i8", os.time() - days * 86400)
+		local len = string.pack(">I2", 32 + #plain + 2)
+		file("plain.bin", plain)
+		file("tagin.bin", len .. plain)
+		sh(string.format("openssl dgst -sha256 -mac HMAC -macopt hexkey:%s -binary < %s/tagin.bin > %s/tag.bin",
+			ka, dir, dir))
+		local tag = hex("cat " .. dir .. "/tag.bin")
+		sh(string.format("openssl enc -aes-256-ctr -K %s -iv %s -nosalt -in %s/plain.bin -out %s/ct.bin",
+			ke, tag:sub(1, 32), dir, dir))
+		file("raw.bin", kc .. netns.read_file(dir .. "/tag.bin") .. netns.read_file(dir .. "/ct.bin") .. len)
+		local path = dir .. "/" .. name
+		sh(string.format("{ echo '-----BEGIN OpenVPN tls-crypt-v2 client key-----'; openssl base64 -in %s/raw.bin; " ..
+			"echo '-----END OpenVPN tls-crypt-v2 client key-----'; } > %s", dir, path))
+		return path
+	end
+
+	--- Starts the server with the tls-crypt-v2 key and the tls fields in `tls_extra`.
+	local function start(tls_extra, hooks, server_extra)
+		local pki = mv.pki()
+		t:start(SHOW_KEY .. (hooks or ""), string.format(
+			'  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key", ' ..
+			'tls_crypt_v2 = "%s/v2s.key"%s },\n%s', pki, pki, pki, dir, tls_extra or "", server_extra or ""))
+	end
+
+	--- Starts stock client i with the client key at key (nil: opts.wrap's v1 key).
+	local function connect(i, key, opts)
+		opts = opts or {}
+		local extra = key and string.format("<tls-crypt-v2>\n%s</tls-crypt-v2>\n", netns.read_file(key)) or ""
+		return t.clients[i]:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(), {
+			remote = "10.88." .. i .. ".1", extra = extra, proto = opts.proto, port = opts.port,
+			wrap = opts.wrap }) })
+	end
+
+	--- The VPN address of the client connected from 10.88.i.2.
+	local function vpn_address(i)
+		local out = t:console(string.format('for _, c in ipairs(clients()) do if c.real_address:find("10.88.%d.2", 1, true) ' ..
+			'then return c.vpn_address end end', i))
+		return out:match("[%d.]+")
+	end
+
+	local function pings_both_ways(i)
+		assert.is_true((t.clients[i]:sh("ping -n -c 2 -i 0.2 -W 3 10.77.0.1")), "client " .. i .. " reaches the server")
+		assert.is_true((t.srv:sh("ping -n -c 2 -i 0.2 -W 3 " .. vpn_address(i))), "the server reaches client " .. i)
+	end
+
+	local function stat(expr)
+		return tonumber(t:console("return " .. expr):match("%d+"))
+	end
+
+	it("connects a 2.6 client with a moonvpn-made key over UDP; the hooks see the key's id and creation time", function()
+		server_key()
+		local key, id = client_key("c1.key")
+		start()
+		t:completed(connect(1, key))
+		pings_both_ways(1)
+		local log = t.engine:output()
+		local created = tonumber(log:match("v2: id=" .. id .. " type=timestamp metadata=8 created=(%d+)"))
+		assert(created, "the hook saw the key:\n" .. log)
+		assert.is_true(math.abs(created - os.time()) < 3600, "created is the key's creation time")
+		assert.equal(0, stat("stats().dropped.unwrap"))
+	end)
+
+	it("connects a 2.6 client with openvpn-made keys over TCP, and shows its user metadata", function()
+		server_key(true)
+		local key = client_key("c1.key", "$(printf 'user=alice' | base64)", true)
+		start(nil, nil, '  listen = { "udp://0.0.0.0:1194", "tcp://0.0.0.0:443" },\n')
+		local out = t:completed(connect(1, key, { proto = "tcp-client", port = 443 }))
+		assert.matches("TCP connection established", out, 1, true)
+		pings_both_ways(1)
+		assert.matches("v2: id=%x+ type=user metadata=user=alice created=nil", t.engine:output())
+	end)
+
+	it("takes tls-crypt (v1) and tls-crypt-v2 clients at once", function()
+		server_key()
+		local key = client_key("c2.key", "--metadata bob")
+		start(string.format(', tls_crypt = "%s/tc.key"', mv.pki()))
+		local v1 = connect(1, nil, { wrap = "tls-crypt" })
+		local v2 = connect(2, key)
+		t:completed(v1)
+		t:completed(v2)
+		pings_both_ways(1)
+		pings_both_ways(2)
+		assert.matches("v2: id=nil", t.engine:output(), 1, true)
+		assert.matches("v2: id=%x+ type=user metadata=bob", t.engine:output())
+	end)
+
+	it("gives a revoked key no session, and lets the other keys in", function()
+		server_key()
+		local revoked, id = client_key("revoked.key")
+		local good = client_key("good.key")
+		start(string.format(', tls_crypt_v2_revoked = { "%s" }', id:upper()))
+		local bad = connect(1, revoked)
+		t:completed(connect(2, good))
+		local ok, log = t.engine:wait_log("refused: client key " .. id .. " is revoked", 20)
+		assert(ok, log)
+		assert.is_nil(bad:output():find("Initialization Sequence Completed", 1, true))
+		assert.equal(1, stat("#clients()"))
+		assert.is_true(stat("stats().dropped.tls_crypt_v2_refused") >= 1)
+		assert.equal(0, stat("stats().cookies_accepted") - 1, "only the good client echoed a cookie")
+	end)
+
+	it("gives a key older than tls_crypt_v2_max_age no session, and lets a younger one in", function()
+		server_key()
+		local old = backdated_key("old.key", 40)
+		local fresh = client_key("fresh.key")
+		start(", tls_crypt_v2_max_age = 30")
+		local bad = connect(1, old)
+		t:completed(connect(2, fresh))
+		local found, log = t.engine:wait_log("refused: client key %x+ is 40 days old, over tls_crypt_v2_max_age %(30 days%)", 20)
+		assert(found, log)
+		assert.is_nil(bad:output():find("Initialization Sequence Completed", 1, true))
+		assert.equal(1, stat("#clients()"))
+	end)
+
+	it("logs why a tls-crypt-v2 client is dropped by a server without tls_crypt_v2", function()
+		server_key()
+		local key = client_key("c1.key")
+		t:start(nil, nil)
+		connect(1, key)
+		local ok, log = t.engine:wait_log("10%.88%.1%.2:%d+: control packet dropped: looks like a " ..
+			"tls%-crypt%-v2 client, but no tls_crypt_v2 key is configured", 20)
+		assert(ok, log)
+		assert.is_true(stat("stats().dropped.unwrap") >= 1)
+	end)
+
+	it("logs a client key made for another server key", function()
+		server_key()
+		local key = client_key("c1.key")
+		local other = dir
+		server_key()
+		start()
+		connect(1, key)
+		local ok, log = t.engine:wait_log("control packet dropped: client key does not authenticate", 20)
+		assert(ok, log)
+		assert.equal(0, stat("stats().resets_answered"))
+		assert.truthy(other)
+	end)
+end)

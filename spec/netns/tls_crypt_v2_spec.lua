@@ -184,6 +184,23 @@ describe("#netns tls-crypt-v2", function()
 		assert.equal(1, stat("#clients()"))
 	end)
 
+	it("has a stock 2.6 server take keys made by moonvpn genkey (the other way round)", function()
+		server_key()
+		local key = client_key("c1.key", "--metadata carol")
+		local srv, cli = netns.new(), netns.new()
+		netns.veth(srv, "10.88.1.1/24", cli, "10.88.1.2/24")
+		local server = srv:spawn({ "openvpn", "--config", openvpn.server(mv.pki(), { listen = "10.88.1.1",
+			extra = "tls-crypt-v2 " .. dir .. "/v2s.key" }) })
+		local ok, out = server:wait_log("Initialization Sequence Completed", 10)
+		assert(ok, out)
+		local client = cli:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(), { remote = "10.88.1.1",
+			extra = string.format("<tls-crypt-v2>\n%s</tls-crypt-v2>\n", netns.read_file(key)) }) })
+		ok, out = client:wait_log("Initialization Sequence Completed", 20)
+		assert(ok, out .. "\n--- openvpn server:\n" .. server:output())
+		assert.matches("Control Channel: using tls-crypt-v2 key", server:output(), 1, true)
+		assert.is_true((cli:sh("ping -n -c 2 -i 0.2 -W 3 10.77.0.1")))
+	end)
+
 	it("logs why a tls-crypt-v2 client is dropped by a server without tls_crypt_v2", function()
 		server_key()
 		local key = client_key("c1.key")

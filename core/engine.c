@@ -422,10 +422,13 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 	rc = open_server(e, cfg, cr, &e->server, err, errlen);
 	if (rc < 0)
 		return rc;
-	log_info(&e->log, "server", "listening on %s%s", cfg->listen,
+	log_info(&e->log, "server", "listening on %s%s%s", cfg->listen,
 		 cfg->tls_crypt_key  ? " with tls-crypt"
 		 : cfg->tls_auth_key ? " with tls-auth"
-				     : "");
+				     : "",
+		 !cfg->tls_crypt_v2_key			   ? ""
+		 : cfg->tls_crypt_key || cfg->tls_auth_key ? " and tls-crypt-v2"
+							   : " with tls-crypt-v2");
 	log_data_path(e, cfg, server_udp_caps(e->server));
 	return 0;
 }

@@ -90,6 +90,7 @@ static int load_tls_crypt_v2(struct credentials *cr, const struct config *cfg, c
 	for (size_t i = 0; i < cfg->n_tls_crypt_v2_revoked; i++)
 		if (tlscryptv2_id_parse(cfg->tls_crypt_v2_revoked[i], v2->revoked[v2->n_revoked]))
 			v2->n_revoked++; /* config.lua checked them */
+	tlscryptv2_server_sort(v2);
 	if (tlscryptv2_server_key_parse(&v2->key, text, n, why, sizeof(why)) < 0) {
 		snprintf(err, errlen,
 			 "tls.tls_crypt_v2: %s: %s (make a key with: moonvpn genkey "

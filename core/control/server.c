@@ -332,6 +332,13 @@ static struct session *open_session(struct server *s, const struct proto_control
 		return NULL;
 	}
 	sess = session_new(&sp, a->from, a->from_len, &ctl->remote_sid, &ctl->sid, id);
+	if (sess && v2) {
+		char who[UDP_ADDR_TEXT_MAX], key[TLSCRYPTV2_ID_TEXT_LEN + 1];
+
+		tlscryptv2_id_format(v2->id, key);
+		log_info(s->log, "server", "%s: tls-crypt-v2 client key %s",
+			 udp_addr_format(a->from, who, sizeof(who)), key);
+	}
 	if (sess) {
 		server_tcp_attach(s, id, a->via);
 		/* Never full: at most 1024 sessions in 4096 slots. */

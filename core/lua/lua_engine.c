@@ -16,6 +16,7 @@
 #include "lua_core.h"
 #include "pushopts.h"
 #include "script.h"
+#include "tlscryptv2.h"
 #include "udp.h"
 
 enum { LUA_ENGINE_ERR_MAX = 1024 };
@@ -301,6 +302,13 @@ static void push_client(lua_State *L, const struct session *sess)
 	lua_setfield(L, -2, "connected_since");
 	lua_pushinteger(L, session_peer_id(sess));
 	lua_setfield(L, -2, "peer_id");
+	if (session_tls_crypt_v2(sess)) {
+		char id[TLSCRYPTV2_ID_TEXT_LEN + 1];
+
+		tlscryptv2_id_format(session_tls_crypt_v2(sess)->id, id);
+		lua_pushstring(L, id);
+		lua_setfield(L, -2, "tls_crypt_v2_id");
+	}
 	const struct dchan_counters *c = session_counters(sess);
 	set_counter(L, "packets_in", c->packets_in);
 	set_counter(L, "bytes_in", c->bytes_in);

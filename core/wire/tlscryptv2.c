@@ -196,6 +196,17 @@ bool tlscryptv2_id_parse(const char *text, uint8_t id[TLSCRYPTV2_ID_LEN])
 	return true;
 }
 
+static int compare_ids(const void *a, const void *b)
+{
+	return memcmp(a, b, TLSCRYPTV2_ID_LEN);
+}
+
+void tlscryptv2_server_sort(struct tlscryptv2_server *s)
+{
+	if (s->n_revoked)
+		qsort(s->revoked, s->n_revoked, sizeof(*s->revoked), compare_ids);
+}
+
 bool tlscryptv2_accepts(const struct tlscryptv2_server *s, const struct tlscryptv2_client *k,
 			int64_t now, char *why, size_t whylen)
 {
@@ -203,12 +214,11 @@ bool tlscryptv2_accepts(const struct tlscryptv2_server *s, const struct tlscrypt
 	int64_t created;
 
 	tlscryptv2_id_format(k->id, id);
-	for (size_t i = 0; i < s->n_revoked; i++)
-		if (memcmp(s->revoked[i], k->id, TLSCRYPTV2_ID_LEN) == 0) {
-			snprintf(why, whylen, "client key %s is revoked (tls_crypt_v2_revoked)",
-				 id);
-			return false;
-		}
+	if (s->n_revoked &&
+	    bsearch(k->id, s->revoked, s->n_revoked, sizeof(*s->revoked), compare_ids)) {
+		snprintf(why, whylen, "client key %s is revoked (tls_crypt_v2_revoked)", id);
+		return false;
+	}
 	if (!s->max_age_days)
 		return true;
 	if (!tlscryptv2_created(k, &created)) {

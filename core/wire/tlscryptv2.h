@@ -69,7 +69,7 @@ struct tlscryptv2_server {
 	struct tlscryptv2_server_key key;
 	unsigned max_age_days; /* 0: no limit */
 	size_t n_revoked;
-	uint8_t (*revoked)[TLSCRYPTV2_ID_LEN]; /* owned */
+	uint8_t (*revoked)[TLSCRYPTV2_ID_LEN]; /* owned; sorted by tlscryptv2_server_sort */
 };
 
 /* An unwrapped client key. */
@@ -126,7 +126,9 @@ void tlscryptv2_resend_tlv(uint8_t out[TLSCRYPTV2_RESEND_TLV_LEN]);
 bool tlscryptv2_created(const struct tlscryptv2_client *k, int64_t *when);
 
 /*
- * Whether the server takes this client key at time now: not revoked, and
+ * Whether the server takes this client key at time now: not revoked (a
+ * binary search: a revoked key's owner cannot make each packet cost a scan
+ * of a long list), and
  * not older than max_age_days (a key without a timestamp is refused then,
  * as OpenVPN 2.7 does). False with the reason in why.
  */
@@ -138,6 +140,9 @@ void tlscryptv2_id_format(const uint8_t id[TLSCRYPTV2_ID_LEN], char *out);
 bool tlscryptv2_id_parse(const char *text, uint8_t id[TLSCRYPTV2_ID_LEN]);
 
 const char *tlscryptv2_error_name(int error);
+
+/* Sorts the revoked ids, for the binary search of tlscryptv2_accepts. */
+void tlscryptv2_server_sort(struct tlscryptv2_server *s);
 
 /* Frees the revoked list and wipes the key; a zeroed struct is fine. */
 void tlscryptv2_server_clear(struct tlscryptv2_server *s);

@@ -209,7 +209,7 @@ static void test_locate(void)
 
 static void test_accepts(void)
 {
-	uint8_t revoked[1][TLSCRYPTV2_ID_LEN];
+	uint8_t revoked[5][TLSCRYPTV2_ID_LEN];
 	struct tlscryptv2_server s = { .key = server_key(1) };
 	struct tlscryptv2_client k = { 0 };
 	char why[200], id[TLSCRYPTV2_ID_TEXT_LEN + 1];
@@ -223,9 +223,20 @@ static void test_accepts(void)
 		      !tlscryptv2_id_parse("abab", revoked[0]) &&
 		      !tlscryptv2_id_parse("zbababababababababababababababab", revoked[0]),
 	      "id parse");
-	(void)tlscryptv2_id_parse(id, revoked[0]);
+	/* Among others, before and after it once sorted. */
+	static const char *ids[] = { "ffffffffffffffffffffffffffffffff",
+				     "00000000000000000000000000000000",
+				     "abababababababababababababababac",
+				     "abababababababababababababababaa" };
+	for (size_t i = 0; i < 4; i++)
+		(void)tlscryptv2_id_parse(ids[i], revoked[i]);
 	s.revoked = revoked;
-	s.n_revoked = 1;
+	s.n_revoked = 4;
+	tlscryptv2_server_sort(&s);
+	CHECK(tlscryptv2_accepts(&s, &k, now, why, sizeof(why)), "not among the revoked");
+	(void)tlscryptv2_id_parse(id, revoked[4]);
+	s.n_revoked = 5;
+	tlscryptv2_server_sort(&s);
 	CHECK(!tlscryptv2_accepts(&s, &k, now, why, sizeof(why)) && strstr(why, "is revoked"),
 	      "revoked: %s", why);
 	s.n_revoked = 0;

@@ -119,7 +119,7 @@ describe("#netns tls-crypt-v2", function()
 		return tonumber(t:console("return " .. expr):match("%d+"))
 	end
 
-	it("connects a 2.6 client with a moonvpn-made key over UDP; the hooks see the key's id and creation time", function()
+	it("connects a 2.6 client with a moonvpn-made key over UDP; the log, clients() and the hooks show the key", function()
 		server_key()
 		local key, id = client_key("c1.key")
 		start()
@@ -129,6 +129,8 @@ describe("#netns tls-crypt-v2", function()
 		local created = tonumber(log:match("v2: id=" .. id .. " type=timestamp metadata=8 created=(%d+)"))
 		assert(created, "the hook saw the key:\n" .. log)
 		assert.is_true(math.abs(created - os.time()) < 3600, "created is the key's creation time")
+		assert.matches("10.88.1.2:%d+: tls%-crypt%-v2 client key " .. id, log)
+		assert.matches(id, t:console("return clients()[1].tls_crypt_v2_id"), 1, true)
 		assert.equal(0, stat("stats().dropped.unwrap"))
 	end)
 

@@ -203,6 +203,45 @@ describe("#netns tls-crypt-v2", function()
 		assert.is_true((cli:sh("ping -n -c 2 -i 0.2 -W 3 10.77.0.1")))
 	end)
 
+	--- Runs build/tools/v2client from client 1 with the key at key; its output.
+	local function v2client(key, mode)
+		local ok, out = t.clients[1]:sh("build/tools/v2client 10.88.1.1 1194 " .. key .. " " .. mode)
+		assert(ok, out)
+		return out
+	end
+
+	it("keeps no state before the cookie: a reset gets the stateless reply, only the echo opens a session", function()
+		server_key()
+		local key = client_key("c1.key")
+		start()
+		local out = v2client(key, "badcookie")
+		assert.matches("reply P_CONTROL_HARD_RESET_SERVER_V2 tlv=1\nafter none", out, 1, true)
+		assert.equal(0, stat("#clients()"), "a wrong cookie opens nothing")
+		assert.equal(0, stat("stats().cookies_accepted"))
+		assert.equal(1, stat("stats().dropped.no_session"))
+		out = v2client(key, "ok")
+		-- The session acks the client's P_CONTROL_WKC_V1 with the client's own key.
+		assert.matches("reply P_CONTROL_HARD_RESET_SERVER_V2 tlv=1\nafter P_ACK_V1", out, 1, true)
+		assert.equal(1, stat("#clients()"))
+		assert.equal(1, stat("stats().cookies_accepted"))
+	end)
+
+	it("drops a forged wrapped key and a client that cannot resend its key, with the reason", function()
+		server_key()
+		local key = client_key("c1.key")
+		start()
+		assert.matches("reply none", v2client(key, "forged"), 1, true)
+		local ok, log = t.engine:wait_log("control packet dropped: client key does not authenticate", 10)
+		assert(ok, log)
+		assert.matches("reply none", v2client(key, "old"), 1, true)
+		ok, log = t.engine:wait_log("control packet dropped: a tls%-crypt%-v2 client that cannot resend " ..
+			"its key %(OpenVPN 2%.5 or older%)", 10)
+		assert(ok, log)
+		assert.equal(2, stat("stats().dropped.unwrap"))
+		assert.equal(0, stat("stats().resets_answered"))
+		assert.equal(0, stat("#clients()"))
+	end)
+
 	it("logs why a tls-crypt-v2 client is dropped by a server without tls_crypt_v2", function()
 		server_key()
 		local key = client_key("c1.key")

@@ -1161,6 +1161,29 @@ void server_set_device_mtu(struct server *s, unsigned mtu)
 	s->params.device_mtu = mtu;
 }
 
+/*
+ * After a reload, tls-crypt-v2 clients whose keys the new settings refuse
+ * (revoked, or over a new maximum age) are ended, as clients whose
+ * certificates a new CRL revokes are. Without a tls-crypt-v2 key now, the
+ * running ones stay, as clients of a replaced tls-crypt key do.
+ */
+static void recheck_tls_crypt_v2(struct server *s)
+{
+	char who[UDP_ADDR_TEXT_MAX], why[200];
+
+	for (size_t id = 0; s->wrap.v2 && id < SERVER_SESSIONS_MAX; id++) {
+		struct session *sess = s->sessions[id];
+
+		if (!sess || !session_tls_crypt_v2(sess) ||
+		    tlscryptv2_accepts(s->wrap.v2, session_tls_crypt_v2(sess), (int64_t)time(NULL),
+				       why, sizeof(why)))
+			continue;
+		log_info(s->log, "server", "%s: ended after the reload: %s",
+			 udp_addr_format(session_peer(sess), who, sizeof(who)), why);
+		session_kick(sess, "tls-crypt-v2 client key refused", false);
+	}
+}
+
 void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,
 			    const char *const *ciphers, size_t n_ciphers)
 {
@@ -1169,6 +1192,7 @@ void server_set_credentials(struct server *s, const struct wrap *wrap, struct tl
 	s->params.tls = tls;
 	s->params.ciphers = ciphers;
 	s->params.n_ciphers = n_ciphers;
+	recheck_tls_crypt_v2(s);
 }
 
 struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr)

@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "lua_core.h"
+#include "lua_peer.h"
 #include "pushopts.h"
 #include "script.h"
 #include "udp.h"
@@ -283,7 +284,7 @@ static void push_client(lua_State *L, const struct session *sess)
 {
 	char peer[UDP_ADDR_TEXT_MAX];
 
-	lua_createtable(L, 0, 7);
+	lua_createtable(L, 0, 14);
 	lua_pushstring(L, session_cn(sess));
 	lua_setfield(L, -2, "cn");
 	lua_pushstring(L, session_username(sess));
@@ -300,6 +301,8 @@ static void push_client(lua_State *L, const struct session *sess)
 	lua_setfield(L, -2, "connected_since");
 	lua_pushinteger(L, session_peer_id(sess));
 	lua_setfield(L, -2, "peer_id");
+	lua_peer_push_software(L, sess);
+	lua_setfield(L, -2, "software");
 	const struct dchan_counters *c = session_counters(sess);
 	set_counter(L, "packets_in", c->packets_in);
 	set_counter(L, "bytes_in", c->bytes_in);
@@ -307,7 +310,9 @@ static void push_client(lua_State *L, const struct session *sess)
 	set_counter(L, "bytes_out", c->bytes_out);
 }
 
-/* clients() -> list of { cn, real_address, vpn_address, cipher, state, connected_since, peer_id }
+/*
+ * clients() -> list of { cn, username, real_address, vpn_address, cipher, state,
+ * connected_since, peer_id, software, counters }
  */
 static int l_engine_clients(lua_State *L)
 {

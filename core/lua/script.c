@@ -11,6 +11,7 @@
 #include "lua_config.h"
 #include "lua_core.h"
 #include "lua_hook.h"
+#include "lua_peer.h"
 #include "lua_policy.h"
 #include "lua_sandbox.h"
 #include "script.h"
@@ -684,7 +685,7 @@ static void push_client_info(lua_State *L, struct session *sess)
 {
 	char peer[UDP_ADDR_TEXT_MAX];
 
-	lua_createtable(L, 0, 13);
+	lua_createtable(L, 0, 14);
 	set_int(L, "peer_id", session_peer_id(sess));
 	set_str(L, "cn", session_cn(sess));
 	set_str(L, "subject", session_peer_subject(sess));
@@ -701,6 +702,8 @@ static void push_client_info(lua_State *L, struct session *sess)
 	set_str(L, "username", session_username(sess));
 	set_str(L, "password", session_password(sess));
 	set_str(L, "peer_info", session_peer_info(sess));
+	lua_peer_push_software(L, sess);
+	lua_setfield(L, -2, "software");
 }
 
 static void build_client_info(lua_State *L, const void *sess, const void *unused)

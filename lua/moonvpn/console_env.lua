@@ -14,7 +14,8 @@ local HELP = [[
 moonvpn console: Lua 5.4 inside the running engine.
   status()             uptime, device, addresses, routes, log level
   stats()              packet counters: received, answered, dropped by reason
-  clients()            connected clients: name, addresses, cipher, state, since
+  clients()            connected clients: name, addresses, cipher, state, since,
+                       software (platform, version, protocol features)
   policy()             the packet policy's rules with their hit counters
   flows([n])           the n flows with the most packets: verdict, packets, bytes
   server               the server object: server.on.flow = fn changes on.flow at once

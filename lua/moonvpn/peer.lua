@@ -5,7 +5,10 @@
 -- Identity: `id` (the peer-id), `cn`, `subject`, `serial`, `fingerprint`
 -- (SHA-256 of the certificate, "AB:CD:..."), `username`, `ip`, `port`,
 -- `address` ("ip:port"), `peer_info` (IV_PLAT, IV_VER, IV_HWADDR, UV_* ...
--- as sent), `cipher`. After admission: `vpn_address`, `vpn_address6`.
+-- as sent), `software` (what that tells: `platform`, `version`,
+-- `gui_version`, `sso` (a list of methods) and `protocol` (the IV_PROTO bits
+-- by name, e.g. "data-v2", "dyn-tls-crypt"), each absent when not sent),
+-- `cipher`. After admission: `vpn_address`, `vpn_address6`.
 -- At disconnect: `bytes_in`, `bytes_out`, `packets_in`, `packets_out`,
 -- `duration` (seconds). Other fields are the operator's to set.
 --
@@ -66,6 +69,7 @@ function M.new(info)
 		username = info.username ~= "" and info.username or nil,
 		address = info.peer, ip = ip, port = port,
 		peer_info = M.parse_peer_info(info.peer_info or ""),
+		software = info.software or {},
 		_grants = { routes = {}, push = {}, rules = {}, groups = {} },
 	}, peer_mt)
 	peers[client] = true

@@ -189,6 +189,7 @@ const char *km2_iv_proto_name(unsigned bit)
 		"dyn-tls-crypt",
 		"data-epoch",
 		"dns-option-v2",
+		"push-update",
 	};
 
 	return bit < sizeof(names) / sizeof(names[0]) ? names[bit] : NULL;

@@ -159,7 +159,8 @@ static void test_iv_proto_names(void)
 	CHECK(strcmp(km2_iv_proto_name(9), "dyn-tls-crypt") == 0, "bit 9");
 	CHECK(strcmp(km2_iv_proto_name(10), "data-epoch") == 0, "bit 10");
 	CHECK(strcmp(km2_iv_proto_name(11), "dns-option-v2") == 0, "bit 11");
-	CHECK(km2_iv_proto_name(12) == NULL && km2_iv_proto_name(31) == NULL, "unknown bits");
+	CHECK(strcmp(km2_iv_proto_name(12), "push-update") == 0, "bit 12");
+	CHECK(km2_iv_proto_name(13) == NULL && km2_iv_proto_name(31) == NULL, "unknown bits");
 }
 
 int main(void)

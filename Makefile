@@ -46,7 +46,8 @@ CORE_INC  := $(addprefix -I,$(CORE_DIRS))
 core_src   = $(firstword $(wildcard $(addsuffix /$(1),$(CORE_DIRS))))
 
 CFLAGS  += $(WARN) $(OPT) -MMD -MP $(CORE_INC) $(PKG_CFLAGS) -DMOONVPN_DATADIR='"$(DATADIR)"'
-LDLIBS  += $(PKG_LIBS) -lev -lcrypt -lm -pthread
+# liblzo2 and liblz4 only decompress what a legacy client still compresses (compframe.c).
+LDLIBS  += $(PKG_LIBS) -lev -lcrypt -llzo2 -llz4 -lm -pthread
 LDFLAGS += $(SANLDFLAGS)
 
 ifeq ($(V),1)
@@ -101,7 +102,7 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 
 # --- dependencies -----------------------------------------------------------
 DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev \
-            libcrypt-dev
+            libcrypt-dev liblzo2-dev liblz4-dev
 # wireguard-go and wireguard-tools: the userspace WireGuard anchor of make bench, whose quick
 # mode spec/netns/bench_spec.lua runs.
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
@@ -199,6 +200,7 @@ FUZZ_EXTRA_datakey = $(foreach f,crypto.c replay.c proto.c,$(call core_src,$(f))
 FUZZ_EXTRA_pushopts = $(call core_src,ip.c)
 FUZZ_EXTRA_packet = $(call core_src,ip.c)
 FUZZ_EXTRA_vnet = $(call core_src,packet.c) $(call core_src,ip.c)
+FUZZ_EXTRA_compframe = -llzo2 -llz4
 
 # The module under test is found in whichever core/ folder holds it.
 .SECONDEXPANSION:

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "compframe.h"
 #include "keystate.h"
 #include "ncp.h"
 #include "pushopts.h"
@@ -479,6 +480,27 @@ void session_refuse(struct session *s, const char *reason)
 	flush(s);
 }
 
+/*
+ * The compression framing the client's packets will carry: any client with
+ * a compression context (comp-lzo or compress in its profile) says
+ * ",comp-lzo" in its options string (OpenVPN's options_string.c). Clients
+ * that announce IV_COMP_STUBv2 are pushed `compress stub-v2`, older ones
+ * `comp-lzo no`, as 2.6's compress migrate does (multi.c).
+ */
+static enum compframe framing_of(const struct km2 *client_km)
+{
+	const char *options = client_km->options.text ? client_km->options.text : "";
+	const char *at = strstr(options, ",comp-lzo");
+	char stub_v2[4];
+
+	if (!at || (at[9] != ',' && at[9] != '\0'))
+		return COMPFRAME_NONE;
+	if (km2_peer_info_get(&client_km->peer_info, "IV_COMP_STUBv2", stub_v2, sizeof(stub_v2)) &&
+	    strcmp(stub_v2, "1") == 0)
+		return COMPFRAME_V2;
+	return COMPFRAME_LZO;
+}
+
 /* The first key exchange decides the session: features, cipher, admission. */
 static void first_key_exchange(struct session *s, struct key_state *ks)
 {
@@ -491,6 +513,7 @@ static void first_key_exchange(struct session *s, struct key_state *ks)
 	s->ncp = km2_peer_info_get(info, "IV_CIPHERS", NULL, 0) ||
 		 (km2_peer_info_get(info, "IV_NCP", value, sizeof(value)) && atoi(value) >= 2);
 	s->use_ekm = s->iv_proto & IV_PROTO_TLS_KEY_EXPORT;
+	dchan_set_framing(s->dc, framing_of(&ks->client_km));
 	set_state(s, SESSION_AUTH);
 	s->deadline = now(s) + 1e9; /* from here keepalive decides */
 	/* Our key-method-2 goes first in any case: a refusal follows it, never replaces it. */
@@ -1171,7 +1194,7 @@ int session_data_send(struct session *s, uint8_t *pkt, size_t len)
 
 static void send_ping(struct session *s)
 {
-	uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_LEN];
+	uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX];
 	int n = dchan_seal_ping(s->dc, pkt, now(s));
 
 	if (n > 0)

@@ -148,6 +148,8 @@ void session_refuse(struct session *s, const char *reason);
  */
 const char *session_username(const struct session *s);
 const char *session_password(const struct session *s);
+/* The compression framing of its packets (enum compframe), from its first key exchange. */
+uint8_t session_framing(const struct session *s);
 /* Its peer-info text, "NAME=value\n..." ("" when absent). */
 const char *session_peer_info(const struct session *s);
 /* The client certificate: subject (RFC 2253), serial (hex), SHA-256 (NULL before TLS). */

@@ -175,6 +175,7 @@ static const struct stat_field {
 	STAT(dropped_mac_spoof, "mac_spoof"),
 	STAT(dropped_flood, "flood"),
 	STAT(dropped_too_big, "too_big"),
+	STAT(dropped_compression, "compression"),
 	STAT(dropped_tcp_queue, "tcp_queue"),
 	STAT(dropped_device_malformed, "device_malformed"),
 };

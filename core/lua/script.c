@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compframe.h"
 #include "engine.h"
 #include "lua_config.h"
 #include "lua_core.h"
@@ -704,6 +705,7 @@ static void push_client_info(lua_State *L, struct session *sess)
 	set_str(L, "peer_info", session_peer_info(sess));
 	lua_peer_push_software(L, sess);
 	lua_setfield(L, -2, "software");
+	set_str(L, "compression", compframe_name(session_framing(sess)));
 }
 
 static void build_client_info(lua_State *L, const void *sess, const void *unused)

@@ -66,8 +66,13 @@ local function global_options(cfg, iv_proto)
 	return opts
 end
 
+-- What turns a client's compression off while it keeps its framing, as 2.6's
+-- `compress migrate` pushes it (core/data/compframe.h).
+local COMPRESSION_OFF = { ["stub-v2"] = "compress stub-v2", ["comp-lzo"] = "comp-lzo no" }
+
 --- The options for one client. client = { address, address6, peer_id, cipher,
--- iv_proto, iv_mtu, ncp (the client negotiates ciphers) }. `extra` lists the
+-- iv_proto, iv_mtu, ncp (the client negotiates ciphers), compression (its
+-- framing: "none", "stub-v2" or "comp-lzo") }. `extra` lists the
 -- client's own options from on.connect; they follow the global ones.
 function M.options(cfg, client, extra)
 	local proto = client.iv_proto or 0
@@ -90,6 +95,8 @@ function M.options(cfg, client, extra)
 		opts[#opts + 1] = "key-derivation tls-ekm"
 	end
 	if client.iv_mtu then opts[#opts + 1] = "tun-mtu " .. cfg.device.mtu end
+	local off = COMPRESSION_OFF[client.compression or "none"]
+	if off then opts[#opts + 1] = off end
 	return opts
 end
 

@@ -161,7 +161,7 @@ build/tools:
 spec: $(BIN)
 	$(Q)$(MAKE) --no-print-directory SANITIZE= BUILD=build $(SPEC_MOD) $(SPEC_TOOLS) \
 		$(if $(PEERS_SRC),peers)
-	$(if $(PEERS_SRC),,@echo "spec: no PEERS_SRC: the OpenVPN 2.7 and ovpncli specs are skipped (see make peers)")
+	$(if $(PEERS_SRC),,@echo "spec: no PEERS_SRC, so make peers cannot build OpenVPN 2.7 and ovpncli: their specs are skipped unless $(PEERS_OUT) has them")
 	$(Q)mkdir -p $(BUILD)/results
 	$(Q)MOONVPN_BUILD=$(BUILD) SANITIZE=$(SANITIZE) MOONVPN_PEERS=$(PEERS_OUT) spec/run-busted $(BUILD)/results/spec$(if $(SANITIZE),-san)
 

@@ -183,6 +183,8 @@ test: deps
 # release tarballs and build script, PEERS_SRC, into the cache PEERS_OUT. The script keeps a
 # peer already built, so this is a no-op once both are there; the first build takes a few
 # minutes. Without PEERS_SRC the specs that need these peers are reported as skipped.
+# GIT_CEILING_DIRECTORIES: OpenVPN's build would take this checkout's git commit for its
+# own version string.
 PEERS_SRC ?= $(patsubst %/build,%,$(firstword $(wildcard $(abspath ../shared/peers)/build /work/shared/peers/build)))
 PEERS_OUT  = build/peers
 PEER_BINS  = $(PEERS_OUT)/openvpn-2.7/sbin/openvpn $(PEERS_OUT)/ovpncli
@@ -198,7 +200,7 @@ else
 	$(MAKE) --no-print-directory deps DEB_ALL="$(DEB_PEERS)" || exit 1; \
 	mkdir -p $(PEERS_OUT); \
 	echo "  PEERS   $(PEERS_OUT): OpenVPN 2.7 and ovpncli from $(PEERS_SRC) (a few minutes, log in $(PEERS_OUT)/build.log)"; \
-	$(PEERS_SRC)/build $(PEERS_OUT) > $(PEERS_OUT)/build.log 2>&1 \
+	GIT_CEILING_DIRECTORIES=$(abspath $(PEERS_OUT)) $(PEERS_SRC)/build $(PEERS_OUT) > $(PEERS_OUT)/build.log 2>&1 \
 		|| { tail -n 30 $(PEERS_OUT)/build.log; echo "peers: the build failed; see $(PEERS_OUT)/build.log" >&2; exit 1; }
 endif
 

@@ -60,7 +60,7 @@ client_mt.__index = client_mt
 
 --- Starts a client of `kind` in namespace ns. opts: remote (address), proto ("udp"
 -- or "tcp"), port (1194), wrap ("tls-auth", "tls-crypt" or nil), user and password
--- (auth-user-pass), extra (more profile lines).
+-- (auth-user-pass), extra (more profile lines), args (more ovpncli arguments).
 function M.start(ns, kind, opts)
 	local bin = binary(kind)
 	assert(not M.missing(kind), M.missing(kind))
@@ -76,6 +76,7 @@ function M.start(ns, kind, opts)
 	local argv = { bin, "--config", profile }
 	if kind == "ovpncli" then
 		argv = { bin, profile }
+		for i, arg in ipairs(opts.args or {}) do table.insert(argv, 1 + i, arg) end
 		if opts.user then
 			table.insert(argv, 2, "-u")
 			table.insert(argv, 3, opts.user)

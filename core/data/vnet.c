@@ -641,6 +641,14 @@ void vnet_gro_flush(struct vnet_gro *g)
 	}
 }
 
+bool vnet_gro_holding(const struct vnet_gro *g)
+{
+	for (size_t i = 0; i < VNET_GRO_FLOWS; i++)
+		if (g->groups[i].open)
+			return true;
+	return false;
+}
+
 struct vnet_gro *vnet_gro_new(bool coalesce, vnet_gro_emit_fn emit, void *ctx)
 {
 	struct vnet_gro *g = calloc(1, sizeof(*g));

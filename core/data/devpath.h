@@ -8,8 +8,10 @@
  * written to the device; on an offloading device the TCP segments of one
  * flow are first coalesced into one superpacket (one write for dozens of
  * segments, and one trip through the kernel's TCP stack). A group may wait
- * up to DEVPATH_HOLD_NS for more segments of its flow, across wake-ups (see
- * devpath.c for why), then a timer writes it: nothing waits longer.
+ * up to DEVPATH_HOLD_NS for more segments of its flow, across wake-ups,
+ * then a timer writes it: nothing waits longer. While groups are held the
+ * loop collects I/O for DEVPATH_COLLECT_NS before each poll (devpath.c says
+ * why).
  */
 #ifndef MOONVPN_DEVPATH_H
 #define MOONVPN_DEVPATH_H
@@ -31,6 +33,8 @@ enum {
 	 * another packet of the flow writes them at once.
 	 */
 	DEVPATH_HOLD_NS = 200 * 1000,
+	/* While segments are held, how long the loop collects I/O before it polls. */
+	DEVPATH_COLLECT_NS = 50 * 1000,
 };
 
 struct devpath_handlers {
@@ -58,6 +62,7 @@ struct devpath {
 	ev_io hold;	    /* the timerfd: the held groups' time is up */
 	int hold_fd;	    /* a timerfd, or -1: every group is written before the loop waits */
 	bool hold_armed;
+	bool collecting;      /* the loop's I/O collect interval is DEVPATH_COLLECT_NS */
 	uint8_t *buf;	      /* one read, with DATA_OVERHEAD bytes of headroom */
 	struct vnet_gro *gro; /* with vnet */
 	struct devpath_stats stats;

@@ -133,6 +133,7 @@ static void test_hold(struct ev_loop *loop, struct devpath *dp)
 	CHECK(dp->stats.writes == 0, "held over the turn of the loop: %llu writes",
 	      (unsigned long long)dp->stats.writes);
 	CHECK(dp->hold_armed, "the hold timer is armed");
+	CHECK(dp->collecting, "the loop collects I/O while segments are held");
 	deliver(dp, 3, 5, TCP_FLAG_ACK);
 	CHECK(dp->stats.writes == 0, "still held: %llu writes",
 	      (unsigned long long)dp->stats.writes);
@@ -143,6 +144,7 @@ static void test_hold(struct ev_loop *loop, struct devpath *dp)
 	CHECK(gs->groups == 1 && gs->coalesced == 5, "5 segments in 1 group: %llu in %llu",
 	      (unsigned long long)gs->coalesced, (unsigned long long)gs->groups);
 	CHECK(!dp->hold_armed && !vnet_gro_holding(dp->gro), "nothing held after the timer");
+	CHECK(!dp->collecting, "no I/O collecting with nothing held");
 
 	/* A PSH ends the group: written at once, no timer needed. */
 	deliver(dp, 5, 8, TCP_FLAG_ACK | TCP_FLAG_PSH);
@@ -156,7 +158,7 @@ static void test_hold(struct ev_loop *loop, struct devpath *dp)
 	ev_run(loop, EVRUN_NOWAIT);
 	CHECK(dp->hold_armed, "armed again");
 	devpath_flush(dp);
-	CHECK(dp->stats.writes == 3 && gs->coalesced == 10 && !dp->hold_armed,
+	CHECK(dp->stats.writes == 3 && gs->coalesced == 10 && !dp->hold_armed && !dp->collecting,
 	      "flush wrote the group and disarmed: %llu writes",
 	      (unsigned long long)dp->stats.writes);
 	usleep(2 * DEVPATH_HOLD_NS / 1000);

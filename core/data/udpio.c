@@ -135,6 +135,7 @@ struct udpio_rx {
 	size_t buf_bytes;
 	unsigned received; /* messages of the current batch */
 	unsigned dirty;	   /* headers the last recvmmsg may have changed, from the first */
+	bool drained;	   /* the last recvmmsg filled fewer than nbufs, or failed */
 	unsigned msg, seg; /* the next datagram: message msg, its segment seg */
 	struct udpio_rx_stats stats;
 	struct mmsghdr msgs[UDPIO_RX_BATCH];
@@ -233,6 +234,7 @@ int udpio_receive(struct udpio_rx *rx, int fd)
 	rx->stats.recvmmsg_calls++;
 	n = recvmmsg(fd, rx->msgs, rx->nbufs, MSG_DONTWAIT, NULL);
 	rx->dirty = n < 0 ? 1 : (unsigned)n + 1 < rx->nbufs ? (unsigned)n + 1 : rx->nbufs;
+	rx->drained = n < 0 || (unsigned)n < rx->nbufs;
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
@@ -244,6 +246,11 @@ int udpio_receive(struct udpio_rx *rx, int fd)
 		count += split(rx, i);
 	rx->stats.datagrams_in += count;
 	return (int)count;
+}
+
+bool udpio_rx_drained(const struct udpio_rx *rx)
+{
+	return rx->drained;
 }
 
 bool udpio_rx_next(struct udpio_rx *rx, struct udpio_datagram *d)

@@ -923,6 +923,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 			server_handle_datagram(s, &s->lane,
 					       &(struct arrival){ d.from, d.from_len, NULL },
 					       d.data, d.len);
+		if (udpio_rx_drained(s->udp_rx))
+			return; /* the poll says when more comes: no receive that finds nothing */
 	}
 }
 

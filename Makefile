@@ -6,6 +6,8 @@
 #   make deps            install missing Debian packages (as root), else print the command
 #   make test            deps + build + C unit tests + every busted spec, then the same
 #                        again with SANITIZE=address,undefined; ends with "N passed, N failed"
+#   make peers           build OpenVPN 2.7.6 and ovpncli (OpenVPN 3 core) into build/peers for
+#                        the interop specs, from PEERS_SRC (once; make spec does it too)
 #   make check-c         C unit tests only          make spec   busted specs only
 #   make fuzz-run        build the libFuzzer targets and run each FUZZ_SECONDS (default 60)
 #   make lint            clang-format, luacheck, header self-containment, lua.h boundary
@@ -46,7 +48,8 @@ CORE_INC  := $(addprefix -I,$(CORE_DIRS))
 core_src   = $(firstword $(wildcard $(addsuffix /$(1),$(CORE_DIRS))))
 
 CFLAGS  += $(WARN) $(OPT) -MMD -MP $(CORE_INC) $(PKG_CFLAGS) -DMOONVPN_DATADIR='"$(DATADIR)"'
-LDLIBS  += $(PKG_LIBS) -lev -lcrypt -lm -pthread
+# liblzo2 and liblz4 only decompress what a legacy client still compresses (compframe.c).
+LDLIBS  += $(PKG_LIBS) -lev -lcrypt -llzo2 -llz4 -lm -pthread
 LDFLAGS += $(SANLDFLAGS)
 
 ifeq ($(V),1)
@@ -69,7 +72,7 @@ LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 BIN = $(BUILD)/moonvpn
 MOD = $(BUILD)/lua/moonvpn/core.so
 
-.PHONY: all deps test check-c spec lint install uninstall clean test-one demo bench fuzz fuzz-run
+.PHONY: all deps test check-c spec lint install uninstall clean test-one demo bench fuzz fuzz-run peers
 all: $(BIN) $(MOD)
 
 $(BIN): $(OBJS)
@@ -101,12 +104,16 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 
 # --- dependencies -----------------------------------------------------------
 DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev \
-            libcrypt-dev
+            libcrypt-dev liblzo2-dev liblz4-dev
 # wireguard-go and wireguard-tools: the userspace WireGuard anchor of make bench, whose quick
 # mode spec/netns/bench_spec.lua runs.
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
             clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools
-DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
+# What the upstream peers' build script needs (make peers), when there are peers to build.
+DEB_PEERS = autoconf automake libtool pkg-config make libssl-dev liblzo2-dev liblz4-dev libpam0g-dev \
+            libcap-ng-dev libnl-genl-3-dev cmake g++ ninja-build libasio-dev libcap-dev \
+            libjsoncpp-dev libxxhash-dev
+DEB_ALL   = $(DEB_BUILD) $(DEB_TEST) $(if $(PEERS_SRC),$(DEB_PEERS))
 # make bench only: perf counts the servers' system calls.
 DEB_BENCH = linux-perf
 
@@ -157,9 +164,11 @@ build/tools:
 	$(Q)mkdir -p $@
 
 spec: $(BIN)
-	$(Q)$(MAKE) --no-print-directory SANITIZE= BUILD=build $(SPEC_MOD) $(SPEC_TOOLS)
+	$(Q)$(MAKE) --no-print-directory SANITIZE= BUILD=build $(SPEC_MOD) $(SPEC_TOOLS) \
+		$(if $(PEERS_SRC),peers)
+	$(if $(PEERS_SRC),,@echo "spec: no PEERS_SRC, so make peers cannot build OpenVPN 2.7 and ovpncli: their specs are skipped unless $(PEERS_OUT) has them")
 	$(Q)mkdir -p $(BUILD)/results
-	$(Q)MOONVPN_BUILD=$(BUILD) SANITIZE=$(SANITIZE) spec/run-busted $(BUILD)/results/spec$(if $(SANITIZE),-san)
+	$(Q)MOONVPN_BUILD=$(BUILD) SANITIZE=$(SANITIZE) MOONVPN_PEERS=$(PEERS_OUT) spec/run-busted $(BUILD)/results/spec$(if $(SANITIZE),-san)
 
 test-one:
 	-$(Q)$(MAKE) --no-print-directory check-c
@@ -173,6 +182,32 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test-one
 	-$(Q)$(MAKE) --no-print-directory FUZZ_SECONDS=20 fuzz-run
 	$(Q)spec/summary build/results/* build/san/results/*
+
+# The newest upstream OpenVPN implementations as interop peers (spec/netns/peers_spec.lua):
+# OpenVPN 2.7.6 and the OpenVPN 3 core test client ovpncli, built from the upstream peers'
+# release tarballs and build script, PEERS_SRC, into the cache PEERS_OUT. The script keeps a
+# peer already built, so this is a no-op once both are there; the first build takes a few
+# minutes. Without PEERS_SRC the specs that need these peers are reported as skipped.
+# GIT_CEILING_DIRECTORIES: OpenVPN's build would take this checkout's git commit for its
+# own version string.
+PEERS_SRC ?= $(patsubst %/build,%,$(firstword $(wildcard $(abspath ../shared/peers)/build /work/shared/peers/build)))
+PEERS_OUT  = build/peers
+PEER_BINS  = $(PEERS_OUT)/openvpn-2.7/sbin/openvpn $(PEERS_OUT)/ovpncli
+
+peers:
+ifeq ($(PEERS_SRC),)
+	@echo "peers: no PEERS_SRC: set it to the directory of the upstream peers' release tarballs" \
+		"and their build script (make peers PEERS_SRC=DIR)" >&2; exit 1
+else
+	$(Q)for b in $(PEER_BINS); do [ -x $$b ] || missing=1; done; [ -z "$$missing" ] && exit 0; \
+	[ -x "$(PEERS_SRC)/build" ] || { echo "peers: no build script $(PEERS_SRC)/build: PEERS_SRC must be" \
+		"the directory of the upstream peers' release tarballs and their build script" >&2; exit 1; }; \
+	$(MAKE) --no-print-directory deps DEB_ALL="$(DEB_PEERS)" || exit 1; \
+	mkdir -p $(PEERS_OUT); \
+	echo "  PEERS   $(PEERS_OUT): OpenVPN 2.7 and ovpncli from $(PEERS_SRC) (a few minutes, log in $(PEERS_OUT)/build.log)"; \
+	GIT_CEILING_DIRECTORIES=$(abspath $(PEERS_OUT)) $(PEERS_SRC)/build $(PEERS_OUT) > $(PEERS_OUT)/build.log 2>&1 \
+		|| { tail -n 30 $(PEERS_OUT)/build.log; echo "peers: the build failed; see $(PEERS_OUT)/build.log" >&2; exit 1; }
+endif
 
 # --- the main job -------------------------------------------------------------
 demo: deps
@@ -204,6 +239,7 @@ FUZZ_EXTRA_datakey = $(foreach f,crypto.c replay.c proto.c,$(call core_src,$(f))
 FUZZ_EXTRA_pushopts = $(call core_src,ip.c)
 FUZZ_EXTRA_packet = $(call core_src,ip.c)
 FUZZ_EXTRA_vnet = $(call core_src,packet.c) $(call core_src,ip.c)
+FUZZ_EXTRA_compframe = -llzo2 -llz4
 
 # The module under test is found in whichever core/ folder holds it.
 .SECONDEXPANSION:

@@ -52,7 +52,7 @@ local cases = {
 	{ "an unknown nested key", HEAD .. NET .. TLS .. '  device = { tpye = "tap" },\n}\n',
 		'FILE:5: server.device.tpye: unknown key (did you mean "type"?)' },
 	{ "an unknown key with no close match", HEAD .. NET .. TLS .. "  colour = 1,\n}\n",
-		"FILE:5: server.colour: unknown key (known keys: auth, ciphers, client_to_client, console, device, group, hooks, keepalive, listen, log_level, mssfix, network, network6, offload, policy, push, renegotiate, routes, tls, user)" },
+		"FILE:5: server.colour: unknown key (known keys: auth, ciphers, client_to_client, compression, console, device, group, hooks, keepalive, listen, log_level, mssfix, network, network6, offload, policy, push, renegotiate, routes, tls, user)" },
 	{ "an offload that is not a boolean", HEAD .. NET .. TLS .. '  offload = { gso = "no" },\n}\n',
 		'FILE:5: server.offload.gso: expected true or false, got "no"' },
 	{ "a misspelt offload", HEAD .. NET .. TLS .. '  offload = { corlesce = false },\n}\n',

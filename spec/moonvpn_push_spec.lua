@@ -31,6 +31,28 @@ describe("moonvpn.push", function()
 			"ifconfig-ipv6 fd00:8::7/64 fd00:8::1", "ifconfig 10.8.0.7 255.255.255.0", "peer-id 3" }, opts)
 	end)
 
+	it("pushes the structured dns option to clients that announce it, dhcp-option to the rest", function()
+		local servers = { "10.8.0.1", "fd00:8::1" }
+		for i = 3, 10 do servers[i] = "10.8.0." .. i end
+		local c = cfg({ push = { routes = {}, dns = servers, domain = "vpn.example.com" } })
+		local function dns_of(iv_proto)
+			local found = {}
+			for _, o in ipairs(push.options(c, { address = "10.8.0.7", iv_proto = iv_proto })) do
+				if o:find("^dns ") or o:find("^dhcp%-option ") then found[#found + 1] = o end
+			end
+			return found
+		end
+		local structured = { "dns server 0 address 10.8.0.1 fd00:8::1 10.8.0.3 10.8.0.4 10.8.0.5 "
+			.. "10.8.0.6 10.8.0.7 10.8.0.8", "dns server 1 address 10.8.0.9 10.8.0.10",
+			"dns search-domains vpn.example.com" }
+		assert.are.same(structured, dns_of(2 | 64), "2.6: dns-option")
+		assert.are.same(structured, dns_of(2 | 2048), "2.7 and the OpenVPN 3 core: dns-option-v2")
+		local legacy = dns_of(2)
+		assert.are.equal(11, #legacy)
+		assert.are.equal("dhcp-option DNS fd00:8::1", legacy[2])
+		assert.are.equal("dhcp-option DOMAIN vpn.example.com", legacy[11])
+	end)
+
 	for _, case in ipairs {
 		{ 2 | 8, "key-derivation tls-ekm" },
 		{ 2 | 128, "protocol-flags cc-exit" },

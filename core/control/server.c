@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compframe.h"
 #include "cookie.h"
 #include "proto.h"
 #include "server.h"
@@ -167,6 +168,14 @@ static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire
 
 	if (!server_tcp_send(s, session_peer_id(sess), wire, len))
 		queue_datagram(s, session_peer(sess), wire, len);
+}
+
+static void on_session_cr_response(void *ctx, struct session *sess, const char *response)
+{
+	struct server *s = ctx;
+
+	if (s->params.hooks.cr_response)
+		s->params.hooks.cr_response(s->params.hooks.ctx, sess, response);
 }
 
 static void on_session_connect(void *ctx, struct session *sess)
@@ -486,13 +495,37 @@ static void count_sent(struct server *s, bool ok, size_t len)
 }
 
 /*
+ * A packet for a peer that frames for compression gets the header its
+ * framing needs (none, for most packets of a stub-v2 peer): a copy in the
+ * lane, with the header in front. Returns the buffer to seal and *len.
+ */
+static uint8_t *add_framing(struct server_lane *lane, const struct dchan *dc, uint8_t *pkt,
+			    size_t *len)
+{
+	uint8_t head[COMPFRAME_HEAD_MAX];
+	size_t h = compframe_head(dc->framing, pkt + DATA_OVERHEAD, head);
+
+	if (!h || *len + h > VNET_PACKET_MAX_BYTES)
+		return pkt;
+	memcpy(lane->framed + DATA_OVERHEAD, head, h);
+	memcpy(lane->framed + DATA_OVERHEAD + h, pkt + DATA_OVERHEAD, *len);
+	*len += h;
+	return lane->framed;
+}
+
+/*
  * The data path's send: seals a packet (len bytes at pkt + DATA_OVERHEAD)
  * in place with the peer's data channel and queues it on the peer's
  * transport. It reads the data channel only, never the session.
  */
-static bool seal_and_send(struct server *s, struct dchan *dc, uint8_t *pkt, size_t len)
+static bool seal_and_send(struct server *s, struct server_lane *lane, struct dchan *dc,
+			  uint8_t *pkt, size_t len)
 {
-	int n = dchan_seal(dc, pkt, len, ev_now(s->loop));
+	int n;
+
+	if (dc->framing != COMPFRAME_NONE && len)
+		pkt = add_framing(lane, dc, pkt, &len);
+	n = dchan_seal(dc, pkt, len, ev_now(s->loop));
 
 	if (n < 0)
 		return false;
@@ -501,18 +534,20 @@ static bool seal_and_send(struct server *s, struct dchan *dc, uint8_t *pkt, size
 	return true;
 }
 
-bool server_send_data(struct server *s, struct session *to, uint8_t *pkt, size_t len)
+bool server_send_data(struct server *s, struct server_lane *lane, struct session *to, uint8_t *pkt,
+		      size_t len)
 {
-	bool ok = seal_and_send(s, session_dchan(to), pkt, len);
+	bool ok = seal_and_send(s, lane, session_dchan(to), pkt, len);
 
 	count_sent(s, ok, len);
 	return ok;
 }
 
 /* A packet (len bytes at pkt + DATA_OVERHEAD) that passed the policy, sealed in place for to. */
-static void send_to(struct server *s, struct session *to, uint8_t *pkt, size_t len)
+static void send_to(struct server *s, struct server_lane *lane, struct session *to, uint8_t *pkt,
+		    size_t len)
 {
-	(void)server_send_data(s, to, pkt, len);
+	(void)server_send_data(s, lane, to, pkt, len);
 }
 
 /*
@@ -524,7 +559,7 @@ static void send_segments(struct server *s, struct server_lane *lane, struct ses
 			  struct vnet_split *sp)
 {
 	struct dchan *dc = session_dchan(to);
-	bool in_slot = s->udp_tx && !s->conns[dc->peer_id] &&
+	bool in_slot = s->udp_tx && !s->conns[dc->peer_id] && dc->framing != COMPFRAME_LZO &&
 		       DATA_OVERHEAD + vnet_split_max(sp) <= UDPIO_SLOT_MAX;
 	size_t cap = in_slot ? UDPIO_SLOT_MAX - DATA_OVERHEAD : VNET_PACKET_MAX_BYTES;
 	uint8_t *buf;
@@ -533,7 +568,7 @@ static void send_segments(struct server *s, struct server_lane *lane, struct ses
 
 	if (!in_slot) {
 		while ((n = vnet_split_next(sp, lane->segment + DATA_OVERHEAD, cap)))
-			send_to(s, to, lane->segment, n);
+			send_to(s, lane, to, lane->segment, n);
 		return;
 	}
 	while ((n = vnet_split_next(sp, (buf = udpio_tx_slot(s->udp_tx)) + DATA_OVERHEAD, cap))) {
@@ -551,8 +586,8 @@ static void send_segments(struct server *s, struct server_lane *lane, struct ses
  * to that client, sealed again in the same buffer, without passing through
  * the kernel (its forwarding and firewall). True when it was for a client.
  */
-static bool forward_to_client(struct server *s, const struct session *from, uint8_t *pkt,
-			      size_t len)
+static bool forward_to_client(struct server *s, struct server_lane *lane,
+			      const struct session *from, uint8_t *pkt, size_t len)
 {
 	struct ip_addr dst;
 	struct session *to;
@@ -560,8 +595,8 @@ static bool forward_to_client(struct server *s, const struct session *from, uint
 	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
-	if (server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
-		send_to(s, to, pkt, len);
+	if (server_policy_passes(s, lane, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+		send_to(s, lane, to, pkt, len);
 	return true;
 }
 
@@ -579,8 +614,8 @@ static enum filter_result judge_packet(struct server *s, uint32_t id, const uint
  * rejected packet's answer goes back where the packet came from: to the
  * client (in), or to the device (out).
  */
-bool server_policy_passes(struct server *s, struct session *sess, const uint8_t *p, size_t len,
-			  enum policy_direction dir, bool frame)
+bool server_policy_passes(struct server *s, struct server_lane *lane, struct session *sess,
+			  const uint8_t *p, size_t len, enum policy_direction dir, bool frame)
 {
 	uint32_t id = session_peer_id(sess);
 	struct filter_answer answer; /* this call's own: no scratch shared between loops */
@@ -599,7 +634,7 @@ bool server_policy_passes(struct server *s, struct session *sess, const uint8_t 
 	else
 		s->stats.rejected_policy++;
 	if (answer.len && dir == POLICY_IN)
-		(void)seal_and_send(s, session_dchan(sess), answer.buf, answer.len);
+		(void)seal_and_send(s, lane, session_dchan(sess), answer.buf, answer.len);
 	else if (answer.len)
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, answer.buf + DATA_OVERHEAD,
 					answer.len);
@@ -643,10 +678,11 @@ static void pass_held(struct server *s, struct session *sess, struct filter_held
 {
 	if (h->dir == POLICY_OUT) {
 		if (session_state(sess) == SESSION_ACTIVE)
-			send_to(s, sess, h->buf, h->len);
+			send_to(s, &s->lane, sess, h->buf, h->len);
 	} else if (h->frame) {
 		server_tap_switch(s, &s->lane, sess, h->buf, h->len);
-	} else if (!s->params.client_to_client || !forward_to_client(s, sess, h->buf, h->len)) {
+	} else if (!s->params.client_to_client ||
+		   !forward_to_client(s, &s->lane, sess, h->buf, h->len)) {
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, h->buf + DATA_OVERHEAD, h->len);
 	}
 }
@@ -767,6 +803,30 @@ static bool over_device_mtu(const struct server *s, size_t len)
 	return s->params.device_mtu && len > max;
 }
 
+/*
+ * Takes a client's compression framing off its packet (len bytes at *buf +
+ * DATA_OVERHEAD): in place, or decompressed into the lane, *buf then
+ * pointing there. The packet's length, or -1 when it was dropped.
+ */
+static int unframe(struct server *s, struct server_lane *lane, const struct dchan *dc,
+		   uint8_t **buf, size_t len)
+{
+	bool at_out;
+	int n;
+
+	if (dc->framing == COMPFRAME_NONE)
+		return (int)len;
+	n = compframe_unframe(dc->framing, *buf + DATA_OVERHEAD, len,
+			      lane->inflated + DATA_OVERHEAD, VNET_PACKET_MAX_BYTES, &at_out);
+	if (n <= 0) {
+		s->stats.dropped_compression++;
+		return -1;
+	}
+	if (at_out)
+		*buf = lane->inflated;
+	return n;
+}
+
 /* A data packet: found by its peer-id, opened in place, delivered to the device. */
 static void handle_data(struct server *s, struct server_lane *lane, const struct arrival *a,
 			uint8_t *buf, size_t len)
@@ -795,7 +855,7 @@ static void handle_data(struct server *s, struct server_lane *lane, const struct
 	}
 	s->stats.data_in++;
 	s->stats.data_bytes_in += (uint64_t)n;
-	if (ping || n == 0)
+	if (ping || n == 0 || (n = unframe(s, lane, session_dchan(sess), &buf, (size_t)n)) < 0)
 		return;
 	if (over_device_mtu(s, (size_t)n)) {
 		s->stats.dropped_too_big++;
@@ -811,9 +871,9 @@ static void handle_data(struct server *s, struct server_lane *lane, const struct
 		return;
 	}
 	server_clamp_mss(s, sess, buf + DATA_OVERHEAD, (size_t)n);
-	if (!server_policy_passes(s, sess, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN, false))
+	if (!server_policy_passes(s, lane, sess, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN, false))
 		return;
-	if (s->params.client_to_client && forward_to_client(s, sess, buf, (size_t)n))
+	if (s->params.client_to_client && forward_to_client(s, lane, sess, buf, (size_t)n))
 		return;
 	s->params.hooks.deliver(s->params.hooks.ctx, sess, buf + DATA_OVERHEAD, (size_t)n);
 }
@@ -1037,6 +1097,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 			server_handle_datagram(s, &s->lane,
 					       &(struct arrival){ d.from, d.from_len, NULL },
 					       d.data, d.len);
+		if (udpio_rx_drained(s->udp_rx))
+			return; /* the poll says when more comes: no receive that finds nothing */
 	}
 }
 
@@ -1070,6 +1132,25 @@ const struct udpio_tx *server_udp_tx(const struct server *s)
 	return s->udp_tx;
 }
 
+/* The lane's buffers, each with room for a packet of the largest size and its header. */
+static int lane_init(struct server_lane *l)
+{
+	size_t size = DATA_OVERHEAD + COMPFRAME_HEAD_MAX + VNET_PACKET_MAX_BYTES;
+
+	l->segment = malloc(size);
+	l->framed = malloc(size);
+	l->inflated = malloc(size);
+	return l->segment && l->framed && l->inflated ? 0 : -1;
+}
+
+/* Frees the buffers lane_init gave the lane (not the TAP frame copy: server_tap_free). */
+static void lane_free(struct server_lane *l)
+{
+	free(l->segment);
+	free(l->framed);
+	free(l->inflated);
+}
+
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
 static int open_failed(struct server *s, int rc)
 {
@@ -1079,7 +1160,7 @@ static int open_failed(struct server *s, int rc)
 	udpio_tx_free(s->udp_tx);
 	server_tap_free(s);
 	filter_free(&s->filter);
-	free(s->lane.segment);
+	lane_free(&s->lane);
 	free(s);
 	return rc;
 }
@@ -1106,6 +1187,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.send = on_session_send,
 		.connect = on_session_connect,
 		.ended = on_session_ended,
+		.cr_response = on_session_cr_response,
 	};
 	s->started = (uint32_t)time(NULL);
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
@@ -1125,8 +1207,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	mssfix_init(&s->mss[0], params->mssfix, false, params->tap);
 	mssfix_init(&s->mss[1], params->mssfix, true, params->tap);
-	s->lane.segment = malloc(DATA_OVERHEAD + VNET_PACKET_MAX_BYTES);
-	if (!s->lane.segment || (params->tap && server_tap_init(s) < 0)) {
+	if (lane_init(&s->lane) < 0 || (params->tap && server_tap_init(s) < 0)) {
 		snprintf(err, errlen, "server: out of memory");
 		return open_failed(s, -ENOMEM);
 	}
@@ -1230,8 +1311,8 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 		return;
 	}
 	server_clamp_mss(s, sess, pkt + DATA_OVERHEAD, len);
-	if (server_policy_passes(s, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
-		send_to(s, sess, pkt, len);
+	if (server_policy_passes(s, &s->lane, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+		send_to(s, &s->lane, sess, pkt, len);
 }
 
 /*
@@ -1250,7 +1331,7 @@ void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const 
 		s->stats.dropped_no_route++;
 		return;
 	}
-	if (!server_policy_passes(s, sess, pkt, len, POLICY_OUT, false))
+	if (!server_policy_passes(s, &s->lane, sess, pkt, len, POLICY_OUT, false))
 		return;
 	if (vnet_split_init(&sp, h, pkt, len) < 0) {
 		s->stats.dropped_device_malformed++;
@@ -1300,7 +1381,7 @@ void server_free(struct server *s)
 	server_tap_free(s);
 	filter_free(&s->filter);
 	wrap_clear(&s->wrap);
-	free(s->lane.segment);
+	lane_free(&s->lane);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
 	free(s);
 }

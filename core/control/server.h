@@ -73,6 +73,8 @@ struct server_hooks {
 	 */
 	void (*flow)(void *ctx, struct session *s, const struct flow_key *key,
 		     const struct packet_flow *flow);
+	/* The client answered a challenge of deferred authentication (base64, as sent). */
+	void (*cr_response)(void *ctx, struct session *s, const char *response);
 	void *ctx;
 };
 
@@ -128,11 +130,13 @@ struct server_stats {
 	uint64_t
 		dropped_reset_rate; /* resets not answered: over SERVER_RESET_SOURCE_RATE or TIME */
 	uint64_t dropped_too_big;   /* over TCP_FRAME_MAX to or from a TCP client, or the MTU */
-	uint64_t tcp_evicted_source; /* connections without a session closed for
-					TCP_SOURCE_CONNS_MAX */
-	uint64_t tcp_evicted;	     /* ... for TCP_CONNS_MAX or the open-files limit */
-	uint64_t tcp_refused;	     /* connections refused: every slot had a session */
-	uint64_t tcp_accept_paused;  /* accepting paused: out of descriptors, none to close */
+	uint64_t dropped_compression; /* a compression header the client's framing lacks, or data
+					 that does not decompress */
+	uint64_t tcp_evicted_source;  /* connections without a session closed for
+					 TCP_SOURCE_CONNS_MAX */
+	uint64_t tcp_evicted;	      /* ... for TCP_CONNS_MAX or the open-files limit */
+	uint64_t tcp_refused;	      /* connections refused: every slot had a session */
+	uint64_t tcp_accept_paused;   /* accepting paused: out of descriptors, none to close */
 	/* tls-crypt-v2 client keys refused: revoked, or older than the maximum age */
 	uint64_t refused_tls_crypt_v2;
 };

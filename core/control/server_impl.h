@@ -36,6 +36,8 @@ struct client_subnets {
 struct server_lane {
 	uint8_t *segment;    /* a superpacket's segment, sealed in place */
 	uint8_t *frame_copy; /* TAP mode: a flooded frame, sealed for one more client */
+	uint8_t *framed;     /* a packet with a compression header in front (compframe.h) */
+	uint8_t *inflated;   /* a packet a legacy client sent compressed, decompressed */
 };
 
 /* Where the packet being handled came from: the peer's address, and its TCP connection. */
@@ -95,13 +97,14 @@ void server_clamp_mss(const struct server *s, const struct session *sess, uint8_
 void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,
 			    uint8_t *buf, size_t len);
 /* The policy on a packet (frame: an Ethernet frame of TAP mode) of sess going dir. */
-bool server_policy_passes(struct server *s, struct session *sess, const uint8_t *p, size_t len,
-			  enum policy_direction dir, bool frame);
+bool server_policy_passes(struct server *s, struct server_lane *lane, struct session *sess,
+			  const uint8_t *p, size_t len, enum policy_direction dir, bool frame);
 /*
  * Seals a data packet (len bytes at pkt + DATA_OVERHEAD) in place for to
  * and queues it on its transport, counted; false when no key may seal now.
  */
-bool server_send_data(struct server *s, struct session *to, uint8_t *pkt, size_t len);
+bool server_send_data(struct server *s, struct server_lane *lane, struct session *to, uint8_t *pkt,
+		      size_t len);
 /* Ends a session: hooks, indexes, subnets, policy and its TCP connection. */
 void server_end_session(struct server *s, struct session *sess, const char *reason);
 

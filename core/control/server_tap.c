@@ -51,13 +51,13 @@ static void send_frame(struct server *s, struct server_lane *lane, struct sessio
 		       size_t len, bool copy)
 {
 	if (session_state(to) != SESSION_ACTIVE ||
-	    !server_policy_passes(s, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, true))
+	    !server_policy_passes(s, lane, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, true))
 		return;
 	if (copy) {
 		memcpy(lane->frame_copy + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
 		pkt = lane->frame_copy;
 	}
-	(void)server_send_data(s, to, pkt, len);
+	(void)server_send_data(s, lane, to, pkt, len);
 }
 
 /* The client that owns the frame's destination, or NULL (the device's, unknown, or a group). */
@@ -120,7 +120,7 @@ void server_tap_from_client(struct server *s, struct server_lane *lane, struct s
 		s->stats.dropped_flood++; /* broadcast or multicast: past its share */
 		return;
 	}
-	if (server_policy_passes(s, sess, frame, len, POLICY_IN, true))
+	if (server_policy_passes(s, lane, sess, frame, len, POLICY_IN, true))
 		server_tap_switch(s, lane, sess, buf, len);
 }
 

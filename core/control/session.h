@@ -80,6 +80,10 @@ struct session_push {
 	uint64_t groups;
 };
 
+enum {
+	SESSION_PENDING_MAX = 1024, /* bytes of an INFO_PRE payload, NUL included */
+};
+
 struct session_ops {
 	void (*send)(void *ctx, struct session *s, const uint8_t *wire, size_t len);
 	/*
@@ -90,6 +94,8 @@ struct session_ops {
 	void (*connect)(void *ctx, struct session *s);
 	/* The session ended (freed right after); reason for the log. */
 	void (*ended)(void *ctx, struct session *s, const char *reason);
+	/* Server: the client answered a challenge (CR_RESPONSE,<base64>): the base64 text. */
+	void (*cr_response)(void *ctx, struct session *s, const char *response);
 	/* Client: the server's PUSH_REPLY, complete; return 0 once applied, -1 to give up. */
 	int (*pushed)(void *ctx, struct session *s, const struct push_options *o);
 };
@@ -147,12 +153,25 @@ void session_admit(struct session *s, struct session_push *push);
 void session_refuse(struct session *s, const char *reason);
 
 /*
+ * Deferred authentication, while the decision waits (SESSION_AUTH): the
+ * client is told to wait up to timeout seconds (AUTH_PENDING) and what to
+ * do meanwhile, info being OpenVPN's INFO_PRE payload: "WEB_AUTH::URL",
+ * "OPEN_URL:URL" or "CR_TEXT:FLAGS:TEXT". Sent once the client acknowledged
+ * our key-method-2 message. Undecided after timeout seconds, the client is
+ * refused ("authentication timed out"). False when not deciding or info is
+ * longer than SESSION_PENDING_MAX - 1.
+ */
+bool session_auth_pending(struct session *s, const char *info, unsigned timeout);
+
+/*
  * What the client sent in its first key-method-2 message: "" when absent.
  * The username stays the session's (a renegotiation cannot change it); the
  * password is wiped once admitted or refused.
  */
 const char *session_username(const struct session *s);
 const char *session_password(const struct session *s);
+/* The compression framing of its packets (enum compframe), from its first key exchange. */
+uint8_t session_framing(const struct session *s);
 /* Its peer-info text, "NAME=value\n..." ("" when absent). */
 const char *session_peer_info(const struct session *s);
 /* A tls-crypt-v2 client's key id and metadata (its Kc zeroed); NULL for other clients. */

@@ -39,6 +39,11 @@ const char *session_password(const struct session *s)
 	return km2_text(&s->ks[s->current].client_km.password);
 }
 
+uint8_t session_framing(const struct session *s)
+{
+	return s->dc->framing;
+}
+
 const char *session_peer_info(const struct session *s)
 {
 	return km2_text(&s->ks[s->current].client_km.peer_info);

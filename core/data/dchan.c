@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <string.h>
 
+#include "compframe.h"
 #include "dchan.h"
 #include "proto.h"
 
@@ -70,6 +71,11 @@ void dchan_set_lifetime(struct dchan *dc, double seconds)
 	dc->lifetime = seconds;
 }
 
+void dchan_set_framing(struct dchan *dc, uint8_t framing)
+{
+	dc->framing = framing;
+}
+
 bool dchan_usable(const struct dchan *dc, enum dchan_slot slot, double now)
 {
 	const struct dchan_key *k = &dc->keys[slot];
@@ -117,10 +123,27 @@ int dchan_seal(struct dchan *dc, uint8_t *pkt, size_t len, double now)
 	return n;
 }
 
-int dchan_seal_ping(struct dchan *dc, uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_LEN], double now)
+/*
+ * OpenVPN frames its pings for compression like any packet (forward.c
+ * seals them through the compressor): a comp-lzo peer sends and expects one
+ * header byte first; under stub-v2 the magic's first byte needs none.
+ */
+int dchan_seal_ping(struct dchan *dc, uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX], double now)
 {
-	memcpy(pkt + DATA_OVERHEAD, PING_MAGIC, DCHAN_PING_LEN);
-	return seal(dc, pkt, DCHAN_PING_LEN, now);
+	size_t head = dc->framing == COMPFRAME_LZO;
+
+	pkt[DATA_OVERHEAD] = COMPFRAME_UNCOMPRESSED;
+	memcpy(pkt + DATA_OVERHEAD + head, PING_MAGIC, DCHAN_PING_LEN);
+	return seal(dc, pkt, DCHAN_PING_LEN + head, now);
+}
+
+/* A keepalive, with the one header byte a comp-lzo peer puts in front. */
+static bool is_ping(const struct dchan *dc, const uint8_t *p, size_t len)
+{
+	if (dc->framing == COMPFRAME_LZO && len == DCHAN_PING_LEN + 1 &&
+	    p[0] == COMPFRAME_UNCOMPRESSED)
+		p++, len--;
+	return len == DCHAN_PING_LEN && memcmp(p, PING_MAGIC, DCHAN_PING_LEN) == 0;
 }
 
 int dchan_open(struct dchan *dc, uint8_t *pkt, size_t len, double now, bool *ping)
@@ -139,7 +162,7 @@ int dchan_open(struct dchan *dc, uint8_t *pkt, size_t len, double now, bool *pin
 		return n;
 	dc->keys[slot].bytes += (uint64_t)n;
 	dc->last_received = now;
-	*ping = n == DCHAN_PING_LEN && memcmp(pkt + DATA_OVERHEAD, PING_MAGIC, DCHAN_PING_LEN) == 0;
+	*ping = is_ping(dc, pkt + DATA_OVERHEAD, (size_t)n);
 	if (*ping)
 		return 0;
 	dc->counters.packets_in++;

@@ -35,6 +35,7 @@ enum dchan_slot {
 
 enum {
 	DCHAN_PING_LEN = 16, /* OpenVPN's keepalive: a fixed 16-byte payload (ping.c) */
+	DCHAN_PING_MAX = DCHAN_PING_LEN + 1, /* with a comp-lzo peer's framing byte */
 };
 
 struct dchan_key {
@@ -53,6 +54,7 @@ struct dchan {
 	uint32_t peer_id;
 	bool may_seal, may_open; /* the session's state allows it (dchan_set_gates) */
 	double lifetime;	 /* a key older than this seals and opens nothing; 0: no limit */
+	uint8_t framing;	 /* enum compframe: the peer's compression framing */
 	struct sockaddr_storage peer; /* where the peer's packets come from and go to */
 	socklen_t peer_len;
 	double last_received, last_sent; /* data packets, pings included */
@@ -86,6 +88,9 @@ void dchan_set_gates(struct dchan *dc, bool may_seal, bool may_open);
 /* A key older than seconds (0: no limit) stops sealing and opening: the hard key lifetime. */
 void dchan_set_lifetime(struct dchan *dc, double seconds);
 
+/* The peer frames its packets for compression (compframe.h); they are (un)framed around the seal.
+ */
+void dchan_set_framing(struct dchan *dc, uint8_t framing);
 /* Whether the key in slot is live and within its lifetime at now. */
 bool dchan_usable(const struct dchan *dc, enum dchan_slot slot, double now);
 
@@ -104,7 +109,7 @@ int dchan_seal(struct dchan *dc, uint8_t *pkt, size_t len, double now)
 	__attribute__((warn_unused_result));
 
 /* Seals a keepalive ping into pkt (not counted as traffic). */
-int dchan_seal_ping(struct dchan *dc, uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_LEN], double now)
+int dchan_seal_ping(struct dchan *dc, uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX], double now)
 	__attribute__((warn_unused_result));
 
 /*

@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "lua_core.h"
+#include "lua_peer.h"
 #include "pushopts.h"
 #include "script.h"
 #include "tlscryptv2.h"
@@ -176,6 +177,7 @@ static const struct stat_field {
 	STAT(dropped_mac_spoof, "mac_spoof"),
 	STAT(dropped_flood, "flood"),
 	STAT(dropped_too_big, "too_big"),
+	STAT(dropped_compression, "compression"),
 	STAT(dropped_tcp_queue, "tcp_queue"),
 	STAT(dropped_device_malformed, "device_malformed"),
 };
@@ -285,7 +287,7 @@ static void push_client(lua_State *L, const struct session *sess)
 {
 	char peer[UDP_ADDR_TEXT_MAX];
 
-	lua_createtable(L, 0, 7);
+	lua_createtable(L, 0, 14);
 	lua_pushstring(L, session_cn(sess));
 	lua_setfield(L, -2, "cn");
 	lua_pushstring(L, session_username(sess));
@@ -309,6 +311,8 @@ static void push_client(lua_State *L, const struct session *sess)
 		lua_pushstring(L, id);
 		lua_setfield(L, -2, "tls_crypt_v2_id");
 	}
+	lua_peer_push_software(L, sess);
+	lua_setfield(L, -2, "software");
 	const struct dchan_counters *c = session_counters(sess);
 	set_counter(L, "packets_in", c->packets_in);
 	set_counter(L, "bytes_in", c->bytes_in);
@@ -316,7 +320,9 @@ static void push_client(lua_State *L, const struct session *sess)
 	set_counter(L, "bytes_out", c->bytes_out);
 }
 
-/* clients() -> list of { cn, real_address, vpn_address, cipher, state, connected_since, peer_id }
+/*
+ * clients() -> list of { cn, username, real_address, vpn_address, cipher, state,
+ * connected_since, peer_id, software, counters }
  */
 static int l_engine_clients(lua_State *L)
 {
@@ -372,6 +378,27 @@ static int l_engine_kick(lua_State *L)
 		session_kick(sess, clean, lua_toboolean(L, 3));
 	}
 	lua_pushboolean(L, sess != NULL);
+	return 1;
+}
+
+/*
+ * auth_pending(peer_id, info, timeout) -> true | false: tells a client whose
+ * admission waits to wait up to timeout seconds, and what to do meanwhile
+ * (info: OpenVPN's INFO_PRE payload, e.g. "WEB_AUTH::https://..."). False
+ * when no such client is being decided, or info is too long.
+ */
+static int l_engine_auth_pending(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	lua_Integer id = luaL_checkinteger(L, 1);
+	const char *info = luaL_checkstring(L, 2);
+	lua_Integer timeout = luaL_checkinteger(L, 3);
+	struct session *sess = e->server && id >= 0 && id < SERVER_SESSIONS_MAX
+				       ? server_find(e->server, (uint32_t)id)
+				       : NULL;
+
+	luaL_argcheck(L, timeout > 0 && timeout <= 86400, 3, "expected 1 to 86400 seconds");
+	lua_pushboolean(L, sess && session_auth_pending(sess, info, (unsigned)timeout));
 	return 1;
 }
 
@@ -561,6 +588,7 @@ static const luaL_Reg engine_funcs[] = {
 	{ "stats", l_engine_stats },
 	{ "clients", l_engine_clients },
 	{ "kick", l_engine_kick },
+	{ "auth_pending", l_engine_auth_pending },
 	{ "policy_counters", l_engine_policy_counters },
 	{ "flow_hook_changed", l_engine_flow_hook_changed },
 	{ "flows", l_engine_flows },

@@ -173,6 +173,28 @@ uint32_t km2_peer_info_proto(const struct km2_string *info)
 	return *end || v > UINT32_MAX ? 0 : (uint32_t)v;
 }
 
+const char *km2_iv_proto_name(unsigned bit)
+{
+	/* OpenVPN's ssl.h (IV_PROTO_*); bit 0 is reserved. */
+	static const char *const names[] = {
+		NULL,
+		"data-v2",
+		"request-push",
+		"tls-key-export",
+		"auth-pending-kw",
+		"ncp-p2p",
+		"dns-option",
+		"cc-exit-notify",
+		"auth-fail-temp",
+		"dyn-tls-crypt",
+		"data-epoch",
+		"dns-option-v2",
+		"push-update",
+	};
+
+	return bit < sizeof(names) / sizeof(names[0]) ? names[bit] : NULL;
+}
+
 /* The reply form of one comma-separated item of the client's options string. */
 static const char *reply_item(const char *item, size_t len)
 {

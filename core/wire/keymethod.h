@@ -67,6 +67,12 @@ bool km2_peer_info_get(const struct km2_string *info, const char *name, char *ou
 uint32_t km2_peer_info_proto(const struct km2_string *info);
 
 /*
+ * The name of IV_PROTO bit number bit ("data-v2", "dyn-tls-crypt", ...), as
+ * OpenVPN's ssl.h defines them; NULL for a bit without one.
+ */
+const char *km2_iv_proto_name(unsigned bit);
+
+/*
  * The options string a server sends back for a client's: the same items
  * with tls-client -> tls-server, TCPv4_CLIENT -> TCPv4_SERVER (v6 too) and
  * keydir 0 <-> 1, so that no consistency warning is triggered. Returns

@@ -137,7 +137,7 @@ local function options_for(cfg, client, info)
 	return push.options(cfg, {
 		address = client.vpn_address, address6 = client.vpn_address6, peer_id = client.id,
 		cipher = info.cipher, ncp = info.ncp, iv_proto = info.iv_proto,
-		iv_mtu = info.iv_mtu or nil,
+		iv_mtu = info.iv_mtu or nil, compression = info.compression,
 	}, client._grants.push)
 end
 
@@ -147,9 +147,14 @@ end
 -- policy in force; or nil and the reason it is told. Errors fail closed
 -- (the caller).
 -- info = { peer_id, cn, subject, serial, fingerprint, peer, cipher,
---          iv_proto, iv_mtu, ncp, username, password, peer_info }
+--          iv_proto, iv_mtu, ncp, username, password, peer_info, software,
+--          compression ("none", "stub-v2" or "comp-lzo": the client's framing) }
 function M.admit(cfg, on, info)
 	local client = peer.new(info)
+	if info.compression ~= "none" and cfg.compression == "refuse" then
+		return nil, "this server does not allow compression: remove comp-lzo and compress "
+			.. "from the client's profile"
+	end
 	local ok, msg = authenticate(cfg, on, client, info.password)
 	if not ok then return nil, reason_text(msg) end
 	local leased, err = lease(cfg, client)

@@ -294,6 +294,9 @@ M.server_schema = S.record({
 	renegotiate = { renegotiate, default = {} },
 	offload = { offload, default = {} },
 	mssfix = { mssfix, default = 1492 },
+	-- Clients whose profile says comp-lzo or compress: "framing" lets them in with their
+	-- compression turned off (their framing kept), "refuse" refuses them.
+	compression = { S.enum { "framing", "refuse" }, default = "framing" },
 	push = { push, default = {} },
 	auth = { auth, default = {} },
 	hooks = { hooks, default = {} },

@@ -10,7 +10,9 @@ local core = require "moonvpn.core"
 local M = {}
 
 -- IV_PROTO bits (protocol guide 5.4).
-M.IV_PROTO = { DATA_V2 = 2, REQUEST_PUSH = 4, TLS_KEY_EXPORT = 8, CC_EXIT_NOTIFY = 128 }
+M.IV_PROTO = { DATA_V2 = 2, REQUEST_PUSH = 4, TLS_KEY_EXPORT = 8, DNS_OPTION = 64,
+	CC_EXIT_NOTIFY = 128, DNS_OPTION_V2 = 2048 }
+M.DNS_SERVER_ADDRESSES_MAX = 8 -- addresses in one `dns server N address` (OpenVPN's dns.h)
 M.MESSAGE_MAX = 1024 -- bytes of one control message, NUL included
 
 local function netmask(len)
@@ -23,7 +25,27 @@ local function split(prefix)
 	return addr, tonumber(len)
 end
 
-local function global_options(cfg)
+-- DNS servers and the search domain: 2.6's structured `dns` option to clients
+-- that announce it in IV_PROTO (dns-option from 2.6, dns-option-v2 from 2.7
+-- and the OpenVPN 3 core), `dhcp-option` to the rest, which know only that.
+local function dns_options(cfg, iv_proto, opts)
+	local dns, domain = cfg.push.dns, cfg.push.domain
+	if iv_proto & (M.IV_PROTO.DNS_OPTION | M.IV_PROTO.DNS_OPTION_V2) == 0 then
+		for _, addr in ipairs(dns) do opts[#opts + 1] = "dhcp-option DNS " .. addr end
+		if domain then opts[#opts + 1] = "dhcp-option DOMAIN " .. domain end
+		return
+	end
+	-- A server takes at most DNS_SERVER_ADDRESSES_MAX addresses: more make more
+	-- servers, in the configured order of priority.
+	for first = 1, #dns, M.DNS_SERVER_ADDRESSES_MAX do
+		local group = table.move(dns, first, math.min(#dns, first + M.DNS_SERVER_ADDRESSES_MAX - 1), 1, {})
+		opts[#opts + 1] = string.format("dns server %d address %s",
+			(first - 1) // M.DNS_SERVER_ADDRESSES_MAX, table.concat(group, " "))
+	end
+	if domain then opts[#opts + 1] = "dns search-domains " .. domain end
+end
+
+local function global_options(cfg, iv_proto)
 	-- A TAP client takes its address and netmask on its Ethernet device; topology is a
 	-- tun matter, and 2.6 pushes none with dev tap.
 	local tap = cfg.device and cfg.device.type == "tap"
@@ -40,16 +62,21 @@ local function global_options(cfg)
 		end
 	end
 	if cfg.push.redirect_gateway then opts[#opts + 1] = "redirect-gateway def1" end
-	for _, dns in ipairs(cfg.push.dns) do opts[#opts + 1] = "dhcp-option DNS " .. dns end
-	if cfg.push.domain then opts[#opts + 1] = "dhcp-option DOMAIN " .. cfg.push.domain end
+	dns_options(cfg, iv_proto, opts)
 	return opts
 end
 
+-- What turns a client's compression off while it keeps its framing, as 2.6's
+-- `compress migrate` pushes it (core/data/compframe.h).
+local COMPRESSION_OFF = { ["stub-v2"] = "compress stub-v2", ["comp-lzo"] = "comp-lzo no" }
+
 --- The options for one client. client = { address, address6, peer_id, cipher,
--- iv_proto, iv_mtu, ncp (the client negotiates ciphers) }. `extra` lists the
+-- iv_proto, iv_mtu, ncp (the client negotiates ciphers), compression (its
+-- framing: "none", "stub-v2" or "comp-lzo") }. `extra` lists the
 -- client's own options from on.connect; they follow the global ones.
 function M.options(cfg, client, extra)
-	local opts = global_options(cfg)
+	local proto = client.iv_proto or 0
+	local opts = global_options(cfg, proto)
 	table.move(extra or {}, 1, #(extra or {}), #opts + 1, opts)
 	local _, len = split(cfg.network)
 	if client.address6 and cfg.network6 then
@@ -60,7 +87,6 @@ function M.options(cfg, client, extra)
 	opts[#opts + 1] = string.format("ifconfig %s %s", client.address, netmask(len))
 	if client.peer_id then opts[#opts + 1] = "peer-id " .. client.peer_id end
 	if client.ncp and client.cipher then opts[#opts + 1] = "cipher " .. client.cipher end
-	local proto = client.iv_proto or 0
 	if proto & M.IV_PROTO.CC_EXIT_NOTIFY ~= 0 then
 		local flags = "protocol-flags cc-exit"
 		if proto & M.IV_PROTO.TLS_KEY_EXPORT ~= 0 then flags = flags .. " tls-ekm" end
@@ -69,6 +95,8 @@ function M.options(cfg, client, extra)
 		opts[#opts + 1] = "key-derivation tls-ekm"
 	end
 	if client.iv_mtu then opts[#opts + 1] = "tun-mtu " .. cfg.device.mtu end
+	local off = COMPRESSION_OFF[client.compression or "none"]
+	if off then opts[#opts + 1] = off end
 	return opts
 end
 

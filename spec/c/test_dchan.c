@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "compframe.h"
 #include "dchan.h"
 #include "unit.h"
 
@@ -107,7 +108,7 @@ static void test_gates_and_lifetime(const struct crypto *c)
 	struct sockaddr_in moved = addr;
 	struct dchan srv, cli;
 	struct data_key ks, kc;
-	uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_LEN];
+	uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX];
 	bool ping;
 	int n;
 
@@ -128,6 +129,19 @@ static void test_gates_and_lifetime(const struct crypto *c)
 	CHECK(n > 0 && dchan_open(&srv, pkt, (size_t)n, 102, &ping) == 0 && ping,
 	      "a keepalive is recognised");
 	CHECK(srv.counters.packets_in == 1 && srv.last_received == 102, "not counted, but heard");
+	/* A comp-lzo peer's keepalive carries its framing byte, both ways. */
+	dchan_set_framing(&cli, COMPFRAME_LZO);
+	dchan_set_framing(&srv, COMPFRAME_LZO);
+	n = dchan_seal_ping(&cli, pkt, 102);
+	CHECK(n == DATA_OVERHEAD + DCHAN_PING_MAX &&
+		      dchan_open(&srv, pkt, (size_t)n, 102, &ping) == 0 && ping,
+	      "a framed keepalive is sealed with its byte and recognised: %d", n);
+	dchan_set_framing(&srv, COMPFRAME_NONE);
+	n = dchan_seal_ping(&cli, pkt, 102);
+	CHECK(dchan_open(&srv, pkt, (size_t)n, 102, &ping) == DCHAN_PING_MAX && !ping,
+	      "without framing, 17 bytes are no keepalive");
+	dchan_set_framing(&cli, COMPFRAME_NONE);
+	CHECK(srv.counters.packets_in == 2, "counted as data then");
 
 	dchan_set_lifetime(&srv, 60);
 	CHECK(carry(&cli, &srv, 159, &ping) == PAYLOAD, "within the lifetime");

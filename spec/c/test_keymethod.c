@@ -149,11 +149,26 @@ static void test_options_reply(void)
 	CHECK(!km2_options_reply(CLIENT_OPTIONS, out, 20), "too small");
 }
 
+/* The IV_PROTO bits by name, as OpenVPN's ssl.h numbers them; gaps and the reserved bit 0 have
+ * none. */
+static void test_iv_proto_names(void)
+{
+	CHECK(km2_iv_proto_name(0) == NULL, "bit 0 is reserved");
+	CHECK(strcmp(km2_iv_proto_name(1), "data-v2") == 0, "bit 1");
+	CHECK(strcmp(km2_iv_proto_name(3), "tls-key-export") == 0, "bit 3");
+	CHECK(strcmp(km2_iv_proto_name(9), "dyn-tls-crypt") == 0, "bit 9");
+	CHECK(strcmp(km2_iv_proto_name(10), "data-epoch") == 0, "bit 10");
+	CHECK(strcmp(km2_iv_proto_name(11), "dns-option-v2") == 0, "bit 11");
+	CHECK(strcmp(km2_iv_proto_name(12), "push-update") == 0, "bit 12");
+	CHECK(km2_iv_proto_name(13) == NULL && km2_iv_proto_name(31) == NULL, "unknown bits");
+}
+
 int main(void)
 {
 	test_server_message();
 	test_client_message();
 	test_errors();
 	test_options_reply();
+	test_iv_proto_names();
 	return unit_report("test_keymethod");
 }

@@ -31,8 +31,9 @@ function M.each()
 end
 
 --- Starts the server: `hooks` is Lua appended to the configuration, where the
--- server is `office`; `server_extra` are more fields of vpn.server { }.
-function setup_mt:start(hooks, server_extra, n)
+-- server is `office`; `server_extra` are more fields of vpn.server { }; opts.tls = false
+-- leaves the tls field to server_extra (as spec.helpers.moonvpn's server_config).
+function setup_mt:start(hooks, server_extra, n, opts)
 	self.srv = netns.new()
 	for i = 1, n or 2 do
 		self.clients[i] = netns.new()
@@ -40,7 +41,7 @@ function setup_mt:start(hooks, server_extra, n)
 	end
 	self.socket = netns.tmpdir() .. "/console.sock"
 	local text = mv.server_config(string.format('  device = { name = "mvt0" },\n  console = "%s",\n%s',
-		self.socket, server_extra or "")):gsub("vpn%.server {", "local office = vpn.server {", 1)
+		self.socket, server_extra or ""), opts):gsub("vpn%.server {", "local office = vpn.server {", 1)
 	self.engine = self.srv:spawn({ mv.bin, mv.write_config(text .. (hooks or "")) })
 	local ok, out = self.engine:wait_log("engine: moonvpn [%d.]+ started", 10)
 	assert(ok, out)

@@ -69,6 +69,19 @@ describe("#netns stock openvpn clients against moonvpn", function()
 		end)
 	end
 
+	it("pushes DNS servers and the domain as 2.6's dns option, which the client applies", function()
+		topology(1, string.format(', tls_crypt = "%s/tc.key"', mv.pki()),
+			'  push = { dns = { "10.77.0.53", "fd00:77::53" }, domain = "corp.example" },')
+		-- The up script's environment shows what the client took (2.6 exports dns_*).
+		local out = completed(connect(1, { wrap = "tls-crypt", extra = "script-security 2\nup \"/bin/sh -c env\"\n" }))
+		assert.truthy(out:find("dns server 0 address 10.77.0.53 fd00:77::53", 1, true), out)
+		assert.truthy(out:find("dns_server_1_address_1=10.77.0.53", 1, true), out)
+		assert.truthy(out:find("dns_server_1_address_2=fd00:77::53", 1, true), out)
+		assert.truthy(out:find("dns_search_domain_1=corp.example", 1, true), out)
+		local reply = out:match("Received control message: '(PUSH_REPLY[^']*)'")
+		assert.truthy(reply and not reply:find("dhcp-option", 1, true), "dns only, no dhcp-option: " .. out)
+	end)
+
 	it("gives five clients at once five distinct addresses, all in clients()", function()
 		topology(5, string.format(', tls_crypt = "%s/tc.key"', mv.pki()))
 		local procs = {}

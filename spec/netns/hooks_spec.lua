@@ -26,6 +26,8 @@ function office.on.auth(client, username, password)
   print(string.format("auth: cn=%s user=%s plat=%s fp=%s serial=%s subject=%s", client.cn,
     tostring(username), tostring(client.peer_info.IV_PLAT), client.fingerprint:sub(1, 8),
     client.serial, client.subject))
+  print(string.format("software: %s %s %s", tostring(client.software.platform),
+    tostring(client.software.version), table.concat(client.software.protocol, "+")))
   if username and users[username] == password then return true end
   return nil, "wrong username or password"
 end
@@ -41,6 +43,10 @@ end
 		assert.matches("refused: wrong username or password", log, 1, true)
 		assert.matches("10.77.0.2", console("return clients()[1].vpn_address"), 1, true)
 		assert.matches("alice", console("return clients()[1].username"), 1, true)
+		-- What the client runs, from its peer info: IV_PLAT, IV_VER, IV_PROTO by name.
+		assert.matches("software: linux 2%.6%.%d+ data%-v2%+request%-push%+tls%-key%-export", log)
+		assert.matches('"linux"\t"2%.6%.%d+"\ttrue', console("do local s = clients()[1].software; "
+			.. "return s.platform, s.version, s.protocol[1] == 'data-v2' end"))
 	end)
 
 	it("refuses a client that sends no password while on.auth wants one", function()

@@ -9,6 +9,7 @@ local hooked = require "spec.helpers.hooked"
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
 local openvpn = require "spec.helpers.openvpn"
+local peers = require "spec.helpers.peers"
 
 -- Prints what the hooks see of the client's key, for the log assertions (a
 -- timestamp's metadata is its 8 bytes: their count).
@@ -143,6 +144,25 @@ describe("#netns tls-crypt-v2", function()
 		pings_both_ways(1)
 		assert.matches("v2: id=%x+ type=user metadata=user=alice created=nil", t.engine:output())
 	end)
+
+	-- Over UDP the interop matrix has them (peers_spec.lua); here TCP, and openvpn-made keys.
+	for _, kind in ipairs { "2.7", "ovpncli" } do
+		local name = peers.LABEL[kind] .. " connects over TCP with an openvpn-made key and pings both ways"
+		if peers.missing(kind) then
+			pending(name .. ": " .. peers.missing(kind))
+		else
+			it(name, function()
+				server_key(true)
+				local key = client_key("c1.key", "$(printf 'dave' | base64)", true)
+				start(nil, nil, '  listen = "tcp://0.0.0.0:443",\n')
+				local client = peers.start(t.clients[1], kind, { remote = "10.88.1.1", proto = "tcp", port = 443,
+					extra = string.format("<tls-crypt-v2>\n%s</tls-crypt-v2>\n", netns.read_file(key)) })
+				client:connected(30, t.engine)
+				pings_both_ways(1)
+				assert.matches("v2: id=%x+ type=user metadata=dave", t.engine:output())
+			end)
+		end
+	end
 
 	it("takes tls-crypt (v1) and tls-crypt-v2 clients at once", function()
 		server_key()

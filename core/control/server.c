@@ -435,8 +435,7 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 	s->reset_time.tokens -= fmin(monotonic() - began, SERVER_RESET_COST_MAX_US / 1e6);
 }
 
-/* A control packet for no session, unwrapped with w (v2: the client key it carried). */
-static void handle_control(struct server *s, const struct proto_control *ctl,
+void server_handle_control(struct server *s, const struct proto_control *ctl,
 			   const struct arrival *a, uint32_t replay_id, const struct wrap *w,
 			   const struct tlscryptv2_client *v2)
 {
@@ -899,129 +898,13 @@ static bool starts_new_session(const struct session *sess, const struct proto_co
  * one rate-limited place: a client that cannot connect is explained in the
  * log, a flood costs a few lines.
  */
-static void drop_unwrap(struct server *s, const struct arrival *a, const char *why)
+void server_drop_unwrap(struct server *s, const struct arrival *a, const char *why)
 {
 	char who[UDP_ADDR_TEXT_MAX];
 
 	s->stats.dropped_unwrap++;
 	log_ratelimited(s->log, LOG_INFO, "server", "%s: control packet dropped: %s",
 			udp_addr_format(a->from, who, sizeof(who)), why);
-}
-
-/* Why a packet did not unwrap with w. */
-static const char *unwrap_failure(const struct wrap *w)
-{
-	if (w->client_key)
-		return "does not authenticate with the client's own tls-crypt-v2 key";
-	return w->mode == WRAP_TLS_CRYPT ? "does not authenticate with the tls_crypt key"
-					 : "does not authenticate with the tls_auth key";
-}
-
-/* A packet of a tls-crypt-v2 client, wrapped with key; false to drop it, with why. */
-static bool open_v2(const struct wrap *w, const uint8_t *buf, size_t len, struct proto_control *ctl,
-		    uint8_t *plain, uint32_t *pid, const char **why)
-{
-	uint32_t t;
-	int n = wrap_open(w, buf, len, plain, SERVER_PACKET_MAX, pid, &t);
-
-	*why = unwrap_failure(w);
-	if (n < 0)
-		return false;
-	*why = "not a valid control packet";
-	if (proto_decode_control(ctl, plain, (size_t)n) != 0)
-		return false;
-	/* P_CONTROL_WKC_V1 is P_CONTROL_V1 with the key appended (2.6 reads it so too). */
-	if (ctl->opcode == P_CONTROL_WKC_V1)
-		ctl->opcode = P_CONTROL_V1;
-	return true;
-}
-
-/*
- * A P_CONTROL_WKC_V1 its session's client sent again (ours was not acked yet):
- * the session's key opens it and the WKc at its end is not read again.
- */
-static bool resend_to_session(struct session *sess, const uint8_t *buf, size_t len)
-{
-	uint8_t plain[SERVER_PACKET_MAX];
-	struct proto_control ctl;
-	const char *why;
-	uint32_t pid;
-
-	if (!session_wrap(sess)->client_key ||
-	    !open_v2(session_wrap(sess), buf, len, &ctl, plain, &pid, &why) ||
-	    !proto_sid_equal(&ctl.sid, session_remote_sid(sess)))
-		return false;
-	session_receive(sess, &ctl, pid);
-	return true;
-}
-
-/* Whether a v2 client key is taken; refused ones are counted and logged. */
-static bool accepts_v2(struct server *s, const struct arrival *a,
-		       const struct tlscryptv2_client *key)
-{
-	char who[UDP_ADDR_TEXT_MAX], why[200];
-
-	if (tlscryptv2_accepts(s->wrap.v2, key, (int64_t)time(NULL), why, sizeof(why)))
-		return true;
-	s->stats.refused_tls_crypt_v2++;
-	log_ratelimited(s->log, LOG_INFO, "server", "%s: refused: %s",
-			udp_addr_format(a->from, who, sizeof(who)), why);
-	return false;
-}
-
-/*
- * A tls-crypt-v2 client's hard reset (P_CONTROL_HARD_RESET_CLIENT_V3) or
- * the packet that echoes our cookie (P_CONTROL_WKC_V1): both end with the
- * client's key wrapped with the server key (WKc). It is unwrapped, the
- * packet opened with it, the key checked, and then the packet goes through
- * the stateless door as any other: nothing is kept before the cookie comes
- * back, and the session is given the key then.
- */
-static void handle_tls_crypt_v2(struct server *s, const struct arrival *a, struct session *sess,
-				const uint8_t *buf, size_t len)
-{
-	uint8_t plain[SERVER_PACKET_MAX];
-	struct tlscryptv2_client key;
-	struct proto_control ctl;
-	struct wrap w;
-	const char *why;
-	uint32_t pid;
-	int at, rc;
-
-	if (!s->wrap.v2) {
-		drop_unwrap(
-			s, a,
-			"looks like a tls-crypt-v2 client, but no tls_crypt_v2 key is configured");
-		return;
-	}
-	at = tlscryptv2_locate(buf, len,
-			       PROTO_HEADER_LEN + WRAP_REPLAY_LEN + WRAP_TLS_CRYPT_TAG_LEN);
-	if (at < 0) {
-		drop_unwrap(s, a, tlscryptv2_error_name(at));
-		return;
-	}
-	if (sess && proto_opcode(buf[0]) == P_CONTROL_WKC_V1 &&
-	    resend_to_session(sess, buf, (size_t)at))
-		return;
-	rc = tlscryptv2_unwrap(s->crypto, &s->wrap.v2->key, buf + at, len - (size_t)at, &key);
-	if (rc < 0) {
-		drop_unwrap(s, a, tlscryptv2_error_name(rc));
-		return;
-	}
-	wrap_init_tls_crypt(&w, s->crypto, &key.key, true);
-	w.client_key = true;
-	if (!open_v2(&w, buf, (size_t)at, &ctl, plain, &pid, &why))
-		drop_unwrap(s, a, why);
-	else if (ctl.opcode == P_CONTROL_HARD_RESET_CLIENT_V3 && !tlscryptv2_resends_wkc(pid))
-		drop_unwrap(
-			s, a,
-			"a tls-crypt-v2 client that cannot resend its key (OpenVPN 2.5 or older) "
-			"would need state before its address is proven: upgrade it to 2.6 or "
-			"later");
-	else if (accepts_v2(s, a, &key))
-		handle_control(s, &ctl, a, pid, &w, &key);
-	wrap_clear(&w);
-	crypto_wipe(&key, sizeof(key));
 }
 
 void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,
@@ -1050,22 +933,23 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 	sess = find_session(s, a);
 	op = proto_opcode(buf[0]);
 	if (op == P_CONTROL_HARD_RESET_CLIENT_V3 || op == P_CONTROL_WKC_V1) {
-		handle_tls_crypt_v2(s, a, sess, buf, len);
+		server_tls_crypt_v2_handle(s, a, sess, buf, len);
 		return;
 	}
 	/* A tls-crypt-v2 client's session has its own key; a new hard reset never does. */
 	if (sess && session_wrap(sess)->client_key && op != P_CONTROL_HARD_RESET_CLIENT_V2) {
 		w = session_wrap(sess);
 	} else if (s->wrap.mode == WRAP_NONE && s->wrap.v2) {
-		drop_unwrap(s, a,
-			    "not a tls-crypt-v2 client, and with tls_crypt_v2 set the server takes "
-			    "only those, tls_crypt and tls_auth ones (the other client needs the "
-			    "server's tls_crypt or tls_auth key, or a tls-crypt-v2 client key)");
+		server_drop_unwrap(
+			s, a,
+			"not a tls-crypt-v2 client, and with tls_crypt_v2 set the server takes "
+			"only those, tls_crypt and tls_auth ones (the other client needs the "
+			"server's tls_crypt or tls_auth key, or a tls-crypt-v2 client key)");
 		return;
 	}
 	n = wrap_open(w, buf, len, plain, sizeof(plain), &pid, &t);
 	if (n < 0) {
-		drop_unwrap(s, a, unwrap_failure(w));
+		server_drop_unwrap(s, a, wrap_failure(w));
 		return;
 	}
 	if (proto_decode_control(&ctl, plain, (size_t)n) != 0) {
@@ -1077,7 +961,7 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 		session_receive(sess, &ctl, pid);
 		return;
 	}
-	handle_control(s, &ctl, a, pid, &s->wrap, NULL);
+	server_handle_control(s, &ctl, a, pid, &s->wrap, NULL);
 }
 
 /* A bounded number of batches per wake-up, so a flood cannot starve the loop. */
@@ -1242,29 +1126,6 @@ void server_set_device_mtu(struct server *s, unsigned mtu)
 	s->params.device_mtu = mtu;
 }
 
-/*
- * After a reload, tls-crypt-v2 clients whose keys the new settings refuse
- * (revoked, or over a new maximum age) are ended, as clients whose
- * certificates a new CRL revokes are. Without a tls-crypt-v2 key now, the
- * running ones stay, as clients of a replaced tls-crypt key do.
- */
-static void recheck_tls_crypt_v2(struct server *s)
-{
-	char who[UDP_ADDR_TEXT_MAX], why[200];
-
-	for (size_t id = 0; s->wrap.v2 && id < SERVER_SESSIONS_MAX; id++) {
-		struct session *sess = s->sessions[id];
-
-		if (!sess || !session_tls_crypt_v2(sess) ||
-		    tlscryptv2_accepts(s->wrap.v2, session_tls_crypt_v2(sess), (int64_t)time(NULL),
-				       why, sizeof(why)))
-			continue;
-		log_info(s->log, "server", "%s: ended after the reload: %s",
-			 udp_addr_format(session_peer(sess), who, sizeof(who)), why);
-		session_kick(sess, "tls-crypt-v2 client key refused", false);
-	}
-}
-
 void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,
 			    const char *const *ciphers, size_t n_ciphers)
 {
@@ -1273,7 +1134,7 @@ void server_set_credentials(struct server *s, const struct wrap *wrap, struct tl
 	s->params.tls = tls;
 	s->params.ciphers = ciphers;
 	s->params.n_ciphers = n_ciphers;
-	recheck_tls_crypt_v2(s);
+	server_tls_crypt_v2_recheck(s);
 }
 
 struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr)

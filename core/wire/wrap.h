@@ -86,4 +86,7 @@ int wrap_open(const struct wrap *w, const uint8_t *wire, size_t len, uint8_t *pl
 /* Wipes the keys. */
 void wrap_clear(struct wrap *w);
 
+/* Why a packet that did not open with w was dropped, for the log. */
+const char *wrap_failure(const struct wrap *w);
+
 #endif

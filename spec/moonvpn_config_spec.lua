@@ -60,7 +60,7 @@ local cases = {
 	{ "an mssfix out of range", HEAD .. NET .. TLS .. "  mssfix = 70000,\n}\n",
 		"FILE:5: server.mssfix: expected an integer from 0 to 65535, got number 70000" },
 	{ "a misspelt hook", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\nfunction s.on.auht() end\n",
-		'FILE:6: server.on.auht: no such hook (did you mean "auth"?) (the hooks are auth, connect, disconnect, flow)' },
+		'FILE:6: server.on.auht: no such hook (did you mean "auth"?) (the hooks are auth, connect, disconnect, flow, tls_crypt_v2)' },
 	{ "a hook that is not a function", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\ns.on.auth = true\n",
 		"FILE:6: server.on.auth: expected a function, got true" },
 	{ "clients without certificates and no auth hook", HEAD .. NET .. TLS .. '  auth = { certificate = "none" },\n}\n',

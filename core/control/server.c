@@ -130,6 +130,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	filter_set_client(&s->filter, id, NULL, 0);
 	if (s->params.tap)
 		mac_table_forget(&s->macs, id);
+	server_tls_crypt_v2_forget(s, id);
 	s->sessions[id] = NULL;
 	s->n_sessions--;
 	session_free(sess);
@@ -456,7 +457,7 @@ void server_handle_control(struct server *s, const struct proto_control *ctl,
 		log_ratelimited(s->log, LOG_DEBUG, "server",
 				"%s echoed a valid cookie: new session",
 				udp_addr_format(a->from, who, sizeof(who)));
-		if (sess)
+		if (sess && !(v2 && server_tls_crypt_v2_hold(s, sess, ctl, replay_id)))
 			session_receive(sess, ctl, replay_id);
 		return;
 	}
@@ -958,7 +959,8 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 	}
 	/* A known peer's packets go to its session, except the start of a new one. */
 	if (sess && !starts_new_session(sess, &ctl)) {
-		session_receive(sess, &ctl, pid);
+		if (!server_tls_crypt_v2_waits(s, sess))
+			session_receive(sess, &ctl, pid);
 		return;
 	}
 	server_handle_control(s, &ctl, a, pid, &s->wrap, NULL);

@@ -84,6 +84,9 @@ struct server {
 	struct udpio_tx *udp_tx;
 	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
+	/* The first packet of each tls-crypt-v2 session whose key on.tls_crypt_v2 is
+	 * deciding on (NULL: none waits); its other packets are dropped meanwhile. */
+	struct server_held *held[SERVER_SESSIONS_MAX];
 	size_t n_sessions;
 	struct session_ops session_ops;
 };
@@ -113,6 +116,16 @@ void server_tls_crypt_v2_handle(struct server *s, const struct arrival *a, struc
 				const uint8_t *buf, size_t len);
 /* After a reload: tls-crypt-v2 sessions whose keys are now refused end. */
 void server_tls_crypt_v2_recheck(struct server *s);
+/*
+ * A new tls-crypt-v2 session's first packet: held while on.tls_crypt_v2
+ * decides (true), or not (false: no hook; the caller delivers it).
+ */
+bool server_tls_crypt_v2_hold(struct server *s, struct session *sess,
+			      const struct proto_control *ctl, uint32_t replay_id);
+/* Whether sess waits for on.tls_crypt_v2 (its packets are dropped meanwhile). */
+bool server_tls_crypt_v2_waits(const struct server *s, const struct session *sess);
+/* Slot id's session ends: what it held goes. */
+void server_tls_crypt_v2_forget(struct server *s, uint32_t id);
 
 /* The policy on a packet (frame: an Ethernet frame of TAP mode) of sess going dir. */
 bool server_policy_passes(struct server *s, struct server_lane *lane, struct session *sess,

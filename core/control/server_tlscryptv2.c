@@ -8,6 +8,8 @@
  * the recheck of running tls-crypt-v2 sessions after a reload.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "server_impl.h"
@@ -36,7 +38,8 @@ static bool open_v2(const struct wrap *w, const uint8_t *buf, size_t len, struct
  * A P_CONTROL_WKC_V1 its session's client sent again (ours was not acked yet):
  * the session's key opens it and the WKc at its end is not read again.
  */
-static bool resend_to_session(struct session *sess, const uint8_t *buf, size_t len)
+static bool resend_to_session(const struct server *s, struct session *sess, const uint8_t *buf,
+			      size_t len)
 {
 	uint8_t plain[SERVER_PACKET_MAX];
 	struct proto_control ctl;
@@ -47,7 +50,8 @@ static bool resend_to_session(struct session *sess, const uint8_t *buf, size_t l
 	    !open_v2(session_wrap(sess), buf, len, &ctl, plain, &pid, &why) ||
 	    !proto_sid_equal(&ctl.sid, session_remote_sid(sess)))
 		return false;
-	session_receive(sess, &ctl, pid);
+	if (!server_tls_crypt_v2_waits(s, sess))
+		session_receive(sess, &ctl, pid);
 	return true;
 }
 
@@ -97,7 +101,7 @@ void server_tls_crypt_v2_handle(struct server *s, const struct arrival *a, struc
 		return;
 	}
 	if (sess && proto_opcode(buf[0]) == P_CONTROL_WKC_V1 &&
-	    resend_to_session(sess, buf, (size_t)at))
+	    resend_to_session(s, sess, buf, (size_t)at))
 		return;
 	rc = tlscryptv2_unwrap(s->crypto, &s->wrap.v2->key, buf + at, len - (size_t)at, &key);
 	if (rc < 0) {
@@ -141,4 +145,71 @@ void server_tls_crypt_v2_recheck(struct server *s)
 			 udp_addr_format(session_peer(sess), who, sizeof(who)), why);
 		session_kick(sess, "tls-crypt-v2 client key refused", false);
 	}
+}
+
+/* A packet waiting for on.tls_crypt_v2: the decoded header, its payload copied. */
+struct server_held {
+	struct proto_control ctl;
+	uint32_t replay_id;
+	uint8_t payload[SERVER_PACKET_MAX];
+};
+
+bool server_tls_crypt_v2_hold(struct server *s, struct session *sess,
+			      const struct proto_control *ctl, uint32_t replay_id)
+{
+	uint32_t id = session_peer_id(sess);
+	struct server_held *h;
+
+	if (!s->params.hooks.tls_crypt_v2 || s->held[id])
+		return false;
+	h = malloc(sizeof(*h));
+	if (!h) {
+		server_end_session(s, sess, "out of memory for on.tls_crypt_v2");
+		return true;
+	}
+	h->ctl = *ctl;
+	h->replay_id = replay_id;
+	if (ctl->payload_len)
+		memcpy(h->payload, ctl->payload, ctl->payload_len);
+	h->ctl.payload = ctl->payload_len ? h->payload : NULL;
+	s->held[id] = h;
+	/* The hook may answer at once, and end the session: nothing of it is used after. */
+	if (!s->params.hooks.tls_crypt_v2(s->params.hooks.ctx, sess))
+		server_tls_crypt_v2_decided(s, sess, true, NULL);
+	return true;
+}
+
+bool server_tls_crypt_v2_waits(const struct server *s, const struct session *sess)
+{
+	return s->held[session_peer_id(sess)] != NULL;
+}
+
+void server_tls_crypt_v2_forget(struct server *s, uint32_t id)
+{
+	free(s->held[id]);
+	s->held[id] = NULL;
+}
+
+void server_tls_crypt_v2_decided(struct server *s, struct session *sess, bool ok,
+				 const char *reason)
+{
+	uint32_t id = session_peer_id(sess);
+	struct server_held *h = s->held[id];
+	char who[UDP_ADDR_TEXT_MAX], key[TLSCRYPTV2_ID_TEXT_LEN + 1];
+
+	if (id >= SERVER_SESSIONS_MAX || s->sessions[id] != sess || !h)
+		return; /* it ended meanwhile */
+	s->held[id] = NULL;
+	if (ok) {
+		session_receive(sess, &h->ctl, h->replay_id);
+		free(h);
+		return;
+	}
+	free(h);
+	s->stats.refused_tls_crypt_v2++;
+	tlscryptv2_id_format(session_tls_crypt_v2(sess)->id, key);
+	log_info(s->log, "server", "%s: refused: client key %s: %s",
+		 udp_addr_format(session_peer(sess), who, sizeof(who)), key,
+		 reason ? reason : "refused by on.tls_crypt_v2");
+	server_end_session(s, sess, "tls-crypt-v2 client key refused by on.tls_crypt_v2");
 }

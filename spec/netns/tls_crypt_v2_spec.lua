@@ -217,6 +217,42 @@ describe("#netns tls-crypt-v2", function()
 		assert.is_nil(again:output():find("Initialization Sequence Completed", 1, true))
 	end)
 
+	it("lets on.tls_crypt_v2 refuse a key by its metadata before any TLS, and take another after a sleep", function()
+		server_key()
+		local bad = client_key("mallory.key", "--metadata mallory")
+		local good = client_key("alice.key", "--metadata alice")
+		start(nil, [[
+function office.on.tls_crypt_v2(key, address)
+  print("key hook: " .. key.metadata .. " from " .. address)
+  if key.metadata == "mallory" then return false, "mallory is out" end
+  vpn.sleep(1)
+end
+]])
+		local refused = connect(1, bad)
+		t:completed(connect(2, good))
+		local ok, log = t.engine:wait_log("10%.88%.1%.2:%d+: refused: client key %x+: mallory is out", 20)
+		assert(ok, log)
+		assert.matches("key hook: alice from 10.88.2.2:", log, 1, true)
+		assert.is_nil(log:find("10.88.1.2:%d+ %(client1%): TLS"), "no TLS for the refused key")
+		assert.is_nil(refused:output():find("Initialization Sequence Completed", 1, true))
+		assert.equal(1, stat("#clients()"))
+		assert.is_true(stat("stats().dropped.tls_crypt_v2_refused") >= 1)
+		pings_both_ways(2)
+	end)
+
+	it("refuses the key when on.tls_crypt_v2 fails (fail closed)", function()
+		server_key()
+		local key = client_key("c1.key")
+		start(nil, [[
+function office.on.tls_crypt_v2(key) error("the revocation list is unreadable") end
+]])
+		local client = connect(1, key)
+		local ok, log = t.engine:wait_log("refused: client key %x+: on%.tls_crypt_v2 failed", 20)
+		assert(ok, log)
+		assert.matches("the revocation list is unreadable", log, 1, true)
+		assert.is_nil(client:output():find("Initialization Sequence Completed", 1, true))
+	end)
+
 	it("gives a key older than tls_crypt_v2_max_age no session, and lets a younger one in", function()
 		server_key()
 		local old = backdated_key("old.key", 40)

@@ -55,6 +55,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_crl);
 	free(cfg->tls_auth_key);
 	free(cfg->tls_crypt_key);
+	free(cfg->token_secret);
 	free(cfg->user);
 	free(cfg->group);
 	free_strings(cfg->ciphers, cfg->n_ciphers);

@@ -65,6 +65,13 @@ local cases = {
 		"FILE:6: server.on.auth: expected a function, got true" },
 	{ "clients without certificates and no auth hook", HEAD .. NET .. TLS .. '  auth = { certificate = "none" },\n}\n',
 		'FILE:5: server.auth.certificate: "none" lets clients in without a certificate: define on.auth to check their passwords (see README, "Hooks")' },
+	{ "a misspelt auth.token field", HEAD .. NET .. TLS .. '  auth = { token = { lifetme = 3600 } },\n}\n',
+		'FILE:5: server.auth.token.lifetme: unknown key (did you mean "lifetime"?)' },
+	{ "an auth.token renew that is too short", HEAD .. NET .. TLS .. '  auth = { token = { renew = 5 } },\n}\n',
+		"FILE:5: server.auth.token.renew: expected an integer from 10 to 604800, got number 5" },
+	{ "an auth.token without renew and no renegotiation", HEAD .. NET .. TLS ..
+		'  renegotiate = { seconds = 0 },\n  auth = { token = {} },\n}\n',
+		"FILE:6: server.auth.token.renew: is required when renegotiate.seconds is 0: set how often clients get a fresh token (seconds, at least 10)" },
 	{ "a hook timeout of zero", HEAD .. NET .. TLS .. "  hooks = { timeout = 0 },\n}\n",
 		"FILE:5: server.hooks.timeout: expected an integer from 1 to 3600, got number 0" },
 	{ "a policy rule without a verdict", HEAD .. NET .. TLS .. "  policy = { rules = {\n    { proto = \"tcp\" },\n  } },\n}\n",

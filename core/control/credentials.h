@@ -2,15 +2,17 @@
 /*
  * The credentials of a configuration: its TLS context (CA, certificate,
  * key, CRL, all read and checked) and the control channel's static-key
- * wrapping (tls-auth or tls-crypt, or none). Loaded completely before the
- * engine opens anything, and again on reload, where a failure keeps the
- * running credentials. Errors name the config field and the file.
+ * wrapping (tls-auth or tls-crypt, or none), and the auth-token secret
+ * (auth.token.secret). Loaded completely before the engine opens anything,
+ * and again on reload, where a failure keeps the running credentials.
+ * Errors name the config field and the file.
  */
 #ifndef MOONVPN_CREDENTIALS_H
 #define MOONVPN_CREDENTIALS_H
 
 #include <stddef.h>
 
+#include "authtoken.h"
 #include "config.h"
 #include "crypto.h"
 #include "tls.h"
@@ -19,6 +21,8 @@
 struct credentials {
 	struct tls_ctx *tls;
 	struct wrap wrap;
+	bool has_token_key; /* auth.token.secret was read into token_key */
+	struct authtoken_key token_key;
 };
 
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,

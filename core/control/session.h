@@ -55,6 +55,7 @@ enum session_state {
 
 struct session;
 struct push_options;
+struct tokens;
 struct policy;
 
 enum session_role {
@@ -104,6 +105,7 @@ struct session_params {
 	const struct session_ops *ops;
 	void *ctx;
 	enum session_role role;
+	struct tokens *tokens; /* server: auth tokens (NULL or disabled: none); borrowed */
 	/* Client: the options string and peer-info of our key-method-2 messages (copied). */
 	const char *options;
 	const char *peer_info;
@@ -148,6 +150,12 @@ void session_refuse(struct session *s, const char *reason);
  */
 const char *session_username(const struct session *s);
 const char *session_password(const struct session *s);
+/*
+ * What the client's first key exchange presented as its password: "none"
+ * (a password, or nothing), or an auth-token found "valid" (admitted
+ * without on.auth), "expired", "invalid" or "revoked" (refused).
+ */
+const char *session_token_state(const struct session *s);
 /* The compression framing of its packets (enum compframe), from its first key exchange. */
 uint8_t session_framing(const struct session *s);
 /* Its peer-info text, "NAME=value\n..." ("" when absent). */

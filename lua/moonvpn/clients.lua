@@ -91,8 +91,12 @@ local function lease_static(client, address)
 	return true
 end
 
--- on.auth: true lets the client in; false, nil or nil, "message" refuse it.
+-- on.auth: true lets the client in; false, nil or nil, "message" refuse it. A client
+-- that presents a valid auth-token (auth.token) was let in by on.auth when the token
+-- was issued: it is admitted without asking again (client.auth_token = "valid" tells
+-- on.connect so). Tokens that are not valid never get here (the session refuses them).
 local function authenticate(cfg, on, client, password)
+	if client.auth_token == "valid" then return true end
 	local sent = client.username ~= nil or password ~= ""
 	if not on.auth then
 		if client.cn == "" then
@@ -148,9 +152,11 @@ end
 -- (the caller).
 -- info = { peer_id, cn, subject, serial, fingerprint, peer, cipher,
 --          iv_proto, iv_mtu, ncp, username, password, peer_info, software,
+--          auth_token ("none" or "valid": the password was a token of ours),
 --          compression ("none", "stub-v2" or "comp-lzo": the client's framing) }
 function M.admit(cfg, on, info)
 	local client = peer.new(info)
+	if info.auth_token == "valid" then client.auth_token = "valid" end
 	if info.compression ~= "none" and cfg.compression == "refuse" then
 		return nil, "this server does not allow compression: remove comp-lzo and compress "
 			.. "from the client's profile"
@@ -167,7 +173,8 @@ function M.admit(cfg, on, info)
 	check_routes(cfg, client)
 	if client._grants.address then lease_static(client, client._grants.address) end
 	admitted[client.id] = client
-	local messages = push.messages(options_for(cfg, client, info))
+	local messages = push.messages(options_for(cfg, client, info),
+		cfg.auth.token and push.token_room(client.username) or 0)
 	if #messages > M.PUSH_MESSAGES_MAX then
 		admitted[client.id] = nil
 		error(string.format("the PUSH_REPLY for %s needs %d messages; at most %d fit (push fewer "

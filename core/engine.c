@@ -256,6 +256,11 @@ static void on_client_connect(void *ctx, struct session *s)
 	script_client_connect(((struct engine *)ctx)->script, s, on_client_decided, ctx);
 }
 
+static void on_client_cr_response(void *ctx, struct session *s, const char *response)
+{
+	script_client_cr_response(((struct engine *)ctx)->script, s, response);
+}
+
 static void on_client_ended(void *ctx, struct session *s, const char *reason)
 {
 	struct engine *e = ctx;
@@ -330,7 +335,7 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.reneg_bytes = cfg->reneg_bytes,
 		.tokens = &e->tokens,
 		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,
-			   on_client_flow, e },
+			   on_client_flow, on_client_cr_response, e },
 		.filter = { cfg->flow_max, cfg->flow_idle, cfg->flow_pending, cfg->flow_fallback },
 	};
 

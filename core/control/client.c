@@ -261,6 +261,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 			return; /* EAGAIN, or ICMP unreachable while the server is away */
 		while (c->fd >= 0 && udpio_rx_next(c->udp_rx, &d))
 			handle_datagram(c, d.data, d.len);
+		if (c->fd < 0 || udpio_rx_drained(c->udp_rx))
+			return; /* the poll says when more comes: no receive that finds nothing */
 	}
 }
 

@@ -169,6 +169,14 @@ static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire
 		queue_datagram(s, session_peer(sess), wire, len);
 }
 
+static void on_session_cr_response(void *ctx, struct session *sess, const char *response)
+{
+	struct server *s = ctx;
+
+	if (s->params.hooks.cr_response)
+		s->params.hooks.cr_response(s->params.hooks.ctx, sess, response);
+}
+
 static void on_session_connect(void *ctx, struct session *sess)
 {
 	struct server *s = ctx;
@@ -916,6 +924,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 			server_handle_datagram(s, &s->lane,
 					       &(struct arrival){ d.from, d.from_len, NULL },
 					       d.data, d.len);
+		if (udpio_rx_drained(s->udp_rx))
+			return; /* the poll says when more comes: no receive that finds nothing */
 	}
 }
 
@@ -1004,6 +1014,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.send = on_session_send,
 		.connect = on_session_connect,
 		.ended = on_session_ended,
+		.cr_response = on_session_cr_response,
 	};
 	s->started = (uint32_t)time(NULL);
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||

@@ -73,6 +73,8 @@ struct server_hooks {
 	 */
 	void (*flow)(void *ctx, struct session *s, const struct flow_key *key,
 		     const struct packet_flow *flow);
+	/* The client answered a challenge of deferred authentication (base64, as sent). */
+	void (*cr_response)(void *ctx, struct session *s, const char *response);
 	void *ctx;
 };
 

@@ -24,7 +24,8 @@ enum {
 	AUTH_FAILED_LINGER_SECONDS = 5, /* time for AUTH_FAILED to arrive before we go */
 	KICK_LINGER_SECONDS = 2,	/* and for HALT or RESTART */
 	IV_PROTO_REQUEST_PUSH = 4,
-	PUSH_REQUEST_SECONDS = 5, /* a client repeats PUSH_REQUEST until answered, as 2.6 */
+	IV_PROTO_AUTH_PENDING_KW = 16, /* AUTH_PENDING,timeout N is understood */
+	PUSH_REQUEST_SECONDS = 5,      /* a client repeats PUSH_REQUEST until answered, as 2.6 */
 	IV_PROTO_TLS_KEY_EXPORT = 8,
 	NO_KEY = -1,
 	/* TLS output waiting for the peer's acks; a peer that never acks cannot grow it. */
@@ -215,6 +216,9 @@ static void schedule(struct session *s)
 {
 	double wait = s->deadline - now(s);
 
+	if (s->state == SESSION_AUTH && s->auth_deadline && s->auth_deadline - now(s) < wait)
+		wait = s->auth_deadline - now(s);
+
 	/* A closing session sends nothing more, but a refused one resends AUTH_FAILED. */
 	for (int i = 0; i < 2 && (s->state != SESSION_CLOSING || s->refused); i++) {
 		int64_t due = s->ks[i].phase == KEY_PHASE_EMPTY
@@ -261,6 +265,10 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (s->state == SESSION_AUTH && s->auth_deadline && now(s) >= s->auth_deadline) {
+		session_refuse(s, "authentication timed out");
+		return;
+	}
 	if (now(s) >= s->deadline) {
 		if (s->state != SESSION_CLOSING) {
 			close_later(s, 0,
@@ -323,6 +331,7 @@ static void send_answer(struct session *s)
 		s->answer_due = true;
 		return;
 	}
+	s->pending_due = false; /* decided: the client waits no longer */
 	s->answer_due = false;
 	s->answer_sent = true;
 	if (s->refused) {
@@ -331,6 +340,41 @@ static void send_answer(struct session *s)
 	}
 	for (size_t i = 0; i < s->push.n_messages; i++)
 		send_message(s, s->push.messages[i]);
+}
+
+/*
+ * AUTH_PENDING (with its timeout to clients that announce the keyword,
+ * IV_PROTO bit 4, as 2.6's send_auth_pending_messages) and INFO_PRE: sent
+ * once our key-method-2 is acked, like the answer.
+ */
+static void send_pending(struct session *s)
+{
+	char msg[SESSION_PENDING_MAX + 16];
+
+	if (!all_acked(current_ks(s))) {
+		s->pending_due = true;
+		return;
+	}
+	s->pending_due = false;
+	if (s->iv_proto & IV_PROTO_AUTH_PENDING_KW)
+		snprintf(msg, sizeof(msg), "AUTH_PENDING,timeout %u",
+			 (unsigned)(s->auth_deadline - now(s) + 0.5));
+	else
+		snprintf(msg, sizeof(msg), "AUTH_PENDING");
+	send_message(s, msg);
+	snprintf(msg, sizeof(msg), "INFO_PRE,%s", s->pending);
+	send_message(s, msg);
+}
+
+bool session_auth_pending(struct session *s, const char *info, unsigned timeout)
+{
+	if (s->state != SESSION_AUTH || strlen(info) >= sizeof(s->pending))
+		return false;
+	snprintf(s->pending, sizeof(s->pending), "%s", info);
+	s->auth_deadline = now(s) + timeout;
+	send_pending(s);
+	flush(s);
+	return true;
 }
 
 /*
@@ -839,6 +883,9 @@ static void handle_client_message(struct session *s, const char *msg)
 			  s->who);
 	else if (strcmp(msg, "PUSH_REQUEST") == 0)
 		answer_push_request(s);
+	else if (starts_with(msg, "CR_RESPONSE,") && s->state == SESSION_AUTH && s->pending[0] &&
+		 s->p.ops->cr_response)
+		s->p.ops->cr_response(s->p.ctx, s, msg + strlen("CR_RESPONSE,"));
 	else if (strcmp(msg, "EXIT") == 0)
 		close_later(s, 0, "%s", "the client sent EXIT");
 	else
@@ -1101,8 +1148,10 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 			close_later(s, 0, "%s", "out of memory");
 	if (s->state != SESSION_CLOSING && ks->phase != KEY_PHASE_EMPTY)
 		progress(s, ks);
+	if (s->pending_due && s->state == SESSION_AUTH)
+		send_pending(s); /* our key-method-2 may just have been acked */
 	if (s->answer_due && s->state != SESSION_CLOSING)
-		send_answer(s); /* our key-method-2 may just have been acked */
+		send_answer(s);
 	flush(s);
 }
 

@@ -79,6 +79,10 @@ struct session_push {
 	uint64_t groups;
 };
 
+enum {
+	SESSION_PENDING_MAX = 1024, /* bytes of an INFO_PRE payload, NUL included */
+};
+
 struct session_ops {
 	void (*send)(void *ctx, struct session *s, const uint8_t *wire, size_t len);
 	/*
@@ -89,6 +93,8 @@ struct session_ops {
 	void (*connect)(void *ctx, struct session *s);
 	/* The session ended (freed right after); reason for the log. */
 	void (*ended)(void *ctx, struct session *s, const char *reason);
+	/* Server: the client answered a challenge (CR_RESPONSE,<base64>): the base64 text. */
+	void (*cr_response)(void *ctx, struct session *s, const char *response);
 	/* Client: the server's PUSH_REPLY, complete; return 0 once applied, -1 to give up. */
 	int (*pushed)(void *ctx, struct session *s, const struct push_options *o);
 };
@@ -142,6 +148,17 @@ void session_free(struct session *s);
  */
 void session_admit(struct session *s, struct session_push *push);
 void session_refuse(struct session *s, const char *reason);
+
+/*
+ * Deferred authentication, while the decision waits (SESSION_AUTH): the
+ * client is told to wait up to timeout seconds (AUTH_PENDING) and what to
+ * do meanwhile, info being OpenVPN's INFO_PRE payload: "WEB_AUTH::URL",
+ * "OPEN_URL:URL" or "CR_TEXT:FLAGS:TEXT". Sent once the client acknowledged
+ * our key-method-2 message. Undecided after timeout seconds, the client is
+ * refused ("authentication timed out"). False when not deciding or info is
+ * longer than SESSION_PENDING_MAX - 1.
+ */
+bool session_auth_pending(struct session *s, const char *info, unsigned timeout);
 
 /*
  * What the client sent in its first key-method-2 message: "" when absent.

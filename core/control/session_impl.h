@@ -61,6 +61,11 @@ struct session {
 	/* The answer to the client's key exchange: PUSH_REPLY or AUTH_FAILED. It waits
 	 * until the client acknowledged our key-method-2 message (answer_due). */
 	bool answer_due, answer_sent;
+	/* Deferred authentication: AUTH_PENDING and INFO_PRE,<pending> (once acked, as the
+	 * answer), and when the decision is due at the latest (auth_deadline, 0: none). */
+	char pending[SESSION_PENDING_MAX];
+	bool pending_due;
+	ev_tstamp auth_deadline;
 	char refusal[SESSION_REASON_MAX + 16];	  /* "AUTH_FAILED,<reason>" once refused */
 	ev_tstamp lame_duck_until;		  /* the non-current key state is cleared then */
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */

@@ -7,9 +7,11 @@
  * segments by whoever seals them. The other way, packets the peers sent are
  * written to the device; on an offloading device the TCP segments of one
  * flow are first coalesced into one superpacket (one write for dozens of
- * segments, and one trip through the kernel's TCP stack), and everything
- * held is written before the loop waits (an ev_prepare): nothing waits for
- * a later event.
+ * segments, and one trip through the kernel's TCP stack). A group may wait
+ * up to DEVPATH_HOLD_NS for more segments of its flow, across wake-ups,
+ * then a timer writes it: nothing waits longer. While groups are held the
+ * loop collects I/O for DEVPATH_COLLECT_NS before each poll (devpath.c says
+ * why).
  */
 #ifndef MOONVPN_DEVPATH_H
 #define MOONVPN_DEVPATH_H
@@ -25,6 +27,14 @@
 
 enum {
 	DEVPATH_READS_PER_WAKEUP = 64, /* so the device cannot starve the loop */
+	/*
+	 * How long coalesced TCP segments may wait for more of their flow
+	 * before they are written; a PSH, a short segment, a full group or
+	 * another packet of the flow writes them at once.
+	 */
+	DEVPATH_HOLD_NS = 200 * 1000,
+	/* While segments are held, how long the loop collects I/O before it polls. */
+	DEVPATH_COLLECT_NS = 50 * 1000,
 };
 
 struct devpath_handlers {
@@ -48,7 +58,11 @@ struct devpath {
 	bool vnet;	    /* every read and write carries a virtio-net header */
 	struct devpath_handlers h;
 	ev_io watcher;
-	ev_prepare flusher;
+	ev_prepare flusher; /* starts the hold timer, or writes at once without one */
+	ev_io hold;	    /* the timerfd: the held groups' time is up */
+	int hold_fd;	    /* a timerfd, or -1: every group is written before the loop waits */
+	bool hold_armed;
+	bool collecting;      /* the loop's I/O collect interval is DEVPATH_COLLECT_NS */
 	uint8_t *buf;	      /* one read, with DATA_OVERHEAD bytes of headroom */
 	struct vnet_gro *gro; /* with vnet */
 	struct devpath_stats stats;

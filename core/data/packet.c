@@ -45,25 +45,35 @@ static uint32_t fold(uint64_t sum)
 }
 
 /*
- * The sum runs over 32-bit words in host byte order into a 64-bit
- * accumulator, eight at a time, and is swapped once at the end: the one's-
- * complement sum does not depend on byte order (RFC 1071, 2(B)). It is on
- * the data path for every segment cut from or coalesced into a superpacket,
- * where 16-bit steps cost nearly as much as the AEAD.
+ * The sum runs over 64-bit words in host byte order into a 128-bit
+ * accumulator, four at a time, and is swapped once at the end: the one's-
+ * complement sum does not depend on byte order (RFC 1071, 2(B)), and a
+ * carry out of bit 63 is worth 1 like one out of bit 15 (2^64 = 1 modulo
+ * 2^16 - 1), so the high half is added back in. It is on the data path for
+ * every segment cut from or coalesced into a superpacket, and for every
+ * segment the coalescer checks. Two 64-bit adds per 16 bytes measured 1.3
+ * to 2 times as fast as the eight 32-bit adds per 32 bytes before them
+ * (1,456 bytes: 134-276 -> 91-114 ns on this machine, gcc -O2).
  */
+__extension__ typedef unsigned __int128 sum128;
+
 uint16_t packet_checksum(const uint8_t *data, size_t len, uint32_t sum)
 {
-	uint64_t acc = 0;
-	uint32_t w[8];
-	uint32_t words;
+	sum128 acc128 = 0;
+	uint64_t w[4], acc, lo, hi;
+	uint32_t words, w32;
 
 	for (; len >= sizeof(w); data += sizeof(w), len -= sizeof(w)) {
 		memcpy(w, data, sizeof(w));
-		acc += (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] + w[7];
+		acc128 += (sum128)w[0] + w[1];
+		acc128 += (sum128)w[2] + w[3];
 	}
+	lo = (uint64_t)acc128;
+	hi = (uint64_t)(acc128 >> 64); /* under 2^14 for 64 KiB */
+	acc = (lo & 0xffffffff) + (lo >> 32) + hi;
 	for (; len >= 4; data += 4, len -= 4) {
-		memcpy(w, data, 4);
-		acc += w[0];
+		memcpy(&w32, data, 4);
+		acc += w32;
 	}
 	words = fold(acc);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -134,6 +134,8 @@ struct udpio_rx {
 	unsigned nbufs;
 	size_t buf_bytes;
 	unsigned received; /* messages of the current batch */
+	unsigned dirty;	   /* headers the last recvmmsg may have changed, from the first */
+	bool drained;	   /* the last recvmmsg filled fewer than nbufs, or failed */
 	unsigned msg, seg; /* the next datagram: message msg, its segment seg */
 	struct udpio_rx_stats stats;
 	struct mmsghdr msgs[UDPIO_RX_BATCH];
@@ -156,6 +158,7 @@ struct udpio_rx *udpio_rx_new(bool gro)
 	rx->gro = gro;
 	rx->nbufs = nbufs;
 	rx->buf_bytes = buf_bytes;
+	rx->dirty = nbufs;
 	for (unsigned i = 0; i < nbufs; i++) {
 		rx->iov[i].iov_base = rx->bufs + (size_t)i * buf_bytes;
 		rx->iov[i].iov_len = buf_bytes;
@@ -211,8 +214,15 @@ int udpio_receive(struct udpio_rx *rx, int fd)
 	int n;
 
 	rx->received = rx->msg = rx->seg = 0;
-	for (unsigned i = 0; i < rx->nbufs; i++) {
-		/* Names and control lengths are value-result: each call needs them whole again. */
+	/*
+	 * Names and control lengths are value-result: each call needs them
+	 * whole again. recvmmsg writes only to the messages it filled (and
+	 * stops at the one that found the socket empty), so only those are
+	 * set again: a stock OpenVPN peer's wake-ups bring one or two
+	 * datagrams, and resetting all UDPIO_RX_BATCH headers each time cost
+	 * more than the recvmmsg's own copying.
+	 */
+	for (unsigned i = 0; i < rx->dirty; i++) {
 		rx->msgs[i].msg_hdr =
 			(struct msghdr){ .msg_name = &rx->from[i],
 					 .msg_namelen = sizeof(rx->from[i]),
@@ -223,6 +233,8 @@ int udpio_receive(struct udpio_rx *rx, int fd)
 	}
 	rx->stats.recvmmsg_calls++;
 	n = recvmmsg(fd, rx->msgs, rx->nbufs, MSG_DONTWAIT, NULL);
+	rx->dirty = n < 0 ? 1 : (unsigned)n + 1 < rx->nbufs ? (unsigned)n + 1 : rx->nbufs;
+	rx->drained = n < 0 || (unsigned)n < rx->nbufs;
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
@@ -234,6 +246,11 @@ int udpio_receive(struct udpio_rx *rx, int fd)
 		count += split(rx, i);
 	rx->stats.datagrams_in += count;
 	return (int)count;
+}
+
+bool udpio_rx_drained(const struct udpio_rx *rx)
+{
+	return rx->drained;
 }
 
 bool udpio_rx_next(struct udpio_rx *rx, struct udpio_datagram *d)

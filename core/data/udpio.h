@@ -82,6 +82,15 @@ void udpio_rx_free(struct udpio_rx *rx);
  */
 int udpio_receive(struct udpio_rx *rx, int fd) __attribute__((warn_unused_result));
 
+/*
+ * Whether the last udpio_receive found the socket empty before its buffers
+ * were full, or failed: another receive now would most likely find
+ * nothing. A caller whose poll is level-triggered can go back to it
+ * instead, and the poll says when more has come: that saves a recvmmsg per
+ * wake-up, one in two when a peer's datagrams come one or a few at a time.
+ */
+bool udpio_rx_drained(const struct udpio_rx *rx);
+
 /* The next datagram of the batch into *d; false when the batch is done. */
 bool udpio_rx_next(struct udpio_rx *rx, struct udpio_datagram *d);
 

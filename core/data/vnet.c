@@ -434,7 +434,16 @@ static bool is_candidate(const uint8_t *p, size_t len, struct seg *s)
 	s->flags = t[13];
 	if (s->flags != TCP_ACK && s->flags != (TCP_ACK | TCP_PSH))
 		return false;
-	/* Joined, a bad checksum would be recomputed by the kernel and so accepted. */
+	/*
+	 * Joined, a bad checksum would be recomputed by the kernel and so
+	 * accepted: a coalesced frame goes up with NEEDS_CSUM, which the
+	 * kernel trusts. So every segment is verified, as the kernel's GRO
+	 * verifies (or has the NIC verify) before it merges. The AEAD tag
+	 * does not make this redundant: it proves the bytes are what the
+	 * peer's OpenVPN sealed, not that the peer's TCP stack produced them
+	 * whole; the TCP checksum is end to end, from the sending host's TCP
+	 * to ours, and a packet written alone is checked by the kernel too.
+	 */
 	return packet_checksum(t, len - s->iphl,
 			       pseudo_sum(p, s->v6, PACKET_PROTO_TCP, len - s->iphl)) == 0;
 }
@@ -639,6 +648,14 @@ void vnet_gro_flush(struct vnet_gro *g)
 			return;
 		flush_group(g, oldest);
 	}
+}
+
+bool vnet_gro_holding(const struct vnet_gro *g)
+{
+	for (size_t i = 0; i < VNET_GRO_FLOWS; i++)
+		if (g->groups[i].open)
+			return true;
+	return false;
 }
 
 struct vnet_gro *vnet_gro_new(bool coalesce, vnet_gro_emit_fn emit, void *ctx)

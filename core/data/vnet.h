@@ -180,8 +180,11 @@ struct vnet_gro *vnet_gro_new(bool coalesce, vnet_gro_emit_fn emit, void *ctx)
  */
 void vnet_gro_add(struct vnet_gro *g, uint8_t *pkt, size_t len);
 
-/* Emits every open group, oldest first; call at the end of each receive batch. */
+/* Emits every open group, oldest first. */
 void vnet_gro_flush(struct vnet_gro *g);
+
+/* Whether a group is open: segments are held until vnet_gro_flush. */
+bool vnet_gro_holding(const struct vnet_gro *g);
 
 const struct vnet_gro_stats *vnet_gro_stats(const struct vnet_gro *g);
 

@@ -372,6 +372,27 @@ static int l_engine_kick(lua_State *L)
 	return 1;
 }
 
+/*
+ * auth_pending(peer_id, info, timeout) -> true | false: tells a client whose
+ * admission waits to wait up to timeout seconds, and what to do meanwhile
+ * (info: OpenVPN's INFO_PRE payload, e.g. "WEB_AUTH::https://..."). False
+ * when no such client is being decided, or info is too long.
+ */
+static int l_engine_auth_pending(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	lua_Integer id = luaL_checkinteger(L, 1);
+	const char *info = luaL_checkstring(L, 2);
+	lua_Integer timeout = luaL_checkinteger(L, 3);
+	struct session *sess = e->server && id >= 0 && id < SERVER_SESSIONS_MAX
+				       ? server_find(e->server, (uint32_t)id)
+				       : NULL;
+
+	luaL_argcheck(L, timeout > 0 && timeout <= 86400, 3, "expected 1 to 86400 seconds");
+	lua_pushboolean(L, sess && session_auth_pending(sess, info, (unsigned)timeout));
+	return 1;
+}
+
 /* policy_counters() -> { default = "accept", rules = { { packets =, bytes = }, ... } } */
 static int l_engine_policy_counters(lua_State *L)
 {
@@ -558,6 +579,7 @@ static const luaL_Reg engine_funcs[] = {
 	{ "stats", l_engine_stats },
 	{ "clients", l_engine_clients },
 	{ "kick", l_engine_kick },
+	{ "auth_pending", l_engine_auth_pending },
 	{ "policy_counters", l_engine_policy_counters },
 	{ "flow_hook_changed", l_engine_flow_hook_changed },
 	{ "flows", l_engine_flows },

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lua_authwait.h"
 #include "lua_core.h"
 #include "lua_hook.h"
 
@@ -378,6 +379,29 @@ int hook_yield(lua_State *L, struct hook_call *call, void (*cancel)(void *op), v
 	return lua_yield(L, 0);
 }
 
+void hook_call_wait_longer(struct hook_call *call, double seconds)
+{
+	struct hook_runtime *rt = call->rt;
+	double until = lua_core_monotonic() + seconds + rt->limits.timeout;
+
+	if (until <= call->deadline_at)
+		return;
+	call->deadline_at = until;
+	ev_timer_stop(rt->loop, &call->deadline);
+	ev_timer_set(&call->deadline, until - lua_core_monotonic(), 0);
+	ev_timer_start(rt->loop, &call->deadline);
+}
+
+lua_State *hook_runtime_state(struct hook_runtime *rt)
+{
+	return rt->L;
+}
+
+struct ev_loop *hook_runtime_loop(struct hook_runtime *rt)
+{
+	return rt->loop;
+}
+
 lua_State *hook_call_thread(struct hook_call *call)
 {
 	return call->co;
@@ -656,5 +680,6 @@ int luaopen_moonvpn_hook(lua_State *L)
 	luaL_newlib(L, hook_funcs);
 	lua_exec_register(L);
 	lua_passwd_register(L);
+	lua_authwait_register(L);
 	return 1;
 }

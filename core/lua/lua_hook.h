@@ -100,6 +100,15 @@ struct hook_call *hook_check_yieldable(lua_State *L, const char *api);
 int hook_yield(lua_State *L, struct hook_call *call, void (*cancel)(void *op), void *op);
 /* The coroutine, to push the n values the primitive returns before resuming. */
 lua_State *hook_call_thread(struct hook_call *call);
+/*
+ * A primitive that waits for a person (a login, a one-time code) lets its
+ * call wait seconds more: the call's deadline becomes at least now +
+ * seconds + hooks.timeout (for what it does once the answer is in).
+ */
+void hook_call_wait_longer(struct hook_call *call, double seconds);
+/* The runtime's main Lua state (its registry) and its event loop. */
+lua_State *hook_runtime_state(struct hook_runtime *rt);
+struct ev_loop *hook_runtime_loop(struct hook_runtime *rt);
 void hook_call_resume(struct hook_call *call, int nvalues);
 
 /* moonvpn.hook: sleep, after, every and exec. */

@@ -3,12 +3,14 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compframe.h"
 #include "engine.h"
+#include "lua_authwait.h"
 #include "lua_config.h"
 #include "lua_core.h"
 #include "lua_hook.h"
@@ -805,6 +807,29 @@ out:
 	for (size_t i = 0; i < push.n_messages; i++)
 		free(push.messages[i]); /* whatever the decision did not take */
 	policy_put(push.policy);	/* the server took its own reference */
+}
+
+void script_client_cr_response(struct script *s, struct session *sess, const char *response)
+{
+	uint8_t text[SESSION_PENDING_MAX];
+	size_t len = strlen(response);
+	int n;
+
+	/* EVP_DecodeBlock counts the padding as data: what '=' stands for comes off. */
+	n = len < sizeof(text) * 3 / 4 ? EVP_DecodeBlock(text, (const uint8_t *)response, (int)len)
+				       : -1;
+	for (size_t i = len; n > 0 && i > 0 && response[i - 1] == '='; i--)
+		n--;
+	if (n < 0 || memchr(text, '\0', (size_t)n)) {
+		log_ratelimited(&s->engine->log, LOG_DEBUG, "script",
+				"%s: a challenge response that is not base64 text: ignored",
+				session_cn(sess));
+		return;
+	}
+	text[n] = '\0';
+	if (!lua_authwait_answer(s->L, session_peer_id(sess), "response", (const char *)text))
+		log_debug(&s->engine->log, "script",
+			  "%s: a challenge response no hook waits for: ignored", session_cn(sess));
 }
 
 void script_client_connect(struct script *s, struct session *sess, script_decided_fn decided,

@@ -89,6 +89,9 @@ typedef bool (*script_decided_fn)(void *ctx, struct session *sess, struct sessio
  * address and builds its PUSH_REPLY. decided is called once, now or from
  * the loop later, unless the session ends first (script_client_disconnect).
  */
+/* A client answered a challenge (CR_RESPONSE, base64): for the hook in client:wait(). */
+void script_client_cr_response(struct script *s, struct session *sess, const char *response);
+
 void script_client_connect(struct script *s, struct session *sess, script_decided_fn decided,
 			   void *ctx);
 

@@ -35,9 +35,20 @@ static const struct {
 	{ "CHACHA20-POLY1305", 32 },
 };
 
+/*
+ * The tag goes in and out through a parameter array built once: the
+ * EVP_CIPHER_CTX_ctrl(EVP_CTRL_AEAD_GET_TAG / SET_TAG) of OpenSSL 3 builds
+ * the same array on every call and goes through its legacy control table
+ * first, a few dozen nanoseconds per packet of the ~250 that a packet's
+ * AEAD costs besides the cipher itself (measured with OpenSSL 3.0: seal
+ * 266 -> 251 ns, open 270 -> 264 ns for 16 bytes). The provider still
+ * looks the name up in the array. Passing the tag to EVP_DecryptInit_ex2
+ * instead measured slower (281 ns): it sets every GCM parameter again.
+ */
 struct crypto_aead {
 	EVP_CIPHER_CTX *ctx;
 	bool encrypt;
+	OSSL_PARAM tag[2]; /* OSSL_CIPHER_PARAM_AEAD_TAG, then the end */
 };
 
 /* The HMAC context and the digest it is set up for (named only when it changes). */
@@ -258,6 +269,9 @@ struct crypto_aead *crypto_aead_new(const struct crypto *c, const char *cipher, 
 		return NULL;
 	}
 	a->encrypt = encrypt;
+	a->tag[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, NULL,
+						      CRYPTO_AEAD_TAG_LEN);
+	a->tag[1] = OSSL_PARAM_construct_end();
 	ok = encrypt ? EVP_EncryptInit_ex2(a->ctx, c->aead[i], key, NULL, NULL)
 		     : EVP_DecryptInit_ex2(a->ctx, c->aead[i], key, NULL, NULL);
 	if (ok != 1) {
@@ -282,12 +296,13 @@ int crypto_aead_seal(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONC
 {
 	int n = 0, tail = 0;
 
+	a->tag[0].data = tag;
 	if (!a->encrypt || len > INT32_MAX || aad_len > INT32_MAX ||
 	    EVP_EncryptInit_ex2(a->ctx, NULL, NULL, nonce, NULL) != 1 ||
 	    EVP_EncryptUpdate(a->ctx, NULL, &n, aad, (int)aad_len) != 1 ||
 	    EVP_EncryptUpdate(a->ctx, data, &n, data, (int)len) != 1 ||
 	    EVP_EncryptFinal_ex(a->ctx, data + n, &tail) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, CRYPTO_AEAD_TAG_LEN, tag) != 1) {
+	    EVP_CIPHER_CTX_get_params(a->ctx, a->tag) != 1) {
 		ERR_clear_error();
 		return -1;
 	}
@@ -300,12 +315,12 @@ int crypto_aead_open(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONC
 {
 	int n = 0, tail = 0;
 
+	a->tag[0].data = (void *)tag; /* only read: set_params copies it */
 	if (a->encrypt || len > INT32_MAX || aad_len > INT32_MAX ||
 	    EVP_DecryptInit_ex2(a->ctx, NULL, NULL, nonce, NULL) != 1 ||
 	    EVP_DecryptUpdate(a->ctx, NULL, &n, aad, (int)aad_len) != 1 ||
 	    EVP_DecryptUpdate(a->ctx, data, &n, data, (int)len) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, CRYPTO_AEAD_TAG_LEN, (void *)tag) !=
-		    1 ||
+	    EVP_CIPHER_CTX_set_params(a->ctx, a->tag) != 1 ||
 	    EVP_DecryptFinal_ex(a->ctx, data + n, &tail) != 1) {
 		ERR_clear_error();
 		return -1;

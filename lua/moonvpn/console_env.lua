@@ -7,6 +7,7 @@
 local engine = require "moonvpn.engine"
 local console = require "moonvpn.console"
 local clients = require "moonvpn.clients"
+local vpn = require "moonvpn"
 
 local M = {}
 
@@ -19,6 +20,7 @@ moonvpn console: Lua 5.4 inside the running engine.
   policy()             the packet policy's rules with their hit counters
   flows([n])           the n flows with the most packets: verdict, packets, bytes
   server               the server object: server.on.flow = fn changes on.flow at once
+  auth(who, ok, reason)  decide for a client whose on.auth waits (a web login)
   kick(who, reason)    disconnect clients by peer-id, common name or username;
                        they are told HALT (kick(who, reason, { reconnect = true }): RESTART)
   config()             the active configuration, as validated
@@ -39,6 +41,19 @@ local function matching(who)
 		end
 	end
 	return ids
+end
+
+-- A decision for clients whose on.auth waits in client:wait().
+local function auth(who, ok, reason)
+	if type(who) ~= "number" and type(who) ~= "string" then
+		error("auth(who, ok, reason): who is a peer-id, a common name or a username", 2)
+	end
+	local answered = 0
+	for _, id in ipairs(matching(who)) do
+		if vpn.auth_answer(id, ok, reason) then answered = answered + 1 end
+	end
+	if answered == 0 then error(string.format("auth: no client %s waits for a decision", console.pretty(who)), 2) end
+	return answered
 end
 
 local function kick(who, reason, opts)
@@ -74,6 +89,7 @@ local function builtins(env)
 		stats = engine.stats,
 		clients = engine.clients,
 		kick = kick,
+		auth = auth,
 		policy = policy,
 		flows = engine.flows,
 		config = engine.config,

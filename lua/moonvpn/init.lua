@@ -61,6 +61,16 @@ M.exec = has_hook and hook.exec or engine_only("exec")
 --- Checks a password against a crypt(3) hash (yescrypt, sha512-crypt) on a
 -- worker thread: true or false. May yield.
 M.crypt_verify = has_hook and hook.crypt_verify or engine_only("crypt_verify")
+--- Decides for a client whose on.auth waits in client:wait() (a web login
+-- finished elsewhere): it gets "decided", ok, reason. `client` is the client
+-- object or its peer-id. Returns whether a hook was waiting.
+function M.auth_answer(client, ok, reason)
+	if not has_hook then error("vpn.auth_answer needs a running engine", 2) end
+	local id = type(client) == "table" and client.id or client
+	if math.type(id) ~= "integer" then error("vpn.auth_answer: expected a client or a peer-id", 2) end
+	return hook.auth_answer(id, "decided", ok and true or false, reason and tostring(reason) or nil)
+end
+
 --- Runs fn once after `seconds`, as a hook. Returns a timer (timer:cancel()).
 M.after = has_hook and hook.after or engine_only("after")
 --- Runs fn every `seconds`, as a hook, one run at a time. Returns a timer.

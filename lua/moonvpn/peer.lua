@@ -143,4 +143,76 @@ function methods:rule(rule)
 	rules[#rules + 1] = r
 end
 
+-- Deferred authentication ----------------------------------------------------
+
+M.PENDING_TIMEOUT = 120 -- seconds a client is told to wait, by default
+M.PENDING_TEXT_MAX = 1000 -- bytes of a URL or challenge (a control message)
+
+local function sso_has(client, method)
+	for _, m in ipairs(client.software.sso or {}) do
+		if m == method then return true end
+	end
+	return false
+end
+
+local function check_text(what, text)
+	if type(text) ~= "string" or text == "" or #text > M.PENDING_TEXT_MAX
+		or text:find("[^\32-\126]") then
+		error(string.format("client:pending: %s must be printable ASCII text of 1 to %d bytes, "
+			.. "got %s", what, M.PENDING_TEXT_MAX, require("moonvpn.schema").show(text)), 3)
+	end
+end
+
+--- In on.auth: tells the client to wait for the decision and what to do
+-- meanwhile. info = { url = "https://..." } (a web login, opened as the
+-- client announces in IV_SSO: webauth, else openurl) or { challenge =
+-- "Enter your code", echo = false } (the client asks its user; client:wait()
+-- returns "response", answer), with timeout = seconds (default 120; then the
+-- client is refused). Returns true, or false and why (the client cannot do
+-- it, or is no longer waiting).
+function methods:pending(info)
+	if not peers[self] then error("client:pending: call it as a method, client:pending{...}", 2) end
+	if type(info) ~= "table" or (info.url == nil) == (info.challenge == nil) then
+		error("client:pending: expected { url = \"https://...\" } or { challenge = \"text\" }", 2)
+	end
+	local timeout = info.timeout or M.PENDING_TIMEOUT
+	if math.type(timeout) ~= "integer" or timeout < 1 or timeout > 86400 then
+		error("client:pending: timeout must be an integer of 1 to 86400 seconds", 2)
+	end
+	local text
+	if info.url then
+		check_text("url", info.url)
+		if sso_has(self, "webauth") then
+			text = "WEB_AUTH::" .. info.url
+		elseif sso_has(self, "openurl") then
+			text = "OPEN_URL:" .. info.url
+		else
+			return false, "the client cannot open a login page (its IV_SSO has neither webauth nor openurl)"
+		end
+	else
+		check_text("challenge", info.challenge)
+		if not sso_has(self, "crtext") then
+			return false, "the client cannot answer a challenge (its IV_SSO has no crtext)"
+		end
+		text = "CR_TEXT:" .. (info.echo and "R,E" or "R") .. ":" .. info.challenge
+	end
+	local ok, engine = pcall(require, "moonvpn.engine")
+	if not ok then error("client:pending needs a running engine", 2) end
+	if not engine.auth_pending(self.id, text, timeout) then
+		return false, "the client is no longer waiting for a decision"
+	end
+	return true
+end
+
+--- Suspends the hook until the client answers a challenge ("response",
+-- text), a decision comes from the console's auth() or vpn.auth_answer()
+-- ("decided", ok, reason), or `seconds` pass (nil, "timeout"). May yield;
+-- the hook's deadline (hooks.timeout) starts again after the wait.
+function methods:wait(seconds)
+	if not peers[self] then error("client:wait: call it as a method, client:wait(seconds)", 2) end
+	local ok, hook = pcall(require, "moonvpn.hook")
+	if not ok then error("client:wait needs a running engine", 2) end
+	return hook.auth_wait(self.id, seconds or M.PENDING_TIMEOUT)
+end
+
 return M

@@ -6,7 +6,9 @@
  * AUTH_FAILED go only once the client acknowledged the server's
  * key-method-2 message (the OpenVPN 3 core client drops an application
  * message that comes earlier); a lost AUTH_FAILED is resent; a refused
- * session ends as soon as its AUTH_FAILED is acknowledged.
+ * session ends as soon as its AUTH_FAILED is acknowledged. Deferred
+ * authentication: AUTH_PENDING waits for the same ack, and a decision that
+ * does not come within its timeout refuses the client.
  */
 #include <arpa/inet.h>
 #include <ev.h>
@@ -66,6 +68,10 @@ static void on_connect(void *ctx, struct session *s)
 	struct session_push push = { .n_messages = 1 };
 
 	((struct side *)ctx)->connected = true;
+	if (decision && strcmp(decision, "pending") == 0) {
+		CHECK(session_auth_pending(s, "WEB_AUTH::https://login.example/", 1), "pending");
+		return;
+	}
 	if (decision) {
 		session_refuse(s, decision);
 		return;
@@ -94,7 +100,9 @@ static int on_pushed(void *ctx, struct session *s, const struct push_options *o)
 	return 0;
 }
 
-static const struct session_ops ops = { on_send, on_connect, on_ended, on_pushed };
+static const struct session_ops ops = {
+	.send = on_send, .connect = on_connect, .ended = on_ended, .pushed = on_pushed
+};
 
 /* Opens one packet; false for data packets (the test carries control only). */
 static bool open_control(const struct packet *p, struct proto_control *ctl, uint8_t *plain,
@@ -299,6 +307,33 @@ static void test_auth_failed(struct session_params *ssp, struct session_params *
 	CHECK(strstr(server.end_reason, "wrong username or password") != NULL, "with the reason");
 }
 
+/* A deferred decision that never comes: the client is refused when its time is up. */
+static void test_pending_times_out(struct session_params *ssp, struct session_params *csp)
+{
+	size_t before;
+	double t0;
+
+	decision = "pending";
+	start(csp);
+	CHECK(to_server_key_method(ssp), "the handshake reached the key exchange");
+	before = server.n_out;
+	CHECK(session_state(server.s) == SESSION_AUTH, "deciding");
+	carry(&client, -1, ssp); /* the ack: AUTH_PENDING and INFO_PRE go now */
+	CHECK(server.n_out > before, "AUTH_PENDING leaves once our key-method-2 is acknowledged");
+	carry(&server, -1, ssp);
+	t0 = ev_time();
+	while (session_state(server.s) == SESSION_AUTH && ev_time() - t0 < 10) {
+		ev_run(loop, EVRUN_NOWAIT);
+		carry(&client, -1, ssp); /* its acks */
+		usleep(20000);
+	}
+	CHECK(session_state(server.s) == SESSION_CLOSING, "refused once the timeout passed");
+	carry(&client, -1, ssp);
+	carry(&server, -1, ssp);
+	CHECK(client.s && session_state(client.s) == SESSION_CLOSING, "the client got AUTH_FAILED");
+	decision = NULL;
+}
+
 int main(void)
 {
 	char cmd[160];
@@ -323,6 +358,7 @@ int main(void)
 
 	test_push_waits_for_the_ack(&ssp, &csp);
 	test_auth_failed(&ssp, &csp);
+	test_pending_times_out(&ssp, &csp);
 	reset_sides();
 	tls_ctx_free(stls);
 	tls_ctx_free(ctls);

@@ -290,6 +290,77 @@ static void test_batching(void)
 }
 
 /*
+ * Batches of changing sizes on a GRO socket: a lone datagram (no segment
+ * cmsg, so the kernel leaves its control length at 0), then a GSO run that
+ * needs the control buffer whole again, then lone ones. Each receive must
+ * set up again every header the one before it used.
+ */
+static void test_changing_batches(void)
+{
+	enum { N = 12 };
+	struct peer a, b;
+	size_t lens[N];
+	struct udpio_tx *tx;
+
+	if (!peer_open(&a, AF_INET, false) || !peer_open(&b, AF_INET, true))
+		return;
+	tx = sender(a.fd, &a.caps);
+	repeat(lens, 0, N, 1200);
+	for (unsigned round = 0; round < 3; round++) {
+		queue(tx, &b, lens, 1, 1);
+		CHECK(udpio_tx_flush(tx) == 0, "changing: flushed one");
+		expect(&b, lens, 1, 1, "changing: one");
+		queue(tx, &b, lens, N, 1);
+		CHECK(udpio_tx_flush(tx) == 0, "changing: flushed a run");
+		expect(&b, lens, N, 1, "changing: a run after one");
+	}
+	CHECK(udpio_rx_stats(b.rx)->drop_truncated == 0, "changing: %llu truncated",
+	      (unsigned long long)udpio_rx_stats(b.rx)->drop_truncated);
+	udpio_tx_free(tx);
+	peer_close(&a);
+	peer_close(&b);
+}
+
+/*
+ * udpio_rx_drained: a receive that filled every buffer may have left more
+ * behind; one that filled fewer, or found nothing, emptied the socket.
+ */
+static void test_drained(void)
+{
+	enum { N = UDPIO_RX_BATCH + 6 };
+	struct peer a, b;
+	size_t lens[N];
+	struct udpio_tx *tx;
+	int n;
+
+	if (!peer_open(&a, AF_INET, false) || !peer_open(&b, AF_INET, false))
+		return;
+	tx = udpio_tx_new(a.fd, &(struct udpio_caps){ 0 }); /* one datagram per message */
+	if (!tx)
+		return;
+	repeat(lens, 0, N, 100);
+	queue(tx, &b, lens, 3, 1);
+	CHECK(udpio_tx_flush(tx) == 0, "drained: flushed 3");
+	n = udpio_receive(b.rx, b.fd);
+	CHECK(n == 3 && udpio_rx_drained(b.rx), "drained: 3 of %d buffers: %d, %d", UDPIO_RX_BATCH,
+	      n, udpio_rx_drained(b.rx));
+	queue(tx, &b, lens, N, 1);
+	CHECK(udpio_tx_flush(tx) == 0, "drained: flushed %d", N);
+	n = udpio_receive(b.rx, b.fd);
+	CHECK(n == UDPIO_RX_BATCH && !udpio_rx_drained(b.rx),
+	      "drained: every buffer filled: %d, %d", n, udpio_rx_drained(b.rx));
+	n = udpio_receive(b.rx, b.fd);
+	CHECK(n == N - UDPIO_RX_BATCH && udpio_rx_drained(b.rx), "drained: the rest: %d, %d", n,
+	      udpio_rx_drained(b.rx));
+	n = udpio_receive(b.rx, b.fd);
+	CHECK(n == 0 && udpio_rx_drained(b.rx), "drained: nothing: %d, %d", n,
+	      udpio_rx_drained(b.rx));
+	udpio_tx_free(tx);
+	peer_close(&a);
+	peer_close(&b);
+}
+
+/*
  * A run stops at the most one IP packet carries: 46 x 1400 bytes and a last
  * one that makes exactly 65507 (IPv4) or 65527 (IPv6) join; one byte more
  * starts a message of its own.
@@ -744,6 +815,8 @@ int main(void)
 	test_run(AF_INET6, false);
 	test_run(AF_INET6, true);
 	test_batching();
+	test_changing_batches();
+	test_drained();
 	test_byte_limit(AF_INET, UDPIO_GSO_BYTES_IPV4);
 	test_byte_limit(AF_INET6, UDPIO_GSO_BYTES_IPV6);
 	test_mapped_limit();

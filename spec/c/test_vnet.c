@@ -602,10 +602,13 @@ static void test_gro_coalesce(void)
 	struct spec s = tcp4;
 
 	segments(&s, 0, 5, 1000, 1000);
+	CHECK(!vnet_gro_holding(g), "a new coalescer holds nothing");
 	for (unsigned i = 0; i < 5; i++)
 		add(g, i);
 	CHECK(n_frames == 0, "nothing emitted before the flush: %zu", n_frames);
+	CHECK(vnet_gro_holding(g), "a group is held");
 	vnet_gro_flush(g);
+	CHECK(!vnet_gro_holding(g), "nothing held after the flush");
 	CHECK(n_frames == 1, "v4: one frame: %zu", n_frames);
 	check_group("v4", 0, 0, 5);
 	CHECK(vnet_gro_stats(g)->groups == 1 && vnet_gro_stats(g)->coalesced == 5 &&

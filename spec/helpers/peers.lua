@@ -60,7 +60,8 @@ client_mt.__index = client_mt
 
 --- Starts a client of `kind` in namespace ns. opts: remote (address), proto ("udp"
 -- or "tcp"), port (1194), wrap ("tls-auth", "tls-crypt" or nil), user and password
--- (auth-user-pass), extra (more profile lines), args (more ovpncli arguments).
+-- (auth-user-pass), extra (more profile lines), args (more ovpncli arguments),
+-- stdin (a file the client reads: ovpncli's answer to a challenge).
 function M.start(ns, kind, opts)
 	local bin = binary(kind)
 	assert(not M.missing(kind), M.missing(kind))
@@ -86,7 +87,7 @@ function M.start(ns, kind, opts)
 	end
 	local began = monotonic()
 	local c = setmetatable({ kind = kind, ns = ns, began = began }, client_mt)
-	c.proc = ns:spawn(argv)
+	c.proc = ns:spawn(argv, { stdin = opts.stdin })
 	return c
 end
 

@@ -67,6 +67,8 @@ local cases = {
 		'FILE:5: server.auth.certificate: "none" lets clients in without a certificate: define on.auth to check their passwords (see README, "Hooks")' },
 	{ "a misspelt auth.token field", HEAD .. NET .. TLS .. '  auth = { token = { lifetme = 3600 } },\n}\n',
 		'FILE:5: server.auth.token.lifetme: unknown key (did you mean "lifetime"?)' },
+	{ "an auth.token external that is not a boolean", HEAD .. NET .. TLS .. '  auth = { token = { external = "yes" } },\n}\n',
+		'FILE:5: server.auth.token.external: expected true or false, got "yes"' },
 	{ "an auth.token renew that is too short", HEAD .. NET .. TLS .. '  auth = { token = { renew = 5 } },\n}\n',
 		"FILE:5: server.auth.token.renew: expected an integer from 10 to 604800, got number 5" },
 	{ "an auth.token without renew and no renegotiation", HEAD .. NET .. TLS ..

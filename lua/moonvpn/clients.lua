@@ -94,9 +94,11 @@ end
 -- on.auth: true lets the client in; false, nil or nil, "message" refuse it. A client
 -- that presents a valid auth-token (auth.token) was let in by on.auth when the token
 -- was issued: it is admitted without asking again (client.auth_token = "valid" tells
--- on.connect so). Tokens that are not valid never get here (the session refuses them).
+-- on.connect so), unless auth.token.external asks on.auth anyway, with no password.
+-- Tokens that are not valid never get here (the session refuses them).
 local function authenticate(cfg, on, client, password)
-	if client.auth_token == "valid" then return true end
+	local token = client.auth_token == "valid"
+	if token and not (on.auth and cfg.auth.token and cfg.auth.token.external) then return true end
 	local sent = client.username ~= nil or password ~= ""
 	if not on.auth then
 		if client.cn == "" then
@@ -104,10 +106,10 @@ local function authenticate(cfg, on, client, password)
 		end
 		return true
 	end
-	if not sent and cfg.auth.password == "required" then
+	if not token and not sent and cfg.auth.password == "required" then
 		return false, "username and password required"
 	end
-	local ok, msg = on.auth(client, client.username, sent and password or nil)
+	local ok, msg = on.auth(client, client.username, (sent and not token) and password or nil)
 	if ok == true then return true end
 	if ok == false or ok == nil then return false, msg end
 	error(string.format("on.auth returned %s: return true to let the client in, or false (or nil) "

@@ -173,10 +173,13 @@ local hooks = S.record({
 -- Session tokens in OpenVPN's auth-gen-token format (README, "Auth tokens"): the
 -- secret is a file `openvpn --genkey auth-token FILE` writes (without one, a random
 -- key per start); lifetime 0 is no limit; renew defaults to renegotiate.seconds.
+-- external: on.auth is asked for token logins too (password nil, client.auth_token
+-- "valid"), as OpenVPN's auth-gen-token ... external-auth.
 local token = S.record({
 	secret = { file_path },
 	lifetime = { S.integer { min = 0, max = 366 * 24 * 3600 }, default = 0 },
 	renew = { S.integer { min = 10, max = 7 * 24 * 3600 } },
+	external = { S.boolean(), default = false },
 }, { what = "a table { secret = \"auth-token.key\", lifetime = 0, renew = 3600 }" })
 
 -- What a client must present: certificate (TLS) and username/password (auth-user-pass).

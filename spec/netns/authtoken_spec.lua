@@ -13,7 +13,8 @@ local peers = require "spec.helpers.peers"
 -- on.auth prints one "auth: " line per call; on.connect says whether a token let it in.
 local HOOKS = [[
 function office.on.auth(client, username, password)
-  print(string.format("auth: user=%s password=%s", tostring(username), tostring(password)))
+  print(string.format("auth: user=%s password=%s token=%s", tostring(username), tostring(password),
+    tostring(client.auth_token)))
   return username == "alice" and password == "correct horse"
 end
 function office.on.connect(client)
@@ -119,6 +120,20 @@ describe("#netns auth tokens", function()
 		local log = wait_engine("connect: user=alice token=valid", 40)
 		assert.equals(0, count(log, "auth: "), log)
 		assert.matches("auth%-token valid", log)
+		local ok, out = c:wait_log("Initialization Sequence Completed.*Initialization Sequence Completed", 30)
+		assert(ok, out)
+	end)
+
+	it("asks on.auth about a token login with auth.token.external, without a password", function()
+		start(string.format('  auth = { token = { secret = "%s", renew = 60, external = true } },\n', secret()))
+		local c = t:connect(1, "alice", "correct horse")
+		t:completed(c)
+		assert.equals(0, t.engine:stop())
+		t.engine = t.srv:spawn({ mv.bin, t.config })
+		-- The hook is told it is a token and gets no password: this one refuses, and the
+		-- client comes back with its password.
+		local log = wait_count("auth: user=alice password=correct horse token=nil", 1, 60, c)
+		assert.matches("auth: user=alice password=nil token=valid", log, 1, true)
 		local ok, out = c:wait_log("Initialization Sequence Completed.*Initialization Sequence Completed", 30)
 		assert(ok, out)
 	end)

@@ -1406,7 +1406,11 @@ void session_notify_exit(struct session *s)
 {
 	if (s->state != SESSION_ACTIVE || (is_client(s) && !s->client->cc_exit))
 		return;
-	send_message(s, is_client(s) ? "EXIT" : "RESTART");
+	/* A client with a token keeps it and its cached password ([P]): the OpenVPN 3
+	 * core drops its token on a plain RESTART (clihalt.hpp), 2.x its password. */
+	send_message(s, is_client(s)   ? "EXIT"
+			: s->has_token ? "RESTART,[P]:server restarting"
+				       : "RESTART");
 	flush(s);
 }
 

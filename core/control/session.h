@@ -227,7 +227,8 @@ const struct dchan_counters *session_counters(const struct session *s);
 /*
  * Tells the peer we are going away, sent immediately: a server sends
  * RESTART (as 2.6's explicit-exit-notify) so the client reconnects at once
- * instead of waiting out its ping-restart; a client sends EXIT when the
+ * instead of waiting out its ping-restart (RESTART,[P] to one with an auth
+ * token, so it comes back on it); a client sends EXIT when the
  * server negotiated cc-exit, so the server frees its address at once.
  */
 void session_notify_exit(struct session *s);

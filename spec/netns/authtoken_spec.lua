@@ -124,6 +124,25 @@ describe("#netns auth tokens", function()
 		assert(ok, out)
 	end)
 
+	it("lets " .. peers.LABEL.ovpncli .. " back in on its token after a restart with the same secret", function()
+		local why = peers.missing("ovpncli")
+		if why then
+			pending(why)
+			return
+		end
+		start(string.format('  auth = { token = { secret = "%s", renew = 60 } },\n', secret()))
+		local c = peers.start(t.clients[1], "ovpncli", { remote = "10.88.1.1", user = "alice",
+			password = "correct horse" })
+		c:connected(30, t.engine)
+		assert.equals(0, t.engine:stop())
+		t.engine = t.srv:spawn({ mv.bin, t.config })
+		local log = wait_engine("connect: user=alice token=valid", 60)
+		assert.equals(0, count(log, "auth: "), log)
+		local deadline = os.time() + 30
+		while count(c:output(), "EVENT: CONNECTED ") < 2 and os.time() < deadline do netns.sleep(0.2) end
+		assert.equals(2, count(c:output(), "EVENT: CONNECTED "), c:output())
+	end)
+
 	it("asks on.auth about a token login with auth.token.external, without a password", function()
 		start(string.format('  auth = { token = { secret = "%s", renew = 60, external = true } },\n', secret()))
 		local c = t:connect(1, "alice", "correct horse")

@@ -144,9 +144,13 @@ check-c: $(TESTS)
 SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
 SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood build/tools/connflood \
-	     build/tools/xfer
+	     build/tools/xfer build/tools/v2client
 # A micro-benchmark for make bench, linked with the core like the unit tests.
 build/tools/filterbench: spec/tools/filterbench.c $(LIB_OBJS) | build/tools
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+# tls-crypt-v2 packets for the front-door specs, made with the core's own codec and wrapping.
+build/tools/v2client: spec/tools/v2client.c $(LIB_OBJS) | build/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 # The bulk-transfer tool hashes what it moves with libcrypto's SHA-256.
@@ -230,6 +234,7 @@ fuzz: $(FUZZERS)
 
 # Targets whose module needs more than itself name the extra sources and libraries here.
 FUZZ_EXTRA_wrap = $(call core_src,crypto.c) $(call core_src,statickey.c) -lcrypto
+FUZZ_EXTRA_tlscryptv2 = $(foreach f,crypto.c statickey.c pem.c,$(call core_src,$(f))) -lcrypto
 FUZZ_EXTRA_datakey = $(foreach f,crypto.c replay.c proto.c,$(call core_src,$(f))) -lcrypto
 FUZZ_EXTRA_pushopts = $(call core_src,ip.c)
 FUZZ_EXTRA_packet = $(call core_src,ip.c)

@@ -59,7 +59,13 @@ struct config {
 	char *tls_auth_key;			     /* NULL unless tls-auth */
 	int tls_auth_direction;			     /* 0, 1 or -1 for none */
 	char *tls_crypt_key;			     /* NULL unless tls-crypt */
-	enum tls_peer_cert client_cert;		     /* server: auth.certificate */
+	/* server: tls-crypt-v2 (the server key, NULL unless set), its age limit in days (0:
+	 * none) and revoked client key ids (32 hex digits each) */
+	char *tls_crypt_v2_key;
+	unsigned tls_crypt_v2_max_age;
+	char **tls_crypt_v2_revoked;
+	size_t n_tls_crypt_v2_revoked;
+	enum tls_peer_cert client_cert; /* server: auth.certificate */
 	/* client: pins on the server's certificate, "" when not set (tls.server_name,
 	 * tls.server_fingerprint as 64 lower-case hex digits). */
 	char tls_server_name[TLS_CN_MAX];

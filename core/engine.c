@@ -261,6 +261,25 @@ static void on_client_cr_response(void *ctx, struct session *s, const char *resp
 	script_client_cr_response(((struct engine *)ctx)->script, s, response);
 }
 
+static void on_key_decided(void *ctx, struct session *s, bool ok, const char *reason)
+{
+	struct engine *e = ctx;
+
+	if (e->server)
+		server_tls_crypt_v2_decided(e->server, s, ok, reason);
+}
+
+/* A tls-crypt-v2 client's key, before its TLS handshake: on.tls_crypt_v2 is asked, if set. */
+static bool on_client_tls_crypt_v2(void *ctx, struct session *s)
+{
+	struct engine *e = ctx;
+
+	if (!script_has_key_hook(e->script))
+		return false;
+	script_tls_crypt_v2(e->script, s, on_key_decided, e);
+	return true;
+}
+
 static void on_client_ended(void *ctx, struct session *s, const char *reason)
 {
 	struct engine *e = ctx;
@@ -335,7 +354,7 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.reneg_bytes = cfg->reneg_bytes,
 		.tokens = &e->tokens,
 		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,
-			   on_client_flow, on_client_cr_response, e },
+			   on_client_flow, on_client_cr_response, on_client_tls_crypt_v2, e },
 		.filter = { cfg->flow_max, cfg->flow_idle, cfg->flow_pending, cfg->flow_fallback },
 	};
 
@@ -441,10 +460,13 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 	rc = open_server(e, cfg, cr, &e->server, err, errlen);
 	if (rc < 0)
 		return rc;
-	log_info(&e->log, "server", "listening on %s%s", cfg->listen,
+	log_info(&e->log, "server", "listening on %s%s%s", cfg->listen,
 		 cfg->tls_crypt_key  ? " with tls-crypt"
 		 : cfg->tls_auth_key ? " with tls-auth"
-				     : "");
+				     : "",
+		 !cfg->tls_crypt_v2_key			   ? ""
+		 : cfg->tls_crypt_key || cfg->tls_auth_key ? " and tls-crypt-v2"
+							   : " with tls-crypt-v2");
 	log_data_path(e, cfg, server_udp_caps(e->server));
 	return 0;
 }

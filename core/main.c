@@ -19,9 +19,9 @@
 #include "console_client.h"
 #include "crypto.h"
 #include "engine.h"
+#include "genkey_cli.h"
 #include "passwd_cli.h"
 #include "script.h"
-#include "statickey.h"
 
 #ifndef MOONVPN_DATADIR
 #define MOONVPN_DATADIR "/usr/local/share/moonvpn"
@@ -39,6 +39,10 @@ static void usage(FILE *out)
 		"       moonvpn console SOCKET [-e LUA]...            the console of a "
 		"running moonvpn\n"
 		"       moonvpn genkey FILE                           a tls-crypt/tls-auth key\n"
+		"       moonvpn genkey --tls-crypt-v2-server FILE     a tls-crypt-v2 server key\n"
+		"       moonvpn genkey --tls-crypt-v2-client FILE --server-key FILE [--metadata "
+		"TEXT]\n"
+		"                                                     a tls-crypt-v2 client key\n"
 		"       moonvpn passwd [--method M] [USER]            a password hash for "
 		"auth_file\n"
 		"       moonvpn --version | --help\n"
@@ -132,48 +136,6 @@ static int run(const struct engine_options *opts)
 	return rc == 0 ? 0 : 1;
 }
 
-/*
- * `moonvpn genkey FILE`: a new random static key for tls-auth or tls-crypt,
- * in the format stock OpenVPN reads, created with mode 0600. An existing
- * file is never overwritten: replacing a key locks every client out.
- */
-static int genkey(int argc, char **argv)
-{
-	struct static_key key;
-	char text[STATIC_KEY_TEXT_MAX];
-	size_t len;
-	FILE *f;
-	int fd;
-
-	if (argc != 2) {
-		fprintf(stderr, "usage: moonvpn genkey FILE\n");
-		return 2;
-	}
-	if (crypto_random(key.bytes, sizeof(key.bytes)) < 0) {
-		fprintf(stderr, "moonvpn genkey: the random number generator failed\n");
-		return 1;
-	}
-	len = static_key_format(&key, text, sizeof(text));
-	crypto_wipe(&key, sizeof(key));
-	fd = open(argv[1], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		fprintf(stderr, "moonvpn genkey: cannot create %s: %s%s\n", argv[1],
-			strerror(errno),
-			errno == EEXIST ? " (remove it first if you really mean to replace the key)"
-					: "");
-		crypto_wipe(text, sizeof(text));
-		return 1;
-	}
-	int ok = fwrite(text, 1, len, f) == len;
-	ok = (fclose(f) == 0) && ok;
-	crypto_wipe(text, sizeof(text));
-	if (!ok) {
-		fprintf(stderr, "moonvpn genkey: cannot write %s: %s\n", argv[1], strerror(errno));
-		return 1;
-	}
-	return 0;
-}
-
 struct cli {
 	struct engine_options opts;
 	bool check;
@@ -242,7 +204,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "console") == 0)
 		return console_client_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "genkey") == 0)
-		return genkey(argc - 1, argv + 1);
+		return genkey_cli_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return passwd_cli_main(argc - 1, argv + 1);
 	rc = parse_args(&cli, argc, argv);

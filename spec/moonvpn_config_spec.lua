@@ -60,7 +60,7 @@ local cases = {
 	{ "an mssfix out of range", HEAD .. NET .. TLS .. "  mssfix = 70000,\n}\n",
 		"FILE:5: server.mssfix: expected an integer from 0 to 65535, got number 70000" },
 	{ "a misspelt hook", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\nfunction s.on.auht() end\n",
-		'FILE:6: server.on.auht: no such hook (did you mean "auth"?) (the hooks are auth, connect, disconnect, flow)' },
+		'FILE:6: server.on.auht: no such hook (did you mean "auth"?) (the hooks are auth, connect, disconnect, flow, tls_crypt_v2)' },
 	{ "a hook that is not a function", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\ns.on.auth = true\n",
 		"FILE:6: server.on.auth: expected a function, got true" },
 	{ "clients without certificates and no auth hook", HEAD .. NET .. TLS .. '  auth = { certificate = "none" },\n}\n',
@@ -121,6 +121,16 @@ local cases = {
 	{ "tls_auth and tls_crypt together", HEAD .. NET ..
 		'  tls = { ca = "a", cert = "b", key = "c",\n    tls_auth = { key = "ta.key" },\n    tls_crypt = "tc.key" },\n}\n',
 		"FILE:6: server.tls.tls_crypt: tls_auth and tls_crypt cannot both be set (pick one)" },
+	{ "tls_crypt_v2_max_age without tls_crypt_v2", HEAD .. NET ..
+		'  tls = { ca = "a", cert = "b", key = "c",\n    tls_crypt_v2_max_age = 30 },\n}\n',
+		"FILE:5: server.tls.tls_crypt_v2_max_age: needs tls_crypt_v2 (the tls-crypt-v2 server key file) to be set" },
+	{ "a revoked tls-crypt-v2 key id that is not one", HEAD .. NET ..
+		'  tls = { ca = "a", cert = "b", key = "c", tls_crypt_v2 = "v2.key",\n    tls_crypt_v2_revoked = { "abc" } },\n}\n',
+		'FILE:5: server.tls.tls_crypt_v2_revoked[1]: "abc" is not a tls-crypt-v2 client key id: 32 hex digits, ' ..
+		"as `moonvpn genkey --tls-crypt-v2-client` prints it and the server logs it" },
+	{ "a tls-crypt-v2 max age of 0 days", HEAD .. NET ..
+		'  tls = { ca = "a", cert = "b", key = "c", tls_crypt_v2 = "v2.key",\n    tls_crypt_v2_max_age = 0 },\n}\n',
+		"FILE:5: server.tls.tls_crypt_v2_max_age: expected an integer from 1 to 36500, got number 0" },
 	{ "a keepalive timeout too short", HEAD .. NET .. TLS .. "  keepalive = { interval = 10, timeout = 15 },\n}\n",
 		"FILE:5: server.keepalive.timeout: 15 must be at least twice interval (10)" },
 	{ "a wrong log level", HEAD .. NET .. TLS .. '  log_level = "verbose",\n}\n',

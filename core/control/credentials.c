@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "credentials.h"
@@ -56,6 +57,52 @@ static int load_wrap(struct wrap *w, const struct crypto *c, const struct config
 	return rc;
 }
 
+/*
+ * The tls-crypt-v2 server key and the server's checks on client keys, for
+ * wrap.v2: new clients of either kind are taken beside the ones of wrap's mode.
+ */
+static int load_tls_crypt_v2(struct credentials *cr, const struct config *cfg, char *err,
+			     size_t errlen)
+{
+	char text[KEY_FILE_MAX], why[200];
+	struct tlscryptv2_server *v2;
+	FILE *f = fopen(cfg->tls_crypt_v2_key, "r");
+	size_t n;
+
+	if (!f) {
+		snprintf(err, errlen, "tls.tls_crypt_v2: cannot read %s: %s", cfg->tls_crypt_v2_key,
+			 strerror(errno));
+		return -errno;
+	}
+	n = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	v2 = calloc(1, sizeof(*v2));
+	if (v2 && cfg->n_tls_crypt_v2_revoked)
+		v2->revoked = calloc(cfg->n_tls_crypt_v2_revoked, sizeof(*v2->revoked));
+	if (!v2 || (cfg->n_tls_crypt_v2_revoked && !v2->revoked)) {
+		free(v2);
+		snprintf(err, errlen, "tls.tls_crypt_v2: out of memory");
+		return -ENOMEM;
+	}
+	cr->tls_crypt_v2 = v2;
+	cr->wrap.v2 = v2;
+	v2->max_age_days = cfg->tls_crypt_v2_max_age;
+	for (size_t i = 0; i < cfg->n_tls_crypt_v2_revoked; i++)
+		if (tlscryptv2_id_parse(cfg->tls_crypt_v2_revoked[i], v2->revoked[v2->n_revoked]))
+			v2->n_revoked++; /* config.lua checked them */
+	tlscryptv2_server_sort(v2);
+	if (tlscryptv2_server_key_parse(&v2->key, text, n, why, sizeof(why)) < 0) {
+		snprintf(err, errlen,
+			 "tls.tls_crypt_v2: %s: %s (make a key with: moonvpn genkey "
+			 "--tls-crypt-v2-server FILE)",
+			 cfg->tls_crypt_v2_key, why);
+		crypto_wipe(text, sizeof(text));
+		return -EINVAL;
+	}
+	crypto_wipe(text, sizeof(text));
+	return 0;
+}
+
 /* auth.token.secret: the PEM file `openvpn --genkey auth-token FILE` writes. */
 static int load_token_key(struct credentials *out, const char *path, char *err, size_t errlen)
 {
@@ -73,8 +120,8 @@ static int load_token_key(struct credentials *out, const char *path, char *err, 
 	fclose(f);
 	if (authtoken_key_parse(&out->token_key, text, n, why, sizeof(why)) < 0) {
 		snprintf(err, errlen,
-			 "auth.token.secret: %s: %s (make one with: openvpn --genkey auth-token "
-			 "FILE)",
+			 "auth.token.secret: %s: %s (make one with: moonvpn genkey --auth-token "
+			 "FILE, or openvpn --genkey auth-token FILE)",
 			 path, why);
 		rc = -EINVAL;
 	}
@@ -129,6 +176,8 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 	rc = tls_ctx_new(&out->tls, &tc, err, errlen);
 	if (rc == 0)
 		rc = load_wrap(&out->wrap, c, cfg, err, errlen);
+	if (rc == 0 && cfg->tls_crypt_v2_key)
+		rc = load_tls_crypt_v2(out, cfg, err, errlen);
 	if (rc == 0 && cfg->token && cfg->token_secret)
 		rc = load_token_key(out, cfg->token_secret, err, errlen);
 	if (rc < 0)
@@ -140,6 +189,10 @@ void credentials_clear(struct credentials *cr)
 {
 	tls_ctx_free(cr->tls);
 	cr->tls = NULL;
+	if (cr->tls_crypt_v2)
+		tlscryptv2_server_clear(cr->tls_crypt_v2);
+	free(cr->tls_crypt_v2);
+	cr->tls_crypt_v2 = NULL;
 	wrap_clear(&cr->wrap);
 	crypto_wipe(&cr->token_key, sizeof(cr->token_key));
 	cr->has_token_key = false;

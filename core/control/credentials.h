@@ -16,12 +16,14 @@
 #include "config.h"
 #include "crypto.h"
 #include "tls.h"
+#include "tlscryptv2.h"
 #include "wrap.h"
 
 struct credentials {
 	struct tls_ctx *tls;
 	struct wrap wrap;
-	bool has_token_key; /* auth.token.secret was read into token_key */
+	struct tlscryptv2_server *tls_crypt_v2; /* NULL unless set; wrap.v2 points here */
+	bool has_token_key;			/* auth.token.secret was read into token_key */
 	struct authtoken_key token_key;
 };
 

@@ -15,6 +15,7 @@
 #include "server.h"
 #include "server_impl.h"
 #include "source.h"
+#include "tlscryptv2.h"
 #include "vnet.h"
 
 /*
@@ -129,6 +130,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	filter_set_client(&s->filter, id, NULL, 0);
 	if (s->params.tap)
 		mac_table_forget(&s->macs, id);
+	server_tls_crypt_v2_forget(s, id);
 	s->sessions[id] = NULL;
 	s->n_sessions--;
 	session_free(sess);
@@ -299,9 +301,14 @@ static void make_room(struct server *s, const struct source *src)
 	}
 }
 
-/* Opens a session for a peer that echoed a valid cookie, replacing an older one. */
+/*
+ * Opens a session for a peer that echoed a valid cookie, replacing an older
+ * one; its control packets are wrapped with w (a tls-crypt-v2 client's own
+ * key, v2, or the server's wrapping).
+ */
 static struct session *open_session(struct server *s, const struct proto_control *ctl,
-				    const struct arrival *a)
+				    const struct arrival *a, const struct wrap *w,
+				    const struct tlscryptv2_client *v2)
 {
 	struct session *old = find_session(s, a);
 	struct session_params sp = {
@@ -309,7 +316,8 @@ static struct session *open_session(struct server *s, const struct proto_control
 		.log = s->log,
 		.crypto = s->crypto,
 		.tls = s->params.tls,
-		.wrap = &s->wrap,
+		.wrap = w,
+		.tls_crypt_v2 = v2,
 		.ciphers = s->params.ciphers,
 		.n_ciphers = s->params.n_ciphers,
 		.replay_time = s->started,
@@ -335,6 +343,13 @@ static struct session *open_session(struct server *s, const struct proto_control
 		return NULL;
 	}
 	sess = session_new(&sp, a->from, a->from_len, &ctl->remote_sid, &ctl->sid, id);
+	if (sess && v2) {
+		char who[UDP_ADDR_TEXT_MAX], key[TLSCRYPTV2_ID_TEXT_LEN + 1];
+
+		tlscryptv2_id_format(v2->id, key);
+		log_info(s->log, "server", "%s: tls-crypt-v2 client key %s",
+			 udp_addr_format(a->from, who, sizeof(who)), key);
+	}
 	if (sess) {
 		server_tcp_attach(s, id, a->via);
 		/* Never full: at most 1024 sessions in 4096 slots. */
@@ -385,11 +400,15 @@ static bool may_answer(struct server *s, const struct sockaddr *from)
 	return reply_time_left(s) && srclimit_take(&s->reset_sources, src.bytes, src.len, now);
 }
 
-/* Sends the stateless reply to a client's hard reset (no state is kept). */
+/*
+ * Sends the stateless reply to a client's hard reset (no state is kept),
+ * wrapped with w. A tls-crypt-v2 client is asked to send its wrapped key
+ * again with the packet that echoes the cookie, as 2.6 servers ask.
+ */
 static void answer_reset(struct server *s, const struct proto_control *reset,
-			 const struct arrival *a, uint64_t now)
+			 const struct arrival *a, uint64_t now, const struct wrap *w)
 {
-	uint8_t plain[64], wire[64 + 128];
+	uint8_t plain[64], wire[64 + 128], tlv[TLSCRYPTV2_RESEND_TLV_LEN];
 	struct proto_control reply;
 	struct proto_sid cookie;
 	double began;
@@ -404,34 +423,42 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 	if (cookie_make(s->crypto, &s->cookie, now, a->from, &reset->sid, &cookie) < 0)
 		return;
 	cookie_reply(&reply, reset, &cookie);
+	if (w->client_key) {
+		tlscryptv2_resend_tlv(tlv);
+		reply.payload = tlv;
+		reply.payload_len = sizeof(tlv);
+	}
 	len = proto_encode_control(plain, sizeof(plain), &reply);
 	/* The stateless reply is always the first wrapped packet: replay id 1. */
-	n = wrap_seal(&s->wrap, plain, len, 1, s->started, wire, sizeof(wire));
+	n = wrap_seal(w, plain, len, 1, s->started, wire, sizeof(wire));
 	if (n > 0 && (a->via ? tcp_conn_send(a->via, wire, (size_t)n)
 			     : sendto(s->fd, wire, (size_t)n, 0, a->from, a->from_len) == n))
 		s->stats.resets_answered++;
 	s->reset_time.tokens -= fmin(monotonic() - began, SERVER_RESET_COST_MAX_US / 1e6);
 }
 
-static void handle_control(struct server *s, const struct proto_control *ctl,
-			   const struct arrival *a, uint32_t replay_id)
+void server_handle_control(struct server *s, const struct proto_control *ctl,
+			   const struct arrival *a, uint32_t replay_id, const struct wrap *w,
+			   const struct tlscryptv2_client *v2)
 {
 	char who[UDP_ADDR_TEXT_MAX];
 	uint64_t now = (uint64_t)time(NULL);
 
-	if (ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V2 && ctl->key_id == 0) {
-		answer_reset(s, ctl, a, now);
+	if ((ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V2 ||
+	     ctl->opcode == P_CONTROL_HARD_RESET_CLIENT_V3) &&
+	    ctl->key_id == 0) {
+		answer_reset(s, ctl, a, now, w);
 		return;
 	}
 	if (cookie_opens_session(ctl) &&
 	    cookie_check(s->crypto, &s->cookie, now, a->from, &ctl->sid, &ctl->remote_sid)) {
-		struct session *sess = open_session(s, ctl, a);
+		struct session *sess = open_session(s, ctl, a, w, v2);
 
 		s->stats.cookies_accepted++;
 		log_ratelimited(s->log, LOG_DEBUG, "server",
 				"%s echoed a valid cookie: new session",
 				udp_addr_format(a->from, who, sizeof(who)));
-		if (sess)
+		if (sess && !(v2 && server_tls_crypt_v2_hold(s, sess, ctl, replay_id)))
 			session_receive(sess, ctl, replay_id);
 		return;
 	}
@@ -868,12 +895,29 @@ static bool starts_new_session(const struct session *sess, const struct proto_co
 	return cookie_opens_session(ctl) && !proto_sid_equal(&ctl->sid, session_remote_sid(sess));
 }
 
+/*
+ * A control packet dropped before it reached a session, with the reason, in
+ * one rate-limited place: a client that cannot connect is explained in the
+ * log, a flood costs a few lines.
+ */
+void server_drop_unwrap(struct server *s, const struct arrival *a, const char *why)
+{
+	char who[UDP_ADDR_TEXT_MAX];
+
+	s->stats.dropped_unwrap++;
+	log_ratelimited(s->log, LOG_INFO, "server", "%s: control packet dropped: %s",
+			udp_addr_format(a->from, who, sizeof(who)), why);
+}
+
 void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,
 			    uint8_t *buf, size_t len)
 {
 	uint8_t plain[SERVER_PACKET_MAX];
+	const struct wrap *w = &s->wrap;
 	struct proto_control ctl;
+	struct session *sess;
 	uint32_t pid, t;
+	uint8_t op;
 	int n;
 
 	s->stats.packets_in++;
@@ -888,9 +932,26 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 		s->stats.dropped_malformed++; /* 2.6 drops control packets this large too */
 		return;
 	}
-	n = wrap_open(&s->wrap, buf, len, plain, sizeof(plain), &pid, &t);
+	sess = find_session(s, a);
+	op = proto_opcode(buf[0]);
+	if (op == P_CONTROL_HARD_RESET_CLIENT_V3 || op == P_CONTROL_WKC_V1) {
+		server_tls_crypt_v2_handle(s, a, sess, buf, len);
+		return;
+	}
+	/* A tls-crypt-v2 client's session has its own key; a new hard reset never does. */
+	if (sess && session_wrap(sess)->client_key && op != P_CONTROL_HARD_RESET_CLIENT_V2) {
+		w = session_wrap(sess);
+	} else if (s->wrap.mode == WRAP_NONE && s->wrap.v2) {
+		server_drop_unwrap(
+			s, a,
+			"not a tls-crypt-v2 client, and with tls_crypt_v2 set the server takes "
+			"only those, tls_crypt and tls_auth ones (the other client needs the "
+			"server's tls_crypt or tls_auth key, or a tls-crypt-v2 client key)");
+		return;
+	}
+	n = wrap_open(w, buf, len, plain, sizeof(plain), &pid, &t);
 	if (n < 0) {
-		s->stats.dropped_unwrap++;
+		server_drop_unwrap(s, a, wrap_failure(w));
 		return;
 	}
 	if (proto_decode_control(&ctl, plain, (size_t)n) != 0) {
@@ -898,13 +959,12 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 		return;
 	}
 	/* A known peer's packets go to its session, except the start of a new one. */
-	struct session *sess = find_session(s, a);
-
 	if (sess && !starts_new_session(sess, &ctl)) {
-		session_receive(sess, &ctl, pid);
+		if (!server_tls_crypt_v2_waits(s, sess))
+			session_receive(sess, &ctl, pid);
 		return;
 	}
-	handle_control(s, &ctl, a, pid);
+	server_handle_control(s, &ctl, a, pid, &s->wrap, NULL);
 }
 
 /* A bounded number of batches per wake-up, so a flood cannot starve the loop. */
@@ -1077,6 +1137,7 @@ void server_set_credentials(struct server *s, const struct wrap *wrap, struct tl
 	s->params.tls = tls;
 	s->params.ciphers = ciphers;
 	s->params.n_ciphers = n_ciphers;
+	server_tls_crypt_v2_recheck(s);
 }
 
 struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr)

@@ -75,6 +75,12 @@ struct server_hooks {
 		     const struct packet_flow *flow);
 	/* The client answered a challenge of deferred authentication (base64, as sent). */
 	void (*cr_response)(void *ctx, struct session *s, const char *response);
+	/*
+	 * A tls-crypt-v2 client echoed the cookie and has a session: true when
+	 * on.tls_crypt_v2 is asked about its key (its packets wait for
+	 * server_tls_crypt_v2_decided), false to go on at once. NULL: no hook.
+	 */
+	bool (*tls_crypt_v2)(void *ctx, struct session *s);
 	void *ctx;
 };
 
@@ -138,6 +144,8 @@ struct server_stats {
 	uint64_t tcp_evicted;	      /* ... for TCP_CONNS_MAX or the open-files limit */
 	uint64_t tcp_refused;	      /* connections refused: every slot had a session */
 	uint64_t tcp_accept_paused;   /* accepting paused: out of descriptors, none to close */
+	/* tls-crypt-v2 client keys refused: revoked, or older than the maximum age */
+	uint64_t refused_tls_crypt_v2;
 };
 
 struct server;
@@ -212,6 +220,10 @@ const struct udpio_caps *server_udp_caps(const struct server *s);
 /* The UDP socket's batches, for their counters; NULL without UDP. */
 const struct udpio_rx *server_udp_rx(const struct server *s);
 const struct udpio_tx *server_udp_tx(const struct server *s);
+
+/* on.tls_crypt_v2's answer for sess: its first packet goes on, or it ends (refused). */
+void server_tls_crypt_v2_decided(struct server *s, struct session *sess, bool ok,
+				 const char *reason);
 
 /* After a reload: new clients get the new key, TLS context and ciphers. */
 /* The device's MTU after a reload changed it (see server_params.device_mtu). */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The server's insides, shared by its files only: server.c (the front door,
- * sessions, routing, policy) and server_tcp.c (the TCP transport). Nothing
- * else includes this.
+ * sessions, routing, policy), server_tcp.c (the TCP transport),
+ * server_tap.c (TAP mode's switch) and server_tlscryptv2.c (tls-crypt-v2
+ * clients at the front door). Nothing else includes this.
  */
 #ifndef MOONVPN_SERVER_IMPL_H
 #define MOONVPN_SERVER_IMPL_H
@@ -83,6 +84,9 @@ struct server {
 	struct udpio_tx *udp_tx;
 	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
+	/* The first packet of each tls-crypt-v2 session whose key on.tls_crypt_v2 is
+	 * deciding on (NULL: none waits); its other packets are dropped meanwhile. */
+	struct server_held *held[SERVER_SESSIONS_MAX];
 	size_t n_sessions;
 	struct session_ops session_ops;
 };
@@ -96,6 +100,33 @@ void server_clamp_mss(const struct server *s, const struct session *sess, uint8_
 /* A datagram (or a TCP frame) from a peer, handled with lane's scratch. */
 void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,
 			    uint8_t *buf, size_t len);
+/*
+ * A control packet for no session, unwrapped with w (v2: the tls-crypt-v2
+ * client key it carried, for the session it may open): a hard reset gets
+ * the stateless reply, a valid cookie opens a session.
+ */
+void server_handle_control(struct server *s, const struct proto_control *ctl,
+			   const struct arrival *a, uint32_t replay_id, const struct wrap *w,
+			   const struct tlscryptv2_client *v2);
+/* Counts a control packet dropped before any session and logs why (rate-limited). */
+void server_drop_unwrap(struct server *s, const struct arrival *a, const char *why);
+
+/* server_tlscryptv2.c: a V3 hard reset or a P_CONTROL_WKC_V1 (sess: its peer's, or NULL). */
+void server_tls_crypt_v2_handle(struct server *s, const struct arrival *a, struct session *sess,
+				const uint8_t *buf, size_t len);
+/* After a reload: tls-crypt-v2 sessions whose keys are now refused end. */
+void server_tls_crypt_v2_recheck(struct server *s);
+/*
+ * A new tls-crypt-v2 session's first packet: held while on.tls_crypt_v2
+ * decides (true), or not (false: no hook; the caller delivers it).
+ */
+bool server_tls_crypt_v2_hold(struct server *s, struct session *sess,
+			      const struct proto_control *ctl, uint32_t replay_id);
+/* Whether sess waits for on.tls_crypt_v2 (its packets are dropped meanwhile). */
+bool server_tls_crypt_v2_waits(const struct server *s, const struct session *sess);
+/* Slot id's session ends: what it held goes. */
+void server_tls_crypt_v2_forget(struct server *s, uint32_t id);
+
 /* The policy on a packet (frame: an Ethernet frame of TAP mode) of sess going dir. */
 bool server_policy_passes(struct server *s, struct server_lane *lane, struct session *sess,
 			  const uint8_t *p, size_t len, enum policy_direction dir, bool frame);

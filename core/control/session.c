@@ -13,6 +13,7 @@
 #include "replay.h"
 #include "session.h"
 #include "session_impl.h"
+#include "tlscryptv2.h"
 #include "udp.h"
 
 enum {
@@ -1178,6 +1179,11 @@ static struct session *session_alloc(const struct session_params *p, const struc
 	}
 	s->p.ciphers = s->cipher_list;
 	s->wrap = *p->wrap;
+	s->p.tls_crypt_v2 = NULL;
+	if (p->tls_crypt_v2 && (s->tls_crypt_v2 = malloc(sizeof(*s->tls_crypt_v2)))) {
+		*s->tls_crypt_v2 = *p->tls_crypt_v2;
+		crypto_wipe(&s->tls_crypt_v2->key, sizeof(s->tls_crypt_v2->key));
+	}
 	memcpy(&s->peer, peer, peer_len);
 	s->peer_len = peer_len;
 	dchan_init(s->dc, 0, peer, peer_len);
@@ -1262,6 +1268,7 @@ void session_free(struct session *s)
 	crypto_wipe(s->cred_key, sizeof(s->cred_key));
 	free(s->username);
 	free(s->client);
+	free(s->tls_crypt_v2);
 	wrap_clear(&s->wrap);
 	tls_ctx_free(s->p.tls);
 	free(s);

@@ -28,6 +28,8 @@
 #include "tls.h"
 #include "wrap.h"
 
+struct tlscryptv2_client;
+
 enum {
 	SESSION_HAND_WINDOW_SECONDS = 60, /* handshake to PUSH_REPLY, as 2.6's hand-window */
 	SESSION_PUSH_MESSAGES_MAX = 8,
@@ -115,6 +117,9 @@ struct session_params {
 	/* Client: the options string and peer-info of our key-method-2 messages (copied). */
 	const char *options;
 	const char *peer_info;
+	/* Server: a tls-crypt-v2 client's unwrapped key, for its id and metadata (copied
+	 * without Kc, which wrap holds); NULL: not a tls-crypt-v2 client. */
+	const struct tlscryptv2_client *tls_crypt_v2;
 };
 
 /*
@@ -177,6 +182,10 @@ const char *session_token_state(const struct session *s);
 uint8_t session_framing(const struct session *s);
 /* Its peer-info text, "NAME=value\n..." ("" when absent). */
 const char *session_peer_info(const struct session *s);
+/* A tls-crypt-v2 client's key id and metadata (its Kc zeroed); NULL for other clients. */
+const struct tlscryptv2_client *session_tls_crypt_v2(const struct session *s);
+/* The wrapping of the session's control packets. */
+const struct wrap *session_wrap(const struct session *s);
 /* The client certificate: subject (RFC 2253), serial (hex), SHA-256 (NULL before TLS). */
 const char *session_peer_subject(const struct session *s);
 const char *session_peer_serial(const struct session *s);

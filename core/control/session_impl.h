@@ -30,6 +30,7 @@ struct session {
 	char cipher_names[SESSION_CIPHERS_MAX][SESSION_CIPHER_MAX];
 	const char *cipher_list[SESSION_CIPHERS_MAX];
 	struct wrap wrap;
+	struct tlscryptv2_client *tls_crypt_v2; /* a tls-crypt-v2 client's key id, metadata */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	struct proto_sid local_sid, remote_sid;

@@ -57,6 +57,16 @@ const char *session_peer_info(const struct session *s)
 	return km2_text(&s->ks[s->current].client_km.peer_info);
 }
 
+const struct tlscryptv2_client *session_tls_crypt_v2(const struct session *s)
+{
+	return s->tls_crypt_v2;
+}
+
+const struct wrap *session_wrap(const struct session *s)
+{
+	return &s->wrap;
+}
+
 const char *session_peer_subject(const struct session *s)
 {
 	const struct tls_session *t = s->ks[s->current].tls;

@@ -247,6 +247,18 @@ static int read_pins(struct reader *r, int idx, struct config *cfg)
 			       sizeof(cfg->tls_server_fingerprint));
 }
 
+/* The server's tls-crypt-v2 fields (absent from a client's table). */
+static int read_tls_crypt_v2(struct reader *r, int idx, struct config *cfg)
+{
+	int rc = read_string(r, idx, "tls.tls_crypt_v2", &cfg->tls_crypt_v2_key, true);
+
+	if (rc || !cfg->tls_crypt_v2_key)
+		return rc;
+	cfg->tls_crypt_v2_max_age = read_unsigned(r, idx, "tls.tls_crypt_v2_max_age");
+	return read_string_list(r, idx, "tls.tls_crypt_v2_revoked", &cfg->tls_crypt_v2_revoked,
+				&cfg->n_tls_crypt_v2_revoked);
+}
+
 static int read_tls(struct reader *r, int idx, struct config *cfg)
 {
 	int rc;
@@ -256,7 +268,8 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_string(r, idx, "tls.key", &cfg->tls_key, false)) ||
 	    (rc = read_string(r, idx, "tls.crl", &cfg->tls_crl, true)) ||
 	    (rc = read_string(r, idx, "tls.tls_auth.key", &cfg->tls_auth_key, true)) ||
-	    (rc = read_string(r, idx, "tls.tls_crypt", &cfg->tls_crypt_key, true)))
+	    (rc = read_string(r, idx, "tls.tls_crypt", &cfg->tls_crypt_key, true)) ||
+	    (rc = read_tls_crypt_v2(r, idx, cfg)))
 		return rc;
 	push_field(r->L, idx, "tls.tls_auth.direction");
 	cfg->tls_auth_direction = lua_isinteger(r->L, -1) ? (int)lua_tointeger(r->L, -1) : -1;

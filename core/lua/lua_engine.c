@@ -17,6 +17,7 @@
 #include "lua_peer.h"
 #include "pushopts.h"
 #include "script.h"
+#include "tlscryptv2.h"
 #include "udp.h"
 
 enum { LUA_ENGINE_ERR_MAX = 1024 };
@@ -158,6 +159,7 @@ static const struct stat_field {
 	STAT(tcp_accept_paused, "tcp_accept_paused"),
 }, drops[] = {
 	STAT(dropped_unwrap, "unwrap"),
+	STAT(refused_tls_crypt_v2, "tls_crypt_v2_refused"),
 	STAT(dropped_malformed, "malformed"),
 	STAT(dropped_no_session, "no_session"),
 	STAT(dropped_full, "full"),
@@ -302,6 +304,13 @@ static void push_client(lua_State *L, const struct session *sess)
 	lua_setfield(L, -2, "connected_since");
 	lua_pushinteger(L, session_peer_id(sess));
 	lua_setfield(L, -2, "peer_id");
+	if (session_tls_crypt_v2(sess)) {
+		char id[TLSCRYPTV2_ID_TEXT_LEN + 1];
+
+		tlscryptv2_id_format(session_tls_crypt_v2(sess)->id, id);
+		lua_pushstring(L, id);
+		lua_setfield(L, -2, "tls_crypt_v2_id");
+	}
 	lua_peer_push_software(L, sess);
 	lua_setfield(L, -2, "software");
 	const struct dchan_counters *c = session_counters(sess);

@@ -18,6 +18,7 @@
 #include "lua_policy.h"
 #include "lua_sandbox.h"
 #include "script.h"
+#include "tlscryptv2.h"
 #include "udp.h"
 
 enum {
@@ -80,6 +81,14 @@ struct flow_question {
 	void *ctx;
 };
 
+/* A tls-crypt-v2 client's on.tls_crypt_v2 in flight. */
+struct key_check {
+	struct session *sess;	/* NULL once answered or withdrawn */
+	struct hook_call *call; /* NULL once answered */
+	script_key_fn done;
+	void *ctx;
+};
+
 struct script {
 	lua_State *L;
 	struct engine *engine;
@@ -89,6 +98,7 @@ struct script {
 	unsigned generation;		      /* of the configuration being loaded */
 	struct admission admissions[SERVER_SESSIONS_MAX]; /* by peer-id */
 	struct flow_question *questions;		  /* on.flow calls in flight */
+	struct key_check key_checks[SERVER_SESSIONS_MAX]; /* by peer-id */
 };
 
 /* lua_Alloc with a cap (style guide section 1.7). */
@@ -683,6 +693,100 @@ static void push_fingerprint(lua_State *L, const uint8_t *fp)
 	lua_pushstring(L, hex);
 }
 
+/*
+ * A tls-crypt-v2 client's key: { id = hex, type = "user" | "timestamp" |
+ * number, metadata = the bytes after the type, created = unix time (a
+ * timestamp's) }.
+ */
+static void push_tls_crypt_v2(lua_State *L, const struct tlscryptv2_client *k)
+{
+	char id[TLSCRYPTV2_ID_TEXT_LEN + 1];
+	int64_t created;
+
+	lua_createtable(L, 0, 4);
+	tlscryptv2_id_format(k->id, id);
+	set_str(L, "id", id);
+	if (!k->metadata_len)
+		return;
+	if (k->metadata[0] == TLSCRYPTV2_METADATA_USER)
+		lua_pushliteral(L, "user");
+	else if (k->metadata[0] == TLSCRYPTV2_METADATA_TIMESTAMP)
+		lua_pushliteral(L, "timestamp");
+	else
+		lua_pushinteger(L, k->metadata[0]);
+	lua_setfield(L, -2, "type");
+	lua_pushlstring(L, (const char *)k->metadata + 1, k->metadata_len - 1);
+	lua_setfield(L, -2, "metadata");
+	if (tlscryptv2_created(k, &created)) {
+		lua_pushinteger(L, (lua_Integer)created);
+		lua_setfield(L, -2, "created");
+	}
+}
+
+/* verify_key()'s results: true, or false and the reason; a failed hook refuses. */
+static void key_checked(void *ctx, lua_State *co, int nres, const char *error)
+{
+	struct key_check *k = ctx;
+	struct session *sess = k->sess;
+	char reason[SESSION_REASON_MAX];
+	bool ok = false;
+	int base = lua_gettop(co) - nres;
+
+	k->call = NULL;
+	k->sess = NULL;
+	if (!sess) /* the session ended while the hook ran */
+		return;
+	snprintf(reason, sizeof(reason), "%s",
+		 error ? "on.tls_crypt_v2 failed" : "refused by on.tls_crypt_v2");
+	if (!error && nres >= 1) {
+		ok = lua_toboolean(co, base + 1);
+		if (nres >= 2 && lua_type(co, base + 2) == LUA_TSTRING)
+			snprintf(reason, sizeof(reason), "%s", lua_tostring(co, base + 2));
+	}
+	k->done(k->ctx, sess, ok, ok ? NULL : reason);
+}
+
+bool script_has_key_hook(struct script *s)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
+		   lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
+		   hook_field(L, -1, "tls_crypt_v2") == LUA_TFUNCTION;
+
+	lua_settop(L, top);
+	return has;
+}
+
+void script_tls_crypt_v2(struct script *s, struct session *sess, script_key_fn done, void *ctx)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	struct key_check *k = &s->key_checks[session_peer_id(sess)];
+	int base = push_call(s, "moonvpn.clients", "verify_key");
+	char peer[UDP_ADDR_TEXT_MAX];
+
+	*k = (struct key_check){ sess, NULL, done, ctx };
+	if (base < 0 || !s->hooks || !session_tls_crypt_v2(sess)) {
+		log_error(&s->engine->log, "script", "moonvpn.clients.verify_key: %s",
+			  base < 0 ? lua_tostring(L, -1) : "no hook runtime or no key");
+		lua_settop(L, top);
+		k->sess = NULL;
+		done(ctx, sess, false, "internal server error");
+		return;
+	}
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
+	lua_core_raw_field(L, -1, "on");
+	lua_remove(L, -2);
+	push_tls_crypt_v2(L, session_tls_crypt_v2(sess));
+	lua_pushstring(L, udp_addr_format(session_peer(sess), peer, sizeof(peer)));
+	k->call = HOOK_STARTING; /* pending until key_checked says otherwise */
+	struct hook_call *call = hook_call_start(s->hooks, L, 3, "on.tls_crypt_v2", key_checked, k);
+	if (k->call)
+		k->call = call;
+	lua_settop(L, top);
+}
+
 /* The info table moonvpn.clients.admit() receives. */
 static void push_client_info(lua_State *L, struct session *sess)
 {
@@ -705,6 +809,10 @@ static void push_client_info(lua_State *L, struct session *sess)
 	set_str(L, "username", session_username(sess));
 	set_str(L, "password", session_password(sess));
 	set_str(L, "peer_info", session_peer_info(sess));
+	if (session_tls_crypt_v2(sess)) {
+		push_tls_crypt_v2(L, session_tls_crypt_v2(sess));
+		lua_setfield(L, -2, "tls_crypt_v2");
+	}
 	lua_peer_push_software(L, sess);
 	lua_setfield(L, -2, "software");
 	set_str(L, "compression", compframe_name(session_framing(sess)));
@@ -886,6 +994,18 @@ static void push_end_stats(lua_State *L, struct session *sess, double now)
 	set_num(L, "duration", now - session_connected_at(sess));
 }
 
+/* The session ended: its on.tls_crypt_v2 question, if any, ends with it. */
+static void withdraw_key_check(struct script *s, struct session *sess)
+{
+	struct key_check *k = &s->key_checks[session_peer_id(sess)];
+
+	if (k->sess != sess)
+		return;
+	if (k->call && k->call != HOOK_STARTING)
+		hook_call_cancel(k->call);
+	k->sess = NULL;
+}
+
 void script_client_disconnect(struct script *s, struct session *sess, const char *reason)
 {
 	lua_State *L = s->L;
@@ -898,6 +1018,7 @@ void script_client_disconnect(struct script *s, struct session *sess, const char
 	withdraw_questions(s, sess);
 	if (a->sess == sess)
 		a->sess = NULL;
+	withdraw_key_check(s, sess);
 	base = push_call(s, "moonvpn.clients", "ended");
 	if (base < 0)
 		goto fail;

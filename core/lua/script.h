@@ -72,6 +72,18 @@ bool script_in_hook(struct script *s);
 /* Whether the active server has an on.flow hook. */
 bool script_has_flow_hook(struct script *s);
 
+/* on.tls_crypt_v2's answer on a client's key: ok, or the reason it is refused. */
+typedef void (*script_key_fn)(void *ctx, struct session *sess, bool ok, const char *reason);
+
+/* Whether the active server has an on.tls_crypt_v2 hook. */
+bool script_has_key_hook(struct script *s);
+/*
+ * Asks on.tls_crypt_v2 about a tls-crypt-v2 client's key (sess's), in a hook
+ * coroutine; done is called once, now or later, unless the session ends
+ * first (script_client_disconnect withdraws the question).
+ */
+void script_tls_crypt_v2(struct script *s, struct session *sess, script_key_fn done, void *ctx);
+
 /* The configuration last loaded is not going to be committed (the engine could not apply it). */
 void script_discard_config(struct script *s);
 

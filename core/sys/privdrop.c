@@ -181,6 +181,7 @@ static int check_files(const struct privdrop *pd, const struct config *cfg, char
 		{ "tls.crl", cfg->tls_crl },
 		{ "tls.tls_auth.key", cfg->tls_auth_key },
 		{ "tls.tls_crypt", cfg->tls_crypt_key },
+		{ "tls.tls_crypt_v2", cfg->tls_crypt_v2_key },
 	};
 	int rc;
 

@@ -85,6 +85,21 @@ void wrap_clear(struct wrap *w)
 	crypto_wipe(w, sizeof(*w));
 }
 
+const char *wrap_failure(const struct wrap *w)
+{
+	if (w->client_key)
+		return "does not authenticate with the client's own tls-crypt-v2 key";
+	switch (w->mode) {
+	case WRAP_TLS_CRYPT:
+		return "does not authenticate with the tls_crypt key";
+	case WRAP_TLS_AUTH:
+		return "does not authenticate with the tls_auth key";
+	case WRAP_NONE:
+		break;
+	}
+	return "too short for a control packet";
+}
+
 /* tls-auth: op | sid | HMAC | packet-id | time | body; the HMAC covers
  * packet-id | time | op | sid | body (the replay fields moved to the front). */
 static int seal_tls_auth(const struct wrap *w, const uint8_t *plain, size_t len,

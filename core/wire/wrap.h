@@ -38,8 +38,15 @@ enum {
 	WRAP_KEY_DIRECTION_NONE = -1,
 };
 
+struct tlscryptv2_server;
+
 struct wrap {
 	enum wrap_mode mode;
+	/* A server's tls-crypt-v2 settings beside the mode above (borrowed, NULL: none;
+	 * a session's copy never reads it), and whether this tls-crypt key is a
+	 * tls-crypt-v2 client's own. */
+	const struct tlscryptv2_server *v2;
+	bool client_key;
 	const struct crypto *crypto;
 	char digest[8]; /* tls-auth */
 	size_t hmac_len;
@@ -78,5 +85,8 @@ int wrap_open(const struct wrap *w, const uint8_t *wire, size_t len, uint8_t *pl
 
 /* Wipes the keys. */
 void wrap_clear(struct wrap *w);
+
+/* Why a packet that did not open with w was dropped, for the log. */
+const char *wrap_failure(const struct wrap *w);
 
 #endif

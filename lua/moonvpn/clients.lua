@@ -147,6 +147,17 @@ local function options_for(cfg, client, info)
 	}, client._grants.push)
 end
 
+--- Asks on.tls_crypt_v2(key, address) about a tls-crypt-v2 client's key, before
+-- its TLS handshake (may yield): true lets it go on (so does nothing), false and
+-- a reason refuse it. Errors fail closed (the caller).
+function M.verify_key(on, key, address)
+	local ok, why = on.tls_crypt_v2(key, address)
+	if ok == true or (ok == nil and why == nil) then return true end
+	if ok == false or ok == nil then return false, type(why) == "string" and why or nil end
+	error(string.format("on.tls_crypt_v2 returned %s: return nothing to let the key in, or false "
+		.. "and a reason to refuse it", show(ok)), 0)
+end
+
 --- Decides on a client, as a hook (may yield): returns its address, the
 -- PUSH_REPLY messages, its IPv6 address (or nil), the subnets routed to
 -- it, its own policy rules (compiled, or nil) and its group bits under the

@@ -77,7 +77,41 @@ local tls_opts = {
 	end,
 }
 
-local tls = S.record(tls_fields(), tls_opts)
+-- A tls-crypt-v2 client key's id: 32 hex digits (moonvpn genkey prints it; the
+-- server logs it and shows it as client.tls_crypt_v2.id), normalized to lower case.
+local key_id = {
+	what = "a tls-crypt-v2 client key id (32 hex digits)",
+	check = function(v, path)
+		if type(v) ~= "string" or #v ~= 32 or v:find("[^0-9a-fA-F]") then
+			return S.fail(path, "%s is not a tls-crypt-v2 client key id: 32 hex digits, as " ..
+				"`moonvpn genkey --tls-crypt-v2-client` prints it and the server logs it", S.show(v))
+		end
+		return v:lower()
+	end,
+}
+
+-- A server may take tls-crypt-v2 clients (with their own keys, wrapped with
+-- tls_crypt_v2) beside tls_crypt or tls_auth ones; the age limit and the
+-- revoked ids refuse a client key before any state is kept for it.
+local tls = S.record(tls_fields {
+	tls_crypt_v2 = { file_path },
+	tls_crypt_v2_max_age = { S.integer { min = 1, max = 36500 } },
+	tls_crypt_v2_revoked = { S.list(key_id, { unique = true, max = 100000 }), default = {} },
+}, {
+	what = tls_opts.what,
+	check = function(t, p)
+		local ok, err = tls_opts.check(t, p)
+		if not ok then return ok, err end
+		for _, field in ipairs { "tls_crypt_v2_max_age", "tls_crypt_v2_revoked" } do
+			if t[field] and (field ~= "tls_crypt_v2_revoked" or #t[field] > 0) and not t.tls_crypt_v2 then
+				local at = table.move(p, 1, #p, 1, {})
+				at[#at + 1] = field
+				return S.fail(at, "needs tls_crypt_v2 (the tls-crypt-v2 server key file) to be set")
+			end
+		end
+		return true
+	end,
+})
 
 -- A SHA-256 certificate fingerprint: 64 hex digits, colons allowed (as openssl prints
 -- it); normalized to lower case without colons.
@@ -460,7 +494,7 @@ end
 local function resolve_paths(cfg, name)
 	local dir = name:match("^(.*)/[^/]*$") or "."
 	local function resolve(p) return relative_to(dir, p) end
-	for _, field in ipairs { "ca", "cert", "key", "crl", "tls_crypt" } do
+	for _, field in ipairs { "ca", "cert", "key", "crl", "tls_crypt", "tls_crypt_v2" } do
 		cfg.tls[field] = resolve(cfg.tls[field])
 	end
 	if cfg.tls.tls_auth then cfg.tls.tls_auth.key = resolve(cfg.tls.tls_auth.key) end

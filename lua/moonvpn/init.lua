@@ -13,7 +13,7 @@ local M = {
 }
 
 -- The hooks a server calls, by name (README, "Hooks").
-M.HOOKS = { "auth", "connect", "disconnect", "flow" }
+M.HOOKS = { "auth", "connect", "disconnect", "flow", "tls_crypt_v2" }
 
 local function hooks_table(kind)
 	local known = {}

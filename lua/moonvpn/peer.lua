@@ -8,7 +8,9 @@
 -- as sent), `software` (what that tells: `platform`, `version`,
 -- `gui_version`, `sso` (a list of methods) and `protocol` (the IV_PROTO bits
 -- by name, e.g. "data-v2", "dyn-tls-crypt"), each absent when not sent),
--- `cipher`. After admission: `vpn_address`, `vpn_address6`.
+-- `cipher`, `tls_crypt_v2` (a tls-crypt-v2 client's key: `id`, and from its
+-- metadata `type` ("user", "timestamp"), `metadata`, `created`).
+-- After admission: `vpn_address`, `vpn_address6`.
 -- At disconnect: `bytes_in`, `bytes_out`, `packets_in`, `packets_out`,
 -- `duration` (seconds). Other fields are the operator's to set.
 --
@@ -69,6 +71,7 @@ function M.new(info)
 		username = info.username ~= "" and info.username or nil,
 		address = info.peer, ip = ip, port = port,
 		peer_info = M.parse_peer_info(info.peer_info or ""),
+		tls_crypt_v2 = info.tls_crypt_v2,
 		software = info.software or {},
 		_grants = { routes = {}, push = {}, rules = {}, groups = {} },
 	}, peer_mt)

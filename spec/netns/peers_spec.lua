@@ -10,6 +10,7 @@
 -- their cells are pending, with the way to get them. #netns: needs root.
 local hooked = require "spec.helpers.hooked"
 local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
 local peers = require "spec.helpers.peers"
 
 -- Each iperf3 run lasts 2 s, and its receiver must count at least this many bytes:
@@ -33,6 +34,8 @@ local CELLS = {
 	{ name = "TCP", proto = "tcp", port = 443, server = '  listen = "tcp://0.0.0.0:443",\n' },
 	{ name = "tls-auth", wrap = "tls-auth", tls = ', tls_auth = { key = "PKI/ta.key", direction = 0 }' },
 	{ name = "tls-crypt", wrap = "tls-crypt", tls = ', tls_crypt = "PKI/tc.key"' },
+	-- The client's own key, wrapped with the server's (both made for the test).
+	{ name = "tls-crypt-v2", tls_crypt_v2 = true },
 	{ name = "password", user = "alice", password = "correct horse", hooks = USERS },
 	-- A profile written for compression: moonvpn pushes it off, the framing stays.
 	{ name = "comp-lzo", extra = "comp-lzo\n", args = { "-c", "yes" } },
@@ -44,11 +47,30 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 	-- Connect times per client and cell, printed as a matrix at the end.
 	local times = {}
 
+	--- A tls-crypt-v2 server key and a client key wrapped with it, made by moonvpn
+	-- genkey: the server's tls field, and the profile's inline key.
+	local function tls_crypt_v2_keys()
+		local dir = netns.tmpdir()
+		local ok, out = netns.sh(string.format("%s genkey --tls-crypt-v2-server %s/v2s.key && " ..
+			"%s genkey --tls-crypt-v2-client %s/c.key --server-key %s/v2s.key", netns.quote(mv.bin), dir,
+			netns.quote(mv.bin), dir, dir))
+		assert(ok, out)
+		return string.format(', tls_crypt_v2 = "%s/v2s.key"', dir),
+			string.format("<tls-crypt-v2>\n%s</tls-crypt-v2>\n", netns.read_file(dir .. "/c.key"))
+	end
+
+	--- Starts the server for cell; the client's extra profile lines.
 	local function start(cell)
 		local pki = mv.pki()
-		local tls = string.format('  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key"%s },\n',
-			pki, pki, pki, (cell.tls or ""):gsub("PKI", pki))
+		local tls, extra = (cell.tls or ""):gsub("PKI", pki), cell.extra
+		if cell.tls_crypt_v2 then
+			local field, key = tls_crypt_v2_keys()
+			tls, extra = tls .. field, (extra or "") .. key
+		end
+		tls = string.format('  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key"%s },\n',
+			pki, pki, pki, tls)
 		t:start(cell.hooks, tls .. (cell.server or ""), 1, { tls = false })
+		return extra
 	end
 
 	-- The bytes the receiving end of `iperf3 -J` output counted.
@@ -102,10 +124,10 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 				pending(name .. ": " .. missing)
 			else
 				it(name, function()
-					start(cell)
+					local extra = start(cell)
 					local client = peers.start(t.clients[1], kind, { remote = "10.88.1.1", proto = cell.proto,
 						port = cell.port, wrap = cell.wrap, user = cell.user, password = cell.password,
-						extra = cell.extra, args = cell.args })
+						extra = extra, args = cell.args })
 					local seconds = client:connected(30, t.engine)
 					times[kind] = times[kind] or {}
 					times[kind][cell.name] = seconds

@@ -7,8 +7,8 @@
 #include "crypto.h"
 
 static const char PREFIX[] = "SESS_ID_AT_";
-static const char BEGIN[] = "-----BEGIN OpenVPN auth-token server key-----";
-static const char END[] = "-----END OpenVPN auth-token server key-----";
+static const char BEGIN[] = "-----BEGIN " AUTHTOKEN_PEM_NAME "-----";
+static const char END[] = "-----END " AUTHTOKEN_PEM_NAME "-----";
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int b64_value(char c)

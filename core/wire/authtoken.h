@@ -30,6 +30,9 @@ enum {
 	AUTHTOKEN_USERNAME_MAX = 256, /* bytes of username the HMAC covers at most */
 };
 
+/* The PEM name of the key file (OpenVPN's auth_token_pem_name). */
+#define AUTHTOKEN_PEM_NAME "OpenVPN auth-token server key"
+
 /* What authtoken_verify found; 0 means not a token of ours at all. */
 enum authtoken_flags {
 	AUTHTOKEN_HMAC_OK = 1,	  /* made with our key for this username (or the empty one) */

@@ -8,6 +8,7 @@
 local hooked = require "spec.helpers.hooked"
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
 local peers = require "spec.helpers.peers"
 
 -- on.auth prints one "auth: " line per call; on.connect says whether a token let it in.
@@ -36,11 +37,16 @@ describe("#netns auth tokens", function()
 	local t = hooked.each()
 	if not t then return end
 
-	-- A secret made by stock OpenVPN, so the key format is its own.
-	local function secret()
+	-- A secret made by stock OpenVPN, so the key format is its own (by_moonvpn: moonvpn genkey's).
+	local function secret(by_moonvpn)
 		local path = netns.tmpdir() .. "/auth-token.key"
-		local ok, out = netns.sh("openvpn --genkey auth-token " .. path)
-		assert(ok, out)
+		if by_moonvpn then
+			local status, out, err = mv.run("genkey --auth-token " .. path)
+			assert(status == 0, tostring(out) .. tostring(err))
+		else
+			local ok, out = netns.sh("openvpn --genkey auth-token " .. path)
+			assert(ok, out)
+		end
 		return path
 	end
 
@@ -170,8 +176,8 @@ describe("#netns auth tokens", function()
 		assert.matches("AUTH_FAILED", out)
 	end)
 
-	it("does not take a kicked client's token back", function()
-		start(string.format('  auth = { token = { secret = "%s", renew = 60 } },\n', secret()))
+	it("does not take a kicked client's token back (a secret from moonvpn genkey)", function()
+		start(string.format('  auth = { token = { secret = "%s", renew = 60 } },\n', secret(true)))
 		local c = t:connect(1, "alice", "correct horse")
 		t:completed(c)
 		t:console('kick("alice", "bye", { reconnect = true })')
@@ -181,5 +187,16 @@ describe("#netns auth tokens", function()
 		assert.equals(2, count(log, "auth: "), log)
 		local ok, out = c:wait_log("Initialization Sequence Completed.*Initialization Sequence Completed", 30)
 		assert(ok, out)
+	end)
+
+	it("makes secrets with moonvpn genkey --auth-token that a stock 2.6 server takes", function()
+		local path = secret(true)
+		local srv, cli = netns.new(), netns.new()
+		netns.veth(srv, "10.88.1.1/24", cli, "10.88.1.2/24")
+		local server = srv:spawn({ "openvpn", "--config", openvpn.server(mv.pki(), { listen = "10.88.1.1",
+			extra = "auth-gen-token 0\nauth-gen-token-secret " .. path }) })
+		local ok, out = server:wait_log("Initialization Sequence Completed", 10)
+		assert(ok, out)
+		assert.is_nil(out:find("auth-token secret", 1, true), out)
 	end)
 end)

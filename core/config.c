@@ -55,6 +55,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_crl);
 	free(cfg->tls_auth_key);
 	free(cfg->tls_crypt_key);
+	free(cfg->token_secret);
 	free(cfg->tls_crypt_v2_key);
 	free_strings(cfg->tls_crypt_v2_revoked, cfg->n_tls_crypt_v2_revoked);
 	free(cfg->user);

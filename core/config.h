@@ -80,6 +80,11 @@ struct config {
 	unsigned mssfix;	/* outer packet size TCP SYNs are clamped for; 0: off */
 	unsigned reneg_seconds; /* 0: never by time */
 	uint64_t reneg_bytes;	/* 0: never by volume */
+
+	/* server: auth.token; token_secret NULL for a random key per start */
+	bool token;
+	char *token_secret;
+	unsigned token_renew, token_lifetime; /* seconds; lifetime 0: none */
 	/* the account to drop to once everything is open (NULL: stay root);
 	 * the ids were resolved when the configuration was validated. */
 	char *user, *group; /* group NULL: the user's primary group */

@@ -320,6 +320,19 @@ static int parse_listen(const char *text, struct server_params *sp, char *err, s
 	return 0;
 }
 
+/* auth.token into the engine's tokens: the secret file's key, or a random one. */
+static int apply_tokens(struct engine *e, const struct config *cfg, const struct credentials *cr)
+{
+	struct authtoken_limits lim = { cfg->token_renew, cfg->token_lifetime };
+
+	if (tokens_configure(&e->tokens, cr->has_token_key ? &cr->token_key : NULL,
+			     cfg->token ? &lim : NULL) < 0) {
+		log_error(&e->log, "config", "auth.token: cannot make a random key");
+		return -EIO;
+	}
+	return 0;
+}
+
 static int open_server(struct engine *e, const struct config *cfg, struct credentials *cr,
 		       struct server **out, char *err, size_t errlen)
 {
@@ -339,6 +352,7 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.mssfix = cfg->mssfix,
 		.reneg_seconds = cfg->reneg_seconds,
 		.reneg_bytes = cfg->reneg_bytes,
+		.tokens = &e->tokens,
 		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,
 			   on_client_flow, on_client_cr_response, on_client_tls_crypt_v2, e },
 		.filter = { cfg->flow_max, cfg->flow_idle, cfg->flow_pending, cfg->flow_fallback },
@@ -537,7 +551,9 @@ int engine_start(struct engine *e)
 		config_free(cfg);
 		return rc;
 	}
-	rc = open_resources(e, cfg);
+	rc = apply_tokens(e, cfg, &e->credentials);
+	if (rc == 0)
+		rc = open_resources(e, cfg);
 	if (rc < 0) {
 		credentials_clear(&e->credentials);
 		config_free(cfg);
@@ -743,6 +759,8 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 		restore_console(e);
 		goto fail_credentials;
 	}
+	if (apply_tokens(e, cfg, &fresh) < 0)
+		log_error(&e->log, "config", "the previous auth.token settings stay in force");
 	credentials_clear(&e->credentials);
 	e->credentials = fresh;
 	recheck_clients(e);
@@ -784,6 +802,7 @@ void engine_free(struct engine *e)
 		devpath_free(&e->devpath);
 	config_free(e->cfg);
 	credentials_clear(&e->credentials);
+	tokens_clear(&e->tokens);
 	crypto_free(e->crypto);
 	script_free(e->script);
 	if (e->loop)

@@ -23,6 +23,7 @@
 #include "privdrop.h"
 #include "pushdev.h"
 #include "server.h"
+#include "tokens.h"
 
 #define MOONVPN_VERSION "0.1.0"
 
@@ -44,6 +45,7 @@ struct engine {
 	struct console *console;
 	struct crypto *crypto;		/* OpenSSL algorithms, fetched once */
 	struct credentials credentials; /* of the active configuration */
+	struct tokens tokens;		/* auth.token: its key, limits and revocations */
 	struct server *server;		/* server mode */
 	struct client *client;		/* client mode */
 	struct pushed_device pushed;	/* client mode: the device as the server's push made it */

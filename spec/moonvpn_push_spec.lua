@@ -89,4 +89,16 @@ describe("moonvpn.push", function()
 		end
 		assert.are.same(opts, joined)
 	end)
+
+	it("leaves room in every message for the session's auth-token", function()
+		local routes = {}
+		for i = 1, 60 do routes[i] = string.format("10.%d.0.0/16", i) end
+		local opts = push.options(cfg({ push = { routes = routes, dns = {} } }), { address = "10.8.0.2" })
+		local room = push.token_room("alice")
+		-- ",auth-token " .. 91 characters .. ",auth-token-user YWxpY2U="
+		assert.equals(12 + 91 + 17 + 8, room)
+		for i, m in ipairs(push.messages(opts, room)) do
+			assert.is_true(#m + 1 + room <= push.MESSAGE_MAX, "message " .. i .. " leaves too little room")
+		end
+	end)
 end)

@@ -103,6 +103,33 @@ static int load_tls_crypt_v2(struct credentials *cr, const struct config *cfg, c
 	return 0;
 }
 
+/* auth.token.secret: the PEM file `openvpn --genkey auth-token FILE` writes. */
+static int load_token_key(struct credentials *out, const char *path, char *err, size_t errlen)
+{
+	char text[AUTHTOKEN_FILE_MAX], why[160];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	int rc = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "auth.token.secret: cannot read %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	n = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	if (authtoken_key_parse(&out->token_key, text, n, why, sizeof(why)) < 0) {
+		snprintf(err, errlen,
+			 "auth.token.secret: %s: %s (make one with: moonvpn genkey --auth-token "
+			 "FILE, or openvpn --genkey auth-token FILE)",
+			 path, why);
+		rc = -EINVAL;
+	}
+	crypto_wipe(text, sizeof(text));
+	out->has_token_key = rc == 0;
+	return rc;
+}
+
 /* tls.server_fingerprint: 64 hex digits (config.lua normalized them) into bytes. */
 static int parse_fingerprint(const char *hex, uint8_t out[TLS_FINGERPRINT_LEN], char *err,
 			     size_t errlen)
@@ -151,6 +178,8 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 		rc = load_wrap(&out->wrap, c, cfg, err, errlen);
 	if (rc == 0 && cfg->tls_crypt_v2_key)
 		rc = load_tls_crypt_v2(out, cfg, err, errlen);
+	if (rc == 0 && cfg->token && cfg->token_secret)
+		rc = load_token_key(out, cfg->token_secret, err, errlen);
 	if (rc < 0)
 		credentials_clear(out);
 	return rc;
@@ -165,4 +194,6 @@ void credentials_clear(struct credentials *cr)
 	free(cr->tls_crypt_v2);
 	cr->tls_crypt_v2 = NULL;
 	wrap_clear(&cr->wrap);
+	crypto_wipe(&cr->token_key, sizeof(cr->token_key));
+	cr->has_token_key = false;
 }

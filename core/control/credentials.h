@@ -2,15 +2,17 @@
 /*
  * The credentials of a configuration: its TLS context (CA, certificate,
  * key, CRL, all read and checked) and the control channel's static-key
- * wrapping (tls-auth or tls-crypt, or none). Loaded completely before the
- * engine opens anything, and again on reload, where a failure keeps the
- * running credentials. Errors name the config field and the file.
+ * wrapping (tls-auth or tls-crypt, or none), and the auth-token secret
+ * (auth.token.secret). Loaded completely before the engine opens anything,
+ * and again on reload, where a failure keeps the running credentials.
+ * Errors name the config field and the file.
  */
 #ifndef MOONVPN_CREDENTIALS_H
 #define MOONVPN_CREDENTIALS_H
 
 #include <stddef.h>
 
+#include "authtoken.h"
 #include "config.h"
 #include "crypto.h"
 #include "tls.h"
@@ -21,6 +23,8 @@ struct credentials {
 	struct tls_ctx *tls;
 	struct wrap wrap;
 	struct tlscryptv2_server *tls_crypt_v2; /* NULL unless set; wrap.v2 points here */
+	bool has_token_key;			/* auth.token.secret was read into token_key */
+	struct authtoken_key token_key;
 };
 
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,

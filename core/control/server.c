@@ -323,6 +323,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 		.replay_time = s->started,
 		.ops = &s->session_ops,
 		.ctx = s,
+		.tokens = s->params.tokens,
 	};
 	struct session *sess;
 	struct source src;

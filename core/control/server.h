@@ -98,6 +98,7 @@ struct server_params {
 	struct filter_settings filter;	   /* the flow table and on.flow's limits */
 	unsigned reneg_seconds;		   /* our own renegotiation; 0 leaves it to the client */
 	uint64_t reneg_bytes;
+	struct tokens *tokens; /* auth tokens, borrowed: outlives the server and its sessions */
 	/* The device's MTU: a packet (a frame: plus its Ethernet header) a client sends
 	 * that is larger is dropped, as the device would refuse it; 0: no check. */
 	unsigned device_mtu;

@@ -489,8 +489,23 @@ static void forget_password(struct session *s)
 	wipe_password(&current_ks(s)->client_km);
 }
 
+/* One more PUSH_REPLY message after the others (an auth-token that did not fit). */
+static bool try_append_push(struct session *s, const char *msg)
+{
+	char *copy;
+
+	if (s->push.n_messages == SESSION_PUSH_MESSAGES_MAX || !(copy = strdup(msg)))
+		return false;
+	s->push.messages[s->push.n_messages++] = copy;
+	if (s->answer_sent)
+		send_message(s, copy);
+	return true;
+}
+
 void session_admit(struct session *s, struct session_push *push)
 {
+	char token_extra[SESSION_REASON_MAX * 4];
+
 	if (s->state != SESSION_AUTH) {
 		for (size_t i = 0; i < push->n_messages; i++)
 			free(push->messages[i]);
@@ -502,6 +517,7 @@ void session_admit(struct session *s, struct session_push *push)
 	s->push = *push;
 	s->push.policy = NULL; /* the server's filter holds the client's rules, not the session */
 	memset(push, 0, sizeof(*push));
+	session_token_attach(s, token_extra, sizeof(token_extra));
 	snprintf(s->address, sizeof(s->address), "%s", s->push.address);
 	if (!ip_addr_parse(&s->vpn_addr, s->address))
 		memset(&s->vpn_addr, 0, sizeof(s->vpn_addr));
@@ -512,6 +528,8 @@ void session_admit(struct session *s, struct session_push *push)
 	/* A client that announces REQUEST_PUSH gets the reply without asking (2.6 does so). */
 	if (s->iv_proto & IV_PROTO_REQUEST_PUSH)
 		send_answer(s);
+	if (token_extra[0] && !try_append_push(s, token_extra))
+		log_warnx(s->p.log, "session", "%s: no room for the auth-token", s->who);
 	flush(s);
 }
 
@@ -576,7 +594,14 @@ static void first_key_exchange(struct session *s, struct key_state *ks)
 		close_later(s, 0, "%s", "cannot install the data keys");
 		return;
 	}
-	admit(s);
+	/* A token that is not good is refused without on.auth, as OpenVPN does; the
+	 * client drops it and comes back with its password (ssl_clean_auth_token). */
+	if (s->token_state == TOKEN_EXPIRED)
+		session_refuse(s, "SESSION: token expired");
+	else if (s->token_state == TOKEN_INVALID || s->token_state == TOKEN_REVOKED)
+		session_refuse(s, "SESSION: token not valid");
+	else
+		admit(s);
 }
 
 /* The MAC of a key-method message's username and password (empty when absent). */
@@ -633,9 +658,33 @@ static void check_username(struct session *s, const struct key_state *ks)
 			  s->who, ks->key_id);
 }
 
+/*
+ * A renegotiation with a token that is no longer good (past its lifetime,
+ * revoked, another session's): AUTH_FAILED, and the session ends; the
+ * client drops its token and reconnects with its password, as against an
+ * OpenVPN server.
+ */
+static void refuse_token(struct session *s, struct key_state *ks, enum token_state st)
+{
+	wipe_password(&ks->client_km);
+	log_warnx(s->p.log, "session", "%s: auth-token %s in renegotiation of key %u", s->who,
+		  token_state_name(st), ks->key_id);
+	/* A 2.x client reads control messages on its newest key only: AUTH_FAILED goes
+	 * there, after our key-method-2 (as at admission), resent until acknowledged.
+	 * The new key carries no data (the refusal closes the gates). */
+	if (exchange_keys(s, ks) < 0) {
+		close_later(s, 0, "auth-token %s in a renegotiation", token_state_name(st));
+		return;
+	}
+	s->current = s->next;
+	s->next = NO_KEY;
+	refuse(s, st == TOKEN_EXPIRED ? "SESSION: token expired" : "SESSION: token not valid");
+}
+
 static void handle_client_km(struct session *s, struct key_state *ks, size_t len)
 {
 	int rc = km2_decode(&ks->client_km, ks->client_km_buf, len, true);
+	enum token_state token;
 
 	if (rc < 0) {
 		close_later(s, 0, "%s", km2_error_name(rc));
@@ -648,11 +697,17 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 			close_later(s, 0, "%s", "cannot keep the credentials' MAC or username");
 			return;
 		}
+		session_token_first(s, &ks->client_km);
 		first_key_exchange(s, ks);
 		return;
 	}
 	check_username(s, ks);
-	if (s->certless && !same_credentials(s, ks)) {
+	token = session_token_again(s, &ks->client_km);
+	if (token != TOKEN_NONE && token != TOKEN_VALID) {
+		refuse_token(s, ks, token);
+		return;
+	}
+	if (s->certless && token != TOKEN_VALID && !same_credentials(s, ks)) {
 		log_warnx(s->p.log, "session",
 			  "%s: refused: a renegotiation without a certificate must repeat the "
 			  "username and password",
@@ -1277,6 +1332,18 @@ static ev_tstamp last_received(const struct session *s)
 	return fmax(s->last_received, s->dc->last_received);
 }
 
+/* A fresh auth-token every renew seconds, as OpenVPN's auth_token_renewal timer. */
+static void renew_token(struct session *s)
+{
+	char msg[SESSION_REASON_MAX * 4];
+
+	if (!is_client(s) && session_token_renewal(s, msg, sizeof(msg))) {
+		send_message(s, msg);
+		flush(s);
+		crypto_wipe(msg, sizeof(msg));
+	}
+}
+
 /* Every second: ping a quiet client, end a silent one (2.6's ping / ping-restart), rekey. */
 static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -1303,6 +1370,7 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (s->ping_interval && now(s) - fmax(s->last_sent, s->dc->last_sent) >= s->ping_interval)
 		send_ping(s);
+	renew_token(s);
 	/* A peer that stopped answering a renegotiation produces no timer events. */
 	check_renegotiation_deadline(s);
 	expire_lame_duck(s);
@@ -1345,12 +1413,17 @@ void session_notify_exit(struct session *s)
 {
 	if (s->state != SESSION_ACTIVE || (is_client(s) && !s->client->cc_exit))
 		return;
-	send_message(s, is_client(s) ? "EXIT" : "RESTART");
+	/* A client with a token keeps it and its cached password ([P]): the OpenVPN 3
+	 * core drops its token on a plain RESTART (clihalt.hpp), 2.x its password. */
+	send_message(s, is_client(s)   ? "EXIT"
+			: s->has_token ? "RESTART,[P]:server restarting"
+				       : "RESTART");
 	flush(s);
 }
 
 void session_kick(struct session *s, const char *reason, bool reconnect)
 {
+	session_token_revoke(s); /* a kicked client's token must not bring it back */
 	if (!reconnect) {
 		send_halt(s, reason);
 	} else if (s->state == SESSION_ACTIVE || s->state == SESSION_AUTH) {

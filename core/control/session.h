@@ -57,6 +57,7 @@ enum session_state {
 
 struct session;
 struct push_options;
+struct tokens;
 struct policy;
 
 enum session_role {
@@ -112,6 +113,7 @@ struct session_params {
 	const struct session_ops *ops;
 	void *ctx;
 	enum session_role role;
+	struct tokens *tokens; /* server: auth tokens (NULL or disabled: none); borrowed */
 	/* Client: the options string and peer-info of our key-method-2 messages (copied). */
 	const char *options;
 	const char *peer_info;
@@ -170,6 +172,12 @@ bool session_auth_pending(struct session *s, const char *info, unsigned timeout)
  */
 const char *session_username(const struct session *s);
 const char *session_password(const struct session *s);
+/*
+ * What the client's first key exchange presented as its password: "none"
+ * (a password, or nothing), or an auth-token found "valid" (admitted
+ * without on.auth), "expired", "invalid" or "revoked" (refused).
+ */
+const char *session_token_state(const struct session *s);
 /* The compression framing of its packets (enum compframe), from its first key exchange. */
 uint8_t session_framing(const struct session *s);
 /* Its peer-info text, "NAME=value\n..." ("" when absent). */
@@ -228,7 +236,8 @@ const struct dchan_counters *session_counters(const struct session *s);
 /*
  * Tells the peer we are going away, sent immediately: a server sends
  * RESTART (as 2.6's explicit-exit-notify) so the client reconnects at once
- * instead of waiting out its ping-restart; a client sends EXIT when the
+ * instead of waiting out its ping-restart (RESTART,[P] to one with an auth
+ * token, so it comes back on it); a client sends EXIT when the
  * server negotiated cc-exit, so the server frees its address at once.
  */
 void session_notify_exit(struct session *s);

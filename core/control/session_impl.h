@@ -13,6 +13,7 @@
 #include "pushopts.h"
 #include "replay.h"
 #include "session.h"
+#include "tokens.h"
 #include "udp.h"
 
 /* What only a client session has: its own key-method strings and the server's push. */
@@ -74,7 +75,28 @@ struct session {
 	 * under a key of the session's, which every renegotiation must match. */
 	uint8_t cred_key[32], cred_mac[CRYPTO_SHA256_LEN];
 	char *username; /* a server's client's, fixed by key 0 (NULL before) */
+	/* Auth tokens (session_token.c): what the client's first key exchange presented,
+	 * whether it sent credentials at all, and the session's own token once issued
+	 * or accepted (its id and initial time stay across renewals and reconnects). */
+	enum token_state token_state;
+	bool sent_credentials, has_token;
+	struct authtoken token;
+	ev_tstamp next_token; /* the next renewal */
 	char end_reason[SESSION_REASON_MAX];
 };
+
+/* session_token.c: auth tokens as OpenVPN's auth-gen-token server keeps them. */
+
+/* The first key exchange: judges a token sent as the password (sets token_state). */
+void session_token_first(struct session *s, const struct km2 *km);
+/* A renegotiation's password: TOKEN_NONE, or the state of the token it carries. */
+enum token_state session_token_again(struct session *s, const struct km2 *km);
+/* Admission: a token for the client, added to the push's last message (or, when it
+ * does not fit, returned in extra as a message of its own; "" otherwise). */
+void session_token_attach(struct session *s, char *extra, size_t cap);
+/* The renewal "PUSH_REPLY,auth-token ..." into msg when one is due; false otherwise. */
+bool session_token_renewal(struct session *s, char *msg, size_t cap);
+/* The operator ended the session: its tokens are no good from now on. */
+void session_token_revoke(struct session *s);
 
 #endif

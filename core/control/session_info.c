@@ -36,7 +36,15 @@ const char *session_username(const struct session *s)
 
 const char *session_password(const struct session *s)
 {
+	/* A token is no password: no hook gets to see it. */
+	if (s->token_state != TOKEN_NONE)
+		return "";
 	return km2_text(&s->ks[s->current].client_km.password);
+}
+
+const char *session_token_state(const struct session *s)
+{
+	return token_state_name(s->token_state);
 }
 
 uint8_t session_framing(const struct session *s)

@@ -314,6 +314,21 @@ static int read_identity(struct reader *r, int idx, struct config *cfg)
 	return 0;
 }
 
+/* auth.token (moonvpn.config filled in renew); absent: no tokens. */
+static int read_token(struct reader *r, int idx, struct config *cfg)
+{
+	push_field(r->L, idx, "auth.token");
+	cfg->token = lua_istable(r->L, -1);
+	lua_pop(r->L, 1);
+	if (!cfg->token)
+		return 0;
+	cfg->token_renew = read_unsigned(r, idx, "auth.token.renew");
+	cfg->token_lifetime = read_unsigned(r, idx, "auth.token.lifetime");
+	if (!cfg->token_renew)
+		return bad(r, "auth.token.renew");
+	return read_string(r, idx, "auth.token.secret", &cfg->token_secret, true);
+}
+
 /* The server's own fields: its network, routes, listen address and keepalive. */
 static int read_server(struct reader *r, int idx, struct config *cfg)
 {
@@ -324,7 +339,8 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_string(r, idx, "network6", &net6, true)) ||
 	    (rc = read_routes(r, idx, cfg)) ||
 	    (rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
-	    (rc = read_keepalive(r, idx, cfg)) || (rc = read_identity(r, idx, cfg)))
+	    (rc = read_keepalive(r, idx, cfg)) || (rc = read_identity(r, idx, cfg)) ||
+	    (rc = read_token(r, idx, cfg)))
 		goto out;
 	cfg->client_to_client = read_bool(r, idx, "client_to_client");
 	if (read_flow_settings(r, idx, cfg) < 0)

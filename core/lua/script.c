@@ -792,7 +792,7 @@ static void push_client_info(lua_State *L, struct session *sess)
 {
 	char peer[UDP_ADDR_TEXT_MAX];
 
-	lua_createtable(L, 0, 14);
+	lua_createtable(L, 0, 15);
 	set_int(L, "peer_id", session_peer_id(sess));
 	set_str(L, "cn", session_cn(sess));
 	set_str(L, "subject", session_peer_subject(sess));
@@ -816,6 +816,7 @@ static void push_client_info(lua_State *L, struct session *sess)
 	lua_peer_push_software(L, sess);
 	lua_setfield(L, -2, "software");
 	set_str(L, "compression", compframe_name(session_framing(sess)));
+	set_str(L, "auth_token", session_token_state(sess));
 }
 
 static void build_client_info(lua_State *L, const void *sess, const void *unused)

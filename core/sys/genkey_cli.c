@@ -7,15 +7,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authtoken.h"
 #include "crypto.h"
 #include "genkey_cli.h"
+#include "pem.h"
 #include "statickey.h"
 #include "tlscryptv2.h"
 
 static const char USAGE[] =
 	"usage: moonvpn genkey FILE\n"
 	"       moonvpn genkey --tls-crypt-v2-server FILE\n"
-	"       moonvpn genkey --tls-crypt-v2-client FILE --server-key FILE [--metadata TEXT]\n";
+	"       moonvpn genkey --tls-crypt-v2-client FILE --server-key FILE [--metadata TEXT]\n"
+	"       moonvpn genkey --auth-token FILE\n";
 
 /* Writes text to a new file (mode 0600); an existing one is never replaced. 0 or 1. */
 static int write_new(const char *path, const char *text, size_t len)
@@ -59,6 +62,26 @@ static int static_key(const char *path)
 	len = static_key_format(&key, text, sizeof(text));
 	crypto_wipe(&key, sizeof(key));
 	rc = write_new(path, text, len);
+	crypto_wipe(text, sizeof(text));
+	return rc;
+}
+
+/*
+ * An auth-token secret (auth.token.secret): 128 random bytes in the PEM file
+ * `openvpn --genkey auth-token` writes, so either server reads either's.
+ */
+static int auth_token_key(const char *path)
+{
+	uint8_t key[AUTHTOKEN_FILE_KEY_LEN];
+	char text[AUTHTOKEN_FILE_MAX];
+	size_t len;
+	int rc;
+
+	if (crypto_random(key, sizeof(key)) < 0)
+		return random_failed();
+	len = pem_encode(AUTHTOKEN_PEM_NAME, key, sizeof(key), text, sizeof(text));
+	crypto_wipe(key, sizeof(key));
+	rc = len ? write_new(path, text, len) : 1;
 	crypto_wipe(text, sizeof(text));
 	return rc;
 }
@@ -177,10 +200,12 @@ int genkey_cli_main(int argc, char **argv)
 		{ "tls-crypt-v2-client", required_argument, NULL, 'c' },
 		{ "server-key", required_argument, NULL, 'k' },
 		{ "metadata", required_argument, NULL, 'm' },
+		{ "auth-token", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *server = NULL, *client = NULL, *server_key_path = NULL, *metadata = NULL;
+	const char *auth_token = NULL;
 	int ch;
 
 	optind = 1;
@@ -198,6 +223,9 @@ int genkey_cli_main(int argc, char **argv)
 		case 'm':
 			metadata = optarg;
 			break;
+		case 'a':
+			auth_token = optarg;
+			break;
 		case 'h':
 			fputs(USAGE, stdout);
 			return 0;
@@ -206,6 +234,10 @@ int genkey_cli_main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (auth_token && !server && !client && !server_key_path && !metadata && optind == argc)
+		return auth_token_key(auth_token);
+	if (auth_token)
+		goto usage;
 	if (server && !client && !server_key_path && !metadata && optind == argc)
 		return server_key(server);
 	if (client && !server && optind == argc) {
@@ -217,6 +249,7 @@ int genkey_cli_main(int argc, char **argv)
 	}
 	if (!server && !client && !server_key_path && !metadata && optind == argc - 1)
 		return static_key(argv[optind]);
+usage:
 	fputs(USAGE, stderr);
 	return 2;
 }

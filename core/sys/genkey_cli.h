@@ -5,7 +5,8 @@
  * `genkey --tls-crypt-v2-server FILE` a tls-crypt-v2 server key; and
  * `genkey --tls-crypt-v2-client FILE --server-key FILE [--metadata TEXT]`
  * a client key wrapped with that server key (as `openvpn --tls-crypt-v2
- * server.key --genkey tls-crypt-v2-client`), printing its id. Files are
+ * server.key --genkey tls-crypt-v2-client`), printing its id; `genkey
+ * --auth-token FILE` an auth-token secret (as `openvpn --genkey auth-token`). Files are
  * created with mode 0600 and never overwritten.
  */
 #ifndef MOONVPN_GENKEY_CLI_H

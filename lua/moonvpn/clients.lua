@@ -91,8 +91,14 @@ local function lease_static(client, address)
 	return true
 end
 
--- on.auth: true lets the client in; false, nil or nil, "message" refuse it.
+-- on.auth: true lets the client in; false, nil or nil, "message" refuse it. A client
+-- that presents a valid auth-token (auth.token) was let in by on.auth when the token
+-- was issued: it is admitted without asking again (client.auth_token = "valid" tells
+-- on.connect so), unless auth.token.external asks on.auth anyway, with no password.
+-- Tokens that are not valid never get here (the session refuses them).
 local function authenticate(cfg, on, client, password)
+	local token = client.auth_token == "valid"
+	if token and not (on.auth and cfg.auth.token and cfg.auth.token.external) then return true end
 	local sent = client.username ~= nil or password ~= ""
 	if not on.auth then
 		if client.cn == "" then
@@ -100,10 +106,10 @@ local function authenticate(cfg, on, client, password)
 		end
 		return true
 	end
-	if not sent and cfg.auth.password == "required" then
+	if not token and not sent and cfg.auth.password == "required" then
 		return false, "username and password required"
 	end
-	local ok, msg = on.auth(client, client.username, sent and password or nil)
+	local ok, msg = on.auth(client, client.username, (sent and not token) and password or nil)
 	if ok == true then return true end
 	if ok == false or ok == nil then return false, msg end
 	error(string.format("on.auth returned %s: return true to let the client in, or false (or nil) "
@@ -159,9 +165,11 @@ end
 -- (the caller).
 -- info = { peer_id, cn, subject, serial, fingerprint, peer, cipher,
 --          iv_proto, iv_mtu, ncp, username, password, peer_info, software,
+--          auth_token ("none" or "valid": the password was a token of ours),
 --          compression ("none", "stub-v2" or "comp-lzo": the client's framing) }
 function M.admit(cfg, on, info)
 	local client = peer.new(info)
+	if info.auth_token == "valid" then client.auth_token = "valid" end
 	if info.compression ~= "none" and cfg.compression == "refuse" then
 		return nil, "this server does not allow compression: remove comp-lzo and compress "
 			.. "from the client's profile"
@@ -178,7 +186,8 @@ function M.admit(cfg, on, info)
 	check_routes(cfg, client)
 	if client._grants.address then lease_static(client, client._grants.address) end
 	admitted[client.id] = client
-	local messages = push.messages(options_for(cfg, client, info))
+	local messages = push.messages(options_for(cfg, client, info),
+		cfg.auth.token and push.token_room(client.username) or 0)
 	if #messages > M.PUSH_MESSAGES_MAX then
 		admitted[client.id] = nil
 		error(string.format("the PUSH_REPLY for %s needs %d messages; at most %d fit (push fewer "

@@ -204,11 +204,24 @@ local hooks = S.record({
 	instructions = { S.integer { min = 10000, max = 10000000000 }, default = 10000000 },
 }, { what = "a table { timeout = 30, instructions = 10000000 }" })
 
+-- Session tokens in OpenVPN's auth-gen-token format (README, "Auth tokens"): the
+-- secret is a file `openvpn --genkey auth-token FILE` writes (without one, a random
+-- key per start); lifetime 0 is no limit; renew defaults to renegotiate.seconds.
+-- external: on.auth is asked for token logins too (password nil, client.auth_token
+-- "valid"), as OpenVPN's auth-gen-token ... external-auth.
+local token = S.record({
+	secret = { file_path },
+	lifetime = { S.integer { min = 0, max = 366 * 24 * 3600 }, default = 0 },
+	renew = { S.integer { min = 10, max = 7 * 24 * 3600 } },
+	external = { S.boolean(), default = false },
+}, { what = "a table { secret = \"auth-token.key\", lifetime = 0, renew = 3600 }" })
+
 -- What a client must present: certificate (TLS) and username/password (auth-user-pass).
 local auth = S.record({
 	certificate = { S.enum { "required", "optional", "none" }, default = "required" },
 	password = { S.enum { "required", "optional" }, default = "required" },
-}, { what = "a table { certificate = \"required\", password = \"required\" }" })
+	token = { token },
+}, { what = "a table { certificate = \"required\", password = \"required\", token = { ... } }" })
 
 -- True when prefix `outer` contains prefix `inner` (both canonical network text).
 function M.prefix_contains(outer, inner)
@@ -259,9 +272,24 @@ local function resolve_identity(cfg, p)
 	return true
 end
 
+-- auth.token.renew defaults to renegotiate.seconds, as OpenVPN's auth-gen-token does.
+local function token_renewal(cfg, p)
+	local t = cfg.auth.token
+	if not t or t.renew then return true end
+	if cfg.renegotiate.seconds < 10 then
+		return S.fail(at(p, "auth", "token", "renew"), "is required when renegotiate.seconds "
+			.. "is %d: set how often clients get a fresh token (seconds, at least 10)",
+			cfg.renegotiate.seconds)
+	end
+	t.renew = cfg.renegotiate.seconds
+	return true
+end
+
 -- Rules across fields, checked after each field is valid on its own.
 local function check_server(cfg, p)
 	local ok, err = resolve_identity(cfg, p)
+	if not ok then return nil, err end
+	ok, err = token_renewal(cfg, p)
 	if not ok then return nil, err end
 	local has_ipv6 = cfg.network6 ~= nil
 	for i, route in ipairs(cfg.routes) do
@@ -471,6 +499,7 @@ local function resolve_paths(cfg, name)
 	end
 	if cfg.tls.tls_auth then cfg.tls.tls_auth.key = resolve(cfg.tls.tls_auth.key) end
 	cfg.console = resolve(cfg.console)
+	if cfg.auth and cfg.auth.token then cfg.auth.token.secret = resolve(cfg.auth.token.secret) end
 end
 
 local function validate(decls, name)

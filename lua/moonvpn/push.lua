@@ -100,9 +100,19 @@ function M.options(cfg, client, extra)
 	return opts
 end
 
+M.AUTH_TOKEN_LEN = 91 -- AUTHTOKEN_TEXT_LEN in core/wire/authtoken.h
+
+--- The room the session needs in the last PUSH_REPLY message for
+-- ",auth-token TOKEN,auth-token-user BASE64(username)" (core/control/session_token.c).
+function M.token_room(username)
+	local name = username or ""
+	return #",auth-token " + M.AUTH_TOKEN_LEN + #",auth-token-user " + (#name + 2) // 3 * 4
+end
+
 --- The PUSH_REPLY messages carrying `opts`: one, or several joined by
 -- push-continuation (2 = more follow, 1 = last) when they exceed a message.
-function M.messages(opts)
+-- reserve: bytes every message leaves free (for the session's auth-token).
+function M.messages(opts, reserve)
 	local messages, current = {}, {}
 	local function flush(last)
 		local body = table.concat(current, ",")
@@ -112,11 +122,12 @@ function M.messages(opts)
 		messages[#messages + 1] = "PUSH_REPLY" .. (body ~= "" and ("," .. body) or "")
 		current = {}
 	end
-	local size = #"PUSH_REPLY" + #",push-continuation 2" + 1
+	local base = #"PUSH_REPLY" + #",push-continuation 2" + 1 + (reserve or 0)
+	local size = base
 	for _, opt in ipairs(opts) do
 		if size + #opt + 1 > M.MESSAGE_MAX and #current > 0 then
 			flush(false)
-			size = #"PUSH_REPLY" + #",push-continuation 2" + 1
+			size = base
 		end
 		current[#current + 1] = opt
 		size = size + #opt + 1

@@ -42,7 +42,8 @@ function setup_mt:start(hooks, server_extra, n, opts)
 	self.socket = netns.tmpdir() .. "/console.sock"
 	local text = mv.server_config(string.format('  device = { name = "mvt0" },\n  console = "%s",\n%s',
 		self.socket, server_extra or ""), opts):gsub("vpn%.server {", "local office = vpn.server {", 1)
-	self.engine = self.srv:spawn({ mv.bin, mv.write_config(text .. (hooks or "")) })
+	self.config = mv.write_config(text .. (hooks or ""))
+	self.engine = self.srv:spawn({ mv.bin, self.config })
 	local ok, out = self.engine:wait_log("engine: moonvpn [%d.]+ started", 10)
 	assert(ok, out)
 end

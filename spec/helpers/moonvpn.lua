@@ -59,6 +59,24 @@ function M.server_config(extra, opts)
 	}, "\n")
 end
 
+--- Starts a server with tls-crypt, device mvt0 and a console in namespace ns,
+-- with `extra` fields; waits until it runs. Returns the process and the
+-- console's socket path.
+function M.start_server(ns, extra)
+	local pki = M.pki()
+	local socket = require("spec.helpers.netns").tmpdir() .. "/console.sock"
+	local config = M.write_config(M.server_config(string.format([[
+  device = { name = "mvt0" },
+  console = "%s",
+  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key", tls_crypt = "%s/tc.key" },
+%s
+]], socket, pki, pki, pki, pki, extra or ""), { tls = false }))
+	local engine = ns:spawn({ M.bin, config })
+	local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
+	assert(ok, out)
+	return engine, socket
+end
+
 --- A moonvpn client config towards `remote` (an address) with client1's
 -- certificate, `extra` fields inserted into vpn.client { }.
 -- opts.tls = false leaves the tls field out (the caller writes its own);

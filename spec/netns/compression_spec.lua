@@ -19,19 +19,9 @@ describe("#netns compression framing", function()
 	local srv, cli, engine, socket
 
 	local function start(server_extra)
-		local pki = mv.pki()
 		srv, cli = netns.new(), netns.new()
 		netns.veth(srv, "10.88.1.1/24", cli, "10.88.1.2/24")
-		socket = netns.tmpdir() .. "/console.sock"
-		local config = mv.write_config(mv.server_config(string.format([[
-  device = { name = "mvt0" },
-  console = "%s",
-  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key", tls_crypt = "%s/tc.key" },
-%s
-]], socket, pki, pki, pki, pki, server_extra or ""), { tls = false }))
-		engine = srv:spawn({ mv.bin, config })
-		local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
-		assert(ok, out)
+		engine, socket = mv.start_server(srv, server_extra)
 	end
 
 	local function connect(extra)

@@ -22,15 +22,7 @@ describe("#netns data channel, stock client to moonvpn server", function()
 		srv, cli = netns.new(), netns.new()
 		local _, b = netns.veth(srv, "10.88.1.1/24", cli, "10.88.1.2/24")
 		cli_if = b
-		socket = netns.tmpdir() .. "/console.sock"
-		local config = mv.write_config(mv.server_config(string.format([[
-  device = { name = "mvt0" },
-  console = "%s",
-  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key", tls_crypt = "%s/tc.key" },
-%s
-]], socket, pki, pki, pki, pki, server_extra or ""), { tls = false }))
-		engine = srv:spawn({ mv.bin, config })
-		assert(engine:wait_log("engine: moonvpn [%d.]+ started", 10))
+		engine, socket = mv.start_server(srv, server_extra)
 		client = cli:spawn({ "openvpn", "--config", openvpn.profile(pki, { remote = "10.88.1.1",
 			wrap = "tls-crypt", extra = client_extra }) })
 		local ok, out = client:wait_log("Initialization Sequence Completed", 20)

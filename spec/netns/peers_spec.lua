@@ -39,6 +39,15 @@ local CELLS = {
 	{ name = "password", user = "alice", password = "correct horse", hooks = USERS },
 	-- A profile written for compression: moonvpn pushes it off, the framing stays.
 	{ name = "comp-lzo", extra = "comp-lzo\n", args = { "-c", "yes" } },
+	-- DNS servers and domain as the structured dns option (each client announces it),
+	-- which each client shows it took.
+	{ name = "dns", server = '  push = { dns = { "10.77.0.53", "fd00:77::53" }, domain = "corp.example" },\n',
+		shows = {
+			["2.6"] = "dns server 0 address 10.77.0.53 fd00:77::53,dns search-domains corp.example",
+			["2.7"] = "dns server 0 address 10.77.0.53 fd00:77::53,dns search-domains corp.example",
+			ovpncli = "DNS Servers:\n  Priority: 0\n  Addresses:\n    10.77.0.53\n    fd00:77::53\n"
+				.. "DNS Search Domains:\n  corp.example\nValues from dhcp-options: false",
+		} },
 }
 
 describe("#netns interop: OpenVPN clients against a moonvpn server", function()
@@ -133,6 +142,10 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 					times[kind][cell.name] = seconds
 					if cell.user then
 						assert.matches("auth: user=" .. cell.user, t.engine:output(), 1, true)
+					end
+					if cell.shows then
+						local out = client.proc:output()
+						assert(out:find(cell.shows[kind], 1, true), out)
 					end
 					local moved = carries(client)
 					print(string.format("\n  [%s, %s: connected in %.2f s; iperf3 2 s: %d MiB up, %d MiB down]",

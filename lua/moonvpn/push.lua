@@ -71,7 +71,8 @@ end
 local COMPRESSION_OFF = { ["stub-v2"] = "compress stub-v2", ["comp-lzo"] = "comp-lzo no" }
 
 --- The options for one client. client = { address, address6, peer_id, cipher,
--- iv_proto, iv_mtu, ncp (the client negotiates ciphers), compression (its
+-- iv_proto, iv_mtu, ncp (the client negotiates ciphers), epoch_data (the
+-- session chose 2.7's epoch data format), compression (its
 -- framing: "none", "stub-v2" or "comp-lzo") }. `extra` lists the
 -- client's own options from on.connect; they follow the global ones.
 function M.options(cfg, client, extra)
@@ -87,13 +88,16 @@ function M.options(cfg, client, extra)
 	opts[#opts + 1] = string.format("ifconfig %s %s", client.address, netmask(len))
 	if client.peer_id then opts[#opts + 1] = "peer-id " .. client.peer_id end
 	if client.ncp and client.cipher then opts[#opts + 1] = "cipher " .. client.cipher end
+	-- As 2.7's push.c orders them.
+	local flags = ""
 	if proto & M.IV_PROTO.CC_EXIT_NOTIFY ~= 0 then
-		local flags = "protocol-flags cc-exit"
+		flags = " cc-exit"
 		if proto & M.IV_PROTO.TLS_KEY_EXPORT ~= 0 then flags = flags .. " tls-ekm" end
-		opts[#opts + 1] = flags
 	elseif proto & M.IV_PROTO.TLS_KEY_EXPORT ~= 0 then
 		opts[#opts + 1] = "key-derivation tls-ekm"
 	end
+	if client.epoch_data then flags = flags .. " aead-epoch" end
+	if flags ~= "" then opts[#opts + 1] = "protocol-flags" .. flags end
 	if client.iv_mtu then opts[#opts + 1] = "tun-mtu " .. cfg.device.mtu end
 	local off = COMPRESSION_OFF[client.compression or "none"]
 	if off then opts[#opts + 1] = off end

@@ -24,7 +24,8 @@ static void setup(void)
 		block[i] = (uint8_t)(i * 13 + 1);
 	crypto = crypto_new(err, sizeof(err));
 	for (int i = 0; crypto && i < 3; i++)
-		if (data_key_init(&keys[i], crypto, ciphers[i], block, true, 0, err, sizeof(err)))
+		if (data_key_init(&keys[i], crypto, ciphers[i], block, true, false, 0, err,
+				  sizeof(err)))
 			abort();
 }
 

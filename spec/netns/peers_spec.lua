@@ -48,6 +48,15 @@ local CELLS = {
 			ovpncli = "DNS Servers:\n  Priority: 0\n  Addresses:\n    10.77.0.53\n    fd00:77::53\n"
 				.. "DNS Search Domains:\n  corp.example\nValues from dhcp-options: false",
 		} },
+	-- OpenVPN 2.7's epoch data format, which 2.7 and the 3 core announce and 2.6
+	-- does not: each side shows what it chose, and the server renegotiates every
+	-- 2 s so the traffic crosses new key states, each with its own epoch keys.
+	-- The 3 core goes on sending with the previous key for 60 s after a
+	-- renegotiation (its become_primary): the server waits for that before the
+	-- next one, which would retire that key, so it sees one renegotiation here.
+	{ name = "epoch keys", epoch = { ["2.7"] = true, ovpncli = true, ["2.6"] = false },
+		renegotiations = { ["2.6"] = 2, ["2.7"] = 2, ovpncli = 1 },
+		server = '  renegotiate = { seconds = 2 },\n' },
 }
 
 describe("#netns interop: OpenVPN clients against a moonvpn server", function()
@@ -111,6 +120,27 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 		return moved
 	end
 
+	-- The data format each side chose; then traffic again once the server has
+	-- renegotiated (every 2 s, so some of it crossed new key states), and again
+	-- some seconds later, when the next renegotiation is due.
+	local function shows_epoch(kind, cell, client)
+		local epoch, out, log = cell.epoch[kind], client.proc:output(), t.engine:output()
+		assert(epoch == (out:find("aead-epoch", 1, true) ~= nil),
+			string.format("%s %s show aead-epoch:\n%s", peers.LABEL[kind], epoch and "must" or "must not", out))
+		assert(epoch == (log:find("epoch data format", 1, true) ~= nil), log)
+		local renegotiated, want = 0, cell.renegotiations[kind]
+		for _ = 1, 300 do
+			_, renegotiated = t.engine:output():gsub("renegotiated: data now on key", "")
+			if renegotiated >= want then break end
+			netns.sleep(0.1)
+		end
+		assert(renegotiated >= want, string.format("%d renegotiations:\n%s\n--- client:\n%s", want,
+			t.engine:output(), client.proc:output()))
+		carries(client)
+		netns.sleep(3)
+		carries(client)
+	end
+
 	teardown(function()
 		local lines = { "", "  [connect time, client start to tunnel up, seconds]" }
 		for _, kind in ipairs(peers.KINDS) do
@@ -148,6 +178,7 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 						assert(out:find(cell.shows[kind], 1, true), out)
 					end
 					local moved = carries(client)
+					if cell.epoch then shows_epoch(kind, cell, client) end
 					print(string.format("\n  [%s, %s: connected in %.2f s; iperf3 2 s: %d MiB up, %d MiB down]",
 						peers.LABEL[kind], cell.name, seconds, moved[1], moved[2]))
 				end)

@@ -57,9 +57,13 @@ describe("moonvpn.push", function()
 		{ 2 | 8, "key-derivation tls-ekm" },
 		{ 2 | 128, "protocol-flags cc-exit" },
 		{ 2, nil },
+		-- The session chose 2.7's epoch data format: after the others, as 2.7's push.c.
+		{ 2 | 8 | 128 | 1024, "protocol-flags cc-exit tls-ekm aead-epoch", true },
+		{ 2 | 8 | 1024, "protocol-flags aead-epoch", true },
+		{ 2 | 8 | 128 | 1024, "protocol-flags cc-exit tls-ekm" },
 	} do
-		it("flags for IV_PROTO " .. case[1], function()
-			local opts = push.options(cfg(), { address = "10.8.0.2", iv_proto = case[1] })
+		it("flags for IV_PROTO " .. case[1] .. (case[3] and ", epoch data format" or ""), function()
+			local opts = push.options(cfg(), { address = "10.8.0.2", iv_proto = case[1], epoch_data = case[3] })
 			local last = opts[#opts]
 			if case[2] then assert.are.equal(case[2], last) else assert.truthy(last:find("^ifconfig")) end
 		end)

@@ -35,8 +35,9 @@ enum {
 	TLS_BACKLOG_MAX = 64 * 1024,
 	/* The previous key decrypts for this long after the switch (packets in flight). */
 	LAME_DUCK_SECONDS = 60,
-	/* The peer still sends with the previous key if it opened a packet this recently. */
-	PEER_SWITCH_SECONDS = 5,
+	/* The peer still sends with the previous key if it opened a packet this recently
+	 * (packets in flight when it switched are not worth a renegotiation's delay). */
+	PEER_SWITCH_SECONDS = 1,
 };
 
 static const char EKM_LABEL[] = "EXPORTER-OpenVPN-datakeys";
@@ -255,18 +256,24 @@ static void check_renegotiation_deadline(struct session *s)
 
 /* The previous key stops decrypting once its window is over. */
 /*
- * Whether the peer has not moved its sending to the current key yet. The
- * OpenVPN 3 core sends with the previous key for up to 60 s after a
- * renegotiation (proto.hpp, become_primary: min(hand-window, reneg-sec /
+ * Whether the peer has not moved its sending to the current key yet: it
+ * has sent nothing with it, or still sent with the previous key moments
+ * ago. The OpenVPN 3 core sends with the previous key for up to 60 s after
+ * a renegotiation (proto.hpp, become_primary: min(hand-window, reneg-sec /
  * 2)), 2.6 for up to min(hand-window, reneg-sec / 2) after its own (ssl.c,
  * tls_select_encryption_key). Retiring the key it still sends with, at the
  * end of the lame-duck time or for the next renegotiation, would cut its
  * traffic until it switched; 2.6 servers avoid that by keeping the lame
- * duck for tran-window, an hour.
+ * duck for tran-window, an hour. A peer that never switches loses the
+ * previous key at its hard lifetime all the same (dchan_usable).
  */
 static bool peer_on_previous_key(const struct session *s)
 {
-	return dchan_opened_within(s->dc, DCHAN_PREVIOUS, now(s), PEER_SWITCH_SECONDS);
+	const struct dchan *dc = s->dc;
+
+	return dc->keys[DCHAN_PREVIOUS].live &&
+	       (!dc->keys[DCHAN_CURRENT].last_opened ||
+		dchan_opened_within(dc, DCHAN_PREVIOUS, now(s), PEER_SWITCH_SECONDS));
 }
 
 static void expire_lame_duck(struct session *s)

@@ -54,9 +54,15 @@ local CELLS = {
 	-- The 3 core goes on sending with the previous key for 60 s after a
 	-- renegotiation (its become_primary): the server waits for that before the
 	-- next one, which would retire that key, so it sees one renegotiation here.
+	-- Pings each second show the server when a client has switched.
 	{ name = "epoch keys", epoch = { ["2.7"] = true, ovpncli = true, ["2.6"] = false },
 		renegotiations = { ["2.6"] = 2, ["2.7"] = 2, ovpncli = 1 },
-		server = '  renegotiate = { seconds = 2 },\n' },
+		server = '  renegotiate = { seconds = 2 },\n  keepalive = { interval = 1, timeout = 10 },\n' },
+	-- A password client gets an auth-token, which its renegotiations present
+	-- instead of the password: on.auth is asked once.
+	{ name = "token reneg", user = "alice", password = "correct horse", hooks = USERS, auth_once = true,
+		renegotiations = { ["2.6"] = 2, ["2.7"] = 2, ovpncli = 1 },
+		server = '  auth = { token = { renew = 60 } },\n  renegotiate = { seconds = 2 },\n  keepalive = { interval = 1, timeout = 10 },\n' },
 }
 
 describe("#netns interop: OpenVPN clients against a moonvpn server", function()
@@ -120,14 +126,18 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 		return moved
 	end
 
-	-- The data format each side chose; then traffic again once the server has
-	-- renegotiated (every 2 s, so some of it crossed new key states), and again
-	-- some seconds later, when the next renegotiation is due.
+	-- The data format each side chose.
 	local function shows_epoch(kind, cell, client)
 		local epoch, out, log = cell.epoch[kind], client.proc:output(), t.engine:output()
 		assert(epoch == (out:find("aead-epoch", 1, true) ~= nil),
 			string.format("%s %s show aead-epoch:\n%s", peers.LABEL[kind], epoch and "must" or "must not", out))
 		assert(epoch == (log:find("epoch data format", 1, true) ~= nil), log)
+	end
+
+	-- Traffic again once the server has renegotiated (every 2 s, so some of the
+	-- first traffic crossed new key states), and again some seconds later, when
+	-- the next renegotiation is due.
+	local function renegotiates(kind, cell, client)
 		local renegotiated, want = 0, cell.renegotiations[kind]
 		for _ = 1, 300 do
 			_, renegotiated = t.engine:output():gsub("renegotiated: data now on key", "")
@@ -179,6 +189,12 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 					end
 					local moved = carries(client)
 					if cell.epoch then shows_epoch(kind, cell, client) end
+					if cell.renegotiations then renegotiates(kind, cell, client) end
+					if cell.auth_once then
+						local _, asked = t.engine:output():gsub("auth: user=", "")
+						assert(asked == 1, "on.auth asked once, the renegotiations carry the token:\n"
+							.. t.engine:output())
+					end
 					print(string.format("\n  [%s, %s: connected in %.2f s; iperf3 2 s: %d MiB up, %d MiB down]",
 						peers.LABEL[kind], cell.name, seconds, moved[1], moved[2]))
 				end)

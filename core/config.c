@@ -47,6 +47,9 @@ void config_free(struct config *cfg)
 		return;
 	free(cfg->source);
 	free(cfg->console_path);
+	free(cfg->mgmt_where);
+	free(cfg->mgmt_password_file);
+	free(cfg->status_file);
 	free(cfg->routes);
 	free(cfg->listen);
 	free(cfg->tls_ca);

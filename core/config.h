@@ -40,7 +40,13 @@ struct config {
 	char *source; /* the configuration file, as given */
 	enum config_role role;
 	enum log_level log_level;
-	char *console_path;	  /* NULL: no console */
+	char *console_path; /* NULL: no console */
+	/* server: the management interface ("HOST:PORT" or a socket path, NULL: none), its
+	 * password file (NULL: none), and whether its client decides admissions */
+	char *mgmt_where, *mgmt_password_file;
+	bool mgmt_client_auth;
+	char *status_file; /* server: OpenVPN's status file, NULL: none */
+	unsigned status_interval, status_version;
 	struct ip_prefix network; /* the VPN's IPv4 network, e.g. 10.8.0.0/24 */
 	bool has_network6;
 	struct ip_prefix network6;

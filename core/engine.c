@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "engine_mgmt.h"
 #include "fdlimit.h"
 #include "script.h"
 
@@ -99,6 +100,9 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 	};
 	e->console = console_new(e->loop, &e->log, &e->console_handlers, e);
 	if (!e->console)
+		goto nomem;
+	e->mgmt = engine_mgmt_new(e);
+	if (!e->mgmt)
 		goto nomem;
 	/* Caught from the start: a signal during start-up is handled once the loop runs
 	 * (a SIGTERM then exits cleanly) instead of killing a half-started engine. */
@@ -205,6 +209,8 @@ static bool on_client_decided(void *ctx, struct session *s, struct session_push 
 {
 	struct engine *e = ctx;
 
+	if (push && engine_mgmt_hold(e->mgmt, s, push))
+		return true; /* management_client_auth: the management client decides */
 	if (push)
 		return server_admit(e->server, s, push);
 	session_refuse(s, reason);
@@ -253,6 +259,7 @@ static void on_client_flow(void *ctx, struct session *s, const struct flow_key *
 
 static void on_client_connect(void *ctx, struct session *s)
 {
+	engine_mgmt_connect(((struct engine *)ctx)->mgmt, s);
 	script_client_connect(((struct engine *)ctx)->script, s, on_client_decided, ctx);
 }
 
@@ -294,6 +301,7 @@ static void on_client_ended(void *ctx, struct session *s, const char *reason)
 			 cn, cn[0] ? ")" : "", reason);
 	else
 		log_ratelimited(&e->log, LOG_INFO, "session", "%s: session ended: %s", who, reason);
+	engine_mgmt_ended(e->mgmt, s, reason);
 	script_client_disconnect(e->script, s, reason);
 }
 
@@ -563,6 +571,11 @@ int engine_start(struct engine *e)
 	e->cfg = cfg;
 	if (apply_policy(e) < 0)
 		return -ENOMEM; /* no policy is not "accept everything" */
+	rc = engine_mgmt_apply(e->mgmt, cfg, err, sizeof(err));
+	if (rc < 0) {
+		log_error(&e->log, "mgmt", "%s", err);
+		return rc;
+	}
 	watch_device(e, cfg);
 	/* Last: everything that needs root is open, and no hook has run yet. */
 	rc = privdrop_apply(&e->priv, cfg, &e->log, err, sizeof(err));
@@ -771,6 +784,8 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	if (apply_policy(e) < 0)
 		log_error(&e->log, "policy", "the previous policy stays in force");
 	apply_log_level(e, cfg);
+	if (engine_mgmt_apply(e->mgmt, cfg, err, errlen) < 0)
+		log_error(&e->log, "mgmt", "the management interface stays as it was: %s", err);
 	log_info(&e->log, "config", "reloaded %s", e->config_path);
 	return 0;
 fail_credentials:
@@ -793,6 +808,7 @@ void engine_free(struct engine *e)
 		return;
 	server_free(e->server);
 	client_free(e->client);
+	engine_mgmt_free(e->mgmt);
 	console_free(e->console);
 	if (e->device) {
 		log_info(&e->log, "device", "removing %s", device_name(e->device));

@@ -43,6 +43,7 @@ struct engine {
 	struct config *cfg; /* the active configuration */
 	struct device *device;
 	struct console *console;
+	struct engine_mgmt *mgmt;	/* the OpenVPN management interface and status file */
 	struct crypto *crypto;		/* OpenSSL algorithms, fetched once */
 	struct credentials credentials; /* of the active configuration */
 	struct tokens tokens;		/* auth.token: its key, limits and revocations */

@@ -340,8 +340,14 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_routes(r, idx, cfg)) ||
 	    (rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
 	    (rc = read_keepalive(r, idx, cfg)) || (rc = read_identity(r, idx, cfg)) ||
-	    (rc = read_token(r, idx, cfg)))
+	    (rc = read_token(r, idx, cfg)) ||
+	    (rc = read_string(r, idx, "management", &cfg->mgmt_where, true)) ||
+	    (rc = read_string(r, idx, "management_password", &cfg->mgmt_password_file, true)) ||
+	    (rc = read_string(r, idx, "status.file", &cfg->status_file, true)))
 		goto out;
+	cfg->mgmt_client_auth = read_bool(r, idx, "management_client_auth");
+	cfg->status_interval = read_unsigned(r, idx, "status.interval");
+	cfg->status_version = read_unsigned(r, idx, "status.version");
 	cfg->client_to_client = read_bool(r, idx, "client_to_client");
 	if (read_flow_settings(r, idx, cfg) < 0)
 		rc = bad(r, "policy");

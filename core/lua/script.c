@@ -886,6 +886,11 @@ static void revoke_admission(struct script *s, uint32_t peer_id)
 	lua_settop(L, top);
 }
 
+void script_client_revoke(struct script *s, uint32_t peer_id)
+{
+	revoke_admission(s, peer_id);
+}
+
 static void admission_done(void *ctx, lua_State *co, int nres, const char *error)
 {
 	struct admission *a = ctx;

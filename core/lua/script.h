@@ -114,6 +114,10 @@ void script_client_connect(struct script *s, struct session *sess, script_decide
  */
 void script_client_disconnect(struct script *s, struct session *sess, const char *reason);
 
+/* Undoes an admission the hooks made that did not happen after all (the management client
+ * refused it): on.disconnect does not run for it. */
+void script_client_revoke(struct script *s, uint32_t peer_id);
+
 /* Console sessions, one per connected client. */
 void script_console_open(struct script *s, unsigned id);
 void script_console_close(struct script *s, unsigned id);

@@ -100,6 +100,13 @@ static void vlog(const struct log *lg, enum log_level level, const char *subsys,
 	log_escape(line + n, sizeof(line) - (size_t)n, msg);
 	fprintf(lg->out, "%s%s\n", line, suffix);
 	fflush(lg->out);
+	if (lg->tap) {
+		char tapped[LOG_LINE_MAX];
+		const char *text = strstr(line, ": "); /* after the subsystem: the message */
+
+		snprintf(tapped, sizeof(tapped), "%s: %s%s", subsys, text ? text + 2 : "", suffix);
+		lg->tap(lg->tap_ctx, level, tapped);
+	}
 }
 
 void log_write(const struct log *lg, enum log_level level, const char *subsys, const char *fmt, ...)

@@ -61,6 +61,10 @@ struct log {
 	/* Bookkeeping of log_ratelimited, changed through a const struct log:
 	 * what was printed lately is not part of what the log is. */
 	struct log_site sites[LOG_RATELIMIT_SITES + 1]; /* the last one: the overflow */
+	/* Also given each line written, as "subsys: message" (the management
+	 * interface's >LOG); NULL: none. */
+	void (*tap)(void *ctx, enum log_level level, const char *line);
+	void *tap_ctx;
 };
 
 void log_init(struct log *lg, enum log_level level, FILE *out);

@@ -41,6 +41,26 @@ end
 
 local file_path = S.string { what = "a file path" }
 
+-- The management interface: "HOST:PORT" (TCP) or a UNIX socket path.
+local function is_management(v)
+	if v:sub(1, 1) == "/" or v:sub(1, 1) == "." then return is_socket_path(v) end
+	local host, port = v:match("^%[([%x:]+)%]:(%d+)$")
+	if not host then host, port = v:match("^([%d.]+):(%d+)$") end
+	if not host then
+		return false, "is neither HOST:PORT (\"127.0.0.1:7505\", \"[::1]:7505\") nor a UNIX socket path"
+			.. " (starting with / or ./)"
+	end
+	if not core.parse_ip(host) then return false, "has no valid IP address (" .. host .. ")" end
+	if tonumber(port) < 1 or tonumber(port) > 65535 then return false, "has a port out of 1-65535" end
+	return true
+end
+
+local status_file = S.record({
+	file = { file_path, required = true },
+	interval = { S.integer { min = 1, max = 86400 }, default = 10 },
+	version = { S.integer { min = 1, max = 3 }, default = 1 },
+}, { what = "a table { file = \"/run/moonvpn/status.log\", interval = 10, version = 2 }" })
+
 local device = S.record({
 	type = { S.enum { "tun", "tap" }, default = "tun" },
 	name = { S.string { what = "an interface name", validate = is_ifname } },
@@ -286,8 +306,28 @@ local function token_renewal(cfg, p)
 end
 
 -- Rules across fields, checked after each field is valid on its own.
+-- A management interface on TCP anyone on the network can reach needs a password.
+local function check_management(cfg, p)
+	local m = cfg.management
+	if m and cfg.management_password == nil and m:sub(1, 1) ~= "/" and m:sub(1, 1) ~= "." then
+		local host = m:match("^%[([%x:]+)%]") or m:match("^([%d.]+)")
+		if not (host:match("^127%.") or host == "::1") then
+			return S.fail(at(p, "management"), "%s listens beyond this host without a password: "
+				.. "set management_password = \"PATH\" (a file: its first line is the password) "
+				.. "or listen on 127.0.0.1 or a UNIX socket path", m)
+		end
+	end
+	if cfg.management_client_auth and not m then
+		return S.fail(at(p, "management_client_auth"),
+			"needs management = \"HOST:PORT\" or a socket path: the management client decides admissions")
+	end
+	return true
+end
+
 local function check_server(cfg, p)
 	local ok, err = resolve_identity(cfg, p)
+	if not ok then return nil, err end
+	ok, err = check_management(cfg, p)
 	if not ok then return nil, err end
 	ok, err = token_renewal(cfg, p)
 	if not ok then return nil, err end
@@ -330,6 +370,10 @@ M.server_schema = S.record({
 	hooks = { hooks, default = {} },
 	policy = { policy.schema, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
+	management = { S.string { what = "\"HOST:PORT\" or a UNIX socket path", validate = is_management } },
+	management_password = { file_path },
+	management_client_auth = { S.boolean(), default = false },
+	status = { status_file },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 	user = { account "a user name" },
 	group = { account "a group name" },
@@ -499,6 +543,13 @@ local function resolve_paths(cfg, name)
 	end
 	if cfg.tls.tls_auth then cfg.tls.tls_auth.key = resolve(cfg.tls.tls_auth.key) end
 	cfg.console = resolve(cfg.console)
+	-- rawget: a schema's output is a plain table, and nothing else is run here.
+	local m, status = rawget(cfg, "management"), rawget(cfg, "status")
+	if type(m) == "string" and m:sub(1, 2) == "./" then cfg.management = resolve(m) end
+	if rawget(cfg, "management_password") then
+		cfg.management_password = resolve(cfg.management_password)
+	end
+	if type(status) == "table" then status.file = resolve(status.file) end
 	if cfg.auth and cfg.auth.token then cfg.auth.token.secret = resolve(cfg.auth.token.secret) end
 end
 

@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "engine_mgmt.h"
+#include "mgmt.h"
+#include "script.h"
+
+enum {
+	EM_ERR_MAX = 1024,
+	EM_PUSH_MESSAGE_MAX = 1024, /* bytes of one PUSH_REPLY message, as session_token.c's */
+};
+
+/* A client the hooks let in, waiting for the management client's client-auth. */
+struct em_pending {
+	struct session *s;
+	struct session_push push; /* held: its messages and a policy reference are ours */
+	unsigned kid;
+};
+
+struct engine_mgmt {
+	struct engine *e;
+	struct mgmt *mgmt;
+	struct mgmt_ops ops;
+	/* The CID of the session with each peer-id: the session pointer tells a new
+	 * connection on a reused peer-id apart. CIDs start at 0, as OpenVPN's. */
+	struct {
+		const struct session *s;
+		uint64_t cid;
+		bool notified;	      /* >CLIENT:CONNECT was sent: DISCONNECT is due when it ends */
+		bool established_due; /* admitted: >CLIENT:ESTABLISHED follows client-auth's answer
+				       */
+	} cids[SERVER_SESSIONS_MAX];
+	struct em_pending *pending[SERVER_SESSIONS_MAX]; /* by peer-id */
+	bool client_auth;				 /* management_client_auth */
+	uint64_t next_cid;
+	ev_timer status_timer;
+	ev_timer established_timer; /* next loop turn: after the SUCCESS line of client-auth */
+	char *status_file;
+	unsigned status_version;
+};
+
+static uint64_t cid_of(struct engine_mgmt *em, const struct session *s)
+{
+	uint32_t id = session_peer_id(s);
+
+	if (id >= SERVER_SESSIONS_MAX)
+		return UINT64_MAX;
+	if (em->cids[id].s != s) {
+		em->cids[id].s = s;
+		em->cids[id].cid = em->next_cid++;
+		em->cids[id].notified = false;
+		em->cids[id].established_due = false;
+	}
+	return em->cids[id].cid;
+}
+
+static struct session *find_cid(struct engine_mgmt *em, uint64_t cid)
+{
+	struct server *srv = em->e->server;
+
+	for (size_t i = 0; srv && i < server_session_count(srv); i++) {
+		struct session *s = server_session(srv, i);
+
+		if (cid_of(em, s) == cid)
+			return s;
+	}
+	return NULL;
+}
+
+/* The clients a status report lists: admitted ones. */
+static bool listed(const struct session *s)
+{
+	return session_state(s) == SESSION_ACTIVE && session_address(s)[0];
+}
+
+struct status_strings {
+	char real[UDP_ADDR_TEXT_MAX];
+	char vaddr6[INET6_ADDRSTRLEN];
+};
+
+static void em_status(void *ctx, struct mgmt_buf *out, int version, const char *eol)
+{
+	struct engine_mgmt *em = ctx;
+	struct server *srv = em->e->server;
+	size_t n = srv ? server_session_count(srv) : 0, k = 0;
+	struct mgmt_client *rows = calloc(n ? n : 1, sizeof(*rows));
+	struct status_strings *str = calloc(n ? n : 1, sizeof(*str));
+	char title[128];
+
+	snprintf(title, sizeof(title), "moonvpn %s", MOONVPN_VERSION);
+	if (!rows || !str) {
+		out->failed = true;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct session *s = server_session(srv, i);
+		const struct dchan_counters *c = session_counters(s);
+		const struct ip_addr *a6 = session_vpn_addr6(s);
+
+		if (!listed(s))
+			continue;
+		udp_addr_format(session_peer(s), str[k].real, sizeof(str[k].real));
+		if (a6->family)
+			ip_addr_format(a6, str[k].vaddr6, sizeof(str[k].vaddr6));
+		rows[k] = (struct mgmt_client){
+			.cn = session_cn(s),
+			.username = session_username(s),
+			.real_address = str[k].real,
+			.vaddr4 = session_address(s),
+			.vaddr6 = str[k].vaddr6,
+			.cipher = session_cipher(s),
+			.bytes_in = c->bytes_in,
+			.bytes_out = c->bytes_out,
+			.connected_since = (int64_t)session_connected_at(s),
+			.cid = cid_of(em, s),
+			.peer_id = session_peer_id(s),
+		};
+		k++;
+	}
+	mgmt_format_status(out,
+			   &(struct mgmt_status){ .title = title,
+						  .now = (int64_t)ev_now(em->e->loop),
+						  .clients = rows,
+						  .n_clients = k,
+						  .eol = eol },
+			   version);
+out:
+	free(rows);
+	free(str);
+}
+
+static void em_load_stats(void *ctx, unsigned *nclients, uint64_t *in, uint64_t *out)
+{
+	struct engine_mgmt *em = ctx;
+	struct server *srv = em->e->server;
+
+	*nclients = 0;
+	for (size_t i = 0; srv && i < server_session_count(srv); i++)
+		*nclients += listed(server_session(srv, i));
+	if (srv) {
+		*in = server_stats(srv)->bytes_in + server_stats(srv)->data_bytes_in;
+		*out = server_stats(srv)->data_bytes_out;
+	}
+}
+
+static void em_state(void *ctx, struct mgmt_buf *out)
+{
+	struct engine_mgmt *em = ctx;
+	const struct config *cfg = em->e->cfg;
+	char local[INET6_ADDRSTRLEN] = "", local6[INET6_ADDRSTRLEN] = "";
+	struct ip_addr a;
+
+	if (cfg && ip_prefix_host(&a, &cfg->network, 1))
+		ip_addr_format(&a, local, sizeof(local));
+	if (cfg && cfg->has_network6 && ip_prefix_host(&a, &cfg->network6, 1))
+		ip_addr_format(&a, local6, sizeof(local6));
+	/* A server is connected from its start: the time it came up, its own VPN addresses. */
+	mgmt_buf_printf(out, "%lld,CONNECTED,SUCCESS,%s,,,,,%s", (long long)em->e->started_at,
+			local, local6);
+}
+
+static int em_kill(void *ctx, const char *cn, const char *addr, int port)
+{
+	struct engine_mgmt *em = ctx;
+	struct server *srv = em->e->server;
+	int n = 0;
+
+	for (size_t i = 0; srv && i < server_session_count(srv); i++) {
+		struct session *s = server_session(srv, i);
+		const struct sockaddr *sa = session_peer(s);
+		char ip[UDP_ADDR_TEXT_MAX];
+		bool match;
+
+		if (session_state(s) == SESSION_CLOSING)
+			continue;
+		if (cn) {
+			match = strcmp(session_cn(s), cn) == 0;
+		} else {
+			const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+			match = sa->sa_family == AF_INET && ntohs(sin->sin_port) == port &&
+				inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) &&
+				strcmp(ip, addr) == 0;
+		}
+		if (match) {
+			session_kick(s, "killed by the management interface", true);
+			n++;
+		}
+	}
+	return n;
+}
+
+static bool em_client_kill(void *ctx, uint64_t cid, bool restart, const char *msg)
+{
+	struct engine_mgmt *em = ctx;
+	struct session *s = find_cid(em, cid);
+	const char *comma = strchr(msg, ',');
+	char reason[SESSION_REASON_MAX];
+	size_t j = 0;
+
+	if (!s || session_state(s) == SESSION_CLOSING)
+		return false;
+	/* "HALT,text": the text travels in a control message: printable, no commas. */
+	for (const char *p = comma ? comma + 1 : ""; *p && j + 1 < sizeof(reason); p++)
+		reason[j++] = (*p < 0x20 || *p > 0x7e || *p == ',') ? ' ' : *p;
+	reason[j] = '\0';
+	session_kick(s, reason, restart);
+	return true;
+}
+
+static void em_bytecount(void *ctx, struct mgmt_buf *out)
+{
+	struct engine_mgmt *em = ctx;
+	struct server *srv = em->e->server;
+
+	for (size_t i = 0; srv && i < server_session_count(srv); i++) {
+		const struct session *s = server_session(srv, i);
+
+		if (listed(s))
+			mgmt_buf_printf(out, ">BYTECOUNT_CLI:%llu,%llu,%llu\r\n",
+					(unsigned long long)cid_of(em, s),
+					(unsigned long long)session_counters(s)->bytes_in,
+					(unsigned long long)session_counters(s)->bytes_out);
+	}
+}
+
+static void em_signal(void *ctx, int signo)
+{
+	struct engine_mgmt *em = ctx;
+	unsigned n = 0;
+	uint64_t in = 0, out = 0;
+
+	switch (signo) {
+	case SIGUSR1: /* OpenVPN's soft restart: for us, a reload keeps the clients */
+	case SIGHUP:
+		raise(SIGHUP);
+		break;
+	case SIGTERM:
+		raise(SIGTERM);
+		break;
+	default: /* SIGUSR2: OpenVPN logs its statistics */
+		em_load_stats(em, &n, &in, &out);
+		log_info(&em->e->log, "mgmt", "%u clients, %llu bytes in, %llu bytes out", n,
+			 (unsigned long long)in, (unsigned long long)out);
+		break;
+	}
+}
+
+static void pending_free(struct em_pending *p)
+{
+	for (size_t i = 0; i < p->push.n_messages; i++)
+		free(p->push.messages[i]);
+	policy_put(p->push.policy);
+	free(p);
+}
+
+/* The pending admission of client cid, or NULL with *err saying why. */
+static struct em_pending *find_pending(struct engine_mgmt *em, uint64_t cid, unsigned kid,
+				       const char **err)
+{
+	struct session *s = find_cid(em, cid);
+	struct em_pending *p = s ? em->pending[session_peer_id(s)] : NULL;
+
+	*err = NULL;
+	if (!em->client_auth)
+		*err = "management_client_auth is not on";
+	else if (!p || p->s != s)
+		*err = "no client with this CID waits for a decision";
+	else if (p->kid != kid)
+		*err = "the KID is not the one of the client's >CLIENT:CONNECT";
+	return *err ? NULL : p;
+}
+
+static void take_pending(struct engine_mgmt *em, struct em_pending *p)
+{
+	em->pending[session_peer_id(p->s)] = NULL;
+}
+
+static void env_addr(struct mgmt_buf *b, const char *prefix, const struct sockaddr *sa)
+{
+	char ip[INET6_ADDRSTRLEN] = "", name[32];
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(name, sizeof(name), "%s_ip%s", prefix, sa->sa_family == AF_INET6 ? "6" : "");
+	mgmt_format_env(b, name, ip);
+	snprintf(name, sizeof(name), "%s_port", prefix);
+	mgmt_buf_printf(b, ">CLIENT:ENV,%s=%u\r\n", name, port);
+}
+
+/* The client's peer info, one IV_* (and UV_*) variable a line. */
+static void env_peer_info(struct mgmt_buf *b, const char *info)
+{
+	while (*info) {
+		size_t len = strcspn(info, "\n");
+		const char *eq = memchr(info, '=', len);
+		char name[64], value[MGMT_ENV_VALUE_MAX + 1];
+
+		if (eq && (size_t)(eq - info) < sizeof(name) &&
+		    (strncmp(info, "IV_", 3) == 0 || strncmp(info, "UV_", 3) == 0)) {
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - info), info);
+			snprintf(value, sizeof(value), "%.*s", (int)(len - (size_t)(eq - info) - 1),
+				 eq + 1);
+			mgmt_format_env(b, name, value);
+		}
+		info += len + (info[len] == '\n');
+	}
+}
+
+static unsigned client_count(struct engine_mgmt *em)
+{
+	unsigned n = 0;
+	uint64_t in = 0, out = 0;
+
+	em_load_stats(em, &n, &in, &out);
+	return n;
+}
+
+static void env_common(struct engine_mgmt *em, struct mgmt_buf *b, const struct session *s)
+{
+	mgmt_format_env(b, "common_name", session_cn(s));
+	if (session_username(s)[0])
+		mgmt_format_env(b, "username", session_username(s));
+	mgmt_buf_printf(b, ">CLIENT:ENV,time_unix=%lld\r\n", (long long)ev_now(em->e->loop));
+}
+
+/* >CLIENT:CONNECT and its ENV block, as OpenVPN's management_notify_client_needing_auth. */
+static void notify_connect(struct engine_mgmt *em, struct em_pending *p)
+{
+	const struct session *s = p->s;
+	struct mgmt_buf b = { 0 };
+
+	mgmt_buf_printf(&b, ">CLIENT:CONNECT,%llu,%u\r\n", (unsigned long long)cid_of(em, s),
+			p->kid);
+	mgmt_buf_printf(&b, ">CLIENT:ENV,n_clients=%u\r\n", client_count(em));
+	env_peer_info(&b, session_peer_info(s));
+	env_addr(&b, "untrusted", session_peer(s));
+	env_common(em, &b, s);
+	/* OpenVPN hands the password over too (verify_user_pass_management): the
+	 * management client is the one checking it. */
+	if (session_password(s)[0])
+		mgmt_format_env(&b, "password", session_password(s));
+	if (p->push.address[0])
+		mgmt_format_env(&b, "ifconfig_pool_remote_ip", p->push.address);
+	if (p->push.address6[0])
+		mgmt_format_env(&b, "ifconfig_pool_remote_ip6", p->push.address6);
+	mgmt_buf_printf(&b, ">CLIENT:ENV,END\r\n");
+	if (!b.failed)
+		mgmt_notify(em->mgmt, b.data, b.len);
+	mgmt_buf_free(&b);
+	em->cids[session_peer_id(s)].notified = true;
+}
+
+static void notify_established(struct engine_mgmt *em, const struct session *s)
+{
+	struct mgmt_buf b = { 0 };
+	uint64_t cid = cid_of(em, s);
+
+	mgmt_buf_printf(&b, ">CLIENT:ESTABLISHED,%llu\r\n", (unsigned long long)cid);
+	mgmt_buf_printf(&b, ">CLIENT:ENV,n_clients=%u\r\n", client_count(em));
+	env_addr(&b, "trusted", session_peer(s));
+	env_common(em, &b, s);
+	mgmt_format_env(&b, "ifconfig_pool_remote_ip", session_address(s));
+	mgmt_buf_printf(&b, ">CLIENT:ENV,END\r\n");
+	mgmt_buf_printf(&b, ">CLIENT:ADDRESS,%llu,%s,1\r\n", (unsigned long long)cid,
+			session_address(s));
+	if (!b.failed)
+		mgmt_notify(em->mgmt, b.data, b.len);
+	mgmt_buf_free(&b);
+}
+
+static void notify_disconnect(struct engine_mgmt *em, const struct session *s)
+{
+	struct mgmt_buf b = { 0 };
+	const struct dchan_counters *c = session_counters(s);
+
+	mgmt_buf_printf(&b, ">CLIENT:DISCONNECT,%llu\r\n", (unsigned long long)cid_of(em, s));
+	env_addr(&b, "trusted", session_peer(s));
+	env_common(em, &b, s);
+	mgmt_buf_printf(&b, ">CLIENT:ENV,bytes_received=%llu\r\n>CLIENT:ENV,bytes_sent=%llu\r\n",
+			(unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	mgmt_buf_printf(&b, ">CLIENT:ENV,time_duration=%lld\r\n>CLIENT:ENV,END\r\n",
+			(long long)(ev_now(em->e->loop) - session_connected_at(s)));
+	if (!b.failed)
+		mgmt_notify(em->mgmt, b.data, b.len);
+	mgmt_buf_free(&b);
+}
+
+/* `push "OPTION"`: onto the last PUSH_REPLY message, or a new one when it is full. */
+static const char *add_push(struct session_push *push, const char *option)
+{
+	char **last = push->n_messages ? &push->messages[push->n_messages - 1] : NULL;
+	size_t len = last ? strlen(*last) : 0;
+	char *grown;
+
+	for (const char *c = option; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return "a push option with a control character";
+	if (last && len + 1 + strlen(option) < EM_PUSH_MESSAGE_MAX) {
+		if (!(grown = realloc(*last, len + 2 + strlen(option))))
+			return "out of memory";
+		grown[len] = ',';
+		memcpy(grown + len + 1, option, strlen(option) + 1);
+		*last = grown;
+		return NULL;
+	}
+	if (push->n_messages == SESSION_PUSH_MESSAGES_MAX ||
+	    strlen(option) + sizeof("PUSH_REPLY,") > EM_PUSH_MESSAGE_MAX)
+		return "the client's PUSH_REPLY has no room for this push option";
+	if (!(grown = malloc(strlen(option) + sizeof("PUSH_REPLY,"))))
+		return "out of memory";
+	sprintf(grown, "PUSH_REPLY,%s", option);
+	push->messages[push->n_messages++] = grown;
+	return NULL;
+}
+
+/* `iroute NETWORK [NETMASK]`: a subnet behind the client. */
+static const char *add_iroute(struct session_push *push, const char *net, const char *mask)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+	struct ip_prefix pfx, m;
+	unsigned len = 32;
+
+	if (mask) {
+		if (!ip_prefix_parse(&m, mask) || m.addr.family != AF_INET)
+			return "iroute: the netmask is not an IPv4 address";
+		len = 0;
+		for (int i = 0; i < 4; i++)
+			len += (unsigned)__builtin_popcount(m.addr.bytes[i]);
+	}
+	snprintf(text, sizeof(text), "%s/%u", net, len);
+	if (strchr(net, '/') || !ip_prefix_parse(&pfx, strchr(net, ':') ? net : text))
+		return "iroute: expected NETWORK NETMASK (IPv4) or an IPv6 prefix";
+	if (push->n_routes == SESSION_ROUTES_MAX)
+		return "iroute: the client has the most subnets it may have";
+	push->routes[push->n_routes++] = pfx;
+	return NULL;
+}
+
+/* One client-connect config line of client-auth; NULL when applied. */
+static const char *apply_line(struct session_push *push, char *line)
+{
+	char *argv[4];
+	int argc = mgmt_split(line, argv, 4);
+
+	if (argc < 0)
+		return "a config line that does not parse";
+	if (argc == 0 || argv[0][0] == '#' || argv[0][0] == ';')
+		return NULL;
+	if (strcmp(argv[0], "push") == 0 && argc == 2)
+		return add_push(push, argv[1]);
+	if (strcmp(argv[0], "iroute") == 0 && argc >= 2)
+		return add_iroute(push, argv[1], argc > 2 ? argv[2] : NULL);
+	if (strcmp(argv[0], "ifconfig-push") == 0)
+		return "ifconfig-push is not supported: addresses come from the pool or "
+		       "on.connect's client:address";
+	return "unsupported config line: push \"OPTION\" and iroute are";
+}
+
+static const char *em_client_auth(void *ctx, uint64_t cid, unsigned kid, char **lines, size_t n)
+{
+	struct engine_mgmt *em = ctx;
+	const char *err;
+	struct em_pending *p = find_pending(em, cid, kid, &err);
+	struct session *s;
+
+	if (!p)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		if ((err = apply_line(&p->push, lines[i])))
+			return err; /* the client still waits: the management client may answer
+				       again */
+	take_pending(em, p);
+	s = p->s;
+	if (server_admit(em->e->server, s, &p->push)) {
+		em->cids[session_peer_id(s)].established_due = true;
+		ev_timer_start(em->e->loop, &em->established_timer);
+	} else
+		script_client_revoke(em->e->script, session_peer_id(s));
+	pending_free(p);
+	return NULL;
+}
+
+static const char *em_client_deny(void *ctx, uint64_t cid, unsigned kid, const char *reason,
+				  const char *client_reason)
+{
+	struct engine_mgmt *em = ctx;
+	const char *err;
+	struct em_pending *p = find_pending(em, cid, kid, &err);
+	char clean[SESSION_REASON_MAX];
+	size_t j = 0;
+
+	if (!p)
+		return err;
+	take_pending(em, p);
+	log_info(&em->e->log, "mgmt", "client %llu (%s) denied: %s", (unsigned long long)cid,
+		 session_cn(p->s), reason);
+	/* The client's reason travels in AUTH_FAILED: printable. */
+	for (const char *c = client_reason ? client_reason : ""; *c && j + 1 < sizeof(clean); c++)
+		clean[j++] = (*c < 0x20 || *c > 0x7e) ? ' ' : *c;
+	clean[j] = '\0';
+	script_client_revoke(em->e->script, session_peer_id(p->s));
+	session_refuse(p->s, clean);
+	pending_free(p);
+	return NULL;
+}
+
+static const char *em_client_pending(void *ctx, uint64_t cid, unsigned kid, const char *extra,
+				     unsigned timeout)
+{
+	struct engine_mgmt *em = ctx;
+	const char *err;
+	struct em_pending *p = find_pending(em, cid, kid, &err);
+
+	if (!p)
+		return err;
+	if (!session_auth_pending(p->s, extra, timeout))
+		return "EXTRA is too long (at most 1023 bytes)";
+	return NULL;
+}
+
+static void em_log_tap(void *ctx, enum log_level level, const char *line)
+{
+	struct engine_mgmt *em = ctx;
+
+	if (em->mgmt)
+		mgmt_log_line(em->mgmt, level, line);
+}
+
+/* Writes the status file: a temporary file beside it, then rename, so a reader never
+ * sees half a report. */
+static void write_status(struct engine_mgmt *em)
+{
+	char tmp[4096];
+	struct mgmt_buf b = { 0 };
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", em->status_file) >= (int)sizeof(tmp))
+		return;
+	em_status(em, &b, (int)em->status_version, "\n");
+	if (b.failed) {
+		log_warnx(&em->e->log, "status", "status report too large or out of memory");
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		log_ratelimited(&em->e->log, LOG_WARN, "status", "cannot write %s: %s", tmp,
+				strerror(errno));
+		goto out;
+	}
+	if (write(fd, b.data, b.len) != (ssize_t)b.len || close(fd) < 0) {
+		log_ratelimited(&em->e->log, LOG_WARN, "status", "cannot write %s: %s", tmp,
+				strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, em->status_file) < 0) {
+		log_ratelimited(&em->e->log, LOG_WARN, "status", "cannot rename %s to %s: %s", tmp,
+				em->status_file, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	mgmt_buf_free(&b);
+}
+
+static void on_established_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct engine_mgmt *em = w->data;
+	struct server *srv = em->e->server;
+
+	(void)loop;
+	(void)revents;
+	for (size_t i = 0; srv && i < server_session_count(srv); i++) {
+		const struct session *s = server_session(srv, i);
+		uint32_t id = session_peer_id(s);
+
+		if (id < SERVER_SESSIONS_MAX && em->cids[id].s == s &&
+		    em->cids[id].established_due) {
+			em->cids[id].established_due = false;
+			if (session_state(s) == SESSION_ACTIVE)
+				notify_established(em, s);
+		}
+	}
+}
+
+static void on_status_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	write_status(w->data);
+}
+
+struct engine_mgmt *engine_mgmt_new(struct engine *e)
+{
+	struct engine_mgmt *em = calloc(1, sizeof(*em));
+
+	if (!em)
+		return NULL;
+	em->e = e;
+	em->ops = (struct mgmt_ops){
+		.status = em_status,
+		.load_stats = em_load_stats,
+		.state = em_state,
+		.kill = em_kill,
+		.client_kill = em_client_kill,
+		.bytecount = em_bytecount,
+		.signal = em_signal,
+		.client_auth = em_client_auth,
+		.client_deny = em_client_deny,
+		.client_pending = em_client_pending,
+		.ctx = em,
+	};
+	em->mgmt = mgmt_new(e->loop, &e->log, &em->ops, "moonvpn " MOONVPN_VERSION);
+	if (!em->mgmt) {
+		free(em);
+		return NULL;
+	}
+	ev_init(&em->status_timer, on_status_timer);
+	em->status_timer.data = em;
+	ev_timer_init(&em->established_timer, on_established_timer, 0, 0);
+	em->established_timer.data = em;
+	e->log.tap = em_log_tap;
+	e->log.tap_ctx = em;
+	return em;
+}
+
+/* The first line of the password file, as OpenVPN's management password file. */
+static int read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		snprintf(err, errlen, "management_password %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!fgets(out, (int)outlen, f))
+		out[0] = '\0';
+	fclose(f);
+	n = strcspn(out, "\r\n");
+	out[n] = '\0';
+	if (n == 0 || n >= outlen - 1) {
+		snprintf(err, errlen,
+			 "management_password %s: its first line must hold the password (1 to "
+			 "%zu bytes)",
+			 path, outlen - 2);
+		return -1;
+	}
+	return 0;
+}
+
+int engine_mgmt_apply(struct engine_mgmt *em, const struct config *cfg, char *err, size_t errlen)
+{
+	char password[MGMT_PASSWORD_MAX + 2];
+	int rc;
+
+	if (cfg->mgmt_password_file &&
+	    read_password(cfg->mgmt_password_file, password, sizeof(password), err, errlen) < 0)
+		return -1;
+	rc = mgmt_listen(em->mgmt, cfg->mgmt_where, cfg->mgmt_password_file ? password : NULL, err,
+			 errlen);
+	explicit_bzero(password, sizeof(password));
+	if (rc < 0)
+		return -1;
+	if (cfg->mgmt_where)
+		log_info(&em->e->log, "mgmt", "management interface on %s%s", cfg->mgmt_where,
+			 cfg->mgmt_password_file ? " (with a password)" : "");
+	em->client_auth = cfg->mgmt_client_auth;
+	ev_timer_stop(em->e->loop, &em->status_timer);
+	free(em->status_file);
+	em->status_file = cfg->status_file ? strdup(cfg->status_file) : NULL;
+	if (em->status_file) {
+		em->status_version = cfg->status_version;
+		ev_timer_set(&em->status_timer, 0, cfg->status_interval);
+		ev_timer_start(em->e->loop, &em->status_timer);
+	}
+	return 0;
+}
+
+void engine_mgmt_connect(struct engine_mgmt *em, struct session *s)
+{
+	(void)cid_of(em, s);
+}
+
+bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_push *push)
+{
+	uint32_t id = session_peer_id(s);
+	struct em_pending *p;
+
+	if (!em->client_auth || id >= SERVER_SESSIONS_MAX)
+		return false;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		session_refuse(s, "the server is out of memory");
+		return true;
+	}
+	p->s = s;
+	p->push = *push;
+	p->kid = session_key_id(s);
+	push->n_messages = 0; /* the messages are ours now */
+	if (p->push.policy)
+		policy_get(p->push.policy);
+	if (em->pending[id])
+		pending_free(em->pending[id]);
+	em->pending[id] = p;
+	notify_connect(em, p);
+	return true;
+}
+
+void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *reason)
+{
+	uint32_t id = session_peer_id(s);
+
+	(void)reason;
+	if (id >= SERVER_SESSIONS_MAX)
+		return;
+	if (em->pending[id] && em->pending[id]->s == s) {
+		pending_free(em->pending[id]);
+		em->pending[id] = NULL;
+	}
+	if (em->cids[id].s == s) {
+		if (em->cids[id].notified)
+			notify_disconnect(em, s);
+		em->cids[id].s = NULL;
+	}
+}
+
+void engine_mgmt_free(struct engine_mgmt *em)
+{
+	if (!em)
+		return;
+	ev_timer_stop(em->e->loop, &em->status_timer);
+	ev_timer_stop(em->e->loop, &em->established_timer);
+	em->e->log.tap = NULL;
+	for (size_t i = 0; i < SERVER_SESSIONS_MAX; i++)
+		if (em->pending[i])
+			pending_free(em->pending[i]);
+	mgmt_free(em->mgmt);
+	free(em->status_file);
+	free(em);
+}

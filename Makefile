@@ -108,7 +108,8 @@ DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl
 # wireguard-go and wireguard-tools: the userspace WireGuard anchor of make bench, whose quick
 # mode spec/netns/bench_spec.lua runs.
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
-            clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools
+            clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools \
+            golang-go golang-github-apparentlymart-go-openvpn-mgmt-dev
 # What the upstream peers' build script needs (make peers), when there are peers to build.
 DEB_PEERS = autoconf automake libtool pkg-config make libssl-dev liblzo2-dev liblz4-dev libpam0g-dev \
             libcap-ng-dev libnl-genl-3-dev cmake g++ ninja-build libasio-dev libcap-dev \
@@ -144,7 +145,7 @@ check-c: $(TESTS)
 SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
 SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood build/tools/connflood \
-	     build/tools/xfer build/tools/v2client
+	     build/tools/xfer build/tools/v2client build/tools/mgmtgo
 # A micro-benchmark for make bench, linked with the core like the unit tests.
 build/tools/filterbench: spec/tools/filterbench.c $(LIB_OBJS) | build/tools
 	@echo "  CC      $@"
@@ -157,6 +158,12 @@ build/tools/v2client: spec/tools/v2client.c $(LIB_OBJS) | build/tools
 build/tools/xfer: spec/tools/xfer.c | build/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(WARN) -O2 -g -o $@ $< -lcrypto
+# A third-party management client (Debian's go-openvpn-mgmt), built offline from
+# /usr/share/gocode as Debian packages Go libraries (GOPATH mode, no module download).
+build/tools/mgmtgo: spec/tools/mgmtgo/main.go | build/tools
+	@echo "  GO      $@"
+	$(Q)GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(CURDIR)/build/gocache GOFLAGS= \
+		GOPROXY=off go build -o $@ ./spec/tools/mgmtgo
 build/tools/%: spec/tools/%.c | build/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(WARN) -O2 -g -o $@ $<

@@ -151,6 +151,29 @@ static void em_load_stats(void *ctx, unsigned *nclients, uint64_t *in, uint64_t 
 	}
 }
 
+/* "ADDRESS,PORT" of the first of "udp://A:P tcp://B:Q", or "," for a wildcard address. */
+static void listen_part(struct mgmt_buf *out, const char *listen)
+{
+	const char *host = listen ? strstr(listen, "://") : NULL;
+	size_t len = host ? strcspn(host + 3, " ") : 0;
+	const char *colon;
+	char addr[INET6_ADDRSTRLEN + 2];
+
+	if (!host || len >= sizeof(addr)) {
+		mgmt_buf_printf(out, ",");
+		return;
+	}
+	memcpy(addr, host + 3, len);
+	addr[len] = '\0';
+	colon = strrchr(addr, ':');
+	if (!colon || strncmp(addr, "0.0.0.0:", 8) == 0 || strncmp(addr, "[::]:", 5) == 0) {
+		mgmt_buf_printf(out, ",");
+		return;
+	}
+	mgmt_buf_printf(out, "%.*s,%s", (int)(colon - addr) - (addr[0] == '[' ? 2 : 0),
+			addr + (addr[0] == '['), colon + 1);
+}
+
 static void em_state(void *ctx, struct mgmt_buf *out)
 {
 	struct engine_mgmt *em = ctx;
@@ -162,9 +185,13 @@ static void em_state(void *ctx, struct mgmt_buf *out)
 		ip_addr_format(&a, local, sizeof(local));
 	if (cfg && cfg->has_network6 && ip_prefix_host(&a, &cfg->network6, 1))
 		ip_addr_format(&a, local6, sizeof(local6));
-	/* A server is connected from its start: the time it came up, its own VPN addresses. */
-	mgmt_buf_printf(out, "%lld,CONNECTED,SUCCESS,%s,,,,,%s", (long long)em->e->started_at,
-			local, local6);
+	/* A server is connected from its start: the time it came up, its own VPN addresses,
+	 * no remote, and where it listens (empty when on every address), as OpenVPN's
+	 * log_entry_print with LOG_PRINT_LOCAL_IP | LOG_PRINT_REMOTE_IP. */
+	mgmt_buf_printf(out, "%lld,CONNECTED,SUCCESS,%s,,,", (long long)em->e->started_at, local);
+	listen_part(out, cfg ? cfg->listen : NULL);
+	if (local6[0])
+		mgmt_buf_printf(out, ",%s", local6);
 }
 
 static int em_kill(void *ctx, const char *cn, const char *addr, int port)

@@ -144,7 +144,8 @@ static void status_v1(struct mgmt_buf *b, const struct mgmt_status *st)
 			mgmt_buf_printf(b, "%s,%s,%s,%s%s", c->routes[r], undef(c->cn),
 					str(c->real_address), t, e);
 	}
-	mgmt_buf_printf(b, "GLOBAL STATS%sEND%s", e, e);
+	/* Broadcasts are never queued here (they go out as they come): the longest queue is 0. */
+	mgmt_buf_printf(b, "GLOBAL STATS%sMax bcast/mcast queue length,0%sEND%s", e, e, e);
 }
 
 static void route_v2(struct mgmt_buf *b, const struct mgmt_status *st, char sep,
@@ -199,6 +200,7 @@ static void status_v2(struct mgmt_buf *b, const struct mgmt_status *st, char sep
 			route_v2(b, st, sep, c, c->routes[r]);
 	}
 	/* dco_enabled: the data channel is ours, in user space, never the kernel's. */
+	mgmt_buf_printf(b, "GLOBAL_STATS%cMax bcast/mcast queue length%c0%s", sep, sep, e);
 	mgmt_buf_printf(b, "GLOBAL_STATS%cdco_enabled%c0%sEND%s", sep, sep, e, e);
 }
 

@@ -94,6 +94,7 @@ static const char want_v1[] = "OpenVPN CLIENT LIST\n"
 			      "10.9.0.0/24,alice,192.0.2.7:51234,2023-11-14 22:16:40\n"
 			      "10.8.0.3,UNDEF,192.0.2.8:1194,2023-11-14 22:16:40\n"
 			      "GLOBAL STATS\n"
+			      "Max bcast/mcast queue length,0\n"
 			      "END\n";
 
 static const char want_v2[] =
@@ -112,6 +113,7 @@ static const char want_v2[] =
 	"ROUTING_TABLE,fd00:8::1000,alice,192.0.2.7:51234,2023-11-14 22:16:40,1700000200\n"
 	"ROUTING_TABLE,10.9.0.0/24,alice,192.0.2.7:51234,2023-11-14 22:16:40,1700000200\n"
 	"ROUTING_TABLE,10.8.0.3,UNDEF,192.0.2.8:1194,2023-11-14 22:16:40,1700000200\n"
+	"GLOBAL_STATS,Max bcast/mcast queue length,0\n"
 	"GLOBAL_STATS,dco_enabled,0\n"
 	"END\n";
 

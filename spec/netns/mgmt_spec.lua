@@ -59,17 +59,63 @@ describe("#netns management interface", function()
 			"Common Name,Real Address,Bytes Received,Bytes Sent,Connected Since\r\n" ..
 			"client1,10%.88%.1%.2:%d+,%d+,%d+,[%d-]+ [%d:]+\r\n" ..
 			"ROUTING TABLE\r\nVirtual Address,Common Name,Real Address,Last Ref\r\n" ..
-			"10%.77%.0%.%d+,client1,10%.88%.1%.2:%d+,[%d-]+ [%d:]+\r\nGLOBAL STATS\r\nEND\r\n", v1)
+			"10%.77%.0%.%d+,client1,10%.88%.1%.2:%d+,[%d-]+ [%d:]+\r\nGLOBAL STATS\r\nMax bcast/mcast queue length,0\r\nEND\r\n", v1)
 		local v2 = m:ask("status 2")
 		assert.matches("HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Virtual IPv6 Address," ..
 			"Bytes Received,Bytes Sent,Connected Since,Connected Since (time_t),Username,Client ID," ..
 			"Peer ID,Data Channel Cipher\r\n", v2, 1, true)
 		assert.matches("\r\nCLIENT_LIST,client1,10%.88%.1%.2:%d+,10%.77%.0%.%d+,,%d+,%d+,[%d-]+ [%d:]+,%d+,UNDEF,0,0,AES%-256%-GCM\r\n", v2)
-		assert.matches("GLOBAL_STATS,dco_enabled,0\r\nEND\r\n", v2, 1, true)
+		assert.matches("GLOBAL_STATS,Max bcast/mcast queue length,0\r\nGLOBAL_STATS,dco_enabled,0\r\nEND\r\n", v2, 1, true)
 		local v3 = m:ask("status 3")
 		assert.matches("\r\nCLIENT_LIST\tclient1\t10%.88%.1%.2:%d+\t10%.77%.0%.%d+\t\t", v3)
 		assert.matches("^SUCCESS: nclients=1,bytesin=%d+,bytesout=%d+\r\n$", m:ask("load-stats", "\r\n"))
 		assert.are.equal("ERROR: bad status format version number\r\n", m:ask("status 4", "\r\n"))
+	end)
+
+	-- Each line's record type and number of fields, HEADER and title lines whole:
+	-- what a parser of status output relies on.
+	local function shape(text, sep)
+		local out = {}
+		for line in text:gmatch("([^\r\n]*)\r?\n") do
+			local fields = {}
+			for f in (line .. sep):gmatch("(.-)" .. sep) do fields[#fields + 1] = f end
+			if line:find("^HEADER") or #fields == 1 or line:find("^Common Name") or line:find("^Virtual Address") then
+				out[#out + 1] = line
+			else
+				out[#out + 1] = fields[1]:gsub("^[%d.:]+$", "ADDR") .. " x" .. #fields
+			end
+		end
+		return table.concat(out, "\n")
+	end
+
+	it("prints status 1, 2 and 3 as a stock OpenVPN 2.6 server does for the same client", function()
+		start()
+		-- The same client of a stock server, in namespaces of its own.
+		local pki = require("spec.helpers.moonvpn").pki()
+		local openvpn = require "spec.helpers.openvpn"
+		local srv, cli = netns.new(), netns.new()
+		netns.veth(srv, "10.89.1.1/24", cli, "10.89.1.2/24")
+		local stock_sock = netns.tmpdir() .. "/stock.sock"
+		local stock = srv:spawn({ "openvpn", "--config", openvpn.server(pki, { listen = "10.89.1.1",
+			extra = "management " .. stock_sock .. " unix" }) })
+		local ok, out = stock:wait_log("Initialization Sequence Completed", 20)
+		assert(ok, out)
+		local c2 = cli:spawn({ "openvpn", "--config", openvpn.profile(pki, { remote = "10.89.1.1" }) })
+		ok, out = c2:wait_log("Initialization Sequence Completed", 20)
+		assert(ok, out)
+		local sm = mgmt.connect(srv, stock_sock)
+		sm:wait("type 'help' for more info\r\n")
+		for _, case in ipairs { { "1", "," }, { "2", "," }, { "3", "\t" } } do
+			local theirs, ours = sm:ask("status " .. case[1]), m:ask("status " .. case[1])
+			-- The title names the program; the rest has the same shape line for line.
+			theirs = theirs:gsub("TITLE[,\t][^\r]*", "TITLE")
+			ours = ours:gsub("TITLE[,\t][^\r]*", "TITLE")
+			assert.are.equal(shape(theirs, case[2]), shape(ours, case[2]))
+		end
+		-- The stock server binds its `local` address, ours every address (empty fields).
+		local theirs = sm:ask("state"):gsub("^%d+", ""):gsub(",[%d.]+,%d+\r\n", ",,\r\n")
+		assert.are.equal(theirs, (m:ask("state"):gsub("^%d+", "")))
+		sm:close()
 	end)
 
 	it("writes the status file, atomically, in the configured version", function()
@@ -88,7 +134,7 @@ describe("#netns management interface", function()
 
 	it("shows the state and streams byte counts", function()
 		start()
-		assert.matches("^%d+,CONNECTED,SUCCESS,10%.77%.0%.1,,,,,\r\nEND\r\n$", m:ask("state"))
+		assert.matches("^%d+,CONNECTED,SUCCESS,10%.77%.0%.1,,,,\r\nEND\r\n$", m:ask("state"))
 		assert.are.equal("SUCCESS: real-time state notification set to ON\r\n", m:ask("state on", "\r\n"))
 		assert.are.equal("SUCCESS: bytecount interval changed\r\n", m:ask("bytecount 1", "\r\n"))
 		assert.matches("^>BYTECOUNT_CLI:0,%d+,%d+\r\n$", m:wait("\r\n"))

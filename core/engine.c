@@ -265,6 +265,8 @@ static void on_client_connect(void *ctx, struct session *s)
 
 static void on_client_cr_response(void *ctx, struct session *s, const char *response)
 {
+	if (engine_mgmt_cr_response(((struct engine *)ctx)->mgmt, s, response))
+		return;
 	script_client_cr_response(((struct engine *)ctx)->script, s, response);
 }
 

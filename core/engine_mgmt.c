@@ -146,7 +146,8 @@ static void em_load_stats(void *ctx, unsigned *nclients, uint64_t *in, uint64_t 
 	for (size_t i = 0; srv && i < server_session_count(srv); i++)
 		*nclients += listed(server_session(srv, i));
 	if (srv) {
-		*in = server_stats(srv)->bytes_in + server_stats(srv)->data_bytes_in;
+		/* What the socket read (as OpenVPN's link bytes), and the data sent. */
+		*in = server_stats(srv)->bytes_in;
 		*out = server_stats(srv)->data_bytes_out;
 	}
 }
@@ -749,6 +750,28 @@ bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_
 		pending_free(em->pending[id]);
 	em->pending[id] = p;
 	notify_connect(em, p);
+	return true;
+}
+
+bool engine_mgmt_cr_response(struct engine_mgmt *em, struct session *s, const char *response)
+{
+	uint32_t id = session_peer_id(s);
+	struct em_pending *p = id < SERVER_SESSIONS_MAX ? em->pending[id] : NULL;
+	struct mgmt_buf b = { 0 };
+
+	if (!p || p->s != s)
+		return false;
+	/* As OpenVPN's management_notify_client_cr_response: the base64 answer as sent. */
+	mgmt_buf_printf(&b, ">CLIENT:CR_RESPONSE,%llu,%u,", (unsigned long long)cid_of(em, s),
+			p->kid);
+	for (const char *c = response; *c; c++)
+		mgmt_buf_printf(&b, "%c", (*c < 0x20 || *c > 0x7e) ? '_' : *c);
+	mgmt_buf_printf(&b, "\r\n");
+	env_common(em, &b, s);
+	mgmt_buf_printf(&b, ">CLIENT:ENV,END\r\n");
+	if (!b.failed)
+		mgmt_notify(em->mgmt, b.data, b.len);
+	mgmt_buf_free(&b);
 	return true;
 }
 

@@ -35,6 +35,11 @@ void engine_mgmt_connect(struct engine_mgmt *em, struct session *s);
  */
 bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_push *push);
 
+/* A client waiting for the management client answered its challenge (CR_RESPONSE,
+ * base64): told as >CLIENT:CR_RESPONSE; false when the management client does not
+ * decide on it (the hooks get it then). */
+bool engine_mgmt_cr_response(struct engine_mgmt *em, struct session *s, const char *response);
+
 /* A session ended: its CID is forgotten. */
 void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *reason);
 

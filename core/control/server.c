@@ -938,9 +938,12 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 		server_tls_crypt_v2_handle(s, a, sess, buf, len);
 		return;
 	}
-	/* A tls-crypt-v2 client's session has its own key; a new hard reset never does. */
-	if (sess && session_wrap(sess)->client_key && op != P_CONTROL_HARD_RESET_CLIENT_V2) {
-		w = session_wrap(sess);
+	/* A tls-crypt-v2 client's session has its own key, its renegotiations with dynamic
+	 * tls-crypt theirs; a new hard reset never does. */
+	if (sess && op != P_CONTROL_HARD_RESET_CLIENT_V2 &&
+	    (session_wrap(sess)->client_key ||
+	     session_control_wrap(sess, proto_key_id(buf[0]))->dynamic)) {
+		w = session_control_wrap(sess, proto_key_id(buf[0]));
 	} else if (s->wrap.mode == WRAP_NONE && s->wrap.v2) {
 		server_drop_unwrap(
 			s, a,

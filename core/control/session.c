@@ -28,6 +28,7 @@ enum {
 	IV_PROTO_AUTH_PENDING_KW = 16, /* AUTH_PENDING,timeout N is understood */
 	PUSH_REQUEST_SECONDS = 5,      /* a client repeats PUSH_REQUEST until answered, as 2.6 */
 	IV_PROTO_TLS_KEY_EXPORT = 8,
+	IV_PROTO_DYN_TLS_CRYPT = 512,
 	NO_KEY = -1,
 	/* TLS output waiting for the peer's acks; a peer that never acks cannot grow it. */
 	TLS_BACKLOG_MAX = 64 * 1024,
@@ -118,7 +119,8 @@ static void send_packet(struct session *s, struct key_state *ks, uint8_t opcode,
 	if (c.n_acks)
 		c.remote_sid = s->remote_sid;
 	n = proto_encode_control(plain, sizeof(plain), &c);
-	w = n ? wrap_seal(&s->wrap, plain, n, s->next_replay_id++, s->p.replay_time, wire,
+	w = n ? wrap_seal(session_control_wrap(s, ks->key_id), plain, n,
+			  session_control_next_id(s, ks->key_id), s->p.replay_time, wire,
 			  sizeof(wire))
 	      : -1;
 	if (w > 0)
@@ -128,7 +130,8 @@ static void send_packet(struct session *s, struct key_state *ks, uint8_t opcode,
 /* TLS ciphertext into the send window, in fragments that keep packets small. */
 static void queue_tls_output(struct session *s, struct key_state *ks)
 {
-	size_t fragment = CONTROL_PACKET_MAX - CONTROL_HEADER_MAX - wrap_overhead(&s->wrap);
+	size_t fragment = CONTROL_PACKET_MAX - CONTROL_HEADER_MAX -
+			  wrap_overhead(session_control_wrap(s, ks->key_id));
 	uint8_t buf[RELIABLE_PAYLOAD_MAX];
 
 	while (reliable_can_queue(&ks->rel) && tls_session_pending_ciphertext(ks->tls) > 0) {
@@ -502,11 +505,24 @@ static bool try_append_push(struct session *s, const char *msg)
 	return true;
 }
 
+/*
+ * Dynamic tls-crypt, to a client that announces it (IV_PROTO bit 9): the
+ * push says so (push.lua), as OpenVPN's multi.c and push.c do. False when
+ * the key cannot be had; the session ends.
+ */
+static bool dyn_tls_crypt_if_announced(struct session *s)
+{
+	if (!(s->iv_proto & IV_PROTO_DYN_TLS_CRYPT) || session_dyn_tls_crypt_start(s) == 0)
+		return true;
+	close_later(s, 0, "%s", "cannot derive the dynamic tls-crypt key");
+	return false;
+}
+
 void session_admit(struct session *s, struct session_push *push)
 {
 	char token_extra[SESSION_REASON_MAX * 4];
 
-	if (s->state != SESSION_AUTH) {
+	if (s->state != SESSION_AUTH || !dyn_tls_crypt_if_announced(s)) {
 		for (size_t i = 0; i < push->n_messages; i++)
 			free(push->messages[i]);
 		push->n_messages = 0;
@@ -824,6 +840,10 @@ static void activate_client(struct session *s, struct key_state *ks)
 		close_later(s, 0, "%s", "cannot install the data keys");
 		return;
 	}
+	if (o->dyn_tls_crypt && session_dyn_tls_crypt_start(s) < 0) {
+		close_later(s, 0, "%s", "cannot derive the dynamic tls-crypt key");
+		return;
+	}
 	set_state(s, SESSION_ACTIVE);
 	s->deadline = now(s) + 1e9; /* from here keepalive decides */
 	s->connected_at = now(s);
@@ -1073,16 +1093,17 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents);
 static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t replay_id)
 {
 	bool first = s->state == SESSION_RESET;
+	struct replay *replay = session_control_replay(s, ctl->key_id);
 
 	if (first ? ctl->opcode != P_CONTROL_HARD_RESET_SERVER_V2 || ctl->key_id != 0
 		  : !proto_sid_equal(&ctl->sid, &s->remote_sid))
 		return false;
 	if (ctl->n_acks && !proto_sid_equal(&ctl->remote_sid, &s->local_sid))
 		return false;
-	if (s->wrap.mode != WRAP_NONE) {
-		if (replay_check(&s->replay, replay_id) != REPLAY_OK)
+	if (replay) {
+		if (replay_check(replay, replay_id) != REPLAY_OK)
 			return false;
-		replay_record(&s->replay, replay_id);
+		replay_record(replay, replay_id);
 	}
 	if (first) {
 		s->remote_sid = ctl->sid;
@@ -1270,6 +1291,7 @@ void session_free(struct session *s)
 	free(s->client);
 	free(s->tls_crypt_v2);
 	wrap_clear(&s->wrap);
+	wrap_clear(&s->dyn.wrap);
 	tls_ctx_free(s->p.tls);
 	free(s);
 }

@@ -186,6 +186,14 @@ const char *session_peer_info(const struct session *s);
 const struct tlscryptv2_client *session_tls_crypt_v2(const struct session *s);
 /* The wrapping of the session's control packets. */
 const struct wrap *session_wrap(const struct session *s);
+/*
+ * The wrapping of its control packets of key_id: with dynamic tls-crypt
+ * negotiated (IV_PROTO bit 9, protocol-flags dyn-tls-crypt) the
+ * renegotiations' own key for key_id > 0, else session_wrap.
+ */
+const struct wrap *session_control_wrap(const struct session *s, uint8_t key_id);
+/* Whether dynamic tls-crypt is on (renegotiations use their own key). */
+bool session_dyn_tls_crypt(const struct session *s);
 /* The client certificate: subject (RFC 2253), serial (hex), SHA-256 (NULL before TLS). */
 const char *session_peer_subject(const struct session *s);
 const char *session_peer_serial(const struct session *s);

@@ -201,7 +201,7 @@ static void handle_control(struct client *c, const uint8_t *buf, size_t len)
 		c->stats.dropped_malformed++;
 		return;
 	}
-	session_receive(c->session, &ctl, pid);
+	session_receive(c->session, &ctl, pid, t);
 }
 
 /* Lowers a TCP SYN's MSS so that full segments fit the link sealed (OpenVPN's mssfix). */

@@ -438,8 +438,8 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 }
 
 void server_handle_control(struct server *s, const struct proto_control *ctl,
-			   const struct arrival *a, uint32_t replay_id, const struct wrap *w,
-			   const struct tlscryptv2_client *v2)
+			   const struct arrival *a, uint32_t replay_id, uint32_t replay_time,
+			   const struct wrap *w, const struct tlscryptv2_client *v2)
 {
 	char who[UDP_ADDR_TEXT_MAX];
 	uint64_t now = (uint64_t)time(NULL);
@@ -458,8 +458,8 @@ void server_handle_control(struct server *s, const struct proto_control *ctl,
 		log_ratelimited(s->log, LOG_DEBUG, "server",
 				"%s echoed a valid cookie: new session",
 				udp_addr_format(a->from, who, sizeof(who)));
-		if (sess && !(v2 && server_tls_crypt_v2_hold(s, sess, ctl, replay_id)))
-			session_receive(sess, ctl, replay_id);
+		if (sess && !(v2 && server_tls_crypt_v2_hold(s, sess, ctl, replay_id, replay_time)))
+			session_receive(sess, ctl, replay_id, replay_time);
 		return;
 	}
 	s->stats.dropped_no_session++;
@@ -964,10 +964,10 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 	/* A known peer's packets go to its session, except the start of a new one. */
 	if (sess && !starts_new_session(sess, &ctl)) {
 		if (!server_tls_crypt_v2_waits(s, sess))
-			session_receive(sess, &ctl, pid);
+			session_receive(sess, &ctl, pid, t);
 		return;
 	}
-	server_handle_control(s, &ctl, a, pid, &s->wrap, NULL);
+	server_handle_control(s, &ctl, a, pid, t, &s->wrap, NULL);
 }
 
 /* A bounded number of batches per wake-up, so a flood cannot starve the loop. */

@@ -1090,21 +1090,18 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents);
  * Checks a packet belongs to this session; false to drop it. A client
  * learns the server's session id from the server's hard reset.
  */
-static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t replay_id)
+static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t replay_id,
+		    uint32_t replay_time)
 {
 	bool first = s->state == SESSION_RESET;
-	struct replay *replay = session_control_replay(s, ctl->key_id);
 
 	if (first ? ctl->opcode != P_CONTROL_HARD_RESET_SERVER_V2 || ctl->key_id != 0
 		  : !proto_sid_equal(&ctl->sid, &s->remote_sid))
 		return false;
 	if (ctl->n_acks && !proto_sid_equal(&ctl->remote_sid, &s->local_sid))
 		return false;
-	if (replay) {
-		if (replay_check(replay, replay_id) != REPLAY_OK)
-			return false;
-		replay_record(replay, replay_id);
-	}
+	if (!session_control_replay_ok(s, ctl->key_id, replay_id, replay_time))
+		return false;
 	if (first) {
 		s->remote_sid = ctl->sid;
 		set_state(s, SESSION_TLS);
@@ -1139,14 +1136,16 @@ static void receive_while_refused(struct session *s)
 	}
 }
 
-void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id)
+void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id,
+		     uint32_t replay_time)
 {
 	struct key_state *ks;
 	uint8_t opcode;
 	const uint8_t *payload;
 	size_t len;
 
-	if ((s->state == SESSION_CLOSING && !lingers_for_refusal(s)) || !is_ours(s, ctl, replay_id))
+	if ((s->state == SESSION_CLOSING && !lingers_for_refusal(s)) ||
+	    !is_ours(s, ctl, replay_id, replay_time))
 		return;
 	s->last_received = now(s); /* control traffic shows the peer is alive, as in 2.6 */
 	ks = key_state_for(s, ctl);

@@ -139,8 +139,9 @@ struct session *session_new(const struct session_params *p, const struct sockadd
 struct session *session_new_client(const struct session_params *p, const struct sockaddr *peer,
 				   socklen_t peer_len) __attribute__((warn_unused_result));
 
-/* A control packet from the peer, unwrapped and decoded, with its wrap replay id. */
-void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id);
+/* A control packet from the peer, unwrapped and decoded, with its wrap replay id and time. */
+void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id,
+		     uint32_t replay_time);
 
 /* Closes the TLS session and stops timers; NULL is a no-op. Does not call ops->ended. */
 void session_free(struct session *s);

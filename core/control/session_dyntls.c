@@ -29,7 +29,7 @@ int session_dyn_tls_crypt_start(struct session *s)
 	}
 	wrap_init_dynamic(&s->dyn.wrap, s->p.crypto, &s->wrap, ekm, s->client == NULL);
 	crypto_wipe(ekm, sizeof(ekm));
-	replay_init(&s->dyn.replay);
+	replay_timed_init(&s->dyn.replay);
 	s->dyn.next_replay_id = 1;
 	s->dyn.on = true;
 	log_info(s->p.log, "session", "%s: dynamic tls-crypt: renegotiations use their own key%s",
@@ -52,11 +52,24 @@ bool session_dyn_tls_crypt(const struct session *s)
 	return s->dyn.on;
 }
 
-struct replay *session_control_replay(struct session *s, uint8_t key_id)
+/*
+ * The renegotiations' window honours the time beside the id, as OpenVPN's
+ * packet_id.c does for control packets. The OpenVPN 3 core derives the key
+ * again at each renegotiation that starts while key 0 is still its primary,
+ * its ids starting again at 1 with a new time (proto.hpp,
+ * set_dynamic_tls_crypt): a window of ids alone dropped them as replays
+ * until its retransmissions climbed past the old ones.
+ */
+bool session_control_replay_ok(struct session *s, uint8_t key_id, uint32_t id, uint32_t time)
 {
 	if (dynamic(s, key_id))
-		return &s->dyn.replay;
-	return s->wrap.mode == WRAP_NONE ? NULL : &s->replay;
+		return replay_timed_accept(&s->dyn.replay, id, time);
+	if (s->wrap.mode == WRAP_NONE)
+		return true;
+	if (replay_check(&s->replay, id) != REPLAY_OK)
+		return false;
+	replay_record(&s->replay, id);
+	return true;
 }
 
 uint32_t session_control_next_id(struct session *s, uint8_t key_id)

@@ -24,7 +24,7 @@
 struct dyn_tls_crypt {
 	bool on;
 	struct wrap wrap;
-	struct replay replay;
+	struct replay_timed replay;
 	uint32_t next_replay_id;
 };
 
@@ -102,8 +102,9 @@ struct session {
 
 /* Derives the renegotiations' key from key state 0's TLS session; 0 or -1. */
 int session_dyn_tls_crypt_start(struct session *s);
-/* The replay window and the next replay id of control packets of key_id. */
-struct replay *session_control_replay(struct session *s, uint8_t key_id);
+/* Checks and records the replay id and time of an authenticated control packet of key_id. */
+bool session_control_replay_ok(struct session *s, uint8_t key_id, uint32_t id, uint32_t time);
+/* The next replay id of our control packets of key_id. */
 uint32_t session_control_next_id(struct session *s, uint8_t key_id);
 
 /* session_token.c: auth tokens as OpenVPN's auth-gen-token server keeps them. */

@@ -150,18 +150,17 @@ static void note(const struct packet *p, bool to_server, const struct proto_cont
  * False for data packets (the test carries control only).
  */
 static bool open_control(const struct packet *p, bool to_server, struct proto_control *ctl,
-			 uint8_t *plain, size_t cap, uint32_t *pid)
+			 uint8_t *plain, size_t cap, uint32_t *pid, uint32_t *t)
 {
 	struct session *rx = to_server ? server.s : client.s;
 	uint8_t key_id = proto_key_id(p->wire[0]);
 	const struct wrap *w =
 		rx ? session_control_wrap(rx, key_id) : (to_server ? server_rx : client_rx);
-	uint32_t t;
 	int n;
 
 	if (!proto_is_control(proto_opcode(p->wire[0])))
 		return false;
-	n = wrap_open(w, p->wire, p->len, plain, cap, pid, &t);
+	n = wrap_open(w, p->wire, p->len, plain, cap, pid, t);
 	if (n <= 0 || proto_decode_control(ctl, plain, (size_t)n) != 0)
 		return false;
 	note(p, to_server, ctl, *pid);
@@ -177,7 +176,8 @@ static struct sockaddr_in client_addr(void)
 }
 
 /* The server's front door for a packet without a session: the stateless cookie exchange. */
-static void front_door(const struct proto_control *ctl, uint32_t pid, struct session_params *sp)
+static void front_door(const struct proto_control *ctl, uint32_t pid, uint32_t t,
+		       struct session_params *sp)
 {
 	struct sockaddr_in from = client_addr();
 	uint64_t now = (uint64_t)time(NULL);
@@ -205,7 +205,7 @@ static void front_door(const struct proto_control *ctl, uint32_t pid, struct ses
 				       &ctl->sid, 0);
 		CHECK(server.s != NULL, "server session");
 		if (server.s)
-			session_receive(server.s, ctl, pid);
+			session_receive(server.s, ctl, pid, t);
 	}
 }
 
@@ -220,18 +220,18 @@ static size_t carry(struct side *from, int drop, struct session_params *sp)
 	for (size_t i = 0; i < n; i++) {
 		struct proto_control ctl;
 		uint8_t plain[WIRE_MAX];
-		uint32_t pid;
+		uint32_t pid, t;
 
 		if ((int)i == drop ||
-		    !open_control(&batch[i], from == &client, &ctl, plain, sizeof(plain), &pid))
+		    !open_control(&batch[i], from == &client, &ctl, plain, sizeof(plain), &pid, &t))
 			continue;
 		carried++;
 		if (from == &server && client.s)
-			session_receive(client.s, &ctl, pid);
+			session_receive(client.s, &ctl, pid, t);
 		else if (from == &client && server.s)
-			session_receive(server.s, &ctl, pid);
+			session_receive(server.s, &ctl, pid, t);
 		else if (from == &client)
-			front_door(&ctl, pid, sp);
+			front_door(&ctl, pid, t, sp);
 	}
 	return carried;
 }

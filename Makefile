@@ -235,7 +235,7 @@ fuzz: $(FUZZERS)
 # Targets whose module needs more than itself name the extra sources and libraries here.
 FUZZ_EXTRA_wrap = $(call core_src,crypto.c) $(call core_src,statickey.c) -lcrypto
 FUZZ_EXTRA_tlscryptv2 = $(foreach f,crypto.c statickey.c pem.c,$(call core_src,$(f))) -lcrypto
-FUZZ_EXTRA_datakey = $(foreach f,crypto.c replay.c proto.c,$(call core_src,$(f))) -lcrypto
+FUZZ_EXTRA_datakey = $(foreach f,crypto.c replay.c proto.c epochdata.c epoch.c keys.c,$(call core_src,$(f))) -lcrypto
 FUZZ_EXTRA_pushopts = $(call core_src,ip.c)
 FUZZ_EXTRA_packet = $(call core_src,ip.c)
 FUZZ_EXTRA_vnet = $(call core_src,packet.c) $(call core_src,ip.c)

@@ -59,14 +59,19 @@ describe("moonvpn.push", function()
 		{ 2 | 128 | 512, "protocol-flags cc-exit dyn-tls-crypt" },
 		-- 2.6's push.c: dyn-tls-crypt needs no cc-exit; tls-ekm then has its own option.
 		{ 2 | 512, "protocol-flags dyn-tls-crypt" },
-		{ 2 | 8 | 512, "protocol-flags dyn-tls-crypt", "key-derivation tls-ekm" },
+		{ 2 | 8 | 512, "protocol-flags dyn-tls-crypt", false, "key-derivation tls-ekm" },
 		{ 2, nil },
+		-- The session chose 2.7's epoch data format: after the others, as 2.7's push.c.
+		{ 2 | 8 | 128 | 1024, "protocol-flags cc-exit tls-ekm aead-epoch", true },
+		{ 2 | 8 | 1024, "protocol-flags aead-epoch", true },
+		{ 2 | 8 | 128 | 512 | 1024, "protocol-flags cc-exit tls-ekm dyn-tls-crypt aead-epoch", true },
+		{ 2 | 8 | 128 | 1024, "protocol-flags cc-exit tls-ekm" },
 	} do
-		it("flags for IV_PROTO " .. case[1], function()
-			local opts = push.options(cfg(), { address = "10.8.0.2", iv_proto = case[1] })
+		it("flags for IV_PROTO " .. case[1] .. (case[3] and ", epoch data format" or ""), function()
+			local opts = push.options(cfg(), { address = "10.8.0.2", iv_proto = case[1], epoch_data = case[3] })
 			local last = opts[#opts]
 			if case[2] then assert.are.equal(case[2], last) else assert.truthy(last:find("^ifconfig")) end
-			if case[3] then assert.are.equal(case[3], opts[#opts - 1]) end
+			if case[4] then assert.are.equal(case[4], opts[#opts - 1]) end
 		end)
 	end
 

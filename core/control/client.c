@@ -54,8 +54,8 @@ struct client {
 	struct mssfix mss; /* for the current remote's address family */
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
-	uint8_t segment[DATA_OVERHEAD +
-			VNET_PACKET_MAX_BYTES]; /* a superpacket's, sealed in place */
+	uint8_t segment[DATA_OVERHEAD + VNET_PACKET_MAX_BYTES +
+			DATA_TAILROOM]; /* a superpacket's, sealed in place */
 	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
 };
@@ -302,7 +302,8 @@ static int open_transport(struct client *c, const struct udp_addr *remote, bool 
 {
 	struct tcp_handlers h = { .packet = on_tcp_packet, .closed = on_tcp_closed, .ctx = c };
 
-	mssfix_init(&c->mss, c->params.mssfix, remote->ss.ss_family == AF_INET6, c->params.tap);
+	mssfix_init(&c->mss, c->params.mssfix, remote->ss.ss_family == AF_INET6, c->params.tap,
+		    DATA_OVERHEAD);
 	if (tcp)
 		return tcp_client_open(&c->tcp, c->loop, remote, &h, err, errlen);
 	c->fd = udp_connect(remote, err, errlen);
@@ -485,7 +486,7 @@ static void send_segments_in_slots(struct client *c, struct vnet_split *sp)
 	int sealed;
 
 	while ((n = vnet_split_next(sp, (buf = udpio_tx_slot(c->udp_tx)) + DATA_OVERHEAD,
-				    UDPIO_SLOT_MAX - DATA_OVERHEAD))) {
+				    UDPIO_SLOT_MAX - DATA_OVERHEAD - DATA_TAILROOM))) {
 		sealed = dchan_seal(dc, buf, n, ev_now(c->loop));
 		if (sealed < 0) {
 			c->stats.dropped_no_route++;
@@ -509,7 +510,7 @@ void client_send_superpacket(struct client *c, const struct vnet_hdr *h, const u
 		return;
 	}
 	if (c->session && !c->tcp && c->fd >= 0 &&
-	    DATA_OVERHEAD + vnet_split_max(&sp) <= UDPIO_SLOT_MAX) {
+	    DATA_OVERHEAD + vnet_split_max(&sp) + DATA_TAILROOM <= UDPIO_SLOT_MAX) {
 		send_segments_in_slots(c, &sp);
 		return;
 	}

@@ -11,6 +11,7 @@
 
 #include "compframe.h"
 #include "cookie.h"
+#include "epochdata.h"
 #include "proto.h"
 #include "server.h"
 #include "server_impl.h"
@@ -561,8 +562,9 @@ static void send_segments(struct server *s, struct server_lane *lane, struct ses
 {
 	struct dchan *dc = session_dchan(to);
 	bool in_slot = s->udp_tx && !s->conns[dc->peer_id] && dc->framing != COMPFRAME_LZO &&
-		       DATA_OVERHEAD + vnet_split_max(sp) <= UDPIO_SLOT_MAX;
-	size_t cap = in_slot ? UDPIO_SLOT_MAX - DATA_OVERHEAD : VNET_PACKET_MAX_BYTES;
+		       DATA_OVERHEAD + vnet_split_max(sp) + DATA_TAILROOM <= UDPIO_SLOT_MAX;
+	size_t cap =
+		in_slot ? UDPIO_SLOT_MAX - DATA_OVERHEAD - DATA_TAILROOM : VNET_PACKET_MAX_BYTES;
 	uint8_t *buf;
 	size_t n;
 	int sealed;
@@ -582,6 +584,11 @@ static void send_segments(struct server *s, struct server_lane *lane, struct ses
 	ev_prepare_start(s->loop, &s->udp_flusher);
 }
 
+bool server_reseal_must_move(const struct session *from, const struct session *to)
+{
+	return session_epoch_data(to) && !session_epoch_data(from);
+}
+
 /*
  * client_to_client: a packet for another client's VPN address goes straight
  * to that client, sealed again in the same buffer, without passing through
@@ -596,8 +603,13 @@ static bool forward_to_client(struct server *s, struct server_lane *lane,
 	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
-	if (server_policy_passes(s, lane, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
-		send_to(s, lane, to, pkt, len);
+	if (!server_policy_passes(s, lane, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+		return true;
+	if (server_reseal_must_move(from, to)) {
+		memcpy(lane->segment + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
+		pkt = lane->segment;
+	}
+	send_to(s, lane, to, pkt, len);
 	return true;
 }
 
@@ -779,7 +791,8 @@ static bool outer_ipv6(const struct session *sess)
 
 void server_clamp_mss(const struct server *s, const struct session *sess, uint8_t *p, size_t len)
 {
-	const struct mssfix *m = &s->mss[!sess || outer_ipv6(sess)];
+	const struct mssfix *m =
+		&s->mss[sess && session_epoch_data(sess)][!sess || outer_ipv6(sess)];
 
 	if (!s->params.mssfix)
 		return;
@@ -1025,7 +1038,7 @@ const struct udpio_tx *server_udp_tx(const struct server *s)
 /* The lane's buffers, each with room for a packet of the largest size and its header. */
 static int lane_init(struct server_lane *l)
 {
-	size_t size = DATA_OVERHEAD + COMPFRAME_HEAD_MAX + VNET_PACKET_MAX_BYTES;
+	size_t size = DATA_OVERHEAD + COMPFRAME_HEAD_MAX + VNET_PACKET_MAX_BYTES + DATA_TAILROOM;
 
 	l->segment = malloc(size);
 	l->framed = malloc(size);
@@ -1095,8 +1108,10 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 			 params->filter.max_flows);
 		return open_failed(s, -ENOMEM);
 	}
-	mssfix_init(&s->mss[0], params->mssfix, false, params->tap);
-	mssfix_init(&s->mss[1], params->mssfix, true, params->tap);
+	for (int epoch = 0; epoch < 2; epoch++)
+		for (int v6 = 0; v6 < 2; v6++)
+			mssfix_init(&s->mss[epoch][v6], params->mssfix, v6, params->tap,
+				    epoch ? EPOCH_OVERHEAD : DATA_OVERHEAD);
 	if (lane_init(&s->lane) < 0 || (params->tap && server_tap_init(s) < 0)) {
 		snprintf(err, errlen, "server: out of memory");
 		return open_failed(s, -ENOMEM);

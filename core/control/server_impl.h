@@ -79,7 +79,9 @@ struct server {
 	/* The UDP socket's batches: received datagrams are opened in place in udp_rx;
 	 * what is sent during a loop turn is queued in udp_tx and leaves before the
 	 * loop waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
-	struct mssfix mss[2]; /* the MSS limits for clients over IPv4 [0] and IPv6 [1] */
+	/* The MSS limits for clients of the 2.6 [0] or epoch [1] data format, over IPv4 [0] or IPv6
+	 * [1]. */
+	struct mssfix mss[2][2];
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
 	struct udpio_caps udp_caps;
@@ -154,6 +156,15 @@ bool server_tcp_send(struct server *s, uint32_t id, const uint8_t *wire, size_t 
 /* server_tap.c: the switch of TAP mode. */
 int server_tap_init(struct server *s) __attribute__((warn_unused_result));
 void server_tap_free(struct server *s);
+/*
+ * Whether a packet of from, opened in the buffer it arrived in, must move
+ * before it is sealed again for to (client_to_client, TAP switching): an
+ * epoch-format packet is DATA_TAILROOM bytes longer than a 2.6-format one,
+ * and a receive buffer may end where the packet did (GRO and TCP put
+ * packets back to back).
+ */
+bool server_reseal_must_move(const struct session *from, const struct session *to);
+
 /* A frame from a client (len bytes at buf + DATA_OVERHEAD), opened. */
 void server_tap_from_client(struct server *s, struct server_lane *lane, struct session *sess,
 			    uint8_t *buf, size_t len);

@@ -31,7 +31,7 @@ enum {
 
 int server_tap_init(struct server *s)
 {
-	if (!(s->lane.frame_copy = malloc(DATA_OVERHEAD + SERVER_FRAME_MAX)))
+	if (!(s->lane.frame_copy = malloc(DATA_OVERHEAD + SERVER_FRAME_MAX + DATA_TAILROOM)))
 		return -1;
 	return mac_table_init(&s->macs, TAP_MACS_PER_CLIENT, TAP_MAC_AGE_SECONDS, &s->hash_key);
 }
@@ -145,7 +145,7 @@ void server_tap_switch(struct server *s, struct server_lane *lane, struct sessio
 		return;
 	}
 	if (to && to != sess && s->params.client_to_client) {
-		send_frame(s, lane, to, buf, len, false);
+		send_frame(s, lane, to, buf, len, server_reseal_must_move(sess, to));
 		return;
 	}
 	if (to == sess)

@@ -29,11 +29,16 @@ enum {
 	PUSH_REQUEST_SECONDS = 5,      /* a client repeats PUSH_REQUEST until answered, as 2.6 */
 	IV_PROTO_TLS_KEY_EXPORT = 8,
 	IV_PROTO_DYN_TLS_CRYPT = 512,
+	IV_PROTO_DATA_V2 = 2,
+	IV_PROTO_DATA_EPOCH = 1024, /* 2.7's epoch data format (ssl.h) */
 	NO_KEY = -1,
 	/* TLS output waiting for the peer's acks; a peer that never acks cannot grow it. */
 	TLS_BACKLOG_MAX = 64 * 1024,
 	/* The previous key decrypts for this long after the switch (packets in flight). */
 	LAME_DUCK_SECONDS = 60,
+	/* The peer still sends with the previous key if it opened a packet this recently
+	 * (packets in flight when it switched are not worth a renegotiation's delay). */
+	PEER_SWITCH_SECONDS = 1,
 };
 
 static const char EKM_LABEL[] = "EXPORTER-OpenVPN-datakeys";
@@ -253,11 +258,33 @@ static void check_renegotiation_deadline(struct session *s)
 }
 
 /* The previous key stops decrypting once its window is over. */
+/*
+ * Whether the peer has not moved its sending to the current key yet: it
+ * has sent nothing with it, or still sent with the previous key moments
+ * ago. The OpenVPN 3 core sends with the previous key for up to 60 s after
+ * a renegotiation (proto.hpp, become_primary: min(hand-window, reneg-sec /
+ * 2)), 2.6 for up to min(hand-window, reneg-sec / 2) after its own (ssl.c,
+ * tls_select_encryption_key). Retiring the key it still sends with, at the
+ * end of the lame-duck time or for the next renegotiation, would cut its
+ * traffic until it switched; 2.6 servers avoid that by keeping the lame
+ * duck for tran-window, an hour. A peer that never switches loses the
+ * previous key at its hard lifetime all the same (dchan_usable).
+ */
+static bool peer_on_previous_key(const struct session *s)
+{
+	const struct dchan *dc = s->dc;
+
+	return dc->keys[DCHAN_PREVIOUS].live &&
+	       (!dc->keys[DCHAN_CURRENT].last_opened ||
+		dchan_opened_within(dc, DCHAN_PREVIOUS, now(s), PEER_SWITCH_SECONDS));
+}
+
 static void expire_lame_duck(struct session *s)
 {
 	struct key_state *old = &s->ks[1 - s->current];
 
-	if (s->next != NO_KEY || old->phase == KEY_PHASE_EMPTY || now(s) < s->lame_duck_until)
+	if (s->next != NO_KEY || old->phase == KEY_PHASE_EMPTY || now(s) < s->lame_duck_until ||
+	    peer_on_previous_key(s))
 		return;
 	log_debug(s->p.log, "session", "%s: key %u retired", s->who, old->key_id);
 	drop_key_state(s, old);
@@ -462,8 +489,8 @@ static int install_data_key(struct session *s, struct key_state *ks)
 	struct data_key key;
 	char err[160];
 
-	if (data_key_init(&key, s->p.crypto, s->cipher, ks->key_block, !is_client(s), ks->key_id,
-			  err, sizeof(err)) < 0) {
+	if (data_key_init(&key, s->p.crypto, s->cipher, ks->key_block, !is_client(s), s->epoch_data,
+			  ks->key_id, err, sizeof(err)) < 0) {
 		log_error(s->p.log, "session", "%s: %s", s->who, err);
 		return -1;
 	}
@@ -539,8 +566,9 @@ void session_admit(struct session *s, struct session_push *push)
 		memset(&s->vpn_addr, 0, sizeof(s->vpn_addr));
 	if (!s->push.address6[0] || !ip_addr_parse(&s->vpn_addr6, s->push.address6))
 		memset(&s->vpn_addr6, 0, sizeof(s->vpn_addr6));
-	log_info(s->p.log, "session", "%s: connected, address %s, cipher %s, keys by %s", s->who,
-		 s->address, s->cipher, s->iv_proto & IV_PROTO_TLS_KEY_EXPORT ? "TLS-EKM" : "PRF");
+	log_info(s->p.log, "session", "%s: connected, address %s, cipher %s, keys by %s%s", s->who,
+		 s->address, s->cipher, s->iv_proto & IV_PROTO_TLS_KEY_EXPORT ? "TLS-EKM" : "PRF",
+		 s->epoch_data ? ", epoch data format" : "");
 	/* A client that announces REQUEST_PUSH gets the reply without asking (2.6 does so). */
 	if (s->iv_proto & IV_PROTO_REQUEST_PUSH)
 		send_answer(s);
@@ -606,6 +634,11 @@ static void first_key_exchange(struct session *s, struct key_state *ks)
 		return;
 	}
 	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
+	/* As 2.7 (multi.c): a client that negotiates its cipher and announces the
+	 * format gets it; push.lua then adds "aead-epoch" to its protocol-flags.
+	 * Every cipher we offer is an AEAD, and the format needs P_DATA_V2. */
+	s->epoch_data =
+		s->ncp && (s->iv_proto & IV_PROTO_DATA_EPOCH) && (s->iv_proto & IV_PROTO_DATA_V2);
 	if (install_data_key(s, ks) < 0) {
 		close_later(s, 0, "%s", "cannot install the data keys");
 		return;
@@ -1326,22 +1359,27 @@ int session_data_send(struct session *s, uint8_t *pkt, size_t len)
 
 static void send_ping(struct session *s)
 {
-	uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX];
+	uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX + DATA_TAILROOM];
 	int n = dchan_seal_ping(s->dc, pkt, now(s));
 
 	if (n > 0)
 		s->p.ops->send(s->p.ctx, s, pkt, (size_t)n);
 }
 
-/* Our own renegotiation: when the current key is older than reneg_seconds or carried reneg_bytes.
+/*
+ * Our own renegotiation: when the current key is older than reneg_seconds,
+ * carried reneg_bytes or spent its packet ids or epochs; the first two wait
+ * while the peer still sends with the previous key.
  */
 static void maybe_renegotiate(struct session *s)
 {
 	struct key_state *ks = current_ks(s);
 	bool old = s->reneg_seconds && now(s) - ks->started >= s->reneg_seconds;
 	bool worn = s->reneg_bytes && s->dc->keys[DCHAN_CURRENT].bytes >= s->reneg_bytes;
+	bool spent = data_key_worn(&s->dc->keys[DCHAN_CURRENT].key); /* cannot wait */
 
-	if (s->next != NO_KEY || ks->phase != KEY_PHASE_READY || !(old || worn))
+	if (s->next != NO_KEY || ks->phase != KEY_PHASE_READY || !(old || worn || spent) ||
+	    (!spent && peer_on_previous_key(s)))
 		return;
 	if (start_renegotiation(s, key_state_next_id(ks->key_id)))
 		flush(s);

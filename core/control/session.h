@@ -212,6 +212,7 @@ const struct proto_sid *session_remote_sid(const struct session *s); /* the clie
 uint32_t session_iv_proto(const struct session *s);
 bool session_iv_mtu(const struct session *s);
 bool session_ncp(const struct session *s);	      /* the client negotiates ciphers */
+bool session_epoch_data(const struct session *s);     /* OpenVPN 2.7's epoch data format */
 double session_connected_at(const struct session *s); /* ev time */
 /* The data-channel key block (valid once the state is active). */
 const uint8_t *session_key_block(const struct session *s);

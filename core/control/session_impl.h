@@ -61,6 +61,7 @@ struct session {
 	uint32_t iv_proto;
 	bool iv_mtu, ncp, refused;
 	bool use_ekm;		    /* data keys by TLS-EKM (else the PRF), for every key_id */
+	bool epoch_data;	    /* OpenVPN 2.7's epoch data format, for every key_id */
 	struct client_side *client; /* NULL on a server */
 	struct session_push push;
 	ev_timer timer;

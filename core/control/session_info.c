@@ -156,6 +156,11 @@ bool session_ncp(const struct session *s)
 	return s->ncp;
 }
 
+bool session_epoch_data(const struct session *s)
+{
+	return s->epoch_data;
+}
+
 double session_connected_at(const struct session *s)
 {
 	return s->connected_at;

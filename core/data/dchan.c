@@ -83,6 +83,13 @@ bool dchan_usable(const struct dchan *dc, enum dchan_slot slot, double now)
 	return k->live && (!dc->lifetime || now - k->started < dc->lifetime);
 }
 
+bool dchan_opened_within(const struct dchan *dc, enum dchan_slot slot, double now, double seconds)
+{
+	const struct dchan_key *k = &dc->keys[slot];
+
+	return k->live && k->last_opened > 0 && now - k->last_opened < seconds;
+}
+
 void dchan_set_peer(struct dchan *dc, const struct sockaddr *peer, socklen_t len)
 {
 	if (len > sizeof(dc->peer))
@@ -128,7 +135,8 @@ int dchan_seal(struct dchan *dc, uint8_t *pkt, size_t len, double now)
  * seals them through the compressor): a comp-lzo peer sends and expects one
  * header byte first; under stub-v2 the magic's first byte needs none.
  */
-int dchan_seal_ping(struct dchan *dc, uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX], double now)
+int dchan_seal_ping(struct dchan *dc, uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX + DATA_TAILROOM],
+		    double now)
 {
 	size_t head = dc->framing == COMPFRAME_LZO;
 
@@ -161,6 +169,7 @@ int dchan_open(struct dchan *dc, uint8_t *pkt, size_t len, double now, bool *pin
 	if (n < 0)
 		return n;
 	dc->keys[slot].bytes += (uint64_t)n;
+	dc->keys[slot].last_opened = now;
 	dc->last_received = now;
 	*ping = is_ping(dc, pkt + DATA_OVERHEAD, (size_t)n);
 	if (*ping)

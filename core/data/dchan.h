@@ -41,8 +41,9 @@ enum {
 struct dchan_key {
 	struct data_key key;
 	bool live;
-	double started; /* when its handshake began: for the hard lifetime */
-	uint64_t bytes; /* payload bytes sealed and opened with it (renegotiate.bytes) */
+	double started;	    /* when its handshake began: for the hard lifetime */
+	double last_opened; /* when it last opened a packet of the peer's (0: never) */
+	uint64_t bytes;	    /* payload bytes sealed and opened with it (renegotiate.bytes) */
 };
 
 /* Data-channel traffic of the peer, keepalive pings excluded. */
@@ -91,6 +92,9 @@ void dchan_set_lifetime(struct dchan *dc, double seconds);
 /* The peer frames its packets for compression (compframe.h); they are (un)framed around the seal.
  */
 void dchan_set_framing(struct dchan *dc, uint8_t framing);
+/* Whether the key in slot opened a packet of the peer's within the last seconds before now. */
+bool dchan_opened_within(const struct dchan *dc, enum dchan_slot slot, double now, double seconds);
+
 /* Whether the key in slot is live and within its lifetime at now. */
 bool dchan_usable(const struct dchan *dc, enum dchan_slot slot, double now);
 
@@ -109,8 +113,8 @@ int dchan_seal(struct dchan *dc, uint8_t *pkt, size_t len, double now)
 	__attribute__((warn_unused_result));
 
 /* Seals a keepalive ping into pkt (not counted as traffic). */
-int dchan_seal_ping(struct dchan *dc, uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX], double now)
-	__attribute__((warn_unused_result));
+int dchan_seal_ping(struct dchan *dc, uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX + DATA_TAILROOM],
+		    double now) __attribute__((warn_unused_result));
 
 /*
  * Opens a P_DATA_V2 packet in place with the key its key_id names. Returns

@@ -178,7 +178,7 @@ int devpath_init(struct devpath *dp, struct ev_loop *loop, const struct log *lg,
 	dp->loop = loop;
 	dp->log = lg;
 	dp->h = *h;
-	dp->buf = malloc(DATA_OVERHEAD + VNET_PACKET_MAX_BYTES);
+	dp->buf = malloc(DATA_OVERHEAD + VNET_PACKET_MAX_BYTES + DATA_TAILROOM);
 	ev_init(&dp->watcher, on_readable);
 	dp->watcher.data = dp;
 	ev_prepare_init(&dp->flusher, on_prepare);

@@ -82,8 +82,9 @@ struct filter_held {
 	struct flow_key key;
 	size_t len; /* 0: a free slot */
 	uint8_t dir;
-	bool frame;					    /* a TAP frame, not an IP packet */
-	uint8_t buf[DATA_OVERHEAD + FILTER_HELD_BYTES_MAX]; /* the packet at DATA_OVERHEAD */
+	bool frame; /* a TAP frame, not an IP packet */
+	uint8_t buf[DATA_OVERHEAD + FILTER_HELD_BYTES_MAX +
+		    DATA_TAILROOM]; /* the packet at DATA_OVERHEAD */
 };
 
 /* A client's share of on.flow. */
@@ -121,7 +122,7 @@ struct filter {
  */
 struct filter_answer {
 	size_t len; /* of the answer at buf + DATA_OVERHEAD; 0: none is due */
-	uint8_t buf[DATA_OVERHEAD + PACKET_REJECT_MAX];
+	uint8_t buf[DATA_OVERHEAD + PACKET_REJECT_MAX + DATA_TAILROOM];
 };
 
 int filter_init(struct filter *f, const struct filter_settings *settings,

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* TCP MSS clamping of SYNs in the tunnel: see mssfix.h. */
 #include "bytes.h"
-#include "datakey.h"
 #include "mssfix.h"
 
 enum {
@@ -21,10 +20,11 @@ enum {
 	TCP_CHECKSUM_OFF = 16,
 };
 
-uint16_t mssfix_limit(unsigned outer_bytes, bool outer_ipv6, bool inner_ipv6, bool tap)
+uint16_t mssfix_limit(unsigned outer_bytes, bool outer_ipv6, bool inner_ipv6, bool tap,
+		      unsigned data_overhead)
 {
 	unsigned spent = (outer_ipv6 ? IPV6_HEADER_BYTES : IPV4_HEADER_MIN) + UDP_HEADER_BYTES +
-			 DATA_OVERHEAD + (tap ? ETHER_HEADER_BYTES : 0) +
+			 data_overhead + (tap ? ETHER_HEADER_BYTES : 0) +
 			 (inner_ipv6 ? IPV6_HEADER_BYTES : IPV4_HEADER_MIN) + TCP_HEADER_MIN;
 
 	if (outer_bytes < spent + MSSFIX_MSS_MIN)
@@ -32,10 +32,11 @@ uint16_t mssfix_limit(unsigned outer_bytes, bool outer_ipv6, bool inner_ipv6, bo
 	return (uint16_t)(outer_bytes - spent > UINT16_MAX ? UINT16_MAX : outer_bytes - spent);
 }
 
-void mssfix_init(struct mssfix *m, unsigned outer_bytes, bool outer_ipv6, bool tap)
+void mssfix_init(struct mssfix *m, unsigned outer_bytes, bool outer_ipv6, bool tap,
+		 unsigned data_overhead)
 {
-	m->mss4 = mssfix_limit(outer_bytes, outer_ipv6, false, tap);
-	m->mss6 = mssfix_limit(outer_bytes, outer_ipv6, true, tap);
+	m->mss4 = mssfix_limit(outer_bytes, outer_ipv6, false, tap, data_overhead);
+	m->mss6 = mssfix_limit(outer_bytes, outer_ipv6, true, tap, data_overhead);
 }
 
 /*

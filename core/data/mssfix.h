@@ -33,13 +33,17 @@ struct mssfix {
 /*
  * The largest MSS with which a full TCP segment of the inner family
  * (inner_ipv6) makes an outer IP packet of the outer family of at most
- * outer_bytes when sealed into a data packet over UDP; tap adds the
- * Ethernet header a frame carries. Never below MSSFIX_MSS_MIN.
+ * outer_bytes when sealed into a data packet over UDP, the data format
+ * adding data_overhead bytes (DATA_OVERHEAD, or EPOCH_OVERHEAD for 2.7's
+ * epoch format); tap adds the Ethernet header a frame carries. Never
+ * below MSSFIX_MSS_MIN.
  */
-uint16_t mssfix_limit(unsigned outer_bytes, bool outer_ipv6, bool inner_ipv6, bool tap);
+uint16_t mssfix_limit(unsigned outer_bytes, bool outer_ipv6, bool inner_ipv6, bool tap,
+		      unsigned data_overhead);
 
 /* Both limits of a link (mssfix_limit for IPv4 and IPv6 inside). */
-void mssfix_init(struct mssfix *m, unsigned outer_bytes, bool outer_ipv6, bool tap);
+void mssfix_init(struct mssfix *m, unsigned outer_bytes, bool outer_ipv6, bool tap,
+		 unsigned data_overhead);
 
 /*
  * Lowers the MSS option of the TCP SYN in the IPv4 or IPv6 packet ip to at

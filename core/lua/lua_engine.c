@@ -287,7 +287,7 @@ static void push_client(lua_State *L, const struct session *sess)
 {
 	char peer[UDP_ADDR_TEXT_MAX];
 
-	lua_createtable(L, 0, 14);
+	lua_createtable(L, 0, 15);
 	lua_pushstring(L, session_cn(sess));
 	lua_setfield(L, -2, "cn");
 	lua_pushstring(L, session_username(sess));
@@ -298,6 +298,8 @@ static void push_client(lua_State *L, const struct session *sess)
 	lua_setfield(L, -2, "vpn_address");
 	lua_pushstring(L, session_cipher(sess));
 	lua_setfield(L, -2, "cipher");
+	lua_pushstring(L, session_epoch_data(sess) ? "epoch" : "2.6");
+	lua_setfield(L, -2, "data_format");
 	lua_pushstring(L, session_state_name(session_state(sess)));
 	lua_setfield(L, -2, "state");
 	lua_pushinteger(L, (lua_Integer)session_connected_at(sess));
@@ -321,7 +323,7 @@ static void push_client(lua_State *L, const struct session *sess)
 }
 
 /*
- * clients() -> list of { cn, username, real_address, vpn_address, cipher, state,
+ * clients() -> list of { cn, username, real_address, vpn_address, cipher, data_format, state,
  * connected_since, peer_id, software, counters }
  */
 static int l_engine_clients(lua_State *L)

@@ -792,7 +792,7 @@ static void push_client_info(lua_State *L, struct session *sess)
 {
 	char peer[UDP_ADDR_TEXT_MAX];
 
-	lua_createtable(L, 0, 15);
+	lua_createtable(L, 0, 16);
 	set_int(L, "peer_id", session_peer_id(sess));
 	set_str(L, "cn", session_cn(sess));
 	set_str(L, "subject", session_peer_subject(sess));
@@ -806,6 +806,8 @@ static void push_client_info(lua_State *L, struct session *sess)
 	lua_setfield(L, -2, "iv_mtu");
 	lua_pushboolean(L, session_ncp(sess));
 	lua_setfield(L, -2, "ncp");
+	lua_pushboolean(L, session_epoch_data(sess));
+	lua_setfield(L, -2, "epoch_data");
 	set_str(L, "username", session_username(sess));
 	set_str(L, "password", session_password(sess));
 	set_str(L, "peer_info", session_peer_info(sess));

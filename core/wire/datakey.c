@@ -1,20 +1,41 @@
 // SPDX-License-Identifier: MIT
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "datakey.h"
+#include "epochdata.h"
 #include "proto.h"
 
 enum { HEADER_LEN = 4, PID_LEN = 4, AAD_LEN = HEADER_LEN + PID_LEN };
 
+/* The epoch format's keys, apart (they are large) and only for the peers that use it. */
+static int epoch_init(struct data_key *k, const struct crypto *c, const char *cipher,
+		      const uint8_t block[KEYS_BLOCK_LEN], bool server, char *err, size_t errlen)
+{
+	if (!(k->epoch = malloc(sizeof(*k->epoch)))) {
+		snprintf(err, errlen, "epoch data keys: out of memory");
+		return -1;
+	}
+	if (epoch_data_init(k->epoch, c, cipher, block, server, err, errlen) < 0) {
+		free(k->epoch);
+		k->epoch = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int data_key_init(struct data_key *k, const struct crypto *c, const char *cipher,
-		  const uint8_t block[KEYS_BLOCK_LEN], bool server, uint8_t key_id, char *err,
-		  size_t errlen)
+		  const uint8_t block[KEYS_BLOCK_LEN], bool server, bool epoch_format,
+		  uint8_t key_id, char *err, size_t errlen)
 {
 	enum keys_direction out = server ? KEYS_SERVER_TO_CLIENT : KEYS_CLIENT_TO_SERVER;
 	enum keys_direction in = server ? KEYS_CLIENT_TO_SERVER : KEYS_SERVER_TO_CLIENT;
 
 	memset(k, 0, sizeof(*k));
 	k->key_id = key_id;
+	if (epoch_format)
+		return epoch_init(k, c, cipher, block, server, err, errlen);
 	k->next_packet_id = 1; /* 0 is never valid */
 	replay_init(&k->replay);
 	memcpy(k->seal_iv, keys_implicit_iv(block, out), KEYS_IMPLICIT_IV_LEN);
@@ -32,6 +53,10 @@ int data_key_init(struct data_key *k, const struct crypto *c, const char *cipher
 
 void data_key_clear(struct data_key *k)
 {
+	if (k->epoch) {
+		epoch_data_clear(k->epoch);
+		free(k->epoch);
+	}
 	crypto_aead_free(k->seal);
 	crypto_aead_free(k->open);
 	crypto_wipe(k, sizeof(*k));
@@ -57,6 +82,8 @@ int data_seal(struct data_key *k, uint32_t peer_id, uint8_t *pkt, size_t len)
 {
 	uint8_t nonce[CRYPTO_AEAD_NONCE_LEN];
 
+	if (k->epoch)
+		return epoch_data_seal(k->epoch, k->key_id, peer_id, pkt, len);
 	if (k->next_packet_id > DATA_PACKET_ID_MAX)
 		return DATA_EEXHAUSTED;
 	proto_encode_data_v2(pkt, k->key_id, peer_id);
@@ -73,6 +100,8 @@ int data_open(struct data_key *k, uint8_t *pkt, size_t len)
 	uint8_t nonce[CRYPTO_AEAD_NONCE_LEN];
 	uint64_t pid;
 
+	if (k->epoch)
+		return epoch_data_open(k->epoch, pkt, len);
 	if (len < DATA_OVERHEAD || proto_opcode(pkt[0]) != P_DATA_V2 || len > INT32_MAX)
 		return DATA_ETRUNC;
 	pid = (uint64_t)pkt[4] << 24 | (uint64_t)pkt[5] << 16 | (uint64_t)pkt[6] << 8 | pkt[7];
@@ -85,6 +114,12 @@ int data_open(struct data_key *k, uint8_t *pkt, size_t len)
 		return DATA_EAUTH;
 	replay_record(&k->replay, pid);
 	return (int)(len - DATA_OVERHEAD);
+}
+
+bool data_key_worn(const struct data_key *k)
+{
+	return k->epoch ? epoch_data_worn(k->epoch)
+			: k->next_packet_id >= DATA_PACKET_ID_RENEGOTIATE;
 }
 
 const char *data_error_name(int error)

@@ -142,7 +142,7 @@ end
 local function options_for(cfg, client, info)
 	return push.options(cfg, {
 		address = client.vpn_address, address6 = client.vpn_address6, peer_id = client.id,
-		cipher = info.cipher, ncp = info.ncp, iv_proto = info.iv_proto,
+		cipher = info.cipher, ncp = info.ncp, iv_proto = info.iv_proto, epoch_data = info.epoch_data,
 		iv_mtu = info.iv_mtu or nil, compression = info.compression,
 	}, client._grants.push)
 end

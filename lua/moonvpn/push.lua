@@ -72,7 +72,8 @@ end
 local COMPRESSION_OFF = { ["stub-v2"] = "compress stub-v2", ["comp-lzo"] = "comp-lzo no" }
 
 --- The options for one client. client = { address, address6, peer_id, cipher,
--- iv_proto, iv_mtu, ncp (the client negotiates ciphers), compression (its
+-- iv_proto, iv_mtu, ncp (the client negotiates ciphers), epoch_data (the
+-- session chose 2.7's epoch data format), compression (its
 -- framing: "none", "stub-v2" or "comp-lzo") }. `extra` lists the
 -- client's own options from on.connect; they follow the global ones.
 function M.options(cfg, client, extra)
@@ -88,7 +89,7 @@ function M.options(cfg, client, extra)
 	opts[#opts + 1] = string.format("ifconfig %s %s", client.address, netmask(len))
 	if client.peer_id then opts[#opts + 1] = "peer-id " .. client.peer_id end
 	if client.ncp and client.cipher then opts[#opts + 1] = "cipher " .. client.cipher end
-	-- protocol-flags in the order of 2.6's push.c; tls-ekm goes there only beside cc-exit.
+	-- As 2.7's push.c orders them; tls-ekm goes there only beside cc-exit.
 	local flags = ""
 	if proto & M.IV_PROTO.CC_EXIT_NOTIFY ~= 0 then
 		flags = " cc-exit"
@@ -97,6 +98,7 @@ function M.options(cfg, client, extra)
 		opts[#opts + 1] = "key-derivation tls-ekm"
 	end
 	if proto & M.IV_PROTO.DYN_TLS_CRYPT ~= 0 then flags = flags .. " dyn-tls-crypt" end
+	if client.epoch_data then flags = flags .. " aead-epoch" end
 	if flags ~= "" then opts[#opts + 1] = "protocol-flags" .. flags end
 	if client.iv_mtu then opts[#opts + 1] = "tun-mtu " .. cfg.device.mtu end
 	local off = COMPRESSION_OFF[client.compression or "none"]

@@ -47,9 +47,10 @@ static void test_vector(const struct crypto *c)
 	vector_block(block);
 	unhex(ping, PING);
 	memcpy(want, pkt, len);
-	CHECK(data_key_init(&server, c, "AES-256-GCM", block, true, 0, err, sizeof(err)) == 0 &&
-		      data_key_init(&client, c, "AES-256-GCM", block, false, 0, err, sizeof(err)) ==
-			      0,
+	CHECK(data_key_init(&server, c, "AES-256-GCM", block, true, false, 0, err, sizeof(err)) ==
+			      0 &&
+		      data_key_init(&client, c, "AES-256-GCM", block, false, false, 0, err,
+				    sizeof(err)) == 0,
 	      "keys: %s", err);
 	n = data_open(&server, pkt, len);
 	CHECK(n == 16 && memcmp(pkt + DATA_OVERHEAD, ping, 16) == 0,
@@ -72,8 +73,9 @@ static void round_trip(const struct crypto *c, const char *cipher)
 
 	for (int i = 0; i < KEYS_BLOCK_LEN; i++)
 		block[i] = (uint8_t)(i * 29 + 7);
-	CHECK(data_key_init(&server, c, cipher, block, true, 3, err, sizeof(err)) == 0 &&
-		      data_key_init(&client, c, cipher, block, false, 3, err, sizeof(err)) == 0,
+	CHECK(data_key_init(&server, c, cipher, block, true, false, 3, err, sizeof(err)) == 0 &&
+		      data_key_init(&client, c, cipher, block, false, false, 3, err, sizeof(err)) ==
+			      0,
 	      "%s keys: %s", cipher, err);
 	for (int i = 0; i < 1400; i++)
 		pkt[DATA_OVERHEAD + i] = (uint8_t)i;
@@ -105,9 +107,9 @@ static void test_reordering(const struct crypto *c)
 	char err[128];
 	int n[3];
 
-	CHECK(data_key_init(&server, c, "CHACHA20-POLY1305", block, true, 0, err, sizeof(err)) ==
-			      0 &&
-		      data_key_init(&client, c, "CHACHA20-POLY1305", block, false, 0, err,
+	CHECK(data_key_init(&server, c, "CHACHA20-POLY1305", block, true, false, 0, err,
+			    sizeof(err)) == 0 &&
+		      data_key_init(&client, c, "CHACHA20-POLY1305", block, false, false, 0, err,
 				    sizeof(err)) == 0,
 	      "keys: %s", err);
 	for (int i = 0; i < 3; i++) {
@@ -140,7 +142,7 @@ int main(void)
 		round_trip(c, "AES-256-GCM");
 		round_trip(c, "CHACHA20-POLY1305");
 		test_reordering(c);
-		CHECK(data_key_init(&k, c, "BF-CBC", block, true, 0, err, sizeof(err)) < 0 &&
+		CHECK(data_key_init(&k, c, "BF-CBC", block, true, false, 0, err, sizeof(err)) < 0 &&
 			      strstr(err, "BF-CBC"),
 		      "unsupported cipher: %s", err);
 	}

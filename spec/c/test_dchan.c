@@ -22,8 +22,9 @@ static void make_keys(const struct crypto *c, uint8_t fill, uint8_t key_id, stru
 	char err[128];
 
 	memset(block, fill, sizeof(block));
-	CHECK(data_key_init(server, c, "AES-256-GCM", block, true, key_id, err, sizeof(err)) == 0 &&
-		      data_key_init(client, c, "AES-256-GCM", block, false, key_id, err,
+	CHECK(data_key_init(server, c, "AES-256-GCM", block, true, false, key_id, err,
+			    sizeof(err)) == 0 &&
+		      data_key_init(client, c, "AES-256-GCM", block, false, false, key_id, err,
 				    sizeof(err)) == 0,
 	      "keys: %s", err);
 }
@@ -31,7 +32,7 @@ static void make_keys(const struct crypto *c, uint8_t fill, uint8_t key_id, stru
 /* Seals a packet on the client's channel and opens it on the server's: the opened length. */
 static int carry(struct dchan *from, struct dchan *to, double now, bool *ping)
 {
-	uint8_t pkt[DATA_OVERHEAD + PAYLOAD];
+	uint8_t pkt[DATA_OVERHEAD + PAYLOAD + DATA_TAILROOM];
 	int n;
 
 	memset(pkt + DATA_OVERHEAD, 0x42, PAYLOAD);
@@ -83,7 +84,7 @@ static void test_slots(const struct crypto *c)
 
 	/* A packet still sealed with key 0 (in flight) opens with the previous key. */
 	{
-		uint8_t pkt[DATA_OVERHEAD + PAYLOAD];
+		uint8_t pkt[DATA_OVERHEAD + PAYLOAD + DATA_TAILROOM];
 		struct dchan old = cli;
 		int n;
 
@@ -91,6 +92,10 @@ static void test_slots(const struct crypto *c)
 		n = dchan_seal(&old, pkt, PAYLOAD, 12);
 		CHECK(n > 0 && dchan_open(&srv, pkt, (size_t)n, 12, &ping) == PAYLOAD,
 		      "the previous key still opens");
+		CHECK(dchan_opened_within(&srv, DCHAN_PREVIOUS, 14, 5) &&
+			      !dchan_opened_within(&srv, DCHAN_PREVIOUS, 17.5, 5) &&
+			      dchan_opened_within(&srv, DCHAN_CURRENT, 14, 5),
+		      "each key tells when it last opened a packet (the peer's switch)");
 		cli.keys[DCHAN_PREVIOUS].key.next_packet_id =
 			old.keys[DCHAN_CURRENT].key.next_packet_id;
 		dchan_retire(&srv, DCHAN_PREVIOUS);
@@ -108,7 +113,7 @@ static void test_gates_and_lifetime(const struct crypto *c)
 	struct sockaddr_in moved = addr;
 	struct dchan srv, cli;
 	struct data_key ks, kc;
-	uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX];
+	uint8_t pkt[DATA_OVERHEAD + DCHAN_PING_MAX + DATA_TAILROOM];
 	bool ping;
 	int n;
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datakey.h"
+#include "epochdata.h"
 #include "mssfix.h"
 #include "packet.h"
 #include "unit.h"
@@ -114,19 +116,23 @@ static bool clamp_frame(uint8_t *frame, size_t len, uint16_t mss)
 
 static void test_limit(void)
 {
-	CHECK(mssfix_limit(1492, false, false, false) == 1400, "IPv4 in IPv4: %u",
-	      mssfix_limit(1492, false, false, false));
-	CHECK(mssfix_limit(1492, false, true, false) == 1380, "IPv6 in IPv4");
-	CHECK(mssfix_limit(1492, true, false, false) == 1380, "IPv4 in IPv6");
-	CHECK(mssfix_limit(1492, false, false, true) == 1386, "a frame adds 14");
-	CHECK(mssfix_limit(600, false, false, false) == MSSFIX_MSS_MIN, "never below 536");
-	CHECK(mssfix_limit(0, true, true, true) == MSSFIX_MSS_MIN, "nor for nonsense");
+	CHECK(mssfix_limit(1492, false, false, false, DATA_OVERHEAD) == 1400, "IPv4 in IPv4: %u",
+	      mssfix_limit(1492, false, false, false, DATA_OVERHEAD));
+	CHECK(mssfix_limit(1492, false, true, false, DATA_OVERHEAD) == 1380, "IPv6 in IPv4");
+	CHECK(mssfix_limit(1492, true, false, false, DATA_OVERHEAD) == 1380, "IPv4 in IPv6");
+	CHECK(mssfix_limit(1492, false, false, true, DATA_OVERHEAD) == 1386, "a frame adds 14");
+	CHECK(mssfix_limit(1492, false, false, false, EPOCH_OVERHEAD) == 1396,
+	      "the epoch format's packet id and tag take 4 bytes more");
+	CHECK(mssfix_limit(600, false, false, false, DATA_OVERHEAD) == MSSFIX_MSS_MIN,
+	      "never below 536");
+	CHECK(mssfix_limit(0, true, true, true, DATA_OVERHEAD) == MSSFIX_MSS_MIN,
+	      "nor for nonsense");
 
 	struct mssfix m;
 	size_t h, len;
 	static const uint8_t mss[] = { 2, 4, 0x05, 0xb4 };
 
-	mssfix_init(&m, MSSFIX_OUTER_BYTES_DEFAULT, false, false);
+	mssfix_init(&m, MSSFIX_OUTER_BYTES_DEFAULT, false, false, DATA_OVERHEAD);
 	CHECK(m.mss4 == 1400 && m.mss6 == 1380, "init: %u %u", m.mss4, m.mss6);
 	len = segment(false, 0x02, mss, 4, 0, &h);
 	CHECK(mssfix_clamp(&m, pkt, len) && mss_of(h, 4) == 1400, "an IPv4 SYN gets mss4");

@@ -11,13 +11,15 @@
 #   make check-c         C unit tests only          make spec   busted specs only
 #   make fuzz-run        build the libFuzzer targets and run each FUZZ_SECONDS (default 60)
 #   make lint            clang-format, luacheck, header self-containment, lua.h boundary
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=/lib/systemd/system
 #   make SANITIZE=address,undefined <target>   any target on a sanitizer build (build/san/)
 #   V=1                  show the commands
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 DATADIR  = $(PREFIX)/share/moonvpn
+# systemd units go where the distribution's systemd reads them, whatever PREFIX is.
+SYSTEMDUNITDIR ?= /lib/systemd/system
 
 CC      ?= cc
 LUA_PKG ?= lua5.4
@@ -144,7 +146,7 @@ check-c: $(TESTS)
 SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
 SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood build/tools/connflood \
-	     build/tools/xfer build/tools/v2client
+	     build/tools/xfer build/tools/v2client build/tools/notifysock
 # A micro-benchmark for make bench, linked with the core like the unit tests.
 build/tools/filterbench: spec/tools/filterbench.c $(LIB_OBJS) | build/tools
 	@echo "  CC      $@"
@@ -280,9 +282,12 @@ install: $(BIN)
 	install -m 0644 lua/moonvpn/*.lua $(DESTDIR)$(DATADIR)/lua/moonvpn/
 	install -m 0644 plugins/* $(DESTDIR)$(DATADIR)/plugins/
 	install -m 0644 vpn.lua.example $(DESTDIR)$(DATADIR)/vpn.lua.example
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/moonvpn@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/moonvpn@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/moonvpn@.service
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/moonvpn
+	rm -f $(DESTDIR)$(PREFIX)/bin/moonvpn $(DESTDIR)$(SYSTEMDUNITDIR)/moonvpn@.service
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

@@ -1,0 +1,205 @@
+-- SPDX-License-Identifier: MIT
+-- Running under systemd: the readiness protocol on $NOTIFY_SOCKET (played
+-- here by build/tools/notifysock), log lines for the journal when stderr is
+-- $JOURNAL_STREAM, and the unit file as systemd-analyze sees it.
+--
+--   [ mvt-srv: notifysock <- NOTIFY_SOCKET -- moonvpn (tun mvt0) 10.88.1.1 ]
+--          |  veth
+--   [ mvt-cli: openvpn 10.88.1.2 ]
+--
+-- #netns: needs root (the engine creates its device in the namespace).
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
+
+local NOTIFYSOCK = "build/tools/notifysock"
+
+-- The datagrams notifysock received so far, each a table of its lines
+-- (and `received`: CLOCK_MONOTONIC in microseconds when it came).
+local function datagrams(listener)
+	local list, cur = {}, {}
+	for line in listener:output():gmatch("[^\n]+") do
+		if line:match("^%-%- %d+$") then
+			cur.received = tonumber(line:match("%d+"))
+			list[#list + 1] = cur
+			cur = {}
+		elseif line ~= "listening" then
+			cur[#cur + 1] = line
+		end
+	end
+	return list
+end
+
+-- Waits for a datagram after the first `after` whose first line is `first`;
+-- returns its index and lines.
+local function wait_datagram(listener, first, after, engine)
+	local deadline = os.time() + 60
+	repeat
+		local list = datagrams(listener)
+		for i = (after or 0) + 1, #list do
+			if list[i][1] == first then return i, list[i] end
+		end
+		netns.sleep(0.05)
+	until os.time() > deadline
+	error("no " .. first .. " after datagram " .. (after or 0) .. "; got:\n" .. listener:output() ..
+		"\n--- moonvpn:\n" .. (engine and engine:output() or ""))
+end
+
+describe("#netns moonvpn under systemd", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local srv, cli, engine, listener
+
+	after_each(function()
+		if engine then engine:stop() end
+		engine = nil
+		netns.cleanup()
+	end)
+
+	-- Starts notifysock at `address` and the engine told to use it, with `extra` fields.
+	local function start(address, extra, after)
+		srv = netns.new()
+		listener = srv:spawn({ NOTIFYSOCK, address })
+		assert(listener:wait_log("listening", 10), listener:output())
+		local config = mv.write_config(mv.server_config('  device = { name = "mvt0" },\n' .. (extra or "")) ..
+			(after or ""))
+		engine = srv:spawn({ "env", "NOTIFY_SOCKET=" .. address, mv.bin, config })
+		return config
+	end
+
+	describe("$NOTIFY_SOCKET", function()
+		it("hears READY=1, the client count, RELOADING=1 and READY=1 on SIGHUP, STOPPING=1", function()
+			start(netns.tmpdir() .. "/notify")
+			local i = wait_datagram(listener, "READY=1", 0, engine)
+			assert.truthy(engine:output():find("engine: moonvpn [%d.]+ started"), engine:output())
+			i = wait_datagram(listener, "STATUS=0 clients connected", i, engine)
+
+			local msg
+			cli = netns.new()
+			netns.veth(srv, "10.88.1.1/24", cli, "10.88.1.2/24")
+			local client = cli:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(), { remote = "10.88.1.1",
+				extra = "explicit-exit-notify 1\n" }) })
+			local ok, out = client:wait_log("Initialization Sequence Completed", 30)
+			assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
+			i = wait_datagram(listener, "STATUS=1 client connected", i, engine)
+
+			engine:signal("HUP")
+			i, msg = wait_datagram(listener, "RELOADING=1", i, engine)
+			local usec = tonumber((assert(msg[2] and msg[2]:match("^MONOTONIC_USEC=(%d+)$"), table.concat(msg, "\n"))))
+			-- On CLOCK_MONOTONIC: sent before it was received, and not long before.
+			assert.is_true(usec <= msg.received and usec > msg.received - 60e6, usec .. " vs " .. msg.received)
+			i = wait_datagram(listener, "READY=1", i, engine)
+			assert.truthy(engine:output():find("config: reloaded", 1, true), engine:output())
+			-- READY=1 carries the status again, still one client.
+			wait_datagram(listener, "STATUS=1 client connected", i - 1, engine)
+
+			client:stop()
+			i = wait_datagram(listener, "STATUS=0 clients connected", i, engine)
+
+			assert.are.equal(0, engine:stop())
+			wait_datagram(listener, "STOPPING=1", i, engine)
+			engine = nil
+		end)
+
+		it("reaches a socket in the abstract namespace (@name)", function()
+			start("@" .. netns.PREFIX .. "-notify")
+			wait_datagram(listener, "READY=1", 0, engine)
+		end)
+
+		it("still speaks after dropping root, and after a reload that fails", function()
+			local config = start(netns.tmpdir() .. "/notify", '  user = "nobody",\n  group = "nogroup",\n')
+			local i = wait_datagram(listener, "READY=1", 0, engine)
+			assert.truthy(engine:output():find("dropped root", 1, true), engine:output())
+			netns.write_file(config, "error('broken on purpose')\n")
+			engine:signal("HUP")
+			i = wait_datagram(listener, "RELOADING=1", i, engine)
+			wait_datagram(listener, "READY=1", i, engine)
+			assert.truthy(engine:output():find("reload failed", 1, true), engine:output())
+		end)
+
+		it("does not pass NOTIFY_SOCKET on to the programs hooks run", function()
+			start(netns.tmpdir() .. "/notify", nil, [[
+local vpn = require "moonvpn"
+vpn.after(0, function()
+  local _, out = vpn.exec { "sh", "-c", "echo notify=${NOTIFY_SOCKET-unset}" }
+  print(out)
+end)
+]])
+			wait_datagram(listener, "READY=1", 0, engine)
+			assert.truthy(engine:output():find("notify=unset", 1, true), engine:output())
+		end)
+
+		it("warns about a NOTIFY_SOCKET it cannot use, and runs", function()
+			srv = netns.new()
+			local config = mv.write_config(mv.server_config('  device = { name = "mvt0" },'))
+			engine = srv:spawn({ "env", "NOTIFY_SOCKET=vsock:2:99", mv.bin, config })
+			local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
+			assert(ok, out)
+			assert.truthy(out:find('notify: NOTIFY_SOCKET="vsock:2:99" is not a UNIX socket path or @abstract name',
+				1, true), out)
+		end)
+	end)
+
+	describe("$JOURNAL_STREAM", function()
+		-- Starts the engine with JOURNAL_STREAM naming its own log file, or `stream`.
+		local function start_logging(stream)
+			srv = netns.new()
+			local config = mv.write_config(mv.server_config('  device = { name = "mvt0" },'))
+			local dir = netns.tmpdir()
+			-- The log file exists before the engine, so its device and inode are known.
+			local wrapper = dir .. "/run.sh"
+			netns.write_file(wrapper, string.format(
+				'exec env JOURNAL_STREAM="${STREAM:-$(stat -L -c %%d:%%i /proc/self/fd/2)}" %s %s\n',
+				netns.quote(mv.bin), netns.quote(config)))
+			engine = srv:spawn({ "env", "STREAM=" .. (stream or ""), "sh", wrapper })
+			local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
+			assert(ok, out)
+			return config
+		end
+
+		it("writes syslog priorities and no time stamps when stderr is the journal", function()
+			local config = start_logging()
+			netns.write_file(config, "error('broken on purpose')\n")
+			engine:signal("HUP")
+			assert(engine:wait_log("reload failed", 10), engine:output())
+			local out = engine:output()
+			assert.truthy(out:find("\n<6>engine: moonvpn [%d.]+ started with "), out)
+			assert.truthy(out:find("\n<6>engine: received SIGHUP, reloading ", 1, true), out)
+			assert.truthy(out:find("\n<3>config: reload failed, keeping the running configuration: ", 1, true), out)
+			for line in out:gmatch("[^\n]+") do
+				assert.matches("^<[3467]>[a-z]+: ", line)
+			end
+		end)
+
+		it("keeps its own time stamps when JOURNAL_STREAM names another stream", function()
+			start_logging("1:1")
+			local out = engine:output()
+			for line in out:gmatch("[^\n]+") do
+				assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ [a-z]+ +[a-z]+: ", line)
+			end
+		end)
+	end)
+end)
+
+describe("systemd/moonvpn@.service", function()
+	after_each(netns.cleanup)
+
+	it("passes systemd-analyze verify", function()
+		if not netns.sh("command -v systemd-analyze") then
+			pending("no systemd-analyze here (Debian: apt-get install systemd)")
+			return
+		end
+		local dir = netns.tmpdir()
+		local bin = mv.bin:match("^/") and mv.bin or (os.getenv("PWD") .. "/" .. mv.bin)
+		local unit = netns.read_file("systemd/moonvpn@.service")
+		assert.truthy(unit:find("@BINDIR@/moonvpn", 1, true))
+		-- The installed unit names $(PREFIX)/bin/moonvpn; here the binary under test.
+		netns.write_file(dir .. "/moonvpn@office.service",
+			(unit:gsub("@BINDIR@/moonvpn", (bin:gsub("%%", "%%%%")))))
+		local ok, out = netns.sh("cd " .. dir .. " && systemd-analyze verify --man=no ./moonvpn@office.service")
+		assert(ok, out)
+		assert.are.equal("", out)
+	end)
+end)

@@ -23,6 +23,7 @@ SYSTEMDUNITDIR ?= /lib/systemd/system
 
 CC      ?= cc
 LUA_PKG ?= lua5.4
+LUA     ?= lua5.4
 PKGS     = $(LUA_PKG) libssl libcrypto libmnl libedit
 
 WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -73,9 +74,19 @@ LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 
 BIN = $(BUILD)/moonvpn
 MOD = $(BUILD)/lua/moonvpn/core.so
+# Manual pages, made from README.md's marked tables by scripts/man.lua (never by hand).
+MAN = build/man/moonvpn.8 build/man/moonvpn.lua.5
+MANDIR ?= $(PREFIX)/share/man
+VERSION := $(shell sed -n 's/^\#define MOONVPN_VERSION "\(.*\)"/\1/p' core/engine.h)
 
 .PHONY: all deps test check-c spec lint install uninstall clean test-one demo bench fuzz fuzz-run peers
-all: $(BIN) $(MOD)
+all: $(BIN) $(MOD) $(MAN)
+
+build/man/moonvpn.8: README.md scripts/man.lua core/engine.h
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $(MAN)"
+	$(Q)$(LUA) scripts/man.lua README.md build/man $(VERSION)
+build/man/moonvpn.lua.5: build/man/moonvpn.8
 
 $(BIN): $(OBJS)
 	@echo "  LD      $@"
@@ -277,18 +288,22 @@ lint: deps
 		if [ -n "$$bad" ]; then echo "lint: only core/lua/ may include lua.h: $$bad" >&2; exit 1; fi
 
 # --- install ----------------------------------------------------------------
-install: $(BIN)
+install: $(BIN) $(MAN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/moonvpn $(DESTDIR)$(DATADIR)/plugins
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/moonvpn
 	install -m 0644 lua/moonvpn/*.lua $(DESTDIR)$(DATADIR)/lua/moonvpn/
 	install -m 0644 plugins/* $(DESTDIR)$(DATADIR)/plugins/
 	install -m 0644 vpn.lua.example $(DESTDIR)$(DATADIR)/vpn.lua.example
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 build/man/moonvpn.8 $(DESTDIR)$(MANDIR)/man8/moonvpn.8
+	install -m 0644 build/man/moonvpn.lua.5 $(DESTDIR)$(MANDIR)/man5/moonvpn.lua.5
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/moonvpn@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/moonvpn@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/moonvpn@.service
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/moonvpn $(DESTDIR)$(SYSTEMDUNITDIR)/moonvpn@.service
+	rm -f $(DESTDIR)$(MANDIR)/man8/moonvpn.8 $(DESTDIR)$(MANDIR)/man5/moonvpn.lua.5
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

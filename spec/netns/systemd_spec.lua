@@ -142,6 +142,48 @@ end)
 		end)
 	end)
 
+	describe("the unit's capabilities", function()
+		-- setpriv arguments for the unit's CapabilityBoundingSet, less `without`.
+		local function bounding_set(without)
+			local line = assert(netns.read_file("systemd/moonvpn@.service"):match("\nCapabilityBoundingSet=([^\n]+)"))
+			local caps = { "-all" }
+			for cap in line:gmatch("CAP_([%u_]+)") do
+				if cap ~= without then caps[#caps + 1] = "+" .. cap:lower() end
+			end
+			return table.concat(caps, ",")
+		end
+
+		-- Runs the engine with user = "nobody" as systemd would: root, with the unit's
+		-- bounding set, no inheritable capabilities and no_new_privs; returns its output once started.
+		local function run(without)
+			srv = netns.new()
+			local config = mv.write_config(mv.server_config('  device = { name = "mvt0" },\n' ..
+				'  user = "nobody",\n  group = "nogroup",\n'))
+			engine = srv:spawn({ "setpriv", "--bounding-set", bounding_set(without), "--inh-caps=-all",
+				"--no-new-privs", mv.bin, config })
+			local ok, out = engine:wait_log("engine: moonvpn [%d.]+ started", 10)
+			return ok, out
+		end
+
+		it("are all moonvpn needs to start and drop root", function()
+			local ok, out = run()
+			assert(ok, out)
+			assert.truthy(out:find("dropped root: running as user nobody", 1, true), out)
+			assert.falsy(out:find("capabilit", 1, true), out) -- "cannot empty the capability bounding set"
+		end)
+
+		it("each have their use: without CAP_SETUID, CAP_SETGID or CAP_SETPCAP dropping root suffers", function()
+			for cap, says in pairs { SETUID = "cannot drop root: setresuid", SETGID = "cannot drop root: setgroups",
+				SETPCAP = "cannot empty the capability bounding set (no CAP_SETPCAP here)" } do
+				local _, out = run(cap)
+				assert.truthy(out:find(says, 1, true), cap .. ": " .. out)
+				engine:stop()
+				engine = nil
+				netns.cleanup()
+			end
+		end)
+	end)
+
 	describe("$JOURNAL_STREAM", function()
 		-- Starts the engine with JOURNAL_STREAM naming its own log file, or `stream`.
 		local function start_logging(stream)

@@ -813,10 +813,16 @@ fail:
 /* The service manager hears of every reload, from SIGHUP or the console, and its end. */
 int engine_reload(struct engine *e, char *err, size_t errlen)
 {
+	char note[NOTIFY_NOTE_MAX];
 	int rc;
 
 	notify_reloading(&e->notify);
 	rc = reload(e, err, errlen);
+	/* systemctl reload only sent the signal: systemctl status says how it went. */
+	if (rc < 0)
+		snprintf(note, sizeof(note),
+			 "reload failed, running the previous configuration: %s", err);
+	notify_note(&e->notify, rc < 0 ? note : NULL);
 	notify_ready(&e->notify);
 	return rc;
 }

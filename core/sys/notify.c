@@ -36,7 +36,9 @@ static void on_status_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	n->status(n->ctx, status, sizeof(status));
-	snprintf(text, sizeof(text), "STATUS=%s\n", status);
+	/* One line: the note may quote an error message. */
+	snprintf(text, sizeof(text), "STATUS=%s%s%.*s\n", status, n->note[0] ? "; " : "",
+		 (int)strcspn(n->note, "\n"), n->note);
 	n->status_sent = ev_now(n->loop);
 	if (notify_send(n, text) < 0)
 		return; /* logged */
@@ -117,6 +119,11 @@ void notify_reloading(struct notify *n)
 		 (unsigned long long)ts.tv_sec * 1000000ULL +
 			 (unsigned long long)ts.tv_nsec / 1000);
 	(void)!notify_send(n, text);
+}
+
+void notify_note(struct notify *n, const char *note)
+{
+	snprintf(n->note, sizeof(n->note), "%s", note ? note : "");
 }
 
 void notify_stopping(struct notify *n)

@@ -24,6 +24,7 @@
 enum {
 	NOTIFY_STATUS_INTERVAL_SECONDS = 1, /* the least time between two STATUS= updates */
 	NOTIFY_MESSAGE_MAX = 512,	    /* bytes of one datagram we send */
+	NOTIFY_NOTE_MAX = 256,		    /* bytes of the note after the status */
 };
 
 /* Writes the current status text (no "STATUS=", no newline) into buf. */
@@ -37,6 +38,7 @@ struct notify {
 	ev_tstamp status_sent; /* when the last one went, on the loop's clock */
 	notify_status_fn status;
 	void *ctx;
+	char note[NOTIFY_NOTE_MAX]; /* said after the status until cleared: a failed reload */
 };
 
 /*
@@ -56,6 +58,9 @@ void notify_reloading(struct notify *n);
 void notify_stopping(struct notify *n);
 /* The status changed: STATUS= goes now, or once the interval since the last one is over. */
 void notify_status_changed(struct notify *n);
+
+/* Adds "; note" to every STATUS= from the next one on (NULL: no more). */
+void notify_note(struct notify *n, const char *note);
 
 /* Sends text ("KEY=value\n..."); 0 or -errno. Exposed for the tests. */
 int notify_send(struct notify *n, const char *text) __attribute__((warn_unused_result));

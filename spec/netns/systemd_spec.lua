@@ -30,18 +30,19 @@ local function datagrams(listener)
 	return list
 end
 
--- Waits for a datagram after the first `after` whose first line is `first`;
--- returns its index and lines.
+-- Waits for a datagram after the first `after` whose first line is `first`
+-- (or, a function, for which first(line) is true); returns its index and lines.
 local function wait_datagram(listener, first, after, engine)
 	local deadline = os.time() + 60
 	repeat
 		local list = datagrams(listener)
 		for i = (after or 0) + 1, #list do
-			if list[i][1] == first then return i, list[i] end
+			local line = list[i][1]
+			if line == first or (type(first) == "function" and line and first(line)) then return i, list[i] end
 		end
 		netns.sleep(0.05)
 	until os.time() > deadline
-	error("no " .. first .. " after datagram " .. (after or 0) .. "; got:\n" .. listener:output() ..
+	error("no " .. tostring(first) .. " after datagram " .. (after or 0) .. "; got:\n" .. listener:output() ..
 		"\n--- moonvpn:\n" .. (engine and engine:output() or ""))
 end
 
@@ -117,6 +118,26 @@ describe("#netns moonvpn under systemd", function()
 			i = wait_datagram(listener, "RELOADING=1", i, engine)
 			wait_datagram(listener, "READY=1", i, engine)
 			assert.truthy(engine:output():find("reload failed", 1, true), engine:output())
+		end)
+
+		it("says in STATUS= that the last reload failed, until one works", function()
+			local config = start(netns.tmpdir() .. "/notify")
+			local i = wait_datagram(listener, "READY=1", 0, engine)
+			local good = netns.read_file(config)
+			netns.write_file(config, "error('broken on purpose')\n")
+			engine:signal("HUP")
+			i = wait_datagram(listener, "READY=1", i, engine)
+			-- systemctl status shows it: the reload's failure goes with the status until a reload works.
+			local msg
+			i, msg = wait_datagram(listener, function(l) return l:find("^STATUS=") end, i, engine)
+			assert.matches("^STATUS=0 clients connected; reload failed, running the previous configuration: " ..
+				".*broken on purpose$", msg[1])
+			netns.write_file(config, good)
+			engine:signal("HUP")
+			i = wait_datagram(listener, "READY=1", i, engine)
+			assert.truthy(engine:output():find("config: reloaded", 1, true), engine:output())
+			local _, last = wait_datagram(listener, function(l) return l:find("^STATUS=") end, i, engine)
+			assert.are.equal("STATUS=0 clients connected", last[1])
 		end)
 
 		it("does not pass NOTIFY_SOCKET on to the programs hooks run", function()

@@ -205,7 +205,7 @@ end)
 		end)
 	end)
 
-	describe("the unit's SystemCallFilter", function()
+	describe("the unit's SystemCallFilter and RestrictAddressFamilies", function()
 		-- The system calls a filter (a set like @system-service) allows, its groups expanded.
 		local function allowed(filter)
 			local set = {}
@@ -267,6 +267,14 @@ vpn.after(0, function() print("exec:", vpn.exec { "true" }) end)
 			assert.truthy(used.sendmmsg or used.sendmsg or used.sendto, "no trace? " .. trace)
 			-- execve: strace's own start of moonvpn, and vpn.exec's program; in @system-service too.
 			assert.are.same({}, outside, "outside " .. filter .. ": " .. table.concat(outside, ", "))
+			-- And every socket it makes is of a family RestrictAddressFamilies= allows.
+			local families = assert(netns.read_file("systemd/moonvpn@.service"):match("\nRestrictAddressFamilies=([^\n]+)"))
+			local made = 0
+			for family in netns.read_file(trace):gmatch("\n%d+%s+socket%((AF_[%w_]+)") do
+				made = made + 1
+				assert.truthy((" " .. families .. " "):find(" " .. family .. " ", 1, true), family .. " not in " .. families)
+			end
+			assert.is_true(made >= 3, "sockets made: " .. made)
 		end)
 	end)
 

@@ -1,6 +1,6 @@
 # moonvpn — the only build file. GNU make.
 #
-#   make                 build build/moonvpn (warnings are errors)
+#   make                 build build/moonvpn (warnings are errors) and build/man/ (from README.md)
 #   make demo            run vpn.lua.example in a throwaway network namespace (as root)
 #   make bench           iperf3, ping and CPU/GB through moonvpn, veth, stock OpenVPN and wireguard-go
 #   make deps            install missing Debian packages (as root), else print the command

@@ -56,7 +56,7 @@ end
 
 -- A marked table no page section reads is a mistake too (a typo in the marker).
 local used = { ["moonvpn.8"] = { commands = 1, options = 1, signals = 1, files = 1, environment = 1 },
-	["moonvpn.lua.5"] = { server = 1, client = 1 } }
+	["moonvpn.lua.5"] = { server = 1, client = 1, hooks = 1, rules = 1 } }
 for page, sections in pairs(tables) do
 	for section in pairs(sections) do
 		if not (used[page] and used[page][section]) then
@@ -87,13 +87,18 @@ local function roff(text)
 	return (text:gsub("^([.'])", "\\&%1"))
 end
 
+-- A table as tagged paragraphs: the first column the tag, the second the text, and a
+-- third as "Label: text" (label from its header), left out where it says "in use".
 local function tagged(out, t)
+	local label = t.header[3] and t.header[3] ~= "" and (t.header[3]:gsub("^%l", string.upper))
 	for _, row in ipairs(t.rows) do
 		out[#out + 1] = ".TP"
 		out[#out + 1] = roff(row[1])
-		local desc = roff(row[2])
-		if row[3] and row[3] ~= "" and row[3] ~= "in use" then desc = desc .. " (" .. roff(row[3]) .. ")" end
-		out[#out + 1] = desc
+		out[#out + 1] = roff(row[2])
+		if row[3] and row[3] ~= "" and row[3] ~= "in use" then
+			out[#out + 1] = ".IP"
+			out[#out + 1] = roff((label and label .. ": " or "") .. row[3])
+		end
 	end
 end
 
@@ -161,6 +166,12 @@ do
 	tagged(out, table_of("moonvpn.lua.5", "server"))
 	out[#out + 1] = ".SH CLIENT FIELDS"
 	tagged(out, table_of("moonvpn.lua.5", "client"))
+	out[#out + 1] = ".SH HOOKS"
+	out[#out + 1] = "Functions the configuration puts in the server's \\fBon\\fR table:"
+	tagged(out, table_of("moonvpn.lua.5", "hooks"))
+	out[#out + 1] = ".SH POLICY RULES"
+	out[#out + 1] = "The fields of a rule in \\fBpolicy.rules\\fR, checked in order, first match wins:"
+	tagged(out, table_of("moonvpn.lua.5", "rules"))
 	out[#out + 1] = ".SH SEE ALSO"
 	out[#out + 1] = ".BR moonvpn (8)"
 	write("moonvpn.lua.5", out)

@@ -67,7 +67,10 @@ static void notify_status_text(void *ctx, char *buf, size_t len)
 	size_t n = 0;
 
 	if (!e->server) {
-		snprintf(buf, len, "client of %s",
+		struct session *s = e->client ? client_session(e->client) : NULL;
+
+		snprintf(buf, len, "%s %s",
+			 s && session_state(s) == SESSION_ACTIVE ? "connected to" : "connecting to",
 			 e->client ? client_remote(e->client) : "nothing");
 		return;
 	}
@@ -412,6 +415,7 @@ static int on_pushed(void *ctx, const struct push_options *o)
 		return -1;
 	}
 	log_device(e, "configured by the server:");
+	notify_ready(&e->notify); /* a client serves once its tunnel is up */
 	if (o->redirect_gateway)
 		log_warnx(&e->log, "client",
 			  "the server pushed redirect-gateway; moonvpn does not change the "
@@ -601,7 +605,8 @@ int engine_start(struct engine *e)
 	e->started_at = ev_now(e->loop);
 	log_info(&e->log, "engine", "moonvpn %s started with %s (pid %ld)", MOONVPN_VERSION,
 		 e->config_path, (long)getpid());
-	notify_ready(&e->notify);
+	if (e->server)
+		notify_ready(&e->notify);
 	return 0;
 }
 

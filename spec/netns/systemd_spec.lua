@@ -104,6 +104,28 @@ describe("#netns moonvpn under systemd", function()
 			engine = nil
 		end)
 
+		it("in client mode says READY=1 once the tunnel is up, not before", function()
+			srv, cli = netns.new(), netns.new()
+			netns.veth(srv, "10.88.1.1/24", cli, "10.88.1.2/24")
+			local address = netns.tmpdir() .. "/notify"
+			listener = cli:spawn({ NOTIFYSOCK, address })
+			assert(listener:wait_log("listening", 10), listener:output())
+			local config = mv.write_config(mv.client_config("10.88.1.1", '  device = { name = "mvt0" },'))
+			engine = cli:spawn({ "env", "NOTIFY_SOCKET=" .. address, mv.bin, config })
+			assert(engine:wait_log("engine: moonvpn [%d.]+ started", 10), engine:output())
+			assert(engine:wait_log("client: connecting to udp://10.88.1.1:1194", 10), engine:output())
+			-- No server yet: started, trying, but not ready.
+			for _, d in ipairs(datagrams(listener)) do
+				assert.are_not.equal("READY=1", d[1], listener:output())
+			end
+			local server = srv:spawn({ mv.bin, mv.write_config(mv.server_config('  device = { name = "mvt0" },')) })
+			assert(server:wait_log("engine: moonvpn [%d.]+ started", 10), server:output())
+			local i = wait_datagram(listener, "READY=1", 0, engine)
+			wait_datagram(listener, "STATUS=connected to 10.88.1.1:1194", i - 1, engine)
+			assert.truthy(engine:output():find("session: [^\n]*: connected, address 10.77.0.", 1), engine:output())
+			assert.are.equal(0, server:stop())
+		end)
+
 		it("reaches a socket in the abstract namespace (@name)", function()
 			start("@" .. netns.PREFIX .. "-notify")
 			wait_datagram(listener, "READY=1", 0, engine)

@@ -38,6 +38,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 	(void)revents;
 	log_info(&e->log, "engine", "received SIG%s, shutting down", sigabbrev_np(w->signum));
+	notify_stopping(&e->notify);
 	e->exit_signal = w->signum;
 	ev_break(loop, EVBREAK_ALL);
 }
@@ -57,6 +58,29 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 	if (engine_reload(e, err, sizeof(err)) < 0)
 		log_error(&e->log, "config", "reload failed, keeping the running configuration: %s",
 			  err);
+}
+
+/* STATUS= for the service manager: the clients connected now. */
+static void notify_status_text(void *ctx, char *buf, size_t len)
+{
+	struct engine *e = ctx;
+	size_t n = 0;
+
+	if (!e->server) {
+		struct session *s = e->client ? client_session(e->client) : NULL;
+
+		snprintf(buf, len, "%s %s",
+			 s && session_state(s) == SESSION_ACTIVE ? "connected to" : "connecting to",
+			 e->client ? client_remote(e->client) : "nothing");
+		return;
+	}
+	for (size_t i = 0; i < server_session_count(e->server); i++) {
+		struct session *s = server_session(e->server, i);
+
+		/* A refused client is "active" only to be told AUTH_FAILED: it has no address. */
+		n += session_state(s) == SESSION_ACTIVE && session_address(s)[0];
+	}
+	snprintf(buf, len, "%zu client%s connected", n, n == 1 ? "" : "s");
 }
 
 static void signal_init(struct engine *e, ev_signal *w,
@@ -82,6 +106,7 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 		goto fail;
 	}
 	ev_set_userdata(e->loop, e);
+	notify_init(&e->notify, e->loop, &e->log, notify_status_text, e);
 	e->script = script_new(e, opts->lua_root, err, errlen);
 	if (!e->script)
 		goto fail;
@@ -205,8 +230,13 @@ static bool on_client_decided(void *ctx, struct session *s, struct session_push 
 {
 	struct engine *e = ctx;
 
-	if (push)
-		return server_admit(e->server, s, push);
+	if (push) {
+		bool admitted = server_admit(e->server, s, push);
+
+		if (admitted)
+			notify_status_changed(&e->notify);
+		return admitted;
+	}
 	session_refuse(s, reason);
 	return false;
 }
@@ -295,6 +325,7 @@ static void on_client_ended(void *ctx, struct session *s, const char *reason)
 	else
 		log_ratelimited(&e->log, LOG_INFO, "session", "%s: session ended: %s", who, reason);
 	script_client_disconnect(e->script, s, reason);
+	notify_status_changed(&e->notify);
 }
 
 /* "udp://A:P tcp://B:Q" (as config.lua normalizes `listen`): a UDP and a TCP endpoint. */
@@ -384,6 +415,7 @@ static int on_pushed(void *ctx, const struct push_options *o)
 		return -1;
 	}
 	log_device(e, "configured by the server:");
+	notify_ready(&e->notify); /* a client serves once its tunnel is up */
 	if (o->redirect_gateway)
 		log_warnx(&e->log, "client",
 			  "the server pushed redirect-gateway; moonvpn does not change the "
@@ -573,6 +605,8 @@ int engine_start(struct engine *e)
 	e->started_at = ev_now(e->loop);
 	log_info(&e->log, "engine", "moonvpn %s started with %s (pid %ld)", MOONVPN_VERSION,
 		 e->config_path, (long)getpid());
+	if (e->server)
+		notify_ready(&e->notify);
 	return 0;
 }
 
@@ -721,7 +755,7 @@ static void restore_console(struct engine *e)
 		log_error(&e->log, "console", "cannot restore the previous console: %s", undo);
 }
 
-int engine_reload(struct engine *e, char *err, size_t errlen)
+static int reload(struct engine *e, char *err, size_t errlen)
 {
 	struct config *cfg = NULL;
 	struct credentials fresh;
@@ -781,6 +815,23 @@ fail:
 	return rc;
 }
 
+/* The service manager hears of every reload, from SIGHUP or the console, and its end. */
+int engine_reload(struct engine *e, char *err, size_t errlen)
+{
+	char note[NOTIFY_NOTE_MAX];
+	int rc;
+
+	notify_reloading(&e->notify);
+	rc = reload(e, err, errlen);
+	/* systemctl reload only sent the signal: systemctl status says how it went. */
+	if (rc < 0)
+		snprintf(note, sizeof(note),
+			 "reload failed, running the previous configuration: %s", err);
+	notify_note(&e->notify, rc < 0 ? note : NULL);
+	notify_ready(&e->notify);
+	return rc;
+}
+
 void engine_set_log_level(struct engine *e, enum log_level level)
 {
 	e->log.level = level;
@@ -805,6 +856,7 @@ void engine_free(struct engine *e)
 	tokens_clear(&e->tokens);
 	crypto_free(e->crypto);
 	script_free(e->script);
+	notify_deinit(&e->notify);
 	if (e->loop)
 		ev_loop_destroy(e->loop);
 	free(e->config_path);

@@ -20,6 +20,7 @@
 #include "device.h"
 #include "devpath.h"
 #include "log.h"
+#include "notify.h"
 #include "privdrop.h"
 #include "pushdev.h"
 #include "server.h"
@@ -58,6 +59,7 @@ struct engine {
 	enum log_level cli_log_level;
 	int exit_signal;      /* the signal that stopped the loop, 0 if none */
 	struct privdrop priv; /* root dropped after start (config `user`) */
+	struct notify notify; /* the service manager's $NOTIFY_SOCKET, if any */
 };
 
 /* A new engine with its loop and VM; nothing opened yet. NULL with err set on failure. */

@@ -36,7 +36,7 @@ static void usage(FILE *out)
 		"file CONFIG\n"
 		"       moonvpn --check CONFIG                        validate CONFIG, open "
 		"nothing\n"
-		"       moonvpn console SOCKET [-e LUA]...            the console of a "
+		"       moonvpn console SOCKET [--json] [-e LUA]...   the console of a "
 		"running moonvpn\n"
 		"       moonvpn genkey FILE                           a tls-crypt/tls-auth key\n"
 		"       moonvpn genkey --tls-crypt-v2-server FILE     a tls-crypt-v2 server key\n"

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "genkey_cli.h"
 #include "passwd_cli.h"
+#include "pki_cli.h"
 #include "script.h"
 
 #ifndef MOONVPN_DATADIR
@@ -45,6 +46,8 @@ static void usage(FILE *out)
 		"                                                     a tls-crypt-v2 client key\n"
 		"       moonvpn passwd [--method M] [USER]            a password hash for "
 		"auth_file\n"
+		"       moonvpn pki [--dir DIR] init|server NAME|client NAME|revoke NAME|list|crl\n"
+		"                                                     a CA (easy-rsa's layout)\n"
 		"       moonvpn --version | --help\n"
 		"\n"
 		"  -v, --verbose          log at debug level (-vv: trace), over the config's "
@@ -207,6 +210,8 @@ int main(int argc, char **argv)
 		return genkey_cli_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return passwd_cli_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "pki") == 0)
+		return pki_cli_main(argc - 1, argv + 1);
 	rc = parse_args(&cli, argc, argv);
 	if (rc >= 0)
 		return rc;

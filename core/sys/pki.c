@@ -89,6 +89,7 @@ static int make_layout(const char *dir, char *err, size_t errlen)
 		mode_t mode;
 	} dirs[] = {
 		{ "private", 0700 },
+		{ "certs_by_serial", 0755 },
 		{ "issued", 0755 },
 		{ "reqs", 0755 },
 		{ "revoked", 0755 },
@@ -306,6 +307,35 @@ static int index_add(const char *dir, struct pki_index *ix, X509 *x, const char 
 	return pki_index_write(p, ix, err, errlen);
 }
 
+/*
+ * The serial file OpenSSL's `ca` (and so easy-rsa) reads the next serial
+ * from, and index.txt.attr: we pick serials at random and never read
+ * either, but easy-rsa refuses a directory without them.
+ */
+static int write_serial(const char *dir, struct pki_index *ix, char *err, size_t errlen)
+{
+	char p[PKI_PATH_MAX], hex[PKI_INDEX_SERIAL_MAX];
+	ASN1_INTEGER *sn = new_serial(ix, hex);
+	FILE *f;
+	int ok;
+
+	ASN1_INTEGER_free(sn);
+	if (!sn)
+		return fail_ssl(err, errlen, "cannot make a serial number");
+	path_of(p, dir, "serial", "", "");
+	if (!(f = fopen(p, "w")))
+		return fail_errno(err, errlen, "write", p);
+	ok = fprintf(f, "%s\n", hex) > 0;
+	ok = (fclose(f) == 0) && ok;
+	/* the index's attributes: one subject may have several certificates (renewals) */
+	path_of(p, dir, "index.txt.attr", "", "");
+	if (ok && (f = fopen(p, "w"))) {
+		ok = fprintf(f, "unique_subject = no\n") > 0;
+		ok = (fclose(f) == 0) && ok;
+	}
+	return ok && f ? 0 : fail_errno(err, errlen, "write", p);
+}
+
 int pki_init(const char *dir, const char *cn, const struct pki_options *o, char *err, size_t errlen)
 {
 	struct pki_index ix = { 0 };
@@ -341,7 +371,8 @@ int pki_init(const char *dir, const char *cn, const struct pki_options *o, char 
 	if ((rc = write_new(p, 0644, NULL, ca, err, errlen)) < 0)
 		goto out;
 	path_of(p, dir, "index.txt", "", "");
-	if ((rc = pki_index_write(p, &ix, err, errlen)) < 0)
+	if ((rc = pki_index_write(p, &ix, err, errlen)) < 0 ||
+	    (rc = write_serial(dir, &ix, err, errlen)) < 0)
 		goto out;
 	rc = pki_crl(dir, 0, err, errlen);
 out:

@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "genkey_cli.h"
 #include "pki.h"
+#include "pki_index.h"
 #include "profile_cli.h"
 #include "script.h"
 
@@ -182,6 +183,27 @@ static int header(struct profile *p)
 	return 0;
 }
 
+/* Whether DIR's index has NAME revoked and nothing valid for it. */
+static bool is_revoked(const struct profile *p)
+{
+	char path[PATH_MAX], err[PROFILE_ERR_MAX], cn[PKI_INDEX_SUBJECT_MAX];
+	struct pki_index ix;
+	bool revoked = false, valid = false;
+
+	snprintf(path, sizeof(path), "%s/index.txt", p->pki);
+	if (pki_index_read(path, &ix, err, sizeof(err)) < 0)
+		return false;
+	for (size_t i = 0; i < ix.n; i++) {
+		pki_index_cn(&ix.e[i], cn, sizeof(cn));
+		if (strcmp(cn, p->name) == 0) {
+			revoked |= ix.e[i].status == 'R';
+			valid |= ix.e[i].status == 'V';
+		}
+	}
+	pki_index_free(&ix);
+	return revoked && !valid;
+}
+
 /* NAME's certificate and key: from --cert/--key, or from the PKI directory. */
 static int identity(struct profile *p)
 {
@@ -198,6 +220,14 @@ static int identity(struct profile *p)
 		if (access(cert, F_OK) < 0) {
 			if (p->cfg->client_cert == TLS_PEER_CERT_OPTIONAL)
 				return 0;
+			if (is_revoked(p)) {
+				fprintf(stderr,
+					"moonvpn profile: %s's certificate is revoked: issue a new "
+					"one "
+					"with: moonvpn pki --dir %s client %s\n",
+					p->name, p->pki, p->name);
+				return -1;
+			}
 			fprintf(stderr,
 				"moonvpn profile: no certificate for %s: %s does not exist (issue "
 				"one with: moonvpn pki --dir %s client %s, or give --cert FILE "

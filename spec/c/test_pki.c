@@ -103,6 +103,8 @@ static void test_issue(void)
 	      "keys are mode 0600");
 	CHECK(mode_of("private") == 0700, "private/ is mode 0700");
 	CHECK(key_type("private/alice.key") == EVP_PKEY_EC, "EC keys by default");
+	CHECK(mode_of("serial") && mode_of("index.txt.attr") && mode_of("certs_by_serial"),
+	      "serial, index.txt.attr and certs_by_serial/, which easy-rsa requires");
 }
 
 static void test_index_and_mistakes(void)

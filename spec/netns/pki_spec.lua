@@ -151,3 +151,34 @@ describe("#netns moonvpn pki", function()
 		assert.matches("valid +vpn ", list)
 	end)
 end)
+
+describe("moonvpn pki and easy-rsa", function()
+	it("lets easy-rsa issue and revoke in a directory moonvpn pki made, and reads what it did", function()
+		if not netns.sh("test -x " .. EASYRSA) then
+			return pending("easy-rsa is not installed (apt-get install easy-rsa; make deps does)")
+		end
+		local dir = netns.tmpdir() .. "/pki"
+		local function sh(cmd)
+			local ok, out = netns.sh(cmd)
+			assert(ok, cmd .. ": " .. tostring(out))
+			return out
+		end
+		local function easyrsa(args)
+			return sh(string.format("EASYRSA_BATCH=1 EASYRSA_PKI=%s EASYRSA_SSL_CONF=%s %s %s",
+				dir, "/usr/share/easy-rsa/openssl-easyrsa.cnf", EASYRSA, args))
+		end
+		local function pki(args) return sh(string.format("%s pki --dir %s %s", netns.quote(mv.bin), dir, args)) end
+		pki("init")
+		pki("client amy")
+		easyrsa("build-client-full zoe nopass")
+		easyrsa("revoke amy")
+		easyrsa("gen-crl")
+		pki("revoke zoe")
+		local list = pki("list")
+		assert.matches("revoked +amy ", list)
+		assert.matches("revoked +zoe ", list)
+		assert.equal("2", sh("openssl crl -in " .. dir .. "/crl.pem -noout -text | grep -c 'Serial Number'"):match("%d+"))
+		sh("openssl verify -CAfile " .. dir .. "/ca.crt " .. dir .. "/revoked/certs_by_serial/*.crt")
+		netns.cleanup()
+	end)
+end)

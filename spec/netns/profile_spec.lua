@@ -137,8 +137,9 @@ describe("#netns moonvpn profile's mistakes", function()
 
 	setup(function()
 		dir = netns.tmpdir()
-		local ok, out = netns.sh(string.format("%s pki --dir %s/pki init && %s pki --dir %s/pki server srv",
-			mv.bin, dir, mv.bin, dir))
+		local ok, out = netns.sh(string.format("%s pki --dir %s/pki init && %s pki --dir %s/pki server srv " ..
+			"&& %s pki --dir %s/pki client carl && %s pki --dir %s/pki revoke carl",
+			mv.bin, dir, mv.bin, dir, mv.bin, dir, mv.bin, dir))
 		assert(ok, out)
 		config = function(extra)
 			return mv.write_config(string.format([[
@@ -158,10 +159,21 @@ vpn.server {
 		{ "no certificate for the name", 'public = "vpn.example.com",', "bob",
 			"no certificate for bob: " },
 		{ "a name that is a path", 'public = "vpn.example.com",', "../srv", "cannot name a client" },
+		{ "a revoked certificate", 'public = "vpn.example.com",', "carl",
+			"carl's certificate is revoked: issue a new one with: moonvpn pki --dir " },
+		{ "a key file that cannot be read", 'public = "vpn.example.com",',
+			"--cert DIR/pki/issued/srv.crt --key /nonexistent/k.key srv",
+			"cannot read the client key /nonexistent/k.key: No such file or directory" },
+		{ "a certificate file without PEM", 'public = "vpn.example.com",',
+			"--cert /etc/hostname --key /etc/hostname srv",
+			"the client certificate /etc/hostname: no PEM block (-----BEGIN ...) in it" },
+		{ "--cert without --key", 'public = "vpn.example.com",', "--cert /etc/hostname srv",
+			"--cert and --key go together" },
 	}
 	for _, case in ipairs(CASES) do
 		it("says what is wrong: " .. case[1], function()
-			local status, out, err = mv.run(string.format("profile --config %s %s", config(case[2]), case[3]))
+			local args = case[3]:gsub("DIR", dir)
+			local status, out, err = mv.run(string.format("profile --config %s %s", config(case[2]), args))
 			assert.are_not.equal(0, status)
 			assert.equal("", out, "nothing on stdout")
 			assert.matches(case[4], err, 1, true)

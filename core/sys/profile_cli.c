@@ -204,6 +204,50 @@ static bool is_revoked(const struct profile *p)
 	return revoked && !valid;
 }
 
+/*
+ * A directory of NAME.crt and NAME.key side by side (scripts/make-pki's, and
+ * many hand-made ones): true, with the paths, when NAME.crt is there.
+ */
+static bool flat_layout(const struct profile *p, char cert[PATH_MAX], char key[PATH_MAX])
+{
+	char c[PATH_MAX];
+
+	snprintf(c, sizeof(c), "%s/%s.crt", p->pki, p->name);
+	if (access(c, F_OK) < 0)
+		return false;
+	snprintf(cert, PATH_MAX, "%s", c);
+	snprintf(key, PATH_MAX, "%s/%s.key", p->pki, p->name);
+	return true;
+}
+
+/*
+ * NAME's certificate and key in the PKI directory: issued/NAME.crt and
+ * private/NAME.key (easy-rsa's layout), else NAME.crt and NAME.key side by
+ * side. False when there is none (said on stderr unless certificates are optional).
+ */
+static bool pki_paths(const struct profile *p, char cert[PATH_MAX], char key[PATH_MAX])
+{
+	snprintf(cert, PATH_MAX, "%s/issued/%s.crt", p->pki, p->name);
+	snprintf(key, PATH_MAX, "%s/private/%s.key", p->pki, p->name);
+	if (access(cert, F_OK) == 0 || flat_layout(p, cert, key))
+		return true;
+	if (p->cfg->client_cert == TLS_PEER_CERT_OPTIONAL)
+		return false;
+	if (is_revoked(p))
+		fprintf(stderr,
+			"moonvpn profile: %s's certificate is revoked: issue a new one with: "
+			"moonvpn pki --dir %s client %s\n",
+			p->name, p->pki, p->name);
+	else
+		fprintf(stderr,
+			"moonvpn profile: no certificate for %s: %s/issued/%s.crt does not exist "
+			"(issue one with: moonvpn pki --dir %s client %s, or give --cert FILE "
+			"--key "
+			"FILE)\n",
+			p->name, p->pki, p->name, p->pki, p->name);
+	return false;
+}
+
 /* NAME's certificate and key: from --cert/--key, or from the PKI directory. */
 static int identity(struct profile *p)
 {
@@ -214,33 +258,13 @@ static int identity(struct profile *p)
 	if (p->cert) {
 		snprintf(cert, sizeof(cert), "%s", p->cert);
 		snprintf(key, sizeof(key), "%s", p->key);
-	} else {
-		snprintf(cert, sizeof(cert), "%s/issued/%s.crt", p->pki, p->name);
-		snprintf(key, sizeof(key), "%s/private/%s.key", p->pki, p->name);
-		if (access(cert, F_OK) < 0) {
-			if (p->cfg->client_cert == TLS_PEER_CERT_OPTIONAL)
-				return 0;
-			if (is_revoked(p)) {
-				fprintf(stderr,
-					"moonvpn profile: %s's certificate is revoked: issue a new "
-					"one "
-					"with: moonvpn pki --dir %s client %s\n",
-					p->name, p->pki, p->name);
-				return -1;
-			}
-			fprintf(stderr,
-				"moonvpn profile: no certificate for %s: %s does not exist (issue "
-				"one with: moonvpn pki --dir %s client %s, or give --cert FILE "
-				"--key "
-				"FILE)\n",
-				p->name, cert, p->pki, p->name);
-			return -1;
-		}
+	} else if (!pki_paths(p, cert, key)) {
+		return p->cfg->client_cert == TLS_PEER_CERT_OPTIONAL ? 0 : -1;
 	}
-	return inline_pem(p, "cert", cert, "the client certificate") < 0 ||
-			       inline_pem(p, "key", key, "the client key") < 0
-		       ? -1
-		       : 0;
+	if (inline_pem(p, "cert", cert, "the client certificate") < 0 ||
+	    inline_pem(p, "key", key, "the client key") < 0)
+		return -1;
+	return 0;
 }
 
 /* The control channel's key: a fresh tls-crypt-v2 client key, else tls-crypt or tls-auth. */

@@ -180,6 +180,21 @@ vpn.server {
 		end)
 	end
 
+	it("takes NAME.crt and NAME.key side by side in a directory of another layout", function()
+		local flat = mv.pki() -- scripts/make-pki's
+		local status, out, err = mv.run(string.format("profile --config %s client1", mv.write_config(string.format([[
+local vpn = require "moonvpn"
+vpn.server {
+  network = "10.77.0.0/24", public = "vpn.example.com",
+  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key" },
+}
+]], flat, flat, flat))))
+		assert.equal(0, status, err)
+		assert.matches("<cert>\n" .. netns.read_file(flat .. "/client1.crt"):match("%-%-%-%-%-BEGIN.-%-%-%-%-%-END CERTIFICATE%-%-%-%-%-")
+			:gsub("%p", "%%%0"), out)
+		assert.matches("<key>\n%-%-%-%-%-BEGIN", out)
+	end)
+
 	it("refuses a public address that is not one", function()
 		local status, _, err = mv.run("profile --config " .. config('public = "udp://vpn.example.com",') .. " srv")
 		assert.are_not.equal(0, status)

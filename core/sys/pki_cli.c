@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pki.h"
 #include "pki_cli.h"
@@ -35,11 +38,53 @@ static void date_text(const char *t, char out[16])
 		snprintf(out, 16, "?");
 }
 
+/* Whether an index time (YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ) is past. */
+static bool is_past(const char *t)
+{
+	struct tm tm = { 0 };
+	size_t n = strcspn(t, ",");
+	const char *p = t;
+
+	if (n != 13 && n != 15)
+		return false;
+	if (n == 13) {
+		tm.tm_year = (p[0] - '0') * 10 + (p[1] - '0');
+		tm.tm_year += tm.tm_year < 50 ? 100 : 0;
+		p += 2;
+	} else {
+		tm.tm_year = atoi((char[5]){ p[0], p[1], p[2], p[3], 0 }) - 1900;
+		p += 4;
+	}
+	tm.tm_mon = (p[0] - '0') * 10 + (p[1] - '0') - 1;
+	tm.tm_mday = (p[2] - '0') * 10 + (p[3] - '0');
+	tm.tm_hour = (p[4] - '0') * 10 + (p[5] - '0');
+	tm.tm_min = (p[6] - '0') * 10 + (p[7] - '0');
+	tm.tm_sec = (p[8] - '0') * 10 + (p[9] - '0');
+	return timegm(&tm) < time(NULL);
+}
+
+static const char *status_name(const struct pki_index_entry *e)
+{
+	if (e->status == 'R')
+		return "revoked";
+	if (e->status == 'E' || is_past(e->expires))
+		return "expired";
+	return "valid";
+}
+
 static int list(const char *dir)
 {
 	char path[4096], err[PKI_CLI_ERR_MAX], cn[PKI_INDEX_SUBJECT_MAX], exp[16], rev[16];
 	struct pki_index ix;
 
+	snprintf(path, sizeof(path), "%s/ca.crt", dir);
+	if (access(path, F_OK) < 0) {
+		fprintf(stderr,
+			"moonvpn pki: %s: no CA here (make one with: moonvpn pki --dir %s init, or "
+			"point --dir at an easy-rsa pki/ directory)\n",
+			path, dir);
+		return 1;
+	}
 	snprintf(path, sizeof(path), "%s/index.txt", dir);
 	if (pki_index_read(path, &ix, err, sizeof(err)) < 0) {
 		fprintf(stderr, "moonvpn pki: %s\n", err);
@@ -53,11 +98,8 @@ static int list(const char *dir)
 		date_text(e->expires, exp);
 		if (e->revoked[0])
 			date_text(e->revoked, rev);
-		printf("%-8s %-24s %-10s %-10s %s\n",
-		       e->status == 'V'	  ? "valid"
-		       : e->status == 'R' ? "revoked"
-					  : "expired",
-		       cn, exp, e->revoked[0] ? rev : "-", e->serial);
+		printf("%-8s %-24s %-10s %-10s %s\n", status_name(e), cn, exp,
+		       e->revoked[0] ? rev : "-", e->serial);
 	}
 	pki_index_free(&ix);
 	return 0;

@@ -153,6 +153,30 @@ describe("#netns moonvpn pki", function()
 end)
 
 describe("moonvpn pki and easy-rsa", function()
+	it("lists what it issued, valid, revoked and expired; and says when there is no CA", function()
+		local dir = netns.tmpdir() .. "/pki"
+		local function pki(args)
+			return mv.run(string.format("pki --dir %s %s", dir, args))
+		end
+		local status, _, err = pki("list")
+		assert.equal(1, status)
+		assert.matches("no CA here (make one with: moonvpn pki --dir " .. dir .. " init", err, 1, true)
+		assert.equal(0, (pki("init")))
+		assert.equal(0, (pki("client a")))
+		assert.equal(0, (pki("client b")))
+		assert.equal(0, (pki("revoke b")))
+		-- An index line for a certificate that expired in 2020 (as easy-rsa leaves it: still V).
+		netns.write_file(dir .. "/index.txt", netns.read_file(dir .. "/index.txt") ..
+			"V\t200101000000Z\t\t0A\tunknown\t/CN=old\n")
+		local out
+		status, out = pki("list")
+		assert.equal(0, status)
+		assert.matches("\nvalid +a +%d+%-%d+%-%d+ +%- +%x+\n", out)
+		assert.matches("\nrevoked +b +[%d-]+ +[%d-]+ +%x+\n", out)
+		assert.matches("\nexpired +old +2020%-01%-01 +%- +0A\n", out)
+		netns.cleanup()
+	end)
+
 	it("lets easy-rsa issue and revoke in a directory moonvpn pki made, and reads what it did", function()
 		if not netns.sh("test -x " .. EASYRSA) then
 			return pending("easy-rsa is not installed (apt-get install easy-rsa; make deps does)")

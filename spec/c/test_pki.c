@@ -171,6 +171,58 @@ static void test_revoke(void)
 	X509_free(alice);
 }
 
+/* index.txt lines: what is read, and what is refused with its line number. */
+static void test_index_lines(void)
+{
+	static const struct {
+		const char *text;
+		size_t n; /* entries read; 0 with err naming line `line` */
+		unsigned line;
+	} cases[] = {
+		{ "", 0, 0 },
+		{ "V\t290101000000Z\t\t0A\tunknown\t/CN=a\n", 1, 0 },
+		{ "V\t290101000000Z\t\t0A\tunknown\t/CN=a\n\nR\t290101000000Z\t260101000000Z,"
+		  "keyCompromise\t0B\tunknown\t/CN=b\n",
+		  2, 0 },
+		{ "V\t290101000000Z\t\t0A\tunknown\n", 0, 1 }, /* five fields */
+		{ "V\t290101000000Z\t\t0A\tunknown\t/CN=a\nX\t1\t\t0B\tu\t/CN=b\n", 0,
+		  2 },						    /* status */
+		{ "V\t290101000000Z\t\t\tunknown\t/CN=a\n", 0, 1 }, /* no serial */
+	};
+	char path[128], err[256], cn[64];
+
+	snprintf(path, sizeof(path), "%s/index-case.txt", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pki_index ix;
+		FILE *f = fopen(path, "w");
+		int rc;
+
+		fputs(cases[i].text, f);
+		fclose(f);
+		rc = pki_index_read(path, &ix, err, sizeof(err));
+		if (cases[i].line) {
+			char at[32];
+
+			snprintf(at, sizeof(at), ":%u: not an index line", cases[i].line);
+			CHECK(rc < 0 && strstr(err, at), "case %zu: %s", i, err);
+			continue;
+		}
+		CHECK(rc == 0 && ix.n == cases[i].n, "case %zu: %zu entries", i, ix.n);
+		if (rc == 0 && ix.n == 2) {
+			pki_index_cn(&ix.e[1], cn, sizeof(cn));
+			CHECK(ix.e[1].status == 'R' && strcmp(cn, "b") == 0 &&
+				      strcmp(ix.e[1].revoked, "260101000000Z,keyCompromise") == 0 &&
+				      pki_index_find(&ix, "0b") == &ix.e[1],
+			      "case %zu: the revoked entry, its reason, found by serial in any "
+			      "case",
+			      i);
+		}
+		if (rc == 0)
+			pki_index_free(&ix);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test_pki.XXXXXX");
@@ -179,6 +231,7 @@ int main(void)
 	test_issue();
 	test_index_and_mistakes();
 	test_revoke();
+	test_index_lines();
 	{
 		char cmd[128];
 

@@ -35,13 +35,13 @@ describe("#netns moonvpn profile", function()
 
 	--- Starts the server on UDP 1194 and TCP 443, public at 10.88.1.1, with
 	-- `tls_extra` in its tls table.
-	local function start(tls_extra, hooks)
+	local function start(tls_extra, hooks, server_extra)
 		local dir = make_pki()
 		t:start(hooks, string.format([[
   listen = { "udp://0.0.0.0:1194", "tcp://0.0.0.0:443" },
   public = "10.88.1.1",
   tls = { ca = "%s/ca.crt", cert = "%s/issued/vpn-server.crt", key = "%s/private/vpn-server.key"%s },
-]], dir, dir, dir, tls_extra or ""), 1, { tls = false })
+%s]], dir, dir, dir, tls_extra or "", server_extra or ""), 1, { tls = false })
 	end
 
 	--- `moonvpn profile --config <the server's> NAME > FILE`; the file's path and what it says on stderr.
@@ -93,6 +93,14 @@ describe("#netns moonvpn profile", function()
 		start(', tls_auth = { key = "' .. make_pki() .. '/ta.key", direction = 0 }')
 		local path = profile("alice")
 		assert.matches("\nkey%-direction 1\n<tls%-auth>\n", netns.read_file(path))
+		t:completed(t.clients[1]:spawn({ "openvpn", "--config", path }))
+		pings_both_ways(t.clients[1], "alice")
+	end)
+
+	it("says dev tap for a TAP server", function()
+		start(', tls_crypt = "' .. make_pki() .. '/tc.key"', nil, '  device = { type = "tap", name = "mvt0" },\n')
+		local path = profile("alice")
+		assert.matches("\nclient\ndev tap\n", netns.read_file(path))
 		t:completed(t.clients[1]:spawn({ "openvpn", "--config", path }))
 		pings_both_ways(t.clients[1], "alice")
 	end)

@@ -438,9 +438,13 @@ int pki_issue(const char *dir, const char *name, enum pki_kind kind, const struc
 	if ((rc = write_new(p, 0600, key, NULL, err, errlen)) < 0)
 		goto out;
 	path_of(p, dir, "issued/", name, ".crt");
-	if ((rc = write_new(p, 0644, NULL, x, err, errlen)) < 0)
-		goto out;
-	rc = index_add(dir, &ix, x, serial, name, err, errlen);
+	rc = write_new(p, 0644, NULL, x, err, errlen);
+	if (rc == 0 && (rc = index_add(dir, &ix, x, serial, name, err, errlen)) < 0)
+		unlink(p);
+	if (rc < 0) { /* nothing half issued: the name stays free */
+		path_of(p, dir, "private/", name, ".key");
+		unlink(p);
+	}
 out:
 	pki_index_free(&ix);
 	ASN1_INTEGER_free(sn);

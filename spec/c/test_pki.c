@@ -133,6 +133,17 @@ static void test_index_and_mistakes(void)
 	      "no CA: %s", err);
 	CHECK(pki_revoke(dir, "nobody", 0, p, err, sizeof(err)) < 0 && strstr(err, "nobody"),
 	      "revoking nobody: %s", err);
+	/* The index cannot be written (its temporary file's name is taken by a directory):
+	 * nothing is left half issued, and the name can be issued once it can. */
+	snprintf(p, sizeof(p), "%s/index.txt.tmp", dir);
+	CHECK(mkdir(p, 0700) == 0, "mkdir %s", p);
+	CHECK(pki_issue(dir, "carol", PKI_CLIENT, &o, err, sizeof(err)) < 0 &&
+		      strstr(err, "index.txt.tmp"),
+	      "an index that cannot be written: %s", err);
+	CHECK(mode_of("issued/carol.crt") == 0 && mode_of("private/carol.key") == 0,
+	      "no certificate or key left behind");
+	rmdir(p);
+	CHECK(pki_issue(dir, "carol", PKI_CLIENT, &o, err, sizeof(err)) == 0, "then: %s", err);
 }
 
 static void test_revoke(void)

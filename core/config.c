@@ -62,5 +62,6 @@ void config_free(struct config *cfg)
 	free(cfg->group);
 	free_strings(cfg->ciphers, cfg->n_ciphers);
 	free_strings(cfg->remotes, cfg->n_remotes);
+	free_strings(cfg->public_hosts, cfg->n_public_hosts);
 	free(cfg);
 }

@@ -339,6 +339,7 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_string(r, idx, "network6", &net6, true)) ||
 	    (rc = read_routes(r, idx, cfg)) ||
 	    (rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
+	    (rc = read_string_list(r, idx, "public", &cfg->public_hosts, &cfg->n_public_hosts)) ||
 	    (rc = read_keepalive(r, idx, cfg)) || (rc = read_identity(r, idx, cfg)) ||
 	    (rc = read_token(r, idx, cfg)))
 		goto out;

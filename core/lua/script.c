@@ -649,6 +649,28 @@ bool script_has_flow_hook(struct script *s)
 	return has;
 }
 
+bool script_asks_password(struct script *s)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	bool hook = lua_getfield(L, LUA_REGISTRYINDEX, REG_PENDING_OBJECT) == LUA_TTABLE &&
+		    lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
+		    hook_field(L, -1, "auth") == LUA_TFUNCTION;
+	bool asks = false;
+
+	lua_settop(L, top);
+	if (hook && lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG) == LUA_TTABLE &&
+	    lua_core_raw_field(L, -1, "auth") == LUA_TTABLE) {
+		lua_core_raw_field(L, -1, "password");	  /* cfg, auth, password */
+		lua_core_raw_field(L, -2, "certificate"); /* cfg, auth, password, certificate */
+		asks = (lua_type(L, -2) == LUA_TSTRING &&
+			strcmp(lua_tostring(L, -2), "required") == 0) ||
+		       (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "none") == 0);
+	}
+	lua_settop(L, top);
+	return asks;
+}
+
 /* The session ended: its flows' questions are withdrawn (their entries go with it). */
 static void withdraw_questions(struct script *s, struct session *sess)
 {

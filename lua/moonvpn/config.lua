@@ -198,6 +198,42 @@ local listen = {
 	end,
 }
 
+-- The addresses clients reach the server at, for `moonvpn profile`'s remote lines
+-- (listen is often 0.0.0.0): a host name or address gets one remote per listener,
+-- with its transport and port; "udp://HOST:PORT" or "tcp://HOST:PORT" is one remote
+-- as written (a port forwarded from another). One entry or a list, normalized to a list.
+local function is_host(h)
+	return core.parse_ip(h) ~= nil or (#h <= 253 and h:match("^[%w][%w%-%.]*$") ~= nil)
+end
+local public_entry = S.string {
+	what = 'a host name or address ("vpn.example.com"), or "udp://HOST:PORT" or "tcp://HOST:PORT"',
+	validate = function(v)
+		local scheme, rest = v:match("^(%a+)://(.+)$")
+		if not scheme then
+			return is_host(v), "is not a host name or an IP address"
+		end
+		if scheme ~= "udp" and scheme ~= "tcp" then
+			return false, "has an unknown transport (expected udp:// or tcp://)"
+		end
+		local host, port = rest:match("^%[([^%]]+)%]:(%d+)$")
+		if not host then host, port = rest:match("^([^:]+):(%d+)$") end
+		if not host or not is_host(host) then
+			return false, "is not udp://HOST:PORT or tcp://HOST:PORT (an IPv6 address in [ ])"
+		end
+		local n = tonumber(port)
+		return n >= 1 and n <= 65535, "has a port that is not from 1 to 65535"
+	end,
+}
+local public = {
+	what = 'a host name or address clients reach the server at, or a list of them',
+	check = function(v, path)
+		local list, err = S.list(public_entry, { max = 16, unique = true })
+			.check(type(v) == "table" and v or { v }, path)
+		if not list and type(v) ~= "table" then err.path = path end
+		return list, err
+	end,
+}
+
 -- Every hook call (on.auth, on.connect, on.disconnect, timers) runs under these.
 local hooks = S.record({
 	timeout = { S.integer { min = 1, max = 3600 }, default = 30 },
@@ -311,6 +347,7 @@ end
 
 M.server_schema = S.record({
 	listen = { listen, default = "udp://0.0.0.0:1194" },
+	public = { public, default = {} },
 	device = { device, default = {} },
 	network = { S.cidr { family = 4, min_len4 = 8, max_len4 = 30 }, required = true },
 	network6 = { S.cidr { family = 6, example = '"fd00:8::/64"', min_len6 = 64, max_len6 = 124 } },

@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "httpd.h"
+
+enum {
+	ACCEPTS_PER_WAKE = 64, /* then the loop's other watchers get their turn */
+	STATUS_HEAD_MAX = 256,
+};
+
+struct conn {
+	struct httpd *h;
+	int fd;	      /* -1: a free slot */
+	uint64_t seq; /* accept order: the lowest is the oldest */
+	ev_io io;
+	ev_timer deadline;
+	char req[HTTPD_REQUEST_MAX];
+	size_t req_len;
+	char *resp; /* head and body, malloc'd; NULL while reading */
+	size_t resp_len, resp_off;
+};
+
+struct httpd {
+	struct ev_loop *loop;
+	const struct log *log;
+	struct httpd_params p;
+	int fd;
+	ev_io accept_w;
+	ev_timer pause;
+	struct conn conns[HTTPD_CONNS_MAX];
+	size_t n_conns;
+	uint64_t next_seq;
+	size_t held; /* bytes of responses not yet taken */
+	struct httpd_stats stats;
+};
+
+/* --- the request head ------------------------------------------------------------ */
+
+static bool is_tchar(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* The end of the head (the byte after its blank line), or NULL while there is none. */
+static const char *head_end(const char *buf, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (buf[i + 1] == '\n')
+			return buf + i + 2;
+		if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
+			return buf + i + 3;
+	}
+	return NULL;
+}
+
+/* One line [p, eol) without its CR: printable ASCII and tabs only (obs-text refused). */
+static bool is_clean_line(const char *p, const char *eol)
+{
+	for (; p < eol; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f || (unsigned char)*p >= 0x80)
+			return false;
+	return true;
+}
+
+static const char *line_end(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *eol = nl ? nl : end;
+
+	return eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+}
+
+/* Header lines: "name: value", the name a token. */
+static bool are_headers_valid(const char *p, const char *end)
+{
+	while (p < end) {
+		const char *eol = line_end(p, end), *colon;
+		const char *next = memchr(p, '\n', (size_t)(end - p));
+
+		if (eol == p)
+			return true; /* the blank line */
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (!colon || colon == p || !is_clean_line(p, eol))
+			return false;
+		for (const char *q = p; q < colon; q++)
+			if (!is_tchar(*q))
+				return false;
+		p = next ? next + 1 : end;
+	}
+	return true;
+}
+
+enum httpd_verdict httpd_parse(const char *buf, size_t len, const char *path)
+{
+	const char *end = head_end(buf, len), *eol, *sp1, *sp2, *target_end;
+	size_t plen = strlen(path);
+
+	if (!end)
+		return HTTPD_INCOMPLETE;
+	eol = line_end(buf, end);
+	if (!is_clean_line(buf, eol))
+		return HTTPD_BAD_REQUEST;
+	sp1 = memchr(buf, ' ', (size_t)(eol - buf));
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
+	if (!sp1 || sp1 == buf || !sp2 || sp2 == sp1 + 1 || sp1[1] != '/')
+		return HTTPD_BAD_REQUEST;
+	for (const char *q = buf; q < sp1; q++)
+		if (!is_tchar(*q))
+			return HTTPD_BAD_REQUEST;
+	if (eol - sp2 - 1 != 8 ||
+	    (memcmp(sp2 + 1, "HTTP/1.0", 8) && memcmp(sp2 + 1, "HTTP/1.1", 8)))
+		return HTTPD_BAD_REQUEST;
+	if (memchr(sp1 + 1, ' ', (size_t)(sp2 - sp1 - 1)) ||
+	    !are_headers_valid((const char *)memchr(buf, '\n', (size_t)(end - buf)) + 1, end))
+		return HTTPD_BAD_REQUEST;
+	if (sp1 - buf != 3 || memcmp(buf, "GET", 3) != 0)
+		return HTTPD_BAD_METHOD;
+	target_end = memchr(sp1 + 1, '?', (size_t)(sp2 - sp1 - 1));
+	if (!target_end)
+		target_end = sp2;
+	if ((size_t)(target_end - sp1 - 1) != plen || memcmp(sp1 + 1, path, plen) != 0)
+		return HTTPD_NOT_FOUND;
+	return HTTPD_OK;
+}
+
+/* --- connections ------------------------------------------------------------------ */
+
+static void conn_close(struct conn *c)
+{
+	struct httpd *h = c->h;
+
+	ev_io_stop(h->loop, &c->io);
+	ev_timer_stop(h->loop, &c->deadline);
+	close(c->fd);
+	c->fd = -1;
+	h->held -= c->resp ? c->resp_len : 0;
+	free(c->resp);
+	c->resp = NULL;
+	h->n_conns--;
+}
+
+/* The oldest connection (holding a response, when held is set) other than except, or NULL. */
+static struct conn *oldest(struct httpd *h, const struct conn *except, bool held)
+{
+	struct conn *best = NULL;
+
+	for (size_t i = 0; i < HTTPD_CONNS_MAX; i++) {
+		struct conn *c = &h->conns[i];
+
+		if (c->fd < 0 || c == except || (held && !c->resp))
+			continue;
+		if (!best || c->seq < best->seq)
+			best = c;
+	}
+	return best;
+}
+
+static void on_conn_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	c->h->stats.timeouts++;
+	conn_close(c);
+}
+
+/* Writes what the peer takes now; closes once all is written or the peer is gone. */
+static void conn_write(struct conn *c)
+{
+	while (c->resp_off < c->resp_len) {
+		ssize_t n = send(c->fd, c->resp + c->resp_off, c->resp_len - c->resp_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* the watcher waits for room */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		c->resp_off += (size_t)n;
+	}
+	conn_close(c);
+}
+
+static const char *status_text(int code)
+{
+	switch (code) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+/* The response: a head and body (taken: freed here); NULL when out of memory. */
+static char *make_response(struct httpd *h, int code, char *body, size_t body_len, size_t *len)
+{
+	char head[STATUS_HEAD_MAX];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+			 "Connection: close\r\n\r\n",
+			 code, status_text(code),
+			 code == 200 ? h->p.content_type : "text/plain; charset=utf-8", body_len,
+			 code == 405 ? "Allow: GET\r\n" : "");
+	char *out = malloc((size_t)n + body_len);
+
+	if (out) {
+		memcpy(out, head, (size_t)n);
+		memcpy(out + n, body, body_len);
+		*len = (size_t)n + body_len;
+	}
+	free(body);
+	return out;
+}
+
+static char *error_body(int code, size_t *len)
+{
+	char text[64];
+	int n = snprintf(text, sizeof(text), "%d %s\n", code, status_text(code));
+
+	*len = (size_t)n;
+	return strdup(text);
+}
+
+/* Room for len more held bytes: the oldest connections still holding responses go. */
+static void make_room(struct httpd *h, const struct conn *c, size_t len)
+{
+	struct conn *victim;
+
+	while (h->held + len > HTTPD_HELD_MAX_BYTES && (victim = oldest(h, c, true))) {
+		h->stats.evicted++;
+		conn_close(victim);
+	}
+}
+
+static void conn_respond(struct conn *c, enum httpd_verdict v)
+{
+	struct httpd *h = c->h;
+	int code = v == HTTPD_OK	   ? 200
+		   : v == HTTPD_NOT_FOUND  ? 404
+		   : v == HTTPD_BAD_METHOD ? 405
+					   : 400;
+	size_t body_len = 0;
+	char *body = code == 200 ? h->p.respond(h->p.ctx, &body_len) : NULL;
+
+	if (code == 200 && !body)
+		code = 500;
+	if (!body)
+		body = error_body(code, &body_len);
+	c->resp = body ? make_response(h, code, body, body_len, &c->resp_len) : NULL;
+	if (!c->resp) {
+		conn_close(c);
+		return;
+	}
+	if (code == 200)
+		h->stats.requests++;
+	else
+		h->stats.errors++;
+	make_room(h, c, c->resp_len);
+	h->held += c->resp_len;
+	ev_io_stop(h->loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_WRITE);
+	ev_io_start(h->loop, &c->io);
+	ev_timer_stop(h->loop, &c->deadline);
+	ev_timer_set(&c->deadline, HTTPD_WRITE_DEADLINE_SECONDS, 0);
+	ev_timer_start(h->loop, &c->deadline);
+	conn_write(c);
+}
+
+/* Reads the request head; anything after it is never read. */
+static void conn_read(struct conn *c)
+{
+	enum httpd_verdict v;
+	ssize_t n = recv(c->fd, c->req + c->req_len, sizeof(c->req) - c->req_len, MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c); /* gone before asking */
+		return;
+	}
+	c->req_len += (size_t)n;
+	v = httpd_parse(c->req, c->req_len, c->h->p.path);
+	if (v == HTTPD_INCOMPLETE && c->req_len < sizeof(c->req))
+		return;
+	conn_respond(c, v == HTTPD_INCOMPLETE ? HTTPD_BAD_REQUEST : v); /* a head too large */
+}
+
+static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)loop;
+	if (c->resp && (revents & EV_WRITE))
+		conn_write(c);
+	else if (!c->resp && (revents & EV_READ))
+		conn_read(c);
+}
+
+static void conn_open(struct httpd *h, int fd)
+{
+	struct conn *c = NULL;
+
+	if (h->n_conns == HTTPD_CONNS_MAX) {
+		h->stats.evicted++;
+		conn_close(oldest(h, NULL, false));
+	}
+	for (size_t i = 0; i < HTTPD_CONNS_MAX && !c; i++)
+		if (h->conns[i].fd < 0)
+			c = &h->conns[i];
+	c->fd = fd;
+	c->seq = h->next_seq++;
+	c->req_len = 0;
+	c->resp = NULL;
+	c->resp_len = c->resp_off = 0;
+	ev_io_init(&c->io, on_conn_io, fd, EV_READ);
+	c->io.data = c;
+	ev_timer_init(&c->deadline, on_conn_deadline, HTTPD_READ_DEADLINE_SECONDS, 0);
+	c->deadline.data = c;
+	ev_io_start(h->loop, &c->io);
+	ev_timer_start(h->loop, &c->deadline);
+	h->n_conns++;
+	h->stats.accepted++;
+}
+
+static void on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct httpd *h = w->data;
+
+	(void)revents;
+	ev_io_start(loop, &h->accept_w);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct httpd *h = w->data;
+
+	(void)revents;
+	for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
+		int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			conn_open(h, fd);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* Level-triggered: waiting on would spin. The engine's sockets come first.
+			 */
+			log_warn_ratelimited(h->log, "metrics", "cannot accept a connection");
+			ev_io_stop(loop, &h->accept_w);
+			ev_timer_start(loop, &h->pause);
+		}
+		return;
+	}
+}
+
+/* --- the listener ------------------------------------------------------------------ */
+
+static int listen_on(const struct udp_addr *addr, char *err, size_t errlen)
+{
+	char text[UDP_ADDR_TEXT_MAX];
+	int one = 1, fd, rc;
+
+	udp_addr_format((const struct sockaddr *)&addr->ss, text, sizeof(text));
+	fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "metrics: cannot make a socket for %s: %s", text,
+			 strerror(errno));
+		return rc;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
+	    listen(fd, HTTPD_CONNS_MAX) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "metrics: cannot listen on %s: %s%s", text, strerror(errno),
+			 errno == EADDRINUSE	  ? " (another program, or another moonvpn, has it)"
+			 : errno == EADDRNOTAVAIL ? " (no interface has that address)"
+			 : errno == EACCES	  ? " (a port below 1024 needs root or "
+						    "CAP_NET_BIND_SERVICE)"
+						  : "");
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int httpd_open(struct httpd **out, struct ev_loop *loop, const struct log *lg,
+	       const struct udp_addr *addr, const struct httpd_params *params, char *err,
+	       size_t errlen)
+{
+	struct httpd *h = calloc(1, sizeof(*h));
+	int fd;
+
+	if (!h) {
+		snprintf(err, errlen, "metrics: out of memory");
+		return -ENOMEM;
+	}
+	fd = listen_on(addr, err, errlen);
+	if (fd < 0) {
+		free(h);
+		return fd;
+	}
+	h->loop = loop;
+	h->log = lg;
+	h->p = *params;
+	h->fd = fd;
+	for (size_t i = 0; i < HTTPD_CONNS_MAX; i++) {
+		h->conns[i].fd = -1;
+		h->conns[i].h = h;
+	}
+	ev_io_init(&h->accept_w, on_accept, fd, EV_READ);
+	h->accept_w.data = h;
+	ev_timer_init(&h->pause, on_pause_end, HTTPD_ACCEPT_PAUSE_SECONDS, 0);
+	h->pause.data = h;
+	ev_io_start(loop, &h->accept_w);
+	*out = h;
+	return 0;
+}
+
+const struct httpd_stats *httpd_stats(const struct httpd *h)
+{
+	return &h->stats;
+}
+
+size_t httpd_conns(const struct httpd *h)
+{
+	return h->n_conns;
+}
+
+void httpd_free(struct httpd *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < HTTPD_CONNS_MAX; i++)
+		if (h->conns[i].fd >= 0)
+			conn_close(&h->conns[i]);
+	ev_io_stop(h->loop, &h->accept_w);
+	ev_timer_stop(h->loop, &h->pause);
+	close(h->fd);
+	free(h);
+}

@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "lua_core.h"
 #include "lua_peer.h"
+#include "metrics.h"
 #include "pushopts.h"
 #include "script.h"
 #include "tlscryptv2.h"
@@ -157,6 +158,7 @@ static const struct stat_field {
 	STAT(tcp_evicted, "tcp_evicted"),
 	STAT(tcp_refused, "tcp_refused"),
 	STAT(tcp_accept_paused, "tcp_accept_paused"),
+	STAT(renegotiations, "renegotiations"),
 }, drops[] = {
 	STAT(dropped_unwrap, "unwrap"),
 	STAT(refused_tls_crypt_v2, "tls_crypt_v2_refused"),
@@ -399,8 +401,13 @@ static int l_engine_auth_pending(lua_State *L)
 				       ? server_find(e->server, (uint32_t)id)
 				       : NULL;
 
+	bool pending;
+
 	luaL_argcheck(L, timeout > 0 && timeout <= 86400, 3, "expected 1 to 86400 seconds");
-	lua_pushboolean(L, sess && session_auth_pending(sess, info, (unsigned)timeout));
+	pending = sess && session_auth_pending(sess, info, (unsigned)timeout);
+	if (pending)
+		metrics_auth(e->metrics, METRICS_AUTH_PENDING);
+	lua_pushboolean(L, pending);
 	return 1;
 }
 

@@ -447,28 +447,12 @@ static void sum_rows(const struct client_row *rows, size_t i, size_t j, uint64_t
 	}
 }
 
-/*
- * Connected clients' figures by common name (a client without a certificate:
- * its username), sessions of one name summed; at most per_client_max names,
- * the rest counted in moonvpn_clients_unlisted.
- */
-static void render_clients(struct promtext *t, const struct metrics *m, struct server *s)
+/* At most per_client_max common names' series; the rest counted as unlisted. */
+static void render_client_rows(struct promtext *t, const struct metrics *m, struct client_row *rows,
+			       size_t n)
 {
-	static struct client_row rows[METRICS_PEERS_MAX];
-	size_t n = 0, names = 0, unlisted = 0;
+	size_t names = 0, unlisted = 0;
 
-	for (size_t i = 0; i < server_session_count(s) && n < METRICS_PEERS_MAX; i++) {
-		const struct session *sess = server_session(s, i);
-
-		if (session_state(sess) != SESSION_ACTIVE)
-			continue;
-		rows[n].name = session_cn(sess)[0] ? session_cn(sess) : session_username(sess);
-		rows[n].c = session_counters(sess);
-		n++;
-	}
-	one(t, "moonvpn_clients_connected", "gauge", "Clients let in and connected", n);
-	if (!m->per_client)
-		return;
 	qsort(rows, n, sizeof(rows[0]), by_name);
 	for (size_t f = 0; f < 4; f++) {
 		promtext_family(t, client_families[f][0], "counter", client_families[f][1]);
@@ -489,6 +473,37 @@ static void render_clients(struct promtext *t, const struct metrics *m, struct s
 	}
 	one(t, "moonvpn_clients_unlisted", "gauge",
 	    "Common names connected but not listed: past metrics.per_client_max", unlisted);
+}
+
+/*
+ * Connected clients' figures by common name (a client without a certificate:
+ * its username), sessions of one name summed; at most per_client_max names,
+ * the rest counted in moonvpn_clients_unlisted.
+ */
+static void render_clients(struct promtext *t, const struct metrics *m, struct server *s)
+{
+	size_t total = server_session_count(s), n = 0;
+	struct client_row *rows = calloc(total ? total : 1, sizeof(*rows));
+
+	if (!rows) {
+		t->failed = true; /* out of memory: a 500, not a text without its clients */
+		return;
+	}
+	for (size_t i = 0; i < total; i++) {
+		const struct session *sess = server_session(s, i);
+
+		if (session_state(sess) != SESSION_ACTIVE)
+			continue;
+		rows[n].name = session_cn(sess)[0]	? session_cn(sess)
+			       : session_username(sess) ? session_username(sess)
+							: "";
+		rows[n].c = session_counters(sess);
+		n++;
+	}
+	one(t, "moonvpn_clients_connected", "gauge", "Clients let in and connected", n);
+	if (m->per_client)
+		render_client_rows(t, m, rows, n);
+	free(rows);
 }
 
 static void render_process(struct promtext *t, const struct metrics *m)

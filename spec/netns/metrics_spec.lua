@@ -12,6 +12,7 @@ local openvpn = require "spec.helpers.openvpn"
 
 local HOOKS = [[
 function office.on.auth(client, username, password)
+  if password == "boom" then error("a bug in on.auth") end
   return password == "right", "wrong password"
 end
 ]]
@@ -93,10 +94,21 @@ describe("metrics #netns", function()
 		-- A wrong password: refused, counted as such.
 		local c2 = client(t, 2, "client2", "wrong")
 		t:refused(c2)
+		c2:stop()
 		text = scrape_until(t, function(x)
 			return value(x, 'moonvpn_auth_results_total{result="refused"}') == 1
 		end, "the refusal")
 		assert.are.equal(1, value(text, 'moonvpn_handshakes_failed_total{reason="refused"}'))
+		assert.are.equal(0, value(text, 'moonvpn_hook_failures_total{hook="on.auth/on.connect"}'))
+		-- A hook that fails refuses too, and counts as the hook's failure.
+		c2 = client(t, 2, "client2", "boom")
+		t:refused(c2)
+		text = scrape_until(t, function(x)
+			return value(x, 'moonvpn_auth_results_total{result="refused"}') == 2
+		end, "the second refusal")
+		assert.are.equal(2, value(text, 'moonvpn_handshakes_failed_total{reason="refused"}'))
+		assert.are.equal(1, value(text, 'moonvpn_hook_failures_total{hook="on.auth/on.connect"}'))
+		assert.are.equal(3, value(text, 'moonvpn_hook_duration_seconds_count{hook="on.auth/on.connect"}'))
 		assert.are.equal(1, value(text, "moonvpn_clients_connected"))
 		assert.is_nil(value(text, 'moonvpn_client_received_bytes_total{common_name="client2"}'))
 
@@ -124,19 +136,22 @@ describe("metrics #netns", function()
 		assert.matches("Connection: close", head)
 	end)
 
-	it("a reload moves the listener and turns per-client series off", function()
-		t:start(HOOKS, '  metrics = { listen = "127.0.0.1:9176", per_client = true },\n')
-		local c1 = client(t, 1, "client1", "right")
-		t:completed(c1)
-		scrape_until(t, function(x)
-			return value(x, 'moonvpn_client_received_bytes_total{common_name="client1"}') ~= nil
-		end, "client1's series")
-		local text = netns.read_file(t.config):gsub('listen = "127.0.0.1:9176", per_client = true',
+	it("bounds per-client series; a reload moves the listener and turns them off", function()
+		t:start(HOOKS, '  metrics = { listen = "127.0.0.1:9176", per_client = true, per_client_max = 1 },\n')
+		t:completed(client(t, 1, "client1", "right"))
+		t:completed(client(t, 2, "client2", "right"))
+		local body = scrape_until(t, function(x) return value(x, "moonvpn_clients_connected") == 2 end,
+			"two clients")
+		-- One common name listed (the first in order), the other counted as unlisted.
+		assert.is_not_nil(value(body, 'moonvpn_client_sent_bytes_total{common_name="client1"}'))
+		assert.is_nil(body:find('common_name="client2"', 1, true))
+		assert.are.equal(1, value(body, "moonvpn_clients_unlisted"))
+		local text = netns.read_file(t.config):gsub('listen = "127.0.0.1:9176", per_client = true, per_client_max = 1',
 			'listen = "[::1]:9177", per_client = false')
 		netns.write_file(t.config, text)
 		t:console("reload()")
-		local body = scrape(t, "'http://[::1]:9177/metrics'")
-		assert.are.equal(1, value(body, "moonvpn_clients_connected"))
+		body = scrape(t, "'http://[::1]:9177/metrics'")
+		assert.are.equal(2, value(body, "moonvpn_clients_connected"))
 		assert.is_nil(body:find("common_name=", 1, true))
 		assert.is_false((t.srv:sh("curl -s --max-time 5 http://127.0.0.1:9176/metrics")))
 		assert.matches("metrics: serving http://%[::1%]:9177/metrics", t.engine:output())
@@ -147,7 +162,7 @@ describe("metrics #netns", function()
 	end)
 
 	it("slow and hostile scrapers never stall the engine, the console or the tunnel", function()
-		t:start(HOOKS, '  metrics = "127.0.0.1:9176",\n')
+		t:start(HOOKS, '  metrics = "127.0.0.1:9176",\n  renegotiate = { seconds = 3 },\n')
 		local c1 = client(t, 1, "client1", "right")
 		t:completed(c1)
 		-- 40 connections (more than the 16 slots) that send half a request and never read;
@@ -168,6 +183,9 @@ describe("metrics #netns", function()
 			return value(x, 'moonvpn_metrics_http_closed_total{reason="timeout"}') >= 1
 		end, "a connection closed at its deadline")
 		assert.is_true(value(text, 'moonvpn_metrics_http_closed_total{reason="evicted"}') >= 1)
+		-- The tunnel renegotiated meanwhile (every 3 s), and that is counted.
+		scrape_until(t, function(x) return value(x, "moonvpn_renegotiations_total") >= 1 end,
+			"a renegotiation")
 		assert.is_true((t.clients[1]:sh("ping -n -c 2 -i 0.2 -W 2 10.77.0.1")))
 		promtool(t)
 	end)

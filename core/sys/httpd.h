@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "httpreq.h"
 #include "log.h"
 #include "udp.h"
 
@@ -31,22 +32,6 @@ enum {
 	HTTPD_HELD_MAX_BYTES = 32 * 1024 * 1024, /* responses not yet taken, in all */
 	HTTPD_ACCEPT_PAUSE_SECONDS = 1,		 /* out of descriptors: accepting waits */
 };
-
-/* What a request head asks for, once it is complete. */
-enum httpd_verdict {
-	HTTPD_INCOMPLETE,  /* no blank line yet */
-	HTTPD_OK,	   /* GET of the resource */
-	HTTPD_NOT_FOUND,   /* another path: 404 */
-	HTTPD_BAD_METHOD,  /* another method: 405 */
-	HTTPD_BAD_REQUEST, /* not an HTTP/1.x request head: 400 */
-};
-
-/*
- * Reads a request head (buf[0..len), not NUL-terminated) for path: a
- * request line "METHOD TARGET HTTP/1.x" and header lines, ending with an
- * empty line (CRLF or LF). The target's query string is ignored.
- */
-enum httpd_verdict httpd_parse(const char *buf, size_t len, const char *path);
 
 /* The body for a good request: malloc'd, *len bytes; NULL for a 500. */
 typedef char *(*httpd_respond_fn)(void *ctx, size_t *len);

@@ -187,7 +187,7 @@ static void conn_respond(struct conn *c, enum httpreq_verdict v)
 	ev_io_set(&c->io, c->fd, EV_WRITE);
 	ev_io_start(h->loop, &c->io);
 	ev_timer_stop(h->loop, &c->deadline);
-	ev_timer_set(&c->deadline, HTTPD_WRITE_DEADLINE_SECONDS, 0);
+	ev_timer_set(&c->deadline, h->p.write_deadline, 0);
 	ev_timer_start(h->loop, &c->deadline);
 	conn_write(c);
 }
@@ -240,7 +240,7 @@ static void conn_open(struct httpd *h, int fd)
 	c->resp_len = c->resp_off = 0;
 	ev_io_init(&c->io, on_conn_io, fd, EV_READ);
 	c->io.data = c;
-	ev_timer_init(&c->deadline, on_conn_deadline, HTTPD_READ_DEADLINE_SECONDS, 0);
+	ev_timer_init(&c->deadline, on_conn_deadline, h->p.read_deadline, 0);
 	c->deadline.data = c;
 	ev_io_start(h->loop, &c->io);
 	ev_timer_start(h->loop, &c->deadline);
@@ -331,6 +331,10 @@ int httpd_open(struct httpd **out, struct ev_loop *loop, const struct log *lg,
 	h->loop = loop;
 	h->log = lg;
 	h->p = *params;
+	if (!h->p.read_deadline)
+		h->p.read_deadline = HTTPD_READ_DEADLINE_SECONDS;
+	if (!h->p.write_deadline)
+		h->p.write_deadline = HTTPD_WRITE_DEADLINE_SECONDS;
 	h->fd = fd;
 	for (size_t i = 0; i < HTTPD_CONNS_MAX; i++) {
 		h->conns[i].fd = -1;
@@ -348,6 +352,13 @@ int httpd_open(struct httpd **out, struct ev_loop *loop, const struct log *lg,
 const struct httpd_stats *httpd_stats(const struct httpd *h)
 {
 	return &h->stats;
+}
+
+void httpd_address(const struct httpd *h, struct udp_addr *out)
+{
+	out->len = sizeof(out->ss);
+	if (getsockname(h->fd, (struct sockaddr *)&out->ss, &out->len) < 0)
+		out->len = 0;
 }
 
 size_t httpd_conns(const struct httpd *h)

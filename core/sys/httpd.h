@@ -41,6 +41,9 @@ struct httpd_params {
 	const char *content_type; /* borrowed */
 	httpd_respond_fn respond;
 	void *ctx;
+	/* seconds; 0: HTTPD_READ_DEADLINE_SECONDS, HTTPD_WRITE_DEADLINE_SECONDS (tests shorten
+	 * them) */
+	double read_deadline, write_deadline;
 };
 
 struct httpd_stats {
@@ -61,6 +64,8 @@ int httpd_open(struct httpd **out, struct ev_loop *loop, const struct log *lg,
 	       const struct udp_addr *addr, const struct httpd_params *params, char *err,
 	       size_t errlen) __attribute__((warn_unused_result));
 const struct httpd_stats *httpd_stats(const struct httpd *h);
+/* The address listened on (its port, when the configuration said 0). */
+void httpd_address(const struct httpd *h, struct udp_addr *out);
 /* Connections open now. */
 size_t httpd_conns(const struct httpd *h);
 /* Closes the listener and every connection. NULL is a no-op. */

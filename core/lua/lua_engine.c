@@ -411,6 +411,28 @@ static int l_engine_auth_pending(lua_State *L)
 	return 1;
 }
 
+/* clock() -> seconds on the monotonic clock hooks are timed with */
+static int l_engine_clock(lua_State *L)
+{
+	lua_pushnumber(L, lua_core_monotonic());
+	return 1;
+}
+
+/*
+ * hook_observe(name, seconds, failed): one hook function's call, timed by
+ * moonvpn.clients (on.auth and on.connect run in one hook call), for the
+ * metrics. The names are bounded there (METRICS_HOOKS_MAX).
+ */
+static int l_engine_hook_observe(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	const char *name = luaL_checkstring(L, 1);
+	lua_Number seconds = luaL_checknumber(L, 2);
+
+	metrics_hook_observe(e->metrics, name, seconds, lua_toboolean(L, 3));
+	return 0;
+}
+
 /* policy_counters() -> { default = "accept", rules = { { packets =, bytes = }, ... } } */
 static int l_engine_policy_counters(lua_State *L)
 {
@@ -599,6 +621,8 @@ static const luaL_Reg engine_funcs[] = {
 	{ "kick", l_engine_kick },
 	{ "auth_pending", l_engine_auth_pending },
 	{ "policy_counters", l_engine_policy_counters },
+	{ "clock", l_engine_clock },
+	{ "hook_observe", l_engine_hook_observe },
 	{ "flow_hook_changed", l_engine_flow_hook_changed },
 	{ "flows", l_engine_flows },
 	{ "server_object", l_engine_server_object },

@@ -89,6 +89,9 @@ describe("metrics #netns", function()
 		assert.is_true(value(text, 'moonvpn_client_sent_bytes_total{common_name="client1"}') > 0)
 		assert.are.equal(1, value(text, 'moonvpn_hook_duration_seconds_count{hook="on.auth/on.connect"}'))
 		assert.are.equal(1, value(text, 'moonvpn_hook_duration_seconds_bucket{hook="on.auth/on.connect",le="+Inf"}'))
+		-- on.auth is timed apart too (on.connect is not set: it never runs).
+		assert.are.equal(1, value(text, 'moonvpn_hook_duration_seconds_count{hook="on.auth"}'))
+		assert.is_nil(value(text, 'moonvpn_hook_duration_seconds_count{hook="on.connect"}'))
 		promtool(t)
 
 		-- A wrong password: refused, counted as such.
@@ -109,6 +112,8 @@ describe("metrics #netns", function()
 		assert.are.equal(2, value(text, 'moonvpn_handshakes_failed_total{reason="refused"}'))
 		assert.are.equal(1, value(text, 'moonvpn_hook_failures_total{hook="on.auth/on.connect"}'))
 		assert.are.equal(3, value(text, 'moonvpn_hook_duration_seconds_count{hook="on.auth/on.connect"}'))
+		assert.are.equal(3, value(text, 'moonvpn_hook_duration_seconds_count{hook="on.auth"}'))
+		assert.are.equal(1, value(text, 'moonvpn_hook_failures_total{hook="on.auth"}'))
 		assert.are.equal(1, value(text, "moonvpn_clients_connected"))
 		assert.is_nil(value(text, 'moonvpn_client_received_bytes_total{common_name="client2"}'))
 

@@ -13,6 +13,10 @@ local openvpn = require "spec.helpers.openvpn"
 local HOOKS = [[
 function office.on.auth(client, username, password)
   if password == "boom" then error("a bug in on.auth") end
+  if password == "later" then
+    assert(client:pending { challenge = "Your code", timeout = 30 })
+    return false, "no code today"
+  end
   return password == "right", "wrong password"
 end
 ]]
@@ -48,10 +52,10 @@ local function promtool(t)
 	assert(ok, "promtool check metrics:\n" .. out)
 end
 
-local function client(t, i, cert, password)
+local function client(t, i, cert, password, extra)
 	return t.clients[i]:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(), { remote = "10.88." .. i .. ".1",
-		cert = cert, extra = string.format("explicit-exit-notify 1\n<auth-user-pass>\nalice\n%s\n</auth-user-pass>\n",
-			password) }) })
+		cert = cert, extra = string.format("explicit-exit-notify 1\n<auth-user-pass>\nalice\n%s\n</auth-user-pass>\n%s",
+			password, extra or "") }) })
 end
 
 describe("metrics #netns", function()
@@ -116,6 +120,14 @@ describe("metrics #netns", function()
 		assert.are.equal(1, value(text, 'moonvpn_hook_failures_total{hook="on.auth"}'))
 		assert.are.equal(1, value(text, "moonvpn_clients_connected"))
 		assert.is_nil(value(text, 'moonvpn_client_received_bytes_total{common_name="client2"}'))
+		-- Deferred: a client that can answer a challenge (IV_SSO crtext) is told to wait.
+		c2:stop()
+		c2 = client(t, 2, "client2", "later", "setenv IV_SSO crtext\n")
+		text = scrape_until(t, function(x)
+			return value(x, 'moonvpn_auth_results_total{result="refused"}') == 3
+		end, "the third refusal")
+		assert.are.equal(1, value(text, 'moonvpn_auth_results_total{result="pending"}'))
+		c2:stop()
 
 		-- client1 leaves: its series go, the gauge is back at 0.
 		c1:stop()

@@ -83,6 +83,19 @@ static void on_conn_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_close(c);
 }
 
+/*
+ * Reads and drops what the peer sent beyond its head (at most a few reads):
+ * closing a socket with unread data sends a reset, which can make the peer
+ * drop the response it has not read yet (an oversized head's 400).
+ */
+static void drain(int fd)
+{
+	char sink[HTTPD_REQUEST_MAX];
+
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+}
+
 /* Writes what the peer takes now; closes once all is written or the peer is gone. */
 static void conn_write(struct conn *c)
 {
@@ -97,6 +110,10 @@ static void conn_write(struct conn *c)
 		if (n <= 0)
 			break;
 		c->resp_off += (size_t)n;
+	}
+	if (c->resp_off == c->resp_len) {
+		shutdown(c->fd, SHUT_WR); /* our FIN goes first */
+		drain(c->fd);
 	}
 	conn_close(c);
 }

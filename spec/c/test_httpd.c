@@ -107,9 +107,9 @@ static void test_exchanges(struct ev_loop *loop, struct httpd *h, const struct u
 	CHECK(httpd_stats(h)->requests == 1 && httpd_stats(h)->errors == 3, "counted: %llu, %llu",
 	      (unsigned long long)httpd_stats(h)->requests,
 	      (unsigned long long)httpd_stats(h)->errors);
-	/* A head larger than HTTPD_REQUEST_MAX without its blank line: 400. */
+	/* A head three times HTTPD_REQUEST_MAX without its blank line: 400. */
 	{
-		char big[HTTPD_REQUEST_MAX + 100], buf[256];
+		char big[3 * HTTPD_REQUEST_MAX], buf[256];
 		int fd = dial(a);
 
 		memset(big, 'a', sizeof(big));

@@ -93,6 +93,11 @@ struct config {
 	char *user, *group; /* group NULL: the user's primary group */
 	uid_t uid;
 	gid_t gid;
+	/* server: metrics (Prometheus), "ADDRESS:PORT" or NULL; per-client series and their bound
+	 */
+	char *metrics_listen;
+	bool metrics_per_client;
+	unsigned metrics_per_client_max;
 };
 
 /* An empty config owned by the caller; NULL when out of memory. */

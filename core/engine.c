@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "fdlimit.h"
+#include "metrics.h"
 #include "script.h"
 
 enum {
@@ -125,6 +126,9 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 	e->console = console_new(e->loop, &e->log, &e->console_handlers, e);
 	if (!e->console)
 		goto nomem;
+	e->metrics = metrics_new(e);
+	if (!e->metrics)
+		goto nomem;
 	/* Caught from the start: a signal during start-up is handled once the loop runs
 	 * (a SIGTERM then exits cleanly) instead of killing a half-started engine. */
 	signal_init(e, &e->sig_int, on_stop_signal, SIGINT);
@@ -233,10 +237,13 @@ static bool on_client_decided(void *ctx, struct session *s, struct session_push 
 	if (push) {
 		bool admitted = server_admit(e->server, s, push);
 
-		if (admitted)
+		if (admitted) {
 			notify_status_changed(&e->notify);
+			metrics_admitted(e->metrics, s);
+		}
 		return admitted;
 	}
+	metrics_refused(e->metrics, s);
 	session_refuse(s, reason);
 	return false;
 }
@@ -324,6 +331,7 @@ static void on_client_ended(void *ctx, struct session *s, const char *reason)
 			 cn, cn[0] ? ")" : "", reason);
 	else
 		log_ratelimited(&e->log, LOG_INFO, "session", "%s: session ended: %s", who, reason);
+	metrics_session_ended(e->metrics, s, reason);
 	script_client_disconnect(e->script, s, reason);
 	notify_status_changed(&e->notify);
 }
@@ -503,6 +511,21 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 	return 0;
 }
 
+/* Serves cfg's metrics (a new address: listened on first); says so when it changes. */
+static int configure_metrics(struct engine *e, const struct config *cfg, char *err, size_t errlen)
+{
+	bool was = metrics_listen_address(e->metrics)[0] != '\0';
+	int rc = metrics_configure(e->metrics, cfg, err, errlen);
+
+	if (rc == 0 && cfg && cfg->metrics_listen &&
+	    (!e->cfg || !e->cfg->metrics_listen ||
+	     strcmp(e->cfg->metrics_listen, cfg->metrics_listen)))
+		log_info(&e->log, "metrics", "serving http://%s/metrics", cfg->metrics_listen);
+	else if (rc == 0 && was && !metrics_listen_address(e->metrics)[0])
+		log_info(&e->log, "metrics", "no longer served");
+	return rc;
+}
+
 /* Opens the device, console and server of cfg; on failure nothing stays open. */
 static int open_resources(struct engine *e, const struct config *cfg)
 {
@@ -522,12 +545,19 @@ static int open_resources(struct engine *e, const struct config *cfg)
 		}
 		log_info(&e->log, "console", "listening on %s", cfg->console_path);
 	}
-	rc = open_role(e, cfg, &e->credentials, err, sizeof(err));
+	rc = configure_metrics(e, cfg, err, sizeof(err));
 	if (rc < 0) {
 		log_error(&e->log, "engine", "%s", err);
 		goto close_console;
 	}
+	rc = open_role(e, cfg, &e->credentials, err, sizeof(err));
+	if (rc < 0) {
+		log_error(&e->log, "engine", "%s", err);
+		goto close_metrics;
+	}
 	return 0;
+close_metrics:
+	(void)!metrics_configure(e->metrics, NULL, err, sizeof(err));
 close_console:
 	if (console_listen(e->console, NULL, err, sizeof(err)) < 0)
 		log_error(&e->log, "console", "%s", err);
@@ -753,6 +783,8 @@ static void restore_console(struct engine *e)
 
 	if (console_listen(e->console, e->cfg->console_path, undo, sizeof(undo)) < 0)
 		log_error(&e->log, "console", "cannot restore the previous console: %s", undo);
+	if (metrics_configure(e->metrics, e->cfg, undo, sizeof(undo)) < 0)
+		log_error(&e->log, "metrics", "cannot restore the previous listener: %s", undo);
 }
 
 static int reload(struct engine *e, char *err, size_t errlen)
@@ -778,6 +810,11 @@ static int reload(struct engine *e, char *err, size_t errlen)
 	rc = console_listen(e->console, cfg->console_path, err, errlen);
 	if (rc < 0)
 		goto fail_credentials;
+	rc = configure_metrics(e, cfg, err, errlen);
+	if (rc < 0) {
+		restore_console(e);
+		goto fail_credentials;
+	}
 	rc = apply_device(e, cfg, err, errlen);
 	if (rc < 0) {
 		restore_console(e);
@@ -845,6 +882,7 @@ void engine_free(struct engine *e)
 	server_free(e->server);
 	client_free(e->client);
 	console_free(e->console);
+	metrics_free(e->metrics);
 	if (e->device) {
 		log_info(&e->log, "device", "removing %s", device_name(e->device));
 		release_device(e);

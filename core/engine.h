@@ -29,6 +29,7 @@
 #define MOONVPN_VERSION "0.1.0"
 
 struct script;
+struct metrics;
 
 struct engine_options {
 	const char *config_path;
@@ -44,6 +45,7 @@ struct engine {
 	struct config *cfg; /* the active configuration */
 	struct device *device;
 	struct console *console;
+	struct metrics *metrics;	/* Prometheus: its counters and listener */
 	struct crypto *crypto;		/* OpenSSL algorithms, fetched once */
 	struct credentials credentials; /* of the active configuration */
 	struct tokens tokens;		/* auth.token: its key, limits and revocations */

@@ -325,6 +325,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 		.ops = &s->session_ops,
 		.ctx = s,
 		.tokens = s->params.tokens,
+		.renegotiations = &s->stats.renegotiations,
 	};
 	struct session *sess;
 	struct source src;

@@ -191,6 +191,8 @@ static void switch_key_if_ready(struct session *s)
 	s->next = NO_KEY;
 	dchan_promote(s->dc);
 	s->lame_duck_until = now(s) + LAME_DUCK_SECONDS;
+	if (s->p.renegotiations)
+		(*s->p.renegotiations)++;
 	log_info(s->p.log, "session", "%s: renegotiated: data now on key %u", s->who, next->key_id);
 }
 

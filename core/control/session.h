@@ -120,6 +120,7 @@ struct session_params {
 	/* Server: a tls-crypt-v2 client's unwrapped key, for its id and metadata (copied
 	 * without Kc, which wrap holds); NULL: not a tls-crypt-v2 client. */
 	const struct tlscryptv2_client *tls_crypt_v2;
+	uint64_t *renegotiations; /* counted when data moves to a new key; NULL: not counted */
 };
 
 /*

@@ -344,6 +344,10 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_token(r, idx, cfg)))
 		goto out;
 	cfg->client_to_client = read_bool(r, idx, "client_to_client");
+	if ((rc = read_string(r, idx, "metrics.listen", &cfg->metrics_listen, true)))
+		goto out;
+	cfg->metrics_per_client = read_bool(r, idx, "metrics.per_client");
+	cfg->metrics_per_client_max = read_unsigned(r, idx, "metrics.per_client_max");
 	if (read_flow_settings(r, idx, cfg) < 0)
 		rc = bad(r, "policy");
 	push_field(r->L, idx, "auth.certificate");

@@ -17,6 +17,7 @@
 #include "lua_peer.h"
 #include "lua_policy.h"
 #include "lua_sandbox.h"
+#include "metrics.h"
 #include "script.h"
 #include "tlscryptv2.h"
 #include "udp.h"
@@ -174,6 +175,15 @@ static void set_paths(lua_State *L, const char *root)
 	lua_pop(L, 1);
 }
 
+/* Each hook call's time goes to the metrics (the engine makes them after its VM). */
+static void on_hook_finished(void *ctx, const char *name, double seconds, bool failed)
+{
+	struct engine *e = ctx;
+
+	if (e->metrics)
+		metrics_hook_observe(e->metrics, name, seconds, failed);
+}
+
 struct script *script_new(struct engine *engine, const char *root, char *err, size_t errlen)
 {
 	struct script *s = calloc(1, sizeof(*s));
@@ -202,6 +212,8 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 		script_free(s);
 		return NULL;
 	}
+	if (s->hooks)
+		hook_runtime_set_observer(s->hooks, on_hook_finished, engine);
 	return s;
 }
 

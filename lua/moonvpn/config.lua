@@ -234,6 +234,47 @@ local public = {
 	end,
 }
 
+-- Prometheus metrics (README, "Metrics"): "ADDRESS:PORT" with a literal address
+-- ("[::1]:9176" for IPv6), or a table with the listen address and the
+-- per-client series' switch and bound. Normalized to the table.
+M.METRICS_PER_CLIENT_MAX = 10000
+local metrics_listen = {
+	what = 'an address and port like "127.0.0.1:9176" or "[::1]:9176"',
+	check = function(v, path)
+		local what = 'an address and port like "127.0.0.1:9176" or "[::1]:9176"'
+		if type(v) ~= "string" then return S.fail(path, "expected %s, got %s", what, S.show(v)) end
+		local host, port = v:match("^%[([^%]]+)%]:(%d+)$")
+		if host and core.parse_ip(host) ~= 6 then host = nil end
+		if not host then
+			host, port = v:match("^([^:%[%]]+):(%d+)$")
+			if host and core.parse_ip(host) ~= 4 then
+				return S.fail(path, "%s: %q is not an IP address literal (the metrics are "
+					.. "served on an address, not a name)", S.show(v), host)
+			end
+		end
+		if not host then return S.fail(path, "%s is not %s", S.show(v), what) end
+		local n = tonumber(port)
+		if n < 1 or n > 65535 then
+			return S.fail(path, "%s: port %s is not from 1 to 65535", S.show(v), port)
+		end
+		return v
+	end,
+}
+local metrics_record = S.record({
+	listen = { metrics_listen, required = true },
+	per_client = { S.boolean(), default = true },
+	per_client_max = { S.integer { min = 1, max = M.METRICS_PER_CLIENT_MAX }, default = 1000 },
+}, { what = 'a table { listen = "127.0.0.1:9176", per_client = true, per_client_max = 1000 }' })
+local metrics = {
+	what = '"127.0.0.1:9176" or a table { listen = "127.0.0.1:9176", per_client = true, per_client_max = 1000 }',
+	check = function(v, path)
+		if type(v) ~= "string" then return metrics_record.check(v, path) end
+		local out, err = metrics_record.check({ listen = v }, path)
+		if err then err.path = path end -- the string is the field the operator wrote
+		return out, err
+	end,
+}
+
 -- Every hook call (on.auth, on.connect, on.disconnect, timers) runs under these.
 local hooks = S.record({
 	timeout = { S.integer { min = 1, max = 3600 }, default = 30 },
@@ -367,6 +408,7 @@ M.server_schema = S.record({
 	hooks = { hooks, default = {} },
 	policy = { policy.schema, default = {} },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
+	metrics = { metrics },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 	user = { account "a user name" },
 	group = { account "a group name" },

@@ -1,6 +1,6 @@
 # moonvpn — the only build file. GNU make.
 #
-#   make                 build build/moonvpn (warnings are errors)
+#   make                 build build/moonvpn (warnings are errors) and build/man/ (from README.md)
 #   make demo            run vpn.lua.example in a throwaway network namespace (as root)
 #   make bench           iperf3, ping and CPU/GB through moonvpn, veth, stock OpenVPN and wireguard-go
 #   make deps            install missing Debian packages (as root), else print the command
@@ -11,16 +11,19 @@
 #   make check-c         C unit tests only          make spec   busted specs only
 #   make fuzz-run        build the libFuzzer targets and run each FUZZ_SECONDS (default 60)
 #   make lint            clang-format, luacheck, header self-containment, lua.h boundary
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=/lib/systemd/system
 #   make SANITIZE=address,undefined <target>   any target on a sanitizer build (build/san/)
 #   V=1                  show the commands
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 DATADIR  = $(PREFIX)/share/moonvpn
+# systemd units go where the distribution's systemd reads them, whatever PREFIX is.
+SYSTEMDUNITDIR ?= /lib/systemd/system
 
 CC      ?= cc
 LUA_PKG ?= lua5.4
+LUA     ?= lua5.4
 PKGS     = $(LUA_PKG) libssl libcrypto libmnl libedit
 
 WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -71,9 +74,19 @@ LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 
 BIN = $(BUILD)/moonvpn
 MOD = $(BUILD)/lua/moonvpn/core.so
+# Manual pages, made from README.md's marked tables by scripts/man.lua (never by hand).
+MAN = build/man/moonvpn.8 build/man/moonvpn.lua.5
+MANDIR ?= $(PREFIX)/share/man
+VERSION := $(shell sed -n 's/^\#define MOONVPN_VERSION "\(.*\)"/\1/p' core/engine.h)
 
 .PHONY: all deps test check-c spec lint install uninstall clean test-one demo bench fuzz fuzz-run peers
-all: $(BIN) $(MOD)
+all: $(BIN) $(MOD) $(MAN)
+
+build/man/moonvpn.8: README.md scripts/man.lua core/engine.h
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $(MAN)"
+	$(Q)$(LUA) scripts/man.lua README.md build/man $(VERSION)
+build/man/moonvpn.lua.5: build/man/moonvpn.8
 
 $(BIN): $(OBJS)
 	@echo "  LD      $@"
@@ -105,10 +118,12 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 # --- dependencies -----------------------------------------------------------
 DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev \
             libcrypt-dev liblzo2-dev liblz4-dev
+# curl and prometheus (its promtool): spec/netns/metrics_spec.lua scrapes and checks /metrics.
 # wireguard-go and wireguard-tools: the userspace WireGuard anchor of make bench, whose quick
 # mode spec/netns/bench_spec.lua runs.
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
             clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools \
+            jq groff-base man-db strace easy-rsa curl prometheus \
             golang-go golang-github-apparentlymart-go-openvpn-mgmt-dev
 # What the upstream peers' build script needs (make peers), when there are peers to build.
 DEB_PEERS = autoconf automake libtool pkg-config make libssl-dev liblzo2-dev liblz4-dev libpam0g-dev \
@@ -145,7 +160,7 @@ check-c: $(TESTS)
 SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
 SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood build/tools/connflood \
-	     build/tools/xfer build/tools/v2client build/tools/mgmtgo
+	     build/tools/xfer build/tools/v2client build/tools/notifysock build/tools/mgmtgo
 # A micro-benchmark for make bench, linked with the core like the unit tests.
 build/tools/filterbench: spec/tools/filterbench.c $(LIB_OBJS) | build/tools
 	@echo "  CC      $@"
@@ -281,15 +296,22 @@ lint: deps
 		if [ -n "$$bad" ]; then echo "lint: only core/lua/ may include lua.h: $$bad" >&2; exit 1; fi
 
 # --- install ----------------------------------------------------------------
-install: $(BIN)
+install: $(BIN) $(MAN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/moonvpn $(DESTDIR)$(DATADIR)/plugins
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/moonvpn
 	install -m 0644 lua/moonvpn/*.lua $(DESTDIR)$(DATADIR)/lua/moonvpn/
 	install -m 0644 plugins/* $(DESTDIR)$(DATADIR)/plugins/
 	install -m 0644 vpn.lua.example $(DESTDIR)$(DATADIR)/vpn.lua.example
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 build/man/moonvpn.8 $(DESTDIR)$(MANDIR)/man8/moonvpn.8
+	install -m 0644 build/man/moonvpn.lua.5 $(DESTDIR)$(MANDIR)/man5/moonvpn.lua.5
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/moonvpn@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/moonvpn@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/moonvpn@.service
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/moonvpn
+	rm -f $(DESTDIR)$(PREFIX)/bin/moonvpn $(DESTDIR)$(SYSTEMDUNITDIR)/moonvpn@.service
+	rm -f $(DESTDIR)$(MANDIR)/man8/moonvpn.8 $(DESTDIR)$(MANDIR)/man5/moonvpn.lua.5
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

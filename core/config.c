@@ -62,8 +62,10 @@ void config_free(struct config *cfg)
 	free(cfg->tls_crypt_v2_key);
 	free_strings(cfg->tls_crypt_v2_revoked, cfg->n_tls_crypt_v2_revoked);
 	free(cfg->user);
+	free(cfg->metrics_listen);
 	free(cfg->group);
 	free_strings(cfg->ciphers, cfg->n_ciphers);
 	free_strings(cfg->remotes, cfg->n_remotes);
+	free_strings(cfg->public_hosts, cfg->n_public_hosts);
 	free(cfg);
 }

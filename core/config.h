@@ -60,6 +60,9 @@ struct config {
 	char **remotes;	       /* client: the servers to try in turn */
 	size_t n_remotes;
 	unsigned reconnect_initial, reconnect_max; /* client: backoff, seconds */
+	/* server: where clients reach it, for moonvpn profile: hosts, or "udp://HOST:PORT" */
+	char **public_hosts;
+	size_t n_public_hosts;
 	/* TLS material; paths are already resolved against the config's directory. */
 	char *tls_ca, *tls_cert, *tls_key, *tls_crl; /* crl may be NULL */
 	char *tls_auth_key;			     /* NULL unless tls-auth */
@@ -96,6 +99,11 @@ struct config {
 	char *user, *group; /* group NULL: the user's primary group */
 	uid_t uid;
 	gid_t gid;
+	/* server: metrics (Prometheus), "ADDRESS:PORT" or NULL; per-client series and their bound
+	 */
+	char *metrics_listen;
+	bool metrics_per_client;
+	unsigned metrics_per_client_max;
 };
 
 /* An empty config owned by the caller; NULL when out of memory. */

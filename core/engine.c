@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "engine_mgmt.h"
 #include "fdlimit.h"
+#include "metrics.h"
 #include "script.h"
 
 enum {
@@ -39,6 +40,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 	(void)revents;
 	log_info(&e->log, "engine", "received SIG%s, shutting down", sigabbrev_np(w->signum));
+	notify_stopping(&e->notify);
 	e->exit_signal = w->signum;
 	ev_break(loop, EVBREAK_ALL);
 }
@@ -58,6 +60,29 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 	if (engine_reload(e, err, sizeof(err)) < 0)
 		log_error(&e->log, "config", "reload failed, keeping the running configuration: %s",
 			  err);
+}
+
+/* STATUS= for the service manager: the clients connected now. */
+static void notify_status_text(void *ctx, char *buf, size_t len)
+{
+	struct engine *e = ctx;
+	size_t n = 0;
+
+	if (!e->server) {
+		struct session *s = e->client ? client_session(e->client) : NULL;
+
+		snprintf(buf, len, "%s %s",
+			 s && session_state(s) == SESSION_ACTIVE ? "connected to" : "connecting to",
+			 e->client ? client_remote(e->client) : "nothing");
+		return;
+	}
+	for (size_t i = 0; i < server_session_count(e->server); i++) {
+		struct session *s = server_session(e->server, i);
+
+		/* A refused client is "active" only to be told AUTH_FAILED: it has no address. */
+		n += session_state(s) == SESSION_ACTIVE && session_address(s)[0];
+	}
+	snprintf(buf, len, "%zu client%s connected", n, n == 1 ? "" : "s");
 }
 
 static void signal_init(struct engine *e, ev_signal *w,
@@ -83,6 +108,7 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 		goto fail;
 	}
 	ev_set_userdata(e->loop, e);
+	notify_init(&e->notify, e->loop, &e->log, notify_status_text, e);
 	e->script = script_new(e, opts->lua_root, err, errlen);
 	if (!e->script)
 		goto fail;
@@ -103,6 +129,9 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 		goto nomem;
 	e->mgmt = engine_mgmt_new(e);
 	if (!e->mgmt)
+		goto nomem;
+	e->metrics = metrics_new(e);
+	if (!e->metrics)
 		goto nomem;
 	/* Caught from the start: a signal during start-up is handled once the loop runs
 	 * (a SIGTERM then exits cleanly) instead of killing a half-started engine. */
@@ -211,8 +240,16 @@ static bool on_client_decided(void *ctx, struct session *s, struct session_push 
 
 	if (push && engine_mgmt_hold(e->mgmt, s, push))
 		return true; /* management_client_auth: the management client decides */
-	if (push)
-		return server_admit(e->server, s, push);
+	if (push) {
+		bool admitted = server_admit(e->server, s, push);
+
+		if (admitted) {
+			notify_status_changed(&e->notify);
+			metrics_admitted(e->metrics, s);
+		}
+		return admitted;
+	}
+	metrics_refused(e->metrics, s);
 	session_refuse(s, reason);
 	return false;
 }
@@ -304,7 +341,9 @@ static void on_client_ended(void *ctx, struct session *s, const char *reason)
 	else
 		log_ratelimited(&e->log, LOG_INFO, "session", "%s: session ended: %s", who, reason);
 	engine_mgmt_ended(e->mgmt, s, reason);
+	metrics_session_ended(e->metrics, s, reason);
 	script_client_disconnect(e->script, s, reason);
+	notify_status_changed(&e->notify);
 }
 
 /* "udp://A:P tcp://B:Q" (as config.lua normalizes `listen`): a UDP and a TCP endpoint. */
@@ -394,6 +433,7 @@ static int on_pushed(void *ctx, const struct push_options *o)
 		return -1;
 	}
 	log_device(e, "configured by the server:");
+	notify_ready(&e->notify); /* a client serves once its tunnel is up */
 	if (o->redirect_gateway)
 		log_warnx(&e->log, "client",
 			  "the server pushed redirect-gateway; moonvpn does not change the "
@@ -481,6 +521,21 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 	return 0;
 }
 
+/* Serves cfg's metrics (a new address: listened on first); says so when it changes. */
+static int configure_metrics(struct engine *e, const struct config *cfg, char *err, size_t errlen)
+{
+	bool was = metrics_listen_address(e->metrics)[0] != '\0';
+	int rc = metrics_configure(e->metrics, cfg, err, errlen);
+
+	if (rc == 0 && cfg && cfg->metrics_listen &&
+	    (!e->cfg || !e->cfg->metrics_listen ||
+	     strcmp(e->cfg->metrics_listen, cfg->metrics_listen)))
+		log_info(&e->log, "metrics", "serving http://%s/metrics", cfg->metrics_listen);
+	else if (rc == 0 && was && !metrics_listen_address(e->metrics)[0])
+		log_info(&e->log, "metrics", "no longer served");
+	return rc;
+}
+
 /* Opens the device, console and server of cfg; on failure nothing stays open. */
 static int open_resources(struct engine *e, const struct config *cfg)
 {
@@ -500,12 +555,19 @@ static int open_resources(struct engine *e, const struct config *cfg)
 		}
 		log_info(&e->log, "console", "listening on %s", cfg->console_path);
 	}
-	rc = open_role(e, cfg, &e->credentials, err, sizeof(err));
+	rc = configure_metrics(e, cfg, err, sizeof(err));
 	if (rc < 0) {
 		log_error(&e->log, "engine", "%s", err);
 		goto close_console;
 	}
+	rc = open_role(e, cfg, &e->credentials, err, sizeof(err));
+	if (rc < 0) {
+		log_error(&e->log, "engine", "%s", err);
+		goto close_metrics;
+	}
 	return 0;
+close_metrics:
+	(void)!metrics_configure(e->metrics, NULL, err, sizeof(err));
 close_console:
 	if (console_listen(e->console, NULL, err, sizeof(err)) < 0)
 		log_error(&e->log, "console", "%s", err);
@@ -588,6 +650,8 @@ int engine_start(struct engine *e)
 	e->started_at = ev_now(e->loop);
 	log_info(&e->log, "engine", "moonvpn %s started with %s (pid %ld)", MOONVPN_VERSION,
 		 e->config_path, (long)getpid());
+	if (e->server)
+		notify_ready(&e->notify);
 	return 0;
 }
 
@@ -734,9 +798,11 @@ static void restore_console(struct engine *e)
 
 	if (console_listen(e->console, e->cfg->console_path, undo, sizeof(undo)) < 0)
 		log_error(&e->log, "console", "cannot restore the previous console: %s", undo);
+	if (metrics_configure(e->metrics, e->cfg, undo, sizeof(undo)) < 0)
+		log_error(&e->log, "metrics", "cannot restore the previous listener: %s", undo);
 }
 
-int engine_reload(struct engine *e, char *err, size_t errlen)
+static int reload(struct engine *e, char *err, size_t errlen)
 {
 	struct config *cfg = NULL;
 	struct credentials fresh;
@@ -759,6 +825,11 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	rc = console_listen(e->console, cfg->console_path, err, errlen);
 	if (rc < 0)
 		goto fail_credentials;
+	rc = configure_metrics(e, cfg, err, errlen);
+	if (rc < 0) {
+		restore_console(e);
+		goto fail_credentials;
+	}
 	rc = apply_device(e, cfg, err, errlen);
 	if (rc < 0) {
 		restore_console(e);
@@ -798,6 +869,23 @@ fail:
 	return rc;
 }
 
+/* The service manager hears of every reload, from SIGHUP or the console, and its end. */
+int engine_reload(struct engine *e, char *err, size_t errlen)
+{
+	char note[NOTIFY_NOTE_MAX];
+	int rc;
+
+	notify_reloading(&e->notify);
+	rc = reload(e, err, errlen);
+	/* systemctl reload only sent the signal: systemctl status says how it went. */
+	if (rc < 0)
+		snprintf(note, sizeof(note),
+			 "reload failed, running the previous configuration: %s", err);
+	notify_note(&e->notify, rc < 0 ? note : NULL);
+	notify_ready(&e->notify);
+	return rc;
+}
+
 void engine_set_log_level(struct engine *e, enum log_level level)
 {
 	e->log.level = level;
@@ -812,6 +900,7 @@ void engine_free(struct engine *e)
 	client_free(e->client);
 	engine_mgmt_free(e->mgmt);
 	console_free(e->console);
+	metrics_free(e->metrics);
 	if (e->device) {
 		log_info(&e->log, "device", "removing %s", device_name(e->device));
 		release_device(e);
@@ -823,6 +912,7 @@ void engine_free(struct engine *e)
 	tokens_clear(&e->tokens);
 	crypto_free(e->crypto);
 	script_free(e->script);
+	notify_deinit(&e->notify);
 	if (e->loop)
 		ev_loop_destroy(e->loop);
 	free(e->config_path);

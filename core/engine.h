@@ -20,6 +20,7 @@
 #include "device.h"
 #include "devpath.h"
 #include "log.h"
+#include "notify.h"
 #include "privdrop.h"
 #include "pushdev.h"
 #include "server.h"
@@ -28,6 +29,7 @@
 #define MOONVPN_VERSION "0.1.0"
 
 struct script;
+struct metrics;
 
 struct engine_options {
 	const char *config_path;
@@ -44,6 +46,7 @@ struct engine {
 	struct device *device;
 	struct console *console;
 	struct engine_mgmt *mgmt;	/* the OpenVPN management interface and status file */
+	struct metrics *metrics;	/* Prometheus: its counters and listener */
 	struct crypto *crypto;		/* OpenSSL algorithms, fetched once */
 	struct credentials credentials; /* of the active configuration */
 	struct tokens tokens;		/* auth.token: its key, limits and revocations */
@@ -59,6 +62,7 @@ struct engine {
 	enum log_level cli_log_level;
 	int exit_signal;      /* the signal that stopped the loop, 0 if none */
 	struct privdrop priv; /* root dropped after start (config `user`) */
+	struct notify notify; /* the service manager's $NOTIFY_SOCKET, if any */
 };
 
 /* A new engine with its loop and VM; nothing opened yet. NULL with err set on failure. */

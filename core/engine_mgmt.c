@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "engine_mgmt.h"
+#include "metrics.h"
 #include "mgmt.h"
 #include "script.h"
 
@@ -519,6 +520,9 @@ static const char *em_client_auth(void *ctx, uint64_t cid, unsigned kid, char **
 	take_pending(em, p);
 	s = p->s;
 	if (server_admit(em->e->server, s, &p->push)) {
+		/* What on_client_decided does for a client admitted at once (engine.c). */
+		notify_status_changed(&em->e->notify);
+		metrics_admitted(em->e->metrics, s);
 		em->cids[session_peer_id(s)].established_due = true;
 		ev_timer_start(em->e->loop, &em->established_timer);
 	} else
@@ -546,6 +550,7 @@ static const char *em_client_deny(void *ctx, uint64_t cid, unsigned kid, const c
 		clean[j++] = (*c < 0x20 || *c > 0x7e) ? ' ' : *c;
 	clean[j] = '\0';
 	script_client_revoke(em->e->script, session_peer_id(p->s));
+	metrics_refused(em->e->metrics, p->s);
 	session_refuse(p->s, clean);
 	pending_free(p);
 	return NULL;

@@ -21,6 +21,8 @@
 #include "engine.h"
 #include "genkey_cli.h"
 #include "passwd_cli.h"
+#include "pki_cli.h"
+#include "profile_cli.h"
 #include "script.h"
 
 #ifndef MOONVPN_DATADIR
@@ -36,7 +38,7 @@ static void usage(FILE *out)
 		"file CONFIG\n"
 		"       moonvpn --check CONFIG                        validate CONFIG, open "
 		"nothing\n"
-		"       moonvpn console SOCKET [-e LUA]...            the console of a "
+		"       moonvpn console SOCKET [--json] [-e LUA]...   the console of a "
 		"running moonvpn\n"
 		"       moonvpn genkey FILE                           a tls-crypt/tls-auth key\n"
 		"       moonvpn genkey --tls-crypt-v2-server FILE     a tls-crypt-v2 server key\n"
@@ -45,6 +47,10 @@ static void usage(FILE *out)
 		"                                                     a tls-crypt-v2 client key\n"
 		"       moonvpn passwd [--method M] [USER]            a password hash for "
 		"auth_file\n"
+		"       moonvpn pki [--dir DIR] init|server NAME|client NAME|revoke NAME|list|crl\n"
+		"                                                     a CA (easy-rsa's layout)\n"
+		"       moonvpn profile [--config FILE] [--pki DIR] NAME  a client's .ovpn, on "
+		"stdout\n"
 		"       moonvpn --version | --help\n"
 		"\n"
 		"  -v, --verbose          log at debug level (-vv: trace), over the config's "
@@ -95,6 +101,18 @@ static bool find_lua_root(char out[PATH_MAX], size_t len)
 	}
 	snprintf(out, len, "%s", MOONVPN_DATADIR);
 	return has_library(out);
+}
+
+/* Where the Lua library is, or false after saying how to point at it. */
+static bool need_lua_root(char root[PATH_MAX])
+{
+	if (find_lua_root(root, PATH_MAX))
+		return true;
+	fprintf(stderr,
+		"moonvpn: cannot find the moonvpn Lua library (lua/moonvpn/init.lua) near "
+		"the binary or in %s; set MOONVPN_ROOT to the directory that holds lua/\n",
+		MOONVPN_DATADIR);
+	return false;
 }
 
 static int check_config(const char *root, const char *path)
@@ -207,16 +225,15 @@ int main(int argc, char **argv)
 		return genkey_cli_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return passwd_cli_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "pki") == 0)
+		return pki_cli_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "profile") == 0)
+		return need_lua_root(root) ? profile_cli_main(root, argc - 1, argv + 1) : 1;
 	rc = parse_args(&cli, argc, argv);
 	if (rc >= 0)
 		return rc;
-	if (!find_lua_root(root, sizeof(root))) {
-		fprintf(stderr,
-			"moonvpn: cannot find the moonvpn Lua library (lua/moonvpn/init.lua) near "
-			"the binary or in %s; set MOONVPN_ROOT to the directory that holds lua/\n",
-			MOONVPN_DATADIR);
+	if (!need_lua_root(root))
 		return 1;
-	}
 	cli.opts.lua_root = root;
 	if (cli.check)
 		return check_config(root, cli.opts.config_path);

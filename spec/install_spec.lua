@@ -27,5 +27,13 @@ describe("make install", function()
 		assert.are.equal(config .. ": configuration is valid\n", out)
 		ok, out = netns.sh("cd / && " .. bin .. " --check " .. share .. "/vpn.lua.example")
 		assert(ok, out)
+		-- The systemd unit, naming the installed binary.
+		local unit = netns.read_file(dest .. "/lib/systemd/system/moonvpn@.service")
+		assert.truthy(unit, "no unit installed")
+		assert.truthy(unit:find("\nExecStart=/opt/mv/bin/moonvpn /etc/moonvpn/%i.lua\n", 1, true), unit)
+		assert.falsy(unit:find("@BINDIR@", 1, true), unit)
+		-- The manual pages.
+		assert.truthy(netns.read_file(dest .. "/opt/mv/share/man/man8/moonvpn.8"))
+		assert.truthy(netns.read_file(dest .. "/opt/mv/share/man/man5/moonvpn.lua.5"))
 	end)
 end)

@@ -13,12 +13,12 @@ local function cfg(extra)
 end
 
 describe("moonvpn.push", function()
-	it("builds what a 2.6.14 server pushed, without dyn-tls-crypt", function()
+	it("builds what a 2.6.14 server pushed, dyn-tls-crypt included", function()
 		local opts = push.options(cfg(), { address = "10.8.0.2", peer_id = 0, cipher = "AES-256-GCM",
 			ncp = true, iv_proto = 990, iv_mtu = 1600 })
 		assert.are.same({ "PUSH_REPLY,route-gateway 10.8.0.1,topology subnet,ping 10,ping-restart 60," ..
-			"ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,protocol-flags cc-exit tls-ekm," ..
-			"tun-mtu 1500" }, push.messages(opts))
+			"ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,protocol-flags cc-exit tls-ekm " ..
+			"dyn-tls-crypt,tun-mtu 1500" }, push.messages(opts))
 	end)
 
 	it("pushes routes, IPv6, DNS, domain and redirect-gateway from the config", function()
@@ -56,16 +56,22 @@ describe("moonvpn.push", function()
 	for _, case in ipairs {
 		{ 2 | 8, "key-derivation tls-ekm" },
 		{ 2 | 128, "protocol-flags cc-exit" },
+		{ 2 | 128 | 512, "protocol-flags cc-exit dyn-tls-crypt" },
+		-- 2.6's push.c: dyn-tls-crypt needs no cc-exit; tls-ekm then has its own option.
+		{ 2 | 512, "protocol-flags dyn-tls-crypt" },
+		{ 2 | 8 | 512, "protocol-flags dyn-tls-crypt", false, "key-derivation tls-ekm" },
 		{ 2, nil },
 		-- The session chose 2.7's epoch data format: after the others, as 2.7's push.c.
 		{ 2 | 8 | 128 | 1024, "protocol-flags cc-exit tls-ekm aead-epoch", true },
 		{ 2 | 8 | 1024, "protocol-flags aead-epoch", true },
+		{ 2 | 8 | 128 | 512 | 1024, "protocol-flags cc-exit tls-ekm dyn-tls-crypt aead-epoch", true },
 		{ 2 | 8 | 128 | 1024, "protocol-flags cc-exit tls-ekm" },
 	} do
 		it("flags for IV_PROTO " .. case[1] .. (case[3] and ", epoch data format" or ""), function()
 			local opts = push.options(cfg(), { address = "10.8.0.2", iv_proto = case[1], epoch_data = case[3] })
 			local last = opts[#opts]
 			if case[2] then assert.are.equal(case[2], last) else assert.truthy(last:find("^ifconfig")) end
+			if case[4] then assert.are.equal(case[4], opts[#opts - 1]) end
 		end)
 	end
 

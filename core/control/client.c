@@ -16,9 +16,10 @@ enum {
 	IV_PROTO_REQUEST_PUSH = 4,
 	IV_PROTO_TLS_KEY_EXPORT = 8,
 	IV_PROTO_CC_EXIT_NOTIFY = 128,
+	IV_PROTO_DYN_TLS_CRYPT = 512,
 	/* Only the features we implement (protocol guide 5.4). */
 	CLIENT_IV_PROTO = IV_PROTO_DATA_V2 | IV_PROTO_REQUEST_PUSH | IV_PROTO_TLS_KEY_EXPORT |
-			  IV_PROTO_CC_EXIT_NOTIFY,
+			  IV_PROTO_CC_EXIT_NOTIFY | IV_PROTO_DYN_TLS_CRYPT,
 	/* The largest tun-mtu a server may push to us. */
 	CLIENT_IV_MTU = 9000,
 	CLIENT_RECEIVES_PER_WAKEUP = 4, /* receive batches per wake-up, so the loop goes on */
@@ -189,7 +190,9 @@ static void handle_control(struct client *c, const uint8_t *buf, size_t len)
 		c->stats.dropped_malformed++;
 		return;
 	}
-	n = wrap_open(&c->wrap, buf, len, plain, sizeof(plain), &pid, &t);
+	/* Renegotiations come with their own key once dynamic tls-crypt is on. */
+	n = wrap_open(session_control_wrap(c->session, proto_key_id(buf[0])), buf, len, plain,
+		      sizeof(plain), &pid, &t);
 	if (n < 0) {
 		c->stats.dropped_unwrap++;
 		return;
@@ -198,7 +201,7 @@ static void handle_control(struct client *c, const uint8_t *buf, size_t len)
 		c->stats.dropped_malformed++;
 		return;
 	}
-	session_receive(c->session, &ctl, pid);
+	session_receive(c->session, &ctl, pid, t);
 }
 
 /* Lowers a TCP SYN's MSS so that full segments fit the link sealed (OpenVPN's mssfix). */

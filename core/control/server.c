@@ -325,6 +325,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 		.ops = &s->session_ops,
 		.ctx = s,
 		.tokens = s->params.tokens,
+		.renegotiations = &s->stats.renegotiations,
 	};
 	struct session *sess;
 	struct source src;
@@ -439,8 +440,8 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 }
 
 void server_handle_control(struct server *s, const struct proto_control *ctl,
-			   const struct arrival *a, uint32_t replay_id, const struct wrap *w,
-			   const struct tlscryptv2_client *v2)
+			   const struct arrival *a, uint32_t replay_id, uint32_t replay_time,
+			   const struct wrap *w, const struct tlscryptv2_client *v2)
 {
 	char who[UDP_ADDR_TEXT_MAX];
 	uint64_t now = (uint64_t)time(NULL);
@@ -459,8 +460,8 @@ void server_handle_control(struct server *s, const struct proto_control *ctl,
 		log_ratelimited(s->log, LOG_DEBUG, "server",
 				"%s echoed a valid cookie: new session",
 				udp_addr_format(a->from, who, sizeof(who)));
-		if (sess && !(v2 && server_tls_crypt_v2_hold(s, sess, ctl, replay_id)))
-			session_receive(sess, ctl, replay_id);
+		if (sess && !(v2 && server_tls_crypt_v2_hold(s, sess, ctl, replay_id, replay_time)))
+			session_receive(sess, ctl, replay_id, replay_time);
 		return;
 	}
 	s->stats.dropped_no_session++;
@@ -951,9 +952,12 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 		server_tls_crypt_v2_handle(s, a, sess, buf, len);
 		return;
 	}
-	/* A tls-crypt-v2 client's session has its own key; a new hard reset never does. */
-	if (sess && session_wrap(sess)->client_key && op != P_CONTROL_HARD_RESET_CLIENT_V2) {
-		w = session_wrap(sess);
+	/* A tls-crypt-v2 client's session has its own key, its renegotiations with dynamic
+	 * tls-crypt theirs; a new hard reset never does. */
+	if (sess && op != P_CONTROL_HARD_RESET_CLIENT_V2 &&
+	    (session_wrap(sess)->client_key ||
+	     session_control_wrap(sess, proto_key_id(buf[0]))->dynamic)) {
+		w = session_control_wrap(sess, proto_key_id(buf[0]));
 	} else if (s->wrap.mode == WRAP_NONE && s->wrap.v2) {
 		server_drop_unwrap(
 			s, a,
@@ -974,10 +978,10 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 	/* A known peer's packets go to its session, except the start of a new one. */
 	if (sess && !starts_new_session(sess, &ctl)) {
 		if (!server_tls_crypt_v2_waits(s, sess))
-			session_receive(sess, &ctl, pid);
+			session_receive(sess, &ctl, pid, t);
 		return;
 	}
-	server_handle_control(s, &ctl, a, pid, &s->wrap, NULL);
+	server_handle_control(s, &ctl, a, pid, t, &s->wrap, NULL);
 }
 
 /* A bounded number of batches per wake-up, so a flood cannot starve the loop. */

@@ -146,6 +146,7 @@ struct server_stats {
 	uint64_t tcp_accept_paused;   /* accepting paused: out of descriptors, none to close */
 	/* tls-crypt-v2 client keys refused: revoked, or older than the maximum age */
 	uint64_t refused_tls_crypt_v2;
+	uint64_t renegotiations; /* data moved to a new key (session_params.renegotiations) */
 };
 
 struct server;

@@ -108,8 +108,8 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
  * the stateless reply, a valid cookie opens a session.
  */
 void server_handle_control(struct server *s, const struct proto_control *ctl,
-			   const struct arrival *a, uint32_t replay_id, const struct wrap *w,
-			   const struct tlscryptv2_client *v2);
+			   const struct arrival *a, uint32_t replay_id, uint32_t replay_time,
+			   const struct wrap *w, const struct tlscryptv2_client *v2);
 /* Counts a control packet dropped before any session and logs why (rate-limited). */
 void server_drop_unwrap(struct server *s, const struct arrival *a, const char *why);
 
@@ -123,7 +123,8 @@ void server_tls_crypt_v2_recheck(struct server *s);
  * decides (true), or not (false: no hook; the caller delivers it).
  */
 bool server_tls_crypt_v2_hold(struct server *s, struct session *sess,
-			      const struct proto_control *ctl, uint32_t replay_id);
+			      const struct proto_control *ctl, uint32_t replay_id,
+			      uint32_t replay_time);
 /* Whether sess waits for on.tls_crypt_v2 (its packets are dropped meanwhile). */
 bool server_tls_crypt_v2_waits(const struct server *s, const struct session *sess);
 /* Slot id's session ends: what it held goes. */

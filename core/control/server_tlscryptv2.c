@@ -17,10 +17,9 @@
 
 /* A packet of a tls-crypt-v2 client, wrapped with key; false to drop it, with why. */
 static bool open_v2(const struct wrap *w, const uint8_t *buf, size_t len, struct proto_control *ctl,
-		    uint8_t *plain, uint32_t *pid, const char **why)
+		    uint8_t *plain, uint32_t *pid, uint32_t *t, const char **why)
 {
-	uint32_t t;
-	int n = wrap_open(w, buf, len, plain, SERVER_PACKET_MAX, pid, &t);
+	int n = wrap_open(w, buf, len, plain, SERVER_PACKET_MAX, pid, t);
 
 	*why = wrap_failure(w);
 	if (n < 0)
@@ -44,14 +43,14 @@ static bool resend_to_session(const struct server *s, struct session *sess, cons
 	uint8_t plain[SERVER_PACKET_MAX];
 	struct proto_control ctl;
 	const char *why;
-	uint32_t pid;
+	uint32_t pid, t;
 
 	if (!session_wrap(sess)->client_key ||
-	    !open_v2(session_wrap(sess), buf, len, &ctl, plain, &pid, &why) ||
+	    !open_v2(session_wrap(sess), buf, len, &ctl, plain, &pid, &t, &why) ||
 	    !proto_sid_equal(&ctl.sid, session_remote_sid(sess)))
 		return false;
 	if (!server_tls_crypt_v2_waits(s, sess))
-		session_receive(sess, &ctl, pid);
+		session_receive(sess, &ctl, pid, t);
 	return true;
 }
 
@@ -85,7 +84,7 @@ void server_tls_crypt_v2_handle(struct server *s, const struct arrival *a, struc
 	struct proto_control ctl;
 	struct wrap w;
 	const char *why;
-	uint32_t pid;
+	uint32_t pid, t;
 	int at, rc;
 
 	if (!s->wrap.v2) {
@@ -110,7 +109,7 @@ void server_tls_crypt_v2_handle(struct server *s, const struct arrival *a, struc
 	}
 	wrap_init_tls_crypt(&w, s->crypto, &key.key, true);
 	w.client_key = true;
-	if (!open_v2(&w, buf, (size_t)at, &ctl, plain, &pid, &why))
+	if (!open_v2(&w, buf, (size_t)at, &ctl, plain, &pid, &t, &why))
 		server_drop_unwrap(s, a, why);
 	else if (ctl.opcode == P_CONTROL_HARD_RESET_CLIENT_V3 && !tlscryptv2_resends_wkc(pid))
 		server_drop_unwrap(
@@ -119,7 +118,7 @@ void server_tls_crypt_v2_handle(struct server *s, const struct arrival *a, struc
 			"would need state before its address is proven: upgrade it to 2.6 or "
 			"later");
 	else if (accepts_v2(s, a, &key))
-		server_handle_control(s, &ctl, a, pid, &w, &key);
+		server_handle_control(s, &ctl, a, pid, t, &w, &key);
 	wrap_clear(&w);
 	crypto_wipe(&key, sizeof(key));
 }
@@ -150,12 +149,13 @@ void server_tls_crypt_v2_recheck(struct server *s)
 /* A packet waiting for on.tls_crypt_v2: the decoded header, its payload copied. */
 struct server_held {
 	struct proto_control ctl;
-	uint32_t replay_id;
+	uint32_t replay_id, replay_time;
 	uint8_t payload[SERVER_PACKET_MAX];
 };
 
 bool server_tls_crypt_v2_hold(struct server *s, struct session *sess,
-			      const struct proto_control *ctl, uint32_t replay_id)
+			      const struct proto_control *ctl, uint32_t replay_id,
+			      uint32_t replay_time)
 {
 	uint32_t id = session_peer_id(sess);
 	struct server_held *h;
@@ -169,6 +169,7 @@ bool server_tls_crypt_v2_hold(struct server *s, struct session *sess,
 	}
 	h->ctl = *ctl;
 	h->replay_id = replay_id;
+	h->replay_time = replay_time;
 	if (ctl->payload_len)
 		memcpy(h->payload, ctl->payload, ctl->payload_len);
 	h->ctl.payload = ctl->payload_len ? h->payload : NULL;
@@ -201,7 +202,7 @@ void server_tls_crypt_v2_decided(struct server *s, struct session *sess, bool ok
 		return; /* it ended meanwhile */
 	s->held[id] = NULL;
 	if (ok) {
-		session_receive(sess, &h->ctl, h->replay_id);
+		session_receive(sess, &h->ctl, h->replay_id, h->replay_time);
 		free(h);
 		return;
 	}

@@ -28,6 +28,7 @@ enum {
 	IV_PROTO_AUTH_PENDING_KW = 16, /* AUTH_PENDING,timeout N is understood */
 	PUSH_REQUEST_SECONDS = 5,      /* a client repeats PUSH_REQUEST until answered, as 2.6 */
 	IV_PROTO_TLS_KEY_EXPORT = 8,
+	IV_PROTO_DYN_TLS_CRYPT = 512,
 	IV_PROTO_DATA_V2 = 2,
 	IV_PROTO_DATA_EPOCH = 1024, /* 2.7's epoch data format (ssl.h) */
 	NO_KEY = -1,
@@ -123,7 +124,8 @@ static void send_packet(struct session *s, struct key_state *ks, uint8_t opcode,
 	if (c.n_acks)
 		c.remote_sid = s->remote_sid;
 	n = proto_encode_control(plain, sizeof(plain), &c);
-	w = n ? wrap_seal(&s->wrap, plain, n, s->next_replay_id++, s->p.replay_time, wire,
+	w = n ? wrap_seal(session_control_wrap(s, ks->key_id), plain, n,
+			  session_control_next_id(s, ks->key_id), s->p.replay_time, wire,
 			  sizeof(wire))
 	      : -1;
 	if (w > 0)
@@ -133,7 +135,8 @@ static void send_packet(struct session *s, struct key_state *ks, uint8_t opcode,
 /* TLS ciphertext into the send window, in fragments that keep packets small. */
 static void queue_tls_output(struct session *s, struct key_state *ks)
 {
-	size_t fragment = CONTROL_PACKET_MAX - CONTROL_HEADER_MAX - wrap_overhead(&s->wrap);
+	size_t fragment = CONTROL_PACKET_MAX - CONTROL_HEADER_MAX -
+			  wrap_overhead(session_control_wrap(s, ks->key_id));
 	uint8_t buf[RELIABLE_PAYLOAD_MAX];
 
 	while (reliable_can_queue(&ks->rel) && tls_session_pending_ciphertext(ks->tls) > 0) {
@@ -188,6 +191,8 @@ static void switch_key_if_ready(struct session *s)
 	s->next = NO_KEY;
 	dchan_promote(s->dc);
 	s->lame_duck_until = now(s) + LAME_DUCK_SECONDS;
+	if (s->p.renegotiations)
+		(*s->p.renegotiations)++;
 	log_info(s->p.log, "session", "%s: renegotiated: data now on key %u", s->who, next->key_id);
 }
 
@@ -529,11 +534,24 @@ static bool try_append_push(struct session *s, const char *msg)
 	return true;
 }
 
+/*
+ * Dynamic tls-crypt, to a client that announces it (IV_PROTO bit 9): the
+ * push says so (push.lua), as OpenVPN's multi.c and push.c do. False when
+ * the key cannot be had; the session ends.
+ */
+static bool dyn_tls_crypt_if_announced(struct session *s)
+{
+	if (!(s->iv_proto & IV_PROTO_DYN_TLS_CRYPT) || session_dyn_tls_crypt_start(s) == 0)
+		return true;
+	close_later(s, 0, "%s", "cannot derive the dynamic tls-crypt key");
+	return false;
+}
+
 void session_admit(struct session *s, struct session_push *push)
 {
 	char token_extra[SESSION_REASON_MAX * 4];
 
-	if (s->state != SESSION_AUTH) {
+	if (s->state != SESSION_AUTH || !dyn_tls_crypt_if_announced(s)) {
 		for (size_t i = 0; i < push->n_messages; i++)
 			free(push->messages[i]);
 		push->n_messages = 0;
@@ -857,6 +875,10 @@ static void activate_client(struct session *s, struct key_state *ks)
 		close_later(s, 0, "%s", "cannot install the data keys");
 		return;
 	}
+	if (o->dyn_tls_crypt && session_dyn_tls_crypt_start(s) < 0) {
+		close_later(s, 0, "%s", "cannot derive the dynamic tls-crypt key");
+		return;
+	}
 	set_state(s, SESSION_ACTIVE);
 	s->deadline = now(s) + 1e9; /* from here keepalive decides */
 	s->connected_at = now(s);
@@ -1103,7 +1125,8 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents);
  * Checks a packet belongs to this session; false to drop it. A client
  * learns the server's session id from the server's hard reset.
  */
-static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t replay_id)
+static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t replay_id,
+		    uint32_t replay_time)
 {
 	bool first = s->state == SESSION_RESET;
 
@@ -1112,11 +1135,8 @@ static bool is_ours(struct session *s, const struct proto_control *ctl, uint32_t
 		return false;
 	if (ctl->n_acks && !proto_sid_equal(&ctl->remote_sid, &s->local_sid))
 		return false;
-	if (s->wrap.mode != WRAP_NONE) {
-		if (replay_check(&s->replay, replay_id) != REPLAY_OK)
-			return false;
-		replay_record(&s->replay, replay_id);
-	}
+	if (!session_control_replay_ok(s, ctl->key_id, replay_id, replay_time))
+		return false;
 	if (first) {
 		s->remote_sid = ctl->sid;
 		set_state(s, SESSION_TLS);
@@ -1151,14 +1171,16 @@ static void receive_while_refused(struct session *s)
 	}
 }
 
-void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id)
+void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id,
+		     uint32_t replay_time)
 {
 	struct key_state *ks;
 	uint8_t opcode;
 	const uint8_t *payload;
 	size_t len;
 
-	if ((s->state == SESSION_CLOSING && !lingers_for_refusal(s)) || !is_ours(s, ctl, replay_id))
+	if ((s->state == SESSION_CLOSING && !lingers_for_refusal(s)) ||
+	    !is_ours(s, ctl, replay_id, replay_time))
 		return;
 	s->last_received = now(s); /* control traffic shows the peer is alive, as in 2.6 */
 	ks = key_state_for(s, ctl);
@@ -1303,6 +1325,7 @@ void session_free(struct session *s)
 	free(s->client);
 	free(s->tls_crypt_v2);
 	wrap_clear(&s->wrap);
+	wrap_clear(&s->dyn.wrap);
 	tls_ctx_free(s->p.tls);
 	free(s);
 }

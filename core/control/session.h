@@ -120,6 +120,7 @@ struct session_params {
 	/* Server: a tls-crypt-v2 client's unwrapped key, for its id and metadata (copied
 	 * without Kc, which wrap holds); NULL: not a tls-crypt-v2 client. */
 	const struct tlscryptv2_client *tls_crypt_v2;
+	uint64_t *renegotiations; /* counted when data moves to a new key; NULL: not counted */
 };
 
 /*
@@ -139,8 +140,9 @@ struct session *session_new(const struct session_params *p, const struct sockadd
 struct session *session_new_client(const struct session_params *p, const struct sockaddr *peer,
 				   socklen_t peer_len) __attribute__((warn_unused_result));
 
-/* A control packet from the peer, unwrapped and decoded, with its wrap replay id. */
-void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id);
+/* A control packet from the peer, unwrapped and decoded, with its wrap replay id and time. */
+void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id,
+		     uint32_t replay_time);
 
 /* Closes the TLS session and stops timers; NULL is a no-op. Does not call ops->ended. */
 void session_free(struct session *s);
@@ -186,6 +188,14 @@ const char *session_peer_info(const struct session *s);
 const struct tlscryptv2_client *session_tls_crypt_v2(const struct session *s);
 /* The wrapping of the session's control packets. */
 const struct wrap *session_wrap(const struct session *s);
+/*
+ * The wrapping of its control packets of key_id: with dynamic tls-crypt
+ * negotiated (IV_PROTO bit 9, protocol-flags dyn-tls-crypt) the
+ * renegotiations' own key for key_id > 0, else session_wrap.
+ */
+const struct wrap *session_control_wrap(const struct session *s, uint8_t key_id);
+/* Whether dynamic tls-crypt is on (renegotiations use their own key). */
+bool session_dyn_tls_crypt(const struct session *s);
 /* The client certificate: subject (RFC 2253), serial (hex), SHA-256 (NULL before TLS). */
 const char *session_peer_subject(const struct session *s);
 const char *session_peer_serial(const struct session *s);

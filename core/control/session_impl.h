@@ -16,6 +16,18 @@
 #include "tokens.h"
 #include "udp.h"
 
+/*
+ * Dynamic tls-crypt (session_dyntls.c): once on, control packets of
+ * renegotiations (key_id > 0) are wrapped with its own tls-crypt key, with
+ * their own replay ids both ways; key_id 0 keeps the session's wrapping.
+ */
+struct dyn_tls_crypt {
+	bool on;
+	struct wrap wrap;
+	struct replay_timed replay;
+	uint32_t next_replay_id;
+};
+
 /* What only a client session has: its own key-method strings and the server's push. */
 struct client_side {
 	char options[KM2_OPTIONS_MAX];
@@ -42,6 +54,7 @@ struct session {
 	int next;    /* a renegotiation in progress, or NO_KEY */
 	uint32_t next_replay_id;
 	struct replay replay;
+	struct dyn_tls_crypt dyn;
 	char cipher[SESSION_CIPHER_MAX];
 	char address[SESSION_ADDR_MAX];
 	char who[UDP_ADDR_TEXT_MAX + TLS_CN_MAX + 8]; /* "1.2.3.4:5 (cn)" for logs */
@@ -85,6 +98,15 @@ struct session {
 	ev_tstamp next_token; /* the next renewal */
 	char end_reason[SESSION_REASON_MAX];
 };
+
+/* session_dyntls.c: dynamic tls-crypt, OpenVPN's protocol-flags dyn-tls-crypt. */
+
+/* Derives the renegotiations' key from key state 0's TLS session; 0 or -1. */
+int session_dyn_tls_crypt_start(struct session *s);
+/* Checks and records the replay id and time of an authenticated control packet of key_id. */
+bool session_control_replay_ok(struct session *s, uint8_t key_id, uint32_t id, uint32_t time);
+/* The next replay id of our control packets of key_id. */
+uint32_t session_control_next_id(struct session *s, uint8_t key_id);
 
 /* session_token.c: auth tokens as OpenVPN's auth-gen-token server keeps them. */
 

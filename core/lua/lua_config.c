@@ -339,6 +339,7 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_string(r, idx, "network6", &net6, true)) ||
 	    (rc = read_routes(r, idx, cfg)) ||
 	    (rc = read_string(r, idx, "listen", &cfg->listen, false)) ||
+	    (rc = read_string_list(r, idx, "public", &cfg->public_hosts, &cfg->n_public_hosts)) ||
 	    (rc = read_keepalive(r, idx, cfg)) || (rc = read_identity(r, idx, cfg)) ||
 	    (rc = read_token(r, idx, cfg)) ||
 	    (rc = read_string(r, idx, "management", &cfg->mgmt_where, true)) ||
@@ -349,6 +350,10 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	cfg->status_interval = read_unsigned(r, idx, "status.interval");
 	cfg->status_version = read_unsigned(r, idx, "status.version");
 	cfg->client_to_client = read_bool(r, idx, "client_to_client");
+	if ((rc = read_string(r, idx, "metrics.listen", &cfg->metrics_listen, true)))
+		goto out;
+	cfg->metrics_per_client = read_bool(r, idx, "metrics.per_client");
+	cfg->metrics_per_client_max = read_unsigned(r, idx, "metrics.per_client_max");
 	if (read_flow_settings(r, idx, cfg) < 0)
 		rc = bad(r, "policy");
 	push_field(r->L, idx, "auth.certificate");

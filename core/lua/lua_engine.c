@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "lua_core.h"
 #include "lua_peer.h"
+#include "metrics.h"
 #include "pushopts.h"
 #include "script.h"
 #include "tlscryptv2.h"
@@ -157,6 +158,7 @@ static const struct stat_field {
 	STAT(tcp_evicted, "tcp_evicted"),
 	STAT(tcp_refused, "tcp_refused"),
 	STAT(tcp_accept_paused, "tcp_accept_paused"),
+	STAT(renegotiations, "renegotiations"),
 }, drops[] = {
 	STAT(dropped_unwrap, "unwrap"),
 	STAT(refused_tls_crypt_v2, "tls_crypt_v2_refused"),
@@ -399,9 +401,36 @@ static int l_engine_auth_pending(lua_State *L)
 				       ? server_find(e->server, (uint32_t)id)
 				       : NULL;
 
+	bool pending;
+
 	luaL_argcheck(L, timeout > 0 && timeout <= 86400, 3, "expected 1 to 86400 seconds");
-	lua_pushboolean(L, sess && session_auth_pending(sess, info, (unsigned)timeout));
+	pending = sess && session_auth_pending(sess, info, (unsigned)timeout);
+	if (pending)
+		metrics_auth(e->metrics, METRICS_AUTH_PENDING);
+	lua_pushboolean(L, pending);
 	return 1;
+}
+
+/* clock() -> seconds on the monotonic clock hooks are timed with */
+static int l_engine_clock(lua_State *L)
+{
+	lua_pushnumber(L, lua_core_monotonic());
+	return 1;
+}
+
+/*
+ * hook_observe(name, seconds, failed): one hook function's call, timed by
+ * moonvpn.clients (on.auth and on.connect run in one hook call), for the
+ * metrics. The names are bounded there (METRICS_HOOKS_MAX).
+ */
+static int l_engine_hook_observe(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	const char *name = luaL_checkstring(L, 1);
+	lua_Number seconds = luaL_checknumber(L, 2);
+
+	metrics_hook_observe(e->metrics, name, seconds, lua_toboolean(L, 3));
+	return 0;
 }
 
 /* policy_counters() -> { default = "accept", rules = { { packets =, bytes = }, ... } } */
@@ -592,6 +621,8 @@ static const luaL_Reg engine_funcs[] = {
 	{ "kick", l_engine_kick },
 	{ "auth_pending", l_engine_auth_pending },
 	{ "policy_counters", l_engine_policy_counters },
+	{ "clock", l_engine_clock },
+	{ "hook_observe", l_engine_hook_observe },
 	{ "flow_hook_changed", l_engine_flow_hook_changed },
 	{ "flows", l_engine_flows },
 	{ "server_object", l_engine_server_object },

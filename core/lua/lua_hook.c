@@ -33,6 +33,7 @@ struct hook_call {
 	void (*op_cancel)(void *op); /* the pending primitive, while suspended */
 	void *op;
 	bool *finished; /* set by finish() while hook_call_start waits for the first yield */
+	double started; /* lua_core_monotonic(), for the observer */
 };
 
 struct hook_timer;
@@ -48,6 +49,8 @@ struct hook_runtime {
 	struct child_set *children;
 	struct worker *worker;	   /* started on first use */
 	struct hook_timer *timers; /* anchored: scheduled or running */
+	hook_observe_fn observe;   /* told of each call that finished (metrics) */
+	void *observe_ctx;
 	size_t n_timers;
 	unsigned generation, committed, next_generation;
 };
@@ -114,6 +117,12 @@ void hook_runtime_free(struct hook_runtime *rt)
 void hook_runtime_set_limits(struct hook_runtime *rt, const struct hook_limits *limits)
 {
 	rt->limits = *limits;
+}
+
+void hook_runtime_set_observer(struct hook_runtime *rt, hook_observe_fn fn, void *ctx)
+{
+	rt->observe = fn;
+	rt->observe_ctx = ctx;
 }
 
 size_t hook_runtime_calls(const struct hook_runtime *rt)
@@ -203,6 +212,9 @@ static void finish(struct hook_call *c, int nres, const char *error, bool report
 		*c->finished = true;
 	if (error && report)
 		log_failure(c, error);
+	if (report && rt->observe)
+		rt->observe(rt->observe_ctx, c->name, lua_core_monotonic() - c->started,
+			    error != NULL);
 	if (report && c->done)
 		c->done(c->ctx, c->co, nres, error);
 	{
@@ -313,7 +325,8 @@ static struct hook_call *call_new(struct hook_runtime *rt, const char *name)
 	c->rt = rt;
 	c->ref = LUA_NOREF;
 	c->remaining = rt->limits.instructions;
-	c->deadline_at = lua_core_monotonic() + rt->limits.timeout;
+	c->started = lua_core_monotonic();
+	c->deadline_at = c->started + rt->limits.timeout;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	ev_timer_init(&c->deadline, on_deadline, rt->limits.timeout, 0);
 	c->deadline.data = c;

@@ -57,6 +57,10 @@ struct hook_runtime *hook_runtime_new(lua_State *L, struct ev_loop *loop, const 
 /* Ends every call (their done is not called), timer and program. NULL is a no-op. */
 void hook_runtime_free(struct hook_runtime *rt);
 void hook_runtime_set_limits(struct hook_runtime *rt, const struct hook_limits *limits);
+/* A call that finished (not one cancelled): its name, seconds from start to result, failed. */
+typedef void (*hook_observe_fn)(void *ctx, const char *name, double seconds, bool failed);
+/* fn (NULL: none) is told of every call that finishes. */
+void hook_runtime_set_observer(struct hook_runtime *rt, hook_observe_fn fn, void *ctx);
 size_t hook_runtime_calls(const struct hook_runtime *rt);
 /* True while a hook runs (not merely waits): things that would pull the ground from under it,
  * such as a reload, are refused then. */

@@ -17,6 +17,7 @@
 #include "lua_peer.h"
 #include "lua_policy.h"
 #include "lua_sandbox.h"
+#include "metrics.h"
 #include "script.h"
 #include "tlscryptv2.h"
 #include "udp.h"
@@ -174,6 +175,15 @@ static void set_paths(lua_State *L, const char *root)
 	lua_pop(L, 1);
 }
 
+/* Each hook call's time goes to the metrics (the engine makes them after its VM). */
+static void on_hook_finished(void *ctx, const char *name, double seconds, bool failed)
+{
+	struct engine *e = ctx;
+
+	if (e->metrics)
+		metrics_hook_observe(e->metrics, name, seconds, failed);
+}
+
 struct script *script_new(struct engine *engine, const char *root, char *err, size_t errlen)
 {
 	struct script *s = calloc(1, sizeof(*s));
@@ -202,6 +212,8 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 		script_free(s);
 		return NULL;
 	}
+	if (s->hooks)
+		hook_runtime_set_observer(s->hooks, on_hook_finished, engine);
 	return s;
 }
 
@@ -647,6 +659,28 @@ bool script_has_flow_hook(struct script *s)
 
 	lua_settop(L, top);
 	return has;
+}
+
+bool script_asks_password(struct script *s)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	bool hook = lua_getfield(L, LUA_REGISTRYINDEX, REG_PENDING_OBJECT) == LUA_TTABLE &&
+		    lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
+		    hook_field(L, -1, "auth") == LUA_TFUNCTION;
+	bool asks = false;
+
+	lua_settop(L, top);
+	if (hook && lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG) == LUA_TTABLE &&
+	    lua_core_raw_field(L, -1, "auth") == LUA_TTABLE) {
+		lua_core_raw_field(L, -1, "password");	  /* cfg, auth, password */
+		lua_core_raw_field(L, -2, "certificate"); /* cfg, auth, password, certificate */
+		asks = (lua_type(L, -2) == LUA_TSTRING &&
+			strcmp(lua_tostring(L, -2), "required") == 0) ||
+		       (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "none") == 0);
+	}
+	lua_settop(L, top);
+	return asks;
 }
 
 /* The session ended: its flows' questions are withdrawn (their entries go with it). */

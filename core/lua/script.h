@@ -72,6 +72,12 @@ bool script_in_hook(struct script *s);
 /* Whether the active server has an on.flow hook. */
 bool script_has_flow_hook(struct script *s);
 
+/*
+ * Whether the configuration last loaded makes clients send a username and
+ * password: it has on.auth, and auth.password "required" (or no certificates).
+ */
+bool script_asks_password(struct script *s);
+
 /* on.tls_crypt_v2's answer on a client's key: ok, or the reason it is refused. */
 typedef void (*script_key_fn)(void *ctx, struct session *sess, bool ok, const char *reason);
 

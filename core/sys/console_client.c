@@ -10,6 +10,9 @@
  *                 to stderr. Stops at the first error (exit 1). Each chunk
  *                 must be complete Lua: a chunk that leaves the server
  *                 saying "more" is an error too.
+ *   --json        with -e: each chunk is an expression whose value is
+ *                 printed as one line of JSON (moonvpn.json says how), for
+ *                 scripts; what JSON cannot hold is an error.
  *   stdin         when stdin is not a terminal: like -e, but reading lines
  *                 until EOF, and it keeps going after an error the way a
  *                 REPL fed from a pipe would; exit 1 at the end if any
@@ -62,6 +65,7 @@ struct options {
 	const char *socket;
 	const char **chunks; /* the -e arguments, in order */
 	int n_chunks;
+	bool json; /* --json: each chunk's value as JSON */
 };
 
 struct conn {
@@ -100,11 +104,13 @@ static __attribute__((format(printf, 1, 2))) int fail(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-	fputs("usage: moonvpn console SOCKET [-e CHUNK]...\n"
+	fputs("usage: moonvpn console SOCKET [--json] [-e CHUNK]...\n"
 	      "\n"
 	      "Runs Lua in a running moonvpn through its console socket (console = \"SOCKET\").\n"
 	      "  -e CHUNK    run CHUNK (may hold newlines; repeatable), print the output, exit 1\n"
 	      "              on the first error\n"
+	      "  --json      with -e: print each CHUNK's value (an expression) as one line of "
+	      "JSON\n"
 	      "  -h, --help  show this help\n"
 	      "Without -e: an interactive prompt when stdin is a terminal, else stdin is run\n"
 	      "line by line and the exit status is 1 if any line failed.\n",
@@ -140,6 +146,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return 0;
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
 		} else if (strcmp(a, "-e") == 0) {
 			if (i + 1 >= argc)
 				return usage_error("-e needs a chunk of Lua", "");
@@ -150,6 +158,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (!o->socket || !o->socket[0])
 		return usage_error("missing the socket path", "");
+	if (o->json && o->n_chunks == 0)
+		return usage_error("--json needs -e EXPRESSION (the value to print as JSON)", "");
 	return RUN;
 }
 
@@ -408,14 +418,39 @@ static int run_chunk(struct script *s, const char *chunk)
 	return 0;
 }
 
+/*
+ * chunk as an expression whose value the server prints as JSON. Its first
+ * line stays the first line (error messages keep their line numbers); the
+ * closing goes on a line of its own, past any comment the chunk ends with.
+ */
+static char *json_chunk(const char *chunk)
+{
+	static const char head[] = "print(require(\"moonvpn.json\").encode((", tail[] = "\n)))";
+	size_t n = strlen(chunk);
+	char *out = malloc(sizeof(head) + n + sizeof(tail));
+
+	if (out)
+		snprintf(out, sizeof(head) + n + sizeof(tail), "%s%s%s", head, chunk, tail);
+	return out;
+}
+
 static int run_chunks(struct conn *c, const struct options *o)
 {
 	struct script s = { .conn = c };
 
 	for (int i = 0; i < o->n_chunks && !s.failed; i++) {
+		char *json = o->json ? json_chunk(o->chunks[i]) : NULL;
+		int rc;
+
+		if (o->json && !json) {
+			fail("out of memory for -e chunk %d", i + 1);
+			return 1;
+		}
 		snprintf(s.source, sizeof(s.source), "-e chunk %d", i + 1);
 		s.lineno = 0;
-		if (run_chunk(&s, o->chunks[i]) < 0)
+		rc = run_chunk(&s, json ? json : o->chunks[i]);
+		free(json);
+		if (rc < 0)
 			return 1;
 	}
 	if (flush_stdout() < 0)

@@ -102,8 +102,8 @@ static int server_key(const char *path)
 	return rc;
 }
 
-/* Reads the server key to wrap client keys with. 0 or 1. */
-static int read_server_key(const char *path, struct tlscryptv2_server_key *key)
+/* Reads the server key to wrap client keys with (who: what the message names). 0 or 1. */
+static int read_server_key(const char *who, const char *path, struct tlscryptv2_server_key *key)
 {
 	char text[TLSCRYPTV2_KEY_TEXT_MAX * 2], why[200];
 	FILE *f = fopen(path, "r");
@@ -111,17 +111,15 @@ static int read_server_key(const char *path, struct tlscryptv2_server_key *key)
 	int rc = 0;
 
 	if (!f) {
-		fprintf(stderr, "moonvpn genkey: --server-key: cannot read %s: %s\n", path,
-			strerror(errno));
+		fprintf(stderr, "%s: cannot read %s: %s\n", who, path, strerror(errno));
 		return 1;
 	}
 	n = fread(text, 1, sizeof(text), f);
 	fclose(f);
 	if (tlscryptv2_server_key_parse(key, text, n, why, sizeof(why)) < 0) {
 		fprintf(stderr,
-			"moonvpn genkey: --server-key: %s: %s (make one with: moonvpn genkey "
-			"--tls-crypt-v2-server FILE)\n",
-			path, why);
+			"%s: %s: %s (make one with: moonvpn genkey --tls-crypt-v2-server FILE)\n",
+			who, path, why);
 		rc = 1;
 	}
 	crypto_wipe(text, sizeof(text));
@@ -154,19 +152,20 @@ static int make_metadata(const char *text, uint8_t *out, size_t *len)
 	return 0;
 }
 
-static int client_key(const char *path, const char *server_path, const char *metadata)
+int genkey_tls_crypt_v2_client(const char *who, const char *server_path, const char *metadata,
+			       char *text, size_t text_max, size_t *text_len,
+			       char id[TLSCRYPTV2_ID_TEXT_LEN + 1])
 {
 	struct tlscryptv2_server_key sk;
 	struct static_key kc;
 	uint8_t meta[TLSCRYPTV2_METADATA_MAX], wkc[TLSCRYPTV2_WKC_MAX];
-	char text[TLSCRYPTV2_KEY_TEXT_MAX], id[TLSCRYPTV2_ID_TEXT_LEN + 1];
 	struct crypto *c;
 	size_t meta_len, len = 0;
-	int n = -1, rc;
+	int n = -1;
 
-	if (make_metadata(metadata, meta, &meta_len) || read_server_key(server_path, &sk))
+	if (make_metadata(metadata, meta, &meta_len) || read_server_key(who, server_path, &sk))
 		return 1;
-	c = crypto_new(text, sizeof(text));
+	c = crypto_new(text, text_max);
 	if (!c) {
 		fprintf(stderr, "moonvpn genkey: %s\n", text);
 		crypto_wipe(&sk, sizeof(sk));
@@ -175,21 +174,32 @@ static int client_key(const char *path, const char *server_path, const char *met
 	if (crypto_random(kc.bytes, sizeof(kc.bytes)) == 0)
 		n = tlscryptv2_wrap(c, &sk, &kc, meta, meta_len, wkc, sizeof(wkc));
 	if (n > 0)
-		len = tlscryptv2_client_key_format(&kc, wkc, (size_t)n, text, sizeof(text));
+		len = tlscryptv2_client_key_format(&kc, wkc, (size_t)n, text, text_max);
 	crypto_free(c);
 	crypto_wipe(&sk, sizeof(sk));
 	crypto_wipe(&kc, sizeof(kc));
 	if (!len) {
-		fprintf(stderr, "moonvpn genkey: cannot wrap the client key: %s\n",
+		fprintf(stderr, "%s: cannot wrap the client key: %s\n", who,
 			n < 0 ? tlscryptv2_error_name(n) : "no room");
 		return 1;
 	}
-	rc = write_new(path, text, len);
+	tlscryptv2_id_format(wkc, id); /* the id: WKc's tag, at its start */
+	*text_len = len;
+	return 0;
+}
+
+static int client_key(const char *path, const char *server_path, const char *metadata)
+{
+	char text[TLSCRYPTV2_KEY_TEXT_MAX], id[TLSCRYPTV2_ID_TEXT_LEN + 1];
+	size_t len;
+	int rc = genkey_tls_crypt_v2_client("moonvpn genkey: --server-key", server_path, metadata,
+					    text, sizeof(text), &len, id);
+
+	if (rc == 0)
+		rc = write_new(path, text, len);
 	crypto_wipe(text, sizeof(text));
-	if (rc == 0) {
-		tlscryptv2_id_format(wkc, id); /* the id: WKc's tag, at its start */
+	if (rc == 0)
 		printf("%s: tls-crypt-v2 client key %s\n", path, id);
-	}
 	return rc;
 }
 

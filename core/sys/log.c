@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -14,6 +16,25 @@ static const char *const level_names[] = {
 };
 
 enum { LEVEL_COUNT = sizeof(level_names) / sizeof(level_names[0]) };
+
+/* syslog(3) priorities of our levels, as sd-daemon(3) prefixes: "<3>" is LOG_ERR. */
+static const char level_priority[] = {
+	[LOG_ERROR] = '3', [LOG_WARN] = '4', [LOG_INFO] = '6', [LOG_DEBUG] = '7', [LOG_TRACE] = '7',
+};
+
+bool log_is_journal(FILE *out)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	/* systemd sets "DEV:INO" of the stream it connected; stderr may since go elsewhere. */
+	if (!stream || sscanf(stream, "%llu:%llu%n", &dev, &ino, &n) != 2 || stream[n] != '\0')
+		return false;
+	return fstat(fileno(out), &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
 
 static double monotonic_now(void)
 {
@@ -29,6 +50,7 @@ void log_init(struct log *lg, enum log_level level, FILE *out)
 	lg->level = level;
 	lg->out = out;
 	lg->now = monotonic_now;
+	lg->journal = log_is_journal(out);
 }
 
 bool log_level_parse(const char *name, enum log_level *out)
@@ -86,13 +108,18 @@ static void vlog(const struct log *lg, enum log_level level, const char *subsys,
 	char stamp[32], msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
 	int n;
 
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* One fprintf per part but one line per event: stderr is unbuffered, so
 	 * build the line first to keep concurrent writers from interleaving. */
-	n = snprintf(line, sizeof(line), "%s.%03dZ %-5s %s: ", stamp, (int)(tv.tv_usec / 1000),
-		     log_level_name(level), subsys);
+	if (lg->journal && (unsigned)level < LEVEL_COUNT) {
+		/* The journal stamps each line itself and reads the level from "<N>". */
+		n = snprintf(line, sizeof(line), "<%c>%s: ", level_priority[level], subsys);
+	} else {
+		gettimeofday(&tv, NULL);
+		gmtime_r(&tv.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "%s.%03dZ %-5s %s: ", stamp,
+			     (int)(tv.tv_usec / 1000), log_level_name(level), subsys);
+	}
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -10,6 +10,10 @@
  * (a newline in a username, an escape sequence in peer-info) are written
  * as \n, \r or \xHH, so no string a peer chose can forge a line.
  *
+ * When stderr is the journal (systemd's $JOURNAL_STREAM names its device
+ * and inode) a line is "<6>engine: message" instead: no time stamp of ours,
+ * and the level as a syslog priority, which journald reads (sd-daemon(3)).
+ *
  * The data path must not log per packet. An error that can repeat as fast
  * as the network brings it (accept failing, a socket error) goes through
  * log_ratelimited: each call site prints at most LOG_RATELIMIT_BURST lines
@@ -58,6 +62,7 @@ struct log {
 	FILE *out;
 	/* Seconds on a monotonic clock; tests may replace it. */
 	double (*now)(void);
+	bool journal; /* out is the journal: "<N>" priorities, no time stamps */
 	/* Bookkeeping of log_ratelimited, changed through a const struct log:
 	 * what was printed lately is not part of what the log is. */
 	struct log_site sites[LOG_RATELIMIT_SITES + 1]; /* the last one: the overflow */
@@ -67,7 +72,11 @@ struct log {
 	void *tap_ctx;
 };
 
+/* Sets journal when out is the stream $JOURNAL_STREAM names. */
 void log_init(struct log *lg, enum log_level level, FILE *out);
+
+/* True when out is the journal's stream ($JOURNAL_STREAM is "DEV:INO" of it). */
+bool log_is_journal(FILE *out);
 
 /* "info" -> LOG_INFO; false for an unknown name. */
 bool log_level_parse(const char *name, enum log_level *out) __attribute__((warn_unused_result));

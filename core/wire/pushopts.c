@@ -119,6 +119,8 @@ static bool opt_flags(struct push_options *o, char **a, int n)
 			o->tls_ekm = true;
 		else if (strcmp(a[i], "cc-exit") == 0)
 			o->cc_exit = true;
+		else if (strcmp(a[i], "dyn-tls-crypt") == 0)
+			o->dyn_tls_crypt = true;
 		else
 			o->unknown++;
 	}

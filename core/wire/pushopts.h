@@ -39,8 +39,9 @@ struct push_options {
 	uint32_t peer_id;
 	unsigned ping, ping_restart, tun_mtu;
 	bool redirect_gateway, tls_ekm, cc_exit, topology_subnet;
-	bool more;	  /* push-continuation 2: another PUSH_REPLY follows */
-	unsigned unknown; /* options we ignored */
+	bool dyn_tls_crypt; /* protocol-flags dyn-tls-crypt */
+	bool more;	    /* push-continuation 2: another PUSH_REPLY follows */
+	unsigned unknown;   /* options we ignored */
 };
 
 void push_options_init(struct push_options *o);

@@ -45,6 +45,26 @@ void replay_record(struct replay *r, uint64_t id)
 	*word_of(r, id) |= bit_of(id);
 }
 
+void replay_timed_init(struct replay_timed *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+bool replay_timed_accept(struct replay_timed *r, uint32_t id, uint32_t time)
+{
+	bool fresh = !r->started || time > r->time;
+
+	if (id == 0 || (!fresh && (time < r->time || replay_check(&r->window, id) != REPLAY_OK)))
+		return false;
+	if (fresh) {
+		replay_init(&r->window);
+		r->time = time;
+		r->started = true;
+	}
+	replay_record(&r->window, id);
+	return true;
+}
+
 const char *replay_verdict_name(enum replay_verdict v)
 {
 	switch (v) {

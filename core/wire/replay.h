@@ -10,6 +10,7 @@
 #ifndef MOONVPN_REPLAY_H
 #define MOONVPN_REPLAY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum {
@@ -35,6 +36,21 @@ void replay_init(struct replay *r);
 enum replay_verdict replay_check(const struct replay *r, uint64_t id);
 /* Records an id that passed replay_check and authenticated. */
 void replay_record(struct replay *r, uint64_t id);
+
+/*
+ * Ids that come with a time, as the control channel's wrapped packet-ids
+ * (OpenVPN's packet_id.c, long form): a later time starts a new window, an
+ * earlier one is refused, the same time is checked by id.
+ */
+struct replay_timed {
+	struct replay window;
+	uint32_t time;
+	bool started;
+};
+
+void replay_timed_init(struct replay_timed *r);
+/* Checks and, when accepted, records an authenticated packet's id and time. */
+bool replay_timed_accept(struct replay_timed *r, uint32_t id, uint32_t time);
 const char *replay_verdict_name(enum replay_verdict v);
 
 #endif

@@ -48,6 +48,7 @@ int wrap_init_tls_auth(struct wrap *w, const struct crypto *c, const struct stat
 	w->hmac_len = h;
 	memcpy(w->send_hmac, key->bytes + send, h);
 	memcpy(w->recv_hmac, key->bytes + recv, h);
+	w->original = *key;
 	return 0;
 }
 
@@ -65,6 +66,21 @@ void wrap_init_tls_crypt(struct wrap *w, const struct crypto *c, const struct st
 	memcpy(w->send_hmac, key->bytes + send + KEY0_HMAC, CRYPTO_SHA256_LEN);
 	memcpy(w->recv_cipher, key->bytes + recv + KEY0_CIPHER, CRYPTO_AES256_KEY_LEN);
 	memcpy(w->recv_hmac, key->bytes + recv + KEY0_HMAC, CRYPTO_SHA256_LEN);
+	w->original = *key;
+}
+
+void wrap_init_dynamic(struct wrap *w, const struct crypto *c, const struct wrap *original,
+		       const uint8_t ekm[WRAP_DYNAMIC_KEY_LEN], bool server)
+{
+	struct static_key key;
+
+	memcpy(key.bytes, ekm, sizeof(key.bytes));
+	if (original->mode != WRAP_NONE)
+		for (size_t i = 0; i < sizeof(key.bytes); i++)
+			key.bytes[i] ^= original->original.bytes[i];
+	wrap_init_tls_crypt(w, c, &key, server);
+	w->dynamic = true;
+	crypto_wipe(&key, sizeof(key));
 }
 
 size_t wrap_overhead(const struct wrap *w)
@@ -87,6 +103,8 @@ void wrap_clear(struct wrap *w)
 
 const char *wrap_failure(const struct wrap *w)
 {
+	if (w->dynamic)
+		return "does not authenticate with the session's dynamic tls-crypt key";
 	if (w->client_key)
 		return "does not authenticate with the client's own tls-crypt-v2 key";
 	switch (w->mode) {

@@ -8,6 +8,11 @@
  * and wrap_open back, checking authenticity in constant time. Each wrapped
  * packet carries a replay packet-id and time; checking those against a
  * window is the session's job, as is sending and counting.
+ *
+ * Dynamic tls-crypt (OpenVPN 2.6's protocol-flags dyn-tls-crypt,
+ * tls_session_generate_dynamic_tls_crypt_key in OpenVPN's tls_crypt.c):
+ * renegotiations are wrapped with a tls-crypt key exported from the first
+ * TLS session and mixed with the original static key, if any.
  */
 #ifndef MOONVPN_WRAP_H
 #define MOONVPN_WRAP_H
@@ -36,6 +41,7 @@ enum {
 	WRAP_REPLAY_LEN = 8, /* packet-id and time */
 	WRAP_TLS_CRYPT_TAG_LEN = 32,
 	WRAP_KEY_DIRECTION_NONE = -1,
+	WRAP_DYNAMIC_KEY_LEN = STATIC_KEY_LEN, /* bytes of TLS keying material it takes */
 };
 
 struct tlscryptv2_server;
@@ -47,12 +53,16 @@ struct wrap {
 	 * tls-crypt-v2 client's own. */
 	const struct tlscryptv2_server *v2;
 	bool client_key;
+	bool dynamic; /* a dynamic tls-crypt key (wrap_init_dynamic) */
 	const struct crypto *crypto;
 	char digest[8]; /* tls-auth */
 	size_t hmac_len;
 	uint8_t send_hmac[CRYPTO_HMAC_MAX], recv_hmac[CRYPTO_HMAC_MAX];
 	uint8_t send_cipher[CRYPTO_AES256_KEY_LEN],
 		recv_cipher[CRYPTO_AES256_KEY_LEN]; /* tls-crypt */
+	/* The whole static key the wrapping came from (tls-auth, tls-crypt, a
+	 * tls-crypt-v2 client's Kc): dynamic tls-crypt mixes it in. */
+	struct static_key original;
 };
 
 /* No wrapping: seal and open copy the packet. */
@@ -70,6 +80,17 @@ int wrap_init_tls_auth(struct wrap *w, const struct crypto *c, const struct stat
 /* tls-crypt v1 for the server (server = true) or the client side. */
 void wrap_init_tls_crypt(struct wrap *w, const struct crypto *c, const struct static_key *key,
 			 bool server);
+
+/*
+ * Dynamic tls-crypt for a session whose own wrapping is original: tls-crypt
+ * v1 with ekm (the first TLS session's keying material, label
+ * "EXPORTER-OpenVPN-dynamic-tls-crypt") XORed with original's static key
+ * when original is tls-auth or tls-crypt (a tls-crypt-v2 client's key
+ * included), ekm as it is without wrapping. Keys fixed by role as in
+ * tls-crypt.
+ */
+void wrap_init_dynamic(struct wrap *w, const struct crypto *c, const struct wrap *original,
+		       const uint8_t ekm[WRAP_DYNAMIC_KEY_LEN], bool server);
 
 /* Bytes the wrapping adds to a plain control packet. */
 size_t wrap_overhead(const struct wrap *w);

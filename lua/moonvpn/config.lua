@@ -218,6 +218,83 @@ local listen = {
 	end,
 }
 
+-- The addresses clients reach the server at, for `moonvpn profile`'s remote lines
+-- (listen is often 0.0.0.0): a host name or address gets one remote per listener,
+-- with its transport and port; "udp://HOST:PORT" or "tcp://HOST:PORT" is one remote
+-- as written (a port forwarded from another). One entry or a list, normalized to a list.
+local function is_host(h)
+	return core.parse_ip(h) ~= nil or (#h <= 253 and h:match("^[%w][%w%-%.]*$") ~= nil)
+end
+local public_entry = S.string {
+	what = 'a host name or address ("vpn.example.com"), or "udp://HOST:PORT" or "tcp://HOST:PORT"',
+	validate = function(v)
+		local scheme, rest = v:match("^(%a+)://(.+)$")
+		if not scheme then
+			return is_host(v), "is not a host name or an IP address"
+		end
+		if scheme ~= "udp" and scheme ~= "tcp" then
+			return false, "has an unknown transport (expected udp:// or tcp://)"
+		end
+		local host, port = rest:match("^%[([^%]]+)%]:(%d+)$")
+		if not host then host, port = rest:match("^([^:]+):(%d+)$") end
+		if not host or not is_host(host) then
+			return false, "is not udp://HOST:PORT or tcp://HOST:PORT (an IPv6 address in [ ])"
+		end
+		local n = tonumber(port)
+		return n >= 1 and n <= 65535, "has a port that is not from 1 to 65535"
+	end,
+}
+local public = {
+	what = 'a host name or address clients reach the server at, or a list of them',
+	check = function(v, path)
+		local list, err = S.list(public_entry, { max = 16, unique = true })
+			.check(type(v) == "table" and v or { v }, path)
+		if not list and type(v) ~= "table" then err.path = path end
+		return list, err
+	end,
+}
+
+-- Prometheus metrics (README, "Metrics"): "ADDRESS:PORT" with a literal address
+-- ("[::1]:9176" for IPv6), or a table with the listen address and the
+-- per-client series' switch and bound. Normalized to the table.
+M.METRICS_PER_CLIENT_MAX = 10000
+local metrics_listen = {
+	what = 'an address and port like "127.0.0.1:9176" or "[::1]:9176"',
+	check = function(v, path)
+		local what = 'an address and port like "127.0.0.1:9176" or "[::1]:9176"'
+		if type(v) ~= "string" then return S.fail(path, "expected %s, got %s", what, S.show(v)) end
+		local host, port = v:match("^%[([^%]]+)%]:(%d+)$")
+		if host and core.parse_ip(host) ~= 6 then host = nil end
+		if not host then
+			host, port = v:match("^([^:%[%]]+):(%d+)$")
+			if host and core.parse_ip(host) ~= 4 then
+				return S.fail(path, "%s: %q is not an IP address literal (the metrics are "
+					.. "served on an address, not a name)", S.show(v), host)
+			end
+		end
+		if not host then return S.fail(path, "%s is not %s", S.show(v), what) end
+		local n = tonumber(port)
+		if n < 1 or n > 65535 then
+			return S.fail(path, "%s: port %s is not from 1 to 65535", S.show(v), port)
+		end
+		return v
+	end,
+}
+local metrics_record = S.record({
+	listen = { metrics_listen, required = true },
+	per_client = { S.boolean(), default = true },
+	per_client_max = { S.integer { min = 1, max = M.METRICS_PER_CLIENT_MAX }, default = 1000 },
+}, { what = 'a table { listen = "127.0.0.1:9176", per_client = true, per_client_max = 1000 }' })
+local metrics = {
+	what = '"127.0.0.1:9176" or a table { listen = "127.0.0.1:9176", per_client = true, per_client_max = 1000 }',
+	check = function(v, path)
+		if type(v) ~= "string" then return metrics_record.check(v, path) end
+		local out, err = metrics_record.check({ listen = v }, path)
+		if err then err.path = path end -- the string is the field the operator wrote
+		return out, err
+	end,
+}
+
 -- Every hook call (on.auth, on.connect, on.disconnect, timers) runs under these.
 local hooks = S.record({
 	timeout = { S.integer { min = 1, max = 3600 }, default = 30 },
@@ -351,6 +428,7 @@ end
 
 M.server_schema = S.record({
 	listen = { listen, default = "udp://0.0.0.0:1194" },
+	public = { public, default = {} },
 	device = { device, default = {} },
 	network = { S.cidr { family = 4, min_len4 = 8, max_len4 = 30 }, required = true },
 	network6 = { S.cidr { family = 6, example = '"fd00:8::/64"', min_len6 = 64, max_len6 = 124 } },
@@ -374,6 +452,7 @@ M.server_schema = S.record({
 	management_password = { file_path },
 	management_client_auth = { S.boolean(), default = false },
 	status = { status_file },
+	metrics = { metrics },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 	user = { account "a user name" },
 	group = { account "a group name" },

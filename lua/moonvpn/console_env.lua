@@ -27,6 +27,7 @@ moonvpn console: Lua 5.4 inside the running engine.
   reload()             re-read the configuration file (as SIGHUP does)
   log_level()          the current log level
   log_level("debug")   set it: error, warn, info, debug, trace
+  json(v)              v as JSON text (moonvpn console --json -e EXPR prints it)
   help()               this text
 An expression prints its value; a statement runs; an unfinished
 statement continues on the next line. print() writes here.]]
@@ -105,6 +106,7 @@ local function builtins(env)
 			return level
 		end,
 		pretty = console.pretty,
+		json = require("moonvpn.json").encode,
 	}
 end
 

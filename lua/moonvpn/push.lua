@@ -3,15 +3,16 @@
 --
 -- Global options from the configuration first, then the client's own
 -- (addresses, peer-id, cipher, protocol flags, MTU), as 2.6 orders them.
--- Only what the engine implements is advertised: dyn-tls-crypt never,
--- tls-ekm only to clients that can do it.
+-- Only what the engine implements is advertised, and only to clients that
+-- announce it: tls-ekm, cc-exit, dyn-tls-crypt (the session derives the
+-- renegotiations' key for the same IV_PROTO bit, core/control/session_dyntls.c).
 local core = require "moonvpn.core"
 
 local M = {}
 
 -- IV_PROTO bits (protocol guide 5.4).
 M.IV_PROTO = { DATA_V2 = 2, REQUEST_PUSH = 4, TLS_KEY_EXPORT = 8, DNS_OPTION = 64,
-	CC_EXIT_NOTIFY = 128, DNS_OPTION_V2 = 2048 }
+	CC_EXIT_NOTIFY = 128, DYN_TLS_CRYPT = 512, DNS_OPTION_V2 = 2048 }
 M.DNS_SERVER_ADDRESSES_MAX = 8 -- addresses in one `dns server N address` (OpenVPN's dns.h)
 M.MESSAGE_MAX = 1024 -- bytes of one control message, NUL included
 
@@ -88,7 +89,7 @@ function M.options(cfg, client, extra)
 	opts[#opts + 1] = string.format("ifconfig %s %s", client.address, netmask(len))
 	if client.peer_id then opts[#opts + 1] = "peer-id " .. client.peer_id end
 	if client.ncp and client.cipher then opts[#opts + 1] = "cipher " .. client.cipher end
-	-- As 2.7's push.c orders them.
+	-- As 2.7's push.c orders them; tls-ekm goes there only beside cc-exit.
 	local flags = ""
 	if proto & M.IV_PROTO.CC_EXIT_NOTIFY ~= 0 then
 		flags = " cc-exit"
@@ -96,6 +97,7 @@ function M.options(cfg, client, extra)
 	elseif proto & M.IV_PROTO.TLS_KEY_EXPORT ~= 0 then
 		opts[#opts + 1] = "key-derivation tls-ekm"
 	end
+	if proto & M.IV_PROTO.DYN_TLS_CRYPT ~= 0 then flags = flags .. " dyn-tls-crypt" end
 	if client.epoch_data then flags = flags .. " aead-epoch" end
 	if flags ~= "" then opts[#opts + 1] = "protocol-flags" .. flags end
 	if client.iv_mtu then opts[#opts + 1] = "tun-mtu " .. cfg.device.mtu end

@@ -2,6 +2,7 @@
 /* Log lines: control bytes escaped, repeated lines rate-limited per call site. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -140,6 +141,53 @@ static void test_ratelimit_overflow(FILE *f)
 	      "each site its lines, the overflow one burst");
 }
 
+/* JOURNAL_STREAM naming the log's own stream: "<N>subsys: message", no time stamp. */
+static void test_journal(FILE *f)
+{
+	static const struct {
+		enum log_level level;
+		const char *line;
+	} levels[] = {
+		{ LOG_ERROR, "<3>engine: m\n" }, { LOG_WARN, "<4>engine: m\n" },
+		{ LOG_INFO, "<6>engine: m\n" },	 { LOG_DEBUG, "<7>engine: m\n" },
+		{ LOG_TRACE, "<7>engine: m\n" },
+	};
+	struct stat st;
+	struct log lg;
+	char env[64];
+
+	if (fstat(fileno(f), &st) < 0)
+		return;
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+	log_init(&lg, LOG_TRACE, f);
+	CHECK(lg.journal, "JOURNAL_STREAM=%s is this stream", env);
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		log_write(&lg, levels[i].level, "engine", "m");
+		CHECK(strcmp(take(f), levels[i].line) == 0, "level %d", (int)levels[i].level);
+	}
+	log_warnx(&lg, "x", "a\nb");
+	CHECK(strcmp(take(f), "<4>x: a\\nb\n") == 0, "escapes stay");
+	/* Another stream, or a value that is not DEV:INO: our own time stamps. */
+	const char *others[] = { "1:1", "", "abc", "12", "1:2x", ":" };
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		setenv("JOURNAL_STREAM", others[i], 1);
+		log_init(&lg, LOG_INFO, f);
+		CHECK(!lg.journal, "JOURNAL_STREAM=\"%s\"", others[i]);
+	}
+	snprintf(env, sizeof(env), "%llu:%llux", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+	log_init(&lg, LOG_INFO, f);
+	CHECK(!lg.journal, "trailing junk: %s", env);
+	unsetenv("JOURNAL_STREAM");
+	log_init(&lg, LOG_INFO, f);
+	CHECK(!lg.journal, "unset");
+	log_info(&lg, "engine", "m");
+	CHECK(take(f)[4] == '-', "a time stamp again");
+}
+
 int main(void)
 {
 	FILE *f = tmpfile();
@@ -151,6 +199,7 @@ int main(void)
 	test_line_forgery(f);
 	test_ratelimit(f);
 	test_ratelimit_overflow(f);
+	test_journal(f);
 	fclose(f);
 	return unit_report("log");
 }

@@ -24,7 +24,7 @@ static void test_observed(void)
 	CHECK(o.ping == 10 && o.ping_restart == 60 && o.tun_mtu == 1500, "timers, mtu");
 	CHECK(o.has_peer_id && o.peer_id == 0 && strcmp(o.cipher, "AES-256-GCM") == 0,
 	      "peer, cipher");
-	CHECK(o.tls_ekm && o.cc_exit && o.unknown == 1, "flags (dyn-tls-crypt unknown to us)");
+	CHECK(o.tls_ekm && o.cc_exit && o.dyn_tls_crypt && o.unknown == 0, "flags");
 	CHECK(!o.more, "no continuation");
 }
 

@@ -89,9 +89,28 @@ static void test_reordered_run(void)
 	CHECK(accepted == 4096 && refused == 4096, "accepted %d, refused %d", accepted, refused);
 }
 
+/* Ids with a time: a later time starts a new window, an earlier one is refused. */
+static void test_timed(void)
+{
+	struct replay_timed r;
+
+	replay_timed_init(&r);
+	CHECK(!replay_timed_accept(&r, 0, 100), "id 0");
+	CHECK(replay_timed_accept(&r, 1, 100) && replay_timed_accept(&r, 3, 100) &&
+		      replay_timed_accept(&r, 2, 100),
+	      "1, 3, 2 at time 100");
+	CHECK(!replay_timed_accept(&r, 2, 100), "2 again at time 100");
+	CHECK(!replay_timed_accept(&r, 9, 99), "an earlier time");
+	CHECK(replay_timed_accept(&r, 1, 200), "ids start again with a later time");
+	CHECK(!replay_timed_accept(&r, 1, 200) && !replay_timed_accept(&r, 3, 100),
+	      "then its duplicates and the old time are refused");
+	CHECK(replay_timed_accept(&r, 2, 200), "and its next id taken");
+}
+
 int main(void)
 {
 	test_steps();
 	test_reordered_run();
+	test_timed();
 	return unit_report("test_replay");
 }

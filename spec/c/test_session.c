@@ -8,7 +8,11 @@
  * message that comes earlier); a lost AUTH_FAILED is resent; a refused
  * session ends as soon as its AUTH_FAILED is acknowledged. Deferred
  * authentication: AUTH_PENDING waits for the same ack, and a decision that
- * does not come within its timeout refuses the client.
+ * does not come within its timeout refuses the client. Dynamic tls-crypt:
+ * with tls-crypt negotiated by the push (protocol-flags dyn-tls-crypt), a
+ * renegotiation's control packets, the client's SOFT_RESET first, are
+ * wrapped with the sessions' derived key, with replay ids of their own,
+ * and never with the static key, which key_id 0 keeps.
  */
 #include <arpa/inet.h>
 #include <ev.h>
@@ -47,6 +51,20 @@ static struct ev_loop *loop;
 static struct log lg;
 static struct crypto *crypto;
 static struct wrap no_wrap;
+/* The static wrapping each side's packets are opened with (key_id 0, or all without dyn). */
+static const struct wrap *server_rx = &no_wrap, *client_rx = &no_wrap;
+static const char *push_text = "PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,"
+			       "cipher AES-256-GCM,topology subnet,key-derivation tls-ekm";
+
+/* What carry saw: control packets of key_id > 0 each way, and how they opened. */
+struct reneg_seen {
+	unsigned to_server, to_client;	   /* key_id > 0 packets carried */
+	unsigned static_opens;		   /* of those: opened with the static key */
+	unsigned soft_resets;		   /* the client's P_CONTROL_SOFT_RESET_V1 among them */
+	unsigned key0_static, key0_others; /* key_id 0 packets: opened with the static key, not */
+	uint32_t first_pid_to_server, first_pid_to_client;
+};
+static struct reneg_seen seen;
 static struct cookie_key cookie_key;
 static struct side server, client;
 static const char *decision; /* what the server's connect hook answers: NULL admits */
@@ -77,8 +95,7 @@ static void on_connect(void *ctx, struct session *s)
 		return;
 	}
 	snprintf(push.address, sizeof(push.address), "10.8.0.2");
-	push.messages[0] = strdup("PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,"
-				  "cipher AES-256-GCM,topology subnet,key-derivation tls-ekm");
+	push.messages[0] = strdup(push_text);
 	session_admit(s, &push);
 }
 
@@ -104,17 +121,50 @@ static const struct session_ops ops = {
 	.send = on_send, .connect = on_connect, .ended = on_ended, .pushed = on_pushed
 };
 
-/* Opens one packet; false for data packets (the test carries control only). */
-static bool open_control(const struct packet *p, struct proto_control *ctl, uint8_t *plain,
-			 size_t cap, uint32_t *pid)
+/* Notes how a packet opened, for the dynamic tls-crypt test. */
+static void note(const struct packet *p, bool to_server, const struct proto_control *ctl,
+		 uint32_t pid)
 {
-	uint32_t t;
+	const struct wrap *st = to_server ? server_rx : client_rx;
+	uint8_t plain[WIRE_MAX];
+	uint32_t spid, t;
+	bool opens_static = st->mode != WRAP_NONE &&
+			    wrap_open(st, p->wire, p->len, plain, sizeof(plain), &spid, &t) > 0;
+
+	if (ctl->key_id == 0) {
+		seen.key0_static += opens_static;
+		seen.key0_others += !opens_static;
+		return;
+	}
+	if (to_server && !seen.to_server++)
+		seen.first_pid_to_server = pid;
+	if (!to_server && !seen.to_client++)
+		seen.first_pid_to_client = pid;
+	seen.static_opens += opens_static;
+	seen.soft_resets += to_server && ctl->opcode == P_CONTROL_SOFT_RESET_V1;
+}
+
+/*
+ * Opens one packet as its receiver's front door does: with the session's
+ * wrapping for its key_id (the static one before there is a session).
+ * False for data packets (the test carries control only).
+ */
+static bool open_control(const struct packet *p, bool to_server, struct proto_control *ctl,
+			 uint8_t *plain, size_t cap, uint32_t *pid, uint32_t *t)
+{
+	struct session *rx = to_server ? server.s : client.s;
+	uint8_t key_id = proto_key_id(p->wire[0]);
+	const struct wrap *w =
+		rx ? session_control_wrap(rx, key_id) : (to_server ? server_rx : client_rx);
 	int n;
 
 	if (!proto_is_control(proto_opcode(p->wire[0])))
 		return false;
-	n = wrap_open(&no_wrap, p->wire, p->len, plain, cap, pid, &t);
-	return n > 0 && proto_decode_control(ctl, plain, (size_t)n) == 0;
+	n = wrap_open(w, p->wire, p->len, plain, cap, pid, t);
+	if (n <= 0 || proto_decode_control(ctl, plain, (size_t)n) != 0)
+		return false;
+	note(p, to_server, ctl, *pid);
+	return true;
 }
 
 static struct sockaddr_in client_addr(void)
@@ -126,7 +176,8 @@ static struct sockaddr_in client_addr(void)
 }
 
 /* The server's front door for a packet without a session: the stateless cookie exchange. */
-static void front_door(const struct proto_control *ctl, uint32_t pid, struct session_params *sp)
+static void front_door(const struct proto_control *ctl, uint32_t pid, uint32_t t,
+		       struct session_params *sp)
 {
 	struct sockaddr_in from = client_addr();
 	uint64_t now = (uint64_t)time(NULL);
@@ -142,7 +193,7 @@ static void front_door(const struct proto_control *ctl, uint32_t pid, struct ses
 		      "cookie");
 		cookie_reply(&reply, ctl, &cookie);
 		len = proto_encode_control(plain, sizeof(plain), &reply);
-		n = wrap_seal(&no_wrap, plain, len, 1, 0, server.out[server.n_out].wire, WIRE_MAX);
+		n = wrap_seal(sp->wrap, plain, len, 1, 0, server.out[server.n_out].wire, WIRE_MAX);
 		if (n > 0)
 			server.out[server.n_out++].len = (size_t)n;
 		return;
@@ -154,7 +205,7 @@ static void front_door(const struct proto_control *ctl, uint32_t pid, struct ses
 				       &ctl->sid, 0);
 		CHECK(server.s != NULL, "server session");
 		if (server.s)
-			session_receive(server.s, ctl, pid);
+			session_receive(server.s, ctl, pid, t);
 	}
 }
 
@@ -169,17 +220,18 @@ static size_t carry(struct side *from, int drop, struct session_params *sp)
 	for (size_t i = 0; i < n; i++) {
 		struct proto_control ctl;
 		uint8_t plain[WIRE_MAX];
-		uint32_t pid;
+		uint32_t pid, t;
 
-		if ((int)i == drop || !open_control(&batch[i], &ctl, plain, sizeof(plain), &pid))
+		if ((int)i == drop ||
+		    !open_control(&batch[i], from == &client, &ctl, plain, sizeof(plain), &pid, &t))
 			continue;
 		carried++;
 		if (from == &server && client.s)
-			session_receive(client.s, &ctl, pid);
+			session_receive(client.s, &ctl, pid, t);
 		else if (from == &client && server.s)
-			session_receive(server.s, &ctl, pid);
+			session_receive(server.s, &ctl, pid, t);
 		else if (from == &client)
-			front_door(&ctl, pid, sp);
+			front_door(&ctl, pid, t, sp);
 	}
 	return carried;
 }
@@ -334,6 +386,66 @@ static void test_pending_times_out(struct session_params *ssp, struct session_pa
 	decision = NULL;
 }
 
+/*
+ * Dynamic tls-crypt over tls-crypt: the client renegotiates (after 1 s), and
+ * every packet of key 1 opens with the sessions' derived key only.
+ */
+static void test_dyn_tls_crypt(struct tls_ctx *stls, struct tls_ctx *ctls)
+{
+	struct static_key k;
+	struct wrap sw, cw;
+	struct session_params ssp = params(SESSION_ROLE_SERVER, stls, &server);
+	struct session_params csp = params(SESSION_ROLE_CLIENT, ctls, &client);
+	double t0;
+
+	for (int i = 0; i < STATIC_KEY_LEN; i++)
+		k.bytes[i] = (uint8_t)(i * 7 + 3);
+	wrap_init_tls_crypt(&sw, crypto, &k, true);
+	wrap_init_tls_crypt(&cw, crypto, &k, false);
+	ssp.wrap = server_rx = &sw;
+	csp.wrap = client_rx = &cw;
+	push_text = "PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,"
+		    "topology subnet,protocol-flags cc-exit tls-ekm dyn-tls-crypt";
+	decision = NULL;
+	memset(&seen, 0, sizeof(seen));
+	start(&csp);
+	CHECK(to_server_key_method(&ssp), "the handshake reached the key exchange");
+	carry(&client, -1, &ssp);
+	carry(&server, -1, &ssp);
+	CHECK(client.pushed && session_state(server.s) == SESSION_ACTIVE, "connected");
+	CHECK(session_dyn_tls_crypt(server.s) && session_dyn_tls_crypt(client.s),
+	      "dynamic tls-crypt on, both sides");
+	CHECK(session_control_wrap(server.s, 0) == session_wrap(server.s) &&
+		      session_control_wrap(server.s, 1)->dynamic,
+	      "key 0 keeps the static wrap, key 1 has the dynamic one");
+	session_set_renegotiation(client.s, 1, 0);
+	t0 = ev_time();
+	while ((session_key_id(server.s) != 1 || session_key_id(client.s) != 1) &&
+	       ev_time() - t0 < 20) {
+		ev_run(loop, EVRUN_NOWAIT);
+		carry(&client, -1, &ssp);
+		carry(&server, -1, &ssp);
+		usleep(20000);
+	}
+	CHECK(session_key_id(server.s) == 1 && session_key_id(client.s) == 1,
+	      "renegotiated to key 1 in %.1f s", ev_time() - t0);
+	CHECK(seen.to_server > 0 && seen.to_client > 0, "key 1 packets both ways: %u, %u",
+	      seen.to_server, seen.to_client);
+	CHECK(seen.soft_resets > 0, "the client's SOFT_RESET among them: %u", seen.soft_resets);
+	CHECK(seen.static_opens == 0, "none of them opens with the static key: %u",
+	      seen.static_opens);
+	CHECK(seen.first_pid_to_server == 1 && seen.first_pid_to_client == 1,
+	      "their replay ids start again at 1: %u, %u", seen.first_pid_to_server,
+	      seen.first_pid_to_client);
+	CHECK(seen.key0_static > 0 && seen.key0_others == 0,
+	      "key 0 packets: %u with the static key, %u without", seen.key0_static,
+	      seen.key0_others);
+	reset_sides();
+	server_rx = client_rx = &no_wrap;
+	wrap_clear(&sw);
+	wrap_clear(&cw);
+}
+
 int main(void)
 {
 	char cmd[160];
@@ -359,6 +471,7 @@ int main(void)
 	test_push_waits_for_the_ack(&ssp, &csp);
 	test_auth_failed(&ssp, &csp);
 	test_pending_times_out(&ssp, &csp);
+	test_dyn_tls_crypt(stls, ctls);
 	reset_sides();
 	tls_ctx_free(stls);
 	tls_ctx_free(ctls);

@@ -5,7 +5,9 @@
  * installed, also interop inside a private network namespace: a stock
  * openvpn client's reset unwraps with our code, and it accepts our wrapped
  * stateless reply (its next packet acks it), for tls-crypt and tls-auth,
- * with a key from `openvpn --genkey` and one we formatted.
+ * with a key from `openvpn --genkey` and one we formatted. Dynamic
+ * tls-crypt: the keying material XORed with the whole original static key
+ * (tls-crypt and tls-auth, whatever the direction), as it is without one.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -135,6 +137,57 @@ static void test_tls_crypt(const struct crypto *c)
 	check_round_trip("tls-crypt client->server", &client, &server, true);
 	check_round_trip("tls-crypt server->client", &server, &client, true);
 	check_round_trip("tls-crypt server->server", &server, &server2, false);
+}
+
+/* A client's dynamic wrap as the peer computes it: tls-crypt with ekm ^ key (or ekm). */
+static void expected_client(const struct crypto *c, struct wrap *w, const uint8_t *ekm,
+			    const struct static_key *key)
+{
+	struct static_key k;
+
+	for (int i = 0; i < STATIC_KEY_LEN; i++)
+		k.bytes[i] = ekm[i] ^ (key ? key->bytes[i] : 0);
+	wrap_init_tls_crypt(w, c, &k, false);
+}
+
+static void test_dynamic(const struct crypto *c)
+{
+	struct static_key k = test_key();
+	uint8_t ekm[WRAP_DYNAMIC_KEY_LEN];
+	struct wrap orig, orig_client, dyn, dyn_client, want;
+	char err[128];
+
+	for (int i = 0; i < WRAP_DYNAMIC_KEY_LEN; i++)
+		ekm[i] = (uint8_t)(i * 13 + 5);
+
+	wrap_init_tls_crypt(&orig, c, &k, true);
+	wrap_init_dynamic(&dyn, c, &orig, ekm, true);
+	CHECK(dyn.mode == WRAP_TLS_CRYPT && dyn.dynamic, "dynamic tls-crypt is tls-crypt");
+	expected_client(c, &want, ekm, &k);
+	check_round_trip("dyn (tls-crypt) server->client", &dyn, &want, true);
+	check_round_trip("dyn (tls-crypt) client->server", &want, &dyn, true);
+	expected_client(c, &want, ekm, NULL);
+	check_round_trip("dyn (tls-crypt) without the XOR", &dyn, &want, false);
+	check_round_trip("dyn is not the static key", &dyn, &orig, false);
+	CHECK(strstr(wrap_failure(&dyn), "dynamic") != NULL, "failure: %s", wrap_failure(&dyn));
+
+	/* tls-auth: the whole key file, not just the HMAC halves its direction uses. */
+	CHECK(wrap_init_tls_auth(&orig, c, &k, 0, "SHA1", err, sizeof(err)) == 0 &&
+		      wrap_init_tls_auth(&orig_client, c, &k, 1, "SHA1", err, sizeof(err)) == 0,
+	      "tls-auth: %s", err);
+	wrap_init_dynamic(&dyn, c, &orig, ekm, true);
+	wrap_init_dynamic(&dyn_client, c, &orig_client, ekm, false);
+	expected_client(c, &want, ekm, &k);
+	check_round_trip("dyn (tls-auth) server->client", &dyn, &want, true);
+	check_round_trip("dyn (tls-auth) client->server", &dyn_client, &dyn, true);
+
+	/* No wrapping: the keying material as it is. */
+	wrap_init_none(&orig);
+	wrap_init_dynamic(&dyn, c, &orig, ekm, true);
+	expected_client(c, &want, ekm, NULL);
+	check_round_trip("dyn (none) server->client", &dyn, &want, true);
+	expected_client(c, &want, ekm, &k);
+	check_round_trip("dyn (none) takes no key", &dyn, &want, false);
 }
 
 /* --- interop with stock openvpn, in a private network namespace --- */
@@ -301,6 +354,7 @@ int main(void)
 	if (c) {
 		test_tls_auth(c);
 		test_tls_crypt(c);
+		test_dynamic(c);
 		test_interop(c);
 	}
 	crypto_free(c);

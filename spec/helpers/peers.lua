@@ -61,20 +61,27 @@ client_mt.__index = client_mt
 --- Starts a client of `kind` in namespace ns. opts: remote (address), proto ("udp"
 -- or "tcp"), port (1194), wrap ("tls-auth", "tls-crypt" or nil), user and password
 -- (auth-user-pass), extra (more profile lines), args (more ovpncli arguments),
--- stdin (a file the client reads: ovpncli's answer to a challenge).
+-- stdin (a file the client reads: ovpncli's answer to a challenge), profile (a profile
+-- file used as it is, instead of one made from the other options).
 function M.start(ns, kind, opts)
 	local bin = binary(kind)
 	assert(not M.missing(kind), M.missing(kind))
 	local extra = opts.extra or ""
-	if opts.user and kind ~= "ovpncli" then
+	if opts.profile and opts.user and kind ~= "ovpncli" then
+		-- A profile as written (moonvpn profile's): the credentials come from a file given after it.
+		local creds = netns.tmpdir() .. "/creds"
+		netns.write_file(creds, opts.user .. "\n" .. opts.password .. "\n")
+		opts.args = { "--auth-user-pass", creds }
+	elseif opts.user and kind ~= "ovpncli" then
 		extra = extra .. string.format("<auth-user-pass>\n%s\n%s\n</auth-user-pass>\n", opts.user, opts.password)
 	elseif opts.user then
 		-- The 3 core takes the credentials from its caller (-u, -p); the profile says they are needed.
 		extra = extra .. "auth-user-pass\n"
 	end
-	local profile = openvpn.profile(mv.pki(), { remote = opts.remote, wrap = opts.wrap, extra = extra,
+	local profile = opts.profile or openvpn.profile(mv.pki(), { remote = opts.remote, wrap = opts.wrap, extra = extra,
 		proto = opts.proto == "tcp" and "tcp-client" or "udp", port = opts.port })
 	local argv = { bin, "--config", profile }
+	if opts.profile and kind ~= "ovpncli" then table.move(opts.args or {}, 1, #(opts.args or {}), 4, argv) end
 	if kind == "ovpncli" then
 		argv = { bin, profile }
 		for i, arg in ipairs(opts.args or {}) do table.insert(argv, 1 + i, arg) end

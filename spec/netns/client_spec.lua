@@ -263,6 +263,10 @@ describe("#netns client mode", function()
 			assert(ok, out)
 			assert.truthy(out:find("85 received", 1, true), out)
 			assert.truthy(client:output():find("data now on key 3", 1, true), client:output())
+			-- The stock server pushed dyn-tls-crypt (the client announces it): the
+			-- renegotiations above were wrapped with the key both derived.
+			assert.truthy(client:output():find("dynamic tls-crypt: renegotiations use their own key "
+				.. "(mixed with the static key)", 1, true), client:output())
 		end)
 	end
 end)

@@ -206,6 +206,72 @@ describe("#netns moonvpn console", function()
 		assert.are.equal(0, status, err)
 		assert.are.equal("42\n", out)
 	end)
+
+	describe("--json", function()
+		-- `moonvpn console SOCKET --json -e EXPR`; exit status, stdout, stderr.
+		local function json(expr)
+			return mv.run("console " .. netns.quote(socket) .. " --json -e " .. netns.quote(expr))
+		end
+
+		-- What jq makes of text: its compact form, or nil and jq's complaint.
+		local function jq(text, filter)
+			local file = netns.tmpdir() .. "/out.json"
+			netns.write_file(file, text)
+			local ok, out = netns.sh("jq -c " .. netns.quote(filter or ".") .. " < " .. file)
+			if not ok then return nil, out end
+			return (out:gsub("\n$", ""))
+		end
+
+		it("prints status() as one JSON object that jq reads", function()
+			local status, out, err = json("status()")
+			assert.are.equal(0, status, err)
+			assert.are.equal("", err)
+			assert.are.equal(1, select(2, out:gsub("\n", "")), out)
+			assert.are.equal("true", jq(out, ".pid == " .. engine.pid .. " and (.uptime | type) == \"number\""))
+			assert.are.equal('"mvt0"', jq(out, ".device.name"))
+		end)
+
+		it("maps Lua values onto JSON: arrays, objects, mixed keys, nil, escapes", function()
+			local cases = {
+				{ "clients()", "[]" },
+				{ "{ 1, 2, 3 }", "[1,2,3]" },
+				{ "{ b = 1, a = { true, false } }", '{"a":[true,false],"b":1}' },
+				{ '{ 10, 20, x = "y" }', '{"1":10,"2":20,"x":"y"}' },
+				{ "{ [1] = 1, [3] = 3 }", '{"1":1,"3":3}' },
+				{ "nil", "null" },
+				{ "1.5", "1.5" },
+				{ [["quote\" back\\ nl\n tab\t bell\7 é"]], [["quote\" back\\ nl\n tab\t bell\u0007 é"]] },
+			}
+			for _, c in ipairs(cases) do
+				local status, out, err = json(c[1])
+				assert.are.equal(0, status, c[1] .. ": " .. err)
+				assert.are.equal(c[2], jq(out), c[1] .. " gave " .. out)
+			end
+		end)
+
+		it("refuses what JSON cannot hold, saying what and where", function()
+			local cases = {
+				{ "{ f = print }", "json: a function (JSON has no such value) at $.f" },
+				{ "(function() local t = {} t.self = { t } return t end)()",
+					"json: a cycle (the table contains itself) at $.self[1]" },
+				{ "{ 0/0 }", "json: a number JSON cannot hold" },
+				{ '{ name = "\\xff" }', "json: a string that is not UTF-8 (JSON cannot carry raw bytes) at $.name" },
+				{ "{ [true] = 1 }", "json: a table key of type boolean (JSON keys are strings) at $" },
+			}
+			for _, c in ipairs(cases) do
+				local status, out, err = json(c[1])
+				assert.are.equal(1, status, c[1])
+				assert.are.equal("", out)
+				assert.truthy(err:find(c[2], 1, true), c[1] .. ": " .. err)
+			end
+		end)
+
+		it("needs -e", function()
+			local status, _, err = mv.run("console " .. netns.quote(socket) .. " --json")
+			assert.are.equal(2, status)
+			assert.truthy(err:find("--json needs -e EXPRESSION", 1, true), err)
+		end)
+	end)
 end)
 
 describe("moonvpn console without an engine", function()

@@ -6,7 +6,9 @@
 --
 -- Each cell connects, pings through the tunnel both ways and runs iperf3 for
 -- 2 s each way (the bytes counted, never the rate), and prints how long the
--- client took to connect. OpenVPN 2.7 and ovpncli come from `make peers`; without them
+-- client took to connect. Dynamic tls-crypt: each client renegotiates twice (or
+-- is renegotiated) with each control-channel wrapping, and its renegotiations
+-- use the key the session derived. OpenVPN 2.7 and ovpncli come from `make peers`; without them
 -- their cells are pending, with the way to get them. #netns: needs root.
 local hooked = require "spec.helpers.hooked"
 local mv = require "spec.helpers.moonvpn"
@@ -197,6 +199,49 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 					end
 					print(string.format("\n  [%s, %s: connected in %.2f s; iperf3 2 s: %d MiB up, %d MiB down]",
 						peers.LABEL[kind], cell.name, seconds, moved[1], moved[2]))
+				end)
+			end
+		end
+	end
+
+	-- Dynamic tls-crypt (protocol-flags dyn-tls-crypt): every client announces it, and
+	-- after its renegotiations it still carries traffic. The 2.x clients start two
+	-- (reneg-sec 3) and show at verb 4 that they wrap them with the dynamic key.
+	-- ovpncli takes no reneg-sec under 10 s, so the server starts one (after 12 s);
+	-- it shows the key only without another wrapping ("control channel: dynamic
+	-- tls-crypt enabled"). It keeps sending on key 0 for 60 s after a renegotiation,
+	-- and the server's next one waits for that: one is what a test can afford. A
+	-- peer that derived another key could not renegotiate at all.
+	local DYN_SHOWS = { ["2.6"] = "Outgoing dynamic tls-crypt: Cipher 'AES-256-CTR' initialized",
+		["2.7"] = "Outgoing dynamic tls-crypt: Cipher 'AES-256-CTR' initialized",
+		ovpncli = "control channel: dynamic tls-crypt enabled" }
+	for _, kind in ipairs(peers.KINDS) do
+		for _, cell in ipairs { CELLS[1], CELLS[2], CELLS[3], CELLS[4], CELLS[5] } do
+			local by_server = kind == "ovpncli"
+			local name = string.format("%s renegotiates %s with dynamic tls-crypt (%s) and carries traffic",
+				peers.LABEL[kind], by_server and "once" or "twice", cell.wrap or cell.tls_crypt_v2 and cell.name
+				or cell.name .. ", no other wrapping")
+			if peers.missing(kind) then
+				pending(name .. ": " .. peers.missing(kind))
+			else
+				it(name, function()
+					local extra = start({ tls = cell.tls, tls_crypt_v2 = cell.tls_crypt_v2, server = (cell.server or "")
+						.. (by_server and "  renegotiate = { seconds = 12 },\n" or "") })
+					local client = peers.start(t.clients[1], kind, { remote = "10.88.1.1", wrap = cell.wrap,
+						proto = cell.proto, port = cell.port, extra = (extra or "") .. (by_server and "" or "reneg-sec 3\nverb 4\n") })
+					client:connected(30, t.engine)
+					local _, address = client:tunnel()
+					local ok, log = t.engine:wait_log("renegotiated: data now on key " .. (by_server and 1 or 2), 60)
+					assert(ok, log .. "\n--- client:\n" .. client:output())
+					assert.matches("dynamic tls-crypt: renegotiations use their own key", log, 1, true)
+					assert.falsy(log:find("does not authenticate", 1, true), log)
+					if kind ~= "ovpncli" or not (cell.wrap or cell.tls_crypt_v2) then
+						assert(client:output():find(DYN_SHOWS[kind], 1, true), client:output())
+					end
+					ok, log = t.clients[1]:sh("ping -n -c 3 -i 0.2 -W 2 10.77.0.1")
+					assert(ok, "client to server after the renegotiations: " .. log)
+					ok, log = t.srv:sh("ping -n -c 3 -i 0.2 -W 2 " .. address)
+					assert(ok, "server to client after the renegotiations: " .. log)
 				end)
 			end
 		end

@@ -817,6 +817,8 @@ static int reload(struct engine *e, char *err, size_t errlen)
 	rc = privdrop_check_reload(&e->priv, e->cfg, cfg,
 				   !e->device || device_needs_recreate(e->device, &cfg->device),
 				   err, errlen);
+	if (rc == 0) /* a field the RELOAD table marks "restart": refused as a whole */
+		rc = script_check_reload(e->script, err, errlen);
 	if (rc < 0)
 		goto fail;
 	rc = credentials_load(&fresh, e->crypto, cfg, err, errlen);

@@ -383,6 +383,18 @@ describe("moonvpn.config.RELOAD", function()
 		end
 	end)
 
+	it("is what README.md's Reloading table says, field by field", function()
+		local text = assert(netns.read_file("README.md"))
+		local start = assert(text:find("### Reloading", 1, true))
+		local block = assert(text:sub(start):match("\n| field | on reload |\n|%-+|%-+|\n(.-)\n\n"))
+		local readme = {}
+		for line in block:gmatch("[^\n]+") do
+			local fields, rule = line:match("^| (.-) | (%a+)")
+			for name in fields:gmatch("`([^`]+)`") do readme[name] = rule end
+		end
+		assert.are.same(config.RELOAD.server, readme)
+	end)
+
 	it("reports a field added to the schema without a rule", function()
 		local saved = config.server_schema
 		local fields = {}

@@ -777,9 +777,11 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
 
 		if (server_params_of(e, cfg, cr, &sp, err, errlen) < 0)
 			return -EINVAL;
+		rc = server_reconfigure(e->server, &sp, err, errlen);
+		if (rc < 0)
+			return rc;
 		server_set_credentials(e->server, &cr->wrap, cr->tls,
 				       (const char *const *)cfg->ciphers, cfg->n_ciphers);
-		server_reconfigure(e->server, &sp);
 		return 0;
 	}
 	rc = open_server(e, cfg, cr, &fresh, err, errlen);

@@ -228,11 +228,13 @@ void server_tls_crypt_v2_decided(struct server *s, struct session *sess, bool ok
 
 /*
  * After a reload: p's keepalive, renegotiation, client_to_client, device MTU,
- * mssfix, VPN addresses and the filter's limits (not its size) replace the
- * running ones; connected clients' keepalive and renegotiation too, from their
- * next timer tick. Its other fields (listen, tap, offloads) need a new server.
+ * mssfix, VPN addresses, the filter's limits and the flow table's size replace
+ * the running ones; connected clients' keepalive and renegotiation too, from
+ * their next timer tick. Its other fields (listen, tap, offloads) need a new
+ * server. On error (the flow table cannot be resized: err says why) nothing changed.
  */
-void server_reconfigure(struct server *s, const struct server_params *p);
+int server_reconfigure(struct server *s, const struct server_params *p, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* After a reload: new clients get the new key, TLS context and ciphers. */
 

@@ -166,7 +166,7 @@ describe("#netns reload", function()
 			.. "`device.type` changed from tun to tap; this needs a restart", 1, true), engine:output())
 	end)
 
-	it("gives connected clients the new keepalive, renegotiation and client_to_client; refuses a new device type and flow table size while serving them", function()
+	it("gives connected clients the new keepalive, renegotiation, client_to_client and flow table; refuses a new device type while serving them", function()
 		local c2c = { client_to_client = "false", keepalive = "{ interval = 10, timeout = 60 }" }
 		start(c2c)
 		assert(srv:sh("sysctl -qw net.ipv4.ip_forward=0")) -- only the server can pass packets between clients
@@ -206,13 +206,20 @@ describe("#netns reload", function()
 		assert.is_false(ok)
 		assert.are.equal("reload refused: `device.type` changed from tun to tap; this needs a restart "
 			.. "(stop moonvpn and start it again)", err)
-		ok, err = apply { policy = "{ flows = 4096 }" }
+		ok, err = apply { offload = "{ gso = false }" }
 		assert.is_false(ok)
-		assert.are.equal("reload refused: `policy.flows` changed from 65536 to 4096; this needs a restart "
+		assert.are.equal("reload refused: `offload.gso` changed from true to false; this needs a restart "
 			.. "(stop moonvpn and start it again)", err)
-		assert.are.equal("65536\n", console("config().policy.flows"))
 		assert.are.equal('"tun"\n', console("config().device.type"))
+		assert.are.equal("true\n", console("config().offload.gso"))
 		assert(clients[1]:sh("ping -c 1 -W 2 10.77.0.1"), "the old configuration serves")
+
+		-- The flow table's size: the console's figure follows it, both ways.
+		assert.are.equal("98304\n", console("stats().flows.capacity"))
+		assert(apply { policy = "{ flows = 4096 }" })
+		assert.are.equal("6144\n", console("stats().flows.capacity"))
+		assert(apply {})
+		assert.are.equal("98304\n", console("stats().flows.capacity"))
 
 		-- Renegotiation: the connected clients' keys are older than the new limit.
 		assert.are.equal("0\n", console("stats().renegotiations"))

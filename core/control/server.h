@@ -229,9 +229,10 @@ void server_tls_crypt_v2_decided(struct server *s, struct session *sess, bool ok
 /*
  * After a reload: p's keepalive, renegotiation, client_to_client, device MTU,
  * mssfix, VPN addresses, the filter's limits and the flow table's size replace
- * the running ones; connected clients' keepalive and renegotiation too, from
- * their next timer tick. Its other fields (listen, tap, offloads) need a new
- * server. On error (the flow table cannot be resized: err says why) nothing changed.
+ * the running ones; connected clients' renegotiation too, and their keepalive
+ * where it does not ask more of them than their push did (a shorter ping
+ * interval, a longer timeout), from their next timer tick. Its other fields (listen, tap, offloads)
+ * need a new server. On error (the flow table cannot be resized: err says why) nothing changed.
  */
 int server_reconfigure(struct server *s, const struct server_params *p, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -2,8 +2,8 @@
 /*
  * A reload's new settings for a running server (moonvpn.config's RELOAD
  * table says which fields are live): what the server reads per packet
- * changes at once, and connected clients get the new keepalive and
- * renegotiation limits, in force from their next timer tick.
+ * changes at once, and connected clients get the new renegotiation limits
+ * and what is safe of the new keepalive, in force from their next timer tick.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +40,25 @@ static int reconfigure_filter(struct server *s, const struct server_params *p, c
 	return 0;
 }
 
+/*
+ * A connected client keeps the ping and ping-restart it was pushed: the server
+ * may ping it more often and wait longer for it, never less (it would end a
+ * healthy client, or let the client's own ping-restart fire). The new values in
+ * full reach the clients that connect from now on.
+ */
+static void reconfigure_session(struct session *sess, const struct server_params *p)
+{
+	unsigned interval, timeout;
+
+	session_keepalive(sess, &interval, &timeout);
+	if (!interval || p->ping_interval < interval)
+		interval = p->ping_interval;
+	if (p->ping_timeout > timeout)
+		timeout = p->ping_timeout;
+	session_set_keepalive(sess, interval, timeout);
+	session_set_renegotiation(sess, p->reneg_seconds, p->reneg_bytes);
+}
+
 int server_reconfigure(struct server *s, const struct server_params *p, char *err, size_t errlen)
 {
 	int rc = reconfigure_filter(s, p, err, errlen); /* first: the one step that can fail */
@@ -61,12 +80,8 @@ int server_reconfigure(struct server *s, const struct server_params *p, char *er
 			mssfix_init(&s->mss[epoch][v6], p->mssfix, v6, s->params.tap,
 				    epoch ? EPOCH_OVERHEAD : DATA_OVERHEAD);
 	for (uint32_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
-		struct session *sess = s->sessions[id];
-
-		if (!sess)
-			continue;
-		session_set_keepalive(sess, p->ping_interval, p->ping_timeout);
-		session_set_renegotiation(sess, p->reneg_seconds, p->reneg_bytes);
+		if (s->sessions[id])
+			reconfigure_session(s->sessions[id], p);
 	}
 	return 0;
 }

@@ -399,7 +399,7 @@ describe("moonvpn.config.RELOAD", function()
 		local saved = config.server_schema
 		local fields = {}
 		for _, name in ipairs(saved.fields) do fields[name] = { saved.field_schema(name) } end
-		fields.max_clients = { schema.integer { min = 1, max = 65535 }, default = 1024 }
+		fields.a_new_field = { schema.integer { min = 1, max = 65535 }, default = 1024 }
 		fields.device = { schema.record { type = { schema.enum { "tun", "tap" } }, name = { schema.string() },
 			mtu = { schema.integer { min = 576, max = 65535 } }, queues = { schema.integer { min = 1, max = 8 } } } }
 		config.server_schema = schema.record(fields)
@@ -407,7 +407,7 @@ describe("moonvpn.config.RELOAD", function()
 		config.server_schema = saved
 		assert(ok, missing)
 		table.sort(missing)
-		assert.are.same({ "device.queues", "max_clients" }, missing)
+		assert.are.same({ "a_new_field", "device.queues" }, missing)
 	end)
 
 	local function load(extra)

@@ -388,10 +388,11 @@ static int apply_tokens(struct engine *e, const struct config *cfg, const struct
 	return 0;
 }
 
-static int open_server(struct engine *e, const struct config *cfg, struct credentials *cr,
-		       struct server **out, char *err, size_t errlen)
+/* The server's settings from cfg, for a new server or a reload (server_reconfigure). */
+static int server_params_of(struct engine *e, const struct config *cfg, struct credentials *cr,
+			    struct server_params *sp, char *err, size_t errlen)
 {
-	struct server_params sp = {
+	*sp = (struct server_params){
 		.wrap = &cr->wrap,
 		.tls = cr->tls,
 		.ciphers = (const char *const *)cfg->ciphers,
@@ -419,13 +420,22 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 			   .ctx = e },
 		.filter = { cfg->flow_max, cfg->flow_idle, cfg->flow_pending, cfg->flow_fallback },
 	};
-
-	if (parse_listen(cfg->listen, &sp, err, errlen) < 0)
+	if (parse_listen(cfg->listen, sp, err, errlen) < 0)
 		return -EINVAL;
 	/* Our own VPN addresses, the source of the policy's ICMP answers. */
-	if (!ip_prefix_host(&sp.gateway4, &cfg->network, 1) ||
-	    (cfg->has_network6 && !ip_prefix_host(&sp.gateway6, &cfg->network6, 1)))
-		memset(&sp.gateway4, 0, sizeof(sp.gateway4));
+	if (!ip_prefix_host(&sp->gateway4, &cfg->network, 1) ||
+	    (cfg->has_network6 && !ip_prefix_host(&sp->gateway6, &cfg->network6, 1)))
+		memset(&sp->gateway4, 0, sizeof(sp->gateway4));
+	return 0;
+}
+
+static int open_server(struct engine *e, const struct config *cfg, struct credentials *cr,
+		       struct server **out, char *err, size_t errlen)
+{
+	struct server_params sp;
+
+	if (server_params_of(e, cfg, cr, &sp, err, errlen) < 0)
+		return -EINVAL;
 	return server_open(out, e->loop, &e->log, e->crypto, &sp, err, errlen);
 }
 
@@ -759,7 +769,7 @@ static int reconnect_client(struct engine *e, const struct config *cfg, struct c
 
 /*
  * Moves the server to cfg's listen address (new socket first, old one freed
- * after), or just gives it the new wrapping key.
+ * after), or gives the running one the new keys and settings.
  */
 static int apply_server(struct engine *e, const struct config *cfg, struct credentials *cr,
 			char *err, size_t errlen)
@@ -776,9 +786,15 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
 	if (cfg->role == CONFIG_CLIENT)
 		return reconnect_client(e, cfg, cr, err, errlen);
 	if (strcmp(cfg->listen, e->cfg->listen) == 0) {
+		struct server_params sp;
+
+		if (server_params_of(e, cfg, cr, &sp, err, errlen) < 0)
+			return -EINVAL;
+		rc = server_reconfigure(e->server, &sp, err, errlen);
+		if (rc < 0)
+			return rc;
 		server_set_credentials(e->server, &cr->wrap, cr->tls,
 				       (const char *const *)cfg->ciphers, cfg->n_ciphers);
-		server_set_device_mtu(e->server, cfg->device.mtu);
 		return 0;
 	}
 	rc = open_server(e, cfg, cr, &fresh, err, errlen);
@@ -830,6 +846,8 @@ static int reload(struct engine *e, char *err, size_t errlen)
 	rc = privdrop_check_reload(&e->priv, e->cfg, cfg,
 				   !e->device || device_needs_recreate(e->device, &cfg->device),
 				   err, errlen);
+	if (rc == 0) /* a field the RELOAD table marks "restart": refused as a whole */
+		rc = script_check_reload(e->script, err, errlen);
 	if (rc < 0)
 		goto fail;
 	rc = credentials_load(&fresh, e->crypto, cfg, err, errlen);

@@ -360,3 +360,88 @@ describe("moonvpn.config.load", function()
 		assert.are.equal(path .. ": did not finish within 0.2 s (endless loop?)", err)
 	end)
 end)
+
+-- Reload as a diff (issue 15 item 6): each field is "live" or "restart" in one table.
+describe("moonvpn.config.RELOAD", function()
+	local config = require "moonvpn.config"
+	local schema = require "moonvpn.schema"
+	after_each(function() netns.cleanup() end)
+
+	it("names every field of both schemas, and nothing else", function()
+		for _, role in ipairs { "server", "client" } do
+			assert.are.same({}, config.reload_unlisted(role))
+			local top = role == "client" and config.client_schema or config.server_schema
+			for path, rule in pairs(config.RELOAD[role]) do
+				assert(rule == "live" or rule == "restart", role .. "." .. path .. ": " .. tostring(rule))
+				local rec = top
+				for key in path:gmatch("[^.]+") do
+					local sub = rec and rec.field_schema and rec.field_schema(key)
+					assert(sub, role .. "." .. path .. " is not a field of the schema")
+					rec = sub
+				end
+			end
+		end
+	end)
+
+	it("is what README.md's Reloading table says, field by field", function()
+		local text = assert(netns.read_file("README.md"))
+		local start = assert(text:find("### Reloading", 1, true))
+		local block = assert(text:sub(start):match("\n| field | on reload |\n|%-+|%-+|\n(.-)\n\n"))
+		local readme = {}
+		for line in block:gmatch("[^\n]+") do
+			local fields, rule = line:match("^| (.-) | (%a+)")
+			for name in fields:gmatch("`([^`]+)`") do readme[name] = rule end
+		end
+		assert.are.same(config.RELOAD.server, readme)
+	end)
+
+	it("reports a field added to the schema without a rule", function()
+		local saved = config.server_schema
+		local fields = {}
+		for _, name in ipairs(saved.fields) do fields[name] = { saved.field_schema(name) } end
+		fields.a_new_field = { schema.integer { min = 1, max = 65535 }, default = 1024 }
+		fields.device = { schema.record { type = { schema.enum { "tun", "tap" } }, name = { schema.string() },
+			mtu = { schema.integer { min = 576, max = 65535 } }, queues = { schema.integer { min = 1, max = 8 } } } }
+		config.server_schema = schema.record(fields)
+		local ok, missing = pcall(config.reload_unlisted, "server")
+		config.server_schema = saved
+		assert(ok, missing)
+		table.sort(missing)
+		assert.are.same({ "a_new_field", "device.queues" }, missing)
+	end)
+
+	local function load(extra)
+		return assert(config.load(mv.write_config('local vpn = require "moonvpn"\nvpn.server {\n'
+			.. '  network = "10.8.0.0/24",\n  tls = { ca = "ca.crt", cert = "s.crt", key = "s.key" },\n'
+			.. (extra or "") .. "}\n")))
+	end
+
+	it("refuses a changed restart field, naming it and its values, and lets live ones through", function()
+		local running = load()
+		assert.is_nil(config.reload_refusal(running, load()))
+		for _, live in ipairs {
+			"  keepalive = { interval = 3, timeout = 20 },\n", "  renegotiate = { seconds = 30 },\n",
+			"  client_to_client = true,\n", "  mssfix = 1400,\n", "  device = { mtu = 1400 },\n",
+			"  policy = { flows = 4096, flow_idle = 30, pending = 16, fallback = \"reject\" },\n",
+			'  push = { dns = { "10.8.0.1" } },\n', "  offload = { coalesce = false, tun = false },\n",
+		} do
+			assert.is_nil(config.reload_refusal(running, load(live)), live)
+		end
+		for _, case in ipairs {
+			{ '  device = { type = "tap" },\n', "`device.type` changed from tun to tap" },
+			{ "  offload = { gso = false },\n", "`offload.gso` changed from true to false" },
+			{ "  offload = { gro = false },\n", "`offload.gro` changed from true to false" },
+		} do
+			assert.are.equal("reload refused: " .. case[2] .. "; this needs a restart (stop moonvpn and start it again)",
+				config.reload_refusal(running, load(case[1])))
+		end
+	end)
+
+	it("says which systemd unit to restart for a configuration in /etc/moonvpn", function()
+		local a = load()
+		local b = load('  device = { type = "tap" },\n')
+		b.source = "/etc/moonvpn/office.lua"
+		assert.are.equal("reload refused: `device.type` changed from tun to tap; this needs a restart "
+			.. "(systemctl restart moonvpn@office)", config.reload_refusal(a, b))
+	end)
+end)

@@ -1152,11 +1152,6 @@ const struct server_stats *server_stats(const struct server *s)
 	return &s->stats;
 }
 
-void server_set_device_mtu(struct server *s, unsigned mtu)
-{
-	s->params.device_mtu = mtu;
-}
-
 void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,
 			    const char *const *ciphers, size_t n_ciphers)
 {

@@ -235,9 +235,18 @@ const struct udpio_tx *server_udp_tx(const struct server *s);
 void server_tls_crypt_v2_decided(struct server *s, struct session *sess, bool ok,
 				 const char *reason);
 
+/*
+ * After a reload: p's keepalive, renegotiation, client_to_client, device MTU,
+ * mssfix, VPN addresses, the filter's limits and the flow table's size replace
+ * the running ones; connected clients' renegotiation too, and their keepalive
+ * where it does not ask more of them than their push did (a shorter ping
+ * interval, a longer timeout), from their next timer tick. Its other fields (listen, tap, offloads)
+ * need a new server. On error (the flow table cannot be resized: err says why) nothing changed.
+ */
+int server_reconfigure(struct server *s, const struct server_params *p, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* After a reload: new clients get the new key, TLS context and ciphers. */
-/* The device's MTU after a reload changed it (see server_params.device_mtu). */
-void server_set_device_mtu(struct server *s, unsigned mtu);
 
 void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,
 			    const char *const *ciphers, size_t n_ciphers);

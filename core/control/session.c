@@ -1516,11 +1516,29 @@ void session_set_tls(struct session *s, struct tls_ctx *tls)
 	}
 }
 
+/*
+ * A reload that shortens renegotiate.seconds: keys older than the new
+ * interval count as just due, so they are renegotiated now and keep the
+ * hand-window of their hard lifetime, instead of being past it at once
+ * (which would end every client connected for longer than the new interval).
+ */
+static void clamp_key_ages(struct session *s, double due)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->ks[i].phase == KEY_PHASE_READY)
+			s->ks[i].started = fmax(s->ks[i].started, due);
+	for (int slot = 0; slot < DCHAN_SLOTS; slot++)
+		if (s->dc->keys[slot].live)
+			s->dc->keys[slot].started = fmax(s->dc->keys[slot].started, due);
+}
+
 void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t bytes)
 {
 	s->reneg_seconds = seconds;
 	s->reneg_bytes = bytes;
 	dchan_set_lifetime(s->dc, seconds ? seconds + SESSION_HAND_WINDOW_SECONDS : 0);
+	if (seconds)
+		clamp_key_ages(s, now(s) - seconds);
 }
 
 void session_notify_exit(struct session *s)

@@ -298,5 +298,7 @@ uint8_t session_key_id(const struct session *s);
 
 /* The keepalive: ping the client after interval s of silence, end it after timeout s. */
 void session_set_keepalive(struct session *s, unsigned interval, unsigned timeout);
+/* The keepalive in force (0: none). */
+void session_keepalive(const struct session *s, unsigned *interval, unsigned *timeout);
 
 #endif

@@ -161,6 +161,12 @@ bool session_epoch_data(const struct session *s)
 	return s->epoch_data;
 }
 
+void session_keepalive(const struct session *s, unsigned *interval, unsigned *timeout)
+{
+	*interval = s->ping_interval;
+	*timeout = s->ping_timeout;
+}
+
 double session_connected_at(const struct session *s)
 {
 	return s->connected_at;

@@ -13,6 +13,15 @@ int filter_init(struct filter *f, const struct filter_settings *settings,
 	return flow_table_init(&f->flows, settings->max_flows, settings->idle_timeout, key);
 }
 
+int filter_resize(struct filter *f, size_t max_flows, double now)
+{
+	int rc = flow_table_resize(&f->flows, max_flows, now);
+
+	if (rc == 0)
+		f->settings.max_flows = max_flows;
+	return rc;
+}
+
 void filter_free(struct filter *f)
 {
 	policy_put(f->global);

@@ -127,6 +127,9 @@ struct filter_answer {
 
 int filter_init(struct filter *f, const struct filter_settings *settings,
 		const struct siphash_key *key) __attribute__((warn_unused_result));
+/* The flow table's new size (flow_table_resize: pending flows stay); f unchanged on error. */
+int filter_resize(struct filter *f, size_t max_flows, double now)
+	__attribute__((warn_unused_result));
 /* Drops every policy held and the flow table. */
 void filter_free(struct filter *f);
 

@@ -6,14 +6,22 @@
 
 #include "flow.h"
 
-int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout,
-		    const struct siphash_key *key)
+/* Slots for max_flows flows: a power of two, at most three quarters used. */
+static size_t capacity_for(size_t max_flows)
 {
 	size_t cap = FLOW_TABLE_MIN;
 
-	memset(t, 0, sizeof(*t));
 	while (cap / 4 * 3 < max_flows)
 		cap *= 2;
+	return cap;
+}
+
+int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout,
+		    const struct siphash_key *key)
+{
+	size_t cap = capacity_for(max_flows);
+
+	memset(t, 0, sizeof(*t));
 	if (!(t->e = calloc(cap, sizeof(*t->e))))
 		return -ENOMEM;
 	t->cap = cap;
@@ -159,6 +167,49 @@ struct flow_entry *flow_table_insert(struct flow_table *t, const struct flow_key
 	e->last_seen = now;
 	t->stats.inserted++;
 	return e;
+}
+
+/* Copies the entries of `from` in `state` that are live at now into t, while there is room. */
+static void carry_over(struct flow_table *t, const struct flow_entry *from, size_t cap,
+		       uint8_t state, double now)
+{
+	for (size_t i = 0; i < cap; i++) {
+		const struct flow_entry *e = &from[i];
+
+		if (e->state != state || !is_live(t, e, now))
+			continue;
+		if (t->n >= t->cap / 4 * 3) {
+			t->stats.evicted++;
+			continue;
+		}
+		t->e[find(t, &e->key)] = *e;
+		t->n++;
+	}
+}
+
+int flow_table_resize(struct flow_table *t, size_t max_flows, double now)
+{
+	size_t cap = capacity_for(max_flows), old_cap = t->cap;
+	struct flow_entry *old = t->e, *fresh;
+
+	size_t pending = 0;
+
+	if (cap == old_cap)
+		return 0;
+	for (size_t i = 0; i < old_cap; i++)
+		pending += old[i].state == FLOW_PENDING;
+	if (pending > cap / 4 * 3)
+		return -ENOSPC;
+	if (!(fresh = calloc(cap, sizeof(*fresh))))
+		return -ENOMEM;
+	t->e = fresh;
+	t->cap = cap;
+	t->n = 0;
+	t->hand = 0;
+	carry_over(t, old, old_cap, FLOW_PENDING, now); /* first: they must stay */
+	carry_over(t, old, old_cap, FLOW_DECIDED, now);
+	free(old);
+	return 0;
 }
 
 void flow_table_flush(struct flow_table *t)

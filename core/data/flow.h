@@ -72,6 +72,16 @@ int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout,
 		    const struct siphash_key *key) __attribute__((warn_unused_result));
 void flow_table_free(struct flow_table *t);
 
+/*
+ * Room for max_flows flows from now on (a reload's policy.flows): the flows
+ * move to a new array, pending ones first; when it is smaller, the decided
+ * flows that do not fit are forgotten (counted as evicted). -ENOMEM, or
+ * -ENOSPC when more flows wait for on.flow than the new size holds, leaves t
+ * as it was.
+ */
+int flow_table_resize(struct flow_table *t, size_t max_flows, double now)
+	__attribute__((warn_unused_result));
+
 /* The flow of a parsed packet of client peer_id going direction. */
 void flow_key_of(struct flow_key *k, const struct packet_flow *f, uint32_t peer_id,
 		 enum policy_direction direction);

@@ -196,7 +196,8 @@ static void set_counters(lua_State *L, const struct server_stats *st,
 /* stats().flows: the flow table and on.flow's questions. */
 static void push_flow_stats(lua_State *L, const struct flow_table *t, const struct filter_stats *fs)
 {
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 9);
+	set_counter(L, "capacity", t->cap / 4 * 3); /* policy.flows, rounded up */
 	set_counter(L, "cached", t->n);
 	set_counter(L, "inserted", t->stats.inserted);
 	set_counter(L, "evicted", t->stats.evicted);

@@ -426,6 +426,37 @@ out:
 	return rc;
 }
 
+int script_check_reload(struct script *s, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(s, "moonvpn.config", "reload_refusal");
+	int rc = -EINVAL;
+
+	if (base < 0) {
+		copy_error(L, err, errlen);
+		goto out;
+	}
+	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_PENDING_CONFIG);
+	if (!lua_istable(L, -1) || !lua_istable(L, -2)) {
+		snprintf(err, errlen, "internal error: no configuration to compare on reload");
+		goto out;
+	}
+	if (call_budgeted(s, 2, 1, base, "moonvpn.config.reload_refusal", &ENGINE_CALL) != LUA_OK) {
+		copy_error(L, err, errlen);
+		goto out;
+	}
+	rc = 0;
+	if (lua_isstring(L, -1)) {
+		copy_error(L, err, errlen);
+		rc = -EPERM;
+	}
+out:
+	lua_settop(L, top);
+	return rc;
+}
+
 static void move_field(lua_State *L, const char *from, const char *to)
 {
 	lua_getfield(L, LUA_REGISTRYINDEX, from);

@@ -43,6 +43,14 @@ void script_free(struct script *s);
 int script_load_config(struct script *s, const char *path, struct config **out, char *err,
 		       size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * Whether the configuration last loaded may replace the active one: -EPERM with
+ * err "reload refused: `FIELD` changed ...; this needs a restart" when it changes a
+ * field moonvpn.config's RELOAD table marks "restart", 0 when every change applies.
+ */
+int script_check_reload(struct script *s, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* The configuration last loaded becomes the active one (what config() shows). */
 void script_commit_config(struct script *s);
 

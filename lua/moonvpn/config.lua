@@ -501,6 +501,119 @@ M.client_schema = S.record({
 	group = { account "a group name" },
 }, { what = "a table { remote = ..., tls = { ... } }", check = resolve_identity })
 
+-- What a reload does with each field (README, "Reloading"), one entry a field: a
+-- record's entry covers its fields, or each of them has its own. "live": the new
+-- value is in force once the reload is done (for new clients; the README says
+-- which reach connected ones too). "restart": a reload that changes it is refused,
+-- naming it, and the running configuration goes on. A field missing here fails
+-- spec/moonvpn_config_spec.lua: each new field must choose.
+M.RELOAD = {
+	server = {
+		listen = "live",                 -- a new socket first, the old one closed after
+		public = "live",                 -- read by moonvpn profile only
+		["device.type"] = "restart",     -- the server switches IP packets or frames from the start
+		["device.name"] = "live",        -- a new device, the routes moved over
+		["device.mtu"] = "live",
+		network = "live",                -- new clients; connected ones keep their addresses
+		network6 = "live",
+		routes = "live",
+		client_to_client = "live",       -- connected clients too, at once
+		tls = "live",                    -- new handshakes; a new CRL ends revoked clients at once
+		ciphers = "live",
+		keepalive = "live",              -- pushed to new clients; the server's timer for all
+		renegotiate = "live",            -- connected clients too, at their next timer tick
+		["offload.tun"] = "live",        -- the device is recreated
+		["offload.uso"] = "live",
+		["offload.coalesce"] = "live",
+		["offload.gso"] = "restart",     -- probed on the UDP socket when it opens
+		["offload.gro"] = "restart",
+		mssfix = "live",
+		compression = "live",
+		push = "live",
+		auth = "live",
+		hooks = "live",
+		["policy.default"] = "live",
+		["policy.rules"] = "live",
+		["policy.flows"] = "live",       -- the flow table moves to one of the new size
+		["policy.flow_idle"] = "live",
+		["policy.pending"] = "live",
+		["policy.fallback"] = "live",
+		console = "live",
+		management = "live",
+		management_password = "live",
+		management_client_auth = "live",
+		status = "live",
+		metrics = "live",
+		log_level = "live",
+		user = "restart",                -- root is gone once it was dropped
+		group = "restart",
+	},
+	-- A client's reload starts a new connection with the new configuration.
+	client = {
+		remote = "live", device = "live", tls = "live", ciphers = "live", renegotiate = "live",
+		offload = "live", mssfix = "live", reconnect = "live", console = "live",
+		log_level = "live", user = "restart", group = "restart",
+	},
+}
+
+--- The fields of the role's schema that M.RELOAD[role] does not cover, as dotted paths.
+function M.reload_unlisted(role)
+	local rules, missing = M.RELOAD[role], {}
+	local function walk(rec, prefix)
+		for _, name in ipairs(rec.fields) do
+			local path = prefix .. name
+			if not rules[path] then
+				local sub = rec.field_schema(name)
+				if sub and sub.fields then walk(sub, path .. ".") else missing[#missing + 1] = path end
+			end
+		end
+	end
+	walk(role == "client" and M.client_schema or M.server_schema, "")
+	return missing
+end
+
+local function same(a, b)
+	if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+	for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+	for k in pairs(b) do if a[k] == nil then return false end end
+	return true
+end
+
+local function shown(v)
+	if v == nil then return "unset" end
+	if type(v) ~= "table" then return tostring(v) end
+	return "a changed table"
+end
+
+local function get(t, path)
+	for key in path:gmatch("[^.]+") do
+		if type(t) ~= "table" then return nil end
+		t = t[key]
+	end
+	return t
+end
+
+--- Why a reload from `running` to `new` (normalized configurations) must be
+-- refused, as one line; nil when every change it makes can be applied.
+function M.reload_refusal(running, new)
+	if running.role ~= new.role then return nil end -- the engine refuses that itself
+	local paths = {}
+	for path, rule in pairs(M.RELOAD[new.role]) do
+		if rule == "restart" then paths[#paths + 1] = path end
+	end
+	table.sort(paths)
+	for _, path in ipairs(paths) do
+		local was, now = get(running, path), get(new, path)
+		if not same(was, now) then
+			local unit = (new.source or ""):match("^/etc/moonvpn/([^/]+)%.lua$")
+			return string.format("reload refused: `%s` changed from %s to %s; this needs a restart (%s)",
+				path, shown(was), shown(now),
+				unit and "systemctl restart moonvpn@" .. unit or "stop moonvpn and start it again")
+		end
+	end
+	return nil
+end
+
 -- The declarations of the configuration being loaded, or nil between loads.
 local collecting
 

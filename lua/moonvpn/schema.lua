@@ -237,7 +237,10 @@ function M.record(fields, opts)
 	local names = {}
 	for name in pairs(fields) do names[#names + 1] = name end
 	table.sort(names)
-	return { what = opts.what or "a table", fields = names, check = function(v, path)
+	-- fields: the names, sorted; field_schema(name): a field's schema (for tools).
+	return { what = opts.what or "a table", fields = names,
+		field_schema = function(name) return fields[name] and fields[name][1] end,
+		check = function(v, path)
 		if type(v) ~= "table" then return expected(path, opts.what or "a table { ... }", v) end
 		for k in pairs(v) do
 			if type(k) ~= "string" then

@@ -2,9 +2,10 @@
 /*
  * The flow table: distinct keys, idle expiry and verdict lifetimes, the
  * generation flush, bounded size with eviction of stale then least
- * recently used flows, pending flows never evicted, and removal that keeps
- * every other flow findable.
+ * recently used flows, pending flows never evicted, removal that keeps
+ * every other flow findable, and resizing that keeps them (pending ones always).
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -133,11 +134,59 @@ static void test_removal(void)
 	flow_table_free(&t);
 }
 
+/* A reload's policy.flows: flows move over, pending ones first and always. */
+static void test_resize(void)
+{
+	struct flow_table t;
+	size_t found = 0, pending = 0;
+
+	CHECK(flow_table_init(&t, 1000, 60, &(struct siphash_key){ 13, 1 }) == 0, "init");
+	for (uint16_t i = 0; i < 600; i++) {
+		struct flow_key k = key(5, i, POLICY_IN);
+		struct flow_entry *e = flow_table_insert(&t, &k, 0);
+
+		e->verdict = (enum policy_verdict)(i % 3);
+		if (i % 60 == 0)
+			e->state = FLOW_PENDING;
+	}
+	CHECK(flow_table_resize(&t, 4000, 1) == 0 && t.cap / 4 * 3 >= 4000, "grown: cap %zu",
+	      t.cap);
+	for (uint16_t i = 0; i < 600; i++) {
+		struct flow_key k = key(5, i, POLICY_IN);
+		struct flow_entry *e = flow_table_lookup(&t, &k, 1);
+
+		found += e && e->verdict == (enum policy_verdict)(i % 3);
+	}
+	CHECK(found == 600 && t.n == 600, "every flow moved to the larger table: %zu", found);
+	CHECK(flow_table_resize(&t, 48, 1) == 0 && t.cap == 64 && t.n == 48,
+	      "shrunk: cap %zu, %zu flows", t.cap, t.n);
+	for (uint16_t i = 0; i < 600; i += 60) {
+		struct flow_key k = key(5, i, POLICY_IN);
+		const struct flow_entry *e = flow_table_lookup(&t, &k, 1);
+
+		pending += e && e->state == FLOW_PENDING;
+	}
+	CHECK(pending == 10 && t.stats.evicted == 600 - 48, "pending flows stay: %zu; evicted %llu",
+	      pending, (unsigned long long)t.stats.evicted);
+	flow_table_free(&t);
+
+	CHECK(flow_table_init(&t, 1000, 60, &(struct siphash_key){ 13, 1 }) == 0, "init");
+	for (uint16_t i = 0; i < 100; i++) {
+		struct flow_key k = key(6, i, POLICY_IN);
+
+		flow_table_insert(&t, &k, 0)->state = FLOW_PENDING;
+	}
+	CHECK(flow_table_resize(&t, 48, 1) == -ENOSPC && t.n == 100 && t.cap / 4 * 3 >= 1000,
+	      "more pending flows than the new size holds: refused, the table as it was");
+	flow_table_free(&t);
+}
+
 int main(void)
 {
 	test_basics();
 	test_bounded();
 	test_pending_is_kept();
 	test_removal();
+	test_resize();
 	return unit_report("test_flow");
 }

@@ -12,7 +12,9 @@
  * with tls-crypt negotiated by the push (protocol-flags dyn-tls-crypt), a
  * renegotiation's control packets, the client's SOFT_RESET first, are
  * wrapped with the sessions' derived key, with replay ids of their own,
- * and never with the static key, which key_id 0 keeps.
+ * and never with the static key, which key_id 0 keeps. A reload that
+ * shortens renegotiate.seconds renegotiates older keys instead of ending
+ * their clients.
  */
 #include <arpa/inet.h>
 #include <ev.h>
@@ -27,6 +29,7 @@
 #include "log.h"
 #include "proto.h"
 #include "session.h"
+#include "session_impl.h"
 #include "tls.h"
 #include "unit.h"
 #include "wrap.h"
@@ -446,6 +449,49 @@ static void test_dyn_tls_crypt(struct tls_ctx *stls, struct tls_ctx *ctls)
 	wrap_clear(&cw);
 }
 
+/* Makes s's keys `seconds` older, as if it had been connected that much longer. */
+static void age_keys(struct session *s, double seconds)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->ks[i].phase != KEY_PHASE_EMPTY)
+			s->ks[i].started -= seconds;
+	for (int slot = 0; slot < DCHAN_SLOTS; slot++)
+		s->dc->keys[slot].started -= seconds;
+}
+
+/*
+ * A reload that shortens renegotiate.seconds below the age of a connected
+ * client's key: the key is renegotiated, and the client stays, instead of
+ * being ended at once for a key past its new hard lifetime.
+ */
+static void test_shorter_renegotiation(struct session_params *ssp, struct session_params *csp)
+{
+	double t0;
+
+	decision = NULL;
+	start(csp);
+	CHECK(to_server_key_method(ssp), "the handshake reached the key exchange");
+	carry(&client, -1, ssp);
+	carry(&server, -1, ssp);
+	CHECK(session_state(server.s) == SESSION_ACTIVE, "connected");
+	session_set_keepalive(server.s, 0, 0); /* the server's once-a-second tick */
+	session_set_renegotiation(server.s, 3600, 0);
+	age_keys(server.s, 1000); /* connected for 1000 s under the old interval */
+	session_set_renegotiation(server.s, 10, 0); /* the reload */
+	t0 = ev_time();
+	while (server.s && session_key_id(server.s) != 1 && ev_time() - t0 < 20) {
+		ev_run(loop, EVRUN_NOWAIT);
+		carry(&client, -1, ssp);
+		carry(&server, -1, ssp);
+		usleep(20000);
+	}
+	CHECK(!server.ended, "the client stays: %s", server.end_reason);
+	CHECK(server.s && session_key_id(server.s) == 1 &&
+		      session_state(server.s) == SESSION_ACTIVE,
+	      "its key is renegotiated at the next tick (%.1f s)", ev_time() - t0);
+	reset_sides();
+}
+
 int main(void)
 {
 	char cmd[160];
@@ -472,6 +518,7 @@ int main(void)
 	test_auth_failed(&ssp, &csp);
 	test_pending_times_out(&ssp, &csp);
 	test_dyn_tls_crypt(stls, ctls);
+	test_shorter_renegotiation(&ssp, &csp);
 	reset_sides();
 	tls_ctx_free(stls);
 	tls_ctx_free(ctls);

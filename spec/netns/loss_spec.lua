@@ -4,7 +4,8 @@
 -- Loss: nftables in each namespace drops a share of the tunnel's datagrams
 -- as they arrive (numgen random), and a stock OpenVPN 2.6 client
 -- connects and moves a TCP transfer through the tunnel, to a moonvpn server
--- and to a stock one side by side; the handshake times and throughputs are
+-- and to a stock one side by side, and a moonvpn client to a moonvpn server
+-- (both ends' reliability layers ours); the handshake times and throughputs are
 -- printed, never asserted (a shared, noisy machine). The veths cut UDP GSO
 -- batches into datagrams, so that each is lost on its own, and TCP's
 -- retransmission timeout is capped at 2 s in both namespaces (see
@@ -137,6 +138,19 @@ local function server(kind, ns, addr)
 	return p
 end
 
+--- A moonvpn client in ns towards remote:1194 with client1's certificate,
+-- tls-crypt and a console at `socket`.
+local function moonvpn_client(ns, remote, socket)
+	local pki = mv.pki()
+	local p = ns:spawn({ mv.bin, mv.write_config(mv.client_config(remote, string.format([[
+  device = { name = "mvc0" },
+  console = "%s",
+  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
+]], socket, pki, pki, pki, pki), { tls = false }), "client.lua") })
+	p.moonvpn = true
+	return p
+end
+
 --- A console expression's value, as a number when it is one.
 local function console(socket, expr)
 	local status, out, err = mv.console(socket, expr)
@@ -172,9 +186,10 @@ describe("#netns a lossy underlay", function()
 
 	for _, pct in ipairs { 10, 30 } do
 		local bytes = pct == 10 and LOSS_BYTES or math.max(MB // 4, LOSS_BYTES // 4)
-		for _, kind in ipairs { "moonvpn", "stock" } do
-			it(string.format("at %d %% loss both ways: a stock client connects to a %s server and a TCP transfer "
-				.. "goes through intact", pct, kind), function()
+		for _, ends in ipairs { { "stock", "moonvpn" }, { "stock", "stock" }, { "moonvpn", "moonvpn" } } do
+			local peer, kind = ends[1], ends[2]
+			it(string.format("at %d %% loss both ways: a %s client connects to a %s server and a TCP transfer "
+				.. "goes through intact", pct, peer, kind), function()
 				t.srv, t.cli = netns.new(), netns.new()
 				local srv_if, cli_if = netns.veth(t.srv, "10.88.5.1/24", t.cli, "10.88.5.2/24")
 				per_datagram(t.srv, srv_if)
@@ -184,18 +199,23 @@ describe("#netns a lossy underlay", function()
 				t.engine = server(kind, t.srv, "10.88.5.1")
 				lossy(t.srv, t.cli, pct)
 				local t0 = now()
-				t.client = t.cli:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(),
-					{ remote = "10.88.5.1", wrap = "tls-crypt" }) })
-				local handshake = time_until(t.client, "Initialization Sequence Completed", t0,
-					HANDSHAKE_TIMEOUT, t.engine)
+				local ready = "Initialization Sequence Completed"
+				if peer == "moonvpn" then
+					t.client, ready = moonvpn_client(t.cli, "10.88.5.1", netns.tmpdir() .. "/client.sock"),
+						"connected, address"
+				else
+					t.client = t.cli:spawn({ "openvpn", "--config", openvpn.profile(mv.pki(),
+						{ remote = "10.88.5.1", wrap = "tls-crypt" }) })
+				end
+				local handshake = time_until(t.client, ready, t0, HANDSHAKE_TIMEOUT, t.engine)
 				local seconds = transfer(t.cli, t.srv, "10.77.0.1", 5001, bytes, function()
 					return "\n--- server:\n" .. t.engine:output():sub(-3000) ..
 						"\n--- client:\n" .. t.client:output():sub(-3000)
 				end)
 				local up, down = dropped(t.srv), dropped(t.cli)
-				local f = string.format("%2d %% loss, %-7s server: handshake %5.1f s, TCP %.2f MB in %5.1f s "
-					.. "(%.0f KB/s); datagrams dropped: %d to the server, %d to the client", pct, kind, handshake,
-					bytes / MB, seconds, bytes / 1024 / seconds, up, down)
+				local f = string.format("%2d %% loss, %-7s client, %-7s server: handshake %5.1f s, TCP %.2f MB in "
+					.. "%5.1f s (%.0f KB/s); datagrams dropped: %d to the server, %d to the client", pct, peer, kind,
+					handshake, bytes / MB, seconds, bytes / 1024 / seconds, up, down)
 				figures[#figures + 1] = f
 				print("\n  [" .. f .. "]")
 				assert.is_true(up > 0 and down > 0, "the loss rules dropped nothing: " .. up .. ", " .. down)
@@ -204,7 +224,7 @@ describe("#netns a lossy underlay", function()
 	end
 
 	teardown(function()
-		if #figures > 0 then print("\n  [stock client through loss:\n   " .. table.concat(figures, "\n   ") .. "]") end
+		if #figures > 0 then print("\n  [through loss:\n   " .. table.concat(figures, "\n   ") .. "]") end
 	end)
 end)
 
@@ -276,12 +296,7 @@ describe("#netns a reordering underlay", function()
 			return
 		end
 		t.client_socket = netns.tmpdir() .. "/client.sock"
-		t.client = t.cli:spawn({ mv.bin, mv.write_config(mv.client_config("10.88.6.3", string.format([[
-  device = { name = "mvc0" },
-  console = "%s",
-  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
-]], t.client_socket, pki, pki, pki, pki), { tls = false }), "client.lua") })
-		t.client.moonvpn = true
+		t.client = moonvpn_client(t.cli, "10.88.6.3", t.client_socket)
 		assert(t.client:wait_log("connected, address", 60), t.client:output() .. "\n--- server:\n" ..
 			t.engine:output())
 	end

@@ -213,7 +213,7 @@ describe("#netns a lossy underlay", function()
 						"\n--- client:\n" .. t.client:output():sub(-3000)
 				end)
 				local up, down = dropped(t.srv), dropped(t.cli)
-				local f = string.format("%2d %% loss, %-7s client, %-7s server: handshake %5.1f s, TCP %.2f MB in "
+				local f = string.format("%2d %% loss, %-7s client, %-7s server: handshake %6.2f s, TCP %.2f MB in "
 					.. "%5.1f s (%.0f KB/s); datagrams dropped: %d to the server, %d to the client", pct, peer, kind,
 					handshake, bytes / MB, seconds, bytes / 1024 / seconds, up, down)
 				figures[#figures + 1] = f

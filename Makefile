@@ -125,6 +125,8 @@ DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-
             clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools \
             jq groff-base man-db strace easy-rsa curl prometheus \
             golang-go golang-github-apparentlymart-go-openvpn-mgmt-dev
+# nftables: spec/netns/loss_spec.lua drops a share of the underlay's datagrams (numgen random).
+DEB_TEST += nftables
 # What the upstream peers' build script needs (make peers), when there are peers to build.
 DEB_PEERS = autoconf automake libtool pkg-config make libssl-dev liblzo2-dev liblz4-dev libpam0g-dev \
             libcap-ng-dev libnl-genl-3-dev cmake g++ ninja-build libasio-dev libcap-dev \
@@ -161,6 +163,8 @@ SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
 SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood build/tools/connflood \
 	     build/tools/xfer build/tools/v2client build/tools/notifysock build/tools/mgmtgo
+# The loss spec's relay that reorders and duplicates datagrams (the kernel has no netem).
+SPEC_TOOLS += build/tools/udprelay
 # A micro-benchmark for make bench, linked with the core like the unit tests.
 build/tools/filterbench: spec/tools/filterbench.c $(LIB_OBJS) | build/tools
 	@echo "  CC      $@"

@@ -21,6 +21,7 @@ void key_state_clear(struct key_state *ks)
 	if (ks->phase == KEY_PHASE_EMPTY)
 		return;
 	tls_session_free(ks->tls);
+	reliable_free(&ks->rel);
 	crypto_wipe(ks, sizeof(*ks)); /* also sets phase to KEY_PHASE_EMPTY (0) */
 }
 

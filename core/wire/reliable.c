@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "reliable.h"
@@ -7,6 +8,40 @@
 void reliable_init(struct reliable *r)
 {
 	memset(r, 0, sizeof(*r));
+}
+
+void reliable_free(struct reliable *r)
+{
+	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
+		free(r->out[i].payload);
+	for (size_t i = 0; i < RELIABLE_RECV_WINDOW; i++)
+		free(r->in[i].payload);
+	free(r->delivered);
+	reliable_init(r);
+}
+
+size_t reliable_held_bytes(const struct reliable *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
+		n += r->out[i].used ? r->out[i].len : 0;
+	for (size_t i = 0; i < RELIABLE_RECV_WINDOW; i++)
+		n += r->in[i].used ? r->in[i].len : 0;
+	return n + r->delivered_len;
+}
+
+/* A copy of len bytes of payload, or NULL for none; false when out of memory. */
+static bool copy_payload(uint8_t **to, const uint8_t *payload, size_t len)
+{
+	*to = NULL;
+	if (!len)
+		return true;
+	*to = malloc(len);
+	if (!*to)
+		return false;
+	memcpy(*to, payload, len);
+	return true;
 }
 
 static struct reliable_out *free_out_slot(struct reliable *r)
@@ -35,16 +70,13 @@ int64_t reliable_queue(struct reliable *r, uint8_t opcode, const uint8_t *payloa
 		       uint64_t now_ms)
 {
 	struct reliable_out *o = free_out_slot(r);
+	uint8_t *copy;
 
-	if (!o || len > RELIABLE_PAYLOAD_MAX)
+	if (!o || len > RELIABLE_PAYLOAD_MAX || !copy_payload(&copy, payload, len))
 		return -1;
-	memset(o, 0, offsetof(struct reliable_out, payload));
-	o->used = true;
+	*o = (struct reliable_out){ .used = true, .payload = copy, .len = len };
 	o->msg_id = r->next_send_id++;
 	o->opcode = opcode;
-	if (len)
-		memcpy(o->payload, payload, len);
-	o->len = len;
 	o->due_ms = now_ms;
 	o->timeout_ms = RELIABLE_TIMEOUT_MS;
 	return o->msg_id;
@@ -77,6 +109,8 @@ void reliable_on_ack(struct reliable *r, uint32_t msg_id)
 	if (!acked)
 		return; /* a re-ack, or an id we never sent: harmless */
 	acked->used = false;
+	free(acked->payload);
+	acked->payload = NULL;
 	/* Earlier packets still unacked after this many later acks were probably lost. */
 	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++) {
 		struct reliable_out *o = &r->out[i];
@@ -118,14 +152,17 @@ enum reliable_verdict reliable_on_receive(struct reliable *r, uint32_t msg_id, u
 	}
 	if (msg_id - r->next_recv_id >= RELIABLE_RECV_WINDOW)
 		return RELIABLE_OUT_OF_WINDOW;
-	remember_ack(r, msg_id);
 	in = &r->in[msg_id % RELIABLE_RECV_WINDOW];
-	if (in->used)
+	if (in->used) {
+		remember_ack(r, msg_id);
 		return RELIABLE_DUPLICATE;
+	}
+	/* Unacked, the peer sends it again: better than acking what we did not keep. */
+	if (!copy_payload(&in->payload, payload, len))
+		return RELIABLE_NO_MEMORY;
+	remember_ack(r, msg_id);
 	in->used = true;
 	in->opcode = opcode;
-	if (len)
-		memcpy(in->payload, payload, len);
 	in->len = len;
 	return RELIABLE_ACCEPTED;
 }
@@ -134,13 +171,17 @@ bool reliable_deliver(struct reliable *r, uint8_t *opcode, const uint8_t **paylo
 {
 	struct reliable_in *in = &r->in[r->next_recv_id % RELIABLE_RECV_WINDOW];
 
+	free(r->delivered);
+	r->delivered = NULL;
+	r->delivered_len = 0;
 	if (!in->used)
 		return false;
 	in->used = false;
 	r->next_recv_id++;
 	*opcode = in->opcode;
-	*payload = in->len ? in->payload : NULL;
-	*len = in->len;
+	*payload = r->delivered = in->payload;
+	in->payload = NULL;
+	*len = r->delivered_len = in->len;
 	return true;
 }
 

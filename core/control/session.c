@@ -196,12 +196,26 @@ static void switch_key_if_ready(struct session *s)
 	log_info(s->p.log, "session", "%s: renegotiated: data now on key %u", s->who, next->key_id);
 }
 
+/*
+ * An established key state whose control channel went quiet gives back
+ * its TLS ciphertext buffers (the reliability layer already freed its
+ * payloads): what an idle client costs is what stays.
+ */
+static void trim_if_quiet(struct key_state *ks)
+{
+	if (ks->phase != KEY_PHASE_EMPTY && ks->phase != KEY_PHASE_TLS &&
+	    reliable_held_bytes(&ks->rel) == 0)
+		tls_session_trim(ks->tls);
+}
+
 static void flush(struct session *s)
 {
 	for (int i = 0; i < 2; i++)
 		if (s->ks[i].phase != KEY_PHASE_EMPTY)
 			flush_key_state(s, &s->ks[i]);
 	switch_key_if_ready(s);
+	for (int i = 0; i < 2; i++)
+		trim_if_quiet(&s->ks[i]);
 	schedule(s);
 }
 

@@ -275,6 +275,9 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* An established session is mostly idle: its record buffers (some 34 KB) are
+	 * allocated for a record and freed after it instead of kept for ever. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 }
 
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
@@ -330,6 +333,16 @@ void tls_ctx_free(struct tls_ctx *ctx)
 	free(ctx);
 }
 
+/* A memory BIO that reads "wait for more", not end of file, when empty. */
+static BIO *new_mem_bio(void)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+
+	if (b)
+		BIO_set_mem_eof_return(b, -1);
+	return b;
+}
+
 struct tls_session *tls_session_new(struct tls_ctx *ctx)
 {
 	struct tls_session *s = calloc(1, sizeof(*s));
@@ -339,8 +352,8 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 	s->role = ctx->role;
 	s->ctx = tls_ctx_ref(ctx);
 	s->ssl = SSL_new(ctx->ssl_ctx);
-	s->in = BIO_new(BIO_s_mem());
-	s->out = BIO_new(BIO_s_mem());
+	s->in = new_mem_bio();
+	s->out = new_mem_bio();
 	if (!s->ssl || !s->in || !s->out) {
 		BIO_free(s->in);
 		BIO_free(s->out);
@@ -349,8 +362,6 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 		free(s);
 		return NULL;
 	}
-	/* An empty memory BIO means "wait for more", not end of file. */
-	BIO_set_mem_eof_return(s->in, -1);
 	SSL_set_bio(s->ssl, s->in, s->out); /* the SSL owns both BIOs now */
 	SSL_set_app_data(s->ssl, s);
 	if (ctx->role == TLS_SERVER)
@@ -367,6 +378,36 @@ void tls_session_free(struct tls_session *s)
 	SSL_free(s->ssl);
 	tls_ctx_free(s->ctx);
 	free(s);
+}
+
+/* The bytes a memory BIO has room for (it only grows while it lives). */
+static size_t capacity(BIO *b)
+{
+	BUF_MEM *m = NULL;
+
+	BIO_get_mem_ptr(b, &m);
+	return m ? m->max : 0;
+}
+
+size_t tls_session_buffered(const struct tls_session *s)
+{
+	return capacity(s->in) + capacity(s->out);
+}
+
+void tls_session_trim(struct tls_session *s)
+{
+	BIO *in, *out;
+
+	if (BIO_ctrl_pending(s->in) || BIO_ctrl_pending(s->out) || tls_session_buffered(s) == 0 ||
+	    !(in = new_mem_bio()))
+		return;
+	if (!(out = new_mem_bio())) {
+		BIO_free(in);
+		return;
+	}
+	SSL_set_bio(s->ssl, in, out); /* frees the old pair */
+	s->in = in;
+	s->out = out;
 }
 
 int tls_session_put_ciphertext(struct tls_session *s, const uint8_t *data, size_t len)

@@ -72,6 +72,15 @@ void tls_ctx_free(struct tls_ctx *ctx);
 struct tls_session *tls_session_new(struct tls_ctx *ctx) __attribute__((warn_unused_result));
 void tls_session_free(struct tls_session *s);
 
+/*
+ * Gives back what the handshake's flights grew the ciphertext buffers to,
+ * when neither holds anything (a no-op otherwise): for an established,
+ * quiet session.
+ */
+void tls_session_trim(struct tls_session *s);
+/* The bytes its ciphertext buffers have room for (0 after tls_session_trim). */
+size_t tls_session_buffered(const struct tls_session *s);
+
 /* Ciphertext received from the peer, in order. 0, or -1 when out of memory. */
 int tls_session_put_ciphertext(struct tls_session *s, const uint8_t *data, size_t len)
 	__attribute__((warn_unused_result));

@@ -198,14 +198,23 @@ static void switch_key_if_ready(struct session *s)
 
 /*
  * An established key state whose control channel went quiet gives back
- * its TLS ciphertext buffers (the reliability layer already freed its
- * payloads): what an idle client costs is what stays.
+ * what only its handshake needed (the reliability layer already freed its
+ * payloads): its TLS ciphertext buffers, and once the session is active
+ * and the key in use (nothing more to export from it), OpenSSL's SSL
+ * object itself: the TLS 1.3 records that still come and go (pushes,
+ * token renewals, RESTART, HALT, EXIT) are sealed and opened by tlsrec.c.
+ * What an idle client costs is what stays.
  */
-static void trim_if_quiet(struct key_state *ks)
+static void slim_if_quiet(struct session *s, struct key_state *ks)
 {
-	if (ks->phase != KEY_PHASE_EMPTY && ks->phase != KEY_PHASE_TLS &&
-	    reliable_held_bytes(&ks->rel) == 0)
-		tls_session_trim(ks->tls);
+	if (ks->phase == KEY_PHASE_EMPTY || ks->phase == KEY_PHASE_TLS ||
+	    reliable_held_bytes(&ks->rel) != 0)
+		return;
+	if (ks->phase == KEY_PHASE_READY && s->state == SESSION_ACTIVE && !s->answer_due &&
+	    !tls_session_parked(ks->tls) && tls_session_park(ks->tls))
+		log_debug(s->p.log, "session", "%s: key %u quiet: its TLS session parked", s->who,
+			  ks->key_id);
+	tls_session_trim(ks->tls);
 }
 
 static void flush(struct session *s)
@@ -215,7 +224,7 @@ static void flush(struct session *s)
 			flush_key_state(s, &s->ks[i]);
 	switch_key_if_ready(s);
 	for (int i = 0; i < 2; i++)
-		trim_if_quiet(&s->ks[i]);
+		slim_if_quiet(s, &s->ks[i]);
 	schedule(s);
 }
 
@@ -415,9 +424,13 @@ static void send_pending(struct session *s)
 
 bool session_auth_pending(struct session *s, const char *info, unsigned timeout)
 {
-	if (s->state != SESSION_AUTH || strlen(info) >= sizeof(s->pending))
+	char *copy;
+
+	if (s->state != SESSION_AUTH || strlen(info) >= SESSION_PENDING_MAX ||
+	    !(copy = strdup(info)))
 		return false;
-	snprintf(s->pending, sizeof(s->pending), "%s", info);
+	free(s->pending);
+	s->pending = copy;
 	s->auth_deadline = now(s) + timeout;
 	send_pending(s);
 	flush(s);
@@ -953,8 +966,8 @@ static void handle_client_message(struct session *s, const char *msg)
 			  s->who);
 	else if (strcmp(msg, "PUSH_REQUEST") == 0)
 		answer_push_request(s);
-	else if (starts_with(msg, "CR_RESPONSE,") && s->state == SESSION_AUTH && s->pending[0] &&
-		 s->p.ops->cr_response)
+	else if (starts_with(msg, "CR_RESPONSE,") && s->state == SESSION_AUTH && s->pending &&
+		 s->pending[0] && s->p.ops->cr_response)
 		s->p.ops->cr_response(s->p.ctx, s, msg + strlen("CR_RESPONSE,"));
 	else if (strcmp(msg, "EXIT") == 0)
 		close_later(s, 0, "%s", "the client sent EXIT");
@@ -994,9 +1007,12 @@ static void read_tls_data(struct session *s, struct key_state *ks)
 	while (s->state != SESSION_CLOSING && ks->phase != KEY_PHASE_EMPTY &&
 	       (n = tls_session_read(ks->tls, buf, sizeof(buf))) > 0) {
 		if (ks->phase == KEY_PHASE_KEY_EXCHANGE) {
-			memcpy(ks->client_km_buf, buf, (size_t)n);
+			bool kept = key_state_keep_km(ks, buf, (size_t)n);
+
 			crypto_wipe(buf, (size_t)n); /* a password's only copy is client_km_buf */
-			if (is_client(s))
+			if (!kept)
+				close_later(s, 0, "%s", "out of memory");
+			else if (is_client(s))
 				handle_server_km(s, ks, (size_t)n);
 			else
 				handle_client_km(s, ks, (size_t)n);
@@ -1336,6 +1352,7 @@ void session_free(struct session *s)
 		crypto_wipe(s->client, sizeof(*s->client));
 	crypto_wipe(s->cred_key, sizeof(s->cred_key));
 	free(s->username);
+	free(s->pending);
 	free(s->client);
 	free(s->tls_crypt_v2);
 	wrap_clear(&s->wrap);

@@ -78,7 +78,7 @@ struct session {
 	bool answer_due, answer_sent;
 	/* Deferred authentication: AUTH_PENDING and INFO_PRE,<pending> (once acked, as the
 	 * answer), and when the decision is due at the latest (auth_deadline, 0: none). */
-	char pending[SESSION_PENDING_MAX];
+	char *pending; /* NULL: never pending (a client that waits is rare) */
 	bool pending_due;
 	ev_tstamp auth_deadline;
 	char refusal[SESSION_REASON_MAX + 16];	  /* "AUTH_FAILED,<reason>" once refused */

@@ -36,7 +36,8 @@
 #include "wrap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* The sanitizer's runtime (its header is not always installed). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 enum { WIRE_MAX = 2048, OUTBOX_MAX = 64 };

@@ -586,15 +586,16 @@ void session_admit(struct session *s, struct session_push *push)
 	}
 	forget_password(s);
 	set_state(s, SESSION_ACTIVE);
-	s->push = *push;
-	s->push.policy = NULL; /* the server's filter holds the client's rules, not the session */
-	memset(push, 0, sizeof(*push));
-	session_token_attach(s, token_extra, sizeof(token_extra));
-	snprintf(s->address, sizeof(s->address), "%s", s->push.address);
+	/* The server's filter holds the client's rules and routes, not the session. */
+	memcpy(s->push.messages, push->messages, sizeof(s->push.messages));
+	s->push.n_messages = push->n_messages;
+	snprintf(s->address, sizeof(s->address), "%s", push->address);
 	if (!ip_addr_parse(&s->vpn_addr, s->address))
 		memset(&s->vpn_addr, 0, sizeof(s->vpn_addr));
-	if (!s->push.address6[0] || !ip_addr_parse(&s->vpn_addr6, s->push.address6))
+	if (!push->address6[0] || !ip_addr_parse(&s->vpn_addr6, push->address6))
 		memset(&s->vpn_addr6, 0, sizeof(s->vpn_addr6));
+	memset(push, 0, sizeof(*push));
+	session_token_attach(s, token_extra, sizeof(token_extra));
 	log_info(s->p.log, "session", "%s: connected, address %s, cipher %s, keys by %s%s", s->who,
 		 s->address, s->cipher, s->iv_proto & IV_PROTO_TLS_KEY_EXPORT ? "TLS-EKM" : "PRF",
 		 s->epoch_data ? ", epoch data format" : "");

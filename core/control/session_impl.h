@@ -63,7 +63,13 @@ struct session {
 	bool use_ekm;		    /* data keys by TLS-EKM (else the PRF), for every key_id */
 	bool epoch_data;	    /* OpenVPN 2.7's epoch data format, for every key_id */
 	struct client_side *client; /* NULL on a server */
-	struct session_push push;
+	/* What the session keeps of session_admit's push: its messages (malloc'd), to
+	 * send and to send again; the addresses go to address/vpn_addr, the rest is
+	 * the server's. */
+	struct {
+		char *messages[SESSION_PUSH_MESSAGES_MAX];
+		size_t n_messages;
+	} push;
 	ev_timer timer;
 	ev_tstamp deadline; /* hand-window, or the end of a closing session */
 	ev_tstamp connected_at;

@@ -70,12 +70,12 @@ struct tls_session {
 	unsigned dropped; /* records a parked session read and dropped */
 	enum tls_role role;
 	char peer_cn[TLS_CN_MAX];
-	char peer_subject[TLS_SUBJECT_MAX];
+	char *peer_subject; /* as long as it is (NULL: not seen) */
 	char peer_serial[TLS_SERIAL_MAX];
 	uint8_t peer_fingerprint[TLS_FINGERPRINT_LEN];
 	bool has_fingerprint;
-	char problem[PROBLEM_MAX]; /* why verify_cb refused a certificate that verified */
-	bool cert_refused;	   /* the handshake failed on the peer's certificate */
+	bool problem;	   /* error says why verify_cb refused a certificate that verified */
+	bool cert_refused; /* the handshake failed on the peer's certificate */
 	char error[TLS_ERR_MAX];
 };
 
@@ -148,12 +148,15 @@ static void remember_identity(struct tls_session *s, X509 *cert)
 	BIO *mem = BIO_new(BIO_s_mem());
 	BIGNUM *serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
 	char *hex = serial ? BN_bn2hex(serial) : NULL;
+	char subject[TLS_SUBJECT_MAX];
 	int n = 0;
 
 	if (mem && X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
-		n = BIO_read(mem, s->peer_subject, sizeof(s->peer_subject) - 1);
-	s->peer_subject[n > 0 ? n : 0] = '\0';
-	sanitize(s->peer_subject);
+		n = BIO_read(mem, subject, sizeof(subject) - 1);
+	subject[n > 0 ? n : 0] = '\0';
+	sanitize(subject);
+	free(s->peer_subject);
+	s->peer_subject = strdup(subject);
 	snprintf(s->peer_serial, sizeof(s->peer_serial), "%s", hex ? hex : "");
 	OPENSSL_free(hex);
 	BN_free(serial);
@@ -230,7 +233,7 @@ static bool name_matches(const struct tls_session *s, X509 *cert)
 			       NULL) == 1;
 }
 
-/* Writes what is wrong with the peer's certificate beyond its chain into s->problem. */
+/* Writes what is wrong with the peer's certificate beyond its chain into s->error. */
 static bool leaf_problem(struct tls_session *s, X509 *cert)
 {
 	const char *problem = read_cn(cert, s->peer_cn, sizeof(s->peer_cn));
@@ -238,23 +241,24 @@ static bool leaf_problem(struct tls_session *s, X509 *cert)
 
 	if (!problem && s->role == TLS_CLIENT && !has_server_auth(cert))
 		problem = "certificate lacks the serverAuth extended key usage";
+	s->problem = true;
 	if (problem) {
-		snprintf(s->problem, sizeof(s->problem), "%s", problem);
+		snprintf(s->error, PROBLEM_MAX, "%s", problem);
 	} else if (s->role == TLS_CLIENT && ctx->server_name[0] && !name_matches(s, cert)) {
-		snprintf(s->problem, sizeof(s->problem),
+		snprintf(s->error, PROBLEM_MAX,
 			 "certificate name \"%.64s\" does not match tls.server_name \"%.64s\"",
 			 s->peer_cn, ctx->server_name);
 	} else if (s->role == TLS_CLIENT && ctx->pin_fingerprint &&
 		   (!s->has_fingerprint ||
 		    CRYPTO_memcmp(s->peer_fingerprint, ctx->server_fingerprint,
 				  TLS_FINGERPRINT_LEN) != 0)) {
-		snprintf(s->problem, sizeof(s->problem),
+		snprintf(s->error, PROBLEM_MAX,
 			 "certificate does not have the SHA-256 fingerprint of "
 			 "tls.server_fingerprint");
 	} else {
-		return false;
+		s->problem = false;
 	}
-	return true;
+	return s->problem;
 }
 
 /*
@@ -516,6 +520,7 @@ void tls_session_free(struct tls_session *s)
 	keys_free(s->keys);
 	parked_free(s->parked);
 	tls_ctx_free(s->ctx);
+	free(s->peer_subject);
 	free(s);
 }
 
@@ -644,8 +649,11 @@ static void record_failure(struct tls_session *s)
 	const char *peer = s->role == TLS_SERVER ? "client" : "server";
 
 	s->cert_refused = result != X509_V_OK;
-	if (result == X509_V_ERR_APPLICATION_VERIFICATION && s->problem[0]) {
-		snprintf(s->error, sizeof(s->error), "%s %s", peer, s->problem);
+	if (result == X509_V_ERR_APPLICATION_VERIFICATION && s->problem) {
+		char problem[TLS_ERR_MAX];
+
+		memcpy(problem, s->error, sizeof(problem)); /* verify_cb wrote it there */
+		snprintf(s->error, sizeof(s->error), "%s %.*s", peer, PROBLEM_MAX - 1, problem);
 	} else if (reason) {
 		snprintf(s->error, sizeof(s->error), "%s %s", peer, reason);
 	} else if (result != X509_V_OK) {
@@ -884,7 +892,7 @@ const char *tls_session_peer_cn(const struct tls_session *s)
 
 const char *tls_session_peer_subject(const struct tls_session *s)
 {
-	return s->peer_subject;
+	return s->peer_subject ? s->peer_subject : "";
 }
 
 const char *tls_session_peer_serial(const struct tls_session *s)

@@ -41,6 +41,7 @@ struct key_state {
 	struct km2 server_km; /* the server's randoms (its strings are not kept) */
 	uint8_t key_block[KEYS_BLOCK_LEN];
 	ev_tstamp started;
+	unsigned tls_dropped; /* records its parked TLS session dropped, as last logged */
 	/* Its handshake began under a TLS context a reload has replaced since: the
 	 * peer's certificate is verified again against the new one when it is done. */
 	bool stale;

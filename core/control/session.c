@@ -1024,6 +1024,14 @@ static void read_tls_data(struct session *s, struct key_state *ks)
 			if (*m)
 				handle_message(s, m);
 	}
+	if (ks->phase != KEY_PHASE_EMPTY && tls_session_dropped(ks->tls) != ks->tls_dropped) {
+		ks->tls_dropped = tls_session_dropped(ks->tls);
+		log_ratelimited(
+			s->p.log, LOG_DEBUG, "session",
+			"%s: key %u: %u TLS records that were not data dropped (an alert, a "
+			"late handshake message)",
+			s->who, ks->key_id, ks->tls_dropped);
+	}
 	if (n < 0 && s->state != SESSION_CLOSING && ks == &s->ks[s->current])
 		close_later(s, 0, "%s", tls_session_error(ks->tls));
 }

@@ -12,22 +12,44 @@ void reliable_init(struct reliable *r)
 
 void reliable_free(struct reliable *r)
 {
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
-		free(r->out[i].payload);
-	for (size_t i = 0; i < RELIABLE_RECV_WINDOW; i++)
-		free(r->in[i].payload);
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		free(r->w->out[i].payload);
+	for (size_t i = 0; r->w && i < RELIABLE_RECV_WINDOW; i++)
+		free(r->w->in[i].payload);
+	free(r->w);
 	free(r->delivered);
 	reliable_init(r);
 }
 
+/* The window, allocated on first use; NULL when out of memory. */
+static struct reliable_window *window(struct reliable *r)
+{
+	if (!r->w)
+		r->w = calloc(1, sizeof(*r->w));
+	return r->w;
+}
+
+/* Frees the window once no slot is in use either way (quiet). */
+static void release_window(struct reliable *r)
+{
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		if (r->w->out[i].used)
+			return;
+	for (size_t i = 0; r->w && i < RELIABLE_RECV_WINDOW; i++)
+		if (r->w->in[i].used)
+			return;
+	free(r->w);
+	r->w = NULL;
+}
+
 size_t reliable_held_bytes(const struct reliable *r)
 {
-	size_t n = 0;
+	size_t n = r->w ? sizeof(*r->w) : 0;
 
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
-		n += r->out[i].used ? r->out[i].len : 0;
-	for (size_t i = 0; i < RELIABLE_RECV_WINDOW; i++)
-		n += r->in[i].used ? r->in[i].len : 0;
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		n += r->w->out[i].used ? r->w->out[i].len : 0;
+	for (size_t i = 0; r->w && i < RELIABLE_RECV_WINDOW; i++)
+		n += r->w->in[i].used ? r->w->in[i].len : 0;
 	return n + r->delivered_len;
 }
 
@@ -46,9 +68,9 @@ static bool copy_payload(uint8_t **to, const uint8_t *payload, size_t len)
 
 static struct reliable_out *free_out_slot(struct reliable *r)
 {
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
-		if (!r->out[i].used)
-			return &r->out[i];
+	for (size_t i = 0; window(r) && i < RELIABLE_SEND_WINDOW; i++)
+		if (!r->w->out[i].used)
+			return &r->w->out[i];
 	return NULL;
 }
 
@@ -61,8 +83,8 @@ size_t reliable_in_flight(const struct reliable *r)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
-		n += r->out[i].used;
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		n += r->w->out[i].used;
 	return n;
 }
 
@@ -72,8 +94,10 @@ int64_t reliable_queue(struct reliable *r, uint8_t opcode, const uint8_t *payloa
 	struct reliable_out *o = free_out_slot(r);
 	uint8_t *copy;
 
-	if (!o || len > RELIABLE_PAYLOAD_MAX || !copy_payload(&copy, payload, len))
+	if (!o || len > RELIABLE_PAYLOAD_MAX || !copy_payload(&copy, payload, len)) {
+		release_window(r);
 		return -1;
+	}
 	*o = (struct reliable_out){ .used = true, .payload = copy, .len = len };
 	o->msg_id = r->next_send_id++;
 	o->opcode = opcode;
@@ -103,9 +127,9 @@ void reliable_on_ack(struct reliable *r, uint32_t msg_id)
 {
 	struct reliable_out *acked = NULL;
 
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
-		if (r->out[i].used && r->out[i].msg_id == msg_id)
-			acked = &r->out[i];
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		if (r->w->out[i].used && r->w->out[i].msg_id == msg_id)
+			acked = &r->w->out[i];
 	if (!acked)
 		return; /* a re-ack, or an id we never sent: harmless */
 	acked->used = false;
@@ -113,7 +137,7 @@ void reliable_on_ack(struct reliable *r, uint32_t msg_id)
 	acked->payload = NULL;
 	/* Earlier packets still unacked after this many later acks were probably lost. */
 	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++) {
-		struct reliable_out *o = &r->out[i];
+		struct reliable_out *o = &r->w->out[i];
 
 		if (!o->used || o->msg_id > msg_id || o->fast_retransmitted)
 			continue;
@@ -122,6 +146,7 @@ void reliable_on_ack(struct reliable *r, uint32_t msg_id)
 			o->due_ms = 0;
 		}
 	}
+	release_window(r);
 }
 
 /* Remembers msg_id as the newest id to ack; an id already listed moves to the front unsent. */
@@ -152,14 +177,18 @@ enum reliable_verdict reliable_on_receive(struct reliable *r, uint32_t msg_id, u
 	}
 	if (msg_id - r->next_recv_id >= RELIABLE_RECV_WINDOW)
 		return RELIABLE_OUT_OF_WINDOW;
-	in = &r->in[msg_id % RELIABLE_RECV_WINDOW];
+	if (!window(r))
+		return RELIABLE_NO_MEMORY;
+	in = &r->w->in[msg_id % RELIABLE_RECV_WINDOW];
 	if (in->used) {
 		remember_ack(r, msg_id);
 		return RELIABLE_DUPLICATE;
 	}
 	/* Unacked, the peer sends it again: better than acking what we did not keep. */
-	if (!copy_payload(&in->payload, payload, len))
+	if (!copy_payload(&in->payload, payload, len)) {
+		release_window(r);
 		return RELIABLE_NO_MEMORY;
+	}
 	remember_ack(r, msg_id);
 	in->used = true;
 	in->opcode = opcode;
@@ -169,13 +198,15 @@ enum reliable_verdict reliable_on_receive(struct reliable *r, uint32_t msg_id, u
 
 bool reliable_deliver(struct reliable *r, uint8_t *opcode, const uint8_t **payload, size_t *len)
 {
-	struct reliable_in *in = &r->in[r->next_recv_id % RELIABLE_RECV_WINDOW];
+	struct reliable_in *in = r->w ? &r->w->in[r->next_recv_id % RELIABLE_RECV_WINDOW] : NULL;
 
 	free(r->delivered);
 	r->delivered = NULL;
 	r->delivered_len = 0;
-	if (!in->used)
+	if (!in || !in->used) {
+		release_window(r);
 		return false;
+	}
 	in->used = false;
 	r->next_recv_id++;
 	*opcode = in->opcode;
@@ -189,8 +220,8 @@ const struct reliable_out *reliable_next_transmit(struct reliable *r, uint64_t n
 {
 	struct reliable_out *best = NULL;
 
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++) {
-		struct reliable_out *o = &r->out[i];
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++) {
+		struct reliable_out *o = &r->w->out[i];
 
 		if (o->used && o->due_ms <= now_ms && (!best || o->msg_id < best->msg_id))
 			best = o;
@@ -208,8 +239,8 @@ int64_t reliable_next_due(const struct reliable *r, uint64_t now_ms)
 {
 	int64_t best = -1;
 
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++) {
-		const struct reliable_out *o = &r->out[i];
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++) {
+		const struct reliable_out *o = &r->w->out[i];
 		int64_t wait;
 
 		if (!o->used)

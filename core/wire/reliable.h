@@ -9,9 +9,10 @@
  * queued and fetched by the caller; it does not build packets, wrap them
  * or touch sockets. Payloads are copied into buffers of their own size,
  * allocated while they wait (to be acknowledged, or delivered in order)
- * and freed as soon as they are not: a key state whose control channel is
- * quiet holds no payload memory, only its message ids and recent acks, so
- * it still re-acknowledges a packet the peer resends (our ack was lost).
+ * and freed as soon as they are not, and so is the window of slots that
+ * track them: a key state whose control channel is quiet holds no memory
+ * beyond its message ids and recent acks, so it still re-acknowledges a
+ * packet the peer resends (our ack was lost).
  */
 #ifndef MOONVPN_RELIABLE_H
 #define MOONVPN_RELIABLE_H
@@ -56,11 +57,16 @@ struct reliable_ack {
 	bool sent; /* sent at least once: only re-acked from now on */
 };
 
+/* The packets in flight either way: allocated while any is. */
+struct reliable_window {
+	struct reliable_out out[RELIABLE_SEND_WINDOW];
+	struct reliable_in in[RELIABLE_RECV_WINDOW]; /* a ring: slot msg_id % window */
+};
+
 struct reliable {
 	uint32_t next_send_id;
-	struct reliable_out out[RELIABLE_SEND_WINDOW];
-	uint32_t next_recv_id;			      /* the next id to deliver */
-	struct reliable_in in[RELIABLE_RECV_WINDOW];  /* a ring: slot msg_id % window */
+	uint32_t next_recv_id; /* the next id to deliver */
+	struct reliable_window *w;
 	struct reliable_ack acks[RELIABLE_ACKS_KEPT]; /* newest first */
 	size_t n_acks;
 	uint8_t *delivered; /* the payload reliable_deliver handed out last */
@@ -80,7 +86,7 @@ void reliable_init(struct reliable *r);
 /* Frees every payload still held; r is empty (reliable_init) after. */
 void reliable_free(struct reliable *r);
 
-/* Payload bytes held now: 0 once everything was acknowledged and delivered. */
+/* Bytes held now (payloads and their window): 0 once everything was acknowledged and delivered. */
 size_t reliable_held_bytes(const struct reliable *r);
 
 /* Room for one more outgoing packet in the send window. */

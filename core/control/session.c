@@ -96,13 +96,21 @@ static bool key_expired(const struct session *s, const struct key_state *ks)
 	       ev_now(s->p.loop) - ks->started >= s->reneg_seconds + SESSION_HAND_WINDOW_SECONDS;
 }
 
-static void update_who(struct session *s)
+/* The session's name in logs, again when its address or certificate changed; false: no memory. */
+static bool update_who(struct session *s)
 {
-	char addr[UDP_ADDR_TEXT_MAX];
+	char addr[UDP_ADDR_TEXT_MAX], who[UDP_ADDR_TEXT_MAX + TLS_CN_MAX + 8], *copy;
 	const char *cn = tls_session_peer_cn(s->ks[0].tls ? s->ks[0].tls : current_ks(s)->tls);
 
 	udp_addr_format((const struct sockaddr *)&s->peer, addr, sizeof(addr));
-	snprintf(s->who, sizeof(s->who), cn[0] ? "%s (%s)" : "%s", addr, cn);
+	snprintf(who, sizeof(who), cn[0] ? "%s (%s)" : "%s", addr, cn);
+	if (s->who && strcmp(s->who, who) == 0)
+		return true;
+	if (!(copy = strdup(who)))
+		return false; /* the old name stays */
+	free(s->who);
+	s->who = copy;
+	return true;
 }
 
 /* Encodes, wraps and sends one control packet of a key state, with as many acks as fit. */
@@ -234,14 +242,16 @@ static void close_later(struct session *s, double linger, const char *fmt, ...)
 
 static void close_later(struct session *s, double linger, const char *fmt, ...)
 {
+	char reason[SESSION_REASON_MAX];
 	va_list ap;
 
 	if (s->state == SESSION_CLOSING)
 		return;
 	set_state(s, SESSION_CLOSING);
 	va_start(ap, fmt);
-	vsnprintf(s->end_reason, sizeof(s->end_reason), fmt, ap);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	s->end_reason = strdup(reason);
 	s->deadline = now(s) + linger;
 	schedule(s);
 }
@@ -333,7 +343,8 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 				    SESSION_HAND_WINDOW_SECONDS);
 			return;
 		}
-		s->p.ops->ended(s->p.ctx, s, s->end_reason); /* frees s */
+		s->p.ops->ended(s->p.ctx, s,
+				s->end_reason ? s->end_reason : "closed"); /* frees s */
 		return;
 	}
 	check_renegotiation_deadline(s);
@@ -391,7 +402,7 @@ static void send_answer(struct session *s)
 	s->answer_due = false;
 	s->answer_sent = true;
 	if (s->refused) {
-		send_message(s, s->refusal);
+		send_message(s, s->refusal ? s->refusal : "AUTH_FAILED");
 		return;
 	}
 	for (size_t i = 0; i < s->push.n_messages; i++)
@@ -459,8 +470,11 @@ static void answer_push_request(struct session *s)
  */
 static void refuse(struct session *s, const char *reason)
 {
-	snprintf(s->refusal, sizeof(s->refusal), reason[0] ? "AUTH_FAILED,%s" : "AUTH_FAILED",
-		 reason);
+	char text[SESSION_REASON_MAX + 16];
+
+	snprintf(text, sizeof(text), reason[0] ? "AUTH_FAILED,%s" : "AUTH_FAILED", reason);
+	free(s->refusal);
+	s->refusal = strdup(text);
 	log_warnx(s->p.log, "session", "%s: refused: %s", s->who, reason[0] ? reason : "by policy");
 	s->refused = true;
 	update_gates(s);
@@ -1250,6 +1264,31 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 	flush(s);
 }
 
+/* Our copy of the server's cipher list (names cut to SESSION_CIPHER_MAX - 1); false: no memory. */
+static bool copy_ciphers(struct session *s, const struct session_params *p)
+{
+	size_t n = p->n_ciphers < SESSION_CIPHERS_MAX ? p->n_ciphers : SESSION_CIPHERS_MAX;
+	size_t total = 1;
+	char *at;
+
+	for (size_t i = 0; i < n; i++)
+		total += strnlen(p->ciphers[i], SESSION_CIPHER_MAX - 1) + 1;
+	if (!(s->cipher_names = malloc(total)))
+		return false;
+	at = s->cipher_names;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strnlen(p->ciphers[i], SESSION_CIPHER_MAX - 1);
+
+		memcpy(at, p->ciphers[i], len);
+		at[len] = '\0';
+		s->cipher_list[i] = at;
+		at += len + 1;
+	}
+	s->p.n_ciphers = n;
+	s->p.ciphers = s->cipher_list;
+	return true;
+}
+
 /* What server and client sessions share: parameters, timers, key state 0. */
 static struct session *session_alloc(const struct session_params *p, const struct sockaddr *peer,
 				     socklen_t peer_len)
@@ -1266,13 +1305,11 @@ static struct session *session_alloc(const struct session_params *p, const struc
 	s->p = *p;
 	/* Our own TLS context reference and cipher list: a reload frees the server's. */
 	s->p.tls = tls_ctx_ref(p->tls);
-	s->p.n_ciphers = p->n_ciphers < SESSION_CIPHERS_MAX ? p->n_ciphers : SESSION_CIPHERS_MAX;
-	for (size_t i = 0; i < s->p.n_ciphers; i++) {
-		snprintf(s->cipher_names[i], sizeof(s->cipher_names[i]), "%s", p->ciphers[i]);
-		s->cipher_list[i] = s->cipher_names[i];
-	}
-	s->p.ciphers = s->cipher_list;
 	s->wrap = *p->wrap;
+	if (!copy_ciphers(s, p)) {
+		session_free(s);
+		return NULL;
+	}
 	s->p.tls_crypt_v2 = NULL;
 	if (p->tls_crypt_v2 && (s->tls_crypt_v2 = malloc(sizeof(*s->tls_crypt_v2)))) {
 		*s->tls_crypt_v2 = *p->tls_crypt_v2;
@@ -1289,6 +1326,10 @@ static struct session *session_alloc(const struct session_params *p, const struc
 	s->timer.data = s;
 	ev_init(&s->keepalive, on_keepalive);
 	s->keepalive.data = s;
+	if (!update_who(s)) {
+		session_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -1362,6 +1403,10 @@ void session_free(struct session *s)
 	crypto_wipe(s->cred_key, sizeof(s->cred_key));
 	free(s->username);
 	free(s->pending);
+	free(s->who);
+	free(s->refusal);
+	free(s->end_reason);
+	free(s->cipher_names);
 	free(s->client);
 	free(s->tls_crypt_v2);
 	wrap_clear(&s->wrap);

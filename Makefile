@@ -267,6 +267,7 @@ FUZZ_EXTRA_packet = $(call core_src,ip.c)
 FUZZ_EXTRA_vnet = $(call core_src,packet.c) $(call core_src,ip.c)
 FUZZ_EXTRA_compframe = -llzo2 -llz4
 FUZZ_EXTRA_authtoken = $(call core_src,crypto.c) -lcrypto
+FUZZ_EXTRA_tlsrec = $(call core_src,crypto.c) -lcrypto
 
 # The module under test is found in whichever core/ folder holds it.
 .SECONDEXPANSION:

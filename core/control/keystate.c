@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <stdlib.h>
 #include <string.h>
 
 #include "keystate.h"
@@ -21,7 +22,26 @@ void key_state_clear(struct key_state *ks)
 	if (ks->phase == KEY_PHASE_EMPTY)
 		return;
 	tls_session_free(ks->tls);
+	reliable_free(&ks->rel);
+	if (ks->client_km_buf)
+		crypto_wipe(ks->client_km_buf, ks->client_km_len);
+	free(ks->client_km_buf);
 	crypto_wipe(ks, sizeof(*ks)); /* also sets phase to KEY_PHASE_EMPTY (0) */
+}
+
+bool key_state_keep_km(struct key_state *ks, const uint8_t *msg, size_t len)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return false;
+	if (ks->client_km_buf)
+		crypto_wipe(ks->client_km_buf, ks->client_km_len);
+	free(ks->client_km_buf);
+	memcpy(copy, msg, len);
+	ks->client_km_buf = copy;
+	ks->client_km_len = len;
+	return true;
 }
 
 uint8_t key_state_next_id(uint8_t key_id)

@@ -34,12 +34,14 @@ struct key_state {
 	enum key_phase phase;
 	struct reliable rel;
 	struct tls_session *tls;
-	uint8_t client_km_buf[KM2_MESSAGE_MAX + 1];
+	uint8_t *client_km_buf; /* the key-method-2 message received, as long as it is */
+	size_t client_km_len;
 	/* The client's message (ours in client mode); its strings point into client_km_buf. */
 	struct km2 client_km;
 	struct km2 server_km; /* the server's randoms (its strings are not kept) */
 	uint8_t key_block[KEYS_BLOCK_LEN];
 	ev_tstamp started;
+	unsigned tls_dropped; /* records its parked TLS session dropped, as last logged */
 	/* Its handshake began under a TLS context a reload has replaced since: the
 	 * peer's certificate is verified again against the new one when it is done. */
 	bool stale;
@@ -47,6 +49,10 @@ struct key_state {
 
 /* Starts a key state in its slot; 0, or -1 when out of memory. */
 int key_state_start(struct key_state *ks, struct tls_ctx *tls, uint8_t key_id, ev_tstamp now)
+	__attribute__((warn_unused_result));
+
+/* Keeps a copy of the peer's key-method-2 message in client_km_buf; false when out of memory. */
+bool key_state_keep_km(struct key_state *ks, const uint8_t *msg, size_t len)
 	__attribute__((warn_unused_result));
 
 /* Frees the TLS session and data keys and wipes the secrets; the slot becomes empty. */

@@ -96,13 +96,21 @@ static bool key_expired(const struct session *s, const struct key_state *ks)
 	       ev_now(s->p.loop) - ks->started >= s->reneg_seconds + SESSION_HAND_WINDOW_SECONDS;
 }
 
-static void update_who(struct session *s)
+/* The session's name in logs, again when its address or certificate changed; false: no memory. */
+static bool update_who(struct session *s)
 {
-	char addr[UDP_ADDR_TEXT_MAX];
+	char addr[UDP_ADDR_TEXT_MAX], who[UDP_ADDR_TEXT_MAX + TLS_CN_MAX + 8], *copy;
 	const char *cn = tls_session_peer_cn(s->ks[0].tls ? s->ks[0].tls : current_ks(s)->tls);
 
 	udp_addr_format((const struct sockaddr *)&s->peer, addr, sizeof(addr));
-	snprintf(s->who, sizeof(s->who), cn[0] ? "%s (%s)" : "%s", addr, cn);
+	snprintf(who, sizeof(who), cn[0] ? "%s (%s)" : "%s", addr, cn);
+	if (s->who && strcmp(s->who, who) == 0)
+		return true;
+	if (!(copy = strdup(who)))
+		return false; /* the old name stays */
+	free(s->who);
+	s->who = copy;
+	return true;
 }
 
 /* Encodes, wraps and sends one control packet of a key state, with as many acks as fit. */
@@ -196,12 +204,35 @@ static void switch_key_if_ready(struct session *s)
 	log_info(s->p.log, "session", "%s: renegotiated: data now on key %u", s->who, next->key_id);
 }
 
+/*
+ * An established key state whose control channel went quiet gives back
+ * what only its handshake needed (the reliability layer already freed its
+ * payloads): its TLS ciphertext buffers, and once the session is active
+ * and the key in use (nothing more to export from it), OpenSSL's SSL
+ * object itself: the TLS 1.3 records that still come and go (pushes,
+ * token renewals, RESTART, HALT, EXIT) are sealed and opened by tlsrec.c.
+ * What an idle client costs is what stays.
+ */
+static void slim_if_quiet(struct session *s, struct key_state *ks)
+{
+	if (ks->phase == KEY_PHASE_EMPTY || ks->phase == KEY_PHASE_TLS ||
+	    reliable_held_bytes(&ks->rel) != 0)
+		return;
+	if (ks->phase == KEY_PHASE_READY && s->state == SESSION_ACTIVE && !s->answer_due &&
+	    !tls_session_parked(ks->tls) && tls_session_park(ks->tls))
+		log_debug(s->p.log, "session", "%s: key %u quiet: its TLS session parked", s->who,
+			  ks->key_id);
+	tls_session_trim(ks->tls);
+}
+
 static void flush(struct session *s)
 {
 	for (int i = 0; i < 2; i++)
 		if (s->ks[i].phase != KEY_PHASE_EMPTY)
 			flush_key_state(s, &s->ks[i]);
 	switch_key_if_ready(s);
+	for (int i = 0; i < 2; i++)
+		slim_if_quiet(s, &s->ks[i]);
 	schedule(s);
 }
 
@@ -211,14 +242,16 @@ static void close_later(struct session *s, double linger, const char *fmt, ...)
 
 static void close_later(struct session *s, double linger, const char *fmt, ...)
 {
+	char reason[SESSION_REASON_MAX];
 	va_list ap;
 
 	if (s->state == SESSION_CLOSING)
 		return;
 	set_state(s, SESSION_CLOSING);
 	va_start(ap, fmt);
-	vsnprintf(s->end_reason, sizeof(s->end_reason), fmt, ap);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	s->end_reason = strdup(reason);
 	s->deadline = now(s) + linger;
 	schedule(s);
 }
@@ -311,7 +344,8 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 				    SESSION_HAND_WINDOW_SECONDS);
 			return;
 		}
-		s->p.ops->ended(s->p.ctx, s, s->end_reason); /* frees s */
+		s->p.ops->ended(s->p.ctx, s,
+				s->end_reason ? s->end_reason : "closed"); /* frees s */
 		return;
 	}
 	check_renegotiation_deadline(s);
@@ -369,7 +403,7 @@ static void send_answer(struct session *s)
 	s->answer_due = false;
 	s->answer_sent = true;
 	if (s->refused) {
-		send_message(s, s->refusal);
+		send_message(s, s->refusal ? s->refusal : "AUTH_FAILED");
 		return;
 	}
 	for (size_t i = 0; i < s->push.n_messages; i++)
@@ -402,9 +436,13 @@ static void send_pending(struct session *s)
 
 bool session_auth_pending(struct session *s, const char *info, unsigned timeout)
 {
-	if (s->state != SESSION_AUTH || strlen(info) >= sizeof(s->pending))
+	char *copy;
+
+	if (s->state != SESSION_AUTH || strlen(info) >= SESSION_PENDING_MAX ||
+	    !(copy = strdup(info)))
 		return false;
-	snprintf(s->pending, sizeof(s->pending), "%s", info);
+	free(s->pending);
+	s->pending = copy;
 	s->auth_deadline = now(s) + timeout;
 	send_pending(s);
 	flush(s);
@@ -433,8 +471,11 @@ static void answer_push_request(struct session *s)
  */
 static void refuse(struct session *s, const char *reason)
 {
-	snprintf(s->refusal, sizeof(s->refusal), reason[0] ? "AUTH_FAILED,%s" : "AUTH_FAILED",
-		 reason);
+	char text[SESSION_REASON_MAX + 16];
+
+	snprintf(text, sizeof(text), reason[0] ? "AUTH_FAILED,%s" : "AUTH_FAILED", reason);
+	free(s->refusal);
+	s->refusal = strdup(text);
 	log_warnx(s->p.log, "session", "%s: refused: %s", s->who, reason[0] ? reason : "by policy");
 	s->refused = true;
 	update_gates(s);
@@ -560,15 +601,16 @@ void session_admit(struct session *s, struct session_push *push)
 	}
 	forget_password(s);
 	set_state(s, SESSION_ACTIVE);
-	s->push = *push;
-	s->push.policy = NULL; /* the server's filter holds the client's rules, not the session */
-	memset(push, 0, sizeof(*push));
-	session_token_attach(s, token_extra, sizeof(token_extra));
-	snprintf(s->address, sizeof(s->address), "%s", s->push.address);
+	/* The server's filter holds the client's rules and routes, not the session. */
+	memcpy(s->push.messages, push->messages, sizeof(s->push.messages));
+	s->push.n_messages = push->n_messages;
+	snprintf(s->address, sizeof(s->address), "%s", push->address);
 	if (!ip_addr_parse(&s->vpn_addr, s->address))
 		memset(&s->vpn_addr, 0, sizeof(s->vpn_addr));
-	if (!s->push.address6[0] || !ip_addr_parse(&s->vpn_addr6, s->push.address6))
+	if (!push->address6[0] || !ip_addr_parse(&s->vpn_addr6, push->address6))
 		memset(&s->vpn_addr6, 0, sizeof(s->vpn_addr6));
+	memset(push, 0, sizeof(*push));
+	session_token_attach(s, token_extra, sizeof(token_extra));
 	log_info(s->p.log, "session", "%s: connected, address %s, cipher %s, keys by %s%s", s->who,
 		 s->address, s->cipher, s->iv_proto & IV_PROTO_TLS_KEY_EXPORT ? "TLS-EKM" : "PRF",
 		 s->epoch_data ? ", epoch data format" : "");
@@ -991,8 +1033,8 @@ static void handle_client_message(struct session *s, const char *msg)
 			  s->who);
 	else if (strcmp(msg, "PUSH_REQUEST") == 0)
 		answer_push_request(s);
-	else if (starts_with(msg, "CR_RESPONSE,") && s->state == SESSION_AUTH && s->pending[0] &&
-		 s->p.ops->cr_response)
+	else if (starts_with(msg, "CR_RESPONSE,") && s->state == SESSION_AUTH && s->pending &&
+		 s->pending[0] && s->p.ops->cr_response)
 		s->p.ops->cr_response(s->p.ctx, s, msg + strlen("CR_RESPONSE,"));
 	else if (strcmp(msg, "EXIT") == 0)
 		close_later(s, 0, "%s", "the client sent EXIT");
@@ -1032,9 +1074,12 @@ static void read_tls_data(struct session *s, struct key_state *ks)
 	while (s->state != SESSION_CLOSING && ks->phase != KEY_PHASE_EMPTY &&
 	       (n = tls_session_read(ks->tls, buf, sizeof(buf))) > 0) {
 		if (ks->phase == KEY_PHASE_KEY_EXCHANGE) {
-			memcpy(ks->client_km_buf, buf, (size_t)n);
+			bool kept = key_state_keep_km(ks, buf, (size_t)n);
+
 			crypto_wipe(buf, (size_t)n); /* a password's only copy is client_km_buf */
-			if (is_client(s))
+			if (!kept)
+				close_later(s, 0, "%s", "out of memory");
+			else if (is_client(s))
 				handle_server_km(s, ks, (size_t)n);
 			else
 				handle_client_km(s, ks, (size_t)n);
@@ -1044,6 +1089,14 @@ static void read_tls_data(struct session *s, struct key_state *ks)
 		for (char *m = (char *)buf; m < (char *)buf + n; m += strlen(m) + 1)
 			if (*m)
 				handle_message(s, m);
+	}
+	if (ks->phase != KEY_PHASE_EMPTY && tls_session_dropped(ks->tls) != ks->tls_dropped) {
+		ks->tls_dropped = tls_session_dropped(ks->tls);
+		log_ratelimited(
+			s->p.log, LOG_DEBUG, "session",
+			"%s: key %u: %u TLS records that were not data dropped (an alert, a "
+			"late handshake message)",
+			s->who, ks->key_id, ks->tls_dropped);
 	}
 	if (n < 0 && s->state != SESSION_CLOSING && ks == &s->ks[s->current])
 		close_later(s, 0, "%s", tls_session_error(ks->tls));
@@ -1264,6 +1317,31 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 	flush(s);
 }
 
+/* Our copy of the server's cipher list (names cut to SESSION_CIPHER_MAX - 1); false: no memory. */
+static bool copy_ciphers(struct session *s, const struct session_params *p)
+{
+	size_t n = p->n_ciphers < SESSION_CIPHERS_MAX ? p->n_ciphers : SESSION_CIPHERS_MAX;
+	size_t total = 1;
+	char *at;
+
+	for (size_t i = 0; i < n; i++)
+		total += strnlen(p->ciphers[i], SESSION_CIPHER_MAX - 1) + 1;
+	if (!(s->cipher_names = malloc(total)))
+		return false;
+	at = s->cipher_names;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strnlen(p->ciphers[i], SESSION_CIPHER_MAX - 1);
+
+		memcpy(at, p->ciphers[i], len);
+		at[len] = '\0';
+		s->cipher_list[i] = at;
+		at += len + 1;
+	}
+	s->p.n_ciphers = n;
+	s->p.ciphers = s->cipher_list;
+	return true;
+}
+
 /* What server and client sessions share: parameters, timers, key state 0. */
 static struct session *session_alloc(const struct session_params *p, const struct sockaddr *peer,
 				     socklen_t peer_len)
@@ -1280,13 +1358,11 @@ static struct session *session_alloc(const struct session_params *p, const struc
 	s->p = *p;
 	/* Our own TLS context reference and cipher list: a reload frees the server's. */
 	s->p.tls = tls_ctx_ref(p->tls);
-	s->p.n_ciphers = p->n_ciphers < SESSION_CIPHERS_MAX ? p->n_ciphers : SESSION_CIPHERS_MAX;
-	for (size_t i = 0; i < s->p.n_ciphers; i++) {
-		snprintf(s->cipher_names[i], sizeof(s->cipher_names[i]), "%s", p->ciphers[i]);
-		s->cipher_list[i] = s->cipher_names[i];
-	}
-	s->p.ciphers = s->cipher_list;
 	s->wrap = *p->wrap;
+	if (!copy_ciphers(s, p)) {
+		session_free(s);
+		return NULL;
+	}
 	s->p.tls_crypt_v2 = NULL;
 	if (p->tls_crypt_v2 && (s->tls_crypt_v2 = malloc(sizeof(*s->tls_crypt_v2)))) {
 		*s->tls_crypt_v2 = *p->tls_crypt_v2;
@@ -1303,6 +1379,10 @@ static struct session *session_alloc(const struct session_params *p, const struc
 	s->timer.data = s;
 	ev_init(&s->keepalive, on_keepalive);
 	s->keepalive.data = s;
+	if (!update_who(s)) {
+		session_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -1375,6 +1455,11 @@ void session_free(struct session *s)
 		crypto_wipe(s->client, sizeof(*s->client));
 	crypto_wipe(s->cred_key, sizeof(s->cred_key));
 	free(s->username);
+	free(s->pending);
+	free(s->who);
+	free(s->refusal);
+	free(s->end_reason);
+	free(s->cipher_names);
 	free(s->client);
 	free(s->tls_crypt_v2);
 	wrap_clear(&s->wrap);

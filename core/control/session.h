@@ -233,6 +233,13 @@ double session_connected_at(const struct session *s); /* ev time */
 /* The data-channel key block (valid once the state is active). */
 const uint8_t *session_key_block(const struct session *s);
 
+/*
+ * Bytes its control channel holds for the handshake: payloads waiting in
+ * the reliability layer and TLS ciphertext buffers. 0 once a connected
+ * session is quiet (they are allocated again when a packet comes or goes).
+ */
+size_t session_control_bytes(const struct session *s);
+
 /* The VPN addresses as values (family 0 when absent), for routing. */
 const struct ip_addr *session_vpn_addr(const struct session *s);
 const struct ip_addr *session_vpn_addr6(const struct session *s);

@@ -39,8 +39,8 @@ struct client_side {
 
 struct session {
 	struct session_params p; /* p.tls is a reference of ours, p.ciphers our copy */
-	char cipher_names[SESSION_CIPHERS_MAX][SESSION_CIPHER_MAX];
-	const char *cipher_list[SESSION_CIPHERS_MAX];
+	char *cipher_names;	 /* the server's list, NUL-separated, in one allocation */
+	const char *cipher_list[SESSION_CIPHERS_MAX]; /* into cipher_names */
 	struct wrap wrap;
 	struct tlscryptv2_client *tls_crypt_v2; /* a tls-crypt-v2 client's key id, metadata */
 	struct sockaddr_storage peer;
@@ -57,13 +57,19 @@ struct session {
 	struct dyn_tls_crypt dyn;
 	char cipher[SESSION_CIPHER_MAX];
 	char address[SESSION_ADDR_MAX];
-	char who[UDP_ADDR_TEXT_MAX + TLS_CN_MAX + 8]; /* "1.2.3.4:5 (cn)" for logs */
+	char *who; /* "1.2.3.4:5 (cn)" for logs, as long as it is */
 	uint32_t iv_proto;
 	bool iv_mtu, ncp, refused;
 	bool use_ekm;		    /* data keys by TLS-EKM (else the PRF), for every key_id */
 	bool epoch_data;	    /* OpenVPN 2.7's epoch data format, for every key_id */
 	struct client_side *client; /* NULL on a server */
-	struct session_push push;
+	/* What the session keeps of session_admit's push: its messages (malloc'd), to
+	 * send and to send again; the addresses go to address/vpn_addr, the rest is
+	 * the server's. */
+	struct {
+		char *messages[SESSION_PUSH_MESSAGES_MAX];
+		size_t n_messages;
+	} push;
 	ev_timer timer;
 	ev_tstamp deadline; /* hand-window, or the end of a closing session */
 	ev_tstamp connected_at;
@@ -78,10 +84,10 @@ struct session {
 	bool answer_due, answer_sent;
 	/* Deferred authentication: AUTH_PENDING and INFO_PRE,<pending> (once acked, as the
 	 * answer), and when the decision is due at the latest (auth_deadline, 0: none). */
-	char pending[SESSION_PENDING_MAX];
+	char *pending; /* NULL: never pending (a client that waits is rare) */
 	bool pending_due;
 	ev_tstamp auth_deadline;
-	char refusal[SESSION_REASON_MAX + 16];	  /* "AUTH_FAILED,<reason>" once refused */
+	char *refusal;				  /* "AUTH_FAILED,<reason>" once refused */
 	ev_tstamp lame_duck_until;		  /* the non-current key state is cleared then */
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */
 	bool certless;				  /* key 0 came without a certificate */
@@ -97,7 +103,7 @@ struct session {
 	bool sent_credentials, has_token;
 	struct authtoken token;
 	ev_tstamp next_token; /* the next renewal */
-	char end_reason[SESSION_REASON_MAX];
+	char *end_reason;     /* once closing (NULL when out of memory) */
 };
 
 /* session_dyntls.c: dynamic tls-crypt, OpenVPN's protocol-flags dyn-tls-crypt. */

@@ -201,3 +201,16 @@ bool session_owns_source(const struct session *s, const uint8_t *ip, size_t len)
 		       memcmp(ip + 8, s->vpn_addr6.bytes, 16) == 0;
 	return false;
 }
+
+size_t session_control_bytes(const struct session *s)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		const struct key_state *ks = &s->ks[i];
+
+		if (ks->phase != KEY_PHASE_EMPTY)
+			n += reliable_held_bytes(&ks->rel) + tls_session_buffered(ks->tls);
+	}
+	return n;
+}

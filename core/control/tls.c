@@ -10,10 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "tls.h"
+#include "tlsrec.h"
 
-/* Room for "client " or "server " before a problem in the error text. */
-enum { PROBLEM_MAX = TLS_ERR_MAX - 16 };
+enum {
+	PROBLEM_MAX = TLS_ERR_MAX - 16, /* room for "client " or "server " before a problem */
+	/* A parked session's ciphertext either way: control messages are small, and
+	 * the reliability layer's window bounds what the peer can have in flight. */
+	PARKED_BUFFER_MAX = 4 * (TLSREC_PLAIN_MAX + TLSREC_OVERHEAD),
+};
 
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
@@ -26,19 +32,50 @@ struct tls_ctx {
 	bool pin_fingerprint;
 };
 
+/*
+ * What a parked session (tls_session_park) has instead of its SSL: the
+ * record keys, the ciphertext in each direction while it waits, the rest
+ * of a record longer than the reader's buffer, and the peer's certificate
+ * chain as DER for tls_session_reverify.
+ */
+struct parked {
+	struct tlsrec rec;
+	uint8_t *in, *out, *plain;
+	size_t in_len, out_len, plain_len, plain_off;
+	uint8_t *chain; /* DER certificates, the leaf first */
+	size_t chain_len;
+	const char *version, *cipher; /* OpenSSL's static names */
+};
+
+/*
+ * Until parked: the TLS 1.3 application traffic secrets (from the key log
+ * callback) and the records each direction sent under them (from the
+ * message callback), which is where tlsrec takes over.
+ */
+struct app_keys {
+	uint8_t client[TLSREC_SECRET_MAX], server[TLSREC_SECRET_MAX];
+	size_t client_len, server_len;
+	bool tx_on, rx_on; /* our Finished sent, the peer's received: records count */
+	uint64_t tx_records, rx_records;
+	bool key_update; /* the keys changed since: not parkable */
+};
+
 struct tls_session {
 	struct tls_ctx *ctx; /* a reference: verify_cb reads its pins */
-	SSL *ssl;
-	BIO *in;  /* ciphertext from the peer, read by OpenSSL */
-	BIO *out; /* ciphertext for the peer, written by OpenSSL */
+	SSL *ssl;	     /* NULL once parked */
+	BIO *in;	     /* ciphertext from the peer, read by OpenSSL */
+	BIO *out;	     /* ciphertext for the peer, written by OpenSSL */
+	struct app_keys *keys;
+	struct parked *parked;
+	unsigned dropped; /* records a parked session read and dropped */
 	enum tls_role role;
 	char peer_cn[TLS_CN_MAX];
-	char peer_subject[TLS_SUBJECT_MAX];
+	char *peer_subject; /* as long as it is (NULL: not seen) */
 	char peer_serial[TLS_SERIAL_MAX];
 	uint8_t peer_fingerprint[TLS_FINGERPRINT_LEN];
 	bool has_fingerprint;
-	char problem[PROBLEM_MAX]; /* why verify_cb refused a certificate that verified */
-	bool cert_refused;	   /* the handshake failed on the peer's certificate */
+	bool problem;	   /* error says why verify_cb refused a certificate that verified */
+	bool cert_refused; /* the handshake failed on the peer's certificate */
 	char error[TLS_ERR_MAX];
 };
 
@@ -111,12 +148,15 @@ static void remember_identity(struct tls_session *s, X509 *cert)
 	BIO *mem = BIO_new(BIO_s_mem());
 	BIGNUM *serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
 	char *hex = serial ? BN_bn2hex(serial) : NULL;
+	char subject[TLS_SUBJECT_MAX];
 	int n = 0;
 
 	if (mem && X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
-		n = BIO_read(mem, s->peer_subject, sizeof(s->peer_subject) - 1);
-	s->peer_subject[n > 0 ? n : 0] = '\0';
-	sanitize(s->peer_subject);
+		n = BIO_read(mem, subject, sizeof(subject) - 1);
+	subject[n > 0 ? n : 0] = '\0';
+	sanitize(subject);
+	free(s->peer_subject);
+	s->peer_subject = strdup(subject);
 	snprintf(s->peer_serial, sizeof(s->peer_serial), "%s", hex ? hex : "");
 	OPENSSL_free(hex);
 	BN_free(serial);
@@ -193,7 +233,7 @@ static bool name_matches(const struct tls_session *s, X509 *cert)
 			       NULL) == 1;
 }
 
-/* Writes what is wrong with the peer's certificate beyond its chain into s->problem. */
+/* Writes what is wrong with the peer's certificate beyond its chain into s->error. */
 static bool leaf_problem(struct tls_session *s, X509 *cert)
 {
 	const char *problem = read_cn(cert, s->peer_cn, sizeof(s->peer_cn));
@@ -201,23 +241,24 @@ static bool leaf_problem(struct tls_session *s, X509 *cert)
 
 	if (!problem && s->role == TLS_CLIENT && !has_server_auth(cert))
 		problem = "certificate lacks the serverAuth extended key usage";
+	s->problem = true;
 	if (problem) {
-		snprintf(s->problem, sizeof(s->problem), "%s", problem);
+		snprintf(s->error, PROBLEM_MAX, "%s", problem);
 	} else if (s->role == TLS_CLIENT && ctx->server_name[0] && !name_matches(s, cert)) {
-		snprintf(s->problem, sizeof(s->problem),
+		snprintf(s->error, PROBLEM_MAX,
 			 "certificate name \"%.64s\" does not match tls.server_name \"%.64s\"",
 			 s->peer_cn, ctx->server_name);
 	} else if (s->role == TLS_CLIENT && ctx->pin_fingerprint &&
 		   (!s->has_fingerprint ||
 		    CRYPTO_memcmp(s->peer_fingerprint, ctx->server_fingerprint,
 				  TLS_FINGERPRINT_LEN) != 0)) {
-		snprintf(s->problem, sizeof(s->problem),
+		snprintf(s->error, PROBLEM_MAX,
 			 "certificate does not have the SHA-256 fingerprint of "
 			 "tls.server_fingerprint");
 	} else {
-		return false;
+		s->problem = false;
 	}
-	return true;
+	return s->problem;
 }
 
 /*
@@ -241,6 +282,80 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
 		return preverify_ok;
 	X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
 	return 0;
+}
+
+/* Hex digits into out (at most cap bytes); the byte count, 0 when not hex. */
+static size_t unhex(const char *hex, size_t n, uint8_t *out, size_t cap)
+{
+	size_t len = n / 2;
+
+	if (n % 2 || len > cap)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return 0;
+		out[i] = (uint8_t)v;
+	}
+	return len;
+}
+
+/*
+ * OpenSSL's key log ("LABEL <client random> <secret>", as SSLKEYLOGFILE):
+ * the only way OpenSSL 3.0 tells the TLS 1.3 application traffic secrets,
+ * kept until the session is parked and wiped then.
+ */
+static void keylog_cb(const SSL *ssl, const char *line)
+{
+	struct tls_session *s = SSL_get_app_data(ssl);
+	const char *secret = strrchr(line, ' ');
+	struct app_keys *k = s ? s->keys : NULL;
+
+	if (!k || !secret)
+		return;
+	secret++;
+	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0)
+		k->client_len = unhex(secret, strlen(secret), k->client, sizeof(k->client));
+	else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0)
+		k->server_len = unhex(secret, strlen(secret), k->server, sizeof(k->server));
+}
+
+enum {
+	HS_FINISHED = 20,
+	HS_KEY_UPDATE = 24,
+};
+
+/*
+ * Counts the records each direction carried under the application keys:
+ * those after its Finished (OpenSSL reports a record's header before the
+ * messages inside it). A KeyUpdate changes the keys: such a session stays
+ * with OpenSSL.
+ */
+static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+		   SSL *ssl, void *arg)
+{
+	struct tls_session *s = SSL_get_app_data(ssl);
+	struct app_keys *k = s ? s->keys : NULL;
+	const uint8_t *b = buf;
+
+	(void)version;
+	(void)arg;
+	if (!k)
+		return;
+	if (content_type == SSL3_RT_HEADER) {
+		if (write_p && k->tx_on)
+			k->tx_records++;
+		else if (!write_p && k->rx_on)
+			k->rx_records++;
+	} else if (content_type == SSL3_RT_HANDSHAKE && len > 0) {
+		if (b[0] == HS_FINISHED && write_p)
+			k->tx_on = true;
+		else if (b[0] == HS_FINISHED)
+			k->rx_on = true;
+		else if (b[0] == HS_KEY_UPDATE)
+			k->key_update = true;
+	}
 }
 
 /*
@@ -275,6 +390,10 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* An established session is mostly idle: its record buffers (some 34 KB) are
+	 * allocated for a record and freed after it instead of kept for ever. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_keylog_callback(ctx, keylog_cb);
 }
 
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
@@ -330,6 +449,16 @@ void tls_ctx_free(struct tls_ctx *ctx)
 	free(ctx);
 }
 
+/* A memory BIO that reads "wait for more", not end of file, when empty. */
+static BIO *new_mem_bio(void)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+
+	if (b)
+		BIO_set_mem_eof_return(b, -1);
+	return b;
+}
+
 struct tls_session *tls_session_new(struct tls_ctx *ctx)
 {
 	struct tls_session *s = calloc(1, sizeof(*s));
@@ -339,18 +468,19 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 	s->role = ctx->role;
 	s->ctx = tls_ctx_ref(ctx);
 	s->ssl = SSL_new(ctx->ssl_ctx);
-	s->in = BIO_new(BIO_s_mem());
-	s->out = BIO_new(BIO_s_mem());
-	if (!s->ssl || !s->in || !s->out) {
+	s->in = new_mem_bio();
+	s->out = new_mem_bio();
+	s->keys = calloc(1, sizeof(*s->keys));
+	if (!s->ssl || !s->in || !s->out || !s->keys) {
 		BIO_free(s->in);
 		BIO_free(s->out);
 		SSL_free(s->ssl);
 		tls_ctx_free(s->ctx);
+		free(s->keys);
 		free(s);
 		return NULL;
 	}
-	/* An empty memory BIO means "wait for more", not end of file. */
-	BIO_set_mem_eof_return(s->in, -1);
+	SSL_set_msg_callback(s->ssl, msg_cb);
 	SSL_set_bio(s->ssl, s->in, s->out); /* the SSL owns both BIOs now */
 	SSL_set_app_data(s->ssl, s);
 	if (ctx->role == TLS_SERVER)
@@ -360,17 +490,103 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 	return s;
 }
 
+static void parked_free(struct parked *p)
+{
+	if (!p)
+		return;
+	tlsrec_wipe(&p->rec);
+	if (p->plain)
+		crypto_wipe(p->plain, p->plain_len);
+	free(p->in);
+	free(p->out);
+	free(p->plain);
+	free(p->chain);
+	free(p);
+}
+
+static void keys_free(struct app_keys *k)
+{
+	if (!k)
+		return;
+	crypto_wipe(k, sizeof(*k));
+	free(k);
+}
+
 void tls_session_free(struct tls_session *s)
 {
 	if (!s)
 		return;
 	SSL_free(s->ssl);
+	keys_free(s->keys);
+	parked_free(s->parked);
 	tls_ctx_free(s->ctx);
+	free(s->peer_subject);
 	free(s);
+}
+
+/* The bytes a memory BIO has room for (it only grows while it lives). */
+static size_t capacity(BIO *b)
+{
+	BUF_MEM *m = NULL;
+
+	BIO_get_mem_ptr(b, &m);
+	return m ? m->max : 0;
+}
+
+size_t tls_session_buffered(const struct tls_session *s)
+{
+	const struct parked *p = s->parked;
+
+	if (p)
+		return p->in_len + p->out_len + p->plain_len;
+	return capacity(s->in) + capacity(s->out);
+}
+
+void tls_session_trim(struct tls_session *s)
+{
+	BIO *in, *out;
+
+	if (s->parked || BIO_ctrl_pending(s->in) || BIO_ctrl_pending(s->out) ||
+	    tls_session_buffered(s) == 0 || !(in = new_mem_bio()))
+		return;
+	if (!(out = new_mem_bio())) {
+		BIO_free(in);
+		return;
+	}
+	SSL_set_bio(s->ssl, in, out); /* frees the old pair */
+	s->in = in;
+	s->out = out;
+}
+
+/* Appends len bytes to a parked buffer; false when out of memory or over its bound. */
+static bool append(uint8_t **buf, size_t *buf_len, const uint8_t *data, size_t len)
+{
+	uint8_t *grown;
+
+	if (*buf_len + len > PARKED_BUFFER_MAX || !(grown = realloc(*buf, *buf_len + len)))
+		return false;
+	memcpy(grown + *buf_len, data, len);
+	*buf = grown;
+	*buf_len += len;
+	return true;
+}
+
+/* Takes n bytes off the front of a parked buffer, freeing it once empty. */
+static void consume(uint8_t **buf, size_t *buf_len, size_t n)
+{
+	*buf_len -= n;
+	if (*buf_len) {
+		memmove(*buf, *buf + n, *buf_len);
+		return;
+	}
+	free(*buf);
+	*buf = NULL;
 }
 
 int tls_session_put_ciphertext(struct tls_session *s, const uint8_t *data, size_t len)
 {
+	if (s->parked)
+		return append(&s->parked->in, &s->parked->in_len, data, len) ? 0 : -1;
 	if (len > INT32_MAX || BIO_write(s->in, data, (int)len) != (int)len)
 		return -1;
 	return 0;
@@ -378,13 +594,24 @@ int tls_session_put_ciphertext(struct tls_session *s, const uint8_t *data, size_
 
 size_t tls_session_pending_ciphertext(struct tls_session *s)
 {
-	return BIO_ctrl_pending(s->out);
+	return s->parked ? s->parked->out_len : BIO_ctrl_pending(s->out);
 }
 
 size_t tls_session_get_ciphertext(struct tls_session *s, uint8_t *out, size_t cap)
 {
-	int n = BIO_read(s->out, out, cap > INT32_MAX ? INT32_MAX : (int)cap);
+	struct parked *p = s->parked;
+	int n;
 
+	if (p) {
+		size_t k = p->out_len < cap ? p->out_len : cap;
+
+		if (k) {
+			memcpy(out, p->out, k);
+			consume(&p->out, &p->out_len, k);
+		}
+		return k;
+	}
+	n = BIO_read(s->out, out, cap > INT32_MAX ? INT32_MAX : (int)cap);
 	return n > 0 ? (size_t)n : 0;
 }
 
@@ -422,8 +649,11 @@ static void record_failure(struct tls_session *s)
 	const char *peer = s->role == TLS_SERVER ? "client" : "server";
 
 	s->cert_refused = result != X509_V_OK;
-	if (result == X509_V_ERR_APPLICATION_VERIFICATION && s->problem[0]) {
-		snprintf(s->error, sizeof(s->error), "%s %s", peer, s->problem);
+	if (result == X509_V_ERR_APPLICATION_VERIFICATION && s->problem) {
+		char problem[TLS_ERR_MAX];
+
+		memcpy(problem, s->error, sizeof(problem)); /* verify_cb wrote it there */
+		snprintf(s->error, sizeof(s->error), "%s %.*s", peer, PROBLEM_MAX - 1, problem);
 	} else if (reason) {
 		snprintf(s->error, sizeof(s->error), "%s %s", peer, reason);
 	} else if (result != X509_V_OK) {
@@ -446,7 +676,7 @@ int tls_session_handshake(struct tls_session *s)
 {
 	int rc;
 
-	if (SSL_is_init_finished(s->ssl))
+	if (s->parked || SSL_is_init_finished(s->ssl))
 		return 1;
 	rc = SSL_do_handshake(s->ssl);
 	if (rc == 1)
@@ -478,18 +708,46 @@ static void reverify_failure(const struct tls_session *s, long result, char *why
 			 X509_verify_cert_error_string(result));
 }
 
+/* A parked session's certificates, parsed again: the leaf (NULL: none) and the rest. */
+static X509 *parse_chain(const struct parked *p, STACK_OF(X509) * *chain)
+{
+	const unsigned char *at = p->chain, *end = p->chain + p->chain_len;
+	X509 *leaf = NULL;
+
+	*chain = sk_X509_new_null();
+	while (*chain && at < end) {
+		X509 *x = d2i_X509(NULL, &at, end - at);
+
+		if (!x)
+			break;
+		if (!leaf)
+			leaf = x;
+		else if (!sk_X509_push(*chain, x))
+			X509_free(x);
+	}
+	return leaf;
+}
+
 int tls_session_reverify(const struct tls_session *s, struct tls_ctx *ctx, char *why, size_t len)
 {
-	X509 *leaf = SSL_get0_peer_certificate(s->ssl);
+	STACK_OF(X509) *parsed = NULL;
+	X509 *leaf =
+		s->parked ? parse_chain(s->parked, &parsed) : SSL_get0_peer_certificate(s->ssl);
 	X509_STORE_CTX *v;
 	long result;
 
-	if (!leaf)
+	if (!leaf) {
+		sk_X509_pop_free(parsed, X509_free);
 		return 0; /* a client let in without a certificate has none to revoke */
+	}
 	v = X509_STORE_CTX_new();
 	if (!v || X509_STORE_CTX_init(v, SSL_CTX_get_cert_store(ctx->ssl_ctx), leaf,
-				      SSL_get_peer_cert_chain(s->ssl)) != 1) {
+				      s->parked ? parsed : SSL_get_peer_cert_chain(s->ssl)) != 1) {
 		X509_STORE_CTX_free(v);
+		if (s->parked) {
+			X509_free(leaf);
+			sk_X509_pop_free(parsed, X509_free);
+		}
 		snprintf(why, len, "out of memory verifying the peer certificate again");
 		ERR_clear_error();
 		return -1;
@@ -499,6 +757,10 @@ int tls_session_reverify(const struct tls_session *s, struct tls_ctx *ctx, char 
 	X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(v), SSL_CTX_get0_param(ctx->ssl_ctx));
 	result = X509_verify_cert(v) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(v);
 	X509_STORE_CTX_free(v);
+	if (s->parked) {
+		X509_free(leaf);
+		sk_X509_pop_free(parsed, X509_free);
+	}
 	ERR_clear_error();
 	if (result == X509_V_OK)
 		return 0;
@@ -506,10 +768,33 @@ int tls_session_reverify(const struct tls_session *s, struct tls_ctx *ctx, char 
 	return -1;
 }
 
+/* Seals data into records of a parked session, appended to what waits to be sent. */
+static int parked_write(struct tls_session *s, const uint8_t *data, size_t len)
+{
+	struct parked *p = s->parked;
+	uint8_t rec[TLSREC_PLAIN_MAX + TLSREC_OVERHEAD];
+
+	while (len > 0) {
+		size_t n = len < TLSREC_PLAIN_MAX ? len : TLSREC_PLAIN_MAX;
+		size_t r = tlsrec_seal(&p->rec, data, n, rec);
+
+		if (!r || !append(&p->out, &p->out_len, rec, r)) {
+			snprintf(s->error, sizeof(s->error), "TLS write failed: %s",
+				 r ? "out of memory" : "cannot seal a record");
+			return -1;
+		}
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int tls_session_write(struct tls_session *s, const uint8_t *data, size_t len)
 {
 	size_t written;
 
+	if (s->parked)
+		return parked_write(s, data, len);
 	if (SSL_write_ex(s->ssl, data, len, &written) != 1 || written != len) {
 		openssl_error(s->error, sizeof(s->error), "TLS write failed");
 		return -1;
@@ -517,10 +802,68 @@ int tls_session_write(struct tls_session *s, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/* What is left of the last record's content, into out; its byte count. */
+static size_t take_plain(struct parked *p, uint8_t *out, size_t cap)
+{
+	size_t n = p->plain_len - p->plain_off < cap ? p->plain_len - p->plain_off : cap;
+
+	memcpy(out, p->plain + p->plain_off, n);
+	p->plain_off += n;
+	if (p->plain_off == p->plain_len) {
+		crypto_wipe(p->plain, p->plain_len);
+		free(p->plain);
+		p->plain = NULL;
+		p->plain_len = p->plain_off = 0;
+	}
+	return n;
+}
+
+/*
+ * The next application data of a parked session. Alerts (close_notify)
+ * and handshake messages (a late NewSessionTicket) are dropped and counted:
+ * a parked session has nothing to answer them with, and OpenVPN peers end
+ * a key state by dropping it, not with an alert.
+ */
+static ssize_t parked_read(struct tls_session *s, uint8_t *out, size_t cap)
+{
+	struct parked *p = s->parked;
+
+	for (;;) {
+		long len;
+		size_t n;
+		int type;
+
+		if (p->plain)
+			return (ssize_t)take_plain(p, out, cap);
+		len = tlsrec_record_len(p->in, p->in_len);
+		if (len == 0)
+			return 0;
+		type = len < 0 ? -1 : tlsrec_open(&p->rec, p->in, (size_t)len, &n);
+		if (type < 0) {
+			snprintf(s->error, sizeof(s->error), "TLS read failed: %s",
+				 len < 0 ? "not a TLS 1.3 record"
+					 : "a record did not authenticate");
+			return -1;
+		}
+		if (type == TLSREC_TYPE_APPLICATION_DATA && n > 0 &&
+		    !append(&p->plain, &p->plain_len, p->in + TLSREC_HEADER_LEN, n)) {
+			snprintf(s->error, sizeof(s->error), "TLS read failed: out of memory");
+			return -1;
+		}
+		s->dropped += type != TLSREC_TYPE_APPLICATION_DATA;
+		crypto_wipe(p->in, (size_t)len);
+		consume(&p->in, &p->in_len, (size_t)len);
+	}
+}
+
 ssize_t tls_session_read(struct tls_session *s, uint8_t *out, size_t cap)
 {
 	size_t n;
-	int rc = SSL_read_ex(s->ssl, out, cap, &n);
+	int rc;
+
+	if (s->parked)
+		return parked_read(s, out, cap);
+	rc = SSL_read_ex(s->ssl, out, cap, &n);
 
 	if (rc == 1)
 		return (ssize_t)n;
@@ -535,6 +878,8 @@ ssize_t tls_session_read(struct tls_session *s, uint8_t *out, size_t cap)
 
 int tls_session_export(struct tls_session *s, const char *label, uint8_t *out, size_t len)
 {
+	if (s->parked)
+		return -1;
 	return SSL_export_keying_material(s->ssl, out, len, label, strlen(label), NULL, 0, 0) == 1
 		       ? 0
 		       : -1;
@@ -547,7 +892,7 @@ const char *tls_session_peer_cn(const struct tls_session *s)
 
 const char *tls_session_peer_subject(const struct tls_session *s)
 {
-	return s->peer_subject;
+	return s->peer_subject ? s->peer_subject : "";
 }
 
 const char *tls_session_peer_serial(const struct tls_session *s)
@@ -567,10 +912,97 @@ const char *tls_session_error(const struct tls_session *s)
 
 const char *tls_session_version(const struct tls_session *s)
 {
-	return SSL_get_version(s->ssl);
+	return s->parked ? s->parked->version : SSL_get_version(s->ssl);
 }
 
 const char *tls_session_cipher(const struct tls_session *s)
 {
-	return SSL_get_cipher_name(s->ssl);
+	return s->parked ? s->parked->cipher : SSL_get_cipher_name(s->ssl);
+}
+
+unsigned tls_session_dropped(const struct tls_session *s)
+{
+	return s->dropped;
+}
+
+bool tls_session_parked(const struct tls_session *s)
+{
+	return s->parked != NULL;
+}
+
+/* The peer's certificates as DER, the leaf first (a server's chain does not hold it). */
+static bool save_chain(SSL *ssl, struct parked *p)
+{
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	int n = chain ? sk_X509_num(chain) : 0;
+	unsigned char *at;
+	size_t total = 0;
+
+	if (!leaf)
+		return true;
+	for (int i = -1; i < n; i++) {
+		X509 *x = i < 0 ? leaf : sk_X509_value(chain, i);
+		int len = i >= 0 && X509_cmp(x, leaf) == 0 ? 0 : i2d_X509(x, NULL);
+
+		if (len < 0)
+			return false;
+		total += (size_t)len;
+	}
+	if (!(p->chain = malloc(total)))
+		return false;
+	at = p->chain;
+	for (int i = -1; i < n; i++) {
+		X509 *x = i < 0 ? leaf : sk_X509_value(chain, i);
+
+		if (i < 0 || X509_cmp(x, leaf) != 0)
+			(void)i2d_X509(x, &at);
+	}
+	p->chain_len = (size_t)(at - p->chain);
+	return p->chain_len == total;
+}
+
+/* Whether OpenSSL's part is over: TLS 1.3, both directions on their first application keys. */
+static bool parkable(const struct tls_session *s)
+{
+	const struct app_keys *k = s->keys;
+
+	return s->ssl && k && SSL_is_init_finished(s->ssl) &&
+	       SSL_version(s->ssl) == TLS1_3_VERSION && !k->key_update && k->tx_on && k->rx_on &&
+	       k->client_len && k->client_len == k->server_len && !BIO_ctrl_pending(s->in) &&
+	       !BIO_ctrl_pending(s->out) && !SSL_has_pending(s->ssl);
+}
+
+bool tls_session_park(struct tls_session *s)
+{
+	const SSL_CIPHER *c = s->ssl ? SSL_get_current_cipher(s->ssl) : NULL;
+	const EVP_MD *md = c ? SSL_CIPHER_get_handshake_digest(c) : NULL;
+	struct app_keys *k = s->keys;
+	struct parked *p;
+
+	if (s->ssl && SSL_is_init_finished(s->ssl) && SSL_version(s->ssl) != TLS1_3_VERSION) {
+		keys_free(s->keys); /* TLS 1.2 stays with OpenSSL */
+		s->keys = NULL;
+	}
+	if (!parkable(s) || !md || !tlsrec_supported(SSL_CIPHER_get_cipher_nid(c)) ||
+	    !(p = calloc(1, sizeof(*p))))
+		return false;
+	if (tlsrec_init(&p->rec, SSL_CIPHER_get_cipher_nid(c), EVP_MD_get0_name(md),
+			s->role == TLS_SERVER ? k->server : k->client,
+			s->role == TLS_SERVER ? k->client : k->server, k->client_len, k->tx_records,
+			k->rx_records) < 0 ||
+	    !save_chain(s->ssl, p)) {
+		parked_free(p);
+		ERR_clear_error();
+		return false;
+	}
+	p->version = SSL_get_version(s->ssl);
+	p->cipher = SSL_get_cipher_name(s->ssl);
+	SSL_free(s->ssl); /* and its BIOs */
+	s->ssl = NULL;
+	s->in = s->out = NULL;
+	keys_free(k);
+	s->keys = NULL;
+	s->parked = p;
+	return true;
 }

@@ -72,6 +72,29 @@ void tls_ctx_free(struct tls_ctx *ctx);
 struct tls_session *tls_session_new(struct tls_ctx *ctx) __attribute__((warn_unused_result));
 void tls_session_free(struct tls_session *s);
 
+/*
+ * Gives back what the handshake's flights grew the ciphertext buffers to,
+ * when neither holds anything (a no-op otherwise): for an established,
+ * quiet session.
+ */
+void tls_session_trim(struct tls_session *s);
+/* The bytes its ciphertext buffers have room for (0 after tls_session_trim). */
+size_t tls_session_buffered(const struct tls_session *s);
+
+/*
+ * Hands an established TLS 1.3 session over to tlsrec.h's record layer and
+ * frees OpenSSL's SSL object (some 20 KB): for a key state whose handshake
+ * and key exchange are over and whose control channel is quiet. After it,
+ * write, read and the ciphertext calls go on as before; the peer's names
+ * and fingerprint stay, reverify parses its certificates again, export
+ * fails. False (nothing changes) for TLS 1.2, a session not yet
+ * established or with ciphertext waiting, or a KeyUpdate since.
+ */
+bool tls_session_park(struct tls_session *s);
+bool tls_session_parked(const struct tls_session *s);
+/* Records a parked session read and dropped: alerts and handshake messages. */
+unsigned tls_session_dropped(const struct tls_session *s);
+
 /* Ciphertext received from the peer, in order. 0, or -1 when out of memory. */
 int tls_session_put_ciphertext(struct tls_session *s, const uint8_t *data, size_t len)
 	__attribute__((warn_unused_result));
@@ -100,7 +123,7 @@ int tls_session_write(struct tls_session *s, const uint8_t *data, size_t len)
 	__attribute__((warn_unused_result));
 ssize_t tls_session_read(struct tls_session *s, uint8_t *out, size_t cap);
 
-/* TLS exporter (RFC 5705/8446) with no context; 0 or -1. */
+/* TLS exporter (RFC 5705/8446) with no context; 0 or -1 (also once parked). */
 int tls_session_export(struct tls_session *s, const char *label, uint8_t *out, size_t len)
 	__attribute__((warn_unused_result));
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "reliable.h"
@@ -9,11 +10,67 @@ void reliable_init(struct reliable *r)
 	memset(r, 0, sizeof(*r));
 }
 
+void reliable_free(struct reliable *r)
+{
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		free(r->w->out[i].payload);
+	for (size_t i = 0; r->w && i < RELIABLE_RECV_WINDOW; i++)
+		free(r->w->in[i].payload);
+	free(r->w);
+	free(r->delivered);
+	reliable_init(r);
+}
+
+/* The window, allocated on first use; NULL when out of memory. */
+static struct reliable_window *window(struct reliable *r)
+{
+	if (!r->w)
+		r->w = calloc(1, sizeof(*r->w));
+	return r->w;
+}
+
+/* Frees the window once no slot is in use either way (quiet). */
+static void release_window(struct reliable *r)
+{
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		if (r->w->out[i].used)
+			return;
+	for (size_t i = 0; r->w && i < RELIABLE_RECV_WINDOW; i++)
+		if (r->w->in[i].used)
+			return;
+	free(r->w);
+	r->w = NULL;
+}
+
+size_t reliable_held_bytes(const struct reliable *r)
+{
+	size_t n = r->w ? sizeof(*r->w) : 0;
+
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		n += r->w->out[i].used ? r->w->out[i].len : 0;
+	for (size_t i = 0; r->w && i < RELIABLE_RECV_WINDOW; i++)
+		n += r->w->in[i].used ? r->w->in[i].len : 0;
+	return n + r->delivered_len;
+}
+
+/* A copy of len bytes of payload, or NULL for none; false when out of memory. */
+static bool copy_payload(uint8_t **to, const uint8_t *payload, size_t len)
+{
+	*to = NULL;
+	if (!len)
+		return true;
+	*to = malloc(len);
+	if (!*to)
+		return false;
+	memcpy(*to, payload, len);
+	return true;
+}
+
 static struct reliable_out *free_out_slot(struct reliable *r)
 {
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
-		if (!r->out[i].used)
-			return &r->out[i];
+	for (size_t i = 0; window(r) && i < RELIABLE_SEND_WINDOW; i++)
+		if (!r->w->out[i].used)
+			return &r->w->out[i];
 	return NULL;
 }
 
@@ -26,8 +83,8 @@ size_t reliable_in_flight(const struct reliable *r)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
-		n += r->out[i].used;
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		n += r->w->out[i].used;
 	return n;
 }
 
@@ -35,16 +92,15 @@ int64_t reliable_queue(struct reliable *r, uint8_t opcode, const uint8_t *payloa
 		       uint64_t now_ms)
 {
 	struct reliable_out *o = free_out_slot(r);
+	uint8_t *copy;
 
-	if (!o || len > RELIABLE_PAYLOAD_MAX)
+	if (!o || len > RELIABLE_PAYLOAD_MAX || !copy_payload(&copy, payload, len)) {
+		release_window(r);
 		return -1;
-	memset(o, 0, offsetof(struct reliable_out, payload));
-	o->used = true;
+	}
+	*o = (struct reliable_out){ .used = true, .payload = copy, .len = len };
 	o->msg_id = r->next_send_id++;
 	o->opcode = opcode;
-	if (len)
-		memcpy(o->payload, payload, len);
-	o->len = len;
 	o->due_ms = now_ms;
 	o->timeout_ms = RELIABLE_TIMEOUT_MS;
 	return o->msg_id;
@@ -71,15 +127,17 @@ void reliable_on_ack(struct reliable *r, uint32_t msg_id)
 {
 	struct reliable_out *acked = NULL;
 
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++)
-		if (r->out[i].used && r->out[i].msg_id == msg_id)
-			acked = &r->out[i];
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
+		if (r->w->out[i].used && r->w->out[i].msg_id == msg_id)
+			acked = &r->w->out[i];
 	if (!acked)
 		return; /* a re-ack, or an id we never sent: harmless */
 	acked->used = false;
+	free(acked->payload);
+	acked->payload = NULL;
 	/* Earlier packets still unacked after this many later acks were probably lost. */
 	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++) {
-		struct reliable_out *o = &r->out[i];
+		struct reliable_out *o = &r->w->out[i];
 
 		if (!o->used || o->msg_id > msg_id || o->fast_retransmitted)
 			continue;
@@ -88,6 +146,7 @@ void reliable_on_ack(struct reliable *r, uint32_t msg_id)
 			o->due_ms = 0;
 		}
 	}
+	release_window(r);
 }
 
 /* Remembers msg_id as the newest id to ack; an id already listed moves to the front unsent. */
@@ -118,29 +177,42 @@ enum reliable_verdict reliable_on_receive(struct reliable *r, uint32_t msg_id, u
 	}
 	if (msg_id - r->next_recv_id >= RELIABLE_RECV_WINDOW)
 		return RELIABLE_OUT_OF_WINDOW;
-	remember_ack(r, msg_id);
-	in = &r->in[msg_id % RELIABLE_RECV_WINDOW];
-	if (in->used)
+	if (!window(r))
+		return RELIABLE_NO_MEMORY;
+	in = &r->w->in[msg_id % RELIABLE_RECV_WINDOW];
+	if (in->used) {
+		remember_ack(r, msg_id);
 		return RELIABLE_DUPLICATE;
+	}
+	/* Unacked, the peer sends it again: better than acking what we did not keep. */
+	if (!copy_payload(&in->payload, payload, len)) {
+		release_window(r);
+		return RELIABLE_NO_MEMORY;
+	}
+	remember_ack(r, msg_id);
 	in->used = true;
 	in->opcode = opcode;
-	if (len)
-		memcpy(in->payload, payload, len);
 	in->len = len;
 	return RELIABLE_ACCEPTED;
 }
 
 bool reliable_deliver(struct reliable *r, uint8_t *opcode, const uint8_t **payload, size_t *len)
 {
-	struct reliable_in *in = &r->in[r->next_recv_id % RELIABLE_RECV_WINDOW];
+	struct reliable_in *in = r->w ? &r->w->in[r->next_recv_id % RELIABLE_RECV_WINDOW] : NULL;
 
-	if (!in->used)
+	free(r->delivered);
+	r->delivered = NULL;
+	r->delivered_len = 0;
+	if (!in || !in->used) {
+		release_window(r);
 		return false;
+	}
 	in->used = false;
 	r->next_recv_id++;
 	*opcode = in->opcode;
-	*payload = in->len ? in->payload : NULL;
-	*len = in->len;
+	*payload = r->delivered = in->payload;
+	in->payload = NULL;
+	*len = r->delivered_len = in->len;
 	return true;
 }
 
@@ -148,8 +220,8 @@ const struct reliable_out *reliable_next_transmit(struct reliable *r, uint64_t n
 {
 	struct reliable_out *best = NULL;
 
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++) {
-		struct reliable_out *o = &r->out[i];
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++) {
+		struct reliable_out *o = &r->w->out[i];
 
 		if (o->used && o->due_ms <= now_ms && (!best || o->msg_id < best->msg_id))
 			best = o;
@@ -167,8 +239,8 @@ int64_t reliable_next_due(const struct reliable *r, uint64_t now_ms)
 {
 	int64_t best = -1;
 
-	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++) {
-		const struct reliable_out *o = &r->out[i];
+	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++) {
+		const struct reliable_out *o = &r->w->out[i];
 		int64_t wait;
 
 		if (!o->used)

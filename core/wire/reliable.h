@@ -7,7 +7,12 @@
  * send and receive windows, as OpenVPN 2.6 behaves (protocol guide
  * section 2). Pure: time is passed in as milliseconds and packets are
  * queued and fetched by the caller; it does not build packets, wrap them
- * or touch sockets. Payloads are copied in; nothing is allocated.
+ * or touch sockets. Payloads are copied into buffers of their own size,
+ * allocated while they wait (to be acknowledged, or delivered in order)
+ * and freed as soon as they are not, and so is the window of slots that
+ * track them: a key state whose control channel is quiet holds no memory
+ * beyond its message ids and recent acks, so it still re-acknowledges a
+ * packet the peer resends (our ack was lost).
  */
 #ifndef MOONVPN_RELIABLE_H
 #define MOONVPN_RELIABLE_H
@@ -37,12 +42,12 @@ struct reliable_out {
 	unsigned later_acks;
 	bool used;
 	bool fast_retransmitted;
-	uint8_t payload[RELIABLE_PAYLOAD_MAX]; /* last: a reused slot clears what precedes it */
+	uint8_t *payload; /* len bytes of our own (NULL when empty) */
 };
 
 struct reliable_in {
 	uint8_t opcode;
-	uint8_t payload[RELIABLE_PAYLOAD_MAX];
+	uint8_t *payload; /* len bytes of our own (NULL when empty) */
 	size_t len;
 	bool used;
 };
@@ -52,13 +57,20 @@ struct reliable_ack {
 	bool sent; /* sent at least once: only re-acked from now on */
 };
 
+/* The packets in flight either way: allocated while any is. */
+struct reliable_window {
+	struct reliable_out out[RELIABLE_SEND_WINDOW];
+	struct reliable_in in[RELIABLE_RECV_WINDOW]; /* a ring: slot msg_id % window */
+};
+
 struct reliable {
 	uint32_t next_send_id;
-	struct reliable_out out[RELIABLE_SEND_WINDOW];
-	uint32_t next_recv_id;			      /* the next id to deliver */
-	struct reliable_in in[RELIABLE_RECV_WINDOW];  /* a ring: slot msg_id % window */
+	uint32_t next_recv_id; /* the next id to deliver */
+	struct reliable_window *w;
 	struct reliable_ack acks[RELIABLE_ACKS_KEPT]; /* newest first */
 	size_t n_acks;
+	uint8_t *delivered; /* the payload reliable_deliver handed out last */
+	size_t delivered_len;
 };
 
 enum reliable_verdict {
@@ -66,16 +78,24 @@ enum reliable_verdict {
 	RELIABLE_DUPLICATE,	/* seen before: not delivered again, but acked again */
 	RELIABLE_OUT_OF_WINDOW, /* too far ahead: dropped without an ack */
 	RELIABLE_TOO_BIG,	/* payload larger than RELIABLE_PAYLOAD_MAX: dropped */
+	RELIABLE_NO_MEMORY,	/* no room for its payload: dropped without an ack (resent) */
 };
 
 void reliable_init(struct reliable *r);
+
+/* Frees every payload still held; r is empty (reliable_init) after. */
+void reliable_free(struct reliable *r);
+
+/* Bytes held now (payloads and their window): 0 once everything was acknowledged and delivered. */
+size_t reliable_held_bytes(const struct reliable *r);
 
 /* Room for one more outgoing packet in the send window. */
 bool reliable_can_queue(const struct reliable *r);
 
 /*
  * Queues one packet for reliable sending, due at now_ms. Returns its
- * message packet-id, or -1 when the window is full or len is too big.
+ * message packet-id, or -1 when the window is full, len is too big or
+ * there is no memory for the payload.
  */
 int64_t reliable_queue(struct reliable *r, uint8_t opcode, const uint8_t *payload, size_t len,
 		       uint64_t now_ms) __attribute__((warn_unused_result));
@@ -97,7 +117,8 @@ enum reliable_verdict reliable_on_receive(struct reliable *r, uint32_t msg_id, u
 /*
  * The next in-order payload, if it has arrived: sets *opcode, *payload and
  * *len and returns true. The payload stays valid until the next
- * reliable_on_receive() (it lives in the receive window's ring).
+ * reliable_deliver() or reliable_free(); a call that finds nothing more in
+ * order frees it, so a loop that delivers until false leaves nothing held.
  */
 bool reliable_deliver(struct reliable *r, uint8_t *opcode, const uint8_t **payload, size_t *len);
 

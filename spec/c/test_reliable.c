@@ -2,7 +2,9 @@
 /*
  * The reliability layer: windows, fragmentation, retransmission timing,
  * fast retransmit, ack lists, and two endpoints exchanging byte streams
- * through a channel that loses, duplicates and reorders packets.
+ * through a channel that loses, duplicates and reorders packets. Payloads
+ * are held only while they wait: a quiet layer holds none, and still
+ * re-acks a packet the peer resends, and the window of slots goes too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,9 @@
 #include "proto.h"
 #include "reliable.h"
 #include "unit.h"
+
+/* What the window of slots costs while anything is in flight. */
+#define W sizeof(struct reliable_window)
 
 static void test_window_and_fragments(void)
 {
@@ -39,6 +44,10 @@ static void test_window_and_fragments(void)
 	reliable_on_ack(&r, 99);
 	CHECK(reliable_in_flight(&r) == 5, "re-ack and unknown ack are ignored");
 	CHECK(reliable_queue(&r, P_CONTROL_V1, data, RELIABLE_PAYLOAD_MAX + 1, 0) == -1, "too big");
+	CHECK(reliable_held_bytes(&r) == W + 4 * 1200 + 200 + 10 - 1200,
+	      "held: what waits for acks");
+	reliable_free(&r);
+	CHECK(reliable_held_bytes(&r) == 0 && reliable_in_flight(&r) == 0, "freed");
 }
 
 /* { time of the call, expected id or -1 for none } */
@@ -69,6 +78,7 @@ static void test_retransmit_timing(void)
 	}
 	reliable_on_ack(&r, 0);
 	CHECK(reliable_next_due(&r, 20000) == -1, "acked: nothing due");
+	CHECK(reliable_held_bytes(&r) == 0, "acked: its payload is freed");
 }
 
 static void test_fast_retransmit(void)
@@ -100,6 +110,7 @@ static void test_fast_retransmit(void)
 		reliable_on_ack(&r, id);
 	o = reliable_next_transmit(&r, 300);
 	CHECK(o && o->msg_id == 5, "a reused slot: id 5 resent early");
+	reliable_free(&r);
 }
 
 /* { id received, verdict, ids the next take_acks(8) returns } */
@@ -147,6 +158,45 @@ static void test_receive(void)
 	CHECK(reliable_on_receive(&r, 5, P_CONTROL_V1, NULL, RELIABLE_PAYLOAD_MAX + 1) ==
 		      RELIABLE_TOO_BIG,
 	      "too big");
+	CHECK(reliable_held_bytes(&r) == W + 1, "held: id 14, waiting for 3..13");
+	reliable_free(&r);
+}
+
+/*
+ * Once everything sent is acked and everything received delivered, no
+ * payload is held; a resent packet (our ack was lost) is acked again all
+ * the same, without being kept or delivered twice.
+ */
+static void test_quiet_holds_nothing(void)
+{
+	struct reliable r;
+	uint8_t big[RELIABLE_PAYLOAD_MAX], opcode;
+	const uint8_t *payload;
+	uint32_t acks[RELIABLE_ACKS_KEPT];
+	size_t len;
+
+	memset(big, 0xa5, sizeof(big));
+	reliable_init(&r);
+	CHECK(reliable_queue(&r, P_CONTROL_V1, big, sizeof(big), 0) == 0, "queued");
+	CHECK(reliable_on_receive(&r, 0, P_CONTROL_V1, big, sizeof(big)) == RELIABLE_ACCEPTED,
+	      "received");
+	CHECK(reliable_held_bytes(&r) == W + 2 * sizeof(big), "both held while they wait");
+	CHECK(reliable_deliver(&r, &opcode, &payload, &len) && len == sizeof(big) &&
+		      payload[len - 1] == 0xa5,
+	      "delivered");
+	CHECK(reliable_held_bytes(&r) == W + 2 * sizeof(big),
+	      "the delivered one until the next call");
+	CHECK(!reliable_deliver(&r, &opcode, &payload, &len), "nothing more in order");
+	reliable_on_ack(&r, 0);
+	CHECK(reliable_held_bytes(&r) == 0 && !r.w, "quiet: nothing held, not even the window");
+	CHECK(reliable_take_acks(&r, acks, 4) == 1 && acks[0] == 0, "our ack of id 0");
+	CHECK(reliable_on_receive(&r, 0, P_CONTROL_V1, big, sizeof(big)) == RELIABLE_DUPLICATE,
+	      "resent: a duplicate");
+	CHECK(reliable_has_unsent_acks(&r) && reliable_take_acks(&r, acks, 4) == 1 && acks[0] == 0,
+	      "acked again");
+	CHECK(!reliable_deliver(&r, &opcode, &payload, &len) && reliable_held_bytes(&r) == 0,
+	      "not kept, not delivered again");
+	reliable_free(&r);
 }
 
 static void test_ack_list_bounded(void)
@@ -169,6 +219,7 @@ static void test_ack_list_bounded(void)
 	CHECK(n == RELIABLE_ACKS_KEPT && acks[0] == 39 && acks[n - 1] == 40 - RELIABLE_ACKS_KEPT,
 	      "kept the newest %d", RELIABLE_ACKS_KEPT);
 	CHECK(reliable_take_acks(&r, acks, PROTO_ACKS_MAX) == PROTO_ACKS_MAX, "max respected");
+	reliable_free(&r);
 }
 
 /* --- two endpoints over a channel that loses, duplicates and reorders --- */
@@ -315,6 +366,12 @@ static void run_sim(unsigned loss, unsigned dup, uint64_t seed)
 		CHECK(memcmp(s->ep[i].received, s->ep[!i].stream, SIM_STREAM) == 0,
 		      "loss %u%%: stream %d intact and in order", loss, i);
 	CHECK(s->max_in_flight <= RELIABLE_SEND_WINDOW, "window respected: %zu", s->max_in_flight);
+	for (int i = 0; i < 2; i++) {
+		CHECK(!sim_done(s) || reliable_held_bytes(&s->ep[i].r) == 0,
+		      "loss %u%%: done, endpoint %d holds %zu bytes", loss, i,
+		      reliable_held_bytes(&s->ep[i].r));
+		reliable_free(&s->ep[i].r);
+	}
 	free(s);
 }
 
@@ -335,6 +392,7 @@ int main(void)
 	test_retransmit_timing();
 	test_fast_retransmit();
 	test_receive();
+	test_quiet_holds_nothing();
 	test_ack_list_bounded();
 	test_lossy_channel();
 	return unit_report("test_reliable");

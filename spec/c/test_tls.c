@@ -4,7 +4,9 @@
  * ciphertext to each other in memory, with certificates from a throwaway
  * PKI (scripts/make-pki). A good client completes TLS 1.3, both sides
  * export the same key block, data flows; each kind of bad certificate is
- * refused with its reason and the peer's common name.
+ * refused with its reason and the peer's common name. Parked sessions
+ * (tls_session_park): OpenSSL's SSL freed, their records sealed and opened
+ * by tlsrec.c, talking to live OpenSSL peers in every TLS 1.3 suite.
  */
 #include <openssl/ssl.h>
 #include <stdbool.h>
@@ -499,6 +501,178 @@ out:
 	free_pair(&p);
 }
 
+/* Moves ciphertext one byte at a time: records split across control packets. */
+static void trickle(struct tls_session *from, struct tls_session *to)
+{
+	uint8_t b;
+
+	while (tls_session_get_ciphertext(from, &b, 1) == 1)
+		CHECK(tls_session_put_ciphertext(to, &b, 1) == 0, "put a byte");
+}
+
+/* Sends text from one session to the other; true when it arrives whole. */
+static bool say(struct tls_session *from, struct tls_session *to, const char *text, bool bytewise)
+{
+	uint8_t buf[64];
+	size_t len = strlen(text), got = 0;
+	ssize_t n;
+
+	if (tls_session_write(from, (const uint8_t *)text, len) < 0)
+		return false;
+	if (bytewise)
+		trickle(from, to);
+	else
+		move_ciphertext(from, to);
+	/* A small buffer: a record longer than the reader's buffer comes in parts. */
+	while (got < len && (n = tls_session_read(to, buf, 7)) > 0) {
+		if (memcmp(buf, text + got, (size_t)n) != 0)
+			return false;
+		got += (size_t)n;
+	}
+	return got == len && tls_session_read(to, buf, sizeof(buf)) == 0;
+}
+
+/*
+ * Parked after a few records each way, a session keeps talking with its
+ * peer, parked or not, both directions, whole or split records, and its
+ * peer's identity and certificate check stay.
+ */
+static void test_park(void)
+{
+	struct tls_ctx *fresh = server_ctx("crl.pem");
+	char why[TLS_ERR_MAX] = "";
+	struct pair p;
+	int srv, cli;
+
+	if (!fresh || !make_pair(&p, "revoked", "ca.crt", NULL))
+		goto out;
+	CHECK(!tls_session_park(p.server), "not before the handshake");
+	pump(p.server, p.client, &srv, &cli);
+	CHECK(srv == 1 && cli == 1, "handshake");
+	CHECK(say(p.client, p.server, "key method 2 from the client", false) &&
+		      say(p.server, p.client, "key method 2 from the server", false) &&
+		      say(p.client, p.server, "PUSH_REQUEST", false),
+	      "records under OpenSSL first");
+	CHECK(tls_session_write(p.server, (const uint8_t *)"x", 1) == 0 &&
+		      !tls_session_park(p.server),
+	      "not with ciphertext waiting");
+	move_ciphertext(p.server, p.client);
+	CHECK(tls_session_read(p.client, (uint8_t *)why, sizeof(why)) == 1, "read it");
+	CHECK(tls_session_park(p.server) && tls_session_parked(p.server), "the server parks");
+	CHECK(strcmp(tls_session_version(p.server), "TLSv1.3") == 0 &&
+		      strcmp(tls_session_peer_cn(p.server), "revoked") == 0 &&
+		      tls_session_peer_fingerprint(p.server),
+	      "its version and the peer's names stay");
+	CHECK(say(p.server, p.client, "PUSH_REPLY,auth-token renewed", false), "parked -> live");
+	CHECK(say(p.client, p.server, "EXIT", false), "live -> parked");
+	CHECK(say(p.client, p.server, "a record split byte by byte", true), "split records");
+	CHECK(tls_session_park(p.client), "the client parks too");
+	CHECK(say(p.client, p.server, "parked -> parked", false) &&
+		      say(p.server, p.client, "and back", true),
+	      "both parked");
+	CHECK(tls_session_buffered(p.server) == 0 && tls_session_buffered(p.client) == 0,
+	      "nothing held once read");
+	uint8_t ekm[16];
+	CHECK(tls_session_export(p.server, "EXPORTER-OpenVPN-datakeys", ekm, sizeof(ekm)) < 0,
+	      "no export once parked");
+	CHECK(tls_session_reverify(p.server, fresh, why, sizeof(why)) == -1 &&
+		      strcmp(why, "client certificate revoked") == 0,
+	      "the certificate checked again: %s", why);
+	CHECK(tls_session_reverify(p.client, p.cctx, why, sizeof(why)) == 0,
+	      "the server's still verifies: %s", why);
+	CHECK(tls_session_dropped(p.server) == 0, "nothing dropped");
+out:
+	free_pair(&p);
+	tls_ctx_free(fresh);
+}
+
+/*
+ * A parked server session against a plain OpenSSL client in one TLS 1.3
+ * suite: data both ways, then what the client may still send that is not
+ * data: a KeyUpdate (its next records do not open: the session fails) or
+ * a close_notify (dropped and counted).
+ */
+static void park_against(struct tls_ctx *sctx, const char *suite, bool key_update)
+{
+	char crt[128], key[128];
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	struct tls_session *server = tls_session_new(sctx);
+	SSL *raw = cctx ? SSL_new(cctx) : NULL;
+	uint8_t buf[4096];
+	size_t m, done;
+	int n, srv = 0, cli = 0;
+
+	if (!raw || !server)
+		goto out;
+	SSL_set_min_proto_version(raw, TLS1_3_VERSION);
+	CHECK(SSL_set_ciphersuites(raw, suite) == 1, "suite %s", suite);
+	SSL_use_certificate_chain_file(raw, pki_file(crt, sizeof(crt), "client1.crt"));
+	SSL_use_PrivateKey_file(raw, pki_file(key, sizeof(key), "client1.key"), SSL_FILETYPE_PEM);
+	SSL_set_bio(raw, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+	BIO_set_mem_eof_return(SSL_get_rbio(raw), -1);
+	SSL_set_connect_state(raw);
+	for (int round = 0; round < 20 && (cli == 0 || srv == 0); round++) {
+		if (cli == 0 && SSL_do_handshake(raw) == 1) {
+			cli = 1; /* its first data goes with its Finished, in the same flight */
+			CHECK(SSL_write_ex(raw, "early", 5, &done) == 1, "%s: write", suite);
+		}
+		while ((n = BIO_read(SSL_get_wbio(raw), buf, sizeof(buf))) > 0)
+			CHECK(tls_session_put_ciphertext(server, buf, (size_t)n) == 0, "put");
+		if (srv == 0)
+			srv = tls_session_handshake(server);
+		while ((m = tls_session_get_ciphertext(server, buf, sizeof(buf))) > 0)
+			BIO_write(SSL_get_rbio(raw), buf, (int)m);
+	}
+	CHECK(srv == 1 && cli == 1, "%s: handshake", suite);
+	CHECK(strcmp(tls_session_cipher(server), suite) == 0, "%s: negotiated %s", suite,
+	      tls_session_cipher(server));
+	CHECK(tls_session_read(server, buf, sizeof(buf)) == 5, "%s: its first record", suite);
+	CHECK(tls_session_park(server), "%s: parked", suite);
+	CHECK(tls_session_write(server, (const uint8_t *)"RESTART", 8) == 0, "%s: write", suite);
+	while ((m = tls_session_get_ciphertext(server, buf, sizeof(buf))) > 0)
+		BIO_write(SSL_get_rbio(raw), buf, (int)m);
+	CHECK(SSL_read_ex(raw, buf, sizeof(buf), &done) == 1 && done == 8 &&
+		      memcmp(buf, "RESTART", 8) == 0,
+	      "%s: OpenSSL opens what the parked session sealed", suite);
+	if (key_update)
+		SSL_key_update(raw, SSL_KEY_UPDATE_NOT_REQUESTED);
+	SSL_write_ex(raw, "EXIT", 5, &done);
+	if (!key_update)
+		SSL_shutdown(raw); /* close_notify */
+	while ((n = BIO_read(SSL_get_wbio(raw), buf, sizeof(buf))) > 0)
+		CHECK(tls_session_put_ciphertext(server, buf, (size_t)n) == 0, "put");
+	if (key_update) {
+		CHECK(tls_session_read(server, buf, sizeof(buf)) < 0 &&
+			      strstr(tls_session_error(server), "did not authenticate"),
+		      "%s: after a KeyUpdate nothing opens: %s", suite, tls_session_error(server));
+		CHECK(tls_session_dropped(server) == 1, "%s: the KeyUpdate dropped", suite);
+	} else {
+		CHECK(tls_session_read(server, buf, sizeof(buf)) == 5 &&
+			      memcmp(buf, "EXIT", 5) == 0,
+		      "%s: the parked session opens what OpenSSL sealed", suite);
+		CHECK(tls_session_read(server, buf, sizeof(buf)) == 0 &&
+			      tls_session_dropped(server) == 1,
+		      "%s: the close_notify dropped and counted", suite);
+	}
+out:
+	SSL_free(raw);
+	SSL_CTX_free(cctx);
+	tls_session_free(server);
+}
+
+static void test_park_suites(void)
+{
+	static const char *const suites[] = { "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+					      "TLS_CHACHA20_POLY1305_SHA256" };
+	struct tls_ctx *sctx = server_ctx(NULL);
+
+	for (size_t i = 0; sctx && i < sizeof(suites) / sizeof(suites[0]); i++) {
+		park_against(sctx, suites[i], false);
+		park_against(sctx, suites[i], true);
+	}
+	tls_ctx_free(sctx);
+}
+
 int main(void)
 {
 	char cmd[160];
@@ -515,6 +689,8 @@ int main(void)
 	test_cert_modes();
 	test_tls12_suites();
 	test_reverify();
+	test_park();
+	test_park_suites();
 	test_server_checks();
 	test_load_errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);

@@ -386,6 +386,7 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		       struct server **out, char *err, size_t errlen)
 {
 	struct server_params sp = {
+		.max_clients = cfg->max_clients,
 		.wrap = &cr->wrap,
 		.tls = cr->tls,
 		.ciphers = (const char *const *)cfg->ciphers,
@@ -510,6 +511,14 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 	rc = open_server(e, cfg, cr, &e->server, err, errlen);
 	if (rc < 0)
 		return rc;
+	/* What keeps state by peer-id besides the server: room for max_clients, once. */
+	if (script_set_max_clients(e->script, cfg->max_clients) < 0 ||
+	    engine_mgmt_set_max_clients(e->mgmt, cfg->max_clients) < 0 ||
+	    metrics_set_max_clients(e->metrics, cfg->max_clients) < 0) {
+		snprintf(err, errlen, "out of memory for the hooks of %u clients (max_clients)",
+			 cfg->max_clients);
+		return -ENOMEM;
+	}
 	log_info(&e->log, "server", "listening on %s%s%s", cfg->listen,
 		 cfg->tls_crypt_key  ? " with tls-crypt"
 		 : cfg->tls_auth_key ? " with tls-auth"
@@ -762,6 +771,12 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
 	}
 	if (cfg->role == CONFIG_CLIENT)
 		return reconnect_client(e, cfg, cr, err, errlen);
+	/* Every table by peer-id (the server's, the hooks', the management's) is sized at start. */
+	if (cfg->max_clients != e->cfg->max_clients) {
+		snprintf(err, errlen, "max_clients: %u to %u needs a restart", e->cfg->max_clients,
+			 cfg->max_clients);
+		return -EINVAL;
+	}
 	if (strcmp(cfg->listen, e->cfg->listen) == 0) {
 		server_set_credentials(e->server, &cr->wrap, cr->tls,
 				       (const char *const *)cfg->ciphers, cfg->n_ciphers);
@@ -784,7 +799,8 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
  */
 static void recheck_clients(struct engine *e)
 {
-	for (uint32_t id = 0; e->server && id < SERVER_SESSIONS_MAX; id++) {
+	/* By peer-id, not by server_session: a client the new CRL revokes may end in the call. */
+	for (uint32_t id = 0; e->server && id < server_max_clients(e->server); id++) {
 		struct session *s = server_find(e->server, id);
 
 		if (s)

@@ -38,9 +38,10 @@ struct engine_mgmt {
 		bool notified;	      /* >CLIENT:CONNECT was sent: DISCONNECT is due when it ends */
 		bool established_due; /* admitted: >CLIENT:ESTABLISHED follows client-auth's answer
 				       */
-	} cids[SERVER_SESSIONS_MAX];
-	struct em_pending *pending[SERVER_SESSIONS_MAX]; /* by peer-id */
-	bool client_auth;				 /* management_client_auth */
+	} * cids;		      /* by peer-id, max_clients of them */
+	struct em_pending **pending;  /* by peer-id */
+	uint32_t max_clients;	      /* 0 until engine_mgmt_set_max_clients */
+	bool client_auth;	      /* management_client_auth */
 	uint64_t next_cid;
 	ev_timer status_timer;
 	ev_timer established_timer; /* next loop turn: after the SUCCESS line of client-auth */
@@ -52,7 +53,7 @@ static uint64_t cid_of(struct engine_mgmt *em, const struct session *s)
 {
 	uint32_t id = session_peer_id(s);
 
-	if (id >= SERVER_SESSIONS_MAX)
+	if (id >= em->max_clients)
 		return UINT64_MAX;
 	if (em->cids[id].s != s) {
 		em->cids[id].s = s;
@@ -625,8 +626,7 @@ static void on_established_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		const struct session *s = server_session(srv, i);
 		uint32_t id = session_peer_id(s);
 
-		if (id < SERVER_SESSIONS_MAX && em->cids[id].s == s &&
-		    em->cids[id].established_due) {
+		if (id < em->max_clients && em->cids[id].s == s && em->cids[id].established_due) {
 			em->cids[id].established_due = false;
 			if (session_state(s) == SESSION_ACTIVE)
 				notify_established(em, s);
@@ -738,7 +738,7 @@ bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_
 	uint32_t id = session_peer_id(s);
 	struct em_pending *p;
 
-	if (!em->client_auth || id >= SERVER_SESSIONS_MAX)
+	if (!em->client_auth || id >= em->max_clients)
 		return false;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -761,7 +761,7 @@ bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_
 bool engine_mgmt_cr_response(struct engine_mgmt *em, struct session *s, const char *response)
 {
 	uint32_t id = session_peer_id(s);
-	struct em_pending *p = id < SERVER_SESSIONS_MAX ? em->pending[id] : NULL;
+	struct em_pending *p = id < em->max_clients ? em->pending[id] : NULL;
 	struct mgmt_buf b = { 0 };
 
 	if (!p || p->s != s)
@@ -785,7 +785,7 @@ void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *re
 	uint32_t id = session_peer_id(s);
 
 	(void)reason;
-	if (id >= SERVER_SESSIONS_MAX)
+	if (id >= em->max_clients)
 		return;
 	if (em->pending[id] && em->pending[id]->s == s) {
 		pending_free(em->pending[id]);
@@ -798,6 +798,23 @@ void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *re
 	}
 }
 
+int engine_mgmt_set_max_clients(struct engine_mgmt *em, uint32_t max_clients)
+{
+	if (em->max_clients)
+		return em->max_clients == max_clients ? 0 : -EBUSY;
+	em->cids = calloc(max_clients, sizeof(*em->cids));
+	em->pending = calloc(max_clients, sizeof(*em->pending));
+	if (!em->cids || !em->pending) {
+		free(em->cids);
+		free(em->pending);
+		em->cids = NULL;
+		em->pending = NULL;
+		return -ENOMEM;
+	}
+	em->max_clients = max_clients;
+	return 0;
+}
+
 void engine_mgmt_free(struct engine_mgmt *em)
 {
 	if (!em)
@@ -805,9 +822,11 @@ void engine_mgmt_free(struct engine_mgmt *em)
 	ev_timer_stop(em->e->loop, &em->status_timer);
 	ev_timer_stop(em->e->loop, &em->established_timer);
 	em->e->log.tap = NULL;
-	for (size_t i = 0; i < SERVER_SESSIONS_MAX; i++)
+	for (uint32_t i = 0; i < em->max_clients; i++)
 		if (em->pending[i])
 			pending_free(em->pending[i]);
+	free(em->pending);
+	free(em->cids);
 	mgmt_free(em->mgmt);
 	free(em->status_file);
 	free(em);

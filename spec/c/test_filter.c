@@ -82,7 +82,7 @@ static void test_reject_answer(void)
 	size_t len = udp(1000, 53);
 	struct filter f;
 
-	CHECK(filter_init(&f, &set, &(struct siphash_key){ 1, 3 }) == 0, "init");
+	CHECK(filter_init(&f, &set, 1024, &(struct siphash_key){ 1, 3 }) == 0, "init");
 	filter_set_policy(&f, p, false);
 	f.gateway4 = (struct ip_addr){ .family = AF_INET, .bytes = { 10, 8, 0, 1 } };
 	CHECK(filter_pass(&f, 0, pkt, len, POLICY_IN, 1, &a) == FILTER_REJECT, "rejected");
@@ -110,7 +110,7 @@ static void test_shares(void)
 	struct filter f;
 	int asked = 0, fell_back = 0;
 
-	CHECK(filter_init(&f, &set, &(struct siphash_key){ 2, 3 }) == 0, "init");
+	CHECK(filter_init(&f, &set, 1024, &(struct siphash_key){ 2, 3 }) == 0, "init");
 	filter_set_policy(&f, NULL, true);
 	for (unsigned i = 0; i < 1000; i++) {
 		enum filter_result r = pass(&f, 0, 10000 + i, 80, 1);
@@ -159,7 +159,7 @@ static void test_pending_max(void)
 	struct filter_settings set = { 1000, 60, 4, POLICY_DROP };
 	struct filter f;
 
-	CHECK(filter_init(&f, &set, &(struct siphash_key){ 3, 3 }) == 0, "init");
+	CHECK(filter_init(&f, &set, 1024, &(struct siphash_key){ 3, 3 }) == 0, "init");
 	filter_set_policy(&f, NULL, true);
 	for (unsigned i = 0; i < 4; i++)
 		CHECK(pass(&f, 0, 100 + i, 80, 0) == FILTER_ASK, "ask %u", i);
@@ -183,7 +183,7 @@ int main(void)
 	struct policy *p = drop_port(53);
 	struct filter_question q;
 
-	CHECK(filter_init(&f, &set, &(struct siphash_key){ 1, 3 }) == 0, "init");
+	CHECK(filter_init(&f, &set, 1024, &(struct siphash_key){ 1, 3 }) == 0, "init");
 	CHECK(pass(&f, 0, 1, 53, 0) == FILTER_PASS && f.flows.n == 0, "off: not even parsed");
 	filter_set_policy(&f, p, false);
 	for (int i = 0; i < 5; i++)

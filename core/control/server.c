@@ -1079,7 +1079,8 @@ static int slots_init(struct server *s, uint32_t n)
 	if (!s->sessions || !s->opened_at || !s->vpn_addrs || !s->client_subnets || !s->conns ||
 	    !s->held || peer_ids_init(&s->ids, n) < 0 ||
 	    server_addr_index_init(&s->vpn_index, &s->hash_key, 2 * (size_t)n) < 0 ||
-	    server_addr_index_init(&s->peer_index, &s->hash_key, n) < 0)
+	    server_addr_index_init(&s->peer_index, &s->hash_key, n) < 0 ||
+	    route_table_init(&s->subnets, n > ROUTE_MAX ? n : ROUTE_MAX, &s->hash_key) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1088,6 +1089,7 @@ static void slots_free(struct server *s)
 {
 	server_addr_index_free(&s->vpn_index);
 	server_addr_index_free(&s->peer_index);
+	route_table_free(&s->subnets);
 	peer_ids_free(&s->ids);
 	free(s->sessions);
 	free(s->opened_at);
@@ -1155,7 +1157,6 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 			 max_clients);
 		return open_failed(s, -ENOMEM);
 	}
-	route_table_init(&s->subnets);
 	if (filter_init(&s->filter, &params->filter, max_clients, &s->hash_key) < 0) {
 		snprintf(err, errlen, "out of memory for the flow table (%zu flows)",
 			 params->filter.max_flows);

@@ -19,6 +19,9 @@
 #include "tlscryptv2.h"
 #include "vnet.h"
 
+/* A peer-id travels in 24 bits of a P_DATA_V2 header. */
+_Static_assert(SERVER_CLIENTS_LIMIT < (1 << 24), "peer-ids are 24 bits");
+
 /*
  * The session of a packet that arrived as a says: a TCP connection knows
  * its slot; a UDP client is found in the peer index (a walk over every slot

@@ -23,6 +23,10 @@
 #include "server_impl.h"
 #include "tapcheck.h"
 
+/* The device's owner id in the switch is no client's. */
+_Static_assert((long)SERVER_CLIENTS_LIMIT < (long)MAC_TABLE_DEVICE,
+	       "a peer-id would be the device's");
+
 enum {
 	ETH_HEADER = TAP_ETH_HEADER,
 	TAP_MACS_PER_CLIENT = 64,

@@ -280,7 +280,10 @@ static void make_room(struct server *s, const struct source *src)
 	size_t n_here = 0;
 
 	h.n = 0;
-	for (uint32_t id = 0; id < s->max_clients; id++) {
+	/* The live slots only: a walk over all max_clients of them cost every handshake. */
+	for (uint32_t i = 0; i < peer_ids_count(&s->ids); i++) {
+		uint32_t id = peer_ids_at(&s->ids, i);
+
 		if (!s->sessions[id] || !is_half_open(s->sessions[id]) ||
 		    h.n == SERVER_HALF_OPEN_MAX + 1)
 			continue;

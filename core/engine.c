@@ -11,6 +11,7 @@
 #include "fdlimit.h"
 #include "metrics.h"
 #include "script.h"
+#include "tcp.h"
 
 enum {
 	ENGINE_ERR_MAX = 1024,
@@ -99,7 +100,7 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 	if (!e || !(e->config_path = strdup(opts->config_path)))
 		goto nomem;
 	log_init(&e->log, opts->log_level_set ? opts->log_level : LOG_INFO, stderr);
-	fdlimit_raise(&e->log); /* before anything opens: the server's bounds need them */
+	fdlimit_raise(&e->log, TCP_CONNS_MAX); /* before anything opens: the bounds need them */
 	e->log_level_set = opts->log_level_set;
 	e->cli_log_level = opts->log_level;
 	e->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
@@ -508,6 +509,9 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 			log_data_path(e, cfg, client_udp_caps(e->client));
 		return rc;
 	}
+	/* A TCP connection for each client of max_clients: more than engine_new made room for. */
+	if (strstr(cfg->listen, "tcp://") && cfg->max_clients + TCP_CONNS_SPARE > TCP_CONNS_MAX)
+		fdlimit_raise(&e->log, cfg->max_clients + TCP_CONNS_SPARE);
 	rc = open_server(e, cfg, cr, &e->server, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -65,6 +65,7 @@ int server_tcp_open(struct server *s, const struct udp_addr *addr, char *err, si
 		.ctx = s,
 		.event = on_tcp_event,
 		.log = s->log,
+		.conns_max = s->max_clients + TCP_CONNS_SPARE, /* one for each client */
 	};
 
 	return tcp_server_open(&s->tcp, s->loop, addr, &h, err, errlen);

@@ -176,6 +176,31 @@ static void test_pending_max(void)
 	filter_free(&f);
 }
 
+/*
+ * A filter for two clients (max_clients = 2): both take turns at on.flow
+ * through a ring of two, and an id at max_clients has no state to keep
+ * (its packets are not judged: no such client can exist).
+ */
+static void test_sized(void)
+{
+	struct filter_settings set = { 1000, 60, 8, POLICY_DROP };
+	struct filter_question q;
+	struct filter f;
+
+	CHECK(filter_init(&f, &set, 2, &(struct siphash_key){ 4, 3 }) == 0, "init for 2");
+	filter_set_policy(&f, NULL, true);
+	CHECK(pass(&f, 0, 100, 80, 0) == FILTER_ASK && pass(&f, 0, 101, 80, 0) == FILTER_ASK &&
+		      pass(&f, 1, 200, 80, 0) == FILTER_ASK &&
+		      pass(&f, 1, 201, 80, 0) == FILTER_ASK,
+	      "both clients ask");
+	CHECK(next(&f, &q) == 100 && next(&f, &q) == 100000 + 200 && next(&f, &q) == 101 &&
+		      next(&f, &q) == 100000 + 201 && next(&f, &q) == -1,
+	      "in turn, through a ring of two");
+	CHECK(pass(&f, 2, 300, 80, 0) == FILTER_PASS && f.pending == 0, "no client 2");
+	filter_set_client(&f, 2, NULL, 0); /* ignored, not written past the arrays */
+	filter_free(&f);
+}
+
 int main(void)
 {
 	struct filter_settings set = { 1000, 60, 2, POLICY_DROP };
@@ -236,6 +261,7 @@ int main(void)
 	filter_free(&f);
 	test_shares();
 	test_pending_max();
+	test_sized();
 	test_reject_answer();
 	return unit_report("test_filter");
 }

@@ -9,11 +9,12 @@
 int mac_table_init(struct mac_table *t, uint32_t clients, unsigned per_client_max, double age,
 		   const struct siphash_key *key)
 {
-	size_t cap = 64, all = (size_t)per_client_max * clients + MAC_TABLE_DEVICE_MAX;
+	size_t cap = 64, all = (size_t)per_client_max * clients + MAC_TABLE_DEVICE_MAX,
+	       max = all < MAC_TABLE_ADDRS_MAX ? all : MAC_TABLE_ADDRS_MAX;
 
 	memset(t, 0, sizeof(*t));
-	/* Every owner at its share, at most half full. */
-	while (cap / 2 < all)
+	/* Every owner at its share (up to MAC_TABLE_ADDRS_MAX), at most half full. */
+	while (cap / 2 < max)
 		cap *= 2;
 	t->e = calloc(cap, sizeof(*t->e));
 	t->own = calloc(all, sizeof(*t->own));
@@ -24,6 +25,7 @@ int mac_table_init(struct mac_table *t, uint32_t clients, unsigned per_client_ma
 		return -ENOMEM;
 	}
 	t->cap = cap;
+	t->max = max;
 	t->key = *key;
 	t->age = age;
 	t->per_client_max = per_client_max;
@@ -113,6 +115,7 @@ static void remove_at(struct mac_table *t, size_t hole)
 		hole = j;
 	}
 	memset(&t->e[hole], 0, sizeof(t->e[hole]));
+	t->n--;
 }
 
 /* The client's least recently seen address goes to make room for a new one, if aged. */
@@ -152,7 +155,7 @@ enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN]
 		remove_at(t, i); /* aged out: the address may move to another owner */
 	if (*count_of(t, id) >= share_of(t, id))
 		drop_oldest_of(t, id, now); /* only an aged one: a live one is not displaced */
-	if (*count_of(t, id) >= share_of(t, id)) {
+	if (*count_of(t, id) >= share_of(t, id) || t->n >= t->max) {
 		t->refused++;
 		return MAC_NOT_LEARNED;
 	}
@@ -161,6 +164,7 @@ enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN]
 	t->e[i].used = true;
 	t->e[i].id = id;
 	t->e[i].last_seen = now;
+	t->n++;
 	memcpy(own_of(t, id)[(*count_of(t, id))++], mac, MAC_LEN);
 	return MAC_LEARNED;
 }

@@ -31,6 +31,9 @@ enum {
 	/* The owner of the device side's addresses: above every peer-id (24 bits). */
 	MAC_TABLE_DEVICE = 1 << 24,
 	MAC_TABLE_DEVICE_MAX = 1024, /* addresses behind the device (a bridged LAN) */
+	/* Addresses at once, all owners: every owner's full share up to this many (the table
+	 * for 65,535 clients' shares would reserve half a GiB). */
+	MAC_TABLE_ADDRS_MAX = 1 << 20,
 	/* Frames a client may have flooded: a burst, then so many a second (issue 11 item 11). */
 	MAC_FLOOD_FRAMES_PER_SECOND = 200,
 	MAC_FLOOD_BURST = 400,
@@ -51,7 +54,8 @@ struct mac_entry {
 };
 
 struct mac_table {
-	size_t cap; /* a power of two */
+	size_t cap;    /* a power of two */
+	size_t n, max; /* addresses held, and at most (half of cap at most) */
 	struct mac_entry *e;
 	struct siphash_key key; /* of the hash: peers choose the addresses */
 	double age;		/* seconds an address is remembered without frames */

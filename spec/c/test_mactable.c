@@ -101,6 +101,32 @@ static void test_sized(void)
 	mac_table_free(&t);
 }
 
+/*
+ * Room for 20,000 clients' shares would be 1.3 million addresses: the table
+ * holds MAC_TABLE_ADDRS_MAX of them, refuses the next (counted), and takes
+ * one again once an owner's go.
+ */
+static void test_bounded(void)
+{
+	struct mac_table t;
+	unsigned learned = 0;
+
+	CHECK(mac_table_init(&t, 20000, 64, 300, &(struct siphash_key){ 5, 6 }) == 0, "init");
+	CHECK(t.max == MAC_TABLE_ADDRS_MAX && t.cap == 2 * MAC_TABLE_ADDRS_MAX, "max %zu, cap %zu",
+	      t.max, t.cap);
+	for (unsigned n = 0; n < MAC_TABLE_ADDRS_MAX; n++)
+		learned += mac_table_learn(&t, mac(n), n / 64, 0) == MAC_LEARNED;
+	CHECK(learned == MAC_TABLE_ADDRS_MAX, "learned %u", learned);
+	CHECK(mac_table_learn(&t, mac(MAC_TABLE_ADDRS_MAX), 19999, 0) == MAC_NOT_LEARNED &&
+		      t.refused == 1,
+	      "full: refused and counted");
+	mac_table_forget(&t, 0);
+	CHECK(t.n == MAC_TABLE_ADDRS_MAX - 64 &&
+		      mac_table_learn(&t, mac(MAC_TABLE_ADDRS_MAX), 19999, 1) == MAC_LEARNED,
+	      "room again once a client's addresses went");
+	mac_table_free(&t);
+}
+
 int main(void)
 {
 	static const uint8_t broadcast[MAC_LEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -138,5 +164,6 @@ int main(void)
 	test_device(&t);
 	mac_table_free(&t);
 	test_sized();
+	test_bounded();
 	return unit_report("test_mactable");
 }

@@ -301,6 +301,12 @@ static void on_client_connect(void *ctx, struct session *s)
 	script_client_connect(((struct engine *)ctx)->script, s, on_client_decided, ctx);
 }
 
+/* A renegotiation: the management client decides on it when it does client auth. */
+static bool on_client_reauth(void *ctx, struct session *s, uint8_t key_id, const char *password)
+{
+	return engine_mgmt_reauth(((struct engine *)ctx)->mgmt, s, key_id, password);
+}
+
 static void on_client_cr_response(void *ctx, struct session *s, const char *response)
 {
 	if (engine_mgmt_cr_response(((struct engine *)ctx)->mgmt, s, response))
@@ -404,8 +410,15 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.reneg_seconds = cfg->reneg_seconds,
 		.reneg_bytes = cfg->reneg_bytes,
 		.tokens = &e->tokens,
-		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,
-			   on_client_flow, on_client_cr_response, on_client_tls_crypt_v2, e },
+		.hooks = { .connect = on_client_connect,
+			   .ended = on_client_ended,
+			   .deliver = on_client_packet,
+			   .subnet = on_client_subnet,
+			   .flow = on_client_flow,
+			   .cr_response = on_client_cr_response,
+			   .tls_crypt_v2 = on_client_tls_crypt_v2,
+			   .reauth = on_client_reauth,
+			   .ctx = e },
 		.filter = { cfg->flow_max, cfg->flow_idle, cfg->flow_pending, cfg->flow_fallback },
 	};
 

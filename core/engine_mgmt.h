@@ -41,6 +41,14 @@ bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_
  * decide on it (the hooks get it then). */
 bool engine_mgmt_cr_response(struct engine_mgmt *em, struct session *s, const char *response);
 
+/*
+ * An admitted client renegotiated key key_id: with management_client_auth
+ * the new key waits for the management client (true: >CLIENT:REAUTH sent,
+ * decided by session_reauth_decide); false: it goes at once.
+ */
+bool engine_mgmt_reauth(struct engine_mgmt *em, struct session *s, uint8_t key_id,
+			const char *password);
+
 /* A session ended: its CID is forgotten. */
 void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *reason);
 

@@ -183,6 +183,14 @@ static void on_session_cr_response(void *ctx, struct session *sess, const char *
 		s->params.hooks.cr_response(s->params.hooks.ctx, sess, response);
 }
 
+static bool on_session_reauth(void *ctx, struct session *sess, uint8_t key_id, const char *password)
+{
+	struct server *s = ctx;
+
+	return s->params.hooks.reauth &&
+	       s->params.hooks.reauth(s->params.hooks.ctx, sess, key_id, password);
+}
+
 static void on_session_connect(void *ctx, struct session *sess)
 {
 	struct server *s = ctx;
@@ -1149,6 +1157,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.connect = on_session_connect,
 		.ended = on_session_ended,
 		.cr_response = on_session_cr_response,
+		.reauth = on_session_reauth,
 	};
 	s->started = (uint32_t)time(NULL);
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
@@ -1295,6 +1304,16 @@ uint32_t server_max_clients(const struct server *s)
 struct session *server_find(const struct server *s, uint32_t peer_id)
 {
 	return peer_id < s->max_clients ? s->sessions[peer_id] : NULL;
+}
+
+size_t server_client_subnets(const struct server *s, uint32_t peer_id,
+			     const struct ip_prefix **prefixes)
+{
+	const struct client_subnets *cs =
+		peer_id < s->max_clients ? s->client_subnets[peer_id] : NULL;
+
+	*prefixes = cs ? cs->prefix : NULL;
+	return cs ? cs->n : 0;
 }
 
 /* The i-th live slot's session: one lookup (a walk over the slots made every walk over the

@@ -89,6 +89,11 @@ struct server_hooks {
 	 * server_tls_crypt_v2_decided), false to go on at once. NULL: no hook.
 	 */
 	bool (*tls_crypt_v2)(void *ctx, struct session *s);
+	/*
+	 * An admitted client renegotiated: true holds the new key until
+	 * session_reauth_decide (session_ops.reauth). NULL: never held.
+	 */
+	bool (*reauth)(void *ctx, struct session *s, uint8_t key_id, const char *password);
 	void *ctx;
 };
 
@@ -219,6 +224,10 @@ void server_set_device_mac(struct server *s, const uint8_t mac[6]);
 
 /* The session with this peer-id, or NULL. */
 struct session *server_find(const struct server *s, uint32_t peer_id);
+
+/* The subnets routed to the client with this peer-id (its iroutes): how many, at *prefixes. */
+size_t server_client_subnets(const struct server *s, uint32_t peer_id,
+			     const struct ip_prefix **prefixes);
 
 /* The connected clients: sessions[0..n), each in O(1); the order changes as clients come and go. */
 size_t server_session_count(const struct server *s);

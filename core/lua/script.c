@@ -978,6 +978,55 @@ out:
 	policy_put(push.policy);	/* the server took its own reference */
 }
 
+static void set_list(lua_State *L, const char *name, const char *const *items, size_t n)
+{
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, items[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, name);
+}
+
+static void build_amend(lua_State *L, const void *amend, const void *unused)
+{
+	const struct script_amend *a = amend;
+
+	(void)unused;
+	lua_createtable(L, 0, 6);
+	set_str(L, "address", a->address);
+	set_str(L, "netmask", a->netmask);
+	set_str(L, "address6", a->address6);
+	if (a->address6)
+		set_int(L, "len6", a->len6);
+	set_list(L, "push", a->push, a->n_push);
+	set_list(L, "routes", a->routes, a->n_routes);
+}
+
+int script_client_amend(struct script *s, uint32_t peer_id, const struct script_amend *a,
+			struct session_push *push)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(s, "moonvpn.clients", "amend");
+	int rc = -1;
+
+	*push = (struct session_push){ 0 };
+	snprintf(push->reason, sizeof(push->reason), "internal server error");
+	if (base > 0) {
+		lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+		lua_pushinteger(L, peer_id);
+	}
+	if (base < 0 || !push_built(L, build_amend, a, NULL) ||
+	    call_budgeted(s, 3, 6, base, "moonvpn.clients.amend", &ENGINE_CALL) != LUA_OK)
+		log_error(&s->engine->log, "script", "moonvpn.clients.amend: %s",
+			  lua_tostring(L, -1));
+	else
+		rc = read_admission(L, base, push);
+	lua_settop(L, top);
+	return rc;
+}
+
 void script_client_cr_response(struct script *s, struct session *sess, const char *response)
 {
 	uint8_t text[SESSION_PENDING_MAX];

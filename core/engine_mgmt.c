@@ -43,20 +43,26 @@ struct engine_mgmt {
 	struct engine *e;
 	struct mgmt *mgmt;
 	struct mgmt_ops ops;
-	/* The CID of the session with each peer-id: the session pointer tells a new
-	 * connection on a reused peer-id apart. CIDs start at 0, as OpenVPN's. */
+	/*
+	 * The CID of the session with each peer-id: the session pointer tells a new
+	 * connection on a reused peer-id apart. A CID is the peer-id plus max_clients
+	 * times the CIDs its slot gave before (uses), so that a CID leads back to its
+	 * slot at once (find_cid), not by a walk over the clients; peer-ids are
+	 * handed out fresh first, so CIDs start at 0 and count up, as OpenVPN's.
+	 */
 	struct {
 		const struct session *s;
-		uint64_t cid;
+		uint64_t cid, uses;
 		bool notified;	      /* >CLIENT:CONNECT was sent: DISCONNECT is due when it ends */
 		bool established_due; /* admitted: >CLIENT:ESTABLISHED follows client-auth's answer
 				       */
-	} cids[SERVER_SESSIONS_MAX];
-	struct em_pending *pending[SERVER_SESSIONS_MAX]; /* by peer-id */
-	bool client_auth;				 /* management_client_auth */
-	uint64_t next_cid;
+	} * cids;		      /* by peer-id, max_clients of them */
+	struct em_pending **pending;  /* by peer-id */
+	uint32_t max_clients;	      /* 0 until engine_mgmt_set_max_clients */
+	bool client_auth;	      /* management_client_auth */
 	ev_timer status_timer;
 	ev_timer established_timer; /* next loop turn: after the SUCCESS line of client-auth */
+	uint32_t *due, n_due;	    /* peer-ids whose established_due is set, each once */
 	char *status_file;
 	unsigned status_version;
 	char answer[EM_ERR_MAX]; /* an error to a command, when it is built */
@@ -66,11 +72,11 @@ static uint64_t cid_of(struct engine_mgmt *em, const struct session *s)
 {
 	uint32_t id = session_peer_id(s);
 
-	if (id >= SERVER_SESSIONS_MAX)
+	if (id >= em->max_clients)
 		return UINT64_MAX;
 	if (em->cids[id].s != s) {
 		em->cids[id].s = s;
-		em->cids[id].cid = em->next_cid++;
+		em->cids[id].cid = em->cids[id].uses++ * em->max_clients + id;
 		em->cids[id].notified = false;
 		em->cids[id].established_due = false;
 	}
@@ -80,14 +86,10 @@ static uint64_t cid_of(struct engine_mgmt *em, const struct session *s)
 static struct session *find_cid(struct engine_mgmt *em, uint64_t cid)
 {
 	struct server *srv = em->e->server;
+	uint32_t id = em->max_clients ? (uint32_t)(cid % em->max_clients) : 0;
+	struct session *s = srv && em->max_clients ? server_find(srv, id) : NULL;
 
-	for (size_t i = 0; srv && i < server_session_count(srv); i++) {
-		struct session *s = server_session(srv, i);
-
-		if (cid_of(em, s) == cid)
-			return s;
-	}
-	return NULL;
+	return s && em->cids[id].s == s && em->cids[id].cid == cid ? s : NULL;
 }
 
 /* The clients a status report lists: admitted ones. */
@@ -644,7 +646,11 @@ static const char *em_client_auth(void *ctx, uint64_t cid, unsigned kid, char **
 		/* What on_client_decided does for a client admitted at once (engine.c). */
 		notify_status_changed(&em->e->notify);
 		metrics_admitted(em->e->metrics, s);
-		em->cids[session_peer_id(s)].established_due = true;
+		/* At most once each: the list has room for every peer-id. */
+		if (!em->cids[session_peer_id(s)].established_due) {
+			em->cids[session_peer_id(s)].established_due = true;
+			em->due[em->n_due++] = session_peer_id(s);
+		}
 		ev_timer_start(em->e->loop, &em->established_timer);
 	} else
 		script_client_revoke(em->e->script, session_peer_id(s));
@@ -747,17 +753,18 @@ static void on_established_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	for (size_t i = 0; srv && i < server_session_count(srv); i++) {
-		const struct session *s = server_session(srv, i);
-		uint32_t id = session_peer_id(s);
+	/* The clients admitted since the last turn only: not a walk over every client. */
+	for (uint32_t i = 0; i < em->n_due; i++) {
+		uint32_t id = em->due[i];
+		const struct session *s = srv ? server_find(srv, id) : NULL;
 
-		if (id < SERVER_SESSIONS_MAX && em->cids[id].s == s &&
-		    em->cids[id].established_due) {
+		if (s && em->cids[id].s == s && em->cids[id].established_due) {
 			em->cids[id].established_due = false;
 			if (session_state(s) == SESSION_ACTIVE)
 				notify_established(em, s);
 		}
 	}
+	em->n_due = 0;
 }
 
 static void on_status_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -864,7 +871,7 @@ bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_
 	uint32_t id = session_peer_id(s);
 	struct em_pending *p;
 
-	if (!em->client_auth || id >= SERVER_SESSIONS_MAX)
+	if (!em->client_auth || id >= em->max_clients)
 		return false;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -890,7 +897,7 @@ bool engine_mgmt_reauth(struct engine_mgmt *em, struct session *s, uint8_t key_i
 	uint32_t id = session_peer_id(s);
 	struct em_pending *p;
 
-	if (!em->client_auth || id >= SERVER_SESSIONS_MAX || !(p = calloc(1, sizeof(*p))))
+	if (!em->client_auth || id >= em->max_clients || !(p = calloc(1, sizeof(*p))))
 		return false;
 	*p = (struct em_pending){ .s = s, .kid = key_id, .reauth = true };
 	snprintf(p->push.address, sizeof(p->push.address), "%s", session_address(s));
@@ -904,7 +911,7 @@ bool engine_mgmt_reauth(struct engine_mgmt *em, struct session *s, uint8_t key_i
 bool engine_mgmt_cr_response(struct engine_mgmt *em, struct session *s, const char *response)
 {
 	uint32_t id = session_peer_id(s);
-	struct em_pending *p = id < SERVER_SESSIONS_MAX ? em->pending[id] : NULL;
+	struct em_pending *p = id < em->max_clients ? em->pending[id] : NULL;
 	struct mgmt_buf b = { 0 };
 
 	if (!p || p->s != s)
@@ -928,7 +935,7 @@ void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *re
 	uint32_t id = session_peer_id(s);
 
 	(void)reason;
-	if (id >= SERVER_SESSIONS_MAX)
+	if (id >= em->max_clients)
 		return;
 	if (em->pending[id] && em->pending[id]->s == s) {
 		pending_free(em->pending[id]);
@@ -941,6 +948,26 @@ void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *re
 	}
 }
 
+int engine_mgmt_set_max_clients(struct engine_mgmt *em, uint32_t max_clients)
+{
+	if (em->max_clients)
+		return em->max_clients == max_clients ? 0 : -EBUSY;
+	em->cids = calloc(max_clients, sizeof(*em->cids));
+	em->pending = calloc(max_clients, sizeof(*em->pending));
+	em->due = calloc(max_clients, sizeof(*em->due));
+	if (!em->cids || !em->pending || !em->due) {
+		free(em->cids);
+		free(em->pending);
+		free(em->due);
+		em->cids = NULL;
+		em->pending = NULL;
+		em->due = NULL;
+		return -ENOMEM;
+	}
+	em->max_clients = max_clients;
+	return 0;
+}
+
 void engine_mgmt_free(struct engine_mgmt *em)
 {
 	if (!em)
@@ -948,9 +975,12 @@ void engine_mgmt_free(struct engine_mgmt *em)
 	ev_timer_stop(em->e->loop, &em->status_timer);
 	ev_timer_stop(em->e->loop, &em->established_timer);
 	em->e->log.tap = NULL;
-	for (size_t i = 0; i < SERVER_SESSIONS_MAX; i++)
+	for (uint32_t i = 0; i < em->max_clients; i++)
 		if (em->pending[i])
 			pending_free(em->pending[i]);
+	free(em->pending);
+	free(em->cids);
+	free(em->due);
 	mgmt_free(em->mgmt);
 	free(em->status_file);
 	free(em);

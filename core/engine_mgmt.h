@@ -55,4 +55,8 @@ void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *re
 /* Closes the listener and connections, removes the status file's timer. NULL is a no-op. */
 void engine_mgmt_free(struct engine_mgmt *em);
 
+/* Room for max_clients clients (by peer-id), before the first: once (another size: -EBUSY). */
+int engine_mgmt_set_max_clients(struct engine_mgmt *em, uint32_t max_clients)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -19,6 +19,9 @@
 #include "tlscryptv2.h"
 #include "vnet.h"
 
+/* A peer-id travels in 24 bits of a P_DATA_V2 header. */
+_Static_assert(SERVER_CLIENTS_LIMIT < (1 << 24), "peer-ids are 24 bits");
+
 /*
  * The session of a packet that arrived as a says: a TCP connection knows
  * its slot; a UDP client is found in the peer index (a walk over every slot
@@ -29,8 +32,8 @@ static struct session *find_session(const struct server *s, const struct arrival
 	int32_t id = a->via ? tcp_conn_tag(a->via)
 			    : server_peer_index_get(&s->peer_index, a->from, a->from_len);
 
-	if (id < 0 || id >= SERVER_SESSIONS_MAX || !s->sessions[id] || s->conns[id] != a->via ||
-	    !session_is_peer(s->sessions[id], a->from, a->from_len))
+	if (id < 0 || (uint32_t)id >= s->max_clients || !s->sessions[id] ||
+	    s->conns[id] != a->via || !session_is_peer(s->sessions[id], a->from, a->from_len))
 		return NULL;
 	return s->sessions[id];
 }
@@ -133,7 +136,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 		mac_table_forget(&s->macs, id);
 	server_tls_crypt_v2_forget(s, id);
 	s->sessions[id] = NULL;
-	s->n_sessions--;
+	peer_ids_put(&s->ids, id);
 	session_free(sess);
 }
 
@@ -281,11 +284,14 @@ static uint32_t fair_victim(const struct server *s, const struct half_open *h)
 static void make_room(struct server *s, const struct source *src)
 {
 	struct half_open h; /* 1.3 KiB */
-	uint32_t oldest_here = SERVER_SESSIONS_MAX;
+	uint32_t oldest_here = s->max_clients;
 	size_t n_here = 0;
 
 	h.n = 0;
-	for (uint32_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
+	/* The live slots only: a walk over all max_clients of them cost every handshake. */
+	for (uint32_t i = 0; i < peer_ids_count(&s->ids); i++) {
+		uint32_t id = peer_ids_at(&s->ids, i);
+
 		if (!s->sessions[id] || !is_half_open(s->sessions[id]) ||
 		    h.n == SERVER_HALF_OPEN_MAX + 1)
 			continue;
@@ -293,7 +299,7 @@ static void make_room(struct server *s, const struct source *src)
 		source_of(session_peer(s->sessions[id]), &h.src[h.n]);
 		if (source_equal(&h.src[h.n], src)) {
 			n_here++;
-			if (oldest_here == SERVER_SESSIONS_MAX ||
+			if (oldest_here == s->max_clients ||
 			    s->opened_at[id] < s->opened_at[oldest_here])
 				oldest_here = id;
 		}
@@ -337,7 +343,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 	};
 	struct session *sess;
 	struct source src;
-	uint32_t id;
+	int32_t id;
 
 	if (old) {
 		s->conns[session_peer_id(old)] =
@@ -346,13 +352,18 @@ static struct session *open_session(struct server *s, const struct proto_control
 	}
 	source_of(a->from, &src);
 	make_room(s, &src);
-	for (id = 0; id < SERVER_SESSIONS_MAX && s->sessions[id]; id++)
-		;
-	if (id == SERVER_SESSIONS_MAX) {
+	if ((id = peer_ids_take(&s->ids)) < 0) {
+		char who[UDP_ADDR_TEXT_MAX];
+
+		/* No message tells a client before TLS (2.6 drops it silently too): its next
+		 * retransmission echoes the cookie again, and gets in once a client has left. */
 		s->stats.dropped_full++;
+		log_ratelimited(s->log, LOG_INFO, "server",
+				"%s: refused: max_clients (%u) clients are connected",
+				udp_addr_format(a->from, who, sizeof(who)), s->max_clients);
 		return NULL;
 	}
-	sess = session_new(&sp, a->from, a->from_len, &ctl->remote_sid, &ctl->sid, id);
+	sess = session_new(&sp, a->from, a->from_len, &ctl->remote_sid, &ctl->sid, (uint32_t)id);
 	if (sess && v2) {
 		char who[UDP_ADDR_TEXT_MAX], key[TLSCRYPTV2_ID_TEXT_LEN + 1];
 
@@ -361,15 +372,17 @@ static struct session *open_session(struct server *s, const struct proto_control
 			 udp_addr_format(a->from, who, sizeof(who)), key);
 	}
 	if (sess) {
-		server_tcp_attach(s, id, a->via);
-		/* Never full: at most 1024 sessions in 4096 slots. */
+		server_tcp_attach(s, (uint32_t)id, a->via);
+		/* Never full: it has room for max_clients addresses. */
 		if (!a->via)
-			(void)!server_peer_index_put(&s->peer_index, a->from, a->from_len, id);
+			(void)!server_peer_index_put(&s->peer_index, a->from, a->from_len,
+						     (uint32_t)id);
 		s->sessions[id] = sess;
 		s->opened_at[id] = ev_now(s->loop);
-		s->n_sessions++;
 		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
 		session_set_renegotiation(sess, s->params.reneg_seconds, s->params.reneg_bytes);
+	} else {
+		peer_ids_put(&s->ids, (uint32_t)id); /* no session: the id is free again */
 	}
 	return sess;
 }
@@ -717,7 +730,7 @@ void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
 	filter_decided(&s->filter, key, ok, verdict, lifetime, ev_now(s->loop));
 	if (!(h = filter_take_held(&s->filter, key)))
 		return;
-	if (key->peer_id < SERVER_SESSIONS_MAX && s->sessions[key->peer_id])
+	if (key->peer_id < s->max_clients && s->sessions[key->peer_id])
 		pass_held(s, s->sessions[key->peer_id], h);
 	filter_release_held(h);
 }
@@ -734,7 +747,7 @@ const struct filter_stats *server_filter_stats(const struct server *s)
 
 uint64_t server_client_over_share(const struct server *s, uint32_t peer_id)
 {
-	return peer_id < FILTER_CLIENTS_MAX ? s->filter.clients[peer_id].over_share : 0;
+	return peer_id < s->filter.n_clients ? s->filter.clients[peer_id].over_share : 0;
 }
 
 const struct policy *server_policy(const struct server *s)
@@ -744,7 +757,7 @@ const struct policy *server_policy(const struct server *s)
 
 void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t groups)
 {
-	if (peer_id < SERVER_SESSIONS_MAX && s->sessions[peer_id])
+	if (peer_id < s->max_clients && s->sessions[peer_id])
 		s->filter.groups[peer_id] = groups;
 }
 
@@ -860,7 +873,7 @@ static void handle_data(struct server *s, struct server_lane *lane, const struct
 	int n;
 
 	if (proto_decode_data(&d, buf, len) != 0 || d.opcode != P_DATA_V2 ||
-	    d.peer_id >= SERVER_SESSIONS_MAX || !(sess = s->sessions[d.peer_id])) {
+	    d.peer_id >= s->max_clients || !(sess = s->sessions[d.peer_id])) {
 		s->stats.dropped_no_session++;
 		return;
 	}
@@ -1063,6 +1076,43 @@ static void lane_free(struct server_lane *l)
 	free(l->inflated);
 }
 
+/*
+ * The tables by peer-id, for max_clients: calloc, so that the pages of
+ * slots never used stay untouched (an idle server with room for 65,535
+ * clients costs little more than one with room for 1,024).
+ */
+static int slots_init(struct server *s, uint32_t n)
+{
+	s->max_clients = n;
+	s->sessions = calloc(n, sizeof(*s->sessions));
+	s->opened_at = calloc(n, sizeof(*s->opened_at));
+	s->vpn_addrs = calloc(n, sizeof(*s->vpn_addrs));
+	s->client_subnets = calloc(n, sizeof(*s->client_subnets));
+	s->conns = calloc(n, sizeof(*s->conns));
+	s->held = calloc(n, sizeof(*s->held));
+	if (!s->sessions || !s->opened_at || !s->vpn_addrs || !s->client_subnets || !s->conns ||
+	    !s->held || peer_ids_init(&s->ids, n) < 0 ||
+	    server_addr_index_init(&s->vpn_index, &s->hash_key, 2 * (size_t)n) < 0 ||
+	    server_addr_index_init(&s->peer_index, &s->hash_key, n) < 0 ||
+	    route_table_init(&s->subnets, n > ROUTE_MAX ? n : ROUTE_MAX, &s->hash_key) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void slots_free(struct server *s)
+{
+	server_addr_index_free(&s->vpn_index);
+	server_addr_index_free(&s->peer_index);
+	route_table_free(&s->subnets);
+	peer_ids_free(&s->ids);
+	free(s->sessions);
+	free(s->opened_at);
+	free(s->vpn_addrs);
+	free(s->client_subnets);
+	free(s->conns);
+	free(s->held);
+}
+
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
 static int open_failed(struct server *s, int rc)
 {
@@ -1073,6 +1123,7 @@ static int open_failed(struct server *s, int rc)
 	server_tap_free(s);
 	filter_free(&s->filter);
 	lane_free(&s->lane);
+	slots_free(s);
 	free(s);
 	return rc;
 }
@@ -1081,10 +1132,16 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *c, const struct server_params *params, char *err,
 		size_t errlen)
 {
-	struct server *s = calloc(1, sizeof(*s));
+	uint32_t max_clients = params->max_clients ? params->max_clients : SERVER_CLIENTS_DEFAULT;
+	struct server *s;
 	int rc;
 
-	if (!s) {
+	if (max_clients > SERVER_CLIENTS_LIMIT) {
+		snprintf(err, errlen, "max_clients: %u is too many: 1 to %d", max_clients,
+			 SERVER_CLIENTS_LIMIT);
+		return -EINVAL;
+	}
+	if (!(s = calloc(1, sizeof(*s)))) {
 		snprintf(err, errlen, "server: out of memory");
 		return -ENOMEM;
 	}
@@ -1110,10 +1167,12 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	srclimit_init(&s->reset_sources, &s->hash_key, SERVER_RESET_SOURCE_RATE,
 		      SERVER_RESET_SOURCE_BURST);
-	server_addr_index_init(&s->vpn_index, &s->hash_key);
-	server_addr_index_init(&s->peer_index, &s->hash_key);
-	route_table_init(&s->subnets);
-	if (filter_init(&s->filter, &params->filter, &s->hash_key) < 0) {
+	if (slots_init(s, max_clients) < 0) {
+		snprintf(err, errlen, "out of memory for the tables of %u clients (max_clients)",
+			 max_clients);
+		return open_failed(s, -ENOMEM);
+	}
+	if (filter_init(&s->filter, &params->filter, max_clients, &s->hash_key) < 0) {
 		snprintf(err, errlen, "out of memory for the flow table (%zu flows)",
 			 params->filter.max_flows);
 		return open_failed(s, -ENOMEM);
@@ -1229,30 +1288,34 @@ void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const 
 
 size_t server_session_count(const struct server *s)
 {
-	return s->n_sessions;
+	return peer_ids_count(&s->ids);
+}
+
+uint32_t server_max_clients(const struct server *s)
+{
+	return s->max_clients;
 }
 
 struct session *server_find(const struct server *s, uint32_t peer_id)
 {
-	return peer_id < SERVER_SESSIONS_MAX ? s->sessions[peer_id] : NULL;
+	return peer_id < s->max_clients ? s->sessions[peer_id] : NULL;
 }
 
 size_t server_client_subnets(const struct server *s, uint32_t peer_id,
 			     const struct ip_prefix **prefixes)
 {
 	const struct client_subnets *cs =
-		peer_id < SERVER_SESSIONS_MAX ? s->client_subnets[peer_id] : NULL;
+		peer_id < s->max_clients ? s->client_subnets[peer_id] : NULL;
 
 	*prefixes = cs ? cs->prefix : NULL;
 	return cs ? cs->n : 0;
 }
 
+/* The i-th live slot's session: one lookup (a walk over the slots made every walk over the
+ * clients quadratic). */
 struct session *server_session(const struct server *s, size_t i)
 {
-	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++)
-		if (s->sessions[id] && i-- == 0)
-			return s->sessions[id];
-	return NULL;
+	return i < peer_ids_count(&s->ids) ? s->sessions[peer_ids_at(&s->ids, (uint32_t)i)] : NULL;
 }
 
 void server_free(struct server *s)
@@ -1261,11 +1324,11 @@ void server_free(struct server *s)
 		return;
 	ev_io_stop(s->loop, &s->watcher);
 	batch_stop(&s->asker);
-	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
-		if (!s->sessions[id])
-			continue;
-		session_notify_exit(s->sessions[id]);
-		server_end_session(s, s->sessions[id], "the server stops");
+	while (peer_ids_count(&s->ids)) {
+		struct session *sess = s->sessions[peer_ids_at(&s->ids, 0)];
+
+		session_notify_exit(sess);
+		server_end_session(s, sess, "the server stops");
 	}
 	server_tcp_free(s);
 	if (s->fd >= 0) {
@@ -1280,5 +1343,6 @@ void server_free(struct server *s)
 	wrap_clear(&s->wrap);
 	lane_free(&s->lane);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
+	slots_free(s);
 	free(s);
 }

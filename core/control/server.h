@@ -32,7 +32,15 @@
 enum {
 	SERVER_PACKET_MAX = 2048, /* larger control packets are dropped, as 2.6 does */
 	SERVER_HAND_WINDOW_SECONDS = 60,
-	SERVER_SESSIONS_MAX = 1024, /* clients at once; peer-ids are below this */
+	/*
+	 * Clients at once (max_clients; peer-ids are below it): the default, as
+	 * before it was configurable, and the most the configuration may say.
+	 * Every table by peer-id is allocated for max_clients at start; the
+	 * limit keeps them (about 2 KiB a client, most never touched) bounded.
+	 * Peer-ids are 24 bits on the wire: the limit is well below.
+	 */
+	SERVER_CLIENTS_DEFAULT = 1024,
+	SERVER_CLIENTS_LIMIT = 65535,
 	/* Sessions still in their handshake, in all and from one source (IPv4 address or
 	 * IPv6 /64); above these the oldest such session is evicted. */
 	SERVER_HALF_OPEN_MAX = 64,
@@ -90,6 +98,8 @@ struct server_hooks {
 };
 
 struct server_params {
+	/* Clients at once, peer-ids below it: 1 to SERVER_CLIENTS_LIMIT (0: the default). */
+	uint32_t max_clients;
 	struct udp_addr listen, listen_tcp; /* where we listen, when udp and tcp say so */
 	bool udp, tcp;
 	const struct wrap *wrap; /* copied */
@@ -120,7 +130,7 @@ struct server_stats {
 	uint64_t dropped_no_session; /* valid, but for no session (stale or forged cookie) */
 	uint64_t resets_answered;    /* stateless cookie replies sent */
 	uint64_t cookies_accepted;   /* packets echoing a valid cookie */
-	uint64_t dropped_full; /* a valid cookie while SERVER_SESSIONS_MAX clients are connected */
+	uint64_t dropped_full;	     /* a valid cookie while max_clients clients are connected */
 	uint64_t data_in, data_bytes_in;   /* data packets opened (pings included) */
 	uint64_t data_out, data_bytes_out; /* data packets sealed and sent */
 	uint64_t dropped_data_auth;	   /* data packets whose tag failed, or for no key */
@@ -219,9 +229,11 @@ struct session *server_find(const struct server *s, uint32_t peer_id);
 size_t server_client_subnets(const struct server *s, uint32_t peer_id,
 			     const struct ip_prefix **prefixes);
 
-/* The connected clients: sessions[0..n). */
+/* The connected clients: sessions[0..n), each in O(1); the order changes as clients come and go. */
 size_t server_session_count(const struct server *s);
 struct session *server_session(const struct server *s, size_t i);
+/* max_clients as the server was opened with: every peer-id is below it. */
+uint32_t server_max_clients(const struct server *s);
 
 const struct server_stats *server_stats(const struct server *s);
 

@@ -79,9 +79,7 @@ int server_reconfigure(struct server *s, const struct server_params *p, char *er
 		for (int v6 = 0; v6 < 2; v6++)
 			mssfix_init(&s->mss[epoch][v6], p->mssfix, v6, s->params.tap,
 				    epoch ? EPOCH_OVERHEAD : DATA_OVERHEAD);
-	for (uint32_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
-		if (s->sessions[id])
-			reconfigure_session(s->sessions[id], p);
-	}
+	for (size_t i = 0; i < server_session_count(s); i++)
+		reconfigure_session(server_session(s, i), p);
 	return 0;
 }

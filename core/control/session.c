@@ -963,6 +963,7 @@ static void activate_client(struct session *s, struct key_state *ks)
 	}
 	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
 	s->peer_id = o->peer_id;
+	s->dc->peer_id = o->peer_id; /* what our data packets carry: not the 0 it began with */
 	s->use_ekm = o->tls_ekm;
 	s->client->cc_exit = o->cc_exit;
 	if (derive_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {

@@ -97,9 +97,10 @@ struct script {
 	const struct lua_core_budget *budget; /* active: Lua code runs, the reserve is closed */
 	struct hook_runtime *hooks;	      /* NULL without an engine (--check) */
 	unsigned generation;		      /* of the configuration being loaded */
-	struct admission admissions[SERVER_SESSIONS_MAX]; /* by peer-id */
-	struct flow_question *questions;		  /* on.flow calls in flight */
-	struct key_check key_checks[SERVER_SESSIONS_MAX]; /* by peer-id */
+	uint32_t max_clients;		      /* the server's; 0 until script_set_max_clients */
+	struct admission *admissions;	      /* by peer-id */
+	struct flow_question *questions;      /* on.flow calls in flight */
+	struct key_check *key_checks;	      /* by peer-id */
 };
 
 /* lua_Alloc with a cap (style guide section 1.7). */
@@ -229,7 +230,26 @@ void script_free(struct script *s)
 		free(q);
 	}
 	lua_close(s->L);
+	free(s->admissions);
+	free(s->key_checks);
 	free(s);
+}
+
+int script_set_max_clients(struct script *s, uint32_t max_clients)
+{
+	if (s->max_clients)
+		return s->max_clients == max_clients ? 0 : -EBUSY; /* hooks point into them */
+	s->admissions = calloc(max_clients, sizeof(*s->admissions));
+	s->key_checks = calloc(max_clients, sizeof(*s->key_checks));
+	if (!s->admissions || !s->key_checks) {
+		free(s->admissions);
+		free(s->key_checks);
+		s->admissions = NULL;
+		s->key_checks = NULL;
+		return -ENOMEM;
+	}
+	s->max_clients = max_clients;
+	return 0;
 }
 
 static void set_int(lua_State *L, const char *name, lua_Integer v)

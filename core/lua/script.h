@@ -36,6 +36,13 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 void script_free(struct script *s);
 
 /*
+ * Room for the hooks of max_clients clients (by peer-id), before the first
+ * client: once, for good (a second call with another size is -EBUSY); -ENOMEM.
+ */
+int script_set_max_clients(struct script *s, uint32_t max_clients)
+	__attribute__((warn_unused_result));
+
+/*
  * Runs and validates the configuration file at path. On success *out is a
  * new struct config (owned by the caller) and the normalized table is kept
  * as pending; on failure err holds one line "file:line: field: problem".

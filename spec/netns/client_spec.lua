@@ -14,7 +14,7 @@ describe("#netns client mode", function()
 		pending("needs root for network namespaces")
 		return
 	end
-	local srv, cli, server, client, socket, server_argv
+	local srv, cli, server, client, socket, server_argv, client_argv
 
 	local function server_config(kind, opts)
 		local pki = mv.pki()
@@ -62,7 +62,8 @@ describe("#netns client mode", function()
 ]], opts.tap and ', type = "tap"' or "", socket, pki, pki, pki, pki, opts.tls_extra or "",
 			opts.client_extra or ""), { tls = false,
 			scheme = opts.tcp and "tcp" or "udp", port = opts.tcp and 443 or 1194 }), "client.lua")
-		client = cli:spawn({ mv.bin, config })
+		client_argv = { mv.bin, config }
+		client = cli:spawn(client_argv)
 		if opts.refused then return end
 		local ok, out = client:wait_log("connected, address", 20)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
@@ -229,6 +230,17 @@ describe("#netns client mode", function()
 		client = nil
 		local ok, out = server:wait_log("CC%-EEN exit message received by peer", 5)
 		assert(ok, out)
+	end)
+
+	-- A stock server gives a client that reconnects a peer-id it has not given yet (not 0):
+	-- our data packets must carry that one, not the 0 the session began with.
+	it("sends its data under the peer-id the server gave it, when that is not 0", function()
+		start("openvpn")
+		client:signal("HUP") -- a reload reconnects
+		local ok, out = client:wait_log("connected, address .*connected, address [^\n]*peer%-id [1-9]", 30)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+		ok, out = cli:sh("ping -n -c 3 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out .. "\n--- server:\n" .. server:output())
 	end)
 
 	for _, case in ipairs { { "", {}, "the server restarts" }, { " over TCP", { tcp = true }, "" } } do

@@ -94,6 +94,7 @@ describe("#netns reload", function()
 		network6 = { network6 = '"fd00:77::/64"' },
 		routes = { routes = '{ "10.99.0.0/16" }' },
 		client_to_client = { client_to_client = "true" },
+		max_clients = { max_clients = "2048" },
 		tls = { tls = "{ " .. PKI .. ', tls_auth = { key = "' .. pki .. '/ta.key", direction = 0 } }' },
 		ciphers = { ciphers = '{ "AES-128-GCM" }' },
 		keepalive = { keepalive = "{ interval = 5, timeout = 30 }" },

@@ -316,20 +316,35 @@ static double silent_for(const struct server *s, uint32_t id)
 	return ev_now(s->loop) - session_last_received(s->sessions[id]);
 }
 
+/* Slot id holds a new session: listed as half-open until make_room finds it is not. */
+static void list_half_open(struct server *s, uint32_t id)
+{
+	if (s->half_open_listed[id])
+		return;
+	s->half_open_listed[id] = true;
+	s->half_open_ids[s->n_half_open_ids++] = id;
+}
+
 /*
- * The half-open sessions (at most cap) into h; returns how many come from
- * src, and the one of those silent the longest in *quietest.
+ * The half-open sessions (at most cap) into h, from the listed slots (the
+ * others leave the list); returns how many come from src, and the one of
+ * those silent the longest in *quietest.
  */
-static size_t collect_half_open(const struct server *s, struct half_open *h, size_t cap,
+static size_t collect_half_open(struct server *s, struct half_open *h, size_t cap,
 				const struct source *src, uint32_t *quietest)
 {
 	size_t n_here = 0;
 
 	h->n = 0;
 	*quietest = SERVER_SESSIONS_MAX;
-	for (uint32_t id = 0; id < SERVER_SESSIONS_MAX && h->n < cap; id++) {
-		if (!s->sessions[id] || !is_half_open(s->sessions[id]))
+	for (size_t i = 0; i < s->n_half_open_ids && h->n < cap;) {
+		uint32_t id = s->half_open_ids[i];
+
+		if (!s->sessions[id] || !is_half_open(s->sessions[id])) {
+			s->half_open_listed[id] = false;
+			s->half_open_ids[i] = s->half_open_ids[--s->n_half_open_ids];
 			continue;
+		}
 		h->e[h->n].id = id;
 		source_of(session_peer(s->sessions[id]), &h->e[h->n].src);
 		if (source_equal(&h->e[h->n].src, src)) {
@@ -339,6 +354,7 @@ static size_t collect_half_open(const struct server *s, struct half_open *h, siz
 				*quietest = id;
 		}
 		h->n++;
+		i++;
 	}
 	return n_here;
 }
@@ -360,12 +376,13 @@ static size_t collect_half_open(const struct server *s, struct half_open *h, siz
 static bool make_room(struct server *s, const struct source *src)
 {
 	size_t max = half_open_max(s), n_here;
-	struct half_open *h = malloc(sizeof(*h) + (max + 1) * sizeof(h->e[0]));
+	struct half_open *h;
 	uint32_t quietest;
-	bool room = true;
 
-	if (!h)
+	if (!s->half_open &&
+	    !(s->half_open = malloc(sizeof(*h) + (max + 1) * sizeof(s->half_open->e[0]))))
 		return false;
+	h = s->half_open;
 	n_here = collect_half_open(s, h, max + 1, src, &quietest);
 	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX &&
 	    silent_for(s, quietest) >= SERVER_HALF_OPEN_STALL_SECONDS) {
@@ -373,13 +390,12 @@ static bool make_room(struct server *s, const struct source *src)
 		give_up(s, quietest, "evicted: too many handshakes from its source");
 	} else if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
 		s->stats.refused_half_open_source++;
-		room = false;
+		return false;
 	} else if (h->n >= max) {
 		s->stats.evicted_half_open++;
 		give_up(s, fair_victim(s, h), "evicted: too many handshakes at once");
 	}
-	free(h);
-	return room;
+	return true;
 }
 
 /*
@@ -465,6 +481,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 		if (!a->via)
 			(void)!server_peer_index_put(&s->peer_index, a->from, a->from_len, id);
 		s->sessions[id] = sess;
+		list_half_open(s, id);
 		s->opened_at[id] = ev_now(s->loop);
 		s->n_sessions++;
 		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
@@ -1373,5 +1390,6 @@ void server_free(struct server *s)
 	wrap_clear(&s->wrap);
 	lane_free(&s->lane);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
+	free(s->half_open);
 	free(s);
 }

@@ -91,6 +91,12 @@ struct server {
 	struct server_held *held[SERVER_SESSIONS_MAX];
 	size_t n_sessions;
 	struct session_ops session_ops;
+	/* The slots that may hold a half-open session, each once (listed): make_room drops
+	 * the others as it meets them, so it never walks every slot. */
+	uint32_t half_open_ids[SERVER_SESSIONS_MAX];
+	bool half_open_listed[SERVER_SESSIONS_MAX];
+	size_t n_half_open_ids;
+	struct half_open *half_open; /* make_room's scratch, made at its first use */
 };
 
 /*

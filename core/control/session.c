@@ -349,7 +349,9 @@ static void send_halt(struct session *s, const char *reason)
  * runs out. What makes it restart at once: before TLS is up, a TLS fatal
  * alert as the next record of the control channel (its TLS fails, ssl.c's
  * tls_process reports "TLS handshake failed" and the client restarts with
- * SIGUSR1[soft,tls-error]); once TLS is up (a client waiting for its
+ * SIGUSR1[soft,tls-error] after a pause of a second; once TLS 1.3 encrypts
+ * the handshake the plaintext alert is a record of the wrong type, which
+ * fails it the same way); once TLS is up (a client waiting for its
  * authentication), the RESTART message (2.6's server_pushed_signal). The
  * packet goes once: the session ends right after, nothing retransmits.
  */

@@ -11,6 +11,7 @@
 #include "fdlimit.h"
 #include "metrics.h"
 #include "script.h"
+#include "tcp.h"
 
 enum {
 	ENGINE_ERR_MAX = 1024,
@@ -99,7 +100,7 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 	if (!e || !(e->config_path = strdup(opts->config_path)))
 		goto nomem;
 	log_init(&e->log, opts->log_level_set ? opts->log_level : LOG_INFO, stderr);
-	fdlimit_raise(&e->log); /* before anything opens: the server's bounds need them */
+	fdlimit_raise(&e->log, TCP_CONNS_MAX); /* before anything opens: the bounds need them */
 	e->log_level_set = opts->log_level_set;
 	e->cli_log_level = opts->log_level;
 	e->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
@@ -300,6 +301,12 @@ static void on_client_connect(void *ctx, struct session *s)
 	script_client_connect(((struct engine *)ctx)->script, s, on_client_decided, ctx);
 }
 
+/* A renegotiation: the management client decides on it when it does client auth. */
+static bool on_client_reauth(void *ctx, struct session *s, uint8_t key_id, const char *password)
+{
+	return engine_mgmt_reauth(((struct engine *)ctx)->mgmt, s, key_id, password);
+}
+
 static void on_client_cr_response(void *ctx, struct session *s, const char *response)
 {
 	if (engine_mgmt_cr_response(((struct engine *)ctx)->mgmt, s, response))
@@ -386,6 +393,7 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		       struct server **out, char *err, size_t errlen)
 {
 	struct server_params sp = {
+		.max_clients = cfg->max_clients,
 		.wrap = &cr->wrap,
 		.tls = cr->tls,
 		.ciphers = (const char *const *)cfg->ciphers,
@@ -402,8 +410,15 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 		.reneg_seconds = cfg->reneg_seconds,
 		.reneg_bytes = cfg->reneg_bytes,
 		.tokens = &e->tokens,
-		.hooks = { on_client_connect, on_client_ended, on_client_packet, on_client_subnet,
-			   on_client_flow, on_client_cr_response, on_client_tls_crypt_v2, e },
+		.hooks = { .connect = on_client_connect,
+			   .ended = on_client_ended,
+			   .deliver = on_client_packet,
+			   .subnet = on_client_subnet,
+			   .flow = on_client_flow,
+			   .cr_response = on_client_cr_response,
+			   .tls_crypt_v2 = on_client_tls_crypt_v2,
+			   .reauth = on_client_reauth,
+			   .ctx = e },
 		.filter = { cfg->flow_max, cfg->flow_idle, cfg->flow_pending, cfg->flow_fallback },
 	};
 
@@ -507,9 +522,20 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 			log_data_path(e, cfg, client_udp_caps(e->client));
 		return rc;
 	}
+	/* A TCP connection for each client of max_clients: more than engine_new made room for. */
+	if (strstr(cfg->listen, "tcp://") && cfg->max_clients + TCP_CONNS_SPARE > TCP_CONNS_MAX)
+		fdlimit_raise(&e->log, cfg->max_clients + TCP_CONNS_SPARE);
 	rc = open_server(e, cfg, cr, &e->server, err, errlen);
 	if (rc < 0)
 		return rc;
+	/* What keeps state by peer-id besides the server: room for max_clients, once. */
+	if (script_set_max_clients(e->script, cfg->max_clients) < 0 ||
+	    engine_mgmt_set_max_clients(e->mgmt, cfg->max_clients) < 0 ||
+	    metrics_set_max_clients(e->metrics, cfg->max_clients) < 0) {
+		snprintf(err, errlen, "out of memory for the hooks of %u clients (max_clients)",
+			 cfg->max_clients);
+		return -ENOMEM;
+	}
 	log_info(&e->log, "server", "listening on %s%s%s", cfg->listen,
 		 cfg->tls_crypt_key  ? " with tls-crypt"
 		 : cfg->tls_auth_key ? " with tls-auth"
@@ -762,6 +788,12 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
 	}
 	if (cfg->role == CONFIG_CLIENT)
 		return reconnect_client(e, cfg, cr, err, errlen);
+	/* Every table by peer-id (the server's, the hooks', the management's) is sized at start. */
+	if (cfg->max_clients != e->cfg->max_clients) {
+		snprintf(err, errlen, "max_clients: %u to %u needs a restart", e->cfg->max_clients,
+			 cfg->max_clients);
+		return -EINVAL;
+	}
 	if (strcmp(cfg->listen, e->cfg->listen) == 0) {
 		server_set_credentials(e->server, &cr->wrap, cr->tls,
 				       (const char *const *)cfg->ciphers, cfg->n_ciphers);
@@ -784,7 +816,8 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
  */
 static void recheck_clients(struct engine *e)
 {
-	for (uint32_t id = 0; e->server && id < SERVER_SESSIONS_MAX; id++) {
+	/* By peer-id, not by server_session: a client the new CRL revokes may end in the call. */
+	for (uint32_t id = 0; e->server && id < server_max_clients(e->server); id++) {
 		struct session *s = server_find(e->server, id);
 
 		if (s)

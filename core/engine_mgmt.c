@@ -14,49 +14,69 @@
 #include "mgmt.h"
 #include "script.h"
 
+/*
+ * What `version` and the status report's TITLE call the server: OpenVPN's
+ * form, first the OpenVPN release whose management output ours follows,
+ * because tools take the version from the second word and choose what to
+ * parse by it (openvpn-monitor expects no IPv6 column below 2.4).
+ */
+#define EM_TITLE "OpenVPN 2.6.14 (moonvpn " MOONVPN_VERSION ")"
+
 enum {
 	EM_ERR_MAX = 1024,
-	EM_PUSH_MESSAGE_MAX = 1024, /* bytes of one PUSH_REPLY message, as session_token.c's */
+	EM_PUSH_LINES_MAX = 64, /* push lines in one client-auth */
 };
 
-/* A client the hooks let in, waiting for the management client's client-auth. */
+/*
+ * A client the hooks let in, waiting for the management client's
+ * client-auth (CONNECT); or an admitted client's renegotiated key waiting
+ * for it (REAUTH).
+ */
 struct em_pending {
 	struct session *s;
 	struct session_push push; /* held: its messages and a policy reference are ours */
 	unsigned kid;
+	bool reauth;
 };
 
 struct engine_mgmt {
 	struct engine *e;
 	struct mgmt *mgmt;
 	struct mgmt_ops ops;
-	/* The CID of the session with each peer-id: the session pointer tells a new
-	 * connection on a reused peer-id apart. CIDs start at 0, as OpenVPN's. */
+	/*
+	 * The CID of the session with each peer-id: the session pointer tells a new
+	 * connection on a reused peer-id apart. A CID is the peer-id plus max_clients
+	 * times the CIDs its slot gave before (uses), so that a CID leads back to its
+	 * slot at once (find_cid), not by a walk over the clients; peer-ids are
+	 * handed out fresh first, so CIDs start at 0 and count up, as OpenVPN's.
+	 */
 	struct {
 		const struct session *s;
-		uint64_t cid;
+		uint64_t cid, uses;
 		bool notified;	      /* >CLIENT:CONNECT was sent: DISCONNECT is due when it ends */
 		bool established_due; /* admitted: >CLIENT:ESTABLISHED follows client-auth's answer
 				       */
-	} cids[SERVER_SESSIONS_MAX];
-	struct em_pending *pending[SERVER_SESSIONS_MAX]; /* by peer-id */
-	bool client_auth;				 /* management_client_auth */
-	uint64_t next_cid;
+	} * cids;		      /* by peer-id, max_clients of them */
+	struct em_pending **pending;  /* by peer-id */
+	uint32_t max_clients;	      /* 0 until engine_mgmt_set_max_clients */
+	bool client_auth;	      /* management_client_auth */
 	ev_timer status_timer;
 	ev_timer established_timer; /* next loop turn: after the SUCCESS line of client-auth */
+	uint32_t *due, n_due;	    /* peer-ids whose established_due is set, each once */
 	char *status_file;
 	unsigned status_version;
+	char answer[EM_ERR_MAX]; /* an error to a command, when it is built */
 };
 
 static uint64_t cid_of(struct engine_mgmt *em, const struct session *s)
 {
 	uint32_t id = session_peer_id(s);
 
-	if (id >= SERVER_SESSIONS_MAX)
+	if (id >= em->max_clients)
 		return UINT64_MAX;
 	if (em->cids[id].s != s) {
 		em->cids[id].s = s;
-		em->cids[id].cid = em->next_cid++;
+		em->cids[id].cid = em->cids[id].uses++ * em->max_clients + id;
 		em->cids[id].notified = false;
 		em->cids[id].established_due = false;
 	}
@@ -66,14 +86,10 @@ static uint64_t cid_of(struct engine_mgmt *em, const struct session *s)
 static struct session *find_cid(struct engine_mgmt *em, uint64_t cid)
 {
 	struct server *srv = em->e->server;
+	uint32_t id = em->max_clients ? (uint32_t)(cid % em->max_clients) : 0;
+	struct session *s = srv && em->max_clients ? server_find(srv, id) : NULL;
 
-	for (size_t i = 0; srv && i < server_session_count(srv); i++) {
-		struct session *s = server_session(srv, i);
-
-		if (cid_of(em, s) == cid)
-			return s;
-	}
-	return NULL;
+	return s && em->cids[id].s == s && em->cids[id].cid == cid ? s : NULL;
 }
 
 /* The clients a status report lists: admitted ones. */
@@ -85,7 +101,32 @@ static bool listed(const struct session *s)
 struct status_strings {
 	char real[UDP_ADDR_TEXT_MAX];
 	char vaddr6[INET6_ADDRSTRLEN];
+	char subnet[SESSION_ROUTES_MAX][IP_PREFIX_TEXT_MAX];
+	const char *routes[SESSION_ROUTES_MAX];
 };
+
+/*
+ * The subnets routed to the client (its iroutes) as the routing table lists
+ * them: "10.9.0.0/24", and a single host without its length, as OpenVPN's
+ * mroute_addr_print does.
+ */
+static size_t status_routes(struct server *srv, const struct session *s, struct status_strings *str)
+{
+	const struct ip_prefix *prefixes;
+	size_t n = server_client_subnets(srv, session_peer_id(s), &prefixes);
+
+	n = n < SESSION_ROUTES_MAX ? n : SESSION_ROUTES_MAX;
+	for (size_t i = 0; i < n; i++) {
+		const struct ip_prefix *p = &prefixes[i];
+
+		if (p->len == ip_addr_size(&p->addr) * 8)
+			ip_addr_format(&p->addr, str->subnet[i], IP_PREFIX_TEXT_MAX);
+		else
+			ip_prefix_format(p, str->subnet[i], IP_PREFIX_TEXT_MAX);
+		str->routes[i] = str->subnet[i];
+	}
+	return n;
+}
 
 static void em_status(void *ctx, struct mgmt_buf *out, int version, const char *eol)
 {
@@ -94,9 +135,6 @@ static void em_status(void *ctx, struct mgmt_buf *out, int version, const char *
 	size_t n = srv ? server_session_count(srv) : 0, k = 0;
 	struct mgmt_client *rows = calloc(n ? n : 1, sizeof(*rows));
 	struct status_strings *str = calloc(n ? n : 1, sizeof(*str));
-	char title[128];
-
-	snprintf(title, sizeof(title), "moonvpn %s", MOONVPN_VERSION);
 	if (!rows || !str) {
 		out->failed = true;
 		goto out;
@@ -123,11 +161,13 @@ static void em_status(void *ctx, struct mgmt_buf *out, int version, const char *
 			.connected_since = (int64_t)session_connected_at(s),
 			.cid = cid_of(em, s),
 			.peer_id = session_peer_id(s),
+			.routes = str[k].routes,
+			.n_routes = status_routes(srv, s, &str[k]),
 		};
 		k++;
 	}
 	mgmt_format_status(out,
-			   &(struct mgmt_status){ .title = title,
+			   &(struct mgmt_status){ .title = EM_TITLE,
 						  .now = (int64_t)ev_now(em->e->loop),
 						  .clients = rows,
 						  .n_clients = k,
@@ -371,22 +411,25 @@ static void env_common(struct engine_mgmt *em, struct mgmt_buf *b, const struct 
 	mgmt_buf_printf(b, ">CLIENT:ENV,time_unix=%lld\r\n", (long long)ev_now(em->e->loop));
 }
 
-/* >CLIENT:CONNECT and its ENV block, as OpenVPN's management_notify_client_needing_auth. */
-static void notify_connect(struct engine_mgmt *em, struct em_pending *p)
+/*
+ * >CLIENT:CONNECT or REAUTH and its ENV block, as OpenVPN's
+ * management_notify_client_needing_auth; password is what the client sent.
+ */
+static void notify_connect(struct engine_mgmt *em, struct em_pending *p, const char *password)
 {
 	const struct session *s = p->s;
 	struct mgmt_buf b = { 0 };
 
-	mgmt_buf_printf(&b, ">CLIENT:CONNECT,%llu,%u\r\n", (unsigned long long)cid_of(em, s),
-			p->kid);
+	mgmt_buf_printf(&b, ">CLIENT:%s,%llu,%u\r\n", p->reauth ? "REAUTH" : "CONNECT",
+			(unsigned long long)cid_of(em, s), p->kid);
 	mgmt_buf_printf(&b, ">CLIENT:ENV,n_clients=%u\r\n", client_count(em));
 	env_peer_info(&b, session_peer_info(s));
 	env_addr(&b, "untrusted", session_peer(s));
 	env_common(em, &b, s);
 	/* OpenVPN hands the password over too (verify_user_pass_management): the
 	 * management client is the one checking it. */
-	if (session_password(s)[0])
-		mgmt_format_env(&b, "password", session_password(s));
+	if (password[0])
+		mgmt_format_env(&b, "password", password);
 	if (p->push.address[0])
 		mgmt_format_env(&b, "ifconfig_pool_remote_ip", p->push.address);
 	if (p->push.address6[0])
@@ -433,59 +476,81 @@ static void notify_disconnect(struct engine_mgmt *em, const struct session *s)
 	mgmt_buf_free(&b);
 }
 
-/* `push "OPTION"`: onto the last PUSH_REPLY message, or a new one when it is full. */
-static const char *add_push(struct session_push *push, const char *option)
-{
-	char **last = push->n_messages ? &push->messages[push->n_messages - 1] : NULL;
-	size_t len = last ? strlen(*last) : 0;
-	char *grown;
+/* client-auth's config lines, parsed; the text stays in the command's lines. */
+struct em_lines {
+	struct script_amend amend;
+	const char *push[EM_PUSH_LINES_MAX];
+	char route_text[SESSION_ROUTES_MAX][IP_PREFIX_TEXT_MAX];
+	const char *routes[SESSION_ROUTES_MAX];
+};
 
-	for (const char *c = option; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return "a push option with a control character";
-	if (last && len + 1 + strlen(option) < EM_PUSH_MESSAGE_MAX) {
-		if (!(grown = realloc(*last, len + 2 + strlen(option))))
-			return "out of memory";
-		grown[len] = ',';
-		memcpy(grown + len + 1, option, strlen(option) + 1);
-		*last = grown;
-		return NULL;
-	}
-	if (push->n_messages == SESSION_PUSH_MESSAGES_MAX ||
-	    strlen(option) + sizeof("PUSH_REPLY,") > EM_PUSH_MESSAGE_MAX)
-		return "the client's PUSH_REPLY has no room for this push option";
-	if (!(grown = malloc(strlen(option) + sizeof("PUSH_REPLY,"))))
-		return "out of memory";
-	sprintf(grown, "PUSH_REPLY,%s", option);
-	push->messages[push->n_messages++] = grown;
+static bool is_address(int family, const char *text)
+{
+	uint8_t bytes[16];
+
+	return inet_pton(family, text, bytes) == 1;
+}
+
+/* The prefix length of a dotted netmask ("255.255.255.0": 24), or -1 when it is not one. */
+static int netmask_len(const char *mask)
+{
+	struct in_addr a;
+	uint32_t m;
+
+	if (inet_pton(AF_INET, mask, &a) != 1)
+		return -1;
+	m = ntohl(a.s_addr);
+	if (m & (~m >> 1)) /* a one after a zero */
+		return -1;
+	return __builtin_popcount(m);
+}
+
+/* `iroute NETWORK [NETMASK]` or `iroute-ipv6 NETWORK/LEN`: a subnet behind the client. */
+static const char *add_iroute(struct em_lines *l, const char *net, const char *mask, bool v6)
+{
+	char *text = l->route_text[l->amend.n_routes];
+	struct ip_prefix pfx;
+	int len = mask ? netmask_len(mask) : 32;
+
+	if (l->amend.n_routes == SESSION_ROUTES_MAX)
+		return "iroute: more subnets than one client may have";
+	if (len < 0)
+		return "iroute: the netmask is not an IPv4 netmask";
+	if (v6)
+		snprintf(text, IP_PREFIX_TEXT_MAX, "%s", net);
+	else
+		snprintf(text, IP_PREFIX_TEXT_MAX, "%s/%d", net, len);
+	if ((!v6 && !is_address(AF_INET, net)) || (v6 && !strchr(net, '/')) ||
+	    !ip_prefix_parse(&pfx, text) || (v6 && pfx.addr.family != AF_INET6))
+		return v6 ? "iroute-ipv6: expected an IPv6 prefix, NETWORK/LEN"
+			  : "iroute: expected an IPv4 NETWORK [NETMASK]";
+	ip_prefix_format(&pfx, text, IP_PREFIX_TEXT_MAX);
+	l->routes[l->amend.n_routes++] = text;
 	return NULL;
 }
 
-/* `iroute NETWORK [NETMASK]`: a subnet behind the client. */
-static const char *add_iroute(struct session_push *push, const char *net, const char *mask)
+/* `ifconfig-ipv6-push ADDRESS/LEN [REMOTE]`: the client's IPv6 address. */
+static const char *ifconfig_ipv6(struct em_lines *l, char *arg)
 {
-	char text[INET6_ADDRSTRLEN + 8];
-	struct ip_prefix pfx, m;
-	unsigned len = 32;
+	char *slash = strchr(arg, '/'), *end;
+	unsigned long len = slash ? strtoul(slash + 1, &end, 10) : 0;
 
-	if (mask) {
-		if (!ip_prefix_parse(&m, mask) || m.addr.family != AF_INET)
-			return "iroute: the netmask is not an IPv4 address";
-		len = 0;
-		for (int i = 0; i < 4; i++)
-			len += (unsigned)__builtin_popcount(m.addr.bytes[i]);
-	}
-	snprintf(text, sizeof(text), "%s/%u", net, len);
-	if (strchr(net, '/') || !ip_prefix_parse(&pfx, strchr(net, ':') ? net : text))
-		return "iroute: expected NETWORK NETMASK (IPv4) or an IPv6 prefix";
-	if (push->n_routes == SESSION_ROUTES_MAX)
-		return "iroute: the client has the most subnets it may have";
-	push->routes[push->n_routes++] = pfx;
+	if (!slash || end == slash + 1 || *end || len > 128)
+		return "ifconfig-ipv6-push: expected ADDRESS/LEN";
+	*slash = '\0';
+	if (!is_address(AF_INET6, arg))
+		return "ifconfig-ipv6-push: the address is not an IPv6 address";
+	l->amend.address6 = arg;
+	l->amend.len6 = (unsigned)len;
 	return NULL;
 }
 
-/* One client-connect config line of client-auth; NULL when applied. */
-static const char *apply_line(struct session_push *push, char *line)
+/*
+ * One client-connect config line of client-auth; NULL when taken. These
+ * are the lines of a --client-connect script's file that concern one
+ * client's admission in moonvpn.
+ */
+static const char *parse_line(struct em_lines *l, char *line)
 {
 	char *argv[4];
 	int argc = mgmt_split(line, argv, 4);
@@ -494,14 +559,66 @@ static const char *apply_line(struct session_push *push, char *line)
 		return "a config line that does not parse";
 	if (argc == 0 || argv[0][0] == '#' || argv[0][0] == ';')
 		return NULL;
-	if (strcmp(argv[0], "push") == 0 && argc == 2)
-		return add_push(push, argv[1]);
+	if (strcmp(argv[0], "push") == 0 && argc == 2) {
+		for (const char *c = argv[1]; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return "a push option with a control character";
+		if (l->amend.n_push == EM_PUSH_LINES_MAX)
+			return "more push lines than a client's PUSH_REPLY can carry";
+		l->push[l->amend.n_push++] = argv[1];
+		return NULL;
+	}
 	if (strcmp(argv[0], "iroute") == 0 && argc >= 2)
-		return add_iroute(push, argv[1], argc > 2 ? argv[2] : NULL);
-	if (strcmp(argv[0], "ifconfig-push") == 0)
-		return "ifconfig-push is not supported: addresses come from the pool or "
-		       "on.connect's client:address";
-	return "unsupported config line: push \"OPTION\" and iroute are";
+		return add_iroute(l, argv[1], argc > 2 ? argv[2] : NULL, false);
+	if (strcmp(argv[0], "iroute-ipv6") == 0 && argc == 2)
+		return add_iroute(l, argv[1], NULL, true);
+	if (strcmp(argv[0], "ifconfig-push") == 0 && argc >= 3) {
+		if (!is_address(AF_INET, argv[1]))
+			return "ifconfig-push: the address is not an IPv4 address";
+		l->amend.address = argv[1];
+		l->amend.netmask = argv[2];
+		return NULL;
+	}
+	if (strcmp(argv[0], "ifconfig-ipv6-push") == 0 && argc >= 2)
+		return ifconfig_ipv6(l, argv[1]);
+	return "unsupported config line: push \"OPTION\", iroute, iroute-ipv6, ifconfig-push and "
+	       "ifconfig-ipv6-push are";
+}
+
+/* The admission with the lines' changes in, replacing p's; NULL, or why not (nothing changed). */
+static const char *amend(struct engine_mgmt *em, struct em_pending *p, struct em_lines *l)
+{
+	struct session_push amended;
+	struct script_amend *a = &l->amend;
+
+	if (!a->address && !a->address6 && !a->n_push && !a->n_routes)
+		return NULL;
+	a->push = l->push;
+	a->routes = l->routes;
+	if (script_client_amend(em->e->script, session_peer_id(p->s), a, &amended) < 0) {
+		snprintf(em->answer, sizeof(em->answer), "%s", amended.reason);
+		return em->answer;
+	}
+	for (size_t i = 0; i < p->push.n_messages; i++)
+		free(p->push.messages[i]);
+	policy_put(p->push.policy);
+	p->push = amended; /* its messages and its policy reference are ours */
+	return NULL;
+}
+
+/*
+ * A renegotiation decided: refusal NULL lets the new key in (client-auth's
+ * config lines are not read: the client is connected already, as OpenVPN's
+ * management_client_auth does). A refused one ends the client at once,
+ * where OpenVPN lets the old key live up to tran-window.
+ */
+static const char *decide_reauth(struct engine_mgmt *em, struct em_pending *p, const char *refusal)
+{
+	bool held = session_reauth_decide(p->s, (uint8_t)p->kid, refusal);
+
+	take_pending(em, p);
+	pending_free(p);
+	return held ? NULL : "the renegotiation this answers was given up (the hand-window passed)";
 }
 
 static const char *em_client_auth(void *ctx, uint64_t cid, unsigned kid, char **lines, size_t n)
@@ -511,19 +628,29 @@ static const char *em_client_auth(void *ctx, uint64_t cid, unsigned kid, char **
 	struct em_pending *p = find_pending(em, cid, kid, &err);
 	struct session *s;
 
+	struct em_lines parsed = { 0 };
+
 	if (!p)
 		return err;
+	if (p->reauth)
+		return decide_reauth(em, p, NULL);
+	/* On an error the client still waits: the management client may answer again. */
 	for (size_t i = 0; i < n; i++)
-		if ((err = apply_line(&p->push, lines[i])))
-			return err; /* the client still waits: the management client may answer
-				       again */
+		if ((err = parse_line(&parsed, lines[i])))
+			return err;
+	if ((err = amend(em, p, &parsed)))
+		return err;
 	take_pending(em, p);
 	s = p->s;
 	if (server_admit(em->e->server, s, &p->push)) {
 		/* What on_client_decided does for a client admitted at once (engine.c). */
 		notify_status_changed(&em->e->notify);
 		metrics_admitted(em->e->metrics, s);
-		em->cids[session_peer_id(s)].established_due = true;
+		/* At most once each: the list has room for every peer-id. */
+		if (!em->cids[session_peer_id(s)].established_due) {
+			em->cids[session_peer_id(s)].established_due = true;
+			em->due[em->n_due++] = session_peer_id(s);
+		}
 		ev_timer_start(em->e->loop, &em->established_timer);
 	} else
 		script_client_revoke(em->e->script, session_peer_id(s));
@@ -549,6 +676,8 @@ static const char *em_client_deny(void *ctx, uint64_t cid, unsigned kid, const c
 	for (const char *c = client_reason ? client_reason : ""; *c && j + 1 < sizeof(clean); c++)
 		clean[j++] = (*c < 0x20 || *c > 0x7e) ? ' ' : *c;
 	clean[j] = '\0';
+	if (p->reauth)
+		return decide_reauth(em, p, clean);
 	script_client_revoke(em->e->script, session_peer_id(p->s));
 	metrics_refused(em->e->metrics, p->s);
 	session_refuse(p->s, clean);
@@ -565,6 +694,9 @@ static const char *em_client_pending(void *ctx, uint64_t cid, unsigned kid, cons
 
 	if (!p)
 		return err;
+	if (p->reauth)
+		return "the client is renegotiating (REAUTH): answer with client-auth or "
+		       "client-deny";
 	if (!session_auth_pending(p->s, extra, timeout))
 		return "EXTRA is too long (at most 1023 bytes)";
 	return NULL;
@@ -621,17 +753,18 @@ static void on_established_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	for (size_t i = 0; srv && i < server_session_count(srv); i++) {
-		const struct session *s = server_session(srv, i);
-		uint32_t id = session_peer_id(s);
+	/* The clients admitted since the last turn only: not a walk over every client. */
+	for (uint32_t i = 0; i < em->n_due; i++) {
+		uint32_t id = em->due[i];
+		const struct session *s = srv ? server_find(srv, id) : NULL;
 
-		if (id < SERVER_SESSIONS_MAX && em->cids[id].s == s &&
-		    em->cids[id].established_due) {
+		if (s && em->cids[id].s == s && em->cids[id].established_due) {
 			em->cids[id].established_due = false;
 			if (session_state(s) == SESSION_ACTIVE)
 				notify_established(em, s);
 		}
 	}
+	em->n_due = 0;
 }
 
 static void on_status_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -661,7 +794,7 @@ struct engine_mgmt *engine_mgmt_new(struct engine *e)
 		.client_pending = em_client_pending,
 		.ctx = em,
 	};
-	em->mgmt = mgmt_new(e->loop, &e->log, &em->ops, "moonvpn " MOONVPN_VERSION);
+	em->mgmt = mgmt_new(e->loop, &e->log, &em->ops, EM_TITLE);
 	if (!em->mgmt) {
 		free(em);
 		return NULL;
@@ -738,7 +871,7 @@ bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_
 	uint32_t id = session_peer_id(s);
 	struct em_pending *p;
 
-	if (!em->client_auth || id >= SERVER_SESSIONS_MAX)
+	if (!em->client_auth || id >= em->max_clients)
 		return false;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -754,14 +887,31 @@ bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_
 	if (em->pending[id])
 		pending_free(em->pending[id]);
 	em->pending[id] = p;
-	notify_connect(em, p);
+	notify_connect(em, p, session_password(s));
+	return true;
+}
+
+bool engine_mgmt_reauth(struct engine_mgmt *em, struct session *s, uint8_t key_id,
+			const char *password)
+{
+	uint32_t id = session_peer_id(s);
+	struct em_pending *p;
+
+	if (!em->client_auth || id >= em->max_clients || !(p = calloc(1, sizeof(*p))))
+		return false;
+	*p = (struct em_pending){ .s = s, .kid = key_id, .reauth = true };
+	snprintf(p->push.address, sizeof(p->push.address), "%s", session_address(s));
+	if (em->pending[id])
+		pending_free(em->pending[id]);
+	em->pending[id] = p;
+	notify_connect(em, p, password);
 	return true;
 }
 
 bool engine_mgmt_cr_response(struct engine_mgmt *em, struct session *s, const char *response)
 {
 	uint32_t id = session_peer_id(s);
-	struct em_pending *p = id < SERVER_SESSIONS_MAX ? em->pending[id] : NULL;
+	struct em_pending *p = id < em->max_clients ? em->pending[id] : NULL;
 	struct mgmt_buf b = { 0 };
 
 	if (!p || p->s != s)
@@ -785,7 +935,7 @@ void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *re
 	uint32_t id = session_peer_id(s);
 
 	(void)reason;
-	if (id >= SERVER_SESSIONS_MAX)
+	if (id >= em->max_clients)
 		return;
 	if (em->pending[id] && em->pending[id]->s == s) {
 		pending_free(em->pending[id]);
@@ -798,6 +948,26 @@ void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *re
 	}
 }
 
+int engine_mgmt_set_max_clients(struct engine_mgmt *em, uint32_t max_clients)
+{
+	if (em->max_clients)
+		return em->max_clients == max_clients ? 0 : -EBUSY;
+	em->cids = calloc(max_clients, sizeof(*em->cids));
+	em->pending = calloc(max_clients, sizeof(*em->pending));
+	em->due = calloc(max_clients, sizeof(*em->due));
+	if (!em->cids || !em->pending || !em->due) {
+		free(em->cids);
+		free(em->pending);
+		free(em->due);
+		em->cids = NULL;
+		em->pending = NULL;
+		em->due = NULL;
+		return -ENOMEM;
+	}
+	em->max_clients = max_clients;
+	return 0;
+}
+
 void engine_mgmt_free(struct engine_mgmt *em)
 {
 	if (!em)
@@ -805,9 +975,12 @@ void engine_mgmt_free(struct engine_mgmt *em)
 	ev_timer_stop(em->e->loop, &em->status_timer);
 	ev_timer_stop(em->e->loop, &em->established_timer);
 	em->e->log.tap = NULL;
-	for (size_t i = 0; i < SERVER_SESSIONS_MAX; i++)
+	for (uint32_t i = 0; i < em->max_clients; i++)
 		if (em->pending[i])
 			pending_free(em->pending[i]);
+	free(em->pending);
+	free(em->cids);
+	free(em->due);
 	mgmt_free(em->mgmt);
 	free(em->status_file);
 	free(em);

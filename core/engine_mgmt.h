@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct engine;
 struct config;
@@ -40,10 +41,22 @@ bool engine_mgmt_hold(struct engine_mgmt *em, struct session *s, struct session_
  * decide on it (the hooks get it then). */
 bool engine_mgmt_cr_response(struct engine_mgmt *em, struct session *s, const char *response);
 
+/*
+ * An admitted client renegotiated key key_id: with management_client_auth
+ * the new key waits for the management client (true: >CLIENT:REAUTH sent,
+ * decided by session_reauth_decide); false: it goes at once.
+ */
+bool engine_mgmt_reauth(struct engine_mgmt *em, struct session *s, uint8_t key_id,
+			const char *password);
+
 /* A session ended: its CID is forgotten. */
 void engine_mgmt_ended(struct engine_mgmt *em, struct session *s, const char *reason);
 
 /* Closes the listener and connections, removes the status file's timer. NULL is a no-op. */
 void engine_mgmt_free(struct engine_mgmt *em);
+
+/* Room for max_clients clients (by peer-id), before the first: once (another size: -EBUSY). */
+int engine_mgmt_set_max_clients(struct engine_mgmt *em, uint32_t max_clients)
+	__attribute__((warn_unused_result));
 
 #endif

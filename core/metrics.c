@@ -58,7 +58,8 @@ struct metrics {
 	uint64_t completed;
 	uint64_t failed[FAIL_N];
 	uint64_t auth[METRICS_AUTH_N];
-	bool refused[METRICS_PEERS_MAX]; /* counted as refused already: not again at its end */
+	bool *refused; /* by peer-id: counted as refused already, not again at its end */
+	uint32_t max_clients;
 	struct hook_histogram hooks[METRICS_HOOKS_MAX];
 	size_t n_hooks;
 	double started; /* Unix time */
@@ -84,7 +85,20 @@ void metrics_free(struct metrics *m)
 	if (!m)
 		return;
 	httpd_free(m->httpd);
+	free(m->refused);
 	free(m);
+}
+
+int metrics_set_max_clients(struct metrics *m, uint32_t max_clients)
+{
+	bool *refused = calloc(max_clients ? max_clients : 1, sizeof(*refused));
+
+	if (!refused)
+		return -ENOMEM;
+	free(m->refused);
+	m->refused = refused;
+	m->max_clients = max_clients;
+	return 0;
 }
 
 static const struct httpd_params http_params = {
@@ -149,7 +163,7 @@ void metrics_refused(struct metrics *m, const struct session *s)
 
 	m->auth[METRICS_AUTH_REFUSED]++;
 	m->failed[FAIL_REFUSED]++;
-	if (id < METRICS_PEERS_MAX)
+	if (id < m->max_clients)
 		m->refused[id] = true;
 }
 
@@ -176,9 +190,9 @@ const char *metrics_failure_reason(const char *reason)
 void metrics_session_ended(struct metrics *m, const struct session *s, const char *reason)
 {
 	uint32_t id = session_peer_id(s);
-	bool refused = id < METRICS_PEERS_MAX && m->refused[id];
+	bool refused = id < m->max_clients && m->refused[id];
 
-	if (id < METRICS_PEERS_MAX)
+	if (id < m->max_clients)
 		m->refused[id] = false;
 	if (session_address(s)[0] || refused)
 		return; /* admitted (a handshake that completed), or counted when refused */

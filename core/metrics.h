@@ -24,7 +24,6 @@ struct metrics;
 enum {
 	METRICS_HOOKS_MAX = 16,	   /* hook names with a histogram (they are the engine's own) */
 	METRICS_HOOK_BUCKETS = 12, /* upper bounds in metrics.c */
-	METRICS_PEERS_MAX = 1024,  /* SERVER_SESSIONS_MAX: peer-ids are below it */
 };
 
 /* How a client's admission ended. */
@@ -38,6 +37,9 @@ enum metrics_auth {
 /* For the engine (e->metrics is NULL until this returns). NULL when out of memory. */
 struct metrics *metrics_new(struct engine *e) __attribute__((warn_unused_result));
 void metrics_free(struct metrics *m);
+/* Room for max_clients clients (by peer-id); -ENOMEM. */
+int metrics_set_max_clients(struct metrics *m, uint32_t max_clients)
+	__attribute__((warn_unused_result));
 
 /*
  * Serves cfg's metrics (or stops: cfg NULL, or no metrics.listen). A new

@@ -19,6 +19,9 @@
 #include "tlscryptv2.h"
 #include "vnet.h"
 
+/* A peer-id travels in 24 bits of a P_DATA_V2 header. */
+_Static_assert(SERVER_CLIENTS_LIMIT < (1 << 24), "peer-ids are 24 bits");
+
 /*
  * The session of a packet that arrived as a says: a TCP connection knows
  * its slot; a UDP client is found in the peer index (a walk over every slot
@@ -29,8 +32,8 @@ static struct session *find_session(const struct server *s, const struct arrival
 	int32_t id = a->via ? tcp_conn_tag(a->via)
 			    : server_peer_index_get(&s->peer_index, a->from, a->from_len);
 
-	if (id < 0 || id >= SERVER_SESSIONS_MAX || !s->sessions[id] || s->conns[id] != a->via ||
-	    !session_is_peer(s->sessions[id], a->from, a->from_len))
+	if (id < 0 || (uint32_t)id >= s->max_clients || !s->sessions[id] ||
+	    s->conns[id] != a->via || !session_is_peer(s->sessions[id], a->from, a->from_len))
 		return NULL;
 	return s->sessions[id];
 }
@@ -133,7 +136,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 		mac_table_forget(&s->macs, id);
 	server_tls_crypt_v2_forget(s, id);
 	s->sessions[id] = NULL;
-	s->n_sessions--;
+	peer_ids_put(&s->ids, id);
 	session_free(sess);
 }
 
@@ -180,6 +183,14 @@ static void on_session_cr_response(void *ctx, struct session *sess, const char *
 		s->params.hooks.cr_response(s->params.hooks.ctx, sess, response);
 }
 
+static bool on_session_reauth(void *ctx, struct session *sess, uint8_t key_id, const char *password)
+{
+	struct server *s = ctx;
+
+	return s->params.hooks.reauth &&
+	       s->params.hooks.reauth(s->params.hooks.ctx, sess, key_id, password);
+}
+
 static void on_session_connect(void *ctx, struct session *sess)
 {
 	struct server *s = ctx;
@@ -217,14 +228,10 @@ static bool is_half_open(const struct session *sess)
 	return st < SESSION_AUTH || (st == SESSION_AUTH && !session_peer_fingerprint(sess));
 }
 
-/*
- * The bound on half-open handshakes in all. One line to change when the
- * number of clients becomes a setting: server_half_open_max(that number).
- */
+/* The bound on half-open handshakes in all, for the server's max_clients. */
 static size_t half_open_max(const struct server *s)
 {
-	(void)s;
-	return server_half_open_max(SERVER_SESSIONS_MAX);
+	return server_half_open_max(s->max_clients);
 }
 
 /* The half-open sessions: up to half_open_max + 1 ids (more never coexist). */
@@ -336,7 +343,7 @@ static size_t collect_half_open(struct server *s, struct half_open *h, size_t ca
 	size_t n_here = 0;
 
 	h->n = 0;
-	*quietest = SERVER_SESSIONS_MAX;
+	*quietest = s->max_clients;
 	for (size_t i = 0; i < s->n_half_open_ids && h->n < cap;) {
 		uint32_t id = s->half_open_ids[i];
 
@@ -349,7 +356,7 @@ static size_t collect_half_open(struct server *s, struct half_open *h, size_t ca
 		source_of(session_peer(s->sessions[id]), &h->e[h->n].src);
 		if (source_equal(&h->e[h->n].src, src)) {
 			n_here++;
-			if (*quietest == SERVER_SESSIONS_MAX ||
+			if (*quietest == s->max_clients ||
 			    silent_for(s, id) > silent_for(s, *quietest))
 				*quietest = id;
 		}
@@ -447,7 +454,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 	};
 	struct session *sess;
 	struct source src;
-	uint32_t id;
+	int32_t id;
 	bool room;
 
 	if (old) {
@@ -457,15 +464,21 @@ static struct session *open_session(struct server *s, const struct proto_control
 	}
 	source_of(a->from, &src);
 	room = make_room(s, &src);
-	for (id = 0; id < SERVER_SESSIONS_MAX && s->sessions[id]; id++)
-		;
-	if (id == SERVER_SESSIONS_MAX) {
+	if ((id = peer_ids_take(&s->ids)) < 0) {
+		char who[UDP_ADDR_TEXT_MAX];
+
+		/* No message tells a client before TLS (2.6 drops it silently too): its next
+		 * retransmission echoes the cookie again, and gets in once a client has left. */
 		s->stats.dropped_full++;
+		log_ratelimited(s->log, LOG_INFO, "server",
+				"%s: refused: max_clients (%u) clients are connected",
+				udp_addr_format(a->from, who, sizeof(who)), s->max_clients);
 		return NULL;
 	}
-	sess = session_new(&sp, a->from, a->from_len, &ctl->remote_sid, &ctl->sid, id);
+	sess = session_new(&sp, a->from, a->from_len, &ctl->remote_sid, &ctl->sid, (uint32_t)id);
 	if (sess && !room) {
-		refuse_newcomer(s, sess, id, a);
+		refuse_newcomer(s, sess, (uint32_t)id, a);
+		peer_ids_put(&s->ids, (uint32_t)id); /* no session: the id is free again */
 		return NULL;
 	}
 	if (sess && v2) {
@@ -476,16 +489,18 @@ static struct session *open_session(struct server *s, const struct proto_control
 			 udp_addr_format(a->from, who, sizeof(who)), key);
 	}
 	if (sess) {
-		server_tcp_attach(s, id, a->via);
-		/* Never full: at most 1024 sessions in 4096 slots. */
+		server_tcp_attach(s, (uint32_t)id, a->via);
+		/* Never full: it has room for max_clients addresses. */
 		if (!a->via)
-			(void)!server_peer_index_put(&s->peer_index, a->from, a->from_len, id);
+			(void)!server_peer_index_put(&s->peer_index, a->from, a->from_len,
+						     (uint32_t)id);
 		s->sessions[id] = sess;
-		list_half_open(s, id);
+		list_half_open(s, (uint32_t)id);
 		s->opened_at[id] = ev_now(s->loop);
-		s->n_sessions++;
 		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
 		session_set_renegotiation(sess, s->params.reneg_seconds, s->params.reneg_bytes);
+	} else {
+		peer_ids_put(&s->ids, (uint32_t)id); /* no session: the id is free again */
 	}
 	return sess;
 }
@@ -833,7 +848,7 @@ void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
 	filter_decided(&s->filter, key, ok, verdict, lifetime, ev_now(s->loop));
 	if (!(h = filter_take_held(&s->filter, key)))
 		return;
-	if (key->peer_id < SERVER_SESSIONS_MAX && s->sessions[key->peer_id])
+	if (key->peer_id < s->max_clients && s->sessions[key->peer_id])
 		pass_held(s, s->sessions[key->peer_id], h);
 	filter_release_held(h);
 }
@@ -850,7 +865,7 @@ const struct filter_stats *server_filter_stats(const struct server *s)
 
 uint64_t server_client_over_share(const struct server *s, uint32_t peer_id)
 {
-	return peer_id < FILTER_CLIENTS_MAX ? s->filter.clients[peer_id].over_share : 0;
+	return peer_id < s->filter.n_clients ? s->filter.clients[peer_id].over_share : 0;
 }
 
 const struct policy *server_policy(const struct server *s)
@@ -860,7 +875,7 @@ const struct policy *server_policy(const struct server *s)
 
 void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t groups)
 {
-	if (peer_id < SERVER_SESSIONS_MAX && s->sessions[peer_id])
+	if (peer_id < s->max_clients && s->sessions[peer_id])
 		s->filter.groups[peer_id] = groups;
 }
 
@@ -976,7 +991,7 @@ static void handle_data(struct server *s, struct server_lane *lane, const struct
 	int n;
 
 	if (proto_decode_data(&d, buf, len) != 0 || d.opcode != P_DATA_V2 ||
-	    d.peer_id >= SERVER_SESSIONS_MAX || !(sess = s->sessions[d.peer_id])) {
+	    d.peer_id >= s->max_clients || !(sess = s->sessions[d.peer_id])) {
 		s->stats.dropped_no_session++;
 		return;
 	}
@@ -1179,6 +1194,48 @@ static void lane_free(struct server_lane *l)
 	free(l->inflated);
 }
 
+/*
+ * The tables by peer-id, for max_clients: calloc, so that the pages of
+ * slots never used stay untouched (an idle server with room for 65,535
+ * clients costs little more than one with room for 1,024).
+ */
+static int slots_init(struct server *s, uint32_t n)
+{
+	s->max_clients = n;
+	s->sessions = calloc(n, sizeof(*s->sessions));
+	s->opened_at = calloc(n, sizeof(*s->opened_at));
+	s->vpn_addrs = calloc(n, sizeof(*s->vpn_addrs));
+	s->client_subnets = calloc(n, sizeof(*s->client_subnets));
+	s->conns = calloc(n, sizeof(*s->conns));
+	s->held = calloc(n, sizeof(*s->held));
+	s->half_open_ids = calloc(n, sizeof(*s->half_open_ids));
+	s->half_open_listed = calloc(n, sizeof(*s->half_open_listed));
+	if (!s->sessions || !s->opened_at || !s->vpn_addrs || !s->client_subnets || !s->conns ||
+	    !s->held || !s->half_open_ids || !s->half_open_listed ||
+	    peer_ids_init(&s->ids, n) < 0 ||
+	    server_addr_index_init(&s->vpn_index, &s->hash_key, 2 * (size_t)n) < 0 ||
+	    server_addr_index_init(&s->peer_index, &s->hash_key, n) < 0 ||
+	    route_table_init(&s->subnets, n > ROUTE_MAX ? n : ROUTE_MAX, &s->hash_key) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void slots_free(struct server *s)
+{
+	server_addr_index_free(&s->vpn_index);
+	server_addr_index_free(&s->peer_index);
+	route_table_free(&s->subnets);
+	peer_ids_free(&s->ids);
+	free(s->sessions);
+	free(s->opened_at);
+	free(s->vpn_addrs);
+	free(s->client_subnets);
+	free(s->conns);
+	free(s->held);
+	free(s->half_open_ids);
+	free(s->half_open_listed);
+}
+
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
 static int open_failed(struct server *s, int rc)
 {
@@ -1189,6 +1246,7 @@ static int open_failed(struct server *s, int rc)
 	server_tap_free(s);
 	filter_free(&s->filter);
 	lane_free(&s->lane);
+	slots_free(s);
 	free(s);
 	return rc;
 }
@@ -1197,10 +1255,16 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *c, const struct server_params *params, char *err,
 		size_t errlen)
 {
-	struct server *s = calloc(1, sizeof(*s));
+	uint32_t max_clients = params->max_clients ? params->max_clients : SERVER_CLIENTS_DEFAULT;
+	struct server *s;
 	int rc;
 
-	if (!s) {
+	if (max_clients > SERVER_CLIENTS_LIMIT) {
+		snprintf(err, errlen, "max_clients: %u is too many: 1 to %d", max_clients,
+			 SERVER_CLIENTS_LIMIT);
+		return -EINVAL;
+	}
+	if (!(s = calloc(1, sizeof(*s)))) {
 		snprintf(err, errlen, "server: out of memory");
 		return -ENOMEM;
 	}
@@ -1216,6 +1280,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.connect = on_session_connect,
 		.ended = on_session_ended,
 		.cr_response = on_session_cr_response,
+		.reauth = on_session_reauth,
 	};
 	s->started = (uint32_t)time(NULL);
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
@@ -1225,10 +1290,12 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	srclimit_init(&s->reset_sources, &s->hash_key, SERVER_RESET_SOURCE_RATE,
 		      SERVER_RESET_SOURCE_BURST);
-	server_addr_index_init(&s->vpn_index, &s->hash_key);
-	server_addr_index_init(&s->peer_index, &s->hash_key);
-	route_table_init(&s->subnets);
-	if (filter_init(&s->filter, &params->filter, &s->hash_key) < 0) {
+	if (slots_init(s, max_clients) < 0) {
+		snprintf(err, errlen, "out of memory for the tables of %u clients (max_clients)",
+			 max_clients);
+		return open_failed(s, -ENOMEM);
+	}
+	if (filter_init(&s->filter, &params->filter, max_clients, &s->hash_key) < 0) {
 		snprintf(err, errlen, "out of memory for the flow table (%zu flows)",
 			 params->filter.max_flows);
 		return open_failed(s, -ENOMEM);
@@ -1349,20 +1416,34 @@ void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const 
 
 size_t server_session_count(const struct server *s)
 {
-	return s->n_sessions;
+	return peer_ids_count(&s->ids);
+}
+
+uint32_t server_max_clients(const struct server *s)
+{
+	return s->max_clients;
 }
 
 struct session *server_find(const struct server *s, uint32_t peer_id)
 {
-	return peer_id < SERVER_SESSIONS_MAX ? s->sessions[peer_id] : NULL;
+	return peer_id < s->max_clients ? s->sessions[peer_id] : NULL;
 }
 
+size_t server_client_subnets(const struct server *s, uint32_t peer_id,
+			     const struct ip_prefix **prefixes)
+{
+	const struct client_subnets *cs =
+		peer_id < s->max_clients ? s->client_subnets[peer_id] : NULL;
+
+	*prefixes = cs ? cs->prefix : NULL;
+	return cs ? cs->n : 0;
+}
+
+/* The i-th live slot's session: one lookup (a walk over the slots made every walk over the
+ * clients quadratic). */
 struct session *server_session(const struct server *s, size_t i)
 {
-	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++)
-		if (s->sessions[id] && i-- == 0)
-			return s->sessions[id];
-	return NULL;
+	return i < peer_ids_count(&s->ids) ? s->sessions[peer_ids_at(&s->ids, (uint32_t)i)] : NULL;
 }
 
 void server_free(struct server *s)
@@ -1371,11 +1452,11 @@ void server_free(struct server *s)
 		return;
 	ev_io_stop(s->loop, &s->watcher);
 	batch_stop(&s->asker);
-	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++) {
-		if (!s->sessions[id])
-			continue;
-		session_notify_exit(s->sessions[id]);
-		server_end_session(s, s->sessions[id], "the server stops");
+	while (peer_ids_count(&s->ids)) {
+		struct session *sess = s->sessions[peer_ids_at(&s->ids, 0)];
+
+		session_notify_exit(sess);
+		server_end_session(s, sess, "the server stops");
 	}
 	server_tcp_free(s);
 	if (s->fd >= 0) {
@@ -1391,5 +1472,6 @@ void server_free(struct server *s)
 	lane_free(&s->lane);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
 	free(s->half_open);
+	slots_free(s);
 	free(s);
 }

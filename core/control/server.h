@@ -33,7 +33,15 @@
 enum {
 	SERVER_PACKET_MAX = 2048, /* larger control packets are dropped, as 2.6 does */
 	SERVER_HAND_WINDOW_SECONDS = 60,
-	SERVER_SESSIONS_MAX = 1024, /* clients at once; peer-ids are below this */
+	/*
+	 * Clients at once (max_clients; peer-ids are below it): the default, as
+	 * before it was configurable, and the most the configuration may say.
+	 * Every table by peer-id is allocated for max_clients at start; the
+	 * limit keeps them (about 2 KiB a client, most never touched) bounded.
+	 * Peer-ids are 24 bits on the wire: the limit is well below.
+	 */
+	SERVER_CLIENTS_DEFAULT = 1024,
+	SERVER_CLIENTS_LIMIT = 65535,
 	/*
 	 * Sessions still in their handshake (half-open). In all: one in
 	 * SERVER_HALF_OPEN_SHARE of the client slots, at least
@@ -72,7 +80,7 @@ enum {
 
 /*
  * Half-open handshakes at once for a server of max_clients clients: the
- * server's is server_half_open_max(SERVER_SESSIONS_MAX), see half_open_max
+ * server's is server_half_open_max(max_clients), see half_open_max
  * in server.c.
  */
 static inline size_t server_half_open_max(size_t max_clients)
@@ -110,10 +118,17 @@ struct server_hooks {
 	 * server_tls_crypt_v2_decided), false to go on at once. NULL: no hook.
 	 */
 	bool (*tls_crypt_v2)(void *ctx, struct session *s);
+	/*
+	 * An admitted client renegotiated: true holds the new key until
+	 * session_reauth_decide (session_ops.reauth). NULL: never held.
+	 */
+	bool (*reauth)(void *ctx, struct session *s, uint8_t key_id, const char *password);
 	void *ctx;
 };
 
 struct server_params {
+	/* Clients at once, peer-ids below it: 1 to SERVER_CLIENTS_LIMIT (0: the default). */
+	uint32_t max_clients;
 	struct udp_addr listen, listen_tcp; /* where we listen, when udp and tcp say so */
 	bool udp, tcp;
 	const struct wrap *wrap; /* copied */
@@ -144,7 +159,7 @@ struct server_stats {
 	uint64_t dropped_no_session; /* valid, but for no session (stale or forged cookie) */
 	uint64_t resets_answered;    /* stateless cookie replies sent */
 	uint64_t cookies_accepted;   /* packets echoing a valid cookie */
-	uint64_t dropped_full; /* a valid cookie while SERVER_SESSIONS_MAX clients are connected */
+	uint64_t dropped_full;	     /* a valid cookie while max_clients clients are connected */
 	uint64_t data_in, data_bytes_in;   /* data packets opened (pings included) */
 	uint64_t data_out, data_bytes_out; /* data packets sealed and sent */
 	uint64_t dropped_data_auth;	   /* data packets whose tag failed, or for no key */
@@ -240,9 +255,15 @@ void server_set_device_mac(struct server *s, const uint8_t mac[6]);
 /* The session with this peer-id, or NULL. */
 struct session *server_find(const struct server *s, uint32_t peer_id);
 
-/* The connected clients: sessions[0..n). */
+/* The subnets routed to the client with this peer-id (its iroutes): how many, at *prefixes. */
+size_t server_client_subnets(const struct server *s, uint32_t peer_id,
+			     const struct ip_prefix **prefixes);
+
+/* The connected clients: sessions[0..n), each in O(1); the order changes as clients come and go. */
 size_t server_session_count(const struct server *s);
 struct session *server_session(const struct server *s, size_t i);
+/* max_clients as the server was opened with: every peer-id is below it. */
+uint32_t server_max_clients(const struct server *s);
 
 const struct server_stats *server_stats(const struct server *s);
 

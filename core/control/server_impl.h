@@ -13,6 +13,7 @@
 #include "cookie.h"
 #include "mactable.h"
 #include "mssfix.h"
+#include "peerids.h"
 #include "server.h"
 #include "siphash.h"
 #include "srclimit.h"
@@ -62,20 +63,27 @@ struct server {
 	struct siphash_key hash_key;   /* of every table a peer chooses the keys of */
 	struct bucket reset_time;      /* seconds of loop time for stateless replies */
 	struct srclimit reset_sources; /* stateless replies per source */
-	struct session *sessions[SERVER_SESSIONS_MAX];	  /* slot = peer-id */
-	double opened_at[SERVER_SESSIONS_MAX];		  /* ev time each slot's session began */
-	struct ip_addr vpn_addrs[SERVER_SESSIONS_MAX][2]; /* each slot's keys in vpn_index */
-	struct server_addr_index peer_index;		  /* UDP client's address -> slot */
-	struct server_addr_index vpn_index;		  /* VPN address -> slot */
-	struct route_table subnets;			  /* subnets behind clients -> slot */
-	struct client_subnets *client_subnets[SERVER_SESSIONS_MAX]; /* each slot's, or NULL */
-	struct filter filter;					    /* the packet policy */
+	/*
+	 * Clients at once; every array below by slot (= peer-id) has this many,
+	 * allocated at server_open (the one place a table's size by peer-id is
+	 * set: the filter's and the switch's are given it there too).
+	 */
+	uint32_t max_clients;
+	struct peer_ids ids;			/* free and live slots, each found in O(1) */
+	struct session **sessions;		/* slot = peer-id */
+	double *opened_at;			/* ev time each slot's session began */
+	struct ip_addr (*vpn_addrs)[2];		/* each slot's keys in vpn_index */
+	struct server_addr_index peer_index;	/* UDP client's address -> slot */
+	struct server_addr_index vpn_index;	/* VPN address -> slot */
+	struct route_table subnets;		/* subnets behind clients -> slot */
+	struct client_subnets **client_subnets; /* each slot's, or NULL */
+	struct filter filter;			/* the packet policy */
 	struct batch
 		asker; /* asks on.flow the filter's questions, after each loop turn's packets */
-	struct tcp_server *tcp;			     /* NULL without a tcp:// listener */
-	struct tcp_conn *conns[SERVER_SESSIONS_MAX]; /* the connection of a TCP client's slot */
-	struct mac_table macs;			     /* TAP mode: the switch */
-	struct server_lane lane;		     /* the scratch of the server's one loop */
+	struct tcp_server *tcp;	 /* NULL without a tcp:// listener */
+	struct tcp_conn **conns; /* the connection of a TCP client's slot */
+	struct mac_table macs;	 /* TAP mode: the switch */
+	struct server_lane lane; /* the scratch of the server's one loop */
 	/* The UDP socket's batches: received datagrams are opened in place in udp_rx;
 	 * what is sent during a loop turn is queued in udp_tx and leaves before the
 	 * loop waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
@@ -88,13 +96,12 @@ struct server {
 	ev_prepare udp_flusher;
 	/* The first packet of each tls-crypt-v2 session whose key on.tls_crypt_v2 is
 	 * deciding on (NULL: none waits); its other packets are dropped meanwhile. */
-	struct server_held *held[SERVER_SESSIONS_MAX];
-	size_t n_sessions;
+	struct server_held **held;
 	struct session_ops session_ops;
 	/* The slots that may hold a half-open session, each once (listed): make_room drops
 	 * the others as it meets them, so it never walks every slot. */
-	uint32_t half_open_ids[SERVER_SESSIONS_MAX];
-	bool half_open_listed[SERVER_SESSIONS_MAX];
+	uint32_t *half_open_ids;
+	bool *half_open_listed;
 	size_t n_half_open_ids;
 	struct half_open *half_open; /* make_room's scratch, made at its first use */
 };

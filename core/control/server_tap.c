@@ -23,6 +23,10 @@
 #include "server_impl.h"
 #include "tapcheck.h"
 
+/* The device's owner id in the switch is no client's. */
+_Static_assert((long)SERVER_CLIENTS_LIMIT < (long)MAC_TABLE_DEVICE,
+	       "a peer-id would be the device's");
+
 enum {
 	ETH_HEADER = TAP_ETH_HEADER,
 	TAP_MACS_PER_CLIENT = 64,
@@ -33,7 +37,8 @@ int server_tap_init(struct server *s)
 {
 	if (!(s->lane.frame_copy = malloc(DATA_OVERHEAD + SERVER_FRAME_MAX + DATA_TAILROOM)))
 		return -1;
-	return mac_table_init(&s->macs, TAP_MACS_PER_CLIENT, TAP_MAC_AGE_SECONDS, &s->hash_key);
+	return mac_table_init(&s->macs, s->max_clients, TAP_MACS_PER_CLIENT, TAP_MAC_AGE_SECONDS,
+			      &s->hash_key);
 }
 
 void server_tap_free(struct server *s)
@@ -65,16 +70,19 @@ static struct session *client_of_destination(const struct server *s, const uint8
 					     int32_t *owner)
 {
 	*owner = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, ev_now(s->loop));
-	return *owner >= 0 && *owner < SERVER_SESSIONS_MAX ? s->sessions[*owner] : NULL;
+	return *owner >= 0 && (uint32_t)*owner < s->max_clients ? s->sessions[*owner] : NULL;
 }
 
-/* Every active client but the one it came from (NULL: from the device). */
+/* Every active client but the one it came from (NULL: from the device): the live ones only. */
 static void flood(struct server *s, struct server_lane *lane, const struct session *from,
 		  uint8_t *pkt, size_t len)
 {
-	for (size_t id = 0; id < SERVER_SESSIONS_MAX; id++)
-		if (s->sessions[id] && s->sessions[id] != from)
-			send_frame(s, lane, s->sessions[id], pkt, len, true);
+	for (uint32_t i = 0; i < peer_ids_count(&s->ids); i++) {
+		struct session *to = s->sessions[peer_ids_at(&s->ids, i)];
+
+		if (to != from)
+			send_frame(s, lane, to, pkt, len, true);
+	}
 }
 
 struct client_ref {

@@ -24,7 +24,7 @@ static void on_tcp_closed(void *ctx, struct tcp_conn *c, const char *why)
 	int32_t id = tcp_conn_tag(c);
 	char reason[SESSION_REASON_MAX];
 
-	if (id < 0 || id >= SERVER_SESSIONS_MAX || s->conns[id] != c || !s->sessions[id])
+	if (id < 0 || (uint32_t)id >= s->max_clients || s->conns[id] != c || !s->sessions[id])
 		return;
 	s->conns[id] = NULL; /* closing already: not again */
 	snprintf(reason, sizeof(reason), "TCP: %s", why);
@@ -65,6 +65,7 @@ int server_tcp_open(struct server *s, const struct udp_addr *addr, char *err, si
 		.ctx = s,
 		.event = on_tcp_event,
 		.log = s->log,
+		.conns_max = s->max_clients + TCP_CONNS_SPARE, /* one for each client */
 	};
 
 	return tcp_server_open(&s->tcp, s->loop, addr, &h, err, errlen);
@@ -94,7 +95,7 @@ void server_tcp_detach(struct server *s, uint32_t id)
 
 bool server_tcp_send(struct server *s, uint32_t id, const uint8_t *wire, size_t len)
 {
-	if (id >= SERVER_SESSIONS_MAX || !s->conns[id])
+	if (id >= s->max_clients || !s->conns[id])
 		return false;
 	/* Too big (counted) is dropped; a full queue closes it, later. */
 	(void)tcp_conn_send(s->conns[id], wire, len);

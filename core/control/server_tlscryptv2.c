@@ -133,7 +133,7 @@ void server_tls_crypt_v2_recheck(struct server *s)
 {
 	char who[UDP_ADDR_TEXT_MAX], why[200];
 
-	for (size_t id = 0; s->wrap.v2 && id < SERVER_SESSIONS_MAX; id++) {
+	for (uint32_t id = 0; s->wrap.v2 && id < s->max_clients; id++) {
 		struct session *sess = s->sessions[id];
 
 		if (!sess || !session_tls_crypt_v2(sess) ||
@@ -198,7 +198,7 @@ void server_tls_crypt_v2_decided(struct server *s, struct session *sess, bool ok
 	struct server_held *h = s->held[id];
 	char who[UDP_ADDR_TEXT_MAX], key[TLSCRYPTV2_ID_TEXT_LEN + 1];
 
-	if (id >= SERVER_SESSIONS_MAX || s->sessions[id] != sess || !h)
+	if (id >= s->max_clients || s->sessions[id] != sess || !h)
 		return; /* it ended meanwhile */
 	s->held[id] = NULL;
 	if (ok) {

@@ -257,6 +257,7 @@ static void check_renegotiation_deadline(struct session *s)
 		  next->key_id, SESSION_HAND_WINDOW_SECONDS);
 	drop_key_state(s, next);
 	s->next = NO_KEY;
+	s->reauth_held = false;
 }
 
 /* The previous key stops decrypting once its window is over. */
@@ -740,32 +741,90 @@ static void check_username(struct session *s, const struct key_state *ks)
 }
 
 /*
- * A renegotiation with a token that is no longer good (past its lifetime,
- * revoked, another session's): AUTH_FAILED, and the session ends; the
- * client drops its token and reconnects with its password, as against an
- * OpenVPN server.
+ * A renegotiation refused: AUTH_FAILED, and the session ends. A 2.x client
+ * reads control messages on its newest key only: AUTH_FAILED goes there,
+ * after our key-method-2 (as at admission), resent until acknowledged. The
+ * new key carries no data (the refusal closes the gates).
  */
-static void refuse_token(struct session *s, struct key_state *ks, enum token_state st)
+static void refuse_renegotiation(struct session *s, struct key_state *ks, const char *reason)
 {
 	wipe_password(&ks->client_km);
-	log_warnx(s->p.log, "session", "%s: auth-token %s in renegotiation of key %u", s->who,
-		  token_state_name(st), ks->key_id);
-	/* A 2.x client reads control messages on its newest key only: AUTH_FAILED goes
-	 * there, after our key-method-2 (as at admission), resent until acknowledged.
-	 * The new key carries no data (the refusal closes the gates). */
 	if (exchange_keys(s, ks) < 0) {
-		close_later(s, 0, "auth-token %s in a renegotiation", token_state_name(st));
+		close_later(s, 0, "renegotiation refused: %s", reason);
 		return;
 	}
 	s->current = s->next;
 	s->next = NO_KEY;
-	refuse(s, st == TOKEN_EXPIRED ? "SESSION: token expired" : "SESSION: token not valid");
+	refuse(s, reason);
+}
+
+/*
+ * A renegotiation with a token that is no longer good (past its lifetime,
+ * revoked, another session's): refused; the client drops its token and
+ * reconnects with its password, as against an OpenVPN server.
+ */
+static void refuse_token(struct session *s, struct key_state *ks, enum token_state st)
+{
+	log_warnx(s->p.log, "session", "%s: auth-token %s in renegotiation of key %u", s->who,
+		  token_state_name(st), ks->key_id);
+	refuse_renegotiation(
+		s, ks, st == TOKEN_EXPIRED ? "SESSION: token expired" : "SESSION: token not valid");
+}
+
+/* A renegotiation's key exchange is decided: new keys only, no PUSH_REPLY (protocol guide 10.2). */
+static void finish_renegotiation(struct session *s, struct key_state *ks)
+{
+	wipe_password(&ks->client_km);
+	if (exchange_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
+		log_warnx(s->p.log, "session", "%s: renegotiation of key %u failed", s->who,
+			  ks->key_id);
+		drop_key_state(s, ks);
+		s->next = NO_KEY;
+	}
+}
+
+/*
+ * Whether the server holds the renegotiation for a decision (the management
+ * client's REAUTH); session_reauth_decide ends the hold. password is what
+ * the client sent with it (its token, or its password).
+ */
+static bool held_for_reauth(struct session *s, struct key_state *ks, const char *password)
+{
+	s->reauth_held = s->p.ops->reauth && s->p.ops->reauth(s->p.ctx, s, ks->key_id, password);
+	return s->reauth_held;
+}
+
+bool session_reauth_decide(struct session *s, uint8_t key_id, const char *refusal)
+{
+	struct key_state *ks = s->next == NO_KEY ? NULL : &s->ks[s->next];
+
+	if (!ks || !s->reauth_held || ks->key_id != key_id)
+		return false;
+	s->reauth_held = false;
+	if (refusal) {
+		log_warnx(s->p.log, "session", "%s: renegotiation of key %u refused", s->who,
+			  key_id);
+		refuse_renegotiation(s, ks, refusal);
+	} else
+		finish_renegotiation(s, ks);
+	flush(s);
+	return true;
+}
+
+/* The password a key-method-2 message carries, as text ("" without one). */
+static void copy_password(const struct km2 *km, char *out, size_t cap)
+{
+	size_t len = km->password.text && km->password.len < cap ? km->password.len : 0;
+
+	memcpy(out, len ? km->password.text : "", len);
+	out[len] = '\0';
 }
 
 static void handle_client_km(struct session *s, struct key_state *ks, size_t len)
 {
 	int rc = km2_decode(&ks->client_km, ks->client_km_buf, len, true);
 	enum token_state token;
+	char password[KM2_CREDENTIAL_MAX];
 
 	if (rc < 0) {
 		close_later(s, 0, "%s", km2_error_name(rc));
@@ -782,29 +841,22 @@ static void handle_client_km(struct session *s, struct key_state *ks, size_t len
 		first_key_exchange(s, ks);
 		return;
 	}
+	copy_password(&ks->client_km, password, sizeof(password));
 	check_username(s, ks);
 	token = session_token_again(s, &ks->client_km);
-	if (token != TOKEN_NONE && token != TOKEN_VALID) {
+	if (token != TOKEN_NONE && token != TOKEN_VALID)
 		refuse_token(s, ks, token);
-		return;
-	}
-	if (s->certless && token != TOKEN_VALID && !same_credentials(s, ks)) {
+	else if (s->certless && token != TOKEN_VALID && !same_credentials(s, ks)) {
 		log_warnx(s->p.log, "session",
 			  "%s: refused: a renegotiation without a certificate must repeat the "
 			  "username and password",
 			  s->who);
 		close_later(s, 0, "%s", "other credentials in a renegotiation");
-		return;
-	}
-	/* Nothing decides on a renegotiation's password: it goes at once. */
-	wipe_password(&ks->client_km);
-	/* A renegotiation: new keys only, no PUSH_REPLY (protocol guide 10.2). */
-	if (exchange_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
-		log_warnx(s->p.log, "session", "%s: renegotiation of key %u failed", s->who,
-			  ks->key_id);
-		drop_key_state(s, ks);
-		s->next = NO_KEY;
-	}
+	} else if (!held_for_reauth(s, ks, password))
+		finish_renegotiation(s, ks);
+	else
+		wipe_password(&ks->client_km);
+	crypto_wipe(password, sizeof(password));
 }
 
 /* Client: our key-method-2 message, with the pre-master secret, written into TLS. */
@@ -1136,6 +1188,7 @@ static struct key_state *start_renegotiation(struct session *s, uint8_t key_id)
 	struct key_state *ks = &s->ks[slot];
 
 	drop_key_state(s, ks);
+	s->reauth_held = false;
 	if (key_state_start(ks, s->p.tls, key_id, now(s)) < 0 ||
 	    reliable_queue(&ks->rel, P_CONTROL_SOFT_RESET_V1, NULL, 0, (uint64_t)(now(s) * 1000)) <
 		    0) {

@@ -97,6 +97,14 @@ struct session_ops {
 	void (*ended)(void *ctx, struct session *s, const char *reason);
 	/* Server: the client answered a challenge (CR_RESPONSE,<base64>): the base64 text. */
 	void (*cr_response)(void *ctx, struct session *s, const char *response);
+	/*
+	 * Server, optional: an admitted client renegotiated key key_id with
+	 * password (its auth-token, its password, or ""). True holds the new
+	 * key until session_reauth_decide (OpenVPN's REAUTH); the old key
+	 * carries the data meanwhile, and a hold past the hand-window gives
+	 * the renegotiation up.
+	 */
+	bool (*reauth)(void *ctx, struct session *s, uint8_t key_id, const char *password);
 	/* Client: the server's PUSH_REPLY, complete; return 0 once applied, -1 to give up. */
 	int (*pushed)(void *ctx, struct session *s, const struct push_options *o);
 };
@@ -161,6 +169,13 @@ void session_refuse(struct session *s, const char *reason);
  * hand-window: see session.c. The caller ends the session next.
  */
 void session_give_up(struct session *s);
+
+/*
+ * Ends the hold of a renegotiation (session_ops.reauth): refusal NULL lets
+ * key key_id in, else the client is told AUTH_FAILED,<refusal> and the
+ * session ends. False when key key_id is not held.
+ */
+bool session_reauth_decide(struct session *s, uint8_t key_id, const char *refusal);
 
 /*
  * Deferred authentication, while the decision waits (SESSION_AUTH): the

@@ -85,6 +85,7 @@ struct session {
 	ev_tstamp lame_duck_until;		  /* the non-current key state is cleared then */
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN]; /* the peer's certificate, fixed by key 0 */
 	bool certless;				  /* key 0 came without a certificate */
+	bool reauth_held;			  /* the next key waits for session_reauth_decide */
 	/* Without a certificate the username and password are the identity: their MAC
 	 * under a key of the session's, which every renegotiation must match. */
 	uint8_t cred_key[32], cred_mac[CRYPTO_SHA256_LEN];

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addrindex.h"
@@ -12,7 +14,7 @@ struct key {
 /* Open addressing with linear probing; the table is never more than half full. */
 static size_t index_home(const struct server_addr_index *ix, const uint8_t *k, size_t len)
 {
-	return (size_t)(siphash(&ix->key, k, len) % SERVER_ADDR_SLOTS);
+	return (size_t)(siphash(&ix->key, k, len) & (ix->cap - 1));
 }
 
 static bool holds(const struct server_addr_index *ix, size_t i, const struct key *k)
@@ -26,14 +28,31 @@ static size_t index_find(const struct server_addr_index *ix, const struct key *k
 	size_t i = index_home(ix, k->bytes, k->len);
 
 	while (ix->slots[i].len && !holds(ix, i, k))
-		i = (i + 1) % SERVER_ADDR_SLOTS;
+		i = (i + 1) & (ix->cap - 1);
 	return i;
 }
 
-void server_addr_index_init(struct server_addr_index *ix, const struct siphash_key *key)
+int server_addr_index_init(struct server_addr_index *ix, const struct siphash_key *key,
+			   size_t keys_max)
 {
+	size_t cap = 2;
+
 	memset(ix, 0, sizeof(*ix));
+	while (cap / 2 < keys_max)
+		cap *= 2;
+	/* calloc: a large table's pages stay untouched until keys land there. */
+	if (!(ix->slots = calloc(cap, sizeof(*ix->slots))))
+		return -ENOMEM;
 	ix->key = *key;
+	ix->cap = cap;
+	ix->max = cap / 2;
+	return 0;
+}
+
+void server_addr_index_free(struct server_addr_index *ix)
+{
+	free(ix->slots);
+	memset(ix, 0, sizeof(*ix));
 }
 
 static bool put(struct server_addr_index *ix, const struct key *k, uint32_t id)
@@ -44,7 +63,7 @@ static bool put(struct server_addr_index *ix, const struct key *k, uint32_t id)
 		return false;
 	i = index_find(ix, k);
 	if (!ix->slots[i].len) {
-		if (ix->n >= SERVER_ADDR_SLOTS / 2)
+		if (ix->n >= ix->max)
 			return false;
 		ix->n++;
 	}
@@ -74,8 +93,7 @@ static void del(struct server_addr_index *ix, const struct key *k, uint32_t id)
 	if (!ix->slots[hole].len || ix->slots[hole].id != id)
 		return; /* gone, or given to a newer client since */
 	/* Backward-shift deletion (Knuth 6.4, algorithm R): no tombstones pile up. */
-	for (j = (hole + 1) % SERVER_ADDR_SLOTS; ix->slots[j].len;
-	     j = (j + 1) % SERVER_ADDR_SLOTS) {
+	for (j = (hole + 1) & (ix->cap - 1); ix->slots[j].len; j = (j + 1) & (ix->cap - 1)) {
 		size_t home = index_home(ix, ix->slots[j].key, ix->slots[j].len);
 
 		if (ip_hash_slot_stays(hole, home, j))

@@ -4,8 +4,9 @@
  * route from the device) and their transport addresses (where a control
  * packet's session is found). Open addressing with linear probing under
  * SipHash with the server's key (addresses cannot be picked to collide),
- * never more than half full, backward-shift deletion. Pure: no I/O, no
- * allocation.
+ * never more than half full, backward-shift deletion. Pure: no I/O; one
+ * allocation, at init, for the keys the server may hold (two per client of
+ * max_clients in the VPN index, one in the peer index).
  */
 #ifndef MOONVPN_ADDRINDEX_H
 #define MOONVPN_ADDRINDEX_H
@@ -20,24 +21,28 @@
 #include "siphash.h"
 
 enum {
-	/* An IPv4 and an IPv6 address for each of 1024 clients, at most half full. */
-	SERVER_ADDR_SLOTS = 4096,
 	/* A key: a family byte and an address, or a transport address's bytes. */
 	SERVER_ADDR_KEY_MAX = sizeof(struct sockaddr_in6),
+};
+
+struct server_addr_slot {
+	uint8_t key[SERVER_ADDR_KEY_MAX];
+	uint8_t len; /* 0: free */
+	uint32_t id;
 };
 
 /* Keys (bytes) to the slot (peer-id) of the client that has them. Embedded in the server. */
 struct server_addr_index {
 	struct siphash_key key;
-	size_t n;
-	struct {
-		uint8_t key[SERVER_ADDR_KEY_MAX];
-		uint8_t len; /* 0: free */
-		uint32_t id;
-	} slots[SERVER_ADDR_SLOTS];
+	size_t n, max; /* keys held, and at most (half the slots) */
+	size_t cap;    /* slots: a power of two */
+	struct server_addr_slot *slots;
 };
 
-void server_addr_index_init(struct server_addr_index *ix, const struct siphash_key *key);
+/* Room for keys_max keys (at least one); -ENOMEM. */
+int server_addr_index_init(struct server_addr_index *ix, const struct siphash_key *key,
+			   size_t keys_max) __attribute__((warn_unused_result));
+void server_addr_index_free(struct server_addr_index *ix);
 
 /* VPN addresses (IPv4 and IPv6): one lookup per packet from the device. */
 /* Maps addr to id, replacing an earlier mapping of addr; false when full or not IP. */

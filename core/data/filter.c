@@ -1,15 +1,28 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "filter.h"
 
-int filter_init(struct filter *f, const struct filter_settings *settings,
+int filter_init(struct filter *f, const struct filter_settings *settings, uint32_t n_clients,
 		const struct siphash_key *key)
 {
+	size_t n = n_clients ? n_clients : 1;
+
 	memset(f, 0, sizeof(*f));
 	f->settings = *settings;
+	f->client = calloc(n, sizeof(*f->client));
+	f->groups = calloc(n, sizeof(*f->groups));
+	f->had_flows = calloc(n, sizeof(*f->had_flows));
+	f->clients = calloc(n, sizeof(*f->clients));
+	f->turn = calloc(n, sizeof(*f->turn));
+	if (!f->client || !f->groups || !f->had_flows || !f->clients || !f->turn) {
+		filter_free(f);
+		return -ENOMEM;
+	}
+	f->n_clients = n_clients;
 	return flow_table_init(&f->flows, settings->max_flows, settings->idle_timeout, key);
 }
 
@@ -18,8 +31,19 @@ void filter_free(struct filter *f)
 	policy_put(f->global);
 	f->global = NULL;
 	flow_table_free(&f->flows);
-	for (size_t i = 0; i < FILTER_CLIENTS_MAX; i++)
-		filter_set_client(f, (uint32_t)i, NULL, 0);
+	for (uint32_t i = 0; i < f->n_clients; i++)
+		filter_set_client(f, i, NULL, 0);
+	free(f->client);
+	free(f->groups);
+	free(f->had_flows);
+	free(f->clients);
+	free(f->turn);
+	f->client = NULL;
+	f->groups = NULL;
+	f->had_flows = NULL;
+	f->clients = NULL;
+	f->turn = NULL;
+	f->n_clients = 0;
 }
 
 void filter_set_policy(struct filter *f, struct policy *p, bool flow_hook)
@@ -57,7 +81,7 @@ static void reset_share(struct filter_client *c)
 
 void filter_set_client(struct filter *f, uint32_t id, struct policy *p, uint64_t groups)
 {
-	if (id >= FILTER_CLIENTS_MAX)
+	if (id >= f->n_clients)
 		return;
 	policy_put(f->client[id]);
 	f->client[id] = p ? policy_get(p) : NULL;
@@ -157,7 +181,7 @@ static bool enqueue(struct filter *f, uint32_t id, const struct flow_key *key,
 	c->queued++;
 	if (!c->in_turn) {
 		c->in_turn = true;
-		f->turn[(f->turn_head + f->turn_n) % FILTER_CLIENTS_MAX] = (uint16_t)id;
+		f->turn[(f->turn_head + f->turn_n) % f->n_clients] = id;
 		f->turn_n++;
 	}
 	return true;
@@ -166,10 +190,10 @@ static bool enqueue(struct filter *f, uint32_t id, const struct flow_key *key,
 bool filter_next_question(struct filter *f, struct filter_question *q)
 {
 	while (f->turn_n > 0) {
-		uint16_t id = f->turn[f->turn_head];
+		uint32_t id = f->turn[f->turn_head];
 		struct filter_client *c = &f->clients[id];
 
-		f->turn_head = (f->turn_head + 1) % FILTER_CLIENTS_MAX;
+		f->turn_head = (f->turn_head + 1) % f->n_clients;
 		f->turn_n--;
 		if (c->queued == 0) {
 			c->in_turn = false; /* its flows went with it since it queued */
@@ -180,7 +204,7 @@ bool filter_next_question(struct filter *f, struct filter_question *q)
 		c->queued--;
 		/* To the back of the turn: one question per client per round. */
 		if (c->queued > 0) {
-			f->turn[(f->turn_head + f->turn_n) % FILTER_CLIENTS_MAX] = id;
+			f->turn[(f->turn_head + f->turn_n) % f->n_clients] = id;
 			f->turn_n++;
 		} else {
 			c->in_turn = false;
@@ -215,7 +239,7 @@ static struct filter_held *held_of(struct filter *f, const struct flow_key *key)
 {
 	struct filter_client *c;
 
-	if (key->peer_id >= FILTER_CLIENTS_MAX || !(c = &f->clients[key->peer_id])->held)
+	if (key->peer_id >= f->n_clients || !(c = &f->clients[key->peer_id])->held)
 		return NULL;
 	for (size_t i = 0; i < FILTER_CLIENT_HELD_MAX; i++)
 		if (c->held[i].len && memcmp(&c->held[i].key, key, sizeof(*key)) == 0)
@@ -321,7 +345,7 @@ enum filter_result filter_pass(struct filter *f, uint32_t id, const uint8_t *ip,
 	enum filter_result r;
 
 	answer->len = 0;
-	if (id >= FILTER_CLIENTS_MAX || is_off(f, id))
+	if (id >= f->n_clients || is_off(f, id))
 		return FILTER_PASS;
 	if (!packet_parse(ip, len, &flow))
 		return FILTER_UNPARSED;
@@ -342,7 +366,7 @@ enum filter_result filter_pass_frame(struct filter *f, uint32_t id, const uint8_
 
 	if (len < FILTER_ETH_HEADER)
 		return FILTER_UNPARSED;
-	if (id >= FILTER_CLIENTS_MAX || is_off(f, id) || (!ip && !f->flow_hook))
+	if (id >= f->n_clients || is_off(f, id) || (!ip && !f->flow_hook))
 		return FILTER_PASS; /* rules are about IP: other frames pass unless on.flow says */
 	if (ip && !packet_parse(frame + FILTER_ETH_HEADER, len - FILTER_ETH_HEADER, &flow))
 		return FILTER_UNPARSED;
@@ -373,7 +397,7 @@ void filter_decided(struct filter *f, const struct flow_key *key, bool ok,
 	if (!e || e->state != FLOW_PENDING)
 		return;
 	f->pending--;
-	if (key->peer_id < FILTER_CLIENTS_MAX && f->clients[key->peer_id].pending > 0)
+	if (key->peer_id < f->n_clients && f->clients[key->peer_id].pending > 0)
 		f->clients[key->peer_id].pending--;
 	/* Its generation stays the one it was asked under: a policy changed since outdates it. */
 	e->state = FLOW_DECIDED;

@@ -38,7 +38,6 @@
 #include "policy.h"
 
 enum {
-	FILTER_CLIENTS_MAX = 1024,   /* = SERVER_SESSIONS_MAX, by peer-id */
 	FILTER_OVERFLOW_SECONDS = 2, /* how long an overflowing flow keeps its fallback verdict */
 	FILTER_ETH_HEADER = 14,
 	/* A client's share of on.flow (issue 11 item 10): a burst, then so many a second. */
@@ -98,20 +97,22 @@ struct filter_client {
 	struct filter_held *held; /* FILTER_CLIENT_HELD_MAX, allocated with the queue */
 };
 
+/* Each client's state is by peer-id, in arrays of n_clients allocated at init. */
 struct filter {
 	struct policy *global; /* NULL: accept everything */
-	struct policy *client[FILTER_CLIENTS_MAX];
-	uint64_t groups[FILTER_CLIENTS_MAX];
-	bool had_flows[FILTER_CLIENTS_MAX]; /* a flow was cached for the slot: a sweep is due */
-	bool flow_hook;			    /* on.flow is set */
+	uint32_t n_clients;    /* the server's max_clients: peer-ids are below it */
+	struct policy **client;
+	uint64_t *groups;
+	bool *had_flows; /* a flow was cached for the slot: a sweep is due */
+	bool flow_hook;	 /* on.flow is set */
 	struct filter_settings settings;
 	struct flow_table flows;
 	size_t pending;
 	struct filter_stats stats;
 	struct ip_addr gateway4, gateway6; /* the server's VPN addresses: ICMP answers' source */
-	struct filter_client clients[FILTER_CLIENTS_MAX];
-	/* Clients with queued questions, in turn: a ring of ids, each at most once. */
-	uint16_t turn[FILTER_CLIENTS_MAX];
+	struct filter_client *clients;
+	/* Clients with queued questions, in turn: a ring of n_clients ids, each at most once. */
+	uint32_t *turn;
 	size_t turn_head, turn_n;
 };
 
@@ -125,7 +126,8 @@ struct filter_answer {
 	uint8_t buf[DATA_OVERHEAD + PACKET_REJECT_MAX + DATA_TAILROOM];
 };
 
-int filter_init(struct filter *f, const struct filter_settings *settings,
+/* For clients 0..n_clients-1 (the server's max_clients); -ENOMEM. */
+int filter_init(struct filter *f, const struct filter_settings *settings, uint32_t n_clients,
 		const struct siphash_key *key) __attribute__((warn_unused_result));
 /* Drops every policy held and the flow table. */
 void filter_free(struct filter *f);

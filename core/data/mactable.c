@@ -6,26 +6,30 @@
 #include "ip.h"
 #include "mactable.h"
 
-int mac_table_init(struct mac_table *t, unsigned per_client_max, double age,
+int mac_table_init(struct mac_table *t, uint32_t clients, unsigned per_client_max, double age,
 		   const struct siphash_key *key)
 {
-	size_t cap = 64,
-	       all = (size_t)per_client_max * MAC_TABLE_CLIENTS_MAX + MAC_TABLE_DEVICE_MAX;
+	size_t cap = 64, all = (size_t)per_client_max * clients + MAC_TABLE_DEVICE_MAX,
+	       max = all < MAC_TABLE_ADDRS_MAX ? all : MAC_TABLE_ADDRS_MAX;
 
 	memset(t, 0, sizeof(*t));
-	/* Every owner at its share, at most half full. */
-	while (cap / 2 < all)
+	/* Every owner at its share (up to MAC_TABLE_ADDRS_MAX), at most half full. */
+	while (cap / 2 < max)
 		cap *= 2;
 	t->e = calloc(cap, sizeof(*t->e));
 	t->own = calloc(all, sizeof(*t->own));
-	if (!t->e || !t->own) {
+	t->count = calloc((size_t)clients + 1, sizeof(*t->count));
+	t->flood = calloc(clients ? clients : 1, sizeof(*t->flood));
+	if (!t->e || !t->own || !t->count || !t->flood) {
 		mac_table_free(t);
 		return -ENOMEM;
 	}
 	t->cap = cap;
+	t->max = max;
 	t->key = *key;
 	t->age = age;
 	t->per_client_max = per_client_max;
+	t->clients = clients;
 	return 0;
 }
 
@@ -33,6 +37,8 @@ void mac_table_free(struct mac_table *t)
 {
 	free(t->e);
 	free(t->own);
+	free(t->count);
+	free(t->flood);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -50,10 +56,27 @@ static size_t find(const struct mac_table *t, const uint8_t mac[MAC_LEN])
 	return i;
 }
 
+/* Owner id's index in count and own: a client's peer-id, the device's last. */
+static uint32_t owner_of(const struct mac_table *t, uint32_t id)
+{
+	return id == MAC_TABLE_DEVICE ? t->clients : id;
+}
+
 /* Owner id's own list of addresses (the device's is the last). */
 static uint8_t (*own_of(struct mac_table *t, uint32_t id))[MAC_LEN]
 {
-	return t->own + (size_t)id * t->per_client_max;
+	return t->own + (size_t)owner_of(t, id) * t->per_client_max;
+}
+
+/* Owner id's count of addresses. */
+static unsigned *count_of(struct mac_table *t, uint32_t id)
+{
+	return &t->count[owner_of(t, id)];
+}
+
+unsigned mac_table_count(const struct mac_table *t, uint32_t id)
+{
+	return id < t->clients || id == MAC_TABLE_DEVICE ? t->count[owner_of(t, id)] : 0;
 }
 
 static unsigned share_of(const struct mac_table *t, uint32_t id)
@@ -70,9 +93,11 @@ static void own_remove(struct mac_table *t, uint32_t id, const uint8_t mac[MAC_L
 {
 	uint8_t(*own)[MAC_LEN] = own_of(t, id);
 
-	for (unsigned k = 0; k < t->count[id]; k++)
+	unsigned *n = count_of(t, id);
+
+	for (unsigned k = 0; k < *n; k++)
 		if (memcmp(own[k], mac, MAC_LEN) == 0) {
-			memcpy(own[k], own[--t->count[id]], MAC_LEN);
+			memcpy(own[k], own[--*n], MAC_LEN);
 			return;
 		}
 }
@@ -90,6 +115,7 @@ static void remove_at(struct mac_table *t, size_t hole)
 		hole = j;
 	}
 	memset(&t->e[hole], 0, sizeof(t->e[hole]));
+	t->n--;
 }
 
 /* The client's least recently seen address goes to make room for a new one, if aged. */
@@ -98,7 +124,7 @@ static void drop_oldest_of(struct mac_table *t, uint32_t id, double now)
 	uint8_t(*own)[MAC_LEN] = own_of(t, id);
 	size_t oldest = t->cap;
 
-	for (unsigned k = 0; k < t->count[id]; k++) {
+	for (unsigned k = 0; k < *count_of(t, id); k++) {
 		size_t i = find(t, own[k]);
 
 		if (!t->e[i].pinned &&
@@ -114,7 +140,7 @@ enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN]
 {
 	size_t i;
 
-	if (id > MAC_TABLE_DEVICE || mac_is_group(mac))
+	if ((id >= t->clients && id != MAC_TABLE_DEVICE) || mac_is_group(mac))
 		return MAC_NOT_LEARNED;
 	i = find(t, mac);
 	if (t->e[i].used && t->e[i].id == id) {
@@ -127,9 +153,9 @@ enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN]
 	}
 	if (t->e[i].used)
 		remove_at(t, i); /* aged out: the address may move to another owner */
-	if (t->count[id] >= share_of(t, id))
+	if (*count_of(t, id) >= share_of(t, id))
 		drop_oldest_of(t, id, now); /* only an aged one: a live one is not displaced */
-	if (t->count[id] >= share_of(t, id)) {
+	if (*count_of(t, id) >= share_of(t, id) || t->n >= t->max) {
 		t->refused++;
 		return MAC_NOT_LEARNED;
 	}
@@ -138,7 +164,8 @@ enum mac_learned mac_table_learn(struct mac_table *t, const uint8_t mac[MAC_LEN]
 	t->e[i].used = true;
 	t->e[i].id = id;
 	t->e[i].last_seen = now;
-	memcpy(own_of(t, id)[t->count[id]++], mac, MAC_LEN);
+	t->n++;
+	memcpy(own_of(t, id)[(*count_of(t, id))++], mac, MAC_LEN);
 	return MAC_LEARNED;
 }
 
@@ -168,7 +195,7 @@ void mac_table_pin_device(struct mac_table *t, const uint8_t mac[MAC_LEN], doubl
 
 bool mac_table_may_flood(struct mac_table *t, uint32_t id, double now)
 {
-	if (id >= MAC_TABLE_CLIENTS_MAX)
+	if (id >= t->clients)
 		return false;
 	return bucket_take(&t->flood[id], now, MAC_FLOOD_FRAMES_PER_SECOND, MAC_FLOOD_BURST);
 }
@@ -182,7 +209,7 @@ int32_t mac_table_lookup(const struct mac_table *t, const uint8_t mac[MAC_LEN], 
 
 void mac_table_forget(struct mac_table *t, uint32_t id)
 {
-	if (id >= MAC_TABLE_CLIENTS_MAX)
+	if (id >= t->clients)
 		return; /* the device does not leave */
 	while (t->count[id])
 		remove_at(t, find(t, own_of(t, id)[0]));

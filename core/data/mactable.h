@@ -28,9 +28,12 @@
 
 enum {
 	MAC_LEN = 6,
-	MAC_TABLE_CLIENTS_MAX = 1024,		  /* = SERVER_SESSIONS_MAX, by peer-id */
-	MAC_TABLE_DEVICE = MAC_TABLE_CLIENTS_MAX, /* the owner of the device side's addresses */
-	MAC_TABLE_DEVICE_MAX = 1024,		  /* addresses behind the device (a bridged LAN) */
+	/* The owner of the device side's addresses: above every peer-id (24 bits). */
+	MAC_TABLE_DEVICE = 1 << 24,
+	MAC_TABLE_DEVICE_MAX = 1024, /* addresses behind the device (a bridged LAN) */
+	/* Addresses at once, all owners: every owner's full share up to this many (the table
+	 * for 65,535 clients' shares would reserve half a GiB). */
+	MAC_TABLE_ADDRS_MAX = 1 << 20,
 	/* Frames a client may have flooded: a burst, then so many a second (issue 11 item 11). */
 	MAC_FLOOD_FRAMES_PER_SECOND = 200,
 	MAC_FLOOD_BURST = 400,
@@ -51,12 +54,14 @@ struct mac_entry {
 };
 
 struct mac_table {
-	size_t cap; /* a power of two */
+	size_t cap;    /* a power of two */
+	size_t n, max; /* addresses held, and at most (half of cap at most) */
 	struct mac_entry *e;
 	struct siphash_key key; /* of the hash: peers choose the addresses */
 	double age;		/* seconds an address is remembered without frames */
 	unsigned per_client_max;
-	unsigned count[MAC_TABLE_CLIENTS_MAX + 1]; /* by owner: the clients, then the device */
+	uint32_t clients; /* the server's max_clients: client ids are below it */
+	unsigned *count;  /* by owner: the clients, then the device (at [clients]) */
 	/* Each client's addresses, per_client_max a client, then the device's
 	 * MAC_TABLE_DEVICE_MAX: making room for one of an owner's addresses, or
 	 * forgetting them, looks at its own, never the whole table. */
@@ -65,11 +70,14 @@ struct mac_table {
 	uint64_t taken;	  /* frames from another owner's live address */
 	uint8_t pinned[MAC_LEN];
 	bool has_pinned;
-	struct bucket flood[MAC_TABLE_CLIENTS_MAX]; /* each client's frames to flood */
+	struct bucket *flood; /* each client's frames to flood */
 };
 
-int mac_table_init(struct mac_table *t, unsigned per_client_max, double age,
+/* For clients 0..clients-1 (the server's max_clients) and the device; -ENOMEM. */
+int mac_table_init(struct mac_table *t, uint32_t clients, unsigned per_client_max, double age,
 		   const struct siphash_key *key) __attribute__((warn_unused_result));
+/* How many addresses owner id (a client, or MAC_TABLE_DEVICE) has. */
+unsigned mac_table_count(const struct mac_table *t, uint32_t id);
 void mac_table_free(struct mac_table *t);
 
 /*

@@ -350,6 +350,7 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	cfg->status_interval = read_unsigned(r, idx, "status.interval");
 	cfg->status_version = read_unsigned(r, idx, "status.version");
 	cfg->client_to_client = read_bool(r, idx, "client_to_client");
+	cfg->max_clients = read_unsigned(r, idx, "max_clients");
 	if ((rc = read_string(r, idx, "metrics.listen", &cfg->metrics_listen, true)))
 		goto out;
 	cfg->metrics_per_client = read_bool(r, idx, "metrics.per_client");

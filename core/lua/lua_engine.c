@@ -368,7 +368,7 @@ static int l_engine_kick(lua_State *L)
 	struct engine *e = check_engine(L);
 	lua_Integer id = luaL_checkinteger(L, 1);
 	const char *reason = luaL_optstring(L, 2, "");
-	struct session *sess = e->server && id >= 0 && id < SERVER_SESSIONS_MAX
+	struct session *sess = e->server && id >= 0 && id < server_max_clients(e->server)
 				       ? server_find(e->server, (uint32_t)id)
 				       : NULL;
 
@@ -398,7 +398,7 @@ static int l_engine_auth_pending(lua_State *L)
 	lua_Integer id = luaL_checkinteger(L, 1);
 	const char *info = luaL_checkstring(L, 2);
 	lua_Integer timeout = luaL_checkinteger(L, 3);
-	struct session *sess = e->server && id >= 0 && id < SERVER_SESSIONS_MAX
+	struct session *sess = e->server && id >= 0 && id < server_max_clients(e->server)
 				       ? server_find(e->server, (uint32_t)id)
 				       : NULL;
 

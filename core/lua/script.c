@@ -97,9 +97,10 @@ struct script {
 	const struct lua_core_budget *budget; /* active: Lua code runs, the reserve is closed */
 	struct hook_runtime *hooks;	      /* NULL without an engine (--check) */
 	unsigned generation;		      /* of the configuration being loaded */
-	struct admission admissions[SERVER_SESSIONS_MAX]; /* by peer-id */
-	struct flow_question *questions;		  /* on.flow calls in flight */
-	struct key_check key_checks[SERVER_SESSIONS_MAX]; /* by peer-id */
+	uint32_t max_clients;		      /* the server's; 0 until script_set_max_clients */
+	struct admission *admissions;	      /* by peer-id */
+	struct flow_question *questions;      /* on.flow calls in flight */
+	struct key_check *key_checks;	      /* by peer-id */
 };
 
 /* lua_Alloc with a cap (style guide section 1.7). */
@@ -229,7 +230,26 @@ void script_free(struct script *s)
 		free(q);
 	}
 	lua_close(s->L);
+	free(s->admissions);
+	free(s->key_checks);
 	free(s);
+}
+
+int script_set_max_clients(struct script *s, uint32_t max_clients)
+{
+	if (s->max_clients)
+		return s->max_clients == max_clients ? 0 : -EBUSY; /* hooks point into them */
+	s->admissions = calloc(max_clients, sizeof(*s->admissions));
+	s->key_checks = calloc(max_clients, sizeof(*s->key_checks));
+	if (!s->admissions || !s->key_checks) {
+		free(s->admissions);
+		free(s->key_checks);
+		s->admissions = NULL;
+		s->key_checks = NULL;
+		return -ENOMEM;
+	}
+	s->max_clients = max_clients;
+	return 0;
 }
 
 static void set_int(lua_State *L, const char *name, lua_Integer v)
@@ -956,6 +976,55 @@ out:
 	for (size_t i = 0; i < push.n_messages; i++)
 		free(push.messages[i]); /* whatever the decision did not take */
 	policy_put(push.policy);	/* the server took its own reference */
+}
+
+static void set_list(lua_State *L, const char *name, const char *const *items, size_t n)
+{
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, items[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, name);
+}
+
+static void build_amend(lua_State *L, const void *amend, const void *unused)
+{
+	const struct script_amend *a = amend;
+
+	(void)unused;
+	lua_createtable(L, 0, 6);
+	set_str(L, "address", a->address);
+	set_str(L, "netmask", a->netmask);
+	set_str(L, "address6", a->address6);
+	if (a->address6)
+		set_int(L, "len6", a->len6);
+	set_list(L, "push", a->push, a->n_push);
+	set_list(L, "routes", a->routes, a->n_routes);
+}
+
+int script_client_amend(struct script *s, uint32_t peer_id, const struct script_amend *a,
+			struct session_push *push)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	int base = push_call(s, "moonvpn.clients", "amend");
+	int rc = -1;
+
+	*push = (struct session_push){ 0 };
+	snprintf(push->reason, sizeof(push->reason), "internal server error");
+	if (base > 0) {
+		lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+		lua_pushinteger(L, peer_id);
+	}
+	if (base < 0 || !push_built(L, build_amend, a, NULL) ||
+	    call_budgeted(s, 3, 6, base, "moonvpn.clients.amend", &ENGINE_CALL) != LUA_OK)
+		log_error(&s->engine->log, "script", "moonvpn.clients.amend: %s",
+			  lua_tostring(L, -1));
+	else
+		rc = read_admission(L, base, push);
+	lua_settop(L, top);
+	return rc;
 }
 
 void script_client_cr_response(struct script *s, struct session *sess, const char *response)

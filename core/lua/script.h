@@ -36,6 +36,13 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 void script_free(struct script *s);
 
 /*
+ * Room for the hooks of max_clients clients (by peer-id), before the first
+ * client: once, for good (a second call with another size is -EBUSY); -ENOMEM.
+ */
+int script_set_max_clients(struct script *s, uint32_t max_clients)
+	__attribute__((warn_unused_result));
+
+/*
  * Runs and validates the configuration file at path. On success *out is a
  * new struct config (owned by the caller) and the normalized table is kept
  * as pending; on failure err holds one line "file:line: field: problem".
@@ -123,6 +130,29 @@ void script_client_disconnect(struct script *s, struct session *sess, const char
 /* Undoes an admission the hooks made that did not happen after all (the management client
  * refused it): on.disconnect does not run for it. */
 void script_client_revoke(struct script *s, uint32_t peer_id);
+
+/*
+ * What a management client's client-auth adds to a client the hooks let in
+ * (core/engine_mgmt.c): text as moonvpn.clients.amend takes it.
+ */
+struct script_amend {
+	const char *address, *netmask; /* ifconfig-push LOCAL NETMASK, or NULL */
+	const char *address6;	       /* ifconfig-ipv6-push ADDRESS/LEN, or NULL */
+	unsigned len6;
+	const char *const *push; /* push "OPTION" lines */
+	size_t n_push;
+	const char *const *routes; /* iroute lines, as prefixes: "10.9.0.0/24" */
+	size_t n_routes;
+};
+
+/*
+ * Applies a's lines to the admission of peer_id (moonvpn.clients.amend):
+ * its leases move, its PUSH_REPLY is built again, and push receives the
+ * admission as script_client_connect's decided does. 0, or -1 with push->reason
+ * saying why (nothing changed then).
+ */
+int script_client_amend(struct script *s, uint32_t peer_id, const struct script_amend *a,
+			struct session_push *push);
 
 /* Console sessions, one per connected client. */
 void script_console_open(struct script *s, unsigned id);

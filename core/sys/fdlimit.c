@@ -7,15 +7,15 @@
 #include "fdlimit.h"
 #include "tcp.h"
 
-unsigned long fdlimit_wanted(void)
+unsigned long fdlimit_wanted(unsigned long tcp_conns)
 {
-	return FDLIMIT_BASE + TCP_CONNS_MAX + TCP_FDS_RESERVED + CONSOLE_CLIENTS_MAX +
+	return FDLIMIT_BASE + tcp_conns + TCP_FDS_RESERVED + CONSOLE_CLIENTS_MAX +
 	       FDLIMIT_HOOK_CHILDREN * FDLIMIT_PER_HOOK_CHILD;
 }
 
-void fdlimit_raise(const struct log *lg)
+void fdlimit_raise(const struct log *lg, unsigned long tcp_conns)
 {
-	rlim_t want = (rlim_t)fdlimit_wanted();
+	rlim_t want = (rlim_t)fdlimit_wanted(tcp_conns);
 	struct rlimit rl, up;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
@@ -38,9 +38,9 @@ void fdlimit_raise(const struct log *lg)
 		up.rlim_cur = rl.rlim_cur;
 	log_warnx(lg, "engine",
 		  "the open-files limit is %llu (hard limit %llu), below the %llu the server "
-		  "may need for %d TCP connections, its console and hooks: raise it "
+		  "may need for %lu TCP connections, its console and hooks: raise it "
 		  "(ulimit -n %llu, or LimitNOFILE=%llu in the systemd unit)",
 		  (unsigned long long)up.rlim_cur, (unsigned long long)rl.rlim_max,
-		  (unsigned long long)want, TCP_CONNS_MAX, (unsigned long long)want,
+		  (unsigned long long)want, tcp_conns, (unsigned long long)want,
 		  (unsigned long long)want);
 }

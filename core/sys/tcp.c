@@ -460,7 +460,8 @@ static bool make_room(struct tcp_server *t, const struct sockaddr *peer)
 	source_of(peer, &src);
 	if (oldest_sessionless(t, &src, &n) && n >= TCP_SOURCE_CONNS_MAX)
 		evict(t, &src, TCP_EVICTED_SOURCE);
-	return t->n < TCP_CONNS_MAX || evict(t, NULL, TCP_EVICTED);
+	return t->n < (t->h.conns_max ? t->h.conns_max : TCP_CONNS_MAX) ||
+	       evict(t, NULL, TCP_EVICTED);
 }
 
 static void pause_accepting(struct tcp_server *t, const char *why)

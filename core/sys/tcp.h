@@ -40,8 +40,10 @@
 #include "udp.h"
 
 enum {
-	TCP_FRAME_MAX = 4096,	       /* larger than any control or data packet we accept */
-	TCP_CONNS_MAX = 1280,	       /* connections at once (clients, and some to spare) */
+	TCP_FRAME_MAX = 4096, /* larger than any control or data packet we accept */
+	TCP_CONNS_MAX = 1280, /* connections at once, unless tcp_handlers.conns_max says */
+	/* A server's bound is its max_clients and these: handshakes, and some to spare. */
+	TCP_CONNS_SPARE = 256,
 	TCP_SOURCE_CONNS_MAX = 16,     /* connections without a session from one source */
 	TCP_QUEUE_MAX = 512 * 1024,    /* bytes waiting to be sent on one connection */
 	TCP_FIRST_PACKET_SECONDS = 10, /* a new connection must start a session this soon */
@@ -75,6 +77,7 @@ struct tcp_handlers {
 	/* Something was dropped, for counting; NULL: not counted. */
 	void (*event)(void *ctx, enum tcp_event ev);
 	const struct log *log; /* for rate-limited warnings; NULL: none */
+	unsigned conns_max;    /* connections at once; 0: TCP_CONNS_MAX */
 };
 
 /* Listens on addr (from "tcp://ADDRESS:PORT"); 0, or -errno with err set. */

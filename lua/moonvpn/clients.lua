@@ -25,6 +25,7 @@ local M = {}
 local pools = {} -- network prefix -> pool
 local leases = {} -- peer_id -> { pool, address, pool6, address6 }
 local admitted = {} -- peer_id -> client object, from admission to the session's end
+local settings_of = {} -- peer_id -> what its PUSH_REPLY was built from (session_settings)
 
 M.REASON_MAX = 120
 M.PUSH_MESSAGES_MAX = 8 -- SESSION_PUSH_MESSAGES_MAX in session.h
@@ -91,18 +92,30 @@ local function lease(cfg, client)
 	return true
 end
 
+-- Moves lease l's `key` ("address" or "address6") to `address`: a function that
+-- undoes the move, or nil and why.
+local function move_lease(l, key, address, owner)
+	local p, old = l[key == "address" and "pool" or "pool6"], l[key]
+	if address == old then return function() end end
+	if not p then return nil, "the server has no IPv6 network (network6)" end
+	local ok, err = p:lease_address(address, owner)
+	if not ok then return nil, err end
+	if old then p:release(old) end
+	l[key] = address
+	return function()
+		p:release(address)
+		if old then p:lease_address(old, owner) end
+		l[key] = old
+	end
+end
+
 -- client:set_address() in on.connect: the pool's address goes back, the given one is taken.
 local function lease_static(client, address)
-	local l = leases[client.id]
-	if address == l.address then return true end
-	local ok, err = l.pool:lease_address(address, owner_of(client))
-	if not ok then
+	local undo, err = move_lease(leases[client.id], "address", address, owner_of(client))
+	if not undo then
 		error(string.format("client:set_address(%q): %s", address, err), 0)
 	end
-	l.pool:release(l.address)
-	l.address = address
 	client.vpn_address = address
-	return true
 end
 
 -- on.auth: true lets the client in; false, nil or nil, "message" refuse it. A client
@@ -161,12 +174,32 @@ local function check_routes(cfg, client)
 	end
 end
 
-local function options_for(cfg, client, info)
-	return push.options(cfg, {
+-- What the client's PUSH_REPLY depends on besides its grants, from its admission info.
+local function session_settings(info)
+	return { cipher = info.cipher, ncp = info.ncp, iv_proto = info.iv_proto,
+		epoch_data = info.epoch_data, iv_mtu = info.iv_mtu or nil, compression = info.compression }
+end
+
+-- The PUSH_REPLY messages for an admitted client; raises when they do not fit.
+local function reply_for(cfg, client, settings)
+	local s = settings
+	local messages = push.messages(push.options(cfg, {
 		address = client.vpn_address, address6 = client.vpn_address6, peer_id = client.id,
-		cipher = info.cipher, ncp = info.ncp, iv_proto = info.iv_proto, epoch_data = info.epoch_data,
-		iv_mtu = info.iv_mtu or nil, compression = info.compression,
-	}, client._grants.push)
+		cipher = s.cipher, ncp = s.ncp, iv_proto = s.iv_proto, epoch_data = s.epoch_data,
+		iv_mtu = s.iv_mtu, compression = s.compression,
+	}, client._grants.push), cfg.auth.token and push.token_room(client.username) or 0)
+	if #messages > M.PUSH_MESSAGES_MAX then
+		error(string.format("the PUSH_REPLY for %s needs %d messages; at most %d fit (push fewer "
+			.. "options)", tostring(client), #messages, M.PUSH_MESSAGES_MAX), 0)
+	end
+	return messages
+end
+
+-- admit()'s results for an admitted client (see there).
+local function decision(client, messages)
+	local own = #client._grants.rules > 0 and policy.compile { rules = client._grants.rules } or nil
+	return client.vpn_address, messages, client.vpn_address6, client._grants.routes, own,
+		policy.client_groups(policy.active, client.cn, client._grants.groups)
 end
 
 --- Asks on.tls_crypt_v2(key, address) about a tls-crypt-v2 client's key, before
@@ -207,17 +240,78 @@ function M.admit(cfg, on, info)
 	end
 	check_routes(cfg, client)
 	if client._grants.address then lease_static(client, client._grants.address) end
-	admitted[client.id] = client
-	local messages = push.messages(options_for(cfg, client, info),
-		cfg.auth.token and push.token_room(client.username) or 0)
-	if #messages > M.PUSH_MESSAGES_MAX then
-		admitted[client.id] = nil
-		error(string.format("the PUSH_REPLY for %s needs %d messages; at most %d fit (push fewer "
-			.. "options in on.connect)", tostring(client), #messages, M.PUSH_MESSAGES_MAX), 0)
+	local settings = session_settings(info)
+	local messages = reply_for(cfg, client, settings)
+	admitted[client.id], settings_of[client.id] = client, settings
+	return decision(client, messages)
+end
+
+-- ifconfig-push's netmask, or ifconfig-ipv6-push's prefix length, must be the network's:
+-- clients share the server's subnet (topology subnet).
+local function check_mask(cfg, changes)
+	if changes.netmask and changes.netmask ~= push.netmask_of(cfg.network) then
+		return nil, string.format("ifconfig-push %s %s: the netmask must be the VPN network's (%s): "
+			.. "clients share the server's subnet", changes.address, changes.netmask, cfg.network)
 	end
-	local own = #client._grants.rules > 0 and policy.compile { rules = client._grants.rules } or nil
-	return client.vpn_address, messages, client.vpn_address6, client._grants.routes, own,
-		policy.client_groups(policy.active, client.cn, client._grants.groups)
+	if changes.address6 and not cfg.network6 then
+		return nil, "ifconfig-ipv6-push: the server has no IPv6 network (network6)"
+	end
+	if changes.len6 and changes.len6 ~= push.prefix_len(cfg.network6) then
+		return nil, string.format("ifconfig-ipv6-push %s/%d: the prefix length must be the VPN "
+			.. "network's (%s)", changes.address6, changes.len6, cfg.network6)
+	end
+	return true
+end
+
+-- Moves the client's leases to changes.address/address6: a function undoing both, or nil and why.
+local function move_leases(client, changes)
+	local l, owner = leases[client.id], owner_of(client)
+	local undo4, undo6, err = function() end, function() end
+	if changes.address then
+		undo4, err = move_lease(l, "address", changes.address, owner)
+		if not undo4 then return nil, "ifconfig-push " .. changes.address .. ": " .. err end
+	end
+	if changes.address6 then
+		undo6, err = move_lease(l, "address6", changes.address6, owner)
+		if not undo6 then
+			undo4()
+			return nil, "ifconfig-ipv6-push " .. changes.address6 .. ": " .. err
+		end
+	end
+	return function() undo6() undo4() end
+end
+
+local function appended(list, more)
+	local all = table.move(list, 1, #list, 1, {})
+	return table.move(more or {}, 1, #(more or {}), #all + 1, all)
+end
+
+--- What a management client's client-auth adds to an admitted client before
+-- the session takes it (core/engine_mgmt.c): changes = { address, netmask
+-- (ifconfig-push), address6, len6 (ifconfig-ipv6-push), push = { options },
+-- routes = { prefixes (iroute) } }. Returns what admit() returned, with the
+-- changes in; or nil and why, and then nothing changed.
+function M.amend(cfg, peer_id, changes)
+	local client, settings = admitted[peer_id], settings_of[peer_id]
+	if not client then return nil, "the client is no longer waiting for admission" end
+	local ok, err = check_mask(cfg, changes)
+	if not ok then return nil, err end
+	local grants = client._grants
+	local routes, options = appended(grants.routes, changes.routes), appended(grants.push, changes.push)
+	ok, err = pcall(check_routes, cfg, { _grants = { routes = routes } })
+	if not ok then return nil, "iroute: " .. tostring(err) end
+	local undo
+	undo, err = move_leases(client, changes)
+	if not undo then return nil, err end
+	local l, before = leases[peer_id], { grants.routes, grants.push, client.vpn_address, client.vpn_address6 }
+	grants.routes, grants.push, client.vpn_address, client.vpn_address6 = routes, options, l.address, l.address6
+	local built, messages = pcall(reply_for, cfg, client, settings)
+	if not built then
+		undo()
+		grants.routes, grants.push, client.vpn_address, client.vpn_address6 = table.unpack(before, 1, 4)
+		return nil, tostring(messages)
+	end
+	return decision(client, messages)
 end
 
 --- The session of peer_id ended: its addresses go back to the pool, and an
@@ -227,7 +321,7 @@ end
 function M.ended(on, peer_id, stats)
 	release(peer_id)
 	local client = admitted[peer_id]
-	admitted[peer_id] = nil
+	admitted[peer_id], settings_of[peer_id] = nil, nil
 	if not client then return nil end
 	-- rawset, next: neither the object's metatable nor _G.pairs are the hooks' to change.
 	for k, v in next, stats do rawset(client, k, v) end
@@ -237,7 +331,7 @@ end
 --- The session of peer_id was not let in after all (it ended while being
 -- decided): it never connected, so no on.disconnect for it.
 function M.revoke(peer_id)
-	admitted[peer_id] = nil
+	admitted[peer_id], settings_of[peer_id] = nil, nil
 end
 
 --- The group bits of an admitted client under the policy in force (after a reload).

@@ -434,6 +434,9 @@ M.server_schema = S.record({
 	network6 = { S.cidr { family = 6, example = '"fd00:8::/64"', min_len6 = 64, max_len6 = 124 } },
 	routes = { S.list(S.cidr(), { unique = true }), default = {} },
 	client_to_client = { S.boolean(), default = false },
+	-- Clients at once; every table by peer-id is sized for it at start. The bounds are
+	-- the core's SERVER_CLIENTS_DEFAULT and SERVER_CLIENTS_LIMIT (core/control/server.h).
+	max_clients = { S.integer { min = 1, max = 65535 }, default = 1024 },
 	tls = { tls, required = true },
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
 	keepalive = { keepalive, default = {} },

@@ -26,6 +26,16 @@ local function split(prefix)
 	return addr, tonumber(len)
 end
 
+--- The netmask of an IPv4 prefix: "255.255.255.0" for "10.8.0.0/24".
+function M.netmask_of(prefix)
+	return netmask(select(2, split(prefix)))
+end
+
+--- The length of a prefix: 24 for "10.8.0.0/24".
+function M.prefix_len(prefix)
+	return select(2, split(prefix))
+end
+
 -- DNS servers and the search domain: 2.6's structured `dns` option to clients
 -- that announce it in IV_PROTO (dns-option from 2.6, dns-option-v2 from 2.7
 -- and the OpenVPN 3 core), `dhcp-option` to the rest, which know only that.

@@ -16,7 +16,7 @@ static void run(struct log *lg, FILE *f)
 	rewind(f);
 	if (ftruncate(fileno(f), 0) < 0)
 		return;
-	fdlimit_raise(lg);
+	fdlimit_raise(lg, TCP_CONNS_MAX);
 	fflush(f);
 	memset(logged, 0, sizeof(logged));
 	rewind(f);
@@ -28,12 +28,14 @@ int main(void)
 	FILE *f = tmpfile();
 	struct log lg;
 	struct rlimit rl, now;
-	rlim_t want = (rlim_t)fdlimit_wanted();
+	rlim_t want = (rlim_t)fdlimit_wanted(TCP_CONNS_MAX);
 
 	if (!f || getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 1;
 	log_init(&lg, LOG_DEBUG, f);
 	CHECK(want > TCP_CONNS_MAX + TCP_FDS_RESERVED, "wanted %llu", (unsigned long long)want);
+	CHECK(fdlimit_wanted(65535 + TCP_CONNS_SPARE) > 65535 + TCP_CONNS_SPARE + TCP_FDS_RESERVED,
+	      "a server with room for 65,535 clients wants a descriptor for each");
 
 	/* A low soft limit under a high enough hard one: raised to what is wanted. */
 	if (rl.rlim_max >= want) {

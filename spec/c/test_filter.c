@@ -82,7 +82,7 @@ static void test_reject_answer(void)
 	size_t len = udp(1000, 53);
 	struct filter f;
 
-	CHECK(filter_init(&f, &set, &(struct siphash_key){ 1, 3 }) == 0, "init");
+	CHECK(filter_init(&f, &set, 1024, &(struct siphash_key){ 1, 3 }) == 0, "init");
 	filter_set_policy(&f, p, false);
 	f.gateway4 = (struct ip_addr){ .family = AF_INET, .bytes = { 10, 8, 0, 1 } };
 	CHECK(filter_pass(&f, 0, pkt, len, POLICY_IN, 1, &a) == FILTER_REJECT, "rejected");
@@ -110,7 +110,7 @@ static void test_shares(void)
 	struct filter f;
 	int asked = 0, fell_back = 0;
 
-	CHECK(filter_init(&f, &set, &(struct siphash_key){ 2, 3 }) == 0, "init");
+	CHECK(filter_init(&f, &set, 1024, &(struct siphash_key){ 2, 3 }) == 0, "init");
 	filter_set_policy(&f, NULL, true);
 	for (unsigned i = 0; i < 1000; i++) {
 		enum filter_result r = pass(&f, 0, 10000 + i, 80, 1);
@@ -159,7 +159,7 @@ static void test_pending_max(void)
 	struct filter_settings set = { 1000, 60, 4, POLICY_DROP };
 	struct filter f;
 
-	CHECK(filter_init(&f, &set, &(struct siphash_key){ 3, 3 }) == 0, "init");
+	CHECK(filter_init(&f, &set, 1024, &(struct siphash_key){ 3, 3 }) == 0, "init");
 	filter_set_policy(&f, NULL, true);
 	for (unsigned i = 0; i < 4; i++)
 		CHECK(pass(&f, 0, 100 + i, 80, 0) == FILTER_ASK, "ask %u", i);
@@ -176,6 +176,31 @@ static void test_pending_max(void)
 	filter_free(&f);
 }
 
+/*
+ * A filter for two clients (max_clients = 2): both take turns at on.flow
+ * through a ring of two, and an id at max_clients has no state to keep
+ * (its packets are not judged: no such client can exist).
+ */
+static void test_sized(void)
+{
+	struct filter_settings set = { 1000, 60, 8, POLICY_DROP };
+	struct filter_question q;
+	struct filter f;
+
+	CHECK(filter_init(&f, &set, 2, &(struct siphash_key){ 4, 3 }) == 0, "init for 2");
+	filter_set_policy(&f, NULL, true);
+	CHECK(pass(&f, 0, 100, 80, 0) == FILTER_ASK && pass(&f, 0, 101, 80, 0) == FILTER_ASK &&
+		      pass(&f, 1, 200, 80, 0) == FILTER_ASK &&
+		      pass(&f, 1, 201, 80, 0) == FILTER_ASK,
+	      "both clients ask");
+	CHECK(next(&f, &q) == 100 && next(&f, &q) == 100000 + 200 && next(&f, &q) == 101 &&
+		      next(&f, &q) == 100000 + 201 && next(&f, &q) == -1,
+	      "in turn, through a ring of two");
+	CHECK(pass(&f, 2, 300, 80, 0) == FILTER_PASS && f.pending == 0, "no client 2");
+	filter_set_client(&f, 2, NULL, 0); /* ignored, not written past the arrays */
+	filter_free(&f);
+}
+
 int main(void)
 {
 	struct filter_settings set = { 1000, 60, 2, POLICY_DROP };
@@ -183,7 +208,7 @@ int main(void)
 	struct policy *p = drop_port(53);
 	struct filter_question q;
 
-	CHECK(filter_init(&f, &set, &(struct siphash_key){ 1, 3 }) == 0, "init");
+	CHECK(filter_init(&f, &set, 1024, &(struct siphash_key){ 1, 3 }) == 0, "init");
 	CHECK(pass(&f, 0, 1, 53, 0) == FILTER_PASS && f.flows.n == 0, "off: not even parsed");
 	filter_set_policy(&f, p, false);
 	for (int i = 0; i < 5; i++)
@@ -236,6 +261,7 @@ int main(void)
 	filter_free(&f);
 	test_shares();
 	test_pending_max();
+	test_sized();
 	test_reject_answer();
 	return unit_report("test_filter");
 }

@@ -48,8 +48,8 @@ static void test_device(struct mac_table *t)
 	      "an address behind the device ages like any");
 	for (unsigned i = 0; i < MAC_TABLE_DEVICE_MAX; i++)
 		(void)mac_table_learn(t, mac(1000 + i), MAC_TABLE_DEVICE, 400);
-	CHECK(t->count[MAC_TABLE_DEVICE] == MAC_TABLE_DEVICE_MAX,
-	      "the device has a larger share: %u", t->count[MAC_TABLE_DEVICE]);
+	CHECK(mac_table_count(t, MAC_TABLE_DEVICE) == MAC_TABLE_DEVICE_MAX,
+	      "the device has a larger share: %u", mac_table_count(t, MAC_TABLE_DEVICE));
 	CHECK(mac_table_learn(t, mac(5000), MAC_TABLE_DEVICE, 100000) == MAC_LEARNED &&
 		      mac_table_lookup(t, mac(100), 100001) == MAC_TABLE_DEVICE,
 	      "making room ages out the oldest learned address, never the pinned one");
@@ -80,6 +80,53 @@ static void test_flood(struct mac_table *t)
 	CHECK(mac_table_may_flood(t, 3, 1001), "a new client in the slot has a full bucket");
 }
 
+/* A table for two clients (max_clients = 2): ids 0 and 1 and the device, nothing else. */
+static void test_sized(void)
+{
+	struct mac_table t;
+
+	CHECK(mac_table_init(&t, 2, 4, 300, &(struct siphash_key){ 3, 4 }) == 0, "init for 2");
+	CHECK(mac_table_learn(&t, mac(1), 1, 0) == MAC_LEARNED && mac_table_count(&t, 1) == 1,
+	      "the last client id learns");
+	CHECK(mac_table_learn(&t, mac(2), 2, 0) == MAC_NOT_LEARNED && mac_table_count(&t, 2) == 0,
+	      "an id at max_clients is no client");
+	CHECK(mac_table_learn(&t, mac(3), MAC_TABLE_DEVICE, 0) == MAC_LEARNED &&
+		      mac_table_count(&t, MAC_TABLE_DEVICE) == 1 && mac_table_count(&t, 1) == 1,
+	      "the device's count is its own, after the clients'");
+	CHECK(!mac_table_may_flood(&t, 2, 0) && mac_table_may_flood(&t, 1, 0),
+	      "flood buckets for the clients only");
+	mac_table_forget(&t, 1);
+	CHECK(mac_table_count(&t, 1) == 0 && mac_table_lookup(&t, mac(3), 1) == MAC_TABLE_DEVICE,
+	      "a client forgotten, the device's address stays");
+	mac_table_free(&t);
+}
+
+/*
+ * Room for 20,000 clients' shares would be 1.3 million addresses: the table
+ * holds MAC_TABLE_ADDRS_MAX of them, refuses the next (counted), and takes
+ * one again once an owner's go.
+ */
+static void test_bounded(void)
+{
+	struct mac_table t;
+	unsigned learned = 0;
+
+	CHECK(mac_table_init(&t, 20000, 64, 300, &(struct siphash_key){ 5, 6 }) == 0, "init");
+	CHECK(t.max == MAC_TABLE_ADDRS_MAX && t.cap == 2 * MAC_TABLE_ADDRS_MAX, "max %zu, cap %zu",
+	      t.max, t.cap);
+	for (unsigned n = 0; n < MAC_TABLE_ADDRS_MAX; n++)
+		learned += mac_table_learn(&t, mac(n), n / 64, 0) == MAC_LEARNED;
+	CHECK(learned == MAC_TABLE_ADDRS_MAX, "learned %u", learned);
+	CHECK(mac_table_learn(&t, mac(MAC_TABLE_ADDRS_MAX), 19999, 0) == MAC_NOT_LEARNED &&
+		      t.refused == 1,
+	      "full: refused and counted");
+	mac_table_forget(&t, 0);
+	CHECK(t.n == MAC_TABLE_ADDRS_MAX - 64 &&
+		      mac_table_learn(&t, mac(MAC_TABLE_ADDRS_MAX), 19999, 1) == MAC_LEARNED,
+	      "room again once a client's addresses went");
+	mac_table_free(&t);
+}
+
 int main(void)
 {
 	static const uint8_t broadcast[MAC_LEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -87,7 +134,7 @@ int main(void)
 	struct mac_table t;
 	unsigned learned = 0;
 
-	CHECK(mac_table_init(&t, 4, 300, &(struct siphash_key){ 1, 2 }) == 0, "init");
+	CHECK(mac_table_init(&t, 1024, 4, 300, &(struct siphash_key){ 1, 2 }) == 0, "init");
 	CHECK(mac_table_lookup(&t, mac(1), 0) == -1, "unknown");
 	CHECK(mac_table_learn(&t, mac(1), 7, 0) == MAC_LEARNED &&
 		      mac_table_lookup(&t, mac(1), 1) == 7,
@@ -116,5 +163,7 @@ int main(void)
 	test_flood(&t);
 	test_device(&t);
 	mac_table_free(&t);
+	test_sized();
+	test_bounded();
 	return unit_report("test_mactable");
 }

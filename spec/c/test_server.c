@@ -16,6 +16,9 @@
 #include "server.h"
 #include "unit.h"
 
+/* The default max_clients: the VPN index holds two keys each, the peer index one. */
+enum { CLIENTS = SERVER_CLIENTS_DEFAULT };
+
 static struct server_addr_index ix;
 
 /* Address number n: 10.(n / 256).(n % 256).1, or fd00::n. */
@@ -42,43 +45,43 @@ static void test_full(void)
 	struct ip_addr extra = addr(AF_INET, 4000), none = { 0 };
 	int found = 0;
 
-	server_addr_index_init(&ix, &(struct siphash_key){ 1, 0 });
-	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+	CHECK(server_addr_index_init(&ix, &(struct siphash_key){ 1, 0 }, 2 * CLIENTS) == 0, "init");
+	for (unsigned id = 0; id < CLIENTS; id++) {
 		struct ip_addr a4 = addr(AF_INET, id), a6 = addr(AF_INET6, id);
 
 		CHECK(server_addr_index_put(&ix, &a4, id), "put v4 %u", id);
 		CHECK(server_addr_index_put(&ix, &a6, id), "put v6 %u", id);
 	}
-	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+	for (unsigned id = 0; id < CLIENTS; id++) {
 		struct ip_addr a4 = addr(AF_INET, id), a6 = addr(AF_INET6, id);
 
 		found += server_addr_index_get(&ix, &a4) == (int32_t)id &&
 			 server_addr_index_get(&ix, &a6) == (int32_t)id;
 	}
-	CHECK(found == SERVER_SESSIONS_MAX, "found %d of %d", found, SERVER_SESSIONS_MAX);
+	CHECK(found == CLIENTS, "found %d of %d", found, CLIENTS);
 	CHECK(!server_addr_index_put(&ix, &extra, 0), "a table more than half full");
 	CHECK(server_addr_index_get(&ix, &extra) == -1, "an absent address");
 	CHECK(server_addr_index_get(&ix, &none) == -1, "no family");
 	CHECK(!server_addr_index_put(&ix, &none, 0), "no family is not indexed");
 
 	/* Every other client ends: the rest stay reachable behind the holes. */
-	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id += 2) {
+	for (unsigned id = 0; id < CLIENTS; id += 2) {
 		struct ip_addr a4 = addr(AF_INET, id), a6 = addr(AF_INET6, id);
 
 		server_addr_index_del(&ix, &a4, id);
 		server_addr_index_del(&ix, &a6, id);
 	}
 	found = 0;
-	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+	for (unsigned id = 0; id < CLIENTS; id++) {
 		struct ip_addr a4 = addr(AF_INET, id), a6 = addr(AF_INET6, id);
 		int32_t want = id % 2 ? (int32_t)id : -1;
 
 		found += server_addr_index_get(&ix, &a4) == want &&
 			 server_addr_index_get(&ix, &a6) == want;
 	}
-	CHECK(found == SERVER_SESSIONS_MAX, "after removals: %d of %d right", found,
-	      SERVER_SESSIONS_MAX);
-	CHECK(ix.n == SERVER_SESSIONS_MAX, "%zu entries left", ix.n);
+	CHECK(found == CLIENTS, "after removals: %d of %d right", found, CLIENTS);
+	CHECK(ix.n == CLIENTS, "%zu entries left", ix.n);
+	server_addr_index_free(&ix);
 }
 
 /* An address handed to a newer client: the older client's end must not remove it. */
@@ -86,7 +89,7 @@ static void test_reassigned(void)
 {
 	struct ip_addr a = addr(AF_INET, 7);
 
-	server_addr_index_init(&ix, &(struct siphash_key){ 2, 0 });
+	CHECK(server_addr_index_init(&ix, &(struct siphash_key){ 2, 0 }, 2 * CLIENTS) == 0, "init");
 	CHECK(server_addr_index_put(&ix, &a, 3), "put");
 	CHECK(server_addr_index_put(&ix, &a, 9), "put again");
 	CHECK(server_addr_index_get(&ix, &a) == 9, "the newer client has it");
@@ -95,6 +98,7 @@ static void test_reassigned(void)
 	server_addr_index_del(&ix, &a, 9);
 	CHECK(server_addr_index_get(&ix, &a) == -1, "gone with the newer one");
 	CHECK(ix.n == 0, "%zu entries", ix.n);
+	server_addr_index_free(&ix);
 }
 
 /* Random puts and removals against a plain array of owners. */
@@ -104,12 +108,12 @@ static void test_random(void)
 	static int32_t owner[2][ADDRS];
 	unsigned seed = 12345, wrong = 0;
 
-	server_addr_index_init(&ix, &(struct siphash_key){ 3, 0 });
+	CHECK(server_addr_index_init(&ix, &(struct siphash_key){ 3, 0 }, 2 * CLIENTS) == 0, "init");
 	memset(owner, 0xff, sizeof(owner)); /* -1 */
 	for (int op = 0; op < OPS; op++) {
 		unsigned r = (unsigned)rand_r(&seed), n = r % ADDRS, fam = (r >> 12) & 1;
 		struct ip_addr a = addr(fam ? AF_INET6 : AF_INET, n);
-		uint32_t id = (r >> 13) % SERVER_SESSIONS_MAX;
+		uint32_t id = (r >> 13) % CLIENTS;
 
 		if ((r >> 24) % 3 == 0) {
 			if (server_addr_index_put(&ix, &a, id))
@@ -131,6 +135,7 @@ static void test_random(void)
 			wrong += server_addr_index_get(&ix, &a) != owner[fam][n];
 		}
 	CHECK(wrong == 0, "%u lookups disagree with the model", wrong);
+	server_addr_index_free(&ix);
 }
 
 /* The transport address of client n: 10.(n / 256).(n % 256).2:40000, or [fd00::n]:40000. */
@@ -164,18 +169,18 @@ static void test_peers(void)
 	socklen_t len, len6;
 	int found = 0;
 
-	server_addr_index_init(&ix, &(struct siphash_key){ 4, 5 });
-	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+	CHECK(server_addr_index_init(&ix, &(struct siphash_key){ 4, 5 }, CLIENTS) == 0, "init");
+	for (unsigned id = 0; id < CLIENTS; id++) {
 		struct sockaddr_storage p = peer(id % 2 ? AF_INET6 : AF_INET, id, 40000, &len);
 
 		CHECK(server_peer_index_put(&ix, (struct sockaddr *)&p, len, id), "put %u", id);
 	}
-	for (unsigned id = 0; id < SERVER_SESSIONS_MAX; id++) {
+	for (unsigned id = 0; id < CLIENTS; id++) {
 		struct sockaddr_storage p = peer(id % 2 ? AF_INET6 : AF_INET, id, 40000, &len);
 
 		found += server_peer_index_get(&ix, (struct sockaddr *)&p, len) == (int32_t)id;
 	}
-	CHECK(found == SERVER_SESSIONS_MAX, "found %d of %d", found, SERVER_SESSIONS_MAX);
+	CHECK(found == CLIENTS, "found %d of %d", found, CLIENTS);
 
 	struct sockaddr_storage other_port = peer(AF_INET, 0, 40001, &len),
 				other_family = peer(AF_INET6, 0, 40000, &len6);
@@ -194,7 +199,52 @@ static void test_peers(void)
 	CHECK(server_peer_index_put(&ix, (struct sockaddr *)&now, len, 6), "moved");
 	CHECK(server_peer_index_get(&ix, (struct sockaddr *)&was, len) == -1, "not where it was");
 	CHECK(server_peer_index_get(&ix, (struct sockaddr *)&now, len) == 6, "where it is");
-	CHECK(ix.n == SERVER_SESSIONS_MAX, "%zu entries", ix.n);
+	CHECK(ix.n == CLIENTS, "%zu entries", ix.n);
+	server_addr_index_free(&ix);
+}
+
+/*
+ * Sized from max_clients: the largest the configuration allows holds an
+ * IPv4 and an IPv6 address for every client and finds each, and refuses
+ * one more; the smallest holds its one client's two.
+ */
+static void test_sized(void)
+{
+	struct ip_addr extra = addr(AF_INET, 65535), a4, a6;
+	unsigned found = 0, put = 0;
+
+	CHECK(server_addr_index_init(&ix, &(struct siphash_key){ 6, 7 },
+				     2 * SERVER_CLIENTS_LIMIT) == 0,
+	      "init for %d clients", SERVER_CLIENTS_LIMIT);
+	for (unsigned id = 0; id < SERVER_CLIENTS_LIMIT; id++) {
+		a4 = addr(AF_INET, id);
+		a6 = addr(AF_INET6, id);
+		put += server_addr_index_put(&ix, &a4, id) && server_addr_index_put(&ix, &a6, id);
+	}
+	for (unsigned id = 0; id < SERVER_CLIENTS_LIMIT; id++) {
+		a4 = addr(AF_INET, id);
+		a6 = addr(AF_INET6, id);
+		found += server_addr_index_get(&ix, &a4) == (int32_t)id &&
+			 server_addr_index_get(&ix, &a6) == (int32_t)id;
+	}
+	CHECK(put == SERVER_CLIENTS_LIMIT && found == SERVER_CLIENTS_LIMIT, "put %u, found %u", put,
+	      found);
+	/* Room for exactly max_clients' keys, rounded up to half a power of two: two more. */
+	a4 = addr(AF_INET6, 65535);
+	a6 = extra;
+	a6.bytes[3] = 2;
+	CHECK(ix.max == ix.n + 2 && server_addr_index_put(&ix, &a4, 1) &&
+		      server_addr_index_put(&ix, &extra, 1) && !server_addr_index_put(&ix, &a6, 0),
+	      "full at half its %zu slots", ix.cap);
+	server_addr_index_free(&ix);
+
+	CHECK(server_addr_index_init(&ix, &(struct siphash_key){ 8, 9 }, 2) == 0, "init for 1");
+	a4 = addr(AF_INET, 1);
+	a6 = addr(AF_INET6, 1);
+	CHECK(server_addr_index_put(&ix, &a4, 0) && server_addr_index_put(&ix, &a6, 0) &&
+		      !server_addr_index_put(&ix, &extra, 0),
+	      "one client's two addresses, no more");
+	server_addr_index_free(&ix);
 }
 
 int main(void)
@@ -203,5 +253,6 @@ int main(void)
 	test_reassigned();
 	test_random();
 	test_peers();
+	test_sized();
 	return unit_report("server");
 }

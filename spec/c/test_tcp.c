@@ -4,7 +4,9 @@
  * the test's own (unshare(CLONE_NEWNET)): frames that arrive together are
  * handed over from one read, and frames queued during a loop iteration
  * leave in one write, i.e. one TCP segment on loopback (TCP_NODELAY sends
- * a segment per write), counted with TCP_INFO.
+ * a segment per write), counted with TCP_INFO. The bound on connections
+ * at once is the one the server gives (its max_clients and some to
+ * spare): past it the oldest connection without a session makes room.
  */
 #include <arpa/inet.h>
 #include <linux/tcp.h>
@@ -113,6 +115,51 @@ static void test_batches(void)
 	ev_loop_destroy(loop);
 }
 
+static void on_event(void *ctx, enum tcp_event ev)
+{
+	int *evicted = ctx;
+
+	*evicted += ev == TCP_EVICTED;
+}
+
+/* Connections from one source, as many as asked, each accepted; the evictions counted. */
+static int evictions_with(unsigned conns_max, int conns, unsigned short port)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	int evicted = 0, fds[8];
+	struct tcp_handlers h = { .packet = on_packet,
+				  .closed = on_closed,
+				  .ctx = &evicted,
+				  .event = on_event,
+				  .conns_max = conns_max };
+	struct tcp_server *t = NULL;
+	struct udp_addr a;
+	char err[128], where[40];
+
+	snprintf(where, sizeof(where), "tcp://127.0.0.1:%u", port);
+	CHECK(udp_parse_endpoint_of(&a, where, "tcp"), "address");
+	CHECK(tcp_server_open(&t, loop, &a, &h, err, sizeof(err)) == 0, "listen: %s", err);
+	for (int i = 0; i < conns; i++) {
+		fds[i] = connect_to(&a);
+		ev_run(loop, EVRUN_NOWAIT); /* accept it */
+	}
+	for (int i = 0; i < conns; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	tcp_server_free(t);
+	ev_loop_destroy(loop);
+	return evicted;
+}
+
+static void test_conns_max(void)
+{
+	int n = evictions_with(3, 5, 11941);
+
+	CHECK(n == 2, "a bound of 3: the 4th and 5th evict the oldest (%d)", n);
+	n = evictions_with(0, 5, 11942);
+	CHECK(n == 0, "the default bound (TCP_CONNS_MAX) is far off (%d)", n);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -124,5 +171,6 @@ int main(void)
 		return unit_report("tcp");
 	}
 	test_batches();
+	test_conns_max();
 	return unit_report("tcp");
 }

@@ -41,7 +41,7 @@ describe("#netns management interface", function()
 		start(nil, false)
 		local _, mode = netns.sh("stat -c %a " .. netns.quote(sock))
 		assert.are.equal("600\n", mode)
-		assert.matches("^OpenVPN Version: moonvpn [%d.]+\r\nManagement Version: 5\r\nEND\r\n$", m:ask("version"))
+		assert.matches("^OpenVPN Version: OpenVPN 2%.6%.14 %(moonvpn [%d.]+%)\r\nManagement Version: 5\r\nEND\r\n$", m:ask("version"))
 		assert.matches("^SUCCESS: pid=" .. t.engine.pid .. "\r\n$", m:ask("pid", "\r\n"))
 		local help = m:ask("help")
 		assert.matches("client-auth CID KID", help, 1, true)
@@ -126,7 +126,7 @@ describe("#netns management interface", function()
 			if text:find("CLIENT_LIST,client1,", 1, true) then break end
 			netns.sleep(0.1)
 		end
-		assert.matches("^TITLE,moonvpn [%d.]+\nTIME,[%d-]+ [%d:]+,%d+\nHEADER,CLIENT_LIST,", text)
+		assert.matches("^TITLE,OpenVPN 2%.6%.14 %(moonvpn [%d.]+%)\nTIME,[%d-]+ [%d:]+,%d+\nHEADER,CLIENT_LIST,", text)
 		assert.matches("\nCLIENT_LIST,client1,10%.88%.1%.2:%d+,10%.77%.0%.%d+,", text)
 		assert.matches("\nEND\n$", text)
 		assert.is_nil(netns.read_file(status_file .. ".tmp"), "the temporary file stays")
@@ -306,15 +306,81 @@ describe("#netns management interface", function()
 			end)
 		end
 
-		it("refuses an ifconfig-push line and keeps the client waiting", function()
+		it("moves the client to ifconfig-push's address and routes its iroutes; a wrong line keeps it waiting", function()
 			local client = start_auth()
+			for _, case in ipairs {
+				{ "ifconfig-push 10.77.0.50 255.255.0.0", "ifconfig-push 10.77.0.50 255.255.0.0: the "
+					.. "netmask must be the VPN network's (10.77.0.0/24): clients share the server's subnet" },
+				{ "ifconfig-push 10.66.0.5 255.255.255.0",
+					"ifconfig-push 10.66.0.5: 10.66.0.5 is not in the pool 10.77.0.0/24" },
+				{ "ifconfig-push 10.77.0.1 255.255.255.0", "ifconfig-push 10.77.0.1: 10.77.0.1 is reserved" },
+				{ "ifconfig-push ten 255.255.255.0", "ifconfig-push: the address is not an IPv4 address" },
+				{ "ifconfig-ipv6-push fd00::5/64", "ifconfig-ipv6-push: the server has no IPv6 network (network6)" },
+				{ "iroute 10.77.0.0 255.255.255.0", 'iroute: client:route("10.77.0.0/24") overlaps the VPN '
+					.. "network 10.77.0.0/24" },
+				{ "iroute fd00::/64", "iroute: expected an IPv4 NETWORK [NETMASK]" },
+				{ "iroute 10.99.5.0 255.0.255.0", "iroute: the netmask is not an IPv4 netmask" },
+				{ "redirect-gateway def1", 'unsupported config line: push "OPTION", iroute, iroute-ipv6, '
+					.. "ifconfig-push and ifconfig-ipv6-push are" },
+			} do
+				m:send("client-auth 0 0")
+				m:send(case[1])
+				m:send("END")
+				assert.are.equal("ERROR: client-auth command failed: " .. case[2] .. "\r\n", m:wait("\r\n"))
+			end
 			m:send("client-auth 0 0")
 			m:send("ifconfig-push 10.77.0.50 255.255.255.0")
+			m:send("iroute 10.99.5.0 255.255.255.0")
+			m:send('push "route 10.99.6.0 255.255.255.0"')
 			m:send("END")
-			m:wait("ERROR: client-auth command failed: ifconfig-push is not supported: addresses come from "
-				.. "the pool or on.connect's client:address\r\n")
+			m:wait("SUCCESS: client-auth command succeeded\r\n")
+			local out = t:completed(client)
+			assert.matches("ifconfig 10.77.0.50 255.255.255.0", out, 1, true)
+			assert.matches("route 10.99.6.0 255.255.255.0", out, 1, true)
+			m:wait(">CLIENT:ADDRESS,0,10.77.0.50,1\r\n")
+			local status = m:ask("status 2", "END\r\n")
+			assert.matches("\nROUTING_TABLE,10.77.0.50,client1,10.88.1.2:%d+,", status)
+			assert.matches("\nROUTING_TABLE,10.99.5.0/24,client1,10.88.1.2:%d+,", status)
+			-- The server routes the address and the subnet to the client.
+			local ok, ping = t.srv:sh("ping -c 2 -i 0.2 -W 5 10.77.0.50")
+			assert(ok, ping)
+			assert.matches("10.99.5.0/24 dev mvt0", select(2, t.srv:sh("ip route show 10.99.5.0/24")), 1, true)
+			assert.matches('"10.77.0.50"', t:console("return clients()[1].vpn_address"), 1, true)
+		end)
+
+		it("asks REAUTH at each renegotiation: client-auth-nt lets the new key in, client-deny ends the client", function()
+			sock = netns.tmpdir() .. "/mgmt.sock"
+			t:start("", string.format('  management = "%s",\n  management_client_auth = true,\n'
+				.. '  renegotiate = { seconds = 4 },\n  keepalive = { interval = 1, timeout = 20 },\n', sock), 1)
+			m = mgmt.connect(t.srv, sock)
+			m:wait(BANNER)
+			local client = t:connect(1)
+			m:wait(">CLIENT:CONNECT,0,0\r\n")
+			m:wait(">CLIENT:ENV,END\r\n")
 			assert.are.equal("SUCCESS: client-auth command succeeded\r\n", m:ask("client-auth-nt 0 0", "\r\n"))
 			t:completed(client)
+			local env = m:wait(">CLIENT:REAUTH,0,1\r\n", 30) .. m:wait(">CLIENT:ENV,END\r\n")
+			assert.matches(">CLIENT:ENV,common_name=client1\r\n", env, 1, true)
+			assert.matches(">CLIENT:ENV,ifconfig_pool_remote_ip=10.77.0.2\r\n", env, 1, true)
+			-- Held: the old key carries the data until the answer.
+			local ok, ping = t.srv:sh("ping -c 2 -i 0.2 -W 5 10.77.0.2")
+			assert(ok, ping)
+			assert.is_nil(t.engine:output():find("renegotiated: data now on key 1", 1, true))
+			assert.are.equal("ERROR: client-pending-auth command failed: the client is renegotiating (REAUTH): answer with "
+				.. "client-auth or client-deny\r\n", m:ask('client-pending-auth 0 1 "CR_TEXT:E:code?" 30', "\r\n"))
+			assert.are.equal("SUCCESS: client-auth command succeeded\r\n", m:ask("client-auth-nt 0 1", "\r\n"))
+			ok = t.engine:wait_log("renegotiated: data now on key 1", 20)
+			assert(ok, t.engine:output())
+			m:wait(">CLIENT:REAUTH,0,2\r\n", 30)
+			m:wait(">CLIENT:ENV,END\r\n")
+			assert.are.equal("SUCCESS: client-deny command succeeded\r\n",
+				m:ask('client-deny 0 2 "revoked" "your access ended"', "\r\n"))
+			assert.matches("AUTH_FAILED,your access ended", t:refused(client), 1, true)
+			m:wait(">CLIENT:DISCONNECT,0\r\n")
+			m:wait(">CLIENT:ENV,END\r\n")
+			-- Nothing is held any more: a late answer is an error.
+			assert.are.equal("ERROR: client-auth command failed: no client with this CID waits for a decision\r\n",
+				m:ask("client-auth-nt 0 2", "\r\n"))
 		end)
 	end)
 end)

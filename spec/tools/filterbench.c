@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 						 0,
 						 0 };
 	p = policy_new(rules, 1000, NULL, 0, POLICY_ACCEPT);
-	if (!p || filter_init(&f, &set, &(struct siphash_key){ 1, 3 }) < 0)
+	if (!p || filter_init(&f, &set, 1024, &(struct siphash_key){ 1, 3 }) < 0)
 		return 1;
 	udp(40000);
 	off = run(&f, n, false);

@@ -1,0 +1,148 @@
+-- SPDX-License-Identifier: MIT
+local ovpn = require "moonvpn.ovpn"
+
+local function fields(text, opts)
+	local profile = assert(ovpn.parse(text, "p.ovpn"))
+	return ovpn.client_fields(profile, opts)
+end
+
+local function fails(text, message, opts)
+	local profile, err = ovpn.parse(text, "p.ovpn")
+	if profile then
+		local ok
+		ok, err = pcall(ovpn.client_fields, profile, opts)
+		assert.is_false(ok, "expected an error: " .. message)
+	end
+	assert.are.equal(message, err)
+end
+
+local PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+describe("moonvpn.ovpn", function()
+	it("splits words as OpenVPN's parse_line: quotes, backslashes, comments, a leading --", function()
+		local p = assert(ovpn.parse(table.concat({
+			"# a comment",
+			"  ; another",
+			[[--setenv FRIENDLY_NAME "Office VPN"  # trailing]],
+			[[static-challenge 'Enter \code' 1]],
+			[[pull-filter ignore "route \"x\""]],
+			"remote vpn.example.com 1194 udp ;comment\r",
+		}, "\n"), "p.ovpn"))
+		assert.are.same({ name = "setenv", args = { "FRIENDLY_NAME", "Office VPN" }, line = 3 }, p.options[1])
+		assert.are.same({ "Enter \\code", "1" }, p.options[2].args)
+		assert.are.same({ "ignore", 'route "x"' }, p.options[3].args)
+		assert.are.same({ "vpn.example.com", "1194", "udp" }, p.options[4].args)
+		assert.are.equal(4, #p.options)
+	end)
+
+	it("reads a profile in the style of OpenVPN's sample client.conf, files beside it", function()
+		local f, warnings = fields(table.concat({
+			"client", "dev tun", "proto udp", "remote my-server-1 1194", "remote my-server-2 1195 tcp",
+			"resolv-retry infinite", "nobind", "user nobody", "group nogroup", "persist-key", "persist-tun",
+			"ca ca.crt", "cert client.crt", "key /etc/keys/client.key", "remote-cert-tls server",
+			"tls-auth ta.key 1", "cipher AES-256-CBC", "verb 3", "mute 20", "",
+		}, "\n"), { dir = "/home/me/vpn", resolve = function(host)
+			return ({ ["my-server-1"] = { "192.0.2.1", "2001:db8::1" }, ["my-server-2"] = { "192.0.2.2" } })[host]
+		end })
+		assert.are.same({ "udp://192.0.2.1:1194", "udp://[2001:db8::1]:1194", "tcp://192.0.2.2:1195" }, f.remote)
+		assert.are.same({ type = "tun" }, f.device)
+		assert.are.same({ file = "/home/me/vpn/ca.crt" }, f.tls.ca)
+		assert.are.same({ file = "/etc/keys/client.key" }, f.tls.key)
+		assert.are.same({ file = "/home/me/vpn/ta.key", direction = 1 }, f.tls.tls_auth)
+		assert.are.equal("nobody", f.user)
+		assert.are.equal("info", f.log_level)
+		assert.is_nil(f.ciphers) -- AES-256-CBC is not one of ours: the defaults stay
+		assert.are.same({
+			"p.ovpn:6: resolv-retry: ignored: host names are resolved at each attempt",
+			"p.ovpn:7: nobind: ignored: moonvpn's client always uses a free local port",
+			"p.ovpn:10: persist-key: ignored: moonvpn keeps its keys across reconnects",
+			"p.ovpn:11: persist-tun: ignored: moonvpn keeps its device across reconnects",
+			"p.ovpn:17: cipher: AES-256-CBC is not an AEAD cipher: the server must offer AES-256-GCM, "
+				.. "AES-128-GCM or CHACHA20-POLY1305 (OpenVPN 2.4 and later do)",
+			"p.ovpn:19: mute: ignored: moonvpn rate-limits repeated log lines itself",
+		}, warnings)
+	end)
+
+	it("reads a unified profile: inline blocks, tls-crypt-v2, auth-user-pass, redirect-gateway", function()
+		local f = fields(table.concat({
+			"setenv FORWARD_COMPATIBLE 1", "client", "server-poll-timeout 4", "nobind",
+			"remote 198.51.100.7 1194 udp", "remote 198.51.100.7 443 tcp", "dev tun", "dev-type tun",
+			"remote-cert-tls server", "tls-version-min 1.2", "reneg-sec 604800", "auth-user-pass",
+			"static-challenge \"Enter code\" 1", "data-ciphers AES-256-GCM:AES-128-CBC:chacha20-poly1305",
+			"verify-x509-name vpn.example.com name", "redirect-gateway def1 bypass-dhcp",
+			"dhcp-option DNS 10.8.0.1", "comp-lzo no", "<ca>", PEM .. "</ca>", "<tls-crypt-v2>",
+			"-----BEGIN OpenVPN tls-crypt-v2 client key-----", "AAAA",
+			"-----END OpenVPN tls-crypt-v2 client key-----", "</tls-crypt-v2>",
+		}, "\n"))
+		assert.are.same({ "udp://198.51.100.7:1194", "tcp://198.51.100.7:443" }, f.remote)
+		assert.are.same({ inline = PEM, origin = "p.ovpn:19" }, f.tls.ca)
+		assert.matches("^%-%-%-%-%-BEGIN OpenVPN tls%-crypt%-v2 client key", f.tls.tls_crypt_v2.inline)
+		assert.are.equal("vpn.example.com", f.tls.server_name)
+		assert.are.same({ ask = true, static_challenge = { text = "Enter code", echo = true } }, f.auth)
+		assert.are.same({ "AES-256-GCM", "CHACHA20-POLY1305" }, f.ciphers)
+		assert.are.same({ def1 = true, ["bypass-dhcp"] = true }, f.redirect_gateway)
+		assert.are.same({ servers = { "10.8.0.1" }, domains = {} }, f.dns)
+		assert.are.equal("comp-lzo", f.compression)
+		assert.are.same({ seconds = 604800 }, f.renegotiate)
+	end)
+
+	it("reads the profile moonvpn profile writes", function()
+		local f = fields(table.concat({
+			"client", "dev tun", "remote 192.0.2.10 1194 udp", "remote 192.0.2.10 1194 tcp", "nobind",
+			"remote-cert-tls server", "verify-x509-name server name", "data-ciphers AES-256-GCM:AES-128-GCM",
+			"<ca>", PEM .. "</ca>", "<cert>", PEM .. "</cert>", "<key>",
+			"-----BEGIN PRIVATE KEY-----\nMIG\n-----END PRIVATE KEY-----", "</key>",
+			"key-direction 1", "<tls-auth>", "-----BEGIN OpenVPN Static key V1-----", "00",
+			"-----END OpenVPN Static key V1-----", "</tls-auth>",
+		}, "\n"))
+		assert.are.same({ "udp://192.0.2.10:1194", "tcp://192.0.2.10:1194" }, f.remote)
+		assert.are.equal(1, f.tls.tls_auth.direction)
+		assert.matches("BEGIN PRIVATE KEY", f.tls.key.inline, 1, true)
+		assert.are.same({ "AES-256-GCM", "AES-128-GCM" }, f.ciphers)
+	end)
+
+	it("shuffles the remotes with remote-random and marks directives optional", function()
+		local f, warnings = fields("client\nremote a\nremote b\nremote-random\nca ca.crt\nauth-user-pass\n"
+			.. "ignore-unknown-option block-ipv6\nblock-ipv6\nsetenv opt pull-dns\n",
+			{ random = function() return 1 end })
+		assert.are.same({ "udp://b:1194", "udp://a:1194" }, f.remote)
+		assert.are.same({
+			"p.ovpn:8: block-ipv6: ignored (the profile marks it optional)",
+			"p.ovpn:9: pull-dns: ignored (the profile marks it optional)",
+		}, warnings)
+	end)
+
+	it("says what is wrong with a profile, and where", function()
+		local base = "client\nremote 192.0.2.1\nca ca.crt\ncert c.crt\nkey c.key\n"
+		for _, case in ipairs {
+			{ "client\nremote x\n<ca>\nabc\n", "p.ovpn:3: <ca> is not closed (no </ca>)" },
+			{ "<bogus>\n</bogus>\n", "p.ovpn:1: <bogus> is not a block OpenVPN reads inline" },
+			{ 'client\nremote "x\n', 'p.ovpn:2: a " quote is not closed' },
+			{ "dev tun\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\n",
+				"p.ovpn: not a client profile: it has no `client` line" },
+			{ "client\nca ca.crt\nauth-user-pass\n", "p.ovpn: no remote line: the profile names no server" },
+			{ base .. "fragment 1300\n", "p.ovpn:6: fragment is not supported: use mssfix (the server's MTU is "
+				.. "honoured)" },
+			{ base .. "frobnicate 1\n", "p.ovpn:6: frobnicate is not something moonvpn's client supports "
+				.. "(remove the line, or mark it optional with ignore-unknown-option frobnicate)" },
+			{ base .. "remote-cert-tls client\n", "p.ovpn:6: remote-cert-tls client: a client checks its "
+				.. "server (remote-cert-tls server)" },
+			{ base .. "proto sctp\n", "p.ovpn:6: proto: sctp is not a client transport (udp, tcp, tcp-client "
+				.. "and their 4/6 forms)" },
+			{ base .. "port 70000\n", "p.ovpn:6: port: 70000 is not a number from 1 to 65535" },
+			{ base .. "ca [inline]\n", "p.ovpn:6: ca [inline] without a <ca> block" },
+			{ base .. "data-ciphers BF-CBC\n",
+				"p.ovpn: data-ciphers names none of AES-256-GCM, AES-128-GCM, CHACHA20-POLY1305" },
+			{ "client\nremote 192.0.2.1\nca ca.crt\n", "p.ovpn: no cert and key, and no auth-user-pass: the "
+				.. "profile has no way to log in" },
+			{ base .. "<connection>\nremote y\n</connection>\n",
+				"p.ovpn: <connection> blocks are not supported yet: use remote lines" },
+			{ base .. "verify-x509-name vpn name-prefix\n", "p.ovpn:6: verify-x509-name ... name-prefix is not "
+				.. "supported: use verify-x509-name NAME name" },
+		} do
+			fails(case[1], case[2])
+		end
+		fails("client\nremote nowhere.invalid\nca ca.crt\nauth-user-pass\n",
+			"p.ovpn:2: remote nowhere.invalid: no such host", { resolve = function() return nil, "no such host" end })
+	end)
+end)

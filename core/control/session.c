@@ -378,6 +378,36 @@ static void send_halt(struct session *s, const char *reason)
 	flush(s);
 }
 
+/*
+ * A stock 2.6 client whose handshake the server dropped without a word
+ * retransmits into the void and restarts only when its hand-window (60 s)
+ * runs out. What makes it restart at once: before TLS is up, a TLS fatal
+ * alert as the next record of the control channel (its TLS fails, ssl.c's
+ * tls_process reports "TLS handshake failed" and the client restarts with
+ * SIGUSR1[soft,tls-error] after a pause of a second; once TLS 1.3 encrypts
+ * the handshake the plaintext alert is a record of the wrong type, which
+ * fails it the same way); once TLS is up (a client waiting for its
+ * authentication), the RESTART message (2.6's server_pushed_signal). The
+ * packet goes once: the session ends right after, nothing retransmits.
+ */
+void session_give_up(struct session *s)
+{
+	/* A TLS record: alert (21), version 3.3, length 2, fatal (2), handshake_failure (40). */
+	static const uint8_t alert[] = { 21, 3, 3, 0, 2, 2, 40 };
+	struct key_state *ks = current_ks(s);
+
+	if (s->state == SESSION_AUTH || s->state == SESSION_ACTIVE) {
+		send_message(s, "RESTART");
+		flush(s);
+		return;
+	}
+	if (ks->phase == KEY_PHASE_EMPTY ||
+	    reliable_queue(&ks->rel, P_CONTROL_V1, alert, sizeof(alert),
+			   (uint64_t)(now(s) * 1000)) < 0)
+		return;
+	flush_key_state(s, ks);
+}
+
 /* Everything we sent on ks reached the peer: no TLS output waits and nothing is unacked. */
 static bool all_acked(const struct key_state *ks)
 {

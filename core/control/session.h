@@ -163,6 +163,12 @@ void session_free(struct session *s);
  */
 void session_admit(struct session *s, struct session_push *push);
 void session_refuse(struct session *s, const char *reason);
+/*
+ * The server gives up on the handshake (evicted, or refused for a limit) and
+ * tells the client so, that it restarts at once instead of waiting out its
+ * hand-window: see session.c. The caller ends the session next.
+ */
+void session_give_up(struct session *s);
 
 /*
  * Ends the hold of a renegotiation (session_ops.reauth): refusal NULL lets
@@ -230,6 +236,8 @@ bool session_iv_mtu(const struct session *s);
 bool session_ncp(const struct session *s);	      /* the client negotiates ciphers */
 bool session_epoch_data(const struct session *s);     /* OpenVPN 2.7's epoch data format */
 double session_connected_at(const struct session *s); /* ev time */
+/* When the peer's last control packet arrived (ev time; the session's start until one). */
+double session_last_received(const struct session *s);
 /* The data-channel key block (valid once the state is active). */
 const uint8_t *session_key_block(const struct session *s);
 

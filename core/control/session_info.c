@@ -172,6 +172,11 @@ double session_connected_at(const struct session *s)
 	return s->connected_at;
 }
 
+double session_last_received(const struct session *s)
+{
+	return s->last_received;
+}
+
 const uint8_t *session_key_block(const struct session *s)
 {
 	return s->ks[s->current].key_block;

@@ -869,6 +869,7 @@ static void activate_client(struct session *s, struct key_state *ks)
 	}
 	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
 	s->peer_id = o->peer_id;
+	s->dc->peer_id = o->peer_id; /* our data packets carry it: the server finds us by it */
 	s->use_ekm = o->tls_ekm;
 	s->client->cc_exit = o->cc_exit;
 	if (derive_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {

@@ -160,13 +160,18 @@ check-c: $(TESTS)
 SPEC_MOD = build/lua/moonvpn/core.so
 # Tools the integration specs run (packet injection); built with the test flags.
 SPEC_TOOLS = build/tools/inject build/tools/craft build/tools/flood build/tools/connflood \
-	     build/tools/xfer build/tools/v2client build/tools/notifysock build/tools/mgmtgo
+	     build/tools/xfer build/tools/v2client build/tools/notifysock build/tools/mgmtgo \
+	     build/tools/loadgen
 # A micro-benchmark for make bench, linked with the core like the unit tests.
 build/tools/filterbench: spec/tools/filterbench.c $(LIB_OBJS) | build/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 # tls-crypt-v2 packets for the front-door specs, made with the core's own codec and wrapping.
 build/tools/v2client: spec/tools/v2client.c $(LIB_OBJS) | build/tools
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+# The load generator: many of the engine's own clients on one loop (spec/netns/loadgen_spec.lua).
+build/tools/loadgen: spec/tools/loadgen.c $(LIB_OBJS) | build/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 # The bulk-transfer tool hashes what it moves with libcrypto's SHA-256.

@@ -29,7 +29,7 @@ local function summary(out)
 	local line = out:match("loadgen: (started=[^\n]*)")
 	assert(line, "no summary line in:\n" .. out)
 	local t = {}
-	for k, v in line:gmatch("(%w+)=([%d.]+)") do t[k] = tonumber(v) end
+	for k, v in line:gmatch("([%w_]+)=([%d.]+)") do t[k] = tonumber(v) end
 	return t
 end
 

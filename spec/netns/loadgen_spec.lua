@@ -11,7 +11,8 @@ local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
 local openvpn = require "spec.helpers.openvpn"
 
-local LOADGEN = "build/tools/loadgen"
+-- MVT_LOADGEN: another build of it (one with the sanitizers, say).
+local LOADGEN = os.getenv("MVT_LOADGEN") or "build/tools/loadgen"
 local SOURCES = 8 -- source addresses 10.88.0.2 .. 10.88.0.9
 local CLIENTS = 200
 -- Slow enough that a source never has more handshakes in flight than the server's
@@ -87,7 +88,7 @@ describe("#netns loadgen", function()
 	end
 
 	after_each(function()
-		if server then server:stop() end
+		if server then assert.are.equal(0, server:stop()) end
 		server = nil
 		netns.cleanup()
 	end)
@@ -155,6 +156,18 @@ end
 		assert.are.equal(0, s.connected, out)
 		assert.is_true(s.failed >= 3, out)
 		assert.matches("wrong username or password", out, 1, true)
+	end)
+
+	it("connects clients with tls-auth", function()
+		namespaces()
+		local pki = mv.pki()
+		start_moonvpn(string.format(', tls_auth = { key = "%s/ta.key", direction = 0 }', pki))
+		local p = loadgen({ "--clients", "20", "--rate", tostring(RATE), "--tls-auth", pki .. "/ta.key:1",
+			"--cert", pki .. "/client1.crt", "--key", pki .. "/client1.key", "--timeout", "120" })
+		local status, out = finish(p, 180)
+		local s = summary(out)
+		assert.are.same({ 20, 20, 0, 0 }, { s.started, s.connected, s.failed, s.dropped }, out)
+		assert.are.equal(0, status, out)
 	end)
 
 	it("connects 200 clients to a stock OpenVPN 2.6 server", function()

@@ -14,7 +14,8 @@
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
 
-local LOADGEN = "build/tools/loadgen"
+-- MVT_LOADGEN: another build of it (one with the sanitizers, say).
+local LOADGEN = os.getenv("MVT_LOADGEN") or "build/tools/loadgen"
 local CLIENTS = tonumber(os.getenv("MVT_SOAK_CLIENTS")) or 200
 local SECONDS = tonumber(os.getenv("MVT_SOAK_SECONDS")) or 120
 local RENEG = tonumber(os.getenv("MVT_SOAK_RENEG")) or 20

@@ -56,9 +56,9 @@ struct client {
 	struct mssfix mss; /* for the current remote's address family */
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
-	uint8_t *
-		segment; /* a superpacket's, sealed in place (CLIENT_SEGMENT_BYTES, on first use) */
-	double attempt_started;
+	/* A superpacket's, sealed in place: CLIENT_SEGMENT_BYTES, allocated on first use. */
+	uint8_t *segment;
+	double attempt_started; /* ev time */
 	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
 };
@@ -146,8 +146,8 @@ static void on_session_send(void *ctx, struct session *s, const uint8_t *wire, s
 	}
 	if (c->fd < 0)
 		return;
-	if (!c->udp_tx || len > UDPIO_SLOT_MAX) { /* unbatched, or a device MTU near 64 KiB: at
-						     once, after what is queued */
+	/* Unbatched, or a device MTU near 64 KiB: at once, after what is queued. */
+	if (!c->udp_tx || len > UDPIO_SLOT_MAX) {
 		if (c->udp_tx)
 			(void)udpio_tx_flush(c->udp_tx);
 		if (send(c->fd, wire, len, 0) < 0)
@@ -322,6 +322,15 @@ static void on_tcp_gone(struct ev_loop *loop, ev_timer *w, int revents)
 		end_attempt(c, c->tcp_why);
 }
 
+/* The socket's receive and send batches, with the offloads it has. */
+static int open_batches(struct client *c)
+{
+	udpio_probe(c->fd, c->params.udp_gso, c->params.udp_gro, &c->udp_caps);
+	c->udp_rx = udpio_rx_new(c->udp_caps.gro);
+	c->udp_tx = c->udp_rx ? udpio_tx_new(c->fd, &c->udp_caps) : NULL;
+	return c->udp_tx ? 0 : -ENOMEM;
+}
+
 /* The attempt's transport: a connected UDP socket, or a TCP connection. */
 static int open_transport(struct client *c, const struct udp_addr *remote, bool tcp, char *err,
 			  size_t errlen)
@@ -335,17 +344,11 @@ static int open_transport(struct client *c, const struct udp_addr *remote, bool 
 	c->fd = udp_connect_from(&c->params.local, remote, err, errlen);
 	if (c->fd < 0)
 		return c->fd;
-	if (c->params.unbatched)
-		goto watch;
-	udpio_probe(c->fd, c->params.udp_gso, c->params.udp_gro, &c->udp_caps);
-	c->udp_rx = udpio_rx_new(c->udp_caps.gro);
-	c->udp_tx = c->udp_rx ? udpio_tx_new(c->fd, &c->udp_caps) : NULL;
-	if (!c->udp_tx) {
+	if (!c->params.unbatched && open_batches(c) < 0) {
 		snprintf(err, errlen, "out of memory for the UDP batches");
 		close_socket(c);
 		return -ENOMEM;
 	}
-watch:
 	ev_io_init(&c->watcher, on_readable, c->fd, EV_READ);
 	c->watcher.data = c;
 	ev_io_start(c->loop, &c->watcher);

@@ -546,7 +546,7 @@ static int parse_remote(struct lg_options *o, const char *arg)
 	colon = strrchr(copy, ':');
 	if (colon)
 		*colon = '\0';
-	if (!colon || !parse_endpoint(&o->remote, copy[0] == '[' ? copy : copy, colon + 1)) {
+	if (!colon || !parse_endpoint(&o->remote, copy, colon + 1)) {
 		fprintf(stderr, "loadgen: --remote: %s is not HOST:PORT (an address, [v6]:PORT)\n",
 			arg);
 		return -1;

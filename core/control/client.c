@@ -23,6 +23,8 @@ enum {
 	/* The largest tun-mtu a server may push to us. */
 	CLIENT_IV_MTU = 9000,
 	CLIENT_RECEIVES_PER_WAKEUP = 4, /* receive batches per wake-up, so the loop goes on */
+	CLIENT_SEGMENT_BYTES = DATA_OVERHEAD + VNET_PACKET_MAX_BYTES + DATA_TAILROOM,
+	CLIENT_DATAGRAM_MAX = 65536, /* bytes: the largest UDP datagram, unbatched */
 };
 
 #define CLIENT_VERSION "moonvpn-0.1.0"
@@ -54,8 +56,9 @@ struct client {
 	struct mssfix mss; /* for the current remote's address family */
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
-	uint8_t segment[DATA_OVERHEAD + VNET_PACKET_MAX_BYTES +
-			DATA_TAILROOM]; /* a superpacket's, sealed in place */
+	/* A superpacket's, sealed in place: CLIENT_SEGMENT_BYTES, allocated on first use. */
+	uint8_t *segment;
+	double attempt_started; /* ev time */
 	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
 };
@@ -71,7 +74,8 @@ static void close_socket(struct client *c)
 		return;
 	ev_io_stop(c->loop, &c->watcher);
 	ev_prepare_stop(c->loop, &c->udp_flusher);
-	(void)udpio_tx_flush(c->udp_tx); /* an EXIT to the server goes before we close */
+	if (c->udp_tx)
+		(void)udpio_tx_flush(c->udp_tx); /* an EXIT to the server goes before we close */
 	udpio_rx_free(c->udp_rx);
 	udpio_tx_free(c->udp_tx);
 	c->udp_rx = NULL;
@@ -119,6 +123,8 @@ static void end_attempt(struct client *c, const char *reason)
 		c->remote = (c->remote + 1) % c->params.n_remotes;
 	delay = next_delay(c, was_connected, refused);
 	log_info(c->log, "client", "disconnected: %s; reconnecting in %.0f s", reason, delay);
+	if (c->params.hooks.ended)
+		c->params.hooks.ended(c->params.hooks.ctx, reason);
 	c->session = NULL;
 	c->connected = false;
 	session_free(s);
@@ -140,8 +146,10 @@ static void on_session_send(void *ctx, struct session *s, const uint8_t *wire, s
 	}
 	if (c->fd < 0)
 		return;
-	if (len > UDPIO_SLOT_MAX) { /* a device MTU near 64 KiB: at once, after what is queued */
-		(void)udpio_tx_flush(c->udp_tx);
+	/* Unbatched, or a device MTU near 64 KiB: at once, after what is queued. */
+	if (!c->udp_tx || len > UDPIO_SLOT_MAX) {
+		if (c->udp_tx)
+			(void)udpio_tx_flush(c->udp_tx);
 		if (send(c->fd, wire, len, 0) < 0)
 			log_debug(c->log, "client", "send to %s failed: %s", c->remote_text,
 				  strerror(errno));
@@ -247,6 +255,20 @@ static void handle_datagram(struct client *c, uint8_t *buf, size_t len)
 		handle_data(c, buf, len);
 }
 
+/* A few datagrams, one recv each, opened in place on the stack. */
+static void receive_unbatched(struct client *c)
+{
+	uint8_t buf[CLIENT_DATAGRAM_MAX];
+
+	for (int i = 0; i < CLIENT_RECEIVES_PER_WAKEUP && c->fd >= 0; i++) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+		if (n < 0)
+			return; /* EAGAIN, or ICMP unreachable while the server is away */
+		handle_datagram(c, buf, (size_t)n);
+	}
+}
+
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
@@ -257,6 +279,10 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (!c->udp_rx) {
+		receive_unbatched(c);
+		return;
+	}
 	/* A bounded number of batches per wake-up. The session may end in between, and
 	 * the socket close with its batches: nothing of them is touched after that. */
 	for (int i = 0; i < CLIENT_RECEIVES_PER_WAKEUP; i++) {
@@ -296,6 +322,15 @@ static void on_tcp_gone(struct ev_loop *loop, ev_timer *w, int revents)
 		end_attempt(c, c->tcp_why);
 }
 
+/* The socket's receive and send batches, with the offloads it has. */
+static int open_batches(struct client *c)
+{
+	udpio_probe(c->fd, c->params.udp_gso, c->params.udp_gro, &c->udp_caps);
+	c->udp_rx = udpio_rx_new(c->udp_caps.gro);
+	c->udp_tx = c->udp_rx ? udpio_tx_new(c->fd, &c->udp_caps) : NULL;
+	return c->udp_tx ? 0 : -ENOMEM;
+}
+
 /* The attempt's transport: a connected UDP socket, or a TCP connection. */
 static int open_transport(struct client *c, const struct udp_addr *remote, bool tcp, char *err,
 			  size_t errlen)
@@ -306,13 +341,10 @@ static int open_transport(struct client *c, const struct udp_addr *remote, bool 
 		    DATA_OVERHEAD);
 	if (tcp)
 		return tcp_client_open(&c->tcp, c->loop, remote, &h, err, errlen);
-	c->fd = udp_connect(remote, err, errlen);
+	c->fd = udp_connect_from(&c->params.local, remote, err, errlen);
 	if (c->fd < 0)
 		return c->fd;
-	udpio_probe(c->fd, c->params.udp_gso, c->params.udp_gro, &c->udp_caps);
-	c->udp_rx = udpio_rx_new(c->udp_caps.gro);
-	c->udp_tx = c->udp_rx ? udpio_tx_new(c->fd, &c->udp_caps) : NULL;
-	if (!c->udp_tx) {
+	if (!c->params.unbatched && open_batches(c) < 0) {
 		snprintf(err, errlen, "out of memory for the UDP batches");
 		close_socket(c);
 		return -ENOMEM;
@@ -355,12 +387,16 @@ static void start_attempt(struct client *c)
 		.role = SESSION_ROLE_CLIENT,
 		.options = c->options,
 		.peer_info = c->peer_info,
+		.username = c->params.username,
+		.password = c->params.password,
+		.renegotiations = c->params.renegotiations,
 	};
 	char err[256];
 
 	udp_addr_format((const struct sockaddr *)&remote->ss, c->remote_text,
 			sizeof(c->remote_text));
 	c->attempts++;
+	c->attempt_started = ev_now(c->loop);
 	if (open_transport(c, remote, c->params.tcp[c->remote], err, sizeof(err)) < 0) {
 		log_warnx(c->log, "client", "%s", err);
 		end_attempt(c, "cannot open a socket");
@@ -509,9 +545,13 @@ void client_send_superpacket(struct client *c, const struct vnet_hdr *h, const u
 		c->stats.dropped_device_malformed++;
 		return;
 	}
-	if (c->session && !c->tcp && c->fd >= 0 &&
+	if (c->session && !c->tcp && c->fd >= 0 && c->udp_tx &&
 	    DATA_OVERHEAD + vnet_split_max(&sp) + DATA_TAILROOM <= UDPIO_SLOT_MAX) {
 		send_segments_in_slots(c, &sp);
+		return;
+	}
+	if (!c->segment && !(c->segment = malloc(CLIENT_SEGMENT_BYTES))) {
+		c->stats.dropped_device_malformed++; /* no room to cut it: lost as a bad one */
 		return;
 	}
 	while ((n = vnet_split_next(&sp, c->segment + DATA_OVERHEAD, VNET_PACKET_MAX_BYTES)))
@@ -543,6 +583,16 @@ uint64_t client_connects(const struct client *c)
 	return c->connects;
 }
 
+double client_attempt_started(const struct client *c)
+{
+	return c->attempt_started;
+}
+
+bool client_connected(const struct client *c)
+{
+	return c->connected;
+}
+
 void client_free(struct client *c)
 {
 	if (!c)
@@ -555,5 +605,6 @@ void client_free(struct client *c)
 	close_socket(c);
 	wrap_clear(&c->wrap);
 	tls_ctx_free(c->params.tls);
+	free(c->segment);
 	free(c);
 }

@@ -917,8 +917,15 @@ static int send_client_km(struct session *s, struct key_state *ks)
 		return -1;
 	km->options = (struct km2_string){ s->client->options, strlen(s->client->options) };
 	km->peer_info = (struct km2_string){ s->client->peer_info, strlen(s->client->peer_info) };
+	if (s->p.username) {
+		km->username = (struct km2_string){ s->p.username, strlen(s->p.username) };
+		km->password = (struct km2_string){ s->p.password ? s->p.password : "",
+						    s->p.password ? strlen(s->p.password) : 0 };
+	}
 	len = km2_encode(buf, sizeof(buf), km);
-	km->options = km->peer_info = (struct km2_string){ 0 }; /* only the secrets are kept */
+	/* Only the secrets are kept: the strings are the caller's (the password is not
+	 * ours to wipe). */
+	km->options = km->peer_info = km->username = km->password = (struct km2_string){ 0 };
 	rc = len && tls_session_write(ks->tls, buf, len) == 0 ? 0 : -1;
 	crypto_wipe(buf, sizeof(buf));
 	return rc;

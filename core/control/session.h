@@ -125,6 +125,10 @@ struct session_params {
 	/* Client: the options string and peer-info of our key-method-2 messages (copied). */
 	const char *options;
 	const char *peer_info;
+	/* Client: auth-user-pass, sent in every key-method-2 message (NULL: none); borrowed,
+	 * they must outlive the session. */
+	const char *username;
+	const char *password;
 	/* Server: a tls-crypt-v2 client's unwrapped key, for its id and metadata (copied
 	 * without Kc, which wrap holds); NULL: not a tls-crypt-v2 client. */
 	const struct tlscryptv2_client *tls_crypt_v2;

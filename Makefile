@@ -122,12 +122,13 @@ $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 DEB_BUILD = gcc make pkg-config liblua5.4-dev lua5.4 libssl-dev libev-dev libmnl-dev libedit-dev \
             libcrypt-dev liblzo2-dev liblz4-dev
 # curl and prometheus (its promtool): spec/netns/metrics_spec.lua scrapes and checks /metrics.
+# nftables: spec/netns/redirect_spec.lua counts where packets came from.
 # wireguard-go and wireguard-tools: the userspace WireGuard anchor of make bench, whose quick
 # mode spec/netns/bench_spec.lua runs.
 DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-linux bsdutils \
             clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools \
             jq groff-base man-db strace easy-rsa curl prometheus \
-            golang-go golang-github-apparentlymart-go-openvpn-mgmt-dev
+            golang-go golang-github-apparentlymart-go-openvpn-mgmt-dev nftables
 # What the upstream peers' build script needs (make peers), when there are peers to build.
 DEB_PEERS = autoconf automake libtool pkg-config make libssl-dev liblzo2-dev liblz4-dev libpam0g-dev \
             libcap-ng-dev libnl-genl-3-dev cmake g++ ninja-build libasio-dev libcap-dev \

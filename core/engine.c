@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "engine_mgmt.h"
+#include "engine_redirect.h"
 #include "fdlimit.h"
 #include "metrics.h"
 #include "script.h"
@@ -427,17 +428,17 @@ static int on_pushed(void *ctx, const struct push_options *o)
 	struct engine *e = ctx;
 	char err[ENGINE_ERR_MAX];
 
-	pushed_device_config(&e->pushed, &e->cfg->device, o);
+	bool redirect = engine_redirect_begin(e, o);
+
+	pushed_device_config(&e->pushed, &e->cfg->device, o, redirect);
 	if (device_reconfigure(e->device, &e->pushed.cfg, err, sizeof(err)) < 0) {
 		log_error(&e->log, "device", "cannot apply what the server pushed: %s", err);
 		return -1;
 	}
+	if (!redirect)
+		engine_redirect_end(e); /* an earlier push's, if any: its routes went above */
 	log_device(e, "configured by the server:");
 	notify_ready(&e->notify); /* a client serves once its tunnel is up */
-	if (o->redirect_gateway)
-		log_warnx(&e->log, "client",
-			  "the server pushed redirect-gateway; moonvpn does not change the "
-			  "default route yet (add the routes you need on the server)");
 	if (o->n_dns)
 		log_info(&e->log, "client",
 			 "the server pushed %zu DNS server(s); they are shown by status() but "
@@ -502,6 +503,7 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 	int rc;
 
 	if (cfg->role == CONFIG_CLIENT) {
+		engine_redirect_clear_stale(e, cfg);
 		rc = open_client(e, cfg, cr, &e->client, err, errlen);
 		if (rc == 0)
 			log_data_path(e, cfg, client_udp_caps(e->client));
@@ -738,6 +740,16 @@ static int reconnect_client(struct engine *e, const struct config *cfg, struct c
 
 	client_free(e->client);
 	e->client = NULL;
+	/* The remotes may change: no redirect until the new connection's push pins them. */
+	if (e->pins.n) {
+		struct push_options none;
+
+		push_options_init(&none);
+		pushed_device_config(&e->pushed, &e->cfg->device, &none, false);
+		if (device_reconfigure(e->device, &e->pushed.cfg, err, errlen) < 0)
+			log_warnx(&e->log, "device", "%s", err);
+		engine_redirect_end(e);
+	}
 	rc = open_client(e, cfg, cr, &fresh, err, errlen);
 	if (rc == 0)
 		e->client = fresh;
@@ -897,7 +909,8 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	server_free(e->server);
-	client_free(e->client);
+	client_free(e->client); /* its EXIT went out past the tunnel's routes */
+	engine_redirect_end(e);
 	engine_mgmt_free(e->mgmt);
 	console_free(e->console);
 	metrics_free(e->metrics);

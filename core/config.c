@@ -52,6 +52,7 @@ void config_free(struct config *cfg)
 	free(cfg->status_file);
 	free(cfg->routes);
 	free(cfg->listen);
+	free(cfg->dns);
 	free(cfg->tls_ca);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);

@@ -60,6 +60,7 @@ struct config {
 	char **remotes;	       /* client: the servers to try in turn */
 	size_t n_remotes;
 	unsigned reconnect_initial, reconnect_max; /* client: backoff, seconds */
+	char *dns; /* client: how pushed DNS servers reach the resolver (resolver.h's names) */
 	/* server: where clients reach it, for moonvpn profile: hosts, or "udp://HOST:PORT" */
 	char **public_hosts;
 	size_t n_public_hosts;

@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "privdrop.h"
 #include "pushdev.h"
+#include "resolver.h"
 #include "server.h"
 #include "tokens.h"
 
@@ -55,6 +56,7 @@ struct engine {
 	struct client *client;		/* client mode */
 	struct pushed_device pushed;	/* client mode: the device as the server's push made it */
 	struct host_routes pins;	/* client mode: the servers kept outside redirect-gateway */
+	struct resolver resolver;	/* client mode: the pushed DNS, given to the system */
 	struct devpath devpath;		/* the device side of the data path */
 	struct console_handlers console_handlers;
 	ev_signal sig_int, sig_term, sig_hup;

@@ -372,7 +372,7 @@ out:
 	return rc;
 }
 
-/* The client's own fields: its servers and the reconnect backoff. */
+/* The client's own fields: its servers, the resolver and the reconnect backoff. */
 static int read_client(struct reader *r, int idx, struct config *cfg)
 {
 	int rc = read_string_list(r, idx, "remote", &cfg->remotes, &cfg->n_remotes);
@@ -382,6 +382,8 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = read_identity(r, idx, cfg);
+	if (rc == 0)
+		rc = read_string(r, idx, "dns", &cfg->dns, false);
 	cfg->reconnect_initial = read_unsigned(r, idx, "reconnect.initial");
 	cfg->reconnect_max = read_unsigned(r, idx, "reconnect.max");
 	if (rc == 0 && (!cfg->reconnect_initial || !cfg->reconnect_max))

@@ -495,6 +495,7 @@ M.client_schema = S.record({
 	offload = { offload, default = {} },
 	mssfix = { mssfix, default = 1492 },
 	reconnect = { reconnect, default = {} },
+	dns = { S.enum { "auto", "resolved", "resolvconf", "file", "show" }, default = "auto" },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 	user = { account "a user name" },

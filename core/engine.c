@@ -495,6 +495,8 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 		.tap = cfg->device.type == DEVICE_TAP,
 		.tls_auth = cfg->tls_auth_key != NULL,
 		.tls_auth_direction = cfg->tls_auth_direction,
+		.username = cr->username,
+		.password = cr->password,
 		.hooks = { on_pushed, on_server_packet, e },
 	};
 

@@ -209,6 +209,23 @@ static bool opt_redirect_gateway(struct push_options *o, char **a, int n)
 	return true;
 }
 
+/* auth-token: what the client sends as its password from now on (OpenVPN's --auth-gen-token). */
+static bool opt_auth_token(struct push_options *o, char **a, int n)
+{
+	if (n != 2 || strlen(a[1]) >= sizeof(o->auth_token))
+		return false;
+	snprintf(o->auth_token, sizeof(o->auth_token), "%s", a[1]);
+	return true;
+}
+
+/* auth-token-user: the username the token goes with; ours already is (we sent it). */
+static bool opt_auth_token_user(struct push_options *o, char **a, int n)
+{
+	(void)o;
+	(void)a;
+	return n == 2;
+}
+
 static bool opt_key_derivation(struct push_options *o, char **a, int n)
 {
 	o->tls_ekm = n == 2 && strcmp(a[1], "tls-ekm") == 0;
@@ -250,6 +267,8 @@ static const struct {
 	{ "tun-mtu", opt_tun_mtu },
 	{ "topology", opt_topology },
 	{ "redirect-gateway", opt_redirect_gateway },
+	{ "auth-token", opt_auth_token },
+	{ "auth-token-user", opt_auth_token_user },
 	{ "push-continuation", opt_continuation },
 };
 

@@ -19,6 +19,7 @@
 enum {
 	PUSH_ROUTES_MAX = 64,
 	PUSH_DNS_MAX = 8,
+	PUSH_TOKEN_MAX = 256, /* bytes of an auth-token, NUL included (OpenVPN's are ~100) */
 	PUSH_NAME_MAX = 64,
 	PUSH_ERR_MAX = 160,
 };
@@ -35,6 +36,7 @@ struct push_options {
 	struct ip_addr dns[PUSH_DNS_MAX];
 	size_t n_dns;
 	char domain[PUSH_NAME_MAX];
+	char auth_token[PUSH_TOKEN_MAX]; /* "auth-token TOKEN": the password from now on; "" none */
 	char cipher[PUSH_NAME_MAX];
 	uint32_t peer_id;
 	unsigned ping, ping_restart, tun_mtu;

@@ -277,6 +277,33 @@ describe("#netns client mode", function()
 		end)
 	end
 
+	it("renegotiates and reconnects with a stock server's auth-token, and logs in again when it is refused", function()
+		local dir = netns.tmpdir()
+		-- The script counts each time the server asks it (a renegotiation with the token does not).
+		netns.write_file(dir .. "/check.sh", '#!/bin/sh\necho call >> ' .. dir .. '/calls\n'
+			.. '[ "$(sed -n 1p "$1")" = alice ] && [ "$(sed -n 2p "$1")" = "s3cret pass" ]\n')
+		assert(netns.sh("chmod +x " .. dir .. "/check.sh"))
+		start("openvpn", { no_cert = true, client_extra = 'auth = { username = "alice", password = "s3cret pass" },',
+			stock_extra = "verify-client-cert none\nusername-as-common-name\nscript-security 2\n"
+				.. "auth-user-pass-verify " .. dir .. "/check.sh via-file\nauth-gen-token 3600 120\nreneg-sec 3\nkeepalive 2 10\nexplicit-exit-notify 1\n" })
+		local ok, out
+		for _ = 1, 200 do
+			local _, n = client:output():gsub("renegotiated: data now on key", "")
+			if n >= 2 then ok = true break end
+			netns.sleep(0.1)
+		end
+		assert(ok, client:output() .. "\n--- server:\n" .. server:output())
+		assert.are.equal("call\n", netns.read_file(dir .. "/calls"))
+		-- A new server knows none of the old one's tokens: refused, the client drops its
+		-- token and logs in with its password.
+		server:stop()
+		start_server()
+		ok, out = client:wait_log("connected, address.*connected, address", 60)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+		assert.matches("AUTH_FAILED", out)
+		assert.are.equal("call\ncall\n", netns.read_file(dir .. "/calls"))
+	end)
+
 	it("says what is wrong with auth in the configuration", function()
 		local pki = mv.pki()
 		for _, case in ipairs {

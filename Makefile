@@ -128,7 +128,8 @@ DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-
             clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools \
             jq groff-base man-db strace easy-rsa curl prometheus \
             golang-go golang-github-apparentlymart-go-openvpn-mgmt-dev
-# nftables: spec/netns/loss_spec.lua drops a share of the underlay's datagrams (numgen random).
+# nftables: spec/netns/loss_spec.lua drops a share of the underlay's datagrams (numgen random),
+# spec/netns/redirect_spec.lua counts where packets came from.
 DEB_TEST += nftables
 # What the upstream peers' build script needs (make peers), when there are peers to build.
 DEB_PEERS = autoconf automake libtool pkg-config make libssl-dev liblzo2-dev liblz4-dev libpam0g-dev \

@@ -34,6 +34,9 @@ struct client {
 	const struct log *log;
 	const struct crypto *crypto;
 	struct client_params params;
+	char token[PUSH_TOKEN_MAX]; /* the server's auth-token: our password while it is good */
+	bool began_with_token;	    /* this attempt logs in with it */
+	bool token_refused;	    /* the last attempt's token was refused: retry at once */
 	struct wrap wrap;
 	struct session_ops session_ops;
 	struct session *session;
@@ -111,6 +114,23 @@ static double next_delay(struct client *c, bool was_connected, bool refused)
 	return delay;
 }
 
+/*
+ * The server's auth-token outlives the session: the next one logs in with
+ * it. A token refused (expired, or the server restarted) is dropped and the
+ * password goes again at once, as a 2.6 client does.
+ */
+static void keep_token(struct client *c, struct session *s, bool refused)
+{
+	bool sent = false;
+	const char *token = s ? session_client_token(s, &sent) : "";
+
+	c->token_refused = refused && (sent || c->began_with_token);
+	if (c->token_refused)
+		crypto_wipe(c->token, sizeof(c->token));
+	else if (token[0])
+		snprintf(c->token, sizeof(c->token), "%s", token);
+}
+
 /* reason may point into the session: it is logged before the session is freed. */
 static void end_attempt(struct client *c, const char *reason)
 {
@@ -121,7 +141,8 @@ static void end_attempt(struct client *c, const char *reason)
 
 	if (!was_connected)
 		c->remote = (c->remote + 1) % c->params.n_remotes;
-	delay = next_delay(c, was_connected, refused);
+	keep_token(c, s, refused);
+	delay = next_delay(c, was_connected, refused && !c->token_refused);
 	log_info(c->log, "client", "disconnected: %s; reconnecting in %.0f s", reason, delay);
 	if (c->params.hooks.ended)
 		c->params.hooks.ended(c->params.hooks.ctx, reason);
@@ -388,7 +409,7 @@ static void start_attempt(struct client *c)
 		.options = c->options,
 		.peer_info = c->peer_info,
 		.username = c->params.username,
-		.password = c->params.password,
+		.password = c->token[0] ? c->token : c->params.password,
 		.renegotiations = c->params.renegotiations,
 	};
 	char err[256];
@@ -397,6 +418,7 @@ static void start_attempt(struct client *c)
 			sizeof(c->remote_text));
 	c->attempts++;
 	c->attempt_started = ev_now(c->loop);
+	c->began_with_token = c->token[0] != '\0';
 	if (open_transport(c, remote, c->params.tcp[c->remote], err, sizeof(err)) < 0) {
 		log_warnx(c->log, "client", "%s", err);
 		end_attempt(c, "cannot open a socket");
@@ -605,6 +627,7 @@ void client_free(struct client *c)
 	close_socket(c);
 	wrap_clear(&c->wrap);
 	tls_ctx_free(c->params.tls);
+	crypto_wipe(c->token, sizeof(c->token));
 	free(c->segment);
 	free(c);
 }

@@ -918,9 +918,14 @@ static int send_client_km(struct session *s, struct key_state *ks)
 	km->options = (struct km2_string){ s->client->options, strlen(s->client->options) };
 	km->peer_info = (struct km2_string){ s->client->peer_info, strlen(s->client->peer_info) };
 	if (s->p.username) {
+		/* A token the server gave us stands for the password (OpenVPN's auth-token). */
+		const char *password = s->client->token[0] ? s->client->token
+				       : s->p.password	   ? s->p.password
+							   : "";
+
 		km->username = (struct km2_string){ s->p.username, strlen(s->p.username) };
-		km->password = (struct km2_string){ s->p.password ? s->p.password : "",
-						    s->p.password ? strlen(s->p.password) : 0 };
+		km->password = (struct km2_string){ password, strlen(password) };
+		s->client->sent_token = s->client->token[0] != '\0';
 	}
 	len = km2_encode(buf, sizeof(buf), km);
 	/* Only the secrets are kept: the strings are the caller's (the password is not
@@ -1001,6 +1006,8 @@ static void activate_client(struct session *s, struct key_state *ks)
 	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
 	s->peer_id = o->peer_id;
 	s->dc->peer_id = o->peer_id; /* what our data packets carry: not the 0 it began with */
+	if (o->auth_token[0])
+		snprintf(s->client->token, sizeof(s->client->token), "%s", o->auth_token);
 	s->use_ekm = o->tls_ekm;
 	s->client->cc_exit = o->cc_exit;
 	if (derive_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
@@ -1056,6 +1063,9 @@ static void handle_server_message(struct session *s, const char *msg)
 		close_later(s, 0, "the server restarts (%.60s)", msg);
 	} else if (strcmp(msg, "EXIT") == 0) {
 		close_later(s, 0, "%s", "the server sent EXIT");
+	} else if (starts_with(msg, "AUTH_TOKEN,") && strlen(msg + 11) < sizeof(s->client->token)) {
+		/* A renewed token (2.6's auth-token renewal): the next key exchange carries it. */
+		snprintf(s->client->token, sizeof(s->client->token), "%s", msg + 11);
 	} else if (starts_with(msg, "INFO")) {
 		log_info(s->p.log, "session", "%s: server says: %.200s", s->who, msg);
 	} else {

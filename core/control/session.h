@@ -309,6 +309,13 @@ void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t byt
 /* Client: the server refused us (AUTH_FAILED); the caller waits longer before retrying. */
 bool session_auth_failed(const struct session *s);
 
+/*
+ * Client: the auth-token the server gave us ("" for none), and in *sent
+ * whether our last key exchange carried it; a reconnect sends it in place
+ * of the password.
+ */
+const char *session_client_token(const struct session *s, bool *sent);
+
 /* Client: the options the server pushed (valid once active), else NULL. */
 const struct push_options *session_pushed(const struct session *s);
 

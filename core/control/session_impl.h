@@ -35,6 +35,9 @@ struct client_side {
 	struct push_options pushed;
 	ev_tstamp next_push_request;
 	bool auth_failed, cc_exit;
+	/* The server's auth-token (pushed, or renewed by AUTH_TOKEN): our password from then on. */
+	char token[PUSH_TOKEN_MAX];
+	bool sent_token; /* the last key exchange carried it */
 };
 
 struct session {

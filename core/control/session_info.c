@@ -9,6 +9,12 @@
 
 #include "session_impl.h"
 
+const char *session_client_token(const struct session *s, bool *sent)
+{
+	*sent = s->client && s->client->sent_token;
+	return s->client ? s->client->token : "";
+}
+
 bool session_auth_failed(const struct session *s)
 {
 	return s->client && s->client->auth_failed;

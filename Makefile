@@ -81,7 +81,7 @@ MAN = build/man/moonvpn.8 build/man/moonvpn.lua.5
 MANDIR ?= $(PREFIX)/share/man
 VERSION := $(shell sed -n 's/^\#define MOONVPN_VERSION "\(.*\)"/\1/p' core/engine.h)
 
-.PHONY: all deps test check-c spec lint install uninstall clean test-one demo bench fuzz fuzz-run peers \
+.PHONY: all deps test check-c spec lint install uninstall clean test-one demo bench bench-scale fuzz fuzz-run peers \
 	soak
 all: $(BIN) $(MOD) $(MAN)
 
@@ -269,6 +269,11 @@ demo: deps
 	$(Q)scripts/demo
 
 # Side-by-side figures against veth, stock OpenVPN and wireguard-go; never a pass/fail on speed.
+# N clients of the load generator against moonvpn and a stock OpenVPN server: storm, memory, restart.
+bench-scale: deps
+	$(Q)$(MAKE) --no-print-directory all build/tools/loadgen
+	$(Q)scripts/bench-scale
+
 bench:
 	$(Q)$(MAKE) --no-print-directory deps DEB_ALL="$(DEB_ALL) $(DEB_BENCH)"
 	$(Q)$(MAKE) --no-print-directory all build/tools/filterbench

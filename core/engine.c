@@ -845,12 +845,6 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
 	}
 	if (cfg->role == CONFIG_CLIENT)
 		return reconnect_client(e, cfg, cr, err, errlen);
-	/* Every table by peer-id (the server's, the hooks', the management's) is sized at start. */
-	if (cfg->max_clients != e->cfg->max_clients) {
-		snprintf(err, errlen, "max_clients: %u to %u needs a restart", e->cfg->max_clients,
-			 cfg->max_clients);
-		return -EINVAL;
-	}
 	if (strcmp(cfg->listen, e->cfg->listen) == 0) {
 		struct server_params sp;
 

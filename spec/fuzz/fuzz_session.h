@@ -56,6 +56,9 @@ enum step {
 	STEP_PUMP,	  /* carry everything both ways until quiet */
 	STEP_RENEGOTIATE, /* + byte: the target renegotiates after that many seconds */
 	STEP_KEEPALIVE,	  /* + byte: the target's keepalive interval (timeout: 4x) */
+	STEP_KICK,	  /* + byte: the operator kicks the target (odd: it may reconnect) */
+	STEP_EXIT,	  /* the target says it exits (RESTART or EXIT) */
+	STEP_RELOAD,	  /* + byte: a reload gives the target its TLS context (odd: another CA) */
 	STEP_COUNT,
 };
 
@@ -97,6 +100,7 @@ static struct log lg;
 static struct crypto *crypto;
 static struct wrap no_wrap;
 static struct tls_ctx *server_tls, *client_tls;
+static struct tls_ctx *other_tls[2]; /* the server's, the client's: trusting another CA */
 static struct cookie_key cookie_key;
 static struct side server, client;
 static struct side *const target = FUZZ_TARGET_ROLE == SESSION_ROLE_SERVER ? &server : &client;
@@ -463,6 +467,20 @@ static void step(struct input *in)
 		if (target->s)
 			session_set_renegotiation(target->s, 1 + take(in) % 64, 0);
 		break;
+	case STEP_KICK:
+		if (target->s)
+			session_kick(target->s, "by the fuzzer", take(in) & 1);
+		break;
+	case STEP_EXIT:
+		if (target->s)
+			session_notify_exit(target->s);
+		break;
+	case STEP_RELOAD:
+		if (target->s)
+			session_set_tls(target->s, take(in) & 1 ? other_tls[target == &client]
+						   : target == &client ? client_tls
+								       : server_tls);
+		break;
 	case STEP_KEEPALIVE:
 		if (target->s) {
 			unsigned interval = 1 + take(in) % 16;
@@ -542,6 +560,12 @@ static void setup(void)
 			fprintf(stderr, "TLS context: %s\n", err);
 			abort();
 		}
+		pki_path(ca, sizeof(ca), "other-ca.crt");
+		if (tls_ctx_new(&other_tls[i], &cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "TLS context: %s\n", err);
+			abort();
+		}
+		pki_path(ca, sizeof(ca), "ca.crt");
 	}
 	trace = getenv("FUZZ_TRACE") != NULL;
 }

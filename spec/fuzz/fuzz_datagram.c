@@ -17,7 +17,9 @@
  *
  * After every step: no counter of server_stats falls, the sessions fit
  * their table and each is in a valid state. ASan reports leaks at the end
- * of every input (each builds and frees its own server).
+ * of every input (each builds and frees its own server). With FUZZ_TRACE
+ * set, the log goes to stderr and the counters are printed at the end: for
+ * reading what an input does.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -153,8 +153,11 @@ static void check_sent(struct side *side, bool from_session, const uint8_t *wire
 	if (!proto_is_control(proto_opcode(wire[0])))
 		return; /* a data-channel ping or exit notice: not the control state machine */
 	w = rx_wrap(peer_of(side), proto_key_id(wire[0]));
-	if (!w)
-		return; /* dynamic tls-crypt, and no peer to open it with */
+	/* Dynamic tls-crypt opens only with the peer's matching key: none, when the peer
+	 * has no session or has not had the push that turns it on yet. */
+	if (!w || (side->s && session_control_wrap(side->s, proto_key_id(wire[0]))->dynamic &&
+		   !w->dynamic))
+		return;
 	n = wrap_open(w, wire, len, plain, sizeof(plain), &pid, &t);
 	if (n <= 0 || (e = proto_decode_control(&ctl, plain, (size_t)n)) != 0) {
 		fprintf(stderr, "a session sent a %s of %zu bytes that does not decode: %s\n",

@@ -302,9 +302,32 @@ FUZZ_EXTRA_compframe = -llzo2 -llz4
 FUZZ_EXTRA_authtoken = $(call core_src,crypto.c) -lcrypto
 FUZZ_EXTRA_tlsrec = $(call core_src,crypto.c) -lcrypto
 
+# The state-machine targets (sessions, the server's front door) link the whole engine:
+# every core source but main.c, built with the sanitizers and coverage into one archive
+# from which the linker takes only what a target reaches.
+FUZZ_LIB_OBJS := $(patsubst core/%.c,build/fuzz/obj/%.o,$(filter-out core/main.c,$(SRCS)))
+FUZZ_ENGINE    = build/fuzz/libengine.a $(LDLIBS)
+FUZZ_EXTRA_session_server = $(FUZZ_ENGINE)
+FUZZ_EXTRA_session_client = $(FUZZ_ENGINE)
+FUZZ_EXTRA_datagram = $(FUZZ_ENGINE)
+FUZZ_DEPS_session_server = build/fuzz/libengine.a spec/fuzz/fuzz_session.h spec/fuzz/fuzz_fake.h
+FUZZ_DEPS_session_client = $(FUZZ_DEPS_session_server)
+FUZZ_DEPS_datagram = build/fuzz/libengine.a spec/fuzz/fuzz_fake.h
+
+build/fuzz/obj/%.o: core/%.c
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $@"
+	$(Q)$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 $(CORE_INC) $(PKG_CFLAGS) \
+		-DMOONVPN_DATADIR='"$(DATADIR)"' -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=all -c -o $@ $<
+
+build/fuzz/libengine.a: $(FUZZ_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 # The module under test is found in whichever core/ folder holds it.
 .SECONDEXPANSION:
-build/fuzz/fuzz_%: spec/fuzz/fuzz_%.c $$(call core_src,$$*.c) $$(call core_src,$$*.h) | build/fuzz
+build/fuzz/fuzz_%: spec/fuzz/fuzz_%.c $$(call core_src,$$*.c) $$(call core_src,$$*.h) \
+		$$(FUZZ_DEPS_$$*) | build/fuzz
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(call core_src,$*.c) $(FUZZ_EXTRA_$*)
 
@@ -325,7 +348,7 @@ fuzz-run: $(FUZZERS)
 
 # --- lint -------------------------------------------------------------------
 lint: deps
-	$(Q)clang-format --dry-run --Werror $(SRCS) $(HDRS) spec/c/*.c spec/c/*.h spec/fuzz/*.c spec/tools/*.c
+	$(Q)clang-format --dry-run --Werror $(SRCS) $(HDRS) spec/c/*.c spec/c/*.h spec/fuzz/*.c spec/fuzz/*.h spec/tools/*.c
 	$(Q)luacheck -q lua plugins scripts spec vpn.lua.example
 	$(Q)for h in $(HDRS); do \
 		echo "#include \"$$h\"" | $(CC) $(WARN) $(PKG_CFLAGS) -I. $(CORE_INC) -x c -fsyntax-only - \

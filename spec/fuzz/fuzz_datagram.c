@@ -375,7 +375,7 @@ static void check(struct server_stats *before)
 			abort();
 		}
 	*before = *server_stats(srv);
-	if (n > SERVER_SESSIONS_MAX)
+	if (n > server_max_clients(srv))
 		abort();
 	for (size_t i = 0; i < n; i++)
 		if (session_state(server_session(srv, i)) > SESSION_CLOSING)

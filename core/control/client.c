@@ -33,6 +33,7 @@ struct client {
 	const struct crypto *crypto;
 	struct client_params params;
 	struct wrap wrap;
+	uint8_t wkc[TLSCRYPTV2_WKC_MAX]; /* params.wkc points here */
 	struct session_ops session_ops;
 	struct session *session;
 	int fd;
@@ -334,8 +335,17 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 		start_attempt(c);
 		return;
 	}
-	if (session_state(c->session) == SESSION_RESET)
-		end_attempt(c, "no answer from the server");
+	if (session_state(c->session) != SESSION_RESET)
+		return;
+	/* A server drops, unanswered, a client key wrapped with another server key: say so. */
+	if (c->params.wkc_len)
+		log_warnx(c->log, "client",
+			  "no answer from %s to our tls-crypt-v2 reset: either the server is not "
+			  "reachable, or tls.tls_crypt_v2 is a client key made for another server "
+			  "key (servers drop those without an answer): make one with this server's "
+			  "key (moonvpn genkey --tls-crypt-v2-client FILE --server-key SERVER.key)",
+			  c->remote_text);
+	end_attempt(c, "no answer from the server");
 }
 
 static void start_attempt(struct client *c)
@@ -355,6 +365,8 @@ static void start_attempt(struct client *c)
 		.role = SESSION_ROLE_CLIENT,
 		.options = c->options,
 		.peer_info = c->peer_info,
+		.wkc = c->params.wkc,
+		.wkc_len = c->params.wkc_len,
 	};
 	char err[256];
 
@@ -419,6 +431,12 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 		snprintf(err, errlen, "client: between 1 and %d remotes", CLIENT_REMOTES_MAX);
 		return -EINVAL;
 	}
+	if (params->wkc_len > TLSCRYPTV2_WKC_MAX) {
+		snprintf(err, errlen,
+			 "client: a wrapped tls-crypt-v2 key of %zu bytes (at most %d)",
+			 params->wkc_len, TLSCRYPTV2_WKC_MAX);
+		return -EINVAL;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "client: out of memory");
@@ -431,6 +449,9 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 	c->params.tls = tls_ctx_ref(params->tls);
 	c->wrap = *params->wrap;
 	c->params.wrap = &c->wrap;
+	if (params->wkc_len)
+		memcpy(c->wkc, params->wkc, params->wkc_len);
+	c->params.wkc = c->wkc;
 	c->fd = -1;
 	c->session_ops = (struct session_ops){ .send = on_session_send,
 					       .ended = on_session_ended,

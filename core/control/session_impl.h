@@ -13,6 +13,7 @@
 #include "pushopts.h"
 #include "replay.h"
 #include "session.h"
+#include "tlscryptv2.h"
 #include "tokens.h"
 #include "udp.h"
 
@@ -35,6 +36,11 @@ struct client_side {
 	struct push_options pushed;
 	ev_tstamp next_push_request;
 	bool auth_failed, cc_exit;
+	/* tls-crypt-v2: our wrapped key (wkc_len 0: none), and whether the server's
+	 * reset asked for it again with our next packet (P_CONTROL_WKC_V1). */
+	uint8_t wkc[TLSCRYPTV2_WKC_MAX];
+	size_t wkc_len;
+	bool resend_wkc;
 };
 
 struct session {

@@ -357,6 +357,8 @@ static void start_attempt(struct client *c)
 		.crypto = c->crypto,
 		.tls = c->params.tls,
 		.wrap = &c->wrap,
+		.wkc = c->params.wkc,
+		.wkc_len = c->params.wkc_len,
 		.ciphers = c->params.ciphers,
 		.n_ciphers = c->params.n_ciphers,
 		.replay_time = (uint32_t)ev_now(c->loop),
@@ -365,8 +367,6 @@ static void start_attempt(struct client *c)
 		.role = SESSION_ROLE_CLIENT,
 		.options = c->options,
 		.peer_info = c->peer_info,
-		.wkc = c->params.wkc,
-		.wkc_len = c->params.wkc_len,
 	};
 	char err[256];
 

@@ -23,11 +23,11 @@
 struct credentials {
 	struct tls_ctx *tls;
 	struct wrap wrap;
-	struct tlscryptv2_server *tls_crypt_v2; /* NULL unless set; wrap.v2 points here */
 	/* A client's tls-crypt-v2 key: wrap is its Kc, this its wrapped part (0: none). */
 	uint8_t wkc[TLSCRYPTV2_WKC_MAX];
 	size_t wkc_len;
-	bool has_token_key; /* auth.token.secret was read into token_key */
+	struct tlscryptv2_server *tls_crypt_v2; /* NULL unless set; wrap.v2 points here */
+	bool has_token_key;			/* auth.token.secret was read into token_key */
 	struct authtoken_key token_key;
 };
 

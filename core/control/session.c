@@ -1475,7 +1475,7 @@ struct session *session_new_client(const struct session_params *p, const struct 
 	if (!s)
 		return NULL;
 	s->client = calloc(1, sizeof(*s->client));
-	if (!s->client || p->wkc_len > sizeof(s->client->wkc) ||
+	if (!s->client || p->wkc_len > TLSCRYPTV2_WKC_MAX ||
 	    crypto_random(s->local_sid.bytes, sizeof(s->local_sid.bytes)) < 0 ||
 	    reliable_queue(&s->ks[0].rel,
 			   p->wkc_len ? P_CONTROL_HARD_RESET_CLIENT_V3
@@ -1484,8 +1484,7 @@ struct session *session_new_client(const struct session_params *p, const struct 
 		session_free(s);
 		return NULL;
 	}
-	if (p->wkc_len)
-		memcpy(s->client->wkc, p->wkc, p->wkc_len);
+	s->client->wkc = p->wkc;
 	s->client->wkc_len = p->wkc_len;
 	snprintf(s->client->options, sizeof(s->client->options), "%s",
 		 p->options ? p->options : "V4");

@@ -121,17 +121,18 @@ struct session_params {
 	const struct session_ops *ops;
 	void *ctx;
 	enum session_role role;
+	/*
+	 * Client with a tls-crypt-v2 key (wrap is its Kc): the wrapped key WKc,
+	 * sent after our hard reset and, when the server asks, after our first
+	 * packet that follows its reset; borrowed, it must outlive the session.
+	 * NULL: not a tls-crypt-v2 client.
+	 */
+	const uint8_t *wkc;
+	size_t wkc_len;
 	struct tokens *tokens; /* server: auth tokens (NULL or disabled: none); borrowed */
 	/* Client: the options string and peer-info of our key-method-2 messages (copied). */
 	const char *options;
 	const char *peer_info;
-	/*
-	 * Client with a tls-crypt-v2 key (wrap is its Kc): the wrapped key WKc
-	 * (copied), sent after our hard reset and, when the server asks, after
-	 * our first packet that follows its reset; NULL: not a tls-crypt-v2 client.
-	 */
-	const uint8_t *wkc;
-	size_t wkc_len;
 	/* Server: a tls-crypt-v2 client's unwrapped key, for its id and metadata (copied
 	 * without Kc, which wrap holds); NULL: not a tls-crypt-v2 client. */
 	const struct tlscryptv2_client *tls_crypt_v2;

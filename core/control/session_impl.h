@@ -13,7 +13,6 @@
 #include "pushopts.h"
 #include "replay.h"
 #include "session.h"
-#include "tlscryptv2.h"
 #include "tokens.h"
 #include "udp.h"
 
@@ -36,9 +35,9 @@ struct client_side {
 	struct push_options pushed;
 	ev_tstamp next_push_request;
 	bool auth_failed, cc_exit;
-	/* tls-crypt-v2: our wrapped key (wkc_len 0: none), and whether the server's
-	 * reset asked for it again with our next packet (P_CONTROL_WKC_V1). */
-	uint8_t wkc[TLSCRYPTV2_WKC_MAX];
+	/* tls-crypt-v2: our wrapped key (borrowed; wkc_len 0: none), and whether the
+	 * server's reset asked for it again with our next packet (P_CONTROL_WKC_V1). */
+	const uint8_t *wkc;
 	size_t wkc_len;
 	bool resend_wkc;
 };

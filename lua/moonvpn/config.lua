@@ -150,15 +150,10 @@ local fingerprint = {
 	end,
 }
 
--- A client may pin the server's certificate, as OpenVPN's verify-x509-name and
--- peer-fingerprint. Its tls_crypt_v2 is its own client key (the file `moonvpn genkey
+-- A client's tls_crypt_v2 is its own client key (the file `moonvpn genkey
 -- --tls-crypt-v2-client` or `openvpn --genkey tls-crypt-v2-client` writes), which
 -- wraps its control channel instead of tls_crypt or tls_auth, as in OpenVPN.
-local client_tls = S.record(tls_fields {
-	server_name = { S.string { what = "the server certificate's common name or DNS name", max_len = 255 } },
-	server_fingerprint = { fingerprint },
-	tls_crypt_v2 = { file_path },
-}, {
+local client_tls_opts = {
 	what = tls_opts.what,
 	check = function(t, p)
 		local ok, err = tls_opts.check(t, p)
@@ -172,7 +167,14 @@ local client_tls = S.record(tls_fields {
 		end
 		return true
 	end,
-})
+}
+
+-- A client may pin the server's certificate, as OpenVPN's verify-x509-name and peer-fingerprint.
+local client_tls = S.record(tls_fields {
+	server_name = { S.string { what = "the server certificate's common name or DNS name", max_len = 255 } },
+	server_fingerprint = { fingerprint },
+	tls_crypt_v2 = { file_path },
+}, client_tls_opts)
 
 local keepalive = S.record({
 	interval = { S.integer { min = 1, max = 3600 }, default = 10 },

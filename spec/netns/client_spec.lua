@@ -313,6 +313,7 @@ describe("#netns client mode", function()
 		{ "a stock 2.6 server", "openvpn", {} },
 		{ "a stock 2.6 server over TCP", "openvpn", { tcp = true } },
 		{ "a moonvpn server", "moonvpn", {} },
+		{ "a moonvpn server over TCP", "moonvpn", { tcp = true } },
 	} do
 		it("connects with a tls-crypt-v2 client key to " .. case[1] .. " and carries ping", function()
 			local dir, key, id = v2_keys()
@@ -336,16 +337,22 @@ describe("#netns client mode", function()
 		end)
 	end
 
-	it("renegotiates with a stock 2.6 server on a tls-crypt-v2 key (dynamic tls-crypt mixes in the client key)", function()
-		local dir, key = v2_keys()
-		start("openvpn", { v2 = dir, v2_key = key, stock_extra = "reneg-sec 4" })
-		local ok, out = client:wait_log("renegotiated: data now on key 2", 30)
-		assert(ok, out .. "\n--- server:\n" .. server:output())
-		ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
-		assert(ok, out)
-		assert.truthy(client:output():find("dynamic tls-crypt: renegotiations use their own key "
-			.. "(mixed with the static key)", 1, true), client:output())
-	end)
+	for _, case in ipairs {
+		{ "a stock 2.6 server", "openvpn", { stock_extra = "reneg-sec 4" } },
+		{ "a moonvpn server", "moonvpn", { client_extra = "renegotiate = { seconds = 4 }," } },
+	} do
+		it("renegotiates with " .. case[1] .. " on a tls-crypt-v2 key (dynamic tls-crypt mixes in the client key)", function()
+			local dir, key = v2_keys()
+			start(case[2], { v2 = dir, v2_key = key, stock_extra = case[3].stock_extra,
+				client_extra = case[3].client_extra })
+			local ok, out = client:wait_log("renegotiated: data now on key 2", 30)
+			assert(ok, out .. "\n--- server:\n" .. server:output())
+			ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+			assert(ok, out)
+			assert.truthy(client:output():find("dynamic tls-crypt: renegotiations use their own key "
+				.. "(mixed with the static key)", 1, true), client:output())
+		end)
+	end
 
 	do
 		local name = "connects with a tls-crypt-v2 client key to the " .. peers.LABEL["2.7"] .. " server"

@@ -421,6 +421,17 @@ static void format_peer_info(struct client *c)
 		snprintf(c->peer_info + off, sizeof(c->peer_info) - off, "\n");
 }
 
+/* A tls-crypt-v2 key's id (its WKc's first bytes), the one the server logs and shows. */
+static void log_key_id(const struct client *c)
+{
+	char id[TLSCRYPTV2_ID_TEXT_LEN + 1];
+
+	if (c->params.wkc_len < TLSCRYPTV2_ID_LEN)
+		return;
+	tlscryptv2_id_format(c->wkc, id);
+	log_info(c->log, "client", "tls-crypt-v2 client key %s", id);
+}
+
 int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *cr, const struct client_params *params, char *err,
 		size_t errlen)
@@ -458,6 +469,7 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 					       .pushed = on_session_pushed };
 	format_options(c);
 	format_peer_info(c);
+	log_key_id(c);
 	ev_init(&c->retry, on_retry);
 	c->retry.data = c;
 	ev_init(&c->tcp_gone, on_tcp_gone);

@@ -323,6 +323,7 @@ describe("#netns client mode", function()
 			start(case[2], opts)
 			local ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
 			assert(ok, out)
+			assert.matches("client: tls-crypt-v2 client key " .. id, client:output(), 1, true)
 			if case[2] == "openvpn" then
 				assert.matches("Control Channel: using tls-crypt-v2 key", server:output(), 1, true)
 				return

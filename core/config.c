@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 
@@ -52,6 +53,12 @@ void config_free(struct config *cfg)
 	free(cfg->status_file);
 	free(cfg->routes);
 	free(cfg->listen);
+	free(cfg->dns);
+	free(cfg->auth_username);
+	if (cfg->auth_password)
+		explicit_bzero(cfg->auth_password, strlen(cfg->auth_password));
+	free(cfg->auth_password);
+	free(cfg->auth_file);
 	free(cfg->tls_ca);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);

@@ -61,6 +61,9 @@ struct config {
 	char **remotes;	       /* client: the servers to try in turn */
 	size_t n_remotes;
 	unsigned reconnect_initial, reconnect_max; /* client: backoff, seconds */
+	char *dns; /* client: how pushed DNS servers reach the resolver (resolver.h's names) */
+	/* client: auth-user-pass, given or in a file (its first two lines); NULL: none */
+	char *auth_username, *auth_password, *auth_file;
 	/* server: where clients reach it, for moonvpn profile: hosts, or "udp://HOST:PORT" */
 	char **public_hosts;
 	size_t n_public_hosts;

@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "engine_mgmt.h"
+#include "engine_redirect.h"
 #include "fdlimit.h"
 #include "metrics.h"
 #include "script.h"
@@ -446,28 +447,57 @@ static void on_server_packet(void *ctx, uint8_t *packet, size_t len)
 	on_client_packet(ctx, NULL, packet, len);
 }
 
+static const char *dns_destination(enum resolver_method used)
+{
+	switch (used) {
+	case RESOLVER_RESOLVED:
+		return "given to systemd-resolved for the tunnel's link";
+	case RESOLVER_RESOLVCONF:
+		return "given to resolvconf";
+	case RESOLVER_FILE:
+		return "written to /etc/resolv.conf (the previous one comes back at exit)";
+	default:
+		return "not given to the resolver (dns = \"show\")";
+	}
+}
+
+/* Client mode: the pushed DNS servers and domain go to the system's resolver (resolver.h). */
+static void apply_dns(struct engine *e, const struct push_options *o, bool all_traffic)
+{
+	enum resolver_method method = RESOLVER_AUTO, used;
+	char err[ENGINE_ERR_MAX], text[IP_PREFIX_TEXT_MAX];
+
+	(void)resolver_method_parse(e->cfg->dns ? e->cfg->dns : "auto", &method);
+	if (resolver_apply(&e->resolver, method, device_name(e->device), o->dns, o->n_dns,
+			   o->domain, all_traffic, &used, err, sizeof(err)) < 0) {
+		log_error(&e->log, "dns", "the pushed DNS servers are not used: %s", err);
+		return;
+	}
+	if (o->n_dns || o->domain[0])
+		log_info(&e->log, "dns", "%zu server(s)%s%s%s%s: %s", o->n_dns,
+			 o->n_dns ? ", the first " : "",
+			 o->n_dns ? ip_addr_format(&o->dns[0], text, sizeof(text)) : "",
+			 o->domain[0] ? ", search " : "", o->domain, dns_destination(used));
+}
+
 /* Client mode: the server's push becomes the device's addresses, routes and MTU. */
 static int on_pushed(void *ctx, const struct push_options *o)
 {
 	struct engine *e = ctx;
 	char err[ENGINE_ERR_MAX];
 
-	pushed_device_config(&e->pushed, &e->cfg->device, o);
+	bool redirect = engine_redirect_begin(e, o);
+
+	pushed_device_config(&e->pushed, &e->cfg->device, o, redirect);
 	if (device_reconfigure(e->device, &e->pushed.cfg, err, sizeof(err)) < 0) {
 		log_error(&e->log, "device", "cannot apply what the server pushed: %s", err);
 		return -1;
 	}
+	if (!redirect)
+		engine_redirect_end(e); /* an earlier push's, if any: its routes went above */
 	log_device(e, "configured by the server:");
+	apply_dns(e, o, redirect);
 	notify_ready(&e->notify); /* a client serves once its tunnel is up */
-	if (o->redirect_gateway)
-		log_warnx(&e->log, "client",
-			  "the server pushed redirect-gateway; moonvpn does not change the "
-			  "default route yet (add the routes you need on the server)");
-	if (o->n_dns)
-		log_info(&e->log, "client",
-			 "the server pushed %zu DNS server(s); they are shown by status() but "
-			 "not written to the system resolver",
-			 o->n_dns);
 	return 0;
 }
 
@@ -492,6 +522,8 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 		.tap = cfg->device.type == DEVICE_TAP,
 		.tls_auth = cfg->tls_auth_key != NULL,
 		.tls_auth_direction = cfg->tls_auth_direction,
+		.username = cr->username,
+		.password = cr->password,
 		.hooks = { on_pushed, on_server_packet, e },
 	};
 
@@ -529,6 +561,11 @@ static int open_role(struct engine *e, const struct config *cfg, struct credenti
 	int rc;
 
 	if (cfg->role == CONFIG_CLIENT) {
+		engine_redirect_clear_stale(e, cfg);
+		if (cfg->device.name[0] && resolver_recover(cfg->device.name))
+			log_info(&e->log, "dns",
+				 "put /etc/resolv.conf back as it was before a previous run that "
+				 "did not exit cleanly");
 		rc = open_client(e, cfg, cr, &e->client, err, errlen);
 		if (rc == 0)
 			log_data_path(e, cfg, client_udp_caps(e->client));
@@ -776,6 +813,16 @@ static int reconnect_client(struct engine *e, const struct config *cfg, struct c
 
 	client_free(e->client);
 	e->client = NULL;
+	/* The remotes may change: no redirect until the new connection's push pins them. */
+	if (e->pins.n) {
+		struct push_options none;
+
+		push_options_init(&none);
+		pushed_device_config(&e->pushed, &e->cfg->device, &none, false);
+		if (device_reconfigure(e->device, &e->pushed.cfg, err, errlen) < 0)
+			log_warnx(&e->log, "device", "%s", err);
+		engine_redirect_end(e);
+	}
 	rc = open_client(e, cfg, cr, &fresh, err, errlen);
 	if (rc == 0)
 		e->client = fresh;
@@ -800,12 +847,6 @@ static int apply_server(struct engine *e, const struct config *cfg, struct crede
 	}
 	if (cfg->role == CONFIG_CLIENT)
 		return reconnect_client(e, cfg, cr, err, errlen);
-	/* Every table by peer-id (the server's, the hooks', the management's) is sized at start. */
-	if (cfg->max_clients != e->cfg->max_clients) {
-		snprintf(err, errlen, "max_clients: %u to %u needs a restart", e->cfg->max_clients,
-			 cfg->max_clients);
-		return -EINVAL;
-	}
 	if (strcmp(cfg->listen, e->cfg->listen) == 0) {
 		struct server_params sp;
 
@@ -950,7 +991,9 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	server_free(e->server);
-	client_free(e->client);
+	client_free(e->client); /* its EXIT went out past the tunnel's routes */
+	engine_redirect_end(e);
+	resolver_revert(&e->resolver);
 	engine_mgmt_free(e->mgmt);
 	console_free(e->console);
 	metrics_free(e->metrics);

@@ -19,10 +19,12 @@
 #include "crypto.h"
 #include "device.h"
 #include "devpath.h"
+#include "hostroute.h"
 #include "log.h"
 #include "notify.h"
 #include "privdrop.h"
 #include "pushdev.h"
+#include "resolver.h"
 #include "server.h"
 #include "tokens.h"
 
@@ -53,6 +55,8 @@ struct engine {
 	struct server *server;		/* server mode */
 	struct client *client;		/* client mode */
 	struct pushed_device pushed;	/* client mode: the device as the server's push made it */
+	struct host_routes pins;	/* client mode: the servers kept outside redirect-gateway */
+	struct resolver resolver;	/* client mode: the pushed DNS, given to the system */
 	struct devpath devpath;		/* the device side of the data path */
 	struct console_handlers console_handlers;
 	ev_signal sig_int, sig_term, sig_hup;

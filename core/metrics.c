@@ -252,6 +252,8 @@ static const struct counter_field totals[] = {
 	      "Hard resets answered with the stateless cookie"),
 	FIELD(cookies_accepted, "moonvpn_handshakes_started_total",
 	      "Handshakes started: packets that echoed a valid cookie and made a session"),
+	FIELD(refused_half_open_source, "moonvpn_handshakes_refused_source_total",
+	      "Handshakes refused, and told so: their source had 64 in progress, none stalled"),
 	FIELD(renegotiations, "moonvpn_renegotiations_total",
 	      "Renegotiations completed: data moved to a new key"),
 	FIELD(tcp_refused, "moonvpn_tcp_refused_total",

@@ -23,6 +23,8 @@ enum {
 	/* The largest tun-mtu a server may push to us. */
 	CLIENT_IV_MTU = 9000,
 	CLIENT_RECEIVES_PER_WAKEUP = 4, /* receive batches per wake-up, so the loop goes on */
+	CLIENT_SEGMENT_BYTES = DATA_OVERHEAD + VNET_PACKET_MAX_BYTES + DATA_TAILROOM,
+	CLIENT_DATAGRAM_MAX = 65536, /* bytes: the largest UDP datagram, unbatched */
 };
 
 #define CLIENT_VERSION "moonvpn-0.1.0"
@@ -32,6 +34,9 @@ struct client {
 	const struct log *log;
 	const struct crypto *crypto;
 	struct client_params params;
+	char token[PUSH_TOKEN_MAX]; /* the server's auth-token: our password while it is good */
+	bool began_with_token;	    /* this attempt logs in with it */
+	bool token_refused;	    /* the last attempt's token was refused: retry at once */
 	struct wrap wrap;
 	uint8_t wkc[TLSCRYPTV2_WKC_MAX]; /* params.wkc points here */
 	struct session_ops session_ops;
@@ -55,8 +60,9 @@ struct client {
 	struct mssfix mss; /* for the current remote's address family */
 	struct udpio_rx *udp_rx;
 	struct udpio_tx *udp_tx;
-	uint8_t segment[DATA_OVERHEAD + VNET_PACKET_MAX_BYTES +
-			DATA_TAILROOM]; /* a superpacket's, sealed in place */
+	/* A superpacket's, sealed in place: CLIENT_SEGMENT_BYTES, allocated on first use. */
+	uint8_t *segment;
+	double attempt_started; /* ev time */
 	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
 };
@@ -72,7 +78,8 @@ static void close_socket(struct client *c)
 		return;
 	ev_io_stop(c->loop, &c->watcher);
 	ev_prepare_stop(c->loop, &c->udp_flusher);
-	(void)udpio_tx_flush(c->udp_tx); /* an EXIT to the server goes before we close */
+	if (c->udp_tx)
+		(void)udpio_tx_flush(c->udp_tx); /* an EXIT to the server goes before we close */
 	udpio_rx_free(c->udp_rx);
 	udpio_tx_free(c->udp_tx);
 	c->udp_rx = NULL;
@@ -108,6 +115,23 @@ static double next_delay(struct client *c, bool was_connected, bool refused)
 	return delay;
 }
 
+/*
+ * The server's auth-token outlives the session: the next one logs in with
+ * it. A token refused (expired, or the server restarted) is dropped and the
+ * password goes again at once, as a 2.6 client does.
+ */
+static void keep_token(struct client *c, struct session *s, bool refused)
+{
+	bool sent = false;
+	const char *token = s ? session_client_token(s, &sent) : "";
+
+	c->token_refused = refused && (sent || c->began_with_token);
+	if (c->token_refused)
+		crypto_wipe(c->token, sizeof(c->token));
+	else if (token[0])
+		snprintf(c->token, sizeof(c->token), "%s", token);
+}
+
 /* reason may point into the session: it is logged before the session is freed. */
 static void end_attempt(struct client *c, const char *reason)
 {
@@ -118,8 +142,11 @@ static void end_attempt(struct client *c, const char *reason)
 
 	if (!was_connected)
 		c->remote = (c->remote + 1) % c->params.n_remotes;
-	delay = next_delay(c, was_connected, refused);
+	keep_token(c, s, refused);
+	delay = next_delay(c, was_connected, refused && !c->token_refused);
 	log_info(c->log, "client", "disconnected: %s; reconnecting in %.0f s", reason, delay);
+	if (c->params.hooks.ended)
+		c->params.hooks.ended(c->params.hooks.ctx, reason);
 	c->session = NULL;
 	c->connected = false;
 	session_free(s);
@@ -141,8 +168,10 @@ static void on_session_send(void *ctx, struct session *s, const uint8_t *wire, s
 	}
 	if (c->fd < 0)
 		return;
-	if (len > UDPIO_SLOT_MAX) { /* a device MTU near 64 KiB: at once, after what is queued */
-		(void)udpio_tx_flush(c->udp_tx);
+	/* Unbatched, or a device MTU near 64 KiB: at once, after what is queued. */
+	if (!c->udp_tx || len > UDPIO_SLOT_MAX) {
+		if (c->udp_tx)
+			(void)udpio_tx_flush(c->udp_tx);
 		if (send(c->fd, wire, len, 0) < 0)
 			log_debug(c->log, "client", "send to %s failed: %s", c->remote_text,
 				  strerror(errno));
@@ -248,6 +277,20 @@ static void handle_datagram(struct client *c, uint8_t *buf, size_t len)
 		handle_data(c, buf, len);
 }
 
+/* A few datagrams, one recv each, opened in place on the stack. */
+static void receive_unbatched(struct client *c)
+{
+	uint8_t buf[CLIENT_DATAGRAM_MAX];
+
+	for (int i = 0; i < CLIENT_RECEIVES_PER_WAKEUP && c->fd >= 0; i++) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+		if (n < 0)
+			return; /* EAGAIN, or ICMP unreachable while the server is away */
+		handle_datagram(c, buf, (size_t)n);
+	}
+}
+
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
@@ -258,6 +301,10 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (!c->udp_rx) {
+		receive_unbatched(c);
+		return;
+	}
 	/* A bounded number of batches per wake-up. The session may end in between, and
 	 * the socket close with its batches: nothing of them is touched after that. */
 	for (int i = 0; i < CLIENT_RECEIVES_PER_WAKEUP; i++) {
@@ -297,6 +344,15 @@ static void on_tcp_gone(struct ev_loop *loop, ev_timer *w, int revents)
 		end_attempt(c, c->tcp_why);
 }
 
+/* The socket's receive and send batches, with the offloads it has. */
+static int open_batches(struct client *c)
+{
+	udpio_probe(c->fd, c->params.udp_gso, c->params.udp_gro, &c->udp_caps);
+	c->udp_rx = udpio_rx_new(c->udp_caps.gro);
+	c->udp_tx = c->udp_rx ? udpio_tx_new(c->fd, &c->udp_caps) : NULL;
+	return c->udp_tx ? 0 : -ENOMEM;
+}
+
 /* The attempt's transport: a connected UDP socket, or a TCP connection. */
 static int open_transport(struct client *c, const struct udp_addr *remote, bool tcp, char *err,
 			  size_t errlen)
@@ -307,13 +363,10 @@ static int open_transport(struct client *c, const struct udp_addr *remote, bool 
 		    DATA_OVERHEAD);
 	if (tcp)
 		return tcp_client_open(&c->tcp, c->loop, remote, &h, err, errlen);
-	c->fd = udp_connect(remote, err, errlen);
+	c->fd = udp_connect_from(&c->params.local, remote, err, errlen);
 	if (c->fd < 0)
 		return c->fd;
-	udpio_probe(c->fd, c->params.udp_gso, c->params.udp_gro, &c->udp_caps);
-	c->udp_rx = udpio_rx_new(c->udp_caps.gro);
-	c->udp_tx = c->udp_rx ? udpio_tx_new(c->fd, &c->udp_caps) : NULL;
-	if (!c->udp_tx) {
+	if (!c->params.unbatched && open_batches(c) < 0) {
 		snprintf(err, errlen, "out of memory for the UDP batches");
 		close_socket(c);
 		return -ENOMEM;
@@ -367,12 +420,17 @@ static void start_attempt(struct client *c)
 		.role = SESSION_ROLE_CLIENT,
 		.options = c->options,
 		.peer_info = c->peer_info,
+		.username = c->params.username,
+		.password = c->token[0] ? c->token : c->params.password,
+		.renegotiations = c->params.renegotiations,
 	};
 	char err[256];
 
 	udp_addr_format((const struct sockaddr *)&remote->ss, c->remote_text,
 			sizeof(c->remote_text));
 	c->attempts++;
+	c->attempt_started = ev_now(c->loop);
+	c->began_with_token = c->token[0] != '\0';
 	if (open_transport(c, remote, c->params.tcp[c->remote], err, sizeof(err)) < 0) {
 		log_warnx(c->log, "client", "%s", err);
 		end_attempt(c, "cannot open a socket");
@@ -542,9 +600,13 @@ void client_send_superpacket(struct client *c, const struct vnet_hdr *h, const u
 		c->stats.dropped_device_malformed++;
 		return;
 	}
-	if (c->session && !c->tcp && c->fd >= 0 &&
+	if (c->session && !c->tcp && c->fd >= 0 && c->udp_tx &&
 	    DATA_OVERHEAD + vnet_split_max(&sp) + DATA_TAILROOM <= UDPIO_SLOT_MAX) {
 		send_segments_in_slots(c, &sp);
+		return;
+	}
+	if (!c->segment && !(c->segment = malloc(CLIENT_SEGMENT_BYTES))) {
+		c->stats.dropped_device_malformed++; /* no room to cut it: lost as a bad one */
 		return;
 	}
 	while ((n = vnet_split_next(&sp, c->segment + DATA_OVERHEAD, VNET_PACKET_MAX_BYTES)))
@@ -576,6 +638,16 @@ uint64_t client_connects(const struct client *c)
 	return c->connects;
 }
 
+double client_attempt_started(const struct client *c)
+{
+	return c->attempt_started;
+}
+
+bool client_connected(const struct client *c)
+{
+	return c->connected;
+}
+
 void client_free(struct client *c)
 {
 	if (!c)
@@ -588,5 +660,7 @@ void client_free(struct client *c)
 	close_socket(c);
 	wrap_clear(&c->wrap);
 	tls_ctx_free(c->params.tls);
+	crypto_wipe(c->token, sizeof(c->token));
+	free(c->segment);
 	free(c);
 }

@@ -40,6 +40,8 @@ struct client_hooks {
 	/* packet has DATA_OVERHEAD writable bytes in front (a header may be written there). */
 	void (*deliver)(void *ctx, uint8_t *packet, size_t len);
 	void *ctx;
+	/* An attempt ended (NULL: not told), with the reason it logs; a new one follows. */
+	void (*ended)(void *ctx, const char *reason);
 };
 
 struct client_params {
@@ -63,6 +65,17 @@ struct client_params {
 	bool tls_auth;		/* for the options string */
 	int tls_auth_direction; /* -1: none given */
 	struct client_hooks hooks;
+	/* The source of each attempt's UDP socket (its port 0: a fresh one each time);
+	 * length 0: the kernel picks, as for any client. */
+	struct udp_addr local;
+	/*
+	 * One datagram per system call and no batch buffers (udpio's are ~130 KiB a
+	 * socket): for the load generator's thousands of clients in one process.
+	 */
+	bool unbatched;
+	/* auth-user-pass (NULL: none); borrowed, they must outlive the client. */
+	const char *username, *password;
+	uint64_t *renegotiations; /* counted when data moves to a new key; NULL: not counted */
 };
 
 struct client;
@@ -98,6 +111,12 @@ const struct server_stats *client_stats(const struct client *c);
 /* Sessions started and sessions that reached the connected state. */
 uint64_t client_attempts(const struct client *c);
 uint64_t client_connects(const struct client *c);
+
+/* When the current attempt started (ev time): its handshake's latency runs from here. */
+double client_attempt_started(const struct client *c);
+
+/* The attempt got its push and is still on. */
+bool client_connected(const struct client *c);
 
 /* Says EXIT to the server when it negotiated cc-exit, then closes. NULL is a no-op. */
 void client_free(struct client *c);

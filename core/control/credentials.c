@@ -192,6 +192,64 @@ static int parse_fingerprint(const char *hex, uint8_t out[TLS_FINGERPRINT_LEN], 
 	return -EINVAL;
 }
 
+/* One line of text (its end cut off at CR or LF) from the start of *p, which moves past it. */
+static char *next_line(char **p)
+{
+	char *line = *p;
+	size_t len = strcspn(line, "\r\n");
+
+	*p = line + len;
+	*p += strspn(*p, "\r\n") ? (**p == '\r' && (*p)[1] == '\n' ? 2 : 1) : 0;
+	line[len] = '\0';
+	return line;
+}
+
+/* auth.file: the username on its first line, the password on its second, as OpenVPN reads it. */
+static int load_client_auth_file(struct credentials *cr, const char *path, char *err, size_t errlen)
+{
+	char text[KEY_FILE_MAX], *p = text, *user, *pass;
+	FILE *f = fopen(path, "r");
+	size_t n;
+	int rc = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "auth.file: cannot read %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	user = next_line(&p);
+	pass = next_line(&p);
+	if (!user[0] || n == sizeof(text) - 1) {
+		snprintf(err, errlen,
+			 "auth.file: %s needs the username on its first line and the password on "
+			 "its second",
+			 path);
+		rc = -EINVAL;
+	} else if (!(cr->username = strdup(user)) || !(cr->password = strdup(pass))) {
+		snprintf(err, errlen, "auth.file: out of memory");
+		rc = -ENOMEM;
+	}
+	crypto_wipe(text, sizeof(text));
+	return rc;
+}
+
+static int load_client_auth(struct credentials *cr, const struct config *cfg, char *err,
+			    size_t errlen)
+{
+	if (cfg->auth_file)
+		return load_client_auth_file(cr, cfg->auth_file, err, errlen);
+	if (!cfg->auth_username)
+		return 0;
+	cr->username = strdup(cfg->auth_username);
+	cr->password = strdup(cfg->auth_password ? cfg->auth_password : "");
+	if (cr->username && cr->password)
+		return 0;
+	snprintf(err, errlen, "auth: out of memory");
+	return -ENOMEM;
+}
+
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,
 		     char *err, size_t errlen)
 {
@@ -221,6 +279,8 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 			     : load_tls_crypt_v2(out, cfg, err, errlen);
 	if (rc == 0 && cfg->token && cfg->token_secret)
 		rc = load_token_key(out, cfg->token_secret, err, errlen);
+	if (rc == 0 && cfg->role == CONFIG_CLIENT)
+		rc = load_client_auth(out, cfg, err, errlen);
 	if (rc < 0)
 		credentials_clear(out);
 	return rc;
@@ -237,4 +297,9 @@ void credentials_clear(struct credentials *cr)
 	wrap_clear(&cr->wrap);
 	crypto_wipe(&cr->token_key, sizeof(cr->token_key));
 	cr->has_token_key = false;
+	free(cr->username);
+	if (cr->password)
+		crypto_wipe(cr->password, strlen(cr->password));
+	free(cr->password);
+	cr->username = cr->password = NULL;
 }

@@ -29,6 +29,8 @@ struct credentials {
 	struct tlscryptv2_server *tls_crypt_v2; /* NULL unless set; wrap.v2 points here */
 	bool has_token_key;			/* auth.token.secret was read into token_key */
 	struct authtoken_key token_key;
+	/* A client's auth-user-pass (auth), read from its file when it names one; NULL: none. */
+	char *username, *password;
 };
 
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,

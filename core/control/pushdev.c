@@ -25,8 +25,22 @@ static void add_route(struct pushed_device *d, const struct ip_prefix *p)
 		d->routes[d->cfg.n_routes++] = *p;
 }
 
+static void add_redirect_routes(struct pushed_device *d, unsigned flags)
+{
+	static const char *const v4[] = { "0.0.0.0/1", "128.0.0.0/1" };
+	static const char *const v6[] = { "2000::/3", "fc00::/7" };
+	struct ip_prefix p;
+
+	for (size_t i = 0; i < 2; i++) {
+		if ((flags & PUSH_REDIRECT_IPV4) && ip_prefix_parse(&p, v4[i]))
+			add_route(d, &p);
+		if ((flags & PUSH_REDIRECT_IPV6) && ip_prefix_parse(&p, v6[i]))
+			add_route(d, &p);
+	}
+}
+
 void pushed_device_config(struct pushed_device *out, const struct device_config *base,
-			  const struct push_options *o)
+			  const struct push_options *o, bool redirect)
 {
 	memset(out, 0, sizeof(*out));
 	out->cfg = *base;
@@ -47,4 +61,6 @@ void pushed_device_config(struct pushed_device *out, const struct device_config 
 	}
 	for (size_t i = 0; i < o->n_routes; i++)
 		add_route(out, &o->routes[i]);
+	if (redirect)
+		add_redirect_routes(out, o->redirect);
 }

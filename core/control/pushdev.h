@@ -12,13 +12,22 @@
 #include "device.h"
 #include "pushopts.h"
 
+enum { PUSHDEV_REDIRECT_ROUTES = 4 /* two /1 for IPv4, 2000::/3 and fc00::/7 for IPv6 */ };
+
 struct pushed_device {
 	struct device_config cfg; /* its arrays point into this struct */
 	struct ip_prefix addrs[2];
-	struct ip_prefix routes[PUSH_ROUTES_MAX + 1];
+	struct ip_prefix routes[PUSH_ROUTES_MAX + 1 + PUSHDEV_REDIRECT_ROUTES];
 };
 
+/*
+ * redirect: the routes of a pushed redirect-gateway go in too (the caller
+ * has kept the server's own address outside the tunnel): 0.0.0.0/1 and
+ * 128.0.0.0/1, which win over the default route without replacing it (as
+ * OpenVPN's def1, which we always do), and with "ipv6" the global unicast
+ * and unique local ranges, 2000::/3 and fc00::/7, as OpenVPN's route.c.
+ */
 void pushed_device_config(struct pushed_device *out, const struct device_config *base,
-			  const struct push_options *o);
+			  const struct push_options *o, bool redirect);
 
 #endif

@@ -228,92 +228,203 @@ static bool is_half_open(const struct session *sess)
 	return st < SESSION_AUTH || (st == SESSION_AUTH && !session_peer_fingerprint(sess));
 }
 
-/* The half-open sessions: up to SERVER_HALF_OPEN_MAX + 1 ids (more never coexist). */
+/* The bound on half-open handshakes in all, for the server's max_clients. */
+static size_t half_open_max(const struct server *s)
+{
+	return server_half_open_max(s->max_clients);
+}
+
+/* The half-open sessions: up to half_open_max + 1 ids (more never coexist). */
 struct half_open {
 	size_t n;
-	uint32_t id[SERVER_HALF_OPEN_MAX + 1];
-	struct source src[SERVER_HALF_OPEN_MAX + 1];
+	struct half_open_entry {
+		uint32_t id;
+		struct source src;
+	} e[];
 };
 
-/* How many of the half-open sessions come from i's source (same) or its network. */
-static size_t count_like(const struct half_open *h, size_t i, bool same)
+/* Orders half-open sessions by source: a network's sources, and a source's sessions, adjoin. */
+static int by_source(const void *a, const void *b)
 {
-	size_t n = 0;
+	const struct source *x = &((const struct half_open_entry *)a)->src;
+	const struct source *y = &((const struct half_open_entry *)b)->src;
 
-	for (size_t j = 0; j < h->n; j++)
-		n += same ? source_equal(&h->src[i], &h->src[j])
-			  : source_same_net(&h->src[i], &h->src[j]);
-	return n;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->bytes, y->bytes, x->len);
+}
+
+/* The end of the run of sessions from h->e[from]'s source (same) or network, before to. */
+static size_t run_end(const struct half_open *h, size_t from, size_t to, bool same)
+{
+	size_t i = from + 1;
+
+	while (i < to && (same ? source_equal(&h->e[from].src, &h->e[i].src)
+			       : source_same_net(&h->e[from].src, &h->e[i].src)))
+		i++;
+	return i;
+}
+
+/* The oldest session of h->e[from..to). */
+static size_t oldest_of(const struct server *s, const struct half_open *h, size_t from, size_t to)
+{
+	size_t oldest = from;
+
+	for (size_t i = from + 1; i < to; i++)
+		if (s->opened_at[h->e[i].id] < s->opened_at[h->e[oldest].id])
+			oldest = i;
+	return oldest;
 }
 
 /*
  * The half-open session to evict when there are too many: from the network
  * holding the most, within it from the source holding the most, and of
  * those the oldest. A flood from one network evicts its own; a client from
- * elsewhere, holding one slot, is the last to go.
+ * elsewhere, holding one slot, is the last to go. Sorted by source first,
+ * so that counting is one pass (counting pairs was quadratic in a table
+ * that grows with the number of clients).
  */
-static uint32_t fair_victim(const struct server *s, const struct half_open *h)
+static uint32_t fair_victim(const struct server *s, struct half_open *h)
 {
 	size_t best = 0, best_net = 0, best_src = 0;
 
-	for (size_t i = 0; i < h->n; i++) {
-		size_t net = count_like(h, i, false), src = count_like(h, i, true);
+	qsort(h->e, h->n, sizeof(h->e[0]), by_source);
+	for (size_t net = 0, net_end; net < h->n; net = net_end) {
+		net_end = run_end(h, net, h->n, false);
+		for (size_t src = net, src_end; src < net_end; src = src_end) {
+			size_t oldest;
 
-		if (i == 0 || net > best_net ||
-		    (net == best_net &&
-		     (src > best_src ||
-		      (src == best_src && s->opened_at[h->id[i]] < s->opened_at[h->id[best]])))) {
-			best = i;
-			best_net = net;
-			best_src = src;
+			src_end = run_end(h, src, net_end, true);
+			oldest = oldest_of(s, h, src, src_end);
+			if (net_end - net < best_net ||
+			    (net_end - net == best_net &&
+			     (src_end - src < best_src ||
+			      (src_end - src == best_src &&
+			       s->opened_at[h->e[oldest].id] >= s->opened_at[h->e[best].id]))))
+				continue;
+			best = oldest;
+			best_net = net_end - net;
+			best_src = src_end - src;
 		}
 	}
-	return h->id[best];
+	return h->e[best].id;
+}
+
+/* Ends a handshake we give up on, telling its client so that it restarts at once. */
+static void give_up(struct server *s, uint32_t id, const char *reason)
+{
+	session_give_up(s->sessions[id]);
+	server_end_session(s, s->sessions[id], reason);
+}
+
+/* Seconds since slot id's peer last sent a control packet. */
+static double silent_for(const struct server *s, uint32_t id)
+{
+	return ev_now(s->loop) - session_last_received(s->sessions[id]);
+}
+
+/* Slot id holds a new session: listed as half-open until make_room finds it is not. */
+static void list_half_open(struct server *s, uint32_t id)
+{
+	if (s->half_open_listed[id])
+		return;
+	s->half_open_listed[id] = true;
+	s->half_open_ids[s->n_half_open_ids++] = id;
 }
 
 /*
- * Makes room for one more half-open session from src. Without tls-auth or
- * tls-crypt anyone who can receive our cookie can open a session, with a
- * bare P_ACK_V1 if they like (2.6 accepts one too, so we must), and never
- * finish the handshake: such sessions live for the hand-window. So a source
- * keeps at most SERVER_HALF_OPEN_PER_SOURCE_MAX of them (its oldest goes)
- * and all sources together SERVER_HALF_OPEN_MAX, above which fair_victim
- * goes: refusing the new one instead would let a flood lock real clients
- * out, and evicting the oldest would let it evict them.
+ * The half-open sessions (at most cap) into h, from the listed slots (the
+ * others leave the list); returns how many come from src, and the one of
+ * those silent the longest in *quietest.
  */
-static void make_room(struct server *s, const struct source *src)
+static size_t collect_half_open(struct server *s, struct half_open *h, size_t cap,
+				const struct source *src, uint32_t *quietest)
 {
-	struct half_open h; /* 1.3 KiB */
-	uint32_t oldest_here = s->max_clients;
 	size_t n_here = 0;
 
-	h.n = 0;
-	/* The live slots only: a walk over all max_clients of them cost every handshake. */
-	for (uint32_t i = 0; i < peer_ids_count(&s->ids); i++) {
-		uint32_t id = peer_ids_at(&s->ids, i);
+	h->n = 0;
+	*quietest = s->max_clients;
+	for (size_t i = 0; i < s->n_half_open_ids && h->n < cap;) {
+		uint32_t id = s->half_open_ids[i];
 
-		if (!s->sessions[id] || !is_half_open(s->sessions[id]) ||
-		    h.n == SERVER_HALF_OPEN_MAX + 1)
+		if (!s->sessions[id] || !is_half_open(s->sessions[id])) {
+			s->half_open_listed[id] = false;
+			s->half_open_ids[i] = s->half_open_ids[--s->n_half_open_ids];
 			continue;
-		h.id[h.n] = id;
-		source_of(session_peer(s->sessions[id]), &h.src[h.n]);
-		if (source_equal(&h.src[h.n], src)) {
-			n_here++;
-			if (oldest_here == s->max_clients ||
-			    s->opened_at[id] < s->opened_at[oldest_here])
-				oldest_here = id;
 		}
-		h.n++;
+		h->e[h->n].id = id;
+		source_of(session_peer(s->sessions[id]), &h->e[h->n].src);
+		if (source_equal(&h->e[h->n].src, src)) {
+			n_here++;
+			if (*quietest == s->max_clients ||
+			    silent_for(s, id) > silent_for(s, *quietest))
+				*quietest = id;
+		}
+		h->n++;
+		i++;
 	}
-	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
+	return n_here;
+}
+
+/*
+ * Makes room for one more half-open session from src; false when there is
+ * none for it. Without tls-auth or tls-crypt anyone who can receive our
+ * cookie can open a session, with a bare P_ACK_V1 if they like (2.6 accepts
+ * one too, so we must), and never finish the handshake: such sessions live
+ * for the hand-window. So a source keeps at most
+ * SERVER_HALF_OPEN_PER_SOURCE_MAX of them: at that, its most silent one
+ * goes if it stalled, else the newcomer is refused (evicting the oldest, as
+ * this did, ended handshakes that were progressing: an office behind one
+ * address lost clients to its own colleagues). All sources together keep
+ * half_open_max, above which fair_victim goes: refusing the new one
+ * instead would let a flood lock real clients out, and evicting the oldest
+ * would let it evict them.
+ */
+static bool make_room(struct server *s, const struct source *src)
+{
+	size_t max = half_open_max(s), n_here;
+	struct half_open *h;
+	uint32_t quietest;
+
+	if (!s->half_open &&
+	    !(s->half_open = malloc(sizeof(*h) + (max + 1) * sizeof(s->half_open->e[0]))))
+		return false;
+	h = s->half_open;
+	n_here = collect_half_open(s, h, max + 1, src, &quietest);
+	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX &&
+	    silent_for(s, quietest) >= SERVER_HALF_OPEN_STALL_SECONDS) {
 		s->stats.evicted_half_open_source++;
-		server_end_session(s, s->sessions[oldest_here],
-				   "evicted: too many handshakes from its source");
-	} else if (h.n >= SERVER_HALF_OPEN_MAX) {
+		give_up(s, quietest, "evicted: too many handshakes from its source");
+	} else if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
+		s->stats.refused_half_open_source++;
+		return false;
+	} else if (h->n >= max) {
 		s->stats.evicted_half_open++;
-		server_end_session(s, s->sessions[fair_victim(s, &h)],
-				   "evicted: too many handshakes at once");
+		give_up(s, fair_victim(s, h), "evicted: too many handshakes at once");
 	}
+	return true;
+}
+
+/*
+ * A session only to say no, in slot id for as long as it takes: its client
+ * restarts at once rather than wait a minute for a handshake we refused.
+ * Its TCP connection, if any, stays for the client to close.
+ */
+static void refuse_newcomer(struct server *s, struct session *sess, uint32_t id,
+			    const struct arrival *a)
+{
+	char who[UDP_ADDR_TEXT_MAX];
+
+	log_ratelimited(s->log, LOG_WARN, "server",
+			"%s: refused a handshake: %d from its source in progress already",
+			udp_addr_format(a->from, who, sizeof(who)),
+			SERVER_HALF_OPEN_PER_SOURCE_MAX);
+	server_tcp_attach(s, id, a->via);
+	session_give_up(sess);
+	s->conns[id] = NULL;
+	if (a->via)
+		tcp_conn_set_tag(a->via, -1);
+	session_free(sess);
 }
 
 /*
@@ -344,6 +455,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 	struct session *sess;
 	struct source src;
 	int32_t id;
+	bool room;
 
 	if (old) {
 		s->conns[session_peer_id(old)] =
@@ -351,7 +463,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 		server_end_session(s, old, "the client started a new session");
 	}
 	source_of(a->from, &src);
-	make_room(s, &src);
+	room = make_room(s, &src);
 	if ((id = peer_ids_take(&s->ids)) < 0) {
 		char who[UDP_ADDR_TEXT_MAX];
 
@@ -364,6 +476,11 @@ static struct session *open_session(struct server *s, const struct proto_control
 		return NULL;
 	}
 	sess = session_new(&sp, a->from, a->from_len, &ctl->remote_sid, &ctl->sid, (uint32_t)id);
+	if (sess && !room) {
+		refuse_newcomer(s, sess, (uint32_t)id, a);
+		peer_ids_put(&s->ids, (uint32_t)id); /* no session: the id is free again */
+		return NULL;
+	}
 	if (sess && v2) {
 		char who[UDP_ADDR_TEXT_MAX], key[TLSCRYPTV2_ID_TEXT_LEN + 1];
 
@@ -378,6 +495,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 			(void)!server_peer_index_put(&s->peer_index, a->from, a->from_len,
 						     (uint32_t)id);
 		s->sessions[id] = sess;
+		list_half_open(s, (uint32_t)id);
 		s->opened_at[id] = ev_now(s->loop);
 		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
 		session_set_renegotiation(sess, s->params.reneg_seconds, s->params.reneg_bytes);
@@ -1090,8 +1208,11 @@ static int slots_init(struct server *s, uint32_t n)
 	s->client_subnets = calloc(n, sizeof(*s->client_subnets));
 	s->conns = calloc(n, sizeof(*s->conns));
 	s->held = calloc(n, sizeof(*s->held));
+	s->half_open_ids = calloc(n, sizeof(*s->half_open_ids));
+	s->half_open_listed = calloc(n, sizeof(*s->half_open_listed));
 	if (!s->sessions || !s->opened_at || !s->vpn_addrs || !s->client_subnets || !s->conns ||
-	    !s->held || peer_ids_init(&s->ids, n) < 0 ||
+	    !s->held || !s->half_open_ids || !s->half_open_listed ||
+	    peer_ids_init(&s->ids, n) < 0 ||
 	    server_addr_index_init(&s->vpn_index, &s->hash_key, 2 * (size_t)n) < 0 ||
 	    server_addr_index_init(&s->peer_index, &s->hash_key, n) < 0 ||
 	    route_table_init(&s->subnets, n > ROUTE_MAX ? n : ROUTE_MAX, &s->hash_key) < 0)
@@ -1111,6 +1232,8 @@ static void slots_free(struct server *s)
 	free(s->client_subnets);
 	free(s->conns);
 	free(s->held);
+	free(s->half_open_ids);
+	free(s->half_open_listed);
 }
 
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
@@ -1343,6 +1466,7 @@ void server_free(struct server *s)
 	wrap_clear(&s->wrap);
 	lane_free(&s->lane);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
+	free(s->half_open);
 	slots_free(s);
 	free(s);
 }

@@ -13,6 +13,7 @@
 
 #include <ev.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addrindex.h"
@@ -41,10 +42,23 @@ enum {
 	 */
 	SERVER_CLIENTS_DEFAULT = 1024,
 	SERVER_CLIENTS_LIMIT = 65535,
-	/* Sessions still in their handshake, in all and from one source (IPv4 address or
-	 * IPv6 /64); above these the oldest such session is evicted. */
-	SERVER_HALF_OPEN_MAX = 64,
-	SERVER_HALF_OPEN_PER_SOURCE_MAX = 8,
+	/*
+	 * Sessions still in their handshake (half-open). In all: one in
+	 * SERVER_HALF_OPEN_SHARE of the client slots, at least
+	 * SERVER_HALF_OPEN_MIN (server_half_open_max). From one source (IPv4
+	 * address or IPv6 /64): enough for an office of clients behind one NAT
+	 * address to connect at once, as they do with a stock server, and few
+	 * enough that one host cannot hold the table. Each echoed our cookie, so
+	 * it can receive at its address; what tells a host that fills its share
+	 * from an office is progress: a session that sent nothing for
+	 * SERVER_HALF_OPEN_STALL_SECONDS (a stock client retransmits after 2 s)
+	 * makes room for a newcomer, and without one the newcomer is refused.
+	 * Whoever is evicted or refused is told (session_give_up).
+	 */
+	SERVER_HALF_OPEN_MIN = 64,
+	SERVER_HALF_OPEN_SHARE = 4,
+	SERVER_HALF_OPEN_PER_SOURCE_MAX = 64,
+	SERVER_HALF_OPEN_STALL_SECONDS = 5,
 	/*
 	 * Stateless reset replies. Per source (IPv4 address, IPv6 /64) a rate a
 	 * second and at most a burst saved up: that bounds what a forged source
@@ -52,14 +66,29 @@ enum {
 	 * mille, and a burst in ms): a reply costs an HMAC and a sendto, a few
 	 * microseconds, so the share answers tens of thousands of resets a second
 	 * and a flood from many forged sources cannot starve a real client's.
+	 * A source's burst is its whole share of half-open handshakes, so that an
+	 * office starting at once is answered at once (with 10 and 5 a second, 20
+	 * clients behind one address waited 2.7 s; a stock server, 0.6 s).
 	 */
-	SERVER_RESET_SOURCE_RATE = 5,
-	SERVER_RESET_SOURCE_BURST = 10,
+	SERVER_RESET_SOURCE_RATE = 16,
+	SERVER_RESET_SOURCE_BURST = SERVER_HALF_OPEN_PER_SOURCE_MAX,
 	SERVER_RESET_TIME_PERMILLE = 250,
 	SERVER_RESET_TIME_BURST_MS = 50,
 	/* A reply measured as taking longer was preempted: it is charged this much. */
 	SERVER_RESET_COST_MAX_US = 100,
 };
+
+/*
+ * Half-open handshakes at once for a server of max_clients clients: the
+ * server's is server_half_open_max(max_clients), see half_open_max
+ * in server.c.
+ */
+static inline size_t server_half_open_max(size_t max_clients)
+{
+	size_t n = max_clients / SERVER_HALF_OPEN_SHARE;
+
+	return n > SERVER_HALF_OPEN_MIN ? n : SERVER_HALF_OPEN_MIN;
+}
 
 /* What the engine decides for the server: admission (Lua) and the end of a client. */
 struct server_hooks {
@@ -147,8 +176,9 @@ struct server_stats {
 	uint64_t dropped_mac_spoof; /* TAP: frames from another client's Ethernet address */
 	uint64_t dropped_flood;	    /* TAP: broadcast/unknown frames past the client's rate */
 	uint64_t dropped_float;	    /* data from another live client's address and port */
-	uint64_t evicted_half_open; /* handshakes ended for SERVER_HALF_OPEN_MAX */
-	uint64_t evicted_half_open_source; /* ... for SERVER_HALF_OPEN_PER_SOURCE_MAX */
+	uint64_t evicted_half_open; /* handshakes ended for server_half_open_max */
+	/* For SERVER_HALF_OPEN_PER_SOURCE_MAX: stalled ones ended, and newcomers refused. */
+	uint64_t evicted_half_open_source, refused_half_open_source;
 	uint64_t
 		dropped_reset_rate; /* resets not answered: over SERVER_RESET_SOURCE_RATE or TIME */
 	uint64_t dropped_too_big;   /* over TCP_FRAME_MAX to or from a TCP client, or the MTU */

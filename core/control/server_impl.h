@@ -98,6 +98,12 @@ struct server {
 	 * deciding on (NULL: none waits); its other packets are dropped meanwhile. */
 	struct server_held **held;
 	struct session_ops session_ops;
+	/* The slots that may hold a half-open session, each once (listed): make_room drops
+	 * the others as it meets them, so it never walks every slot. */
+	uint32_t *half_open_ids;
+	bool *half_open_listed;
+	size_t n_half_open_ids;
+	struct half_open *half_open; /* make_room's scratch, made at its first use */
 };
 
 /*

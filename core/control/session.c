@@ -410,6 +410,36 @@ static void send_halt(struct session *s, const char *reason)
 	flush(s);
 }
 
+/*
+ * A stock 2.6 client whose handshake the server dropped without a word
+ * retransmits into the void and restarts only when its hand-window (60 s)
+ * runs out. What makes it restart at once: before TLS is up, a TLS fatal
+ * alert as the next record of the control channel (its TLS fails, ssl.c's
+ * tls_process reports "TLS handshake failed" and the client restarts with
+ * SIGUSR1[soft,tls-error] after a pause of a second; once TLS 1.3 encrypts
+ * the handshake the plaintext alert is a record of the wrong type, which
+ * fails it the same way); once TLS is up (a client waiting for its
+ * authentication), the RESTART message (2.6's server_pushed_signal). The
+ * packet goes once: the session ends right after, nothing retransmits.
+ */
+void session_give_up(struct session *s)
+{
+	/* A TLS record: alert (21), version 3.3, length 2, fatal (2), handshake_failure (40). */
+	static const uint8_t alert[] = { 21, 3, 3, 0, 2, 2, 40 };
+	struct key_state *ks = current_ks(s);
+
+	if (s->state == SESSION_AUTH || s->state == SESSION_ACTIVE) {
+		send_message(s, "RESTART");
+		flush(s);
+		return;
+	}
+	if (ks->phase == KEY_PHASE_EMPTY ||
+	    reliable_queue(&ks->rel, P_CONTROL_V1, alert, sizeof(alert),
+			   (uint64_t)(now(s) * 1000)) < 0)
+		return;
+	flush_key_state(s, ks);
+}
+
 /* Everything we sent on ks reached the peer: no TLS output waits and nothing is unacked. */
 static bool all_acked(const struct key_state *ks)
 {
@@ -919,8 +949,20 @@ static int send_client_km(struct session *s, struct key_state *ks)
 		return -1;
 	km->options = (struct km2_string){ s->client->options, strlen(s->client->options) };
 	km->peer_info = (struct km2_string){ s->client->peer_info, strlen(s->client->peer_info) };
+	if (s->p.username) {
+		/* A token the server gave us stands for the password (OpenVPN's auth-token). */
+		const char *password = s->client->token[0] ? s->client->token
+				       : s->p.password	   ? s->p.password
+							   : "";
+
+		km->username = (struct km2_string){ s->p.username, strlen(s->p.username) };
+		km->password = (struct km2_string){ password, strlen(password) };
+		s->client->sent_token = s->client->token[0] != '\0';
+	}
 	len = km2_encode(buf, sizeof(buf), km);
-	km->options = km->peer_info = (struct km2_string){ 0 }; /* only the secrets are kept */
+	/* Only the secrets are kept: the strings are the caller's (the password is not
+	 * ours to wipe). */
+	km->options = km->peer_info = km->username = km->password = (struct km2_string){ 0 };
 	rc = len && tls_session_write(ks->tls, buf, len) == 0 ? 0 : -1;
 	crypto_wipe(buf, sizeof(buf));
 	return rc;
@@ -996,6 +1038,8 @@ static void activate_client(struct session *s, struct key_state *ks)
 	snprintf(s->cipher, sizeof(s->cipher), "%s", cipher);
 	s->peer_id = o->peer_id;
 	s->dc->peer_id = o->peer_id; /* what our data packets carry: not the 0 it began with */
+	if (o->auth_token[0])
+		snprintf(s->client->token, sizeof(s->client->token), "%s", o->auth_token);
 	s->use_ekm = o->tls_ekm;
 	s->client->cc_exit = o->cc_exit;
 	if (derive_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
@@ -1051,6 +1095,9 @@ static void handle_server_message(struct session *s, const char *msg)
 		close_later(s, 0, "the server restarts (%.60s)", msg);
 	} else if (strcmp(msg, "EXIT") == 0) {
 		close_later(s, 0, "%s", "the server sent EXIT");
+	} else if (starts_with(msg, "AUTH_TOKEN,") && strlen(msg + 11) < sizeof(s->client->token)) {
+		/* A renewed token (2.6's auth-token renewal): the next key exchange carries it. */
+		snprintf(s->client->token, sizeof(s->client->token), "%s", msg + 11);
 	} else if (starts_with(msg, "INFO")) {
 		log_info(s->p.log, "session", "%s: server says: %.200s", s->who, msg);
 	} else {

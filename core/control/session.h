@@ -133,6 +133,10 @@ struct session_params {
 	/* Client: the options string and peer-info of our key-method-2 messages (copied). */
 	const char *options;
 	const char *peer_info;
+	/* Client: auth-user-pass, sent in every key-method-2 message (NULL: none); borrowed,
+	 * they must outlive the session. */
+	const char *username;
+	const char *password;
 	/* Server: a tls-crypt-v2 client's unwrapped key, for its id and metadata (copied
 	 * without Kc, which wrap holds); NULL: not a tls-crypt-v2 client. */
 	const struct tlscryptv2_client *tls_crypt_v2;
@@ -171,6 +175,12 @@ void session_free(struct session *s);
  */
 void session_admit(struct session *s, struct session_push *push);
 void session_refuse(struct session *s, const char *reason);
+/*
+ * The server gives up on the handshake (evicted, or refused for a limit) and
+ * tells the client so, that it restarts at once instead of waiting out its
+ * hand-window: see session.c. The caller ends the session next.
+ */
+void session_give_up(struct session *s);
 
 /*
  * Ends the hold of a renegotiation (session_ops.reauth): refusal NULL lets
@@ -238,6 +248,8 @@ bool session_iv_mtu(const struct session *s);
 bool session_ncp(const struct session *s);	      /* the client negotiates ciphers */
 bool session_epoch_data(const struct session *s);     /* OpenVPN 2.7's epoch data format */
 double session_connected_at(const struct session *s); /* ev time */
+/* When the peer's last control packet arrived (ev time; the session's start until one). */
+double session_last_received(const struct session *s);
 /* The data-channel key block (valid once the state is active). */
 const uint8_t *session_key_block(const struct session *s);
 
@@ -304,6 +316,13 @@ void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t byt
 
 /* Client: the server refused us (AUTH_FAILED); the caller waits longer before retrying. */
 bool session_auth_failed(const struct session *s);
+
+/*
+ * Client: the auth-token the server gave us ("" for none), and in *sent
+ * whether our last key exchange carried it; a reconnect sends it in place
+ * of the password.
+ */
+const char *session_client_token(const struct session *s, bool *sent);
 
 /* Client: the options the server pushed (valid once active), else NULL. */
 const struct push_options *session_pushed(const struct session *s);

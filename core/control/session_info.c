@@ -9,6 +9,12 @@
 
 #include "session_impl.h"
 
+const char *session_client_token(const struct session *s, bool *sent)
+{
+	*sent = s->client && s->client->sent_token;
+	return s->client ? s->client->token : "";
+}
+
 bool session_auth_failed(const struct session *s)
 {
 	return s->client && s->client->auth_failed;
@@ -170,6 +176,11 @@ void session_keepalive(const struct session *s, unsigned *interval, unsigned *ti
 double session_connected_at(const struct session *s)
 {
 	return s->connected_at;
+}
+
+double session_last_received(const struct session *s)
+{
+	return s->last_received;
 }
 
 const uint8_t *session_key_block(const struct session *s)

@@ -267,8 +267,9 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 	int rc;
 
 	if ((rc = read_string(r, idx, "tls.ca", &cfg->tls_ca, false)) ||
-	    (rc = read_string(r, idx, "tls.cert", &cfg->tls_cert, false)) ||
-	    (rc = read_string(r, idx, "tls.key", &cfg->tls_key, false)) ||
+	    /* A client may have neither (moonvpn.config checked they go together). */
+	    (rc = read_string(r, idx, "tls.cert", &cfg->tls_cert, true)) ||
+	    (rc = read_string(r, idx, "tls.key", &cfg->tls_key, true)) ||
 	    (rc = read_string(r, idx, "tls.crl", &cfg->tls_crl, true)) ||
 	    (rc = read_string(r, idx, "tls.tls_auth.key", &cfg->tls_auth_key, true)) ||
 	    (rc = read_string(r, idx, "tls.tls_crypt", &cfg->tls_crypt_key, true)) ||
@@ -376,7 +377,7 @@ out:
 	return rc;
 }
 
-/* The client's own fields: its servers and the reconnect backoff. */
+/* The client's own fields: its servers, the resolver and the reconnect backoff. */
 static int read_client(struct reader *r, int idx, struct config *cfg)
 {
 	int rc = read_string_list(r, idx, "remote", &cfg->remotes, &cfg->n_remotes);
@@ -386,6 +387,14 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = read_identity(r, idx, cfg);
+	if (rc == 0)
+		rc = read_string(r, idx, "dns", &cfg->dns, false);
+	if (rc == 0)
+		rc = read_string(r, idx, "auth.username", &cfg->auth_username, true);
+	if (rc == 0)
+		rc = read_string(r, idx, "auth.password", &cfg->auth_password, true);
+	if (rc == 0)
+		rc = read_string(r, idx, "auth.file", &cfg->auth_file, true);
 	cfg->reconnect_initial = read_unsigned(r, idx, "reconnect.initial");
 	cfg->reconnect_max = read_unsigned(r, idx, "reconnect.max");
 	if (rc == 0 && (!cfg->reconnect_initial || !cfg->reconnect_max))

@@ -40,8 +40,9 @@ static int errno_or(int fallback)
 	return errno ? -errno : -fallback;
 }
 
-/* Sends one request and waits for its acknowledgement, which carries the kernel's verdict. */
-static int request(struct netlink *nl, struct nlmsghdr *nlh)
+/* Sends one request and waits for its acknowledgement, which carries the kernel's verdict;
+ * an answer's messages go to cb (NULL: none expected). */
+static int request_cb(struct netlink *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	_Alignas(8) unsigned char buf[NETLINK_RECV_BYTES];
 	ssize_t n;
@@ -61,12 +62,17 @@ static int request(struct netlink *nl, struct nlmsghdr *nlh)
 		if (n < 0)
 			return -errno;
 		errno = 0;
-		r = mnl_cb_run(buf, (size_t)n, nl->seq, nl->portid, NULL, NULL);
+		r = mnl_cb_run(buf, (size_t)n, nl->seq, nl->portid, cb, data);
 		if (r == MNL_CB_STOP)
 			return 0;
 		if (r < 0)
 			return errno_or(EPROTO);
 	}
+}
+
+static int request(struct netlink *nl, struct nlmsghdr *nlh)
+{
+	return request_cb(nl, nlh, NULL, NULL);
 }
 
 static struct nlmsghdr *put_header(struct netlink_msg *msg, uint16_t type, uint16_t flags)
@@ -158,6 +164,94 @@ struct nlmsghdr *netlink_build_route(struct netlink_msg *msg, uint16_t type, uns
 	mnl_attr_put(nlh, RTA_DST, size, dst->addr.bytes);
 	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
 	return nlh;
+}
+
+static size_t addr_bytes(const struct ip_addr *a)
+{
+	return a->family == AF_INET ? 4 : a->family == AF_INET6 ? 16 : 0;
+}
+
+struct nlmsghdr *netlink_build_host_route(struct netlink_msg *msg, uint16_t type,
+					  const struct ip_addr *dst,
+					  const struct netlink_path *path, uint8_t protocol)
+{
+	size_t size = addr_bytes(dst);
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+
+	if (!size || (type != RTM_NEWROUTE && type != RTM_DELROUTE && type != RTM_GETROUTE) ||
+	    (type == RTM_NEWROUTE && !path) ||
+	    (path && path->gateway.family && path->gateway.family != dst->family))
+		return NULL;
+	nlh = put_header(msg, type, type == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)dst->family;
+	rtm->rtm_dst_len = (uint8_t)(size * 8);
+	mnl_attr_put(nlh, RTA_DST, size, dst->bytes);
+	if (type == RTM_GETROUTE)
+		return nlh;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = protocol;
+	rtm->rtm_type = RTN_UNICAST;
+	/* A delete matches a route of any scope, as ip route del does. */
+	rtm->rtm_scope = type == RTM_DELROUTE		? RT_SCOPE_NOWHERE
+			 : path && path->gateway.family ? RT_SCOPE_UNIVERSE
+							: RT_SCOPE_LINK;
+	if (path && path->gateway.family)
+		mnl_attr_put(nlh, RTA_GATEWAY, size, path->gateway.bytes);
+	if (path)
+		mnl_attr_put_u32(nlh, RTA_OIF, path->ifindex);
+	return nlh;
+}
+
+/* RTM_GETROUTE's answer: its output interface and gateway. */
+static int parse_path(const struct nlmsghdr *nlh, void *data)
+{
+	struct netlink_path *out = data;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE)
+		return MNL_CB_OK;
+	mnl_attr_for_each(attr, nlh, sizeof(*rtm))
+	{
+		uint16_t len = mnl_attr_get_payload_len(attr);
+
+		if (mnl_attr_get_type(attr) == RTA_OIF && len == sizeof(uint32_t))
+			out->ifindex = mnl_attr_get_u32(attr);
+		if (mnl_attr_get_type(attr) == RTA_GATEWAY && (len == 4 || len == 16)) {
+			out->gateway.family = len == 4 ? AF_INET : AF_INET6;
+			memcpy(out->gateway.bytes, mnl_attr_get_payload(attr), len);
+		}
+	}
+	return MNL_CB_OK;
+}
+
+int netlink_route_get(struct netlink *nl, const struct ip_addr *dst, struct netlink_path *out)
+{
+	struct netlink_msg msg;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = request_cb(nl, netlink_build_host_route(&msg, RTM_GETROUTE, dst, NULL, 0), parse_path,
+		       out);
+	return r < 0 ? r : out->ifindex ? 0 : -ENETUNREACH;
+}
+
+int netlink_host_route_add(struct netlink *nl, const struct ip_addr *dst,
+			   const struct netlink_path *path, uint8_t protocol)
+{
+	struct netlink_msg msg;
+
+	return request(nl, netlink_build_host_route(&msg, RTM_NEWROUTE, dst, path, protocol));
+}
+
+int netlink_host_route_del(struct netlink *nl, const struct ip_addr *dst,
+			   const struct netlink_path *path, uint8_t protocol)
+{
+	struct netlink_msg msg;
+
+	return request(nl, netlink_build_host_route(&msg, RTM_DELROUTE, dst, path, protocol));
 }
 
 int netlink_set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu)

@@ -58,6 +58,29 @@ int netlink_route_add(struct netlink *nl, unsigned ifindex, const struct ip_pref
 int netlink_route_del(struct netlink *nl, unsigned ifindex, const struct ip_prefix *dst)
 	__attribute__((warn_unused_result));
 
+/* Where the kernel sends packets for an address: through ifindex, via gateway (family 0: on the
+ * link). */
+struct netlink_path {
+	unsigned ifindex;
+	struct ip_addr gateway;
+};
+
+/* The main table's answer for dst (RTM_GETROUTE): 0, or -errno (-ENETUNREACH: no route). */
+int netlink_route_get(struct netlink *nl, const struct ip_addr *dst, struct netlink_path *out)
+	__attribute__((warn_unused_result));
+
+/*
+ * A host route to dst along path, in the main table with the given protocol
+ * (rtm_protocol: a number of the owner's, so that its routes can be found
+ * and removed again, and only they). Adding fails with -EEXIST; removing
+ * matches the protocol, and ifindex/gateway when path is not NULL.
+ */
+int netlink_host_route_add(struct netlink *nl, const struct ip_addr *dst,
+			   const struct netlink_path *path, uint8_t protocol)
+	__attribute__((warn_unused_result));
+int netlink_host_route_del(struct netlink *nl, const struct ip_addr *dst,
+			   const struct netlink_path *path, uint8_t protocol);
+
 /*
  * The request messages, built without a socket (exported for the unit
  * tests). type is RTM_NEWADDR/RTM_DELADDR or RTM_NEWROUTE/RTM_DELROUTE. They
@@ -70,5 +93,9 @@ struct nlmsghdr *netlink_build_addr(struct netlink_msg *msg, uint16_t type, unsi
 				    const struct ip_prefix *addr);
 struct nlmsghdr *netlink_build_route(struct netlink_msg *msg, uint16_t type, unsigned ifindex,
 				     const struct ip_prefix *dst);
+/* RTM_NEWROUTE/RTM_DELROUTE of a host route (path may be NULL for a delete), or RTM_GETROUTE. */
+struct nlmsghdr *netlink_build_host_route(struct netlink_msg *msg, uint16_t type,
+					  const struct ip_addr *dst,
+					  const struct netlink_path *path, uint8_t protocol);
 
 #endif

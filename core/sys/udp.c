@@ -99,6 +99,12 @@ int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
 
 int udp_connect(const struct udp_addr *addr, char *err, size_t errlen)
 {
+	return udp_connect_from(NULL, addr, err, errlen);
+}
+
+int udp_connect_from(const struct udp_addr *local, const struct udp_addr *addr, char *err,
+		     size_t errlen)
+{
 	char text[UDP_ADDR_TEXT_MAX];
 	int fd = socket(addr->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int rc;
@@ -106,6 +112,17 @@ int udp_connect(const struct udp_addr *addr, char *err, size_t errlen)
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "udp: cannot create a socket: %s", strerror(-rc));
+		return rc;
+	}
+	if (local && local->len && bind(fd, (const struct sockaddr *)&local->ss, local->len) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "udp: cannot send from %s: %s%s",
+			 udp_addr_format((const struct sockaddr *)&local->ss, text, sizeof(text)),
+			 strerror(-rc),
+			 rc == -EADDRNOTAVAIL ? " (no interface has this address)"
+			 : rc == -EADDRINUSE  ? " (no free local port left on it)"
+					      : "");
+		close(fd);
 		return rc;
 	}
 	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {

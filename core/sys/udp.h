@@ -34,6 +34,14 @@ int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
 int udp_connect(const struct udp_addr *addr, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * The same from a given source: bound to local first (its port 0: a fresh
+ * one), so one host can speak from many addresses (the load generator).
+ * local NULL or of length 0: the kernel picks, as udp_connect.
+ */
+int udp_connect_from(const struct udp_addr *local, const struct udp_addr *addr, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
+
 /* "10.0.0.2:40000" or "[fd00::2]:40000" into buf; returns buf. */
 const char *udp_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 

@@ -181,10 +181,49 @@ static bool opt_topology(struct push_options *o, char **a, int n)
 
 static bool opt_redirect_gateway(struct push_options *o, char **a, int n)
 {
-	(void)a;
-	(void)n;
-	o->redirect_gateway = true;
+	static const struct {
+		const char *word;
+		unsigned set, clear;
+	} words[] = {
+		{ "def1", PUSH_REDIRECT_DEF1, 0 },
+		{ "local", PUSH_REDIRECT_LOCAL, 0 },
+		{ "ipv6", PUSH_REDIRECT_IPV6, 0 },
+		{ "!ipv4", 0, PUSH_REDIRECT_IPV4 },
+		{ "block-local", PUSH_REDIRECT_BLOCK_LOCAL, 0 },
+		{ "bypass-dhcp", PUSH_REDIRECT_BYPASS, 0 },
+		{ "bypass-dns", PUSH_REDIRECT_BYPASS, 0 },
+		{ "autolocal", 0, 0 }, /* OpenVPN decides local from the route; so do we */
+	};
+
+	o->redirect = PUSH_REDIRECT_ON | PUSH_REDIRECT_IPV4;
+	for (int i = 1; i < n; i++) {
+		size_t w = 0;
+
+		while (w < sizeof(words) / sizeof(words[0]) && strcmp(a[i], words[w].word) != 0)
+			w++;
+		if (w == sizeof(words) / sizeof(words[0]))
+			o->unknown++; /* as OpenVPN, which warns and goes on */
+		else
+			o->redirect = (o->redirect | words[w].set) & ~words[w].clear;
+	}
 	return true;
+}
+
+/* auth-token: what the client sends as its password from now on (OpenVPN's --auth-gen-token). */
+static bool opt_auth_token(struct push_options *o, char **a, int n)
+{
+	if (n != 2 || strlen(a[1]) >= sizeof(o->auth_token))
+		return false;
+	snprintf(o->auth_token, sizeof(o->auth_token), "%s", a[1]);
+	return true;
+}
+
+/* auth-token-user: the username the token goes with; ours already is (we sent it). */
+static bool opt_auth_token_user(struct push_options *o, char **a, int n)
+{
+	(void)o;
+	(void)a;
+	return n == 2;
 }
 
 static bool opt_key_derivation(struct push_options *o, char **a, int n)
@@ -228,6 +267,8 @@ static const struct {
 	{ "tun-mtu", opt_tun_mtu },
 	{ "topology", opt_topology },
 	{ "redirect-gateway", opt_redirect_gateway },
+	{ "auth-token", opt_auth_token },
+	{ "auth-token-user", opt_auth_token_user },
 	{ "push-continuation", opt_continuation },
 };
 

@@ -19,6 +19,7 @@
 enum {
 	PUSH_ROUTES_MAX = 64,
 	PUSH_DNS_MAX = 8,
+	PUSH_TOKEN_MAX = 256, /* bytes of an auth-token, NUL included (OpenVPN's are ~100) */
 	PUSH_NAME_MAX = 64,
 	PUSH_ERR_MAX = 160,
 };
@@ -35,13 +36,29 @@ struct push_options {
 	struct ip_addr dns[PUSH_DNS_MAX];
 	size_t n_dns;
 	char domain[PUSH_NAME_MAX];
+	char auth_token[PUSH_TOKEN_MAX]; /* "auth-token TOKEN": the password from now on; "" none */
 	char cipher[PUSH_NAME_MAX];
 	uint32_t peer_id;
 	unsigned ping, ping_restart, tun_mtu;
-	bool redirect_gateway, tls_ekm, cc_exit, topology_subnet;
+	unsigned redirect; /* redirect-gateway's flags (enum push_redirect); 0: none pushed */
+	bool tls_ekm, cc_exit, topology_subnet;
 	bool dyn_tls_crypt; /* protocol-flags dyn-tls-crypt */
 	bool more;	    /* push-continuation 2: another PUSH_REPLY follows */
 	unsigned unknown;   /* options we ignored */
+};
+
+/*
+ * redirect-gateway's words, as OpenVPN's RG_* flags (route.h): IPv4 is
+ * redirected unless "!ipv4" says not, IPv6 when "ipv6" says so.
+ */
+enum push_redirect {
+	PUSH_REDIRECT_ON = 1 << 0,    /* the option was pushed */
+	PUSH_REDIRECT_IPV4 = 1 << 1,  /* default; "!ipv4" clears it */
+	PUSH_REDIRECT_IPV6 = 1 << 2,  /* "ipv6" */
+	PUSH_REDIRECT_LOCAL = 1 << 3, /* "local": the server is on our link, no host route */
+	PUSH_REDIRECT_DEF1 = 1 << 4,  /* "def1": two /1 routes, not the default (we always do) */
+	PUSH_REDIRECT_BLOCK_LOCAL = 1 << 5, /* "block-local" */
+	PUSH_REDIRECT_BYPASS = 1 << 6,	    /* "bypass-dhcp", "bypass-dns": Windows' concerns */
 };
 
 void push_options_init(struct push_options *o);

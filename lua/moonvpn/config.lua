@@ -170,11 +170,33 @@ local client_tls_opts = {
 }
 
 -- A client may pin the server's certificate, as OpenVPN's verify-x509-name and peer-fingerprint.
+-- Its own certificate is optional: a server that takes passwords alone needs none (auth).
 local client_tls = S.record(tls_fields {
+	cert = { file_path },
+	key = { file_path },
 	server_name = { S.string { what = "the server certificate's common name or DNS name", max_len = 255 } },
 	server_fingerprint = { fingerprint },
 	tls_crypt_v2 = { file_path },
 }, client_tls_opts)
+
+-- A client's auth-user-pass: a username and a password, or a file with them on its
+-- first two lines (OpenVPN's auth-user-pass FILE).
+local client_auth = S.record({
+	username = { S.string { what = "a username", max_len = 255 } },
+	password = { S.string { what = "a password", max_len = 1023 } },
+	file = { file_path },
+}, {
+	what = 'a table { username = "...", password = "..." } or { file = "credentials.txt" }',
+	check = function(a, p)
+		if a.file and (a.username or a.password) then
+			return S.fail(p, "give either file or username and password, not both")
+		end
+		if not a.file and not (a.username and a.password) then
+			return S.fail(p, "needs username and password (or file, with them on its first two lines)")
+		end
+		return true
+	end,
+})
 
 local keepalive = S.record({
 	interval = { S.integer { min = 1, max = 3600 }, default = 10 },
@@ -518,11 +540,22 @@ M.client_schema = S.record({
 	offload = { offload, default = {} },
 	mssfix = { mssfix, default = 1492 },
 	reconnect = { reconnect, default = {} },
+	dns = { S.enum { "auto", "resolved", "resolvconf", "file", "show" }, default = "auto" },
+	auth = { client_auth },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 	user = { account "a user name" },
 	group = { account "a group name" },
-}, { what = "a table { remote = ..., tls = { ... } }", check = resolve_identity })
+}, { what = "a table { remote = ..., tls = { ... } }", check = function(cfg, p)
+	if (cfg.tls.cert == nil) ~= (cfg.tls.key == nil) then
+		return S.fail(at(p, "tls"), "cert and key go together: give both, or neither with auth")
+	end
+	if not cfg.tls.cert and not cfg.auth then
+		return S.fail(at(p, "tls"), "needs cert and key, or auth = { username = ..., password = ... } "
+			.. "for a server that takes passwords alone")
+	end
+	return resolve_identity(cfg, p)
+end })
 
 -- What a reload does with each field (README, "Reloading"), one entry a field: a
 -- record's entry covers its fields, or each of them has its own. "live": the new
@@ -575,8 +608,8 @@ M.RELOAD = {
 	-- A client's reload starts a new connection with the new configuration.
 	client = {
 		remote = "live", device = "live", tls = "live", ciphers = "live", renegotiate = "live",
-		offload = "live", mssfix = "live", reconnect = "live", console = "live",
-		log_level = "live", user = "restart", group = "restart",
+		offload = "live", mssfix = "live", reconnect = "live", dns = "live", auth = "live",
+		console = "live", log_level = "live", user = "restart", group = "restart",
 	},
 }
 

@@ -53,7 +53,8 @@ static void test_routes_dns_continuation(void)
 	CHECK(strcmp(ip_prefix_format(&o.routes[2], buf, sizeof(buf)), "fd00:10::/64") == 0, "%s",
 	      buf);
 	CHECK(o.n_dns == 1 && strcmp(o.domain, "vpn.example.com") == 0, "dns, domain");
-	CHECK(o.redirect_gateway && o.tls_ekm && o.has_ifconfig6 && o.ifconfig6.len == 64,
+	CHECK(o.redirect == (PUSH_REDIRECT_ON | PUSH_REDIRECT_IPV4 | PUSH_REDIRECT_DEF1) &&
+		      o.tls_ekm && o.has_ifconfig6 && o.ifconfig6.len == 64,
 	      "redirect, ekm, ipv6");
 }
 
@@ -110,6 +111,35 @@ static void test_ifconfig_peer(void)
 	}
 }
 
+static void test_redirect_words(void)
+{
+	static const struct {
+		const char *option;
+		unsigned flags;
+	} cases[] = {
+		{ "redirect-gateway", PUSH_REDIRECT_ON | PUSH_REDIRECT_IPV4 },
+		{ "redirect-gateway def1 bypass-dhcp", PUSH_REDIRECT_ON | PUSH_REDIRECT_IPV4 |
+							       PUSH_REDIRECT_DEF1 |
+							       PUSH_REDIRECT_BYPASS },
+		{ "redirect-gateway ipv6 !ipv4", PUSH_REDIRECT_ON | PUSH_REDIRECT_IPV6 },
+		{ "redirect-gateway local def1 ipv6",
+		  PUSH_REDIRECT_ON | PUSH_REDIRECT_IPV4 | PUSH_REDIRECT_IPV6 | PUSH_REDIRECT_LOCAL |
+			  PUSH_REDIRECT_DEF1 },
+		{ "redirect-gateway block-local",
+		  PUSH_REDIRECT_ON | PUSH_REDIRECT_IPV4 | PUSH_REDIRECT_BLOCK_LOCAL },
+	};
+	char msg[128], err[PUSH_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct push_options o;
+
+		push_options_init(&o);
+		snprintf(msg, sizeof(msg), "PUSH_REPLY,%s", cases[i].option);
+		CHECK(push_parse(&o, msg, err, sizeof(err)) == 0 && o.redirect == cases[i].flags,
+		      "%s: flags %#x", cases[i].option, o.redirect);
+	}
+}
+
 static void test_netmask(void)
 {
 	static const struct {
@@ -128,6 +158,7 @@ int main(void)
 	test_routes_dns_continuation();
 	test_bad();
 	test_ifconfig_peer();
+	test_redirect_words();
 	test_netmask();
 	return unit_report("test_pushopts");
 }

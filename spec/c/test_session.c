@@ -16,7 +16,8 @@
  * shortens renegotiate.seconds renegotiates older keys instead of ending
  * their clients. Memory: what a server session holds during its handshake
  * and once connected and quiet, measured by the allocator (printed), and
- * that a quiet one holds no control-channel buffers.
+ * that a quiet one holds no control-channel buffers. A handshake the
+ * server gives up on is told to its client (an alert, or RESTART).
  */
 #include <arpa/inet.h>
 #include <ev.h>
@@ -398,6 +399,37 @@ static void test_pending_times_out(struct session_params *ssp, struct session_pa
 }
 
 /*
+ * A handshake the server gives up on (evicted, or refused for a limit): its
+ * client is told, rather than left to retransmit for its hand-window. In
+ * the middle of TLS a TLS alert, after the server's flight, fails the
+ * client's TLS; waiting for its authentication, RESTART restarts it.
+ */
+static void test_give_up(struct session_params *ssp, struct session_params *csp)
+{
+	decision = NULL;
+	start(csp);
+	carry(&client, -1, ssp); /* the reset: the cookie comes back */
+	carry(&server, -1, ssp);
+	carry(&client, -1, ssp); /* the echo, with the ClientHello: a session */
+	CHECK(server.s && session_state(server.s) == SESSION_TLS, "half-way through TLS");
+	session_give_up(server.s);
+	carry(&server, -1, ssp);
+	CHECK(client.s && session_state(client.s) == SESSION_CLOSING,
+	      "the client's TLS failed at the alert");
+
+	decision = "pending";
+	start(csp);
+	CHECK(to_server_key_method(ssp), "the handshake reached the key exchange");
+	carry(&client, -1, ssp);
+	carry(&server, -1, ssp);
+	CHECK(session_state(client.s) != SESSION_CLOSING, "waiting for its authentication");
+	session_give_up(server.s);
+	carry(&server, -1, ssp);
+	CHECK(client.s && session_state(client.s) == SESSION_CLOSING, "the client got RESTART");
+	decision = NULL;
+}
+
+/*
  * Dynamic tls-crypt over tls-crypt: the client renegotiates (after 1 s), and
  * every packet of key 1 opens with the sessions' derived key only.
  */
@@ -599,6 +631,7 @@ int main(void)
 	test_push_waits_for_the_ack(&ssp, &csp);
 	test_auth_failed(&ssp, &csp);
 	test_pending_times_out(&ssp, &csp);
+	test_give_up(&ssp, &csp);
 	test_dyn_tls_crypt(stls, ctls);
 	test_shorter_renegotiation(&ssp, &csp);
 	test_memory(&ssp, &csp);

@@ -85,12 +85,16 @@ function M.client_config(remote, extra, opts)
 	local dir = M.pki()
 	local tls = string.format('  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key" },',
 		dir, dir, dir)
+	-- The host's resolver is never the specs' to change: a client only shows pushed DNS
+	-- unless the spec says otherwise (spec/netns/dns_spec.lua does, on a resolv.conf of its own).
+	local dns = (extra or ""):find("dns =", 1, true) and "" or '  dns = "show",'
 	return table.concat({
 		'local vpn = require "moonvpn"',
 		"vpn.client {",
 		string.format('  remote = "%s://%s:%d",', (opts or {}).scheme or "udp", remote,
 			(opts or {}).port or 1194),
 		(opts or {}).tls == false and "" or tls,
+		dns,
 		extra or "",
 		"}",
 		"",

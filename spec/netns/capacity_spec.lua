@@ -117,7 +117,7 @@ end]])
 		completed(a)
 		netns.write_file(config, server_text(3))
 		engine:signal("HUP")
-		local ok, out = engine:wait_log("reload failed[^\n]*max_clients: 2 to 3 needs a restart", 20)
+		local ok, out = engine:wait_log("reload failed[^\n]*`max_clients` changed from 2 to 3; this needs a restart", 20)
 		assert(ok, out)
 		assert.are.equal("1\n", console("#clients()"))
 		-- The same value again reloads.

@@ -38,7 +38,8 @@ describe("#netns client mode", function()
   %s
 ]], opts.tcp and "tcp" or "udp", opts.tcp and 443 or 1194, opts.tap and ', type = "tap"' or "",
 			pki, pki, opts.server_cert or "server", pki, opts.server_cert or "server", wrap, opts.cipher and string.format('ciphers = { "%s" },', opts.cipher) or "",
-			opts.moonvpn_extra or ""), { tls = false }), "server.lua")
+			opts.moonvpn_extra or ""), { tls = false }):gsub("vpn%.server {", "local office = vpn.server {", 1)
+			.. (opts.server_hooks or ""), "server.lua")
 		return { mv.bin, config }
 	end
 
@@ -50,9 +51,11 @@ describe("#netns client mode", function()
 	end
 
 	-- kind: "openvpn" or "moonvpn"; opts: cipher, client_extra, stock_extra, moonvpn_extra,
+	-- server_hooks (Lua after a moonvpn server's table, where it is `office`),
 	-- server_cert (its name in the PKI), refused (the client is not expected to connect),
-	-- tls_extra (more fields in the client's tls table), v2 and server_bin (server_config),
-	-- v2_key (the client's tls-crypt-v2 client key, instead of tls-crypt).
+	-- tls_extra (more fields in the client's tls table), no_cert (the client has none),
+	-- v2 and server_bin (server_config), v2_key (the client's tls-crypt-v2 client key,
+	-- instead of tls-crypt).
 	local function start(kind, opts)
 		opts = opts or {}
 		srv, cli = netns.new(), netns.new()
@@ -61,14 +64,16 @@ describe("#netns client mode", function()
 		start_server()
 		socket = netns.tmpdir() .. "/client.sock"
 		local pki = mv.pki()
+		local identity = opts.no_cert and "" or string.format('cert = "%s/client1.crt", key = "%s/client1.key", ',
+			pki, pki)
 		local wrap = opts.v2_key and string.format('tls_crypt_v2 = "%s"', opts.v2_key)
 			or string.format('tls_crypt = "%s/tc.key"', pki)
 		local config = mv.write_config(mv.client_config("10.88.2.1", string.format([[
   device = { name = "mvc0"%s },
   console = "%s",
-  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", %s%s },
+  tls = { ca = "%s/ca.crt", %s%s%s },
   %s
-]], opts.tap and ', type = "tap"' or "", socket, pki, pki, pki, wrap, opts.tls_extra or "",
+]], opts.tap and ', type = "tap"' or "", socket, pki, identity, wrap, opts.tls_extra or "",
 			opts.client_extra or ""), { tls = false,
 			scheme = opts.tcp and "tcp" or "udp", port = opts.tcp and 443 or 1194 }), "client.lua")
 		client_argv = { mv.bin, config }
@@ -231,6 +236,101 @@ describe("#netns client mode", function()
 		local status, _, err = mv.run("--check " .. path)
 		assert.are_not.equal(0, status)
 		assert.truthy(err:find("tls.server_name: unknown key", 1, true), err)
+	end)
+
+	-- Servers that take a username and password alone (no client certificate).
+	local PASSWORD_SERVER = {
+		openvpn = function(dir)
+			netns.write_file(dir .. "/check.sh", '#!/bin/sh\n[ "$(sed -n 1p "$1")" = alice ] && '
+				.. '[ "$(sed -n 2p "$1")" = "s3cret pass" ]\n')
+			assert(netns.sh("chmod +x " .. dir .. "/check.sh"))
+			return { stock_extra = "verify-client-cert none\nusername-as-common-name\nscript-security 2\n"
+				.. "auth-user-pass-verify " .. dir .. "/check.sh via-file\n" }
+		end,
+		moonvpn = function()
+			return { moonvpn_extra = 'auth = { certificate = "none" },',
+				server_hooks = "function office.on.auth(client, username, password)\n"
+					.. '  return username == "alice" and password == "s3cret pass", "wrong username or password"\n'
+					.. "end\n" }
+		end,
+	}
+
+	for _, kind in ipairs { "openvpn", "moonvpn" } do
+		it("logs in to a " .. kind .. " server with a username and password alone, given or from a file", function()
+			local dir = netns.tmpdir()
+			local opts = PASSWORD_SERVER[kind](dir)
+			opts.no_cert = true
+			opts.client_extra = 'auth = { username = "alice", password = "s3cret pass" },'
+			start(kind, opts)
+			local ok, out = cli:sh("ping -c 2 -i 0.2 -W 2 10.77.0.1")
+			assert(ok, out)
+			assert.are.equal(0, client:stop())
+			client = nil
+			server:stop()
+			server = nil
+			netns.cleanup() -- its temporary directories too
+			dir = netns.tmpdir()
+			netns.write_file(dir .. "/creds.txt", "alice\r\ns3cret pass\r\n")
+			opts = PASSWORD_SERVER[kind](dir)
+			opts.no_cert = true
+			opts.client_extra = string.format('auth = { file = "%s/creds.txt" },', dir)
+			start(kind, opts)
+		end)
+
+		it("is refused by a " .. kind .. " server for a wrong password, and says so", function()
+			local opts = PASSWORD_SERVER[kind](netns.tmpdir())
+			opts.no_cert = true
+			opts.refused = true
+			opts.client_extra = 'auth = { username = "alice", password = "guess" },'
+			start(kind, opts)
+			local ok, out = client:wait_log("AUTH_FAILED", 20)
+			assert(ok, out .. "\n--- server:\n" .. server:output())
+		end)
+	end
+
+	it("renegotiates and reconnects with a stock server's auth-token, and logs in again when it is refused", function()
+		local dir = netns.tmpdir()
+		-- The script counts each time the server asks it (a renegotiation with the token does not).
+		netns.write_file(dir .. "/check.sh", '#!/bin/sh\necho call >> ' .. dir .. '/calls\n'
+			.. '[ "$(sed -n 1p "$1")" = alice ] && [ "$(sed -n 2p "$1")" = "s3cret pass" ]\n')
+		assert(netns.sh("chmod +x " .. dir .. "/check.sh"))
+		start("openvpn", { no_cert = true, client_extra = 'auth = { username = "alice", password = "s3cret pass" },',
+			stock_extra = "verify-client-cert none\nusername-as-common-name\nscript-security 2\n"
+				.. "auth-user-pass-verify " .. dir .. "/check.sh via-file\nauth-gen-token 3600 120\nreneg-sec 3\nkeepalive 2 10\nexplicit-exit-notify 1\n" })
+		local ok, out
+		for _ = 1, 200 do
+			local _, n = client:output():gsub("renegotiated: data now on key", "")
+			if n >= 2 then ok = true break end
+			netns.sleep(0.1)
+		end
+		assert(ok, client:output() .. "\n--- server:\n" .. server:output())
+		assert.are.equal("call\n", netns.read_file(dir .. "/calls"))
+		-- A new server knows none of the old one's tokens: refused, the client drops its
+		-- token and logs in with its password.
+		server:stop()
+		start_server()
+		ok, out = client:wait_log("connected, address.*connected, address", 60)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+		assert.matches("AUTH_FAILED", out)
+		assert.are.equal("call\ncall\n", netns.read_file(dir .. "/calls"))
+	end)
+
+	it("says what is wrong with auth in the configuration", function()
+		local pki = mv.pki()
+		for _, case in ipairs {
+			{ "", "client.tls: needs cert and key, or auth = { username = ..., password = ... } for a server "
+				.. "that takes passwords alone" },
+			{ 'auth = { username = "alice" },', "client.auth: needs username and password (or file, with them on "
+				.. "its first two lines)" },
+			{ 'auth = { file = "x", username = "alice", password = "p" },',
+				"client.auth: give either file or username and password, not both" },
+		} do
+			local path = mv.write_config(mv.client_config("192.0.2.1", string.format(
+				'  tls = { ca = "%s/ca.crt" },\n  %s', pki, case[1]), { tls = false }), "auth.lua")
+			local status, _, err = mv.run("--check " .. path)
+			assert.are_not.equal(0, status)
+			assert.truthy(err:find(case[2], 1, true), err)
+		end
 	end)
 
 	it("tells a stock server it leaves (EXIT), so the server frees its address at once", function()

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client mode's redirect-gateway: before the tunnel takes every route, the
+ * servers' own addresses are pinned to the paths they take now
+ * (hostroute.h), so the tunnel's packets keep going outside it. The pins
+ * stay across reconnects to the same remotes (traffic waits for the tunnel
+ * rather than leaking around it), and go when a push no longer redirects,
+ * when a reload changes the remotes, and at exit. A client killed with
+ * SIGKILL leaves only its pins (the device and its routes go with the
+ * process); the next start removes them.
+ */
+#ifndef MOONVPN_ENGINE_REDIRECT_H
+#define MOONVPN_ENGINE_REDIRECT_H
+
+#include <stdbool.h>
+
+struct engine;
+struct config;
+struct push_options;
+
+/* Whether o's redirect-gateway routes may go onto the device (the servers are pinned). */
+bool engine_redirect_begin(struct engine *e, const struct push_options *o);
+
+/* The pins go (the redirect routes must be off the device already, or about to go). */
+void engine_redirect_end(struct engine *e);
+
+/* At start: the pins a killed client left for cfg's remotes go. */
+void engine_redirect_clear_stale(struct engine *e, const struct config *cfg);
+
+#endif

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host routes that keep a client's own packets to its servers outside the
+ * tunnel once redirect-gateway sends everything else into it: each server
+ * address is pinned to the path the kernel takes to it now (its gateway and
+ * interface), before the tunnel's routes go in. The routes carry protocol
+ * HOST_ROUTE_PROTOCOL, so that those a killed client left behind are found
+ * at its next start and removed (host_routes_clear_stale), and nobody
+ * else's are touched.
+ */
+#ifndef MOONVPN_HOSTROUTE_H
+#define MOONVPN_HOSTROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ip.h"
+#include "netlink.h"
+
+enum {
+	HOST_ROUTES_MAX = 16,	   /* = CLIENT_REMOTES_MAX */
+	HOST_ROUTE_PROTOCOL = 109, /* rtm_protocol ("proto 109" in ip route): moonvpn's pins */
+};
+
+struct host_routes {
+	size_t n;
+	struct {
+		struct ip_addr dst;
+		struct netlink_path path;
+		bool ours; /* false: a route to dst was there already; it stays */
+	} pin[HOST_ROUTES_MAX];
+};
+
+/*
+ * Pins each of dsts (duplicates once) to its path now, skipping those whose
+ * path is through skip_ifindex (the tunnel itself). 0, or -errno with err
+ * naming the address; the pins made stay in h either way.
+ */
+int host_routes_pin(struct host_routes *h, const struct ip_addr *dsts, size_t n,
+		    unsigned skip_ifindex, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Removes the pins h made; h is empty after. */
+void host_routes_unpin(struct host_routes *h);
+
+/* Removes our pins to dsts left by a client that did not exit cleanly; how many went. */
+size_t host_routes_clear_stale(const struct ip_addr *dsts, size_t n);
+
+#endif

@@ -1,0 +1,133 @@
+-- SPDX-License-Identifier: MIT
+-- The DNS servers and search domain a server pushes, given to the client's
+-- resolver (dns = "file", "resolvconf", "resolved") and taken back at exit:
+--
+--   [ mvt-srv: moonvpn server, pushes dns 10.77.0.1, domain vpn.example ] --veth-- [ mvt-cli: moonvpn client ]
+--
+-- The client's /etc/resolv.conf is /etc/netns/<its namespace>/resolv.conf,
+-- which ip netns exec mounts over it: the host's own stays untouched.
+-- resolvconf and resolvectl are stand-ins on the client's PATH that write
+-- down how they were called. #netns: needs root.
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+
+local ORIGINAL = "nameserver 192.0.2.53\noptions edns0\n"
+
+describe("#netns client DNS", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local srv, cli, server, client, conf, dir
+
+	local function start_server(extra)
+		srv, cli = netns.new(), netns.new()
+		netns.veth(srv, "10.88.7.1/24", cli, "10.88.7.2/24")
+		assert(netns.sh("mkdir -p /etc/netns/" .. cli.name))
+		conf = "/etc/netns/" .. cli.name .. "/resolv.conf"
+		netns.write_file(conf, ORIGINAL)
+		dir = netns.tmpdir()
+		-- Stand-ins that write down their arguments and what came on stdin.
+		for _, name in ipairs { "resolvconf", "resolvectl" } do
+			netns.write_file(dir .. "/" .. name, string.format(
+				"#!/bin/sh\necho \"$*\" >> %s/calls\n[ \"$1\" = -a ] && cat >> %s/calls\nexit 0\n", dir, dir))
+			assert(netns.sh("chmod +x " .. dir .. "/" .. name))
+		end
+		local pki = mv.pki()
+		server = srv:spawn({ mv.bin, mv.write_config(mv.server_config(string.format([[
+  listen = "udp://10.88.7.1:1194",
+  device = { name = "mvs0" },
+  tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key" },
+  push = { dns = { "10.77.0.1", "10.77.0.2" }, domain = "vpn.example"%s },
+]], pki, pki, pki, extra or ""), { tls = false }), "server.lua") })
+		assert(server:wait_log("engine: moonvpn [%d.]+ started", 10), server:output())
+	end
+
+	local function start_client(method)
+		local pki = mv.pki()
+		local config = mv.write_config(mv.client_config("10.88.7.1", string.format([[
+  device = { name = "mvc0" },
+  dns = "%s",
+  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key" },
+]], method, pki, pki, pki), { tls = false }), "client.lua")
+		client = cli:spawn({ "env", "RUNTIME_DIRECTORY=" .. dir, "PATH=" .. dir .. ":/usr/sbin:/usr/bin:/sbin:/bin",
+			mv.bin, config })
+		local ok, out = client:wait_log("dns: 2 server%(s%)", 20)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+		return out
+	end
+
+	local function calls()
+		return netns.read_file(dir .. "/calls") or ""
+	end
+
+	after_each(function()
+		if client then client:stop() end
+		if server then server:stop() end
+		client, server = nil, nil
+		if cli then netns.sh("rm -rf /etc/netns/" .. cli.name) end
+		netns.cleanup()
+	end)
+
+	it("writes /etc/resolv.conf and puts the previous one back at exit", function()
+		start_server()
+		local out = start_client("file")
+		assert.matches("written to /etc/resolv.conf", out, 1, true)
+		assert.are.equal("# moonvpn: DNS of the VPN on mvc0; the previous file comes back when moonvpn stops\n"
+			.. "nameserver 10.77.0.1\nnameserver 10.77.0.2\nsearch vpn.example\n", netns.read_file(conf))
+		assert.are.equal(ORIGINAL, netns.read_file(dir .. "/resolv.conf.mvc0"))
+		assert.are.equal(0, client:stop())
+		client = nil
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+		assert.is_nil(netns.read_file(dir .. "/resolv.conf.mvc0"))
+	end)
+
+	it("after kill -9, the next start puts the previous resolv.conf back first", function()
+		start_server()
+		start_client("file")
+		assert(cli:sh("kill -KILL " .. client.pid))
+		client:wait(10)
+		client = nil
+		assert.matches("^# moonvpn: ", netns.read_file(conf))
+		local out = start_client("file")
+		assert.matches("put /etc/resolv.conf back as it was before a previous run", out, 1, true)
+		assert.are.equal(0, client:stop())
+		client = nil
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+	end)
+
+	it("leaves a resolv.conf someone else rewrote meanwhile", function()
+		start_server()
+		start_client("file")
+		netns.write_file(conf, "nameserver 198.51.100.1\n")
+		assert.are.equal(0, client:stop())
+		client = nil
+		assert.are.equal("nameserver 198.51.100.1\n", netns.read_file(conf))
+	end)
+
+	it("gives the servers to resolvconf and takes them back", function()
+		start_server()
+		assert.matches("given to resolvconf", start_client("resolvconf"), 1, true)
+		assert.are.equal("-a mvc0.moonvpn\nnameserver 10.77.0.1\nnameserver 10.77.0.2\nsearch vpn.example\n", calls())
+		assert.are.equal(0, client:stop())
+		client = nil
+		assert.matches("\n%-d mvc0%.moonvpn\n$", calls())
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+	end)
+
+	it("gives the servers to systemd-resolved, every name when all traffic is redirected", function()
+		start_server(", redirect_gateway = true")
+		assert.matches("given to systemd%-resolved", start_client("resolved"))
+		assert.are.equal("dns mvc0 10.77.0.1 10.77.0.2\ndomain mvc0 vpn.example ~.\n", calls())
+		assert.are.equal(0, client:stop())
+		client = nil
+		assert.matches("\nrevert mvc0\n$", calls())
+	end)
+
+	it("only shows them with dns = \"show\"", function()
+		start_server()
+		assert.matches('not given to the resolver %(dns = "show"%)', start_client("show"))
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+		assert.are.equal("", calls())
+	end)
+end)

@@ -72,8 +72,8 @@ struct config {
 	char *tls_auth_key;			     /* NULL unless tls-auth */
 	int tls_auth_direction;			     /* 0, 1 or -1 for none */
 	char *tls_crypt_key;			     /* NULL unless tls-crypt */
-	/* server: tls-crypt-v2 (the server key, NULL unless set), its age limit in days (0:
-	 * none) and revoked client key ids (32 hex digits each) */
+	/* tls-crypt-v2, NULL unless set: a server's server key, its age limit in days (0:
+	 * none) and revoked client key ids (32 hex digits each); a client's client key */
 	char *tls_crypt_v2_key;
 	unsigned tls_crypt_v2_max_age;
 	char **tls_crypt_v2_revoked;

@@ -506,6 +506,8 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 {
 	struct client_params cp = {
 		.wrap = &cr->wrap,
+		.wkc = cr->wkc,
+		.wkc_len = cr->wkc_len,
 		.tls = cr->tls,
 		.ciphers = (const char *const *)cfg->ciphers,
 		.n_ciphers = cfg->n_ciphers,

@@ -38,6 +38,7 @@ struct client {
 	bool began_with_token;	    /* this attempt logs in with it */
 	bool token_refused;	    /* the last attempt's token was refused: retry at once */
 	struct wrap wrap;
+	uint8_t wkc[TLSCRYPTV2_WKC_MAX]; /* params.wkc points here */
 	struct session_ops session_ops;
 	struct session *session;
 	int fd;
@@ -387,8 +388,17 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 		start_attempt(c);
 		return;
 	}
-	if (session_state(c->session) == SESSION_RESET)
-		end_attempt(c, "no answer from the server");
+	if (session_state(c->session) != SESSION_RESET)
+		return;
+	/* A server drops, unanswered, a client key wrapped with another server key: say so. */
+	if (c->params.wkc_len)
+		log_warnx(c->log, "client",
+			  "no answer from %s to our tls-crypt-v2 reset: either the server is not "
+			  "reachable, or tls.tls_crypt_v2 is a client key made for another server "
+			  "key (servers drop those without an answer): make one with this server's "
+			  "key (moonvpn genkey --tls-crypt-v2-client FILE --server-key SERVER.key)",
+			  c->remote_text);
+	end_attempt(c, "no answer from the server");
 }
 
 static void start_attempt(struct client *c)
@@ -400,6 +410,8 @@ static void start_attempt(struct client *c)
 		.crypto = c->crypto,
 		.tls = c->params.tls,
 		.wrap = &c->wrap,
+		.wkc = c->params.wkc,
+		.wkc_len = c->params.wkc_len,
 		.ciphers = c->params.ciphers,
 		.n_ciphers = c->params.n_ciphers,
 		.replay_time = (uint32_t)ev_now(c->loop),
@@ -467,6 +479,17 @@ static void format_peer_info(struct client *c)
 		snprintf(c->peer_info + off, sizeof(c->peer_info) - off, "\n");
 }
 
+/* A tls-crypt-v2 key's id (its WKc's first bytes), the one the server logs and shows. */
+static void log_key_id(const struct client *c)
+{
+	char id[TLSCRYPTV2_ID_TEXT_LEN + 1];
+
+	if (c->params.wkc_len < TLSCRYPTV2_ID_LEN)
+		return;
+	tlscryptv2_id_format(c->wkc, id);
+	log_info(c->log, "client", "tls-crypt-v2 client key %s", id);
+}
+
 int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *cr, const struct client_params *params, char *err,
 		size_t errlen)
@@ -475,6 +498,12 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 
 	if (params->n_remotes == 0 || params->n_remotes > CLIENT_REMOTES_MAX) {
 		snprintf(err, errlen, "client: between 1 and %d remotes", CLIENT_REMOTES_MAX);
+		return -EINVAL;
+	}
+	if (params->wkc_len > TLSCRYPTV2_WKC_MAX) {
+		snprintf(err, errlen,
+			 "client: a wrapped tls-crypt-v2 key of %zu bytes (at most %d)",
+			 params->wkc_len, TLSCRYPTV2_WKC_MAX);
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -489,12 +518,16 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 	c->params.tls = tls_ctx_ref(params->tls);
 	c->wrap = *params->wrap;
 	c->params.wrap = &c->wrap;
+	if (params->wkc_len)
+		memcpy(c->wkc, params->wkc, params->wkc_len);
+	c->params.wkc = c->wkc;
 	c->fd = -1;
 	c->session_ops = (struct session_ops){ .send = on_session_send,
 					       .ended = on_session_ended,
 					       .pushed = on_session_pushed };
 	format_options(c);
 	format_peer_info(c);
+	log_key_id(c);
 	ev_init(&c->retry, on_retry);
 	c->retry.data = c;
 	ev_init(&c->tcp_gone, on_tcp_gone);

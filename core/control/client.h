@@ -22,6 +22,7 @@
 #include "pushopts.h"
 #include "server.h"
 #include "session.h"
+#include "tlscryptv2.h"
 #include "udp.h"
 #include "vnet.h"
 #include "wrap.h"
@@ -48,7 +49,10 @@ struct client_params {
 	bool tcp[CLIENT_REMOTES_MAX]; /* that remote is tcp://, else udp:// */
 	size_t n_remotes;
 	const struct wrap *wrap; /* copied */
-	struct tls_ctx *tls;	 /* the client takes a reference */
+	/* A tls-crypt-v2 client key's wrapped part (wrap holds its Kc), copied; NULL: none. */
+	const uint8_t *wkc;
+	size_t wkc_len;
+	struct tls_ctx *tls; /* the client takes a reference */
 	const char *const *ciphers;
 	size_t n_ciphers;
 	unsigned reneg_seconds;

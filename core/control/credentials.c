@@ -103,6 +103,45 @@ static int load_tls_crypt_v2(struct credentials *cr, const struct config *cfg, c
 	return 0;
 }
 
+/*
+ * A client's tls-crypt-v2 client key (Kc and WKc, the file `moonvpn genkey
+ * --tls-crypt-v2-client` or `openvpn --genkey tls-crypt-v2-client` writes):
+ * its control packets are tls-crypt with Kc, and WKc goes to the server.
+ */
+static int load_client_key(struct credentials *cr, const struct crypto *c, const char *path,
+			   char *err, size_t errlen)
+{
+	char text[KEY_FILE_MAX], why[200];
+	struct static_key kc;
+	FILE *f = fopen(path, "r");
+	size_t n;
+	int rc = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "tls.tls_crypt_v2: cannot read %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	n = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	if (tlscryptv2_client_key_parse(&kc, cr->wkc, &cr->wkc_len, text, n, why, sizeof(why)) <
+	    0) {
+		snprintf(err, errlen,
+			 "tls.tls_crypt_v2: %s: %s (a client needs its own client key, made from "
+			 "the server's key: moonvpn genkey --tls-crypt-v2-client FILE --server-key "
+			 "SERVER.key, or openvpn --tls-crypt-v2 SERVER.key --genkey "
+			 "tls-crypt-v2-client FILE)",
+			 path, why);
+		rc = -EINVAL;
+	} else {
+		wrap_init_tls_crypt(&cr->wrap, c, &kc, false);
+		cr->wrap.client_key = true;
+	}
+	crypto_wipe(text, sizeof(text));
+	crypto_wipe(&kc, sizeof(kc));
+	return rc;
+}
+
 /* auth.token.secret: the PEM file `openvpn --genkey auth-token FILE` writes. */
 static int load_token_key(struct credentials *out, const char *path, char *err, size_t errlen)
 {
@@ -235,7 +274,9 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 	if (rc == 0)
 		rc = load_wrap(&out->wrap, c, cfg, err, errlen);
 	if (rc == 0 && cfg->tls_crypt_v2_key)
-		rc = load_tls_crypt_v2(out, cfg, err, errlen);
+		rc = cfg->role == CONFIG_CLIENT
+			     ? load_client_key(out, c, cfg->tls_crypt_v2_key, err, errlen)
+			     : load_tls_crypt_v2(out, cfg, err, errlen);
 	if (rc == 0 && cfg->token && cfg->token_secret)
 		rc = load_token_key(out, cfg->token_secret, err, errlen);
 	if (rc == 0 && cfg->role == CONFIG_CLIENT)

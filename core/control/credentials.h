@@ -2,7 +2,8 @@
 /*
  * The credentials of a configuration: its TLS context (CA, certificate,
  * key, CRL, all read and checked) and the control channel's static-key
- * wrapping (tls-auth or tls-crypt, or none), and the auth-token secret
+ * wrapping (tls-auth or tls-crypt, or none; a client's tls-crypt-v2 client
+ * key; a server's tls-crypt-v2 server key beside), and the auth-token secret
  * (auth.token.secret). Loaded completely before the engine opens anything,
  * and again on reload, where a failure keeps the running credentials.
  * Errors name the config field and the file.
@@ -22,6 +23,9 @@
 struct credentials {
 	struct tls_ctx *tls;
 	struct wrap wrap;
+	/* A client's tls-crypt-v2 key: wrap is its Kc, this its wrapped part (0: none). */
+	uint8_t wkc[TLSCRYPTV2_WKC_MAX];
+	size_t wkc_len;
 	struct tlscryptv2_server *tls_crypt_v2; /* NULL unless set; wrap.v2 points here */
 	bool has_token_key;			/* auth.token.secret was read into token_key */
 	struct authtoken_key token_key;

@@ -113,13 +113,36 @@ static bool update_who(struct session *s)
 	return true;
 }
 
+/*
+ * What a tls-crypt-v2 client sends its message msg_id of ks as: when the
+ * server's reset asked for our key again, message 1 of key 0 (the first
+ * after that reset) goes as P_CONTROL_WKC_V1, as 2.6 clients send it
+ * (ssl.c, control_packet_needs_wkc): the server kept nothing of us, and
+ * reads our key from it again. Every other packet as it was queued.
+ */
+static uint8_t wire_opcode(const struct session *s, const struct key_state *ks, uint8_t opcode,
+			   uint32_t msg_id)
+{
+	if (opcode == P_CONTROL_V1 && msg_id == 1 && ks->key_id == 0 && is_client(s) &&
+	    s->client->resend_wkc)
+		return P_CONTROL_WKC_V1;
+	return opcode;
+}
+
+/* A tls-crypt-v2 client's hard reset and P_CONTROL_WKC_V1 end with its wrapped key. */
+static bool carries_wkc(const struct session *s, uint8_t opcode)
+{
+	return is_client(s) && s->client->wkc_len &&
+	       (opcode == P_CONTROL_HARD_RESET_CLIENT_V3 || opcode == P_CONTROL_WKC_V1);
+}
+
 /* Encodes, wraps and sends one control packet of a key state, with as many acks as fit. */
 static void send_packet(struct session *s, struct key_state *ks, uint8_t opcode, uint32_t msg_id,
 			const uint8_t *payload, size_t len, size_t max_acks)
 {
 	uint8_t plain[RELIABLE_PAYLOAD_MAX + CONTROL_HEADER_MAX];
-	uint8_t wire[sizeof(plain) + 128];
-	struct proto_control c = { .opcode = opcode,
+	uint8_t wire[sizeof(plain) + 128 + TLSCRYPTV2_WKC_MAX];
+	struct proto_control c = { .opcode = wire_opcode(s, ks, opcode, msg_id),
 				   .key_id = ks->key_id,
 				   .sid = s->local_sid,
 				   .msg_id = msg_id,
@@ -136,6 +159,10 @@ static void send_packet(struct session *s, struct key_state *ks, uint8_t opcode,
 			  session_control_next_id(s, ks->key_id), s->p.replay_time, wire,
 			  sizeof(wire))
 	      : -1;
+	if (w > 0 && carries_wkc(s, c.opcode)) {
+		memcpy(wire + w, s->client->wkc, s->client->wkc_len);
+		w += (int)s->client->wkc_len;
+	}
 	if (w > 0)
 		s->p.ops->send(s->p.ctx, s, wire, (size_t)w);
 }
@@ -148,7 +175,12 @@ static void queue_tls_output(struct session *s, struct key_state *ks)
 	uint8_t buf[RELIABLE_PAYLOAD_MAX];
 
 	while (reliable_can_queue(&ks->rel) && tls_session_pending_ciphertext(ks->tls) > 0) {
-		size_t n = tls_session_get_ciphertext(ks->tls, buf, fragment);
+		/* A packet that carries our wrapped key (at most TLSCRYPTV2_WKC_MAX bytes)
+		 * keeps to the same size: fragment is larger than the longest key. */
+		size_t room = carries_wkc(s, wire_opcode(s, ks, P_CONTROL_V1, ks->rel.next_send_id))
+				      ? fragment - s->client->wkc_len
+				      : fragment;
+		size_t n = tls_session_get_ciphertext(ks->tls, buf, room);
 
 		if (!n ||
 		    reliable_queue(&ks->rel, P_CONTROL_V1, buf, n, (uint64_t)(now(s) * 1000)) < 0)
@@ -1325,6 +1357,29 @@ static void receive_while_refused(struct session *s)
 	}
 }
 
+/*
+ * A tls-crypt-v2 client reads the early-negotiation TLVs of the server's
+ * reset: whether to send our key again (2.6+ servers keep no state until
+ * then). Other clients ignore the reset's payload, as before.
+ */
+static void read_server_reset(struct session *s, const uint8_t *payload, size_t len)
+{
+	bool resend;
+
+	if (!is_client(s) || !s->client->wkc_len)
+		return;
+	if (tlscryptv2_early_neg_parse(payload, len, &resend) < 0) {
+		close_later(
+			s, 0,
+			"the server's reset carries malformed early-negotiation TLVs (%zu bytes)",
+			len);
+		return;
+	}
+	s->client->resend_wkc = resend;
+	log_debug(s->p.log, "session", "%s: tls-crypt-v2: the server %s", s->who,
+		  resend ? "asks for our key again (P_CONTROL_WKC_V1)" : "kept our key");
+}
+
 void session_receive(struct session *s, const struct proto_control *ctl, uint32_t replay_id,
 		     uint32_t replay_time)
 {
@@ -1356,6 +1411,8 @@ void session_receive(struct session *s, const struct proto_control *ctl, uint32_
 		if (opcode == P_CONTROL_V1 && len &&
 		    tls_session_put_ciphertext(ks->tls, payload, len) < 0)
 			close_later(s, 0, "%s", "out of memory");
+		else if (opcode == P_CONTROL_HARD_RESET_SERVER_V2)
+			read_server_reset(s, payload, len);
 	if (s->state != SESSION_CLOSING && ks->phase != KEY_PHASE_EMPTY)
 		progress(s, ks);
 	if (s->pending_due && s->state == SESSION_AUTH)
@@ -1465,19 +1522,25 @@ struct session *session_new_client(const struct session_params *p, const struct 
 	if (!s)
 		return NULL;
 	s->client = calloc(1, sizeof(*s->client));
-	if (!s->client || crypto_random(s->local_sid.bytes, sizeof(s->local_sid.bytes)) < 0 ||
-	    reliable_queue(&s->ks[0].rel, P_CONTROL_HARD_RESET_CLIENT_V2, NULL, 0,
-			   (uint64_t)(now(s) * 1000)) < 0) {
+	if (!s->client || p->wkc_len > TLSCRYPTV2_WKC_MAX ||
+	    crypto_random(s->local_sid.bytes, sizeof(s->local_sid.bytes)) < 0 ||
+	    reliable_queue(&s->ks[0].rel,
+			   p->wkc_len ? P_CONTROL_HARD_RESET_CLIENT_V3
+				      : P_CONTROL_HARD_RESET_CLIENT_V2,
+			   NULL, 0, (uint64_t)(now(s) * 1000)) < 0) {
 		session_free(s);
 		return NULL;
 	}
+	s->client->wkc = p->wkc;
+	s->client->wkc_len = p->wkc_len;
 	snprintf(s->client->options, sizeof(s->client->options), "%s",
 		 p->options ? p->options : "V4");
 	snprintf(s->client->peer_info, sizeof(s->client->peer_info), "%s",
 		 p->peer_info ? p->peer_info : "");
 	push_options_init(&s->client->pushed);
 	set_state(s, SESSION_RESET);
-	s->next_replay_id = 1;
+	/* A tls-crypt-v2 client's replay ids say it resends its key when asked. */
+	s->next_replay_id = s->client->wkc_len ? TLSCRYPTV2_EARLY_NEG_FIRST_ID : 1;
 	update_who(s);
 	/* The keepalive timer also repeats PUSH_REQUEST until the server answers. */
 	session_set_keepalive(s, 0, 0);

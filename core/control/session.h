@@ -121,6 +121,14 @@ struct session_params {
 	const struct session_ops *ops;
 	void *ctx;
 	enum session_role role;
+	/*
+	 * Client with a tls-crypt-v2 key (wrap is its Kc): the wrapped key WKc,
+	 * sent after our hard reset and, when the server asks, after our first
+	 * packet that follows its reset; borrowed, it must outlive the session.
+	 * NULL: not a tls-crypt-v2 client.
+	 */
+	const uint8_t *wkc;
+	size_t wkc_len;
 	struct tokens *tokens; /* server: auth tokens (NULL or disabled: none); borrowed */
 	/* Client: the options string and peer-info of our key-method-2 messages (copied). */
 	const char *options;

@@ -38,6 +38,11 @@ struct client_side {
 	/* The server's auth-token (pushed, or renewed by AUTH_TOKEN): our password from then on. */
 	char token[PUSH_TOKEN_MAX];
 	bool sent_token; /* the last key exchange carried it */
+	/* tls-crypt-v2: our wrapped key (borrowed; wkc_len 0: none), and whether the
+	 * server's reset asked for it again with our next packet (P_CONTROL_WKC_V1). */
+	const uint8_t *wkc;
+	size_t wkc_len;
+	bool resend_wkc;
 };
 
 struct session {

@@ -247,12 +247,15 @@ static int read_pins(struct reader *r, int idx, struct config *cfg)
 			       sizeof(cfg->tls_server_fingerprint));
 }
 
-/* The server's tls-crypt-v2 fields (absent from a client's table). */
+/*
+ * tls.tls_crypt_v2: a server's server key, with its checks on client keys
+ * (absent from a client's table), or a client's own client key.
+ */
 static int read_tls_crypt_v2(struct reader *r, int idx, struct config *cfg)
 {
 	int rc = read_string(r, idx, "tls.tls_crypt_v2", &cfg->tls_crypt_v2_key, true);
 
-	if (rc || !cfg->tls_crypt_v2_key)
+	if (rc || !cfg->tls_crypt_v2_key || cfg->role == CONFIG_CLIENT)
 		return rc;
 	cfg->tls_crypt_v2_max_age = read_unsigned(r, idx, "tls.tls_crypt_v2_max_age");
 	return read_string_list(r, idx, "tls.tls_crypt_v2_revoked", &cfg->tls_crypt_v2_revoked,

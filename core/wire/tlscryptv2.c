@@ -169,6 +169,29 @@ void tlscryptv2_resend_tlv(uint8_t out[TLSCRYPTV2_RESEND_TLV_LEN])
 	put16(out + 4, TLSCRYPTV2_FLAG_RESEND_WKC);
 }
 
+int tlscryptv2_early_neg_parse(const uint8_t *payload, size_t len, bool *resend_wkc)
+{
+	*resend_wkc = false;
+	while (len > 0) {
+		size_t type, value_len;
+
+		if (len < TLSCRYPTV2_TLV_HEADER_LEN)
+			return -1;
+		type = get16(payload);
+		value_len = get16(payload + 2);
+		payload += TLSCRYPTV2_TLV_HEADER_LEN;
+		len -= TLSCRYPTV2_TLV_HEADER_LEN;
+		if (value_len > len || (type == TLSCRYPTV2_TLV_EARLY_NEG_FLAGS && value_len != 2))
+			return -1;
+		if (type == TLSCRYPTV2_TLV_EARLY_NEG_FLAGS &&
+		    (get16(payload) & TLSCRYPTV2_FLAG_RESEND_WKC))
+			*resend_wkc = true;
+		payload += value_len;
+		len -= value_len;
+	}
+	return 0;
+}
+
 bool tlscryptv2_created(const struct tlscryptv2_client *k, int64_t *when)
 {
 	if (k->metadata_len != 9 || k->metadata[0] != TLSCRYPTV2_METADATA_TIMESTAMP)

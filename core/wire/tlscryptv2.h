@@ -44,10 +44,14 @@ enum {
 	 * A 2.6+ client's hard reset carries EARLY_NEG_START in the top byte of its
 	 * replay packet-id: it will resend WKc after the cookie when asked to by a
 	 * TLV in the server's reply (type, length, flags; ssl_pkt.h in OpenVPN).
+	 * A 2.6 client starts its replay packet-ids there, and its reset is the
+	 * first of them (ssl.c, tls_session_init).
 	 */
 	TLSCRYPTV2_EARLY_NEG_MASK = 0xff000000,
 	TLSCRYPTV2_EARLY_NEG_START = 0x0f000000,
+	TLSCRYPTV2_EARLY_NEG_FIRST_ID = TLSCRYPTV2_EARLY_NEG_START + 1,
 	TLSCRYPTV2_TLV_EARLY_NEG_FLAGS = 1,
+	TLSCRYPTV2_TLV_HEADER_LEN = 4,
 	TLSCRYPTV2_FLAG_RESEND_WKC = 1,
 	TLSCRYPTV2_RESEND_TLV_LEN = 6,
 	TLSCRYPTV2_MAX_AGE_DAYS_MAX = 36500,
@@ -121,6 +125,16 @@ bool tlscryptv2_resends_wkc(uint32_t replay_id);
 
 /* The TLV a stateless reply carries to ask for WKc again: TLSCRYPTV2_RESEND_TLV_LEN bytes. */
 void tlscryptv2_resend_tlv(uint8_t out[TLSCRYPTV2_RESEND_TLV_LEN]);
+
+/*
+ * A client reads the TLVs (type, length, value; 16-bit big-endian fields)
+ * of the server's hard reset, as 2.6 clients do (ssl.c,
+ * parse_early_negotiation_tlvs): *resend_wkc tells whether the flags ask
+ * for WKc again, with P_CONTROL_WKC_V1. Types it does not know are skipped.
+ * 0, or -1 when a TLV does not fit the payload (or the flags are not 2 bytes).
+ */
+int tlscryptv2_early_neg_parse(const uint8_t *payload, size_t len, bool *resend_wkc)
+	__attribute__((warn_unused_result));
 
 /* The key's creation time (unix seconds) when its metadata is a timestamp. */
 bool tlscryptv2_created(const struct tlscryptv2_client *k, int64_t *when);

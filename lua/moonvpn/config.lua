@@ -150,6 +150,25 @@ local fingerprint = {
 	end,
 }
 
+-- A client's tls_crypt_v2 is its own client key (the file `moonvpn genkey
+-- --tls-crypt-v2-client` or `openvpn --genkey tls-crypt-v2-client` writes), which
+-- wraps its control channel instead of tls_crypt or tls_auth, as in OpenVPN.
+local client_tls_opts = {
+	what = tls_opts.what,
+	check = function(t, p)
+		local ok, err = tls_opts.check(t, p)
+		if not ok then return ok, err end
+		local other = t.tls_crypt and "tls_crypt" or t.tls_auth and "tls_auth"
+		if t.tls_crypt_v2 and other then
+			local at = table.move(p, 1, #p, 1, {})
+			at[#at + 1] = "tls_crypt_v2"
+			return S.fail(at, "a client wraps its control channel with one key: tls_crypt_v2 " ..
+				"(its own client key) or %s, not both (the server takes either)", other)
+		end
+		return true
+	end,
+}
+
 -- A client may pin the server's certificate, as OpenVPN's verify-x509-name and peer-fingerprint.
 -- Its own certificate is optional: a server that takes passwords alone needs none (auth).
 local client_tls = S.record(tls_fields {
@@ -157,7 +176,8 @@ local client_tls = S.record(tls_fields {
 	key = { file_path },
 	server_name = { S.string { what = "the server certificate's common name or DNS name", max_len = 255 } },
 	server_fingerprint = { fingerprint },
-}, tls_opts)
+	tls_crypt_v2 = { file_path },
+}, client_tls_opts)
 
 -- A client's auth-user-pass: a username and a password, or a file with them on its
 -- first two lines (OpenVPN's auth-user-pass FILE).

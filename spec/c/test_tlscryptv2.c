@@ -2,7 +2,8 @@
 /*
  * tls-crypt-v2 key files and client-key wrapping: PEM round trips and
  * malformed files, wrap/unwrap with and without metadata, tampering, the
- * length field, locating WKc at a packet's end, the server's checks
+ * length field, locating WKc at a packet's end, the client's reading of
+ * the server's early-negotiation TLVs, the server's checks
  * (revoked ids, maximum age). With openvpn installed, keys made by
  * `openvpn --genkey` unwrap here (and its metadata reads as OpenVPN meant
  * it), and openvpn wraps a client key with a server key made here.
@@ -207,6 +208,45 @@ static void test_locate(void)
 	      "early negotiation marker");
 }
 
+/* The client's reading of the server's reset TLVs: what our server sends, and malformed ones. */
+static void test_early_neg(void)
+{
+	static const struct {
+		const char *name;
+		uint8_t bytes[16];
+		size_t len;
+		int rc;
+		bool resend;
+	} cases[] = {
+		{ "no TLV (a server that does not ask)", { 0 }, 0, 0, false },
+		{ "resend flag", { 0, 1, 0, 2, 0, 1 }, 6, 0, true },
+		{ "other flags only", { 0, 1, 0, 2, 0, 2 }, 6, 0, false },
+		{ "unknown type skipped, then the flag",
+		  { 0, 9, 0, 3, 7, 7, 7, 0, 1, 0, 2, 0, 3 },
+		  13,
+		  0,
+		  true },
+		{ "unknown type with no value", { 0, 9, 0, 0 }, 4, 0, false },
+		{ "cut in the header", { 0, 1, 0 }, 3, -1, false },
+		{ "value longer than the payload", { 0, 9, 0, 5, 1, 2 }, 6, -1, false },
+		{ "flags of 4 bytes", { 0, 1, 0, 4, 0, 0, 0, 1 }, 8, -1, false },
+		{ "flag TLV then garbage", { 0, 1, 0, 2, 0, 1, 0xff }, 7, -1, true },
+	};
+	uint8_t tlv[TLSCRYPTV2_RESEND_TLV_LEN];
+	bool resend;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		resend = !cases[i].resend;
+		CHECK(tlscryptv2_early_neg_parse(cases[i].bytes, cases[i].len, &resend) ==
+				      cases[i].rc &&
+			      (cases[i].rc < 0 || resend == cases[i].resend),
+		      "early negotiation: %s", cases[i].name);
+	}
+	tlscryptv2_resend_tlv(tlv);
+	CHECK(tlscryptv2_early_neg_parse(tlv, sizeof(tlv), &resend) == 0 && resend,
+	      "the client reads the server's own request");
+}
+
 static void test_accepts(void)
 {
 	uint8_t revoked[5][TLSCRYPTV2_ID_LEN];
@@ -355,6 +395,7 @@ int main(void)
 	test_key_files();
 	test_wrap();
 	test_locate();
+	test_early_neg();
 	test_accepts();
 	test_openvpn_keys();
 	crypto_free(crypto);

@@ -8,6 +8,7 @@
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
 local openvpn = require "spec.helpers.openvpn"
+local peers = require "spec.helpers.peers"
 
 describe("#netns client mode", function()
 	if not netns.is_root() then
@@ -16,22 +17,27 @@ describe("#netns client mode", function()
 	end
 	local srv, cli, server, client, socket, server_argv, client_argv
 
+	-- opts.v2: a directory with a tls-crypt-v2 server key (v2s.key) the server uses
+	-- instead of tls-crypt; opts.server_bin: another stock openvpn (the 2.7 peer).
 	local function server_config(kind, opts)
 		local pki = mv.pki()
 		if kind == "openvpn" then
-			return { "openvpn", "--config", openvpn.server(pki, { listen = "10.88.2.1",
-				cipher = opts.cipher, wrap = "tls-crypt", extra = opts.stock_extra,
+			local extra = (opts.stock_extra or "") .. (opts.v2 and ("\ntls-crypt-v2 " .. opts.v2 .. "/v2s.key") or "")
+			return { opts.server_bin or "openvpn", "--config", openvpn.server(pki, { listen = "10.88.2.1",
+				cipher = opts.cipher, wrap = not opts.v2 and "tls-crypt" or nil, extra = extra,
 				proto = opts.tcp and "tcp-server" or nil, port = opts.tcp and 443 or nil,
 				dev = opts.tap and "tap" or nil }) }
 		end
+		local wrap = opts.v2 and string.format('tls_crypt_v2 = "%s/v2s.key"', opts.v2)
+			or string.format('tls_crypt = "%s/tc.key"', pki)
 		local config = mv.write_config(mv.server_config(string.format([[
   listen = "%s://10.88.2.1:%d",
   device = { name = "mvs0"%s },
-  tls = { ca = "%s/ca.crt", cert = "%s/%s.crt", key = "%s/%s.key", tls_crypt = "%s/tc.key" },
+  tls = { ca = "%s/ca.crt", cert = "%s/%s.crt", key = "%s/%s.key", %s },
   %s
   %s
 ]], opts.tcp and "tcp" or "udp", opts.tcp and 443 or 1194, opts.tap and ', type = "tap"' or "",
-			pki, pki, opts.server_cert or "server", pki, opts.server_cert or "server", pki, opts.cipher and string.format('ciphers = { "%s" },', opts.cipher) or "",
+			pki, pki, opts.server_cert or "server", pki, opts.server_cert or "server", wrap, opts.cipher and string.format('ciphers = { "%s" },', opts.cipher) or "",
 			opts.moonvpn_extra or ""), { tls = false }):gsub("vpn%.server {", "local office = vpn.server {", 1)
 			.. (opts.server_hooks or ""), "server.lua")
 		return { mv.bin, config }
@@ -39,7 +45,7 @@ describe("#netns client mode", function()
 
 	local function start_server()
 		server = srv:spawn(server_argv)
-		local ready = server_argv[1] == "openvpn" and "Initialization Sequence Completed"
+		local ready = server_argv[1]:find("openvpn$") and "Initialization Sequence Completed"
 			or "engine: moonvpn [%d.]+ started"
 		assert(server:wait_log(ready, 10), server:output())
 	end
@@ -47,7 +53,9 @@ describe("#netns client mode", function()
 	-- kind: "openvpn" or "moonvpn"; opts: cipher, client_extra, stock_extra, moonvpn_extra,
 	-- server_hooks (Lua after a moonvpn server's table, where it is `office`),
 	-- server_cert (its name in the PKI), refused (the client is not expected to connect),
-	-- tls_extra (more fields in the client's tls table), no_cert (the client has none).
+	-- tls_extra (more fields in the client's tls table), no_cert (the client has none),
+	-- v2 and server_bin (server_config), v2_key (the client's tls-crypt-v2 client key,
+	-- instead of tls-crypt).
 	local function start(kind, opts)
 		opts = opts or {}
 		srv, cli = netns.new(), netns.new()
@@ -58,12 +66,14 @@ describe("#netns client mode", function()
 		local pki = mv.pki()
 		local identity = opts.no_cert and "" or string.format('cert = "%s/client1.crt", key = "%s/client1.key", ',
 			pki, pki)
+		local wrap = opts.v2_key and string.format('tls_crypt_v2 = "%s"', opts.v2_key)
+			or string.format('tls_crypt = "%s/tc.key"', pki)
 		local config = mv.write_config(mv.client_config("10.88.2.1", string.format([[
   device = { name = "mvc0"%s },
   console = "%s",
-  tls = { ca = "%s/ca.crt", %stls_crypt = "%s/tc.key"%s },
+  tls = { ca = "%s/ca.crt", %s%s%s },
   %s
-]], opts.tap and ', type = "tap"' or "", socket, pki, identity, pki, opts.tls_extra or "",
+]], opts.tap and ', type = "tap"' or "", socket, pki, identity, wrap, opts.tls_extra or "",
 			opts.client_extra or ""), { tls = false,
 			scheme = opts.tcp and "tcp" or "udp", port = opts.tcp and 443 or 1194 }), "client.lua")
 		client_argv = { mv.bin, config }
@@ -380,4 +390,131 @@ describe("#netns client mode", function()
 				.. "(mixed with the static key)", 1, true), client:output())
 		end)
 	end
+
+	-- Issue 16 item 5: tls-crypt-v2 client keys. The server keeps no state for a
+	-- V3 reset that announces early negotiation and asks for the key again:
+	-- the connection shows the client sent P_CONTROL_WKC_V1 with it.
+	local v2dir
+
+	--- A tls-crypt-v2 server key in a directory of its own, and a client key made
+	-- from it (with metadata): the directory, the client key's path and its id.
+	local function v2_keys(metadata)
+		v2dir = netns.tmpdir()
+		local status, _, err = mv.run("genkey --tls-crypt-v2-server " .. v2dir .. "/v2s.key")
+		assert(status == 0, err)
+		local out
+		status, out, err = mv.run(string.format("genkey --tls-crypt-v2-client %s/alice.key --server-key %s/v2s.key "
+			.. "--metadata %s", v2dir, v2dir, metadata or "alice"))
+		assert(status == 0, err)
+		return v2dir, v2dir .. "/alice.key", out:match("tls%-crypt%-v2 client key (%x+)")
+	end
+
+	for _, case in ipairs {
+		{ "a stock 2.6 server", "openvpn", {} },
+		{ "a stock 2.6 server over TCP", "openvpn", { tcp = true } },
+		{ "a moonvpn server", "moonvpn", {} },
+		{ "a moonvpn server over TCP", "moonvpn", { tcp = true } },
+	} do
+		it("connects with a tls-crypt-v2 client key to " .. case[1] .. " and carries ping", function()
+			local dir, key, id = v2_keys()
+			local srvsock = netns.tmpdir() .. "/server.sock"
+			local opts = { v2 = dir, v2_key = key, tcp = case[3].tcp,
+				moonvpn_extra = string.format('console = "%s",', srvsock) }
+			start(case[2], opts)
+			local ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+			assert(ok, out)
+			assert.matches("client: tls-crypt-v2 client key " .. id, client:output(), 1, true)
+			if case[2] == "openvpn" then
+				assert.matches("Control Channel: using tls-crypt-v2 key", server:output(), 1, true)
+				return
+			end
+			local status, got, err = mv.console(srvsock, "clients()[1].tls_crypt_v2_id")
+			assert(status == 0, err)
+			assert.matches(id, got, 1, true)
+			-- Stateless until the cookie came back with the key: P_CONTROL_WKC_V1.
+			status, got, err = mv.console(srvsock, "stats().cookies_accepted")
+			assert(status == 0, err)
+			assert.are.equal(1, tonumber(got))
+		end)
+	end
+
+	for _, case in ipairs {
+		{ "a stock 2.6 server", "openvpn", { stock_extra = "reneg-sec 4" } },
+		{ "a moonvpn server", "moonvpn", { client_extra = "renegotiate = { seconds = 4 }," } },
+	} do
+		it("renegotiates with " .. case[1] .. " on a tls-crypt-v2 key (dynamic tls-crypt mixes in the client key)", function()
+			local dir, key = v2_keys()
+			start(case[2], { v2 = dir, v2_key = key, stock_extra = case[3].stock_extra,
+				client_extra = case[3].client_extra })
+			local ok, out = client:wait_log("renegotiated: data now on key 2", 30)
+			assert(ok, out .. "\n--- server:\n" .. server:output())
+			ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+			assert(ok, out)
+			assert.truthy(client:output():find("dynamic tls-crypt: renegotiations use their own key "
+				.. "(mixed with the static key)", 1, true), client:output())
+		end)
+	end
+
+	do
+		local name = "connects with a tls-crypt-v2 client key to the " .. peers.LABEL["2.7"] .. " server"
+		if peers.missing("2.7") then
+			pending(name .. ": " .. peers.missing("2.7"))
+		else
+			it(name, function()
+				local dir, key = v2_keys()
+				start("openvpn", { v2 = dir, v2_key = key, server_bin = peers.DIR .. "/openvpn-2.7/sbin/openvpn" })
+				assert.matches("OpenVPN 2%.7", server:output())
+				local ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+				assert(ok, out)
+			end)
+		end
+	end
+
+	it("says, when a stock server drops its reset, that the client key may be made for another server key", function()
+		local _, key = v2_keys()
+		local other = v2_keys()
+		start("openvpn", { v2 = other, v2_key = key, refused = true })
+		local ok, out = client:wait_log("no answer from 10%.88%.2%.1:1194 to our tls%-crypt%-v2 reset: either the "
+			.. "server is not reachable, or tls%.tls_crypt_v2 is a client key made for another server key", 40)
+		assert(ok, out)
+		assert.truthy(out:find("moonvpn genkey --tls-crypt-v2-client FILE --server-key SERVER.key", 1, true), out)
+		assert.falsy(out:find("connected, address", 1, true), out)
+	end)
+
+	it("says what is wrong with a tls_crypt_v2 client key in the configuration", function()
+		local pki = mv.pki()
+		local dir, key = v2_keys()
+		local function config(fields)
+			return mv.write_config(mv.client_config("10.88.2.1", string.format(
+				'  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", %s },',
+				pki, pki, pki, fields), { tls = false }), "v2.lua")
+		end
+		-- What the schema sees (--check).
+		for _, case in ipairs {
+			{ string.format('tls_crypt_v2 = "%s", tls_crypt = "%s/tc.key"', key, pki),
+				"tls.tls_crypt_v2: a client wraps its control channel with one key: tls_crypt_v2 "
+				.. "(its own client key) or tls_crypt, not both" },
+			{ string.format('tls_crypt_v2 = "%s", tls_auth = { key = "%s/tc.key" }', key, pki),
+				"or tls_auth, not both" },
+			{ string.format('tls_crypt_v2 = "%s", tls_crypt_v2_max_age = 3', key), "tls.tls_crypt_v2_max_age: unknown key" },
+		} do
+			local status, out, err = mv.run("--check " .. config(case[1]))
+			assert.are_not.equal(0, status, out)
+			assert.truthy(err:find(case[2], 1, true), err)
+		end
+		-- What starting finds in the key file: the client ends before it opens anything.
+		for _, case in ipairs {
+			{ string.format('tls_crypt_v2 = "%s/v2s.key"', dir),
+				'this is a "OpenVPN tls-crypt-v2 server key", not a "OpenVPN tls-crypt-v2 client key" '
+				.. "(a client needs its own client key, made from the server's key: moonvpn genkey "
+				.. "--tls-crypt-v2-client FILE --server-key SERVER.key" },
+			{ string.format('tls_crypt_v2 = "%s/tc.key"', pki),
+				'this is a "OpenVPN Static key V1", not a "OpenVPN tls-crypt-v2 client key"' },
+		} do
+			local proc = netns.new():spawn({ mv.bin, config(case[1]) })
+			assert.are_not.equal(0, proc:wait(20), proc:output())
+			assert.truthy(proc:output():find("tls.tls_crypt_v2: ", 1, true), proc:output())
+			assert.truthy(proc:output():find(case[2], 1, true), proc:output())
+		end
+	end)
 end)

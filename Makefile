@@ -234,7 +234,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-one
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test-one
-	-$(Q)$(MAKE) --no-print-directory FUZZ_SECONDS=20 fuzz-run
+	-$(Q)$(MAKE) --no-print-directory FUZZ_SECONDS=10 fuzz-run
 	$(Q)spec/summary build/results/* build/san/results/*
 
 # The newest upstream OpenVPN implementations as interop peers (spec/netns/peers_spec.lua):

@@ -31,6 +31,10 @@ describe("#netns memory", function()
 		pending("needs root for network namespaces")
 		return
 	end
+	if netns.release_only() then
+		pending(netns.release_only())
+		return
+	end
 	if not io.open(LOADGEN) then
 		pending("needs the load generator: make build/tools/loadgen")
 		return

@@ -26,7 +26,9 @@ describe("#netns scripts/bench-scale quick mode", function()
 			assert.matches("\n" .. server .. " memory: RSS %d+ KiB with 200 idle clients, %d+ KiB before: "
 				.. "%-?[%d.]+ KiB a client\n", out)
 			assert.matches("\n" .. server .. " restart: all 200 connected again %d+ ms after the server started\n", out)
-			assert.matches("\n" .. server .. " loadgen: started=200 connected=200 failed=0 ", out)
+			-- Attempts fail while a server restarts (its clients come back with a back-off):
+			-- what counts is that all 200 are connected at the end.
+			assert.matches("\n" .. server .. " loadgen: started=200 connected=200 failed=%d+ dropped=200 ", out)
 		end
 		local _, names = netns.sh("ip netns list")
 		assert.falsy(names:find(netns.PREFIX .. "-srv-", 1, true), names)

@@ -209,6 +209,13 @@ function M.release_only()
 	return nil
 end
 
+--- Why a load spec cannot run here (no root, or the sanitizer build), or nil:
+-- the guard at the top of each load spec's describe block.
+function M.load_spec_unfit()
+	if not M.is_root() then return "needs root for network namespaces" end
+	return M.release_only()
+end
+
 function M.is_root()
 	local ok, out = M.sh("id -u")
 	return ok and out:match("^0%s*$") ~= nil

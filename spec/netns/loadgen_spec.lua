@@ -35,12 +35,9 @@ local function summary(out)
 end
 
 describe("#netns loadgen", function()
-	if not netns.is_root() then
-		pending("needs root for network namespaces")
-		return
-	end
-	if netns.release_only() then
-		pending(netns.release_only())
+	local unfit = netns.load_spec_unfit()
+	if unfit then
+		pending(unfit)
 		return
 	end
 	local srv, lg, server, socket

@@ -177,12 +177,9 @@ local function finish(t)
 end
 
 describe("#netns a lossy underlay", function()
-	if not netns.is_root() then
-		pending("needs root for network namespaces")
-		return
-	end
-	if netns.release_only() then
-		pending(netns.release_only())
+	local unfit = netns.load_spec_unfit()
+	if unfit then
+		pending(unfit)
 		return
 	end
 	local t, figures = {}, {}
@@ -272,12 +269,9 @@ local function rcvbuf_errors(ns)
 end
 
 describe("#netns a reordering underlay", function()
-	if not netns.is_root() then
-		pending("needs root for network namespaces")
-		return
-	end
-	if netns.release_only() then
-		pending(netns.release_only())
+	local unfit = netns.load_spec_unfit()
+	if unfit then
+		pending(unfit)
 		return
 	end
 	local t = {}

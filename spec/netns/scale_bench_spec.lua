@@ -8,12 +8,9 @@
 local netns = require "spec.helpers.netns"
 
 describe("#netns scripts/bench-scale quick mode", function()
-	if not netns.is_root() then
-		pending("needs root for network namespaces")
-		return
-	end
-	if netns.release_only() then
-		pending(netns.release_only())
+	local unfit = netns.load_spec_unfit()
+	if unfit then
+		pending(unfit)
 		return
 	end
 

@@ -64,6 +64,8 @@ struct config {
 	char *dns; /* client: how pushed DNS servers reach the resolver (resolver.h's names) */
 	/* client: auth-user-pass, given or in a file (its first two lines); NULL: none */
 	char *auth_username, *auth_password, *auth_file;
+	/* client: what the server's refusal of the credentials does (auth_retry) */
+	enum config_auth_retry { AUTH_RETRY_NONE, AUTH_RETRY_NOINTERACT } auth_retry;
 	/* server: where clients reach it, for moonvpn profile: hosts, or "udp://HOST:PORT" */
 	char **public_hosts;
 	size_t n_public_hosts;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "engine_auth.h"
 #include "engine_mgmt.h"
 #include "engine_redirect.h"
 #include "fdlimit.h"
@@ -527,6 +528,8 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 		.hooks = { on_pushed, on_server_packet, e },
 	};
 
+	engine_auth_params(e, cfg, &cp);
+
 	for (size_t i = 0; i < cfg->n_remotes && i < CLIENT_REMOTES_MAX; i++) {
 		cp.tcp[i] = udp_parse_endpoint_of(&cp.remotes[i], cfg->remotes[i], "tcp");
 		if (!cp.tcp[i] && !udp_parse_endpoint(&cp.remotes[i], cfg->remotes[i])) {
@@ -730,9 +733,10 @@ int engine_start(struct engine *e)
 	return 0;
 }
 
-void engine_run(struct engine *e)
+int engine_run(struct engine *e)
 {
 	ev_run(e->loop, 0);
+	return e->exit_status;
 }
 
 /* True when the device for cfg cannot have the running device's name. */

@@ -28,7 +28,7 @@ local cases = {
 	{ "a client backoff that shrinks", CLIENT .. TLS .. '  remote = "udp://192.0.2.1:1194",\n  reconnect = { initial = 30, max = 10 },\n}\n',
 		"FILE:5: client.reconnect.max: 10 must be at least initial (30)" },
 	{ "a server field in a client", CLIENT .. TLS .. '  remote = "udp://192.0.2.1:1194",\n  network = "10.8.0.0/24",\n}\n',
-		"FILE:5: client.network: unknown key (known keys: auth, ciphers, console, device, dns, group, log_level, mssfix, offload, reconnect, remote, renegotiate, tls, user)" },
+		"FILE:5: client.network: unknown key (known keys: auth, auth_retry, ciphers, console, device, dns, group, log_level, mssfix, offload, reconnect, remote, renegotiate, tls, user)" },
 	{ "vpn.server given a string", 'local vpn = require "moonvpn"\nvpn.server "x"\n',
 		'FILE:2: moonvpn.server expects a table { ... }, got "x"' },
 	{ "a wrong type", HEAD .. "  network = 10,\n" .. TLS .. "}\n",

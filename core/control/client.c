@@ -132,26 +132,64 @@ static void keep_token(struct client *c, struct session *s, bool refused)
 		snprintf(c->token, sizeof(c->token), "%s", token);
 }
 
+static bool starts_with(const char *text, const char *prefix)
+{
+	return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * After the server refused our credentials (message, as it came): the delay
+ * before the next attempt, or false to stop (auth_retry "none"), as 2.6's
+ * receive_auth_failed in push.c.
+ */
+static bool after_refusal(struct client *c, const char *message, double *delay)
+{
+	if (starts_with(message, "AUTH_FAILED,TEMP")) {
+		*delay = next_delay(c, false, false); /* the server is not ready for us yet */
+		return true;
+	}
+	if (c->params.auth_retry == CLIENT_AUTH_RETRY_NONE && c->params.hooks.refused)
+		return false;
+	*delay = next_delay(c, false, true);
+	return true;
+}
+
 /* reason may point into the session: it is logged before the session is freed. */
 static void end_attempt(struct client *c, const char *reason)
 {
 	struct session *s = c->session;
 	bool was_connected = c->connected;
 	bool refused = s && session_auth_failed(s);
+	char *message = NULL;
+	bool again = true;
 	double delay;
 
 	if (!was_connected)
 		c->remote = (c->remote + 1) % c->params.n_remotes;
 	keep_token(c, s, refused);
-	delay = next_delay(c, was_connected, refused && !c->token_refused);
-	log_info(c->log, "client", "disconnected: %s; reconnecting in %.0f s", reason, delay);
+	if (refused && !c->token_refused) {
+		message = strdup(session_client_refusal(s)[0] ? session_client_refusal(s)
+							      : "AUTH_FAILED");
+		again = after_refusal(c, message ? message : "AUTH_FAILED", &delay);
+	} else {
+		delay = next_delay(c, was_connected, false);
+	}
+	if (again)
+		log_info(c->log, "client", "disconnected: %s; reconnecting in %.0f s", reason,
+			 delay);
+	else
+		log_info(c->log, "client", "disconnected: %s", reason);
 	if (c->params.hooks.ended)
 		c->params.hooks.ended(c->params.hooks.ctx, reason);
 	c->session = NULL;
 	c->connected = false;
 	session_free(s);
 	close_socket(c);
-	schedule_retry(c, delay);
+	if (again)
+		schedule_retry(c, delay);
+	else
+		c->params.hooks.refused(c->params.hooks.ctx, message ? message : "AUTH_FAILED");
+	free(message);
 }
 
 static void on_session_send(void *ctx, struct session *s, const uint8_t *wire, size_t len)

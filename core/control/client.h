@@ -33,6 +33,12 @@ enum {
 	CLIENT_POLL_SECONDS = 10,
 };
 
+/* What to do when the server refuses our credentials (OpenVPN's --auth-retry). */
+enum client_auth_retry {
+	CLIENT_AUTH_RETRY_NONE,	      /* stop: hooks.refused (OpenVPN's default) */
+	CLIENT_AUTH_RETRY_NOINTERACT, /* again after reconnect_max, with the same credentials */
+};
+
 struct client_hooks {
 	/* The server's push, complete: apply it (addresses, routes, MTU); 0 or -1. */
 	int (*pushed)(void *ctx, const struct push_options *o);
@@ -42,6 +48,9 @@ struct client_hooks {
 	void *ctx;
 	/* An attempt ended (NULL: not told), with the reason it logs; a new one follows. */
 	void (*ended)(void *ctx, const char *reason);
+	/* auth_retry "none": the server refused us (its message): the client stops
+	 * trying; NULL: it retries as with nointeract. */
+	void (*refused)(void *ctx, const char *message);
 };
 
 struct client_params {
@@ -75,6 +84,7 @@ struct client_params {
 	bool unbatched;
 	/* auth-user-pass (NULL: none); borrowed, they must outlive the client. */
 	const char *username, *password;
+	enum client_auth_retry auth_retry;
 	uint64_t *renegotiations; /* counted when data moves to a new key; NULL: not counted */
 };
 

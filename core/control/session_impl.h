@@ -35,6 +35,7 @@ struct client_side {
 	struct push_options pushed;
 	ev_tstamp next_push_request;
 	bool auth_failed, cc_exit;
+	char *refused_with; /* the server's AUTH_FAILED or HALT message, whole (CRV1 needs it) */
 	/* The server's auth-token (pushed, or renewed by AUTH_TOKEN): our password from then on. */
 	char token[PUSH_TOKEN_MAX];
 	bool sent_token; /* the last key exchange carried it */

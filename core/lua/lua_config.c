@@ -377,6 +377,21 @@ out:
 	return rc;
 }
 
+/* auth_retry: what the server's refusal of the credentials does. */
+static int read_auth_retry(struct reader *r, int idx, struct config *cfg)
+{
+	static const char *const retries[] = { "none", "nointeract" };
+	char *retry;
+	int rc = read_string(r, idx, "auth_retry", &retry, false);
+
+	for (size_t i = 0; rc == 0 && i < sizeof(retries) / sizeof(retries[0]); i++)
+		if (strcmp(retry, retries[i]) == 0)
+			cfg->auth_retry = (enum config_auth_retry)i;
+	if (rc == 0)
+		free(retry);
+	return rc;
+}
+
 /* The client's own fields: its servers, the resolver and the reconnect backoff. */
 static int read_client(struct reader *r, int idx, struct config *cfg)
 {
@@ -395,6 +410,8 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 		rc = read_string(r, idx, "auth.password", &cfg->auth_password, true);
 	if (rc == 0)
 		rc = read_string(r, idx, "auth.file", &cfg->auth_file, true);
+	if (rc == 0)
+		rc = read_auth_retry(r, idx, cfg);
 	cfg->reconnect_initial = read_unsigned(r, idx, "reconnect.initial");
 	cfg->reconnect_max = read_unsigned(r, idx, "reconnect.max");
 	if (rc == 0 && (!cfg->reconnect_initial || !cfg->reconnect_max))

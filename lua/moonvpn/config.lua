@@ -542,6 +542,7 @@ M.client_schema = S.record({
 	reconnect = { reconnect, default = {} },
 	dns = { S.enum { "auto", "resolved", "resolvconf", "file", "show" }, default = "auto" },
 	auth = { client_auth },
+	auth_retry = { S.enum { "none", "nointeract" }, default = "none" },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 	user = { account "a user name" },
@@ -609,7 +610,7 @@ M.RELOAD = {
 	client = {
 		remote = "live", device = "live", tls = "live", ciphers = "live", renegotiate = "live",
 		offload = "live", mssfix = "live", reconnect = "live", dns = "live", auth = "live",
-		console = "live", log_level = "live", user = "restart", group = "restart",
+		auth_retry = "live", console = "live", log_level = "live", user = "restart", group = "restart",
 	},
 }
 

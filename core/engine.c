@@ -528,7 +528,8 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 		.hooks = { on_pushed, on_server_packet, e },
 	};
 
-	engine_auth_params(e, cfg, &cp);
+	if (engine_auth_params(e, cfg, &cp, err, errlen) < 0)
+		return -EINVAL;
 
 	for (size_t i = 0; i < cfg->n_remotes && i < CLIENT_REMOTES_MAX; i++) {
 		cp.tcp[i] = udp_parse_endpoint_of(&cp.remotes[i], cfg->remotes[i], "tcp");

@@ -180,23 +180,55 @@ local client_tls = S.record(tls_fields {
 }, client_tls_opts)
 
 -- A client's auth-user-pass: a username and a password, or a file with them on its
--- first two lines (OpenVPN's auth-user-pass FILE).
-local client_auth = S.record({
+-- first two lines (OpenVPN's auth-user-pass FILE); ask: what is not given is asked
+-- (true: on the terminal; a function(challenge, kind): called with nil for the
+-- username and password, or with a challenge's text for its response). A function
+-- alone stands for { ask = function }.
+local auth_ask = { what = "true (ask on the terminal) or a function(challenge, kind)",
+	check = function(v, p)
+		if v == true or type(v) == "function" then return v end
+		return S.fail(p, "%s is not true (ask on the terminal) or a function(challenge, kind) "
+			.. "that returns username, password (or a challenge's response)", S.show(v))
+	end }
+
+-- OpenVPN's static-challenge TEXT ECHO: a question asked with the password, whose
+-- answer goes with it (SCRV1).
+local static_challenge = S.record({
+	text = { S.string { what = "the question, as the server's profile gives it", max_len = 255 }, required = true },
+	echo = { S.boolean(), default = false },
+}, { what = 'a table { text = "Enter OTP", echo = false }' })
+
+local client_auth_record = S.record({
 	username = { S.string { what = "a username", max_len = 255 } },
 	password = { S.string { what = "a password", max_len = 1023 } },
 	file = { file_path },
+	ask = { auth_ask },
+	static_challenge = { static_challenge },
 }, {
 	what = 'a table { username = "...", password = "..." } or { file = "credentials.txt" }',
 	check = function(a, p)
 		if a.file and (a.username or a.password) then
 			return S.fail(p, "give either file or username and password, not both")
 		end
-		if not a.file and not (a.username and a.password) then
-			return S.fail(p, "needs username and password (or file, with them on its first two lines)")
+		if not a.ask and not a.file and not (a.username and a.password) then
+			return S.fail(p, "needs username and password (or file, with them on its first two lines); "
+				.. "or ask = true to ask on the terminal, or a function that returns them")
+		end
+		if a.static_challenge and not a.ask then
+			local where = table.move(p, 1, #p, 1, { [#p + 1] = "static_challenge" })
+			return S.fail(where, "needs ask: true to ask the response on the "
+				.. "terminal, or a function(challenge) that returns it")
 		end
 		return true
 	end,
 })
+
+local client_auth = { what = client_auth_record.what, fields = client_auth_record.fields,
+	field_schema = client_auth_record.field_schema,
+	check = function(v, p)
+		if type(v) == "function" then v = { ask = v } end
+		return client_auth_record.check(v, p)
+	end }
 
 local keepalive = S.record({
 	interval = { S.integer { min = 1, max = 3600 }, default = 10 },
@@ -542,7 +574,7 @@ M.client_schema = S.record({
 	reconnect = { reconnect, default = {} },
 	dns = { S.enum { "auto", "resolved", "resolvconf", "file", "show" }, default = "auto" },
 	auth = { client_auth },
-	auth_retry = { S.enum { "none", "nointeract" }, default = "none" },
+	auth_retry = { S.enum { "none", "nointeract", "interact" }, default = "none" },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 	user = { account "a user name" },
@@ -554,6 +586,10 @@ M.client_schema = S.record({
 	if not cfg.tls.cert and not cfg.auth then
 		return S.fail(at(p, "tls"), "needs cert and key, or auth = { username = ..., password = ... } "
 			.. "for a server that takes passwords alone")
+	end
+	if cfg.auth_retry == "interact" and not (cfg.auth and cfg.auth.ask) then
+		return S.fail(at(p, "auth_retry"), '"interact" asks the password again: it needs auth.ask '
+			.. '(true for the terminal, or a function)')
 	end
 	return resolve_identity(cfg, p)
 end })

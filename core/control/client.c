@@ -186,9 +186,12 @@ static bool starts_with(const char *text, const char *prefix)
  */
 static bool after_refusal(struct client *c, const char *message, double *delay)
 {
+	bool was_answer = c->crv1 && c->answered; /* a challenge after our answer: back off */
+
 	forget_challenge(c);
 	if (take_challenge(c, message)) {
-		*delay = 0; /* the question is asked first, and logged (hooks.ask) */
+		/* The question is asked first, and logged (hooks.ask). */
+		*delay = was_answer ? next_delay(c, false, false) : 0;
 		return true;
 	}
 	if (starts_with(message, "AUTH_FAILED,TEMP")) {

@@ -135,6 +135,18 @@ describe("#netns client logins", function()
 			client:output())
 	end)
 
+	it("answers a first challenge at once, and backs off when its answer is challenged again", function()
+		start_server('printf "CRV1:R:st8:YWxpY2U=:Code" > "$auth_failed_reason_file"; exit 1')
+		start_client([[auth = function(challenge)
+    if challenge == nil then return "alice", "s3cret" end
+    return "000000"
+  end,]])
+		local ok, out = client:wait_log("refused us: AUTH_FAILED,CRV1:R:st8:YWxpY2U=:Code; reconnecting in 0 s.*"
+			.. "refused us: AUTH_FAILED,CRV1:R:st8:YWxpY2U=:Code; reconnecting in 1 s", 30)
+		assert(ok, out)
+		assert.truthy(calls():find("alice s3cret\nalice CRV1::st8::000000\n", 1, true), calls())
+	end)
+
 	it("logs a failing auth.ask function and asks it again, without stopping", function()
 		start_server('[ "$user" = alice ] && [ "$pass" = "s3cret" ]')
 		local flag = netns.tmpdir() .. "/vault-up"

@@ -281,7 +281,7 @@ describe("#netns client mode", function()
 			local opts = PASSWORD_SERVER[kind](netns.tmpdir())
 			opts.no_cert = true
 			opts.refused = true
-			opts.client_extra = 'auth = { username = "alice", password = "guess" },'
+			opts.client_extra = 'auth = { username = "alice", password = "guess" }, auth_retry = "nointeract",'
 			start(kind, opts)
 			local ok, out = client:wait_log("AUTH_FAILED", 20)
 			assert(ok, out .. "\n--- server:\n" .. server:output())

@@ -228,13 +228,7 @@ static bool is_half_open(const struct session *sess)
 	return st < SESSION_AUTH || (st == SESSION_AUTH && !session_peer_fingerprint(sess));
 }
 
-/* The bound on half-open handshakes in all, for the server's max_clients. */
-static size_t half_open_max(const struct server *s)
-{
-	return server_half_open_max(s->max_clients);
-}
-
-/* The half-open sessions: up to half_open_max + 1 ids (more never coexist). */
+/* The half-open sessions: up to max_clients of them (more never coexist). */
 struct half_open {
 	size_t n;
 	struct half_open_entry {
@@ -375,22 +369,24 @@ static size_t collect_half_open(struct server *s, struct half_open *h, size_t ca
  * SERVER_HALF_OPEN_PER_SOURCE_MAX of them: at that, its most silent one
  * goes if it stalled, else the newcomer is refused (evicting the oldest, as
  * this did, ended handshakes that were progressing: an office behind one
- * address lost clients to its own colleagues). All sources together keep
- * half_open_max, above which fair_victim goes: refusing the new one
- * instead would let a flood lock real clients out, and evicting the oldest
- * would let it evict them.
+ * address lost clients to its own colleagues). All sources together may
+ * take every free slot; when none is left (the others connected, or
+ * half-open), fair_victim goes: refusing the new one instead would let a
+ * flood lock real clients out, and evicting the oldest would let it evict
+ * them. Not before: evicting at a quarter of the slots ended handshakes in
+ * progress all through a reconnect storm.
  */
 static bool make_room(struct server *s, const struct source *src)
 {
-	size_t max = half_open_max(s), n_here;
+	size_t n_here;
 	struct half_open *h;
 	uint32_t quietest;
 
 	if (!s->half_open &&
-	    !(s->half_open = malloc(sizeof(*h) + (max + 1) * sizeof(s->half_open->e[0]))))
+	    !(s->half_open = malloc(sizeof(*h) + s->max_clients * sizeof(s->half_open->e[0]))))
 		return false;
 	h = s->half_open;
-	n_here = collect_half_open(s, h, max + 1, src, &quietest);
+	n_here = collect_half_open(s, h, s->max_clients, src, &quietest);
 	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX &&
 	    silent_for(s, quietest) >= SERVER_HALF_OPEN_STALL_SECONDS) {
 		s->stats.evicted_half_open_source++;
@@ -398,7 +394,7 @@ static bool make_room(struct server *s, const struct source *src)
 	} else if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
 		s->stats.refused_half_open_source++;
 		return false;
-	} else if (h->n >= max) {
+	} else if (h->n > 0 && peer_ids_count(&s->ids) >= s->max_clients) {
 		s->stats.evicted_half_open++;
 		give_up(s, fair_victim(s, h), "evicted: too many handshakes at once");
 	}

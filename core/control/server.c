@@ -138,6 +138,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	s->sessions[id] = NULL;
 	peer_ids_put(&s->ids, id);
 	session_free(sess);
+	server_trim_arm(s);
 }
 
 /*
@@ -228,7 +229,13 @@ static bool is_half_open(const struct session *sess)
 	return st < SESSION_AUTH || (st == SESSION_AUTH && !session_peer_fingerprint(sess));
 }
 
-/* The half-open sessions: up to max_clients of them (more never coexist). */
+/* The bound on half-open handshakes in all, for the server's max_clients. */
+static size_t half_open_max(const struct server *s)
+{
+	return server_half_open_max(s->max_clients);
+}
+
+/* The half-open sessions: up to half_open_max + 1 ids (more never coexist). */
 struct half_open {
 	size_t n;
 	struct half_open_entry {
@@ -360,6 +367,21 @@ static size_t collect_half_open(struct server *s, struct half_open *h, size_t ca
 	return n_here;
 }
 
+size_t server_half_open_count(struct server *s)
+{
+	for (size_t i = 0; i < s->n_half_open_ids;) {
+		uint32_t id = s->half_open_ids[i];
+
+		if (s->sessions[id] && is_half_open(s->sessions[id])) {
+			i++;
+			continue;
+		}
+		s->half_open_listed[id] = false;
+		s->half_open_ids[i] = s->half_open_ids[--s->n_half_open_ids];
+	}
+	return s->n_half_open_ids;
+}
+
 /*
  * Makes room for one more half-open session from src; false when there is
  * none for it. Without tls-auth or tls-crypt anyone who can receive our
@@ -369,24 +391,22 @@ static size_t collect_half_open(struct server *s, struct half_open *h, size_t ca
  * SERVER_HALF_OPEN_PER_SOURCE_MAX of them: at that, its most silent one
  * goes if it stalled, else the newcomer is refused (evicting the oldest, as
  * this did, ended handshakes that were progressing: an office behind one
- * address lost clients to its own colleagues). All sources together may
- * take every free slot; when none is left (the others connected, or
- * half-open), fair_victim goes: refusing the new one instead would let a
- * flood lock real clients out, and evicting the oldest would let it evict
- * them. Not before: evicting at a quarter of the slots ended handshakes in
- * progress all through a reconnect storm.
+ * address lost clients to its own colleagues). All sources together keep
+ * half_open_max, and leave a slot free: past either, fair_victim goes
+ * (refusing the new one instead would let a flood lock real clients out,
+ * and evicting the oldest would let it evict them).
  */
 static bool make_room(struct server *s, const struct source *src)
 {
-	size_t n_here;
+	size_t max = half_open_max(s), n_here;
 	struct half_open *h;
 	uint32_t quietest;
 
 	if (!s->half_open &&
-	    !(s->half_open = malloc(sizeof(*h) + s->max_clients * sizeof(s->half_open->e[0]))))
+	    !(s->half_open = malloc(sizeof(*h) + (max + 1) * sizeof(s->half_open->e[0]))))
 		return false;
 	h = s->half_open;
-	n_here = collect_half_open(s, h, s->max_clients, src, &quietest);
+	n_here = collect_half_open(s, h, max + 1, src, &quietest);
 	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX &&
 	    silent_for(s, quietest) >= SERVER_HALF_OPEN_STALL_SECONDS) {
 		s->stats.evicted_half_open_source++;
@@ -394,7 +414,7 @@ static bool make_room(struct server *s, const struct source *src)
 	} else if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
 		s->stats.refused_half_open_source++;
 		return false;
-	} else if (h->n > 0 && peer_ids_count(&s->ids) >= s->max_clients) {
+	} else if (h->n >= max || (h->n > 0 && peer_ids_count(&s->ids) >= s->max_clients)) {
 		s->stats.evicted_half_open++;
 		give_up(s, fair_victim(s, h), "evicted: too many handshakes at once");
 	}
@@ -492,6 +512,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 						     (uint32_t)id);
 		s->sessions[id] = sess;
 		list_half_open(s, (uint32_t)id);
+		server_trim_arm(s);
 		s->opened_at[id] = ev_now(s->loop);
 		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
 		session_set_renegotiation(sess, s->params.reneg_seconds, s->params.reneg_bytes);
@@ -1266,6 +1287,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	s->fd = -1;
 	s->loop = loop;
+	server_trim_init(s);
 	s->log = lg;
 	s->crypto = c;
 	s->params = *params;
@@ -1449,6 +1471,7 @@ void server_free(struct server *s)
 		session_notify_exit(sess);
 		server_end_session(s, sess, "the server stops");
 	}
+	server_trim_stop(s); /* after the sessions: each ending armed it */
 	server_tcp_free(s);
 	if (s->fd >= 0) {
 		ev_prepare_stop(s->loop, &s->udp_flusher);

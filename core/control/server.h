@@ -43,15 +43,18 @@ enum {
 	SERVER_CLIENTS_DEFAULT = 1024,
 	SERVER_CLIENTS_LIMIT = 65535,
 	/*
-	 * Sessions still in their handshake (half-open). In all: as many as
-	 * there are free client slots (max_clients), as a stock server takes;
-	 * when none is free, one of them makes room for a newcomer (fair_victim
-	 * in server.c), so a flood cannot hold every slot. A quarter of the
-	 * slots, as it was, throttled a reconnect storm: after a restart 200
-	 * clients churned through 64 places, each newcomer evicting a handshake
-	 * in progress, and all were back after 72 s against 19 s with stock
-	 * OpenVPN 2.6. Each costs about 50 KB while it runs, so the bound in
-	 * memory is max_clients of them.
+	 * Sessions still in their handshake (half-open). In all: one in
+	 * SERVER_HALF_OPEN_SHARE of the client slots, at least
+	 * SERVER_HALF_OPEN_MIN (server_half_open_max), and never every free
+	 * slot: when none is left, one of them makes room for a newcomer
+	 * (fair_victim in server.c), so a flood cannot hold every slot. Each
+	 * costs about 50 KB while it runs, and the machine's time: 10,000 at
+	 * once on two cores collapsed (handshakes outlived their clients'
+	 * patience, 9,999 of 10,000 in after 280 s against all in 104 s with a
+	 * quarter). At least 64, as it was, throttled a reconnect storm: after a
+	 * restart 200 clients churned through 64 places, each newcomer evicting
+	 * a handshake in progress, and all were back after 72 s against 19 s
+	 * with stock OpenVPN 2.6.
 	 * From one source (IPv4 address or IPv6 /64): enough for an office of clients behind one
 	 * NAT address to connect at once, as they do with a stock server, and few enough that one
 	 * host cannot hold the table. Each echoed our cookie, so it can receive at its address;
@@ -60,8 +63,12 @@ enum {
 	 * room for a newcomer, and without one the newcomer is refused. Whoever is evicted or
 	 * refused is told (session_give_up).
 	 */
+	SERVER_HALF_OPEN_MIN = 256,
+	SERVER_HALF_OPEN_SHARE = 4,
 	SERVER_HALF_OPEN_PER_SOURCE_MAX = 64,
 	SERVER_HALF_OPEN_STALL_SECONDS = 5,
+	/* The heap is trimmed once no session opened or ended for this long (server_trim.c). */
+	SERVER_TRIM_QUIET_SECONDS = 5,
 	/*
 	 * Stateless reset replies. Per source (IPv4 address, IPv6 /64) a rate a
 	 * second and at most a burst saved up: that bounds what a forged source
@@ -80,6 +87,14 @@ enum {
 	/* A reply measured as taking longer was preempted: it is charged this much. */
 	SERVER_RESET_COST_MAX_US = 100,
 };
+
+/* Half-open handshakes at once for a server of max_clients clients (see above). */
+static inline size_t server_half_open_max(size_t max_clients)
+{
+	size_t n = max_clients / SERVER_HALF_OPEN_SHARE;
+
+	return n > SERVER_HALF_OPEN_MIN ? n : SERVER_HALF_OPEN_MIN;
+}
 
 /* What the engine decides for the server: admission (Lua) and the end of a client. */
 struct server_hooks {
@@ -167,7 +182,7 @@ struct server_stats {
 	uint64_t dropped_mac_spoof; /* TAP: frames from another client's Ethernet address */
 	uint64_t dropped_flood;	    /* TAP: broadcast/unknown frames past the client's rate */
 	uint64_t dropped_float;	    /* data from another live client's address and port */
-	uint64_t evicted_half_open; /* handshakes ended for a newcomer: no client slot was free */
+	uint64_t evicted_half_open; /* ended for server_half_open_max or no free slot */
 	/* For SERVER_HALF_OPEN_PER_SOURCE_MAX: stalled ones ended, and newcomers refused. */
 	uint64_t evicted_half_open_source, refused_half_open_source;
 	uint64_t
@@ -183,6 +198,7 @@ struct server_stats {
 	/* tls-crypt-v2 client keys refused: revoked, or older than the maximum age */
 	uint64_t refused_tls_crypt_v2;
 	uint64_t renegotiations; /* data moved to a new key (session_params.renegotiations) */
+	uint64_t heap_trims;	 /* times malloc_trim gave memory back (server_trim.c) */
 };
 
 struct server;

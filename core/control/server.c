@@ -382,6 +382,18 @@ size_t server_half_open_count(struct server *s)
 	return s->n_half_open_ids;
 }
 
+/* Keeps in h the sessions that sent nothing for SERVER_HALF_OPEN_STALL_SECONDS; how many. */
+static size_t keep_stalled(const struct server *s, struct half_open *h)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < h->n; i++)
+		if (silent_for(s, h->e[i].id) >= SERVER_HALF_OPEN_STALL_SECONDS)
+			h->e[kept++] = h->e[i];
+	h->n = kept;
+	return kept;
+}
+
 /*
  * Makes room for one more half-open session from src; false when there is
  * none for it. Without tls-auth or tls-crypt anyone who can receive our
@@ -392,9 +404,11 @@ size_t server_half_open_count(struct server *s)
  * goes if it stalled, else the newcomer is refused (evicting the oldest, as
  * this did, ended handshakes that were progressing: an office behind one
  * address lost clients to its own colleagues). All sources together keep
- * half_open_max, and leave a slot free: past either, fair_victim goes
- * (refusing the new one instead would let a flood lock real clients out,
- * and evicting the oldest would let it evict them).
+ * half_open_max: past it, fair_victim goes (refusing the new one instead
+ * would let a flood lock real clients out, and evicting the oldest would
+ * let it evict them). When every client slot is taken, a stalled one goes
+ * (fair_victim of those), else the newcomer waits for a slot as before: in
+ * a storm, evicting one in progress threw its work away.
  */
 static bool make_room(struct server *s, const struct source *src)
 {
@@ -414,9 +428,12 @@ static bool make_room(struct server *s, const struct source *src)
 	} else if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
 		s->stats.refused_half_open_source++;
 		return false;
-	} else if (h->n >= max || (h->n > 0 && peer_ids_count(&s->ids) >= s->max_clients)) {
+	} else if (h->n >= max) {
 		s->stats.evicted_half_open++;
 		give_up(s, fair_victim(s, h), "evicted: too many handshakes at once");
+	} else if (peer_ids_count(&s->ids) >= s->max_clients && keep_stalled(s, h) > 0) {
+		s->stats.evicted_half_open++;
+		give_up(s, fair_victim(s, h), "evicted: every client slot is taken");
 	}
 	return true;
 }

@@ -45,9 +45,9 @@ enum {
 	/*
 	 * Sessions still in their handshake (half-open). In all: one in
 	 * SERVER_HALF_OPEN_SHARE of the client slots, at least
-	 * SERVER_HALF_OPEN_MIN (server_half_open_max), and never every free
-	 * slot: when none is left, one of them makes room for a newcomer
-	 * (fair_victim in server.c), so a flood cannot hold every slot. Each
+	 * SERVER_HALF_OPEN_MIN (server_half_open_max); when no client slot is
+	 * left, a stalled one makes room for a newcomer (make_room in
+	 * server.c), so a flood cannot hold every slot. Each
 	 * costs about 50 KB while it runs, and the machine's time: 10,000 at
 	 * once on two cores collapsed (handshakes outlived their clients'
 	 * patience, 9,999 of 10,000 in after 280 s against all in 104 s with a

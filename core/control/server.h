@@ -47,14 +47,13 @@ enum {
 	 * SERVER_HALF_OPEN_SHARE of the client slots, at least
 	 * SERVER_HALF_OPEN_MIN (server_half_open_max); when no client slot is
 	 * left, a stalled one makes room for a newcomer (make_room in
-	 * server.c), so a flood cannot hold every slot. Each
-	 * costs about 50 KB while it runs, and the machine's time: 10,000 at
-	 * once on two cores collapsed (handshakes outlived their clients'
-	 * patience, 9,999 of 10,000 in after 280 s against all in 104 s with a
-	 * quarter). At least 64, as it was, throttled a reconnect storm: after a
-	 * restart 200 clients churned through 64 places, each newcomer evicting
-	 * a handshake in progress, and all were back after 72 s against 19 s
-	 * with stock OpenVPN 2.6.
+	 * server.c), so a flood cannot hold every slot. Each costs about 50 KB
+	 * while it runs, and the machine's time: with every slot open to one,
+	 * 10,000 clients at once on two shared cores had 9,999 in after 280 s,
+	 * handshakes outliving their clients' patience. At least 64, as it was,
+	 * throttled a reconnect storm: after a restart 200 clients churned
+	 * through 64 places, each newcomer evicting a handshake in progress, and
+	 * all were back after 72 s against 19 s with stock OpenVPN 2.6.
 	 * From one source (IPv4 address or IPv6 /64): enough for an office of clients behind one
 	 * NAT address to connect at once, as they do with a stock server, and few enough that one
 	 * host cannot hold the table. Each echoed our cookie, so it can receive at its address;

@@ -138,6 +138,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	s->sessions[id] = NULL;
 	peer_ids_put(&s->ids, id);
 	session_free(sess);
+	server_trim_arm(s);
 }
 
 /*
@@ -366,6 +367,33 @@ static size_t collect_half_open(struct server *s, struct half_open *h, size_t ca
 	return n_here;
 }
 
+size_t server_half_open_count(struct server *s)
+{
+	for (size_t i = 0; i < s->n_half_open_ids;) {
+		uint32_t id = s->half_open_ids[i];
+
+		if (s->sessions[id] && is_half_open(s->sessions[id])) {
+			i++;
+			continue;
+		}
+		s->half_open_listed[id] = false;
+		s->half_open_ids[i] = s->half_open_ids[--s->n_half_open_ids];
+	}
+	return s->n_half_open_ids;
+}
+
+/* Keeps in h the sessions that sent nothing for SERVER_HALF_OPEN_STALL_SECONDS; how many. */
+static size_t keep_stalled(const struct server *s, struct half_open *h)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < h->n; i++)
+		if (silent_for(s, h->e[i].id) >= SERVER_HALF_OPEN_STALL_SECONDS)
+			h->e[kept++] = h->e[i];
+	h->n = kept;
+	return kept;
+}
+
 /*
  * Makes room for one more half-open session from src; false when there is
  * none for it. Without tls-auth or tls-crypt anyone who can receive our
@@ -376,9 +404,11 @@ static size_t collect_half_open(struct server *s, struct half_open *h, size_t ca
  * goes if it stalled, else the newcomer is refused (evicting the oldest, as
  * this did, ended handshakes that were progressing: an office behind one
  * address lost clients to its own colleagues). All sources together keep
- * half_open_max, above which fair_victim goes: refusing the new one
- * instead would let a flood lock real clients out, and evicting the oldest
- * would let it evict them.
+ * half_open_max: past it, fair_victim goes (refusing the new one instead
+ * would let a flood lock real clients out, and evicting the oldest would
+ * let it evict them). When every client slot is taken, a stalled one goes
+ * (fair_victim of those), else the newcomer waits for a slot as before: in
+ * a storm, evicting one in progress threw its work away.
  */
 static bool make_room(struct server *s, const struct source *src)
 {
@@ -401,6 +431,9 @@ static bool make_room(struct server *s, const struct source *src)
 	} else if (h->n >= max) {
 		s->stats.evicted_half_open++;
 		give_up(s, fair_victim(s, h), "evicted: too many handshakes at once");
+	} else if (peer_ids_count(&s->ids) >= s->max_clients && keep_stalled(s, h) > 0) {
+		s->stats.evicted_half_open++;
+		give_up(s, fair_victim(s, h), "evicted: every client slot is taken");
 	}
 	return true;
 }
@@ -496,6 +529,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 						     (uint32_t)id);
 		s->sessions[id] = sess;
 		list_half_open(s, (uint32_t)id);
+		server_trim_arm(s);
 		s->opened_at[id] = ev_now(s->loop);
 		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
 		session_set_renegotiation(sess, s->params.reneg_seconds, s->params.reneg_bytes);
@@ -1270,6 +1304,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	s->fd = -1;
 	s->loop = loop;
+	server_trim_init(s);
 	s->log = lg;
 	s->crypto = c;
 	s->params = *params;
@@ -1453,6 +1488,7 @@ void server_free(struct server *s)
 		session_notify_exit(sess);
 		server_end_session(s, sess, "the server stops");
 	}
+	server_trim_stop(s); /* after the sessions: each ending armed it */
 	server_tcp_free(s);
 	if (s->fd >= 0) {
 		ev_prepare_stop(s->loop, &s->udp_flusher);

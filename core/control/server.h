@@ -45,20 +45,29 @@ enum {
 	/*
 	 * Sessions still in their handshake (half-open). In all: one in
 	 * SERVER_HALF_OPEN_SHARE of the client slots, at least
-	 * SERVER_HALF_OPEN_MIN (server_half_open_max). From one source (IPv4
-	 * address or IPv6 /64): enough for an office of clients behind one NAT
-	 * address to connect at once, as they do with a stock server, and few
-	 * enough that one host cannot hold the table. Each echoed our cookie, so
-	 * it can receive at its address; what tells a host that fills its share
-	 * from an office is progress: a session that sent nothing for
-	 * SERVER_HALF_OPEN_STALL_SECONDS (a stock client retransmits after 2 s)
-	 * makes room for a newcomer, and without one the newcomer is refused.
-	 * Whoever is evicted or refused is told (session_give_up).
+	 * SERVER_HALF_OPEN_MIN (server_half_open_max); when no client slot is
+	 * left, a stalled one makes room for a newcomer (make_room in
+	 * server.c), so a flood cannot hold every slot. Each costs about 50 KB
+	 * while it runs, and the machine's time: with every slot open to one,
+	 * 10,000 clients at once on two shared cores had 9,999 in after 280 s,
+	 * handshakes outliving their clients' patience. At least 64, as it was,
+	 * throttled a reconnect storm: after a restart 200 clients churned
+	 * through 64 places, each newcomer evicting a handshake in progress, and
+	 * all were back after 72 s against 19 s with stock OpenVPN 2.6.
+	 * From one source (IPv4 address or IPv6 /64): enough for an office of clients behind one
+	 * NAT address to connect at once, as they do with a stock server, and few enough that one
+	 * host cannot hold the table. Each echoed our cookie, so it can receive at its address;
+	 * what tells a host that fills its share from an office is progress: a session that sent
+	 * nothing for SERVER_HALF_OPEN_STALL_SECONDS (a stock client retransmits after 2 s) makes
+	 * room for a newcomer, and without one the newcomer is refused. Whoever is evicted or
+	 * refused is told (session_give_up).
 	 */
-	SERVER_HALF_OPEN_MIN = 64,
+	SERVER_HALF_OPEN_MIN = 256,
 	SERVER_HALF_OPEN_SHARE = 4,
 	SERVER_HALF_OPEN_PER_SOURCE_MAX = 64,
 	SERVER_HALF_OPEN_STALL_SECONDS = 5,
+	/* The heap is trimmed once no session opened or ended for this long (server_trim.c). */
+	SERVER_TRIM_QUIET_SECONDS = 5,
 	/*
 	 * Stateless reset replies. Per source (IPv4 address, IPv6 /64) a rate a
 	 * second and at most a burst saved up: that bounds what a forged source
@@ -78,11 +87,7 @@ enum {
 	SERVER_RESET_COST_MAX_US = 100,
 };
 
-/*
- * Half-open handshakes at once for a server of max_clients clients: the
- * server's is server_half_open_max(max_clients), see half_open_max
- * in server.c.
- */
+/* Half-open handshakes at once for a server of max_clients clients (see above). */
 static inline size_t server_half_open_max(size_t max_clients)
 {
 	size_t n = max_clients / SERVER_HALF_OPEN_SHARE;
@@ -176,7 +181,7 @@ struct server_stats {
 	uint64_t dropped_mac_spoof; /* TAP: frames from another client's Ethernet address */
 	uint64_t dropped_flood;	    /* TAP: broadcast/unknown frames past the client's rate */
 	uint64_t dropped_float;	    /* data from another live client's address and port */
-	uint64_t evicted_half_open; /* handshakes ended for server_half_open_max */
+	uint64_t evicted_half_open; /* ended for server_half_open_max or no free slot */
 	/* For SERVER_HALF_OPEN_PER_SOURCE_MAX: stalled ones ended, and newcomers refused. */
 	uint64_t evicted_half_open_source, refused_half_open_source;
 	uint64_t
@@ -192,6 +197,7 @@ struct server_stats {
 	/* tls-crypt-v2 client keys refused: revoked, or older than the maximum age */
 	uint64_t refused_tls_crypt_v2;
 	uint64_t renegotiations; /* data moved to a new key (session_params.renegotiations) */
+	uint64_t heap_trims;	 /* times malloc_trim gave memory back (server_trim.c) */
 };
 
 struct server;

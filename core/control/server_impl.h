@@ -104,6 +104,7 @@ struct server {
 	bool *half_open_listed;
 	size_t n_half_open_ids;
 	struct half_open *half_open; /* make_room's scratch, made at its first use */
+	ev_timer trim; /* server_trim.c: the heap given back once handshakes are quiet */
 };
 
 /*
@@ -111,6 +112,14 @@ struct server {
  * smaller limit) in an IP packet, or in an Ethernet frame in TAP mode.
  */
 void server_clamp_mss(const struct server *s, const struct session *sess, uint8_t *p, size_t len);
+
+/* Half-open sessions now (the listed slots that are not leave the list). */
+size_t server_half_open_count(struct server *s);
+
+/* server_trim.c: sessions came or went; the heap is trimmed once they are quiet. */
+void server_trim_init(struct server *s);
+void server_trim_arm(struct server *s);
+void server_trim_stop(struct server *s);
 
 /* A datagram (or a TCP frame) from a peer, handled with lane's scratch. */
 void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,

@@ -23,7 +23,12 @@ int filter_init(struct filter *f, const struct filter_settings *settings, uint32
 		return -ENOMEM;
 	}
 	f->n_clients = n_clients;
-	return flow_table_init(&f->flows, settings->max_flows, settings->idle_timeout, key);
+	if (flow_table_init(&f->flows, settings->max_flows, settings->idle_timeout, key) < 0 ||
+	    flow_table_chain_peers(&f->flows, n_clients) < 0) {
+		filter_free(f);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int filter_resize(struct filter *f, size_t max_flows, double now)
@@ -63,18 +68,10 @@ void filter_set_policy(struct filter *f, struct policy *p, bool flow_hook)
 	flow_table_flush(&f->flows);
 }
 
-/* Removes every flow of client id, pending ones included. */
+/* Removes every flow of client id, pending ones included: its own, not the table's. */
 static void drop_client_flows(struct filter *f, uint32_t id)
 {
-	for (size_t i = 0; i < f->flows.cap; i++) {
-		struct flow_entry *e = &f->flows.e[i];
-
-		while (e->state != FLOW_EMPTY && e->key.peer_id == id) {
-			if (e->state == FLOW_PENDING)
-				f->pending--;
-			flow_table_remove(&f->flows, e); /* another entry may shift in */
-		}
-	}
+	f->pending -= flow_table_remove_peer(&f->flows, id);
 }
 
 /* A fresh share for the slot; its id may stay in the turn ring, skipped while nothing is queued. */

@@ -34,7 +34,74 @@ int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout,
 void flow_table_free(struct flow_table *t)
 {
 	free(t->e);
+	free(t->peer_first);
 	memset(t, 0, sizeof(*t));
+}
+
+int flow_table_chain_peers(struct flow_table *t, uint32_t n_peers)
+{
+	if (!(t->peer_first = malloc((n_peers ? n_peers : 1) * sizeof(*t->peer_first))))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n_peers; i++)
+		t->peer_first[i] = FLOW_NO_SLOT;
+	t->n_peers = n_peers;
+	return 0;
+}
+
+/* The head of slot i's peer chain, or NULL when its peer is not chained. */
+static uint32_t *chain_of(const struct flow_table *t, size_t i)
+{
+	uint32_t peer = t->e[i].key.peer_id;
+
+	return t->peer_first && peer < t->n_peers ? &t->peer_first[peer] : NULL;
+}
+
+/* Puts the entry in slot i first in its peer's chain. */
+static void chain_link(struct flow_table *t, size_t i)
+{
+	uint32_t *first = chain_of(t, i);
+	struct flow_entry *e = &t->e[i];
+
+	e->peer_prev = e->peer_next = FLOW_NO_SLOT;
+	if (!first)
+		return;
+	e->peer_next = *first;
+	if (*first != FLOW_NO_SLOT)
+		t->e[*first].peer_prev = (uint32_t)i;
+	*first = (uint32_t)i;
+}
+
+static void chain_unlink(struct flow_table *t, size_t i)
+{
+	uint32_t *first = chain_of(t, i);
+	struct flow_entry *e = &t->e[i];
+
+	if (!first)
+		return;
+	if (e->peer_prev != FLOW_NO_SLOT)
+		t->e[e->peer_prev].peer_next = e->peer_next;
+	else
+		*first = e->peer_next;
+	if (e->peer_next != FLOW_NO_SLOT)
+		t->e[e->peer_next].peer_prev = e->peer_prev;
+}
+
+/* Moves the entry in slot from to the free slot to; its chain follows it. */
+static void move_entry(struct flow_table *t, size_t from, size_t to)
+{
+	uint32_t *first;
+	struct flow_entry *e;
+
+	t->e[to] = t->e[from];
+	e = &t->e[to];
+	if (!(first = chain_of(t, to)))
+		return;
+	if (e->peer_prev != FLOW_NO_SLOT)
+		t->e[e->peer_prev].peer_next = (uint32_t)to;
+	else
+		*first = (uint32_t)to;
+	if (e->peer_next != FLOW_NO_SLOT)
+		t->e[e->peer_next].peer_prev = (uint32_t)to;
 }
 
 void flow_key_of(struct flow_key *k, const struct packet_flow *f, uint32_t peer_id,
@@ -95,12 +162,13 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e)
 {
 	size_t hole = (size_t)(e - t->e), j;
 
+	chain_unlink(t, hole);
 	/* Backward-shift deletion (Knuth 6.4, algorithm R): no tombstones pile up. */
 	for (j = (hole + 1) & (t->cap - 1); t->e[j].state != FLOW_EMPTY;
 	     j = (j + 1) & (t->cap - 1)) {
 		if (ip_hash_slot_stays(hole, home(t, &t->e[j].key), j))
 			continue;
-		t->e[hole] = t->e[j];
+		move_entry(t, j, hole);
 		hole = j;
 	}
 	memset(&t->e[hole], 0, sizeof(t->e[hole]));
@@ -158,6 +226,8 @@ struct flow_entry *flow_table_insert(struct flow_table *t, const struct flow_key
 			i = find(t, k); /* removals move entries */
 		}
 		t->n++;
+	} else {
+		chain_unlink(t, i); /* a stale entry for k: linked again below */
 	}
 	e = &t->e[i];
 	memset(e, 0, sizeof(*e));
@@ -165,8 +235,35 @@ struct flow_entry *flow_table_insert(struct flow_table *t, const struct flow_key
 	e->state = FLOW_DECIDED;
 	e->generation = t->generation;
 	e->last_seen = now;
+	chain_link(t, i);
 	t->stats.inserted++;
 	return e;
+}
+
+size_t flow_table_remove_peer(struct flow_table *t, uint32_t peer_id)
+{
+	size_t pending = 0;
+
+	if (!t->peer_first || peer_id >= t->n_peers) { /* not chained: every slot */
+		for (size_t i = 0; i < t->cap; i++) {
+			struct flow_entry *e = &t->e[i];
+
+			t->stats.peer_visits++;
+			while (e->state != FLOW_EMPTY && e->key.peer_id == peer_id) {
+				pending += e->state == FLOW_PENDING;
+				flow_table_remove(t, e); /* another entry may shift in */
+			}
+		}
+		return pending;
+	}
+	while (t->peer_first[peer_id] != FLOW_NO_SLOT) {
+		struct flow_entry *e = &t->e[t->peer_first[peer_id]];
+
+		t->stats.peer_visits++;
+		pending += e->state == FLOW_PENDING;
+		flow_table_remove(t, e); /* moves others, chains and all */
+	}
+	return pending;
 }
 
 /* Copies the entries of `from` in `state` that are live at now into t, while there is room. */
@@ -175,6 +272,7 @@ static void carry_over(struct flow_table *t, const struct flow_entry *from, size
 {
 	for (size_t i = 0; i < cap; i++) {
 		const struct flow_entry *e = &from[i];
+		size_t to;
 
 		if (e->state != state || !is_live(t, e, now))
 			continue;
@@ -182,7 +280,9 @@ static void carry_over(struct flow_table *t, const struct flow_entry *from, size
 			t->stats.evicted++;
 			continue;
 		}
-		t->e[find(t, &e->key)] = *e;
+		to = find(t, &e->key);
+		t->e[to] = *e;
+		chain_link(t, to);
 		t->n++;
 	}
 }
@@ -206,6 +306,8 @@ int flow_table_resize(struct flow_table *t, size_t max_flows, double now)
 	t->cap = cap;
 	t->n = 0;
 	t->hand = 0;
+	for (uint32_t i = 0; t->peer_first && i < t->n_peers; i++)
+		t->peer_first[i] = FLOW_NO_SLOT;	/* carry_over chains them again */
 	carry_over(t, old, old_cap, FLOW_PENDING, now); /* first: they must stay */
 	carry_over(t, old, old_cap, FLOW_DECIDED, now);
 	free(old);

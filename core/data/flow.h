@@ -22,6 +22,7 @@
 enum {
 	FLOW_TABLE_MIN = 64,
 	FLOW_PROBE_MAX = 32, /* entries looked at to make room, at most, per insertion */
+	FLOW_NO_SLOT = UINT32_MAX,
 };
 
 struct flow_key {
@@ -51,10 +52,14 @@ struct flow_entry {
 	uint32_t generation;
 	double last_seen, expires; /* expires: 0 when the verdict has no lifetime */
 	uint64_t packets, bytes;
+	/* The slots of the same peer's other entries (FLOW_NO_SLOT: none), when the
+	 * table chains them (flow_table_chain_peers); kept as entries move. */
+	uint32_t peer_prev, peer_next;
 };
 
 struct flow_stats {
 	uint64_t inserted, evicted, expired, full; /* full: no room even after evicting */
+	uint64_t peer_visits; /* entries flow_table_remove_peer looked at, in all */
 };
 
 struct flow_table {
@@ -65,12 +70,26 @@ struct flow_table {
 	double idle_timeout;
 	size_t hand; /* where the next search for room starts */
 	struct flow_stats stats;
+	uint32_t *peer_first; /* by peer-id: the slot of its first entry; NULL: not chained */
+	uint32_t n_peers;
 };
 
 /* A table for max_flows flows (rounded up), forgetting flows idle for idle_timeout s. */
 int flow_table_init(struct flow_table *t, size_t max_flows, double idle_timeout,
 		    const struct siphash_key *key) __attribute__((warn_unused_result));
 void flow_table_free(struct flow_table *t);
+
+/*
+ * Chains each peer's entries (peer-ids below n_peers), so that
+ * flow_table_remove_peer costs that peer's entries, not the table's size
+ * (walking the table when a client left was O(flows) per disconnect). On a
+ * table that is still empty; -ENOMEM.
+ */
+int flow_table_chain_peers(struct flow_table *t, uint32_t n_peers)
+	__attribute__((warn_unused_result));
+
+/* Removes every entry of peer_id (pending ones too); returns how many were pending. */
+size_t flow_table_remove_peer(struct flow_table *t, uint32_t peer_id);
 
 /*
  * Room for max_flows flows from now on (a reload's policy.flows): the flows

@@ -160,6 +160,7 @@ static const struct stat_field {
 	STAT(tcp_refused, "tcp_refused"),
 	STAT(tcp_accept_paused, "tcp_accept_paused"),
 	STAT(renegotiations, "renegotiations"),
+	STAT(heap_trims, "heap_trims"),
 }, drops[] = {
 	STAT(dropped_unwrap, "unwrap"),
 	STAT(refused_tls_crypt_v2, "tls_crypt_v2_refused"),

@@ -75,6 +75,10 @@ struct admission {
 struct flow_question {
 	struct script *script;
 	struct flow_question *prev, *next;
+	/* The same peer-id's others (script.questions_by_peer): a session's are withdrawn
+	 * without walking everyone's. */
+	struct flow_question *peer_prev, *peer_next;
+	uint32_t peer_id;
 	struct session *sess;
 	struct hook_call *call; /* NULL once answered */
 	struct flow_key key;
@@ -94,14 +98,15 @@ struct script {
 	lua_State *L;
 	struct engine *engine;
 	size_t memory_used;
-	const struct lua_core_budget *budget; /* active: Lua code runs, the reserve is closed */
-	struct hook_runtime *hooks;	      /* NULL without an engine (--check) */
-	unsigned generation;		      /* of the configuration being loaded */
-	uint32_t max_clients;		      /* the server's; 0 until script_set_max_clients */
-	struct admission *admissions;	      /* by peer-id */
-	struct flow_question *questions;      /* on.flow calls in flight */
-	struct key_check *key_checks;	      /* by peer-id */
-	struct auth_question *auth_question;  /* the client's auth.ask call in flight */
+	const struct lua_core_budget *budget;	  /* active: Lua code runs, the reserve is closed */
+	struct hook_runtime *hooks;		  /* NULL without an engine (--check) */
+	unsigned generation;			  /* of the configuration being loaded */
+	uint32_t max_clients;			  /* the server's; 0 until script_set_max_clients */
+	struct admission *admissions;		  /* by peer-id */
+	struct flow_question *questions;	  /* on.flow calls in flight */
+	struct flow_question **questions_by_peer; /* the same, by peer-id */
+	struct key_check *key_checks;		  /* by peer-id */
+	struct auth_question *auth_question;	  /* the client's auth.ask call in flight */
 };
 
 /* lua_Alloc with a cap (style guide section 1.7). */
@@ -234,6 +239,7 @@ void script_free(struct script *s)
 	lua_close(s->L);
 	free(s->admissions);
 	free(s->key_checks);
+	free(s->questions_by_peer);
 	free(s);
 }
 
@@ -243,11 +249,15 @@ int script_set_max_clients(struct script *s, uint32_t max_clients)
 		return s->max_clients == max_clients ? 0 : -EBUSY; /* hooks point into them */
 	s->admissions = calloc(max_clients, sizeof(*s->admissions));
 	s->key_checks = calloc(max_clients, sizeof(*s->key_checks));
-	if (!s->admissions || !s->key_checks) {
+	s->questions_by_peer =
+		s->questions ? NULL : calloc(max_clients, sizeof(*s->questions_by_peer));
+	if (!s->admissions || !s->key_checks || !s->questions_by_peer) {
 		free(s->admissions);
 		free(s->key_checks);
+		free(s->questions_by_peer);
 		s->admissions = NULL;
 		s->key_checks = NULL;
+		s->questions_by_peer = NULL;
 		return -ENOMEM;
 	}
 	s->max_clients = max_clients;
@@ -628,14 +638,47 @@ static void build_flow(lua_State *L, const void *key, const void *flow)
 	push_flow(L, key, flow);
 }
 
+/* The head of q's peer's list, or NULL before script_set_max_clients. */
+static struct flow_question **peer_questions(struct script *s, uint32_t peer_id)
+{
+	return s->questions_by_peer && peer_id < s->max_clients ? &s->questions_by_peer[peer_id]
+								: NULL;
+}
+
+static void link_question(struct script *s, struct flow_question *q)
+{
+	struct flow_question **first = peer_questions(s, q->peer_id);
+
+	q->next = s->questions;
+	if (s->questions)
+		s->questions->prev = q;
+	s->questions = q;
+	if (!first)
+		return;
+	q->peer_next = *first;
+	if (*first)
+		(*first)->peer_prev = q;
+	*first = q;
+}
+
 static void unlink_question(struct script *s, struct flow_question *q)
 {
+	struct flow_question **first = peer_questions(s, q->peer_id);
+
 	if (q->prev)
 		q->prev->next = q->next;
 	else
 		s->questions = q->next;
 	if (q->next)
 		q->next->prev = q->prev;
+	if (!first)
+		return;
+	if (q->peer_prev)
+		q->peer_prev->peer_next = q->peer_next;
+	else
+		*first = q->peer_next;
+	if (q->peer_next)
+		q->peer_next->peer_prev = q->peer_prev;
 }
 
 /* decide()'s results (verdict, lifetime) were checked in Lua; anything else fails. */
@@ -674,10 +717,13 @@ void script_flow(struct script *s, struct session *sess, const struct flow_key *
 		done(ctx, key, false, POLICY_DROP, 0);
 		return;
 	}
-	*q = (struct flow_question){ s, NULL, s->questions, sess, NULL, *key, done, ctx };
-	if (s->questions)
-		s->questions->prev = q;
-	s->questions = q;
+	*q = (struct flow_question){ .script = s,
+				     .peer_id = session_peer_id(sess),
+				     .sess = sess,
+				     .key = *key,
+				     .done = done,
+				     .ctx = ctx };
+	link_question(s, q);
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT);
 	lua_core_raw_field(L, -1, "on");
 	lua_remove(L, -2);
@@ -736,13 +782,18 @@ bool script_asks_password(struct script *s)
 	return asks;
 }
 
-/* The session ended: its flows' questions are withdrawn (their entries go with it). */
+/*
+ * The session ended: its flows' questions are withdrawn (their entries go
+ * with it). Its peer-id's list holds them (walking every question in flight
+ * made each disconnect O(questions)); before script_set_max_clients, all.
+ */
 static void withdraw_questions(struct script *s, struct session *sess)
 {
-	struct flow_question *q = s->questions;
+	struct flow_question **first = peer_questions(s, session_peer_id(sess));
+	struct flow_question *q = first ? *first : s->questions;
 
 	while (q) {
-		struct flow_question *next = q->next;
+		struct flow_question *next = first ? q->peer_next : q->next;
 
 		if (q->sess == sess && q->call == HOOK_STARTING) {
 			q->sess = NULL; /* running now: flow_answered will find nobody to tell */

@@ -3,7 +3,8 @@
  * The flow table: distinct keys, idle expiry and verdict lifetimes, the
  * generation flush, bounded size with eviction of stale then least
  * recently used flows, pending flows never evicted, removal that keeps
- * every other flow findable, and resizing that keeps them (pending ones always).
+ * every other flow findable, and resizing that keeps them (pending ones always);
+ * a peer's entries chained, so that removing them visits only them.
  */
 #include <errno.h>
 #include <string.h>
@@ -181,6 +182,109 @@ static void test_resize(void)
 	flow_table_free(&t);
 }
 
+/* Every chained entry's peer chain, walked, holds exactly the live slots of that peer. */
+static bool chains_hold(const struct flow_table *t)
+{
+	size_t chained = 0, used = 0;
+
+	for (uint32_t p = 0; p < t->n_peers; p++) {
+		uint32_t prev = FLOW_NO_SLOT;
+
+		for (uint32_t i = t->peer_first[p]; i != FLOW_NO_SLOT; i = t->e[i].peer_next) {
+			if (t->e[i].state == FLOW_EMPTY || t->e[i].key.peer_id != p ||
+			    t->e[i].peer_prev != prev || ++chained > t->cap)
+				return false;
+			prev = i;
+		}
+	}
+	for (size_t i = 0; i < t->cap; i++)
+		used += t->e[i].state != FLOW_EMPTY && t->e[i].key.peer_id < t->n_peers;
+	return chained == used;
+}
+
+/* Fills t with `others` flows of peers 1..99 and 20 of peer 0 (5 pending); removes peer 0's. */
+static uint64_t visits_to_remove_peer0(size_t max_flows, size_t others)
+{
+	struct flow_table t;
+	uint64_t visits;
+	size_t pending, left = 0;
+
+	CHECK(flow_table_init(&t, max_flows, 60, &(struct siphash_key){ 17, 1 }) == 0 &&
+		      flow_table_chain_peers(&t, 100) == 0,
+	      "init for %zu", max_flows);
+	for (size_t i = 0; i < others; i++) {
+		struct flow_key k = key(1 + (uint32_t)(i % 99), (uint16_t)(i / 99), POLICY_IN);
+
+		flow_table_insert(&t, &k, 0);
+	}
+	for (uint16_t i = 0; i < 20; i++) {
+		struct flow_key k = key(0, i, i % 2 ? POLICY_IN : POLICY_OUT);
+
+		flow_table_insert(&t, &k, 0)->state = i < 5 ? FLOW_PENDING : FLOW_DECIDED;
+	}
+	CHECK(chains_hold(&t), "chains after %zu insertions", others + 20);
+	visits = t.stats.peer_visits;
+	pending = flow_table_remove_peer(&t, 0);
+	visits = t.stats.peer_visits - visits;
+	CHECK(pending == 5 && t.n == others, "peer 0's 20 gone, 5 of them pending: %zu, %zu left",
+	      pending, t.n);
+	for (size_t i = 0; i < others; i++) {
+		struct flow_key k = key(1 + (uint32_t)(i % 99), (uint16_t)(i / 99), POLICY_IN);
+
+		left += flow_table_lookup(&t, &k, 1) != NULL;
+	}
+	CHECK(left == others && chains_hold(&t), "the others stay findable and chained: %zu", left);
+	flow_table_free(&t);
+	return visits;
+}
+
+/*
+ * A client leaving removes its flows: that walked every slot of the table
+ * (O(flows) per disconnect). Chained, it visits the client's 20 entries
+ * whether the table holds 100 flows or 100,000.
+ */
+static void test_remove_peer_visits_its_own(void)
+{
+	uint64_t small = visits_to_remove_peer0(200, 100);
+	uint64_t large = visits_to_remove_peer0(150000, 100000);
+	struct flow_table t;
+
+	CHECK(small == 20 && large == 20,
+	      "entries visited: %llu with 100 others, %llu with 100,000", (unsigned long long)small,
+	      (unsigned long long)large);
+
+	/* Chains follow entries as removals shift them, stale slots are reused and the table
+	 * resizes. */
+	CHECK(flow_table_init(&t, 500, 60, &(struct siphash_key){ 19, 1 }) == 0 &&
+		      flow_table_chain_peers(&t, 8) == 0,
+	      "init");
+	for (uint16_t i = 0; i < 3000; i++) {
+		struct flow_key k =
+			key(i % 9, (uint16_t)(i % 700), POLICY_IN); /* peer 8: unchained */
+
+		flow_table_insert(&t, &k, i / 10.0);
+		if (i % 7 == 0) {
+			struct flow_key gone =
+				key((i / 7) % 9, (uint16_t)((i / 3) % 700), POLICY_IN);
+			struct flow_entry *e = flow_table_lookup(&t, &gone, i / 10.0);
+
+			if (e)
+				flow_table_remove(&t, e);
+		}
+		if (i == 1500)
+			CHECK(flow_table_resize(&t, 300, i / 10.0) == 0, "shrunk");
+	}
+	CHECK(chains_hold(&t), "chains hold after churn and a resize");
+	flow_table_remove_peer(&t, 3);
+	flow_table_remove_peer(&t, 8); /* beyond the chained peers: the whole table, still right */
+	for (size_t i = 0; i < t.cap; i++)
+		CHECK(t.e[i].state == FLOW_EMPTY ||
+			      (t.e[i].key.peer_id != 3 && t.e[i].key.peer_id != 8),
+		      "slot %zu: peer %u left", i, t.e[i].key.peer_id);
+	CHECK(chains_hold(&t), "chains hold after removing peers");
+	flow_table_free(&t);
+}
+
 int main(void)
 {
 	test_basics();
@@ -188,5 +292,6 @@ int main(void)
 	test_pending_is_kept();
 	test_removal();
 	test_resize();
+	test_remove_peer_visits_its_own();
 	return unit_report("test_flow");
 }

@@ -41,6 +41,32 @@ end
 
 local file_path = S.string { what = "a file path" }
 
+-- A client's key material: a file path, or { inline = TEXT } with the text itself (a
+-- .ovpn profile's <ca> ... </ca> block), which reaches OpenSSL from memory and is
+-- never written to disk. Normalized to the path or the text: the C side tells them
+-- apart by the newline every PEM text has and no path may have.
+local material_record = S.record({
+	inline = { { what = "the file's text (a string)", check = function(v, path)
+		if type(v) ~= "string" then return S.fail(path, "expected the file's text (a string), got %s", S.show(v)) end
+		return v
+	end }, required = true },
+	origin = { S.string { what = "where the text came from (for messages)" } },
+}, { what = "{ inline = TEXT }" })
+local material = {
+	what = 'a file path or { inline = [[-----BEGIN ...]] }',
+	check = function(v, path)
+		if type(v) ~= "table" then return file_path.check(v, path) end
+		local t, err = material_record.check(v, path)
+		if not t then return nil, err end
+		if not t.inline:find("\n") then
+			return S.fail(path, "inline needs the file's whole text (its lines, each ending in a newline)")
+		end
+		if t.inline:find("%z") then return S.fail(path, "inline text has a NUL byte") end
+		return t.inline
+	end,
+}
+M.material = material
+
 -- The management interface: "HOST:PORT" (TCP) or a UNIX socket path.
 local function is_management(v)
 	if v:sub(1, 1) == "/" or v:sub(1, 1) == "." then return is_socket_path(v) end
@@ -68,7 +94,7 @@ local device = S.record({
 }, { what = "a table { type = \"tun\", mtu = 1500 }" })
 
 local tls_auth = S.record({
-	key = { file_path, required = true },
+	key = { material, required = true },
 	direction = { S.integer { min = 0, max = 1 } },
 }, { what = "a table { key = \"ta.key\", direction = 0 }" })
 
@@ -172,11 +198,14 @@ local client_tls_opts = {
 -- A client may pin the server's certificate, as OpenVPN's verify-x509-name and peer-fingerprint.
 -- Its own certificate is optional: a server that takes passwords alone needs none (auth).
 local client_tls = S.record(tls_fields {
-	cert = { file_path },
-	key = { file_path },
+	ca = { material, required = true },
+	cert = { material },
+	key = { material },
+	crl = { material },
+	tls_crypt = { material },
 	server_name = { S.string { what = "the server certificate's common name or DNS name", max_len = 255 } },
 	server_fingerprint = { fingerprint },
-	tls_crypt_v2 = { file_path },
+	tls_crypt_v2 = { material },
 }, client_tls_opts)
 
 -- A client's auth-user-pass: a username and a password, or a file with them on its
@@ -184,7 +213,7 @@ local client_tls = S.record(tls_fields {
 local client_auth = S.record({
 	username = { S.string { what = "a username", max_len = 255 } },
 	password = { S.string { what = "a password", max_len = 1023 } },
-	file = { file_path },
+	file = { material },
 }, {
 	what = 'a table { username = "...", password = "..." } or { file = "credentials.txt" }',
 	check = function(a, p)
@@ -774,7 +803,7 @@ end
 local config_dir = "."
 
 local function relative_to(dir, p)
-	if p == nil or p:sub(1, 1) == "/" or dir == "." then return p end
+	if p == nil or p:sub(1, 1) == "/" or dir == "." or p:find("\n") then return p end
 	return dir .. "/" .. p
 end
 
@@ -800,6 +829,7 @@ local function resolve_paths(cfg, name)
 	end
 	if type(status) == "table" then status.file = resolve(status.file) end
 	if cfg.auth and cfg.auth.token then cfg.auth.token.secret = resolve(cfg.auth.token.secret) end
+	if cfg.role == "client" and cfg.auth and cfg.auth.file then cfg.auth.file = resolve(cfg.auth.file) end
 end
 
 local function validate(decls, name)

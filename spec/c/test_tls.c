@@ -258,6 +258,88 @@ static void test_load_errors(void)
 	tls_ctx_free(ctx);
 }
 
+static struct tls_ctx *server_ctx(const char *crl);
+
+/* A PKI file's text (NUL-terminated, malloc'd), as a .ovpn profile carries it inline. */
+static char *pki_text(const char *name)
+{
+	char path[128];
+	FILE *f = fopen(pki_file(path, sizeof(path), name), "r");
+	char *text = calloc(1, 16384);
+	size_t n = 0;
+
+	if (f && text)
+		n = fread(text, 1, 16383, f);
+	if (f)
+		fclose(f);
+	CHECK(n > 0, "read %s", name);
+	return text;
+}
+
+/*
+ * Inline PEM (a profile's <ca>, <cert>, <key> blocks; a value with a newline)
+ * is read from memory: a client made from text alone completes the handshake,
+ * and a CA bundle, a CRL and each mistake work as they do from files.
+ */
+static void test_inline(void)
+{
+	char *ca = pki_text("ca.crt"), *other = pki_text("other-ca.crt"),
+	     *crt = pki_text("client1.crt");
+	char *key = pki_text("client1.key"), *crl = pki_text("crl.pem"),
+	     *skey = pki_text("server.key");
+	char bundle[32768], err[256];
+	struct tls_ctx *sctx = server_ctx(NULL), *cctx = NULL;
+	struct tls_config ccfg = { TLS_CLIENT, ca,  crt, key, crl, TLS_PEER_CERT_REQUIRED,
+				   "server",   NULL };
+	struct tls_session *server = NULL, *client = NULL;
+	int srv = 0, cli = 0;
+
+	CHECK(tls_is_inline(ca) && !tls_is_inline("/etc/ca.crt") && !tls_is_inline(NULL),
+	      "inline means a newline in the value");
+	/* A bundle: another CA first, then the one that signs the server. */
+	snprintf(bundle, sizeof(bundle), "%s%s", other, ca);
+	ccfg.ca = bundle;
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "inline client ctx: %s", err);
+	if (sctx && cctx) {
+		server = tls_session_new(sctx);
+		client = tls_session_new(cctx);
+		pump(server, client, &srv, &cli);
+		CHECK(srv == 1 && cli == 1,
+		      "handshake from inline PEM: server %d (%s), client %d (%s)", srv,
+		      tls_session_error(server), cli, tls_session_error(client));
+		CHECK(strcmp(tls_session_peer_cn(server), "client1") == 0,
+		      "the inline certificate went");
+	}
+	tls_session_free(server);
+	tls_session_free(client);
+	tls_ctx_free(cctx);
+	cctx = NULL;
+
+	ccfg.ca = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "cannot load the CA certificate from the inline text"),
+	      "bad inline CA: %s", err);
+	ccfg.ca = ca;
+	ccfg.key = skey;
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err,
+			     "the key in the inline text does not belong to the certificate in "
+			     "the inline text"),
+	      "mismatched inline key: %s", err);
+	ccfg.key = "\n";
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "cannot load the private key from the inline text"),
+	      "empty inline key: %s", err);
+	ccfg.key = key;
+	ccfg.crl = "junk\n";
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "cannot load the CRL from the inline text"),
+	      "bad inline CRL: %s", err);
+	tls_ctx_free(cctx);
+	tls_ctx_free(sctx);
+	free(ca), free(other), free(crt), free(key), free(crl), free(skey);
+}
+
 /* auth.certificate: which clients complete the handshake with each mode. */
 static const struct {
 	const char *cert; /* NULL: the client has none */
@@ -693,6 +775,7 @@ int main(void)
 	test_park_suites();
 	test_server_checks();
 	test_load_errors();
+	test_inline();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");
 	return unit_report("test_tls");

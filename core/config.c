@@ -62,6 +62,7 @@ void config_free(struct config *cfg)
 	free(cfg->routes);
 	free(cfg->listen);
 	free(cfg->dns);
+	free_strings(cfg->pull_filter, cfg->n_pull_filter);
 	free(cfg->auth_username);
 	if (cfg->auth_password)
 		explicit_bzero(cfg->auth_password, strlen(cfg->auth_password));

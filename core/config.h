@@ -62,6 +62,13 @@ struct config {
 	size_t n_remotes;
 	unsigned reconnect_initial, reconnect_max; /* client: backoff, seconds */
 	char *dns; /* client: how pushed DNS servers reach the resolver (resolver.h's names) */
+	/* client, from a .ovpn profile or its Lua fields: redirect-gateway's flags (enum
+	 * push_redirect; 0: only what the server pushes), route-nopull, and pull-filter's
+	 * rules, "accept|ignore|reject TEXT" each, first match wins */
+	unsigned redirect_gateway;
+	bool route_nopull;
+	char **pull_filter;
+	size_t n_pull_filter;
 	/* client: auth-user-pass, given or in a file (its first two lines); NULL: none */
 	char *auth_username, *auth_password, *auth_file;
 	/* server: where clients reach it, for moonvpn profile: hosts, or "udp://HOST:PORT" */

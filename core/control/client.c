@@ -8,6 +8,7 @@
 #include "client.h"
 #include "mssfix.h"
 #include "proto.h"
+#include "pushopts.h"
 #include "tcp.h"
 #include "udpio.h"
 
@@ -54,6 +55,7 @@ struct client {
 	char remote_text[UDP_ADDR_TEXT_MAX];
 	char options[KM2_OPTIONS_MAX];
 	char peer_info[512];
+	char pull_filter[PUSH_FILTER_MAX];
 	struct server_stats stats;
 	/* The UDP socket's batches (per attempt, as the socket): received datagrams
 	 * are opened in place; what is sent leaves before the loop waits. */
@@ -420,6 +422,7 @@ static void start_attempt(struct client *c)
 		.role = SESSION_ROLE_CLIENT,
 		.options = c->options,
 		.peer_info = c->peer_info,
+		.pull_filter = c->pull_filter,
 		.username = c->params.username,
 		.password = c->token[0] ? c->token : c->params.password,
 		.renegotiations = c->params.renegotiations,
@@ -527,6 +530,8 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 					       .pushed = on_session_pushed };
 	format_options(c);
 	format_peer_info(c);
+	snprintf(c->pull_filter, sizeof(c->pull_filter), "%s",
+		 params->pull_filter ? params->pull_filter : "");
 	log_key_id(c);
 	ev_init(&c->retry, on_retry);
 	c->retry.data = c;

@@ -75,6 +75,7 @@ struct client_params {
 	bool unbatched;
 	/* auth-user-pass (NULL: none); borrowed, they must outlive the client. */
 	const char *username, *password;
+	const char *pull_filter;  /* pushopts.h's pull-filter lines (copied); NULL: none */
 	uint64_t *renegotiations; /* counted when data moves to a new key; NULL: not counted */
 };
 

@@ -13,6 +13,7 @@
 
 #include "lua_config.h"
 #include "lua_core.h"
+#include "pushopts.h"
 
 struct reader {
 	lua_State *L;
@@ -377,6 +378,22 @@ out:
 	return rc;
 }
 
+/* redirect_gateway (OpenVPN's words, "" for none), route_nopull and pull_filter. */
+static int read_pull_options(struct reader *r, int idx, struct config *cfg)
+{
+	char *words = NULL;
+	int rc = read_string(r, idx, "redirect_gateway", &words, true);
+
+	if (rc == 0 && words && words[0])
+		cfg->redirect_gateway = push_redirect_parse(words);
+	free(words);
+	push_field(r->L, idx, "route_nopull");
+	cfg->route_nopull = lua_toboolean(r->L, -1);
+	lua_pop(r->L, 1);
+	return rc ? rc
+		  : read_string_list(r, idx, "pull_filter", &cfg->pull_filter, &cfg->n_pull_filter);
+}
+
 /* The client's own fields: its servers, the resolver and the reconnect backoff. */
 static int read_client(struct reader *r, int idx, struct config *cfg)
 {
@@ -395,6 +412,8 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 		rc = read_string(r, idx, "auth.password", &cfg->auth_password, true);
 	if (rc == 0)
 		rc = read_string(r, idx, "auth.file", &cfg->auth_file, true);
+	if (rc == 0)
+		rc = read_pull_options(r, idx, cfg);
 	cfg->reconnect_initial = read_unsigned(r, idx, "reconnect.initial");
 	cfg->reconnect_max = read_unsigned(r, idx, "reconnect.max");
 	if (rc == 0 && (!cfg->reconnect_initial || !cfg->reconnect_max))

@@ -22,6 +22,7 @@ enum {
 	PUSH_TOKEN_MAX = 256, /* bytes of an auth-token, NUL included (OpenVPN's are ~100) */
 	PUSH_NAME_MAX = 64,
 	PUSH_ERR_MAX = 160,
+	PUSH_FILTER_MAX = 1024, /* bytes of a client's pull-filter lines, NUL included */
 };
 
 struct push_options {
@@ -45,6 +46,7 @@ struct push_options {
 	bool dyn_tls_crypt; /* protocol-flags dyn-tls-crypt */
 	bool more;	    /* push-continuation 2: another PUSH_REPLY follows */
 	unsigned unknown;   /* options we ignored */
+	unsigned filtered;  /* options the client's pull-filter dropped */
 };
 
 /*
@@ -63,12 +65,25 @@ enum push_redirect {
 
 void push_options_init(struct push_options *o);
 
+/* A client's own redirect-gateway words ("def1 ipv6"), as a pushed one's flags. */
+unsigned push_redirect_parse(const char *words);
+
 /*
  * Adds one "PUSH_REPLY,opt,opt,..." message to o. 0, or -1 with a one-line
  * reason in err (naming the option) for a malformed one.
  */
 int push_parse(struct push_options *o, const char *message, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/*
+ * As push_parse, through a client's pull-filter (NULL: none): lines of
+ * "accept TEXT", "ignore TEXT" or "reject TEXT", each ending in a newline.
+ * The first line whose TEXT begins an option decides it, as OpenVPN's
+ * apply_pull_filter (options.c): accepted, dropped (o->filtered counts it),
+ * or the whole reply refused with the option named in err.
+ */
+int push_parse_filtered(struct push_options *o, const char *message, const char *filter, char *err,
+			size_t errlen) __attribute__((warn_unused_result));
 
 /* The prefix length of a contiguous IPv4 netmask ("255.255.255.0" -> 24), or -1. */
 int push_netmask_len(const char *mask);

@@ -559,8 +559,45 @@ local reconnect = S.record({
 	end,
 })
 
+-- redirect-gateway's words as OpenVPN takes them (route.c); true: { "def1" }.
+local REDIRECT_WORDS = { "def1", "local", "ipv6", "!ipv4", "block-local", "bypass-dhcp", "bypass-dns",
+	"autolocal" }
+local redirect_gateway = {
+	what = 'true or a list of redirect-gateway\'s words, like { "def1", "ipv6" }',
+	check = function(v, path)
+		if v == true then return "def1" end
+		if v == false then return "" end
+		local list, err = S.list(S.enum(REDIRECT_WORDS), { unique = true }).check(v, path)
+		if not list then return nil, err end
+		return table.concat(list, " ")
+	end,
+}
+
+-- pull-filter's rules, in order: { "accept", "route 10." }, { "ignore", "redirect-gateway" },
+-- { "reject", "dhcp-option" }. Normalized to "ACTION TEXT" strings (what the C side reads).
+local pull_rule = {
+	what = '{ "accept"|"ignore"|"reject", "TEXT" }',
+	check = function(v, path)
+		if type(v) ~= "table" or #v ~= 2 or type(v[2]) ~= "string" then
+			return S.fail(path, 'expected { "accept"|"ignore"|"reject", "TEXT" }, got %s', S.show(v))
+		end
+		if v[1] ~= "accept" and v[1] ~= "ignore" and v[1] ~= "reject" then
+			return S.fail(path, '%s is not "accept", "ignore" or "reject"', S.show(v[1]))
+		end
+		if v[2] == "" or #v[2] > 48 or v[2]:find("[%c,]") then
+			return S.fail(path, "%s is not an option's start (1 to 48 bytes, no comma or control "
+				.. "character)", S.show(v[2]))
+		end
+		return v[1] .. " " .. v[2]
+	end,
+}
+
 -- A client takes its addresses, routes and keepalive from the server's push.
 M.client_schema = S.record({
+	profile = { file_path },
+	redirect_gateway = { redirect_gateway, default = "" },
+	route_nopull = { S.boolean(), default = false },
+	pull_filter = { S.list(pull_rule, { max = 16 }), default = {} },
 	remote = { remotes, required = true },
 	device = { device, default = {} },
 	tls = { client_tls, required = true },
@@ -639,6 +676,7 @@ M.RELOAD = {
 		remote = "live", device = "live", tls = "live", ciphers = "live", renegotiate = "live",
 		offload = "live", mssfix = "live", reconnect = "live", dns = "live", auth = "live",
 		console = "live", log_level = "live", user = "restart", group = "restart",
+		profile = "live", redirect_gateway = "live", route_nopull = "live", pull_filter = "live",
 	},
 }
 
@@ -832,6 +870,54 @@ local function resolve_paths(cfg, name)
 	if cfg.role == "client" and cfg.auth and cfg.auth.file then cfg.auth.file = resolve(cfg.auth.file) end
 end
 
+-- A profile's fields under the Lua ones: a record the Lua side gives (tls, device,
+-- reconnect, ...) is merged field by field, anything else replaces the profile's.
+-- A control-channel key given in Lua replaces the profile's, whichever kind.
+local MERGED = { tls = true, device = true, reconnect = true, renegotiate = true, offload = true }
+local WRAPS = { "tls_auth", "tls_crypt", "tls_crypt_v2" }
+
+local function merge_profile(from_profile, def)
+	local out = from_profile
+	for k, v in pairs(def) do
+		if k ~= "profile" then
+			if MERGED[k] and type(v) == "table" and type(out[k]) == "table" then
+				local sub = out[k]
+				if k == "tls" then
+					for _, w in ipairs(WRAPS) do
+						if v[w] ~= nil then
+							for _, other in ipairs(WRAPS) do sub[other] = nil end
+						end
+					end
+				end
+				for kk, vv in pairs(v) do sub[kk] = vv end
+			else
+				out[k] = v
+			end
+		end
+	end
+	return out
+end
+
+--- Whether name is an OpenVPN profile (NAME.ovpn) rather than a Lua configuration.
+function M.is_profile(name)
+	return name:match("%.ovpn$") ~= nil
+end
+
+-- vpn.client { profile = "x.ovpn", ... }: the profile read (its host names resolved,
+-- its file names relative to its own directory) and the Lua fields over it.
+local function expand_profile(decl, name)
+	local def = decl.def
+	if decl.kind ~= "client" or type(def.profile) ~= "string" then return def end
+	local given = def.profile
+	local dir = name:match("^(.*)/[^/]*$") or "."
+	local path = relative_to(dir, given)
+	local ok, fields, warnings = pcall(require("moonvpn.ovpn").load, path, path, {
+		dir = given:match("^(.*)/[^/]*$"), resolve = core.resolve })
+	if not ok then error({ profile_error = fields }, 0) end
+	for _, w in ipairs(warnings) do require("moonvpn").log("warn", w) end
+	return merge_profile(fields, def)
+end
+
 local function validate(decls, name)
 	if #decls == 0 then
 		return nil, name .. ": declares nothing: call vpn.server { ... } or vpn.client { ... } (see vpn.lua.example)"
@@ -842,7 +928,12 @@ local function validate(decls, name)
 	end
 	local decl = decls[1]
 	local kind_schema = decl.kind == "client" and M.client_schema or M.server_schema
-	local cfg, err = kind_schema.check(decl.def, { decl.kind })
+	local ok, def = pcall(expand_profile, decl, name)
+	if not ok then
+		if type(def) == "table" and def.profile_error then return nil, def.profile_error end
+		error(def, 0)
+	end
+	local cfg, err = kind_schema.check(def, { decl.kind })
 	if not cfg then return nil, format_error(decl, err) end
 	cfg.role = decl.kind
 	if cfg.role == "server" and cfg.auth.certificate ~= "required" and not (decl.on and decl.on.auth) then
@@ -855,9 +946,17 @@ local function validate(decls, name)
 end
 
 local function load_and_validate(name)
+	collecting.source, collecting.name = "@" .. name, name
+	if M.is_profile(name) then
+		-- moonvpn client PROFILE.ovpn: the profile alone, as vpn.client { profile = ... }.
+		collecting[1] = { kind = "client", def = { profile = name:match("[^/]*$") }, source = "=profile",
+			line = 1, short_src = name }
+		local cfg, decl = validate(collecting, name)
+		if cfg then cfg.source = name end
+		return cfg, decl
+	end
 	local text, err = read_file(name)
 	if not text then return nil, err end
-	collecting.source, collecting.name = "@" .. name, name
 	run_file(name, text)
 	local cfg, decl = validate(collecting, name)
 	if not cfg then return nil, decl end

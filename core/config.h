@@ -66,6 +66,7 @@ struct config {
 	 * push_redirect; 0: only what the server pushes), route-nopull, and pull-filter's
 	 * rules, "accept|ignore|reject TEXT" each, first match wins */
 	unsigned redirect_gateway;
+	uint8_t client_framing; /* client: enum compframe, its compression field */
 	bool route_nopull;
 	char **pull_filter;
 	size_t n_pull_filter;

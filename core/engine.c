@@ -561,6 +561,7 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 		return -EINVAL;
 	}
 	cp.pull_filter = filter;
+	cp.framing = cfg->client_framing;
 
 	for (size_t i = 0; i < cfg->n_remotes && i < CLIENT_REMOTES_MAX; i++) {
 		cp.tcp[i] = udp_parse_endpoint_of(&cp.remotes[i], cfg->remotes[i], "tcp");

@@ -111,6 +111,8 @@ describe("moonvpn.ovpn", function()
 		assert.are.same({ initial = 3, max = 60 }, c.reconnect)
 		assert.are.same({ mtu = 1400 }, c.device)
 		assert.are.equal(1360, c.mssfix)
+		assert.are.equal("comp-lzo", fields("client\nremote a\nca c\nauth-user-pass f\ncomp-lzo no\n").compression)
+		assert.are.equal("stub-v2", fields("client\nremote a\nca c\nauth-user-pass f\ncompress stub-v2\n").compression)
 		assert.are.equal("debug", c.log_level)
 	end)
 
@@ -165,9 +167,9 @@ describe("moonvpn.ovpn", function()
 				.. "profile has no way to log in" },
 			{ base .. "<connection>\nremote y\n</connection>\n",
 				"p.ovpn: <connection> blocks are not supported yet: use remote lines" },
-			{ base .. "comp-lzo no\n", "p.ovpn:6: comp-lzo: moonvpn's client does not frame packets for "
-				.. "compression yet, so it connects only to servers without comp-lzo/compress: remove the line "
-				.. "if the server has neither (ask its administrator; OpenVPN 2.6 deprecates both)" },
+			{ base .. "compress lz4\n", "p.ovpn:6: compress lz4: moonvpn's client speaks only the stub-v2 "
+				.. "framing: use compress stub-v2 (with a server that has it or compress migrate), or remove the "
+				.. "line if the server has no compress" },
 			{ base .. "route 10.0.0.0 255.0.0.0\n", "p.ovpn:6: route lines are not supported: moonvpn's client "
 				.. "takes its routes from the server's push (push \"route ...\" there), or add the route after "
 				.. "connecting" },

@@ -75,7 +75,10 @@ struct client_params {
 	bool unbatched;
 	/* auth-user-pass (NULL: none); borrowed, they must outlive the client. */
 	const char *username, *password;
-	const char *pull_filter;  /* pushopts.h's pull-filter lines (copied); NULL: none */
+	const char *pull_filter; /* pushopts.h's pull-filter lines (copied); NULL: none */
+	/* enum compframe: the compression framing a profile's comp-lzo or compress asks
+	 * for; a pushed comp-lzo or compress overrides it */
+	uint8_t framing;
 	uint64_t *renegotiations; /* counted when data moves to a new key; NULL: not counted */
 };
 

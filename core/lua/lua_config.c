@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compframe.h"
 #include "lua_config.h"
 #include "lua_core.h"
 #include "pushopts.h"
@@ -382,7 +383,17 @@ out:
 static int read_pull_options(struct reader *r, int idx, struct config *cfg)
 {
 	char *words = NULL;
-	int rc = read_string(r, idx, "redirect_gateway", &words, true);
+	int rc = read_string(r, idx, "compression", &words, true);
+
+	/* A client's compression: framing only (compframe.h); config.lua checked the name. */
+	if (rc == 0 && words)
+		cfg->client_framing = strcmp(words, "comp-lzo") == 0  ? COMPFRAME_LZO
+				      : strcmp(words, "stub-v2") == 0 ? COMPFRAME_V2
+								      : COMPFRAME_NONE;
+	free(words);
+	words = NULL;
+	if (rc == 0)
+		rc = read_string(r, idx, "redirect_gateway", &words, true);
 
 	if (rc == 0 && words && words[0])
 		cfg->redirect_gateway = push_redirect_parse(words);

@@ -248,10 +248,27 @@ static bool opt_route6(struct push_options *o, char **a, int n)
 	return opt_route(o, a, n, true);
 }
 
+static bool opt_comp_lzo(struct push_options *o, char **a, int n)
+{
+	(void)a, (void)n;
+	o->compress = PUSH_COMPRESS_LZO;
+	return true;
+}
+
+static bool opt_compress(struct push_options *o, char **a, int n)
+{
+	bool v2 = n > 1 && (strcmp(a[1], "stub-v2") == 0 || strcmp(a[1], "lz4-v2") == 0);
+
+	o->compress = v2 ? PUSH_COMPRESS_V2 : PUSH_COMPRESS_V1;
+	return true;
+}
+
 static const struct {
 	const char *name;
 	bool (*parse)(struct push_options *o, char **a, int n);
 } options[] = {
+	{ "comp-lzo", opt_comp_lzo },
+	{ "compress", opt_compress },
 	{ "ifconfig", opt_ifconfig },
 	{ "ifconfig-ipv6", opt_ifconfig6 },
 	{ "route-gateway", opt_route_gateway },

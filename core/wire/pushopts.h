@@ -47,6 +47,7 @@ struct push_options {
 	bool more;	    /* push-continuation 2: another PUSH_REPLY follows */
 	unsigned unknown;   /* options we ignored */
 	unsigned filtered;  /* options the client's pull-filter dropped */
+	uint8_t compress;   /* enum push_compress: the framing the server asks for */
 };
 
 /*
@@ -61,6 +62,14 @@ enum push_redirect {
 	PUSH_REDIRECT_DEF1 = 1 << 4,  /* "def1": two /1 routes, not the default (we always do) */
 	PUSH_REDIRECT_BLOCK_LOCAL = 1 << 5, /* "block-local" */
 	PUSH_REDIRECT_BYPASS = 1 << 6,	    /* "bypass-dhcp", "bypass-dns": Windows' concerns */
+};
+
+/* A pushed comp-lzo or compress: the compression framing the server expects. */
+enum push_compress {
+	PUSH_COMPRESS_UNSAID, /* neither pushed: the client keeps its own */
+	PUSH_COMPRESS_LZO,    /* comp-lzo (any argument): one byte before every packet */
+	PUSH_COMPRESS_V2,     /* compress stub-v2 or lz4-v2 */
+	PUSH_COMPRESS_V1,     /* compress, compress stub, lz4 or lzo: the older swap framing */
 };
 
 void push_options_init(struct push_options *o);

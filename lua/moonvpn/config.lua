@@ -597,6 +597,9 @@ M.client_schema = S.record({
 	profile = { file_path },
 	redirect_gateway = { redirect_gateway, default = "" },
 	route_nopull = { S.boolean(), default = false },
+	-- Framing only, never compression (as the server's): "comp-lzo" or "stub-v2" for a
+	-- server with comp-lzo or compress stub-v2; what the server pushes overrides it.
+	compression = { S.enum { "none", "comp-lzo", "stub-v2" }, default = "none" },
 	pull_filter = { S.list(pull_rule, { max = 16 }), default = {} },
 	remote = { remotes, required = true },
 	device = { device, default = {} },
@@ -677,6 +680,7 @@ M.RELOAD = {
 		offload = "live", mssfix = "live", reconnect = "live", dns = "live", auth = "live",
 		console = "live", log_level = "live", user = "restart", group = "restart",
 		profile = "live", redirect_gateway = "live", route_nopull = "live", pull_filter = "live",
+		compression = "live",
 	},
 }
 

@@ -422,15 +422,25 @@ handlers["connect-retry"] = function(state, opt)
 	if opt.args[2] then state.reconnect.max = number(state, opt, opt.args[2], 1, 86400) end
 end
 
--- A server with comp-lzo or compress expects a framing byte on every packet, which
--- moonvpn's client does not put on yet (its server does: compframe.c).
+-- A server with comp-lzo or compress expects a framing byte on packets: the
+-- client frames them (compframe.c) and never compresses.
 handlers["comp-lzo"] = function(state, opt)
-	error(string.format("%s: %s: moonvpn's client does not frame packets for compression yet, so it "
-		.. "connects only to servers without comp-lzo/compress: remove the line if the server has "
-		.. "neither (ask its administrator; OpenVPN 2.6 deprecates both)", at(state.profile, opt),
-		opt.name), 0)
+	state.compression = "comp-lzo"
+	if opt.args[1] and opt.args[1] ~= "no" then
+		state.warn(opt, "packets are framed for compression but never compressed")
+	end
 end
-handlers.compress = handlers["comp-lzo"]
+
+function handlers.compress(state, opt)
+	local kind = opt.args[1]
+	if kind ~= "stub-v2" and kind ~= "lz4-v2" then
+		error(string.format("%s: compress %s: moonvpn's client speaks only the stub-v2 framing: use "
+			.. "compress stub-v2 (with a server that has it or compress migrate), or remove the line if "
+			.. "the server has no compress", at(state.profile, opt), kind or ""), 0)
+	end
+	state.compression = "stub-v2"
+	if kind == "lz4-v2" then state.warn(opt, "packets are framed for compression but never compressed") end
+end
 
 function handlers.mssfix(state, opt)
 	state.mssfix = opt.args[1] and number(state, opt, opt.args[1], 0, 9000) or 1492
@@ -565,7 +575,7 @@ function M.client_fields(profile, opts)
 		reconnect = next(state.reconnect) and state.reconnect or nil, log_level = state.log_level,
 		user = state.user, group = state.group, auth = next(state.auth) and state.auth or nil,
 		auth_retry = state.auth_retry, redirect_gateway = state.redirect_gateway,
-		route_nopull = state.route_nopull,
+		route_nopull = state.route_nopull, compression = state.compression,
 		pull_filter = #state.pull_filter > 0 and state.pull_filter or nil,
 		renegotiate = state.reneg_seconds and { seconds = state.reneg_seconds } or nil,
 	}

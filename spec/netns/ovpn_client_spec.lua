@@ -80,7 +80,7 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		local ok, out = client:wait_log("connected, address", 20)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
 		ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
-		assert(ok, out .. "\n--- client:\n" .. client:output())
+		assert(ok, out .. "\n--- client:\n" .. client:output() .. "\n--- server:\n" .. server:output())
 		assert.truthy(out:find("3 received", 1, true), out)
 	end
 
@@ -135,6 +135,23 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		local _, routes = cli:sh("ip -4 route show")
 		assert.falsy(routes:find("10.98.0.0/16", 1, true), routes)
 	end)
+
+	-- A server with comp-lzo or compress expects the framing byte; the client puts it
+	-- on (and takes it off) without compressing.
+	for _, case in ipairs {
+		{ "comp-lzo no", "comp-lzo no\n", "comp-lzo no\n" },
+		{ "compress stub-v2", "compress stub-v2\n", "compress stub-v2\n" },
+		{ "compress migrate (the server pushes compress stub-v2)", "compress migrate\n", "comp-lzo\n" },
+	} do
+		local what, server_line, profile_line = table.unpack(case)
+		it("frames its packets for a stock 2.6 server with " .. what, function()
+			start_server({ wrap = "tls-crypt", extra = "allow-compression yes\n" .. server_line })
+			connect(unified_profile({ extra = profile_line }))
+			-- Larger packets too: the framing byte must not break them.
+			local ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 -s 1300 10.77.0.1")
+			assert(ok, out .. "\n--- client:\n" .. client:output() .. "\n--- server:\n" .. server:output())
+		end)
+	end
 
 	it("refuses a profile with a directive it does not support, naming the line", function()
 		srv, cli = netns.new(), netns.new()

@@ -187,9 +187,37 @@ static void test_pull_filter(void)
 	      "redirect-gateway alone");
 }
 
+/* comp-lzo and compress pushed: the framing the server expects of the client. */
+static void test_compress(void)
+{
+	static const struct {
+		const char *reply;
+		uint8_t compress;
+	} cases[] = {
+		{ "PUSH_REPLY,peer-id 0", PUSH_COMPRESS_UNSAID },
+		{ "PUSH_REPLY,comp-lzo no", PUSH_COMPRESS_LZO },
+		{ "PUSH_REPLY,comp-lzo", PUSH_COMPRESS_LZO },
+		{ "PUSH_REPLY,compress stub-v2", PUSH_COMPRESS_V2 },
+		{ "PUSH_REPLY,compress lz4-v2", PUSH_COMPRESS_V2 },
+		{ "PUSH_REPLY,compress", PUSH_COMPRESS_V1 },
+		{ "PUSH_REPLY,compress stub", PUSH_COMPRESS_V1 },
+	};
+	char err[PUSH_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct push_options o;
+
+		push_options_init(&o);
+		CHECK(push_parse(&o, cases[i].reply, err, sizeof(err)) == 0 &&
+			      o.compress == cases[i].compress && o.unknown == 0,
+		      "%s: compress %u", cases[i].reply, o.compress);
+	}
+}
+
 int main(void)
 {
 	test_pull_filter();
+	test_compress();
 	test_observed();
 	test_routes_dns_continuation();
 	test_bad();

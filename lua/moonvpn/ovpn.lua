@@ -116,7 +116,6 @@ local HARMLESS = {
 	["resolv-retry"] = "host names are resolved when the profile is loaded, and at each reload",
 	["mute-replay-warnings"] = "replays are counted, not logged one by one",
 	["explicit-exit-notify"] = "moonvpn always tells the server when it exits",
-	["remote-cert-eku"] = "the server's certificate is checked for serverAuth",
 	["auth-nocache"] = "the password is kept only while a login needs it",
 	["key-method"] = "key method 2 is the only one",
 	["allow-compression"] = "compression is never used (only its framing)",

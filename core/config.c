@@ -71,6 +71,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_ca);
 	free(cfg->tls_cert);
 	free_material(cfg->tls_key);
+	free_material(cfg->tls_pkcs12);
 	free(cfg->tls_crl);
 	free_material(cfg->tls_auth_key);
 	free_material(cfg->tls_crypt_key);

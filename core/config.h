@@ -77,9 +77,10 @@ struct config {
 	size_t n_public_hosts;
 	/* TLS material; paths are already resolved against the config's directory. */
 	char *tls_ca, *tls_cert, *tls_key, *tls_crl; /* crl may be NULL */
-	char *tls_auth_key;			     /* NULL unless tls-auth */
-	int tls_auth_direction;			     /* 0, 1 or -1 for none */
-	char *tls_crypt_key;			     /* NULL unless tls-crypt */
+	char *tls_pkcs12;   /* client: a PKCS#12 bundle (tls.h), NULL: none; ca may be NULL then */
+	char *tls_auth_key; /* NULL unless tls-auth */
+	int tls_auth_direction; /* 0, 1 or -1 for none */
+	char *tls_crypt_key;	/* NULL unless tls-crypt */
 	/* tls-crypt-v2, NULL unless set: a server's server key, its age limit in days (0:
 	 * none) and revoked client key ids (32 hex digits each); a client's client key */
 	char *tls_crypt_v2_key;

@@ -271,14 +271,16 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 		     char *err, size_t errlen)
 {
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN];
-	struct tls_config tc = { cfg->role == CONFIG_CLIENT ? TLS_CLIENT : TLS_SERVER,
-				 cfg->tls_ca,
-				 cfg->tls_cert,
-				 cfg->tls_key,
-				 cfg->tls_crl,
-				 cfg->client_cert,
-				 cfg->tls_server_name[0] ? cfg->tls_server_name : NULL,
-				 NULL };
+	struct tls_config tc = {
+		.role = cfg->role == CONFIG_CLIENT ? TLS_CLIENT : TLS_SERVER,
+		.ca = cfg->tls_ca,
+		.cert = cfg->tls_cert,
+		.key = cfg->tls_key,
+		.crl = cfg->tls_crl,
+		.peer_cert = cfg->client_cert,
+		.server_name = cfg->tls_server_name[0] ? cfg->tls_server_name : NULL,
+		.pkcs12 = cfg->tls_pkcs12,
+	};
 	int rc;
 
 	memset(out, 0, sizeof(*out));

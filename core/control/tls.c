@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -150,6 +151,8 @@ static int load_ca(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
 	X509_LOOKUP *lookup;
 
+	if (!cfg->ca && cfg->pkcs12)
+		return 0; /* the bundle's CA certificates are the trusted ones */
 	if (tls_is_inline(cfg->ca) ? add_inline_certs(store, cfg->ca) < 1
 				   : SSL_CTX_load_verify_file(ctx, cfg->ca) != 1)
 		return file_error(err, errlen, "the CA certificate", cfg->ca);
@@ -195,6 +198,61 @@ static int use_inline_key(SSL_CTX *ctx, const char *text)
 	EVP_PKEY_free(key);
 	BIO_free(bio);
 	return ok;
+}
+
+/* A PKCS#12 bundle's DER: from its file, or decoded from inline base64. */
+static PKCS12 *read_pkcs12(const char *value)
+{
+	BIO *bio, *b64 = NULL;
+	PKCS12 *p12;
+
+	if (!tls_is_inline(value))
+		bio = BIO_new_file(value, "rb");
+	else if ((bio = text_bio(value)) && (b64 = BIO_new(BIO_f_base64())))
+		bio = BIO_push(b64, bio);
+	p12 = bio ? d2i_PKCS12_bio(bio, NULL) : NULL;
+	BIO_free_all(bio);
+	return p12;
+}
+
+/*
+ * OpenVPN's pkcs12 (ssl_openssl.c, tls_ctx_load_pkcs12): the bundle's
+ * certificate and key are ours, its other certificates are trusted CAs. Only
+ * bundles without a password (or with an empty one): moonvpn asks for none.
+ */
+static int load_pkcs12(SSL_CTX *ctx, const char *value, char *err, size_t errlen)
+{
+	PKCS12 *p12 = read_pkcs12(value);
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *cas = NULL;
+	int ok;
+
+	if (!p12)
+		return file_error(err, errlen, "the PKCS#12 bundle", value);
+	ok = PKCS12_parse(p12, "", &key, &cert, &cas) == 1 ||
+	     PKCS12_parse(p12, NULL, &key, &cert, &cas) == 1;
+	PKCS12_free(p12);
+	if (!ok || !cert || !key) {
+		snprintf(err, errlen,
+			 "tls: cannot read the PKCS#12 bundle %s: it needs a password or lacks a "
+			 "certificate and key (moonvpn asks for no password: openssl pkcs12 -in "
+			 "FILE.p12 -nodes -out client.pem, then use ca, cert and key)",
+			 origin(value));
+		ok = 0;
+	} else {
+		ok = SSL_CTX_use_certificate(ctx, cert) == 1 &&
+		     SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+		for (int i = 0; ok && cas && i < sk_X509_num(cas); i++)
+			X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), sk_X509_value(cas, i));
+		if (!ok)
+			openssl_error(err, errlen, "tls: cannot use the PKCS#12 bundle's key");
+	}
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	sk_X509_pop_free(cas, X509_free);
+	return ok ? 0 : -EINVAL;
 }
 
 static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t errlen)
@@ -508,7 +566,8 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 	}
 	/* A client may go without a certificate of its own (a server with auth.certificate). */
 	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
-	    ((cfg->cert || cfg->role == TLS_SERVER) &&
+	    (cfg->pkcs12 && (rc = load_pkcs12(c->ssl_ctx, cfg->pkcs12, err, errlen)) < 0) ||
+	    (!cfg->pkcs12 && (cfg->cert || cfg->role == TLS_SERVER) &&
 	     (rc = load_identity(c->ssl_ctx, cfg, err, errlen)) < 0))
 		goto fail;
 	*out = c;

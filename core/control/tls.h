@@ -57,6 +57,10 @@ struct tls_config {
 	 * name is server_name; its SHA-256 (DER) is server_fingerprint. */
 	const char *server_name;
 	const uint8_t *server_fingerprint; /* TLS_FINGERPRINT_LEN bytes */
+	/* A client's PKCS#12 bundle without a password (NULL: none): a DER file's path, or
+	 * inline base64 (a profile's <pkcs12> block). Its certificate and key stand for
+	 * cert and key, its CA certificates join ca's (ca may then be NULL). */
+	const char *pkcs12;
 };
 
 struct tls_ctx;

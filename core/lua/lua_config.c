@@ -268,7 +268,8 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 {
 	int rc;
 
-	if ((rc = read_string(r, idx, "tls.ca", &cfg->tls_ca, false)) ||
+	if ((rc = read_string(r, idx, "tls.pkcs12", &cfg->tls_pkcs12, true)) ||
+	    (rc = read_string(r, idx, "tls.ca", &cfg->tls_ca, cfg->tls_pkcs12 != NULL)) ||
 	    /* A client may have neither (moonvpn.config checked they go together). */
 	    (rc = read_string(r, idx, "tls.cert", &cfg->tls_cert, true)) ||
 	    (rc = read_string(r, idx, "tls.key", &cfg->tls_key, true)) ||

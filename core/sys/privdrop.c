@@ -178,6 +178,7 @@ static int check_files(const struct privdrop *pd, const struct config *cfg, char
 		{ "tls.ca", cfg->tls_ca },
 		{ "tls.cert", cfg->tls_cert },
 		{ "tls.key", cfg->tls_key },
+		{ "tls.pkcs12", cfg->tls_pkcs12 },
 		{ "tls.crl", cfg->tls_crl },
 		{ "tls.tls_auth.key", cfg->tls_auth_key },
 		{ "tls.tls_crypt", cfg->tls_crypt_key },

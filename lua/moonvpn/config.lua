@@ -148,6 +148,16 @@ local tls = S.record(tls_fields {
 	check = function(t, p)
 		local ok, err = tls_opts.check(t, p)
 		if not ok then return ok, err end
+		if not t.ca and not t.pkcs12 then
+			local at = table.move(p, 1, #p, 1, {})
+			at[#at + 1] = "ca"
+			return S.fail(at, "is required (the CA that signs the server's certificate), unless pkcs12 carries it")
+		end
+		if t.pkcs12 and (t.cert or t.key) then
+			local at = table.move(p, 1, #p, 1, {})
+			at[#at + 1] = "pkcs12"
+			return S.fail(at, "pkcs12 has the certificate and key: give it or cert and key, not both")
+		end
 		for _, field in ipairs { "tls_crypt_v2_max_age", "tls_crypt_v2_revoked" } do
 			if t[field] and (field ~= "tls_crypt_v2_revoked" or #t[field] > 0) and not t.tls_crypt_v2 then
 				local at = table.move(p, 1, #p, 1, {})
@@ -198,7 +208,10 @@ local client_tls_opts = {
 -- A client may pin the server's certificate, as OpenVPN's verify-x509-name and peer-fingerprint.
 -- Its own certificate is optional: a server that takes passwords alone needs none (auth).
 local client_tls = S.record(tls_fields {
-	ca = { material, required = true },
+	ca = { material },
+	-- A PKCS#12 bundle without a password (a DER file, or inline base64): its
+	-- certificate and key instead of cert and key, its CA certificates beside ca's.
+	pkcs12 = { material },
 	cert = { material },
 	key = { material },
 	crl = { material },
@@ -619,7 +632,7 @@ M.client_schema = S.record({
 	if (cfg.tls.cert == nil) ~= (cfg.tls.key == nil) then
 		return S.fail(at(p, "tls"), "cert and key go together: give both, or neither with auth")
 	end
-	if not cfg.tls.cert and not cfg.auth then
+	if not cfg.tls.cert and not cfg.tls.pkcs12 and not cfg.auth then
 		return S.fail(at(p, "tls"), "needs cert and key, or auth = { username = ..., password = ... } "
 			.. "for a server that takes passwords alone")
 	end
@@ -858,7 +871,7 @@ end
 local function resolve_paths(cfg, name)
 	local dir = name:match("^(.*)/[^/]*$") or "."
 	local function resolve(p) return relative_to(dir, p) end
-	for _, field in ipairs { "ca", "cert", "key", "crl", "tls_crypt", "tls_crypt_v2" } do
+	for _, field in ipairs { "ca", "cert", "key", "crl", "tls_crypt", "tls_crypt_v2", "pkcs12" } do
 		cfg.tls[field] = resolve(cfg.tls[field])
 	end
 	if cfg.tls.tls_auth then cfg.tls.tls_auth.key = resolve(cfg.tls.tls_auth.key) end

@@ -537,7 +537,9 @@ local function tls_fields(state)
 	if tls.pkcs12 and (tls.cert or tls.key) then
 		error(state.profile.name .. ": pkcs12 and cert/key both given: keep one", 0)
 	end
-	if not tls.ca then error(state.profile.name .. ": no ca: the profile needs the server's CA", 0) end
+	if not tls.ca and not tls.pkcs12 then
+		error(state.profile.name .. ": no ca: the profile needs the server's CA", 0)
+	end
 	if not tls.pkcs12 and not (tls.cert and tls.key) and not state.auth.ask and not state.auth.credentials then
 		error(state.profile.name .. ": no cert and key, and no auth-user-pass: the profile has no way to log in", 0)
 	end
@@ -603,13 +605,9 @@ end
 function M.config_fields(fields, name)
 	local tls, out = fields.tls, {}
 	for k, v in pairs(fields) do out[k] = v end
-	if tls.pkcs12 then
-		error(name .. ": pkcs12 is not supported: split it into PEM files (openssl pkcs12 -in FILE.p12 "
-			.. "-nodes -out client.pem) and use ca, cert and key", 0)
-	end
 	out.tls = {
 		ca = material_field(tls.ca), cert = material_field(tls.cert), key = material_field(tls.key),
-		crl = material_field(tls.crl), tls_crypt = material_field(tls.tls_crypt),
+		crl = material_field(tls.crl), pkcs12 = material_field(tls.pkcs12), tls_crypt = material_field(tls.tls_crypt),
 		tls_crypt_v2 = material_field(tls.tls_crypt_v2), server_name = tls.server_name,
 		server_fingerprint = tls.server_fingerprint,
 		tls_auth = tls.tls_auth and { key = material_field(tls.tls_auth), direction = tls.tls_auth.direction },

@@ -66,7 +66,7 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 
 	-- An Access Server-style unified profile: everything inline, tls-crypt.
 	local function unified_profile(opts)
-		local path = openvpn.profile(mv.pki(), { remote = "10.88.2.1", wrap = "tls-crypt",
+		local path = openvpn.profile(mv.pki(), { remote = "10.88.2.1", wrap = "tls-crypt", no_cert = opts.no_cert,
 			proto = opts.tcp and "tcp-client" or "udp", port = opts.tcp and 443 or 1194,
 			extra = "setenv FORWARD_COMPATIBLE 1\nsetenv UV_ID 0123abcd\nauth-nocache\n"
 				.. "data-ciphers AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305\nreneg-sec 604800\n"
@@ -134,6 +134,16 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		connect(unified_profile({ extra = "route-nopull\n" }))
 		local _, routes = cli:sh("ip -4 route show")
 		assert.falsy(routes:find("10.98.0.0/16", 1, true), routes)
+	end)
+
+	it("connects with a pkcs12 bundle inline (no password), as some providers' profiles carry it", function()
+		start_server({ wrap = "tls-crypt" })
+		local pki, dir = mv.pki(), netns.tmpdir()
+		assert(netns.sh(string.format("openssl pkcs12 -export -in %s/client1.crt -inkey %s/client1.key "
+			.. "-certfile %s/ca.crt -passout pass: -out %s/c.p12 && openssl base64 -in %s/c.p12 -out %s/c.b64",
+			pki, pki, pki, dir, dir, dir)))
+		connect(unified_profile({ no_cert = true,
+			extra = "<pkcs12>\n" .. netns.read_file(dir .. "/c.b64") .. "</pkcs12>\n" }))
 	end)
 
 	-- A server with comp-lzo or compress expects the framing byte; the client puts it

@@ -301,6 +301,7 @@ FUZZ_EXTRA_vnet = $(call core_src,packet.c) $(call core_src,ip.c)
 FUZZ_EXTRA_compframe = -llzo2 -llz4
 FUZZ_EXTRA_authtoken = $(call core_src,crypto.c) -lcrypto
 FUZZ_EXTRA_tlsrec = $(call core_src,crypto.c) -lcrypto
+FUZZ_EXTRA_challenge = $(call core_src,authtoken.c) $(call core_src,crypto.c) -lcrypto
 
 # The state-machine targets (sessions, the server's front door) link the whole engine:
 # every core source but main.c, built with the sanitizers and coverage into one archive

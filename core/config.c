@@ -68,6 +68,7 @@ void config_free(struct config *cfg)
 		explicit_bzero(cfg->auth_password, strlen(cfg->auth_password));
 	free(cfg->auth_password);
 	free_material(cfg->auth_file);
+	free(cfg->auth_static_challenge);
 	free(cfg->tls_ca);
 	free(cfg->tls_cert);
 	free_material(cfg->tls_key);

@@ -72,6 +72,16 @@ struct config {
 	size_t n_pull_filter;
 	/* client: auth-user-pass, given or in a file (its first two lines); NULL: none */
 	char *auth_username, *auth_password, *auth_file;
+	/* client: what the server's refusal does (auth_retry), who answers questions (auth.ask),
+	 * and auth.static_challenge's question (NULL: none) and whether its answer echoes */
+	enum config_auth_retry {
+		AUTH_RETRY_NONE,
+		AUTH_RETRY_NOINTERACT,
+		AUTH_RETRY_INTERACT
+	} auth_retry;
+	enum config_auth_ask { AUTH_ASK_NONE, AUTH_ASK_TERMINAL, AUTH_ASK_FUNCTION } auth_ask;
+	char *auth_static_challenge;
+	bool auth_static_echo;
 	/* server: where clients reach it, for moonvpn profile: hosts, or "udp://HOST:PORT" */
 	char **public_hosts;
 	size_t n_public_hosts;

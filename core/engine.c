@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "engine_auth.h"
 #include "engine_mgmt.h"
 #include "engine_redirect.h"
 #include "fdlimit.h"
@@ -563,6 +564,9 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 	cp.pull_filter = filter;
 	cp.framing = cfg->client_framing;
 
+	if (engine_auth_params(e, cfg, &cp, err, errlen) < 0)
+		return -EINVAL;
+
 	for (size_t i = 0; i < cfg->n_remotes && i < CLIENT_REMOTES_MAX; i++) {
 		cp.tcp[i] = udp_parse_endpoint_of(&cp.remotes[i], cfg->remotes[i], "tcp");
 		if (!cp.tcp[i] && !udp_parse_endpoint(&cp.remotes[i], cfg->remotes[i])) {
@@ -766,9 +770,10 @@ int engine_start(struct engine *e)
 	return 0;
 }
 
-void engine_run(struct engine *e)
+int engine_run(struct engine *e)
 {
 	ev_run(e->loop, 0);
+	return e->exit_status;
 }
 
 /* True when the device for cfg cannot have the running device's name. */

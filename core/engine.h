@@ -65,6 +65,7 @@ struct engine {
 	bool log_level_set;
 	enum log_level cli_log_level;
 	int exit_signal;      /* the signal that stopped the loop, 0 if none */
+	int exit_status;      /* non-zero: the engine stopped on a failure (a refused client) */
 	struct privdrop priv; /* root dropped after start (config `user`) */
 	struct notify notify; /* the service manager's $NOTIFY_SOCKET, if any */
 };
@@ -81,7 +82,8 @@ struct engine *engine_new(const struct engine_options *opts, char *err, size_t e
 int engine_start(struct engine *e) __attribute__((warn_unused_result));
 
 /* Runs the loop until SIGINT or SIGTERM. */
-void engine_run(struct engine *e);
+/* Runs the loop until stopped: 0, or the exit status of a failure that stopped it. */
+int engine_run(struct engine *e);
 
 /*
  * Re-runs the configuration file. Applies it only if it validates and

@@ -151,7 +151,7 @@ static int run(const struct engine_options *opts)
 	}
 	rc = engine_start(e);
 	if (rc == 0)
-		engine_run(e);
+		rc = engine_run(e);
 	engine_free(e);
 	return rc == 0 ? 0 : 1;
 }

@@ -84,12 +84,9 @@ describe("moonvpn.ovpn", function()
 		assert.are.same({ "AES-256-GCM", "CHACHA20-POLY1305" }, f.ciphers)
 		assert.are.same({ "def1", "bypass-dhcp" }, f.redirect_gateway)
 		assert.are.same({ seconds = 604800 }, f.renegotiate)
-		-- vpn.client's fields: no terminal is asked, so auth-user-pass alone needs a file.
-		local ok, err = pcall(ovpn.config_fields, f, "p.ovpn")
-		assert.is_false(ok)
-		assert.are.equal("p.ovpn:12: auth-user-pass without a file: moonvpn does not ask on the terminal: "
-			.. "put the username and the password on two lines of a file and name it (auth-user-pass FILE), "
-			.. "or give vpn.client { profile = ..., auth = { username = ..., password = ... } }", err)
+		-- vpn.client's fields: auth-user-pass alone is asked on the terminal, as the challenge.
+		assert.are.same({ ask = true, static_challenge = { text = "Enter code", echo = true } },
+			ovpn.config_fields(f, "p.ovpn").auth)
 	end)
 
 	it("gives vpn.client's fields: material as paths or { inline }, auth, the static challenge", function()
@@ -101,7 +98,8 @@ describe("moonvpn.ovpn", function()
 			"key-direction 1",
 		}, "\n"), { dir = "vpn" })
 		local c = ovpn.config_fields(f, "p.ovpn")
-		assert.are.same({ file = "vpn/creds.txt", static_challenge = { text = "PIN", echo = false } }, c.auth)
+		assert.are.same({ file = "vpn/creds.txt", ask = true, static_challenge = { text = "PIN", echo = false } },
+			c.auth)
 		assert.are.equal("none", c.auth_retry)
 		assert.are.same({ ca = "vpn/ca.crt", tls_auth = { key = { inline = "KEY\n", origin = "p.ovpn:17" },
 			direction = 1 } }, c.tls)
@@ -214,9 +212,15 @@ describe("moonvpn.ovpn", function()
 		cfg = assert(config.load(dir .. "/profiles/office.ovpn"))
 		assert.are.equal(dir .. "/profiles/ta.key", cfg.tls.tls_auth.key)
 		assert.are.equal(1, cfg.tls.tls_auth.direction)
-		write("profiles/bad.ovpn", "client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\n")
-		local _, err = config.load(dir .. "/profiles/bad.ovpn")
-		assert.matches("^" .. dir:gsub("%p", "%%%0") .. "/profiles/bad.ovpn:4: auth%-user%-pass without a file", err)
+		-- Credentials in Lua replace the profile's file; its static challenge stays.
+		write("profiles/otp.ovpn", "client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass creds.txt\n"
+			.. "static-challenge \"OTP\" 0\nauth-retry nointeract\n")
+		write("otp.lua", 'local vpn = require "moonvpn"\nvpn.client {\n  profile = "profiles/otp.ovpn",\n'
+			.. '  auth = { username = "alice", password = "pw" },\n}\n')
+		cfg = assert(config.load(dir .. "/otp.lua"))
+		assert.are.same({ username = "alice", password = "pw", ask = true,
+			static_challenge = { text = "OTP", echo = false } }, cfg.auth)
+		assert.are.equal("nointeract", cfg.auth_retry)
 		os.execute("rm -rf " .. dir)
 	end)
 end)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "challenge.h"
 #include "client.h"
 #include "compframe.h"
 #include "mssfix.h"
@@ -39,6 +40,14 @@ struct client {
 	char token[PUSH_TOKEN_MAX]; /* the server's auth-token: our password while it is good */
 	bool began_with_token;	    /* this attempt logs in with it */
 	bool token_refused;	    /* the last attempt's token was refused: retry at once */
+	/* Credentials of our own, wiped when done with: asked through hooks.ask (in
+	 * place of params'), and the password a challenge's answer makes (SCRV1 or
+	 * CRV1 text), sent in its place. */
+	char *username, *password, *answered;
+	struct challenge *crv1; /* the server's dynamic challenge, until answered and sent */
+	bool asking;		/* a question is out: no attempt until its answer */
+	bool reask;		/* auth_retry interact: the password is asked again */
+	enum client_question asked;
 	struct wrap wrap;
 	uint8_t wkc[TLSCRYPTV2_WKC_MAX]; /* params.wkc points here */
 	struct session_ops session_ops;
@@ -139,26 +148,195 @@ static void keep_token(struct client *c, struct session *s, bool refused)
 		snprintf(c->token, sizeof(c->token), "%s", token);
 }
 
+static void wipe_string(char **p)
+{
+	if (*p)
+		crypto_wipe(*p, strlen(*p));
+	free(*p);
+	*p = NULL;
+}
+
+static void forget_challenge(struct client *c)
+{
+	if (c->crv1)
+		crypto_wipe(c->crv1, sizeof(*c->crv1));
+	free(c->crv1);
+	c->crv1 = NULL;
+	wipe_string(&c->answered);
+}
+
+/* A dynamic challenge (CRV1) to answer: kept for the next attempt, which asks first. */
+static bool take_challenge(struct client *c, const char *message)
+{
+	struct challenge ch;
+
+	if (!c->params.hooks.ask || !challenge_parse(&ch, message))
+		return false;
+	c->crv1 = malloc(sizeof(*c->crv1));
+	if (c->crv1)
+		*c->crv1 = ch;
+	crypto_wipe(&ch, sizeof(ch));
+	return c->crv1 != NULL;
+}
+
+static bool starts_with(const char *text, const char *prefix)
+{
+	return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * After the server refused our credentials (message, as it came): the delay
+ * before the next attempt, or false to stop (auth_retry "none"), as 2.6's
+ * receive_auth_failed in push.c. A challenge's answer is used once: a static
+ * challenge's response is asked again too. A dynamic challenge is answered
+ * whatever auth_retry says: it asks for more, it does not refuse.
+ */
+static bool after_refusal(struct client *c, const char *message, double *delay)
+{
+	bool was_answer = c->crv1 && c->answered; /* a challenge after our answer: back off */
+
+	forget_challenge(c);
+	if (take_challenge(c, message)) {
+		/* The question is asked first, and logged (hooks.ask). */
+		*delay = was_answer ? next_delay(c, false, false) : 0;
+		return true;
+	}
+	if (starts_with(message, "AUTH_FAILED,TEMP")) {
+		*delay = next_delay(c, false, false); /* the server is not ready for us yet */
+		return true;
+	}
+	switch (c->params.auth_retry) {
+	case CLIENT_AUTH_RETRY_INTERACT:
+		if (c->params.hooks.ask) {
+			c->reask = true;
+			wipe_string(&c->password);
+			*delay = next_delay(c, false, false);
+			return true;
+		}
+		break;
+	case CLIENT_AUTH_RETRY_NONE:
+		if (c->params.hooks.refused)
+			return false;
+		break;
+	case CLIENT_AUTH_RETRY_NOINTERACT:
+		break;
+	}
+	*delay = next_delay(c, false, true);
+	return true;
+}
+
 /* reason may point into the session: it is logged before the session is freed. */
 static void end_attempt(struct client *c, const char *reason)
 {
 	struct session *s = c->session;
 	bool was_connected = c->connected;
 	bool refused = s && session_auth_failed(s);
+	char *message = NULL;
+	bool again = true;
 	double delay;
 
 	if (!was_connected)
 		c->remote = (c->remote + 1) % c->params.n_remotes;
 	keep_token(c, s, refused);
-	delay = next_delay(c, was_connected, refused && !c->token_refused);
-	log_info(c->log, "client", "disconnected: %s; reconnecting in %.0f s", reason, delay);
+	if (c->token_refused)
+		forget_challenge(c); /* a static challenge's response was spent: asked again */
+	if (refused && !c->token_refused) {
+		message = strdup(session_client_refusal(s)[0] ? session_client_refusal(s)
+							      : "AUTH_FAILED");
+		again = after_refusal(c, message ? message : "AUTH_FAILED", &delay);
+	} else {
+		delay = next_delay(c, was_connected, false);
+	}
+	if (again)
+		log_info(c->log, "client", "disconnected: %s; reconnecting in %.0f s", reason,
+			 delay);
+	else
+		log_info(c->log, "client", "disconnected: %s", reason);
 	if (c->params.hooks.ended)
 		c->params.hooks.ended(c->params.hooks.ctx, reason);
 	c->session = NULL;
 	c->connected = false;
 	session_free(s);
 	close_socket(c);
-	schedule_retry(c, delay);
+	if (again)
+		schedule_retry(c, delay);
+	else
+		c->params.hooks.refused(c->params.hooks.ctx, message ? message : "AUTH_FAILED");
+	free(message);
+}
+
+/* The question the next login needs answered first, if any: true when one went out. */
+static bool ask_first(struct client *c)
+{
+	struct client_ask q = { 0 };
+
+	if (c->crv1 && !c->answered)
+		q = (struct client_ask){ CLIENT_ASK_DYNAMIC, c->crv1->text, c->crv1->echo,
+					 c->crv1->username };
+	else if (c->token[0] || !c->params.hooks.ask)
+		return false;
+	else if ((c->params.ask_password || c->reask) && !c->password)
+		q = (struct client_ask){ CLIENT_ASK_PASSWORD, NULL, false,
+					 c->username ? c->username : c->params.username };
+	else if (c->params.static_challenge && !c->answered)
+		q = (struct client_ask){ CLIENT_ASK_STATIC, c->params.static_challenge,
+					 c->params.static_echo,
+					 c->username ? c->username : c->params.username };
+	else
+		return false;
+	c->asking = true;
+	c->asked = q.what;
+	c->params.hooks.ask(c->params.hooks.ctx, &q);
+	return true;
+}
+
+/* The password that goes with an answer: the challenge's text, built from it. */
+static bool make_answer(struct client *c, const char *response)
+{
+	char text[CHALLENGE_PASSWORD_MAX];
+	const char *password = c->password ? c->password : c->params.password;
+	bool ok = c->asked == CLIENT_ASK_DYNAMIC
+			  ? challenge_dynamic_password(text, sizeof(text), c->crv1, response)
+			  : challenge_static_password(text, sizeof(text), password ? password : "",
+						      response);
+
+	wipe_string(&c->answered);
+	if (ok)
+		c->answered = strdup(text);
+	crypto_wipe(text, sizeof(text));
+	return c->answered != NULL;
+}
+
+static bool take_answer(struct client *c, const char *first, const char *second)
+{
+	if (c->asked != CLIENT_ASK_PASSWORD)
+		return make_answer(c, first ? first : "");
+	if (first) {
+		wipe_string(&c->username);
+		if (!(c->username = strdup(first)))
+			return false;
+	}
+	wipe_string(&c->password);
+	c->reask = false;
+	return (c->password = strdup(second ? second : "")) != NULL;
+}
+
+void client_answer(struct client *c, const char *first, const char *second)
+{
+	if (!c->asking)
+		return;
+	c->asking = false;
+	if ((!first && !second) || !take_answer(c, first, second)) {
+		double delay = next_delay(c, false, false);
+
+		log_warnx(c->log, "client", "%s; asking again in %.0f s",
+			  first || second ? "the answer is too long, or out of memory"
+					  : "no answer to the login's question",
+			  delay);
+		schedule_retry(c, delay);
+		return;
+	}
+	schedule_retry(c, 0); /* from the loop: the caller may be inside hooks.ask */
 }
 
 static void on_session_send(void *ctx, struct session *s, const uint8_t *wire, size_t len)
@@ -438,7 +616,8 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (!c->session) {
-		start_attempt(c);
+		if (!c->asking)
+			start_attempt(c);
 		return;
 	}
 	if (session_state(c->session) != SESSION_RESET)
@@ -452,6 +631,25 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 			  "key (moonvpn genkey --tls-crypt-v2-client FILE --server-key SERVER.key)",
 			  c->remote_text);
 	end_attempt(c, "no answer from the server");
+}
+
+static const char *login_username(const struct client *c)
+{
+	if (c->crv1 && c->answered)
+		return c->crv1->username;
+	return c->username ? c->username : c->params.username;
+}
+
+/* The server's token, else a challenge's answer, else the password. */
+static const char *login_password(const struct client *c)
+{
+	if (c->crv1 && c->answered)
+		return c->answered;
+	if (c->token[0])
+		return c->token;
+	if (c->answered)
+		return c->answered;
+	return c->password ? c->password : c->params.password;
 }
 
 static void start_attempt(struct client *c)
@@ -474,12 +672,14 @@ static void start_attempt(struct client *c)
 		.options = c->options,
 		.peer_info = c->peer_info,
 		.pull_filter = c->pull_filter,
-		.username = c->params.username,
-		.password = c->token[0] ? c->token : c->params.password,
 		.renegotiations = c->params.renegotiations,
 	};
 	char err[256];
 
+	if (ask_first(c))
+		return; /* the answer starts it */
+	sp.username = login_username(c);
+	sp.password = login_password(c);
 	udp_addr_format((const struct sockaddr *)&remote->ss, c->remote_text,
 			sizeof(c->remote_text));
 	c->attempts++;
@@ -599,7 +799,11 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 	c->tcp_gone.data = c;
 	ev_prepare_init(&c->udp_flusher, on_udp_flush);
 	c->udp_flusher.data = c;
-	start_attempt(c);
+	if (params->hooks.ask)
+		schedule_retry(c,
+			       0); /* a question waits for the loop: the engine is started then */
+	else
+		start_attempt(c);
 	*out = c;
 	return 0;
 }
@@ -743,6 +947,9 @@ void client_free(struct client *c)
 	wrap_clear(&c->wrap);
 	tls_ctx_free(c->params.tls);
 	crypto_wipe(c->token, sizeof(c->token));
+	forget_challenge(c);
+	wipe_string(&c->username);
+	wipe_string(&c->password);
 	free(c->segment);
 	free(c->framed);
 	free(c->inflated);

@@ -33,6 +33,27 @@ enum {
 	CLIENT_POLL_SECONDS = 10,
 };
 
+/* What to do when the server refuses our credentials (OpenVPN's --auth-retry). */
+enum client_auth_retry {
+	CLIENT_AUTH_RETRY_NONE,	      /* stop: hooks.refused (OpenVPN's default) */
+	CLIENT_AUTH_RETRY_NOINTERACT, /* again after reconnect_max, with the same credentials */
+	CLIENT_AUTH_RETRY_INTERACT,   /* ask for them again (hooks.ask), then again */
+};
+
+/* What hooks.ask asks for; the answer goes to client_answer. */
+enum client_question {
+	CLIENT_ASK_PASSWORD, /* username (when none is known) and password */
+	CLIENT_ASK_STATIC,   /* the response to the static challenge */
+	CLIENT_ASK_DYNAMIC,  /* the response to the server's CRV1 challenge */
+};
+
+struct client_ask {
+	enum client_question what;
+	const char *text;     /* the challenge's text (NULL for CLIENT_ASK_PASSWORD) */
+	bool echo;	      /* the answer may be shown as it is typed */
+	const char *username; /* known already (NULL: ask it too) */
+};
+
 struct client_hooks {
 	/* The server's push, complete: apply it (addresses, routes, MTU); 0 or -1. */
 	int (*pushed)(void *ctx, const struct push_options *o);
@@ -42,6 +63,12 @@ struct client_hooks {
 	void *ctx;
 	/* An attempt ended (NULL: not told), with the reason it logs; a new one follows. */
 	void (*ended)(void *ctx, const char *reason);
+	/* auth_retry "none": the server refused us (its message): the client stops
+	 * trying; NULL: it retries as with nointeract. */
+	void (*refused)(void *ctx, const char *message);
+	/* Asks for credentials or a response (NULL: no one to ask); the answer comes with
+	 * client_answer, during the call or later. */
+	void (*ask)(void *ctx, const struct client_ask *q);
 };
 
 struct client_params {
@@ -75,6 +102,13 @@ struct client_params {
 	bool unbatched;
 	/* auth-user-pass (NULL: none); borrowed, they must outlive the client. */
 	const char *username, *password;
+	enum client_auth_retry auth_retry;
+	/* Ask the password through hooks.ask before the first login (none was given). */
+	bool ask_password;
+	/* A static challenge (OpenVPN's static-challenge): its question, NULL for none;
+	 * borrowed. Its response, asked through hooks.ask, goes with the password. */
+	const char *static_challenge;
+	bool static_echo;
 	const char *pull_filter; /* pushopts.h's pull-filter lines (copied); NULL: none */
 	/* enum compframe: the compression framing a profile's comp-lzo or compress asks
 	 * for; a pushed comp-lzo or compress overrides it */
@@ -88,6 +122,14 @@ struct client;
 int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *c, const struct client_params *params, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * The answer to hooks.ask: for CLIENT_ASK_PASSWORD the username (NULL: the one
+ * known) and password, for the challenges the response in first; first and
+ * second NULL: no answer (the question is asked again after the backoff).
+ * Copied, and wiped once used up.
+ */
+void client_answer(struct client *c, const char *first, const char *second);
 
 /* Seals and sends a device packet (len bytes at pkt + DATA_OVERHEAD); dropped when not connected.
  */

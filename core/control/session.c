@@ -1091,6 +1091,8 @@ static void handle_server_message(struct session *s, const char *msg)
 		handle_push_reply(s, msg);
 	} else if (starts_with(msg, "AUTH_FAILED") || starts_with(msg, "HALT")) {
 		s->client->auth_failed = true;
+		free(s->client->refused_with);
+		s->client->refused_with = strdup(msg); /* NULL: the caller sees a plain refusal */
 		close_later(s, 0, "the server refused us: %.120s", msg);
 	} else if (starts_with(msg, "RESTART")) {
 		close_later(s, 0, "the server restarts (%.60s)", msg);
@@ -1565,8 +1567,10 @@ void session_free(struct session *s)
 	}
 	for (size_t i = 0; i < s->push.n_messages; i++)
 		free(s->push.messages[i]);
-	if (s->client)
+	if (s->client) {
+		free(s->client->refused_with);
 		crypto_wipe(s->client, sizeof(*s->client));
+	}
 	crypto_wipe(s->cred_key, sizeof(s->cred_key));
 	free(s->username);
 	free(s->pending);

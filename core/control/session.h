@@ -317,6 +317,8 @@ void session_set_renegotiation(struct session *s, unsigned seconds, uint64_t byt
 
 /* Client: the server refused us (AUTH_FAILED); the caller waits longer before retrying. */
 bool session_auth_failed(const struct session *s);
+/* Client: the server's refusal as it came ("AUTH_FAILED,reason", "HALT"), else "". */
+const char *session_client_refusal(const struct session *s);
 
 /*
  * Client: the auth-token the server gave us ("" for none), and in *sent

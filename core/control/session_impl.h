@@ -36,6 +36,7 @@ struct client_side {
 	char pull_filter[PUSH_FILTER_MAX]; /* "accept|ignore|reject TEXT\n" lines; "": none */
 	ev_tstamp next_push_request;
 	bool auth_failed, cc_exit;
+	char *refused_with; /* the server's AUTH_FAILED or HALT message, whole (CRV1 needs it) */
 	/* The server's auth-token (pushed, or renewed by AUTH_TOKEN): our password from then on. */
 	char token[PUSH_TOKEN_MAX];
 	bool sent_token; /* the last key exchange carried it */

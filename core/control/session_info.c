@@ -20,6 +20,11 @@ bool session_auth_failed(const struct session *s)
 	return s->client && s->client->auth_failed;
 }
 
+const char *session_client_refusal(const struct session *s)
+{
+	return s->client && s->client->refused_with ? s->client->refused_with : "";
+}
+
 const struct push_options *session_pushed(const struct session *s)
 {
 	return s->client && s->state == SESSION_ACTIVE ? &s->client->pushed : NULL;

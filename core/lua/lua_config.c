@@ -406,6 +406,31 @@ static int read_pull_options(struct reader *r, int idx, struct config *cfg)
 		  : read_string_list(r, idx, "pull_filter", &cfg->pull_filter, &cfg->n_pull_filter);
 }
 
+/* auth_retry, auth.ask (true: the terminal; a function: the script) and auth.static_challenge. */
+static int read_client_auth_asks(struct reader *r, int idx, struct config *cfg)
+{
+	static const char *const retries[] = { "none", "nointeract", "interact" };
+	char *retry;
+	int rc = read_string(r, idx, "auth_retry", &retry, false);
+
+	for (size_t i = 0; rc == 0 && i < sizeof(retries) / sizeof(retries[0]); i++)
+		if (strcmp(retry, retries[i]) == 0)
+			cfg->auth_retry = (enum config_auth_retry)i;
+	if (rc == 0)
+		free(retry);
+	push_field(r->L, idx, "auth.ask");
+	cfg->auth_ask = lua_isfunction(r->L, -1)  ? AUTH_ASK_FUNCTION
+			: lua_toboolean(r->L, -1) ? AUTH_ASK_TERMINAL
+						  : AUTH_ASK_NONE;
+	lua_pop(r->L, 1);
+	if (rc == 0)
+		rc = read_string(r, idx, "auth.static_challenge.text", &cfg->auth_static_challenge,
+				 true);
+	if (rc == 0 && cfg->auth_static_challenge)
+		cfg->auth_static_echo = read_bool(r, idx, "auth.static_challenge.echo");
+	return rc;
+}
+
 /* The client's own fields: its servers, the resolver and the reconnect backoff. */
 static int read_client(struct reader *r, int idx, struct config *cfg)
 {
@@ -426,6 +451,8 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 		rc = read_string(r, idx, "auth.file", &cfg->auth_file, true);
 	if (rc == 0)
 		rc = read_pull_options(r, idx, cfg);
+	if (rc == 0)
+		rc = read_client_auth_asks(r, idx, cfg);
 	cfg->reconnect_initial = read_unsigned(r, idx, "reconnect.initial");
 	cfg->reconnect_max = read_unsigned(r, idx, "reconnect.max");
 	if (rc == 0 && (!cfg->reconnect_initial || !cfg->reconnect_max))

@@ -101,6 +101,7 @@ struct script {
 	struct admission *admissions;	      /* by peer-id */
 	struct flow_question *questions;      /* on.flow calls in flight */
 	struct key_check *key_checks;	      /* by peer-id */
+	struct auth_question *auth_question;  /* the client's auth.ask call in flight */
 };
 
 /* lua_Alloc with a cap (style guide section 1.7). */
@@ -223,6 +224,7 @@ void script_free(struct script *s)
 	if (!s)
 		return;
 	hook_runtime_free(s->hooks); /* cancels every call: no question is answered after */
+	free(s->auth_question);
 	while (s->questions) {
 		struct flow_question *q = s->questions;
 
@@ -1267,4 +1269,86 @@ enum console_reply script_console_feed(struct script *s, unsigned id, const char
 	r = reply_from(L, text, text_len);
 	lua_settop(L, top);
 	return r;
+}
+
+/* t[key] of the table on top of L replaces it (nil when it is no table). */
+static void push_raw_path(lua_State *L, const char *key)
+{
+	if (lua_istable(L, -1))
+		lua_core_raw_field(L, -1, key);
+	else
+		lua_pushnil(L);
+	lua_remove(L, -2);
+}
+
+/* A client's question to its auth.ask function, in flight. */
+struct auth_question {
+	struct script *s;
+	struct hook_call *call; /* NULL while it starts */
+	script_answer_fn done;
+	void *ctx;
+	bool password; /* it asks username and password, not a response */
+};
+
+static const char *result_string(lua_State *co, int nres, int i)
+{
+	int at = lua_gettop(co) - nres + i;
+
+	return i <= nres && lua_type(co, at) == LUA_TSTRING ? lua_tostring(co, at) : NULL;
+}
+
+static void auth_answered(void *ctx, lua_State *co, int nres, const char *error)
+{
+	struct auth_question *q = ctx;
+	const char *first = error ? NULL : result_string(co, nres, 1);
+	const char *second = error || !q->password ? NULL : result_string(co, nres, 2);
+
+	q->s->auth_question = NULL;
+	if (!error && (!first || (q->password && !second))) {
+		log_error(&q->s->engine->log, "script", "auth.ask returned %s: it must return %s",
+			  nres ? luaL_typename(co, lua_gettop(co) - nres + 1) : "nothing",
+			  q->password ? "the username and password (two strings)"
+				      : "the challenge's response (a string)");
+		first = second = NULL;
+	}
+	q->done(q->ctx, first, second);
+	free(q);
+}
+
+void script_client_ask(struct script *s, const char *text, const char *kind, script_answer_fn done,
+		       void *ctx)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	struct auth_question *q = s->hooks ? calloc(1, sizeof(*q)) : NULL;
+	struct hook_call *call;
+
+	if (s->auth_question) { /* a reload's new client asks anew */
+		if (s->auth_question->call)
+			hook_call_cancel(s->auth_question->call);
+		free(s->auth_question);
+		s->auth_question = NULL;
+	}
+	lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ACTIVE_CONFIG);
+	push_raw_path(L, "auth");
+	push_raw_path(L, "ask");
+	if (!q || !lua_isfunction(L, -1)) {
+		log_error(&s->engine->log, "script", "auth.ask: %s",
+			  q ? "not a function in the active configuration" : "out of memory");
+		free(q);
+		lua_settop(L, top);
+		done(ctx, NULL, NULL);
+		return;
+	}
+	*q = (struct auth_question){ s, NULL, done, ctx, text == NULL };
+	s->auth_question = q;
+	if (text)
+		lua_pushstring(L, text);
+	else
+		lua_pushnil(L);
+	lua_pushstring(L, kind);
+	call = hook_call_start(s->hooks, L, 2, "auth.ask", auth_answered, q);
+	if (s->auth_question == q)
+		q->call = call;
+	lua_settop(L, top);
 }

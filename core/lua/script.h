@@ -105,6 +105,19 @@ bool script_has_key_hook(struct script *s);
  */
 void script_tls_crypt_v2(struct script *s, struct session *sess, script_key_fn done, void *ctx);
 
+/* The answer of a client's auth.ask function: first and second NULL when it failed (logged). */
+typedef void (*script_answer_fn)(void *ctx, const char *first, const char *second);
+
+/*
+ * Calls the active client configuration's auth.ask function in a hook
+ * coroutine: with nil for the username and password (first, second), or
+ * with a challenge's text and kind ("static", "dynamic") for its response
+ * (first). done is called once, now or later; a new question cancels one
+ * in flight (done is not called for that one).
+ */
+void script_client_ask(struct script *s, const char *text, const char *kind, script_answer_fn done,
+		       void *ctx);
+
 /* The configuration last loaded is not going to be committed (the engine could not apply it). */
 void script_discard_config(struct script *s);
 

@@ -222,23 +222,55 @@ local client_tls = S.record(tls_fields {
 }, client_tls_opts)
 
 -- A client's auth-user-pass: a username and a password, or a file with them on its
--- first two lines (OpenVPN's auth-user-pass FILE).
-local client_auth = S.record({
+-- first two lines (OpenVPN's auth-user-pass FILE); ask: what is not given is asked
+-- (true: on the terminal; a function(challenge, kind): called with nil for the
+-- username and password, or with a challenge's text for its response). A function
+-- alone stands for { ask = function }.
+local auth_ask = { what = "true (ask on the terminal) or a function(challenge, kind)",
+	check = function(v, p)
+		if v == true or type(v) == "function" then return v end
+		return S.fail(p, "%s is not true (ask on the terminal) or a function(challenge, kind) "
+			.. "that returns username, password (or a challenge's response)", S.show(v))
+	end }
+
+-- OpenVPN's static-challenge TEXT ECHO: a question asked with the password, whose
+-- answer goes with it (SCRV1).
+local static_challenge = S.record({
+	text = { S.string { what = "the question, as the server's profile gives it", max_len = 255 }, required = true },
+	echo = { S.boolean(), default = false },
+}, { what = 'a table { text = "Enter OTP", echo = false }' })
+
+local client_auth_record = S.record({
 	username = { S.string { what = "a username", max_len = 255 } },
 	password = { S.string { what = "a password", max_len = 1023 } },
 	file = { material },
+	ask = { auth_ask },
+	static_challenge = { static_challenge },
 }, {
 	what = 'a table { username = "...", password = "..." } or { file = "credentials.txt" }',
 	check = function(a, p)
 		if a.file and (a.username or a.password) then
 			return S.fail(p, "give either file or username and password, not both")
 		end
-		if not a.file and not (a.username and a.password) then
-			return S.fail(p, "needs username and password (or file, with them on its first two lines)")
+		if not a.ask and not a.file and not (a.username and a.password) then
+			return S.fail(p, "needs username and password (or file, with them on its first two lines); "
+				.. "or ask = true to ask on the terminal, or a function that returns them")
+		end
+		if a.static_challenge and not a.ask then
+			local where = table.move(p, 1, #p, 1, { [#p + 1] = "static_challenge" })
+			return S.fail(where, "needs ask: true to ask the response on the "
+				.. "terminal, or a function(challenge) that returns it")
 		end
 		return true
 	end,
 })
+
+local client_auth = { what = client_auth_record.what, fields = client_auth_record.fields,
+	field_schema = client_auth_record.field_schema,
+	check = function(v, p)
+		if type(v) == "function" then v = { ask = v } end
+		return client_auth_record.check(v, p)
+	end }
 
 local keepalive = S.record({
 	interval = { S.integer { min = 1, max = 3600 }, default = 10 },
@@ -624,6 +656,7 @@ M.client_schema = S.record({
 	reconnect = { reconnect, default = {} },
 	dns = { S.enum { "auto", "resolved", "resolvconf", "file", "show" }, default = "auto" },
 	auth = { client_auth },
+	auth_retry = { S.enum { "none", "nointeract", "interact" }, default = "none" },
 	console = { S.string { what = "a UNIX socket path", validate = is_socket_path } },
 	log_level = { S.enum(M.LOG_LEVELS), default = "info" },
 	user = { account "a user name" },
@@ -635,6 +668,10 @@ M.client_schema = S.record({
 	if not cfg.tls.cert and not cfg.tls.pkcs12 and not cfg.auth then
 		return S.fail(at(p, "tls"), "needs cert and key, or auth = { username = ..., password = ... } "
 			.. "for a server that takes passwords alone")
+	end
+	if cfg.auth_retry == "interact" and not (cfg.auth and cfg.auth.ask) then
+		return S.fail(at(p, "auth_retry"), '"interact" asks the password again: it needs auth.ask '
+			.. '(true for the terminal, or a function)')
 	end
 	return resolve_identity(cfg, p)
 end })
@@ -691,7 +728,7 @@ M.RELOAD = {
 	client = {
 		remote = "live", device = "live", tls = "live", ciphers = "live", renegotiate = "live",
 		offload = "live", mssfix = "live", reconnect = "live", dns = "live", auth = "live",
-		console = "live", log_level = "live", user = "restart", group = "restart",
+		auth_retry = "live", console = "live", log_level = "live", user = "restart", group = "restart",
 		profile = "live", redirect_gateway = "live", route_nopull = "live", pull_filter = "live",
 		compression = "live",
 	},
@@ -888,22 +925,32 @@ local function resolve_paths(cfg, name)
 end
 
 -- A profile's fields under the Lua ones: a record the Lua side gives (tls, device,
--- reconnect, ...) is merged field by field, anything else replaces the profile's.
--- A control-channel key given in Lua replaces the profile's, whichever kind.
+-- reconnect, auth, ...) is merged field by field, anything else replaces the profile's.
+-- A control-channel key given in Lua replaces the profile's, whichever kind, and so
+-- do credentials (a file, or a username and password).
 local MERGED = { tls = true, device = true, reconnect = true, renegotiate = true, offload = true }
 local WRAPS = { "tls_auth", "tls_crypt", "tls_crypt_v2" }
+
+-- auth: a file and a username with a password stand for each other.
+local CREDENTIALS = { file = { "username", "password" }, username = { "file" }, password = { "file" } }
 
 local function merge_profile(from_profile, def)
 	local out = from_profile
 	for k, v in pairs(def) do
+		if k == "auth" and type(v) == "function" then v = { ask = v } end
 		if k ~= "profile" then
-			if MERGED[k] and type(v) == "table" and type(out[k]) == "table" then
+			if (MERGED[k] or k == "auth") and type(v) == "table" and type(out[k]) == "table" then
 				local sub = out[k]
 				if k == "tls" then
 					for _, w in ipairs(WRAPS) do
 						if v[w] ~= nil then
 							for _, other in ipairs(WRAPS) do sub[other] = nil end
 						end
+					end
+				end
+				for field, others in pairs(k == "auth" and CREDENTIALS or {}) do
+					if v[field] ~= nil then
+						for _, other in ipairs(others) do sub[other] = nil end
 					end
 				end
 				for kk, vv in pairs(v) do sub[kk] = vv end

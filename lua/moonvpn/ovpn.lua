@@ -601,8 +601,8 @@ local function material_field(m)
 end
 
 --- vpn.client's fields from client_fields()'s: key material as paths or
--- { inline = TEXT }. Raises "name:line: why" for what the client cannot take.
-function M.config_fields(fields, name)
+-- { inline = TEXT }.
+function M.config_fields(fields)
 	local tls, out = fields.tls, {}
 	for k, v in pairs(fields) do out[k] = v end
 	out.tls = {
@@ -612,17 +612,17 @@ function M.config_fields(fields, name)
 		server_fingerprint = tls.server_fingerprint,
 		tls_auth = tls.tls_auth and { key = material_field(tls.tls_auth), direction = tls.tls_auth.direction },
 	}
+	-- auth-user-pass FILE, or alone: asked on the terminal (auth.ask), as is a static
+	-- challenge's response and, with auth-retry interact, the password after a refusal.
 	local auth = fields.auth
 	if auth then
 		out.auth = { static_challenge = auth.static_challenge }
 		if auth.credentials then
 			out.auth.file = material_field(auth.credentials)
 		else
-			error(string.format("%s:%d: auth-user-pass without a file: moonvpn does not ask on the "
-				.. "terminal: put the username and the password on two lines of a file and name it "
-				.. "(auth-user-pass FILE), or give vpn.client { profile = ..., auth = { username = ..., "
-				.. "password = ... } }", name, auth.ask), 0)
+			out.auth.ask = true
 		end
+		if auth.static_challenge or fields.auth_retry == "interact" then out.auth.ask = true end
 		if not next(out.auth) then out.auth = nil end
 	end
 	return out

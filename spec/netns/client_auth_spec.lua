@@ -1,0 +1,251 @@
+-- SPDX-License-Identifier: MIT
+-- A moonvpn client's logins beyond a given password (issue 16 item 2), against a
+-- stock OpenVPN 2.6 server that takes passwords alone through
+-- auth-user-pass-verify SCRIPT via-file:
+--
+--   [ mvt-srv: openvpn, tun 10.77.0.1 ] --veth 10.88.2.1 / .2-- [ mvt-cli: moonvpn client ]
+--
+-- auth_retry "none" stops the client with the server's reason (set by the script
+-- through 2.6's auth_failed_reason_file), "nointeract" tries again, "interact"
+-- asks again; a static challenge's SCRV1 password and a dynamic challenge (CRV1)
+-- answered by an auth.ask function; a function that fails is logged and asked
+-- again; the terminal is asked through a pseudo-terminal (python3's pty).
+--
+-- #netns: needs root.
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
+
+describe("#netns client logins", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local srv, cli, server, client, dir
+
+	-- The verify script writes each call's username and password to calls, and
+	-- runs `decide` (sh, with $user, $pass and $n, the call's number) for its verdict.
+	local function start_server(decide)
+		srv, cli = netns.new(), netns.new()
+		netns.veth(srv, "10.88.2.1/24", cli, "10.88.2.2/24")
+		dir = netns.tmpdir()
+		netns.write_file(dir .. "/check.sh", table.concat({
+			"#!/bin/sh",
+			'user="$(sed -n 1p "$1")"; pass="$(sed -n 2p "$1")"',
+			'printf "%s %s\\n" "$user" "$pass" >> ' .. dir .. "/calls",
+			"n=$(wc -l < " .. dir .. "/calls)",
+			decide, "" }, "\n"))
+		assert(netns.sh("chmod +x " .. dir .. "/check.sh"))
+		local pki = mv.pki()
+		server = srv:spawn({ "openvpn", "--config", openvpn.server(pki, { listen = "10.88.2.1",
+			wrap = "tls-crypt", extra = "verify-client-cert none\nusername-as-common-name\n"
+				.. "script-security 2\nauth-user-pass-verify " .. dir .. "/check.sh via-file\n" }) })
+		assert(server:wait_log("Initialization Sequence Completed", 10), server:output())
+	end
+
+	local function client_config(auth)
+		local pki = mv.pki()
+		return mv.write_config(mv.client_config("10.88.2.1", string.format([[
+  device = { name = "mvc0" },
+  tls = { ca = "%s/ca.crt", tls_crypt = "%s/tc.key" },
+  reconnect = { initial = 1, max = 1 },
+  %s
+]], pki, pki, auth), { tls = false }), "client.lua")
+	end
+
+	local function start_client(auth)
+		client = cli:spawn({ mv.bin, client_config(auth) })
+	end
+
+	local function connected()
+		local ok, out = client:wait_log("connected, address", 30)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+		ok, out = cli:sh("ping -c 2 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out)
+	end
+
+	local function calls()
+		return netns.read_file(dir .. "/calls") or ""
+	end
+
+	after_each(function()
+		if client then assert.are.equal(0, client:stop()) end
+		if server then server:stop() end
+		client, server = nil, nil
+		netns.cleanup()
+	end)
+
+	it("stops with the server's reason when auth_retry is none (the default)", function()
+		start_server('printf "wrong username or password" > "$auth_failed_reason_file"; exit 1')
+		start_client('auth = { username = "alice", password = "guess" },')
+		local status = client:wait(60)
+		local out = client:output()
+		assert.are.equal(1, status, out)
+		assert.truthy(out:find('the server refused our credentials (AUTH_FAILED,wrong username or password): '
+			.. 'stopping, as auth_retry = "none" says', 1, true), out)
+		assert.are.equal("alice guess\n", calls())
+		client = nil
+	end)
+
+	it("tries again with the same credentials when auth_retry is nointeract", function()
+		-- Refused once (the server's back end was down), then let in.
+		start_server('[ "$n" -ge 2 ] && [ "$pass" = "s3cret pass" ]')
+		start_client('auth = { username = "alice", password = "s3cret pass" }, auth_retry = "nointeract",')
+		connected()
+		assert.are.equal("alice s3cret pass\nalice s3cret pass\n", calls())
+		assert.truthy(client:output():find("AUTH_FAILED", 1, true), client:output())
+	end)
+
+	it("asks the password again after a refusal when auth_retry is interact", function()
+		start_server('[ "$user" = alice ] && [ "$pass" = "right" ]')
+		start_client([[auth = { username = "alice", ask = (function()
+      local n = 0
+      return function() n = n + 1 return "alice", n == 1 and "wrong" or "right" end
+    end)() }, auth_retry = "interact",]])
+		connected()
+		assert.are.equal("alice wrong\nalice right\n", calls())
+	end)
+
+	it("sends a static challenge's response as SCRV1 with the password", function()
+		-- base64("s3cret") = czNjcmV0, base64("123456") = MTIzNDU2
+		start_server('[ "$user" = alice ] && [ "$pass" = "SCRV1:czNjcmV0:MTIzNDU2" ]')
+		start_client([[auth = { username = "alice", password = "s3cret",
+    static_challenge = { text = "Enter OTP", echo = true },
+    ask = function(challenge, kind)
+      if kind == "static" and challenge == "Enter OTP" then return "123456" end
+    end },]])
+		connected()
+		assert.are.equal("alice SCRV1:czNjcmV0:MTIzNDU2\n", calls())
+	end)
+
+	it("answers a dynamic challenge (CRV1) with a function that also gives the password", function()
+		-- base64("alice") = YWxpY2U=; the first login is answered with the challenge.
+		start_server(table.concat({
+			'if [ "$pass" = "s3cret" ]; then',
+			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
+			"fi",
+			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"))
+		start_client([[auth = function(challenge, kind)
+    if challenge == nil then return "alice", "s3cret" end
+    if kind == "dynamic" and challenge == "Enter the code we sent" then return "424242" end
+  end,]])
+		connected()
+		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
+		assert.truthy(client:output():find("the server's challenge: Enter the code we sent", 1, true),
+			client:output())
+	end)
+
+	it("answers a first challenge at once, and backs off when its answer is challenged again", function()
+		start_server('printf "CRV1:R:st8:YWxpY2U=:Code" > "$auth_failed_reason_file"; exit 1')
+		start_client([[auth = function(challenge)
+    if challenge == nil then return "alice", "s3cret" end
+    return "000000"
+  end,]])
+		local ok, out = client:wait_log("refused us: AUTH_FAILED,CRV1:R:st8:YWxpY2U=:Code; reconnecting in 0 s.*"
+			.. "refused us: AUTH_FAILED,CRV1:R:st8:YWxpY2U=:Code; reconnecting in 1 s", 30)
+		assert(ok, out)
+		assert.truthy(calls():find("alice s3cret\nalice CRV1::st8::000000\n", 1, true), calls())
+	end)
+
+	it("logs a failing auth.ask function and asks it again, without stopping", function()
+		start_server('[ "$user" = alice ] && [ "$pass" = "s3cret" ]')
+		local flag = netns.tmpdir() .. "/vault-up"
+		start_client(string.format([[auth = function()
+    local f = io.open("%s")
+    if not f then error("the vault is not reachable") end
+    f:close()
+    return "alice", "s3cret"
+  end,]], flag))
+		local ok, out = client:wait_log("the vault is not reachable", 20)
+		assert(ok, out)
+		ok, out = client:wait_log("asking again in", 20)
+		assert(ok, out)
+		netns.write_file(flag, "")
+		connected()
+		assert.are.equal("alice s3cret\n", calls())
+	end)
+
+	-- python3's pty gives the client a terminal; the password is typed once its prompt shows.
+	it("asks the password on the terminal, with echo off", function()
+		assert(netns.sh("python3 -c 'import pty'"), "python3 with pty")
+		start_server('[ "$user" = alice ] && [ "$pass" = "typed secret" ]')
+		local config = client_config('auth = { username = "alice", ask = true },')
+		local log = netns.tmpdir() .. "/tty.log"
+		netns.write_file(log .. ".py", string.format([[
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("ip", ["ip", "netns", "exec", %q, %q, %q])
+open(%q, "w").write(str(pid))
+seen = b""
+typed = False
+out = open(%q, "wb", buffering=0)
+while True:
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out.write(data)
+    seen += data
+    if not typed and b"Enter Auth Password: " in seen:
+        os.write(fd, b"typed secret\n")
+        typed = True
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+]], cli.name, mv.bin, config, log .. ".pid", log))
+		client = netns.spawn(nil, { "python3", log .. ".py" })
+		local ok
+		for _ = 1, 600 do
+			local text = netns.read_file(log) or ""
+			if text:find("connected, address", 1, true) then ok = true break end
+			netns.sleep(0.05)
+		end
+		local text = netns.read_file(log) or ""
+		assert(ok, text .. "\n--- server:\n" .. server:output())
+		assert.are.equal("alice typed secret\n", calls())
+		-- Typed with echo off: the password never showed on the terminal.
+		assert.falsy(text:find("typed secret", 1, true), text)
+		netns.sh("kill -TERM " .. assert(tonumber(netns.read_file(log .. ".pid"))))
+		assert.are.equal(0, client:wait(30), netns.read_file(log)) -- moonvpn's own exit status
+		client = nil
+	end)
+
+	it("refuses to ask without a terminal, saying what to give instead", function()
+		local status, _, err = mv.run(client_config('auth = { username = "alice", ask = true },'),
+			{ prefix = "ip netns exec " .. netns.new().name .. " " })
+		assert.are_not.equal(0, status)
+		assert.truthy(err:find("auth.ask = true asks on the terminal, but standard input is not one: give "
+			.. "auth.password or auth.file, or auth.ask = function(challenge) ... end", 1, true), err)
+	end)
+
+	it("says what is wrong with auth and auth_retry in the configuration", function()
+		local pki = mv.pki()
+		for _, case in ipairs {
+			{ 'auth = { username = "alice", password = "p", static_challenge = { text = "OTP" } },',
+				"client.auth.static_challenge: needs ask: true to ask the response on the terminal, "
+					.. "or a function(challenge) that returns it" },
+			{ 'auth = { username = "alice", ask = "yes" },',
+				'client.auth.ask: "yes" is not true (ask on the terminal) or a function' },
+			{ 'auth = { username = "alice", ask = true, static_challenge = { echo = true } },',
+				"client.auth.static_challenge.text: is required" },
+			{ 'auth = { username = "alice", password = "p" }, auth_retry = "interact",',
+				'client.auth_retry: "interact" asks the password again: it needs auth.ask' },
+			{ 'auth = { username = "alice", password = "p" }, auth_retry = "never",',
+				"client.auth_retry:" },
+			{ 'auth = { username = "alice" },', "client.auth: needs username and password (or file, with them "
+				.. "on its first two lines); or ask = true to ask on the terminal, or a function that returns them" },
+		} do
+			local path = mv.write_config(mv.client_config("192.0.2.1", string.format(
+				'  tls = { ca = "%s/ca.crt" },\n  %s', pki, case[1]), { tls = false }), "auth.lua")
+			local status, _, err = mv.run("--check " .. path)
+			assert.are_not.equal(0, status)
+			assert.truthy(err:find(case[2], 1, true), err)
+		end
+		local path = mv.write_config(mv.client_config("192.0.2.1", string.format(
+			'  tls = { ca = "%s/ca.crt" },\n  auth = function(challenge) return "a", "b" end, auth_retry = "interact",',
+			pki), { tls = false }), "auth.lua")
+		local status, out, err = mv.run("--check " .. path)
+		assert.are.equal(0, status, out .. err)
+	end)
+end)

@@ -42,6 +42,14 @@ static void free_strings(char **list, size_t n)
 	free(list);
 }
 
+/* A field that may hold inline key text (a .ovpn profile's <key>): wiped before it goes. */
+static void free_material(char *value)
+{
+	if (value)
+		explicit_bzero(value, strlen(value));
+	free(value);
+}
+
 void config_free(struct config *cfg)
 {
 	if (!cfg)
@@ -54,20 +62,22 @@ void config_free(struct config *cfg)
 	free(cfg->routes);
 	free(cfg->listen);
 	free(cfg->dns);
+	free_strings(cfg->pull_filter, cfg->n_pull_filter);
 	free(cfg->auth_username);
 	if (cfg->auth_password)
 		explicit_bzero(cfg->auth_password, strlen(cfg->auth_password));
 	free(cfg->auth_password);
-	free(cfg->auth_file);
+	free_material(cfg->auth_file);
 	free(cfg->auth_static_challenge);
 	free(cfg->tls_ca);
 	free(cfg->tls_cert);
-	free(cfg->tls_key);
+	free_material(cfg->tls_key);
+	free_material(cfg->tls_pkcs12);
 	free(cfg->tls_crl);
-	free(cfg->tls_auth_key);
-	free(cfg->tls_crypt_key);
+	free_material(cfg->tls_auth_key);
+	free_material(cfg->tls_crypt_key);
 	free(cfg->token_secret);
-	free(cfg->tls_crypt_v2_key);
+	free_material(cfg->tls_crypt_v2_key);
 	free_strings(cfg->tls_crypt_v2_revoked, cfg->n_tls_crypt_v2_revoked);
 	free(cfg->user);
 	free(cfg->metrics_listen);

@@ -62,6 +62,14 @@ struct config {
 	size_t n_remotes;
 	unsigned reconnect_initial, reconnect_max; /* client: backoff, seconds */
 	char *dns; /* client: how pushed DNS servers reach the resolver (resolver.h's names) */
+	/* client, from a .ovpn profile or its Lua fields: redirect-gateway's flags (enum
+	 * push_redirect; 0: only what the server pushes), route-nopull, and pull-filter's
+	 * rules, "accept|ignore|reject TEXT" each, first match wins */
+	unsigned redirect_gateway;
+	uint8_t client_framing; /* client: enum compframe, its compression field */
+	bool route_nopull;
+	char **pull_filter;
+	size_t n_pull_filter;
 	/* client: auth-user-pass, given or in a file (its first two lines); NULL: none */
 	char *auth_username, *auth_password, *auth_file;
 	/* client: what the server's refusal does (auth_retry), who answers questions (auth.ask),
@@ -79,9 +87,10 @@ struct config {
 	size_t n_public_hosts;
 	/* TLS material; paths are already resolved against the config's directory. */
 	char *tls_ca, *tls_cert, *tls_key, *tls_crl; /* crl may be NULL */
-	char *tls_auth_key;			     /* NULL unless tls-auth */
-	int tls_auth_direction;			     /* 0, 1 or -1 for none */
-	char *tls_crypt_key;			     /* NULL unless tls-crypt */
+	char *tls_pkcs12;   /* client: a PKCS#12 bundle (tls.h), NULL: none; ca may be NULL then */
+	char *tls_auth_key; /* NULL unless tls-auth */
+	int tls_auth_direction; /* 0, 1 or -1 for none */
+	char *tls_crypt_key;	/* NULL unless tls-crypt */
 	/* tls-crypt-v2, NULL unless set: a server's server key, its age limit in days (0:
 	 * none) and revoked client key ids (32 hex digits each); a client's client key */
 	char *tls_crypt_v2_key;

@@ -481,12 +481,35 @@ static void apply_dns(struct engine *e, const struct push_options *o, bool all_t
 			 o->domain[0] ? ", search " : "", o->domain, dns_destination(used));
 }
 
+/*
+ * What the client's own configuration makes of a push: route-nopull drops the
+ * pushed routes, redirect-gateway and DNS (the options OpenVPN's route-nopull
+ * keeps out: OPT_P_ROUTE and OPT_P_DHCPDNS in options.c), and a
+ * redirect-gateway of its own (a .ovpn profile's) applies when the server
+ * pushes none.
+ */
+static void own_push(const struct config *cfg, const struct push_options *o,
+		     struct push_options *out)
+{
+	*out = *o;
+	if (cfg->route_nopull) {
+		out->n_routes = 0;
+		out->redirect = 0;
+		out->n_dns = 0;
+		out->domain[0] = '\0';
+	}
+	if (!out->redirect && cfg->redirect_gateway)
+		out->redirect = cfg->redirect_gateway;
+}
+
 /* Client mode: the server's push becomes the device's addresses, routes and MTU. */
-static int on_pushed(void *ctx, const struct push_options *o)
+static int on_pushed(void *ctx, const struct push_options *pushed)
 {
 	struct engine *e = ctx;
 	char err[ENGINE_ERR_MAX];
+	struct push_options own, *o = &own;
 
+	own_push(e->cfg, pushed, &own);
 	bool redirect = engine_redirect_begin(e, o);
 
 	pushed_device_config(&e->pushed, &e->cfg->device, o, redirect);
@@ -527,6 +550,19 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 		.password = cr->password,
 		.hooks = { on_pushed, on_server_packet, e },
 	};
+	char filter[PUSH_FILTER_MAX] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < cfg->n_pull_filter && off < sizeof(filter); i++)
+		off += (size_t)snprintf(filter + off, sizeof(filter) - off, "%s\n",
+					cfg->pull_filter[i]);
+	if (off >= sizeof(filter)) {
+		snprintf(err, errlen, "pull_filter: its rules take more than %d bytes",
+			 PUSH_FILTER_MAX - 1);
+		return -EINVAL;
+	}
+	cp.pull_filter = filter;
+	cp.framing = cfg->client_framing;
 
 	if (engine_auth_params(e, cfg, &cp, err, errlen) < 0)
 		return -EINVAL;

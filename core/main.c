@@ -36,6 +36,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: moonvpn [-v|-vv] [--log-level LEVEL] CONFIG   run the configuration "
 		"file CONFIG\n"
+		"       moonvpn client [--check] [-v] PROFILE.ovpn    connect with an OpenVPN "
+		"client profile\n"
 		"       moonvpn --check CONFIG                        validate CONFIG, open "
 		"nothing\n"
 		"       moonvpn console SOCKET [--json] [-e LUA]...   the console of a "
@@ -154,6 +156,13 @@ static int run(const struct engine_options *opts)
 	return rc == 0 ? 0 : 1;
 }
 
+static bool ends_with(const char *text, const char *suffix)
+{
+	size_t n = strlen(text), m = strlen(suffix);
+
+	return n >= m && strcmp(text + n - m, suffix) == 0;
+}
+
 struct cli {
 	struct engine_options opts;
 	bool check;
@@ -229,9 +238,20 @@ int main(int argc, char **argv)
 		return pki_cli_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "profile") == 0)
 		return need_lua_root(root) ? profile_cli_main(root, argc - 1, argv + 1) : 1;
-	rc = parse_args(&cli, argc, argv);
+	/* moonvpn client PROFILE.ovpn: config.lua reads a .ovpn name as a profile. */
+	bool client = argc > 1 && strcmp(argv[1], "client") == 0;
+
+	rc = client ? parse_args(&cli, argc - 1, argv + 1) : parse_args(&cli, argc, argv);
 	if (rc >= 0)
 		return rc;
+	if (client && !ends_with(cli.opts.config_path, ".ovpn")) {
+		fprintf(stderr,
+			"moonvpn client: %s: expected an OpenVPN client profile named NAME.ovpn "
+			"(moonvpn tells profiles from Lua configurations by that ending: rename or "
+			"copy the file)\n",
+			cli.opts.config_path);
+		return 2;
+	}
 	if (!need_lua_root(root))
 		return 1;
 	cli.opts.lua_root = root;

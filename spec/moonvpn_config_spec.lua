@@ -27,8 +27,17 @@ local cases = {
 		'FILE:4: client.remote[2]: "udp://192.0.2.2" is not an endpoint like "udp://0.0.0.0:1194"' },
 	{ "a client backoff that shrinks", CLIENT .. TLS .. '  remote = "udp://192.0.2.1:1194",\n  reconnect = { initial = 30, max = 10 },\n}\n',
 		"FILE:5: client.reconnect.max: 10 must be at least initial (30)" },
+	{ "a client's inline CA that is one line", CLIENT .. '  remote = "udp://192.0.2.1:1194",\n'
+		.. '  tls = { ca = { inline = "MIIB" }, cert = "c.crt", key = "c.key" },\n}\n',
+		"FILE:4: client.tls.ca: inline needs the file's whole text (its lines, each ending in a newline)" },
+	{ "a client's inline key that is not text", CLIENT .. '  remote = "udp://192.0.2.1:1194",\n'
+		.. '  tls = { ca = "ca.crt", cert = "c.crt", key = { inline = 1 } },\n}\n',
+		"FILE:4: client.tls.key.inline: expected the file's text (a string), got 1" },
+	{ "inline material in a server", HEAD .. NET
+		.. '  tls = { ca = { inline = "-----BEGIN CERTIFICATE-----\\n" }, cert = "s.crt", key = "s.key" },\n}\n',
+		"FILE:4: server.tls.ca: expected a file path, got a table" },
 	{ "a server field in a client", CLIENT .. TLS .. '  remote = "udp://192.0.2.1:1194",\n  network = "10.8.0.0/24",\n}\n',
-		"FILE:5: client.network: unknown key (known keys: auth, auth_retry, ciphers, console, device, dns, group, log_level, mssfix, offload, reconnect, remote, renegotiate, tls, user)" },
+		"FILE:5: client.network: unknown key (known keys: auth, auth_retry, ciphers, compression, console, device, dns, group, log_level, mssfix, offload, profile, pull_filter, reconnect, redirect_gateway, remote, renegotiate, route_nopull, tls, user)" },
 	{ "vpn.server given a string", 'local vpn = require "moonvpn"\nvpn.server "x"\n',
 		'FILE:2: moonvpn.server expects a table { ... }, got "x"' },
 	{ "a wrong type", HEAD .. "  network = 10,\n" .. TLS .. "}\n",

@@ -53,7 +53,8 @@ describe("moonvpn.ovpn", function()
 		assert.are.equal("info", f.log_level)
 		assert.is_nil(f.ciphers) -- AES-256-CBC is not one of ours: the defaults stay
 		assert.are.same({
-			"p.ovpn:6: resolv-retry: ignored: host names are resolved at each attempt",
+			"p.ovpn:6: resolv-retry: ignored: host names are resolved when the profile is loaded, and at "
+				.. "each reload",
 			"p.ovpn:7: nobind: ignored: moonvpn's client always uses a free local port",
 			"p.ovpn:10: persist-key: ignored: moonvpn keeps its keys across reconnects",
 			"p.ovpn:11: persist-tun: ignored: moonvpn keeps its device across reconnects",
@@ -70,7 +71,7 @@ describe("moonvpn.ovpn", function()
 			"remote-cert-tls server", "tls-version-min 1.2", "reneg-sec 604800", "auth-user-pass",
 			"static-challenge \"Enter code\" 1", "data-ciphers AES-256-GCM:AES-128-CBC:chacha20-poly1305",
 			"verify-x509-name vpn.example.com name", "redirect-gateway def1 bypass-dhcp",
-			"dhcp-option DNS 10.8.0.1", "comp-lzo no", "<ca>", PEM .. "</ca>", "<tls-crypt-v2>",
+			"dhcp-option DNS 10.8.0.1", "auth-retry nointeract", "<ca>", PEM .. "</ca>", "<tls-crypt-v2>",
 			"-----BEGIN OpenVPN tls-crypt-v2 client key-----", "AAAA",
 			"-----END OpenVPN tls-crypt-v2 client key-----", "</tls-crypt-v2>",
 		}, "\n"))
@@ -78,12 +79,41 @@ describe("moonvpn.ovpn", function()
 		assert.are.same({ inline = PEM, origin = "p.ovpn:19" }, f.tls.ca)
 		assert.matches("^%-%-%-%-%-BEGIN OpenVPN tls%-crypt%-v2 client key", f.tls.tls_crypt_v2.inline)
 		assert.are.equal("vpn.example.com", f.tls.server_name)
-		assert.are.same({ ask = true, static_challenge = { text = "Enter code", echo = true } }, f.auth)
+		assert.are.same({ ask = 12, static_challenge = { text = "Enter code", echo = true } }, f.auth)
+		assert.are.equal("nointeract", f.auth_retry)
 		assert.are.same({ "AES-256-GCM", "CHACHA20-POLY1305" }, f.ciphers)
-		assert.are.same({ def1 = true, ["bypass-dhcp"] = true }, f.redirect_gateway)
-		assert.are.same({ servers = { "10.8.0.1" }, domains = {} }, f.dns)
-		assert.are.equal("comp-lzo", f.compression)
+		assert.are.same({ "def1", "bypass-dhcp" }, f.redirect_gateway)
 		assert.are.same({ seconds = 604800 }, f.renegotiate)
+		-- vpn.client's fields: auth-user-pass alone is asked on the terminal, as the challenge.
+		assert.are.same({ ask = true, static_challenge = { text = "Enter code", echo = true } },
+			ovpn.config_fields(f, "p.ovpn").auth)
+	end)
+
+	it("gives vpn.client's fields: material as paths or { inline }, auth, the static challenge", function()
+		local f = fields(table.concat({
+			"client", "remote 192.0.2.1", "auth-user-pass creds.txt", "static-challenge \"PIN\" 0",
+			"auth-retry none", "route-nopull", "pull-filter ignore \"route 10.\"", "pull-filter accept route",
+			"redirect-gateway", "connect-retry 3 60", "tun-mtu 1400", "mssfix 1360", "verb 4",
+			"explicit-exit-notify 2", "remote-cert-tls server", "ca ca.crt", "<tls-auth>", "KEY", "</tls-auth>",
+			"key-direction 1",
+		}, "\n"), { dir = "vpn" })
+		local c = ovpn.config_fields(f, "p.ovpn")
+		assert.are.same({ file = "vpn/creds.txt", ask = true, static_challenge = { text = "PIN", echo = false } },
+			c.auth)
+		assert.are.equal("none", c.auth_retry)
+		assert.are.same({ ca = "vpn/ca.crt", tls_auth = { key = { inline = "KEY\n", origin = "p.ovpn:17" },
+			direction = 1 } }, c.tls)
+		assert.is_true(c.route_nopull)
+		assert.are.same({ { "ignore", "route 10." }, { "accept", "route" } }, c.pull_filter)
+		assert.is_true(c.redirect_gateway)
+		assert.are.same({ initial = 3, max = 60 }, c.reconnect)
+		assert.are.same({ mtu = 1400 }, c.device)
+		assert.are.equal(1360, c.mssfix)
+		local p12 = ovpn.config_fields(fields("client\nremote a\npkcs12 me.p12\n", { dir = "d" }), "p.ovpn")
+		assert.are.same({ pkcs12 = "d/me.p12" }, p12.tls)
+		assert.are.equal("comp-lzo", fields("client\nremote a\nca c\nauth-user-pass f\ncomp-lzo no\n").compression)
+		assert.are.equal("stub-v2", fields("client\nremote a\nca c\nauth-user-pass f\ncompress stub-v2\n").compression)
+		assert.are.equal("debug", c.log_level)
 	end)
 
 	it("reads the profile moonvpn profile writes", function()
@@ -137,6 +167,15 @@ describe("moonvpn.ovpn", function()
 				.. "profile has no way to log in" },
 			{ base .. "<connection>\nremote y\n</connection>\n",
 				"p.ovpn: <connection> blocks are not supported yet: use remote lines" },
+			{ base .. "compress lz4\n", "p.ovpn:6: compress lz4: moonvpn's client speaks only the stub-v2 "
+				.. "framing: use compress stub-v2 (with a server that has it or compress migrate), or remove the "
+				.. "line if the server has no compress" },
+			{ base .. "route 10.0.0.0 255.0.0.0\n", "p.ovpn:6: route lines are not supported: moonvpn's client "
+				.. "takes its routes from the server's push (push \"route ...\" there), or add the route after "
+				.. "connecting" },
+			{ base .. "redirect-gateway def2\n", "p.ovpn:6: redirect-gateway: def2 is not one of def1, local, "
+				.. "ipv6, !ipv4, block-local, bypass-dhcp, bypass-dns, autolocal" },
+			{ base .. "pull-filter drop route\n", "p.ovpn:6: pull-filter: drop is not accept, ignore or reject" },
 			{ base .. "verify-x509-name vpn name-prefix\n", "p.ovpn:6: verify-x509-name ... name-prefix is not "
 				.. "supported: use verify-x509-name NAME name" },
 		} do
@@ -144,5 +183,44 @@ describe("moonvpn.ovpn", function()
 		end
 		fails("client\nremote nowhere.invalid\nca ca.crt\nauth-user-pass\n",
 			"p.ovpn:2: remote nowhere.invalid: no such host", { resolve = function() return nil, "no such host" end })
+	end)
+
+	it("is the start of vpn.client { profile = ... }: Lua fields add to it or override it", function()
+		local config = require "moonvpn.config"
+		local dir = os.tmpname()
+		os.remove(dir)
+		assert(os.execute("mkdir -p " .. dir .. "/profiles"))
+		local function write(path, text)
+			local f = assert(io.open(dir .. "/" .. path, "w"))
+			f:write(text)
+			f:close()
+		end
+		write("profiles/office.ovpn", "client\nremote 192.0.2.1 1194\nca ca.crt\ncert c.crt\nkey c.key\n"
+			.. "tls-auth ta.key 1\ndev tun\ntun-mtu 1400\nredirect-gateway def1\n")
+		write("vpn.lua", 'local vpn = require "moonvpn"\nvpn.client {\n  profile = "profiles/office.ovpn",\n'
+			.. '  device = { name = "office0" },\n  tls = { tls_crypt = "tc.key" },\n'
+			.. '  pull_filter = { { "ignore", "route" } },\n}\n')
+		local cfg = assert(config.load(dir .. "/vpn.lua"))
+		assert.are.same({ "udp://192.0.2.1:1194" }, cfg.remote)
+		assert.are.equal(dir .. "/profiles/ca.crt", cfg.tls.ca)     -- beside the profile
+		assert.are.equal(dir .. "/tc.key", cfg.tls.tls_crypt)       -- beside vpn.lua
+		assert.is_nil(cfg.tls.tls_auth)                             -- replaced by the Lua key
+		assert.are.same({ type = "tun", name = "office0", mtu = 1400 }, cfg.device)
+		assert.are.equal("def1", cfg.redirect_gateway)
+		assert.are.same({ "ignore route" }, cfg.pull_filter)
+		-- moonvpn client office.ovpn: the profile alone.
+		cfg = assert(config.load(dir .. "/profiles/office.ovpn"))
+		assert.are.equal(dir .. "/profiles/ta.key", cfg.tls.tls_auth.key)
+		assert.are.equal(1, cfg.tls.tls_auth.direction)
+		-- Credentials in Lua replace the profile's file; its static challenge stays.
+		write("profiles/otp.ovpn", "client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass creds.txt\n"
+			.. "static-challenge \"OTP\" 0\nauth-retry nointeract\n")
+		write("otp.lua", 'local vpn = require "moonvpn"\nvpn.client {\n  profile = "profiles/otp.ovpn",\n'
+			.. '  auth = { username = "alice", password = "pw" },\n}\n')
+		cfg = assert(config.load(dir .. "/otp.lua"))
+		assert.are.same({ username = "alice", password = "pw", ask = true,
+			static_challenge = { text = "OTP", echo = false } }, cfg.auth)
+		assert.are.equal("nointeract", cfg.auth_retry)
+		os.execute("rm -rf " .. dir)
 	end)
 end)

@@ -7,8 +7,10 @@
 
 #include "challenge.h"
 #include "client.h"
+#include "compframe.h"
 #include "mssfix.h"
 #include "proto.h"
+#include "pushopts.h"
 #include "tcp.h"
 #include "udpio.h"
 
@@ -63,6 +65,7 @@ struct client {
 	char remote_text[UDP_ADDR_TEXT_MAX];
 	char options[KM2_OPTIONS_MAX];
 	char peer_info[512];
+	char pull_filter[PUSH_FILTER_MAX];
 	struct server_stats stats;
 	/* The UDP socket's batches (per attempt, as the socket): received datagrams
 	 * are opened in place; what is sent leaves before the loop waits. */
@@ -71,6 +74,10 @@ struct client {
 	struct udpio_tx *udp_tx;
 	/* A superpacket's, sealed in place: CLIENT_SEGMENT_BYTES, allocated on first use. */
 	uint8_t *segment;
+	/* Compression framing (compframe.h): the session's, and packets with their header
+	 * or decompressed, CLIENT_SEGMENT_BYTES each, allocated on first use. */
+	uint8_t framing;
+	uint8_t *framed, *inflated;
 	double attempt_started; /* ev time */
 	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
@@ -375,11 +382,45 @@ static void on_session_ended(void *ctx, struct session *s, const char *reason)
 	end_attempt(ctx, reason);
 }
 
+/*
+ * The framing the server expects: what it pushed (2.6's compress migrate
+ * pushes comp-lzo no or compress stub-v2), else the profile's, as an OpenVPN
+ * client's compression context (comp.c). Pings are framed too (dchan).
+ */
+static int set_framing(struct client *c, struct session *s, const struct push_options *o)
+{
+	switch (o->compress) {
+	case PUSH_COMPRESS_LZO:
+		c->framing = COMPFRAME_LZO;
+		break;
+	case PUSH_COMPRESS_V2:
+		c->framing = COMPFRAME_V2;
+		break;
+	case PUSH_COMPRESS_V1:
+		log_error(c->log, "client",
+			  "the server pushed compress with the older stub framing, which moonvpn's "
+			  "client does not speak: the server should use compress stub-v2 (or "
+			  "compress migrate)");
+		return -1;
+	default:
+		c->framing = c->params.framing;
+	}
+	dchan_set_framing(session_dchan(s), c->framing);
+	if (c->framing != COMPFRAME_NONE &&
+	    ((!c->framed && !(c->framed = malloc(CLIENT_SEGMENT_BYTES))) ||
+	     (!c->inflated && !(c->inflated = malloc(CLIENT_SEGMENT_BYTES))))) {
+		log_error(c->log, "client", "compression framing: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int on_session_pushed(void *ctx, struct session *s, const struct push_options *o)
 {
 	struct client *c = ctx;
 
-	(void)s;
+	if (set_framing(c, s, o) < 0)
+		return -1;
 	c->connects++;
 	c->connected = true;
 	c->backoff = 0;
@@ -439,6 +480,18 @@ static void handle_data(struct client *c, uint8_t *buf, size_t len)
 	c->stats.data_bytes_in += (uint64_t)n;
 	if (ping || n == 0)
 		return;
+	if (c->framing != COMPFRAME_NONE) {
+		bool at_out;
+
+		n = compframe_unframe(c->framing, buf + DATA_OVERHEAD, (size_t)n,
+				      c->inflated + DATA_OVERHEAD, VNET_PACKET_MAX_BYTES, &at_out);
+		if (n <= 0) {
+			c->stats.dropped_compression++;
+			return;
+		}
+		if (at_out)
+			buf = c->inflated;
+	}
 	clamp_mss(c, buf + DATA_OVERHEAD, (size_t)n);
 	c->params.hooks.deliver(c->params.hooks.ctx, buf + DATA_OVERHEAD, (size_t)n);
 }
@@ -618,6 +671,7 @@ static void start_attempt(struct client *c)
 		.role = SESSION_ROLE_CLIENT,
 		.options = c->options,
 		.peer_info = c->peer_info,
+		.pull_filter = c->pull_filter,
 		.renegotiations = c->params.renegotiations,
 	};
 	char err[256];
@@ -656,13 +710,16 @@ static void format_options(struct client *c)
 
 	if (tls_auth && c->params.tls_auth_direction >= 0)
 		snprintf(keydir, sizeof(keydir), "keydir %d,", c->params.tls_auth_direction);
+	/* Any compression context says comp-lzo, between commas, where options_string
+	 * (options.c) puts it: a server with compress migrate looks for ",comp-lzo,". */
 	snprintf(c->options, sizeof(c->options),
-		 "V4,dev-type tun,link-mtu %u,tun-mtu %u,proto %s,%sauth SHA1,keysize 128,%s"
+		 "V4,dev-type tun,link-mtu %u,tun-mtu %u,proto %s,%s%sauth SHA1,keysize 128,%s"
 		 "key-method 2,tls-client",
 		 c->params.tun_mtu + 41, c->params.tun_mtu,
 		 c->params.tcp[0] ? (v6 ? "TCPv6_CLIENT" : "TCPv4_CLIENT")
 				  : (v6 ? "UDPv6" : "UDPv4"),
-		 keydir, tls_auth ? "tls-auth," : "");
+		 c->params.framing != COMPFRAME_NONE ? "comp-lzo," : "", keydir,
+		 tls_auth ? "tls-auth," : "");
 }
 
 static void format_peer_info(struct client *c)
@@ -676,7 +733,13 @@ static void format_peer_info(struct client *c)
 		off += (size_t)snprintf(c->peer_info + off, sizeof(c->peer_info) - off, "%s%s",
 					i ? ":" : "", c->params.ciphers[i]);
 	if (off < sizeof(c->peer_info))
-		snprintf(c->peer_info + off, sizeof(c->peer_info) - off, "\n");
+		off += (size_t)snprintf(c->peer_info + off, sizeof(c->peer_info) - off, "\n");
+	/* Framing only: a server that would compress is asked to stop (stub-v2, migrate). */
+	if (c->params.framing != COMPFRAME_NONE && off < sizeof(c->peer_info))
+		snprintf(c->peer_info + off, sizeof(c->peer_info) - off, "%s",
+			 c->params.framing == COMPFRAME_LZO ? "IV_LZO_STUB=1\nIV_COMP_STUB=1\n"
+							      "IV_COMP_STUBv2=1\n"
+							    : "IV_COMP_STUB=1\nIV_COMP_STUBv2=1\n");
 }
 
 /* A tls-crypt-v2 key's id (its WKc's first bytes), the one the server logs and shows. */
@@ -727,6 +790,8 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 					       .pushed = on_session_pushed };
 	format_options(c);
 	format_peer_info(c);
+	snprintf(c->pull_filter, sizeof(c->pull_filter), "%s",
+		 params->pull_filter ? params->pull_filter : "");
 	log_key_id(c);
 	ev_init(&c->retry, on_retry);
 	c->retry.data = c;
@@ -758,9 +823,26 @@ const struct udpio_tx *client_udp_tx(const struct client *c)
 	return c->udp_tx;
 }
 
+/* The packet with the header its framing needs in front, in c->framed; pkt when none. */
+static uint8_t *add_framing(struct client *c, uint8_t *pkt, size_t *len)
+{
+	uint8_t head[COMPFRAME_HEAD_MAX];
+	size_t h;
+
+	if (!*len || *len > VNET_PACKET_MAX_BYTES - COMPFRAME_HEAD_MAX ||
+	    !(h = compframe_head(c->framing, pkt + DATA_OVERHEAD, head)))
+		return pkt;
+	memcpy(c->framed + DATA_OVERHEAD, head, h);
+	memcpy(c->framed + DATA_OVERHEAD + h, pkt + DATA_OVERHEAD, *len);
+	*len += h;
+	return c->framed;
+}
+
 void client_send_from_device(struct client *c, uint8_t *pkt, size_t len)
 {
 	clamp_mss(c, pkt + DATA_OVERHEAD, len);
+	if (c->framing != COMPFRAME_NONE && c->framed)
+		pkt = add_framing(c, pkt, &len);
 	if (!c->session || session_data_send(c->session, pkt, len) < 0) {
 		c->stats.dropped_no_route++;
 		return;
@@ -804,7 +886,7 @@ void client_send_superpacket(struct client *c, const struct vnet_hdr *h, const u
 		c->stats.dropped_device_malformed++;
 		return;
 	}
-	if (c->session && !c->tcp && c->fd >= 0 && c->udp_tx &&
+	if (c->session && !c->tcp && c->fd >= 0 && c->udp_tx && c->framing == COMPFRAME_NONE &&
 	    DATA_OVERHEAD + vnet_split_max(&sp) + DATA_TAILROOM <= UDPIO_SLOT_MAX) {
 		send_segments_in_slots(c, &sp);
 		return;
@@ -869,5 +951,7 @@ void client_free(struct client *c)
 	wipe_string(&c->username);
 	wipe_string(&c->password);
 	free(c->segment);
+	free(c->framed);
+	free(c->inflated);
 	free(c);
 }

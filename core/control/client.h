@@ -109,6 +109,10 @@ struct client_params {
 	 * borrowed. Its response, asked through hooks.ask, goes with the password. */
 	const char *static_challenge;
 	bool static_echo;
+	const char *pull_filter; /* pushopts.h's pull-filter lines (copied); NULL: none */
+	/* enum compframe: the compression framing a profile's comp-lzo or compress asks
+	 * for; a pushed comp-lzo or compress overrides it */
+	uint8_t framing;
 	uint64_t *renegotiations; /* counted when data moves to a new key; NULL: not counted */
 };
 

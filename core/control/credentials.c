@@ -10,24 +10,57 @@
 
 enum { KEY_FILE_MAX = 8192 };
 
+/* A path-or-text field's name in messages: its path, or "the inline text". */
+static const char *origin(const char *value)
+{
+	return tls_is_inline(value) ? "the inline text" : value;
+}
+
+/*
+ * A key field's text into text (cap bytes, NUL-terminated; *n without the
+ * NUL): the file's, or the value itself when it is inline (a .ovpn profile's
+ * <tls-crypt> block), so that key material never needs a file on disk. The
+ * caller wipes text.
+ */
+static int read_material(const char *field, const char *value, char *text, size_t cap, size_t *n,
+			 char *err, size_t errlen)
+{
+	FILE *f;
+
+	if (tls_is_inline(value)) {
+		*n = strlen(value);
+		if (*n >= cap) {
+			snprintf(err, errlen,
+				 "%s: the inline text is %zu bytes, more than a key's %zu", field,
+				 *n, cap - 1);
+			return -EINVAL;
+		}
+		memcpy(text, value, *n + 1);
+		return 0;
+	}
+	if (!(f = fopen(value, "r"))) {
+		snprintf(err, errlen, "%s: cannot read %s: %s", field, value, strerror(errno));
+		return -errno;
+	}
+	*n = fread(text, 1, cap - 1, f);
+	fclose(f);
+	text[*n] = '\0';
+	return 0;
+}
+
 /* Reads and parses a static key file; messages start with the config field. */
 static int load_static_key(struct static_key *key, const char *field, const char *path, char *err,
 			   size_t errlen)
 {
 	char text[KEY_FILE_MAX], why[160];
-	FILE *f = fopen(path, "r");
 	size_t n;
-	int rc = 0;
+	int rc;
 
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot read %s: %s", field, path, strerror(errno));
-		return -errno;
-	}
-	n = fread(text, 1, sizeof(text), f);
-	fclose(f);
+	if ((rc = read_material(field, path, text, sizeof(text), &n, err, errlen)) < 0)
+		return rc;
 	if (static_key_parse(key, text, n, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "%s: %s: %s (make a key with: moonvpn genkey FILE)", field,
-			 path, why);
+			 origin(path), why);
 		rc = -EINVAL;
 	}
 	crypto_wipe(text, sizeof(text));
@@ -66,16 +99,12 @@ static int load_tls_crypt_v2(struct credentials *cr, const struct config *cfg, c
 {
 	char text[KEY_FILE_MAX], why[200];
 	struct tlscryptv2_server *v2;
-	FILE *f = fopen(cfg->tls_crypt_v2_key, "r");
 	size_t n;
+	int rc = read_material("tls.tls_crypt_v2", cfg->tls_crypt_v2_key, text, sizeof(text), &n,
+			       err, errlen);
 
-	if (!f) {
-		snprintf(err, errlen, "tls.tls_crypt_v2: cannot read %s: %s", cfg->tls_crypt_v2_key,
-			 strerror(errno));
-		return -errno;
-	}
-	n = fread(text, 1, sizeof(text), f);
-	fclose(f);
+	if (rc < 0)
+		return rc;
 	v2 = calloc(1, sizeof(*v2));
 	if (v2 && cfg->n_tls_crypt_v2_revoked)
 		v2->revoked = calloc(cfg->n_tls_crypt_v2_revoked, sizeof(*v2->revoked));
@@ -95,7 +124,7 @@ static int load_tls_crypt_v2(struct credentials *cr, const struct config *cfg, c
 		snprintf(err, errlen,
 			 "tls.tls_crypt_v2: %s: %s (make a key with: moonvpn genkey "
 			 "--tls-crypt-v2-server FILE)",
-			 cfg->tls_crypt_v2_key, why);
+			 origin(cfg->tls_crypt_v2_key), why);
 		crypto_wipe(text, sizeof(text));
 		return -EINVAL;
 	}
@@ -113,17 +142,11 @@ static int load_client_key(struct credentials *cr, const struct crypto *c, const
 {
 	char text[KEY_FILE_MAX], why[200];
 	struct static_key kc;
-	FILE *f = fopen(path, "r");
 	size_t n;
-	int rc = 0;
+	int rc = read_material("tls.tls_crypt_v2", path, text, sizeof(text), &n, err, errlen);
 
-	if (!f) {
-		snprintf(err, errlen, "tls.tls_crypt_v2: cannot read %s: %s", path,
-			 strerror(errno));
-		return -errno;
-	}
-	n = fread(text, 1, sizeof(text), f);
-	fclose(f);
+	if (rc < 0)
+		return rc;
 	if (tlscryptv2_client_key_parse(&kc, cr->wkc, &cr->wkc_len, text, n, why, sizeof(why)) <
 	    0) {
 		snprintf(err, errlen,
@@ -131,7 +154,7 @@ static int load_client_key(struct credentials *cr, const struct crypto *c, const
 			 "the server's key: moonvpn genkey --tls-crypt-v2-client FILE --server-key "
 			 "SERVER.key, or openvpn --tls-crypt-v2 SERVER.key --genkey "
 			 "tls-crypt-v2-client FILE)",
-			 path, why);
+			 origin(path), why);
 		rc = -EINVAL;
 	} else {
 		wrap_init_tls_crypt(&cr->wrap, c, &kc, false);
@@ -208,24 +231,18 @@ static char *next_line(char **p)
 static int load_client_auth_file(struct credentials *cr, const char *path, char *err, size_t errlen)
 {
 	char text[KEY_FILE_MAX], *p = text, *user, *pass;
-	FILE *f = fopen(path, "r");
 	size_t n;
-	int rc = 0;
+	int rc = read_material("auth.file", path, text, sizeof(text), &n, err, errlen);
 
-	if (!f) {
-		snprintf(err, errlen, "auth.file: cannot read %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
+	if (rc < 0)
+		return rc;
 	user = next_line(&p);
 	pass = next_line(&p);
 	if (!user[0] || n == sizeof(text) - 1) {
 		snprintf(err, errlen,
 			 "auth.file: %s needs the username on its first line and the password on "
 			 "its second",
-			 path);
+			 origin(path));
 		rc = -EINVAL;
 	} else if (!(cr->username = strdup(user)) || !(cr->password = strdup(pass))) {
 		snprintf(err, errlen, "auth.file: out of memory");
@@ -254,14 +271,16 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 		     char *err, size_t errlen)
 {
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN];
-	struct tls_config tc = { cfg->role == CONFIG_CLIENT ? TLS_CLIENT : TLS_SERVER,
-				 cfg->tls_ca,
-				 cfg->tls_cert,
-				 cfg->tls_key,
-				 cfg->tls_crl,
-				 cfg->client_cert,
-				 cfg->tls_server_name[0] ? cfg->tls_server_name : NULL,
-				 NULL };
+	struct tls_config tc = {
+		.role = cfg->role == CONFIG_CLIENT ? TLS_CLIENT : TLS_SERVER,
+		.ca = cfg->tls_ca,
+		.cert = cfg->tls_cert,
+		.key = cfg->tls_key,
+		.crl = cfg->tls_crl,
+		.peer_cert = cfg->client_cert,
+		.server_name = cfg->tls_server_name[0] ? cfg->tls_server_name : NULL,
+		.pkcs12 = cfg->tls_pkcs12,
+	};
 	int rc;
 
 	memset(out, 0, sizeof(*out));

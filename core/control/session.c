@@ -1070,7 +1070,8 @@ static void handle_push_reply(struct session *s, const char *msg)
 
 	if (s->state != SESSION_KEY_EXCHANGE || ks->phase != KEY_PHASE_PUSH)
 		return; /* the answer to a repeated PUSH_REQUEST: the first one counted */
-	if (push_parse(&s->client->pushed, msg, err, sizeof(err)) < 0) {
+	if (push_parse_filtered(&s->client->pushed, msg, s->client->pull_filter, err, sizeof(err)) <
+	    0) {
 		close_later(s, 0, "unusable PUSH_REPLY: %s", err);
 		return;
 	}
@@ -1540,6 +1541,8 @@ struct session *session_new_client(const struct session_params *p, const struct 
 	snprintf(s->client->peer_info, sizeof(s->client->peer_info), "%s",
 		 p->peer_info ? p->peer_info : "");
 	push_options_init(&s->client->pushed);
+	snprintf(s->client->pull_filter, sizeof(s->client->pull_filter), "%s",
+		 p->pull_filter ? p->pull_filter : "");
 	set_state(s, SESSION_RESET);
 	/* A tls-crypt-v2 client's replay ids say it resends its key when asked. */
 	s->next_replay_id = s->client->wkc_len ? TLSCRYPTV2_EARLY_NEG_FIRST_ID : 1;

@@ -133,6 +133,7 @@ struct session_params {
 	/* Client: the options string and peer-info of our key-method-2 messages (copied). */
 	const char *options;
 	const char *peer_info;
+	const char *pull_filter; /* client: pushopts.h's filter lines (copied); NULL: none */
 	/* Client: auth-user-pass, sent in every key-method-2 message (NULL: none); borrowed,
 	 * they must outlive the session. */
 	const char *username;

@@ -33,6 +33,7 @@ struct client_side {
 	char options[KM2_OPTIONS_MAX];
 	char peer_info[KM2_PEER_INFO_MAX];
 	struct push_options pushed;
+	char pull_filter[PUSH_FILTER_MAX]; /* "accept|ignore|reject TEXT\n" lines; "": none */
 	ev_tstamp next_push_request;
 	bool auth_failed, cc_exit;
 	char *refused_with; /* the server's AUTH_FAILED or HALT message, whole (CRV1 needs it) */

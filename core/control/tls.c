@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -89,16 +91,59 @@ static void openssl_error(char *err, size_t errlen, const char *what)
 	ERR_clear_error();
 }
 
+/* Where a field's PEM came from, for messages: its path, or "the inline text". */
+static const char *origin(const char *value)
+{
+	return tls_is_inline(value) ? "the inline text" : value;
+}
+
 /* "tls: cannot load the CA certificate from PATH: reason", emptying OpenSSL's queue. */
 static int file_error(char *err, size_t errlen, const char *what, const char *path)
 {
 	unsigned long e = ERR_peek_last_error();
 	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
-	snprintf(err, errlen, "tls: cannot load %s from %s%s%s", what, path, reason ? ": " : "",
-		 reason ? reason : "");
+	snprintf(err, errlen, "tls: cannot load %s from %s%s%s", what, origin(path),
+		 reason ? ": " : "", reason ? reason : "");
 	ERR_clear_error();
 	return -EINVAL;
+}
+
+/* A read-only BIO over inline PEM text: OpenSSL reads it where it lies. */
+static BIO *text_bio(const char *text)
+{
+	return BIO_new_mem_buf(text, -1);
+}
+
+/* Inline CA certificates, and CRLs, into the store: how many were added. */
+static int add_inline_certs(X509_STORE *store, const char *text)
+{
+	BIO *bio = text_bio(text);
+	X509 *x;
+	int n = 0;
+
+	while (bio && (x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL))) {
+		n += X509_STORE_add_cert(store, x) == 1;
+		X509_free(x);
+	}
+	BIO_free(bio);
+	ERR_clear_error(); /* the end of the text reads as "no start line" */
+	return n;
+}
+
+static int add_inline_crls(X509_STORE *store, const char *text)
+{
+	BIO *bio = text_bio(text);
+	X509_CRL *crl;
+	int n = 0;
+
+	while (bio && (crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
+		n += X509_STORE_add_crl(store, crl) == 1;
+		X509_CRL_free(crl);
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return n;
 }
 
 static int load_ca(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t errlen)
@@ -106,28 +151,126 @@ static int load_ca(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
 	X509_LOOKUP *lookup;
 
-	if (SSL_CTX_load_verify_file(ctx, cfg->ca) != 1)
+	if (!cfg->ca && cfg->pkcs12)
+		return 0; /* the bundle's CA certificates are the trusted ones */
+	if (tls_is_inline(cfg->ca) ? add_inline_certs(store, cfg->ca) < 1
+				   : SSL_CTX_load_verify_file(ctx, cfg->ca) != 1)
 		return file_error(err, errlen, "the CA certificate", cfg->ca);
 	if (!cfg->crl)
 		return 0;
-	lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
-	if (!lookup || X509_load_crl_file(lookup, cfg->crl, X509_FILETYPE_PEM) < 1)
-		return file_error(err, errlen, "the CRL", cfg->crl);
+	if (tls_is_inline(cfg->crl)) {
+		if (add_inline_crls(store, cfg->crl) < 1)
+			return file_error(err, errlen, "the CRL", cfg->crl);
+	} else {
+		lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+		if (!lookup || X509_load_crl_file(lookup, cfg->crl, X509_FILETYPE_PEM) < 1)
+			return file_error(err, errlen, "the CRL", cfg->crl);
+	}
 	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
 	return 0;
 }
 
+/* An inline certificate and the chain after it, as SSL_CTX_use_certificate_chain_file. */
+static int use_inline_chain(SSL_CTX *ctx, const char *text)
+{
+	BIO *bio = text_bio(text);
+	X509 *leaf = bio ? PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL) : NULL, *x;
+	int ok = leaf && SSL_CTX_use_certificate(ctx, leaf) == 1;
+
+	X509_free(leaf);
+	while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			X509_free(x);
+			ok = 0;
+		}
+	BIO_free(bio);
+	if (ok)
+		ERR_clear_error();
+	return ok;
+}
+
+static int use_inline_key(SSL_CTX *ctx, const char *text)
+{
+	BIO *bio = text_bio(text);
+	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	int ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return ok;
+}
+
+/* A PKCS#12 bundle's DER: from its file, or decoded from inline base64. */
+static PKCS12 *read_pkcs12(const char *value)
+{
+	BIO *bio, *b64 = NULL;
+	PKCS12 *p12;
+
+	if (!tls_is_inline(value))
+		bio = BIO_new_file(value, "rb");
+	else if ((bio = text_bio(value)) && (b64 = BIO_new(BIO_f_base64())))
+		bio = BIO_push(b64, bio);
+	p12 = bio ? d2i_PKCS12_bio(bio, NULL) : NULL;
+	BIO_free_all(bio);
+	return p12;
+}
+
+/*
+ * OpenVPN's pkcs12 (ssl_openssl.c, tls_ctx_load_pkcs12): the bundle's
+ * certificate and key are ours, its other certificates are trusted CAs. Only
+ * bundles without a password (or with an empty one): moonvpn asks for none.
+ */
+static int load_pkcs12(SSL_CTX *ctx, const char *value, char *err, size_t errlen)
+{
+	PKCS12 *p12 = read_pkcs12(value);
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *cas = NULL;
+	int ok;
+
+	if (!p12)
+		return file_error(err, errlen, "the PKCS#12 bundle", value);
+	ok = PKCS12_parse(p12, "", &key, &cert, &cas) == 1 ||
+	     PKCS12_parse(p12, NULL, &key, &cert, &cas) == 1;
+	PKCS12_free(p12);
+	if (!ok || !cert || !key) {
+		snprintf(err, errlen,
+			 "tls: cannot read the PKCS#12 bundle %s: it needs a password or lacks a "
+			 "certificate and key (moonvpn asks for no password: openssl pkcs12 -in "
+			 "FILE.p12 -nodes -out client.pem, then use ca, cert and key)",
+			 origin(value));
+		ok = 0;
+	} else {
+		ok = SSL_CTX_use_certificate(ctx, cert) == 1 &&
+		     SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+		for (int i = 0; ok && cas && i < sk_X509_num(cas); i++)
+			X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), sk_X509_value(cas, i));
+		if (!ok)
+			openssl_error(err, errlen, "tls: cannot use the PKCS#12 bundle's key");
+	}
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	sk_X509_pop_free(cas, X509_free);
+	return ok ? 0 : -EINVAL;
+}
+
 static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t errlen)
 {
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1)
+	int ok;
+
+	ok = tls_is_inline(cfg->cert) ? use_inline_chain(ctx, cfg->cert)
+				      : SSL_CTX_use_certificate_chain_file(ctx, cfg->cert);
+	if (ok != 1)
 		return file_error(err, errlen, "the certificate", cfg->cert);
 	/* OpenSSL already compares the key with the certificate while loading it. */
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 &&
-	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
+	ok = tls_is_inline(cfg->key) ? use_inline_key(ctx, cfg->key)
+				     : SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM);
+	if (ok != 1 && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
 		return file_error(err, errlen, "the private key", cfg->key);
 	if (ERR_peek_last_error() || SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, errlen, "tls: the key in %s does not belong to the certificate in %s",
-			 cfg->key, cfg->cert);
+			 origin(cfg->key), origin(cfg->cert));
 		ERR_clear_error();
 		return -EINVAL;
 	}
@@ -423,7 +566,8 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 	}
 	/* A client may go without a certificate of its own (a server with auth.certificate). */
 	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
-	    ((cfg->cert || cfg->role == TLS_SERVER) &&
+	    (cfg->pkcs12 && (rc = load_pkcs12(c->ssl_ctx, cfg->pkcs12, err, errlen)) < 0) ||
+	    (!cfg->pkcs12 && (cfg->cert || cfg->role == TLS_SERVER) &&
 	     (rc = load_identity(c->ssl_ctx, cfg, err, errlen)) < 0))
 		goto fail;
 	*out = c;

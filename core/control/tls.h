@@ -41,9 +41,14 @@ enum tls_peer_cert {
 	TLS_PEER_CERT_NONE,	/* not asked for */
 };
 
+/*
+ * ca, cert, key and crl are each a PEM file's path or, when the value holds a
+ * newline (tls_is_inline), the PEM text itself: a .ovpn profile's <ca> ...
+ * </ca> blocks reach OpenSSL through a memory BIO, never a file on disk.
+ */
 struct tls_config {
 	enum tls_role role;
-	const char *ca;	  /* PEM file of the CA that signs the peer */
+	const char *ca;	  /* PEM of the CA that signs the peer */
 	const char *cert; /* our certificate (PEM); a client may have none (NULL) */
 	const char *key;  /* its private key (PEM) */
 	const char *crl;  /* optional PEM CRL checked against the peer's certificate */
@@ -52,10 +57,23 @@ struct tls_config {
 	 * name is server_name; its SHA-256 (DER) is server_fingerprint. */
 	const char *server_name;
 	const uint8_t *server_fingerprint; /* TLS_FINGERPRINT_LEN bytes */
+	/* A client's PKCS#12 bundle without a password (NULL: none): a DER file's path, or
+	 * inline base64 (a profile's <pkcs12> block). Its certificate and key stand for
+	 * cert and key, its CA certificates join ca's (ca may then be NULL). */
+	const char *pkcs12;
 };
 
 struct tls_ctx;
 struct tls_session;
+
+/* Whether a path-or-text field holds the text itself: no file name has a newline. */
+static inline bool tls_is_inline(const char *value)
+{
+	for (; value && *value; value++)
+		if (*value == '\n')
+			return true;
+	return false;
+}
 
 /* Loads certificates and keys; on failure err names the file and the reason. */
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)

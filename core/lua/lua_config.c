@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compframe.h"
 #include "lua_config.h"
 #include "lua_core.h"
+#include "pushopts.h"
 
 struct reader {
 	lua_State *L;
@@ -266,7 +268,8 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 {
 	int rc;
 
-	if ((rc = read_string(r, idx, "tls.ca", &cfg->tls_ca, false)) ||
+	if ((rc = read_string(r, idx, "tls.pkcs12", &cfg->tls_pkcs12, true)) ||
+	    (rc = read_string(r, idx, "tls.ca", &cfg->tls_ca, cfg->tls_pkcs12 != NULL)) ||
 	    /* A client may have neither (moonvpn.config checked they go together). */
 	    (rc = read_string(r, idx, "tls.cert", &cfg->tls_cert, true)) ||
 	    (rc = read_string(r, idx, "tls.key", &cfg->tls_key, true)) ||
@@ -377,6 +380,32 @@ out:
 	return rc;
 }
 
+/* redirect_gateway (OpenVPN's words, "" for none), route_nopull and pull_filter. */
+static int read_pull_options(struct reader *r, int idx, struct config *cfg)
+{
+	char *words = NULL;
+	int rc = read_string(r, idx, "compression", &words, true);
+
+	/* A client's compression: framing only (compframe.h); config.lua checked the name. */
+	if (rc == 0 && words)
+		cfg->client_framing = strcmp(words, "comp-lzo") == 0  ? COMPFRAME_LZO
+				      : strcmp(words, "stub-v2") == 0 ? COMPFRAME_V2
+								      : COMPFRAME_NONE;
+	free(words);
+	words = NULL;
+	if (rc == 0)
+		rc = read_string(r, idx, "redirect_gateway", &words, true);
+
+	if (rc == 0 && words && words[0])
+		cfg->redirect_gateway = push_redirect_parse(words);
+	free(words);
+	push_field(r->L, idx, "route_nopull");
+	cfg->route_nopull = lua_toboolean(r->L, -1);
+	lua_pop(r->L, 1);
+	return rc ? rc
+		  : read_string_list(r, idx, "pull_filter", &cfg->pull_filter, &cfg->n_pull_filter);
+}
+
 /* auth_retry, auth.ask (true: the terminal; a function: the script) and auth.static_challenge. */
 static int read_client_auth_asks(struct reader *r, int idx, struct config *cfg)
 {
@@ -420,6 +449,8 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 		rc = read_string(r, idx, "auth.password", &cfg->auth_password, true);
 	if (rc == 0)
 		rc = read_string(r, idx, "auth.file", &cfg->auth_file, true);
+	if (rc == 0)
+		rc = read_pull_options(r, idx, cfg);
 	if (rc == 0)
 		rc = read_client_auth_asks(r, idx, cfg);
 	cfg->reconnect_initial = read_unsigned(r, idx, "reconnect.initial");

@@ -5,10 +5,13 @@
  * Nothing here touches the engine, so this module is also built as
  * build/lua/moonvpn/core.so for busted.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <string.h>
@@ -43,6 +46,49 @@ static int l_core_parse_ip(lua_State *L)
 	if (!text || !ip_addr_parse(&a, text))
 		return 0;
 	lua_pushinteger(L, family_number(a.family));
+	return 1;
+}
+
+enum { RESOLVE_ADDRESSES_MAX = 16 };
+
+/*
+ * resolve(host) -> { "192.0.2.1", "2001:db8::1", ... } | nil, why: a .ovpn
+ * profile's `remote` names, through getaddrinfo (so /etc/hosts and the
+ * system's resolver, as OpenVPN's). Blocks while it asks: called when a
+ * configuration is loaded, never from a hook or per packet. Each address
+ * once, in the resolver's order.
+ */
+static int l_core_resolve(lua_State *L)
+{
+	const char *host = luaL_checkstring(L, 1);
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *list = NULL, *ai;
+	char seen[RESOLVE_ADDRESSES_MAX][INET6_ADDRSTRLEN];
+	int rc = getaddrinfo(host, NULL, &hints, &list), n = 0;
+
+	if (rc != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return 2;
+	}
+	lua_newtable(L);
+	for (ai = list; ai && n < RESOLVE_ADDRESSES_MAX; ai = ai->ai_next) {
+		const void *addr =
+			ai->ai_family == AF_INET6
+				? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+				: (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		bool dup = false;
+
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    !inet_ntop(ai->ai_family, addr, seen[n], sizeof(seen[n])))
+			continue;
+		for (int i = 0; i < n && !dup; i++)
+			dup = strcmp(seen[i], seen[n]) == 0;
+		if (dup)
+			continue;
+		lua_pushstring(L, seen[n]);
+		lua_rawseti(L, -2, ++n);
+	}
+	freeaddrinfo(list);
 	return 1;
 }
 
@@ -360,6 +406,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "file_stamp", l_core_file_stamp },
 	{ "run_budgeted", l_core_run_budgeted },
 	{ "parse_ip", l_core_parse_ip },
+	{ "resolve", l_core_resolve },
 	{ "parse_prefix", l_core_parse_prefix },
 	{ "prefix_host", l_core_prefix_host },
 	{ "user", l_core_user },

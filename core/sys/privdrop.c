@@ -178,6 +178,7 @@ static int check_files(const struct privdrop *pd, const struct config *cfg, char
 		{ "tls.ca", cfg->tls_ca },
 		{ "tls.cert", cfg->tls_cert },
 		{ "tls.key", cfg->tls_key },
+		{ "tls.pkcs12", cfg->tls_pkcs12 },
 		{ "tls.crl", cfg->tls_crl },
 		{ "tls.tls_auth.key", cfg->tls_auth_key },
 		{ "tls.tls_crypt", cfg->tls_crypt_key },
@@ -246,8 +247,10 @@ int privdrop_apply(struct privdrop *pd, const struct config *cfg, const struct l
 int privdrop_check_readable(const struct privdrop *pd, const char *field, const char *path,
 			    char *err, size_t errlen)
 {
-	/* access() checks with the real uid: the user's, since setresuid. */
-	if (!pd->active || !path || access(path, R_OK) == 0 || (errno != EACCES && errno != EPERM))
+	/* access() checks with the real uid: the user's, since setresuid. Inline text is no file.
+	 */
+	if (!pd->active || !path || tls_is_inline(path) || access(path, R_OK) == 0 ||
+	    (errno != EACCES && errno != EPERM))
 		return 0;
 	snprintf(err, errlen,
 		 "%s: %s is not readable by user %s, which moonvpn runs as since it started: "

@@ -248,10 +248,27 @@ static bool opt_route6(struct push_options *o, char **a, int n)
 	return opt_route(o, a, n, true);
 }
 
+static bool opt_comp_lzo(struct push_options *o, char **a, int n)
+{
+	(void)a, (void)n;
+	o->compress = PUSH_COMPRESS_LZO;
+	return true;
+}
+
+static bool opt_compress(struct push_options *o, char **a, int n)
+{
+	bool v2 = n > 1 && (strcmp(a[1], "stub-v2") == 0 || strcmp(a[1], "lz4-v2") == 0);
+
+	o->compress = v2 ? PUSH_COMPRESS_V2 : PUSH_COMPRESS_V1;
+	return true;
+}
+
 static const struct {
 	const char *name;
 	bool (*parse)(struct push_options *o, char **a, int n);
 } options[] = {
+	{ "comp-lzo", opt_comp_lzo },
+	{ "compress", opt_compress },
 	{ "ifconfig", opt_ifconfig },
 	{ "ifconfig-ipv6", opt_ifconfig6 },
 	{ "route-gateway", opt_route_gateway },
@@ -299,7 +316,47 @@ static int parse_option(struct push_options *o, char *text, char *err, size_t er
 	return ok ? 0 : -1;
 }
 
-int push_parse(struct push_options *o, const char *message, char *err, size_t errlen)
+unsigned push_redirect_parse(const char *words)
+{
+	struct push_options o;
+	char buf[256], name[] = "redirect-gateway", *a[ARGS_MAX], *save = NULL;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", words);
+	a[n++] = name;
+	for (char *w = strtok_r(buf, " ", &save); w && n < ARGS_MAX; w = strtok_r(NULL, " ", &save))
+		a[n++] = w;
+	push_options_init(&o);
+	opt_redirect_gateway(&o, a, n);
+	return o.redirect;
+}
+
+/* The filter line deciding option text ('a', 'i' or 'r'), or 0 when none matches. */
+static char filter_verdict(const char *filter, const char *text, const char **rule,
+			   size_t *rule_len)
+{
+	for (const char *line = filter; line && *line;) {
+		const char *end = strchr(line, '\n'), *pattern = strchr(line, ' ');
+		size_t len;
+
+		if (!end)
+			end = line + strlen(line);
+		if (pattern && pattern < end) {
+			pattern++;
+			len = (size_t)(end - pattern);
+			if (strncmp(text, pattern, len) == 0) {
+				*rule = line;
+				*rule_len = (size_t)(end - line);
+				return line[0];
+			}
+		}
+		line = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+int push_parse_filtered(struct push_options *o, const char *message, const char *filter, char *err,
+			size_t errlen)
 {
 	char buf[2048], *save = NULL;
 	static const char prefix[] = "PUSH_REPLY";
@@ -315,8 +372,27 @@ int push_parse(struct push_options *o, const char *message, char *err, size_t er
 	}
 	snprintf(buf, sizeof(buf), "%s", message + sizeof(prefix) - 1);
 	o->more = false;
-	for (char *opt = strtok_r(buf, ",", &save); opt; opt = strtok_r(NULL, ",", &save))
+	for (char *opt = strtok_r(buf, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		const char *rule = NULL;
+		size_t rule_len = 0;
+		char verdict = filter_verdict(filter, opt, &rule, &rule_len);
+
+		if (verdict == 'r') {
+			snprintf(err, errlen, "option \"%.64s\" refused by pull-filter %.*s", opt,
+				 (int)(rule_len > 80 ? 80 : rule_len), rule);
+			return -1;
+		}
+		if (verdict == 'i' && strncmp(opt, "push-continuation", 17) != 0) {
+			o->filtered++;
+			continue;
+		}
 		if (parse_option(o, opt, err, errlen) < 0)
 			return -1;
+	}
 	return 0;
+}
+
+int push_parse(struct push_options *o, const char *message, char *err, size_t errlen)
+{
+	return push_parse_filtered(o, message, NULL, err, errlen);
 }

@@ -22,6 +22,7 @@ enum {
 	PUSH_TOKEN_MAX = 256, /* bytes of an auth-token, NUL included (OpenVPN's are ~100) */
 	PUSH_NAME_MAX = 64,
 	PUSH_ERR_MAX = 160,
+	PUSH_FILTER_MAX = 1024, /* bytes of a client's pull-filter lines, NUL included */
 };
 
 struct push_options {
@@ -45,6 +46,8 @@ struct push_options {
 	bool dyn_tls_crypt; /* protocol-flags dyn-tls-crypt */
 	bool more;	    /* push-continuation 2: another PUSH_REPLY follows */
 	unsigned unknown;   /* options we ignored */
+	unsigned filtered;  /* options the client's pull-filter dropped */
+	uint8_t compress;   /* enum push_compress: the framing the server asks for */
 };
 
 /*
@@ -61,7 +64,18 @@ enum push_redirect {
 	PUSH_REDIRECT_BYPASS = 1 << 6,	    /* "bypass-dhcp", "bypass-dns": Windows' concerns */
 };
 
+/* A pushed comp-lzo or compress: the compression framing the server expects. */
+enum push_compress {
+	PUSH_COMPRESS_UNSAID, /* neither pushed: the client keeps its own */
+	PUSH_COMPRESS_LZO,    /* comp-lzo (any argument): one byte before every packet */
+	PUSH_COMPRESS_V2,     /* compress stub-v2 or lz4-v2 */
+	PUSH_COMPRESS_V1,     /* compress, compress stub, lz4 or lzo: the older swap framing */
+};
+
 void push_options_init(struct push_options *o);
+
+/* A client's own redirect-gateway words ("def1 ipv6"), as a pushed one's flags. */
+unsigned push_redirect_parse(const char *words);
 
 /*
  * Adds one "PUSH_REPLY,opt,opt,..." message to o. 0, or -1 with a one-line
@@ -69,6 +83,16 @@ void push_options_init(struct push_options *o);
  */
 int push_parse(struct push_options *o, const char *message, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/*
+ * As push_parse, through a client's pull-filter (NULL: none): lines of
+ * "accept TEXT", "ignore TEXT" or "reject TEXT", each ending in a newline.
+ * The first line whose TEXT begins an option decides it, as OpenVPN's
+ * apply_pull_filter (options.c): accepted, dropped (o->filtered counts it),
+ * or the whole reply refused with the option named in err.
+ */
+int push_parse_filtered(struct push_options *o, const char *message, const char *filter, char *err,
+			size_t errlen) __attribute__((warn_unused_result));
 
 /* The prefix length of a contiguous IPv4 netmask ("255.255.255.0" -> 24), or -1. */
 int push_netmask_len(const char *mask);

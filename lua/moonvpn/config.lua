@@ -41,6 +41,32 @@ end
 
 local file_path = S.string { what = "a file path" }
 
+-- A client's key material: a file path, or { inline = TEXT } with the text itself (a
+-- .ovpn profile's <ca> ... </ca> block), which reaches OpenSSL from memory and is
+-- never written to disk. Normalized to the path or the text: the C side tells them
+-- apart by the newline every PEM text has and no path may have.
+local material_record = S.record({
+	inline = { { what = "the file's text (a string)", check = function(v, path)
+		if type(v) ~= "string" then return S.fail(path, "expected the file's text (a string), got %s", S.show(v)) end
+		return v
+	end }, required = true },
+	origin = { S.string { what = "where the text came from (for messages)" } },
+}, { what = "{ inline = TEXT }" })
+local material = {
+	what = 'a file path or { inline = [[-----BEGIN ...]] }',
+	check = function(v, path)
+		if type(v) ~= "table" then return file_path.check(v, path) end
+		local t, err = material_record.check(v, path)
+		if not t then return nil, err end
+		if not t.inline:find("\n") then
+			return S.fail(path, "inline needs the file's whole text (its lines, each ending in a newline)")
+		end
+		if t.inline:find("%z") then return S.fail(path, "inline text has a NUL byte") end
+		return t.inline
+	end,
+}
+M.material = material
+
 -- The management interface: "HOST:PORT" (TCP) or a UNIX socket path.
 local function is_management(v)
 	if v:sub(1, 1) == "/" or v:sub(1, 1) == "." then return is_socket_path(v) end
@@ -68,7 +94,7 @@ local device = S.record({
 }, { what = "a table { type = \"tun\", mtu = 1500 }" })
 
 local tls_auth = S.record({
-	key = { file_path, required = true },
+	key = { material, required = true },
 	direction = { S.integer { min = 0, max = 1 } },
 }, { what = "a table { key = \"ta.key\", direction = 0 }" })
 
@@ -122,6 +148,16 @@ local tls = S.record(tls_fields {
 	check = function(t, p)
 		local ok, err = tls_opts.check(t, p)
 		if not ok then return ok, err end
+		if not t.ca and not t.pkcs12 then
+			local at = table.move(p, 1, #p, 1, {})
+			at[#at + 1] = "ca"
+			return S.fail(at, "is required (the CA that signs the server's certificate), unless pkcs12 carries it")
+		end
+		if t.pkcs12 and (t.cert or t.key) then
+			local at = table.move(p, 1, #p, 1, {})
+			at[#at + 1] = "pkcs12"
+			return S.fail(at, "pkcs12 has the certificate and key: give it or cert and key, not both")
+		end
 		for _, field in ipairs { "tls_crypt_v2_max_age", "tls_crypt_v2_revoked" } do
 			if t[field] and (field ~= "tls_crypt_v2_revoked" or #t[field] > 0) and not t.tls_crypt_v2 then
 				local at = table.move(p, 1, #p, 1, {})
@@ -172,11 +208,17 @@ local client_tls_opts = {
 -- A client may pin the server's certificate, as OpenVPN's verify-x509-name and peer-fingerprint.
 -- Its own certificate is optional: a server that takes passwords alone needs none (auth).
 local client_tls = S.record(tls_fields {
-	cert = { file_path },
-	key = { file_path },
+	ca = { material },
+	-- A PKCS#12 bundle without a password (a DER file, or inline base64): its
+	-- certificate and key instead of cert and key, its CA certificates beside ca's.
+	pkcs12 = { material },
+	cert = { material },
+	key = { material },
+	crl = { material },
+	tls_crypt = { material },
 	server_name = { S.string { what = "the server certificate's common name or DNS name", max_len = 255 } },
 	server_fingerprint = { fingerprint },
-	tls_crypt_v2 = { file_path },
+	tls_crypt_v2 = { material },
 }, client_tls_opts)
 
 -- A client's auth-user-pass: a username and a password, or a file with them on its
@@ -201,7 +243,7 @@ local static_challenge = S.record({
 local client_auth_record = S.record({
 	username = { S.string { what = "a username", max_len = 255 } },
 	password = { S.string { what = "a password", max_len = 1023 } },
-	file = { file_path },
+	file = { material },
 	ask = { auth_ask },
 	static_challenge = { static_challenge },
 }, {
@@ -562,8 +604,48 @@ local reconnect = S.record({
 	end,
 })
 
+-- redirect-gateway's words as OpenVPN takes them (route.c); true: { "def1" }.
+local REDIRECT_WORDS = { "def1", "local", "ipv6", "!ipv4", "block-local", "bypass-dhcp", "bypass-dns",
+	"autolocal" }
+local redirect_gateway = {
+	what = 'true or a list of redirect-gateway\'s words, like { "def1", "ipv6" }',
+	check = function(v, path)
+		if v == true then return "def1" end
+		if v == false then return "" end
+		local list, err = S.list(S.enum(REDIRECT_WORDS), { unique = true }).check(v, path)
+		if not list then return nil, err end
+		return table.concat(list, " ")
+	end,
+}
+
+-- pull-filter's rules, in order: { "accept", "route 10." }, { "ignore", "redirect-gateway" },
+-- { "reject", "dhcp-option" }. Normalized to "ACTION TEXT" strings (what the C side reads).
+local pull_rule = {
+	what = '{ "accept"|"ignore"|"reject", "TEXT" }',
+	check = function(v, path)
+		if type(v) ~= "table" or #v ~= 2 or type(v[2]) ~= "string" then
+			return S.fail(path, 'expected { "accept"|"ignore"|"reject", "TEXT" }, got %s', S.show(v))
+		end
+		if v[1] ~= "accept" and v[1] ~= "ignore" and v[1] ~= "reject" then
+			return S.fail(path, '%s is not "accept", "ignore" or "reject"', S.show(v[1]))
+		end
+		if v[2] == "" or #v[2] > 48 or v[2]:find("[%c,]") then
+			return S.fail(path, "%s is not an option's start (1 to 48 bytes, no comma or control "
+				.. "character)", S.show(v[2]))
+		end
+		return v[1] .. " " .. v[2]
+	end,
+}
+
 -- A client takes its addresses, routes and keepalive from the server's push.
 M.client_schema = S.record({
+	profile = { file_path },
+	redirect_gateway = { redirect_gateway, default = "" },
+	route_nopull = { S.boolean(), default = false },
+	-- Framing only, never compression (as the server's): "comp-lzo" or "stub-v2" for a
+	-- server with comp-lzo or compress stub-v2; what the server pushes overrides it.
+	compression = { S.enum { "none", "comp-lzo", "stub-v2" }, default = "none" },
+	pull_filter = { S.list(pull_rule, { max = 16 }), default = {} },
 	remote = { remotes, required = true },
 	device = { device, default = {} },
 	tls = { client_tls, required = true },
@@ -583,7 +665,7 @@ M.client_schema = S.record({
 	if (cfg.tls.cert == nil) ~= (cfg.tls.key == nil) then
 		return S.fail(at(p, "tls"), "cert and key go together: give both, or neither with auth")
 	end
-	if not cfg.tls.cert and not cfg.auth then
+	if not cfg.tls.cert and not cfg.tls.pkcs12 and not cfg.auth then
 		return S.fail(at(p, "tls"), "needs cert and key, or auth = { username = ..., password = ... } "
 			.. "for a server that takes passwords alone")
 	end
@@ -647,6 +729,8 @@ M.RELOAD = {
 		remote = "live", device = "live", tls = "live", ciphers = "live", renegotiate = "live",
 		offload = "live", mssfix = "live", reconnect = "live", dns = "live", auth = "live",
 		auth_retry = "live", console = "live", log_level = "live", user = "restart", group = "restart",
+		profile = "live", redirect_gateway = "live", route_nopull = "live", pull_filter = "live",
+		compression = "live",
 	},
 }
 
@@ -811,7 +895,7 @@ end
 local config_dir = "."
 
 local function relative_to(dir, p)
-	if p == nil or p:sub(1, 1) == "/" or dir == "." then return p end
+	if p == nil or p:sub(1, 1) == "/" or dir == "." or p:find("\n") then return p end
 	return dir .. "/" .. p
 end
 
@@ -824,7 +908,7 @@ end
 local function resolve_paths(cfg, name)
 	local dir = name:match("^(.*)/[^/]*$") or "."
 	local function resolve(p) return relative_to(dir, p) end
-	for _, field in ipairs { "ca", "cert", "key", "crl", "tls_crypt", "tls_crypt_v2" } do
+	for _, field in ipairs { "ca", "cert", "key", "crl", "tls_crypt", "tls_crypt_v2", "pkcs12" } do
 		cfg.tls[field] = resolve(cfg.tls[field])
 	end
 	if cfg.tls.tls_auth then cfg.tls.tls_auth.key = resolve(cfg.tls.tls_auth.key) end
@@ -837,6 +921,65 @@ local function resolve_paths(cfg, name)
 	end
 	if type(status) == "table" then status.file = resolve(status.file) end
 	if cfg.auth and cfg.auth.token then cfg.auth.token.secret = resolve(cfg.auth.token.secret) end
+	if cfg.role == "client" and cfg.auth and cfg.auth.file then cfg.auth.file = resolve(cfg.auth.file) end
+end
+
+-- A profile's fields under the Lua ones: a record the Lua side gives (tls, device,
+-- reconnect, auth, ...) is merged field by field, anything else replaces the profile's.
+-- A control-channel key given in Lua replaces the profile's, whichever kind, and so
+-- do credentials (a file, or a username and password).
+local MERGED = { tls = true, device = true, reconnect = true, renegotiate = true, offload = true }
+local WRAPS = { "tls_auth", "tls_crypt", "tls_crypt_v2" }
+
+-- auth: a file and a username with a password stand for each other.
+local CREDENTIALS = { file = { "username", "password" }, username = { "file" }, password = { "file" } }
+
+local function merge_profile(from_profile, def)
+	local out = from_profile
+	for k, v in pairs(def) do
+		if k == "auth" and type(v) == "function" then v = { ask = v } end
+		if k ~= "profile" then
+			if (MERGED[k] or k == "auth") and type(v) == "table" and type(out[k]) == "table" then
+				local sub = out[k]
+				if k == "tls" then
+					for _, w in ipairs(WRAPS) do
+						if v[w] ~= nil then
+							for _, other in ipairs(WRAPS) do sub[other] = nil end
+						end
+					end
+				end
+				for field, others in pairs(k == "auth" and CREDENTIALS or {}) do
+					if v[field] ~= nil then
+						for _, other in ipairs(others) do sub[other] = nil end
+					end
+				end
+				for kk, vv in pairs(v) do sub[kk] = vv end
+			else
+				out[k] = v
+			end
+		end
+	end
+	return out
+end
+
+--- Whether name is an OpenVPN profile (NAME.ovpn) rather than a Lua configuration.
+function M.is_profile(name)
+	return name:match("%.ovpn$") ~= nil
+end
+
+-- vpn.client { profile = "x.ovpn", ... }: the profile read (its host names resolved,
+-- its file names relative to its own directory) and the Lua fields over it.
+local function expand_profile(decl, name)
+	local def = decl.def
+	if decl.kind ~= "client" or type(def.profile) ~= "string" then return def end
+	local given = def.profile
+	local dir = name:match("^(.*)/[^/]*$") or "."
+	local path = relative_to(dir, given)
+	local ok, fields, warnings = pcall(require("moonvpn.ovpn").load, path, path, {
+		dir = given:match("^(.*)/[^/]*$"), resolve = core.resolve })
+	if not ok then error({ profile_error = fields }, 0) end
+	for _, w in ipairs(warnings) do require("moonvpn").log("warn", w) end
+	return merge_profile(fields, def)
 end
 
 local function validate(decls, name)
@@ -849,7 +992,12 @@ local function validate(decls, name)
 	end
 	local decl = decls[1]
 	local kind_schema = decl.kind == "client" and M.client_schema or M.server_schema
-	local cfg, err = kind_schema.check(decl.def, { decl.kind })
+	local ok, def = pcall(expand_profile, decl, name)
+	if not ok then
+		if type(def) == "table" and def.profile_error then return nil, def.profile_error end
+		error(def, 0)
+	end
+	local cfg, err = kind_schema.check(def, { decl.kind })
 	if not cfg then return nil, format_error(decl, err) end
 	cfg.role = decl.kind
 	if cfg.role == "server" and cfg.auth.certificate ~= "required" and not (decl.on and decl.on.auth) then
@@ -862,9 +1010,17 @@ local function validate(decls, name)
 end
 
 local function load_and_validate(name)
+	collecting.source, collecting.name = "@" .. name, name
+	if M.is_profile(name) then
+		-- moonvpn client PROFILE.ovpn: the profile alone, as vpn.client { profile = ... }.
+		collecting[1] = { kind = "client", def = { profile = name:match("[^/]*$") }, source = "=profile",
+			line = 1, short_src = name }
+		local cfg, decl = validate(collecting, name)
+		if cfg then cfg.source = name end
+		return cfg, decl
+	end
 	local text, err = read_file(name)
 	if not text then return nil, err end
-	collecting.source, collecting.name = "@" .. name, name
 	run_file(name, text)
 	local cfg, decl = validate(collecting, name)
 	if not cfg then return nil, decl end

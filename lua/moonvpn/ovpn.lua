@@ -13,12 +13,12 @@
 -- as in read_config_file. <tag> ... </tag> blocks carry a file's text inline.
 --
 -- client_fields() maps each directive onto the client's configuration (the
--- fields of vpn.client, plus `auth`, `routes`, `dns`, `redirect_gateway`,
--- `route_nopull`, `pull_filter` and `compression` for what the client applies
--- from a profile). A directive moonvpn does not support is an error naming
--- its line, unless it is harmless for a client: then a warning, once per
--- directive. File material is { file = PATH } or { inline = TEXT, origin =
--- "name:line" }.
+-- fields of vpn.client). A directive moonvpn does not support is an error
+-- naming its line, unless it is harmless for a client: then a warning, once
+-- per directive. File material is { file = PATH } or { inline = TEXT, origin =
+-- "name:line" }. config_fields() turns that into vpn.client's own fields, and
+-- load() does all three for a profile's file (moonvpn client PROFILE.ovpn, and
+-- vpn.client { profile = ... }).
 local M = {}
 
 -- The data ciphers moonvpn speaks (config.CIPHERS, by their OpenVPN names, any case).
@@ -113,7 +113,7 @@ local HARMLESS = {
 	nobind = "moonvpn's client always uses a free local port",
 	["persist-key"] = "moonvpn keeps its keys across reconnects",
 	["persist-tun"] = "moonvpn keeps its device across reconnects",
-	["resolv-retry"] = "host names are resolved at each attempt",
+	["resolv-retry"] = "host names are resolved when the profile is loaded, and at each reload",
 	["mute-replay-warnings"] = "replays are counted, not logged one by one",
 	["explicit-exit-notify"] = "moonvpn always tells the server when it exits",
 	["auth-nocache"] = "the password is kept only while a login needs it",
@@ -358,7 +358,7 @@ handlers["auth-user-pass"] = function(state, opt)
 	if opt.args[1] then
 		state.auth.credentials = material(state, opt, "auth-user-pass")
 	else
-		state.auth.ask = true
+		state.auth.ask = opt.line
 	end
 end
 
@@ -367,7 +367,7 @@ handlers["auth-retry"] = function(state, opt)
 	if mode ~= "none" and mode ~= "nointeract" and mode ~= "interact" then
 		error(string.format("%s: auth-retry: expected none, nointeract or interact", at(state.profile, opt)), 0)
 	end
-	state.auth.retry = mode
+	state.auth_retry = mode
 end
 
 handlers["static-challenge"] = function(state, opt)
@@ -375,10 +375,19 @@ handlers["static-challenge"] = function(state, opt)
 	state.auth.static_challenge = { text = opt.args[1], echo = opt.args[2] == "1" }
 end
 
+local REDIRECT_WORDS = { def1 = true, ["local"] = true, ipv6 = true, ["!ipv4"] = true,
+	["block-local"] = true, ["bypass-dhcp"] = true, ["bypass-dns"] = true, autolocal = true }
+
 handlers["redirect-gateway"] = function(state, opt)
-	local flags = {}
-	for _, f in ipairs(opt.args) do flags[f] = true end
-	state.redirect_gateway = flags
+	local words = {}
+	for _, w in ipairs(opt.args) do
+		if not REDIRECT_WORDS[w] then
+			error(string.format("%s: redirect-gateway: %s is not one of def1, local, ipv6, !ipv4, "
+				.. "block-local, bypass-dhcp, bypass-dns, autolocal", at(state.profile, opt), w), 0)
+		end
+		words[#words + 1] = w
+	end
+	state.redirect_gateway = #words > 0 and words or true
 end
 
 handlers["route-nopull"] = function(state) state.route_nopull = true end
@@ -390,29 +399,20 @@ handlers["pull-filter"] = function(state, opt)
 		error(string.format("%s: pull-filter: %s is not accept, ignore or reject", at(state.profile, opt),
 			action), 0)
 	end
-	state.pull_filter[#state.pull_filter + 1] = { action = action, text = opt.args[2] }
+	state.pull_filter[#state.pull_filter + 1] = { action, opt.args[2] }
 end
 
 function handlers.route(state, opt)
-	need(state, opt, 1, "NETWORK [NETMASK [GATEWAY]]")
-	state.routes[#state.routes + 1] = { network = opt.args[1], netmask = opt.args[2] or "255.255.255.255" }
+	error(string.format("%s: %s lines are not supported: moonvpn's client takes its routes from the "
+		.. "server's push (push \"route ...\" there), or add the route after connecting",
+		at(state.profile, opt), opt.name), 0)
 end
-
-handlers["route-ipv6"] = function(state, opt)
-	need(state, opt, 1, "PREFIX")
-	state.routes[#state.routes + 1] = { network = opt.args[1] }
-end
+handlers["route-ipv6"] = handlers.route
 
 handlers["dhcp-option"] = function(state, opt)
 	need(state, opt, 2, "DNS ADDRESS or DOMAIN NAME")
-	local kind, value = opt.args[1]:upper(), opt.args[2]
-	if kind == "DNS" or kind == "DNS6" then
-		state.dns.servers[#state.dns.servers + 1] = value
-	elseif kind == "DOMAIN" or kind == "DOMAIN-SEARCH" then
-		state.dns.domains[#state.dns.domains + 1] = value
-	else
-		state.warn(opt, "dhcp-option " .. kind .. " is not applied")
-	end
+	state.warn(opt, "not applied: on Linux OpenVPN leaves a profile's dhcp-option to scripts; moonvpn "
+		.. "applies the DNS servers the server pushes (vpn.client { dns = ... })")
 end
 
 handlers["connect-retry"] = function(state, opt)
@@ -421,19 +421,24 @@ handlers["connect-retry"] = function(state, opt)
 	if opt.args[2] then state.reconnect.max = number(state, opt, opt.args[2], 1, 86400) end
 end
 
+-- A server with comp-lzo or compress expects a framing byte on packets: the
+-- client frames them (compframe.c) and never compresses.
 handlers["comp-lzo"] = function(state, opt)
 	state.compression = "comp-lzo"
 	if opt.args[1] and opt.args[1] ~= "no" then
-		state.warn(opt, "compression is not used, only its framing (the server decides; 2.6 servers "
-			.. "push comp-lzo no)")
+		state.warn(opt, "packets are framed for compression but never compressed")
 	end
 end
 
 function handlers.compress(state, opt)
-	state.compression = "stub-v2"
-	if opt.args[1] and opt.args[1] ~= "stub" and opt.args[1] ~= "stub-v2" then
-		state.warn(opt, "compression is not used, only its framing")
+	local kind = opt.args[1]
+	if kind ~= "stub-v2" and kind ~= "lz4-v2" then
+		error(string.format("%s: compress %s: moonvpn's client speaks only the stub-v2 framing: use "
+			.. "compress stub-v2 (with a server that has it or compress migrate), or remove the line if "
+			.. "the server has no compress", at(state.profile, opt), kind or ""), 0)
 	end
+	state.compression = "stub-v2"
+	if kind == "lz4-v2" then state.warn(opt, "packets are framed for compression but never compressed") end
 end
 
 function handlers.mssfix(state, opt)
@@ -473,7 +478,7 @@ end
 local function new_state(profile, opts)
 	local state = {
 		profile = profile, dir = opts.dir, device = {}, tls = {}, auth = {}, remotes = {},
-		routes = {}, pull_filter = {}, dns = { servers = {}, domains = {} }, reconnect = {},
+		pull_filter = {}, reconnect = {},
 		optional = {}, warnings = {}, warned = {},
 	}
 	function state.warn(opt, text)
@@ -532,7 +537,9 @@ local function tls_fields(state)
 	if tls.pkcs12 and (tls.cert or tls.key) then
 		error(state.profile.name .. ": pkcs12 and cert/key both given: keep one", 0)
 	end
-	if not tls.ca then error(state.profile.name .. ": no ca: the profile needs the server's CA", 0) end
+	if not tls.ca and not tls.pkcs12 then
+		error(state.profile.name .. ": no ca: the profile needs the server's CA", 0)
+	end
 	if not tls.pkcs12 and not (tls.cert and tls.key) and not state.auth.ask and not state.auth.credentials then
 		error(state.profile.name .. ": no cert and key, and no auth-user-pass: the profile has no way to log in", 0)
 	end
@@ -568,10 +575,9 @@ function M.client_fields(profile, opts)
 		remote = remote, device = state.device, tls = tls_fields(state), mssfix = state.mssfix,
 		reconnect = next(state.reconnect) and state.reconnect or nil, log_level = state.log_level,
 		user = state.user, group = state.group, auth = next(state.auth) and state.auth or nil,
-		routes = #state.routes > 0 and state.routes or nil, redirect_gateway = state.redirect_gateway,
+		auth_retry = state.auth_retry, redirect_gateway = state.redirect_gateway,
 		route_nopull = state.route_nopull, compression = state.compression,
 		pull_filter = #state.pull_filter > 0 and state.pull_filter or nil,
-		dns = (#state.dns.servers + #state.dns.domains > 0) and state.dns or nil,
 		renegotiate = state.reneg_seconds and { seconds = state.reneg_seconds } or nil,
 	}
 	local ciphers = state.ciphers
@@ -586,6 +592,53 @@ function M.client_fields(profile, opts)
 	end
 	fields.ciphers = ciphers
 	return fields, state.warnings
+end
+
+-- { file = PATH } -> PATH; { inline = TEXT, origin } -> the same (config.lua's material).
+local function material_field(m)
+	if m == nil then return nil end
+	return m.file or { inline = m.inline, origin = m.origin }
+end
+
+--- vpn.client's fields from client_fields()'s: key material as paths or
+-- { inline = TEXT }.
+function M.config_fields(fields)
+	local tls, out = fields.tls, {}
+	for k, v in pairs(fields) do out[k] = v end
+	out.tls = {
+		ca = material_field(tls.ca), cert = material_field(tls.cert), key = material_field(tls.key),
+		crl = material_field(tls.crl), pkcs12 = material_field(tls.pkcs12), tls_crypt = material_field(tls.tls_crypt),
+		tls_crypt_v2 = material_field(tls.tls_crypt_v2), server_name = tls.server_name,
+		server_fingerprint = tls.server_fingerprint,
+		tls_auth = tls.tls_auth and { key = material_field(tls.tls_auth), direction = tls.tls_auth.direction },
+	}
+	-- auth-user-pass FILE, or alone: asked on the terminal (auth.ask), as is a static
+	-- challenge's response and, with auth-retry interact, the password after a refusal.
+	local auth = fields.auth
+	if auth then
+		out.auth = { static_challenge = auth.static_challenge }
+		if auth.credentials then
+			out.auth.file = material_field(auth.credentials)
+		else
+			out.auth.ask = true
+		end
+		if auth.static_challenge or fields.auth_retry == "interact" then out.auth.ask = true end
+		if not next(out.auth) then out.auth = nil end
+	end
+	return out
+end
+
+--- Reads the profile at path (shown as name): vpn.client's fields and the
+-- warnings, or raises "name:line: why". opts.resolve(host): addresses or nil, why.
+function M.load(path, name, opts)
+	local f, err = io.open(path, "r")
+	if not f then error(string.format("%s: cannot read the profile: %s", name, err:gsub("^.-: ", "", 1)), 0) end
+	local text = f:read("a")
+	f:close()
+	local profile, perr = M.parse(text, name)
+	if not profile then error(perr, 0) end
+	local fields, warnings = M.client_fields(profile, { dir = opts.dir, resolve = opts.resolve })
+	return M.config_fields(fields, name), warnings
 end
 
 return M

@@ -152,8 +152,72 @@ static void test_netmask(void)
 		CHECK(push_netmask_len(masks[i].mask) == masks[i].len, "%s", masks[i].mask);
 }
 
+/* A client's pull-filter: first match wins, ignore drops, reject refuses the reply. */
+static void test_pull_filter(void)
+{
+	static const char reply[] = "PUSH_REPLY,route 10.1.0.0 255.255.0.0,route 10.2.0.0 "
+				    "255.255.0.0,redirect-gateway def1,dhcp-option DNS 10.8.0.1,"
+				    "ifconfig 10.8.0.2 255.255.255.0";
+	struct push_options o;
+	char err[PUSH_ERR_MAX];
+
+	push_options_init(&o);
+	CHECK(push_parse_filtered(&o, reply,
+				  "accept route 10.1.\nignore route\nignore redirect-gateway\n",
+				  err, sizeof(err)) == 0,
+	      "filtered: %s", err);
+	CHECK(o.n_routes == 1 && o.routes[0].len == 16, "route 10.1 accepted, route 10.2 ignored");
+	CHECK(o.redirect == 0 && o.filtered == 2, "redirect-gateway ignored; %u filtered",
+	      o.filtered);
+	CHECK(o.n_dns == 1 && o.has_ifconfig, "the rest untouched");
+
+	push_options_init(&o);
+	CHECK(push_parse_filtered(&o, reply, "reject dhcp-option\n", err, sizeof(err)) < 0 &&
+		      strstr(err, "\"dhcp-option DNS 10.8.0.1\" refused by pull-filter reject "
+				  "dhcp-option"),
+	      "reject refuses the reply, naming the option: %s", err);
+	push_options_init(&o);
+	CHECK(push_parse_filtered(&o, reply, "", err, sizeof(err)) == 0 && o.n_routes == 2 &&
+		      o.filtered == 0,
+	      "an empty filter takes everything");
+	CHECK(push_redirect_parse("def1 ipv6") == (PUSH_REDIRECT_ON | PUSH_REDIRECT_IPV4 |
+						   PUSH_REDIRECT_IPV6 | PUSH_REDIRECT_DEF1),
+	      "a profile's redirect-gateway words");
+	CHECK(push_redirect_parse("") == (PUSH_REDIRECT_ON | PUSH_REDIRECT_IPV4),
+	      "redirect-gateway alone");
+}
+
+/* comp-lzo and compress pushed: the framing the server expects of the client. */
+static void test_compress(void)
+{
+	static const struct {
+		const char *reply;
+		uint8_t compress;
+	} cases[] = {
+		{ "PUSH_REPLY,peer-id 0", PUSH_COMPRESS_UNSAID },
+		{ "PUSH_REPLY,comp-lzo no", PUSH_COMPRESS_LZO },
+		{ "PUSH_REPLY,comp-lzo", PUSH_COMPRESS_LZO },
+		{ "PUSH_REPLY,compress stub-v2", PUSH_COMPRESS_V2 },
+		{ "PUSH_REPLY,compress lz4-v2", PUSH_COMPRESS_V2 },
+		{ "PUSH_REPLY,compress", PUSH_COMPRESS_V1 },
+		{ "PUSH_REPLY,compress stub", PUSH_COMPRESS_V1 },
+	};
+	char err[PUSH_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct push_options o;
+
+		push_options_init(&o);
+		CHECK(push_parse(&o, cases[i].reply, err, sizeof(err)) == 0 &&
+			      o.compress == cases[i].compress && o.unknown == 0,
+		      "%s: compress %u", cases[i].reply, o.compress);
+	}
+}
+
 int main(void)
 {
+	test_pull_filter();
+	test_compress();
 	test_observed();
 	test_routes_dns_continuation();
 	test_bad();

@@ -73,11 +73,13 @@ static bool make_pair_mode(struct pair *p, const char *client_cert, const char *
 				   crl ? pki_file(crlp, sizeof(crlp), crl) : NULL,
 				   mode,
 				   NULL,
+				   NULL,
 				   NULL };
 	struct tls_config ccfg = { TLS_CLIENT, pki_file(cca, sizeof(cca), client_ca),
 				   NULL,       NULL,
 				   NULL,       TLS_PEER_CERT_REQUIRED,
-				   NULL,       NULL };
+				   NULL,       NULL,
+				   NULL };
 
 	if (client_cert) {
 		snprintf(name, sizeof(name), "%s.crt", client_cert);
@@ -240,6 +242,7 @@ static void test_load_errors(void)
 				  NULL,
 				  TLS_PEER_CERT_REQUIRED,
 				  NULL,
+				  NULL,
 				  NULL };
 
 	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) < 0 &&
@@ -256,6 +259,145 @@ static void test_load_errors(void)
 	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) < 0 && strstr(err, "/nonexistent/ca.crt"),
 	      "missing CA: %s", err);
 	tls_ctx_free(ctx);
+}
+
+static struct tls_ctx *server_ctx(const char *crl);
+
+/* A PKI file's text (NUL-terminated, malloc'd), as a .ovpn profile carries it inline. */
+static char *pki_text(const char *name)
+{
+	char path[128];
+	FILE *f = fopen(pki_file(path, sizeof(path), name), "r");
+	char *text = calloc(1, 16384);
+	size_t n = 0;
+
+	if (f && text)
+		n = fread(text, 1, 16383, f);
+	if (f)
+		fclose(f);
+	CHECK(n > 0, "read %s", name);
+	return text;
+}
+
+/*
+ * Inline PEM (a profile's <ca>, <cert>, <key> blocks; a value with a newline)
+ * is read from memory: a client made from text alone completes the handshake,
+ * and a CA bundle, a CRL and each mistake work as they do from files.
+ */
+static void test_inline(void)
+{
+	char *ca = pki_text("ca.crt"), *other = pki_text("other-ca.crt"),
+	     *crt = pki_text("client1.crt");
+	char *key = pki_text("client1.key"), *crl = pki_text("crl.pem"),
+	     *skey = pki_text("server.key");
+	char bundle[32768], err[256];
+	struct tls_ctx *sctx = server_ctx(NULL), *cctx = NULL;
+	struct tls_config ccfg = { TLS_CLIENT, ca,   crt, key, crl, TLS_PEER_CERT_REQUIRED,
+				   "server",   NULL, NULL };
+	struct tls_session *server = NULL, *client = NULL;
+	int srv = 0, cli = 0;
+
+	CHECK(tls_is_inline(ca) && !tls_is_inline("/etc/ca.crt") && !tls_is_inline(NULL),
+	      "inline means a newline in the value");
+	/* A bundle: another CA first, then the one that signs the server. */
+	snprintf(bundle, sizeof(bundle), "%s%s", other, ca);
+	ccfg.ca = bundle;
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "inline client ctx: %s", err);
+	if (sctx && cctx) {
+		server = tls_session_new(sctx);
+		client = tls_session_new(cctx);
+		pump(server, client, &srv, &cli);
+		CHECK(srv == 1 && cli == 1,
+		      "handshake from inline PEM: server %d (%s), client %d (%s)", srv,
+		      tls_session_error(server), cli, tls_session_error(client));
+		CHECK(strcmp(tls_session_peer_cn(server), "client1") == 0,
+		      "the inline certificate went");
+	}
+	tls_session_free(server);
+	tls_session_free(client);
+	tls_ctx_free(cctx);
+	cctx = NULL;
+
+	ccfg.ca = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "cannot load the CA certificate from the inline text"),
+	      "bad inline CA: %s", err);
+	ccfg.ca = ca;
+	ccfg.key = skey;
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err,
+			     "the key in the inline text does not belong to the certificate in "
+			     "the inline text"),
+	      "mismatched inline key: %s", err);
+	ccfg.key = "\n";
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "cannot load the private key from the inline text"),
+	      "empty inline key: %s", err);
+	ccfg.key = key;
+	ccfg.crl = "junk\n";
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "cannot load the CRL from the inline text"),
+	      "bad inline CRL: %s", err);
+	tls_ctx_free(cctx);
+	tls_ctx_free(sctx);
+	free(ca), free(other), free(crt), free(key), free(crl), free(skey);
+}
+
+/* A client handshake with the server of server_ctx; true when both complete. */
+static bool handshake_with(struct tls_ctx *sctx, struct tls_ctx *cctx)
+{
+	struct tls_session *server = tls_session_new(sctx), *client = tls_session_new(cctx);
+	int srv = 0, cli = 0;
+
+	if (server && client)
+		pump(server, client, &srv, &cli);
+	CHECK(srv == 1 && cli == 1, "handshake: server %d (%s), client %d (%s)", srv,
+	      server ? tls_session_error(server) : "", cli,
+	      client ? tls_session_error(client) : "");
+	tls_session_free(server);
+	tls_session_free(client);
+	return srv == 1 && cli == 1;
+}
+
+/*
+ * A profile's pkcs12: a bundle without a password, from its file or inline
+ * base64, gives the certificate, the key and the CA; one with a password is
+ * refused saying how to convert it.
+ */
+static void test_pkcs12(void)
+{
+	char cmd[512], p12[128], locked[128], err[256];
+	struct tls_ctx *sctx = server_ctx(NULL), *cctx = NULL;
+	struct tls_config ccfg = { .role = TLS_CLIENT, .peer_cert = TLS_PEER_CERT_REQUIRED };
+	char *b64;
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && openssl pkcs12 -export -in client1.crt -inkey client1.key -certfile "
+		 "ca.crt -passout pass: -out client1.p12 && openssl base64 -in client1.p12 -out "
+		 "client1.p12.b64 && openssl pkcs12 -export -in client1.crt -inkey client1.key "
+		 "-passout pass:secret -out locked.p12",
+		 pki);
+	CHECK(system(cmd) == 0, "openssl pkcs12 -export");
+	ccfg.pkcs12 = pki_file(p12, sizeof(p12), "client1.p12");
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "pkcs12 file: %s", err);
+	if (sctx && cctx)
+		handshake_with(sctx, cctx);
+	tls_ctx_free(cctx);
+	cctx = NULL;
+	b64 = pki_text("client1.p12.b64");
+	ccfg.pkcs12 = b64;
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "inline pkcs12: %s", err);
+	if (sctx && cctx)
+		handshake_with(sctx, cctx);
+	tls_ctx_free(cctx);
+	cctx = NULL;
+	ccfg.pkcs12 = pki_file(locked, sizeof(locked), "locked.p12");
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "it needs a password") && strstr(err, "locked.p12"),
+	      "a bundle with a password: %s", err);
+	tls_ctx_free(cctx);
+	tls_ctx_free(sctx);
+	free(b64);
 }
 
 /* auth.certificate: which clients complete the handshake with each mode. */
@@ -321,7 +463,8 @@ static void test_server_checks(void)
 		struct tls_config scfg = { TLS_SERVER, pki_file(ca, sizeof(ca), "ca.crt"),
 					   NULL,       NULL,
 					   NULL,       TLS_PEER_CERT_REQUIRED,
-					   NULL,       NULL };
+					   NULL,       NULL,
+					   NULL };
 		struct tls_config ccfg = { TLS_CLIENT,
 					   ca,
 					   pki_file(ccrt, sizeof(ccrt), "client1.crt"),
@@ -329,6 +472,7 @@ static void test_server_checks(void)
 					   NULL,
 					   TLS_PEER_CERT_REQUIRED,
 					   cases[i].name,
+					   NULL,
 					   NULL };
 		struct pair p = { 0 };
 		int srv, cli;
@@ -367,6 +511,7 @@ static struct tls_ctx *server_ctx(const char *crl)
 				  pki_file(key, sizeof(key), "server.key"),
 				  crl ? pki_file(crlp, sizeof(crlp), crl) : NULL,
 				  TLS_PEER_CERT_REQUIRED,
+				  NULL,
 				  NULL,
 				  NULL };
 	struct tls_ctx *ctx = NULL;
@@ -693,6 +838,8 @@ int main(void)
 	test_park_suites();
 	test_server_checks();
 	test_load_errors();
+	test_inline();
+	test_pkcs12();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");
 	return unit_report("test_tls");

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+/*
+ * credentials_load with inline material, as a .ovpn profile gives it (a
+ * value with a newline is the text itself, never a file): the CA,
+ * certificate and key, a tls-crypt key and the auth-user-pass lines load
+ * from memory as they do from files; a bad inline key is refused naming the
+ * field and "the inline text".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "credentials.h"
+#include "unit.h"
+
+static char pki[64];
+
+static char *read_text(const char *name)
+{
+	char path[128];
+	char *text = calloc(1, 16384);
+	FILE *f;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", pki, name);
+	f = fopen(path, "r");
+	if (f && text)
+		n = fread(text, 1, 16383, f);
+	if (f)
+		fclose(f);
+	CHECK(n > 0, "read %s", name);
+	return text;
+}
+
+/* An OpenVPN static key's text: 256 bytes of hex, 16 bytes a line. */
+static char *static_key_text(void)
+{
+	char *text = calloc(1, 1024);
+	size_t off = 0;
+
+	off += (size_t)snprintf(text + off, 1024 - off,
+				"#\n# 2048 bit OpenVPN static key\n#\n"
+				"-----BEGIN OpenVPN Static key V1-----\n");
+	for (int line = 0; line < 16; line++) {
+		for (int i = 0; i < 16; i++)
+			off += (size_t)snprintf(text + off, 1024 - off, "%02x",
+						(line * 16 + i) * 7 & 0xff);
+		text[off++] = '\n';
+	}
+	snprintf(text + off, 1024 - off, "-----END OpenVPN Static key V1-----\n");
+	return text;
+}
+
+static struct config *client_config(void)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+
+	cfg->role = CONFIG_CLIENT;
+	cfg->tls_auth_direction = -1;
+	cfg->tls_ca = read_text("ca.crt");
+	cfg->tls_cert = read_text("client1.crt");
+	cfg->tls_key = read_text("client1.key");
+	cfg->tls_crypt_key = static_key_text();
+	cfg->auth_file = strdup("alice\r\nsecret\r\n");
+	return cfg;
+}
+
+static void test_inline_loads(struct crypto *c)
+{
+	struct config *cfg = client_config();
+	struct credentials cr;
+	char err[512] = "";
+
+	CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) == 0, "inline credentials: %s", err);
+	CHECK(cr.tls != NULL, "the TLS context from inline PEM");
+	CHECK(cr.wrap.mode == WRAP_TLS_CRYPT, "tls-crypt from the inline key");
+	CHECK(cr.username && strcmp(cr.username, "alice") == 0 && cr.password &&
+		      strcmp(cr.password, "secret") == 0,
+	      "auth-user-pass from the inline lines");
+	credentials_clear(&cr);
+
+	/* The same key as a tls-auth key with a direction. */
+	cfg->tls_auth_key = cfg->tls_crypt_key;
+	cfg->tls_crypt_key = NULL;
+	cfg->tls_auth_direction = 1;
+	CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) == 0, "inline tls-auth: %s", err);
+	CHECK(cr.wrap.mode == WRAP_TLS_AUTH, "tls-auth from the inline key");
+	credentials_clear(&cr);
+
+	free(cfg->tls_auth_key);
+	cfg->tls_auth_key = strdup("-----BEGIN OpenVPN Static key V1-----\nzz\n"
+				   "-----END OpenVPN Static key V1-----\n");
+	CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "tls.tls_auth.key: the inline text: "),
+	      "a bad inline key names the field: %s", err);
+	free(cfg->tls_auth_key);
+	cfg->tls_auth_key = NULL;
+
+	free(cfg->auth_file);
+	cfg->auth_file = strdup("\nsecret\n");
+	CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "auth.file: the inline text needs the username"),
+	      "inline auth without a username: %s", err);
+	config_free(cfg);
+}
+
+int main(void)
+{
+	char cmd[160], err[256];
+	struct crypto *c = crypto_new(err, sizeof(err));
+
+	CHECK(c != NULL, "crypto_new: %s", err);
+	snprintf(pki, sizeof(pki), "/tmp/mvt-cred-XXXXXX");
+	if (!c || !mkdtemp(pki)) {
+		CHECK(0, "mkdtemp");
+		return unit_report("test_credentials");
+	}
+	snprintf(cmd, sizeof(cmd), "scripts/make-pki %s 1 > /dev/null", pki);
+	CHECK(system(cmd) == 0, "scripts/make-pki (needs openssl)");
+	test_inline_loads(c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
+	CHECK(system(cmd) == 0, "cleanup");
+	crypto_free(c);
+	return unit_report("test_credentials");
+}

@@ -203,10 +203,41 @@ end
 -- time and memory: their figures mean nothing under ASan, the engine code
 -- they drive runs under ASan in the other specs, and make test stays short.
 function M.release_only()
-	if (os.getenv("MOONVPN_BIN") or ""):find("/build/san/", 1, true) then
+	if M.sanitized() then
 		return "a load spec: it runs on the release build only"
 	end
 	return nil
+end
+
+--- True when the specs run the sanitizer build (MOONVPN_BIN under build/san/).
+function M.sanitized()
+	return (os.getenv("MOONVPN_BIN") or ""):find("/build/san/", 1, true) ~= nil
+end
+
+--- Why a test is left to the release build, or nil when it runs here: under the
+-- sanitizers a test that repeats, at great cost, what another test there
+-- already drives through the engine (another peer of an interop matrix for the
+-- same engine code, a long throughput run) is marked pending with `why`, the
+-- test that stays. The release build runs every test.
+--   local skip = netns.release_repeat("2.7's row drives the same server code")
+--   if skip then pending(name .. ": " .. skip) else it(name, ...) end
+function M.release_repeat(why)
+	assert(type(why) == "string" and why ~= "", "release_repeat: say which test covers it under the sanitizers")
+	if M.sanitized() then
+		return "on the release build only, a repeat under the sanitizers (" .. why .. ")"
+	end
+	return nil
+end
+
+--- it(name, fn), or under the sanitizers pending(name: why) as release_repeat says.
+function M.it_release(name, why, fn)
+	local skip = M.release_repeat(why)
+	local busted = require "busted"
+	if skip then
+		busted.pending(name .. ": " .. skip)
+	else
+		busted.it(name, fn)
+	end
 end
 
 --- Why a load spec cannot run here (no root, or the sanitizer build), or nil:

@@ -9,7 +9,10 @@
 -- client took to connect. Dynamic tls-crypt: each client renegotiates twice (or
 -- is renegotiated) with each control-channel wrapping, and its renegotiations
 -- use the key the session derived. OpenVPN 2.7 and ovpncli come from `make peers`; without them
--- their cells are pending, with the way to get them. #netns: needs root.
+-- their cells are pending, with the way to get them. Under the sanitizers the matrix is
+-- OpenVPN 2.7.6's row (every cell, each a different part of the server) and the cells of
+-- the other clients that reach server code no 2.7 cell does; the rest, the same server
+-- code with another peer, is pending there (netns.release_repeat). #netns: needs root.
 local hooked = require "spec.helpers.hooked"
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
@@ -166,11 +169,19 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 		print(table.concat(lines, "\n"))
 	end)
 
+	-- Under the sanitizers: 2.7.6's row, and the 3 core's epoch keys, the one cell where
+	-- another client drives other server code (it keeps sending on the old key for 60 s
+	-- after a renegotiation, so the server holds two keys' epoch state that long).
+	local function matrix_repeat(kind, cell)
+		if kind == "2.7" or (kind == "ovpncli" and cell.epoch) then return nil end
+		return netns.release_repeat("OpenVPN 2.7.6's " .. cell.name .. " cell drives the same server code")
+	end
+
 	for _, kind in ipairs(peers.KINDS) do
 		for _, cell in ipairs(CELLS) do
 			local name = string.format("%s connects (%s), pings both ways and carries iperf3 both ways",
 				peers.LABEL[kind], cell.name)
-			local missing = peers.missing(kind)
+			local missing = peers.missing(kind) or matrix_repeat(kind, cell)
 			if missing then
 				pending(name .. ": " .. missing)
 			else
@@ -215,14 +226,26 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 	local DYN_SHOWS = { ["2.6"] = "Outgoing dynamic tls-crypt: Cipher 'AES-256-CTR' initialized",
 		["2.7"] = "Outgoing dynamic tls-crypt: Cipher 'AES-256-CTR' initialized",
 		ovpncli = "control channel: dynamic tls-crypt enabled" }
+	-- Under the sanitizers: 2.7.6's renegotiations with each wrapping, and one the server
+	-- starts (the 3 core's, UDP): 2.6 starts them as 2.7 does, and the server's own wraps
+	-- each kind of key as a client's does.
+	local function dyn_repeat(kind, cell)
+		if kind == "2.7" or (kind == "ovpncli" and cell == CELLS[1]) then return nil end
+		if kind == "ovpncli" then
+			return netns.release_repeat("the 3 core's UDP cell drives the renegotiation the server starts; "
+				.. "OpenVPN 2.7.6's " .. cell.name .. " cell the wrapping")
+		end
+		return netns.release_repeat("OpenVPN 2.7.6's " .. cell.name .. " cell drives the same server code")
+	end
 	for _, kind in ipairs(peers.KINDS) do
 		for _, cell in ipairs { CELLS[1], CELLS[2], CELLS[3], CELLS[4], CELLS[5] } do
 			local by_server = kind == "ovpncli"
 			local name = string.format("%s renegotiates %s with dynamic tls-crypt (%s) and carries traffic",
 				peers.LABEL[kind], by_server and "once" or "twice", cell.wrap or cell.tls_crypt_v2 and cell.name
 				or cell.name .. ", no other wrapping")
-			if peers.missing(kind) then
-				pending(name .. ": " .. peers.missing(kind))
+			local missing = peers.missing(kind) or dyn_repeat(kind, cell)
+			if missing then
+				pending(name .. ": " .. missing)
 			else
 				it(name, function()
 					local extra = start({ tls = cell.tls, tls_crypt_v2 = cell.tls_crypt_v2, server = (cell.server or "")

@@ -5,7 +5,7 @@
 --   [ mvt-srv: moonvpn, tun 10.77.0.1/24 ] --veth 10.88.1.1 / 10.88.1.2-- [ mvt-cli1: the client ]
 --
 -- Each cell connects, pings through the tunnel both ways and runs iperf3 for
--- 2 s each way (the bytes counted, never the rate), and prints how long the
+-- a second each way (the bytes counted, never the rate), and prints how long the
 -- client took to connect. Dynamic tls-crypt: each client renegotiates twice (or
 -- is renegotiated) with each control-channel wrapping, and its renegotiations
 -- use the key the session derived. OpenVPN 2.7 and ovpncli come from `make peers`; without them
@@ -18,11 +18,13 @@ local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
 local peers = require "spec.helpers.peers"
 
--- Each iperf3 run lasts 2 s, and its receiver must count at least this many bytes:
+-- Each iperf3 run lasts IPERF_SECONDS, and its receiver must count at least this many bytes:
 -- far more than TCP sends before it needs acks back through the tunnel, far less
 -- than the slowest build moves (a floor on bytes, never a rate). iperf3 -n would
 -- not do: its receiver reports what it had read when the sender finished writing.
 local IPERF_MIN_BYTES = 256 * 1024
+-- A second is enough to fill the tunnel both ways; the rate is never the point.
+local IPERF_SECONDS = 1
 
 local USERS = [[
 function office.on.auth(client, username, password)
@@ -120,7 +122,7 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 			-- A server per run: one that has just ended a test may reset the next one's connection.
 			local iperf = srv:spawn({ "iperf3", "-s", "-1", "-B", "10.77.0.1", "--forceflush" })
 			assert(iperf:wait_log("Server listening", 10), iperf:output())
-			ok, out = cli:sh("timeout 60 iperf3 -c 10.77.0.1 -t 2 -J" .. reverse)
+			ok, out = cli:sh("timeout 60 iperf3 -c 10.77.0.1 -t " .. IPERF_SECONDS .. " -J" .. reverse)
 			assert(ok and not out:find('"error"', 1, true), "iperf3" .. reverse .. ": " .. out)
 			iperf:wait(10)
 			local bytes = received(out)
@@ -208,8 +210,8 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 						assert(asked == 1, "on.auth asked once, the renegotiations carry the token:\n"
 							.. t.engine:output())
 					end
-					print(string.format("\n  [%s, %s: connected in %.2f s; iperf3 2 s: %d MiB up, %d MiB down]",
-						peers.LABEL[kind], cell.name, seconds, moved[1], moved[2]))
+					print(string.format("\n  [%s, %s: connected in %.2f s; iperf3 %d s: %d MiB up, %d MiB down]",
+						peers.LABEL[kind], cell.name, seconds, IPERF_SECONDS, moved[1], moved[2]))
 				end)
 			end
 		end

@@ -220,7 +220,7 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 	-- Dynamic tls-crypt (protocol-flags dyn-tls-crypt): every client announces it, and
 	-- after its renegotiations it still carries traffic. The 2.x clients start two
 	-- (reneg-sec 3) and show at verb 4 that they wrap them with the dynamic key.
-	-- ovpncli takes no reneg-sec under 10 s, so the server starts one (after 12 s);
+	-- ovpncli takes no reneg-sec under 10 s, so the server starts one (after 4 s);
 	-- it shows the key only without another wrapping ("control channel: dynamic
 	-- tls-crypt enabled"). It keeps sending on key 0 for 60 s after a renegotiation,
 	-- and the server's next one waits for that: one is what a test can afford. A
@@ -251,7 +251,7 @@ describe("#netns interop: OpenVPN clients against a moonvpn server", function()
 			else
 				it(name, function()
 					local extra = start({ tls = cell.tls, tls_crypt_v2 = cell.tls_crypt_v2, server = (cell.server or "")
-						.. (by_server and "  renegotiate = { seconds = 12 },\n" or "") })
+						.. (by_server and "  renegotiate = { seconds = 4 },\n" or "") })
 					local client = peers.start(t.clients[1], kind, { remote = "10.88.1.1", wrap = cell.wrap,
 						proto = cell.proto, port = cell.port, extra = (extra or "") .. (by_server and "" or "reneg-sec 3\nverb 4\n") })
 					client:connected(30, t.engine)

@@ -130,11 +130,12 @@ function ns_mt:spawn(argv, opts)
 end
 
 function proc_mt:output()
-	return M.read_file(self.log) or ""
+	return self.final_output or M.read_file(self.log) or ""
 end
 
 --- The exit status once the process has ended, else nil.
 function proc_mt:status()
+	if self.final_status then return self.final_status end
 	local s = M.read_file(self.statusfile)
 	return s and tonumber(s:match("%d+"))
 end
@@ -163,6 +164,8 @@ function proc_mt:wait(timeout)
 end
 
 function proc_mt:signal(sig)
+	-- Ended and cleaned up: the pid may be another process's by now.
+	if self.final_status then return end
 	os.execute(string.format("kill -%s %d 2>/dev/null", sig, self.pid))
 end
 
@@ -183,7 +186,13 @@ function M.cleanup()
 	for _, p in ipairs(processes) do
 		if not p:status() then p:signal("KILL") end
 	end
-	for _, p in ipairs(processes) do p:wait(5) end
+	-- What a process left goes with the directories below; a spec may still ask
+	-- for it (an after_each that stops a process cleanup() already ended must
+	-- not wait out stop()'s 15 s for a status file that is gone).
+	for _, p in ipairs(processes) do
+		p:wait(5)
+		p.final_output, p.final_status = p:output(), p:status() or 137
+	end
 	processes = {}
 	for i = #namespaces, 1, -1 do
 		local ns = namespaces[i]

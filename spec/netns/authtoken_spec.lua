@@ -90,8 +90,13 @@ describe("#netns auth tokens", function()
 		assert.is_true((t.clients[1]:sh("ping -n -c 2 -i 0.2 -W 2 10.77.0.1")), "traffic on key 5")
 	end)
 
+	-- Under the sanitizers 2.7's is peers_spec's: its token reneg cell runs there.
 	for _, kind in ipairs { "2.7", "ovpncli" } do
-		it("gives " .. peers.LABEL[kind] .. " a token it renegotiates with, on.auth asked once", function()
+		local it_here = kind == "2.7" and function(name, fn)
+			netns.it_release(name, "peers_spec's OpenVPN 2.7.6 token reneg cell: a token it renegotiates "
+				.. "with, on.auth asked once", fn)
+		end or it
+		it_here("gives " .. peers.LABEL[kind] .. " a token it renegotiates with, on.auth asked once", function()
 			local why = peers.missing(kind)
 			if why then
 				pending(why)

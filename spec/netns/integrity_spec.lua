@@ -431,10 +431,17 @@ describe("#netns data integrity", function()
 		-- Key renegotiation under full load: the server renegotiates every
 		-- RENEG_SECONDS, the transfer goes on until it has done so three times
 		-- (and has moved RENEG bytes), however fast or slow the machine. The
-		-- same against a stock server, for its retransmissions beside ours.
+		-- same against a stock server, for its retransmissions beside ours (no
+		-- moonvpn in it, so not under the sanitizers).
 		local retransmitted = {}
 		for _, server in ipairs { "moonvpn", "stock" } do
 			describe(variant.name .. ": a stock client, a " .. server .. " server renegotiating under load", function()
+				local beside = server == "stock" and netns.release_repeat("no moonvpn in it: the stock "
+					.. "server's figures are for comparison; the moonvpn server's block runs")
+				if beside then
+					pending(beside)
+					return
+				end
 				local t = {}
 				setup(function()
 					start(t, { peer = "stock", transport = "udp", dev = "tun", variant = variant,

@@ -168,7 +168,7 @@ describe("#netns reload", function()
 	end)
 
 	it("gives connected clients the new keepalive, renegotiation, client_to_client and flow table; refuses a new device type while serving them", function()
-		local c2c = { client_to_client = "false", keepalive = "{ interval = 2, timeout = 5 }" }
+		local c2c = { client_to_client = "false", keepalive = "{ interval = 1, timeout = 3 }" }
 		start(c2c)
 		assert(srv:sh("sysctl -qw net.ipv4.ip_forward=0")) -- only the server can pass packets between clients
 		local procs = {}
@@ -238,28 +238,28 @@ describe("#netns reload", function()
 		-- Keepalive: pushed to a client that connects now; the server's own timer for
 		-- connected ones, where it asks no more of them than their push did: a client
 		-- that stops answering ends after twice the new, longer, timeout.
-		c2c.keepalive = "{ interval = 2, timeout = 8 }"
+		c2c.keepalive = "{ interval = 1, timeout = 4 }"
 		assert(apply {})
 		procs[2]:stop()
 		procs[2] = clients[2]:spawn({ "openvpn", "--config", openvpn.profile(pki,
 			{ remote = "10.88.2.1", wrap = "tls-crypt", cert = "client2" }) })
 		local done, out = procs[2]:wait_log("Initialization Sequence Completed", 30)
 		assert(done, out)
-		assert.truthy(out:find("ping 2,ping%-restart 8"), out)
+		assert.truthy(out:find("ping 1,ping%-restart 4"), out)
 		procs[1]:signal("STOP")
-		done, out = engine:wait_log("%(client1%): session ended: ping%-restart: nothing received for 16 seconds", 60)
+		done, out = engine:wait_log("%(client1%): session ended: ping%-restart: nothing received for 8 seconds", 60)
 		procs[1]:signal("CONT")
 		assert(done, out)
-		-- A shorter timeout: client2's new session, pushed ping-restart 8, keeps the server's 16 s.
+		-- A shorter timeout: client2's new session, pushed ping-restart 4, keeps the server's 8 s.
 		local who
 		for addr in engine:output():gmatch("(10%.88%.2%.2:%d+) %(client2%): connected") do who = addr end
-		c2c.keepalive = "{ interval = 2, timeout = 5 }"
+		c2c.keepalive = "{ interval = 1, timeout = 3 }"
 		assert(apply {})
 		procs[2]:signal("STOP")
 		local ended = who:gsub("%p", "%%%0") .. " %(client2%): session ended: ping%-restart: nothing received for (%d+) seconds"
 		done, out = engine:wait_log(ended, 60)
 		procs[2]:signal("CONT")
 		assert(done, out)
-		assert.are.equal("16", out:match(ended))
+		assert.are.equal("8", out:match(ended))
 	end)
 end)

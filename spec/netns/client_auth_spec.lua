@@ -25,7 +25,7 @@ describe("#netns client logins", function()
 
 	-- The verify script writes each call's username and password to calls, and
 	-- runs `decide` (sh, with $user, $pass and $n, the call's number) for its verdict.
-	local function start_server(decide)
+	local function start_server(decide, extra)
 		srv, cli = netns.new(), netns.new()
 		netns.veth(srv, "10.88.2.1/24", cli, "10.88.2.2/24")
 		dir = netns.tmpdir()
@@ -39,7 +39,7 @@ describe("#netns client logins", function()
 		local pki = mv.pki()
 		server = srv:spawn({ "openvpn", "--config", openvpn.server(pki, { listen = "10.88.2.1",
 			wrap = "tls-crypt", extra = "verify-client-cert none\nusername-as-common-name\n"
-				.. "script-security 2\nauth-user-pass-verify " .. dir .. "/check.sh via-file\n" }) })
+				.. "script-security 2\nauth-user-pass-verify " .. dir .. "/check.sh via-file\n" .. (extra or "") }) })
 		assert(server:wait_log("Initialization Sequence Completed", 10), server:output())
 	end
 
@@ -133,6 +133,34 @@ describe("#netns client logins", function()
 		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
 		assert.truthy(client:output():find("the server's challenge: Enter the code we sent", 1, true),
 			client:output())
+	end)
+
+	-- A CRV1 answer is single-use: a reconnect logs in with the auth-token pushed after
+	-- it, not with the spent answer (which the script refuses: it takes it once).
+	it("reconnects with the auth-token a challenge's login got, not with the spent answer", function()
+		start_server(table.concat({
+			'if [ "$pass" = "s3cret" ]; then',
+			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
+			"fi",
+			'[ "$n" -eq 2 ] && [ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"),
+			"auth-gen-token 3600\nkeepalive 1 4\n")
+		start_client([[auth = function(challenge, kind)
+    if challenge == nil then return "alice", "s3cret" end
+    if kind == "dynamic" then return "424242" end
+  end,]])
+		connected()
+		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
+		-- The server's packets are dropped until the client's ping-restart (4 s, pushed) ends the session.
+		assert(cli:sh("nft add table inet mvt && nft add chain inet mvt in '{ type filter hook input priority 0; }' "
+			.. "&& nft add rule inet mvt in udp sport 1194 drop"))
+		local ok, out = client:wait_log("ping%-restart", 30)
+		assert(ok, out)
+		assert(cli:sh("nft delete table inet mvt"))
+		ok, out = client:wait_log("connected, address.*connected, address", 60)
+		assert(ok, out .. "\n--- calls:\n" .. calls() .. "\n--- server:\n" .. server:output())
+		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
+		local _, asked = out:gsub("the server's challenge: ", "")
+		assert.are.equal(1, asked, out)
 	end)
 
 	it("answers a first challenge at once, and backs off when its answer is challenged again", function()

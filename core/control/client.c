@@ -243,7 +243,9 @@ static void end_attempt(struct client *c, const char *reason)
 	bool again = true;
 	double delay;
 
-	if (!was_connected)
+	/* A refusal stays on its server, as 2.6's receive_auth_failed (no_advance): a
+	 * dynamic challenge's state exists only on the server that issued it. */
+	if (!was_connected && !refused)
 		c->remote = (c->remote + 1) % c->params.n_remotes;
 	keep_token(c, s, refused);
 	if (c->token_refused)

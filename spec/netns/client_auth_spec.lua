@@ -43,18 +43,25 @@ describe("#netns client logins", function()
 		assert(server:wait_log("Initialization Sequence Completed", 10), server:output())
 	end
 
-	local function client_config(auth)
+	-- remotes: a Lua list in place of the one remote, the server.
+	local function client_config(auth, remotes)
 		local pki = mv.pki()
-		return mv.write_config(mv.client_config("10.88.2.1", string.format([[
+		local text = mv.client_config("10.88.2.1", string.format([[
   device = { name = "mvc0" },
   tls = { ca = "%s/ca.crt", tls_crypt = "%s/tc.key" },
   reconnect = { initial = 1, max = 1 },
   %s
-]], pki, pki, auth), { tls = false }), "client.lua")
+]], pki, pki, auth), { tls = false })
+		if remotes then
+			local n
+			text, n = text:gsub('remote = "udp://10%.88%.2%.1:1194",', "remote = " .. remotes .. ",")
+			assert(n == 1, text)
+		end
+		return mv.write_config(text, "client.lua")
 	end
 
-	local function start_client(auth)
-		client = cli:spawn({ mv.bin, client_config(auth) })
+	local function start_client(auth, remotes)
+		client = cli:spawn({ mv.bin, client_config(auth, remotes) })
 	end
 
 	local function connected()
@@ -161,6 +168,26 @@ describe("#netns client logins", function()
 		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
 		local _, asked = out:gsub("the server's challenge: ", "")
 		assert.are.equal(1, asked, out)
+	end)
+
+	-- The challenge's state exists on the server that sent it: the answer goes there, not
+	-- to the next remote (10.88.2.3 is nobody: an answer sent there is never answered).
+	it("sends a challenge's answer to the server that sent it, not to the next remote", function()
+		start_server(table.concat({
+			'if [ "$pass" = "s3cret" ]; then',
+			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
+			"fi",
+			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"))
+		start_client([[auth = function(challenge, kind)
+    if challenge == nil then return "alice", "s3cret" end
+    if kind == "dynamic" then return "424242" end
+  end,]], '{ "udp://10.88.2.1:1194", "udp://10.88.2.3:1194" }')
+		connected()
+		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
+		local out = client:output()
+		assert.truthy(out:find("the server's challenge: Enter the code we sent\n[^\n]*connecting to "
+			.. "udp://10.88.2.1:1194\n", 1), out)
+		assert.falsy(out:find("10.88.2.3", 1, true), out)
 	end)
 
 	it("answers a first challenge at once, and backs off when its answer is challenged again", function()

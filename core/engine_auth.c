@@ -17,9 +17,16 @@ static void answered(void *ctx, const char *first, const char *second)
 		client_answer(e->client, first, second);
 }
 
+/* The kind an auth.ask function is told: "password", "static" or "dynamic". */
 static const char *kind_of(enum client_question what)
 {
-	return what == CLIENT_ASK_STATIC ? "static" : "dynamic";
+	static const char *const kinds[] = {
+#define CLIENT_QUESTION_NAME(e, s) [e] = s,
+		CLIENT_QUESTION_MAP(CLIENT_QUESTION_NAME)
+#undef CLIENT_QUESTION_NAME
+	};
+
+	return kinds[what];
 }
 
 /* One question on the terminal; false (and logged) when it could not be asked. */

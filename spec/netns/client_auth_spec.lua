@@ -132,12 +132,15 @@ describe("#netns client logins", function()
 			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
 			"fi",
 			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"))
+		-- The function tells the questions apart by kind alone, as the README invites.
 		start_client([[auth = function(challenge, kind)
-    if challenge == nil then return "alice", "s3cret" end
+    if kind == "password" and challenge == nil then return "alice", "s3cret" end
     if kind == "dynamic" and challenge == "Enter the code we sent" then return "424242" end
+    error("asked " .. tostring(kind) .. " with " .. tostring(challenge))
   end,]])
 		connected()
 		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
+		assert.falsy(client:output():find("asked ", 1, true), client:output())
 		assert.truthy(client:output():find("the server's challenge: Enter the code we sent", 1, true),
 			client:output())
 	end)

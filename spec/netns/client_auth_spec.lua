@@ -277,6 +277,16 @@ sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 			.. "auth.password or auth.file, or auth.ask = function(challenge) ... end", 1, true), err)
 	end)
 
+	-- Nothing to ask (the password given, no static challenge, no interact): a client run
+	-- as a service starts, saying that a dynamic challenge would be a refusal.
+	it("starts without a terminal when auth.ask = true has nothing certain to ask", function()
+		start_server('[ "$user" = alice ] && [ "$pass" = "s3cret" ]')
+		start_client('auth = { username = "alice", password = "s3cret", ask = true },')
+		connected()
+		assert.truthy(client:output():find("standard input is not a terminal, so a dynamic challenge from "
+			.. "the server will be taken as a refusal", 1, true), client:output())
+	end)
+
 	it("says what is wrong with auth and auth_retry in the configuration", function()
 		local pki = mv.pki()
 		for _, case in ipairs {

@@ -57,8 +57,9 @@ static void ask_on_terminal(struct engine *e, const struct client_ask *q)
 		answered(e, q->username ? NULL : user, secret);
 	else
 		answered(e, ok ? secret : NULL, NULL);
-	memset(user, 0, sizeof(user));
-	memset(secret, 0, sizeof(secret));
+	/* explicit_bzero: a memset of buffers dead after it may be optimised away. */
+	explicit_bzero(user, sizeof(user));
+	explicit_bzero(secret, sizeof(secret));
 }
 
 static void on_ask(void *ctx, const struct client_ask *q)

@@ -13,7 +13,11 @@ bool ttyask_possible(void)
 	return isatty(STDIN_FILENO) == 1;
 }
 
-/* One line from fd into out, byte by byte (a terminal in canonical mode gives lines). */
+/*
+ * One line from fd into out, byte by byte (a terminal in canonical mode gives
+ * lines). End of input after some bytes ends the line (Ctrl-D after typing
+ * it); a read error fails, rather than pass half a password on.
+ */
 static int read_line(int fd, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -24,12 +28,17 @@ static int read_line(int fd, char *out, size_t cap)
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return n ? 0 : -EPIPE;
-		if (ch == '\n' || ch == '\r')
+		if (r < 0)
+			return -errno;
+		if (r == 0 && !n)
+			return -EPIPE;
+		if (r == 0 || ch == '\n' || ch == '\r')
 			break;
-		if (n + 1 >= cap)
+		if (n + 1 >= cap) {
+			/* The rest of the line would be the next question's answer. */
+			(void)tcflush(fd, TCIFLUSH);
 			return -EMSGSIZE;
+		}
 		out[n++] = ch;
 	}
 	out[n] = '\0';
@@ -59,6 +68,6 @@ int ttyask_read(const char *prompt, bool echo, char *out, size_t cap)
 		(void)tcsetattr(fd, TCSANOW, &saved);
 	close(fd);
 	if (rc < 0)
-		memset(out, 0, cap);
+		explicit_bzero(out, cap); /* part of a secret may be in it */
 	return rc;
 }

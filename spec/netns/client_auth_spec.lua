@@ -173,6 +173,30 @@ describe("#netns client logins", function()
 		assert.are.equal(1, asked, out)
 	end)
 
+	-- Without a token, the spent answer is not sent again either (refused, it stopped the
+	-- client under auth_retry "none"): the password goes, and the new challenge is answered.
+	it("answers a new challenge after a reconnect without a token, not with the spent answer", function()
+		start_server(table.concat({
+			'if [ "$pass" = "s3cret" ]; then',
+			'  printf "CRV1:R,E:st8-$n:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
+			"fi",
+			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-$((n - 1))::424242" ]' }, "\n"),
+			"keepalive 1 4\n")
+		start_client([[auth = function(challenge, kind)
+    if challenge == nil then return "alice", "s3cret" end
+    if kind == "dynamic" then return "424242" end
+  end,]])
+		connected()
+		assert(cli:sh("nft add table inet mvt && nft add chain inet mvt in '{ type filter hook input priority 0; }' "
+			.. "&& nft add rule inet mvt in udp sport 1194 drop"))
+		local ok, out = client:wait_log("ping%-restart", 30)
+		assert(ok, out)
+		assert(cli:sh("nft delete table inet mvt"))
+		ok, out = client:wait_log("connected, address.*connected, address", 60)
+		assert(ok, out .. "\n--- calls:\n" .. calls() .. "\n--- server:\n" .. server:output())
+		assert.are.equal("alice s3cret\nalice CRV1::st8-1::424242\nalice s3cret\nalice CRV1::st8-3::424242\n", calls())
+	end)
+
 	-- The challenge's state exists on the server that sent it: the answer goes there, not
 	-- to the next remote (10.88.2.3 is nobody: an answer sent there is never answered).
 	it("sends a challenge's answer to the server that sent it, not to the next remote", function()

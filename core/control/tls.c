@@ -216,43 +216,72 @@ static PKCS12 *read_pkcs12(const char *value)
 }
 
 /*
- * OpenVPN's pkcs12 (ssl_openssl.c, tls_ctx_load_pkcs12): the bundle's
- * certificate and key are ours, its other certificates are trusted CAs. Only
- * bundles without a password (or with an empty one): moonvpn asks for none.
+ * The bundle's CA certificates. With a ca of the profile's own, they are only
+ * the chain we send (intermediates our certificate may need), never trusted:
+ * an enterprise export often carries the organisation's general root, which
+ * would accept any server under it over the VPN's dedicated CA. Without one
+ * they are the trust anchors, and a bundle with none would trust nobody.
+ * OpenVPN's tls_ctx_load_pkcs12 (ssl_openssl.c) does the same.
  */
-static int load_pkcs12(SSL_CTX *ctx, const char *value, char *err, size_t errlen)
+static int use_bundle_cas(SSL_CTX *ctx, STACK_OF(X509) * cas, bool has_ca, const char *value,
+			  char *err, size_t errlen)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	int n = cas ? sk_X509_num(cas) : 0;
+
+	if (!has_ca && n == 0) {
+		snprintf(err, errlen,
+			 "tls: the PKCS#12 bundle %s carries no CA certificate, so no server "
+			 "could be verified: give ca (the CA that signs the server's certificate)",
+			 origin(value));
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++)
+		if ((has_ca ? SSL_CTX_add1_chain_cert(ctx, sk_X509_value(cas, i))
+			    : X509_STORE_add_cert(store, sk_X509_value(cas, i))) != 1) {
+			openssl_error(err, errlen,
+				      "tls: cannot use the PKCS#12 bundle's CA certificates");
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/*
+ * OpenVPN's pkcs12 (ssl_openssl.c, tls_ctx_load_pkcs12): the bundle's
+ * certificate and key are ours, its other certificates as use_bundle_cas
+ * says. Only bundles without a password (or with an empty one): moonvpn asks
+ * for none.
+ */
+static int load_pkcs12(SSL_CTX *ctx, const char *value, bool has_ca, char *err, size_t errlen)
 {
 	PKCS12 *p12 = read_pkcs12(value);
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	STACK_OF(X509) *cas = NULL;
-	int ok;
+	int rc = -EINVAL;
+	bool parsed;
 
 	if (!p12)
 		return file_error(err, errlen, "the PKCS#12 bundle", value);
-	ok = PKCS12_parse(p12, "", &key, &cert, &cas) == 1 ||
-	     PKCS12_parse(p12, NULL, &key, &cert, &cas) == 1;
+	parsed = PKCS12_parse(p12, "", &key, &cert, &cas) == 1 ||
+		 PKCS12_parse(p12, NULL, &key, &cert, &cas) == 1;
 	PKCS12_free(p12);
-	if (!ok || !cert || !key) {
+	if (!parsed || !cert || !key)
 		snprintf(err, errlen,
 			 "tls: cannot read the PKCS#12 bundle %s: it needs a password or lacks a "
 			 "certificate and key (moonvpn asks for no password: openssl pkcs12 -in "
 			 "FILE.p12 -nodes -out client.pem, then use ca, cert and key)",
 			 origin(value));
-		ok = 0;
-	} else {
-		ok = SSL_CTX_use_certificate(ctx, cert) == 1 &&
-		     SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-		for (int i = 0; ok && cas && i < sk_X509_num(cas); i++)
-			X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), sk_X509_value(cas, i));
-		if (!ok)
-			openssl_error(err, errlen, "tls: cannot use the PKCS#12 bundle's key");
-	}
+	else if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+		 SSL_CTX_check_private_key(ctx) != 1)
+		openssl_error(err, errlen, "tls: cannot use the PKCS#12 bundle's key");
+	else
+		rc = use_bundle_cas(ctx, cas, has_ca, value, err, errlen);
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	sk_X509_pop_free(cas, X509_free);
-	return ok ? 0 : -EINVAL;
+	return rc;
 }
 
 static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t errlen)
@@ -566,7 +595,8 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 	}
 	/* A client may go without a certificate of its own (a server with auth.certificate). */
 	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
-	    (cfg->pkcs12 && (rc = load_pkcs12(c->ssl_ctx, cfg->pkcs12, err, errlen)) < 0) ||
+	    (cfg->pkcs12 &&
+	     (rc = load_pkcs12(c->ssl_ctx, cfg->pkcs12, cfg->ca != NULL, err, errlen)) < 0) ||
 	    (!cfg->pkcs12 && (cfg->cert || cfg->role == TLS_SERVER) &&
 	     (rc = load_identity(c->ssl_ctx, cfg, err, errlen)) < 0))
 		goto fail;

@@ -189,10 +189,37 @@ static int use_inline_chain(SSL_CTX *ctx, const char *text)
 	return ok;
 }
 
-static int use_inline_key(SSL_CTX *ctx, const char *text)
+/*
+ * The passphrase of an encrypted key: none. OpenSSL's default callback
+ * would ask for one on the terminal and block the engine there, during a
+ * reload too. This one refuses, and notes in *encrypted (if given) why the
+ * key did not load.
+ */
+static int refuse_passphrase(char *buf, int size, int rwflag, void *encrypted)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	if (encrypted)
+		*(bool *)encrypted = true;
+	return -1;
+}
+
+static int encrypted_key(char *err, size_t errlen, const char *value)
+{
+	snprintf(err, errlen,
+		 "tls: the private key in %s is encrypted, and moonvpn asks for no passphrase: "
+		 "decrypt it with openssl pkey -in KEY -out KEY.plain and give KEY.plain",
+		 origin(value));
+	ERR_clear_error();
+	return -EINVAL;
+}
+
+static int use_inline_key(SSL_CTX *ctx, const char *text, bool *encrypted)
 {
 	BIO *bio = text_bio(text);
-	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key =
+		bio ? PEM_read_bio_PrivateKey(bio, NULL, refuse_passphrase, encrypted) : NULL;
 	int ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1;
 
 	EVP_PKEY_free(key);
@@ -286,6 +313,7 @@ static int load_pkcs12(SSL_CTX *ctx, const char *value, bool has_ca, char *err, 
 
 static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t errlen)
 {
+	bool encrypted = false;
 	int ok;
 
 	ok = tls_is_inline(cfg->cert) ? use_inline_chain(ctx, cfg->cert)
@@ -293,8 +321,12 @@ static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, 
 	if (ok != 1)
 		return file_error(err, errlen, "the certificate", cfg->cert);
 	/* OpenSSL already compares the key with the certificate while loading it. */
-	ok = tls_is_inline(cfg->key) ? use_inline_key(ctx, cfg->key)
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, &encrypted);
+	ok = tls_is_inline(cfg->key) ? use_inline_key(ctx, cfg->key, &encrypted)
 				     : SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+	if (ok != 1 && encrypted)
+		return encrypted_key(err, errlen, cfg->key);
 	if (ok != 1 && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
 		return file_error(err, errlen, "the private key", cfg->key);
 	if (ERR_peek_last_error() || SSL_CTX_check_private_key(ctx) != 1) {
@@ -566,6 +598,8 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 	 * allocated for a record and freed after it instead of kept for ever. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_keylog_callback(ctx, keylog_cb);
+	/* Certificate and key files never make OpenSSL ask on the terminal. */
+	SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
 }
 
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)

@@ -151,10 +151,11 @@ static int load_ca(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
 	X509_LOOKUP *lookup;
 
-	if (!cfg->ca && cfg->pkcs12)
-		return 0; /* the bundle's CA certificates are the trusted ones */
-	if (tls_is_inline(cfg->ca) ? add_inline_certs(store, cfg->ca) < 1
-				   : SSL_CTX_load_verify_file(ctx, cfg->ca) != 1)
+	/* Without ca, a PKCS#12 bundle's CA certificates are the trusted ones (load_pkcs12);
+	 * its crl applies to them all the same. */
+	if ((cfg->ca || !cfg->pkcs12) &&
+	    (tls_is_inline(cfg->ca) ? add_inline_certs(store, cfg->ca) < 1
+				    : SSL_CTX_load_verify_file(ctx, cfg->ca) != 1))
 		return file_error(err, errlen, "the CA certificate", cfg->ca);
 	if (!cfg->crl)
 		return 0;

@@ -468,11 +468,12 @@ static void test_pkcs12(void)
  * bundle carries the CA that signs the server, but the profile's ca is another
  * one, so the server must be refused, as OpenVPN does; a bundle carrying
  * another CA besides still works with the right ca (that CA is only chain).
- * With no ca, a bundle that carries no CA is refused at load.
+ * With no ca, crl still applies, and a bundle that carries no CA is refused
+ * at load.
  */
 static void test_pkcs12_ca(void)
 {
-	char cmd[512], p12[128], ca[128], why[512], err[256];
+	char cmd[512], p12[128], ca[128], crl[128], why[512], err[256];
 	struct tls_ctx *sctx = server_ctx(NULL), *cctx = NULL;
 	struct tls_config ccfg = { .role = TLS_CLIENT, .peer_cert = TLS_PEER_CERT_REQUIRED };
 
@@ -500,8 +501,21 @@ static void test_pkcs12_ca(void)
 		handshake_with(sctx, cctx);
 	tls_ctx_free(cctx);
 	cctx = NULL;
-	ccfg.pkcs12 = pki_file(p12, sizeof(p12), "bare.p12");
+	/* Without ca, crl still applies: read (a bad one refused), and the server passes it. */
+	ccfg.pkcs12 = pki_file(p12, sizeof(p12), "with-ca.p12");
 	ccfg.ca = NULL;
+	ccfg.crl = "junk\n";
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
+		      strstr(err, "cannot load the CRL from the inline text"),
+	      "pkcs12 without ca, a bad crl: %s", err);
+	ccfg.crl = pki_file(crl, sizeof(crl), "crl.pem");
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "pkcs12 without ca, crl: %s", err);
+	if (sctx && cctx)
+		handshake_with(sctx, cctx);
+	tls_ctx_free(cctx);
+	cctx = NULL;
+	ccfg.crl = NULL;
+	ccfg.pkcs12 = pki_file(p12, sizeof(p12), "bare.p12");
 	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
 		      strstr(err, "bare.p12 carries no CA certificate") && strstr(err, "give ca"),
 	      "a bundle without CA and no ca: %s", err);

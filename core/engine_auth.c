@@ -17,9 +17,16 @@ static void answered(void *ctx, const char *first, const char *second)
 		client_answer(e->client, first, second);
 }
 
+/* The kind an auth.ask function is told: "password", "static" or "dynamic". */
 static const char *kind_of(enum client_question what)
 {
-	return what == CLIENT_ASK_STATIC ? "static" : "dynamic";
+	static const char *const kinds[] = {
+#define CLIENT_QUESTION_NAME(e, s) [e] = s,
+		CLIENT_QUESTION_MAP(CLIENT_QUESTION_NAME)
+#undef CLIENT_QUESTION_NAME
+	};
+
+	return kinds[what];
 }
 
 /* One question on the terminal; false (and logged) when it could not be asked. */
@@ -90,6 +97,28 @@ static void on_refused(void *ctx, const char *message)
 	ev_break(e->loop, EVBREAK_ALL);
 }
 
+/*
+ * auth.ask = true without a terminal (a service): refused at start when a
+ * question is certain (the password, a static challenge, auth_retry
+ * interact). Otherwise only a server's dynamic challenge could ask, and
+ * without hooks.ask it is a refusal, which auth_retry handles.
+ */
+static int without_terminal(struct engine *e, const struct config *cfg, char *err, size_t errlen)
+{
+	if ((!cfg->auth_password && !cfg->auth_file) || cfg->auth_static_challenge ||
+	    cfg->auth_retry == AUTH_RETRY_INTERACT) {
+		snprintf(
+			err, errlen,
+			"auth.ask = true asks on the terminal, but standard input is not one: give "
+			"auth.password or auth.file, or auth.ask = function(challenge) ... end");
+		return -EINVAL;
+	}
+	log_warnx(&e->log, "client",
+		  "auth.ask = true: standard input is not a terminal, so a dynamic challenge from "
+		  "the server will be taken as a refusal");
+	return 0;
+}
+
 int engine_auth_params(struct engine *e, const struct config *cfg, struct client_params *cp,
 		       char *err, size_t errlen)
 {
@@ -105,15 +134,9 @@ int engine_auth_params(struct engine *e, const struct config *cfg, struct client
 	cp->static_echo = cfg->auth_static_echo;
 	if (cfg->auth_ask == AUTH_ASK_NONE)
 		return 0;
-	if (cfg->auth_ask == AUTH_ASK_TERMINAL && !ttyask_possible()) {
-		snprintf(
-			err, errlen,
-			"auth.ask = true asks on the terminal, but standard input is not one: give "
-			"auth.password or auth.file, or auth.ask = function(challenge) ... end");
-		return -EINVAL;
-	}
+	if (cfg->auth_ask == AUTH_ASK_TERMINAL && !ttyask_possible())
+		return without_terminal(e, cfg, err, errlen);
 	cp->hooks.ask = on_ask;
 	cp->ask_password = !cfg->auth_password && !cfg->auth_file;
-	(void)e;
 	return 0;
 }

@@ -221,6 +221,22 @@ describe("moonvpn.ovpn", function()
 		assert.are.same({ username = "alice", password = "pw", ask = true,
 			static_challenge = { text = "OTP", echo = false } }, cfg.auth)
 		assert.are.equal("nointeract", cfg.auth_retry)
+		-- A bare auth-user-pass asks on the terminal; Lua credentials leave nothing to ask
+		-- (the client starts without a terminal), unless auth-retry interact asks again.
+		write("profiles/ask.ovpn", "client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\n")
+		write("ask.lua", 'local vpn = require "moonvpn"\nvpn.client {\n  profile = "profiles/ask.ovpn",\n'
+			.. '  auth = { username = "alice", password = "pw" },\n}\n')
+		cfg = assert(config.load(dir .. "/ask.lua"))
+		assert.are.same({ username = "alice", password = "pw" }, cfg.auth)
+		write("ask.lua", 'local vpn = require "moonvpn"\nvpn.client {\n  profile = "profiles/ask.ovpn",\n'
+			.. '  auth = { file = "creds.txt" },\n}\n')
+		cfg = assert(config.load(dir .. "/ask.lua"))
+		assert.are.same({ file = dir .. "/creds.txt" }, cfg.auth)
+		write("profiles/ask.ovpn", "client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\nauth-retry interact\n")
+		write("ask.lua", 'local vpn = require "moonvpn"\nvpn.client {\n  profile = "profiles/ask.ovpn",\n'
+			.. '  auth = { username = "alice", password = "pw" },\n}\n')
+		cfg = assert(config.load(dir .. "/ask.lua"))
+		assert.are.same({ username = "alice", password = "pw", ask = true }, cfg.auth)
 		os.execute("rm -rf " .. dir)
 	end)
 end)

@@ -38,15 +38,19 @@ struct client {
 	const struct crypto *crypto;
 	struct client_params params;
 	char token[PUSH_TOKEN_MAX]; /* the server's auth-token: our password while it is good */
-	bool began_with_token;	    /* this attempt logs in with it */
+	bool began_with_token;	    /* this attempt logged in with it */
 	bool token_refused;	    /* the last attempt's token was refused: retry at once */
 	/* Credentials of our own, wiped when done with: asked through hooks.ask (in
 	 * place of params'), and the password a challenge's answer makes (SCRV1 or
 	 * CRV1 text), sent in its place. */
 	char *username, *password, *answered;
 	struct challenge *crv1; /* the server's dynamic challenge, until answered and sent */
-	bool asking;		/* a question is out: no attempt until its answer */
-	bool reask;		/* auth_retry interact: the password is asked again */
+	/* The session that sent crv1's answer got its push: the answer is spent (its
+	 * state id and code are single-use) and is forgotten when that session ends,
+	 * not before, as the session borrows it for each renegotiation. */
+	bool answer_spent;
+	bool asking; /* a question is out: no attempt until its answer */
+	bool reask;  /* auth_retry interact: the password is asked again */
 	enum client_question asked;
 	struct wrap wrap;
 	uint8_t wkc[TLSCRYPTV2_WKC_MAX]; /* params.wkc points here */
@@ -162,6 +166,7 @@ static void forget_challenge(struct client *c)
 		crypto_wipe(c->crv1, sizeof(*c->crv1));
 	free(c->crv1);
 	c->crv1 = NULL;
+	c->answer_spent = false;
 	wipe_string(&c->answered);
 }
 
@@ -176,6 +181,9 @@ static bool take_challenge(struct client *c, const char *message)
 	if (c->crv1)
 		*c->crv1 = ch;
 	crypto_wipe(&ch, sizeof(ch));
+	/* The server just refused us: a token it gave before would not log us in either. */
+	if (c->crv1)
+		crypto_wipe(c->token, sizeof(c->token));
 	return c->crv1 != NULL;
 }
 
@@ -235,7 +243,9 @@ static void end_attempt(struct client *c, const char *reason)
 	bool again = true;
 	double delay;
 
-	if (!was_connected)
+	/* A refusal stays on its server, as 2.6's receive_auth_failed (no_advance): a
+	 * dynamic challenge's state exists only on the server that issued it. */
+	if (!was_connected && !refused)
 		c->remote = (c->remote + 1) % c->params.n_remotes;
 	keep_token(c, s, refused);
 	if (c->token_refused)
@@ -257,6 +267,8 @@ static void end_attempt(struct client *c, const char *reason)
 	c->session = NULL;
 	c->connected = false;
 	session_free(s);
+	if (c->answer_spent)
+		forget_challenge(c); /* no session borrows it now */
 	close_socket(c);
 	if (again)
 		schedule_retry(c, delay);
@@ -423,6 +435,8 @@ static int on_session_pushed(void *ctx, struct session *s, const struct push_opt
 		return -1;
 	c->connects++;
 	c->connected = true;
+	if (c->crv1 && c->answered)
+		c->answer_spent = true;
 	c->backoff = 0;
 	ev_timer_stop(c->loop, &c->retry); /* no poll deadline once connected */
 	return c->params.hooks.pushed(c->params.hooks.ctx, o);
@@ -640,11 +654,13 @@ static const char *login_username(const struct client *c)
 	return c->username ? c->username : c->params.username;
 }
 
-/* The server's token, else a challenge's answer, else the password. */
+/*
+ * The server's token, else a challenge's answer, else the password. The token
+ * goes first: a dynamic challenge's answer is single-use, and is forgotten once
+ * a session it logged in has ended (answer_spent).
+ */
 static const char *login_password(const struct client *c)
 {
-	if (c->crv1 && c->answered)
-		return c->answered;
 	if (c->token[0])
 		return c->token;
 	if (c->answered)
@@ -684,7 +700,7 @@ static void start_attempt(struct client *c)
 			sizeof(c->remote_text));
 	c->attempts++;
 	c->attempt_started = ev_now(c->loop);
-	c->began_with_token = c->token[0] != '\0';
+	c->began_with_token = sp.password == c->token;
 	if (open_transport(c, remote, c->params.tcp[c->remote], err, sizeof(err)) < 0) {
 		log_warnx(c->log, "client", "%s", err);
 		end_attempt(c, "cannot open a socket");

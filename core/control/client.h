@@ -40,11 +40,21 @@ enum client_auth_retry {
 	CLIENT_AUTH_RETRY_INTERACT,   /* ask for them again (hooks.ask), then again */
 };
 
-/* What hooks.ask asks for; the answer goes to client_answer. */
+/*
+ * What hooks.ask asks for, and its kind as auth.ask functions are told it:
+ * the username (when none is known) and password, the response to the
+ * static challenge, or the response to the server's CRV1 challenge. The
+ * answer goes to client_answer.
+ */
+#define CLIENT_QUESTION_MAP(X)             \
+	X(CLIENT_ASK_PASSWORD, "password") \
+	X(CLIENT_ASK_STATIC, "static")     \
+	X(CLIENT_ASK_DYNAMIC, "dynamic")
+
 enum client_question {
-	CLIENT_ASK_PASSWORD, /* username (when none is known) and password */
-	CLIENT_ASK_STATIC,   /* the response to the static challenge */
-	CLIENT_ASK_DYNAMIC,  /* the response to the server's CRV1 challenge */
+#define CLIENT_QUESTION_ENUM(e, s) e,
+	CLIENT_QUESTION_MAP(CLIENT_QUESTION_ENUM)
+#undef CLIENT_QUESTION_ENUM
 };
 
 struct client_ask {

@@ -279,13 +279,13 @@ static size_t oldest_of(const struct server *s, const struct half_open *h, size_
 
 /*
  * The half-open session to evict when there are too many: from the network
- * holding the most, within it from the source holding the most, and of
- * those the oldest. A flood from one network evicts its own; a client from
- * elsewhere, holding one slot, is the last to go. Sorted by source first,
- * so that counting is one pass (counting pairs was quadratic in a table
- * that grows with the number of clients).
+ * holding the most (how many, in *net_n unless NULL), within it from the
+ * source holding the most, and of those the oldest. A flood from one network evicts its own; a
+ * client from elsewhere, holding one slot, is the last to go. Sorted by source first, so that
+ * counting is one pass (counting pairs was quadratic in a table that grows with the number of
+ * clients).
  */
-static uint32_t fair_victim(const struct server *s, struct half_open *h)
+static uint32_t fair_victim(const struct server *s, struct half_open *h, size_t *net_n)
 {
 	size_t best = 0, best_net = 0, best_src = 0;
 
@@ -308,6 +308,8 @@ static uint32_t fair_victim(const struct server *s, struct half_open *h)
 			best_src = src_end - src;
 		}
 	}
+	if (net_n)
+		*net_n = best_net;
 	return h->e[best].id;
 }
 
@@ -394,6 +396,43 @@ static size_t keep_stalled(const struct server *s, struct half_open *h)
 	return kept;
 }
 
+/* How many of h's sessions come from src's network. */
+static size_t count_net(const struct half_open *h, const struct source *src)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->n; i++)
+		n += source_same_net(&h->e[i].src, src);
+	return n;
+}
+
+/*
+ * Every client slot is taken: the one to evict for a newcomer from src, or
+ * max_clients for none. A stalled session goes first (fair_victim of those).
+ * Without one, a session that keeps talking (an ACK every few seconds keeps
+ * a flood from ever stalling) goes only when its network holds more than
+ * the newcomer's will, the newcomer counted: a flood from a few
+ * networks loses its own sessions to clients from elsewhere, while a storm
+ * spread evenly (one client a network) is not churned, each handshake's work
+ * kept. The per-source bound alone left a flood of ceil(max_clients / 64)
+ * sources holding every slot.
+ */
+static uint32_t full_victim(const struct server *s, struct half_open *h, const struct source *src)
+{
+	size_t here = count_net(h, src), victim_net;
+	uint32_t victim;
+
+	if (h->n == 0)
+		return s->max_clients; /* every slot holds a client: none to evict */
+	for (size_t i = 0; i < h->n; i++)
+		if (silent_for(s, h->e[i].id) >= SERVER_HALF_OPEN_STALL_SECONDS) {
+			(void)keep_stalled(s, h);
+			return fair_victim(s, h, NULL);
+		}
+	victim = fair_victim(s, h, &victim_net);
+	return victim_net > here + 1 ? victim : s->max_clients;
+}
+
 /*
  * Makes room for one more half-open session from src; false when there is
  * none for it. Without tls-auth or tls-crypt anyone who can receive our
@@ -406,15 +445,15 @@ static size_t keep_stalled(const struct server *s, struct half_open *h)
  * address lost clients to its own colleagues). All sources together keep
  * half_open_max: past it, fair_victim goes (refusing the new one instead
  * would let a flood lock real clients out, and evicting the oldest would
- * let it evict them). When every client slot is taken, a stalled one goes
- * (fair_victim of those), else the newcomer waits for a slot as before: in
- * a storm, evicting one in progress threw its work away.
+ * let it evict them). When every client slot is taken, full_victim goes
+ * if there is one, else the newcomer waits for a slot as before: in a
+ * storm, evicting one in progress threw its work away.
  */
 static bool make_room(struct server *s, const struct source *src)
 {
 	size_t max = half_open_max(s), n_here;
 	struct half_open *h;
-	uint32_t quietest;
+	uint32_t quietest, victim;
 
 	if (!s->half_open &&
 	    !(s->half_open = malloc(sizeof(*h) + (max + 1) * sizeof(s->half_open->e[0]))))
@@ -430,10 +469,11 @@ static bool make_room(struct server *s, const struct source *src)
 		return false;
 	} else if (h->n >= max) {
 		s->stats.evicted_half_open++;
-		give_up(s, fair_victim(s, h), "evicted: too many handshakes at once");
-	} else if (peer_ids_count(&s->ids) >= s->max_clients && keep_stalled(s, h) > 0) {
+		give_up(s, fair_victim(s, h, NULL), "evicted: too many handshakes at once");
+	} else if (peer_ids_count(&s->ids) >= s->max_clients &&
+		   (victim = full_victim(s, h, src)) < s->max_clients) {
 		s->stats.evicted_half_open++;
-		give_up(s, fair_victim(s, h), "evicted: every client slot is taken");
+		give_up(s, victim, "evicted: every client slot is taken");
 	}
 	return true;
 }

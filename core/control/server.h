@@ -46,8 +46,9 @@ enum {
 	 * Sessions still in their handshake (half-open). In all: one in
 	 * SERVER_HALF_OPEN_SHARE of the client slots, at least
 	 * SERVER_HALF_OPEN_MIN (server_half_open_max); when no client slot is
-	 * left, a stalled one makes room for a newcomer (make_room in
-	 * server.c), so a flood cannot hold every slot. Each costs about 50 KB
+	 * left, a stalled one makes room for a newcomer, or else one from a
+	 * network holding more of them than the newcomer's (make_room in
+	 * server.c), so a flood cannot hold every slot, stalling or not. Each costs about 50 KB
 	 * while it runs, and the machine's time: with every slot open to one,
 	 * 10,000 clients at once on two shared cores had 9,999 in after 280 s,
 	 * handshakes outliving their clients' patience. At least 64, as it was,

@@ -934,6 +934,16 @@ local WRAPS = { "tls_auth", "tls_crypt", "tls_crypt_v2" }
 -- auth: a file and a username with a password stand for each other.
 local CREDENTIALS = { file = { "username", "password" }, username = { "file" }, password = { "file" } }
 
+-- A profile's bare auth-user-pass asks on the terminal (auth.ask = true). Lua credentials
+-- leave nothing to ask, unless the profile's static challenge or auth-retry interact does:
+-- the ask goes, so that the client starts without a terminal (as a service).
+local function drop_needless_ask(out, given)
+	local merged = out.auth
+	if type(given) ~= "table" or given.ask ~= nil or type(merged) ~= "table" or merged.ask ~= true then return end
+	if given.file == nil and (given.username == nil or given.password == nil) then return end
+	if merged.static_challenge == nil and out.auth_retry ~= "interact" then merged.ask = nil end
+end
+
 local function merge_profile(from_profile, def)
 	local out = from_profile
 	for k, v in pairs(def) do
@@ -959,6 +969,7 @@ local function merge_profile(from_profile, def)
 			end
 		end
 	end
+	drop_needless_ask(out, def.auth)
 	return out
 end
 

@@ -25,7 +25,7 @@ describe("#netns client logins", function()
 
 	-- The verify script writes each call's username and password to calls, and
 	-- runs `decide` (sh, with $user, $pass and $n, the call's number) for its verdict.
-	local function start_server(decide)
+	local function start_server(decide, extra)
 		srv, cli = netns.new(), netns.new()
 		netns.veth(srv, "10.88.2.1/24", cli, "10.88.2.2/24")
 		dir = netns.tmpdir()
@@ -39,22 +39,29 @@ describe("#netns client logins", function()
 		local pki = mv.pki()
 		server = srv:spawn({ "openvpn", "--config", openvpn.server(pki, { listen = "10.88.2.1",
 			wrap = "tls-crypt", extra = "verify-client-cert none\nusername-as-common-name\n"
-				.. "script-security 2\nauth-user-pass-verify " .. dir .. "/check.sh via-file\n" }) })
+				.. "script-security 2\nauth-user-pass-verify " .. dir .. "/check.sh via-file\n" .. (extra or "") }) })
 		assert(server:wait_log("Initialization Sequence Completed", 10), server:output())
 	end
 
-	local function client_config(auth)
+	-- remotes: a Lua list in place of the one remote, the server.
+	local function client_config(auth, remotes)
 		local pki = mv.pki()
-		return mv.write_config(mv.client_config("10.88.2.1", string.format([[
+		local text = mv.client_config("10.88.2.1", string.format([[
   device = { name = "mvc0" },
   tls = { ca = "%s/ca.crt", tls_crypt = "%s/tc.key" },
   reconnect = { initial = 1, max = 1 },
   %s
-]], pki, pki, auth), { tls = false }), "client.lua")
+]], pki, pki, auth), { tls = false })
+		if remotes then
+			local n
+			text, n = text:gsub('remote = "udp://10%.88%.2%.1:1194",', "remote = " .. remotes .. ",")
+			assert(n == 1, text)
+		end
+		return mv.write_config(text, "client.lua")
 	end
 
-	local function start_client(auth)
-		client = cli:spawn({ mv.bin, client_config(auth) })
+	local function start_client(auth, remotes)
+		client = cli:spawn({ mv.bin, client_config(auth, remotes) })
 	end
 
 	local function connected()
@@ -125,14 +132,65 @@ describe("#netns client logins", function()
 			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
 			"fi",
 			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"))
+		-- The function tells the questions apart by kind alone, as the README invites.
 		start_client([[auth = function(challenge, kind)
-    if challenge == nil then return "alice", "s3cret" end
+    if kind == "password" and challenge == nil then return "alice", "s3cret" end
     if kind == "dynamic" and challenge == "Enter the code we sent" then return "424242" end
+    error("asked " .. tostring(kind) .. " with " .. tostring(challenge))
   end,]])
 		connected()
 		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
+		assert.falsy(client:output():find("asked ", 1, true), client:output())
 		assert.truthy(client:output():find("the server's challenge: Enter the code we sent", 1, true),
 			client:output())
+	end)
+
+	-- A CRV1 answer is single-use: a reconnect logs in with the auth-token pushed after
+	-- it, not with the spent answer (which the script refuses: it takes it once).
+	it("reconnects with the auth-token a challenge's login got, not with the spent answer", function()
+		start_server(table.concat({
+			'if [ "$pass" = "s3cret" ]; then',
+			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
+			"fi",
+			'[ "$n" -eq 2 ] && [ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"),
+			"auth-gen-token 3600\nkeepalive 1 4\n")
+		start_client([[auth = function(challenge, kind)
+    if challenge == nil then return "alice", "s3cret" end
+    if kind == "dynamic" then return "424242" end
+  end,]])
+		connected()
+		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
+		-- The server's packets are dropped until the client's ping-restart (4 s, pushed) ends the session.
+		assert(cli:sh("nft add table inet mvt && nft add chain inet mvt in '{ type filter hook input priority 0; }' "
+			.. "&& nft add rule inet mvt in udp sport 1194 drop"))
+		local ok, out = client:wait_log("ping%-restart", 30)
+		assert(ok, out)
+		assert(cli:sh("nft delete table inet mvt"))
+		ok, out = client:wait_log("connected, address.*connected, address", 60)
+		assert(ok, out .. "\n--- calls:\n" .. calls() .. "\n--- server:\n" .. server:output())
+		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
+		local _, asked = out:gsub("the server's challenge: ", "")
+		assert.are.equal(1, asked, out)
+	end)
+
+	-- The challenge's state exists on the server that sent it: the answer goes there, not
+	-- to the next remote (10.88.2.3 is nobody: an answer sent there is never answered).
+	it("sends a challenge's answer to the server that sent it, not to the next remote", function()
+		start_server(table.concat({
+			'if [ "$pass" = "s3cret" ]; then',
+			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
+			"fi",
+			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"))
+		start_client([[auth = function(challenge, kind)
+    if challenge == nil then return "alice", "s3cret" end
+    if kind == "dynamic" then return "424242" end
+  end,]], '{ "udp://10.88.2.1:1194", "udp://10.88.2.3:1194" }')
+		connected()
+		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
+		local out = client:output()
+		assert.truthy(out:find("the server's challenge: Enter the code we sent\n[^\n]*connecting to "
+			.. "udp://10.88.2.1:1194\n", 1), out)
+		assert.falsy(out:find("10.88.2.3", 1, true), out)
 	end)
 
 	it("answers a first challenge at once, and backs off when its answer is challenged again", function()
@@ -217,6 +275,16 @@ sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 		assert.are_not.equal(0, status)
 		assert.truthy(err:find("auth.ask = true asks on the terminal, but standard input is not one: give "
 			.. "auth.password or auth.file, or auth.ask = function(challenge) ... end", 1, true), err)
+	end)
+
+	-- Nothing to ask (the password given, no static challenge, no interact): a client run
+	-- as a service starts, saying that a dynamic challenge would be a refusal.
+	it("starts without a terminal when auth.ask = true has nothing certain to ask", function()
+		start_server('[ "$user" = alice ] && [ "$pass" = "s3cret" ]')
+		start_client('auth = { username = "alice", password = "s3cret", ask = true },')
+		connected()
+		assert.truthy(client:output():find("standard input is not a terminal, so a dynamic challenge from "
+			.. "the server will be taken as a refusal", 1, true), client:output())
 	end)
 
 	it("says what is wrong with auth and auth_retry in the configuration", function()

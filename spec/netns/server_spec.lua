@@ -390,11 +390,40 @@ end]])
 		local total = wait_sessions(replies)
 		assert.are.equal("0\n", stats("stats().evicted_half_open"))
 		assert.are.equal(replies, total, out)
-		-- The slots are full; a newcomer still gets in, in place of one of the storm's once
-		-- they stalled (sent nothing for 5 s: these never send again).
-		local client = stock_client(others[1], 1)
+		-- The slots are full; a newcomer from the storm's network (one from elsewhere would
+		-- make room at once: that network holds them all) still gets in, in place of one of
+		-- the storm's once they stalled (sent nothing for 5 s: these never send again).
+		local client = stock_client(cli, 0)
 		completed(client)
 		assert.is_true(tonumber(stats("stats().evicted_half_open")) >= 1)
+		client:stop()
+	end)
+
+	-- A flood that keeps talking never stalls: below 256 clients the bound in all (at least
+	-- 256) is never reached, and with every slot held by handshakes that re-send their ACK
+	-- each second, a newcomer was refused for the whole hand-window. Now one of them goes
+	-- when its network holds more than the newcomer's.
+	it("lets a client from elsewhere in while chatty half-open handshakes hold every slot", function()
+		local MAX_CLIENTS = 100
+		start(nil, 1, { server = "  max_clients = " .. MAX_CLIENTS .. ",\n" })
+		local sources = { "10.88.0.10", "10.88.0.11" }
+		for _, ip in ipairs(sources) do
+			assert(cli:sh("ip addr add " .. ip .. "/24 dev " .. links[0][2]))
+		end
+		-- PER_SOURCE_MAX from each: more than the slots, each source under its own bound.
+		local chatter = cli:spawn({ CRAFT, "chatty", "10.88.0.1", "1194", tostring(2 * PER_SOURCE_MAX), "120",
+			table.unpack(sources) })
+		local ok, out = chatter:wait_log("replies %d+", 30)
+		assert(ok, out)
+		assert.are.equal(MAX_CLIENTS, wait_sessions(MAX_CLIENTS), out)
+		local client = stock_client(others[1], 1)
+		ok, out = client:wait_log("Initialization Sequence Completed", 30)
+		local chatting = chatter:status() == nil
+		local evicted = tonumber(stats("stats().evicted_half_open"))
+		chatter:stop("KILL")
+		assert(ok, "openvpn:\n" .. out .. "\n--- moonvpn:\n" .. engine:output())
+		assert.is_true(chatting, "the chatter ended before the client was in: " .. chatter:output())
+		assert.is_true(evicted >= 1, "evicted " .. evicted)
 		client:stop()
 	end)
 

@@ -7,6 +7,11 @@
  *     socket (round robin over the SRC_IP addresses), and when the server's
  *     cookie reply comes, a bare P_ACK_V1 echoing the cookie, nothing more.
  *     Prints "resets N replies M".
+ *   craft chatty SERVER_IP PORT COUNT SECONDS SRC_IP...
+ *     As halfopen, but the handshakes that got their cookie keep talking:
+ *     each re-sends its P_ACK_V1 every CHATTY_INTERVAL_MS for SECONDS, so
+ *     that none ever looks stalled to the server. Prints "resets N replies
+ *     M" once they are open, then "done" when it stops.
  *   craft resets SERVER_IP PORT COUNT RATE NET
  *     COUNT client hard resets, at most RATE a second, each from a forged
  *     source NET.x.y (NET is "A.B": 65,534 sources in turn) and port, with a
@@ -27,6 +32,7 @@
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +43,17 @@
 #include <unistd.h>
 
 enum {
-	BATCH = 64,	     /* sockets at once; more overflow the server's socket buffer */
-	REPLY_WAIT_MS = 300, /* for the cookie replies of one batch */
+	BATCH = 64,		   /* sockets at once; more overflow the server's socket buffer */
+	REPLY_WAIT_MS = 300,	   /* for the cookie replies of one batch */
+	CHATTY_INTERVAL_MS = 1000, /* well under the server's 5 s stall */
+	/*
+	 * Handshake i binds port PORT_BASE + i / (number of SRC_IPs), below the
+	 * ephemeral range: a port the kernel picked could come again in a later
+	 * batch, once the earlier socket closed, and the server takes that for
+	 * the same client starting a new session (one handshake fewer).
+	 */
+	PORT_BASE = 20000,
+	PORT_LAST = 32767,
 	CAPTURE_SECONDS = 10,
 	OP_ACK = 5 << 3,
 	OP_RESET_CLIENT = 7 << 3,
@@ -64,6 +79,8 @@ static int parse_addr(struct sockaddr_in *a, const char *ip, const char *port)
 struct half {
 	int fd;
 	uint8_t sid[SID];
+	uint8_t cookie[SID]; /* the server's, once it replied */
+	bool replied;
 };
 
 /* The cookie from the server's reply to our reset, or -1 for anything else. */
@@ -96,10 +113,18 @@ static int batch_resets(struct half *h, int n, const struct sockaddr_in *to, cha
 	for (int i = 0; i < n; i++) {
 		struct sockaddr_in src;
 		uint8_t reset[1 + SID + 1 + 4] = { OP_RESET_CLIENT };
+		long port = PORT_BASE + (first + i) / nsrc;
 
+		if (port > PORT_LAST) {
+			fprintf(stderr, "craft: more than %d handshakes per source address\n",
+				PORT_LAST - PORT_BASE + 1);
+			return 1;
+		}
 		h[i].fd = socket(AF_INET, SOCK_DGRAM, 0);
-		if (h[i].fd < 0 || parse_addr(&src, srcs[(first + i) % nsrc], "0") < 0 ||
-		    bind(h[i].fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+		if (h[i].fd < 0 || parse_addr(&src, srcs[(first + i) % nsrc], "0") < 0)
+			return fail("craft: socket");
+		src.sin_port = htons((uint16_t)port);
+		if (bind(h[i].fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
 		    connect(h[i].fd, (const struct sockaddr *)to, sizeof(*to)) < 0)
 			return fail("craft: socket");
 		(void)!getrandom(h[i].sid, SID, 0);
@@ -109,8 +134,11 @@ static int batch_resets(struct half *h, int n, const struct sockaddr_in *to, cha
 	return 0;
 }
 
-/* Echoes each cookie that arrives within REPLY_WAIT_MS; returns how many did. */
-static int batch_acks(struct half *h, int n)
+/*
+ * Echoes each cookie that arrives within REPLY_WAIT_MS; returns how many did.
+ * The sockets close, or with keep those that got a cookie stay open.
+ */
+static int batch_acks(struct half *h, int n, bool keep)
 {
 	struct pollfd p[BATCH];
 	int replied = 0, waited = 0;
@@ -128,12 +156,15 @@ static int batch_acks(struct half *h, int n)
 			if (!(p[i].revents & POLLIN) || read_cookie(&h[i], cookie) < 0)
 				continue;
 			send_ack(&h[i], cookie);
+			memcpy(h[i].cookie, cookie, SID);
+			h[i].replied = true;
 			p[i].fd = -1; /* one echo per socket */
 			replied++;
 		}
 	}
 	for (int i = 0; i < n; i++)
-		close(h[i].fd);
+		if (!keep || !h[i].replied)
+			close(h[i].fd);
 	return replied;
 }
 
@@ -153,9 +184,43 @@ static int halfopen(int argc, char **argv)
 
 		if (batch_resets(h, n, &to, argv + 5, argc - 5, done) != 0)
 			return 1;
-		replies += batch_acks(h, n);
+		replies += batch_acks(h, n, false);
 	}
 	printf("resets %d replies %d\n", count, replies);
+	return 0;
+}
+
+static int chatty(int argc, char **argv)
+{
+	struct sockaddr_in to;
+	struct half *h;
+	int count, seconds, replies = 0;
+
+	if (argc < 7 || parse_addr(&to, argv[2], argv[3]) < 0) {
+		fprintf(stderr, "usage: craft chatty SERVER_IP PORT COUNT SECONDS SRC_IP...\n");
+		return 2;
+	}
+	count = atoi(argv[4]);
+	seconds = atoi(argv[5]);
+	h = calloc(count > 0 ? (size_t)count : 1, sizeof(*h));
+	if (!h)
+		return fail("craft: calloc");
+	for (int done = 0; done < count; done += BATCH) {
+		int n = count - done < BATCH ? count - done : BATCH;
+
+		if (batch_resets(h + done, n, &to, argv + 6, argc - 6, done) != 0)
+			return 1;
+		replies += batch_acks(h + done, n, true);
+	}
+	printf("resets %d replies %d\n", count, replies);
+	fflush(stdout);
+	for (long waited = 0; waited < seconds * 1000L; waited += CHATTY_INTERVAL_MS) {
+		(void)poll(NULL, 0, CHATTY_INTERVAL_MS);
+		for (int i = 0; i < count; i++)
+			if (h[i].replied)
+				send_ack(&h[i], h[i].cookie);
+	}
+	printf("done\n");
 	return 0;
 }
 
@@ -309,12 +374,14 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "halfopen") == 0)
 		return halfopen(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "chatty") == 0)
+		return chatty(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "capture") == 0)
 		return capture(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "spoof") == 0)
 		return spoof(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "resets") == 0)
 		return resets(argc, argv);
-	fprintf(stderr, "usage: craft halfopen|resets|capture|spoof ...\n");
+	fprintf(stderr, "usage: craft halfopen|chatty|resets|capture|spoof ...\n");
 	return 2;
 }

@@ -113,6 +113,9 @@ $(BUILD)/test/%: spec/c/%.c spec/c/unit.h $(LIB_OBJS) | $(BUILD)/test
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -Ispec/c $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
+# test_credentials fails an allocation on purpose and sees what the core wipes.
+$(BUILD)/test/test_credentials: private LDFLAGS += -Wl,--wrap=calloc -Wl,--wrap=crypto_wipe
+
 $(BUILD)/obj $(BUILD)/pic $(BUILD)/test $(BUILD)/lua/moonvpn:
 	$(Q)mkdir -p $@
 

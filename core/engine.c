@@ -525,10 +525,24 @@ static int on_pushed(void *ctx, const struct push_options *pushed)
 	return 0;
 }
 
-static int open_client(struct engine *e, const struct config *cfg, struct credentials *cr,
-		       struct client **out, char *err, size_t errlen)
+/* What a client opens with: its parameters, and the pull-filter text they point into. */
+struct client_setup {
+	struct client_params cp;
+	char filter[PUSH_FILTER_MAX];
+};
+
+/*
+ * The client parameters of cfg, and every refusal of a configuration that
+ * passed validation (auth.ask without a terminal, a remote): checked before
+ * anything changes, so that a reload refused here keeps the running client.
+ */
+static int client_setup(struct engine *e, const struct config *cfg, struct credentials *cr,
+			struct client_setup *cs, char *err, size_t errlen)
 {
-	struct client_params cp = {
+	struct client_params *cp = &cs->cp;
+	size_t off = 0;
+
+	*cp = (struct client_params){
 		.wrap = &cr->wrap,
 		.wkc = cr->wkc,
 		.wkc_len = cr->wkc_len,
@@ -549,34 +563,40 @@ static int open_client(struct engine *e, const struct config *cfg, struct creden
 		.username = cr->username,
 		.password = cr->password,
 		.hooks = { on_pushed, on_server_packet, e },
+		.pull_filter = cs->filter,
+		.framing = cfg->client_framing,
 	};
-	char filter[PUSH_FILTER_MAX] = "";
-	size_t off = 0;
-
-	for (size_t i = 0; i < cfg->n_pull_filter && off < sizeof(filter); i++)
-		off += (size_t)snprintf(filter + off, sizeof(filter) - off, "%s\n",
+	cs->filter[0] = '\0';
+	for (size_t i = 0; i < cfg->n_pull_filter && off < sizeof(cs->filter); i++)
+		off += (size_t)snprintf(cs->filter + off, sizeof(cs->filter) - off, "%s\n",
 					cfg->pull_filter[i]);
-	if (off >= sizeof(filter)) {
+	if (off >= sizeof(cs->filter)) {
 		snprintf(err, errlen, "pull_filter: its rules take more than %d bytes",
 			 PUSH_FILTER_MAX - 1);
 		return -EINVAL;
 	}
-	cp.pull_filter = filter;
-	cp.framing = cfg->client_framing;
-
-	if (engine_auth_params(e, cfg, &cp, err, errlen) < 0)
+	if (engine_auth_params(e, cfg, cp, err, errlen) < 0)
 		return -EINVAL;
-
 	for (size_t i = 0; i < cfg->n_remotes && i < CLIENT_REMOTES_MAX; i++) {
-		cp.tcp[i] = udp_parse_endpoint_of(&cp.remotes[i], cfg->remotes[i], "tcp");
-		if (!cp.tcp[i] && !udp_parse_endpoint(&cp.remotes[i], cfg->remotes[i])) {
+		cp->tcp[i] = udp_parse_endpoint_of(&cp->remotes[i], cfg->remotes[i], "tcp");
+		if (!cp->tcp[i] && !udp_parse_endpoint(&cp->remotes[i], cfg->remotes[i])) {
 			snprintf(err, errlen, "remote: %s is not a udp:// or tcp:// endpoint",
 				 cfg->remotes[i]);
 			return -EINVAL;
 		}
-		cp.n_remotes++;
+		cp->n_remotes++;
 	}
-	return client_open(out, e->loop, &e->log, e->crypto, &cp, err, errlen);
+	return 0;
+}
+
+static int open_client(struct engine *e, const struct config *cfg, struct credentials *cr,
+		       struct client **out, char *err, size_t errlen)
+{
+	struct client_setup cs;
+
+	if (client_setup(e, cfg, cr, &cs, err, errlen) < 0)
+		return -EINVAL;
+	return client_open(out, e->loop, &e->log, e->crypto, &cs.cp, err, errlen);
 }
 
 /* One line at start: which rungs of the fast data path are on (docs/datapath.md). */
@@ -845,13 +865,21 @@ static int apply_device(struct engine *e, const struct config *cfg, char *err, s
 	return rc;
 }
 
-/* Client mode: a reload starts a new connection with the new settings. */
+/*
+ * Client mode: a reload starts a new connection with the new settings.
+ * reload's check_client has already refused what client_setup can refuse;
+ * past it only memory can fail, and then the running configuration's client
+ * is opened again, so the engine never goes on without one.
+ */
 static int reconnect_client(struct engine *e, const struct config *cfg, struct credentials *cr,
 			    char *err, size_t errlen)
 {
-	struct client *fresh = NULL;
-	int rc;
+	struct client_setup cs;
+	char again[ENGINE_ERR_MAX];
+	int rc = client_setup(e, cfg, cr, &cs, err, errlen);
 
+	if (rc < 0)
+		return rc;
 	client_free(e->client);
 	e->client = NULL;
 	/* The remotes may change: no redirect until the new connection's push pins them. */
@@ -860,13 +888,14 @@ static int reconnect_client(struct engine *e, const struct config *cfg, struct c
 
 		push_options_init(&none);
 		pushed_device_config(&e->pushed, &e->cfg->device, &none, false);
-		if (device_reconfigure(e->device, &e->pushed.cfg, err, errlen) < 0)
-			log_warnx(&e->log, "device", "%s", err);
+		if (device_reconfigure(e->device, &e->pushed.cfg, again, sizeof(again)) < 0)
+			log_warnx(&e->log, "device", "%s", again);
 		engine_redirect_end(e);
 	}
-	rc = open_client(e, cfg, cr, &fresh, err, errlen);
-	if (rc == 0)
-		e->client = fresh;
+	rc = client_open(&e->client, e->loop, &e->log, e->crypto, &cs.cp, err, errlen);
+	if (rc < 0 && open_client(e, e->cfg, &e->credentials, &e->client, again, sizeof(again)) < 0)
+		log_error(&e->log, "client",
+			  "cannot reconnect with the previous configuration either: %s", again);
 	return rc;
 }
 
@@ -935,6 +964,21 @@ static void restore_console(struct engine *e)
 		log_error(&e->log, "metrics", "cannot restore the previous listener: %s", undo);
 }
 
+/*
+ * A client reload whose settings opening the client would refuse (review s3
+ * M5): refused before the device, console or client change, so the running
+ * client keeps its tunnel and the device its pushed addresses.
+ */
+static int check_client(struct engine *e, const struct config *cfg, struct credentials *cr,
+			char *err, size_t errlen)
+{
+	struct client_setup cs;
+
+	if (cfg->role != CONFIG_CLIENT || e->cfg->role != CONFIG_CLIENT)
+		return 0; /* a switch of roles: apply_server refuses it */
+	return client_setup(e, cfg, cr, &cs, err, errlen);
+}
+
 static int reload(struct engine *e, char *err, size_t errlen)
 {
 	struct config *cfg = NULL;
@@ -957,6 +1001,9 @@ static int reload(struct engine *e, char *err, size_t errlen)
 	rc = credentials_load(&fresh, e->crypto, cfg, err, errlen);
 	if (rc < 0)
 		goto fail;
+	rc = check_client(e, cfg, &fresh, err, errlen);
+	if (rc < 0)
+		goto fail_credentials;
 	rc = console_listen(e->console, cfg->console_path, err, errlen);
 	if (rc < 0)
 		goto fail_credentials;

@@ -104,14 +104,15 @@ static int load_tls_crypt_v2(struct credentials *cr, const struct config *cfg, c
 			       err, errlen);
 
 	if (rc < 0)
-		return rc;
+		goto out;
 	v2 = calloc(1, sizeof(*v2));
 	if (v2 && cfg->n_tls_crypt_v2_revoked)
 		v2->revoked = calloc(cfg->n_tls_crypt_v2_revoked, sizeof(*v2->revoked));
 	if (!v2 || (cfg->n_tls_crypt_v2_revoked && !v2->revoked)) {
 		free(v2);
 		snprintf(err, errlen, "tls.tls_crypt_v2: out of memory");
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out;
 	}
 	cr->tls_crypt_v2 = v2;
 	cr->wrap.v2 = v2;
@@ -125,11 +126,12 @@ static int load_tls_crypt_v2(struct credentials *cr, const struct config *cfg, c
 			 "tls.tls_crypt_v2: %s: %s (make a key with: moonvpn genkey "
 			 "--tls-crypt-v2-server FILE)",
 			 origin(cfg->tls_crypt_v2_key), why);
-		crypto_wipe(text, sizeof(text));
-		return -EINVAL;
+		rc = -EINVAL;
 	}
+out:
+	/* The key's text, whatever became of it: a file's or an inline block's (review s3 L9). */
 	crypto_wipe(text, sizeof(text));
-	return 0;
+	return rc;
 }
 
 /*

@@ -151,10 +151,11 @@ static int load_ca(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
 	X509_LOOKUP *lookup;
 
-	if (!cfg->ca && cfg->pkcs12)
-		return 0; /* the bundle's CA certificates are the trusted ones */
-	if (tls_is_inline(cfg->ca) ? add_inline_certs(store, cfg->ca) < 1
-				   : SSL_CTX_load_verify_file(ctx, cfg->ca) != 1)
+	/* Without ca, a PKCS#12 bundle's CA certificates are the trusted ones (load_pkcs12);
+	 * its crl applies to them all the same. */
+	if ((cfg->ca || !cfg->pkcs12) &&
+	    (tls_is_inline(cfg->ca) ? add_inline_certs(store, cfg->ca) < 1
+				    : SSL_CTX_load_verify_file(ctx, cfg->ca) != 1))
 		return file_error(err, errlen, "the CA certificate", cfg->ca);
 	if (!cfg->crl)
 		return 0;
@@ -189,10 +190,37 @@ static int use_inline_chain(SSL_CTX *ctx, const char *text)
 	return ok;
 }
 
-static int use_inline_key(SSL_CTX *ctx, const char *text)
+/*
+ * The passphrase of an encrypted key: none. OpenSSL's default callback
+ * would ask for one on the terminal and block the engine there, during a
+ * reload too. This one refuses, and notes in *encrypted (if given) why the
+ * key did not load.
+ */
+static int refuse_passphrase(char *buf, int size, int rwflag, void *encrypted)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	if (encrypted)
+		*(bool *)encrypted = true;
+	return -1;
+}
+
+static int encrypted_key(char *err, size_t errlen, const char *value)
+{
+	snprintf(err, errlen,
+		 "tls: the private key in %s is encrypted, and moonvpn asks for no passphrase: "
+		 "decrypt it with openssl pkey -in KEY -out KEY.plain and give KEY.plain",
+		 origin(value));
+	ERR_clear_error();
+	return -EINVAL;
+}
+
+static int use_inline_key(SSL_CTX *ctx, const char *text, bool *encrypted)
 {
 	BIO *bio = text_bio(text);
-	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key =
+		bio ? PEM_read_bio_PrivateKey(bio, NULL, refuse_passphrase, encrypted) : NULL;
 	int ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1;
 
 	EVP_PKEY_free(key);
@@ -216,47 +244,77 @@ static PKCS12 *read_pkcs12(const char *value)
 }
 
 /*
- * OpenVPN's pkcs12 (ssl_openssl.c, tls_ctx_load_pkcs12): the bundle's
- * certificate and key are ours, its other certificates are trusted CAs. Only
- * bundles without a password (or with an empty one): moonvpn asks for none.
+ * The bundle's CA certificates. With a ca of the profile's own, they are only
+ * the chain we send (intermediates our certificate may need), never trusted:
+ * an enterprise export often carries the organisation's general root, which
+ * would accept any server under it over the VPN's dedicated CA. Without one
+ * they are the trust anchors, and a bundle with none would trust nobody.
+ * OpenVPN's tls_ctx_load_pkcs12 (ssl_openssl.c) does the same.
  */
-static int load_pkcs12(SSL_CTX *ctx, const char *value, char *err, size_t errlen)
+static int use_bundle_cas(SSL_CTX *ctx, STACK_OF(X509) * cas, bool has_ca, const char *value,
+			  char *err, size_t errlen)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	int n = cas ? sk_X509_num(cas) : 0;
+
+	if (!has_ca && n == 0) {
+		snprintf(err, errlen,
+			 "tls: the PKCS#12 bundle %s carries no CA certificate, so no server "
+			 "could be verified: give ca (the CA that signs the server's certificate)",
+			 origin(value));
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++)
+		if ((has_ca ? SSL_CTX_add1_chain_cert(ctx, sk_X509_value(cas, i))
+			    : X509_STORE_add_cert(store, sk_X509_value(cas, i))) != 1) {
+			openssl_error(err, errlen,
+				      "tls: cannot use the PKCS#12 bundle's CA certificates");
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/*
+ * OpenVPN's pkcs12 (ssl_openssl.c, tls_ctx_load_pkcs12): the bundle's
+ * certificate and key are ours, its other certificates as use_bundle_cas
+ * says. Only bundles without a password (or with an empty one): moonvpn asks
+ * for none.
+ */
+static int load_pkcs12(SSL_CTX *ctx, const char *value, bool has_ca, char *err, size_t errlen)
 {
 	PKCS12 *p12 = read_pkcs12(value);
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	STACK_OF(X509) *cas = NULL;
-	int ok;
+	int rc = -EINVAL;
+	bool parsed;
 
 	if (!p12)
 		return file_error(err, errlen, "the PKCS#12 bundle", value);
-	ok = PKCS12_parse(p12, "", &key, &cert, &cas) == 1 ||
-	     PKCS12_parse(p12, NULL, &key, &cert, &cas) == 1;
+	parsed = PKCS12_parse(p12, "", &key, &cert, &cas) == 1 ||
+		 PKCS12_parse(p12, NULL, &key, &cert, &cas) == 1;
 	PKCS12_free(p12);
-	if (!ok || !cert || !key) {
+	if (!parsed || !cert || !key)
 		snprintf(err, errlen,
 			 "tls: cannot read the PKCS#12 bundle %s: it needs a password or lacks a "
 			 "certificate and key (moonvpn asks for no password: openssl pkcs12 -in "
 			 "FILE.p12 -nodes -out client.pem, then use ca, cert and key)",
 			 origin(value));
-		ok = 0;
-	} else {
-		ok = SSL_CTX_use_certificate(ctx, cert) == 1 &&
-		     SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-		for (int i = 0; ok && cas && i < sk_X509_num(cas); i++)
-			X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), sk_X509_value(cas, i));
-		if (!ok)
-			openssl_error(err, errlen, "tls: cannot use the PKCS#12 bundle's key");
-	}
+	else if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+		 SSL_CTX_check_private_key(ctx) != 1)
+		openssl_error(err, errlen, "tls: cannot use the PKCS#12 bundle's key");
+	else
+		rc = use_bundle_cas(ctx, cas, has_ca, value, err, errlen);
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	sk_X509_pop_free(cas, X509_free);
-	return ok ? 0 : -EINVAL;
+	return rc;
 }
 
 static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t errlen)
 {
+	bool encrypted = false;
 	int ok;
 
 	ok = tls_is_inline(cfg->cert) ? use_inline_chain(ctx, cfg->cert)
@@ -264,8 +322,12 @@ static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, 
 	if (ok != 1)
 		return file_error(err, errlen, "the certificate", cfg->cert);
 	/* OpenSSL already compares the key with the certificate while loading it. */
-	ok = tls_is_inline(cfg->key) ? use_inline_key(ctx, cfg->key)
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, &encrypted);
+	ok = tls_is_inline(cfg->key) ? use_inline_key(ctx, cfg->key, &encrypted)
 				     : SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+	if (ok != 1 && encrypted)
+		return encrypted_key(err, errlen, cfg->key);
 	if (ok != 1 && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
 		return file_error(err, errlen, "the private key", cfg->key);
 	if (ERR_peek_last_error() || SSL_CTX_check_private_key(ctx) != 1) {
@@ -537,6 +599,8 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 	 * allocated for a record and freed after it instead of kept for ever. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_keylog_callback(ctx, keylog_cb);
+	/* Certificate and key files never make OpenSSL ask on the terminal. */
+	SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
 }
 
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
@@ -566,7 +630,8 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 	}
 	/* A client may go without a certificate of its own (a server with auth.certificate). */
 	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
-	    (cfg->pkcs12 && (rc = load_pkcs12(c->ssl_ctx, cfg->pkcs12, err, errlen)) < 0) ||
+	    (cfg->pkcs12 &&
+	     (rc = load_pkcs12(c->ssl_ctx, cfg->pkcs12, cfg->ca != NULL, err, errlen)) < 0) ||
 	    (!cfg->pkcs12 && (cfg->cert || cfg->role == TLS_SERVER) &&
 	     (rc = load_identity(c->ssl_ctx, cfg, err, errlen)) < 0))
 		goto fail;

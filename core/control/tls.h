@@ -59,7 +59,8 @@ struct tls_config {
 	const uint8_t *server_fingerprint; /* TLS_FINGERPRINT_LEN bytes */
 	/* A client's PKCS#12 bundle without a password (NULL: none): a DER file's path, or
 	 * inline base64 (a profile's <pkcs12> block). Its certificate and key stand for
-	 * cert and key, its CA certificates join ca's (ca may then be NULL). */
+	 * cert and key. With a ca, its CA certificates are only the chain we send;
+	 * without one (NULL), they are the trusted CAs and the bundle must carry some. */
 	const char *pkcs12;
 };
 

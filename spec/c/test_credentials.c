@@ -6,15 +6,45 @@
  * from memory as they do from files; a bad inline key is refused naming the
  * field and "the inline text".
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "credentials.h"
+#include "crypto.h"
+#include "tlscryptv2.h"
 #include "unit.h"
 
 static char pki[64];
+
+/*
+ * The Makefile links this test with ld --wrap=calloc --wrap=crypto_wipe: the
+ * core's calls come here. A calloc of fail_size bytes fails (0: none does),
+ * and a wipe notes whether it covered text holding wiped_marker.
+ */
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void __real_crypto_wipe(void *p, size_t len);
+void __wrap_crypto_wipe(void *p, size_t len);
+
+static size_t fail_size;
+static const char *wiped_marker;
+static bool marker_wiped;
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return fail_size && n * size == fail_size ? NULL : __real_calloc(n, size);
+}
+
+void __wrap_crypto_wipe(void *p, size_t len)
+{
+	if (wiped_marker && memmem(p, len, wiped_marker, strlen(wiped_marker)))
+		marker_wiped = true;
+	__real_crypto_wipe(p, len);
+}
 
 static char *read_text(const char *name)
 {
@@ -105,6 +135,39 @@ static void test_inline_loads(struct crypto *c)
 	config_free(cfg);
 }
 
+/*
+ * A server's tls-crypt-v2 key text is wiped on every way out of loading it,
+ * the out-of-memory one too (review s3 L9): the allocation of its server
+ * state fails, and a wipe must still cover the text the key was read into.
+ */
+static void test_v2_key_wiped_on_oom(struct crypto *c)
+{
+	struct config *cfg = client_config();
+	struct tlscryptv2_server_key key;
+	struct credentials cr;
+	char err[512] = "", *text = calloc(1, 4096);
+
+	for (size_t i = 0; i < sizeof(key.bytes); i++)
+		key.bytes[i] = (uint8_t)(i * 13);
+	CHECK(text && tlscryptv2_server_key_format(&key, text, 4096) > 0, "a server key's text");
+	cfg->role = CONFIG_SERVER;
+	cfg->tls_crypt_v2_key = text;
+	CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) == 0, "inline v2 server key: %s",
+	      err);
+	credentials_clear(&cr);
+
+	fail_size = sizeof(struct tlscryptv2_server);
+	wiped_marker = "-----BEGIN OpenVPN tls-crypt-v2 server key-----";
+	marker_wiped = false;
+	CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) == -ENOMEM &&
+		      strstr(err, "tls.tls_crypt_v2: out of memory"),
+	      "the server state's allocation fails: %s", err);
+	fail_size = 0;
+	CHECK(marker_wiped, "the key's text was wiped on the out-of-memory path");
+	wiped_marker = NULL;
+	config_free(cfg);
+}
+
 int main(void)
 {
 	char cmd[160], err[256];
@@ -119,6 +182,7 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "scripts/make-pki %s 1 > /dev/null", pki);
 	CHECK(system(cmd) == 0, "scripts/make-pki (needs openssl)");
 	test_inline_loads(c);
+	test_v2_key_wiped_on_oom(c);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");
 	crypto_free(c);

@@ -520,4 +520,26 @@ describe("#netns client mode", function()
 			assert.truthy(proc:output():find(case[2], 1, true), proc:output())
 		end
 	end)
+
+	-- A configuration that validates but that opening the client refuses: auth.ask = true
+	-- asks the password on the terminal, and standard input is /dev/null here. The reload
+	-- is refused with the reason before the running client goes (review s3 M5).
+	it("keeps its tunnel when a reload's configuration is refused as the client opens, and says why", function()
+		start("moonvpn")
+		local path = client_argv[2]
+		local text = netns.read_file(path)
+		local changed, n = text:gsub("\n}\n", "\n  auth = { ask = true },\n}\n", 1)
+		assert.are.equal(1, n, text)
+		netns.write_file(path, changed)
+		client:signal("HUP")
+		local ok, out = client:wait_log("reload failed, keeping the running configuration: [^\n]*auth%.ask", 20)
+		assert(ok, out)
+		ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out .. "\n--- client:\n" .. client:output())
+		assert.are.equal(1, connections(), client:output())
+		-- The running configuration comes back, and a reload reconnects with it as before.
+		netns.write_file(path, text)
+		client:signal("HUP")
+		reconnected()
+	end)
 end)

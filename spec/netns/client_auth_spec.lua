@@ -75,6 +75,34 @@ describe("#netns client logins", function()
 		return netns.read_file(dir .. "/calls") or ""
 	end
 
+	-- A verify script that answers the password s3cret with a CRV1 challenge of this
+	-- state id (for alice: base64("alice") = YWxpY2U=), and lets in whoever passes
+	-- `accept` (sh).
+	local function challenge_script(state, accept)
+		return table.concat({
+			'if [ "$pass" = "s3cret" ]; then',
+			'  printf "CRV1:R,E:' .. state .. ':YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
+			"fi",
+			accept }, "\n")
+	end
+
+	-- The password, then 424242 to a dynamic challenge.
+	local ANSWERS_CRV1 = [[auth = function(challenge, kind)
+    if challenge == nil then return "alice", "s3cret" end
+    if kind == "dynamic" then return "424242" end
+  end,]]
+
+	-- Drops the server's packets until the client's ping-restart (4 s, pushed) ends the
+	-- session, then waits for the client's second connect: what wait_log returns.
+	local function reconnect_after_ping_restart()
+		assert(cli:sh("nft add table inet mvt && nft add chain inet mvt in '{ type filter hook input priority 0; }' "
+			.. "&& nft add rule inet mvt in udp sport 1194 drop"))
+		local ok, out = client:wait_log("ping%-restart", 30)
+		assert(ok, out)
+		assert(cli:sh("nft delete table inet mvt"))
+		return client:wait_log("connected, address.*connected, address", 60)
+	end
+
 	-- Everything is cleaned up before the client's exit status is checked: a failed check
 	-- left the stock server running and the namespaces behind.
 	after_each(function()
@@ -129,12 +157,9 @@ describe("#netns client logins", function()
 	end)
 
 	it("answers a dynamic challenge (CRV1) with a function that also gives the password", function()
-		-- base64("alice") = YWxpY2U=; the first login is answered with the challenge.
-		start_server(table.concat({
-			'if [ "$pass" = "s3cret" ]; then',
-			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
-			"fi",
-			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"))
+		-- The first login is answered with the challenge.
+		start_server(challenge_script("st8-0001",
+			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]'))
 		-- The function tells the questions apart by kind alone, as the README invites.
 		start_client([[auth = function(challenge, kind)
     if kind == "password" and challenge == nil then return "alice", "s3cret" end
@@ -151,25 +176,13 @@ describe("#netns client logins", function()
 	-- A CRV1 answer is single-use: a reconnect logs in with the auth-token pushed after
 	-- it, not with the spent answer (which the script refuses: it takes it once).
 	it("reconnects with the auth-token a challenge's login got, not with the spent answer", function()
-		start_server(table.concat({
-			'if [ "$pass" = "s3cret" ]; then',
-			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
-			"fi",
-			'[ "$n" -eq 2 ] && [ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"),
+		start_server(challenge_script("st8-0001",
+			'[ "$n" -eq 2 ] && [ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]'),
 			"auth-gen-token 3600\nkeepalive 1 4\n")
-		start_client([[auth = function(challenge, kind)
-    if challenge == nil then return "alice", "s3cret" end
-    if kind == "dynamic" then return "424242" end
-  end,]])
+		start_client(ANSWERS_CRV1)
 		connected()
 		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
-		-- The server's packets are dropped until the client's ping-restart (4 s, pushed) ends the session.
-		assert(cli:sh("nft add table inet mvt && nft add chain inet mvt in '{ type filter hook input priority 0; }' "
-			.. "&& nft add rule inet mvt in udp sport 1194 drop"))
-		local ok, out = client:wait_log("ping%-restart", 30)
-		assert(ok, out)
-		assert(cli:sh("nft delete table inet mvt"))
-		ok, out = client:wait_log("connected, address.*connected, address", 60)
+		local ok, out = reconnect_after_ping_restart()
 		assert(ok, out .. "\n--- calls:\n" .. calls() .. "\n--- server:\n" .. server:output())
 		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
 		local _, asked = out:gsub("the server's challenge: ", "")
@@ -179,23 +192,12 @@ describe("#netns client logins", function()
 	-- Without a token, the spent answer is not sent again either (refused, it stopped the
 	-- client under auth_retry "none"): the password goes, and the new challenge is answered.
 	it("answers a new challenge after a reconnect without a token, not with the spent answer", function()
-		start_server(table.concat({
-			'if [ "$pass" = "s3cret" ]; then',
-			'  printf "CRV1:R,E:st8-$n:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
-			"fi",
-			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-$((n - 1))::424242" ]' }, "\n"),
+		start_server(challenge_script("st8-$n",
+			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-$((n - 1))::424242" ]'),
 			"keepalive 1 4\n")
-		start_client([[auth = function(challenge, kind)
-    if challenge == nil then return "alice", "s3cret" end
-    if kind == "dynamic" then return "424242" end
-  end,]])
+		start_client(ANSWERS_CRV1)
 		connected()
-		assert(cli:sh("nft add table inet mvt && nft add chain inet mvt in '{ type filter hook input priority 0; }' "
-			.. "&& nft add rule inet mvt in udp sport 1194 drop"))
-		local ok, out = client:wait_log("ping%-restart", 30)
-		assert(ok, out)
-		assert(cli:sh("nft delete table inet mvt"))
-		ok, out = client:wait_log("connected, address.*connected, address", 60)
+		local ok, out = reconnect_after_ping_restart()
 		assert(ok, out .. "\n--- calls:\n" .. calls() .. "\n--- server:\n" .. server:output())
 		assert.are.equal("alice s3cret\nalice CRV1::st8-1::424242\nalice s3cret\nalice CRV1::st8-3::424242\n", calls())
 	end)
@@ -203,15 +205,9 @@ describe("#netns client logins", function()
 	-- The challenge's state exists on the server that sent it: the answer goes there, not
 	-- to the next remote (10.88.2.3 is nobody: an answer sent there is never answered).
 	it("sends a challenge's answer to the server that sent it, not to the next remote", function()
-		start_server(table.concat({
-			'if [ "$pass" = "s3cret" ]; then',
-			'  printf "CRV1:R,E:st8-0001:YWxpY2U=:Enter the code we sent" > "$auth_failed_reason_file"; exit 1',
-			"fi",
-			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]' }, "\n"))
-		start_client([[auth = function(challenge, kind)
-    if challenge == nil then return "alice", "s3cret" end
-    if kind == "dynamic" then return "424242" end
-  end,]], '{ "udp://10.88.2.1:1194", "udp://10.88.2.3:1194" }')
+		start_server(challenge_script("st8-0001",
+			'[ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]'))
+		start_client(ANSWERS_CRV1, '{ "udp://10.88.2.1:1194", "udp://10.88.2.3:1194" }')
 		connected()
 		assert.are.equal("alice s3cret\nalice CRV1::st8-0001::424242\n", calls())
 		local out = client:output()

@@ -171,7 +171,10 @@ vpn.after(0, function()
 end)
 ]])
 			wait_datagram(listener, "READY=1", 0, engine)
-			assert.truthy(engine:output():find("notify=unset", 1, true), engine:output())
+			-- The hook's program may end after READY=1 went out: wait for its line.
+			local ok, out = engine:wait_log("notify=", 10)
+			assert(ok, out)
+			assert.truthy(out:find("notify=unset", 1, true), out)
 		end)
 
 		it("warns about a NOTIFY_SOCKET it cannot use, and runs", function()

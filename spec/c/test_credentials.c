@@ -49,18 +49,9 @@ void __wrap_crypto_wipe(void *p, size_t len)
 static char *read_text(const char *name)
 {
 	char path[128];
-	char *text = calloc(1, 16384);
-	FILE *f;
-	size_t n = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", pki, name);
-	f = fopen(path, "r");
-	if (f && text)
-		n = fread(text, 1, 16383, f);
-	if (f)
-		fclose(f);
-	CHECK(n > 0, "read %s", name);
-	return text;
+	return unit_read_text(path);
 }
 
 /* An OpenVPN static key's text: 256 bytes of hex, 16 bytes a line. */

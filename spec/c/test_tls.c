@@ -267,16 +267,8 @@ static struct tls_ctx *server_ctx(const char *crl);
 static char *pki_text(const char *name)
 {
 	char path[128];
-	FILE *f = fopen(pki_file(path, sizeof(path), name), "r");
-	char *text = calloc(1, 16384);
-	size_t n = 0;
 
-	if (f && text)
-		n = fread(text, 1, 16383, f);
-	if (f)
-		fclose(f);
-	CHECK(n > 0, "read %s", name);
-	return text;
+	return unit_read_text(pki_file(path, sizeof(path), name));
 }
 
 /*

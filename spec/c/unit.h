@@ -9,6 +9,7 @@
 #define MOONVPN_UNIT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 struct unit_counts {
 	int passed;
@@ -33,6 +34,24 @@ static inline int unit_report(const char *name)
 {
 	printf("%s: %d passed, %d failed\n", name, unit_counts.passed, unit_counts.failed);
 	return unit_counts.failed ? 1 : 0;
+}
+
+enum { UNIT_TEXT_MAX_BYTES = 16384 };
+
+/* A small file's text, NUL-terminated and malloc'd (a PEM file, a key file); a check fails if it is
+ * empty. */
+static inline char *unit_read_text(const char *path)
+{
+	char *text = calloc(1, UNIT_TEXT_MAX_BYTES);
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f && text)
+		n = fread(text, 1, UNIT_TEXT_MAX_BYTES - 1, f);
+	if (f)
+		fclose(f);
+	CHECK(n > 0, "read %s", path);
+	return text;
 }
 
 #endif

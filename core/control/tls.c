@@ -115,32 +115,24 @@ static BIO *text_bio(const char *text)
 	return BIO_new_mem_buf(text, -1);
 }
 
-/* Inline CA certificates, and CRLs, into the store: how many were added. */
-static int add_inline_certs(X509_STORE *store, const char *text)
+/*
+ * Inline CA certificates, or CRLs, into the store: how many of that kind
+ * were added (other blocks in the text are left alone).
+ */
+static int add_inline_pem(X509_STORE *store, const char *text, bool crls)
 {
 	BIO *bio = text_bio(text);
-	X509 *x;
+	STACK_OF(X509_INFO) *infos = bio ? PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL) : NULL;
 	int n = 0;
 
-	while (bio && (x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL))) {
-		n += X509_STORE_add_cert(store, x) == 1;
-		X509_free(x);
-	}
-	BIO_free(bio);
-	ERR_clear_error(); /* the end of the text reads as "no start line" */
-	return n;
-}
+	for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++) {
+		X509_INFO *info = sk_X509_INFO_value(infos, i);
 
-static int add_inline_crls(X509_STORE *store, const char *text)
-{
-	BIO *bio = text_bio(text);
-	X509_CRL *crl;
-	int n = 0;
-
-	while (bio && (crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
-		n += X509_STORE_add_crl(store, crl) == 1;
-		X509_CRL_free(crl);
+		if (crls ? info->crl && X509_STORE_add_crl(store, info->crl) == 1
+			 : info->x509 && X509_STORE_add_cert(store, info->x509) == 1)
+			n++;
 	}
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	BIO_free(bio);
 	ERR_clear_error();
 	return n;
@@ -154,13 +146,13 @@ static int load_ca(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t
 	/* Without ca, a PKCS#12 bundle's CA certificates are the trusted ones (load_pkcs12);
 	 * its crl applies to them all the same. */
 	if ((cfg->ca || !cfg->pkcs12) &&
-	    (tls_is_inline(cfg->ca) ? add_inline_certs(store, cfg->ca) < 1
+	    (tls_is_inline(cfg->ca) ? add_inline_pem(store, cfg->ca, false) < 1
 				    : SSL_CTX_load_verify_file(ctx, cfg->ca) != 1))
 		return file_error(err, errlen, "the CA certificate", cfg->ca);
 	if (!cfg->crl)
 		return 0;
 	if (tls_is_inline(cfg->crl)) {
-		if (add_inline_crls(store, cfg->crl) < 1)
+		if (add_inline_pem(store, cfg->crl, true) < 1)
 			return file_error(err, errlen, "the CRL", cfg->crl);
 	} else {
 		lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());

@@ -150,8 +150,13 @@ deps:
 	if [ "$$(id -u)" = 0 ]; then \
 		echo "deps: installing:" $$missing; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
-			|| { echo "deps: apt-get failed; run it by hand: apt-get install $$missing" >&2; exit 1; }; \
+		apt_locked() { fuser /var/lib/dpkg/lock-frontend /var/lib/apt/lists/lock >/dev/null 2>&1; }; \
+		for try in $$(seq 1 60); do apt_locked || break; \
+			[ $$try = 1 ] && echo "deps: another apt-get or dpkg runs (unattended-upgrades?); waiting up to 5 minutes"; \
+			sleep 5; done; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+			-o DPkg::Lock::Timeout=300 $$missing >/dev/null \
+			|| { echo "deps: apt-get failed; run it by hand: apt-get install" $$missing >&2; exit 1; }; \
 	else \
 		echo "deps: missing packages; as root run:" >&2; \
 		echo "  apt-get install -y $$missing" >&2; exit 1; \

@@ -8,6 +8,7 @@
 #include "challenge.h"
 #include "client.h"
 #include "compframe.h"
+#include "keymethod.h"
 #include "mssfix.h"
 #include "proto.h"
 #include "pushopts.h"
@@ -15,11 +16,6 @@
 #include "udpio.h"
 
 enum {
-	IV_PROTO_DATA_V2 = 2,
-	IV_PROTO_REQUEST_PUSH = 4,
-	IV_PROTO_TLS_KEY_EXPORT = 8,
-	IV_PROTO_CC_EXIT_NOTIFY = 128,
-	IV_PROTO_DYN_TLS_CRYPT = 512,
 	/* Only the features we implement (protocol guide 5.4). */
 	CLIENT_IV_PROTO = IV_PROTO_DATA_V2 | IV_PROTO_REQUEST_PUSH | IV_PROTO_TLS_KEY_EXPORT |
 			  IV_PROTO_CC_EXIT_NOTIFY | IV_PROTO_DYN_TLS_CRYPT,

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "compframe.h"
+#include "keymethod.h"
 #include "keystate.h"
 #include "ncp.h"
 #include "pushopts.h"
@@ -24,13 +25,7 @@ enum {
 	PIGGYBACK_ACKS_MAX = 4,
 	AUTH_FAILED_LINGER_SECONDS = 5, /* time for AUTH_FAILED to arrive before we go */
 	KICK_LINGER_SECONDS = 2,	/* and for HALT or RESTART */
-	IV_PROTO_REQUEST_PUSH = 4,
-	IV_PROTO_AUTH_PENDING_KW = 16, /* AUTH_PENDING,timeout N is understood */
-	PUSH_REQUEST_SECONDS = 5,      /* a client repeats PUSH_REQUEST until answered, as 2.6 */
-	IV_PROTO_TLS_KEY_EXPORT = 8,
-	IV_PROTO_DYN_TLS_CRYPT = 512,
-	IV_PROTO_DATA_V2 = 2,
-	IV_PROTO_DATA_EPOCH = 1024, /* 2.7's epoch data format (ssl.h) */
+	PUSH_REQUEST_SECONDS = 5,	/* a client repeats PUSH_REQUEST until answered, as 2.6 */
 	NO_KEY = -1,
 	/* TLS output waiting for the peer's acks; a peer that never acks cannot grow it. */
 	TLS_BACKLOG_MAX = 64 * 1024,

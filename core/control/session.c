@@ -1037,6 +1037,10 @@ static void activate_client(struct session *s, struct key_state *ks)
 		snprintf(s->client->token, sizeof(s->client->token), "%s", o->auth_token);
 	s->use_ekm = o->tls_ekm;
 	s->client->cc_exit = o->cc_exit;
+	/* As a 2.7 client (options.c, init.c): the format the server pushed, for this key
+	 * and every renegotiated one. It needs the peer-id (above) and an AEAD cipher,
+	 * which every cipher we have is; epoch_data_init refuses any other. */
+	s->epoch_data = o->epoch_data;
 	if (derive_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
 		close_later(s, 0, "%s", "cannot install the data keys");
 		return;
@@ -1051,9 +1055,10 @@ static void activate_client(struct session *s, struct key_state *ks)
 	note_client_addresses(s, o);
 	session_set_keepalive(s, o->ping, o->ping_restart);
 	log_info(s->p.log, "session",
-		 "%s: connected, address %s, cipher %s, keys by %s, peer-id %u", s->who,
+		 "%s: connected, address %s, cipher %s, keys by %s, peer-id %u%s", s->who,
 		 s->address[0] ? s->address : "(none pushed)", s->cipher,
-		 s->use_ekm ? "TLS-EKM" : "PRF", s->peer_id);
+		 s->use_ekm ? "TLS-EKM" : "PRF", s->peer_id,
+		 s->epoch_data ? ", epoch data format" : "");
 	if (s->p.ops->pushed(s->p.ctx, s, o) < 0)
 		close_later(s, 0, "%s", "cannot apply the pushed options");
 }

@@ -17,7 +17,10 @@
  * their clients. Memory: what a server session holds during its handshake
  * and once connected and quiet, measured by the allocator (printed), and
  * that a quiet one holds no control-channel buffers. A handshake the
- * server gives up on is told to its client (an alert, or RESTART).
+ * server gives up on is told to its client (an alert, or RESTART). The
+ * epoch data format (2.7): a client that announces it and is pushed
+ * aead-epoch seals and opens epoch packets with the server, also after a
+ * renegotiation; one that does not announce it stays with the 2.6 format.
  */
 #include <arpa/inet.h>
 #include <ev.h>
@@ -30,6 +33,8 @@
 
 #include "cookie.h"
 #include "crypto.h"
+#include "datakey.h"
+#include "dchan.h"
 #include "log.h"
 #include "proto.h"
 #include "session.h"
@@ -489,6 +494,89 @@ static void test_dyn_tls_crypt(struct tls_ctx *stls, struct tls_ctx *ctls)
 	wrap_clear(&cw);
 }
 
+static const char payload[] = "E an IPv4 packet, as far as the sessions care";
+
+/*
+ * A data packet from one session to the other: sealed by from's data
+ * channel, opened by to's, its payload intact. The sealed length, or -1.
+ */
+
+static int data_round_trip(struct session *from, struct session *to)
+{
+	uint8_t pkt[DATA_OVERHEAD + sizeof(payload) + DATA_TAILROOM];
+	bool ping = true;
+	int sealed, opened;
+
+	memcpy(pkt + DATA_OVERHEAD, payload, sizeof(payload));
+	sealed = dchan_seal(session_dchan(from), pkt, sizeof(payload), ev_time());
+	if (sealed < 0)
+		return -1;
+	opened = dchan_open(session_dchan(to), pkt, (size_t)sealed, ev_time(), &ping);
+	return opened == (int)sizeof(payload) && !ping &&
+			       memcmp(pkt + DATA_OVERHEAD, payload, sizeof(payload)) == 0
+		       ? sealed
+		       : -1;
+}
+
+/* Both ways, each packet as long as the format makes it. */
+static void check_data_both_ways(bool epoch_format, const char *when)
+{
+	int want = (int)(data_overhead(epoch_format) + sizeof(payload));
+	int up = data_round_trip(client.s, server.s), down = data_round_trip(server.s, client.s);
+
+	CHECK(up == want && down == want, "%s: data both ways, %d and %d bytes (want %d)", when, up,
+	      down, want);
+}
+
+/*
+ * The client announces the epoch format (IV_PROTO bit 10), the server
+ * chooses it and pushes aead-epoch: both sides use it, for the first key
+ * and for the one a renegotiation brings. Without the bit, the 2.6 format.
+ */
+static void test_epoch_format(struct tls_ctx *stls, struct tls_ctx *ctls)
+{
+	struct session_params ssp = params(SESSION_ROLE_SERVER, stls, &server);
+	struct session_params csp = params(SESSION_ROLE_CLIENT, ctls, &client);
+	const char *old_push = push_text;
+	double t0;
+
+	csp.peer_info = "IV_VER=2.7.6\nIV_PLAT=linux\nIV_PROTO=2014\nIV_NCP=2\n"
+			"IV_CIPHERS=AES-256-GCM\n";
+	push_text = "PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,"
+		    "topology subnet,protocol-flags cc-exit tls-ekm dyn-tls-crypt aead-epoch";
+	decision = NULL;
+	start(&csp);
+	CHECK(to_server_key_method(&ssp), "the handshake reached the key exchange");
+	carry(&client, -1, &ssp);
+	carry(&server, -1, &ssp);
+	CHECK(client.pushed && session_state(server.s) == SESSION_ACTIVE, "connected");
+	CHECK(session_epoch_data(server.s) && session_epoch_data(client.s),
+	      "epoch data format on, both sides");
+	check_data_both_ways(true, "key 0");
+	session_set_renegotiation(client.s, 1, 0);
+	t0 = ev_time();
+	while ((session_key_id(server.s) != 1 || session_key_id(client.s) != 1) &&
+	       ev_time() - t0 < 20) {
+		ev_run(loop, EVRUN_NOWAIT);
+		carry(&client, -1, &ssp);
+		carry(&server, -1, &ssp);
+		usleep(20000);
+	}
+	CHECK(session_key_id(server.s) == 1 && session_key_id(client.s) == 1,
+	      "renegotiated to key 1 in %.1f s", ev_time() - t0);
+	check_data_both_ways(true, "key 1");
+	push_text = old_push;
+	csp = params(SESSION_ROLE_CLIENT, ctls, &client);
+	start(&csp);
+	CHECK(to_server_key_method(&ssp), "2.6: the handshake reached the key exchange");
+	carry(&client, -1, &ssp);
+	carry(&server, -1, &ssp);
+	CHECK(!session_epoch_data(server.s) && !session_epoch_data(client.s),
+	      "no IV_PROTO bit 10: the 2.6 format, both sides");
+	check_data_both_ways(false, "2.6 format");
+	reset_sides();
+}
+
 /* Makes s's keys `seconds` older, as if it had been connected that much longer. */
 static void age_keys(struct session *s, double seconds)
 {
@@ -633,6 +721,7 @@ int main(void)
 	test_pending_times_out(&ssp, &csp);
 	test_give_up(&ssp, &csp);
 	test_dyn_tls_crypt(stls, ctls);
+	test_epoch_format(stls, ctls);
 	test_shorter_renegotiation(&ssp, &csp);
 	test_memory(&ssp, &csp);
 	reset_sides();

@@ -19,8 +19,9 @@
  * that a quiet one holds no control-channel buffers. A handshake the
  * server gives up on is told to its client (an alert, or RESTART). The
  * epoch data format (2.7): a client that announces it and is pushed
- * aead-epoch seals and opens epoch packets with the server, also after a
- * renegotiation; one that does not announce it stays with the 2.6 format.
+ * aead-epoch seals and opens epoch packets with the server, each side
+ * following the other to a new epoch, also after a renegotiation; one that
+ * does not announce it stays with the 2.6 format.
  */
 #include <arpa/inet.h>
 #include <ev.h>
@@ -35,6 +36,7 @@
 #include "crypto.h"
 #include "datakey.h"
 #include "dchan.h"
+#include "epochdata.h"
 #include "log.h"
 #include "proto.h"
 #include "session.h"
@@ -528,10 +530,32 @@ static void check_data_both_ways(bool epoch_format, const char *when)
 	      down, want);
 }
 
+static struct epoch_data *epoch_keys(struct session *s)
+{
+	return s->dc->keys[DCHAN_CURRENT].key.epoch;
+}
+
+/*
+ * One side's send key at its AES-GCM usage limit: its next packet is of
+ * the next epoch, which the other side's future window opens, and the
+ * other side's answer follows on that epoch.
+ */
+static void check_epoch_update(struct session *first, struct session *other, uint16_t to)
+{
+	epoch_keys(first)->send_usage.blocks = EPOCH_AES_GCM_LIMIT_BLOCKS;
+	CHECK(data_round_trip(first, other) > 0 && data_round_trip(other, first) > 0,
+	      "data both ways across the update to epoch %u", to);
+	CHECK(epoch_keys(first)->send_chain.epoch == to && epoch_keys(other)->current.epoch == to &&
+		      epoch_keys(other)->send_chain.epoch == to &&
+		      epoch_keys(first)->current.epoch == to,
+	      "both sides send and open epoch %u", to);
+}
+
 /*
  * The client announces the epoch format (IV_PROTO bit 10), the server
  * chooses it and pushes aead-epoch: both sides use it, for the first key
- * and for the one a renegotiation brings. Without the bit, the 2.6 format.
+ * and for the one a renegotiation brings, and follow each other's moves to
+ * a new epoch. Without the bit, the 2.6 format.
  */
 static void test_epoch_format(struct tls_ctx *stls, struct tls_ctx *ctls)
 {
@@ -553,6 +577,8 @@ static void test_epoch_format(struct tls_ctx *stls, struct tls_ctx *ctls)
 	CHECK(session_epoch_data(server.s) && session_epoch_data(client.s),
 	      "epoch data format on, both sides");
 	check_data_both_ways(true, "key 0");
+	check_epoch_update(client.s, server.s, 2);
+	check_epoch_update(server.s, client.s, 3);
 	session_set_renegotiation(client.s, 1, 0);
 	t0 = ev_time();
 	while ((session_key_id(server.s) != 1 || session_key_id(client.s) != 1) &&

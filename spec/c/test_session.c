@@ -440,13 +440,39 @@ static void test_give_up(struct session_params *ssp, struct session_params *csp)
  * Dynamic tls-crypt over tls-crypt: the client renegotiates (after 1 s), and
  * every packet of key 1 opens with the sessions' derived key only.
  */
+/* A client session and a server session, connected (the server admits it). */
+static void connect_sides(struct session_params *csp, struct session_params *ssp)
+{
+	start(csp);
+	CHECK(to_server_key_method(ssp), "the handshake reached the key exchange");
+	carry(&client, -1, ssp);
+	carry(&server, -1, ssp);
+	CHECK(client.pushed && session_state(server.s) == SESSION_ACTIVE, "connected");
+}
+
+/* The client renegotiates after a second; both sides end up on key 1. */
+static void renegotiate_to_key_1(struct session_params *ssp)
+{
+	double t0 = ev_time();
+
+	session_set_renegotiation(client.s, 1, 0);
+	while ((session_key_id(server.s) != 1 || session_key_id(client.s) != 1) &&
+	       ev_time() - t0 < 20) {
+		ev_run(loop, EVRUN_NOWAIT);
+		carry(&client, -1, ssp);
+		carry(&server, -1, ssp);
+		usleep(20000);
+	}
+	CHECK(session_key_id(server.s) == 1 && session_key_id(client.s) == 1,
+	      "renegotiated to key 1 in %.1f s", ev_time() - t0);
+}
+
 static void test_dyn_tls_crypt(struct tls_ctx *stls, struct tls_ctx *ctls)
 {
 	struct static_key k;
 	struct wrap sw, cw;
 	struct session_params ssp = params(SESSION_ROLE_SERVER, stls, &server);
 	struct session_params csp = params(SESSION_ROLE_CLIENT, ctls, &client);
-	double t0;
 
 	for (int i = 0; i < STATIC_KEY_LEN; i++)
 		k.bytes[i] = (uint8_t)(i * 7 + 3);
@@ -458,27 +484,13 @@ static void test_dyn_tls_crypt(struct tls_ctx *stls, struct tls_ctx *ctls)
 		    "topology subnet,protocol-flags cc-exit tls-ekm dyn-tls-crypt";
 	decision = NULL;
 	memset(&seen, 0, sizeof(seen));
-	start(&csp);
-	CHECK(to_server_key_method(&ssp), "the handshake reached the key exchange");
-	carry(&client, -1, &ssp);
-	carry(&server, -1, &ssp);
-	CHECK(client.pushed && session_state(server.s) == SESSION_ACTIVE, "connected");
+	connect_sides(&csp, &ssp);
 	CHECK(session_dyn_tls_crypt(server.s) && session_dyn_tls_crypt(client.s),
 	      "dynamic tls-crypt on, both sides");
 	CHECK(session_control_wrap(server.s, 0) == session_wrap(server.s) &&
 		      session_control_wrap(server.s, 1)->dynamic,
 	      "key 0 keeps the static wrap, key 1 has the dynamic one");
-	session_set_renegotiation(client.s, 1, 0);
-	t0 = ev_time();
-	while ((session_key_id(server.s) != 1 || session_key_id(client.s) != 1) &&
-	       ev_time() - t0 < 20) {
-		ev_run(loop, EVRUN_NOWAIT);
-		carry(&client, -1, &ssp);
-		carry(&server, -1, &ssp);
-		usleep(20000);
-	}
-	CHECK(session_key_id(server.s) == 1 && session_key_id(client.s) == 1,
-	      "renegotiated to key 1 in %.1f s", ev_time() - t0);
+	renegotiate_to_key_1(&ssp);
 	CHECK(seen.to_server > 0 && seen.to_client > 0, "key 1 packets both ways: %u, %u",
 	      seen.to_server, seen.to_client);
 	CHECK(seen.soft_resets > 0, "the client's SOFT_RESET among them: %u", seen.soft_resets);
@@ -562,41 +574,23 @@ static void test_epoch_format(struct tls_ctx *stls, struct tls_ctx *ctls)
 	struct session_params ssp = params(SESSION_ROLE_SERVER, stls, &server);
 	struct session_params csp = params(SESSION_ROLE_CLIENT, ctls, &client);
 	const char *old_push = push_text;
-	double t0;
 
 	csp.peer_info = "IV_VER=2.7.6\nIV_PLAT=linux\nIV_PROTO=2014\nIV_NCP=2\n"
 			"IV_CIPHERS=AES-256-GCM\n";
 	push_text = "PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,"
 		    "topology subnet,protocol-flags cc-exit tls-ekm dyn-tls-crypt aead-epoch";
 	decision = NULL;
-	start(&csp);
-	CHECK(to_server_key_method(&ssp), "the handshake reached the key exchange");
-	carry(&client, -1, &ssp);
-	carry(&server, -1, &ssp);
-	CHECK(client.pushed && session_state(server.s) == SESSION_ACTIVE, "connected");
+	connect_sides(&csp, &ssp);
 	CHECK(session_epoch_data(server.s) && session_epoch_data(client.s),
 	      "epoch data format on, both sides");
 	check_data_both_ways(true, "key 0");
 	check_epoch_update(client.s, server.s, 2);
 	check_epoch_update(server.s, client.s, 3);
-	session_set_renegotiation(client.s, 1, 0);
-	t0 = ev_time();
-	while ((session_key_id(server.s) != 1 || session_key_id(client.s) != 1) &&
-	       ev_time() - t0 < 20) {
-		ev_run(loop, EVRUN_NOWAIT);
-		carry(&client, -1, &ssp);
-		carry(&server, -1, &ssp);
-		usleep(20000);
-	}
-	CHECK(session_key_id(server.s) == 1 && session_key_id(client.s) == 1,
-	      "renegotiated to key 1 in %.1f s", ev_time() - t0);
+	renegotiate_to_key_1(&ssp);
 	check_data_both_ways(true, "key 1");
 	push_text = old_push;
 	csp = params(SESSION_ROLE_CLIENT, ctls, &client);
-	start(&csp);
-	CHECK(to_server_key_method(&ssp), "2.6: the handshake reached the key exchange");
-	carry(&client, -1, &ssp);
-	carry(&server, -1, &ssp);
+	connect_sides(&csp, &ssp);
 	CHECK(!session_epoch_data(server.s) && !session_epoch_data(client.s),
 	      "no IV_PROTO bit 10: the 2.6 format, both sides");
 	check_data_both_ways(false, "2.6 format");

@@ -8,6 +8,7 @@
 #include "challenge.h"
 #include "client.h"
 #include "compframe.h"
+#include "keymethod.h"
 #include "mssfix.h"
 #include "proto.h"
 #include "pushopts.h"
@@ -15,14 +16,11 @@
 #include "udpio.h"
 
 enum {
-	IV_PROTO_DATA_V2 = 2,
-	IV_PROTO_REQUEST_PUSH = 4,
-	IV_PROTO_TLS_KEY_EXPORT = 8,
-	IV_PROTO_CC_EXIT_NOTIFY = 128,
-	IV_PROTO_DYN_TLS_CRYPT = 512,
-	/* Only the features we implement (protocol guide 5.4). */
+	/* Only the features we implement (protocol guide 5.4). The epoch data format
+	 * needs an AEAD cipher, which every cipher we offer is: announced always, as a
+	 * 2.7 client does (ssl.c); the server decides (ssl_ncp.c) and says so in its push. */
 	CLIENT_IV_PROTO = IV_PROTO_DATA_V2 | IV_PROTO_REQUEST_PUSH | IV_PROTO_TLS_KEY_EXPORT |
-			  IV_PROTO_CC_EXIT_NOTIFY | IV_PROTO_DYN_TLS_CRYPT,
+			  IV_PROTO_CC_EXIT_NOTIFY | IV_PROTO_DYN_TLS_CRYPT | IV_PROTO_DATA_EPOCH,
 	/* The largest tun-mtu a server may push to us. */
 	CLIENT_IV_MTU = 9000,
 	CLIENT_RECEIVES_PER_WAKEUP = 4, /* receive batches per wake-up, so the loop goes on */
@@ -394,6 +392,13 @@ static void on_session_ended(void *ctx, struct session *s, const char *reason)
 	end_attempt(ctx, reason);
 }
 
+/* The MSS limits for the remote's address family and the data format in use. */
+static void init_mss(struct client *c, const struct udp_addr *remote, bool epoch_format)
+{
+	mssfix_init(&c->mss, c->params.mssfix, remote->ss.ss_family == AF_INET6, c->params.tap,
+		    data_overhead(epoch_format));
+}
+
 /*
  * The framing the server expects: what it pushed (2.6's compress migrate
  * pushes comp-lzo no or compress stub-v2), else the profile's, as an OpenVPN
@@ -433,6 +438,8 @@ static int on_session_pushed(void *ctx, struct session *s, const struct push_opt
 
 	if (set_framing(c, s, o) < 0)
 		return -1;
+	/* Epoch-format packets are DATA_TAILROOM bytes longer: full segments must still fit. */
+	init_mss(c, &c->params.remotes[c->remote], session_epoch_data(s));
 	c->connects++;
 	c->connected = true;
 	if (c->crv1 && c->answered)
@@ -604,8 +611,7 @@ static int open_transport(struct client *c, const struct udp_addr *remote, bool 
 {
 	struct tcp_handlers h = { .packet = on_tcp_packet, .closed = on_tcp_closed, .ctx = c };
 
-	mssfix_init(&c->mss, c->params.mssfix, remote->ss.ss_family == AF_INET6, c->params.tap,
-		    DATA_OVERHEAD);
+	init_mss(c, remote, false);
 	if (tcp)
 		return tcp_client_open(&c->tcp, c->loop, remote, &h, err, errlen);
 	c->fd = udp_connect_from(&c->params.local, remote, err, errlen);

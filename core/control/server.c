@@ -11,7 +11,6 @@
 
 #include "compframe.h"
 #include "cookie.h"
-#include "epochdata.h"
 #include "proto.h"
 #include "server.h"
 #include "server_impl.h"
@@ -1378,7 +1377,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	for (int epoch = 0; epoch < 2; epoch++)
 		for (int v6 = 0; v6 < 2; v6++)
 			mssfix_init(&s->mss[epoch][v6], params->mssfix, v6, params->tap,
-				    epoch ? EPOCH_OVERHEAD : DATA_OVERHEAD);
+				    data_overhead(epoch));
 	if (lane_init(&s->lane) < 0 || (params->tap && server_tap_init(s) < 0)) {
 		snprintf(err, errlen, "server: out of memory");
 		return open_failed(s, -ENOMEM);

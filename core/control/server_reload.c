@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "epochdata.h"
 #include "server.h"
 #include "server_impl.h"
 
@@ -78,7 +77,7 @@ int server_reconfigure(struct server *s, const struct server_params *p, char *er
 	for (int epoch = 0; epoch < 2; epoch++)
 		for (int v6 = 0; v6 < 2; v6++)
 			mssfix_init(&s->mss[epoch][v6], p->mssfix, v6, s->params.tap,
-				    epoch ? EPOCH_OVERHEAD : DATA_OVERHEAD);
+				    data_overhead(epoch));
 	for (size_t i = 0; i < server_session_count(s); i++)
 		reconfigure_session(server_session(s, i), p);
 	return 0;

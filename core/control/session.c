@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "compframe.h"
+#include "keymethod.h"
 #include "keystate.h"
 #include "ncp.h"
 #include "pushopts.h"
@@ -24,13 +25,7 @@ enum {
 	PIGGYBACK_ACKS_MAX = 4,
 	AUTH_FAILED_LINGER_SECONDS = 5, /* time for AUTH_FAILED to arrive before we go */
 	KICK_LINGER_SECONDS = 2,	/* and for HALT or RESTART */
-	IV_PROTO_REQUEST_PUSH = 4,
-	IV_PROTO_AUTH_PENDING_KW = 16, /* AUTH_PENDING,timeout N is understood */
-	PUSH_REQUEST_SECONDS = 5,      /* a client repeats PUSH_REQUEST until answered, as 2.6 */
-	IV_PROTO_TLS_KEY_EXPORT = 8,
-	IV_PROTO_DYN_TLS_CRYPT = 512,
-	IV_PROTO_DATA_V2 = 2,
-	IV_PROTO_DATA_EPOCH = 1024, /* 2.7's epoch data format (ssl.h) */
+	PUSH_REQUEST_SECONDS = 5,	/* a client repeats PUSH_REQUEST until answered, as 2.6 */
 	NO_KEY = -1,
 	/* TLS output waiting for the peer's acks; a peer that never acks cannot grow it. */
 	TLS_BACKLOG_MAX = 64 * 1024,
@@ -1042,6 +1037,10 @@ static void activate_client(struct session *s, struct key_state *ks)
 		snprintf(s->client->token, sizeof(s->client->token), "%s", o->auth_token);
 	s->use_ekm = o->tls_ekm;
 	s->client->cc_exit = o->cc_exit;
+	/* As a 2.7 client (options.c, init.c): the format the server pushed, for this key
+	 * and every renegotiated one. It needs the peer-id (above) and an AEAD cipher,
+	 * which every cipher we have is; epoch_data_init refuses any other. */
+	s->epoch_data = o->epoch_data;
 	if (derive_keys(s, ks) < 0 || install_data_key(s, ks) < 0) {
 		close_later(s, 0, "%s", "cannot install the data keys");
 		return;
@@ -1056,9 +1055,10 @@ static void activate_client(struct session *s, struct key_state *ks)
 	note_client_addresses(s, o);
 	session_set_keepalive(s, o->ping, o->ping_restart);
 	log_info(s->p.log, "session",
-		 "%s: connected, address %s, cipher %s, keys by %s, peer-id %u", s->who,
+		 "%s: connected, address %s, cipher %s, keys by %s, peer-id %u%s", s->who,
 		 s->address[0] ? s->address : "(none pushed)", s->cipher,
-		 s->use_ekm ? "TLS-EKM" : "PRF", s->peer_id);
+		 s->use_ekm ? "TLS-EKM" : "PRF", s->peer_id,
+		 s->epoch_data ? ", epoch data format" : "");
 	if (s->p.ops->pushed(s->p.ctx, s, o) < 0)
 		close_later(s, 0, "%s", "cannot apply the pushed options");
 }

@@ -33,6 +33,12 @@ enum {
 	DATA_TAILROOM = 4, /* bytes an epoch-format packet takes beyond the payload's end */
 };
 
+/* The bytes a data packet adds to its payload: the 2.6 format's, or the epoch format's. */
+static inline unsigned data_overhead(bool epoch_format)
+{
+	return DATA_OVERHEAD + (epoch_format ? DATA_TAILROOM : 0);
+}
+
 enum data_error {
 	DATA_ETRUNC = -1,     /* shorter than the overhead, or not P_DATA_V2 */
 	DATA_EAUTH = -2,      /* the tag does not verify: forged, corrupted, or a wrong key */

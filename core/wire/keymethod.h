@@ -63,6 +63,20 @@ const char *km2_error_name(int error);
  */
 bool km2_peer_info_get(const struct km2_string *info, const char *name, char *out, size_t cap);
 
+/*
+ * The IV_PROTO bits moonvpn reads or sends, as OpenVPN's ssl.h numbers them
+ * (protocol guide 5.4); client and server share them.
+ */
+enum km2_iv_proto {
+	IV_PROTO_DATA_V2 = 1 << 1,
+	IV_PROTO_REQUEST_PUSH = 1 << 2,
+	IV_PROTO_TLS_KEY_EXPORT = 1 << 3,
+	IV_PROTO_AUTH_PENDING_KW = 1 << 4, /* AUTH_PENDING,timeout N is understood */
+	IV_PROTO_CC_EXIT_NOTIFY = 1 << 7,
+	IV_PROTO_DYN_TLS_CRYPT = 1 << 9,
+	IV_PROTO_DATA_EPOCH = 1 << 10, /* 2.7's epoch data format */
+};
+
 /* IV_PROTO as a number (0 when absent or not a number). */
 uint32_t km2_peer_info_proto(const struct km2_string *info);
 

@@ -121,6 +121,8 @@ static bool opt_flags(struct push_options *o, char **a, int n)
 			o->cc_exit = true;
 		else if (strcmp(a[i], "dyn-tls-crypt") == 0)
 			o->dyn_tls_crypt = true;
+		else if (strcmp(a[i], "aead-epoch") == 0) /* options.c, as 2.7 pushes it */
+			o->epoch_data = true;
 		else
 			o->unknown++;
 	}

@@ -44,6 +44,7 @@ struct push_options {
 	unsigned redirect; /* redirect-gateway's flags (enum push_redirect); 0: none pushed */
 	bool tls_ekm, cc_exit, topology_subnet;
 	bool dyn_tls_crypt; /* protocol-flags dyn-tls-crypt */
+	bool epoch_data;    /* protocol-flags aead-epoch: 2.7's epoch data format */
 	bool more;	    /* push-continuation 2: another PUSH_REPLY follows */
 	unsigned unknown;   /* options we ignored */
 	unsigned filtered;  /* options the client's pull-filter dropped */

@@ -28,6 +28,25 @@ static void test_observed(void)
 	CHECK(!o.more, "no continuation");
 }
 
+/* 2.7 adds aead-epoch for a client that announced the epoch data format (push.c). */
+static void test_epoch_flag(void)
+{
+	struct push_options o;
+	char err[PUSH_ERR_MAX];
+
+	push_options_init(&o);
+	CHECK(push_parse(&o,
+			 "PUSH_REPLY,peer-id 1,cipher AES-256-GCM,"
+			 "protocol-flags cc-exit tls-ekm dyn-tls-crypt aead-epoch",
+			 err, sizeof(err)) == 0,
+	      "parse: %s", err);
+	CHECK(o.epoch_data && o.dyn_tls_crypt && o.tls_ekm && o.unknown == 0,
+	      "aead-epoch among the flags");
+	push_options_init(&o);
+	CHECK(push_parse(&o, OBSERVED, err, sizeof(err)) == 0 && !o.epoch_data,
+	      "2.6's flags: no epoch format");
+}
+
 static void test_routes_dns_continuation(void)
 {
 	struct push_options o;
@@ -219,6 +238,7 @@ int main(void)
 	test_pull_filter();
 	test_compress();
 	test_observed();
+	test_epoch_flag();
 	test_routes_dns_continuation();
 	test_bad();
 	test_ifconfig_peer();

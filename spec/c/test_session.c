@@ -17,7 +17,11 @@
  * their clients. Memory: what a server session holds during its handshake
  * and once connected and quiet, measured by the allocator (printed), and
  * that a quiet one holds no control-channel buffers. A handshake the
- * server gives up on is told to its client (an alert, or RESTART).
+ * server gives up on is told to its client (an alert, or RESTART). The
+ * epoch data format (2.7): a client that announces it and is pushed
+ * aead-epoch seals and opens epoch packets with the server, each side
+ * following the other to a new epoch, also after a renegotiation; one that
+ * does not announce it stays with the 2.6 format.
  */
 #include <arpa/inet.h>
 #include <ev.h>
@@ -30,6 +34,9 @@
 
 #include "cookie.h"
 #include "crypto.h"
+#include "datakey.h"
+#include "dchan.h"
+#include "epochdata.h"
 #include "log.h"
 #include "proto.h"
 #include "session.h"
@@ -433,13 +440,39 @@ static void test_give_up(struct session_params *ssp, struct session_params *csp)
  * Dynamic tls-crypt over tls-crypt: the client renegotiates (after 1 s), and
  * every packet of key 1 opens with the sessions' derived key only.
  */
+/* A client session and a server session, connected (the server admits it). */
+static void connect_sides(struct session_params *csp, struct session_params *ssp)
+{
+	start(csp);
+	CHECK(to_server_key_method(ssp), "the handshake reached the key exchange");
+	carry(&client, -1, ssp);
+	carry(&server, -1, ssp);
+	CHECK(client.pushed && session_state(server.s) == SESSION_ACTIVE, "connected");
+}
+
+/* The client renegotiates after a second; both sides end up on key 1. */
+static void renegotiate_to_key_1(struct session_params *ssp)
+{
+	double t0 = ev_time();
+
+	session_set_renegotiation(client.s, 1, 0);
+	while ((session_key_id(server.s) != 1 || session_key_id(client.s) != 1) &&
+	       ev_time() - t0 < 20) {
+		ev_run(loop, EVRUN_NOWAIT);
+		carry(&client, -1, ssp);
+		carry(&server, -1, ssp);
+		usleep(20000);
+	}
+	CHECK(session_key_id(server.s) == 1 && session_key_id(client.s) == 1,
+	      "renegotiated to key 1 in %.1f s", ev_time() - t0);
+}
+
 static void test_dyn_tls_crypt(struct tls_ctx *stls, struct tls_ctx *ctls)
 {
 	struct static_key k;
 	struct wrap sw, cw;
 	struct session_params ssp = params(SESSION_ROLE_SERVER, stls, &server);
 	struct session_params csp = params(SESSION_ROLE_CLIENT, ctls, &client);
-	double t0;
 
 	for (int i = 0; i < STATIC_KEY_LEN; i++)
 		k.bytes[i] = (uint8_t)(i * 7 + 3);
@@ -451,27 +484,13 @@ static void test_dyn_tls_crypt(struct tls_ctx *stls, struct tls_ctx *ctls)
 		    "topology subnet,protocol-flags cc-exit tls-ekm dyn-tls-crypt";
 	decision = NULL;
 	memset(&seen, 0, sizeof(seen));
-	start(&csp);
-	CHECK(to_server_key_method(&ssp), "the handshake reached the key exchange");
-	carry(&client, -1, &ssp);
-	carry(&server, -1, &ssp);
-	CHECK(client.pushed && session_state(server.s) == SESSION_ACTIVE, "connected");
+	connect_sides(&csp, &ssp);
 	CHECK(session_dyn_tls_crypt(server.s) && session_dyn_tls_crypt(client.s),
 	      "dynamic tls-crypt on, both sides");
 	CHECK(session_control_wrap(server.s, 0) == session_wrap(server.s) &&
 		      session_control_wrap(server.s, 1)->dynamic,
 	      "key 0 keeps the static wrap, key 1 has the dynamic one");
-	session_set_renegotiation(client.s, 1, 0);
-	t0 = ev_time();
-	while ((session_key_id(server.s) != 1 || session_key_id(client.s) != 1) &&
-	       ev_time() - t0 < 20) {
-		ev_run(loop, EVRUN_NOWAIT);
-		carry(&client, -1, &ssp);
-		carry(&server, -1, &ssp);
-		usleep(20000);
-	}
-	CHECK(session_key_id(server.s) == 1 && session_key_id(client.s) == 1,
-	      "renegotiated to key 1 in %.1f s", ev_time() - t0);
+	renegotiate_to_key_1(&ssp);
 	CHECK(seen.to_server > 0 && seen.to_client > 0, "key 1 packets both ways: %u, %u",
 	      seen.to_server, seen.to_client);
 	CHECK(seen.soft_resets > 0, "the client's SOFT_RESET among them: %u", seen.soft_resets);
@@ -487,6 +506,95 @@ static void test_dyn_tls_crypt(struct tls_ctx *stls, struct tls_ctx *ctls)
 	server_rx = client_rx = &no_wrap;
 	wrap_clear(&sw);
 	wrap_clear(&cw);
+}
+
+static const char payload[] = "E an IPv4 packet, as far as the sessions care";
+
+/*
+ * A data packet from one session to the other: sealed by from's data
+ * channel, opened by to's, its payload intact. The sealed length, or -1.
+ */
+
+static int data_round_trip(struct session *from, struct session *to)
+{
+	uint8_t pkt[DATA_OVERHEAD + sizeof(payload) + DATA_TAILROOM];
+	bool ping = true;
+	int sealed, opened;
+
+	memcpy(pkt + DATA_OVERHEAD, payload, sizeof(payload));
+	sealed = dchan_seal(session_dchan(from), pkt, sizeof(payload), ev_time());
+	if (sealed < 0)
+		return -1;
+	opened = dchan_open(session_dchan(to), pkt, (size_t)sealed, ev_time(), &ping);
+	return opened == (int)sizeof(payload) && !ping &&
+			       memcmp(pkt + DATA_OVERHEAD, payload, sizeof(payload)) == 0
+		       ? sealed
+		       : -1;
+}
+
+/* Both ways, each packet as long as the format makes it. */
+static void check_data_both_ways(bool epoch_format, const char *when)
+{
+	int want = (int)(data_overhead(epoch_format) + sizeof(payload));
+	int up = data_round_trip(client.s, server.s), down = data_round_trip(server.s, client.s);
+
+	CHECK(up == want && down == want, "%s: data both ways, %d and %d bytes (want %d)", when, up,
+	      down, want);
+}
+
+static struct epoch_data *epoch_keys(struct session *s)
+{
+	return s->dc->keys[DCHAN_CURRENT].key.epoch;
+}
+
+/*
+ * One side's send key at its AES-GCM usage limit: its next packet is of
+ * the next epoch, which the other side's future window opens, and the
+ * other side's answer follows on that epoch.
+ */
+static void check_epoch_update(struct session *first, struct session *other, uint16_t to)
+{
+	epoch_keys(first)->send_usage.blocks = EPOCH_AES_GCM_LIMIT_BLOCKS;
+	CHECK(data_round_trip(first, other) > 0 && data_round_trip(other, first) > 0,
+	      "data both ways across the update to epoch %u", to);
+	CHECK(epoch_keys(first)->send_chain.epoch == to && epoch_keys(other)->current.epoch == to &&
+		      epoch_keys(other)->send_chain.epoch == to &&
+		      epoch_keys(first)->current.epoch == to,
+	      "both sides send and open epoch %u", to);
+}
+
+/*
+ * The client announces the epoch format (IV_PROTO bit 10), the server
+ * chooses it and pushes aead-epoch: both sides use it, for the first key
+ * and for the one a renegotiation brings, and follow each other's moves to
+ * a new epoch. Without the bit, the 2.6 format.
+ */
+static void test_epoch_format(struct tls_ctx *stls, struct tls_ctx *ctls)
+{
+	struct session_params ssp = params(SESSION_ROLE_SERVER, stls, &server);
+	struct session_params csp = params(SESSION_ROLE_CLIENT, ctls, &client);
+	const char *old_push = push_text;
+
+	csp.peer_info = "IV_VER=2.7.6\nIV_PLAT=linux\nIV_PROTO=2014\nIV_NCP=2\n"
+			"IV_CIPHERS=AES-256-GCM\n";
+	push_text = "PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,"
+		    "topology subnet,protocol-flags cc-exit tls-ekm dyn-tls-crypt aead-epoch";
+	decision = NULL;
+	connect_sides(&csp, &ssp);
+	CHECK(session_epoch_data(server.s) && session_epoch_data(client.s),
+	      "epoch data format on, both sides");
+	check_data_both_ways(true, "key 0");
+	check_epoch_update(client.s, server.s, 2);
+	check_epoch_update(server.s, client.s, 3);
+	renegotiate_to_key_1(&ssp);
+	check_data_both_ways(true, "key 1");
+	push_text = old_push;
+	csp = params(SESSION_ROLE_CLIENT, ctls, &client);
+	connect_sides(&csp, &ssp);
+	CHECK(!session_epoch_data(server.s) && !session_epoch_data(client.s),
+	      "no IV_PROTO bit 10: the 2.6 format, both sides");
+	check_data_both_ways(false, "2.6 format");
+	reset_sides();
 }
 
 /* Makes s's keys `seconds` older, as if it had been connected that much longer. */
@@ -633,6 +741,7 @@ int main(void)
 	test_pending_times_out(&ssp, &csp);
 	test_give_up(&ssp, &csp);
 	test_dyn_tls_crypt(stls, ctls);
+	test_epoch_format(stls, ctls);
 	test_shorter_renegotiation(&ssp, &csp);
 	test_memory(&ssp, &csp);
 	reset_sides();

@@ -473,6 +473,81 @@ describe("#netns client mode", function()
 		end
 	end
 
+	-- Issue 16 item 5: OpenVPN 2.7's epoch data keys. The client announces the format
+	-- (IV_PROTO bit 10); a server that takes it pushes protocol-flags ... aead-epoch,
+	-- and both sides' data packets carry an epoch in their packet id. A 2.6 server
+	-- pushes no such flag: the 2.6 format, as before.
+
+	--- Waits until the client has renegotiated `n` times (its log says so each time).
+	local function renegotiated(n)
+		for _ = 1, 300 do
+			local _, got = client:output():gsub("renegotiated: data now on key", "")
+			if got >= n then return end
+			netns.sleep(0.1)
+		end
+		error(string.format("%d renegotiations:\n%s\n--- server:\n%s", n, client:output(), server:output()))
+	end
+
+	--- Pings both ways through the tunnel: the client's packets are opened by the server
+	-- and the server's by the client.
+	local function pings_both_ways()
+		local ok, out = cli:sh("ping -n -c 3 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, "client to server: " .. out .. "\n--- client:\n" .. client:output())
+		local address = link("vpn_address")
+		ok, out = srv:sh("ping -n -c 3 -i 0.2 -W 2 " .. address)
+		assert(ok, "server to client " .. address .. ": " .. out .. "\n--- client:\n" .. client:output())
+	end
+
+	--- The epoch format in use on the client's side, and traffic both ways across two
+	-- renegotiations (each key state has epoch keys of its own).
+	local function epoch_carries()
+		assert.matches("connected, address [^\n]*, epoch data format", client:output())
+		assert.are.equal("epoch", link("data_format"))
+		pings_both_ways()
+		local iperf = srv:spawn({ "iperf3", "-s", "-1", "-B", "10.77.0.1", "--forceflush" })
+		assert(iperf:wait_log("Server listening", 5))
+		local ok, out = cli:sh("timeout 60 iperf3 -c 10.77.0.1 -t 1 -R")
+		assert(ok, out)
+		renegotiated(2)
+		pings_both_ways()
+	end
+
+	do
+		local name = "uses epoch data keys with the " .. peers.LABEL["2.7"] .. " server, across its renegotiations"
+		if peers.missing("2.7") then
+			pending(name .. ": " .. peers.missing("2.7"))
+		else
+			for _, case in ipairs { { "AES-256-GCM", {} }, { "CHACHA20-POLY1305", { tcp = true } } } do
+				it(name .. " (" .. case[1] .. (case[2].tcp and ", TCP" or "") .. ")", function()
+					start("openvpn", { cipher = case[1], tcp = case[2].tcp, stock_extra = "reneg-sec 3\n",
+						server_bin = peers.DIR .. "/openvpn-2.7/sbin/openvpn" })
+					assert.matches("OpenVPN 2%.7", server:output())
+					-- What the 2.7 server chose, in its own log: the push (verb 3) names the flag.
+					assert.matches("PUSH_REPLY,[^\n]*protocol%-flags[^,\n]* aead%-epoch", server:output())
+					assert.truthy(client:output():find("cipher " .. case[1], 1, true), client:output())
+					epoch_carries()
+				end)
+			end
+		end
+	end
+
+	it("uses epoch data keys with a moonvpn server, across the client's renegotiations", function()
+		start("moonvpn", { client_extra = "renegotiate = { seconds = 3 }," })
+		assert.matches("connected, address [^\n]*, epoch data format", server:output())
+		epoch_carries()
+	end)
+
+	it("keeps the 2.6 data format with a stock 2.6 server, which offers no epoch keys", function()
+		start("openvpn", { stock_extra = "reneg-sec 3\n" })
+		assert.matches("OpenVPN 2%.6", server:output())
+		assert.falsy(server:output():find("aead-epoch", 1, true), server:output())
+		assert.falsy(client:output():find("epoch data format", 1, true), client:output())
+		assert.are.equal("2.6", link("data_format"))
+		pings_both_ways()
+		renegotiated(2)
+		pings_both_ways()
+	end)
+
 	it("says, when a stock server drops its reset, that the client key may be made for another server key", function()
 		local _, key = v2_keys()
 		local other = v2_keys()

@@ -4,7 +4,8 @@
  * a second queue opens, packets the stack sends out of the device arrive on
  * both queues (the kernel spreads flows by their hash) and not one is lost or
  * seen twice, and a packet written to either queue reaches a socket of the
- * stack; the same with the vnet header on every read and write. A device
+ * stack, and a reply leaves on the queue its flow was written on; the same
+ * with the vnet header on every read and write. A device
  * opened without multi_queue refuses a second queue. Runs as
  * root only, in a network namespace of its own (unshare(CLONE_NEWNET)).
  */
@@ -30,6 +31,7 @@
 enum {
 	QUEUES = 2,
 	FLOWS = 64, /* all on one queue by chance: 2^-63 */
+	REPLY_FLOWS = 16,
 	PORT_BASE = 20000,
 	SINK_PORT = 5000,
 	PACKET_MAX = 2048,
@@ -206,6 +208,58 @@ static void test_writes(const int *fds, size_t hdr)
 		close(s);
 }
 
+/*
+ * The kernel remembers the queue a flow's packet was written on and sends the
+ * flow's replies there: the reply to a packet written on queue q leaves on q.
+ */
+static void test_replies_follow(const int *fds, size_t hdr)
+{
+	struct sockaddr_in at = { .sin_family = AF_INET, .sin_port = htons(SINK_PORT + 1) };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int followed = 0;
+
+	inet_pton(AF_INET, dev_addr, &at.sin_addr);
+	CHECK(s >= 0 && bind(s, (struct sockaddr *)&at, sizeof(at)) == 0, "sink: %s",
+	      strerror(errno));
+	for (int f = 0; f < REPLY_FLOWS && s >= 0; f++) {
+		uint16_t sport = (uint16_t)(PORT_BASE + FLOWS + f);
+		uint8_t pkt[PACKET_MAX];
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		struct pollfd p[QUEUES + 1] = { { .fd = s, .events = POLLIN } };
+		int q = f % QUEUES, came = -1;
+		size_t len;
+		char got[8];
+
+		memset(pkt, 0, hdr);
+		len = hdr + udp_packet(pkt + hdr, sport, SINK_PORT + 1, "ping");
+		CHECK(write(fds[q], pkt, len) == (ssize_t)len, "write: %s", strerror(errno));
+		CHECK(poll(p, 1, WAIT_MS) == 1 &&
+			      recvfrom(s, got, sizeof(got), 0, (struct sockaddr *)&from, &flen) ==
+				      4 &&
+			      sendto(s, "pong", 4, 0, (struct sockaddr *)&from, flen) == 4,
+		      "flow %d: ping and pong", f);
+		for (int i = 0; i < QUEUES; i++)
+			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		while (came < 0 && poll(p, QUEUES, WAIT_MS) > 0) {
+			for (int i = 0; i < QUEUES; i++) {
+				ssize_t n = read(fds[i], pkt, sizeof(pkt));
+
+				if (n >= (ssize_t)(hdr + IP_HDR + UDP_HDR) &&
+				    pkt[hdr + 9] == IPPROTO_UDP &&
+				    (pkt[hdr + IP_HDR + 2] << 8 | pkt[hdr + IP_HDR + 3]) == sport)
+					came = i;
+			}
+		}
+		CHECK(came == q, "flow %d written on queue %d: reply on %d", f, q, came);
+		followed += came == q;
+	}
+	printf("test_tunqueue: %d of %d replies left on the queue their flow was written on\n",
+	       followed, REPLY_FLOWS);
+	if (s >= 0)
+		close(s);
+}
+
 /* --- cases ---------------------------------------------------------------------- */
 
 static void test_multi_queue(unsigned offload)
@@ -227,6 +281,7 @@ static void test_multi_queue(unsigned offload)
 		check_queue_flags(fds[1], hdr != 0);
 		test_spread(fds, hdr);
 		test_writes(fds, hdr);
+		test_replies_follow(fds, hdr);
 		close(fds[1]);
 	}
 	device_free(dev);

@@ -13,7 +13,6 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netns.h"
 #include "proto.h"
 #include "steer.h"
 #include "unit.h"
@@ -204,35 +204,9 @@ static void test_refused(void)
 
 /* --- main --------------------------------------------------------------------- */
 
-static bool private_namespace(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd;
-	bool up;
-
-	if (geteuid() != 0) {
-		printf("test_steer: skipped: needs root (a private network namespace)\n");
-		return false;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("test_steer: skipped: cannot create a network namespace: %s\n",
-		       strerror(errno));
-		return false;
-	}
-	fd = udp_socket();
-	strcpy(ifr.ifr_name, "lo");
-	up = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
-	ifr.ifr_flags |= IFF_UP;
-	up = up && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
-	CHECK(up, "bring lo up: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return up;
-}
-
 int main(void)
 {
-	if (!private_namespace())
+	if (!unit_netns("test_steer", "a private network namespace", UNIT_NETNS_LO_UP))
 		return unit_report("test_steer");
 	test_refused();
 	for (unsigned n = 1; n <= GROUP_MAX; n++)

@@ -15,7 +15,6 @@
 #include <linux/if_tun.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "netns.h"
 #include "packet.h"
 #include "unit.h"
 #include "vnet.h"
@@ -306,28 +306,10 @@ static void test_single_queue(void)
 	device_free(dev);
 }
 
-static bool private_namespace(void)
-{
-	if (geteuid() != 0) {
-		printf("test_tunqueue: skipped: needs root (creates a device in a private network "
-		       "namespace)\n");
-		return false;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("test_tunqueue: skipped: cannot create a network namespace: %s\n",
-		       strerror(errno));
-		return false;
-	}
-	if (access("/dev/net/tun", R_OK | W_OK) < 0) {
-		printf("test_tunqueue: skipped: /dev/net/tun: %s\n", strerror(errno));
-		return false;
-	}
-	return true;
-}
-
 int main(void)
 {
-	if (!private_namespace())
+	if (!unit_netns("test_tunqueue", "creates a device in a private network namespace",
+			UNIT_NETNS_TUN))
 		return unit_report("test_tunqueue");
 	test_single_queue();
 	test_multi_queue(0);

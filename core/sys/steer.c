@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * A reuseport program sees the datagram from its UDP payload on: the kernel
- * pulls the UDP header off before it runs the program and pushes it back
- * after (net/core/sock_reuseport.c, run_bpf_filter, called by udp4_lib_lookup2
- * and udp6_lib_lookup2 with the UDP header's length). Offset 0 is the OpenVPN
- * packet's first byte: opcode in the high five bits, key id in the low three
- * (OpenVPN's ssl_pkt.h), then for P_DATA_V2 the 24-bit peer-id in network
- * order. An index at or past the group's size would make the kernel fall back
- * to its hash and so to any worker: the program never returns one. A load
- * past the end would end the program with 0, socket 0; the length is checked
- * first all the same.
+ * A reuseport program sees the datagram from its UDP payload on: UDP hands
+ * reuseport_select_sock() the UDP header's length, and the kernel pulls that
+ * off before it runs the program and pushes it back after
+ * (net/core/sock_reuseport.c); spec/c/test_steer.c shows it for IPv4 and
+ * IPv6 (a program reading the UDP header would steer otherwise). Offset 0 is
+ * the OpenVPN packet's first byte: opcode in the high five bits, key id in
+ * the low three (OpenVPN's ssl_pkt.h), then for P_DATA_V2 the 24-bit peer-id
+ * in network order. An index at or past the group's size would make the
+ * kernel fall back to its hash and so to any worker: the program never
+ * returns one. A load past the end would end the program with 0, socket 0;
+ * the length is checked first all the same.
  */
 #include <errno.h>
 #include <sys/socket.h>

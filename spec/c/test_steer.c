@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The reuseport steering program, in the kernel: N = 1..4 UDP sockets bound
- * with SO_REUSEPORT to one loopback port get the program, and crafted
+ * with SO_REUSEPORT to one loopback port (IPv4 and IPv6) get the program, and crafted
  * datagrams from many source ports must each arrive on the socket the
  * peer-id says (P_DATA_V2) or on socket 0 (control, P_DATA_V1, the undefined
  * peer-id, shorter than 4 bytes). Without the program the kernel would hash
@@ -80,29 +80,49 @@ static unsigned expected(const struct dgram *d, unsigned n)
 
 /* --- sockets -------------------------------------------------------------------- */
 
-static int udp_socket(void)
+static int udp_socket(int family)
 {
-	return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	return socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 }
 
-/* n sockets on one 127.0.0.1 port, bound in order (the group's index order); the port. */
-static unsigned short open_group(int *fds, unsigned n)
+/* The family's loopback address with port; its length. */
+static socklen_t loopback(struct sockaddr_storage *ss, int family, unsigned short port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_addr = in6addr_loopback;
+		a6->sin6_port = htons(port);
+		return sizeof(*a6);
+	}
+	a4->sin_family = AF_INET;
+	a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a4->sin_port = htons(port);
+	return sizeof(*a4);
+}
+
+/* n sockets on one loopback port, bound in order (the group's index order); the port. */
+static unsigned short open_group(int *fds, unsigned n, int family)
+{
+	struct sockaddr_storage a;
+	socklen_t alen = loopback(&a, family, 0);
 	int one = 1;
 
 	for (unsigned i = 0; i < n; i++) {
-		fds[i] = udp_socket();
+		fds[i] = udp_socket(family);
 		CHECK(fds[i] >= 0 &&
 			      setsockopt(fds[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ==
 				      0 &&
-			      bind(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0,
+			      bind(fds[i], (struct sockaddr *)&a, alen) == 0,
 		      "socket %u of the group: %s", i, strerror(errno));
 		if (i == 0)
 			CHECK(getsockname(fds[0], (struct sockaddr *)&a, &alen) == 0, "port");
 	}
-	return ntohs(a.sin_port);
+	return ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+					: ((struct sockaddr_in *)&a)->sin_port);
 }
 
 static void close_all(int *fds, unsigned n)
@@ -136,15 +156,14 @@ static int arrival(const int *fds, unsigned n, const struct dgram *d)
 	return got;
 }
 
-static void send_all(const int *fds, unsigned n, unsigned short port)
+static void send_all(const int *fds, unsigned n, int family, unsigned short port)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				  .sin_port = htons(port) };
+	struct sockaddr_storage to;
+	socklen_t tolen = loopback(&to, family, port);
 	int senders[SENDERS];
 
 	for (unsigned s = 0; s < SENDERS; s++) {
-		senders[s] = udp_socket();
+		senders[s] = udp_socket(family);
 		CHECK(senders[s] >= 0, "sender: %s", strerror(errno));
 	}
 	for (size_t i = 0; i < sizeof(dgrams) / sizeof(dgrams[0]); i++) {
@@ -154,12 +173,12 @@ static void send_all(const int *fds, unsigned n, unsigned short port)
 			int at;
 
 			CHECK(sendto(senders[s], d->bytes, d->len, 0, (struct sockaddr *)&to,
-				     sizeof(to)) == (ssize_t)d->len,
+				     tolen) == (ssize_t)d->len,
 			      "send %s: %s", d->what, strerror(errno));
 			at = arrival(fds, n, d);
 			CHECK(at == (int)expected(d, n),
-			      "N=%u, %s from sender %u: on socket %d, not %u", n, d->what, s, at,
-			      expected(d, n));
+			      "N=%u, IPv%c, %s from sender %u: on socket %d, not %u", n,
+			      family == AF_INET6 ? '6' : '4', d->what, s, at, expected(d, n));
 			CHECK(steer_index(d->bytes, d->len, n) == expected(d, n),
 			      "N=%u, %s: steer_index agrees", n, d->what);
 		}
@@ -167,15 +186,15 @@ static void send_all(const int *fds, unsigned n, unsigned short port)
 	close_all(senders, SENDERS);
 }
 
-static void test_group(unsigned n)
+static void test_group(unsigned n, int family)
 {
 	int fds[GROUP_MAX];
-	unsigned short port = open_group(fds, n);
+	unsigned short port = open_group(fds, n, family);
 	int r = steer_attach(fds[n - 1], n);
 
 	CHECK(r == 0, "attach for %u: %s", n, strerror(-r));
 	if (r == 0)
-		send_all(fds, n, port);
+		send_all(fds, n, family, port);
 	close_all(fds, n);
 }
 
@@ -184,19 +203,16 @@ static void test_group(unsigned n)
 static void test_refused(void)
 {
 	struct sock_filter prog[STEER_PROG_LEN];
-	int fd = udp_socket();
+	struct sockaddr_storage a;
+	socklen_t alen = loopback(&a, AF_INET, 0);
+	int fd = udp_socket(AF_INET);
 
 	CHECK(steer_program(prog, 0) == -EINVAL, "no sockets");
 	CHECK(steer_program(prog, STEER_SOCKETS_MAX + 1) == -EINVAL, "too many sockets");
 	CHECK(steer_program(prog, STEER_SOCKETS_MAX) == 0, "the most sockets");
 	CHECK(steer_attach(fd, 0) == -EINVAL, "attach for none");
 	/* Bound without SO_REUSEPORT: the socket has no group to steer. */
-	CHECK(fd >= 0 && bind(fd,
-			      (struct sockaddr *)&(struct sockaddr_in){
-				      .sin_family = AF_INET,
-				      .sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
-			      sizeof(struct sockaddr_in)) == 0,
-	      "bind");
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, alen) == 0, "bind");
 	CHECK(steer_attach(fd, 2) == -EINVAL, "no reuseport group: %d", steer_attach(fd, 2));
 	if (fd >= 0)
 		close(fd);
@@ -209,7 +225,9 @@ int main(void)
 	if (!unit_netns("test_steer", "a private network namespace", UNIT_NETNS_LO_UP))
 		return unit_report("test_steer");
 	test_refused();
-	for (unsigned n = 1; n <= GROUP_MAX; n++)
-		test_group(n);
+	for (unsigned n = 1; n <= GROUP_MAX; n++) {
+		test_group(n, AF_INET);
+		test_group(n, AF_INET6);
+	}
 	return unit_report("test_steer");
 }

@@ -11,6 +11,7 @@
 #   make peers           build OpenVPN 2.7.6 and ovpncli (OpenVPN 3 core) into build/peers for
 #                        the interop specs, from PEERS_SRC (once; make spec does it too)
 #   make check-c         C unit tests only          make spec   busted specs only
+#   make tsan            the threaded C unit tests built with SANITIZE=thread (build/tsan/)
 #   make fuzz-run        build the libFuzzer targets and run each FUZZ_SECONDS (default 60)
 #   make lint            clang-format, luacheck, header self-containment, lua.h boundary
 #   make install         PREFIX=/usr/local DESTDIR= SYSTEMDUNITDIR=/lib/systemd/system
@@ -81,7 +82,7 @@ MAN = build/man/moonvpn.8 build/man/moonvpn.lua.5
 MANDIR ?= $(PREFIX)/share/man
 VERSION := $(shell sed -n 's/^\#define MOONVPN_VERSION "\(.*\)"/\1/p' core/engine.h)
 
-.PHONY: all deps test check-c spec lint install uninstall clean test-one demo bench bench-scale fuzz fuzz-run peers \
+.PHONY: all deps test check-c tsan spec lint install uninstall clean test-one demo bench bench-scale fuzz fuzz-run peers \
 	soak
 all: $(BIN) $(MOD) $(MAN)
 
@@ -168,6 +169,15 @@ deps:
 check-c: $(TESTS)
 	$(Q)mkdir -p $(BUILD)/results
 	$(Q)spec/c/run $(BUILD)/results/c$(if $(SANITIZE),-san) $(TESTS)
+
+# ThreadSanitizer on the C unit tests that run threads (the ring; worker.c under test_passwd),
+# in a build of its own: a TSan build cannot share objects with the address one. Any report
+# fails the test (exit 66).
+TSAN_TESTS = $(addprefix build/tsan/test/,test_ring test_passwd)
+tsan:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=thread BUILD=build/tsan $(TSAN_TESTS)
+	$(Q)mkdir -p build/tsan/results
+	$(Q)TSAN_OPTIONS="halt_on_error=1 exitcode=66" spec/c/run build/tsan/results/c-tsan $(TSAN_TESTS)
 
 # busted loads moonvpn.core into a stock lua5.4, so it always gets the normal build's
 # core.so (an ASan module cannot load there); the sanitizer run tests the binary.

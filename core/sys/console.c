@@ -459,7 +459,7 @@ fail:
 
 int console_listen(struct console *c, const char *path, char *err, size_t errlen)
 {
-	struct listener l;
+	struct listener l = { 0 }; /* GCC 12 at -O1 with TSan cannot see open_listener() fill it */
 	char *copy;
 	int rc;
 

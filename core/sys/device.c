@@ -393,14 +393,25 @@ static unsigned start_vnet(int fd, unsigned want)
 	return probe_offload(fd, want);
 }
 
+static enum tun_layer layer_of(enum device_type type)
+{
+	return type == DEVICE_TAP ? TUN_LAYER2 : TUN_LAYER3;
+}
+
+/* The tun_open() flags of a device, with or without the vnet header. */
+static unsigned tun_flags(const struct device_config *cfg, bool vnet)
+{
+	return (vnet ? TUN_VNET : 0) | (cfg->multi_queue ? TUN_MULTI_QUEUE : 0);
+}
+
 static int create(struct device *dev, const struct device_config *cfg, char *err, size_t errlen)
 {
-	enum tun_layer layer = cfg->type == DEVICE_TAP ? TUN_LAYER2 : TUN_LAYER3;
+	enum tun_layer layer = layer_of(cfg->type);
 	bool vnet = cfg->type == DEVICE_TUN && cfg->offload;
 	char why[DEVICE_ERR_MAX];
 	int fd, r;
 
-	fd = tun_open(layer, cfg->name, vnet, dev->cfg.name, why, sizeof(why));
+	fd = tun_open(layer, cfg->name, tun_flags(cfg, vnet), dev->cfg.name, why, sizeof(why));
 	if (fd >= 0 && vnet) {
 		dev->offload = start_vnet(fd, cfg->offload);
 		/* None taken: a header on every packet would only cost. Closing removes it. */
@@ -411,7 +422,8 @@ static int create(struct device *dev, const struct device_config *cfg, char *err
 	}
 	/* Offloads are a wish: the device works without them (and without IFF_VNET_HDR). */
 	if (fd < 0 && fd != -EEXIST && vnet)
-		fd = tun_open(layer, cfg->name, false, dev->cfg.name, why, sizeof(why));
+		fd = tun_open(layer, cfg->name, tun_flags(cfg, false), dev->cfg.name, why,
+			      sizeof(why));
 	if (fd == -EEXIST)
 		return fail(fd, err, errlen, cfg->name,
 			    "%s; choose another device.name or remove it", why);
@@ -443,6 +455,7 @@ int device_open(struct device **out, const struct device_config *cfg, char *err,
 		return fail(-ENOMEM, err, errlen, cfg->name, "out of memory");
 	dev->cfg.type = cfg->type;
 	dev->cfg.offload = cfg->offload;
+	dev->cfg.multi_queue = cfg->multi_queue;
 	r = reserve(dev, cfg, err, errlen);
 	if (r < 0)
 		goto err_free;
@@ -479,7 +492,8 @@ int device_reconfigure(struct device *dev, const struct device_config *cfg, char
 
 	if (device_needs_recreate(dev, cfg))
 		return fail(-EINVAL, err, errlen, dev->cfg.name,
-			    "type, name or offloads changed; the device must be recreated");
+			    "type, name, offloads or multi-queue changed; the device must be "
+			    "recreated");
 	r = validate(cfg, dev->cfg.name, err, errlen);
 	if (r < 0)
 		return r;
@@ -521,12 +535,23 @@ int device_route_change(struct device *dev, const struct ip_prefix *prefix, bool
 
 int device_needs_recreate(const struct device *dev, const struct device_config *cfg)
 {
-	if (cfg->type != dev->cfg.type)
+	if (cfg->type != dev->cfg.type || cfg->multi_queue != dev->cfg.multi_queue)
 		return 1;
 	if (cfg->type == DEVICE_TUN && cfg->offload != dev->cfg.offload)
 		return 1;
 	/* An empty name accepts whatever name the kernel gave the device. */
 	return cfg->name[0] && strncmp(cfg->name, dev->cfg.name, IFNAMSIZ) != 0;
+}
+
+int device_open_queue(const struct device *dev, char *err, size_t errlen)
+{
+	char why[DEVICE_ERR_MAX];
+	int fd = tun_open_queue(layer_of(dev->cfg.type), dev->cfg.name,
+				tun_flags(&dev->cfg, device_vnet(dev)), why, sizeof(why));
+
+	if (fd < 0)
+		return fail(fd, err, errlen, dev->cfg.name, "%s", why);
+	return fd;
 }
 
 int device_fd(const struct device *dev)

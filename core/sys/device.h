@@ -60,6 +60,12 @@ struct device_config {
 	 * in front of every superpacket, and the TAP path is per frame.
 	 */
 	unsigned offload;
+	/*
+	 * Created with IFF_MULTI_QUEUE, so that device_open_queue() can add
+	 * queues (one a data-path worker, docs/workers.md). Off by default:
+	 * with one queue nothing changes.
+	 */
+	bool multi_queue;
 };
 
 struct device;
@@ -83,8 +89,8 @@ int device_reconfigure(struct device *dev, const struct device_config *cfg, char
 
 /*
  * True when going from the device's current config to cfg needs a new device:
- * a new type or name, or for TUN other offloads (the vnet header is chosen
- * when the device is created).
+ * a new type or name, multi_queue changed, or for TUN other offloads (the vnet
+ * header is chosen when the device is created).
  */
 int device_needs_recreate(const struct device *dev, const struct device_config *cfg);
 
@@ -98,6 +104,17 @@ unsigned device_offload(const struct device *dev);
 
 /* Whether every read and write of device_fd() carries the 10-byte virtio-net header. */
 bool device_vnet(const struct device *dev);
+
+/*
+ * Another queue of a multi_queue device: a descriptor (O_NONBLOCK, O_CLOEXEC)
+ * read and written as device_fd() is, with the same vnet header. The kernel
+ * spreads the packets it sends out of the device over the queues by flow
+ * hash; a packet written to any queue enters the stack. The caller closes it
+ * (before device_free), which removes the queue. -EINVAL with err set for a
+ * device not opened multi_queue, or another -errno.
+ */
+int device_open_queue(const struct device *dev, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* A TAP device's Ethernet address: 0, or -errno (a TUN device has none: -EINVAL). */
 int device_mac(const struct device *dev, uint8_t mac[6]) __attribute__((warn_unused_result));

@@ -26,8 +26,32 @@ static int refuse_existing(char *err, size_t errlen)
 	return -EEXIST;
 }
 
-int tun_open(enum tun_layer layer, const char *name, bool vnet, char actual[IFNAMSIZ], char *err,
-	     size_t errlen)
+/* /dev/net/tun, opened for an interface; -errno with err written. */
+static int open_dev(char *err, size_t errlen)
+{
+	int fd = open(tun_path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	int e;
+
+	if (fd >= 0)
+		return fd;
+	e = errno;
+	snprintf(err, errlen, "cannot open %s: %s%s", tun_path, strerror(e), hint(e));
+	return -e;
+}
+
+static short iff_flags(enum tun_layer layer, unsigned flags)
+{
+	short f = (layer == TUN_LAYER2 ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
+
+	if (flags & TUN_VNET)
+		f |= IFF_VNET_HDR;
+	if (flags & TUN_MULTI_QUEUE)
+		f |= IFF_MULTI_QUEUE;
+	return f;
+}
+
+int tun_open(enum tun_layer layer, const char *name, unsigned flags, char actual[IFNAMSIZ],
+	     char *err, size_t errlen)
 {
 	const char *kind = layer == TUN_LAYER2 ? "tap" : "tun";
 	size_t len = strnlen(name, IFNAMSIZ);
@@ -42,16 +66,11 @@ int tun_open(enum tun_layer layer, const char *name, bool vnet, char actual[IFNA
 	if (len && if_nametoindex(name))
 		return refuse_existing(err, errlen);
 
-	fd = open(tun_path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		e = errno;
-		snprintf(err, errlen, "cannot open %s: %s%s", tun_path, strerror(e), hint(e));
-		return -e;
-	}
+	fd = open_dev(err, errlen);
+	if (fd < 0)
+		return fd;
 	/* IFF_TUN_EXCL closes the race with someone creating the same name since the check. */
-	ifr.ifr_flags = (layer == TUN_LAYER2 ? IFF_TAP : IFF_TUN) | IFF_NO_PI | IFF_TUN_EXCL;
-	if (vnet)
-		ifr.ifr_flags |= IFF_VNET_HDR;
+	ifr.ifr_flags = iff_flags(layer, flags) | IFF_TUN_EXCL;
 	if (len)
 		memcpy(ifr.ifr_name, name, len);
 	else
@@ -66,5 +85,30 @@ int tun_open(enum tun_layer layer, const char *name, bool vnet, char actual[IFNA
 	}
 	memcpy(actual, ifr.ifr_name, IFNAMSIZ);
 	actual[IFNAMSIZ - 1] = '\0';
+	return fd;
+}
+
+int tun_open_queue(enum tun_layer layer, const char name[IFNAMSIZ], unsigned flags, char *err,
+		   size_t errlen)
+{
+	struct ifreq ifr = { 0 };
+	int fd, e;
+
+	if (!(flags & TUN_MULTI_QUEUE)) {
+		snprintf(err, errlen, "the interface has one queue (not created multi-queue)");
+		return -EINVAL;
+	}
+	fd = open_dev(err, errlen);
+	if (fd < 0)
+		return fd;
+	/* No IFF_TUN_EXCL: attaching to the existing interface is the point. */
+	ifr.ifr_flags = iff_flags(layer, flags);
+	memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		e = errno;
+		close(fd);
+		snprintf(err, errlen, "cannot add a queue: %s%s", strerror(e), hint(e));
+		return -e;
+	}
 	return fd;
 }

@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "netns.h"
 #include "packet.h"
 #include "unit.h"
 #include "vnet.h"
@@ -1097,31 +1097,13 @@ static int count_lines(const char *s)
 	return n;
 }
 
-static bool private_namespace(void)
-{
-	if (geteuid() != 0) {
-		printf("test_device: skipped: needs root (creates interfaces in a private network "
-		       "namespace)\n");
-		return false;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("test_device: skipped: cannot create a network namespace: %s\n",
-		       strerror(errno));
-		return false;
-	}
-	if (access("/dev/net/tun", R_OK | W_OK) < 0) {
-		printf("test_device: skipped: /dev/net/tun: %s\n", strerror(errno));
-		return false;
-	}
-	return true;
-}
-
 int main(void)
 {
 	struct device *dev;
 	const char *links;
 
-	if (!private_namespace())
+	if (!unit_netns("test_device", "creates interfaces in a private network namespace",
+			UNIT_NETNS_TUN))
 		return unit_report("test_device");
 	/* A fresh namespace has only a loopback; anything else means it is not ours. */
 	links = run("ip -o link");

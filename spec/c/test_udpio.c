@@ -13,13 +13,13 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netns.h"
 #include "udpio.h"
 #include "unit.h"
 
@@ -769,38 +769,12 @@ static void test_refused(void)
 
 /* --- main --------------------------------------------------------------------- */
 
-static bool private_namespace(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd;
-	bool up;
-
-	if (geteuid() != 0) {
-		printf("test_udpio: skipped: needs root (sends on the loopback of a private "
-		       "network namespace)\n");
-		return false;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("test_udpio: skipped: cannot create a network namespace: %s\n",
-		       strerror(errno));
-		return false;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	strcpy(ifr.ifr_name, "lo");
-	up = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
-	ifr.ifr_flags |= IFF_UP;
-	up = up && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
-	CHECK(up, "bring lo up: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return up;
-}
-
 int main(void)
 {
 	struct peer p;
 
-	if (!private_namespace())
+	if (!unit_netns("test_udpio", "sends on the loopback of a private network namespace",
+			UNIT_NETNS_LO_UP))
 		return unit_report("test_udpio");
 	if (!peer_open(&p, AF_INET, true))
 		return unit_report("test_udpio");

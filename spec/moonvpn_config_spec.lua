@@ -74,6 +74,9 @@ local cases = {
 		"FILE:5: server.max_clients: expected an integer from 1 to 65535, got number 0" },
 	{ "a misspelt hook", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\nfunction s.on.auht() end\n",
 		'FILE:6: server.on.auht: no such hook (did you mean "auth"?) (the hooks are auth, connect, disconnect, flow, tls_crypt_v2)' },
+	{ "a misspelt client hook", 'local vpn = require "moonvpn"\nlocal c = vpn.client {\n' .. TLS
+		.. '  remote = "udp://192.0.2.1:1194",\n}\nfunction c.on.dsn() end\n',
+		'FILE:6: client.on.dsn: no such hook (did you mean "dns"?) (the hooks are dns)' },
 	{ "a hook that is not a function", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\ns.on.auth = true\n",
 		"FILE:6: server.on.auth: expected a function, got true" },
 	{ "clients without certificates and no auth hook", HEAD .. NET .. TLS .. '  auth = { certificate = "none" },\n}\n',

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "challenge.h"
 #include "client.h"
 #include "engine.h"
 #include "engine_auth.h"
@@ -42,7 +43,8 @@ static bool ask_terminal(struct engine *e, const char *prompt, bool echo, char *
 
 static void ask_on_terminal(struct engine *e, const struct client_ask *q)
 {
-	char user[TTYASK_ANSWER_MAX] = "", secret[TTYASK_ANSWER_MAX] = "", prompt[600];
+	char user[TTYASK_ANSWER_MAX] = "", secret[TTYASK_ANSWER_MAX] = "";
+	char prompt[CHALLENGE_TEXT_MAX + 4];
 	bool ok = true;
 
 	if (q->what == CLIENT_ASK_PASSWORD) {

@@ -175,6 +175,24 @@ describe("#netns client logins", function()
 
 	-- A CRV1 answer is single-use: a reconnect logs in with the auth-token pushed after
 	-- it, not with the spent answer (which the script refuses: it takes it once).
+	it("answers a long dynamic challenge, logging in as the user the challenge names", function()
+		-- 700 bytes of text (past the 512 once refused), for bob (Ym9i) while alice is configured:
+		-- the answer goes as bob, as OpenVPN's get_user_pass_cr does (misc.c).
+		local text = string.rep("Enter the code. ", 43) .. "Code"
+		start_server(table.concat({
+			'if [ "$pass" = "s3cret" ]; then',
+			'  printf "CRV1:R:st8-bob:Ym9i:' .. text .. '" > "$auth_failed_reason_file"; exit 1',
+			"fi",
+			'[ "$user" = bob ] && [ "$pass" = "CRV1::st8-bob::424242" ]' }, "\n"))
+		start_client(string.format([[auth = function(challenge, kind)
+    if challenge == nil then return "alice", "s3cret" end
+    if kind == "dynamic" and challenge == %q then return "424242" end
+    error("asked " .. tostring(kind) .. " with " .. #tostring(challenge) .. " bytes")
+  end,]], text))
+		connected()
+		assert.are.equal("alice s3cret\nbob CRV1::st8-bob::424242\n", calls())
+	end)
+
 	it("reconnects with the auth-token a challenge's login got, not with the spent answer", function()
 		start_server(challenge_script("st8-0001",
 			'[ "$n" -eq 2 ] && [ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]'),

@@ -265,19 +265,23 @@ describe("#netns client logins", function()
 	end)
 
 	-- python3's pty gives the client a terminal; the password is typed once its prompt shows.
-	it("asks the password on the terminal, with echo off", function()
+	-- Runs the client on a pseudo-terminal (python3's pty), typing each { prompt, bytes }
+	-- of typing, in turn, once its prompt shows. client is the python process, whose exit
+	-- status is moonvpn's; returns the file that gets everything the terminal showed.
+	local function on_terminal(config, typing)
 		assert(netns.sh("python3 -c 'import pty'"), "python3 with pty")
-		start_server('[ "$user" = alice ] && [ "$pass" = "typed secret" ]')
-		local config = client_config('auth = { username = "alice", ask = true },')
 		local log = netns.tmpdir() .. "/tty.log"
+		local steps = {}
+		local function py(text) return '"' .. text:gsub(".", function(c) return string.format("\\x%02x", c:byte()) end) .. '"' end
+		for _, t in ipairs(typing) do steps[#steps + 1] = "(" .. py(t[1]) .. ", " .. py(t[2]) .. ")" end
 		netns.write_file(log .. ".py", string.format([[
-import os, pty, sys, time
+import os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp("ip", ["ip", "netns", "exec", %q, %q, %q])
 open(%q, "w").write(str(pid))
+steps = [%s]
 seen = b""
-typed = False
 out = open(%q, "wb", buffering=0)
 while True:
     try:
@@ -288,26 +292,62 @@ while True:
         break
     out.write(data)
     seen += data
-    if not typed and b"Enter Auth Password: " in seen:
-        os.write(fd, b"typed secret\n")
-        typed = True
+    if steps and steps[0][0].encode() in seen:
+        seen = seen.split(steps[0][0].encode(), 1)[1]
+        os.write(fd, steps.pop(0)[1].encode())
 sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-]], cli.name, mv.bin, config, log .. ".pid", log))
+]], cli.name, mv.bin, config, log .. ".pid", table.concat(steps, ", "), log))
 		client = netns.spawn(nil, { "python3", log .. ".py" })
-		local ok
+		return log
+	end
+
+	-- Waits until the terminal showed want; returns all it showed.
+	local function terminal_shows(log, want)
 		for _ = 1, 600 do
 			local text = netns.read_file(log) or ""
-			if text:find("connected, address", 1, true) then ok = true break end
+			if text:find(want, 1, true) then return text end
 			netns.sleep(0.05)
 		end
-		local text = netns.read_file(log) or ""
-		assert(ok, text .. "\n--- server:\n" .. server:output())
+		error((netns.read_file(log) or "") .. "\n--- server:\n" .. server:output())
+	end
+
+	it("asks the password on the terminal, with echo off", function()
+		start_server('[ "$user" = alice ] && [ "$pass" = "typed secret" ]')
+		local log = on_terminal(client_config('auth = { username = "alice", ask = true },'),
+			{ { "Enter Auth Password: ", "typed secret\n" } })
+		local text = terminal_shows(log, "connected, address")
 		assert.are.equal("alice typed secret\n", calls())
 		-- Typed with echo off: the password never showed on the terminal.
 		assert.falsy(text:find("typed secret", 1, true), text)
 		netns.sh("kill -TERM " .. assert(tonumber(netns.read_file(log .. ".pid"))))
 		assert.are.equal(0, client:wait(30), netns.read_file(log)) -- moonvpn's own exit status
 		client = nil
+	end)
+
+	it("stops at once on Ctrl-C while it asks, without waiting for Enter", function()
+		start_server("true")
+		local log = on_terminal(client_config('auth = { username = "alice", ask = true },'),
+			{ { "Enter Auth Password: ", "\3" } })
+		local status = client:wait(30)
+		client = nil
+		assert.are.equal(0, status, netns.read_file(log))
+		assert.truthy(netns.read_file(log):find('asking "Enter Auth Password: " was interrupted: stopping', 1, true),
+			netns.read_file(log))
+		assert.are.equal("", calls())
+	end)
+
+	it("stops once, saying so, when the terminal's input ends (Ctrl-D) instead of asking again", function()
+		start_server("true")
+		local log = on_terminal(client_config('auth = { username = "alice", ask = true },'),
+			{ { "Enter Auth Password: ", "\4" } })
+		local status = client:wait(30)
+		client = nil
+		local text = netns.read_file(log)
+		assert.are.equal(1, status, text)
+		assert.truthy(text:find("standard input was closed, so there is no terminal to ask on: stopping", 1, true),
+			text)
+		local _, asked = text:gsub("Enter Auth Password: ", "")
+		assert.are.equal(2, asked, text) -- the prompt, and the line that says it could not be asked
 	end)
 
 	it("refuses to ask without a terminal, saying what to give instead", function()

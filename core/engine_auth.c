@@ -156,15 +156,28 @@ int engine_auth_params(struct engine *e, const struct config *cfg, struct client
 		[AUTH_RETRY_INTERACT] = CLIENT_AUTH_RETRY_INTERACT,
 	};
 
+	/* auth.file with a username alone: the password is asked (credentials.c). */
+	bool no_password = cfg->auth_file && !cp->password;
+
 	cp->auth_retry = retries[cfg->auth_retry];
 	cp->hooks.refused = on_refused;
 	cp->static_challenge = cfg->auth_static_challenge;
 	cp->static_echo = cfg->auth_static_echo;
-	if (cfg->auth_ask == AUTH_ASK_NONE)
+	if (cfg->auth_ask == AUTH_ASK_NONE && !no_password)
 		return 0;
-	if (cfg->auth_ask == AUTH_ASK_TERMINAL && !ttyask_possible())
+	if (cfg->auth_ask != AUTH_ASK_FUNCTION && !ttyask_possible()) {
+		if (no_password) {
+			snprintf(
+				err, errlen,
+				"auth.file has a username but no password (its second line), and "
+				"standard input is not a terminal to ask it on: write the password "
+				"on the file's second line, or give auth.ask = function(challenge) "
+				"... end");
+			return -EINVAL;
+		}
 		return without_terminal(e, cfg, err, errlen);
+	}
 	cp->hooks.ask = on_ask;
-	cp->ask_password = !cfg->auth_password && !cfg->auth_file;
+	cp->ask_password = (!cfg->auth_password && !cfg->auth_file) || no_password;
 	return 0;
 }

@@ -324,6 +324,24 @@ sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 		client = nil
 	end)
 
+	it("asks the password on the terminal when auth.file holds only the username", function()
+		start_server('[ "$user" = alice ] && [ "$pass" = "typed secret" ]')
+		local file = netns.tmpdir() .. "/user-only.txt"
+		netns.write_file(file, "alice\n")
+		local config = client_config(string.format("auth = { file = %q },", file))
+		local log = on_terminal(config, { { "Enter Auth Password: ", "typed secret\n" } })
+		terminal_shows(log, "connected, address")
+		assert.are.equal("alice typed secret\n", calls())
+		netns.sh("kill -TERM " .. assert(tonumber(netns.read_file(log .. ".pid"))))
+		assert.are.equal(0, client:wait(30), netns.read_file(log))
+		client = nil
+		-- Without a terminal it cannot be asked: the start fails saying so (OpenVPN stops too).
+		local status, _, err = mv.run(config, { prefix = "ip netns exec " .. cli.name .. " " })
+		assert.are_not.equal(0, status)
+		assert.truthy(err:find("auth.file has a username but no password (its second line), and standard "
+			.. "input is not a terminal to ask it on", 1, true), err)
+	end)
+
 	it("stops at once on Ctrl-C while it asks, without waiting for Enter", function()
 		start_server("true")
 		local log = on_terminal(client_config('auth = { username = "alice", ask = true },'),

@@ -160,6 +160,11 @@ int engine_auth_params(struct engine *e, const struct config *cfg, struct client
 	bool no_password = cfg->auth_file && !cp->password;
 
 	cp->auth_retry = retries[cfg->auth_retry];
+	if (cfg->auth_retry == AUTH_RETRY_INTERACT && cfg->auth_ask == AUTH_ASK_NONE &&
+	    !cfg->auth_file && !cfg->auth_username)
+		log_warnx(&e->log, "client",
+			  "auth_retry = \"interact\" without auth: there is no password to ask "
+			  "again, so a refusal is tried again as with \"nointeract\"");
 	cp->hooks.refused = on_refused;
 	cp->static_challenge = cfg->auth_static_challenge;
 	cp->static_echo = cfg->auth_static_echo;

@@ -477,3 +477,15 @@ describe("a client's auth_retry", function()
 		assert.is_nil(cfg.auth)
 	end)
 end)
+
+describe("a profile's auth-nocache", function()
+	it("warns that the password stays in memory, unlike OpenVPN, which forgets it after each login", function()
+		local ovpn = require "moonvpn.ovpn"
+		local profile = assert(ovpn.parse("client\nremote 192.0.2.1 1194\nca ca.crt\nauth-user-pass\nauth-nocache\n",
+			"p.ovpn"))
+		local _, warnings = ovpn.client_fields(profile, { dir = "/nonexistent" })
+		assert.are.same({ "p.ovpn:5: auth-nocache: ignored: moonvpn keeps the password in memory while it runs, "
+			.. "for the next logins (OpenVPN forgets it after each login, so that a reconnect asks for it "
+			.. "again or uses the server's auth-token)" }, warnings)
+	end)
+end)

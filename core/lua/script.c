@@ -751,16 +751,27 @@ bool script_in_hook(struct script *s)
 	return s->hooks && hook_runtime_in_hook(s->hooks);
 }
 
+/* Pushes the active object's on[name] (see hook_field); whether it is a function. */
+static bool push_active_hook(lua_State *L, const char *name)
+{
+	return lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
+	       lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
+	       hook_field(L, -1, name) == LUA_TFUNCTION;
+}
+
+/* Whether the active object has the hook on[name]. */
+static bool has_active_hook(struct script *s, const char *name)
+{
+	int top = lua_gettop(s->L);
+	bool has = push_active_hook(s->L, name);
+
+	lua_settop(s->L, top);
+	return has;
+}
+
 bool script_has_flow_hook(struct script *s)
 {
-	lua_State *L = s->L;
-	int top = lua_gettop(L);
-	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
-		   lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
-		   hook_field(L, -1, "flow") == LUA_TFUNCTION;
-
-	lua_settop(L, top);
-	return has;
+	return has_active_hook(s, "flow");
 }
 
 bool script_asks_password(struct script *s)
@@ -889,14 +900,7 @@ static void key_checked(void *ctx, lua_State *co, int nres, const char *error)
 
 bool script_has_key_hook(struct script *s)
 {
-	lua_State *L = s->L;
-	int top = lua_gettop(L);
-	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
-		   lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
-		   hook_field(L, -1, "tls_crypt_v2") == LUA_TFUNCTION;
-
-	lua_settop(L, top);
-	return has;
+	return has_active_hook(s, "tls_crypt_v2");
 }
 
 void script_tls_crypt_v2(struct script *s, struct session *sess, script_key_fn done, void *ctx)
@@ -1409,14 +1413,7 @@ void script_client_ask(struct script *s, const char *text, const char *kind, scr
 
 bool script_has_dns_hook(struct script *s)
 {
-	lua_State *L = s->L;
-	int top = lua_gettop(L);
-	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
-		   lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
-		   hook_field(L, -1, "dns") == LUA_TFUNCTION;
-
-	lua_settop(L, top);
-	return has;
+	return has_active_hook(s, "dns");
 }
 
 /* A client's on.dns call in flight. */
@@ -1477,9 +1474,7 @@ void script_client_dns(struct script *s, const char *event, const struct resolve
 		free(s->dns_call);
 		s->dns_call = NULL;
 	}
-	if (!c || lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) != LUA_TTABLE ||
-	    lua_core_raw_field(L, -1, "on") != LUA_TTABLE ||
-	    hook_field(L, -1, "dns") != LUA_TFUNCTION) {
+	if (!c || !push_active_hook(L, "dns")) {
 		free(c);
 		lua_settop(L, top);
 		done(ctx, SCRIPT_DNS_AS_GIVEN, NULL);

@@ -342,25 +342,25 @@ sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 			.. "input is not a terminal to ask it on", 1, true), err)
 	end)
 
-	it("stops at once on Ctrl-C while it asks, without waiting for Enter", function()
+	-- Types key at the password prompt: moonvpn's exit status and what the terminal showed.
+	local function key_at_prompt(key)
 		start_server("true")
 		local log = on_terminal(client_config('auth = { username = "alice", ask = true },'),
-			{ { "Enter Auth Password: ", "\3" } })
+			{ { "Enter Auth Password: ", key } })
 		local status = client:wait(30)
 		client = nil
-		assert.are.equal(0, status, netns.read_file(log))
-		assert.truthy(netns.read_file(log):find('asking "Enter Auth Password: " was interrupted: stopping', 1, true),
-			netns.read_file(log))
 		assert.are.equal("", calls())
+		return status, netns.read_file(log)
+	end
+
+	it("stops at once on Ctrl-C while it asks, without waiting for Enter", function()
+		local status, text = key_at_prompt("\3")
+		assert.are.equal(0, status, text)
+		assert.truthy(text:find('asking "Enter Auth Password: " was interrupted: stopping', 1, true), text)
 	end)
 
 	it("stops once, saying so, when the terminal's input ends (Ctrl-D) instead of asking again", function()
-		start_server("true")
-		local log = on_terminal(client_config('auth = { username = "alice", ask = true },'),
-			{ { "Enter Auth Password: ", "\4" } })
-		local status = client:wait(30)
-		client = nil
-		local text = netns.read_file(log)
+		local status, text = key_at_prompt("\4")
 		assert.are.equal(1, status, text)
 		assert.truthy(text:find("standard input was closed, so there is no terminal to ask on: stopping", 1, true),
 			text)

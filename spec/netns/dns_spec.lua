@@ -7,9 +7,12 @@
 -- The client's /etc/resolv.conf is /etc/netns/<its namespace>/resolv.conf,
 -- which ip netns exec mounts over it: the host's own stays untouched.
 -- resolvconf and resolvectl are stand-ins on the client's PATH that write
--- down how they were called. #netns: needs root.
+-- down how they were called. The on.dns hook's cases run against a stock
+-- OpenVPN 2.6 server in mvt-srv instead, which pushes dhcp-option DNS and
+-- 2.6's dns server/search-domains. #netns: needs root.
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
 
 local ORIGINAL = "nameserver 192.0.2.53\noptions edns0\n"
 
@@ -20,13 +23,18 @@ describe("#netns client DNS", function()
 	end
 	local srv, cli, server, client, conf, dir
 
-	local function start_server(extra)
+	-- The two namespaces, the client's own resolv.conf and a directory for the run.
+	local function namespaces()
 		srv, cli = netns.new(), netns.new()
 		netns.veth(srv, "10.88.7.1/24", cli, "10.88.7.2/24")
 		assert(netns.sh("mkdir -p /etc/netns/" .. cli.name))
 		conf = "/etc/netns/" .. cli.name .. "/resolv.conf"
 		netns.write_file(conf, ORIGINAL)
 		dir = netns.tmpdir()
+	end
+
+	local function start_server(extra)
+		namespaces()
 		-- Stand-ins that write down their arguments and what came on stdin.
 		for _, name in ipairs { "resolvconf", "resolvectl" } do
 			netns.write_file(dir .. "/" .. name, string.format(
@@ -130,34 +138,18 @@ describe("#netns client DNS", function()
 		assert.are.equal(ORIGINAL, netns.read_file(conf))
 		assert.are.equal("", calls())
 	end)
-end)
 
--- The client's on.dns hook, against a stock OpenVPN 2.6 server that pushes both
--- dhcp-option's DNS and 2.6's dns options (these win, as in OpenVPN):
---
---   [ mvt-srv: openvpn ] --veth 10.88.8.1 / .2-- [ mvt-cli: moonvpn client, dns = "file" ]
-describe("#netns client on.dns hook", function()
-	if not netns.is_root() then
-		pending("needs root for network namespaces")
-		return
-	end
-	local openvpn = require "spec.helpers.openvpn"
-	local srv, cli, server, client, conf, dir
-
-	local function start(hook)
-		srv, cli = netns.new(), netns.new()
-		netns.veth(srv, "10.88.8.1/24", cli, "10.88.8.2/24")
-		assert(netns.sh("mkdir -p /etc/netns/" .. cli.name))
-		conf = "/etc/netns/" .. cli.name .. "/resolv.conf"
-		netns.write_file(conf, ORIGINAL)
-		dir = netns.tmpdir()
+	-- on.dns against a stock OpenVPN 2.6 server that pushes both dhcp-option's DNS and
+	-- 2.6's dns options (these win, as in OpenVPN), with dns = "file".
+	local function start_stock(hook)
+		namespaces()
 		local pki = mv.pki()
-		server = srv:spawn({ "openvpn", "--config", openvpn.server(pki, { listen = "10.88.8.1", extra = table.concat({
+		server = srv:spawn({ "openvpn", "--config", openvpn.server(pki, { listen = "10.88.7.1", extra = table.concat({
 			'push "dhcp-option DNS 10.77.0.1"', 'push "dhcp-option DOMAIN old.example"',
 			'push "dns server 1 address 10.77.0.53 10.77.0.54:5353"',
 			'push "dns search-domains corp.example lab.example"' }, "\n") }) })
 		assert(server:wait_log("Initialization Sequence Completed", 10), server:output())
-		local text = mv.client_config("10.88.8.1", '  device = { name = "mvc0" },\n  dns = "file",')
+		local text = mv.client_config("10.88.7.1", '  device = { name = "mvc0" },\n  dns = "file",')
 		text = text:gsub("vpn%.client {", "local c = vpn.client {") .. hook
 		client = cli:spawn({ "env", "RUNTIME_DIRECTORY=" .. dir, mv.bin, mv.write_config(text, "client.lua") })
 		local ok, out = client:wait_log("connected, address", 30)
@@ -174,16 +166,8 @@ local function show(d, event)
 end
 ]]
 
-	after_each(function()
-		if client then client:stop() end
-		if server then server:stop() end
-		client, server = nil, nil
-		if cli then netns.sh("rm -rf /etc/netns/" .. cli.name) end
-		netns.cleanup()
-	end)
-
 	it("sees the pushed settings, and what it returns is applied; down at exit", function()
-		start(SHOW .. [[
+		start_stock(SHOW .. [[
 function c.on.dns(d, event)
   show(d, event)
   if event == "down" then return end
@@ -208,7 +192,7 @@ end
 	end)
 
 	it("a hook that refuses leaves resolv.conf untouched, and is told down at exit", function()
-		start(SHOW .. "function c.on.dns(d, event) show(d, event) return false end\n")
+		start_stock(SHOW .. "function c.on.dns(d, event) show(d, event) return false end\n")
 		local ok, out = client:wait_log("on.dns refused the pushed DNS settings: none applied", 20)
 		assert(ok, out)
 		assert.are.equal(ORIGINAL, netns.read_file(conf))
@@ -221,7 +205,7 @@ end
 	end)
 
 	it("a hook that fails is logged, the pushed settings are applied and the client goes on", function()
-		start('function c.on.dns(d, event) if event == "up" then error("no resolver here") end end\n')
+		start_stock('function c.on.dns(d, event) if event == "up" then error("no resolver here") end end\n')
 		local ok, out = client:wait_log("dns: 2 server%(s%)", 20)
 		assert(ok, out)
 		assert.matches("hook: on.dns failed: .*no resolver here", out)

@@ -31,16 +31,16 @@ describe("#netns client DNS", function()
 		conf = "/etc/netns/" .. cli.name .. "/resolv.conf"
 		netns.write_file(conf, ORIGINAL)
 		dir = netns.tmpdir()
-	end
-
-	local function start_server(extra)
-		namespaces()
 		-- Stand-ins that write down their arguments and what came on stdin.
 		for _, name in ipairs { "resolvconf", "resolvectl" } do
 			netns.write_file(dir .. "/" .. name, string.format(
 				"#!/bin/sh\necho \"$*\" >> %s/calls\n[ \"$1\" = -a ] && cat >> %s/calls\nexit 0\n", dir, dir))
 			assert(netns.sh("chmod +x " .. dir .. "/" .. name))
 		end
+	end
+
+	local function start_server(extra)
+		namespaces()
 		local pki = mv.pki()
 		server = srv:spawn({ mv.bin, mv.write_config(mv.server_config(string.format([[
   listen = "udp://10.88.7.1:1194",
@@ -141,7 +141,7 @@ describe("#netns client DNS", function()
 
 	-- on.dns against a stock OpenVPN 2.6 server that pushes both dhcp-option's DNS and
 	-- 2.6's dns options (these win, as in OpenVPN), with dns = "file".
-	local function start_stock(hook)
+	local function start_stock(hook, method)
 		namespaces()
 		local pki = mv.pki()
 		server = srv:spawn({ "openvpn", "--config", openvpn.server(pki, { listen = "10.88.7.1", extra = table.concat({
@@ -149,9 +149,11 @@ describe("#netns client DNS", function()
 			'push "dns server 1 address 10.77.0.53 10.77.0.54:5353"',
 			'push "dns search-domains corp.example lab.example"' }, "\n") }) })
 		assert(server:wait_log("Initialization Sequence Completed", 10), server:output())
-		local text = mv.client_config("10.88.7.1", '  device = { name = "mvc0" },\n  dns = "file",')
+		local text = mv.client_config("10.88.7.1", string.format('  device = { name = "mvc0" },\n  dns = %q,',
+			method or "file"))
 		text = text:gsub("vpn%.client {", "local c = vpn.client {") .. hook
-		client = cli:spawn({ "env", "RUNTIME_DIRECTORY=" .. dir, mv.bin, mv.write_config(text, "client.lua") })
+		client = cli:spawn({ "env", "RUNTIME_DIRECTORY=" .. dir, "PATH=" .. dir .. ":/usr/sbin:/usr/bin:/sbin:/bin",
+			mv.bin, mv.write_config(text, "client.lua") })
 		local ok, out = client:wait_log("connected, address", 30)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
 	end
@@ -215,5 +217,12 @@ end
 		assert.are.equal(0, client:stop())
 		client = nil
 		assert.are.equal(ORIGINAL, netns.read_file(conf))
+	end)
+
+	it("gives 2.6's servers with their ports, and every search domain, to systemd-resolved", function()
+		start_stock("", "resolved")
+		local ok, out = client:wait_log("dns: 2 server%(s%)", 20)
+		assert(ok, out)
+		assert.are.equal("dns mvc0 10.77.0.53 10.77.0.54:5353\ndomain mvc0 corp.example lab.example\n", calls())
 	end)
 end)

@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "engine_auth.h"
+#include "engine_dns.h"
 #include "engine_mgmt.h"
 #include "engine_redirect.h"
 #include "fdlimit.h"
@@ -448,39 +449,6 @@ static void on_server_packet(void *ctx, uint8_t *packet, size_t len)
 	on_client_packet(ctx, NULL, packet, len);
 }
 
-static const char *dns_destination(enum resolver_method used)
-{
-	switch (used) {
-	case RESOLVER_RESOLVED:
-		return "given to systemd-resolved for the tunnel's link";
-	case RESOLVER_RESOLVCONF:
-		return "given to resolvconf";
-	case RESOLVER_FILE:
-		return "written to /etc/resolv.conf (the previous one comes back at exit)";
-	default:
-		return "not given to the resolver (dns = \"show\")";
-	}
-}
-
-/* Client mode: the pushed DNS servers and domain go to the system's resolver (resolver.h). */
-static void apply_dns(struct engine *e, const struct push_options *o, bool all_traffic)
-{
-	enum resolver_method method = RESOLVER_AUTO, used;
-	char err[ENGINE_ERR_MAX], text[IP_PREFIX_TEXT_MAX];
-
-	(void)resolver_method_parse(e->cfg->dns ? e->cfg->dns : "auto", &method);
-	if (resolver_apply(&e->resolver, method, device_name(e->device), o->dns, o->n_dns,
-			   o->domain, all_traffic, &used, err, sizeof(err)) < 0) {
-		log_error(&e->log, "dns", "the pushed DNS servers are not used: %s", err);
-		return;
-	}
-	if (o->n_dns || o->domain[0])
-		log_info(&e->log, "dns", "%zu server(s)%s%s%s%s: %s", o->n_dns,
-			 o->n_dns ? ", the first " : "",
-			 o->n_dns ? ip_addr_format(&o->dns[0], text, sizeof(text)) : "",
-			 o->domain[0] ? ", search " : "", o->domain, dns_destination(used));
-}
-
 /*
  * What the client's own configuration makes of a push: route-nopull drops the
  * pushed routes, redirect-gateway and DNS (the options OpenVPN's route-nopull
@@ -520,7 +488,7 @@ static int on_pushed(void *ctx, const struct push_options *pushed)
 	if (!redirect)
 		engine_redirect_end(e); /* an earlier push's, if any: its routes went above */
 	log_device(e, "configured by the server:");
-	apply_dns(e, o, redirect);
+	engine_dns_up(e, o, redirect);
 	notify_ready(&e->notify); /* a client serves once its tunnel is up */
 	return 0;
 }
@@ -1081,7 +1049,7 @@ void engine_free(struct engine *e)
 	server_free(e->server);
 	client_free(e->client); /* its EXIT went out past the tunnel's routes */
 	engine_redirect_end(e);
-	resolver_revert(&e->resolver);
+	engine_dns_down(e); /* on.dns told while the device is there */
 	engine_mgmt_free(e->mgmt);
 	console_free(e->console);
 	metrics_free(e->metrics);

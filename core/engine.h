@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "device.h"
 #include "devpath.h"
+#include "engine_dns.h"
 #include "hostroute.h"
 #include "log.h"
 #include "notify.h"
@@ -57,6 +58,7 @@ struct engine {
 	struct pushed_device pushed;	/* client mode: the device as the server's push made it */
 	struct host_routes pins;	/* client mode: the servers kept outside redirect-gateway */
 	struct resolver resolver;	/* client mode: the pushed DNS, given to the system */
+	struct engine_dns dns;		/* client mode: the pushed DNS and on.dns */
 	struct devpath devpath;		/* the device side of the data path */
 	struct console_handlers console_handlers;
 	ev_signal sig_int, sig_term, sig_hup;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "challenge.h"
 #include "client.h"
 #include "engine.h"
 #include "engine_auth.h"
@@ -29,34 +30,60 @@ static const char *kind_of(enum client_question what)
 	return kinds[what];
 }
 
-/* One question on the terminal; false (and logged) when it could not be asked. */
-static bool ask_terminal(struct engine *e, const char *prompt, bool echo, char *out, size_t cap)
+/* Stops the client with exit status 1 (a failure), after err was logged. */
+static void stop_failed(struct engine *e)
+{
+	e->exit_status = 1;
+	ev_break(e->loop, EVBREAK_ALL);
+}
+
+/*
+ * One question on the terminal: 0, or -errno (logged). The end of input (the
+ * terminal closed, Ctrl-D) stops the client, as OpenVPN stops when it cannot
+ * read from stdin: asking again at each backoff would find no one either.
+ */
+static int ask_terminal(struct engine *e, const char *prompt, bool echo, char *out, size_t cap)
 {
 	int rc = ttyask_read(prompt, echo, out, cap);
 
-	if (rc < 0)
+	if (rc == -EPIPE) {
+		log_error(
+			&e->log, "client",
+			"cannot ask \"%s\": standard input was closed, so there is no terminal to "
+			"ask on: stopping (give auth.password or auth.file, or auth.ask = "
+			"function(challenge) ... end)",
+			prompt);
+		stop_failed(e);
+	} else if (rc == -EINTR) {
+		log_info(&e->log, "client", "asking \"%s\" was interrupted: stopping", prompt);
+	} else if (rc < 0) {
 		log_error(&e->log, "client", "cannot ask \"%s\" on the terminal: %s", prompt,
 			  rc == -EMSGSIZE ? "the answer is too long" : strerror(-rc));
-	return rc == 0;
+	}
+	return rc;
 }
 
 static void ask_on_terminal(struct engine *e, const struct client_ask *q)
 {
-	char user[TTYASK_ANSWER_MAX] = "", secret[TTYASK_ANSWER_MAX] = "", prompt[600];
-	bool ok = true;
+	char user[TTYASK_ANSWER_MAX] = "", secret[TTYASK_ANSWER_MAX] = "";
+	char prompt[CHALLENGE_TEXT_MAX + 4];
+	int rc = 0;
 
 	if (q->what == CLIENT_ASK_PASSWORD) {
 		if (!q->username)
-			ok = ask_terminal(e, "Enter Auth Username: ", true, user, sizeof(user));
-		ok = ok && ask_terminal(e, "Enter Auth Password: ", false, secret, sizeof(secret));
+			rc = ask_terminal(e, "Enter Auth Username: ", true, user, sizeof(user));
+		if (rc == 0)
+			rc = ask_terminal(e, "Enter Auth Password: ", false, secret,
+					  sizeof(secret));
 	} else {
 		snprintf(prompt, sizeof(prompt), "%s: ", q->text);
-		ok = ask_terminal(e, prompt, q->echo, secret, sizeof(secret));
+		rc = ask_terminal(e, prompt, q->echo, secret, sizeof(secret));
 	}
-	if (ok && q->what == CLIENT_ASK_PASSWORD)
+	/* Stopping (end of input, a signal): no answer, nor the next try it would start. */
+	if (rc == 0 && q->what == CLIENT_ASK_PASSWORD)
 		answered(e, q->username ? NULL : user, secret);
-	else
-		answered(e, ok ? secret : NULL, NULL);
+	else if (rc != -EPIPE && rc != -EINTR)
+		answered(e, rc == 0 ? secret : NULL, NULL);
 	/* explicit_bzero: a memset of buffers dead after it may be optimised away. */
 	explicit_bzero(user, sizeof(user));
 	explicit_bzero(secret, sizeof(secret));
@@ -73,13 +100,14 @@ static void on_ask(void *ctx, const struct client_ask *q)
 				  kind_of(q->what), answered, e);
 		return;
 	}
-	if (!ttyask_possible()) {
+	if (!ttyask_possible()) { /* nobody to ask, now or at the next try: stop once */
 		log_error(&e->log, "client",
-			  "cannot ask for %s: standard input is not a terminal (give auth.password "
-			  "or auth.file, or auth.ask = function(challenge) ... end)",
+			  "cannot ask for %s: standard input is not a terminal, so there is no one "
+			  "to ask: stopping (give auth.password or auth.file, or auth.ask = "
+			  "function(challenge) ... end)",
 			  q->what == CLIENT_ASK_PASSWORD ? "the password"
 							 : "the challenge's response");
-		answered(e, NULL, NULL);
+		stop_failed(e);
 		return;
 	}
 	ask_on_terminal(e, q);
@@ -94,8 +122,7 @@ static void on_refused(void *ctx, const char *message)
 		"the server refused our credentials (%s): stopping, as auth_retry = \"none\" says "
 		"(\"nointeract\" tries again, \"interact\" asks again)",
 		message);
-	e->exit_status = 1;
-	ev_break(e->loop, EVBREAK_ALL);
+	stop_failed(e);
 }
 
 /*
@@ -129,15 +156,33 @@ int engine_auth_params(struct engine *e, const struct config *cfg, struct client
 		[AUTH_RETRY_INTERACT] = CLIENT_AUTH_RETRY_INTERACT,
 	};
 
+	/* auth.file with a username alone: the password is asked (credentials.c). */
+	bool no_password = cfg->auth_file && !cp->password;
+
 	cp->auth_retry = retries[cfg->auth_retry];
+	if (cfg->auth_retry == AUTH_RETRY_INTERACT && cfg->auth_ask == AUTH_ASK_NONE &&
+	    !cfg->auth_file && !cfg->auth_username)
+		log_warnx(&e->log, "client",
+			  "auth_retry = \"interact\" without auth: there is no password to ask "
+			  "again, so a refusal is tried again as with \"nointeract\"");
 	cp->hooks.refused = on_refused;
 	cp->static_challenge = cfg->auth_static_challenge;
 	cp->static_echo = cfg->auth_static_echo;
-	if (cfg->auth_ask == AUTH_ASK_NONE)
+	if (cfg->auth_ask == AUTH_ASK_NONE && !no_password)
 		return 0;
-	if (cfg->auth_ask == AUTH_ASK_TERMINAL && !ttyask_possible())
+	if (cfg->auth_ask != AUTH_ASK_FUNCTION && !ttyask_possible()) {
+		if (no_password) {
+			snprintf(
+				err, errlen,
+				"auth.file has a username but no password (its second line), and "
+				"standard input is not a terminal to ask it on: write the password "
+				"on the file's second line, or give auth.ask = function(challenge) "
+				"... end");
+			return -EINVAL;
+		}
 		return without_terminal(e, cfg, err, errlen);
+	}
 	cp->hooks.ask = on_ask;
-	cp->ask_password = !cfg->auth_password && !cfg->auth_file;
+	cp->ask_password = (!cfg->auth_password && !cfg->auth_file) || no_password;
 	return 0;
 }

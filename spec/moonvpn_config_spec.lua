@@ -74,6 +74,9 @@ local cases = {
 		"FILE:5: server.max_clients: expected an integer from 1 to 65535, got number 0" },
 	{ "a misspelt hook", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\nfunction s.on.auht() end\n",
 		'FILE:6: server.on.auht: no such hook (did you mean "auth"?) (the hooks are auth, connect, disconnect, flow, tls_crypt_v2)' },
+	{ "a misspelt client hook", 'local vpn = require "moonvpn"\nlocal c = vpn.client {\n' .. TLS
+		.. '  remote = "udp://192.0.2.1:1194",\n}\nfunction c.on.dsn() end\n',
+		'FILE:6: client.on.dsn: no such hook (did you mean "dns"?) (the hooks are dns)' },
 	{ "a hook that is not a function", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\ns.on.auth = true\n",
 		"FILE:6: server.on.auth: expected a function, got true" },
 	{ "clients without certificates and no auth hook", HEAD .. NET .. TLS .. '  auth = { certificate = "none" },\n}\n',
@@ -456,5 +459,33 @@ describe("moonvpn.config.RELOAD", function()
 		b.source = "/etc/moonvpn/office.lua"
 		assert.are.equal("reload refused: `device.type` changed from tun to tap; this needs a restart "
 			.. "(systemctl restart moonvpn@office)", config.reload_refusal(a, b))
+	end)
+end)
+
+describe("a client's auth_retry", function()
+	it("takes interact without auth (certificates alone), as OpenVPN takes auth-retry interact there", function()
+		local config = require "moonvpn.config"
+		local dir = os.tmpname()
+		os.remove(dir)
+		finally(function() os.execute("rm -rf " .. dir) end)
+		assert(os.execute("mkdir -p " .. dir))
+		local f = assert(io.open(dir .. "/cert-only.ovpn", "w"))
+		f:write("client\nremote 192.0.2.1 1194\nca ca.crt\ncert c.crt\nkey c.key\nauth-retry interact\n")
+		f:close()
+		local cfg = assert(config.load(dir .. "/cert-only.ovpn"))
+		assert.are.equal("interact", cfg.auth_retry)
+		assert.is_nil(cfg.auth)
+	end)
+end)
+
+describe("a profile's auth-nocache", function()
+	it("warns that the password stays in memory, unlike OpenVPN, which forgets it after each login", function()
+		local ovpn = require "moonvpn.ovpn"
+		local profile = assert(ovpn.parse("client\nremote 192.0.2.1 1194\nca ca.crt\nauth-user-pass\nauth-nocache\n",
+			"p.ovpn"))
+		local _, warnings = ovpn.client_fields(profile, { dir = "/nonexistent" })
+		assert.are.same({ "p.ovpn:5: auth-nocache: ignored: moonvpn keeps the password in memory while it runs, "
+			.. "for the next logins (OpenVPN forgets it after each login, so that a reconnect asks for it "
+			.. "again or uses the server's auth-token)" }, warnings)
 	end)
 end)

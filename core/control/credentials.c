@@ -229,7 +229,12 @@ static char *next_line(char **p)
 	return line;
 }
 
-/* auth.file: the username on its first line, the password on its second, as OpenVPN reads it. */
+/*
+ * auth.file: the username on its first line, the password on its second, as
+ * OpenVPN reads it. Without a password (no second line, or an empty one)
+ * cr->password stays NULL: it is asked, as OpenVPN's get_user_pass_cr does
+ * (misc.c, password_from_stdin).
+ */
 static int load_client_auth_file(struct credentials *cr, const char *path, char *err, size_t errlen)
 {
 	char text[KEY_FILE_MAX], *p = text, *user, *pass;
@@ -246,7 +251,7 @@ static int load_client_auth_file(struct credentials *cr, const char *path, char 
 			 "its second",
 			 origin(path));
 		rc = -EINVAL;
-	} else if (!(cr->username = strdup(user)) || !(cr->password = strdup(pass))) {
+	} else if (!(cr->username = strdup(user)) || (pass[0] && !(cr->password = strdup(pass)))) {
 		snprintf(err, errlen, "auth.file: out of memory");
 		rc = -ENOMEM;
 	}

@@ -13,6 +13,7 @@
 #include "lua_authwait.h"
 #include "lua_config.h"
 #include "lua_core.h"
+#include "lua_dns.h"
 #include "lua_hook.h"
 #include "lua_peer.h"
 #include "lua_policy.h"
@@ -107,6 +108,7 @@ struct script {
 	struct flow_question **questions_by_peer; /* the same, by peer-id */
 	struct key_check *key_checks;		  /* by peer-id */
 	struct auth_question *auth_question;	  /* the client's auth.ask call in flight */
+	struct dns_call *dns_call;		  /* the client's on.dns call in flight */
 };
 
 /* lua_Alloc with a cap (style guide section 1.7). */
@@ -230,6 +232,7 @@ void script_free(struct script *s)
 		return;
 	hook_runtime_free(s->hooks); /* cancels every call: no question is answered after */
 	free(s->auth_question);
+	free(s->dns_call);
 	while (s->questions) {
 		struct flow_question *q = s->questions;
 
@@ -748,16 +751,27 @@ bool script_in_hook(struct script *s)
 	return s->hooks && hook_runtime_in_hook(s->hooks);
 }
 
+/* Pushes the active object's on[name] (see hook_field); whether it is a function. */
+static bool push_active_hook(lua_State *L, const char *name)
+{
+	return lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
+	       lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
+	       hook_field(L, -1, name) == LUA_TFUNCTION;
+}
+
+/* Whether the active object has the hook on[name]. */
+static bool has_active_hook(struct script *s, const char *name)
+{
+	int top = lua_gettop(s->L);
+	bool has = push_active_hook(s->L, name);
+
+	lua_settop(s->L, top);
+	return has;
+}
+
 bool script_has_flow_hook(struct script *s)
 {
-	lua_State *L = s->L;
-	int top = lua_gettop(L);
-	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
-		   lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
-		   hook_field(L, -1, "flow") == LUA_TFUNCTION;
-
-	lua_settop(L, top);
-	return has;
+	return has_active_hook(s, "flow");
 }
 
 bool script_asks_password(struct script *s)
@@ -886,14 +900,7 @@ static void key_checked(void *ctx, lua_State *co, int nres, const char *error)
 
 bool script_has_key_hook(struct script *s)
 {
-	lua_State *L = s->L;
-	int top = lua_gettop(L);
-	bool has = lua_getfield(L, LUA_REGISTRYINDEX, REG_ACTIVE_OBJECT) == LUA_TTABLE &&
-		   lua_core_raw_field(L, -1, "on") == LUA_TTABLE &&
-		   hook_field(L, -1, "tls_crypt_v2") == LUA_TFUNCTION;
-
-	lua_settop(L, top);
-	return has;
+	return has_active_hook(s, "tls_crypt_v2");
 }
 
 void script_tls_crypt_v2(struct script *s, struct session *sess, script_key_fn done, void *ctx)
@@ -1402,4 +1409,88 @@ void script_client_ask(struct script *s, const char *text, const char *kind, scr
 	if (s->auth_question == q)
 		q->call = call;
 	lua_settop(L, top);
+}
+
+bool script_has_dns_hook(struct script *s)
+{
+	return has_active_hook(s, "dns");
+}
+
+/* A client's on.dns call in flight. */
+struct dns_call {
+	struct script *s;
+	struct hook_call *call; /* NULL while it starts */
+	script_dns_fn done;
+	void *ctx;
+};
+
+/* What on.dns returned, into a verdict (and out for a table); a wrong answer is logged. */
+static enum script_dns_verdict dns_verdict(struct script *s, lua_State *co, int nres,
+					   struct resolver_dns *out)
+{
+	int at = lua_gettop(co) - nres + 1;
+	char err[160];
+
+	if (nres == 0 || lua_isnil(co, at) || (lua_isboolean(co, at) && lua_toboolean(co, at)))
+		return SCRIPT_DNS_AS_GIVEN;
+	if (lua_isboolean(co, at))
+		return SCRIPT_DNS_REFUSED;
+	if (lua_type(co, at) == LUA_TSTRING && strcmp(lua_tostring(co, at), "handled") == 0)
+		return SCRIPT_DNS_HANDLED;
+	if (lua_istable(co, at) && lua_dns_read(co, at, out, err, sizeof(err)) == 0)
+		return SCRIPT_DNS_CHANGED;
+	if (!lua_istable(co, at))
+		snprintf(err, sizeof(err),
+			 "got %s, expected nothing, true, a table like its argument, "
+			 "false or \"handled\"",
+			 luaL_typename(co, at));
+	log_error(&s->engine->log, "script", "on.dns returned what it may not: %s", err);
+	return SCRIPT_DNS_FAILED;
+}
+
+static void dns_answered(void *ctx, lua_State *co, int nres, const char *error)
+{
+	struct dns_call *c = ctx;
+	struct resolver_dns changed;
+	enum script_dns_verdict v =
+		error ? SCRIPT_DNS_FAILED : dns_verdict(c->s, co, nres, &changed);
+
+	c->s->dns_call = NULL;
+	c->done(c->ctx, v, v == SCRIPT_DNS_CHANGED ? &changed : NULL);
+	free(c);
+}
+
+void script_client_dns(struct script *s, const char *event, const struct resolver_dns *dns,
+		       const char *device, bool all_traffic, script_dns_fn done, void *ctx)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	struct dns_call *c = s->hooks ? calloc(1, sizeof(*c)) : NULL;
+	struct hook_call *call;
+
+	if (s->dns_call) { /* a newer push, or the end: the earlier call's answer is moot */
+		if (s->dns_call->call)
+			hook_call_cancel(s->dns_call->call);
+		free(s->dns_call);
+		s->dns_call = NULL;
+	}
+	if (!c || !push_active_hook(L, "dns")) {
+		free(c);
+		lua_settop(L, top);
+		done(ctx, SCRIPT_DNS_AS_GIVEN, NULL);
+		return;
+	}
+	*c = (struct dns_call){ s, NULL, done, ctx };
+	s->dns_call = c;
+	lua_dns_push(L, dns, device, all_traffic);
+	lua_pushstring(L, event);
+	call = hook_call_start(s->hooks, L, 2, "on.dns", dns_answered, c);
+	if (s->dns_call == c)
+		c->call = call;
+	lua_settop(L, top);
+}
+
+bool script_dns_pending(struct script *s)
+{
+	return s->dns_call != NULL;
 }

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "console.h"
 #include "flow.h"
+#include "resolver.h"
 #include "session.h"
 
 /* Registry keys of the normalized configuration tables (read by lua_engine.c). */
@@ -117,6 +118,34 @@ typedef void (*script_answer_fn)(void *ctx, const char *first, const char *secon
  */
 void script_client_ask(struct script *s, const char *text, const char *kind, script_answer_fn done,
 		       void *ctx);
+
+/* Whether the active client configuration has on.dns. */
+bool script_has_dns_hook(struct script *s);
+
+/* What a client's on.dns made of the pushed DNS settings. */
+enum script_dns_verdict {
+	SCRIPT_DNS_AS_GIVEN, /* nothing or true returned (or no hook): apply them */
+	SCRIPT_DNS_CHANGED,  /* a table returned: apply that instead */
+	SCRIPT_DNS_HANDLED,  /* "handled": the hook applied them itself */
+	SCRIPT_DNS_REFUSED,  /* false: nothing is applied */
+	SCRIPT_DNS_FAILED,   /* an error, or a wrong answer (logged) */
+};
+
+/* changed: the hook's table, with SCRIPT_DNS_CHANGED only. */
+typedef void (*script_dns_fn)(void *ctx, enum script_dns_verdict v,
+			      const struct resolver_dns *changed);
+
+/*
+ * Calls the active client configuration's on.dns(settings, event) in a hook
+ * coroutine; event is "up" (dns as pushed) or "down" (the end: dns as last
+ * given). done is called once, now or later; a new call cancels one in
+ * flight (done is not called for that one).
+ */
+void script_client_dns(struct script *s, const char *event, const struct resolver_dns *dns,
+		       const char *device, bool all_traffic, script_dns_fn done, void *ctx);
+
+/* Whether an on.dns call is in flight. */
+bool script_dns_pending(struct script *s);
 
 /* The configuration last loaded is not going to be committed (the engine could not apply it). */
 void script_discard_config(struct script *s);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -116,50 +117,73 @@ static int run(char *const argv[], const char *input, char *err, size_t errlen)
 	return -1;
 }
 
-/* resolv.conf lines: nameserver for each server, search for the domain. */
-static void conf_text(char *out, size_t cap, const char *header, const struct ip_addr *servers,
-		      size_t n, const char *domain)
+static bool standard_port(const struct resolver_dns *dns, size_t i)
+{
+	return dns->ports[i] == 0 || dns->ports[i] == 53;
+}
+
+const char *resolver_server_format(const struct resolver_dns *dns, size_t i, char *buf, size_t len)
+{
+	char text[IP_PREFIX_TEXT_MAX];
+	bool v6 = dns->servers[i].family == AF_INET6;
+
+	ip_addr_format(&dns->servers[i], text, sizeof(text));
+	if (standard_port(dns, i))
+		snprintf(buf, len, "%s", text);
+	else
+		snprintf(buf, len, "%s%s%s:%u", v6 ? "[" : "", text, v6 ? "]" : "",
+			 (unsigned)dns->ports[i]);
+	return buf;
+}
+
+/* resolv.conf lines: nameserver for each server on port 53, search for the domains. */
+static void conf_text(char *out, size_t cap, const char *header, const struct resolver_dns *dns)
 {
 	size_t len = (size_t)snprintf(out, cap, "%s", header);
 	char text[IP_PREFIX_TEXT_MAX];
 
-	for (size_t i = 0; i < n && len < cap; i++)
-		len += (size_t)snprintf(out + len, cap - len, "nameserver %s\n",
-					ip_addr_format(&servers[i], text, sizeof(text)));
-	if (domain[0] && len < cap)
-		snprintf(out + len, cap - len, "search %s\n", domain);
+	for (size_t i = 0; i < dns->n && len < cap; i++)
+		if (standard_port(dns, i))
+			len += (size_t)snprintf(
+				out + len, cap - len, "nameserver %s\n",
+				ip_addr_format(&dns->servers[i], text, sizeof(text)));
+	if (dns->domains[0] && len < cap)
+		snprintf(out + len, cap - len, "search %s\n", dns->domains);
 }
 
-static int apply_resolved(const char *device, const struct ip_addr *servers, size_t n,
-			  const char *domain, bool all_traffic, char *err, size_t errlen)
+static int apply_resolved(const char *device, const struct resolver_dns *dns, bool all_traffic,
+			  char *err, size_t errlen)
 {
-	char text[8][IP_PREFIX_TEXT_MAX], routing[] = "~.";
-	char *argv[12] = { "resolvectl", "dns", (char *)device };
+	char text[RESOLVER_SERVERS_MAX][IP_PREFIX_TEXT_MAX + 8], routing[] = "~.";
+	char domains[RESOLVER_DOMAINS_MAX], *save = NULL;
+	/* resolvectl VERB DEVICE, then the servers or the domains (a domain takes 2 bytes), NULL */
+	char *argv[4 + RESOLVER_DOMAINS_MAX / 2 + 1] = { "resolvectl", "dns", (char *)device };
 	size_t k = 3;
 	int rc;
 
-	for (size_t i = 0; i < n && i < 8; i++)
-		argv[k++] = (char *)ip_addr_format(&servers[i], text[i], sizeof(text[i]));
+	for (size_t i = 0; i < dns->n && i < RESOLVER_SERVERS_MAX; i++)
+		argv[k++] = (char *)resolver_server_format(dns, i, text[i], sizeof(text[i]));
 	argv[k] = NULL;
 	rc = run(argv, NULL, err, errlen);
 	argv[1] = "domain";
 	k = 3;
-	if (domain[0])
-		argv[k++] = (char *)domain;
+	snprintf(domains, sizeof(domains), "%s", dns->domains);
+	for (char *d = strtok_r(domains, " ", &save); d; d = strtok_r(NULL, " ", &save))
+		argv[k++] = d;
 	if (all_traffic)
 		argv[k++] = routing; /* every name to the tunnel's servers, not only the domain's */
 	argv[k] = NULL;
 	return rc < 0 || k == 3 ? rc : run(argv, NULL, err, errlen);
 }
 
-static int apply_resolvconf(const char *device, const struct ip_addr *servers, size_t n,
-			    const char *domain, char *err, size_t errlen)
+static int apply_resolvconf(const char *device, const struct resolver_dns *dns, char *err,
+			    size_t errlen)
 {
 	char name[IF_NAMESIZE + 16], text[2048];
 	char *argv[] = { "resolvconf", "-a", name, NULL };
 
 	snprintf(name, sizeof(name), "%s.moonvpn", device);
-	conf_text(text, sizeof(text), "", servers, n, domain);
+	conf_text(text, sizeof(text), "", dns);
 	return run(argv, text, err, errlen);
 }
 
@@ -225,8 +249,8 @@ static int write_conf(const char *text)
 	return rc;
 }
 
-static int apply_file(struct resolver *r, const char *device, const struct ip_addr *servers,
-		      size_t n, const char *domain, char *err, size_t errlen)
+static int apply_file(struct resolver *r, const char *device, const struct resolver_dns *dns,
+		      char *err, size_t errlen)
 {
 	static char previous[RESOLVER_FILE_MAX];
 	char header[160], text[4096];
@@ -255,7 +279,7 @@ static int apply_file(struct resolver *r, const char *device, const struct ip_ad
 	snprintf(header, sizeof(header),
 		 MARKER "DNS of the VPN on %s; the previous file comes back when moonvpn stops\n",
 		 device);
-	conf_text(text, sizeof(text), header, servers, n, domain);
+	conf_text(text, sizeof(text), header, dns);
 	if ((rc = write_conf(text)) < 0) {
 		snprintf(err, errlen, "cannot write %s: %s", RESOLV_CONF, strerror(-rc));
 		return -1;
@@ -273,8 +297,8 @@ static enum resolver_method pick(void)
 }
 
 int resolver_apply(struct resolver *r, enum resolver_method method, const char *device,
-		   const struct ip_addr *servers, size_t n, const char *domain, bool all_traffic,
-		   enum resolver_method *used, char *err, size_t errlen)
+		   const struct resolver_dns *dns, bool all_traffic, enum resolver_method *used,
+		   char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -282,17 +306,17 @@ int resolver_apply(struct resolver *r, enum resolver_method method, const char *
 		method = r->applied != RESOLVER_AUTO ? r->applied : pick();
 	if (r->applied != RESOLVER_AUTO && r->applied != method)
 		resolver_revert(r);
-	if (!n && !domain[0] && method != RESOLVER_SHOW) {
+	if (!dns->n && !dns->domains[0] && method != RESOLVER_SHOW) {
 		resolver_revert(r); /* nothing pushed (any more) */
 		*used = method;
 		return 0;
 	}
 	if (method == RESOLVER_RESOLVED)
-		rc = apply_resolved(device, servers, n, domain, all_traffic, err, errlen);
+		rc = apply_resolved(device, dns, all_traffic, err, errlen);
 	else if (method == RESOLVER_RESOLVCONF)
-		rc = apply_resolvconf(device, servers, n, domain, err, errlen);
+		rc = apply_resolvconf(device, dns, err, errlen);
 	else if (method == RESOLVER_FILE)
-		rc = apply_file(r, device, servers, n, domain, err, errlen);
+		rc = apply_file(r, device, dns, err, errlen);
 	if (rc < 0)
 		return -1;
 	r->applied = method == RESOLVER_SHOW ? RESOLVER_AUTO : method;

@@ -22,6 +22,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ip.h"
 
@@ -34,9 +35,19 @@ enum resolver_method {
 };
 
 enum {
+	RESOLVER_SERVERS_MAX = 8,   /* as PUSH_DNS_MAX */
+	RESOLVER_DOMAINS_MAX = 256, /* bytes of the search domains, as PUSH_DOMAINS_MAX */
 	RESOLVER_COMMAND_SECONDS = 5,
 	RESOLVER_FILE_MAX = 64 * 1024, /* bytes of /etc/resolv.conf we save and put back */
 	RESOLVER_PATH_MAX = 512,
+};
+
+/* What goes to the resolver: the pushed settings, or what the on.dns hook made of them. */
+struct resolver_dns {
+	struct ip_addr servers[RESOLVER_SERVERS_MAX];
+	uint16_t ports[RESOLVER_SERVERS_MAX]; /* 0: the default, 53 */
+	size_t n;
+	char domains[RESOLVER_DOMAINS_MAX]; /* search domains, separated by spaces; "" none */
 };
 
 struct resolver {
@@ -50,15 +61,18 @@ bool resolver_method_parse(const char *text, enum resolver_method *out);
 const char *resolver_method_name(enum resolver_method m);
 
 /*
- * Gives servers and domain ("" for none) to the resolver for device by
- * method, replacing what an earlier call gave. all_traffic: the tunnel
- * carries everything, so every name goes to these servers. 0 with *used the
- * method taken, or -1 with err saying why (nothing changed).
+ * Gives dns to the resolver for device by method, replacing what an earlier
+ * call gave. all_traffic: the tunnel carries everything, so every name goes
+ * to these servers. resolv.conf has no ports: resolvconf and file leave out
+ * a server on another port than 53 (systemd-resolved takes it). 0 with *used
+ * the method taken, or -1 with err saying why (nothing changed).
  */
 int resolver_apply(struct resolver *r, enum resolver_method method, const char *device,
-		   const struct ip_addr *servers, size_t n, const char *domain, bool all_traffic,
-		   enum resolver_method *used, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+		   const struct resolver_dns *dns, bool all_traffic, enum resolver_method *used,
+		   char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* "ADDR", or "ADDR:PORT" / "[ADDR]:PORT" for a port other than 53, into buf; returns buf. */
+const char *resolver_server_format(const struct resolver_dns *dns, size_t i, char *buf, size_t len);
 
 /* Takes back what resolver_apply gave; a no-op when nothing is applied. */
 void resolver_revert(struct resolver *r);

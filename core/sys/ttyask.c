@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -13,19 +16,37 @@ bool ttyask_possible(void)
 	return isatty(STDIN_FILENO) == 1;
 }
 
+/* The signal that stopped the question (SIGINT, SIGTERM), 0 while none came. */
+static volatile sig_atomic_t stopped_by;
+
+static void on_stop(int sig)
+{
+	stopped_by = sig;
+}
+
 /*
  * One line from fd into out, byte by byte (a terminal in canonical mode gives
  * lines). End of input after some bytes ends the line (Ctrl-D after typing
- * it); a read error fails, rather than pass half a password on.
+ * it); a read error fails, rather than pass half a password on. The stop
+ * signals are blocked but while ppoll waits with waitmask: one that comes
+ * ends the wait (-EINTR) at once, not at the next Enter.
  */
-static int read_line(int fd, char *out, size_t cap)
+static int read_line(int fd, char *out, size_t cap, const sigset_t *waitmask)
 {
 	size_t n = 0;
 	char ch;
 
 	for (;;) {
-		ssize_t r = read(fd, &ch, 1);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
 
+		if (ppoll(&p, 1, NULL, waitmask) < 0 && errno != EINTR)
+			return -errno;
+		if (stopped_by)
+			return -EINTR;
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = read(fd, &ch, 1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -45,6 +66,40 @@ static int read_line(int fd, char *out, size_t cap)
 	return 0;
 }
 
+/*
+ * While asking, SIGINT and SIGTERM are ours (no SA_RESTART: the loop's own
+ * handler would let the read go on until Enter); the one that came is
+ * raised again for the loop once its handler and mask are back.
+ */
+static int read_stoppable(int fd, const char *prompt, char *out, size_t cap)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct sigaction ours = { .sa_handler = on_stop }, theirs[2];
+	sigset_t stop, saved, waitmask;
+	int rc;
+
+	sigemptyset(&stop);
+	sigemptyset(&ours.sa_mask);
+	for (size_t i = 0; i < 2; i++)
+		sigaddset(&stop, sigs[i]);
+	pthread_sigmask(SIG_BLOCK, &stop, &saved);
+	waitmask = saved;
+	stopped_by = 0;
+	for (size_t i = 0; i < 2; i++) {
+		sigdelset(&waitmask, sigs[i]);
+		sigaction(sigs[i], &ours, &theirs[i]);
+	}
+	/* Prompted once ours are in place: a Ctrl-C at the prompt is ours to see. */
+	(void)!write(fd, prompt, strlen(prompt));
+	rc = read_line(fd, out, cap, &waitmask);
+	for (size_t i = 0; i < 2; i++)
+		sigaction(sigs[i], &theirs[i], NULL);
+	if (stopped_by)
+		raise(stopped_by); /* pending until the mask is back: then the loop's */
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return rc;
+}
+
 int ttyask_read(const char *prompt, bool echo, char *out, size_t cap)
 {
 	struct termios saved, quiet;
@@ -62,8 +117,7 @@ int ttyask_read(const char *prompt, bool echo, char *out, size_t cap)
 		quiet.c_lflag |= ECHONL;
 		restore = tcsetattr(fd, TCSANOW, &quiet) == 0;
 	}
-	(void)!write(fd, prompt, strlen(prompt));
-	rc = read_line(fd, out, cap);
+	rc = read_stoppable(fd, prompt, out, cap);
 	if (restore)
 		(void)tcsetattr(fd, TCSANOW, &saved);
 	close(fd);

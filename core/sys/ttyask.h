@@ -24,8 +24,9 @@ bool ttyask_possible(void);
  * end cut off; end of input after some bytes ends it too). 0, or -errno:
  * no terminal (-ENOTTY), end of input before any byte (-EPIPE), a line
  * longer than cap (-EMSGSIZE: the rest of it is discarded, not left for the
- * next question), a read error. On failure out is wiped. The terminal's
- * modes are restored.
+ * next question), SIGINT or SIGTERM while waiting (-EINTR, at once: the
+ * signal is raised again for the process's own handler), a read error. On failure out is wiped. The
+ * terminal's modes are restored.
  */
 int ttyask_read(const char *prompt, bool echo, char *out, size_t cap)
 	__attribute__((warn_unused_result));

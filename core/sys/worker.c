@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "worker.h"
@@ -77,9 +78,16 @@ struct worker *worker_new(struct ev_loop *loop)
 	ev_async_init(&w->wake, on_wake);
 	w->wake.data = w;
 	ev_async_start(loop, &w->wake);
+	/* The threads take no signal: SIGINT and SIGTERM go to the loop's thread, which a
+	 * question on the terminal (ttyask.c) must see interrupted. They inherit this mask. */
+	sigset_t all, saved;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	for (; w->n_threads < WORKER_THREADS; w->n_threads++)
 		if (pthread_create(&w->threads[w->n_threads], NULL, thread_main, w) != 0)
 			break;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (w->n_threads == 0) {
 		worker_free(w);
 		return NULL;

@@ -17,10 +17,17 @@
 #include <stddef.h>
 
 enum {
-	CHALLENGE_STATE_MAX = 128,     /* bytes of a CRV1 state id, NUL included */
-	CHALLENGE_USERNAME_MAX = 256,  /* bytes of its decoded username, NUL included */
-	CHALLENGE_TEXT_MAX = 512,      /* bytes of its challenge text, NUL included */
-	CHALLENGE_PASSWORD_MAX = 4096, /* bytes of a password we build, NUL included */
+	/*
+	 * OpenVPN bounds none of the parts (misc.c, parse_auth_challenge): only
+	 * the message does, 1024 bytes as a server sends it (PUSH_BUNDLE_SIZE,
+	 * push.c send_auth_failed), 2048 as a client reads it
+	 * (TLS_CHANNEL_BUF_SIZE). Each part may take what the message can.
+	 */
+	CHALLENGE_MESSAGE_MAX = 2048,
+	CHALLENGE_STATE_MAX = CHALLENGE_MESSAGE_MAX, /* bytes of a CRV1 state id, NUL included */
+	CHALLENGE_USERNAME_MAX = 256, /* bytes of its decoded username, NUL included */
+	CHALLENGE_TEXT_MAX = CHALLENGE_MESSAGE_MAX, /* bytes of its challenge text, NUL included */
+	CHALLENGE_PASSWORD_MAX = 4096,		    /* bytes of a password we build, NUL included */
 };
 
 struct challenge {

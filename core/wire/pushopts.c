@@ -6,7 +6,8 @@
 
 #include "pushopts.h"
 
-enum { ARGS_MAX = 8, OPTION_MAX = 256 };
+/* `dns server N address` and its PUSH_DNS_MAX addresses fit ARGS_MAX words */
+enum { ARGS_MAX = 16, OPTION_MAX = 256 };
 
 void push_options_init(struct push_options *o)
 {
@@ -98,17 +99,109 @@ static bool opt_route(struct push_options *o, char **a, int n, bool v6)
 
 static bool opt_dhcp(struct push_options *o, char **a, int n)
 {
+	struct ip_addr addr;
+
 	if (n == 3 && strcmp(a[1], "DNS") == 0) {
-		if (o->n_dns >= PUSH_DNS_MAX || !ip_addr_parse(&o->dns[o->n_dns], a[2]))
+		if (o->n_dns >= PUSH_DNS_MAX || !ip_addr_parse(&addr, a[2]))
 			return false;
-		o->n_dns++;
+		if (!o->dns_structured) {
+			o->dns_port[o->n_dns] = 0;
+			o->dns_priority[o->n_dns] = 0;
+			o->dns[o->n_dns++] = addr;
+		}
 		return true;
 	}
 	if (n == 3 && strcmp(a[1], "DOMAIN") == 0 && strlen(a[2]) < sizeof(o->domain)) {
-		snprintf(o->domain, sizeof(o->domain), "%s", a[2]);
+		if (!o->domains_structured)
+			snprintf(o->domain, sizeof(o->domain), "%s", a[2]);
 		return true;
 	}
 	o->unknown++; /* other DHCP options (NTP, WINS, ...) are for other platforms */
+	return true;
+}
+
+/* "ADDR", "ADDR:PORT" (IPv4) or "[ADDR]:PORT" (IPv6), as dns.c's dns_server_addr_parse. */
+static bool dns_address(const char *text, struct ip_addr *addr, uint16_t *port)
+{
+	char host[IP_PREFIX_TEXT_MAX];
+	const char *colon = strrchr(text, ':'), *end = NULL;
+	unsigned p = 0;
+
+	if (text[0] == '[') {
+		end = strchr(text, ']');
+		if (!end || (end[1] && (end[1] != ':' || !parse_uint(end + 2, 65535, &p))))
+			return false;
+		text++;
+	} else if (colon && strchr(text, ':') == colon) {
+		end = colon; /* one colon: IPv4 with a port */
+		if (!parse_uint(colon + 1, 65535, &p))
+			return false;
+	}
+	if ((end && (size_t)(end - text) >= sizeof(host)) || strlen(text) >= sizeof(host))
+		return false;
+	snprintf(host, sizeof(host), "%.*s", end ? (int)(end - text) : (int)strlen(text), text);
+	*port = (uint16_t)p;
+	return ip_addr_parse(addr, host);
+}
+
+/* One address of `dns server PRIORITY`, kept in the order of the priorities (lowest first). */
+static bool dns_insert(struct push_options *o, long priority, const struct ip_addr *addr,
+		       uint16_t port)
+{
+	size_t at = o->n_dns;
+
+	if (o->n_dns >= PUSH_DNS_MAX)
+		return false;
+	while (at > 0 && o->dns_priority[at - 1] > priority) {
+		o->dns[at] = o->dns[at - 1];
+		o->dns_port[at] = o->dns_port[at - 1];
+		o->dns_priority[at] = o->dns_priority[at - 1];
+		at--;
+	}
+	o->dns[at] = *addr;
+	o->dns_port[at] = port;
+	o->dns_priority[at] = priority;
+	o->n_dns++;
+	return true;
+}
+
+/*
+ * 2.6's "dns server N address A [A...]" and "dns search-domains D [D...]"
+ * (options.c, check_dns_option). They win over dhcp-option's, as 2.6's
+ * dns_options_postprocess_pull has it. The server's other settings
+ * (resolve-domains, dnssec, transport, sni) are counted as unknown.
+ */
+static bool opt_dns(struct push_options *o, char **a, int n)
+{
+	struct ip_addr addr;
+	uint16_t port;
+	char *end;
+	long priority;
+	size_t len = 0;
+
+	if (n >= 3 && strcmp(a[1], "search-domains") == 0) {
+		o->domain[0] = '\0';
+		o->domains_structured = true;
+		for (int i = 2; i < n; i++)
+			len += (size_t)snprintf(o->domain + len,
+						len < sizeof(o->domain) ? sizeof(o->domain) - len
+									: 0,
+						"%s%s", i > 2 ? " " : "", a[i]);
+		return len < sizeof(o->domain);
+	}
+	if (n < 5 || strcmp(a[1], "server") != 0 || strcmp(a[3], "address") != 0) {
+		o->unknown++;
+		return true;
+	}
+	priority = strtol(a[2], &end, 10);
+	if (*end || end == a[2] || priority < -128 || priority > 127)
+		return false;
+	if (!o->dns_structured)
+		o->n_dns = 0; /* dhcp-option's go: these are the servers */
+	o->dns_structured = true;
+	for (int i = 4; i < n; i++)
+		if (!dns_address(a[i], &addr, &port) || !dns_insert(o, priority, &addr, port))
+			return false;
 	return true;
 }
 
@@ -277,6 +370,7 @@ static const struct {
 	{ "route", opt_route4 },
 	{ "route-ipv6", opt_route6 },
 	{ "dhcp-option", opt_dhcp },
+	{ "dns", opt_dns },
 	{ "protocol-flags", opt_flags },
 	{ "key-derivation", opt_key_derivation },
 	{ "peer-id", opt_peer_id },

@@ -2,10 +2,10 @@
 /*
  * PUSH_REPLY as a client reads it (protocol guide 8.3, 8.4): the options a
  * server pushes (ifconfig, ifconfig-ipv6, route-gateway, route, route-ipv6,
- * redirect-gateway, dhcp-option DNS/DOMAIN, ping, ping-restart, peer-id,
- * cipher, protocol-flags, key-derivation, tun-mtu, topology) parsed into a
- * struct, over one or several messages (push-continuation). Unknown options
- * are counted and ignored, as 2.6 does. Pure: no I/O, no allocation.
+ * redirect-gateway, dhcp-option DNS/DOMAIN, 2.6's dns server/search-domains, ping, ping-restart,
+ * peer-id, cipher, protocol-flags, key-derivation, tun-mtu, topology) parsed into a struct, over
+ * one or several messages (push-continuation). Unknown options are counted and ignored, as 2.6
+ * does. Pure: no I/O, no allocation.
  */
 #ifndef MOONVPN_PUSHOPTS_H
 #define MOONVPN_PUSHOPTS_H
@@ -21,6 +21,7 @@ enum {
 	PUSH_DNS_MAX = 8,
 	PUSH_TOKEN_MAX = 256, /* bytes of an auth-token, NUL included (OpenVPN's are ~100) */
 	PUSH_NAME_MAX = 64,
+	PUSH_DOMAINS_MAX = 256, /* bytes of the search domains, space-separated, NUL included */
 	PUSH_ERR_MAX = 160,
 	PUSH_FILTER_MAX = 1024, /* bytes of a client's pull-filter lines, NUL included */
 };
@@ -35,8 +36,12 @@ struct push_options {
 	struct ip_prefix routes[PUSH_ROUTES_MAX]; /* IPv4 and IPv6 */
 	size_t n_routes;
 	struct ip_addr dns[PUSH_DNS_MAX];
+	uint16_t dns_port[PUSH_DNS_MAX]; /* 0: the default, 53 */
+	long dns_priority[PUSH_DNS_MAX]; /* `dns server N`'s N: the servers are kept in its order */
 	size_t n_dns;
-	char domain[PUSH_NAME_MAX];
+	char domain[PUSH_DOMAINS_MAX]; /* search domains, separated by spaces */
+	/* 2.6's `dns` gave the servers / the domains: dhcp-option's are ignored (dns.c) */
+	bool dns_structured, domains_structured;
 	char auth_token[PUSH_TOKEN_MAX]; /* "auth-token TOKEN": the password from now on; "" none */
 	char cipher[PUSH_NAME_MAX];
 	uint32_t peer_id;

@@ -669,7 +669,9 @@ M.client_schema = S.record({
 		return S.fail(at(p, "tls"), "needs cert and key, or auth = { username = ..., password = ... } "
 			.. "for a server that takes passwords alone")
 	end
-	if cfg.auth_retry == "interact" and not (cfg.auth and cfg.auth.ask) then
+	-- Without auth (certificates alone) "interact" has nothing to ask: OpenVPN takes it
+	-- all the same, and so do we; the engine warns that it retries as "nointeract".
+	if cfg.auth_retry == "interact" and cfg.auth and not cfg.auth.ask then
 		return S.fail(at(p, "auth_retry"), '"interact" asks the password again: it needs auth.ask '
 			.. '(true for the terminal, or a function)')
 	end

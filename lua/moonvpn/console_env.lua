@@ -112,9 +112,14 @@ end
 
 --- A new console environment.
 function M.new()
-	-- `server` is the object vpn.server returned in the configuration in force.
+	-- `server` (`client`) is the object vpn.server (vpn.client) returned in the
+	-- configuration in force.
 	local env = setmetatable({}, { __index = function(_, k)
-		if k == "server" then return engine.server_object() end
+		if k == "server" or k == "client" then
+			local o = engine.server_object()
+			local mt = o and getmetatable(o)
+			return type(mt) == "table" and mt.__name == "moonvpn." .. k and o or nil
+		end
 		return _G[k]
 	end })
 	for name, fn in pairs(builtins(env)) do env[name] = fn end

@@ -14,10 +14,12 @@ local M = {
 
 -- The hooks a server calls, by name (README, "Hooks").
 M.HOOKS = { "auth", "connect", "disconnect", "flow", "tls_crypt_v2" }
+-- The hooks a client calls (README, "Client mode").
+M.CLIENT_HOOKS = { "dns" }
 
-local function hooks_table(kind)
+local function hooks_table(kind, names)
 	local known = {}
-	for _, name in ipairs(M.HOOKS) do known[name] = true end
+	for _, name in ipairs(names) do known[name] = true end
 	-- The functions live in `store`, so that every assignment, a replacement too,
 	-- passes through __newindex.
 	local store = {}
@@ -28,10 +30,10 @@ local function hooks_table(kind)
 		__pairs = function() return next, store, nil end,
 		__newindex = function(t, name, fn)
 			if not known[name] then
-				local hint = type(name) == "string" and schema.closest(name, M.HOOKS)
+				local hint = type(name) == "string" and schema.closest(name, names)
 				error(string.format("%s.on.%s: no such hook%s (the hooks are %s)", kind,
 					tostring(name), hint and string.format(" (did you mean %q?)", hint) or "",
-					table.concat(M.HOOKS, ", ")), 2)
+					table.concat(names, ", ")), 2)
 			end
 			if fn ~= nil and type(fn) ~= "function" then
 				error(string.format("%s.on.%s: expected a function, got %s", kind, name,
@@ -97,7 +99,7 @@ end
 -- Returns the server object; its `on` table will hold the Lua hooks.
 function M.server(def)
 	local decl = config.declare("server", def, 2)
-	decl.on = hooks_table("server")
+	decl.on = hooks_table("server", M.HOOKS)
 	local server = setmetatable({ on = decl.on, _decl = decl }, server_mt)
 	decl.object = server
 	return server
@@ -115,7 +117,10 @@ end
 -- Fields: see README.md, "Client mode".
 function M.client(def)
 	local decl = config.declare("client", def, 2)
-	return setmetatable({ on = {}, _decl = decl }, client_mt)
+	decl.on = hooks_table("client", M.CLIENT_HOOKS)
+	local client = setmetatable({ on = decl.on, _decl = decl }, client_mt)
+	decl.object = client
+	return client
 end
 
 return M

@@ -116,7 +116,9 @@ local HARMLESS = {
 	["resolv-retry"] = "host names are resolved when the profile is loaded, and at each reload",
 	["mute-replay-warnings"] = "replays are counted, not logged one by one",
 	["explicit-exit-notify"] = "moonvpn always tells the server when it exits",
-	["auth-nocache"] = "the password is kept only while a login needs it",
+	["auth-nocache"] = "moonvpn keeps the password in memory while it runs, for the next logins "
+		.. "(OpenVPN forgets it after each login, so that a reconnect asks for it again or "
+		.. "uses the server's auth-token)",
 	["key-method"] = "key method 2 is the only one",
 	["allow-compression"] = "compression is never used (only its framing)",
 	["tls-timeout"] = "the control channel's retransmit timer adapts itself",

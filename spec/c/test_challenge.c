@@ -43,6 +43,23 @@ static void test_dynamic(void)
 	CHECK(!challenge_dynamic_password(out, 10, &c, "123"), "too long");
 }
 
+/* A long text, as long as a stock server sends (PUSH_BUNDLE_SIZE), is a challenge still. */
+static void test_long(void)
+{
+	static struct challenge c;
+	char message[1024], state[300];
+	size_t len;
+
+	memset(state, 's', sizeof(state) - 1);
+	state[sizeof(state) - 1] = '\0';
+	len = (size_t)snprintf(message, sizeof(message), "AUTH_FAILED,CRV1:R:%s:YWxpY2U=:", state);
+	memset(message + len, 't', sizeof(message) - 1 - len);
+	message[sizeof(message) - 1] = '\0';
+	CHECK(challenge_parse(&c, message), "a 1023-byte message with a 300-byte state id");
+	CHECK(strlen(c.text) == sizeof(message) - 1 - len && strcmp(c.state_id, state) == 0,
+	      "the whole text: %zu bytes", strlen(c.text));
+}
+
 static void test_not_a_challenge(void)
 {
 	struct challenge c;
@@ -58,6 +75,7 @@ int main(void)
 {
 	test_static();
 	test_dynamic();
+	test_long();
 	test_not_a_challenge();
 	return unit_report("test_challenge");
 }

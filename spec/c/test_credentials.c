@@ -118,6 +118,16 @@ static void test_inline_loads(struct crypto *c)
 	free(cfg->tls_auth_key);
 	cfg->tls_auth_key = NULL;
 
+	/* A username alone (or an empty second line): no password, to be asked as OpenVPN does. */
+	for (int i = 0; i < 2; i++) {
+		free(cfg->auth_file);
+		cfg->auth_file = strdup(i ? "alice\n\n" : "alice\n");
+		CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) == 0 && cr.username &&
+			      strcmp(cr.username, "alice") == 0 && !cr.password,
+		      "a username alone: %s", err);
+		credentials_clear(&cr);
+	}
+
 	free(cfg->auth_file);
 	cfg->auth_file = strdup("\nsecret\n");
 	CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) < 0 &&

@@ -233,8 +233,45 @@ static void test_compress(void)
 	}
 }
 
+/* 2.6's dns option: servers by priority with their ports, over dhcp-option's, in any order. */
+static void test_dns_option(void)
+{
+	struct push_options o;
+	char err[PUSH_ERR_MAX], buf[64];
+
+	push_options_init(&o);
+	CHECK(push_parse(&o,
+			 "PUSH_REPLY,dhcp-option DNS 10.8.0.1,dhcp-option DOMAIN old.example,"
+			 "dns server 2 address 10.8.0.9,dns server 1 address 10.8.0.7:5353 "
+			 "[fd00::53]:5300 fd00::54,dns search-domains a.example b.example,"
+			 "dhcp-option DNS 10.8.0.2,dns server 1 dnssec yes",
+			 err, sizeof(err)) == 0,
+	      "parse: %s", err);
+	CHECK(o.n_dns == 4 && o.dns_structured, "servers %zu", o.n_dns);
+	CHECK(strcmp(ip_addr_format(&o.dns[0], buf, sizeof(buf)), "10.8.0.7") == 0 &&
+		      o.dns_port[0] == 5353,
+	      "first %s", buf);
+	CHECK(strcmp(ip_addr_format(&o.dns[1], buf, sizeof(buf)), "fd00::53") == 0 &&
+		      o.dns_port[1] == 5300,
+	      "second %s", buf);
+	CHECK(strcmp(ip_addr_format(&o.dns[2], buf, sizeof(buf)), "fd00::54") == 0 &&
+		      o.dns_port[2] == 0,
+	      "third %s", buf);
+	CHECK(strcmp(ip_addr_format(&o.dns[3], buf, sizeof(buf)), "10.8.0.9") == 0, "last %s", buf);
+	CHECK(strcmp(o.domain, "a.example b.example") == 0, "domains %s", o.domain);
+	CHECK(o.unknown == 1, "dnssec counted as unknown: %u", o.unknown);
+	push_options_init(&o);
+	CHECK(push_parse(&o, "PUSH_REPLY,dns server x address 10.8.0.1", err, sizeof(err)) < 0,
+	      "a bad priority");
+	push_options_init(&o);
+	CHECK(push_parse(&o, "PUSH_REPLY,dns server 0 address 10.8.0.1:99999", err, sizeof(err)) <
+		      0,
+	      "a bad port");
+}
+
 int main(void)
 {
+	test_dns_option();
 	test_pull_filter();
 	test_compress();
 	test_observed();

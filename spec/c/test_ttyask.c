@@ -128,8 +128,62 @@ static void test_too_long_is_dropped(void)
 	      "rc %d, %.*s", a.rc[1], (int)sizeof(a.text[1]), a.text[1]);
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_int(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* The child: asks once under a SIGINT handler with SA_RESTART, as libev installs its own. */
+static void ask_interrupted(const char *slave, int out)
+{
+	struct sigaction sa = { .sa_handler = on_int, .sa_flags = SA_RESTART };
+	char answer[ANSWER_CAP];
+	int fd, result[2];
+
+	sigemptyset(&sa.sa_mask);
+	if (setsid() < 0 || (fd = open(slave, O_RDWR)) < 0 || dup2(fd, STDIN_FILENO) < 0 ||
+	    sigaction(SIGINT, &sa, NULL) < 0)
+		_exit(2);
+	result[0] = ttyask_read("Q1: ", false, answer, sizeof(answer));
+	result[1] = interrupted;
+	_exit(write(out, result, sizeof(result)) == (ssize_t)sizeof(result) ? 0 : 3);
+}
+
+/* Ctrl-C at the prompt ends the question at once (no Enter), and the process's handler runs. */
+static void test_ctrl_c_stops_at_once(void)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY), pipefd[2], result[2] = { 0, 0 };
+	struct pollfd p;
+	bool answered = false;
+	pid_t pid;
+
+	CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0 && pipe(pipefd) == 0,
+	      "a pseudo-terminal");
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		ask_interrupted(ptsname(master), pipefd[1]);
+	}
+	close(pipefd[1]);
+	p = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
+	if (wait_for(master, "Q1: ") && write(master, "\003", 1) == 1 &&
+	    poll(&p, 1, PROMPT_WAIT_MS) == 1)
+		answered = read(pipefd[0], result, sizeof(result)) == (ssize_t)sizeof(result);
+	CHECK(answered, "the question ended without an Enter");
+	CHECK(result[0] == -EINTR && result[1] == 1, "rc %d, the handler ran: %d", result[0],
+	      result[1]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pipefd[0]);
+	close(master);
+}
+
 int main(void)
 {
+	test_ctrl_c_stops_at_once();
 	test_eof_ends_the_line();
 	test_too_long_is_dropped();
 	return unit_report("test_ttyask");

@@ -175,6 +175,24 @@ describe("#netns client logins", function()
 
 	-- A CRV1 answer is single-use: a reconnect logs in with the auth-token pushed after
 	-- it, not with the spent answer (which the script refuses: it takes it once).
+	it("answers a long dynamic challenge, logging in as the user the challenge names", function()
+		-- 700 bytes of text (past the 512 once refused), for bob (Ym9i) while alice is configured:
+		-- the answer goes as bob, as OpenVPN's get_user_pass_cr does (misc.c).
+		local text = string.rep("Enter the code. ", 43) .. "Code"
+		start_server(table.concat({
+			'if [ "$pass" = "s3cret" ]; then',
+			'  printf "CRV1:R:st8-bob:Ym9i:' .. text .. '" > "$auth_failed_reason_file"; exit 1',
+			"fi",
+			'[ "$user" = bob ] && [ "$pass" = "CRV1::st8-bob::424242" ]' }, "\n"))
+		start_client(string.format([[auth = function(challenge, kind)
+    if challenge == nil then return "alice", "s3cret" end
+    if kind == "dynamic" and challenge == %q then return "424242" end
+    error("asked " .. tostring(kind) .. " with " .. #tostring(challenge) .. " bytes")
+  end,]], text))
+		connected()
+		assert.are.equal("alice s3cret\nbob CRV1::st8-bob::424242\n", calls())
+	end)
+
 	it("reconnects with the auth-token a challenge's login got, not with the spent answer", function()
 		start_server(challenge_script("st8-0001",
 			'[ "$n" -eq 2 ] && [ "$user" = alice ] && [ "$pass" = "CRV1::st8-0001::424242" ]'),
@@ -247,19 +265,23 @@ describe("#netns client logins", function()
 	end)
 
 	-- python3's pty gives the client a terminal; the password is typed once its prompt shows.
-	it("asks the password on the terminal, with echo off", function()
+	-- Runs the client on a pseudo-terminal (python3's pty), typing each { prompt, bytes }
+	-- of typing, in turn, once its prompt shows. client is the python process, whose exit
+	-- status is moonvpn's; returns the file that gets everything the terminal showed.
+	local function on_terminal(config, typing)
 		assert(netns.sh("python3 -c 'import pty'"), "python3 with pty")
-		start_server('[ "$user" = alice ] && [ "$pass" = "typed secret" ]')
-		local config = client_config('auth = { username = "alice", ask = true },')
 		local log = netns.tmpdir() .. "/tty.log"
+		local steps = {}
+		local function py(text) return '"' .. text:gsub(".", function(c) return string.format("\\x%02x", c:byte()) end) .. '"' end
+		for _, t in ipairs(typing) do steps[#steps + 1] = "(" .. py(t[1]) .. ", " .. py(t[2]) .. ")" end
 		netns.write_file(log .. ".py", string.format([[
-import os, pty, sys, time
+import os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp("ip", ["ip", "netns", "exec", %q, %q, %q])
 open(%q, "w").write(str(pid))
+steps = [%s]
 seen = b""
-typed = False
 out = open(%q, "wb", buffering=0)
 while True:
     try:
@@ -270,26 +292,80 @@ while True:
         break
     out.write(data)
     seen += data
-    if not typed and b"Enter Auth Password: " in seen:
-        os.write(fd, b"typed secret\n")
-        typed = True
+    if steps and steps[0][0].encode() in seen:
+        seen = seen.split(steps[0][0].encode(), 1)[1]
+        os.write(fd, steps.pop(0)[1].encode())
 sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-]], cli.name, mv.bin, config, log .. ".pid", log))
+]], cli.name, mv.bin, config, log .. ".pid", table.concat(steps, ", "), log))
 		client = netns.spawn(nil, { "python3", log .. ".py" })
-		local ok
+		return log
+	end
+
+	-- Waits until the terminal showed want; returns all it showed.
+	local function terminal_shows(log, want)
 		for _ = 1, 600 do
 			local text = netns.read_file(log) or ""
-			if text:find("connected, address", 1, true) then ok = true break end
+			if text:find(want, 1, true) then return text end
 			netns.sleep(0.05)
 		end
-		local text = netns.read_file(log) or ""
-		assert(ok, text .. "\n--- server:\n" .. server:output())
+		error((netns.read_file(log) or "") .. "\n--- server:\n" .. server:output())
+	end
+
+	it("asks the password on the terminal, with echo off", function()
+		start_server('[ "$user" = alice ] && [ "$pass" = "typed secret" ]')
+		local log = on_terminal(client_config('auth = { username = "alice", ask = true },'),
+			{ { "Enter Auth Password: ", "typed secret\n" } })
+		local text = terminal_shows(log, "connected, address")
 		assert.are.equal("alice typed secret\n", calls())
 		-- Typed with echo off: the password never showed on the terminal.
 		assert.falsy(text:find("typed secret", 1, true), text)
 		netns.sh("kill -TERM " .. assert(tonumber(netns.read_file(log .. ".pid"))))
 		assert.are.equal(0, client:wait(30), netns.read_file(log)) -- moonvpn's own exit status
 		client = nil
+	end)
+
+	it("asks the password on the terminal when auth.file holds only the username", function()
+		start_server('[ "$user" = alice ] && [ "$pass" = "typed secret" ]')
+		local file = netns.tmpdir() .. "/user-only.txt"
+		netns.write_file(file, "alice\n")
+		local config = client_config(string.format("auth = { file = %q },", file))
+		local log = on_terminal(config, { { "Enter Auth Password: ", "typed secret\n" } })
+		terminal_shows(log, "connected, address")
+		assert.are.equal("alice typed secret\n", calls())
+		netns.sh("kill -TERM " .. assert(tonumber(netns.read_file(log .. ".pid"))))
+		assert.are.equal(0, client:wait(30), netns.read_file(log))
+		client = nil
+		-- Without a terminal it cannot be asked: the start fails saying so (OpenVPN stops too).
+		local status, _, err = mv.run(config, { prefix = "ip netns exec " .. cli.name .. " " })
+		assert.are_not.equal(0, status)
+		assert.truthy(err:find("auth.file has a username but no password (its second line), and standard "
+			.. "input is not a terminal to ask it on", 1, true), err)
+	end)
+
+	-- Types key at the password prompt: moonvpn's exit status and what the terminal showed.
+	local function key_at_prompt(key)
+		start_server("true")
+		local log = on_terminal(client_config('auth = { username = "alice", ask = true },'),
+			{ { "Enter Auth Password: ", key } })
+		local status = client:wait(30)
+		client = nil
+		assert.are.equal("", calls())
+		return status, netns.read_file(log)
+	end
+
+	it("stops at once on Ctrl-C while it asks, without waiting for Enter", function()
+		local status, text = key_at_prompt("\3")
+		assert.are.equal(0, status, text)
+		assert.truthy(text:find('asking "Enter Auth Password: " was interrupted: stopping', 1, true), text)
+	end)
+
+	it("stops once, saying so, when the terminal's input ends (Ctrl-D) instead of asking again", function()
+		local status, text = key_at_prompt("\4")
+		assert.are.equal(1, status, text)
+		assert.truthy(text:find("standard input was closed, so there is no terminal to ask on: stopping", 1, true),
+			text)
+		local _, asked = text:gsub("Enter Auth Password: ", "")
+		assert.are.equal(2, asked, text) -- the prompt, and the line that says it could not be asked
 	end)
 
 	it("refuses to ask without a terminal, saying what to give instead", function()

@@ -7,9 +7,12 @@
 -- The client's /etc/resolv.conf is /etc/netns/<its namespace>/resolv.conf,
 -- which ip netns exec mounts over it: the host's own stays untouched.
 -- resolvconf and resolvectl are stand-ins on the client's PATH that write
--- down how they were called. #netns: needs root.
+-- down how they were called. The on.dns hook's cases run against a stock
+-- OpenVPN 2.6 server in mvt-srv instead, which pushes dhcp-option DNS and
+-- 2.6's dns server/search-domains. #netns: needs root.
 local mv = require "spec.helpers.moonvpn"
 local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
 
 local ORIGINAL = "nameserver 192.0.2.53\noptions edns0\n"
 
@@ -20,7 +23,8 @@ describe("#netns client DNS", function()
 	end
 	local srv, cli, server, client, conf, dir
 
-	local function start_server(extra)
+	-- The two namespaces, the client's own resolv.conf and a directory for the run.
+	local function namespaces()
 		srv, cli = netns.new(), netns.new()
 		netns.veth(srv, "10.88.7.1/24", cli, "10.88.7.2/24")
 		assert(netns.sh("mkdir -p /etc/netns/" .. cli.name))
@@ -33,6 +37,10 @@ describe("#netns client DNS", function()
 				"#!/bin/sh\necho \"$*\" >> %s/calls\n[ \"$1\" = -a ] && cat >> %s/calls\nexit 0\n", dir, dir))
 			assert(netns.sh("chmod +x " .. dir .. "/" .. name))
 		end
+	end
+
+	local function start_server(extra)
+		namespaces()
 		local pki = mv.pki()
 		server = srv:spawn({ mv.bin, mv.write_config(mv.server_config(string.format([[
   listen = "udp://10.88.7.1:1194",
@@ -129,5 +137,92 @@ describe("#netns client DNS", function()
 		assert.matches('not given to the resolver %(dns = "show"%)', start_client("show"))
 		assert.are.equal(ORIGINAL, netns.read_file(conf))
 		assert.are.equal("", calls())
+	end)
+
+	-- on.dns against a stock OpenVPN 2.6 server that pushes both dhcp-option's DNS and
+	-- 2.6's dns options (these win, as in OpenVPN), with dns = "file".
+	local function start_stock(hook, method)
+		namespaces()
+		local pki = mv.pki()
+		server = srv:spawn({ "openvpn", "--config", openvpn.server(pki, { listen = "10.88.7.1", extra = table.concat({
+			'push "dhcp-option DNS 10.77.0.1"', 'push "dhcp-option DOMAIN old.example"',
+			'push "dns server 1 address 10.77.0.53 10.77.0.54:5353"',
+			'push "dns search-domains corp.example lab.example"' }, "\n") }) })
+		assert(server:wait_log("Initialization Sequence Completed", 10), server:output())
+		local text = mv.client_config("10.88.7.1", string.format('  device = { name = "mvc0" },\n  dns = %q,',
+			method or "file"))
+		text = text:gsub("vpn%.client {", "local c = vpn.client {") .. hook
+		client = cli:spawn({ "env", "RUNTIME_DIRECTORY=" .. dir, "PATH=" .. dir .. ":/usr/sbin:/usr/bin:/sbin:/bin",
+			mv.bin, mv.write_config(text, "client.lua") })
+		local ok, out = client:wait_log("connected, address", 30)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+	end
+
+	-- The hook prints what it was given: one line a call.
+	local SHOW = [[
+local function show(d, event)
+  local s = {}
+  for _, v in ipairs(d.servers) do s[#s + 1] = v.address .. "#" .. v.port end
+  print(string.format("on.dns %s %s servers=%s search=%s", event, d.device, table.concat(s, ","),
+    table.concat(d.search_domains, ",")))
+end
+]]
+
+	it("sees the pushed settings, and what it returns is applied; down at exit", function()
+		start_stock(SHOW .. [[
+function c.on.dns(d, event)
+  show(d, event)
+  if event == "down" then return end
+  table.insert(d.servers, 1, { address = "10.77.0.99" })
+  d.search_domains = { "changed.example" }
+  return d
+end
+]])
+		local ok, out = client:wait_log("dns: 3 server%(s%)", 20)
+		assert(ok, out)
+		assert.matches("on.dns up mvc0 servers=10.77.0.53#53,10.77.0.54#5353 search=corp.example,lab.example",
+			out, 1, true)
+		assert.matches("1 server(s) on a port other than 53 left out", out, 1, true)
+		assert.are.equal("# moonvpn: DNS of the VPN on mvc0; the previous file comes back when moonvpn stops\n"
+			.. "nameserver 10.77.0.99\nnameserver 10.77.0.53\nsearch changed.example\n", netns.read_file(conf))
+		assert.are.equal(0, client:stop())
+		out = client:output()
+		client = nil
+		assert.matches("on.dns down mvc0 servers=10.77.0.53#53,10.77.0.54#5353 search=corp.example,lab.example",
+			out, 1, true)
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+	end)
+
+	it("a hook that refuses leaves resolv.conf untouched, and is told down at exit", function()
+		start_stock(SHOW .. "function c.on.dns(d, event) show(d, event) return false end\n")
+		local ok, out = client:wait_log("on.dns refused the pushed DNS settings: none applied", 20)
+		assert(ok, out)
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+		assert.is_nil(netns.read_file(dir .. "/resolv.conf.mvc0"))
+		assert.are.equal(0, client:stop())
+		out = client:output()
+		client = nil
+		assert.matches("on.dns down mvc0", out, 1, true)
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+	end)
+
+	it("a hook that fails is logged, the pushed settings are applied and the client goes on", function()
+		start_stock('function c.on.dns(d, event) if event == "up" then error("no resolver here") end end\n')
+		local ok, out = client:wait_log("dns: 2 server%(s%)", 20)
+		assert(ok, out)
+		assert.matches("hook: on.dns failed: .*no resolver here", out)
+		assert.matches("on.dns failed (see above): the pushed DNS settings are applied", out, 1, true)
+		assert.matches("^# moonvpn: .*nameserver 10.77.0.53\nsearch corp.example lab.example\n$", netns.read_file(conf))
+		assert(cli:sh("ping -c 1 -W 5 10.77.0.1"))
+		assert.are.equal(0, client:stop())
+		client = nil
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+	end)
+
+	it("gives 2.6's servers with their ports, and every search domain, to systemd-resolved", function()
+		start_stock("", "resolved")
+		local ok, out = client:wait_log("dns: 2 server%(s%)", 20)
+		assert(ok, out)
+		assert.are.equal("dns mvc0 10.77.0.53 10.77.0.54:5353\ndomain mvc0 corp.example lab.example\n", calls())
 	end)
 end)

@@ -20,7 +20,8 @@ enum {
 	 * needs an AEAD cipher, which every cipher we offer is: announced always, as a
 	 * 2.7 client does (ssl.c); the server decides (ssl_ncp.c) and says so in its push. */
 	CLIENT_IV_PROTO = IV_PROTO_DATA_V2 | IV_PROTO_REQUEST_PUSH | IV_PROTO_TLS_KEY_EXPORT |
-			  IV_PROTO_CC_EXIT_NOTIFY | IV_PROTO_DYN_TLS_CRYPT | IV_PROTO_DATA_EPOCH,
+			  IV_PROTO_CC_EXIT_NOTIFY | IV_PROTO_DYN_TLS_CRYPT | IV_PROTO_DATA_EPOCH |
+			  IV_PROTO_DNS_OPTION,
 	/* The largest tun-mtu a server may push to us. */
 	CLIENT_IV_MTU = 9000,
 	CLIENT_RECEIVES_PER_WAKEUP = 4, /* receive batches per wake-up, so the loop goes on */

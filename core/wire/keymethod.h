@@ -72,6 +72,7 @@ enum km2_iv_proto {
 	IV_PROTO_REQUEST_PUSH = 1 << 2,
 	IV_PROTO_TLS_KEY_EXPORT = 1 << 3,
 	IV_PROTO_AUTH_PENDING_KW = 1 << 4, /* AUTH_PENDING,timeout N is understood */
+	IV_PROTO_DNS_OPTION = 1 << 6,	   /* 2.6's `dns server`/`dns search-domains` are read */
 	IV_PROTO_CC_EXIT_NOTIFY = 1 << 7,
 	IV_PROTO_DYN_TLS_CRYPT = 1 << 9,
 	IV_PROTO_DATA_EPOCH = 1 << 10, /* 2.7's epoch data format */

@@ -15,6 +15,13 @@ local netns = require "spec.helpers.netns"
 local openvpn = require "spec.helpers.openvpn"
 
 local ORIGINAL = "nameserver 192.0.2.53\noptions edns0\n"
+-- The server prints the IV_PROTO bits each client announced: a moonvpn client that
+-- announces dns-option is pushed 2.6's `dns server` options, not dhcp-option.
+local PROTOCOL_HOOK = [[
+function office.on.connect(client)
+  print("protocol: " .. table.concat(client.software.protocol, "+"))
+end
+]]
 
 describe("#netns client DNS", function()
 	if not netns.is_root() then
@@ -47,7 +54,8 @@ describe("#netns client DNS", function()
   device = { name = "mvs0" },
   tls = { ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s/server.key" },
   push = { dns = { "10.77.0.1", "10.77.0.2" }, domain = "vpn.example"%s },
-]], pki, pki, pki, extra or ""), { tls = false }), "server.lua") })
+]], pki, pki, pki, extra or ""), { tls = false }):gsub("vpn.server {", "local office = vpn.server {", 1)
+			.. PROTOCOL_HOOK, "server.lua") })
 		assert(server:wait_log("engine: moonvpn [%d.]+ started", 10), server:output())
 	end
 
@@ -81,6 +89,7 @@ describe("#netns client DNS", function()
 		start_server()
 		local out = start_client("file")
 		assert.matches("written to /etc/resolv.conf", out, 1, true)
+		assert.matches("protocol: [%w%-+]*%+dns%-option%+", server:output())
 		assert.are.equal("# moonvpn: DNS of the VPN on mvc0; the previous file comes back when moonvpn stops\n"
 			.. "nameserver 10.77.0.1\nnameserver 10.77.0.2\nsearch vpn.example\n", netns.read_file(conf))
 		assert.are.equal(ORIGINAL, netns.read_file(dir .. "/resolv.conf.mvc0"))

@@ -512,7 +512,8 @@ static int on_pushed(void *ctx, const struct push_options *pushed)
 	own_push(e->cfg, pushed, &own);
 	bool redirect = engine_redirect_begin(e, o);
 
-	pushed_device_config(&e->pushed, &e->cfg->device, o, redirect);
+	pushed_device_config(&e->pushed, &e->cfg->device, o, redirect, e->cfg->routes,
+			     e->cfg->n_routes);
 	if (device_reconfigure(e->device, &e->pushed.cfg, err, sizeof(err)) < 0) {
 		log_error(&e->log, "device", "cannot apply what the server pushed: %s", err);
 		return -1;
@@ -887,7 +888,7 @@ static int reconnect_client(struct engine *e, const struct config *cfg, struct c
 		struct push_options none;
 
 		push_options_init(&none);
-		pushed_device_config(&e->pushed, &e->cfg->device, &none, false);
+		pushed_device_config(&e->pushed, &e->cfg->device, &none, false, NULL, 0);
 		if (device_reconfigure(e->device, &e->pushed.cfg, again, sizeof(again)) < 0)
 			log_warnx(&e->log, "device", "%s", again);
 		engine_redirect_end(e);

@@ -436,9 +436,9 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 {
 	int rc = read_string_list(r, idx, "remote", &cfg->remotes, &cfg->n_remotes);
 
-	cfg->routes = calloc(1, sizeof(*cfg->routes)); /* none of its own: they are pushed */
-	if (rc == 0 && !cfg->routes)
-		rc = -ENOMEM;
+	/* Its own routes (a profile's route lines), added to the pushed ones (pushdev.h). */
+	if (rc == 0)
+		rc = read_routes(r, idx, cfg);
 	if (rc == 0)
 		rc = read_identity(r, idx, cfg);
 	if (rc == 0)

@@ -642,6 +642,8 @@ M.client_schema = S.record({
 	profile = { file_path },
 	redirect_gateway = { redirect_gateway, default = "" },
 	route_nopull = { S.boolean(), default = false },
+	-- The client's own routes through the tunnel (a profile's route and route-ipv6).
+	routes = { S.list(S.cidr(), { unique = true, max = 64 }), default = {} },
 	-- Framing only, never compression (as the server's): "comp-lzo" or "stub-v2" for a
 	-- server with comp-lzo or compress stub-v2; what the server pushes overrides it.
 	compression = { S.enum { "none", "comp-lzo", "stub-v2" }, default = "none" },
@@ -730,7 +732,7 @@ M.RELOAD = {
 		offload = "live", mssfix = "live", reconnect = "live", dns = "live", auth = "live",
 		auth_retry = "live", console = "live", log_level = "live", user = "restart", group = "restart",
 		profile = "live", redirect_gateway = "live", route_nopull = "live", pull_filter = "live",
-		compression = "live",
+		compression = "live", routes = "live",
 	},
 }
 

@@ -77,7 +77,8 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 
 	local function connect(profile)
 		client = cli:spawn({ mv.bin, "client", profile })
-		local ok, out = client:wait_log("connected, address", 20)
+		-- 40 s: an attempt at a remote that does not answer takes 10 s.
+		local ok, out = client:wait_log("connected, address", 40)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
 		ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
 		assert(ok, out .. "\n--- client:\n" .. client:output() .. "\n--- server:\n" .. server:output())
@@ -134,6 +135,36 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		connect(unified_profile({ extra = "route-nopull\n" }))
 		local _, routes = cli:sh("ip -4 route show")
 		assert.falsy(routes:find("10.98.0.0/16", 1, true), routes)
+	end)
+
+	it("routes the profile's route and route-ipv6 lines through the tunnel, with route-nopull too, until exit", function()
+		start_server({ wrap = "tls-crypt", extra = 'push "route 10.98.0.0 255.255.0.0"\n' })
+		-- A network behind the server: its address on the server's loopback.
+		assert(srv:sh("ip addr add 10.97.0.1/32 dev lo"))
+		connect(unified_profile({ extra = "route-nopull\nroute 10.97.0.0 255.255.0.0\nroute 10.96.1.0 "
+			.. "255.255.255.0 vpn_gateway\nroute-ipv6 2001:db8:97::/48\n" }))
+		local _, routes = cli:sh("ip -4 route show")
+		assert.truthy(routes:find("10.97.0.0/16 dev", 1, true), routes)
+		assert.truthy(routes:find("10.96.1.0/24 dev", 1, true), routes)
+		assert.falsy(routes:find("10.98.0.0/16", 1, true), routes)
+		local _, routes6 = cli:sh("ip -6 route show")
+		assert.truthy(routes6:find("2001:db8:97::/48 dev", 1, true), routes6)
+		local ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.97.0.1")
+		assert(ok, out .. "\n--- client:\n" .. client:output() .. "\n--- server:\n" .. server:output())
+		assert.are.equal(0, client:stop())
+		client = nil
+		_, routes = cli:sh("ip -4 route show")
+		assert.falsy(routes:find("10.97.0.0/16", 1, true), routes)
+	end)
+
+	it("tries a profile's <connection> blocks in order: a dead one, then the server", function()
+		start_server({ tcp = true, wrap = "tls-crypt" })
+		-- The first block's server does not answer (nothing listens on 10.88.2.9); the
+		-- second's is the server, over TCP by the proto before the blocks.
+		connect(unified_profile({ tcp = true, extra = "<connection>\nremote 10.88.2.9 1194 udp\n"
+			.. "explicit-exit-notify 1\n</connection>\n<connection>\nremote 10.88.2.1 443\n"
+			.. "connect-timeout 5\n</connection>\n" }))
+		assert.truthy(client:output():find("10.88.2.9", 1, true), client:output())
 	end)
 
 	it("connects with a pkcs12 bundle inline (no password), as some providers' profiles carry it", function()

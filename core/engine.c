@@ -502,6 +502,12 @@ static void own_push(const struct config *cfg, const struct push_options *o,
 		out->redirect = cfg->redirect_gateway;
 }
 
+/* Client mode: an attempt is about to reach addr; with redirect-gateway on, it stays outside. */
+static void on_connecting(void *ctx, const struct udp_addr *addr)
+{
+	engine_redirect_keep(ctx, addr);
+}
+
 /* Client mode: the server's push becomes the device's addresses, routes and MTU. */
 static int on_pushed(void *ctx, const struct push_options *pushed)
 {
@@ -529,6 +535,8 @@ static int on_pushed(void *ctx, const struct push_options *pushed)
 /* What a client opens with: its parameters, and the pull-filter text they point into. */
 struct client_setup {
 	struct client_params cp;
+	struct client_remote remotes[CLIENT_REMOTES_MAX];
+	char hosts[CLIENT_REMOTES_MAX][NAMERES_HOST_MAX]; /* the client copies them */
 	char filter[PUSH_FILTER_MAX];
 };
 
@@ -563,7 +571,7 @@ static int client_setup(struct engine *e, const struct config *cfg, struct crede
 		.tls_auth_direction = cfg->tls_auth_direction,
 		.username = cr->username,
 		.password = cr->password,
-		.hooks = { on_pushed, on_server_packet, e },
+		.hooks = { on_pushed, on_server_packet, e, .connecting = on_connecting },
 		.pull_filter = cs->filter,
 		.framing = cfg->client_framing,
 	};
@@ -578,9 +586,10 @@ static int client_setup(struct engine *e, const struct config *cfg, struct crede
 	}
 	if (engine_auth_params(e, cfg, cp, err, errlen) < 0)
 		return -EINVAL;
+	cp->remotes = cs->remotes;
 	for (size_t i = 0; i < cfg->n_remotes && i < CLIENT_REMOTES_MAX; i++) {
-		cp->tcp[i] = udp_parse_endpoint_of(&cp->remotes[i], cfg->remotes[i], "tcp");
-		if (!cp->tcp[i] && !udp_parse_endpoint(&cp->remotes[i], cfg->remotes[i])) {
+		if (!client_remote_parse(&cs->remotes[i], cfg->remotes[i], cs->hosts[i],
+					 sizeof(cs->hosts[i]))) {
 			snprintf(err, errlen, "remote: %s is not a udp:// or tcp:// endpoint",
 				 cfg->remotes[i]);
 			return -EINVAL;

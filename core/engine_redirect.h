@@ -7,7 +7,8 @@
  * rather than leaking around it), and go when a push no longer redirects,
  * when a reload changes the remotes, and at exit. A client killed with
  * SIGKILL leaves only its pins (the device and its routes go with the
- * process); the next start removes them.
+ * process); the next start removes those to its literal addresses (a
+ * name's are not resolved at start: `ip route del ADDRESS proto 109`).
  */
 #ifndef MOONVPN_ENGINE_REDIRECT_H
 #define MOONVPN_ENGINE_REDIRECT_H
@@ -20,6 +21,14 @@ struct push_options;
 
 /* Whether o's redirect-gateway routes may go onto the device (the servers are pinned). */
 bool engine_redirect_begin(struct engine *e, const struct push_options *o);
+
+/*
+ * An attempt is about to reach addr (a named remote's answer may be new):
+ * while the redirect routes are on, it is pinned too, to the path the first
+ * pin took (the kernel's own answer now is the tunnel).
+ */
+struct udp_addr;
+void engine_redirect_keep(struct engine *e, const struct udp_addr *addr);
 
 /* The pins go (the redirect routes must be off the device already, or about to go). */
 void engine_redirect_end(struct engine *e);

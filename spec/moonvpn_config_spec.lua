@@ -21,8 +21,9 @@ local cases = {
 		"FILE:6: a configuration declares one server or client; FILE:2 declared one already" },
 	{ "a client without remote", CLIENT .. TLS .. "}\n",
 		"FILE:2: client.remote: is required (an endpoint like \"udp://192.0.2.1:1194\" or a list of them)" },
-	{ "a client remote that is a host name", CLIENT .. TLS .. '  remote = "udp://vpn.example.com:1194",\n}\n',
-		'FILE:4: client.remote: "udp://vpn.example.com:1194": "vpn.example.com" is not an IP address literal' },
+	{ "a client remote that is no host name", CLIENT .. TLS .. '  remote = "udp://-vpn.example.com:1194",\n}\n',
+		'FILE:4: client.remote: "udp://-vpn.example.com:1194": "-vpn.example.com" is not an IP address literal '
+		.. 'or a host name' },
 	{ "a client remote list with a bad entry", CLIENT .. TLS .. '  remote = { "udp://192.0.2.1:1194", "udp://192.0.2.2" },\n}\n',
 		'FILE:4: client.remote[2]: "udp://192.0.2.2" is not an endpoint like "udp://0.0.0.0:1194"' },
 	{ "a client backoff that shrinks", CLIENT .. TLS .. '  remote = "udp://192.0.2.1:1194",\n  reconnect = { initial = 30, max = 10 },\n}\n',

@@ -44,7 +44,8 @@ describe("moonvpn.ovpn", function()
 		}, "\n"), { dir = "/home/me/vpn", resolve = function(host)
 			return ({ ["my-server-1"] = { "192.0.2.1", "2001:db8::1" }, ["my-server-2"] = { "192.0.2.2" } })[host]
 		end })
-		assert.are.same({ "udp://192.0.2.1:1194", "udp://[2001:db8::1]:1194", "tcp://192.0.2.2:1195" }, f.remote)
+		-- Names stay names: the client resolves them at each attempt (resolve only checks them).
+		assert.are.same({ "udp://my-server-1:1194", "tcp://my-server-2:1195" }, f.remote)
 		assert.are.same({ type = "tun" }, f.device)
 		assert.are.same({ file = "/home/me/vpn/ca.crt" }, f.tls.ca)
 		assert.are.same({ file = "/etc/keys/client.key" }, f.tls.key)
@@ -53,8 +54,8 @@ describe("moonvpn.ovpn", function()
 		assert.are.equal("info", f.log_level)
 		assert.is_nil(f.ciphers) -- AES-256-CBC is not one of ours: the defaults stay
 		assert.are.same({
-			"p.ovpn:6: resolv-retry: ignored: host names are resolved when the profile is loaded, and at "
-				.. "each reload",
+			"p.ovpn:6: resolv-retry: ignored: host names are resolved at each attempt, as long as the client "
+				.. "runs",
 			"p.ovpn:7: nobind: ignored: moonvpn's client always uses a free local port",
 			"p.ovpn:10: persist-key: ignored: moonvpn keeps its keys across reconnects",
 			"p.ovpn:11: persist-tun: ignored: moonvpn keeps its device across reconnects",
@@ -195,6 +196,17 @@ describe("moonvpn.ovpn", function()
 		end
 		fails("client\nremote nowhere.invalid\nca ca.crt\nauth-user-pass\n",
 			"p.ovpn:2: remote nowhere.invalid: no such host", { resolve = function() return nil, "no such host" end })
+	end)
+
+	it("takes up to 64 remotes, IPv6 literals in brackets, and says which line is one too many", function()
+		local lines = { "client", "ca ca.crt", "auth-user-pass", "remote 2001:db8::1 1195" }
+		for i = 1, 63 do lines[#lines + 1] = "remote vpn" .. i .. ".example" end
+		local f = fields(table.concat(lines, "\n") .. "\n")
+		assert.are.equal(64, #f.remote)
+		assert.are.equal("udp://[2001:db8::1]:1195", f.remote[1])
+		assert.are.equal("udp://vpn63.example:1194", f.remote[64])
+		fails(table.concat(lines, "\n") .. "\nremote one-too-many.example\n",
+			"p.ovpn:68: remote: more than 64 remotes (moonvpn tries at most 64)")
 	end)
 
 	it("reads route and route-ipv6 lines as the client's own routes, kept with route-nopull", function()

@@ -56,6 +56,29 @@ int host_routes_pin(struct host_routes *h, const struct ip_addr *dsts, size_t n,
 	return r;
 }
 
+int host_routes_pin_like(struct host_routes *h, const struct ip_addr *dst, char *err, size_t errlen)
+{
+	char text[IP_PREFIX_TEXT_MAX];
+	struct netlink nl;
+	int r;
+
+	if (!h->n || pinned(h, dst) || h->n == HOST_ROUTES_MAX)
+		return 0;
+	if ((r = netlink_open(&nl)) == 0) {
+		r = netlink_host_route_add(&nl, dst, &h->pin[0].path, HOST_ROUTE_PROTOCOL);
+		netlink_close(&nl);
+	}
+	if (r == 0 || r == -EEXIST) {
+		h->pin[h->n].dst = *dst;
+		h->pin[h->n].path = h->pin[0].path;
+		h->pin[h->n++].ours = r == 0;
+		return 0;
+	}
+	snprintf(err, errlen, "cannot keep the route to the server %s outside the tunnel: %s",
+		 ip_addr_format(dst, text, sizeof(text)), strerror(-r));
+	return r;
+}
+
 void host_routes_unpin(struct host_routes *h)
 {
 	struct netlink nl;

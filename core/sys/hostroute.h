@@ -18,7 +18,7 @@
 #include "netlink.h"
 
 enum {
-	HOST_ROUTES_MAX = 16,	   /* = CLIENT_REMOTES_MAX */
+	HOST_ROUTES_MAX = 96,	   /* CLIENT_REMOTES_MAX literal ones, and the addresses of names */
 	HOST_ROUTE_PROTOCOL = 109, /* rtm_protocol ("proto 109" in ip route): moonvpn's pins */
 };
 
@@ -38,6 +38,14 @@ struct host_routes {
  */
 int host_routes_pin(struct host_routes *h, const struct ip_addr *dsts, size_t n,
 		    unsigned skip_ifindex, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/*
+ * Pins dst to the path h's first pin took (the redirect routes are on: the
+ * kernel would send it into the tunnel), unless pinned already or h has no
+ * pin. 0, or -errno with err naming the address.
+ */
+int host_routes_pin_like(struct host_routes *h, const struct ip_addr *dst, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /* Removes the pins h made; h is empty after. */

@@ -577,8 +577,9 @@ M.server_schema = S.record({
 	group = { account "a group name" },
 }, { what = "a table { listen = ..., network = ..., tls = { ... } }", check = check_server })
 
--- One remote or a list of them: "udp://10.0.0.1:1194" or { "udp://...", "udp://..." }.
-local remote_endpoint = S.endpoint { schemes = { "udp", "tcp" } }
+-- One remote or a list of them: "udp://10.0.0.1:1194" or { "udp://...", "udp://..." };
+-- a host name is resolved at each attempt that comes to it (client.c).
+local remote_endpoint = S.endpoint { schemes = { "udp", "tcp" }, names = true }
 local remotes = {
 	what = "an endpoint like \"udp://192.0.2.1:1194\" or a list of them",
 	check = function(v, path)
@@ -587,7 +588,7 @@ local remotes = {
 			if ok == nil then return nil, err end
 			return { ok }
 		end
-		return S.list(remote_endpoint, { min = 1, max = 16 }).check(v, path)
+		return S.list(remote_endpoint, { min = 1, max = 64 }).check(v, path)
 	end,
 }
 
@@ -980,8 +981,10 @@ function M.is_profile(name)
 	return name:match("%.ovpn$") ~= nil
 end
 
--- vpn.client { profile = "x.ovpn", ... }: the profile read (its host names resolved,
--- its file names relative to its own directory) and the Lua fields over it.
+-- vpn.client { profile = "x.ovpn", ... }: the profile read (its file names relative to
+-- its own directory) and the Lua fields over it. Its host names stay names: the client
+-- resolves them at each attempt; only `moonvpn --check` (whose core has resolve, which
+-- blocks) asks now, to name a remote that has no address.
 local function expand_profile(decl, name)
 	local def = decl.def
 	if decl.kind ~= "client" or type(def.profile) ~= "string" then return def end

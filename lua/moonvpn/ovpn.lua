@@ -120,7 +120,7 @@ local HARMLESS = {
 	nobind = "moonvpn's client always uses a free local port",
 	["persist-key"] = "moonvpn keeps its keys across reconnects",
 	["persist-tun"] = "moonvpn keeps its device across reconnects",
-	["resolv-retry"] = "host names are resolved when the profile is loaded, and at each reload",
+	["resolv-retry"] = "host names are resolved at each attempt, as long as the client runs",
 	["mute-replay-warnings"] = "replays are counted, not logged one by one",
 	["explicit-exit-notify"] = "moonvpn always tells the server when it exits",
 	["auth-nocache"] = "the password is kept only while a login needs it",
@@ -636,21 +636,30 @@ connection = function(state, opt)
 	return r
 end
 
--- "udp://ADDRESS:PORT" for each remote, its host resolved by resolve(host): a list of addresses.
+-- At most this many remotes (client.h's CLIENT_REMOTES_MAX).
+local REMOTES_MAX = 64
+
+-- "udp://HOST:PORT" for each remote, a host name kept as it is: the client resolves it
+-- at each attempt. resolve(host), when given (moonvpn --check): its addresses or nil
+-- and why, to name a remote that has none now.
 local function endpoints(state, resolve)
 	local list = {}
 	if #state.remotes == 0 then error(state.profile.name .. ": no remote line: the profile names no server", 0) end
+	if #state.remotes > REMOTES_MAX then
+		error(string.format("%s:%d: remote: more than %d remotes (moonvpn tries at most %d)",
+			state.profile.name, state.remotes[REMOTES_MAX + 1].line, REMOTES_MAX, REMOTES_MAX), 0)
+	end
 	for _, r in ipairs(state.remotes) do
-		local addresses, err = resolve(r.host)
-		if not addresses or #addresses == 0 then
-			error(string.format("%s:%d: remote %s: %s", state.profile.name, r.line, r.host,
-				err or "the name has no address"), 0)
+		if resolve then
+			local addresses, err = resolve(r.host)
+			if not addresses or #addresses == 0 then
+				error(string.format("%s:%d: remote %s: %s", state.profile.name, r.line, r.host,
+					err or "the name has no address"), 0)
+			end
 		end
-		for _, address in ipairs(addresses) do
-			local host = address:find(":", 1, true) and "[" .. address .. "]" or address
-			list[#list + 1] = string.format("%s://%s:%d", r.proto or state.proto or "udp", host,
-				r.port or state.port or 1194)
-		end
+		local host = r.host:find(":", 1, true) and "[" .. r.host .. "]" or r.host
+		list[#list + 1] = string.format("%s://%s:%d", r.proto or state.proto or "udp", host,
+			r.port or state.port or 1194)
 	end
 	return list
 end
@@ -686,7 +695,8 @@ end
 --- The client's fields from a parsed profile, and the warnings (a list of
 -- "name:line: directive: text"); raises "name:line: why" for what it cannot
 -- honour. opts.dir: the profile's directory (relative file names); opts.resolve(host):
--- its addresses (a list) or nil and why; opts.random(n): 1..n for remote-random.
+-- its addresses (a list) or nil and why, to check each remote's name now (names stay
+-- names in the fields); opts.random(n): 1..n for remote-random.
 function M.client_fields(profile, opts)
 	opts = opts or {}
 	local state = new_state(profile, opts)
@@ -710,7 +720,7 @@ function M.client_fields(profile, opts)
 	if not (state.client or (state.pull and state.tls_client)) then
 		error(profile.name .. ": not a client profile: it has no `client` line", 0)
 	end
-	local remote = endpoints(state, opts.resolve or function(host) return { host } end)
+	local remote = endpoints(state, opts.resolve)
 	if state.remote_random then shuffle(remote, opts.random or math.random) end
 	local fields = {
 		remote = remote, device = state.device, tls = tls_fields(state), mssfix = state.mssfix,

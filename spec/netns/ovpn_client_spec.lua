@@ -209,6 +209,29 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		assert.truthy(out:find("expected an OpenVPN client profile named NAME.ovpn", 1, true), out)
 	end)
 
+	it("resolves a remote's name again at each attempt: a changed answer is used", function()
+		start_server({ wrap = "tls-auth" })
+		local path = sample_profile({})
+		local hosts = "/etc/netns/" .. cli.name .. "/hosts"
+		-- First the name points where nothing answers (10.88.2.9) ...
+		netns.write_file(hosts, "127.0.0.1 localhost\n10.88.2.9 vpn.office.test\n")
+		client = cli:spawn({ mv.bin, "client", path })
+		assert(client:wait_log("connecting to udp://10.88.2.9:1194", 20), client:output())
+		-- ... then at the server: the next attempt (after 10 s without an answer) finds it.
+		netns.write_file(hosts, "127.0.0.1 localhost\n10.88.2.1 vpn.office.test\n")
+		local ok, out = client:wait_log("connected, address", 60)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+		assert.truthy(out:find("connecting to udp://10.88.2.1:1194", 1, true), out)
+	end)
+
+	it("fails over from a remote whose name has no address to the next", function()
+		start_server({ wrap = "tls-auth" })
+		local path = sample_profile({ extra = "remote vpn2.office.test 1194" })
+		netns.write_file("/etc/netns/" .. cli.name .. "/hosts", "127.0.0.1 localhost\n10.88.2.1 vpn2.office.test\n")
+		connect(path)
+		assert.truthy(client:output():find("cannot resolve vpn.office.test", 1, true), client:output())
+	end)
+
 	it("says which remote has no address", function()
 		srv, cli = netns.new(), netns.new()
 		local path = sample_profile({})

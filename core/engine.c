@@ -517,9 +517,15 @@ static int on_pushed(void *ctx, const struct push_options *pushed)
 
 	own_push(e->cfg, pushed, &own);
 	bool redirect = engine_redirect_begin(e, o);
+	struct ip_prefix routes[PUSHDEV_OWN_ROUTES_MAX];
+	size_t n_routes = e->cfg->n_routes < PUSHDEV_CLIENT_ROUTES_MAX ? e->cfg->n_routes
+								       : PUSHDEV_CLIENT_ROUTES_MAX;
 
-	pushed_device_config(&e->pushed, &e->cfg->device, o, redirect, e->cfg->routes,
-			     e->cfg->n_routes);
+	memcpy(routes, e->cfg->routes, n_routes * sizeof(routes[0]));
+	if (redirect)
+		n_routes += engine_redirect_block_local(e, o, routes + n_routes,
+							PUSHDEV_OWN_ROUTES_MAX - n_routes);
+	pushed_device_config(&e->pushed, &e->cfg->device, o, redirect, routes, n_routes);
 	if (device_reconfigure(e->device, &e->pushed.cfg, err, sizeof(err)) < 0) {
 		log_error(&e->log, "device", "cannot apply what the server pushed: %s", err);
 		return -1;

@@ -37,6 +37,54 @@ static size_t remote_addresses(const struct config *cfg, struct ip_addr *out)
 	return n;
 }
 
+/* The two halves of a local network (one bit longer), as OpenVPN's add_block_local_item. */
+static size_t halves(const struct ip_prefix *net, struct ip_prefix *out)
+{
+	struct ip_prefix p = *net;
+
+	if (p.len >= 31)
+		return 0; /* a point-to-point link or a host: no neighbours to keep out */
+	ip_prefix_mask(&p);
+	p.len++;
+	out[0] = out[1] = p;
+	out[1].addr.bytes[(p.len - 1) / 8] |= (uint8_t)(0x80 >> ((p.len - 1) % 8));
+	return 2;
+}
+
+size_t engine_redirect_block_local(struct engine *e, const struct push_options *o,
+				   struct ip_prefix *out, size_t cap)
+{
+	struct ip_prefix local[ENGINE_BLOCK_LOCAL_NETS];
+	struct ip_addr gateway;
+	struct netlink nl;
+	char err[256];
+	int n;
+	size_t k = 0;
+
+	if ((o->redirect &
+	     (PUSH_REDIRECT_BLOCK_LOCAL | PUSH_REDIRECT_IPV4 | PUSH_REDIRECT_LOCAL)) !=
+		    (PUSH_REDIRECT_BLOCK_LOCAL | PUSH_REDIRECT_IPV4) ||
+	    !e->pins.n)
+		return 0; /* "local": the server is on that network (OpenVPN's block_local_needed)
+			   */
+	gateway = e->pins.pin[0].path.gateway;
+	/* The gateway stays reachable outside the tunnel (OpenVPN's bypass of it). */
+	if (gateway.family == AF_INET &&
+	    host_routes_pin(&e->pins, &gateway, 1, device_ifindex(e->device), err, sizeof(err)) < 0)
+		log_warnx(&e->log, "client", "block-local: %s", err);
+	if (netlink_open(&nl) < 0)
+		return 0;
+	n = netlink_link_addrs(&nl, e->pins.pin[0].path.ifindex, AF_INET, local,
+			       ENGINE_BLOCK_LOCAL_NETS);
+	netlink_close(&nl);
+	for (int i = 0; i < n && k + 2 <= cap; i++)
+		k += halves(&local[i], &out[k]);
+	if (n < 0)
+		log_warnx(&e->log, "client", "block-local: cannot read the local addresses: %s",
+			  strerror(-n));
+	return k;
+}
+
 bool engine_redirect_begin(struct engine *e, const struct push_options *o)
 {
 	struct ip_addr remotes[HOST_ROUTES_MAX];
@@ -45,10 +93,6 @@ bool engine_redirect_begin(struct engine *e, const struct push_options *o)
 
 	if (!(o->redirect & PUSH_REDIRECT_ON))
 		return false;
-	if (o->redirect & PUSH_REDIRECT_BLOCK_LOCAL)
-		log_warnx(&e->log, "client",
-			  "redirect-gateway block-local is not applied: the local network "
-			  "stays reachable outside the tunnel");
 	if (o->redirect & PUSH_REDIRECT_LOCAL)
 		return true; /* the server is on our link: its route is more specific than /1 */
 	n = remote_addresses(e->cfg, remotes);

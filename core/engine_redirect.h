@@ -14,6 +14,7 @@
 #define MOONVPN_ENGINE_REDIRECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct engine;
 struct config;
@@ -21,6 +22,21 @@ struct push_options;
 
 /* Whether o's redirect-gateway routes may go onto the device (the servers are pinned). */
 bool engine_redirect_begin(struct engine *e, const struct push_options *o);
+
+enum { ENGINE_BLOCK_LOCAL_NETS = 8 /* the local interface's IPv4 networks kept out */ };
+
+struct ip_prefix;
+
+/*
+ * redirect-gateway block-local (after engine_redirect_begin pinned the
+ * servers): the networks of the interface the server is reached through,
+ * each as its two halves one bit longer, so that they win over the
+ * interface's own route and go through the tunnel, as OpenVPN's
+ * add_block_local_routes (route.c); the gateway is pinned outside. How many
+ * prefixes went into out (cap at least 2 * ENGINE_BLOCK_LOCAL_NETS).
+ */
+size_t engine_redirect_block_local(struct engine *e, const struct push_options *o,
+				   struct ip_prefix *out, size_t cap);
 
 /*
  * An attempt is about to reach addr (a named remote's answer may be new):

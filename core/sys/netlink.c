@@ -238,6 +238,62 @@ int netlink_route_get(struct netlink *nl, const struct ip_addr *dst, struct netl
 	return r < 0 ? r : out->ifindex ? 0 : -ENETUNREACH;
 }
 
+struct addr_dump {
+	unsigned ifindex;
+	int family;
+	struct ip_prefix *out;
+	size_t cap, n;
+};
+
+/* One RTM_NEWADDR of the dump: kept when it is on the interface and of the family asked. */
+static int parse_addr(const struct nlmsghdr *nlh, void *data)
+{
+	struct addr_dump *d = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr;
+	size_t size = d->family == AF_INET ? 4 : 16;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_index != d->ifindex ||
+	    ifa->ifa_family != d->family || d->n == d->cap)
+		return MNL_CB_OK;
+	mnl_attr_for_each(attr, nlh, sizeof(*ifa))
+	{
+		/* IFA_LOCAL is the address itself on a point-to-point link; IFA_ADDRESS elsewhere.
+		 */
+		if ((mnl_attr_get_type(attr) == IFA_ADDRESS ||
+		     mnl_attr_get_type(attr) == IFA_LOCAL) &&
+		    mnl_attr_get_payload_len(attr) == size) {
+			struct ip_prefix *p = &d->out[d->n];
+
+			memset(p, 0, sizeof(*p));
+			p->addr.family = d->family;
+			memcpy(p->addr.bytes, mnl_attr_get_payload(attr), size);
+			p->len = ifa->ifa_prefixlen;
+		}
+	}
+	if (d->out[d->n].addr.family == d->family)
+		d->n++;
+	return MNL_CB_OK;
+}
+
+int netlink_link_addrs(struct netlink *nl, unsigned ifindex, int family, struct ip_prefix *out,
+		       size_t cap)
+{
+	struct netlink_msg msg;
+	struct nlmsghdr *nlh = put_header(&msg, RTM_GETADDR, NLM_F_DUMP);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	struct addr_dump d = { ifindex, family, out, cap, 0 };
+	int r;
+
+	if (cap)
+		memset(out, 0, cap * sizeof(*out));
+	/* No ACK: NLMSG_DONE ends a dump, and an ACK after it would be read by the next request. */
+	nlh->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
+	ifa->ifa_family = (uint8_t)family;
+	r = request_cb(nl, nlh, parse_addr, &d);
+	return r < 0 ? r : (int)d.n;
+}
+
 int netlink_host_route_add(struct netlink *nl, const struct ip_addr *dst,
 			   const struct netlink_path *path, uint8_t protocol)
 {

@@ -10,6 +10,7 @@
 #ifndef MOONVPN_NETLINK_H
 #define MOONVPN_NETLINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ip.h"
@@ -68,6 +69,14 @@ struct netlink_path {
 /* The main table's answer for dst (RTM_GETROUTE): 0, or -errno (-ENETUNREACH: no route). */
 int netlink_route_get(struct netlink *nl, const struct ip_addr *dst, struct netlink_path *out)
 	__attribute__((warn_unused_result));
+
+/*
+ * The addresses of family (AF_INET or AF_INET6) on ifindex, each with its
+ * on-link prefix length (RTM_GETADDR dump): how many went into out (at most
+ * cap), or -errno. Dumps leave nothing to read on nl: it may go on serving.
+ */
+int netlink_link_addrs(struct netlink *nl, unsigned ifindex, int family, struct ip_prefix *out,
+		       size_t cap) __attribute__((warn_unused_result));
 
 /*
  * A host route to dst along path, in the main table with the given protocol

@@ -73,6 +73,8 @@ void config_free(struct config *cfg)
 	free(cfg->tls_cert);
 	free_material(cfg->tls_key);
 	free_material(cfg->tls_pkcs12);
+	free_material(cfg->tls_key_password);
+	free(cfg->tls_key_password_file);
 	free(cfg->tls_crl);
 	free_material(cfg->tls_auth_key);
 	free_material(cfg->tls_crypt_key);

@@ -209,6 +209,15 @@ describe("moonvpn.ovpn", function()
 			"p.ovpn:68: remote: more than 64 remotes (moonvpn tries at most 64)")
 	end)
 
+	it("reads askpass FILE as the key's password file, and askpass alone as asking on the terminal", function()
+		local base = "client\nremote 192.0.2.1\nca ca.crt\npkcs12 me.p12\n"
+		local c = ovpn.config_fields(fields(base .. "askpass pass.txt\n", { dir = "d" }), "p.ovpn")
+		assert.are.same({ file = "d/pass.txt" }, c.tls.key_password)
+		c = ovpn.config_fields(fields(base .. "askpass\n", { dir = "d" }), "p.ovpn")
+		assert.is_true(c.tls.key_password)
+		assert.is_nil(ovpn.config_fields(fields(base, { dir = "d" }), "p.ovpn").tls.key_password)
+	end)
+
 	it("reads route and route-ipv6 lines as the client's own routes, kept with route-nopull", function()
 		local f, warnings = fields("client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\nroute-nopull\n"
 			.. "route 10.9.0.0 255.255.0.0\nroute 10.10.1.1\nroute 10.11.0.0 255.255.255.0 vpn_gateway 5\n"

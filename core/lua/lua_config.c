@@ -264,6 +264,19 @@ static int read_tls_crypt_v2(struct reader *r, int idx, struct config *cfg)
 				&cfg->n_tls_crypt_v2_revoked);
 }
 
+/* tls.key_password: the password, { file = PATH }, or true (asked on the terminal). */
+static int read_key_password(struct reader *r, int idx, struct config *cfg)
+{
+	push_field(r->L, idx, "tls.key_password");
+	cfg->tls_key_password_ask = lua_isboolean(r->L, -1) && lua_toboolean(r->L, -1);
+	bool is_text = lua_type(r->L, -1) == LUA_TSTRING;
+
+	lua_pop(r->L, 1);
+	if (is_text)
+		return read_string(r, idx, "tls.key_password", &cfg->tls_key_password, false);
+	return read_string(r, idx, "tls.key_password.file", &cfg->tls_key_password_file, true);
+}
+
 static int read_tls(struct reader *r, int idx, struct config *cfg)
 {
 	int rc;
@@ -276,7 +289,7 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_string(r, idx, "tls.crl", &cfg->tls_crl, true)) ||
 	    (rc = read_string(r, idx, "tls.tls_auth.key", &cfg->tls_auth_key, true)) ||
 	    (rc = read_string(r, idx, "tls.tls_crypt", &cfg->tls_crypt_key, true)) ||
-	    (rc = read_tls_crypt_v2(r, idx, cfg)))
+	    (rc = read_tls_crypt_v2(r, idx, cfg)) || (rc = read_key_password(r, idx, cfg)))
 		return rc;
 	push_field(r->L, idx, "tls.tls_auth.direction");
 	cfg->tls_auth_direction = lua_isinteger(r->L, -1) ? (int)lua_tointeger(r->L, -1) : -1;

@@ -205,15 +205,30 @@ local client_tls_opts = {
 	end,
 }
 
+-- The password of an encrypted key or PKCS#12 bundle: the password itself, { file =
+-- PATH } with it on the file's first line (OpenVPN's askpass FILE), or true: asked on
+-- the terminal at start (askpass alone).
+local key_password_file = S.record({ file = { file_path, required = true } }, { what = "{ file = PATH }" })
+local key_password = {
+	what = 'a password, { file = "pass.txt" } or true (asked on the terminal)',
+	check = function(v, path)
+		if v == true or type(v) == "string" then return v end
+		if type(v) == "table" then return key_password_file.check(v, path) end
+		return S.fail(path, 'expected a password, { file = "pass.txt" } or true (asked on the terminal), '
+			.. "got %s", S.show(v))
+	end,
+}
+
 -- A client may pin the server's certificate, as OpenVPN's verify-x509-name and peer-fingerprint.
 -- Its own certificate is optional: a server that takes passwords alone needs none (auth).
 local client_tls = S.record(tls_fields {
 	ca = { material },
-	-- A PKCS#12 bundle without a password (a DER file, or inline base64): its
-	-- certificate and key instead of cert and key, its CA certificates beside ca's.
+	-- A PKCS#12 bundle (a DER file, or inline base64): its certificate and key
+	-- instead of cert and key, its CA certificates beside ca's.
 	pkcs12 = { material },
 	cert = { material },
 	key = { material },
+	key_password = { key_password },
 	crl = { material },
 	tls_crypt = { material },
 	server_name = { S.string { what = "the server certificate's common name or DNS name", max_len = 255 } },
@@ -915,6 +930,7 @@ local function resolve_paths(cfg, name)
 		cfg.tls[field] = resolve(cfg.tls[field])
 	end
 	if cfg.tls.tls_auth then cfg.tls.tls_auth.key = resolve(cfg.tls.tls_auth.key) end
+	if type(cfg.tls.key_password) == "table" then cfg.tls.key_password.file = resolve(cfg.tls.key_password.file) end
 	cfg.console = resolve(cfg.console)
 	-- rawget: a schema's output is a plain table, and nothing else is run here.
 	local m, status = rawget(cfg, "management"), rawget(cfg, "status")

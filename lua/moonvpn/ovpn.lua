@@ -180,7 +180,6 @@ local UNSUPPORTED = {
 	["management-external-key"] = "external keys are not supported",
 	["cryptoapicert"] = "the Windows certificate store is not supported",
 	["extra-certs"] = "extra-certs is not supported: append the chain to the cert file",
-	askpass = "encrypted private keys are not supported: decrypt the key (openssl pkey)",
 	["tls-server"] = "this is a server configuration, not a client profile",
 	server = "this is a server configuration, not a client profile",
 	mode = "this is a server configuration, not a client profile",
@@ -296,6 +295,11 @@ handlers["remote-random"] = function(state) state.remote_random = true end
 
 for _, tag in ipairs { "ca", "cert", "key", "pkcs12" } do
 	handlers[tag] = function(state, opt) state.tls[tag] = material(state, opt) end
+end
+-- askpass [FILE]: the key's or the bundle's password, from the file's first line, or
+-- asked on the terminal.
+function handlers.askpass(state, opt)
+	state.tls.key_password = opt.args[1] and material(state, opt) or true
 end
 handlers["crl-verify"] = function(state, opt) state.tls.crl = material(state, opt) end
 handlers["tls-crypt"] = function(state, opt) state.tls.tls_crypt = material(state, opt) end
@@ -762,6 +766,8 @@ function M.config_fields(fields)
 		crl = material_field(tls.crl), pkcs12 = material_field(tls.pkcs12), tls_crypt = material_field(tls.tls_crypt),
 		tls_crypt_v2 = material_field(tls.tls_crypt_v2), server_name = tls.server_name,
 		server_fingerprint = tls.server_fingerprint,
+		key_password = tls.key_password == true and true
+			or tls.key_password and { file = tls.key_password.file } or nil,
 		tls_auth = tls.tls_auth and { key = material_field(tls.tls_auth), direction = tls.tls_auth.direction },
 	}
 	-- auth-user-pass FILE, or alone: asked on the terminal (auth.ask), as is a static

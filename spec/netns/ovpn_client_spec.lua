@@ -75,8 +75,9 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		return path
 	end
 
+	-- A profile (moonvpn client X.ovpn), or a configuration that starts from one (X.lua).
 	local function connect(profile)
-		client = cli:spawn({ mv.bin, "client", profile })
+		client = cli:spawn(profile:match("%.lua$") and { mv.bin, profile } or { mv.bin, "client", profile })
 		-- 40 s: an attempt at a remote that does not answer takes 10 s.
 		local ok, out = client:wait_log("connected, address", 40)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
@@ -175,6 +176,35 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 			pki, pki, pki, dir, dir, dir)))
 		connect(unified_profile({ no_cert = true,
 			extra = "<pkcs12>\n" .. netns.read_file(dir .. "/c.b64") .. "</pkcs12>\n" }))
+	end)
+
+	it("opens a pkcs12 bundle with a password from askpass FILE, and says when the password is wrong", function()
+		start_server({ wrap = "tls-crypt" })
+		local pki, dir = mv.pki(), netns.tmpdir()
+		assert(netns.sh(string.format("openssl pkcs12 -export -in %s/client1.crt -inkey %s/client1.key "
+			.. "-certfile %s/ca.crt -passout pass:s3cret -out %s/c.p12 && openssl base64 -in %s/c.p12 -out %s/c.b64",
+			pki, pki, pki, dir, dir, dir)))
+		netns.write_file(dir .. "/pass.txt", "s3cret\n")
+		local extra = "<pkcs12>\n" .. netns.read_file(dir .. "/c.b64") .. "</pkcs12>\naskpass " .. dir .. "/pass.txt\n"
+		netns.write_file(dir .. "/wrong.txt", "guess\n")
+		local wrong = unified_profile({ no_cert = true, extra = extra:gsub("pass%.txt", "wrong.txt") })
+		local ok, out = cli:sh(netns.quote(mv.bin) .. " client " .. netns.quote(wrong) .. " 2>&1 < /dev/null")
+		assert.is_false(ok)
+		assert.truthy(out:find("the password for the PKCS#12 bundle", 1, true), out)
+		assert.truthy(out:find("is wrong", 1, true), out)
+		connect(unified_profile({ no_cert = true, extra = extra }))
+	end)
+
+	it("opens an encrypted key with the password Lua gives (tls.key_password)", function()
+		start_server({ wrap = "tls-crypt" })
+		local pki, dir = mv.pki(), netns.tmpdir()
+		assert(netns.sh(string.format("openssl pkey -in %s/client1.key -aes256 -passout pass:s3cret -out %s/enc.key",
+			pki, dir)))
+		local profile = unified_profile({})
+		local config = dir .. "/client.lua"
+		netns.write_file(config, string.format('local vpn = require "moonvpn"\nvpn.client {\n  profile = %q,\n'
+			.. '  tls = { key = %q, key_password = "s3cret" },\n}\n', profile, dir .. "/enc.key"))
+		connect(config)
 	end)
 
 	-- A server with comp-lzo or compress expects the framing byte; the client puts it

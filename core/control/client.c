@@ -857,31 +857,18 @@ static bool is_host_name(const char *name)
 
 bool client_remote_parse(struct client_remote *out, const char *text, char *host, size_t cap)
 {
-	const char *rest, *colon;
-	char *end;
-	unsigned long port;
-	size_t n;
+	uint16_t port;
 
 	memset(out, 0, sizeof(*out));
 	out->tcp = udp_parse_endpoint_of(&out->addr, text, "tcp");
 	if (out->tcp || udp_parse_endpoint(&out->addr, text))
 		return true;
-	out->tcp = strncmp(text, "tcp://", 6) == 0;
-	if (!out->tcp && strncmp(text, "udp://", 6) != 0)
-		return false;
-	rest = text + 6;
-	colon = strrchr(rest, ':');
-	if (!colon || (n = (size_t)(colon - rest)) >= cap)
-		return false;
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || !colon[1] || port == 0 || port > 65535)
-		return false;
-	memcpy(host, rest, n);
-	host[n] = '\0';
-	if (!is_host_name(host))
+	out->tcp = udp_split_endpoint(text, "tcp", host, cap, &port);
+	if ((!out->tcp && !udp_split_endpoint(text, "udp", host, cap, &port)) ||
+	    !is_host_name(host))
 		return false;
 	/* The port goes where a sockaddr_in and a sockaddr_in6 both keep it. */
-	((struct sockaddr_in *)&out->addr.ss)->sin_port = htons((uint16_t)port);
+	((struct sockaddr_in *)&out->addr.ss)->sin_port = htons(port);
 	out->host = host;
 	return true;
 }

@@ -168,24 +168,25 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		assert.truthy(client:output():find("10.88.2.9", 1, true), client:output())
 	end)
 
-	it("connects with a pkcs12 bundle inline (no password), as some providers' profiles carry it", function()
-		start_server({ wrap = "tls-crypt" })
+	-- client1's certificate, key and the CA as an inline <pkcs12> block, with password ("" none).
+	local function pkcs12_block(password)
 		local pki, dir = mv.pki(), netns.tmpdir()
 		assert(netns.sh(string.format("openssl pkcs12 -export -in %s/client1.crt -inkey %s/client1.key "
-			.. "-certfile %s/ca.crt -passout pass: -out %s/c.p12 && openssl base64 -in %s/c.p12 -out %s/c.b64",
-			pki, pki, pki, dir, dir, dir)))
-		connect(unified_profile({ no_cert = true,
-			extra = "<pkcs12>\n" .. netns.read_file(dir .. "/c.b64") .. "</pkcs12>\n" }))
+			.. "-certfile %s/ca.crt -passout pass:%s -out %s/c.p12 && openssl base64 -in %s/c.p12 -out %s/c.b64",
+			pki, pki, pki, password, dir, dir, dir)))
+		return "<pkcs12>\n" .. netns.read_file(dir .. "/c.b64") .. "</pkcs12>\n"
+	end
+
+	it("connects with a pkcs12 bundle inline (no password), as some providers' profiles carry it", function()
+		start_server({ wrap = "tls-crypt" })
+		connect(unified_profile({ no_cert = true, extra = pkcs12_block("") }))
 	end)
 
 	it("opens a pkcs12 bundle with a password from askpass FILE, and says when the password is wrong", function()
 		start_server({ wrap = "tls-crypt" })
-		local pki, dir = mv.pki(), netns.tmpdir()
-		assert(netns.sh(string.format("openssl pkcs12 -export -in %s/client1.crt -inkey %s/client1.key "
-			.. "-certfile %s/ca.crt -passout pass:s3cret -out %s/c.p12 && openssl base64 -in %s/c.p12 -out %s/c.b64",
-			pki, pki, pki, dir, dir, dir)))
+		local dir = netns.tmpdir()
 		netns.write_file(dir .. "/pass.txt", "s3cret\n")
-		local extra = "<pkcs12>\n" .. netns.read_file(dir .. "/c.b64") .. "</pkcs12>\naskpass " .. dir .. "/pass.txt\n"
+		local extra = pkcs12_block("s3cret") .. "askpass " .. dir .. "/pass.txt\n"
 		netns.write_file(dir .. "/wrong.txt", "guess\n")
 		local wrong = unified_profile({ no_cert = true, extra = extra:gsub("pass%.txt", "wrong.txt") })
 		local ok, out = cli:sh(netns.quote(mv.bin) .. " client " .. netns.quote(wrong) .. " 2>&1 < /dev/null")

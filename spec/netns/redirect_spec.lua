@@ -51,20 +51,17 @@ describe("#netns redirect-gateway", function()
 		return tonumber(out:match("packets (%d+) bytes %d+ comment \"" .. which .. "\"")) or -1
 	end
 
-	local function ping_public()
-		local before = { seen("direct"), seen("tunnel") }
-		local ok, out = cli:sh("ping -c 2 -i 0.2 -W 3 " .. PUBLIC)
+	-- Two pings to address: how many came directly, and how many through the tunnel.
+	local function ping_counted(address, direct, tunnel)
+		local before = { seen(direct), seen(tunnel) }
+		local ok, out = cli:sh("ping -c 2 -i 0.2 -W 3 " .. address)
 		assert(ok, out)
-		return seen("direct") - before[1], seen("tunnel") - before[2]
+		return seen(direct) - before[1], seen(tunnel) - before[2]
 	end
 
-	-- The same for LAN, the host on the client's own network.
-	local function ping_lan()
-		local before = { seen("lan_direct"), seen("lan_tunnel") }
-		local ok, out = cli:sh("ping -c 2 -i 0.2 -W 3 " .. LAN)
-		assert(ok, out)
-		return seen("lan_direct") - before[1], seen("lan_tunnel") - before[2]
-	end
+	local function ping_public() return ping_counted(PUBLIC, "direct", "tunnel") end
+	-- LAN, the host on the client's own network.
+	local function ping_lan() return ping_counted(LAN, "lan_direct", "lan_tunnel") end
 
 	local function start_server(kind, words)
 		words = words or "def1"

@@ -60,6 +60,7 @@ void config_free(struct config *cfg)
 	free(cfg->mgmt_password_file);
 	free(cfg->status_file);
 	free(cfg->routes);
+	free(cfg->routes_outside);
 	free(cfg->listen);
 	free(cfg->dns);
 	free_strings(cfg->pull_filter, cfg->n_pull_filter);

@@ -55,6 +55,9 @@ struct config {
 	struct ip_prefix device_addrs[CONFIG_DEVICE_ADDRS_MAX];
 	struct ip_prefix *routes;
 	size_t n_routes;
+	/* client: networks kept outside the tunnel (a profile's route ... net_gateway) */
+	struct ip_prefix *routes_outside;
+	size_t n_routes_outside;
 	char *listen;	       /* "udp://0.0.0.0:1194" (server) */
 	bool client_to_client; /* server: forward between clients internally */
 	unsigned max_clients;  /* server: clients at once (server_params.max_clients) */

@@ -516,6 +516,7 @@ static int on_pushed(void *ctx, const struct push_options *pushed)
 	struct push_options own, *o = &own;
 
 	own_push(e->cfg, pushed, &own);
+	engine_outside_begin(e);
 	bool redirect = engine_redirect_begin(e, o);
 	struct ip_prefix routes[PUSHDEV_OWN_ROUTES_MAX];
 	size_t n_routes = e->cfg->n_routes < PUSHDEV_CLIENT_ROUTES_MAX ? e->cfg->n_routes
@@ -908,6 +909,7 @@ static int reconnect_client(struct engine *e, const struct config *cfg, struct c
 			log_warnx(&e->log, "device", "%s", again);
 		engine_redirect_end(e);
 	}
+	engine_outside_end(e); /* routes_outside may change too: the next push pins them */
 	rc = client_open(&e->client, e->loop, &e->log, e->crypto, &cs.cp, err, errlen);
 	if (rc < 0 && open_client(e, e->cfg, &e->credentials, &e->client, again, sizeof(again)) < 0)
 		log_error(&e->log, "client",
@@ -1097,6 +1099,7 @@ void engine_free(struct engine *e)
 	server_free(e->server);
 	client_free(e->client); /* its EXIT went out past the tunnel's routes */
 	engine_redirect_end(e);
+	engine_outside_end(e);
 	resolver_revert(&e->resolver);
 	engine_mgmt_free(e->mgmt);
 	console_free(e->console);

@@ -122,10 +122,33 @@ void engine_redirect_end(struct engine *e)
 	host_routes_unpin(&e->pins);
 }
 
+void engine_outside_begin(struct engine *e)
+{
+	char err[256];
+
+	if (e->outside.n || !e->cfg->n_routes_outside)
+		return; /* pinned at the first push: they stay across reconnects */
+	if (host_routes_pin_prefixes(&e->outside, e->cfg->routes_outside, e->cfg->n_routes_outside,
+				     device_ifindex(e->device), err, sizeof(err)) < 0)
+		log_error(&e->log, "client", "routes_outside: %s", err);
+}
+
+void engine_outside_end(struct engine *e)
+{
+	host_routes_unpin(&e->outside);
+}
+
 void engine_redirect_clear_stale(struct engine *e, const struct config *cfg)
 {
 	struct ip_addr remotes[HOST_ROUTES_MAX];
-	size_t n = host_routes_clear_stale(remotes, remote_addresses(cfg, remotes));
+	struct ip_prefix stale[HOST_ROUTES_MAX];
+	size_t k = remote_addresses(cfg, remotes), n;
+
+	for (size_t i = 0; i < k; i++)
+		stale[i] = host_route_prefix(&remotes[i]);
+	for (size_t i = 0; i < cfg->n_routes_outside && k < HOST_ROUTES_MAX; i++)
+		stale[k++] = cfg->routes_outside[i];
+	n = host_routes_clear_stale(stale, k);
 
 	if (n)
 		log_info(&e->log, "client",

@@ -49,7 +49,15 @@ void engine_redirect_keep(struct engine *e, const struct udp_addr *addr);
 /* The pins go (the redirect routes must be off the device already, or about to go). */
 void engine_redirect_end(struct engine *e);
 
-/* At start: the pins a killed client left for cfg's remotes go. */
+/*
+ * routes_outside (a profile's route ... net_gateway): pinned at the first
+ * push to the path each takes then (before the tunnel's routes go in), kept
+ * across reconnects, removed at exit and when a reload reconnects.
+ */
+void engine_outside_begin(struct engine *e);
+void engine_outside_end(struct engine *e);
+
+/* At start: the pins a killed client left for cfg's remotes and routes_outside go. */
 void engine_redirect_clear_stale(struct engine *e, const struct config *cfg);
 
 #endif

@@ -38,7 +38,7 @@ local cases = {
 		.. '  tls = { ca = { inline = "-----BEGIN CERTIFICATE-----\\n" }, cert = "s.crt", key = "s.key" },\n}\n',
 		"FILE:4: server.tls.ca: expected a file path, got a table" },
 	{ "a server field in a client", CLIENT .. TLS .. '  remote = "udp://192.0.2.1:1194",\n  network = "10.8.0.0/24",\n}\n',
-		"FILE:5: client.network: unknown key (known keys: auth, auth_retry, ciphers, compression, console, device, dns, group, log_level, mssfix, offload, profile, pull_filter, reconnect, redirect_gateway, remote, renegotiate, route_nopull, routes, tls, user)" },
+		"FILE:5: client.network: unknown key (known keys: auth, auth_retry, ciphers, compression, console, device, dns, group, log_level, mssfix, offload, profile, pull_filter, reconnect, redirect_gateway, remote, renegotiate, route_nopull, routes, routes_outside, tls, user)" },
 	{ "vpn.server given a string", 'local vpn = require "moonvpn"\nvpn.server "x"\n',
 		'FILE:2: moonvpn.server expects a table { ... }, got "x"' },
 	{ "a wrong type", HEAD .. "  network = 10,\n" .. TLS .. "}\n",

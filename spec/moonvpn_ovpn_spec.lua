@@ -178,9 +178,6 @@ describe("moonvpn.ovpn", function()
 				"p.ovpn:12: mssfix differs from another <connection> block's: moonvpn has one for all connections" },
 			{ base .. "route 10.0.0.1 255.0.255.0\n", "p.ovpn:6: route 10.0.0.1 255.0.255.0: expected an IPv4 "
 				.. "network and netmask (moonvpn resolves no host names in routes)" },
-			{ base .. "route 10.0.0.0 255.0.0.0 net_gateway\n", "p.ovpn:6: route ... net_gateway: routes "
-				.. "outside the tunnel are not supported (moonvpn keeps the server's own address outside it by "
-				.. "itself)" },
 			{ base .. "route-ipv6 10.0.0.0/8\n", "p.ovpn:6: route-ipv6 10.0.0.0/8: expected an IPv6 network like "
 				.. "2001:db8::/32" },
 			{ base .. "compress lz4\n", "p.ovpn:6: compress lz4: moonvpn's client speaks only the stub-v2 "
@@ -233,6 +230,10 @@ describe("moonvpn.ovpn", function()
 			"p.ovpn:13: route-delay: ignored: routes go on when the device is up",
 		}, warnings)
 		assert.is_nil(fields("client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\n").routes)
+		f = fields("client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\nroute 192.168.1.0 255.255.255.0 "
+			.. "net_gateway\nroute-ipv6 2001:db8:1::/48 net_gateway\n")
+		assert.are.same({ "192.168.1.0/24", "2001:db8:1::/48" }, f.routes_outside)
+		assert.is_nil(f.routes)
 	end)
 
 	it("reads <connection> blocks as remotes tried in order, with the proto and port before them", function()

@@ -90,32 +90,39 @@ static int push_list(struct reader *r, int idx, const char *field, size_t *n)
 	return 0;
 }
 
-static int read_routes(struct reader *r, int idx, struct config *cfg)
+/* A list of CIDR prefixes at field (routes, routes_outside) into a calloc'd array. */
+static int read_prefixes(struct reader *r, int idx, const char *field, struct ip_prefix **out,
+			 size_t *count)
 {
 	lua_State *L = r->L;
 	size_t n;
-	int rc = push_list(r, idx, "routes", &n);
+	int rc = push_list(r, idx, field, &n);
 
 	if (rc)
 		return rc;
-	cfg->routes = calloc(n ? n : 1, sizeof(*cfg->routes));
-	if (!cfg->routes) {
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
 		lua_pop(L, 1);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, -1, (lua_Integer)(i + 1));
 		const char *text = lua_tostring(L, -1);
-		bool ok = text && ip_prefix_parse(&cfg->routes[i], text);
+		bool ok = text && ip_prefix_parse(&(*out)[i], text);
 		lua_pop(L, 1);
 		if (!ok) {
 			lua_pop(L, 1);
-			return bad(r, "routes entry");
+			return bad(r, field);
 		}
 	}
-	cfg->n_routes = n;
+	*count = n;
 	lua_pop(L, 1);
 	return 0;
+}
+
+static int read_routes(struct reader *r, int idx, struct config *cfg)
+{
+	return read_prefixes(r, idx, "routes", &cfg->routes, &cfg->n_routes);
 }
 
 /* A list of strings (ciphers, remotes) into a malloc'd array. */
@@ -452,6 +459,9 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 	/* Its own routes (a profile's route lines), added to the pushed ones (pushdev.h). */
 	if (rc == 0)
 		rc = read_routes(r, idx, cfg);
+	if (rc == 0)
+		rc = read_prefixes(r, idx, "routes_outside", &cfg->routes_outside,
+				   &cfg->n_routes_outside);
 	if (rc == 0)
 		rc = read_identity(r, idx, cfg);
 	if (rc == 0)

@@ -175,19 +175,29 @@ struct nlmsghdr *netlink_build_host_route(struct netlink_msg *msg, uint16_t type
 					  const struct ip_addr *dst,
 					  const struct netlink_path *path, uint8_t protocol)
 {
-	size_t size = addr_bytes(dst);
+	struct ip_prefix p = { .addr = *dst, .len = (uint8_t)(addr_bytes(dst) * 8) };
+
+	return netlink_build_path_route(msg, type, &p, path, protocol);
+}
+
+struct nlmsghdr *netlink_build_path_route(struct netlink_msg *msg, uint16_t type,
+					  const struct ip_prefix *dst,
+					  const struct netlink_path *path, uint8_t protocol)
+{
+	size_t size = addr_bytes(&dst->addr);
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 
-	if (!size || (type != RTM_NEWROUTE && type != RTM_DELROUTE && type != RTM_GETROUTE) ||
+	if (!size || dst->len > size * 8 ||
+	    (type != RTM_NEWROUTE && type != RTM_DELROUTE && type != RTM_GETROUTE) ||
 	    (type == RTM_NEWROUTE && !path) ||
-	    (path && path->gateway.family && path->gateway.family != dst->family))
+	    (path && path->gateway.family && path->gateway.family != dst->addr.family))
 		return NULL;
 	nlh = put_header(msg, type, type == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0);
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (uint8_t)dst->family;
-	rtm->rtm_dst_len = (uint8_t)(size * 8);
-	mnl_attr_put(nlh, RTA_DST, size, dst->bytes);
+	rtm->rtm_family = (uint8_t)dst->addr.family;
+	rtm->rtm_dst_len = dst->len;
+	mnl_attr_put(nlh, RTA_DST, size, dst->addr.bytes);
 	if (type == RTM_GETROUTE)
 		return nlh;
 	rtm->rtm_table = RT_TABLE_MAIN;
@@ -294,20 +304,20 @@ int netlink_link_addrs(struct netlink *nl, unsigned ifindex, int family, struct 
 	return r < 0 ? r : (int)d.n;
 }
 
-int netlink_host_route_add(struct netlink *nl, const struct ip_addr *dst,
+int netlink_path_route_add(struct netlink *nl, const struct ip_prefix *dst,
 			   const struct netlink_path *path, uint8_t protocol)
 {
 	struct netlink_msg msg;
 
-	return request(nl, netlink_build_host_route(&msg, RTM_NEWROUTE, dst, path, protocol));
+	return request(nl, netlink_build_path_route(&msg, RTM_NEWROUTE, dst, path, protocol));
 }
 
-int netlink_host_route_del(struct netlink *nl, const struct ip_addr *dst,
+int netlink_path_route_del(struct netlink *nl, const struct ip_prefix *dst,
 			   const struct netlink_path *path, uint8_t protocol)
 {
 	struct netlink_msg msg;
 
-	return request(nl, netlink_build_host_route(&msg, RTM_DELROUTE, dst, path, protocol));
+	return request(nl, netlink_build_path_route(&msg, RTM_DELROUTE, dst, path, protocol));
 }
 
 int netlink_set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu)

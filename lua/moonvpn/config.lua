@@ -660,6 +660,8 @@ M.client_schema = S.record({
 	route_nopull = { S.boolean(), default = false },
 	-- The client's own routes through the tunnel (a profile's route and route-ipv6).
 	routes = { S.list(S.cidr(), { unique = true, max = 64 }), default = {} },
+	-- Networks kept outside the tunnel, along the path they had (route ... net_gateway).
+	routes_outside = { S.list(S.cidr(), { unique = true, max = 32 }), default = {} },
 	-- Framing only, never compression (as the server's): "comp-lzo" or "stub-v2" for a
 	-- server with comp-lzo or compress stub-v2; what the server pushes overrides it.
 	compression = { S.enum { "none", "comp-lzo", "stub-v2" }, default = "none" },
@@ -748,7 +750,7 @@ M.RELOAD = {
 		offload = "live", mssfix = "live", reconnect = "live", dns = "live", auth = "live",
 		auth_retry = "live", console = "live", log_level = "live", user = "restart", group = "restart",
 		profile = "live", redirect_gateway = "live", route_nopull = "live", pull_filter = "live",
-		compression = "live", routes = "live",
+		compression = "live", routes = "live", routes_outside = "live",
 	},
 }
 

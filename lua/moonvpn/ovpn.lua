@@ -441,20 +441,18 @@ local function ipv4_network(text, len)
 end
 
 -- A route's gateway: through the tunnel (none given, vpn_gateway, or an
--- address, which on a tun device is the tunnel's far end anyway) or, with
--- net_gateway, outside it, not supported. The metric is not used: the
--- device's routes are more specific than the ones they override.
+-- address, which on a tun device is the tunnel's far end anyway: "routes") or,
+-- with net_gateway, outside it along the path it had ("routes_outside"). The
+-- metric is not used: the device's routes are more specific than the ones they
+-- override.
 local function route_gateway(state, opt, gateway, metric)
-	if gateway == "net_gateway" then
-		error(string.format("%s: %s ... net_gateway: routes outside the tunnel are not supported "
-			.. "(moonvpn keeps the server's own address outside it by itself)", at(state.profile, opt),
-			opt.name), 0)
-	end
+	if metric then state.warn(opt, "the metric is not used") end
+	if gateway == "net_gateway" then return state.routes_outside end
 	if gateway and gateway ~= "vpn_gateway" and gateway ~= "default" then
 		state.warn(opt, "the route goes through the tunnel's device: the gateway " .. gateway
 			.. " is not used")
 	end
-	if metric then state.warn(opt, "the metric is not used") end
+	return state.routes
 end
 
 -- `route NETWORK [NETMASK] [GATEWAY] [METRIC]`: through the tunnel once it is up,
@@ -473,8 +471,8 @@ function handlers.route(state, opt)
 		state.warn(opt, string.format("%s has host bits outside %s: %s/%d is routed", opt.args[1], mask,
 			network, len))
 	end
-	route_gateway(state, opt, opt.args[3], opt.args[4])
-	state.routes[#state.routes + 1] = network .. "/" .. len
+	local list = route_gateway(state, opt, opt.args[3], opt.args[4])
+	list[#list + 1] = network .. "/" .. len
 end
 
 -- `route-ipv6 NETWORK/BITS [GATEWAY] [METRIC]`.
@@ -486,8 +484,8 @@ handlers["route-ipv6"] = function(state, opt)
 			at(state.profile, opt), prefix), 0)
 	end
 	if not prefix:find("/", 1, true) then prefix = prefix .. "/128" end
-	route_gateway(state, opt, opt.args[2], opt.args[3])
-	state.routes[#state.routes + 1] = prefix
+	local list = route_gateway(state, opt, opt.args[2], opt.args[3])
+	list[#list + 1] = prefix
 end
 
 handlers["dhcp-option"] = function(state, opt)
@@ -559,7 +557,7 @@ end
 local function new_state(profile, opts)
 	local state = {
 		profile = profile, dir = opts.dir, device = {}, tls = {}, auth = {}, remotes = {},
-		pull_filter = {}, routes = {}, shared = {}, reconnect = {},
+		pull_filter = {}, routes = {}, routes_outside = {}, shared = {}, reconnect = {},
 		optional = {}, warnings = {}, warned = {},
 	}
 	function state.warn(opt, text)
@@ -733,6 +731,7 @@ function M.client_fields(profile, opts)
 		auth_retry = state.auth_retry, redirect_gateway = state.redirect_gateway,
 		route_nopull = state.route_nopull, compression = state.compression,
 		routes = #state.routes > 0 and state.routes or nil,
+		routes_outside = #state.routes_outside > 0 and state.routes_outside or nil,
 		pull_filter = #state.pull_filter > 0 and state.pull_filter or nil,
 		renegotiate = state.reneg_seconds and { seconds = state.reneg_seconds } or nil,
 	}

@@ -83,12 +83,13 @@ describe("#netns redirect-gateway", function()
 		assert(server:wait_log(ready, 10), server:output())
 	end
 
-	local function start_client()
+	-- extra: more client fields.
+	local function start_client(extra)
 		local pki = mv.pki()
 		client = cli:spawn({ mv.bin, mv.write_config(mv.client_config("10.88.6.2", string.format([[
   device = { name = "mvc0" },
   tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
-]], pki, pki, pki, pki), { tls = false }), "client.lua") })
+]], pki, pki, pki, pki) .. (extra or ""), { tls = false }), "client.lua") })
 		local ok, out = client:wait_log("configured by the server", 20)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
 	end
@@ -143,6 +144,19 @@ describe("#netns redirect-gateway", function()
 		assert.is_nil(r:find("10.88.5.0/25", 1, true), r)
 		assert.is_nil(r:find("proto 109", 1, true), r)
 		assert.are.same({ 2, 0 }, { ping_lan() })
+	end)
+
+	it("keeps routes_outside (a profile's route ... net_gateway) outside the tunnel until exit", function()
+		topology()
+		start_server("openvpn")
+		start_client('  routes_outside = { "' .. PUBLIC .. '/32" },\n')
+		local r = routes()
+		assert.matches("0.0.0.0/1 dev mvc0", r, 1, true)
+		assert.matches(PUBLIC .. " via 10.88.5.1 dev " .. cli_if .. " proto 109", r, 1, true)
+		assert.are.same({ 2, 0 }, { ping_public() })
+		assert.are.equal(0, client:stop())
+		client = nil
+		assert.is_nil(routes():find(PUBLIC, 1, true))
 	end)
 
 	it("leaves only the server's pinned route after SIGKILL, and the next start removes it", function()

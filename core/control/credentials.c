@@ -333,6 +333,14 @@ static int key_password(const struct config *cfg, bool encrypted, char *out, siz
 	return 0;
 }
 
+static void append(char *err, size_t errlen, const char *text)
+{
+	size_t n = strlen(err);
+
+	if (n < errlen)
+		snprintf(err + n, errlen - n, "%s", text);
+}
+
 /* The TLS context, with the key's password when one is needed (key_password). */
 static int load_tls(struct credentials *out, struct tls_config *tc, const struct config *cfg,
 		    char *err, size_t errlen)
@@ -344,12 +352,20 @@ static int load_tls(struct credentials *out, struct tls_config *tc, const struct
 	tc->key_password = none ? NULL : password;
 	if (rc == 0)
 		rc = tls_ctx_new(&out->tls, tc, err, errlen);
-	/* Encrypted, and nothing said the password: a person at the terminal is asked. */
-	if (rc == -ENOKEY && ttyask_possible() &&
+	/* A client's key encrypted, and nothing said the password: a person at the terminal
+	 * is asked. A server's has no password field: it is decrypted beforehand. */
+	if (rc == -ENOKEY && cfg->role == CONFIG_CLIENT && ttyask_possible() &&
 	    (rc = key_password(cfg, true, password, sizeof(password), &none, err, errlen)) == 0) {
 		tc->key_password = password;
 		rc = tls_ctx_new(&out->tls, tc, err, errlen);
 	}
+	if (rc == -ENOKEY)
+		append(err, errlen,
+		       cfg->role == CONFIG_CLIENT ? ": give tls.key_password (askpass in a "
+						    "profile), or run moonvpn on a "
+						    "terminal to be asked"
+						  : ": decrypt it (openssl pkey -in KEY -out "
+						    "KEY.plain) and give that");
 	if (rc == -EKEYREJECTED)
 		crypto_wipe(asked_key_password, sizeof(asked_key_password)); /* asked again */
 	crypto_wipe(password, sizeof(password));

@@ -215,12 +215,9 @@ static int encrypted_key(char *err, size_t errlen, const char *value, const char
 		snprintf(err, errlen, "tls: the password for the private key in %s is wrong",
 			 origin(value));
 	else
-		snprintf(
-			err, errlen,
-			"tls: the private key in %s is encrypted: give its password "
-			"(tls.key_password, or askpass in a profile), or run moonvpn on a terminal "
-			"to be asked",
-			origin(value));
+		snprintf(err, errlen,
+			 "tls: the private key in %s is encrypted and no password was given",
+			 origin(value));
 	ERR_clear_error();
 	return password ? -EKEYREJECTED : -ENOKEY;
 }
@@ -307,8 +304,7 @@ static int pkcs12_password_error(const char *value, const char *password, char *
 			 origin(value));
 	else
 		snprintf(err, errlen,
-			 "tls: the PKCS#12 bundle %s needs a password: give it (tls.key_password, "
-			 "or askpass in a profile), or run moonvpn on a terminal to be asked",
+			 "tls: the PKCS#12 bundle %s needs a password, and none was given",
 			 origin(value));
 	ERR_clear_error();
 	return password ? -EKEYREJECTED : -ENOKEY;

@@ -193,6 +193,12 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		assert.is_false(ok)
 		assert.truthy(out:find("the password for the PKCS#12 bundle", 1, true), out)
 		assert.truthy(out:find("is wrong", 1, true), out)
+		-- No askpass, and no terminal to ask on: the start says what to give.
+		local none = unified_profile({ no_cert = true, extra = extra:gsub("askpass [^\n]*\n", "") })
+		ok, out = cli:sh(netns.quote(mv.bin) .. " client " .. netns.quote(none) .. " 2>&1 < /dev/null")
+		assert.is_false(ok)
+		assert.truthy(out:find("needs a password, and none was given: give tls.key_password (askpass in a "
+			.. "profile), or run moonvpn on a terminal to be asked", 1, true), out)
 		connect(unified_profile({ no_cert = true, extra = extra }))
 	end)
 

@@ -265,7 +265,12 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		start_server({ wrap = "tls-auth" })
 		local path = sample_profile({ extra = "remote vpn2.office.test 1194" })
 		netns.write_file("/etc/netns/" .. cli.name .. "/hosts", "127.0.0.1 localhost\n10.88.2.1 vpn2.office.test\n")
-		connect(path)
+		-- From a configuration, whose Lua (as every hook's) has no blocking resolve in the engine.
+		local config = path:gsub("%.ovpn$", ".lua")
+		netns.write_file(config, string.format('local vpn = require "moonvpn"\n'
+			.. 'assert(require("moonvpn.core").resolve == nil, "core.resolve is reachable in the engine")\n'
+			.. "vpn.client { profile = %q }\n", path))
+		connect(config)
 		assert.truthy(client:output():find("cannot resolve vpn.office.test", 1, true), client:output())
 	end)
 

@@ -60,6 +60,7 @@ void config_free(struct config *cfg)
 	free(cfg->mgmt_password_file);
 	free(cfg->status_file);
 	free(cfg->routes);
+	free(cfg->routes_outside);
 	free(cfg->listen);
 	free(cfg->dns);
 	free_strings(cfg->pull_filter, cfg->n_pull_filter);
@@ -73,6 +74,8 @@ void config_free(struct config *cfg)
 	free(cfg->tls_cert);
 	free_material(cfg->tls_key);
 	free_material(cfg->tls_pkcs12);
+	free_material(cfg->tls_key_password);
+	free(cfg->tls_key_password_file);
 	free(cfg->tls_crl);
 	free_material(cfg->tls_auth_key);
 	free_material(cfg->tls_crypt_key);

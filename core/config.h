@@ -55,6 +55,9 @@ struct config {
 	struct ip_prefix device_addrs[CONFIG_DEVICE_ADDRS_MAX];
 	struct ip_prefix *routes;
 	size_t n_routes;
+	/* client: networks kept outside the tunnel (a profile's route ... net_gateway) */
+	struct ip_prefix *routes_outside;
+	size_t n_routes_outside;
 	char *listen;	       /* "udp://0.0.0.0:1194" (server) */
 	bool client_to_client; /* server: forward between clients internally */
 	unsigned max_clients;  /* server: clients at once (server_params.max_clients) */
@@ -87,8 +90,12 @@ struct config {
 	size_t n_public_hosts;
 	/* TLS material; paths are already resolved against the config's directory. */
 	char *tls_ca, *tls_cert, *tls_key, *tls_crl; /* crl may be NULL */
-	char *tls_pkcs12;   /* client: a PKCS#12 bundle (tls.h), NULL: none; ca may be NULL then */
-	char *tls_auth_key; /* NULL unless tls-auth */
+	char *tls_pkcs12; /* client: a PKCS#12 bundle (tls.h), NULL: none; ca may be NULL then */
+	/* client: the password of an encrypted key or bundle (tls.key_password): itself, a file
+	 * with it on its first line, or asked on the terminal; all NULL/false: none */
+	char *tls_key_password, *tls_key_password_file;
+	bool tls_key_password_ask;
+	char *tls_auth_key;	/* NULL unless tls-auth */
 	int tls_auth_direction; /* 0, 1 or -1 for none */
 	char *tls_crypt_key;	/* NULL unless tls-crypt */
 	/* tls-crypt-v2, NULL unless set: a server's server key, its age limit in days (0:

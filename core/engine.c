@@ -470,6 +470,12 @@ static void own_push(const struct config *cfg, const struct push_options *o,
 		out->redirect = cfg->redirect_gateway;
 }
 
+/* Client mode: an attempt is about to reach addr; with redirect-gateway on, it stays outside. */
+static void on_connecting(void *ctx, const struct udp_addr *addr)
+{
+	engine_redirect_keep(ctx, addr);
+}
+
 /* Client mode: the server's push becomes the device's addresses, routes and MTU. */
 static int on_pushed(void *ctx, const struct push_options *pushed)
 {
@@ -478,9 +484,17 @@ static int on_pushed(void *ctx, const struct push_options *pushed)
 	struct push_options own, *o = &own;
 
 	own_push(e->cfg, pushed, &own);
+	engine_outside_begin(e);
 	bool redirect = engine_redirect_begin(e, o);
+	struct ip_prefix routes[PUSHDEV_OWN_ROUTES_MAX];
+	size_t n_routes = e->cfg->n_routes < PUSHDEV_CLIENT_ROUTES_MAX ? e->cfg->n_routes
+								       : PUSHDEV_CLIENT_ROUTES_MAX;
 
-	pushed_device_config(&e->pushed, &e->cfg->device, o, redirect);
+	memcpy(routes, e->cfg->routes, n_routes * sizeof(routes[0]));
+	if (redirect)
+		n_routes += engine_redirect_block_local(e, o, routes + n_routes,
+							PUSHDEV_OWN_ROUTES_MAX - n_routes);
+	pushed_device_config(&e->pushed, &e->cfg->device, o, redirect, routes, n_routes);
 	if (device_reconfigure(e->device, &e->pushed.cfg, err, sizeof(err)) < 0) {
 		log_error(&e->log, "device", "cannot apply what the server pushed: %s", err);
 		return -1;
@@ -496,6 +510,8 @@ static int on_pushed(void *ctx, const struct push_options *pushed)
 /* What a client opens with: its parameters, and the pull-filter text they point into. */
 struct client_setup {
 	struct client_params cp;
+	struct client_remote remotes[CLIENT_REMOTES_MAX];
+	char hosts[CLIENT_REMOTES_MAX][NAMERES_HOST_MAX]; /* the client copies them */
 	char filter[PUSH_FILTER_MAX];
 };
 
@@ -530,7 +546,7 @@ static int client_setup(struct engine *e, const struct config *cfg, struct crede
 		.tls_auth_direction = cfg->tls_auth_direction,
 		.username = cr->username,
 		.password = cr->password,
-		.hooks = { on_pushed, on_server_packet, e },
+		.hooks = { on_pushed, on_server_packet, e, .connecting = on_connecting },
 		.pull_filter = cs->filter,
 		.framing = cfg->client_framing,
 	};
@@ -545,9 +561,10 @@ static int client_setup(struct engine *e, const struct config *cfg, struct crede
 	}
 	if (engine_auth_params(e, cfg, cp, err, errlen) < 0)
 		return -EINVAL;
+	cp->remotes = cs->remotes;
 	for (size_t i = 0; i < cfg->n_remotes && i < CLIENT_REMOTES_MAX; i++) {
-		cp->tcp[i] = udp_parse_endpoint_of(&cp->remotes[i], cfg->remotes[i], "tcp");
-		if (!cp->tcp[i] && !udp_parse_endpoint(&cp->remotes[i], cfg->remotes[i])) {
+		if (!client_remote_parse(&cs->remotes[i], cfg->remotes[i], cs->hosts[i],
+					 sizeof(cs->hosts[i]))) {
 			snprintf(err, errlen, "remote: %s is not a udp:// or tcp:// endpoint",
 				 cfg->remotes[i]);
 			return -EINVAL;
@@ -855,11 +872,12 @@ static int reconnect_client(struct engine *e, const struct config *cfg, struct c
 		struct push_options none;
 
 		push_options_init(&none);
-		pushed_device_config(&e->pushed, &e->cfg->device, &none, false);
+		pushed_device_config(&e->pushed, &e->cfg->device, &none, false, NULL, 0);
 		if (device_reconfigure(e->device, &e->pushed.cfg, again, sizeof(again)) < 0)
 			log_warnx(&e->log, "device", "%s", again);
 		engine_redirect_end(e);
 	}
+	engine_outside_end(e); /* routes_outside may change too: the next push pins them */
 	rc = client_open(&e->client, e->loop, &e->log, e->crypto, &cs.cp, err, errlen);
 	if (rc < 0 && open_client(e, e->cfg, &e->credentials, &e->client, again, sizeof(again)) < 0)
 		log_error(&e->log, "client",
@@ -1050,6 +1068,7 @@ void engine_free(struct engine *e)
 	client_free(e->client); /* its EXIT went out past the tunnel's routes */
 	engine_redirect_end(e);
 	engine_dns_down(e); /* on.dns told while the device is there */
+	engine_outside_end(e);
 	engine_mgmt_free(e->mgmt);
 	console_free(e->console);
 	metrics_free(e->metrics);

@@ -57,6 +57,7 @@ struct engine {
 	struct client *client;		/* client mode */
 	struct pushed_device pushed;	/* client mode: the device as the server's push made it */
 	struct host_routes pins;	/* client mode: the servers kept outside redirect-gateway */
+	struct host_routes outside;	/* client mode: routes_outside, along the path they had */
 	struct resolver resolver;	/* client mode: the pushed DNS, given to the system */
 	struct engine_dns dns;		/* client mode: the pushed DNS and on.dns */
 	struct devpath devpath;		/* the device side of the data path */

@@ -2,31 +2,87 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "client.h"
 #include "engine.h"
 #include "engine_redirect.h"
 
-/* The remotes' addresses, as cfg names them: how many went into out. */
+static void add_address(struct ip_addr *out, size_t *n, const struct udp_addr *ua)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&ua->ss;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ua->ss;
+
+	if (*n == HOST_ROUTES_MAX || (ua->ss.ss_family != AF_INET && ua->ss.ss_family != AF_INET6))
+		return;
+	memset(&out[*n], 0, sizeof(out[*n]));
+	out[*n].family = ua->ss.ss_family;
+	if (ua->ss.ss_family == AF_INET)
+		memcpy(out[*n].bytes, &in->sin_addr, 4);
+	else
+		memcpy(out[*n].bytes, &in6->sin6_addr, 16);
+	(*n)++;
+}
+
+/* The remotes' literal addresses, as cfg names them: how many went into out. */
 static size_t remote_addresses(const struct config *cfg, struct ip_addr *out)
 {
+	char host[NAMERES_HOST_MAX];
 	size_t n = 0;
 
-	for (size_t i = 0; i < cfg->n_remotes && n < HOST_ROUTES_MAX; i++) {
-		struct udp_addr ua;
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ua.ss;
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ua.ss;
+	for (size_t i = 0; i < cfg->n_remotes; i++) {
+		struct client_remote r;
 
-		if (!udp_parse_endpoint_of(&ua, cfg->remotes[i], "tcp") &&
-		    !udp_parse_endpoint(&ua, cfg->remotes[i]))
-			continue;
-		memset(&out[n], 0, sizeof(out[n]));
-		out[n].family = ua.ss.ss_family;
-		if (ua.ss.ss_family == AF_INET)
-			memcpy(out[n].bytes, &in->sin_addr, 4);
-		else
-			memcpy(out[n].bytes, &in6->sin6_addr, 16);
-		n++;
+		if (client_remote_parse(&r, cfg->remotes[i], host, sizeof(host)) && !r.host)
+			add_address(out, &n, &r.addr);
 	}
 	return n;
+}
+
+/* The two halves of a local network (one bit longer), as OpenVPN's add_block_local_item. */
+static size_t halves(const struct ip_prefix *net, struct ip_prefix *out)
+{
+	struct ip_prefix p = *net;
+
+	if (p.len >= 31)
+		return 0; /* a point-to-point link or a host: no neighbours to keep out */
+	ip_prefix_mask(&p);
+	p.len++;
+	out[0] = out[1] = p;
+	out[1].addr.bytes[(p.len - 1) / 8] |= (uint8_t)(0x80 >> ((p.len - 1) % 8));
+	return 2;
+}
+
+size_t engine_redirect_block_local(struct engine *e, const struct push_options *o,
+				   struct ip_prefix *out, size_t cap)
+{
+	struct ip_prefix local[ENGINE_BLOCK_LOCAL_NETS];
+	struct ip_addr gateway;
+	struct netlink nl;
+	char err[256];
+	int n;
+	size_t k = 0;
+
+	if ((o->redirect &
+	     (PUSH_REDIRECT_BLOCK_LOCAL | PUSH_REDIRECT_IPV4 | PUSH_REDIRECT_LOCAL)) !=
+		    (PUSH_REDIRECT_BLOCK_LOCAL | PUSH_REDIRECT_IPV4) ||
+	    !e->pins.n)
+		return 0; /* "local": the server is on that network (OpenVPN's block_local_needed)
+			   */
+	gateway = e->pins.pin[0].path.gateway;
+	/* The gateway stays reachable outside the tunnel (OpenVPN's bypass of it). */
+	if (gateway.family == AF_INET &&
+	    host_routes_pin(&e->pins, &gateway, 1, device_ifindex(e->device), err, sizeof(err)) < 0)
+		log_warnx(&e->log, "client", "block-local: %s", err);
+	if (netlink_open(&nl) < 0)
+		return 0;
+	n = netlink_link_addrs(&nl, e->pins.pin[0].path.ifindex, AF_INET, local,
+			       ENGINE_BLOCK_LOCAL_NETS);
+	netlink_close(&nl);
+	for (int i = 0; i < n && k + 2 <= cap; i++)
+		k += halves(&local[i], &out[k]);
+	if (n < 0)
+		log_warnx(&e->log, "client", "block-local: cannot read the local addresses: %s",
+			  strerror(-n));
+	return k;
 }
 
 bool engine_redirect_begin(struct engine *e, const struct push_options *o)
@@ -37,13 +93,10 @@ bool engine_redirect_begin(struct engine *e, const struct push_options *o)
 
 	if (!(o->redirect & PUSH_REDIRECT_ON))
 		return false;
-	if (o->redirect & PUSH_REDIRECT_BLOCK_LOCAL)
-		log_warnx(&e->log, "client",
-			  "redirect-gateway block-local is not applied: the local network "
-			  "stays reachable outside the tunnel");
 	if (o->redirect & PUSH_REDIRECT_LOCAL)
 		return true; /* the server is on our link: its route is more specific than /1 */
 	n = remote_addresses(e->cfg, remotes);
+	add_address(remotes, &n, client_address(e->client)); /* a name's, the one we reached */
 	if (host_routes_pin(&e->pins, remotes, n, device_ifindex(e->device), err, sizeof(err)) == 0)
 		return true;
 	log_error(&e->log, "client", "redirect-gateway not applied: %s", err);
@@ -51,15 +104,51 @@ bool engine_redirect_begin(struct engine *e, const struct push_options *o)
 	return false;
 }
 
+void engine_redirect_keep(struct engine *e, const struct udp_addr *addr)
+{
+	struct ip_addr dst;
+	char err[256];
+	size_t n = 0;
+
+	if (!e->pins.n)
+		return; /* no redirect on: the kernel's route to addr is the right one */
+	add_address(&dst, &n, addr);
+	if (n && host_routes_pin_like(&e->pins, &dst, err, sizeof(err)) < 0)
+		log_warnx(&e->log, "client", "%s", err);
+}
+
 void engine_redirect_end(struct engine *e)
 {
 	host_routes_unpin(&e->pins);
 }
 
+void engine_outside_begin(struct engine *e)
+{
+	char err[256];
+
+	if (e->outside.n || !e->cfg->n_routes_outside)
+		return; /* pinned at the first push: they stay across reconnects */
+	if (host_routes_pin_prefixes(&e->outside, e->cfg->routes_outside, e->cfg->n_routes_outside,
+				     device_ifindex(e->device), err, sizeof(err)) < 0)
+		log_error(&e->log, "client", "routes_outside: %s", err);
+}
+
+void engine_outside_end(struct engine *e)
+{
+	host_routes_unpin(&e->outside);
+}
+
 void engine_redirect_clear_stale(struct engine *e, const struct config *cfg)
 {
 	struct ip_addr remotes[HOST_ROUTES_MAX];
-	size_t n = host_routes_clear_stale(remotes, remote_addresses(cfg, remotes));
+	struct ip_prefix stale[HOST_ROUTES_MAX];
+	size_t k = remote_addresses(cfg, remotes), n;
+
+	for (size_t i = 0; i < k; i++)
+		stale[i] = host_route_prefix(&remotes[i]);
+	for (size_t i = 0; i < cfg->n_routes_outside && k < HOST_ROUTES_MAX; i++)
+		stale[k++] = cfg->routes_outside[i];
+	n = host_routes_clear_stale(stale, k);
 
 	if (n)
 		log_info(&e->log, "client",

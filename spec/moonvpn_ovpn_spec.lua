@@ -44,7 +44,8 @@ describe("moonvpn.ovpn", function()
 		}, "\n"), { dir = "/home/me/vpn", resolve = function(host)
 			return ({ ["my-server-1"] = { "192.0.2.1", "2001:db8::1" }, ["my-server-2"] = { "192.0.2.2" } })[host]
 		end })
-		assert.are.same({ "udp://192.0.2.1:1194", "udp://[2001:db8::1]:1194", "tcp://192.0.2.2:1195" }, f.remote)
+		-- Names stay names: the client resolves them at each attempt (resolve only checks them).
+		assert.are.same({ "udp://my-server-1:1194", "tcp://my-server-2:1195" }, f.remote)
 		assert.are.same({ type = "tun" }, f.device)
 		assert.are.same({ file = "/home/me/vpn/ca.crt" }, f.tls.ca)
 		assert.are.same({ file = "/etc/keys/client.key" }, f.tls.key)
@@ -53,8 +54,8 @@ describe("moonvpn.ovpn", function()
 		assert.are.equal("info", f.log_level)
 		assert.is_nil(f.ciphers) -- AES-256-CBC is not one of ours: the defaults stay
 		assert.are.same({
-			"p.ovpn:6: resolv-retry: ignored: host names are resolved when the profile is loaded, and at "
-				.. "each reload",
+			"p.ovpn:6: resolv-retry: ignored: host names are resolved at each attempt, as long as the client "
+				.. "runs",
 			"p.ovpn:7: nobind: ignored: moonvpn's client always uses a free local port",
 			"p.ovpn:10: persist-key: ignored: moonvpn keeps its keys across reconnects",
 			"p.ovpn:11: persist-tun: ignored: moonvpn keeps its device across reconnects",
@@ -165,14 +166,23 @@ describe("moonvpn.ovpn", function()
 				"p.ovpn: data-ciphers names none of AES-256-GCM, AES-128-GCM, CHACHA20-POLY1305" },
 			{ "client\nremote 192.0.2.1\nca ca.crt\n", "p.ovpn: no cert and key, and no auth-user-pass: the "
 				.. "profile has no way to log in" },
-			{ base .. "<connection>\nremote y\n</connection>\n",
-				"p.ovpn: <connection> blocks are not supported yet: use remote lines" },
+			{ base .. "<connection>\nproto tcp\n</connection>\n",
+				"p.ovpn:6: a <connection> block must have exactly one remote (it has 0)" },
+			{ base .. "<connection>\nremote y\nhttp-proxy 192.0.2.9 8080\n</connection>\n",
+				"p.ovpn:8: connecting through an HTTP proxy is not supported" },
+			{ base .. "<connection>\nremote y\ncipher AES-256-GCM\n</connection>\n",
+				"p.ovpn:8: cipher is not an option of a <connection> block (OpenVPN's connection profiles: "
+				.. "remote, proto, port, connect-timeout, ...)" },
+			{ base .. "<connection>\nremote y\nmssfix 1400\n</connection>\n<connection>\nremote z\n"
+				.. "mssfix 1300\n</connection>\n",
+				"p.ovpn:12: mssfix differs from another <connection> block's: moonvpn has one for all connections" },
+			{ base .. "route 10.0.0.1 255.0.255.0\n", "p.ovpn:6: route 10.0.0.1 255.0.255.0: expected an IPv4 "
+				.. "network and netmask (moonvpn resolves no host names in routes)" },
+			{ base .. "route-ipv6 10.0.0.0/8\n", "p.ovpn:6: route-ipv6 10.0.0.0/8: expected an IPv6 network like "
+				.. "2001:db8::/32" },
 			{ base .. "compress lz4\n", "p.ovpn:6: compress lz4: moonvpn's client speaks only the stub-v2 "
 				.. "framing: use compress stub-v2 (with a server that has it or compress migrate), or remove the "
 				.. "line if the server has no compress" },
-			{ base .. "route 10.0.0.0 255.0.0.0\n", "p.ovpn:6: route lines are not supported: moonvpn's client "
-				.. "takes its routes from the server's push (push \"route ...\" there), or add the route after "
-				.. "connecting" },
 			{ base .. "redirect-gateway def2\n", "p.ovpn:6: redirect-gateway: def2 is not one of def1, local, "
 				.. "ipv6, !ipv4, block-local, bypass-dhcp, bypass-dns, autolocal" },
 			{ base .. "pull-filter drop route\n", "p.ovpn:6: pull-filter: drop is not accept, ignore or reject" },
@@ -183,6 +193,64 @@ describe("moonvpn.ovpn", function()
 		end
 		fails("client\nremote nowhere.invalid\nca ca.crt\nauth-user-pass\n",
 			"p.ovpn:2: remote nowhere.invalid: no such host", { resolve = function() return nil, "no such host" end })
+	end)
+
+	it("takes up to 64 remotes, IPv6 literals in brackets, and says which line is one too many", function()
+		local lines = { "client", "ca ca.crt", "auth-user-pass", "remote 2001:db8::1 1195" }
+		for i = 1, 63 do lines[#lines + 1] = "remote vpn" .. i .. ".example" end
+		local f = fields(table.concat(lines, "\n") .. "\n")
+		assert.are.equal(64, #f.remote)
+		assert.are.equal("udp://[2001:db8::1]:1195", f.remote[1])
+		assert.are.equal("udp://vpn63.example:1194", f.remote[64])
+		fails(table.concat(lines, "\n") .. "\nremote one-too-many.example\n",
+			"p.ovpn:68: remote: more than 64 remotes (moonvpn tries at most 64)")
+	end)
+
+	it("reads askpass FILE as the key's password file, and askpass alone as asking on the terminal", function()
+		local base = "client\nremote 192.0.2.1\nca ca.crt\npkcs12 me.p12\n"
+		local c = ovpn.config_fields(fields(base .. "askpass pass.txt\n", { dir = "d" }), "p.ovpn")
+		assert.are.same({ file = "d/pass.txt" }, c.tls.key_password)
+		c = ovpn.config_fields(fields(base .. "askpass\n", { dir = "d" }), "p.ovpn")
+		assert.is_true(c.tls.key_password)
+		assert.is_nil(ovpn.config_fields(fields(base, { dir = "d" }), "p.ovpn").tls.key_password)
+	end)
+
+	it("reads route and route-ipv6 lines as the client's own routes, kept with route-nopull", function()
+		local f, warnings = fields("client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\nroute-nopull\n"
+			.. "route 10.9.0.0 255.255.0.0\nroute 10.10.1.1\nroute 10.11.0.0 255.255.255.0 vpn_gateway 5\n"
+			.. "route 10.12.0.9 255.255.255.0 10.8.0.1\nroute-ipv6 2001:db8:9::/48\nroute-ipv6 2001:db8::7 "
+			.. "vpn_gateway\nroute-metric 10\nroute-delay 2\n")
+		assert.are.same({ "10.9.0.0/16", "10.10.1.1/32", "10.11.0.0/24", "10.12.0.0/24", "2001:db8:9::/48",
+			"2001:db8::7/128" }, f.routes)
+		assert.is_true(f.route_nopull)
+		assert.are.same({
+			"p.ovpn:8: route: the metric is not used",
+			"p.ovpn:12: route-metric: ignored: the routes through the device are more specific than those "
+				.. "they override",
+			"p.ovpn:13: route-delay: ignored: routes go on when the device is up",
+		}, warnings)
+		assert.is_nil(fields("client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\n").routes)
+		f = fields("client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\nroute 192.168.1.0 255.255.255.0 "
+			.. "net_gateway\nroute-ipv6 2001:db8:1::/48 net_gateway\n")
+		assert.are.same({ "192.168.1.0/24", "2001:db8:1::/48" }, f.routes_outside)
+		assert.is_nil(f.routes)
+	end)
+
+	it("reads <connection> blocks as remotes tried in order, with the proto and port before them", function()
+		local f, warnings = fields(table.concat({
+			"client", "proto tcp", "port 443", "ca ca.crt", "auth-user-pass", "remote ignored.example 1",
+			"<connection>", "remote 192.0.2.1 1194 udp", "explicit-exit-notify 2", "</connection>",
+			"<connection>", "remote 192.0.2.2", "connect-timeout 5", "<tls-crypt>", "KEY", "</tls-crypt>",
+			"</connection>",
+			"<connection>", "remote 2001:db8::1", "proto udp6", "port 1195", "</connection>",
+		}, "\n") .. "\n")
+		assert.are.same({ "udp://192.0.2.1:1194", "tcp://192.0.2.2:443", "udp://[2001:db8::1]:1195" }, f.remote)
+		assert.are.same({ inline = "KEY\n", origin = "p.ovpn:14" }, f.tls.tls_crypt)
+		assert.are.same({
+			"p.ovpn:9: explicit-exit-notify: ignored: moonvpn always tells the server when it exits",
+			"p.ovpn:13: connect-timeout: ignored: an attempt that gets no answer for 10 s moves on",
+			"p.ovpn:6: remote: left out: with <connection> blocks only their remotes are tried (as OpenVPN)",
+		}, warnings)
 	end)
 
 	it("is the start of vpn.client { profile = ... }: Lua fields add to it or override it", function()

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "compframe.h"
 #include "keymethod.h"
 #include "mssfix.h"
+#include "nameres.h"
 #include "proto.h"
 #include "pushopts.h"
 #include "tcp.h"
@@ -61,7 +63,12 @@ struct client {
 	ev_timer tcp_gone;	/* ends the attempt from the top of the loop when it closes */
 	char tcp_why[96];
 	ev_timer retry; /* the next attempt, or the poll deadline of the current one */
-	size_t remote;	/* index of the current remote */
+	struct client_remote *remotes; /* params.remotes points here; their hosts are ours */
+	size_t remote;		       /* index of the current remote */
+	/* A named remote's addresses, resolved when its turn came; addr: the one tried. */
+	struct udp_addr addrs[NAMERES_ADDRS_MAX], addr;
+	size_t n_addrs, at_addr;
+	struct nameres *resolving; /* a name being resolved: the attempt waits for it */
 	unsigned backoff;
 	bool connected; /* the current attempt got its push */
 	uint64_t attempts, connects;
@@ -87,6 +94,7 @@ struct client {
 };
 
 static void start_attempt(struct client *c);
+static void format_options(struct client *c);
 
 static void close_socket(struct client *c)
 {
@@ -232,6 +240,19 @@ static bool after_refusal(struct client *c, const char *message, double *delay)
 	return true;
 }
 
+/*
+ * On to the next address of a named remote, else to the next remote; a
+ * name's addresses are forgotten then, so that it is resolved again when
+ * its turn comes back.
+ */
+static void next_address(struct client *c)
+{
+	if (++c->at_addr < c->n_addrs)
+		return;
+	c->n_addrs = c->at_addr = 0;
+	c->remote = (c->remote + 1) % c->params.n_remotes;
+}
+
 /* reason may point into the session: it is logged before the session is freed. */
 static void end_attempt(struct client *c, const char *reason)
 {
@@ -245,7 +266,7 @@ static void end_attempt(struct client *c, const char *reason)
 	/* A refusal stays on its server, as 2.6's receive_auth_failed (no_advance): a
 	 * dynamic challenge's state exists only on the server that issued it. */
 	if (!was_connected && !refused)
-		c->remote = (c->remote + 1) % c->params.n_remotes;
+		next_address(c);
 	keep_token(c, s, refused);
 	if (c->token_refused)
 		forget_challenge(c); /* a static challenge's response was spent: asked again */
@@ -440,7 +461,7 @@ static int on_session_pushed(void *ctx, struct session *s, const struct push_opt
 	if (set_framing(c, s, o) < 0)
 		return -1;
 	/* Epoch-format packets are DATA_TAILROOM bytes longer: full segments must still fit. */
-	init_mss(c, &c->params.remotes[c->remote], session_epoch_data(s));
+	init_mss(c, &c->addr, session_epoch_data(s));
 	c->connects++;
 	c->connected = true;
 	if (c->crv1 && c->answered)
@@ -675,9 +696,60 @@ static const char *login_password(const struct client *c)
 	return c->password ? c->password : c->params.password;
 }
 
+/* A name's answer: its first address is tried now, or the next remote after the backoff. */
+static void on_resolved(void *ctx, const struct udp_addr *addrs, size_t n, const char *err)
+{
+	struct client *c = ctx;
+	const struct client_remote *r = &c->params.remotes[c->remote];
+
+	c->resolving = NULL;
+	if (!n) {
+		double delay = next_delay(c, false, false);
+
+		log_warnx(c->log, "client", "cannot resolve %s: %s; the next remote in %.0f s",
+			  r->host, err, delay);
+		next_address(c);
+		schedule_retry(c, delay);
+		return;
+	}
+	memcpy(c->addrs, addrs, n * sizeof(addrs[0]));
+	c->n_addrs = n;
+	c->at_addr = 0;
+	log_info(c->log, "client", "%s has %zu address(es)", r->host, n);
+	start_attempt(c);
+}
+
+/*
+ * The address this attempt goes to: a literal remote's, or the next of its
+ * name's; false when the name is being resolved first (on_resolved goes on).
+ */
+static bool attempt_address(struct client *c)
+{
+	const struct client_remote *r = &c->params.remotes[c->remote];
+	char err[NAMERES_ERR_MAX];
+	uint16_t port;
+
+	if (!r->host) {
+		c->addr = r->addr;
+		return true;
+	}
+	if (c->at_addr < c->n_addrs) {
+		c->addr = c->addrs[c->at_addr];
+		return true;
+	}
+	port = ntohs(((const struct sockaddr_in *)&r->addr.ss)->sin_port);
+	c->resolving =
+		nameres_start(c->loop, r->host, port, r->tcp, on_resolved, c, err, sizeof(err));
+	if (c->resolving)
+		return false;
+	on_resolved(c, NULL, 0, err);
+	return false;
+}
+
 static void start_attempt(struct client *c)
 {
-	const struct udp_addr *remote = &c->params.remotes[c->remote];
+	const struct udp_addr *remote = &c->addr;
+	bool tcp = c->params.remotes[c->remote].tcp;
 	struct session_params sp = {
 		.loop = c->loop,
 		.log = c->log,
@@ -701,6 +773,9 @@ static void start_attempt(struct client *c)
 
 	if (ask_first(c))
 		return; /* the answer starts it */
+	if (c->resolving || !attempt_address(c))
+		return; /* the name's answer starts it */
+	format_options(c);
 	sp.username = login_username(c);
 	sp.password = login_password(c);
 	udp_addr_format((const struct sockaddr *)&remote->ss, c->remote_text,
@@ -708,13 +783,14 @@ static void start_attempt(struct client *c)
 	c->attempts++;
 	c->attempt_started = ev_now(c->loop);
 	c->began_with_token = sp.password == c->token;
-	if (open_transport(c, remote, c->params.tcp[c->remote], err, sizeof(err)) < 0) {
+	if (c->params.hooks.connecting)
+		c->params.hooks.connecting(c->params.hooks.ctx, remote);
+	if (open_transport(c, remote, tcp, err, sizeof(err)) < 0) {
 		log_warnx(c->log, "client", "%s", err);
 		end_attempt(c, "cannot open a socket");
 		return;
 	}
-	log_info(c->log, "client", "connecting to %s://%s",
-		 c->params.tcp[c->remote] ? "tcp" : "udp", c->remote_text);
+	log_info(c->log, "client", "connecting to %s://%s", tcp ? "tcp" : "udp", c->remote_text);
 	schedule_retry(c, CLIENT_POLL_SECONDS);
 	c->session = session_new_client(&sp, (const struct sockaddr *)&remote->ss, remote->len);
 	if (!c->session) {
@@ -728,7 +804,8 @@ static void start_attempt(struct client *c)
 static void format_options(struct client *c)
 {
 	bool tls_auth = c->params.tls_auth;
-	bool v6 = c->params.remotes[0].ss.ss_family == AF_INET6;
+	bool v6 = c->addr.ss.ss_family == AF_INET6;
+	bool tcp = c->params.remotes[c->remote].tcp;
 	char keydir[32] = "";
 
 	if (tls_auth && c->params.tls_auth_direction >= 0)
@@ -739,8 +816,7 @@ static void format_options(struct client *c)
 		 "V4,dev-type tun,link-mtu %u,tun-mtu %u,proto %s,%s%sauth SHA1,keysize 128,%s"
 		 "key-method 2,tls-client",
 		 c->params.tun_mtu + 41, c->params.tun_mtu,
-		 c->params.tcp[0] ? (v6 ? "TCPv6_CLIENT" : "TCPv4_CLIENT")
-				  : (v6 ? "UDPv6" : "UDPv4"),
+		 tcp ? (v6 ? "TCPv6_CLIENT" : "TCPv4_CLIENT") : (v6 ? "UDPv6" : "UDPv4"),
 		 c->params.framing != COMPFRAME_NONE ? "comp-lzo," : "", keydir,
 		 tls_auth ? "tls-auth," : "");
 }
@@ -776,6 +852,57 @@ static void log_key_id(const struct client *c)
 	log_info(c->log, "client", "tls-crypt-v2 client key %s", id);
 }
 
+static bool is_host_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= NAMERES_HOST_MAX || name[0] == '.' || name[0] == '-')
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") ==
+	       n;
+}
+
+bool client_remote_parse(struct client_remote *out, const char *text, char *host, size_t cap)
+{
+	uint16_t port;
+
+	memset(out, 0, sizeof(*out));
+	out->tcp = udp_parse_endpoint_of(&out->addr, text, "tcp");
+	if (out->tcp || udp_parse_endpoint(&out->addr, text))
+		return true;
+	out->tcp = udp_split_endpoint(text, "tcp", host, cap, &port);
+	if ((!out->tcp && !udp_split_endpoint(text, "udp", host, cap, &port)) ||
+	    !is_host_name(host))
+		return false;
+	/* The port goes where a sockaddr_in and a sockaddr_in6 both keep it. */
+	((struct sockaddr_in *)&out->addr.ss)->sin_port = htons(port);
+	out->host = host;
+	return true;
+}
+
+/* The remotes and their host names, the client's own from now on. */
+static int copy_remotes(struct client *c, const struct client_params *params)
+{
+	c->remotes = calloc(params->n_remotes, sizeof(*c->remotes));
+	if (!c->remotes)
+		return -ENOMEM;
+	for (size_t i = 0; i < params->n_remotes; i++) {
+		c->remotes[i] = params->remotes[i];
+		if (params->remotes[i].host &&
+		    !(c->remotes[i].host = strdup(params->remotes[i].host)))
+			return -ENOMEM;
+	}
+	c->params.remotes = c->remotes;
+	return 0;
+}
+
+static void free_remotes(struct client *c)
+{
+	for (size_t i = 0; c->remotes && i < c->params.n_remotes; i++)
+		free((char *)c->remotes[i].host);
+	free(c->remotes);
+}
+
 int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 		const struct crypto *cr, const struct client_params *params, char *err,
 		size_t errlen)
@@ -801,6 +928,12 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 	c->log = lg;
 	c->crypto = cr;
 	c->params = *params;
+	if (copy_remotes(c, params) < 0) {
+		free_remotes(c);
+		free(c);
+		snprintf(err, errlen, "client: out of memory");
+		return -ENOMEM;
+	}
 	c->params.tls = tls_ctx_ref(params->tls);
 	c->wrap = *params->wrap;
 	c->params.wrap = &c->wrap;
@@ -811,7 +944,6 @@ int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,
 	c->session_ops = (struct session_ops){ .send = on_session_send,
 					       .ended = on_session_ended,
 					       .pushed = on_session_pushed };
-	format_options(c);
 	format_peer_info(c);
 	snprintf(c->pull_filter, sizeof(c->pull_filter), "%s",
 		 params->pull_filter ? params->pull_filter : "");
@@ -932,6 +1064,11 @@ const char *client_remote(const struct client *c)
 	return c->remote_text;
 }
 
+const struct udp_addr *client_address(const struct client *c)
+{
+	return &c->addr;
+}
+
 const struct server_stats *client_stats(const struct client *c)
 {
 	return &c->stats;
@@ -962,11 +1099,13 @@ void client_free(struct client *c)
 	if (!c)
 		return;
 	ev_timer_stop(c->loop, &c->retry);
+	nameres_cancel(c->resolving);
 	if (c->session) {
 		session_notify_exit(c->session);
 		session_free(c->session);
 	}
 	close_socket(c);
+	free_remotes(c);
 	wrap_clear(&c->wrap);
 	tls_ctx_free(c->params.tls);
 	crypto_wipe(c->token, sizeof(c->token));

@@ -19,6 +19,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "nameres.h"
 #include "pushopts.h"
 #include "server.h"
 #include "session.h"
@@ -28,7 +29,7 @@
 #include "wrap.h"
 
 enum {
-	CLIENT_REMOTES_MAX = 16,
+	CLIENT_REMOTES_MAX = 64,
 	/* A server that does not answer our hard reset within this is given up for the next. */
 	CLIENT_POLL_SECONDS = 10,
 };
@@ -79,11 +80,33 @@ struct client_hooks {
 	/* Asks for credentials or a response (NULL: no one to ask); the answer comes with
 	 * client_answer, during the call or later. */
 	void (*ask)(void *ctx, const struct client_ask *q);
+	/* An attempt is about to reach addr (NULL: not told): a redirect-gateway
+	 * keeps it outside the tunnel. */
+	void (*connecting)(void *ctx, const struct udp_addr *addr);
 };
 
+/*
+ * One remote: a literal address, or a host name resolved when an attempt
+ * comes to it (nameres.h), each of its addresses tried in turn before the
+ * next remote, and resolved again when the turn comes back, so that a
+ * changed answer is used.
+ */
+struct client_remote {
+	struct udp_addr addr; /* the address; with host, only its port counts */
+	const char *host;     /* a name (copied); NULL: addr */
+	bool tcp;	      /* a tcp:// remote, else udp:// */
+};
+
+/*
+ * "udp://ADDRESS:PORT", "tcp://[ADDRESS]:PORT" or the same with a host name
+ * (letters, digits, '-', '_' and dots) into out; a name goes into host
+ * (cap bytes), which out->host then points to. False when text is none of those.
+ */
+bool client_remote_parse(struct client_remote *out, const char *text, char *host, size_t cap)
+	__attribute__((warn_unused_result));
+
 struct client_params {
-	struct udp_addr remotes[CLIENT_REMOTES_MAX];
-	bool tcp[CLIENT_REMOTES_MAX]; /* that remote is tcp://, else udp:// */
+	const struct client_remote *remotes; /* copied */
 	size_t n_remotes;
 	const struct wrap *wrap; /* copied */
 	/* A tls-crypt-v2 client key's wrapped part (wrap holds its Kc), copied; NULL: none. */
@@ -160,6 +183,8 @@ struct session *client_session(const struct client *c);
 
 /* The server we talk to or try next, as text. */
 const char *client_remote(const struct client *c);
+/* The address of the current (or last) attempt; length 0 before the first. */
+const struct udp_addr *client_address(const struct client *c);
 
 /* Traffic and drops, with the same meaning as a server's. */
 const struct server_stats *client_stats(const struct client *c);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "credentials.h"
+#include "ttyask.h"
 
 enum { KEY_FILE_MAX = 8192 };
 
@@ -274,6 +275,108 @@ static int load_client_auth(struct credentials *cr, const struct config *cfg, ch
 	return -ENOMEM;
 }
 
+/*
+ * The password asked on the terminal at start, kept for the reloads that
+ * load the same key again: a reload never stops at a prompt (the engine
+ * would stop with it). Wiped at exit with the process.
+ */
+static char asked_key_password[TTYASK_ANSWER_MAX];
+
+/* askpass FILE: the password on the file's first line, into out. */
+static int read_key_password_file(const char *path, char *out, size_t cap, char *err, size_t errlen)
+{
+	char text[KEY_FILE_MAX], *p = text;
+	size_t n;
+	int rc = read_material("tls.key_password.file", path, text, sizeof(text), &n, err, errlen);
+
+	if (rc == 0 && snprintf(out, cap, "%s", next_line(&p)) >= (int)cap) {
+		snprintf(err, errlen, "tls.key_password.file: %s: the password is too long",
+			 origin(path));
+		rc = -EINVAL;
+	}
+	crypto_wipe(text, sizeof(text));
+	return rc;
+}
+
+/*
+ * The key's password into out ("" and *none: none to give): the configured
+ * one, its file's, or the one asked on the terminal, once, when asked for
+ * (tls.key_password = true) or when the key turned out encrypted (encrypted)
+ * and a person is there to ask, as OpenVPN asks at its console.
+ */
+static int key_password(const struct config *cfg, bool encrypted, char *out, size_t cap, bool *none,
+			char *err, size_t errlen)
+{
+	int rc;
+
+	*none = false;
+	if (cfg->tls_key_password && snprintf(out, cap, "%s", cfg->tls_key_password) >= (int)cap) {
+		snprintf(err, errlen, "tls.key_password: the password is too long");
+		return -EINVAL;
+	}
+	if (cfg->tls_key_password)
+		return 0;
+	if (cfg->tls_key_password_file)
+		return read_key_password_file(cfg->tls_key_password_file, out, cap, err, errlen);
+	if (!cfg->tls_key_password_ask && !(encrypted && ttyask_possible())) {
+		*none = true;
+		return 0;
+	}
+	if (!asked_key_password[0]) {
+		rc = ttyask_read("Enter Private Key Password: ", false, asked_key_password,
+				 sizeof(asked_key_password));
+		if (rc < 0) {
+			snprintf(err, errlen,
+				 "tls.key_password: cannot ask on the terminal: %s (give the "
+				 "password, or { file = PATH })",
+				 rc == -ENOTTY ? "standard input is not a terminal"
+					       : strerror(-rc));
+			return rc;
+		}
+	}
+	snprintf(out, cap, "%s", asked_key_password);
+	return 0;
+}
+
+static void append(char *err, size_t errlen, const char *text)
+{
+	size_t n = strlen(err);
+
+	if (n < errlen)
+		snprintf(err + n, errlen - n, "%s", text);
+}
+
+/* The TLS context, with the key's password when one is needed (key_password). */
+static int load_tls(struct credentials *out, struct tls_config *tc, const struct config *cfg,
+		    char *err, size_t errlen)
+{
+	char password[TTYASK_ANSWER_MAX];
+	bool none;
+	int rc = key_password(cfg, false, password, sizeof(password), &none, err, errlen);
+
+	tc->key_password = none ? NULL : password;
+	if (rc == 0)
+		rc = tls_ctx_new(&out->tls, tc, err, errlen);
+	/* A client's key encrypted, and nothing said the password: a person at the terminal
+	 * is asked. A server's has no password field: it is decrypted beforehand. */
+	if (rc == -ENOKEY && cfg->role == CONFIG_CLIENT && ttyask_possible() &&
+	    (rc = key_password(cfg, true, password, sizeof(password), &none, err, errlen)) == 0) {
+		tc->key_password = password;
+		rc = tls_ctx_new(&out->tls, tc, err, errlen);
+	}
+	if (rc == -ENOKEY)
+		append(err, errlen,
+		       cfg->role == CONFIG_CLIENT ? ": give tls.key_password (askpass in a "
+						    "profile), or run moonvpn on a "
+						    "terminal to be asked"
+						  : ": decrypt it (openssl pkey -in KEY -out "
+						    "KEY.plain) and give that");
+	if (rc == -EKEYREJECTED)
+		crypto_wipe(asked_key_password, sizeof(asked_key_password)); /* asked again */
+	crypto_wipe(password, sizeof(password));
+	return rc;
+}
+
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,
 		     char *err, size_t errlen)
 {
@@ -296,7 +399,7 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 			return -EINVAL;
 		tc.server_fingerprint = fingerprint;
 	}
-	rc = tls_ctx_new(&out->tls, &tc, err, errlen);
+	rc = load_tls(out, &tc, cfg, err, errlen);
 	if (rc == 0)
 		rc = load_wrap(&out->wrap, c, cfg, err, errlen);
 	if (rc == 0 && cfg->tls_crypt_v2_key)

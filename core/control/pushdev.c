@@ -21,6 +21,9 @@ static void add_route(struct pushed_device *d, const struct ip_prefix *p)
 {
 	if (is_link_network(d, p))
 		return;
+	for (size_t i = 0; i < d->cfg.n_routes; i++)
+		if (ip_prefix_equal(&d->routes[i], p))
+			return; /* pushed and in the profile too: one route */
 	if (d->cfg.n_routes < sizeof(d->routes) / sizeof(d->routes[0]))
 		d->routes[d->cfg.n_routes++] = *p;
 }
@@ -40,7 +43,8 @@ static void add_redirect_routes(struct pushed_device *d, unsigned flags)
 }
 
 void pushed_device_config(struct pushed_device *out, const struct device_config *base,
-			  const struct push_options *o, bool redirect)
+			  const struct push_options *o, bool redirect, const struct ip_prefix *own,
+			  size_t n_own)
 {
 	memset(out, 0, sizeof(*out));
 	out->cfg = *base;
@@ -61,6 +65,8 @@ void pushed_device_config(struct pushed_device *out, const struct device_config 
 	}
 	for (size_t i = 0; i < o->n_routes; i++)
 		add_route(out, &o->routes[i]);
+	for (size_t i = 0; i < n_own && i < PUSHDEV_OWN_ROUTES_MAX; i++)
+		add_route(out, &own[i]);
 	if (redirect)
 		add_redirect_routes(out, o->redirect);
 }

@@ -182,37 +182,50 @@ static int use_inline_chain(SSL_CTX *ctx, const char *text)
 	return ok;
 }
 
+/* What the passphrase callback knows: the configured password, and whether it was asked. */
+struct passphrase {
+	const char *password; /* NULL: none given */
+	bool asked;	      /* the key is encrypted */
+};
+
 /*
- * The passphrase of an encrypted key: none. OpenSSL's default callback
- * would ask for one on the terminal and block the engine there, during a
- * reload too. This one refuses, and notes in *encrypted (if given) why the
- * key did not load.
+ * The passphrase of an encrypted key: the configured one, or none. OpenSSL's
+ * default callback would ask on the terminal and block the engine there,
+ * during a reload too (credentials.c asks at start instead). Notes in
+ * the passphrase (if given) that the key is encrypted.
  */
-static int refuse_passphrase(char *buf, int size, int rwflag, void *encrypted)
+static int give_passphrase(char *buf, int size, int rwflag, void *data)
 {
-	(void)buf;
-	(void)size;
+	struct passphrase *p = data;
+	size_t n;
+
 	(void)rwflag;
-	if (encrypted)
-		*(bool *)encrypted = true;
-	return -1;
+	if (!p)
+		return -1;
+	p->asked = true;
+	if (!p->password || (n = strlen(p->password)) > (size_t)size)
+		return -1;
+	memcpy(buf, p->password, n);
+	return (int)n;
 }
 
-static int encrypted_key(char *err, size_t errlen, const char *value)
+static int encrypted_key(char *err, size_t errlen, const char *value, const char *password)
 {
-	snprintf(err, errlen,
-		 "tls: the private key in %s is encrypted, and moonvpn asks for no passphrase: "
-		 "decrypt it with openssl pkey -in KEY -out KEY.plain and give KEY.plain",
-		 origin(value));
+	if (password)
+		snprintf(err, errlen, "tls: the password for the private key in %s is wrong",
+			 origin(value));
+	else
+		snprintf(err, errlen,
+			 "tls: the private key in %s is encrypted and no password was given",
+			 origin(value));
 	ERR_clear_error();
-	return -EINVAL;
+	return password ? -EKEYREJECTED : -ENOKEY;
 }
 
-static int use_inline_key(SSL_CTX *ctx, const char *text, bool *encrypted)
+static int use_inline_key(SSL_CTX *ctx, const char *text, struct passphrase *pass)
 {
 	BIO *bio = text_bio(text);
-	EVP_PKEY *key =
-		bio ? PEM_read_bio_PrivateKey(bio, NULL, refuse_passphrase, encrypted) : NULL;
+	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, give_passphrase, pass) : NULL;
 	int ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1;
 
 	EVP_PKEY_free(key);
@@ -269,10 +282,36 @@ static int use_bundle_cas(SSL_CTX *ctx, STACK_OF(X509) * cas, bool has_ca, const
 /*
  * OpenVPN's pkcs12 (ssl_openssl.c, tls_ctx_load_pkcs12): the bundle's
  * certificate and key are ours, its other certificates as use_bundle_cas
- * says. Only bundles without a password (or with an empty one): moonvpn asks
- * for none.
+ * says. Its password is cfg's key_password; a bundle without one has the
+ * empty one or none.
  */
-static int load_pkcs12(SSL_CTX *ctx, const char *value, bool has_ca, char *err, size_t errlen)
+/*
+ * Whether the bundle's MAC checks with password (NULL: the empty one or none,
+ * as a bundle without a password has either), so that a wrong password is
+ * told from a bundle that lacks a certificate or key.
+ */
+static bool pkcs12_password_ok(PKCS12 *p12, const char *password)
+{
+	if (password)
+		return PKCS12_verify_mac(p12, password, -1) == 1;
+	return PKCS12_verify_mac(p12, "", 0) == 1 || PKCS12_verify_mac(p12, NULL, 0) == 1;
+}
+
+static int pkcs12_password_error(const char *value, const char *password, char *err, size_t errlen)
+{
+	if (password)
+		snprintf(err, errlen, "tls: the password for the PKCS#12 bundle %s is wrong",
+			 origin(value));
+	else
+		snprintf(err, errlen,
+			 "tls: the PKCS#12 bundle %s needs a password, and none was given",
+			 origin(value));
+	ERR_clear_error();
+	return password ? -EKEYREJECTED : -ENOKEY;
+}
+
+static int load_pkcs12(SSL_CTX *ctx, const char *value, bool has_ca, const char *password,
+		       char *err, size_t errlen)
 {
 	PKCS12 *p12 = read_pkcs12(value);
 	EVP_PKEY *key = NULL;
@@ -283,14 +322,18 @@ static int load_pkcs12(SSL_CTX *ctx, const char *value, bool has_ca, char *err, 
 
 	if (!p12)
 		return file_error(err, errlen, "the PKCS#12 bundle", value);
-	parsed = PKCS12_parse(p12, "", &key, &cert, &cas) == 1 ||
-		 PKCS12_parse(p12, NULL, &key, &cert, &cas) == 1;
+	if (!pkcs12_password_ok(p12, password)) {
+		PKCS12_free(p12);
+		return pkcs12_password_error(value, password, err, errlen);
+	}
+	parsed = password ? PKCS12_parse(p12, password, &key, &cert, &cas) == 1
+			  : PKCS12_parse(p12, "", &key, &cert, &cas) == 1 ||
+				    PKCS12_parse(p12, NULL, &key, &cert, &cas) == 1;
 	PKCS12_free(p12);
 	if (!parsed || !cert || !key)
 		snprintf(err, errlen,
-			 "tls: cannot read the PKCS#12 bundle %s: it needs a password or lacks a "
-			 "certificate and key (moonvpn asks for no password: openssl pkcs12 -in "
-			 "FILE.p12 -nodes -out client.pem, then use ca, cert and key)",
+			 "tls: cannot read the PKCS#12 bundle %s: it lacks a certificate and key "
+			 "(openssl pkcs12 -in FILE.p12 -nodes -out client.pem shows what it holds)",
 			 origin(value));
 	else if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
 		 SSL_CTX_check_private_key(ctx) != 1)
@@ -306,7 +349,7 @@ static int load_pkcs12(SSL_CTX *ctx, const char *value, bool has_ca, char *err, 
 
 static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, size_t errlen)
 {
-	bool encrypted = false;
+	struct passphrase pass = { cfg->key_password, false };
 	int ok;
 
 	ok = tls_is_inline(cfg->cert) ? use_inline_chain(ctx, cfg->cert)
@@ -314,12 +357,12 @@ static int load_identity(SSL_CTX *ctx, const struct tls_config *cfg, char *err, 
 	if (ok != 1)
 		return file_error(err, errlen, "the certificate", cfg->cert);
 	/* OpenSSL already compares the key with the certificate while loading it. */
-	SSL_CTX_set_default_passwd_cb_userdata(ctx, &encrypted);
-	ok = tls_is_inline(cfg->key) ? use_inline_key(ctx, cfg->key, &encrypted)
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, &pass);
+	ok = tls_is_inline(cfg->key) ? use_inline_key(ctx, cfg->key, &pass)
 				     : SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM);
 	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
-	if (ok != 1 && encrypted)
-		return encrypted_key(err, errlen, cfg->key);
+	if (ok != 1 && pass.asked)
+		return encrypted_key(err, errlen, cfg->key, cfg->key_password);
 	if (ok != 1 && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
 		return file_error(err, errlen, "the private key", cfg->key);
 	if (ERR_peek_last_error() || SSL_CTX_check_private_key(ctx) != 1) {
@@ -592,7 +635,7 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_keylog_callback(ctx, keylog_cb);
 	/* Certificate and key files never make OpenSSL ask on the terminal. */
-	SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
+	SSL_CTX_set_default_passwd_cb(ctx, give_passphrase);
 }
 
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
@@ -622,8 +665,8 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, s
 	}
 	/* A client may go without a certificate of its own (a server with auth.certificate). */
 	if ((rc = load_ca(c->ssl_ctx, cfg, err, errlen)) < 0 ||
-	    (cfg->pkcs12 &&
-	     (rc = load_pkcs12(c->ssl_ctx, cfg->pkcs12, cfg->ca != NULL, err, errlen)) < 0) ||
+	    (cfg->pkcs12 && (rc = load_pkcs12(c->ssl_ctx, cfg->pkcs12, cfg->ca != NULL,
+					      cfg->key_password, err, errlen)) < 0) ||
 	    (!cfg->pkcs12 && (cfg->cert || cfg->role == TLS_SERVER) &&
 	     (rc = load_identity(c->ssl_ctx, cfg, err, errlen)) < 0))
 		goto fail;

@@ -62,6 +62,9 @@ struct tls_config {
 	 * cert and key. With a ca, its CA certificates are only the chain we send;
 	 * without one (NULL), they are the trusted CAs and the bundle must carry some. */
 	const char *pkcs12;
+	/* The password of an encrypted key or of the PKCS#12 bundle (NULL: none). Without
+	 * one, an encrypted key fails with -ENOKEY; a wrong one fails with -EKEYREJECTED. */
+	const char *key_password;
 };
 
 struct tls_ctx;
@@ -76,7 +79,11 @@ static inline bool tls_is_inline(const char *value)
 	return false;
 }
 
-/* Loads certificates and keys; on failure err names the file and the reason. */
+/*
+ * Loads certificates and keys; on failure err names the file and the reason
+ * (-ENOKEY: the key or bundle is encrypted and no password was given;
+ * -EKEYREJECTED: the password is wrong).
+ */
 int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 /*

@@ -90,32 +90,39 @@ static int push_list(struct reader *r, int idx, const char *field, size_t *n)
 	return 0;
 }
 
-static int read_routes(struct reader *r, int idx, struct config *cfg)
+/* A list of CIDR prefixes at field (routes, routes_outside) into a calloc'd array. */
+static int read_prefixes(struct reader *r, int idx, const char *field, struct ip_prefix **out,
+			 size_t *count)
 {
 	lua_State *L = r->L;
 	size_t n;
-	int rc = push_list(r, idx, "routes", &n);
+	int rc = push_list(r, idx, field, &n);
 
 	if (rc)
 		return rc;
-	cfg->routes = calloc(n ? n : 1, sizeof(*cfg->routes));
-	if (!cfg->routes) {
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
 		lua_pop(L, 1);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, -1, (lua_Integer)(i + 1));
 		const char *text = lua_tostring(L, -1);
-		bool ok = text && ip_prefix_parse(&cfg->routes[i], text);
+		bool ok = text && ip_prefix_parse(&(*out)[i], text);
 		lua_pop(L, 1);
 		if (!ok) {
 			lua_pop(L, 1);
-			return bad(r, "routes entry");
+			return bad(r, field);
 		}
 	}
-	cfg->n_routes = n;
+	*count = n;
 	lua_pop(L, 1);
 	return 0;
+}
+
+static int read_routes(struct reader *r, int idx, struct config *cfg)
+{
+	return read_prefixes(r, idx, "routes", &cfg->routes, &cfg->n_routes);
 }
 
 /* A list of strings (ciphers, remotes) into a malloc'd array. */
@@ -264,6 +271,19 @@ static int read_tls_crypt_v2(struct reader *r, int idx, struct config *cfg)
 				&cfg->n_tls_crypt_v2_revoked);
 }
 
+/* tls.key_password: the password, { file = PATH }, or true (asked on the terminal). */
+static int read_key_password(struct reader *r, int idx, struct config *cfg)
+{
+	push_field(r->L, idx, "tls.key_password");
+	cfg->tls_key_password_ask = lua_isboolean(r->L, -1) && lua_toboolean(r->L, -1);
+	bool is_text = lua_type(r->L, -1) == LUA_TSTRING;
+
+	lua_pop(r->L, 1);
+	if (is_text)
+		return read_string(r, idx, "tls.key_password", &cfg->tls_key_password, false);
+	return read_string(r, idx, "tls.key_password.file", &cfg->tls_key_password_file, true);
+}
+
 static int read_tls(struct reader *r, int idx, struct config *cfg)
 {
 	int rc;
@@ -276,7 +296,7 @@ static int read_tls(struct reader *r, int idx, struct config *cfg)
 	    (rc = read_string(r, idx, "tls.crl", &cfg->tls_crl, true)) ||
 	    (rc = read_string(r, idx, "tls.tls_auth.key", &cfg->tls_auth_key, true)) ||
 	    (rc = read_string(r, idx, "tls.tls_crypt", &cfg->tls_crypt_key, true)) ||
-	    (rc = read_tls_crypt_v2(r, idx, cfg)))
+	    (rc = read_tls_crypt_v2(r, idx, cfg)) || (rc = read_key_password(r, idx, cfg)))
 		return rc;
 	push_field(r->L, idx, "tls.tls_auth.direction");
 	cfg->tls_auth_direction = lua_isinteger(r->L, -1) ? (int)lua_tointeger(r->L, -1) : -1;
@@ -436,9 +456,12 @@ static int read_client(struct reader *r, int idx, struct config *cfg)
 {
 	int rc = read_string_list(r, idx, "remote", &cfg->remotes, &cfg->n_remotes);
 
-	cfg->routes = calloc(1, sizeof(*cfg->routes)); /* none of its own: they are pushed */
-	if (rc == 0 && !cfg->routes)
-		rc = -ENOMEM;
+	/* Its own routes (a profile's route lines), added to the pushed ones (pushdev.h). */
+	if (rc == 0)
+		rc = read_routes(r, idx, cfg);
+	if (rc == 0)
+		rc = read_prefixes(r, idx, "routes_outside", &cfg->routes_outside,
+				   &cfg->n_routes_outside);
 	if (rc == 0)
 		rc = read_identity(r, idx, cfg);
 	if (rc == 0)

@@ -54,14 +54,17 @@ enum { RESOLVE_ADDRESSES_MAX = 16 };
 /*
  * resolve(host) -> { "192.0.2.1", "2001:db8::1", ... } | nil, why: a .ovpn
  * profile's `remote` names, through getaddrinfo (so /etc/hosts and the
- * system's resolver, as OpenVPN's). Blocks while it asks: called when a
- * configuration is loaded, never from a hook or per packet. Each address
- * once, in the resolver's order.
+ * system's resolver, as OpenVPN's), for `moonvpn --check` to say which has
+ * no address. Blocks while it asks, so the running engine's states have no
+ * resolve at all (luaopen_moonvpn_core): there, hooks and reloads never
+ * wait for it, and the client resolves each name at each attempt
+ * (nameres.h). Each address once, in the resolver's order.
  */
 static int l_core_resolve(lua_State *L)
 {
 	const char *host = luaL_checkstring(L, 1);
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *list = NULL, *ai;
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG },
+			*list = NULL, *ai;
 	char seen[RESOLVE_ADDRESSES_MAX][INET6_ADDRSTRLEN];
 	int rc = getaddrinfo(host, NULL, &hints, &list), n = 0;
 
@@ -418,5 +421,10 @@ int luaopen_moonvpn_core(lua_State *L)
 {
 	luaL_checkversion(L);
 	luaL_newlib(L, core_funcs);
+	if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_CORE_ENGINE_RUNS) == LUA_TBOOLEAN) {
+		lua_pushnil(L); /* a blocking resolve would stall the loop: see l_core_resolve */
+		lua_setfield(L, -3, "resolve");
+	}
+	lua_pop(L, 1);
 	return 1;
 }

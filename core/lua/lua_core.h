@@ -90,4 +90,7 @@ const struct lua_core_budget *lua_core_budget_state(lua_State *L);
 enum lua_core_stop lua_core_budget_spent(lua_State *L);
 int luaopen_moonvpn_engine(lua_State *L);
 
+/* A registry key: set (true) in the running engine's states, whose core has no resolve. */
+#define LUA_CORE_ENGINE_RUNS "moonvpn.engine_runs"
+
 #endif

@@ -207,6 +207,10 @@ struct script *script_new(struct engine *engine, const char *root, char *err, si
 	lua_atpanic(s->L, panic);
 	luaL_openlibs(s->L);
 	lua_sandbox_apply(s->L); /* no os.exit, os.execute, io.popen, ... */
+	if (engine) {
+		lua_pushboolean(s->L, 1);
+		lua_setfield(s->L, LUA_REGISTRYINDEX, LUA_CORE_ENGINE_RUNS);
+	}
 	preload(s->L, "moonvpn.core", luaopen_moonvpn_core);
 	preload(s->L, "moonvpn.engine", luaopen_moonvpn_engine);
 	preload(s->L, "moonvpn.hook", luaopen_moonvpn_hook);

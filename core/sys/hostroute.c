@@ -2,18 +2,41 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "hostroute.h"
 
-static bool pinned(const struct host_routes *h, const struct ip_addr *dst)
+struct ip_prefix host_route_prefix(const struct ip_addr *a)
+{
+	struct ip_prefix p = { .addr = *a, .len = a->family == AF_INET6 ? 128 : 32 };
+
+	return p;
+}
+
+static bool pinned(const struct host_routes *h, const struct ip_prefix *dst)
 {
 	for (size_t i = 0; i < h->n; i++)
-		if (ip_addr_equal(&h->pin[i].dst, dst))
+		if (ip_prefix_equal(&h->pin[i].dst, dst))
 			return true;
 	return false;
 }
 
-static int pin_one(struct host_routes *h, struct netlink *nl, const struct ip_addr *dst,
+/* Adds dst along path and keeps it in h (a route to dst that was there stays someone's). */
+static int add_pin(struct host_routes *h, struct netlink *nl, const struct ip_prefix *dst,
+		   const struct netlink_path *path)
+{
+	int r = netlink_path_route_add(nl, dst, path, HOST_ROUTE_PROTOCOL);
+
+	if (r == 0 || r == -EEXIST) {
+		h->pin[h->n].dst = *dst;
+		h->pin[h->n].path = *path;
+		h->pin[h->n++].ours = r == 0;
+		return 0;
+	}
+	return r;
+}
+
+static int pin_one(struct host_routes *h, struct netlink *nl, const struct ip_prefix *dst,
 		   unsigned skip_ifindex, char *err, size_t errlen)
 {
 	char text[IP_PREFIX_TEXT_MAX];
@@ -22,26 +45,18 @@ static int pin_one(struct host_routes *h, struct netlink *nl, const struct ip_ad
 
 	if (pinned(h, dst) || h->n == HOST_ROUTES_MAX)
 		return 0;
-	r = netlink_route_get(nl, dst, &path);
+	r = netlink_route_get(nl, &dst->addr, &path);
 	if (r == 0 && path.ifindex == skip_ifindex)
 		return 0; /* reached through the tunnel already: nothing to keep outside */
-	if (r == 0) {
-		r = netlink_host_route_add(nl, dst, &path, HOST_ROUTE_PROTOCOL);
-		h->pin[h->n].dst = *dst;
-		h->pin[h->n].path = path;
-		h->pin[h->n].ours = r == 0;
-		if (r == 0 || r == -EEXIST) {
-			h->n++;
-			return 0;
-		}
-	}
-	snprintf(err, errlen, "cannot keep the route to the server %s outside the tunnel: %s",
-		 ip_addr_format(dst, text, sizeof(text)), strerror(-r));
+	if (r == 0 && (r = add_pin(h, nl, dst, &path)) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot keep the route to %s outside the tunnel: %s",
+		 ip_prefix_format(dst, text, sizeof(text)), strerror(-r));
 	return r;
 }
 
-int host_routes_pin(struct host_routes *h, const struct ip_addr *dsts, size_t n,
-		    unsigned skip_ifindex, char *err, size_t errlen)
+int host_routes_pin_prefixes(struct host_routes *h, const struct ip_prefix *dsts, size_t n,
+			     unsigned skip_ifindex, char *err, size_t errlen)
 {
 	struct netlink nl;
 	int r = netlink_open(&nl);
@@ -56,6 +71,37 @@ int host_routes_pin(struct host_routes *h, const struct ip_addr *dsts, size_t n,
 	return r;
 }
 
+int host_routes_pin(struct host_routes *h, const struct ip_addr *dsts, size_t n,
+		    unsigned skip_ifindex, char *err, size_t errlen)
+{
+	struct ip_prefix hosts[HOST_ROUTES_MAX];
+
+	n = n < HOST_ROUTES_MAX ? n : HOST_ROUTES_MAX;
+	for (size_t i = 0; i < n; i++)
+		hosts[i] = host_route_prefix(&dsts[i]);
+	return host_routes_pin_prefixes(h, hosts, n, skip_ifindex, err, errlen);
+}
+
+int host_routes_pin_like(struct host_routes *h, const struct ip_addr *dst, char *err, size_t errlen)
+{
+	struct ip_prefix p = host_route_prefix(dst);
+	char text[IP_PREFIX_TEXT_MAX];
+	struct netlink nl;
+	int r;
+
+	if (!h->n || pinned(h, &p) || h->n == HOST_ROUTES_MAX)
+		return 0;
+	if ((r = netlink_open(&nl)) == 0) {
+		r = add_pin(h, &nl, &p, &h->pin[0].path);
+		netlink_close(&nl);
+	}
+	if (r == 0)
+		return 0;
+	snprintf(err, errlen, "cannot keep the route to the server %s outside the tunnel: %s",
+		 ip_addr_format(dst, text, sizeof(text)), strerror(-r));
+	return r;
+}
+
 void host_routes_unpin(struct host_routes *h)
 {
 	struct netlink nl;
@@ -63,14 +109,14 @@ void host_routes_unpin(struct host_routes *h)
 	if (h->n && netlink_open(&nl) == 0) {
 		for (size_t i = 0; i < h->n; i++)
 			if (h->pin[i].ours)
-				netlink_host_route_del(&nl, &h->pin[i].dst, &h->pin[i].path,
+				netlink_path_route_del(&nl, &h->pin[i].dst, &h->pin[i].path,
 						       HOST_ROUTE_PROTOCOL);
 		netlink_close(&nl);
 	}
 	h->n = 0;
 }
 
-size_t host_routes_clear_stale(const struct ip_addr *dsts, size_t n)
+size_t host_routes_clear_stale(const struct ip_prefix *dsts, size_t n)
 {
 	struct netlink nl;
 	size_t removed = 0;
@@ -78,7 +124,7 @@ size_t host_routes_clear_stale(const struct ip_addr *dsts, size_t n)
 	if (netlink_open(&nl) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		removed += netlink_host_route_del(&nl, &dsts[i], NULL, HOST_ROUTE_PROTOCOL) == 0;
+		removed += netlink_path_route_del(&nl, &dsts[i], NULL, HOST_ROUTE_PROTOCOL) == 0;
 	netlink_close(&nl);
 	return removed;
 }

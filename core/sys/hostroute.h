@@ -18,14 +18,14 @@
 #include "netlink.h"
 
 enum {
-	HOST_ROUTES_MAX = 16,	   /* = CLIENT_REMOTES_MAX */
+	HOST_ROUTES_MAX = 96,	   /* CLIENT_REMOTES_MAX literal ones, and the addresses of names */
 	HOST_ROUTE_PROTOCOL = 109, /* rtm_protocol ("proto 109" in ip route): moonvpn's pins */
 };
 
 struct host_routes {
 	size_t n;
 	struct {
-		struct ip_addr dst;
+		struct ip_prefix dst; /* a host, or a network (a route ... net_gateway) */
 		struct netlink_path path;
 		bool ours; /* false: a route to dst was there already; it stays */
 	} pin[HOST_ROUTES_MAX];
@@ -40,10 +40,26 @@ int host_routes_pin(struct host_routes *h, const struct ip_addr *dsts, size_t n,
 		    unsigned skip_ifindex, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * Pins dst to the path h's first pin took (the redirect routes are on: the
+ * kernel would send it into the tunnel), unless pinned already or h has no
+ * pin. 0, or -errno with err naming the address.
+ */
+int host_routes_pin_like(struct host_routes *h, const struct ip_addr *dst, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* The same for networks (a profile's route ... net_gateway): each along its path now. */
+int host_routes_pin_prefixes(struct host_routes *h, const struct ip_prefix *dsts, size_t n,
+			     unsigned skip_ifindex, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* a as a prefix of its full length. */
+struct ip_prefix host_route_prefix(const struct ip_addr *a);
+
 /* Removes the pins h made; h is empty after. */
 void host_routes_unpin(struct host_routes *h);
 
 /* Removes our pins to dsts left by a client that did not exit cleanly; how many went. */
-size_t host_routes_clear_stale(const struct ip_addr *dsts, size_t n);
+size_t host_routes_clear_stale(const struct ip_prefix *dsts, size_t n);
 
 #endif

@@ -175,19 +175,29 @@ struct nlmsghdr *netlink_build_host_route(struct netlink_msg *msg, uint16_t type
 					  const struct ip_addr *dst,
 					  const struct netlink_path *path, uint8_t protocol)
 {
-	size_t size = addr_bytes(dst);
+	struct ip_prefix p = { .addr = *dst, .len = (uint8_t)(addr_bytes(dst) * 8) };
+
+	return netlink_build_path_route(msg, type, &p, path, protocol);
+}
+
+struct nlmsghdr *netlink_build_path_route(struct netlink_msg *msg, uint16_t type,
+					  const struct ip_prefix *dst,
+					  const struct netlink_path *path, uint8_t protocol)
+{
+	size_t size = addr_bytes(&dst->addr);
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 
-	if (!size || (type != RTM_NEWROUTE && type != RTM_DELROUTE && type != RTM_GETROUTE) ||
+	if (!size || dst->len > size * 8 ||
+	    (type != RTM_NEWROUTE && type != RTM_DELROUTE && type != RTM_GETROUTE) ||
 	    (type == RTM_NEWROUTE && !path) ||
-	    (path && path->gateway.family && path->gateway.family != dst->family))
+	    (path && path->gateway.family && path->gateway.family != dst->addr.family))
 		return NULL;
 	nlh = put_header(msg, type, type == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0);
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (uint8_t)dst->family;
-	rtm->rtm_dst_len = (uint8_t)(size * 8);
-	mnl_attr_put(nlh, RTA_DST, size, dst->bytes);
+	rtm->rtm_family = (uint8_t)dst->addr.family;
+	rtm->rtm_dst_len = dst->len;
+	mnl_attr_put(nlh, RTA_DST, size, dst->addr.bytes);
 	if (type == RTM_GETROUTE)
 		return nlh;
 	rtm->rtm_table = RT_TABLE_MAIN;
@@ -238,20 +248,76 @@ int netlink_route_get(struct netlink *nl, const struct ip_addr *dst, struct netl
 	return r < 0 ? r : out->ifindex ? 0 : -ENETUNREACH;
 }
 
-int netlink_host_route_add(struct netlink *nl, const struct ip_addr *dst,
-			   const struct netlink_path *path, uint8_t protocol)
-{
-	struct netlink_msg msg;
+struct addr_dump {
+	unsigned ifindex;
+	int family;
+	struct ip_prefix *out;
+	size_t cap, n;
+};
 
-	return request(nl, netlink_build_host_route(&msg, RTM_NEWROUTE, dst, path, protocol));
+/* One RTM_NEWADDR of the dump: kept when it is on the interface and of the family asked. */
+static int parse_addr(const struct nlmsghdr *nlh, void *data)
+{
+	struct addr_dump *d = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr;
+	size_t size = d->family == AF_INET ? 4 : 16;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_index != d->ifindex ||
+	    ifa->ifa_family != d->family || d->n == d->cap)
+		return MNL_CB_OK;
+	mnl_attr_for_each(attr, nlh, sizeof(*ifa))
+	{
+		/* IFA_LOCAL is the address itself on a point-to-point link; IFA_ADDRESS elsewhere.
+		 */
+		if ((mnl_attr_get_type(attr) == IFA_ADDRESS ||
+		     mnl_attr_get_type(attr) == IFA_LOCAL) &&
+		    mnl_attr_get_payload_len(attr) == size) {
+			struct ip_prefix *p = &d->out[d->n];
+
+			memset(p, 0, sizeof(*p));
+			p->addr.family = d->family;
+			memcpy(p->addr.bytes, mnl_attr_get_payload(attr), size);
+			p->len = ifa->ifa_prefixlen;
+		}
+	}
+	if (d->out[d->n].addr.family == d->family)
+		d->n++;
+	return MNL_CB_OK;
 }
 
-int netlink_host_route_del(struct netlink *nl, const struct ip_addr *dst,
+int netlink_link_addrs(struct netlink *nl, unsigned ifindex, int family, struct ip_prefix *out,
+		       size_t cap)
+{
+	struct netlink_msg msg;
+	struct nlmsghdr *nlh = put_header(&msg, RTM_GETADDR, NLM_F_DUMP);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	struct addr_dump d = { ifindex, family, out, cap, 0 };
+	int r;
+
+	if (cap)
+		memset(out, 0, cap * sizeof(*out));
+	/* No ACK: NLMSG_DONE ends a dump, and an ACK after it would be read by the next request. */
+	nlh->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
+	ifa->ifa_family = (uint8_t)family;
+	r = request_cb(nl, nlh, parse_addr, &d);
+	return r < 0 ? r : (int)d.n;
+}
+
+int netlink_path_route_add(struct netlink *nl, const struct ip_prefix *dst,
 			   const struct netlink_path *path, uint8_t protocol)
 {
 	struct netlink_msg msg;
 
-	return request(nl, netlink_build_host_route(&msg, RTM_DELROUTE, dst, path, protocol));
+	return request(nl, netlink_build_path_route(&msg, RTM_NEWROUTE, dst, path, protocol));
+}
+
+int netlink_path_route_del(struct netlink *nl, const struct ip_prefix *dst,
+			   const struct netlink_path *path, uint8_t protocol)
+{
+	struct netlink_msg msg;
+
+	return request(nl, netlink_build_path_route(&msg, RTM_DELROUTE, dst, path, protocol));
 }
 
 int netlink_set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu)

@@ -10,6 +10,7 @@
 #ifndef MOONVPN_NETLINK_H
 #define MOONVPN_NETLINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ip.h"
@@ -70,15 +71,24 @@ int netlink_route_get(struct netlink *nl, const struct ip_addr *dst, struct netl
 	__attribute__((warn_unused_result));
 
 /*
- * A host route to dst along path, in the main table with the given protocol
- * (rtm_protocol: a number of the owner's, so that its routes can be found
- * and removed again, and only they). Adding fails with -EEXIST; removing
- * matches the protocol, and ifindex/gateway when path is not NULL.
+ * The addresses of family (AF_INET or AF_INET6) on ifindex, each with its
+ * on-link prefix length (RTM_GETADDR dump): how many went into out (at most
+ * cap), or -errno. Dumps leave nothing to read on nl: it may go on serving.
  */
-int netlink_host_route_add(struct netlink *nl, const struct ip_addr *dst,
+int netlink_link_addrs(struct netlink *nl, unsigned ifindex, int family, struct ip_prefix *out,
+		       size_t cap) __attribute__((warn_unused_result));
+
+/*
+ * A route to dst (a host: its full length) along path, in the main table
+ * with the given protocol (rtm_protocol: a number of the owner's, so that
+ * its routes can be found and removed again, and only they). Adding fails
+ * with -EEXIST; removing matches the protocol, and ifindex/gateway when
+ * path is not NULL.
+ */
+int netlink_path_route_add(struct netlink *nl, const struct ip_prefix *dst,
 			   const struct netlink_path *path, uint8_t protocol)
 	__attribute__((warn_unused_result));
-int netlink_host_route_del(struct netlink *nl, const struct ip_addr *dst,
+int netlink_path_route_del(struct netlink *nl, const struct ip_prefix *dst,
 			   const struct netlink_path *path, uint8_t protocol);
 
 /*
@@ -96,6 +106,10 @@ struct nlmsghdr *netlink_build_route(struct netlink_msg *msg, uint16_t type, uns
 /* RTM_NEWROUTE/RTM_DELROUTE of a host route (path may be NULL for a delete), or RTM_GETROUTE. */
 struct nlmsghdr *netlink_build_host_route(struct netlink_msg *msg, uint16_t type,
 					  const struct ip_addr *dst,
+					  const struct netlink_path *path, uint8_t protocol);
+/* The same for a prefix of any length. */
+struct nlmsghdr *netlink_build_path_route(struct netlink_msg *msg, uint16_t type,
+					  const struct ip_prefix *dst,
 					  const struct netlink_path *path, uint8_t protocol);
 
 #endif

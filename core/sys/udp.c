@@ -14,39 +14,52 @@ bool udp_parse_endpoint(struct udp_addr *out, const char *text)
 	return udp_parse_endpoint_of(out, text, "udp");
 }
 
-bool udp_parse_endpoint_of(struct udp_addr *out, const char *text, const char *scheme)
+bool udp_split_endpoint(const char *text, const char *scheme, char *host, size_t cap,
+			uint16_t *port)
 {
-	char host[INET6_ADDRSTRLEN + 2];
 	const char *rest, *colon;
 	char *end;
-	unsigned long port;
+	unsigned long value;
 	size_t n, slen = strlen(scheme);
 
-	memset(out, 0, sizeof(*out));
 	if (strncmp(text, scheme, slen) != 0 || strncmp(text + slen, "://", 3) != 0)
 		return false;
 	rest = text + slen + 3;
 	colon = strrchr(rest, ':');
-	if (!colon || (n = (size_t)(colon - rest)) == 0 || n >= sizeof(host))
+	if (!colon || (n = (size_t)(colon - rest)) == 0 || n >= cap)
 		return false;
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || !colon[1] || port == 0 || port > 65535)
+	value = strtoul(colon + 1, &end, 10);
+	if (*end || !colon[1] || value == 0 || value > 65535)
 		return false;
 	memcpy(host, rest, n);
 	host[n] = '\0';
+	*port = (uint16_t)value;
+	return true;
+}
+
+bool udp_parse_endpoint_of(struct udp_addr *out, const char *text, const char *scheme)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	uint16_t port;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (!udp_split_endpoint(text, scheme, host, sizeof(host), &port))
+		return false;
+	n = strlen(host);
 	if (host[0] == '[' && host[n - 1] == ']') {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out->ss;
 
 		host[n - 1] = '\0';
 		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
+		in6->sin6_port = htons(port);
 		out->len = sizeof(*in6);
 		return inet_pton(AF_INET6, host + 1, &in6->sin6_addr) == 1;
 	}
 	struct sockaddr_in *in = (struct sockaddr_in *)&out->ss;
 
 	in->sin_family = AF_INET;
-	in->sin_port = htons((uint16_t)port);
+	in->sin_port = htons(port);
 	out->len = sizeof(*in);
 	return inet_pton(AF_INET, host, &in->sin_addr) == 1;
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 enum { UDP_ADDR_TEXT_MAX = 64 /* "[ffff:...:ffff]:65535" */ };
@@ -22,6 +23,12 @@ struct udp_addr {
 
 /* "udp://0.0.0.0:1194" or "udp://[::]:1194"; false when it is not one. */
 bool udp_parse_endpoint(struct udp_addr *out, const char *text) __attribute__((warn_unused_result));
+/*
+ * "SCHEME://HOST:PORT" split: HOST as written (brackets kept) into host (cap
+ * bytes) and the port (1-65535); false when text is not of that form.
+ */
+bool udp_split_endpoint(const char *text, const char *scheme, char *host, size_t cap,
+			uint16_t *port) __attribute__((warn_unused_result));
 /* The same for another scheme: "tcp://0.0.0.0:443" with scheme "tcp". */
 bool udp_parse_endpoint_of(struct udp_addr *out, const char *text, const char *scheme)
 	__attribute__((warn_unused_result));

@@ -205,15 +205,30 @@ local client_tls_opts = {
 	end,
 }
 
+-- The password of an encrypted key or PKCS#12 bundle: the password itself, { file =
+-- PATH } with it on the file's first line (OpenVPN's askpass FILE), or true: asked on
+-- the terminal at start (askpass alone).
+local key_password_file = S.record({ file = { file_path, required = true } }, { what = "{ file = PATH }" })
+local key_password = {
+	what = 'a password, { file = "pass.txt" } or true (asked on the terminal)',
+	check = function(v, path)
+		if v == true or type(v) == "string" then return v end
+		if type(v) == "table" then return key_password_file.check(v, path) end
+		return S.fail(path, 'expected a password, { file = "pass.txt" } or true (asked on the terminal), '
+			.. "got %s", S.show(v))
+	end,
+}
+
 -- A client may pin the server's certificate, as OpenVPN's verify-x509-name and peer-fingerprint.
 -- Its own certificate is optional: a server that takes passwords alone needs none (auth).
 local client_tls = S.record(tls_fields {
 	ca = { material },
-	-- A PKCS#12 bundle without a password (a DER file, or inline base64): its
-	-- certificate and key instead of cert and key, its CA certificates beside ca's.
+	-- A PKCS#12 bundle (a DER file, or inline base64): its certificate and key
+	-- instead of cert and key, its CA certificates beside ca's.
 	pkcs12 = { material },
 	cert = { material },
 	key = { material },
+	key_password = { key_password },
 	crl = { material },
 	tls_crypt = { material },
 	server_name = { S.string { what = "the server certificate's common name or DNS name", max_len = 255 } },
@@ -577,8 +592,9 @@ M.server_schema = S.record({
 	group = { account "a group name" },
 }, { what = "a table { listen = ..., network = ..., tls = { ... } }", check = check_server })
 
--- One remote or a list of them: "udp://10.0.0.1:1194" or { "udp://...", "udp://..." }.
-local remote_endpoint = S.endpoint { schemes = { "udp", "tcp" } }
+-- One remote or a list of them: "udp://10.0.0.1:1194" or { "udp://...", "udp://..." };
+-- a host name is resolved at each attempt that comes to it (client.c).
+local remote_endpoint = S.endpoint { schemes = { "udp", "tcp" }, names = true }
 local remotes = {
 	what = "an endpoint like \"udp://192.0.2.1:1194\" or a list of them",
 	check = function(v, path)
@@ -587,7 +603,7 @@ local remotes = {
 			if ok == nil then return nil, err end
 			return { ok }
 		end
-		return S.list(remote_endpoint, { min = 1, max = 16 }).check(v, path)
+		return S.list(remote_endpoint, { min = 1, max = 64 }).check(v, path)
 	end,
 }
 
@@ -642,6 +658,10 @@ M.client_schema = S.record({
 	profile = { file_path },
 	redirect_gateway = { redirect_gateway, default = "" },
 	route_nopull = { S.boolean(), default = false },
+	-- The client's own routes through the tunnel (a profile's route and route-ipv6).
+	routes = { S.list(S.cidr(), { unique = true, max = 64 }), default = {} },
+	-- Networks kept outside the tunnel, along the path they had (route ... net_gateway).
+	routes_outside = { S.list(S.cidr(), { unique = true, max = 32 }), default = {} },
 	-- Framing only, never compression (as the server's): "comp-lzo" or "stub-v2" for a
 	-- server with comp-lzo or compress stub-v2; what the server pushes overrides it.
 	compression = { S.enum { "none", "comp-lzo", "stub-v2" }, default = "none" },
@@ -732,7 +752,7 @@ M.RELOAD = {
 		offload = "live", mssfix = "live", reconnect = "live", dns = "live", auth = "live",
 		auth_retry = "live", console = "live", log_level = "live", user = "restart", group = "restart",
 		profile = "live", redirect_gateway = "live", route_nopull = "live", pull_filter = "live",
-		compression = "live",
+		compression = "live", routes = "live", routes_outside = "live",
 	},
 }
 
@@ -914,6 +934,7 @@ local function resolve_paths(cfg, name)
 		cfg.tls[field] = resolve(cfg.tls[field])
 	end
 	if cfg.tls.tls_auth then cfg.tls.tls_auth.key = resolve(cfg.tls.tls_auth.key) end
+	if type(cfg.tls.key_password) == "table" then cfg.tls.key_password.file = resolve(cfg.tls.key_password.file) end
 	cfg.console = resolve(cfg.console)
 	-- rawget: a schema's output is a plain table, and nothing else is run here.
 	local m, status = rawget(cfg, "management"), rawget(cfg, "status")
@@ -980,8 +1001,10 @@ function M.is_profile(name)
 	return name:match("%.ovpn$") ~= nil
 end
 
--- vpn.client { profile = "x.ovpn", ... }: the profile read (its host names resolved,
--- its file names relative to its own directory) and the Lua fields over it.
+-- vpn.client { profile = "x.ovpn", ... }: the profile read (its file names relative to
+-- its own directory) and the Lua fields over it. Its host names stay names: the client
+-- resolves them at each attempt; only `moonvpn --check` (whose core has resolve, which
+-- blocks) asks now, to name a remote that has no address.
 local function expand_profile(decl, name)
 	local def = decl.def
 	if decl.kind ~= "client" or type(def.profile) ~= "string" then return def end

@@ -63,22 +63,29 @@ local function split(line)
 end
 
 --- Reads a profile's text: { options = { { name, args, line } ... }, inline =
--- { [tag] = { text, line } }, name }, or nil and "name:line: why".
-function M.parse(text, name)
-	local profile = { options = {}, inline = {}, name = name }
+-- { [tag] = { text, line } }, connections = { { text, line } ... }, name }, or nil
+-- and "name:line: why". first: the line number text starts at (a <connection>
+-- block's inside), 1 when not given.
+function M.parse(text, name, first)
+	local profile = { options = {}, inline = {}, connections = {}, name = name }
 	local block, block_lines, block_start
-	local number = 0
+	local number = (first or 1) - 1
 	for line in (text .. "\n"):gmatch("([^\n]*)\n") do
 		number = number + 1
 		line = line:gsub("\r$", "")
 		if block then
 			if line:match("^%s*</" .. block:gsub("%-", "%%-") .. ">%s*$") then
-				if profile.inline[block] then
+				local inline = { text = table.concat(block_lines, "\n") .. "\n", line = block_start }
+				if block == "connection" then
+					-- Each is one connection profile (OpenVPN's connection-profiles), in order.
+					profile.connections[#profile.connections + 1] = inline
+				elseif profile.inline[block] then
 					return nil, string.format("%s:%d: a second <%s> block", name, block_start, block)
+				else
+					profile.inline[block] = inline
 				end
-				profile.inline[block] = { text = table.concat(block_lines, "\n") .. "\n", line = block_start }
 				profile.options[#profile.options + 1] = { name = block, args = { "[inline]" },
-					line = block_start }
+					line = block_start, connection = block == "connection" and #profile.connections or nil }
 				block = nil
 			else
 				block_lines[#block_lines + 1] = line
@@ -113,7 +120,7 @@ local HARMLESS = {
 	nobind = "moonvpn's client always uses a free local port",
 	["persist-key"] = "moonvpn keeps its keys across reconnects",
 	["persist-tun"] = "moonvpn keeps its device across reconnects",
-	["resolv-retry"] = "host names are resolved when the profile is loaded, and at each reload",
+	["resolv-retry"] = "host names are resolved at each attempt, as long as the client runs",
 	["mute-replay-warnings"] = "replays are counted, not logged one by one",
 	["explicit-exit-notify"] = "moonvpn always tells the server when it exits",
 	["auth-nocache"] = "moonvpn keeps the password in memory while it runs, for the next logins "
@@ -136,6 +143,7 @@ local HARMLESS = {
 	["win-sys"] = "a Windows option",
 	["dev-node"] = "a Windows or macOS option",
 	["route-delay"] = "routes go on when the device is up",
+	["route-metric"] = "the routes through the device are more specific than those they override",
 	["push-peer-info"] = "moonvpn sends its peer info always",
 	setenv = "moonvpn runs no scripts that would read it",
 	["setenv-safe"] = "moonvpn runs no scripts that would read it",
@@ -174,7 +182,6 @@ local UNSUPPORTED = {
 	["management-external-key"] = "external keys are not supported",
 	["cryptoapicert"] = "the Windows certificate store is not supported",
 	["extra-certs"] = "extra-certs is not supported: append the chain to the cert file",
-	askpass = "encrypted private keys are not supported: decrypt the key (openssl pkey)",
 	["tls-server"] = "this is a server configuration, not a client profile",
 	server = "this is a server configuration, not a client profile",
 	mode = "this is a server configuration, not a client profile",
@@ -245,6 +252,7 @@ end
 local VERB = { [0] = "error", "warn", "warn", "info", "debug", "debug", "trace" }
 
 local handlers = {}
+local connection -- one <connection> block, below
 
 function handlers.client(state) state.client = true end
 function handlers.pull(state) state.pull = true end
@@ -289,6 +297,11 @@ handlers["remote-random"] = function(state) state.remote_random = true end
 
 for _, tag in ipairs { "ca", "cert", "key", "pkcs12" } do
 	handlers[tag] = function(state, opt) state.tls[tag] = material(state, opt) end
+end
+-- askpass [FILE]: the key's or the bundle's password, from the file's first line, or
+-- asked on the terminal.
+function handlers.askpass(state, opt)
+	state.tls.key_password = opt.args[1] and material(state, opt) or true
 end
 handlers["crl-verify"] = function(state, opt) state.tls.crl = material(state, opt) end
 handlers["tls-crypt"] = function(state, opt) state.tls.tls_crypt = material(state, opt) end
@@ -404,12 +417,78 @@ handlers["pull-filter"] = function(state, opt)
 	state.pull_filter[#state.pull_filter + 1] = { action, opt.args[2] }
 end
 
-function handlers.route(state, opt)
-	error(string.format("%s: %s lines are not supported: moonvpn's client takes its routes from the "
-		.. "server's push (push \"route ...\" there), or add the route after connecting",
-		at(state.profile, opt), opt.name), 0)
+-- An IPv4 netmask's prefix length, or nil when its bits are not contiguous.
+local function mask_length(text)
+	local a, b, c, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+	if not a then return nil end
+	local bits = 0
+	for _, octet in ipairs { tonumber(a), tonumber(b), tonumber(c), tonumber(d) } do
+		if octet > 255 then return nil end
+		bits = bits * 256 + octet
+	end
+	local len = 0
+	while len < 32 and bits & (1 << (31 - len)) ~= 0 do len = len + 1 end
+	if bits & ((1 << (32 - len)) - 1) ~= 0 then return nil end
+	return len
 end
-handlers["route-ipv6"] = handlers.route
+
+-- "a.b.c.d" with the bits past len cleared.
+local function ipv4_network(text, len)
+	local a, b, c, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+	if not a then return nil end
+	local v = ((tonumber(a) * 256 + tonumber(b)) * 256 + tonumber(c)) * 256 + tonumber(d)
+	if v > 0xffffffff then return nil end
+	v = len == 0 and 0 or v & (0xffffffff << (32 - len)) & 0xffffffff
+	return string.format("%d.%d.%d.%d", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255)
+end
+
+-- A route's gateway: through the tunnel (none given, vpn_gateway, or an
+-- address, which on a tun device is the tunnel's far end anyway: "routes") or,
+-- with net_gateway, outside it along the path it had ("routes_outside"). The
+-- metric is not used: the device's routes are more specific than the ones they
+-- override.
+local function route_gateway(state, opt, gateway, metric)
+	if metric then state.warn(opt, "the metric is not used") end
+	if gateway == "net_gateway" then return state.routes_outside end
+	if gateway and gateway ~= "vpn_gateway" and gateway ~= "default" then
+		state.warn(opt, "the route goes through the tunnel's device: the gateway " .. gateway
+			.. " is not used")
+	end
+	return state.routes
+end
+
+-- `route NETWORK [NETMASK] [GATEWAY] [METRIC]`: through the tunnel once it is up,
+-- as OpenVPN's (route.c); kept when route-nopull drops the pushed ones.
+function handlers.route(state, opt)
+	need(state, opt, 1, "NETWORK [NETMASK] [GATEWAY] [METRIC]")
+	local mask = opt.args[2]
+	if mask == nil or mask == "default" then mask = "255.255.255.255" end
+	local len = mask_length(mask)
+	local network = len and ipv4_network(opt.args[1], len)
+	if not network then
+		error(string.format("%s: route %s %s: expected an IPv4 network and netmask (moonvpn "
+			.. "resolves no host names in routes)", at(state.profile, opt), opt.args[1], mask), 0)
+	end
+	if network ~= opt.args[1] then
+		state.warn(opt, string.format("%s has host bits outside %s: %s/%d is routed", opt.args[1], mask,
+			network, len))
+	end
+	local list = route_gateway(state, opt, opt.args[3], opt.args[4])
+	list[#list + 1] = network .. "/" .. len
+end
+
+-- `route-ipv6 NETWORK/BITS [GATEWAY] [METRIC]`.
+handlers["route-ipv6"] = function(state, opt)
+	need(state, opt, 1, "NETWORK/BITS [GATEWAY] [METRIC]")
+	local prefix = opt.args[1]
+	if not prefix:find(":", 1, true) then
+		error(string.format("%s: route-ipv6 %s: expected an IPv6 network like 2001:db8::/32",
+			at(state.profile, opt), prefix), 0)
+	end
+	if not prefix:find("/", 1, true) then prefix = prefix .. "/128" end
+	local list = route_gateway(state, opt, opt.args[2], opt.args[3])
+	list[#list + 1] = prefix
+end
 
 handlers["dhcp-option"] = function(state, opt)
 	need(state, opt, 2, "DNS ADDRESS or DOMAIN NAME")
@@ -480,7 +559,7 @@ end
 local function new_state(profile, opts)
 	local state = {
 		profile = profile, dir = opts.dir, device = {}, tls = {}, auth = {}, remotes = {},
-		pull_filter = {}, reconnect = {},
+		pull_filter = {}, routes = {}, routes_outside = {}, shared = {}, reconnect = {},
 		optional = {}, warnings = {}, warned = {},
 	}
 	function state.warn(opt, text)
@@ -508,21 +587,83 @@ local function apply(state, opt)
 		.. "optional with ignore-unknown-option %s)", at(state.profile, opt), name, name), 0)
 end
 
--- "udp://ADDRESS:PORT" for each remote, its host resolved by resolve(host): a list of addresses.
+-- What a <connection> block may hold (OpenVPN's connection-profiles.rst, and
+-- the options options.c lets in with OPT_P_CONNECTION): true for those that
+-- belong to the one connection, "shared" for those moonvpn has one of for
+-- all connections (two blocks giving two values is an error).
+local CONNECTION_OPTIONS = {
+	remote = true, proto = true, port = true, rport = true, ["connect-timeout"] = true,
+	["explicit-exit-notify"] = true, nobind = true, float = true, bind = true, lport = true,
+	["connect-retry-max"] = true, ["server-poll-timeout"] = true, ["mtu-disc"] = true,
+	["tun-mtu-extra"] = true, ["http-proxy"] = true, ["http-proxy-option"] = true,
+	["http-proxy-timeout"] = true, ["socks-proxy"] = true, fragment = true, ["link-mtu"] = true,
+	["udp-mtu"] = true, ["max-packet-size"] = true, ["mtu-dynamic"] = true, ["local"] = true,
+	["connect-retry"] = "shared", ["tun-mtu"] = "shared", mssfix = "shared", ["tls-auth"] = "shared",
+	["tls-crypt"] = "shared", ["tls-crypt-v2"] = "shared", ["key-direction"] = "shared",
+}
+
+-- One <connection> block: its remote (the one it must have), with the proto and
+-- port it gives, else those the profile gave before it (OpenVPN copies the
+-- options so far into each block).
+connection = function(state, opt)
+	local profile = state.profile
+	local block = profile.connections[opt.connection]
+	local sub, err = M.parse(block.text, profile.name, block.line + 1)
+	if not sub then error(err, 0) end
+	local outer = { remotes = state.remotes, proto = state.proto, port = state.port }
+	state.remotes, state.profile = {}, sub
+	for _, o in ipairs(sub.options) do
+		local kind = CONNECTION_OPTIONS[o.name]
+		if not kind then
+			error(string.format("%s: %s is not an option of a <connection> block (OpenVPN's "
+				.. "connection profiles: remote, proto, port, connect-timeout, ...)", at(sub, o), o.name), 0)
+		end
+		if kind == "shared" then
+			local key, seen = table.concat(o.args, " "), state.shared[o.name]
+			if o.args[1] == "[inline]" then key = sub.inline[o.name] and sub.inline[o.name].text or key end
+			if seen and seen ~= key then
+				error(string.format("%s: %s differs from another <connection> block's: moonvpn has one "
+					.. "for all connections", at(sub, o), o.name), 0)
+			end
+			state.shared[o.name] = key
+		end
+		apply(state, o)
+	end
+	local remotes = state.remotes
+	if #remotes ~= 1 then
+		error(string.format("%s:%d: a <connection> block must have exactly one remote (it has %d)",
+			profile.name, block.line, #remotes), 0)
+	end
+	local r = remotes[1]
+	r.proto, r.port = r.proto or state.proto, r.port or state.port
+	state.remotes, state.proto, state.port, state.profile = outer.remotes, outer.proto, outer.port, profile
+	return r
+end
+
+-- At most this many remotes (client.h's CLIENT_REMOTES_MAX).
+local REMOTES_MAX = 64
+
+-- "udp://HOST:PORT" for each remote, a host name kept as it is: the client resolves it
+-- at each attempt. resolve(host), when given (moonvpn --check): its addresses or nil
+-- and why, to name a remote that has none now.
 local function endpoints(state, resolve)
 	local list = {}
 	if #state.remotes == 0 then error(state.profile.name .. ": no remote line: the profile names no server", 0) end
+	if #state.remotes > REMOTES_MAX then
+		error(string.format("%s:%d: remote: more than %d remotes (moonvpn tries at most %d)",
+			state.profile.name, state.remotes[REMOTES_MAX + 1].line, REMOTES_MAX, REMOTES_MAX), 0)
+	end
 	for _, r in ipairs(state.remotes) do
-		local addresses, err = resolve(r.host)
-		if not addresses or #addresses == 0 then
-			error(string.format("%s:%d: remote %s: %s", state.profile.name, r.line, r.host,
-				err or "the name has no address"), 0)
+		if resolve then
+			local addresses, err = resolve(r.host)
+			if not addresses or #addresses == 0 then
+				error(string.format("%s:%d: remote %s: %s", state.profile.name, r.line, r.host,
+					err or "the name has no address"), 0)
+			end
 		end
-		for _, address in ipairs(addresses) do
-			local host = address:find(":", 1, true) and "[" .. address .. "]" or address
-			list[#list + 1] = string.format("%s://%s:%d", r.proto or state.proto or "udp", host,
-				r.port or state.port or 1194)
-		end
+		local host = r.host:find(":", 1, true) and "[" .. r.host .. "]" or r.host
+		list[#list + 1] = string.format("%s://%s:%d", r.proto or state.proto or "udp", host,
+			r.port or state.port or 1194)
 	end
 	return list
 end
@@ -558,20 +699,32 @@ end
 --- The client's fields from a parsed profile, and the warnings (a list of
 -- "name:line: directive: text"); raises "name:line: why" for what it cannot
 -- honour. opts.dir: the profile's directory (relative file names); opts.resolve(host):
--- its addresses (a list) or nil and why; opts.random(n): 1..n for remote-random.
+-- its addresses (a list) or nil and why, to check each remote's name now (names stay
+-- names in the fields); opts.random(n): 1..n for remote-random.
 function M.client_fields(profile, opts)
 	opts = opts or {}
 	local state = new_state(profile, opts)
+	local connections = {}
 	for _, opt in ipairs(profile.options) do
-		if opt.name ~= "connection" then apply(state, opt) end
+		if opt.connection then
+			connections[#connections + 1] = connection(state, opt)
+		else
+			apply(state, opt)
+		end
 	end
-	if profile.inline.connection then
-		error(profile.name .. ": <connection> blocks are not supported yet: use remote lines", 0)
+	if #connections > 0 then
+		-- OpenVPN tries the blocks then, and leaves remote lines outside them out (options.c).
+		if #state.remotes > 0 then
+			state.warnings[#state.warnings + 1] = string.format("%s:%d: remote: left out: with "
+				.. "<connection> blocks only their remotes are tried (as OpenVPN)", profile.name,
+				state.remotes[1].line)
+		end
+		state.remotes = connections
 	end
 	if not (state.client or (state.pull and state.tls_client)) then
 		error(profile.name .. ": not a client profile: it has no `client` line", 0)
 	end
-	local remote = endpoints(state, opts.resolve or function(host) return { host } end)
+	local remote = endpoints(state, opts.resolve)
 	if state.remote_random then shuffle(remote, opts.random or math.random) end
 	local fields = {
 		remote = remote, device = state.device, tls = tls_fields(state), mssfix = state.mssfix,
@@ -579,6 +732,8 @@ function M.client_fields(profile, opts)
 		user = state.user, group = state.group, auth = next(state.auth) and state.auth or nil,
 		auth_retry = state.auth_retry, redirect_gateway = state.redirect_gateway,
 		route_nopull = state.route_nopull, compression = state.compression,
+		routes = #state.routes > 0 and state.routes or nil,
+		routes_outside = #state.routes_outside > 0 and state.routes_outside or nil,
 		pull_filter = #state.pull_filter > 0 and state.pull_filter or nil,
 		renegotiate = state.reneg_seconds and { seconds = state.reneg_seconds } or nil,
 	}
@@ -612,6 +767,8 @@ function M.config_fields(fields)
 		crl = material_field(tls.crl), pkcs12 = material_field(tls.pkcs12), tls_crypt = material_field(tls.tls_crypt),
 		tls_crypt_v2 = material_field(tls.tls_crypt_v2), server_name = tls.server_name,
 		server_fingerprint = tls.server_fingerprint,
+		key_password = tls.key_password == true and true
+			or tls.key_password and { file = tls.key_password.file } or nil,
 		tls_auth = tls.tls_auth and { key = material_field(tls.tls_auth), direction = tls.tls_auth.direction },
 	}
 	-- auth-user-pass FILE, or alone: asked on the terminal (auth.ask), as is a static

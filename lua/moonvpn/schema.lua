@@ -170,7 +170,13 @@ function M.cidr(opts)
 	end }
 end
 
---- "scheme://host:port" with a literal address ("[...]" for IPv6).
+-- A host name as a client's remote may give one (client.c's is_host_name).
+local function is_host_name(host)
+	return #host < 256 and host:match("^[%w_][%w%.%-_]*$") ~= nil
+end
+
+--- "scheme://host:port" with a literal address ("[...]" for IPv6), or with
+-- opts.names a host name too.
 function M.endpoint(opts)
 	local schemes = opts.schemes
 	local what = "an endpoint like \"" .. schemes[1] .. "://0.0.0.0:1194\""
@@ -187,8 +193,9 @@ function M.endpoint(opts)
 		local host, port = rest:match("^%[([^%]]+)%]:(%d+)$")
 		if not host then host, port = rest:match("^([^:]+):(%d+)$") end
 		if not host then return fail(path, "%s is not %s", M.show(v), what) end
-		if not core.parse_ip(host) then
-			return fail(path, "%s: %q is not an IP address literal", M.show(v), host)
+		if not core.parse_ip(host) and not (opts.names and is_host_name(host)) then
+			return fail(path, "%s: %q is not an IP address literal%s", M.show(v), host,
+				opts.names and " or a host name" or "")
 		end
 		local n = tonumber(port)
 		if n < 1 or n > 65535 then

@@ -8,6 +8,7 @@
  * (tls_session_park): OpenSSL's SSL freed, their records sealed and opened
  * by tlsrec.c, talking to live OpenSSL peers in every TLS 1.3 suite.
  */
+#include <errno.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -74,12 +75,13 @@ static bool make_pair_mode(struct pair *p, const char *client_cert, const char *
 				   mode,
 				   NULL,
 				   NULL,
+				   NULL,
 				   NULL };
 	struct tls_config ccfg = { TLS_CLIENT, pki_file(cca, sizeof(cca), client_ca),
 				   NULL,       NULL,
 				   NULL,       TLS_PEER_CERT_REQUIRED,
 				   NULL,       NULL,
-				   NULL };
+				   NULL,       NULL };
 
 	if (client_cert) {
 		snprintf(name, sizeof(name), "%s.crt", client_cert);
@@ -243,6 +245,7 @@ static void test_load_errors(void)
 				  TLS_PEER_CERT_REQUIRED,
 				  NULL,
 				  NULL,
+				  NULL,
 				  NULL };
 
 	CHECK(tls_ctx_new(&ctx, &cfg, err, sizeof(err)) < 0 &&
@@ -284,8 +287,8 @@ static void test_inline(void)
 	     *skey = pki_text("server.key");
 	char bundle[32768], err[256];
 	struct tls_ctx *sctx = server_ctx(NULL), *cctx = NULL;
-	struct tls_config ccfg = { TLS_CLIENT, ca,   crt, key, crl, TLS_PEER_CERT_REQUIRED,
-				   "server",   NULL, NULL };
+	struct tls_config ccfg = { TLS_CLIENT, ca,   crt,  key, crl, TLS_PEER_CERT_REQUIRED,
+				   "server",   NULL, NULL, NULL };
 	struct tls_session *server = NULL, *client = NULL;
 	int srv = 0, cli = 0;
 
@@ -337,9 +340,10 @@ static void test_inline(void)
 
 /*
  * An encrypted private key (review s3 L3), PKCS#8 or traditional PEM, from its
- * file or inline: refused at once saying how to decrypt it, never asked for on
- * the terminal through OpenSSL's default callback (which would block the
- * engine; run without a terminal it fails with an opaque reason instead).
+ * file or inline: opened with key_password; without one refused at once
+ * (-ENOKEY) saying to give it, never asked for on the terminal through
+ * OpenSSL's default callback (which would block the engine); a wrong one is
+ * -EKEYREJECTED, saying so.
  */
 static void test_encrypted_key(void)
 {
@@ -354,6 +358,7 @@ static void test_encrypted_key(void)
 				   TLS_PEER_CERT_REQUIRED,
 				   NULL,
 				   NULL,
+				   NULL,
 				   NULL };
 
 	snprintf(cmd, sizeof(cmd),
@@ -366,19 +371,36 @@ static void test_encrypted_key(void)
 		char *text = pki_text(keys[i]);
 
 		ccfg.key = pki_file(key, sizeof(key), keys[i]);
-		CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
-			      strstr(err, "is encrypted") && strstr(err, keys[i]) &&
-			      strstr(err, "openssl pkey -in KEY -out KEY.plain"),
+		ccfg.key_password = NULL;
+		CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == -ENOKEY &&
+			      strstr(err, "is encrypted and no password was given") &&
+			      strstr(err, keys[i]),
 		      "%s from its file: %s", keys[i], err);
+		ccfg.key_password = "wrong";
+		CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == -EKEYREJECTED &&
+			      strstr(err, "the password for the private key in") &&
+			      strstr(err, "is wrong"),
+		      "%s with a wrong password: %s", keys[i], err);
+		ccfg.key_password = "secret";
+		CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "%s with its password: %s",
+		      keys[i], err);
+		tls_ctx_free(cctx);
+		cctx = NULL;
 		ccfg.key = text;
-		CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
-			      strstr(err, "the private key in the inline text is encrypted") &&
-			      strstr(err, "openssl pkey -in KEY -out KEY.plain"),
+		ccfg.key_password = NULL;
+		CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == -ENOKEY &&
+			      strstr(err, "the private key in the inline text is encrypted"),
 		      "%s inline: %s", keys[i], err);
+		ccfg.key_password = "secret";
+		CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0,
+		      "%s inline with its password: %s", keys[i], err);
+		tls_ctx_free(cctx);
+		cctx = NULL;
 		free(text);
 	}
 	/* The same client with its plain key loads: the refusal was the encryption's. */
 	ccfg.key = pki_file(key, sizeof(key), "client1.key");
+	ccfg.key_password = NULL;
 	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "plain key: %s", err);
 	tls_ctx_free(cctx);
 }
@@ -416,12 +438,12 @@ static bool handshake_with(struct tls_ctx *sctx, struct tls_ctx *cctx)
 
 /*
  * A profile's pkcs12: a bundle without a password, from its file or inline
- * base64, gives the certificate, the key and the CA; one with a password is
- * refused saying how to convert it.
+ * base64, gives the certificate, the key and the CA; one with a password
+ * opens with it, and without it or with a wrong one is refused saying which.
  */
 static void test_pkcs12(void)
 {
-	char cmd[512], p12[128], locked[128], err[256];
+	char cmd[512], p12[128], locked[128], ca[128], err[256];
 	struct tls_ctx *sctx = server_ctx(NULL), *cctx = NULL;
 	struct tls_config ccfg = { .role = TLS_CLIENT, .peer_cert = TLS_PEER_CERT_REQUIRED };
 	char *b64;
@@ -447,9 +469,20 @@ static void test_pkcs12(void)
 	tls_ctx_free(cctx);
 	cctx = NULL;
 	ccfg.pkcs12 = pki_file(locked, sizeof(locked), "locked.p12");
-	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) < 0 &&
-		      strstr(err, "it needs a password") && strstr(err, "locked.p12"),
-	      "a bundle with a password: %s", err);
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == -ENOKEY &&
+		      strstr(err, "needs a password, and none was given") &&
+		      strstr(err, "locked.p12"),
+	      "a bundle with a password, none given: %s", err);
+	ccfg.key_password = "wrong";
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == -EKEYREJECTED &&
+		      strstr(err, "the password for the PKCS#12 bundle") && strstr(err, "is wrong"),
+	      "a bundle with a wrong password: %s", err);
+	/* The right one opens it (its CA is not in it: ca gives it). */
+	ccfg.key_password = "secret";
+	ccfg.ca = pki_file(ca, sizeof(ca), "ca.crt");
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "the bundle's password: %s", err);
+	if (sctx && cctx)
+		handshake_with(sctx, cctx);
 	tls_ctx_free(cctx);
 	tls_ctx_free(sctx);
 	free(b64);
@@ -579,7 +612,7 @@ static void test_server_checks(void)
 					   NULL,       NULL,
 					   NULL,       TLS_PEER_CERT_REQUIRED,
 					   NULL,       NULL,
-					   NULL };
+					   NULL,       NULL };
 		struct tls_config ccfg = { TLS_CLIENT,
 					   ca,
 					   pki_file(ccrt, sizeof(ccrt), "client1.crt"),
@@ -587,6 +620,7 @@ static void test_server_checks(void)
 					   NULL,
 					   TLS_PEER_CERT_REQUIRED,
 					   cases[i].name,
+					   NULL,
 					   NULL,
 					   NULL };
 		struct pair p = { 0 };
@@ -626,6 +660,7 @@ static struct tls_ctx *server_ctx(const char *crl)
 				  pki_file(key, sizeof(key), "server.key"),
 				  crl ? pki_file(crlp, sizeof(crlp), crl) : NULL,
 				  TLS_PEER_CERT_REQUIRED,
+				  NULL,
 				  NULL,
 				  NULL,
 				  NULL };

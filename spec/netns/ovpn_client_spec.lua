@@ -75,9 +75,11 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		return path
 	end
 
+	-- A profile (moonvpn client X.ovpn), or a configuration that starts from one (X.lua).
 	local function connect(profile)
-		client = cli:spawn({ mv.bin, "client", profile })
-		local ok, out = client:wait_log("connected, address", 20)
+		client = cli:spawn(profile:match("%.lua$") and { mv.bin, profile } or { mv.bin, "client", profile })
+		-- 40 s: an attempt at a remote that does not answer takes 10 s.
+		local ok, out = client:wait_log("connected, address", 40)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
 		ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
 		assert(ok, out .. "\n--- client:\n" .. client:output() .. "\n--- server:\n" .. server:output())
@@ -136,14 +138,80 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		assert.falsy(routes:find("10.98.0.0/16", 1, true), routes)
 	end)
 
-	it("connects with a pkcs12 bundle inline (no password), as some providers' profiles carry it", function()
-		start_server({ wrap = "tls-crypt" })
+	it("routes the profile's route and route-ipv6 lines through the tunnel, with route-nopull too, until exit", function()
+		start_server({ wrap = "tls-crypt", extra = 'push "route 10.98.0.0 255.255.0.0"\n' })
+		-- A network behind the server: its address on the server's loopback.
+		assert(srv:sh("ip addr add 10.97.0.1/32 dev lo"))
+		connect(unified_profile({ extra = "route-nopull\nroute 10.97.0.0 255.255.0.0\nroute 10.96.1.0 "
+			.. "255.255.255.0 vpn_gateway\nroute-ipv6 2001:db8:97::/48\n" }))
+		local _, routes = cli:sh("ip -4 route show")
+		assert.truthy(routes:find("10.97.0.0/16 dev", 1, true), routes)
+		assert.truthy(routes:find("10.96.1.0/24 dev", 1, true), routes)
+		assert.falsy(routes:find("10.98.0.0/16", 1, true), routes)
+		local _, routes6 = cli:sh("ip -6 route show")
+		assert.truthy(routes6:find("2001:db8:97::/48 dev", 1, true), routes6)
+		local ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.97.0.1")
+		assert(ok, out .. "\n--- client:\n" .. client:output() .. "\n--- server:\n" .. server:output())
+		assert.are.equal(0, client:stop())
+		client = nil
+		_, routes = cli:sh("ip -4 route show")
+		assert.falsy(routes:find("10.97.0.0/16", 1, true), routes)
+	end)
+
+	it("tries a profile's <connection> blocks in order: a dead one, then the server", function()
+		start_server({ tcp = true, wrap = "tls-crypt" })
+		-- The first block's server does not answer (nothing listens on 10.88.2.9); the
+		-- second's is the server, over TCP by the proto before the blocks.
+		connect(unified_profile({ tcp = true, extra = "<connection>\nremote 10.88.2.9 1194 udp\n"
+			.. "explicit-exit-notify 1\n</connection>\n<connection>\nremote 10.88.2.1 443\n"
+			.. "connect-timeout 5\n</connection>\n" }))
+		assert.truthy(client:output():find("10.88.2.9", 1, true), client:output())
+	end)
+
+	-- client1's certificate, key and the CA as an inline <pkcs12> block, with password ("" none).
+	local function pkcs12_block(password)
 		local pki, dir = mv.pki(), netns.tmpdir()
 		assert(netns.sh(string.format("openssl pkcs12 -export -in %s/client1.crt -inkey %s/client1.key "
-			.. "-certfile %s/ca.crt -passout pass: -out %s/c.p12 && openssl base64 -in %s/c.p12 -out %s/c.b64",
-			pki, pki, pki, dir, dir, dir)))
-		connect(unified_profile({ no_cert = true,
-			extra = "<pkcs12>\n" .. netns.read_file(dir .. "/c.b64") .. "</pkcs12>\n" }))
+			.. "-certfile %s/ca.crt -passout pass:%s -out %s/c.p12 && openssl base64 -in %s/c.p12 -out %s/c.b64",
+			pki, pki, pki, password, dir, dir, dir)))
+		return "<pkcs12>\n" .. netns.read_file(dir .. "/c.b64") .. "</pkcs12>\n"
+	end
+
+	it("connects with a pkcs12 bundle inline (no password), as some providers' profiles carry it", function()
+		start_server({ wrap = "tls-crypt" })
+		connect(unified_profile({ no_cert = true, extra = pkcs12_block("") }))
+	end)
+
+	it("opens a pkcs12 bundle with a password from askpass FILE, and says when the password is wrong", function()
+		start_server({ wrap = "tls-crypt" })
+		local dir = netns.tmpdir()
+		netns.write_file(dir .. "/pass.txt", "s3cret\n")
+		local extra = pkcs12_block("s3cret") .. "askpass " .. dir .. "/pass.txt\n"
+		netns.write_file(dir .. "/wrong.txt", "guess\n")
+		local wrong = unified_profile({ no_cert = true, extra = extra:gsub("pass%.txt", "wrong.txt") })
+		local ok, out = cli:sh(netns.quote(mv.bin) .. " client " .. netns.quote(wrong) .. " 2>&1 < /dev/null")
+		assert.is_false(ok)
+		assert.truthy(out:find("the password for the PKCS#12 bundle", 1, true), out)
+		assert.truthy(out:find("is wrong", 1, true), out)
+		-- No askpass, and no terminal to ask on: the start says what to give.
+		local none = unified_profile({ no_cert = true, extra = extra:gsub("askpass [^\n]*\n", "") })
+		ok, out = cli:sh(netns.quote(mv.bin) .. " client " .. netns.quote(none) .. " 2>&1 < /dev/null")
+		assert.is_false(ok)
+		assert.truthy(out:find("needs a password, and none was given: give tls.key_password (askpass in a "
+			.. "profile), or run moonvpn on a terminal to be asked", 1, true), out)
+		connect(unified_profile({ no_cert = true, extra = extra }))
+	end)
+
+	it("opens an encrypted key with the password Lua gives (tls.key_password)", function()
+		start_server({ wrap = "tls-crypt" })
+		local pki, dir = mv.pki(), netns.tmpdir()
+		assert(netns.sh(string.format("openssl pkey -in %s/client1.key -aes256 -passout pass:s3cret -out %s/enc.key",
+			pki, dir)))
+		local profile = unified_profile({})
+		local config = dir .. "/client.lua"
+		netns.write_file(config, string.format('local vpn = require "moonvpn"\nvpn.client {\n  profile = %q,\n'
+			.. '  tls = { key = %q, key_password = "s3cret" },\n}\n', profile, dir .. "/enc.key"))
+		connect(config)
 	end)
 
 	-- A server with comp-lzo or compress expects the framing byte; the client puts it
@@ -176,6 +244,34 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 			.. " 2>&1")
 		assert.is_false(ok)
 		assert.truthy(out:find("expected an OpenVPN client profile named NAME.ovpn", 1, true), out)
+	end)
+
+	it("resolves a remote's name again at each attempt: a changed answer is used", function()
+		start_server({ wrap = "tls-auth" })
+		local path = sample_profile({})
+		local hosts = "/etc/netns/" .. cli.name .. "/hosts"
+		-- First the name points where nothing answers (10.88.2.9) ...
+		netns.write_file(hosts, "127.0.0.1 localhost\n10.88.2.9 vpn.office.test\n")
+		client = cli:spawn({ mv.bin, "client", path })
+		assert(client:wait_log("connecting to udp://10.88.2.9:1194", 20), client:output())
+		-- ... then at the server: the next attempt (after 10 s without an answer) finds it.
+		netns.write_file(hosts, "127.0.0.1 localhost\n10.88.2.1 vpn.office.test\n")
+		local ok, out = client:wait_log("connected, address", 60)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+		assert.truthy(out:find("connecting to udp://10.88.2.1:1194", 1, true), out)
+	end)
+
+	it("fails over from a remote whose name has no address to the next", function()
+		start_server({ wrap = "tls-auth" })
+		local path = sample_profile({ extra = "remote vpn2.office.test 1194" })
+		netns.write_file("/etc/netns/" .. cli.name .. "/hosts", "127.0.0.1 localhost\n10.88.2.1 vpn2.office.test\n")
+		-- From a configuration, whose Lua (as every hook's) has no blocking resolve in the engine.
+		local config = path:gsub("%.ovpn$", ".lua")
+		netns.write_file(config, string.format('local vpn = require "moonvpn"\n'
+			.. 'assert(require("moonvpn.core").resolve == nil, "core.resolve is reachable in the engine")\n'
+			.. "vpn.client { profile = %q }\n", path))
+		connect(config)
+		assert.truthy(client:output():find("cannot resolve vpn.office.test", 1, true), client:output())
 	end)
 
 	it("says which remote has no address", function()

@@ -4,6 +4,7 @@
 --
 --   [ mvt-cli: client ] --10.88.5.0/24-- [ mvt-rtr: "the internet", 203.0.113.1 ] --10.88.6.0/24-- [ mvt-srv: server ]
 --
+-- mvt-rtr is also a host on the client's LAN, 10.88.5.3 (for block-local).
 -- The client's and the server's default routes go through mvt-rtr, which
 -- holds the "public" address 203.0.113.1 and routes the VPN network back to
 -- the server. Where a ping to 203.0.113.1 came from tells the two apart: from
@@ -14,6 +15,7 @@ local netns = require "spec.helpers.netns"
 local openvpn = require "spec.helpers.openvpn"
 
 local PUBLIC = "203.0.113.1"
+local LAN = "10.88.5.3"
 
 describe("#netns redirect-gateway", function()
 	if not netns.is_root() then
@@ -24,8 +26,10 @@ describe("#netns redirect-gateway", function()
 
 	local function topology()
 		cli, rtr, srv = netns.new(), netns.new(), netns.new()
-		local _, c = netns.veth(rtr, "10.88.5.1/24", cli, "10.88.5.2/24")
+		local r, c = netns.veth(rtr, "10.88.5.1/24", cli, "10.88.5.2/24")
 		cli_if = c
+		-- A host on the client's LAN besides its gateway: LAN in the counts below.
+		assert(rtr:sh("ip addr add " .. LAN .. "/24 dev " .. r))
 		netns.veth(rtr, "10.88.6.1/24", srv, "10.88.6.2/24")
 		assert(cli:sh("ip route add default via 10.88.5.1"))
 		assert(srv:sh("ip route add default via 10.88.6.1 && sysctl -qw net.ipv4.ip_forward=1"))
@@ -35,7 +39,10 @@ describe("#netns redirect-gateway", function()
 		assert(rtr:sh("nft add table inet seen && nft add chain inet seen input '{ type filter hook input "
 			.. "priority 0; }' && nft add rule inet seen input ip daddr " .. PUBLIC .. " ip saddr 10.88.5.2 "
 			.. "icmp type echo-request counter comment direct && nft add rule inet seen input ip daddr "
-			.. PUBLIC .. " ip saddr 10.77.0.0/24 icmp type echo-request counter comment tunnel"))
+			.. PUBLIC .. " ip saddr 10.77.0.0/24 icmp type echo-request counter comment tunnel"
+			.. " && nft add rule inet seen input ip daddr " .. LAN .. " ip saddr 10.88.5.2 icmp type echo-request "
+			.. "counter comment lan_direct && nft add rule inet seen input ip daddr " .. LAN .. " ip saddr "
+			.. "10.77.0.0/24 icmp type echo-request counter comment lan_tunnel"))
 	end
 
 	-- The echo requests PUBLIC got from "direct" or "tunnel".
@@ -44,19 +51,25 @@ describe("#netns redirect-gateway", function()
 		return tonumber(out:match("packets (%d+) bytes %d+ comment \"" .. which .. "\"")) or -1
 	end
 
-	local function ping_public()
-		local before = { seen("direct"), seen("tunnel") }
-		local ok, out = cli:sh("ping -c 2 -i 0.2 -W 3 " .. PUBLIC)
+	-- Two pings to address: how many came directly, and how many through the tunnel.
+	local function ping_counted(address, direct, tunnel)
+		local before = { seen(direct), seen(tunnel) }
+		local ok, out = cli:sh("ping -c 2 -i 0.2 -W 3 " .. address)
 		assert(ok, out)
-		return seen("direct") - before[1], seen("tunnel") - before[2]
+		return seen(direct) - before[1], seen(tunnel) - before[2]
 	end
 
-	local function start_server(kind)
+	local function ping_public() return ping_counted(PUBLIC, "direct", "tunnel") end
+	-- LAN, the host on the client's own network.
+	local function ping_lan() return ping_counted(LAN, "lan_direct", "lan_tunnel") end
+
+	local function start_server(kind, words)
+		words = words or "def1"
 		local pki = mv.pki()
 		local argv
 		if kind == "openvpn" then
 			argv = { "openvpn", "--config", openvpn.server(pki, { listen = "10.88.6.2", wrap = "tls-crypt",
-				extra = 'push "redirect-gateway def1"\n' }) }
+				extra = 'push "redirect-gateway ' .. words .. '"\n' }) }
 		else
 			argv = { mv.bin, mv.write_config(mv.server_config(string.format([[
   listen = "udp://10.88.6.2:1194",
@@ -70,12 +83,13 @@ describe("#netns redirect-gateway", function()
 		assert(server:wait_log(ready, 10), server:output())
 	end
 
-	local function start_client()
+	-- extra: more client fields.
+	local function start_client(extra)
 		local pki = mv.pki()
 		client = cli:spawn({ mv.bin, mv.write_config(mv.client_config("10.88.6.2", string.format([[
   device = { name = "mvc0" },
   tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
-]], pki, pki, pki, pki), { tls = false }), "client.lua") })
+]], pki, pki, pki, pki) .. (extra or ""), { tls = false }), "client.lua") })
 		local ok, out = client:wait_log("configured by the server", 20)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
 	end
@@ -111,6 +125,39 @@ describe("#netns redirect-gateway", function()
 			assert.are.same({ 2, 0 }, { ping_public() })
 		end)
 	end
+
+	it("block-local: the client's own LAN goes through the tunnel while it runs, and directly again after", function()
+		topology()
+		start_server("openvpn", "def1 block-local")
+		assert.are.same({ 2, 0 }, { ping_lan() })
+		start_client()
+		local r = routes()
+		-- 10.88.5.0/24 in two halves through the tunnel (OpenVPN's add_block_local_item); the gateway pinned.
+		assert.matches("10.88.5.0/25 dev mvc0", r, 1, true)
+		assert.matches("10.88.5.128/25 dev mvc0", r, 1, true)
+		assert.matches("10.88.5.1 dev " .. cli_if .. " proto 109", r, 1, true)
+		assert.are.same({ 0, 2 }, { ping_lan() })
+		assert.are.same({ 0, 2 }, { ping_public() })
+		assert.are.equal(0, client:stop())
+		client = nil
+		r = routes()
+		assert.is_nil(r:find("10.88.5.0/25", 1, true), r)
+		assert.is_nil(r:find("proto 109", 1, true), r)
+		assert.are.same({ 2, 0 }, { ping_lan() })
+	end)
+
+	it("keeps routes_outside (a profile's route ... net_gateway) outside the tunnel until exit", function()
+		topology()
+		start_server("openvpn")
+		start_client('  routes_outside = { "' .. PUBLIC .. '/32" },\n')
+		local r = routes()
+		assert.matches("0.0.0.0/1 dev mvc0", r, 1, true)
+		assert.matches(PUBLIC .. " via 10.88.5.1 dev " .. cli_if .. " proto 109", r, 1, true)
+		assert.are.same({ 2, 0 }, { ping_public() })
+		assert.are.equal(0, client:stop())
+		client = nil
+		assert.is_nil(routes():find(PUBLIC, 1, true))
+	end)
 
 	it("leaves only the server's pinned route after SIGKILL, and the next start removes it", function()
 		topology()

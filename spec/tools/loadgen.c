@@ -244,7 +244,9 @@ static void start_client(struct loadgen *lg)
 	};
 	char err[256];
 
-	p.remotes[0] = lg->o.remote;
+	struct client_remote remote = { .addr = lg->o.remote };
+
+	p.remotes = &remote;
 	if (lg->o.n_bind)
 		p.local = lg->o.bind[lg->started % lg->o.n_bind];
 	lc->lg = lg;

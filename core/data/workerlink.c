@@ -152,11 +152,12 @@ static void wake_receiver(struct workerlink *l)
 
 bool workerlink_flush(struct workerlink *l)
 {
-	struct wmsg *m;
+	struct wmsg *m, *next;
 	bool moved = false;
 
-	while ((m = l->over_head) && push_or_wait(l, m)) {
-		l->over_head = m->next;
+	/* next is read before the push: once in the ring, m is the receiver's (it may be freed). */
+	while ((m = l->over_head) && (next = m->next, push_or_wait(l, m))) {
+		l->over_head = next;
 		l->over_len--;
 		l->stats.sent++;
 		moved = true;

@@ -170,6 +170,8 @@ static void handle(struct dworker *w, struct wmsg *m)
 	case WMSG_QUERY:
 		answer_query(w, m->cookie);
 		break;
+	case WMSG_FLOW_ANSWER: /* no verdict cache in the skeleton yet */
+		break;
 	default: /* a worker -> main kind: the main thread's mistake */
 		w->counters[DWORKER_REJECTED]++;
 		break;

@@ -75,6 +75,7 @@ const char *wmsg_kind_name(enum wmsg_kind kind)
 		[WMSG_PEER_REMOVE] = "remove",
 		[WMSG_SETTINGS] = "settings",
 		[WMSG_QUERY] = "query",
+		[WMSG_FLOW_ANSWER] = "flow-answer",
 		[WMSG_FLOAT] = "float",
 		[WMSG_KEEPALIVE_TIMEOUT] = "keepalive-timeout",
 		[WMSG_COUNTERS] = "counters",

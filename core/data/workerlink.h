@@ -17,8 +17,8 @@
  * sender's writes of a message before the receiver's reads.
  *
  * Bounded rings, and what a full ring does to each kind (wmsg_droppable):
- * a control message (install, retire, remove, settings, query, and back
- * float, keepalive timeout, table) must not be lost, so it waits on the
+ * a control message (install, retire, remove, settings, query, flow answer,
+ * and back float, keepalive timeout, table) must not be lost, so it waits on the
  * sender's overflow list, in order, and every later message queues behind
  * it until the ring has room; the receiver wakes the sender when it makes
  * room (the sender_waiting flag). A counters snapshot, a control packet and
@@ -48,12 +48,14 @@ enum wmsg_kind {
 	WMSG_PEER_REMOVE,      /* peer_id */
 	WMSG_SETTINGS,	       /* own[0] the reloaded settings */
 	WMSG_QUERY,	       /* cookie: answered by WMSG_TABLE with the same cookie */
+	WMSG_FLOW_ANSWER, /* peer_id, count: the verdict, data[len]: the flow's key (as asked) */
 	/* worker -> main */
 	WMSG_FLOAT,		/* peer_id, addr: the peer's new source address, its keys checked */
 	WMSG_KEEPALIVE_TIMEOUT, /* peer_id */
 	WMSG_COUNTERS,		/* counters[] */
 	WMSG_CONTROL_PACKET,	/* addr, data[len]: a datagram for the control plane */
-	WMSG_FLOW_QUESTION,	/* peer_id, data[len]: the flow's key; own[0] the held packet */
+	WMSG_FLOW_QUESTION,	/* peer_id, data[len]: the flow's key (the worker keeps or drops its
+				   packets) */
 	WMSG_TABLE,		/* cookie, count; own[0] count struct wmsg_peer */
 	WMSG_KIND_END
 };

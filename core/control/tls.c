@@ -288,10 +288,14 @@ static int use_bundle_cas(SSL_CTX *ctx, STACK_OF(X509) * cas, bool has_ca, const
 /*
  * Whether the bundle's MAC checks with password (NULL: the empty one or none,
  * as a bundle without a password has either), so that a wrong password is
- * told from a bundle that lacks a certificate or key.
+ * told from a bundle that lacks a certificate or key. A bundle without a MAC
+ * (openssl pkcs12 -export -nomac) has nothing to check: PKCS12_parse loads it
+ * as it is, and so does OpenVPN (ssl_openssl.c, tls_ctx_load_pkcs12).
  */
 static bool pkcs12_password_ok(PKCS12 *p12, const char *password)
 {
+	if (!PKCS12_mac_present(p12))
+		return true;
 	if (password)
 		return PKCS12_verify_mac(p12, password, -1) == 1;
 	return PKCS12_verify_mac(p12, "", 0) == 1 || PKCS12_verify_mac(p12, NULL, 0) == 1;

@@ -438,12 +438,12 @@ static bool handshake_with(struct tls_ctx *sctx, struct tls_ctx *cctx)
 
 /*
  * A profile's pkcs12: a bundle without a password, from its file or inline
- * base64, gives the certificate, the key and the CA; one with a password
+ * base64, or without a MAC, gives the certificate, the key and the CA; one with a password
  * opens with it, and without it or with a wrong one is refused saying which.
  */
 static void test_pkcs12(void)
 {
-	char cmd[512], p12[128], locked[128], ca[128], err[256];
+	char cmd[1024], p12[128], locked[128], ca[128], err[256];
 	struct tls_ctx *sctx = server_ctx(NULL), *cctx = NULL;
 	struct tls_config ccfg = { .role = TLS_CLIENT, .peer_cert = TLS_PEER_CERT_REQUIRED };
 	char *b64;
@@ -452,11 +452,20 @@ static void test_pkcs12(void)
 		 "cd %s && openssl pkcs12 -export -in client1.crt -inkey client1.key -certfile "
 		 "ca.crt -passout pass: -out client1.p12 && openssl base64 -in client1.p12 -out "
 		 "client1.p12.b64 && openssl pkcs12 -export -in client1.crt -inkey client1.key "
-		 "-passout pass:secret -out locked.p12",
+		 "-passout pass:secret -out locked.p12 && openssl pkcs12 -export -nomac -in "
+		 "client1.crt -inkey client1.key -certfile ca.crt -keypbe NONE -certpbe NONE "
+		 "-passout pass: -out nomac.p12",
 		 pki);
 	CHECK(system(cmd) == 0, "openssl pkcs12 -export");
 	ccfg.pkcs12 = pki_file(p12, sizeof(p12), "client1.p12");
 	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "pkcs12 file: %s", err);
+	if (sctx && cctx)
+		handshake_with(sctx, cctx);
+	tls_ctx_free(cctx);
+	cctx = NULL;
+	/* Without a MAC there is no password to check: it loads, as PKCS12_parse loads it. */
+	ccfg.pkcs12 = pki_file(p12, sizeof(p12), "nomac.p12");
+	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "pkcs12 without a MAC: %s", err);
 	if (sctx && cctx)
 		handshake_with(sctx, cctx);
 	tls_ctx_free(cctx);

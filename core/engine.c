@@ -984,7 +984,7 @@ static int reload(struct engine *e, char *err, size_t errlen)
 		rc = script_check_reload(e->script, err, errlen);
 	if (rc < 0)
 		goto fail;
-	rc = credentials_load(&fresh, e->crypto, cfg, err, errlen);
+	rc = credentials_reload(&fresh, e->crypto, cfg, err, errlen);
 	if (rc < 0)
 		goto fail;
 	rc = check_client(e, cfg, &fresh, err, errlen);

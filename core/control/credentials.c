@@ -276,11 +276,14 @@ static int load_client_auth(struct credentials *cr, const struct config *cfg, ch
 }
 
 /*
- * The password asked on the terminal at start, kept for the reloads that
- * load the same key again: a reload never stops at a prompt (the engine
- * would stop with it). Wiped at exit with the process.
+ * The password asked on the terminal at start (asked: there is one, even
+ * empty), kept for the reloads that load the same key again. A reload never
+ * asks (credentials_reload): while it waited, the loop and the tunnel would
+ * stand still, and a Ctrl-C there would stop the client. Wiped at exit with
+ * the process.
  */
 static char asked_key_password[TTYASK_ANSWER_MAX];
+static bool asked;
 
 /* askpass FILE: the password on the file's first line, into out. */
 static int read_key_password_file(const char *path, char *out, size_t cap, char *err, size_t errlen)
@@ -298,17 +301,56 @@ static int read_key_password_file(const char *path, char *out, size_t cap, char 
 	return rc;
 }
 
+/* Why the terminal could not be asked (ttyask_read's rc), in the auth prompt's words. */
+static int ask_error(int rc, char *err, size_t errlen)
+{
+	if (rc == -EINTR)
+		snprintf(err, errlen, "tls.key_password: asking on the terminal was interrupted");
+	else
+		snprintf(err, errlen,
+			 "tls.key_password: cannot ask on the terminal: %s (give the password, or "
+			 "{ file = PATH })",
+			 rc == -ENOTTY	  ? "standard input is not a terminal"
+			 : rc == -EPIPE	  ? "standard input was closed, so there is no terminal to "
+					    "ask on"
+			 : rc == -EMSGSIZE ? "the answer is too long"
+					   : strerror(-rc));
+	return rc;
+}
+
+/* The remembered answer into out, asking for it first unless reloading. */
+static int ask_key_password(bool reloading, char *out, size_t cap, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!asked && reloading) {
+		snprintf(err, errlen,
+			 "tls.key_password: the key needs a password: it cannot be asked during a "
+			 "reload (the tunnel would stand still while it waits): the running "
+			 "credentials stay; restart moonvpn to be asked, or give tls.key_password "
+			 "(askpass in a profile)");
+		return -EAGAIN; /* not -ENOKEY: load_tls's advice to run on a terminal is wrong here */
+	}
+	if (!asked) {
+		rc = ttyask_read("Enter Private Key Password: ", false, asked_key_password,
+				 sizeof(asked_key_password));
+		if (rc < 0)
+			return ask_error(rc, err, errlen);
+		asked = true;
+	}
+	snprintf(out, cap, "%s", asked_key_password);
+	return 0;
+}
+
 /*
  * The key's password into out ("" and *none: none to give): the configured
  * one, its file's, or the one asked on the terminal, once, when asked for
  * (tls.key_password = true) or when the key turned out encrypted (encrypted)
  * and a person is there to ask, as OpenVPN asks at its console.
  */
-static int key_password(const struct config *cfg, bool encrypted, char *out, size_t cap, bool *none,
-			char *err, size_t errlen)
+static int key_password(const struct config *cfg, bool encrypted, bool reloading, char *out,
+			size_t cap, bool *none, char *err, size_t errlen)
 {
-	int rc;
-
 	*none = false;
 	if (cfg->tls_key_password && snprintf(out, cap, "%s", cfg->tls_key_password) >= (int)cap) {
 		snprintf(err, errlen, "tls.key_password: the password is too long");
@@ -322,20 +364,7 @@ static int key_password(const struct config *cfg, bool encrypted, char *out, siz
 		*none = true;
 		return 0;
 	}
-	if (!asked_key_password[0]) {
-		rc = ttyask_read("Enter Private Key Password: ", false, asked_key_password,
-				 sizeof(asked_key_password));
-		if (rc < 0) {
-			snprintf(err, errlen,
-				 "tls.key_password: cannot ask on the terminal: %s (give the "
-				 "password, or { file = PATH })",
-				 rc == -ENOTTY ? "standard input is not a terminal"
-					       : strerror(-rc));
-			return rc;
-		}
-	}
-	snprintf(out, cap, "%s", asked_key_password);
-	return 0;
+	return ask_key_password(reloading, out, cap, err, errlen);
 }
 
 static void append(char *err, size_t errlen, const char *text)
@@ -348,11 +377,12 @@ static void append(char *err, size_t errlen, const char *text)
 
 /* The TLS context, with the key's password when one is needed (key_password). */
 static int load_tls(struct credentials *out, struct tls_config *tc, const struct config *cfg,
-		    char *err, size_t errlen)
+		    bool reloading, char *err, size_t errlen)
 {
 	char password[TTYASK_ANSWER_MAX];
 	bool none;
-	int rc = key_password(cfg, false, password, sizeof(password), &none, err, errlen);
+	int rc = key_password(cfg, false, reloading, password, sizeof(password), &none, err,
+			      errlen);
 
 	tc->key_password = none ? NULL : password;
 	if (rc == 0)
@@ -360,7 +390,8 @@ static int load_tls(struct credentials *out, struct tls_config *tc, const struct
 	/* A client's key encrypted, and nothing said the password: a person at the terminal
 	 * is asked. A server's has no password field: it is decrypted beforehand. */
 	if (rc == -ENOKEY && cfg->role == CONFIG_CLIENT && ttyask_possible() &&
-	    (rc = key_password(cfg, true, password, sizeof(password), &none, err, errlen)) == 0) {
+	    (rc = key_password(cfg, true, reloading, password, sizeof(password), &none, err,
+			       errlen)) == 0) {
 		tc->key_password = password;
 		rc = tls_ctx_new(&out->tls, tc, err, errlen);
 	}
@@ -371,14 +402,17 @@ static int load_tls(struct credentials *out, struct tls_config *tc, const struct
 						    "terminal to be asked"
 						  : ": decrypt it (openssl pkey -in KEY -out "
 						    "KEY.plain) and give that");
-	if (rc == -EKEYREJECTED)
-		crypto_wipe(asked_key_password, sizeof(asked_key_password)); /* asked again */
+	/* Asked again at the next start; a reload's wrong password is for another key. */
+	if (rc == -EKEYREJECTED && !reloading) {
+		crypto_wipe(asked_key_password, sizeof(asked_key_password));
+		asked = false;
+	}
 	crypto_wipe(password, sizeof(password));
 	return rc;
 }
 
-int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,
-		     char *err, size_t errlen)
+static int load(struct credentials *out, const struct crypto *c, const struct config *cfg,
+		bool reloading, char *err, size_t errlen)
 {
 	uint8_t fingerprint[TLS_FINGERPRINT_LEN];
 	struct tls_config tc = {
@@ -399,7 +433,7 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 			return -EINVAL;
 		tc.server_fingerprint = fingerprint;
 	}
-	rc = load_tls(out, &tc, cfg, err, errlen);
+	rc = load_tls(out, &tc, cfg, reloading, err, errlen);
 	if (rc == 0)
 		rc = load_wrap(&out->wrap, c, cfg, err, errlen);
 	if (rc == 0 && cfg->tls_crypt_v2_key)
@@ -413,6 +447,18 @@ int credentials_load(struct credentials *out, const struct crypto *c, const stru
 	if (rc < 0)
 		credentials_clear(out);
 	return rc;
+}
+
+int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,
+		     char *err, size_t errlen)
+{
+	return load(out, c, cfg, false, err, errlen);
+}
+
+int credentials_reload(struct credentials *out, const struct crypto *c, const struct config *cfg,
+		       char *err, size_t errlen)
+{
+	return load(out, c, cfg, true, err, errlen);
 }
 
 void credentials_clear(struct credentials *cr)

@@ -36,6 +36,14 @@ struct credentials {
 int credentials_load(struct credentials *out, const struct crypto *c, const struct config *cfg,
 		     char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * As credentials_load, for a reload: the key's password is never asked on
+ * the terminal (the password asked at start is used again); a key that would
+ * need it asked is refused saying so, and the running credentials stay.
+ */
+int credentials_reload(struct credentials *out, const struct crypto *c, const struct config *cfg,
+		       char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* Frees the TLS context and wipes the keys; safe on a zeroed struct. */
 void credentials_clear(struct credentials *cr);
 

@@ -4,13 +4,19 @@
  * value with a newline is the text itself, never a file): the CA,
  * certificate and key, a tls-crypt key and the auth-user-pass lines load
  * from memory as they do from files; a bad inline key is refused naming the
- * field and "the inline text".
+ * field and "the inline text". An encrypted key's password is asked on a
+ * pseudo-terminal at a load, never at a reload.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "credentials.h"
@@ -169,6 +175,144 @@ static void test_v2_key_wiped_on_oom(struct crypto *c)
 	config_free(cfg);
 }
 
+enum {
+	STEPS_MAX = 3,
+	CHILD_GUARD_S = 120, /* a child stuck at a prompt nobody answers dies, failing */
+	PROMPT_WAIT_MS = 60000,
+};
+
+#define PROMPT "Enter Private Key Password: "
+
+/* What a child made of each step ('L' credentials_load, 'R' credentials_reload). */
+struct outcome {
+	int rc[STEPS_MAX];
+	char err[STEPS_MAX][400];
+};
+
+/*
+ * The child: the pseudo-terminal's slave as its controlling terminal and
+ * stdin, as for a person at a terminal; SIGINT ignored, so that a Ctrl-C
+ * typed only ends the question (ttyask.c raises it again afterwards).
+ */
+static void run_steps(const char *slave, int out, struct crypto *c, const struct config *cfg,
+		      const char *steps)
+{
+	struct outcome o;
+	int fd;
+
+	memset(&o, 0, sizeof(o));
+	alarm(CHILD_GUARD_S);
+	signal(SIGINT, SIG_IGN);
+	if (setsid() < 0 || (fd = open(slave, O_RDWR)) < 0 || dup2(fd, STDIN_FILENO) < 0)
+		_exit(2);
+	for (size_t i = 0; steps[i] && i < STEPS_MAX; i++) {
+		struct credentials cr;
+
+		o.rc[i] = (steps[i] == 'R' ? credentials_reload : credentials_load)(
+			&cr, c, cfg, o.err[i], sizeof(o.err[i]));
+		if (o.rc[i] == 0)
+			credentials_clear(&cr);
+	}
+	_exit(write(out, &o, sizeof(o)) == (ssize_t)sizeof(o) ? 0 : 3);
+}
+
+/* Reads the master into seen (cap bytes) until it holds want after *from; false at its end. */
+static bool read_until(int master, char *seen, size_t cap, size_t *n, size_t *from,
+		       const char *want)
+{
+	for (;;) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		char *hit = strstr(seen + *from, want);
+		ssize_t r;
+
+		if (want[0] && hit) {
+			*from = (size_t)(hit - seen) + strlen(want);
+			return true;
+		}
+		if (poll(&p, 1, PROMPT_WAIT_MS) <= 0 || (r = read(master, seen + *n, cap - *n - 1)) <= 0)
+			return false;
+		*n += (size_t)r;
+		seen[*n] = '\0';
+	}
+}
+
+/*
+ * Runs steps in a child on a pseudo-terminal, typing each of typed (NULL
+ * ended) once a prompt shows; its outcome in o, and how many prompts showed.
+ */
+static int on_terminal(struct crypto *c, const struct config *cfg, const char *steps,
+		       const char *const *typed, struct outcome *o)
+{
+	static char seen[8192];
+	int master = posix_openpt(O_RDWR | O_NOCTTY), pipefd[2], status = -1, prompts = 0;
+	size_t n = 0, from = 0;
+	bool ok = true;
+	pid_t pid;
+
+	memset(o, 0, sizeof(*o));
+	seen[0] = '\0';
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || pipe(pipefd) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		run_steps(ptsname(master), pipefd[1], c, cfg, steps);
+	}
+	close(pipefd[1]);
+	for (size_t i = 0; ok && typed[i]; i++)
+		ok = read_until(master, seen, sizeof(seen), &n, &from, PROMPT) &&
+		     write(master, typed[i], strlen(typed[i])) == (ssize_t)strlen(typed[i]);
+	ok = ok && read(pipefd[0], o, sizeof(*o)) == (ssize_t)sizeof(*o);
+	(void)read_until(master, seen, sizeof(seen), &n, &from, ""); /* the rest, to its end */
+	for (const char *p = seen; (p = strstr(p, PROMPT)); p += strlen(PROMPT))
+		prompts++;
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	close(pipefd[0]);
+	close(master);
+	CHECK(ok && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child answered: %s", seen);
+	return prompts;
+}
+
+/*
+ * An encrypted key and no password given, on a terminal: a reload never asks
+ * (the tunnel would stand still while it waited) and is refused saying so; a
+ * load asks, and the reloads after it use that answer; Ctrl-D and Ctrl-C at
+ * the prompt are told in words, not as errno strings.
+ */
+static void test_key_password_on_terminal(struct crypto *c)
+{
+	static const char *const secret[] = { "secret\n", NULL }, *const eof[] = { "\004", NULL },
+				 *const intr[] = { "\003", NULL };
+	struct config *cfg = client_config();
+	char cmd[512], path[128];
+	struct outcome o;
+	int prompts;
+
+	snprintf(cmd, sizeof(cmd),
+		 "openssl pkey -in %s/client1.key -aes256 -passout pass:secret -out %s/enc.key",
+		 pki, pki);
+	CHECK(system(cmd) == 0, "openssl pkey -aes256");
+	snprintf(path, sizeof(path), "%s/enc.key", pki);
+	free(cfg->tls_key);
+	cfg->tls_key = strdup(path);
+	prompts = on_terminal(c, cfg, "RLR", secret, &o);
+	CHECK(o.rc[0] < 0 && strstr(o.err[0], "it cannot be asked during a reload") &&
+		      strstr(o.err[0], "restart moonvpn to be asked, or give tls.key_password"),
+	      "a reload refused: %d %s", o.rc[0], o.err[0]);
+	CHECK(o.rc[1] == 0, "the load asked: %s", o.err[1]);
+	CHECK(o.rc[2] == 0, "the reload after it used that answer: %s", o.err[2]);
+	CHECK(prompts == 1, "asked %d times, only at the load", prompts);
+	on_terminal(c, cfg, "L", eof, &o);
+	CHECK(o.rc[0] == -EPIPE && strstr(o.err[0], "standard input was closed, so there is no "
+						    "terminal to ask on"),
+	      "Ctrl-D: %d %s", o.rc[0], o.err[0]);
+	on_terminal(c, cfg, "L", intr, &o);
+	CHECK(o.rc[0] == -EINTR && strstr(o.err[0], "asking on the terminal was interrupted"),
+	      "Ctrl-C: %d %s", o.rc[0], o.err[0]);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	char cmd[160], err[256];
@@ -184,6 +328,7 @@ int main(void)
 	CHECK(system(cmd) == 0, "scripts/make-pki (needs openssl)");
 	test_inline_loads(c);
 	test_v2_key_wiped_on_oom(c);
+	test_key_password_on_terminal(c);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");
 	crypto_free(c);

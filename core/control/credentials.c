@@ -302,19 +302,29 @@ static int read_key_password_file(const char *path, char *out, size_t cap, char 
 }
 
 /* Why the terminal could not be asked (ttyask_read's rc), in the auth prompt's words. */
+static const char *ask_failure(int rc)
+{
+	switch (rc) {
+	case -ENOTTY:
+		return "standard input is not a terminal";
+	case -EPIPE: /* Ctrl-D, or the terminal went away */
+		return "standard input was closed, so there is no terminal to ask on";
+	case -EMSGSIZE:
+		return "the answer is too long";
+	default:
+		return strerror(-rc);
+	}
+}
+
 static int ask_error(int rc, char *err, size_t errlen)
 {
-	if (rc == -EINTR)
+	if (rc == -EINTR) /* Ctrl-C, or SIGTERM: the signal goes on to stop moonvpn */
 		snprintf(err, errlen, "tls.key_password: asking on the terminal was interrupted");
 	else
 		snprintf(err, errlen,
 			 "tls.key_password: cannot ask on the terminal: %s (give the password, or "
 			 "{ file = PATH })",
-			 rc == -ENOTTY	  ? "standard input is not a terminal"
-			 : rc == -EPIPE	  ? "standard input was closed, so there is no terminal to "
-					    "ask on"
-			 : rc == -EMSGSIZE ? "the answer is too long"
-					   : strerror(-rc));
+			 ask_failure(rc));
 	return rc;
 }
 
@@ -329,7 +339,7 @@ static int ask_key_password(bool reloading, char *out, size_t cap, char *err, si
 			 "reload (the tunnel would stand still while it waits): the running "
 			 "credentials stay; restart moonvpn to be asked, or give tls.key_password "
 			 "(askpass in a profile)");
-		return -EAGAIN; /* not -ENOKEY: load_tls's advice to run on a terminal is wrong here */
+		return -EAGAIN; /* not -ENOKEY: "run on a terminal" would be wrong advice */
 	}
 	if (!asked) {
 		rc = ttyask_read("Enter Private Key Password: ", false, asked_key_password,
@@ -381,8 +391,8 @@ static int load_tls(struct credentials *out, struct tls_config *tc, const struct
 {
 	char password[TTYASK_ANSWER_MAX];
 	bool none;
-	int rc = key_password(cfg, false, reloading, password, sizeof(password), &none, err,
-			      errlen);
+	int rc =
+		key_password(cfg, false, reloading, password, sizeof(password), &none, err, errlen);
 
 	tc->key_password = none ? NULL : password;
 	if (rc == 0)

@@ -229,7 +229,8 @@ static bool read_until(int master, char *seen, size_t cap, size_t *n, size_t *fr
 			*from = (size_t)(hit - seen) + strlen(want);
 			return true;
 		}
-		if (poll(&p, 1, PROMPT_WAIT_MS) <= 0 || (r = read(master, seen + *n, cap - *n - 1)) <= 0)
+		if (poll(&p, 1, PROMPT_WAIT_MS) <= 0 ||
+		    (r = read(master, seen + *n, cap - *n - 1)) <= 0)
 			return false;
 		*n += (size_t)r;
 		seen[*n] = '\0';

@@ -151,6 +151,10 @@ local cases = {
 		'  tls = { ca = "a", cert = "b", key = "c", tls_crypt_v2 = "v2.key",\n    tls_crypt_v2_revoked = { "abc" } },\n}\n',
 		'FILE:5: server.tls.tls_crypt_v2_revoked[1]: "abc" is not a tls-crypt-v2 client key id: 32 hex digits, ' ..
 		"as `moonvpn genkey --tls-crypt-v2-client` prints it and the server logs it" },
+	{ "a server's key password asked on the terminal", HEAD .. NET ..
+		'  tls = { ca = "a", cert = "b", key = "c",\n    key_password = true },\n}\n',
+		'FILE:5: server.tls.key_password: a server never asks on the terminal: give the password or ' ..
+		'{ file = "pass.txt" } (its first line)' },
 	{ "a tls-crypt-v2 max age of 0 days", HEAD .. NET ..
 		'  tls = { ca = "a", cert = "b", key = "c", tls_crypt_v2 = "v2.key",\n    tls_crypt_v2_max_age = 0 },\n}\n',
 		"FILE:5: server.tls.tls_crypt_v2_max_age: expected an integer from 1 to 36500, got number 0" },

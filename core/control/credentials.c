@@ -398,7 +398,7 @@ static int load_tls(struct credentials *out, struct tls_config *tc, const struct
 	if (rc == 0)
 		rc = tls_ctx_new(&out->tls, tc, err, errlen);
 	/* A client's key encrypted, and nothing said the password: a person at the terminal
-	 * is asked. A server's has no password field: it is decrypted beforehand. */
+	 * is asked. A server's is given (config.lua refuses true): it runs as a service. */
 	if (rc == -ENOKEY && cfg->role == CONFIG_CLIENT && ttyask_possible() &&
 	    (rc = key_password(cfg, true, reloading, password, sizeof(password), &none, err,
 			       errlen)) == 0) {
@@ -410,8 +410,8 @@ static int load_tls(struct credentials *out, struct tls_config *tc, const struct
 		       cfg->role == CONFIG_CLIENT ? ": give tls.key_password (askpass in a "
 						    "profile), or run moonvpn on a "
 						    "terminal to be asked"
-						  : ": decrypt it (openssl pkey -in KEY -out "
-						    "KEY.plain) and give that");
+						  : ": give tls.key_password (the password or "
+						    "{ file = PATH }): a server never asks");
 	/* Asked again at the next start; a reload's wrong password is for another key. */
 	if (rc == -EKEYREJECTED && !reloading) {
 		crypto_wipe(asked_key_password, sizeof(asked_key_password));

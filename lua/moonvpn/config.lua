@@ -136,10 +136,38 @@ local key_id = {
 	end,
 }
 
+-- The password of an encrypted key or PKCS#12 bundle: the password itself, { file =
+-- PATH } with it on the file's first line (OpenVPN's askpass FILE), or true: asked on
+-- the terminal at start (askpass alone).
+local key_password_file = S.record({ file = { file_path, required = true } }, { what = "{ file = PATH }" })
+local key_password = {
+	what = 'a password, { file = "pass.txt" } or true (asked on the terminal)',
+	check = function(v, path)
+		if v == true or type(v) == "string" then return v end
+		if type(v) == "table" then return key_password_file.check(v, path) end
+		return S.fail(path, 'expected a password, { file = "pass.txt" } or true (asked on the terminal), '
+			.. "got %s", S.show(v))
+	end,
+}
+
+-- A server's key password: the password or { file = PATH }, never asked (true): a
+-- server runs as a service, and its reloads must not stop at a prompt either.
+local server_key_password = {
+	what = 'a password or { file = "pass.txt" }',
+	check = function(v, path)
+		if v == true then
+			return S.fail(path, "a server never asks on the terminal: give the password or "
+				.. '{ file = "pass.txt" } (its first line)')
+		end
+		return key_password.check(v, path)
+	end,
+}
+
 -- A server may take tls-crypt-v2 clients (with their own keys, wrapped with
 -- tls_crypt_v2) beside tls_crypt or tls_auth ones; the age limit and the
 -- revoked ids refuse a client key before any state is kept for it.
 local tls = S.record(tls_fields {
+	key_password = { server_key_password },
 	tls_crypt_v2 = { file_path },
 	tls_crypt_v2_max_age = { S.integer { min = 1, max = 36500 } },
 	tls_crypt_v2_revoked = { S.list(key_id, { unique = true, max = 100000 }), default = {} },
@@ -202,20 +230,6 @@ local client_tls_opts = {
 				"(its own client key) or %s, not both (the server takes either)", other)
 		end
 		return true
-	end,
-}
-
--- The password of an encrypted key or PKCS#12 bundle: the password itself, { file =
--- PATH } with it on the file's first line (OpenVPN's askpass FILE), or true: asked on
--- the terminal at start (askpass alone).
-local key_password_file = S.record({ file = { file_path, required = true } }, { what = "{ file = PATH }" })
-local key_password = {
-	what = 'a password, { file = "pass.txt" } or true (asked on the terminal)',
-	check = function(v, path)
-		if v == true or type(v) == "string" then return v end
-		if type(v) == "table" then return key_password_file.check(v, path) end
-		return S.fail(path, 'expected a password, { file = "pass.txt" } or true (asked on the terminal), '
-			.. "got %s", S.show(v))
 	end,
 }
 

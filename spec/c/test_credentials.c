@@ -275,6 +275,55 @@ static int on_terminal(struct crypto *c, const struct config *cfg, const char *s
 	return prompts;
 }
 
+/* client_config with its key encrypted (password "secret") in enc.key. */
+static struct config *encrypted_key_config(void)
+{
+	struct config *cfg = client_config();
+	char cmd[512], path[128];
+
+	snprintf(cmd, sizeof(cmd),
+		 "openssl pkey -in %s/client1.key -aes256 -passout pass:secret -out %s/enc.key",
+		 pki, pki);
+	CHECK(system(cmd) == 0, "openssl pkey -aes256");
+	snprintf(path, sizeof(path), "%s/enc.key", pki);
+	free(cfg->tls_key);
+	cfg->tls_key = strdup(path);
+	return cfg;
+}
+
+/*
+ * A server's encrypted key opens with tls.key_password, the text or its
+ * file's first line, at a load and at a reload; without it, it is refused
+ * saying to give it (a server never asks, not even on a terminal).
+ */
+static void test_server_key_password(struct crypto *c)
+{
+	struct config *cfg = encrypted_key_config();
+	struct credentials cr;
+	char err[512] = "", path[128];
+	FILE *f;
+
+	cfg->role = CONFIG_SERVER;
+	CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) == -ENOKEY &&
+		      strstr(err, "give tls.key_password (the password or { file = PATH }): a "
+				  "server never asks"),
+	      "a server's encrypted key without its password: %s", err);
+	cfg->tls_key_password = strdup("secret");
+	CHECK(credentials_load(&cr, c, cfg, err, sizeof(err)) == 0, "the password: %s", err);
+	credentials_clear(&cr);
+	CHECK(credentials_reload(&cr, c, cfg, err, sizeof(err)) == 0, "at a reload: %s", err);
+	credentials_clear(&cr);
+	free(cfg->tls_key_password);
+	cfg->tls_key_password = NULL;
+	snprintf(path, sizeof(path), "%s/pass.txt", pki);
+	f = fopen(path, "w");
+	CHECK(f && fputs("secret\n", f) >= 0 && fclose(f) == 0, "%s", path);
+	cfg->tls_key_password_file = strdup(path);
+	CHECK(credentials_reload(&cr, c, cfg, err, sizeof(err)) == 0, "its file: %s", err);
+	credentials_clear(&cr);
+	config_free(cfg);
+}
+
 /*
  * An encrypted key and no password given, on a terminal: a reload never asks
  * (the tunnel would stand still while it waited) and is refused saying so; a
@@ -285,18 +334,10 @@ static void test_key_password_on_terminal(struct crypto *c)
 {
 	static const char *const secret[] = { "secret\n", NULL }, *const eof[] = { "\004", NULL },
 				 *const intr[] = { "\003", NULL };
-	struct config *cfg = client_config();
-	char cmd[512], path[128];
+	struct config *cfg = encrypted_key_config();
 	struct outcome o;
 	int prompts;
 
-	snprintf(cmd, sizeof(cmd),
-		 "openssl pkey -in %s/client1.key -aes256 -passout pass:secret -out %s/enc.key",
-		 pki, pki);
-	CHECK(system(cmd) == 0, "openssl pkey -aes256");
-	snprintf(path, sizeof(path), "%s/enc.key", pki);
-	free(cfg->tls_key);
-	cfg->tls_key = strdup(path);
 	prompts = on_terminal(c, cfg, "RLR", secret, &o);
 	CHECK(o.rc[0] < 0 && strstr(o.err[0], "it cannot be asked during a reload") &&
 		      strstr(o.err[0], "restart moonvpn to be asked, or give tls.key_password"),
@@ -330,6 +371,7 @@ int main(void)
 	test_inline_loads(c);
 	test_v2_key_wiped_on_oom(c);
 	test_key_password_on_terminal(c);
+	test_server_key_password(c);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	CHECK(system(cmd) == 0, "cleanup");
 	crypto_free(c);

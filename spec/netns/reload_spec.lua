@@ -167,6 +167,32 @@ describe("#netns reload", function()
 			.. "`device.type` changed from tun to tap; this needs a restart", 1, true), engine:output())
 	end)
 
+	it("opens an encrypted server key with tls.key_password on reload; without it, refuses and keeps serving", function()
+		start()
+		local key = dir .. "/server.enc.key"
+		assert(netns.sh(string.format("openssl pkey -in %s/server.key -aes256 -passout pass:secret -out %s",
+			pki, key)))
+		netns.write_file(dir .. "/pass.txt", "secret\n")
+		local function apply(password)
+			local f = base()
+			f.tls = string.format('{ ca = "%s/ca.crt", cert = "%s/server.crt", key = "%s", tls_crypt = "%s/tc.key"%s }',
+				pki, pki, key, pki, password and ", key_password = " .. password or "")
+			write(f)
+			return reload()
+		end
+		local ok, err = apply(nil)
+		assert.is_false(ok)
+		assert.truthy(err:find("give tls.key_password (the password or { file = PATH }): a server never asks",
+			1, true), err)
+		assert.are.equal("0\n", console("#clients()"))
+		assert(apply('"secret"'))
+		assert.truthy(console("config().tls.key"):find("server.enc.key", 1, true))
+		assert(apply(string.format("{ file = %q }", dir .. "/pass.txt")))
+		ok, err = apply('"wrong"')
+		assert.is_false(ok)
+		assert.truthy(err:find("is wrong", 1, true), err)
+	end)
+
 	it("gives connected clients the new keepalive, renegotiation, client_to_client and flow table; refuses a new device type while serving them", function()
 		local c2c = { client_to_client = "false", keepalive = "{ interval = 1, timeout = 3 }" }
 		start(c2c)

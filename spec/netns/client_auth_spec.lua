@@ -368,6 +368,42 @@ sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 		assert.are.equal(2, asked, text) -- the prompt, and the line that says it could not be asked
 	end)
 
+	-- A reload never stops at the key's password prompt: the loop and the tunnel would
+	-- stand still while it waited. Started with a plain key, reloaded onto an encrypted
+	-- one with no password, on a terminal: the reload is refused saying so, nothing is
+	-- asked, and the tunnel carries on.
+	it("refuses a reload that would ask the key's password, keeping its tunnel", function()
+		start_server("true")
+		local pki = mv.pki()
+		local path = client_config('auth = { username = "alice", password = "pw" },')
+		local original = netns.read_file(path)
+		local function use_key(key)
+			local text, n = original:gsub('tls = { ca = "[^"]*/ca%.crt",', function(head)
+				return string.format('%s cert = "%s/client1.crt", key = "%s",', head, pki, key)
+			end)
+			assert(n == 1, text)
+			netns.write_file(path .. ".new", text)
+		end
+		local key = dir .. "/client1.enc.key"
+		assert(netns.sh(string.format("openssl pkey -in %s/client1.key -aes256 -passout pass:secret -out %s",
+			pki, key)))
+		use_key(pki .. "/client1.key")
+		assert(netns.sh(string.format("mv %s.new %s", path, path)))
+		local log = on_terminal(path, {})
+		terminal_shows(log, "connected, address")
+		use_key(key)
+		assert(netns.sh(string.format("mv %s.new %s", path, path)))
+		local pid = assert(tonumber(netns.read_file(log .. ".pid")))
+		netns.sh("kill -HUP " .. pid)
+		local text = terminal_shows(log, "it cannot be asked during a reload")
+		assert.falsy(text:find("Enter Private Key Password", 1, true), text)
+		local ok, out = cli:sh("ping -c 2 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out .. "\n" .. netns.read_file(log))
+		netns.sh("kill -TERM " .. pid)
+		assert.are.equal(0, client:wait(30), netns.read_file(log))
+		client = nil
+	end)
+
 	it("refuses to ask without a terminal, saying what to give instead", function()
 		local status, _, err = mv.run(client_config('auth = { username = "alice", ask = true },'),
 			{ prefix = "ip netns exec " .. netns.new().name .. " " })

@@ -436,6 +436,19 @@ static bool handshake_with(struct tls_ctx *sctx, struct tls_ctx *cctx)
 	return ok;
 }
 
+/* A client context from ccfg loads and completes a handshake with sctx. */
+static void loads_and_shakes_hands(struct tls_ctx *sctx, const struct tls_config *ccfg,
+				   const char *what)
+{
+	struct tls_ctx *cctx = NULL;
+	char err[256];
+
+	CHECK(tls_ctx_new(&cctx, ccfg, err, sizeof(err)) == 0, "%s: %s", what, err);
+	if (sctx && cctx)
+		handshake_with(sctx, cctx);
+	tls_ctx_free(cctx);
+}
+
 /*
  * A profile's pkcs12: a bundle without a password, from its file or inline
  * base64, or without a MAC, gives the certificate, the key and the CA; one with a password
@@ -458,25 +471,13 @@ static void test_pkcs12(void)
 		 pki);
 	CHECK(system(cmd) == 0, "openssl pkcs12 -export");
 	ccfg.pkcs12 = pki_file(p12, sizeof(p12), "client1.p12");
-	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "pkcs12 file: %s", err);
-	if (sctx && cctx)
-		handshake_with(sctx, cctx);
-	tls_ctx_free(cctx);
-	cctx = NULL;
+	loads_and_shakes_hands(sctx, &ccfg, "pkcs12 file");
 	/* Without a MAC there is no password to check: it loads, as PKCS12_parse loads it. */
 	ccfg.pkcs12 = pki_file(p12, sizeof(p12), "nomac.p12");
-	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "pkcs12 without a MAC: %s", err);
-	if (sctx && cctx)
-		handshake_with(sctx, cctx);
-	tls_ctx_free(cctx);
-	cctx = NULL;
+	loads_and_shakes_hands(sctx, &ccfg, "pkcs12 without a MAC");
 	b64 = pki_text("client1.p12.b64");
 	ccfg.pkcs12 = b64;
-	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == 0, "inline pkcs12: %s", err);
-	if (sctx && cctx)
-		handshake_with(sctx, cctx);
-	tls_ctx_free(cctx);
-	cctx = NULL;
+	loads_and_shakes_hands(sctx, &ccfg, "inline pkcs12");
 	ccfg.pkcs12 = pki_file(locked, sizeof(locked), "locked.p12");
 	CHECK(tls_ctx_new(&cctx, &ccfg, err, sizeof(err)) == -ENOKEY &&
 		      strstr(err, "needs a password, and none was given") &&

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "osslmem.h"
+#include "slab.h"
 #include "tls.h"
 #include "tlsrec.h"
 
@@ -595,7 +597,7 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 	SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
 }
 
-int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
+static int ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
 {
 	struct tls_ctx *c = calloc(1, sizeof(*c));
 	int rc = -ENOMEM;
@@ -636,6 +638,16 @@ fail:
 	return rc;
 }
 
+int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	osslmem_keep_begin(); /* it lives until a reload replaces it: not with handshakes */
+	rc = ctx_new(out, cfg, err, errlen);
+	osslmem_keep_end();
+	return rc;
+}
+
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx)
 {
 	ctx->refs++;
@@ -671,13 +683,13 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 	s->ssl = SSL_new(ctx->ssl_ctx);
 	s->in = new_mem_bio();
 	s->out = new_mem_bio();
-	s->keys = calloc(1, sizeof(*s->keys));
+	s->keys = slab_zalloc(sizeof(*s->keys)); /* until the session is parked */
 	if (!s->ssl || !s->in || !s->out || !s->keys) {
 		BIO_free(s->in);
 		BIO_free(s->out);
 		SSL_free(s->ssl);
 		tls_ctx_free(s->ctx);
-		free(s->keys);
+		slab_release(s->keys);
 		free(s);
 		return NULL;
 	}
@@ -710,7 +722,7 @@ static void keys_free(struct app_keys *k)
 	if (!k)
 		return;
 	crypto_wipe(k, sizeof(*k));
-	free(k);
+	slab_release(k);
 }
 
 void tls_session_free(struct tls_session *s)

@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "pushopts.h"
 #include "script.h"
+#include "slab.h"
 #include "tlscryptv2.h"
 #include "udp.h"
 
@@ -287,10 +288,15 @@ static void push_heap_stats(lua_State *L)
 #ifdef __GLIBC__
 	struct mallinfo2 m = mallinfo2();
 
-	lua_createtable(L, 0, 3);
+	struct slab_stats sl;
+
+	slab_stats(&sl);
+	lua_createtable(L, 0, 5);
 	set_counter(L, "in_use", m.uordblks + m.hblkhd);
 	set_counter(L, "free", m.fordblks);
 	set_counter(L, "mapped", m.hblkhd);
+	set_counter(L, "handshakes_in_use", sl.in_use);
+	set_counter(L, "handshakes_resident", sl.resident);
 	lua_setfield(L, -2, "heap");
 #else
 	(void)L;

@@ -68,7 +68,7 @@ SRCS      := $(wildcard $(addsuffix /*.c,$(CORE_DIRS)))
 HDRS      := $(wildcard $(addsuffix /*.h,$(CORE_DIRS)))
 OBJS      := $(SRCS:core/%.c=$(BUILD)/obj/%.o)
 # The Lua C module for busted: the pure parts of the core, no engine.
-MOD_SRCS  := core/lua/lua_core.c core/data/ip.c core/wire/crypto.c
+MOD_SRCS  := core/lua/lua_core.c core/data/ip.c core/wire/crypto.c core/sys/osslmem.c core/sys/slab.c
 MOD_OBJS  := $(MOD_SRCS:core/%.c=$(BUILD)/pic/%.o)
 TEST_SRCS := $(wildcard spec/c/test_*.c)
 TESTS     := $(TEST_SRCS:spec/c/%.c=$(BUILD)/test/%)

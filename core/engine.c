@@ -310,6 +310,12 @@ static bool on_client_reauth(void *ctx, struct session *s, uint8_t key_id, const
 	return engine_mgmt_reauth(((struct engine *)ctx)->mgmt, s, key_id, password);
 }
 
+/* A storm of handshakes is over: the admissions' Lua garbage goes before the heap is trimmed. */
+static void on_server_quiet(void *ctx)
+{
+	script_collect(((struct engine *)ctx)->script);
+}
+
 static void on_client_cr_response(void *ctx, struct session *s, const char *response)
 {
 	if (engine_mgmt_cr_response(((struct engine *)ctx)->mgmt, s, response))
@@ -422,6 +428,7 @@ static int server_params_of(struct engine *e, const struct config *cfg, struct c
 			   .cr_response = on_client_cr_response,
 			   .tls_crypt_v2 = on_client_tls_crypt_v2,
 			   .reauth = on_client_reauth,
+			   .quiet = on_server_quiet,
 			   .ctx = e },
 		.filter = { cfg->flow_max, cfg->flow_idle, cfg->flow_pending, cfg->flow_fallback },
 	};

@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "engine.h"
 #include "genkey_cli.h"
+#include "osslmem.h"
 #include "passwd_cli.h"
 #include "pki_cli.h"
 #include "profile_cli.h"
@@ -228,6 +229,8 @@ int main(int argc, char **argv)
 	char root[PATH_MAX];
 	int rc;
 
+	/* Before OpenSSL allocates anything: handshakes' objects in a heap of their own. */
+	(void)osslmem_init();
 	if (argc > 1 && strcmp(argv[1], "console") == 0)
 		return console_client_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "genkey") == 0)

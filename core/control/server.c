@@ -134,6 +134,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	if (s->params.tap)
 		mac_table_forget(&s->macs, id);
 	server_tls_crypt_v2_forget(s, id);
+	halfopen_remove(&s->half_open, id);
 	s->sessions[id] = NULL;
 	peer_ids_put(&s->ids, id);
 	session_free(sess);
@@ -214,102 +215,49 @@ static void on_session_ended(void *ctx, struct session *sess, const char *reason
 	server_end_session(ctx, sess, reason);
 }
 
-/*
- * Not yet trusted: before SESSION_AUTH the handshake has not finished. A
- * client whose hooks are deciding on it (a slow on.auth) and whose
- * certificate verified is not evicted as half-open; one without a
- * certificate (auth.certificate "none" or "optional") proved nothing yet,
- * anyone can get that far, so it counts until it is admitted.
- */
-static bool is_half_open(const struct session *sess)
-{
-	enum session_state st = session_state(sess);
-
-	return st < SESSION_AUTH || (st == SESSION_AUTH && !session_peer_fingerprint(sess));
-}
-
 /* The bound on half-open handshakes in all, for the server's max_clients. */
 static size_t half_open_max(const struct server *s)
 {
 	return server_half_open_max(s->max_clients);
 }
 
-/* The half-open sessions: up to half_open_max + 1 ids (more never coexist). */
-struct half_open {
-	size_t n;
-	struct half_open_entry {
-		uint32_t id;
-		struct source src;
-	} e[];
-};
-
-/* Orders half-open sessions by source: a network's sources, and a source's sessions, adjoin. */
-static int by_source(const void *a, const void *b)
-{
-	const struct source *x = &((const struct half_open_entry *)a)->src;
-	const struct source *y = &((const struct half_open_entry *)b)->src;
-
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return memcmp(x->bytes, y->bytes, x->len);
-}
-
-/* The end of the run of sessions from h->e[from]'s source (same) or network, before to. */
-static size_t run_end(const struct half_open *h, size_t from, size_t to, bool same)
-{
-	size_t i = from + 1;
-
-	while (i < to && (same ? source_equal(&h->e[from].src, &h->e[i].src)
-			       : source_same_net(&h->e[from].src, &h->e[i].src)))
-		i++;
-	return i;
-}
-
-/* The oldest session of h->e[from..to). */
-static size_t oldest_of(const struct server *s, const struct half_open *h, size_t from, size_t to)
-{
-	size_t oldest = from;
-
-	for (size_t i = from + 1; i < to; i++)
-		if (s->opened_at[h->e[i].id] < s->opened_at[h->e[oldest].id])
-			oldest = i;
-	return oldest;
-}
-
 /*
- * The half-open session to evict when there are too many: from the network
- * holding the most (how many, in *net_n unless NULL), within it from the
- * source holding the most, and of those the oldest. A flood from one network evicts its own; a
- * client from elsewhere, holding one slot, is the last to go. Sorted by source first, so that
- * counting is one pass (counting pairs was quadratic in a table that grows with the number of
- * clients).
+ * Half-open until SESSION_AUTH: the handshake has not finished. A client
+ * whose certificate verified leaves the half-open sessions there. One
+ * without a certificate (auth.certificate "none" or "optional") proved
+ * nothing yet, anyone can get that far, so it still counts towards its
+ * source's share until it is admitted; but it finished its handshake and
+ * waits for the hooks' decision (a deferred on.auth), so it is never
+ * evicted as a stalled handshake: the hooks' limits (hook calls in flight,
+ * hooks.timeout, the pending timeout) bound how long and how many.
  */
-static uint32_t fair_victim(const struct server *s, struct half_open *h, size_t *net_n)
+static void on_session_state(void *ctx, struct session *sess)
 {
-	size_t best = 0, best_net = 0, best_src = 0;
+	struct server *s = ctx;
+	uint32_t id = session_peer_id(sess);
+	enum session_state st = session_state(sess);
 
-	qsort(h->e, h->n, sizeof(h->e[0]), by_source);
-	for (size_t net = 0, net_end; net < h->n; net = net_end) {
-		net_end = run_end(h, net, h->n, false);
-		for (size_t src = net, src_end; src < net_end; src = src_end) {
-			size_t oldest;
+	if (st < SESSION_AUTH || id >= s->max_clients || s->sessions[id] != sess)
+		return;
+	if (st == SESSION_AUTH && !session_peer_fingerprint(sess))
+		halfopen_wait(&s->half_open, id);
+	else
+		halfopen_remove(&s->half_open, id);
+}
 
-			src_end = run_end(h, src, net_end, true);
-			oldest = oldest_of(s, h, src, src_end);
-			if (net_end - net < best_net ||
-			    (net_end - net == best_net &&
-			     (src_end - src < best_src ||
-			      (src_end - src == best_src &&
-			       s->opened_at[h->e[oldest].id] >= s->opened_at[h->e[best].id]))))
-				continue;
-			best = oldest;
-			best_net = net_end - net;
-			best_src = src_end - src;
-		}
-	}
-	if (net_n)
-		*net_n = best_net;
-	return h->e[best].id;
+size_t server_half_open_count(const struct server *s)
+{
+	return halfopen_count(&s->half_open, HALFOPEN_ALL);
+}
+
+void server_session_receive(struct server *s, struct session *sess, const struct proto_control *ctl,
+			    uint32_t replay_id, uint32_t replay_time)
+{
+	uint32_t id = session_peer_id(sess);
+
+	session_receive(sess, ctl, replay_id, replay_time);
+	if (s->sessions[id] == sess)
+		halfopen_heard(&s->half_open, id, session_last_received(sess));
 }
 
 /* Ends a handshake we give up on, telling its client so that it restarts at once. */
@@ -325,111 +273,47 @@ static double silent_for(const struct server *s, uint32_t id)
 	return ev_now(s->loop) - session_last_received(s->sessions[id]);
 }
 
-/* Slot id holds a new session: listed as half-open until make_room finds it is not. */
-static void list_half_open(struct server *s, uint32_t id)
-{
-	if (s->half_open_listed[id])
-		return;
-	s->half_open_listed[id] = true;
-	s->half_open_ids[s->n_half_open_ids++] = id;
-}
-
 /*
- * The half-open sessions (at most cap) into h, from the listed slots (the
- * others leave the list); returns how many come from src, and the one of
- * those silent the longest in *quietest.
+ * The sessions listed from src (at most SERVER_HALF_OPEN_PER_SOURCE_MAX and
+ * the newest, so this walk is bounded), and in *quietest the evictable one
+ * silent the longest (HALFOPEN_NONE: none).
  */
-static size_t collect_half_open(struct server *s, struct half_open *h, size_t cap,
-				const struct source *src, uint32_t *quietest)
+static uint32_t source_half_open(const struct server *s, const struct source *src,
+				 uint32_t *quietest)
 {
-	size_t n_here = 0;
+	uint32_t id, n = halfopen_source(&s->half_open, src, &id);
 
-	h->n = 0;
-	*quietest = s->max_clients;
-	for (size_t i = 0; i < s->n_half_open_ids && h->n < cap;) {
-		uint32_t id = s->half_open_ids[i];
-
-		if (!s->sessions[id] || !is_half_open(s->sessions[id])) {
-			s->half_open_listed[id] = false;
-			s->half_open_ids[i] = s->half_open_ids[--s->n_half_open_ids];
-			continue;
-		}
-		h->e[h->n].id = id;
-		source_of(session_peer(s->sessions[id]), &h->e[h->n].src);
-		if (source_equal(&h->e[h->n].src, src)) {
-			n_here++;
-			if (*quietest == s->max_clients ||
-			    silent_for(s, id) > silent_for(s, *quietest))
-				*quietest = id;
-		}
-		h->n++;
-		i++;
-	}
-	return n_here;
-}
-
-size_t server_half_open_count(struct server *s)
-{
-	for (size_t i = 0; i < s->n_half_open_ids;) {
-		uint32_t id = s->half_open_ids[i];
-
-		if (s->sessions[id] && is_half_open(s->sessions[id])) {
-			i++;
-			continue;
-		}
-		s->half_open_listed[id] = false;
-		s->half_open_ids[i] = s->half_open_ids[--s->n_half_open_ids];
-	}
-	return s->n_half_open_ids;
-}
-
-/* Keeps in h the sessions that sent nothing for SERVER_HALF_OPEN_STALL_SECONDS; how many. */
-static size_t keep_stalled(const struct server *s, struct half_open *h)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < h->n; i++)
-		if (silent_for(s, h->e[i].id) >= SERVER_HALF_OPEN_STALL_SECONDS)
-			h->e[kept++] = h->e[i];
-	h->n = kept;
-	return kept;
-}
-
-/* How many of h's sessions come from src's network. */
-static size_t count_net(const struct half_open *h, const struct source *src)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < h->n; i++)
-		n += source_same_net(&h->e[i].src, src);
+	*quietest = HALFOPEN_NONE;
+	for (; id != HALFOPEN_NONE; id = halfopen_next(&s->half_open, id))
+		if (halfopen_evictable(&s->half_open, id) &&
+		    (*quietest == HALFOPEN_NONE || silent_for(s, id) > silent_for(s, *quietest)))
+			*quietest = id;
 	return n;
 }
 
 /*
  * Every client slot is taken: the one to evict for a newcomer from src, or
- * max_clients for none. A stalled session goes first (fair_victim of those).
- * Without one, a session that keeps talking (an ACK every few seconds keeps
- * a flood from ever stalling) goes only when its network holds more than
- * the newcomer's will, the newcomer counted: a flood from a few
- * networks loses its own sessions to clients from elsewhere, while a storm
- * spread evenly (one client a network) is not churned, each handshake's work
- * kept. The per-source bound alone left a flood of ceil(max_clients / 64)
- * sources holding every slot.
+ * HALFOPEN_NONE for none. A stalled session goes first (the fair victim of
+ * those). Without one, a session that keeps talking (an ACK every few
+ * seconds keeps a flood from ever stalling) goes only when its network
+ * holds more than the newcomer's will, the newcomer counted: a flood from a
+ * few networks loses its own sessions to clients from elsewhere, while a
+ * storm spread evenly (one client a network) is not churned, each
+ * handshake's work kept. The per-source bound alone left a flood of
+ * ceil(max_clients / 64) sources holding every slot.
  */
-static uint32_t full_victim(const struct server *s, struct half_open *h, const struct source *src)
+static uint32_t full_victim(const struct server *s, const struct source *src)
 {
-	size_t here = count_net(h, src), victim_net;
-	uint32_t victim;
+	uint32_t victim, victim_net;
 
-	if (h->n == 0)
-		return s->max_clients; /* every slot holds a client: none to evict */
-	for (size_t i = 0; i < h->n; i++)
-		if (silent_for(s, h->e[i].id) >= SERVER_HALF_OPEN_STALL_SECONDS) {
-			(void)keep_stalled(s, h);
-			return fair_victim(s, h, NULL);
-		}
-	victim = fair_victim(s, h, &victim_net);
-	return victim_net > here + 1 ? victim : s->max_clients;
+	if (halfopen_count(&s->half_open, HALFOPEN_STALLED))
+		return halfopen_victim(&s->half_open, HALFOPEN_STALLED, NULL);
+	victim = halfopen_victim(&s->half_open, HALFOPEN_ALL, &victim_net);
+	if (victim == HALFOPEN_NONE)
+		return HALFOPEN_NONE; /* every slot holds a client: none to evict */
+	return victim_net > halfopen_net_count(&s->half_open, HALFOPEN_ALL, src) + 1
+		       ? victim
+		       : HALFOPEN_NONE;
 }
 
 /*
@@ -442,35 +326,32 @@ static uint32_t full_victim(const struct server *s, struct half_open *h, const s
  * goes if it stalled, else the newcomer is refused (evicting the oldest, as
  * this did, ended handshakes that were progressing: an office behind one
  * address lost clients to its own colleagues). All sources together keep
- * half_open_max: past it, fair_victim goes (refusing the new one instead
- * would let a flood lock real clients out, and evicting the oldest would
- * let it evict them). When every client slot is taken, full_victim goes
- * if there is one, else the newcomer waits for a slot as before: in a
- * storm, evicting one in progress threw its work away.
+ * half_open_max: past it, the fair victim goes (refusing the new one
+ * instead would let a flood lock real clients out, and evicting the oldest
+ * would let it evict them). When every client slot is taken, full_victim
+ * goes if there is one, else the newcomer waits for a slot as before: in a
+ * storm, evicting one in progress threw its work away. Each step is O(1)
+ * or O(log n) in the half-open sessions (halfopen.h): it runs per handshake.
  */
 static bool make_room(struct server *s, const struct source *src)
 {
-	size_t max = half_open_max(s), n_here;
-	struct half_open *h;
-	uint32_t quietest, victim;
+	uint32_t quietest, victim, n_here;
 
-	if (!s->half_open &&
-	    !(s->half_open = malloc(sizeof(*h) + (max + 1) * sizeof(s->half_open->e[0]))))
-		return false;
-	h = s->half_open;
-	n_here = collect_half_open(s, h, max + 1, src, &quietest);
-	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX &&
+	halfopen_stall(&s->half_open, ev_now(s->loop), SERVER_HALF_OPEN_STALL_SECONDS);
+	n_here = source_half_open(s, src, &quietest);
+	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX && quietest != HALFOPEN_NONE &&
 	    silent_for(s, quietest) >= SERVER_HALF_OPEN_STALL_SECONDS) {
 		s->stats.evicted_half_open_source++;
 		give_up(s, quietest, "evicted: too many handshakes from its source");
 	} else if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
 		s->stats.refused_half_open_source++;
 		return false;
-	} else if (h->n >= max) {
+	} else if (halfopen_count(&s->half_open, HALFOPEN_ALL) >= half_open_max(s)) {
 		s->stats.evicted_half_open++;
-		give_up(s, fair_victim(s, h, NULL), "evicted: too many handshakes at once");
+		give_up(s, halfopen_victim(&s->half_open, HALFOPEN_ALL, NULL),
+			"evicted: too many handshakes at once");
 	} else if (peer_ids_count(&s->ids) >= s->max_clients &&
-		   (victim = full_victim(s, h, src)) < s->max_clients) {
+		   (victim = full_victim(s, src)) != HALFOPEN_NONE) {
 		s->stats.evicted_half_open++;
 		give_up(s, victim, "evicted: every client slot is taken");
 	}
@@ -567,9 +448,9 @@ static struct session *open_session(struct server *s, const struct proto_control
 			(void)!server_peer_index_put(&s->peer_index, a->from, a->from_len,
 						     (uint32_t)id);
 		s->sessions[id] = sess;
-		list_half_open(s, (uint32_t)id);
+		/* Out of memory (a network's heap), it is not listed: never evicted. */
+		(void)!halfopen_add(&s->half_open, (uint32_t)id, &src, ev_now(s->loop));
 		server_trim_arm(s);
-		s->opened_at[id] = ev_now(s->loop);
 		session_set_keepalive(sess, s->params.ping_interval, s->params.ping_timeout);
 		session_set_renegotiation(sess, s->params.reneg_seconds, s->params.reneg_bytes);
 	} else {
@@ -673,7 +554,7 @@ void server_handle_control(struct server *s, const struct proto_control *ctl,
 				"%s echoed a valid cookie: new session",
 				udp_addr_format(a->from, who, sizeof(who)));
 		if (sess && !(v2 && server_tls_crypt_v2_hold(s, sess, ctl, replay_id, replay_time)))
-			session_receive(sess, ctl, replay_id, replay_time);
+			server_session_receive(s, sess, ctl, replay_id, replay_time);
 		return;
 	}
 	s->stats.dropped_no_session++;
@@ -1190,7 +1071,7 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 	/* A known peer's packets go to its session, except the start of a new one. */
 	if (sess && !starts_new_session(sess, &ctl)) {
 		if (!server_tls_crypt_v2_waits(s, sess))
-			session_receive(sess, &ctl, pid, t);
+			server_session_receive(s, sess, &ctl, pid, t);
 		return;
 	}
 	server_handle_control(s, &ctl, a, pid, t, &s->wrap, NULL);
@@ -1276,16 +1157,12 @@ static int slots_init(struct server *s, uint32_t n)
 {
 	s->max_clients = n;
 	s->sessions = calloc(n, sizeof(*s->sessions));
-	s->opened_at = calloc(n, sizeof(*s->opened_at));
 	s->vpn_addrs = calloc(n, sizeof(*s->vpn_addrs));
 	s->client_subnets = calloc(n, sizeof(*s->client_subnets));
 	s->conns = calloc(n, sizeof(*s->conns));
 	s->held = calloc(n, sizeof(*s->held));
-	s->half_open_ids = calloc(n, sizeof(*s->half_open_ids));
-	s->half_open_listed = calloc(n, sizeof(*s->half_open_listed));
-	if (!s->sessions || !s->opened_at || !s->vpn_addrs || !s->client_subnets || !s->conns ||
-	    !s->held || !s->half_open_ids || !s->half_open_listed ||
-	    peer_ids_init(&s->ids, n) < 0 ||
+	if (!s->sessions || !s->vpn_addrs || !s->client_subnets || !s->conns || !s->held ||
+	    halfopen_init(&s->half_open, n) < 0 || peer_ids_init(&s->ids, n) < 0 ||
 	    server_addr_index_init(&s->vpn_index, &s->hash_key, 2 * (size_t)n) < 0 ||
 	    server_addr_index_init(&s->peer_index, &s->hash_key, n) < 0 ||
 	    route_table_init(&s->subnets, n > ROUTE_MAX ? n : ROUTE_MAX, &s->hash_key) < 0)
@@ -1300,13 +1177,11 @@ static void slots_free(struct server *s)
 	route_table_free(&s->subnets);
 	peer_ids_free(&s->ids);
 	free(s->sessions);
-	free(s->opened_at);
 	free(s->vpn_addrs);
 	free(s->client_subnets);
 	free(s->conns);
 	free(s->held);
-	free(s->half_open_ids);
-	free(s->half_open_listed);
+	halfopen_free(&s->half_open);
 }
 
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
@@ -1355,6 +1230,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.ended = on_session_ended,
 		.cr_response = on_session_cr_response,
 		.reauth = on_session_reauth,
+		.state = on_session_state,
 	};
 	s->started = (uint32_t)time(NULL);
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
@@ -1541,7 +1417,6 @@ void server_free(struct server *s)
 	wrap_clear(&s->wrap);
 	lane_free(&s->lane);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
-	free(s->half_open);
 	slots_free(s);
 	free(s);
 }

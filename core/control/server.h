@@ -129,6 +129,11 @@ struct server_hooks {
 	 * session_reauth_decide (session_ops.reauth). NULL: never held.
 	 */
 	bool (*reauth)(void *ctx, struct session *s, uint8_t key_id, const char *password);
+	/*
+	 * Handshakes are over (server_trim.c): what they left behind may go
+	 * (the hooks' garbage), before the heap is trimmed. NULL: nothing.
+	 */
+	void (*quiet)(void *ctx);
 	void *ctx;
 };
 

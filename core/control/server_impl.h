@@ -11,6 +11,7 @@
 #include "batch.h"
 #include "bucket.h"
 #include "cookie.h"
+#include "halfopen.h"
 #include "mactable.h"
 #include "mssfix.h"
 #include "peerids.h"
@@ -98,12 +99,8 @@ struct server {
 	 * deciding on (NULL: none waits); its other packets are dropped meanwhile. */
 	struct server_held **held;
 	struct session_ops session_ops;
-	/* The slots that may hold a half-open session, each once (listed): make_room drops
-	 * the others as it meets them, so it never walks every slot. */
-	uint32_t *half_open_ids;
-	bool *half_open_listed;
-	size_t n_half_open_ids;
-	struct half_open *half_open; /* make_room's scratch, made at its first use */
+	/* The half-open sessions by slot, source and network, for make_room (halfopen.h). */
+	struct halfopen half_open;
 	ev_timer trim; /* server_trim.c: the heap given back once handshakes are quiet */
 };
 
@@ -113,8 +110,11 @@ struct server {
  */
 void server_clamp_mss(const struct server *s, const struct session *sess, uint8_t *p, size_t len);
 
-/* Half-open sessions now (the listed slots that are not leave the list). */
-size_t server_half_open_count(struct server *s);
+/* Half-open handshakes now (clients waiting for their hooks' decision not counted). */
+size_t server_half_open_count(const struct server *s);
+/* Hands a control packet to its session, noting for make_room that its peer is alive. */
+void server_session_receive(struct server *s, struct session *sess, const struct proto_control *ctl,
+			    uint32_t replay_id, uint32_t replay_time);
 
 /* server_trim.c: sessions came or went; the heap is trimmed once they are quiet. */
 void server_trim_init(struct server *s);

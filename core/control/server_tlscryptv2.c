@@ -37,7 +37,7 @@ static bool open_v2(const struct wrap *w, const uint8_t *buf, size_t len, struct
  * A P_CONTROL_WKC_V1 its session's client sent again (ours was not acked yet):
  * the session's key opens it and the WKc at its end is not read again.
  */
-static bool resend_to_session(const struct server *s, struct session *sess, const uint8_t *buf,
+static bool resend_to_session(struct server *s, struct session *sess, const uint8_t *buf,
 			      size_t len)
 {
 	uint8_t plain[SERVER_PACKET_MAX];
@@ -50,7 +50,7 @@ static bool resend_to_session(const struct server *s, struct session *sess, cons
 	    !proto_sid_equal(&ctl.sid, session_remote_sid(sess)))
 		return false;
 	if (!server_tls_crypt_v2_waits(s, sess))
-		session_receive(sess, &ctl, pid, t);
+		server_session_receive(s, sess, &ctl, pid, t);
 	return true;
 }
 
@@ -202,7 +202,7 @@ void server_tls_crypt_v2_decided(struct server *s, struct session *sess, bool ok
 		return; /* it ended meanwhile */
 	s->held[id] = NULL;
 	if (ok) {
-		session_receive(sess, &h->ctl, h->replay_id, h->replay_time);
+		server_session_receive(s, sess, &h->ctl, h->replay_id, h->replay_time);
 		free(h);
 		return;
 	}

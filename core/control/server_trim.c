@@ -13,6 +13,7 @@
 
 #include "server.h"
 #include "server_impl.h"
+#include "slab.h"
 
 static void on_quiet(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -22,6 +23,9 @@ static void on_quiet(struct ev_loop *loop, ev_timer *w, int revents)
 	if (server_half_open_count(s) > 0)
 		return; /* still in a storm: the timer repeats */
 	ev_timer_stop(loop, w);
+	if (s->params.hooks.quiet)
+		s->params.hooks.quiet(s->params.hooks.ctx);
+	slab_trim(); /* the handshakes' own heap (osslmem.h) */
 #ifdef __GLIBC__
 	if (malloc_trim(0))
 		s->stats.heap_trims++;

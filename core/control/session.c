@@ -64,6 +64,8 @@ static void set_state(struct session *s, enum session_state st)
 {
 	s->state = st;
 	update_gates(s);
+	if (s->p.ops->state)
+		s->p.ops->state(s->p.ctx, s);
 }
 
 static struct key_state *current_ks(struct session *s)

@@ -107,6 +107,8 @@ struct session_ops {
 	bool (*reauth)(void *ctx, struct session *s, uint8_t key_id, const char *password);
 	/* Client: the server's PUSH_REPLY, complete; return 0 once applied, -1 to give up. */
 	int (*pushed)(void *ctx, struct session *s, const struct push_options *o);
+	/* Optional: the session's state (session_state) changed; it must not call the session. */
+	void (*state)(void *ctx, struct session *s);
 };
 
 struct session_params {

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "osslmem.h"
+#include "slab.h"
 #include "tls.h"
 #include "tlsrec.h"
 
@@ -71,14 +73,14 @@ struct tls_session {
 	struct parked *parked;
 	unsigned dropped; /* records a parked session read and dropped */
 	enum tls_role role;
-	char peer_cn[TLS_CN_MAX];
+	char *peer_cn;	    /* as long as it is (NULL: not seen) */
 	char *peer_subject; /* as long as it is (NULL: not seen) */
 	char peer_serial[TLS_SERIAL_MAX];
 	uint8_t peer_fingerprint[TLS_FINGERPRINT_LEN];
 	bool has_fingerprint;
 	bool problem;	   /* error says why verify_cb refused a certificate that verified */
 	bool cert_refused; /* the handshake failed on the peer's certificate */
-	char error[TLS_ERR_MAX];
+	char *error;	   /* TLS_ERR_MAX bytes from the first failure on (NULL: none) */
 };
 
 /* Writes what and the first queued OpenSSL reason into err, emptying the queue. */
@@ -471,32 +473,53 @@ static bool name_matches(const struct tls_session *s, X509 *cert)
 {
 	const char *name = s->ctx->server_name;
 
-	return strcmp(s->peer_cn, name) == 0 ||
+	return (s->peer_cn && strcmp(s->peer_cn, name) == 0) ||
 	       X509_check_host(cert, name, strlen(name),
 			       X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_WILDCARDS,
 			       NULL) == 1;
 }
 
+/*
+ * Where why the session failed is written (TLS_ERR_MAX bytes), made at its
+ * first failure: a session that works, as every connected client's does,
+ * keeps none.
+ */
+static char *error_room(struct tls_session *s)
+{
+	static char no_memory[TLS_ERR_MAX];
+
+	if (!s->error && !(s->error = calloc(1, TLS_ERR_MAX))) {
+		snprintf(no_memory, sizeof(no_memory), "out of memory");
+		return no_memory;
+	}
+	return s->error;
+}
+
 /* Writes what is wrong with the peer's certificate beyond its chain into s->error. */
 static bool leaf_problem(struct tls_session *s, X509 *cert)
 {
-	const char *problem = read_cn(cert, s->peer_cn, sizeof(s->peer_cn));
+	char cn[TLS_CN_MAX];
+	const char *problem = read_cn(cert, cn, sizeof(cn));
 	const struct tls_ctx *ctx = s->ctx;
+
+	free(s->peer_cn);
+	if (!(s->peer_cn = strdup(cn)))
+		problem = "out of memory";
 
 	if (!problem && s->role == TLS_CLIENT && !has_server_auth(cert))
 		problem = "certificate lacks the serverAuth extended key usage";
 	s->problem = true;
 	if (problem) {
-		snprintf(s->error, PROBLEM_MAX, "%s", problem);
+		snprintf(error_room(s), PROBLEM_MAX, "%s", problem);
 	} else if (s->role == TLS_CLIENT && ctx->server_name[0] && !name_matches(s, cert)) {
-		snprintf(s->error, PROBLEM_MAX,
+		snprintf(error_room(s), PROBLEM_MAX,
 			 "certificate name \"%.64s\" does not match tls.server_name \"%.64s\"",
 			 s->peer_cn, ctx->server_name);
 	} else if (s->role == TLS_CLIENT && ctx->pin_fingerprint &&
 		   (!s->has_fingerprint ||
 		    CRYPTO_memcmp(s->peer_fingerprint, ctx->server_fingerprint,
 				  TLS_FINGERPRINT_LEN) != 0)) {
-		snprintf(s->error, PROBLEM_MAX,
+		snprintf(error_room(s), PROBLEM_MAX,
 			 "certificate does not have the SHA-256 fingerprint of "
 			 "tls.server_fingerprint");
 	} else {
@@ -642,7 +665,7 @@ static void configure(SSL_CTX *ctx, enum tls_role role, enum tls_peer_cert peer_
 	SSL_CTX_set_default_passwd_cb(ctx, give_passphrase);
 }
 
-int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
+static int ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
 {
 	struct tls_ctx *c = calloc(1, sizeof(*c));
 	int rc = -ENOMEM;
@@ -683,6 +706,16 @@ fail:
 	return rc;
 }
 
+int tls_ctx_new(struct tls_ctx **out, const struct tls_config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	osslmem_keep_begin(); /* it lives until a reload replaces it: not with handshakes */
+	rc = ctx_new(out, cfg, err, errlen);
+	osslmem_keep_end();
+	return rc;
+}
+
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx)
 {
 	ctx->refs++;
@@ -718,13 +751,13 @@ struct tls_session *tls_session_new(struct tls_ctx *ctx)
 	s->ssl = SSL_new(ctx->ssl_ctx);
 	s->in = new_mem_bio();
 	s->out = new_mem_bio();
-	s->keys = calloc(1, sizeof(*s->keys));
+	s->keys = slab_zalloc(sizeof(*s->keys)); /* until the session is parked */
 	if (!s->ssl || !s->in || !s->out || !s->keys) {
 		BIO_free(s->in);
 		BIO_free(s->out);
 		SSL_free(s->ssl);
 		tls_ctx_free(s->ctx);
-		free(s->keys);
+		slab_release(s->keys);
 		free(s);
 		return NULL;
 	}
@@ -757,7 +790,7 @@ static void keys_free(struct app_keys *k)
 	if (!k)
 		return;
 	crypto_wipe(k, sizeof(*k));
-	free(k);
+	slab_release(k);
 }
 
 void tls_session_free(struct tls_session *s)
@@ -769,6 +802,8 @@ void tls_session_free(struct tls_session *s)
 	parked_free(s->parked);
 	tls_ctx_free(s->ctx);
 	free(s->peer_subject);
+	free(s->peer_cn);
+	free(s->error);
 	free(s);
 }
 
@@ -900,12 +935,12 @@ static void record_failure(struct tls_session *s)
 	if (result == X509_V_ERR_APPLICATION_VERIFICATION && s->problem) {
 		char problem[TLS_ERR_MAX];
 
-		memcpy(problem, s->error, sizeof(problem)); /* verify_cb wrote it there */
-		snprintf(s->error, sizeof(s->error), "%s %.*s", peer, PROBLEM_MAX - 1, problem);
+		memcpy(problem, error_room(s), sizeof(problem)); /* verify_cb wrote it there */
+		snprintf(error_room(s), TLS_ERR_MAX, "%s %.*s", peer, PROBLEM_MAX - 1, problem);
 	} else if (reason) {
-		snprintf(s->error, sizeof(s->error), "%s %s", peer, reason);
+		snprintf(error_room(s), TLS_ERR_MAX, "%s %s", peer, reason);
 	} else if (result != X509_V_OK) {
-		snprintf(s->error, sizeof(s->error), "%s certificate refused: %s", peer,
+		snprintf(error_room(s), TLS_ERR_MAX, "%s certificate refused: %s", peer,
 			 X509_verify_cert_error_string(result));
 	} else {
 		unsigned long e = ERR_peek_last_error();
@@ -913,9 +948,9 @@ static void record_failure(struct tls_session *s)
 
 		s->cert_refused = r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE;
 		if (r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
-			snprintf(s->error, sizeof(s->error), "%s sent no certificate", peer);
+			snprintf(error_room(s), TLS_ERR_MAX, "%s sent no certificate", peer);
 		else
-			openssl_error(s->error, sizeof(s->error), "TLS handshake failed");
+			openssl_error(error_room(s), TLS_ERR_MAX, "TLS handshake failed");
 	}
 	ERR_clear_error();
 }
@@ -1027,7 +1062,7 @@ static int parked_write(struct tls_session *s, const uint8_t *data, size_t len)
 		size_t r = tlsrec_seal(&p->rec, data, n, rec);
 
 		if (!r || !append(&p->out, &p->out_len, rec, r)) {
-			snprintf(s->error, sizeof(s->error), "TLS write failed: %s",
+			snprintf(error_room(s), TLS_ERR_MAX, "TLS write failed: %s",
 				 r ? "out of memory" : "cannot seal a record");
 			return -1;
 		}
@@ -1044,7 +1079,7 @@ int tls_session_write(struct tls_session *s, const uint8_t *data, size_t len)
 	if (s->parked)
 		return parked_write(s, data, len);
 	if (SSL_write_ex(s->ssl, data, len, &written) != 1 || written != len) {
-		openssl_error(s->error, sizeof(s->error), "TLS write failed");
+		openssl_error(error_room(s), TLS_ERR_MAX, "TLS write failed");
 		return -1;
 	}
 	return 0;
@@ -1088,14 +1123,14 @@ static ssize_t parked_read(struct tls_session *s, uint8_t *out, size_t cap)
 			return 0;
 		type = len < 0 ? -1 : tlsrec_open(&p->rec, p->in, (size_t)len, &n);
 		if (type < 0) {
-			snprintf(s->error, sizeof(s->error), "TLS read failed: %s",
+			snprintf(error_room(s), TLS_ERR_MAX, "TLS read failed: %s",
 				 len < 0 ? "not a TLS 1.3 record"
 					 : "a record did not authenticate");
 			return -1;
 		}
 		if (type == TLSREC_TYPE_APPLICATION_DATA && n > 0 &&
 		    !append(&p->plain, &p->plain_len, p->in + TLSREC_HEADER_LEN, n)) {
-			snprintf(s->error, sizeof(s->error), "TLS read failed: out of memory");
+			snprintf(error_room(s), TLS_ERR_MAX, "TLS read failed: out of memory");
 			return -1;
 		}
 		s->dropped += type != TLSREC_TYPE_APPLICATION_DATA;
@@ -1120,7 +1155,7 @@ ssize_t tls_session_read(struct tls_session *s, uint8_t *out, size_t cap)
 	case SSL_ERROR_WANT_WRITE:
 		return 0;
 	}
-	openssl_error(s->error, sizeof(s->error), "TLS read failed");
+	openssl_error(error_room(s), TLS_ERR_MAX, "TLS read failed");
 	return -1;
 }
 
@@ -1135,7 +1170,7 @@ int tls_session_export(struct tls_session *s, const char *label, uint8_t *out, s
 
 const char *tls_session_peer_cn(const struct tls_session *s)
 {
-	return s->peer_cn;
+	return s->peer_cn ? s->peer_cn : "";
 }
 
 const char *tls_session_peer_subject(const struct tls_session *s)
@@ -1155,7 +1190,7 @@ const uint8_t *tls_session_peer_fingerprint(const struct tls_session *s)
 
 const char *tls_session_error(const struct tls_session *s)
 {
-	return s->error[0] ? s->error : "no error";
+	return s->error && s->error[0] ? s->error : "no error";
 }
 
 const char *tls_session_version(const struct tls_session *s)

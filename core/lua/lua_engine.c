@@ -6,6 +6,9 @@
  */
 #include <lauxlib.h>
 #include <lua.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +21,7 @@
 #include "metrics.h"
 #include "pushopts.h"
 #include "script.h"
+#include "slab.h"
 #include "tlscryptv2.h"
 #include "udp.h"
 
@@ -272,6 +276,33 @@ static void push_datapath_stats(lua_State *L, struct engine *e)
 	lua_setfield(L, -2, "datapath");
 }
 
+/*
+ * stats().heap: the allocator's own count (glibc), in bytes: what is
+ * allocated (in_use), free inside the heap (free: fragmentation once a
+ * storm is over and the heap trimmed) and mapped apart (mapped, large
+ * blocks). Resident memory minus in_use is what fragmentation and the
+ * allocator cost; absent without glibc.
+ */
+static void push_heap_stats(lua_State *L)
+{
+#ifdef __GLIBC__
+	struct mallinfo2 m = mallinfo2();
+
+	struct slab_stats sl;
+
+	slab_stats(&sl);
+	lua_createtable(L, 0, 5);
+	set_counter(L, "in_use", m.uordblks + m.hblkhd);
+	set_counter(L, "free", m.fordblks);
+	set_counter(L, "mapped", m.hblkhd);
+	set_counter(L, "handshakes_in_use", sl.in_use);
+	set_counter(L, "handshakes_resident", sl.resident);
+	lua_setfield(L, -2, "heap");
+#else
+	(void)L;
+#endif
+}
+
 /* stats() -> { packets_in, bytes_in, ..., dropped = { unwrap, malformed, ... } } */
 static int l_engine_stats(lua_State *L)
 {
@@ -285,6 +316,7 @@ static int l_engine_stats(lua_State *L)
 	if (e->server)
 		push_flow_stats(L, server_flows(e->server), server_filter_stats(e->server));
 	push_datapath_stats(L, e);
+	push_heap_stats(L);
 	return 1;
 }
 

@@ -750,6 +750,11 @@ void script_flow(struct script *s, struct session *sess, const struct flow_key *
 	lua_settop(L, top);
 }
 
+void script_collect(struct script *s)
+{
+	lua_gc(s->L, LUA_GCCOLLECT);
+}
+
 bool script_in_hook(struct script *s)
 {
 	return s->hooks && hook_runtime_in_hook(s->hooks);

@@ -43,6 +43,9 @@ void script_free(struct script *s);
 int script_set_max_clients(struct script *s, uint32_t max_clients)
 	__attribute__((warn_unused_result));
 
+/* A full collection of the VM's garbage: once a storm of handshakes is over, not per client. */
+void script_collect(struct script *s);
+
 /*
  * Runs and validates the configuration file at path. On success *out is a
  * new struct config (owned by the caller) and the normalized table is kept

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "osslmem.h"
 
 /*
  * Algorithms are fetched once, and the contexts that use them are made once
@@ -263,7 +264,10 @@ struct crypto_aead *crypto_aead_new(const struct crypto *c, const char *cipher, 
 		return NULL;
 	}
 	a = calloc(1, sizeof(*a));
+	/* A data key lives as long as its client: not with the handshake's objects. */
+	osslmem_keep_begin();
 	if (!a || !(a->ctx = EVP_CIPHER_CTX_new())) {
+		osslmem_keep_end();
 		free(a);
 		snprintf(err, errlen, "crypto: out of memory");
 		return NULL;
@@ -274,6 +278,7 @@ struct crypto_aead *crypto_aead_new(const struct crypto *c, const char *cipher, 
 	a->tag[1] = OSSL_PARAM_construct_end();
 	ok = encrypt ? EVP_EncryptInit_ex2(a->ctx, c->aead[i], key, NULL, NULL)
 		     : EVP_DecryptInit_ex2(a->ctx, c->aead[i], key, NULL, NULL);
+	osslmem_keep_end();
 	if (ok != 1) {
 		openssl_error(err, errlen, "crypto: cannot set the data key");
 		crypto_aead_free(a);

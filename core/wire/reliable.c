@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "reliable.h"
+#include "slab.h"
 
 void reliable_init(struct reliable *r)
 {
@@ -13,11 +14,11 @@ void reliable_init(struct reliable *r)
 void reliable_free(struct reliable *r)
 {
 	for (size_t i = 0; r->w && i < RELIABLE_SEND_WINDOW; i++)
-		free(r->w->out[i].payload);
+		slab_release(r->w->out[i].payload);
 	for (size_t i = 0; r->w && i < RELIABLE_RECV_WINDOW; i++)
-		free(r->w->in[i].payload);
-	free(r->w);
-	free(r->delivered);
+		slab_release(r->w->in[i].payload);
+	slab_release(r->w);
+	slab_release(r->delivered);
 	reliable_init(r);
 }
 
@@ -25,7 +26,7 @@ void reliable_free(struct reliable *r)
 static struct reliable_window *window(struct reliable *r)
 {
 	if (!r->w)
-		r->w = calloc(1, sizeof(*r->w));
+		r->w = slab_zalloc(sizeof(*r->w));
 	return r->w;
 }
 
@@ -38,7 +39,7 @@ static void release_window(struct reliable *r)
 	for (size_t i = 0; r->w && i < RELIABLE_RECV_WINDOW; i++)
 		if (r->w->in[i].used)
 			return;
-	free(r->w);
+	slab_release(r->w);
 	r->w = NULL;
 }
 
@@ -59,7 +60,7 @@ static bool copy_payload(uint8_t **to, const uint8_t *payload, size_t len)
 	*to = NULL;
 	if (!len)
 		return true;
-	*to = malloc(len);
+	*to = slab_zalloc(len);
 	if (!*to)
 		return false;
 	memcpy(*to, payload, len);
@@ -133,7 +134,7 @@ void reliable_on_ack(struct reliable *r, uint32_t msg_id)
 	if (!acked)
 		return; /* a re-ack, or an id we never sent: harmless */
 	acked->used = false;
-	free(acked->payload);
+	slab_release(acked->payload);
 	acked->payload = NULL;
 	/* Earlier packets still unacked after this many later acks were probably lost. */
 	for (size_t i = 0; i < RELIABLE_SEND_WINDOW; i++) {
@@ -200,7 +201,7 @@ bool reliable_deliver(struct reliable *r, uint8_t *opcode, const uint8_t **paylo
 {
 	struct reliable_in *in = r->w ? &r->w->in[r->next_recv_id % RELIABLE_RECV_WINDOW] : NULL;
 
-	free(r->delivered);
+	slab_release(r->delivered);
 	r->delivered = NULL;
 	r->delivered_len = 0;
 	if (!in || !in->used) {

@@ -18,16 +18,32 @@ struct unit_counts {
 
 static struct unit_counts unit_counts;
 
-#define CHECK(cond, ...)                                                                \
-	do {                                                                            \
-		if (cond) {                                                             \
-			unit_counts.passed++;                                           \
-		} else {                                                                \
-			unit_counts.failed++;                                           \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                   \
-			fputc('\n', stderr);                                            \
-		}                                                                       \
+#define UNIT_FAIL(text, ...)                                                         \
+	do {                                                                         \
+		unit_counts.failed++;                                                \
+		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, text);       \
+		fprintf(stderr, __VA_ARGS__);                                        \
+		fputc('\n', stderr);                                                 \
+	} while (0)
+
+#define CHECK(cond, ...)                                                             \
+	do {                                                                         \
+		if (cond)                                                            \
+			unit_counts.passed++;                                        \
+		else                                                                 \
+			UNIT_FAIL(#cond, __VA_ARGS__);                               \
+	} while (0)
+
+/*
+ * One step of a randomized test of many rounds: a failure is reported and
+ * counted as CHECK's is, a pass is not, so that the thousands of steps of one
+ * property test do not swamp the count of checks. The rounds are followed by
+ * a CHECK that says what they showed.
+ */
+#define CHECK_STEP(cond, ...)                                                        \
+	do {                                                                         \
+		if (!(cond))                                                         \
+			UNIT_FAIL(#cond, __VA_ARGS__);                               \
 	} while (0)
 
 static inline int unit_report(const char *name)

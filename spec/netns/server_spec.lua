@@ -436,7 +436,8 @@ end]])
 		hooks = [[
 function office.on.auth(client, username)
   print("auth: " .. tostring(username))
-  if username == "slow" then vpn.sleep(60) else vpn.sleep(3) end
+  if username == "slow" then vpn.sleep(60) elseif username == "later" then vpn.sleep(10)
+  else vpn.sleep(3) end
   return true
 end
 ]],
@@ -474,6 +475,31 @@ end
 		assert.is_true(replies > PER_SOURCE_MAX - 10, out)
 		assert.is_true(turned >= replies + 10 - PER_SOURCE_MAX, "evicted or refused " .. turned .. "; " .. out)
 		for _, c in ipairs(clients) do c:stop("KILL") end
+	end)
+
+	-- A client without a certificate that finished TLS and waits for on.auth's answer
+	-- (deferred, 10 s here) is not a stalled handshake: it counts towards its source's
+	-- share, and the hooks' limits bound it, but it is never the one evicted. With every
+	-- slot taken by it and a chatty handshake from its own address, a newcomer from
+	-- elsewhere evicted it (the oldest of the network holding the most), and its client
+	-- started over and was asked about again.
+	it("never evicts a client without a certificate while on.auth decides on it", function()
+		start(nil, 1, { server = CERTLESS.server .. "  max_clients = 2,\n", hooks = CERTLESS.hooks })
+		local client = certless_client(cli, 0, "later")
+		local ok, out = engine:wait_log("auth: later", 30)
+		assert(ok, out)
+		local chatter = cli:spawn({ CRAFT, "chatty", "10.88.0.1", "1194", "1", "60", "10.88.0.2" })
+		ok, out = chatter:wait_log("replies %d+", 10)
+		assert(ok, out)
+		assert.are.equal(2, wait_sessions(2))
+		-- The newcomer: cookies echoed from another network while both slots are held.
+		ok, out = others[1]:sh(CRAFT .. " halfopen 10.88.1.1 1194 3 10.88.1.2")
+		assert(ok, out)
+		completed(client)
+		chatter:stop("KILL")
+		local _, asked = engine:output():gsub("auth: later", "")
+		assert.are.equal(1, asked, engine:output())
+		client:stop()
 	end)
 
 	-- Half-open handshakes from one network churn through the table (each new one evicts

@@ -228,6 +228,37 @@ end
 		assert.are.equal(ORIGINAL, netns.read_file(conf))
 	end)
 
+	-- The down call runs the loop while the engine ends (review H1): the client is gone by
+	-- then (its EXIT went first), the device is still there and the signals are still caught.
+	-- Packets from the device and a SIGHUP then must reach neither the freed client nor a
+	-- reload (a double free, or a new client during exit).
+	it("exits cleanly while a waiting down call runs, under traffic and a SIGHUP", function()
+		start_stock([[
+function c.on.dns(d, event)
+  if event ~= "down" then return end
+  print("on.dns down waits")
+  vpn.exec { "sleep", "2" }
+  print("on.dns down done")
+end
+]])
+		local flood = cli:spawn({ "ping", "-f", "-s", "1200", "10.77.0.1" })
+		assert(flood:wait_log("%.", 10), flood:output())
+		client:signal("TERM")
+		local ok, out = client:wait_log("on.dns down waits", 20)
+		assert(ok, out)
+		client:signal("HUP")
+		assert.are.equal(0, client:wait(30), client:output())
+		flood:stop("KILL")
+		out = client:output()
+		client = nil
+		assert.matches("on.dns down done", out, 1, true)
+		assert.matches("received SIGHUP during shutdown: ignored", out, 1, true)
+		assert.not_matches("reloading", out, 1, true)
+		assert.not_matches("ERROR: AddressSanitizer", out, 1, true)
+		assert.not_matches("runtime error", out, 1, true)
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+	end)
+
 	it("gives 2.6's servers with their ports, and every search domain, to systemd-resolved", function()
 		start_stock("", "resolved")
 		local ok, out = client:wait_log("dns: 2 server%(s%)", 20)

@@ -52,8 +52,10 @@ struct push_options {
 	bool epoch_data;    /* protocol-flags aead-epoch: 2.7's epoch data format */
 	bool more;	    /* push-continuation 2: another PUSH_REPLY follows */
 	unsigned unknown;   /* options we ignored */
-	unsigned filtered;  /* options the client's pull-filter dropped */
-	uint8_t compress;   /* enum push_compress: the framing the server asks for */
+	unsigned warnings;  /* what was ignored with a warning (too many servers, a bad domain) */
+	char warning[PUSH_ERR_MAX]; /* the first of them, for the log */
+	unsigned filtered;	    /* options the client's pull-filter dropped */
+	uint8_t compress;	    /* enum push_compress: the framing the server asks for */
 };
 
 /*

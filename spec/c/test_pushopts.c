@@ -357,8 +357,31 @@ static void test_many_servers(void)
 	      o.warning);
 }
 
+/* What a dns-option-v2 server may push (OpenVPN's options.c, check_dns_option): read or
+ * ignored, never a failed push. Review L4: the client announces v2. */
+static void test_dns_v2_syntax(void)
+{
+	struct push_options o;
+	char err[PUSH_ERR_MAX];
+
+	push_options_init(&o);
+	CHECK(push_parse(
+		      &o,
+		      "PUSH_REPLY,dns server 0 address 10.8.0.1 [fd00::1]:853 10.8.0.2:5353,"
+		      "dns server 0 resolve-domains corp.example ~.,dns server 0 dnssec optional,"
+		      "dns server 0 transport DoT,dns server 0 sni dns.corp.example,"
+		      "dns server 1 exclude-domains x.example,dns search-domains corp.example",
+		      err, sizeof(err)) == 0,
+	      "parse: %s", err);
+	CHECK(o.n_dns == 3 && o.dns_port[1] == 853 && o.dns_port[2] == 5353, "servers %zu",
+	      o.n_dns);
+	CHECK(o.unknown == 5 && o.warnings == 0, "the rest ignored: %u %u", o.unknown, o.warnings);
+	CHECK(strcmp(o.domain, "corp.example") == 0, "domains %s", o.domain);
+}
+
 int main(void)
 {
+	test_dns_v2_syntax();
 	test_bad_domains();
 	test_many_servers();
 	test_dns_option();

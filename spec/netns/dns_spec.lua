@@ -16,7 +16,7 @@ local openvpn = require "spec.helpers.openvpn"
 
 local ORIGINAL = "nameserver 192.0.2.53\noptions edns0\n"
 -- The server prints the IV_PROTO bits each client announced: a moonvpn client that
--- announces dns-option is pushed 2.6's `dns server` options, not dhcp-option.
+-- announces dns-option (2.6) or dns-option-v2 (2.7) is pushed `dns server` options, not dhcp-option.
 local PROTOCOL_HOOK = [[
 function office.on.connect(client)
   print("protocol: " .. table.concat(client.software.protocol, "+"))
@@ -90,6 +90,7 @@ describe("#netns client DNS", function()
 		local out = start_client("file")
 		assert.matches("written to /etc/resolv.conf", out, 1, true)
 		assert.matches("protocol: [%w%-+]*%+dns%-option%+", server:output())
+		assert.matches("protocol: [%w%-+]*%+dns%-option%-v2[+\n]", server:output()) -- as 2.7
 		assert.are.equal("# moonvpn: DNS of the VPN on mvc0; the previous file comes back when moonvpn stops\n"
 			.. "nameserver 10.77.0.1\nnameserver 10.77.0.2\nsearch vpn.example\n", netns.read_file(conf))
 		assert.are.equal(ORIGINAL, netns.read_file(dir .. "/resolv.conf.mvc0"))

@@ -28,13 +28,7 @@ static void __attribute__((format(printf, 2, 3))) warn(struct push_options *o, c
 	va_end(ap);
 }
 
-/*
- * A domain as OpenVPN's validate_domain (domain_helper.h) takes it: letters,
- * digits, '.', '-', '_' and bytes past ASCII (IDN). Nothing else may reach
- * resolv.conf, resolvconf's stdin (a newline would add a line) or
- * resolvectl's arguments, where a leading '-' would be an option: refused too.
- */
-static bool valid_domain(const char *d)
+bool push_domain_valid(const char *d)
 {
 	if (!*d || *d == '-')
 		return false;
@@ -151,7 +145,7 @@ static bool opt_dhcp(struct push_options *o, char **a, int n)
 		return true;
 	}
 	if (n == 3 && strcmp(a[1], "DOMAIN") == 0 && strlen(a[2]) < sizeof(o->domain)) {
-		if (!valid_domain(a[2])) /* as OpenVPN: an options error, ignored */
+		if (!push_domain_valid(a[2])) /* as OpenVPN: an options error, ignored */
 			warn(o, "dhcp-option DOMAIN with characters a domain cannot have: ignored");
 		else if (!o->domains_structured)
 			snprintf(o->domain, sizeof(o->domain), "%s", a[2]);
@@ -209,7 +203,7 @@ static bool dns_search_domains(struct push_options *o, char **a, int n)
 	size_t len = 0;
 
 	for (int i = 2; i < n; i++)
-		if (!valid_domain(a[i])) { /* OpenVPN: an options error, ignored */
+		if (!push_domain_valid(a[i])) { /* OpenVPN: an options error, ignored */
 			warn(o, "dns search-domains with characters a domain cannot have: ignored");
 			return true;
 		}

@@ -102,6 +102,15 @@ int push_parse(struct push_options *o, const char *message, char *err, size_t er
 int push_parse_filtered(struct push_options *o, const char *message, const char *filter, char *err,
 			size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * A domain as OpenVPN's validate_domain (domain_helper.h) takes it: letters,
+ * digits, '.', '-', '_' and bytes past ASCII (IDN). Nothing else may reach
+ * resolv.conf, resolvconf's stdin (a newline would add a line) or
+ * resolvectl's arguments, where a leading '-' would be an option: refused too.
+ * Pushed domains and those on.dns returns are checked with it.
+ */
+bool push_domain_valid(const char *d);
+
 /* The prefix length of a contiguous IPv4 netmask ("255.255.255.0" -> 24), or -1. */
 int push_netmask_len(const char *mask);
 

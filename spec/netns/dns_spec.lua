@@ -229,6 +229,20 @@ end
 		assert.are.equal(ORIGINAL, netns.read_file(conf))
 	end)
 
+	-- What on.dns returns reaches resolv.conf or resolvectl's arguments: its domains are
+	-- checked as pushed ones (review M1); an option there is the hook's error.
+	it("a hook that returns a domain with an option in it fails, the pushed settings are applied", function()
+		start_stock([[
+function c.on.dns(d, event)
+  if event == "up" then d.search_domains = { "ok.example", "--interface=lo" } return d end
+end
+]], "resolved")
+		local ok, out = client:wait_log("dns: 2 server%(s%)", 20)
+		assert(ok, out)
+		assert.matches("search_domains[2]: expected a domain name", out, 1, true)
+		assert.are.equal("dns mvc0 10.77.0.53 10.77.0.54:5353\ndomain mvc0 corp.example lab.example\n", calls())
+	end)
+
 	-- The down call runs the loop while the engine ends (review H1): the client is gone by
 	-- then (its EXIT went first), the device is still there and the signals are still caught.
 	-- Packets from the device and a SIGHUP then must reach neither the freed client nor a

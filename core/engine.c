@@ -56,8 +56,9 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (!e->cfg) {
-		log_warnx(&e->log, "engine", "received SIGHUP during start-up: ignored");
+	if (!e->cfg || e->stopping) {
+		log_warnx(&e->log, "engine", "received SIGHUP during %s: ignored",
+			  e->stopping ? "shutdown" : "start-up");
 		return;
 	}
 	log_info(&e->log, "engine", "received SIGHUP, reloading %s", e->config_path);
@@ -1050,6 +1051,10 @@ int engine_reload(struct engine *e, char *err, size_t errlen)
 	char note[NOTIFY_NOTE_MAX];
 	int rc;
 
+	if (e->stopping) { /* the console or the management interface, during on.dns "down" */
+		snprintf(err, errlen, "shutting down: nothing to reload");
+		return -1;
+	}
 	notify_reloading(&e->notify);
 	rc = reload(e, err, errlen);
 	/* systemctl reload only sent the signal: systemctl status says how it went. */
@@ -1071,8 +1076,21 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	/*
+	 * on.dns's "down" call below may wait (vpn.exec) and run the loop: the
+	 * signals, the console, the management interface and the device stay
+	 * live. So nothing reloads from now on, the pointers to what is freed
+	 * are NULL (the callbacks test them), and the device is no longer read.
+	 * The client goes first all the same: its EXIT reaches the server at
+	 * once, past the tunnel's routes, not after a hook that may take seconds.
+	 */
+	e->stopping = true;
 	server_free(e->server);
-	client_free(e->client); /* its EXIT went out past the tunnel's routes */
+	e->server = NULL;
+	client_free(e->client);
+	e->client = NULL;
+	if (e->device && devpath_attach(&e->devpath, NULL, false) < 0)
+		log_error(&e->log, "device", "out of memory"); /* detaching never allocates */
 	engine_redirect_end(e);
 	engine_dns_down(e); /* on.dns told while the device is there */
 	engine_outside_end(e);

@@ -67,6 +67,7 @@ struct engine {
 	char *config_path;
 	bool log_level_set;
 	enum log_level cli_log_level;
+	bool stopping;	      /* engine_free has begun: nothing reloads (on.dns may still run) */
 	int exit_signal;      /* the signal that stopped the loop, 0 if none */
 	int exit_status;      /* non-zero: the engine stopped on a failure (a refused client) */
 	struct privdrop priv; /* root dropped after start (config `user`) */

@@ -20,10 +20,13 @@
 enum {
 	/* Only the features we implement (protocol guide 5.4). The epoch data format
 	 * needs an AEAD cipher, which every cipher we offer is: announced always, as a
-	 * 2.7 client does (ssl.c); the server decides (ssl_ncp.c) and says so in its push. */
+	 * 2.7 client does (ssl.c); the server decides (ssl_ncp.c) and says so in its push.
+	 * Both dns-option bits: a 2.6 server reads the first, 2.7 and OpenVPN 3 servers
+	 * the second; pushopts reads v2's `dns server N address A[:P] [A...]`, and what
+	 * it has no use for (resolve-domains, dnssec, transport, sni) it ignores. */
 	CLIENT_IV_PROTO = IV_PROTO_DATA_V2 | IV_PROTO_REQUEST_PUSH | IV_PROTO_TLS_KEY_EXPORT |
 			  IV_PROTO_CC_EXIT_NOTIFY | IV_PROTO_DYN_TLS_CRYPT | IV_PROTO_DATA_EPOCH |
-			  IV_PROTO_DNS_OPTION,
+			  IV_PROTO_DNS_OPTION | IV_PROTO_DNS_OPTION_V2,
 	/* The largest tun-mtu a server may push to us. */
 	CLIENT_IV_MTU = 9000,
 	CLIENT_RECEIVES_PER_WAKEUP = 4, /* receive batches per wake-up, so the loop goes on */

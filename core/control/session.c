@@ -1077,6 +1077,12 @@ static void handle_push_reply(struct session *s, const char *msg)
 		close_later(s, 0, "unusable PUSH_REPLY: %s", err);
 		return;
 	}
+	if (s->client->pushed.warnings) { /* once a message: a continuation has its own */
+		log_warnx(s->p.log, "session", "%s: PUSH_REPLY: %s%s", s->who,
+			  s->client->pushed.warning,
+			  s->client->pushed.warnings > 1 ? " (and more ignored)" : "");
+		s->client->pushed.warnings = 0;
+	}
 	if (!s->client->pushed.more)
 		activate_client(s, ks);
 }

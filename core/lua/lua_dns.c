@@ -5,6 +5,7 @@
 
 #include "lua_core.h"
 #include "lua_dns.h"
+#include "pushopts.h"
 
 void lua_dns_push(lua_State *L, const struct resolver_dns *dns, const char *device,
 		  bool all_traffic)
@@ -74,7 +75,7 @@ static int read_domains(lua_State *L, struct resolver_dns *out, char *err, size_
 					? lua_tostring(L, -1)
 					: NULL;
 
-		if (!d || !d[0] || strpbrk(d, " \t\r\n\\")) {
+		if (!d || !push_domain_valid(d)) {
 			lua_pop(L, 1);
 			snprintf(err, errlen, "search_domains[%zu]: expected a domain name", i);
 			return -1;

@@ -307,8 +307,10 @@ static void push_heap_stats(lua_State *L)
 static int l_engine_stats(lua_State *L)
 {
 	struct engine *e = check_engine(L);
-	const struct server_stats *st =
-		e->server ? server_stats(e->server) : client_stats(e->client);
+	static const struct server_stats none; /* neither: on.dns's "down" call at exit */
+	const struct server_stats *st = e->server   ? server_stats(e->server)
+					: e->client ? client_stats(e->client)
+						    : &none;
 
 	set_counters(L, st, totals, sizeof(totals) / sizeof(totals[0]));
 	set_counters(L, st, drops, sizeof(drops) / sizeof(drops[0]));

@@ -76,6 +76,9 @@ enum km2_iv_proto {
 	IV_PROTO_CC_EXIT_NOTIFY = 1 << 7,
 	IV_PROTO_DYN_TLS_CRYPT = 1 << 9,
 	IV_PROTO_DATA_EPOCH = 1 << 10, /* 2.7's epoch data format */
+	/* `dns` after 2.6's incompatible changes (ssl.h): `dns server N address` with
+	 * several addresses and their ports, no exclude-domains. 2.7 sends only this one. */
+	IV_PROTO_DNS_OPTION_V2 = 1 << 11,
 };
 
 /* IV_PROTO as a number (0 when absent or not a number). */

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,12 +8,43 @@
 
 #include "pushopts.h"
 
-/* `dns server N address` and its PUSH_DNS_MAX addresses fit ARGS_MAX words */
+/* OpenVPN's MAX_PARMS (options.h): words past it are ignored, with a warning */
 enum { ARGS_MAX = 16, OPTION_MAX = 256 };
 
 void push_options_init(struct push_options *o)
 {
 	memset(o, 0, sizeof(*o));
+}
+
+/* What was ignored: the first one's text is kept for the log, the others counted. */
+static void __attribute__((format(printf, 2, 3))) warn(struct push_options *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->warnings++)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(o->warning, sizeof(o->warning), fmt, ap);
+	va_end(ap);
+}
+
+bool push_domain_valid(const char *d)
+{
+	if (!*d || *d == '-')
+		return false;
+	for (const unsigned char *c = (const unsigned char *)d; *c; c++)
+		if (!(isalnum(*c) || *c == '.' || *c == '-' || *c == '_' || *c >= 0x80))
+			return false;
+	return true;
+}
+
+/* One more DNS server, or a warning past PUSH_DNS_MAX: the push goes on without it. */
+static bool dns_room(struct push_options *o, const char *addr)
+{
+	if (o->n_dns < PUSH_DNS_MAX)
+		return true;
+	warn(o, "more than %d DNS servers: %.64s and those after it ignored", PUSH_DNS_MAX, addr);
+	return false;
 }
 
 int push_netmask_len(const char *mask)
@@ -102,9 +135,9 @@ static bool opt_dhcp(struct push_options *o, char **a, int n)
 	struct ip_addr addr;
 
 	if (n == 3 && strcmp(a[1], "DNS") == 0) {
-		if (o->n_dns >= PUSH_DNS_MAX || !ip_addr_parse(&addr, a[2]))
+		if (!ip_addr_parse(&addr, a[2]))
 			return false;
-		if (!o->dns_structured) {
+		if (!o->dns_structured && dns_room(o, a[2])) { /* `dns` won: these are ignored */
 			o->dns_port[o->n_dns] = 0;
 			o->dns_priority[o->n_dns] = 0;
 			o->dns[o->n_dns++] = addr;
@@ -112,7 +145,9 @@ static bool opt_dhcp(struct push_options *o, char **a, int n)
 		return true;
 	}
 	if (n == 3 && strcmp(a[1], "DOMAIN") == 0 && strlen(a[2]) < sizeof(o->domain)) {
-		if (!o->domains_structured)
+		if (!push_domain_valid(a[2])) /* as OpenVPN: an options error, ignored */
+			warn(o, "dhcp-option DOMAIN with characters a domain cannot have: ignored");
+		else if (!o->domains_structured)
 			snprintf(o->domain, sizeof(o->domain), "%s", a[2]);
 		return true;
 	}
@@ -145,13 +180,11 @@ static bool dns_address(const char *text, struct ip_addr *addr, uint16_t *port)
 }
 
 /* One address of `dns server PRIORITY`, kept in the order of the priorities (lowest first). */
-static bool dns_insert(struct push_options *o, long priority, const struct ip_addr *addr,
+static void dns_insert(struct push_options *o, long priority, const struct ip_addr *addr,
 		       uint16_t port)
 {
 	size_t at = o->n_dns;
 
-	if (o->n_dns >= PUSH_DNS_MAX)
-		return false;
 	while (at > 0 && o->dns_priority[at - 1] > priority) {
 		o->dns[at] = o->dns[at - 1];
 		o->dns_port[at] = o->dns_port[at - 1];
@@ -162,6 +195,32 @@ static bool dns_insert(struct push_options *o, long priority, const struct ip_ad
 	o->dns_port[at] = port;
 	o->dns_priority[at] = priority;
 	o->n_dns++;
+}
+
+/* "dns search-domains D [D...]": all of them, or none when one is no domain (OpenVPN's dns.c). */
+static bool dns_search_domains(struct push_options *o, char **a, int n)
+{
+	size_t len = 0;
+
+	for (int i = 2; i < n; i++)
+		if (!push_domain_valid(a[i])) { /* OpenVPN: an options error, ignored */
+			warn(o, "dns search-domains with characters a domain cannot have: ignored");
+			return true;
+		}
+	o->domain[0] = '\0';
+	o->domains_structured = true;
+	for (int i = 2; i < n; i++) {
+		size_t more = strlen(a[i]) + (i > 2);
+
+		if (len + more >= sizeof(o->domain)) {
+			warn(o,
+			     "dns search-domains past %d bytes: %.64s and those after it ignored",
+			     PUSH_DOMAINS_MAX - 1, a[i]);
+			break;
+		}
+		len += (size_t)snprintf(o->domain + len, sizeof(o->domain) - len, "%s%s",
+					i > 2 ? " " : "", a[i]);
+	}
 	return true;
 }
 
@@ -177,18 +236,9 @@ static bool opt_dns(struct push_options *o, char **a, int n)
 	uint16_t port;
 	char *end;
 	long priority;
-	size_t len = 0;
 
-	if (n >= 3 && strcmp(a[1], "search-domains") == 0) {
-		o->domain[0] = '\0';
-		o->domains_structured = true;
-		for (int i = 2; i < n; i++)
-			len += (size_t)snprintf(o->domain + len,
-						len < sizeof(o->domain) ? sizeof(o->domain) - len
-									: 0,
-						"%s%s", i > 2 ? " " : "", a[i]);
-		return len < sizeof(o->domain);
-	}
+	if (n >= 3 && strcmp(a[1], "search-domains") == 0)
+		return dns_search_domains(o, a, n);
 	if (n < 5 || strcmp(a[1], "server") != 0 || strcmp(a[3], "address") != 0) {
 		o->unknown++;
 		return true;
@@ -199,9 +249,12 @@ static bool opt_dns(struct push_options *o, char **a, int n)
 	if (!o->dns_structured)
 		o->n_dns = 0; /* dhcp-option's go: these are the servers */
 	o->dns_structured = true;
-	for (int i = 4; i < n; i++)
-		if (!dns_address(a[i], &addr, &port) || !dns_insert(o, priority, &addr, port))
+	for (int i = 4; i < n; i++) {
+		if (!dns_address(a[i], &addr, &port))
 			return false;
+		if (dns_room(o, a[i]))
+			dns_insert(o, priority, &addr, port);
+	}
 	return true;
 }
 
@@ -388,16 +441,18 @@ static const struct {
 /* One option, split at spaces into its words. */
 static int parse_option(struct push_options *o, char *text, char *err, size_t errlen)
 {
-	char *a[ARGS_MAX], *save = NULL;
+	char *a[ARGS_MAX], *save = NULL, *w;
 	int n = 0;
 	size_t i;
 	bool ok;
 
-	for (char *w = strtok_r(text, " ", &save); w && n < ARGS_MAX;
-	     w = strtok_r(NULL, " ", &save))
+	for (w = strtok_r(text, " ", &save); w && n < ARGS_MAX; w = strtok_r(NULL, " ", &save))
 		a[n++] = w;
 	if (n == 0)
 		return 0;
+	if (w)
+		warn(o, "\"%.64s\" has more than %d words: \"%.64s\" and those after it ignored",
+		     a[0], ARGS_MAX, w);
 	ok = true;
 	for (i = 0; i < sizeof(options) / sizeof(options[0]); i++)
 		if (strcmp(a[0], options[i].name) == 0)

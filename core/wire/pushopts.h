@@ -52,8 +52,10 @@ struct push_options {
 	bool epoch_data;    /* protocol-flags aead-epoch: 2.7's epoch data format */
 	bool more;	    /* push-continuation 2: another PUSH_REPLY follows */
 	unsigned unknown;   /* options we ignored */
-	unsigned filtered;  /* options the client's pull-filter dropped */
-	uint8_t compress;   /* enum push_compress: the framing the server asks for */
+	unsigned warnings;  /* what was ignored with a warning (too many servers, a bad domain) */
+	char warning[PUSH_ERR_MAX]; /* the first of them, for the log */
+	unsigned filtered;	    /* options the client's pull-filter dropped */
+	uint8_t compress;	    /* enum push_compress: the framing the server asks for */
 };
 
 /*
@@ -99,6 +101,15 @@ int push_parse(struct push_options *o, const char *message, char *err, size_t er
  */
 int push_parse_filtered(struct push_options *o, const char *message, const char *filter, char *err,
 			size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * A domain as OpenVPN's validate_domain (domain_helper.h) takes it: letters,
+ * digits, '.', '-', '_' and bytes past ASCII (IDN). Nothing else may reach
+ * resolv.conf, resolvconf's stdin (a newline would add a line) or
+ * resolvectl's arguments, where a leading '-' would be an option: refused too.
+ * Pushed domains and those on.dns returns are checked with it.
+ */
+bool push_domain_valid(const char *d);
 
 /* The prefix length of a contiguous IPv4 netmask ("255.255.255.0" -> 24), or -1. */
 int push_netmask_len(const char *mask);

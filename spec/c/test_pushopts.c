@@ -269,8 +269,121 @@ static void test_dns_option(void)
 	      "a bad port");
 }
 
+/* Review M1: a domain that would add a line to resolv.conf, or an option to resolvectl, is
+ * ignored with a warning (OpenVPN's validate_domain, domain_helper.h); the push goes on. */
+static void test_bad_domains(void)
+{
+	static const char *const hostile[] = {
+		"PUSH_REPLY,dhcp-option DOMAIN evil.example\nnameserver\t192.0.2.66",
+		"PUSH_REPLY,dhcp-option DOMAIN a\tb",
+		"PUSH_REPLY,dhcp-option DOMAIN -x",
+		"PUSH_REPLY,dhcp-option DOMAIN a;b",
+		"PUSH_REPLY,dns search-domains good.example --interface=lo",
+		"PUSH_REPLY,dns search-domains good.example bad\nsearch.example",
+		"PUSH_REPLY,dns search-domains bad\r.example",
+	};
+	struct push_options o;
+	char err[PUSH_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		push_options_init(&o);
+		CHECK(push_parse(&o, hostile[i], err, sizeof(err)) == 0, "%zu: parse: %s", i, err);
+		CHECK(o.domain[0] == '\0' && !o.domains_structured, "%zu: ignored: %s", i,
+		      o.domain);
+		CHECK(o.warnings == 1 && strstr(o.warning, "cannot have"), "%zu: warned: %s", i,
+		      o.warning);
+	}
+	push_options_init(&o);
+	CHECK(push_parse(&o, "PUSH_REPLY,dhcp-option DOMAIN old.example,dns search-domains x\ny",
+			 err, sizeof(err)) == 0 &&
+		      strcmp(o.domain, "old.example") == 0,
+	      "a bad dns search-domains leaves dhcp-option's: %s", o.domain);
+	push_options_init(&o);
+	CHECK(push_parse(&o,
+			 "PUSH_REPLY,dhcp-option DOMAIN Corp_1.example,"
+			 "dns search-domains a-b.example x_y.example \xc3\xa9.example",
+			 err, sizeof(err)) == 0 &&
+		      strcmp(o.domain, "a-b.example x_y.example \xc3\xa9.example") == 0 &&
+		      o.warnings == 0,
+	      "good ones (an IDN's bytes too, as OpenVPN): %s", o.domain);
+	push_options_init(&o);
+	CHECK(push_parse(&o, "PUSH_REPLY,dhcp-option DNS 10.8.0.1\n", err, sizeof(err)) < 0,
+	      "a server address is inet_pton's or malformed");
+}
+
+/* Review M2: past PUSH_DNS_MAX servers the first ones are kept, the push goes on. */
+static void test_many_servers(void)
+{
+	struct push_options o;
+	char err[PUSH_ERR_MAX], buf[64];
+
+	push_options_init(&o);
+	CHECK(push_parse(&o,
+			 "PUSH_REPLY,dns server 1 address 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 "
+			 "10.0.0.5,dns server 2 address 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9,"
+			 "dhcp-option DNS 10.9.0.1",
+			 err, sizeof(err)) == 0,
+	      "parse: %s", err);
+	CHECK(o.n_dns == PUSH_DNS_MAX, "servers %zu", o.n_dns);
+	CHECK(strcmp(ip_addr_format(&o.dns[7], buf, sizeof(buf)), "10.0.0.8") == 0, "last %s", buf);
+	CHECK(o.warnings == 1 && strstr(o.warning, "10.0.0.9 and those after it ignored"),
+	      "warned: %s", o.warning);
+	push_options_init(&o);
+	CHECK(push_parse(&o,
+			 "PUSH_REPLY,dhcp-option DNS 10.0.0.1,dhcp-option DNS 10.0.0.2,"
+			 "dhcp-option DNS 10.0.0.3,dhcp-option DNS 10.0.0.4,dhcp-option DNS "
+			 "10.0.0.5,dhcp-option DNS 10.0.0.6,dhcp-option DNS 10.0.0.7,"
+			 "dhcp-option DNS 10.0.0.8,dhcp-option DNS 10.0.0.9,dhcp-option DNS "
+			 "10.0.0.10",
+			 err, sizeof(err)) == 0 &&
+		      o.n_dns == PUSH_DNS_MAX && o.warnings == 2,
+	      "ten dhcp-option DNS: %s, %zu, %u", err, o.n_dns, o.warnings);
+	push_options_init(&o);
+	CHECK(push_parse(&o,
+			 "PUSH_REPLY,dns server 1 address 10.0.0.1,dhcp-option DNS 10.0.0.1,"
+			 "dhcp-option DNS 10.0.0.2,dhcp-option DNS 10.0.0.3,dhcp-option DNS "
+			 "10.0.0.4,dhcp-option DNS 10.0.0.5,dhcp-option DNS 10.0.0.6,"
+			 "dhcp-option DNS 10.0.0.7,dhcp-option DNS 10.0.0.8,dhcp-option DNS "
+			 "10.0.0.9",
+			 err, sizeof(err)) == 0 &&
+		      o.n_dns == 1 && o.warnings == 0,
+	      "dhcp-option DNS after `dns` won: ignored, no warning: %zu %u", o.n_dns, o.warnings);
+	push_options_init(&o);
+	CHECK(push_parse(&o, "PUSH_REPLY,dns search-domains a b c d e f g h i j k l m n o p q", err,
+			 sizeof(err)) == 0,
+	      "parse: %s", err);
+	CHECK(strcmp(o.domain, "a b c d e f g h i j k l m n") == 0, "16 words: %s", o.domain);
+	CHECK(o.warnings == 1 && strstr(o.warning, "more than 16 words: \"o\""), "warned: %s",
+	      o.warning);
+}
+
+/* What a dns-option-v2 server may push (OpenVPN's options.c, check_dns_option): read or
+ * ignored, never a failed push. Review L4: the client announces v2. */
+static void test_dns_v2_syntax(void)
+{
+	struct push_options o;
+	char err[PUSH_ERR_MAX];
+
+	push_options_init(&o);
+	CHECK(push_parse(
+		      &o,
+		      "PUSH_REPLY,dns server 0 address 10.8.0.1 [fd00::1]:853 10.8.0.2:5353,"
+		      "dns server 0 resolve-domains corp.example ~.,dns server 0 dnssec optional,"
+		      "dns server 0 transport DoT,dns server 0 sni dns.corp.example,"
+		      "dns server 1 exclude-domains x.example,dns search-domains corp.example",
+		      err, sizeof(err)) == 0,
+	      "parse: %s", err);
+	CHECK(o.n_dns == 3 && o.dns_port[1] == 853 && o.dns_port[2] == 5353, "servers %zu",
+	      o.n_dns);
+	CHECK(o.unknown == 5 && o.warnings == 0, "the rest ignored: %u %u", o.unknown, o.warnings);
+	CHECK(strcmp(o.domain, "corp.example") == 0, "domains %s", o.domain);
+}
+
 int main(void)
 {
+	test_dns_v2_syntax();
+	test_bad_domains();
+	test_many_servers();
 	test_dns_option();
 	test_pull_filter();
 	test_compress();

@@ -16,7 +16,7 @@ local openvpn = require "spec.helpers.openvpn"
 
 local ORIGINAL = "nameserver 192.0.2.53\noptions edns0\n"
 -- The server prints the IV_PROTO bits each client announced: a moonvpn client that
--- announces dns-option is pushed 2.6's `dns server` options, not dhcp-option.
+-- announces dns-option (2.6) or dns-option-v2 (2.7) is pushed `dns server` options, not dhcp-option.
 local PROTOCOL_HOOK = [[
 function office.on.connect(client)
   print("protocol: " .. table.concat(client.software.protocol, "+"))
@@ -90,6 +90,7 @@ describe("#netns client DNS", function()
 		local out = start_client("file")
 		assert.matches("written to /etc/resolv.conf", out, 1, true)
 		assert.matches("protocol: [%w%-+]*%+dns%-option%+", server:output())
+		assert.matches("protocol: [%w%-+]*%+dns%-option%-v2[+\n]", server:output()) -- as 2.7
 		assert.are.equal("# moonvpn: DNS of the VPN on mvc0; the previous file comes back when moonvpn stops\n"
 			.. "nameserver 10.77.0.1\nnameserver 10.77.0.2\nsearch vpn.example\n", netns.read_file(conf))
 		assert.are.equal(ORIGINAL, netns.read_file(dir .. "/resolv.conf.mvc0"))
@@ -225,6 +226,51 @@ end
 		assert(cli:sh("ping -c 1 -W 5 10.77.0.1"))
 		assert.are.equal(0, client:stop())
 		client = nil
+		assert.are.equal(ORIGINAL, netns.read_file(conf))
+	end)
+
+	-- What on.dns returns reaches resolv.conf or resolvectl's arguments: its domains are
+	-- checked as pushed ones (review M1); an option there is the hook's error.
+	it("a hook that returns a domain with an option in it fails, the pushed settings are applied", function()
+		start_stock([[
+function c.on.dns(d, event)
+  if event == "up" then d.search_domains = { "ok.example", "--interface=lo" } return d end
+end
+]], "resolved")
+		local ok, out = client:wait_log("dns: 2 server%(s%)", 20)
+		assert(ok, out)
+		assert.matches("search_domains[2]: expected a domain name", out, 1, true)
+		assert.are.equal("dns mvc0 10.77.0.53 10.77.0.54:5353\ndomain mvc0 corp.example lab.example\n", calls())
+	end)
+
+	-- The down call runs the loop while the engine ends (review H1): the client is gone by
+	-- then (its EXIT went first), the device is still there and the signals are still caught.
+	-- Packets from the device and a SIGHUP then must reach neither the freed client nor a
+	-- reload (a double free, or a new client during exit).
+	it("exits cleanly while a waiting down call runs, under traffic and a SIGHUP", function()
+		start_stock([[
+function c.on.dns(d, event)
+  if event ~= "down" then return end
+  print("on.dns down waits")
+  vpn.exec { "sleep", "2" }
+  print("on.dns down done")
+end
+]])
+		local flood = cli:spawn({ "ping", "-f", "-s", "1200", "10.77.0.1" })
+		assert(flood:wait_log("%.", 10), flood:output())
+		client:signal("TERM")
+		local ok, out = client:wait_log("on.dns down waits", 20)
+		assert(ok, out)
+		client:signal("HUP")
+		assert.are.equal(0, client:wait(30), client:output())
+		flood:stop("KILL")
+		out = client:output()
+		client = nil
+		assert.matches("on.dns down done", out, 1, true)
+		assert.matches("received SIGHUP during shutdown: ignored", out, 1, true)
+		assert.not_matches("reloading", out, 1, true)
+		assert.not_matches("ERROR: AddressSanitizer", out, 1, true)
+		assert.not_matches("runtime error", out, 1, true)
 		assert.are.equal(ORIGINAL, netns.read_file(conf))
 	end)
 

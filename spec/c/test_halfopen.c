@@ -91,22 +91,22 @@ static void agree(const struct halfopen *h, int round)
 		uint32_t want = ref_victim(set, &want_net), got = halfopen_victim(h, set, &got_net);
 
 		CHECK_STEP(halfopen_count(h, set) == ref_count(set, -1, false),
-		      "round %d set %d: %u sessions, %u wanted", round, set, halfopen_count(h, set),
-		      ref_count(set, -1, false));
+			   "round %d set %d: %u sessions, %u wanted", round, set,
+			   halfopen_count(h, set), ref_count(set, -1, false));
 		CHECK_STEP(got == want && (want == HALFOPEN_NONE || got_net == want_net),
-		      "round %d set %d: victim %u of %u, wanted %u of %u", round, set, got, got_net,
-		      want, want_net);
+			   "round %d set %d: victim %u of %u, wanted %u of %u", round, set, got,
+			   got_net, want, want_net);
 	}
 	for (int i = 0; i < SOURCES; i++) {
 		uint32_t first, listed = 0;
 
 		for (int id = 0; id < IDS; id++)
 			listed += ref[id].listed && ref[id].src == i;
-		CHECK_STEP(halfopen_source(h, &srcs[i], &first) == listed, "round %d source %d", round,
-		      i);
+		CHECK_STEP(halfopen_source(h, &srcs[i], &first) == listed, "round %d source %d",
+			   round, i);
 		CHECK_STEP(halfopen_net_count(h, HALFOPEN_ALL, &srcs[i]) ==
-			      ref_count(HALFOPEN_ALL, i, true),
-		      "round %d network of %d", round, i);
+				   ref_count(HALFOPEN_ALL, i, true),
+			   "round %d network of %d", round, i);
 	}
 }
 
@@ -148,7 +148,9 @@ static void test_random(void)
 		}
 		agree(&h, round);
 	}
-	CHECK(unit_counts.failed == bad, "%d rounds of adds, removes, waits, heard and stalls agree with the reference", ROUNDS);
+	CHECK(unit_counts.failed == bad,
+	      "%d rounds of adds, removes, waits, heard and stalls agree with the reference",
+	      ROUNDS);
 	halfopen_free(&h);
 }
 

@@ -41,8 +41,8 @@ static void test_random(void)
 		int i = rand() % BLOCKS;
 
 		if (blocks[i].p) {
-			CHECK_STEP(intact(i), "round %d: block %d of %zu bytes kept its bytes", r, i,
-			      blocks[i].n);
+			CHECK_STEP(intact(i), "round %d: block %d of %zu bytes kept its bytes", r,
+				   i, blocks[i].n);
 			in_use -= slab_usable(blocks[i].p);
 			slab_free(blocks[i].p);
 			blocks[i].p = NULL;
@@ -51,15 +51,17 @@ static void test_random(void)
 		blocks[i].n = (size_t)(rand() % 8 ? rand() % 300 : rand() % SLAB_OBJECT_MAX) + 1;
 		blocks[i].p = slab_alloc(blocks[i].n);
 		blocks[i].mark = (uint8_t)r;
-		CHECK_STEP(blocks[i].p && slab_owns(blocks[i].p) && ((uintptr_t)blocks[i].p & 15) == 0 &&
-			      slab_usable(blocks[i].p) >= blocks[i].n,
-		      "round %d: %zu bytes", r, blocks[i].n);
+		CHECK_STEP(blocks[i].p && slab_owns(blocks[i].p) &&
+				   ((uintptr_t)blocks[i].p & 15) == 0 &&
+				   slab_usable(blocks[i].p) >= blocks[i].n,
+			   "round %d: %zu bytes", r, blocks[i].n);
 		if (!blocks[i].p)
 			return;
 		memset(blocks[i].p, blocks[i].mark, blocks[i].n);
 		in_use += slab_usable(blocks[i].p);
 	}
-	CHECK(unit_counts.failed == bad, "%d rounds of allocations and frees kept every block's bytes", ROUNDS);
+	CHECK(unit_counts.failed == bad,
+	      "%d rounds of allocations and frees kept every block's bytes", ROUNDS);
 	slab_stats(&st);
 	CHECK(st.in_use == in_use, "%zu bytes in use, %zu counted", st.in_use, in_use);
 	for (int i = 0; i < BLOCKS; i++) {

@@ -18,20 +18,20 @@ struct unit_counts {
 
 static struct unit_counts unit_counts;
 
-#define UNIT_FAIL(text, ...)                                                         \
-	do {                                                                         \
-		unit_counts.failed++;                                                \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, text);       \
-		fprintf(stderr, __VA_ARGS__);                                        \
-		fputc('\n', stderr);                                                 \
+#define UNIT_FAIL(text, ...)                                                   \
+	do {                                                                   \
+		unit_counts.failed++;                                          \
+		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, text); \
+		fprintf(stderr, __VA_ARGS__);                                  \
+		fputc('\n', stderr);                                           \
 	} while (0)
 
-#define CHECK(cond, ...)                                                             \
-	do {                                                                         \
-		if (cond)                                                            \
-			unit_counts.passed++;                                        \
-		else                                                                 \
-			UNIT_FAIL(#cond, __VA_ARGS__);                               \
+#define CHECK(cond, ...)                               \
+	do {                                           \
+		if (cond)                              \
+			unit_counts.passed++;          \
+		else                                   \
+			UNIT_FAIL(#cond, __VA_ARGS__); \
 	} while (0)
 
 /*
@@ -40,10 +40,10 @@ static struct unit_counts unit_counts;
  * property test do not swamp the count of checks. The rounds are followed by
  * a CHECK that says what they showed.
  */
-#define CHECK_STEP(cond, ...)                                                        \
-	do {                                                                         \
-		if (!(cond))                                                         \
-			UNIT_FAIL(#cond, __VA_ARGS__);                               \
+#define CHECK_STEP(cond, ...)                          \
+	do {                                           \
+		if (!(cond))                           \
+			UNIT_FAIL(#cond, __VA_ARGS__); \
 	} while (0)
 
 static inline int unit_report(const char *name)

@@ -5,6 +5,17 @@
 #include "client.h"
 #include "engine.h"
 #include "engine_redirect.h"
+#include "pinstate.h"
+
+/* The pins on now, written down for the next start should this run be killed. */
+static void save_pins(struct engine *e)
+{
+	const struct host_routes *sets[] = { &e->pins, &e->outside };
+	char err[300];
+
+	if (pin_state_save(e->config_path, sets, 2, err, sizeof(err)) < 0)
+		log_warnx(&e->log, "client", "%s: a kill now would leave its routes behind", err);
+}
 
 static void add_address(struct ip_addr *out, size_t *n, const struct udp_addr *ua)
 {
@@ -74,6 +85,7 @@ size_t engine_redirect_block_local(struct engine *e, const struct push_options *
 	if (gateway.family == AF_INET &&
 	    host_routes_pin(&e->pins, &gateway, 1, device_ifindex(e->device), err, sizeof(err)) < 0)
 		log_warnx(&e->log, "client", "block-local: %s", err);
+	save_pins(e);
 	if (netlink_open(&nl) < 0)
 		return 0;
 	n = netlink_link_addrs(&nl, outside->ifindex, AF_INET, local, ENGINE_BLOCK_LOCAL_NETS);
@@ -101,12 +113,13 @@ bool engine_redirect_begin(struct engine *e, const struct push_options *o)
 	int skipped =
 		host_routes_pin(&e->pins, remotes, n, device_ifindex(e->device), err, sizeof(err));
 
+	save_pins(e);
 	if (skipped > 0)
 		log_warnx(&e->log, "client", "redirect-gateway: %s", err);
 	if (skipped >= 0)
 		return true;
 	log_error(&e->log, "client", "redirect-gateway not applied: %s", err);
-	host_routes_unpin(&e->pins);
+	engine_redirect_end(e);
 	return false;
 }
 
@@ -122,11 +135,15 @@ void engine_redirect_keep(struct engine *e, const struct udp_addr *addr)
 	if (n &&
 	    host_routes_pin_like(&e->pins, &dst, device_ifindex(e->device), err, sizeof(err)) < 0)
 		log_warnx(&e->log, "client", "%s", err);
+	save_pins(e);
 }
 
 void engine_redirect_end(struct engine *e)
 {
+	if (!e->pins.n)
+		return;
 	host_routes_unpin(&e->pins);
+	save_pins(e);
 }
 
 void engine_outside_begin(struct engine *e)
@@ -143,11 +160,15 @@ void engine_outside_begin(struct engine *e)
 		log_error(&e->log, "client", "routes_outside: %s", err);
 	else if (r > 0)
 		log_warnx(&e->log, "client", "routes_outside: %s", err);
+	save_pins(e);
 }
 
 void engine_outside_end(struct engine *e)
 {
+	if (!e->outside.n)
+		return;
 	host_routes_unpin(&e->outside);
+	save_pins(e);
 }
 
 void engine_redirect_clear_stale(struct engine *e, const struct config *cfg)
@@ -160,7 +181,9 @@ void engine_redirect_clear_stale(struct engine *e, const struct config *cfg)
 		stale[i] = host_route_prefix(&remotes[i]);
 	for (size_t i = 0; i < cfg->n_routes_outside && k < HOST_ROUTES_MAX; i++)
 		stale[k++] = cfg->routes_outside[i];
-	n = host_routes_clear_stale(stale, k);
+	/* A host name's addresses, and those of remotes since changed: the list this
+	 * configuration's last run wrote (pinstate.h). */
+	n = host_routes_clear_stale(stale, k) + pin_state_clear(e->config_path);
 
 	if (n)
 		log_info(&e->log, "client",

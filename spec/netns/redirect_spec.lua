@@ -178,6 +178,40 @@ describe("#netns redirect-gateway", function()
 		assert.is_nil(client:output():find("not kept outside", 1, true), client:output())
 	end)
 
+	it("removes a host-name server's pinned route a SIGKILLed run left, from the list it wrote", function()
+		topology()
+		start_server("moonvpn")
+		assert(netns.sh("mkdir -p /etc/netns/" .. cli.name))
+		netns.write_file("/etc/netns/" .. cli.name .. "/hosts", "127.0.0.1 localhost\n10.88.6.2 vpn.redirect.test\n")
+		local pki, run = mv.pki(), netns.tmpdir()
+		local config = mv.write_config(mv.client_config("vpn.redirect.test", string.format([[
+  device = { name = "mvc0" },
+  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
+]], pki, pki, pki, pki), { tls = false }), "client.lua")
+		local function start()
+			client = cli:spawn({ "env", "RUNTIME_DIRECTORY=" .. run, mv.bin, config })
+			local ok, out = client:wait_log("configured by the server", 20)
+			assert(ok, out .. "\n--- server:\n" .. server:output())
+		end
+		start()
+		local pinned = "10.88.6.2 via 10.88.5.1 dev " .. cli_if .. " proto 109"
+		assert.matches(pinned, routes(), 1, true)
+		assert(cli:sh("kill -KILL " .. client.pid))
+		client:wait(10)
+		client = nil
+		assert.matches(pinned, routes(), 1, true)
+		start()
+		assert.matches("removed 1 route(s) to the server a previous run left", client:output(), 1, true)
+		assert.are.same({ 0, 2 }, { ping_public() })
+		assert.are.equal(0, client:stop())
+		client = nil
+		netns.sh("rm -rf /etc/netns/" .. cli.name)
+		local r = routes()
+		assert.is_nil(r:find("proto 109", 1, true), r)
+		local _, files = netns.sh("ls " .. run)
+		assert.are.equal("", files)
+	end)
+
 	it("leaves only the server's pinned route after SIGKILL, and the next start removes it", function()
 		topology()
 		start_server("moonvpn")

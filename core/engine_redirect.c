@@ -5,6 +5,17 @@
 #include "client.h"
 #include "engine.h"
 #include "engine_redirect.h"
+#include "pinstate.h"
+
+/* The pins on now, written down for the next start should this run be killed. */
+static void save_pins(struct engine *e)
+{
+	const struct host_routes *sets[] = { &e->pins, &e->outside };
+	char err[300];
+
+	if (pin_state_save(e->config_path, sets, 2, err, sizeof(err)) < 0)
+		log_warnx(&e->log, "client", "%s: a kill now would leave its routes behind", err);
+}
 
 static void add_address(struct ip_addr *out, size_t *n, const struct udp_addr *ua)
 {
@@ -55,6 +66,7 @@ size_t engine_redirect_block_local(struct engine *e, const struct push_options *
 				   struct ip_prefix *out, size_t cap)
 {
 	struct ip_prefix local[ENGINE_BLOCK_LOCAL_NETS];
+	const struct netlink_path *outside = host_routes_path(&e->pins, AF_INET);
 	struct ip_addr gateway;
 	struct netlink nl;
 	char err[256];
@@ -64,18 +76,19 @@ size_t engine_redirect_block_local(struct engine *e, const struct push_options *
 	if ((o->redirect &
 	     (PUSH_REDIRECT_BLOCK_LOCAL | PUSH_REDIRECT_IPV4 | PUSH_REDIRECT_LOCAL)) !=
 		    (PUSH_REDIRECT_BLOCK_LOCAL | PUSH_REDIRECT_IPV4) ||
-	    !e->pins.n)
+	    !outside)
 		return 0; /* "local": the server is on that network (OpenVPN's block_local_needed)
 			   */
-	gateway = e->pins.pin[0].path.gateway;
+	/* An IPv4 server's path: the IPv4 gateway and the interface of the local network. */
+	gateway = outside->gateway;
 	/* The gateway stays reachable outside the tunnel (OpenVPN's bypass of it). */
 	if (gateway.family == AF_INET &&
 	    host_routes_pin(&e->pins, &gateway, 1, device_ifindex(e->device), err, sizeof(err)) < 0)
 		log_warnx(&e->log, "client", "block-local: %s", err);
+	save_pins(e);
 	if (netlink_open(&nl) < 0)
 		return 0;
-	n = netlink_link_addrs(&nl, e->pins.pin[0].path.ifindex, AF_INET, local,
-			       ENGINE_BLOCK_LOCAL_NETS);
+	n = netlink_link_addrs(&nl, outside->ifindex, AF_INET, local, ENGINE_BLOCK_LOCAL_NETS);
 	netlink_close(&nl);
 	for (int i = 0; i < n && k + 2 <= cap; i++)
 		k += halves(&local[i], &out[k]);
@@ -97,10 +110,16 @@ bool engine_redirect_begin(struct engine *e, const struct push_options *o)
 		return true; /* the server is on our link: its route is more specific than /1 */
 	n = remote_addresses(e->cfg, remotes);
 	add_address(remotes, &n, client_address(e->client)); /* a name's, the one we reached */
-	if (host_routes_pin(&e->pins, remotes, n, device_ifindex(e->device), err, sizeof(err)) == 0)
+	int skipped =
+		host_routes_pin(&e->pins, remotes, n, device_ifindex(e->device), err, sizeof(err));
+
+	save_pins(e);
+	if (skipped > 0)
+		log_warnx(&e->log, "client", "redirect-gateway: %s", err);
+	if (skipped >= 0)
 		return true;
 	log_error(&e->log, "client", "redirect-gateway not applied: %s", err);
-	host_routes_unpin(&e->pins);
+	engine_redirect_end(e);
 	return false;
 }
 
@@ -113,13 +132,18 @@ void engine_redirect_keep(struct engine *e, const struct udp_addr *addr)
 	if (!e->pins.n)
 		return; /* no redirect on: the kernel's route to addr is the right one */
 	add_address(&dst, &n, addr);
-	if (n && host_routes_pin_like(&e->pins, &dst, err, sizeof(err)) < 0)
+	if (n &&
+	    host_routes_pin_like(&e->pins, &dst, device_ifindex(e->device), err, sizeof(err)) < 0)
 		log_warnx(&e->log, "client", "%s", err);
+	save_pins(e);
 }
 
 void engine_redirect_end(struct engine *e)
 {
+	if (!e->pins.n)
+		return;
 	host_routes_unpin(&e->pins);
+	save_pins(e);
 }
 
 void engine_outside_begin(struct engine *e)
@@ -128,14 +152,23 @@ void engine_outside_begin(struct engine *e)
 
 	if (e->outside.n || !e->cfg->n_routes_outside)
 		return; /* pinned at the first push: they stay across reconnects */
-	if (host_routes_pin_prefixes(&e->outside, e->cfg->routes_outside, e->cfg->n_routes_outside,
-				     device_ifindex(e->device), err, sizeof(err)) < 0)
+	int r = host_routes_pin_prefixes(&e->outside, e->cfg->routes_outside,
+					 e->cfg->n_routes_outside, device_ifindex(e->device), err,
+					 sizeof(err));
+
+	if (r < 0)
 		log_error(&e->log, "client", "routes_outside: %s", err);
+	else if (r > 0)
+		log_warnx(&e->log, "client", "routes_outside: %s", err);
+	save_pins(e);
 }
 
 void engine_outside_end(struct engine *e)
 {
+	if (!e->outside.n)
+		return;
 	host_routes_unpin(&e->outside);
+	save_pins(e);
 }
 
 void engine_redirect_clear_stale(struct engine *e, const struct config *cfg)
@@ -148,7 +181,9 @@ void engine_redirect_clear_stale(struct engine *e, const struct config *cfg)
 		stale[i] = host_route_prefix(&remotes[i]);
 	for (size_t i = 0; i < cfg->n_routes_outside && k < HOST_ROUTES_MAX; i++)
 		stale[k++] = cfg->routes_outside[i];
-	n = host_routes_clear_stale(stale, k);
+	/* A host name's addresses, and those of remotes since changed: the list this
+	 * configuration's last run wrote (pinstate.h). */
+	n = host_routes_clear_stale(stale, k) + pin_state_clear(e->config_path);
 
 	if (n)
 		log_info(&e->log, "client",

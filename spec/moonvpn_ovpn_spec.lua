@@ -212,13 +212,18 @@ describe("moonvpn.ovpn", function()
 		assert.are.same({ file = "d/pass.txt" }, c.tls.key_password)
 		c = ovpn.config_fields(fields(base .. "askpass\n", { dir = "d" }), "p.ovpn")
 		assert.is_true(c.tls.key_password)
+		-- "stdin" is the console to OpenVPN (get_user_pass_cr), not a file.
+		c = ovpn.config_fields(fields(base .. "askpass stdin\n", { dir = "d" }), "p.ovpn")
+		assert.is_true(c.tls.key_password)
+		fails(base .. "askpass [inline]\n", "p.ovpn:5: askpass [inline]: OpenVPN "
+			.. "reads no inline password block; name a file, or write askpass alone to be asked on the terminal")
 		assert.is_nil(ovpn.config_fields(fields(base, { dir = "d" }), "p.ovpn").tls.key_password)
 	end)
 
 	it("reads route and route-ipv6 lines as the client's own routes, kept with route-nopull", function()
 		local f, warnings = fields("client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\nroute-nopull\n"
 			.. "route 10.9.0.0 255.255.0.0\nroute 10.10.1.1\nroute 10.11.0.0 255.255.255.0 vpn_gateway 5\n"
-			.. "route 10.12.0.9 255.255.255.0 10.8.0.1\nroute-ipv6 2001:db8:9::/48\nroute-ipv6 2001:db8::7 "
+			.. "route 10.12.0.9 255.255.255.0 default\nroute-ipv6 2001:db8:9::/48\nroute-ipv6 2001:db8::7 "
 			.. "vpn_gateway\nroute-metric 10\nroute-delay 2\n")
 		assert.are.same({ "10.9.0.0/16", "10.10.1.1/32", "10.11.0.0/24", "10.12.0.0/24", "2001:db8:9::/48",
 			"2001:db8::7/128" }, f.routes)
@@ -234,6 +239,16 @@ describe("moonvpn.ovpn", function()
 			.. "net_gateway\nroute-ipv6 2001:db8:1::/48 net_gateway\n")
 		assert.are.same({ "192.168.1.0/24", "2001:db8:1::/48" }, f.routes_outside)
 		assert.is_nil(f.routes)
+	end)
+
+	it("refuses a route through a gateway address rather than sending it into the tunnel", function()
+		local base = "client\nremote 192.0.2.1\nca ca.crt\nauth-user-pass\n"
+		fails(base .. "route 192.168.0.0 255.255.0.0 192.168.1.1\n", "p.ovpn:5: route 192.168.0.0/16 192.168.1.1: a "
+			.. "route through a gateway address is not supported; write vpn_gateway to route it through the "
+			.. "tunnel, or net_gateway to keep it outside the tunnel along the path it has")
+		fails(base .. "route-ipv6 2001:db8:1::/48 fe80::1\n", "p.ovpn:5: route-ipv6 2001:db8:1::/48 fe80::1: a "
+			.. "route through a gateway address is not supported; write vpn_gateway to route it through the "
+			.. "tunnel, or net_gateway to keep it outside the tunnel along the path it has")
 	end)
 
 	it("reads <connection> blocks as remotes tried in order, with the proto and port before them", function()

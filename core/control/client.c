@@ -72,6 +72,13 @@ struct client {
 	struct udp_addr addrs[NAMERES_ADDRS_MAX], addr;
 	size_t n_addrs, at_addr;
 	struct nameres *resolving; /* a name being resolved: the attempt waits for it */
+	/* Each remote's last good answer (n 0: none yet), used when a new lookup fails:
+	 * with the tunnel's routes and pushed DNS kept across reconnects, the lookup
+	 * may go into the dead tunnel, and the server may well be back at the same address. */
+	struct client_answer {
+		struct udp_addr addrs[NAMERES_ADDRS_MAX];
+		size_t n;
+	} * answers;
 	unsigned backoff;
 	bool connected; /* the current attempt got its push */
 	uint64_t attempts, connects;
@@ -246,7 +253,8 @@ static bool after_refusal(struct client *c, const char *message, double *delay)
 /*
  * On to the next address of a named remote, else to the next remote; a
  * name's addresses are forgotten then, so that it is resolved again when
- * its turn comes back.
+ * its turn comes back (its last good answer stays in answers, for when
+ * that lookup fails).
  */
 static void next_address(struct client *c)
 {
@@ -706,6 +714,15 @@ static void on_resolved(void *ctx, const struct udp_addr *addrs, size_t n, const
 	const struct client_remote *r = &c->params.remotes[c->remote];
 
 	c->resolving = NULL;
+	if (!n && c->answers[c->remote].n) {
+		addrs = c->answers[c->remote].addrs;
+		n = c->answers[c->remote].n;
+		log_warnx(c->log, "client", "cannot resolve %s: %s; trying its last answer",
+			  r->host, err);
+	} else if (n) {
+		memcpy(c->answers[c->remote].addrs, addrs, n * sizeof(addrs[0]));
+		c->answers[c->remote].n = n;
+	}
 	if (!n) {
 		double delay = next_delay(c, false, false);
 
@@ -887,7 +904,8 @@ bool client_remote_parse(struct client_remote *out, const char *text, char *host
 static int copy_remotes(struct client *c, const struct client_params *params)
 {
 	c->remotes = calloc(params->n_remotes, sizeof(*c->remotes));
-	if (!c->remotes)
+	c->answers = calloc(params->n_remotes, sizeof(*c->answers));
+	if (!c->remotes || !c->answers)
 		return -ENOMEM;
 	for (size_t i = 0; i < params->n_remotes; i++) {
 		c->remotes[i] = params->remotes[i];
@@ -904,6 +922,7 @@ static void free_remotes(struct client *c)
 	for (size_t i = 0; c->remotes && i < c->params.n_remotes; i++)
 		free((char *)c->remotes[i].host);
 	free(c->remotes);
+	free(c->answers);
 }
 
 int client_open(struct client **out, struct ev_loop *loop, const struct log *lg,

@@ -36,20 +36,51 @@ static int add_pin(struct host_routes *h, struct netlink *nl, const struct ip_pr
 	return r;
 }
 
+/* The path dst had outside the tunnel, learnt by an earlier pin, or NULL. */
+static const struct netlink_path *known_path(const struct host_routes *h,
+					     const struct ip_prefix *dst)
+{
+	for (size_t i = 0; i < h->n_known; i++)
+		if (ip_prefix_equal(&h->known[i].dst, dst))
+			return &h->known[i].path;
+	return NULL;
+}
+
+static void learn(struct host_routes *h, const struct ip_prefix *dst,
+		  const struct netlink_path *path)
+{
+	if (known_path(h, dst) || h->n_known == HOST_ROUTES_MAX)
+		return;
+	h->known[h->n_known].dst = *dst;
+	h->known[h->n_known++].path = *path;
+}
+
+/* 0: pinned (or pinned already), 1: skipped (err says why), or -errno. */
 static int pin_one(struct host_routes *h, struct netlink *nl, const struct ip_prefix *dst,
 		   unsigned skip_ifindex, char *err, size_t errlen)
 {
 	char text[IP_PREFIX_TEXT_MAX];
+	const struct netlink_path *before;
 	struct netlink_path path;
 	int r;
 
 	if (pinned(h, dst) || h->n == HOST_ROUTES_MAX)
 		return 0;
 	r = netlink_route_get(nl, &dst->addr, &path);
-	if (r == 0 && path.ifindex == skip_ifindex)
-		return 0; /* reached through the tunnel already: nothing to keep outside */
-	if (r == 0 && (r = add_pin(h, nl, dst, &path)) == 0)
+	if (r == 0 && path.ifindex == skip_ifindex) {
+		if (!(before = known_path(h, dst))) {
+			snprintf(err, errlen,
+				 "%s is reached through the tunnel, and its path outside is not "
+				 "known: not kept outside",
+				 ip_prefix_format(dst, text, sizeof(text)));
+			return 1;
+		}
+		path = *before; /* the tunnel's routes stayed on (a reload): the path before */
+	}
+	if (r == 0 && (r = add_pin(h, nl, dst, &path)) == 0) {
+		learn(h, dst, &path);
 		return 0;
+	}
 	snprintf(err, errlen, "cannot keep the route to %s outside the tunnel: %s",
 		 ip_prefix_format(dst, text, sizeof(text)), strerror(-r));
 	return r;
@@ -59,16 +90,16 @@ int host_routes_pin_prefixes(struct host_routes *h, const struct ip_prefix *dsts
 			     unsigned skip_ifindex, char *err, size_t errlen)
 {
 	struct netlink nl;
-	int r = netlink_open(&nl);
+	int r = netlink_open(&nl), skipped = 0;
 
 	if (r < 0) {
 		snprintf(err, errlen, "cannot open rtnetlink: %s", strerror(-r));
 		return r;
 	}
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = pin_one(h, &nl, &dsts[i], skip_ifindex, err, errlen);
+	for (size_t i = 0; i < n && r >= 0; i++)
+		skipped += (r = pin_one(h, &nl, &dsts[i], skip_ifindex, err, errlen)) > 0;
 	netlink_close(&nl);
-	return r;
+	return r < 0 ? r : skipped;
 }
 
 int host_routes_pin(struct host_routes *h, const struct ip_addr *dsts, size_t n,
@@ -82,8 +113,18 @@ int host_routes_pin(struct host_routes *h, const struct ip_addr *dsts, size_t n,
 	return host_routes_pin_prefixes(h, hosts, n, skip_ifindex, err, errlen);
 }
 
-int host_routes_pin_like(struct host_routes *h, const struct ip_addr *dst, char *err, size_t errlen)
+const struct netlink_path *host_routes_path(const struct host_routes *h, int family)
 {
+	for (size_t i = 0; i < h->n; i++)
+		if (h->pin[i].dst.addr.family == family)
+			return &h->pin[i].path;
+	return NULL;
+}
+
+int host_routes_pin_like(struct host_routes *h, const struct ip_addr *dst, unsigned skip_ifindex,
+			 char *err, size_t errlen)
+{
+	const struct netlink_path *like = host_routes_path(h, dst->family);
 	struct ip_prefix p = host_route_prefix(dst);
 	char text[IP_PREFIX_TEXT_MAX];
 	struct netlink nl;
@@ -92,8 +133,15 @@ int host_routes_pin_like(struct host_routes *h, const struct ip_addr *dst, char 
 	if (!h->n || pinned(h, &p) || h->n == HOST_ROUTES_MAX)
 		return 0;
 	if ((r = netlink_open(&nl)) == 0) {
-		r = add_pin(h, &nl, &p, &h->pin[0].path);
+		/* No pin of dst's family: the redirect may not cover it, the kernel's path may do.
+		 */
+		r = like ? add_pin(h, &nl, &p, like)
+			 : pin_one(h, &nl, &p, skip_ifindex, err, errlen);
 		netlink_close(&nl);
+		if (r > 0)
+			return -ENETUNREACH; /* err says it goes into the tunnel */
+		if (r < 0 && !like)
+			return r;
 	}
 	if (r == 0)
 		return 0;

@@ -299,9 +299,16 @@ for _, tag in ipairs { "ca", "cert", "key", "pkcs12" } do
 	handlers[tag] = function(state, opt) state.tls[tag] = material(state, opt) end
 end
 -- askpass [FILE]: the key's or the bundle's password, from the file's first line, or
--- asked on the terminal.
+-- asked on the terminal: alone or "stdin", the console to OpenVPN (options.c sets
+-- key_pass_file "stdin", misc.c's get_user_pass_cr asks then). OpenVPN reads no
+-- <askpass> block: "[inline]" would be a file of that name there.
 function handlers.askpass(state, opt)
-	state.tls.key_password = opt.args[1] and material(state, opt) or true
+	local arg = opt.args[1]
+	if arg == "[inline]" then
+		error(string.format("%s: askpass [inline]: OpenVPN reads no inline password block; name a "
+			.. "file, or write askpass alone to be asked on the terminal", at(state.profile, opt)), 0)
+	end
+	state.tls.key_password = (arg == nil or arg == "stdin") or material(state, opt)
 end
 handlers["crl-verify"] = function(state, opt) state.tls.crl = material(state, opt) end
 handlers["tls-crypt"] = function(state, opt) state.tls.tls_crypt = material(state, opt) end
@@ -442,17 +449,19 @@ local function ipv4_network(text, len)
 	return string.format("%d.%d.%d.%d", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255)
 end
 
--- A route's gateway: through the tunnel (none given, vpn_gateway, or an
--- address, which on a tun device is the tunnel's far end anyway: "routes") or,
--- with net_gateway, outside it along the path it had ("routes_outside"). The
--- metric is not used: the device's routes are more specific than the ones they
--- override.
-local function route_gateway(state, opt, gateway, metric)
+-- A route's gateway: through the tunnel (none given, vpn_gateway) or, with
+-- net_gateway, outside it along the path it had ("routes_outside"). An address
+-- is refused: OpenVPN routes through it (route.c), often a LAN router to keep a
+-- network out of the VPN, and sending it into the tunnel instead would do the
+-- opposite unseen. The metric is not used: the device's routes are more specific
+-- than the ones they override.
+local function route_gateway(state, opt, network, gateway, metric)
 	if metric then state.warn(opt, "the metric is not used") end
 	if gateway == "net_gateway" then return state.routes_outside end
 	if gateway and gateway ~= "vpn_gateway" and gateway ~= "default" then
-		state.warn(opt, "the route goes through the tunnel's device: the gateway " .. gateway
-			.. " is not used")
+		error(string.format("%s: %s %s %s: a route through a gateway address is not supported; write "
+			.. "vpn_gateway to route it through the tunnel, or net_gateway to keep it outside the "
+			.. "tunnel along the path it has", at(state.profile, opt), opt.name, network, gateway), 0)
 	end
 	return state.routes
 end
@@ -473,7 +482,7 @@ function handlers.route(state, opt)
 		state.warn(opt, string.format("%s has host bits outside %s: %s/%d is routed", opt.args[1], mask,
 			network, len))
 	end
-	local list = route_gateway(state, opt, opt.args[3], opt.args[4])
+	local list = route_gateway(state, opt, network .. "/" .. len, opt.args[3], opt.args[4])
 	list[#list + 1] = network .. "/" .. len
 end
 
@@ -486,7 +495,7 @@ handlers["route-ipv6"] = function(state, opt)
 			at(state.profile, opt), prefix), 0)
 	end
 	if not prefix:find("/", 1, true) then prefix = prefix .. "/128" end
-	local list = route_gateway(state, opt, opt.args[2], opt.args[3])
+	local list = route_gateway(state, opt, prefix, opt.args[2], opt.args[3])
 	list[#list + 1] = prefix
 end
 

@@ -22,7 +22,7 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		pending("needs root for network namespaces")
 		return
 	end
-	local srv, cli, server, client
+	local srv, cli, server, client, server_config
 
 	-- A stock server: opts.tcp, opts.wrap ("tls-auth" or "tls-crypt"), opts.bin, opts.extra.
 	local function start_server(opts)
@@ -32,6 +32,7 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		local extra = (opts.wrap == "tls-auth" and ("tls-auth " .. pki .. "/ta.key 0\n") or "") .. (opts.extra or "")
 		local config = openvpn.server(pki, { listen = "10.88.2.1", wrap = opts.wrap == "tls-crypt" and "tls-crypt" or nil,
 			proto = opts.tcp and "tcp-server" or nil, port = opts.tcp and 443 or nil, extra = extra })
+		server_config = config
 		server = srv:spawn({ opts.bin or "openvpn", "--config", config })
 		assert(server:wait_log("Initialization Sequence Completed", 10), server:output())
 	end
@@ -259,6 +260,23 @@ describe("#netns moonvpn client PROFILE.ovpn", function()
 		local ok, out = client:wait_log("connected, address", 60)
 		assert(ok, out .. "\n--- server:\n" .. server:output())
 		assert.truthy(out:find("connecting to udp://10.88.2.1:1194", 1, true), out)
+	end)
+
+	it("reconnects to a name's last good address when the name no longer resolves", function()
+		-- keepalive: the client notices the server is gone (ping-restart) and tries again.
+		start_server({ wrap = "tls-auth", extra = "keepalive 1 5\n" })
+		connect(sample_profile({}))
+		-- The lookup fails now, as it does when it goes into the tunnel that is down.
+		netns.write_file("/etc/netns/" .. cli.name .. "/hosts", "127.0.0.1 localhost\n")
+		server:stop()
+		local ok, out = client:wait_log("cannot resolve vpn.office.test: [^\n]*; trying its last answer", 60)
+		assert(ok, out)
+		server = srv:spawn({ "openvpn", "--config", server_config })
+		assert(server:wait_log("Initialization Sequence Completed", 10), server:output())
+		ok, out = client:wait_log("connected, address.*connected, address", 90)
+		assert(ok, out .. "\n--- server:\n" .. server:output())
+		ok, out = cli:sh("ping -c 3 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out .. "\n--- client:\n" .. client:output())
 	end)
 
 	it("fails over from a remote whose name has no address to the next", function()

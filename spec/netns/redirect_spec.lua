@@ -63,13 +63,14 @@ describe("#netns redirect-gateway", function()
 	-- LAN, the host on the client's own network.
 	local function ping_lan() return ping_counted(LAN, "lan_direct", "lan_tunnel") end
 
-	local function start_server(kind, words)
-		words = words or "def1"
+	-- words: redirect-gateway's (false: none); extra: more openvpn server lines.
+	local function start_server(kind, words, extra)
+		words = words == nil and "def1" or words
 		local pki = mv.pki()
 		local argv
 		if kind == "openvpn" then
 			argv = { "openvpn", "--config", openvpn.server(pki, { listen = "10.88.6.2", wrap = "tls-crypt",
-				extra = 'push "redirect-gateway ' .. words .. '"\n' }) }
+				extra = (words and ('push "redirect-gateway ' .. words .. '"\n') or "") .. (extra or "") }) }
 		else
 			argv = { mv.bin, mv.write_config(mv.server_config(string.format([[
   listen = "udp://10.88.6.2:1194",
@@ -157,6 +158,58 @@ describe("#netns redirect-gateway", function()
 		assert.are.equal(0, client:stop())
 		client = nil
 		assert.is_nil(routes():find(PUBLIC, 1, true))
+	end)
+
+	it("keeps routes_outside outside across a reload when a pushed route covers them", function()
+		topology()
+		-- No redirect pins: the pushed route stays on the device across the reload.
+		start_server("openvpn", false, 'push "route 203.0.113.0 255.255.255.0"\n')
+		start_client('  routes_outside = { "' .. PUBLIC .. '/32" },\n')
+		local r = routes()
+		assert.matches("203.0.113.0/24 dev mvc0", r, 1, true)
+		assert.matches(PUBLIC .. " via 10.88.5.1 dev " .. cli_if .. " proto 109", r, 1, true)
+		assert.are.same({ 2, 0 }, { ping_public() })
+		client:signal("HUP") -- a reload reconnects; the next push pins routes_outside again
+		local ok, out = client:wait_log("configured by the server.*configured by the server", 30)
+		assert(ok, out)
+		r = routes()
+		assert.matches(PUBLIC .. " via 10.88.5.1 dev " .. cli_if .. " proto 109", r, 1, true)
+		assert.are.same({ 2, 0 }, { ping_public() })
+		assert.is_nil(client:output():find("not kept outside", 1, true), client:output())
+	end)
+
+	it("removes a host-name server's pinned route a SIGKILLed run left, from the list it wrote", function()
+		topology()
+		start_server("moonvpn")
+		assert(netns.sh("mkdir -p /etc/netns/" .. cli.name))
+		netns.write_file("/etc/netns/" .. cli.name .. "/hosts", "127.0.0.1 localhost\n10.88.6.2 vpn.redirect.test\n")
+		local pki, run = mv.pki(), netns.tmpdir()
+		local config = mv.write_config(mv.client_config("vpn.redirect.test", string.format([[
+  device = { name = "mvc0" },
+  tls = { ca = "%s/ca.crt", cert = "%s/client1.crt", key = "%s/client1.key", tls_crypt = "%s/tc.key" },
+]], pki, pki, pki, pki), { tls = false }), "client.lua")
+		local function start()
+			client = cli:spawn({ "env", "RUNTIME_DIRECTORY=" .. run, mv.bin, config })
+			local ok, out = client:wait_log("configured by the server", 20)
+			assert(ok, out .. "\n--- server:\n" .. server:output())
+		end
+		start()
+		local pinned = "10.88.6.2 via 10.88.5.1 dev " .. cli_if .. " proto 109"
+		assert.matches(pinned, routes(), 1, true)
+		assert(cli:sh("kill -KILL " .. client.pid))
+		client:wait(10)
+		client = nil
+		assert.matches(pinned, routes(), 1, true)
+		start()
+		assert.matches("removed 1 route(s) to the server a previous run left", client:output(), 1, true)
+		assert.are.same({ 0, 2 }, { ping_public() })
+		assert.are.equal(0, client:stop())
+		client = nil
+		netns.sh("rm -rf /etc/netns/" .. cli.name)
+		local r = routes()
+		assert.is_nil(r:find("proto 109", 1, true), r)
+		local _, files = netns.sh("ls " .. run)
+		assert.are.equal("", files)
 	end)
 
 	it("leaves only the server's pinned route after SIGKILL, and the next start removes it", function()

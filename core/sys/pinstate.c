@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pinstate.h"
+#include "resolver.h"
+
+enum { PIN_STATE_PATH_MAX = 512 };
+
+/* <runtime directory>/routes.<FNV-1a of config_path>: one file per configuration. */
+static void state_path(char *out, size_t cap, const char *config_path)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const unsigned char *p = (const unsigned char *)config_path; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	snprintf(out, cap, "%s/routes.%016llx", resolver_runtime_dir(), (unsigned long long)h);
+}
+
+static size_t write_pins(FILE *f, const struct host_routes *h)
+{
+	char text[IP_PREFIX_TEXT_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->n; i++)
+		if (h->pin[i].ours) {
+			fprintf(f, "%s\n", ip_prefix_format(&h->pin[i].dst, text, sizeof(text)));
+			n++;
+		}
+	return n;
+}
+
+int pin_state_save(const char *config_path, const struct host_routes *const *sets, size_t n,
+		   char *err, size_t errlen)
+{
+	char path[PIN_STATE_PATH_MAX], tmp[PIN_STATE_PATH_MAX + 8];
+	size_t pins = 0;
+	FILE *f;
+
+	state_path(path, sizeof(path), config_path);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	(void)mkdir(resolver_runtime_dir(), 0755); /* EEXIST, or fopen says why */
+	if (!(f = fopen(tmp, "we"))) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < n; i++)
+		pins += write_pins(f, sets[i]);
+	/* Written whole, then renamed: a kill between leaves the old list or the new one. */
+	if (fclose(f) != 0 || (pins ? rename(tmp, path) : unlink(tmp) || unlink(path)) != 0) {
+		int e = errno;
+
+		if (!pins && e == ENOENT)
+			return 0; /* no pin, and no list: as it should be */
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
+		(void)unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+size_t pin_state_clear(const char *config_path)
+{
+	char path[PIN_STATE_PATH_MAX], line[IP_PREFIX_TEXT_MAX + 2];
+	struct ip_prefix stale[HOST_ROUTES_MAX * 2];
+	size_t n = 0;
+	FILE *f;
+
+	state_path(path, sizeof(path), config_path);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	while (n < sizeof(stale) / sizeof(stale[0]) && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		n += ip_prefix_parse(&stale[n], line);
+	}
+	fclose(f);
+	(void)unlink(path);
+	return host_routes_clear_stale(stale, n);
+}

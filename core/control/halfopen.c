@@ -168,7 +168,7 @@ static void heap_remove(struct halfopen *h, struct halfopen_heap *hp, int set, u
 
 static bool in_set(const struct halfopen_entry *e, int set)
 {
-	return e->evictable && (set == HALFOPEN_ALL || e->stalled);
+	return e->evictable && (set == HALFOPEN_ALL ? !e->waiting : e->stalled);
 }
 
 /* The source's oldest session in the set (its list is oldest first), or HALFOPEN_NONE. */
@@ -357,6 +357,18 @@ void halfopen_wait(struct halfopen *h, uint32_t id)
 {
 	struct halfopen_entry *e = &h->e[id];
 
+	if (!halfopen_evictable(h, id) || e->waiting)
+		return;
+	e->waiting = true;
+	update(h, HALFOPEN_ALL, e->node, -1);
+}
+
+/* Takes slot id's session out of both sets and the activity list. */
+static void unset(struct halfopen *h, uint32_t id)
+{
+	struct halfopen_entry *e = &h->e[id];
+	bool was_waiting;
+
 	if (!halfopen_evictable(h, id))
 		return;
 	if (e->stalled) {
@@ -365,8 +377,11 @@ void halfopen_wait(struct halfopen *h, uint32_t id)
 	} else {
 		activity_unlink(h, id);
 	}
-	e->evictable = false;
-	update(h, HALFOPEN_ALL, e->node, -1);
+	was_waiting = e->waiting;
+	e->evictable = false; /* before update: it finds the source's oldest by the flags */
+	e->waiting = false;
+	if (!was_waiting)
+		update(h, HALFOPEN_ALL, e->node, -1);
 }
 
 void halfopen_remove(struct halfopen *h, uint32_t id)
@@ -376,7 +391,7 @@ void halfopen_remove(struct halfopen *h, uint32_t id)
 
 	if (!e->listed)
 		return;
-	halfopen_wait(h, id);
+	unset(h, id);
 	if (e->prev != HALFOPEN_NONE)
 		h->e[e->prev].next = e->next;
 	else

@@ -3,10 +3,13 @@
  * The server's half-open handshakes, indexed so that choosing one to evict
  * costs O(log n), never a walk over all of them (issue 15: nothing in the
  * server is O(clients) per handshake). A listed session (by its slot) is
- * either evictable (its handshake runs) or waiting: a client without a
- * certificate that finished TLS and waits for its hooks' decision, which
- * counts towards its source's share but is never evicted as a stalled
- * handshake (the hooks' limits and the auth timeout bound it).
+ * evictable: its handshake runs, or it is waiting: a client without a
+ * certificate that finished TLS and waits for its hooks' decision. A waiting
+ * one counts towards its source's share, but not in the set of all (it is
+ * never the fair victim of a storm, nor counted in the total bound: the
+ * hooks' limits and the auth timeout bound it); only once it is silent for
+ * a while does it join the stalled set, as a frozen or vanished client does
+ * (a live stock client repeats its PUSH_REQUEST while it waits).
  *
  * Two sets of evictable sessions keep the fair order: all of them, and the
  * stalled ones (silent for a while, found from an activity list, most
@@ -27,7 +30,7 @@
 #include "source.h"
 
 enum halfopen_set {
-	HALFOPEN_ALL,	  /* every evictable session */
+	HALFOPEN_ALL,	  /* every evictable session but the waiting ones */
 	HALFOPEN_STALLED, /* those silent since halfopen_stall's limit */
 	HALFOPEN_SETS,
 };
@@ -46,7 +49,7 @@ struct halfopen_entry {
 	uint32_t aprev, anext; /* the activity list: evictable and not stalled, most silent first */
 	uint64_t seq;	       /* the order sessions were listed in: smaller is older */
 	double heard;	       /* when its peer last sent something */
-	bool listed, evictable, stalled;
+	bool listed, evictable, stalled, waiting;
 };
 
 /* A source or a network. */
@@ -90,7 +93,8 @@ bool halfopen_add(struct halfopen *h, uint32_t id, const struct source *src, dou
 	__attribute__((warn_unused_result));
 /* Slot id's session is no longer half-open (a no-op when not listed). */
 void halfopen_remove(struct halfopen *h, uint32_t id);
-/* Slot id's session finished its handshake and waits for a decision: listed, not evictable. */
+/* Slot id's session finished its handshake and waits for a decision: out of the set of all,
+ * evictable only once stalled. */
 void halfopen_wait(struct halfopen *h, uint32_t id);
 /* Slot id's peer sent something at now: no longer stalled, the last of the activity list. */
 void halfopen_heard(struct halfopen *h, uint32_t id, double now);

@@ -227,9 +227,12 @@ static size_t half_open_max(const struct server *s)
  * without a certificate (auth.certificate "none" or "optional") proved
  * nothing yet, anyone can get that far, so it still counts towards its
  * source's share until it is admitted; but it finished its handshake and
- * waits for the hooks' decision (a deferred on.auth), so it is never
- * evicted as a stalled handshake: the hooks' limits (hook calls in flight,
- * hooks.timeout, the pending timeout) bound how long and how many.
+ * waits for the hooks' decision (a deferred on.auth), so it is never the
+ * fair victim of a storm nor counted in the total bound: the hooks' limits
+ * (hook calls in flight, hooks.timeout, the pending timeout) bound how long
+ * and how many. Only once it falls silent (a live client repeats its
+ * PUSH_REQUEST while it waits) may it go to make room, as a stalled
+ * handshake does, and it is told with RESTART.
  */
 static void on_session_state(void *ctx, struct session *sess)
 {

@@ -206,6 +206,9 @@ void slab_release(void *p)
 
 void slab_trim(void)
 {
+	if (!heap.base)
+		return; /* never set up (AddressSanitizer builds, osslmem.c): nothing to give back
+			 */
 	pthread_mutex_lock(&heap.lock);
 	for (uint32_t s = heap.empty; s != NONE; s = heap.meta[s].next) {
 		if (heap.meta[s].released)

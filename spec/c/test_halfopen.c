@@ -19,6 +19,7 @@ struct ref {
 	double heard;
 	uint64_t seq;
 	int src;
+	bool waiting; /* halfopen_wait: out of the set of all, stalls as any other */
 };
 
 static struct ref ref[IDS];
@@ -46,7 +47,8 @@ static void make_sources(void)
 
 static bool ref_in(int id, int set)
 {
-	return ref[id].listed && ref[id].evictable && (set == HALFOPEN_ALL || ref[id].stalled);
+	return ref[id].listed && ref[id].evictable &&
+	       (set == HALFOPEN_ALL ? !ref[id].waiting : ref[id].stalled);
 }
 
 static uint32_t ref_count(int set, int src, bool net)
@@ -124,15 +126,15 @@ static void test_random(void)
 
 		now += 0.01 * (rand() % 10);
 		if (op < 4 && !ref[id].listed) {
-			ref[id] =
-				(struct ref){ true, true, false, now, ref_seq++, rand() % SOURCES };
+			ref[id] = (struct ref){ true, true, false, now, ref_seq++, rand() % SOURCES,
+						false };
 			CHECK_STEP(halfopen_add(&h, (uint32_t)id, &srcs[ref[id].src], now), "add");
 		} else if (op < 6) {
 			ref[id].listed = false;
 			halfopen_remove(&h, (uint32_t)id);
 		} else if (op < 7) {
-			ref[id].evictable = false;
-			ref[id].stalled = false;
+			if (ref[id].listed && ref[id].evictable)
+				ref[id].waiting = true;
 			halfopen_wait(&h, (uint32_t)id);
 		} else if (op < 9) {
 			if (ref[id].listed && ref[id].evictable) {

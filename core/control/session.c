@@ -1056,13 +1056,17 @@ static void activate_client(struct session *s, struct key_state *ks)
 	s->connected_at = now(s);
 	note_client_addresses(s, o);
 	session_set_keepalive(s, o->ping, o->ping_restart);
+	if (s->p.ops->pushed(s->p.ctx, s, o) < 0) {
+		close_later(s, 0, "%s", "cannot apply the pushed options");
+		return;
+	}
+	/* Said once the device has the address and routes: a reader of the log
+	 * (a script, a spec) may use the tunnel as soon as it sees this line. */
 	log_info(s->p.log, "session",
 		 "%s: connected, address %s, cipher %s, keys by %s, peer-id %u%s", s->who,
 		 s->address[0] ? s->address : "(none pushed)", s->cipher,
 		 s->use_ekm ? "TLS-EKM" : "PRF", s->peer_id,
 		 s->epoch_data ? ", epoch data format" : "");
-	if (s->p.ops->pushed(s->p.ctx, s, o) < 0)
-		close_later(s, 0, "%s", "cannot apply the pushed options");
 }
 
 static void handle_push_reply(struct session *s, const char *msg)

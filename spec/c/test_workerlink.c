@@ -299,5 +299,5 @@ int main(void)
 	test_every_kind();
 	test_overflow();
 	test_two_threads();
-	return unit_report("workerlink");
+	return unit_report("test_workerlink");
 }

@@ -328,16 +328,18 @@ FUZZ_FLAGS    = -std=c11 -D_GNU_SOURCE -g -O1 $(CORE_INC) -fsanitize=fuzzer,addr
 fuzz: $(FUZZERS)
 
 # Targets whose module needs more than itself name the extra sources and libraries here.
-FUZZ_EXTRA_wrap = $(call core_src,crypto.c) $(call core_src,statickey.c) -lcrypto
-FUZZ_EXTRA_tlscryptv2 = $(foreach f,crypto.c statickey.c pem.c,$(call core_src,$(f))) -lcrypto
-FUZZ_EXTRA_datakey = $(foreach f,crypto.c replay.c proto.c epochdata.c epoch.c keys.c,$(call core_src,$(f))) -lcrypto
+# crypto.c keeps its cipher contexts out of the handshake heap through osslmem.c (and slab.c).
+FUZZ_CRYPTO = $(foreach f,crypto.c osslmem.c slab.c,$(call core_src,$(f))) -lcrypto -lpthread
+FUZZ_EXTRA_wrap = $(call core_src,statickey.c) $(FUZZ_CRYPTO)
+FUZZ_EXTRA_tlscryptv2 = $(foreach f,statickey.c pem.c,$(call core_src,$(f))) $(FUZZ_CRYPTO)
+FUZZ_EXTRA_datakey = $(foreach f,replay.c proto.c epochdata.c epoch.c keys.c,$(call core_src,$(f))) $(FUZZ_CRYPTO)
 FUZZ_EXTRA_pushopts = $(call core_src,ip.c)
 FUZZ_EXTRA_packet = $(call core_src,ip.c)
 FUZZ_EXTRA_vnet = $(call core_src,packet.c) $(call core_src,ip.c)
 FUZZ_EXTRA_compframe = -llzo2 -llz4
-FUZZ_EXTRA_authtoken = $(call core_src,crypto.c) -lcrypto
-FUZZ_EXTRA_tlsrec = $(call core_src,crypto.c) -lcrypto
-FUZZ_EXTRA_challenge = $(call core_src,authtoken.c) $(call core_src,crypto.c) -lcrypto
+FUZZ_EXTRA_authtoken = $(FUZZ_CRYPTO)
+FUZZ_EXTRA_tlsrec = $(FUZZ_CRYPTO)
+FUZZ_EXTRA_challenge = $(call core_src,authtoken.c) $(FUZZ_CRYPTO)
 
 # The state-machine targets (sessions, the server's front door) link the whole engine:
 # every core source but main.c, built with the sanitizers and coverage into one archive

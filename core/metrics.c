@@ -254,6 +254,8 @@ static const struct counter_field totals[] = {
 	      "Handshakes started: packets that echoed a valid cookie and made a session"),
 	FIELD(refused_half_open_source, "moonvpn_handshakes_refused_source_total",
 	      "Handshakes refused, and told so: their source had 64 in progress, none stalled"),
+	FIELD(deferred_half_open, "moonvpn_handshakes_deferred_total",
+	      "Handshakes not started for now: the half-open table was full; the client resends"),
 	FIELD(renegotiations, "moonvpn_renegotiations_total",
 	      "Renegotiations completed: data moved to a new key"),
 	FIELD(tcp_refused, "moonvpn_tcp_refused_total",

@@ -295,17 +295,17 @@ static uint32_t source_half_open(const struct server *s, const struct source *sr
 }
 
 /*
- * Every client slot is taken: the one to evict for a newcomer from src, or
- * HALFOPEN_NONE for none. A stalled session goes first (the fair victim of
- * those). Without one, a session that keeps talking (an ACK every few
- * seconds keeps a flood from ever stalling) goes only when its network
- * holds more than the newcomer's will, the newcomer counted: a flood from a
- * few networks loses its own sessions to clients from elsewhere, while a
- * storm spread evenly (one client a network) is not churned, each
- * handshake's work kept. The per-source bound alone left a flood of
- * ceil(max_clients / 64) sources holding every slot.
+ * The half-open table, or every client slot, is full: the one to evict for
+ * a newcomer from src, or HALFOPEN_NONE for none. A stalled session goes
+ * first (the fair victim of those). Without one, a session that keeps
+ * talking (an ACK every few seconds keeps a flood from ever stalling) goes
+ * only when its network holds more than the newcomer's will, the newcomer
+ * counted: a flood from a few networks loses its own sessions to clients
+ * from elsewhere, while a storm (spread evenly, or all behind one network)
+ * is not churned, each handshake's work kept. The per-source bound alone
+ * left a flood of ceil(max_clients / 64) sources holding every slot.
  */
-static uint32_t full_victim(const struct server *s, const struct source *src)
+static uint32_t crowd_victim(const struct server *s, const struct source *src)
 {
 	uint32_t victim, victim_net;
 
@@ -319,24 +319,36 @@ static uint32_t full_victim(const struct server *s, const struct source *src)
 		       : HALFOPEN_NONE;
 }
 
+/* make_room's answer for a newcomer. */
+enum room {
+	ROOM_MADE,    /* open its session */
+	ROOM_REFUSED, /* its source holds its share, all progressing: refuse it, and say so */
+	ROOM_NONE, /* the half-open table is full: no session; its retransmission may find room */
+};
+
 /*
- * Makes room for one more half-open session from src; false when there is
- * none for it. Without tls-auth or tls-crypt anyone who can receive our
- * cookie can open a session, with a bare P_ACK_V1 if they like (2.6 accepts
- * one too, so we must), and never finish the handshake: such sessions live
- * for the hand-window. So a source keeps at most
- * SERVER_HALF_OPEN_PER_SOURCE_MAX of them: at that, its most silent one
- * goes if it stalled, else the newcomer is refused (evicting the oldest, as
- * this did, ended handshakes that were progressing: an office behind one
- * address lost clients to its own colleagues). All sources together keep
- * half_open_max: past it, the fair victim goes (refusing the new one
- * instead would let a flood lock real clients out, and evicting the oldest
- * would let it evict them). When every client slot is taken, full_victim
- * goes if there is one, else the newcomer waits for a slot as before: in a
- * storm, evicting one in progress threw its work away. Each step is O(1)
- * or O(log n) in the half-open sessions (halfopen.h): it runs per handshake.
+ * Makes room for one more half-open session from src. Without tls-auth or
+ * tls-crypt anyone who can receive our cookie can open a session, with a
+ * bare P_ACK_V1 if they like (2.6 accepts one too, so we must), and never
+ * finish the handshake: such sessions live for the hand-window. So a
+ * source keeps at most SERVER_HALF_OPEN_PER_SOURCE_MAX of them: at that,
+ * its most silent one goes if it stalled, else the newcomer is refused
+ * (evicting the oldest, as this did, ended handshakes that were
+ * progressing: an office behind one address lost clients to its own
+ * colleagues). All sources together keep half_open_max, and when every
+ * client slot is taken, no more either: past those, crowd_victim goes if
+ * there is one. Else, when every client slot is taken, the newcomer waits
+ * for a slot (its echo is dropped, as when max_clients are connected); when
+ * the half-open table is full, it waits likewise (ROOM_NONE): in a storm,
+ * evicting the fair victim for each newcomer threw away a handshake's work
+ * each time (10,000 clients at 2,000 a second: about 15,000 handshakes
+ * evicted, and 100 s until all were in), and refusing it would make it
+ * start over, while its client resends the echo within seconds
+ * (RELIABLE_TIMEOUT_MAX_MS) and a finished handshake frees a place. Each
+ * step is O(1) or O(log n) in the half-open sessions (halfopen.h): it runs
+ * per handshake.
  */
-static bool make_room(struct server *s, const struct source *src)
+static enum room make_room(struct server *s, const struct source *src)
 {
 	uint32_t quietest, victim, n_here;
 
@@ -348,17 +360,20 @@ static bool make_room(struct server *s, const struct source *src)
 		give_up(s, quietest, "evicted: too many handshakes from its source");
 	} else if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
 		s->stats.refused_half_open_source++;
-		return false;
+		return ROOM_REFUSED;
 	} else if (halfopen_count(&s->half_open, HALFOPEN_ALL) >= half_open_max(s)) {
+		if ((victim = crowd_victim(s, src)) == HALFOPEN_NONE) {
+			s->stats.deferred_half_open++;
+			return ROOM_NONE;
+		}
 		s->stats.evicted_half_open++;
-		give_up(s, halfopen_victim(&s->half_open, HALFOPEN_ALL, NULL),
-			"evicted: too many handshakes at once");
+		give_up(s, victim, "evicted: too many handshakes at once");
 	} else if (peer_ids_count(&s->ids) >= s->max_clients &&
-		   (victim = full_victim(s, src)) != HALFOPEN_NONE) {
+		   (victim = crowd_victim(s, src)) != HALFOPEN_NONE) {
 		s->stats.evicted_half_open++;
 		give_up(s, victim, "evicted: every client slot is taken");
 	}
-	return true;
+	return ROOM_MADE;
 }
 
 /*
@@ -381,6 +396,19 @@ static void refuse_newcomer(struct server *s, struct session *sess, uint32_t id,
 	if (a->via)
 		tcp_conn_set_tag(a->via, -1);
 	session_free(sess);
+}
+
+/*
+ * No session for a client that echoed our cookie, for now. No message tells
+ * a client before TLS (2.6 drops it silently too, when full): its next
+ * retransmission echoes the cookie again, and gets in once there is room.
+ */
+static void no_room_yet(struct server *s, const struct arrival *a, const char *why)
+{
+	char who[UDP_ADDR_TEXT_MAX];
+
+	log_ratelimited(s->log, LOG_INFO, "server", "%s: %s",
+			udp_addr_format(a->from, who, sizeof(who)), why);
 }
 
 /*
@@ -411,7 +439,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 	struct session *sess;
 	struct source src;
 	int32_t id;
-	bool room;
+	enum room room;
 
 	if (old) {
 		s->conns[session_peer_id(old)] =
@@ -420,19 +448,21 @@ static struct session *open_session(struct server *s, const struct proto_control
 	}
 	source_of(a->from, &src);
 	room = make_room(s, &src);
+	if (room == ROOM_NONE) {
+		no_room_yet(s, a, "refused for now: too many handshakes at once");
+		return NULL;
+	}
 	if ((id = peer_ids_take(&s->ids)) < 0) {
-		char who[UDP_ADDR_TEXT_MAX];
+		char why[64];
 
-		/* No message tells a client before TLS (2.6 drops it silently too): its next
-		 * retransmission echoes the cookie again, and gets in once a client has left. */
 		s->stats.dropped_full++;
-		log_ratelimited(s->log, LOG_INFO, "server",
-				"%s: refused: max_clients (%u) clients are connected",
-				udp_addr_format(a->from, who, sizeof(who)), s->max_clients);
+		snprintf(why, sizeof(why), "refused: max_clients (%u) clients are connected",
+			 s->max_clients);
+		no_room_yet(s, a, why);
 		return NULL;
 	}
 	sess = session_new(&sp, a->from, a->from_len, &ctl->remote_sid, &ctl->sid, (uint32_t)id);
-	if (sess && !room) {
+	if (sess && room == ROOM_REFUSED) {
 		refuse_newcomer(s, sess, (uint32_t)id, a);
 		peer_ids_put(&s->ids, (uint32_t)id); /* no session: the id is free again */
 		return NULL;

@@ -45,10 +45,11 @@ enum {
 	/*
 	 * Sessions still in their handshake (half-open). In all: one in
 	 * SERVER_HALF_OPEN_SHARE of the client slots, at least
-	 * SERVER_HALF_OPEN_MIN (server_half_open_max); when no client slot is
-	 * left, a stalled one makes room for a newcomer, or else one from a
-	 * network holding more of them than the newcomer's (make_room in
-	 * server.c), so a flood cannot hold every slot, stalling or not. Each costs about 50 KB
+	 * SERVER_HALF_OPEN_MIN (server_half_open_max); when they are all taken,
+	 * or no client slot is left, a stalled one makes room for a newcomer, or
+	 * else one from a network holding more of them than the newcomer's
+	 * (make_room in server.c), so a flood cannot hold every slot, stalling
+	 * or not; without one, the newcomer waits. Each costs about 50 KB
 	 * while it runs, and the machine's time: with every slot open to one,
 	 * 10,000 clients at once on two shared cores had 9,999 in after 280 s,
 	 * handshakes outliving their clients' patience. At least 64, as it was,
@@ -190,6 +191,8 @@ struct server_stats {
 	uint64_t evicted_half_open; /* ended for server_half_open_max or no free slot */
 	/* For SERVER_HALF_OPEN_PER_SOURCE_MAX: stalled ones ended, and newcomers refused. */
 	uint64_t evicted_half_open_source, refused_half_open_source;
+	/* Newcomers given no session for now: the half-open table was full, none to evict. */
+	uint64_t deferred_half_open;
 	uint64_t
 		dropped_reset_rate; /* resets not answered: over SERVER_RESET_SOURCE_RATE or TIME */
 	uint64_t dropped_too_big;   /* over TCP_FRAME_MAX to or from a TCP client, or the MTU */

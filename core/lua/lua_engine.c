@@ -155,6 +155,7 @@ static const struct stat_field {
 	STAT(evicted_half_open, "evicted_half_open"),
 	STAT(evicted_half_open_source, "evicted_half_open_source"),
 	STAT(refused_half_open_source, "refused_half_open_source"),
+	STAT(deferred_half_open, "deferred_half_open"),
 	STAT(data_in, "data_in"),
 	STAT(data_bytes_in, "data_bytes_in"),
 	STAT(data_out, "data_out"),

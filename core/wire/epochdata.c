@@ -38,16 +38,29 @@ static void recv_key_clear(struct epoch_recv_key *r)
 	crypto_wipe(r, sizeof(*r));
 }
 
-/* Fills r with the receive key of the chain's epoch; r stays empty when that fails. */
+/* Fills r with the receive key of the chain's epoch, as key bytes; r stays empty when that fails.
+ */
 static void recv_key_make(const struct epoch_data *e, const struct epoch_key *chain,
 			  struct epoch_recv_key *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->open = key_for(e, chain, false, r->iv);
-	if (!r->open)
+	if (epoch_data_key(e->crypto, chain, r->key, e->key_len, r->iv) < 0) {
+		crypto_wipe(r, sizeof(*r));
 		return;
+	}
 	r->epoch = chain->epoch;
 	replay_init(&r->replay);
+}
+
+/* Makes r's cipher context from its key bytes, if not made yet; false when that fails. */
+static bool recv_key_ready(const struct epoch_data *e, struct epoch_recv_key *r)
+{
+	char err[128];
+
+	if (!r->open &&
+	    (r->open = crypto_aead_new(e->crypto, e->cipher, r->key, false, err, sizeof(err))))
+		crypto_wipe(r->key, sizeof(r->key));
+	return r->open != NULL;
 }
 
 /*
@@ -113,7 +126,7 @@ int epoch_data_init(struct epoch_data *e, const struct crypto *c, const char *ci
 	epoch_first_keys(block, server, &e->send_chain, &e->recv_chain);
 	if (e->key_len && (e->seal = key_for(e, &e->send_chain, true, e->seal_iv)))
 		recv_key_make(e, &e->recv_chain, &e->current);
-	if (!e->current.epoch) {
+	if (!e->current.epoch || !recv_key_ready(e, &e->current)) {
 		snprintf(err, errlen, "epoch data keys: cannot set up %s", cipher);
 		epoch_data_clear(e);
 		return -1;
@@ -130,6 +143,15 @@ void epoch_data_clear(struct epoch_data *e)
 	for (int i = 0; i < EPOCH_FUTURE_KEYS; i++)
 		recv_key_clear(&e->future[i]);
 	crypto_wipe(e, sizeof(*e));
+}
+
+int epoch_data_contexts(const struct epoch_data *e)
+{
+	int n = (e->seal != NULL) + (e->current.open != NULL) + (e->retiring.open != NULL);
+
+	for (int i = 0; i < EPOCH_FUTURE_KEYS; i++)
+		n += e->future[i].open != NULL;
+	return n;
 }
 
 int epoch_data_seal(struct epoch_data *e, uint8_t key_id, uint32_t peer_id, uint8_t *pkt,
@@ -193,7 +215,8 @@ int epoch_data_open(struct epoch_data *e, uint8_t *pkt, size_t len)
 	if (len < EPOCH_MIN_PACKET_LEN || proto_opcode(pkt[0]) != P_DATA_V2 || len > INT32_MAX)
 		return DATA_ETRUNC;
 	epoch = epoch_packet_id_get(pkt + 4, &counter);
-	if (!epoch || !(r = lookup(e, epoch)) || r->usage.failed >= EPOCH_FAILED_MAX)
+	if (!epoch || !(r = lookup(e, epoch)) || r->usage.failed >= EPOCH_FAILED_MAX ||
+	    !recv_key_ready(e, r))
 		return DATA_EAUTH; /* an epoch we have no key for opens nothing */
 	if (replay_check(&r->replay, counter) != REPLAY_OK)
 		return DATA_EREPLAY;

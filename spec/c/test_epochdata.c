@@ -102,6 +102,10 @@ static void test_sender_moves_on(const struct crypto *c)
 	int late_len, n;
 
 	pair(c, "AES-256-GCM", &server, &client);
+	CHECK(epoch_data_contexts(server.epoch) == 2,
+	      "a new key holds two cipher contexts, its send key's and epoch 1's (%d): the "
+	      "future keys get theirs when first used",
+	      epoch_data_contexts(server.epoch));
 	late_len = seal(&client, late, 1); /* epoch 1, opened last */
 	client.epoch->send_usage.blocks =
 		EPOCH_AES_GCM_LIMIT_BLOCKS; /* the key has done its share */
@@ -116,6 +120,9 @@ static void test_sender_moves_on(const struct crypto *c)
 	      "the receiver's own send key moved up to epoch 2 too");
 	CHECK(server.epoch->future[EPOCH_FUTURE_KEYS - 1].epoch == 2 + EPOCH_FUTURE_KEYS,
 	      "the future window slid: up to epoch %d", 2 + EPOCH_FUTURE_KEYS);
+	CHECK(epoch_data_contexts(server.epoch) == 3,
+	      "three cipher contexts now: send, epoch 2, epoch 1 retiring (%d)",
+	      epoch_data_contexts(server.epoch));
 	CHECK(opens_to(&server, late, late_len, 1), "a late packet of epoch 1 still opens");
 	n = seal(&server, pkt, 3);
 	CHECK(epoch_of(pkt) == 2 && opens_to(&client, pkt, n, 3),

@@ -168,7 +168,7 @@ static void heap_remove(struct halfopen *h, struct halfopen_heap *hp, int set, u
 
 static bool in_set(const struct halfopen_entry *e, int set)
 {
-	return e->evictable && (set == HALFOPEN_ALL ? !e->waiting : e->stalled);
+	return e->listed && (set == HALFOPEN_ALL ? !e->waiting : e->stalled);
 }
 
 /* The source's oldest session in the set (its list is oldest first), or HALFOPEN_NONE. */
@@ -245,7 +245,6 @@ int halfopen_init(struct halfopen *h, uint32_t max_ids)
 	memset(h, 0, sizeof(*h));
 	while (size < 2 * (uint64_t)max_ids)
 		size *= 2;
-	h->max_ids = max_ids;
 	h->n_nodes = 2 * max_ids;
 	h->free_node = h->ahead = h->atail = HALFOPEN_NONE;
 	h->e = calloc(max_ids, sizeof(*h->e));
@@ -340,7 +339,6 @@ bool halfopen_add(struct halfopen *h, uint32_t id, const struct source *src, dou
 		.seq = h->seq++,
 		.heard = now,
 		.listed = true,
-		.evictable = true,
 	};
 	if (e->prev != HALFOPEN_NONE)
 		h->e[e->prev].next = id;
@@ -357,7 +355,7 @@ void halfopen_wait(struct halfopen *h, uint32_t id)
 {
 	struct halfopen_entry *e = &h->e[id];
 
-	if (!halfopen_evictable(h, id) || e->waiting)
+	if (!halfopen_listed(h, id) || e->waiting)
 		return;
 	e->waiting = true;
 	update(h, HALFOPEN_ALL, e->node, -1);
@@ -369,7 +367,7 @@ static void unset(struct halfopen *h, uint32_t id)
 	struct halfopen_entry *e = &h->e[id];
 	bool was_waiting;
 
-	if (!halfopen_evictable(h, id))
+	if (!halfopen_listed(h, id))
 		return;
 	if (e->stalled) {
 		e->stalled = false;
@@ -378,7 +376,7 @@ static void unset(struct halfopen *h, uint32_t id)
 		activity_unlink(h, id);
 	}
 	was_waiting = e->waiting;
-	e->evictable = false; /* before update: it finds the source's oldest by the flags */
+	e->listed = false; /* before update: it finds the source's oldest by the flags */
 	e->waiting = false;
 	if (!was_waiting)
 		update(h, HALFOPEN_ALL, e->node, -1);
@@ -400,7 +398,6 @@ void halfopen_remove(struct halfopen *h, uint32_t id)
 		h->e[e->next].prev = e->prev;
 	else
 		h->node[s].tail = e->prev;
-	e->listed = false;
 	if (--h->node[s].listed)
 		return;
 	net = h->node[s].up;
@@ -416,7 +413,7 @@ void halfopen_heard(struct halfopen *h, uint32_t id, double now)
 {
 	struct halfopen_entry *e = &h->e[id];
 
-	if (!halfopen_evictable(h, id))
+	if (!halfopen_listed(h, id))
 		return;
 	e->heard = now;
 	if (e->stalled) {

@@ -49,7 +49,7 @@ struct halfopen_entry {
 	uint32_t aprev, anext; /* the activity list: evictable and not stalled, most silent first */
 	uint64_t seq;	       /* the order sessions were listed in: smaller is older */
 	double heard;	       /* when its peer last sent something */
-	bool listed, evictable, stalled, waiting;
+	bool listed, stalled, waiting; /* listed: evictable (a waiting one once stalled) */
 };
 
 /* A source or a network. */
@@ -71,7 +71,6 @@ struct halfopen_map {
 };
 
 struct halfopen {
-	uint32_t max_ids;
 	struct halfopen_entry *e; /* by slot */
 	struct halfopen_node *node;
 	uint32_t n_nodes, fresh; /* nodes in all, and the first never used */
@@ -104,11 +103,6 @@ void halfopen_stall(struct halfopen *h, double now, double seconds);
 static inline bool halfopen_listed(const struct halfopen *h, uint32_t id)
 {
 	return h->e[id].listed;
-}
-
-static inline bool halfopen_evictable(const struct halfopen *h, uint32_t id)
-{
-	return h->e[id].listed && h->e[id].evictable;
 }
 
 /* The sessions in a set. */

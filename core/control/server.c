@@ -278,7 +278,7 @@ static double silent_for(const struct server *s, uint32_t id)
 
 /*
  * The sessions listed from src (at most SERVER_HALF_OPEN_PER_SOURCE_MAX and
- * the newest, so this walk is bounded), and in *quietest the evictable one
+ * the newest, so this walk is bounded), and in *quietest the one
  * silent the longest (HALFOPEN_NONE: none).
  */
 static uint32_t source_half_open(const struct server *s, const struct source *src,
@@ -288,8 +288,7 @@ static uint32_t source_half_open(const struct server *s, const struct source *sr
 
 	*quietest = HALFOPEN_NONE;
 	for (; id != HALFOPEN_NONE; id = halfopen_next(&s->half_open, id))
-		if (halfopen_evictable(&s->half_open, id) &&
-		    (*quietest == HALFOPEN_NONE || silent_for(s, id) > silent_for(s, *quietest)))
+		if (*quietest == HALFOPEN_NONE || silent_for(s, id) > silent_for(s, *quietest))
 			*quietest = id;
 	return n;
 }
@@ -321,7 +320,7 @@ static uint32_t crowd_victim(const struct server *s, const struct source *src)
 
 /* make_room's answer for a newcomer. */
 enum room {
-	ROOM_MADE,    /* open its session */
+	ROOM_MADE,    /* open its session (with every client slot taken, it waits for one) */
 	ROOM_REFUSED, /* its source holds its share, all progressing: refuse it, and say so */
 	ROOM_NONE, /* the half-open table is full: no session; its retransmission may find room */
 };
@@ -335,45 +334,48 @@ enum room {
  * its most silent one goes if it stalled, else the newcomer is refused
  * (evicting the oldest, as this did, ended handshakes that were
  * progressing: an office behind one address lost clients to its own
- * colleagues). All sources together keep half_open_max, and when every
- * client slot is taken, no more either: past those, crowd_victim goes if
- * there is one. Else, when every client slot is taken, the newcomer waits
- * for a slot (its echo is dropped, as when max_clients are connected); when
- * the half-open table is full, it waits likewise (ROOM_NONE): in a storm,
- * evicting the fair victim for each newcomer threw away a handshake's work
- * each time (10,000 clients at 2,000 a second: about 15,000 handshakes
- * evicted, and 100 s until all were in), and refusing it would make it
- * start over, while its client resends the echo within seconds
- * (RELIABLE_TIMEOUT_MAX_MS) and a finished handshake frees a place. Each
- * step is O(1) or O(log n) in the half-open sessions (halfopen.h): it runs
- * per handshake.
+ * colleagues). When the half-open table (half_open_max) or every client
+ * slot is full, crowd_victim goes if there is one; else the newcomer waits,
+ * its echo dropped (as when max_clients are connected): its client resends
+ * it within seconds (RELIABLE_TIMEOUT_MAX_MS) and a finished handshake frees
+ * a place. Evicting the fair victim for each newcomer instead threw away a
+ * handshake's work each time: bench-scale's 10,000 clients at 2,000 a second
+ * had 1,801 handshakes evicted on a quiet machine, some 15,000 on a busy one.
+ * Each step is O(1) or O(log n) in the half-open sessions (halfopen.h): it
+ * runs per handshake.
  */
 static enum room make_room(struct server *s, const struct source *src)
 {
 	uint32_t quietest, victim, n_here;
+	bool table_full, slots_full;
 
 	halfopen_stall(&s->half_open, ev_now(s->loop), SERVER_HALF_OPEN_STALL_SECONDS);
 	n_here = source_half_open(s, src, &quietest);
-	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX && quietest != HALFOPEN_NONE &&
-	    silent_for(s, quietest) >= SERVER_HALF_OPEN_STALL_SECONDS) {
+	if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
+		if (quietest == HALFOPEN_NONE ||
+		    silent_for(s, quietest) < SERVER_HALF_OPEN_STALL_SECONDS) {
+			s->stats.refused_half_open_source++;
+			return ROOM_REFUSED;
+		}
 		s->stats.evicted_half_open_source++;
 		give_up(s, quietest, "evicted: too many handshakes from its source");
-	} else if (n_here >= SERVER_HALF_OPEN_PER_SOURCE_MAX) {
-		s->stats.refused_half_open_source++;
-		return ROOM_REFUSED;
-	} else if (halfopen_count(&s->half_open, HALFOPEN_ALL) >= half_open_max(s)) {
-		if ((victim = crowd_victim(s, src)) == HALFOPEN_NONE) {
-			s->stats.deferred_half_open++;
-			return ROOM_NONE;
-		}
-		s->stats.evicted_half_open++;
-		give_up(s, victim, "evicted: too many handshakes at once");
-	} else if (peer_ids_count(&s->ids) >= s->max_clients &&
-		   (victim = crowd_victim(s, src)) != HALFOPEN_NONE) {
-		s->stats.evicted_half_open++;
-		give_up(s, victim, "evicted: every client slot is taken");
+		return ROOM_MADE;
 	}
-	return ROOM_MADE;
+	table_full = halfopen_count(&s->half_open, HALFOPEN_ALL) >= half_open_max(s);
+	slots_full = peer_ids_count(&s->ids) >= s->max_clients;
+	if (!table_full && !slots_full)
+		return ROOM_MADE;
+	if ((victim = crowd_victim(s, src)) != HALFOPEN_NONE) {
+		s->stats.evicted_half_open++;
+		give_up(s, victim,
+			table_full ? "evicted: too many handshakes at once"
+				   : "evicted: every client slot is taken");
+		return ROOM_MADE;
+	}
+	if (!table_full)
+		return ROOM_MADE; /* open_session finds no free slot: the newcomer waits for one */
+	s->stats.deferred_half_open++;
+	return ROOM_NONE;
 }
 
 /*

@@ -72,7 +72,6 @@ struct server {
 	uint32_t max_clients;
 	struct peer_ids ids;			/* free and live slots, each found in O(1) */
 	struct session **sessions;		/* slot = peer-id */
-	double *opened_at;			/* ev time each slot's session began */
 	struct ip_addr (*vpn_addrs)[2];		/* each slot's keys in vpn_index */
 	struct server_addr_index peer_index;	/* UDP client's address -> slot */
 	struct server_addr_index vpn_index;	/* VPN address -> slot */

@@ -81,6 +81,7 @@ struct tls_session {
 	bool problem;	   /* error says why verify_cb refused a certificate that verified */
 	bool cert_refused; /* the handshake failed on the peer's certificate */
 	char *error;	   /* TLS_ERR_MAX bytes from the first failure on (NULL: none) */
+	bool error_lost;   /* a failure came, but no memory to keep its reason */
 };
 
 /* Writes what and the first queued OpenSSL reason into err, emptying the queue. */
@@ -489,8 +490,8 @@ static char *error_room(struct tls_session *s)
 	static char no_memory[TLS_ERR_MAX];
 
 	if (!s->error && !(s->error = calloc(1, TLS_ERR_MAX))) {
-		snprintf(no_memory, sizeof(no_memory), "out of memory");
-		return no_memory;
+		s->error_lost = true; /* tls_session_error says so, not "no error" */
+		return no_memory;     /* a scratch: what is written there is lost */
 	}
 	return s->error;
 }
@@ -1190,6 +1191,8 @@ const uint8_t *tls_session_peer_fingerprint(const struct tls_session *s)
 
 const char *tls_session_error(const struct tls_session *s)
 {
+	if (!s->error && s->error_lost)
+		return "failed, and out of memory for the reason";
 	return s->error && s->error[0] ? s->error : "no error";
 }
 

@@ -13,11 +13,11 @@ enum { OSSLMEM_RESERVE_MB = 2048 };
 
 static pthread_t owner;
 static bool on;
-static unsigned keeping;
+static _Thread_local unsigned keeping; /* each thread's own: only the owner's counts */
 
 static bool to_slab(void)
 {
-	return on && !keeping && pthread_equal(pthread_self(), owner);
+	return on && pthread_equal(pthread_self(), owner) && !keeping;
 }
 
 static void *ossl_malloc(size_t n, const char *file, int line)
@@ -66,11 +66,11 @@ bool osslmem_init(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
 	return false; /* AddressSanitizer checks OpenSSL's blocks only if malloc has them */
-#endif
+#endif		      /* the rest stays compiled: it is what uses the functions above */
+	/* The functions first: if the slab heap cannot be had, they send everything to malloc. */
 	owner = pthread_self();
-	if (slab_init((size_t)OSSLMEM_RESERVE_MB << 20) < 0)
-		return false;
-	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
+	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) ||
+	    slab_init((size_t)OSSLMEM_RESERVE_MB << 20) < 0)
 		return false;
 	on = true;
 	return true;

@@ -82,7 +82,9 @@ struct crypto *crypto_new(char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	/* Fetched once: implicit fetches on every use are slow (openssl#17064). */
+	/* Fetched once: implicit fetches on every use are slow (openssl#17064). They live as
+	 * long as the process: not with the handshakes' objects (osslmem.h). */
+	osslmem_keep_begin();
 	c->tls1_prf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
 	c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	c->aes256_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
@@ -92,6 +94,7 @@ struct crypto *crypto_new(char *err, size_t errlen)
 	c->cipher_ctx = EVP_CIPHER_CTX_new();
 	for (size_t i = 0; i < sizeof(aead_names) / sizeof(aead_names[0]); i++)
 		c->aead[i] = EVP_CIPHER_fetch(NULL, aead_names[i].name, NULL);
+	osslmem_keep_end();
 	if (!c->tls1_prf || !c->hmac || !c->aes256_ctr || !c->hmac_reuse || !c->hmac_reuse->ctx ||
 	    !c->cipher_ctx) {
 		openssl_error(err, errlen, "crypto: OpenSSL lacks TLS1-PRF, HMAC or AES-256-CTR");

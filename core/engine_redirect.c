@@ -14,7 +14,12 @@ static void save_pins(struct engine *e)
 	char err[300];
 
 	if (pin_state_save(e->config_path, sets, 2, err, sizeof(err)) < 0)
-		log_warnx(&e->log, "client", "%s: a kill now would leave its routes behind", err);
+		log_warnx(
+			&e->log, "client",
+			"%s: a kill now would leave its routes behind (give the user moonvpn runs "
+			"as write access to that directory, or set RUNTIME_DIRECTORY to one it can "
+			"write)",
+			err);
 }
 
 static void add_address(struct ip_addr *out, size_t *n, const struct udp_addr *ua)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,13 +12,19 @@
 
 enum { PIN_STATE_PATH_MAX = 512 };
 
-/* <runtime directory>/routes.<FNV-1a of config_path>: one file per configuration. */
+/*
+ * <runtime directory>/routes.<FNV-1a of config_path's absolute path>: one
+ * file per configuration, however the path was typed ("vpn.ovpn" in /etc
+ * and "/etc/vpn.ovpn" are the same file).
+ */
 static void state_path(char *out, size_t cap, const char *config_path)
 {
+	char *abs = realpath(config_path, NULL);
 	uint64_t h = 0xcbf29ce484222325ULL;
 
-	for (const unsigned char *p = (const unsigned char *)config_path; *p; p++)
+	for (const unsigned char *p = (const unsigned char *)(abs ? abs : config_path); *p; p++)
 		h = (h ^ *p) * 0x100000001b3ULL;
+	free(abs);
 	snprintf(out, cap, "%s/routes.%016llx", resolver_runtime_dir(), (unsigned long long)h);
 }
 

@@ -132,6 +132,8 @@ DEB_TEST  = lua-busted openvpn openssl iperf3 iproute2 iputils-ping procps util-
             clang libclang-rt-14-dev lua-check netcat-openbsd wireguard-go wireguard-tools \
             jq groff-base man-db strace easy-rsa curl prometheus \
             golang-go golang-github-apparentlymart-go-openvpn-mgmt-dev
+# python3: spec/netns/client_auth_spec.lua gives moonvpn a terminal (pty) to type passwords at.
+DEB_TEST += python3
 # nftables: spec/netns/loss_spec.lua drops a share of the underlay's datagrams (numgen random),
 # spec/netns/redirect_spec.lua counts where packets came from.
 DEB_TEST += nftables

@@ -267,6 +267,8 @@ static int on_terminal(struct crypto *c, const struct config *cfg, const char *s
 	(void)read_until(master, seen, sizeof(seen), &n, &from, ""); /* the rest, to its end */
 	for (const char *p = seen; (p = strstr(p, PROMPT)); p += strlen(PROMPT))
 		prompts++;
+	if (pid > 0 && !ok)
+		kill(pid, SIGKILL); /* it may wait at a prompt for ever */
 	if (pid > 0)
 		waitpid(pid, &status, 0);
 	close(pipefd[0]);

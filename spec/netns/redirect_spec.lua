@@ -104,6 +104,7 @@ describe("#netns redirect-gateway", function()
 		if client then client:stop() end
 		if server then server:stop() end
 		client, server = nil, nil
+		if cli then netns.sh("rm -rf /etc/netns/" .. cli.name) end -- a name test's hosts file, failed too
 		netns.cleanup()
 	end)
 

@@ -61,6 +61,7 @@ struct config {
 	char *listen;	       /* "udp://0.0.0.0:1194" (server) */
 	bool client_to_client; /* server: forward between clients internally */
 	unsigned max_clients;  /* server: clients at once (server_params.max_clients) */
+	unsigned workers;      /* server: data-path workers (server_params.workers) */
 	char **remotes;	       /* client: the servers to try in turn */
 	size_t n_remotes;
 	unsigned reconnect_initial, reconnect_max; /* client: backoff, seconds */

@@ -211,21 +211,43 @@ static const struct devpath_handlers devpath_handlers = {
 /* The device leaves the data path (what it holds is written first), then closes. */
 static void release_device(struct engine *e)
 {
+	engine_queues_close(&e->queues);
 	if (devpath_attach(&e->devpath, NULL, false) < 0)
 		log_error(&e->log, "device", "out of memory"); /* detaching never allocates */
 	device_free(e->device);
 	e->device = NULL;
 }
 
+/*
+ * With workers, the device's other queues (docs/workers.md), for the
+ * current device: opened once for it. 0, or -errno with err set.
+ */
+static int open_queues(struct engine *e, const struct config *cfg, char *err, size_t errlen)
+{
+	struct devpath_handlers h = devpath_handlers;
+
+	h.ctx = e;
+	return engine_queues_open(&e->queues, e->device,
+				  e->device && cfg->device.multi_queue ? cfg->workers - 1 : 0,
+				  e->loop, &e->log, &h, cfg->offload.coalesce, err, errlen);
+}
+
 /* Reads and writes the current device (after it was opened or recreated). */
 static void watch_device(struct engine *e, const struct config *cfg)
 {
+	char err[ENGINE_ERR_MAX];
+
 	if (devpath_attach(&e->devpath, e->device, cfg->offload.coalesce) < 0)
 		log_error(&e->log, "device",
 			  "out of memory for the coalescing buffers: "
 			  "the device is not read");
 	if (!e->device)
 		return;
+	if (open_queues(e, cfg, err, sizeof(err)) < 0)
+		log_error(&e->log, "device",
+			  "%s: packets the kernel puts on the other queues are lost; "
+			  "restart moonvpn",
+			  err);
 	if (e->server && device_config(e->device)->type == DEVICE_TAP) {
 		uint8_t mac[6];
 		int rc = device_mac(e->device, mac);
@@ -405,6 +427,7 @@ static int server_params_of(struct engine *e, const struct config *cfg, struct c
 {
 	*sp = (struct server_params){
 		.max_clients = cfg->max_clients,
+		.workers = cfg->workers,
 		.wrap = &cr->wrap,
 		.tls = cr->tls,
 		.ciphers = (const char *const *)cfg->ciphers,
@@ -670,6 +693,8 @@ static int open_resources(struct engine *e, const struct config *cfg)
 	char err[ENGINE_ERR_MAX];
 	int rc = device_open(&e->device, &cfg->device, err, sizeof(err));
 
+	if (rc == 0 && (rc = open_queues(e, cfg, err, sizeof(err))) < 0)
+		release_device(e);
 	if (rc < 0) {
 		log_error(&e->log, "engine", "%s", err); /* err names the device */
 		return rc;

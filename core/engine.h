@@ -20,6 +20,7 @@
 #include "device.h"
 #include "devpath.h"
 #include "engine_dns.h"
+#include "engine_queues.h"
 #include "hostroute.h"
 #include "log.h"
 #include "notify.h"
@@ -61,6 +62,7 @@ struct engine {
 	struct resolver resolver;	/* client mode: the pushed DNS, given to the system */
 	struct engine_dns dns;		/* client mode: the pushed DNS and on.dns */
 	struct devpath devpath;		/* the device side of the data path */
+	struct engine_queues queues;	/* the device's other queues, with workers */
 	struct console_handlers console_handlers;
 	ev_signal sig_int, sig_term, sig_hup;
 	ev_tstamp started_at;

@@ -386,35 +386,36 @@ static void render_flows(struct promtext *t, const struct flow_table *ft,
 	    fs->over_share);
 }
 
-static void render_device(struct promtext *t, const struct devpath *dp)
+/* The device's counters, summed over its queues. */
+static void render_device(struct promtext *t, const struct engine *e)
 {
-	const struct vnet_gro_stats *g = dp->gro ? vnet_gro_stats(dp->gro) : NULL;
+	struct devpath_stats st;
+	struct vnet_gro_stats g;
 
+	engine_queues_stats(&e->queues, &e->devpath, &st, &g);
 	one(t, "moonvpn_device_offload", "gauge",
-	    "1 when the device carries a virtio-net header (superpackets)", dp->vnet);
-	one(t, "moonvpn_device_reads_total", "counter", "Reads from the device", dp->stats.reads);
+	    "1 when the device carries a virtio-net header (superpackets)", e->devpath.vnet);
+	one(t, "moonvpn_device_reads_total", "counter", "Reads from the device", st.reads);
 	one(t, "moonvpn_device_superpackets_total", "counter",
-	    "Reads from the device that carried a superpacket", dp->stats.superpackets);
-	one(t, "moonvpn_device_writes_total", "counter", "Writes to the device", dp->stats.writes);
+	    "Reads from the device that carried a superpacket", st.superpackets);
+	one(t, "moonvpn_device_writes_total", "counter", "Writes to the device", st.writes);
 	one(t, "moonvpn_device_write_errors_total", "counter", "Writes to the device that failed",
-	    dp->stats.write_errors);
+	    st.write_errors);
 	one(t, "moonvpn_device_malformed_total", "counter",
-	    "Reads whose virtio-net header is not one", dp->stats.dropped_malformed);
+	    "Reads whose virtio-net header is not one", st.dropped_malformed);
 	one(t, "moonvpn_device_coalesced_writes_total", "counter",
-	    "Superpackets written to the device from coalesced segments", g ? g->groups : 0);
+	    "Superpackets written to the device from coalesced segments", g.groups);
 	one(t, "moonvpn_device_coalesced_segments_total", "counter",
-	    "Segments coalesced into superpackets", g ? g->coalesced : 0);
+	    "Segments coalesced into superpackets", g.coalesced);
 }
 
-static void render_udp(struct promtext *t, const struct udpio_caps *caps, const struct udpio_rx *rx,
-		       const struct udpio_tx *tx)
+static void render_udp(struct promtext *t, const struct udpio_caps *caps,
+		       const struct udpio_rx_stats *r, const struct udpio_tx *tx)
 {
-	const struct udpio_rx_stats *r;
 	const struct udpio_tx_stats *s;
 
-	if (!caps || !rx || !tx)
+	if (!caps || !r || !tx)
 		return;
-	r = udpio_rx_stats(rx);
 	s = udpio_tx_stats(tx);
 	one(t, "moonvpn_udp_gso", "gauge", "1 when UDP segmentation offload is in force",
 	    caps->gso && !s->gso_disabled);
@@ -550,6 +551,7 @@ static void render_http(struct promtext *t, const struct httpd *h)
 char *metrics_render(struct metrics *m, size_t *len)
 {
 	struct engine *e = m->e;
+	struct udpio_rx_stats rx;
 	struct promtext t;
 
 	promtext_init(&t, 0);
@@ -560,11 +562,12 @@ char *metrics_render(struct metrics *m, size_t *len)
 		render_handshakes(&t, m);
 		render_flows(&t, server_flows(e->server), server_filter_stats(e->server),
 			     e->cfg ? e->cfg->flow_max : 0);
-		render_udp(&t, server_udp_caps(e->server), server_udp_rx(e->server),
+		render_udp(&t, server_udp_caps(e->server),
+			   server_udp_rx_stats(e->server, &rx) ? &rx : NULL,
 			   server_udp_tx(e->server));
 	}
 	render_hooks(&t, m);
-	render_device(&t, &e->devpath);
+	render_device(&t, e);
 	if (m->httpd)
 		render_http(&t, m->httpd);
 	return promtext_take(&t, len);

@@ -15,6 +15,7 @@
 #include "server.h"
 #include "server_impl.h"
 #include "source.h"
+#include "steer.h"
 #include "tlscryptv2.h"
 #include "vnet.h"
 
@@ -1115,23 +1116,87 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 /* A bounded number of batches per wake-up, so a flood cannot starve the loop. */
 enum { SERVER_RECEIVES_PER_WAKEUP = 4 };
 
-static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+static void receive_batches(struct server *s, int fd, struct udpio_rx *rx)
 {
-	struct server *s = w->data;
 	struct udpio_datagram d;
 
-	(void)loop;
-	(void)revents;
 	for (int i = 0; i < SERVER_RECEIVES_PER_WAKEUP; i++) {
-		if (udpio_receive(s->udp_rx, s->fd) <= 0)
+		if (udpio_receive(rx, fd) <= 0)
 			return;
-		while (udpio_rx_next(s->udp_rx, &d))
+		while (udpio_rx_next(rx, &d))
 			server_handle_datagram(s, &s->lane,
 					       &(struct arrival){ d.from, d.from_len, NULL },
 					       d.data, d.len);
-		if (udpio_rx_drained(s->udp_rx))
+		if (udpio_rx_drained(rx))
 			return; /* the poll says when more comes: no receive that finds nothing */
 	}
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *s = w->data;
+
+	(void)loop;
+	(void)revents;
+	receive_batches(s, s->fd, s->udp_rx);
+}
+
+/*
+ * A data socket: the P_DATA_V2 packets of one class of peer-ids. Served on
+ * the server's loop for now, each socket will be a worker's (docs/workers.md).
+ */
+static void on_data_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server_data_socket *ds = w->data;
+
+	(void)loop;
+	(void)revents;
+	receive_batches(ds->s, ds->fd, ds->rx);
+}
+
+/*
+ * Takes the sockets of the workers after the first (fds[1..n), bound after
+ * s->fd in its group), each with a receive batch; 0 or -ENOMEM, and then
+ * server_free or open_failed closes what was taken.
+ */
+static int take_data_sockets(struct server *s, const int *fds, uint32_t n)
+{
+	if (!(s->data_socks = calloc(n - 1, sizeof(*s->data_socks)))) {
+		for (uint32_t i = 1; i < n; i++)
+			close(fds[i]);
+		return -ENOMEM;
+	}
+	s->n_data_socks = n - 1;
+	for (uint32_t i = 1; i < n; i++) {
+		struct server_data_socket *ds = &s->data_socks[i - 1];
+
+		ds->s = s;
+		ds->fd = fds[i];
+		ev_io_init(&ds->watcher, on_data_readable, ds->fd, EV_READ);
+		ds->watcher.data = ds;
+	}
+	for (uint32_t i = 0; i < s->n_data_socks; i++) {
+		struct server_data_socket *ds = &s->data_socks[i];
+
+		udpio_probe(ds->fd, s->params.udp_gso, s->params.udp_gro, &ds->caps);
+		if (!(ds->rx = udpio_rx_new(ds->caps.gro)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void close_data_sockets(struct server *s)
+{
+	for (uint32_t i = 0; i < s->n_data_socks; i++) {
+		struct server_data_socket *ds = &s->data_socks[i];
+
+		ev_io_stop(s->loop, &ds->watcher);
+		close(ds->fd);
+		udpio_rx_free(ds->rx);
+	}
+	free(s->data_socks);
+	s->data_socks = NULL;
+	s->n_data_socks = 0;
 }
 
 /* The UDP socket's batches, with the offloads the kernel and configuration allow. */
@@ -1149,14 +1214,65 @@ static int open_udp_batches(struct server *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The UDP socket group of the workers: s->fd is socket 0 (the main thread's), then the data
+ * sockets. */
+static int open_udp(struct server *s, uint32_t workers, char *err, size_t errlen)
+{
+	int *fds = calloc(workers, sizeof(*fds)), rc;
+
+	if (!fds) {
+		snprintf(err, errlen, "server: out of memory");
+		return -ENOMEM;
+	}
+	rc = udp_listen_group(&s->params.listen, fds, workers, err, errlen);
+	if (rc == 0) {
+		s->fd = fds[0];
+		rc = workers > 1 ? take_data_sockets(s, fds, workers) : 0;
+		if (rc == 0)
+			rc = open_udp_batches(s, err, errlen);
+		else
+			snprintf(err, errlen, "out of memory for the UDP batches");
+	}
+	free(fds);
+	return rc;
+}
+
 const struct udpio_caps *server_udp_caps(const struct server *s)
 {
 	return s->fd >= 0 ? &s->udp_caps : NULL;
 }
 
-const struct udpio_rx *server_udp_rx(const struct server *s)
+uint32_t server_workers(const struct server *s)
 {
-	return s->udp_rx;
+	return s->ids.n_workers;
+}
+
+void server_worker_stats(const struct server *s, uint32_t k, struct server_worker_stats *out)
+{
+	const struct udpio_rx *rx = k == 0		   ? s->udp_rx
+				    : k <= s->n_data_socks ? s->data_socks[k - 1].rx
+							   : NULL;
+
+	out->peers = s->ids.classes[k].n_live;
+	out->datagrams_in = rx ? udpio_rx_stats(rx)->datagrams_in : 0;
+}
+
+bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out)
+{
+	const struct udpio_rx_stats *r;
+
+	if (!s->udp_rx)
+		return false;
+	*out = *udpio_rx_stats(s->udp_rx);
+	for (uint32_t i = 0; i < s->n_data_socks; i++) {
+		r = udpio_rx_stats(s->data_socks[i].rx);
+		out->recvmmsg_calls += r->recvmmsg_calls;
+		out->datagrams_in += r->datagrams_in;
+		out->gro_buffers += r->gro_buffers;
+		out->drop_truncated += r->drop_truncated;
+		out->errors += r->errors;
+	}
+	return true;
 }
 
 const struct udpio_tx *server_udp_tx(const struct server *s)
@@ -1188,7 +1304,7 @@ static void lane_free(struct server_lane *l)
  * slots never used stay untouched (an idle server with room for 65,535
  * clients costs little more than one with room for 1,024).
  */
-static int slots_init(struct server *s, uint32_t n)
+static int slots_init(struct server *s, uint32_t n, uint32_t workers)
 {
 	s->max_clients = n;
 	s->sessions = calloc(n, sizeof(*s->sessions));
@@ -1197,7 +1313,7 @@ static int slots_init(struct server *s, uint32_t n)
 	s->conns = calloc(n, sizeof(*s->conns));
 	s->held = calloc(n, sizeof(*s->held));
 	if (!s->sessions || !s->vpn_addrs || !s->client_subnets || !s->conns || !s->held ||
-	    halfopen_init(&s->half_open, n) < 0 || peer_ids_init(&s->ids, n) < 0 ||
+	    halfopen_init(&s->half_open, n) < 0 || peer_ids_init_workers(&s->ids, n, workers) < 0 ||
 	    server_addr_index_init(&s->vpn_index, &s->hash_key, 2 * (size_t)n) < 0 ||
 	    server_addr_index_init(&s->peer_index, &s->hash_key, n) < 0 ||
 	    route_table_init(&s->subnets, n > ROUTE_MAX ? n : ROUTE_MAX, &s->hash_key) < 0)
@@ -1222,6 +1338,7 @@ static void slots_free(struct server *s)
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
 static int open_failed(struct server *s, int rc)
 {
+	close_data_sockets(s);
 	if (s->fd >= 0)
 		close(s->fd);
 	udpio_rx_free(s->udp_rx);
@@ -1239,12 +1356,18 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		size_t errlen)
 {
 	uint32_t max_clients = params->max_clients ? params->max_clients : SERVER_CLIENTS_DEFAULT;
+	uint32_t workers = params->workers ? params->workers : 1;
 	struct server *s;
 	int rc;
 
 	if (max_clients > SERVER_CLIENTS_LIMIT) {
 		snprintf(err, errlen, "max_clients: %u is too many: 1 to %d", max_clients,
 			 SERVER_CLIENTS_LIMIT);
+		return -EINVAL;
+	}
+	if (workers > STEER_SOCKETS_MAX || workers > max_clients) {
+		snprintf(err, errlen, "workers: %u is too many: 1 to %u (and at most max_clients)",
+			 workers, (unsigned)STEER_SOCKETS_MAX);
 		return -EINVAL;
 	}
 	if (!(s = calloc(1, sizeof(*s)))) {
@@ -1275,7 +1398,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	srclimit_init(&s->reset_sources, &s->hash_key, SERVER_RESET_SOURCE_RATE,
 		      SERVER_RESET_SOURCE_BURST);
-	if (slots_init(s, max_clients) < 0) {
+	if (slots_init(s, max_clients, workers) < 0) {
 		snprintf(err, errlen, "out of memory for the tables of %u clients (max_clients)",
 			 max_clients);
 		return open_failed(s, -ENOMEM);
@@ -1296,13 +1419,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	batch_init(&s->asker, loop, ask, s);
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
-	if (params->udp) {
-		s->fd = udp_listen(&params->listen, err, errlen);
-		if (s->fd < 0)
-			return open_failed(s, s->fd);
-		if ((rc = open_udp_batches(s, err, errlen)) < 0)
-			return open_failed(s, rc);
-	}
+	if (params->udp && (rc = open_udp(s, workers, err, errlen)) < 0)
+		return open_failed(s, rc);
 	if (params->tcp && (rc = server_tcp_open(s, &params->listen_tcp, err, errlen)) < 0)
 		return open_failed(s, rc);
 	if (s->fd >= 0) {
@@ -1310,6 +1428,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		s->watcher.data = s;
 		ev_io_start(loop, &s->watcher);
 	}
+	for (uint32_t i = 0; i < s->n_data_socks; i++)
+		ev_io_start(loop, &s->data_socks[i].watcher);
 	*out = s;
 	return 0;
 }
@@ -1431,6 +1551,8 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	ev_io_stop(s->loop, &s->watcher);
+	for (uint32_t i = 0; i < s->n_data_socks; i++)
+		ev_io_stop(s->loop, &s->data_socks[i].watcher);
 	batch_stop(&s->asker);
 	while (peer_ids_count(&s->ids)) {
 		struct session *sess = s->sessions[peer_ids_at(&s->ids, 0)];
@@ -1445,6 +1567,7 @@ void server_free(struct server *s)
 		(void)udpio_tx_flush(s->udp_tx); /* the RESTART messages to clients */
 		close(s->fd);
 	}
+	close_data_sockets(s);
 	udpio_rx_free(s->udp_rx);
 	udpio_tx_free(s->udp_tx);
 	server_tap_free(s);

@@ -141,6 +141,9 @@ struct server_hooks {
 struct server_params {
 	/* Clients at once, peer-ids below it: 1 to SERVER_CLIENTS_LIMIT (0: the default). */
 	uint32_t max_clients;
+	/* Data-path workers, each with its UDP socket and class of peer-ids (docs/workers.md):
+	 * 1 to STEER_SOCKETS_MAX (0: one). */
+	uint32_t workers;
 	struct udp_addr listen, listen_tcp; /* where we listen, when udp and tcp say so */
 	bool udp, tcp;
 	const struct wrap *wrap; /* copied */
@@ -284,8 +287,18 @@ const struct server_stats *server_stats(const struct server *s);
 
 /* What the UDP socket's batches use (GSO, GRO, segments); NULL without UDP. */
 const struct udpio_caps *server_udp_caps(const struct server *s);
-/* The UDP socket's batches, for their counters; NULL without UDP. */
-const struct udpio_rx *server_udp_rx(const struct server *s);
+/* What the UDP sockets received, summed over the workers' sockets; false without UDP. */
+bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out);
+/* One data-path worker's share (docs/workers.md). */
+struct server_worker_stats {
+	uint32_t peers;	       /* live peer-ids of its class */
+	uint64_t datagrams_in; /* received on its UDP socket (socket 0: the main thread's) */
+};
+
+/* The workers (server_params.workers), and worker k's figures (k below it). */
+uint32_t server_workers(const struct server *s);
+void server_worker_stats(const struct server *s, uint32_t k, struct server_worker_stats *out);
+/* The UDP send batch, for its counters; NULL without UDP. */
 const struct udpio_tx *server_udp_tx(const struct server *s);
 
 /* on.tls_crypt_v2's answer for sess: its first packet goes on, or it ends (refused). */

@@ -50,6 +50,15 @@ struct arrival {
 	struct tcp_conn *via; /* NULL: a UDP datagram */
 };
 
+/* A data-path worker's UDP socket (docs/workers.md): P_DATA_V2 of its class of peer-ids. */
+struct server_data_socket {
+	struct server *s;
+	int fd;
+	ev_io watcher;
+	struct udpio_rx *rx;
+	struct udpio_caps caps;
+};
+
 struct server {
 	struct ev_loop *loop;
 	const struct log *log;
@@ -57,8 +66,12 @@ struct server {
 	struct server_params params;
 	struct wrap wrap;
 	struct cookie_key cookie;
-	int fd;
-	ev_io watcher;
+	int fd;	       /* the UDP socket: everything but data of other workers' peers */
+	ev_io watcher; /* on fd */
+	/* The other sockets of fd's SO_REUSEPORT group, one for each worker after the
+	 * first; steered by peer-id (steer.h); none with one worker. */
+	struct server_data_socket *data_socks;
+	uint32_t n_data_socks;
 	struct server_stats stats;
 	uint32_t started;	       /* the replay "time" field of our wrapped packets */
 	struct siphash_key hash_key;   /* of every table a peer chooses the keys of */

@@ -16,7 +16,7 @@ static void write_frame(void *ctx, uint8_t *frame, size_t len)
 	if (!dp->dev)
 		return;
 	dp->stats.writes++;
-	if (write(device_fd(dp->dev), frame, len) < 0) {
+	if (write(dp->fd, frame, len) < 0) {
 		dp->stats.write_errors++;
 		log_debug(dp->log, "device", "write of %zu bytes failed: %s", len, strerror(errno));
 	}
@@ -162,7 +162,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	for (int i = 0; i < DEVPATH_READS_PER_WAKEUP && dp->dev; i++) {
-		ssize_t n = read(device_fd(dp->dev), dp->buf + at,
+		ssize_t n = read(dp->fd, dp->buf + at,
 				 dp->vnet ? VNET_FRAME_MAX_BYTES : VNET_PACKET_MAX_BYTES);
 
 		if (n <= 0)
@@ -200,11 +200,17 @@ int devpath_init(struct devpath *dp, struct ev_loop *loop, const struct log *lg,
 
 int devpath_attach(struct devpath *dp, struct device *dev, bool coalesce)
 {
+	return devpath_attach_queue(dp, dev, dev ? device_fd(dev) : -1, coalesce);
+}
+
+int devpath_attach_queue(struct devpath *dp, struct device *dev, int fd, bool coalesce)
+{
 	devpath_flush(dp);
 	ev_io_stop(dp->loop, &dp->watcher);
 	vnet_gro_free(dp->gro);
 	dp->gro = NULL;
 	dp->dev = dev;
+	dp->fd = fd;
 	dp->vnet = dev && device_vnet(dev);
 	if (!dev)
 		return 0;
@@ -212,7 +218,7 @@ int devpath_attach(struct devpath *dp, struct device *dev, bool coalesce)
 		dp->dev = NULL;
 		return -ENOMEM;
 	}
-	ev_io_set(&dp->watcher, device_fd(dev), EV_READ);
+	ev_io_set(&dp->watcher, fd, EV_READ);
 	ev_io_start(dp->loop, &dp->watcher);
 	return 0;
 }

@@ -55,6 +55,7 @@ struct devpath {
 	struct ev_loop *loop;
 	const struct log *log;
 	struct device *dev; /* NULL: none attached */
+	int fd;		    /* the queue of dev read and written: device_fd(), or another */
 	bool vnet;	    /* every read and write carries a virtio-net header */
 	struct devpath_handlers h;
 	ev_io watcher;
@@ -77,6 +78,10 @@ int devpath_init(struct devpath *dp, struct ev_loop *loop, const struct log *lg,
  * previous device is written to it first. 0, or -ENOMEM.
  */
 int devpath_attach(struct devpath *dp, struct device *dev, bool coalesce)
+	__attribute__((warn_unused_result));
+/* The same for another queue of a multi_queue device (device_open_queue()'s fd, which the caller
+ * keeps and closes after detaching). */
+int devpath_attach_queue(struct devpath *dp, struct device *dev, int fd, bool coalesce)
 	__attribute__((warn_unused_result));
 
 /*

@@ -378,6 +378,7 @@ static int read_server(struct reader *r, int idx, struct config *cfg)
 	cfg->status_version = read_unsigned(r, idx, "status.version");
 	cfg->client_to_client = read_bool(r, idx, "client_to_client");
 	cfg->max_clients = read_unsigned(r, idx, "max_clients");
+	cfg->workers = read_unsigned(r, idx, "workers");
 	if ((rc = read_string(r, idx, "metrics.listen", &cfg->metrics_listen, true)))
 		goto out;
 	cfg->metrics_per_client = read_bool(r, idx, "metrics.per_client");
@@ -520,6 +521,8 @@ int lua_config_read(lua_State *L, int idx, struct config **out, char *err, size_
 			: DEVICE_OFFLOAD_CSUM | DEVICE_OFFLOAD_TSO4 | DEVICE_OFFLOAD_TSO6 |
 				  (cfg->offload.uso ? DEVICE_OFFLOAD_USO4 | DEVICE_OFFLOAD_USO6
 						    : 0);
+	/* A queue for each data-path worker (docs/workers.md). */
+	cfg->device.multi_queue = cfg->workers > 1;
 	if (!config_derive_device(cfg)) {
 		rc = bad(&r, "network (no host address for the server)");
 		goto fail;

@@ -217,34 +217,36 @@ static void push_flow_stats(lua_State *L, const struct flow_table *t, const stru
 }
 
 /* stats().datapath.device: reads, superpackets, writes, coalescing (devpath.h, vnet.h). */
-static void push_device_stats(lua_State *L, const struct devpath *dp)
+static void push_device_stats(lua_State *L, const struct engine *e)
 {
-	const struct vnet_gro_stats *g = dp->gro ? vnet_gro_stats(dp->gro) : NULL;
+	const struct devpath *dp = &e->devpath;
+	struct devpath_stats st;
+	struct vnet_gro_stats g;
 
-	lua_createtable(L, 0, 10);
+	engine_queues_stats(&e->queues, dp, &st, &g);
+	lua_createtable(L, 0, 11);
 	lua_pushboolean(L, dp->vnet);
 	lua_setfield(L, -2, "offload");
 	set_counter(L, "flags", dp->dev ? device_offload(dp->dev) : 0);
-	set_counter(L, "reads", dp->stats.reads);
-	set_counter(L, "superpackets", dp->stats.superpackets);
-	set_counter(L, "writes", dp->stats.writes);
-	set_counter(L, "write_errors", dp->stats.write_errors);
-	set_counter(L, "malformed", dp->stats.dropped_malformed);
-	set_counter(L, "coalesced_writes", g ? g->groups : 0);
-	set_counter(L, "coalesced_segments", g ? g->coalesced : 0);
+	set_counter(L, "queues", dp->dev ? 1 + e->queues.n : 0);
+	set_counter(L, "reads", st.reads);
+	set_counter(L, "superpackets", st.superpackets);
+	set_counter(L, "writes", st.writes);
+	set_counter(L, "write_errors", st.write_errors);
+	set_counter(L, "malformed", st.dropped_malformed);
+	set_counter(L, "coalesced_writes", g.groups);
+	set_counter(L, "coalesced_segments", g.coalesced);
 	lua_setfield(L, -2, "device");
 }
 
 /* stats().datapath.udp: system calls and what they carried (udpio.h); absent without UDP. */
-static void push_udp_stats(lua_State *L, const struct udpio_caps *caps, const struct udpio_rx *rx,
-			   const struct udpio_tx *tx)
+static void push_udp_stats(lua_State *L, const struct udpio_caps *caps,
+			   const struct udpio_rx_stats *r, const struct udpio_tx *tx)
 {
-	const struct udpio_rx_stats *r;
 	const struct udpio_tx_stats *t;
 
-	if (!caps || !rx || !tx)
+	if (!caps || !r || !tx)
 		return;
-	r = udpio_rx_stats(rx);
 	t = udpio_tx_stats(tx);
 	lua_createtable(L, 0, 12);
 	lua_pushboolean(L, caps->gso && !t->gso_disabled);
@@ -266,14 +268,17 @@ static void push_udp_stats(lua_State *L, const struct udpio_caps *caps, const st
 /* stats().datapath: what the fast path does (docs/datapath.md), to see at once whether it is on. */
 static void push_datapath_stats(lua_State *L, struct engine *e)
 {
+	struct udpio_rx_stats rx;
+
 	lua_createtable(L, 0, 2);
-	push_device_stats(L, &e->devpath);
+	push_device_stats(L, e);
 	if (e->server)
-		push_udp_stats(L, server_udp_caps(e->server), server_udp_rx(e->server),
+		push_udp_stats(L, server_udp_caps(e->server),
+			       server_udp_rx_stats(e->server, &rx) ? &rx : NULL,
 			       server_udp_tx(e->server));
-	else if (e->client)
-		push_udp_stats(L, client_udp_caps(e->client), client_udp_rx(e->client),
-			       client_udp_tx(e->client));
+	else if (e->client && client_udp_rx(e->client))
+		push_udp_stats(L, client_udp_caps(e->client),
+			       udpio_rx_stats(client_udp_rx(e->client)), client_udp_tx(e->client));
 	lua_setfield(L, -2, "datapath");
 }
 
@@ -304,6 +309,23 @@ static void push_heap_stats(lua_State *L)
 #endif
 }
 
+/* stats().workers: each data-path worker's peers and what its UDP socket received. */
+static void push_worker_stats(lua_State *L, const struct server *s)
+{
+	struct server_worker_stats w;
+	uint32_t n = server_workers(s);
+
+	lua_createtable(L, (int)n, 0);
+	for (uint32_t k = 0; k < n; k++) {
+		server_worker_stats(s, k, &w);
+		lua_createtable(L, 0, 2);
+		set_counter(L, "peers", w.peers);
+		set_counter(L, "datagrams_in", w.datagrams_in);
+		lua_rawseti(L, -2, (lua_Integer)k + 1);
+	}
+	lua_setfield(L, -2, "workers");
+}
+
 /* stats() -> { packets_in, bytes_in, ..., dropped = { unwrap, malformed, ... } } */
 static int l_engine_stats(lua_State *L)
 {
@@ -316,8 +338,10 @@ static int l_engine_stats(lua_State *L)
 	set_counters(L, st, totals, sizeof(totals) / sizeof(totals[0]));
 	set_counters(L, st, drops, sizeof(drops) / sizeof(drops[0]));
 	lua_setfield(L, -2, "dropped");
-	if (e->server)
+	if (e->server) {
 		push_flow_stats(L, server_flows(e->server), server_filter_stats(e->server));
+		push_worker_stats(L, e->server);
+	}
 	push_datapath_stats(L, e);
 	push_heap_stats(L);
 	return 1;

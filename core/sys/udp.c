@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "steer.h"
 #include "udp.h"
 
 bool udp_parse_endpoint(struct udp_addr *out, const char *text)
@@ -82,10 +83,11 @@ const char *udp_addr_format(const struct sockaddr *sa, char *buf, size_t len)
 	return buf;
 }
 
-int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
+/* One bound socket of a server; reuseport: it joins addr's SO_REUSEPORT group. */
+static int listen_one(const struct udp_addr *addr, bool reuseport, char *err, size_t errlen)
 {
 	char text[UDP_ADDR_TEXT_MAX];
-	int family = addr->ss.ss_family, off = 0, rc;
+	int family = addr->ss.ss_family, off = 0, on = 1, rc;
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0) {
@@ -96,7 +98,8 @@ int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
 	/* [::] serves IPv4 clients too, as mapped addresses. */
 	if (family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+	if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "udp: cannot listen on %s: %s%s",
 			 udp_addr_format((const struct sockaddr *)&addr->ss, text, sizeof(text)),
@@ -108,6 +111,49 @@ int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
 		return rc;
 	}
 	return fd;
+}
+
+int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
+{
+	return listen_one(addr, false, err, errlen);
+}
+
+static void close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+int udp_listen_group(const struct udp_addr *addr, int *fds, unsigned n, char *err, size_t errlen)
+{
+	int rc;
+
+	if (n == 1) {
+		fds[0] = udp_listen(addr, err, errlen);
+		return fds[0] < 0 ? fds[0] : 0;
+	}
+	/*
+	 * Any process of our user that sets SO_REUSEPORT may join a group and
+	 * take a share of its datagrams. A plain bind first makes sure the port
+	 * is free (an old moonvpn still running is refused, as with one socket).
+	 */
+	if ((rc = udp_listen(addr, err, errlen)) < 0)
+		return rc;
+	close(rc);
+	for (unsigned i = 0; i < n; i++) {
+		if ((fds[i] = listen_one(addr, true, err, errlen)) < 0) {
+			rc = fds[i];
+			close_fds(fds, i);
+			return rc;
+		}
+	}
+	if ((rc = steer_attach(fds[0], n)) < 0) {
+		snprintf(err, errlen, "udp: cannot steer datagrams among %u sockets: %s", n,
+			 strerror(-rc));
+		close_fds(fds, n);
+		return rc;
+	}
+	return 0;
 }
 
 int udp_connect(const struct udp_addr *addr, char *err, size_t errlen)

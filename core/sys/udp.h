@@ -37,6 +37,16 @@ bool udp_parse_endpoint_of(struct udp_addr *out, const char *text, const char *s
 int udp_listen(const struct udp_addr *addr, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * n such sockets (1 to STEER_SOCKETS_MAX) into fds, for n data-path workers
+ * (docs/workers.md): with n > 1 bound with SO_REUSEPORT in order, a group
+ * whose datagrams are steered by peer-id (steer.h): fds[0] gets everything
+ * but P_DATA_V2, which goes to fds[peer-id % n]. 0, or -errno with err set
+ * and nothing left open. The group is closed whole (steer.h says why).
+ */
+int udp_listen_group(const struct udp_addr *addr, int *fds, unsigned n, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* A non-blocking UDP socket connected to addr (a client's, on a fresh local port). */
 int udp_connect(const struct udp_addr *addr, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -568,6 +568,11 @@ local function check_server(cfg, p)
 		return S.fail(at(p, "device", "mtu"), "%d is too small for IPv6 (network6 or an IPv6 route): at least 1280",
 			cfg.device.mtu)
 	end
+	-- Each worker has its own class of peer-ids, which are below max_clients.
+	if cfg.workers > cfg.max_clients then
+		return S.fail(at(p, "workers"), "%d is more than max_clients (%d): at most one worker for each client",
+			cfg.workers, cfg.max_clients)
+	end
 	return true
 end
 
@@ -582,6 +587,9 @@ M.server_schema = S.record({
 	-- Clients at once; every table by peer-id is sized for it at start. The bounds are
 	-- the core's SERVER_CLIENTS_DEFAULT and SERVER_CLIENTS_LIMIT (core/control/server.h).
 	max_clients = { S.integer { min = 1, max = 65535 }, default = 1024 },
+	-- Data-path workers, each with its own UDP socket of a SO_REUSEPORT group
+	-- (docs/workers.md); the bound is the core's STEER_SOCKETS_MAX (core/sys/steer.h).
+	workers = { S.integer { min = 1, max = 256 }, default = 1 },
 	tls = { tls, required = true },
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
 	keepalive = { keepalive, default = {} },
@@ -730,6 +738,7 @@ M.RELOAD = {
 		routes = "live",
 		client_to_client = "live",       -- connected clients too, at once
 		max_clients = "restart",         -- every table by peer-id is sized at start
+		workers = "restart",             -- peer-ids are dealt to workers at start
 		tls = "live",                    -- new handshakes; a new CRL ends revoked clients at once
 		ciphers = "live",
 		keepalive = "live",              -- pushed to new clients; the server's timer for all

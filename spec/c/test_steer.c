@@ -24,6 +24,7 @@
 #include "netns.h"
 #include "proto.h"
 #include "steer.h"
+#include "udp.h"
 #include "unit.h"
 
 enum {
@@ -218,6 +219,41 @@ static void test_refused(void)
 		close(fd);
 }
 
+/*
+ * The server's group (udp_listen_group): bound and steered as above; a port
+ * taken, by a group or by one plain socket, is refused with the reason and
+ * leaves nothing bound behind.
+ */
+static void test_server_group(unsigned n, int family)
+{
+	struct udp_addr addr;
+	int fds[GROUP_MAX], more[GROUP_MAX], plain;
+	char err[256] = "";
+	unsigned short port = (unsigned short)(42190 + n);
+	int r;
+
+	addr.len = loopback(&addr.ss, family, port);
+	r = udp_listen_group(&addr, fds, n, err, sizeof(err));
+	CHECK(r == 0, "group of %u: %s", n, err);
+	if (r < 0)
+		return;
+	send_all(fds, n, family, port);
+	r = udp_listen_group(&addr, more, n, err, sizeof(err));
+	CHECK(r == -EADDRINUSE && strstr(err, "another program uses this port"),
+	      "a second group of %u on the port: %d %s", n, r, err);
+	close_all(fds, n);
+	plain = udp_listen(&addr, err, sizeof(err));
+	CHECK(plain >= 0, "the port is free once the group is closed: %s", err);
+	r = udp_listen_group(&addr, fds, n, err, sizeof(err));
+	CHECK(r == -EADDRINUSE, "a group of %u where one socket is: %d", n, r);
+	if (plain >= 0)
+		close(plain);
+	plain = udp_listen(&addr, err, sizeof(err));
+	CHECK(plain >= 0, "the refused group left nothing bound: %s", err);
+	if (plain >= 0)
+		close(plain);
+}
+
 /* --- main --------------------------------------------------------------------- */
 
 int main(void)
@@ -228,6 +264,8 @@ int main(void)
 	for (unsigned n = 1; n <= GROUP_MAX; n++) {
 		test_group(n, AF_INET);
 		test_group(n, AF_INET6);
+		test_server_group(n, AF_INET);
+		test_server_group(n, AF_INET6);
 	}
 	return unit_report("test_steer");
 }

@@ -95,6 +95,7 @@ describe("#netns reload", function()
 		routes = { routes = '{ "10.99.0.0/16" }' },
 		client_to_client = { client_to_client = "true" },
 		max_clients = { max_clients = "2048" },
+		workers = { workers = "2" },
 		tls = { tls = "{ " .. PKI .. ', tls_auth = { key = "' .. pki .. '/ta.key", direction = 0 } }' },
 		ciphers = { ciphers = '{ "AES-128-GCM" }' },
 		keepalive = { keepalive = "{ interval = 5, timeout = 30 }" },

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "engine_queues.h"
+
+void engine_queues_close(struct engine_queues *q)
+{
+	for (unsigned i = 0; i < q->n; i++) {
+		devpath_flush(&q->paths[i]);
+		devpath_free(&q->paths[i]);
+		close(q->fds[i]);
+	}
+	free(q->paths);
+	free(q->fds);
+	*q = (struct engine_queues){ 0 };
+}
+
+/* Queue i: opened, with its devpath reading it; 0 or -errno with err set (nothing of it left). */
+static int open_one(struct engine_queues *q, struct device *dev, struct ev_loop *loop,
+		    const struct log *lg, const struct devpath_handlers *h, bool coalesce,
+		    char *err, size_t errlen)
+{
+	struct devpath *dp = &q->paths[q->n];
+	int fd = device_open_queue(dev, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	if (devpath_init(dp, loop, lg, h) < 0 || devpath_attach_queue(dp, dev, fd, coalesce) < 0) {
+		devpath_free(dp);
+		close(fd);
+		snprintf(err, errlen, "out of memory for the device's queues");
+		return -ENOMEM;
+	}
+	q->fds[q->n++] = fd;
+	return 0;
+}
+
+int engine_queues_open(struct engine_queues *q, struct device *dev, unsigned n,
+		       struct ev_loop *loop, const struct log *lg, const struct devpath_handlers *h,
+		       bool coalesce, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (q->dev == dev && q->n == n)
+		return 0;
+	engine_queues_close(q);
+	if (!dev || n == 0)
+		return 0;
+	q->paths = calloc(n, sizeof(*q->paths));
+	q->fds = calloc(n, sizeof(*q->fds));
+	if (!q->paths || !q->fds) {
+		snprintf(err, errlen, "out of memory for the device's queues");
+		rc = -ENOMEM;
+	}
+	while (rc == 0 && q->n < n)
+		rc = open_one(q, dev, loop, lg, h, coalesce, err, errlen);
+	if (rc < 0) {
+		engine_queues_close(q);
+		return rc;
+	}
+	q->dev = dev;
+	return 0;
+}
+
+static void add_stats(const struct devpath *dp, struct devpath_stats *st,
+		      struct vnet_gro_stats *gro)
+{
+	const struct vnet_gro_stats *g = dp->gro ? vnet_gro_stats(dp->gro) : NULL;
+
+	st->reads += dp->stats.reads;
+	st->superpackets += dp->stats.superpackets;
+	st->writes += dp->stats.writes;
+	st->write_errors += dp->stats.write_errors;
+	st->dropped_malformed += dp->stats.dropped_malformed;
+	if (g) {
+		gro->groups += g->groups;
+		gro->coalesced += g->coalesced;
+		gro->passed += g->passed;
+	}
+}
+
+void engine_queues_stats(const struct engine_queues *q, const struct devpath *first,
+			 struct devpath_stats *st, struct vnet_gro_stats *gro)
+{
+	*st = (struct devpath_stats){ 0 };
+	*gro = (struct vnet_gro_stats){ 0 };
+	add_stats(first, st, gro);
+	for (unsigned i = 0; i < q->n; i++)
+		add_stats(&q->paths[i], st, gro);
+}

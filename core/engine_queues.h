@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device's queues for the data-path workers after the first
+ * (docs/workers.md): with `workers = N` the device is created with
+ * IFF_MULTI_QUEUE, the engine's own devpath reads and writes its first
+ * queue, and these N - 1 read and write the others. The kernel spreads the
+ * packets it sends out of the device over the queues by flow hash, so each
+ * queue must be read. Served on the engine's loop for now; each queue will
+ * be a worker's.
+ */
+#ifndef MOONVPN_ENGINE_QUEUES_H
+#define MOONVPN_ENGINE_QUEUES_H
+
+#include "devpath.h"
+
+struct engine_queues {
+	struct device *dev; /* the device they are queues of; NULL: none open */
+	struct devpath *paths;
+	int *fds;
+	unsigned n;
+};
+
+/*
+ * Opens n queues of dev (a multi_queue device) and reads them with handlers
+ * h, as the first queue's devpath; nothing when they are open for dev
+ * already. 0, or -errno with err set and none open.
+ */
+int engine_queues_open(struct engine_queues *q, struct device *dev, unsigned n,
+		       struct ev_loop *loop, const struct log *lg, const struct devpath_handlers *h,
+		       bool coalesce, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Writes what they hold, stops reading them and closes them (before device_free). */
+void engine_queues_close(struct engine_queues *q);
+
+/* first's counters with every queue's added (first: the engine's devpath). */
+void engine_queues_stats(const struct engine_queues *q, const struct devpath *first,
+			 struct devpath_stats *st, struct vnet_gro_stats *gro);
+
+#endif

@@ -1,0 +1,124 @@
+-- SPDX-License-Identifier: MIT
+-- `workers = 2` (docs/workers.md): the server's UDP socket is a SO_REUSEPORT
+-- group of two, steered by peer-id, and its device has a queue for each
+-- worker. Two stock OpenVPN 2.6 clients, the second through our UDP relay
+-- so that its source port can change mid-stream:
+--
+--   [ cli1: openvpn ] --veth 10.88.1.2 / .1--+
+--                                            [ srv: moonvpn, workers = 2 ]
+--   [ cli2: openvpn -> udprelay ] --veth 10.88.2.2 / .1--+
+--
+-- #netns: needs root.
+local mv = require "spec.helpers.moonvpn"
+local netns = require "spec.helpers.netns"
+local openvpn = require "spec.helpers.openvpn"
+
+local RELAY = "build/tools/udprelay"
+
+describe("#netns workers = 2", function()
+	if not netns.is_root() then
+		pending("needs root for network namespaces")
+		return
+	end
+	local srv, cli1, cli2, engine, socket, clients, relay
+
+	local function stat(expr)
+		local status, out, err = mv.console(socket, "return " .. expr)
+		assert(status == 0, err)
+		return tonumber(out) or out:gsub("\n$", "")
+	end
+
+	local function start_relay()
+		relay = cli2:spawn({ RELAY, "--listen", "127.0.0.1:1195", "--to", "10.88.2.1:1194" })
+		assert(relay:wait_log("listening", 10), relay:output())
+	end
+
+	-- The server with two workers; client 1 direct (peer-id 0, worker 1 of the spec's
+	-- 1-based list), client 2 through the relay (peer-id 1, the second worker's socket).
+	local function start()
+		srv, cli1, cli2 = netns.new(), netns.new(), netns.new()
+		netns.veth(srv, "10.88.1.1/24", cli1, "10.88.1.2/24")
+		netns.veth(srv, "10.88.2.1/24", cli2, "10.88.2.2/24")
+		assert(cli2:sh("ip link set lo up"))
+		engine, socket = mv.start_server(srv, "  workers = 2,")
+		start_relay()
+		local pki = mv.pki()
+		clients = {
+			cli1:spawn({ "openvpn", "--config", openvpn.profile(pki, { remote = "10.88.1.1",
+				wrap = "tls-crypt" }) }),
+		}
+		local ok, out = clients[1]:wait_log("Initialization Sequence Completed", 20)
+		assert(ok, out .. "\n--- moonvpn:\n" .. engine:output())
+		clients[2] = cli2:spawn({ "openvpn", "--config", openvpn.profile(pki, { remote = "127.0.0.1",
+			port = 1195, cert = "client2", wrap = "tls-crypt" }) })
+		ok, out = clients[2]:wait_log("Initialization Sequence Completed", 20)
+		assert(ok, out .. "\n--- moonvpn:\n" .. engine:output())
+	end
+
+	local function ping(ns)
+		local ok, out = ns:sh("ping -c 5 -i 0.2 -W 2 10.77.0.1")
+		assert(ok, out)
+		assert.truthy(out:find("5 received", 1, true), out)
+	end
+
+	-- The real address of the client with common name cn, as clients() shows it.
+	local function real_address(cn)
+		return stat(string.format(
+			'(function() for _, c in ipairs(clients()) do if c.cn == "%s" then return c.real_address end end end)()',
+			cn))
+	end
+
+	after_each(function()
+		for _, c in ipairs(clients or {}) do c:stop() end
+		if relay then relay:stop() end
+		if engine then assert.are.equal(0, engine:stop()) end
+		engine, clients, relay = nil, nil, nil
+		netns.cleanup()
+	end)
+
+	it("deals the peers to both workers, whose sockets and device queues carry their data", function()
+		start()
+		assert.are.equal(2, stat("#stats().workers"))
+		assert.are.equal(1, stat("stats().workers[1].peers"))
+		assert.are.equal(1, stat("stats().workers[2].peers"))
+		assert.are.equal(2, stat("stats().datapath.device.queues"))
+		local before = stat("stats().workers[2].datagrams_in")
+		ping(cli1)
+		ping(cli2)
+		-- Client 2's data (peer-id 1) arrives on the second socket of the group only.
+		assert.is_true(stat("stats().workers[2].datagrams_in") >= before + 5)
+		assert.is_true(stat("clients()[2].packets_in") >= 5)
+		-- Both directions of a TCP stream, so the device's queues are read whichever the
+		-- kernel picks for a flow.
+		local server = srv:spawn({ "iperf3", "-s", "-1", "-B", "10.77.0.1", "--forceflush" })
+		assert(server:wait_log("Server listening", 5))
+		local ok, out = cli2:sh("iperf3 -c 10.77.0.1 -t 1 -R -f m")
+		assert(ok, out)
+		local mbits = tonumber(out:match("([%d.]+) Mbits/sec%s+receiver"))
+		assert.truthy(mbits and mbits > 1, out)
+	end)
+
+	it("keeps a client's stream flowing through its worker when its source port changes", function()
+		start()
+		local was = real_address("client2")
+		local server = srv:spawn({ "iperf3", "-s", "-1", "-B", "10.77.0.1", "--forceflush" })
+		assert(server:wait_log("Server listening", 5))
+		local stream = cli2:spawn({ "iperf3", "-c", "10.77.0.1", "-t", "4", "-i", "1", "-f", "m" })
+		netns.sleep(1.5)
+		-- A new relay sends from a new port: a NAT that rebinds, mid-stream.
+		relay:stop()
+		start_relay()
+		local status = stream:wait(30)
+		assert.are.equal(0, status, stream:output())
+		-- The stream's last second, well after the float, carried data.
+		local last = tonumber(stream:output():match("3%.00%-4%.00%s+sec%s+[%d.]+ %a?Bytes%s+([%d.]+) Mbits/sec"))
+		assert.truthy(last and last > 0, stream:output())
+		local now = real_address("client2")
+		assert.are_not.equal(was, now)
+		assert.truthy(now:find("^\"10%.88%.2%.2:%d+\"$"), now)
+		-- Its data kept coming to the second worker's socket, from the new port too.
+		local before = stat("stats().workers[2].datagrams_in")
+		ping(cli2)
+		assert.is_true(stat("stats().workers[2].datagrams_in") >= before + 5)
+	end)
+end)

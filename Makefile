@@ -266,12 +266,15 @@ TEST_FUZZ_SECONDS ?= 5
 # idle CPU the lanes leave, SPEC_JOBS takes up in one pass without these: with
 # 2 lanes the release pass's lane phase left 42 % of the CPU idle (vmstat, 2
 # cores, 2026-12-03) and each file took what it takes alone.
+# The sanitizer pass runs every server with two data-path workers (MOONVPN_WORKERS,
+# docs/workers.md) and the release pass with one, so the whole suite covers both
+# without a third pass.
 test: deps
 	$(Q)rm -rf build/results build/san/results
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test-one
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined all
-	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test-one
+	$(Q)MOONVPN_WORKERS=2 $(MAKE) --no-print-directory SANITIZE=address,undefined test-one
 	-$(Q)$(MAKE) --no-print-directory FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) fuzz-run
 	$(Q)spec/summary build/results/* build/san/results/*
 

@@ -262,6 +262,20 @@ describe("moonvpn --check", function()
 		end)
 	end
 
+	it("takes workers from MOONVPN_WORKERS when the configuration leaves it out, and says when that is wrong", function()
+		local path = mv.write_config(HEAD .. NET .. TLS .. "}\n")
+		for _, env in ipairs { "abc", "0", "257", "1.5" } do
+			local status, out, err = mv.run("--check " .. netns.quote(path), { prefix = "MOONVPN_WORKERS=" .. env .. " " })
+			assert.are.equal(1, status)
+			assert.are.equal("", out)
+			assert.are.equal(path .. ":2: server.workers: not set, and MOONVPN_WORKERS=\"" .. env ..
+				"\" is not an integer from 1 to 256: set workers, or fix or unset MOONVPN_WORKERS\n", err)
+		end
+		-- More than max_clients from the environment is capped; in the file it is refused (above).
+		path = mv.write_config(HEAD .. NET .. TLS .. "  max_clients = 2,\n}\n")
+		assert.are.equal(0, (mv.run("--check " .. netns.quote(path), { prefix = "MOONVPN_WORKERS=8 " })))
+	end)
+
 	it("stops a configuration that never finishes", function()
 		local path = mv.write_config("while true do end\n")
 		local status, _, err = mv.run("--check " .. netns.quote(path))

@@ -546,6 +546,24 @@ local function check_management(cfg, p)
 	return true
 end
 
+-- workers left out: $MOONVPN_WORKERS when it is set (so an operator, or the test suite,
+-- sets it for every configuration on the host), at most max_clients; else 1.
+local WORKERS_MAX = 256 -- the core's STEER_SOCKETS_MAX (core/sys/steer.h)
+local function default_workers(cfg, p)
+	local env = os.getenv("MOONVPN_WORKERS")
+	if env == nil or env == "" then
+		cfg.workers = 1
+		return true
+	end
+	local n = math.tointeger(tonumber(env))
+	if not n or n < 1 or n > WORKERS_MAX then
+		return S.fail(at(p, "workers"), "not set, and MOONVPN_WORKERS=%q is not an integer from 1 to %d: "
+			.. "set workers, or fix or unset MOONVPN_WORKERS", env, WORKERS_MAX)
+	end
+	cfg.workers = math.min(n, cfg.max_clients)
+	return true
+end
+
 local function check_server(cfg, p)
 	local ok, err = resolve_identity(cfg, p)
 	if not ok then return nil, err end
@@ -568,6 +586,10 @@ local function check_server(cfg, p)
 		return S.fail(at(p, "device", "mtu"), "%d is too small for IPv6 (network6 or an IPv6 route): at least 1280",
 			cfg.device.mtu)
 	end
+	if cfg.workers == nil then
+		ok, err = default_workers(cfg, p)
+		if not ok then return nil, err end
+	end
 	-- Each worker has its own class of peer-ids, which are below max_clients.
 	if cfg.workers > cfg.max_clients then
 		return S.fail(at(p, "workers"), "%d is more than max_clients (%d): at most one worker for each client",
@@ -588,8 +610,8 @@ M.server_schema = S.record({
 	-- the core's SERVER_CLIENTS_DEFAULT and SERVER_CLIENTS_LIMIT (core/control/server.h).
 	max_clients = { S.integer { min = 1, max = 65535 }, default = 1024 },
 	-- Data-path workers, each with its own UDP socket of a SO_REUSEPORT group
-	-- (docs/workers.md); the bound is the core's STEER_SOCKETS_MAX (core/sys/steer.h).
-	workers = { S.integer { min = 1, max = 256 }, default = 1 },
+	-- (docs/workers.md); left out: default_workers.
+	workers = { S.integer { min = 1, max = WORKERS_MAX } },
 	tls = { tls, required = true },
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },
 	keepalive = { keepalive, default = {} },

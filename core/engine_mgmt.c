@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "engine.h"
 #include "engine_mgmt.h"
 #include "metrics.h"
@@ -710,39 +711,18 @@ static void em_log_tap(void *ctx, enum log_level level, const char *line)
 		mgmt_log_line(em->mgmt, level, line);
 }
 
-/* Writes the status file: a temporary file beside it, then rename, so a reader never
- * sees half a report. */
+/* Writes the status file whole (atomicfile.h): a reader never sees half a report. */
 static void write_status(struct engine_mgmt *em)
 {
-	char tmp[4096];
 	struct mgmt_buf b = { 0 };
-	int fd;
+	int rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", em->status_file) >= (int)sizeof(tmp))
-		return;
 	em_status(em, &b, (int)em->status_version, "\n");
-	if (b.failed) {
+	if (b.failed)
 		log_warnx(&em->e->log, "status", "status report too large or out of memory");
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		log_ratelimited(&em->e->log, LOG_WARN, "status", "cannot write %s: %s", tmp,
-				strerror(errno));
-		goto out;
-	}
-	if (write(fd, b.data, b.len) != (ssize_t)b.len || close(fd) < 0) {
-		log_ratelimited(&em->e->log, LOG_WARN, "status", "cannot write %s: %s", tmp,
-				strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, em->status_file) < 0) {
-		log_ratelimited(&em->e->log, LOG_WARN, "status", "cannot rename %s to %s: %s", tmp,
-				em->status_file, strerror(errno));
-		unlink(tmp);
-	}
-out:
+	else if ((rc = atomicfile_write(em->status_file, b.data, b.len, 0644, false)) < 0)
+		log_ratelimited(&em->e->log, LOG_WARN, "status", "cannot write %s: %s",
+				em->status_file, strerror(-rc));
 	mgmt_buf_free(&b);
 }
 

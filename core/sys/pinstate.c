@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "pinstate.h"
 #include "resolver.h"
 
@@ -28,46 +29,53 @@ static void state_path(char *out, size_t cap, const char *config_path)
 	snprintf(out, cap, "%s/routes.%016llx", resolver_runtime_dir(), (unsigned long long)h);
 }
 
-static size_t write_pins(FILE *f, const struct host_routes *h)
+/* The pins that are ours (routes we added, to remove after a crash). */
+static size_t ours(const struct host_routes *h)
 {
-	char text[IP_PREFIX_TEXT_MAX];
 	size_t n = 0;
 
 	for (size_t i = 0; i < h->n; i++)
-		if (h->pin[i].ours) {
-			fprintf(f, "%s\n", ip_prefix_format(&h->pin[i].dst, text, sizeof(text)));
-			n++;
-		}
+		n += h->pin[i].ours;
 	return n;
+}
+
+static void write_pins(FILE *f, const struct host_routes *h)
+{
+	char text[IP_PREFIX_TEXT_MAX];
+
+	for (size_t i = 0; i < h->n; i++)
+		if (h->pin[i].ours)
+			fprintf(f, "%s\n", ip_prefix_format(&h->pin[i].dst, text, sizeof(text)));
 }
 
 int pin_state_save(const char *config_path, const struct host_routes *const *sets, size_t n,
 		   char *err, size_t errlen)
 {
-	char path[PIN_STATE_PATH_MAX], tmp[PIN_STATE_PATH_MAX + 8];
+	char path[PIN_STATE_PATH_MAX], tmp[PIN_STATE_PATH_MAX + ATOMICFILE_SUFFIX_MAX];
 	size_t pins = 0;
 	FILE *f;
+	int rc;
 
 	state_path(path, sizeof(path), config_path);
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	(void)mkdir(resolver_runtime_dir(), 0755); /* EEXIST, or fopen says why */
-	if (!(f = fopen(tmp, "we"))) {
-		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		return -errno;
-	}
 	for (size_t i = 0; i < n; i++)
-		pins += write_pins(f, sets[i]);
-	/* Written whole, then renamed: a kill between leaves the old list or the new one. */
-	if (fclose(f) != 0 || (pins ? rename(tmp, path) : unlink(tmp) || unlink(path)) != 0) {
-		int e = errno;
-
-		if (!pins && e == ENOENT)
-			return 0; /* no pin, and no list: as it should be */
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
-		(void)unlink(tmp);
-		return -e;
+		pins += ours(sets[i]);
+	if (!pins) /* no pin: no list (ENOENT: there was none) */
+		rc = unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+	else {
+		(void)mkdir(resolver_runtime_dir(), 0755); /* EEXIST, or the open says why */
+		/* Written whole, then renamed: a kill between leaves the old list or the new one.
+		 */
+		if (!(f = atomicfile_open(path, tmp, sizeof(tmp), 0644)))
+			rc = -errno;
+		else {
+			for (size_t i = 0; i < n; i++)
+				write_pins(f, sets[i]);
+			rc = atomicfile_commit(f, tmp, path);
+		}
 	}
-	return 0;
+	if (rc < 0)
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+	return rc;
 }
 
 size_t pin_state_clear(const char *config_path)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "pki.h"
 #include "pki_index.h"
 
@@ -537,22 +538,19 @@ static X509_CRL *make_crl(X509 *ca, EVP_PKEY *key, const struct pki_index *ix, u
 /* Writes crl to dir/crl.pem through a rename, so a server never reads half a file. */
 static int write_crl(const char *dir, X509_CRL *crl, char *err, size_t errlen)
 {
-	char p[PKI_PATH_MAX], tmp[PKI_PATH_MAX + 8];
+	char p[PKI_PATH_MAX], tmp[PKI_PATH_MAX + ATOMICFILE_SUFFIX_MAX];
 	FILE *f;
-	int ok;
 
 	path_of(p, dir, "crl.pem", "", "");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
-	unlink(tmp);
-	f = fopen(tmp, "w");
-	if (!f)
+	/* 0644: the server reads it after it dropped root. */
+	if (!(f = atomicfile_open(p, tmp, sizeof(tmp), 0644)))
 		return fail_errno(err, errlen, "write", tmp);
-	ok = PEM_write_X509_CRL(f, crl);
-	ok = (fclose(f) == 0) && ok;
-	if (!ok || chmod(tmp, 0644) < 0 || rename(tmp, p) < 0) {
-		unlink(tmp);
+	if (!PEM_write_X509_CRL(f, crl)) {
+		atomicfile_abort(f, tmp);
 		return fail_ssl(err, errlen, "cannot write %s", p);
 	}
+	if (atomicfile_commit(f, tmp, p) < 0)
+		return fail_errno(err, errlen, "write", p);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "pki_index.h"
 
 enum { INDEX_LINE_MAX = 2048, INDEX_FIELDS = 6 };
@@ -98,15 +99,14 @@ fail:
 
 int pki_index_write(const char *path, const struct pki_index *ix, char *err, size_t errlen)
 {
-	char tmp[4096];
-	FILE *f;
-	bool ok;
+	char tmp[4096 + ATOMICFILE_SUFFIX_MAX];
+	FILE *f = atomicfile_open(path, tmp, sizeof(tmp), 0644);
+	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
 	if (!f) {
-		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		return -errno;
+		rc = -errno;
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(-rc));
+		return rc;
 	}
 	for (size_t i = 0; i < ix->n; i++) {
 		const struct pki_index_entry *e = &ix->e[i];
@@ -114,14 +114,9 @@ int pki_index_write(const char *path, const struct pki_index *ix, char *err, siz
 		fprintf(f, "%c\t%s\t%s\t%s\tunknown\t%s\n", e->status, e->expires, e->revoked,
 			e->serial, e->subject);
 	}
-	ok = !ferror(f);
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -EIO;
-	}
-	return 0;
+	if ((rc = atomicfile_commit(f, tmp, path)) < 0)
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+	return rc;
 }
 
 void pki_index_cn(const struct pki_index_entry *e, char *out, size_t len)

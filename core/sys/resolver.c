@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "resolver.h"
 
 extern char **environ;
@@ -209,26 +210,6 @@ static ssize_t read_all(const char *path, char *buf, size_t cap)
 	return len;
 }
 
-/* Writes text to path through a temporary file beside it and a rename. */
-static int write_replace(const char *path, const char *text, mode_t mode)
-{
-	char tmp[RESOLVER_PATH_MAX + 16];
-	int fd;
-	size_t len = strlen(text);
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 || close(fd) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		return -e;
-	}
-	return rename(tmp, path) < 0 ? -errno : 0;
-}
-
 /*
  * /etc/resolv.conf rewritten in place (it may be a bind mount, which a
  * rename cannot replace): truncated and written, after its previous text
@@ -270,7 +251,8 @@ static int apply_file(struct resolver *r, const char *device, const struct resol
 		if (read_all(RESOLV_CONF, previous, sizeof(previous)) < 0)
 			previous[0] = '\0';
 		mkdir(resolver_runtime_dir(), 0755);
-		if ((rc = write_replace(r->saved_path, previous, 0644)) < 0) {
+		if ((rc = atomicfile_write(r->saved_path, previous, strlen(previous), 0644, true)) <
+		    0) {
 			snprintf(err, errlen, "cannot save %s in %s: %s", RESOLV_CONF,
 				 r->saved_path, strerror(-rc));
 			return -1;

@@ -47,18 +47,16 @@ static int ask_terminal(struct engine *e, const char *prompt, bool echo, char *o
 	int rc = ttyask_read(prompt, echo, out, cap);
 
 	if (rc == -EPIPE) {
-		log_error(
-			&e->log, "client",
-			"cannot ask \"%s\": standard input was closed, so there is no terminal to "
-			"ask on: stopping (give auth.password or auth.file, or auth.ask = "
-			"function(challenge) ... end)",
-			prompt);
+		log_error(&e->log, "client",
+			  "cannot ask \"%s\": %s: stopping (give auth.password or auth.file, or "
+			  "auth.ask = function(challenge) ... end)",
+			  prompt, ttyask_strerror(rc));
 		stop_failed(e);
 	} else if (rc == -EINTR) {
 		log_info(&e->log, "client", "asking \"%s\" was interrupted: stopping", prompt);
 	} else if (rc < 0) {
 		log_error(&e->log, "client", "cannot ask \"%s\" on the terminal: %s", prompt,
-			  rc == -EMSGSIZE ? "the answer is too long" : strerror(-rc));
+			  ttyask_strerror(rc));
 	}
 	return rc;
 }

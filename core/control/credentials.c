@@ -302,20 +302,6 @@ static int read_key_password_file(const char *path, char *out, size_t cap, char 
 }
 
 /* Why the terminal could not be asked (ttyask_read's rc), in the auth prompt's words. */
-static const char *ask_failure(int rc)
-{
-	switch (rc) {
-	case -ENOTTY:
-		return "standard input is not a terminal";
-	case -EPIPE: /* Ctrl-D, or the terminal went away */
-		return "standard input was closed, so there is no terminal to ask on";
-	case -EMSGSIZE:
-		return "the answer is too long";
-	default:
-		return strerror(-rc);
-	}
-}
-
 static int ask_error(int rc, char *err, size_t errlen)
 {
 	if (rc == -EINTR) /* Ctrl-C, or SIGTERM: the signal goes on to stop moonvpn */
@@ -324,7 +310,7 @@ static int ask_error(int rc, char *err, size_t errlen)
 		snprintf(err, errlen,
 			 "tls.key_password: cannot ask on the terminal: %s (give the password, or "
 			 "{ file = PATH })",
-			 ask_failure(rc));
+			 ttyask_strerror(rc));
 	return rc;
 }
 

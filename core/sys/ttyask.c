@@ -125,3 +125,17 @@ int ttyask_read(const char *prompt, bool echo, char *out, size_t cap)
 		explicit_bzero(out, cap); /* part of a secret may be in it */
 	return rc;
 }
+
+const char *ttyask_strerror(int rc)
+{
+	switch (rc) {
+	case -ENOTTY:
+		return "standard input is not a terminal";
+	case -EPIPE: /* Ctrl-D, or the terminal went away */
+		return "standard input was closed, so there is no terminal to ask on";
+	case -EMSGSIZE:
+		return "the answer is too long";
+	default:
+		return strerror(-rc);
+	}
+}

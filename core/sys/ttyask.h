@@ -31,4 +31,7 @@ bool ttyask_possible(void);
 int ttyask_read(const char *prompt, bool echo, char *out, size_t cap)
 	__attribute__((warn_unused_result));
 
+/* Why ttyask_read failed with rc, in words a user acts on ("standard input is not a terminal"). */
+const char *ttyask_strerror(int rc);
+
 #endif

@@ -68,11 +68,13 @@ struct client {
 	ev_timer retry; /* the next attempt, or the poll deadline of the current one */
 	struct client_remote *remotes; /* params.remotes points here; their hosts are ours */
 	size_t remote;		       /* index of the current remote */
-	/* A named remote's addresses, resolved when its turn came; addr: the one tried. */
-	struct udp_addr addrs[NAMERES_ADDRS_MAX], addr;
+	/* addr: the address tried. A named remote's addresses, resolved when its turn
+	 * came, are its answers[] entry's first n_addrs; at_addr: the one tried. */
+	struct udp_addr addr;
 	size_t n_addrs, at_addr;
 	struct nameres *resolving; /* a name being resolved: the attempt waits for it */
-	/* Each remote's last good answer (n 0: none yet), used when a new lookup fails:
+	/* Each remote's last good answer (n 0: none yet), tried in turn, and again when a
+	 * new lookup fails:
 	 * with the tunnel's routes and pushed DNS kept across reconnects, the lookup
 	 * may go into the dead tunnel, and the server may well be back at the same address. */
 	struct client_answer {
@@ -715,7 +717,6 @@ static void on_resolved(void *ctx, const struct udp_addr *addrs, size_t n, const
 
 	c->resolving = NULL;
 	if (!n && c->answers[c->remote].n) {
-		addrs = c->answers[c->remote].addrs;
 		n = c->answers[c->remote].n;
 		log_warnx(c->log, "client", "cannot resolve %s: %s; trying its last answer",
 			  r->host, err);
@@ -732,7 +733,6 @@ static void on_resolved(void *ctx, const struct udp_addr *addrs, size_t n, const
 		schedule_retry(c, delay);
 		return;
 	}
-	memcpy(c->addrs, addrs, n * sizeof(addrs[0]));
 	c->n_addrs = n;
 	c->at_addr = 0;
 	log_info(c->log, "client", "%s has %zu address(es)", r->host, n);
@@ -754,7 +754,7 @@ static bool attempt_address(struct client *c)
 		return true;
 	}
 	if (c->at_addr < c->n_addrs) {
-		c->addr = c->addrs[c->at_addr];
+		c->addr = c->answers[c->remote].addrs[c->at_addr];
 		return true;
 	}
 	port = ntohs(((const struct sockaddr_in *)&r->addr.ss)->sin_port);

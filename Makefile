@@ -82,7 +82,7 @@ MAN = build/man/moonvpn.8 build/man/moonvpn.lua.5
 MANDIR ?= $(PREFIX)/share/man
 VERSION := $(shell sed -n 's/^\#define MOONVPN_VERSION "\(.*\)"/\1/p' core/engine.h)
 
-.PHONY: all deps test check-c tsan spec lint install uninstall clean test-one demo bench bench-scale fuzz fuzz-run peers \
+.PHONY: all deps test check-c tsan spec lint install uninstall clean test-one demo bench bench-workers bench-scale fuzz fuzz-run peers \
 	soak
 all: $(BIN) $(MOD) $(MAN)
 
@@ -319,6 +319,14 @@ bench:
 	$(Q)$(MAKE) --no-print-directory deps DEB_ALL="$(DEB_ALL) $(DEB_BENCH)"
 	$(Q)$(MAKE) --no-print-directory all build/tools/filterbench
 	$(Q)scripts/bench
+	$(Q)echo
+	$(Q)scripts/bench-workers
+
+# Several clients through one server with one worker and with WORKERS (docs/workers.md).
+bench-workers:
+	$(Q)$(MAKE) --no-print-directory deps DEB_ALL="$(DEB_ALL) $(DEB_BENCH)"
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench-workers
 
 # --- fuzzing ------------------------------------------------------------------
 # One libFuzzer target per parser: spec/fuzz/fuzz_<target>.c with <target>.dict and

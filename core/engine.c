@@ -228,7 +228,10 @@ static int open_queues(struct engine *e, const struct config *cfg, char *err, si
 
 	h.ctx = e;
 	return engine_queues_open(&e->queues, e->device,
-				  e->device && cfg->device.multi_queue ? cfg->workers - 1 : 0,
+				  e->device && device_config(e->device)->multi_queue &&
+						  cfg->workers > 1
+					  ? cfg->workers - 1
+					  : 0,
 				  e->loop, &e->log, &h, cfg->offload.coalesce, err, errlen);
 }
 
@@ -245,7 +248,7 @@ static void watch_device(struct engine *e, const struct config *cfg)
 		return;
 	if (open_queues(e, cfg, err, sizeof(err)) < 0)
 		log_error(&e->log, "device",
-			  "%s: packets the kernel puts on the other queues are lost; "
+			  "%s: the device has one queue, so its packets are read by one worker; "
 			  "restart moonvpn",
 			  err);
 	if (e->server && device_config(e->device)->type == DEVICE_TAP) {
@@ -1033,6 +1036,7 @@ static int reload(struct engine *e, char *err, size_t errlen)
 	}
 	rc = apply_device(e, cfg, err, errlen);
 	if (rc < 0) {
+		watch_device(e, e->cfg); /* a device it restored is read again */
 		restore_console(e);
 		goto fail_credentials;
 	}
@@ -1043,6 +1047,7 @@ static int reload(struct engine *e, char *err, size_t errlen)
 		if (apply_device(e, e->cfg, undo, sizeof(undo)) < 0)
 			log_error(&e->log, "engine", "cannot restore the previous device: %s",
 				  undo);
+		watch_device(e, e->cfg);
 		restore_console(e);
 		goto fail_credentials;
 	}
@@ -1114,6 +1119,7 @@ void engine_free(struct engine *e)
 	e->server = NULL;
 	client_free(e->client);
 	e->client = NULL;
+	engine_queues_close(&e->queues);
 	if (e->device && devpath_attach(&e->devpath, NULL, false) < 0)
 		log_error(&e->log, "device", "out of memory"); /* detaching never allocates */
 	engine_redirect_end(e);

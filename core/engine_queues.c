@@ -6,16 +6,37 @@
 
 #include "engine_queues.h"
 
+static void add_stats(const struct devpath *dp, struct devpath_stats *st,
+		      struct vnet_gro_stats *gro)
+{
+	const struct vnet_gro_stats *g = dp->gro ? vnet_gro_stats(dp->gro) : NULL;
+
+	st->reads += dp->stats.reads;
+	st->superpackets += dp->stats.superpackets;
+	st->writes += dp->stats.writes;
+	st->write_errors += dp->stats.write_errors;
+	st->dropped_malformed += dp->stats.dropped_malformed;
+	if (g) {
+		gro->groups += g->groups;
+		gro->coalesced += g->coalesced;
+		gro->passed += g->passed;
+	}
+}
+
 void engine_queues_close(struct engine_queues *q)
 {
 	for (unsigned i = 0; i < q->n; i++) {
 		devpath_flush(&q->paths[i]);
+		add_stats(&q->paths[i], &q->closed, &q->closed_gro);
 		devpath_free(&q->paths[i]);
 		close(q->fds[i]);
 	}
 	free(q->paths);
 	free(q->fds);
-	*q = (struct engine_queues){ 0 };
+	q->dev = NULL;
+	q->paths = NULL;
+	q->fds = NULL;
+	q->n = 0;
 }
 
 /* Queue i: opened, with its devpath reading it; 0 or -errno with err set (nothing of it left). */
@@ -65,28 +86,11 @@ int engine_queues_open(struct engine_queues *q, struct device *dev, unsigned n,
 	return 0;
 }
 
-static void add_stats(const struct devpath *dp, struct devpath_stats *st,
-		      struct vnet_gro_stats *gro)
-{
-	const struct vnet_gro_stats *g = dp->gro ? vnet_gro_stats(dp->gro) : NULL;
-
-	st->reads += dp->stats.reads;
-	st->superpackets += dp->stats.superpackets;
-	st->writes += dp->stats.writes;
-	st->write_errors += dp->stats.write_errors;
-	st->dropped_malformed += dp->stats.dropped_malformed;
-	if (g) {
-		gro->groups += g->groups;
-		gro->coalesced += g->coalesced;
-		gro->passed += g->passed;
-	}
-}
-
 void engine_queues_stats(const struct engine_queues *q, const struct devpath *first,
 			 struct devpath_stats *st, struct vnet_gro_stats *gro)
 {
-	*st = (struct devpath_stats){ 0 };
-	*gro = (struct vnet_gro_stats){ 0 };
+	*st = q->closed;
+	*gro = q->closed_gro;
 	add_stats(first, st, gro);
 	for (unsigned i = 0; i < q->n; i++)
 		add_stats(&q->paths[i], st, gro);

@@ -18,6 +18,10 @@ struct engine_queues {
 	struct devpath *paths;
 	int *fds;
 	unsigned n;
+	/* What queues closed since had counted (a device recreated on reload): the
+	 * totals never go back. */
+	struct devpath_stats closed;
+	struct vnet_gro_stats closed_gro;
 };
 
 /*

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomicfile.h"
@@ -14,19 +13,12 @@ static int temporary_fd(const char *path, char *tmp, size_t tmplen, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	/* O_NOFOLLOW: a link planted at the temporary name is refused, not written through. */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-
-	/* mode whatever the umask: a CRL must stay readable by the server after it drops root. */
-	if (fd >= 0 && fchmod(fd, mode) < 0) {
-		int e = errno;
-
-		close(fd);
-		(void)unlink(tmp);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	/*
+	 * Made afresh, so mode and the umask hold (a file left by a crash kept
+	 * its own), and O_EXCL never follows a link planted at the name.
+	 */
+	(void)unlink(tmp);
+	return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 }
 
 /* Renames tmp over path once its writing went well (ok); 0, or -errno with tmp removed. */
@@ -82,9 +74,10 @@ int atomicfile_commit(FILE *f, const char *tmp, const char *path)
 {
 	bool ok;
 
-	errno = 0;
-	ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
-
-	ok = fclose(f) == 0 && ok;
+	/* A print that failed earlier left ferror set and its errno gone: EIO for it. */
+	errno = ferror(f) ? EIO : 0;
+	ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (fclose(f) != 0 && ok)
+		ok = false;
 	return finish(ok, tmp, path);
 }

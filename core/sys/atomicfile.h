@@ -16,8 +16,9 @@
 enum { ATOMICFILE_SUFFIX_MAX = 8 }; /* what the temporary file's name adds to path's */
 
 /*
- * len bytes of data as path, with mode; 0, or -errno (the temporary file
- * gone). sync: flushed to disk before the rename, for a file that must
+ * len bytes of data as path, with mode for a new file (as open(2): the
+ * umask applies, so a service's UMask=0077 keeps it private); 0, or -errno
+ * (the temporary file gone). sync: flushed to disk before the rename, for a file that must
  * survive a crash (not for a report rewritten every few seconds: each sync
  * would stall the event loop).
  */
@@ -26,7 +27,7 @@ int atomicfile_write(const char *path, const void *data, size_t len, mode_t mode
 
 /*
  * For a writer that prints: a stream on path's temporary file, created with
- * mode (its name into tmp, of tmplen bytes); NULL with errno set.
+ * mode as above (its name into tmp, of tmplen bytes); NULL with errno set.
  */
 FILE *atomicfile_open(const char *path, char *tmp, size_t tmplen, mode_t mode)
 	__attribute__((warn_unused_result));

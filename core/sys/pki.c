@@ -540,17 +540,20 @@ static int write_crl(const char *dir, X509_CRL *crl, char *err, size_t errlen)
 {
 	char p[PKI_PATH_MAX], tmp[PKI_PATH_MAX + ATOMICFILE_SUFFIX_MAX];
 	FILE *f;
+	int rc;
 
 	path_of(p, dir, "crl.pem", "", "");
-	/* 0644: the server reads it after it dropped root. */
 	if (!(f = atomicfile_open(p, tmp, sizeof(tmp), 0644)))
 		return fail_errno(err, errlen, "write", tmp);
-	if (!PEM_write_X509_CRL(f, crl)) {
+	/* 0644 whatever the umask: the server reads it after it dropped root. */
+	if (fchmod(fileno(f), 0644) < 0 || !PEM_write_X509_CRL(f, crl)) {
 		atomicfile_abort(f, tmp);
 		return fail_ssl(err, errlen, "cannot write %s", p);
 	}
-	if (atomicfile_commit(f, tmp, p) < 0)
+	if ((rc = atomicfile_commit(f, tmp, p)) < 0) {
+		errno = -rc;
 		return fail_errno(err, errlen, "write", p);
+	}
 	return 0;
 }
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Files replaced whole or not at all (core/sys/atomicfile.c), in a
- * temporary directory: the new text lands with the mode asked for whatever
- * the umask; a failed or aborted write leaves the old file and no
- * temporary file; a link planted at the temporary name is not written
- * through.
+ * temporary directory: the new text lands with the mode asked for, the
+ * umask applied; a failed or aborted write leaves the old file and no
+ * temporary file; a link planted at the temporary name, or a file a crash
+ * left there, is replaced, never written through.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,13 +42,22 @@ static bool exists(const char *p)
 static void test_write(void)
 {
 	struct stat st;
-	mode_t old = umask(077);
+	mode_t old = umask(022);
+	FILE *left;
 
 	CHECK(atomicfile_write(path, "one\n", 4, 0644, true) == 0, "first write");
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644, "0644 under umask 022: %o",
+	      st.st_mode & 0777);
+	/* A temporary file a crash left, open to all: the new one is made afresh. */
+	left = fopen(tmp, "w");
+	CHECK(left && fchmod(fileno(left), 0666) == 0, "a leftover temporary file");
+	if (left)
+		fclose(left);
+	umask(077);
 	CHECK(atomicfile_write(path, "two\n", 4, 0644, false) == 0, "second write");
 	umask(old);
 	CHECK(contents(path) && strcmp(contents(path), "two\n") == 0, "the second text");
-	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644, "0644 under umask 077: %o",
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "0600 under umask 077: %o",
 	      st.st_mode & 0777);
 	CHECK(!exists(tmp), "no temporary file left");
 }
@@ -81,14 +90,14 @@ static void test_failures(void)
 
 	snprintf(missing, sizeof(missing), "%s/no/such/file", dir);
 	CHECK(atomicfile_write(missing, "x", 1, 0644, false) == -ENOENT, "no such directory");
-	/* A link at the temporary name is refused, and what it points at is untouched. */
+	/* A link at the temporary name is replaced, and what it points at is untouched. */
 	snprintf(victim, sizeof(victim), "%s/victim", dir);
 	CHECK(atomicfile_write(victim, "safe\n", 5, 0644, false) == 0, "the victim");
 	CHECK(symlink(victim, tmp) == 0, "plant a link: %s", strerror(errno));
-	CHECK(atomicfile_write(path, "evil\n", 5, 0644, false) == -ELOOP, "the link is refused");
+	CHECK(atomicfile_write(path, "four\n", 5, 0644, false) == 0, "written past the link");
 	CHECK(strcmp(contents(victim), "safe\n") == 0, "the victim is untouched");
-	CHECK(strcmp(contents(path), "three\n") == 0, "the file is untouched");
-	unlink(tmp);
+	CHECK(strcmp(contents(path), "four\n") == 0, "the file has the new text");
+	CHECK(!exists(tmp), "no link or temporary file left");
 	unlink(victim);
 }
 

@@ -243,6 +243,15 @@ describe("#netns reload", function()
 		assert.are.equal("true\n", console("config().offload.gso"))
 		assert(clients[1]:sh("ping -c 1 -W 2 10.77.0.1"), "the old configuration serves")
 
+		-- A reload that fails after it moved to a new device (here: its new listen address is
+		-- no host's) comes back to the old device, which carries the clients' packets again.
+		ok, err = apply { device = '{ name = "mvt9" }', listen = '"udp://10.99.99.99:1194"' }
+		assert.is_false(ok)
+		assert.truthy(err:find("cannot listen on 10.99.99.99:1194", 1, true), err)
+		assert(srv:sh("ip link show mvt0"), "the old device is back")
+		assert.is_false((srv:sh("ip link show mvt9")))
+		assert(clients[1]:sh("ping -c 2 -i 0.3 -W 2 10.77.0.1"), engine:output())
+
 		-- The flow table's size: the console's figure follows it, both ways.
 		assert.are.equal("98304\n", console("stats().flows.capacity"))
 		assert(apply { policy = "{ flows = 4096 }" })

@@ -188,9 +188,12 @@ static void em_load_stats(void *ctx, unsigned *nclients, uint64_t *in, uint64_t 
 	for (size_t i = 0; srv && i < server_session_count(srv); i++)
 		*nclients += listed(server_session(srv, i));
 	if (srv) {
+		struct server_stats st;
+
 		/* What the socket read (as OpenVPN's link bytes), and the data sent. */
-		*in = server_stats(srv)->bytes_in;
-		*out = server_stats(srv)->data_bytes_out;
+		server_stats(srv, &st);
+		*in = st.bytes_in;
+		*out = st.data_bytes_out;
 	}
 }
 

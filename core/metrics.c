@@ -552,13 +552,15 @@ char *metrics_render(struct metrics *m, size_t *len)
 {
 	struct engine *e = m->e;
 	struct udpio_rx_stats rx;
+	struct server_stats st;
 	struct promtext t;
 
 	promtext_init(&t, 0);
 	render_process(&t, m);
 	if (e->server) {
 		render_clients(&t, m, e->server);
-		render_stats(&t, server_stats(e->server));
+		server_stats(e->server, &st);
+		render_stats(&t, &st);
 		render_handshakes(&t, m);
 		render_flows(&t, server_flows(e->server), server_filter_stats(e->server),
 			     e->cfg ? e->cfg->flow_max : 0);

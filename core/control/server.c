@@ -616,14 +616,14 @@ static bool is_taken(const struct server *s, const struct session *sess, const s
 static struct session *find_route(const struct server *s, const struct ip_addr *addr);
 
 /* Counts a data packet sealed for a client (ok), or one that could not be. */
-static void count_sent(struct server *s, bool ok, size_t len)
+static void count_sent(struct dataplane *dp, bool ok, size_t len)
 {
 	if (!ok) {
-		s->stats.dropped_no_route++; /* no key may seal now */
+		dp->stats.dropped_no_route++; /* no key may seal now */
 		return;
 	}
-	s->stats.data_out++;
-	s->stats.data_bytes_out += len;
+	dp->stats.data_out++;
+	dp->stats.data_bytes_out += len;
 }
 
 /*
@@ -631,18 +631,17 @@ static void count_sent(struct server *s, bool ok, size_t len)
  * framing needs (none, for most packets of a stub-v2 peer): a copy in the
  * lane, with the header in front. Returns the buffer to seal and *len.
  */
-static uint8_t *add_framing(struct server_lane *lane, const struct dchan *dc, uint8_t *pkt,
-			    size_t *len)
+static uint8_t *add_framing(struct dataplane *dp, const struct dchan *dc, uint8_t *pkt, size_t *len)
 {
 	uint8_t head[COMPFRAME_HEAD_MAX];
 	size_t h = compframe_head(dc->framing, pkt + DATA_OVERHEAD, head);
 
 	if (!h || *len + h > VNET_PACKET_MAX_BYTES)
 		return pkt;
-	memcpy(lane->framed + DATA_OVERHEAD, head, h);
-	memcpy(lane->framed + DATA_OVERHEAD + h, pkt + DATA_OVERHEAD, *len);
+	memcpy(dp->lane.framed + DATA_OVERHEAD, head, h);
+	memcpy(dp->lane.framed + DATA_OVERHEAD + h, pkt + DATA_OVERHEAD, *len);
 	*len += h;
-	return lane->framed;
+	return dp->lane.framed;
 }
 
 /*
@@ -650,13 +649,13 @@ static uint8_t *add_framing(struct server_lane *lane, const struct dchan *dc, ui
  * in place with the peer's data channel and queues it on the peer's
  * transport. It reads the data channel only, never the session.
  */
-static bool seal_and_send(struct server *s, struct server_lane *lane, struct dchan *dc,
-			  uint8_t *pkt, size_t len)
+static bool seal_and_send(struct server *s, struct dataplane *dp, struct dchan *dc, uint8_t *pkt,
+			  size_t len)
 {
 	int n;
 
 	if (dc->framing != COMPFRAME_NONE && len)
-		pkt = add_framing(lane, dc, pkt, &len);
+		pkt = add_framing(dp, dc, pkt, &len);
 	n = dchan_seal(dc, pkt, len, ev_now(s->loop));
 
 	if (n < 0)
@@ -666,20 +665,20 @@ static bool seal_and_send(struct server *s, struct server_lane *lane, struct dch
 	return true;
 }
 
-bool server_send_data(struct server *s, struct server_lane *lane, struct session *to, uint8_t *pkt,
+bool server_send_data(struct server *s, struct dataplane *dp, struct session *to, uint8_t *pkt,
 		      size_t len)
 {
-	bool ok = seal_and_send(s, lane, session_dchan(to), pkt, len);
+	bool ok = seal_and_send(s, dp, session_dchan(to), pkt, len);
 
-	count_sent(s, ok, len);
+	count_sent(dp, ok, len);
 	return ok;
 }
 
 /* A packet (len bytes at pkt + DATA_OVERHEAD) that passed the policy, sealed in place for to. */
-static void send_to(struct server *s, struct server_lane *lane, struct session *to, uint8_t *pkt,
+static void send_to(struct server *s, struct dataplane *dp, struct session *to, uint8_t *pkt,
 		    size_t len)
 {
-	(void)server_send_data(s, lane, to, pkt, len);
+	(void)server_send_data(s, dp, to, pkt, len);
 }
 
 /*
@@ -687,7 +686,7 @@ static void send_to(struct server *s, struct server_lane *lane, struct session *
  * a UDP client's straight into the send queue's next slot (no copy after
  * the cut), a TCP client's in the lane's scratch (its connection copies).
  */
-static void send_segments(struct server *s, struct server_lane *lane, struct session *to,
+static void send_segments(struct server *s, struct dataplane *dp, struct session *to,
 			  struct vnet_split *sp)
 {
 	struct dchan *dc = session_dchan(to);
@@ -700,8 +699,8 @@ static void send_segments(struct server *s, struct server_lane *lane, struct ses
 	int sealed;
 
 	if (!in_slot) {
-		while ((n = vnet_split_next(sp, lane->segment + DATA_OVERHEAD, cap)))
-			send_to(s, lane, to, lane->segment, n);
+		while ((n = vnet_split_next(sp, dp->lane.segment + DATA_OVERHEAD, cap)))
+			send_to(s, dp, to, dp->lane.segment, n);
 		return;
 	}
 	while ((n = vnet_split_next(sp, (buf = udpio_tx_slot(s->udp_tx)) + DATA_OVERHEAD, cap))) {
@@ -709,7 +708,7 @@ static void send_segments(struct server *s, struct server_lane *lane, struct ses
 		if (sealed > 0)
 			udpio_tx_commit(s->udp_tx, (const struct sockaddr *)&dc->peer, dc->peer_len,
 					(size_t)sealed);
-		count_sent(s, sealed > 0, n);
+		count_sent(dp, sealed > 0, n);
 	}
 	ev_prepare_start(s->loop, &s->udp_flusher);
 }
@@ -724,8 +723,8 @@ bool server_reseal_must_move(const struct session *from, const struct session *t
  * to that client, sealed again in the same buffer, without passing through
  * the kernel (its forwarding and firewall). True when it was for a client.
  */
-static bool forward_to_client(struct server *s, struct server_lane *lane,
-			      const struct session *from, uint8_t *pkt, size_t len)
+static bool forward_to_client(struct server *s, struct dataplane *dp, const struct session *from,
+			      uint8_t *pkt, size_t len)
 {
 	struct ip_addr dst;
 	struct session *to;
@@ -733,13 +732,13 @@ static bool forward_to_client(struct server *s, struct server_lane *lane,
 	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
-	if (!server_policy_passes(s, lane, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+	if (!server_policy_passes(s, dp, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		return true;
 	if (server_reseal_must_move(from, to)) {
-		memcpy(lane->segment + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
-		pkt = lane->segment;
+		memcpy(dp->lane.segment + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
+		pkt = dp->lane.segment;
 	}
-	send_to(s, lane, to, pkt, len);
+	send_to(s, dp, to, pkt, len);
 	return true;
 }
 
@@ -757,7 +756,7 @@ static enum filter_result judge_packet(struct server *s, uint32_t id, const uint
  * rejected packet's answer goes back where the packet came from: to the
  * client (in), or to the device (out).
  */
-bool server_policy_passes(struct server *s, struct server_lane *lane, struct session *sess,
+bool server_policy_passes(struct server *s, struct dataplane *dp, struct session *sess,
 			  const uint8_t *p, size_t len, enum policy_direction dir, bool frame)
 {
 	uint32_t id = session_peer_id(sess);
@@ -769,15 +768,15 @@ bool server_policy_passes(struct server *s, struct server_lane *lane, struct ses
 	if (r == FILTER_PASS)
 		return true;
 	if (r == FILTER_PENDING || r == FILTER_ASK)
-		s->stats.dropped_pending++;
+		dp->stats.dropped_pending++;
 	else if (r == FILTER_DROP)
-		s->stats.dropped_policy++;
+		dp->stats.dropped_policy++;
 	else if (r == FILTER_UNPARSED)
-		s->stats.dropped_unparsed++;
+		dp->stats.dropped_unparsed++;
 	else
-		s->stats.rejected_policy++;
+		dp->stats.rejected_policy++;
 	if (answer.len && dir == POLICY_IN)
-		(void)seal_and_send(s, lane, session_dchan(sess), answer.buf, answer.len);
+		(void)seal_and_send(s, dp, session_dchan(sess), answer.buf, answer.len);
 	else if (answer.len)
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, answer.buf + DATA_OVERHEAD,
 					answer.len);
@@ -821,11 +820,11 @@ static void pass_held(struct server *s, struct session *sess, struct filter_held
 {
 	if (h->dir == POLICY_OUT) {
 		if (session_state(sess) == SESSION_ACTIVE)
-			send_to(s, &s->lane, sess, h->buf, h->len);
+			send_to(s, &s->dp, sess, h->buf, h->len);
 	} else if (h->frame) {
-		server_tap_switch(s, &s->lane, sess, h->buf, h->len);
+		server_tap_switch(s, &s->dp, sess, h->buf, h->len);
 	} else if (!s->params.client_to_client ||
-		   !forward_to_client(s, &s->lane, sess, h->buf, h->len)) {
+		   !forward_to_client(s, &s->dp, sess, h->buf, h->len)) {
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, h->buf + DATA_OVERHEAD, h->len);
 	}
 }
@@ -952,8 +951,7 @@ static bool over_device_mtu(const struct server *s, size_t len)
  * DATA_OVERHEAD): in place, or decompressed into the lane, *buf then
  * pointing there. The packet's length, or -1 when it was dropped.
  */
-static int unframe(struct server *s, struct server_lane *lane, const struct dchan *dc,
-		   uint8_t **buf, size_t len)
+static int unframe(struct dataplane *dp, const struct dchan *dc, uint8_t **buf, size_t len)
 {
 	bool at_out;
 	int n;
@@ -961,18 +959,18 @@ static int unframe(struct server *s, struct server_lane *lane, const struct dcha
 	if (dc->framing == COMPFRAME_NONE)
 		return (int)len;
 	n = compframe_unframe(dc->framing, *buf + DATA_OVERHEAD, len,
-			      lane->inflated + DATA_OVERHEAD, VNET_PACKET_MAX_BYTES, &at_out);
+			      dp->lane.inflated + DATA_OVERHEAD, VNET_PACKET_MAX_BYTES, &at_out);
 	if (n <= 0) {
-		s->stats.dropped_compression++;
+		dp->stats.dropped_compression++;
 		return -1;
 	}
 	if (at_out)
-		*buf = lane->inflated;
+		*buf = dp->lane.inflated;
 	return n;
 }
 
 /* A data packet: found by its peer-id, opened in place, delivered to the device. */
-static void handle_data(struct server *s, struct server_lane *lane, const struct arrival *a,
+static void handle_data(struct server *s, struct dataplane *dp, const struct arrival *a,
 			uint8_t *buf, size_t len)
 {
 	struct proto_data d;
@@ -982,42 +980,42 @@ static void handle_data(struct server *s, struct server_lane *lane, const struct
 
 	if (proto_decode_data(&d, buf, len) != 0 || d.opcode != P_DATA_V2 ||
 	    d.peer_id >= s->max_clients || !(sess = s->sessions[d.peer_id])) {
-		s->stats.dropped_no_session++;
+		dp->stats.dropped_no_session++;
 		return;
 	}
 	if (is_taken(s, sess, a) || s->conns[d.peer_id] != a->via) {
-		s->stats.dropped_float++; /* another client's address, or not its transport */
+		dp->stats.dropped_float++; /* another client's address, or not its transport */
 		return;
 	}
 	n = open_data(s, sess, buf, len, a, &ping);
 	if (n < 0) {
 		if (n == DATA_EREPLAY)
-			s->stats.dropped_replay++;
+			dp->stats.dropped_replay++;
 		else
-			s->stats.dropped_data_auth++;
+			dp->stats.dropped_data_auth++;
 		return;
 	}
-	s->stats.data_in++;
-	s->stats.data_bytes_in += (uint64_t)n;
-	if (ping || n == 0 || (n = unframe(s, lane, session_dchan(sess), &buf, (size_t)n)) < 0)
+	dp->stats.data_in++;
+	dp->stats.data_bytes_in += (uint64_t)n;
+	if (ping || n == 0 || (n = unframe(dp, session_dchan(sess), &buf, (size_t)n)) < 0)
 		return;
 	if (over_device_mtu(s, (size_t)n)) {
-		s->stats.dropped_too_big++;
+		dp->stats.dropped_too_big++;
 		return;
 	}
 	if (s->params.tap) {
-		server_tap_from_client(s, lane, sess, buf, (size_t)n);
+		server_tap_from_client(s, dp, sess, buf, (size_t)n);
 		return;
 	}
 	if (!session_owns_source(sess, buf + DATA_OVERHEAD, (size_t)n) &&
 	    !from_own_subnet(s, sess, buf + DATA_OVERHEAD, (size_t)n)) {
-		s->stats.dropped_spoofed++;
+		dp->stats.dropped_spoofed++;
 		return;
 	}
 	server_clamp_mss(s, sess, buf + DATA_OVERHEAD, (size_t)n);
-	if (!server_policy_passes(s, lane, sess, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN, false))
+	if (!server_policy_passes(s, dp, sess, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN, false))
 		return;
-	if (s->params.client_to_client && forward_to_client(s, lane, sess, buf, (size_t)n))
+	if (s->params.client_to_client && forward_to_client(s, dp, sess, buf, (size_t)n))
 		return;
 	s->params.hooks.deliver(s->params.hooks.ctx, sess, buf + DATA_OVERHEAD, (size_t)n);
 }
@@ -1052,7 +1050,7 @@ void server_drop_unwrap(struct server *s, const struct arrival *a, const char *w
 			udp_addr_format(a->from, who, sizeof(who)), why);
 }
 
-void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,
+void server_handle_datagram(struct server *s, struct dataplane *dp, const struct arrival *a,
 			    uint8_t *buf, size_t len)
 {
 	uint8_t plain[SERVER_PACKET_MAX];
@@ -1063,16 +1061,16 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 	uint8_t op;
 	int n;
 
-	s->stats.packets_in++;
-	s->stats.bytes_in += len;
+	dp->stats.packets_in++;
+	dp->stats.bytes_in += len;
 	if (len == 0)
 		return;
 	if (!proto_is_control(proto_opcode(buf[0]))) {
-		handle_data(s, lane, a, buf, len);
+		handle_data(s, dp, a, buf, len);
 		return;
 	}
 	if (len > SERVER_PACKET_MAX) {
-		s->stats.dropped_malformed++; /* 2.6 drops control packets this large too */
+		dp->stats.dropped_malformed++; /* 2.6 drops control packets this large too */
 		return;
 	}
 	sess = find_session(s, a);
@@ -1101,7 +1099,7 @@ void server_handle_datagram(struct server *s, struct server_lane *lane, const st
 		return;
 	}
 	if (proto_decode_control(&ctl, plain, (size_t)n) != 0) {
-		s->stats.dropped_malformed++;
+		dp->stats.dropped_malformed++;
 		return;
 	}
 	/* A known peer's packets go to its session, except the start of a new one. */
@@ -1124,7 +1122,7 @@ static void receive_batches(struct server *s, int fd, struct udpio_rx *rx)
 		if (udpio_receive(rx, fd) <= 0)
 			return;
 		while (udpio_rx_next(rx, &d))
-			server_handle_datagram(s, &s->lane,
+			server_handle_datagram(s, &s->dp,
 					       &(struct arrival){ d.from, d.from_len, NULL },
 					       d.data, d.len);
 		if (udpio_rx_drained(rx))
@@ -1345,7 +1343,7 @@ static int open_failed(struct server *s, int rc)
 	udpio_tx_free(s->udp_tx);
 	server_tap_free(s);
 	filter_free(&s->filter);
-	lane_free(&s->lane);
+	lane_free(&s->dp.lane);
 	slots_free(s);
 	free(s);
 	return rc;
@@ -1412,7 +1410,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		for (int v6 = 0; v6 < 2; v6++)
 			mssfix_init(&s->mss[epoch][v6], params->mssfix, v6, params->tap,
 				    data_overhead(epoch));
-	if (lane_init(&s->lane) < 0 || (params->tap && server_tap_init(s) < 0)) {
+	if (lane_init(&s->dp.lane) < 0 || (params->tap && server_tap_init(s) < 0)) {
 		snprintf(err, errlen, "server: out of memory");
 		return open_failed(s, -ENOMEM);
 	}
@@ -1434,9 +1432,23 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	return 0;
 }
 
-const struct server_stats *server_stats(const struct server *s)
+/* Every field of struct server_stats is a uint64_t counter, so two add up as arrays. */
+_Static_assert(sizeof(struct server_stats) % sizeof(uint64_t) == 0,
+	       "struct server_stats holds uint64_t counters only");
+
+static void add_counters(struct server_stats *into, const struct server_stats *from)
 {
-	return &s->stats;
+	uint64_t *a = (uint64_t *)into;
+	const uint64_t *b = (const uint64_t *)from;
+
+	for (size_t i = 0; i < sizeof(*into) / sizeof(uint64_t); i++)
+		a[i] += b[i];
+}
+
+void server_stats(const struct server *s, struct server_stats *out)
+{
+	*out = s->stats;
+	add_counters(out, &s->dp.stats);
 }
 
 void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,
@@ -1469,24 +1481,25 @@ static struct session *find_route(const struct server *s, const struct ip_addr *
 	return id < 0 ? NULL : s->sessions[id];
 }
 
-/* The destination of an IP packet; false for anything else. */
+/* A packet from the device, to the client that owns its destination. */
 void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 {
+	struct dataplane *dp = &s->dp; /* the device's loop's */
 	struct ip_addr dst;
 	struct session *sess;
 
 	if (s->params.tap) {
-		server_tap_from_device(s, &s->lane, pkt, len);
+		server_tap_from_device(s, dp, pkt, len);
 		return;
 	}
 	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) ||
 	    !(sess = find_route(s, &dst))) {
-		s->stats.dropped_no_route++;
+		dp->stats.dropped_no_route++;
 		return;
 	}
 	server_clamp_mss(s, sess, pkt + DATA_OVERHEAD, len);
-	if (server_policy_passes(s, &s->lane, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
-		send_to(s, &s->lane, sess, pkt, len);
+	if (server_policy_passes(s, dp, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+		send_to(s, dp, sess, pkt, len);
 }
 
 /*
@@ -1497,21 +1510,22 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const uint8_t *pkt,
 			      size_t len)
 {
+	struct dataplane *dp = &s->dp; /* the device's loop's */
 	struct vnet_split sp;
 	struct ip_addr dst;
 	struct session *sess;
 
 	if (!ip_packet_addr(pkt, len, false, &dst) || !(sess = find_route(s, &dst))) {
-		s->stats.dropped_no_route++;
+		dp->stats.dropped_no_route++;
 		return;
 	}
-	if (!server_policy_passes(s, &s->lane, sess, pkt, len, POLICY_OUT, false))
+	if (!server_policy_passes(s, dp, sess, pkt, len, POLICY_OUT, false))
 		return;
 	if (vnet_split_init(&sp, h, pkt, len) < 0) {
-		s->stats.dropped_device_malformed++;
+		dp->stats.dropped_device_malformed++;
 		return;
 	}
-	send_segments(s, &s->lane, sess, &sp); /* the device's loop's lane */
+	send_segments(s, dp, sess, &sp);
 }
 
 size_t server_session_count(const struct server *s)
@@ -1573,7 +1587,7 @@ void server_free(struct server *s)
 	server_tap_free(s);
 	filter_free(&s->filter);
 	wrap_clear(&s->wrap);
-	lane_free(&s->lane);
+	lane_free(&s->dp.lane);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
 	slots_free(s);
 	free(s);

@@ -283,7 +283,8 @@ struct session *server_session(const struct server *s, size_t i);
 /* max_clients as the server was opened with: every peer-id is below it. */
 uint32_t server_max_clients(const struct server *s);
 
-const struct server_stats *server_stats(const struct server *s);
+/* The counters into out: the server's own and every packet loop's (docs/workers.md), added up. */
+void server_stats(const struct server *s, struct server_stats *out);
 
 /* What the UDP socket's batches use (GSO, GRO, segments); NULL without UDP. */
 const struct udpio_caps *server_udp_caps(const struct server *s);

@@ -32,15 +32,26 @@ struct client_subnets {
 
 /*
  * The scratch room of one packet loop: what handling a packet writes
- * besides the packet's own buffer. The server's loop owns one (s->lane);
- * with per-core workers each worker owns its own, which is why the packet
- * path takes it as an argument rather than finding it in the server.
+ * besides the packet's own buffer, part of its dataplane (below).
  */
 struct server_lane {
 	uint8_t *segment;    /* a superpacket's segment, sealed in place */
 	uint8_t *frame_copy; /* TAP mode: a flooded frame, sealed for one more client */
 	uint8_t *framed;     /* a packet with a compression header in front (compframe.h) */
 	uint8_t *inflated;   /* a packet a legacy client sent compressed, decompressed */
+};
+
+/*
+ * One packet loop's own state (docs/workers.md): its scratch and its share
+ * of the counters. The server's loop has one (s->dp); each data-path worker
+ * will have its own, so the packet path writes only the dataplane it is
+ * given, never the server's own fields.
+ */
+struct dataplane {
+	struct server_lane lane;
+	/* The counters the packet path keeps (the data packets, their drops);
+	 * server_stats() adds them to the server's own. */
+	struct server_stats stats;
 };
 
 /* Where the packet being handled came from: the peer's address, and its TCP connection. */
@@ -96,7 +107,7 @@ struct server {
 	struct tcp_server *tcp;	 /* NULL without a tcp:// listener */
 	struct tcp_conn **conns; /* the connection of a TCP client's slot */
 	struct mac_table macs;	 /* TAP mode: the switch */
-	struct server_lane lane; /* the scratch of the server's one loop */
+	struct dataplane dp;	 /* the server's loop's */
 	/* The UDP socket's batches: received datagrams are opened in place in udp_rx;
 	 * what is sent during a loop turn is queued in udp_tx and leaves before the
 	 * loop waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
@@ -134,7 +145,7 @@ void server_trim_arm(struct server *s);
 void server_trim_stop(struct server *s);
 
 /* A datagram (or a TCP frame) from a peer, handled with lane's scratch. */
-void server_handle_datagram(struct server *s, struct server_lane *lane, const struct arrival *a,
+void server_handle_datagram(struct server *s, struct dataplane *dp, const struct arrival *a,
 			    uint8_t *buf, size_t len);
 /*
  * A control packet for no session, unwrapped with w (v2: the tls-crypt-v2
@@ -165,13 +176,13 @@ bool server_tls_crypt_v2_waits(const struct server *s, const struct session *ses
 void server_tls_crypt_v2_forget(struct server *s, uint32_t id);
 
 /* The policy on a packet (frame: an Ethernet frame of TAP mode) of sess going dir. */
-bool server_policy_passes(struct server *s, struct server_lane *lane, struct session *sess,
+bool server_policy_passes(struct server *s, struct dataplane *dp, struct session *sess,
 			  const uint8_t *p, size_t len, enum policy_direction dir, bool frame);
 /*
  * Seals a data packet (len bytes at pkt + DATA_OVERHEAD) in place for to
  * and queues it on its transport, counted; false when no key may seal now.
  */
-bool server_send_data(struct server *s, struct server_lane *lane, struct session *to, uint8_t *pkt,
+bool server_send_data(struct server *s, struct dataplane *dp, struct session *to, uint8_t *pkt,
 		      size_t len);
 /* Ends a session: hooks, indexes, subnets, policy and its TCP connection. */
 void server_end_session(struct server *s, struct session *sess, const char *reason);
@@ -200,12 +211,12 @@ void server_tap_free(struct server *s);
 bool server_reseal_must_move(const struct session *from, const struct session *to);
 
 /* A frame from a client (len bytes at buf + DATA_OVERHEAD), opened. */
-void server_tap_from_client(struct server *s, struct server_lane *lane, struct session *sess,
+void server_tap_from_client(struct server *s, struct dataplane *dp, struct session *sess,
 			    uint8_t *buf, size_t len);
 /* A client's frame that passed the checks and the policy: switched to its destination. */
-void server_tap_switch(struct server *s, struct server_lane *lane, struct session *sess,
-		       uint8_t *buf, size_t len);
+void server_tap_switch(struct server *s, struct dataplane *dp, struct session *sess, uint8_t *buf,
+		       size_t len);
 /* A frame from the device (len bytes at pkt + DATA_OVERHEAD). */
-void server_tap_from_device(struct server *s, struct server_lane *lane, uint8_t *pkt, size_t len);
+void server_tap_from_device(struct server *s, struct dataplane *dp, uint8_t *pkt, size_t len);
 
 #endif

@@ -35,7 +35,7 @@ enum {
 
 int server_tap_init(struct server *s)
 {
-	if (!(s->lane.frame_copy = malloc(DATA_OVERHEAD + SERVER_FRAME_MAX + DATA_TAILROOM)))
+	if (!(s->dp.lane.frame_copy = malloc(DATA_OVERHEAD + SERVER_FRAME_MAX + DATA_TAILROOM)))
 		return -1;
 	return mac_table_init(&s->macs, s->max_clients, TAP_MACS_PER_CLIENT, TAP_MAC_AGE_SECONDS,
 			      &s->hash_key);
@@ -44,25 +44,25 @@ int server_tap_init(struct server *s)
 void server_tap_free(struct server *s)
 {
 	mac_table_free(&s->macs);
-	free(s->lane.frame_copy);
-	s->lane.frame_copy = NULL;
+	free(s->dp.lane.frame_copy);
+	s->dp.lane.frame_copy = NULL;
 }
 
 /*
  * Seals the frame (len bytes at pkt + DATA_OVERHEAD) for client to: in place,
  * or in a copy when the same frame goes to others too (a flood).
  */
-static void send_frame(struct server *s, struct server_lane *lane, struct session *to, uint8_t *pkt,
+static void send_frame(struct server *s, struct dataplane *dp, struct session *to, uint8_t *pkt,
 		       size_t len, bool copy)
 {
 	if (session_state(to) != SESSION_ACTIVE ||
-	    !server_policy_passes(s, lane, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, true))
+	    !server_policy_passes(s, dp, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, true))
 		return;
 	if (copy) {
-		memcpy(lane->frame_copy + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
-		pkt = lane->frame_copy;
+		memcpy(dp->lane.frame_copy + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
+		pkt = dp->lane.frame_copy;
 	}
-	(void)server_send_data(s, lane, to, pkt, len);
+	(void)server_send_data(s, dp, to, pkt, len);
 }
 
 /* The client that owns the frame's destination, or NULL (the device's, unknown, or a group). */
@@ -74,14 +74,14 @@ static struct session *client_of_destination(const struct server *s, const uint8
 }
 
 /* Every active client but the one it came from (NULL: from the device): the live ones only. */
-static void flood(struct server *s, struct server_lane *lane, const struct session *from,
-		  uint8_t *pkt, size_t len)
+static void flood(struct server *s, struct dataplane *dp, const struct session *from, uint8_t *pkt,
+		  size_t len)
 {
 	for (uint32_t i = 0; i < peer_ids_count(&s->ids); i++) {
 		struct session *to = s->sessions[peer_ids_at(&s->ids, i)];
 
 		if (to != from)
-			send_frame(s, lane, to, pkt, len, true);
+			send_frame(s, dp, to, pkt, len, true);
 	}
 }
 
@@ -101,7 +101,7 @@ static bool is_own_address(const void *ctx, const struct ip_addr *a)
 	return s->subnets.n && route_table_lookup(&s->subnets, a) == (int32_t)c->id;
 }
 
-void server_tap_from_client(struct server *s, struct server_lane *lane, struct session *sess,
+void server_tap_from_client(struct server *s, struct dataplane *dp, struct session *sess,
 			    uint8_t *buf, size_t len)
 {
 	const uint8_t *frame = buf + DATA_OVERHEAD;
@@ -109,31 +109,31 @@ void server_tap_from_client(struct server *s, struct server_lane *lane, struct s
 	int32_t owner;
 
 	if (len < ETH_HEADER) {
-		s->stats.dropped_malformed++;
+		dp->stats.dropped_malformed++;
 		return;
 	}
 	server_clamp_mss(s, sess, buf + DATA_OVERHEAD, len);
 	owner = mac_table_lookup(&s->macs, frame + 6, ev_now(s->loop));
 	if (owner >= 0 && owner != (int32_t)id) {
-		s->stats.dropped_mac_spoof++; /* another client's, or the server's side's, live
+		dp->stats.dropped_mac_spoof++; /* another client's, or the server's side's, live
 						 address */
 		return;
 	}
 	if (!tapcheck_frame(frame, len, is_own_address, &(struct client_ref){ s, id })) {
-		s->stats.dropped_spoofed++;
+		dp->stats.dropped_spoofed++;
 		return;
 	}
 	/* Only group frames are flooded: unicast goes to one client or to the device. */
 	if (mac_is_group(frame) && !mac_table_may_flood(&s->macs, id, ev_now(s->loop))) {
-		s->stats.dropped_flood++; /* broadcast or multicast: past its share */
+		dp->stats.dropped_flood++; /* broadcast or multicast: past its share */
 		return;
 	}
-	if (server_policy_passes(s, lane, sess, frame, len, POLICY_IN, true))
-		server_tap_switch(s, lane, sess, buf, len);
+	if (server_policy_passes(s, dp, sess, frame, len, POLICY_IN, true))
+		server_tap_switch(s, dp, sess, buf, len);
 }
 
-void server_tap_switch(struct server *s, struct server_lane *lane, struct session *sess,
-		       uint8_t *buf, size_t len)
+void server_tap_switch(struct server *s, struct dataplane *dp, struct session *sess, uint8_t *buf,
+		       size_t len)
 {
 	uint8_t *frame = buf + DATA_OVERHEAD;
 	int32_t owner;
@@ -142,18 +142,18 @@ void server_tap_switch(struct server *s, struct server_lane *lane, struct sessio
 	/* Learnt only now, past the checks and the policy: a dropped frame claims nothing. */
 	if (mac_table_learn(&s->macs, frame + 6, session_peer_id(sess), ev_now(s->loop)) ==
 	    MAC_TAKEN) {
-		s->stats.dropped_mac_spoof++; /* taken while its first frame waited for on.flow */
+		dp->stats.dropped_mac_spoof++; /* taken while its first frame waited for on.flow */
 		return;
 	}
 	to = client_of_destination(s, frame, &owner);
 	if (mac_is_group(frame)) {
 		if (s->params.client_to_client)
-			flood(s, lane, sess, buf, len);
+			flood(s, dp, sess, buf, len);
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
 		return;
 	}
 	if (to && to != sess && s->params.client_to_client) {
-		send_frame(s, lane, to, buf, len, server_reseal_must_move(sess, to));
+		send_frame(s, dp, to, buf, len, server_reseal_must_move(sess, to));
 		return;
 	}
 	if (to == sess)
@@ -161,14 +161,14 @@ void server_tap_switch(struct server *s, struct server_lane *lane, struct sessio
 	s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
 }
 
-void server_tap_from_device(struct server *s, struct server_lane *lane, uint8_t *pkt, size_t len)
+void server_tap_from_device(struct server *s, struct dataplane *dp, uint8_t *pkt, size_t len)
 {
 	const uint8_t *frame = pkt + DATA_OVERHEAD;
 	struct session *to;
 	int32_t owner;
 
 	if (len < ETH_HEADER) {
-		s->stats.dropped_malformed++;
+		dp->stats.dropped_malformed++;
 		return;
 	}
 	/* The server's side's address: no client may take it (a client's live one stays its). */
@@ -176,10 +176,9 @@ void server_tap_from_device(struct server *s, struct server_lane *lane, uint8_t 
 	to = client_of_destination(s, frame, &owner);
 	server_clamp_mss(s, to, pkt + DATA_OVERHEAD, len); /* flooded: for every client */
 	if (to)
-		send_frame(s, lane, to, pkt, len, false);
+		send_frame(s, dp, to, pkt, len, false);
 	else if (owner != MAC_TABLE_DEVICE)
-		flood(s, lane, NULL, pkt,
-		      len); /* broadcast, multicast, or an address not learned */
+		flood(s, dp, NULL, pkt, len); /* broadcast, multicast, or an address not learned */
 }
 
 void server_set_device_mac(struct server *s, const uint8_t mac[MAC_LEN])

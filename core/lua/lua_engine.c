@@ -330,10 +330,11 @@ static void push_worker_stats(lua_State *L, const struct server *s)
 static int l_engine_stats(lua_State *L)
 {
 	struct engine *e = check_engine(L);
-	static const struct server_stats none; /* neither: on.dns's "down" call at exit */
-	const struct server_stats *st = e->server   ? server_stats(e->server)
-					: e->client ? client_stats(e->client)
-						    : &none;
+	struct server_stats sum = { 0 }; /* neither: on.dns's "down" call at exit */
+	const struct server_stats *st = e->client ? client_stats(e->client) : &sum;
+
+	if (e->server)
+		server_stats(e->server, &sum);
 
 	set_counters(L, st, totals, sizeof(totals) / sizeof(totals[0]));
 	set_counters(L, st, drops, sizeof(drops) / sizeof(drops[0]));

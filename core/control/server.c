@@ -147,26 +147,26 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
  * the loop waits. One larger than a queue slot (a device MTU near 64 KiB)
  * goes at once, after what is queued, so that the order holds.
  */
-static void queue_datagram(struct server *s, const struct sockaddr *to, const uint8_t *wire,
+static void queue_datagram(struct dataplane *dp, const struct sockaddr *to, const uint8_t *wire,
 			   size_t len)
 {
 	if (len > UDPIO_SLOT_MAX) {
-		(void)udpio_tx_flush(s->udp_tx);
-		(void)!sendto(s->fd, wire, len, 0, to, peer_len(to));
+		(void)udpio_tx_flush(dp->udp_tx);
+		(void)!sendto(dp->fd, wire, len, 0, to, peer_len(to));
 		return;
 	}
-	memcpy(udpio_tx_slot(s->udp_tx), wire, len);
-	udpio_tx_commit(s->udp_tx, to, peer_len(to), len);
-	ev_prepare_start(s->loop, &s->udp_flusher);
+	memcpy(udpio_tx_slot(dp->udp_tx), wire, len);
+	udpio_tx_commit(dp->udp_tx, to, peer_len(to), len);
+	ev_prepare_start(dp->loop, &dp->udp_flusher);
 }
 
 static void on_udp_flush(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	struct server *s = w->data;
+	struct dataplane *dp = w->data;
 
 	(void)revents;
 	ev_prepare_stop(loop, w);
-	(void)udpio_tx_flush(s->udp_tx);
+	(void)udpio_tx_flush(dp->udp_tx);
 }
 
 static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire, size_t len)
@@ -174,7 +174,7 @@ static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire
 	struct server *s = ctx;
 
 	if (!server_tcp_send(s, session_peer_id(sess), wire, len))
-		queue_datagram(s, session_peer(sess), wire, len);
+		queue_datagram(&s->dp, session_peer(sess), wire, len);
 }
 
 static void on_session_cr_response(void *ctx, struct session *sess, const char *response)
@@ -656,12 +656,12 @@ static bool seal_and_send(struct server *s, struct dataplane *dp, struct dchan *
 
 	if (dc->framing != COMPFRAME_NONE && len)
 		pkt = add_framing(dp, dc, pkt, &len);
-	n = dchan_seal(dc, pkt, len, ev_now(s->loop));
+	n = dchan_seal(dc, pkt, len, ev_now(dp->loop));
 
 	if (n < 0)
 		return false;
 	if (!server_tcp_send(s, dc->peer_id, pkt, (size_t)n))
-		queue_datagram(s, (const struct sockaddr *)&dc->peer, pkt, (size_t)n);
+		queue_datagram(dp, (const struct sockaddr *)&dc->peer, pkt, (size_t)n);
 	return true;
 }
 
@@ -690,7 +690,7 @@ static void send_segments(struct server *s, struct dataplane *dp, struct session
 			  struct vnet_split *sp)
 {
 	struct dchan *dc = session_dchan(to);
-	bool in_slot = s->udp_tx && !s->conns[dc->peer_id] && dc->framing != COMPFRAME_LZO &&
+	bool in_slot = dp->udp_tx && !s->conns[dc->peer_id] && dc->framing != COMPFRAME_LZO &&
 		       DATA_OVERHEAD + vnet_split_max(sp) + DATA_TAILROOM <= UDPIO_SLOT_MAX;
 	size_t cap =
 		in_slot ? UDPIO_SLOT_MAX - DATA_OVERHEAD - DATA_TAILROOM : VNET_PACKET_MAX_BYTES;
@@ -703,14 +703,14 @@ static void send_segments(struct server *s, struct dataplane *dp, struct session
 			send_to(s, dp, to, dp->lane.segment, n);
 		return;
 	}
-	while ((n = vnet_split_next(sp, (buf = udpio_tx_slot(s->udp_tx)) + DATA_OVERHEAD, cap))) {
-		sealed = dchan_seal(dc, buf, n, ev_now(s->loop));
+	while ((n = vnet_split_next(sp, (buf = udpio_tx_slot(dp->udp_tx)) + DATA_OVERHEAD, cap))) {
+		sealed = dchan_seal(dc, buf, n, ev_now(dp->loop));
 		if (sealed > 0)
-			udpio_tx_commit(s->udp_tx, (const struct sockaddr *)&dc->peer, dc->peer_len,
-					(size_t)sealed);
+			udpio_tx_commit(dp->udp_tx, (const struct sockaddr *)&dc->peer,
+					dc->peer_len, (size_t)sealed);
 		count_sent(dp, sealed > 0, n);
 	}
-	ev_prepare_start(s->loop, &s->udp_flusher);
+	ev_prepare_start(dp->loop, &dp->udp_flusher);
 }
 
 bool server_reseal_must_move(const struct session *from, const struct session *to)
@@ -1202,13 +1202,14 @@ static int open_udp_batches(struct server *s, char *err, size_t errlen)
 {
 	udpio_probe(s->fd, s->params.udp_gso, s->params.udp_gro, &s->udp_caps);
 	s->udp_rx = udpio_rx_new(s->udp_caps.gro);
-	s->udp_tx = s->udp_rx ? udpio_tx_new(s->fd, &s->udp_caps) : NULL;
-	if (!s->udp_tx) {
+	s->dp.fd = s->fd;
+	s->dp.udp_tx = s->udp_rx ? udpio_tx_new(s->fd, &s->udp_caps) : NULL;
+	if (!s->dp.udp_tx) {
 		snprintf(err, errlen, "out of memory for the UDP batches");
 		return -ENOMEM;
 	}
-	ev_prepare_init(&s->udp_flusher, on_udp_flush);
-	s->udp_flusher.data = s;
+	ev_prepare_init(&s->dp.udp_flusher, on_udp_flush);
+	s->dp.udp_flusher.data = &s->dp;
 	return 0;
 }
 
@@ -1275,7 +1276,7 @@ bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out)
 
 const struct udpio_tx *server_udp_tx(const struct server *s)
 {
-	return s->udp_tx;
+	return s->dp.udp_tx;
 }
 
 /* The lane's buffers, each with room for a packet of the largest size and its header. */
@@ -1340,7 +1341,7 @@ static int open_failed(struct server *s, int rc)
 	if (s->fd >= 0)
 		close(s->fd);
 	udpio_rx_free(s->udp_rx);
-	udpio_tx_free(s->udp_tx);
+	udpio_tx_free(s->dp.udp_tx);
 	server_tap_free(s);
 	filter_free(&s->filter);
 	lane_free(&s->dp.lane);
@@ -1374,6 +1375,8 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	}
 	s->fd = -1;
 	s->loop = loop;
+	s->dp.loop = loop;
+	s->dp.fd = -1;
 	server_trim_init(s);
 	s->log = lg;
 	s->crypto = c;
@@ -1577,13 +1580,13 @@ void server_free(struct server *s)
 	server_trim_stop(s); /* after the sessions: each ending armed it */
 	server_tcp_free(s);
 	if (s->fd >= 0) {
-		ev_prepare_stop(s->loop, &s->udp_flusher);
-		(void)udpio_tx_flush(s->udp_tx); /* the RESTART messages to clients */
+		ev_prepare_stop(s->loop, &s->dp.udp_flusher);
+		(void)udpio_tx_flush(s->dp.udp_tx); /* the RESTART messages to clients */
 		close(s->fd);
 	}
 	close_data_sockets(s);
 	udpio_rx_free(s->udp_rx);
-	udpio_tx_free(s->udp_tx);
+	udpio_tx_free(s->dp.udp_tx);
 	server_tap_free(s);
 	filter_free(&s->filter);
 	wrap_clear(&s->wrap);

@@ -48,6 +48,12 @@ struct server_lane {
  * given, never the server's own fields.
  */
 struct dataplane {
+	struct ev_loop *loop;
+	/* Its UDP socket's send batch: what a loop turn sends leaves before the loop
+	 * waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
+	int fd;
+	struct udpio_tx *udp_tx; /* NULL without UDP */
+	ev_prepare udp_flusher;
 	struct server_lane lane;
 	/* The counters the packet path keeps (the data packets, their drops);
 	 * server_stats() adds them to the server's own. */
@@ -108,16 +114,13 @@ struct server {
 	struct tcp_conn **conns; /* the connection of a TCP client's slot */
 	struct mac_table macs;	 /* TAP mode: the switch */
 	struct dataplane dp;	 /* the server's loop's */
-	/* The UDP socket's batches: received datagrams are opened in place in udp_rx;
-	 * what is sent during a loop turn is queued in udp_tx and leaves before the
-	 * loop waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
 	/* The MSS limits for clients of the 2.6 [0] or epoch [1] data format, over IPv4 [0] or IPv6
 	 * [1]. */
 	struct mssfix mss[2][2];
+	/* fd's receive batch: datagrams are opened in place in it (what is sent goes
+	 * through the dataplane's send batch). */
 	struct udpio_rx *udp_rx;
-	struct udpio_tx *udp_tx;
 	struct udpio_caps udp_caps;
-	ev_prepare udp_flusher;
 	/* The first packet of each tls-crypt-v2 session whose key on.tls_crypt_v2 is
 	 * deciding on (NULL: none waits); its other packets are dropped meanwhile. */
 	struct server_held **held;

@@ -142,39 +142,13 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	server_trim_arm(s);
 }
 
-/*
- * Queues a datagram for to; it leaves with the loop turn's others before
- * the loop waits. One larger than a queue slot (a device MTU near 64 KiB)
- * goes at once, after what is queued, so that the order holds.
- */
-static void queue_datagram(struct dataplane *dp, const struct sockaddr *to, const uint8_t *wire,
-			   size_t len)
-{
-	if (len > UDPIO_SLOT_MAX) {
-		(void)udpio_tx_flush(dp->udp_tx);
-		(void)!sendto(dp->fd, wire, len, 0, to, peer_len(to));
-		return;
-	}
-	memcpy(udpio_tx_slot(dp->udp_tx), wire, len);
-	udpio_tx_commit(dp->udp_tx, to, peer_len(to), len);
-	ev_prepare_start(dp->loop, &dp->udp_flusher);
-}
-
-static void on_udp_flush(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	struct dataplane *dp = w->data;
-
-	(void)revents;
-	ev_prepare_stop(loop, w);
-	(void)udpio_tx_flush(dp->udp_tx);
-}
-
 static void on_session_send(void *ctx, struct session *sess, const uint8_t *wire, size_t len)
 {
 	struct server *s = ctx;
 
 	if (!server_tcp_send(s, session_peer_id(sess), wire, len))
-		queue_datagram(&s->dp, session_peer(sess), wire, len);
+		dataplane_send(server_main_dp(s), session_peer(sess), peer_len(session_peer(sess)),
+			       wire, len);
 }
 
 static void on_session_cr_response(void *ctx, struct session *sess, const char *response)
@@ -562,8 +536,9 @@ static void answer_reset(struct server *s, const struct proto_control *reset,
 	len = proto_encode_control(plain, sizeof(plain), &reply);
 	/* The stateless reply is always the first wrapped packet: replay id 1. */
 	n = wrap_seal(w, plain, len, 1, s->started, wire, sizeof(wire));
-	if (n > 0 && (a->via ? tcp_conn_send(a->via, wire, (size_t)n)
-			     : sendto(s->fd, wire, (size_t)n, 0, a->from, a->from_len) == n))
+	if (n > 0 &&
+	    (a->via ? tcp_conn_send(a->via, wire, (size_t)n)
+		    : sendto(server_main_dp(s)->fd, wire, (size_t)n, 0, a->from, a->from_len) == n))
 		s->stats.resets_answered++;
 	s->reset_time.tokens -= fmin(monotonic() - began, SERVER_RESET_COST_MAX_US / 1e6);
 }
@@ -661,7 +636,8 @@ static bool seal_and_send(struct server *s, struct dataplane *dp, struct dchan *
 	if (n < 0)
 		return false;
 	if (!server_tcp_send(s, dc->peer_id, pkt, (size_t)n))
-		queue_datagram(dp, (const struct sockaddr *)&dc->peer, pkt, (size_t)n);
+		dataplane_send(dp, (const struct sockaddr *)&dc->peer, dc->peer_len, pkt,
+			       (size_t)n);
 	return true;
 }
 
@@ -820,11 +796,11 @@ static void pass_held(struct server *s, struct session *sess, struct filter_held
 {
 	if (h->dir == POLICY_OUT) {
 		if (session_state(sess) == SESSION_ACTIVE)
-			send_to(s, &s->dp, sess, h->buf, h->len);
+			send_to(s, server_main_dp(s), sess, h->buf, h->len);
 	} else if (h->frame) {
-		server_tap_switch(s, &s->dp, sess, h->buf, h->len);
+		server_tap_switch(s, server_main_dp(s), sess, h->buf, h->len);
 	} else if (!s->params.client_to_client ||
-		   !forward_to_client(s, &s->dp, sess, h->buf, h->len)) {
+		   !forward_to_client(s, server_main_dp(s), sess, h->buf, h->len)) {
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, h->buf + DATA_OVERHEAD, h->len);
 	}
 }
@@ -1111,146 +1087,42 @@ void server_handle_datagram(struct server *s, struct dataplane *dp, const struct
 	server_handle_control(s, &ctl, a, pid, t, &s->wrap, NULL);
 }
 
-/* A bounded number of batches per wake-up, so a flood cannot starve the loop. */
-enum { SERVER_RECEIVES_PER_WAKEUP = 4 };
-
-static void receive_batches(struct server *s, int fd, struct udpio_rx *rx)
-{
-	struct udpio_datagram d;
-
-	for (int i = 0; i < SERVER_RECEIVES_PER_WAKEUP; i++) {
-		if (udpio_receive(rx, fd) <= 0)
-			return;
-		while (udpio_rx_next(rx, &d))
-			server_handle_datagram(s, &s->dp,
-					       &(struct arrival){ d.from, d.from_len, NULL },
-					       d.data, d.len);
-		if (udpio_rx_drained(rx))
-			return; /* the poll says when more comes: no receive that finds nothing */
-	}
-}
-
-static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct server *s = w->data;
-
-	(void)loop;
-	(void)revents;
-	receive_batches(s, s->fd, s->udp_rx);
-}
-
 /*
- * A data socket: the P_DATA_V2 packets of one class of peer-ids. Served on
- * the server's loop for now, each socket will be a worker's (docs/workers.md).
+ * The UDP socket group of the workers (udp_listen_group), socket k to
+ * dataplane k: the first, the server's loop's, takes the control packets.
  */
-static void on_data_readable(struct ev_loop *loop, ev_io *w, int revents)
+static int open_udp(struct server *s, char *err, size_t errlen)
 {
-	struct server_data_socket *ds = w->data;
-
-	(void)loop;
-	(void)revents;
-	receive_batches(ds->s, ds->fd, ds->rx);
-}
-
-/*
- * Takes the sockets of the workers after the first (fds[1..n), bound after
- * s->fd in its group), each with a receive batch; 0 or -ENOMEM, and then
- * server_free or open_failed closes what was taken.
- */
-static int take_data_sockets(struct server *s, const int *fds, uint32_t n)
-{
-	if (!(s->data_socks = calloc(n - 1, sizeof(*s->data_socks)))) {
-		for (uint32_t i = 1; i < n; i++)
-			close(fds[i]);
-		return -ENOMEM;
-	}
-	s->n_data_socks = n - 1;
-	for (uint32_t i = 1; i < n; i++) {
-		struct server_data_socket *ds = &s->data_socks[i - 1];
-
-		ds->s = s;
-		ds->fd = fds[i];
-		ev_io_init(&ds->watcher, on_data_readable, ds->fd, EV_READ);
-		ds->watcher.data = ds;
-	}
-	for (uint32_t i = 0; i < s->n_data_socks; i++) {
-		struct server_data_socket *ds = &s->data_socks[i];
-
-		udpio_probe(ds->fd, s->params.udp_gso, s->params.udp_gro, &ds->caps);
-		if (!(ds->rx = udpio_rx_new(ds->caps.gro)))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static void close_data_sockets(struct server *s)
-{
-	for (uint32_t i = 0; i < s->n_data_socks; i++) {
-		struct server_data_socket *ds = &s->data_socks[i];
-
-		ev_io_stop(s->loop, &ds->watcher);
-		close(ds->fd);
-		udpio_rx_free(ds->rx);
-	}
-	free(s->data_socks);
-	s->data_socks = NULL;
-	s->n_data_socks = 0;
-}
-
-/* The UDP socket's batches, with the offloads the kernel and configuration allow. */
-static int open_udp_batches(struct server *s, char *err, size_t errlen)
-{
-	udpio_probe(s->fd, s->params.udp_gso, s->params.udp_gro, &s->udp_caps);
-	s->udp_rx = udpio_rx_new(s->udp_caps.gro);
-	s->dp.fd = s->fd;
-	s->dp.udp_tx = s->udp_rx ? udpio_tx_new(s->fd, &s->udp_caps) : NULL;
-	if (!s->dp.udp_tx) {
-		snprintf(err, errlen, "out of memory for the UDP batches");
-		return -ENOMEM;
-	}
-	ev_prepare_init(&s->dp.udp_flusher, on_udp_flush);
-	s->dp.udp_flusher.data = &s->dp;
-	return 0;
-}
-
-/* The UDP socket group of the workers: s->fd is socket 0 (the main thread's), then the data
- * sockets. */
-static int open_udp(struct server *s, uint32_t workers, char *err, size_t errlen)
-{
-	int *fds = calloc(workers, sizeof(*fds)), rc;
+	int *fds = calloc(s->n_dps, sizeof(*fds)), rc;
 
 	if (!fds) {
 		snprintf(err, errlen, "server: out of memory");
 		return -ENOMEM;
 	}
-	rc = udp_listen_group(&s->params.listen, fds, workers, err, errlen);
-	if (rc == 0) {
-		s->fd = fds[0];
-		rc = workers > 1 ? take_data_sockets(s, fds, workers) : 0;
-		if (rc == 0)
-			rc = open_udp_batches(s, err, errlen);
-		else
+	rc = udp_listen_group(&s->params.listen, fds, s->n_dps, err, errlen);
+	for (uint32_t k = 0; rc == 0 && k < s->n_dps; k++)
+		s->dps[k].fd = fds[k]; /* each closed by dataplane_free from now on */
+	for (uint32_t k = 0; rc == 0 && k < s->n_dps; k++)
+		if ((rc = dataplane_take_socket(&s->dps[k], fds[k], s->params.udp_gso,
+						s->params.udp_gro)) < 0)
 			snprintf(err, errlen, "out of memory for the UDP batches");
-	}
 	free(fds);
 	return rc;
 }
 
 const struct udpio_caps *server_udp_caps(const struct server *s)
 {
-	return s->fd >= 0 ? &s->udp_caps : NULL;
+	return server_main_dp(s)->fd >= 0 ? &server_main_dp(s)->udp_caps : NULL;
 }
 
 uint32_t server_workers(const struct server *s)
 {
-	return s->ids.n_workers;
+	return s->n_dps;
 }
 
 void server_worker_stats(const struct server *s, uint32_t k, struct server_worker_stats *out)
 {
-	const struct udpio_rx *rx = k == 0		   ? s->udp_rx
-				    : k <= s->n_data_socks ? s->data_socks[k - 1].rx
-							   : NULL;
+	const struct udpio_rx *rx = s->dps[k].udp_rx;
 
 	out->peers = s->ids.classes[k].n_live;
 	out->datagrams_in = rx ? udpio_rx_stats(rx)->datagrams_in : 0;
@@ -1260,11 +1132,11 @@ bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out)
 {
 	const struct udpio_rx_stats *r;
 
-	if (!s->udp_rx)
+	if (!server_main_dp(s)->udp_rx)
 		return false;
-	*out = *udpio_rx_stats(s->udp_rx);
-	for (uint32_t i = 0; i < s->n_data_socks; i++) {
-		r = udpio_rx_stats(s->data_socks[i].rx);
+	*out = (struct udpio_rx_stats){ 0 };
+	for (uint32_t k = 0; k < s->n_dps; k++) {
+		r = udpio_rx_stats(s->dps[k].udp_rx);
 		out->recvmmsg_calls += r->recvmmsg_calls;
 		out->datagrams_in += r->datagrams_in;
 		out->gro_buffers += r->gro_buffers;
@@ -1276,26 +1148,29 @@ bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out)
 
 const struct udpio_tx *server_udp_tx(const struct server *s)
 {
-	return s->dp.udp_tx;
+	return server_main_dp(s)->udp_tx;
 }
 
-/* The lane's buffers, each with room for a packet of the largest size and its header. */
-static int lane_init(struct server_lane *l)
+/* A dataplane for each worker, with its scratch (the sockets come with open_udp). */
+static int dataplanes_init(struct server *s, uint32_t workers)
 {
-	size_t size = DATA_OVERHEAD + COMPFRAME_HEAD_MAX + VNET_PACKET_MAX_BYTES + DATA_TAILROOM;
-
-	l->segment = malloc(size);
-	l->framed = malloc(size);
-	l->inflated = malloc(size);
-	return l->segment && l->framed && l->inflated ? 0 : -1;
+	if (!(s->dps = calloc(workers, sizeof(*s->dps))))
+		return -ENOMEM;
+	for (uint32_t k = 0; k < workers; k++) {
+		s->n_dps++;
+		if (dataplane_init(&s->dps[k], s, s->loop, s->params.tap) < 0)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
-/* Frees the buffers lane_init gave the lane (not the TAP frame copy: server_tap_free). */
-static void lane_free(struct server_lane *l)
+static void dataplanes_free(struct server *s)
 {
-	free(l->segment);
-	free(l->framed);
-	free(l->inflated);
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		dataplane_free(&s->dps[k]);
+	free(s->dps);
+	s->dps = NULL;
+	s->n_dps = 0;
 }
 
 /*
@@ -1337,14 +1212,9 @@ static void slots_free(struct server *s)
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
 static int open_failed(struct server *s, int rc)
 {
-	close_data_sockets(s);
-	if (s->fd >= 0)
-		close(s->fd);
-	udpio_rx_free(s->udp_rx);
-	udpio_tx_free(s->dp.udp_tx);
+	dataplanes_free(s);
 	server_tap_free(s);
 	filter_free(&s->filter);
-	lane_free(&s->dp.lane);
 	slots_free(s);
 	free(s);
 	return rc;
@@ -1373,10 +1243,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		snprintf(err, errlen, "server: out of memory");
 		return -ENOMEM;
 	}
-	s->fd = -1;
 	s->loop = loop;
-	s->dp.loop = loop;
-	s->dp.fd = -1;
 	server_trim_init(s);
 	s->log = lg;
 	s->crypto = c;
@@ -1392,6 +1259,10 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		.state = on_session_state,
 	};
 	s->started = (uint32_t)time(NULL);
+	if (dataplanes_init(s, workers) < 0) {
+		snprintf(err, errlen, "server: out of memory");
+		return open_failed(s, -ENOMEM);
+	}
 	if (cookie_key_init(&s->cookie, SERVER_HAND_WINDOW_SECONDS) < 0 ||
 	    siphash_key_init(&s->hash_key) < 0) {
 		snprintf(err, errlen, "server: the random number generator failed");
@@ -1413,24 +1284,19 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		for (int v6 = 0; v6 < 2; v6++)
 			mssfix_init(&s->mss[epoch][v6], params->mssfix, v6, params->tap,
 				    data_overhead(epoch));
-	if (lane_init(&s->dp.lane) < 0 || (params->tap && server_tap_init(s) < 0)) {
+	if (params->tap && server_tap_init(s) < 0) {
 		snprintf(err, errlen, "server: out of memory");
 		return open_failed(s, -ENOMEM);
 	}
 	batch_init(&s->asker, loop, ask, s);
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
-	if (params->udp && (rc = open_udp(s, workers, err, errlen)) < 0)
+	if (params->udp && (rc = open_udp(s, err, errlen)) < 0)
 		return open_failed(s, rc);
 	if (params->tcp && (rc = server_tcp_open(s, &params->listen_tcp, err, errlen)) < 0)
 		return open_failed(s, rc);
-	if (s->fd >= 0) {
-		ev_io_init(&s->watcher, on_readable, s->fd, EV_READ);
-		s->watcher.data = s;
-		ev_io_start(loop, &s->watcher);
-	}
-	for (uint32_t i = 0; i < s->n_data_socks; i++)
-		ev_io_start(loop, &s->data_socks[i].watcher);
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		dataplane_start(&s->dps[k]);
 	*out = s;
 	return 0;
 }
@@ -1451,7 +1317,8 @@ static void add_counters(struct server_stats *into, const struct server_stats *f
 void server_stats(const struct server *s, struct server_stats *out)
 {
 	*out = s->stats;
-	add_counters(out, &s->dp.stats);
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		add_counters(out, &s->dps[k].stats);
 }
 
 void server_set_credentials(struct server *s, const struct wrap *wrap, struct tls_ctx *tls,
@@ -1487,7 +1354,7 @@ static struct session *find_route(const struct server *s, const struct ip_addr *
 /* A packet from the device, to the client that owns its destination. */
 void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 {
-	struct dataplane *dp = &s->dp; /* the device's loop's */
+	struct dataplane *dp = server_main_dp(s); /* the device's loop's */
 	struct ip_addr dst;
 	struct session *sess;
 
@@ -1513,7 +1380,7 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const uint8_t *pkt,
 			      size_t len)
 {
-	struct dataplane *dp = &s->dp; /* the device's loop's */
+	struct dataplane *dp = server_main_dp(s); /* the device's loop's */
 	struct vnet_split sp;
 	struct ip_addr dst;
 	struct session *sess;
@@ -1567,9 +1434,8 @@ void server_free(struct server *s)
 {
 	if (!s)
 		return;
-	ev_io_stop(s->loop, &s->watcher);
-	for (uint32_t i = 0; i < s->n_data_socks; i++)
-		ev_io_stop(s->loop, &s->data_socks[i].watcher);
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		dataplane_stop(&s->dps[k]);
 	batch_stop(&s->asker);
 	while (peer_ids_count(&s->ids)) {
 		struct session *sess = s->sessions[peer_ids_at(&s->ids, 0)];
@@ -1579,18 +1445,10 @@ void server_free(struct server *s)
 	}
 	server_trim_stop(s); /* after the sessions: each ending armed it */
 	server_tcp_free(s);
-	if (s->fd >= 0) {
-		ev_prepare_stop(s->loop, &s->dp.udp_flusher);
-		(void)udpio_tx_flush(s->dp.udp_tx); /* the RESTART messages to clients */
-		close(s->fd);
-	}
-	close_data_sockets(s);
-	udpio_rx_free(s->udp_rx);
-	udpio_tx_free(s->dp.udp_tx);
+	dataplanes_free(s); /* the RESTART messages to clients leave first */
 	server_tap_free(s);
 	filter_free(&s->filter);
 	wrap_clear(&s->wrap);
-	lane_free(&s->dp.lane);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
 	slots_free(s);
 	free(s);

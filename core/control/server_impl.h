@@ -48,11 +48,18 @@ struct server_lane {
  * given, never the server's own fields.
  */
 struct dataplane {
+	struct server *s;
 	struct ev_loop *loop;
-	/* Its UDP socket's send batch: what a loop turn sends leaves before the loop
-	 * waits (udp_flusher), in as few system calls as GSO and sendmmsg allow. */
+	/* Its UDP socket (-1: none, a TCP-only server), one of a SO_REUSEPORT group
+	 * steered by peer-id (steer.h), and its batches: datagrams are opened in
+	 * place in udp_rx; what a loop turn sends is queued in udp_tx and leaves
+	 * before the loop waits (udp_flusher), in as few system calls as GSO and
+	 * sendmmsg allow. */
 	int fd;
-	struct udpio_tx *udp_tx; /* NULL without UDP */
+	ev_io watcher;
+	struct udpio_rx *udp_rx;
+	struct udpio_tx *udp_tx;
+	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
 	struct server_lane lane;
 	/* The counters the packet path keeps (the data packets, their drops);
@@ -60,20 +67,26 @@ struct dataplane {
 	struct server_stats stats;
 };
 
+/* server_dataplane.c: a dataplane with its scratch (tap: for frames too), no socket yet. */
+int dataplane_init(struct dataplane *dp, struct server *s, struct ev_loop *loop, bool tap)
+	__attribute__((warn_unused_result));
+/* Its UDP socket from now on (closed by dataplane_free), with the offloads allowed. */
+int dataplane_take_socket(struct dataplane *dp, int fd, bool gso, bool gro)
+	__attribute__((warn_unused_result));
+void dataplane_start(struct dataplane *dp); /* reads its socket */
+void dataplane_stop(struct dataplane *dp);
+/* Sends what is queued, closes the socket, frees the batches and the scratch. */
+void dataplane_free(struct dataplane *dp);
+/* Queues a datagram for to; it leaves with the loop turn's others before the loop
+ * waits. One larger than a queue slot goes at once, after what is queued. */
+void dataplane_send(struct dataplane *dp, const struct sockaddr *to, socklen_t to_len,
+		    const uint8_t *wire, size_t len);
+
 /* Where the packet being handled came from: the peer's address, and its TCP connection. */
 struct arrival {
 	const struct sockaddr *from;
 	socklen_t from_len;
 	struct tcp_conn *via; /* NULL: a UDP datagram */
-};
-
-/* A data-path worker's UDP socket (docs/workers.md): P_DATA_V2 of its class of peer-ids. */
-struct server_data_socket {
-	struct server *s;
-	int fd;
-	ev_io watcher;
-	struct udpio_rx *rx;
-	struct udpio_caps caps;
 };
 
 struct server {
@@ -83,12 +96,10 @@ struct server {
 	struct server_params params;
 	struct wrap wrap;
 	struct cookie_key cookie;
-	int fd;	       /* the UDP socket: everything but data of other workers' peers */
-	ev_io watcher; /* on fd */
-	/* The other sockets of fd's SO_REUSEPORT group, one for each worker after the
-	 * first; steered by peer-id (steer.h); none with one worker. */
-	struct server_data_socket *data_socks;
-	uint32_t n_data_socks;
+	/* A dataplane for each worker (server_params.workers); the first is the
+	 * server's loop's, whose socket takes the control packets too. */
+	struct dataplane *dps;
+	uint32_t n_dps;
 	struct server_stats stats;
 	uint32_t started;	       /* the replay "time" field of our wrapped packets */
 	struct siphash_key hash_key;   /* of every table a peer chooses the keys of */
@@ -113,14 +124,10 @@ struct server {
 	struct tcp_server *tcp;	 /* NULL without a tcp:// listener */
 	struct tcp_conn **conns; /* the connection of a TCP client's slot */
 	struct mac_table macs;	 /* TAP mode: the switch */
-	struct dataplane dp;	 /* the server's loop's */
 	/* The MSS limits for clients of the 2.6 [0] or epoch [1] data format, over IPv4 [0] or IPv6
 	 * [1]. */
 	struct mssfix mss[2][2];
-	/* fd's receive batch: datagrams are opened in place in it (what is sent goes
-	 * through the dataplane's send batch). */
-	struct udpio_rx *udp_rx;
-	struct udpio_caps udp_caps;
+
 	/* The first packet of each tls-crypt-v2 session whose key on.tls_crypt_v2 is
 	 * deciding on (NULL: none waits); its other packets are dropped meanwhile. */
 	struct server_held **held;
@@ -129,6 +136,12 @@ struct server {
 	struct halfopen half_open;
 	ev_timer trim; /* server_trim.c: the heap given back once handshakes are quiet */
 };
+
+/* The server's own loop's dataplane: its socket takes the control packets. */
+static inline struct dataplane *server_main_dp(const struct server *s)
+{
+	return &s->dps[0];
+}
 
 /*
  * Clamps the MSS of a TCP SYN to or from sess (NULL: any client; the

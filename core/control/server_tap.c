@@ -35,8 +35,6 @@ enum {
 
 int server_tap_init(struct server *s)
 {
-	if (!(s->dp.lane.frame_copy = malloc(DATA_OVERHEAD + SERVER_FRAME_MAX + DATA_TAILROOM)))
-		return -1;
 	return mac_table_init(&s->macs, s->max_clients, TAP_MACS_PER_CLIENT, TAP_MAC_AGE_SECONDS,
 			      &s->hash_key);
 }
@@ -44,8 +42,6 @@ int server_tap_init(struct server *s)
 void server_tap_free(struct server *s)
 {
 	mac_table_free(&s->macs);
-	free(s->dp.lane.frame_copy);
-	s->dp.lane.frame_copy = NULL;
 }
 
 /*

@@ -15,7 +15,7 @@ static void on_tcp_packet(void *ctx, struct tcp_conn *c, uint8_t *buf, size_t le
 	struct arrival a = { .via = c };
 
 	a.from = tcp_conn_peer(c, &a.from_len);
-	server_handle_datagram(s, &s->dp, &a, buf, len);
+	server_handle_datagram(s, server_main_dp(s), &a, buf, len);
 }
 
 static void on_tcp_closed(void *ctx, struct tcp_conn *c, const char *why)

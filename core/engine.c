@@ -175,37 +175,72 @@ static void log_device(struct engine *e, const char *verb)
 			 device_name(e->device));
 }
 
+/*
+ * A client's packet is written on its worker's queue of the device: the
+ * kernel sends the replies of a flow out of the queue its last packet was
+ * written on (docs/workers.md), so they come back to that worker.
+ */
 static void on_client_packet(void *ctx, struct session *s, uint8_t *packet, size_t len)
 {
-	(void)s;
-	devpath_deliver(&((struct engine *)ctx)->devpath, packet, len);
+	struct engine *e = ctx;
+	uint32_t k = e->server && s ? server_worker_of(e->server, session_peer_id(s)) : 0;
+
+	devpath_deliver(engine_queues_path(&e->queues, &e->devpath, k), packet, len);
 }
 
-/* A packet from the device goes to the client that owns its destination. */
-static void on_device_packet(void *ctx, uint8_t *buf, size_t len)
+/* A packet from the device's queue goes to the client that owns its destination. */
+static void from_device(struct engine *e, uint32_t queue, uint8_t *buf, size_t len)
 {
-	struct engine *e = ctx;
-
 	if (e->server)
-		server_route_from_device(e->server, buf, len);
+		server_route_from_device(e->server, queue, buf, len);
 	else if (e->client)
 		client_send_from_device(e->client, buf, len);
+}
+
+static void superpacket_from_device(struct engine *e, uint32_t queue, const struct vnet_hdr *h,
+				    const uint8_t *pkt, size_t len)
+{
+	if (e->server)
+		server_route_superpacket(e->server, queue, h, pkt, len);
+	else if (e->client)
+		client_send_superpacket(e->client, h, pkt, len);
+}
+
+static void on_device_packet(void *ctx, uint8_t *buf, size_t len)
+{
+	from_device(ctx, 0, buf, len);
 }
 
 static void on_device_superpacket(void *ctx, const struct vnet_hdr *h, const uint8_t *pkt,
 				  size_t len)
 {
-	struct engine *e = ctx;
-
-	if (e->server)
-		server_route_superpacket(e->server, h, pkt, len);
-	else if (e->client)
-		client_send_superpacket(e->client, h, pkt, len);
+	superpacket_from_device(ctx, 0, h, pkt, len);
 }
 
 static const struct devpath_handlers devpath_handlers = {
 	.packet = on_device_packet,
 	.superpacket = on_device_superpacket,
+};
+
+/* The same for the device's other queues (engine_queues.h). */
+static void on_queue_packet(void *ctx, uint8_t *buf, size_t len)
+{
+	const struct engine_queue_ctx *q = ctx;
+
+	from_device(q->owner, q->queue, buf, len);
+}
+
+static void on_queue_superpacket(void *ctx, const struct vnet_hdr *h, const uint8_t *pkt,
+				 size_t len)
+{
+	const struct engine_queue_ctx *q = ctx;
+
+	superpacket_from_device(q->owner, q->queue, h, pkt, len);
+}
+
+static const struct devpath_handlers queue_handlers = {
+	.packet = on_queue_packet,
+	.superpacket = on_queue_superpacket,
 };
 
 /* The device leaves the data path (what it holds is written first), then closes. */
@@ -224,7 +259,7 @@ static void release_device(struct engine *e)
  */
 static int open_queues(struct engine *e, const struct config *cfg, char *err, size_t errlen)
 {
-	struct devpath_handlers h = devpath_handlers;
+	struct devpath_handlers h = queue_handlers;
 
 	h.ctx = e;
 	return engine_queues_open(&e->queues, e->device,

@@ -32,9 +32,11 @@ void engine_queues_close(struct engine_queues *q)
 		close(q->fds[i]);
 	}
 	free(q->paths);
+	free(q->ctxs);
 	free(q->fds);
 	q->dev = NULL;
 	q->paths = NULL;
+	q->ctxs = NULL;
 	q->fds = NULL;
 	q->n = 0;
 }
@@ -45,11 +47,15 @@ static int open_one(struct engine_queues *q, struct device *dev, struct ev_loop 
 		    char *err, size_t errlen)
 {
 	struct devpath *dp = &q->paths[q->n];
+	struct devpath_handlers mine = *h;
 	int fd = device_open_queue(dev, err, errlen);
 
 	if (fd < 0)
 		return fd;
-	if (devpath_init(dp, loop, lg, h) < 0 || devpath_attach_queue(dp, dev, fd, coalesce) < 0) {
+	q->ctxs[q->n] = (struct engine_queue_ctx){ h->ctx, q->n + 1 };
+	mine.ctx = &q->ctxs[q->n];
+	if (devpath_init(dp, loop, lg, &mine) < 0 ||
+	    devpath_attach_queue(dp, dev, fd, coalesce) < 0) {
 		devpath_free(dp);
 		close(fd);
 		snprintf(err, errlen, "out of memory for the device's queues");
@@ -71,8 +77,9 @@ int engine_queues_open(struct engine_queues *q, struct device *dev, unsigned n,
 	if (!dev || n == 0)
 		return 0;
 	q->paths = calloc(n, sizeof(*q->paths));
+	q->ctxs = calloc(n, sizeof(*q->ctxs));
 	q->fds = calloc(n, sizeof(*q->fds));
-	if (!q->paths || !q->fds) {
+	if (!q->paths || !q->ctxs || !q->fds) {
 		snprintf(err, errlen, "out of memory for the device's queues");
 		rc = -ENOMEM;
 	}
@@ -94,4 +101,9 @@ void engine_queues_stats(const struct engine_queues *q, const struct devpath *fi
 	add_stats(first, st, gro);
 	for (unsigned i = 0; i < q->n; i++)
 		add_stats(&q->paths[i], st, gro);
+}
+
+struct devpath *engine_queues_path(struct engine_queues *q, struct devpath *first, uint32_t k)
+{
+	return k >= 1 && k <= q->n ? &q->paths[k - 1] : first;
 }

@@ -13,9 +13,16 @@
 
 #include "devpath.h"
 
+/* What a queue's handlers get as their ctx: the caller's, and which queue (1 on) read it. */
+struct engine_queue_ctx {
+	void *owner;
+	uint32_t queue;
+};
+
 struct engine_queues {
 	struct device *dev; /* the device they are queues of; NULL: none open */
 	struct devpath *paths;
+	struct engine_queue_ctx *ctxs;
 	int *fds;
 	unsigned n;
 	/* What queues closed since had counted (a device recreated on reload): the
@@ -26,8 +33,10 @@ struct engine_queues {
 
 /*
  * Opens n queues of dev (a multi_queue device) and reads them with handlers
- * h, as the first queue's devpath; nothing when they are open for dev
- * already. 0, or -errno with err set and none open.
+ * h, whose ctx each queue's handlers get in a struct engine_queue_ctx with
+ * the queue's number (1 to n: the first queue, 0, is the caller's own
+ * devpath); nothing when they are open for dev already. 0, or -errno with
+ * err set and none open.
  */
 int engine_queues_open(struct engine_queues *q, struct device *dev, unsigned n,
 		       struct ev_loop *loop, const struct log *lg, const struct devpath_handlers *h,
@@ -35,6 +44,9 @@ int engine_queues_open(struct engine_queues *q, struct device *dev, unsigned n,
 
 /* Writes what they hold, stops reading them and closes them (before device_free). */
 void engine_queues_close(struct engine_queues *q);
+
+/* The devpath of queue k (0: first), or first when k is not open. */
+struct devpath *engine_queues_path(struct engine_queues *q, struct devpath *first, uint32_t k);
 
 /* first's counters with every queue's added (first: the engine's devpath). */
 void engine_queues_stats(const struct engine_queues *q, const struct devpath *first,

@@ -590,6 +590,26 @@ static bool is_taken(const struct server *s, const struct session *sess, const s
 
 static struct session *find_route(const struct server *s, const struct ip_addr *addr);
 
+uint32_t server_worker_of(const struct server *s, uint32_t peer_id)
+{
+	return peer_id % s->n_dps;
+}
+
+/*
+ * The dataplane that sends to sess: its worker's. A device packet read on
+ * another worker's queue is handed over (with threads, through the ring
+ * between the two) and counted on the queue's dataplane.
+ */
+static struct dataplane *owner_of(struct server *s, struct dataplane *read_on,
+				  const struct session *sess)
+{
+	struct dataplane *owner = &s->dps[server_worker_of(s, session_peer_id(sess))];
+
+	if (owner != read_on)
+		read_on->stats.handoffs++;
+	return owner;
+}
+
 /* Counts a data packet sealed for a client (ok), or one that could not be. */
 static void count_sent(struct dataplane *dp, bool ok, size_t len)
 {
@@ -708,6 +728,7 @@ static bool forward_to_client(struct server *s, struct dataplane *dp, const stru
 	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
+	dp = owner_of(s, dp, to);
 	if (!server_policy_passes(s, dp, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		return true;
 	if (server_reseal_must_move(from, to)) {
@@ -794,13 +815,14 @@ void server_set_flow_hook(struct server *s, bool flow_hook)
 /* The first packet of a flow on.flow accepted goes on from where the policy stopped it. */
 static void pass_held(struct server *s, struct session *sess, struct filter_held *h)
 {
+	struct dataplane *dp = &s->dps[server_worker_of(s, session_peer_id(sess))];
+
 	if (h->dir == POLICY_OUT) {
 		if (session_state(sess) == SESSION_ACTIVE)
-			send_to(s, server_main_dp(s), sess, h->buf, h->len);
+			send_to(s, dp, sess, h->buf, h->len);
 	} else if (h->frame) {
-		server_tap_switch(s, server_main_dp(s), sess, h->buf, h->len);
-	} else if (!s->params.client_to_client ||
-		   !forward_to_client(s, server_main_dp(s), sess, h->buf, h->len)) {
+		server_tap_switch(s, dp, sess, h->buf, h->len);
+	} else if (!s->params.client_to_client || !forward_to_client(s, dp, sess, h->buf, h->len)) {
 		s->params.hooks.deliver(s->params.hooks.ctx, sess, h->buf + DATA_OVERHEAD, h->len);
 	}
 }
@@ -1126,6 +1148,7 @@ void server_worker_stats(const struct server *s, uint32_t k, struct server_worke
 
 	out->peers = s->ids.classes[k].n_live;
 	out->datagrams_in = rx ? udpio_rx_stats(rx)->datagrams_in : 0;
+	out->handoffs = s->dps[k].stats.handoffs;
 }
 
 bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out)
@@ -1351,10 +1374,9 @@ static struct session *find_route(const struct server *s, const struct ip_addr *
 	return id < 0 ? NULL : s->sessions[id];
 }
 
-/* A packet from the device, to the client that owns its destination. */
-void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
+void server_route_from_device(struct server *s, uint32_t queue, uint8_t *pkt, size_t len)
 {
-	struct dataplane *dp = server_main_dp(s); /* the device's loop's */
+	struct dataplane *dp = &s->dps[queue < s->n_dps ? queue : 0];
 	struct ip_addr dst;
 	struct session *sess;
 
@@ -1367,6 +1389,7 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
 		dp->stats.dropped_no_route++;
 		return;
 	}
+	dp = owner_of(s, dp, sess);
 	server_clamp_mss(s, sess, pkt + DATA_OVERHEAD, len);
 	if (server_policy_passes(s, dp, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		send_to(s, dp, sess, pkt, len);
@@ -1377,10 +1400,10 @@ void server_route_from_device(struct server *s, uint8_t *pkt, size_t len)
  * and judged once for all its segments (they share the flow), then cut
  * into segments, each sealed as an ordinary data packet for the client.
  */
-void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const uint8_t *pkt,
-			      size_t len)
+void server_route_superpacket(struct server *s, uint32_t queue, const struct vnet_hdr *h,
+			      const uint8_t *pkt, size_t len)
 {
-	struct dataplane *dp = server_main_dp(s); /* the device's loop's */
+	struct dataplane *dp = &s->dps[queue < s->n_dps ? queue : 0];
 	struct vnet_split sp;
 	struct ip_addr dst;
 	struct session *sess;
@@ -1389,6 +1412,7 @@ void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const 
 		dp->stats.dropped_no_route++;
 		return;
 	}
+	dp = owner_of(s, dp, sess);
 	if (!server_policy_passes(s, dp, sess, pkt, len, POLICY_OUT, false))
 		return;
 	if (vnet_split_init(&sp, h, pkt, len) < 0) {

@@ -210,6 +210,7 @@ struct server_stats {
 	uint64_t refused_tls_crypt_v2;
 	uint64_t renegotiations; /* data moved to a new key (session_params.renegotiations) */
 	uint64_t heap_trims;	 /* times malloc_trim gave memory back (server_trim.c) */
+	uint64_t handoffs; /* packets for a client of another worker, handed to its dataplane */
 };
 
 struct server;
@@ -251,18 +252,23 @@ void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t group
 struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr);
 
 /*
- * Sends a packet read from the device (len bytes at pkt + DATA_OVERHEAD) to
- * the client that owns its destination; counts it as unroutable otherwise.
+ * Sends a packet read from the device's queue (worker) queue, len bytes at
+ * pkt + DATA_OVERHEAD, to the client that owns its destination; counts it as
+ * unroutable otherwise. A client of another worker is handed over to that
+ * worker's dataplane, and counted (server_worker_stats' handoffs).
  */
-void server_route_from_device(struct server *s, uint8_t *pkt, size_t len);
+void server_route_from_device(struct server *s, uint32_t queue, uint8_t *pkt, size_t len);
 
 /*
- * A TSO/USO superpacket read from an offloading device (its IP packet, with
- * its virtio-net header h): routed and judged once, then cut into segments
- * that are sealed and sent as ordinary data packets.
+ * A TSO/USO superpacket read from an offloading device's queue (its IP
+ * packet, with its virtio-net header h): routed and judged once, then cut
+ * into segments that are sealed and sent as ordinary data packets.
  */
-void server_route_superpacket(struct server *s, const struct vnet_hdr *h, const uint8_t *pkt,
-			      size_t len);
+void server_route_superpacket(struct server *s, uint32_t queue, const struct vnet_hdr *h,
+			      const uint8_t *pkt, size_t len);
+
+/* The worker a peer belongs to (docs/workers.md): its device queue and its dataplane. */
+uint32_t server_worker_of(const struct server *s, uint32_t peer_id);
 
 /*
  * In TAP mode, the device's own Ethernet address (the clients' gateway): no
@@ -294,6 +300,8 @@ bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out);
 struct server_worker_stats {
 	uint32_t peers;	       /* live peer-ids of its class */
 	uint64_t datagrams_in; /* received on its UDP socket (socket 0: the main thread's) */
+	uint64_t handoffs;     /* packets it read for a client of another worker (device,
+				  client_to_client) */
 };
 
 /* The workers (server_params.workers), and worker k's figures (k below it). */

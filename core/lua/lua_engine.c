@@ -318,9 +318,10 @@ static void push_worker_stats(lua_State *L, const struct server *s)
 	lua_createtable(L, (int)n, 0);
 	for (uint32_t k = 0; k < n; k++) {
 		server_worker_stats(s, k, &w);
-		lua_createtable(L, 0, 2);
+		lua_createtable(L, 0, 3);
 		set_counter(L, "peers", w.peers);
 		set_counter(L, "datagrams_in", w.datagrams_in);
+		set_counter(L, "handoffs", w.handoffs);
 		lua_rawseti(L, -2, (lua_Integer)k + 1);
 	}
 	lua_setfield(L, -2, "workers");

@@ -96,6 +96,13 @@ describe("#netns workers = 2", function()
 		assert(ok, out)
 		local mbits = tonumber(out:match("([%d.]+) Mbits/sec%s+receiver"))
 		assert.truthy(mbits and mbits > 1, out)
+		-- Each client's packets were written on its worker's device queue, so the kernel
+		-- sent the replies out of that queue: next to none had to be handed to the
+		-- other worker (each of client 2's would be, were they all written on queue 0).
+		local handoffs = stat("stats().workers[1].handoffs") + stat("stats().workers[2].handoffs")
+		local reads = stat("stats().datapath.device.reads")
+		io.stderr:write(string.format("\n  [%d of %d device reads handed to the other worker]\n", handoffs, reads))
+		assert.is_true(reads > 100 and handoffs * 10 < reads, handoffs .. " of " .. reads)
 	end)
 
 	it("keeps a client's stream flowing through its worker when its source port changes", function()

@@ -14,7 +14,9 @@
  * arrive after them, and PCT percent (--dup) are sent twice. Addresses are
  * IPv4 (1.2.3.4:1194) or IPv6 ([fd00::1]:1194).
  *
- * Prints "listening" once bound; on SIGUSR1, and on SIGTERM or SIGINT
+ * On SIGHUP it sends on from a new upstream socket, so the server sees the
+ * client come from a new source port at once, as after a NAT rebinding,
+ * and prints "rebound". Prints "listening" once bound; on SIGUSR1, and on SIGTERM or SIGINT
  * before it exits, one line of counters for each direction ("up": from
  * the client, "down": to it):
  *
@@ -71,6 +73,8 @@ struct held {
 
 struct relay {
 	int listen_fd, up_fd;
+	struct sockaddr_storage to; /* where up_fd is connected */
+	socklen_t to_len;
 	struct sockaddr_storage client;
 	socklen_t client_len;
 	unsigned reorder_pct, dup_pct, delay_ms;
@@ -80,12 +84,14 @@ struct relay {
 	size_t hold_head, hold_n;
 };
 
-static volatile sig_atomic_t stop_requested, stats_requested;
+static volatile sig_atomic_t stop_requested, stats_requested, rebind_requested;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		stats_requested = 1;
+	else if (sig == SIGHUP)
+		rebind_requested = 1;
 	else
 		stop_requested = 1;
 }
@@ -197,6 +203,25 @@ static int open_sockets(struct relay *r, const struct sockaddr_storage *listen,
 		fprintf(stderr, "udprelay: connect --to: %s\n", strerror(errno));
 		return -1;
 	}
+	r->to = *to;
+	r->to_len = to_len;
+	return 0;
+}
+
+/* A new upstream socket (a new source port) in place of the old one; -1 keeps the old one. */
+static int rebind(struct relay *r)
+{
+	int fd = open_socket(r->to.ss_family, "upstream");
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&r->to, r->to_len) < 0) {
+		fprintf(stderr, "udprelay: connect --to: %s\n", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(r->up_fd);
+	r->up_fd = fd;
 	return 0;
 }
 
@@ -362,6 +387,14 @@ static int run(struct relay *r, const sigset_t *unblocked)
 			stats_requested = 0;
 			print_stats(r);
 		}
+		if (rebind_requested) {
+			rebind_requested = 0;
+			if (rebind(r) == 0) {
+				fds[1].fd = r->up_fd;
+				printf("rebound\n");
+				fflush(stdout);
+			}
+		}
 		if (ppoll(fds, 2, poll_timeout(r, &ts), unblocked) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -434,10 +467,12 @@ int main(int argc, char **argv)
 	sigaddset(&handled, SIGTERM);
 	sigaddset(&handled, SIGINT);
 	sigaddset(&handled, SIGUSR1);
+	sigaddset(&handled, SIGHUP);
 	sigprocmask(SIG_BLOCK, &handled, &unblocked);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	if (open_sockets(&r, &listen, listen_len, &to, to_len) < 0)
 		return 1;
 	return run(&r, &unblocked);

@@ -410,13 +410,10 @@ static void render_device(struct promtext *t, const struct engine *e)
 }
 
 static void render_udp(struct promtext *t, const struct udpio_caps *caps,
-		       const struct udpio_rx_stats *r, const struct udpio_tx *tx)
+		       const struct udpio_rx_stats *r, const struct udpio_tx_stats *s)
 {
-	const struct udpio_tx_stats *s;
-
-	if (!caps || !r || !tx)
+	if (!caps || !r || !s)
 		return;
-	s = udpio_tx_stats(tx);
 	one(t, "moonvpn_udp_gso", "gauge", "1 when UDP segmentation offload is in force",
 	    caps->gso && !s->gso_disabled);
 	one(t, "moonvpn_udp_gro", "gauge", "1 when UDP receive offload is in force", caps->gro);
@@ -552,6 +549,7 @@ char *metrics_render(struct metrics *m, size_t *len)
 {
 	struct engine *e = m->e;
 	struct udpio_rx_stats rx;
+	struct udpio_tx_stats tx;
 	struct server_stats st;
 	struct promtext t;
 
@@ -566,7 +564,7 @@ char *metrics_render(struct metrics *m, size_t *len)
 			     e->cfg ? e->cfg->flow_max : 0);
 		render_udp(&t, server_udp_caps(e->server),
 			   server_udp_rx_stats(e->server, &rx) ? &rx : NULL,
-			   server_udp_tx(e->server));
+			   server_udp_tx_stats(e->server, &tx) ? &tx : NULL);
 	}
 	render_hooks(&t, m);
 	render_device(&t, e);

@@ -595,12 +595,8 @@ uint32_t server_worker_of(const struct server *s, uint32_t peer_id)
 	return peer_id % s->n_dps;
 }
 
-/*
- * The dataplane that sends to sess: its worker's. A device packet read on
- * another worker's queue is handed over (with threads, through the ring
- * between the two) and counted on the queue's dataplane.
- */
-static struct dataplane *owner_of(struct server *s, struct dataplane *read_on,
+/* With threads, a handoff is one trip over the ring between the two workers. */
+struct dataplane *server_owner_dp(struct server *s, struct dataplane *read_on,
 				  const struct session *sess)
 {
 	struct dataplane *owner = &s->dps[server_worker_of(s, session_peer_id(sess))];
@@ -728,7 +724,7 @@ static bool forward_to_client(struct server *s, struct dataplane *dp, const stru
 	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) || !(to = find_route(s, &dst)) ||
 	    to == from)
 		return false;
-	dp = owner_of(s, dp, to);
+	dp = server_owner_dp(s, dp, to);
 	if (!server_policy_passes(s, dp, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		return true;
 	if (server_reseal_must_move(from, to)) {
@@ -1169,9 +1165,24 @@ bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out)
 	return true;
 }
 
-const struct udpio_tx *server_udp_tx(const struct server *s)
+bool server_udp_tx_stats(const struct server *s, struct udpio_tx_stats *out)
 {
-	return server_main_dp(s)->udp_tx;
+	if (!server_main_dp(s)->udp_tx)
+		return false;
+	*out = (struct udpio_tx_stats){ 0 };
+	for (uint32_t k = 0; k < s->n_dps; k++) {
+		const struct udpio_tx_stats *t = udpio_tx_stats(s->dps[k].udp_tx);
+
+		out->sendmmsg_calls += t->sendmmsg_calls;
+		out->datagrams_out += t->datagrams_out;
+		out->gso_messages += t->gso_messages;
+		out->drop_busy += t->drop_busy;
+		out->drop_error += t->drop_error;
+		out->drop_bad += t->drop_bad;
+		out->gso_too_big += t->gso_too_big;
+		out->gso_disabled |= t->gso_disabled; /* a socket whose GSO was turned off */
+	}
+	return true;
 }
 
 /* A dataplane for each worker, with its scratch (the sockets come with open_udp). */
@@ -1389,7 +1400,7 @@ void server_route_from_device(struct server *s, uint32_t queue, uint8_t *pkt, si
 		dp->stats.dropped_no_route++;
 		return;
 	}
-	dp = owner_of(s, dp, sess);
+	dp = server_owner_dp(s, dp, sess);
 	server_clamp_mss(s, sess, pkt + DATA_OVERHEAD, len);
 	if (server_policy_passes(s, dp, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		send_to(s, dp, sess, pkt, len);
@@ -1412,7 +1423,7 @@ void server_route_superpacket(struct server *s, uint32_t queue, const struct vne
 		dp->stats.dropped_no_route++;
 		return;
 	}
-	dp = owner_of(s, dp, sess);
+	dp = server_owner_dp(s, dp, sess);
 	if (!server_policy_passes(s, dp, sess, pkt, len, POLICY_OUT, false))
 		return;
 	if (vnet_split_init(&sp, h, pkt, len) < 0) {

@@ -307,8 +307,8 @@ struct server_worker_stats {
 /* The workers (server_params.workers), and worker k's figures (k below it). */
 uint32_t server_workers(const struct server *s);
 void server_worker_stats(const struct server *s, uint32_t k, struct server_worker_stats *out);
-/* The UDP send batch, for its counters; NULL without UDP. */
-const struct udpio_tx *server_udp_tx(const struct server *s);
+/* What the UDP sockets sent, summed over the workers' sockets; false without UDP. */
+bool server_udp_tx_stats(const struct server *s, struct udpio_tx_stats *out);
 
 /* on.tls_crypt_v2's answer for sess: its first packet goes on, or it ends (refused). */
 void server_tls_crypt_v2_decided(struct server *s, struct session *sess, bool ok,

@@ -191,6 +191,13 @@ bool server_tls_crypt_v2_waits(const struct server *s, const struct session *ses
 /* Slot id's session ends: what it held goes. */
 void server_tls_crypt_v2_forget(struct server *s, uint32_t id);
 
+/*
+ * The dataplane that sends to sess: its worker's. A packet read on another
+ * worker's dataplane (read_on) is handed over, and counted there (handoffs).
+ */
+struct dataplane *server_owner_dp(struct server *s, struct dataplane *read_on,
+				  const struct session *sess);
+
 /* The policy on a packet (frame: an Ethernet frame of TAP mode) of sess going dir. */
 bool server_policy_passes(struct server *s, struct dataplane *dp, struct session *sess,
 			  const uint8_t *p, size_t len, enum policy_direction dir, bool frame);

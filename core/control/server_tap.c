@@ -51,14 +51,18 @@ void server_tap_free(struct server *s)
 static void send_frame(struct server *s, struct dataplane *dp, struct session *to, uint8_t *pkt,
 		       size_t len, bool copy)
 {
-	if (session_state(to) != SESSION_ACTIVE ||
-	    !server_policy_passes(s, dp, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, true))
+	struct dataplane *owner;
+
+	if (session_state(to) != SESSION_ACTIVE)
+		return;
+	owner = server_owner_dp(s, dp, to); /* the copy stays in the reader's lane */
+	if (!server_policy_passes(s, owner, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, true))
 		return;
 	if (copy) {
 		memcpy(dp->lane.frame_copy + DATA_OVERHEAD, pkt + DATA_OVERHEAD, len);
 		pkt = dp->lane.frame_copy;
 	}
-	(void)server_send_data(s, dp, to, pkt, len);
+	(void)server_send_data(s, owner, to, pkt, len);
 }
 
 /* The client that owns the frame's destination, or NULL (the device's, unknown, or a group). */

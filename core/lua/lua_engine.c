@@ -241,13 +241,10 @@ static void push_device_stats(lua_State *L, const struct engine *e)
 
 /* stats().datapath.udp: system calls and what they carried (udpio.h); absent without UDP. */
 static void push_udp_stats(lua_State *L, const struct udpio_caps *caps,
-			   const struct udpio_rx_stats *r, const struct udpio_tx *tx)
+			   const struct udpio_rx_stats *r, const struct udpio_tx_stats *t)
 {
-	const struct udpio_tx_stats *t;
-
-	if (!caps || !r || !tx)
+	if (!caps || !r || !t)
 		return;
-	t = udpio_tx_stats(tx);
 	lua_createtable(L, 0, 12);
 	lua_pushboolean(L, caps->gso && !t->gso_disabled);
 	lua_setfield(L, -2, "gso");
@@ -269,16 +266,18 @@ static void push_udp_stats(lua_State *L, const struct udpio_caps *caps,
 static void push_datapath_stats(lua_State *L, struct engine *e)
 {
 	struct udpio_rx_stats rx;
+	struct udpio_tx_stats tx;
 
 	lua_createtable(L, 0, 2);
 	push_device_stats(L, e);
 	if (e->server)
 		push_udp_stats(L, server_udp_caps(e->server),
 			       server_udp_rx_stats(e->server, &rx) ? &rx : NULL,
-			       server_udp_tx(e->server));
-	else if (e->client && client_udp_rx(e->client))
+			       server_udp_tx_stats(e->server, &tx) ? &tx : NULL);
+	else if (e->client && client_udp_rx(e->client) && client_udp_tx(e->client))
 		push_udp_stats(L, client_udp_caps(e->client),
-			       udpio_rx_stats(client_udp_rx(e->client)), client_udp_tx(e->client));
+			       udpio_rx_stats(client_udp_rx(e->client)),
+			       udpio_tx_stats(client_udp_tx(e->client)));
 	lua_setfield(L, -2, "datapath");
 }
 

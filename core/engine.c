@@ -180,10 +180,10 @@ static void log_device(struct engine *e, const char *verb)
  * kernel sends the replies of a flow out of the queue its last packet was
  * written on (docs/workers.md), so they come back to that worker.
  */
-static void on_client_packet(void *ctx, struct session *s, uint8_t *packet, size_t len)
+static void on_client_packet(void *ctx, uint32_t peer_id, uint8_t *packet, size_t len)
 {
 	struct engine *e = ctx;
-	uint32_t k = e->server && s ? server_worker_of(e->server, session_peer_id(s)) : 0;
+	uint32_t k = e->server ? server_worker_of(e->server, peer_id) : 0;
 
 	devpath_deliver(engine_queues_path(&e->queues, &e->devpath, k), packet, len);
 }
@@ -515,7 +515,7 @@ static int open_server(struct engine *e, const struct config *cfg, struct creden
 
 static void on_server_packet(void *ctx, uint8_t *packet, size_t len)
 {
-	on_client_packet(ctx, NULL, packet, len);
+	on_client_packet(ctx, 0, packet, len); /* client mode: one queue */
 }
 
 /*

@@ -49,7 +49,7 @@ static void unindex_session(struct server *s, uint32_t id)
 {
 	for (int i = 0; i < 2; i++) {
 		if (s->vpn_addrs[id][i].family)
-			server_addr_index_del(&s->vpn_index, &s->vpn_addrs[id][i], id);
+			server_addr_index_del(&s->routes.vpn, &s->vpn_addrs[id][i], id);
 		memset(&s->vpn_addrs[id][i], 0, sizeof(s->vpn_addrs[id][i]));
 	}
 }
@@ -68,7 +68,7 @@ static void index_session(struct server *s, uint32_t id, const struct session_pu
 		struct ip_addr a;
 
 		if (!text[i][0] || !ip_addr_parse(&a, text[i]) ||
-		    !server_addr_index_put(&s->vpn_index, &a, id))
+		    !server_addr_index_put(&s->routes.vpn, &a, id))
 			continue;
 		s->vpn_addrs[id][i] = a;
 	}
@@ -82,7 +82,7 @@ static void attach_subnets(struct server *s, uint32_t id, const struct session_p
 	if (!push->n_routes || !(cs = calloc(1, sizeof(*cs))))
 		return;
 	for (size_t i = 0; i < push->n_routes; i++) {
-		int32_t owner = route_table_owner(&s->subnets, &push->routes[i]);
+		int32_t owner = route_table_owner(&s->routes.subnets, &push->routes[i]);
 		enum route_add_result r;
 		char text[IP_PREFIX_TEXT_MAX];
 
@@ -94,7 +94,7 @@ static void attach_subnets(struct server *s, uint32_t id, const struct session_p
 			s->stats.dropped_subnets++;
 			continue;
 		}
-		r = route_table_add(&s->subnets, &push->routes[i], id);
+		r = route_table_add(&s->routes.subnets, &push->routes[i], id);
 		if (r == ROUTE_FULL) {
 			s->stats.dropped_subnets++;
 			continue;
@@ -116,7 +116,7 @@ static void detach_subnets(struct server *s, uint32_t id)
 	if (!cs)
 		return;
 	for (size_t i = 0; i < cs->n; i++)
-		if (route_table_del(&s->subnets, &cs->prefix[i], id) && cs->ours[i])
+		if (route_table_del(&s->routes.subnets, &cs->prefix[i], id) && cs->ours[i])
 			s->params.hooks.subnet(s->params.hooks.ctx, &cs->prefix[i], false);
 	free(cs);
 	s->client_subnets[id] = NULL;
@@ -137,6 +137,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	server_tls_crypt_v2_forget(s, id);
 	halfopen_remove(&s->half_open, id);
 	s->sessions[id] = NULL;
+	server_peer_close(s, id);
 	peer_ids_put(&s->ids, id);
 	session_free(sess);
 	server_trim_arm(s);
@@ -182,6 +183,7 @@ bool server_admit(struct server *s, struct session *sess, struct session_push *p
 	attach_subnets(s, session_peer_id(sess), push);
 	filter_set_client(&s->filter, session_peer_id(sess), push->policy, push->groups);
 	session_admit(sess, push);
+	server_peer_admit(s, session_peer_id(sess));
 	return true;
 }
 
@@ -458,6 +460,7 @@ static struct session *open_session(struct server *s, const struct proto_control
 			(void)!server_peer_index_put(&s->peer_index, a->from, a->from_len,
 						     (uint32_t)id);
 		s->sessions[id] = sess;
+		server_peer_open(s, (uint32_t)id, sess);
 		/* Out of memory (a network's heap), it is not listed: never evicted. */
 		(void)!halfopen_add(&s->half_open, (uint32_t)id, &src, ev_now(s->loop));
 		server_trim_arm(s);
@@ -588,18 +591,15 @@ static bool is_taken(const struct server *s, const struct session *sess, const s
 	return owner && owner != sess;
 }
 
-static struct session *find_route(const struct server *s, const struct ip_addr *addr);
-
 uint32_t server_worker_of(const struct server *s, uint32_t peer_id)
 {
 	return peer_id % s->n_dps;
 }
 
 /* With threads, a handoff is one trip over the ring between the two workers. */
-struct dataplane *server_owner_dp(struct server *s, struct dataplane *read_on,
-				  const struct session *sess)
+struct dataplane *server_owner_dp(struct server *s, struct dataplane *read_on, uint32_t id)
 {
-	struct dataplane *owner = &s->dps[server_worker_of(s, session_peer_id(sess))];
+	struct dataplane *owner = &s->dps[server_worker_of(s, id)];
 
 	if (owner != read_on)
 		read_on->stats.handoffs++;
@@ -657,17 +657,17 @@ static bool seal_and_send(struct server *s, struct dataplane *dp, struct dchan *
 	return true;
 }
 
-bool server_send_data(struct server *s, struct dataplane *dp, struct session *to, uint8_t *pkt,
-		      size_t len)
+bool server_send_data(struct server *s, struct dataplane *dp, const struct dp_peer *to,
+		      uint8_t *pkt, size_t len)
 {
-	bool ok = seal_and_send(s, dp, session_dchan(to), pkt, len);
+	bool ok = seal_and_send(s, dp, to->dc, pkt, len);
 
 	count_sent(dp, ok, len);
 	return ok;
 }
 
 /* A packet (len bytes at pkt + DATA_OVERHEAD) that passed the policy, sealed in place for to. */
-static void send_to(struct server *s, struct dataplane *dp, struct session *to, uint8_t *pkt,
+static void send_to(struct server *s, struct dataplane *dp, const struct dp_peer *to, uint8_t *pkt,
 		    size_t len)
 {
 	(void)server_send_data(s, dp, to, pkt, len);
@@ -678,10 +678,10 @@ static void send_to(struct server *s, struct dataplane *dp, struct session *to, 
  * a UDP client's straight into the send queue's next slot (no copy after
  * the cut), a TCP client's in the lane's scratch (its connection copies).
  */
-static void send_segments(struct server *s, struct dataplane *dp, struct session *to,
+static void send_segments(struct server *s, struct dataplane *dp, const struct dp_peer *to,
 			  struct vnet_split *sp)
 {
-	struct dchan *dc = session_dchan(to);
+	struct dchan *dc = to->dc;
 	bool in_slot = dp->udp_tx && !s->conns[dc->peer_id] && dc->framing != COMPFRAME_LZO &&
 		       DATA_OVERHEAD + vnet_split_max(sp) + DATA_TAILROOM <= UDPIO_SLOT_MAX;
 	size_t cap =
@@ -705,9 +705,9 @@ static void send_segments(struct server *s, struct dataplane *dp, struct session
 	ev_prepare_start(dp->loop, &dp->udp_flusher);
 }
 
-bool server_reseal_must_move(const struct session *from, const struct session *to)
+bool server_reseal_must_move(const struct dp_peer *from, const struct dp_peer *to)
 {
-	return session_epoch_data(to) && !session_epoch_data(from);
+	return to->epoch_data && !from->epoch_data;
 }
 
 /*
@@ -715,16 +715,18 @@ bool server_reseal_must_move(const struct session *from, const struct session *t
  * to that client, sealed again in the same buffer, without passing through
  * the kernel (its forwarding and firewall). True when it was for a client.
  */
-static bool forward_to_client(struct server *s, struct dataplane *dp, const struct session *from,
+static bool forward_to_client(struct server *s, struct dataplane *dp, const struct dp_peer *from,
 			      uint8_t *pkt, size_t len)
 {
+	const struct dp_peer *to;
 	struct ip_addr dst;
-	struct session *to;
+	int32_t id;
 
-	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) || !(to = find_route(s, &dst)) ||
+	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) ||
+	    (id = server_routes_find(s, &dst)) < 0 || !(to = server_peer(s, (uint32_t)id)) ||
 	    to == from)
 		return false;
-	dp = server_owner_dp(s, dp, to);
+	dp = server_owner_dp(s, dp, (uint32_t)id);
 	if (!server_policy_passes(s, dp, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		return true;
 	if (server_reseal_must_move(from, to)) {
@@ -749,10 +751,10 @@ static enum filter_result judge_packet(struct server *s, uint32_t id, const uint
  * rejected packet's answer goes back where the packet came from: to the
  * client (in), or to the device (out).
  */
-bool server_policy_passes(struct server *s, struct dataplane *dp, struct session *sess,
+bool server_policy_passes(struct server *s, struct dataplane *dp, const struct dp_peer *peer,
 			  const uint8_t *p, size_t len, enum policy_direction dir, bool frame)
 {
-	uint32_t id = session_peer_id(sess);
+	uint32_t id = peer->dc->peer_id;
 	struct filter_answer answer; /* this call's own: no scratch shared between loops */
 	enum filter_result r = judge_packet(s, id, p, len, dir, frame, &answer);
 
@@ -769,9 +771,9 @@ bool server_policy_passes(struct server *s, struct dataplane *dp, struct session
 	else
 		dp->stats.rejected_policy++;
 	if (answer.len && dir == POLICY_IN)
-		(void)seal_and_send(s, dp, session_dchan(sess), answer.buf, answer.len);
+		(void)seal_and_send(s, dp, peer->dc, answer.buf, answer.len);
 	else if (answer.len)
-		s->params.hooks.deliver(s->params.hooks.ctx, sess, answer.buf + DATA_OVERHEAD,
+		s->params.hooks.deliver(s->params.hooks.ctx, id, answer.buf + DATA_OVERHEAD,
 					answer.len);
 	return false;
 }
@@ -809,30 +811,32 @@ void server_set_flow_hook(struct server *s, bool flow_hook)
 }
 
 /* The first packet of a flow on.flow accepted goes on from where the policy stopped it. */
-static void pass_held(struct server *s, struct session *sess, struct filter_held *h)
+static void pass_held(struct server *s, const struct dp_peer *peer, struct filter_held *h)
 {
-	struct dataplane *dp = &s->dps[server_worker_of(s, session_peer_id(sess))];
+	uint32_t id = peer->dc->peer_id;
+	struct dataplane *dp = &s->dps[server_worker_of(s, id)];
 
 	if (h->dir == POLICY_OUT) {
-		if (session_state(sess) == SESSION_ACTIVE)
-			send_to(s, dp, sess, h->buf, h->len);
+		if (session_state(peer->sess) == SESSION_ACTIVE)
+			send_to(s, dp, peer, h->buf, h->len);
 	} else if (h->frame) {
-		server_tap_switch(s, dp, sess, h->buf, h->len);
-	} else if (!s->params.client_to_client || !forward_to_client(s, dp, sess, h->buf, h->len)) {
-		s->params.hooks.deliver(s->params.hooks.ctx, sess, h->buf + DATA_OVERHEAD, h->len);
+		server_tap_switch(s, dp, peer, h->buf, h->len);
+	} else if (!s->params.client_to_client || !forward_to_client(s, dp, peer, h->buf, h->len)) {
+		s->params.hooks.deliver(s->params.hooks.ctx, id, h->buf + DATA_OVERHEAD, h->len);
 	}
 }
 
 void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
 			 enum policy_verdict verdict, double lifetime)
 {
+	const struct dp_peer *peer;
 	struct filter_held *h;
 
 	filter_decided(&s->filter, key, ok, verdict, lifetime, ev_now(s->loop));
 	if (!(h = filter_take_held(&s->filter, key)))
 		return;
-	if (key->peer_id < s->max_clients && s->sessions[key->peer_id])
-		pass_held(s, s->sessions[key->peer_id], h);
+	if ((peer = server_peer(s, key->peer_id)))
+		pass_held(s, peer, h);
 	filter_release_held(h);
 }
 
@@ -862,15 +866,14 @@ void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t group
 		s->filter.groups[peer_id] = groups;
 }
 
-/* A packet from a host in one of the subnets behind this client. */
-static bool from_own_subnet(const struct server *s, const struct session *sess, const uint8_t *ip,
-			    size_t len)
+/* A packet from a host in one of the subnets behind client id. */
+static bool from_own_subnet(const struct server *s, uint32_t id, const uint8_t *ip, size_t len)
 {
 	struct ip_addr src;
 
-	if (!s->subnets.n || !ip_packet_addr(ip, len, true, &src))
+	if (!s->routes.subnets.n || !ip_packet_addr(ip, len, true, &src))
 		return false;
-	return route_table_lookup(&s->subnets, &src) == (int32_t)session_peer_id(sess);
+	return route_table_lookup(&s->routes.subnets, &src) == (int32_t)id;
 }
 
 /*
@@ -893,29 +896,27 @@ static void follow_float(struct server *s, struct session *sess, const struct so
 }
 
 /* Opens a data packet in place; one from a new address is reported as a float. */
-static int open_data(struct server *s, struct session *sess, uint8_t *buf, size_t len,
-		     const struct arrival *a, bool *ping)
+static int open_data(struct server *s, struct dataplane *dp, const struct dp_peer *peer,
+		     uint8_t *buf, size_t len, const struct arrival *a, bool *ping)
 {
-	struct dchan *dc = session_dchan(sess);
-	int n = dchan_open(dc, buf, len, ev_now(s->loop), ping);
+	int n = dchan_open(peer->dc, buf, len, ev_now(dp->loop), ping);
 
-	if (n >= 0 && !a->via && !dchan_is_peer(dc, a->from, a->from_len))
-		follow_float(s, sess, a->from, a->from_len);
+	if (n >= 0 && !a->via && !dchan_is_peer(peer->dc, a->from, a->from_len))
+		follow_float(s, peer->sess, a->from, a->from_len);
 	return n;
 }
 
 /* Whether a client's packets travel over IPv6 (an IPv4-mapped address is IPv4). */
-static bool outer_ipv6(const struct session *sess)
+static bool outer_ipv6(const struct dp_peer *peer)
 {
-	const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)session_peer(sess);
+	const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&peer->dc->peer;
 
 	return a->sin6_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&a->sin6_addr);
 }
 
-void server_clamp_mss(const struct server *s, const struct session *sess, uint8_t *p, size_t len)
+void server_clamp_mss(const struct server *s, const struct dp_peer *peer, uint8_t *p, size_t len)
 {
-	const struct mssfix *m =
-		&s->mss[sess && session_epoch_data(sess)][!sess || outer_ipv6(sess)];
+	const struct mssfix *m = &s->mss[peer && peer->epoch_data][!peer || outer_ipv6(peer)];
 
 	if (!s->params.mssfix)
 		return;
@@ -967,21 +968,21 @@ static int unframe(struct dataplane *dp, const struct dchan *dc, uint8_t **buf, 
 static void handle_data(struct server *s, struct dataplane *dp, const struct arrival *a,
 			uint8_t *buf, size_t len)
 {
+	const struct dp_peer *peer;
 	struct proto_data d;
-	struct session *sess;
 	bool ping;
 	int n;
 
 	if (proto_decode_data(&d, buf, len) != 0 || d.opcode != P_DATA_V2 ||
-	    d.peer_id >= s->max_clients || !(sess = s->sessions[d.peer_id])) {
+	    !(peer = server_peer(s, d.peer_id))) {
 		dp->stats.dropped_no_session++;
 		return;
 	}
-	if (is_taken(s, sess, a) || s->conns[d.peer_id] != a->via) {
+	if (is_taken(s, peer->sess, a) || s->conns[d.peer_id] != a->via) {
 		dp->stats.dropped_float++; /* another client's address, or not its transport */
 		return;
 	}
-	n = open_data(s, sess, buf, len, a, &ping);
+	n = open_data(s, dp, peer, buf, len, a, &ping);
 	if (n < 0) {
 		if (n == DATA_EREPLAY)
 			dp->stats.dropped_replay++;
@@ -991,27 +992,27 @@ static void handle_data(struct server *s, struct dataplane *dp, const struct arr
 	}
 	dp->stats.data_in++;
 	dp->stats.data_bytes_in += (uint64_t)n;
-	if (ping || n == 0 || (n = unframe(dp, session_dchan(sess), &buf, (size_t)n)) < 0)
+	if (ping || n == 0 || (n = unframe(dp, peer->dc, &buf, (size_t)n)) < 0)
 		return;
 	if (over_device_mtu(s, (size_t)n)) {
 		dp->stats.dropped_too_big++;
 		return;
 	}
 	if (s->params.tap) {
-		server_tap_from_client(s, dp, sess, buf, (size_t)n);
+		server_tap_from_client(s, dp, peer, buf, (size_t)n);
 		return;
 	}
-	if (!session_owns_source(sess, buf + DATA_OVERHEAD, (size_t)n) &&
-	    !from_own_subnet(s, sess, buf + DATA_OVERHEAD, (size_t)n)) {
+	if (!dp_peer_owns_source(peer, buf + DATA_OVERHEAD, (size_t)n) &&
+	    !from_own_subnet(s, d.peer_id, buf + DATA_OVERHEAD, (size_t)n)) {
 		dp->stats.dropped_spoofed++;
 		return;
 	}
-	server_clamp_mss(s, sess, buf + DATA_OVERHEAD, (size_t)n);
-	if (!server_policy_passes(s, dp, sess, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN, false))
+	server_clamp_mss(s, peer, buf + DATA_OVERHEAD, (size_t)n);
+	if (!server_policy_passes(s, dp, peer, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN, false))
 		return;
-	if (s->params.client_to_client && forward_to_client(s, dp, sess, buf, (size_t)n))
+	if (s->params.client_to_client && forward_to_client(s, dp, peer, buf, (size_t)n))
 		return;
-	s->params.hooks.deliver(s->params.hooks.ctx, sess, buf + DATA_OVERHEAD, (size_t)n);
+	s->params.hooks.deliver(s->params.hooks.ctx, d.peer_id, buf + DATA_OVERHEAD, (size_t)n);
 }
 
 /*
@@ -1200,8 +1201,10 @@ static int dataplanes_init(struct server *s, uint32_t workers)
 
 static void dataplanes_free(struct server *s)
 {
-	for (uint32_t k = 0; k < s->n_dps; k++)
+	for (uint32_t k = 0; k < s->n_dps; k++) {
+		dataplane_peers_free(&s->dps[k]);
 		dataplane_free(&s->dps[k]);
+	}
 	free(s->dps);
 	s->dps = NULL;
 	s->n_dps = 0;
@@ -1222,18 +1225,21 @@ static int slots_init(struct server *s, uint32_t n, uint32_t workers)
 	s->held = calloc(n, sizeof(*s->held));
 	if (!s->sessions || !s->vpn_addrs || !s->client_subnets || !s->conns || !s->held ||
 	    halfopen_init(&s->half_open, n) < 0 || peer_ids_init_workers(&s->ids, n, workers) < 0 ||
-	    server_addr_index_init(&s->vpn_index, &s->hash_key, 2 * (size_t)n) < 0 ||
+	    server_addr_index_init(&s->routes.vpn, &s->hash_key, 2 * (size_t)n) < 0 ||
 	    server_addr_index_init(&s->peer_index, &s->hash_key, n) < 0 ||
-	    route_table_init(&s->subnets, n > ROUTE_MAX ? n : ROUTE_MAX, &s->hash_key) < 0)
+	    route_table_init(&s->routes.subnets, n > ROUTE_MAX ? n : ROUTE_MAX, &s->hash_key) < 0)
 		return -ENOMEM;
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		if (dataplane_peers_init(&s->dps[k], k, workers, n) < 0)
+			return -ENOMEM;
 	return 0;
 }
 
 static void slots_free(struct server *s)
 {
-	server_addr_index_free(&s->vpn_index);
+	server_addr_index_free(&s->routes.vpn);
 	server_addr_index_free(&s->peer_index);
-	route_table_free(&s->subnets);
+	route_table_free(&s->routes.subnets);
 	peer_ids_free(&s->ids);
 	free(s->sessions);
 	free(s->vpn_addrs);
@@ -1368,42 +1374,49 @@ void server_set_credentials(struct server *s, const struct wrap *wrap, struct tl
 
 struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_addr *addr)
 {
-	int32_t id = server_addr_index_get(&s->vpn_index, addr);
+	int32_t id = server_addr_index_get(&s->routes.vpn, addr);
 
 	return id < 0 ? NULL : s->sessions[id];
 }
 
-/* The client a packet to addr goes to: its VPN address, else a subnet behind it. */
-static struct session *find_route(const struct server *s, const struct ip_addr *addr)
+/*
+ * The client a packet read on dp (to dst) goes to, found in dp's routes,
+ * and the dataplane that sends to it, where *dp then points; NULL when no
+ * client has dst (counted).
+ */
+static const struct dp_peer *route(struct server *s, struct dataplane **dp,
+				   const struct ip_addr *dst)
 {
-	struct session *sess = server_find_by_vpn_addr(s, addr);
-	int32_t id;
+	int32_t id = server_routes_find(s, dst);
+	const struct dp_peer *to = id < 0 ? NULL : server_peer(s, (uint32_t)id);
 
-	if (sess || !s->subnets.n)
-		return sess;
-	id = route_table_lookup(&s->subnets, addr);
-	return id < 0 ? NULL : s->sessions[id];
+	if (!to) {
+		(*dp)->stats.dropped_no_route++;
+		return NULL;
+	}
+	*dp = server_owner_dp(s, *dp, (uint32_t)id);
+	return to;
 }
 
 void server_route_from_device(struct server *s, uint32_t queue, uint8_t *pkt, size_t len)
 {
 	struct dataplane *dp = &s->dps[queue < s->n_dps ? queue : 0];
+	const struct dp_peer *to;
 	struct ip_addr dst;
-	struct session *sess;
 
 	if (s->params.tap) {
 		server_tap_from_device(s, dp, pkt, len);
 		return;
 	}
-	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst) ||
-	    !(sess = find_route(s, &dst))) {
+	if (!ip_packet_addr(pkt + DATA_OVERHEAD, len, false, &dst)) {
 		dp->stats.dropped_no_route++;
 		return;
 	}
-	dp = server_owner_dp(s, dp, sess);
-	server_clamp_mss(s, sess, pkt + DATA_OVERHEAD, len);
-	if (server_policy_passes(s, dp, sess, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
-		send_to(s, dp, sess, pkt, len);
+	if (!(to = route(s, &dp, &dst)))
+		return;
+	server_clamp_mss(s, to, pkt + DATA_OVERHEAD, len);
+	if (server_policy_passes(s, dp, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
+		send_to(s, dp, to, pkt, len);
 }
 
 /*
@@ -1415,22 +1428,22 @@ void server_route_superpacket(struct server *s, uint32_t queue, const struct vne
 			      const uint8_t *pkt, size_t len)
 {
 	struct dataplane *dp = &s->dps[queue < s->n_dps ? queue : 0];
+	const struct dp_peer *to;
 	struct vnet_split sp;
 	struct ip_addr dst;
-	struct session *sess;
 
-	if (!ip_packet_addr(pkt, len, false, &dst) || !(sess = find_route(s, &dst))) {
+	if (!ip_packet_addr(pkt, len, false, &dst)) {
 		dp->stats.dropped_no_route++;
 		return;
 	}
-	dp = server_owner_dp(s, dp, sess);
-	if (!server_policy_passes(s, dp, sess, pkt, len, POLICY_OUT, false))
+	if (!(to = route(s, &dp, &dst)) ||
+	    !server_policy_passes(s, dp, to, pkt, len, POLICY_OUT, false))
 		return;
 	if (vnet_split_init(&sp, h, pkt, len) < 0) {
 		dp->stats.dropped_device_malformed++;
 		return;
 	}
-	send_segments(s, dp, sess, &sp);
+	send_segments(s, dp, to, &sp);
 }
 
 size_t server_session_count(const struct server *s)

@@ -102,9 +102,9 @@ struct server_hooks {
 	/* A client finished its key exchange: server_admit or session_refuse, now or later. */
 	void (*connect)(void *ctx, struct session *s);
 	void (*ended)(void *ctx, struct session *s, const char *reason);
-	/* A decrypted packet from a client, for the device. */
-	/* packet has DATA_OVERHEAD writable bytes in front (a header may be written there). */
-	void (*deliver)(void *ctx, struct session *s, uint8_t *packet, size_t len);
+	/* A decrypted packet from client peer_id, for the device (written on its worker's queue).
+	 * packet has DATA_OVERHEAD writable bytes in front (a header may be written there). */
+	void (*deliver)(void *ctx, uint32_t peer_id, uint8_t *packet, size_t len);
 	/*
 	 * A subnet behind a client appears (add) or goes: its route into the
 	 * device. Returns whether the route is ours to remove later (false when

@@ -42,6 +42,26 @@ struct server_lane {
 };
 
 /*
+ * What the packet path knows of one client, kept by the dataplane that owns
+ * it (docs/workers.md): filled when the client's session takes its slot and
+ * when it is admitted, cleared when it ends. The packet path reads the
+ * client here, not in its session; sess is still read on the one loop for
+ * what has not moved yet (floats, the TAP switch, on.flow's held packets).
+ */
+struct dp_peer {
+	struct session *sess;  /* NULL: no client in this slot */
+	struct dchan *dc;      /* its data channel (the session's) */
+	struct ip_addr vpn[2]; /* its VPN addresses (IPv4, IPv6): the sources it may send from */
+	bool epoch_data;       /* OpenVPN 2.7's data format: its packets are longer */
+};
+
+/* Where a packet goes by its destination: the VPN addresses and the subnets behind clients. */
+struct server_routes {
+	struct server_addr_index vpn;
+	struct route_table subnets;
+};
+
+/*
  * One packet loop's own state (docs/workers.md): its scratch and its share
  * of the counters. The server's loop has one (s->dp); each data-path worker
  * will have its own, so the packet path writes only the dataplane it is
@@ -62,6 +82,9 @@ struct dataplane {
 	struct udpio_caps udp_caps;
 	ev_prepare udp_flusher;
 	struct server_lane lane;
+	/* Its clients (peer-id % workers is its index), by peer-id / workers. */
+	struct dp_peer *peers;
+	uint32_t n_peers;
 	/* The counters the packet path keeps (the data packets, their drops);
 	 * server_stats() adds them to the server's own. */
 	struct server_stats stats;
@@ -115,8 +138,7 @@ struct server {
 	struct session **sessions;		/* slot = peer-id */
 	struct ip_addr (*vpn_addrs)[2];		/* each slot's keys in vpn_index */
 	struct server_addr_index peer_index;	/* UDP client's address -> slot */
-	struct server_addr_index vpn_index;	/* VPN address -> slot */
-	struct route_table subnets;		/* subnets behind clients -> slot */
+	struct server_routes routes;		/* VPN addresses and subnets -> slot */
 	struct client_subnets **client_subnets; /* each slot's, or NULL */
 	struct filter filter;			/* the packet policy */
 	struct batch
@@ -143,11 +165,27 @@ static inline struct dataplane *server_main_dp(const struct server *s)
 	return &s->dps[0];
 }
 
+/* server_peers.c: the dataplanes' clients. Dataplane index's table, of its share of max_clients;
+ * 0 or -ENOMEM. */
+int dataplane_peers_init(struct dataplane *dp, uint32_t index, uint32_t workers,
+			 uint32_t max_clients) __attribute__((warn_unused_result));
+void dataplane_peers_free(struct dataplane *dp);
+/* Client id's entry in its dataplane (NULL: no client has slot id). */
+struct dp_peer *server_peer(const struct server *s, uint32_t id);
+/* Slot id's session began (its data channel has no key yet), was admitted, or ended. */
+void server_peer_open(struct server *s, uint32_t id, struct session *sess);
+void server_peer_admit(struct server *s, uint32_t id);
+void server_peer_close(struct server *s, uint32_t id);
+/* Whether a client's packet (len bytes of IP at ip) comes from one of its VPN addresses. */
+bool dp_peer_owns_source(const struct dp_peer *p, const uint8_t *ip, size_t len);
+/* The client a packet to addr goes to: its VPN address, else a subnet behind it; or -1. */
+int32_t server_routes_find(const struct server *s, const struct ip_addr *addr);
+
 /*
- * Clamps the MSS of a TCP SYN to or from sess (NULL: any client; the
+ * Clamps the MSS of a TCP SYN to or from peer (NULL: any client; the
  * smaller limit) in an IP packet, or in an Ethernet frame in TAP mode.
  */
-void server_clamp_mss(const struct server *s, const struct session *sess, uint8_t *p, size_t len);
+void server_clamp_mss(const struct server *s, const struct dp_peer *peer, uint8_t *p, size_t len);
 
 /* Half-open handshakes now (clients waiting for their hooks' decision not counted). */
 size_t server_half_open_count(const struct server *s);
@@ -195,18 +233,17 @@ void server_tls_crypt_v2_forget(struct server *s, uint32_t id);
  * The dataplane that sends to sess: its worker's. A packet read on another
  * worker's dataplane (read_on) is handed over, and counted there (handoffs).
  */
-struct dataplane *server_owner_dp(struct server *s, struct dataplane *read_on,
-				  const struct session *sess);
+struct dataplane *server_owner_dp(struct server *s, struct dataplane *read_on, uint32_t id);
 
-/* The policy on a packet (frame: an Ethernet frame of TAP mode) of sess going dir. */
-bool server_policy_passes(struct server *s, struct dataplane *dp, struct session *sess,
+/* The policy on a packet (frame: an Ethernet frame of TAP mode) of client peer going dir. */
+bool server_policy_passes(struct server *s, struct dataplane *dp, const struct dp_peer *peer,
 			  const uint8_t *p, size_t len, enum policy_direction dir, bool frame);
 /*
  * Seals a data packet (len bytes at pkt + DATA_OVERHEAD) in place for to
  * and queues it on its transport, counted; false when no key may seal now.
  */
-bool server_send_data(struct server *s, struct dataplane *dp, struct session *to, uint8_t *pkt,
-		      size_t len);
+bool server_send_data(struct server *s, struct dataplane *dp, const struct dp_peer *to,
+		      uint8_t *pkt, size_t len);
 /* Ends a session: hooks, indexes, subnets, policy and its TCP connection. */
 void server_end_session(struct server *s, struct session *sess, const char *reason);
 
@@ -231,14 +268,14 @@ void server_tap_free(struct server *s);
  * and a receive buffer may end where the packet did (GRO and TCP put
  * packets back to back).
  */
-bool server_reseal_must_move(const struct session *from, const struct session *to);
+bool server_reseal_must_move(const struct dp_peer *from, const struct dp_peer *to);
 
-/* A frame from a client (len bytes at buf + DATA_OVERHEAD), opened. */
-void server_tap_from_client(struct server *s, struct dataplane *dp, struct session *sess,
+/* A frame from client peer (len bytes at buf + DATA_OVERHEAD), opened. */
+void server_tap_from_client(struct server *s, struct dataplane *dp, const struct dp_peer *peer,
 			    uint8_t *buf, size_t len);
 /* A client's frame that passed the checks and the policy: switched to its destination. */
-void server_tap_switch(struct server *s, struct dataplane *dp, struct session *sess, uint8_t *buf,
-		       size_t len);
+void server_tap_switch(struct server *s, struct dataplane *dp, const struct dp_peer *peer,
+		       uint8_t *buf, size_t len);
 /* A frame from the device (len bytes at pkt + DATA_OVERHEAD). */
 void server_tap_from_device(struct server *s, struct dataplane *dp, uint8_t *pkt, size_t len);
 

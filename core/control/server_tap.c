@@ -48,14 +48,14 @@ void server_tap_free(struct server *s)
  * Seals the frame (len bytes at pkt + DATA_OVERHEAD) for client to: in place,
  * or in a copy when the same frame goes to others too (a flood).
  */
-static void send_frame(struct server *s, struct dataplane *dp, struct session *to, uint8_t *pkt,
-		       size_t len, bool copy)
+static void send_frame(struct server *s, struct dataplane *dp, const struct dp_peer *to,
+		       uint8_t *pkt, size_t len, bool copy)
 {
 	struct dataplane *owner;
 
-	if (session_state(to) != SESSION_ACTIVE)
+	if (session_state(to->sess) != SESSION_ACTIVE)
 		return;
-	owner = server_owner_dp(s, dp, to); /* the copy stays in the reader's lane */
+	owner = server_owner_dp(s, dp, to->dc->peer_id); /* the copy stays in the reader's lane */
 	if (!server_policy_passes(s, owner, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, true))
 		return;
 	if (copy) {
@@ -66,21 +66,21 @@ static void send_frame(struct server *s, struct dataplane *dp, struct session *t
 }
 
 /* The client that owns the frame's destination, or NULL (the device's, unknown, or a group). */
-static struct session *client_of_destination(const struct server *s, const uint8_t *frame,
-					     int32_t *owner)
+static const struct dp_peer *client_of_destination(const struct server *s, const uint8_t *frame,
+						   int32_t *owner)
 {
 	*owner = mac_is_group(frame) ? -1 : mac_table_lookup(&s->macs, frame, ev_now(s->loop));
-	return *owner >= 0 && (uint32_t)*owner < s->max_clients ? s->sessions[*owner] : NULL;
+	return *owner >= 0 ? server_peer(s, (uint32_t)*owner) : NULL;
 }
 
 /* Every active client but the one it came from (NULL: from the device): the live ones only. */
-static void flood(struct server *s, struct dataplane *dp, const struct session *from, uint8_t *pkt,
+static void flood(struct server *s, struct dataplane *dp, const struct dp_peer *from, uint8_t *pkt,
 		  size_t len)
 {
 	for (uint32_t i = 0; i < peer_ids_count(&s->ids); i++) {
-		struct session *to = s->sessions[peer_ids_at(&s->ids, i)];
+		const struct dp_peer *to = server_peer(s, peer_ids_at(&s->ids, i));
 
-		if (to != from)
+		if (to && to != from)
 			send_frame(s, dp, to, pkt, len, true);
 	}
 }
@@ -98,21 +98,21 @@ static bool is_own_address(const void *ctx, const struct ip_addr *a)
 
 	if (ip_addr_equal(&s->vpn_addrs[c->id][0], a) || ip_addr_equal(&s->vpn_addrs[c->id][1], a))
 		return true;
-	return s->subnets.n && route_table_lookup(&s->subnets, a) == (int32_t)c->id;
+	return s->routes.subnets.n && route_table_lookup(&s->routes.subnets, a) == (int32_t)c->id;
 }
 
-void server_tap_from_client(struct server *s, struct dataplane *dp, struct session *sess,
+void server_tap_from_client(struct server *s, struct dataplane *dp, const struct dp_peer *peer,
 			    uint8_t *buf, size_t len)
 {
 	const uint8_t *frame = buf + DATA_OVERHEAD;
-	uint32_t id = session_peer_id(sess);
+	uint32_t id = peer->dc->peer_id;
 	int32_t owner;
 
 	if (len < ETH_HEADER) {
 		dp->stats.dropped_malformed++;
 		return;
 	}
-	server_clamp_mss(s, sess, buf + DATA_OVERHEAD, len);
+	server_clamp_mss(s, peer, buf + DATA_OVERHEAD, len);
 	owner = mac_table_lookup(&s->macs, frame + 6, ev_now(s->loop));
 	if (owner >= 0 && owner != (int32_t)id) {
 		dp->stats.dropped_mac_spoof++; /* another client's, or the server's side's, live
@@ -128,43 +128,43 @@ void server_tap_from_client(struct server *s, struct dataplane *dp, struct sessi
 		dp->stats.dropped_flood++; /* broadcast or multicast: past its share */
 		return;
 	}
-	if (server_policy_passes(s, dp, sess, frame, len, POLICY_IN, true))
-		server_tap_switch(s, dp, sess, buf, len);
+	if (server_policy_passes(s, dp, peer, frame, len, POLICY_IN, true))
+		server_tap_switch(s, dp, peer, buf, len);
 }
 
-void server_tap_switch(struct server *s, struct dataplane *dp, struct session *sess, uint8_t *buf,
-		       size_t len)
+void server_tap_switch(struct server *s, struct dataplane *dp, const struct dp_peer *peer,
+		       uint8_t *buf, size_t len)
 {
 	uint8_t *frame = buf + DATA_OVERHEAD;
+	uint32_t id = peer->dc->peer_id;
+	const struct dp_peer *to;
 	int32_t owner;
-	struct session *to;
 
 	/* Learnt only now, past the checks and the policy: a dropped frame claims nothing. */
-	if (mac_table_learn(&s->macs, frame + 6, session_peer_id(sess), ev_now(s->loop)) ==
-	    MAC_TAKEN) {
+	if (mac_table_learn(&s->macs, frame + 6, id, ev_now(s->loop)) == MAC_TAKEN) {
 		dp->stats.dropped_mac_spoof++; /* taken while its first frame waited for on.flow */
 		return;
 	}
 	to = client_of_destination(s, frame, &owner);
 	if (mac_is_group(frame)) {
 		if (s->params.client_to_client)
-			flood(s, dp, sess, buf, len);
-		s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
+			flood(s, dp, peer, buf, len);
+		s->params.hooks.deliver(s->params.hooks.ctx, id, frame, len);
 		return;
 	}
-	if (to && to != sess && s->params.client_to_client) {
-		send_frame(s, dp, to, buf, len, server_reseal_must_move(sess, to));
+	if (to && to != peer && s->params.client_to_client) {
+		send_frame(s, dp, to, buf, len, server_reseal_must_move(peer, to));
 		return;
 	}
-	if (to == sess)
+	if (to == peer)
 		return; /* for its own address: nothing to switch */
-	s->params.hooks.deliver(s->params.hooks.ctx, sess, frame, len);
+	s->params.hooks.deliver(s->params.hooks.ctx, id, frame, len);
 }
 
 void server_tap_from_device(struct server *s, struct dataplane *dp, uint8_t *pkt, size_t len)
 {
 	const uint8_t *frame = pkt + DATA_OVERHEAD;
-	struct session *to;
+	const struct dp_peer *to;
 	int32_t owner;
 
 	if (len < ETH_HEADER) {

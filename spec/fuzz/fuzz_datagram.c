@@ -114,10 +114,10 @@ static void on_ended(void *ctx, struct session *sess, const char *reason)
 	(void)reason;
 }
 
-static void on_deliver(void *ctx, struct session *sess, uint8_t *packet, size_t len)
+static void on_deliver(void *ctx, uint32_t peer_id, uint8_t *packet, size_t len)
 {
 	(void)ctx;
-	(void)sess;
+	(void)peer_id;
 	(void)packet;
 	(void)len;
 }

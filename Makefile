@@ -175,7 +175,7 @@ check-c: $(TESTS)
 # ThreadSanitizer on the C unit tests that run threads (the ring, the main <-> worker link, the
 # data-path worker skeleton; worker.c under test_passwd), in a build of its own: a TSan build
 # cannot share objects with the address one. Any report fails the test (exit 66).
-TSAN_TESTS = $(addprefix build/tsan/test/,test_ring test_passwd test_workerlink test_dworker)
+TSAN_TESTS = $(addprefix build/tsan/test/,test_ring test_passwd test_workerlink test_dworker test_loopgroup)
 tsan:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=thread BUILD=build/tsan $(TSAN_TESTS)
 	$(Q)mkdir -p build/tsan/results

@@ -12,6 +12,7 @@
 #include "engine_mgmt.h"
 #include "engine_redirect.h"
 #include "fdlimit.h"
+#include "loopgroup.h"
 #include "metrics.h"
 #include "script.h"
 #include "tcp.h"
@@ -254,20 +255,39 @@ static void release_device(struct engine *e)
 }
 
 /*
- * With workers, the device's other queues (docs/workers.md), for the
- * current device: opened once for it. 0, or -errno with err set.
+ * With workers, the device's queues (docs/workers.md), for the current
+ * device, queue k on worker k's loop: opened once for it. 0, or -errno with
+ * err set.
  */
 static int open_queues(struct engine *e, const struct config *cfg, char *err, size_t errlen)
 {
 	struct devpath_handlers h = queue_handlers;
+	struct ev_loop *loops[LOOP_GROUP_MAX];
+	unsigned n = e->group && e->device && device_config(e->device)->multi_queue
+			     ? loop_group_size(e->group)
+			     : 0;
 
+	for (unsigned k = 0; k < n; k++)
+		loops[k] = loop_group_loop(e->group, k);
 	h.ctx = e;
-	return engine_queues_open(&e->queues, e->device,
-				  e->device && device_config(e->device)->multi_queue &&
-						  cfg->workers > 1
-					  ? cfg->workers - 1
-					  : 0,
-				  e->loop, &e->log, &h, cfg->offload.coalesce, err, errlen);
+	return engine_queues_open(&e->queues, e->device, n, loops, &e->log, &h,
+				  cfg->offload.coalesce, err, errlen);
+}
+
+/*
+ * With workers the device's own queue is detached: its packets go to the
+ * workers' queues, and the engine's devpath (on the main loop) reads
+ * nothing. 0, or -errno with err set.
+ */
+static int detach_first_queue(struct engine *e, char *err, size_t errlen)
+{
+	int rc = device_detach_first_queue(e->device);
+
+	if (rc == -EINVAL)
+		return 0; /* detached already: the device was watched before a reload */
+	if (rc < 0)
+		snprintf(err, errlen, "cannot detach the device's first queue: %s", strerror(-rc));
+	return rc;
 }
 
 /* Reads and writes the current device (after it was opened or recreated). */
@@ -275,17 +295,16 @@ static void watch_device(struct engine *e, const struct config *cfg)
 {
 	char err[ENGINE_ERR_MAX];
 
-	if (devpath_attach(&e->devpath, e->device, cfg->offload.coalesce) < 0)
+	if (!e->group && devpath_attach(&e->devpath, e->device, cfg->offload.coalesce) < 0)
 		log_error(&e->log, "device",
 			  "out of memory for the coalescing buffers: "
 			  "the device is not read");
 	if (!e->device)
 		return;
-	if (open_queues(e, cfg, err, sizeof(err)) < 0)
+	if (open_queues(e, cfg, err, sizeof(err)) < 0 ||
+	    (e->group && detach_first_queue(e, err, sizeof(err)) < 0))
 		log_error(&e->log, "device",
-			  "%s: the device has one queue, so its packets are read by one worker; "
-			  "restart moonvpn",
-			  err);
+			  "%s: the device's packets are not read; restart moonvpn", err);
 	if (e->server && device_config(e->device)->type == DEVICE_TAP) {
 		uint8_t mac[6];
 		int rc = device_mac(e->device, mac);
@@ -466,6 +485,7 @@ static int server_params_of(struct engine *e, const struct config *cfg, struct c
 	*sp = (struct server_params){
 		.max_clients = cfg->max_clients,
 		.workers = cfg->workers,
+		.group = e->group,
 		.wrap = &cr->wrap,
 		.tls = cr->tls,
 		.ciphers = (const char *const *)cfg->ciphers,
@@ -796,6 +816,38 @@ static int apply_policy(struct engine *e)
 	return 0;
 }
 
+/* The main loop parks the workers while it runs, and lets them run while it waits. */
+static void on_loop_release(struct ev_loop *loop)
+{
+	struct engine *e = ev_userdata(loop);
+
+	if (e->group)
+		loop_group_unpark(e->group);
+}
+
+static void on_loop_acquire(struct ev_loop *loop)
+{
+	struct engine *e = ev_userdata(loop);
+
+	if (e->group)
+		loop_group_park(e->group);
+}
+
+/* A server with workers >= 2: their loops (docs/workers.md); the threads start last. */
+static int start_workers(struct engine *e, const struct config *cfg)
+{
+	if (cfg->role != CONFIG_SERVER || cfg->workers < 2)
+		return 0;
+	e->group = loop_group_new(cfg->workers);
+	if (!e->group) {
+		log_error(&e->log, "engine", "cannot start %u workers: %s", cfg->workers,
+			  strerror(errno));
+		return -errno;
+	}
+	ev_set_loop_release_cb(e->loop, on_loop_release, on_loop_acquire);
+	return 0;
+}
+
 int engine_start(struct engine *e)
 {
 	char err[ENGINE_ERR_MAX];
@@ -815,6 +867,8 @@ int engine_start(struct engine *e)
 		return rc;
 	}
 	rc = apply_tokens(e, cfg, &e->credentials);
+	if (rc == 0)
+		rc = start_workers(e, cfg);
 	if (rc == 0)
 		rc = open_resources(e, cfg);
 	if (rc < 0) {
@@ -836,6 +890,12 @@ int engine_start(struct engine *e)
 	rc = privdrop_apply(&e->priv, cfg, &e->log, err, sizeof(err));
 	if (rc < 0) {
 		log_error(&e->log, "engine", "%s", err);
+		return rc;
+	}
+	/* After the privileges went: a thread keeps the capabilities it started with. */
+	if (e->group && (rc = loop_group_start(e->group)) < 0) {
+		log_error(&e->log, "engine", "cannot start the workers' threads: %s",
+			  strerror(-rc));
 		return rc;
 	}
 	e->started_at = ev_now(e->loop);
@@ -1157,6 +1217,8 @@ void engine_free(struct engine *e)
 	engine_queues_close(&e->queues);
 	if (e->device && devpath_attach(&e->devpath, NULL, false) < 0)
 		log_error(&e->log, "device", "out of memory"); /* detaching never allocates */
+	loop_group_free(e->group); /* nothing of theirs is on the workers' loops any more */
+	e->group = NULL;
 	engine_redirect_end(e);
 	engine_dns_down(e); /* on.dns told while the device is there */
 	engine_outside_end(e);

@@ -62,7 +62,8 @@ struct engine {
 	struct resolver resolver;	/* client mode: the pushed DNS, given to the system */
 	struct engine_dns dns;		/* client mode: the pushed DNS and on.dns */
 	struct devpath devpath;		/* the device side of the data path */
-	struct engine_queues queues;	/* the device's other queues, with workers */
+	struct engine_queues queues;	/* the device's queues, one a worker's, with workers */
+	struct loop_group *group;	/* the workers' threads (workers >= 2), or NULL */
 	struct console_handlers console_handlers;
 	ev_signal sig_int, sig_term, sig_hup;
 	ev_tstamp started_at;

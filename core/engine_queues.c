@@ -52,7 +52,7 @@ static int open_one(struct engine_queues *q, struct device *dev, struct ev_loop 
 
 	if (fd < 0)
 		return fd;
-	q->ctxs[q->n] = (struct engine_queue_ctx){ h->ctx, q->n + 1 };
+	q->ctxs[q->n] = (struct engine_queue_ctx){ h->ctx, q->n };
 	mine.ctx = &q->ctxs[q->n];
 	if (devpath_init(dp, loop, lg, &mine) < 0 ||
 	    devpath_attach_queue(dp, dev, fd, coalesce) < 0) {
@@ -66,8 +66,8 @@ static int open_one(struct engine_queues *q, struct device *dev, struct ev_loop 
 }
 
 int engine_queues_open(struct engine_queues *q, struct device *dev, unsigned n,
-		       struct ev_loop *loop, const struct log *lg, const struct devpath_handlers *h,
-		       bool coalesce, char *err, size_t errlen)
+		       struct ev_loop *const *loops, const struct log *lg,
+		       const struct devpath_handlers *h, bool coalesce, char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -84,7 +84,7 @@ int engine_queues_open(struct engine_queues *q, struct device *dev, unsigned n,
 		rc = -ENOMEM;
 	}
 	while (rc == 0 && q->n < n)
-		rc = open_one(q, dev, loop, lg, h, coalesce, err, errlen);
+		rc = open_one(q, dev, loops[q->n], lg, h, coalesce, err, errlen);
 	if (rc < 0) {
 		engine_queues_close(q);
 		return rc;
@@ -105,5 +105,15 @@ void engine_queues_stats(const struct engine_queues *q, const struct devpath *fi
 
 struct devpath *engine_queues_path(struct engine_queues *q, struct devpath *first, uint32_t k)
 {
-	return k >= 1 && k <= q->n ? &q->paths[k - 1] : first;
+	return q->n ? &q->paths[k % q->n] : first;
+}
+
+const struct devpath *engine_queues_first(const struct engine_queues *q, const struct devpath *own)
+{
+	return q->n ? &q->paths[0] : own;
+}
+
+unsigned engine_queues_count(const struct engine_queues *q, const struct devpath *own)
+{
+	return q->n ? q->n : own->dev != NULL;
 }

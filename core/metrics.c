@@ -288,6 +288,7 @@ static const struct counter_field drops[] = {
 	FIELD(dropped_compression, "compression", ""),
 	FIELD(dropped_tcp_queue, "tcp_queue", ""),
 	FIELD(dropped_device_malformed, "device_malformed", ""),
+	FIELD(dropped_to_main, "to_main", ""),
 };
 
 static uint64_t field_of(const struct server_stats *st, const struct counter_field *f)
@@ -394,7 +395,8 @@ static void render_device(struct promtext *t, const struct engine *e)
 
 	engine_queues_stats(&e->queues, &e->devpath, &st, &g);
 	one(t, "moonvpn_device_offload", "gauge",
-	    "1 when the device carries a virtio-net header (superpackets)", e->devpath.vnet);
+	    "1 when the device carries a virtio-net header (superpackets)",
+	    engine_queues_first(&e->queues, &e->devpath)->vnet);
 	one(t, "moonvpn_device_reads_total", "counter", "Reads from the device", st.reads);
 	one(t, "moonvpn_device_superpackets_total", "counter",
 	    "Reads from the device that carried a superpacket", st.superpackets);

@@ -77,7 +77,7 @@ local cases = {
 		"FILE:6: server.workers: 2 needs a udp:// listen address: a TCP-only server has one worker "
 		.. "(leave workers out, or listen on udp:// too)" },
 	{ "no workers", HEAD .. NET .. TLS .. "  workers = 0,\n}\n",
-		"FILE:5: server.workers: expected an integer from 1 to 256, got number 0" },
+		"FILE:5: server.workers: expected an integer from 1 to 255, got number 0" },
 	{ "no clients at all", HEAD .. NET .. TLS .. "  max_clients = 0,\n}\n",
 		"FILE:5: server.max_clients: expected an integer from 1 to 65535, got number 0" },
 	{ "a misspelt hook", 'local vpn = require "moonvpn"\nlocal s = vpn.server {\n' .. NET .. TLS .. "}\nfunction s.on.auht() end\n",
@@ -272,7 +272,7 @@ describe("moonvpn --check", function()
 			assert.are.equal(1, status)
 			assert.are.equal("", out)
 			assert.are.equal(path .. ":2: server.workers: not set, and MOONVPN_WORKERS=\"" .. env ..
-				"\" is not an integer from 1 to 256: set workers, or fix or unset MOONVPN_WORKERS\n", err)
+				"\" is not an integer from 1 to 255: set workers, or fix or unset MOONVPN_WORKERS\n", err)
 		end
 		-- More than max_clients from the environment is capped; in the file it is refused (above).
 		path = mv.write_config(HEAD .. NET .. TLS .. "  max_clients = 2,\n}\n")

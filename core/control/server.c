@@ -11,6 +11,7 @@
 
 #include "compframe.h"
 #include "cookie.h"
+#include "loopgroup.h"
 #include "proto.h"
 #include "server.h"
 #include "server_impl.h"
@@ -726,6 +727,11 @@ static bool forward_to_client(struct server *s, struct dataplane *dp, const stru
 	    (id = server_routes_find(s, &dst)) < 0 || !(to = server_peer(s, (uint32_t)id)) ||
 	    to == from)
 		return false;
+	if (server_worker_cannot(s, dp, (uint32_t)id)) { /* the main thread forwards it */
+		server_hand_to_main(dp, HANDOFF_FROM_CLIENT, from->dc->peer_id, pkt, len, NULL,
+				    NULL, 0);
+		return true;
+	}
 	dp = server_owner_dp(s, dp, (uint32_t)id);
 	if (!server_policy_passes(s, dp, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		return true;
@@ -756,7 +762,12 @@ bool server_policy_passes(struct server *s, struct dataplane *dp, const struct d
 {
 	uint32_t id = peer->dc->peer_id;
 	struct filter_answer answer; /* this call's own: no scratch shared between loops */
-	enum filter_result r = judge_packet(s, id, p, len, dir, frame, &answer);
+	enum filter_result r;
+
+	if (server_on_worker()) /* the filter is the main thread's: workers hand it what it judges
+				 */
+		return filter_is_off(&s->filter, id);
+	r = judge_packet(s, id, p, len, dir, frame, &answer);
 
 	if (r == FILTER_ASK)
 		batch_wake(&s->asker); /* on.flow runs outside the packet loop */
@@ -880,11 +891,16 @@ static bool from_own_subnet(const struct server *s, uint32_t id, const uint8_t *
  * A UDP client's authenticated packet came from a new address (float): the
  * session moves there and the peer index with it.
  */
-static void follow_float(struct server *s, struct session *sess, const struct sockaddr *from,
+void server_follow_float(struct server *s, struct dp_peer *peer, const struct sockaddr *from,
 			 socklen_t from_len)
 {
+	struct session *sess = peer->sess;
 	struct sockaddr_in6 was; /* either family fits */
 	uint32_t id = session_peer_id(sess);
+
+	peer->float_reported = false;
+	if (dchan_is_peer(peer->dc, from, from_len))
+		return; /* already there: its worker reported it twice */
 
 	memcpy(&was, session_peer(sess), peer_len(session_peer(sess)));
 	session_float(sess, from, from_len);
@@ -895,14 +911,24 @@ static void follow_float(struct server *s, struct session *sess, const struct so
 	(void)!server_peer_index_put(&s->peer_index, from, from_len, id);
 }
 
-/* Opens a data packet in place; one from a new address is reported as a float. */
-static int open_data(struct server *s, struct dataplane *dp, const struct dp_peer *peer,
-		     uint8_t *buf, size_t len, const struct arrival *a, bool *ping)
+/*
+ * Opens a data packet in place; one from a new address is a float, which a
+ * worker reports to the main thread (once per address it sees).
+ */
+static int open_data(struct server *s, struct dataplane *dp, struct dp_peer *peer, uint8_t *buf,
+		     size_t len, const struct arrival *a, bool *ping)
 {
 	int n = dchan_open(peer->dc, buf, len, ev_now(dp->loop), ping);
 
-	if (n >= 0 && !a->via && !dchan_is_peer(peer->dc, a->from, a->from_len))
-		follow_float(s, peer->sess, a->from, a->from_len);
+	if (n < 0 || a->via || dchan_is_peer(peer->dc, a->from, a->from_len))
+		return n;
+	if (!server_on_worker())
+		server_follow_float(s, peer, a->from, a->from_len);
+	else if (!peer->float_reported) {
+		peer->float_reported = true;
+		server_hand_to_main(dp, HANDOFF_FLOAT, peer->dc->peer_id, NULL, 0, NULL, a->from,
+				    a->from_len);
+	}
 	return n;
 }
 
@@ -968,13 +994,15 @@ static int unframe(struct dataplane *dp, const struct dchan *dc, uint8_t **buf, 
 static void handle_data(struct server *s, struct dataplane *dp, const struct arrival *a,
 			uint8_t *buf, size_t len)
 {
-	const struct dp_peer *peer;
+	struct dp_peer *peer;
 	struct proto_data d;
 	bool ping;
 	int n;
 
+	/* A worker opens only its own clients' packets (its socket gets no others, steer.h). */
 	if (proto_decode_data(&d, buf, len) != 0 || d.opcode != P_DATA_V2 ||
-	    !(peer = server_peer(s, d.peer_id))) {
+	    !(peer = server_peer(s, d.peer_id)) ||
+	    (server_on_worker() && &s->dps[server_worker_of(s, d.peer_id)] != dp)) {
 		dp->stats.dropped_no_session++;
 		return;
 	}
@@ -998,21 +1026,34 @@ static void handle_data(struct server *s, struct dataplane *dp, const struct arr
 		dp->stats.dropped_too_big++;
 		return;
 	}
+	if (server_worker_cannot(s, dp, d.peer_id))
+		server_hand_to_main(dp, HANDOFF_FROM_CLIENT, d.peer_id, buf, (size_t)n, NULL, NULL,
+				    0);
+	else
+		server_client_packet(s, dp, peer, buf, (size_t)n);
+}
+
+/* A client's packet (len bytes at buf + DATA_OVERHEAD), opened: checked, judged, delivered. */
+void server_client_packet(struct server *s, struct dataplane *dp, struct dp_peer *peer,
+			  uint8_t *buf, size_t len)
+{
+	uint32_t id = peer->dc->peer_id;
+
 	if (s->params.tap) {
-		server_tap_from_client(s, dp, peer, buf, (size_t)n);
+		server_tap_from_client(s, dp, peer, buf, len);
 		return;
 	}
-	if (!dp_peer_owns_source(peer, buf + DATA_OVERHEAD, (size_t)n) &&
-	    !from_own_subnet(s, d.peer_id, buf + DATA_OVERHEAD, (size_t)n)) {
+	if (!dp_peer_owns_source(peer, buf + DATA_OVERHEAD, len) &&
+	    !from_own_subnet(s, id, buf + DATA_OVERHEAD, len)) {
 		dp->stats.dropped_spoofed++;
 		return;
 	}
-	server_clamp_mss(s, peer, buf + DATA_OVERHEAD, (size_t)n);
-	if (!server_policy_passes(s, dp, peer, buf + DATA_OVERHEAD, (size_t)n, POLICY_IN, false))
+	server_clamp_mss(s, peer, buf + DATA_OVERHEAD, len);
+	if (!server_policy_passes(s, dp, peer, buf + DATA_OVERHEAD, len, POLICY_IN, false))
 		return;
-	if (s->params.client_to_client && forward_to_client(s, dp, peer, buf, (size_t)n))
+	if (s->params.client_to_client && forward_to_client(s, dp, peer, buf, len))
 		return;
-	s->params.hooks.deliver(s->params.hooks.ctx, d.peer_id, buf + DATA_OVERHEAD, (size_t)n);
+	s->params.hooks.deliver(s->params.hooks.ctx, id, buf + DATA_OVERHEAD, len);
 }
 
 /*
@@ -1064,6 +1105,10 @@ void server_handle_datagram(struct server *s, struct dataplane *dp, const struct
 		handle_data(s, dp, a, buf, len);
 		return;
 	}
+	if (server_on_worker()) { /* control packets go to the main thread's socket (steer.h) */
+		dp->stats.dropped_malformed++;
+		return;
+	}
 	if (len > SERVER_PACKET_MAX) {
 		dp->stats.dropped_malformed++; /* 2.6 drops control packets this large too */
 		return;
@@ -1106,23 +1151,33 @@ void server_handle_datagram(struct server *s, struct dataplane *dp, const struct
 	server_handle_control(s, &ctl, a, pid, t, &s->wrap, NULL);
 }
 
+/* The dataplane of socket i of the group: 0 the main loop's, then each worker's. */
+static struct dataplane *socket_dp(struct server *s, uint32_t i)
+{
+	if (!s->group)
+		return &s->dps[i];
+	return i == 0 ? s->main_dp : &s->dps[i - 1];
+}
+
 /*
- * The UDP socket group of the workers (udp_listen_group), socket k to
- * dataplane k: the first, the server's loop's, takes the control packets.
+ * The UDP socket group (udp_listen_group): the first socket, the server's
+ * loop's, takes the control packets (steer.h).
  */
 static int open_udp(struct server *s, char *err, size_t errlen)
 {
-	int *fds = calloc(s->n_dps, sizeof(*fds)), rc;
+	uint32_t n = s->n_all_dps;
+	int *fds = calloc(n, sizeof(*fds)), rc;
 
 	if (!fds) {
 		snprintf(err, errlen, "server: out of memory");
 		return -ENOMEM;
 	}
-	rc = udp_listen_group(&s->params.listen, fds, s->n_dps, err, errlen);
-	for (uint32_t k = 0; rc == 0 && k < s->n_dps; k++)
-		s->dps[k].fd = fds[k]; /* each closed by dataplane_free from now on */
-	for (uint32_t k = 0; rc == 0 && k < s->n_dps; k++)
-		if ((rc = dataplane_take_socket(&s->dps[k], fds[k], s->params.udp_gso,
+	rc = udp_listen_group(&s->params.listen, fds, n, err, errlen);
+	/* Socket 0 is the main loop's, sockets 1.. the workers' (steer.h). */
+	for (uint32_t i = 0; rc == 0 && i < n; i++)
+		socket_dp(s, i)->fd = fds[i]; /* each closed by dataplane_free from now on */
+	for (uint32_t i = 0; rc == 0 && i < n; i++)
+		if ((rc = dataplane_take_socket(socket_dp(s, i), fds[i], s->params.udp_gso,
 						s->params.udp_gro)) < 0)
 			snprintf(err, errlen, "out of memory for the UDP batches");
 	free(fds);
@@ -1146,6 +1201,7 @@ void server_worker_stats(const struct server *s, uint32_t k, struct server_worke
 	out->peers = s->ids.classes[k].n_live;
 	out->datagrams_in = rx ? udpio_rx_stats(rx)->datagrams_in : 0;
 	out->handoffs = s->dps[k].stats.handoffs;
+	out->to_main = s->dps[k].stats.to_main;
 }
 
 bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out)
@@ -1155,7 +1211,7 @@ bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out)
 	if (!server_main_dp(s)->udp_rx)
 		return false;
 	*out = (struct udpio_rx_stats){ 0 };
-	for (uint32_t k = 0; k < s->n_dps; k++) {
+	for (uint32_t k = 0; k < s->n_all_dps; k++) {
 		r = udpio_rx_stats(s->dps[k].udp_rx);
 		out->recvmmsg_calls += r->recvmmsg_calls;
 		out->datagrams_in += r->datagrams_in;
@@ -1171,7 +1227,7 @@ bool server_udp_tx_stats(const struct server *s, struct udpio_tx_stats *out)
 	if (!server_main_dp(s)->udp_tx)
 		return false;
 	*out = (struct udpio_tx_stats){ 0 };
-	for (uint32_t k = 0; k < s->n_dps; k++) {
+	for (uint32_t k = 0; k < s->n_all_dps; k++) {
 		const struct udpio_tx_stats *t = udpio_tx_stats(s->dps[k].udp_tx);
 
 		out->sendmmsg_calls += t->sendmmsg_calls;
@@ -1189,11 +1245,18 @@ bool server_udp_tx_stats(const struct server *s, struct udpio_tx_stats *out)
 /* A dataplane for each worker, with its scratch (the sockets come with open_udp). */
 static int dataplanes_init(struct server *s, uint32_t workers)
 {
-	if (!(s->dps = calloc(workers, sizeof(*s->dps))))
+	uint32_t all = s->group ? workers + 1 : workers;
+
+	if (!(s->dps = calloc(all, sizeof(*s->dps))))
 		return -ENOMEM;
-	for (uint32_t k = 0; k < workers; k++) {
-		s->n_dps++;
-		if (dataplane_init(&s->dps[k], s, s->loop, s->params.tap) < 0)
+	s->n_dps = workers;
+	s->main_dp = &s->dps[s->group ? workers : 0];
+	for (uint32_t k = 0; k < all; k++) {
+		struct ev_loop *loop =
+			s->group && k < workers ? loop_group_loop(s->group, k) : s->loop;
+
+		s->n_all_dps++;
+		if (dataplane_init(&s->dps[k], s, loop, s->params.tap) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -1201,13 +1264,14 @@ static int dataplanes_init(struct server *s, uint32_t workers)
 
 static void dataplanes_free(struct server *s)
 {
-	for (uint32_t k = 0; k < s->n_dps; k++) {
+	for (uint32_t k = 0; k < s->n_all_dps; k++) {
 		dataplane_peers_free(&s->dps[k]);
 		dataplane_free(&s->dps[k]);
 	}
 	free(s->dps);
 	s->dps = NULL;
 	s->n_dps = 0;
+	s->n_all_dps = 0;
 }
 
 /*
@@ -1252,6 +1316,7 @@ static void slots_free(struct server *s)
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
 static int open_failed(struct server *s, int rc)
 {
+	server_threads_free(s);
 	dataplanes_free(s);
 	server_tap_free(s);
 	filter_free(&s->filter);
@@ -1265,7 +1330,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		size_t errlen)
 {
 	uint32_t max_clients = params->max_clients ? params->max_clients : SERVER_CLIENTS_DEFAULT;
-	uint32_t workers = params->workers ? params->workers : 1;
+	uint32_t workers = params->group ? loop_group_size(params->group) : 1;
 	struct server *s;
 	int rc;
 
@@ -1274,9 +1339,14 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 			 SERVER_CLIENTS_LIMIT);
 		return -EINVAL;
 	}
-	if (workers > STEER_SOCKETS_MAX || workers > max_clients) {
+	if ((params->workers > 1 && !params->group) || params->workers > workers) {
+		snprintf(err, errlen, "workers: %u need as many threads (server_params.group)",
+			 params->workers);
+		return -EINVAL;
+	}
+	if (workers + 1 > STEER_SOCKETS_MAX || workers > max_clients) {
 		snprintf(err, errlen, "workers: %u is too many: 1 to %u (and at most max_clients)",
-			 workers, (unsigned)STEER_SOCKETS_MAX);
+			 workers, (unsigned)STEER_SOCKETS_MAX - 1);
 		return -EINVAL;
 	}
 	if (!(s = calloc(1, sizeof(*s)))) {
@@ -1284,6 +1354,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		return -ENOMEM;
 	}
 	s->loop = loop;
+	s->group = params->group;
 	server_trim_init(s);
 	s->log = lg;
 	s->crypto = c;
@@ -1331,11 +1402,15 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 	batch_init(&s->asker, loop, ask, s);
 	s->filter.gateway4 = params->gateway4;
 	s->filter.gateway6 = params->gateway6;
+	if (s->group && server_threads_open(s) < 0) {
+		snprintf(err, errlen, "server: out of memory");
+		return open_failed(s, -ENOMEM);
+	}
 	if (params->udp && (rc = open_udp(s, err, errlen)) < 0)
 		return open_failed(s, rc);
 	if (params->tcp && (rc = server_tcp_open(s, &params->listen_tcp, err, errlen)) < 0)
 		return open_failed(s, rc);
-	for (uint32_t k = 0; k < s->n_dps; k++)
+	for (uint32_t k = 0; k < s->n_all_dps; k++)
 		dataplane_start(&s->dps[k]);
 	*out = s;
 	return 0;
@@ -1357,7 +1432,7 @@ static void add_counters(struct server_stats *into, const struct server_stats *f
 void server_stats(const struct server *s, struct server_stats *out)
 {
 	*out = s->stats;
-	for (uint32_t k = 0; k < s->n_dps; k++)
+	for (uint32_t k = 0; k < s->n_all_dps; k++)
 		add_counters(out, &s->dps[k].stats);
 }
 
@@ -1380,21 +1455,20 @@ struct session *server_find_by_vpn_addr(const struct server *s, const struct ip_
 }
 
 /*
- * The client a packet read on dp (to dst) goes to, found in dp's routes,
- * and the dataplane that sends to it, where *dp then points; NULL when no
- * client has dst (counted).
+ * The client (*id) a packet read on dp goes to, by its destination dst;
+ * NULL when no client has dst (counted).
  */
-static const struct dp_peer *route(struct server *s, struct dataplane **dp,
-				   const struct ip_addr *dst)
+static const struct dp_peer *route(struct server *s, struct dataplane *dp,
+				   const struct ip_addr *dst, uint32_t *id)
 {
-	int32_t id = server_routes_find(s, dst);
-	const struct dp_peer *to = id < 0 ? NULL : server_peer(s, (uint32_t)id);
+	int32_t found = server_routes_find(s, dst);
+	const struct dp_peer *to = found < 0 ? NULL : server_peer(s, (uint32_t)found);
 
 	if (!to) {
-		(*dp)->stats.dropped_no_route++;
+		dp->stats.dropped_no_route++;
 		return NULL;
 	}
-	*dp = server_owner_dp(s, *dp, (uint32_t)id);
+	*id = (uint32_t)found;
 	return to;
 }
 
@@ -1403,7 +1477,12 @@ void server_route_from_device(struct server *s, uint32_t queue, uint8_t *pkt, si
 	struct dataplane *dp = &s->dps[queue < s->n_dps ? queue : 0];
 	const struct dp_peer *to;
 	struct ip_addr dst;
+	uint32_t id;
 
+	if (s->params.tap && server_on_worker()) {
+		server_hand_to_main(dp, HANDOFF_FROM_DEVICE, 0, pkt, len, NULL, NULL, 0);
+		return;
+	}
 	if (s->params.tap) {
 		server_tap_from_device(s, dp, pkt, len);
 		return;
@@ -1412,8 +1491,13 @@ void server_route_from_device(struct server *s, uint32_t queue, uint8_t *pkt, si
 		dp->stats.dropped_no_route++;
 		return;
 	}
-	if (!(to = route(s, &dp, &dst)))
+	if (!(to = route(s, dp, &dst, &id)))
 		return;
+	if (server_worker_cannot(s, dp, id)) {
+		server_hand_to_main(dp, HANDOFF_FROM_DEVICE, id, pkt, len, NULL, NULL, 0);
+		return;
+	}
+	dp = server_owner_dp(s, dp, id);
 	server_clamp_mss(s, to, pkt + DATA_OVERHEAD, len);
 	if (server_policy_passes(s, dp, to, pkt + DATA_OVERHEAD, len, POLICY_OUT, false))
 		send_to(s, dp, to, pkt, len);
@@ -1431,13 +1515,20 @@ void server_route_superpacket(struct server *s, uint32_t queue, const struct vne
 	const struct dp_peer *to;
 	struct vnet_split sp;
 	struct ip_addr dst;
+	uint32_t id;
 
 	if (!ip_packet_addr(pkt, len, false, &dst)) {
 		dp->stats.dropped_no_route++;
 		return;
 	}
-	if (!(to = route(s, &dp, &dst)) ||
-	    !server_policy_passes(s, dp, to, pkt, len, POLICY_OUT, false))
+	if (!(to = route(s, dp, &dst, &id)))
+		return;
+	if (server_worker_cannot(s, dp, id)) {
+		server_hand_to_main(dp, HANDOFF_SUPERPACKET, id, pkt, len, h, NULL, 0);
+		return;
+	}
+	dp = server_owner_dp(s, dp, id);
+	if (!server_policy_passes(s, dp, to, pkt, len, POLICY_OUT, false))
 		return;
 	if (vnet_split_init(&sp, h, pkt, len) < 0) {
 		dp->stats.dropped_device_malformed++;
@@ -1482,8 +1573,9 @@ void server_free(struct server *s)
 {
 	if (!s)
 		return;
-	for (uint32_t k = 0; k < s->n_dps; k++)
+	for (uint32_t k = 0; k < s->n_all_dps; k++)
 		dataplane_stop(&s->dps[k]);
+	server_threads_free(s); /* what workers handed over and was not handled yet */
 	batch_stop(&s->asker);
 	while (peer_ids_count(&s->ids)) {
 		struct session *sess = s->sessions[peer_ids_at(&s->ids, 0)];

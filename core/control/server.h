@@ -144,6 +144,9 @@ struct server_params {
 	/* Data-path workers, each with its UDP socket and class of peer-ids (docs/workers.md):
 	 * 1 to STEER_SOCKETS_MAX (0: one). */
 	uint32_t workers;
+	/* With workers >= 2: the workers' threads, one per worker, whose loops the dataplanes run
+	 * on (loopgroup.h); the caller parks them while its own loop runs. NULL: one loop. */
+	struct loop_group *group;
 	struct udp_addr listen, listen_tcp; /* where we listen, when udp and tcp say so */
 	bool udp, tcp;
 	const struct wrap *wrap; /* copied */
@@ -211,6 +214,9 @@ struct server_stats {
 	uint64_t renegotiations; /* data moved to a new key (session_params.renegotiations) */
 	uint64_t heap_trims;	 /* times malloc_trim gave memory back (server_trim.c) */
 	uint64_t handoffs; /* packets for a client of another worker, handed to its dataplane */
+	/* What workers handed to the main thread (the policy, TAP, a TCP client, another worker's
+	 * client, a float), and what they could not (the ring was full). */
+	uint64_t to_main, dropped_to_main;
 };
 
 struct server;
@@ -302,6 +308,7 @@ struct server_worker_stats {
 	uint64_t datagrams_in; /* received on its UDP socket (socket 0: the main thread's) */
 	uint64_t handoffs;     /* packets it read for a client of another worker (device,
 				  client_to_client) */
+	uint64_t to_main;      /* packets it handed to the main thread */
 };
 
 /* The workers (server_params.workers), and worker k's figures (k below it). */

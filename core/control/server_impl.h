@@ -20,6 +20,7 @@
 #include "srclimit.h"
 #include "tcp.h"
 #include "udpio.h"
+#include "vnet.h"
 
 enum { SERVER_FRAME_MAX = 65536 };
 
@@ -53,6 +54,7 @@ struct dp_peer {
 	struct dchan *dc;      /* its data channel (the session's) */
 	struct ip_addr vpn[2]; /* its VPN addresses (IPv4, IPv6): the sources it may send from */
 	bool epoch_data;       /* OpenVPN 2.7's data format: its packets are longer */
+	bool float_reported;   /* its worker told the main thread of a new source address */
 };
 
 /* Where a packet goes by its destination: the VPN addresses and the subnets behind clients. */
@@ -85,6 +87,9 @@ struct dataplane {
 	/* Its clients (peer-id % workers is its index), by peer-id / workers. */
 	struct dp_peer *peers;
 	uint32_t n_peers;
+	/* A worker thread's (server_params.group): what it hands to the main thread
+	 * (server_threads.c). NULL: the main loop's dataplane. */
+	struct ring *to_main;
 	/* The counters the packet path keeps (the data packets, their drops);
 	 * server_stats() adds them to the server's own. */
 	struct server_stats stats;
@@ -119,10 +124,16 @@ struct server {
 	struct server_params params;
 	struct wrap wrap;
 	struct cookie_key cookie;
-	/* A dataplane for each worker (server_params.workers); the first is the
-	 * server's loop's, whose socket takes the control packets too. */
+	/* A dataplane for each worker (server_params.workers), dps[k] worker k's.
+	 * With one loop, the first is its loop's and its socket takes the control
+	 * packets too; with threads (group) there is one more, main_dp, the main
+	 * thread's, whose socket takes them (steer.h). */
 	struct dataplane *dps;
 	uint32_t n_dps;
+	struct dataplane *main_dp;
+	uint32_t n_all_dps; /* n_dps, and main_dp if it is one more */
+	struct loop_group *group;
+	ev_async handoffs; /* workers handed something to the main thread */
 	struct server_stats stats;
 	uint32_t started;	       /* the replay "time" field of our wrapped packets */
 	struct siphash_key hash_key;   /* of every table a peer chooses the keys of */
@@ -162,8 +173,39 @@ struct server {
 /* The server's own loop's dataplane: its socket takes the control packets. */
 static inline struct dataplane *server_main_dp(const struct server *s)
 {
-	return &s->dps[0];
+	return s->main_dp;
 }
+
+/* server_threads.c: the workers' threads (docs/workers.md). */
+enum handoff_kind {
+	HANDOFF_FROM_CLIENT, /* a client's packet, opened: the main thread goes on from the checks
+			      */
+	HANDOFF_FROM_DEVICE, /* a packet read from the worker's device queue */
+	HANDOFF_SUPERPACKET, /* the same, a superpacket */
+	HANDOFF_FLOAT,	     /* the client's packets come from a new address */
+};
+/* Whether the calling thread is a data-path worker (not the main thread). */
+bool server_on_worker(void);
+/* Worker: whether it must hand a packet for (or from) client id to the main thread: another
+ * worker's client, a TCP client, a client the policy is on for, or TAP mode's switch. */
+bool server_worker_cannot(const struct server *s, const struct dataplane *dp, uint32_t id);
+/*
+ * Worker: hands the main thread a copy of a packet of client id (from, to or about it): for
+ * a packet, len bytes at pkt + DATA_OVERHEAD (a superpacket: at pkt, with its header h); for
+ * a float, the new address. Counted (to_main), or dropped and counted when the ring is full.
+ */
+void server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t id,
+			 const uint8_t *pkt, size_t len, const struct vnet_hdr *h,
+			 const struct sockaddr *from, socklen_t from_len);
+/* The dataplanes of a group and their rings (open), and what is left in them (free). */
+int server_threads_open(struct server *s) __attribute__((warn_unused_result));
+void server_threads_free(struct server *s);
+
+/* server.c, for the main thread's side of a handoff. */
+void server_client_packet(struct server *s, struct dataplane *dp, struct dp_peer *peer,
+			  uint8_t *buf, size_t len);
+void server_follow_float(struct server *s, struct dp_peer *peer, const struct sockaddr *from,
+			 socklen_t from_len);
 
 /* server_peers.c: the dataplanes' clients. Dataplane index's table, of its share of max_clients;
  * 0 or -ENOMEM. */

@@ -106,6 +106,11 @@ static bool is_off(const struct filter *f, uint32_t id)
 		(policy_rule_count(f->global) == 0 && policy_default(f->global) == POLICY_ACCEPT));
 }
 
+bool filter_is_off(const struct filter *f, uint32_t id)
+{
+	return id >= f->n_clients || is_off(f, id);
+}
+
 /* The rules' verdict for a new flow, and whose rule it was (FLOW_RULE_NONE: none matched). */
 static enum policy_verdict decide(struct filter *f, uint32_t id, const struct packet_flow *flow,
 				  enum policy_direction dir, size_t len, struct flow_entry *e)

@@ -145,6 +145,13 @@ void filter_set_policy(struct filter *f, struct policy *p, bool flow_hook);
 void filter_set_client(struct filter *f, uint32_t id, struct policy *p, uint64_t groups);
 
 /*
+ * Whether the filter lets every packet of client id pass without a look (no
+ * rules, no client policy, no on.flow): filter_pass() would then change
+ * nothing. It only reads the filter.
+ */
+bool filter_is_off(const struct filter *f, uint32_t id);
+
+/*
  * Whether the packet ip (len bytes) of client id going direction dir may
  * pass, at time now. For a rejected one, the answer due (if any) is
  * written to *answer.

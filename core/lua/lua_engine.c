@@ -189,6 +189,7 @@ static const struct stat_field {
 	STAT(dropped_compression, "compression"),
 	STAT(dropped_tcp_queue, "tcp_queue"),
 	STAT(dropped_device_malformed, "device_malformed"),
+	STAT(dropped_to_main, "to_main"),
 };
 
 static void set_counters(lua_State *L, const struct server_stats *st,
@@ -219,16 +220,16 @@ static void push_flow_stats(lua_State *L, const struct flow_table *t, const stru
 /* stats().datapath.device: reads, superpackets, writes, coalescing (devpath.h, vnet.h). */
 static void push_device_stats(lua_State *L, const struct engine *e)
 {
-	const struct devpath *dp = &e->devpath;
+	const struct devpath *dp = engine_queues_first(&e->queues, &e->devpath);
 	struct devpath_stats st;
 	struct vnet_gro_stats g;
 
-	engine_queues_stats(&e->queues, dp, &st, &g);
+	engine_queues_stats(&e->queues, &e->devpath, &st, &g);
 	lua_createtable(L, 0, 11);
 	lua_pushboolean(L, dp->vnet);
 	lua_setfield(L, -2, "offload");
 	set_counter(L, "flags", dp->dev ? device_offload(dp->dev) : 0);
-	set_counter(L, "queues", dp->dev ? 1 + e->queues.n : 0);
+	set_counter(L, "queues", engine_queues_count(&e->queues, &e->devpath));
 	set_counter(L, "reads", st.reads);
 	set_counter(L, "superpackets", st.superpackets);
 	set_counter(L, "writes", st.writes);
@@ -308,7 +309,8 @@ static void push_heap_stats(lua_State *L)
 #endif
 }
 
-/* stats().workers: each data-path worker's peers and what its UDP socket received. */
+/* stats().workers: each data-path worker's peers, what its UDP socket received, what it handed on.
+ */
 static void push_worker_stats(lua_State *L, const struct server *s)
 {
 	struct server_worker_stats w;
@@ -317,10 +319,11 @@ static void push_worker_stats(lua_State *L, const struct server *s)
 	lua_createtable(L, (int)n, 0);
 	for (uint32_t k = 0; k < n; k++) {
 		server_worker_stats(s, k, &w);
-		lua_createtable(L, 0, 3);
+		lua_createtable(L, 0, 4);
 		set_counter(L, "peers", w.peers);
 		set_counter(L, "datagrams_in", w.datagrams_in);
 		set_counter(L, "handoffs", w.handoffs);
+		set_counter(L, "to_main", w.to_main);
 		lua_rawseti(L, -2, (lua_Integer)k + 1);
 	}
 	lua_setfield(L, -2, "workers");

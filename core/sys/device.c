@@ -554,6 +554,11 @@ int device_open_queue(const struct device *dev, char *err, size_t errlen)
 	return fd;
 }
 
+int device_detach_first_queue(struct device *dev)
+{
+	return tun_detach_queue(dev->fd);
+}
+
 int device_fd(const struct device *dev)
 {
 	return dev->fd;

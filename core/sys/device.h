@@ -116,6 +116,13 @@ bool device_vnet(const struct device *dev);
 int device_open_queue(const struct device *dev, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * Detaches the device's own first queue (device_fd()), whose packets then go
+ * to the queues device_open_queue() added only; it can no longer be read or
+ * written. 0, or -errno (-EINVAL: not multi_queue, or detached already).
+ */
+int device_detach_first_queue(struct device *dev) __attribute__((warn_unused_result));
+
 /* A TAP device's Ethernet address: 0, or -errno (a TUN device has none: -EINVAL). */
 int device_mac(const struct device *dev, uint8_t mac[6]) __attribute__((warn_unused_result));
 

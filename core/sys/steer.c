@@ -25,19 +25,22 @@ enum {
 
 int steer_program(struct sock_filter prog[STEER_PROG_LEN], unsigned n)
 {
-	/* Jump offsets count from the next instruction; 10 answers socket 0. */
+	/* The workers' sockets are 1..n-1 (a group of one has socket 0 alone). */
+	unsigned workers = n > 1 ? n - 1 : 1, first = n > 1 ? 1 : 0;
+	/* Jump offsets count from the next instruction; 11 answers socket 0. */
 	const struct sock_filter p[STEER_PROG_LEN] = {
 		/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
-		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, PROTO_DATA_V2_HEADER_LEN, 0, 8),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, PROTO_DATA_V2_HEADER_LEN, 0, 9),
 		/* 2 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
 		/* 3 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, OPCODE_SHIFT),
-		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, P_DATA_V2, 0, 5),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, P_DATA_V2, 0, 6),
 		/* 5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0), /* opcode byte and peer-id */
 		/* 6 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, PEER_ID_MASK),
-		/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PROTO_PEER_ID_UNDEF, 2, 0),
-		/* 8 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),
-		/* 9 */ BPF_STMT(BPF_RET | BPF_A, 0),
-		/* 10 */ BPF_STMT(BPF_RET | BPF_K, 0),
+		/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PROTO_PEER_ID_UNDEF, 3, 0),
+		/* 8 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, workers),
+		/* 9 */ BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, first),
+		/* 10 */ BPF_STMT(BPF_RET | BPF_A, 0),
+		/* 11 */ BPF_STMT(BPF_RET | BPF_K, 0),
 	};
 
 	if (n < 1 || n > STEER_SOCKETS_MAX)
@@ -68,7 +71,7 @@ unsigned steer_index(const uint8_t *payload, size_t len, unsigned n)
 	if (n < 1 || len < PROTO_DATA_V2_HEADER_LEN || payload[0] >> OPCODE_SHIFT != P_DATA_V2)
 		return 0;
 	peer_id = (uint32_t)payload[1] << 16 | (uint32_t)payload[2] << 8 | payload[3];
-	if (peer_id == PROTO_PEER_ID_UNDEF)
+	if (peer_id == PROTO_PEER_ID_UNDEF || n == 1)
 		return 0;
-	return peer_id % n;
+	return 1 + peer_id % (n - 1);
 }

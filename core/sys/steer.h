@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Steering UDP datagrams by peer-id among a group of sockets bound with
- * SO_REUSEPORT to one address (one socket a data-path worker, see
- * docs/workers.md). A classic BPF program, attached to the group with
- * SO_ATTACH_REUSEPORT_CBPF (no bpf() system call, no libbpf), picks the
- * socket for each datagram: a P_DATA_V2 packet goes to socket peer-id % n,
+ * Steering UDP datagrams by peer-id among a group of n sockets bound with
+ * SO_REUSEPORT to one address (docs/workers.md): socket 0 is the main
+ * thread's, sockets 1 to n - 1 are the data-path workers'. A classic BPF
+ * program, attached to the group with SO_ATTACH_REUSEPORT_CBPF (no bpf()
+ * system call, no libbpf), picks the socket for each datagram: a P_DATA_V2
+ * packet goes to socket 1 + peer-id % (n - 1), worker peer-id % (n - 1)'s,
  * whatever address it comes from (so a client that floats stays on its
  * worker); everything else, control packets, P_DATA_V1, the undefined
  * peer-id and datagrams shorter than the 4-byte P_DATA_V2 header, goes to
- * socket 0, the main thread's. The server allocates peer-ids so that
- * peer-id % n is the peer's worker.
+ * socket 0, the control plane's. (A group of one sends all to socket 0.)
+ * The server allocates peer-ids so that peer-id % workers is the peer's
+ * worker.
  *
  * The index is the socket's place in the kernel's reuseport group: the order
  * the sockets were bound in (closing one moves the last into its place, so a
@@ -24,7 +26,7 @@
 
 enum {
 	STEER_SOCKETS_MAX = 256,
-	STEER_PROG_LEN = 11, /* instructions in the program */
+	STEER_PROG_LEN = 12, /* instructions in the program */
 };
 
 /* The program for n sockets (1..STEER_SOCKETS_MAX) into prog; -EINVAL for another n. */

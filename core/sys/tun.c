@@ -112,3 +112,10 @@ int tun_open_queue(enum tun_layer layer, const char name[IFNAMSIZ], unsigned fla
 	}
 	return fd;
 }
+
+int tun_detach_queue(int fd)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_DETACH_QUEUE };
+
+	return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
+}

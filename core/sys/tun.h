@@ -48,4 +48,13 @@ int tun_open(enum tun_layer layer, const char *name, unsigned flags, char actual
 int tun_open_queue(enum tun_layer layer, const char name[IFNAMSIZ], unsigned flags, char *err,
 		   size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * Detaches queue fd of a multi-queue interface (TUNSETQUEUE with
+ * IFF_DETACH_QUEUE): the kernel sends it no packet any more, and it can
+ * neither be read nor written (its poll says error), but it keeps the
+ * interface while it is open. 0, or -errno (-EINVAL: one queue, or already
+ * detached).
+ */
+int tun_detach_queue(int fd) __attribute__((warn_unused_result));
+
 #endif

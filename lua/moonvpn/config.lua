@@ -548,7 +548,7 @@ end
 
 -- workers left out: $MOONVPN_WORKERS when it is set (so an operator, or the test suite,
 -- sets it for every configuration on the host), at most max_clients; else 1.
-local WORKERS_MAX = 256 -- the core's STEER_SOCKETS_MAX (core/sys/steer.h)
+local WORKERS_MAX = 255 -- STEER_SOCKETS_MAX (core/sys/steer.h) less the main thread's socket
 local function default_workers(cfg, p)
 	local env = os.getenv("MOONVPN_WORKERS")
 	if env == nil or env == "" then

@@ -3,8 +3,9 @@
  * The reuseport steering program, in the kernel: N = 1..4 UDP sockets bound
  * with SO_REUSEPORT to one loopback port (IPv4 and IPv6) get the program, and crafted
  * datagrams from many source ports must each arrive on the socket the
- * peer-id says (P_DATA_V2) or on socket 0 (control, P_DATA_V1, the undefined
- * peer-id, shorter than 4 bytes). Without the program the kernel would hash
+ * peer-id says (P_DATA_V2: 1 + peer-id % (N - 1), the workers' sockets) or
+ * on socket 0 (control, P_DATA_V1, the undefined peer-id, shorter than 4
+ * bytes; and everything in a group of one). Without the program the kernel would hash
  * the source port and spread them. Runs as root only, in a network namespace
  * of its own (unshare(CLONE_NEWNET)), on its loopback.
  */
@@ -38,7 +39,7 @@ struct dgram {
 	const char *what;
 	uint8_t bytes[8];
 	size_t len;
-	unsigned want_mod; /* 0: socket 0 whatever N; else the peer-id, steered modulo N */
+	unsigned want_mod; /* the peer-id, steered to 1 + it modulo N - 1 (steered only) */
 	bool steered;
 };
 
@@ -76,7 +77,7 @@ static const struct dgram dgrams[] = {
 
 static unsigned expected(const struct dgram *d, unsigned n)
 {
-	return d->steered ? d->want_mod % n : 0;
+	return d->steered && n > 1 ? 1 + d->want_mod % (n - 1) : 0;
 }
 
 /* --- sockets -------------------------------------------------------------------- */

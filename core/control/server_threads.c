@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The workers' threads (docs/workers.md, loopgroup.h). With workers >= 2
+ * each dataplane runs on a thread of its own and the main thread keeps the
+ * control plane; the main thread runs only while every worker is parked, so
+ * it reads and writes the workers' state directly. A worker writes only its
+ * own dataplane and its own clients' data channels, and reads the tables
+ * the main thread keeps (which do not change while it runs).
+ *
+ * What a worker may not do itself goes to the main thread as a handoff: a
+ * copy of the packet on the worker's ring (ring.h, one producer, one
+ * consumer), and an ev_async wake-up of the main loop. The main thread then
+ * handles it as the single loop does, with the worker's dataplane: sealing
+ * for another worker's client (on that worker's socket), the policy while
+ * it is on for the client, TAP mode's switch, a TCP client's connection, a
+ * float (the peer index and the session). Each is a packet the single loop
+ * handled the same way; a client whose packets arrive on its own worker's
+ * queue and socket, with no policy on, costs no cross-thread operation.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loopgroup.h"
+#include "ring.h"
+#include "server_impl.h"
+
+enum {
+	HANDOFF_RING = 4096,	    /* packets a worker may have waiting for the main thread */
+	HANDOFFS_PER_WAKEUP = 1024, /* taken per worker per wake-up: the control plane runs too */
+};
+
+struct handoff {
+	enum handoff_kind kind;
+	uint32_t id;
+	struct vnet_hdr h;
+	struct sockaddr_storage from;
+	socklen_t from_len;
+	size_t len;
+	uint8_t buf[]; /* a packet at DATA_OVERHEAD (a superpacket at 0), room behind it */
+};
+
+bool server_on_worker(void)
+{
+	return loop_group_current() >= 0;
+}
+
+bool server_worker_cannot(const struct server *s, const struct dataplane *dp, uint32_t id)
+{
+	if (!server_on_worker())
+		return false;
+	return s->params.tap || &s->dps[server_worker_of(s, id)] != dp || s->conns[id] ||
+	       !filter_is_off(&s->filter, id);
+}
+
+void server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t id,
+			 const uint8_t *pkt, size_t len, const struct vnet_hdr *h,
+			 const struct sockaddr *from, socklen_t from_len)
+{
+	size_t at = kind == HANDOFF_SUPERPACKET ? 0 : DATA_OVERHEAD;
+	struct handoff *o = malloc(sizeof(*o) + DATA_OVERHEAD + len + DATA_TAILROOM);
+	void *item = o;
+
+	if (!o) {
+		dp->stats.dropped_to_main++;
+		return;
+	}
+	o->kind = kind;
+	o->id = id;
+	o->len = len;
+	if (h)
+		o->h = *h;
+	if (from) {
+		memcpy(&o->from, from, from_len);
+		o->from_len = from_len;
+	}
+	if (len)
+		memcpy(o->buf + at, pkt + at, len);
+	if (ring_push(dp->to_main, &item, 1) != 1) {
+		free(o);
+		dp->stats.dropped_to_main++;
+		return;
+	}
+	dp->stats.to_main++;
+	ev_async_send(dp->s->loop, &dp->s->handoffs);
+}
+
+/* The main thread, workers parked: as the single loop would have handled it. */
+static void handle(struct server *s, uint32_t k, struct handoff *o)
+{
+	struct dp_peer *peer = server_peer(s, o->id);
+
+	switch (o->kind) {
+	case HANDOFF_FROM_CLIENT:
+		if (peer)
+			server_client_packet(s, &s->dps[k], peer, o->buf, o->len);
+		break;
+	case HANDOFF_FROM_DEVICE:
+		server_route_from_device(s, k, o->buf, o->len);
+		break;
+	case HANDOFF_SUPERPACKET:
+		server_route_superpacket(s, k, &o->h, o->buf, o->len);
+		break;
+	case HANDOFF_FLOAT:
+		if (peer)
+			server_follow_float(s, peer, (struct sockaddr *)&o->from, o->from_len);
+		break;
+	}
+}
+
+static void on_handoffs(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct server *s = w->data;
+	bool more = false;
+
+	(void)revents;
+	for (uint32_t k = 0; k < s->n_dps; k++) {
+		void *items[64];
+		size_t n, taken = 0;
+
+		while (taken < HANDOFFS_PER_WAKEUP &&
+		       (n = ring_pop(s->dps[k].to_main, items, sizeof(items) / sizeof(items[0])))) {
+			for (size_t i = 0; i < n; i++) {
+				handle(s, k, items[i]);
+				free(items[i]);
+			}
+			taken += n;
+		}
+		more = more || !ring_empty(s->dps[k].to_main);
+	}
+	if (more)
+		ev_async_send(loop, w); /* the rest at the next turn */
+}
+
+int server_threads_open(struct server *s)
+{
+	ev_async_init(&s->handoffs, on_handoffs);
+	s->handoffs.data = s;
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		if (!(s->dps[k].to_main = ring_new(HANDOFF_RING)))
+			return -ENOMEM;
+	ev_async_start(s->loop, &s->handoffs);
+	ev_unref(s->loop); /* the server's other watchers keep the loop running */
+	return 0;
+}
+
+void server_threads_free(struct server *s)
+{
+	if (!s->group)
+		return;
+	if (ev_is_active(&s->handoffs)) {
+		ev_ref(s->loop);
+		ev_async_stop(s->loop, &s->handoffs);
+	}
+	for (uint32_t k = 0; k < s->n_dps; k++) {
+		void *item;
+
+		if (!s->dps[k].to_main)
+			continue;
+		while (ring_pop(s->dps[k].to_main, &item, 1))
+			free(item);
+		ring_free(s->dps[k].to_main);
+		s->dps[k].to_main = NULL;
+	}
+}

@@ -33,14 +33,14 @@ describe("#netns workers = 2", function()
 		assert(relay:wait_log("listening", 10), relay:output())
 	end
 
-	-- The server with two workers; client 1 direct (peer-id 0, worker 1 of the spec's
-	-- 1-based list), client 2 through the relay (peer-id 1, the second worker's socket).
-	local function start()
+	-- The server with two workers (and extra settings); client 1 direct (peer-id 0, worker 1
+	-- of the spec's 1-based list), client 2 through the relay (peer-id 1, the second worker's).
+	local function start(extra)
 		srv, cli1, cli2 = netns.new(), netns.new(), netns.new()
 		netns.veth(srv, "10.88.1.1/24", cli1, "10.88.1.2/24")
 		netns.veth(srv, "10.88.2.1/24", cli2, "10.88.2.2/24")
 		assert(cli2:sh("ip link set lo up"))
-		engine, socket = mv.start_server(srv, "  workers = 2,")
+		engine, socket = mv.start_server(srv, "  workers = 2,\n" .. (extra or ""))
 		start_relay()
 		local pki = mv.pki()
 		clients = {
@@ -127,5 +127,47 @@ describe("#netns workers = 2", function()
 		local before = stat("stats().workers[2].datagrams_in")
 		ping(cli2)
 		assert.is_true(stat("stats().workers[2].datagrams_in") >= before + 5)
+	end)
+
+	-- The VPN address of the client with common name cn, as clients() shows it.
+	local function vpn_address(cn)
+		return stat(string.format(
+			'(function() for _, c in ipairs(clients()) do if c.cn == "%s" then return c.vpn_address end end end)()',
+			cn)):gsub('"', "")
+	end
+
+	it("passes client_to_client traffic between the workers' clients, renegotiates and kicks", function()
+		start("  client_to_client = true,\n  renegotiate = { seconds = 3600, bytes = 2000000 },")
+		local addr2 = vpn_address("client2")
+		assert.truthy(addr2:match("^10%.77%.0%.%d+$"), addr2)
+		local to_main = stat("stats().workers[1].to_main") + stat("stats().workers[2].to_main")
+		-- Client 1 (worker 1) to client 2 (worker 2): each packet is read by one worker and
+		-- sealed by the other, so it passes through the main thread.
+		local ok, out = cli1:sh("ping -c 5 -i 0.2 -W 2 " .. addr2)
+		assert(ok, out)
+		assert.truthy(out:find("5 received", 1, true), out)
+		assert.is_true(stat("stats().workers[1].to_main") + stat("stats().workers[2].to_main") >= to_main + 10)
+		-- A TCP stream between them, over several renegotiations (every 2 MB).
+		local reneg = stat("stats().renegotiations")
+		local server = cli2:spawn({ "iperf3", "-s", "-1", "-B", addr2, "--forceflush" })
+		assert(server:wait_log("Server listening", 5))
+		ok, out = cli1:sh("iperf3 -c " .. addr2 .. " -t 2 -f m")
+		assert(ok, out)
+		local mbits = tonumber(out:match("([%d.]+) Mbits/sec%s+receiver"))
+		assert.truthy(mbits and mbits > 1, out)
+		assert.is_true(stat("stats().renegotiations") >= reneg + 2, "renegotiations")
+		ping(cli1)
+		ping(cli2)
+		-- Kicked, client 2 leaves its worker; client 1 goes on.
+		assert.are.equal(1, stat('kick("client2", "spec")'))
+		assert(clients[2]:wait_log("Halt command was pushed", 10), clients[2]:output())
+		-- Its session ends when the client's exit notice arrives (or the kick's grace ends).
+		for _ = 1, 100 do
+			if stat("stats().workers[2].peers") == 0 then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(0, stat("stats().workers[2].peers"))
+		assert.are.equal(1, stat("stats().workers[1].peers"))
+		ping(cli1)
 	end)
 end)

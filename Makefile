@@ -176,10 +176,19 @@ check-c: $(TESTS)
 # data-path worker skeleton; worker.c under test_passwd), in a build of its own: a TSan build
 # cannot share objects with the address one. Any report fails the test (exit 66).
 TSAN_TESTS = $(addprefix build/tsan/test/,test_ring test_passwd test_workerlink test_dworker test_loopgroup)
+# Then the server itself with two workers' threads (docs/workers.md), built with TSan, under the
+# specs whose traffic crosses the threads: both workers busy at once, client_to_client between
+# them, the policy, TAP's switch and TCP clients (handed to the main thread). Any report stops
+# the server at once (halt_on_error) and so fails its spec. make test runs this target.
+TSAN_SPECS = spec/netns/workers_spec.lua spec/netns/policy_spec.lua spec/netns/tap_spec.lua \
+	     spec/netns/tcp_spec.lua
 tsan:
-	$(Q)$(MAKE) --no-print-directory SANITIZE=thread BUILD=build/tsan $(TSAN_TESTS)
+	$(Q)$(MAKE) --no-print-directory SANITIZE=thread BUILD=build/tsan $(TSAN_TESTS) build/tsan/moonvpn
+	$(Q)$(MAKE) --no-print-directory SANITIZE= BUILD=build $(SPEC_MOD) $(SPEC_TOOLS)
 	$(Q)mkdir -p build/tsan/results
 	$(Q)TSAN_OPTIONS="halt_on_error=1 exitcode=66" spec/c/run build/tsan/results/c-tsan $(TSAN_TESTS)
+	$(Q)TSAN_OPTIONS="halt_on_error=1 exitcode=66" MOONVPN_WORKERS=2 MOONVPN_BUILD=build/tsan \
+		SANITIZE=thread SPEC_JOBS=1 spec/run-busted build/tsan/results/spec-tsan $(TSAN_SPECS)
 
 # busted loads moonvpn.core into a stock lua5.4, so it always gets the normal build's
 # core.so (an ASan module cannot load there); the sanitizer run tests the binary.
@@ -270,13 +279,14 @@ TEST_FUZZ_SECONDS ?= 5
 # docs/workers.md) and the release pass with one, so the whole suite covers both
 # without a third pass.
 test: deps
-	$(Q)rm -rf build/results build/san/results
+	$(Q)rm -rf build/results build/san/results build/tsan/results
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test-one
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	$(Q)MOONVPN_WORKERS=2 $(MAKE) --no-print-directory SANITIZE=address,undefined test-one
+	-$(Q)$(MAKE) --no-print-directory tsan
 	-$(Q)$(MAKE) --no-print-directory FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) fuzz-run
-	$(Q)spec/summary build/results/* build/san/results/*
+	$(Q)spec/summary build/results/* build/san/results/* build/tsan/results/*
 
 # The newest upstream OpenVPN implementations as interop peers (spec/netns/peers_spec.lua):
 # OpenVPN 2.7.6 and the OpenVPN 3 core test client ovpncli, built from the upstream peers'

@@ -218,9 +218,11 @@ function M.release_only()
 	return nil
 end
 
---- True when the specs run the sanitizer build (MOONVPN_BIN under build/san/).
+--- True when the specs run a sanitizer build (MOONVPN_BIN under build/san/, or build/tsan/:
+--- ThreadSanitizer's, make tsan).
 function M.sanitized()
-	return (os.getenv("MOONVPN_BIN") or ""):find("/build/san/", 1, true) ~= nil
+	local bin = os.getenv("MOONVPN_BIN") or ""
+	return bin:find("/build/san/", 1, true) ~= nil or bin:find("/build/tsan/", 1, true) ~= nil
 end
 
 --- Why a test is left to the release build, or nil when it runs here: under the

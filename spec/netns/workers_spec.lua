@@ -92,10 +92,14 @@ describe("#netns workers = 2", function()
 		-- kernel picks for a flow.
 		local server = srv:spawn({ "iperf3", "-s", "-1", "-B", "10.77.0.1", "--forceflush" })
 		assert(server:wait_log("Server listening", 5))
+		-- Client 1's pings meanwhile: both workers busy at once (a ThreadSanitizer build
+		-- then sees their threads overlap).
+		local pings = cli1:spawn({ "ping", "-c", "400", "-i", "0.005", "-W", "2", "10.77.0.1" })
 		local ok, out = cli2:sh("iperf3 -c 10.77.0.1 -t 1 -R -f m")
 		assert(ok, out)
 		local mbits = tonumber(out:match("([%d.]+) Mbits/sec%s+receiver"))
 		assert.truthy(mbits and mbits > 1, out)
+		assert.are.equal(0, pings:wait(30), pings:output())
 		-- Each client's packets were written on its worker's device queue, so the kernel
 		-- sent the replies out of that queue: next to none had to be handed to the
 		-- other worker (each of client 2's would be, were they all written on queue 0).

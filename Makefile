@@ -172,10 +172,10 @@ check-c: $(TESTS)
 	$(Q)mkdir -p $(BUILD)/results
 	$(Q)spec/c/run $(BUILD)/results/c$(if $(SANITIZE),-san) $(TESTS)
 
-# ThreadSanitizer on the C unit tests that run threads (the ring, the main <-> worker link, the
-# data-path worker skeleton; worker.c under test_passwd), in a build of its own: a TSan build
-# cannot share objects with the address one. Any report fails the test (exit 66).
-TSAN_TESTS = $(addprefix build/tsan/test/,test_ring test_passwd test_workerlink test_dworker test_loopgroup)
+# ThreadSanitizer on the C unit tests that run threads (the ring, the workers' parking in
+# loopgroup.c; worker.c under test_passwd), in a build of its own: a TSan build cannot share
+# objects with the address one. Any report fails the test (exit 66).
+TSAN_TESTS = $(addprefix build/tsan/test/,test_ring test_passwd test_loopgroup)
 # Then the server itself with two workers' threads (docs/workers.md), built with TSan, under the
 # specs whose traffic crosses the threads: both workers busy at once, client_to_client between
 # them, the policy, TAP's switch and TCP clients (handed to the main thread). Any report stops

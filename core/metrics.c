@@ -367,24 +367,22 @@ static void render_hooks(struct promtext *t, const struct metrics *m)
 			     m->hooks[i].failures);
 }
 
-static void render_flows(struct promtext *t, const struct flow_table *ft,
-			 const struct filter_stats *fs, unsigned capacity)
+static void render_flows(struct promtext *t, const struct server_flow_totals *f, unsigned capacity)
 {
-	one(t, "moonvpn_flow_entries", "gauge", "Flows in the verdict cache", ft->n);
+	one(t, "moonvpn_flow_entries", "gauge", "Flows in the verdict cache", f->cached);
 	one(t, "moonvpn_flow_capacity", "gauge", "Flows the verdict cache holds (policy.flows)",
 	    capacity);
-	one(t, "moonvpn_flow_inserted_total", "counter", "Flows cached", ft->stats.inserted);
-	one(t, "moonvpn_flow_evicted_total", "counter", "Flows evicted to make room",
-	    ft->stats.evicted);
+	one(t, "moonvpn_flow_inserted_total", "counter", "Flows cached", f->inserted);
+	one(t, "moonvpn_flow_evicted_total", "counter", "Flows evicted to make room", f->evicted);
 	one(t, "moonvpn_flow_expired_total", "counter", "Flows forgotten after flow_idle",
-	    ft->stats.expired);
-	one(t, "moonvpn_flow_full_total", "counter", "Flows not cached: no room", ft->stats.full);
-	one(t, "moonvpn_flow_questions_total", "counter", "Flows handed to on.flow", fs->asked);
+	    f->expired);
+	one(t, "moonvpn_flow_full_total", "counter", "Flows not cached: no room", f->full);
+	one(t, "moonvpn_flow_questions_total", "counter", "Flows handed to on.flow", f->asked);
 	one(t, "moonvpn_flow_overflow_total", "counter",
-	    "New flows given the fallback: no room to wait for on.flow", fs->overflow);
+	    "New flows given the fallback: no room to wait for on.flow", f->overflow);
 	one(t, "moonvpn_flow_over_share_total", "counter",
 	    "New flows given the fallback: their client was past its share of on.flow",
-	    fs->over_share);
+	    f->over_share);
 }
 
 /* The device's counters, summed over its queues. */
@@ -552,6 +550,7 @@ char *metrics_render(struct metrics *m, size_t *len)
 	struct engine *e = m->e;
 	struct udpio_rx_stats rx;
 	struct udpio_tx_stats tx;
+	struct server_flow_totals flows;
 	struct server_stats st;
 	struct promtext t;
 
@@ -562,8 +561,8 @@ char *metrics_render(struct metrics *m, size_t *len)
 		server_stats(e->server, &st);
 		render_stats(&t, &st);
 		render_handshakes(&t, m);
-		render_flows(&t, server_flows(e->server), server_filter_stats(e->server),
-			     e->cfg ? e->cfg->flow_max : 0);
+		server_flow_totals(e->server, &flows);
+		render_flows(&t, &flows, e->cfg ? e->cfg->flow_max : 0);
 		render_udp(&t, server_udp_caps(e->server),
 			   server_udp_rx_stats(e->server, &rx) ? &rx : NULL,
 			   server_udp_tx_stats(e->server, &tx) ? &tx : NULL);

@@ -132,7 +132,7 @@ void server_end_session(struct server *s, struct session *sess, const char *reas
 	server_peer_index_del(&s->peer_index, session_peer(sess), peer_len(session_peer(sess)), id);
 	unindex_session(s, id);
 	detach_subnets(s, id);
-	filter_set_client(&s->filter, id, NULL, 0);
+	filter_set_client(server_filter_of(s, id), id, NULL, 0);
 	if (s->params.tap)
 		mac_table_forget(&s->macs, id);
 	server_tls_crypt_v2_forget(s, id);
@@ -182,7 +182,8 @@ bool server_admit(struct server *s, struct session *sess, struct session_push *p
 		return false; /* it is closing: kicked or gone while its hooks ran */
 	index_session(s, session_peer_id(sess), push);
 	attach_subnets(s, session_peer_id(sess), push);
-	filter_set_client(&s->filter, session_peer_id(sess), push->policy, push->groups);
+	filter_set_client(server_filter_of(s, session_peer_id(sess)), session_peer_id(sess),
+			  push->policy, push->groups);
 	session_admit(sess, push);
 	server_peer_admit(s, session_peer_id(sess));
 	return true;
@@ -743,13 +744,31 @@ static bool forward_to_client(struct server *s, struct dataplane *dp, const stru
 	return true;
 }
 
+struct filter *server_filter_of(const struct server *s, uint32_t id)
+{
+	return &s->dps[server_worker_of(s, id)].filter;
+}
+
+/* The owner's filter judges, on the owner's loop's time (the main thread's too, for it). */
 static enum filter_result judge_packet(struct server *s, uint32_t id, const uint8_t *p, size_t len,
 				       enum policy_direction dir, bool frame,
 				       struct filter_answer *answer)
 {
+	struct dataplane *owner = &s->dps[server_worker_of(s, id)];
+	double now = ev_now(owner->loop);
+
 	answer->len = 0;
-	return frame ? filter_pass_frame(&s->filter, id, p, len, dir, ev_now(s->loop))
-		     : filter_pass(&s->filter, id, p, len, dir, ev_now(s->loop), answer);
+	return frame ? filter_pass_frame(&owner->filter, id, p, len, dir, now)
+		     : filter_pass(&owner->filter, id, p, len, dir, now, answer);
+}
+
+/* on.flow runs on the main thread, outside the packet loop: a worker wakes it. */
+static void wake_asker(struct server *s)
+{
+	if (server_on_worker())
+		ev_async_send(s->loop, &s->handoffs); /* on_handoffs wakes the asker */
+	else
+		batch_wake(&s->asker);
 }
 
 /*
@@ -764,13 +783,9 @@ bool server_policy_passes(struct server *s, struct dataplane *dp, const struct d
 	struct filter_answer answer; /* this call's own: no scratch shared between loops */
 	enum filter_result r;
 
-	if (server_on_worker()) /* the filter is the main thread's: workers hand it what it judges
-				 */
-		return filter_is_off(&s->filter, id);
 	r = judge_packet(s, id, p, len, dir, frame, &answer);
-
 	if (r == FILTER_ASK)
-		batch_wake(&s->asker); /* on.flow runs outside the packet loop */
+		wake_asker(s);
 	if (r == FILTER_PASS)
 		return true;
 	if (r == FILTER_PENDING || r == FILTER_ASK)
@@ -796,29 +811,49 @@ bool server_policy_passes(struct server *s, struct dataplane *dp, const struct d
  * others' packets nor takes their turn. What is left is asked at the next
  * turn, which comes at once (batch.c), not at the next packet or timer.
  */
+bool server_has_questions(const struct server *s)
+{
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		if (filter_has_questions(&s->dps[k].filter))
+			return true;
+	return false;
+}
+
+/* Each worker's filter in turn gives one question, until the turn's share is asked. */
 static bool ask(void *ctx)
 {
 	struct server *s = ctx;
 	struct filter_question q;
+	bool asked = true;
 
-	for (int n = 0; n < FILTER_ASKS_PER_TURN && filter_next_question(&s->filter, &q); n++) {
-		struct session *sess = s->sessions[q.key.peer_id];
+	for (int n = 0; n < FILTER_ASKS_PER_TURN && asked;) {
+		asked = false;
+		for (uint32_t k = 0; k < s->n_dps && n < FILTER_ASKS_PER_TURN; k++) {
+			struct session *sess;
 
-		if (sess) /* the answer may come at once, or later */
-			s->params.hooks.flow(s->params.hooks.ctx, sess, &q.key, &q.flow);
+			if (!filter_next_question(&s->dps[k].filter, &q))
+				continue;
+			asked = true;
+			n++;
+			if ((sess = s->sessions[q.key.peer_id])) /* answered at once, or later */
+				s->params.hooks.flow(s->params.hooks.ctx, sess, &q.key, &q.flow);
+		}
 	}
-	return filter_has_questions(&s->filter); /* the rest at the next turn, at once */
+	return server_has_questions(s); /* the rest at the next turn, at once */
 }
 
 void server_set_policy(struct server *s, struct policy *p, bool flow_hook)
 {
-	filter_set_policy(&s->filter, p, flow_hook);
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		filter_set_policy(&s->dps[k].filter, p, flow_hook);
 }
 
 void server_set_flow_hook(struct server *s, bool flow_hook)
 {
-	s->filter.flow_hook = flow_hook;
-	flow_table_flush(&s->filter.flows);
+	for (uint32_t k = 0; k < s->n_dps; k++) {
+		s->dps[k].filter.flow_hook = flow_hook;
+		flow_table_flush(&s->dps[k].filter.flows);
+	}
 }
 
 /* The first packet of a flow on.flow accepted goes on from where the policy stopped it. */
@@ -840,41 +875,65 @@ static void pass_held(struct server *s, const struct dp_peer *peer, struct filte
 void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
 			 enum policy_verdict verdict, double lifetime)
 {
+	struct filter *f = server_filter_of(s, key->peer_id % s->max_clients);
 	const struct dp_peer *peer;
 	struct filter_held *h;
 
-	filter_decided(&s->filter, key, ok, verdict, lifetime, ev_now(s->loop));
-	if (!(h = filter_take_held(&s->filter, key)))
+	filter_decided(f, key, ok, verdict, lifetime, ev_now(s->loop));
+	if (!(h = filter_take_held(f, key)))
 		return;
 	if ((peer = server_peer(s, key->peer_id)))
 		pass_held(s, peer, h);
 	filter_release_held(h);
 }
 
-const struct flow_table *server_flows(const struct server *s)
+uint32_t server_flow_tables(const struct server *s)
 {
-	return &s->filter.flows;
+	return s->n_dps;
 }
 
-const struct filter_stats *server_filter_stats(const struct server *s)
+const struct flow_table *server_flows(const struct server *s, uint32_t k)
 {
-	return &s->filter.stats;
+	return &s->dps[k].filter.flows;
+}
+
+void server_flow_totals(const struct server *s, struct server_flow_totals *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (uint32_t k = 0; k < s->n_dps; k++) {
+		const struct filter *f = &s->dps[k].filter;
+
+		out->capacity += f->flows.cap / 4 * 3;
+		out->cached += f->flows.n;
+		out->inserted += f->flows.stats.inserted;
+		out->evicted += f->flows.stats.evicted;
+		out->expired += f->flows.stats.expired;
+		out->full += f->flows.stats.full;
+		out->asked += f->stats.asked;
+		out->overflow += f->stats.overflow;
+		out->over_share += f->stats.over_share;
+	}
 }
 
 uint64_t server_client_over_share(const struct server *s, uint32_t peer_id)
 {
-	return peer_id < s->filter.n_clients ? s->filter.clients[peer_id].over_share : 0;
+	const struct filter *f;
+
+	if (peer_id >= s->max_clients)
+		return 0;
+	f = server_filter_of(s, peer_id);
+	return f->clients[peer_id].over_share;
 }
 
 const struct policy *server_policy(const struct server *s)
 {
-	return s->filter.global;
+	return s->dps[0].filter.global;
 }
 
 void server_set_client_groups(struct server *s, uint32_t peer_id, uint64_t groups)
 {
 	if (peer_id < s->max_clients && s->sessions[peer_id])
-		s->filter.groups[peer_id] = groups;
+		server_filter_of(s, peer_id)->groups[peer_id] = groups;
 }
 
 /* A packet from a host in one of the subnets behind client id. */
@@ -897,10 +956,11 @@ void server_follow_float(struct server *s, struct dp_peer *peer, const struct so
 	struct session *sess = peer->sess;
 	struct sockaddr_in6 was; /* either family fits */
 	uint32_t id = session_peer_id(sess);
+	int32_t holder = server_peer_index_get(&s->peer_index, from, from_len);
 
 	peer->float_reported = false;
-	if (dchan_is_peer(peer->dc, from, from_len))
-		return; /* already there: its worker reported it twice */
+	if (dchan_is_peer(peer->dc, from, from_len) || (holder >= 0 && (uint32_t)holder != id))
+		return; /* already there (reported twice), or another client's address by now */
 
 	memcpy(&was, session_peer(sess), peer_len(session_peer(sess)));
 	session_float(sess, from, from_len);
@@ -924,11 +984,9 @@ static int open_data(struct server *s, struct dataplane *dp, struct dp_peer *pee
 		return n;
 	if (!server_on_worker())
 		server_follow_float(s, peer, a->from, a->from_len);
-	else if (!peer->float_reported) {
-		peer->float_reported = true;
-		server_hand_to_main(dp, HANDOFF_FLOAT, peer->dc->peer_id, NULL, 0, NULL, a->from,
-				    a->from_len);
-	}
+	else if (!peer->float_reported)
+		peer->float_reported = server_hand_to_main(dp, HANDOFF_FLOAT, peer->dc->peer_id,
+							   NULL, 0, NULL, a->from, a->from_len);
 	return n;
 }
 
@@ -1242,6 +1300,22 @@ bool server_udp_tx_stats(const struct server *s, struct udpio_tx_stats *out)
 	return true;
 }
 
+/*
+ * A filter for each worker's clients (each judges its own, docs/workers.md),
+ * with its share of the flow table and of the flows that may wait for on.flow.
+ */
+static int filters_init(struct server *s, const struct filter_settings *all)
+{
+	struct filter_settings mine = *all;
+
+	mine.max_flows = (all->max_flows + s->n_dps - 1) / s->n_dps;
+	mine.pending_max = (all->pending_max + s->n_dps - 1) / s->n_dps;
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		if (filter_init(&s->dps[k].filter, &mine, s->max_clients, &s->hash_key) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
 /* A dataplane for each worker, with its scratch (the sockets come with open_udp). */
 static int dataplanes_init(struct server *s, uint32_t workers)
 {
@@ -1265,6 +1339,8 @@ static int dataplanes_init(struct server *s, uint32_t workers)
 static void dataplanes_free(struct server *s)
 {
 	for (uint32_t k = 0; k < s->n_all_dps; k++) {
+		if (k < s->n_dps) /* the main thread's own dataplane judges with the owners' */
+			filter_free(&s->dps[k].filter);
 		dataplane_peers_free(&s->dps[k]);
 		dataplane_free(&s->dps[k]);
 	}
@@ -1319,7 +1395,6 @@ static int open_failed(struct server *s, int rc)
 	server_threads_free(s);
 	dataplanes_free(s);
 	server_tap_free(s);
-	filter_free(&s->filter);
 	slots_free(s);
 	free(s);
 	return rc;
@@ -1386,7 +1461,7 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 			 max_clients);
 		return open_failed(s, -ENOMEM);
 	}
-	if (filter_init(&s->filter, &params->filter, max_clients, &s->hash_key) < 0) {
+	if (filters_init(s, &params->filter) < 0) {
 		snprintf(err, errlen, "out of memory for the flow table (%zu flows)",
 			 params->filter.max_flows);
 		return open_failed(s, -ENOMEM);
@@ -1400,8 +1475,10 @@ int server_open(struct server **out, struct ev_loop *loop, const struct log *lg,
 		return open_failed(s, -ENOMEM);
 	}
 	batch_init(&s->asker, loop, ask, s);
-	s->filter.gateway4 = params->gateway4;
-	s->filter.gateway6 = params->gateway6;
+	for (uint32_t k = 0; k < s->n_dps; k++) {
+		s->dps[k].filter.gateway4 = params->gateway4;
+		s->dps[k].filter.gateway6 = params->gateway6;
+	}
 	if (s->group && server_threads_open(s) < 0) {
 		snprintf(err, errlen, "server: out of memory");
 		return open_failed(s, -ENOMEM);
@@ -1587,7 +1664,6 @@ void server_free(struct server *s)
 	server_tcp_free(s);
 	dataplanes_free(s); /* the RESTART messages to clients leave first */
 	server_tap_free(s);
-	filter_free(&s->filter);
 	wrap_clear(&s->wrap);
 	crypto_wipe(&s->cookie, sizeof(s->cookie));
 	slots_free(s);

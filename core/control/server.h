@@ -243,10 +243,15 @@ void server_set_flow_hook(struct server *s, bool flow_hook);
 /* on.flow's answer for a flow (ok false: it failed; the fallback applies). */
 void server_flow_decided(struct server *s, const struct flow_key *key, bool ok,
 			 enum policy_verdict verdict, double lifetime);
-/* The flow table, for flows() (read only). */
-const struct flow_table *server_flows(const struct server *s);
-/* Flows handed to on.flow, and flows past its pending bound. */
-const struct filter_stats *server_filter_stats(const struct server *s);
+/* The flow tables, one for each worker's clients, for flows() (read only): k below the count. */
+uint32_t server_flow_tables(const struct server *s);
+const struct flow_table *server_flows(const struct server *s, uint32_t k);
+/* The flow tables and on.flow's questions, added up over the workers. */
+struct server_flow_totals {
+	uint64_t capacity, cached, inserted, evicted, expired, full; /* the tables' */
+	uint64_t asked, overflow, over_share;			      /* filter_stats' */
+};
+void server_flow_totals(const struct server *s, struct server_flow_totals *out);
 /* A client's new flows given the fallback because it was past its share of on.flow. */
 uint64_t server_client_over_share(const struct server *s, uint32_t peer_id);
 /* The global policy in force, or NULL. */

@@ -55,6 +55,8 @@ struct dp_peer {
 	struct ip_addr vpn[2]; /* its VPN addresses (IPv4, IPv6): the sources it may send from */
 	bool epoch_data;       /* OpenVPN 2.7's data format: its packets are longer */
 	bool float_reported;   /* its worker told the main thread of a new source address */
+	uint32_t generation;   /* the slot's sessions so far: a handoff for an earlier one is
+				  dropped */
 };
 
 /* Where a packet goes by its destination: the VPN addresses and the subnets behind clients. */
@@ -90,6 +92,9 @@ struct dataplane {
 	/* A worker thread's (server_params.group): what it hands to the main thread
 	 * (server_threads.c). NULL: the main loop's dataplane. */
 	struct ring *to_main;
+	/* The policy for its clients: its verdict cache, flows and on.flow questions
+	 * (the main thread's own dataplane, with threads, judges with the owners'). */
+	struct filter filter;
 	/* The counters the packet path keeps (the data packets, their drops);
 	 * server_stats() adds them to the server's own. */
 	struct server_stats stats;
@@ -151,7 +156,6 @@ struct server {
 	struct server_addr_index peer_index;	/* UDP client's address -> slot */
 	struct server_routes routes;		/* VPN addresses and subnets -> slot */
 	struct client_subnets **client_subnets; /* each slot's, or NULL */
-	struct filter filter;			/* the packet policy */
 	struct batch
 		asker; /* asks on.flow the filter's questions, after each loop turn's packets */
 	struct tcp_server *tcp;	 /* NULL without a tcp:// listener */
@@ -187,14 +191,15 @@ enum handoff_kind {
 /* Whether the calling thread is a data-path worker (not the main thread). */
 bool server_on_worker(void);
 /* Worker: whether it must hand a packet for (or from) client id to the main thread: another
- * worker's client, a TCP client, a client the policy is on for, or TAP mode's switch. */
+ * worker's client, a TCP client, or TAP mode's switch. */
 bool server_worker_cannot(const struct server *s, const struct dataplane *dp, uint32_t id);
 /*
  * Worker: hands the main thread a copy of a packet of client id (from, to or about it): for
  * a packet, len bytes at pkt + DATA_OVERHEAD (a superpacket: at pkt, with its header h); for
- * a float, the new address. Counted (to_main), or dropped and counted when the ring is full.
+ * a float, the new address. Counted (to_main); false, dropped and counted, when the ring is
+ * full.
  */
-void server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t id,
+bool server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t id,
 			 const uint8_t *pkt, size_t len, const struct vnet_hdr *h,
 			 const struct sockaddr *from, socklen_t from_len);
 /* The dataplanes of a group and their rings (open), and what is left in them (free). */
@@ -277,6 +282,10 @@ void server_tls_crypt_v2_forget(struct server *s, uint32_t id);
  */
 struct dataplane *server_owner_dp(struct server *s, struct dataplane *read_on, uint32_t id);
 
+/* The filter of client id's worker (its dataplane's). */
+struct filter *server_filter_of(const struct server *s, uint32_t id);
+/* Whether a worker's filter has questions for on.flow. */
+bool server_has_questions(const struct server *s);
 /* The policy on a packet (frame: an Ethernet frame of TAP mode) of client peer going dir. */
 bool server_policy_passes(struct server *s, struct dataplane *dp, const struct dp_peer *peer,
 			  const uint8_t *p, size_t len, enum policy_direction dir, bool frame);

@@ -48,10 +48,12 @@ struct dp_peer *server_peer(const struct server *s, uint32_t id)
 void server_peer_open(struct server *s, uint32_t id, struct session *sess)
 {
 	struct dp_peer *p = slot_of(s, id);
+	uint32_t generation = p->generation + 1;
 
 	memset(p, 0, sizeof(*p));
 	p->sess = sess;
 	p->dc = session_dchan(sess);
+	p->generation = generation;
 }
 
 void server_peer_admit(struct server *s, uint32_t id)
@@ -65,7 +67,11 @@ void server_peer_admit(struct server *s, uint32_t id)
 
 void server_peer_close(struct server *s, uint32_t id)
 {
-	memset(slot_of(s, id), 0, sizeof(struct dp_peer));
+	struct dp_peer *p = slot_of(s, id);
+	uint32_t generation = p->generation;
+
+	memset(p, 0, sizeof(*p));
+	p->generation = generation;
 }
 
 bool dp_peer_owns_source(const struct dp_peer *p, const uint8_t *ip, size_t len)

@@ -11,18 +11,18 @@
 #include "server.h"
 #include "server_impl.h"
 
-/* The filter's limits and the flow table's size (its flows kept, when they fit). */
-static int reconfigure_filter(struct server *s, const struct server_params *p, char *err,
-			      size_t errlen)
+/* A worker's filter's limits and its share of the flow table (its flows kept, when they fit). */
+static int reconfigure_filter(struct server *s, struct filter *f, const struct server_params *p,
+			      char *err, size_t errlen)
 {
-	struct filter *f = &s->filter;
-	int rc = filter_resize(f, p->filter.max_flows, ev_now(s->loop));
+	size_t flows = (p->filter.max_flows + s->n_dps - 1) / s->n_dps;
+	int rc = filter_resize(f, flows, ev_now(s->loop));
 
 	if (rc == -ENOSPC) {
 		snprintf(err, errlen,
 			 "policy.flows: %zu flows cannot hold the %zu waiting for on.flow now; "
 			 "reload again once fewer wait",
-			 p->filter.max_flows, f->pending);
+			 p->filter.max_flows, f->pending * s->n_dps);
 		return rc;
 	}
 	if (rc < 0) {
@@ -31,12 +31,23 @@ static int reconfigure_filter(struct server *s, const struct server_params *p, c
 		return rc;
 	}
 	f->settings.idle_timeout = p->filter.idle_timeout;
-	f->settings.pending_max = p->filter.pending_max;
+	f->settings.pending_max = (p->filter.pending_max + s->n_dps - 1) / s->n_dps;
 	f->settings.fallback = p->filter.fallback;
 	f->flows.idle_timeout = p->filter.idle_timeout;
 	f->gateway4 = p->gateway4;
 	f->gateway6 = p->gateway6;
 	return 0;
+}
+
+/* Every worker's filter; the first refusal stops (those before it have the new limits). */
+static int reconfigure_filters(struct server *s, const struct server_params *p, char *err,
+			       size_t errlen)
+{
+	int rc = 0;
+
+	for (uint32_t k = 0; k < s->n_dps && rc == 0; k++)
+		rc = reconfigure_filter(s, &s->dps[k].filter, p, err, errlen);
+	return rc;
 }
 
 /*
@@ -60,7 +71,7 @@ static void reconfigure_session(struct session *sess, const struct server_params
 
 int server_reconfigure(struct server *s, const struct server_params *p, char *err, size_t errlen)
 {
-	int rc = reconfigure_filter(s, p, err, errlen); /* first: the one step that can fail */
+	int rc = reconfigure_filters(s, p, err, errlen); /* first: the one step that can fail */
 
 	if (rc < 0)
 		return rc;

@@ -7,15 +7,19 @@
  * own dataplane and its own clients' data channels, and reads the tables
  * the main thread keeps (which do not change while it runs).
  *
+ * A worker judges its own clients' packets with its own filter (its verdict
+ * cache and flows); a new flow's question for on.flow waits in that filter
+ * and the worker wakes the main thread, which asks (the Lua state is the
+ * main thread's) and records the answer while the worker is parked.
+ *
  * What a worker may not do itself goes to the main thread as a handoff: a
  * copy of the packet on the worker's ring (ring.h, one producer, one
  * consumer), and an ev_async wake-up of the main loop. The main thread then
  * handles it as the single loop does, with the worker's dataplane: sealing
- * for another worker's client (on that worker's socket), the policy while
- * it is on for the client, TAP mode's switch, a TCP client's connection, a
- * float (the peer index and the session). Each is a packet the single loop
- * handled the same way; a client whose packets arrive on its own worker's
- * queue and socket, with no policy on, costs no cross-thread operation.
+ * for another worker's client (on that worker's socket), TAP mode's switch,
+ * a TCP client's connection, a float (the peer index and the session). A
+ * client whose packets arrive on its own worker's queue and socket costs no
+ * cross-thread operation, the policy's included.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,7 +36,7 @@ enum {
 
 struct handoff {
 	enum handoff_kind kind;
-	uint32_t id;
+	uint32_t id, generation; /* the client's slot, and its session (dp_peer.generation) */
 	struct vnet_hdr h;
 	struct sockaddr_storage from;
 	socklen_t from_len;
@@ -49,24 +53,25 @@ bool server_worker_cannot(const struct server *s, const struct dataplane *dp, ui
 {
 	if (!server_on_worker())
 		return false;
-	return s->params.tap || &s->dps[server_worker_of(s, id)] != dp || s->conns[id] ||
-	       !filter_is_off(&s->filter, id);
+	return s->params.tap || &s->dps[server_worker_of(s, id)] != dp || s->conns[id];
 }
 
-void server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t id,
+bool server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t id,
 			 const uint8_t *pkt, size_t len, const struct vnet_hdr *h,
 			 const struct sockaddr *from, socklen_t from_len)
 {
 	size_t at = kind == HANDOFF_SUPERPACKET ? 0 : DATA_OVERHEAD;
 	struct handoff *o = malloc(sizeof(*o) + DATA_OVERHEAD + len + DATA_TAILROOM);
+	const struct dp_peer *peer = server_peer(dp->s, id);
 	void *item = o;
 
 	if (!o) {
 		dp->stats.dropped_to_main++;
-		return;
+		return false;
 	}
 	o->kind = kind;
 	o->id = id;
+	o->generation = peer ? peer->generation : 0;
 	o->len = len;
 	if (h)
 		o->h = *h;
@@ -79,16 +84,20 @@ void server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t 
 	if (ring_push(dp->to_main, &item, 1) != 1) {
 		free(o);
 		dp->stats.dropped_to_main++;
-		return;
+		return false;
 	}
 	dp->stats.to_main++;
 	ev_async_send(dp->s->loop, &dp->s->handoffs);
+	return true;
 }
 
 /* The main thread, workers parked: as the single loop would have handled it. */
 static void handle(struct server *s, uint32_t k, struct handoff *o)
 {
 	struct dp_peer *peer = server_peer(s, o->id);
+
+	if (peer && peer->generation != o->generation)
+		peer = NULL; /* the client it was about left, and its slot has a new one */
 
 	switch (o->kind) {
 	case HANDOFF_FROM_CLIENT:
@@ -130,6 +139,8 @@ static void on_handoffs(struct ev_loop *loop, ev_async *w, int revents)
 	}
 	if (more)
 		ev_async_send(loop, w); /* the rest at the next turn */
+	if (server_has_questions(s))
+		batch_wake(&s->asker); /* a worker's filter has questions for on.flow */
 }
 
 int server_threads_open(struct server *s)

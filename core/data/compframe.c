@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <lz4.h>
 #include <lzo/lzo1x.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "compframe.h"
@@ -40,18 +41,24 @@ static int inflate_lz4(const uint8_t *in, size_t len, uint8_t *out, size_t cap, 
 	return n;
 }
 
+/* liblzo2 wants lzo_init() first, once, from whichever worker thread comes first. */
+static pthread_once_t lzo_once = PTHREAD_ONCE_INIT;
+static bool lzo_ready;
+
+static void init_lzo(void)
+{
+	lzo_ready = lzo_init() == LZO_E_OK;
+}
+
 static int inflate_lzo(const uint8_t *in, size_t len, uint8_t *out, size_t cap, bool *at_out)
 {
-	/* liblzo2 wants lzo_init() first; it only checks its build, so doing it twice is harmless.
-	 */
-	static bool lzo_ready;
 	lzo_uint n = cap;
 
 	if (len == 0)
 		return COMPFRAME_E_EMPTY;
-	if (!lzo_ready && lzo_init() != LZO_E_OK)
+	pthread_once(&lzo_once, init_lzo);
+	if (!lzo_ready)
 		return COMPFRAME_E_INFLATE;
-	lzo_ready = true;
 	/* The _safe variant checks every read and write against the lengths given. */
 	if (lzo1x_decompress_safe(in, len, out, &n, NULL) != LZO_E_OK || n == 0)
 		return COMPFRAME_E_INFLATE;

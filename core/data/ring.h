@@ -8,7 +8,7 @@
  * the other side's index only when its cached copy says the ring looks full
  * (or empty). The producer's and the consumer's indices live on separate
  * cache lines, so neither side's stores invalidate the line the other
- * writes. Waking a consumer that sleeps in its event loop is ringwake.h's.
+ * writes. The consumer is woken by other means (an ev_async: server_threads.c).
  */
 #ifndef MOONVPN_RING_H
 #define MOONVPN_RING_H

@@ -201,19 +201,19 @@ static void set_counters(lua_State *L, const struct server_stats *st,
 			    *(const uint64_t *)((const char *)st + fields[i].offset));
 }
 
-/* stats().flows: the flow table and on.flow's questions. */
-static void push_flow_stats(lua_State *L, const struct flow_table *t, const struct filter_stats *fs)
+/* stats().flows: the flow tables and on.flow's questions, over the workers. */
+static void push_flow_stats(lua_State *L, const struct server_flow_totals *f)
 {
 	lua_createtable(L, 0, 9);
-	set_counter(L, "capacity", t->cap / 4 * 3); /* policy.flows, rounded up */
-	set_counter(L, "cached", t->n);
-	set_counter(L, "inserted", t->stats.inserted);
-	set_counter(L, "evicted", t->stats.evicted);
-	set_counter(L, "expired", t->stats.expired);
-	set_counter(L, "full", t->stats.full);
-	set_counter(L, "asked", fs->asked);
-	set_counter(L, "overflow", fs->overflow);
-	set_counter(L, "over_share", fs->over_share);
+	set_counter(L, "capacity", f->capacity); /* policy.flows, rounded up */
+	set_counter(L, "cached", f->cached);
+	set_counter(L, "inserted", f->inserted);
+	set_counter(L, "evicted", f->evicted);
+	set_counter(L, "expired", f->expired);
+	set_counter(L, "full", f->full);
+	set_counter(L, "asked", f->asked);
+	set_counter(L, "overflow", f->overflow);
+	set_counter(L, "over_share", f->over_share);
 	lua_setfield(L, -2, "flows");
 }
 
@@ -343,7 +343,10 @@ static int l_engine_stats(lua_State *L)
 	set_counters(L, st, drops, sizeof(drops) / sizeof(drops[0]));
 	lua_setfield(L, -2, "dropped");
 	if (e->server) {
-		push_flow_stats(L, server_flows(e->server), server_filter_stats(e->server));
+		struct server_flow_totals flows;
+
+		server_flow_totals(e->server, &flows);
+		push_flow_stats(L, &flows);
 		push_worker_stats(L, e->server);
 	}
 	push_datapath_stats(L, e);
@@ -564,17 +567,11 @@ static void push_flow_entry(lua_State *L, const struct flow_entry *fe, double no
 	lua_setfield(L, -2, "idle");
 }
 
-/* flows([n]) -> the n (default 20) flows with the most packets, most first */
-static int l_engine_flows(lua_State *L)
+/* Adds table t's flows to top (n of max so far, most packets first); how many it holds now. */
+static size_t top_flows(const struct flow_table *t, double now, const struct flow_entry **top,
+			size_t n, size_t max)
 {
-	struct engine *e = check_engine(L);
-	lua_Integer want = luaL_optinteger(L, 1, 20);
-	const struct flow_table *t = e->server ? server_flows(e->server) : NULL;
-	const struct flow_entry *top[FLOWS_SHOWN_MAX];
-	double now = ev_now(e->loop);
-	size_t n = 0, max = want < 1 ? 1 : want > FLOWS_SHOWN_MAX ? FLOWS_SHOWN_MAX : (size_t)want;
-
-	for (size_t i = 0; t && i < t->cap; i++) {
+	for (size_t i = 0; i < t->cap; i++) {
 		const struct flow_entry *fe = flow_table_at(t, i, now);
 		size_t j;
 
@@ -587,6 +584,21 @@ static int l_engine_flows(lua_State *L)
 		}
 		top[j] = fe;
 	}
+	return n;
+}
+
+/* flows([n]) -> the n (default 20) flows with the most packets, most first (every worker's) */
+static int l_engine_flows(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	lua_Integer want = luaL_optinteger(L, 1, 20);
+	uint32_t tables = e->server ? server_flow_tables(e->server) : 0;
+	const struct flow_entry *top[FLOWS_SHOWN_MAX];
+	double now = ev_now(e->loop);
+	size_t n = 0, max = want < 1 ? 1 : want > FLOWS_SHOWN_MAX ? FLOWS_SHOWN_MAX : (size_t)want;
+
+	for (uint32_t k = 0; k < tables; k++)
+		n = top_flows(server_flows(e->server, k), now, top, n, max);
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		push_flow_entry(L, top[i], now);

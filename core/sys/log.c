@@ -51,6 +51,7 @@ void log_init(struct log *lg, enum log_level level, FILE *out)
 	lg->out = out;
 	lg->now = monotonic_now;
 	lg->journal = log_is_journal(out);
+	lg->owner = pthread_self();
 }
 
 bool log_level_parse(const char *name, enum log_level *out)
@@ -127,7 +128,7 @@ static void vlog(const struct log *lg, enum log_level level, const char *subsys,
 	log_escape(line + n, sizeof(line) - (size_t)n, msg);
 	fprintf(lg->out, "%s%s\n", line, suffix);
 	fflush(lg->out);
-	if (lg->tap) {
+	if (lg->tap && pthread_equal(pthread_self(), lg->owner)) {
 		char tapped[LOG_LINE_MAX];
 		const char *text = strstr(line, ": "); /* after the subsystem: the message */
 

@@ -23,6 +23,7 @@
 #ifndef MOONVPN_LOG_H
 #define MOONVPN_LOG_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -67,9 +68,11 @@ struct log {
 	 * what was printed lately is not part of what the log is. */
 	struct log_site sites[LOG_RATELIMIT_SITES + 1]; /* the last one: the overflow */
 	/* Also given each line written, as "subsys: message" (the management
-	 * interface's >LOG); NULL: none. */
+	 * interface's >LOG); NULL: none. Only lines of the thread that called
+	 * log_init (the main thread): a data-path worker's go to out alone. */
 	void (*tap)(void *ctx, enum log_level level, const char *line);
 	void *tap_ctx;
+	pthread_t owner;
 };
 
 /* Sets journal when out is the stream $JOURNAL_STREAM names. */

@@ -15,9 +15,13 @@ struct worker {
 	pthread_t thread;
 	bool running; /* the thread was started (and is not joined yet) */
 	pthread_mutex_t lock;
-	/* The owner is about to take the lock: the worker lets it, rather than
-	 * taking it back at once after its poll (a mutex is not fair). */
-	atomic_bool owner_waits;
+	/* A mutex is not fair, so each side says when it waits for the lock. The
+	 * owner is about to take it: the worker lets it, rather than taking it
+	 * back at once after its poll. The worker's poll returned and it waits:
+	 * the owner lets it have one turn (turns counts them) before it parks it,
+	 * so a busy owner cannot starve the workers. */
+	atomic_bool owner_waits, worker_waits;
+	atomic_uint turns;
 	atomic_bool stop;
 	ev_async wake;
 };
@@ -39,6 +43,7 @@ static void release(struct ev_loop *loop)
 {
 	struct worker *w = ev_userdata(loop);
 
+	atomic_fetch_add_explicit(&w->turns, 1, memory_order_release);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -48,7 +53,9 @@ static void acquire(struct ev_loop *loop)
 
 	while (atomic_load_explicit(&w->owner_waits, memory_order_acquire))
 		sched_yield(); /* a few microseconds: the owner takes the lock next */
+	atomic_store_explicit(&w->worker_waits, true, memory_order_release);
 	pthread_mutex_lock(&w->lock);
+	atomic_store_explicit(&w->worker_waits, false, memory_order_release);
 }
 
 static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
@@ -63,10 +70,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 static void *run(void *arg)
 {
 	struct worker *w = arg;
-	sigset_t all;
 
-	sigfillset(&all); /* the main thread's signals: never stop a worker's system calls */
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	current = (int)w->index;
 	pthread_mutex_lock(&w->lock); /* the owner's until it first unparks */
 	ev_run(w->loop, 0);
@@ -121,17 +125,23 @@ struct loop_group *loop_group_new(unsigned n)
 
 int loop_group_start(struct loop_group *g)
 {
-	for (unsigned k = 0; k < g->n; k++) {
+	sigset_t all, was;
+	int rc = 0;
+
+	/* Created with every signal blocked (they inherit the mask): the signals are the main
+	 * thread's, and never stop a worker's system calls. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &was);
+	for (unsigned k = 0; k < g->n && rc == 0; k++) {
 		struct worker *w = &g->w[k];
-		int rc;
 
 		if (w->running)
 			continue;
-		if ((rc = pthread_create(&w->thread, NULL, run, w)) != 0)
-			return -rc;
-		w->running = true;
+		if ((rc = pthread_create(&w->thread, NULL, run, w)) == 0)
+			w->running = true;
 	}
-	return 0;
+	pthread_sigmask(SIG_SETMASK, &was, NULL);
+	return -rc;
 }
 
 unsigned loop_group_size(const struct loop_group *g)
@@ -144,16 +154,28 @@ struct ev_loop *loop_group_loop(const struct loop_group *g, unsigned k)
 	return g->w[k].loop;
 }
 
+/* The owner: a worker whose poll returned gets its turn first (one, however short). */
+static void let_waiting_worker_run(struct worker *w)
+{
+	unsigned turns = atomic_load_explicit(&w->turns, memory_order_acquire);
+
+	while (atomic_load_explicit(&w->worker_waits, memory_order_acquire) &&
+	       atomic_load_explicit(&w->turns, memory_order_acquire) == turns)
+		sched_yield();
+}
+
 void loop_group_park(struct loop_group *g)
 {
 	if (g->parked)
 		return;
+	for (unsigned k = 0; k < g->n; k++)
+		let_waiting_worker_run(&g->w[k]);
+	/* All at once: no worker starts a new turn while the owner waits for another. */
+	for (unsigned k = 0; k < g->n; k++)
+		atomic_store_explicit(&g->w[k].owner_waits, true, memory_order_release);
 	for (unsigned k = 0; k < g->n; k++) {
-		struct worker *w = &g->w[k];
-
-		atomic_store_explicit(&w->owner_waits, true, memory_order_release);
-		pthread_mutex_lock(&w->lock);
-		atomic_store_explicit(&w->owner_waits, false, memory_order_release);
+		pthread_mutex_lock(&g->w[k].lock);
+		atomic_store_explicit(&g->w[k].owner_waits, false, memory_order_release);
 	}
 	g->parked = true;
 }

@@ -6,6 +6,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,10 @@ struct crypto {
 	EVP_KDF *tls1_prf;
 	EVP_MAC *hmac;
 	EVP_CIPHER *aes256_ctr;
-	struct hmac_reuse *hmac_reuse; /* mutable behind a const struct crypto */
+	/* Mutable behind a const struct crypto, so the creating thread's only: a data-path
+	 * worker (docs/workers.md) deriving an epoch key makes its own (crypto_hmac). */
+	pthread_t owner;
+	struct hmac_reuse *hmac_reuse;
 	EVP_CIPHER_CTX *cipher_ctx;
 	EVP_CIPHER *aead[3]; /* in the order of aead_names */
 };
@@ -88,6 +92,7 @@ struct crypto *crypto_new(char *err, size_t errlen)
 	c->tls1_prf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
 	c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	c->aes256_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
+	c->owner = pthread_self();
 	c->hmac_reuse = calloc(1, sizeof(*c->hmac_reuse));
 	if (c->hmac_reuse && c->hmac)
 		c->hmac_reuse->ctx = EVP_MAC_CTX_new(c->hmac);
@@ -175,7 +180,11 @@ int crypto_hmac(const struct crypto *c, const char *digest, const uint8_t *key, 
 		const struct crypto_iov *iov, size_t n_iov, uint8_t *out)
 {
 	size_t want = crypto_digest_size(digest), n = 0;
-	struct hmac_reuse *r = c->hmac_reuse;
+	bool mine = pthread_equal(pthread_self(), c->owner);
+	/* Another thread's (a worker's epoch keys, a few per million packets): a context of
+	 * its own for this call. */
+	struct hmac_reuse fresh = { mine ? NULL : EVP_MAC_CTX_new(c->hmac), NULL };
+	struct hmac_reuse *r = mine ? c->hmac_reuse : &fresh;
 	EVP_MAC_CTX *mctx = r->ctx;
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
@@ -183,7 +192,7 @@ int crypto_hmac(const struct crypto *c, const char *digest, const uint8_t *key, 
 	};
 	/* Naming the digest makes OpenSSL fetch it again; re-keying alone does not. */
 	bool same = r->digest && strcmp(r->digest, digest) == 0;
-	int ok = want && EVP_MAC_init(mctx, key, key_len, same ? NULL : params) == 1;
+	int ok = want && mctx && EVP_MAC_init(mctx, key, key_len, same ? NULL : params) == 1;
 
 	if (ok && !same)
 		r->digest = digest_name(digest);
@@ -193,6 +202,8 @@ int crypto_hmac(const struct crypto *c, const char *digest, const uint8_t *key, 
 	ok = ok && EVP_MAC_final(mctx, out, &n, want) == 1 && n == want;
 	if (!ok)
 		ERR_clear_error();
+	if (!mine)
+		EVP_MAC_CTX_free(fresh.ctx);
 	return ok ? 0 : -1;
 }
 
@@ -208,14 +219,18 @@ int crypto_aes256_ctr(const struct crypto *c, const uint8_t key[CRYPTO_AES256_KE
 		      const uint8_t iv[CRYPTO_AES_BLOCK_LEN], const uint8_t *in, uint8_t *out,
 		      size_t len)
 {
-	EVP_CIPHER_CTX *ctx = c->cipher_ctx;
+	bool mine = pthread_equal(pthread_self(), c->owner);
+	EVP_CIPHER_CTX *ctx = mine ? c->cipher_ctx : EVP_CIPHER_CTX_new(); /* as crypto_hmac */
 	int n = 0, tail = 0;
-	int ok = len <= INT32_MAX && EVP_EncryptInit_ex2(ctx, c->aes256_ctr, key, iv, NULL) == 1 &&
+	int ok = ctx && len <= INT32_MAX &&
+		 EVP_EncryptInit_ex2(ctx, c->aes256_ctr, key, iv, NULL) == 1 &&
 		 EVP_EncryptUpdate(ctx, out, &n, in, (int)len) == 1 &&
 		 EVP_EncryptFinal_ex(ctx, out + n, &tail) == 1 && (size_t)(n + tail) == len;
 
 	if (!ok)
 		ERR_clear_error();
+	if (!mine)
+		EVP_CIPHER_CTX_free(ctx);
 	return ok ? 0 : -1;
 }
 

@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * The single-producer/single-consumer ring and its consumer wake-up: the
- * semantics on one thread (full, empty, partial batches, wrap-around), then
- * two threads passing ten million sequence numbers (order kept, nothing lost
- * or repeated), then a producer thread waking a consumer's libev loop that
- * goes to sleep between bursts. Built with SANITIZE=thread (make tsan) the
- * threaded cases are where ThreadSanitizer would see a race.
+ * The single-producer/single-consumer ring: the semantics on one thread
+ * (full, empty, partial batches, wrap-around), then two threads passing ten
+ * million sequence numbers (order kept, nothing lost or repeated). Built
+ * with SANITIZE=thread (make tsan) the threaded case is where
+ * ThreadSanitizer would see a race.
  */
 #include <errno.h>
-#include <ev.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -16,19 +14,12 @@
 #include <time.h>
 
 #include "ring.h"
-#include "ringwake.h"
 #include "unit.h"
 
 enum {
 	STRESS_ITEMS = 10 * 1000 * 1000,
 	STRESS_RING = 1024,
 	STRESS_BATCH_MAX = 64,
-	WAKE_ITEMS = 200 * 1000,
-	WAKE_BURST = 1000, /* the producer pauses after each: the consumer sleeps */
-	WAKE_PAUSE_NS = 200 * 1000,
-	WAKE_RING = 256,
-	WAKE_BATCH = 32,
-	WAKE_TIMEOUT_S = 120, /* a lost wake-up fails instead of hanging */
 };
 
 static void *item(uintptr_t n)
@@ -222,110 +213,11 @@ static void test_two_threads(void)
 	ring_free(s.r);
 }
 
-/* --- waking a sleeping consumer ------------------------------------------------- */
-
-struct wake_test {
-	struct ring *r;
-	struct ring_wake *w;
-	struct ev_loop *loop;
-	ev_timer timeout;
-	uintptr_t want;
-	unsigned long bad;
-	unsigned long drains;
-	bool timed_out;
-};
-
-static bool wake_drain(void *ctx)
-{
-	struct wake_test *t = ctx;
-	void *out[WAKE_BATCH];
-	size_t n = ring_pop(t->r, out, WAKE_BATCH);
-
-	t->drains++;
-	for (size_t i = 0; i < n; i++, t->want++)
-		if (seq(out[i]) != t->want)
-			t->bad++;
-	if (t->want > WAKE_ITEMS)
-		ev_break(t->loop, EVBREAK_ALL);
-	return n == WAKE_BATCH;
-}
-
-static bool wake_empty(void *ctx)
-{
-	struct wake_test *t = ctx;
-
-	return ring_empty(t->r);
-}
-
-static void on_timeout(struct ev_loop *loop, ev_timer *timer, int revents)
-{
-	struct wake_test *t = timer->data;
-
-	(void)revents;
-	t->timed_out = true;
-	ev_break(loop, EVBREAK_ALL);
-}
-
-static void *wake_producer(void *arg)
-{
-	struct wake_test *t = arg;
-	struct timespec pause = { 0, WAKE_PAUSE_NS };
-
-	for (uintptr_t next = 1; next <= WAKE_ITEMS;) {
-		void *in[1] = { item(next) };
-
-		if (!ring_push(t->r, in, 1)) {
-			sched_yield();
-			continue;
-		}
-		ring_wake_signal(t->w);
-		if (next++ % WAKE_BURST == 0)
-			nanosleep(&pause, NULL);
-	}
-	return NULL;
-}
-
-static void test_wake(void)
-{
-	struct wake_test t = { .want = 1 };
-	unsigned long signals;
-	pthread_t thr;
-
-	t.loop = ev_loop_new(EVFLAG_AUTO);
-	t.r = ring_new(WAKE_RING);
-	t.w = t.loop && t.r ? ring_wake_new(t.loop, wake_drain, wake_empty, &t) : NULL;
-	CHECK(t.w, "wake set up");
-	if (!t.w)
-		goto out;
-	ev_timer_init(&t.timeout, on_timeout, WAKE_TIMEOUT_S, 0);
-	t.timeout.data = &t;
-	ev_timer_start(t.loop, &t.timeout);
-	/* The loop sleeps before the producer starts: the first push must wake it. */
-	CHECK(pthread_create(&thr, NULL, wake_producer, &t) == 0, "producer thread");
-	ev_run(t.loop, 0);
-	pthread_join(thr, NULL);
-	signals = ring_wake_signals(t.w);
-	CHECK(!t.timed_out, "all arrived: %zu of %d (a wake-up was lost)", (size_t)t.want - 1,
-	      WAKE_ITEMS);
-	CHECK(t.bad == 0, "%lu out of order", t.bad);
-	CHECK(signals >= 1, "the sleeping consumer was signalled");
-	CHECK(signals < WAKE_ITEMS, "not a signal a push: %lu", signals);
-	printf("test_ring: wake-up: %d items in bursts of %d, %lu eventfd writes, %lu drains\n",
-	       WAKE_ITEMS, WAKE_BURST, signals, t.drains);
-	ev_timer_stop(t.loop, &t.timeout);
-out:
-	ring_wake_free(t.w);
-	ring_free(t.r);
-	if (t.loop)
-		ev_loop_destroy(t.loop);
-}
-
 int main(void)
 {
 	test_bad_capacity();
 	test_full_empty_partial();
 	test_wrap_around();
 	test_two_threads();
-	test_wake();
 	return unit_report("test_ring");
 }

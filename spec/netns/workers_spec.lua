@@ -174,4 +174,29 @@ describe("#netns workers = 2", function()
 		assert.are.equal(1, stat("stats().workers[1].peers"))
 		ping(cli1)
 	end)
+
+	it("judges each worker's clients on that worker: on.flow's verdicts, none through the main thread", function()
+		start()
+		local to_main = stat("stats().workers[1].to_main") + stat("stats().workers[2].to_main")
+		local status, _, err = mv.console(socket, 'server.on.flow = function(flow) return "accept" end')
+		assert(status == 0, err)
+		ping(cli1)
+		ping(cli2)
+		-- Each client's ICMP flow was asked about once, from its own worker's filter.
+		assert.is_true(stat("stats().flows.asked") >= 2)
+		assert.is_true(stat("#flows()") >= 2)
+		-- Judged where they arrived: of the 20 packets (and their replies) none had to go to
+		-- the main thread for the policy; a device packet that came out of the other
+		-- worker's queue may have (as without a policy).
+		local handed = stat("stats().workers[1].to_main") + stat("stats().workers[2].to_main") - to_main
+		assert.is_true(handed <= 3, handed .. " packets handed to the main thread")
+		status, _, err = mv.console(socket,
+			'server.on.flow = function(flow) if flow.proto == "icmp" then return "drop" end return "accept" end')
+		assert(status == 0, err)
+		for _, ns in ipairs({ cli1, cli2 }) do
+			local ok = ns:sh("ping -c 2 -i 0.2 -W 1 10.77.0.1")
+			assert.is_false(ok, "on.flow's drop holds on both workers")
+		end
+		assert.is_true(stat("stats().dropped.policy") + stat("stats().dropped.pending") >= 4)
+	end)
 end)

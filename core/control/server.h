@@ -249,7 +249,7 @@ const struct flow_table *server_flows(const struct server *s, uint32_t k);
 /* The flow tables and on.flow's questions, added up over the workers. */
 struct server_flow_totals {
 	uint64_t capacity, cached, inserted, evicted, expired, full; /* the tables' */
-	uint64_t asked, overflow, over_share;			      /* filter_stats' */
+	uint64_t asked, overflow, over_share;			     /* filter_stats' */
 };
 void server_flow_totals(const struct server *s, struct server_flow_totals *out);
 /* A client's new flows given the fallback because it was past its share of on.flow. */

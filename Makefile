@@ -275,13 +275,14 @@ TEST_FUZZ_SECONDS ?= 5
 # idle CPU the lanes leave, SPEC_JOBS takes up in one pass without these: with
 # 2 lanes the release pass's lane phase left 42 % of the CPU idle (vmstat, 2
 # cores, 2026-12-03) and each file took what it takes alone.
-# The sanitizer pass runs every server with two data-path workers (MOONVPN_WORKERS,
-# docs/workers.md) and the release pass with one, so the whole suite covers both
-# without a third pass.
+# The sanitizer pass runs every server with two data-path workers' threads
+# (MOONVPN_WORKERS, docs/workers.md) and the release pass with one (the default would
+# be one per CPU), so the whole suite covers both without a third pass; make tsan runs
+# the specs whose traffic crosses the threads under ThreadSanitizer.
 test: deps
 	$(Q)rm -rf build/results build/san/results build/tsan/results
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory test-one
+	$(Q)MOONVPN_WORKERS=1 $(MAKE) --no-print-directory test-one
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	$(Q)MOONVPN_WORKERS=2 $(MAKE) --no-print-directory SANITIZE=address,undefined test-one
 	-$(Q)$(MAKE) --no-print-directory tsan

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "ip.h"
@@ -378,6 +379,15 @@ static int l_core_file_stamp(lua_State *L)
 	return 1;
 }
 
+/* online_cpus() -> the CPUs online now (at least 1): the default count of data-path workers */
+static int l_core_online_cpus(lua_State *L)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	lua_pushinteger(L, n > 0 ? n : 1);
+	return 1;
+}
+
 /* user(name) -> uid, gid (its primary group) | nil: an account in the system's user database */
 static int l_core_user(lua_State *L)
 {
@@ -413,6 +423,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "parse_prefix", l_core_parse_prefix },
 	{ "prefix_host", l_core_prefix_host },
 	{ "user", l_core_user },
+	{ "online_cpus", l_core_online_cpus },
 	{ "group", l_core_group },
 	{ NULL, NULL },
 };

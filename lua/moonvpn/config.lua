@@ -547,18 +547,21 @@ local function check_management(cfg, p)
 end
 
 -- workers left out: $MOONVPN_WORKERS when it is set (so an operator, or the test suite,
--- sets it for every configuration on the host), at most max_clients; else 1.
+-- sets it for every configuration on the host), else one for each CPU online; at most
+-- max_clients. A TAP server has one: its switch is the main thread's, so more would
+-- only hand its frames there.
 local WORKERS_MAX = 255 -- STEER_SOCKETS_MAX (core/sys/steer.h) less the main thread's socket
 local function default_workers(cfg, p)
 	local env = os.getenv("MOONVPN_WORKERS")
+	local n
 	if env == nil or env == "" then
-		cfg.workers = 1
-		return true
-	end
-	local n = math.tointeger(tonumber(env))
-	if not n or n < 1 or n > WORKERS_MAX then
-		return S.fail(at(p, "workers"), "not set, and MOONVPN_WORKERS=%q is not an integer from 1 to %d: "
-			.. "set workers, or fix or unset MOONVPN_WORKERS", env, WORKERS_MAX)
+		n = cfg.device.type == "tap" and 1 or math.min(core.online_cpus(), WORKERS_MAX)
+	else
+		n = math.tointeger(tonumber(env))
+		if not n or n < 1 or n > WORKERS_MAX then
+			return S.fail(at(p, "workers"), "not set, and MOONVPN_WORKERS=%q is not an integer from 1 to %d: "
+				.. "set workers, or fix or unset MOONVPN_WORKERS", env, WORKERS_MAX)
+		end
 	end
 	cfg.workers = math.min(n, cfg.max_clients)
 	return true

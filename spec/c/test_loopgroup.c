@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -174,9 +175,61 @@ static void test_free(void)
 	CHECK(loop_group_new(LOOP_GROUP_MAX + 1) == NULL && errno == EINVAL, "too many refused");
 }
 
+static double elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e9 + (double)(b->tv_nsec - a->tv_nsec);
+}
+
+/*
+ * What parking costs the owner (printed, not judged): with idle workers, an
+ * unpark and park cycle; with workers kept busy by the pipes' writer, how
+ * long a park waits for them to end their turns.
+ */
+static void measure_parking(void)
+{
+	enum { CYCLES = 20000, BUSY_CYCLES = 2000 };
+	struct loop_group *g = loop_group_new(WORKERS);
+	struct timespec a, b;
+	double idle_ns, busy_ns = 0;
+	pthread_t writer;
+
+	if (!g || loop_group_start(g) < 0) {
+		CHECK(false, "a group to measure");
+		loop_group_free(g);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < CYCLES; i++) {
+		loop_group_unpark(g);
+		loop_group_park(g);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	idle_ns = elapsed_ns(&a, &b) / CYCLES;
+	watch_pipes(g);
+	atomic_store(&writing, true);
+	CHECK(pthread_create(&writer, NULL, write_all_along, NULL) == 0, "writer");
+	for (int i = 0; i < BUSY_CYCLES; i++) {
+		loop_group_unpark(g);
+		sleep_ms(0); /* a yield: the workers take their turns */
+		usleep(100);
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		loop_group_park(g);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		busy_ns += elapsed_ns(&a, &b);
+	}
+	atomic_store(&writing, false);
+	pthread_join(writer, NULL);
+	printf("test_loopgroup: %d workers: an unpark and park while idle %.2f us; a park of busy "
+	       "workers %.1f us\n",
+	       WORKERS, idle_ns / 1000, busy_ns / BUSY_CYCLES / 1000);
+	unwatch_pipes(g);
+	loop_group_free(g);
+}
+
 int main(void)
 {
 	test_parked_means_stopped();
 	test_free();
+	measure_parking();
 	return unit_report("test_loopgroup");
 }

@@ -73,9 +73,6 @@ local cases = {
 		"FILE:5: server.max_clients: expected an integer from 1 to 65535, got number 65536" },
 	{ "more workers than clients", HEAD .. NET .. TLS .. "  max_clients = 2,\n  workers = 3,\n}\n",
 		"FILE:6: server.workers: 3 is more than max_clients (2): at most one worker for each client" },
-	{ "workers for a TCP-only server", HEAD .. NET .. TLS .. '  listen = "tcp://0.0.0.0:443",\n  workers = 2,\n}\n',
-		"FILE:6: server.workers: 2 needs a udp:// listen address: a TCP-only server has one worker "
-		.. "(leave workers out, or listen on udp:// too)" },
 	{ "no workers", HEAD .. NET .. TLS .. "  workers = 0,\n}\n",
 		"FILE:5: server.workers: expected an integer from 1 to 255, got number 0" },
 	{ "no clients at all", HEAD .. NET .. TLS .. "  max_clients = 0,\n}\n",

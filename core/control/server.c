@@ -1163,8 +1163,11 @@ void server_handle_datagram(struct server *s, struct dataplane *dp, const struct
 		handle_data(s, dp, a, buf, len);
 		return;
 	}
-	if (server_on_worker()) { /* control packets go to the main thread's socket (steer.h) */
-		dp->stats.dropped_malformed++;
+	if (server_on_worker()) { /* UDP's go to the main thread's socket (steer.h) */
+		if (a->via)
+			(void)server_hand_control_to_main(dp, a, buf, len); /* counted if dropped */
+		else
+			dp->stats.dropped_malformed++;
 		return;
 	}
 	if (len > SERVER_PACKET_MAX) {
@@ -1260,6 +1263,7 @@ void server_worker_stats(const struct server *s, uint32_t k, struct server_worke
 	out->datagrams_in = rx ? udpio_rx_stats(rx)->datagrams_in : 0;
 	out->handoffs = s->dps[k].stats.handoffs;
 	out->to_main = s->dps[k].stats.to_main;
+	out->data_in = s->dps[k].stats.data_in;
 }
 
 bool server_udp_rx_stats(const struct server *s, struct udpio_rx_stats *out)

@@ -314,6 +314,7 @@ struct server_worker_stats {
 	uint64_t handoffs;     /* packets it read for a client of another worker (device,
 				  client_to_client) */
 	uint64_t to_main;      /* packets it handed to the main thread */
+	uint64_t data_in;      /* its clients' data packets it opened (UDP or TCP) */
 };
 
 /* The workers (server_params.workers), and worker k's figures (k below it). */

@@ -158,7 +158,9 @@ struct server {
 	struct client_subnets **client_subnets; /* each slot's, or NULL */
 	struct batch
 		asker; /* asks on.flow the filter's questions, after each loop turn's packets */
-	struct tcp_server *tcp;	 /* NULL without a tcp:// listener */
+	struct tcp_server *tcp; /* NULL without a tcp:// listener */
+	struct tcp_hub *
+		*tcp_hubs; /* with workers: each worker's, where its clients' connections go */
 	struct tcp_conn **conns; /* the connection of a TCP client's slot */
 	struct mac_table macs;	 /* TAP mode: the switch */
 	/* The MSS limits for clients of the 2.6 [0] or epoch [1] data format, over IPv4 [0] or IPv6
@@ -187,11 +189,12 @@ enum handoff_kind {
 	HANDOFF_FROM_DEVICE, /* a packet read from the worker's device queue */
 	HANDOFF_SUPERPACKET, /* the same, a superpacket */
 	HANDOFF_FLOAT,	     /* the client's packets come from a new address */
+	HANDOFF_CONTROL,     /* a control packet of a TCP client, read by its worker */
 };
 /* Whether the calling thread is a data-path worker (not the main thread). */
 bool server_on_worker(void);
 /* Worker: whether it must hand a packet for (or from) client id to the main thread: another
- * worker's client, a TCP client, or TAP mode's switch. */
+ * worker's client, or TAP mode's switch. */
 bool server_worker_cannot(const struct server *s, const struct dataplane *dp, uint32_t id);
 /*
  * Worker: hands the main thread a copy of a packet of client id (from, to or about it): for
@@ -202,6 +205,9 @@ bool server_worker_cannot(const struct server *s, const struct dataplane *dp, ui
 bool server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t id,
 			 const uint8_t *pkt, size_t len, const struct vnet_hdr *h,
 			 const struct sockaddr *from, socklen_t from_len);
+/* Worker: a TCP client's control packet (len bytes at pkt, as it came) for the main thread. */
+bool server_hand_control_to_main(struct dataplane *dp, const struct arrival *a, const uint8_t *pkt,
+				 size_t len);
 /* The dataplanes of a group and their rings (open), and what is left in them (free). */
 int server_threads_open(struct server *s) __attribute__((warn_unused_result));
 void server_threads_free(struct server *s);

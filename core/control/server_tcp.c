@@ -3,11 +3,24 @@
  * The server's TCP transport: frames from a connection go through the same
  * front door as UDP datagrams (server_handle_datagram, arriving via it), a
  * session started on a connection keeps it for every packet it sends, and
- * the session and its connection end together.
+ * the session and its connection end together. With workers, a session's
+ * connection moves to its client's worker (docs/workers.md): the worker reads
+ * and writes it, and hands its control packets to the main thread.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "loopgroup.h"
 #include "server_impl.h"
+
+/* The dataplane of the thread a connection's frames are read on. */
+static struct dataplane *reading_dp(struct server *s)
+{
+	int k = loop_group_current();
+
+	return k >= 0 ? &s->dps[k] : server_main_dp(s);
+}
 
 static void on_tcp_packet(void *ctx, struct tcp_conn *c, uint8_t *buf, size_t len)
 {
@@ -15,7 +28,7 @@ static void on_tcp_packet(void *ctx, struct tcp_conn *c, uint8_t *buf, size_t le
 	struct arrival a = { .via = c };
 
 	a.from = tcp_conn_peer(c, &a.from_len);
-	server_handle_datagram(s, server_main_dp(s), &a, buf, len);
+	server_handle_datagram(s, reading_dp(s), &a, buf, len);
 }
 
 static void on_tcp_closed(void *ctx, struct tcp_conn *c, const char *why)
@@ -33,7 +46,8 @@ static void on_tcp_closed(void *ctx, struct tcp_conn *c, const char *why)
 
 static void on_tcp_event(void *ctx, enum tcp_event ev)
 {
-	struct server_stats *st = &((struct server *)ctx)->stats;
+	struct server *s = ctx;
+	struct server_stats *st = server_on_worker() ? &reading_dp(s)->stats : &s->stats;
 
 	switch (ev) {
 	case TCP_TOO_BIG:
@@ -68,20 +82,38 @@ int server_tcp_open(struct server *s, const struct udp_addr *addr, char *err, si
 		.conns_max = s->max_clients + TCP_CONNS_SPARE, /* one for each client */
 	};
 
-	return tcp_server_open(&s->tcp, s->loop, addr, &h, err, errlen);
+	int rc = tcp_server_open(&s->tcp, s->loop, addr, &h, err, errlen);
+
+	if (rc < 0 || !s->group)
+		return rc;
+	if (!(s->tcp_hubs = calloc(s->n_dps, sizeof(*s->tcp_hubs)))) {
+		snprintf(err, errlen, "server: out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t k = 0; k < s->n_dps; k++)
+		if (!(s->tcp_hubs[k] = tcp_hub_new(s->tcp, loop_group_loop(s->group, k)))) {
+			snprintf(err, errlen, "server: out of memory");
+			return -ENOMEM;
+		}
+	return 0;
 }
 
 void server_tcp_free(struct server *s)
 {
-	tcp_server_free(s->tcp);
+	tcp_server_free(s->tcp); /* and its hubs */
 	s->tcp = NULL;
+	free(s->tcp_hubs);
+	s->tcp_hubs = NULL;
 }
 
 void server_tcp_attach(struct server *s, uint32_t id, struct tcp_conn *via)
 {
 	s->conns[id] = via;
-	if (via)
-		tcp_conn_set_tag(via, (int32_t)id);
+	if (!via)
+		return;
+	tcp_conn_set_tag(via, (int32_t)id);
+	if (s->tcp_hubs) /* read and written by the client's worker from now on */
+		tcp_conn_move(via, s->tcp_hubs[server_worker_of(s, id)]);
 }
 
 void server_tcp_detach(struct server *s, uint32_t id)

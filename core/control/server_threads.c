@@ -17,7 +17,8 @@
  * consumer), and an ev_async wake-up of the main loop. The main thread then
  * handles it as the single loop does, with the worker's dataplane: sealing
  * for another worker's client (on that worker's socket), TAP mode's switch,
- * a TCP client's connection, a float (the peer index and the session). A
+ * a TCP client's control packets (its connection is its worker's, the
+ * handshake the main thread's), a float (the peer index and the session). A
  * client whose packets arrive on its own worker's queue and socket costs no
  * cross-thread operation, the policy's included.
  */
@@ -37,6 +38,7 @@ enum {
 struct handoff {
 	enum handoff_kind kind;
 	uint32_t id, generation; /* the client's slot, and its session (dp_peer.generation) */
+	struct tcp_conn *conn;	 /* HANDOFF_CONTROL's: compared, never followed, until checked */
 	struct vnet_hdr h;
 	struct sockaddr_storage from;
 	socklen_t from_len;
@@ -53,35 +55,32 @@ bool server_worker_cannot(const struct server *s, const struct dataplane *dp, ui
 {
 	if (!server_on_worker())
 		return false;
-	return s->params.tap || &s->dps[server_worker_of(s, id)] != dp || s->conns[id];
+	return s->params.tap || &s->dps[server_worker_of(s, id)] != dp;
 }
 
-bool server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t id,
-			 const uint8_t *pkt, size_t len, const struct vnet_hdr *h,
-			 const struct sockaddr *from, socklen_t from_len)
+/* A handoff of kind about client id, with room for len bytes at at; NULL: out of memory. */
+static struct handoff *handoff_new(const struct dataplane *dp, enum handoff_kind kind, uint32_t id,
+				   size_t at, size_t len)
 {
-	size_t at = kind == HANDOFF_SUPERPACKET ? 0 : DATA_OVERHEAD;
-	struct handoff *o = malloc(sizeof(*o) + DATA_OVERHEAD + len + DATA_TAILROOM);
+	struct handoff *o = malloc(sizeof(*o) + at + len + DATA_TAILROOM);
 	const struct dp_peer *peer = server_peer(dp->s, id);
+
+	if (o) {
+		memset(o, 0, sizeof(*o));
+		o->kind = kind;
+		o->id = id;
+		o->generation = peer ? peer->generation : 0;
+		o->len = len;
+	}
+	return o;
+}
+
+/* Onto the worker's ring, the main thread woken; false (freed, counted) when it is full. */
+static bool push(struct dataplane *dp, struct handoff *o)
+{
 	void *item = o;
 
-	if (!o) {
-		dp->stats.dropped_to_main++;
-		return false;
-	}
-	o->kind = kind;
-	o->id = id;
-	o->generation = peer ? peer->generation : 0;
-	o->len = len;
-	if (h)
-		o->h = *h;
-	if (from) {
-		memcpy(&o->from, from, from_len);
-		o->from_len = from_len;
-	}
-	if (len)
-		memcpy(o->buf + at, pkt + at, len);
-	if (ring_push(dp->to_main, &item, 1) != 1) {
+	if (!o || ring_push(dp->to_main, &item, 1) != 1) {
 		free(o);
 		dp->stats.dropped_to_main++;
 		return false;
@@ -89,6 +88,51 @@ bool server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t 
 	dp->stats.to_main++;
 	ev_async_send(dp->s->loop, &dp->s->handoffs);
 	return true;
+}
+
+bool server_hand_to_main(struct dataplane *dp, enum handoff_kind kind, uint32_t id,
+			 const uint8_t *pkt, size_t len, const struct vnet_hdr *h,
+			 const struct sockaddr *from, socklen_t from_len)
+{
+	size_t at = kind == HANDOFF_SUPERPACKET ? 0 : DATA_OVERHEAD;
+	struct handoff *o = handoff_new(dp, kind, id, DATA_OVERHEAD, len);
+
+	if (o && h)
+		o->h = *h;
+	if (o && from) {
+		memcpy(&o->from, from, from_len);
+		o->from_len = from_len;
+	}
+	if (o && len)
+		memcpy(o->buf + at, pkt + at, len);
+	return push(dp, o);
+}
+
+bool server_hand_control_to_main(struct dataplane *dp, const struct arrival *a, const uint8_t *pkt,
+				 size_t len)
+{
+	int32_t id = tcp_conn_tag(a->via);
+	struct handoff *o = id < 0 ? NULL : handoff_new(dp, HANDOFF_CONTROL, (uint32_t)id, 0, len);
+
+	if (id < 0) /* a worker's connections all have sessions: cannot happen */
+		return false;
+	if (o) {
+		o->conn = a->via;
+		memcpy(&o->from, a->from, a->from_len);
+		o->from_len = a->from_len;
+		memcpy(o->buf, pkt, len);
+	}
+	return push(dp, o);
+}
+
+/* A TCP client's control packet, if its connection is still its session's. */
+static void handle_control(struct server *s, const struct handoff *o, struct dp_peer *peer)
+{
+	struct arrival a = { (const struct sockaddr *)&o->from, o->from_len, o->conn };
+
+	if (!peer || o->id >= s->max_clients || s->conns[o->id] != o->conn)
+		return; /* the client or its connection is gone (o->conn may be freed) */
+	server_handle_datagram(s, server_main_dp(s), &a, (uint8_t *)o->buf, o->len);
 }
 
 /* The main thread, workers parked: as the single loop would have handled it. */
@@ -113,6 +157,9 @@ static void handle(struct server *s, uint32_t k, struct handoff *o)
 	case HANDOFF_FLOAT:
 		if (peer)
 			server_follow_float(s, peer, (struct sockaddr *)&o->from, o->from_len);
+		break;
+	case HANDOFF_CONTROL:
+		handle_control(s, o, peer);
 		break;
 	}
 }

@@ -319,9 +319,10 @@ static void push_worker_stats(lua_State *L, const struct server *s)
 	lua_createtable(L, (int)n, 0);
 	for (uint32_t k = 0; k < n; k++) {
 		server_worker_stats(s, k, &w);
-		lua_createtable(L, 0, 4);
+		lua_createtable(L, 0, 5);
 		set_counter(L, "peers", w.peers);
 		set_counter(L, "datagrams_in", w.datagrams_in);
+		set_counter(L, "data_in", w.data_in);
 		set_counter(L, "handoffs", w.handoffs);
 		set_counter(L, "to_main", w.to_main);
 		lua_rawseti(L, -2, (lua_Integer)k + 1);

@@ -15,6 +15,7 @@
 
 struct tcp_conn {
 	struct tcp_server *t;
+	struct tcp_hub *hub; /* the loop it is read and written on */
 	struct tcp_conn *prev, *next;
 	int fd;
 	ev_io rio, wio;
@@ -38,18 +39,33 @@ struct tcp_conn {
 	ev_tstamp progress_at; /* the last write that took bytes, or when the queue began */
 };
 
+/*
+ * What the connections read and written on one loop share: the flusher of
+ * their output and the read buffer. The server's own loop has one; each
+ * data-path worker's loop gets one (tcp_hub_new), and a connection moves to
+ * its client's worker (tcp_conn_move).
+ */
+struct tcp_hub {
+	struct tcp_server *t;
+	struct ev_loop *loop;
+	ev_prepare flusher;	  /* writes the iteration's output before the loop waits */
+	struct tcp_conn *pending; /* connections with output for the flusher */
+	uint8_t rbuf[TCP_READ_MAX + 2 + TCP_FRAME_MAX]; /* a partial frame + one read */
+};
+
 struct tcp_server {
 	struct ev_loop *loop;
 	int fd;
 	ev_io accept_w;
 	ev_timer accept_pause; /* out of descriptors: accepting resumes then */
 	ev_prepare reaper;     /* frees dead connections at the top of each loop iteration */
-	ev_prepare flusher;    /* writes the iteration's output before the loop waits */
+	ev_async reap_wake;    /* a connection on another hub died: the reaper is due */
 	struct tcp_handlers h;
 	struct tcp_conn *conns;
-	struct tcp_conn *pending; /* connections with output for the flusher */
 	size_t n;
-	uint8_t rbuf[TCP_READ_MAX + 2 + TCP_FRAME_MAX]; /* a partial frame + one read */
+	struct tcp_hub hub;    /* the server's own loop's */
+	struct tcp_hub **hubs; /* the workers' (tcp_hub_new) */
+	unsigned n_hubs;
 };
 
 /* Takes c off the flusher's list. */
@@ -60,7 +76,7 @@ static void unpend(struct tcp_conn *c)
 	if (c->pending_prev)
 		c->pending_prev->pending_next = c->pending_next;
 	else
-		c->t->pending = c->pending_next;
+		c->hub->pending = c->pending_next;
 	if (c->pending_next)
 		c->pending_next->pending_prev = c->pending_prev;
 	c->pending = false;
@@ -71,9 +87,9 @@ static void conn_free(struct tcp_conn *c)
 {
 	struct tcp_server *t = c->t;
 
-	ev_io_stop(t->loop, &c->rio);
-	ev_io_stop(t->loop, &c->wio);
-	ev_timer_stop(t->loop, &c->first);
+	ev_io_stop(c->hub->loop, &c->rio);
+	ev_io_stop(c->hub->loop, &c->wio);
+	ev_timer_stop(c->hub->loop, &c->first);
 	unpend(c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -98,6 +114,18 @@ static void count(struct tcp_server *t, enum tcp_event ev)
 }
 
 /*
+ * The reaper runs on the server's loop: a connection on a worker's hub
+ * wakes it (the worker is parked when it runs, docs/workers.md).
+ */
+static void reap_soon(struct tcp_conn *c)
+{
+	if (c->hub == &c->t->hub)
+		ev_prepare_start(c->t->loop, &c->t->reaper);
+	else
+		ev_async_send(c->t->loop, &c->t->reap_wake);
+}
+
+/*
  * Closes c for a reason of ours. The server hears of it (closed) from the
  * reaper, never from inside one of its own calls (a send, a packet).
  */
@@ -108,10 +136,10 @@ static void conn_fail(struct tcp_conn *c, const char *why)
 	c->dead = true;
 	if (why != c->why)
 		snprintf(c->why, sizeof(c->why), "%s", why);
-	ev_io_stop(c->t->loop, &c->rio);
-	ev_io_stop(c->t->loop, &c->wio);
-	ev_timer_stop(c->t->loop, &c->first);
-	ev_prepare_start(c->t->loop, &c->t->reaper);
+	ev_io_stop(c->hub->loop, &c->rio);
+	ev_io_stop(c->hub->loop, &c->wio);
+	ev_timer_stop(c->hub->loop, &c->first);
+	reap_soon(c);
 }
 
 /* One dead connection at a time, from the head: closed() may close others. */
@@ -134,13 +162,19 @@ static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
 	}
 }
 
+static void on_reap_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)revents;
+	ev_prepare_start(loop, &((struct tcp_server *)w->data)->reaper);
+}
+
 void tcp_conn_close(struct tcp_conn *c)
 {
 	if (c->reading || c->dead) {
 		c->dead = true;
 		c->why[0] = '\0';
 		c->tag = -1; /* nobody to tell any more */
-		ev_prepare_start(c->t->loop, &c->t->reaper);
+		reap_soon(c);
 		return;
 	}
 	conn_free(c);
@@ -155,16 +189,16 @@ static bool flush_out(struct tcp_conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			ev_io_start(c->t->loop, &c->wio);
+			ev_io_start(c->hub->loop, &c->wio);
 			return true;
 		}
 		if (n <= 0)
 			return false;
 		c->out_sent += (size_t)n;
-		c->progress_at = ev_now(c->t->loop);
+		c->progress_at = ev_now(c->hub->loop);
 	}
 	c->out_len = c->out_sent = 0;
-	ev_io_stop(c->t->loop, &c->wio);
+	ev_io_stop(c->hub->loop, &c->wio);
 	return true;
 }
 
@@ -185,7 +219,7 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		c->connecting = false;
-		ev_timer_stop(c->t->loop,
+		ev_timer_stop(c->hub->loop,
 			      &c->first); /* our own connection: the client keeps time */
 	}
 	if (!flush_out(c))
@@ -230,14 +264,14 @@ bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len)
 	if (!reserve(c, 2 + len)) {
 		/* A peer that reads slower than we send loses packets, as over UDP; one
 		 * that has read nothing for long is gone. */
-		if (ev_now(c->t->loop) - c->progress_at >= TCP_STALL_SECONDS)
+		if (ev_now(c->hub->loop) - c->progress_at >= TCP_STALL_SECONDS)
 			conn_fail(c, "the peer does not read (its output queue is full)");
 		else
 			count(c->t, TCP_QUEUE_FULL);
 		return false;
 	}
 	if (c->out_len == c->out_sent)
-		c->progress_at = ev_now(c->t->loop); /* an empty queue was not stalled */
+		c->progress_at = ev_now(c->hub->loop); /* an empty queue was not stalled */
 	c->out[c->out_len] = (uint8_t)(len >> 8);
 	c->out[c->out_len + 1] = (uint8_t)len;
 	memcpy(c->out + c->out_len + 2, pkt, len);
@@ -254,11 +288,11 @@ bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len)
 	}
 	if (!c->pending) {
 		c->pending = true; /* written with the iteration's other frames */
-		c->pending_next = c->t->pending;
+		c->pending_next = c->hub->pending;
 		if (c->pending_next)
 			c->pending_next->pending_prev = c;
-		c->t->pending = c;
-		ev_prepare_start(c->t->loop, &c->t->flusher);
+		c->hub->pending = c;
+		ev_prepare_start(c->hub->loop, &c->hub->flusher);
 	}
 	return true;
 }
@@ -266,19 +300,20 @@ bool tcp_conn_send(struct tcp_conn *c, const uint8_t *pkt, size_t len)
 /* Before the loop waits: every connection's queued frames, one write each. */
 static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	struct tcp_server *t = w->data;
+	struct tcp_hub *hub = w->data;
 
 	(void)revents;
 	ev_prepare_stop(loop, w);
-	while (t->pending) {
-		struct tcp_conn *c = t->pending;
+	while (hub->pending) {
+		struct tcp_conn *c = hub->pending;
 
 		unpend(c);
 		if (!c->dead && !ev_is_active(&c->wio) && !flush_out(c)) {
 			conn_fail(c, "the connection broke");
 			/* Started now, the reaper would wait for the next event: run it this turn.
 			 */
-			ev_feed_event(loop, &t->reaper, EV_PREPARE);
+			if (hub == &hub->t->hub)
+				ev_feed_event(loop, &hub->t->reaper, EV_PREPARE);
 		}
 	}
 }
@@ -345,7 +380,7 @@ static size_t skip_rest(struct tcp_conn *c, size_t have)
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp_conn *c = w->data;
-	uint8_t *buf = c->t->rbuf;
+	uint8_t *buf = c->hub->rbuf;
 	size_t have = c->in_len, off;
 	ssize_t n, used;
 
@@ -369,7 +404,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	c->in_len = c->dead ? 0 : have - off;
 	memcpy(c->in, buf + off, c->in_len);
 	if (c->dead)
-		ev_prepare_start(c->t->loop, &c->t->reaper);
+		reap_soon(c);
 }
 
 static void on_first_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -393,6 +428,7 @@ static struct tcp_conn *start_conn(struct tcp_server *t, int fd,
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->t = t;
+	c->hub = &t->hub;
 	c->fd = fd;
 	c->tag = -1;
 	c->peer = *peer;
@@ -577,6 +613,14 @@ static void on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_io_start(loop, &t->accept_w);
 }
 
+static void hub_init(struct tcp_hub *hub, struct tcp_server *t, struct ev_loop *loop)
+{
+	hub->t = t;
+	hub->loop = loop;
+	ev_prepare_init(&hub->flusher, on_flush);
+	hub->flusher.data = hub;
+}
+
 /* What a listener and a client's connection share: handlers, pause timer, reaper, flusher. */
 static void init_watchers(struct tcp_server *t, struct ev_loop *loop, const struct tcp_handlers *h)
 {
@@ -586,8 +630,9 @@ static void init_watchers(struct tcp_server *t, struct ev_loop *loop, const stru
 	t->accept_pause.data = t;
 	ev_prepare_init(&t->reaper, on_reap);
 	t->reaper.data = t;
-	ev_prepare_init(&t->flusher, on_flush);
-	t->flusher.data = t;
+	ev_async_init(&t->reap_wake, on_reap_wake);
+	t->reap_wake.data = t;
+	hub_init(&t->hub, t, loop);
 }
 
 int tcp_server_open(struct tcp_server **out, struct ev_loop *loop, const struct udp_addr *addr,
@@ -673,7 +718,16 @@ void tcp_server_free(struct tcp_server *t)
 	while (t->conns)
 		conn_free(t->conns);
 	ev_prepare_stop(t->loop, &t->reaper);
-	ev_prepare_stop(t->loop, &t->flusher);
+	if (ev_is_active(&t->reap_wake)) {
+		ev_ref(t->loop);
+		ev_async_stop(t->loop, &t->reap_wake);
+	}
+	ev_prepare_stop(t->loop, &t->hub.flusher);
+	for (unsigned i = 0; i < t->n_hubs; i++) {
+		ev_prepare_stop(t->hubs[i]->loop, &t->hubs[i]->flusher);
+		free(t->hubs[i]);
+	}
+	free(t->hubs);
 	if (t->fd >= 0)
 		close(t->fd);
 	free(t);
@@ -689,7 +743,50 @@ void tcp_conn_set_tag(struct tcp_conn *c, int32_t tag)
 {
 	c->tag = tag;
 	if (tag >= 0) /* a session started: its own timers keep time from now on */
-		ev_timer_stop(c->t->loop, &c->first);
+		ev_timer_stop(c->hub->loop, &c->first);
+}
+
+struct tcp_hub *tcp_hub_new(struct tcp_server *t, struct ev_loop *loop)
+{
+	struct tcp_hub *hub = calloc(1, sizeof(*hub));
+	struct tcp_hub **hubs = hub ? realloc(t->hubs, (t->n_hubs + 1) * sizeof(*hubs)) : NULL;
+
+	if (!hubs) {
+		free(hub);
+		return NULL;
+	}
+	hub_init(hub, t, loop);
+	t->hubs = hubs;
+	t->hubs[t->n_hubs++] = hub;
+	if (!ev_is_active(&t->reap_wake)) {
+		ev_async_start(t->loop, &t->reap_wake);
+		ev_unref(t->loop); /* the listener keeps the loop running, not this */
+	}
+	return hub;
+}
+
+void tcp_conn_move(struct tcp_conn *c, struct tcp_hub *hub)
+{
+	bool writing = ev_is_active(&c->wio), pending = c->pending;
+
+	if (c->hub == hub || c->dead)
+		return;
+	ev_io_stop(c->hub->loop, &c->rio);
+	ev_io_stop(c->hub->loop, &c->wio);
+	ev_timer_stop(c->hub->loop, &c->first); /* a session's connection: stopped already */
+	unpend(c);
+	c->hub = hub;
+	ev_io_start(hub->loop, &c->rio);
+	if (writing)
+		ev_io_start(hub->loop, &c->wio);
+	if (pending) { /* its queued frames leave from the new hub */
+		c->pending = true;
+		c->pending_next = hub->pending;
+		if (c->pending_next)
+			c->pending_next->pending_prev = c;
+		hub->pending = c;
+		ev_prepare_start(hub->loop, &hub->flusher);
+	}
 }
 
 int32_t tcp_conn_tag(const struct tcp_conn *c)

@@ -113,4 +113,19 @@ const struct sockaddr *tcp_conn_peer(const struct tcp_conn *c, socklen_t *len);
 void tcp_conn_set_tag(struct tcp_conn *c, int32_t tag);
 int32_t tcp_conn_tag(const struct tcp_conn *c);
 
+/*
+ * The data-path workers (docs/workers.md): a hub reads and writes
+ * connections on another loop, a worker's. The server's own loop still
+ * accepts, evicts and reaps: a connection that dies on a worker's hub wakes
+ * it, and it closes the connection and calls closed while the worker is
+ * parked. So everything here but a hub's own connections' reads, writes and
+ * packet callbacks runs on the server's loop's thread, with the workers
+ * parked. NULL when out of memory; freed with the server.
+ */
+struct tcp_hub;
+struct tcp_hub *tcp_hub_new(struct tcp_server *t, struct ev_loop *loop)
+	__attribute__((warn_unused_result));
+/* c is read and written on hub's loop from now on (its queued output too). */
+void tcp_conn_move(struct tcp_conn *c, struct tcp_hub *hub);
+
 #endif

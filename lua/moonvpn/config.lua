@@ -589,15 +589,9 @@ local function check_server(cfg, p)
 		return S.fail(at(p, "device", "mtu"), "%d is too small for IPv6 (network6 or an IPv6 route): at least 1280",
 			cfg.device.mtu)
 	end
-	local udp = cfg.listen:find("udp://", 1, true) ~= nil
 	if cfg.workers == nil then
 		ok, err = default_workers(cfg, p)
 		if not ok then return nil, err end
-		if not udp then cfg.workers = 1 end -- the environment's count is for UDP servers
-	elseif cfg.workers > 1 and not udp then
-		-- Workers split the UDP socket; TCP clients stay on the main loop for now.
-		return S.fail(at(p, "workers"), "%d needs a udp:// listen address: a TCP-only server has one worker "
-			.. "(leave workers out, or listen on udp:// too)", cfg.workers)
 	end
 	-- Each worker has its own class of peer-ids, which are below max_clients.
 	if cfg.workers > cfg.max_clients then

@@ -221,4 +221,53 @@ describe("#netns workers = 2", function()
 			engine = nil
 		end
 	end)
+
+	it("reads and writes a TCP client's connection on its worker, its handshakes on the main thread", function()
+		srv, cli1, cli2 = netns.new(), netns.new(), netns.new()
+		netns.veth(srv, "10.88.1.1/24", cli1, "10.88.1.2/24")
+		netns.veth(srv, "10.88.2.1/24", cli2, "10.88.2.2/24")
+		engine, socket = mv.start_server(srv, '  workers = 2,\n  client_to_client = true,\n'
+			.. '  listen = { "udp://0.0.0.0:1194", "tcp://0.0.0.0:443" },\n'
+			.. '  renegotiate = { seconds = 3600, bytes = 2000000 },')
+		local pki = mv.pki()
+		clients = {}
+		for i, c in ipairs({ { cli1, "10.88.1.1", "client1" }, { cli2, "10.88.2.1", "client2" } }) do
+			clients[i] = c[1]:spawn({ "openvpn", "--config", openvpn.profile(pki, { remote = c[2],
+				proto = "tcp-client", port = 443, cert = c[3], wrap = "tls-crypt" }) })
+			local ok, out = clients[i]:wait_log("Initialization Sequence Completed", 20)
+			assert(ok, out .. "\n--- moonvpn:\n" .. engine:output())
+		end
+		assert.are.equal(1, stat("stats().workers[1].peers"))
+		assert.are.equal(1, stat("stats().workers[2].peers"))
+		-- Each client's data is opened by its own worker, which reads its connection.
+		local before = { stat("stats().workers[1].data_in"), stat("stats().workers[2].data_in") }
+		ping(cli1)
+		ping(cli2)
+		assert.is_true(stat("stats().workers[1].data_in") >= before[1] + 5)
+		assert.is_true(stat("stats().workers[2].data_in") >= before[2] + 5)
+		-- 12 MB from one to the other (client_to_client across the workers), over
+		-- renegotiations, whose control packets the workers hand to the main thread.
+		local reneg = stat("stats().renegotiations")
+		local addr2 = vpn_address("client2")
+		local server = cli2:spawn({ "iperf3", "-s", "-1", "-B", addr2, "--forceflush" })
+		assert(server:wait_log("Server listening", 5))
+		local ok, out = cli1:sh("iperf3 -c " .. addr2 .. " -n 12M -f m")
+		assert(ok, out)
+		for _ = 1, 100 do
+			if stat("stats().renegotiations") >= reneg + 2 then break end
+			netns.sleep(0.1)
+		end
+		assert.is_true(stat("stats().renegotiations") >= reneg + 2, "renegotiations")
+		ping(cli1)
+		ping(cli2)
+		-- Kicked, client 2's connection closes on its worker and its session ends.
+		assert.are.equal(1, stat('kick("client2", "spec")'))
+		assert(clients[2]:wait_log("Halt command was pushed", 10), clients[2]:output())
+		for _ = 1, 100 do
+			if stat("stats().workers[2].peers") == 0 then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(0, stat("stats().workers[2].peers"))
+		ping(cli1)
+	end)
 end)

@@ -612,8 +612,8 @@ M.server_schema = S.record({
 	-- Clients at once; every table by peer-id is sized for it at start. The bounds are
 	-- the core's SERVER_CLIENTS_DEFAULT and SERVER_CLIENTS_LIMIT (core/control/server.h).
 	max_clients = { S.integer { min = 1, max = 65535 }, default = 1024 },
-	-- Data-path workers, each with its own UDP socket of a SO_REUSEPORT group
-	-- (docs/workers.md); left out: default_workers.
+	-- Data-path threads, each with its own UDP socket of a SO_REUSEPORT group,
+	-- device queue and TCP connections (docs/workers.md); left out: default_workers.
 	workers = { S.integer { min = 1, max = WORKERS_MAX } },
 	tls = { tls, required = true },
 	ciphers = { S.list(S.enum(M.CIPHERS), { min = 1, unique = true }), default = M.CIPHERS },

@@ -133,6 +133,29 @@ describe("#netns workers = 2", function()
 		assert.is_true(stat("stats().workers[2].datagrams_in") >= before + 5)
 	end)
 
+	-- At least two renegotiations since the count was reneg: each completes once its
+	-- handshake has, which runs beside the data.
+	local function renegotiated_since(reneg)
+		for _ = 1, 100 do
+			if stat("stats().renegotiations") >= reneg + 2 then break end
+			netns.sleep(0.1)
+		end
+		local now = stat("stats().renegotiations")
+		assert.is_true(now >= reneg + 2, "renegotiations: " .. now .. " from " .. reneg)
+	end
+
+	-- Kicked, client 2 leaves its worker: its session ends when the client's exit
+	-- notice arrives (or the kick's grace ends).
+	local function kick_client2()
+		assert.are.equal(1, stat('kick("client2", "spec")'))
+		assert(clients[2]:wait_log("Halt command was pushed", 10), clients[2]:output())
+		for _ = 1, 100 do
+			if stat("stats().workers[2].peers") == 0 then break end
+			netns.sleep(0.1)
+		end
+		assert.are.equal(0, stat("stats().workers[2].peers"))
+	end
+
 	-- The VPN address of the client with common name cn, as clients() shows it.
 	local function vpn_address(cn)
 		return stat(string.format(
@@ -160,24 +183,11 @@ describe("#netns workers = 2", function()
 		assert(ok, out)
 		local mbits = tonumber(out:match("([%d.]+) Mbits/sec%s+receiver"))
 		assert.truthy(mbits and mbits > 0, out)
-		for _ = 1, 100 do -- each completes once its handshake has (it runs beside the data)
-			if stat("stats().renegotiations") >= reneg + 2 then break end
-			netns.sleep(0.1)
-		end
-		assert.is_true(stat("stats().renegotiations") >= reneg + 2, "renegotiations: " .. stat("stats().renegotiations") .. " from " .. reneg)
+		renegotiated_since(reneg)
 		ping(cli1)
 		ping(cli2)
-		-- Kicked, client 2 leaves its worker; client 1 goes on.
-		assert.are.equal(1, stat('kick("client2", "spec")'))
-		assert(clients[2]:wait_log("Halt command was pushed", 10), clients[2]:output())
-		-- Its session ends when the client's exit notice arrives (or the kick's grace ends).
-		for _ = 1, 100 do
-			if stat("stats().workers[2].peers") == 0 then break end
-			netns.sleep(0.1)
-		end
-		assert.are.equal(0, stat("stats().workers[2].peers"))
+		kick_client2()
 		assert.are.equal(1, stat("stats().workers[1].peers"))
-		ping(cli1)
 	end)
 
 	it("judges each worker's clients on that worker: on.flow's verdicts, none through the main thread", function()
@@ -253,21 +263,10 @@ describe("#netns workers = 2", function()
 		assert(server:wait_log("Server listening", 5))
 		local ok, out = cli1:sh("iperf3 -c " .. addr2 .. " -n 12M -f m")
 		assert(ok, out)
-		for _ = 1, 100 do
-			if stat("stats().renegotiations") >= reneg + 2 then break end
-			netns.sleep(0.1)
-		end
-		assert.is_true(stat("stats().renegotiations") >= reneg + 2, "renegotiations")
+		renegotiated_since(reneg)
 		ping(cli1)
 		ping(cli2)
-		-- Kicked, client 2's connection closes on its worker and its session ends.
-		assert.are.equal(1, stat('kick("client2", "spec")'))
-		assert(clients[2]:wait_log("Halt command was pushed", 10), clients[2]:output())
-		for _ = 1, 100 do
-			if stat("stats().workers[2].peers") == 0 then break end
-			netns.sleep(0.1)
-		end
-		assert.are.equal(0, stat("stats().workers[2].peers"))
+		kick_client2() -- its connection closes on its worker
 		ping(cli1)
 	end)
 end)

@@ -425,6 +425,8 @@ static struct session *open_session(struct server *s, const struct proto_control
 	if (old) {
 		s->conns[session_peer_id(old)] =
 			NULL; /* the connection goes on, with the new one */
+		if (a->via) /* without a session until the new one opens (back on the main loop) */
+			tcp_conn_set_tag(a->via, -1);
 		server_end_session(s, old, "the client started a new session");
 	}
 	source_of(a->from, &src);
@@ -1147,14 +1149,6 @@ void server_drop_unwrap(struct server *s, const struct arrival *a, const char *w
 void server_handle_datagram(struct server *s, struct dataplane *dp, const struct arrival *a,
 			    uint8_t *buf, size_t len)
 {
-	uint8_t plain[SERVER_PACKET_MAX];
-	const struct wrap *w = &s->wrap;
-	struct proto_control ctl;
-	struct session *sess;
-	uint32_t pid, t;
-	uint8_t op;
-	int n;
-
 	dp->stats.packets_in++;
 	dp->stats.bytes_in += len;
 	if (len == 0)
@@ -1163,13 +1157,28 @@ void server_handle_datagram(struct server *s, struct dataplane *dp, const struct
 		handle_data(s, dp, a, buf, len);
 		return;
 	}
-	if (server_on_worker()) { /* UDP's go to the main thread's socket (steer.h) */
-		if (a->via)
-			(void)server_hand_control_to_main(dp, a, buf, len); /* counted if dropped */
-		else
-			dp->stats.dropped_malformed++;
+	if (!server_on_worker()) {
+		server_handle_control_packet(s, dp, a, buf, len);
 		return;
 	}
+	/* A worker: UDP's go to the main thread's socket (steer.h), a TCP client's are handed. */
+	if (a->via)
+		(void)server_hand_control_to_main(dp, a, buf, len); /* counted if dropped */
+	else
+		dp->stats.dropped_malformed++;
+}
+
+void server_handle_control_packet(struct server *s, struct dataplane *dp, const struct arrival *a,
+				  uint8_t *buf, size_t len)
+{
+	uint8_t plain[SERVER_PACKET_MAX];
+	const struct wrap *w = &s->wrap;
+	struct proto_control ctl;
+	struct session *sess;
+	uint32_t pid, t;
+	uint8_t op;
+	int n;
+
 	if (len > SERVER_PACKET_MAX) {
 		dp->stats.dropped_malformed++; /* 2.6 drops control packets this large too */
 		return;
@@ -1396,6 +1405,7 @@ static void slots_free(struct server *s)
 /* Frees what server_open got so far (each part is safe to free unset); returns rc. */
 static int open_failed(struct server *s, int rc)
 {
+	server_tcp_free(s);
 	server_threads_free(s);
 	dataplanes_free(s);
 	server_tap_free(s);

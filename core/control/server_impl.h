@@ -251,9 +251,12 @@ void server_trim_init(struct server *s);
 void server_trim_arm(struct server *s);
 void server_trim_stop(struct server *s);
 
-/* A datagram (or a TCP frame) from a peer, handled with lane's scratch. */
+/* A datagram (or a TCP frame) from a peer, handled with dp (counted there). */
 void server_handle_datagram(struct server *s, struct dataplane *dp, const struct arrival *a,
 			    uint8_t *buf, size_t len);
+/* The main thread: a control packet, counted already (by the worker that handed it over). */
+void server_handle_control_packet(struct server *s, struct dataplane *dp, const struct arrival *a,
+				  uint8_t *buf, size_t len);
 /*
  * A control packet for no session, unwrapped with w (v2: the tls-crypt-v2
  * client key it carried, for the session it may open): a hard reset gets

@@ -114,8 +114,10 @@ bool server_hand_control_to_main(struct dataplane *dp, const struct arrival *a, 
 	int32_t id = tcp_conn_tag(a->via);
 	struct handoff *o = id < 0 ? NULL : handoff_new(dp, HANDOFF_CONTROL, (uint32_t)id, 0, len);
 
-	if (id < 0) /* a worker's connections all have sessions: cannot happen */
+	if (id < 0) { /* a worker's connections all have sessions (set_tag(-1) moves them back) */
+		dp->stats.dropped_to_main++;
 		return false;
+	}
 	if (o) {
 		o->conn = a->via;
 		memcpy(&o->from, a->from, a->from_len);
@@ -132,7 +134,7 @@ static void handle_control(struct server *s, const struct handoff *o, struct dp_
 
 	if (!peer || o->id >= s->max_clients || s->conns[o->id] != o->conn)
 		return; /* the client or its connection is gone (o->conn may be freed) */
-	server_handle_datagram(s, server_main_dp(s), &a, (uint8_t *)o->buf, o->len);
+	server_handle_control_packet(s, server_main_dp(s), &a, (uint8_t *)o->buf, o->len);
 }
 
 /* The main thread, workers parked: as the single loop would have handled it. */

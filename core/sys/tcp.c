@@ -742,8 +742,19 @@ const struct sockaddr *tcp_conn_peer(const struct tcp_conn *c, socklen_t *len)
 void tcp_conn_set_tag(struct tcp_conn *c, int32_t tag)
 {
 	c->tag = tag;
-	if (tag >= 0) /* a session started: its own timers keep time from now on */
+	if (tag >= 0) { /* a session started: its own timers keep time from now on */
 		ev_timer_stop(c->hub->loop, &c->first);
+		return;
+	}
+	/* No session any more, on a worker's hub: the server's loop keeps it, and time, until
+	 * one starts (on the server's loop it stays as it is). */
+	if (c->hub == &c->t->hub)
+		return;
+	tcp_conn_move(c, &c->t->hub);
+	if (!c->dead && !c->outgoing) {
+		ev_timer_set(&c->first, TCP_FIRST_PACKET_SECONDS, 0);
+		ev_timer_start(c->hub->loop, &c->first);
+	}
 }
 
 struct tcp_hub *tcp_hub_new(struct tcp_server *t, struct ev_loop *loop)
@@ -776,6 +787,10 @@ void tcp_conn_move(struct tcp_conn *c, struct tcp_hub *hub)
 	ev_timer_stop(c->hub->loop, &c->first); /* a session's connection: stopped already */
 	unpend(c);
 	c->hub = hub;
+	/* Set again, so the new loop registers the descriptor (it may have known another
+	 * connection on the same number). */
+	ev_io_set(&c->rio, c->fd, EV_READ);
+	ev_io_set(&c->wio, c->fd, EV_WRITE);
 	ev_io_start(hub->loop, &c->rio);
 	if (writing)
 		ev_io_start(hub->loop, &c->wio);

@@ -110,6 +110,8 @@ void tcp_conn_close(struct tcp_conn *c);
 const struct sockaddr *tcp_conn_peer(const struct tcp_conn *c, socklen_t *len);
 /* The server's own tag for the connection (a peer-id, or -1); a tag >= 0 means its
  * session started, and the connection may stay. */
+/* The session's tag (a slot); -1: none (any more), and a connection on a worker's hub goes
+ * back to the server's loop, with TCP_FIRST_PACKET_SECONDS to start a session again. */
 void tcp_conn_set_tag(struct tcp_conn *c, int32_t tag);
 int32_t tcp_conn_tag(const struct tcp_conn *c);
 
